@@ -1,0 +1,40 @@
+// Guest-physical address translation: the one implementation every kernel uses.
+// TS mirror: src/common/gpa.ts (checked against this by test/common/gpa.test.ts).
+//
+// A guest memory map is a state region (magic 'GMAP') written by the host, never by the guest:
+//
+//   +0   header (64 bytes)
+//   +64  u32 slotCount              1 .. GMAP_MAX_SLOTS (larger values are clamped)
+//   +128 slot[0] .. slot[7], 32 bytes each:
+//        +0 u64 gpaStart   +8 u64 sizeBytes   +16 u32 hostBase   +20..31 reserved
+//
+// A GPA range is valid when it lies wholly inside one slot. Zero-length ranges must still
+// start inside a slot. All arithmetic is on u64 and written so that nothing can overflow:
+// off = gpa - start wraps to a huge value when gpa < start, which then fails `off < size`;
+// `len <= size - off` cannot overflow because off < size.
+
+export const GMAP_MAGIC: u32 = 0x50414d47; // 'GMAP'
+export const GMAP_LAYOUT: u32 = 1;
+export const GMAP_COUNT: usize = 64;
+export const GMAP_SLOTS: usize = 128;
+export const GMAP_SLOT_BYTES: usize = 32;
+export const GMAP_MAX_SLOTS: u32 = 8;
+export const GMAP_SLOT_GPA: usize = 0;
+export const GMAP_SLOT_SIZE: usize = 8;
+export const GMAP_SLOT_HOST: usize = 16;
+
+/** Host address of guest range [gpa, gpa + len), or 0 when it is not wholly inside one slot. */
+@inline export function gpaToHost(map: usize, gpa: u64, len: u64): usize {
+  let n = load<u32>(map, GMAP_COUNT);
+  if (n > GMAP_MAX_SLOTS) n = GMAP_MAX_SLOTS;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = map + GMAP_SLOTS + (<usize>i) * GMAP_SLOT_BYTES;
+    const off = gpa - load<u64>(slot, GMAP_SLOT_GPA);
+    const size = load<u64>(slot, GMAP_SLOT_SIZE);
+    if (off < size && len <= size - off) {
+      // The host checked hostBase + size <= memory size when it wrote the slot, and off < size.
+      return <usize>(load<u32>(slot, GMAP_SLOT_HOST) + <u32>off);
+    }
+  }
+  return 0;
+}

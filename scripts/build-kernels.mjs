@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Builds every kernel family: assembly/<family>/index.ts -> build/kernels/<family>.wasm,
+// and the test-only kernels: test/kernels/<name>.ts -> build/test-kernels/<name>.wasm.
+// Compiler options live in asconfig.json (shared memory import, stub runtime, no abort import).
+// The loader (src/dpu/kernel-image.ts) is what enforces the kernel rules on the result; a test
+// runs it over every module built here.
+import { readdirSync, mkdirSync, existsSync, statSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const target = process.env.QT_KERNEL_TARGET ?? 'release';
+
+/** @returns {{entry: string, out: string}[]} */
+function units() {
+  const list = [];
+  const asmDir = join(root, 'assembly');
+  for (const family of readdirSync(asmDir).sort()) {
+    const entry = join(asmDir, family, 'index.ts');
+    if (family === 'common' || !statSync(join(asmDir, family)).isDirectory() || !existsSync(entry)) continue;
+    list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`) });
+  }
+  const testDir = join(root, 'test', 'kernels');
+  if (existsSync(testDir)) {
+    for (const file of readdirSync(testDir).sort()) {
+      if (!file.endsWith('.ts')) continue;
+      list.push({ entry: join(testDir, file), out: join(root, 'build', 'test-kernels', `${basename(file, '.ts')}.wasm`) });
+    }
+  }
+  return list;
+}
+
+let failed = 0;
+const started = Date.now();
+for (const { entry, out } of units()) {
+  mkdirSync(join(out, '..'), { recursive: true });
+  const { error, stderr } = await asc.main(
+    [entry, '--config', join(root, 'asconfig.json'), '--target', target, '-o', out],
+    { stdout: process.stdout, stderr: process.stderr },
+  );
+  const rel = out.slice(root.length);
+  if (error) {
+    failed++;
+    console.error(`build-kernels: ${rel}: ${error.message}`);
+    console.error(stderr.toString());
+  } else {
+    console.log(`build-kernels: ${rel} (${statSync(out).size} bytes)`);
+  }
+}
+console.log(`build-kernels: done in ${Date.now() - started} ms${failed ? `, ${failed} failed` : ''}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,150 @@
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
+import { distFile } from '../common/package-paths.js';
+import { intIn, oneOf, parseArgs } from '../common/validate.js';
+import type { CoreCounters } from './core-counters.js';
+import { CORE_LAYOUT, CORE_MAGIC, CORE_MODES, CTL_BYTES, DEFAULT_IDLE_SPIN_POLLS, type CoreMode } from './core-layout.js';
+import { DpuCore, type JobFailedEvent } from './dpu-core.js';
+import type { LoadedKernel } from './kernel-loader.js';
+import type { ReactorExit, ReactorInit } from './reactor.js';
+
+export interface DpuOptions {
+  /** Number of DPU cores, 1–64. Default: one less than the CPUs, at least 1 (leaves a CPU for guests and main). */
+  cores?: number | undefined;
+  /** Initial mode of every core. Default 'adaptive'. */
+  mode?: CoreMode | undefined;
+  /** Adaptive mode: idle passes before a core sleeps, 1–10^9. Default 4096. */
+  idleSpinPolls?: number | undefined;
+  /** How long a control command may take before it fails with QT_TIMEOUT, 1 ms – 10 min. Default 10 s. */
+  commandTimeoutMs?: number | undefined;
+}
+
+const optionsSchema = z
+  .object({
+    cores: intIn(1, 64).optional(),
+    mode: oneOf(CORE_MODES).optional(),
+    idleSpinPolls: intIn(1, 1e9).optional(),
+    commandTimeoutMs: intIn(1, 600_000).optional(),
+  })
+  .optional();
+
+export function defaultCoreCount(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+const OWNER = 'dpu';
+
+/**
+ * The DPU: N cores, each a long-lived reactor task on its own Piscina worker. The pool owns the
+ * cores' control regions and puts kernels on every core.
+ *
+ * Events: 'job-failed' (JobFailedEvent), 'core-failed' ({ coreId, error }).
+ */
+export class DpuCorePool extends EventEmitter {
+  readonly cores: readonly DpuCore[];
+  private readonly piscina: Piscina;
+  private readonly controls: StateRegion[];
+  private readonly kernels = new Map<number, LoadedKernel>();
+  private jobSeq = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly host: HostMemoryApi,
+    private readonly mode: CoreMode,
+    private readonly idleSpinPolls: number,
+    count: number,
+    commandTimeoutMs: number,
+  ) {
+    super();
+    this.piscina = new Piscina({
+      filename: pathToFileURL(distFile('src/dpu/reactor-worker.js')).href,
+      minThreads: count,
+      maxThreads: count,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+    });
+    this.controls = [];
+    const cores: DpuCore[] = [];
+    for (let i = 0; i < count; i++) {
+      const control = host.allocState({ name: `core${i}:control`, owner: OWNER, kind: 'core-control', magic: CORE_MAGIC, layoutVersion: CORE_LAYOUT, payloadBytes: CTL_BYTES });
+      this.controls.push(control);
+      const core = new DpuCore(i, {
+        host,
+        control,
+        launch: (init: ReactorInit) => this.piscina.run(init) as Promise<ReactorExit>,
+        nextJobId: () => ++this.jobSeq,
+        commandTimeoutMs,
+      });
+      core.on('job-failed', (e: JobFailedEvent) => this.emit('job-failed', e));
+      core.on('core-failed', (error: Error) => this.emit('core-failed', { coreId: i, error }));
+      cores.push(core);
+    }
+    this.cores = cores;
+  }
+
+  /** Boots the cores and waits until each answers a ping. */
+  static async start(host: HostMemoryApi, options?: DpuOptions): Promise<DpuCorePool> {
+    const o = parseArgs(optionsSchema, options, 'DPU options');
+    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, o?.cores ?? defaultCoreCount(), o?.commandTimeoutMs ?? 10_000);
+    for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls);
+    try {
+      await Promise.all(pool.cores.map((c) => c.ping()));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  core(id: number): DpuCore {
+    const core = this.cores[id];
+    if (!core) throw new QingtianError(ErrorCode.InvalidArgument, `core: expected an integer in [0, ${this.cores.length - 1}], got ${id}`);
+    return core;
+  }
+
+  /** Instantiates a loaded kernel on every core (each builds nothing: it binds the shared tables). */
+  async loadKernel(kernel: LoadedKernel): Promise<void> {
+    if (this.kernels.has(kernel.key)) return;
+    await Promise.all(this.cores.map((c) => c.loadKernel(kernel)));
+    this.kernels.set(kernel.key, kernel);
+  }
+
+  /** Drops a kernel from every core; refused (QT_KERNEL_BUSY) while a job still uses it. */
+  async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    if (!this.kernels.has(kernel.key)) return;
+    for (const c of this.cores) {
+      if (c.runningJobs().some((j) => j.kernel.key === kernel.key)) {
+        throw new QingtianError(ErrorCode.KernelBusy, `kernel ${kernel.info.name}@${kernel.info.version} still has jobs on core ${c.id}`);
+      }
+    }
+    await Promise.all(this.cores.map((c) => c.unloadKernel(kernel)));
+    this.kernels.delete(kernel.key);
+  }
+
+  /** Restarts one core (after a failure, or to reset it): stop, start, reload every kernel. Its jobs are gone. */
+  async restartCore(id: number): Promise<void> {
+    const core = this.core(id);
+    await core.stop();
+    core.start(this.mode, this.idleSpinPolls);
+    await core.ping();
+    for (const k of this.kernels.values()) await core.loadKernel(k);
+  }
+
+  counters(): CoreCounters[] {
+    return this.cores.map((c) => c.counters());
+  }
+
+  /** Stops every core and ends every worker thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.cores.map((c) => c.stop()));
+    await this.piscina.destroy();
+    for (const r of this.controls) this.host.free(r, OWNER);
+  }
+}

@@ -1,0 +1,296 @@
+import { EventEmitter } from 'node:events';
+import { ErrorCode, QingtianError } from '../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
+import { readCounters, type CoreCounters } from './core-counters.js';
+import {
+  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_MODE, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
+  RUN_STATE_NAMES, RunState, Status, coreRings, ringDoorbell, type CoreMode, type CoreRunState, type OpCode,
+} from './core-layout.js';
+import type { LoadedKernel } from './kernel-loader.js';
+import type { ReactorExit, ReactorInit } from './reactor.js';
+import type { SpscRing } from './spsc-ring.js';
+
+export interface JobFailure {
+  status: number;
+  message: string;
+}
+
+/** A job: one kernel entry polled by one core with one state region. */
+export interface Job {
+  readonly id: number;
+  readonly coreId: number;
+  readonly kernel: LoadedKernel;
+  readonly entry: string;
+  readonly state: number;
+  readonly budget: number;
+  status: 'running' | 'failed' | 'detached';
+  failure?: JobFailure;
+}
+
+export interface JobFailedEvent {
+  coreId: number;
+  job: Job;
+  failure: JobFailure;
+}
+
+/** What a core needs from its pool. */
+export interface CoreContext {
+  host: HostMemoryApi;
+  control: StateRegion;
+  launch(init: ReactorInit): Promise<ReactorExit>;
+  nextJobId(): number;
+  commandTimeoutMs: number;
+}
+
+interface Pending {
+  op: OpCode;
+  resolve(v: void): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const OP_NAMES = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, string>;
+const decoder = new TextDecoder();
+
+/**
+ * The main thread's handle on one DPU core: posts commands into its mailbox and settles them
+ * from its event ring, reads its counters and run state straight from shared memory.
+ *
+ * Events: 'job-failed' (JobFailedEvent), 'core-failed' (Error), 'stopped'.
+ */
+export class DpuCore extends EventEmitter {
+  readonly id: number;
+  private readonly i32: Int32Array;
+  private readonly mailbox: SpscRing;
+  private readonly events: SpscRing;
+  private readonly pending = new Map<number, Pending>();
+  private readonly jobs = new Map<number, Job>();
+  private seq = 0;
+  private task: Promise<ReactorExit> | null = null;
+  private pumping = false;
+  private failed = false;
+
+  constructor(
+    id: number,
+    private readonly ctx: CoreContext,
+  ) {
+    super();
+    this.id = id;
+    this.i32 = ctx.host.i32;
+    const rings = coreRings(this.i32, ctx.control.base);
+    this.mailbox = rings.mailbox;
+    this.events = rings.events;
+  }
+
+  /** Base address of this core's control region (doorbell and sleeping words, for producers). */
+  get controlBase(): number {
+    return this.ctx.control.base;
+  }
+
+  runState(): CoreRunState {
+    return RUN_STATE_NAMES[Atomics.load(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2)] ?? 'failed';
+  }
+
+  mode(): CoreMode {
+    return CORE_MODES[Atomics.load(this.i32, (this.ctx.control.base + CTL_MODE) >> 2)] ?? 'poll';
+  }
+
+  /** Out-of-band read: never messages the core. */
+  counters(): CoreCounters {
+    return readCounters(this.i32, this.ctx.control.base + CTL_COUNTERS);
+  }
+
+  jobCount(): number {
+    return Atomics.load(this.i32, (this.ctx.control.base + CTL_JOB_COUNT) >> 2);
+  }
+
+  /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
+  start(mode: CoreMode, idleSpinPolls: number): void {
+    if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
+    this.mailbox.reset();
+    this.events.reset();
+    this.failed = false;
+    Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.NotStarted);
+    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls });
+    this.task = task;
+    this.pumping = true;
+    void this.pump();
+    task.then(
+      () => this.ended(null),
+      (e: unknown) => this.ended(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.command(Op.Ping, []);
+  }
+
+  async attachJob(spec: { kernel: LoadedKernel; entry: string; state: number; budget: number }): Promise<Job> {
+    const id = this.ctx.nextJobId();
+    const entryIndex = spec.kernel.entryIndex(spec.entry);
+    const job: Job = { id, coreId: this.id, kernel: spec.kernel, entry: spec.entry, state: spec.state, budget: spec.budget, status: 'running' };
+    // Registered before the command is sent: the job may fail in the core's very next pass, and
+    // that event can be drained in the same batch as the attach ack.
+    this.jobs.set(id, job);
+    try {
+      await this.command(Op.AttachJob, [id, spec.kernel.key, entryIndex, spec.state, spec.budget]);
+    } catch (e) {
+      this.jobs.delete(id);
+      throw e;
+    }
+    return job;
+  }
+
+  async detachJob(job: Job): Promise<void> {
+    if (job.status !== 'running') return;
+    await this.command(Op.DetachJob, [job.id]);
+    job.status = 'detached';
+    this.jobs.delete(job.id);
+  }
+
+  /** After the ack, no burst is in flight on this core and none starts until resume(). */
+  quiesce(): Promise<void> {
+    return this.command(Op.Quiesce, []);
+  }
+
+  resume(): Promise<void> {
+    return this.command(Op.Resume, []);
+  }
+
+  setMode(mode: CoreMode, idleSpinPolls: number): Promise<void> {
+    return this.command(Op.SetMode, [CORE_MODES.indexOf(mode), idleSpinPolls]);
+  }
+
+  loadKernel(kernel: LoadedKernel): Promise<void> {
+    return this.command(Op.LoadKernel, [kernel.key, kernel.image.payload, kernel.imageBytes, kernel.tables?.payload ?? 0]);
+  }
+
+  unloadKernel(kernel: LoadedKernel): Promise<void> {
+    return this.command(Op.UnloadKernel, [kernel.key]);
+  }
+
+  /** Stops the reactor; resolves when its task has returned. */
+  async stop(): Promise<void> {
+    const task = this.task;
+    if (!task) return;
+    if (!this.failed) await this.command(Op.Stop, []).catch(() => undefined);
+    await task.catch(() => undefined);
+  }
+
+  /** Wakes the core (after publishing work for one of its jobs). */
+  ringDoorbell(): void {
+    ringDoorbell(this.i32, this.ctx.control.base);
+  }
+
+  /** Jobs this handle attached and that are still running. */
+  runningJobs(): Job[] {
+    return [...this.jobs.values()];
+  }
+
+  private command(op: OpCode, args: number[]): Promise<void> {
+    if (!this.task || this.failed) {
+      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${OP_NAMES[op]}`));
+    }
+    if (this.pending.size >= MAILBOX_CAPACITY) {
+      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: ${this.pending.size} commands outstanding (mailbox capacity ${MAILBOX_CAPACITY})`));
+    }
+    const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
+    const i32 = this.i32;
+    return new Promise<void>((resolve, reject) => {
+      const pushed = this.mailbox.push((w) => {
+        i32[w] = seq;
+        i32[w + 1] = op;
+        for (let k = 0; k < 6; k++) i32[w + 2 + k] = (args[k] ?? 0) | 0;
+      });
+      if (!pushed) {
+        reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: mailbox full`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new QingtianError(ErrorCode.Timeout, `core ${this.id}: ${OP_NAMES[op]} not acknowledged within ${this.ctx.commandTimeoutMs} ms`));
+      }, this.ctx.commandTimeoutMs);
+      timer.unref();
+      this.pending.set(seq, { op, resolve, reject, timer });
+      this.ringDoorbell();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const i32 = this.i32;
+    while (this.pumping) {
+      this.drainEvents();
+      const seen = Atomics.load(i32, this.events.headIdx);
+      if (this.events.hasData() || !this.pumping) continue;
+      const w = Atomics.waitAsync(i32, this.events.headIdx, seen);
+      if (w.async) await w.value;
+    }
+    this.drainEvents();
+  }
+
+  private drainEvents(): void {
+    const i32 = this.i32;
+    const u8 = this.ctx.host.u8;
+    for (;;) {
+      let seq = 0, kind = 0, status = 0, jobId = 0, message = '';
+      const got = this.events.pop((w) => {
+        seq = i32[w]!;
+        kind = i32[w + 1]!;
+        status = i32[w + 2]!;
+        jobId = i32[w + 3]!;
+        const len = i32[w + 6]!;
+        const at = w * 4 + EVENT_MESSAGE_OFFSET;
+        message = len > 0 ? decoder.decode(u8.slice(at, at + len)) : '';
+      });
+      if (!got) return;
+      if (kind === EventKind.Ack) this.settle(seq, status, message);
+      else if (kind === EventKind.JobFailed) this.jobFailed(jobId, status, message);
+    }
+  }
+
+  private settle(seq: number, status: number, message: string): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    clearTimeout(p.timer);
+    if (status === Status.Ok) p.resolve();
+    else {
+      const code = p.op === Op.AttachJob || p.op === Op.DetachJob ? ErrorCode.JobRejected
+        : p.op === Op.LoadKernel ? ErrorCode.KernelLoadFailed
+        : p.op === Op.UnloadKernel && status === Status.KernelInUse ? ErrorCode.KernelBusy
+        : ErrorCode.InvalidArgument;
+      p.reject(new QingtianError(code, `core ${this.id}: ${OP_NAMES[p.op]} failed (status ${status}): ${message}`, { status }));
+    }
+  }
+
+  private jobFailed(jobId: number, status: number, message: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    this.jobs.delete(jobId);
+    job.status = 'failed';
+    job.failure = { status, message };
+    this.emit('job-failed', { coreId: this.id, job, failure: job.failure } satisfies JobFailedEvent);
+  }
+
+  private ended(error: Error | null): void {
+    this.task = null;
+    this.pumping = false;
+    Atomics.notify(this.i32, this.events.headIdx);
+    this.drainEvents();
+    for (const job of this.jobs.values()) job.status = 'detached';
+    this.jobs.clear();
+    const why = error ? `failed: ${error.message}` : 'stopped';
+    for (const [seq, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} ${why} before acknowledging ${OP_NAMES[p.op]}`));
+      this.pending.delete(seq);
+    }
+    if (error) {
+      this.failed = true;
+      Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.Failed);
+      this.emit('core-failed', error);
+    } else {
+      this.emit('stopped');
+    }
+  }
+}

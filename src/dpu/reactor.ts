@@ -1,0 +1,301 @@
+import { CounterWriter } from './core-counters.js';
+import {
+  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
+  EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET, EventKind, MAX_JOBS_PER_CORE, Op, RunState, Status, coreRings, type CoreMode,
+} from './core-layout.js';
+import type { SpscRing } from './spsc-ring.js';
+
+/** What a reactor task receives from the pool. */
+export interface ReactorInit {
+  coreId: number;
+  memory: WebAssembly.Memory;
+  controlBase: number;
+  mode: CoreMode;
+  idleSpinPolls: number;
+}
+
+export interface ReactorExit {
+  coreId: number;
+  passes: number;
+}
+
+type JobFn = (state: number, budget: number) => number;
+
+interface CoreKernel {
+  key: number;
+  module: WebAssembly.Module;
+  instance: WebAssembly.Instance;
+  exportNames: string[];
+  tables: number;
+}
+
+interface Job {
+  id: number;
+  kernel: CoreKernel;
+  entry: string;
+  fn: JobFn;
+  state: number;
+  budget: number;
+}
+
+// Counter slots (order of COUNTER_NAMES).
+const C_PASSES = 0, C_BURSTS = 1, C_ITEMS = 2, C_IDLE = 3, C_SLEEPS = 4, C_WAKEUPS = 5, C_ERRORS = 6, C_COMMANDS = 7, C_DROPPED = 8;
+const FLUSH_EVERY_IDLE = 256;
+const encoder = new TextEncoder();
+
+/**
+ * One DPU core: a run-to-completion loop that owns its jobs (no locks), polls each one with one
+ * JS→Wasm call per burst, and takes commands from its mailbox between passes — so every command
+ * (detach, quiesce, swap) lands at a burst boundary, with no burst in flight.
+ *
+ * Sleeping (interrupt / adaptive modes): the doorbell is read at the top of every pass, before
+ * the mailbox and the jobs are polled. After an idle pass the core sets `sleeping` and waits on
+ * the doorbell *value it read before polling*: any work published after that read also bumped
+ * the doorbell, so the wait returns at once ("not-equal") instead of losing the wake-up.
+ */
+export class Reactor {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly mailbox: SpscRing;
+  private readonly events: SpscRing;
+  private readonly counters: CounterWriter;
+  private readonly dbIdx: number;
+  private readonly kernels = new Map<number, CoreKernel>();
+  private jobs: Job[] = [];
+  private mode: CoreMode;
+  private idleSpinPolls: number;
+  private quiesced = false;
+  private stopped = false;
+
+  constructor(private readonly init: ReactorInit) {
+    const buf = init.memory.buffer;
+    this.i32 = new Int32Array(buf);
+    this.u8 = new Uint8Array(buf);
+    const rings = coreRings(this.i32, init.controlBase);
+    this.mailbox = rings.mailbox;
+    this.events = rings.events;
+    this.counters = new CounterWriter(this.i32, init.controlBase + CTL_COUNTERS);
+    this.dbIdx = (init.controlBase + CTL_DOORBELL) >> 2;
+    this.mode = init.mode;
+    this.idleSpinPolls = init.idleSpinPolls;
+  }
+
+  run(): ReactorExit {
+    const i32 = this.i32;
+    const c = this.counters.values;
+    const ctl = this.init.controlBase;
+    this.setWord(CTL_MODE, CORE_MODES.indexOf(this.mode));
+    this.setWord(CTL_RUN_STATE, RunState.Running);
+    let idleRun = 0;
+    for (;;) {
+      const bell = Atomics.load(i32, this.dbIdx);
+      if (this.mailbox.hasData()) {
+        this.drainMailbox();
+        if (this.stopped) break;
+      }
+      let items = 0;
+      if (!this.quiesced) {
+        const jobs = this.jobs;
+        for (let j = 0; j < jobs.length; j++) {
+          const job = jobs[j]!;
+          let n: number;
+          try {
+            n = job.fn(job.state, job.budget);
+          } catch (e) {
+            this.jobFailed(job, Status.Trap, e instanceof Error ? e.message : String(e));
+            break; // this.jobs changed; the next pass sees the new list
+          }
+          if (n > 0) {
+            items += n;
+            c[C_BURSTS]!++;
+          } else if (n < 0) {
+            this.jobFailed(job, n, `returned status ${n}`);
+            break;
+          }
+        }
+      }
+      c[C_PASSES]!++;
+      if (items > 0) {
+        c[C_ITEMS]! += items;
+        idleRun = 0;
+        this.counters.flush();
+        continue;
+      }
+      c[C_IDLE]!++;
+      idleRun++;
+      if (this.mode !== 'poll' && idleRun >= (this.mode === 'interrupt' ? 1 : this.idleSpinPolls)) {
+        this.sleep(bell);
+        idleRun = 0;
+      } else if ((c[C_IDLE]! & (FLUSH_EVERY_IDLE - 1)) === 0) {
+        this.counters.flush();
+      }
+    }
+    this.setWord(CTL_RUN_STATE, RunState.Stopped);
+    this.counters.flush();
+    return { coreId: this.init.coreId, passes: c[C_PASSES]! };
+  }
+
+  private sleep(bell: number): void {
+    const c = this.counters.values;
+    c[C_SLEEPS]!++;
+    this.setWord(CTL_RUN_STATE, RunState.Sleeping);
+    Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 1);
+    this.counters.flush();
+    const r = Atomics.wait(this.i32, this.dbIdx, bell);
+    Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 0);
+    if (r !== 'timed-out') c[C_WAKEUPS]!++;
+    this.setWord(CTL_RUN_STATE, this.quiesced ? RunState.Quiesced : RunState.Running);
+  }
+
+  // ---- commands --------------------------------------------------------------------------
+
+  private drainMailbox(): void {
+    const i32 = this.i32;
+    const c = this.counters.values;
+    while (!this.stopped) {
+      let seq = 0, op = 0;
+      const a = [0, 0, 0, 0, 0, 0];
+      if (!this.mailbox.pop((w) => {
+        seq = i32[w]!;
+        op = i32[w + 1]!;
+        for (let k = 0; k < 6; k++) a[k] = i32[w + 2 + k]!;
+      })) break;
+      c[C_COMMANDS]!++;
+      let status: number = Status.Ok;
+      let message = '';
+      try {
+        [status, message] = this.execute(op, a);
+      } catch (e) {
+        status = Status.BadArgument;
+        message = e instanceof Error ? e.message : String(e);
+      }
+      this.emit(EventKind.Ack, seq, status, 0, message);
+    }
+    this.setWord(CTL_JOB_COUNT, this.jobs.length);
+    this.counters.flush();
+  }
+
+  private execute(op: number, a: number[]): [number, string] {
+    switch (op) {
+      case Op.Ping:
+        return [Status.Ok, ''];
+      case Op.LoadKernel:
+        return this.loadKernel(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0);
+      case Op.UnloadKernel: {
+        const k = this.kernels.get(a[0]!);
+        if (!k) return [Status.NoSuchKernel, `kernel #${a[0]} is not loaded on core ${this.init.coreId}`];
+        if (this.jobs.some((j) => j.kernel === k)) return [Status.KernelInUse, `kernel #${a[0]} still has jobs on core ${this.init.coreId}`];
+        this.kernels.delete(a[0]!);
+        return [Status.Ok, ''];
+      }
+      case Op.AttachJob:
+        return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!);
+      case Op.DetachJob: {
+        const before = this.jobs.length;
+        this.jobs = this.jobs.filter((j) => j.id !== a[0]);
+        return this.jobs.length < before ? [Status.Ok, ''] : [Status.NoSuchJob, `no job #${a[0]} on core ${this.init.coreId}`];
+      }
+      case Op.Quiesce:
+        this.quiesced = true;
+        this.setWord(CTL_RUN_STATE, RunState.Quiesced);
+        return [Status.Ok, ''];
+      case Op.Resume:
+        this.quiesced = false;
+        this.setWord(CTL_RUN_STATE, RunState.Running);
+        return [Status.Ok, ''];
+      case Op.SetMode: {
+        const mode = CORE_MODES[a[0]!];
+        if (!mode || a[1]! < 1) return [Status.BadArgument, `mode ${a[0]} / idleSpinPolls ${a[1]} out of range`];
+        this.mode = mode;
+        this.idleSpinPolls = a[1]!;
+        this.setWord(CTL_MODE, a[0]!);
+        return [Status.Ok, ''];
+      }
+      case Op.Stop:
+        this.stopped = true;
+        return [Status.Ok, ''];
+      default:
+        return [Status.UnknownOp, `unknown command op ${op}`];
+    }
+  }
+
+  private loadKernel(key: number, imageAddr: number, imageBytes: number, tables: number): [number, string] {
+    if (this.kernels.has(key)) return [Status.KernelExists, `kernel #${key} is already loaded on core ${this.init.coreId}`];
+    if (imageAddr + imageBytes > this.u8.length || imageBytes === 0) return [Status.BadArgument, `kernel image [0x${imageAddr.toString(16)}, +${imageBytes}) outside host memory`];
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(this.u8.slice(imageAddr, imageAddr + imageBytes));
+    } catch (e) {
+      return [Status.CompileFailed, `compile: ${(e as Error).message}`];
+    }
+    const kernel: CoreKernel = { key, module, instance: null as unknown as WebAssembly.Instance, exportNames: WebAssembly.Module.exports(module).map((e) => e.name), tables };
+    const err = this.instantiate(kernel);
+    if (err) return [Status.InitFailed, err];
+    this.kernels.set(key, kernel);
+    return [Status.Ok, ''];
+  }
+
+  /** (Re)creates the core's instance of a kernel and binds it to its tables; returns an error text or ''. */
+  private instantiate(kernel: CoreKernel): string {
+    try {
+      const instance = new WebAssembly.Instance(kernel.module, { env: { memory: this.init.memory } });
+      const status = (instance.exports['qt_init'] as (t: number, build: number) => number)(kernel.tables, 0);
+      if (status !== 0) return `qt_init returned ${status}`;
+      kernel.instance = instance;
+      for (const job of this.jobs) if (job.kernel === kernel) job.fn = instance.exports[job.entry] as JobFn;
+      return '';
+    } catch (e) {
+      return `instantiate: ${(e as Error).message}`;
+    }
+  }
+
+  private attachJob(id: number, key: number, entryIndex: number, state: number, budget: number): [number, string] {
+    const kernel = this.kernels.get(key);
+    if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
+    const entry = kernel.exportNames[entryIndex];
+    const fn = entry === undefined ? undefined : kernel.instance.exports[entry];
+    if (entry === undefined || typeof fn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
+    if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
+    if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
+    if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
+    this.jobs = [...this.jobs, { id, kernel, entry, fn: fn as JobFn, state, budget }];
+    return [Status.Ok, ''];
+  }
+
+  /**
+   * A job trapped or returned an error: detach it, report it, and give its kernel a fresh
+   * instance on this core (a trap may have left the instance's globals mid-update). Other jobs
+   * and the core itself keep running.
+   */
+  private jobFailed(job: Job, status: number, message: string): void {
+    this.counters.values[C_ERRORS]!++;
+    this.jobs = this.jobs.filter((j) => j !== job);
+    this.setWord(CTL_JOB_COUNT, this.jobs.length);
+    if (status === Status.Trap) {
+      const err = this.instantiate(job.kernel);
+      if (err) message += `; re-instantiation failed: ${err}`;
+    }
+    this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
+    this.counters.flush();
+  }
+
+  private emit(kind: number, seq: number, status: number, jobId: number, message: string): void {
+    const i32 = this.i32;
+    const u8 = this.u8;
+    const ok = this.events.push((w) => {
+      i32[w] = seq;
+      i32[w + 1] = kind;
+      i32[w + 2] = status;
+      i32[w + 3] = jobId;
+      const at = w * 4 + EVENT_MESSAGE_OFFSET;
+      const { written } = encoder.encodeInto(message, u8.subarray(at, at + EVENT_MESSAGE_BYTES));
+      i32[w + 6] = written;
+    });
+    if (ok) Atomics.notify(i32, this.events.headIdx);
+    else this.counters.values[C_DROPPED]!++;
+  }
+
+  private setWord(offset: number, value: number): void {
+    Atomics.store(this.i32, (this.init.controlBase + offset) >> 2, value);
+  }
+}
