@@ -23,8 +23,6 @@ export const ErrorCode = {
   KernelBusy: 'QT_KERNEL_BUSY',
   /** A job was refused by a core (unknown kernel or entry, duplicate id, too many jobs). */
   JobRejected: 'QT_JOB_REJECTED',
-  /** A job trapped or returned an error status and was detached. */
-  JobFailed: 'QT_JOB_FAILED',
   /** The core is stopped, failed, or its mailbox is full. */
   CoreUnavailable: 'QT_CORE_UNAVAILABLE',
   /** A command did not complete in time. */

@@ -1,0 +1,92 @@
+/**
+ * Benchmark output. With --json: one JSON object per line, the schema of DESIGN.md:
+ *   {"suite","case","metric","value","unit","better":"higher"|"lower","peer":{"name","value"}?,"vs"?}
+ * where vs = value / peer.value and the peer was measured in the same run. Without --json: a
+ * table at the end. Progress goes to stderr either way, so stdout stays machine-readable.
+ */
+export interface BenchLine {
+  suite: string;
+  case: string;
+  metric: string;
+  value: number;
+  unit: string;
+  better: 'higher' | 'lower';
+  peer?: { name: string; value: number };
+  vs?: number;
+}
+
+export type Measurement = Omit<BenchLine, 'suite' | 'vs'> & {
+  /** The issue's target, shown in the table (not part of the JSON schema). */
+  target?: number;
+};
+
+export interface BenchContext {
+  readonly suite: string;
+  readonly quick: boolean;
+  /** Independent repetitions whose median is reported. */
+  readonly runs: number;
+  report(m: Measurement): void;
+  progress(message: string): void;
+}
+
+export class Reporter {
+  private readonly lines: (BenchLine & { target?: number })[] = [];
+
+  constructor(
+    private readonly json: boolean,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly err: NodeJS.WritableStream = process.stderr,
+  ) {}
+
+  context(suite: string, quick: boolean, runs: number): BenchContext {
+    return {
+      suite,
+      quick,
+      runs,
+      report: (m) => this.add(suite, m),
+      progress: (message) => this.err.write(`[${suite}] ${message}\n`),
+    };
+  }
+
+  private add(suite: string, m: Measurement): void {
+    const { target, ...rest } = m;
+    const line: BenchLine = { suite, ...rest, value: round(m.value) };
+    if (m.peer) {
+      line.peer = { name: m.peer.name, value: round(m.peer.value) };
+      line.vs = round(m.value / m.peer.value);
+    }
+    this.lines.push(target === undefined ? line : { ...line, target });
+    if (this.json) this.out.write(JSON.stringify(line) + '\n');
+  }
+
+  /** The human table (no-op in JSON mode). */
+  finish(): void {
+    if (this.json || this.lines.length === 0) return;
+    const rows = this.lines.map((l) => [
+      `${l.suite}/${l.case}`,
+      l.metric,
+      `${fmt(l.value)} ${l.unit}`,
+      l.peer ? `${l.peer.name} ${fmt(l.peer.value)} ${l.unit}` : '',
+      l.vs === undefined ? '' : `${fmt(l.vs)}×`,
+      l.target === undefined ? '' : `${l.better === 'lower' ? '≤' : '≥'} ${fmt(l.target)} ${meets(l) ? 'met' : 'NOT met'}`,
+    ]);
+    const head = ['case', 'metric', 'value', 'peer (same run)', 'vs peer', 'target'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    this.out.write([line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
+  }
+}
+
+function meets(l: BenchLine & { target?: number }): boolean {
+  return l.target === undefined || (l.better === 'lower' ? l.value <= l.target : l.value >= l.target);
+}
+
+function round(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const digits = Math.max(0, 4 - Math.ceil(Math.log10(Math.abs(x))));
+  return Number(x.toFixed(Math.min(digits, 6)));
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 1e6 ? x.toExponential(3) : String(x);
+}

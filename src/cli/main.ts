@@ -1,0 +1,46 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { isQingtianError } from '../common/errors.js';
+import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
+
+function positiveInt(max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer in [1, ${max}]`);
+    return n;
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('qingtian')
+    .description('A DPU-offloaded cloud host: thin hypervisor, virtio data paths on Wasm DPU cores, one control plane.')
+    .showHelpAfterError();
+
+  program
+    .command('demo')
+    .description("tell the host's story on embedded defaults: boot a host and its DPU, run jobs on its cores, report")
+    .option('--seconds <n>', 'how long the traffic phase runs', positiveInt(600), 3)
+    .action(async (o: { seconds: number }) => demoCommand(o));
+
+  program
+    .command('bench')
+    .description('run a benchmark suite against its peers, measured in the same run')
+    .argument('[suite]', 'suite name (see --list)')
+    .option('--json', 'one JSON object per line (suite, case, metric, value, unit, better, peer, vs)')
+    .option('--quick', 'fewer samples and runs (a smoke run, not a measurement)')
+    .option('--runs <n>', 'independent repetitions; medians are reported', positiveInt(101))
+    .option('--list', 'list the suites')
+    .action(async (suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; list?: boolean }) => benchCommand(suite, o));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (isQingtianError(e)) {
+      process.stderr.write(`qingtian: ${e.code}: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+}

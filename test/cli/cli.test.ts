@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/common/package-paths.js';
+
+const bin = join(packageRoot(), 'bin', 'qingtian.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('qingtian CLI', () => {
+  it('--help lists the commands', () => {
+    const r = cli('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/demo \[options\]/);
+    expect(r.stdout).toMatch(/bench \[options\] \[suite\]/);
+  });
+
+  it('demo tells what it did and exits 0', () => {
+    const r = cli('demo', '--seconds', '1');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/booted: 1024 MiB host memory/);
+    expect(r.stdout).toMatch(/scrub verified: \d+ MiB checked word by word, 0 wrong/);
+    expect(r.stdout).toMatch(/failed alone/);
+    expect(r.stdout).toMatch(/^report \(/m);
+    expect(r.stdout).toMatch(/host shut down cleanly/);
+  });
+
+  it('bench --json prints one schema line per figure, with the peer from the same run', () => {
+    const r = cli('bench', 'core', '--json', '--quick', '--runs', '1');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(7);
+    for (const l of lines) {
+      expect(Object.keys(l).sort()).toEqual(['better', 'case', 'metric', 'peer', 'suite', 'unit', 'value', 'vs']);
+      expect(l.suite).toBe('core');
+      expect(['higher', 'lower']).toContain(l.better);
+      const peer = l.peer as { name: string; value: number };
+      expect(typeof peer.name).toBe('string');
+      expect(l.vs).toBeCloseTo((l.value as number) / peer.value, 2);
+    }
+    expect(lines.map((l) => `${l.case}/${l.metric}`)).toEqual(expect.arrayContaining(['poll-round-trip/p50', 'poll-round-trip/p99', 'interrupt-wake-up/p50', 'control-command/p50', 'idle-cpu/interrupt-mode']));
+  });
+
+  it('an unknown suite is an error with a stable code', () => {
+    const r = cli('bench', 'nosuch');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^qingtian: QT_NOT_FOUND: bench: no suite 'nosuch'; suites: core/);
+  });
+});
