@@ -2,7 +2,8 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { distFile, kernelFile } from '../src/common/package-paths.js';
-import { CTL_DOORBELL, CTL_RUN_STATE, RunState } from '../src/dpu/core-layout.js';
+import { spinMicros } from '../src/common/spin.js';
+import { CTL_RUN_STATE, RunState } from '../src/dpu/core-layout.js';
 import { DpuCorePool } from '../src/dpu/core-pool.js';
 import { KernelLoader } from '../src/dpu/kernel-loader.js';
 import { HostMemory } from '../src/hypervisor/host-memory.js';
@@ -60,7 +61,6 @@ export async function run(ctx: BenchContext): Promise<void> {
     // has set its sleeping flag but not yet entered Atomics.wait would answer without a wake-up).
     await core.setMode('interrupt', 1);
     const stateIdx = (core.controlBase + CTL_RUN_STATE) >> 2;
-    const dbIdx = (core.controlBase + CTL_DOORBELL) >> 2;
     const wakeRuns: LatencySummary[] = [];
     for (let r = 0; r < ctx.runs; r++) {
       const n = q ? 500 : 3_000;
@@ -71,11 +71,10 @@ export async function run(ctx: BenchContext): Promise<void> {
         const v = ++seq;
         const t0 = process.hrtime.bigint();
         Atomics.store(i32, reqIdx, v);
-        Atomics.add(i32, dbIdx, 1);
-        const woke = Atomics.notify(i32, dbIdx, 1);
+        const woke = core.ringDoorbell();
         while (Atomics.load(i32, respIdx) !== v);
         const us = Number(process.hrtime.bigint() - t0) / 1000;
-        if (woke === 1) samples[i++] = us;
+        if (woke) samples[i++] = us;
       }
       wakeRuns.push(summarize(samples));
     }
@@ -203,9 +202,4 @@ async function portRoundTrips(ctx: BenchContext, n: number): Promise<LatencySumm
   } finally {
     await w.terminate();
   }
-}
-
-function spinMicros(us: number): void {
-  const end = process.hrtime.bigint() + BigInt(us * 1000);
-  while (process.hrtime.bigint() < end);
 }

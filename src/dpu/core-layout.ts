@@ -98,10 +98,11 @@ export function coreRings(i32: Int32Array, controlBase: number): { mailbox: Spsc
  * Rings a core's doorbell (any producer: main, a guest, another core): publish the work first,
  * then call this. The add is sequentially consistent, so a core that reads the doorbell before
  * polling either sees this work in its poll or finds the doorbell changed and does not sleep;
- * notify is only needed when the core says it is sleeping.
+ * notify is only needed when the core says it is sleeping. Returns true when it woke the core
+ * out of Atomics.wait (false: the core was awake, or had not yet entered the wait).
  */
-export function ringDoorbell(i32: Int32Array, controlBase: number): void {
+export function ringDoorbell(i32: Int32Array, controlBase: number): boolean {
   const db = (controlBase + CTL_DOORBELL) >> 2;
   Atomics.add(i32, db, 1);
-  if (Atomics.load(i32, (controlBase + CTL_SLEEPING) >> 2) !== 0) Atomics.notify(i32, db, 1);
+  return Atomics.load(i32, (controlBase + CTL_SLEEPING) >> 2) !== 0 && Atomics.notify(i32, db, 1) === 1;
 }

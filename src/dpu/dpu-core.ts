@@ -177,9 +177,12 @@ export class DpuCore extends EventEmitter {
     await task.catch(() => undefined);
   }
 
-  /** Wakes the core (after publishing work for one of its jobs). */
-  ringDoorbell(): void {
-    ringDoorbell(this.i32, this.ctx.control.base);
+  /**
+   * Announces work published for one of the core's jobs, waking it if it sleeps. Returns true
+   * when this call woke the core out of Atomics.wait.
+   */
+  ringDoorbell(): boolean {
+    return ringDoorbell(this.i32, this.ctx.control.base);
   }
 
   /** Jobs this handle attached and that are still running. */
@@ -212,7 +215,7 @@ export class DpuCore extends EventEmitter {
       }, this.ctx.commandTimeoutMs);
       timer.unref();
       this.pending.set(seq, { op, resolve, reject, timer });
-      this.ringDoorbell();
+      ringDoorbell(i32, this.ctx.control.base);
     });
   }
 

@@ -169,10 +169,12 @@ export class Reactor {
         status = Status.BadArgument;
         message = e instanceof Error ? e.message : String(e);
       }
+      // Everything the command changed is visible before its ack: whoever awaits the ack and
+      // then reads the counters or job count out of band sees the effect.
+      this.setWord(CTL_JOB_COUNT, this.jobs.length);
+      this.counters.flush();
       this.emit(EventKind.Ack, seq, status, 0, message);
     }
-    this.setWord(CTL_JOB_COUNT, this.jobs.length);
-    this.counters.flush();
   }
 
   private execute(op: number, a: number[]): [number, string] {
