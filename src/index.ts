@@ -1,7 +1,10 @@
 /**
  * qingtian SDK. See README.md for the architecture and docs/api.md for the reference.
  */
+import './orchestrator/default-runtime.js';
+
 export { Host, type HostOptions } from './orchestrator/host.js';
+export { defaultRuntime, LoaderRuntime, type KernelRuntime } from './dpu/kernel-runtime.js';
 export { HostMemory, DEFAULT_HOST_MEMORY_BYTES, MAX_HOST_MEMORY_BYTES, type HostMemoryOptions } from './hypervisor/host-memory.js';
 export { RegionAllocator, PAGE_BYTES, type AllocatorStats } from './hypervisor/region-allocator.js';
 export type { Region, StateRegion, AllocRequest, StateAllocRequest, HostMemoryApi } from './common/host-memory-api.js';

@@ -4,6 +4,7 @@ import { kernelFile } from '../common/package-paths.js';
 import { parseArgs } from '../common/validate.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernel-loader.js';
+import { LoaderRuntime, type KernelRuntime } from '../dpu/kernel-runtime.js';
 import { HostMemory, type HostMemoryOptions } from '../hypervisor/host-memory.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 
@@ -27,12 +28,16 @@ const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
  */
 export class Host {
   private down = false;
+  /** Kernel library APIs (erasure coding, flow tables, ...) placed in this host's memory. */
+  readonly runtime: KernelRuntime;
 
   private constructor(
     readonly memory: HostMemory,
     readonly kernels: KernelLoader,
     readonly dpu: DpuCorePool,
-  ) {}
+  ) {
+    this.runtime = new LoaderRuntime(memory, kernels);
+  }
 
   static async boot(options?: HostOptions): Promise<Host> {
     const o = parseArgs(z.object({ memory: z.unknown().optional(), dpu: z.unknown().optional() }).optional(), options, 'Host options');
