@@ -38,3 +38,24 @@ export const GMAP_SLOT_HOST: usize = 16;
   }
   return 0;
 }
+
+/**
+ * Host address of `gpa` together with the number of bytes from it to the end of its slot
+ * (capped at 2^32 - 1), packed as (bytes << 32) | host; 0 when `gpa` lies in no slot. Used to
+ * split a buffer that straddles two adjacent slots into two segments.
+ */
+@inline export function gpaContig(map: usize, gpa: u64): u64 {
+  let n = load<u32>(map, GMAP_COUNT);
+  if (n > GMAP_MAX_SLOTS) n = GMAP_MAX_SLOTS;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = map + GMAP_SLOTS + (<usize>i) * GMAP_SLOT_BYTES;
+    const off = gpa - load<u64>(slot, GMAP_SLOT_GPA);
+    const size = load<u64>(slot, GMAP_SLOT_SIZE);
+    if (off < size) {
+      let rest = size - off;
+      if (rest > 0xffffffff) rest = 0xffffffff;
+      return (rest << 32) | <u64>(load<u32>(slot, GMAP_SLOT_HOST) + <u32>off);
+    }
+  }
+  return 0;
+}

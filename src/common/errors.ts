@@ -27,6 +27,10 @@ export const ErrorCode = {
   CoreUnavailable: 'QT_CORE_UNAVAILABLE',
   /** A command did not complete in time. */
   Timeout: 'QT_TIMEOUT',
+  /** A virtqueue configuration or restored queue state was refused (bad-input ids A1-A6). */
+  QueueRefused: 'QT_QUEUE_REFUSED',
+  /** A device is not in a state that allows the operation (e.g. needs reset, not configured). */
+  DeviceState: 'QT_DEVICE_STATE',
   /** A named resource (kernel file, suite, entry) does not exist. */
   NotFound: 'QT_NOT_FOUND',
 } as const;

@@ -24,6 +24,8 @@ export interface AllocRequest {
   sizeBytes: number;
   /** Power of two, at least the page size (4096). Default: 4096. */
   alignBytes?: number | undefined;
+  /** Place the region exactly here (page-aligned, and free); for callers that lay memory out themselves. */
+  atBase?: number | undefined;
 }
 
 export interface StateAllocRequest {

@@ -40,7 +40,7 @@ if (CTL_COUNTERS + COUNTER_BLOCK_BYTES > CTL_MAILBOX) throw new Error('core-layo
 /** Command record (8 × i32): seq, op, args[6]. */
 export const Op = {
   Ping: 1,
-  AttachJob: 2, // jobId, kernelKey, entryIndex, statePtr, budget
+  AttachJob: 2, // jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none)
   DetachJob: 3, // jobId
   Quiesce: 4,
   Resume: 5,

@@ -21,6 +21,7 @@ export interface Job {
   readonly coreId: number;
   readonly kernel: LoadedKernel;
   readonly entry: string;
+  readonly arm: string | null;
   readonly state: number;
   readonly budget: number;
   status: 'running' | 'failed' | 'detached';
@@ -125,15 +126,21 @@ export class DpuCore extends EventEmitter {
     return this.command(Op.Ping, []);
   }
 
-  async attachJob(spec: { kernel: LoadedKernel; entry: string; state: number; budget: number }): Promise<Job> {
+  /**
+   * Attaches a job: `entry(state, budget)` is polled every pass. The optional `arm(state, budget)`
+   * runs before the core sleeps (interrupt/adaptive modes): it re-enables the job's
+   * notifications, re-checks for work and returns what is pending (> 0 keeps the core awake).
+   */
+  async attachJob(spec: { kernel: LoadedKernel; entry: string; arm?: string | undefined; state: number; budget: number }): Promise<Job> {
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
-    const job: Job = { id, coreId: this.id, kernel: spec.kernel, entry: spec.entry, state: spec.state, budget: spec.budget, status: 'running' };
+    const armIndex = spec.arm === undefined ? -1 : spec.kernel.entryIndex(spec.arm);
+    const job: Job = { id, coreId: this.id, kernel: spec.kernel, entry: spec.entry, arm: spec.arm ?? null, state: spec.state, budget: spec.budget, status: 'running' };
     // Registered before the command is sent: the job may fail in the core's very next pass, and
     // that event can be drained in the same batch as the attach ack.
     this.jobs.set(id, job);
     try {
-      await this.command(Op.AttachJob, [id, spec.kernel.key, entryIndex, spec.state, spec.budget]);
+      await this.command(Op.AttachJob, [id, spec.kernel.key, entryIndex, spec.state, spec.budget, armIndex]);
     } catch (e) {
       this.jobs.delete(id);
       throw e;

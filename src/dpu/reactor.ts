@@ -34,6 +34,9 @@ interface Job {
   kernel: CoreKernel;
   entry: string;
   fn: JobFn;
+  /** Called before the core sleeps: re-enable notifications, re-check, return pending work (> 0: stay awake). */
+  arm: string | null;
+  armFn: JobFn | null;
   state: number;
   budget: number;
 }
@@ -124,7 +127,7 @@ export class Reactor {
       c[C_IDLE]!++;
       idleRun++;
       if (this.mode !== 'poll' && idleRun >= (this.mode === 'interrupt' ? 1 : this.idleSpinPolls)) {
-        this.sleep(bell);
+        if (!this.armJobs()) this.sleep(bell);
         idleRun = 0;
       } else if ((c[C_IDLE]! & (FLUSH_EVERY_IDLE - 1)) === 0) {
         this.counters.flush();
@@ -133,6 +136,30 @@ export class Reactor {
     this.setWord(CTL_RUN_STATE, RunState.Stopped);
     this.counters.flush();
     return { coreId: this.init.coreId, passes: c[C_PASSES]! };
+  }
+
+  /**
+   * Lets every job with an arm entry turn its notifications back on and re-check for work
+   * (virtio E6). True when some job found work: the core must not sleep. The doorbell value the
+   * sleep will wait on was read before this, so a producer that publishes after the re-check
+   * and rings the doorbell is never missed.
+   */
+  private armJobs(): boolean {
+    let pending = false;
+    const jobs = this.jobs;
+    for (let j = 0; j < jobs.length; j++) {
+      const job = jobs[j]!;
+      if (!job.armFn) continue;
+      let p: number;
+      try {
+        p = job.armFn(job.state, job.budget);
+      } catch (e) {
+        this.jobFailed(job, Status.Trap, e instanceof Error ? e.message : String(e));
+        return true;
+      }
+      if (p > 0) pending = true;
+    }
+    return pending;
   }
 
   private sleep(bell: number): void {
@@ -191,7 +218,7 @@ export class Reactor {
         return [Status.Ok, ''];
       }
       case Op.AttachJob:
-        return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!);
+        return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!, a[5]!);
       case Op.DetachJob: {
         const before = this.jobs.length;
         this.jobs = this.jobs.filter((j) => j.id !== a[0]);
@@ -244,23 +271,30 @@ export class Reactor {
       const status = (instance.exports['qt_init'] as (t: number, build: number) => number)(kernel.tables, 0);
       if (status !== 0) return `qt_init returned ${status}`;
       kernel.instance = instance;
-      for (const job of this.jobs) if (job.kernel === kernel) job.fn = instance.exports[job.entry] as JobFn;
+      for (const job of this.jobs) {
+        if (job.kernel !== kernel) continue;
+        job.fn = instance.exports[job.entry] as JobFn;
+        if (job.arm) job.armFn = instance.exports[job.arm] as JobFn;
+      }
       return '';
     } catch (e) {
       return `instantiate: ${(e as Error).message}`;
     }
   }
 
-  private attachJob(id: number, key: number, entryIndex: number, state: number, budget: number): [number, string] {
+  private attachJob(id: number, key: number, entryIndex: number, state: number, budget: number, armIndex: number): [number, string] {
     const kernel = this.kernels.get(key);
     if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
     const entry = kernel.exportNames[entryIndex];
     const fn = entry === undefined ? undefined : kernel.instance.exports[entry];
     if (entry === undefined || typeof fn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
+    const arm = armIndex < 0 ? null : (kernel.exportNames[armIndex] ?? null);
+    const armFn = arm == null ? null : kernel.instance.exports[arm];
+    if (armIndex >= 0 && typeof armFn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${armIndex}`];
     if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
     if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
     if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [...this.jobs, { id, kernel, entry, fn: fn as JobFn, state, budget }];
+    this.jobs = [...this.jobs, { id, kernel, entry, fn: fn as JobFn, arm, armFn: armFn as JobFn | null, state, budget }];
     return [Status.Ok, ''];
   }
 

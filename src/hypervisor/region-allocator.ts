@@ -65,6 +65,12 @@ export class RegionAllocator {
           error: `a power of two in [${PAGE_BYTES}, ${MAX_ALIGN}]`,
         })
         .optional(),
+      atBase: z
+        .number({ error: `a multiple of ${PAGE_BYTES} in [${reservedLowBytes}, ${totalBytes})` })
+        .refine((a) => Number.isInteger(a) && a % PAGE_BYTES === 0 && a >= reservedLowBytes && a < totalBytes, {
+          error: `a multiple of ${PAGE_BYTES} in [${reservedLowBytes}, ${totalBytes})`,
+        })
+        .optional(),
     });
   }
 
@@ -74,9 +80,9 @@ export class RegionAllocator {
     const align = req.alignBytes ?? PAGE_BYTES;
     for (let i = 0; i < this.freeList.length; i++) {
       const blk = this.freeList[i]!;
-      const base = roundUp(blk.base, align);
+      const base = req.atBase ?? roundUp(blk.base, align);
       const end = base + size;
-      if (end > blk.base + blk.size) continue;
+      if (base < blk.base || end > blk.base + blk.size || base % align !== 0) continue;
       // Split the block into [blk.base, base) + region + [end, blk end).
       const pieces: FreeBlock[] = [];
       if (base > blk.base) pieces.push({ base: blk.base, size: base - blk.base });
@@ -91,7 +97,8 @@ export class RegionAllocator {
     const s = this.stats();
     throw new QingtianError(
       ErrorCode.OutOfMemory,
-      `host memory: cannot allocate '${req.name}' (${req.kind}) of ${size} bytes aligned to ${align} for '${req.owner}': ` +
+      `host memory: cannot allocate '${req.name}' (${req.kind}) of ${size} bytes aligned to ${align}` +
+        `${req.atBase === undefined ? '' : ` at 0x${req.atBase.toString(16)}`} for '${req.owner}': ` +
         `largest free block is ${s.largestFreeBytes} bytes, ${s.freeBytes} of ${s.totalBytes} bytes free`,
       { requestedBytes: size, alignBytes: align, largestFreeBytes: s.largestFreeBytes, freeBytes: s.freeBytes },
     );

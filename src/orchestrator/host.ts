@@ -49,19 +49,21 @@ export class Host {
 
   /**
    * Loads a kernel module (a built family by name, e.g. 'core', or Wasm bytes), checks it
-   * against the kernel rules, builds its tables and instantiates it on every DPU core.
+   * against the kernel rules, builds its tables and instantiates it on every DPU core. A family
+   * loaded by name is loaded once: later calls return the same kernel.
    */
   async loadKernel(source: string | Uint8Array): Promise<LoadedKernel> {
     this.assertUp();
-    let kernel: LoadedKernel;
     if (typeof source === 'string') {
       if (!KERNEL_NAME.test(source)) {
         throw new QingtianError(ErrorCode.InvalidArgument, `loadKernel: expected a kernel family name matching ${KERNEL_NAME} or Wasm bytes, got ${JSON.stringify(source)}`);
       }
-      kernel = this.kernels.loadFile(kernelFile(source));
-    } else {
-      kernel = this.kernels.load(source);
+      // One loaded version per family name, shared with host.runtime (devices use the same instance).
+      const kernel = this.runtime.kernel(source);
+      await this.dpu.loadKernel(kernel);
+      return kernel;
     }
+    const kernel = this.kernels.load(source);
     try {
       await this.dpu.loadKernel(kernel);
     } catch (e) {

@@ -1,0 +1,116 @@
+// The loopback virtio device: echoes each request's readable bytes into its writable buffers
+// (as many as fit; used.len = bytes written). The device for conformance tests and ring
+// benchmarks: it exercises pop, the scatter-gather lists and push, with no device logic besides.
+//
+// State 'VLBK' (layout 1):
+//   +64 u32 vq          queue state (VQST)
+//   +68 u32 burst       burst buffer (VQBR)
+//   +72 u32 status      device status bits (DEVICE_NEEDS_RESET once the queue broke)
+//   +76 u32 configIrq   config-change interrupt word (0: none)
+//   +80 u32 maxBurst    chains per call, at most
+//   +88 u64 requests  +96 u64 bytesEchoed  +104 u64 rejected
+
+import { headerOk } from '../common/header';
+import {
+  CH_READ_BYTES, CH_READ_SEGS, CH_SEG_START, CH_STATUS, CH_USED_LEN, CH_WRITE_BYTES, CH_WRITE_SEGS, SEG_BYTES, chainAt,
+  segsBase,
+} from './burst';
+import { STATUS_DEVICE_NEEDS_RESET } from './layout';
+import { vqArm, vqPop, vqPush } from './vq';
+
+export const LB_MAGIC: u32 = 0x4b424c56; // 'VLBK'
+export const LB_VQ: u32 = 64;
+export const LB_BURST: u32 = 68;
+export const LB_STATUS: u32 = 72;
+export const LB_CONFIG_IRQ: u32 = 76;
+export const LB_MAX_BURST: u32 = 80;
+export const LB_REQUESTS: u32 = 88;
+export const LB_BYTES: u32 = 96;
+export const LB_REJECTED: u32 = 104;
+export const LB_STATE_BYTES: u32 = 128;
+
+/** Job entry: one burst of echo. Returns chains handled; a broken queue yields 0, never a failure. */
+export function loopbackRun(state: usize, budget: i32): i32 {
+  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return -1;
+  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
+  const vq = <usize>load<u32>(state, LB_VQ);
+  const burst = <usize>load<u32>(state, LB_BURST);
+  let max = <u32>budget;
+  const cap = load<u32>(state, LB_MAX_BURST);
+  if (max > cap) max = cap;
+  const n = vqPop(vq, burst, max);
+  if (n < 0) return needsReset(state);
+  if (n == 0) return 0;
+  const segs = segsBase(burst);
+  let bytes: u64 = 0;
+  let rejected: u32 = 0;
+  for (let i: u32 = 0; i < <u32>n; i++) {
+    const rec = chainAt(burst, i);
+    if (load<u16>(rec, CH_STATUS) != 0) {
+      store<u32>(rec, 0, CH_USED_LEN);
+      rejected++;
+      continue;
+    }
+    const copied = echo(rec, segs);
+    store<u32>(rec, copied, CH_USED_LEN);
+    bytes += copied;
+  }
+  if (vqPush(vq, burst, <u32>n) < 0) return needsReset(state);
+  store<u64>(state, load<u64>(state, LB_REQUESTS) + <u64>n, LB_REQUESTS);
+  store<u64>(state, load<u64>(state, LB_BYTES) + bytes, LB_BYTES);
+  if (rejected) store<u64>(state, load<u64>(state, LB_REJECTED) + rejected, LB_REJECTED);
+  return n;
+}
+
+/** Copies the chain's readable segments into its writable ones; returns the bytes written. */
+function echo(rec: usize, segs: usize): u32 {
+  const first = load<u32>(rec, CH_SEG_START);
+  const nr = <u32>load<u16>(rec, CH_READ_SEGS);
+  const nw = <u32>load<u16>(rec, CH_WRITE_SEGS);
+  let total = load<u32>(rec, CH_READ_BYTES);
+  const room = load<u32>(rec, CH_WRITE_BYTES);
+  if (total > room) total = room;
+  if (nr == 1 && nw == 1) {
+    // SAFETY: both segments were translated and bounds-checked against guest RAM by the pop.
+    const r = segs + (<usize>first) * SEG_BYTES;
+    memory.copy(<usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
+    return total;
+  }
+  let ri: u32 = 0, ro: u32 = 0, wi: u32 = 0, wo: u32 = 0;
+  let left = total;
+  while (left != 0) {
+    const r = segs + (<usize>(first + ri)) * SEG_BYTES;
+    const w = segs + (<usize>(first + nr + wi)) * SEG_BYTES;
+    const rAvail = load<u32>(r, 4) - ro;
+    const wAvail = load<u32>(w, 4) - wo;
+    let take = rAvail < wAvail ? rAvail : wAvail;
+    if (take > left) take = left;
+    // SAFETY: offsets stay inside each segment (take <= remaining bytes of both).
+    memory.copy(<usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
+    left -= take;
+    ro += take;
+    wo += take;
+    if (ro == load<u32>(r, 4)) { ri++; ro = 0; }
+    if (wo == load<u32>(w, 4)) { wi++; wo = 0; }
+  }
+  return total;
+}
+
+/** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */
+export function loopbackArm(state: usize): i32 {
+  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return 0;
+  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
+  return <i32>vqArm(<usize>load<u32>(state, LB_VQ));
+}
+
+/** §2.1.2: set DEVICE_NEEDS_RESET and send a configuration change notification. */
+function needsReset(state: usize): i32 {
+  store<u32>(state, load<u32>(state, LB_STATUS) | STATUS_DEVICE_NEEDS_RESET, LB_STATUS);
+  const irq = <usize>load<u32>(state, LB_CONFIG_IRQ);
+  if (irq != 0) {
+    atomic.add<i32>(irq, 1);
+    atomic.notify(irq, -1);
+  }
+  return 0;
+}
+

@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { GuestMemoryView } from '../../common/guest-api.js';
+import type { StateRegion } from '../../common/host-memory-api.js';
+import { featureWord, type RingFeatures } from '../../common/virtio/features.js';
+import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
+import { intIn, parseArgs } from '../../common/validate.js';
+import type { LoadedKernel } from '../kernel-loader.js';
+import type { KernelRuntime } from '../kernel-runtime.js';
+import * as Q from './queue-state.js';
+
+/** A queue configuration, as a driver writes it into the transport (queue_size, queue_desc, ...). */
+export interface QueueConfig {
+  size: number;
+  features: RingFeatures;
+  descGpa: bigint;
+  driverGpa: bigint;
+  deviceGpa: bigint;
+}
+
+/** Saved queue state: plain data, untrusted when restored (A6). */
+export interface QueueSnapshot {
+  config: QueueConfig;
+  nextAvail: number;
+  nextUsed: number;
+  availWrap: number;
+  usedWrap: number;
+  signalledUsed: number;
+  signalledValid: number;
+  inflight: { token: number; id: number; descCount: number }[];
+}
+
+export interface QueueStats {
+  ready: boolean;
+  broken: null | { reason: number; id: string; what: string; detail: number };
+  inflight: number;
+  popped: number;
+  pushed: number;
+  irqSent: number;
+  irqSuppressed: number;
+  rejected: number;
+  arms: number;
+}
+
+const u16 = intIn(0, 0xffff);
+const gpa = z.bigint({ error: 'a bigint guest-physical address in [0, 2^64)' }).min(0n).max((1n << 64n) - 1n);
+const configSchema = z.object({
+  size: intIn(1, MAX_QUEUE_SIZE),
+  features: z.object({ packed: z.boolean(), eventIdx: z.boolean(), indirect: z.boolean(), inOrder: z.boolean() }),
+  descGpa: gpa,
+  driverGpa: gpa,
+  deviceGpa: gpa,
+});
+const snapshotSchema = z.object({
+  config: configSchema,
+  nextAvail: u16,
+  nextUsed: u16,
+  availWrap: intIn(0, 1),
+  usedWrap: intIn(0, 1),
+  signalledUsed: u16,
+  signalledValid: intIn(0, 1),
+  inflight: z.array(z.object({ token: u16, id: u16, descCount: intIn(1, MAX_QUEUE_SIZE) })).max(MAX_QUEUE_SIZE),
+});
+
+type Fn<A extends unknown[], R = number> = (...a: A) => R;
+
+/**
+ * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
+ * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
+ * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state.
+ */
+export class DeviceQueue {
+  readonly state: StateRegion;
+  readonly maxSize: number;
+  readonly irqAddr: number;
+  private readonly k: LoadedKernel;
+  private configured: QueueConfig | null = null;
+
+  constructor(
+    private readonly rt: KernelRuntime,
+    readonly guest: GuestMemoryView,
+    readonly owner: string,
+    opts: { maxSize: number; irqAddr: number },
+  ) {
+    this.maxSize = parseArgs(intIn(1, MAX_QUEUE_SIZE), opts.maxSize, 'DeviceQueue maxSize');
+    this.k = rt.kernel('virtio');
+    // Sized for the larger (packed) in-flight table, so either format fits.
+    const bytes = this.k.fn<Fn<[number, number]>>('vq_state_bytes')(this.maxSize, 1);
+    this.state = rt.memory.allocState({ name: `${owner}:vq`, owner, kind: 'device-state', magic: Q.VQ_MAGIC, layoutVersion: Q.VQ_LAYOUT, payloadBytes: bytes });
+    this.irqAddr = opts.irqAddr;
+  }
+
+  /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
+  configure(config: QueueConfig): void {
+    const c = parseArgs(configSchema, config, 'queue config');
+    if (c.size > this.maxSize) throw new QingtianError(ErrorCode.QueueRefused, `queue config.size: expected at most ${this.maxSize} (this device's maximum), got ${c.size}`, { id: 'A1' });
+    const rc = this.k.fn<Fn<[number, number, number, number, bigint, bigint, bigint, bigint, number, number]>>('vq_setup')(
+      this.state.base, this.state.sizeBytes, c.size, c.features.packed ? 1 : 0, featureWord(c.features), c.descGpa, c.driverGpa, c.deviceGpa, this.guest.gmapBase, this.irqAddr,
+    );
+    if (rc !== 0) throw refusal(-rc, c);
+    this.configured = c;
+  }
+
+  /** Device reset of this queue: it processes nothing until configured again (A5). */
+  reset(): void {
+    this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
+    this.configured = null;
+  }
+
+  get config(): QueueConfig | null {
+    return this.configured;
+  }
+
+  /** Saves the queue (call only while no core runs it: quiesced or detached). */
+  save(): QueueSnapshot {
+    const c = this.configured;
+    if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
+    const v = this.rt.memory.view;
+    const b = this.state.base;
+    const inflight: QueueSnapshot['inflight'] = [];
+    for (let t = 0; t < c.size; t++) {
+      if (c.features.packed) {
+        const e = b + Q.VQ_TABLE + 4 * t;
+        const count = v.getUint16(e + 2, true);
+        if (count) inflight.push({ token: t, id: v.getUint16(e, true), descCount: count });
+      } else if ((v.getUint8(b + Q.VQ_TABLE + (t >> 3)) >> (t & 7)) & 1) {
+        inflight.push({ token: t, id: t, descCount: 1 });
+      }
+    }
+    return {
+      config: { ...c, features: { ...c.features } },
+      nextAvail: v.getUint16(b + Q.VQ_NEXT_AVAIL, true),
+      nextUsed: v.getUint16(b + Q.VQ_NEXT_USED, true),
+      availWrap: v.getUint16(b + Q.VQ_AVAIL_WRAP, true),
+      usedWrap: v.getUint16(b + Q.VQ_USED_WRAP, true),
+      signalledUsed: v.getUint16(b + Q.VQ_SIGNALLED_USED, true),
+      signalledValid: v.getUint16(b + Q.VQ_SIGNALLED_VALID, true),
+      inflight,
+    };
+  }
+
+  /**
+   * Restores saved state through the same validating path as live configuration, then checks
+   * the indices and the in-flight set (A6). On refusal the queue is left reset (not ready).
+   */
+  restore(snapshot: unknown): void {
+    const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
+    this.configure(s.config);
+    const b = this.state.base;
+    let rc = this.k.fn<Fn<number[]>>('vq_restore_indices')(b, s.nextAvail, s.nextUsed, s.availWrap, s.usedWrap, s.signalledUsed, s.signalledValid);
+    for (const e of s.inflight) {
+      if (rc !== 0) break;
+      rc = this.k.fn<Fn<number[]>>('vq_restore_inflight')(b, e.token, e.id, e.descCount);
+    }
+    if (rc === 0) rc = this.k.fn<Fn<[number]>>('vq_restore_check')(b);
+    if (rc !== 0) {
+      this.reset();
+      throw refusal(-rc, s.config);
+    }
+  }
+
+  stats(): QueueStats {
+    const v = this.rt.memory.view;
+    const b = this.state.base;
+    const reason = v.getUint32(b + Q.VQ_BROKEN, true);
+    const n = (off: number): number => Number(v.getBigUint64(b + off, true));
+    const info = Q.BROKEN_REASONS[reason];
+    return {
+      ready: (v.getUint32(b + Q.VQ_FLAGS, true) & Q.QF_READY) !== 0,
+      broken: reason === 0 ? null : { reason, id: info?.id ?? '?', what: info?.what ?? 'unknown', detail: v.getUint32(b + Q.VQ_BROKEN_DETAIL, true) },
+      inflight: v.getUint32(b + Q.VQ_INFLIGHT, true),
+      popped: n(Q.VQ_POPPED),
+      pushed: n(Q.VQ_PUSHED),
+      irqSent: n(Q.VQ_IRQ_SENT),
+      irqSuppressed: n(Q.VQ_IRQ_SUPPRESSED),
+      rejected: n(Q.VQ_REJECTED),
+      arms: n(Q.VQ_ARMS),
+    };
+  }
+
+  free(): void {
+    this.rt.memory.free(this.state, this.owner);
+  }
+}
+
+function refusal(code: number, c: QueueConfig): QingtianError {
+  const r = Q.SETUP_REFUSALS[code];
+  return new QingtianError(
+    ErrorCode.QueueRefused,
+    `queue refused (${r?.id ?? '?'}: ${r?.what ?? `code ${code}`}): size ${c.size}, desc 0x${c.descGpa.toString(16)}, ` +
+      `driver 0x${c.driverGpa.toString(16)}, device 0x${c.deviceGpa.toString(16)}`,
+    { id: r?.id, code },
+  );
+}
+

@@ -1,0 +1,124 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { GuestMemoryView } from '../../common/guest-api.js';
+import type { StateRegion } from '../../common/host-memory-api.js';
+import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
+import { intIn, parseArgs } from '../../common/validate.js';
+import type { DpuCore, Job } from '../dpu-core.js';
+import type { KernelRuntime } from '../kernel-runtime.js';
+import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
+import { BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
+
+/** Loopback device state (VLBK) offsets — mirror of assembly/virtio/loopback.ts, checked by a test. */
+export const LB_MAGIC = 0x4b424c56;
+export const LB_VQ = 64;
+export const LB_BURST = 68;
+export const LB_STATUS = 72;
+export const LB_CONFIG_IRQ = 76;
+export const LB_MAX_BURST = 80;
+export const LB_REQUESTS = 88;
+export const LB_BYTES = 96;
+export const LB_REJECTED = 104;
+export const LB_STATE_BYTES = 128;
+
+export interface LoopbackOptions {
+  /** Largest queue size the driver may configure, 1–32768. Default 1024. */
+  maxQueueSize?: number;
+  /** Chains per burst, 1–1024. Default 64. */
+  maxBurst?: number;
+}
+
+export interface LoopbackStats {
+  needsReset: boolean;
+  requests: number;
+  bytesEchoed: number;
+  rejected: number;
+  queue: QueueStats;
+}
+
+type Fn<A extends unknown[], R = number> = (...a: A) => R;
+
+/**
+ * The loopback virtio device: one queue; each request's readable bytes are echoed into its
+ * writable buffers (used.len = bytes written). Runs as a job on a DPU core (entry vloop_run,
+ * arm vloop_arm). A malformed ring breaks only this device: it sets DEVICE_NEEDS_RESET and
+ * raises its config interrupt; everything else keeps running.
+ */
+export class LoopbackDevice {
+  readonly queue: DeviceQueue;
+  readonly state: StateRegion;
+  readonly burst: StateRegion;
+  readonly configIrq: number;
+  private job: Job | null = null;
+  private core: DpuCore | null = null;
+
+  constructor(
+    private readonly rt: KernelRuntime,
+    readonly guest: GuestMemoryView,
+    readonly name: string,
+    options: LoopbackOptions = {},
+  ) {
+    const maxQueueSize = parseArgs(intIn(1, 32768).optional(), options.maxQueueSize, 'loopback maxQueueSize') ?? 1024;
+    const maxBurst = parseArgs(intIn(1, 1024).optional(), options.maxBurst, 'loopback maxBurst') ?? 64;
+    const k = rt.kernel('virtio');
+    const mem = rt.memory;
+    this.queue = new DeviceQueue(rt, guest, name, { maxSize: maxQueueSize, irqAddr: guest.allocIrq() });
+    const segCap = Math.max(VQ_MAX_SEGS, maxBurst * 4);
+    this.burst = mem.allocState({ name: `${name}:burst`, owner: name, kind: 'device-state', magic: BR_MAGIC, layoutVersion: 1, payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap) });
+    if (k.fn<Fn<[number, number, number, number]>>('vq_burst_init')(this.burst.base, this.burst.sizeBytes, maxBurst, segCap) !== 0) {
+      throw new QingtianError(ErrorCode.InvalidArgument, `loopback: burst buffer for ${maxBurst} chains / ${segCap} segments refused`);
+    }
+    this.state = mem.allocState({ name: `${name}:state`, owner: name, kind: 'device-state', magic: LB_MAGIC, layoutVersion: 1, payloadBytes: LB_STATE_BYTES });
+    this.configIrq = guest.allocIrq();
+    const v = mem.view;
+    v.setUint32(this.state.base + LB_VQ, this.queue.state.base, true);
+    v.setUint32(this.state.base + LB_BURST, this.burst.base, true);
+    v.setUint32(this.state.base + LB_CONFIG_IRQ, this.configIrq, true);
+    v.setUint32(this.state.base + LB_MAX_BURST, maxBurst, true);
+  }
+
+  /** The driver's queue configuration (refused with QT_QUEUE_REFUSED naming the bad-input id). */
+  configure(config: QueueConfig): void {
+    this.queue.configure(config);
+  }
+
+  /** Runs the device on a DPU core. `budget` = chains per burst. */
+  async attach(core: DpuCore, budget = 64): Promise<Job> {
+    if (this.job) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
+    const kernel = this.rt.kernel('virtio');
+    this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
+    this.core = core;
+    return this.job;
+  }
+
+  async detach(): Promise<void> {
+    if (this.job && this.core) await this.core.detachJob(this.job);
+    this.job = null;
+    this.core = null;
+  }
+
+  /** Device reset (the driver wrote 0 to device status): queue unconfigured, NEEDS_RESET cleared. */
+  reset(): void {
+    this.queue.reset();
+    this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);
+  }
+
+  stats(): LoopbackStats {
+    const v = this.rt.memory.view;
+    const b = this.state.base;
+    return {
+      needsReset: (v.getUint32(b + LB_STATUS, true) & STATUS_DEVICE_NEEDS_RESET) !== 0,
+      requests: Number(v.getBigUint64(b + LB_REQUESTS, true)),
+      bytesEchoed: Number(v.getBigUint64(b + LB_BYTES, true)),
+      rejected: Number(v.getBigUint64(b + LB_REJECTED, true)),
+      queue: this.queue.stats(),
+    };
+  }
+
+  /** Frees the device's regions (detach first). */
+  free(): void {
+    if (this.job) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: detach before freeing`);
+    this.queue.free();
+    this.rt.memory.free(this.burst, this.name);
+    this.rt.memory.free(this.state, this.name);
+  }
+}

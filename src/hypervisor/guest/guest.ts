@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common/gpa.js';
+import type { GuestMemoryView } from '../../common/guest-api.js';
+import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
+import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
+
+export interface GuestOptions {
+  name: string;
+  /** Guest RAM: a multiple of 4096 in [64 KiB, 3 GiB]. */
+  ramBytes: number;
+  /** Host address to place the RAM at (64 KiB-aligned and free). Default: wherever it fits. */
+  ramAt?: number | undefined;
+}
+
+const optionsSchema = z.object({ name: nameString(48), ramBytes: multipleIn(4096, 65536, 3 * 1024 ** 3), ramAt: multipleIn(65536, 65536, 2 ** 32 - 65536).optional() });
+const IRQ_PAGE = 4096;
+
+/**
+ * A guest: its RAM (one host-memory region; guest-physical address 0 is its base), the memory
+ * map every kernel translates its addresses through, and a page of interrupt words. Guest-side
+ * code addresses RAM by GPA through `ram` (a DataView over exactly the guest's region, so an
+ * out-of-range GPA throws instead of touching anything else).
+ *
+ * `allocGpa` is the guest kernel's boot-time allocator: it hands out guest-physical memory for
+ * rings and buffers, bottom-up, and never reuses.
+ */
+export class Guest implements GuestMemoryView {
+  readonly name: string;
+  readonly ramBytes: number;
+  readonly ramRegion: Region;
+  readonly gmap: StateRegion;
+  readonly irqPage: Region;
+  /** Guest RAM as GPA-indexed bytes. */
+  readonly ram: DataView;
+  readonly bytes: Uint8Array;
+  private nextGpa = 0;
+  private nextIrq = 0;
+
+  constructor(
+    readonly memory: HostMemoryApi,
+    options: GuestOptions,
+  ) {
+    const o = parseArgs(optionsSchema, options, 'guest options');
+    this.name = o.name;
+    this.ramBytes = o.ramBytes;
+    const owner = `guest:${o.name}`;
+    this.ramRegion = memory.alloc({ name: `${owner}:ram`, owner, kind: 'guest-ram', sizeBytes: o.ramBytes, alignBytes: 65536, atBase: o.ramAt });
+    this.gmap = memory.allocState({ name: `${owner}:gmap`, owner, kind: 'device-state', magic: GMAP_MAGIC, layoutVersion: GMAP_LAYOUT, payloadBytes: GMAP_BYTES });
+    writeGuestMap(memory.view, this.gmap.base, [{ gpaStart: 0n, sizeBytes: BigInt(o.ramBytes), hostBase: this.ramRegion.base }]);
+    this.irqPage = memory.alloc({ name: `${owner}:irq`, owner, kind: 'device-state', sizeBytes: IRQ_PAGE });
+    this.ram = new DataView(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
+    this.bytes = new Uint8Array(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
+  }
+
+  get ramBase(): number {
+    return this.ramRegion.base;
+  }
+
+  get gmapBase(): number {
+    return this.gmap.base;
+  }
+
+  get owner(): string {
+    return `guest:${this.name}`;
+  }
+
+  allocIrq(): number {
+    if (this.nextIrq >= IRQ_PAGE / 4) throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
+    return this.irqPage.base + 4 * this.nextIrq++;
+  }
+
+  /** Guest-physical memory for rings and buffers (zeroed; never reused). */
+  allocGpa(bytes: number, align = 64): bigint {
+    const at = Math.ceil(this.nextGpa / align) * align;
+    if (!Number.isInteger(bytes) || bytes <= 0 || at + bytes > this.ramBytes) {
+      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: cannot allocate ${bytes} bytes of guest memory (${this.ramBytes - at} left)`);
+    }
+    this.nextGpa = at + bytes;
+    return BigInt(at);
+  }
+
+  /** Host address of a GPA inside this guest's RAM (throws outside it). */
+  host(gpa: bigint, len = 1): number {
+    if (gpa < 0n || gpa + BigInt(len) > BigInt(this.ramBytes)) {
+      throw new QingtianError(ErrorCode.InvalidArgument, `${this.owner}: GPA range [0x${gpa.toString(16)}, +${len}) outside guest RAM of ${this.ramBytes} bytes`);
+    }
+    return this.ramBase + Number(gpa);
+  }
+
+  write(gpa: bigint, data: Uint8Array): void {
+    this.bytes.set(data, this.host(gpa, data.length) - this.ramBase);
+  }
+
+  read(gpa: bigint, len: number): Uint8Array {
+    const at = this.host(gpa, len) - this.ramBase;
+    return this.bytes.slice(at, at + len);
+  }
+
+  /** Frees the guest's RAM and regions. */
+  destroy(): void {
+    this.memory.free(this.ramRegion, this.owner);
+    this.memory.free(this.gmap, this.owner);
+    this.memory.free(this.irqPage, this.owner);
+  }
+}

@@ -1,0 +1,47 @@
+import type { RingFeatures } from '../../../common/virtio/features.js';
+
+/** A guest buffer: guest-physical address and length. */
+export interface Buf {
+  gpa: bigint;
+  len: number;
+}
+
+/** A completed request: the token add() returned and the used length the device reported. */
+export interface Completion {
+  token: number;
+  len: number;
+}
+
+export interface DriverOptions {
+  /** Queue size (split: a power of two), at most 32768. */
+  size: number;
+  features: RingFeatures;
+  /** Called when the driver must notify the device (a kick). */
+  notify: () => void;
+  /** Largest indirect table per request. Default 16. */
+  maxIndirect?: number;
+}
+
+/**
+ * The driver side of one virtqueue, written the way a Linux driver uses it: add chains, kick
+ * (the driver decides whether the device needs a notification), reap used buffers, turn
+ * interrupts on (with the re-check that closes the lost-wake-up race) and off.
+ */
+export interface VirtqueueDriver {
+  readonly size: number;
+  readonly features: RingFeatures;
+  readonly descGpa: bigint;
+  readonly driverGpa: bigint;
+  readonly deviceGpa: bigint;
+  /** Requests added and not yet completed. */
+  readonly outstanding: number;
+  /** Adds one request (readable `out`, then writable `in`). Returns its token, or null when the ring is full. */
+  add(out: readonly Buf[], inb: readonly Buf[], opts?: { indirect?: boolean }): number | null;
+  /** Publishes what add() wrote; notifies the device if its suppression settings ask for it. Returns whether it did. */
+  kick(): boolean;
+  /** Collects completed requests. */
+  reap(): Completion[];
+  /** Asks for interrupts again; true when completions are already pending (handle them instead of waiting). */
+  enableInterrupts(): boolean;
+  disableInterrupts(): void;
+}
