@@ -5,6 +5,7 @@ import { HostMemory } from '../../../src/hypervisor/host-memory.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { createDriver, type VirtqueueDriver } from '../../../src/hypervisor/guest/virtio/index.js';
 import type { Region } from '../../../src/common/host-memory-api.js';
+import { writeGuestMap, type GuestSlot } from '../../../src/common/gpa.js';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
 
 export const MIB = 1 << 20;
@@ -17,7 +18,7 @@ export const MIB = 1 << 20;
 export class GuardedGuest {
   readonly guest: Guest;
   private readonly guards: Region[];
-  private readonly gmapBytes: Uint8Array;
+  private gmapBytes: Uint8Array;
 
   constructor(readonly memory: HostMemory, name: string, ramBytes: number) {
     // Find room for guard + RAM + guard, then place the three exactly there.
@@ -34,6 +35,13 @@ export class GuardedGuest {
     this.guards = [below, above];
     const gm = this.guest.gmap;
     this.gmapBytes = memory.u8.slice(gm.base, gm.base + gm.sizeBytes);
+  }
+
+  /** Rewrites the guest memory map (multi-slot layouts for C4/C4a/D6a) and re-takes its snapshot. */
+  remap(slots: GuestSlot[]): void {
+    const gm = this.guest.gmap;
+    writeGuestMap(this.memory.view, gm.base, slots);
+    this.gmapBytes = this.memory.u8.slice(gm.base, gm.base + gm.sizeBytes);
   }
 
   guardsIntact(): boolean {
