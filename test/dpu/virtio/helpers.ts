@@ -47,7 +47,9 @@ export class GuardedGuest {
   guardsIntact(): boolean {
     const gm = this.guest.gmap;
     const mapSame = this.memory.u8.subarray(gm.base, gm.base + gm.sizeBytes).every((b, i) => b === this.gmapBytes[i]);
-    return mapSame && this.guards.every((g) => this.memory.u8.subarray(g.base, g.base + g.sizeBytes).every((b) => b === 0xa5));
+    // The never-allocated low 64 KiB (where a 0 "address" would land) must stay zero too.
+    const nullPage = this.memory.u8.subarray(0, 65536).every((b) => b === 0);
+    return nullPage && mapSame && this.guards.every((g) => this.memory.u8.subarray(g.base, g.base + g.sizeBytes).every((b) => b === 0xa5));
   }
 }
 
