@@ -3,6 +3,7 @@ import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
+import { CTL_DOORBELL, CTL_SLEEPING } from '../core-layout.js';
 import type { DpuCore, Job } from '../dpu-core.js';
 import type { KernelRuntime } from '../kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
@@ -88,6 +89,12 @@ export class LoopbackDevice {
     this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
     this.core = core;
     return this.job;
+  }
+
+  /** Where the guest must kick this device (the serving core's doorbell and sleeping words). */
+  notifyWords(): { doorbell: number; sleeping: number } {
+    if (!this.core) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: not attached to a core`);
+    return { doorbell: this.core.controlBase + CTL_DOORBELL, sleeping: this.core.controlBase + CTL_SLEEPING };
   }
 
   async detach(): Promise<void> {

@@ -4,6 +4,7 @@ import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
+import type { GuestRam } from './virtio/driver-api.js';
 
 export interface GuestOptions {
   name: string;
@@ -25,7 +26,7 @@ const IRQ_PAGE = 4096;
  * `allocGpa` is the guest kernel's boot-time allocator: it hands out guest-physical memory for
  * rings and buffers, bottom-up, and never reuses.
  */
-export class Guest implements GuestMemoryView {
+export class Guest implements GuestMemoryView, GuestRam {
   readonly name: string;
   readonly ramBytes: number;
   readonly ramRegion: Region;
@@ -51,6 +52,11 @@ export class Guest implements GuestMemoryView {
     this.irqPage = memory.alloc({ name: `${owner}:irq`, owner, kind: 'device-state', sizeBytes: IRQ_PAGE });
     this.ram = new DataView(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
     this.bytes = new Uint8Array(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
+  }
+
+  /** The shared buffer behind host memory (for atomics on guest addresses). */
+  get sharedBuffer(): ArrayBufferLike {
+    return this.memory.memory.buffer;
   }
 
   get ramBase(): number {

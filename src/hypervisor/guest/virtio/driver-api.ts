@@ -1,5 +1,17 @@
 import type { RingFeatures } from '../../../common/virtio/features.js';
 
+/**
+ * What a driver needs of guest memory: GPA-indexed bytes, the host address of a GPA (for
+ * atomics on the shared memory), and an allocator for its rings. The Guest class is one; a
+ * worker thread can build another over the same shared memory.
+ */
+export interface GuestRam {
+  readonly ram: DataView;
+  readonly sharedBuffer: ArrayBufferLike;
+  host(gpa: bigint, len?: number): number;
+  allocGpa(bytes: number, align?: number): bigint;
+}
+
 /** A guest buffer: guest-physical address and length. */
 export interface Buf {
   gpa: bigint;

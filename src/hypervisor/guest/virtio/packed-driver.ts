@@ -4,8 +4,7 @@ import {
   DESC_ADDR, DESC_BYTES, DESC_LEN, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID,
   RING_EVENT_DESC, RING_EVENT_DISABLE, RING_EVENT_ENABLE,
 } from '../../../common/virtio/ring-layout.js';
-import type { Guest } from '../guest.js';
-import type { Buf, Completion, DriverOptions, VirtqueueDriver } from './driver-api.js';
+import type { Buf, Completion, DriverOptions, GuestRam, VirtqueueDriver } from './driver-api.js';
 
 /**
  * Packed virtqueue driver (§2.8), spec-literal and simple. Wrap counters start at 1 (§2.8.1);
@@ -34,7 +33,7 @@ export class PackedDriver implements VirtqueueDriver {
   private kickedPos = 0;
 
   constructor(
-    private readonly guest: Guest,
+    private readonly guest: GuestRam,
     private readonly opts: DriverOptions,
   ) {
     const n = opts.size;
@@ -46,7 +45,7 @@ export class PackedDriver implements VirtqueueDriver {
     this.driverGpa = guest.allocGpa(4, 4);
     this.deviceGpa = guest.allocGpa(4, 4);
     this.indirectGpa = opts.features.indirect ? guest.allocGpa(n * DESC_BYTES * this.maxIndirect, 16) : 0n;
-    this.u16 = new Uint16Array(guest.memory.memory.buffer);
+    this.u16 = new Uint16Array(guest.sharedBuffer);
     this.freeSlots = n;
     for (let i = n - 1; i >= 0; i--) this.freeIds.push(i);
   }

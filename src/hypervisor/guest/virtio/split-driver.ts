@@ -4,8 +4,7 @@ import {
   AVAIL_FLAGS, AVAIL_F_NO_INTERRUPT, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_BYTES, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_INDIRECT,
   F_NEXT, F_WRITE, USED_FLAGS, USED_F_NO_NOTIFY, USED_IDX, USED_RING, needEvent, splitAvailBytes, splitUsedBytes,
 } from '../../../common/virtio/ring-layout.js';
-import type { Guest } from '../guest.js';
-import type { Buf, Completion, DriverOptions, VirtqueueDriver } from './driver-api.js';
+import type { Buf, Completion, DriverOptions, GuestRam, VirtqueueDriver } from './driver-api.js';
 
 /**
  * Split virtqueue driver (§2.7), spec-literal and simple: plain reads and writes through the
@@ -32,7 +31,7 @@ export class SplitDriver implements VirtqueueDriver {
   private inOrderNext = 0;
 
   constructor(
-    private readonly guest: Guest,
+    private readonly guest: GuestRam,
     private readonly opts: DriverOptions,
   ) {
     const n = opts.size;
@@ -46,7 +45,7 @@ export class SplitDriver implements VirtqueueDriver {
     this.driverGpa = guest.allocGpa(splitAvailBytes(n, true), 2);
     this.deviceGpa = guest.allocGpa(splitUsedBytes(n, true), 4);
     this.indirectGpa = opts.features.indirect ? guest.allocGpa(n * DESC_BYTES * this.maxIndirect, 16) : 0n;
-    this.u16 = new Uint16Array(guest.memory.memory.buffer);
+    this.u16 = new Uint16Array(guest.sharedBuffer);
     for (let i = n - 1; i >= 0; i--) this.free.push(i);
   }
 

@@ -1,0 +1,91 @@
+// Guest workloads for the loopback device. Request with token t uses the buffer pair at
+// bufGpa + 128·t: 64 readable bytes, then 64 writable bytes. The first 8 readable bytes carry
+// a sequence number; a completion is correct when len = 64 and the echo carries the same one.
+
+import { GD_ADDED, GD_COMPLETED, GD_ERRORS, GD_IRQ, GD_IRQ_WAITS, GD_RAM, GD_SIZE, bump } from './driver-state';
+import { drvAdd, drvDisableIrq, drvEnableIrq, drvFree, drvKick, drvNextToken, drvReap } from './driver';
+
+const PAIR: u32 = 128;
+const HALF: u32 = 64;
+
+@inline function post(drv: usize, bufGpa: u64): i32 {
+  if (drvFree(drv) < 2) return -1;
+  const t = drvNextToken(drv);
+  const out = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa + <usize>(t * PAIR);
+  // SAFETY: the caller sized the buffer area for N pairs inside guest RAM; t < N.
+  store<u64>(out, load<u64>(drv, GD_ADDED) + 1);
+  return drvAdd(drv, bufGpa + <u64>(t * PAIR), HALF, bufGpa + <u64>(t * PAIR + HALF), HALF);
+}
+
+@inline function check(drv: usize, bufGpa: u64, out: usize, cnt: u32): void {
+  const base = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa;
+  for (let i: u32 = 0; i < cnt; i++) {
+    const t = load<u32>(out + (<usize>i << 3));
+    const len = load<u32>(out + (<usize>i << 3), 4);
+    const pair = base + <usize>(t * PAIR);
+    if (len != HALF || load<u64>(pair) != load<u64>(pair + HALF)) bump(drv, GD_ERRORS);
+  }
+}
+
+/** Keeps the ring full (ringtest style): fill, kick, reap — `budget` rounds. Returns completions. */
+export function pump(drv: usize, bufGpa: u64, scratch: usize, budget: u32): u32 {
+  const n = load<u32>(drv, GD_SIZE);
+  let done: u32 = 0;
+  for (let r: u32 = 0; r < budget; r++) {
+    while (post(drv, bufGpa) >= 0);
+    drvKick(drv);
+    const c = drvReap(drv, scratch, n);
+    check(drv, bufGpa, scratch, c);
+    done += c;
+  }
+  return done;
+}
+
+/** One request, polling for its completion. 1 = done, 0 = no completion within spinLimit polls. */
+export function one(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): i32 {
+  if (post(drv, bufGpa) < 0) return 0;
+  drvKick(drv);
+  for (let s: u32 = 0; s < spinLimit; s++) {
+    const c = drvReap(drv, scratch, load<u32>(drv, GD_SIZE));
+    if (c != 0) {
+      check(drv, bufGpa, scratch, c);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/**
+ * One request, waiting for its interrupt: interrupts on (with the re-check), then sleep on the
+ * interrupt word until it changes. 1 = done, 0 = timed out.
+ */
+export function oneIrq(drv: usize, bufGpa: u64, scratch: usize, timeoutNs: i64): i32 {
+  const irq = <usize>load<u32>(drv, GD_IRQ);
+  if (post(drv, bufGpa) < 0) return 0;
+  drvKick(drv);
+  for (let round = 0; round < 1000; round++) {
+    const seen = atomic.load<i32>(irq);
+    if (drvEnableIrq(drv) == 0) {
+      bump(drv, GD_IRQ_WAITS);
+      if (atomic.wait<i32>(irq, seen, timeoutNs) == 2) return 0;
+    }
+    const c = drvReap(drv, scratch, load<u32>(drv, GD_SIZE));
+    if (c != 0) {
+      drvDisableIrq(drv);
+      check(drv, bufGpa, scratch, c);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/** Reaps until every request added has completed (or spinLimit polls pass). Returns requests still outstanding. */
+export function drain(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): u32 {
+  const n = load<u32>(drv, GD_SIZE);
+  for (let s: u32 = 0; s < spinLimit; s++) {
+    if (load<u64>(drv, GD_ADDED) == load<u64>(drv, GD_COMPLETED)) return 0;
+    drvKick(drv);
+    check(drv, bufGpa, scratch, drvReap(drv, scratch, n));
+  }
+  return <u32>(load<u64>(drv, GD_ADDED) - load<u64>(drv, GD_COMPLETED));
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+
+/**
+ * A guest vCPU: a worker thread running guest-side Wasm (the "guest" kernel family) over the
+ * shared host memory. Control arrives as messages (rare); the work itself — filling rings,
+ * kicking, reaping, waiting on interrupts — runs inside Wasm, one JS→Wasm call per round.
+ */
+export type VcpuRequest =
+  | { op: 'call'; fn: string; args: (number | bigint)[] }
+  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number }
+  | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint };
+
+export type VcpuReply =
+  | { ok: true; value: number | bigint | null }
+  | { ok: true; completed: number; elapsedNs: number }
+  | { ok: true; samplesUs: Float64Array; timeouts: number }
+  | { ok: false; error: string };
+
+const { memory, wasmPath } = workerData as { memory: WebAssembly.Memory; wasmPath: string };
+const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
+type Fn = (...a: (number | bigint)[]) => number | bigint;
+const fn = (name: string): Fn => instance.exports[name] as Fn;
+
+function handle(req: VcpuRequest): VcpuReply {
+  switch (req.op) {
+    case 'call': {
+      const f = instance.exports[req.fn];
+      if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };
+      const v = (f as Fn)(...req.args);
+      return { ok: true, value: v === undefined ? null : v };
+    }
+    case 'pump': {
+      const pump = fn('gloop_pump');
+      const start = process.hrtime.bigint();
+      const deadline = start + BigInt(Math.round(req.ms * 1e6));
+      let completed = 0;
+      let now = start;
+      do {
+        completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds));
+        now = process.hrtime.bigint();
+      } while (now < deadline);
+      // Leave the ring empty (outside the timed window) so the next workload starts clean.
+      const left = Number(fn('gloop_drain')(req.drv, req.buf, req.scratch, 100_000_000));
+      if (left !== 0) return { ok: false, error: `${left} requests still outstanding after the pump` };
+      return { ok: true, completed, elapsedNs: Number(now - start) };
+    }
+    case 'rtt': {
+      const one = req.mode === 'poll' ? fn('gloop_one') : fn('gloop_one_irq');
+      const samplesUs = new Float64Array(req.count);
+      let timeouts = 0;
+      for (let i = 0; i < req.count; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = req.mode === 'poll' ? one(req.drv, req.buf, req.scratch, 50_000_000) : one(req.drv, req.buf, req.scratch, req.timeoutNs);
+        samplesUs[i] = Number(process.hrtime.bigint() - t0) / 1000;
+        if (r !== 1) timeouts++;
+      }
+      return { ok: true, samplesUs, timeouts };
+    }
+  }
+}
+
+parentPort!.on('message', (req: VcpuRequest) => {
+  try {
+    const reply = handle(req);
+    parentPort!.postMessage(reply, 'samplesUs' in reply ? [reply.samplesUs.buffer as ArrayBuffer] : []);
+  } catch (e) {
+    parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) } satisfies VcpuReply);
+  }
+});

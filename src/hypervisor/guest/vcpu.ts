@@ -1,0 +1,69 @@
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { distFile, kernelFile } from '../../common/package-paths.js';
+import { inspectKernel } from '../../dpu/kernel-image.js';
+import type { VcpuReply, VcpuRequest } from './vcpu-worker.js';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The main thread's handle on a guest vCPU worker. Requests are control-plane messages; each
+ * one runs a whole workload (a timed pump, a latency series) inside the worker.
+ */
+export class GuestVcpu {
+  private readonly worker: Worker;
+  private queue: Promise<unknown> = Promise.resolve();
+  private exited = false;
+
+  constructor(memory: HostMemoryApi, readonly name: string) {
+    const wasmPath = kernelFile('guest');
+    // Guest code obeys the kernel rules too; check it before a vCPU runs it.
+    inspectKernel(readFileSync(wasmPath), memory.sizeBytes / 65536, 'guest');
+    this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), { workerData: { memory: memory.memory, wasmPath }, name });
+    this.worker.on('exit', () => (this.exited = true));
+  }
+
+  /** Calls a guest kernel export (setup: driver init and the like). */
+  async call(fn: string, ...args: (number | bigint)[]): Promise<number | bigint | null> {
+    const r = await this.request({ op: 'call', fn, args });
+    return 'value' in r ? r.value : null;
+  }
+
+  /** Keeps the loopback ring full for `ms`; returns completions and the exact elapsed time. */
+  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64): Promise<{ completed: number; elapsedNs: number }> {
+    const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds });
+    if (!('completed' in r)) throw new Error('unexpected reply');
+    return { completed: r.completed, elapsedNs: r.elapsedNs };
+  }
+
+  /** `count` one-at-a-time requests, polling or waiting on interrupts; per-request latency in µs. */
+  async rtt(drv: number, buf: bigint, scratch: number, count: number, mode: 'poll' | 'irq', timeoutNs = 1_000_000_000n): Promise<{ samplesUs: Float64Array; timeouts: number }> {
+    const r = await this.request({ op: 'rtt', drv, buf, scratch, count, mode, timeoutNs });
+    if (!('samplesUs' in r)) throw new Error('unexpected reply');
+    return { samplesUs: r.samplesUs, timeouts: r.timeouts };
+  }
+
+  async stop(): Promise<void> {
+    if (!this.exited) await this.worker.terminate();
+  }
+
+  private request(req: VcpuRequest): Promise<Exclude<VcpuReply, { ok: false }>> {
+    const run = async (): Promise<Exclude<VcpuReply, { ok: false }>> => {
+      if (this.exited) throw new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} has exited`);
+      const reply = await new Promise<VcpuReply>((resolve, reject) => {
+        const onExit = (): void => reject(new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} exited during ${req.op}`));
+        this.worker.once('exit', onExit);
+        this.worker.once('message', (m: VcpuReply) => {
+          this.worker.off('exit', onExit);
+          resolve(m);
+        });
+        this.worker.postMessage(req);
+      });
+      if (!reply.ok) throw new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name}: ${reply.error}`);
+      return reply;
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}
