@@ -5,7 +5,7 @@
 import { KERNEL_ABI } from '../common/abi';
 import { driverInit, drvAdd, drvDisableIrq, drvEnableIrq, drvKick, drvReap } from './driver';
 import { gdBytes } from './driver-state';
-import { drain, one, oneIrq, pump } from './loopback-traffic';
+import { drain, one, oneIrq, postMany, pump } from './loopback-traffic';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x7473657567; // "guest"
@@ -47,6 +47,10 @@ export function gdrv_disable_irq(drv: usize): void {
 
 export function gloop_pump(drv: usize, bufGpa: u64, scratch: usize, budget: u32): u32 {
   return pump(drv, bufGpa, scratch, budget);
+}
+
+export function gbench_post(drv: usize, bufGpa: u64, len: u32, count: u32): u32 {
+  return postMany(drv, bufGpa, len, count);
 }
 
 export function gloop_drain(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): u32 {

@@ -89,3 +89,15 @@ export function drain(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): 
   }
   return <u32>(load<u64>(drv, GD_ADDED) - load<u64>(drv, GD_COMPLETED));
 }
+
+/** Benchmark helper: posts `count` one-descriptor readable chains of `len` bytes and kicks. Returns how many fit. */
+export function postMany(drv: usize, bufGpa: u64, len: u32, count: u32): u32 {
+  let k: u32 = 0;
+  while (k < count) {
+    const t = drvNextToken(drv);
+    if (drvAdd(drv, bufGpa + <u64>(t * PAIR), len, 0, 0) < 0) break;
+    k++;
+  }
+  drvKick(drv);
+  return k;
+}

@@ -11,7 +11,7 @@
 //          +16 u32 readBytes +20 u32 writeBytes +24 u32 usedLen (set by the device before push)
 //   then seg[segCap], 8 bytes: u32 hostAddr, u32 len — each chain's readable segments, then its writable ones.
 
-import { gpaContig } from '../common/gpa';
+import { gpaContig, gpaToHost } from '../common/gpa';
 import { REJ_ADDR, REJ_ORDER, REJ_SEGS, REJ_TOO_LONG, VQ_MAX_SEGS } from './queue-state';
 
 export const BR_MAGIC: u32 = 0x52425156; // 'VQBR'
@@ -75,9 +75,28 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
   let used = load<u32>(burst, BR_SEG_USED);
   const cap = load<u32>(burst, BR_SEG_CAP);
   let segs = readSegs + writeSegs;
+  if (segs >= VQ_MAX_SEGS) return REJ_SEGS; // C7
+  if (used >= cap) return NEED_SPACE;
+  const base = segsBase(burst);
+  // Fast path: the whole buffer inside one slot (always, unless guest RAM has several slots).
+  const host = gpaToHost(map, gpa, <u64>len);
+  if (host != 0) {
+    // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
+    const s = base + (<usize>used) * SEG_BYTES;
+    store<u32>(s, <u32>host, 0);
+    store<u32>(s, len, 4);
+    store<u32>(burst, used + 1, BR_SEG_USED);
+    if (write) {
+      store<u16>(rec, <u16>(writeSegs + 1), CH_WRITE_SEGS);
+      store<u32>(rec, load<u32>(rec, CH_WRITE_BYTES) + len, CH_WRITE_BYTES);
+    } else {
+      store<u16>(rec, <u16>(readSegs + 1), CH_READ_SEGS);
+      store<u32>(rec, load<u32>(rec, CH_READ_BYTES) + len, CH_READ_BYTES);
+    }
+    return 0;
+  }
   let rest: u64 = <u64>len;
   let at = gpa;
-  const base = segsBase(burst);
   while (rest != 0) {
     const c = gpaContig(map, at);
     if (c == 0) return REJ_ADDR; // C4: outside guest RAM or in a hole

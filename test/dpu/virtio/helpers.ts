@@ -46,10 +46,15 @@ export class GuardedGuest {
 
   guardsIntact(): boolean {
     const gm = this.guest.gmap;
-    const mapSame = this.memory.u8.subarray(gm.base, gm.base + gm.sizeBytes).every((b, i) => b === this.gmapBytes[i]);
+    const u8 = this.memory.u8;
+    for (let i = 0; i < this.gmapBytes.length; i++) if (u8[gm.base + i] !== this.gmapBytes[i]) return false;
     // The never-allocated low 64 KiB (where a 0 "address" would land) must stay zero too.
-    const nullPage = this.memory.u8.subarray(0, 65536).every((b) => b === 0);
-    return nullPage && mapSame && this.guards.every((g) => this.memory.u8.subarray(g.base, g.base + g.sizeBytes).every((b) => b === 0xa5));
+    const words = new Uint32Array(this.memory.memory.buffer);
+    for (let w = 0; w < 65536 / 4; w++) if (words[w] !== 0) return false;
+    for (const g of this.guards) {
+      for (let w = g.base / 4, end = (g.base + g.sizeBytes) / 4; w < end; w++) if (words[w] !== 0xa5a5a5a5) return false;
+    }
+    return true;
   }
 }
 

@@ -1,0 +1,238 @@
+import { Worker } from 'node:worker_threads';
+import { distFile } from '../src/common/package-paths.js';
+import type { RingFeatures } from '../src/common/virtio/features.js';
+import { DpuCorePool } from '../src/dpu/core-pool.js';
+import { LoaderRuntime } from '../src/dpu/kernel-runtime.js';
+import { LoopbackDevice } from '../src/dpu/virtio/loopback-device.js';
+import { ReferenceDevice } from '../src/dpu/virtio/reference-device.js';
+import { HostMemory } from '../src/hypervisor/host-memory.js';
+import { Guest } from '../src/hypervisor/guest/guest.js';
+import { GuestQueue } from '../src/hypervisor/guest/guest-queue.js';
+import { GuestVcpu } from '../src/hypervisor/guest/vcpu.js';
+import { createDriver } from '../src/hypervisor/guest/virtio/index.js';
+import type { BenchContext } from './lib/report.js';
+import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
+
+const MIB = 1 << 20;
+const SPLIT: RingFeatures = { packed: false, eventIdx: false, indirect: false, inOrder: false };
+const PACKED: RingFeatures = { ...SPLIT, packed: true };
+type Fn = (...a: (number | bigint)[]) => number;
+
+/**
+ * Suite "vq": virtqueues end to end. Peers are the plain, spec-literal TypeScript driver and
+ * reference device, run the same way in the same run.
+ *   kernel-*        one thread, 1-descriptor chains, burst 32: post 32 (minimal driver), pop, push, reap
+ *   loopback-poll   guest vCPU worker ↔ DPU core, poll mode, 64-byte echo, ring kept full; and one-at-a-time RTT
+ *   loopback-irq    the same one-at-a-time, interrupt mode with EVENT_IDX
+ *   *-packed        packed ring, peer: the split ring in the same run
+ */
+export async function run(ctx: BenchContext): Promise<void> {
+  const runs = ctx.runs;
+  const seconds = ctx.quick ? 0.25 : 1;
+
+  // ---- (a) kernel only, (d) packed vs split
+  const kSplit = median(await repeat(runs, () => kernelOnlyWasm(SPLIT, seconds)));
+  const kSplitTs = median(await repeat(runs, () => kernelOnlyTs(SPLIT, seconds)));
+  ctx.report({ case: 'kernel-split-burst32', metric: 'chains/s', value: kSplit, unit: 'chains/s', better: 'higher', peer: { name: 'ts-reference', value: kSplitTs }, target: 20e6 });
+  const kPacked = median(await repeat(runs, () => kernelOnlyWasm(PACKED, seconds)));
+  ctx.report({ case: 'kernel-packed-burst32', metric: 'chains/s', value: kPacked, unit: 'chains/s', better: 'higher', peer: { name: 'wasm-split', value: kSplit } });
+  ctx.progress('kernel-only done');
+
+  // ---- (b) guest worker ↔ DPU core, poll mode
+  const wasmPoll = await loopbackWasm(SPLIT, 'poll', runs, seconds, ctx);
+  const tsPoll = await loopbackTs(SPLIT, 'poll', runs, seconds);
+  ctx.report({ case: 'loopback-poll', metric: 'buffers/s', value: wasmPoll.rate, unit: 'buffers/s', better: 'higher', peer: { name: 'ts-reference', value: tsPoll.rate }, target: 5e6 });
+  ctx.report({ case: 'loopback-poll', metric: 'rtt-p50', value: wasmPoll.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsPoll.rtt.p50 } });
+  ctx.report({ case: 'loopback-poll', metric: 'rtt-p99', value: wasmPoll.rtt.p99, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsPoll.rtt.p99 } });
+  const wasmPollPacked = await loopbackWasm(PACKED, 'poll', runs, seconds, ctx);
+  ctx.report({ case: 'loopback-poll-packed', metric: 'buffers/s', value: wasmPollPacked.rate, unit: 'buffers/s', better: 'higher', peer: { name: 'wasm-split', value: wasmPoll.rate } });
+  ctx.report({ case: 'loopback-poll-packed', metric: 'rtt-p50', value: wasmPollPacked.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'wasm-split', value: wasmPoll.rtt.p50 } });
+  ctx.progress('poll loopback done');
+
+  // ---- (c) interrupt mode with EVENT_IDX
+  const irqF: RingFeatures = { ...SPLIT, eventIdx: true };
+  const wasmIrq = await loopbackWasm(irqF, 'interrupt', runs, seconds, ctx);
+  const tsIrq = await loopbackTs(irqF, 'irq', runs, seconds);
+  ctx.report({ case: 'loopback-irq-event-idx', metric: 'rtt-p50', value: wasmIrq.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsIrq.rtt.p50 } });
+  ctx.report({ case: 'loopback-irq-event-idx', metric: 'rtt-p99', value: wasmIrq.rtt.p99, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsIrq.rtt.p99 } });
+  const wasmIrqPacked = await loopbackWasm({ ...irqF, packed: true }, 'interrupt', runs, seconds, ctx);
+  ctx.report({ case: 'loopback-irq-event-idx-packed', metric: 'rtt-p50', value: wasmIrqPacked.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'wasm-split', value: wasmIrq.rtt.p50 } });
+}
+
+async function repeat(n: number, f: () => number | Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await f());
+  return out;
+}
+
+/** Wasm driver posts 32, the Wasm device pops and pushes them, the driver reaps: chains per second. */
+export function kernelOnlyWasm(features: RingFeatures, seconds: number): number {
+  const memory = new HostMemory({ sizeBytes: 32 * MIB });
+  const rt = new LoaderRuntime(memory);
+  const k = rt.kernel('guest');
+  const v = rt.kernel('virtio');
+  const g = new Guest(memory, { name: 'k', ramBytes: 4 * MIB });
+  const n = 256;
+  const q = layout(g, n, features);
+  const dev = new LoopbackDevice(rt, g, 'k:dev', { maxQueueSize: n, maxBurst: 32 });
+  dev.configure({ size: n, features, ...q });
+  const state = g.allocGpa(Number(k.fn<Fn>('gdrv_bytes')(n)), 64);
+  const scratch = g.host(g.allocGpa(8 * n, 64));
+  const buf = g.allocGpa(128 * n, 64);
+  const dummy = g.allocIrq();
+  const drv = g.host(state);
+  k.fn<Fn>('gdrv_init')(drv, features.packed ? 1 : 0, n, g.ramBase, g.ramBytes, q.descGpa, q.driverGpa, q.deviceGpa, dummy, dummy + 4, dummy + 8, 0n);
+  const post = k.fn<Fn>('gbench_post');
+  const reap = k.fn<Fn>('gdrv_reap');
+  const pop = v.fn<Fn>('vq_pop');
+  const push = v.fn<Fn>('vq_push');
+  const vq = dev.queue.state.base;
+  const burst = dev.burst.base;
+  const cycle = (): number => {
+    post(drv, buf, 64, 32);
+    const got = pop(vq, burst, 32);
+    push(vq, burst, got);
+    reap(drv, scratch, n);
+    return got;
+  };
+  for (let i = 0; i < 20_000; i++) cycle();
+  return timed(seconds, cycle);
+}
+
+/** The same cycle with the spec-literal TS driver and TS reference device. */
+export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
+  const memory = new HostMemory({ sizeBytes: 32 * MIB });
+  const g = new Guest(memory, { name: 'k', ramBytes: 4 * MIB });
+  const n = 256;
+  const drv = createDriver(g, { size: n, features, notify: () => undefined });
+  const dev = new ReferenceDevice(g, { size: n, features, descGpa: drv.descGpa, driverGpa: drv.driverGpa, deviceGpa: drv.deviceGpa });
+  const buf = g.allocGpa(64 * n, 64);
+  const cycle = (): number => {
+    for (let i = 0; i < 32; i++) drv.add([{ gpa: buf + BigInt(64 * i), len: 64 }], []);
+    drv.kick();
+    let got = 0;
+    for (let ch = dev.pop(); ch && got < 32; got++) {
+      dev.push(ch, 0);
+      if (got < 31) ch = dev.pop();
+    }
+    dev.publish();
+    drv.reap();
+    return got;
+  };
+  for (let i = 0; i < 2_000; i++) cycle();
+  return timed(seconds, cycle);
+}
+
+function timed(seconds: number, cycle: () => number): number {
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
+  const start = process.hrtime.bigint();
+  let chains = 0;
+  let now = start;
+  while (now < end) {
+    for (let i = 0; i < 1000; i++) chains += cycle();
+    now = process.hrtime.bigint();
+  }
+  return chains / (Number(now - start) / 1e9);
+}
+
+function layout(g: Guest, n: number, f: RingFeatures): { descGpa: bigint; driverGpa: bigint; deviceGpa: bigint } {
+  return {
+    descGpa: g.allocGpa(16 * n, 16),
+    driverGpa: g.allocGpa(f.packed ? 4 : 6 + 2 * n, 4),
+    deviceGpa: g.allocGpa(f.packed ? 4 : 6 + 8 * n, 4),
+  };
+}
+
+interface LoopbackFigures {
+  rate: number;
+  rtt: LatencySummary;
+}
+
+/** Guest vCPU (Wasm driver) ↔ DPU core (Wasm loopback device). */
+async function loopbackWasm(features: RingFeatures, mode: 'poll' | 'interrupt', runs: number, seconds: number, ctx: BenchContext): Promise<LoopbackFigures> {
+  const memory = new HostMemory({ sizeBytes: 64 * MIB });
+  const rt = new LoaderRuntime(memory);
+  const pool = await DpuCorePool.start(memory, { cores: 1, mode });
+  const vcpu = new GuestVcpu(memory, 'bench-vcpu');
+  try {
+    await pool.loadKernel(rt.kernel('virtio'));
+    const g = new Guest(memory, { name: 'b', ramBytes: 8 * MIB });
+    const q = await GuestQueue.create(g, vcpu, 256, features);
+    const dev = new LoopbackDevice(rt, g, 'b:loop', { maxQueueSize: 256, maxBurst: 64 });
+    dev.configure(q.config);
+    await dev.attach(pool.cores[0]!, 64);
+    await q.bind(dev.notifyWords(), dev.queue.irqAddr);
+    let rate = NaN;
+    if (mode === 'poll') {
+      await q.pump(200);
+      const rates: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const p = await q.pump(seconds * 1000);
+        rates.push(p.completed / (p.elapsedNs / 1e9));
+      }
+      rate = median(rates);
+    }
+    const n = ctx.quick ? 500 : 5_000;
+    await q.rtt(200, mode === 'poll' ? 'poll' : 'irq');
+    const rtts: LatencySummary[] = [];
+    for (let r = 0; r < runs; r++) {
+      const s = await q.rtt(n, mode === 'poll' ? 'poll' : 'irq');
+      if (s.timeouts) throw new Error(`${s.timeouts} requests timed out`);
+      rtts.push(summarize(s.samplesUs));
+    }
+    const c = q.counters();
+    if (c.errors) throw new Error(`${c.errors} echoes were wrong`);
+    return { rate, rtt: medianOf(rtts) };
+  } finally {
+    await vcpu.stop();
+    await pool.close();
+  }
+}
+
+/** The TS driver and the TS reference device, each in a worker of its own, same protocol. */
+async function loopbackTs(features: RingFeatures, mode: 'poll' | 'irq', runs: number, seconds: number): Promise<LoopbackFigures> {
+  const memory = new HostMemory({ sizeBytes: 64 * MIB });
+  const g = new Guest(memory, { name: 't', ramBytes: 8 * MIB });
+  const words = { doorbell: g.allocIrq(), sleeping: g.allocIrq(), irq: g.allocIrq(), stop: g.allocIrq() };
+  const common = { buffer: memory.memory.buffer, ramBase: g.ramBase, ramBytes: g.ramBytes, size: 256, features, words, mode };
+  const file = distFile('bench/peers/ts-vq-worker.js');
+  const driver = new Worker(file, { workerData: { ...common, role: 'driver', areaGpa: '65536' } });
+  const first = await once<{ config: { descGpa: string; driverGpa: string; deviceGpa: string } }>(driver);
+  const device = new Worker(file, { workerData: { ...common, role: 'device', areaGpa: '0', config: first.config } });
+  try {
+    let rate = NaN;
+    if (mode === 'poll') {
+      driver.postMessage({ op: 'pump', ms: 200 });
+      await once(driver);
+      const rates: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        driver.postMessage({ op: 'pump', ms: seconds * 1000 });
+        const p = await once<{ completed: number; elapsedNs: number; errors: number }>(driver);
+        if (p.errors) throw new Error(`ts peer: ${p.errors} wrong echoes`);
+        rates.push(p.completed / (p.elapsedNs / 1e9));
+      }
+      rate = median(rates);
+    }
+    const rtts: LatencySummary[] = [];
+    for (let r = 0; r < runs; r++) {
+      driver.postMessage({ op: 'rtt', count: 2_000 });
+      const s = await once<{ samples: Float64Array }>(driver);
+      rtts.push(summarize(s.samples));
+    }
+    return { rate, rtt: medianOf(rtts) };
+  } finally {
+    Atomics.store(memory.i32, words.stop >> 2, 1);
+    Atomics.add(memory.i32, words.doorbell >> 2, 1);
+    Atomics.notify(memory.i32, words.doorbell >> 2);
+    await once(device);
+    await driver.terminate();
+    await device.terminate();
+  }
+}
+
+function once<T = unknown>(w: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+}
