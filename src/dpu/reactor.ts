@@ -311,8 +311,8 @@ export class Reactor {
       const err = this.instantiate(job.kernel);
       if (err) message += `; re-instantiation failed: ${err}`;
     }
+    this.counters.flush(); // counters first: whoever handles the event may read them
     this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
-    this.counters.flush();
   }
 
   private emit(kind: number, seq: number, status: number, jobId: number, message: string): void {
