@@ -1,24 +1,26 @@
 // The simulator's event queue: a timing wheel for the near future with a binary heap behind it
 // (EVQ_WHEEL), or the binary heap alone (EVQ_HEAP, kept as the measured alternative).
 //
-// Wheel: WHEEL_BUCKETS buckets of 2^WHEEL_SHIFT ps (1.024 ns), so it spans 16.8 µs — every
-// packet hop (serialization + 1 µs propagation) lands in it. A bucket is a singly linked list
-// kept sorted by time (equal times in insertion order); a bitmap of non-empty buckets lets the
-// cursor skip empty ones 64 at a time. An event further out than the wheel's span goes to the
+// Wheel: WHEEL_BUCKETS buckets of 2^WHEEL_SHIFT ps (256 ps), so it spans 8.4 µs — every packet
+// hop (serialization + 1 µs propagation) lands in it. A bucket is a singly linked list kept
+// sorted by time (equal times in insertion order) with a tail pointer: events mostly arrive in
+// time order within a bucket, so an insert is usually an append. A bitmap of non-empty buckets
+// lets the cursor skip empty ones 64 at a time. An event further out than the wheel's span goes to the
 // heap and moves into the wheel once the cursor comes within span of it.
 //
 //   +0  u32 kind   +4 u32 free (node index + 1)   +8 i64 cursor bucket   +16 u32 heapLen
 //   +20 u32 pending   +24 u32 cap   +28 u32 seq   +32 i64 time of the last pop
 //   +64                 bucket heads: WHEEL_BUCKETS x u32 (node index + 1)
-//   +64 + 4*BUCKETS     bitmap: WHEEL_BUCKETS/64 x u64
+//   +64 + 4*BUCKETS     bucket tails: WHEEL_BUCKETS x u32
+//   +64 + 8*BUCKETS     bitmap: WHEEL_BUCKETS/64 x u64
 //   NODES               cap x { i64 time, u32 payload, u32 next }
 //   HEAP                cap x { i64 time, u32 payload, u32 seq }
 // The heap orders by (time, seq): equal times pop in insertion order.
 
 export const EVQ_WHEEL: u32 = 0;
 export const EVQ_HEAP: u32 = 1;
-export const WHEEL_SHIFT: i64 = 10;
-export const WHEEL_BUCKETS: u32 = 16384;
+export const WHEEL_SHIFT: i64 = 8;
+export const WHEEL_BUCKETS: u32 = 32768;
 const MASK: u32 = WHEEL_BUCKETS - 1;
 const Q_KIND: usize = 0;
 const Q_FREE: usize = 4;
@@ -29,7 +31,8 @@ const Q_CAP: usize = 24;
 const Q_SEQ: usize = 28;
 const Q_LAST: usize = 32;
 const HEADS: usize = 64;
-const BITMAP: usize = HEADS + <usize>WHEEL_BUCKETS * 4;
+const TAILS: usize = HEADS + <usize>WHEEL_BUCKETS * 4;
+const BITMAP: usize = TAILS + <usize>WHEEL_BUCKETS * 4;
 const NODES: usize = BITMAP + <usize>(WHEEL_BUCKETS / 64) * 8;
 export const EVQ_NONE: u32 = 0xffffffff;
 
@@ -107,7 +110,10 @@ export function evqPop(): u32 {
       const node = Q + NODES + <usize>n * 16;
       const next = load<u32>(node, 12);
       store<u32>(slot, next);
-      if (next == 0) clearBit(<u32>cur & MASK);
+      if (next == 0) {
+        clearBit(<u32>cur & MASK);
+        store<u32>(slot + (TAILS - HEADS), 0);
+      }
       store<i64>(Q, load<i64>(node, 0), Q_LAST);
       const payload = load<u32>(node, 8);
       store<u32>(node, load<u32>(Q, Q_FREE), 12);
@@ -130,17 +136,57 @@ function wheelInsert(t: i64, payload: u32): void {
   store<u32>(node, payload, 8);
   const s = <u32>(t >> WHEEL_SHIFT) & MASK;
   const slot = Q + HEADS + <usize>(s << 2);
+  const tailSlot = Q + TAILS + <usize>(s << 2);
+  const tail = load<u32>(tailSlot);
+  if (tail == 0) {
+    setBit(s);
+    store<u32>(node, 0, 12);
+    store<u32>(slot, n + 1);
+    store<u32>(tailSlot, n + 1);
+    return;
+  }
+  if (load<i64>(Q + NODES + <usize>(tail - 1) * 16, 0) <= t) {
+    // Append: the common case (events of a bucket mostly come in time order).
+    store<u32>(node, 0, 12);
+    store<u32>(Q + NODES + <usize>(tail - 1) * 16 + 12, n + 1);
+    store<u32>(tailSlot, n + 1);
+    return;
+  }
   let prev: usize = slot; // the u32 that links to the position
   let cur = load<u32>(slot);
-  if (cur == 0) setBit(s);
   while (cur != 0) {
     const c = Q + NODES + <usize>(cur - 1) * 16;
     if (load<i64>(c, 0) > t) break;
     prev = c + 12;
     cur = load<u32>(c, 12);
   }
+  // cur != 0 here: the tail is later than t, so the walk stops before the end.
   store<u32>(node, cur, 12);
   store<u32>(prev, n + 1);
+}
+
+/** Puts back the event evqPop just returned (it was the earliest: it goes first in its bucket). */
+export function evqUnpop(t: i64, payload: u32): void {
+  store<u32>(Q, load<u32>(Q, Q_PENDING) + 1, Q_PENDING);
+  if (load<u32>(Q, Q_KIND) == EVQ_HEAP) {
+    heapPushFirst(t, payload);
+    return;
+  }
+  const free = load<u32>(Q, Q_FREE);
+  const n = free - 1;
+  const node = Q + NODES + <usize>n * 16;
+  store<u32>(Q, load<u32>(node, 12), Q_FREE);
+  store<i64>(node, t, 0);
+  store<u32>(node, payload, 8);
+  const s = <u32>(t >> WHEEL_SHIFT) & MASK;
+  const slot = Q + HEADS + <usize>(s << 2);
+  const head = load<u32>(slot);
+  store<u32>(node, head, 12);
+  store<u32>(slot, n + 1);
+  if (head == 0) {
+    setBit(s);
+    store<u32>(Q + TAILS + <usize>(s << 2), n + 1);
+  }
 }
 
 @inline function setBit(s: u32): void {
@@ -199,6 +245,15 @@ function heapPush(t: i64, payload: u32): void {
   store<u32>(e, seq, 12);
 }
 
+/** Heap insert that orders before every equal-time entry (for evqUnpop). */
+function heapPushFirst(t: i64, payload: u32): void {
+  // Entries carry seq values below Q_SEQ; one far below them all sorts first among equal times.
+  const seq = load<u32>(Q, Q_SEQ);
+  store<u32>(Q, seq - 0x40000000, Q_SEQ);
+  heapPush(t, payload);
+  store<u32>(Q, seq, Q_SEQ);
+}
+
 function heapPop(): u32 {
   const top = load<u32>(HEAP, 8);
   const len = load<u32>(Q, Q_HEAP_LEN) - 1;
@@ -229,25 +284,3 @@ function heapPop(): u32 {
   return top;
 }
 
-/** Time of the earliest event (the queue must not be empty). Leaves the queue as it is. */
-export function evqPeekTime(): i64 {
-  if (load<u32>(Q, Q_KIND) == EVQ_HEAP) return load<i64>(HEAP, 0);
-  let cur = load<i64>(Q, Q_CURSOR);
-  for (;;) {
-    while (load<u32>(Q, Q_HEAP_LEN) > 0 && (load<i64>(HEAP, 0) >> WHEEL_SHIFT) < cur + <i64>WHEEL_BUCKETS) {
-      const t = load<i64>(HEAP, 0);
-      const p = heapPop();
-      wheelInsert(t, p);
-    }
-    const d = nextBucket(<u32>cur & MASK);
-    if (d != EVQ_NONE) {
-      cur += <i64>d;
-      store<i64>(Q, cur, Q_CURSOR);
-      const n = load<u32>(Q + HEADS + <usize>((<u32>cur & MASK) << 2)) - 1;
-      return load<i64>(Q + NODES + <usize>n * 16, 0);
-    }
-    cur = load<i64>(HEAP, 0) >> WHEEL_SHIFT;
-    store<i64>(Q, cur, Q_CURSOR);
-  }
-  return 0;
-}

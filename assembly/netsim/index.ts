@@ -10,7 +10,7 @@
 import { KERNEL_ABI } from '../common/abi';
 import { headerOk } from '../common/header';
 import * as C from './ctx';
-import { EVQ_NONE, evqBytes, evqInit, evqLastTime, evqPeekTime, evqPending, evqPop, evqPush, evqBind } from './event-queue';
+import { EVQ_NONE, evqBind, evqBytes, evqInit, evqLastTime, evqPop, evqPush, evqUnpop } from './event-queue';
 import { hostReceive, onFlowStart, onRto, onWake } from './host';
 import * as L from './layout';
 import { histBin, onPfc, onTxDone, sampleQueues, switchReceive } from './port';
@@ -57,10 +57,13 @@ export function sim_run(st: usize, budget: i32): i32 {
   const stop = load<i64>(st, L.C_STOP_PS);
   let done: i32 = 0;
   while (done < budget) {
-    if (evqPending() == 0) break;
-    const t = evqPeekTime();
-    if (t > stop) break;
     const ev = evqPop();
+    if (ev == EVQ_NONE) break;
+    const t = evqLastTime();
+    if (t > stop) {
+      evqUnpop(t, ev);
+      break;
+    }
     done++;
     const type = ev & ((1 << L.EV_TYPE_BITS) - 1);
     const arg = ev >> L.EV_TYPE_BITS;
