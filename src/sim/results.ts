@@ -105,5 +105,6 @@ export function queueSummary(ports: readonly PortStats[]): { maxQueueBytes: numb
     if (p.dataPackets === 0) continue;
     for (let i = 0; i < HIST_BINS; i++) agg[i]! += p.hist[i]!;
   }
-  return { maxQueueBytes: max, p99QueueBytes: histPercentile(agg, 99) };
+  // The bin's upper edge can pass the exact maximum (tracked at every enqueue): clip to it.
+  return { maxQueueBytes: max, p99QueueBytes: Math.min(max, histPercentile(agg, 99)) };
 }
