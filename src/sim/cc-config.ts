@@ -42,7 +42,7 @@ export function ccSetup(name: CcName): CcSetup {
       return {
         name, law: 'LAW_LDCP', pfc: false, ackHighPrio: true, int: false,
         params: { P_LDCP_ALPHA: 1, P_LDCP_BETA: 0.5, P_LDCP_GAMMA: 0.25, P_LDCP_ETA_DEC: 0.5 },
-        ecn: { kminBytes: 7 * KB, kmaxBytes: 200 * KB, pmax: 0.2 },
+        ecn: { kminBytes: 5 * KB, kmaxBytes: 50 * KB, pmax: 0.5 },
       };
     case 'dcqcn':
     case 'dcqcn-nowin':
