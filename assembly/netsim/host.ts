@@ -302,8 +302,9 @@ function onData(h: u32, k: u32, now: i64): void {
     }
     store<u32>(f, rcv, L.F_RCV_NXT);
     C.addU64(L.C_DELIVERED_BYTES, bytes);
-  } else if (seq > rcv && seq - rcv < L.SACK_BITS && (C.FLAGS & L.CF_SACK) != 0) {
-    bitSet(f, L.F_RCV_MAP, seq);
+  } else if (seq > rcv) {
+    C.addU64(L.C_OOO_ARRIVALS, 1);
+    if (seq - rcv < L.SACK_BITS && (C.FLAGS & L.CF_SACK) != 0) bitSet(f, L.F_RCV_MAP, seq);
   }
   const ce = (load<u32>(kp, L.K_FLAGS) & L.KF_CE) != 0;
   store<u32>(kp, L.KT_ACK, L.K_TYPE);

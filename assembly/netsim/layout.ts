@@ -80,6 +80,7 @@ export const C_ECN_MARKS: usize = 376; // u64
 export const C_INJECTED_BYTES: usize = 384; // u64 payload bytes handed to the network (first transmissions)
 export const C_DROPPED_BYTES: usize = 392; // u64 payload bytes dropped
 export const C_QUEUED_BYTES: usize = 400; // u64 data bytes sitting in switch queues now
+export const C_OOO_ARRIVALS: usize = 408; // u64 data packets that arrived after a later one of their flow
 
 export const CF_PFC: u32 = 1; // PFC on (lossless); off: lossy with dynamic-threshold drops
 export const CF_INT: u32 = 2; // switches stamp INT, ACKs echo it

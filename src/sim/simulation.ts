@@ -259,6 +259,29 @@ export class Simulation {
     }
   }
 
+  /**
+   * Ends flow `i` early: it sends nothing new and finishes once what it sent is acknowledged
+   * (a flow "leaving" at a chosen time). Returns the packets it keeps.
+   */
+  truncateFlow(i: number): number {
+    const v = this.runtime.memory.view;
+    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    const sent = Math.max(1, v.getUint32(a + this.L.get('F_SND_NXT'), true));
+    const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
+    if (sent < v.getUint32(a + this.L.get('F_PKTS'), true)) {
+      v.setUint32(a + this.L.get('F_PKTS'), sent, true);
+      v.setUint32(a + this.L.get('F_SIZE'), sent * mtu, true);
+    }
+    return sent;
+  }
+
+  /** Payload bytes acknowledged so far to flow i's sender. */
+  ackedBytes(i: number): number {
+    const v = this.runtime.memory.view;
+    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    return Number(v.getBigUint64(a + this.L.get('F_ACKED_BYTES'), true));
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
