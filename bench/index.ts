@@ -3,4 +3,5 @@ import type { BenchContext } from './lib/report.js';
 /** Benchmark suites by name. Each module exports `run(ctx)`. */
 export const SUITES: Record<string, { describe: string; load: () => Promise<{ run(ctx: BenchContext): Promise<void> }> }> = {
   core: { describe: 'DPU core runtime: poll round trip, interrupt wake-up, control command, idle CPU', load: () => import('./core.js') },
+  cc: { describe: 'congestion control: cc kernel updates/s over 10k flows, event core, simulator events/s and packets/s', load: () => import('./cc.js') },
 };
