@@ -46,8 +46,9 @@ export function bind(st: usize): void {
   evqBind(st + <usize>load<u32>(st, L.C_OFF_EVQ));
 }
 
-// Record addresses. Indices come from the region itself (written by TS, validated by sim_check
-// before the first run), so they are in range by construction.
+// Record addresses. SAFETY: indices come from the region itself (written by TS, checked by
+// validState in sim_init: every node, port, route and flow index in range, every area inside the
+// region) or from the pools the kernel manages, so they are in range by construction.
 @inline export function node(i: u32): usize {
   return NODES + <usize>i * <usize>L.NODE_BYTES;
 }

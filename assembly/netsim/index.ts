@@ -2,7 +2,7 @@
 // studies. All of its state is one region (layout.ts) that the TS side builds (src/sim/); the
 // congestion-control laws are the ones of the `cc` family (assembly/cc), compiled in.
 //
-//   sim_init(state)          validates the region, threads the packet pool, schedules the first
+//   sim_init(state)          validates the region (validate.ts), threads the packet pool, schedules the first
 //                            flow start and the first queue sample. Returns 0 or a status.
 //   sim_run(state, budget)   handles up to `budget` events, stopping before the first event later
 //                            than C_STOP_PS. Returns events handled (>= 0) or a negative status.
@@ -14,6 +14,7 @@ import { EVQ_NONE, evqBind, evqBytes, evqInit, evqLastTime, evqPop, evqPush, evq
 import { hostReceive, onFlowStart, onRto, onWake } from './host';
 import * as L from './layout';
 import { histBin, onPfc, onTxDone, sampleQueues, switchReceive } from './port';
+import { validState } from './validate';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x6d697374656e; // "netsim"
@@ -37,7 +38,7 @@ export function sim_hist_bin(bytes: u32): u32 {
 }
 
 export function sim_init(st: usize): i32 {
-  if (!headerOk(st, L.NSIM_MAGIC, 1, L.CONFIG_BYTES)) return L.ST_BAD_STATE;
+  if (!headerOk(st, L.NSIM_MAGIC, 1, L.CONFIG_BYTES) || !validState(st)) return L.ST_BAD_STATE;
   C.bind(st);
   evqInit(st + <usize>load<u32>(st, L.C_OFF_EVQ), load<u32>(st, L.C_EVQ_KIND), load<u32>(st, L.C_EVQ_CAP));
   C.bind(st);

@@ -56,6 +56,7 @@ export const C_SEED: usize = 200; // u64, RED marking PRNG (xorshift64*)
 export const C_DT_SHIFT_LOSSY: usize = 208; // u32: lossy admission threshold = free >> shift (0 = whole buffer)
 export const C_RESUME_OFFSET: usize = 212; // u32 PFC resume offset bytes
 export const C_STOP_PS: usize = 216; // i64: sim_run stops before the first event later than this
+export const C_RPORTS: usize = 224; // u32 entries in the rports area
 
 // ---- state and counters (written by the simulator) -----------------------------------------
 export const C_NOW_PS: usize = 256; // i64

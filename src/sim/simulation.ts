@@ -139,6 +139,7 @@ export class Simulation {
     u32(L.get('C_ACK_BYTES'), o.ackBytes);
     u32(L.get('C_INT_HOP_WIRE'), o.intBytes);
     u32(L.get('C_INFLIGHT_CAP'), Math.min(L.get('SACK_BITS'), Math.max(1, Math.ceil(bdpBytes / o.mtuBytes))));
+    u32(L.get('C_RPORTS'), net.routePorts.length);
     u32(L.get('C_EVQ_KIND'), (config.eventQueue ?? 'wheel') === 'wheel' ? L.get('EVQ_WHEEL') : L.get('EVQ_HEAP'));
     i64(L.get('C_RTO_LOW_PS'), o.rtoLowUs * 1e6);
     i64(L.get('C_RTO_HIGH_PS'), o.rtoHighUs * 1e6);

@@ -127,6 +127,33 @@ describe('simulator invariants', () => {
   });
 });
 
+describe('state validation', () => {
+  it('sim_init refuses a region whose indices or sizes are out of range', () => {
+    const sim = smallFatTree('ldcp');
+    try {
+      const init = sim.kernel.fn<(st: number) => number>('sim_init');
+      const v = sim.runtime.memory.view;
+      const b = sim.region.base;
+      const portOff = v.getUint32(b + sim.L.get('C_OFF_PORTS'), true);
+      const flowOff = v.getUint32(b + sim.L.get('C_OFF_FLOWS'), true);
+      const corrupt: [string, number, number][] = [
+        ['a port whose peer is out of range', portOff + sim.L.get('PT_PEER'), 1 << 30],
+        ['a flow to a switch', flowOff + sim.L.get('F_DST'), sim.config.network.topology.kinds.indexOf('switch')],
+        ['an area past the end of the region', sim.L.get('C_OFF_EVQ'), sim.region.sizeBytes - 64],
+        ['more packets than the pool holds', sim.L.get('C_PKT_CAP'), 1 << 30],
+      ];
+      for (const [what, off, value] of corrupt) {
+        const old = v.getUint32(b + off, true);
+        v.setUint32(b + off, value, true);
+        expect(init(b), what).toBe(sim.L.get('ST_BAD_STATE'));
+        v.setUint32(b + off, old, true);
+      }
+    } finally {
+      sim.dispose();
+    }
+  });
+});
+
 describe('event queue', () => {
   it('wheel and heap pop the same times in the same order as a reference (hold model checksum)', () => {
     const rt = defaultRuntime();
