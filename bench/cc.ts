@@ -2,11 +2,12 @@ import '../src/orchestrator/default-runtime.js';
 import { CcFlowTable, type CcEvent } from '../src/dpu/rdma/cc-kernel.js';
 import { defaultRuntime } from '../src/dpu/kernel-runtime.js';
 import { ccSetup, type CcName } from '../src/sim/cc-config.js';
-import { compileNetwork } from '../src/sim/network.js';
+import { compileNetwork, type Network } from '../src/sim/network.js';
 import { Prng } from '../src/sim/prng.js';
 import { Simulation } from '../src/sim/simulation.js';
-import { fatTree } from '../src/sim/topology.js';
-import { loadCdf, poissonFlows } from '../src/sim/workload.js';
+import { fatTree, resolveTopology } from '../src/sim/topology.js';
+import { loadCdf, poissonFlows, type SizeCdf } from '../src/sim/workload.js';
+import { existsSync } from 'node:fs';
 import { packageRoot } from '../src/common/package-paths.js';
 import { join } from 'node:path';
 import type { BenchContext } from './lib/report.js';
@@ -18,7 +19,8 @@ import { TsLdcp } from './peers/ts-cc-ldcp.js';
  * Suite "cc": congestion-control kernels and the network simulator.
  *   kernel-updates   cc_process over 10k flows, bursts of 4096 events   peer (LDCP): the same law in plain TS
  *   event-core       hold model on 20k pending events                  peer: a plain binary heap in TS
- *   simulator        WebSearch 30 % on a 128-host fat tree (k = 8)      peer: the same simulator on its binary-heap queue
+ *   simulator        WebSearch 30 % on a 128-host fat tree (k = 8) and on the HPCC 320-host fat tree
+ *                    (when ../shared/data is there)                    peer: the same simulator on its binary-heap queue
  * Figures are medians over ctx.runs runs.
  */
 export async function run(ctx: BenchContext): Promise<void> {
@@ -111,11 +113,16 @@ function eventCore(ctx: BenchContext): void {
 }
 
 function simulator(ctx: BenchContext): void {
-  const net = compileNetwork(fatTree(8));
   const cdf = loadCdf(join(packageRoot(), 'test', 'fixtures', 'websearch-cdf.txt'));
-  const durationPs = (ctx.quick ? 0.5 : 2) * 1e9;
+  simulatorOn(ctx, 'fattree:8', compileNetwork(fatTree(8)), cdf, ctx.quick ? 0.5 : 2, ctx.quick ? ['hpcc'] : ['hpcc', 'ldcp', 'dcqcn'], ctx.runs);
+  // The HPCC evaluation's own 320-host topology (shared/data), when it is there: HPCC only, its heaviest law.
+  const topo = join(packageRoot(), '..', 'shared', 'data', 'workloads', 'hpcc_fat_topology.txt');
+  if (!ctx.quick && existsSync(topo)) simulatorOn(ctx, 'hpcc320', compileNetwork(resolveTopology(topo)), cdf, 2, ['hpcc'], Math.min(ctx.runs, 3));
+}
+
+function simulatorOn(ctx: BenchContext, label: string, net: Network, cdf: SizeCdf, ms: number, ccs: CcName[], runs: number): void {
+  const durationPs = ms * 1e9;
   const flows = poissonFlows({ hosts: net.hosts, hostRateBps: 100e9, cdf, load: 0.3, untilPs: durationPs, rng: new Prng(1) });
-  const ccs: CcName[] = ctx.quick ? ['hpcc'] : ['hpcc', 'ldcp', 'dcqcn'];
   // Warm-up: Wasm functions start in the baseline tier; let them tier up before timing.
   for (const q of ['wheel', 'heap'] as const) {
     const sim = Simulation.create({ network: net, flows, cc: ccSetup('hpcc'), seed: 1, eventQueue: q });
@@ -124,23 +131,30 @@ function simulator(ctx: BenchContext): void {
   }
   for (const cc of ccs) {
     const ev: Record<string, number[]> = { wheel: [], heap: [] };
+    const evCpu: Record<string, number[]> = { wheel: [], heap: [] };
     const pk: Record<string, number[]> = { wheel: [], heap: [] };
-    for (let r = 0; r < ctx.runs; r++) {
+    for (let r = 0; r < runs; r++) {
       for (const q of r % 2 === 0 ? (['wheel', 'heap'] as const) : (['heap', 'wheel'] as const)) {
         const sim = Simulation.create({ network: net, flows, cc: ccSetup(cc), seed: 1, eventQueue: q });
         try {
+          const c0 = process.cpuUsage();
           const t0 = performance.now();
           sim.runUntil(durationPs);
           const s = (performance.now() - t0) / 1000;
+          const cu = process.cpuUsage(c0);
           ev[q]!.push(sim.counter('C_EVENTS') / s);
+          evCpu[q]!.push(sim.counter('C_EVENTS') / ((cu.user + cu.system) / 1e6));
           pk[q]!.push(sim.counter('C_PKT_HOPS') / s);
         } finally {
           sim.dispose();
         }
       }
     }
-    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% fattree:8 events/s`, value: median(ev['wheel']!), unit: 'events/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(ev['heap']!) }, target: 5e6 });
-    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% fattree:8 packets/s`, value: median(pk['wheel']!), unit: 'packet-hops/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(pk['heap']!) } });
-    ctx.progress(`simulator ${cc} done`);
+    // Single-threaded: the run is the only busy thread of the process, so CPU time is its time;
+    // per CPU-second is the figure that survives a machine shared with other work.
+    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} events per CPU-second`, value: median(evCpu['wheel']!), unit: 'events/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(evCpu['heap']!) }, target: 5e6 });
+    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} events/s (wall)`, value: median(ev['wheel']!), unit: 'events/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(ev['heap']!) } });
+    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} packets/s (wall)`, value: median(pk['wheel']!), unit: 'packet-hops/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(pk['heap']!) } });
+    ctx.progress(`simulator ${label} ${cc} done`);
   }
 }
