@@ -81,6 +81,7 @@ export function onFlowStart(fi: u32, now: i64): void {
   ccInit(C.PARAMS, C.ccState(fi));
   const h = load<u32>(f, L.F_SRC);
   ringAdd(C.node(h), fi);
+  store<i64>(C.node(h), 0, L.N_IDLE_UNTIL);
   kick(hostPort(h), now);
   const next = fi + 1;
   store<u32>(C.S, next, L.C_NEXT_FLOW);
@@ -108,10 +109,16 @@ function nextSeq(f: usize, fi: u32): u32 {
   return nxt;
 }
 
-/** The host NIC's next data packet: round robin over flows that may send now. */
+/**
+ * The host NIC's next data packet: round robin over flows that may send now. A scan that finds
+ * none records until when none can (N_IDLE_UNTIL: the earliest pacing release); the events that
+ * can make a flow eligible earlier (a flow starts, an ACK, a timeout, a wake-up) clear or lower
+ * it, so a NIC whose flows are all paced or window-bound does not rescan its ring per packet.
+ */
 export function hostNextPacket(nd: usize, now: i64): u32 {
   const head = load<u32>(nd, L.N_ACTIVE);
   if (head == 0) return NONE;
+  if (load<i64>(nd, L.N_IDLE_UNTIL) > now) return NONE;
   let fi1 = head;
   let wake: i64 = i64.MAX_VALUE;
   do {
@@ -128,14 +135,18 @@ export function hostNextPacket(nd: usize, now: i64): u32 {
     store<u32>(nd, fi1, L.N_ACTIVE); // the round resumes after this flow
     return buildData(f, fi, seq, now);
   } while (fi1 != head);
-  if (wake != i64.MAX_VALUE) {
-    const pending = load<i64>(nd, L.N_WAKE_PS);
-    if (pending <= now || pending > wake) {
-      store<i64>(nd, wake, L.N_WAKE_PS);
-      C.schedule(wake, L.EV_WAKE, <u32>((nd - C.NODES) / <usize>L.NODE_BYTES));
-    }
-  }
+  store<i64>(nd, wake, L.N_IDLE_UNTIL);
+  if (wake != i64.MAX_VALUE) wakeAt(nd, wake, now);
   return NONE;
+}
+
+/** Makes sure host `nd` gets a WAKE at or before `t`. */
+function wakeAt(nd: usize, t: i64, now: i64): void {
+  const pending = load<i64>(nd, L.N_WAKE_PS);
+  if (pending <= now || pending > t) {
+    store<i64>(nd, t, L.N_WAKE_PS);
+    C.schedule(t, L.EV_WAKE, <u32>((nd - C.NODES) / <usize>L.NODE_BYTES));
+  }
 }
 
 function buildData(f: usize, fi: u32, seq: u32, now: i64): u32 {
@@ -212,6 +223,7 @@ export function onRto(fi: u32, now: i64): void {
   store<i64>(f, now, L.F_PROGRESS_PS);
   store<i64>(f, now, L.F_NEXT_AVAIL);
   armRto(f, fi, now);
+  store<i64>(C.node(load<u32>(f, L.F_SRC)), 0, L.N_IDLE_UNTIL);
   kick(hostPort(load<u32>(f, L.F_SRC)), now);
 }
 
@@ -219,6 +231,7 @@ export function onRto(fi: u32, now: i64): void {
 export function onWake(h: u32, now: i64): void {
   const nd = C.node(h);
   if (load<i64>(nd, L.N_WAKE_PS) == now) store<i64>(nd, 0, L.N_WAKE_PS);
+  if (load<i64>(nd, L.N_IDLE_UNTIL) <= now) store<i64>(nd, 0, L.N_IDLE_UNTIL);
   kick(hostPort(h), now);
 }
 
@@ -280,6 +293,18 @@ function onAck(k: u32, now: i64): void {
     store<u32>(C.S, load<u32>(C.S, L.C_FINISHED) + 1, L.C_FINISHED);
     ringRemove(C.node(h), fi);
     return;
+  }
+  // This ACK can only have made this flow eligible: keep the host's idle bound exact.
+  const nd = C.node(h);
+  const until = load<i64>(nd, L.N_IDLE_UNTIL);
+  if (until > now) {
+    const avail = load<i64>(f, L.F_NEXT_AVAIL);
+    if (avail <= now) {
+      if (nextSeq(f, fi) != NONE) store<i64>(nd, 0, L.N_IDLE_UNTIL);
+    } else if (avail < until) {
+      store<i64>(nd, avail, L.N_IDLE_UNTIL);
+      wakeAt(nd, avail, now);
+    }
   }
   kick(hostPort(h), now);
 }

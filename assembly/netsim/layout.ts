@@ -109,6 +109,8 @@ export const N_ACTIVE: usize = 36; // host: active flow ring (flow index + 1; 0 
 export const N_WAKE_PS: usize = 40; // host: i64 time of the pending wake-up (0 = none)
 export const N_RSRV: usize = 48; // switch: reserve bytes per ingress port
 export const N_HDRM: usize = 52; // switch: headroom bytes per ingress port
+// host: i64; while now < this, no flow of the host may send (0: unknown, scan the ring)
+export const N_IDLE_UNTIL: usize = 56;
 export const NK_HOST: u32 = 0;
 export const NK_SWITCH: u32 = 1;
 
