@@ -19,3 +19,16 @@ export { DpuCore, type Job, type JobFailure, type JobFailedEvent } from './dpu/d
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core-counters.js';
 export { renderMetrics, type MetricsSnapshot } from './ops/metrics.js';
+export { CcFlowTable, type CcLaw, type CcEvent, type CcTableOptions } from './dpu/rdma/cc-kernel.js';
+export { Simulation, SIM_DEFAULTS, type SimConfig } from './sim/simulation.js';
+export { runScenario, scenarioFlows, type Scenario, type AlgorithmResult, type Progress } from './sim/scenario.js';
+export { runFairness, type FairnessOptions, type FairnessResult } from './sim/fairness.js';
+export { ccSetup, parseCcList, CC_NAMES, type CcName, type CcSetup } from './sim/cc-config.js';
+export { compileNetwork, baseRttPs, type Network } from './sim/network.js';
+export { resolveTopology, parseTopologyFile, fatTree, incastStar, dumbbell, leafSpine, type Topology, type TopoLink } from './sim/topology.js';
+export { parseCdf, loadCdf, poissonFlows, incastFlows, meanSize, type FlowSpec, type SizeCdf } from './sim/workload.js';
+export { slowdownBins, shortFlowSlowdown, jainIndex, percentile, SHORT_FLOW_BYTES, type FlowResult, type SlowdownBin } from './sim/metrics.js';
+export { readFlows, readPorts, readSeries, queueSummary, type PortStats } from './sim/results.js';
+export { writeOutputs, summaryOf } from './sim/outputs.js';
+export { slowdownSvg } from './sim/slowdown-chart.js';
+export { Prng } from './sim/prng.js';

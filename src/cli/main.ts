@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isQingtianError } from '../common/errors.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { simCommand, type SimCliOptions } from './commands/sim.js';
 
 function positiveInt(max: number) {
   return (v: string): number => {
@@ -32,6 +33,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--runs <n>', 'independent repetitions; medians are reported', positiveInt(101))
     .option('--list', 'list the suites')
     .action(async (suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; list?: boolean }) => benchCommand(suite, o));
+
+  program
+    .command('sim')
+    .description('packet-level network simulation of congestion-control algorithms; writes <out>/summary.json, CSVs and an SVG chart')
+    .requiredOption('--topo <spec>', 'fattree:K | incast:N | dumbbell:N | leafspine:L | a topology file (HPCC format)')
+    .option('--workload <file>', 'flow-size CDF file (<size bytes> <cumulative %> per line)')
+    .option('--load <0..1>', 'offered load per host (payload), Poisson arrivals', '0.3')
+    .requiredOption('--cc <list>', 'algorithms, e.g. ldcp,dcqcn,hpcc (also: dcqcn-nowin, swift, dctcp)')
+    .requiredOption('--duration <seconds>', 'simulated time, e.g. 0.005')
+    .option('--pfc <on|off>', "PFC for every algorithm (default: each algorithm's own: on for dcqcn/hpcc/dctcp, off for ldcp/swift)")
+    .option('--seed <n>', 'seed of the traffic and of RED marking', '1')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(async (o: SimCliOptions) => simCommand(o));
 
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,173 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
+import type { LoadedKernel } from '../kernel-loader.js';
+
+export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
+
+/** Common parameters (times in ps, rates in bit/s) plus law-specific ones by layout name (P_*). */
+export interface CcTableOptions {
+  law: CcLaw;
+  flows: number;
+  mtuBytes?: number;
+  lineBps?: number;
+  baseRttPs?: number;
+  minRateBps?: number;
+  wireBytes?: number;
+  params?: Record<string, number>;
+  runtime?: KernelRuntime;
+}
+
+/** One CC event for the burst API (see assembly/cc/layout.ts). */
+export interface CcEvent {
+  flow: number;
+  kind: 'ack' | 'timeout';
+  nowPs: number;
+  ece?: boolean;
+  acked?: number;
+  ackSeq?: number;
+  sndNxt?: number;
+  rttPs?: number;
+  hops?: { tsPs: number; txBytes: number; qlenBytes: number; rateBps: number }[];
+}
+
+const OWNER = 'cc';
+const LAWS: Record<CcLaw, string> = { ldcp: 'LAW_LDCP', dcqcn: 'LAW_DCQCN', hpcc: 'LAW_HPCC', swift: 'LAW_SWIFT', dctcp: 'LAW_DCTCP' };
+
+/**
+ * A table of per-flow congestion-control states in host memory, updated by the `cc` kernel in
+ * bursts: `process` hands it a whole batch of ACK / CNP / INT / timeout events over any flows in
+ * one JS→Wasm call. Reads give each flow's window and pacing rate.
+ */
+export class CcFlowTable {
+  readonly kernel: LoadedKernel;
+  readonly region: StateRegion;
+  readonly flows: number;
+  private readonly runtime: KernelRuntime;
+  private readonly c = new Map<string, number>();
+  private readonly process_: (ctx: number, events: number, count: number) => number;
+  private scratch: { base: number; cap: number; region: Region } | null = null;
+
+  constructor(o: CcTableOptions) {
+    if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22) throw new QingtianError(ErrorCode.InvalidArgument, `cc: flows: expected an integer in [1, ${1 << 22}], got ${o.flows}`);
+    if (!(o.law in LAWS)) throw new QingtianError(ErrorCode.InvalidArgument, `cc: law: expected one of ${Object.keys(LAWS).join(', ')}, got ${String(o.law)}`);
+    this.runtime = o.runtime ?? defaultRuntime();
+    this.kernel = this.runtime.kernel('cc');
+    this.flows = o.flows;
+    this.process_ = this.kernel.fn('cc_process');
+    const flowBytes = this.k('CC_FLOW_BYTES');
+    this.region = this.runtime.memory.allocState({ name: `cc:${o.law}`, owner: OWNER, kind: 'device-state', magic: 'CCST', layoutVersion: 1, payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes });
+    const v = this.runtime.memory.view;
+    const b = this.region.base;
+    v.setUint32(b + this.k('CC_FLOW_COUNT'), o.flows, true);
+    const p = b + this.k('CC_PARAMS');
+    const mtu = o.mtuBytes ?? 1000;
+    const line = o.lineBps ?? 100e9;
+    const T = o.baseRttPs ?? 13e6;
+    v.setUint32(p + this.k('P_LAW'), this.k(LAWS[o.law]), true);
+    const set = (name: string, x: number) => v.setFloat64(p + this.k(name), x, true);
+    set('P_MTU', mtu);
+    set('P_LINE_BPS', line);
+    set('P_BASE_RTT_PS', T);
+    set('P_BDP_BYTES', (line * T * 1e-12) / 8);
+    set('P_MIN_RATE', o.minRateBps ?? 1e9);
+    set('P_WIRE_BYTES', o.wireBytes ?? mtu + 48);
+    for (const [name, x] of Object.entries(o.params ?? {})) set(name, x);
+    const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
+    if (st < 0) {
+      this.dispose();
+      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the table (status ${st})`, { status: st });
+    }
+  }
+
+  /** A layout constant of the cc kernel. */
+  k(name: string): number {
+    let x = this.c.get(name);
+    if (x === undefined) {
+      x = this.kernel.constant(name);
+      this.c.set(name, x);
+    }
+    return x;
+  }
+
+  /** Address of flow i's state (for tools that read law-specific fields). */
+  stateOf(flow: number): number {
+    return this.region.base + this.k('CC_FLOWS') + flow * this.k('CC_FLOW_BYTES');
+  }
+
+  windowBytes(flow: number): number {
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_WINDOW'), true);
+  }
+
+  rateBps(flow: number): number {
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_RATE'), true);
+  }
+
+  /** A law-specific f64 field of a flow's state, by its exported offset name (e.g. S_LDCP_CW). */
+  field(flow: number, name: string): number {
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k(name), true);
+  }
+
+  /** An event buffer in host memory for `cap` events, reused by process(). */
+  eventBuffer(cap: number): { base: number; cap: number } {
+    if (this.scratch && this.scratch.cap >= cap) return this.scratch;
+    if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
+    const region = this.runtime.memory.alloc({ name: 'cc:events', owner: OWNER, kind: 'device-state', sizeBytes: Math.max(4096, cap * this.k('EV_BYTES')) });
+    const scratch = { base: region.base, cap, region };
+    this.scratch = scratch;
+    return scratch;
+  }
+
+  /** Writes events into the buffer (encode) — separate from processing so benches can time the kernel alone. */
+  encode(events: readonly CcEvent[]): { base: number; count: number } {
+    const buf = this.eventBuffer(events.length);
+    const v = this.runtime.memory.view;
+    const EB = this.k('EV_BYTES');
+    const HB = this.k('INT_HOP_BYTES');
+    for (const [i, e] of events.entries()) {
+      const a = buf.base + i * EB;
+      v.setUint32(a + this.k('EV_FLOW'), e.flow, true);
+      v.setUint32(a + this.k('EV_KIND'), e.kind === 'ack' ? this.k('EVK_ACK') : this.k('EVK_TIMEOUT'), true);
+      v.setBigInt64(a + this.k('EV_NOW'), BigInt(Math.round(e.nowPs)), true);
+      v.setUint32(a + this.k('EV_FLAGS'), e.ece ? this.k('EVF_ECE') : 0, true);
+      v.setUint32(a + this.k('EV_ACKED'), e.acked ?? 1, true);
+      v.setUint32(a + this.k('EV_ACK_SEQ'), e.ackSeq ?? 0, true);
+      v.setUint32(a + this.k('EV_SND_NXT'), e.sndNxt ?? 0, true);
+      v.setBigInt64(a + this.k('EV_RTT'), BigInt(Math.round(e.rttPs ?? 0)), true);
+      const hops = e.hops ?? [];
+      v.setUint32(a + this.k('EV_NHOP'), Math.min(hops.length, this.k('INT_MAX_HOPS')), true);
+      hops.slice(0, this.k('INT_MAX_HOPS')).forEach((h, j) => {
+        const ha = a + this.k('EV_HOPS') + j * HB;
+        v.setBigInt64(ha + this.k('H_TS'), BigInt(Math.round(h.tsPs)), true);
+        v.setUint32(ha + this.k('H_TX_BYTES'), h.txBytes >>> 0, true);
+        v.setUint32(ha + this.k('H_QLEN'), h.qlenBytes >>> 0, true);
+        v.setFloat64(ha + this.k('H_RATE'), h.rateBps, true);
+      });
+    }
+    return { base: buf.base, count: events.length };
+  }
+
+  /** Applies encoded events in one kernel call; returns how many were applied. */
+  processEncoded(base: number, count: number): number {
+    const n = this.process_(this.region.base, base, count);
+    if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the batch (status ${n})`, { status: n });
+    return n;
+  }
+
+  /** Encodes and applies a batch of events (one JS→Wasm call). */
+  process(events: readonly CcEvent[]): number {
+    const { base, count } = this.encode(events);
+    return this.processEncoded(base, count);
+  }
+
+  /** Events skipped so far (a flow index outside the table, an unknown kind). */
+  get rejected(): number {
+    return this.runtime.memory.view.getUint32(this.region.base + this.k('CC_REJECTED'), true);
+  }
+
+  dispose(): void {
+    if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
+    this.scratch = null;
+    this.runtime.memory.free(this.region, OWNER);
+  }
+}

@@ -1,0 +1,72 @@
+/** Flow and fairness metrics: FCT slowdown as the HPCC evaluation defines it (reference §3.2). */
+
+export interface FlowResult {
+  index: number;
+  src: number;
+  dst: number;
+  sizeBytes: number;
+  startPs: number;
+  /** -1 while unfinished. */
+  finishPs: number;
+  fctPs: number;
+  /** Base RTT of the pair + the flow's bytes with headers (no INT) at the host rate. */
+  idealPs: number;
+  /** max(1, fct / ideal); NaN while unfinished. */
+  slowdown: number;
+  retransmits: number;
+  timeouts: number;
+  ackedBytes: number;
+  /** Acked bytes / (finish or end - start), bit/s. */
+  throughputBps: number;
+}
+
+export interface SlowdownBin {
+  maxSize: number;
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export const SHORT_FLOW_BYTES = 20_000;
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+/** Finished flows sorted by size, cut into `bins` equal-count bins (the HPCC figures use 20). */
+export function slowdownBins(flows: readonly FlowResult[], bins = 20): SlowdownBin[] {
+  const done = flows.filter((f) => f.finishPs >= 0).sort((a, b) => a.sizeBytes - b.sizeBytes || a.index - b.index);
+  const out: SlowdownBin[] = [];
+  if (done.length === 0) return out;
+  for (let b = 0; b < bins; b++) {
+    const lo = Math.floor((b * done.length) / bins);
+    const hi = Math.floor(((b + 1) * done.length) / bins);
+    if (hi <= lo) continue;
+    const part = done.slice(lo, hi);
+    const s = part.map((f) => f.slowdown).sort((x, y) => x - y);
+    out.push({ maxSize: part.at(-1)!.sizeBytes, count: part.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) });
+  }
+  return out;
+}
+
+/** Slowdown percentiles of finished flows below `cutBytes`. */
+export function shortFlowSlowdown(flows: readonly FlowResult[], cutBytes = SHORT_FLOW_BYTES): { count: number; p50: number; p95: number; p99: number } {
+  const s = flows.filter((f) => f.finishPs >= 0 && f.sizeBytes < cutBytes).map((f) => f.slowdown).sort((x, y) => x - y);
+  return { count: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
+}
+
+/** Jain's fairness index (Σx)² / (n·Σx²); 1 for equal shares. */
+export function jainIndex(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  let s = 0;
+  let s2 = 0;
+  for (const x of xs) {
+    s += x;
+    s2 += x * x;
+  }
+  return s2 === 0 ? 1 : (s * s) / (xs.length * s2);
+}

@@ -1,0 +1,110 @@
+import { histPercentile, HIST_BINS } from './histogram.js';
+import type { FlowResult } from './metrics.js';
+import type { Simulation } from './simulation.js';
+
+/** Per-flow outcome, read from the state region. `endPs`: the time unfinished flows are measured to. */
+export function readFlows(sim: Simulation, endPs = sim.nowPs): FlowResult[] {
+  const { L, config } = sim;
+  const v = sim.runtime.memory.view;
+  const base = sim.region.base + v.getUint32(sim.region.base + L.get('C_OFF_FLOWS'), true);
+  const FB = L.get('FLOW_BYTES');
+  const o = { start: L.get('F_START_PS'), finish: L.get('F_FINISH_PS'), rtx: L.get('F_RTX_COUNT'), to: L.get('F_TIMEOUTS'), acked: L.get('F_ACKED_BYTES') };
+  const mtu = config.mtuBytes ?? 1000;
+  const hdr = config.headerBytes ?? 48;
+  const out: FlowResult[] = [];
+  for (const [i, f] of config.flows.entries()) {
+    const a = base + i * FB;
+    const startPs = Number(v.getBigInt64(a + o.start, true));
+    const fin = Number(v.getBigInt64(a + o.finish, true));
+    const finishPs = fin > 0 ? fin : -1;
+    const wire = f.sizeBytes + Math.ceil(f.sizeBytes / mtu) * hdr;
+    const idealPs = sim.pairRttPs[i]! + (wire * 8e12) / sim.hostRateBps;
+    const fctPs = finishPs >= 0 ? finishPs - startPs : -1;
+    const ackedBytes = Number(v.getBigUint64(a + o.acked, true));
+    const span = (finishPs >= 0 ? finishPs : endPs) - startPs;
+    out.push({
+      index: i, src: f.src, dst: f.dst, sizeBytes: f.sizeBytes, startPs, finishPs, fctPs, idealPs,
+      slowdown: finishPs >= 0 ? Math.max(1, fctPs / idealPs) : NaN,
+      retransmits: v.getUint32(a + o.rtx, true), timeouts: v.getUint32(a + o.to, true), ackedBytes,
+      throughputBps: span > 0 ? (ackedBytes * 8e12) / span : 0,
+    });
+  }
+  return out;
+}
+
+export interface PortStats {
+  port: number;
+  node: number;
+  peerNode: number;
+  isSwitch: boolean;
+  rateBps: number;
+  txBytes: number;
+  dataPackets: number;
+  drops: number;
+  pausesSent: number;
+  pausedPs: number;
+  maxQueueBytes: number;
+  /** Queue samples of the data queue (log-linear bins, histogram.ts). */
+  hist: Uint32Array;
+}
+
+export function readPorts(sim: Simulation): PortStats[] {
+  const { L } = sim;
+  const v = sim.runtime.memory.view;
+  const b = sim.region.base;
+  const ports = v.getUint32(b + L.get('C_PORTS'), true);
+  const pBase = b + v.getUint32(b + L.get('C_OFF_PORTS'), true);
+  const hBase = b + v.getUint32(b + L.get('C_OFF_HIST'), true);
+  const PB = L.get('PORT_BYTES');
+  const net = sim.config.network;
+  const out: PortStats[] = [];
+  for (let p = 0; p < ports; p++) {
+    const a = pBase + p * PB;
+    const node = net.portNode[p]!;
+    const hist = new Uint32Array(HIST_BINS);
+    for (let i = 0; i < HIST_BINS; i++) hist[i] = v.getUint32(hBase + (p * HIST_BINS + i) * 4, true);
+    out.push({
+      port: p, node, peerNode: net.portNode[net.portPeer[p]!]!, isSwitch: net.topology.kinds[node] === 'switch', rateBps: net.portRate[p]!,
+      txBytes: Number(v.getBigUint64(a + L.get('PT_TX_BYTES'), true)),
+      dataPackets: v.getUint32(a + L.get('PT_DATA_TX'), true),
+      drops: v.getUint32(a + L.get('PT_DROPS'), true),
+      pausesSent: v.getUint32(a + L.get('PT_PAUSES'), true),
+      pausedPs: Number(v.getBigInt64(a + L.get('PT_PAUSED_PS'), true)),
+      maxQueueBytes: v.getUint32(a + L.get('PT_MAX_Q'), true),
+      hist,
+    });
+  }
+  return out;
+}
+
+/** The monitored ports' queue samples, oldest first: [timePs, port, bytes]. */
+export function readSeries(sim: Simulation): { timePs: number; port: number; bytes: number }[] {
+  const { L } = sim;
+  const v = sim.runtime.memory.view;
+  const b = sim.region.base;
+  const cap = v.getUint32(b + L.get('C_SERIES_CAP'), true);
+  const len = v.getUint32(b + L.get('C_SERIES_LEN'), true);
+  if (cap === 0) return [];
+  const base = b + v.getUint32(b + L.get('C_OFF_SERIES'), true);
+  const SB = L.get('SERIES_BYTES');
+  const out: { timePs: number; port: number; bytes: number }[] = [];
+  for (let i = Math.max(0, len - cap); i < len; i++) {
+    const a = base + (i % cap) * SB;
+    out.push({ timePs: Number(v.getBigInt64(a, true)), port: v.getUint32(a + 8, true), bytes: v.getUint32(a + 12, true) });
+  }
+  return out;
+}
+
+/** Switch data queues: the largest seen, and the p99 of the samples of ports that carried data. */
+export function queueSummary(ports: readonly PortStats[]): { maxQueueBytes: number; p99QueueBytes: number } {
+  const agg = new Float64Array(HIST_BINS);
+  let max = 0;
+  for (const p of ports) {
+    if (!p.isSwitch) continue;
+    max = Math.max(max, p.maxQueueBytes);
+    if (p.dataPackets === 0) continue;
+    for (let i = 0; i < HIST_BINS; i++) agg[i]! += p.hist[i]!;
+  }
+  // The bin's upper edge can pass the exact maximum (tracked at every enqueue): clip to it.
+  return { maxQueueBytes: max, p99QueueBytes: Math.min(max, histPercentile(agg, 99)) };
+}

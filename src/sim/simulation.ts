@@ -1,0 +1,312 @@
+import { ErrorCode, QingtianError } from '../common/errors.js';
+import type { StateRegion } from '../common/host-memory-api.js';
+import { defaultRuntime, type KernelRuntime } from '../dpu/kernel-runtime.js';
+import type { LoadedKernel } from '../dpu/kernel-loader.js';
+import type { CcSetup } from './cc-config.js';
+import { KernelLayout } from './kernel-layout.js';
+import { baseRttPs, maxBaseRttPs, type Network } from './network.js';
+import type { FlowSpec } from './workload.js';
+
+/** Everything one simulation run needs. Sizes in bytes, times in ps unless named otherwise. */
+export interface SimConfig {
+  network: Network;
+  flows: FlowSpec[];
+  cc: CcSetup;
+  /** PFC on/off; default: the algorithm's own (cc.pfc). */
+  pfc?: boolean | undefined;
+  seed: number;
+  mtuBytes?: number; // payload per packet (HPCC runs: 1000)
+  headerBytes?: number; // data packet header on the wire
+  ackBytes?: number;
+  intBytes?: number; // INT header bytes per data packet when INT is on
+  bufferBytes?: number; // shared buffer per switch
+  sampleNs?: number; // queue sampling period (0: off)
+  monitorPorts?: number[]; // ports whose queue samples go into the series
+  seriesCap?: number;
+  packetCap?: number;
+  eventQueue?: 'wheel' | 'heap';
+  rtoLowUs?: number;
+  rtoHighUs?: number;
+  runtime?: KernelRuntime;
+}
+
+export const SIM_DEFAULTS = {
+  mtuBytes: 1000, headerBytes: 48, ackBytes: 60, intBytes: 42, bufferBytes: 32_000_000, sampleNs: 1000,
+  seriesCap: 1 << 16, rtoLowUs: 100, rtoHighUs: 320,
+} as const;
+
+const OWNER = 'sim';
+let runs = 0;
+
+function align64(n: number): number {
+  return Math.ceil(n / 64) * 64;
+}
+
+/** One simulation: a state region in host memory, driven by the netsim kernel. */
+export class Simulation {
+  readonly L: KernelLayout;
+  readonly baseRttPs: number;
+  readonly bdpBytes: number;
+  readonly hostRateBps: number;
+  readonly pairRttPs: Float64Array; // per flow
+  readonly pfc: boolean;
+  private readonly run_: (st: number, budget: number) => number;
+  private disposed = false;
+
+  private constructor(
+    readonly config: SimConfig,
+    readonly runtime: KernelRuntime,
+    readonly kernel: LoadedKernel,
+    readonly region: StateRegion,
+    derived: { baseRttPs: number; bdpBytes: number; hostRateBps: number; pairRttPs: Float64Array; pfc: boolean },
+  ) {
+    this.L = new KernelLayout(kernel);
+    this.baseRttPs = derived.baseRttPs;
+    this.bdpBytes = derived.bdpBytes;
+    this.hostRateBps = derived.hostRateBps;
+    this.pairRttPs = derived.pairRttPs;
+    this.pfc = derived.pfc;
+    this.run_ = kernel.fn<(st: number, budget: number) => number>('sim_run');
+  }
+
+  static create(config: SimConfig): Simulation {
+    const runtime = config.runtime ?? defaultRuntime();
+    const kernel = runtime.kernel('netsim');
+    const L = new KernelLayout(kernel);
+    const net = config.network;
+    const o = { ...SIM_DEFAULTS, ...stripUndefined(config) };
+    const pfc = config.pfc ?? config.cc.pfc;
+    const intOn = config.cc.int;
+    const hostRateBps = Math.max(...net.hosts.map((h) => net.portRate[net.firstPort[h]!]!));
+    const dataWire = o.mtuBytes + o.headerBytes;
+    const T = maxBaseRttPs(net, dataWire, o.ackBytes);
+    const bdpBytes = (hostRateBps * T * 1e-12) / 8;
+    const flows = config.flows;
+    for (const [i, f] of flows.entries()) {
+      if (net.hostIndex[f.src]! < 0 || net.hostIndex[f.dst]! < 0 || f.src === f.dst || !(f.sizeBytes >= 1) || f.sizeBytes > 0xffff_ffff || !(f.startPs >= 0)) {
+        throw new QingtianError(ErrorCode.InvalidArgument, `flow ${i}: needs two distinct hosts, 1 <= size < 4 GiB and start >= 0`, { flow: i });
+      }
+      if (i > 0 && f.startPs < flows[i - 1]!.startPs) throw new QingtianError(ErrorCode.InvalidArgument, `flow ${i}: flows must be sorted by start time`, { flow: i });
+    }
+    const nodes = net.topology.kinds.length;
+    const ports = net.portNode.length;
+    const packetCap = o.packetCap ?? Math.min(1 << 21, Math.max(1 << 16, net.hosts.length * 8192));
+    const evqCap = packetCap + 2 * flows.length + ports + nodes + 64;
+    const evqBytes = kernel.fn<(cap: number) => number>('sim_evq_bytes')(evqCap) >>> 0;
+    const monitor = new Set(config.monitorPorts ?? []);
+    const seriesCap = monitor.size > 0 ? o.seriesCap : 0;
+
+    // Areas, in order, each 64-byte aligned.
+    const sizes: [string, number][] = [
+      ['C_OFF_NODES', nodes * L.get('NODE_BYTES')],
+      ['C_OFF_PORTS', ports * L.get('PORT_BYTES')],
+      ['C_OFF_ROUTE', net.route.length * 4],
+      ['C_OFF_RPORTS', net.routePorts.length * 4],
+      ['C_OFF_FLOWS', flows.length * L.get('FLOW_BYTES')],
+      ['C_OFF_CC', flows.length * L.get('CC_FLOW_BYTES')],
+      ['C_OFF_PARAMS', L.get('CC_PARAMS_BYTES')],
+      ['C_OFF_PKTS', packetCap * L.get('PKT_BYTES')],
+      ['C_OFF_INT', intOn ? packetCap * L.get('PKT_INT_BYTES') : 0],
+      ['C_OFF_HIST', ports * L.get('HIST_BINS') * 4],
+      ['C_OFF_SERIES', seriesCap * L.get('SERIES_BYTES')],
+      ['C_OFF_EVQ', evqBytes],
+    ];
+    let off = align64(L.get('CONFIG_BYTES'));
+    const offsets: Record<string, number> = {};
+    for (const [name, bytes] of sizes) {
+      offsets[name] = off;
+      off = align64(off + bytes);
+    }
+    if (off > 0xffff_0000) throw new QingtianError(ErrorCode.InvalidArgument, `simulation needs ${off} bytes of state; at most 4 GiB fits (fewer flows or a smaller packetCap)`);
+    const region = runtime.memory.allocState({ name: `sim:${++runs}`, owner: OWNER, kind: 'job-state', magic: 'NSIM', layoutVersion: 1, payloadBytes: off - 64 });
+    const v = runtime.memory.view;
+    const b = region.base;
+    const u32 = (o2: number, x: number) => v.setUint32(b + o2, x >>> 0, true);
+    const i64 = (o2: number, x: number) => v.setBigInt64(b + o2, BigInt(Math.round(x)), true);
+    const f64 = (o2: number, x: number) => v.setFloat64(b + o2, x, true);
+    for (const [name, o2] of Object.entries(offsets)) u32(L.get(name), o2);
+    u32(L.get('C_NODES'), nodes);
+    u32(L.get('C_PORTS'), ports);
+    u32(L.get('C_HOSTS'), net.hosts.length);
+    u32(L.get('C_SWITCHES'), net.switches);
+    u32(L.get('C_FLOWS'), flows.length);
+    u32(L.get('C_PKT_CAP'), packetCap);
+    u32(L.get('C_EVQ_CAP'), evqCap);
+    u32(L.get('C_SERIES_CAP'), seriesCap);
+    u32(L.get('C_FLAGS'), (pfc ? L.get('CF_PFC') : L.get('CF_SACK')) | (intOn ? L.get('CF_INT') : 0) | (config.cc.ackHighPrio ? L.get('CF_ACK_HIGH_PRIO') : 0));
+    u32(L.get('C_MTU'), o.mtuBytes);
+    u32(L.get('C_HDR_BYTES'), o.headerBytes);
+    u32(L.get('C_ACK_BYTES'), o.ackBytes);
+    u32(L.get('C_INT_HOP_WIRE'), o.intBytes);
+    u32(L.get('C_INFLIGHT_CAP'), Math.min(L.get('SACK_BITS'), Math.max(1, Math.ceil(bdpBytes / o.mtuBytes))));
+    u32(L.get('C_RPORTS'), net.routePorts.length);
+    u32(L.get('C_EVQ_KIND'), (config.eventQueue ?? 'wheel') === 'wheel' ? L.get('EVQ_WHEEL') : L.get('EVQ_HEAP'));
+    i64(L.get('C_RTO_LOW_PS'), o.rtoLowUs * 1e6);
+    i64(L.get('C_RTO_HIGH_PS'), o.rtoHighUs * 1e6);
+    i64(L.get('C_SAMPLE_PS'), o.sampleNs * 1000);
+    v.setBigUint64(b + L.get('C_SEED'), BigInt.asUintN(64, (BigInt(config.seed >>> 0) << 32n) ^ 0x9e3779b97f4a7c15n), true);
+    u32(L.get('C_DT_SHIFT_LOSSY'), 0);
+    u32(L.get('C_RESUME_OFFSET'), 3000);
+    i64(L.get('C_STOP_PS'), 0);
+
+    // Nodes
+    const NB = L.get('NODE_BYTES');
+    const nodeBase = b + offsets['C_OFF_NODES']!;
+    for (let n = 0; n < nodes; n++) {
+      const a = nodeBase + n * NB - b;
+      const isSwitch = net.topology.kinds[n] === 'switch';
+      u32(a + L.get('N_KIND'), isSwitch ? L.get('NK_SWITCH') : L.get('NK_HOST'));
+      u32(a + L.get('N_FIRST_PORT'), net.firstPort[n]!);
+      u32(a + L.get('N_PORT_COUNT'), net.portCount[n]!);
+      u32(a + L.get('N_INDEX'), isSwitch ? net.switchIndex[n]! : net.hostIndex[n]!);
+      if (isSwitch) {
+        let hdrmTotal = 0;
+        let hdrmMax = 0;
+        const rsrv = 4000;
+        for (let p = net.firstPort[n]!; p < net.firstPort[n]! + net.portCount[n]!; p++) {
+          const h = Math.round((3 * net.portRate[p]! * net.portDelay[p]! * 1e-12) / 8);
+          hdrmTotal += h;
+          hdrmMax = Math.max(hdrmMax, h);
+        }
+        u32(a + L.get('N_BUFFER'), o.bufferBytes);
+        u32(a + L.get('N_RSRV'), rsrv);
+        u32(a + L.get('N_HDRM'), hdrmMax);
+        u32(a + L.get('N_HDRM_TOTAL'), hdrmTotal);
+        u32(a + L.get('N_RSRV_TOTAL'), rsrv * net.portCount[n]!);
+      }
+    }
+    // Ports
+    const PB = L.get('PORT_BYTES');
+    for (let p = 0; p < ports; p++) {
+      const a = offsets['C_OFF_PORTS']! + p * PB;
+      const rate = net.portRate[p]!;
+      const scale = rate / 100e9;
+      u32(a + L.get('PT_NODE'), net.portNode[p]!);
+      u32(a + L.get('PT_PEER'), net.portPeer[p]!);
+      u32(a + L.get('PT_PS_PER_BYTE'), Math.round(8e12 / rate));
+      i64(a + L.get('PT_DELAY_PS'), net.portDelay[p]!);
+      f64(a + L.get('PT_RATE_BPS'), rate);
+      u32(a + L.get('PT_KMIN'), Math.round(config.cc.ecn.kminBytes * scale));
+      u32(a + L.get('PT_KMAX'), Math.round(config.cc.ecn.kmaxBytes * scale));
+      v.setFloat32(b + a + L.get('PT_PMAX'), config.cc.ecn.pmax, true);
+      u32(a + L.get('PT_PFC_SHIFT'), Math.max(0, 3 - Math.round(Math.log2(Math.max(1, scale)))));
+      u32(a + L.get('PT_FLAGS'), monitor.has(p) ? L.get('PTF_MONITOR') : 0);
+    }
+    runtime.memory.u8.set(new Uint8Array(net.route.buffer, net.route.byteOffset, net.route.byteLength), b + offsets['C_OFF_ROUTE']!);
+    runtime.memory.u8.set(new Uint8Array(net.routePorts.buffer, net.routePorts.byteOffset, net.routePorts.byteLength), b + offsets['C_OFF_RPORTS']!);
+    // Law parameters
+    const P = offsets['C_OFF_PARAMS']!;
+    u32(P + L.get('P_LAW'), L.get(config.cc.law));
+    f64(P + L.get('P_MTU'), o.mtuBytes);
+    f64(P + L.get('P_LINE_BPS'), hostRateBps);
+    f64(P + L.get('P_BASE_RTT_PS'), T);
+    f64(P + L.get('P_BDP_BYTES'), bdpBytes);
+    f64(P + L.get('P_MIN_RATE'), 1e9 * (hostRateBps / 100e9));
+    f64(P + L.get('P_WIRE_BYTES'), dataWire);
+    const params: Record<string, number> = { ...config.cc.params };
+    if (config.cc.law === 'LAW_SWIFT') params['P_SWIFT_MAX_CWND'] = bdpBytes / o.mtuBytes;
+    for (const [name, x] of Object.entries(params)) f64(P + L.get(name), x);
+    // Flows
+    const FB = L.get('FLOW_BYTES');
+    const pairRttPs = new Float64Array(flows.length);
+    const rttCache = new Map<number, number>();
+    for (const [i, fl] of flows.entries()) {
+      const a = offsets['C_OFF_FLOWS']! + i * FB;
+      const key = fl.src * nodes + fl.dst;
+      let rtt = rttCache.get(key);
+      if (rtt === undefined) rttCache.set(key, (rtt = baseRttPs(net, fl.src, fl.dst, dataWire, o.ackBytes)));
+      pairRttPs[i] = rtt;
+      u32(a + L.get('F_SRC'), fl.src);
+      u32(a + L.get('F_DST'), fl.dst);
+      u32(a + L.get('F_SIZE'), fl.sizeBytes);
+      u32(a + L.get('F_PKTS'), Math.ceil(fl.sizeBytes / o.mtuBytes));
+      i64(a + L.get('F_START_PS'), fl.startPs);
+      u32(a + L.get('F_HASH'), flowHash(fl.src, fl.dst, i, config.seed));
+      i64(a + L.get('F_BASE_RTT_PS'), rtt);
+    }
+    const status = kernel.fn<(st: number) => number>('sim_init')(b);
+    const sim = new Simulation(config, runtime, kernel, region, { baseRttPs: T, bdpBytes, hostRateBps, pairRttPs, pfc });
+    if (status !== 0) {
+      sim.dispose();
+      throw new QingtianError(ErrorCode.InvalidArgument, `simulation state rejected by the kernel (status ${status})`, { status });
+    }
+    return sim;
+  }
+
+  get nowPs(): number {
+    return Number(this.runtime.memory.view.getBigInt64(this.region.base + this.L.get('C_NOW_PS'), true));
+  }
+
+  /** A counter or field of the config block (u64/i64 fields as numbers). */
+  counter(name: string, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
+    const v = this.runtime.memory.view;
+    const a = this.region.base + this.L.get(name);
+    return kind === 'u32' ? v.getUint32(a, true) : kind === 'u64' ? Number(v.getBigUint64(a, true)) : Number(v.getBigInt64(a, true));
+  }
+
+  /**
+   * Runs until simulated time `untilPs` (or until no event is left), `sliceEvents` events per
+   * kernel call, calling `onSlice` between calls (progress, sampling).
+   */
+  runUntil(untilPs: number, onSlice?: (sim: Simulation) => void, sliceEvents = 1 << 21): void {
+    if (this.disposed) throw new QingtianError(ErrorCode.InvalidArgument, 'simulation: already disposed');
+    const v = this.runtime.memory.view;
+    v.setBigInt64(this.region.base + this.L.get('C_STOP_PS'), BigInt(Math.round(untilPs)), true);
+    for (;;) {
+      const n = this.run_(this.region.base, sliceEvents);
+      if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `simulation stopped: ${statusText(this.L, n)} at t=${(this.nowPs / 1e6).toFixed(3)} µs`, { status: n });
+      onSlice?.(this);
+      if (n < sliceEvents) break;
+    }
+  }
+
+  /**
+   * Ends flow `i` early: it sends nothing new and finishes once what it sent is acknowledged
+   * (a flow "leaving" at a chosen time). Returns the packets it keeps.
+   */
+  truncateFlow(i: number): number {
+    const v = this.runtime.memory.view;
+    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    const sent = Math.max(1, v.getUint32(a + this.L.get('F_SND_NXT'), true));
+    const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
+    if (sent < v.getUint32(a + this.L.get('F_PKTS'), true)) {
+      v.setUint32(a + this.L.get('F_PKTS'), sent, true);
+      v.setUint32(a + this.L.get('F_SIZE'), sent * mtu, true);
+    }
+    return sent;
+  }
+
+  /** Payload bytes acknowledged so far to flow i's sender. */
+  ackedBytes(i: number): number {
+    const v = this.runtime.memory.view;
+    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    return Number(v.getBigUint64(a + this.L.get('F_ACKED_BYTES'), true));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runtime.memory.free(this.region, OWNER);
+  }
+}
+
+function statusText(L: KernelLayout, s: number): string {
+  if (s === L.get('ST_POOL_EXHAUSTED')) return 'packet pool exhausted (raise packetCap)';
+  if (s === L.get('ST_EVQ_EXHAUSTED')) return 'event queue full';
+  if (s === L.get('ST_NO_ROUTE')) return 'a packet had no route';
+  return `status ${s}`;
+}
+
+/** The flow's ECMP hash (its 5-tuple stand-in): deterministic for a seed. */
+export function flowHash(src: number, dst: number, i: number, seed: number): number {
+  let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(dst + 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(i + 1, 0x27d4eb2f) ^ seed;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+}
