@@ -21,6 +21,8 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/booted: 1024 MiB host memory/);
     expect(r.stdout).toMatch(/scrub verified: \d+ MiB checked word by word, 0 wrong/);
     expect(r.stdout).toMatch(/failed alone/);
+    expect(r.stdout).toMatch(/10 swaps, 1\.0\.0 ↔ 1\.1\.0: per-core pause p50 [\d.]+ µs/);
+    expect(r.stdout).toMatch(/lost 0, duplicated 0, wrong 0/);
     expect(r.stdout).toMatch(/^report \(/m);
     expect(r.stdout).toMatch(/host shut down cleanly/);
   });

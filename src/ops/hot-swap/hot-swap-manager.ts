@@ -101,7 +101,10 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   }
 
   /** Replaces the live version of module `name` by `bytes` on every core. See the class comment. */
-  swap(name: string, bytes: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+  swap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    // A private copy, taken now: the bytes verified are the bytes placed, whatever the caller
+    // does with its buffer while the swap waits its turn or runs.
+    const bytes = module instanceof Uint8Array ? new Uint8Array(module) : module;
     return this.serial(async () => {
       try {
         return await this.doSwap(name, bytes, options);
@@ -146,7 +149,8 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
     // ---- verify: nothing is placed or sent to a core before all of this passes
     const signer = this.trusted.verify(bytes, o.signature);
-    const info = this.inspect(bytes, name);
+    const inspected = this.inspect(bytes, name);
+    const info = inspected.info;
     const current = this.liveVersion(name);
     if (!current) throw new QingtianError(ErrorCode.SwapRefused, `no version of module ${name} is loaded on the DPU cores; load it first (host.loadKernel), then swap`);
     const transform = checkCandidate(current.info, info);
@@ -158,7 +162,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const verifyMs = tStage - t0;
 
     // ---- stage
-    const next = loader.load(bytes, `${info.name}@${info.version}`);
+    const next = loader.load(bytes, `${info.name}@${info.version}`, inspected);
     let coreLoadNs: number[];
     try {
       coreLoadNs = await pool.loadKernel(next);
@@ -259,9 +263,9 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   }
 
   /** The loader's checks, with the live regions a refused data segment would have overwritten named. */
-  private inspect(bytes: Uint8Array, name: string): ReturnType<typeof inspectKernel>['info'] {
+  private inspect(bytes: Uint8Array, name: string): ReturnType<typeof inspectKernel> {
     try {
-      return inspectKernel(bytes, this.deps.memory.sizeBytes / 65536, `${name} (hot swap)`).info;
+      return inspectKernel(bytes, this.deps.memory.sizeBytes / 65536, `${name} (hot swap)`);
     } catch (e) {
       const segs = isQingtianError(e, ErrorCode.KernelRejected) ? (e.details['segments'] as { offset: number | null; byteLength: number }[] | undefined) : undefined;
       if (!segs) throw e;

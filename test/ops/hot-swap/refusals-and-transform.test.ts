@@ -80,6 +80,19 @@ describe('hot swap: refusals and state transforms', () => {
     await expect(host.hotSwap('virtio', c2.bytes, { signature: c2.signature, graceMs: -1 })).rejects.toThrow(/hotSwap options\.graceMs: expected an integer in \[0, 600000\]/);
   });
 
+  it('swaps in the bytes it was given: a caller overwriting its buffer afterwards changes nothing', async () => {
+    const v2 = test('virtio-v2');
+    const buffer = new Uint8Array(v2.bytes);
+    const pending = host.hotSwap('virtio', buffer, { signature: v2.signature, graceMs: 0 });
+    buffer.fill(0);
+    const r = await pending;
+    expect(r.to).toBe('2.0.0');
+    await r.settled;
+    const v1 = family('virtio');
+    await (await host.hotSwap('virtio', v1.bytes, { signature: v1.signature, graceMs: 0 })).settled;
+    expect(host.swaps.liveVersion('virtio')!.info.version).toBe('1.0.0');
+  });
+
   it('drops a staged version whose self-test fails; the live version keeps serving', async () => {
     const bad = test('virtio-badtest');
     const regions = regionNames(host);
