@@ -75,7 +75,6 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   readonly trusted: TrustedKeys;
   private readonly registry = new ModuleRegistry();
   private readonly live = new Map<string, LoadedKernel>();
-  private readonly signers = new Map<number, string | null>();
   private readonly windows = new Map<string, GraceWindow>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -148,7 +147,8 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const { loader, pool } = this.deps;
 
     // ---- verify: nothing is placed or sent to a core before all of this passes
-    const signer = this.trusted.verify(bytes, o.signature);
+    const signature = this.trusted.check(bytes, o.signature);
+    const signer = signature.keyId;
     const inspected = this.inspect(bytes, name);
     const info = inspected.info;
     const current = this.liveVersion(name);
@@ -157,7 +157,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const open = this.windows.get(name);
     if (open?.claim()) await this.conclude(open, null); // at most two versions: accept the one in its window
     const live = this.liveVersion(name)!;
-    this.remember(live, null);
+    this.registry.note(live, null, 'live'); // a version the host loaded itself is recorded unsigned
     const tStage = performance.now();
     const verifyMs = tStage - t0;
 
@@ -196,9 +196,8 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     }
     const commitMs = ms(tCommit);
     this.live.set(name, next);
-    this.signers.set(next.key, signer);
     this.deps.runtime.replace(live, next);
-    this.registry.note(next, signer, 'live');
+    this.registry.note(next, signature, 'live');
     this.registry.setStatus(live, 'previous');
 
     this.windows.set(name, window);
@@ -312,11 +311,6 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const cached = this.deps.runtime.cached(name);
     if (cached && found.includes(cached)) return cached;
     throw new QingtianError(ErrorCode.SwapRefused, `module ${name} has ${found.length} versions loaded (${found.map((k) => k.info.version).join(', ')}); which one is live is ambiguous`);
-  }
-
-  private remember(k: LoadedKernel, signer: string | null): void {
-    if (!this.signers.has(k.key)) this.signers.set(k.key, signer);
-    this.registry.note(k, this.signers.get(k.key) ?? null, 'live');
   }
 
   private serial<T>(f: () => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import type { LoadedKernel } from '../../dpu/kernel-loader.js';
+import type { ModuleSignature } from './signature.js';
 
 /**
  * live: serving on the cores; previous: the version a swap replaced, still loaded for rollback
@@ -16,6 +17,8 @@ export interface ModuleRecord {
   sha256: string;
   /** Key id of the signature it was admitted with; null for a version the host loaded itself (built-in family). */
   signer: string | null;
+  /** That Ed25519 signature (base64), as verified. */
+  signature: string | null;
   /** Loader key (LoadedKernel.key). */
   key: number;
   status: ModuleStatus;
@@ -27,15 +30,18 @@ const HISTORY = 256;
 export class ModuleRegistry {
   private readonly records: ModuleRecord[] = [];
 
-  /** Records a version (or returns its record if it is known already). */
-  note(kernel: LoadedKernel, signer: string | null, status: ModuleStatus): ModuleRecord {
+  /** Records a version (a known one keeps its signature and takes the new status). */
+  note(kernel: LoadedKernel, signature: ModuleSignature | null, status: ModuleStatus): ModuleRecord {
     const known = this.records.find((r) => r.key === kernel.key);
     if (known) {
       known.status = status;
       return known;
     }
     const i = kernel.info;
-    const rec: ModuleRecord = { name: i.name, version: i.version, abi: i.abi, stateLayout: i.stateLayout, sha256: i.sha256, signer, key: kernel.key, status };
+    const rec: ModuleRecord = {
+      name: i.name, version: i.version, abi: i.abi, stateLayout: i.stateLayout, sha256: i.sha256,
+      signer: signature?.keyId ?? null, signature: signature?.signature ?? null, key: kernel.key, status,
+    };
     this.records.push(rec);
     while (this.records.length > HISTORY) {
       const old = this.records.findIndex((r) => r.status === 'retired' || r.status === 'failed');

@@ -147,6 +147,11 @@ export class TrustedKeys {
    * 'malformed', 'untrusted-key', 'other-module', 'invalid'); returns the signer's key id.
    */
   verify(bytes: Uint8Array, signature: unknown): string {
+    return this.check(bytes, signature).keyId;
+  }
+
+  /** `verify`, returning the parsed signature that verified. */
+  check(bytes: Uint8Array, signature: unknown): ModuleSignature {
     if (signature === undefined || signature === null) {
       throw new QingtianError(ErrorCode.BadSignature, 'module is unsigned: a hot swap needs an Ed25519 signature by a key this host trusts', { reason: 'unsigned' });
     }
@@ -167,6 +172,6 @@ export class TrustedKeys {
     if (!verify(null, statement(sha256), key, Buffer.from(sig.signature, 'base64'))) {
       throw new QingtianError(ErrorCode.BadSignature, `bad signature: it does not verify with key ${sig.keyId} for sha256 ${sha256.slice(0, 16)}…`, { reason: 'invalid', keyId: sig.keyId });
     }
-    return sig.keyId;
+    return sig;
   }
 }

@@ -7,7 +7,7 @@ import type { Host } from '../../../src/orchestrator/host.js';
 import type { RefusedEvent } from '../../../src/ops/hot-swap/events.js';
 import { signModule } from '../../../src/ops/hot-swap/signature.js';
 import { testKernel } from '../../helpers/kernels.js';
-import { bootHost, family, regionNames, stranger, test, until, type Signed } from './helpers.js';
+import { bootHost, family, regionNames, signer, stranger, test, until, type Signed } from './helpers.js';
 
 /**
  * Refusals (nothing changes on any core) and the state transform end to end: a counter job
@@ -123,8 +123,12 @@ describe('hot swap: refusals and state transforms', () => {
       await until(() => count() === 1000, 'v1 counted 1000');
       const c2 = test('counter-v2');
       const up = await host.hotSwap('counter', c2.bytes, { signature: c2.signature, graceMs: 0 });
-      expect(up).toMatchObject({ from: '1.0.0', to: '2.0.0', transformed: true });
+      expect(up).toMatchObject({ from: '1.0.0', to: '2.0.0', transformed: true, signer: signer.keyId });
       await up.settled;
+      const records = host.swaps.modules().filter((m) => m.name === 'counter');
+      expect(records.map((m) => [m.version, m.stateLayout, m.status, m.signer])).toEqual([['1.0.0', 1, 'retired', null], ['2.0.0', 2, 'live', signer.keyId]]);
+      expect(records[1]!.signature).toBe(c2.signature.signature);
+      expect(records[1]!.sha256).toBe(c2.signature.module.sha256);
       expect(layout()).toBe(2);
       expect(count()).toBe(1000);
       post(234);
