@@ -118,6 +118,7 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
       await servedSince(2_000); // each version serves before the next swap
     }
     const swapping = await t.stop();
+    if (swapping.unaudited > 0) throw new Error(`${swapping.unaudited} completions past the audit's capacity: raise maxRequests`);
 
     // Peer: detach the device's job and attach it again on the other version, same state, same traffic.
     const peer = await detachAttach(host, t, swaps >> 1);

@@ -34,6 +34,8 @@ export interface TrafficReport {
   wrong: number;
   byVersion: Record<string, number>;
   transitions: VersionTransition[];
+  /** Completions past the audit's `maxRequests` (counted, not checked for duplicates): size the audit so this stays 0. */
+  unaudited: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export class AuditedTraffic {
       wrong: c.errors,
       byVersion: a.byVersion,
       transitions: a.transitions,
+      unaudited: a.beyond,
     };
   }
 
