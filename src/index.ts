@@ -19,6 +19,17 @@ export { DpuCore, type Job, type JobFailure, type JobFailedEvent } from './dpu/d
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core-counters.js';
 export { renderMetrics, type MetricsSnapshot } from './ops/metrics.js';
+export type { GuestMemoryView } from './common/guest-api.js';
+export { featureWord, ringFeatures, describeFeatures, NO_RING_FEATURES, type RingFeatures } from './common/virtio/features.js';
+export { needEvent } from './common/virtio/ring-layout.js';
+export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
+export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
+export { ReferenceDevice, echoChain, type RefChain, type RefMemory, type RefQueueConfig } from './dpu/virtio/reference-device.js';
+export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
+export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
+export { GuestVcpu } from './hypervisor/guest/vcpu.js';
+export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
+export { createDriver, SplitDriver, PackedDriver, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './hypervisor/guest/virtio/index.js';
 export { CcFlowTable, type CcLaw, type CcEvent, type CcTableOptions } from './dpu/rdma/cc-kernel.js';
 export { Simulation, SIM_DEFAULTS, type SimConfig } from './sim/simulation.js';
 export { runScenario, scenarioFlows, type Scenario, type AlgorithmResult, type Progress } from './sim/scenario.js';
