@@ -19,3 +19,7 @@ export { DpuCore, type Job, type JobFailure, type JobFailedEvent } from './dpu/d
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core-counters.js';
 export { renderMetrics, type MetricsSnapshot } from './ops/metrics.js';
+export { Classifier, type ClassifierOptions } from './dpu/net/classifier.js';
+export { normalizeRule, ruleMatches, type ClassifierRule, type NormalRule } from './dpu/net/classifier-rule.js';
+export { parseClassBench, parseTrace, formatClassBenchRule } from './dpu/net/classbench.js';
+export { parseIPv4, formatIPv4, parsePrefix4, parseIPv6, formatIPv6, parsePrefix6, type Prefix4, type Prefix6 } from './dpu/net/ip-address.js';

@@ -27,8 +27,12 @@ export const ErrorCode = {
   CoreUnavailable: 'QT_CORE_UNAVAILABLE',
   /** A command did not complete in time. */
   Timeout: 'QT_TIMEOUT',
-  /** A named resource (kernel file, suite, entry) does not exist. */
+  /** A named resource (kernel file, suite, entry, rule id) does not exist. */
   NotFound: 'QT_NOT_FOUND',
+  /** Text input (a ClassBench file, a prefix) is malformed; the message gives the line or field. */
+  BadFormat: 'QT_BAD_FORMAT',
+  /** A fixed-capacity structure (classifier, route table) has no room left. */
+  CapacityExceeded: 'QT_CAPACITY_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

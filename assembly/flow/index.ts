@@ -1,0 +1,20 @@
+// Kernel family "flow": the network fast path's lookups, each over a state region the TS side
+// allocates in a KernelRuntime's memory (so DPU cores can run the same lookups zero-copy).
+//
+//   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
+//
+// No data segments and no tables: hash seeds live in each state region.
+
+import { KERNEL_ABI } from '../common/abi';
+
+export const QT_ABI: i32 = KERNEL_ABI;
+export const QT_NAME: u64 = 0x776f6c66; // "flow"
+export const QT_VERSION: i32 = (1 << 16) | (0 << 8) | 0; // 1.0.0
+export const QT_STATE_LAYOUT: i32 = 1;
+export const QT_TABLES_BYTES: i32 = 0;
+
+export function qt_init(tables: usize, build: i32): i32 {
+  return 0;
+}
+
+export * from './classifier';
