@@ -23,3 +23,4 @@ export { Classifier, type ClassifierOptions } from './dpu/net/classifier.js';
 export { normalizeRule, ruleMatches, type ClassifierRule, type NormalRule } from './dpu/net/classifier-rule.js';
 export { parseClassBench, parseTrace, formatClassBenchRule } from './dpu/net/classbench.js';
 export { parseIPv4, formatIPv4, parsePrefix4, parseIPv6, formatIPv6, parsePrefix6, type Prefix4, type Prefix6 } from './dpu/net/ip-address.js';
+export { RouteTable, MAX_NEXT_HOP, type RouteTableOptions, type AddressFamily, type RoutePrefix } from './dpu/net/route-table.js';

@@ -2,6 +2,7 @@
 // allocates in a KernelRuntime's memory (so DPU cores can run the same lookups zero-copy).
 //
 //   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
+//   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm.ts
 //
 // No data segments and no tables: hash seeds live in each state region.
 
@@ -18,3 +19,4 @@ export function qt_init(tables: usize, build: i32): i32 {
 }
 
 export * from './classifier';
+export * from './lpm';
