@@ -4,6 +4,7 @@
 //   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
 //   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm.ts
 //   flow_fc_*    exact-match flow cache (cuckoo, signatures, aging)       flow-cache.ts
+//   flow_parse   L2/L3/L4/VXLAN packet parser → flow keys                 parser.ts
 //
 // No data segments and no tables: hash seeds live in each state region.
 
@@ -22,3 +23,4 @@ export function qt_init(tables: usize, build: i32): i32 {
 export * from './classifier';
 export * from './lpm';
 export * from './flow-cache';
+export * from './parser';
