@@ -3,4 +3,5 @@ import type { BenchContext } from './lib/report.js';
 /** Benchmark suites by name. Each module exports `run(ctx)`. */
 export const SUITES: Record<string, { describe: string; load: () => Promise<{ run(ctx: BenchContext): Promise<void> }> }> = {
   core: { describe: 'DPU core runtime: poll round trip, interrupt wake-up, control command, idle CPU', load: () => import('./core.js') },
+  flow: { describe: 'flow lookups: exact-match flow cache, ClassBench classifier, IPv4 LPM (single thread, bursts of 32)', load: () => import('./flow.js') },
 };

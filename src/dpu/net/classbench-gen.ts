@@ -11,7 +11,9 @@ import { mask4 } from './ip-address.js';
  *  - exact ports and arbitrary ranges drawn from those of the seed;
  *  - address clustering: a new address copies the leading bits of a seed address and draws the
  *    rest, where the number of copied bits follows the seed's own nesting (for each seed
- *    address, its longest common prefix with another seed address).
+ *    address, its longest common prefix with another seed address);
+ *  - the priority order: ClassBench sets list specific rules first and wildcard-heavy ones
+ *    last, so each new rule takes the place in the order of the seed rule it was modelled on.
  * Seeded: the same (seed set, size, seed) always gives the same rules.
  */
 
@@ -88,11 +90,14 @@ export function generateClassBench(seed: readonly NormalRule[], count: number, p
   const seen = new Set<string>();
   const usedPairs = new Set<string>();
   let guard = 0;
+  const order: number[] = [];
   while (rules.length < count && guard++ < count * 20) {
-    const cls = rng.pick(classes);
+    // Model the new rule on a seed rule: its class and length pair, and its place in the order.
+    const j = rng.below(seed.length);
+    const cls = classes[j]!;
     const [proto, spc, dpc] = cls.split('|') as [string, PortClass, PortClass];
     const [pv, pm] = proto.split('/').map(Number) as [number, number];
-    const [srcLen, dstLen] = rng.pick(pairsByClass.get(cls)!);
+    const [srcLen, dstLen] = rng.float() < 0.5 ? [seed[j]!.srcLen, seed[j]!.dstLen] : rng.pick(pairsByClass.get(cls)!);
     const [spLo, spHi] = ports(spc);
     const [dpLo, dpHi] = ports(dpc);
     const r: NormalRule = {
@@ -106,14 +111,19 @@ export function generateClassBench(seed: readonly NormalRule[], count: number, p
       dpHi,
       protoValue: pv,
       protoMask: pm,
-      priority: rules.length,
+      priority: 0,
     };
     const key = `${r.srcAddr}/${srcLen} ${r.dstAddr}/${dstLen} ${spLo}:${spHi} ${dpLo}:${dpHi} ${pv}/${pm}`;
     if (seen.has(key)) continue;
     seen.add(key);
     usedPairs.add(`${srcLen}-${dstLen}`);
     rules.push(r);
+    order.push(j + rng.float());
   }
+  const idx = rules.map((_, i) => i).sort((a, b) => order[a]! - order[b]!);
+  const sorted = idx.map((i, p) => ({ ...rules[i]!, priority: p }));
+  rules.length = 0;
+  rules.push(...sorted);
   return { rules, lengthPairs: usedPairs.size };
 }
 
