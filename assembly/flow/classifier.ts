@@ -391,7 +391,11 @@ function chooseTable(state: usize, tuple: u32, sv: u32, dv: u32, plo: u32, pv: u
   const limit = load<u32>(state, COLL_LIMIT);
   const n = load<u32>(state, TABLE_COUNT);
   let fallback: i32 = -1;
-  for (let t: u32 = 0; t < n; t++) {
+  // Tables in lookup order (best rule first): a rule joins the earliest table that can take it,
+  // which keeps high-priority rules together and lets lookups stop early.
+  const oc = load<u32>(state, ORDER_COUNT);
+  for (let k: u32 = 0; k < oc; k++) {
+    const t = load<u32>(orderAt(state, k));
     const tb = tableAt(state, t);
     if (load<u32>(tb, T_COUNT) == 0 || !tupleFits(load<u32>(tb, T_TUPLE), tuple)) continue;
     if (roomIn(state, t, sv, dv, plo, pv, limit)) return <i32>t;
@@ -568,3 +572,4 @@ export function flow_cls_rule_count(state: usize): i32 {
 export function flow_cls_table_count(state: usize): i32 {
   return <i32>load<u32>(state, ORDER_COUNT);
 }
+
