@@ -13,7 +13,7 @@ import { formatIPv4 } from '../src/dpu/net/ip-address.js';
 import { RouteTable } from '../src/dpu/net/route-table.js';
 import { HostMemory } from '../src/hypervisor/host-memory.js';
 import type { BenchContext } from './lib/report.js';
-import { generateRoutes4, routeProbes } from './lib/route-gen.js';
+import { generateRoutes4, routeProbes } from '../src/dpu/net/route-gen.js';
 import { median } from './lib/stats.js';
 import { JsFlowMap } from './peers/js-flow-map.js';
 import { LinearClassifier } from './peers/linear-classifier.js';

@@ -1,4 +1,4 @@
-import { Prng } from '../../src/common/prng.js';
+import { Prng } from '../../common/prng.js';
 
 /**
  * A BGP-like IPv4 table, seeded: about 60 % /24, most of the rest /16–/23, a few shorter, and
