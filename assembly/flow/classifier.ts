@@ -26,7 +26,7 @@
 //   tables:  tableCap × 32 B   +0 srcMask +4 dstMask +8 portMask (sport | dport << 16) +12 protoMask
 //                              +16 u64 bestRank (conservative bound; MAX when empty) +24 count +28 tuple
 //   order:   tableCap × u32    non-empty tables sorted by bestRank
-//   buckets: (bucketMask + 1) × u32, chain head = rule slot + 1 (0 = empty)
+//   buckets: (bucketMask + 1) × 8 B: u32 chain head = rule slot + 1 (0 = empty), u32 head's priority
 //   rules:   ruleCap × 32 B    +0 srcValue +4 dstValue +8 sport lo|hi<<16 +12 dport lo|hi<<16
 //                              +16 srcLen | dstLen << 8 | protoValue << 16 | protoMask << 24
 //                              +20 priority +24 next (slot + 1) +28 ruleId
@@ -108,7 +108,7 @@ export function flow_cls_bytes(ruleCap: u32, tableCap: u32, bucketCount: u32): f
   let n: u64 = CLS_CTRL_BYTES;
   n += align64(<u64>tableCap * CLS_TABLE_BYTES);
   n += align64(<u64>tableCap * 4);
-  n += align64(<u64>bucketCount * 4);
+  n += align64(<u64>bucketCount * 8);
   n += align64(<u64>ruleCap * CLS_RULE_BYTES);
   n += <u64>ruleCap * CLS_AUX_BYTES;
   return <f64>n;
@@ -125,7 +125,7 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
   const orderOff = off;
   off += align64(<u64>tableCap * 4);
   const bucketsOff = off;
-  off += align64(<u64>bucketCount * 4);
+  off += align64(<u64>bucketCount * 8);
   store<u32>(state, 0, SEQ);
   store<u32>(state, ruleCap, RULE_CAP);
   store<u32>(state, bucketCount - 1, BUCKET_MASK);
@@ -174,7 +174,7 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
 }
 
 @inline function bucketAt(state: usize, b: u32): usize {
-  return state + load<u32>(state, BUCKETS_OFF) + (<usize>b << 2);
+  return state + load<u32>(state, BUCKETS_OFF) + (<usize>b << 3);
 }
 
 @inline function orderAt(state: usize, k: u32): usize {
@@ -267,8 +267,11 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
     const tb = tables + (<usize>t) * CLS_TABLE_BYTES;
     if (load<u64>(tb, T_BEST) >= best) break;
     const h = keyHash(m0, m1, m2, m3, t, s & load<u32>(tb, T_SMASK), d & load<u32>(tb, T_DMASK), ports & load<u32>(tb, T_PMASK), pr & load<u32>(tb, T_PRMASK));
-    const r = load<u32>(buckets + (<usize>(h & mask) << 2));
-    if (r != 0) {
+    const bp = buckets + (<usize>(h & mask) << 3);
+    const r = load<u32>(bp);
+    // The head's priority sits next to it: a chain that cannot beat the best so far is skipped
+    // without touching its first rule (most probes end here).
+    if (r != 0 && <u64>load<u32>(bp, 4) <= (best >> 32)) {
       const w = walk(rules, ruleCap, r, best, s, d, sp, dp, pr);
       if (w != 0) {
         bestSlot = w;
@@ -518,6 +521,7 @@ export function flow_cls_insert(state: usize, sv: u32, sm: u32, dv: u32, dm: u32
   }
   store<u32>(rec, r, R_NEXT);
   store<u32>(prev + prevOff, slot + 1);
+  if (prevOff == 0) store<u32>(prev, priority, 4); // new head: its priority goes beside it
   const tb = tableAt(state, <u32>t);
   store<u32>(tb, load<u32>(tb, T_COUNT) + 1, T_COUNT);
   if (rank < load<u64>(tb, T_BEST)) store<u64>(tb, rank, T_BEST);
@@ -545,7 +549,9 @@ export function flow_cls_remove(state: usize, slot: u32): i32 {
   }
   // The record keeps its `next` so a reader standing on it still reaches the chain's end; it is
   // reused only by a later insert, after which readers that saw it retry (seq moved).
-  store<u32>(prev + prevOff, load<u32>(rec, R_NEXT));
+  const next = load<u32>(rec, R_NEXT);
+  store<u32>(prev + prevOff, next);
+  if (prevOff == 0) store<u32>(prev, next != 0 ? load<u32>(ruleAt(state, next - 1), R_PRIO) : 0, 4);
   store<u32>(aux, 0, A_LIVE);
   const t = load<u32>(aux, A_TABLE);
   const tb = tableAt(state, t);
