@@ -29,6 +29,7 @@
 
 import { headerOk } from '../common/header';
 import { rangeOk } from './hash';
+import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_SYNC_NEEDED, lrBegin, lrCopyAt, lrFlip, lrPin, lrUnpin } from './left-right';
 
 export const LPM_MAGIC: u32 = 0x4d504c46; // 'FLPM'
 export const LPM_LAYOUT: u32 = 1;
@@ -42,14 +43,8 @@ export const LPM_E_STATE: i32 = -1;
 export const LPM_E_RANGE: i32 = -2;
 export const LPM_E_BUSY: i32 = -3;
 
-const ACTIVE: usize = 64;
 const TOP_BITS: usize = 68;
 const GROUP_CAP: usize = 72;
-const COPY_BYTES: usize = 76;
-const COPY0: usize = 80;
-const SYNC_NEEDED: usize = 88;
-const READERS0: usize = 128;
-const READER_STRIDE: usize = 64;
 
 const C_USED: usize = 0;
 const C_FREE: usize = 4;
@@ -59,7 +54,6 @@ const C_TOP: usize = 64;
 const VALID: u32 = 0x80000000;
 const EXT: u32 = 0x40000000;
 const VAL_MASK: u32 = 0x3fffff;
-const MAX_SPINS: i32 = 1 << 26;
 
 @inline function depthOf(e: u32): u32 {
   return (e >> 22) & 0xff;
@@ -83,18 +77,18 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
   const need = flow_lpm_bytes(topBits, groupCap);
   if (need == 0 || !headerOk(state, LPM_MAGIC, LPM_LAYOUT, <u32>min<f64>(need, 4294967295)) || !rangeOk(state, <u64>need)) return LPM_E_STATE;
   const cb = copyBytes(topBits, groupCap);
-  store<u32>(state, 0, ACTIVE);
+  store<u32>(state, 0, LR_ACTIVE);
   store<u32>(state, topBits, TOP_BITS);
   store<u32>(state, groupCap, GROUP_CAP);
-  store<u32>(state, <u32>cb, COPY_BYTES);
-  store<u32>(state, LPM_CTRL_BYTES, COPY0);
-  store<u32>(state, <u32>(LPM_CTRL_BYTES + cb), COPY0 + 4);
-  store<u32>(state, 0, SYNC_NEEDED);
+  store<u32>(state, <u32>cb, LR_COPY_BYTES);
+  store<u32>(state, LPM_CTRL_BYTES, LR_COPY0);
+  store<u32>(state, <u32>(LPM_CTRL_BYTES + cb), LR_COPY0 + 4);
+  store<u32>(state, 0, LR_SYNC_NEEDED);
   return 0;
 }
 
 @inline function copyAt(state: usize, c: u32): usize {
-  return state + load<u32>(state + COPY0 + ((<usize>c & 1) << 2));
+  return lrCopyAt(state, c);
 }
 
 @inline function groupAt(copy: usize, topBits: u32, g: u32): usize {
@@ -102,21 +96,6 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
 }
 
 // ---- readers ----------------------------------------------------------------------------------
-
-/** Pins the active copy for one burst; returns its index. */
-@inline function pin(state: usize): u32 {
-  while (true) {
-    const c = atomic.load<u32>(state, ACTIVE) & 1;
-    atomic.add<u32>(state + READERS0 + (<usize>c) * READER_STRIDE, 1);
-    if ((atomic.load<u32>(state, ACTIVE) & 1) == c) return c;
-    atomic.sub<u32>(state + READERS0 + (<usize>c) * READER_STRIDE, 1);
-  }
-  return 0;
-}
-
-@inline function unpin(state: usize, c: u32): void {
-  atomic.sub<u32>(state + READERS0 + (<usize>c) * READER_STRIDE, 1);
-}
 
 /**
  * IPv4 lookups: `count` addresses (u32 each) → next hop or -1 (i32 each). Two stages over the
@@ -126,7 +105,7 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
 export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 24) return LPM_E_STATE;
   if (count < 0 || !rangeOk(addrs, <u64>count << 2) || !rangeOk(out, <u64>count << 2)) return LPM_E_RANGE;
-  const c = pin(state);
+  const c = lrPin(state);
   const copy = copyAt(state, c);
   const top = copy + C_TOP;
   const groups = top + ((<usize>4) << 24);
@@ -145,7 +124,7 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
     }
     store<i32>(out + (i << 2), (e & VALID) != 0 ? <i32>(e & VAL_MASK) : -1);
   }
-  unpin(state, c);
+  lrUnpin(state, c);
   return count;
 }
 
@@ -153,7 +132,7 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
 export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 16) return LPM_E_STATE;
   if (count < 0 || !rangeOk(addrs, <u64>count << 4) || !rangeOk(out, <u64>count << 2)) return LPM_E_RANGE;
-  const c = pin(state);
+  const c = lrPin(state);
   const copy = copyAt(state, c);
   const top = copy + C_TOP;
   const groups = top + ((<usize>4) << 16);
@@ -176,7 +155,7 @@ export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: us
     }
     store<i32>(out + (i << 2), (e & VALID) != 0 && (e & EXT) == 0 ? <i32>(e & VAL_MASK) : -1);
   }
-  unpin(state, c);
+  lrUnpin(state, c);
   return count;
 }
 
@@ -282,14 +261,6 @@ function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
   return n;
 }
 
-@inline function drain(state: usize, c: u32): bool {
-  let spins: i32 = 0;
-  while (atomic.load<u32>(state + READERS0 + (<usize>c) * READER_STRIDE) != 0) {
-    if (++spins > MAX_SPINS) return false;
-  }
-  return true;
-}
-
 /**
  * Applies `n` ops (Left-Right: inactive copy, flip, drain, other copy). Returns how many were
  * applied (ops after the first failing one are not applied; it failed for want of groups or a
@@ -298,27 +269,17 @@ function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
 export function flow_lpm_apply(state: usize, ops: usize, n: i32): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES)) return LPM_E_STATE;
   if (n < 0 || !rangeOk(ops, <u64>n * LPM_OP_BYTES)) return LPM_E_RANGE;
-  const active = atomic.load<u32>(state, ACTIVE) & 1;
-  const idle = active ^ 1;
-  if (!drain(state, idle)) return LPM_E_BUSY;
-  if (load<u32>(state, SYNC_NEEDED) != 0) {
-    // A previous call flipped but could not finish the old copy: copy the active one over it.
-    memory.copy(copyAt(state, idle), copyAt(state, active), <usize>load<u32>(state, COPY_BYTES));
-    store<u32>(state, 0, SYNC_NEEDED);
-  }
-  const done = applyOps(state, copyAt(state, idle), ops, <u32>n);
-  atomic.store<u32>(state, idle, ACTIVE);
-  if (!drain(state, active)) {
-    store<u32>(state, 1, SYNC_NEEDED);
-    return LPM_E_BUSY;
-  }
+  const idle = lrBegin(state);
+  if (idle < 0) return LPM_E_BUSY;
+  const done = applyOps(state, copyAt(state, <u32>idle), ops, <u32>n);
+  if (!lrFlip(state, <u32>idle)) return LPM_E_BUSY;
   // The same ops, including a failing one (it fails at the same point), keep the copies equal.
-  applyOps(state, copyAt(state, active), ops, done < <u32>n ? done + 1 : done);
+  applyOps(state, copyAt(state, <u32>idle ^ 1), ops, done < <u32>n ? done + 1 : done);
   return <i32>done;
 }
 
 /** Groups in use in the active copy (figure of merit for memory). */
 export function flow_lpm_groups_used(state: usize): i32 {
-  const copy = copyAt(state, atomic.load<u32>(state, ACTIVE));
+  const copy = copyAt(state, atomic.load<u32>(state, LR_ACTIVE));
   return <i32>load<u32>(copy, C_LIVE);
 }
