@@ -21,6 +21,7 @@ export function qt_init(tables: usize, build: i32): i32 {
 }
 
 export * from './classifier';
+export { flow_cls_bytes, flow_cls_init, CLS_MAGIC, CLS_LAYOUT, CLS_E_STATE, CLS_E_RANGE, CLS_E_FULL, CLS_E_TABLES, CLS_E_SLOT, CLS_E_BUSY } from './cls-layout';
 export * from './lpm';
 export * from './flow-cache';
 export * from './parser';
