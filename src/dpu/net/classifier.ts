@@ -116,9 +116,10 @@ export class Classifier {
     return this.insertNormal(normalizeRule(rule, this.nextPriority));
   }
 
-  /** Adds an already checked rule (from parseClassBench or normalizeRule). */
+  /** Adds a rule in the checked flat form (from parseClassBench or normalizeRule); re-checked cheaply. */
   insertNormal(r: NormalRule): number {
     this.assertLive();
+    checkNormal(r);
     const id = this.nextId;
     const slot = this.fInsert(this.state.base, r.srcAddr, mask4(r.srcLen), r.dstAddr, mask4(r.dstLen), r.spLo | (r.spHi << 16), r.dpLo | (r.dpHi << 16), r.protoValue, r.protoMask, r.priority, id);
     if (slot < 0) {
@@ -219,4 +220,14 @@ export class Classifier {
   private assertLive(): void {
     if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'classifier has been disposed');
   }
+}
+
+const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** Plain comparisons only: this runs on every update (the target is 500k updates a second). */
+function checkNormal(r: NormalRule): void {
+  const bad = !u32ok(r.srcAddr) || !u32ok(r.dstAddr) || !(r.srcLen >= 0 && r.srcLen <= 32) || !(r.dstLen >= 0 && r.dstLen <= 32)
+    || !(r.spLo >= 0 && r.spLo <= r.spHi && r.spHi <= 65535) || !(r.dpLo >= 0 && r.dpLo <= r.dpHi && r.dpHi <= 65535)
+    || !(r.protoMask >= 0 && r.protoMask <= 255) || !(r.protoValue >= 0 && r.protoValue <= 255) || !u32ok(r.priority);
+  if (bad) throw new QingtianError(ErrorCode.InvalidArgument, `insertNormal: expected a checked rule (lengths 0..32, ports lo <= hi <= 65535, proto 0..255, priority a u32), got ${JSON.stringify(r)}`);
 }

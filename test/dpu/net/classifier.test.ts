@@ -106,6 +106,7 @@ describe('Classifier', () => {
       expect(msg(() => c.insert({ srcPorts: [0, 70000] }))).toMatch(/rule\.srcPorts\[1\]: expected an integer in \[0, 65535\]/);
       expect(msg(() => c.insert({ proto: 300 }))).toMatch(/rule\.proto: expected an integer in \[0, 255\]/);
       expect(msg(() => c.remove(99))).toMatch(/QT_NOT_FOUND/);
+      expect(msg(() => c.insertNormal({ ...normalizeRule({}, 0), srcLen: 40 }))).toMatch(/QT_INVALID_ARGUMENT insertNormal: expected a checked rule/);
       c.insert({ proto: 6 });
       c.insert({ proto: 17 });
       expect(msg(() => c.insert({ proto: 1 }))).toMatch(/QT_CAPACITY_EXCEEDED/);
