@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ErrorCode, QingtianError } from '../src/common/errors.js';
 import { packageRoot } from '../src/common/package-paths.js';
 import { Prng } from '../src/common/prng.js';
 import { LoaderRuntime, type KernelRuntime } from '../src/dpu/kernel-runtime.js';
@@ -106,10 +107,10 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
 
 function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
   const root = packageRoot();
-  const seedText = readFileSync(join(root, 'test', 'fixtures', 'acl1_1k'), 'utf8');
+  const seedText = fixture(root, 'acl1_1k');
   const seed = parseClassBench(seedText);
   const sets: { name: string; rules: NormalRule[]; trace: Uint32Array; target?: number }[] = [
-    { name: 'acl1-1k', rules: seed, trace: parseTrace(readFileSync(join(root, 'test', 'fixtures', 'acl1_1k_trace'), 'utf8')) },
+    { name: 'acl1-1k', rules: seed, trace: parseTrace(fixture(root, 'acl1_1k_trace')) },
   ];
   const big = generateClassBench(seed, 10_000, 0xc1a55).rules;
   sets.push({ name: 'acl1-10k', rules: big, trace: generateTrace(big, 100_000, 0x7ace), target: 5 });
@@ -168,6 +169,15 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
       c.dispose();
       mem.free(region, 'bench');
     }
+  }
+}
+
+/** The ClassBench data ships with the repository (test/fixtures), not with the npm package. */
+function fixture(root: string, name: string): string {
+  try {
+    return readFileSync(join(root, 'test', 'fixtures', name), 'utf8');
+  } catch {
+    throw new QingtianError(ErrorCode.NotFound, `bench flow: ClassBench file test/fixtures/${name} not found under ${root}; run the bench from a clone of the repository`);
   }
 }
 
