@@ -1,28 +1,8 @@
-// Hash mixing shared by the flow kernels. Seeds always come from the caller's state region
-// (never from static data): a table built with a secret seed cannot be flooded by keys chosen
-// to collide.
+// Hash finalising and range checks shared by the flow kernels. Hash seeds always come from the
+// caller's state region (never from static data): a table built with a secret seed cannot be
+// flooded by keys chosen to collide.
 
-/** One 32-bit word folded into a running hash (multiply-rotate-multiply, then rotate-add). */
-@inline export function mixWord(h: u32, k: u32): u32 {
-  k *= 0xcc9e2d51;
-  k = rotl<u32>(k, 15);
-  k *= 0x1b873593;
-  h ^= k;
-  h = rotl<u32>(h, 13);
-  return h * 5 + 0xe6546b64;
-}
-
-/** Final avalanche: every input bit affects every output bit. */
-@inline export function finish32(h: u32): u32 {
-  h ^= h >> 16;
-  h *= 0x85ebca6b;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >> 16;
-  return h;
-}
-
-/** 64-bit finaliser (xor-shift-multiply), used after the NH-style sum of the flow cache. */
+/** 64-bit finaliser (xor-shift-multiply): the flow cache's NH sum, seed expansion. */
 @inline export function finish64(x: u64): u64 {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccd;
