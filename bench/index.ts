@@ -5,4 +5,5 @@ export const SUITES: Record<string, { describe: string; load: () => Promise<{ ru
   core: { describe: 'DPU core runtime: poll round trip, interrupt wake-up, control command, idle CPU', load: () => import('./core.js') },
   vq: { describe: 'virtqueues: kernel pop/push, guest vCPU ↔ DPU core loopback (poll, interrupt), packed vs split', load: () => import('./vq.js') },
   cc: { describe: 'congestion control: cc kernel updates/s over 10k flows, event core, simulator events/s and packets/s', load: () => import('./cc.js') },
+  flow: { describe: 'flow lookups: exact-match flow cache, ClassBench classifier, IPv4 LPM (single thread, bursts of 32)', load: () => import('./flow.js') },
 };

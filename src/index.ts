@@ -43,3 +43,10 @@ export { readFlows, readPorts, readSeries, queueSummary, type PortStats } from '
 export { writeOutputs, summaryOf } from './sim/outputs.js';
 export { slowdownSvg } from './sim/slowdown-chart.js';
 export { Prng } from './sim/prng.js';
+export { Classifier, type ClassifierOptions } from './dpu/net/classifier.js';
+export { normalizeRule, ruleMatches, type ClassifierRule, type NormalRule } from './dpu/net/classifier-rule.js';
+export { parseClassBench, parseTrace, formatClassBenchRule } from './dpu/net/classbench.js';
+export { parseIPv4, formatIPv4, parsePrefix4, parseIPv6, formatIPv6, parsePrefix6, type Prefix4, type Prefix6 } from './dpu/net/ip-address.js';
+export { RouteTable, MAX_NEXT_HOP, type RouteTableOptions, type AddressFamily, type RoutePrefix } from './dpu/net/route-table.js';
+export { FlowTable, FLOW_KEY_BYTES, MAX_FLOW_VALUE, type FlowTableOptions, type FlowInsertResult } from './dpu/net/flow-table.js';
+export { PacketParser, flowKey, decodeRecord, PARSE_RECORD_BYTES, PARSE_DESC_BYTES, type ParsedPacket, type FlowKeyFields, type Verdict } from './dpu/net/packet-parser.js';

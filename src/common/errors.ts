@@ -31,8 +31,12 @@ export const ErrorCode = {
   QueueRefused: 'QT_QUEUE_REFUSED',
   /** A device is not in a state that allows the operation (e.g. needs reset, not configured). */
   DeviceState: 'QT_DEVICE_STATE',
-  /** A named resource (kernel file, suite, entry) does not exist. */
+  /** A named resource (kernel file, suite, entry, rule id) does not exist. */
   NotFound: 'QT_NOT_FOUND',
+  /** Text input (a ClassBench file, a prefix) is malformed; the message gives the line or field. */
+  BadFormat: 'QT_BAD_FORMAT',
+  /** A fixed-capacity structure (classifier, route table) has no room left. */
+  CapacityExceeded: 'QT_CAPACITY_EXCEEDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
