@@ -42,7 +42,7 @@ export { slowdownBins, shortFlowSlowdown, jainIndex, percentile, SHORT_FLOW_BYTE
 export { readFlows, readPorts, readSeries, queueSummary, type PortStats } from './sim/results.js';
 export { writeOutputs, summaryOf } from './sim/outputs.js';
 export { slowdownSvg } from './sim/slowdown-chart.js';
-export { Prng } from './sim/prng.js';
+export { Prng } from './common/prng.js';
 export { Classifier, type ClassifierOptions } from './dpu/net/classifier.js';
 export { normalizeRule, ruleMatches, type ClassifierRule, type NormalRule } from './dpu/net/classifier-rule.js';
 export { parseClassBench, parseTrace, formatClassBenchRule } from './dpu/net/classbench.js';
