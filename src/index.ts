@@ -19,3 +19,8 @@ export { DpuCore, type Job, type JobFailure, type JobFailedEvent } from './dpu/d
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core-counters.js';
 export { renderMetrics, type MetricsSnapshot } from './ops/metrics.js';
+export { relaxedSimdSupported, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from './dpu/kernel-flavour.js';
+export { ReedSolomon, type ReedSolomonOptions } from './dpu/ec/reed-solomon.js';
+export { MATRIX_KINDS, type MatrixKind } from './dpu/ec/matrices.js';
+export { isalRsMaxDataShards } from './dpu/ec/isal-rs-limits.js';
+export type { DecodePlan } from './dpu/ec/decode-plans.js';

@@ -29,6 +29,10 @@ export const ErrorCode = {
   Timeout: 'QT_TIMEOUT',
   /** A named resource (kernel file, suite, entry) does not exist. */
   NotFound: 'QT_NOT_FOUND',
+  /** More shards are missing than an erasure code can rebuild: the data is lost. */
+  TooManyErasures: 'QT_TOO_MANY_ERASURES',
+  /** An object was used after dispose()/close(). */
+  Disposed: 'QT_DISPOSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
