@@ -24,6 +24,7 @@ export { ReedSolomon, type ReedSolomonOptions } from './dpu/ec/reed-solomon.js';
 export { MATRIX_KINDS, type MatrixKind } from './dpu/ec/matrices.js';
 export { isalRsMaxDataShards } from './dpu/ec/isal-rs-limits.js';
 export type { DecodePlan } from './dpu/ec/decode-plans.js';
+export { EcOffload, type EcOffloadOptions, type OffloadResult } from './dpu/ec/ec-offload.js';
 export { crc16t10dif, crc16t10difAt, type CrcOptions } from './dpu/dif/crc16.js';
 export { T10Dif, type DifTag, type DifFailure, type DifVerifyResult, type DifVerifyCopyResult } from './dpu/dif/t10-dif.js';
 export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';
