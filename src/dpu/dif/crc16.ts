@@ -1,10 +1,8 @@
-import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
 import { addressIn, stagingFor } from '../staging.js';
-import { difKernel } from './dif-kernel.js';
+import { difKernel, type DifKernel } from './dif-kernel.js';
 
 export interface CrcOptions {
   runtime?: KernelRuntime | undefined;
@@ -12,13 +10,27 @@ export interface CrcOptions {
 }
 
 const CHUNK_BYTES = 1 << 20;
-const optionsSchema = z
-  .object({
-    runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
-    simd: oneOf(SIMD_CHOICES).optional(),
-  })
-  .optional();
-const seedSchema = intIn(0, 0xffff);
+
+// These are per-call hot paths (a 4 KiB CRC takes about a microsecond): arguments are checked
+// with plain comparisons, not schemas.
+function invalid(field: string, message: string): QingtianError {
+  return new QingtianError(ErrorCode.InvalidArgument, `${field}: ${message}`, { field });
+}
+
+function intArg(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(field, `expected an integer in [${min}, ${max}], got ${String(v)}`);
+  return v;
+}
+
+function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRuntime; k: DifKernel } {
+  if (o !== undefined && (typeof o !== 'object' || o === null)) throw invalid(`${where} options`, `expected an object, got ${typeof o}`);
+  const simd = o?.simd ?? 'auto';
+  if (!SIMD_CHOICES.includes(simd)) throw invalid(`${where} options.simd`, `expected one of ${SIMD_CHOICES.map((c) => `'${c}'`).join(', ')}, got ${String(simd)}`);
+  const rt = o?.runtime;
+  if (rt !== undefined && (typeof rt !== 'object' || rt === null || !('memory' in rt) || !('kernel' in rt))) throw invalid(`${where} options.runtime`, 'expected a KernelRuntime');
+  const runtime = rt ?? defaultRuntime();
+  return { runtime, k: difKernel(runtime, simd) };
+}
 
 /**
  * CRC-16/T10-DIF (polynomial 0x8BB7, init 0, no reflection, no final xor; "123456789" -> 0xD0DB)
@@ -27,10 +39,8 @@ const seedSchema = intIn(0, 0xffff);
  */
 export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): number {
   if (!(data instanceof Uint8Array)) throw new QingtianError(ErrorCode.InvalidArgument, `crc16t10dif: data: expected a Uint8Array, got ${typeof data}`, { field: 'data' });
-  let crc = parseArgs(seedSchema, seed, 'crc16t10dif: seed');
-  const o = parseArgs(optionsSchema, options, 'crc16t10dif options');
-  const runtime = o?.runtime ?? defaultRuntime();
-  const k = difKernel(runtime, o?.simd ?? 'auto');
+  let crc = intArg('crc16t10dif: seed', seed, 0, 0xffff);
+  const { runtime, k } = resolve('crc16t10dif', options);
   const at = addressIn(runtime.memory.memory, data);
   if (at >= 0) return check(k.crc16(crc, at, data.length));
   if (data.length === 0) return crc;
@@ -46,12 +56,11 @@ export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): n
 
 /** The same CRC over [address, address + length) of the runtime's memory (no copy). */
 export function crc16t10difAt(address: number, length: number, seed = 0, options?: CrcOptions): number {
-  const o = parseArgs(optionsSchema, options, 'crc16t10difAt options');
-  const runtime = o?.runtime ?? defaultRuntime();
+  const { runtime, k } = resolve('crc16t10difAt', options);
   const mem = runtime.memory.sizeBytes;
-  const len = parseArgs(intIn(0, mem), length, 'crc16t10difAt: length');
-  const addr = parseArgs(intIn(1, mem - len), address, 'crc16t10difAt: address');
-  return check(difKernel(runtime, o?.simd ?? 'auto').crc16(parseArgs(seedSchema, seed, 'crc16t10difAt: seed'), addr, len));
+  const len = intArg('crc16t10difAt: length', length, 0, mem);
+  const addr = intArg('crc16t10difAt: address', address, 1, mem - len);
+  return check(k.crc16(intArg('crc16t10difAt: seed', seed, 0, 0xffff), addr, len));
 }
 
 function check(status: number): number {

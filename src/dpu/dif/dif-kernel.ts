@@ -22,14 +22,15 @@ export interface DifKernel {
   readonly verifyCopy: VerifyCopy;
 }
 
-const bound = new WeakMap<KernelRuntime, Map<SimdFlavour, DifKernel>>();
+const bound = new WeakMap<KernelRuntime, Map<SimdChoice, DifKernel>>();
 
+/** The bound exports for a runtime and a flavour choice ('auto' is resolved on first use per runtime). */
 export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
-  const flavour = resolveFlavour(simd);
-  let byFlavour = bound.get(runtime);
-  if (!byFlavour) bound.set(runtime, (byFlavour = new Map()));
-  let k = byFlavour.get(flavour);
+  let byChoice = bound.get(runtime);
+  if (!byChoice) bound.set(runtime, (byChoice = new Map()));
+  let k = byChoice.get(simd);
   if (!k) {
+    const flavour = resolveFlavour(simd);
     const kernel = runtime.kernel(flavouredFamily('dif', flavour));
     k = {
       kernel,
@@ -42,7 +43,7 @@ export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
       strip: kernel.fn<Strip>('dif_strip'),
       verifyCopy: kernel.fn<VerifyCopy>('dif_verify_copy'),
     };
-    byFlavour.set(flavour, k);
+    byChoice.set(simd, k);
   }
   return k;
 }
