@@ -1,9 +1,10 @@
 import { Host } from '../host.js';
 import type { DemoChapter, DemoContext } from './demo-context.js';
 import { dpuRuntime } from './dpu-runtime.js';
+import { erasureDif } from './erasure-dif.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
-export const CHAPTERS: readonly DemoChapter[] = [dpuRuntime];
+export const CHAPTERS: readonly DemoChapter[] = [dpuRuntime, erasureDif];
 
 export interface DemoOptions {
   seconds: number;
