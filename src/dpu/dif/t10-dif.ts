@@ -1,6 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { SimdFlavour } from '../kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
+import { outputArray } from '../out-buffers.js';
 import { addressIn, align64, stagingFor } from '../staging.js';
 import { parseDifOptions, PI_BYTES, refTagAt, RESULT_BYTES, TAG_NAMES, withRefTag, type DifConfig, type T10DifOptions } from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
@@ -84,7 +85,7 @@ export class T10Dif {
   insert(data: Uint8Array): Uint8Array {
     const u = this.unitBytes, bs = this.config.blockSize;
     const blocks = this.count('insert', 'data', data, bs);
-    const out = new Uint8Array(blocks * u);
+    const out = outputArray(blocks * u);
     this.stagedCopy('insert', data, out, blocks, bs, u, (b0, nb, src, dst) => this.k.insert(src, dst, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)));
     return out;
   }
@@ -93,7 +94,7 @@ export class T10Dif {
   strip(buf: Uint8Array): Uint8Array {
     const u = this.unitBytes, bs = this.config.blockSize;
     const blocks = this.count('strip', 'buf', buf, u);
-    const out = new Uint8Array(blocks * bs);
+    const out = outputArray(blocks * bs);
     this.stagedCopy('strip', buf, out, blocks, u, bs, (_b0, nb, src, dst) => this.k.strip(src, dst, nb, bs));
     return out;
   }
@@ -102,7 +103,7 @@ export class T10Dif {
   verifyCopy(buf: Uint8Array): DifVerifyCopyResult {
     const u = this.unitBytes, bs = this.config.blockSize;
     const blocks = this.count('verifyCopy', 'buf', buf, u);
-    const out = new Uint8Array(blocks * bs);
+    const out = outputArray(blocks * bs);
     const r = this.stagedVerify(buf, blocks, u, bs, out, (b0, nb, src, dst, res) =>
       this.k.verifyCopy(src, dst, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0), res),
     );
@@ -116,7 +117,7 @@ export class T10Dif {
     const bs = this.config.blockSize;
     const blocks = this.count('dixGenerate', 'data', data, bs);
     this.metadata('dixGenerate', md, blocks);
-    const mdStaged = new Uint8Array(blocks * PI_BYTES);
+    const mdStaged = outputArray(blocks * PI_BYTES);
     this.stagedCopy('dixGenerate', data, mdStaged, blocks, bs, PI_BYTES, (b0, nb, src, dst) =>
       this.k.generate(src, bs, dst, PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
     );

@@ -3,6 +3,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
+import { outputArrays } from '../out-buffers.js';
 import { addressIn, align64, stagingFor } from '../staging.js';
 import { CoderState } from './coder-state.js';
 import { DecodePlans, type DecodePlan } from './decode-plans.js';
@@ -122,7 +123,7 @@ export class ReedSolomon {
   encode(data: Uint8Array[]): Uint8Array[] {
     this.live('encode');
     const len = shardArray('encode', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
-    const parity = Array.from({ length: this.parityShards }, () => new Uint8Array(len));
+    const parity = outputArrays(this.parityShards, len);
     this.stagedPass('encode', len, data, parity.map((out) => ({ out })), (n, src, dst) =>
       this.kernel.encode(n, this.dataShards, this.parityShards, this.state.encodeTables, src, dst),
     );
@@ -154,7 +155,7 @@ export class ReedSolomon {
     const out = shards.slice() as Uint8Array[];
     if (missing.length === 0) return out;
     const plan = this.plans.plan(missing);
-    const rebuilt = missing.map(() => new Uint8Array(len));
+    const rebuilt = outputArrays(missing.length, len);
     this.stagedPass('reconstruct', len, plan.sources.map((i) => shards[i]!), rebuilt.map((o) => ({ out: o })), (c, src, dst) =>
       this.kernel.encode(c, this.dataShards, missing.length, plan.tables, src, dst),
     );
@@ -176,7 +177,7 @@ export class ReedSolomon {
         throw invalid('update', `${field}: expected a Uint8Array of ${len} bytes (the shard length), got ${d instanceof Uint8Array ? `${d.length} bytes` : typeof d}`, { field });
       }
     }
-    const next = parity.map((p) => new Uint8Array(p.length));
+    const next = outputArrays(this.parityShards, len);
     this.stagedPass('update', len, [oldData, newData], next.map((out, r) => ({ out, init: parity[r]! })), (c, src, dst) => {
       const view = this.runtime.memory.view;
       return this.kernel.update(c, this.dataShards, this.parityShards, j, this.state.encodeTables, view.getUint32(src, true), view.getUint32(src + 4, true), dst);
@@ -262,31 +263,38 @@ export class ReedSolomon {
     if (len === 0) return;
     const mem = this.runtime.memory;
     const u8 = mem.u8;
-    const srcAt = sources.map((s) => addressIn(mem.memory, s));
-    const staged = srcAt.filter((a) => a < 0).length + outputs.length;
+    const view = mem.view;
+    const ns = sources.length;
+    const no = outputs.length;
+    const srcAt = new Array<number>(ns);
+    let staged = no;
+    for (let i = 0; i < ns; i++) if ((srcAt[i] = addressIn(mem.memory, sources[i]!)) < 0) staged++;
     const chunk = Math.min(len, Math.max(64, Math.floor(STAGING_CHUNK_BYTES / staged / 64) * 64));
     const slot = align64(chunk);
     const base = stagingFor(this.runtime).reserve(slot * staged);
+    const { srcPtrs, dstPtrs } = this.state;
     for (let off = 0; off < len; off += chunk) {
       const n = Math.min(chunk, len - off);
       let next = base;
-      const src = sources.map((s, i) => {
-        if (srcAt[i]! >= 0) return srcAt[i]! + off;
-        const at = next;
+      for (let i = 0; i < ns; i++) {
+        let at = srcAt[i]!;
+        if (at >= 0) at += off;
+        else {
+          at = next;
+          next += slot;
+          u8.set(off === 0 && n === len ? sources[i]! : sources[i]!.subarray(off, off + n), at);
+        }
+        view.setUint32(srcPtrs + 4 * i, at, true);
+      }
+      const dst0 = next;
+      for (let r = 0; r < no; r++) {
+        const init = outputs[r]!.init;
+        if (init) u8.set(off === 0 && n === len ? init : init.subarray(off, off + n), next);
+        view.setUint32(dstPtrs + 4 * r, next, true);
         next += slot;
-        u8.set(s.subarray(off, off + n), at);
-        return at;
-      });
-      const dst = outputs.map((o) => {
-        const at = next;
-        next += slot;
-        if (o.init) u8.set(o.init.subarray(off, off + n), at);
-        return at;
-      });
-      this.state.setPointers(this.state.srcPtrs, src);
-      this.state.setPointers(this.state.dstPtrs, dst);
-      checkStatus(this.kernel, op, call(n, this.state.srcPtrs, this.state.dstPtrs));
-      outputs.forEach((o, r) => o.out.set(u8.subarray(dst[r]!, dst[r]! + n), off));
+      }
+      checkStatus(this.kernel, op, call(n, srcPtrs, dstPtrs));
+      for (let r = 0; r < no; r++) outputs[r]!.out.set(u8.subarray(dst0 + r * slot, dst0 + r * slot + n), off);
     }
   }
 
