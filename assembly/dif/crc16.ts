@@ -36,7 +36,7 @@ import { hiNibbles, loNibbles, lut16 } from '../common/lut16';
     ^ slice(3, <u32>(b >> 32)) ^ slice(2, <u32>(b >> 40)) ^ slice(1, <u32>(b >> 48)) ^ slice(0, <u32>(b >> 56));
 }
 
-/** Slice-by-16 CRC of [p, p + n), continuing `crc`. Trusted range. */
+/** Slice-by-16 CRC of [p, p + n), continuing `crc`. SAFETY: callers checked [p, p + n) (and dst). */
 export function crc16Scalar(crc: u32, p: usize, n: usize): u32 {
   const end = p + n;
   for (; p + 16 <= end; p += 16) crc = crc16Bytes(crc, load<u64>(p), load<u64>(p, 8));

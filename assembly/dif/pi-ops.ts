@@ -13,6 +13,8 @@
 import { crc16, crc16Copy } from './crc16';
 import { checkPi, escaped, guardSeed, PI_BYTES, refTagOf, writePi } from './protection-info';
 
+// SAFETY (every function here): the exported entry checked that all `blocks` data ranges
+// (stride apart, bs bytes each) and PI ranges (8 bytes each) lie inside memory.
 export function generate(data: usize, dataStride: usize, pi: usize, piStride: usize, blocks: u32, bs: usize, cfg: u32, app: u32, ref: u32): void {
   const seed = guardSeed(cfg);
   for (let i: u32 = 0; i < blocks; i++) {

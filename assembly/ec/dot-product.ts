@@ -54,6 +54,8 @@ function dot1(len: usize, k: i32, g: usize, src: usize, dst: usize): void { dotG
     let a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
     let t = g;
     for (let sp = src; sp < srcEnd; sp += 4) {
+      // SAFETY: every source pointer p with [p, p + len) and every output (o0..o3) was checked
+      // against memory by runPass; pos + 32 <= len. Tables: rows * k * 32 bytes, checked too.
       const p = <usize>load<u32>(sp) + pos;
       const x = v128.load(p), y = v128.load(p, 16);
       const xl = loNibbles(x, mask), xh = hiNibbles(x, mask);
@@ -131,6 +133,7 @@ function dotPairWide(len: usize, k: i32, g: usize, src: usize, dst: usize): usiz
     let a0 = z, a1 = z, b0 = z, b1 = z, c0 = z, c1 = z, e0 = z, e1 = z;
     let t = g;
     for (let sp = src; sp < srcEnd; sp += 4) {
+      // SAFETY: as in dotGroup; pos + 64 <= len.
       const p = <usize>load<u32>(sp) + pos;
       const x = v128.load(p), y = v128.load(p, 16), u = v128.load(p, 32), w = v128.load(p, 48);
       const xl = loNibbles(x, mask), xh = hiNibbles(x, mask);

@@ -40,6 +40,7 @@ function mad1(len: usize, col: usize, a: usize, b: usize, p: usize): void { madG
   const l3 = R > 3 ? v128.load(col, 96) : l0, h3 = R > 3 ? v128.load(col, 112) : h0;
   let pos: usize = 0;
   for (; pos + 16 <= len; pos += 16) {
+    // SAFETY: [oldData, +len), [newData, +len) and each parity [o, o + len) were checked by ec_update.
     const d = v128.xor(v128.load(oldData + pos), v128.load(newData + pos));
     const dl = loNibbles(d, mask), dh = hiNibbles(d, mask);
     v128.store(o0 + pos, v128.xor(v128.load(o0 + pos), v128.xor(lut16(l0, dl), lut16(h0, dh))));
