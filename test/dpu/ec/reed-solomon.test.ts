@@ -189,6 +189,18 @@ describe('ReedSolomon API', () => {
     rs.dispose();
   });
 
+  it('results of separate calls never share bytes (uninitialised slab memory is handed out once)', () => {
+    const rs = new ReedSolomon({ dataShards: 3, parityShards: 2 });
+    const data = stripe(3, 500, 8);
+    const a = rs.encode(data);
+    const b = rs.encode(data);
+    const want = b.map((p) => p.slice());
+    for (const p of a) p.fill(0xaa);
+    expect(b).toEqual(want);
+    expect(a[0]!.length).toBe(500);
+    rs.dispose();
+  });
+
   it('encodes multi-chunk shards (staging in column chunks) the same as single calls', () => {
     const rs = new ReedSolomon({ dataShards: 3, parityShards: 2 });
     const len = (3 << 20) + 13; // 5 staged shards x 3 MiB > one 8 MiB chunk
