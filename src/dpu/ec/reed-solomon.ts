@@ -10,7 +10,7 @@ import { DecodePlans, type DecodePlan } from './decode-plans.js';
 import { checkStatus, ecKernel, type EcKernel } from './ec-kernel.js';
 import { isalRsMaxDataShards } from './isal-rs-limits.js';
 import { encodeMatrix, MATRIX_KINDS, type Matrix, type MatrixKind } from './matrices.js';
-import { address, addressArray, invalid, shardArray, shardBytes, shardIndex, tooManyErasures } from './shard-args.js';
+import { address, addressArray, invalid, shardArray, shardBytes, shardIndex, tooManyErasures, writeAddresses } from './shard-args.js';
 
 export interface ReedSolomonOptions {
   /** k: data shards, 1-254. */
@@ -192,10 +192,9 @@ export class ReedSolomon {
     this.live('encodeAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('encodeAt', shardLength, mem);
-    const src = addressArray('encodeAt', 'data', data, this.dataShards, len, mem);
-    const dst = addressArray('encodeAt', 'parity', parity, this.parityShards, len, mem);
-    this.state.setPointers(this.state.srcPtrs, src);
-    this.state.setPointers(this.state.dstPtrs, dst);
+    const view = this.runtime.memory.view;
+    writeAddresses('encodeAt', 'data', data, this.dataShards, len, mem, view, this.state.srcPtrs);
+    writeAddresses('encodeAt', 'parity', parity, this.parityShards, len, mem, view, this.state.dstPtrs);
     checkStatus(this.kernel, 'encodeAt', this.kernel.encode(len, this.dataShards, this.parityShards, this.state.encodeTables, this.state.srcPtrs, this.state.dstPtrs));
   }
 
@@ -216,11 +215,10 @@ export class ReedSolomon {
     this.live('updateAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('updateAt', shardLength, mem);
-    const dst = addressArray('updateAt', 'parity', parity, this.parityShards, len, mem);
     const j = shardIndex('updateAt', 'index', index, this.dataShards);
     const a = address('updateAt', 'oldData', oldData, len, mem);
     const b = address('updateAt', 'newData', newData, len, mem);
-    this.state.setPointers(this.state.dstPtrs, dst);
+    writeAddresses('updateAt', 'parity', parity, this.parityShards, len, mem, this.runtime.memory.view, this.state.dstPtrs);
     checkStatus(this.kernel, 'updateAt', this.kernel.update(len, this.dataShards, this.parityShards, j, this.state.encodeTables, a, b, this.state.dstPtrs));
   }
 

@@ -41,6 +41,22 @@ export function addressArray(where: string, field: string, value: unknown, count
   return value.map((a: unknown, i) => address(where, `${field}[${i}]`, a, len, memBytes));
 }
 
+/**
+ * The same check as addressArray, writing each address into a u32 pointer array at `ptrs` as it
+ * goes (the zero-copy hot path: no intermediate arrays). Nothing is read by a kernel before the
+ * whole array has passed.
+ */
+export function writeAddresses(where: string, field: string, value: unknown, count: number, len: number, memBytes: number, view: DataView, ptrs: number): void {
+  if (!Array.isArray(value) || value.length !== count) {
+    throw invalid(where, `${field}: expected an array of ${count} host addresses, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`, { field });
+  }
+  for (let i = 0; i < count; i++) {
+    const a: unknown = value[i];
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes) address(where, `${field}[${i}]`, a, len, memBytes);
+    view.setUint32(ptrs + 4 * i, a as number, true);
+  }
+}
+
 export function address(where: string, field: string, a: unknown, len: number, memBytes: number): number {
   if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes) {
     throw invalid(where, `${field}: expected a host address in [1, ${memBytes - len}] (the shard's ${len} bytes inside the runtime's memory), got ${describe(a)}`, { field });
