@@ -87,8 +87,10 @@ export async function run(ctx: BenchContext): Promise<void> {
     check.dispose();
 
     const samplers: Record<string, () => number | Promise<number>> = {};
+    const into = Array.from({ length: m }, () => new Uint8Array(len));
     coders.forEach((rs) => {
       samplers[`copy-${rs.flavour}`] = () => rateSync(() => rs.encode(data), bytes, ms);
+      samplers[`into-${rs.flavour}`] = () => rateSync(() => rs.encodeInto(data, into), bytes, ms);
       samplers[`zc-${rs.flavour}`] = () => rateSync(() => rs.encodeAt(addrs.slice(0, k), addrs.slice(k), len), bytes, ms);
     });
     if (ronomon) {
@@ -131,6 +133,7 @@ function reportEncode(ctx: BenchContext, name: string, target: number, ratio: nu
     const t = f === best ? { target } : {};
     ctx.report({ case: name, metric: `zero-copy (${f} kernels)`, value: zc, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron), ...t });
     ctx.report({ case: name, metric: `Uint8Array API, copies (${f} kernels)`, value: cp, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron), ...t });
+    ctx.report({ case: name, metric: `encodeInto, copies, no allocation (${f} kernels)`, value: med(`into-${f}`)!, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron) });
   }
   const top = med(`zc-${best}`)!;
   if (ron !== undefined) ctx.report({ case: name, metric: `zero-copy / @ronomon (${best})`, value: top / ron, unit: 'x', better: 'higher', target: ratio });

@@ -124,10 +124,23 @@ export class ReedSolomon {
     this.live('encode');
     const len = shardArray('encode', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
     const parity = outputArrays(this.parityShards, len);
-    this.stagedPass('encode', len, data, parity.map((out) => ({ out })), (n, src, dst) =>
+    this.encodeStaged('encode', len, data, parity);
+    return parity;
+  }
+
+  /** The same, written into the caller's m arrays (reusable: no allocation per call). */
+  encodeInto(data: Uint8Array[], parity: Uint8Array[]): void {
+    this.live('encodeInto');
+    const len = shardArray('encodeInto', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
+    const plen = shardArray('encodeInto', 'parity', `the ${this.parityShards} parity shards`, parity, this.parityShards);
+    if (plen !== len) throw invalid('encodeInto', `parity: expected shards of ${len} bytes (the data shards' length), got ${plen}`, { field: 'parity' });
+    this.encodeStaged('encodeInto', len, data, parity);
+  }
+
+  private encodeStaged(op: string, len: number, data: readonly Uint8Array[], parity: readonly Uint8Array[]): void {
+    this.stagedPass(op, len, data, parity.map((out) => ({ out })), (n, src, dst) =>
       this.kernel.encode(n, this.dataShards, this.parityShards, this.state.encodeTables, src, dst),
     );
-    return parity;
   }
 
   /**

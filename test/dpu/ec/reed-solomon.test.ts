@@ -189,6 +189,17 @@ describe('ReedSolomon API', () => {
     rs.dispose();
   });
 
+  it('encodeInto writes the parity into the caller\'s arrays', () => {
+    const rs = new ReedSolomon({ dataShards: 4, parityShards: 3 });
+    const data = stripe(4, 333, 12);
+    const parity = Array.from({ length: 3 }, () => new Uint8Array(333).fill(9));
+    rs.encodeInto(data, parity);
+    expect(parity).toEqual(rs.encode(data));
+    expect(() => rs.encodeInto(data, [new Uint8Array(333), new Uint8Array(333), new Uint8Array(332)])).toThrowError(/parity\[2\]: expected 333 bytes/);
+    expect(() => rs.encodeInto(data, parity.map(() => new Uint8Array(3)))).toThrowError(/parity: expected shards of 333 bytes/);
+    rs.dispose();
+  });
+
   it('results of separate calls never share bytes (uninitialised slab memory is handed out once)', () => {
     const rs = new ReedSolomon({ dataShards: 3, parityShards: 2 });
     const data = stripe(3, 500, 8);
