@@ -277,8 +277,9 @@ export class Reactor {
       const err = this.instantiate(job.kernel);
       if (err) message += `; re-instantiation failed: ${err}`;
     }
-    this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
+    // Counters first: whoever sees the event may read the error count at once.
     this.counters.flush();
+    this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
   }
 
   private emit(kind: number, seq: number, status: number, jobId: number, message: string): void {
