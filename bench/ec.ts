@@ -109,7 +109,9 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
     samplers['plain-js'] = () => rateSync(() => js.encode(data, jsParity), bytes, Math.max(ms, 100));
     ctx.progress(`${c.name}: warming up`);
-    await sampleAll(1, samplers);
+    // Two rounds: the copying forms settle only after a few hundred calls (allocator and GC
+    // steady state); every sampler gets the same warm-up.
+    await sampleAll(ctx.quick ? 1 : 2, samplers);
     const s = await sampleAll(ctx.runs, samplers);
     reportEncode(ctx, c.name, c.target, c.ratio, s);
     coders.forEach((rs) => rs.dispose());
@@ -196,7 +198,7 @@ async function reconstructCase(
   const jsOut = lost.map(() => new Uint8Array(len));
   samplers['plain-js'] = () => rateSync(() => js.reconstruct(jsIn, jsOut), bytes, Math.max(ms, 100));
   ctx.progress(`${name}: warming up`);
-  await sampleAll(1, samplers);
+  await sampleAll(ctx.quick ? 1 : 2, samplers);
   const s = await sampleAll(ctx.runs, samplers);
   const med = (key: string): number | undefined => (s[key] ? median(s[key]!) : undefined);
   const best = med('zc-relaxed') !== undefined ? 'relaxed' : 'portable';
