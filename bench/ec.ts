@@ -234,7 +234,8 @@ async function updateCase(ctx: BenchContext, mem: HostMemory, runtime: LoaderRun
 /** Stripe batches on the DPU core pool (EcOffload) against the same passes on the main thread. */
 async function offloadCase(ctx: BenchContext, ms: number): Promise<void> {
   const k = 10, m = 4, len = 64 * KIB, count = ctx.quick ? 16 : 64;
-  const host = await Host.boot({ memory: { sizeBytes: 256 << 20 }, dpu: { cores: 1, mode: 'poll' } });
+  // Adaptive: the core sleeps while the main thread takes its turn (poll mode would spin on a shared CPU).
+  const host = await Host.boot({ memory: { sizeBytes: 256 << 20 }, dpu: { cores: 1, mode: 'adaptive' } });
   try {
     const rs = new ReedSolomon({ dataShards: k, parityShards: m, runtime: host.runtime });
     const off = await EcOffload.start(host.runtime, host.dpu, { simd: rs.flavour, stripesPerRound: count });
