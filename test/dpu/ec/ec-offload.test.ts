@@ -50,6 +50,8 @@ describe('EcOffload: stripe batches on the DPU cores', () => {
   });
 
   it('refuses a coder from another runtime or flavour, and bad addresses, before publishing', async () => {
+    await expect(EcOffload.start(host.runtime, host.dpu, { cores: 3 })).rejects.toThrowError(/cores: expected an integer in \[1, 2\] \(the pool's cores\), got 3/);
+    await expect(EcOffload.start(host.runtime, host.dpu, { stripesPerRound: 0 })).rejects.toThrowError(/stripesPerRound: expected an integer in \[1, 65536\]/);
     const off = await EcOffload.start(host.runtime, host.dpu, { cores: 1 });
     const elsewhere = new ReedSolomon({ dataShards: 2, parityShards: 1 });
     await expect(off.encode(elsewhere, [], 16)).rejects.toThrowError(/rs: expected a coder in the offload's runtime/);
