@@ -50,3 +50,12 @@ export { parseIPv4, formatIPv4, parsePrefix4, parseIPv6, formatIPv6, parsePrefix
 export { RouteTable, MAX_NEXT_HOP, type RouteTableOptions, type AddressFamily, type RoutePrefix } from './dpu/net/route-table.js';
 export { FlowTable, FLOW_KEY_BYTES, MAX_FLOW_VALUE, type FlowTableOptions, type FlowInsertResult } from './dpu/net/flow-table.js';
 export { PacketParser, flowKey, decodeRecord, PARSE_RECORD_BYTES, PARSE_DESC_BYTES, type ParsedPacket, type FlowKeyFields, type Verdict } from './dpu/net/packet-parser.js';
+export { relaxedSimdSupported, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from './dpu/kernel-flavour.js';
+export { ReedSolomon, type ReedSolomonOptions } from './dpu/ec/reed-solomon.js';
+export { MATRIX_KINDS, type MatrixKind } from './dpu/ec/matrices.js';
+export { isalRsMaxDataShards } from './dpu/ec/isal-rs-limits.js';
+export type { DecodePlan } from './dpu/ec/decode-plans.js';
+export { EcOffload, type EcOffloadOptions, type OffloadResult } from './dpu/ec/ec-offload.js';
+export { crc16t10dif, crc16t10difAt, type CrcOptions } from './dpu/dif/crc16.js';
+export { T10Dif, type DifTag, type DifFailure, type DifVerifyResult, type DifVerifyCopyResult } from './dpu/dif/t10-dif.js';
+export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';

@@ -37,6 +37,10 @@ export const ErrorCode = {
   BadFormat: 'QT_BAD_FORMAT',
   /** A fixed-capacity structure (classifier, route table) has no room left. */
   CapacityExceeded: 'QT_CAPACITY_EXCEEDED',
+  /** More shards are missing than an erasure code can rebuild: the data is lost. */
+  TooManyErasures: 'QT_TOO_MANY_ERASURES',
+  /** An object was used after dispose()/close(). */
+  Disposed: 'QT_DISPOSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
