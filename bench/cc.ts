@@ -3,7 +3,7 @@ import { CcFlowTable, type CcEvent } from '../src/dpu/rdma/cc-kernel.js';
 import { defaultRuntime } from '../src/dpu/kernel-runtime.js';
 import { ccSetup, type CcName } from '../src/sim/cc-config.js';
 import { compileNetwork, type Network } from '../src/sim/network.js';
-import { Prng } from '../src/sim/prng.js';
+import { Prng } from '../src/common/prng.js';
 import { Simulation } from '../src/sim/simulation.js';
 import { fatTree, resolveTopology } from '../src/sim/topology.js';
 import { loadCdf, poissonFlows, type SizeCdf } from '../src/sim/workload.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { kernelFile } from '../src/common/package-paths.js';
+import { kernelFile, releaseFile } from '../src/common/package-paths.js';
 import { inspectKernel } from '../src/dpu/kernel-image.js';
 import type { Job } from '../src/dpu/dpu-core.js';
 import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
@@ -44,9 +44,9 @@ interface RunFigures {
 export async function run(ctx: BenchContext): Promise<void> {
   const swaps = ctx.quick ? 20 : 120;
   const key = generateSigningKey();
-  const mods = ['virtio', 'virtio-next'].map((f) => {
-    const bytes = readFileSync(kernelFile(f));
-    return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, f).info) };
+  const mods = [kernelFile('virtio'), releaseFile('virtio', '1.1.0')].map((path) => {
+    const bytes = readFileSync(path);
+    return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, path).info) };
   });
   const runs: RunFigures[] = [];
   for (let r = 0; r < ctx.runs; r++) {
@@ -148,7 +148,7 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
 /** The naive swap: detach then attach (two commands), timed from the first posted to the second acknowledged. */
 async function detachAttach(host: Host, t: AuditedTraffic, n: number): Promise<number[]> {
   const core = host.dpu.core(0);
-  const other = host.kernels.load(readFileSync(kernelFile('virtio-next')), 'virtio-next');
+  const other = host.kernels.load(readFileSync(releaseFile('virtio', '1.1.0')), 'virtio@1.1.0');
   await host.dpu.loadKernel(other);
   const live = host.swaps.liveVersion('virtio')!;
   const original = core.runningJobs()[0]!;

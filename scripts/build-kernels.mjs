@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Builds every kernel family: assembly/<family>/index.ts -> build/kernels/<family>.wasm,
+// releases of a family: assembly/<family>/releases/<version>.ts -> build/releases/<family>-<version>.wasm,
 // and the test-only kernels: test/kernels/<name>.ts -> build/test-kernels/<name>.wasm.
+// A family may also list flavours in assembly/<family>/flavours.json, {"<out-name>": [extra asc
+// arguments]}: the same source built again with those arguments (e.g. "--enable relaxed-simd"),
+// to build/kernels/<out-name>.wasm. The source tells flavours apart with the compiler's
+// ASC_FEATURE_* constants.
 // Compiler options live in asconfig.json (shared memory import, stub runtime, no abort import).
 // The loader (src/dpu/kernel-image.ts) is what enforces the kernel rules on the result; a test
 // runs it over every module built here.
-import { readdirSync, mkdirSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
@@ -12,20 +17,34 @@ import asc from 'assemblyscript/asc';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const target = process.env.QT_KERNEL_TARGET ?? 'release';
 
-/** @returns {{entry: string, out: string}[]} */
+/** @returns {{entry: string, out: string, extra: string[]}[]} */
 function units() {
   const list = [];
   const asmDir = join(root, 'assembly');
   for (const family of readdirSync(asmDir).sort()) {
     const entry = join(asmDir, family, 'index.ts');
     if (family === 'common' || !statSync(join(asmDir, family)).isDirectory() || !existsSync(entry)) continue;
-    list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`) });
+    list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`), extra: [] });
+    // Releases: other versions of the same module, assembly/<family>/releases/<version>.ts ->
+    // build/releases/<family>-<version>.wasm (modules to hot-swap in; QT_NAME stays the family's).
+    const releases = join(asmDir, family, 'releases');
+    if (existsSync(releases)) {
+      for (const file of readdirSync(releases).sort()) {
+        if (file.endsWith('.ts')) list.push({ entry: join(releases, file), out: join(root, 'build', 'releases', `${family}-${basename(file, '.ts')}.wasm`), extra: [] });
+      }
+    }
+    const flavours = join(asmDir, family, 'flavours.json');
+    if (existsSync(flavours)) {
+      for (const [name, extra] of Object.entries(JSON.parse(readFileSync(flavours, 'utf8')))) {
+        list.push({ entry, out: join(root, 'build', 'kernels', `${name}.wasm`), extra });
+      }
+    }
   }
   const testDir = join(root, 'test', 'kernels');
   if (existsSync(testDir)) {
     for (const file of readdirSync(testDir).sort()) {
       if (!file.endsWith('.ts')) continue;
-      list.push({ entry: join(testDir, file), out: join(root, 'build', 'test-kernels', `${basename(file, '.ts')}.wasm`) });
+      list.push({ entry: join(testDir, file), out: join(root, 'build', 'test-kernels', `${basename(file, '.ts')}.wasm`), extra: [] });
     }
   }
   return list;
@@ -33,10 +52,10 @@ function units() {
 
 let failed = 0;
 const started = Date.now();
-for (const { entry, out } of units()) {
+for (const { entry, out, extra } of units()) {
   mkdirSync(join(out, '..'), { recursive: true });
   const { error, stderr } = await asc.main(
-    [entry, '--config', join(root, 'asconfig.json'), '--target', target, '-o', out],
+    [entry, '--config', join(root, 'asconfig.json'), '--target', target, '-o', out, ...extra],
     { stdout: process.stdout, stderr: process.stderr },
   );
   const rel = out.slice(root.length);

@@ -5,7 +5,9 @@
 import { KERNEL_ABI } from '../common/abi';
 import { driverInit, drvAdd, drvDisableIrq, drvEnableIrq, drvKick, drvReap } from './driver';
 import { gdBytes } from './driver-state';
-import { drain, one, oneIrq, postMany, pump } from './loopback-traffic';
+import {
+  benchPackedCollect, benchPackedRefill, benchPackedSetup, benchSplitCollect, benchSplitRefill, benchSplitSetup, drain, one, oneIrq, postMany, pump,
+} from './loopback-traffic';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -52,6 +54,30 @@ export function gloop_pump(drv: usize, bufGpa: u64, scratch: usize, budget: u32)
 
 export function gbench_post(drv: usize, bufGpa: u64, len: u32, count: u32): u32 {
   return postMany(drv, bufGpa, len, count);
+}
+
+export function gbench_split_setup(drv: usize, bufGpa: u64, len: u32): void {
+  benchSplitSetup(drv, bufGpa, len);
+}
+
+export function gbench_split_refill(drv: usize, count: u32): void {
+  benchSplitRefill(drv, count);
+}
+
+export function gbench_split_collect(drv: usize): u32 {
+  return benchSplitCollect(drv);
+}
+
+export function gbench_packed_setup(drv: usize, bufGpa: u64, len: u32): void {
+  benchPackedSetup(drv, bufGpa, len);
+}
+
+export function gbench_packed_refill(drv: usize, count: u32): void {
+  benchPackedRefill(drv, count);
+}
+
+export function gbench_packed_collect(drv: usize): u32 {
+  return benchPackedCollect(drv);
 }
 
 export function gloop_drain(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): u32 {

@@ -58,8 +58,13 @@ export function splitAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLen
     store<u16>(d, 0, DESC_NEXT);
   }
   store<u16>(arr(drv, NEXT, head), <u16>second);
+  return commit(drv, n, head, k, after, inOrder);
+}
+
+/** Books `k` descriptors from `head` as taken and puts the head in the next available-ring slot (published by kick). */
+function commit(drv: usize, n: u32, head: u32, k: u32, nextFree: u32, inOrder: bool): i32 {
   store<u16>(arr(drv, LEN, head), <u16>k);
-  store<u16>(drv, <u16>after, GD_FREE_HEAD);
+  store<u16>(drv, <u16>nextFree, GD_FREE_HEAD);
   store<u16>(drv, load<u16>(drv, GD_NUM_FREE) - <u16>k, GD_NUM_FREE);
   const avail = <usize>load<u32>(drv, GD_DRIVER);
   const slot = (<u32>load<u16>(drv, GD_AVAIL_IDX) + <u32>load<u16>(drv, GD_PENDING)) % n;
@@ -97,16 +102,7 @@ function splitAddIndirect(drv: usize, n: u32, outGpa: u64, outLen: u32, inGpa: u
   store<u16>(d, F_INDIRECT, DESC_FLAGS);
   store<u16>(d, 0, DESC_NEXT);
   store<u16>(arr(drv, NEXT, head), <u16>after);
-  store<u16>(arr(drv, LEN, head), 1);
-  store<u16>(drv, <u16>after, GD_FREE_HEAD);
-  store<u16>(drv, load<u16>(drv, GD_NUM_FREE) - 1, GD_NUM_FREE);
-  const avail = <usize>load<u32>(drv, GD_DRIVER);
-  const slot = (<u32>load<u16>(drv, GD_AVAIL_IDX) + <u32>load<u16>(drv, GD_PENDING)) % n;
-  store<u16>(avail + AVAIL_RING + (<usize>slot << 1), <u16>head);
-  store<u16>(drv, load<u16>(drv, GD_PENDING) + 1, GD_PENDING);
-  if (inOrder) fifoPush(drv, <u16>head);
-  bump(drv, GD_ADDED);
-  return <i32>head;
+  return commit(drv, n, head, 1, after, inOrder);
 }
 
 /** Publishes pending entries; rings the doorbell when the device asks for it. Returns 1 if it did. */

@@ -6,7 +6,7 @@ import {
   DESC_BYTES, EVS_BYTES, FEAT_EVENT_IDX, FEAT_INDIRECT_DESC, FEAT_IN_ORDER, MAX_QUEUE_SIZE, splitAvailBytes, splitUsedBytes,
 } from './layout';
 import {
-  QF_EVENT_IDX, QF_INDIRECT, QF_IN_ORDER, QF_PACKED, QF_READY, SETUP_ALIGN, SETUP_OVERLAP, SETUP_RANGE, SETUP_REGION, SETUP_SIZE,
+  QF_EVENT_IDX, QF_INDIRECT, QF_IN_ORDER, QF_KICKS_ON, QF_PACKED, QF_READY, SETUP_ALIGN, SETUP_OVERLAP, SETUP_RANGE, SETUP_REGION, SETUP_SIZE,
   SETUP_STATE, VQ_AVAIL_WRAP, VQ_BROKEN, VQ_BROKEN_DETAIL, VQ_DESC_GPA, VQ_DESC_HOST, VQ_DEVICE_GPA, VQ_DEVICE_HOST,
   VQ_DRIVER_GPA, VQ_DRIVER_HOST, VQ_FEATURES, VQ_FLAGS, VQ_GMAP, VQ_INFLIGHT, VQ_IRQ_ADDR, VQ_LAYOUT, VQ_MAGIC, VQ_NEXT_AVAIL,
   VQ_NEXT_USED, VQ_SIGNALLED_USED, VQ_SIGNALLED_VALID, VQ_SIZE, VQ_TABLE, VQ_USED_WRAP, vqStateBytes,
@@ -55,7 +55,10 @@ export function queueSetup(
   if (overlaps(descGpa, descBytes, driverGpa, driverBytes) || overlaps(descGpa, descBytes, deviceGpa, deviceBytes)
     || overlaps(driverGpa, driverBytes, deviceGpa, deviceBytes)) return -SETUP_OVERLAP;
 
-  let flags = QF_READY;
+  // Kicks start "on" (the driver initialised used.flags / the device event area to enable), so
+  // the first busy pop turns them off: a polling device is never kicked, and a core arms them
+  // again before it sleeps.
+  let flags = QF_READY | QF_KICKS_ON;
   if (packed) flags |= QF_PACKED;
   if (eventIdx) flags |= QF_EVENT_IDX;
   if ((features & (<u64>1 << FEAT_INDIRECT_DESC)) != 0) flags |= QF_INDIRECT;

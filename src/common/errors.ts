@@ -37,8 +37,16 @@ export const ErrorCode = {
   SwapRefused: 'QT_SWAP_REFUSED',
   /** A hot swap's commit failed on a core (e.g. a state transform refused a job's state); it was undone. */
   SwapFailed: 'QT_SWAP_FAILED',
-  /** A named resource (kernel file, suite, entry) does not exist. */
+  /** A named resource (kernel file, suite, entry, rule id) does not exist. */
   NotFound: 'QT_NOT_FOUND',
+  /** Text input (a ClassBench file, a prefix) is malformed; the message gives the line or field. */
+  BadFormat: 'QT_BAD_FORMAT',
+  /** A fixed-capacity structure (classifier, route table) has no room left. */
+  CapacityExceeded: 'QT_CAPACITY_EXCEEDED',
+  /** More shards are missing than an erasure code can rebuild: the data is lost. */
+  TooManyErasures: 'QT_TOO_MANY_ERASURES',
+  /** An object was used after dispose()/close(). */
+  Disposed: 'QT_DISPOSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

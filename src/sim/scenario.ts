@@ -3,7 +3,7 @@ import type { KernelRuntime } from '../dpu/kernel-runtime.js';
 import { ccSetup, type CcName } from './cc-config.js';
 import { jainIndex, shortFlowSlowdown, slowdownBins, SHORT_FLOW_BYTES, type FlowResult, type SlowdownBin } from './metrics.js';
 import { compileNetwork, type Network } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../common/prng.js';
 import { queueSummary, readFlows, readPorts, readSeries, type PortStats } from './results.js';
 import { Simulation } from './simulation.js';
 import type { Topology } from './topology.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../common/prng.js';
 
 /** A flow to simulate: node ids, payload bytes, start time (ps). */
 export interface FlowSpec {

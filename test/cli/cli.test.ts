@@ -23,6 +23,9 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/failed alone/);
     expect(r.stdout).toMatch(/10 swaps, 1\.0\.0 ↔ 1\.1\.0: per-core pause p50 [\d.]+ µs/);
     expect(r.stdout).toMatch(/lost 0, duplicated 0, wrong 0/);
+    expect(r.stdout).toMatch(/rebuilt on the DPU: [\d.]+ GB\/s; every byte equal to before the loss: true/);
+    expect(r.stdout).toMatch(/DIF verify of the whole volume after the rebuild: 0 failing shards/);
+    expect(r.stdout).toMatch(/one bit flipped .*: caught: LBA \d+, guard expected 0x[0-9a-f]+, found 0x[0-9a-f]+/);
     expect(r.stdout).toMatch(/^report \(/m);
     expect(r.stdout).toMatch(/host shut down cleanly/);
   });
@@ -42,6 +45,19 @@ describe('qingtian CLI', () => {
       expect(Math.abs((l.vs as number) - ratio) / ratio).toBeLessThan(0.01); // each figure is rounded to 4 digits
     }
     expect(lines.map((l) => `${l.case}/${l.metric}`)).toEqual(expect.arrayContaining(['poll-round-trip/p50', 'poll-round-trip/p99', 'interrupt-wake-up/p50', 'control-command/p50', 'idle-cpu/interrupt-mode']));
+  });
+
+  it('bench dif --json: every line follows the schema; targets carry the issue figures', () => {
+    const r = cli('bench', 'dif', '--json', '--quick', '--runs', '1');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(8);
+    for (const l of lines) {
+      expect(l.suite).toBe('dif');
+      expect(l.unit).toBe('GB/s');
+      expect((l.peer as { value: number }).value).toBeGreaterThan(0);
+    }
+    expect(lines.map((l) => l.case)).toEqual(expect.arrayContaining(['crc16-64KiB', 'generate+verify-4096B-blocks']));
   });
 
   it('an unknown suite is an error with a stable code', () => {

@@ -3,7 +3,7 @@ import '../../src/index.js';
 import { ccSetup, type CcName } from '../../src/sim/cc-config.js';
 import { binRange, histBin } from '../../src/sim/histogram.js';
 import { compileNetwork } from '../../src/sim/network.js';
-import { Prng } from '../../src/sim/prng.js';
+import { Prng } from '../../src/common/prng.js';
 import { readFlows, readPorts } from '../../src/sim/results.js';
 import { Simulation, type SimConfig } from '../../src/sim/simulation.js';
 import { fatTree, incastStar } from '../../src/sim/topology.js';

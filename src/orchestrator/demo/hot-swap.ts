@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { kernelFile } from '../../common/package-paths.js';
+import { kernelFile, releaseFile } from '../../common/package-paths.js';
 import { inspectKernel } from '../../dpu/kernel-image.js';
 import { AuditedTraffic } from '../../ops/hot-swap/audited-traffic.js';
 import { generateSigningKey, signModule } from '../../ops/hot-swap/signature.js';
@@ -18,9 +18,9 @@ export const hotSwap: DemoChapter = {
   async run({ host, say, record }) {
     const key = generateSigningKey();
     host.swaps.trust(key.publicKeyPem);
-    const mods = ['virtio-next', 'virtio'].map((family) => {
-      const bytes = readFileSync(kernelFile(family));
-      return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, family).info) };
+    const mods = [releaseFile('virtio', '1.1.0'), kernelFile('virtio')].map((path) => {
+      const bytes = readFileSync(path);
+      return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, path).info) };
     });
     await host.loadKernel('virtio');
     const traffic = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core: host.dpu.core(0), name: 'vm3', maxRequests: 1 << 27 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CcFlowTable, type CcEvent } from '../../../src/dpu/rdma/cc-kernel.js';
 import '../../../src/index.js';
-import { Prng } from '../../../src/sim/prng.js';
+import { Prng } from '../../../src/common/prng.js';
 
 const US = 1e6; // ps
 const line = 100e9;

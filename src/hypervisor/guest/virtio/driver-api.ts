@@ -1,3 +1,4 @@
+import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
 
 /**
@@ -56,4 +57,11 @@ export interface VirtqueueDriver {
   /** Asks for interrupts again; true when completions are already pending (handle them instead of waiting). */
   enableInterrupts(): boolean;
   disableInterrupts(): void;
+}
+
+/** A request's buffers in ring order (readable first), with the direction of each. */
+export function requestBufs(out: readonly Buf[], inb: readonly Buf[]): (Buf & { write: boolean })[] {
+  const bufs = [...out.map((b) => ({ ...b, write: false })), ...inb.map((b) => ({ ...b, write: true }))];
+  if (bufs.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, 'add: a request needs at least one buffer');
+  return bufs;
 }

@@ -4,7 +4,7 @@ import {
   DESC_ADDR, DESC_BYTES, DESC_LEN, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID,
   RING_EVENT_DESC, RING_EVENT_DISABLE, RING_EVENT_ENABLE,
 } from '../../../common/virtio/ring-layout.js';
-import type { Buf, Completion, DriverOptions, GuestRam, VirtqueueDriver } from './driver-api.js';
+import { requestBufs, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './driver-api.js';
 
 /**
  * Packed virtqueue driver (§2.8), spec-literal and simple. Wrap counters start at 1 (§2.8.1);
@@ -55,8 +55,7 @@ export class PackedDriver implements VirtqueueDriver {
   }
 
   add(out: readonly Buf[], inb: readonly Buf[], opts: { indirect?: boolean } = {}): number | null {
-    const bufs = [...out.map((b) => ({ ...b, write: false })), ...inb.map((b) => ({ ...b, write: true }))];
-    if (bufs.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, 'add: a request needs at least one buffer');
+    const bufs = requestBufs(out, inb);
     const indirect = (opts.indirect ?? false) && this.features.indirect && bufs.length <= this.maxIndirect;
     const k = indirect ? 1 : bufs.length;
     if (k > this.freeSlots || this.freeIds.length === 0) return null;

@@ -4,7 +4,7 @@ import {
   AVAIL_FLAGS, AVAIL_F_NO_INTERRUPT, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_BYTES, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_INDIRECT,
   F_NEXT, F_WRITE, USED_FLAGS, USED_F_NO_NOTIFY, USED_IDX, USED_RING, needEvent, splitAvailBytes, splitUsedBytes,
 } from '../../../common/virtio/ring-layout.js';
-import type { Buf, Completion, DriverOptions, GuestRam, VirtqueueDriver } from './driver-api.js';
+import { requestBufs, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './driver-api.js';
 
 /**
  * Split virtqueue driver (§2.7), spec-literal and simple: plain reads and writes through the
@@ -54,8 +54,7 @@ export class SplitDriver implements VirtqueueDriver {
   }
 
   add(out: readonly Buf[], inb: readonly Buf[], opts: { indirect?: boolean } = {}): number | null {
-    const bufs = [...out.map((b) => ({ ...b, write: false })), ...inb.map((b) => ({ ...b, write: true }))];
-    if (bufs.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, 'add: a request needs at least one buffer');
+    const bufs = requestBufs(out, inb);
     const indirect = (opts.indirect ?? false) && this.features.indirect && bufs.length <= this.maxIndirect;
     const need = indirect ? 1 : bufs.length;
     const descs = this.take(need);

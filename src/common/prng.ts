@@ -1,6 +1,7 @@
 /**
- * A seeded PRNG (xoshiro128**, seeded through splitmix32): the simulator's only source of
- * randomness on the TS side (STYLE convention 8). Same seed, same sequence, on every platform.
+ * The project's seeded PRNG (xoshiro128**, seeded through splitmix32): the only source of
+ * randomness for the simulator, generators, tests and benchmarks (STYLE convention 8). Same
+ * seed, same sequence, on every platform. Never for secrets.
  */
 export class Prng {
   private a: number;
@@ -44,6 +45,21 @@ export class Prng {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);
+  }
+
+  /** A float in [0, 1) (same as next()). */
+  float(): number {
+    return this.next();
+  }
+
+  /** Uniform integer in [0, n) (same as int()). */
+  below(n: number): number {
+    return this.int(n);
+  }
+
+  /** One element of a non-empty array. */
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
   }
 
   /** Exponential with the given mean. */

@@ -1,0 +1,41 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
+import type { LoadedKernel } from '../kernel-loader.js';
+import type { KernelRuntime } from '../kernel-runtime.js';
+
+type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
+type Update = (len: number, k: number, rows: number, j: number, tbls: number, oldData: number, newData: number, parity: number) => number;
+type InitTables = (k: number, rows: number, coeffs: number, out: number) => number;
+
+/** The "ec" kernel's exports, bound once per coder (assembly/ec/index.ts). */
+export interface EcKernel {
+  readonly kernel: LoadedKernel;
+  readonly flavour: SimdFlavour;
+  readonly encode: Encode;
+  readonly update: Update;
+  readonly initTables: InitTables;
+  readonly gfMul: (a: number, b: number) => number;
+}
+
+export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
+  const flavour = resolveFlavour(simd);
+  const kernel = runtime.kernel(flavouredFamily('ec', flavour));
+  return {
+    kernel,
+    flavour,
+    encode: kernel.fn<Encode>('ec_encode'),
+    update: kernel.fn<Update>('ec_update'),
+    initTables: kernel.fn<InitTables>('ec_init_tables'),
+    gfMul: kernel.fn<(a: number, b: number) => number>('ec_gf_mul'),
+  };
+}
+
+/**
+ * A kernel status after the TS side validated everything: anything but 0 is a bug or a region
+ * freed under the call, never a user error that slipped through.
+ */
+export function checkStatus(kernel: EcKernel, op: string, status: number): void {
+  if (status === 0) return;
+  const what = status === kernel.kernel.constant('EC_E_RANGE') ? 'a shard or table range outside memory' : 'arguments out of range';
+  throw new QingtianError(ErrorCode.InvalidArgument, `${op}: the ec kernel refused the call (status ${status}: ${what})`, { status });
+}

@@ -1,0 +1,190 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { Region } from '../../common/host-memory-api.js';
+import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
+import type { LoadedKernel } from '../kernel-loader.js';
+import { formatIPv4, formatIPv6 } from './ip-address.js';
+
+/**
+ * Parse-record layout: the TS mirror of assembly/flow/parser.ts (test/dpu/net/packet-parser.test.ts
+ * checks every offset against the kernel's exports). A record is the 48-byte flow key followed
+ * by 16 bytes of per-packet metadata.
+ */
+export const KEY = { sport: 32, dport: 34, proto: 36, flags: 37, ethertype: 38, vlan: 40, vni: 44 } as const;
+export const META = { verdict: 48, tcpFlags: 49, vlans: 50, ipVersion: 51, l3: 52, l4: 54, payload: 56, innerL2: 58, reason: 60 } as const;
+export const PARSE_RECORD_BYTES = 64;
+export const PARSE_DESC_BYTES = 8;
+export const KEY_FLAG_TUNNEL = 1;
+export const KEY_FLAG_FRAGMENT = 2;
+
+export type Verdict = 'ok' | 'malformed' | 'not-ip';
+const VERDICTS: readonly Verdict[] = ['ok', 'malformed', 'not-ip'];
+const REASONS = ['', 'range', 'l2', 'ipv4', 'ipv4-length', 'ipv6', 'ipv6-length', 'ipv6-extension', 'tcp', 'udp', 'icmp', 'sctp', 'vxlan'] as const;
+
+export interface ParsedPacket {
+  verdict: Verdict;
+  /** Why a packet is malformed ('' otherwise): which header ran short or contradicted itself. */
+  reason: string;
+  /** The 48-byte flow key (FlowTable's key). */
+  key: Uint8Array;
+  ipVersion: 0 | 4 | 6;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  proto: number;
+  ethertype: number;
+  vlan: number;
+  vni: number;
+  tunnelled: boolean;
+  fragment: boolean;
+  tcpFlags: number;
+  l3Offset: number;
+  l4Offset: number;
+  payloadOffset: number;
+}
+
+/** Fields of a flow key; absent ones are zero. Addresses: IPv4 u32 or IPv6 bigint. */
+export interface FlowKeyFields {
+  src?: number | bigint;
+  dst?: number | bigint;
+  srcPort?: number;
+  dstPort?: number;
+  proto?: number;
+  ethertype?: number;
+  vlan?: number;
+  vni?: number;
+  tunnelled?: boolean;
+  fragment?: boolean;
+}
+
+/** Builds a flow key exactly as the parser would for a packet with these fields. */
+export function flowKey(f: FlowKeyFields): Uint8Array {
+  const k = new Uint8Array(48);
+  const v = new DataView(k.buffer);
+  const put = (at: number, a: number | bigint | undefined): void => {
+    if (typeof a === 'number') v.setUint32(at, a >>> 0, false);
+    else if (typeof a === 'bigint') for (let i = 0; i < 16; i++) k[at + i] = Number((a >> BigInt(120 - 8 * i)) & 0xffn);
+  };
+  put(0, f.src);
+  put(16, f.dst);
+  v.setUint16(KEY.sport, f.srcPort ?? 0, true);
+  v.setUint16(KEY.dport, f.dstPort ?? 0, true);
+  k[KEY.proto] = f.proto ?? 0;
+  k[KEY.flags] = (f.tunnelled ? KEY_FLAG_TUNNEL : 0) | (f.fragment ? KEY_FLAG_FRAGMENT : 0);
+  v.setUint16(KEY.ethertype, f.ethertype ?? (typeof f.src === 'bigint' ? 0x86dd : 0x0800), true);
+  v.setUint16(KEY.vlan, f.vlan ?? 0, true);
+  v.setUint32(KEY.vni, f.vni ?? 0, true);
+  return k;
+}
+
+/** Decodes a 64-byte parse record. */
+export function decodeRecord(rec: Uint8Array): ParsedPacket {
+  const v = new DataView(rec.buffer, rec.byteOffset, PARSE_RECORD_BYTES);
+  const ipVersion = rec[META.ipVersion] === 4 ? 4 : rec[META.ipVersion] === 6 ? 6 : 0;
+  const addr = (at: number): string => {
+    if (ipVersion === 4) return formatIPv4(v.getUint32(at, false));
+    if (ipVersion === 6) return formatIPv6((v.getBigUint64(at, false) << 64n) | v.getBigUint64(at + 8, false));
+    return '';
+  };
+  const flags = rec[KEY.flags]!;
+  return {
+    verdict: VERDICTS[rec[META.verdict]!] ?? 'malformed',
+    reason: REASONS[v.getUint32(META.reason, true)] ?? 'unknown',
+    key: rec.slice(0, 48),
+    ipVersion,
+    src: addr(0),
+    dst: addr(16),
+    srcPort: v.getUint16(KEY.sport, true),
+    dstPort: v.getUint16(KEY.dport, true),
+    proto: rec[KEY.proto]!,
+    ethertype: v.getUint16(KEY.ethertype, true),
+    vlan: v.getUint16(KEY.vlan, true),
+    vni: v.getUint32(KEY.vni, true),
+    tunnelled: (flags & KEY_FLAG_TUNNEL) !== 0,
+    fragment: (flags & KEY_FLAG_FRAGMENT) !== 0,
+    tcpFlags: rec[META.tcpFlags]!,
+    l3Offset: v.getUint16(META.l3, true),
+    l4Offset: v.getUint16(META.l4, true),
+    payloadOffset: v.getUint16(META.payload, true),
+  };
+}
+
+const OWNER = 'flow-parser';
+const STAGE_BYTES = 1 << 20;
+const MAX_FRAME = 0xffff;
+
+/**
+ * The packet parser kernel (`flow_parse`): Ethernet, VLAN, IPv4, IPv6 with extension headers,
+ * TCP, UDP, SCTP, ICMP/ICMPv6 and VXLAN inner frames → flow keys. Never reads past a frame's
+ * end; short or self-contradicting frames get the verdict 'malformed'.
+ */
+export class PacketParser {
+  readonly kernel: LoadedKernel;
+  private readonly runtime: KernelRuntime;
+  private readonly stage: Region;
+  private readonly fParse: (descs: number, n: number, out: number) => number;
+  private disposed = false;
+
+  constructor(options?: { runtime?: KernelRuntime }) {
+    this.runtime = options?.runtime ?? defaultRuntime();
+    this.kernel = this.runtime.kernel('flow');
+    this.stage = this.runtime.memory.alloc({ name: 'flow:parser-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_BYTES });
+    this.fParse = this.kernel.fn('flow_parse');
+  }
+
+  parse(frame: Uint8Array): ParsedPacket {
+    return this.parseBurst([frame])[0]!;
+  }
+
+  /** Copies the frames into the staging buffer and parses them with one kernel call per fill. */
+  parseBurst(frames: readonly Uint8Array[]): ParsedPacket[] {
+    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'packet parser has been disposed');
+    const out: ParsedPacket[] = [];
+    const mem = this.runtime.memory;
+    let i = 0;
+    while (i < frames.length) {
+      // Layout: descriptors | records | frame bytes, as many frames as fit.
+      const base = this.stage.base;
+      const batch: number[] = [];
+      let bytes = 0;
+      while (i + batch.length < frames.length) {
+        const f = frames[i + batch.length]!;
+        if (!(f instanceof Uint8Array) || f.length > MAX_FRAME) throw new QingtianError(ErrorCode.InvalidArgument, `parseBurst: frames[${i + batch.length}]: expected a Uint8Array of at most ${MAX_FRAME} bytes`);
+        const n = batch.length + 1;
+        if (n * (PARSE_DESC_BYTES + PARSE_RECORD_BYTES) + bytes + f.length > STAGE_BYTES) break;
+        batch.push(f.length);
+        bytes += f.length;
+      }
+      const n = batch.length;
+      const recs = base + n * PARSE_DESC_BYTES;
+      let at = recs + n * PARSE_RECORD_BYTES;
+      for (let j = 0; j < n; j++) {
+        mem.u8.set(frames[i + j]!, at);
+        mem.view.setUint32(base + j * PARSE_DESC_BYTES, at, true);
+        mem.view.setUint32(base + j * PARSE_DESC_BYTES + 4, batch[j]!, true);
+        at += batch[j]!;
+      }
+      const st = this.fParse(base, n, recs);
+      if (st !== n) throw new QingtianError(ErrorCode.BadHeader, `flow_parse returned ${st}`);
+      for (let j = 0; j < n; j++) out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
+      i += n;
+    }
+    return out;
+  }
+
+  /**
+   * Zero-copy form over the runtime's memory: `count` descriptors (u32 address, u32 length) at
+   * descsAddr → 64-byte records at outAddr. Returns count.
+   */
+  parseAt(descsAddr: number, count: number, outAddr: number): number {
+    const st = this.fParse(descsAddr, count, outAddr);
+    if (st < 0) throw new QingtianError(ErrorCode.InvalidArgument, 'parseAt: descriptor or record range lies outside host memory');
+    return st;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runtime.memory.free(this.stage, OWNER);
+  }
+}

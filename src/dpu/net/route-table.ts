@@ -1,0 +1,269 @@
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { intIn, oneOf, parseArgs } from '../../common/validate.js';
+import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
+import type { LoadedKernel } from '../kernel-loader.js';
+import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
+
+export type AddressFamily = 'ipv4' | 'ipv6';
+
+export interface RouteTableOptions {
+  /** Default 'ipv4' (DIR-24-8); 'ipv6' is a 16-bit first level with 8-bit strides. */
+  family?: AddressFamily | undefined;
+  /**
+   * 256-entry groups per copy, for routes longer than the first level (/25+ in IPv4, /17+ in
+   * IPv6), in [0, 4194304]. Default 8192 (IPv4), 16384 (IPv6). Each costs 1 KiB, twice.
+   */
+  maxGroups?: number | undefined;
+  runtime?: KernelRuntime | undefined;
+}
+
+export type RoutePrefix = string | Prefix4 | Prefix6;
+
+const optionsSchema = z.object({
+  family: oneOf(['ipv4', 'ipv6']).optional(),
+  maxGroups: intIn(0, 1 << 22).optional(),
+  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
+}).optional();
+
+const OWNER = 'flow-route-table';
+/** Ops per kernel call (one Left-Right flip each). */
+const STAGE_OPS = 4096;
+const OP_BYTES = 32;
+export const MAX_NEXT_HOP = 0x3fffff;
+
+interface Route {
+  addr: bigint;
+  length: number;
+}
+
+/**
+ * A longest-prefix-match routing table in the `flow` kernel: DIR-24-8 for IPv4, a 16-8-8-…
+ * multibit trie for IPv6. Updates are Left-Right: the kernel changes the copy no reader uses,
+ * swaps it in whole, then brings the other copy level; lookups on DPU cores (zero-copy through
+ * `lookupAt` or the kernel's `flow_lpm4_lookup` / `flow_lpm6_lookup`) keep the copy they pinned
+ * for their burst and never wait.
+ */
+export class RouteTable {
+  readonly family: AddressFamily;
+  readonly state: StateRegion;
+  readonly kernel: LoadedKernel;
+  readonly maxGroups: number;
+  private readonly runtime: KernelRuntime;
+  private readonly stage: Region;
+  private readonly fApply: (st: number, ops: number, n: number) => number;
+  private readonly fLookup: (st: number, a: number, n: number, out: number) => number;
+  /** The RIB: `${length}/${addr}` → next hop; the covering route of a delete comes from here. */
+  private readonly rib = new Map<string, number>();
+  private disposed = false;
+
+  constructor(options?: RouteTableOptions) {
+    const o = parseArgs(optionsSchema, options, 'RouteTable options');
+    this.family = o?.family ?? 'ipv4';
+    this.runtime = o?.runtime ?? defaultRuntime();
+    this.maxGroups = o?.maxGroups ?? (this.family === 'ipv4' ? 8192 : 16384);
+    this.kernel = this.runtime.kernel('flow');
+    const k = this.kernel;
+    const topBits = this.family === 'ipv4' ? 24 : 16;
+    const bytes = k.fn<(t: number, g: number) => number>('flow_lpm_bytes')(topBits, this.maxGroups);
+    const mem = this.runtime.memory;
+    if (bytes === 0 || bytes > mem.sizeBytes) {
+      throw new QingtianError(ErrorCode.InvalidArgument, `RouteTable options.maxGroups: ${this.maxGroups} groups need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`);
+    }
+    this.state = mem.allocState({ name: `flow:routes-${this.family}`, owner: OWNER, kind: 'device-state', magic: k.constant('LPM_MAGIC'), layoutVersion: k.constant('LPM_LAYOUT'), payloadBytes: bytes - 64 });
+    try {
+      this.stage = mem.alloc({ name: 'flow:routes-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_OPS * OP_BYTES });
+    } catch (e) {
+      mem.free(this.state, OWNER);
+      throw e;
+    }
+    const st = k.fn<(s: number, t: number, g: number) => number>('flow_lpm_init')(this.state.base, topBits, this.maxGroups);
+    if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_lpm_init returned ${st}`);
+    this.fApply = k.fn('flow_lpm_apply');
+    this.fLookup = k.fn(this.family === 'ipv4' ? 'flow_lpm4_lookup' : 'flow_lpm6_lookup');
+  }
+
+  /** Adds a route, or changes the next hop of an existing one. nextHop in [0, 4194303]. */
+  insert(prefix: RoutePrefix, nextHop: number): void {
+    this.update({ insert: [[prefix, nextHop]] });
+  }
+
+  /** Removes a route; false when it was not there. */
+  delete(prefix: RoutePrefix): boolean {
+    const r = this.route(prefix, 'prefix');
+    if (!this.rib.has(keyOf(r))) return false;
+    this.update({ delete: [prefix] });
+    return true;
+  }
+
+  /**
+   * Applies deletes then inserts, checked first (nothing changes when any is invalid), in
+   * batches of up to 4096 per swap. Deleting an absent route is a no-op.
+   */
+  update(changes: { insert?: readonly (readonly [RoutePrefix, number])[]; delete?: readonly RoutePrefix[] }): void {
+    this.assertLive();
+    const ops: { add: boolean; r: Route; nh: number }[] = [];
+    (changes.delete ?? []).forEach((p, i) => ops.push({ add: false, r: this.route(p, `delete[${i}]`), nh: 0 }));
+    (changes.insert ?? []).forEach(([p, nh], i) => {
+      if (typeof nh !== 'number' || !Number.isInteger(nh) || nh < 0 || nh > MAX_NEXT_HOP) {
+        throw new QingtianError(ErrorCode.InvalidArgument, `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${JSON.stringify(nh)}`);
+      }
+      ops.push({ add: true, r: this.route(p, `insert[${i}]`), nh });
+    });
+    const view = this.runtime.memory.view;
+    for (let at = 0; at < ops.length; at += STAGE_OPS) {
+      const chunk = ops.slice(at, at + STAGE_OPS);
+      const undo: [string, number | undefined][] = [];
+      let n = 0;
+      for (const op of chunk) {
+        const key = keyOf(op.r);
+        if (!op.add && !this.rib.has(key)) continue;
+        const base = this.stage.base + n * OP_BYTES;
+        view.setUint32(base, op.add ? 1 : 2, true);
+        view.setUint32(base + 4, op.r.length, true);
+        if (op.add) {
+          view.setUint32(base + 8, op.nh, true);
+          view.setUint32(base + 12, 0, true);
+        } else {
+          const cover = this.cover(op.r);
+          view.setUint32(base + 8, cover ? cover.nh : 0, true);
+          view.setUint32(base + 12, cover ? cover.length : 0xffffffff, true);
+        }
+        this.writeAddr(base + 16, op.r.addr);
+        undo.push([key, this.rib.get(key)]);
+        if (op.add) this.rib.set(key, op.nh);
+        else this.rib.delete(key);
+        n++;
+      }
+      const done = this.fApply(this.state.base, this.stage.base, n);
+      if (done === n) continue;
+      for (let i = undo.length - 1; i >= Math.max(done, 0); i--) {
+        const [key, prev] = undo[i]!;
+        if (prev === undefined) this.rib.delete(key);
+        else this.rib.set(key, prev);
+      }
+      if (done === this.kernel.constant('LPM_E_BUSY')) throw new QingtianError(ErrorCode.Timeout, 'RouteTable: a reader kept a table copy pinned; the update was not applied');
+      if (done < 0) throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply returned ${done}`);
+      throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: all ${this.maxGroups} groups are in use; ${at + done} of ${ops.length} changes applied`, { applied: at + done });
+    }
+  }
+
+  /** Next hop for one address ('a.b.c.d', u32, IPv6 text or bigint), or -1. */
+  lookup(addr: string | number | bigint): number {
+    this.assertLive();
+    const a = this.family === 'ipv4' ? this.addr4(addr) : this.addr6(addr);
+    const base = this.stage.base;
+    if (this.family === 'ipv4') this.runtime.memory.view.setUint32(base, a as number, true);
+    else this.writeAddr(base, a as bigint);
+    this.check(this.fLookup(this.state.base, base, 1, base + 64));
+    return this.runtime.memory.view.getInt32(base + 64, true);
+  }
+
+  /**
+   * Burst lookup: IPv4 takes one u32 per address, IPv6 four (most significant first). Returns
+   * (or fills) one next hop or -1 per address.
+   */
+  lookupBurst(addrs: Uint32Array, out?: Int32Array): Int32Array {
+    this.assertLive();
+    const words = this.family === 'ipv4' ? 1 : 4;
+    const n = addrs.length / words;
+    if (!(addrs instanceof Uint32Array) || !Number.isInteger(n)) throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: expected a Uint32Array of ${words} word(s) per address`);
+    const res = out ?? new Int32Array(n);
+    if (res.length < n) throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
+    const per = Math.floor((STAGE_OPS * OP_BYTES) / (words * 4 + 4));
+    const mem = this.runtime.memory.memory;
+    for (let at = 0; at < n; at += per) {
+      const m = Math.min(per, n - at);
+      const a = this.stage.base;
+      const o = a + per * words * 4;
+      new Uint32Array(mem.buffer, a, m * words).set(addrs.subarray(at * words, (at + m) * words));
+      this.check(this.fLookup(this.state.base, a, m, o));
+      res.set(new Int32Array(mem.buffer, o, m), at);
+    }
+    return res;
+  }
+
+  /** Zero-copy burst over the runtime's memory; returns count. */
+  lookupAt(addrsAddr: number, count: number, outAddr: number): number {
+    this.assertLive();
+    return this.check(this.fLookup(this.state.base, addrsAddr, count, outAddr));
+  }
+
+  get size(): number {
+    return this.rib.size;
+  }
+
+  /** 256-entry groups in use (memory figure). */
+  get groupsUsed(): number {
+    return this.kernel.fn<(s: number) => number>('flow_lpm_groups_used')(this.state.base);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runtime.memory.free(this.state, OWNER);
+    this.runtime.memory.free(this.stage, OWNER);
+  }
+
+  private cover(r: Route): { nh: number; length: number } | undefined {
+    for (let l = r.length - 1; l >= 0; l--) {
+      const nh = this.rib.get(keyOf({ addr: this.maskAddr(r.addr, l), length: l }));
+      if (nh !== undefined) return { nh, length: l };
+    }
+    return undefined;
+  }
+
+  private route(p: RoutePrefix, field: string): Route {
+    if (this.family === 'ipv4') {
+      const { addr, length } = toPrefix4(p, field);
+      return { addr: BigInt((addr & mask4(length)) >>> 0), length };
+    }
+    const { addr, length } = toPrefix6(p, field);
+    return { addr: this.maskAddr(addr, length), length };
+  }
+
+  private maskAddr(a: bigint, length: number): bigint {
+    const bits = this.family === 'ipv4' ? 32 : 128;
+    const all = (1n << BigInt(bits)) - 1n;
+    return a & (all ^ ((1n << BigInt(bits - length)) - 1n));
+  }
+
+  private writeAddr(at: number, a: bigint): void {
+    const v = this.runtime.memory.view;
+    if (this.family === 'ipv4') {
+      v.setUint32(at, Number(a), true);
+      v.setUint32(at + 4, 0, true);
+      v.setUint32(at + 8, 0, true);
+      v.setUint32(at + 12, 0, true);
+      return;
+    }
+    for (let w = 0; w < 4; w++) v.setUint32(at + w * 4, Number((a >> BigInt(96 - 32 * w)) & 0xffffffffn), true);
+  }
+
+  private addr4(a: string | number | bigint): number {
+    if (typeof a === 'string') return parseIPv4(a);
+    if (typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= 0xffffffff) return a;
+    throw new QingtianError(ErrorCode.InvalidArgument, `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${JSON.stringify(String(a))}`);
+  }
+
+  private addr6(a: string | number | bigint): bigint {
+    if (typeof a === 'string') return parseIPv6(a);
+    if (typeof a === 'bigint' && a >= 0n && a >> 128n === 0n) return a;
+    throw new QingtianError(ErrorCode.InvalidArgument, `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${JSON.stringify(String(a))}`);
+  }
+
+  private check(status: number): number {
+    if (status >= 0) return status;
+    if (status === this.kernel.constant('LPM_E_RANGE')) throw new QingtianError(ErrorCode.InvalidArgument, 'RouteTable: address or result range lies outside host memory');
+    throw new QingtianError(ErrorCode.BadHeader, `RouteTable: kernel status ${status}`);
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'route table has been disposed');
+  }
+}
+
+function keyOf(r: Route): string {
+  return `${r.length}/${r.addr.toString(16)}`;
+}

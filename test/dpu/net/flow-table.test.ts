@@ -1,0 +1,165 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FLOW_KEY_BYTES, FlowTable, HostMemory, isQingtianError, LoaderRuntime } from '../../../src/index.js';
+import { Prng } from '../../../src/common/prng.js';
+
+const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 128 << 20 }));
+
+/** A key from an integer: distinct integers give distinct keys (word 0 and word 7 carry it). */
+function key(i: number): Uint8Array {
+  const k = new Uint8Array(FLOW_KEY_BYTES);
+  const v = new DataView(k.buffer);
+  v.setUint32(0, i, true);
+  v.setUint32(28, Math.imul(i, 0x9e3779b1) >>> 0, true);
+  k[36] = 6;
+  return k;
+}
+
+function keys(ids: number[]): Uint8Array {
+  const out = new Uint8Array(ids.length * FLOW_KEY_BYTES);
+  ids.forEach((id, i) => out.set(key(id), i * FLOW_KEY_BYTES));
+  return out;
+}
+
+describe('FlowTable', () => {
+  it('inserts, updates, looks up and deletes', () => {
+    const t = new FlowTable({ runtime, capacity: 64, clock: () => 0 });
+    try {
+      expect(t.insert(key(1), 10)).toBe('inserted');
+      expect(t.insert(key(2), 20)).toBe('inserted');
+      expect(t.insert(key(1), 11)).toBe('updated');
+      expect(t.lookup(key(1))).toBe(11);
+      expect(Array.from(t.lookupBurst(keys([2, 3, 1])))).toEqual([20, -1, 11]);
+      expect(t.delete(key(2))).toBe(true);
+      expect(t.delete(key(2))).toBe(false);
+      expect(t.lookup(key(2))).toBe(-1);
+      expect(t.size).toBe(1);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('rejects bad keys and values with the accepted range', () => {
+    const t = new FlowTable({ runtime, capacity: 64 });
+    try {
+      const e = (f: () => void): QingtianErrorLike => {
+        try {
+          f();
+        } catch (x) {
+          return x as QingtianErrorLike;
+        }
+        throw new Error('no error');
+      };
+      expect(e(() => t.insert(new Uint8Array(40), 1)).message).toMatch(/1 key\(s\) of 48 bytes/);
+      expect(e(() => t.insert(key(1), -1)).message).toMatch(/value: expected an integer in \[0, 2147483647\]/);
+      expect(isQingtianError(e(() => new FlowTable({ runtime, capacity: 4 })), 'QT_INVALID_ARGUMENT')).toBe(true);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('model: random inserts, updates, deletes and burst lookups agree with a Map', () => {
+    const t = new FlowTable({ runtime, capacity: 4096, clock: () => 1 });
+    try {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.constantFrom('ins', 'del', 'get'), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 1e9 })), { maxLength: 300 }),
+          (ops) => {
+            const model = new Map<number, number>();
+            for (const id of t['model'] ?? []) t.delete(key(id));
+            for (const [op, id, v] of ops) {
+              if (op === 'ins') {
+                expect(t.insert(key(id), v)).toBe(model.has(id) ? 'updated' : 'inserted');
+                model.set(id, v);
+              } else if (op === 'del') {
+                expect(t.delete(key(id))).toBe(model.delete(id));
+              } else {
+                const probe = [id, id + 1, id + 2, id + 3];
+                expect(Array.from(t.lookupBurst(keys(probe)))).toEqual(probe.map((p) => model.get(p) ?? -1));
+              }
+            }
+            expect(t.size).toBe(model.size);
+            const all = [...model.keys()];
+            expect(Array.from(t.lookupBurst(keys(all)))).toEqual(all.map((k) => model.get(k)));
+            for (const id of all) t.delete(key(id));
+            expect(t.size).toBe(0);
+          },
+        ),
+        { seed: 0xf10, numRuns: 60 },
+      );
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('under churn, flows hit recently survive a stream of one-shot flows through a full table', () => {
+    let now = 0;
+    const t = new FlowTable({ runtime, capacity: 1024, clock: () => now });
+    try {
+      const hot = Array.from({ length: 256 }, (_, i) => i);
+      for (const id of hot) t.insert(key(id), id);
+      const hotKeys = keys(hot);
+      const rng = new Prng(7);
+      let hotMisses = 0;
+      for (let round = 0; round < 400; round++) {
+        now++;
+        const got = t.lookupBurst(hotKeys);
+        got.forEach((v, i) => {
+          if (v !== i) hotMisses++;
+        });
+        for (let j = 0; j < 32; j++) t.insert(key(1_000_000 + rng.below(1 << 30)), 1);
+      }
+      expect(t.size).toBeLessThanOrEqual(1024);
+      expect(t.evictions).toBeGreaterThan(10_000);
+      expect(hotMisses).toBe(0);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('a table filled past capacity keeps at most capacity flows, each with its right value', () => {
+    const t = new FlowTable({ runtime, capacity: 500, clock: () => 5 });
+    try {
+      const ids = Array.from({ length: 2000 }, (_, i) => i * 7 + 3);
+      const res = t.insertBurst(keys(ids), ids);
+      expect(res.inserted + res.evicted).toBe(2000);
+      expect(t.size).toBe(500);
+      const got = t.lookupBurst(keys(ids));
+      let present = 0;
+      got.forEach((v, i) => {
+        if (v !== -1) {
+          present++;
+          expect(v).toBe(ids[i]);
+        }
+      });
+      expect(present).toBe(500);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('ages out flows idle longer than the limit, and only those', () => {
+    let now = 100;
+    const t = new FlowTable({ runtime, capacity: 256, clock: () => now });
+    try {
+      t.insertBurst(keys([1, 2, 3, 4]), [1, 2, 3, 4]);
+      now = 150;
+      t.lookupBurst(keys([2, 4]));
+      now = 180;
+      expect(t.age(50)).toBe(2);
+      expect(Array.from(t.lookupBurst(keys([1, 2, 3, 4])))).toEqual([-1, 2, -1, 4]);
+      now = (2 ** 32 - 10) >>> 0; // the tick counter wraps: ages are u32 differences
+      t.insert(key(9), 9);
+      now = 20;
+      expect(t.age(100)).toBe(2); // 2 and 4 (idle ~2^32) go; 9 (idle 30 across the wrap) stays
+      expect(t.lookup(key(9))).toBe(9);
+    } finally {
+      t.dispose();
+    }
+  });
+});
+
+interface QingtianErrorLike {
+  message: string;
+  code?: string;
+}
