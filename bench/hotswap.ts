@@ -27,6 +27,8 @@ interface RunFigures {
   duplicated: number;
   wrong: number;
   versionChanges: number;
+  idlePauseUs: LatencySummary;
+  idleSwapMs: LatencySummary;
 }
 
 /**
@@ -40,6 +42,9 @@ interface RunFigures {
  *   whole-swap    stage + self-test + commit; verify (signature, checks) is reported on its own
  *   traffic       requests/s while swapping; peer: the same traffic with no swaps, same run
  *   lost / duplicated requests over all the swaps
+ * Case swap-no-traffic: the same swaps with the guest idle (the device attached, its ring empty),
+ * so that the core and the control plane do not share the CPUs with a spinning vCPU: the
+ * mechanism's own cost.
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const swaps = ctx.quick ? 20 : 120;
@@ -76,6 +81,13 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.report({ case: c, metric: 'version-changes-seen', value: runs.reduce((a, x) => a + x.versionChanges, 0), unit: 'changes', better: 'higher' });
   ctx.report({ case: c, metric: 'lost-requests', value: runs.reduce((a, x) => a + x.lost, 0), unit: 'requests', better: 'lower', target: 0 });
   ctx.report({ case: c, metric: 'duplicated-requests', value: runs.reduce((a, x) => a + x.duplicated + x.wrong, 0), unit: 'requests', better: 'lower', target: 0 });
+  const idle = medianOf(runs.map((x) => x.idlePauseUs));
+  const idleWhole = medianOf(runs.map((x) => x.idleSwapMs));
+  ctx.report({ case: 'swap-no-traffic', metric: 'pause-p50', value: idle.p50, unit: 'us', better: 'lower' });
+  ctx.report({ case: 'swap-no-traffic', metric: 'pause-p99', value: idle.p99, unit: 'us', better: 'lower', target: 100 });
+  ctx.report({ case: 'swap-no-traffic', metric: 'pause-max', value: idle.max, unit: 'us', better: 'lower' });
+  ctx.report({ case: 'swap-no-traffic', metric: 'whole-swap-p50', value: idleWhole.p50, unit: 'ms', better: 'lower', target: 10 });
+  ctx.report({ case: 'swap-no-traffic', metric: 'whole-swap-p99', value: idleWhole.p99, unit: 'ms', better: 'lower', target: 10 });
 }
 
 async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: ModuleSignature }[], publicKeyPem: string, ctx: BenchContext): Promise<RunFigures> {
@@ -120,6 +132,18 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
     const swapping = await t.stop();
     if (swapping.unaudited > 0) throw new Error(`${swapping.unaudited} completions past the audit's capacity: raise maxRequests`);
 
+    const idlePause: number[] = [];
+    const idleWhole: number[] = [];
+    for (let i = 0; i < swaps; i++) {
+      const mod = mods[(i + 1) % 2]!;
+      const r = await host.hotSwap('virtio', mod.bytes, { signature: mod.signature, graceMs: 0 });
+      await r.settled;
+      if (r.cores[0]!.jobs !== 1) throw new Error('the device job was not swapped');
+      idlePause.push(r.cores[0]!.pauseNs / 1000);
+      idleWhole.push(r.swapMs);
+      await sleep(2);
+    }
+
     // Peer: detach the device's job and attach it again on the other version, same state, same traffic.
     const peer = await detachAttach(host, t, swaps >> 1);
     return {
@@ -138,6 +162,8 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
       duplicated: swapping.duplicates,
       wrong: swapping.wrong,
       versionChanges: swapping.transitions.length - 1,
+      idlePauseUs: summarize(Float64Array.from(idlePause)),
+      idleSwapMs: summarize(Float64Array.from(idleWhole)),
     };
   } finally {
     await traffic?.close();

@@ -58,6 +58,21 @@ describe('qingtian keys and qingtian hotswap', () => {
     expect(j.traffic.byVersion['2.0.0']).toBeGreaterThan(0);
   });
 
+  it('bench hotswap --json: schema lines, 20 swaps under traffic, none lost, every swap seen by the guest', () => {
+    const r = cli('bench', 'hotswap', '--json', '--quick', '--runs', '1');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { suite: string; case: string; metric: string; value: number; peer?: { value: number } });
+    const get = (c: string, m: string): number => lines.find((l) => l.case === c && l.metric === m)!.value;
+    for (const l of lines) expect(l.suite).toBe('hotswap');
+    expect(get('swap-under-traffic', 'swaps')).toBe(20);
+    expect(get('swap-under-traffic', 'version-changes-seen')).toBe(20);
+    expect(get('swap-under-traffic', 'lost-requests')).toBe(0);
+    expect(get('swap-under-traffic', 'duplicated-requests')).toBe(0);
+    for (const m of ['pause-p50', 'pause-p99', 'whole-swap-p50', 'commit-rtt-p50']) expect(get('swap-under-traffic', m)).toBeGreaterThan(0);
+    expect(lines.find((l) => l.metric === 'traffic')!.peer!.value).toBeGreaterThan(0);
+    expect(get('swap-no-traffic', 'pause-p50')).toBeGreaterThan(0);
+  });
+
   it('hotswap rolls back a version that traps (exit 3) and refuses an untrusted signature (exit 2), losing nothing', () => {
     cli('keys', 'sign', testKernel('virtio-v3-trap'), '--key', key, '--out', join(dir, 'v3.sig'));
     const r = cli('hotswap', testKernel('virtio-v3-trap'), '--sig', join(dir, 'v3.sig'), '--trust', pub, '--seconds', '1', '--grace-ms', '5000');
