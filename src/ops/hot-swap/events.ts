@@ -5,7 +5,7 @@ export interface StagedEvent {
   name: string;
   from: string;
   to: string;
-  /** Signature, checks and the loader's placement + table build on the main thread. */
+  /** Signature, kernel rules and the manager's checks, on the main thread. */
   verifyMs: number;
   /** Placement in host memory and instantiation on every core. */
   stageMs: number;
@@ -40,7 +40,7 @@ export interface SwapReport {
   commitMs: number;
   /** stage + self-test + commit (what the issue calls the whole swap). */
   swapMs: number;
-  /** verify + swap: from the call to the last acknowledgement. */
+  /** From the call to the last acknowledgement: verify, ending the previous swap's grace window if one was open, and the swap. */
   totalMs: number;
   cores: SwapCommit[];
   coreLoadNs: number[];

@@ -154,13 +154,13 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const current = this.liveVersion(name);
     if (!current) throw new QingtianError(ErrorCode.SwapRefused, `no version of module ${name} is loaded on the DPU cores; load it first (host.loadKernel), then swap`);
     let transform = checkCandidate(current.info, info);
+    const verifyMs = ms(t0);
     const open = this.windows.get(name);
     if (open?.claim()) await this.conclude(open, null); // at most two versions: accept the one in its window
     const live = this.liveVersion(name)!;
     if (live !== current) transform = checkCandidate(live.info, info); // that window ended in a rollback
     this.registry.note(live, null, 'live'); // a version the host loaded itself is recorded unsigned
     const tStage = performance.now();
-    const verifyMs = tStage - t0;
 
     // ---- stage
     const next = loader.load(bytes, `${info.name}@${info.version}`, inspected);
