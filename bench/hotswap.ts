@@ -37,8 +37,8 @@ interface RunFigures {
  * audited (exactly once, stamped with the version that served it).
  *   pause         per core, from the commit being requested to the job running the new version (core-measured)
  *   commit-rtt    the commit as the control plane sees it (command posted → acknowledged); peer: the
- *                 naive swap with the existing commands, detach the job then attach it to the new
- *                 version, same state, measured the same way in the same run
+ *                 same swap with the commands that existed before, detach the job then attach it to
+ *                 the freshly staged version with the same state, measured the same way, same run
  *   whole-swap    stage + self-test + commit; verify (signature, checks) is reported on its own
  *   traffic       requests/s while swapping; peer: the same traffic with no swaps, same run
  *   lost / duplicated requests over all the swaps
@@ -145,7 +145,7 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
     }
 
     // Peer: detach the device's job and attach it again on the other version, same state, same traffic.
-    const peer = await detachAttach(host, t, swaps >> 1);
+    const peer = await detachAttach(host, t, swaps >> 1, mods);
     return {
       pauseUs: summarize(Float64Array.from(pause)),
       commitMs: summarize(Float64Array.from(commit)),
@@ -171,37 +171,50 @@ async function oneRun(swaps: number, mods: { bytes: Uint8Array; signature: Modul
   }
 }
 
-/** The naive swap: detach then attach (two commands), timed from the first posted to the second acknowledged. */
-async function detachAttach(host: Host, t: AuditedTraffic, n: number): Promise<number[]> {
+/**
+ * The peer: the same swap made of the commands that existed before SwapKernel. Each round stages
+ * the other version exactly as a hot swap does (placed, instantiated on the core, so the control
+ * plane has just been busy, as before a real commit), then detaches the device's job and
+ * attaches it to the new version with the same state; timed from the detach posted to the
+ * attach acknowledged, like commit-rtt. The traffic is audited the same way.
+ */
+async function detachAttach(host: Host, t: AuditedTraffic, n: number, mods: { bytes: Uint8Array }[]): Promise<number[]> {
   const core = host.dpu.core(0);
-  const other = host.kernels.load(readFileSync(releaseFile('virtio', '1.1.0')), 'virtio@1.1.0');
-  await host.dpu.loadKernel(other);
   const live = host.swaps.liveVersion('virtio')!;
   const original = core.runningJobs()[0]!;
   const state = original.state;
   let job: Job = original;
+  let staged: LoadedKernel | null = null;
   const out: number[] = [];
+  const moveTo = async (k: LoadedKernel): Promise<void> => {
+    await core.detachJob(job);
+    job = await core.attachJob({ kernel: k, entry: 'vloop_run', arm: 'vloop_arm', state, budget: 64 });
+  };
+  const drop = async (k: LoadedKernel | null): Promise<void> => {
+    if (!k || k === live) return;
+    await host.dpu.unloadKernel(k);
+    host.kernels.unload(k);
+  };
   t.start();
   try {
     for (let i = 0; i < n; i++) {
-      const to: LoadedKernel = i % 2 === 0 ? other : live;
+      const next = host.kernels.load(mods[i % 2]!.bytes, 'peer');
+      await host.dpu.loadKernel(next);
       const t0 = performance.now();
-      await core.detachJob(job);
-      job = await core.attachJob({ kernel: to, entry: 'vloop_run', arm: 'vloop_arm', state, budget: 64 });
+      await moveTo(next);
       out.push(performance.now() - t0);
-      await sleep(1);
+      await drop(staged);
+      staged = next;
+      await sleep(2);
     }
-    // Leave the device on its original kernel for its own detach.
-    if (job.kernel !== live) {
-      await core.detachJob(job);
-      job = await core.attachJob({ kernel: live, entry: 'vloop_run', arm: 'vloop_arm', state, budget: 64 });
-    }
+    await moveTo(live); // the device ends on the version the manager knows
+    await drop(staged);
+    staged = null;
     const r = await t.stop();
     if (r.lost + r.duplicates + r.wrong > 0) throw new Error(`detach+attach peer: ${r.lost} lost, ${r.duplicates} duplicated, ${r.wrong} wrong`);
   } finally {
-    if (job !== original) await core.detachJob(job);
-    await host.dpu.unloadKernel(other);
-    host.kernels.unload(other);
+    if (job !== original) await core.detachJob(job).catch(() => undefined);
+    await drop(staged).catch(() => undefined);
   }
   return out;
 }
