@@ -12,8 +12,8 @@
 //   +64 + 16·TALLY_SLOTS  transitions[maxTransitions]: { u64 seq; u32 from; u32 to }
 //   then the bitmap, bits/8 bytes rounded up to 8
 
-import { GD_ERRORS, GD_RAM, GD_SIZE, GD_ADDED, GD_COMPLETED, bump } from './driver-state';
-import { drvKick, drvReap } from './driver';
+import { GD_ERRORS, GD_IRQ, GD_IRQ_WAITS, GD_RAM, GD_SIZE, GD_ADDED, GD_COMPLETED, bump } from './driver-state';
+import { drvDisableIrq, drvEnableIrq, drvKick, drvReap } from './driver';
 import { post } from './loopback-traffic';
 
 export const GA_MAGIC: u32 = 0x44554147; // 'GAUD'
@@ -117,6 +117,34 @@ export function pumpAudited(drv: usize, bufGpa: u64, scratch: usize, budget: u32
     while (post(drv, bufGpa) >= 0);
     drvKick(drv);
     const c = drvReap(drv, scratch, n);
+    audited(drv, bufGpa, scratch, c, audit);
+    done += c;
+  }
+  return done;
+}
+
+/**
+ * pumpAudited for a guest that does not spin: when a round reaps nothing, it turns interrupts
+ * on (with the re-check) and sleeps on its interrupt word for at most `waitNs`, as a guest
+ * kernel's driver would, leaving its CPU to others meanwhile.
+ */
+export function pumpAuditedIrq(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize, waitNs: i64): u32 {
+  const n = load<u32>(drv, GD_SIZE);
+  const irq = <usize>load<u32>(drv, GD_IRQ);
+  let done: u32 = 0;
+  for (let r: u32 = 0; r < budget; r++) {
+    while (post(drv, bufGpa) >= 0);
+    drvKick(drv);
+    let c = drvReap(drv, scratch, n);
+    if (c == 0) {
+      const seen = atomic.load<i32>(irq);
+      if (drvEnableIrq(drv) == 0) {
+        bump(drv, GD_IRQ_WAITS);
+        atomic.wait<i32>(irq, seen, waitNs);
+      }
+      drvDisableIrq(drv);
+      c = drvReap(drv, scratch, n);
+    }
     audited(drv, bufGpa, scratch, c, audit);
     done += c;
   }

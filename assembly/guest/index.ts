@@ -8,7 +8,7 @@ import { gdBytes } from './driver-state';
 import {
   benchPackedCollect, benchPackedRefill, benchPackedSetup, benchSplitCollect, benchSplitRefill, benchSplitSetup, drain, one, oneIrq, postMany, pump,
 } from './loopback-traffic';
-import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited } from './audit';
+import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x7473657567; // "guest"
@@ -111,6 +111,10 @@ export function gaudit_missing(audit: usize, upTo: u64): u64 {
 
 export function gloop_pump_audit(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize): u32 {
   return pumpAudited(drv, bufGpa, scratch, budget, audit);
+}
+
+export function gloop_pump_audit_irq(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize, waitNs: i64): u32 {
+  return pumpAuditedIrq(drv, bufGpa, scratch, budget, audit, waitNs);
 }
 
 export function gloop_drain_audit(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32, audit: usize): u32 {

@@ -74,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--seconds <n>', 'traffic time, half before the swap and half after its grace window', positiveInt(600), 2)
     .option('--grace-ms <n>', 'grace window: automatic rollback if the new version fails within it', positiveInt(600_000), 500)
     .option('--cores <n>', 'DPU cores (a guest drives each)', positiveInt(8), 1)
+    .option('--guest <irq|spin>', "the guests' vCPUs sleep on their interrupt when they have nothing to reap (irq), or spin on the ring (spin)", 'irq')
     .option('--json', 'one JSON object with the report')
     .action(async (m: string, o: HotswapCliOptions) => hotswapCommand(m, o));
 

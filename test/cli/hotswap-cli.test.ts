@@ -71,6 +71,9 @@ describe('qingtian keys and qingtian hotswap', () => {
     for (const m of ['pause-p50', 'pause-p99', 'whole-swap-p50', 'commit-rtt-p50']) expect(get('swap-under-traffic', m)).toBeGreaterThan(0);
     expect(lines.find((l) => l.metric === 'traffic')!.peer!.value).toBeGreaterThan(0);
     expect(get('swap-no-traffic', 'pause-p50')).toBeGreaterThan(0);
+    expect(get('swap-under-traffic-guest-irq', 'version-changes-seen')).toBe(20);
+    expect(get('swap-under-traffic-guest-irq', 'lost-requests')).toBe(0);
+    expect(get('swap-under-traffic-guest-irq', 'duplicated-requests')).toBe(0);
   });
 
   it('hotswap rolls back a version that traps (exit 3) and refuses an untrusted signature (exit 2), losing nothing', () => {

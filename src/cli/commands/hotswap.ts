@@ -12,6 +12,7 @@ export interface HotswapCliOptions {
   seconds: number;
   graceMs: number;
   cores: number;
+  guest: string;
   json?: boolean;
 }
 
@@ -27,6 +28,7 @@ const MIB = 1 << 20;
  * version was rolled back; 2 refused (the error's code on stderr).
  */
 export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): Promise<void> {
+  if (o.guest !== 'irq' && o.guest !== 'spin') throw new QingtianError(ErrorCode.InvalidArgument, `hotswap --guest: expected 'irq' or 'spin', got ${JSON.stringify(o.guest)}`);
   const bytes = readFileOrFail(modulePath, 'module');
   const signature = readFileOrFail(o.sig, 'signature').toString('utf8');
   const trustedKeys = o.trust.map((p) => readFileOrFail(p, 'trusted key').toString('utf8'));
@@ -49,12 +51,15 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
   try {
     await host.loadKernel('virtio');
     for (const core of host.dpu.cores) traffic.push(await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core, name: `vm${core.id}`, maxRequests }));
-    say(`host: ${host.dpu.cores.length} DPU core(s), virtio ${host.swaps.liveVersion('virtio')!.info.version} live; a guest per core keeps its loopback ring full, every request audited`);
+    say(
+      `host: ${host.dpu.cores.length} DPU core(s), virtio ${host.swaps.liveVersion('virtio')!.info.version} live; a guest per core keeps its loopback ring full ` +
+        `(${o.guest === 'irq' ? 'sleeping on its interrupt when it has nothing to reap' : 'spinning on its ring'}), every request audited`,
+    );
     const staged: StagedEvent[] = [];
     const commits: CommittedEvent[] = [];
     host.swaps.on('staged', (e) => staged.push(e));
     host.swaps.on('committed', (e) => commits.push(e));
-    for (const t of traffic) t.start();
+    for (const t of traffic) t.start(600_000, { guestSleeps: o.guest === 'irq' });
     await sleep((o.seconds * 1000) / 2);
     const r = await host.hotSwap('virtio', bytes, { signature, graceMs: o.graceMs });
     say(`verified: signed by key ${r.signer}, ${r.name} ${r.from} → ${r.to} (sha256 ${r.sha256.slice(0, 16)}…) in ${r.verifyMs.toFixed(2)} ms`);
@@ -84,7 +89,7 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
     }
     process.exitCode = lost + dup + wrong > 0 ? 1 : outcome.outcome === 'kept' ? 0 : 3;
   } finally {
-    for (const t of traffic) await t.close();
+    for (const t of traffic) await t.close().catch(() => undefined);
     await host.shutdown();
   }
 }

@@ -77,11 +77,12 @@ export class GuestQueue {
    * Pipelined loopback traffic for `ms` (ring kept full). Options: `audit`, an exactly-once
    * audit of every completion; `stopAddr`, a host word that ends the pump early when non-zero.
    */
-  pump(ms: number, opts: { audit?: LoopbackAudit; stopAddr?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
+  pump(ms: number, opts: { audit?: LoopbackAudit; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
     this.assertBound();
-    const o: { audit?: number; stopAddr?: number } = {};
+    const o: { audit?: number; stopAddr?: number; waitNs?: number } = {};
     if (opts.audit) o.audit = opts.audit.host;
     if (opts.stopAddr !== undefined) o.stopAddr = opts.stopAddr;
+    if (opts.waitNs !== undefined) o.waitNs = opts.waitNs;
     return this.vcpu.pump(this.host(this.stateGpa), this.bufGpa, this.host(this.scratchGpa), ms, 64, o);
   }
 

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
  */
 export type VcpuRequest =
   | { op: 'call'; fn: string; args: (number | bigint)[] }
-  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number; audit?: number; stopAddr?: number }
+  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number; audit?: number; stopAddr?: number; waitNs?: number }
   | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint };
 
 export type VcpuReply =
@@ -34,7 +34,9 @@ function handle(req: VcpuRequest): VcpuReply {
     case 'pump': {
       // With an audit area every completion is also checked off by sequence number and version.
       const audit = req.audit ?? 0;
-      const pump = audit ? fn('gloop_pump_audit') : fn('gloop_pump');
+      // With waitNs (audited pumps only) the guest sleeps on its interrupt instead of spinning when a round reaps nothing.
+      const waitNs = audit && req.waitNs ? BigInt(req.waitNs) : 0n;
+      const pump = waitNs ? fn('gloop_pump_audit_irq') : audit ? fn('gloop_pump_audit') : fn('gloop_pump');
       // Optional stop word (host address): the pump also ends as soon as it is non-zero.
       const stop = req.stopAddr ? req.stopAddr >> 2 : -1;
       const start = process.hrtime.bigint();
@@ -42,7 +44,7 @@ function handle(req: VcpuRequest): VcpuReply {
       let completed = 0;
       let now = start;
       do {
-        completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds, audit));
+        completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds, audit, waitNs));
         now = process.hrtime.bigint();
       } while (now < deadline && (stop < 0 || Atomics.load(i32, stop) === 0));
       // Leave the ring empty (outside the timed window) so the next workload starts clean.

@@ -34,7 +34,7 @@ export class GuestVcpu {
    * non-zero); returns completions and the exact elapsed time. With `audit` (host address of a
    * 'GAUD' area) every completion is audited (src/hypervisor/guest/loopback-audit.ts).
    */
-  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64, opts: { audit?: number; stopAddr?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
+  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64, opts: { audit?: number; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
     const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds, ...opts });
     if (!('completed' in r)) throw new Error('unexpected reply');
     return { completed: r.completed, elapsedNs: r.elapsedNs };

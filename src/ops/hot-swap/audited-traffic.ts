@@ -46,6 +46,7 @@ export interface TrafficReport {
  */
 export class AuditedTraffic {
   private pumping: Promise<{ completed: number; elapsedNs: number }> | null = null;
+  private closed = false;
 
   private constructor(
     private readonly o: AuditedTrafficOptions,
@@ -79,10 +80,14 @@ export class AuditedTraffic {
     }
   }
 
-  /** Starts the traffic (it runs until `stop()`, or `maxMs`). */
-  start(maxMs = 600_000): void {
+  /**
+   * Starts the traffic (it runs until `stop()`, or `maxMs`). `guestSleeps`: when a round finds no
+   * completion the guest sleeps on its interrupt (at most 1 ms) instead of spinning, so its vCPU
+   * leaves the CPU to others while it waits, as a guest kernel's driver would.
+   */
+  start(maxMs = 600_000, opts: { guestSleeps?: boolean } = {}): void {
     Atomics.store(this.o.memory.i32, this.stopWord >> 2, 0);
-    this.pumping = this.queue.pump(maxMs, { audit: this.audit, stopAddr: this.stopWord });
+    this.pumping = this.queue.pump(maxMs, { audit: this.audit, stopAddr: this.stopWord, ...(opts.guestSleeps ? { waitNs: 1_000_000 } : {}) });
   }
 
   /** Requests the device has served so far (read out of band from its state). */
@@ -113,7 +118,10 @@ export class AuditedTraffic {
     };
   }
 
+  /** Stops the traffic if it runs, detaches the device and frees the guest. Idempotent. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (this.pumping) await this.stop().catch(() => undefined);
     await this.device.detach();
     await this.vcpu.stop();

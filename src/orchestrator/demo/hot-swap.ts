@@ -25,8 +25,8 @@ export const hotSwap: DemoChapter = {
     await host.loadKernel('virtio');
     const traffic = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core: host.dpu.core(0), name: 'vm3', maxRequests: 1 << 27 });
     try {
-      say(`an Ed25519 key ${key.keyId} made and trusted by this host; virtio 1.0.0 and 1.1.0 signed with it; guest vm3 keeps a loopback ring full on DPU core 0, each response stamped with the version that served it`);
-      traffic.start();
+      say(`an Ed25519 key ${key.keyId} made and trusted by this host; virtio 1.0.0 and 1.1.0 signed with it; guest vm3 keeps a loopback ring full on DPU core 0 (its vCPU sleeping on its interrupt when it has nothing to reap), each response stamped with the version that served it`);
+      traffic.start(600_000, { guestSleeps: true });
       await sleep(200);
       const pauses: number[] = [];
       const wholes: number[] = [];
