@@ -33,7 +33,7 @@ import {
   R_DP, R_DV, R_ID, R_META, R_NEXT, R_SP, R_SV, TABLES_OFF, TABLE_CAP, T_BEST, T_DMASK, T_PMASK, T_PRMASK,
   T_SMASK, keyHash, lenMask, rankOf, ruleAt,
 } from './cls-layout';
-import { clsInsertInto, clsRemoveFrom } from './cls-update';
+import { CHOOSE_TABLE, NO_NEW_TABLE, clsInsertInto, clsInsertReplay, clsRemoveFrom } from './cls-update';
 import { rangeOk } from './hash';
 import { LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrPublish, lrWriteBegin } from './left-right';
 
@@ -138,13 +138,15 @@ export function flow_cls_insert(state: usize, sv: u32, sm: u32, dv: u32, dm: u32
   if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
   const idle = lrWriteBegin(state);
   if (idle < 0) return CLS_E_BUSY;
-  const slot = clsInsertInto(lrCopyAt(state, <u32>idle), sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId);
+  const first = lrCopyAt(state, <u32>idle);
+  const slot = clsInsertInto(first, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId, CHOOSE_TABLE, NO_NEW_TABLE);
   if (slot < 0) return slot;
   // When the readers of the old copy do not leave in time, the rule is in (the active copy has
   // it) and the next write brings the old copy level by a whole copy.
   if (lrPublish(state, <u32>idle)) {
     // The old copy is what the idle one was, so the same insert lands in the same slot.
-    if (clsInsertInto(lrCopyAt(state, <u32>idle ^ 1), sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId) != slot) store<u32>(state, 1, LR_SYNC_NEEDED);
+    const again = clsInsertReplay(lrCopyAt(state, <u32>idle ^ 1), first, <u32>slot, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId);
+    if (again != slot) store<u32>(state, 1, LR_SYNC_NEEDED);
   }
   return slot;
 }

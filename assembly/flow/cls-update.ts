@@ -3,18 +3,29 @@
 // reader looks at it while these run, so they need no ordering between their stores.
 
 import {
-  A_BUCKET, A_FREE, A_LIVE, A_TABLE, CLS_E_FULL, CLS_E_RANGE, CLS_E_SLOT, CLS_E_TABLES, FREE_HEAD, HIGH_WATER,
-  RANK_NONE, RULE_CAP, RULE_COUNT, R_DP, R_DV, R_ID, R_META, R_NEXT, R_PRIO, R_SP, R_SV, T_BEST, T_COUNT,
-  auxAt, bucketAt, coverLen16, leadingOnes32, packTuple, rankOf, ruleAt, tableAt,
+  A_BUCKET, A_FREE, A_LIVE, A_TABLE, CLS_E_FULL, CLS_E_RANGE, CLS_E_SLOT, CLS_E_STATE, CLS_E_TABLES,
+  FREE_HEAD, HIGH_WATER, RANK_NONE, RULE_CAP, RULE_COUNT, R_DP, R_DV, R_ID, R_META, R_NEXT, R_PRIO, R_SP,
+  R_SV, TABLE_COUNT, T_BEST, T_COUNT, T_TUPLE, auxAt, bucketAt, coverLen16, leadingOnes32, packTuple,
+  rankOf, ruleAt, tableAt,
 } from './cls-layout';
-import { chooseTable, dropFromOrder, reorder, ruleBucket } from './cls-tables';
+import { chooseTable, dropFromOrder, newTable, reorder, ruleBucket } from './cls-tables';
+
+/** `tableHint` of clsInsertInto: choose the table here. */
+export const CHOOSE_TABLE: i32 = -1;
+/** `newTuple` of clsInsertInto: the hinted table already exists. */
+export const NO_NEW_TABLE: u32 = 0xffffffff;
 
 /**
  * Inserts a rule into copy `cls`. Values are masked here (bits outside a mask never matter).
  * Port fields are lo | hi << 16 with lo <= hi (checked by the facade, re-checked here). Returns
  * the rule's slot (>= 0) or a negative status; a failure leaves the copy unchanged.
+ *
+ * `tableHint` replays on the second copy the table chosen on the first (CHOOSE_TABLE: choose
+ * here), and `newTuple` the tuple of the table the first created for it (NO_NEW_TABLE: none):
+ * the copies are identical, so the choice would come out the same, and the search for it is
+ * most of an insert's work. CLS_E_STATE when the replay does not fit this copy.
  */
-export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
+export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32, tableHint: i32, newTuple: u32): i32 {
   if ((sports & 0xffff) > (sports >> 16) || (dports & 0xffff) > (dports >> 16)) return CLS_E_RANGE;
   sv &= sm;
   dv &= dm;
@@ -31,9 +42,18 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
   }
   const tuple = packTuple(leadingOnes32(sm), leadingOnes32(dm), coverLen16(sports & 0xffff, sports >> 16), coverLen16(dports & 0xffff, dports >> 16), leadingOnes32(pm << 24) > 8 ? 8 : leadingOnes32(pm << 24));
   const plo = (sports & 0xffff) | ((dports & 0xffff) << 16);
-  // chooseTable changes nothing when it fails.
-  const t = chooseTable(cls, tuple, sv, dv, plo, pv);
-  if (t < 0) return CLS_E_TABLES;
+  let t: i32;
+  if (tableHint < 0) {
+    // chooseTable changes nothing when it fails.
+    t = chooseTable(cls, tuple, sv, dv, plo, pv);
+    if (t < 0) return CLS_E_TABLES;
+  } else if (newTuple != NO_NEW_TABLE) {
+    t = newTable(cls, newTuple);
+    if (t != tableHint) return CLS_E_STATE;
+  } else {
+    if (<u32>tableHint >= load<u32>(cls, TABLE_COUNT) || load<u32>(tableAt(cls, <u32>tableHint), T_COUNT) == 0) return CLS_E_STATE;
+    t = tableHint;
+  }
   if (free != 0) store<u32>(cls, load<u32>(auxAt(cls, slot), A_FREE), FREE_HEAD);
   else store<u32>(cls, slot + 1, HIGH_WATER);
   const rank = ((<u64>priority) << 32) | <u64>ruleId;
@@ -68,6 +88,19 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
   reorder(cls, <u32>t);
   store<u32>(cls, load<u32>(cls, RULE_COUNT) + 1, RULE_COUNT);
   return <i32>slot;
+}
+
+/**
+ * Repeats on copy `cls` the insert that put a rule into `slot` of copy `from` (the copies were
+ * identical before it), skipping the table search: the rule's table is read from `from`, and a
+ * count of 1 there means the table was made for this rule (chooseTable only picks tables that
+ * already hold rules), so it is made here too.
+ */
+export function clsInsertReplay(cls: usize, from: usize, slot: u32, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
+  const t = load<u32>(auxAt(from, slot), A_TABLE);
+  const tb = tableAt(from, t);
+  const newTuple = load<u32>(tb, T_COUNT) == 1 ? load<u32>(tb, T_TUPLE) : NO_NEW_TABLE;
+  return clsInsertInto(cls, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId, <i32>t, newTuple);
 }
 
 /** Removes the rule in `slot` from copy `cls`: 0, or CLS_E_SLOT (not a live rule; nothing changed). */
