@@ -188,4 +188,38 @@ describe('classifier readers while the writer is stopped', () => {
       c.dispose();
     }
   });
+
+  it('a lookup that never leaves costs the writer, not the readers: updates time out with QT_TIMEOUT and change nothing, then resume', () => {
+    const c = new Classifier({ runtime, capacity: 64 });
+    try {
+      const st = c.state.base;
+      const broad = c.insert({ src: '10.0.0.0/8', priority: 5 });
+      const probe = Uint32Array.from([0x0a010101, 0, 0, 0, 6, 0x0a020101, 0, 0, 0, 6]);
+      const pin = steps.steps_arrive(st); // a reader that died inside a burst, say
+      // Done on the idle copy and switched in; only the old copy, which the reader may be on,
+      // is left behind (brought level by the next write that can start).
+      const b = c.insert({ src: '10.1.0.0/16', priority: 1 });
+      expect(Array.from(c.classify(probe))).toEqual([b, broad]);
+      // The next write must first bring that copy level, and cannot while the reader stays.
+      let code = '';
+      try {
+        c.insert({ src: '10.2.0.0/16', priority: 1 });
+      } catch (e) {
+        code = (e as { code: string }).code;
+      }
+      expect(code).toBe('QT_TIMEOUT');
+      expect(c.size).toBe(2);
+      expect(c.ruleIds()).toEqual([broad, b]);
+      expect(Array.from(c.classify(probe))).toEqual([b, broad]);
+      steps.steps_depart(st, pin);
+      const d = c.insert({ src: '10.2.0.0/16', priority: 1 });
+      expect(Array.from(c.classify(probe))).toEqual([b, d]);
+      expectCopiesEqual(st);
+      c.remove(b);
+      expect(Array.from(c.classify(probe))).toEqual([broad, d]);
+      expectCopiesEqual(st);
+    } finally {
+      c.dispose();
+    }
+  });
 });
