@@ -14,29 +14,37 @@
 // rule in any chain that matches the packet is a real match, so mixing never breaks correctness.
 //
 // Rank = priority << 32 | ruleId (lower wins): ties in priority go to the lower rule id.
-// The state region's layout is in cls-layout.ts; table management in cls-tables.ts.
+// The state region's layout is in cls-layout.ts; table management in cls-tables.ts; the updates
+// of one copy in cls-update.ts.
+//
+// Concurrency: Left-Right (Ramalhete & Correia, 2015; left-right.ts) over two identical copies.
+// A lookup burst arrives on a reader indicator, reads which copy is active and uses it; it never
+// loops and never looks at the other copy, so a writer stopped anywhere (even preempted for a
+// whole scheduler quantum in the middle of relinking a chain) neither delays nor misleads it.
+// The writer applies an update to the idle copy, switches, waits for readers to leave the old
+// copy, and applies the same update there. The copies start identical and every update is
+// deterministic, so the second application lands in the same slot and keeps them identical.
+// Writers wait for readers (bounded), never the other way round.
 
 import { headerOk } from '../common/header';
 import {
-  A_BUCKET, A_FREE, A_LIVE, A_TABLE, BUCKETS_OFF, BUCKET_MASK, CLS_CTRL_BYTES, CLS_E_BUSY, CLS_E_FULL,
-  CLS_E_RANGE, CLS_E_SLOT, CLS_E_STATE, CLS_E_TABLES, CLS_LAYOUT, CLS_MAGIC, CLS_RULE_BYTES, CLS_TABLE_BYTES,
-  FREE_HEAD, HIGH_WATER, MULT, ORDER_COUNT, ORDER_OFF, RANK_NONE, RULES_OFF, RULE_CAP, RULE_COUNT, R_DP,
-  R_DV, R_ID, R_META, R_NEXT, R_PRIO, R_SP, R_SV, SEQ, TABLES_OFF, TABLE_CAP, T_BEST, T_COUNT, T_DMASK,
-  T_PMASK, T_PRMASK, T_SMASK, auxAt, bucketAt, coverLen16, keyHash, leadingOnes32, lenMask, packTuple,
-  rankOf, ruleAt, tableAt,
+  BUCKETS_OFF, BUCKET_MASK, CLS_CTRL_BYTES, CLS_E_BUSY, CLS_E_STATE, CLS_E_RANGE, CLS_LAYOUT, CLS_MAGIC,
+  CLS_RULE_BYTES, CLS_TABLE_BYTES, MULT, ORDER_COUNT, ORDER_OFF, RANK_NONE, RULES_OFF, RULE_CAP, RULE_COUNT,
+  R_DP, R_DV, R_ID, R_META, R_NEXT, R_SP, R_SV, TABLES_OFF, TABLE_CAP, T_BEST, T_DMASK, T_PMASK, T_PRMASK,
+  T_SMASK, keyHash, lenMask, rankOf, ruleAt,
 } from './cls-layout';
-import { chooseTable, dropFromOrder, reorder, ruleBucket } from './cls-tables';
+import { CHOOSE_TABLE, NO_NEW_TABLE, clsInsertInto, clsInsertReplay, clsRemoveFrom } from './cls-update';
 import { rangeOk } from './hash';
-
-const MAX_SPINS: i32 = 1 << 22;
+import { LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrPublish, lrWriteBegin } from './left-right';
 
 // ---- lookup ---------------------------------------------------------------------------------
 
 /** Walks one chain from slot+1 `r`: the slot+1 of its first rule that matches and beats `best`, or 0. */
 @inline function walk(rules: usize, ruleCap: u32, r: u32, best: u64, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
   let hops: u32 = 0;
-  // SAFETY: slots come from chains a writer may be relinking; each is bounds-checked and the
-  // walk is bounded by ruleCap hops, so a torn chain costs a retry, never a stray read.
+  // SAFETY: slots come from a copy no writer touches while it is pinned, but the region is
+  // plain shared memory: each slot is bounds-checked and the walk is bounded by ruleCap hops,
+  // so even a corrupted chain ends, never reading outside the rule array.
   while (r != 0 && r <= ruleCap && hops < ruleCap) {
     const rec = rules + (<usize>(r - 1)) * CLS_RULE_BYTES;
     if (rankOf(rec) >= best) return 0;
@@ -55,27 +63,27 @@ const MAX_SPINS: i32 = 1 << 22;
   return 0;
 }
 
-/** Rule slot + 1 of the best rule matching one header, 0 for none. */
-@inline function lookupOne(state: usize, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
-  const mask = load<u32>(state, BUCKET_MASK);
-  const ruleCap = load<u32>(state, RULE_CAP);
-  const tableCap = load<u32>(state, TABLE_CAP);
-  const rules = state + load<u32>(state, RULES_OFF);
-  const buckets = state + load<u32>(state, BUCKETS_OFF);
-  const tables = state + load<u32>(state, TABLES_OFF);
-  const order = state + load<u32>(state, ORDER_OFF);
-  const m0 = load<u64>(state, MULT);
-  const m1 = load<u64>(state, MULT + 8);
-  const m2 = load<u64>(state, MULT + 16);
-  const m3 = load<u64>(state, MULT + 24);
-  let orderCount = load<u32>(state, ORDER_COUNT);
+/** Rule slot + 1 of the best rule matching one header in copy `cls`, 0 for none. */
+@inline function lookupOne(cls: usize, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
+  const mask = load<u32>(cls, BUCKET_MASK);
+  const ruleCap = load<u32>(cls, RULE_CAP);
+  const tableCap = load<u32>(cls, TABLE_CAP);
+  const rules = cls + load<u32>(cls, RULES_OFF);
+  const buckets = cls + load<u32>(cls, BUCKETS_OFF);
+  const tables = cls + load<u32>(cls, TABLES_OFF);
+  const order = cls + load<u32>(cls, ORDER_OFF);
+  const m0 = load<u64>(cls, MULT);
+  const m1 = load<u64>(cls, MULT + 8);
+  const m2 = load<u64>(cls, MULT + 16);
+  const m3 = load<u64>(cls, MULT + 24);
+  let orderCount = load<u32>(cls, ORDER_COUNT);
   if (orderCount > tableCap) orderCount = tableCap;
   const ports = sp | (dp << 16);
   let best: u64 = RANK_NONE;
   let bestSlot: u32 = 0;
   for (let k: u32 = 0; k < orderCount; k++) {
     const t = load<u32>(order + (<usize>k << 2));
-    // SAFETY: a table index read while a writer runs may be stale; clamp it into the table array.
+    // SAFETY: an order entry is a table index from shared memory: keep it inside the table array.
     if (t >= tableCap) break;
     const tb = tables + (<usize>t) * CLS_TABLE_BYTES;
     if (load<u64>(tb, T_BEST) >= best) break;
@@ -97,154 +105,79 @@ const MAX_SPINS: i32 = 1 << 22;
 
 /**
  * Classifies `count` headers (5 u32 words each: src, dst, sport, dport, proto) into `out` (one
- * i32 each: the winning rule's id, or -1). Returns `count` or a negative status. Bursts of 32
- * are re-run when a writer changed the classifier under them (seqlock), so a reader on another
- * thread never returns a result mixed from two versions.
+ * i32 each: the winning rule's id, or -1). Returns `count` or a negative status. Each burst of
+ * 32 pins the active copy (Left-Right): it sees one whole version of the rule set and never
+ * waits for, or retries because of, a writer.
  */
 export function flow_cls_classify(state: usize, headers: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
   if (count < 0 || !rangeOk(headers, <u64>count * 20) || !rangeOk(out, <u64>count * 4)) return CLS_E_RANGE;
   for (let base: i32 = 0; base < count; base += 32) {
     const n = min(32, count - base);
-    let spins: i32 = 0;
-    while (true) {
-      const s0 = atomic.load<u32>(state, SEQ);
-      if ((s0 & 1) == 0) {
-        for (let i: i32 = 0; i < n; i++) {
-          // SAFETY: i < count, so the header and the output word lie inside the ranges checked above.
-          const hp = headers + <usize>(base + i) * 20;
-          const slot = lookupOne(state, load<u32>(hp, 0), load<u32>(hp, 4), load<u32>(hp, 8) & 0xffff, load<u32>(hp, 12) & 0xffff, load<u32>(hp, 16) & 0xff);
-          store<i32>(out + (<usize>(base + i) << 2), slot == 0 ? -1 : <i32>load<u32>(ruleAt(state, slot - 1), R_ID));
-        }
-        if (atomic.load<u32>(state, SEQ) == s0) break;
-      }
-      if (++spins > MAX_SPINS) return CLS_E_BUSY;
+    // One pin per burst, not per call: a long call then holds a writer back by one burst at most.
+    const pin = lrArrive(state);
+    const cls = lrCopyAt(state, pin);
+    for (let i: i32 = 0; i < n; i++) {
+      // SAFETY: i < count, so the header and the output word lie inside the ranges checked above.
+      const hp = headers + <usize>(base + i) * 20;
+      const slot = lookupOne(cls, load<u32>(hp, 0), load<u32>(hp, 4), load<u32>(hp, 8) & 0xffff, load<u32>(hp, 12) & 0xffff, load<u32>(hp, 16) & 0xff);
+      store<i32>(out + (<usize>(base + i) << 2), slot == 0 ? -1 : <i32>load<u32>(ruleAt(cls, slot - 1), R_ID));
     }
+    lrDepart(state, pin);
   }
   return count;
 }
 
-// ---- updates (one writer at a time; readers on other threads are kept safe by the seqlock) ----
-
-@inline function writeBegin(state: usize): void {
-  atomic.add<u32>(state, 1, SEQ);
-}
-
-@inline function writeEnd(state: usize): void {
-  atomic.add<u32>(state, 1, SEQ);
-}
+// ---- updates (one writer at a time): Left-Right over the two copies --------------------------------
 
 /**
- * Inserts a rule. Values are masked here (bits outside a mask never matter). Port fields are
- * lo | hi << 16 with lo <= hi (checked by the facade, re-checked here). Returns the rule's slot
- * (>= 0) or a negative status.
+ * Inserts a rule (see clsInsertInto for the fields). Returns the rule's slot (>= 0) or a
+ * negative status: CLS_E_BUSY when a reader never left the idle copy (nothing changed).
  */
 export function flow_cls_insert(state: usize, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
   if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
-  if ((sports & 0xffff) > (sports >> 16) || (dports & 0xffff) > (dports >> 16)) return CLS_E_RANGE;
-  sv &= sm;
-  dv &= dm;
-  pm &= 0xff;
-  pv &= pm;
-  // Slot: from the free list, else the next never-used one.
-  let slot: u32;
-  const free = load<u32>(state, FREE_HEAD);
-  if (free != 0) {
-    slot = free - 1;
-  } else {
-    slot = load<u32>(state, HIGH_WATER);
-    if (slot >= load<u32>(state, RULE_CAP)) return CLS_E_FULL;
+  const idle = lrWriteBegin(state);
+  if (idle < 0) return CLS_E_BUSY;
+  const first = lrCopyAt(state, <u32>idle);
+  const slot = clsInsertInto(first, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId, CHOOSE_TABLE, NO_NEW_TABLE);
+  if (slot < 0) return slot;
+  // When the readers of the old copy do not leave in time, the rule is in (the active copy has
+  // it) and the next write brings the old copy level by a whole copy.
+  if (lrPublish(state, <u32>idle)) {
+    // The old copy is what the idle one was, so the same insert lands in the same slot.
+    const again = clsInsertReplay(lrCopyAt(state, <u32>idle ^ 1), first, <u32>slot, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId);
+    if (again != slot) store<u32>(state, 1, LR_SYNC_NEEDED);
   }
-  const tuple = packTuple(leadingOnes32(sm), leadingOnes32(dm), coverLen16(sports & 0xffff, sports >> 16), coverLen16(dports & 0xffff, dports >> 16), leadingOnes32(pm << 24) > 8 ? 8 : leadingOnes32(pm << 24));
-  const plo = (sports & 0xffff) | ((dports & 0xffff) << 16);
-
-  writeBegin(state);
-  const t = chooseTable(state, tuple, sv, dv, plo, pv);
-  if (t < 0) {
-    writeEnd(state);
-    return CLS_E_TABLES;
-  }
-  if (free != 0) store<u32>(state, load<u32>(auxAt(state, slot), A_FREE), FREE_HEAD);
-  else store<u32>(state, slot + 1, HIGH_WATER);
-  const rank = ((<u64>priority) << 32) | <u64>ruleId;
-  const b = ruleBucket(state, <u32>t, sv, dv, plo, pv);
-  const rec = ruleAt(state, slot);
-  store<u32>(rec, sv, R_SV);
-  store<u32>(rec, dv, R_DV);
-  store<u32>(rec, sports, R_SP);
-  store<u32>(rec, dports, R_DP);
-  store<u32>(rec, (tuple & 63) | (((tuple >> 6) & 63) << 8) | (pv << 16) | (pm << 24), R_META);
-  store<u32>(rec, priority, R_PRIO);
-  store<u32>(rec, ruleId, R_ID);
-  const aux = auxAt(state, slot);
-  store<u32>(aux, <u32>t, A_TABLE);
-  store<u32>(aux, b, A_BUCKET);
-  store<u32>(aux, 1, A_LIVE);
-  // Link into the chain, sorted by rank.
-  let prev: usize = bucketAt(state, b);
-  let prevOff: usize = 0;
-  let r = load<u32>(prev);
-  while (r != 0 && rankOf(ruleAt(state, r - 1)) < rank) {
-    prev = ruleAt(state, r - 1);
-    prevOff = R_NEXT;
-    r = load<u32>(prev, R_NEXT);
-  }
-  store<u32>(rec, r, R_NEXT);
-  store<u32>(prev + prevOff, slot + 1);
-  if (prevOff == 0) store<u32>(prev, priority, 4); // new head: its priority goes beside it
-  const tb = tableAt(state, <u32>t);
-  store<u32>(tb, load<u32>(tb, T_COUNT) + 1, T_COUNT);
-  if (rank < load<u64>(tb, T_BEST)) store<u64>(tb, rank, T_BEST);
-  reorder(state, <u32>t);
-  store<u32>(state, load<u32>(state, RULE_COUNT) + 1, RULE_COUNT);
-  writeEnd(state);
-  return <i32>slot;
+  return slot;
 }
 
 /** Removes the rule in `slot`. Returns 0 or a negative status (CLS_E_SLOT: not a live rule). */
 export function flow_cls_remove(state: usize, slot: u32): i32 {
   if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
-  if (slot >= load<u32>(state, HIGH_WATER)) return CLS_E_SLOT;
-  const rec = ruleAt(state, slot);
-  const aux = auxAt(state, slot);
-  if (load<u32>(aux, A_LIVE) == 0) return CLS_E_SLOT;
-  writeBegin(state);
-  let prev: usize = bucketAt(state, load<u32>(aux, A_BUCKET));
-  let prevOff: usize = 0;
-  let r = load<u32>(prev);
-  while (r != 0 && r != slot + 1) {
-    prev = ruleAt(state, r - 1);
-    prevOff = R_NEXT;
-    r = load<u32>(prev, R_NEXT);
+  const idle = lrWriteBegin(state);
+  if (idle < 0) return CLS_E_BUSY;
+  const st = clsRemoveFrom(lrCopyAt(state, <u32>idle), slot);
+  if (st != 0) return st;
+  if (lrPublish(state, <u32>idle)) {
+    if (clsRemoveFrom(lrCopyAt(state, <u32>idle ^ 1), slot) != 0) store<u32>(state, 1, LR_SYNC_NEEDED);
   }
-  // The record keeps its `next` so a reader standing on it still reaches the chain's end; it is
-  // reused only by a later insert, after which readers that saw it retry (seq moved).
-  const next = load<u32>(rec, R_NEXT);
-  store<u32>(prev + prevOff, next);
-  if (prevOff == 0) store<u32>(prev, next != 0 ? load<u32>(ruleAt(state, next - 1), R_PRIO) : 0, 4);
-  store<u32>(aux, 0, A_LIVE);
-  const t = load<u32>(aux, A_TABLE);
-  const tb = tableAt(state, t);
-  const left = load<u32>(tb, T_COUNT) - 1;
-  store<u32>(tb, left, T_COUNT);
-  if (left == 0) {
-    store<u64>(tb, RANK_NONE, T_BEST);
-    dropFromOrder(state, t);
-  }
-  // Otherwise bestRank stays as it was: a conservative bound (never worse than the truth).
-  store<u32>(aux, load<u32>(state, FREE_HEAD), A_FREE);
-  store<u32>(state, slot + 1, FREE_HEAD);
-  store<u32>(state, load<u32>(state, RULE_COUNT) - 1, RULE_COUNT);
-  writeEnd(state);
   return 0;
 }
 
-/** Live rules. */
+/** Live rules (in the active copy). */
 export function flow_cls_rule_count(state: usize): i32 {
-  return <i32>load<u32>(state, RULE_COUNT);
+  if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
+  const pin = lrArrive(state);
+  const n = load<u32>(lrCopyAt(state, pin), RULE_COUNT);
+  lrDepart(state, pin);
+  return <i32>n;
 }
 
-/** Non-empty tables (what a lookup may probe). */
+/** Non-empty tables (what a lookup may probe) in the active copy. */
 export function flow_cls_table_count(state: usize): i32 {
-  return <i32>load<u32>(state, ORDER_COUNT);
+  if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
+  const pin = lrArrive(state);
+  const n = load<u32>(lrCopyAt(state, pin), ORDER_COUNT);
+  lrDepart(state, pin);
+  return <i32>n;
 }

@@ -1,32 +1,41 @@
 // Layout of the classifier's state region and the helpers every part of the classifier uses
 // (the algorithm is described in classifier.ts).
 //
-// State region 'FCLS' (layout 1):
+// State region 'FCLS' (layout 2): Left-Right over two identical copies of the classifier.
 //   +0    header (64 B)
-//   +64   u32 seq          seqlock: odd while a writer is inside; readers retry a burst when it moved
-//   +68   u32 ruleCap      +72 u32 bucketMask   +76 u32 tableCap    +80 u32 tableCount (ever used)
-//   +84   u32 ruleCount    +88 u32 freeHead     +92 u32 highWater   +96 u32 collisionLimit
-//   +100  u32 seed         +104 u32 rulesOff    +108 u32 bucketsOff +112 u32 tablesOff
-//   +116  u32 orderOff     +120 u32 relaxStep   +124 u32 orderCount   +128 4 × u64 hash multipliers
-//   +160  u32 auxOff
-//   tables:  tableCap × 32 B   +0 srcMask +4 dstMask +8 portMask (sport | dport << 16) +12 protoMask
-//                              +16 u64 bestRank (conservative bound; MAX when empty) +24 count +28 tuple
-//   order:   tableCap × u32    non-empty tables sorted by bestRank
-//   buckets: (bucketMask + 1) × 8 B: u32 chain head = rule slot + 1 (0 = empty), u32 head's priority
-//   rules:   ruleCap × 32 B    +0 srcValue +4 dstValue +8 sport lo|hi<<16 +12 dport lo|hi<<16
-//                              +16 srcLen | dstLen << 8 | protoValue << 16 | protoMask << 24
-//                              +20 priority +24 next (slot + 1) +28 ruleId
-//            (half a cache line: what a lookup touches, nothing else)
-//   aux:     ruleCap × 16 B    +0 table +4 bucket +8 live +12 free-list link (writers only)
+//   +64   Left-Right control (left-right.ts): +64 active copy, +76 copyBytes, +80 copy0Off,
+//         +84 copy1Off, +88 syncNeeded, +92 version; reader indicators at +128 and +192 (own lines)
+//   +256  copy 0, then copy 1 (copyBytes each). Readers use the active copy; the writer changes
+//         the other one, switches, waits for the readers of the old one to leave, then repeats the
+//         change there.
+//
+// A copy (offsets from the copy's base `cls`; every pointer inside is relative to it, so a copy
+// can be cloned with one memory.copy):
+//   +0    u32 ruleCap      +4 u32 bucketMask    +8 u32 tableCap      +12 u32 tableCount (ever used)
+//   +16   u32 ruleCount    +20 u32 freeHead     +24 u32 highWater    +28 u32 collisionLimit
+//   +32   u32 seed         +36 u32 rulesOff     +40 u32 bucketsOff   +44 u32 tablesOff
+//   +48   u32 orderOff     +52 u32 relaxStep    +56 u32 orderCount   +60 u32 auxOff
+//   +64   4 × u64 hash multipliers
+//   +128  tables:  tableCap × 32 B  +0 srcMask +4 dstMask +8 portMask (sport | dport << 16) +12 protoMask
+//                                   +16 u64 bestRank (conservative bound; MAX when empty) +24 count +28 tuple
+//         order:   tableCap × u32   non-empty tables sorted by bestRank
+//         buckets: (bucketMask + 1) × 8 B: u32 chain head = rule slot + 1 (0 = empty), u32 head's priority
+//         rules:   ruleCap × 32 B   +0 srcValue +4 dstValue +8 sport lo|hi<<16 +12 dport lo|hi<<16
+//                                   +16 srcLen | dstLen << 8 | protoValue << 16 | protoMask << 24
+//                                   +20 priority +24 next (slot + 1) +28 ruleId
+//                  (half a cache line: what a lookup touches, nothing else)
+//         aux:     ruleCap × 16 B   +0 table +4 bucket +8 live +12 free-list link (writers only)
 //
 // Tuple packing: srcLen | dstLen << 6 | sportLen << 12 | dportLen << 17 | protoLen << 22.
 
 import { headerOk } from '../common/header';
 import { finish64, rangeOk } from './hash';
+import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_CTRL_BYTES, LR_READERS0, LR_READER_STRIDE, LR_SYNC_NEEDED, LR_VERSION } from './left-right';
 
 export const CLS_MAGIC: u32 = 0x534c4346; // 'FCLS'
-export const CLS_LAYOUT: u32 = 1;
-export const CLS_CTRL_BYTES: u32 = 192;
+export const CLS_LAYOUT: u32 = 2;
+export const CLS_CTRL_BYTES: u32 = LR_CTRL_BYTES;
+export const CLS_COPY_CTRL_BYTES: u32 = 128;
 export const CLS_RULE_BYTES: u32 = 32;
 export const CLS_AUX_BYTES: u32 = 16;
 export const CLS_TABLE_BYTES: u32 = 32;
@@ -38,26 +47,26 @@ export const CLS_E_RANGE: i32 = -2;
 export const CLS_E_FULL: i32 = -3;
 export const CLS_E_TABLES: i32 = -4;
 export const CLS_E_SLOT: i32 = -5;
+/** An update could not start: a reader stayed on the idle copy for too long (writers only). */
 export const CLS_E_BUSY: i32 = -6;
 
-export const SEQ: usize = 64;
-export const RULE_CAP: usize = 68;
-export const BUCKET_MASK: usize = 72;
-export const TABLE_CAP: usize = 76;
-export const TABLE_COUNT: usize = 80;
-export const RULE_COUNT: usize = 84;
-export const FREE_HEAD: usize = 88;
-export const HIGH_WATER: usize = 92;
-export const COLL_LIMIT: usize = 96;
-export const SEED: usize = 100;
-export const RULES_OFF: usize = 104;
-export const BUCKETS_OFF: usize = 108;
-export const TABLES_OFF: usize = 112;
-export const ORDER_OFF: usize = 116;
-export const RELAX: usize = 120;
-export const ORDER_COUNT: usize = 124;
-export const AUX_OFF: usize = 160;
-export const MULT: usize = 128; // 4 × u64 hash multipliers, derived from the seed at init
+export const RULE_CAP: usize = 0;
+export const BUCKET_MASK: usize = 4;
+export const TABLE_CAP: usize = 8;
+export const TABLE_COUNT: usize = 12;
+export const RULE_COUNT: usize = 16;
+export const FREE_HEAD: usize = 20;
+export const HIGH_WATER: usize = 24;
+export const COLL_LIMIT: usize = 28;
+export const SEED: usize = 32;
+export const RULES_OFF: usize = 36;
+export const BUCKETS_OFF: usize = 40;
+export const TABLES_OFF: usize = 44;
+export const ORDER_OFF: usize = 48;
+export const RELAX: usize = 52;
+export const ORDER_COUNT: usize = 56;
+export const AUX_OFF: usize = 60;
+export const MULT: usize = 64; // 4 × u64 hash multipliers, derived from the seed at init
 
 export const T_SMASK: usize = 0;
 export const T_DMASK: usize = 4;
@@ -87,66 +96,87 @@ export const RANK_NONE: u64 = 0xffffffffffffffff;
   return (x + 63) & ~(<u64>63);
 }
 
-/** Bytes a classifier state region needs (header included); 0 when the sizes are out of range. */
-export function flow_cls_bytes(ruleCap: u32, tableCap: u32, bucketCount: u32): f64 {
-  if (ruleCap == 0 || tableCap == 0 || tableCap > 1024 || bucketCount == 0 || (bucketCount & (bucketCount - 1)) != 0) return 0;
-  let n: u64 = CLS_CTRL_BYTES;
+/** Bytes of one copy (its control block included). */
+@inline function copyBytes(ruleCap: u32, tableCap: u32, bucketCount: u32): u64 {
+  let n: u64 = CLS_COPY_CTRL_BYTES;
   n += align64(<u64>tableCap * CLS_TABLE_BYTES);
   n += align64(<u64>tableCap * 4);
   n += align64(<u64>bucketCount * 8);
   n += align64(<u64>ruleCap * CLS_RULE_BYTES);
-  n += <u64>ruleCap * CLS_AUX_BYTES;
-  return <f64>n;
+  n += align64(<u64>ruleCap * CLS_AUX_BYTES);
+  return n;
 }
 
-/** Lays out a zeroed state region (header already written by the host). */
-export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, seed: u32, collisionLimit: u32, relaxStep: u32): i32 {
-  const need = flow_cls_bytes(ruleCap, tableCap, bucketCount);
-  if (need == 0 || !headerOk(state, CLS_MAGIC, CLS_LAYOUT, <u32>need) || !rangeOk(state, <u64>need)) return CLS_E_STATE;
-  if (collisionLimit == 0 || relaxStep == 0 || relaxStep > 32) return CLS_E_STATE;
-  let off: u64 = CLS_CTRL_BYTES;
+/** Bytes a classifier state region needs (header and both copies included); 0 when the sizes are out of range. */
+export function flow_cls_bytes(ruleCap: u32, tableCap: u32, bucketCount: u32): f64 {
+  if (ruleCap == 0 || tableCap == 0 || tableCap > 1024 || bucketCount == 0 || (bucketCount & (bucketCount - 1)) != 0) return 0;
+  const n = <u64>CLS_CTRL_BYTES + 2 * copyBytes(ruleCap, tableCap, bucketCount);
+  // The header's size word and the copy offsets are u32.
+  return n > 0xffffffff ? 0 : <f64>n;
+}
+
+/** Lays out one copy in zeroed memory. */
+function initCopy(cls: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, seed: u32, collisionLimit: u32, relaxStep: u32): void {
+  let off: u64 = CLS_COPY_CTRL_BYTES;
   const tablesOff = off;
   off += align64(<u64>tableCap * CLS_TABLE_BYTES);
   const orderOff = off;
   off += align64(<u64>tableCap * 4);
   const bucketsOff = off;
   off += align64(<u64>bucketCount * 8);
-  store<u32>(state, 0, SEQ);
-  store<u32>(state, ruleCap, RULE_CAP);
-  store<u32>(state, bucketCount - 1, BUCKET_MASK);
-  store<u32>(state, tableCap, TABLE_CAP);
-  store<u32>(state, 0, TABLE_COUNT);
-  store<u32>(state, 0, RULE_COUNT);
-  store<u32>(state, 0, FREE_HEAD);
-  store<u32>(state, 0, HIGH_WATER);
-  store<u32>(state, collisionLimit, COLL_LIMIT);
-  store<u32>(state, seed, SEED);
-  store<u32>(state, <u32>off, RULES_OFF);
-  store<u32>(state, <u32>(off + align64(<u64>ruleCap * CLS_RULE_BYTES)), AUX_OFF);
-  store<u32>(state, <u32>bucketsOff, BUCKETS_OFF);
-  store<u32>(state, <u32>tablesOff, TABLES_OFF);
-  store<u32>(state, <u32>orderOff, ORDER_OFF);
-  store<u32>(state, relaxStep, RELAX);
-  store<u32>(state, 0, ORDER_COUNT);
+  store<u32>(cls, ruleCap, RULE_CAP);
+  store<u32>(cls, bucketCount - 1, BUCKET_MASK);
+  store<u32>(cls, tableCap, TABLE_CAP);
+  store<u32>(cls, 0, TABLE_COUNT);
+  store<u32>(cls, 0, RULE_COUNT);
+  store<u32>(cls, 0, FREE_HEAD);
+  store<u32>(cls, 0, HIGH_WATER);
+  store<u32>(cls, collisionLimit, COLL_LIMIT);
+  store<u32>(cls, seed, SEED);
+  store<u32>(cls, <u32>off, RULES_OFF);
+  store<u32>(cls, <u32>(off + align64(<u64>ruleCap * CLS_RULE_BYTES)), AUX_OFF);
+  store<u32>(cls, <u32>bucketsOff, BUCKETS_OFF);
+  store<u32>(cls, <u32>tablesOff, TABLES_OFF);
+  store<u32>(cls, <u32>orderOff, ORDER_OFF);
+  store<u32>(cls, relaxStep, RELAX);
+  store<u32>(cls, 0, ORDER_COUNT);
   let x: u64 = <u64>seed;
   for (let i: usize = 0; i < 4; i++) {
     x = finish64(x + 0x9e3779b97f4a7c15);
-    store<u64>(state + MULT + (i << 3), x | 1);
+    store<u64>(cls + MULT + (i << 3), x | 1);
   }
-  for (let t: u32 = 0; t < tableCap; t++) store<u64>(tableAt(state, t), RANK_NONE, T_BEST);
+  for (let t: u32 = 0; t < tableCap; t++) store<u64>(tableAt(cls, t), RANK_NONE, T_BEST);
+}
+
+/** Lays out a zeroed state region (header already written by the host): control and both copies. */
+export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, seed: u32, collisionLimit: u32, relaxStep: u32): i32 {
+  const need = flow_cls_bytes(ruleCap, tableCap, bucketCount);
+  if (need == 0 || !headerOk(state, CLS_MAGIC, CLS_LAYOUT, <u32>need) || !rangeOk(state, <u64>need)) return CLS_E_STATE;
+  if (collisionLimit == 0 || relaxStep == 0 || relaxStep > 32) return CLS_E_STATE;
+  const cb = copyBytes(ruleCap, tableCap, bucketCount);
+  store<u32>(state, 0, LR_ACTIVE);
+  store<u32>(state, 0, LR_VERSION);
+  store<u32>(state, <u32>cb, LR_COPY_BYTES);
+  store<u32>(state, CLS_CTRL_BYTES, LR_COPY0);
+  store<u32>(state, <u32>(CLS_CTRL_BYTES + cb), LR_COPY0 + 4);
+  store<u32>(state, 0, LR_SYNC_NEEDED);
+  store<u32>(state, 0, LR_READERS0);
+  store<u32>(state, 0, LR_READERS0 + LR_READER_STRIDE);
+  initCopy(state + CLS_CTRL_BYTES, ruleCap, tableCap, bucketCount, seed, collisionLimit, relaxStep);
+  initCopy(state + CLS_CTRL_BYTES + <usize>cb, ruleCap, tableCap, bucketCount, seed, collisionLimit, relaxStep);
   return 0;
 }
 
-@inline export function tableAt(state: usize, t: u32): usize {
-  return state + load<u32>(state, TABLES_OFF) + (<usize>t) * CLS_TABLE_BYTES;
+@inline export function tableAt(cls: usize, t: u32): usize {
+  return cls + load<u32>(cls, TABLES_OFF) + (<usize>t) * CLS_TABLE_BYTES;
 }
 
-@inline export function ruleAt(state: usize, slot: u32): usize {
-  return state + load<u32>(state, RULES_OFF) + (<usize>slot) * CLS_RULE_BYTES;
+@inline export function ruleAt(cls: usize, slot: u32): usize {
+  return cls + load<u32>(cls, RULES_OFF) + (<usize>slot) * CLS_RULE_BYTES;
 }
 
-@inline export function auxAt(state: usize, slot: u32): usize {
-  return state + load<u32>(state, AUX_OFF) + (<usize>slot) * CLS_AUX_BYTES;
+@inline export function auxAt(cls: usize, slot: u32): usize {
+  return cls + load<u32>(cls, AUX_OFF) + (<usize>slot) * CLS_AUX_BYTES;
 }
 
 /** Mask of a prefix length 0..32 (shift counts wrap in Wasm, so go through 64 bits). */
@@ -158,12 +188,12 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
   return ((<u64>load<u32>(rec, R_PRIO)) << 32) | <u64>load<u32>(rec, R_ID);
 }
 
-@inline export function bucketAt(state: usize, b: u32): usize {
-  return state + load<u32>(state, BUCKETS_OFF) + (<usize>b << 3);
+@inline export function bucketAt(cls: usize, b: u32): usize {
+  return cls + load<u32>(cls, BUCKETS_OFF) + (<usize>b << 3);
 }
 
-@inline export function orderAt(state: usize, k: u32): usize {
-  return state + load<u32>(state, ORDER_OFF) + (<usize>k << 2);
+@inline export function orderAt(cls: usize, k: u32): usize {
+  return cls + load<u32>(cls, ORDER_OFF) + (<usize>k << 2);
 }
 
 // Vector multiply-shift hashing (Dietzfelbinger): sum of 32-bit words times odd 64-bit
@@ -201,5 +231,3 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
   return (t & 63) <= (r & 63) && ((t >> 6) & 63) <= ((r >> 6) & 63) && ((t >> 12) & 31) <= ((r >> 12) & 31)
     && ((t >> 17) & 31) <= ((r >> 17) & 31) && ((t >> 22) & 15) <= ((r >> 22) & 15);
 }
-
-// ---- lookup ---------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 // A reader on another thread: runs one flow-kernel lookup in a loop over shared memory while
 // the main thread updates the structure, and counts results outside the allowed set.
+// `allowed`: one set for every result (null: anything but -1); `allowedAt`, when given: one set
+// per header position instead.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { bytes, memory, fn, state, input, count, out, allowed, stopAt } = workerData;
+const { bytes, memory, fn, state, input, count, out, allowed, allowedAt, stopAt } = workerData;
 const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
 const f = instance.exports[fn];
 const i32 = new Int32Array(memory.buffer);
-const ok = allowed === null ? null : new Set(allowed); // null: anything but -1
+const ok = allowed === null || allowed === undefined ? null : new Set(allowed); // null: anything but -1
+const okAt = allowedAt ? allowedAt.map((a) => new Set(a)) : null;
 let calls = 0;
 let bad = 0;
 const seen = new Map();
@@ -15,7 +18,7 @@ while (Atomics.load(i32, stopAt >> 2) === 0) {
   if (st !== count) bad++;
   for (let i = 0; i < count; i++) {
     const v = i32[(out >> 2) + i];
-    if (ok ? !ok.has(v) : v === -1) bad++;
+    if (okAt ? !okAt[i].has(v) : ok ? !ok.has(v) : v === -1) bad++;
     seen.set(v, (seen.get(v) ?? 0) + 1);
   }
   calls++;

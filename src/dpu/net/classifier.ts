@@ -38,8 +38,9 @@ type ClsInsert = (st: number, sv: number, sm: number, dv: number, dm: number, sp
 
 /**
  * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel), with incremental
- * insert and remove: lookups on other threads (DPU cores) may run during updates; a burst that
- * overlaps an update is re-run, so it never mixes two versions.
+ * insert and remove: lookups on other threads (DPU cores) may run during updates. The rule set
+ * is kept twice (Left-Right): a lookup burst uses the copy no writer touches, so it sees one
+ * whole version and never waits for a writer, even one preempted in the middle of an update.
  *
  * ```ts
  * const c = Classifier.fromClassBench(readFileSync('acl1_1k', 'utf8'));
@@ -124,6 +125,7 @@ export class Classifier {
     const slot = this.fInsert(this.state.base, r.srcAddr, mask4(r.srcLen), r.dstAddr, mask4(r.dstLen), r.spLo | (r.spHi << 16), r.dpLo | (r.dpHi << 16), r.protoValue, r.protoMask, r.priority, id);
     if (slot < 0) {
       if (slot === this.kernel.constant('CLS_E_FULL')) throw new QingtianError(ErrorCode.CapacityExceeded, `classifier: all ${this.capacity} rule slots are in use`, { capacity: this.capacity });
+      if (slot === this.kernel.constant('CLS_E_BUSY')) throw busy('insert');
       throw new QingtianError(ErrorCode.InvalidArgument, `classifier: the kernel refused the rule (status ${slot})`, { status: slot });
     }
     this.nextId++;
@@ -139,6 +141,7 @@ export class Classifier {
     const slot = this.slots.get(ruleId);
     if (slot === undefined) throw new QingtianError(ErrorCode.NotFound, `classifier: no rule with id ${ruleId}`, { ruleId });
     const st = this.fRemove(this.state.base, slot);
+    if (st === this.kernel.constant('CLS_E_BUSY')) throw busy('remove');
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_remove returned ${st}`);
     this.slots.delete(ruleId);
     this.rulesById.delete(ruleId);
@@ -213,13 +216,17 @@ export class Classifier {
   private check(status: number): number {
     if (status >= 0) return status;
     if (status === this.kernel.constant('CLS_E_RANGE')) throw new QingtianError(ErrorCode.InvalidArgument, 'classify: header or result range lies outside host memory');
-    if (status === this.kernel.constant('CLS_E_BUSY')) throw new QingtianError(ErrorCode.Timeout, 'classify: a writer held the classifier for too long');
     throw new QingtianError(ErrorCode.BadHeader, `classify: kernel status ${status}`);
   }
 
   private assertLive(): void {
     if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'classifier has been disposed');
   }
+}
+
+/** An update found a reader still on the idle copy after the bounded wait; nothing was changed. */
+function busy(op: string): QingtianError {
+  return new QingtianError(ErrorCode.Timeout, `classifier ${op}: a lookup stayed on the copy being updated for too long; nothing was changed, try again`);
 }
 
 const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

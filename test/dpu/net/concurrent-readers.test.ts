@@ -60,7 +60,7 @@ describe('lookups on another thread during updates', () => {
     }
   });
 
-  it('classifier: readers see the broad rule or the specific one, never nothing (seqlock)', async () => {
+  it('classifier: readers never wait for or fail because of the writer, and see the broad rule or the specific one, never nothing (Left-Right)', async () => {
     const c = new Classifier({ runtime, capacity: 4096 });
     const input = mem.alloc({ name: 'test:hdrs', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
     try {
