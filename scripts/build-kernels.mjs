@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Builds every kernel family: assembly/<family>/index.ts -> build/kernels/<family>.wasm,
+// releases of a family: assembly/<family>/releases/<version>.ts -> build/releases/<family>-<version>.wasm,
 // and the test-only kernels: test/kernels/<name>.ts -> build/test-kernels/<name>.wasm.
 // A family may also list flavours in assembly/<family>/flavours.json, {"<out-name>": [extra asc
 // arguments]}: the same source built again with those arguments (e.g. "--enable relaxed-simd"),
@@ -24,6 +25,14 @@ function units() {
     const entry = join(asmDir, family, 'index.ts');
     if (family === 'common' || !statSync(join(asmDir, family)).isDirectory() || !existsSync(entry)) continue;
     list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`), extra: [] });
+    // Releases: other versions of the same module, assembly/<family>/releases/<version>.ts ->
+    // build/releases/<family>-<version>.wasm (modules to hot-swap in; QT_NAME stays the family's).
+    const releases = join(asmDir, family, 'releases');
+    if (existsSync(releases)) {
+      for (const file of readdirSync(releases).sort()) {
+        if (file.endsWith('.ts')) list.push({ entry: join(releases, file), out: join(root, 'build', 'releases', `${family}-${basename(file, '.ts')}.wasm`), extra: [] });
+      }
+    }
     const flavours = join(asmDir, family, 'flavours.json');
     if (existsSync(flavours)) {
       for (const [name, extra] of Object.entries(JSON.parse(readFileSync(flavours, 'utf8')))) {

@@ -8,6 +8,7 @@ import { gdBytes } from './driver-state';
 import {
   benchPackedCollect, benchPackedRefill, benchPackedSetup, benchSplitCollect, benchSplitRefill, benchSplitSetup, drain, one, oneIrq, postMany, pump,
 } from './loopback-traffic';
+import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x7473657567; // "guest"
@@ -94,3 +95,33 @@ export function gloop_one_irq(drv: usize, bufGpa: u64, scratch: usize, timeoutNs
 export {
   GD_MAGIC, DF_PACKED, DF_EVENT_IDX, DF_INDIRECT, DF_IN_ORDER, TABLE_BYTES, GD_KICKS, GD_KICKS_SUPPRESSED, GD_ADDED, GD_COMPLETED, GD_IRQ_WAITS, GD_ERRORS,
 } from './driver-state';
+
+// Exactly-once audit of loopback traffic (assembly/guest/audit.ts).
+export function gaudit_bytes(maxTransitions: u32, bits: u32): u32 {
+  return auditBytes(maxTransitions, bits);
+}
+
+export function gaudit_init(audit: usize, maxTransitions: u32, bits: u32): i32 {
+  return auditInit(audit, maxTransitions, bits);
+}
+
+export function gaudit_missing(audit: usize, upTo: u64): u64 {
+  return auditMissing(audit, upTo);
+}
+
+export function gloop_pump_audit(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize): u32 {
+  return pumpAudited(drv, bufGpa, scratch, budget, audit);
+}
+
+export function gloop_pump_audit_irq(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize, waitNs: i64): u32 {
+  return pumpAuditedIrq(drv, bufGpa, scratch, budget, audit, waitNs);
+}
+
+export function gloop_drain_audit(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32, audit: usize): u32 {
+  return drainAudited(drv, bufGpa, scratch, spinLimit, audit);
+}
+
+export {
+  GA_MAGIC, GA_MAX_TRANSITIONS, GA_TRANSITIONS, GA_LAST_VERSION, GA_BITS, GA_DUPLICATES, GA_WRONG, GA_BEYOND, GA_UNTALLIED, GA_TALLY,
+  GA_TALLY_SLOTS, GA_TRANSITION_BYTES,
+} from './audit';

@@ -12,7 +12,7 @@ import { drvAdd, drvDisableIrq, drvEnableIrq, drvFree, drvKick, drvNextToken, dr
 const PAIR: u32 = 128;
 const HALF: u32 = 64;
 
-@inline function post(drv: usize, bufGpa: u64): i32 {
+@inline export function post(drv: usize, bufGpa: u64): i32 {
   if (drvFree(drv) < 2) return -1;
   const t = drvNextToken(drv);
   const out = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa + <usize>(t * PAIR);

@@ -6,7 +6,8 @@ import { KERNEL_ABI } from '../common/abi';
 import { burstBytes, burstInit, vqArm, vqPop, vqPush } from './vq';
 import { queueReset, queueRestoreCheck, queueRestoreIndices, queueRestoreInflight, queueSetup } from './queue';
 import { vqStateBytes } from './queue-state';
-import { loopbackArm, loopbackRun } from './loopback';
+import { loopbackArm, loopbackBind, loopbackRun } from './loopback';
+import { SELF_TEST_BYTES, loopbackSelfTest } from './self-test';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x6f6974726976; // "virtio"
@@ -15,8 +16,16 @@ export const QT_STATE_LAYOUT: i32 = 1;
 export const QT_TABLES_BYTES: i32 = 0;
 
 export function qt_init(tables: usize, build: i32): i32 {
+  loopbackBind(<u32>QT_VERSION);
   return 0;
 }
+
+/** Hot-swap self-test on shadow data (assembly/virtio/self-test.ts): 0 = pass. */
+export function qt_self_test(scratch: usize, bytes: u32): i32 {
+  return loopbackSelfTest(scratch, bytes);
+}
+
+export const QT_SELF_TEST_BYTES: u32 = SELF_TEST_BYTES;
 
 export function vq_state_bytes(size: u32, packed: u32): u32 {
   return vqStateBytes(size, packed != 0);

@@ -8,6 +8,8 @@
 //   +72 u32 status      device status bits (DEVICE_NEEDS_RESET once the queue broke)
 //   +76 u32 configIrq   config-change interrupt word (0: none)
 //   +80 u32 maxBurst    chains per call, at most
+//   +84 u32 flags       LBF_* (LBF_STAMP: bytes 8..11 of each response carry the serving module's
+//                       QT_VERSION instead of the echoed bytes: which version served it)
 //   +88 u64 requests  +96 u64 bytesEchoed  +104 u64 rejected
 
 import { headerOk } from '../common/header';
@@ -24,10 +26,24 @@ export const LB_BURST: u32 = 68;
 export const LB_STATUS: u32 = 72;
 export const LB_CONFIG_IRQ: u32 = 76;
 export const LB_MAX_BURST: u32 = 80;
+export const LB_FLAGS: u32 = 84;
+export const LBF_STAMP: u32 = 1;
 export const LB_REQUESTS: u32 = 88;
 export const LB_BYTES: u32 = 96;
 export const LB_REJECTED: u32 = 104;
 export const LB_STATE_BYTES: u32 = 128;
+
+/** QT_VERSION of the module this instance belongs to (set by qt_init through loopbackBind). */
+let servedBy: u32 = 0;
+
+/** Called by the module's qt_init: the version stamped into responses under LBF_STAMP. */
+export function loopbackBind(version: u32): void {
+  servedBy = version;
+}
+
+export function loopbackServedBy(): u32 {
+  return servedBy;
+}
 
 /** Job entry: one burst of echo. Returns chains handled; a broken queue yields 0, never a failure. */
 export function loopbackRun(state: usize, budget: i32): i32 {
@@ -44,6 +60,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
   const segs = segsBase(burst);
   let bytes: u64 = 0;
   let rejected: u32 = 0;
+  const stamp = (load<u32>(state, LB_FLAGS) & LBF_STAMP) != 0;
   for (let i: u32 = 0; i < <u32>n; i++) {
     const rec = chainAt(burst, i);
     if (load<u16>(rec, CH_STATUS) != 0) {
@@ -52,6 +69,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
       continue;
     }
     const copied = echo(rec, segs);
+    if (stamp && copied >= 12) stampVersion(rec, segs);
     store<u32>(rec, copied, CH_USED_LEN);
     bytes += copied;
   }
@@ -94,6 +112,13 @@ function echo(rec: usize, segs: usize): u32 {
     if (wo == load<u32>(w, 4)) { wi++; wo = 0; }
   }
   return total;
+}
+
+/** Writes servedBy at bytes 8..11 of the chain's first writable segment, when that segment holds them. */
+@inline function stampVersion(rec: usize, segs: usize): void {
+  const w = segs + (<usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS))) * SEG_BYTES;
+  // SAFETY: the segment [addr, addr + len) was translated and bounds-checked by the pop; 12 <= len.
+  if (load<u32>(w, 4) >= 12) store<u32>(<usize>load<u32>(w), servedBy, 8);
 }
 
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */

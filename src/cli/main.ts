@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isQingtianError } from '../common/errors.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
+import { hotswapCommand, type HotswapCliOptions } from './commands/hotswap.js';
+import { keysGenCommand, keysSignCommand } from './commands/keys.js';
 import { simCommand, type SimCliOptions } from './commands/sim.js';
 
 function positiveInt(max: number) {
@@ -46,6 +48,35 @@ export async function main(argv: string[]): Promise<void> {
     .option('--seed <n>', 'seed of the traffic and of RED marking', '1')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (o: SimCliOptions) => simCommand(o));
+
+  const keys = program.command('keys').description('Ed25519 keys that sign kernel modules for hot swaps');
+  keys
+    .command('gen')
+    .description('generate a key pair: <out>/<name>.key (private, mode 600) and <out>/<name>.pub')
+    .option('--out <dir>', 'directory to write to', '.')
+    .option('--name <name>', 'file name of the pair', 'qingtian')
+    .option('--force', 'replace existing files')
+    .action((o: { out: string; name: string; force?: boolean }) => keysGenCommand(o));
+  keys
+    .command('sign')
+    .description('sign a kernel module: writes <module>.sig, which a host checks before swapping it in')
+    .argument('<module>', 'the module (.wasm)')
+    .requiredOption('--key <file>', 'private key (PEM, from keys gen)')
+    .option('--out <file>', 'signature file (default <module>.sig)')
+    .action((m: string, o: { key: string; out?: string }) => keysSignCommand(m, o));
+
+  program
+    .command('hotswap')
+    .description('swap a signed virtio module into a live host under audited loopback traffic (the command boots that host: there is no daemon yet); report pause, timings and lost requests')
+    .argument('<module>', 'the new version (.wasm), a version of the virtio module')
+    .requiredOption('--sig <file>', 'its signature (from keys sign)')
+    .requiredOption('--trust <file...>', "public key(s) the host trusts (from keys gen)")
+    .option('--seconds <n>', 'traffic time, half before the swap and half after its grace window', positiveInt(600), 2)
+    .option('--grace-ms <n>', 'grace window: automatic rollback if the new version fails within it', positiveInt(600_000), 500)
+    .option('--cores <n>', 'DPU cores (a guest drives each)', positiveInt(8), 1)
+    .option('--guest <irq|spin>', "the guests' vCPUs sleep on their interrupt when they have nothing to reap (irq), or spin on the ring (spin)", 'irq')
+    .option('--json', 'one JSON object with the report')
+    .action(async (m: string, o: HotswapCliOptions) => hotswapCommand(m, o));
 
   try {
     await program.parseAsync(argv);

@@ -31,6 +31,12 @@ export const ErrorCode = {
   QueueRefused: 'QT_QUEUE_REFUSED',
   /** A device is not in a state that allows the operation (e.g. needs reset, not configured). */
   DeviceState: 'QT_DEVICE_STATE',
+  /** A module's signature is missing, malformed, made by an untrusted key, or does not match its bytes. */
+  BadSignature: 'QT_BAD_SIGNATURE',
+  /** A hot swap was refused before its commit (name, missing export, self-test, nothing live); nothing changed. */
+  SwapRefused: 'QT_SWAP_REFUSED',
+  /** A hot swap's commit failed on a core (e.g. a state transform refused a job's state); it was undone. */
+  SwapFailed: 'QT_SWAP_FAILED',
   /** A named resource (kernel file, suite, entry, rule id) does not exist. */
   NotFound: 'QT_NOT_FOUND',
   /** Text input (a ClassBench file, a prefix) is malformed; the message gives the line or field. */

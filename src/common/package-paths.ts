@@ -29,3 +29,8 @@ export function distFile(rel: string): string {
 export function kernelFile(name: string): string {
   return join(packageRoot(), 'build', 'kernels', `${name}.wasm`);
 }
+
+/** A release of a kernel family (another version of its module, to hot-swap in): build/releases/<name>-<version>.wasm. */
+export function releaseFile(name: string, version: string): string {
+  return join(packageRoot(), 'build', 'releases', `${name}-${version}.wasm`);
+}

@@ -48,14 +48,26 @@ export const Op = {
   UnloadKernel: 7, // kernelKey
   SetMode: 8, // mode, idleSpinPolls
   Stop: 9,
+  /**
+   * Commit of a hot swap, between passes: every job of kernel `from` now runs the same-named
+   * entries of kernel `to`, after the state transform (if any) ran on each job's state.
+   * fromKey, toKey, transform (-1: none; else exportIndex << 1 | 1 when the export is in `from`,
+   * | 0 when in `to`), layouts (fromLayout | toLayout << 16), requestedNs lo, hi (process.hrtime).
+   * Ack: arg0 = pause in ns (requestedNs → jobs re-pointed), arg1 = jobs swapped.
+   */
+  SwapKernel: 10,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 /**
  * Event record (64 × i32): seq, kind, status, jobId, arg0, arg1, messageBytes, reserved, then
  * EVENT_MESSAGE_BYTES of UTF-8 text from byte 32.
+ *
+ * JobRolledBack: a job that a swap had moved to a new kernel failed (trap or negative status)
+ * while its previous kernel was still loaded; the core put it back on the previous kernel
+ * (arg0 = the failed kernel's key, arg1 = the kernel it runs again) instead of detaching it.
  */
-export const EventKind = { Ack: 1, JobFailed: 2 } as const;
+export const EventKind = { Ack: 1, JobFailed: 2, JobRolledBack: 3 } as const;
 export const EVENT_MESSAGE_OFFSET = 32;
 export const EVENT_MESSAGE_BYTES = EVENT_BYTES - EVENT_MESSAGE_OFFSET;
 
@@ -73,6 +85,8 @@ export const Status = {
   CompileFailed: -9,
   InitFailed: -10,
   BadArgument: -11,
+  /** A state transform refused a job's state (or trapped); every job stays on its kernel. */
+  TransformFailed: -12,
   /** A job trapped (Wasm RuntimeError); the event carries the trap message. */
   Trap: -100,
 } as const;

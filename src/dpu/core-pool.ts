@@ -9,7 +9,7 @@ import { distFile } from '../common/package-paths.js';
 import { intIn, oneOf, parseArgs } from '../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
 import { CORE_LAYOUT, CORE_MAGIC, CORE_MODES, CTL_BYTES, DEFAULT_IDLE_SPIN_POLLS, type CoreMode } from './core-layout.js';
-import { DpuCore, type JobFailedEvent } from './dpu-core.js';
+import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-core.js';
 import type { LoadedKernel } from './kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
@@ -43,7 +43,7 @@ const OWNER = 'dpu';
  * The DPU: N cores, each a long-lived reactor task on its own Piscina worker. The pool owns the
  * cores' control regions and puts kernels on every core.
  *
- * Events: 'job-failed' (JobFailedEvent), 'core-failed' ({ coreId, error }).
+ * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' ({ coreId, error }).
  */
 export class DpuCorePool extends EventEmitter {
   readonly cores: readonly DpuCore[];
@@ -81,6 +81,7 @@ export class DpuCorePool extends EventEmitter {
         commandTimeoutMs,
       });
       core.on('job-failed', (e: JobFailedEvent) => this.emit('job-failed', e));
+      core.on('job-rolled-back', (e: JobRolledBackEvent) => this.emit('job-rolled-back', e));
       core.on('core-failed', (error: Error) => this.emit('core-failed', { coreId: i, error }));
       cores.push(core);
     }
@@ -107,11 +108,26 @@ export class DpuCorePool extends EventEmitter {
     return core;
   }
 
-  /** Instantiates a loaded kernel on every core (each builds nothing: it binds the shared tables). */
-  async loadKernel(kernel: LoadedKernel): Promise<void> {
-    if (this.kernels.has(kernel.key)) return;
-    await Promise.all(this.cores.map((c) => c.loadKernel(kernel)));
+  /**
+   * Instantiates a loaded kernel on every core (each builds nothing: it binds the shared tables).
+   * All or nothing: if one core refuses, the cores that took it drop it again. Resolves with the
+   * time each core spent compiling and instantiating it (ns; empty if it was already loaded).
+   */
+  async loadKernel(kernel: LoadedKernel): Promise<number[]> {
+    if (this.kernels.has(kernel.key)) return [];
+    const results = await Promise.allSettled(this.cores.map((c) => c.loadKernel(kernel)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(this.cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.unloadKernel(kernel).catch(() => undefined) : undefined)));
+      throw failed.reason;
+    }
     this.kernels.set(kernel.key, kernel);
+    return results.map((r) => (r as PromiseFulfilledResult<number>).value);
+  }
+
+  /** The kernels loaded on every core. */
+  loadedKernels(): LoadedKernel[] {
+    return [...this.kernels.values()];
   }
 
   /** Drops a kernel from every core; refused (QT_KERNEL_BUSY) while a job still uses it. */

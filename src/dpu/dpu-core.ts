@@ -19,7 +19,10 @@ export interface JobFailure {
 export interface Job {
   readonly id: number;
   readonly coreId: number;
-  readonly kernel: LoadedKernel;
+  /** The kernel version serving the job now (a hot swap changes it). */
+  kernel: LoadedKernel;
+  /** The version a hot swap moved it from, while that version is still loaded (its rollback target). */
+  previous: LoadedKernel | null;
   readonly entry: string;
   readonly arm: string | null;
   readonly state: number;
@@ -34,6 +37,36 @@ export interface JobFailedEvent {
   failure: JobFailure;
 }
 
+/** A swapped job failed on its new kernel and the core put it back on the previous one. */
+export interface JobRolledBackEvent {
+  coreId: number;
+  job: Job;
+  /** The version that failed. */
+  from: LoadedKernel;
+  /** The version the job runs again. */
+  to: LoadedKernel;
+  failure: JobFailure;
+}
+
+/** How the commit of a swap converts each job's state (run by the module with the newer layout). */
+export interface SwapTransform {
+  /** Function export `(state, fromLayout, toLayout) → status`. */
+  name: string;
+  /** Which of the two kernels exports it. */
+  in: 'from' | 'to';
+  fromLayout: number;
+  toLayout: number;
+}
+
+/** What one core reports for the commit of a swap. */
+export interface SwapCommit {
+  coreId: number;
+  /** From the commit being requested (command posted) to the jobs running the new version, measured by the core. */
+  pauseNs: number;
+  /** Jobs moved to the new version on this core. */
+  jobs: number;
+}
+
 /** What a core needs from its pool. */
 export interface CoreContext {
   host: HostMemoryApi;
@@ -45,7 +78,9 @@ export interface CoreContext {
 
 interface Pending {
   op: OpCode;
-  resolve(v: void): void;
+  /** Runs synchronously when the ack is drained, before any later event of the same batch is handled. */
+  onOk: ((v: [number, number]) => void) | undefined;
+  resolve(v: [number, number]): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -57,7 +92,7 @@ const decoder = new TextDecoder();
  * The main thread's handle on one DPU core: posts commands into its mailbox and settles them
  * from its event ring, reads its counters and run state straight from shared memory.
  *
- * Events: 'job-failed' (JobFailedEvent), 'core-failed' (Error), 'stopped'.
+ * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
  */
 export class DpuCore extends EventEmitter {
   readonly id: number;
@@ -135,7 +170,7 @@ export class DpuCore extends EventEmitter {
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
     const armIndex = spec.arm === undefined ? -1 : spec.kernel.entryIndex(spec.arm);
-    const job: Job = { id, coreId: this.id, kernel: spec.kernel, entry: spec.entry, arm: spec.arm ?? null, state: spec.state, budget: spec.budget, status: 'running' };
+    const job: Job = { id, coreId: this.id, kernel: spec.kernel, previous: null, entry: spec.entry, arm: spec.arm ?? null, state: spec.state, budget: spec.budget, status: 'running' };
     // Registered before the command is sent: the job may fail in the core's very next pass, and
     // that event can be drained in the same batch as the attach ack.
     this.jobs.set(id, job);
@@ -168,12 +203,43 @@ export class DpuCore extends EventEmitter {
     return this.command(Op.SetMode, [CORE_MODES.indexOf(mode), idleSpinPolls]);
   }
 
-  loadKernel(kernel: LoadedKernel): Promise<void> {
-    return this.command(Op.LoadKernel, [kernel.key, kernel.image.payload, kernel.imageBytes, kernel.tables?.payload ?? 0]);
+  /** Compiles and instantiates a loaded kernel on this core; resolves with how long the core spent on it (ns). */
+  async loadKernel(kernel: LoadedKernel): Promise<number> {
+    const [execNs] = await this.request(Op.LoadKernel, [kernel.key, kernel.image.payload, kernel.imageBytes, kernel.tables?.payload ?? 0]);
+    return execNs;
   }
 
-  unloadKernel(kernel: LoadedKernel): Promise<void> {
-    return this.command(Op.UnloadKernel, [kernel.key]);
+  async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    await this.command(Op.UnloadKernel, [kernel.key]);
+    for (const job of this.jobs.values()) if (job.previous?.key === kernel.key) job.previous = null;
+  }
+
+  /**
+   * The commit of a hot swap on this core, at its next burst boundary: every job of `from`
+   * runs the same-named entries of `to` from then on, after `transform` (if any) converted its
+   * state. Both kernels must be loaded on the core. All or nothing per core. Until `from` is
+   * unloaded, a job that fails on `to` is put back on `from` by the core ('job-rolled-back').
+   */
+  async swapKernel(from: LoadedKernel, to: LoadedKernel, transform: SwapTransform | null): Promise<SwapCommit> {
+    let code = -1;
+    let layouts = 0;
+    if (transform) {
+      const holder = transform.in === 'from' ? from : to;
+      code = (holder.entryIndex(transform.name) << 1) | (transform.in === 'from' ? 1 : 0);
+      layouts = (transform.fromLayout & 0xffff) | ((transform.toLayout & 0xffff) << 16);
+    }
+    const t0 = process.hrtime.bigint();
+    // The jobs are re-labelled as the ack is drained: a failure event right behind it (the new
+    // version trapping in its first burst) must already find them on `to`.
+    const relabel = (): void => {
+      for (const job of this.jobs.values()) {
+        if (job.kernel.key !== from.key) continue;
+        job.kernel = to;
+        job.previous = from;
+      }
+    };
+    const [pauseNs, jobs] = await this.request(Op.SwapKernel, [from.key, to.key, code, layouts, Number(t0 & 0xffffffffn) | 0, Number(t0 >> 32n) | 0], relabel);
+    return { coreId: this.id, pauseNs, jobs };
   }
 
   /** Stops the reactor; resolves when its task has returned. */
@@ -197,7 +263,12 @@ export class DpuCore extends EventEmitter {
     return [...this.jobs.values()];
   }
 
-  private command(op: OpCode, args: number[]): Promise<void> {
+  private async command(op: OpCode, args: number[]): Promise<void> {
+    await this.request(op, args);
+  }
+
+  /** Posts a command; resolves with its ack's two result words. */
+  private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void): Promise<[number, number]> {
     if (!this.task || this.failed) {
       return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${OP_NAMES[op]}`));
     }
@@ -206,7 +277,7 @@ export class DpuCore extends EventEmitter {
     }
     const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
     const i32 = this.i32;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<[number, number]>((resolve, reject) => {
       const pushed = this.mailbox.push((w) => {
         i32[w] = seq;
         i32[w + 1] = op;
@@ -221,7 +292,7 @@ export class DpuCore extends EventEmitter {
         reject(new QingtianError(ErrorCode.Timeout, `core ${this.id}: ${OP_NAMES[op]} not acknowledged within ${this.ctx.commandTimeoutMs} ms`));
       }, this.ctx.commandTimeoutMs);
       timer.unref();
-      this.pending.set(seq, { op, resolve, reject, timer });
+      this.pending.set(seq, { op, onOk, resolve, reject, timer });
       ringDoorbell(i32, this.ctx.control.base);
     });
   }
@@ -242,31 +313,38 @@ export class DpuCore extends EventEmitter {
     const i32 = this.i32;
     const u8 = this.ctx.host.u8;
     for (;;) {
-      let seq = 0, kind = 0, status = 0, jobId = 0, message = '';
+      let seq = 0, kind = 0, status = 0, jobId = 0, arg0 = 0, arg1 = 0, message = '';
       const got = this.events.pop((w) => {
         seq = i32[w]!;
         kind = i32[w + 1]!;
         status = i32[w + 2]!;
         jobId = i32[w + 3]!;
+        arg0 = i32[w + 4]!;
+        arg1 = i32[w + 5]!;
         const len = i32[w + 6]!;
         const at = w * 4 + EVENT_MESSAGE_OFFSET;
         message = len > 0 ? decoder.decode(u8.slice(at, at + len)) : '';
       });
       if (!got) return;
-      if (kind === EventKind.Ack) this.settle(seq, status, message);
+      if (kind === EventKind.Ack) this.settle(seq, status, message, arg0, arg1);
       else if (kind === EventKind.JobFailed) this.jobFailed(jobId, status, message);
+      else if (kind === EventKind.JobRolledBack) this.jobRolledBack(jobId, status, message, arg0);
     }
   }
 
-  private settle(seq: number, status: number, message: string): void {
+  private settle(seq: number, status: number, message: string, arg0: number, arg1: number): void {
     const p = this.pending.get(seq);
     if (!p) return;
     this.pending.delete(seq);
     clearTimeout(p.timer);
-    if (status === Status.Ok) p.resolve();
+    if (status === Status.Ok) {
+      p.onOk?.([arg0, arg1]);
+      p.resolve([arg0, arg1]);
+    }
     else {
       const code = p.op === Op.AttachJob || p.op === Op.DetachJob ? ErrorCode.JobRejected
         : p.op === Op.LoadKernel ? ErrorCode.KernelLoadFailed
+        : p.op === Op.SwapKernel ? ErrorCode.SwapFailed
         : p.op === Op.UnloadKernel && status === Status.KernelInUse ? ErrorCode.KernelBusy
         : ErrorCode.InvalidArgument;
       p.reject(new QingtianError(code, `core ${this.id}: ${OP_NAMES[p.op]} failed (status ${status}): ${message}`, { status }));
@@ -280,6 +358,15 @@ export class DpuCore extends EventEmitter {
     job.status = 'failed';
     job.failure = { status, message };
     this.emit('job-failed', { coreId: this.id, job, failure: job.failure } satisfies JobFailedEvent);
+  }
+
+  private jobRolledBack(jobId: number, status: number, message: string, failedKey: number): void {
+    const job = this.jobs.get(jobId);
+    if (!job || !job.previous || job.kernel.key !== failedKey) return;
+    const from = job.kernel;
+    job.kernel = job.previous;
+    job.previous = null;
+    this.emit('job-rolled-back', { coreId: this.id, job, from, to: job.kernel, failure: { status, message } } satisfies JobRolledBackEvent);
   }
 
   private ended(error: Error | null): void {

@@ -51,8 +51,13 @@ export class KernelLoader {
     return this.load(bytes, path);
   }
 
-  load(bytes: Uint8Array, label = '(bytes)'): LoadedKernel {
-    const { info, module } = inspectKernel(bytes, this.host.sizeBytes / 65536, label);
+  /**
+   * Checks, places and initialises a module version. `inspected`: the result of inspectKernel
+   * on exactly these bytes, when the caller already ran it (the hot-swap manager does, before
+   * deciding anything), so the module is not compiled twice.
+   */
+  load(bytes: Uint8Array, label = '(bytes)', inspected?: { info: KernelImageInfo; module: WebAssembly.Module }): LoadedKernel {
+    const { info, module } = inspected ?? inspectKernel(bytes, this.host.sizeBytes / 65536, label);
     const key = this.nextKey++;
     const tag = `${info.name}@${info.version}#${key}`;
     const image = this.host.allocState({ name: `kimg:${tag}`, owner: OWNER, kind: 'kernel-image', magic: KERNEL_IMAGE_MAGIC, layoutVersion: 1, payloadBytes: bytes.length });

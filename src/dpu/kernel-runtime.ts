@@ -32,6 +32,19 @@ export class LoaderRuntime implements KernelRuntime {
     }
     return k;
   }
+
+  /** The version cached under `name`, if one was loaded (never loads). */
+  cached(name: string): LoadedKernel | undefined {
+    return this.cache.get(name);
+  }
+
+  /**
+   * Every name that gave `old` gives `next` from now on — a hot swap's commit (or rollback),
+   * so that devices and library APIs created afterwards use the live version.
+   */
+  replace(old: LoadedKernel, next: LoadedKernel): void {
+    for (const [name, k] of this.cache) if (k === old) this.cache.set(name, next);
+  }
 }
 
 let factory: (() => KernelRuntime) | null = null;

@@ -29,9 +29,21 @@ interface CoreKernel {
   tables: number;
 }
 
+/** How to bring a job's state back to its previous kernel's layout: `name(state, from, to)` of `kernel`. */
+interface Transform {
+  kernel: CoreKernel;
+  name: string;
+  from: number;
+  to: number;
+}
+
 interface Job {
   id: number;
   kernel: CoreKernel;
+  /** The kernel a swap moved this job from, while it is still loaded: a failure falls back to it. */
+  prev: CoreKernel | null;
+  /** The state transform back to `prev`'s layout (null: same layout). */
+  back: Transform | null;
   entry: string;
   fn: JobFn;
   /** Called before the core sleeps: re-enable notifications, re-check, return pending work (> 0: stay awake). */
@@ -69,6 +81,8 @@ export class Reactor {
   private idleSpinPolls: number;
   private quiesced = false;
   private stopped = false;
+  /** Result words of the command being executed, carried by its ack. */
+  private ackArgs: [number, number] = [0, 0];
 
   constructor(private readonly init: ReactorInit) {
     const buf = init.memory.buffer;
@@ -190,6 +204,7 @@ export class Reactor {
       c[C_COMMANDS]!++;
       let status: number = Status.Ok;
       let message = '';
+      this.ackArgs = [0, 0];
       try {
         [status, message] = this.execute(op, a);
       } catch (e) {
@@ -200,7 +215,7 @@ export class Reactor {
       // then reads the counters or job count out of band sees the effect.
       this.setWord(CTL_JOB_COUNT, this.jobs.length);
       this.counters.flush();
-      this.emit(EventKind.Ack, seq, status, 0, message);
+      this.emit(EventKind.Ack, seq, status, 0, message, this.ackArgs[0], this.ackArgs[1]);
     }
   }
 
@@ -208,15 +223,28 @@ export class Reactor {
     switch (op) {
       case Op.Ping:
         return [Status.Ok, ''];
-      case Op.LoadKernel:
-        return this.loadKernel(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0);
+      case Op.LoadKernel: {
+        const t0 = process.hrtime.bigint();
+        const r = this.loadKernel(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0);
+        this.ackArgs = [clampNs(process.hrtime.bigint() - t0), 0]; // how long this core stopped serving to compile it
+        return r;
+      }
       case Op.UnloadKernel: {
         const k = this.kernels.get(a[0]!);
         if (!k) return [Status.NoSuchKernel, `kernel #${a[0]} is not loaded on core ${this.init.coreId}`];
         if (this.jobs.some((j) => j.kernel === k)) return [Status.KernelInUse, `kernel #${a[0]} still has jobs on core ${this.init.coreId}`];
         this.kernels.delete(a[0]!);
+        // Its jobs can no longer fall back to it: the rollback window of the swap that left it is over.
+        for (const j of this.jobs) {
+          if (j.prev === k || j.back?.kernel === k) {
+            j.prev = null;
+            j.back = null;
+          }
+        }
         return [Status.Ok, ''];
       }
+      case Op.SwapKernel:
+        return this.swapKernel(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
       case Op.AttachJob:
         return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!, a[5]!);
       case Op.DetachJob: {
@@ -294,8 +322,84 @@ export class Reactor {
     if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
     if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
     if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [...this.jobs, { id, kernel, entry, fn: fn as JobFn, arm, armFn: armFn as JobFn | null, state, budget }];
+    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn: fn as JobFn, arm, armFn: armFn as JobFn | null, state, budget }];
     return [Status.Ok, ''];
+  }
+
+  /**
+   * The commit of a hot swap on this core. It runs between passes, so no burst of any job is in
+   * flight: each job of `from` is re-pointed at the same-named entries of `to` (the new
+   * version's function table), after the state transform, if any, converted its state in place.
+   * All or nothing: an entry missing in `to` or a transform refusing one job's state leaves
+   * every job as it was (the states already converted are converted back first).
+   */
+  private swapKernel(fromKey: number, toKey: number, transform: number, layouts: number, t0lo: number, t0hi: number): [number, string] {
+    const from = this.kernels.get(fromKey);
+    const to = this.kernels.get(toKey);
+    if (!from || !to) return [Status.NoSuchKernel, `kernel #${from ? toKey : fromKey} is not loaded on core ${this.init.coreId}`];
+    const moving = this.jobs.filter((j) => j.kernel === from);
+    const fns: [JobFn, JobFn | null][] = [];
+    for (const job of moving) {
+      const fn = to.instance.exports[job.entry];
+      const armFn = job.arm === null ? null : to.instance.exports[job.arm];
+      if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
+        return [Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`];
+      }
+      fns.push([fn as JobFn, armFn as JobFn | null]);
+    }
+    let back: Transform | null = null;
+    if (transform >= 0) {
+      const holder = (transform & 1) === 1 ? from : to;
+      const name = holder.exportNames[transform >> 1];
+      if (name === undefined || typeof holder.instance.exports[name] !== 'function') return [Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`];
+      const fwd: Transform = { kernel: holder, name, from: layouts & 0xffff, to: layouts >>> 16 };
+      back = { kernel: holder, name, from: fwd.to, to: fwd.from };
+      for (let i = 0; i < moving.length; i++) {
+        const err = this.transformState(fwd, moving[i]!.state);
+        if (err === '') continue;
+        for (let k = i - 1; k >= 0; k--) this.transformState(back, moving[k]!.state);
+        return [Status.TransformFailed, `state transform ${name}(${fwd.from} → ${fwd.to}) of job #${moving[i]!.id}: ${err}`];
+      }
+    }
+    for (let i = 0; i < moving.length; i++) {
+      const job = moving[i]!;
+      job.prev = from;
+      job.back = back;
+      job.kernel = to;
+      [job.fn, job.armFn] = fns[i]!;
+    }
+    const requested = (BigInt(t0hi >>> 0) << 32n) | BigInt(t0lo >>> 0);
+    this.ackArgs = [clampNs(process.hrtime.bigint() - requested), moving.length];
+    return [Status.Ok, ''];
+  }
+
+  /** Runs a transform export on one state region; '' or why it failed (a trap renews the holder's instance). */
+  private transformState(t: Transform, state: number): string {
+    try {
+      const status = (t.kernel.instance.exports[t.name] as (s: number, from: number, to: number) => number)(state, t.from, t.to);
+      return status === 0 ? '' : `returned ${status}`;
+    } catch (e) {
+      const err = this.instantiate(t.kernel);
+      return `trapped: ${e instanceof Error ? e.message : String(e)}${err ? `; re-instantiation failed: ${err}` : ''}`;
+    }
+  }
+
+  /** Puts a swapped job back on its previous kernel (state transformed back first). '' or why not. */
+  private fallBack(job: Job): string {
+    const prev = job.prev!;
+    const fn = prev.instance.exports[job.entry];
+    const armFn = job.arm === null ? null : prev.instance.exports[job.arm];
+    if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) return `kernel #${prev.key} lacks the job's entries`;
+    if (job.back) {
+      const err = this.transformState(job.back, job.state);
+      if (err) return `state transform back: ${err}`;
+    }
+    job.kernel = prev;
+    job.fn = fn as JobFn;
+    job.armFn = armFn as JobFn | null;
+    job.prev = null;
+    job.back = null;
+    return '';
   }
 
   /**
@@ -305,17 +409,28 @@ export class Reactor {
    */
   private jobFailed(job: Job, status: number, message: string): void {
     this.counters.values[C_ERRORS]!++;
-    this.jobs = this.jobs.filter((j) => j !== job);
-    this.setWord(CTL_JOB_COUNT, this.jobs.length);
+    const failed = job.kernel;
     if (status === Status.Trap) {
-      const err = this.instantiate(job.kernel);
+      const err = this.instantiate(failed);
       if (err) message += `; re-instantiation failed: ${err}`;
     }
+    // A job a swap moved recently goes back to the version it came from (the hot-swap rollback).
+    if (job.prev) {
+      const err = this.fallBack(job);
+      if (err === '') {
+        this.counters.flush();
+        this.emit(EventKind.JobRolledBack, 0, status, job.id, `${job.entry}: ${message}`, failed.key, job.kernel.key);
+        return;
+      }
+      message += `; fallback failed: ${err}`;
+    }
+    this.jobs = this.jobs.filter((j) => j !== job);
+    this.setWord(CTL_JOB_COUNT, this.jobs.length);
     this.counters.flush(); // counters first: whoever handles the event may read them
     this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
   }
 
-  private emit(kind: number, seq: number, status: number, jobId: number, message: string): void {
+  private emit(kind: number, seq: number, status: number, jobId: number, message: string, arg0 = 0, arg1 = 0): void {
     const i32 = this.i32;
     const u8 = this.u8;
     const ok = this.events.push((w) => {
@@ -323,6 +438,8 @@ export class Reactor {
       i32[w + 1] = kind;
       i32[w + 2] = status;
       i32[w + 3] = jobId;
+      i32[w + 4] = arg0;
+      i32[w + 5] = arg1;
       const at = w * 4 + EVENT_MESSAGE_OFFSET;
       const { written } = encoder.encodeInto(message, u8.subarray(at, at + EVENT_MESSAGE_BYTES));
       i32[w + 6] = written;
@@ -334,4 +451,9 @@ export class Reactor {
   private setWord(offset: number, value: number): void {
     Atomics.store(this.i32, (this.init.controlBase + offset) >> 2, value);
   }
+}
+
+/** A duration in ns as an i32 ack word (saturates at ~2.1 s; negative only if clocks misbehave: 0). */
+function clampNs(ns: bigint): number {
+  return ns <= 0n ? 0 : ns >= 0x7fffffffn ? 0x7fffffff : Number(ns);
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import { kernelFile } from '../common/package-paths.js';
@@ -6,11 +7,14 @@ import { DpuCorePool, type DpuOptions } from '../dpu/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernel-runtime.js';
 import { HostMemory, type HostMemoryOptions } from '../hypervisor/host-memory.js';
+import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 
 export interface HostOptions {
   memory?: HostMemoryOptions | undefined;
   dpu?: DpuOptions | undefined;
+  /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. */
+  trustedKeys?: readonly (string | KeyObject)[] | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -30,21 +34,47 @@ export class Host {
   private down = false;
   /** Kernel library APIs (erasure coding, flow tables, ...) placed in this host's memory. */
   readonly runtime: KernelRuntime;
+  /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
+  readonly swaps: HotSwapManager;
 
   private constructor(
     readonly memory: HostMemory,
     readonly kernels: KernelLoader,
     readonly dpu: DpuCorePool,
+    trustedKeys: readonly (string | KeyObject)[],
   ) {
-    this.runtime = new LoaderRuntime(memory, kernels);
+    const runtime = new LoaderRuntime(memory, kernels);
+    this.runtime = runtime;
+    this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
   }
 
   static async boot(options?: HostOptions): Promise<Host> {
-    const o = parseArgs(z.object({ memory: z.unknown().optional(), dpu: z.unknown().optional() }).optional(), options, 'Host options');
+    const o = parseArgs(
+      z.object({ memory: z.unknown().optional(), dpu: z.unknown().optional(), trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional() }).optional(),
+      options,
+      'Host options',
+    );
     const memory = new HostMemory(o?.memory as HostMemoryOptions | undefined);
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
-    return new Host(memory, kernels, dpu);
+    try {
+      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[]);
+    } catch (e) {
+      await dpu.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Hot-swaps kernel module `name` (its QT_NAME, e.g. 'virtio') for the signed version in
+   * `module`, on every DPU core, under traffic: verify, stage, self-test, commit at each core's
+   * next burst boundary, then a grace window with automatic rollback. Resolves after the
+   * commit with the timings; `result.settled` resolves when the grace window ends. Events:
+   * `host.swaps.on('staged' | 'committed' | 'swapped' | 'rolled-back' | 'settled' | 'refused', ...)`.
+   */
+  hotSwap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    this.assertUp();
+    return this.swaps.swap(name, module, options);
   }
 
   /**
@@ -94,6 +124,7 @@ export class Host {
   async shutdown(): Promise<void> {
     if (this.down) return;
     this.down = true;
+    this.swaps.close();
     await this.dpu.close();
   }
 

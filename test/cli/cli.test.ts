@@ -21,6 +21,8 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/booted: 1024 MiB host memory/);
     expect(r.stdout).toMatch(/scrub verified: \d+ MiB checked word by word, 0 wrong/);
     expect(r.stdout).toMatch(/failed alone/);
+    expect(r.stdout).toMatch(/10 swaps, 1\.0\.0 ↔ 1\.1\.0: per-core pause p50 [\d.]+ µs/);
+    expect(r.stdout).toMatch(/lost 0, duplicated 0, wrong 0/);
     expect(r.stdout).toMatch(/rebuilt on the DPU: [\d.]+ GB\/s; every byte equal to before the loss: true/);
     expect(r.stdout).toMatch(/DIF verify of the whole volume after the rebuild: 0 failing shards/);
     expect(r.stdout).toMatch(/one bit flipped .*: caught: LBA \d+, guard expected 0x[0-9a-f]+, found 0x[0-9a-f]+/);

@@ -16,6 +16,9 @@ export const LB_BURST = 68;
 export const LB_STATUS = 72;
 export const LB_CONFIG_IRQ = 76;
 export const LB_MAX_BURST = 80;
+export const LB_FLAGS = 84;
+/** Flag: bytes 8..11 of each response carry the serving module's QT_VERSION (which version served it). */
+export const LBF_STAMP = 1;
 export const LB_REQUESTS = 88;
 export const LB_BYTES = 96;
 export const LB_REJECTED = 104;
@@ -26,6 +29,12 @@ export interface LoopbackOptions {
   maxQueueSize?: number;
   /** Chains per burst, 1–1024. Default 64. */
   maxBurst?: number;
+  /**
+   * Stamp each response with the version of the module that served it: bytes 8..11 of the first
+   * writable buffer (when it has 12 bytes) carry QT_VERSION (major << 16 | minor << 8 | patch)
+   * instead of the echoed bytes. For hot-swap audits. Default false.
+   */
+  stampVersion?: boolean;
 }
 
 export interface LoopbackStats {
@@ -75,6 +84,7 @@ export class LoopbackDevice {
     v.setUint32(this.state.base + LB_BURST, this.burst.base, true);
     v.setUint32(this.state.base + LB_CONFIG_IRQ, this.configIrq, true);
     v.setUint32(this.state.base + LB_MAX_BURST, maxBurst, true);
+    v.setUint32(this.state.base + LB_FLAGS, options.stampVersion === true ? LBF_STAMP : 0, true);
   }
 
   /** The driver's queue configuration (refused with QT_QUEUE_REFUSED naming the bad-input id). */

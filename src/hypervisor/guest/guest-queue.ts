@@ -2,6 +2,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
 import { DESC_BYTES, EVS_BYTES, splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
 import type { Guest } from './guest.js';
+import type { LoopbackAudit } from './loopback-audit.js';
 import type { GuestVcpu } from './vcpu.js';
 
 /** Flags of the guest kernel's driver (assembly/guest/driver-state.ts DF_*). */
@@ -72,10 +73,17 @@ export class GuestQueue {
     this.bound = true;
   }
 
-  /** Pipelined loopback traffic for `ms` (ring kept full). */
-  pump(ms: number): Promise<{ completed: number; elapsedNs: number }> {
+  /**
+   * Pipelined loopback traffic for `ms` (ring kept full). Options: `audit`, an exactly-once
+   * audit of every completion; `stopAddr`, a host word that ends the pump early when non-zero.
+   */
+  pump(ms: number, opts: { audit?: LoopbackAudit; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
     this.assertBound();
-    return this.vcpu.pump(this.host(this.stateGpa), this.bufGpa, this.host(this.scratchGpa), ms);
+    const o: { audit?: number; stopAddr?: number; waitNs?: number } = {};
+    if (opts.audit) o.audit = opts.audit.host;
+    if (opts.stopAddr !== undefined) o.stopAddr = opts.stopAddr;
+    if (opts.waitNs !== undefined) o.waitNs = opts.waitNs;
+    return this.vcpu.pump(this.host(this.stateGpa), this.bufGpa, this.host(this.scratchGpa), ms, 64, o);
   }
 
   /** One-at-a-time round trips. */

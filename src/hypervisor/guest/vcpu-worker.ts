@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
  */
 export type VcpuRequest =
   | { op: 'call'; fn: string; args: (number | bigint)[] }
-  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number }
+  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number; audit?: number; stopAddr?: number; waitNs?: number }
   | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint };
 
 export type VcpuReply =
@@ -19,6 +19,7 @@ export type VcpuReply =
 
 const { memory, wasmPath } = workerData as { memory: WebAssembly.Memory; wasmPath: string };
 const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
+const i32 = new Int32Array(memory.buffer);
 type Fn = (...a: (number | bigint)[]) => number | bigint;
 const fn = (name: string): Fn => instance.exports[name] as Fn;
 
@@ -31,17 +32,24 @@ function handle(req: VcpuRequest): VcpuReply {
       return { ok: true, value: v === undefined ? null : v };
     }
     case 'pump': {
-      const pump = fn('gloop_pump');
+      // With an audit area every completion is also checked off by sequence number and version.
+      const audit = req.audit ?? 0;
+      // With waitNs (audited pumps only) the guest sleeps on its interrupt instead of spinning when a round reaps nothing.
+      const waitNs = audit && req.waitNs ? BigInt(req.waitNs) : 0n;
+      const pump = waitNs ? fn('gloop_pump_audit_irq') : audit ? fn('gloop_pump_audit') : fn('gloop_pump');
+      // Optional stop word (host address): the pump also ends as soon as it is non-zero.
+      const stop = req.stopAddr ? req.stopAddr >> 2 : -1;
       const start = process.hrtime.bigint();
       const deadline = start + BigInt(Math.round(req.ms * 1e6));
       let completed = 0;
       let now = start;
       do {
-        completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds));
+        completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds, audit, waitNs));
         now = process.hrtime.bigint();
-      } while (now < deadline);
+      } while (now < deadline && (stop < 0 || Atomics.load(i32, stop) === 0));
       // Leave the ring empty (outside the timed window) so the next workload starts clean.
-      const left = Number(fn('gloop_drain')(req.drv, req.buf, req.scratch, 100_000_000));
+      const drain = audit ? fn('gloop_drain_audit') : fn('gloop_drain');
+      const left = Number(drain(req.drv, req.buf, req.scratch, 100_000_000, audit));
       if (left !== 0) return { ok: false, error: `${left} requests still outstanding after the pump` };
       return { ok: true, completed, elapsedNs: Number(now - start) };
     }

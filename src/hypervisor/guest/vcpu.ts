@@ -29,9 +29,13 @@ export class GuestVcpu {
     return 'value' in r ? r.value : null;
   }
 
-  /** Keeps the loopback ring full for `ms`; returns completions and the exact elapsed time. */
-  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64): Promise<{ completed: number; elapsedNs: number }> {
-    const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds });
+  /**
+   * Keeps the loopback ring full for `ms` (or until the word at host address `stopAddr` turns
+   * non-zero); returns completions and the exact elapsed time. With `audit` (host address of a
+   * 'GAUD' area) every completion is audited (src/hypervisor/guest/loopback-audit.ts).
+   */
+  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64, opts: { audit?: number; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
+    const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds, ...opts });
     if (!('completed' in r)) throw new Error('unexpected reply');
     return { completed: r.completed, elapsedNs: r.elapsedNs };
   }

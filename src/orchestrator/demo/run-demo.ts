@@ -4,10 +4,11 @@ import { congestionControl } from './congestion-control.js';
 import { dpuRuntime } from './dpu-runtime.js';
 import { erasureDif } from './erasure-dif.js';
 import { flowLookups } from './flow-lookups.js';
+import { hotSwap } from './hot-swap.js';
 import { virtioLoopback } from './virtio-loopback.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
-export const CHAPTERS: readonly DemoChapter[] = [dpuRuntime, virtioLoopback, flowLookups, erasureDif, congestionControl];
+export const CHAPTERS: readonly DemoChapter[] = [dpuRuntime, virtioLoopback, hotSwap, flowLookups, erasureDif, congestionControl];
 
 export interface DemoOptions {
   seconds: number;

@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { kernelFile, releaseFile } from '../src/common/package-paths.js';
+import { inspectKernel } from '../src/dpu/kernel-image.js';
+import type { Job } from '../src/dpu/dpu-core.js';
+import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
+import { Host } from '../src/orchestrator/host.js';
+import { AuditedTraffic, type TrafficReport } from '../src/ops/hot-swap/audited-traffic.js';
+import { generateSigningKey, signModule, type ModuleSignature } from '../src/ops/hot-swap/signature.js';
+import type { BenchContext } from './lib/report.js';
+import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
+
+const MIB = 1 << 20;
+
+type Module = { bytes: Uint8Array; signature: ModuleSignature };
+
+/** One series of swaps: what each swap reported, and the traffic's audit over the series. */
+interface Series {
+  pauseUs: LatencySummary;
+  commitMs: LatencySummary;
+  swapMs: LatencySummary;
+  verifyMs: number;
+  stageMs: number;
+  selfTestMs: number;
+  coreStallUs: number;
+  traffic: TrafficReport | null;
+}
+
+interface RunFigures {
+  spinning: Series;
+  sleeping: Series;
+  idle: Series;
+  quietSpinningRate: number;
+  quietSleepingRate: number;
+  peerCommitMs: LatencySummary;
+}
+
+/**
+ * Suite "hotswap": the virtio module swapped back and forth (1.0.0 ↔ 1.1.0, both signed) on a
+ * live DPU core in poll mode while a guest vCPU keeps its loopback ring full; every request is
+ * audited (exactly once, stamped with the version that served it).
+ *   swap-under-traffic            the guest's vCPU spins on its ring (the most traffic, and a CPU
+ *                                 fully taken: on a 2-CPU machine the core then shares CPUs
+ *                                 with it and with the control plane)
+ *   swap-under-traffic-guest-irq  the guest sleeps on its interrupt when it has nothing to reap,
+ *                                 as a guest kernel's driver does
+ *   swap-no-traffic               the device attached, its guest idle: the mechanism alone
+ * Figures: pause per core (commit requested → the job runs the new version, measured by the
+ * core); commit-rtt (posted → acknowledged), peer: the same swap with the commands that existed
+ * before (detach the job, attach it to the staged version), same run; whole swap (stage +
+ * self-test + commit) and its parts; traffic while swapping, peer: the same traffic without
+ * swaps; lost and duplicated requests.
+ */
+export async function run(ctx: BenchContext): Promise<void> {
+  const swaps = ctx.quick ? 20 : 120;
+  const key = generateSigningKey();
+  const mods: Module[] = [kernelFile('virtio'), releaseFile('virtio', '1.1.0')].map((path) => {
+    const bytes = readFileSync(path);
+    return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, path).info) };
+  });
+  const runs: RunFigures[] = [];
+  for (let r = 0; r < ctx.runs; r++) {
+    const f = await oneRun(swaps, mods, key.publicKeyPem, ctx);
+    runs.push(f);
+    ctx.progress(`run ${r + 1}/${ctx.runs}: ${3 * swaps} swaps; pause p99 ${f.spinning.pauseUs.p99.toFixed(0)} µs (guest spinning) / ${f.sleeping.pauseUs.p99.toFixed(0)} µs (guest on interrupts) / ${f.idle.pauseUs.p99.toFixed(0)} µs (idle)`);
+  }
+  report(ctx, 'swap-under-traffic', runs.map((r) => r.spinning), median(runs.map((r) => r.quietSpinningRate)));
+  const commit = medianOf(runs.map((r) => r.spinning.commitMs));
+  const peer = medianOf(runs.map((r) => r.peerCommitMs));
+  ctx.report({ case: 'swap-under-traffic', metric: 'commit-rtt-p50', value: commit.p50, unit: 'ms', better: 'lower', peer: { name: 'detach+attach', value: peer.p50 } });
+  ctx.report({ case: 'swap-under-traffic', metric: 'commit-rtt-p99', value: commit.p99, unit: 'ms', better: 'lower', peer: { name: 'detach+attach', value: peer.p99 } });
+  report(ctx, 'swap-under-traffic-guest-irq', runs.map((r) => r.sleeping), median(runs.map((r) => r.quietSleepingRate)));
+  report(ctx, 'swap-no-traffic', runs.map((r) => r.idle), null);
+}
+
+function report(ctx: BenchContext, c: string, series: Series[], quietRate: number | null): void {
+  const m = (k: 'verifyMs' | 'stageMs' | 'selfTestMs' | 'coreStallUs'): number => median(series.map((s) => s[k]));
+  const pause = medianOf(series.map((s) => s.pauseUs));
+  const whole = medianOf(series.map((s) => s.swapMs));
+  ctx.report({ case: c, metric: 'pause-p50', value: pause.p50, unit: 'us', better: 'lower' });
+  ctx.report({ case: c, metric: 'pause-p99', value: pause.p99, unit: 'us', better: 'lower', target: 100 });
+  ctx.report({ case: c, metric: 'pause-max', value: pause.max, unit: 'us', better: 'lower' });
+  ctx.report({ case: c, metric: 'whole-swap-p50', value: whole.p50, unit: 'ms', better: 'lower', target: 10 });
+  ctx.report({ case: c, metric: 'whole-swap-p99', value: whole.p99, unit: 'ms', better: 'lower', target: 10 });
+  ctx.report({ case: c, metric: 'whole-swap-max', value: whole.max, unit: 'ms', better: 'lower' });
+  ctx.report({ case: c, metric: 'verify-p50', value: m('verifyMs'), unit: 'ms', better: 'lower' });
+  ctx.report({ case: c, metric: 'stage-p50', value: m('stageMs'), unit: 'ms', better: 'lower' });
+  ctx.report({ case: c, metric: 'self-test-p50', value: m('selfTestMs'), unit: 'ms', better: 'lower' });
+  ctx.report({ case: c, metric: 'stage-core-stall-p50', value: m('coreStallUs'), unit: 'us', better: 'lower' });
+  if (quietRate === null) return;
+  const t = series.map((s) => s.traffic!);
+  const sum = (f: (x: TrafficReport) => number): number => t.reduce((a, x) => a + f(x), 0);
+  ctx.report({ case: c, metric: 'traffic', value: median(t.map((x) => x.rate)), unit: 'requests/s', better: 'higher', peer: { name: 'no-swaps', value: quietRate }, target: 1e6 });
+  ctx.report({ case: c, metric: 'swaps', value: series.length * (t[0]!.transitions.length - 1), unit: 'swaps', better: 'higher' });
+  ctx.report({ case: c, metric: 'version-changes-seen', value: sum((x) => x.transitions.length - 1), unit: 'changes', better: 'higher' });
+  ctx.report({ case: c, metric: 'lost-requests', value: sum((x) => x.lost), unit: 'requests', better: 'lower', target: 0 });
+  ctx.report({ case: c, metric: 'duplicated-requests', value: sum((x) => x.duplicates + x.wrong), unit: 'requests', better: 'lower', target: 0 });
+}
+
+async function oneRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<RunFigures> {
+  const quietMs = ctx.quick ? 300 : 1000;
+  const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll' }, trustedKeys: [publicKeyPem] });
+  const traffic: AuditedTraffic[] = [];
+  try {
+    await host.loadKernel('virtio');
+    const core = host.dpu.core(0);
+    const series = async (t: AuditedTraffic | null, guestSleeps: boolean): Promise<{ quietRate: number; s: Series }> => {
+      let quietRate = NaN;
+      if (t) {
+        t.start(600_000, { guestSleeps });
+        await sleep(quietMs);
+        quietRate = (await t.stop()).rate; // the peer: the same traffic, no swaps
+        t.start(600_000, { guestSleeps });
+        await servedSince(t, 10_000);
+      }
+      const s = await swapSeries(host, mods, swaps, t);
+      return { quietRate, s };
+    };
+    // A fresh guest per series: each audit covers exactly its own series.
+    const make = async (name: string): Promise<AuditedTraffic> => {
+      const t = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core, name, maxRequests: 1 << 28 });
+      traffic.push(t);
+      return t;
+    };
+    const spin = await make('spin');
+    const spinning = await series(spin, false);
+    await spin.close();
+    const sleeper = await make('irq');
+    const sleeping = await series(sleeper, true);
+    const idle = await series(null, false);
+    const peer = await detachAttach(host, sleeper, swaps >> 1, mods);
+    return { spinning: spinning.s, sleeping: sleeping.s, idle: idle.s, quietSpinningRate: spinning.quietRate, quietSleepingRate: sleeping.quietRate, peerCommitMs: summarize(Float64Array.from(peer)) };
+  } finally {
+    // The host always shuts down (its cores spin in poll mode: a process left with them never exits).
+    for (const t of traffic) await t.close().catch(() => undefined);
+    await host.shutdown();
+  }
+}
+
+/** `swaps` swaps, alternating the two versions; with traffic, each version serves before the next swap. */
+async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedTraffic | null): Promise<Series> {
+  const pause: number[] = [];
+  const commit: number[] = [];
+  const whole: number[] = [];
+  const verify: number[] = [];
+  const stage: number[] = [];
+  const selfTest: number[] = [];
+  const stall: number[] = [];
+  const live = host.swaps.liveVersion('virtio')!.info.version;
+  for (let i = 0; i < swaps; i++) {
+    const mod = mods[(i + (live === '1.0.0' ? 1 : 0)) % 2]!;
+    const r = await host.hotSwap('virtio', mod.bytes, { signature: mod.signature, graceMs: 0 });
+    await r.settled;
+    if (r.cores[0]!.jobs !== 1) throw new Error(`swap ${i}: ${r.cores[0]!.jobs} jobs moved, expected the device's one`);
+    pause.push(r.cores[0]!.pauseNs / 1000);
+    commit.push(r.commitMs);
+    whole.push(r.swapMs);
+    verify.push(r.verifyMs);
+    stage.push(r.stageMs);
+    selfTest.push(r.selfTestMs);
+    stall.push(r.coreLoadNs[0]! / 1000);
+    if (t) await servedSince(t, 2_000);
+    else await sleep(2);
+  }
+  let traffic: TrafficReport | null = null;
+  if (t) {
+    traffic = await t.stop();
+    if (traffic.unaudited > 0) throw new Error(`${traffic.unaudited} completions past the audit's capacity: raise maxRequests`);
+  }
+  return {
+    pauseUs: summarize(Float64Array.from(pause)),
+    commitMs: summarize(Float64Array.from(commit)),
+    swapMs: summarize(Float64Array.from(whole)),
+    verifyMs: median(verify),
+    stageMs: median(stage),
+    selfTestMs: median(selfTest),
+    coreStallUs: median(stall),
+    traffic,
+  };
+}
+
+/** Waits (on a timer, never spinning: main must not take a CPU from the guest or the core) until the device served `n` more requests. */
+async function servedSince(t: AuditedTraffic, n: number): Promise<void> {
+  const from = t.served();
+  while (t.served() - from < n) await sleep(1);
+}
+
+/**
+ * The peer: the same swap made of the commands that existed before SwapKernel. Each round stages
+ * the other version exactly as a hot swap does (placed, instantiated on the core, so the control
+ * plane has just been busy, as before a real commit), then detaches the device's job and
+ * attaches it to the new version with the same state; timed from the detach posted to the
+ * attach acknowledged, like commit-rtt. The traffic is audited the same way.
+ */
+async function detachAttach(host: Host, t: AuditedTraffic, n: number, mods: Module[]): Promise<number[]> {
+  const core = host.dpu.core(0);
+  const live = host.swaps.liveVersion('virtio')!;
+  const original = core.runningJobs().find((j) => j.state === t.device.state.base)!;
+  const state = original.state;
+  let job: Job = original;
+  let staged: LoadedKernel | null = null;
+  const out: number[] = [];
+  const moveTo = async (k: LoadedKernel): Promise<void> => {
+    await core.detachJob(job);
+    job = await core.attachJob({ kernel: k, entry: 'vloop_run', arm: 'vloop_arm', state, budget: 64 });
+  };
+  const drop = async (k: LoadedKernel | null): Promise<void> => {
+    if (!k || k === live) return;
+    await host.dpu.unloadKernel(k);
+    host.kernels.unload(k);
+  };
+  t.start(600_000, { guestSleeps: true });
+  try {
+    for (let i = 0; i < n; i++) {
+      const next = host.kernels.load(mods[i % 2]!.bytes, 'peer');
+      await host.dpu.loadKernel(next);
+      const t0 = performance.now();
+      await moveTo(next);
+      out.push(performance.now() - t0);
+      await drop(staged);
+      staged = next;
+      await servedSince(t, 2_000);
+    }
+    await moveTo(live); // the device ends on the version the manager knows
+    await drop(staged);
+    staged = null;
+    const r = await t.stop();
+    if (r.lost + r.duplicates + r.wrong > 0) throw new Error(`detach+attach peer: ${r.lost} lost, ${r.duplicates} duplicated, ${r.wrong} wrong`);
+  } finally {
+    if (job !== original) await core.detachJob(job).catch(() => undefined);
+    await drop(staged).catch(() => undefined);
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,120 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { intIn, parseArgs } from '../../common/validate.js';
+import type { Guest } from './guest.js';
+import type { GuestVcpu } from './vcpu.js';
+
+/** Whatever runs the guest kernel's exports for the audit: a vCPU (or, in tests, a local instance). */
+export type GuestCaller = Pick<GuestVcpu, 'call'>;
+
+/** Audit area offsets — mirror of assembly/guest/audit.ts, checked against its exports by a test. */
+export const GA_MAGIC = 0x44554147;
+export const GA_MAX_TRANSITIONS = 4;
+export const GA_TRANSITIONS = 8;
+export const GA_LAST_VERSION = 12;
+export const GA_BITS = 16;
+export const GA_DUPLICATES = 24;
+export const GA_WRONG = 32;
+export const GA_BEYOND = 40;
+export const GA_UNTALLIED = 48;
+export const GA_TALLY = 64;
+export const GA_TALLY_SLOTS = 16;
+export const GA_TRANSITION_BYTES = 16;
+
+/** A change of the serving version, seen in completion order: request `seq` was the first served by `to`. */
+export interface VersionTransition {
+  seq: number;
+  from: string;
+  to: string;
+}
+
+export interface AuditReport {
+  /** Requests completed, by the version stamped into their responses ('0.0.0': unstamped). */
+  byVersion: Record<string, number>;
+  /** Every change of serving version, in completion order (the first one is from '0.0.0'). */
+  transitions: VersionTransition[];
+  /** Transitions that happened beyond the log's capacity (counted, not logged). */
+  transitionsDropped: number;
+  /** Completions of a sequence number that had already completed. */
+  duplicates: number;
+  /** Completions whose echo did not match their request (wrong length or sequence number). */
+  wrong: number;
+  /** Completions whose sequence number lay past the bitmap (not checked for duplicates). */
+  beyond: number;
+  /** Completions stamped with a version beyond the first GA_TALLY_SLOTS distinct ones (not in byVersion). */
+  untallied: number;
+}
+
+/** QT_VERSION code (major << 16 | minor << 8 | patch) as text. */
+export function versionText(code: number): string {
+  return `${(code >>> 16) & 0xffff}.${(code >>> 8) & 0xff}.${code & 0xff}`;
+}
+
+/**
+ * An exactly-once audit of a guest queue's loopback traffic (assembly/guest/audit.ts): handed
+ * to `GuestQueue.pump(ms, { audit })`, it checks every completion against its request, marks it
+ * by sequence number (a second mark is a duplicate, a gap below the driver's `added` count is a
+ * lost request) and tallies it by the version the device stamped into the response
+ * (LoopbackDevice `stampVersion`). The area lives in guest RAM, like any guest buffer.
+ */
+export class LoopbackAudit {
+  readonly gpa: bigint;
+  /** Host address of the area. */
+  readonly host: number;
+
+  private constructor(
+    private readonly guest: Guest,
+    private readonly vcpu: GuestCaller,
+    gpa: bigint,
+  ) {
+    this.gpa = gpa;
+    this.host = guest.host(gpa);
+  }
+
+  /** `maxRequests` sequence numbers are tracked (1 bit each); `maxTransitions` version changes logged. */
+  static async create(guest: Guest, vcpu: GuestCaller, options: { maxRequests: number; maxTransitions?: number }): Promise<LoopbackAudit> {
+    const maxRequests = parseArgs(intIn(1, 2 ** 31), options.maxRequests, 'audit maxRequests');
+    const maxTransitions = parseArgs(intIn(1, 1 << 20).optional(), options.maxTransitions, 'audit maxTransitions') ?? 4096;
+    const bytes = Number(await vcpu.call('gaudit_bytes', maxTransitions, maxRequests));
+    const gpa = guest.allocGpa(bytes, 64);
+    const audit = new LoopbackAudit(guest, vcpu, gpa);
+    if ((await vcpu.call('gaudit_init', audit.host, maxTransitions, maxRequests)) !== 0) {
+      throw new QingtianError(ErrorCode.InvalidArgument, `audit: area for ${maxRequests} requests refused`);
+    }
+    return audit;
+  }
+
+  /** Sequence numbers 1..`added` that never completed (call after the pump has drained). */
+  async missing(added: number): Promise<number> {
+    return Number(await this.vcpu.call('gaudit_missing', this.host, BigInt(added)));
+  }
+
+  /** Reads the tallies straight from guest RAM. */
+  read(): AuditReport {
+    const v = this.guest.ram;
+    const at = Number(this.gpa);
+    const u64 = (off: number): number => Number(v.getBigUint64(at + off, true));
+    const byVersion: Record<string, number> = {};
+    for (let i = 0; i < GA_TALLY_SLOTS; i++) {
+      const slot = at + GA_TALLY + 16 * i;
+      if (v.getUint32(slot + 4, true) === 0) break;
+      byVersion[versionText(v.getUint32(slot, true))] = Number(v.getBigUint64(slot + 8, true));
+    }
+    const maxT = v.getUint32(at + GA_MAX_TRANSITIONS, true);
+    const count = v.getUint32(at + GA_TRANSITIONS, true);
+    const transitions: VersionTransition[] = [];
+    const log = at + GA_TALLY + 16 * GA_TALLY_SLOTS;
+    for (let i = 0; i < Math.min(count, maxT); i++) {
+      const rec = log + GA_TRANSITION_BYTES * i;
+      transitions.push({ seq: Number(v.getBigUint64(rec, true)), from: versionText(v.getUint32(rec + 8, true)), to: versionText(v.getUint32(rec + 12, true)) });
+    }
+    return {
+      byVersion,
+      transitions,
+      transitionsDropped: count - transitions.length,
+      duplicates: u64(GA_DUPLICATES),
+      wrong: u64(GA_WRONG),
+      beyond: u64(GA_BEYOND),
+      untallied: u64(GA_UNTALLIED),
+    };
+  }
+}
