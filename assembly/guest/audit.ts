@@ -111,6 +111,7 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
 
 /** loopback-traffic's pump (ring kept full, `budget` rounds) with every completion audited. */
 export function pumpAudited(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize): u32 {
+  drvDisableIrq(drv); // polling: no interrupts wanted
   const n = load<u32>(drv, GD_SIZE);
   let done: u32 = 0;
   for (let r: u32 = 0; r < budget; r++) {

@@ -34,6 +34,8 @@ const HALF: u32 = 64;
 /** Keeps the ring full (ringtest style): fill, kick, reap — `budget` rounds. Returns completions. */
 export function pump(drv: usize, bufGpa: u64, scratch: usize, budget: u32): u32 {
   const n = load<u32>(drv, GD_SIZE);
+  // A polling driver wants no interrupts (as a NAPI poll loop): the device then skips them.
+  drvDisableIrq(drv);
   let done: u32 = 0;
   for (let r: u32 = 0; r < budget; r++) {
     while (post(drv, bufGpa) >= 0);
@@ -47,6 +49,7 @@ export function pump(drv: usize, bufGpa: u64, scratch: usize, budget: u32): u32 
 
 /** One request, polling for its completion. 1 = done, 0 = no completion within spinLimit polls. */
 export function one(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32): i32 {
+  drvDisableIrq(drv);
   if (post(drv, bufGpa) < 0) return 0;
   drvKick(drv);
   for (let s: u32 = 0; s < spinLimit; s++) {
