@@ -14,7 +14,7 @@ export { gpaToHost, writeGuestMap, readGuestMap, GMAP_BYTES, GMAP_MAGIC, GMAP_LA
 export { QingtianError, ErrorCode, isQingtianError } from './common/errors.js';
 export { KernelLoader, type LoadedKernel } from './dpu/kernel-loader.js';
 export { inspectKernel, KERNEL_ABI, type KernelImageInfo } from './dpu/kernel-image.js';
-export { DpuCorePool, defaultCoreCount, type DpuOptions } from './dpu/core-pool.js';
+export { DpuCorePool, defaultCoreCount, defaultCoreNice, type CorePriority, type DpuOptions } from './dpu/core-pool.js';
 export { DpuCore, type Job, type JobFailure, type JobFailedEvent, type JobRolledBackEvent, type SwapTransform, type SwapCommit } from './dpu/dpu-core.js';
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core-counters.js';
@@ -32,7 +32,7 @@ export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/
 export { ReferenceDevice, echoChain, type RefChain, type RefMemory, type RefQueueConfig } from './dpu/virtio/reference-device.js';
 export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
 export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
-export { GuestVcpu } from './hypervisor/guest/vcpu.js';
+export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
 export { createDriver, SplitDriver, PackedDriver, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './hypervisor/guest/virtio/index.js';
 export { CcFlowTable, type CcLaw, type CcEvent, type CcTableOptions } from './dpu/rdma/cc-kernel.js';

@@ -12,6 +12,8 @@ import { SpscRing } from './spsc-ring.js';
  *   +132    i32 runState   CoreRunState below, written by the core (and by main on failure)
  *   +136    i32 mode       CoreMode code, written by the core when it applies SET_MODE
  *   +140    i32 jobCount
+ *   +144    i32 nice       the core thread's scheduling priority (Linux nice) as the core set it
+ *   +148    i32 niceRefused  1 when the requested priority was refused (not permitted): nice is then what the thread kept
  *   +192    counters (core-counters.ts)
  *   +512    mailbox  (SPSC, main → core): MAILBOX_CAPACITY × 32-byte commands
  *   +...    events   (SPSC, core → main): EVENT_CAPACITY × 256-byte events
@@ -24,6 +26,8 @@ export const CTL_SLEEPING = 128;
 export const CTL_RUN_STATE = 132;
 export const CTL_MODE = 136;
 export const CTL_JOB_COUNT = 140;
+export const CTL_NICE = 144;
+export const CTL_NICE_REFUSED = 148;
 export const CTL_COUNTERS = 192;
 export const CTL_MAILBOX = 512;
 

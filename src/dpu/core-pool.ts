@@ -22,6 +22,16 @@ export interface DpuOptions {
   idleSpinPolls?: number | undefined;
   /** How long a control command may take before it fails with QT_TIMEOUT, 1 ms – 10 min. Default 10 s. */
   commandTimeoutMs?: number | undefined;
+  /**
+   * Scheduling priority of each core's thread (Linux nice, -20..19), or null to leave it as
+   * the process's. The DPU's cores are hardware of their own in the machine modelled; here they
+   * share CPUs with guest vCPUs (nice +10, GuestVcpu) and the control plane, and a higher
+   * priority keeps a core from waiting behind them. A raise needs root or CAP_SYS_NICE: when
+   * refused, the core runs at the process's priority and `priorities()` says so. Default -10 if
+   * the cores leave at least one CPU to the rest of the process, else null (a busy-polling core
+   * above everything else on every CPU would starve the control plane).
+   */
+  nice?: number | null | undefined;
 }
 
 const optionsSchema = z
@@ -30,11 +40,27 @@ const optionsSchema = z
     mode: oneOf(CORE_MODES).optional(),
     idleSpinPolls: intIn(1, 1e9).optional(),
     commandTimeoutMs: intIn(1, 600_000).optional(),
+    nice: intIn(-20, 19).nullable().optional(),
   })
   .optional();
 
 export function defaultCoreCount(): number {
   return Math.max(1, availableParallelism() - 1);
+}
+
+/** The default core priority for `cores` cores (see DpuOptions.nice). */
+export function defaultCoreNice(cores: number): number | null {
+  return cores < availableParallelism() ? DEFAULT_CORE_NICE : null;
+}
+
+const DEFAULT_CORE_NICE = -10;
+
+/** A core thread's scheduling priority: what was asked, what it has, whether the raise was refused. */
+export interface CorePriority {
+  coreId: number;
+  requested: number | null;
+  nice: number;
+  refused: boolean;
 }
 
 const OWNER = 'dpu';
@@ -57,6 +83,7 @@ export class DpuCorePool extends EventEmitter {
     private readonly host: HostMemoryApi,
     private readonly mode: CoreMode,
     private readonly idleSpinPolls: number,
+    private readonly nice: number | null,
     count: number,
     commandTimeoutMs: number,
   ) {
@@ -91,8 +118,10 @@ export class DpuCorePool extends EventEmitter {
   /** Boots the cores and waits until each answers a ping. */
   static async start(host: HostMemoryApi, options?: DpuOptions): Promise<DpuCorePool> {
     const o = parseArgs(optionsSchema, options, 'DPU options');
-    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, o?.cores ?? defaultCoreCount(), o?.commandTimeoutMs ?? 10_000);
-    for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls);
+    const cores = o?.cores ?? defaultCoreCount();
+    const nice = o?.nice === undefined ? defaultCoreNice(cores) : o.nice;
+    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, nice, cores, o?.commandTimeoutMs ?? 10_000);
+    for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls, pool.nice);
     try {
       await Promise.all(pool.cores.map((c) => c.ping()));
     } catch (e) {
@@ -146,9 +175,14 @@ export class DpuCorePool extends EventEmitter {
   async restartCore(id: number): Promise<void> {
     const core = this.core(id);
     await core.stop();
-    core.start(this.mode, this.idleSpinPolls);
+    core.start(this.mode, this.idleSpinPolls, this.nice);
     await core.ping();
     for (const k of this.kernels.values()) await core.loadKernel(k);
+  }
+
+  /** Each core thread's scheduling priority, read out of band (valid once the core answered a command). */
+  priorities(): CorePriority[] {
+    return this.cores.map((c) => ({ coreId: c.id, requested: this.nice, ...c.priority() }));
   }
 
   counters(): CoreCounters[] {

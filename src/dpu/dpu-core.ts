@@ -3,7 +3,7 @@ import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_MODE, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
+  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
   RUN_STATE_NAMES, RunState, Status, coreRings, ringDoorbell, type CoreMode, type CoreRunState, type OpCode,
 } from './core-layout.js';
 import type { LoadedKernel } from './kernel-loader.js';
@@ -141,13 +141,13 @@ export class DpuCore extends EventEmitter {
   }
 
   /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
-  start(mode: CoreMode, idleSpinPolls: number): void {
+  start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null): void {
     if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
     this.mailbox.reset();
     this.events.reset();
     this.failed = false;
     Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.NotStarted);
-    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls });
+    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls, nice });
     this.task = task;
     this.pumping = true;
     void this.pump();
@@ -155,6 +155,12 @@ export class DpuCore extends EventEmitter {
       () => this.ended(null),
       (e: unknown) => this.ended(e instanceof Error ? e : new Error(String(e))),
     );
+  }
+
+  /** The core thread's scheduling priority as the core set it (out of band), and whether a raise was refused. */
+  priority(): { nice: number; refused: boolean } {
+    const base = this.ctx.control.base;
+    return { nice: Atomics.load(this.i32, (base + CTL_NICE) >> 2), refused: Atomics.load(this.i32, (base + CTL_NICE_REFUSED) >> 2) !== 0 };
   }
 
   ping(): Promise<void> {
@@ -228,7 +234,6 @@ export class DpuCore extends EventEmitter {
       code = (holder.entryIndex(transform.name) << 1) | (transform.in === 'from' ? 1 : 0);
       layouts = (transform.fromLayout & 0xffff) | ((transform.toLayout & 0xffff) << 16);
     }
-    const t0 = process.hrtime.bigint();
     // The jobs are re-labelled as the ack is drained: a failure event right behind it (the new
     // version trapping in its first burst) must already find them on `to`.
     const relabel = (): void => {
@@ -238,7 +243,8 @@ export class DpuCore extends EventEmitter {
         job.previous = from;
       }
     };
-    const [pauseNs, jobs] = await this.request(Op.SwapKernel, [from.key, to.key, code, layouts, Number(t0 & 0xffffffffn) | 0, Number(t0 >> 32n) | 0], relabel);
+    // Arguments 4 and 5 get the request's timestamp as the record is written (stampArgs).
+    const [pauseNs, jobs] = await this.request(Op.SwapKernel, [from.key, to.key, code, layouts, 0, 0], relabel, true);
     return { coreId: this.id, pauseNs, jobs };
   }
 
@@ -268,7 +274,12 @@ export class DpuCore extends EventEmitter {
   }
 
   /** Posts a command; resolves with its ack's two result words. */
-  private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void): Promise<[number, number]> {
+  /**
+   * Posts a command and resolves with its ack's two values. `stampArgs`: arguments 4 and 5
+   * become the low and high words of `process.hrtime.bigint()` taken as the record is written,
+   * so a latency the core measures from them starts when the command became visible to it.
+   */
+  private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void, stampArgs = false): Promise<[number, number]> {
     if (!this.task || this.failed) {
       return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${OP_NAMES[op]}`));
     }
@@ -282,6 +293,11 @@ export class DpuCore extends EventEmitter {
         i32[w] = seq;
         i32[w + 1] = op;
         for (let k = 0; k < 6; k++) i32[w + 2 + k] = (args[k] ?? 0) | 0;
+        if (stampArgs) {
+          const t0 = process.hrtime.bigint();
+          i32[w + 6] = Number(t0 & 0xffffffffn) | 0;
+          i32[w + 7] = Number(t0 >> 32n) | 0;
+        }
       });
       if (!pushed) {
         reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: mailbox full`));

@@ -1,6 +1,7 @@
+import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
+  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
   EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET, EventKind, MAX_JOBS_PER_CORE, Op, RunState, Status, coreRings, type CoreMode,
 } from './core-layout.js';
 import type { SpscRing } from './spsc-ring.js';
@@ -12,6 +13,8 @@ export interface ReactorInit {
   controlBase: number;
   mode: CoreMode;
   idleSpinPolls: number;
+  /** Scheduling priority (Linux nice, -20..19) for this core's thread; null keeps the thread's own. */
+  nice: number | null;
 }
 
 export interface ReactorExit {
@@ -26,6 +29,11 @@ interface CoreKernel {
   module: WebAssembly.Module;
   instance: WebAssembly.Instance;
   exportNames: string[];
+  /**
+   * The instance's function exports, looked up once when it is created: the first access of an
+   * export makes V8 build its JS function object, which a swap's commit must not pay for.
+   */
+  fns: Map<string, JobFn>;
   tables: number;
 }
 
@@ -98,6 +106,7 @@ export class Reactor {
   }
 
   run(): ReactorExit {
+    this.applyPriority();
     const i32 = this.i32;
     const c = this.counters.values;
     const ctl = this.init.controlBase;
@@ -150,6 +159,31 @@ export class Reactor {
     this.setWord(CTL_RUN_STATE, RunState.Stopped);
     this.counters.flush();
     return { coreId: this.init.coreId, passes: c[C_PASSES]! };
+  }
+
+  /**
+   * Sets this thread's priority (on Linux, setpriority on the calling thread's id changes that
+   * thread alone). A priority above the thread's current one needs root or CAP_SYS_NICE; when
+   * refused the core keeps running at the priority it had and says so in its control region.
+   */
+  private applyPriority(): void {
+    const want = this.init.nice;
+    let refused = 0;
+    if (want !== null) {
+      try {
+        setPriority(want);
+      } catch {
+        refused = 1;
+      }
+    }
+    let now = 0;
+    try {
+      now = getPriority();
+    } catch {
+      now = 0;
+    }
+    Atomics.store(this.i32, (this.init.controlBase + CTL_NICE) >> 2, now);
+    Atomics.store(this.i32, (this.init.controlBase + CTL_NICE_REFUSED) >> 2, refused);
   }
 
   /**
@@ -285,7 +319,7 @@ export class Reactor {
     } catch (e) {
       return [Status.CompileFailed, `compile: ${(e as Error).message}`];
     }
-    const kernel: CoreKernel = { key, module, instance: null as unknown as WebAssembly.Instance, exportNames: WebAssembly.Module.exports(module).map((e) => e.name), tables };
+    const kernel: CoreKernel = { key, module, instance: null as unknown as WebAssembly.Instance, exportNames: WebAssembly.Module.exports(module).map((e) => e.name), fns: new Map(), tables };
     const err = this.instantiate(kernel);
     if (err) return [Status.InitFailed, err];
     this.kernels.set(key, kernel);
@@ -299,10 +333,15 @@ export class Reactor {
       const status = (instance.exports['qt_init'] as (t: number, build: number) => number)(kernel.tables, 0);
       if (status !== 0) return `qt_init returned ${status}`;
       kernel.instance = instance;
+      kernel.fns = new Map();
+      for (const name of kernel.exportNames) {
+        const f = instance.exports[name];
+        if (typeof f === 'function') kernel.fns.set(name, f as JobFn);
+      }
       for (const job of this.jobs) {
         if (job.kernel !== kernel) continue;
-        job.fn = instance.exports[job.entry] as JobFn;
-        if (job.arm) job.armFn = instance.exports[job.arm] as JobFn;
+        job.fn = kernel.fns.get(job.entry)!;
+        if (job.arm) job.armFn = kernel.fns.get(job.arm)!;
       }
       return '';
     } catch (e) {
@@ -314,10 +353,10 @@ export class Reactor {
     const kernel = this.kernels.get(key);
     if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
     const entry = kernel.exportNames[entryIndex];
-    const fn = entry === undefined ? undefined : kernel.instance.exports[entry];
+    const fn = entry === undefined ? undefined : kernel.fns.get(entry);
     if (entry === undefined || typeof fn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
     const arm = armIndex < 0 ? null : (kernel.exportNames[armIndex] ?? null);
-    const armFn = arm == null ? null : kernel.instance.exports[arm];
+    const armFn = arm == null ? null : kernel.fns.get(arm);
     if (armIndex >= 0 && typeof armFn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${armIndex}`];
     if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
     if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
@@ -340,8 +379,8 @@ export class Reactor {
     const moving = this.jobs.filter((j) => j.kernel === from);
     const fns: [JobFn, JobFn | null][] = [];
     for (const job of moving) {
-      const fn = to.instance.exports[job.entry];
-      const armFn = job.arm === null ? null : to.instance.exports[job.arm];
+      const fn = to.fns.get(job.entry);
+      const armFn = job.arm === null ? null : to.fns.get(job.arm);
       if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
         return [Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`];
       }
@@ -351,7 +390,7 @@ export class Reactor {
     if (transform >= 0) {
       const holder = (transform & 1) === 1 ? from : to;
       const name = holder.exportNames[transform >> 1];
-      if (name === undefined || typeof holder.instance.exports[name] !== 'function') return [Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`];
+      if (name === undefined || !holder.fns.has(name)) return [Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`];
       const fwd: Transform = { kernel: holder, name, from: layouts & 0xffff, to: layouts >>> 16 };
       back = { kernel: holder, name, from: fwd.to, to: fwd.from };
       for (let i = 0; i < moving.length; i++) {
@@ -376,7 +415,7 @@ export class Reactor {
   /** Runs a transform export on one state region; '' or why it failed (a trap renews the holder's instance). */
   private transformState(t: Transform, state: number): string {
     try {
-      const status = (t.kernel.instance.exports[t.name] as (s: number, from: number, to: number) => number)(state, t.from, t.to);
+      const status = (t.kernel.fns.get(t.name) as unknown as (s: number, from: number, to: number) => number)(state, t.from, t.to);
       return status === 0 ? '' : `returned ${status}`;
     } catch (e) {
       const err = this.instantiate(t.kernel);
@@ -387,8 +426,8 @@ export class Reactor {
   /** Puts a swapped job back on its previous kernel (state transformed back first). '' or why not. */
   private fallBack(job: Job): string {
     const prev = job.prev!;
-    const fn = prev.instance.exports[job.entry];
-    const armFn = job.arm === null ? null : prev.instance.exports[job.arm];
+    const fn = prev.fns.get(job.entry);
+    const armFn = job.arm === null ? null : prev.fns.get(job.arm);
     if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) return `kernel #${prev.key} lacks the job's entries`;
     if (job.back) {
       const err = this.transformState(job.back, job.state);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../src/common/errors.js';
 import type { Region, StateRegion } from '../../src/common/host-memory-api.js';
 import { kernelFile } from '../../src/common/package-paths.js';
-import { DpuCorePool } from '../../src/dpu/core-pool.js';
+import { availableParallelism, getPriority } from 'node:os';
+import { DpuCorePool, defaultCoreNice } from '../../src/dpu/core-pool.js';
 import type { Job, JobFailedEvent } from '../../src/dpu/dpu-core.js';
 import { KernelLoader, type LoadedKernel } from '../../src/dpu/kernel-loader.js';
 import { HostMemory } from '../../src/hypervisor/host-memory.js';
@@ -224,6 +225,7 @@ describe('DPU core pool', () => {
     for (const [opts, msg] of [
       [{ cores: 0 }, /^DPU options\.cores: expected an integer in \[1, 64\], got 0$/],
       [{ mode: 'spin' }, /^DPU options\.mode: expected one of 'poll', 'interrupt', 'adaptive', got "spin"$/],
+      [{ nice: 20 }, /^DPU options\.nice: expected an integer in \[-20, 19\], got 20$/],
     ] as const) {
       try {
         await DpuCorePool.start(host, opts as never);
@@ -233,5 +235,23 @@ describe('DPU core pool', () => {
         expect((e as Error).message).toMatch(msg);
       }
     }
+  });
+
+  it('sets each core thread\'s priority and reports it out of band; the default leaves a CPU to the rest', async () => {
+    // Lowering a thread's priority is always permitted, so this holds with or without privileges.
+    const mainNice = getPriority();
+    const low = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: 7 });
+    try {
+      expect(low.priorities()).toEqual([{ coreId: 0, requested: 7, nice: 7, refused: false }]);
+      await low.restartCore(0);
+      expect(low.priorities()[0]!.nice).toBe(7);
+    } finally {
+      await low.close();
+    }
+    expect(pool.priorities().map((p) => p.requested)).toEqual([defaultCoreNice(2), defaultCoreNice(2)]);
+    expect(defaultCoreNice(availableParallelism())).toBeNull();
+    if (availableParallelism() > 1) expect(defaultCoreNice(1)).toBe(-10);
+    // The main thread's own priority is untouched (setpriority acted on the core's thread alone).
+    expect(getPriority()).toBe(mainNice);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /**
@@ -17,7 +18,16 @@ export type VcpuReply =
   | { ok: true; samplesUs: Float64Array; timeouts: number }
   | { ok: false; error: string };
 
-const { memory, wasmPath } = workerData as { memory: WebAssembly.Memory; wasmPath: string };
+const { memory, wasmPath, nice } = workerData as { memory: WebAssembly.Memory; wasmPath: string; nice: number | null };
+// On Linux this sets the priority of this thread alone. Lowering it is always allowed; a raise
+// that is refused leaves the thread at the process's priority.
+if (nice !== null) {
+  try {
+    setPriority(nice);
+  } catch {
+    // not permitted: keep the process's priority
+  }
+}
 const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
 const i32 = new Int32Array(memory.buffer);
 type Fn = (...a: (number | bigint)[]) => number | bigint;

@@ -7,6 +7,18 @@ import type { VcpuReply, VcpuRequest } from './vcpu-worker.js';
 import { readFileSync } from 'node:fs';
 
 /**
+ * Default scheduling priority of a vCPU thread (Linux nice). The machine modelled runs guests on
+ * host CPUs and the data path on the DPU's own cores; here they share CPUs, and a vCPU below the
+ * DPU cores and the control plane keeps a spinning guest from delaying them (DpuOptions.nice).
+ */
+export const DEFAULT_VCPU_NICE = 10;
+
+export interface GuestVcpuOptions {
+  /** Linux nice of the vCPU thread, -20..19 (a raise above the process's needs privileges), or null to keep the process's. Default DEFAULT_VCPU_NICE. */
+  nice?: number | null | undefined;
+}
+
+/**
  * The main thread's handle on a guest vCPU worker. Requests are control-plane messages; each
  * one runs a whole workload (a timed pump, a latency series) inside the worker.
  */
@@ -15,11 +27,15 @@ export class GuestVcpu {
   private queue: Promise<unknown> = Promise.resolve();
   private exited = false;
 
-  constructor(memory: HostMemoryApi, readonly name: string) {
+  constructor(memory: HostMemoryApi, readonly name: string, options: GuestVcpuOptions = {}) {
+    const nice = options.nice === undefined ? DEFAULT_VCPU_NICE : options.nice;
+    if (nice !== null && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) {
+      throw new QingtianError(ErrorCode.InvalidArgument, `GuestVcpu nice: expected an integer in [-20, 19] or null, got ${String(nice)}`);
+    }
     const wasmPath = kernelFile('guest');
     // Guest code obeys the kernel rules too; check it before a vCPU runs it.
     inspectKernel(readFileSync(wasmPath), memory.sizeBytes / 65536, 'guest');
-    this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), { workerData: { memory: memory.memory, wasmPath }, name });
+    this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), { workerData: { memory: memory.memory, wasmPath, nice }, name });
     this.worker.on('exit', () => (this.exited = true));
   }
 
