@@ -3,6 +3,8 @@ import { kernelFile, releaseFile } from '../src/common/package-paths.js';
 import { inspectKernel } from '../src/dpu/kernel-image.js';
 import type { Job } from '../src/dpu/dpu-core.js';
 import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
+import { availableParallelism } from 'node:os';
+import { affinityUnsupported } from '../src/dpu/cpu-affinity.js';
 import { Host } from '../src/orchestrator/host.js';
 import { AuditedTraffic, type TrafficReport } from '../src/ops/hot-swap/audited-traffic.js';
 import { generateSigningKey, signModule, type ModuleSignature } from '../src/ops/hot-swap/signature.js';
@@ -32,6 +34,8 @@ interface RunFigures {
   quietSpinningRate: number;
   quietSleepingRate: number;
   peerCommitMs: LatencySummary;
+  /** The guest spinning again, the core on a CPU of its own (null where pinning is impossible). */
+  pinned: { s: Series; quietRate: number } | null;
 }
 
 /**
@@ -44,6 +48,9 @@ interface RunFigures {
  *   swap-under-traffic-guest-irq  the guest sleeps on its interrupt when it has nothing to reap,
  *                                 as a guest kernel's driver does
  *   swap-no-traffic               the device attached, its guest idle: the mechanism alone
+ *   swap-under-traffic-pinned     the guest spinning, the core on a CPU of its own and every other
+ *                                 thread off it (DpuOptions.cpus, DPDK-style lcore pinning): the
+ *                                 DPU of the machine modelled, whose cores are not shared
  * Figures: pause per core (commit requested → the job runs the new version, measured by the
  * core); commit-rtt (posted → acknowledged), peer: the same swap with the commands that existed
  * before (detach the job, attach it to the staged version), same run; whole swap (stage +
@@ -57,11 +64,14 @@ export async function run(ctx: BenchContext): Promise<void> {
     const bytes = readFileSync(path);
     return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, path).info) };
   });
+  const why = availableParallelism() < 2 ? 'one CPU: none to dedicate' : affinityUnsupported();
+  if (why) ctx.progress(`swap-under-traffic-pinned skipped: ${why}`);
   const runs: RunFigures[] = [];
   for (let r = 0; r < ctx.runs; r++) {
-    const f = await oneRun(swaps, mods, key.publicKeyPem, ctx);
+    const f = await oneRun(swaps, mods, key.publicKeyPem, ctx, why === null);
     runs.push(f);
-    ctx.progress(`run ${r + 1}/${ctx.runs}: ${3 * swaps} swaps; pause p99 ${f.spinning.pauseUs.p99.toFixed(0)} µs (guest spinning) / ${f.sleeping.pauseUs.p99.toFixed(0)} µs (guest on interrupts) / ${f.idle.pauseUs.p99.toFixed(0)} µs (idle)`);
+    const pinned = f.pinned ? ` / ${f.pinned.s.pauseUs.p99.toFixed(0)} µs (guest spinning, core pinned)` : '';
+    ctx.progress(`run ${r + 1}/${ctx.runs}: ${(f.pinned ? 4 : 3) * swaps} swaps; pause p99 ${f.spinning.pauseUs.p99.toFixed(0)} µs (guest spinning) / ${f.sleeping.pauseUs.p99.toFixed(0)} µs (guest on interrupts) / ${f.idle.pauseUs.p99.toFixed(0)} µs (idle)${pinned}`);
   }
   report(ctx, 'swap-under-traffic', runs.map((r) => r.spinning), median(runs.map((r) => r.quietSpinningRate)));
   const commit = medianOf(runs.map((r) => r.spinning.commitMs));
@@ -70,6 +80,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.report({ case: 'swap-under-traffic', metric: 'commit-rtt-p99', value: commit.p99, unit: 'ms', better: 'lower', peer: { name: 'detach+attach', value: peer.p99 } });
   report(ctx, 'swap-under-traffic-guest-irq', runs.map((r) => r.sleeping), median(runs.map((r) => r.quietSleepingRate)));
   report(ctx, 'swap-no-traffic', runs.map((r) => r.idle), null);
+  const pinned = runs.flatMap((r) => (r.pinned ? [r.pinned] : []));
+  if (pinned.length) report(ctx, 'swap-under-traffic-pinned', pinned.map((p) => p.s), median(pinned.map((p) => p.quietRate)));
 }
 
 function report(ctx: BenchContext, c: string, series: Series[], quietRate: number | null): void {
@@ -96,7 +108,31 @@ function report(ctx: BenchContext, c: string, series: Series[], quietRate: numbe
   ctx.report({ case: c, metric: 'duplicated-requests', value: sum((x) => x.duplicates + x.wrong), unit: 'requests', better: 'lower', target: 0 });
 }
 
-async function oneRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<RunFigures> {
+async function oneRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext, pin: boolean): Promise<RunFigures> {
+  const shared = await sharedRun(swaps, mods, publicKeyPem, ctx);
+  return { ...shared, pinned: pin ? await pinnedRun(swaps, mods, publicKeyPem, ctx) : null };
+}
+
+/** The guest spinning while the core has a CPU of its own: a host of its own, booted with DpuOptions.cpus. */
+async function pinnedRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<{ s: Series; quietRate: number }> {
+  const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll', cpus: [availableParallelism() - 1] }, trustedKeys: [publicKeyPem] });
+  let t: AuditedTraffic | null = null;
+  try {
+    await host.loadKernel('virtio');
+    t = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core: host.dpu.core(0), name: 'pinned', maxRequests: 1 << 28 });
+    t.start(600_000, { guestSleeps: false });
+    await sleep(ctx.quick ? 300 : 1000);
+    const quietRate = (await t.stop()).rate;
+    t.start(600_000, { guestSleeps: false });
+    await servedSince(t, 10_000);
+    return { s: await swapSeries(host, mods, swaps, t), quietRate };
+  } finally {
+    await t?.close().catch(() => undefined);
+    await host.shutdown();
+  }
+}
+
+async function sharedRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<Omit<RunFigures, 'pinned'>> {
   const quietMs = ctx.quick ? 300 : 1000;
   const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll' }, trustedKeys: [publicKeyPem] });
   const traffic: AuditedTraffic[] = [];

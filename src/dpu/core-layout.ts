@@ -14,6 +14,7 @@ import { SpscRing } from './spsc-ring.js';
  *   +140    i32 jobCount
  *   +144    i32 nice       the core thread's scheduling priority (Linux nice) as the core set it
  *   +148    i32 niceRefused  1 when the requested priority was refused (not permitted): nice is then what the thread kept
+ *   +152    i32 cpu        the CPU the core's thread is pinned to, -1 when not pinned
  *   +192    counters (core-counters.ts)
  *   +512    mailbox  (SPSC, main → core): MAILBOX_CAPACITY × 32-byte commands
  *   +...    events   (SPSC, core → main): EVENT_CAPACITY × 256-byte events
@@ -28,6 +29,7 @@ export const CTL_MODE = 136;
 export const CTL_JOB_COUNT = 140;
 export const CTL_NICE = 144;
 export const CTL_NICE_REFUSED = 148;
+export const CTL_CPU = 152;
 export const CTL_COUNTERS = 192;
 export const CTL_MAILBOX = 512;
 

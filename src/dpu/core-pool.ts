@@ -9,6 +9,7 @@ import { distFile } from '../common/package-paths.js';
 import { intIn, oneOf, parseArgs } from '../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
 import { CORE_LAYOUT, CORE_MAGIC, CORE_MODES, CTL_BYTES, DEFAULT_IDLE_SPIN_POLLS, type CoreMode } from './core-layout.js';
+import { affinityUnsupported, cpuList, pinProcess, threadAffinity } from './cpu-affinity.js';
 import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-core.js';
 import type { LoadedKernel } from './kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
@@ -32,6 +33,14 @@ export interface DpuOptions {
    * above everything else on every CPU would starve the control plane).
    */
   nice?: number | null | undefined;
+  /**
+   * CPUs dedicated to the cores, as DPDK pins its lcores: core i runs on cpus[i % length], and
+   * every other thread of the process (the control plane, guest vCPUs, V8's helpers) is moved
+   * off them while the pool runs (restored by close()). Distinct CPU numbers, at least one CPU
+   * left to the rest. Linux with taskset only; one pinned pool per process at a time. Default:
+   * no pinning.
+   */
+  cpus?: number[] | undefined;
 }
 
 const optionsSchema = z
@@ -41,6 +50,7 @@ const optionsSchema = z
     idleSpinPolls: intIn(1, 1e9).optional(),
     commandTimeoutMs: intIn(1, 600_000).optional(),
     nice: intIn(-20, 19).nullable().optional(),
+    cpus: z.array(intIn(0, 1023), { error: 'an array of CPU numbers' }).min(1).optional(),
   })
   .optional();
 
@@ -55,12 +65,42 @@ export function defaultCoreNice(cores: number): number | null {
 
 const DEFAULT_CORE_NICE = -10;
 
-/** A core thread's scheduling priority: what was asked, what it has, whether the raise was refused. */
+/** A core thread's scheduling priority (what was asked, what it has, whether the raise was refused) and its CPU (null: not pinned). */
 export interface CorePriority {
   coreId: number;
   requested: number | null;
   nice: number;
   refused: boolean;
+  cpu: number | null;
+}
+
+/** The process's affinity before the pinned pool moved its threads (one pinned pool at a time). */
+let pinnedBy: { pool: DpuCorePool; original: string } | null = null;
+
+/** Checks `cpus` and moves every thread of the process off them; returns the affinity to restore. */
+function dedicate(cpus: number[]): string {
+  const why = affinityUnsupported();
+  if (why) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: ${why}`);
+  if (pinnedBy) throw new QingtianError(ErrorCode.InvalidArgument, 'DPU options.cpus: another pool of this process has pinned its cores; close it first');
+  if (new Set(cpus).size !== cpus.length) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: expected distinct CPU numbers, got [${cpus.join(', ')}]`);
+  const original = threadAffinity(process.pid);
+  const allowed = expandList(original);
+  const outside = cpus.filter((c) => !allowed.includes(c));
+  if (outside.length) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: CPU ${outside.join(', ')} not available to this process (it may run on ${original})`);
+  const rest = allowed.filter((c) => !cpus.includes(c));
+  if (rest.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: [${cpus.join(', ')}] leaves no CPU of ${original} to the control plane and guests`);
+  pinProcess(cpuList(rest));
+  return original;
+}
+
+/** "0-2,5" → [0, 1, 2, 5]. */
+function expandList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a!; c <= (b ?? a!); c++) out.push(c);
+  }
+  return out;
 }
 
 const OWNER = 'dpu';
@@ -84,6 +124,7 @@ export class DpuCorePool extends EventEmitter {
     private readonly mode: CoreMode,
     private readonly idleSpinPolls: number,
     private readonly nice: number | null,
+    private readonly cpus: number[] | null,
     count: number,
     commandTimeoutMs: number,
   ) {
@@ -120,8 +161,17 @@ export class DpuCorePool extends EventEmitter {
     const o = parseArgs(optionsSchema, options, 'DPU options');
     const cores = o?.cores ?? defaultCoreCount();
     const nice = o?.nice === undefined ? defaultCoreNice(cores) : o.nice;
-    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, nice, cores, o?.commandTimeoutMs ?? 10_000);
-    for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls, pool.nice);
+    const cpus = o?.cpus ?? null;
+    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, nice, cpus, cores, o?.commandTimeoutMs ?? 10_000);
+    if (cpus) {
+      try {
+        pinnedBy = { pool, original: dedicate(cpus) }; // after the pool's worker threads exist, so they move too
+      } catch (e) {
+        await pool.close();
+        throw e;
+      }
+    }
+    for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls, pool.nice, pool.cpuOf(core.id));
     try {
       await Promise.all(pool.cores.map((c) => c.ping()));
     } catch (e) {
@@ -175,12 +225,16 @@ export class DpuCorePool extends EventEmitter {
   async restartCore(id: number): Promise<void> {
     const core = this.core(id);
     await core.stop();
-    core.start(this.mode, this.idleSpinPolls, this.nice);
+    core.start(this.mode, this.idleSpinPolls, this.nice, this.cpuOf(id));
     await core.ping();
     for (const k of this.kernels.values()) await core.loadKernel(k);
   }
 
-  /** Each core thread's scheduling priority, read out of band (valid once the core answered a command). */
+  private cpuOf(coreId: number): number | null {
+    return this.cpus ? this.cpus[coreId % this.cpus.length]! : null;
+  }
+
+  /** Each core thread's scheduling priority and CPU, read out of band (valid once the core answered a command). */
   priorities(): CorePriority[] {
     return this.cores.map((c) => ({ coreId: c.id, requested: this.nice, ...c.priority() }));
   }
@@ -196,5 +250,10 @@ export class DpuCorePool extends EventEmitter {
     await Promise.all(this.cores.map((c) => c.stop()));
     await this.piscina.destroy();
     for (const r of this.controls) this.host.free(r, OWNER);
+    if (pinnedBy?.pool === this) {
+      const { original } = pinnedBy;
+      pinnedBy = null;
+      pinProcess(original);
+    }
   }
 }

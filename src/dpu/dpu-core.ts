@@ -3,7 +3,7 @@ import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
+  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
   RUN_STATE_NAMES, RunState, Status, coreRings, ringDoorbell, type CoreMode, type CoreRunState, type OpCode,
 } from './core-layout.js';
 import type { LoadedKernel } from './kernel-loader.js';
@@ -141,13 +141,13 @@ export class DpuCore extends EventEmitter {
   }
 
   /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
-  start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null): void {
+  start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null, cpu: number | null = null): void {
     if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
     this.mailbox.reset();
     this.events.reset();
     this.failed = false;
     Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.NotStarted);
-    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls, nice });
+    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls, nice, cpu });
     this.task = task;
     this.pumping = true;
     void this.pump();
@@ -157,10 +157,11 @@ export class DpuCore extends EventEmitter {
     );
   }
 
-  /** The core thread's scheduling priority as the core set it (out of band), and whether a raise was refused. */
-  priority(): { nice: number; refused: boolean } {
+  /** The core thread's scheduling priority and CPU as the core set them (out of band), and whether a priority raise was refused. */
+  priority(): { nice: number; refused: boolean; cpu: number | null } {
     const base = this.ctx.control.base;
-    return { nice: Atomics.load(this.i32, (base + CTL_NICE) >> 2), refused: Atomics.load(this.i32, (base + CTL_NICE_REFUSED) >> 2) !== 0 };
+    const cpu = Atomics.load(this.i32, (base + CTL_CPU) >> 2);
+    return { nice: Atomics.load(this.i32, (base + CTL_NICE) >> 2), refused: Atomics.load(this.i32, (base + CTL_NICE_REFUSED) >> 2) !== 0, cpu: cpu < 0 ? null : cpu };
   }
 
   ping(): Promise<void> {

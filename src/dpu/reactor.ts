@@ -1,7 +1,8 @@
 import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
+import { currentThreadId, pinThread } from './cpu-affinity.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
+  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
   EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET, EventKind, MAX_JOBS_PER_CORE, Op, RunState, Status, coreRings, type CoreMode,
 } from './core-layout.js';
 import type { SpscRing } from './spsc-ring.js';
@@ -15,6 +16,8 @@ export interface ReactorInit {
   idleSpinPolls: number;
   /** Scheduling priority (Linux nice, -20..19) for this core's thread; null keeps the thread's own. */
   nice: number | null;
+  /** The CPU to pin this core's thread to (the pool has already moved every other thread off it), or null. */
+  cpu: number | null;
 }
 
 export interface ReactorExit {
@@ -107,6 +110,7 @@ export class Reactor {
 
   run(): ReactorExit {
     this.applyPriority();
+    this.applyAffinity();
     const i32 = this.i32;
     const c = this.counters.values;
     const ctl = this.init.controlBase;
@@ -184,6 +188,20 @@ export class Reactor {
     }
     Atomics.store(this.i32, (this.init.controlBase + CTL_NICE) >> 2, now);
     Atomics.store(this.i32, (this.init.controlBase + CTL_NICE_REFUSED) >> 2, refused);
+  }
+
+  /** Pins this thread to its CPU (init.cpu); reports the CPU, or -1, in the control region. */
+  private applyAffinity(): void {
+    let cpu = -1;
+    if (this.init.cpu !== null) {
+      try {
+        pinThread(currentThreadId(), String(this.init.cpu));
+        cpu = this.init.cpu;
+      } catch {
+        cpu = -1; // the pool checked that pinning works here; a failure leaves the core unpinned, reported
+      }
+    }
+    Atomics.store(this.i32, (this.init.controlBase + CTL_CPU) >> 2, cpu);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Region, StateRegion } from '../../src/common/host-memory-api.js';
 import { kernelFile } from '../../src/common/package-paths.js';
 import { availableParallelism, getPriority } from 'node:os';
 import { DpuCorePool, defaultCoreNice } from '../../src/dpu/core-pool.js';
+import { affinityUnsupported, threadAffinity } from '../../src/dpu/cpu-affinity.js';
 import type { Job, JobFailedEvent } from '../../src/dpu/dpu-core.js';
 import { KernelLoader, type LoadedKernel } from '../../src/dpu/kernel-loader.js';
 import { HostMemory } from '../../src/hypervisor/host-memory.js';
@@ -242,7 +243,7 @@ describe('DPU core pool', () => {
     const mainNice = getPriority();
     const low = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: 7 });
     try {
-      expect(low.priorities()).toEqual([{ coreId: 0, requested: 7, nice: 7, refused: false }]);
+      expect(low.priorities()).toEqual([{ coreId: 0, requested: 7, nice: 7, refused: false, cpu: null }]);
       await low.restartCore(0);
       expect(low.priorities()[0]!.nice).toBe(7);
     } finally {
@@ -253,5 +254,32 @@ describe('DPU core pool', () => {
     if (availableParallelism() > 1) expect(defaultCoreNice(1)).toBe(-10);
     // The main thread's own priority is untouched (setpriority acted on the core's thread alone).
     expect(getPriority()).toBe(mainNice);
+  });
+
+  it.skipIf(affinityUnsupported() !== null || availableParallelism() < 2)('dedicates CPUs to cores: the core on its CPU, every other thread off it, all restored on close', async () => {
+    const original = threadAffinity(process.pid);
+    const last = availableParallelism() - 1;
+    const pinned = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: null, cpus: [last] });
+    try {
+      expect(pinned.priorities()[0]!.cpu).toBe(last);
+      expect(threadAffinity(process.pid)).not.toContain(String(last));
+      // One pinned pool at a time.
+      await expect(DpuCorePool.start(host, { cores: 1, cpus: [last] })).rejects.toThrow(/another pool of this process has pinned its cores/);
+    } finally {
+      await pinned.close();
+    }
+    expect(threadAffinity(process.pid)).toBe(original);
+    // Bad CPU sets are refused before any thread moves.
+    for (const [cpus, msg] of [
+      [[0, 0], /^DPU options\.cpus: expected distinct CPU numbers, got \[0, 0\]$/],
+      [Array.from({ length: availableParallelism() }, (_, i) => i), /leaves no CPU of .* to the control plane and guests$/],
+      [[1000], /^DPU options\.cpus: CPU 1000 not available to this process/],
+    ] as const) {
+      const e = await DpuCorePool.start(host, { cores: 1, cpus: [...cpus] }).then(() => null, (x: unknown) => x);
+      expect(isQingtianError(e, 'QT_INVALID_ARGUMENT')).toBe(true);
+      expect((e as Error).message).toMatch(msg);
+    }
+    expect(threadAffinity(process.pid)).toBe(original);
+    expect(pool.priorities().every((p) => p.cpu === null)).toBe(true);
   });
 });
