@@ -259,9 +259,18 @@ async function loopbackTs(features: RingFeatures, mode: 'poll' | 'irq', runs: nu
   }
 }
 
+/** The worker's next message; its error instead, if it fails first (each listener removed when the other fires). */
 function once<T = unknown>(w: Worker): Promise<T> {
   return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
+    const onMessage = (m: T): void => {
+      w.off('error', onError);
+      resolve(m);
+    };
+    const onError = (e: Error): void => {
+      w.off('message', onMessage);
+      reject(e);
+    };
+    w.once('message', onMessage);
+    w.once('error', onError);
   });
 }
