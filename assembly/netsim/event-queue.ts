@@ -127,13 +127,19 @@ export function evqPop(): u32 {
   return EVQ_NONE;
 }
 
-function wheelInsert(t: i64, payload: u32): void {
-  const free = load<u32>(Q, Q_FREE);
-  const n = free - 1;
+/** Takes a node off the free list and fills in its time and payload; returns its index. */
+@inline function takeNode(t: i64, payload: u32): u32 {
+  const n = load<u32>(Q, Q_FREE) - 1;
   const node = Q + NODES + <usize>n * 16;
   store<u32>(Q, load<u32>(node, 12), Q_FREE);
   store<i64>(node, t, 0);
   store<u32>(node, payload, 8);
+  return n;
+}
+
+function wheelInsert(t: i64, payload: u32): void {
+  const n = takeNode(t, payload);
+  const node = Q + NODES + <usize>n * 16;
   const s = <u32>(t >> WHEEL_SHIFT) & MASK;
   const slot = Q + HEADS + <usize>(s << 2);
   const tailSlot = Q + TAILS + <usize>(s << 2);
@@ -172,12 +178,8 @@ export function evqUnpop(t: i64, payload: u32): void {
     heapPushFirst(t, payload);
     return;
   }
-  const free = load<u32>(Q, Q_FREE);
-  const n = free - 1;
+  const n = takeNode(t, payload);
   const node = Q + NODES + <usize>n * 16;
-  store<u32>(Q, load<u32>(node, 12), Q_FREE);
-  store<i64>(node, t, 0);
-  store<u32>(node, payload, 8);
   const s = <u32>(t >> WHEEL_SHIFT) & MASK;
   const slot = Q + HEADS + <usize>(s << 2);
   const head = load<u32>(slot);
