@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { kernelFile, releaseFile } from '../src/common/package-paths.js';
 import { inspectKernel } from '../src/dpu/kernel-image.js';
 import type { Job } from '../src/dpu/dpu-core.js';
 import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
-import { availableParallelism } from 'node:os';
 import { affinityUnsupported } from '../src/dpu/cpu-affinity.js';
 import { Host } from '../src/orchestrator/host.js';
 import { AuditedTraffic, type TrafficReport } from '../src/ops/hot-swap/audited-traffic.js';

@@ -10,6 +10,7 @@
 import { KERNEL_ABI } from '../common/abi';
 import { headerOk } from '../common/header';
 import { ccInit, ccOnAck, ccOnTimeout } from './law';
+import { ldcpOnAck } from './ldcp';
 import * as L from './layout';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -81,6 +82,35 @@ export function cc_process(ctx: usize, events: usize, count: i32): i32 {
     } else {
       rejected++;
     }
+  }
+  store<u32>(ctx, load<u32>(ctx, CC_REJECTED) + rejected, CC_REJECTED);
+  return done;
+}
+
+/**
+ * ACKs in the compact form of a window law whose reaction depends on the counts alone: three u32
+ * arrays of `count` entries — the flow index, the packets newly acknowledged, how many of them
+ * carried an ECN mark. For the LDCP-style law (E_BAD_LAW for the others, which need times,
+ * sequence numbers or INT records: cc_process). Returns how many were applied; an entry naming a
+ * flow outside the context is skipped and counted in `rejected`.
+ */
+export function cc_acks(ctx: usize, flows: usize, acked: usize, marked: usize, count: i32): i32 {
+  const n = load<u32>(ctx, CC_FLOW_COUNT);
+  if (!flowsOk(ctx, n) || count < 0) return E_BAD_STATE;
+  const p = ctx + <usize>CC_PARAMS;
+  if (load<u32>(p, L.P_LAW) != L.LAW_LDCP) return E_BAD_LAW;
+  let done: i32 = 0;
+  let rejected: u32 = 0;
+  for (let i = 0; i < count; i++) {
+    const off = <usize>i << 2;
+    const flow = load<u32>(flows + off);
+    if (flow >= n) {
+      rejected++;
+      continue;
+    }
+    // SAFETY: flow < n (checked), so the state lies inside the region checked above.
+    ldcpOnAck(p, ctx + <usize>CC_FLOWS + <usize>flow * <usize>L.CC_FLOW_BYTES, load<u32>(acked + off), load<u32>(marked + off));
+    done++;
   }
   store<u32>(ctx, load<u32>(ctx, CC_REJECTED) + rejected, CC_REJECTED);
   return done;

@@ -174,6 +174,8 @@ export class DpuCorePool extends EventEmitter {
     for (const core of pool.cores) core.start(pool.mode, pool.idleSpinPolls, pool.nice, pool.cpuOf(core.id));
     try {
       await Promise.all(pool.cores.map((c) => c.ping()));
+      const unpinned = cpus ? pool.priorities().filter((p) => p.cpu === null) : [];
+      if (unpinned.length) throw new QingtianError(ErrorCode.CoreUnavailable, `DPU options.cpus: core ${unpinned.map((p) => p.coreId).join(', ')} could not pin its thread to CPU ${unpinned.map((p) => pool.cpuOf(p.coreId)).join(', ')}`);
     } catch (e) {
       await pool.close();
       throw e;

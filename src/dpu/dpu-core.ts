@@ -274,9 +274,8 @@ export class DpuCore extends EventEmitter {
     await this.request(op, args);
   }
 
-  /** Posts a command; resolves with its ack's two result words. */
   /**
-   * Posts a command and resolves with its ack's two values. `stampArgs`: arguments 4 and 5
+   * Posts a command and resolves with its ack's two result words. `stampArgs`: arguments 4 and 5
    * become the low and high words of `process.hrtime.bigint()` taken as the record is written,
    * so a latency the core measures from them starts when the command became visible to it.
    */

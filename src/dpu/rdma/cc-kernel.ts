@@ -32,6 +32,15 @@ export interface CcEvent {
 }
 
 const OWNER = 'cc';
+
+/** ACKs in compact form (CcFlowTable.ackBatch): views onto host memory, `cap` entries each. */
+export interface AckBatch {
+  cap: number;
+  region: Region;
+  flows: Uint32Array;
+  acked: Uint32Array;
+  marked: Uint32Array;
+}
 const LAWS: Record<CcLaw, string> = { ldcp: 'LAW_LDCP', dcqcn: 'LAW_DCQCN', hpcc: 'LAW_HPCC', swift: 'LAW_SWIFT', dctcp: 'LAW_DCTCP' };
 
 /**
@@ -47,6 +56,8 @@ export class CcFlowTable {
   private readonly c = new Map<string, number>();
   private readonly process_: (ctx: number, events: number, count: number) => number;
   private scratch: { base: number; cap: number; region: Region } | null = null;
+  private acks: AckBatch | null = null;
+  private readonly acks_: (ctx: number, flows: number, acked: number, marked: number, count: number) => number;
 
   constructor(o: CcTableOptions) {
     if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22) throw new QingtianError(ErrorCode.InvalidArgument, `cc: flows: expected an integer in [1, ${1 << 22}], got ${o.flows}`);
@@ -55,6 +66,7 @@ export class CcFlowTable {
     this.kernel = this.runtime.kernel('cc');
     this.flows = o.flows;
     this.process_ = this.kernel.fn('cc_process');
+    this.acks_ = this.kernel.fn('cc_acks');
     const flowBytes = this.k('CC_FLOW_BYTES');
     this.region = this.runtime.memory.allocState({ name: `cc:${o.law}`, owner: OWNER, kind: 'device-state', magic: 'CCST', layoutVersion: 1, payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes });
     const v = this.runtime.memory.view;
@@ -165,9 +177,46 @@ export class CcFlowTable {
     return this.runtime.memory.view.getUint32(this.region.base + this.k('CC_REJECTED'), true);
   }
 
+  /**
+   * Three u32 arrays in host memory, `cap` entries each, for processAcks (fill them in place:
+   * no copy). Reused while `cap` is enough; a larger one replaces the previous (its views die).
+   */
+  ackBatch(cap: number): AckBatch {
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24) throw new QingtianError(ErrorCode.InvalidArgument, `cc: ackBatch cap: expected an integer in [1, ${1 << 24}], got ${cap}`);
+    if (this.acks && this.acks.cap >= cap) return this.acks;
+    if (this.acks) this.runtime.memory.free(this.acks.region, OWNER);
+    const region = this.runtime.memory.alloc({ name: 'cc:acks', owner: OWNER, kind: 'device-state', sizeBytes: Math.max(4096, 12 * cap) });
+    const buf = this.runtime.memory.memory.buffer;
+    this.acks = {
+      cap, region,
+      flows: new Uint32Array(buf, region.base, cap),
+      acked: new Uint32Array(buf, region.base + 4 * cap, cap),
+      marked: new Uint32Array(buf, region.base + 8 * cap, cap),
+    };
+    return this.acks;
+  }
+
+  /**
+   * Applies the first `count` entries of the ack batch (ackBatch) in one JS→Wasm call: for each,
+   * flow `flows[i]` saw `acked[i]` packets acknowledged, `marked[i]` of them ECN-marked. The
+   * LDCP-style law only (QT_INVALID_ARGUMENT for the others, which need full events: process).
+   * Returns how many were applied; entries naming a flow outside the table are skipped (rejected).
+   */
+  processAcks(count: number): number {
+    const a = this.acks;
+    if (!a) throw new QingtianError(ErrorCode.InvalidArgument, 'cc: processAcks: no ack batch yet (ackBatch(cap) first)');
+    if (!Number.isInteger(count) || count < 0 || count > a.cap) throw new QingtianError(ErrorCode.InvalidArgument, `cc: processAcks count: expected an integer in [0, ${a.cap}], got ${count}`);
+    const b = a.region.base;
+    const n = this.acks_(this.region.base, b, b + 4 * a.cap, b + 8 * a.cap, count);
+    if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `cc: processAcks: ${n === this.k('E_BAD_LAW') ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`, { status: n });
+    return n;
+  }
+
   dispose(): void {
     if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
     this.scratch = null;
+    if (this.acks) this.runtime.memory.free(this.acks.region, OWNER);
+    this.acks = null;
     this.runtime.memory.free(this.region, OWNER);
   }
 }

@@ -36,6 +36,51 @@ describe('LDCP-style law', () => {
     expect(t.field(0, 'S_LDCP_CW')).toBe(162.5); // capped at BDP/MTU
   });
 
+  it('compact ACKs (cc_acks) run the same law as full events, with mark counts above one', () => {
+    const rng = new Prng(11);
+    const full = table({ law: 'ldcp', flows: 64, lineBps: line, baseRttPs: T, params: LDCP });
+    const compact = table({ law: 'ldcp', flows: 64, lineBps: line, baseRttPs: T, params: LDCP });
+    const n = 2000;
+    const batch = compact.ackBatch(n);
+    const events: CcEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const flow = rng.int(64);
+      const acked = 1 + rng.int(4);
+      const marked = rng.next() < 0.2 ? 1 : 0; // full events carry one ECN flag: at most one mark
+      events.push({ flow, kind: 'ack', nowPs: i, acked, ece: marked === 1 });
+      batch.flows[i] = flow;
+      batch.acked[i] = acked;
+      batch.marked[i] = marked;
+    }
+    full.process(events);
+    expect(compact.processAcks(n)).toBe(n);
+    for (let f = 0; f < 64; f++) {
+      expect(compact.field(f, 'S_LDCP_CW')).toBe(full.field(f, 'S_LDCP_CW'));
+      expect(compact.windowBytes(f)).toBe(full.windowBytes(f));
+      expect(compact.rateBps(f)).toBe(full.rateBps(f));
+    }
+    // Several marks in one ACK: cw -= beta*m (capped at the packets acked); a bad flow is skipped.
+    batch.flows.set([3, 64]);
+    batch.acked.set([4, 1]);
+    batch.marked.set([9, 0]);
+    const cw = compact.field(3, 'S_LDCP_CW');
+    const rejected = compact.rejected;
+    expect(compact.processAcks(2)).toBe(1);
+    expect(compact.rejected).toBe(rejected + 1);
+    expect(compact.field(3, 'S_LDCP_CW')).toBeCloseTo(cw - 0.5 * 4, 9);
+  });
+
+  it('compact ACKs are refused for other laws and outside the batch', () => {
+    const t = table({ law: 'ldcp', flows: 4, lineBps: line, baseRttPs: T, params: LDCP });
+    expect(() => t.processAcks(1)).toThrow(/^cc: processAcks: no ack batch yet/);
+    t.ackBatch(8);
+    expect(() => t.processAcks(9)).toThrow(/^cc: processAcks count: expected an integer in \[0, 8\], got 9$/);
+    expect(() => t.ackBatch(0)).toThrow(/^cc: ackBatch cap: expected an integer in \[1, 16777216\], got 0$/);
+    const d = table({ law: 'dcqcn', flows: 4, lineBps: line, baseRttPs: T });
+    d.ackBatch(1);
+    expect(() => d.processAcks(1)).toThrow(/the compact ACK form is for the LDCP-style law only/);
+  });
+
   it('settles where the marking fraction is F* = alpha/(alpha + beta*W)', () => {
     // Mark each ACK with probability F; the window must settle at W* = alpha(1-F)/(beta F).
     for (const F of [0.01, 0.02, 0.05]) {
