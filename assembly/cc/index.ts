@@ -10,7 +10,7 @@
 import { KERNEL_ABI } from '../common/abi';
 import { headerOk } from '../common/header';
 import { ccInit, ccOnAck, ccOnTimeout } from './law';
-import { ldcpOnAck } from './ldcp';
+import { ldcpAcks } from './ldcp';
 import * as L from './layout';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -99,21 +99,9 @@ export function cc_acks(ctx: usize, flows: usize, acked: usize, marked: usize, c
   if (!flowsOk(ctx, n) || count < 0) return E_BAD_STATE;
   const p = ctx + <usize>CC_PARAMS;
   if (load<u32>(p, L.P_LAW) != L.LAW_LDCP) return E_BAD_LAW;
-  let done: i32 = 0;
-  let rejected: u32 = 0;
-  for (let i = 0; i < count; i++) {
-    const off = <usize>i << 2;
-    const flow = load<u32>(flows + off);
-    if (flow >= n) {
-      rejected++;
-      continue;
-    }
-    // SAFETY: flow < n (checked), so the state lies inside the region checked above.
-    ldcpOnAck(p, ctx + <usize>CC_FLOWS + <usize>flow * <usize>L.CC_FLOW_BYTES, load<u32>(acked + off), load<u32>(marked + off));
-    done++;
-  }
-  store<u32>(ctx, load<u32>(ctx, CC_REJECTED) + rejected, CC_REJECTED);
-  return done;
+  const skipped = ldcpAcks(p, ctx + <usize>CC_FLOWS, <usize>L.CC_FLOW_BYTES, n, flows, acked, marked, count);
+  store<u32>(ctx, load<u32>(ctx, CC_REJECTED) + skipped, CC_REJECTED);
+  return count - <i32>skipped;
 }
 
 // Law-specific state offsets, for tests and tooling that read a flow's state.
