@@ -22,10 +22,10 @@ export function ldcpOnAck(p: usize, s: usize, acked: u32, marked: u32): void {
 }
 
 /**
- * `count` ACKs given as three u32 arrays (flow, acked, marked) over the flow states at `states`
- * (`stride` bytes apart; every flow index already checked < the flow count by the caller, and
- * `count` entries readable in each array). The parameters are read once for the whole batch.
- * Returns the entries skipped because their flow index is >= `flowCount`.
+ * `count` ACKs given as three u32 arrays (flow, acked, marked) over the `flowCount` flow states
+ * at `states`, `stride` bytes apart (the caller proved the region holds them all). The
+ * parameters are read once for the whole batch. Returns the entries skipped because their flow
+ * index is >= `flowCount`.
  */
 export function ldcpAcks(p: usize, states: usize, stride: usize, flowCount: u32, flows: usize, acked: usize, marked: usize, count: i32): u32 {
   const alpha = pf(p, P_LDCP_ALPHA);
