@@ -5,6 +5,7 @@ import { inspectKernel } from '../src/dpu/kernel-image.js';
 import type { Job } from '../src/dpu/dpu-core.js';
 import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
 import { affinityUnsupported } from '../src/dpu/cpu-affinity.js';
+import { DEFAULT_VCPU_NICE } from '../src/hypervisor/guest/vcpu.js';
 import { Host } from '../src/orchestrator/host.js';
 import { AuditedTraffic, type TrafficReport } from '../src/ops/hot-swap/audited-traffic.js';
 import { generateSigningKey, signModule, type ModuleSignature } from '../src/ops/hot-swap/signature.js';
@@ -137,6 +138,9 @@ async function sharedRun(swaps: number, mods: Module[], publicKeyPem: string, ct
   const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll' }, trustedKeys: [publicKeyPem] });
   const traffic: AuditedTraffic[] = [];
   try {
+    // The figures depend on it: say at what priority the core really runs (a raise needs privileges).
+    const prio = host.dpu.priorities()[0]!;
+    ctx.progress(`core 0 at nice ${prio.nice}${prio.refused ? ` (nice ${prio.requested} refused: not permitted here)` : ''}; guest vCPUs at nice ${DEFAULT_VCPU_NICE}`);
     await host.loadKernel('virtio');
     const core = host.dpu.core(0);
     const series = async (t: AuditedTraffic | null, guestSleeps: boolean): Promise<{ quietRate: number; s: Series }> => {
