@@ -1,4 +1,5 @@
 import { SUITES } from '../../../bench/index.js';
+import { machineLine } from '../../../bench/lib/machine.js';
 import { Reporter } from '../../../bench/lib/report.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
@@ -13,6 +14,7 @@ export async function benchCommand(suite: string | undefined, o: { json?: boolea
   }
   const reporter = new Reporter(o.json ?? false);
   const runs = o.runs ?? (o.quick ? 3 : 5);
+  process.stderr.write(`[${suite}] machine: ${machineLine()}; ${runs} runs\n`);
   const mod = await entry.load();
   await mod.run(reporter.context(suite, o.quick ?? false, runs));
   reporter.finish();
