@@ -28,9 +28,9 @@ import { LinearClassifier } from './peers/linear-classifier.js';
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 1 << 30 }));
-  for (const n of ctx.quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000]) flowCache(ctx, runtime, n);
+  for (const n of ctx.quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000]) if (ctx.wants(`flow-cache-${label(n)}`)) flowCache(ctx, runtime, n);
   classifier(ctx, runtime);
-  for (const n of ctx.quick ? [100_000] : [100_000, 900_000]) lpm4(ctx, runtime, n);
+  for (const n of ctx.quick ? [100_000] : [100_000, 900_000]) if (ctx.wants(`lpm4-${label(n)}`)) lpm4(ctx, runtime, n);
 }
 
 const BURST = 32;
@@ -116,6 +116,7 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
   sets.push({ name: 'acl1-10k', rules: big, trace: generateTrace(big, 100_000, 0x7ace), target: 5 });
   const mem = runtime.memory;
   for (const set of sets) {
+    if (!ctx.wants(`classifier-${set.name}`)) continue;
     ctx.progress(`classifier: ${set.name} (${set.rules.length} rules)`);
     const c = new Classifier({ runtime, capacity: set.rules.length * 2 });
     const n = set.trace.length / 5;

@@ -27,6 +27,11 @@ export interface BenchContext {
   readonly runs: number;
   report(m: Measurement): void;
   progress(message: string): void;
+  /**
+   * Whether case `name` was asked for (`--only text`: names containing text). Suites skip the
+   * work of cases left out where they can; reports of cases left out are dropped either way.
+   */
+  wants(name: string): boolean;
 }
 
 export class Reporter {
@@ -38,12 +43,16 @@ export class Reporter {
     private readonly err: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  context(suite: string, quick: boolean, runs: number): BenchContext {
+  context(suite: string, quick: boolean, runs: number, only?: string): BenchContext {
+    const wants = (name: string): boolean => only === undefined || name.includes(only);
     return {
       suite,
       quick,
       runs,
-      report: (m) => this.add(suite, m),
+      wants,
+      report: (m) => {
+        if (wants(m.case)) this.add(suite, m);
+      },
       progress: (message) => this.err.write(`[${suite}] ${message}\n`),
     };
   }

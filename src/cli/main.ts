@@ -33,8 +33,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'one JSON object per line (suite, case, metric, value, unit, better, peer, vs)')
     .option('--quick', 'fewer samples and runs (a smoke run, not a measurement)')
     .option('--runs <n>', 'independent repetitions; medians are reported', positiveInt(101))
+    .option('--only <text>', 'only the cases whose name contains text (e.g. lpm4, flow-cache-1M)')
     .option('--list', 'list the suites')
-    .action(async (suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; list?: boolean }) => benchCommand(suite, o));
+    .action(async (suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean }) => benchCommand(suite, o));
 
   program
     .command('sim')

@@ -62,6 +62,14 @@ describe('qingtian CLI', () => {
     expect(lines.map((l) => l.case)).toEqual(expect.arrayContaining(['crc16-64KiB', 'generate+verify-4096B-blocks']));
   });
 
+  it('bench --only keeps the cases whose name contains the text, and skips the others\' work', () => {
+    const r = cli('bench', 'flow', '--json', '--quick', '--runs', '1', '--only', 'lpm4');
+    expect(r.status).toBe(0);
+    const cases = new Set(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { case: string }).case));
+    expect([...cases]).toEqual(['lpm4-100k']);
+    expect(r.stderr).not.toMatch(/flow cache|classifier/);
+  });
+
   it('an unknown suite is an error with a stable code', () => {
     const r = cli('bench', 'nosuch');
     expect(r.status).toBe(2);

@@ -3,7 +3,7 @@ import { machineLine } from '../../../bench/lib/machine.js';
 import { Reporter } from '../../../bench/lib/report.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
-export async function benchCommand(suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; list?: boolean }): Promise<void> {
+export async function benchCommand(suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean }): Promise<void> {
   if (o.list || suite === undefined) {
     for (const [name, s] of Object.entries(SUITES)) process.stdout.write(`${name.padEnd(10)} ${s.describe}\n`);
     return;
@@ -16,6 +16,6 @@ export async function benchCommand(suite: string | undefined, o: { json?: boolea
   const runs = o.runs ?? (o.quick ? 3 : 5);
   process.stderr.write(`[${suite}] machine: ${machineLine()}; ${runs} runs\n`);
   const mod = await entry.load();
-  await mod.run(reporter.context(suite, o.quick ?? false, runs));
+  await mod.run(reporter.context(suite, o.quick ?? false, runs, o.only));
   reporter.finish();
 }
