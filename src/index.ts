@@ -6,6 +6,7 @@ import './orchestrator/default-runtime.js';
 export { Host, type HostOptions } from './orchestrator/host.js';
 export { defaultRuntime, LoaderRuntime, type KernelRuntime } from './dpu/kernel-runtime.js';
 export { HostMemory, DEFAULT_HOST_MEMORY_BYTES, MAX_HOST_MEMORY_BYTES, type HostMemoryOptions } from './hypervisor/host-memory.js';
+export { adviseHugePages, hugePageSupport, thpMode, type HugePageStatus, type ThpMode } from './hypervisor/huge-pages.js';
 export { RegionAllocator, PAGE_BYTES, type AllocatorStats } from './hypervisor/region-allocator.js';
 export type { Region, StateRegion, AllocRequest, StateAllocRequest, HostMemoryApi } from './common/host-memory-api.js';
 export { RegionKinds, type RegionKind } from './common/region-kind.js';

@@ -3,6 +3,7 @@ import type { AllocRequest, HostMemoryApi, Region, StateAllocRequest, StateRegio
 import { fourcc, HDR_BYTES, writeHeader } from '../common/region-header.js';
 import { REGION_KIND_NAMES } from '../common/region-kind.js';
 import { intIn, multipleIn, nameString, oneOf, parseArgs } from '../common/validate.js';
+import { adviseHugePages, hugePagesOff, type HugePageStatus } from './huge-pages.js';
 import { PAGE_BYTES, RegionAllocator, type AllocatorStats } from './region-allocator.js';
 
 const WASM_PAGE = 65536;
@@ -14,9 +15,15 @@ export const DEFAULT_HOST_MEMORY_BYTES = 1024 * MIB;
 export interface HostMemoryOptions {
   /** Size of host physical memory: a multiple of 64 KiB in [1 MiB, 4 GiB]. Default 1 GiB. */
   sizeBytes?: number | undefined;
+  /**
+   * Back the memory with 2 MiB transparent huge pages (madvise through the native helper built
+   * at install; Linux). Default true. Without the helper, or with THP off, the memory stays on
+   * 4 KiB pages and `hugePages` says why.
+   */
+  hugePages?: boolean | undefined;
 }
 
-const optionsSchema = z.object({ sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional() }).optional();
+const optionsSchema = z.object({ sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional(), hugePages: z.boolean().optional() }).optional();
 
 const stateSchema = z.object({
   name: nameString(64),
@@ -41,6 +48,8 @@ export class HostMemory implements HostMemoryApi {
   readonly u8: Uint8Array;
   readonly i32: Int32Array;
   readonly view: DataView;
+  /** Whether the memory is on 2 MiB pages, and why (not). */
+  readonly hugePages: HugePageStatus;
   private readonly allocator: RegionAllocator;
 
   constructor(options?: HostMemoryOptions) {
@@ -48,7 +57,9 @@ export class HostMemory implements HostMemoryApi {
     this.sizeBytes = opts?.sizeBytes ?? DEFAULT_HOST_MEMORY_BYTES;
     const pages = this.sizeBytes / WASM_PAGE;
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const buf = this.memory.buffer;
+    const buf = this.memory.buffer as unknown as SharedArrayBuffer;
+    // Before anything touches the memory: pages faulted in afterwards come as 2 MiB ones.
+    this.hugePages = opts?.hugePages === false ? hugePagesOff() : adviseHugePages(buf);
     this.u8 = new Uint8Array(buf);
     this.i32 = new Int32Array(buf);
     this.view = new DataView(buf);
