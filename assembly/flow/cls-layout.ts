@@ -1,7 +1,7 @@
 // Layout of the classifier's state region and the helpers every part of the classifier uses
 // (the algorithm is described in classifier.ts).
 //
-// State region 'FCLS' (layout 2): Left-Right over two identical copies of the classifier.
+// State region 'FCLS' (layout 3): Left-Right over two identical copies of the classifier.
 //   +0    header (64 B)
 //   +64   Left-Right control (left-right.ts): +64 active copy, +76 copyBytes, +80 copy0Off,
 //         +84 copy1Off, +88 syncNeeded, +92 version; reader indicators at +128 and +192 (own lines)
@@ -19,12 +19,15 @@
 //   +128  tables:  tableCap × 32 B  +0 srcMask +4 dstMask +8 portMask (sport | dport << 16) +12 protoMask
 //                                   +16 u64 bestRank (conservative bound; MAX when empty) +24 count +28 tuple
 //         order:   tableCap × u32   non-empty tables sorted by bestRank
-//         buckets: (bucketMask + 1) × 8 B: u32 chain head = rule slot + 1 (0 = empty), u32 head's priority
+//         buckets: (bucketMask + 1) × 8 B: u32 chain head = rule slot + 1 (0 = empty) in bits 0..22
+//                                   | a bloom filter of the chain's keys in bits 24..31 (bit 24 +
+//                                   hash >> 29 of each member's table and masked key), u32 head's priority
 //         rules:   ruleCap × 32 B   +0 srcValue +4 dstValue +8 sport lo|hi<<16 +12 dport lo|hi<<16
 //                                   +16 srcLen | dstLen << 8 | protoValue << 16 | protoMask << 24
 //                                   +20 priority +24 next (slot + 1) +28 ruleId
 //                  (half a cache line: what a lookup touches, nothing else)
-//         aux:     ruleCap × 16 B   +0 table +4 bucket +8 live +12 free-list link (writers only)
+//         aux:     ruleCap × 16 B   +0 table +4 hash (keyHash of the rule's key in its table; bucket =
+//                                   hash & bucketMask) +8 live +12 free-list link (writers only)
 //
 // Tuple packing: srcLen | dstLen << 6 | sportLen << 12 | dportLen << 17 | protoLen << 22.
 
@@ -33,7 +36,10 @@ import { finish64, rangeOk } from './hash';
 import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_CTRL_BYTES, LR_READERS0, LR_READER_STRIDE, LR_SYNC_NEEDED, LR_VERSION } from './left-right';
 
 export const CLS_MAGIC: u32 = 0x534c4346; // 'FCLS'
-export const CLS_LAYOUT: u32 = 2;
+export const CLS_LAYOUT: u32 = 3;
+/** Rule slots: a chain head (slot + 1) takes 23 bits of a bucket word, the chain's bloom filter the top 8. */
+export const CLS_MAX_RULES: u32 = 0x7ffffe;
+export const HEAD_MASK: u32 = 0x7fffff;
 export const CLS_CTRL_BYTES: u32 = LR_CTRL_BYTES;
 export const CLS_COPY_CTRL_BYTES: u32 = 128;
 export const CLS_RULE_BYTES: u32 = 32;
@@ -86,7 +92,7 @@ export const R_NEXT: usize = 24;
 export const R_ID: usize = 28;
 
 export const A_TABLE: usize = 0;
-export const A_BUCKET: usize = 4;
+export const A_HASH: usize = 4;
 export const A_LIVE: usize = 8;
 export const A_FREE: usize = 12;
 
@@ -109,7 +115,7 @@ export const RANK_NONE: u64 = 0xffffffffffffffff;
 
 /** Bytes a classifier state region needs (header and both copies included); 0 when the sizes are out of range. */
 export function flow_cls_bytes(ruleCap: u32, tableCap: u32, bucketCount: u32): f64 {
-  if (ruleCap == 0 || tableCap == 0 || tableCap > 1024 || bucketCount == 0 || (bucketCount & (bucketCount - 1)) != 0) return 0;
+  if (ruleCap == 0 || ruleCap > CLS_MAX_RULES || tableCap == 0 || tableCap > 1024 || bucketCount == 0 || (bucketCount & (bucketCount - 1)) != 0) return 0;
   const n = <u64>CLS_CTRL_BYTES + 2 * copyBytes(ruleCap, tableCap, bucketCount);
   // The header's size word and the copy offsets are u32.
   return n > 0xffffffff ? 0 : <f64>n;
@@ -190,6 +196,24 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
 
 @inline export function bucketAt(cls: usize, b: u32): usize {
   return cls + load<u32>(cls, BUCKETS_OFF) + (<usize>b << 3);
+}
+
+/** The bloom-filter bit of a key whose hash is `h` (bits 24..31 of a bucket word). */
+@inline export function bloomBit(h: u32): u32 {
+  return <u32>1 << (24 + (h >> 29));
+}
+
+/** Rewrites the bloom filter of bucket `b`'s chain from its members' hashes (writers, after relinking). */
+export function rebloom(cls: usize, b: u32): void {
+  const bp = bucketAt(cls, b);
+  const head = load<u32>(bp) & HEAD_MASK;
+  let bloom: u32 = 0;
+  let r = head;
+  while (r != 0) {
+    bloom |= bloomBit(load<u32>(auxAt(cls, r - 1), A_HASH));
+    r = load<u32>(ruleAt(cls, r - 1), R_NEXT);
+  }
+  store<u32>(bp, head | bloom);
 }
 
 @inline export function orderAt(cls: usize, k: u32): usize {

@@ -3,7 +3,7 @@
 // `cls` is that copy's base (cls-layout.ts).
 
 import {
-  A_TABLE, BUCKET_MASK, COLL_LIMIT, MULT, ORDER_COUNT, RANK_NONE, RELAX, R_DP, R_DV, R_META, R_NEXT, R_SP,
+  A_TABLE, BUCKET_MASK, COLL_LIMIT, HEAD_MASK, MULT, ORDER_COUNT, RANK_NONE, RELAX, R_DP, R_DV, R_META, R_NEXT, R_SP,
   R_SV, TABLE_CAP, TABLE_COUNT, T_BEST, T_COUNT, T_DMASK, T_PMASK, T_PRMASK, T_SMASK, T_TUPLE, auxAt,
   bucketAt, keyHash, orderAt, packTuple, prefixMask16, prefixMask32, ruleAt, tableAt, tupleFits,
 } from './cls-layout';
@@ -16,7 +16,7 @@ export function collisions(cls: usize, t: u32, b: u32, ks: u32, kd: u32, kp: u32
   const pm = load<u32>(tb, T_PMASK);
   const prm = load<u32>(tb, T_PRMASK);
   let n: u32 = 0;
-  let r = load<u32>(bucketAt(cls, b));
+  let r = load<u32>(bucketAt(cls, b)) & HEAD_MASK;
   while (r != 0) {
     const rec = ruleAt(cls, r - 1);
     if (load<u32>(auxAt(cls, r - 1), A_TABLE) == t && (load<u32>(rec, R_SV) & sm) == ks && (load<u32>(rec, R_DV) & dm) == kd
@@ -26,11 +26,15 @@ export function collisions(cls: usize, t: u32, b: u32, ks: u32, kd: u32, kp: u32
   return n;
 }
 
-@inline export function ruleBucket(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32): u32 {
+/** keyHash of a rule's key in table `t` (its bucket is this & bucketMask). */
+@inline export function ruleHash(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32): u32 {
   const tb = tableAt(cls, t);
-  const h = keyHash(load<u64>(cls, MULT), load<u64>(cls, MULT + 8), load<u64>(cls, MULT + 16), load<u64>(cls, MULT + 24),
+  return keyHash(load<u64>(cls, MULT), load<u64>(cls, MULT + 8), load<u64>(cls, MULT + 16), load<u64>(cls, MULT + 24),
     t, sv & load<u32>(tb, T_SMASK), dv & load<u32>(tb, T_DMASK), plo & load<u32>(tb, T_PMASK), pv & load<u32>(tb, T_PRMASK));
-  return h & load<u32>(cls, BUCKET_MASK);
+}
+
+@inline export function ruleBucket(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32): u32 {
+  return ruleHash(cls, t, sv, dv, plo, pv) & load<u32>(cls, BUCKET_MASK);
 }
 
 @inline function roomIn(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32, limit: u32): bool {

@@ -3,12 +3,12 @@
 // reader looks at it while these run, so they need no ordering between their stores.
 
 import {
-  A_BUCKET, A_FREE, A_LIVE, A_TABLE, CLS_E_FULL, CLS_E_RANGE, CLS_E_SLOT, CLS_E_STATE, CLS_E_TABLES,
+  A_FREE, A_HASH, A_LIVE, A_TABLE, BUCKET_MASK, CLS_E_FULL, HEAD_MASK, CLS_E_RANGE, CLS_E_SLOT, CLS_E_STATE, CLS_E_TABLES,
   FREE_HEAD, HIGH_WATER, RANK_NONE, RULE_CAP, RULE_COUNT, R_DP, R_DV, R_ID, R_META, R_NEXT, R_PRIO, R_SP,
-  R_SV, TABLE_COUNT, T_BEST, T_COUNT, T_TUPLE, auxAt, bucketAt, coverLen16, leadingOnes32, packTuple,
+  R_SV, TABLE_COUNT, T_BEST, T_COUNT, T_TUPLE, auxAt, bucketAt, coverLen16, rebloom, leadingOnes32, packTuple,
   rankOf, ruleAt, tableAt,
 } from './cls-layout';
-import { chooseTable, dropFromOrder, newTable, reorder, ruleBucket } from './cls-tables';
+import { chooseTable, dropFromOrder, newTable, reorder, ruleHash } from './cls-tables';
 
 /** `tableHint` of clsInsertInto: choose the table here. */
 export const CHOOSE_TABLE: i32 = -1;
@@ -57,7 +57,8 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
   if (free != 0) store<u32>(cls, load<u32>(auxAt(cls, slot), A_FREE), FREE_HEAD);
   else store<u32>(cls, slot + 1, HIGH_WATER);
   const rank = ((<u64>priority) << 32) | <u64>ruleId;
-  const b = ruleBucket(cls, <u32>t, sv, dv, plo, pv);
+  const h = ruleHash(cls, <u32>t, sv, dv, plo, pv);
+  const b = h & load<u32>(cls, BUCKET_MASK);
   const rec = ruleAt(cls, slot);
   store<u32>(rec, sv, R_SV);
   store<u32>(rec, dv, R_DV);
@@ -68,12 +69,12 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
   store<u32>(rec, ruleId, R_ID);
   const aux = auxAt(cls, slot);
   store<u32>(aux, <u32>t, A_TABLE);
-  store<u32>(aux, b, A_BUCKET);
+  store<u32>(aux, h, A_HASH);
   store<u32>(aux, 1, A_LIVE);
   // Link into the chain, sorted by rank.
   let prev: usize = bucketAt(cls, b);
   let prevOff: usize = 0;
-  let r = load<u32>(prev);
+  let r = load<u32>(prev) & HEAD_MASK;
   while (r != 0 && rankOf(ruleAt(cls, r - 1)) < rank) {
     prev = ruleAt(cls, r - 1);
     prevOff = R_NEXT;
@@ -82,6 +83,7 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
   store<u32>(rec, r, R_NEXT);
   store<u32>(prev + prevOff, slot + 1);
   if (prevOff == 0) store<u32>(prev, priority, 4); // new head: its priority goes beside it
+  rebloom(cls, b);
   const tb = tableAt(cls, <u32>t);
   store<u32>(tb, load<u32>(tb, T_COUNT) + 1, T_COUNT);
   if (rank < load<u64>(tb, T_BEST)) store<u64>(tb, rank, T_BEST);
@@ -109,9 +111,10 @@ export function clsRemoveFrom(cls: usize, slot: u32): i32 {
   const rec = ruleAt(cls, slot);
   const aux = auxAt(cls, slot);
   if (load<u32>(aux, A_LIVE) == 0) return CLS_E_SLOT;
-  let prev: usize = bucketAt(cls, load<u32>(aux, A_BUCKET));
+  const b = load<u32>(aux, A_HASH) & load<u32>(cls, BUCKET_MASK);
+  let prev: usize = bucketAt(cls, b);
   let prevOff: usize = 0;
-  let r = load<u32>(prev);
+  let r = load<u32>(prev) & HEAD_MASK;
   while (r != 0 && r != slot + 1) {
     prev = ruleAt(cls, r - 1);
     prevOff = R_NEXT;
@@ -120,6 +123,7 @@ export function clsRemoveFrom(cls: usize, slot: u32): i32 {
   const next = load<u32>(rec, R_NEXT);
   store<u32>(prev + prevOff, next);
   if (prevOff == 0) store<u32>(prev, next != 0 ? load<u32>(ruleAt(cls, next - 1), R_PRIO) : 0, 4);
+  rebloom(cls, b);
   store<u32>(aux, 0, A_LIVE);
   const t = load<u32>(aux, A_TABLE);
   const tb = tableAt(cls, t);
