@@ -5,7 +5,7 @@
 import {
   AGE_CURSOR, CAPACITY, COUNT, EVICTIONS, E_HASH, E_LAST, E_VALUE, E_ZERO, FC_EVICTED, FC_E_RANGE,
   FC_E_STATE, FC_INSERTED, FC_KEY_BYTES, FC_UPDATED, MOVES, NO_SLOT, QUEUE, QUEUE_NODES, SEQ,
-  altOf, bucketOf, entriesOf, findKey, hashOf, tableBuckets, tagMatches, tagOf, tagsOf,
+  altOf, bucketOf, entriesOf, findKey, findWords, hashOf, hashWords, tableBuckets, tagMatches, tagOf, tagsOf,
 } from './flow-cache';
 import { rangeOk } from './hash';
 
@@ -171,8 +171,13 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   const nb = tableBuckets(state);
   if (nb == 0) return FC_E_STATE;
   if (!rangeOk(key, FC_KEY_BYTES)) return FC_E_RANGE;
-  const v = hashOf(state, key);
-  const found = findKey(state, nb, v, key);
+  // The key is read once: its hash, the search and the stored copy all use these words, so a
+  // key rewritten meanwhile by someone else cannot land under another key's hash.
+  const k0 = v128.load(key, 0);
+  const k1 = v128.load(key, 16);
+  const k2 = v128.load(key, 32);
+  const v = hashWords(state, k0, k1, k2);
+  const found = findWords(state, nb, v, k0, k1, k2);
   if (found != NO_SLOT) {
     writeBegin(state);
     const ep = entryAt(state, nb, found);
@@ -210,9 +215,9 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   }
   // SAFETY: e = bucket * 8 + slot with bucket < nb: inside the entries.
   const ep = entryAt(state, nb, e);
-  v128.store(ep, v128.load(key, 0), 0);
-  v128.store(ep, v128.load(key, 16), 16);
-  v128.store(ep, v128.load(key, 32), 32);
+  v128.store(ep, k0, 0);
+  v128.store(ep, k1, 16);
+  v128.store(ep, k2, 32);
   store<u32>(ep, value, E_VALUE);
   store<u32>(ep, now, E_LAST);
   store<u32>(ep, v, E_HASH);

@@ -141,9 +141,14 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
  * would make lookups only 4-13 % faster.
  */
 @inline export function hashOf(state: usize, key: usize): u32 {
-  const a0 = i32x4.add(v128.load(key, 0), v128.load(state, SEEDS));
-  const a1 = i32x4.add(v128.load(key, 16), v128.load(state, SEEDS + 16));
-  const a2 = i32x4.add(v128.load(key, 32), v128.load(state, SEEDS + 32));
+  return hashWords(state, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
+}
+
+/** hashOf over a key already read into three vectors. */
+@inline export function hashWords(state: usize, k0: v128, k1: v128, k2: v128): u32 {
+  const a0 = i32x4.add(k0, v128.load(state, SEEDS));
+  const a1 = i32x4.add(k1, v128.load(state, SEEDS + 16));
+  const a2 = i32x4.add(k2, v128.load(state, SEEDS + 32));
   let acc = i64x2.add(i64x2.extmul_low_i32x4_u(a0, a1), i64x2.extmul_high_i32x4_u(a0, a1));
   acc = i64x2.add(acc, i64x2.extmul_low_i32x4_u(a2, i32x4.shuffle(a2, a2, 2, 3, 2, 3)));
   let h = i64x2.extract_lane(acc, 0) + rotl<u64>(i64x2.extract_lane(acc, 1), 29) + load<u64>(state, FINAL_SEED);
@@ -169,9 +174,14 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
 }
 
 @inline export function keyEq(a: usize, b: usize): bool {
-  const e0 = i32x4.eq(v128.load(a, 0), v128.load(b, 0));
-  const e1 = i32x4.eq(v128.load(a, 16), v128.load(b, 16));
-  const e2 = i32x4.eq(v128.load(a, 32), v128.load(b, 32));
+  return keyEqWords(a, v128.load(b, 0), v128.load(b, 16), v128.load(b, 32));
+}
+
+/** keyEq against a key already read into three vectors. */
+@inline export function keyEqWords(a: usize, k0: v128, k1: v128, k2: v128): bool {
+  const e0 = i32x4.eq(v128.load(a, 0), k0);
+  const e1 = i32x4.eq(v128.load(a, 16), k1);
+  const e2 = i32x4.eq(v128.load(a, 32), k2);
   return v128.all_true<i32>(v128.and(v128.and(e0, e1), e2));
 }
 
@@ -190,6 +200,11 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
 
 /** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or NO_SLOT. Checks every tag match. */
 export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
+  return findWords(state, nb, v, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
+}
+
+/** findKey for a key already read into three vectors. */
+@inline export function findWords(state: usize, nb: u32, v: u32, k0: v128, k1: v128, k2: v128): u32 {
   const tags = tagsOf(state);
   const entries = entriesOf(state, nb);
   const tag = tagOf(v);
@@ -200,7 +215,7 @@ export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
     let m = tagMatches(tags + (<usize>b << 3), tag);
     while (m != 0) {
       const e = (b << 3) | ctz<u32>(m);
-      if (keyEq(entries + (<usize>e << 6), key)) return e;
+      if (keyEqWords(entries + (<usize>e << 6), k0, k1, k2)) return e;
       m &= m - 1;
     }
     b = altOf(b, tag, nb);
