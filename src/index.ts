@@ -54,7 +54,7 @@ export { normalizeRule, ruleMatches, type ClassifierRule, type NormalRule } from
 export { parseClassBench, parseTrace, formatClassBenchRule } from './dpu/net/classbench.js';
 export { parseIPv4, formatIPv4, parsePrefix4, parseIPv6, formatIPv6, parsePrefix6, type Prefix4, type Prefix6 } from './dpu/net/ip-address.js';
 export { RouteTable, MAX_NEXT_HOP, type RouteTableOptions, type AddressFamily, type RoutePrefix } from './dpu/net/route-table.js';
-export { FlowTable, FLOW_KEY_BYTES, MAX_FLOW_VALUE, type FlowTableOptions, type FlowInsertResult } from './dpu/net/flow-table.js';
+export { FlowTable, FLOW_KEY_BYTES, MAX_FLOW_VALUE, type FlowTableOptions, type FlowInsertResult, type FlowPlacement } from './dpu/net/flow-table.js';
 export { PacketParser, flowKey, decodeRecord, PARSE_RECORD_BYTES, PARSE_DESC_BYTES, type ParsedPacket, type FlowKeyFields, type Verdict } from './dpu/net/packet-parser.js';
 export { relaxedSimdSupported, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from './dpu/kernel-flavour.js';
 export { ReedSolomon, type ReedSolomonOptions } from './dpu/ec/reed-solomon.js';

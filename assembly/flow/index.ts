@@ -3,7 +3,7 @@
 //
 //   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
 //   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm.ts
-//   flow_fc_*    exact-match flow cache (cuckoo, signatures, aging)       flow-cache.ts
+//   flow_fc_*    exact-match flow cache (cuckoo, tag array, aging)        flow-cache.ts
 //   flow_parse   L2/L3/L4/VXLAN packet parser → flow keys                 parser.ts
 //
 // No data segments and no tables: hash seeds live in each state region.
@@ -12,8 +12,8 @@ import { KERNEL_ABI } from '../common/abi';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x776f6c66; // "flow"
-export const QT_VERSION: i32 = (1 << 16) | (0 << 8) | 0; // 1.0.0
-export const QT_STATE_LAYOUT: i32 = 1;
+export const QT_VERSION: i32 = (2 << 16) | (0 << 8) | 0; // 2.0.0: flow cache layout 2 (tag array)
+export const QT_STATE_LAYOUT: i32 = 2;
 export const QT_TABLES_BYTES: i32 = 0;
 
 export function qt_init(tables: usize, build: i32): i32 {
@@ -25,7 +25,7 @@ export { flow_cls_bytes, flow_cls_init, CLS_MAGIC, CLS_LAYOUT, CLS_E_STATE, CLS_
 export * from './lpm';
 export {
   FC_MAGIC, FC_LAYOUT, FC_KEY_BYTES, FC_CTRL_BYTES, FC_INSERTED, FC_UPDATED, FC_EVICTED, FC_E_STATE, FC_E_RANGE, FC_E_BUSY,
-  flow_fc_bytes, flow_fc_init, flow_fc_lookup,
+  flow_fc_buckets, flow_fc_bytes, flow_fc_init, flow_fc_lookup,
 } from './flow-cache';
 export * from './flow-cache-update';
 export * from './parser';

@@ -11,7 +11,7 @@ export const FLOW_KEY_BYTES = 48;
 export const MAX_FLOW_VALUE = 0x7fffffff;
 
 export interface FlowTableOptions {
-  /** Most flows held, in [8, 2^24]. Default 65536. Memory: about 80 bytes a flow. */
+  /** Most flows held, in [8, 2^24]. Default 65536. Memory: about 73 bytes a flow (72 of entries, 1 of tags). */
   capacity?: number | undefined;
   runtime?: KernelRuntime | undefined;
   /** Hash key (u32). Default: fixed; pass a secret one where flooding matters. */
@@ -21,6 +21,17 @@ export interface FlowTableOptions {
 }
 
 export type FlowInsertResult = 'inserted' | 'updated' | 'evicted';
+
+export interface FlowPlacement {
+  /** The key's 32-bit hash under the table's seed. */
+  hash: number;
+  /** Primary and alternative bucket (equal for the rare key with a single bucket). */
+  buckets: [number, number];
+  /** The 8-bit tag kept for the key in the tag array (never 0). */
+  tag: number;
+  /** bucket * 8 + slot where the key is now, or null. */
+  slot: number | null;
+}
 
 const optionsSchema = z.object({
   capacity: intIn(8, 1 << 24).optional(),
@@ -33,9 +44,10 @@ const OWNER = 'flow-table';
 const STAGE_KEYS = 1024;
 
 /**
- * The exact-match flow cache (cuckoo hashing with signatures, in the `flow` kernel): 48-byte
- * flow keys → a u31 value (an action or flow id). Full tables evict the flow hit least recently
- * among the candidates, so hot flows survive churn; `age` removes idle flows.
+ * The exact-match flow cache (bucketised cuckoo hashing with 8-bit tags in a compact array of
+ * their own, in the `flow` kernel): 48-byte flow keys → a u31 value (an action or flow id). A
+ * lookup reads the tags of two buckets and at most one entry. Full tables evict the flow hit
+ * least recently among the candidates, so hot flows survive churn; `age` removes idle flows.
  *
  * Lookups on other threads (DPU cores, through `lookupAt` or the kernel's `flow_fc_lookup`)
  * are safe during updates: a burst that overlaps an update is re-run (seqlock).
@@ -52,7 +64,8 @@ export class FlowTable {
   private readonly fDelete: (st: number, key: number) => number;
   private readonly fAge: (st: number, now: number, idle: number, budget: number) => number;
   private readonly fCount: (st: number) => number;
-  private readonly buckets: number;
+  /** Buckets of 8 slots (the kernel's choice for `capacity`: slots for 9/8 of it). */
+  readonly bucketCount: number;
   private disposed = false;
 
   constructor(options?: FlowTableOptions) {
@@ -62,11 +75,10 @@ export class FlowTable {
     this.clock = o?.clock ?? (() => Math.floor(performance.now()));
     this.kernel = this.runtime.kernel('flow');
     const k = this.kernel;
-    // 8 slots a bucket, filled to at most ~45 %: cuckoo insertion then almost never needs to
-    // evict before the table is full.
-    let buckets = 2;
-    while (buckets * 8 * 0.45 < this.capacity) buckets *= 2;
-    this.buckets = buckets;
+    // The kernel sizes the table: 8 slots a bucket, 89 % full at capacity, where a cuckoo
+    // search still finds room for every insert below capacity.
+    const buckets = k.fn<(c: number) => number>('flow_fc_buckets')(this.capacity);
+    this.bucketCount = buckets;
     const bytes = k.fn<(c: number, b: number) => number>('flow_fc_bytes')(this.capacity, buckets);
     const mem = this.runtime.memory;
     this.state = mem.allocState({ name: 'flow:flow-table', owner: OWNER, kind: 'device-state', magic: k.constant('FC_MAGIC'), layoutVersion: k.constant('FC_LAYOUT'), payloadBytes: bytes - 64 });
@@ -154,11 +166,11 @@ export class FlowTable {
    * Removes flows idle for more than `maxIdleTicks`, over `budgetBuckets` buckets from where the
    * last call stopped (default: the whole table). Returns how many were removed.
    */
-  age(maxIdleTicks: number, budgetBuckets: number = this.buckets): number {
+  age(maxIdleTicks: number, budgetBuckets: number = this.bucketCount): number {
     this.assertLive();
     if (!Number.isInteger(maxIdleTicks) || maxIdleTicks < 0 || maxIdleTicks > 0xffffffff) throw new QingtianError(ErrorCode.InvalidArgument, `age: maxIdleTicks: expected an integer in [0, 4294967295], got ${maxIdleTicks}`);
     if (!Number.isInteger(budgetBuckets) || budgetBuckets < 1) throw new QingtianError(ErrorCode.InvalidArgument, `age: budgetBuckets: expected an integer >= 1, got ${budgetBuckets}`);
-    return this.check(this.fAge(this.state.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.buckets)));
+    return this.check(this.fAge(this.state.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
   }
 
   get size(): number {
@@ -168,6 +180,41 @@ export class FlowTable {
   /** Flows evicted to make room since creation. */
   get evictions(): number {
     return this.kernel.fn<(s: number) => number>('flow_fc_evictions')(this.state.base);
+  }
+
+  /** Entries moved to their other bucket by cuckoo paths since creation. */
+  get cuckooMoves(): number {
+    return this.kernel.fn<(s: number) => number>('flow_fc_moves')(this.state.base);
+  }
+
+  /** Bytes of the table's state region (header, tags, entries). */
+  get footprintBytes(): number {
+    return this.state.sizeBytes;
+  }
+
+  /** Where a flow goes: its hash, its two candidate buckets, its tag, and its slot (null: absent). For tests and diagnostics. */
+  placement(key: Uint8Array): FlowPlacement {
+    this.assertLive();
+    this.checkKeys(key, 1, 'placement');
+    const mem = this.runtime.memory;
+    const out = this.stage.base + FLOW_KEY_BYTES;
+    mem.u8.set(key, this.stage.base);
+    this.check(this.kernel.fn<(s: number, k: number, o: number) => number>('flow_fc_key_info')(this.state.base, this.stage.base, out));
+    const w = new Uint32Array(mem.memory.buffer, out, 5);
+    return { hash: w[0]!, buckets: [w[1]!, w[2]!], tag: w[3]!, slot: w[4] === 0xffffffff ? null : w[4]! };
+  }
+
+  /**
+   * Checks the table's invariants (every flow sits under its own tag in one of its two buckets
+   * and is found there, the count is right); throws QT_BAD_HEADER naming the first bad slot.
+   */
+  verify(): void {
+    this.assertLive();
+    const r = this.kernel.fn<(s: number) => number>('flow_fc_verify')(this.state.base);
+    if (r === 0) return;
+    if (r < 0) this.check(r);
+    const slots = this.bucketCount * 8;
+    throw new QingtianError(ErrorCode.BadHeader, r > slots ? `FlowTable: count ${this.size} is not the number of occupied slots` : `FlowTable: slot ${r - 1} (bucket ${Math.floor((r - 1) / 8)}) breaks the layout`);
   }
 
   dispose(): void {

@@ -157,6 +157,150 @@ describe('FlowTable', () => {
       t.dispose();
     }
   });
+
+  it('a key sharing bucket and tag with a resident one is told apart by the full key compare', () => {
+    const t = new FlowTable({ runtime, capacity: 64, seed: 1, clock: () => 1 });
+    try {
+      // A birthday search for two keys with the same primary bucket and tag (9 × 65535 pairs).
+      const seen = new Map<string, number>();
+      let pair: [number, number] | undefined;
+      for (let id = 0; id < 1 << 16 && !pair; id++) {
+        const p = t.placement(key(id));
+        const where = `${p.buckets[0]}:${p.tag}`;
+        const other = seen.get(where);
+        if (other !== undefined) pair = [other, id];
+        else seen.set(where, id);
+      }
+      expect(pair).toBeDefined();
+      const [a, b] = pair!;
+      t.insert(key(a), 1);
+      expect(Array.from(t.lookupBurst(keys([b, a, b])))).toEqual([-1, 1, -1]);
+      t.insert(key(b), 2);
+      const pa = t.placement(key(a));
+      const pb = t.placement(key(b));
+      expect(pa.tag).toBe(pb.tag);
+      expect(Math.floor(pa.slot! / 8)).toBe(Math.floor(pb.slot! / 8));
+      // One of the two is found past the other's matching tag.
+      expect(Array.from(t.lookupBurst(keys([a, b, a, b])))).toEqual([1, 2, 1, 2]);
+      expect(t.delete(key(a))).toBe(true);
+      expect(Array.from(t.lookupBurst(keys([a, b])))).toEqual([-1, 2]);
+      t.verify();
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('fills to capacity without evicting; cuckoo moves keep every flow findable in one of its buckets', () => {
+    for (const capacity of [8, 100, 4096]) {
+      const t = new FlowTable({ runtime, capacity, seed: capacity, clock: () => 1 });
+      try {
+        const ids = Array.from({ length: capacity }, (_, i) => i * 3 + 1);
+        expect(t.insertBurst(keys(ids), ids)).toEqual({ inserted: capacity, updated: 0, evicted: 0 });
+        expect(Array.from(t.lookupBurst(keys(ids)))).toEqual(ids);
+        for (const id of ids.slice(0, 300)) {
+          const p = t.placement(key(id));
+          expect(p.buckets).toContain(Math.floor(p.slot! / 8));
+        }
+        t.verify();
+        if (capacity === 4096) expect(t.cuckooMoves).toBeGreaterThan(20);
+      } finally {
+        t.dispose();
+      }
+    }
+  });
+
+  it('at capacity, a flow whose two buckets are full evicts the candidate hit least recently', () => {
+    let now = 0;
+    const t = new FlowTable({ runtime, capacity: 64, seed: 3, clock: () => now });
+    try {
+      const ids = Array.from({ length: 64 }, (_, i) => i);
+      for (const id of ids) {
+        now = id + 1;
+        t.insert(key(id), id);
+      }
+      now = 100;
+      t.lookupBurst(keys(ids.filter((id) => id % 2 === 0)));
+      const stamp = (id: number): number => (id % 2 === 0 ? 100 : id + 1);
+      const bucketOf = new Map(ids.map((id) => [id, Math.floor(t.placement(key(id)).slot! / 8)]));
+      const residents = (b: number): number[] => ids.filter((id) => bucketOf.get(id) === b);
+      // A newcomer whose buckets are both full, with a unique oldest flow among its candidates.
+      let newcomer = -1;
+      let oldest = -1;
+      for (let k = 1000; k < 200_000 && newcomer < 0; k++) {
+        const [b1, b2] = t.placement(key(k)).buckets;
+        if (residents(b1).length < 8 || residents(b2).length < 8) continue;
+        const candidates = b1 === b2 ? residents(b1) : [...residents(b1), ...residents(b2)];
+        const min = Math.min(...candidates.map(stamp));
+        if (min === 100) continue;
+        newcomer = k;
+        oldest = candidates.find((id) => stamp(id) === min)!;
+      }
+      expect(newcomer).toBeGreaterThan(0);
+      now = 200;
+      expect(t.insert(key(newcomer), 7)).toBe('evicted');
+      expect(t.size).toBe(64);
+      expect(t.evictions).toBe(1);
+      const got = t.lookupBurst(keys(ids));
+      expect(ids.filter((id) => got[id] !== id)).toEqual([oldest]);
+      expect(t.lookup(key(newcomer))).toBe(7);
+      t.verify();
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('ages a slice of buckets per call, and a whole lap takes every idle flow once', () => {
+    let now = 0;
+    const t = new FlowTable({ runtime, capacity: 512, clock: () => now });
+    try {
+      const ids = Array.from({ length: 300 }, (_, i) => i * 5);
+      t.insertBurst(keys(ids), ids);
+      now = 1000;
+      const removed = Array.from({ length: t.bucketCount }, () => t.age(10, 1));
+      expect(Math.max(...removed)).toBeLessThanOrEqual(8);
+      expect(removed.reduce((x, y) => x + y, 0)).toBe(300);
+      expect(t.size).toBe(0);
+      expect(t.age(10)).toBe(0);
+      t.verify();
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('churn at capacity (inserts, updates, deletes, evictions) keeps every answer right and the layout whole', () => {
+    let now = 0;
+    const t = new FlowTable({ runtime, capacity: 256, seed: 5, clock: () => now });
+    try {
+      const rng = new Prng(11);
+      const live = new Map<number, number>();
+      for (let step = 0; step < 20_000; step++) {
+        now++;
+        const id = rng.below(3000);
+        if (rng.below(10) < 8) {
+          t.insert(key(id), step);
+          live.set(id, step);
+        } else {
+          const present = t.lookup(key(id)) !== -1;
+          expect(t.delete(key(id))).toBe(present);
+          live.delete(id);
+        }
+      }
+      const all = Array.from({ length: 3000 }, (_, i) => i);
+      const got = t.lookupBurst(keys(all));
+      let hits = 0;
+      got.forEach((v, id) => {
+        if (v === -1) return;
+        hits++;
+        expect(v).toBe(live.get(id));
+      });
+      expect(hits).toBe(t.size);
+      expect(t.size).toBeLessThanOrEqual(256);
+      expect(t.evictions).toBeGreaterThan(1000);
+      t.verify();
+    } finally {
+      t.dispose();
+    }
+  });
 });
 
 interface QingtianErrorLike {
