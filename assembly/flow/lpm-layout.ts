@@ -72,7 +72,9 @@ export const VAL_MASK: u32 = 0x3fffff;
 export const DIRECT_BYTES: usize = 4 << 16;
 export const DIRTY_BYTES: usize = 65536 >> 3;
 export const SCRATCH_BYTES: usize = 1024 + 32;
-export const NODE_SLACK_UNITS: u32 = LPM_NODE_MAX_UNITS_PER_NODE + 1;
+/** Past the last node: a node's worth (133 units), or what a corrupt bitmap could make a lookup
+ * read (36 B + 4 B × (255 + 64) runs + 4 B), whichever is more. */
+export const NODE_SLACK_UNITS: u32 = 168;
 
 @inline export function align64(x: u64): u64 {
   return (x + 63) & ~(<u64>63);
