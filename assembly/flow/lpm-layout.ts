@@ -8,8 +8,8 @@
 //   +96  u32 nodeUnits (IPv4: node heap size per copy, in 8-byte units; 0 for IPv6)
 //   +100 u32 stop: why the last flow_lpm_apply stopped early (LPM_STOP_*)
 //   +128 u32 readers of copy 0 (own cache line)          +192 u32 readers of copy 1
-//   +256 copy 0, then copy 1. A copy (every offset inside is relative to it, so one memory.copy
-//        clones it):
+//   +256 copy 0, then copy 1, then (IPv4) the writer's rebuild scratch (1 KiB + 32 B). A copy
+//        (every offset inside is relative to it, so one memory.copy clones it):
 //        +0 u32 groupsUsed (high water)  +4 u32 freeHead (group + 1)  +8 u32 groups live
 //        +12 u32 heap bump (units handed out, the dummy node included)   +16 u32 heap units live
 //        +20 u32 compactions   +24 u32 dirty words [begin, end) (end 0: none; writer only)
@@ -18,11 +18,11 @@
 //        then groupCap groups of 256 entries (1 KiB each)
 //        IPv4 only, the compact lookup structure derived from the two above (lpm4-nodes.ts):
 //        direct table (2^16 u32) | dirty /16 bitmap (8 KiB, writer only, zero between
-//        batches) | rebuild scratch (1 KiB + 32 B, writer only) | node heap (nodeUnits units of
+//        batches) | node heap (nodeUnits units of
 //        8 B, then NODE_SLACK_UNITS spare units so that a lookup may read a whole node's worth
 //        past any unit it is given)
 
-import { LR_CTRL_BYTES } from './left-right';
+import { LR_COPY0, LR_COPY_BYTES, LR_CTRL_BYTES } from './left-right';
 
 export const LPM_MAGIC: u32 = 0x4d504c46; // 'FLPM'
 export const LPM_LAYOUT: u32 = 2;
@@ -84,7 +84,7 @@ export const NODE_SLACK_UNITS: u32 = 168;
 @inline export function copyBytes(topBits: u32, groupCap: u32, nodeUnits: u32): u64 {
   const base = <u64>C_TOP + ((<u64>4) << topBits) + (<u64>groupCap << 10);
   if (nodeUnits == 0) return align64(base);
-  return align64(align64(base + <u64>(DIRECT_BYTES + DIRTY_BYTES + SCRATCH_BYTES)) + ((<u64>nodeUnits + NODE_SLACK_UNITS) << 3));
+  return align64(align64(base + <u64>(DIRECT_BYTES + DIRTY_BYTES)) + ((<u64>nodeUnits + NODE_SLACK_UNITS) << 3));
 }
 
 @inline export function groupAt(copy: usize, topBits: u32, g: u32): usize {
@@ -100,11 +100,12 @@ export const NODE_SLACK_UNITS: u32 = 168;
   return directAt(copy, groupCap) + DIRECT_BYTES;
 }
 
-@inline export function scratchAt(copy: usize, groupCap: u32): usize {
+/** Unit 0 of the node heap (64-byte aligned: the copy and the parts before it are). */
+@inline export function heapAt(copy: usize, groupCap: u32): usize {
   return dirtyAt(copy, groupCap) + DIRTY_BYTES;
 }
 
-/** Unit 0 of the node heap (64-byte aligned: the copy and the parts before it are). */
-@inline export function heapAt(copy: usize, groupCap: u32): usize {
-  return <usize>align64(<u64>(scratchAt(copy, groupCap) + SCRATCH_BYTES));
+/** The writer's scratch, after the two copies (not part of either: they stay byte-equal). */
+@inline export function scratchOf(state: usize): usize {
+  return state + <usize>load<u32>(state, LR_COPY0 + 4) + <usize>load<u32>(state, LR_COPY_BYTES);
 }

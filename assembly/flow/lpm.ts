@@ -29,7 +29,7 @@ import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_SYNC_NEEDED, lrBegin, lrCopyAt, 
 import {
   C_FREE, C_LIVE, C_TOP, C_USED, EXT, GROUP_CAP, LPM_CTRL_BYTES, LPM_E_BUSY, LPM_E_RANGE, LPM_E_STATE, LPM_LAYOUT, LPM_MAGIC,
   LPM_NODE_MAX_UNITS, LPM_NODE_MIN_UNITS, LPM_NO_COVER, LPM_OP_ADD, LPM_OP_BYTES, LPM_OP_DELETE, LPM_STOP_BAD_OP,
-  LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_NONE, NODE_UNITS, STOP, TOP_BITS, VALID, VAL_MASK, copyBytes, groupAt,
+  LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_NONE, NODE_UNITS, SCRATCH_BYTES, STOP, TOP_BITS, VALID, VAL_MASK, copyBytes, groupAt,
 } from './lpm-layout';
 import { nodeCloneDirty, nodeCompactions, nodeHeapInit, nodeUnitsLive, nodeMarkDirty, nodeRebuildDirty } from './lpm4-nodes';
 
@@ -51,7 +51,7 @@ export { flow_lpm4_lookup } from './lpm4-nodes';
 export function flow_lpm_bytes(topBits: u32, groupCap: u32, nodeUnits: u32): f64 {
   if ((topBits != 24 && topBits != 16) || groupCap > VAL_MASK + 1) return 0;
   if (topBits == 24 ? nodeUnits < LPM_NODE_MIN_UNITS || nodeUnits > LPM_NODE_MAX_UNITS : nodeUnits != 0) return 0;
-  const total = <u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap, nodeUnits);
+  const total = <u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap, nodeUnits) + (nodeUnits != 0 ? <u64>SCRATCH_BYTES : 0);
   // Offsets inside the region are u32.
   return total > 0xffffffff ? 0 : <f64>total;
 }

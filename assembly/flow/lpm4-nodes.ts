@@ -33,7 +33,7 @@
 
 import {
   C_COMPACTIONS, C_DIRTY_BEGIN, C_DIRTY_END, C_FREE_UNITS, C_HEAP_BUMP, C_HEAP_LIVE, C_TOP, EXT, GROUP_CAP, LPM_E_RANGE, LPM_E_STATE, LPM_CTRL_BYTES, LPM_LAYOUT,
-  LPM_MAGIC, LPM_NODE_DUMMY_UNITS, LPM_NODE_MAX_UNITS_PER_NODE, NODE_UNITS, TOP_BITS, VALID, VAL_MASK, directAt, dirtyAt, heapAt, scratchAt,
+  LPM_MAGIC, LPM_NODE_DUMMY_UNITS, LPM_NODE_MAX_UNITS_PER_NODE, NODE_UNITS, TOP_BITS, VALID, VAL_MASK, directAt, dirtyAt, heapAt, scratchOf,
 } from './lpm-layout';
 import { headerOk } from '../common/header';
 import { rangeOk } from './hash';
@@ -135,10 +135,10 @@ function scan16(top: usize, vals: usize, bitmap: usize): u32 {
  * old entry points nowhere. False when the heap has no room for the node (the old node is then
  * already freed: the caller compacts or discards the copy).
  */
-function rebuild16(copy: usize, groupCap: u32, nodeUnits: u32, h: u32, fresh: bool): bool {
+function rebuild16(copy: usize, scratch: usize, groupCap: u32, nodeUnits: u32, h: u32, fresh: bool): bool {
   const direct = directAt(copy, groupCap) + ((<usize>h) << 2);
   const heap = heapAt(copy, groupCap);
-  const scratch = scratchAt(copy, groupCap); // bitmap (32 B), then the 256 lookup values
+  // The scratch: bitmap (32 B), then the 256 lookup values.
   const vals = scratch + 32;
   const any = scan16(copy + C_TOP + ((<usize>h) << 10), vals, scratch);
   let runs: u32 = 0;
@@ -194,7 +194,7 @@ function rebuild16(copy: usize, groupCap: u32, nodeUnits: u32, h: u32, fresh: bo
  * Packs the heap: rebuilds every node, and every dirty /16, into an emptied heap in /16 order
  * (leaves need no heap and are already up to date). False when the nodes do not fit.
  */
-function nodeCompact(copy: usize, groupCap: u32, nodeUnits: u32): bool {
+function nodeCompact(copy: usize, scratch: usize, groupCap: u32, nodeUnits: u32): bool {
   const direct = directAt(copy, groupCap);
   const dirty = dirtyAt(copy, groupCap);
   memory.fill(copy + C_FREE_UNITS, 0, (<usize>LPM_NODE_MAX_UNITS_PER_NODE + 1) << 2);
@@ -203,7 +203,7 @@ function nodeCompact(copy: usize, groupCap: u32, nodeUnits: u32): bool {
   store<u32>(copy, load<u32>(copy, C_COMPACTIONS) + 1, C_COMPACTIONS);
   for (let h: u32 = 0; h < 65536; h++) {
     if ((load<u32>(direct + ((<usize>h) << 2)) & NODE) == 0 && !isDirty(dirty, h)) continue;
-    if (!rebuild16(copy, groupCap, nodeUnits, h, true)) return false;
+    if (!rebuild16(copy, scratch, groupCap, nodeUnits, h, true)) return false;
   }
   return true;
 }
@@ -242,6 +242,7 @@ export function nodeMarkDirty(copy: usize, groupCap: u32, addr: u32, len: u32): 
 export function nodeRebuildDirty(state: usize, copy: usize): bool {
   const groupCap = load<u32>(state, GROUP_CAP);
   const nodeUnits = load<u32>(state, NODE_UNITS);
+  const scratch = scratchOf(state);
   const dirty = dirtyAt(copy, groupCap);
   const end = load<u32>(copy, C_DIRTY_END);
   let ok = true;
@@ -250,7 +251,7 @@ export function nodeRebuildDirty(state: usize, copy: usize): bool {
     while (ok && word != 0) {
       const h = (wi << 6) | <u32>ctz<u64>(word);
       // The failed /16 stays marked: the compaction below rebuilds it with the rest still dirty.
-      ok = rebuild16(copy, groupCap, nodeUnits, h, false);
+      ok = rebuild16(copy, scratch, groupCap, nodeUnits, h, false);
       if (ok) word &= word - 1;
     }
     store<u64>(dirty + ((<usize>wi) << 3), word);
@@ -260,7 +261,7 @@ export function nodeRebuildDirty(state: usize, copy: usize): bool {
     clearDirty(copy, dirty);
     return true;
   }
-  ok = nodeCompact(copy, groupCap, nodeUnits);
+  ok = nodeCompact(copy, scratch, groupCap, nodeUnits);
   clearDirty(copy, dirty);
   return ok;
 }
