@@ -8,7 +8,7 @@
 //   lookup value (u32): 0 no route | nh + 1 | bit 31 set: extended, bits 0..21 the group index
 //
 //   node, for one /16 whose 256 top entries differ, packed to 8 bytes (the whole structure must
-//   stay in cache, so no padding to cache lines: at 900k BGP-like routes it is ~3.8 MiB):
+//   stay in cache, so no padding to cache lines: at 900k BGP-like routes it is ~3.9 MiB):
 //     +0  u64 bitmap[4]  bit j: a run of equal lookup values starts at top entry j (bit 0 is set)
 //     +32 u8 count[4]    runs that start in the words before word w (0, then at most 192)
 //     +36 runs           the run values in order: u16 when narrow, u32 when wide

@@ -19,7 +19,7 @@ export interface RouteTableOptions {
   /**
    * IPv4: bytes per copy for the compact lookup nodes (one per /16 whose routes are not uniform),
    * a multiple of 8 in [1104, 69730344]. Default 16 MiB (a BGP-like table of 900k routes needs
-   * about 3.8 MiB; the largest value never fills). Each costs that much twice. Ignored for IPv6.
+   * about 3.9 MiB; the largest value never fills). Each costs that much twice. Ignored for IPv6.
    */
   maxNodeBytes?: number | undefined;
   runtime?: KernelRuntime | undefined;
