@@ -359,12 +359,14 @@ export function nodeCloneDirty(state: usize, dst: usize, src: usize): void {
 }
 
 /**
- * IPv4 lookups: `count` addresses (u32 each) → next hop or -1 (i32 each). Three stages over the
- * whole burst, each issuing its loads before the next stage needs them, so their misses overlap:
- * direct entries; node bitmaps → run positions; runs (and, for the few extended values, the
- * group entry). Leaves take the same path over the dummy node, so nothing branches on leaf or
- * node. Stages 2 and 3 work on four lookups at a time (SIMD arithmetic around scalar loads):
- * fewer instructions per miss let more misses overlap. Returns count or a negative status.
+ * IPv4 lookups: `count` addresses (u32 each) → next hop or -1 (i32 each). Stages over the whole
+ * burst, each issuing its loads before the next stage needs them, so their misses overlap:
+ * direct entries; then, four lookups at a time (SIMD arithmetic around scalar loads), the node's
+ * bitmap word and count → rank → the run, whose line is often the bitmap's own or the next;
+ * then the few extended values (about 1 % of lookups in BGP-like tables) read their group.
+ * Leaves take the same path over the dummy node, so nothing branches on leaf or node. The
+ * burst's tail (count % 4) takes the same steps one lookup at a time. Returns count or a
+ * negative status.
  */
 export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 24) return LPM_E_STATE;
@@ -415,32 +417,27 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
     const rr = i32x4.shl(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(r0), 1, r1), 2, r2), 3, r3), 1);
     const wide = i32x4.shr_s(i32x4.shl(d, 1), 31);
     const run = i32x4.add(i32x4.add(at, i32x4.add(rr, runs)), v128.and(i32x4.sub(rr, two), wide));
-    v128.store(out + (i << 2), v128.bitselect(v128.or(v128.or(flags, v128.and(d, wideBit)), run), d, m));
+    const raw = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
+      i32x4.splat(load<u32>(heap + <usize>i32x4.extract_lane(run, 0))),
+      1, load<u32>(heap + <usize>i32x4.extract_lane(run, 1))),
+      2, load<u32>(heap + <usize>i32x4.extract_lane(run, 2))),
+      3, load<u32>(heap + <usize>i32x4.extract_lane(run, 3)));
+    const narrow = v128.or(i32x4.shl(v128.and(raw, i32x4.splat(0x8000)), 16), v128.and(raw, i32x4.splat(0x7fff)));
+    v128.store(out + (i << 2), v128.bitselect(v128.bitselect(raw, narrow, wide), d, m));
   }
   for (let i = n4; i < n; i++) store<u32>(out + (i << 2), runAt(heap, limit, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
-  const atMask = i32x4.splat(AT_MASK);
-  const dummy = i32x4.splat(DUMMY_RUN);
-  const low15 = i32x4.splat(0x7fff);
-  const bit15 = i32x4.splat(0x8000);
+  // out[0, n4) holds lookup values, out[n4, n) run positions.
   const one = i32x4.splat(1);
   for (let i: usize = 0; i < n4; i += 4) {
-    const x = v128.load(out + (i << 2));
-    const m = i32x4.shr_s(x, 31);
-    const off = v128.bitselect(v128.and(x, atMask), dummy, m);
-    const raw = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
-      i32x4.splat(load<u32>(heap + <usize>i32x4.extract_lane(off, 0))),
-      1, load<u32>(heap + <usize>i32x4.extract_lane(off, 1))),
-      2, load<u32>(heap + <usize>i32x4.extract_lane(off, 2))),
-      3, load<u32>(heap + <usize>i32x4.extract_lane(off, 3)));
-    const narrow = v128.or(i32x4.shl(v128.and(raw, bit15), 16), v128.and(raw, low15));
-    const v = v128.bitselect(v128.bitselect(raw, narrow, i32x4.shr_s(i32x4.shl(x, 1), 31)), x, m);
+    const v = v128.load(out + (i << 2));
     if (i32x4.bitmask(v) == 0) {
       v128.store(out + (i << 2), i32x4.sub(v, one));
       continue;
     }
-    // Some value is extended (about 1 % of lookups in BGP-like tables): the scalar path, whose
-    // run loads now hit L1.
-    for (let k = i; k < i + 4; k++) store<i32>(out + (k << 2), valueAt(heap, groups, groupCap, load<u32>(out + (k << 2)), load<u32>(addrs + (k << 2))));
+    for (let k = i; k < i + 4; k++) {
+      const x = load<u32>(out + (k << 2));
+      store<i32>(out + (k << 2), <i32>((x & V_EXT) != 0 ? groupValue(groups, groupCap, x & VAL_MASK, load<u32>(addrs + (k << 2))) : x) - 1);
+    }
   }
   for (let i = n4; i < n; i++) store<i32>(out + (i << 2), valueAt(heap, groups, groupCap, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
   lrUnpin(state, c);
