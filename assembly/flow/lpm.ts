@@ -14,9 +14,9 @@
 // one whole version; an update costs twice its incremental work, never a rebuild.
 //
 // IPv4 lookups do not read the top table: each copy also holds a compact image of it (a direct
-// table of 2^16 entries and Poptrie-style nodes, lpm4-nodes.ts) that the apply path brings up to
-// date after each batch, for the /16s the batch covered. The state region layout is in
-// lpm-layout.ts.
+// table of 2^16 entries and Poptrie-style nodes, lpm4-nodes.ts; the reader is lpm4-lookup.ts)
+// that the apply path brings up to date after each batch, for the /16s the batch covered. The
+// state region layout is in lpm-layout.ts.
 //
 // Update ops (32 B each, written by the facade): +0 kind (1 add, 2 delete) +4 length
 //   +8 next hop (add) or the covering route's next hop (delete) +12 covering length, or
@@ -38,7 +38,7 @@ export {
   LPM_E_STATE, LPM_E_RANGE, LPM_E_BUSY, LPM_STOP_NONE, LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_BAD_OP,
   LPM_NODE_MIN_UNITS, LPM_NODE_MAX_UNITS, LPM_NODE_MAX_UNITS_PER_NODE,
 } from './lpm-layout';
-export { flow_lpm4_lookup } from './lpm4-nodes';
+export { flow_lpm4_lookup } from './lpm4-lookup';
 
 @inline function depthOf(e: u32): u32 {
   return (e >> 22) & 0xff;
