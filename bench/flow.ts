@@ -195,7 +195,7 @@ function lpm4(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
     const LongestPrefixMatch = require('longest-prefix-match') as new () => { addPrefix(p: string, d: unknown): void; getMatch(p: string): { nh: number }[] };
     const peer = new LongestPrefixMatch();
     for (const r of routes) peer.addPrefix(`${formatIPv4(r.addr)}/${r.length}`, { nh: r.nextHop });
-    ctx.progress(`lpm4: ${label(n)} prefixes, ${table.groupsUsed} groups; measuring`);
+    ctx.progress(`lpm4: ${label(n)} prefixes, ${table.groupsUsed} groups, ${(table.nodeBytesUsed / 2 ** 20).toFixed(2)} MiB of lookup nodes; measuring`);
     new Uint32Array(mem.memory.buffer, region.base, probes.length).set(probes);
     const out = region.base + probes.length * 4;
     const peerN = ctx.quick ? 20_000 : 100_000;

@@ -2,7 +2,7 @@
 // allocates in a KernelRuntime's memory (so DPU cores can run the same lookups zero-copy).
 //
 //   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
-//   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm.ts
+//   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm*.ts
 //   flow_fc_*    exact-match flow cache (cuckoo, tag array, aging)        flow-cache.ts
 //   flow_parse   L2/L3/L4/VXLAN packet parser → flow keys                 parser.ts
 //

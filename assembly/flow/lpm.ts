@@ -13,14 +13,10 @@
 // the old copy have left, and applies the same batch to it. Readers never wait and always see
 // one whole version; an update costs twice its incremental work, never a rebuild.
 //
-// State region 'FLPM' (layout 1):
-//   +64  u32 active (0/1)   +68 u32 topBits (24 or 16)   +72 u32 groupCap   +76 u32 copyBytes
-//   +80  u32 copy0Off       +84 u32 copy1Off             +88 u32 syncNeeded
-//   +128 u32 readers of copy 0 (own cache line)          +192 u32 readers of copy 1
-//   +256 copy 0, then copy 1. A copy:
-//        +0 u32 groupsUsed (high water)  +4 u32 freeHead (group + 1)  +8 u32 groups live
-//        +64 top table (4 << topBits bytes)
-//        then groupCap groups of 256 entries (1 KiB each)
+// IPv4 lookups do not read the top table: each copy also holds a compact image of it (a direct
+// table of 2^16 entries and Poptrie-style nodes, lpm4-nodes.ts; the reader is lpm4-lookup.ts)
+// that the apply path brings up to date after each batch, for the /16s the batch covered. The
+// state region layout is in lpm-layout.ts.
 //
 // Update ops (32 B each, written by the facade): +0 kind (1 add, 2 delete) +4 length
 //   +8 next hop (add) or the covering route's next hop (delete) +12 covering length, or
@@ -30,53 +26,40 @@
 import { headerOk } from '../common/header';
 import { rangeOk } from './hash';
 import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_SYNC_NEEDED, lrBegin, lrCopyAt, lrFlip, lrPin, lrUnpin } from './left-right';
+import {
+  C_FREE, C_LIVE, C_TOP, C_USED, EXT, GROUP_CAP, LPM_CTRL_BYTES, LPM_E_BUSY, LPM_E_RANGE, LPM_E_STATE, LPM_LAYOUT, LPM_MAGIC,
+  LPM_NODE_MAX_UNITS, LPM_NODE_MIN_UNITS, LPM_NO_COVER, LPM_OP_ADD, LPM_OP_BYTES, LPM_OP_DELETE, LPM_STOP_BAD_OP,
+  LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_NONE, NODE_UNITS, SCRATCH_BYTES, STOP, TOP_BITS, VALID, VAL_MASK, copyBytes, groupAt,
+} from './lpm-layout';
+import { nodeCloneDirty, nodeCompactions, nodeHeapInit, nodeUnitsLive, nodeMarkDirty, nodeRebuildDirty } from './lpm4-nodes';
 
-export const LPM_MAGIC: u32 = 0x4d504c46; // 'FLPM'
-export const LPM_LAYOUT: u32 = 1;
-export const LPM_CTRL_BYTES: u32 = 256;
-export const LPM_OP_BYTES: u32 = 32;
-export const LPM_MAX_NEXT_HOP: u32 = 0x3fffff;
-export const LPM_OP_ADD: u32 = 1;
-export const LPM_OP_DELETE: u32 = 2;
-export const LPM_NO_COVER: u32 = 0xffffffff;
-export const LPM_E_STATE: i32 = -1;
-export const LPM_E_RANGE: i32 = -2;
-export const LPM_E_BUSY: i32 = -3;
-
-const TOP_BITS: usize = 68;
-const GROUP_CAP: usize = 72;
-
-const C_USED: usize = 0;
-const C_FREE: usize = 4;
-const C_LIVE: usize = 8;
-const C_TOP: usize = 64;
-
-const VALID: u32 = 0x80000000;
-const EXT: u32 = 0x40000000;
-const VAL_MASK: u32 = 0x3fffff;
+export {
+  LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES, LPM_OP_BYTES, LPM_MAX_NEXT_HOP, LPM_OP_ADD, LPM_OP_DELETE, LPM_NO_COVER,
+  LPM_E_STATE, LPM_E_RANGE, LPM_E_BUSY, LPM_STOP_NONE, LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_BAD_OP,
+  LPM_NODE_MIN_UNITS, LPM_NODE_MAX_UNITS, LPM_NODE_MAX_UNITS_PER_NODE,
+} from './lpm-layout';
+export { flow_lpm4_lookup } from './lpm4-lookup';
 
 @inline function depthOf(e: u32): u32 {
   return (e >> 22) & 0xff;
 }
 
-@inline function align64(x: u64): u64 {
-  return (x + 63) & ~(<u64>63);
-}
-
-@inline function copyBytes(topBits: u32, groupCap: u32): u64 {
-  return align64(<u64>C_TOP + ((<u64>4) << topBits) + (<u64>groupCap << 10));
-}
-
-/** Bytes of a route table state region; 0 when the sizes are out of range. */
-export function flow_lpm_bytes(topBits: u32, groupCap: u32): f64 {
+/**
+ * Bytes of a route table state region; 0 when the sizes are out of range. `nodeUnits`: the IPv4
+ * node heap, in 8-byte units per copy, in [LPM_NODE_MIN_UNITS, LPM_NODE_MAX_UNITS]; 0 for IPv6.
+ */
+export function flow_lpm_bytes(topBits: u32, groupCap: u32, nodeUnits: u32): f64 {
   if ((topBits != 24 && topBits != 16) || groupCap > VAL_MASK + 1) return 0;
-  return <f64>(<u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap));
+  if (topBits == 24 ? nodeUnits < LPM_NODE_MIN_UNITS || nodeUnits > LPM_NODE_MAX_UNITS : nodeUnits != 0) return 0;
+  const total = <u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap, nodeUnits) + (nodeUnits != 0 ? <u64>SCRATCH_BYTES : 0);
+  // Offsets inside the region are u32.
+  return total > 0xffffffff ? 0 : <f64>total;
 }
 
-export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
-  const need = flow_lpm_bytes(topBits, groupCap);
-  if (need == 0 || !headerOk(state, LPM_MAGIC, LPM_LAYOUT, <u32>min<f64>(need, 4294967295)) || !rangeOk(state, <u64>need)) return LPM_E_STATE;
-  const cb = copyBytes(topBits, groupCap);
+export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32, nodeUnits: u32): i32 {
+  const need = flow_lpm_bytes(topBits, groupCap, nodeUnits);
+  if (need == 0 || !headerOk(state, LPM_MAGIC, LPM_LAYOUT, <u32>need) || !rangeOk(state, <u64>need)) return LPM_E_STATE;
+  const cb = copyBytes(topBits, groupCap, nodeUnits);
   store<u32>(state, 0, LR_ACTIVE);
   store<u32>(state, topBits, TOP_BITS);
   store<u32>(state, groupCap, GROUP_CAP);
@@ -84,6 +67,10 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
   store<u32>(state, LPM_CTRL_BYTES, LR_COPY0);
   store<u32>(state, <u32>(LPM_CTRL_BYTES + cb), LR_COPY0 + 4);
   store<u32>(state, 0, LR_SYNC_NEEDED);
+  store<u32>(state, nodeUnits, NODE_UNITS);
+  store<u32>(state, LPM_STOP_NONE, STOP);
+  // The region is zeroed: empty top tables, groups and direct tables (every /16 a leaf, no route).
+  if (nodeUnits != 0) for (let c: u32 = 0; c < 2; c++) nodeHeapInit(copyAt(state, c), groupCap);
   return 0;
 }
 
@@ -91,42 +78,7 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32): i32 {
   return lrCopyAt(state, c);
 }
 
-@inline function groupAt(copy: usize, topBits: u32, g: u32): usize {
-  return copy + C_TOP + ((<usize>4) << topBits) + ((<usize>g) << 10);
-}
-
-// ---- readers ----------------------------------------------------------------------------------
-
-/**
- * IPv4 lookups: `count` addresses (u32 each) → next hop or -1 (i32 each). Two stages over the
- * whole burst: every first-level load is issued before any second-level one, so their misses
- * overlap. Returns count or a negative status.
- */
-export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
-  if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 24) return LPM_E_STATE;
-  if (count < 0 || !rangeOk(addrs, <u64>count << 2) || !rangeOk(out, <u64>count << 2)) return LPM_E_RANGE;
-  const c = lrPin(state);
-  const copy = copyAt(state, c);
-  const top = copy + C_TOP;
-  const groups = top + ((<usize>4) << 24);
-  const groupCap = load<u32>(state, GROUP_CAP);
-  const n = <usize>count;
-  // SAFETY: i < count: both arrays were range-checked above; a >> 8 < 2^24 indexes the top table.
-  for (let i: usize = 0; i < n; i++) {
-    store<u32>(out + (i << 2), load<u32>(top + ((<usize>(load<u32>(addrs + (i << 2)) >> 8)) << 2)));
-  }
-  for (let i: usize = 0; i < n; i++) {
-    let e = load<u32>(out + (i << 2));
-    if ((e & EXT) != 0) {
-      const g = e & VAL_MASK;
-      // SAFETY: the pinned copy is not written while pinned; g < groupCap is checked anyway.
-      e = g < groupCap ? load<u32>(groups + ((<usize>g) << 10) + ((<usize>(load<u32>(addrs + (i << 2)) & 0xff)) << 2)) : 0;
-    }
-    store<i32>(out + (i << 2), (e & VALID) != 0 ? <i32>(e & VAL_MASK) : -1);
-  }
-  lrUnpin(state, c);
-  return count;
-}
+// ---- readers (IPv4: flow_lpm4_lookup in lpm4-nodes.ts) ---------------------------------------------
 
 /** IPv6 lookups: `count` addresses (4 u32 words each, most significant first) → next hop or -1. */
 export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
@@ -242,44 +194,114 @@ function update(copy: usize, topBits: u32, groupCap: u32, table: usize, start: u
   return st;
 }
 
-/** Ops [0, n) on one copy; returns how many succeeded (stops at the first that failed). */
+@inline function opValid(op: usize, maxLen: u32): bool {
+  const kind = load<u32>(op, 0);
+  return load<u32>(op, 4) <= maxLen && load<u32>(op, 8) <= VAL_MASK && (kind == LPM_OP_ADD || kind == LPM_OP_DELETE);
+}
+
+/**
+ * Ops [0, n) on one copy; returns how many succeeded (stops at the first that failed). IPv4:
+ * marks the /16s each op covers for nodeRebuildDirty.
+ */
 function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
   const topBits = load<u32>(state, TOP_BITS);
   const groupCap = load<u32>(state, GROUP_CAP);
+  const nodes = load<u32>(state, NODE_UNITS) != 0;
   const maxLen: u32 = topBits == 24 ? 32 : 128;
   for (let i: u32 = 0; i < n; i++) {
     const op = ops + (<usize>i) * LPM_OP_BYTES;
-    const kind = load<u32>(op, 0);
+    if (!opValid(op, maxLen)) return i;
     const len = load<u32>(op, 4);
     const nh = load<u32>(op, 8);
     const coverLen = load<u32>(op, 12);
-    if (len > maxLen || nh > VAL_MASK || (kind != LPM_OP_ADD && kind != LPM_OP_DELETE)) return i;
-    const del = kind == LPM_OP_DELETE;
+    const del = load<u32>(op, 0) == LPM_OP_DELETE;
     const ne: u32 = del ? (coverLen == LPM_NO_COVER ? 0 : VALID | ((coverLen & 0xff) << 22) | nh) : VALID | (len << 22) | nh;
+    // A route longer than /24 changes the nodes only when its top entry starts or stops being
+    // extended (a group's contents are read by lookups directly).
+    const topEntry = copy + C_TOP + ((<usize>(load<u32>(op, 16) >> 8)) << 2);
+    const wasExt = nodes && len > 24 && (load<u32>(topEntry) & EXT) != 0;
     if (update(copy, topBits, groupCap, copy + C_TOP, 0, topBits, op + 16, len, ne, del) < 0) return i;
+    if (nodes && !(wasExt && (load<u32>(topEntry) & EXT) != 0)) nodeMarkDirty(copy, groupCap, load<u32>(op, 16), len);
   }
   return n;
 }
 
 /**
+ * The idle copy's nodes for a whole batch do not fit: finds the first op after which the live
+ * nodes exceed the heap, and leaves the idle copy holding exactly the ops before it. The active
+ * copy is the state before the batch (lrBegin levelled the copies; only the idle one changed).
+ * Runs only when the heap is full, so two whole-copy clones are an acceptable price.
+ */
+function keepOpsThatFit(state: usize, idle: u32, ops: usize, limit: u32): u32 {
+  const copy = copyAt(state, idle);
+  const before = copyAt(state, idle ^ 1);
+  const bytes = <usize>load<u32>(state, LR_COPY_BYTES);
+  memory.copy(copy, before, bytes);
+  let k: u32 = 0;
+  while (k < limit) {
+    applyOps(state, copy, ops + (<usize>k) * LPM_OP_BYTES, 1);
+    if (!nodeRebuildDirty(state, copy)) break;
+    k++;
+  }
+  // Ops [0, k) again, as one batch: the same top table and groups as above, hence the same live
+  // nodes, which fitted; a compaction, if one is needed, therefore succeeds.
+  memory.copy(copy, before, bytes);
+  applyOps(state, copy, ops, k);
+  nodeRebuildDirty(state, copy);
+  return k;
+}
+
+/**
  * Applies `n` ops (Left-Right: inactive copy, flip, drain, other copy). Returns how many were
- * applied (ops after the first failing one are not applied; it failed for want of groups or a
- * bad field), or LPM_E_BUSY when a reader never left a copy (the next call resynchronises).
+ * applied, or LPM_E_BUSY when a reader never left a copy (the next call resynchronises). Ops
+ * after the first failing one are not applied; flow_lpm_stop says why it failed: no group left,
+ * a bad field, or (IPv4) the nodes of the ops up to it do not fit in the node heap even
+ * compacted. A failed op changes nothing.
  */
 export function flow_lpm_apply(state: usize, ops: usize, n: i32): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES)) return LPM_E_STATE;
   if (n < 0 || !rangeOk(ops, <u64>n * LPM_OP_BYTES)) return LPM_E_RANGE;
   const idle = lrBegin(state);
   if (idle < 0) return LPM_E_BUSY;
-  const done = applyOps(state, copyAt(state, <u32>idle), ops, <u32>n);
-  if (!lrFlip(state, <u32>idle)) return LPM_E_BUSY;
+  const nodes = load<u32>(state, NODE_UNITS) != 0;
+  let done = applyOps(state, copyAt(state, <u32>idle), ops, <u32>n);
   // The same ops, including a failing one (it fails at the same point), keep the copies equal.
-  applyOps(state, copyAt(state, <u32>idle ^ 1), ops, done < <u32>n ? done + 1 : done);
+  let replay = done < <u32>n ? done + 1 : done;
+  let stop = done == <u32>n ? LPM_STOP_NONE : opValid(ops + (<usize>done) * LPM_OP_BYTES, load<u32>(state, TOP_BITS) == 24 ? 32 : 128) ? LPM_STOP_GROUPS : LPM_STOP_BAD_OP;
+  if (nodes && !nodeRebuildDirty(state, copyAt(state, <u32>idle))) {
+    done = keepOpsThatFit(state, <u32>idle, ops, done);
+    replay = done;
+    stop = LPM_STOP_NODES;
+  }
+  store<u32>(state, stop, STOP);
+  if (!lrFlip(state, <u32>idle)) return LPM_E_BUSY;
+  // The other copy was equal to the idle one before the batch: the same ops give the same top
+  // table and groups, and the same allocator steps the same heap, so its nodes can be copied.
+  const other = copyAt(state, <u32>idle ^ 1);
+  applyOps(state, other, ops, replay);
+  if (nodes) nodeCloneDirty(state, other, copyAt(state, <u32>idle));
   return <i32>done;
+}
+
+/** Why the last flow_lpm_apply stopped before the end of its batch (LPM_STOP_*). */
+export function flow_lpm_stop(state: usize): i32 {
+  return <i32>load<u32>(state, STOP);
 }
 
 /** Groups in use in the active copy (figure of merit for memory). */
 export function flow_lpm_groups_used(state: usize): i32 {
   const copy = copyAt(state, atomic.load<u32>(state, LR_ACTIVE));
   return <i32>load<u32>(copy, C_LIVE);
+}
+
+/** IPv4: node heap bytes in use in the active copy, the dummy node included; 0 for IPv6. */
+export function flow_lpm_node_bytes(state: usize): f64 {
+  if (load<u32>(state, NODE_UNITS) == 0) return 0;
+  return <f64>nodeUnitsLive(copyAt(state, atomic.load<u32>(state, LR_ACTIVE))) * 8;
+}
+
+/** IPv4: how many times the active copy's node heap has been compacted. */
+export function flow_lpm_compactions(state: usize): i32 {
+  if (load<u32>(state, NODE_UNITS) == 0) return 0;
+  return <i32>nodeCompactions(copyAt(state, atomic.load<u32>(state, LR_ACTIVE)));
 }

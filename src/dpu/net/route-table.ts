@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
-import { intIn, oneOf, parseArgs } from '../../common/validate.js';
+import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
 import type { LoadedKernel } from '../kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
@@ -16,14 +16,26 @@ export interface RouteTableOptions {
    * IPv6), in [0, 4194304]. Default 8192 (IPv4), 16384 (IPv6). Each costs 1 KiB, twice.
    */
   maxGroups?: number | undefined;
+  /**
+   * IPv4: bytes per copy for the compact lookup nodes (one per /16 whose routes are not uniform),
+   * a multiple of 8 in [1104, 69730344]. Default 16 MiB (a BGP-like table of 900k routes needs
+   * about 3.9 MiB; the largest value never fills). Each costs that much twice. Ignored for IPv6.
+   */
+  maxNodeBytes?: number | undefined;
   runtime?: KernelRuntime | undefined;
 }
 
 export type RoutePrefix = string | Prefix4 | Prefix6;
 
+/** The kernel's LPM_NODE_MIN_UNITS / LPM_NODE_MAX_UNITS, in 8-byte units (a test checks they agree). */
+export const MIN_NODE_UNITS = 5 + 133;
+export const MAX_NODE_UNITS = 5 + 65536 * 133;
+const DEFAULT_NODE_BYTES = 16 << 20;
+
 const optionsSchema = z.object({
   family: oneOf(['ipv4', 'ipv6']).optional(),
   maxGroups: intIn(0, 1 << 22).optional(),
+  maxNodeBytes: multipleIn(8, MIN_NODE_UNITS * 8, MAX_NODE_UNITS * 8).optional(),
   runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
 }).optional();
 
@@ -40,7 +52,9 @@ interface Route {
 
 /**
  * A longest-prefix-match routing table in the `flow` kernel: DIR-24-8 for IPv4, a 16-8-8-…
- * multibit trie for IPv6. Updates are Left-Right: the kernel changes the copy no reader uses,
+ * multibit trie for IPv6. IPv4 lookups read a compact image of the DIR-24-8 first level (a
+ * 2^16-entry direct table and Poptrie-style nodes in a bounded heap, `maxNodeBytes`) that each
+ * update brings up to date. Updates are Left-Right: the kernel changes the copy no reader uses,
  * swaps it in whole, then brings the other copy level; lookups on DPU cores (zero-copy through
  * `lookupAt` or the kernel's `flow_lpm4_lookup` / `flow_lpm6_lookup`) keep the copy they pinned
  * for their burst and never wait.
@@ -50,6 +64,8 @@ export class RouteTable {
   readonly state: StateRegion;
   readonly kernel: LoadedKernel;
   readonly maxGroups: number;
+  /** IPv4: the node heap's size per copy (0 for IPv6). */
+  readonly maxNodeBytes: number;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
   private readonly fApply: (st: number, ops: number, n: number) => number;
@@ -63,13 +79,15 @@ export class RouteTable {
     this.family = o?.family ?? 'ipv4';
     this.runtime = o?.runtime ?? defaultRuntime();
     this.maxGroups = o?.maxGroups ?? (this.family === 'ipv4' ? 8192 : 16384);
+    this.maxNodeBytes = this.family === 'ipv4' ? (o?.maxNodeBytes ?? DEFAULT_NODE_BYTES) : 0;
     this.kernel = this.runtime.kernel('flow');
     const k = this.kernel;
     const topBits = this.family === 'ipv4' ? 24 : 16;
-    const bytes = k.fn<(t: number, g: number) => number>('flow_lpm_bytes')(topBits, this.maxGroups);
+    const nodeUnits = this.maxNodeBytes / 8;
+    const bytes = k.fn<(t: number, g: number, l: number) => number>('flow_lpm_bytes')(topBits, this.maxGroups, nodeUnits);
     const mem = this.runtime.memory;
     if (bytes === 0 || bytes > mem.sizeBytes) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `RouteTable options.maxGroups: ${this.maxGroups} groups need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`);
+      throw new QingtianError(ErrorCode.InvalidArgument, `RouteTable options.maxGroups: ${this.maxGroups} groups${this.family === 'ipv4' ? ` and ${this.maxNodeBytes} node bytes` : ''} need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`);
     }
     this.state = mem.allocState({ name: `flow:routes-${this.family}`, owner: OWNER, kind: 'device-state', magic: k.constant('LPM_MAGIC'), layoutVersion: k.constant('LPM_LAYOUT'), payloadBytes: bytes - 64 });
     try {
@@ -78,7 +96,7 @@ export class RouteTable {
       mem.free(this.state, OWNER);
       throw e;
     }
-    const st = k.fn<(s: number, t: number, g: number) => number>('flow_lpm_init')(this.state.base, topBits, this.maxGroups);
+    const st = k.fn<(s: number, t: number, g: number, l: number) => number>('flow_lpm_init')(this.state.base, topBits, this.maxGroups, nodeUnits);
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_lpm_init returned ${st}`);
     this.fApply = k.fn('flow_lpm_apply');
     this.fLookup = k.fn(this.family === 'ipv4' ? 'flow_lpm4_lookup' : 'flow_lpm6_lookup');
@@ -145,7 +163,15 @@ export class RouteTable {
       }
       if (done === this.kernel.constant('LPM_E_BUSY')) throw new QingtianError(ErrorCode.Timeout, 'RouteTable: a reader kept a table copy pinned; the update was not applied');
       if (done < 0) throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply returned ${done}`);
-      throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: all ${this.maxGroups} groups are in use; ${at + done} of ${ops.length} changes applied`, { applied: at + done });
+      const applied = `${at + done} of ${ops.length} changes applied`;
+      const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.state.base);
+      if (stop === this.kernel.constant('LPM_STOP_NODES')) {
+        throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`, { applied: at + done, resource: 'nodes' });
+      }
+      if (stop === this.kernel.constant('LPM_STOP_GROUPS')) {
+        throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`, { applied: at + done, resource: 'groups' });
+      }
+      throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply refused change ${at + done} (stop reason ${stop}); ${applied}`, { applied: at + done });
     }
   }
 
@@ -197,6 +223,11 @@ export class RouteTable {
   /** 256-entry groups in use (memory figure). */
   get groupsUsed(): number {
     return this.kernel.fn<(s: number) => number>('flow_lpm_groups_used')(this.state.base);
+  }
+
+  /** IPv4: bytes of the node heap in use per copy (0 for IPv6). The direct table adds 256 KiB. */
+  get nodeBytesUsed(): number {
+    return this.kernel.fn<(s: number) => number>('flow_lpm_node_bytes')(this.state.base);
   }
 
   dispose(): void {
