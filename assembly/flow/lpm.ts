@@ -253,7 +253,9 @@ function keepOpsThatFit(state: usize, idle: u32, ops: usize, limit: u32): u32 {
 
 /**
  * Applies `n` ops (Left-Right: inactive copy, flip, drain, other copy). Returns how many were
- * applied, or LPM_E_BUSY when a reader never left a copy (the next call resynchronises). Ops
+ * applied, or LPM_E_BUSY when a reader never left the idle copy (nothing applied). When the
+ * readers of the old copy do not leave after the flip, the batch is in (the active copy has it,
+ * and the count is returned) and the next call brings the old copy level before its own. Ops
  * after the first failing one are not applied; flow_lpm_stop says why it failed: no group left,
  * a bad field, or (IPv4) the nodes of the ops up to it do not fit in the node heap even
  * compacted. A failed op changes nothing.
@@ -274,7 +276,8 @@ export function flow_lpm_apply(state: usize, ops: usize, n: i32): i32 {
     stop = LPM_STOP_NODES;
   }
   store<u32>(state, stop, STOP);
-  if (!lrFlip(state, <u32>idle)) return LPM_E_BUSY;
+  // Readers still on the old copy: it stays as it was, marked for a whole copy by the next write.
+  if (!lrFlip(state, <u32>idle)) return <i32>done;
   // The other copy was equal to the idle one before the batch: the same ops give the same top
   // table and groups, and the same allocator steps the same heap, so its nodes can be copied.
   const other = copyAt(state, <u32>idle ^ 1);

@@ -161,7 +161,9 @@ export class RouteTable {
         if (prev === undefined) this.rib.delete(key);
         else this.rib.set(key, prev);
       }
-      if (done === this.kernel.constant('LPM_E_BUSY')) throw new QingtianError(ErrorCode.Timeout, 'RouteTable: a reader kept a table copy pinned; the update was not applied');
+      if (done === this.kernel.constant('LPM_E_BUSY')) {
+        throw new QingtianError(ErrorCode.Timeout, `RouteTable: a reader kept a table copy pinned; ${at} of ${ops.length} changes applied`, { applied: at });
+      }
       if (done < 0) throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply returned ${done}`);
       const applied = `${at + done} of ${ops.length} changes applied`;
       const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.state.base);

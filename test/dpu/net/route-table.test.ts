@@ -83,6 +83,45 @@ describe('RouteTable IPv4 (DIR-24-8)', () => {
     }
   });
 
+  it('a lookup that never leaves its copy costs the writer: the swapped-in batch stays, the next update times out having changed nothing, then all resumes level', () => {
+    const t = new RouteTable({ runtime, maxGroups: 8 });
+    const mem = runtime.memory;
+    const st = t.state.base;
+    // Left-Right control words (assembly/flow/left-right.ts): active copy, copy bytes and offsets, reader counts.
+    const active = (): number => Atomics.load(mem.i32, (st + 64) / 4) & 1;
+    const readers = (c: number): number => (st + 128 + c * 64) / 4;
+    const copy = (c: number): Uint8Array => mem.u8.slice(st + mem.view.getUint32(st + 80 + c * 4, true), st + mem.view.getUint32(st + 80 + c * 4, true) + mem.view.getUint32(st + 76, true));
+    try {
+      t.insert('10.0.0.0/8', 1);
+      const pinned = active();
+      Atomics.add(mem.i32, readers(pinned), 1); // a reader that died inside a burst, say
+      // Applied to the idle copy and swapped in; the pinned copy is left as it was.
+      const before = copy(pinned);
+      t.insert('10.1.0.0/16', 2);
+      expect(active()).toBe(pinned ^ 1);
+      expect(t.lookup('10.1.2.3')).toBe(2);
+      expect(t.size).toBe(2);
+      expect(Buffer.compare(copy(pinned), before)).toBe(0);
+      // The next update must first bring the pinned copy level, and cannot while the reader stays.
+      let err: unknown;
+      try {
+        t.update({ insert: [['10.2.0.0/16', 3]], delete: ['10.1.0.0/16'] });
+      } catch (e) {
+        err = e;
+      }
+      expect(isQingtianError(err, 'QT_TIMEOUT')).toBe(true);
+      expect((err as Error).message).toMatch(/a reader kept a table copy pinned; 0 of 2 changes applied/);
+      expect(t.size).toBe(2);
+      expect([t.lookup('10.1.2.3'), t.lookup('10.2.2.3')]).toEqual([2, 1]);
+      Atomics.sub(mem.i32, readers(pinned), 1);
+      t.update({ insert: [['10.2.0.0/16', 3]], delete: ['10.1.0.0/16'] });
+      expect([t.lookup('10.1.2.3'), t.lookup('10.2.2.3'), t.size]).toEqual([1, 3, 2]);
+      expect(Buffer.compare(copy(0), copy(1)), 'the copies are level again').toBe(0);
+    } finally {
+      t.dispose();
+    }
+  });
+
   it('model: random inserts and deletes interleaved with lookups agree with a reference trie', () => {
     const t = new RouteTable({ runtime, maxGroups: 512 });
     try {
