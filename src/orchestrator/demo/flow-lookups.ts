@@ -121,7 +121,7 @@ export const flowLookups: DemoChapter = {
       const lookMs = performance.now() - t0;
       rt.insert('203.0.113.0/24', 7);
       const nh = rt.lookup('203.0.113.9');
-      say(`routing table: ${rt.size} IPv4 routes (DIR-24-8, ${rt.groupsUsed} long-prefix groups) built in ${buildMs.toFixed(0)} ms; ${rate(probes.length, lookMs)} lookups; route 203.0.113.0/24 added live → next hop ${nh}`);
+      say(`routing table: ${rt.size} IPv4 routes (DIR-24-8, ${rt.groupsUsed} long-prefix groups, lookups through ${(rt.nodeBytesUsed / 2 ** 20).toFixed(1)} MiB of compact nodes) built in ${buildMs.toFixed(0)} ms; ${rate(probes.length, lookMs)} lookups; route 203.0.113.0/24 added live → next hop ${nh}`);
       record('IPv4 LPM (200k routes, burst 32)', rate(probes.length, lookMs));
     } finally {
       rt.dispose();
