@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Classifier, HostMemory, LoaderRuntime, Prng } from '../../../src/index.js';
-import { clsCopies, clsCopiesEqual } from '../../helpers/cls-copies.js';
+import { lrCopies, lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { familyKernel, instantiate, testKernel, until } from '../../helpers/kernels.js';
 
 /**
@@ -35,11 +35,11 @@ const SPECIFIC_FIELDS = [0x0a010200, 0xffffff00, 0, 0, 0 | (0xffff << 16), 80 | 
 const HEADERS = [0x0a010203, 5, 1000, 80, 6, 0x0a7f0000, 5, 1, 443, 17, 0x0c000001, 5, 1, 80, 6];
 
 function copyBytes(st: number, copy: number): Uint8Array {
-  return clsCopies(mem.memory, st)[copy & 1]!;
+  return lrCopies(mem.memory, st)[copy & 1]!;
 }
 
 function expectCopiesEqual(st: number): void {
-  expect(clsCopiesEqual(mem.memory, st), 'the two copies differ').toBe(true);
+  expect(lrCopiesEqual(mem.memory, st), 'the two copies differ').toBe(true);
 }
 
 /** A writer stopped half-way through writing `copy`: any bytes at all may be there. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Classifier, HostMemory, isQingtianError, LoaderRuntime, normalizeRule, ruleMatches, type NormalRule } from '../../../src/index.js';
-import { clsCopiesEqual } from '../../helpers/cls-copies.js';
+import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 64 << 20 }));
 
@@ -58,14 +58,14 @@ describe('Classifier', () => {
                 const id = c.insert(o.r);
                 model.set(id, normalizeRule(o.r, 0));
                 // The second copy gets the insert replayed (same slot, same table): byte for byte the first.
-                expect(clsCopiesEqual(runtime.memory.memory, c.state.base), `copies after inserting ${id}`).toBe(true);
+                expect(lrCopiesEqual(runtime.memory.memory, c.state.base), `copies after inserting ${id}`).toBe(true);
               } else if (o.op === 'remove') {
                 const ids = [...model.keys()];
                 if (!ids.length) continue;
                 const id = ids[o.i % ids.length]!;
                 c.remove(id);
                 model.delete(id);
-                expect(clsCopiesEqual(runtime.memory.memory, c.state.base), `copies after removing ${id}`).toBe(true);
+                expect(lrCopiesEqual(runtime.memory.memory, c.state.base), `copies after removing ${id}`).toBe(true);
               } else {
                 const got = c.classify(Uint32Array.from(o.hs.flat()));
                 o.hs.forEach((h, i) => expect(got[i], `header ${h.join(',')}`).toBe(linear(model, h)));

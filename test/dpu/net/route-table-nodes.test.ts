@@ -4,6 +4,7 @@ import { HostMemory, isQingtianError, LoaderRuntime, RouteTable } from '../../..
 import { MAX_NODE_UNITS, MIN_NODE_UNITS } from '../../../src/dpu/net/route-table.js';
 import { Prng } from '../../../src/common/prng.js';
 import { parseIPv4 } from '../../../src/dpu/net/ip-address.js';
+import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { RefTrie } from '../../helpers/ref-trie.js';
 
 /**
@@ -62,12 +63,7 @@ function probesAround(texts: string[]): number[] {
 
 /** The two Left-Right copies hold the same bytes (the second copy's nodes are copied, not rebuilt). */
 function copiesEqual(t: RouteTable): void {
-  const v = mem.view;
-  const base = t.state.base;
-  const bytes = v.getUint32(base + 76, true);
-  const c0 = base + v.getUint32(base + 80, true);
-  const c1 = base + v.getUint32(base + 84, true);
-  expect(Buffer.compare(mem.u8.subarray(c0, c0 + bytes), mem.u8.subarray(c1, c1 + bytes))).toBe(0);
+  expect(lrCopiesEqual(mem.memory, t.state.base), 'the two copies differ').toBe(true);
 }
 
 describe('RouteTable IPv4 lookup nodes', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HostMemory, isQingtianError, LoaderRuntime, RouteTable } from '../../../src/index.js';
+import { lrCopies, lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { RefTrie } from '../../helpers/ref-trie.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 512 << 20 }));
@@ -87,10 +88,10 @@ describe('RouteTable IPv4 (DIR-24-8)', () => {
     const t = new RouteTable({ runtime, maxGroups: 8 });
     const mem = runtime.memory;
     const st = t.state.base;
-    // Left-Right control words (assembly/flow/left-right.ts): active copy, copy bytes and offsets, reader counts.
+    // Left-Right control words (assembly/flow/left-right.ts): the active copy, the reader counts.
     const active = (): number => Atomics.load(mem.i32, (st + 64) / 4) & 1;
     const readers = (c: number): number => (st + 128 + c * 64) / 4;
-    const copy = (c: number): Uint8Array => mem.u8.slice(st + mem.view.getUint32(st + 80 + c * 4, true), st + mem.view.getUint32(st + 80 + c * 4, true) + mem.view.getUint32(st + 76, true));
+    const copy = (c: number): Uint8Array => lrCopies(mem.memory, st)[c]!.slice();
     try {
       t.insert('10.0.0.0/8', 1);
       const pinned = active();
@@ -116,7 +117,7 @@ describe('RouteTable IPv4 (DIR-24-8)', () => {
       Atomics.sub(mem.i32, readers(pinned), 1);
       t.update({ insert: [['10.2.0.0/16', 3]], delete: ['10.1.0.0/16'] });
       expect([t.lookup('10.1.2.3'), t.lookup('10.2.2.3'), t.size]).toEqual([1, 3, 2]);
-      expect(Buffer.compare(copy(0), copy(1)), 'the copies are level again').toBe(0);
+      expect(lrCopiesEqual(mem.memory, st), 'the copies are level again').toBe(true);
     } finally {
       t.dispose();
     }
