@@ -19,6 +19,7 @@ while (Atomics.load(i32, stopAt >> 2) === 0) {
   for (let i = 0; i < count; i++) {
     const v = i32[(out >> 2) + i];
     if (okAt ? !okAt[i].has(v) : ok ? !ok.has(v) : v === -1) bad++;
+    if (!seen.has(v)) Atomics.store(i32, (stopAt >> 2) + 2, seen.size + 1); // distinct results, watched by the writer
     seen.set(v, (seen.get(v) ?? 0) + 1);
   }
   calls++;
