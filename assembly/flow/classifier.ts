@@ -34,7 +34,7 @@ import {
   BUCKETS_OFF, BUCKET_MASK, CLS_CTRL_BYTES, CLS_E_BUSY, CLS_E_STATE, CLS_E_RANGE, CLS_LAYOUT, CLS_MAGIC,
   CLS_RULE_BYTES, CLS_TABLE_BYTES, HEAD_MASK, MULT, ORDER_COUNT, ORDER_OFF, RANK_NONE, RULES_OFF, RULE_CAP, RULE_COUNT,
   R_DP, R_DV, R_ID, R_META, R_NEXT, R_SP, R_SV, TABLES_OFF, TABLE_CAP, T_BEST, T_DMASK, T_PMASK, T_PRMASK,
-  T_SMASK, bloomBit, keyHash, lenMask, rankOf, ruleAt,
+  T_SMASK, bloomBit, keyHash, lenMask, rankOf,
 } from './cls-layout';
 import { CHOOSE_TABLE, NO_NEW_TABLE, clsInsertInto, clsInsertReplay, clsRemoveFrom } from './cls-update';
 import { rangeOk } from './hash';
@@ -66,21 +66,12 @@ import { LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrPublish, lrWriteBegin }
   return 0;
 }
 
-/** Rule slot + 1 of the best rule matching one header in copy `cls`, 0 for none. */
-@inline function lookupOne(cls: usize, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
-  const mask = load<u32>(cls, BUCKET_MASK);
-  const ruleCap = load<u32>(cls, RULE_CAP);
-  const tableCap = load<u32>(cls, TABLE_CAP);
-  const rules = cls + load<u32>(cls, RULES_OFF);
-  const buckets = cls + load<u32>(cls, BUCKETS_OFF);
-  const tables = cls + load<u32>(cls, TABLES_OFF);
-  const order = cls + load<u32>(cls, ORDER_OFF);
-  const m0 = load<u64>(cls, MULT);
-  const m1 = load<u64>(cls, MULT + 8);
-  const m2 = load<u64>(cls, MULT + 16);
-  const m3 = load<u64>(cls, MULT + 24);
-  let orderCount = load<u32>(cls, ORDER_COUNT);
-  if (orderCount > tableCap) orderCount = tableCap;
+/**
+ * Rule slot + 1 of the best rule matching one header, 0 for none. The copy's constants come in
+ * as arguments, read once a burst (V8 does not hoist loads out of the header loop).
+ */
+@inline function lookupOne(rules: usize, buckets: usize, tables: usize, order: usize, mask: u32, ruleCap: u32, tableCap: u32, orderCount: u32,
+  m0: u64, m1: u64, m2: u64, m3: u64, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
   const ports = sp | (dp << 16);
   let best: u64 = RANK_NONE;
   let bestSlot: u32 = 0;
@@ -123,11 +114,24 @@ export function flow_cls_classify(state: usize, headers: usize, count: i32, out:
     // One pin per burst, not per call: a long call then holds a writer back by one burst at most.
     const pin = lrArrive(state);
     const cls = lrCopyAt(state, pin);
+    const mask = load<u32>(cls, BUCKET_MASK);
+    const ruleCap = load<u32>(cls, RULE_CAP);
+    const tableCap = load<u32>(cls, TABLE_CAP);
+    const rules = cls + load<u32>(cls, RULES_OFF);
+    const buckets = cls + load<u32>(cls, BUCKETS_OFF);
+    const tables = cls + load<u32>(cls, TABLES_OFF);
+    const order = cls + load<u32>(cls, ORDER_OFF);
+    const m0 = load<u64>(cls, MULT);
+    const m1 = load<u64>(cls, MULT + 8);
+    const m2 = load<u64>(cls, MULT + 16);
+    const m3 = load<u64>(cls, MULT + 24);
+    // SAFETY: order entries past tableCap are never read.
+    const orderCount = min(load<u32>(cls, ORDER_COUNT), tableCap);
     for (let i: i32 = 0; i < n; i++) {
       // SAFETY: i < count, so the header and the output word lie inside the ranges checked above.
       const hp = headers + <usize>(base + i) * 20;
-      const slot = lookupOne(cls, load<u32>(hp, 0), load<u32>(hp, 4), load<u32>(hp, 8) & 0xffff, load<u32>(hp, 12) & 0xffff, load<u32>(hp, 16) & 0xff);
-      store<i32>(out + (<usize>(base + i) << 2), slot == 0 ? -1 : <i32>load<u32>(ruleAt(cls, slot - 1), R_ID));
+      const slot = lookupOne(rules, buckets, tables, order, mask, ruleCap, tableCap, orderCount, m0, m1, m2, m3, load<u32>(hp, 0), load<u32>(hp, 4), load<u32>(hp, 8) & 0xffff, load<u32>(hp, 12) & 0xffff, load<u32>(hp, 16) & 0xff);
+      store<i32>(out + (<usize>(base + i) << 2), slot == 0 ? -1 : <i32>load<u32>(rules + (<usize>(slot - 1)) * CLS_RULE_BYTES, R_ID));
     }
     lrDepart(state, pin);
   }
