@@ -23,6 +23,8 @@ import { LinearClassifier } from './peers/linear-classifier.js';
  * Suite "flow": the network fast path's lookups, single thread, bursts of 32, each against a
  * peer measured in the same run (medians of ctx.runs runs):
  *   flow-cache-<n>   exact-match lookups at n flows, hits and misses    peer: JS Map on string keys
+ *                    entry-line-reads: the hits' memory floor on this machine (one read of each
+ *                    hit's entry line, nothing else), measured on the same table
  *   classifier-<set> classification of a ClassBench trace; updates      peer: plain-JS linear scan
  *   lpm4-<n>         IPv4 longest-prefix match on a BGP-like table       peer: npm longest-prefix-match
  */
@@ -58,8 +60,8 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
   const mem = runtime.memory;
   const rng = new Prng(n);
   const probes = Math.min(n, 1 << 16) * 4;
-  // Region: n inserted keys | probe keys (hits) | probe keys (misses) | out.
-  const region = mem.alloc({ name: 'bench:flow-keys', owner: 'bench', kind: 'core-scratch', sizeBytes: (n + 2 * probes) * FLOW_KEY_BYTES + 4096 });
+  // Region: n inserted keys | probe keys (hits) | probe keys (misses) | out | hits' slots.
+  const region = mem.alloc({ name: 'bench:flow-keys', owner: 'bench', kind: 'core-scratch', sizeBytes: (n + 2 * probes) * FLOW_KEY_BYTES + 4 * BURST + 4 * probes });
   const table = new FlowTable({ runtime, capacity: n, clock: () => 1 });
   try {
     const words = new Uint32Array(mem.memory.buffer, region.base, ((n + 2 * probes) * FLOW_KEY_BYTES) / 4);
@@ -99,6 +101,24 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
       }
       ctx.report({ case: `flow-cache-${label(n)}`, metric: `lookups-${kind}`, value: median(ours) / 1e6, unit: 'M/s', better: 'higher', peer: { name: 'js-map', value: median(theirs) / 1e6 }, ...(n === 1_000_000 ? { target: 30 } : {}) });
     }
+    // The memory floor of a hit, on the same table and probes: a hit must read its flow's entry
+    // line, so the kernel's loop that reads only those lines (flow_fc_read_entries), called per
+    // burst of 32 like the lookups, is as fast as any hit path can be here.
+    const slots = out + 4 * BURST;
+    const slotWords = new Uint32Array(mem.memory.buffer, slots, probes);
+    for (let i = 0; i < probes; i++) {
+      const slot = table.placement(mem.u8.subarray(hitBase + i * FLOW_KEY_BYTES, hitBase + (i + 1) * FLOW_KEY_BYTES)).slot;
+      if (slot === null) throw new Error(`flow cache bench: hit probe ${i} is not in the table`);
+      slotWords[i] = slot;
+    }
+    const readEntries = table.kernel.fn<(st: number, slots: number, n: number) => number>('flow_fc_read_entries');
+    const floor: number[] = [];
+    for (let r = 0; r < ctx.runs; r++) {
+      floor.push(rate(probes, () => {
+        for (let b = 0; b < probes; b += BURST) if (readEntries(table.state.base, slots + b * 4, BURST) < 0) throw new Error('flow cache bench: flow_fc_read_entries failed');
+      }, minMs));
+    }
+    ctx.report({ case: `flow-cache-${label(n)}`, metric: 'entry-line-reads', value: median(floor) / 1e6, unit: 'M/s', better: 'higher' });
   } finally {
     table.dispose();
     mem.free(region, 'bench');

@@ -4,6 +4,7 @@
 //   flow_cls_*   priority classifier (TupleMerge) on IPv4 5-tuples       classifier.ts
 //   flow_lpm*    longest-prefix-match route tables, IPv4 and IPv6         lpm*.ts
 //   flow_fc_*    exact-match flow cache (cuckoo, tag array, aging)        flow-cache.ts
+//                (flow_fc_read_entries: a hit's memory floor, for the bench) flow-cache-floor.ts
 //   flow_parse   L2/L3/L4/VXLAN packet parser → flow keys                 parser.ts
 //
 // No data segments and no tables: hash seeds live in each state region.
@@ -28,4 +29,5 @@ export {
   flow_fc_buckets, flow_fc_bytes, flow_fc_init, flow_fc_lookup,
 } from './flow-cache';
 export * from './flow-cache-update';
+export { flow_fc_read_entries } from './flow-cache-floor';
 export * from './parser';

@@ -301,6 +301,28 @@ describe('FlowTable', () => {
       t.dispose();
     }
   });
+
+  it('flow_fc_read_entries (the bench\'s memory floor) reads the entry of each listed slot, and only inside the table', () => {
+    const t = new FlowTable({ runtime, capacity: 256, clock: () => 0 });
+    const mem = runtime.memory;
+    const scratch = mem.alloc({ name: 'test:slots', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
+    try {
+      const ids = [3, 77, 1000, 123456];
+      for (const id of ids) t.insert(key(id), id);
+      const read = t.kernel.fn<(st: number, slots: number, n: number) => number>('flow_fc_read_entries');
+      ids.forEach((id, i) => mem.view.setUint32(scratch.base + i * 4, t.placement(key(id)).slot!, true));
+      // An entry starts with its key, whose first word is the id.
+      expect(read(t.state.base, scratch.base, ids.length)).toBe(ids.reduce((a, b) => a + b, 0));
+      // A slot past the table reads the last slot (empty here, so zero).
+      mem.view.setUint32(scratch.base, 0xffffffff, true);
+      expect(read(t.state.base, scratch.base, 1)).toBe(0);
+      expect(read(t.state.base, scratch.base, -1)).toBe(t.kernel.constant('FC_E_RANGE'));
+      expect(read(scratch.base, scratch.base, 1)).toBe(t.kernel.constant('FC_E_STATE'));
+    } finally {
+      t.dispose();
+      mem.free(scratch, 'test');
+    }
+  });
 });
 
 interface QingtianErrorLike {
