@@ -23,7 +23,7 @@ import { LinearClassifier } from './peers/linear-classifier.js';
  * Suite "flow": the network fast path's lookups, single thread, bursts of 32, each against a
  * peer measured in the same run (medians of ctx.runs runs):
  *   flow-cache-<n>   exact-match lookups at n flows, hits and misses    peer: JS Map on string keys
- *                    entry-line-reads: the hits' memory floor on this machine (one read of each
+ *                    entry-line-reads: an upper bound for hits on this machine (one read of each
  *                    hit's entry line, nothing else), measured on the same table
  *   classifier-<set> classification of a ClassBench trace; updates      peer: plain-JS linear scan
  *   lpm4-<n>         IPv4 longest-prefix match on a BGP-like table       peer: npm longest-prefix-match
@@ -103,7 +103,10 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
     }
     // The memory floor of a hit, on the same table and probes: a hit must read its flow's entry
     // line, so the kernel's loop that reads only those lines (flow_fc_read_entries), called per
-    // burst of 32 like the lookups, is as fast as any hit path can be here.
+    // burst of 32 like the lookups, bounds every hit path from above. Real hits stay well below
+    // it: a key's entry address is known only after its hash and tag probe, and Wasm has no
+    // prefetch to start the entry read any earlier, so each burst waits for its tag reads and
+    // then for its entry reads.
     const slots = out + 4 * BURST;
     const slotWords = new Uint32Array(mem.memory.buffer, slots, probes);
     for (let i = 0; i < probes; i++) {

@@ -1,7 +1,9 @@
 // The memory floor of a flow-cache hit, for the bench: a hit must read its flow's 64-byte entry
-// line, so a loop that reads just those lines, and does nothing else, is as fast as any hit path
-// can be on the machine it runs on. `bench flow` reports it beside the hit rate, on the same
-// table and the same probes (entry-line-reads).
+// line, so a loop that reads just those lines, and does nothing else, bounds from above what any
+// hit path can do on the machine it runs on. `bench flow` reports it beside the hit rate, on the
+// same table and the same probes (entry-line-reads). Lookups cannot reach it: they learn the
+// entry's address only from the key's hash and tag probe, and Wasm has no prefetch to overlap
+// that work with the entry reads of the keys before.
 
 import { FC_E_RANGE, FC_E_STATE, entriesOf, tableBuckets } from './flow-cache';
 import { rangeOk } from './hash';
