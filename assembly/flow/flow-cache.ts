@@ -14,9 +14,10 @@
 //   entries (64 B, one per slot, entry index = bucket * 8 + slot):
 //           +0 key[48]  +48 u32 value  +52 u32 lastHit  +56 u32 hash v  +60 u32 zero
 //
-// For 1M flows the tags are 1.1 MiB and the entries 68.7 MiB. A lookup reads the tag lines of
-// its two buckets and one entry line, the one a matching tag points to; a miss reads an entry
-// only on a false tag match (about one miss in 18 at capacity: two buckets of ~7 tags, 255
+// For 1M flows the tags are 1.1 MiB and the entries 68.7 MiB. A hit reads the tag line of its
+// primary bucket (and that of its alternative only when the primary holds no matching tag) and
+// one entry line, the one a matching tag points to; a miss reads both tag lines, and an
+// entry only on a false tag match (about one miss in 18 at capacity: two buckets of ~7 tags, 255
 // values). Tags are 8 bits, not 16, for the hits: on the bench machine (512 KiB L2 a core,
 // 4 KiB pages) the 2.2 MiB array of 16-bit tags at 1M flows missed the L2 and the TLB often
 // enough that hits ran 15-20 % slower. The price is paid by misses (about 20 % slower at 1M:
