@@ -1,12 +1,12 @@
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { distFile, kernelFile } from '../src/common/package-paths.js';
-import { spinMicros } from '../src/common/spin.js';
-import { CTL_RUN_STATE, RunState } from '../src/dpu/core-layout.js';
-import { DpuCorePool } from '../src/dpu/core-pool.js';
-import { KernelLoader } from '../src/dpu/kernel-loader.js';
-import { HostMemory } from '../src/hypervisor/host-memory.js';
+import { distFile, kernelFile } from '../common/package-paths.js';
+import { spinMicros } from '../common/spin.js';
+import { CTL_RUN_STATE, RunState } from '../dpu/core/core-layout.js';
+import { DpuCorePool } from '../dpu/core/core-pool.js';
+import { KernelLoader } from '../dpu/kernels/kernel-loader.js';
+import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -133,7 +133,7 @@ async function idleCpu(runs: number, seconds: number): Promise<number> {
 }
 
 async function piscinaRoundTrips(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
-  const p = new Piscina({ filename: pathToFileURL(distFile('bench/peers/noop-task.js')).href, minThreads: 1, maxThreads: 1 });
+  const p = new Piscina({ filename: pathToFileURL(distFile('src/bench/peers/noop-task.js')).href, minThreads: 1, maxThreads: 1 });
   try {
     for (let i = 0; i < 200; i++) await p.run(i);
     const runs: LatencySummary[] = [];
@@ -155,7 +155,7 @@ async function piscinaRoundTrips(ctx: BenchContext, n: number): Promise<LatencyS
 async function notifyWakeUps(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
   const sab = new SharedArrayBuffer(64);
   const i32 = new Int32Array(sab);
-  const w = new Worker(distFile('bench/peers/ping-worker.js'), { workerData: { mode: 'notify', sab } });
+  const w = new Worker(distFile('src/bench/peers/ping-worker.js'), { workerData: { mode: 'notify', sab } });
   try {
     const runs: LatencySummary[] = [];
     let seq = 0;
@@ -184,7 +184,7 @@ async function notifyWakeUps(ctx: BenchContext, n: number): Promise<LatencySumma
 }
 
 async function portRoundTrips(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
-  const w = new Worker(distFile('bench/peers/ping-worker.js'), { workerData: { mode: 'port' } });
+  const w = new Worker(distFile('src/bench/peers/ping-worker.js'), { workerData: { mode: 'port' } });
   const once = (v: number): Promise<unknown> => new Promise((res) => { w.once('message', res); w.postMessage(v); });
   try {
     for (let i = 0; i < 100; i++) await once(i);

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import { crc16t10dif, crc16t10difAt } from '../src/dpu/dif/crc16.js';
-import { T10Dif } from '../src/dpu/dif/t10-dif.js';
-import { relaxedSimdSupported } from '../src/dpu/kernel-flavour.js';
-import { LoaderRuntime } from '../src/dpu/kernel-runtime.js';
-import { HostMemory } from '../src/hypervisor/host-memory.js';
+import { crc16t10dif, crc16t10difAt } from '../dpu/dif/crc16.js';
+import { T10Dif } from '../dpu/dif/t10-dif.js';
+import { relaxedSimdSupported } from '../dpu/kernels/kernel-flavour.js';
+import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { rateSync, sampleAll } from './lib/throughput.js';

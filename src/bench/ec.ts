@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
-import { relaxedSimdSupported } from '../src/dpu/kernel-flavour.js';
-import { LoaderRuntime } from '../src/dpu/kernel-runtime.js';
-import { ReedSolomon } from '../src/dpu/ec/reed-solomon.js';
-import { EcOffload } from '../src/dpu/ec/ec-offload.js';
-import { HostMemory } from '../src/hypervisor/host-memory.js';
-import { Host } from '../src/orchestrator/host.js';
+import { relaxedSimdSupported } from '../dpu/kernels/kernel-flavour.js';
+import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { ReedSolomon } from '../dpu/ec/reed-solomon.js';
+import { EcOffload } from '../dpu/ec/ec-offload.js';
+import { HostMemory } from '../memory/host-memory.js';
+import { Host } from '../orchestrator/host.js';
 import type { BenchContext } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { rateAsync, rateSync, sampleAll } from './lib/throughput.js';

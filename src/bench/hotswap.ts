@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { kernelFile, releaseFile } from '../src/common/package-paths.js';
-import { inspectKernel } from '../src/dpu/kernel-image.js';
-import type { Job } from '../src/dpu/dpu-core.js';
-import type { LoadedKernel } from '../src/dpu/kernel-loader.js';
-import { affinityUnsupported } from '../src/dpu/cpu-affinity.js';
-import { DEFAULT_VCPU_NICE } from '../src/hypervisor/guest/vcpu.js';
-import { Host } from '../src/orchestrator/host.js';
-import { AuditedTraffic, type TrafficReport } from '../src/ops/hot-swap/audited-traffic.js';
-import { generateSigningKey, signModule, type ModuleSignature } from '../src/ops/hot-swap/signature.js';
+import { kernelFile, releaseFile } from '../common/package-paths.js';
+import { inspectKernel } from '../common/kernel-image.js';
+import type { Job } from '../dpu/core/dpu-core.js';
+import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
+import { affinityUnsupported } from '../dpu/core/cpu-affinity.js';
+import { DEFAULT_VCPU_NICE } from '../hypervisor/guest/vcpu.js';
+import { Host } from '../orchestrator/host.js';
+import { AuditedTraffic, type TrafficReport } from '../ops/hot-swap/audited-traffic.js';
+import { generateSigningKey, signModule, type ModuleSignature } from '../ops/hot-swap/signature.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 

@@ -1,15 +1,15 @@
 import { Worker } from 'node:worker_threads';
-import { distFile } from '../src/common/package-paths.js';
-import type { RingFeatures } from '../src/common/virtio/features.js';
-import { DpuCorePool } from '../src/dpu/core-pool.js';
-import { LoaderRuntime } from '../src/dpu/kernel-runtime.js';
-import { LoopbackDevice } from '../src/dpu/virtio/loopback-device.js';
-import { ReferenceDevice } from '../src/dpu/virtio/reference-device.js';
-import { HostMemory } from '../src/hypervisor/host-memory.js';
-import { Guest } from '../src/hypervisor/guest/guest.js';
-import { GuestQueue } from '../src/hypervisor/guest/guest-queue.js';
-import { GuestVcpu } from '../src/hypervisor/guest/vcpu.js';
-import { createDriver } from '../src/hypervisor/guest/virtio/index.js';
+import { distFile } from '../common/package-paths.js';
+import type { RingFeatures } from '../common/virtio/features.js';
+import { DpuCorePool } from '../dpu/core/core-pool.js';
+import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { LoopbackDevice } from '../dpu/virtio/loopback-device.js';
+import { ReferenceDevice } from '../dpu/virtio/reference-device.js';
+import { HostMemory } from '../memory/host-memory.js';
+import { Guest } from '../hypervisor/guest/guest.js';
+import { GuestQueue } from '../hypervisor/guest/guest-queue.js';
+import { GuestVcpu } from '../hypervisor/guest/vcpu.js';
+import { createDriver } from '../hypervisor/guest/virtio/index.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -224,7 +224,7 @@ async function loopbackTs(features: RingFeatures, mode: 'poll' | 'irq', runs: nu
   const g = new Guest(memory, { name: 't', ramBytes: 8 * MIB });
   const words = { doorbell: g.allocIrq(), sleeping: g.allocIrq(), irq: g.allocIrq(), stop: g.allocIrq() };
   const common = { buffer: memory.memory.buffer, ramBase: g.ramBase, ramBytes: g.ramBytes, size: 256, features, words, mode };
-  const file = distFile('bench/peers/ts-vq-worker.js');
+  const file = distFile('src/bench/peers/ts-vq-worker.js');
   const driver = new Worker(file, { workerData: { ...common, role: 'driver', areaGpa: '65536' } });
   const first = await once<{ config: { descGpa: string; driverGpa: string; deviceGpa: string } }>(driver);
   const device = new Worker(file, { workerData: { ...common, role: 'device', areaGpa: '0', config: first.config } });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode, QingtianError } from '../common/errors.js';
+import { ErrorCode, QingtianError } from './errors.js';
 import { readWasmSections } from './wasm-sections.js';
 
 /** The kernel ABI this runtime speaks (assembly/common/abi.ts KERNEL_ABI). */

@@ -20,7 +20,7 @@ export function packageRoot(): string {
   }
 }
 
-/** Compiled JS of a source file, e.g. distFile('src/dpu/reactor-worker.js'). Workers always run compiled code. */
+/** Compiled JS of a source file, e.g. distFile('src/dpu/core/reactor-worker.js'). Workers always run compiled code. */
 export function distFile(rel: string): string {
   return join(packageRoot(), 'dist', rel);
 }

@@ -3,7 +3,7 @@ import { jainIndex } from './metrics.js';
 import { compileNetwork } from './network.js';
 import { Simulation } from './simulation.js';
 import { dumbbell } from './topology.js';
-import type { KernelRuntime } from '../dpu/kernel-runtime.js';
+import type { KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 
 export interface FairnessOptions {
   cc: CcName;

@@ -1,5 +1,5 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { LoadedKernel } from '../dpu/kernel-loader.js';
+import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 
 /**
  * The layout constants a kernel exports (offsets, sizes, flags), by name. The AssemblyScript

@@ -1,5 +1,5 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { KernelRuntime } from '../dpu/kernel-runtime.js';
+import type { KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { ccSetup, type CcName } from './cc-config.js';
 import { jainIndex, shortFlowSlowdown, slowdownBins, SHORT_FLOW_BYTES, type FlowResult, type SlowdownBin } from './metrics.js';
 import { compileNetwork, type Network } from './network.js';

@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { StateRegion } from '../common/host-memory-api.js';
-import { defaultRuntime, type KernelRuntime } from '../dpu/kernel-runtime.js';
-import type { LoadedKernel } from '../dpu/kernel-loader.js';
+import { defaultRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
+import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import type { CcSetup } from './cc-config.js';
 import { KernelLayout } from './kernel-layout.js';
 import { baseRttPs, maxBaseRttPs, type Network } from './network.js';

@@ -1,5 +1,5 @@
-import type { CoreCounters } from '../dpu/core-counters.js';
-import type { AllocatorStats } from '../hypervisor/region-allocator.js';
+import type { CoreCounters } from '../dpu/core/core-counters.js';
+import type { AllocatorStats } from '../memory/region-allocator.js';
 
 /** What the metrics page is drawn from; every figure is read out of band (no core is messaged). */
 export interface MetricsSnapshot {

@@ -1,5 +1,5 @@
-import { LoaderRuntime, setDefaultRuntimeFactory } from '../dpu/kernel-runtime.js';
-import { HostMemory } from '../hypervisor/host-memory.js';
+import { LoaderRuntime, setDefaultRuntimeFactory } from '../dpu/kernels/kernel-runtime.js';
+import { HostMemory } from '../memory/host-memory.js';
 
 /**
  * The standalone runtime for kernel library APIs used without a Host: a private 1 GiB host

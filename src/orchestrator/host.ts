@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import { kernelFile } from '../common/package-paths.js';
 import { parseArgs } from '../common/validate.js';
-import { DpuCorePool, type DpuOptions } from '../dpu/core-pool.js';
-import { KernelLoader, type LoadedKernel } from '../dpu/kernel-loader.js';
-import { LoaderRuntime, type KernelRuntime } from '../dpu/kernel-runtime.js';
-import { HostMemory, type HostMemoryOptions } from '../hypervisor/host-memory.js';
+import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
+import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
+import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GMAP_BYTES, gpaToHost, readGuestMap, writeGuestMap, type GuestSlot } from '../../src/common/gpa.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../src/memory/host-memory.js';
 import { familyKernel, instantiate } from '../helpers/kernels.js';
 
 const U64 = (1n << 64n) - 1n;

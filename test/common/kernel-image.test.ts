@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../src/common/errors.js';
-import { decodeName, encodeName, inspectKernel } from '../../src/dpu/kernel-image.js';
-import { KernelLoader } from '../../src/dpu/kernel-loader.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
+import { decodeName, encodeName, inspectKernel } from '../../src/common/kernel-image.js';
+import { KernelLoader } from '../../src/dpu/kernels/kernel-loader.js';
+import { HostMemory } from '../../src/memory/host-memory.js';
 import { familyKernel, testKernel } from '../helpers/kernels.js';
 import { extraImportModule, ownMemoryModule, unsharedMemoryModule } from '../helpers/wasm-bytes.js';
 

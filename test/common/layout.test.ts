@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import * as gpa from '../../src/common/gpa.js';
 import { packageRoot } from '../../src/common/package-paths.js';
 import * as hdr from '../../src/common/region-header.js';
-import { inspectKernel } from '../../src/dpu/kernel-image.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
+import { inspectKernel } from '../../src/common/kernel-image.js';
+import { HostMemory } from '../../src/memory/host-memory.js';
 import { familyKernel, instantiate } from '../helpers/kernels.js';
 
 describe('layouts shared by AssemblyScript and TypeScript have one source of truth', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../src/common/errors.js';
 import { checkHeader, fourcc, HDR_BYTES } from '../../src/common/region-header.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../src/memory/host-memory.js';
 
 describe('HostMemory', () => {
   it('is one shared WebAssembly.Memory of the requested size that cannot grow', () => {

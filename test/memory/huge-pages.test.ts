@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../src/common/errors.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
-import { thpMode } from '../../src/hypervisor/huge-pages.js';
+import { HostMemory } from '../../src/memory/host-memory.js';
+import { thpMode } from '../../src/memory/huge-pages.js';
 
 const MIB = 1 << 20;
 

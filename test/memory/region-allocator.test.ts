@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isQingtianError, type ErrorCode } from '../../src/common/errors.js';
 import type { Region } from '../../src/common/host-memory-api.js';
-import { PAGE_BYTES, RegionAllocator } from '../../src/hypervisor/region-allocator.js';
+import { PAGE_BYTES, RegionAllocator } from '../../src/memory/region-allocator.js';
 
 function expectCode(fn: () => unknown, code: ErrorCode): Error {
   try {

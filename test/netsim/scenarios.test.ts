@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/index.js';
-import { runFairness } from '../../src/sim/fairness.js';
-import { percentile } from '../../src/sim/metrics.js';
-import { runScenario } from '../../src/sim/scenario.js';
-import { fatTree, incastStar } from '../../src/sim/topology.js';
+import { runFairness } from '../../src/netsim/fairness.js';
+import { percentile } from '../../src/netsim/metrics.js';
+import { runScenario } from '../../src/netsim/scenario.js';
+import { fatTree, incastStar } from '../../src/netsim/topology.js';
 
 describe('scenario: 16 -> 1 incast at 100 Gb/s', () => {
   it('LDCP without PFC: bottleneck queue p99 at most a quarter of DCQCN\'s, no pause, no drop', () => {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import '../../src/index.js';
-import { ccSetup, type CcName } from '../../src/sim/cc-config.js';
-import { binRange, histBin } from '../../src/sim/histogram.js';
-import { compileNetwork } from '../../src/sim/network.js';
+import { ccSetup, type CcName } from '../../src/netsim/cc-config.js';
+import { binRange, histBin } from '../../src/netsim/histogram.js';
+import { compileNetwork } from '../../src/netsim/network.js';
 import { Prng } from '../../src/common/prng.js';
-import { readFlows, readPorts } from '../../src/sim/results.js';
-import { Simulation, type SimConfig } from '../../src/sim/simulation.js';
-import { fatTree, incastStar } from '../../src/sim/topology.js';
-import { incastFlows, poissonFlows, type SizeCdf } from '../../src/sim/workload.js';
-import { defaultRuntime } from '../../src/dpu/kernel-runtime.js';
+import { readFlows, readPorts } from '../../src/netsim/results.js';
+import { Simulation, type SimConfig } from '../../src/netsim/simulation.js';
+import { fatTree, incastStar } from '../../src/netsim/topology.js';
+import { incastFlows, poissonFlows, type SizeCdf } from '../../src/netsim/workload.js';
+import { defaultRuntime } from '../../src/dpu/kernels/kernel-runtime.js';
 
 const CDF: SizeCdf = { name: 'test', sizes: [0, 1000, 10_000, 100_000, 1_000_000], cum: [0, 30, 60, 90, 100] };
 

@@ -1,5 +1,5 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { hugePageSupport } from '../../src/hypervisor/huge-pages.js';
+import { hugePageSupport } from '../../memory/huge-pages.js';
 
 /**
  * One line on the machine a bench runs on, for stderr: the figures of the memory- and

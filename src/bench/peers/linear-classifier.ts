@@ -1,4 +1,4 @@
-import type { NormalRule } from '../../src/dpu/net/classifier-rule.js';
+import type { NormalRule } from '../../dpu/flow/classifier-rule.js';
 
 /**
  * Peer: the plain-JS classifier everyone writes first. Rules in priority order in flat typed

@@ -1,4 +1,4 @@
-import { Prng } from '../../src/common/prng.js';
+import { Prng } from '../../common/prng.js';
 
 /**
  * Peer for the event-core bench: a plain binary heap in TypeScript (times and payloads in

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RingFeatures } from '../../src/common/virtio/features.js';
-import { ReferenceDevice, echoChain, type RefMemory } from '../../src/dpu/virtio/reference-device.js';
-import { createDriver, type GuestRam } from '../../src/hypervisor/guest/virtio/index.js';
+import type { RingFeatures } from '../../common/virtio/features.js';
+import { ReferenceDevice, echoChain, type RefMemory } from '../../dpu/virtio/reference-device.js';
+import { createDriver, type GuestRam } from '../../hypervisor/guest/virtio/index.js';
 
 /**
  * The plain-TypeScript peer of the vq bench: the spec-literal reference device (role 'device')

@@ -1,6 +1,6 @@
-import { SUITES } from '../../../bench/index.js';
-import { machineLine } from '../../../bench/lib/machine.js';
-import { Reporter } from '../../../bench/lib/report.js';
+import { SUITES } from '../../bench/index.js';
+import { machineLine } from '../../bench/lib/machine.js';
+import { Reporter } from '../../bench/lib/report.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 export async function benchCommand(suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean }): Promise<void> {

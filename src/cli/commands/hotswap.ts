@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { inspectKernel } from '../../dpu/kernel-image.js';
+import { inspectKernel } from '../../common/kernel-image.js';
 import { Host } from '../../orchestrator/host.js';
 import { AuditedTraffic, type TrafficReport } from '../../ops/hot-swap/audited-traffic.js';
 import type { CommittedEvent, StagedEvent, SwapOutcome } from '../../ops/hot-swap/events.js';

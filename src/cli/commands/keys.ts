@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { inspectKernel } from '../../dpu/kernel-image.js';
+import { inspectKernel } from '../../common/kernel-image.js';
 import { generateSigningKey, signModule } from '../../ops/hot-swap/signature.js';
 
 export function readFileOrFail(path: string, what: string): Buffer {

@@ -1,11 +1,11 @@
 import '../../orchestrator/default-runtime.js';
 import { z } from 'zod';
 import { parseArgs } from '../../common/validate.js';
-import { parseCcList } from '../../sim/cc-config.js';
-import { writeOutputs } from '../../sim/outputs.js';
-import { runScenario, type Progress, type Scenario } from '../../sim/scenario.js';
-import { resolveTopology } from '../../sim/topology.js';
-import { loadCdf } from '../../sim/workload.js';
+import { parseCcList } from '../../netsim/cc-config.js';
+import { writeOutputs } from '../../netsim/outputs.js';
+import { runScenario, type Progress, type Scenario } from '../../netsim/scenario.js';
+import { resolveTopology } from '../../netsim/topology.js';
+import { loadCdf } from '../../netsim/workload.js';
 
 export interface SimCliOptions {
   topo: string;

@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import type { LoadedKernel } from '../kernel-loader.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 
 export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
 

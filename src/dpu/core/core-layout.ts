@@ -1,4 +1,4 @@
-import { fourcc } from '../common/region-header.js';
+import { fourcc } from '../../common/region-header.js';
 import { COUNTER_BLOCK_BYTES } from './core-counters.js';
 import { SpscRing } from './spsc-ring.js';
 

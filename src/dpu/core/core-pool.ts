@@ -3,15 +3,15 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { z } from 'zod';
-import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
-import { distFile } from '../common/package-paths.js';
-import { intIn, oneOf, parseArgs } from '../common/validate.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { distFile } from '../../common/package-paths.js';
+import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
 import { CORE_LAYOUT, CORE_MAGIC, CORE_MODES, CTL_BYTES, DEFAULT_IDLE_SPIN_POLLS, type CoreMode } from './core-layout.js';
 import { affinityUnsupported, cpuList, pinProcess, threadAffinity } from './cpu-affinity.js';
 import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-core.js';
-import type { LoadedKernel } from './kernel-loader.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
 export interface DpuOptions {
@@ -130,7 +130,7 @@ export class DpuCorePool extends EventEmitter {
   ) {
     super();
     this.piscina = new Piscina({
-      filename: pathToFileURL(distFile('src/dpu/reactor-worker.js')).href,
+      filename: pathToFileURL(distFile('src/dpu/core/reactor-worker.js')).href,
       minThreads: count,
       maxThreads: count,
       concurrentTasksPerWorker: 1,

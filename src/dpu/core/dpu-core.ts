@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import {
   CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
   RUN_STATE_NAMES, RunState, Status, coreRings, ringDoorbell, type CoreMode, type CoreRunState, type OpCode,
 } from './core-layout.js';
-import type { LoadedKernel } from './kernel-loader.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 import type { SpscRing } from './spsc-ring.js';
 

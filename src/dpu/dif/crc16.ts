@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { SIMD_CHOICES, type SimdChoice } from '../kernel-flavour.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import { addressIn, stagingFor } from '../staging.js';
+import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import { addressIn, stagingFor } from '../kernels/staging.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
 export interface CrcOptions {

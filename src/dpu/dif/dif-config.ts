@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
-import { SIMD_CHOICES, type SimdChoice } from '../kernel-flavour.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 /** Data bytes per protected block; each carries 8 bytes of PI (interleaved units of 520 / 4104). */
 export const DIF_BLOCK_SIZES = [512, 4096] as const;

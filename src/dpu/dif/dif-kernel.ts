@@ -1,6 +1,6 @@
-import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
-import type { LoadedKernel } from '../kernel-loader.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 type Crc = (seed: number, p: number, n: number) => number;
 type Generate = (data: number, dataStride: number, pi: number, piStride: number, blocks: number, bs: number, cfg: number, app: number, ref: number) => number;

@@ -1,8 +1,8 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import type { SimdFlavour } from '../kernel-flavour.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import { outputArray } from '../out-buffers.js';
-import { addressIn, align64, stagingFor } from '../staging.js';
+import type { SimdFlavour } from '../kernels/kernel-flavour.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import { outputArray } from '../kernels/out-buffers.js';
+import { addressIn, align64, stagingFor } from '../kernels/staging.js';
 import { parseDifOptions, PI_BYTES, refTagAt, RESULT_BYTES, TAG_NAMES, withRefTag, type DifConfig, type T10DifOptions } from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 

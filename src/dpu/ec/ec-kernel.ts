@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
-import type { LoadedKernel } from '../kernel-loader.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
 type Update = (len: number, k: number, rows: number, j: number, tbls: number, oldData: number, newData: number, parity: number) => number;

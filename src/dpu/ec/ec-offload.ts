@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
-import type { DpuCorePool } from '../core-pool.js';
-import type { Job } from '../dpu-core.js';
-import { flavouredFamily, resolveFlavour, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import type { DpuCorePool } from '../core/core-pool.js';
+import type { Job } from '../core/dpu-core.js';
+import { flavouredFamily, resolveFlavour, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
 

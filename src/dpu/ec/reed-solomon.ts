@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
-import { SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernel-flavour.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import { outputArrays } from '../out-buffers.js';
-import { addressIn, align64, stagingFor } from '../staging.js';
+import { SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import { outputArrays } from '../kernels/out-buffers.js';
+import { addressIn, align64, stagingFor } from '../kernels/staging.js';
 import { CoderState } from './coder-state.js';
 import { DecodePlans, type DecodePlan } from './decode-plans.js';
 import { checkStatus, ecKernel, type EcKernel } from './ec-kernel.js';

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { intIn, parseArgs } from '../../common/validate.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import type { LoadedKernel } from '../kernel-loader.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 
 /** Bytes of a flow key (the packet parser's key layout, see packet-parser.ts). */
 export const FLOW_KEY_BYTES = 48;

@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region } from '../../common/host-memory-api.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import type { LoadedKernel } from '../kernel-loader.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
 
 /**

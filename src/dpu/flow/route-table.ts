@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
-import { defaultRuntime, type KernelRuntime } from '../kernel-runtime.js';
-import type { LoadedKernel } from '../kernel-loader.js';
+import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
 
 export type AddressFamily = 'ipv4' | 'ipv6';

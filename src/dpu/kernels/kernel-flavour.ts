@@ -1,4 +1,4 @@
-import { ErrorCode, QingtianError } from '../common/errors.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 /**
  * Kernel families that use 16-lane table lookups come in two builds (flavours.json next to

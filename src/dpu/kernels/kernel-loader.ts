@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { HostMemoryApi, StateRegion } from '../common/host-memory-api.js';
-import { inspectKernel, type KernelImageInfo } from './kernel-image.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { inspectKernel, type KernelImageInfo } from '../../common/kernel-image.js';
 
 export const KERNEL_IMAGE_MAGIC = 'KIMG';
 export const KERNEL_TABLES_MAGIC = 'KTBL';

@@ -1,6 +1,6 @@
-import { ErrorCode, QingtianError } from '../common/errors.js';
-import type { HostMemoryApi } from '../common/host-memory-api.js';
-import { kernelFile } from '../common/package-paths.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { kernelFile } from '../../common/package-paths.js';
 import { KernelLoader, type LoadedKernel } from './kernel-loader.js';
 
 /**

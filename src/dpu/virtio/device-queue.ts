@@ -5,8 +5,8 @@ import type { StateRegion } from '../../common/host-memory-api.js';
 import { featureWord, type RingFeatures } from '../../common/virtio/features.js';
 import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
-import type { LoadedKernel } from '../kernel-loader.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import * as Q from './queue-state.js';
 
 /** A queue configuration, as a driver writes it into the transport (queue_size, queue_desc, ...). */

@@ -3,9 +3,9 @@ import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
-import { CTL_DOORBELL, CTL_SLEEPING } from '../core-layout.js';
-import type { DpuCore, Job } from '../dpu-core.js';
-import type { KernelRuntime } from '../kernel-runtime.js';
+import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
+import type { DpuCore, Job } from '../core/dpu-core.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
 import { BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
 

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import { distFile, kernelFile } from '../../common/package-paths.js';
-import { inspectKernel } from '../../dpu/kernel-image.js';
+import { inspectKernel } from '../../common/kernel-image.js';
 import type { VcpuReply, VcpuRequest } from './vcpu-worker.js';
 import { readFileSync } from 'node:fs';
 

@@ -1,7 +1,7 @@
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
-import type { DpuCore } from '../../dpu/dpu-core.js';
-import type { KernelRuntime } from '../../dpu/kernel-runtime.js';
+import type { DpuCore } from '../../dpu/core/dpu-core.js';
+import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../../dpu/virtio/loopback-device.js';
 import { Guest } from '../../hypervisor/guest/guest.js';
 import { GuestQueue } from '../../hypervisor/guest/guest-queue.js';

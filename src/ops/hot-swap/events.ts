@@ -1,4 +1,4 @@
-import type { SwapCommit } from '../../dpu/dpu-core.js';
+import type { SwapCommit } from '../../dpu/core/dpu-core.js';
 
 /** The new version is loaded on every core (its own image slot and table region) and passed its self-test. */
 export interface StagedEvent {

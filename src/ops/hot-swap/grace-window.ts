@@ -1,6 +1,6 @@
-import type { DpuCorePool } from '../../dpu/core-pool.js';
-import type { JobFailedEvent, JobRolledBackEvent, SwapTransform } from '../../dpu/dpu-core.js';
-import type { LoadedKernel } from '../../dpu/kernel-loader.js';
+import type { DpuCorePool } from '../../dpu/core/core-pool.js';
+import type { JobFailedEvent, JobRolledBackEvent, SwapTransform } from '../../dpu/core/dpu-core.js';
+import type { LoadedKernel } from '../../dpu/kernels/kernel-loader.js';
 import type { SwapOutcome } from './events.js';
 
 export interface GraceOptions {

@@ -1,4 +1,4 @@
-import type { LoadedKernel } from '../../dpu/kernel-loader.js';
+import type { LoadedKernel } from '../../dpu/kernels/kernel-loader.js';
 import type { ModuleSignature } from './signature.js';
 
 /**

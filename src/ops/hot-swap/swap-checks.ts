@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region } from '../../common/host-memory-api.js';
-import type { SwapTransform } from '../../dpu/dpu-core.js';
-import type { KernelImageInfo } from '../../dpu/kernel-image.js';
+import type { SwapTransform } from '../../dpu/core/dpu-core.js';
+import type { KernelImageInfo } from '../../common/kernel-image.js';
 
 /** Exports with a meaning to the hot-swap manager itself (ABI of hot-swappable modules). */
 export const SELF_TEST_EXPORT = 'qt_self_test';

@@ -1,10 +1,10 @@
-import { ccSetup, type CcName } from '../../sim/cc-config.js';
-import { percentile } from '../../sim/metrics.js';
-import { compileNetwork } from '../../sim/network.js';
-import { readFlows, readSeries } from '../../sim/results.js';
-import { Simulation } from '../../sim/simulation.js';
-import { incastStar } from '../../sim/topology.js';
-import { incastFlows } from '../../sim/workload.js';
+import { ccSetup, type CcName } from '../../netsim/cc-config.js';
+import { percentile } from '../../netsim/metrics.js';
+import { compileNetwork } from '../../netsim/network.js';
+import { readFlows, readSeries } from '../../netsim/results.js';
+import { Simulation } from '../../netsim/simulation.js';
+import { incastStar } from '../../netsim/topology.js';
+import { incastFlows } from '../../netsim/workload.js';
 import type { DemoChapter } from './demo-context.js';
 
 const SIM_MS = 10;

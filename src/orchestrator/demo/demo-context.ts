@@ -1,4 +1,4 @@
-import type { DpuCore } from '../../dpu/dpu-core.js';
+import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { Host } from '../host.js';
 
 /** What every demo chapter gets: the booted host, a narrator and the closing report. */

@@ -1,6 +1,6 @@
 import { fourcc } from '../../common/region-header.js';
 import { spinMicros } from '../../common/spin.js';
-import type { JobFailedEvent } from '../../dpu/dpu-core.js';
+import type { JobFailedEvent } from '../../dpu/core/dpu-core.js';
 import { sampleEcho, sleep, type DemoChapter } from './demo-context.js';
 
 const MIB = 1 << 20;

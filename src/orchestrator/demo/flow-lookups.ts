@@ -1,9 +1,9 @@
 import { Prng } from '../../common/prng.js';
-import { Classifier } from '../../dpu/net/classifier.js';
-import { FLOW_KEY_BYTES, FlowTable } from '../../dpu/net/flow-table.js';
-import { PacketParser } from '../../dpu/net/packet-parser.js';
-import { RouteTable } from '../../dpu/net/route-table.js';
-import { generateRoutes4, routeProbes } from '../../dpu/net/route-gen.js';
+import { Classifier } from '../../dpu/flow/classifier.js';
+import { FLOW_KEY_BYTES, FlowTable } from '../../dpu/flow/flow-table.js';
+import { PacketParser } from '../../dpu/flow/packet-parser.js';
+import { RouteTable } from '../../dpu/flow/route-table.js';
+import { generateRoutes4, routeProbes } from '../../dpu/flow/route-gen.js';
 import type { DemoChapter } from './demo-context.js';
 
 const BURST = 32;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { kernelFile, releaseFile } from '../../common/package-paths.js';
-import { inspectKernel } from '../../dpu/kernel-image.js';
+import { inspectKernel } from '../../common/kernel-image.js';
 import { AuditedTraffic } from '../../ops/hot-swap/audited-traffic.js';
 import { generateSigningKey, signModule } from '../../ops/hot-swap/signature.js';
 import { sleep, type DemoChapter } from './demo-context.js';

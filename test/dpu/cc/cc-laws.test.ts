@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CcFlowTable, type CcEvent } from '../../../src/dpu/rdma/cc-kernel.js';
+import { CcFlowTable, type CcEvent } from '../../../src/dpu/cc/cc-kernel.js';
 import '../../../src/index.js';
 import { Prng } from '../../../src/common/prng.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTER_NAMES, CounterWriter, readCounters } from '../../src/dpu/core-counters.js';
+import { COUNTER_NAMES, CounterWriter, readCounters } from '../../../src/dpu/core/core-counters.js';
 
 describe('core counters', () => {
   it('carry 64-bit values through the u32 pairs and resume from what is in memory', () => {

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isQingtianError } from '../../src/common/errors.js';
-import type { Region, StateRegion } from '../../src/common/host-memory-api.js';
-import { kernelFile } from '../../src/common/package-paths.js';
+import { isQingtianError } from '../../../src/common/errors.js';
+import type { Region, StateRegion } from '../../../src/common/host-memory-api.js';
+import { kernelFile } from '../../../src/common/package-paths.js';
 import { availableParallelism, getPriority } from 'node:os';
-import { DpuCorePool, defaultCoreNice } from '../../src/dpu/core-pool.js';
-import { affinityUnsupported, threadAffinity } from '../../src/dpu/cpu-affinity.js';
-import type { Job, JobFailedEvent } from '../../src/dpu/dpu-core.js';
-import { KernelLoader, type LoadedKernel } from '../../src/dpu/kernel-loader.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
-import { testKernel, until } from '../helpers/kernels.js';
+import { DpuCorePool, defaultCoreNice } from '../../../src/dpu/core/core-pool.js';
+import { affinityUnsupported, threadAffinity } from '../../../src/dpu/core/cpu-affinity.js';
+import type { Job, JobFailedEvent } from '../../../src/dpu/core/dpu-core.js';
+import { KernelLoader, type LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
+import { testKernel, until } from '../../helpers/kernels.js';
 
 const MIB = 1 << 20;
 

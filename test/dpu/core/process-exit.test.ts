@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 describe('shutdown', () => {
   it('a stopped pool leaves no thread running: the process exits on its own', () => {
-    const child = fileURLToPath(new URL('../helpers/exit-child.mjs', import.meta.url));
+    const child = fileURLToPath(new URL('../../helpers/exit-child.mjs', import.meta.url));
     const r = spawnSync(process.execPath, [child], { encoding: 'utf8', timeout: 30_000 });
     expect(r.error, 'the child did not exit within 30 s').toBeUndefined();
     expect(r.stderr).toBe('');

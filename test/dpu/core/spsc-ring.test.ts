@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SpscRing } from '../../src/dpu/spsc-ring.js';
+import { SpscRing } from '../../../src/dpu/core/spsc-ring.js';
 
 describe('SpscRing', () => {
   const make = (capacity = 4): SpscRing => new SpscRing(new Int32Array(new SharedArrayBuffer(4096)), 64, capacity, 8);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, isQingtianError } from '../../src/common/errors.js';
-import type { StateRegion } from '../../src/common/host-memory-api.js';
-import { DpuCorePool } from '../../src/dpu/core-pool.js';
-import type { JobFailedEvent, JobRolledBackEvent, SwapTransform } from '../../src/dpu/dpu-core.js';
-import { KernelLoader, type LoadedKernel } from '../../src/dpu/kernel-loader.js';
-import { HostMemory } from '../../src/hypervisor/host-memory.js';
-import { testKernel, until } from '../helpers/kernels.js';
+import { ErrorCode, isQingtianError } from '../../../src/common/errors.js';
+import type { StateRegion } from '../../../src/common/host-memory-api.js';
+import { DpuCorePool } from '../../../src/dpu/core/core-pool.js';
+import type { JobFailedEvent, JobRolledBackEvent, SwapTransform } from '../../../src/dpu/core/dpu-core.js';
+import { KernelLoader, type LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
+import { testKernel, until } from '../../helpers/kernels.js';
 
 const MIB = 1 << 20;
 const UP: SwapTransform = { name: 'qt_state_transform', in: 'to', fromLayout: 1, toLayout: 2 };

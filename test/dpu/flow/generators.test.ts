@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Classifier, HostMemory, LoaderRuntime, parseClassBench, ruleMatches } from '../../../src/index.js';
-import { generateClassBench, generateTrace } from '../../../src/dpu/net/classbench-gen.js';
-import { generateRoutes4 } from '../../../src/dpu/net/route-gen.js';
+import { generateClassBench, generateTrace } from '../../../src/dpu/flow/classbench-gen.js';
+import { generateRoutes4 } from '../../../src/dpu/flow/route-gen.js';
 
 const seed = parseClassBench(readFileSync(join(__dirname, '..', '..', 'fixtures', 'acl1_1k'), 'utf8'));
 

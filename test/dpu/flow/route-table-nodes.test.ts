@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HostMemory, isQingtianError, LoaderRuntime, RouteTable } from '../../../src/index.js';
-import { MAX_NODE_UNITS, MIN_NODE_UNITS } from '../../../src/dpu/net/route-table.js';
+import { MAX_NODE_UNITS, MIN_NODE_UNITS } from '../../../src/dpu/flow/route-table.js';
 import { Prng } from '../../../src/common/prng.js';
-import { parseIPv4 } from '../../../src/dpu/net/ip-address.js';
+import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { RefTrie } from '../../helpers/ref-trie.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { flavouredFamily, relaxedSimdSupported, resolveFlavour } from '../../src/dpu/kernel-flavour.js';
+import { flavouredFamily, relaxedSimdSupported, resolveFlavour } from '../../../src/dpu/kernels/kernel-flavour.js';
 
 describe('kernel flavours', () => {
   afterEach(() => {

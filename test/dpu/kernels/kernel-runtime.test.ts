@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRuntime, HostMemory, LoaderRuntime } from '../../src/index.js';
+import { defaultRuntime, HostMemory, LoaderRuntime } from '../../../src/index.js';
 
 describe('kernel runtime', () => {
   it('loads a kernel family once and caches it', () => {

@@ -1,7 +1,7 @@
-import { DpuCorePool } from '../../../src/dpu/core-pool.js';
-import { LoaderRuntime } from '../../../src/dpu/kernel-runtime.js';
+import { DpuCorePool } from '../../../src/dpu/core/core-pool.js';
+import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { createDriver, type VirtqueueDriver } from '../../../src/hypervisor/guest/virtio/index.js';
 import type { Region } from '../../../src/common/host-memory-api.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as ring from '../../../src/common/virtio/ring-layout.js';
 import * as lb from '../../../src/dpu/virtio/loopback-device.js';
 import * as q from '../../../src/dpu/virtio/queue-state.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { familyKernel, instantiate } from '../../helpers/kernels.js';
 
 describe('virtio layouts: TS mirrors equal the Wasm exports of the same name', () => {

@@ -3,9 +3,9 @@
  * malicious guest would — and a harness that runs the loopback device's kernel directly on the
  * main thread (same Wasm as on a DPU core), one burst per call.
  */
-import { LoaderRuntime } from '../../../src/dpu/kernel-runtime.js';
+import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
 import {
   AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_BYTES, EVS_BYTES, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_USED, PDESC_FLAGS, PDESC_ID,

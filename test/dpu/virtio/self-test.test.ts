@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { readFileSync } from 'node:fs';
 import { releaseFile } from '../../../src/common/package-paths.js';
 import { familyKernel, instantiate } from '../../helpers/kernels.js';

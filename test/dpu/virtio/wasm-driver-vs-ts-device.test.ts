@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { describeFeatures, type RingFeatures } from '../../../src/common/virtio/features.js';
-import { LoaderRuntime } from '../../../src/dpu/kernel-runtime.js';
+import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { ReferenceDevice, echoChain } from '../../../src/dpu/virtio/reference-device.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { FEATURE_SETS, MIB } from './helpers.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
-import { LoaderRuntime } from '../../../src/dpu/kernel-runtime.js';
+import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import * as ga from '../../../src/hypervisor/guest/loopback-audit.js';
 import { LoopbackAudit, type GuestCaller } from '../../../src/hypervisor/guest/loopback-audit.js';

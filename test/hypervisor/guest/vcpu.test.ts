@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../../src/common/errors.js';
-import { HostMemory } from '../../../src/hypervisor/host-memory.js';
+import { HostMemory } from '../../../src/memory/host-memory.js';
 import { DEFAULT_VCPU_NICE, GuestVcpu } from '../../../src/hypervisor/guest/vcpu.js';
 
 const MIB = 1 << 20;

@@ -1,6 +1,6 @@
 import { Host } from '../../../src/orchestrator/host.js';
 import { generateSigningKey, signModule, type ModuleSignature } from '../../../src/ops/hot-swap/signature.js';
-import { inspectKernel } from '../../../src/dpu/kernel-image.js';
+import { inspectKernel } from '../../../src/common/kernel-image.js';
 import { familyKernel, testKernel } from '../../helpers/kernels.js';
 
 export const MIB = 1 << 20;

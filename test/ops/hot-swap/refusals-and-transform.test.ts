@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, QingtianError, isQingtianError } from '../../../src/common/errors.js';
 import type { StateRegion } from '../../../src/common/host-memory-api.js';
-import type { Job } from '../../../src/dpu/dpu-core.js';
-import type { LoadedKernel } from '../../../src/dpu/kernel-loader.js';
+import type { Job } from '../../../src/dpu/core/dpu-core.js';
+import type { LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
 import type { Host } from '../../../src/orchestrator/host.js';
 import type { RefusedEvent } from '../../../src/ops/hot-swap/events.js';
 import { signModule } from '../../../src/ops/hot-swap/signature.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isQingtianError } from '../../../src/common/errors.js';
 import type { Region } from '../../../src/common/host-memory-api.js';
-import type { KernelImageInfo } from '../../../src/dpu/kernel-image.js';
+import type { KernelImageInfo } from '../../../src/common/kernel-image.js';
 import { checkCandidate, overlappedRegions, reverse } from '../../../src/ops/hot-swap/swap-checks.js';
 
 const info = (over: Partial<KernelImageInfo>): KernelImageInfo => ({
