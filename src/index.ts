@@ -1,7 +1,6 @@
 /**
  * qingtian SDK. See README.md for the architecture and docs/api.md for the reference.
  */
-import './orchestrator/default-runtime.js';
 
 export { Host, type HostOptions } from './orchestrator/host.js';
 export { defaultRuntime, LoaderRuntime, type KernelRuntime } from './dpu/kernels/kernel-runtime.js';

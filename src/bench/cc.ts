@@ -1,4 +1,3 @@
-import '../orchestrator/default-runtime.js';
 import { CcFlowTable, type CcEvent } from '../dpu/cc/cc-kernel.js';
 import { defaultRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { ccSetup, type CcName } from '../netsim/cc-config.js';

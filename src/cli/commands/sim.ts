@@ -1,4 +1,3 @@
-import '../../orchestrator/default-runtime.js';
 import { z } from 'zod';
 import { parseArgs } from '../../common/validate.js';
 import { parseCcList } from '../../netsim/cc-config.js';

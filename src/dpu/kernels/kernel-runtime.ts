@@ -1,6 +1,6 @@
-import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import { kernelFile } from '../../common/package-paths.js';
+import { HostMemory } from '../../memory/host-memory.js';
 import { KernelLoader, type LoadedKernel } from './kernel-loader.js';
 
 /**
@@ -47,21 +47,19 @@ export class LoaderRuntime implements KernelRuntime {
   }
 }
 
-let factory: (() => KernelRuntime) | null = null;
+/**
+ * The size of the standalone runtime's private host memory. Address space is reserved; pages
+ * are committed only when touched.
+ */
+export const STANDALONE_MEMORY_BYTES = 1 << 30;
+
 let shared: KernelRuntime | null = null;
 
 /**
- * Installed once by the package entry (src/orchestrator/default-runtime.ts), which may build a
- * HostMemory; the dpu folder itself never depends on the hypervisor.
+ * The process-wide runtime for library APIs used without a Host, created on first use: a private
+ * host memory of STANDALONE_MEMORY_BYTES and its own loader.
  */
-export function setDefaultRuntimeFactory(f: () => KernelRuntime): void {
-  factory = f;
-}
-
-/** The process-wide runtime for library APIs used without a Host. Created on first use. */
 export function defaultRuntime(): KernelRuntime {
-  if (shared) return shared;
-  if (!factory) throw new QingtianError(ErrorCode.NotFound, 'no default kernel runtime: import qingtian (src/index.ts) or pass a runtime explicitly');
-  shared = factory();
+  shared ??= new LoaderRuntime(new HostMemory({ sizeBytes: STANDALONE_MEMORY_BYTES }));
   return shared;
 }
