@@ -3,9 +3,13 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, EVENT_MESSAGE_OFFSET, EventKind, MAILBOX_CAPACITY, Op,
-  RUN_STATE_NAMES, RunState, Status, coreRings, ringDoorbell, type CoreMode, type CoreRunState, type OpCode,
+  CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, MAILBOX_CAPACITY, RUN_STATE_NAMES, RunState, coreRings,
+  ringDoorbell, type CoreMode, type CoreRunState,
 } from './core-layout.js';
+import {
+  CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_OFFSET, EventKind, Op, Status,
+  opName, type OpCode,
+} from './core-protocol.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 import type { SpscRing } from './spsc-ring.js';
@@ -85,7 +89,6 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const OP_NAMES = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, string>;
 const decoder = new TextDecoder();
 
 /**
@@ -281,7 +284,7 @@ export class DpuCore extends EventEmitter {
    */
   private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void, stampArgs = false): Promise<[number, number]> {
     if (!this.task || this.failed) {
-      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${OP_NAMES[op]}`));
+      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${opName(op)}`));
     }
     if (this.pending.size >= MAILBOX_CAPACITY) {
       return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: ${this.pending.size} commands outstanding (mailbox capacity ${MAILBOX_CAPACITY})`));
@@ -290,13 +293,13 @@ export class DpuCore extends EventEmitter {
     const i32 = this.i32;
     return new Promise<[number, number]>((resolve, reject) => {
       const pushed = this.mailbox.push((w) => {
-        i32[w] = seq;
-        i32[w + 1] = op;
-        for (let k = 0; k < 6; k++) i32[w + 2 + k] = (args[k] ?? 0) | 0;
+        i32[w + CMD_SEQ] = seq;
+        i32[w + CMD_OP] = op;
+        for (let k = 0; k < CMD_ARG_COUNT; k++) i32[w + CMD_ARGS + k] = (args[k] ?? 0) | 0;
         if (stampArgs) {
           const t0 = process.hrtime.bigint();
-          i32[w + 6] = Number(t0 & 0xffffffffn) | 0;
-          i32[w + 7] = Number(t0 >> 32n) | 0;
+          i32[w + CMD_ARGS + 4] = Number(t0 & 0xffffffffn) | 0;
+          i32[w + CMD_ARGS + 5] = Number(t0 >> 32n) | 0;
         }
       });
       if (!pushed) {
@@ -305,7 +308,7 @@ export class DpuCore extends EventEmitter {
       }
       const timer = setTimeout(() => {
         this.pending.delete(seq);
-        reject(new QingtianError(ErrorCode.Timeout, `core ${this.id}: ${OP_NAMES[op]} not acknowledged within ${this.ctx.commandTimeoutMs} ms`));
+        reject(new QingtianError(ErrorCode.Timeout, `core ${this.id}: ${opName(op)} not acknowledged within ${this.ctx.commandTimeoutMs} ms`));
       }, this.ctx.commandTimeoutMs);
       timer.unref();
       this.pending.set(seq, { op, onOk, resolve, reject, timer });
@@ -331,13 +334,13 @@ export class DpuCore extends EventEmitter {
     for (;;) {
       let seq = 0, kind = 0, status = 0, jobId = 0, arg0 = 0, arg1 = 0, message = '';
       const got = this.events.pop((w) => {
-        seq = i32[w]!;
-        kind = i32[w + 1]!;
-        status = i32[w + 2]!;
-        jobId = i32[w + 3]!;
-        arg0 = i32[w + 4]!;
-        arg1 = i32[w + 5]!;
-        const len = i32[w + 6]!;
+        seq = i32[w + EV_SEQ]!;
+        kind = i32[w + EV_KIND]!;
+        status = i32[w + EV_STATUS]!;
+        jobId = i32[w + EV_JOB]!;
+        arg0 = i32[w + EV_ARG0]!;
+        arg1 = i32[w + EV_ARG1]!;
+        const len = i32[w + EV_MESSAGE_BYTES]!;
         const at = w * 4 + EVENT_MESSAGE_OFFSET;
         message = len > 0 ? decoder.decode(u8.slice(at, at + len)) : '';
       });
@@ -363,7 +366,7 @@ export class DpuCore extends EventEmitter {
         : p.op === Op.SwapKernel ? ErrorCode.SwapFailed
         : p.op === Op.UnloadKernel && status === Status.KernelInUse ? ErrorCode.KernelBusy
         : ErrorCode.InvalidArgument;
-      p.reject(new QingtianError(code, `core ${this.id}: ${OP_NAMES[p.op]} failed (status ${status}): ${message}`, { status }));
+      p.reject(new QingtianError(code, `core ${this.id}: ${opName(p.op)} failed (status ${status}): ${message}`, { status }));
     }
   }
 
@@ -395,7 +398,7 @@ export class DpuCore extends EventEmitter {
     const why = error ? `failed: ${error.message}` : 'stopped';
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} ${why} before acknowledging ${OP_NAMES[p.op]}`));
+      p.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} ${why} before acknowledging ${opName(p.op)}`));
       this.pending.delete(seq);
     }
     if (error) {

@@ -1,10 +1,11 @@
 import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
 import { currentThreadId, pinThread } from './cpu-affinity.js';
+import { CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, RunState, coreRings, type CoreMode } from './core-layout.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
-  EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET, EventKind, MAX_JOBS_PER_CORE, Op, RunState, Status, coreRings, type CoreMode,
-} from './core-layout.js';
+  CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET,
+  EventKind, MAX_JOBS_PER_CORE, Op, Status,
+} from './core-protocol.js';
 import type { SpscRing } from './spsc-ring.js';
 
 /** What a reactor task receives from the pool. */
@@ -249,9 +250,9 @@ export class Reactor {
       let seq = 0, op = 0;
       const a = [0, 0, 0, 0, 0, 0];
       if (!this.mailbox.pop((w) => {
-        seq = i32[w]!;
-        op = i32[w + 1]!;
-        for (let k = 0; k < 6; k++) a[k] = i32[w + 2 + k]!;
+        seq = i32[w + CMD_SEQ]!;
+        op = i32[w + CMD_OP]!;
+        for (let k = 0; k < CMD_ARG_COUNT; k++) a[k] = i32[w + CMD_ARGS + k]!;
       })) break;
       c[C_COMMANDS]!++;
       let status: number = Status.Ok;
@@ -491,15 +492,15 @@ export class Reactor {
     const i32 = this.i32;
     const u8 = this.u8;
     const ok = this.events.push((w) => {
-      i32[w] = seq;
-      i32[w + 1] = kind;
-      i32[w + 2] = status;
-      i32[w + 3] = jobId;
-      i32[w + 4] = arg0;
-      i32[w + 5] = arg1;
+      i32[w + EV_SEQ] = seq;
+      i32[w + EV_KIND] = kind;
+      i32[w + EV_STATUS] = status;
+      i32[w + EV_JOB] = jobId;
+      i32[w + EV_ARG0] = arg0;
+      i32[w + EV_ARG1] = arg1;
       const at = w * 4 + EVENT_MESSAGE_OFFSET;
       const { written } = encoder.encodeInto(message, u8.subarray(at, at + EVENT_MESSAGE_BYTES));
-      i32[w + 6] = written;
+      i32[w + EV_MESSAGE_BYTES] = written;
     });
     if (ok) Atomics.notify(i32, this.events.headIdx);
     else this.counters.values[C_DROPPED]!++;

@@ -1,0 +1,128 @@
+/**
+ * The command protocol between the main thread and one DPU core. Commands travel in the core's
+ * mailbox (an SPSC ring, main → core), events in its event ring (core → main); both rings sit in
+ * the core's control region (core-layout.ts). The core takes commands between passes, so each
+ * one lands at a burst boundary. Every command gets exactly one Ack, carrying its seq; JobFailed
+ * and JobRolledBack are sent unasked (seq 0). All words are little-endian i32.
+ *
+ * Command record, COMMAND_BYTES (8 words):
+ *
+ * | word | field | meaning                                                   |
+ * |------|-------|-----------------------------------------------------------|
+ * | 0    | seq   | 1 … 2^31-1, chosen by the sender, echoed by the ack        |
+ * | 1    | op    | Op                                                        |
+ * | 2–7  | args  | arg0 … arg5, per op (table below); unused arguments are 0 |
+ *
+ * Event record, EVENT_BYTES (64 words):
+ *
+ * | word | field        | meaning                                                        |
+ * |------|--------------|----------------------------------------------------------------|
+ * | 0    | seq          | the command's seq (Ack), 0 otherwise                           |
+ * | 1    | kind         | EventKind                                                      |
+ * | 2    | status       | Status: the command's (Ack), the job's failure (other kinds)   |
+ * | 3    | jobId        | the job (JobFailed, JobRolledBack), 0 for Ack                  |
+ * | 4    | arg0         | result word 0 (per op / per kind, tables below)                |
+ * | 5    | arg1         | result word 1                                                  |
+ * | 6    | messageBytes | length of the message                                          |
+ * | 7    | reserved     | 0                                                              |
+ * | 8–63 | message      | EVENT_MESSAGE_BYTES of UTF-8 text: why (empty for a plain Ok)  |
+ *
+ * Ops:
+ *
+ * | op | name         | arg0 … arg5                                                        | ack arg0, arg1               |
+ * |----|--------------|--------------------------------------------------------------------|------------------------------|
+ * | 1  | Ping         | –                                                                  | 0, 0                         |
+ * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none) | 0, 0                         |
+ * | 3  | DetachJob    | jobId                                                              | 0, 0                         |
+ * | 4  | Quiesce      | –                                                                  | 0, 0                         |
+ * | 5  | Resume       | –                                                                  | 0, 0                         |
+ * | 6  | LoadKernel   | kernelKey, imageAddr, imageBytes, tablesAddr                       | ns spent compiling it, 0     |
+ * | 7  | UnloadKernel | kernelKey                                                          | 0, 0                         |
+ * | 8  | SetMode      | mode (index in CORE_MODES), idleSpinPolls                          | 0, 0                         |
+ * | 9  | Stop         | –                                                                  | 0, 0                         |
+ * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi | pause ns, jobs moved         |
+ *
+ * SwapKernel: `transform` is -1 for none, else exportIndex << 1 | 1 when the export is in `from`,
+ * | 0 when it is in `to`; `layouts` is fromLayout | toLayout << 16; requestedNs is
+ * process.hrtime.bigint() as the record was written, so the pause is measured from the moment
+ * the command became visible to the core until its jobs run the new kernel. Ack words that hold
+ * nanoseconds saturate at 2^31-1.
+ *
+ * Events:
+ *
+ * | kind | name          | status                        | arg0                   | arg1                       |
+ * |------|---------------|-------------------------------|------------------------|----------------------------|
+ * | 1    | Ack           | the command's Status          | per op (above)         | per op (above)             |
+ * | 2    | JobFailed     | Trap, or the entry's status   | 0                      | 0                          |
+ * | 3    | JobRolledBack | Trap, or the entry's status   | the failed kernel's key | the kernel it runs again   |
+ *
+ * JobFailed: the job trapped or returned a negative status; the core detached it. JobRolledBack:
+ * a job that a swap had moved failed while its previous kernel was still loaded; the core put
+ * it back on the previous kernel instead of detaching it.
+ */
+
+export const COMMAND_BYTES = 32;
+export const EVENT_BYTES = 256;
+
+/** Word indices in a command record. */
+export const CMD_SEQ = 0;
+export const CMD_OP = 1;
+export const CMD_ARGS = 2;
+export const CMD_ARG_COUNT = 6;
+
+/** Word indices in an event record; the message starts at byte EVENT_MESSAGE_OFFSET. */
+export const EV_SEQ = 0;
+export const EV_KIND = 1;
+export const EV_STATUS = 2;
+export const EV_JOB = 3;
+export const EV_ARG0 = 4;
+export const EV_ARG1 = 5;
+export const EV_MESSAGE_BYTES = 6;
+export const EVENT_MESSAGE_OFFSET = 32;
+export const EVENT_MESSAGE_BYTES = EVENT_BYTES - EVENT_MESSAGE_OFFSET;
+
+export const Op = {
+  Ping: 1,
+  AttachJob: 2,
+  DetachJob: 3,
+  Quiesce: 4,
+  Resume: 5,
+  LoadKernel: 6,
+  UnloadKernel: 7,
+  SetMode: 8,
+  Stop: 9,
+  SwapKernel: 10,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+const OP_NAMES = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, string>;
+
+/** The name of an op code, for messages ('AttachJob'). */
+export function opName(op: number): string {
+  return OP_NAMES[op] ?? `op ${op}`;
+}
+
+export const EventKind = { Ack: 1, JobFailed: 2, JobRolledBack: 3 } as const;
+
+/** Status codes in acks and job-failure events. */
+export const Status = {
+  Ok: 0,
+  UnknownOp: -1,
+  NoSuchKernel: -2,
+  NoSuchEntry: -3,
+  JobExists: -4,
+  NoSuchJob: -5,
+  TooManyJobs: -6,
+  KernelExists: -7,
+  KernelInUse: -8,
+  CompileFailed: -9,
+  InitFailed: -10,
+  BadArgument: -11,
+  /** A state transform refused a job's state (or trapped); every job stays on its kernel. */
+  TransformFailed: -12,
+  /** A job trapped (Wasm RuntimeError); the event carries the trap message. */
+  Trap: -100,
+} as const;
+
+/** Jobs one core runs at most (AttachJob beyond it: TooManyJobs). */
+export const MAX_JOBS_PER_CORE = 64;
