@@ -124,5 +124,10 @@ export const Status = {
   Trap: -100,
 } as const;
 
+/** A duration in ns as an ack word: saturates at 2^31-1 (~2.1 s); a negative one (clocks misbehaving) is 0. */
+export function ackNs(ns: bigint): number {
+  return ns <= 0n ? 0 : ns >= 0x7fffffffn ? 0x7fffffff : Number(ns);
+}
+
 /** Jobs one core runs at most (AttachJob beyond it: TooManyJobs). */
 export const MAX_JOBS_PER_CORE = 64;

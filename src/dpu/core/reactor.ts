@@ -1,12 +1,14 @@
 import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
 import { currentThreadId, pinThread } from './cpu-affinity.js';
+import { CoreKernels, type CoreJob, type JobFn } from './core-kernels.js';
 import { CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, RunState, coreRings, type CoreMode } from './core-layout.js';
 import {
   CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET,
-  EventKind, MAX_JOBS_PER_CORE, Op, Status,
+  EventKind, MAX_JOBS_PER_CORE, Op, Status, ackNs,
 } from './core-protocol.js';
 import type { SpscRing } from './spsc-ring.js';
+import { commitSwap, fallBack } from './swap-commit.js';
 
 /** What a reactor task receives from the pool. */
 export interface ReactorInit {
@@ -26,45 +28,6 @@ export interface ReactorExit {
   passes: number;
 }
 
-type JobFn = (state: number, budget: number) => number;
-
-interface CoreKernel {
-  key: number;
-  module: WebAssembly.Module;
-  instance: WebAssembly.Instance;
-  exportNames: string[];
-  /**
-   * The instance's function exports, looked up once when it is created: the first access of an
-   * export makes V8 build its JS function object, which a swap's commit must not pay for.
-   */
-  fns: Map<string, JobFn>;
-  tables: number;
-}
-
-/** How to bring a job's state back to its previous kernel's layout: `name(state, from, to)` of `kernel`. */
-interface Transform {
-  kernel: CoreKernel;
-  name: string;
-  from: number;
-  to: number;
-}
-
-interface Job {
-  id: number;
-  kernel: CoreKernel;
-  /** The kernel a swap moved this job from, while it is still loaded: a failure falls back to it. */
-  prev: CoreKernel | null;
-  /** The state transform back to `prev`'s layout (null: same layout). */
-  back: Transform | null;
-  entry: string;
-  fn: JobFn;
-  /** Called before the core sleeps: re-enable notifications, re-check, return pending work (> 0: stay awake). */
-  arm: string | null;
-  armFn: JobFn | null;
-  state: number;
-  budget: number;
-}
-
 // Counter slots (order of COUNTER_NAMES).
 const C_PASSES = 0, C_BURSTS = 1, C_ITEMS = 2, C_IDLE = 3, C_SLEEPS = 4, C_WAKEUPS = 5, C_ERRORS = 6, C_COMMANDS = 7, C_DROPPED = 8;
 const FLUSH_EVERY_IDLE = 256;
@@ -73,7 +36,9 @@ const encoder = new TextEncoder();
 /**
  * One DPU core: a run-to-completion loop that owns its jobs (no locks), polls each one with one
  * JS→Wasm call per burst, and takes commands from its mailbox between passes — so every command
- * (detach, quiesce, swap) lands at a burst boundary, with no burst in flight.
+ * (detach, quiesce, swap) lands at a burst boundary, with no burst in flight. The kernels it
+ * runs are in core-kernels.ts, the commit of a swap in swap-commit.ts, the commands it takes in
+ * core-protocol.ts.
  *
  * Sleeping (interrupt / adaptive modes): the doorbell is read at the top of every pass, before
  * the mailbox and the jobs are polled. After an idle pass the core sets `sleeping` and waits on
@@ -87,8 +52,8 @@ export class Reactor {
   private readonly events: SpscRing;
   private readonly counters: CounterWriter;
   private readonly dbIdx: number;
-  private readonly kernels = new Map<number, CoreKernel>();
-  private jobs: Job[] = [];
+  private readonly kernels: CoreKernels;
+  private jobs: CoreJob[] = [];
   private mode: CoreMode;
   private idleSpinPolls: number;
   private quiesced = false;
@@ -107,6 +72,7 @@ export class Reactor {
     this.dbIdx = (init.controlBase + CTL_DOORBELL) >> 2;
     this.mode = init.mode;
     this.idleSpinPolls = init.idleSpinPolls;
+    this.kernels = new CoreKernels(init.memory, init.coreId);
   }
 
   run(): ReactorExit {
@@ -278,26 +244,17 @@ export class Reactor {
         return [Status.Ok, ''];
       case Op.LoadKernel: {
         const t0 = process.hrtime.bigint();
-        const r = this.loadKernel(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0);
-        this.ackArgs = [clampNs(process.hrtime.bigint() - t0), 0]; // how long this core stopped serving to compile it
+        const r = this.kernels.load(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0, this.jobs);
+        this.ackArgs = [ackNs(process.hrtime.bigint() - t0), 0]; // how long this core stopped serving to compile it
         return r;
       }
-      case Op.UnloadKernel: {
-        const k = this.kernels.get(a[0]!);
-        if (!k) return [Status.NoSuchKernel, `kernel #${a[0]} is not loaded on core ${this.init.coreId}`];
-        if (this.jobs.some((j) => j.kernel === k)) return [Status.KernelInUse, `kernel #${a[0]} still has jobs on core ${this.init.coreId}`];
-        this.kernels.delete(a[0]!);
-        // Its jobs can no longer fall back to it: the rollback window of the swap that left it is over.
-        for (const j of this.jobs) {
-          if (j.prev === k || j.back?.kernel === k) {
-            j.prev = null;
-            j.back = null;
-          }
-        }
-        return [Status.Ok, ''];
+      case Op.UnloadKernel:
+        return this.kernels.unload(a[0]!, this.jobs);
+      case Op.SwapKernel: {
+        const r = commitSwap(this.kernels, this.jobs, this.init.coreId, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+        this.ackArgs = r.ack;
+        return [r.status, r.message];
       }
-      case Op.SwapKernel:
-        return this.swapKernel(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
       case Op.AttachJob:
         return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!, a[5]!);
       case Op.DetachJob: {
@@ -329,45 +286,6 @@ export class Reactor {
     }
   }
 
-  private loadKernel(key: number, imageAddr: number, imageBytes: number, tables: number): [number, string] {
-    if (this.kernels.has(key)) return [Status.KernelExists, `kernel #${key} is already loaded on core ${this.init.coreId}`];
-    if (imageAddr + imageBytes > this.u8.length || imageBytes === 0) return [Status.BadArgument, `kernel image [0x${imageAddr.toString(16)}, +${imageBytes}) outside host memory`];
-    let module: WebAssembly.Module;
-    try {
-      module = new WebAssembly.Module(this.u8.slice(imageAddr, imageAddr + imageBytes));
-    } catch (e) {
-      return [Status.CompileFailed, `compile: ${(e as Error).message}`];
-    }
-    const kernel: CoreKernel = { key, module, instance: null as unknown as WebAssembly.Instance, exportNames: WebAssembly.Module.exports(module).map((e) => e.name), fns: new Map(), tables };
-    const err = this.instantiate(kernel);
-    if (err) return [Status.InitFailed, err];
-    this.kernels.set(key, kernel);
-    return [Status.Ok, ''];
-  }
-
-  /** (Re)creates the core's instance of a kernel and binds it to its tables; returns an error text or ''. */
-  private instantiate(kernel: CoreKernel): string {
-    try {
-      const instance = new WebAssembly.Instance(kernel.module, { env: { memory: this.init.memory } });
-      const status = (instance.exports['qt_init'] as (t: number, build: number) => number)(kernel.tables, 0);
-      if (status !== 0) return `qt_init returned ${status}`;
-      kernel.instance = instance;
-      kernel.fns = new Map();
-      for (const name of kernel.exportNames) {
-        const f = instance.exports[name];
-        if (typeof f === 'function') kernel.fns.set(name, f as JobFn);
-      }
-      for (const job of this.jobs) {
-        if (job.kernel !== kernel) continue;
-        job.fn = kernel.fns.get(job.entry)!;
-        if (job.arm) job.armFn = kernel.fns.get(job.arm)!;
-      }
-      return '';
-    } catch (e) {
-      return `instantiate: ${(e as Error).message}`;
-    }
-  }
-
   private attachJob(id: number, key: number, entryIndex: number, state: number, budget: number, armIndex: number): [number, string] {
     const kernel = this.kernels.get(key);
     if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
@@ -385,96 +303,20 @@ export class Reactor {
   }
 
   /**
-   * The commit of a hot swap on this core. It runs between passes, so no burst of any job is in
-   * flight: each job of `from` is re-pointed at the same-named entries of `to` (the new
-   * version's function table), after the state transform, if any, converted its state in place.
-   * All or nothing: an entry missing in `to` or a transform refusing one job's state leaves
-   * every job as it was (the states already converted are converted back first).
-   */
-  private swapKernel(fromKey: number, toKey: number, transform: number, layouts: number, t0lo: number, t0hi: number): [number, string] {
-    const from = this.kernels.get(fromKey);
-    const to = this.kernels.get(toKey);
-    if (!from || !to) return [Status.NoSuchKernel, `kernel #${from ? toKey : fromKey} is not loaded on core ${this.init.coreId}`];
-    const moving = this.jobs.filter((j) => j.kernel === from);
-    const fns: [JobFn, JobFn | null][] = [];
-    for (const job of moving) {
-      const fn = to.fns.get(job.entry);
-      const armFn = job.arm === null ? null : to.fns.get(job.arm);
-      if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
-        return [Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`];
-      }
-      fns.push([fn as JobFn, armFn as JobFn | null]);
-    }
-    let back: Transform | null = null;
-    if (transform >= 0) {
-      const holder = (transform & 1) === 1 ? from : to;
-      const name = holder.exportNames[transform >> 1];
-      if (name === undefined || !holder.fns.has(name)) return [Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`];
-      const fwd: Transform = { kernel: holder, name, from: layouts & 0xffff, to: layouts >>> 16 };
-      back = { kernel: holder, name, from: fwd.to, to: fwd.from };
-      for (let i = 0; i < moving.length; i++) {
-        const err = this.transformState(fwd, moving[i]!.state);
-        if (err === '') continue;
-        for (let k = i - 1; k >= 0; k--) this.transformState(back, moving[k]!.state);
-        return [Status.TransformFailed, `state transform ${name}(${fwd.from} → ${fwd.to}) of job #${moving[i]!.id}: ${err}`];
-      }
-    }
-    for (let i = 0; i < moving.length; i++) {
-      const job = moving[i]!;
-      job.prev = from;
-      job.back = back;
-      job.kernel = to;
-      [job.fn, job.armFn] = fns[i]!;
-    }
-    const requested = (BigInt(t0hi >>> 0) << 32n) | BigInt(t0lo >>> 0);
-    this.ackArgs = [clampNs(process.hrtime.bigint() - requested), moving.length];
-    return [Status.Ok, ''];
-  }
-
-  /** Runs a transform export on one state region; '' or why it failed (a trap renews the holder's instance). */
-  private transformState(t: Transform, state: number): string {
-    try {
-      const status = (t.kernel.fns.get(t.name) as unknown as (s: number, from: number, to: number) => number)(state, t.from, t.to);
-      return status === 0 ? '' : `returned ${status}`;
-    } catch (e) {
-      const err = this.instantiate(t.kernel);
-      return `trapped: ${e instanceof Error ? e.message : String(e)}${err ? `; re-instantiation failed: ${err}` : ''}`;
-    }
-  }
-
-  /** Puts a swapped job back on its previous kernel (state transformed back first). '' or why not. */
-  private fallBack(job: Job): string {
-    const prev = job.prev!;
-    const fn = prev.fns.get(job.entry);
-    const armFn = job.arm === null ? null : prev.fns.get(job.arm);
-    if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) return `kernel #${prev.key} lacks the job's entries`;
-    if (job.back) {
-      const err = this.transformState(job.back, job.state);
-      if (err) return `state transform back: ${err}`;
-    }
-    job.kernel = prev;
-    job.fn = fn as JobFn;
-    job.armFn = armFn as JobFn | null;
-    job.prev = null;
-    job.back = null;
-    return '';
-  }
-
-  /**
    * A job trapped or returned an error: detach it, report it, and give its kernel a fresh
    * instance on this core (a trap may have left the instance's globals mid-update). Other jobs
    * and the core itself keep running.
    */
-  private jobFailed(job: Job, status: number, message: string): void {
+  private jobFailed(job: CoreJob, status: number, message: string): void {
     this.counters.values[C_ERRORS]!++;
     const failed = job.kernel;
     if (status === Status.Trap) {
-      const err = this.instantiate(failed);
+      const err = this.kernels.instantiate(failed, this.jobs);
       if (err) message += `; re-instantiation failed: ${err}`;
     }
     // A job a swap moved recently goes back to the version it came from (the hot-swap rollback).
     if (job.prev) {
-      const err = this.fallBack(job);
+      const err = fallBack(this.kernels, this.jobs, job);
       if (err === '') {
         this.counters.flush();
         this.emit(EventKind.JobRolledBack, 0, status, job.id, `${job.entry}: ${message}`, failed.key, job.kernel.key);
@@ -509,9 +351,4 @@ export class Reactor {
   private setWord(offset: number, value: number): void {
     Atomics.store(this.i32, (this.init.controlBase + offset) >> 2, value);
   }
-}
-
-/** A duration in ns as an i32 ack word (saturates at ~2.1 s; negative only if clocks misbehave: 0). */
-function clampNs(ns: bigint): number {
-  return ns <= 0n ? 0 : ns >= 0x7fffffffn ? 0x7fffffff : Number(ns);
 }
