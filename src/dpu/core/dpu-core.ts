@@ -2,17 +2,11 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
-import {
-  CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, MAILBOX_CAPACITY, RUN_STATE_NAMES, RunState, coreRings,
-  ringDoorbell, type CoreMode, type CoreRunState,
-} from './core-layout.js';
-import {
-  CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_OFFSET, EventKind, Op, Status,
-  opName, type OpCode,
-} from './core-protocol.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import { CommandChannel } from './command-channel.js';
+import { CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, RUN_STATE_NAMES, RunState, ringDoorbell, type CoreMode, type CoreRunState } from './core-layout.js';
+import { Op, opName, type OpCode } from './core-protocol.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
-import type { SpscRing } from './spsc-ring.js';
 
 export interface JobFailure {
   status: number;
@@ -80,33 +74,19 @@ export interface CoreContext {
   commandTimeoutMs: number;
 }
 
-interface Pending {
-  op: OpCode;
-  /** Runs synchronously when the ack is drained, before any later event of the same batch is handled. */
-  onOk: ((v: [number, number]) => void) | undefined;
-  resolve(v: [number, number]): void;
-  reject(e: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-const decoder = new TextDecoder();
-
 /**
- * The main thread's handle on one DPU core: posts commands into its mailbox and settles them
- * from its event ring, reads its counters and run state straight from shared memory.
+ * The main thread's handle on one DPU core: starts and stops its reactor task, sends it commands
+ * (through its CommandChannel) and keeps the jobs it runs, reads its counters and run state
+ * straight from shared memory.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
  */
 export class DpuCore extends EventEmitter {
   readonly id: number;
   private readonly i32: Int32Array;
-  private readonly mailbox: SpscRing;
-  private readonly events: SpscRing;
-  private readonly pending = new Map<number, Pending>();
+  private readonly channel: CommandChannel;
   private readonly jobs = new Map<number, Job>();
-  private seq = 0;
   private task: Promise<ReactorExit> | null = null;
-  private pumping = false;
   private failed = false;
 
   constructor(
@@ -116,9 +96,10 @@ export class DpuCore extends EventEmitter {
     super();
     this.id = id;
     this.i32 = ctx.host.i32;
-    const rings = coreRings(this.i32, ctx.control.base);
-    this.mailbox = rings.mailbox;
-    this.events = rings.events;
+    this.channel = new CommandChannel(id, ctx.host.i32, ctx.host.u8, ctx.control.base, ctx.commandTimeoutMs, {
+      jobFailed: (jobId, status, message) => this.jobFailed(jobId, status, message),
+      jobRolledBack: (jobId, status, message, failedKey) => this.jobRolledBack(jobId, status, message, failedKey),
+    });
   }
 
   /** Base address of this core's control region (doorbell and sleeping words, for producers). */
@@ -146,14 +127,12 @@ export class DpuCore extends EventEmitter {
   /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
   start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null, cpu: number | null = null): void {
     if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
-    this.mailbox.reset();
-    this.events.reset();
+    this.channel.reset();
     this.failed = false;
     Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.NotStarted);
     const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls, nice, cpu });
     this.task = task;
-    this.pumping = true;
-    void this.pump();
+    this.channel.open();
     task.then(
       () => this.ended(null),
       (e: unknown) => this.ended(e instanceof Error ? e : new Error(String(e))),
@@ -277,97 +256,12 @@ export class DpuCore extends EventEmitter {
     await this.request(op, args);
   }
 
-  /**
-   * Posts a command and resolves with its ack's two result words. `stampArgs`: arguments 4 and 5
-   * become the low and high words of `process.hrtime.bigint()` taken as the record is written,
-   * so a latency the core measures from them starts when the command became visible to it.
-   */
+  /** Posts a command through the channel (see CommandChannel.request); refused while the core does not run. */
   private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void, stampArgs = false): Promise<[number, number]> {
     if (!this.task || this.failed) {
       return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${opName(op)}`));
     }
-    if (this.pending.size >= MAILBOX_CAPACITY) {
-      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: ${this.pending.size} commands outstanding (mailbox capacity ${MAILBOX_CAPACITY})`));
-    }
-    const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
-    const i32 = this.i32;
-    return new Promise<[number, number]>((resolve, reject) => {
-      const pushed = this.mailbox.push((w) => {
-        i32[w + CMD_SEQ] = seq;
-        i32[w + CMD_OP] = op;
-        for (let k = 0; k < CMD_ARG_COUNT; k++) i32[w + CMD_ARGS + k] = (args[k] ?? 0) | 0;
-        if (stampArgs) {
-          const t0 = process.hrtime.bigint();
-          i32[w + CMD_ARGS + 4] = Number(t0 & 0xffffffffn) | 0;
-          i32[w + CMD_ARGS + 5] = Number(t0 >> 32n) | 0;
-        }
-      });
-      if (!pushed) {
-        reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id}: mailbox full`));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.pending.delete(seq);
-        reject(new QingtianError(ErrorCode.Timeout, `core ${this.id}: ${opName(op)} not acknowledged within ${this.ctx.commandTimeoutMs} ms`));
-      }, this.ctx.commandTimeoutMs);
-      timer.unref();
-      this.pending.set(seq, { op, onOk, resolve, reject, timer });
-      ringDoorbell(i32, this.ctx.control.base);
-    });
-  }
-
-  private async pump(): Promise<void> {
-    const i32 = this.i32;
-    while (this.pumping) {
-      this.drainEvents();
-      const seen = Atomics.load(i32, this.events.headIdx);
-      if (this.events.hasData() || !this.pumping) continue;
-      const w = Atomics.waitAsync(i32, this.events.headIdx, seen);
-      if (w.async) await w.value;
-    }
-    this.drainEvents();
-  }
-
-  private drainEvents(): void {
-    const i32 = this.i32;
-    const u8 = this.ctx.host.u8;
-    for (;;) {
-      let seq = 0, kind = 0, status = 0, jobId = 0, arg0 = 0, arg1 = 0, message = '';
-      const got = this.events.pop((w) => {
-        seq = i32[w + EV_SEQ]!;
-        kind = i32[w + EV_KIND]!;
-        status = i32[w + EV_STATUS]!;
-        jobId = i32[w + EV_JOB]!;
-        arg0 = i32[w + EV_ARG0]!;
-        arg1 = i32[w + EV_ARG1]!;
-        const len = i32[w + EV_MESSAGE_BYTES]!;
-        const at = w * 4 + EVENT_MESSAGE_OFFSET;
-        message = len > 0 ? decoder.decode(u8.slice(at, at + len)) : '';
-      });
-      if (!got) return;
-      if (kind === EventKind.Ack) this.settle(seq, status, message, arg0, arg1);
-      else if (kind === EventKind.JobFailed) this.jobFailed(jobId, status, message);
-      else if (kind === EventKind.JobRolledBack) this.jobRolledBack(jobId, status, message, arg0);
-    }
-  }
-
-  private settle(seq: number, status: number, message: string, arg0: number, arg1: number): void {
-    const p = this.pending.get(seq);
-    if (!p) return;
-    this.pending.delete(seq);
-    clearTimeout(p.timer);
-    if (status === Status.Ok) {
-      p.onOk?.([arg0, arg1]);
-      p.resolve([arg0, arg1]);
-    }
-    else {
-      const code = p.op === Op.AttachJob || p.op === Op.DetachJob ? ErrorCode.JobRejected
-        : p.op === Op.LoadKernel ? ErrorCode.KernelLoadFailed
-        : p.op === Op.SwapKernel ? ErrorCode.SwapFailed
-        : p.op === Op.UnloadKernel && status === Status.KernelInUse ? ErrorCode.KernelBusy
-        : ErrorCode.InvalidArgument;
-      p.reject(new QingtianError(code, `core ${this.id}: ${opName(p.op)} failed (status ${status}): ${message}`, { status }));
-    }
+    return this.channel.request(op, args, onOk, stampArgs);
   }
 
   private jobFailed(jobId: number, status: number, message: string): void {
@@ -390,17 +284,10 @@ export class DpuCore extends EventEmitter {
 
   private ended(error: Error | null): void {
     this.task = null;
-    this.pumping = false;
-    Atomics.notify(this.i32, this.events.headIdx);
-    this.drainEvents();
+    this.channel.close();
     for (const job of this.jobs.values()) job.status = 'detached';
     this.jobs.clear();
-    const why = error ? `failed: ${error.message}` : 'stopped';
-    for (const [seq, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} ${why} before acknowledging ${opName(p.op)}`));
-      this.pending.delete(seq);
-    }
+    this.channel.failPending(error ? `failed: ${error.message}` : 'stopped');
     if (error) {
       this.failed = true;
       Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.Failed);
