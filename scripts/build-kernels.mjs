@@ -7,7 +7,7 @@
 // to build/kernels/<out-name>.wasm. The source tells flavours apart with the compiler's
 // ASC_FEATURE_* constants.
 // Compiler options live in asconfig.json (shared memory import, stub runtime, no abort import).
-// The loader (src/dpu/kernel-image.ts) is what enforces the kernel rules on the result; a test
+// The loader (src/common/kernel-image.ts) is what enforces the kernel rules on the result; a test
 // runs it over every module built here.
 import { readdirSync, readFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';

@@ -1,6 +1,6 @@
 // Congestion-control layouts shared by the `cc` kernel family (burst API) and the `netsim`
 // simulator, which compiles the same law code in. TS reads every offset below from the module's
-// exports (src/sim/layout.ts), so this file is the one source of truth.
+// exports (src/netsim/kernel-layout.ts), so this file is the one source of truth.
 //
 // Law parameters (CC_PARAMS_BYTES, one block per algorithm run; f64 unless noted):
 //   +0  u32 law            LAW_*

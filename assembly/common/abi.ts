@@ -1,6 +1,6 @@
 // The kernel-module ABI shared by every kernel family.
 //
-// Every module exports these (checked by the loader, src/dpu/kernel-image.ts):
+// Every module exports these (checked by the loader, src/common/kernel-image.ts):
 //   QT_ABI: i32           ABI version spoken by the module (the loader accepts KERNEL_ABI)
 //   QT_NAME: u64          module name: up to 8 ASCII bytes packed little-endian (byte 0 = 1st char)
 //   QT_VERSION: i32       semantic version, major << 16 | minor << 8 | patch, written as a

@@ -84,7 +84,7 @@ export function gdBytes(n: u32): u32 {
   return v;
 }
 
-/** Kick: ring the DPU core's doorbell, waking it if it sleeps (the producer protocol of src/dpu/core-layout.ts). */
+/** Kick: ring the DPU core's doorbell, waking it if it sleeps (the producer protocol of src/dpu/core/core-layout.ts). */
 @inline export function ringDoorbell(drv: usize): void {
   const db = <usize>load<u32>(drv, GD_DOORBELL);
   atomic.add<i32>(db, 1);

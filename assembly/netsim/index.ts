@@ -1,5 +1,5 @@
 // Kernel family "netsim": a packet-level discrete-event network simulator for congestion-control
-// studies. All of its state is one region (layout.ts) that the TS side builds (src/sim/); the
+// studies. All of its state is one region (layout.ts) that the TS side builds (src/netsim/); the
 // congestion-control laws are the ones of the `cc` family (assembly/cc), compiled in.
 //
 //   sim_init(state)          validates the region (validate.ts), threads the packet pool, schedules the first
@@ -107,7 +107,7 @@ function arrive(k: u32, now: i64): void {
 // `evq_hold_init` fills a queue at `base` with `n` events; `evq_hold` then does `ops` hold
 // operations (pop the earliest, push it back later by a packet-like increment: a serialization
 // time, sometimes plus a 1 µs propagation, rarely a 300 µs timer). Returns the checksum of the
-// popped times, so the work cannot be optimised away. The TS peers (bench/peers/) do the same.
+// popped times, so the work cannot be optimised away. The TS peers (src/bench/peers/) do the same.
 export function evq_hold_init(base: usize, kind: u32, cap: u32, n: u32, seed: u64): void {
   evqInit(base, kind, cap);
   evqBind(base);

@@ -1,4 +1,4 @@
-// Layout of a simulation state region (magic 'NSIM', layout 1). The TS side (src/sim/) sizes the
+// Layout of a simulation state region (magic 'NSIM', layout 1). The TS side (src/netsim/) sizes the
 // areas, writes the topology, routes and flows, and reads results; it takes every offset below
 // from this module's exports. Times are i64 picoseconds; sequence numbers count packets.
 //

@@ -272,7 +272,7 @@ function admitLossless(nd: usize, ipi: u32, wire: u32, now: i64): bool {
 
 /**
  * Queue-length histogram bin (log-linear): 1 KB bins below 16 KB, then 8 bins per power of two.
- * The TS mirror is src/sim/histogram.ts; a test checks the two agree.
+ * The TS mirror is src/netsim/histogram.ts; a test checks the two agree.
  */
 export function histBin(bytes: u32): u32 {
   const kb = bytes >> 10;

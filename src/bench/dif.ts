@@ -13,7 +13,7 @@ import { jsCrc16, jsDifGenerate, jsDifVerify } from './peers/js-t10-pi.js';
  * Suite "dif": CRC-16/T10-DIF and T10 PI generate + verify, single thread, GB/s of data,
  * medians over ctx.runs interleaved runs. Peers, measured in the same run:
  *   js-crc (npm)       CRC-16/T10-DIF model of the js-crc package (byte-wise table)
- *   plain-js table     byte-wise table CRC and DataView PI (bench/peers/js-t10-pi.ts)
+ *   plain-js table     byte-wise table CRC and DataView PI (src/bench/peers/js-t10-pi.ts)
  *   slice-by-16 Wasm   our kernel's own scalar path (dif_crc16_scalar): what the SIMD lanes replace
  */
 const require = createRequire(import.meta.url);

@@ -15,7 +15,7 @@ import { JsReedSolomon } from './peers/js-reed-solomon.js';
  * bytes per second), medians over ctx.runs interleaved runs. Peers, measured in the same run:
  *   @ronomon/reed-solomon                      native addon (Cauchy bit-matrix XOR schedule), one call in flight
  *   @digitaldefiance/reed-solomon-erasure.wasm rust reed-solomon-erasure compiled to Wasm
- *   plain-js                                   byte-table implementation (bench/peers/js-reed-solomon.ts)
+ *   plain-js                                   byte-table implementation (src/bench/peers/js-reed-solomon.ts)
  * Ours: the Uint8Array API (copies shards into Wasm memory and parity out) and the zero-copy
  * form on host addresses, with the relaxed-SIMD kernels (when the engine has them) and the
  * portable ones.

@@ -40,8 +40,8 @@ export interface StateAllocRequest {
 }
 
 /**
- * What the DPU side needs from host memory. The hypervisor's HostMemory implements it; the dpu
- * folder depends only on this interface (hypervisor and dpu meet through small shared types).
+ * What the DPU side needs from host memory. HostMemory (src/memory/host-memory.ts) implements
+ * it; dpu code takes this interface, never the class (only defaultRuntime() constructs one).
  */
 export interface HostMemoryApi {
   readonly memory: WebAssembly.Memory;

@@ -67,7 +67,7 @@ export function writeOutputs(dir: string, s: Scenario, results: readonly Algorit
     put(`${r.cc}-ports.csv`, pt.join('\n') + '\n');
     const hist: Record<string, number[]> = {};
     for (const p of r.ports) if (p.isSwitch && p.dataPackets > 0) hist[String(p.port)] = Array.from(p.hist);
-    put(`${r.cc}-queues.json`, JSON.stringify({ binning: 'bin < 16: [bin, bin+1) KiB; then 8 log-linear bins per power of two (src/sim/histogram.ts)', samplePeriodNs: 1000, histograms: hist, series: r.series }) + '\n');
+    put(`${r.cc}-queues.json`, JSON.stringify({ binning: 'bin < 16: [bin, bin+1) KiB; then 8 log-linear bins per power of two (src/netsim/histogram.ts)', samplePeriodNs: 1000, histograms: hist, series: r.series }) + '\n');
   }
   put('slowdown.svg', slowdownSvg(`FCT slowdown — ${s.topology.name.split('/').pop()}, ${s.cdf?.name.split('/').pop() ?? 'no workload'} at ${Math.round(s.load * 100)}% load`, results.map((r) => ({ name: `${r.cc}${r.pfc ? ' (PFC)' : ' (no PFC)'}`, bins: r.bins }))));
   return files;

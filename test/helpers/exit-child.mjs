@@ -1,4 +1,4 @@
-// Child process for test/dpu/process-exit.test.ts: boots a host, runs a job on every core,
+// Child process for test/dpu/core/process-exit.test.ts: boots a host, runs a job on every core,
 // shuts down, and then does nothing. It must exit by itself: no thread may be left running.
 import { Host } from '../../dist/src/index.js';
 

@@ -5,7 +5,7 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
 
 /**
- * Parse-record layout: the TS mirror of assembly/flow/parser.ts (test/dpu/net/packet-parser.test.ts
+ * Parse-record layout: the TS mirror of assembly/flow/parser.ts (test/dpu/flow/packet-parser.test.ts
  * checks every offset against the kernel's exports). A record is the 48-byte flow key followed
  * by 16 bytes of per-packet metadata.
  */
