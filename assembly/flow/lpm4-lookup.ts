@@ -71,8 +71,6 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
   const six = i32x4.splat(63);
   const runs = i32x4.splat(<i32>N_RUNS - 2);
   const two = i32x4.splat(2);
-  const flags = i32x4.splat(NODE);
-  const wideBit = i32x4.splat(WIDE);
   for (let i: usize = 0; i < n4; i += 4) {
     const d = v128.load(out + (i << 2));
     const a = v128.load(addrs + (i << 2));
