@@ -9,7 +9,6 @@ import { HostMemory } from '../src/hypervisor/host-memory.js';
 import { Guest } from '../src/hypervisor/guest/guest.js';
 import { GuestQueue } from '../src/hypervisor/guest/guest-queue.js';
 import { GuestVcpu } from '../src/hypervisor/guest/vcpu.js';
-import { createDriver } from '../src/hypervisor/guest/virtio/index.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 

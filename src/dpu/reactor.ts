@@ -2,7 +2,7 @@ import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
 import { currentThreadId, pinThread } from './cpu-affinity.js';
 import {
-  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, DEFAULT_IDLE_SPIN_POLLS,
+  CORE_MODES, CTL_COUNTERS, CTL_DOORBELL, CTL_JOB_COUNT, CTL_CPU, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING,
   EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET, EventKind, MAX_JOBS_PER_CORE, Op, RunState, Status, coreRings, type CoreMode,
 } from './core-layout.js';
 import type { SpscRing } from './spsc-ring.js';
@@ -113,7 +113,6 @@ export class Reactor {
     this.applyAffinity();
     const i32 = this.i32;
     const c = this.counters.values;
-    const ctl = this.init.controlBase;
     this.setWord(CTL_MODE, CORE_MODES.indexOf(this.mode));
     this.setWord(CTL_RUN_STATE, RunState.Running);
     let idleRun = 0;
@@ -180,7 +179,7 @@ export class Reactor {
         refused = 1;
       }
     }
-    let now = 0;
+    let now: number;
     try {
       now = getPriority();
     } catch {
@@ -254,8 +253,8 @@ export class Reactor {
         for (let k = 0; k < 6; k++) a[k] = i32[w + 2 + k]!;
       })) break;
       c[C_COMMANDS]!++;
-      let status: number = Status.Ok;
-      let message = '';
+      let status: number;
+      let message: string;
       this.ackArgs = [0, 0];
       try {
         [status, message] = this.execute(op, a);

@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
-import { kernelFile } from '../common/package-paths.js';
 import { parseArgs } from '../common/validate.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernel-loader.js';
