@@ -62,7 +62,7 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     const r = new RawSplit(h, 8);
     for (const size of [0, 3, 6, 65536]) {
       const cfg = { size, features: SPLIT, descGpa: r.descGpa, driverGpa: r.availGpa, deviceGpa: r.usedGpa };
-      if (size === 0 || size === 65536) expect(() => h.dev.configure(cfg)).toThrowError(/queue config\.size: expected an integer in \[1, 32768\]/);
+      if (size === 0 || size === 65536) expect(() => h.dev.configure(cfg)).toThrow(/queue config\.size: expected an integer in \[1, 32768\]/);
       else refusedWith(() => h.dev.configure(cfg), 'A1');
     }
     const big = new Harness(MIB_4, 32768);
