@@ -378,7 +378,7 @@ export class Reactor {
     if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
     if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
     if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn: fn as JobFn, arm, armFn: armFn as JobFn | null, state, budget }];
+    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn, arm, armFn: armFn as JobFn | null, state, budget }];
     return [Status.Ok, ''];
   }
 
@@ -401,7 +401,7 @@ export class Reactor {
       if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
         return [Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`];
       }
-      fns.push([fn as JobFn, armFn as JobFn | null]);
+      fns.push([fn, armFn as JobFn | null]);
     }
     let back: Transform | null = null;
     if (transform >= 0) {
@@ -451,7 +451,7 @@ export class Reactor {
       if (err) return `state transform back: ${err}`;
     }
     job.kernel = prev;
-    job.fn = fn as JobFn;
+    job.fn = fn;
     job.armFn = armFn as JobFn | null;
     job.prev = null;
     job.back = null;
