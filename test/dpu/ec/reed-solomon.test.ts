@@ -59,7 +59,7 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
           for (const i of lost) shards[i] = null;
           const out = rs.reconstruct(shards);
           expect(out.length).toBe(n);
-          out.forEach((s, i) => expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost]}`).toEqual(all[i]));
+          out.forEach((s, i) => expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost].join(',')}`).toEqual(all[i]));
           rs.dispose();
         },
       ),
@@ -163,12 +163,18 @@ describe('ReedSolomon API', () => {
     const region = mem.alloc({ name: 'shards', owner: 'test', kind: 'guest-ram', sizeBytes: 14 * 8192 });
     const addrs = Array.from({ length: 14 }, (_, i) => region.base + i * 8192);
     const data = stripe(10, len, 9);
-    data.forEach((d, i) => mem.u8.set(d, addrs[i]!));
+    data.forEach((d, i) => mem.u8.set(d, addrs[i]));
     rs.encodeAt(addrs.slice(0, 10), addrs.slice(10), len);
     const expected = [...data, ...rs.encode(data)];
-    const read = (i: number): Uint8Array => mem.u8.slice(addrs[i]!, addrs[i]! + len);
+    const read = (i: number): Uint8Array => {
+      const at = addrs[i]!;
+      return mem.u8.slice(at, at + len);
+    };
     expected.forEach((s, i) => expect(read(i)).toEqual(s));
-    for (const i of [0, 3, 11, 13]) mem.u8.fill(0xee, addrs[i]!, addrs[i]! + len);
+    for (const i of [0, 3, 11, 13]) {
+      const at = addrs[i]!;
+      mem.u8.fill(0xee, at, at + len);
+    }
     rs.reconstructAt(addrs, [13, 0, 11, 3], len);
     expected.forEach((s, i) => expect(read(i)).toEqual(s));
     const changed = bytes(len, 77);
