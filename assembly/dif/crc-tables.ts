@@ -37,7 +37,7 @@ function mulXPow(v: u32, bits: i32): u32 {
 function buildFold(out: usize, bits: i32): void {
   for (let q = 0; q < 4; q++) {
     for (let v: u32 = 0; v < 16; v++) {
-      const image = mulXPow(v << <u32>(12 - 4 * q), bits);
+      const image = mulXPow(v << u32(12 - 4 * q), bits);
       store<u8>(out + (<usize>q << 5) + v, <u8>(image >> 8));
       store<u8>(out + (<usize>q << 5) + 16 + v, <u8>image);
     }

@@ -102,7 +102,7 @@ function moveEntry(state: usize, nb: u32, from: u32, to: u32): void {
 function cuckooApply(state: usize, nb: u32, leaf: u32): u32 {
   const q = state + QUEUE;
   let k = leaf >> 3;
-  let s = leaf & 7;
+  const s = leaf & 7;
   let from = (load<u32>(q + (<usize>k << 3)) << 3) | s;
   let to = emptyIn(state, altOf(from >> 3, tagAt(state, from), nb));
   // Bounded: a path is at most as long as the queue (every step goes to a lower node index).

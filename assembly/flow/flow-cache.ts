@@ -238,7 +238,7 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
   const slots = nb << 3;
   // The touch loads below exist only to start cache misses early; their sum is never used, but
   // a load can trap, so neither Binaryen nor V8 drops them.
-  let touch: u32 = 0;
+  let _touch: u32 = 0;
   for (let base: i32 = 0; base < count; base += 32) {
     const n = <usize>min(32, count - base);
     const kb = keys + (<usize>base) * FC_KEY_BYTES;
@@ -256,7 +256,7 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
           const v = hashOf(state, kb + i * FC_KEY_BYTES);
           store<u32>(ob + (i << 2), v);
           // SAFETY: bucketOf(..) < nb: inside the tag array.
-          touch += load<u32>(tags + (<usize>bucketOf(v, nb) << 3));
+          _touch += load<u32>(tags + (<usize>bucketOf(v, nb) << 3));
         }
         // Stage 2: probe the primary buckets. found bit i (a burst is at most 32 keys): out[i]
         // now holds a candidate slot index, else it still holds the hash.
@@ -290,7 +290,7 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
           const e = load<u32>(ob + (<usize>ctz<u32>(r) << 2));
           // SAFETY: a candidate is bucket * 8 + slot with bucket < nb; `out` is the caller's
           // memory, so what is read back is bounded again before it addresses an entry.
-          touch += load<u32>(entries + (<usize>select<u32>(e, 0, e < slots) << 6));
+          _touch += load<u32>(entries + (<usize>select<u32>(e, 0, e < slots) << 6));
         }
         // Stage 4: full key compare; a false candidate (tag collision) takes the slow path,
         // which checks every match in both buckets.

@@ -13,7 +13,7 @@ import { AT_MASK, DUMMY_RUN, N_RUNS, NODE, V_EXT, WIDE } from './lpm4-nodes';
   const at = min<u32>((d << 3) & m, limit); // the node's byte offset; 0 (the dummy) for a leaf
   const node = heap + <usize>at;
   const w8 = <usize>((a >> 11) & 0x18); // 8 * bitmap word
-  const rank = <u32>load<u8>(node + 32 + (w8 >> 3)) + <u32>popcnt<u64>(load<u64>(node + w8) << <u64>(~(a >> 8) & 63));
+  const rank = <u32>load<u8>(node + 32 + (w8 >> 3)) + <u32>popcnt<u64>(load<u64>(node + w8) << u64(~(a >> 8) & 63));
   const r2 = rank << 1;
   const run = at + <u32>N_RUNS - 2 + r2 + ((r2 - 2) & <u32>(<i32>(d << 1) >> 31)); // u16: 34 + 2r, u32: 32 + 4r
   return ((NODE | (d & WIDE) | run) & m) | (d & ~m);
@@ -71,8 +71,6 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
   const six = i32x4.splat(63);
   const runs = i32x4.splat(<i32>N_RUNS - 2);
   const two = i32x4.splat(2);
-  const flags = i32x4.splat(NODE);
-  const wideBit = i32x4.splat(WIDE);
   for (let i: usize = 0; i < n4; i += 4) {
     const d = v128.load(out + (i << 2));
     const a = v128.load(addrs + (i << 2));

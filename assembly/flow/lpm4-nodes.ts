@@ -117,7 +117,7 @@ function scan16(top: usize, vals: usize, bitmap: usize): u32 {
     v128.store(vals + (k << 4), v);
     // Lanes: the previous group's last value, then this group's first three.
     const before = i8x16.shuffle(prev, v, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
-    word |= (<u64>i32x4.bitmask(i32x4.ne(v, before))) << (<u64>((k & 15) << 2));
+    word |= (<u64>i32x4.bitmask(i32x4.ne(v, before))) << u64((k & 15) << 2);
     any = v128.or(any, v);
     prev = v;
     if ((k & 15) == 15) {

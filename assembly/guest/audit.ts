@@ -87,7 +87,7 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
       bump(audit, GA_BEYOND);
     } else {
       const at = bitmap + <usize>((seq - 1) >> 3);
-      const bit = <u8>(<u32>1 << <u32>((seq - 1) & 7));
+      const bit = <u8>(<u32>1 << u32((seq - 1) & 7));
       const was = load<u8>(at);
       if ((was & bit) != 0) bump(audit, GA_DUPLICATES);
       else store<u8>(at, was | bit);

@@ -193,19 +193,19 @@ export function evqUnpop(t: i64, payload: u32): void {
 
 @inline function setBit(s: u32): void {
   const w = Q + BITMAP + <usize>((s >> 6) << 3);
-  store<u64>(w, load<u64>(w) | (<u64>1 << <u64>(s & 63)));
+  store<u64>(w, load<u64>(w) | (<u64>1 << u64(s & 63)));
 }
 
 @inline function clearBit(s: u32): void {
   const w = Q + BITMAP + <usize>((s >> 6) << 3);
-  store<u64>(w, load<u64>(w) & ~(<u64>1 << <u64>(s & 63)));
+  store<u64>(w, load<u64>(w) & ~(<u64>1 << u64(s & 63)));
 }
 
 /** Distance from slot `s` to the next non-empty bucket (wrapping), or EVQ_NONE. */
 function nextBucket(s: u32): u32 {
   const words = WHEEL_BUCKETS >> 6;
   let wi = s >> 6;
-  let w = load<u64>(Q + BITMAP + <usize>(wi << 3)) & (~(<u64>0) << <u64>(s & 63));
+  let w = load<u64>(Q + BITMAP + <usize>(wi << 3)) & (~(<u64>0) << u64(s & 63));
   for (let k: u32 = 0; k <= words; k++) {
     if (w != 0) {
       const slot = (wi << 6) + <u32>ctz(w);

@@ -22,11 +22,11 @@ const NONE: u32 = 0xffffffff;
 }
 @inline function bitSet(f: usize, map: usize, seq: u32): void {
   const a = bitAddr(f, map, seq);
-  store<u64>(a, load<u64>(a) | (<u64>1 << <u64>(seq & 63)));
+  store<u64>(a, load<u64>(a) | (<u64>1 << u64(seq & 63)));
 }
 @inline function bitClear(f: usize, map: usize, seq: u32): void {
   const a = bitAddr(f, map, seq);
-  store<u64>(a, load<u64>(a) & ~(<u64>1 << <u64>(seq & 63)));
+  store<u64>(a, load<u64>(a) & ~(<u64>1 << u64(seq & 63)));
 }
 
 @inline function payloadOf(f: usize, seq: u32): u32 {

@@ -40,7 +40,7 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   const idx = <u16>atomic.load<u16>(avail, AVAIL_IDX);
   const pending = <u32><u16>(idx - next);
   if (pending > n) return breakQueue(vq, BRK_AVAIL_IDX, idx); // B1
-  let count = pending < max ? pending : max;
+  const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
   const map = <usize>load<u32>(vq, VQ_GMAP);

@@ -78,7 +78,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     const coders = flavours.map((simd) => new ReedSolomon({ dataShards: k, parityShards: m, runtime, simd }));
     const region = mem.alloc({ name: `bench:${c.name}`, owner: 'bench', kind: 'guest-ram', sizeBytes: (k + m) * len });
     const addrs = Array.from({ length: k + m }, (_, i) => region.base + i * len);
-    data.forEach((d, i) => mem.u8.set(d, addrs[i]!));
+    data.forEach((d, i) => mem.u8.set(d, addrs[i]));
     const js = new JsReedSolomon(k, m);
     const jsParity = Array.from({ length: m }, () => new Uint8Array(len));
     const check = new ReedSolomon({ dataShards: k, parityShards: m, matrix: 'klauspost', runtime });
@@ -124,7 +124,7 @@ export async function run(ctx: BenchContext): Promise<void> {
 }
 
 function reportEncode(ctx: BenchContext, name: string, target: number, ratio: number, s: Record<string, number[]>): void {
-  const med = (key: string): number | undefined => (s[key] ? median(s[key]!) : undefined);
+  const med = (key: string): number | undefined => (s[key] ? median(s[key]) : undefined);
   const best = med('zc-relaxed') !== undefined ? 'relaxed' : 'portable';
   const ron = med('ronomon');
   const peerOf = (name2: string, v: number | undefined): { peer?: { name: string; value: number } } => (v === undefined ? {} : { peer: { name: name2, value: v } });
@@ -164,7 +164,7 @@ async function reconstructCase(
   const shards = all.map((s, i) => (lost.includes(i) ? null : s));
   const region = mem.alloc({ name: 'bench:reconstruct', owner: 'bench', kind: 'guest-ram', sizeBytes: (k + m) * len });
   const addrs = all.map((_, i) => region.base + i * len);
-  all.forEach((s, i) => mem.u8.set(s, addrs[i]!));
+  all.forEach((s, i) => mem.u8.set(s, addrs[i]));
   const samplers: Record<string, () => number | Promise<number>> = {};
   for (const c of rs) {
     const check = c.reconstruct(shards);
@@ -200,7 +200,7 @@ async function reconstructCase(
   ctx.progress(`${name}: warming up`);
   await sampleAll(ctx.quick ? 1 : 2, samplers);
   const s = await sampleAll(ctx.runs, samplers);
-  const med = (key: string): number | undefined => (s[key] ? median(s[key]!) : undefined);
+  const med = (key: string): number | undefined => (s[key] ? median(s[key]) : undefined);
   const best = med('zc-relaxed') !== undefined ? 'relaxed' : 'portable';
   for (const f of flavours) {
     const t = f === best ? { target: 3 } : {};
@@ -220,7 +220,7 @@ async function updateCase(ctx: BenchContext, mem: HostMemory, runtime: LoaderRun
   const rs = new ReedSolomon({ dataShards: k, parityShards: m, runtime });
   const region = mem.alloc({ name: 'bench:update', owner: 'bench', kind: 'guest-ram', sizeBytes: (k + m + 1) * len });
   const addrs = Array.from({ length: k + m + 1 }, (_, i) => region.base + i * len);
-  for (let i = 0; i <= k; i++) mem.u8.set(fill(len, 40 + i), addrs[i]!);
+  for (let i = 0; i <= k; i++) mem.u8.set(fill(len, 40 + i), addrs[i]);
   const perCall = (fn: () => void) => (): number => 1 / rateSync(fn, 1, ms) / 1000; // µs per call
   const s = await sampleAll(ctx.runs + 1, {
     update: perCall(() => rs.updateAt(addrs.slice(k, k + m), 3, addrs[3]!, addrs[k + m]!, len)),
@@ -242,7 +242,7 @@ async function offloadCase(ctx: BenchContext, ms: number): Promise<void> {
     const region = host.memory.alloc({ name: 'bench:offload', owner: 'bench', kind: 'guest-ram', sizeBytes: count * (k + m) * len });
     const stripes = Array.from({ length: count }, (_, s) => {
       const a = Array.from({ length: k + m }, (_, i) => region.base + (s * (k + m) + i) * len);
-      for (let i = 0; i < k; i++) host.memory.u8.set(fill(len, s * 31 + i + 1), a[i]!);
+      for (let i = 0; i < k; i++) host.memory.u8.set(fill(len, s * 31 + i + 1), a[i]);
       return { data: a.slice(0, k), parity: a.slice(k) };
     });
     const bytes = count * k * len;

@@ -9,7 +9,6 @@ import { HostMemory } from '../memory/host-memory.js';
 import { Guest } from '../hypervisor/guest/guest.js';
 import { GuestQueue } from '../hypervisor/guest/guest-queue.js';
 import { GuestVcpu } from '../hypervisor/guest/vcpu.js';
-import { createDriver } from '../hypervisor/guest/virtio/index.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 

@@ -59,5 +59,7 @@ function describe(v: unknown): string {
   if (typeof v === 'bigint') return `${v}n`;
   if (v === undefined) return 'nothing';
   if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
-  return String(v);
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol') return v.toString();
+  return `${v as number | boolean | null}`;
 }

@@ -133,7 +133,7 @@ export function resolveTopology(spec: string): Topology {
   const m = /^(fattree|incast|dumbbell|leafspine):(\d+)$/.exec(spec);
   if (m) {
     const n = Number(m[2]);
-    switch (m[1]) {
+    switch (m[1]!) {
       case 'fattree': return fatTree(n);
       case 'incast': return incastStar(n);
       case 'dumbbell': return dumbbell(n);

@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
-import { kernelFile } from '../common/package-paths.js';
 import { parseArgs } from '../common/validate.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';

@@ -44,7 +44,7 @@ describe('qingtian CLI', () => {
       const ratio = (l.value as number) / peer.value;
       expect(Math.abs((l.vs as number) - ratio) / ratio).toBeLessThan(0.01); // each figure is rounded to 4 digits
     }
-    expect(lines.map((l) => `${l.case}/${l.metric}`)).toEqual(expect.arrayContaining(['poll-round-trip/p50', 'poll-round-trip/p99', 'interrupt-wake-up/p50', 'control-command/p50', 'idle-cpu/interrupt-mode']));
+    expect(lines.map((l) => `${String(l.case)}/${String(l.metric)}`)).toEqual(expect.arrayContaining(['poll-round-trip/p50', 'poll-round-trip/p99', 'interrupt-wake-up/p50', 'control-command/p50', 'idle-cpu/interrupt-mode']));
     // The machine the figures come from goes to stderr, first, leaving stdout pure JSON lines.
     expect(r.stderr.split('\n')[0]).toMatch(/^\[core\] machine: .+, \d+ CPUs, transparent huge pages \w+[^;]*, load \d+\.\d\d, node v\d+\.\d+\.\d+; 1 runs$/);
   });

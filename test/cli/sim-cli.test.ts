@@ -16,7 +16,7 @@ describe('qingtian sim', () => {
     const out = join(dir, 'a');
     const r = cli('sim', '--topo', 'fattree:4', '--workload', fixture, '--load', '0.3', '--cc', 'ldcp,hpcc', '--duration', '0.001', '--seed', '7', '--out', out);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/\[ldcp\] #+.* 100%  sim 1\.00\/1\.00 ms  wall [\d.]+ s  [\d.]+ M events\/s/);
+    expect(r.stderr).toMatch(/\[ldcp\] #+.* 100% {2}sim 1\.00\/1\.00 ms {2}wall [\d.]+ s {2}[\d.]+ M events\/s/);
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { algorithms: Record<string, Record<string, unknown>> };
     expect(Object.keys(s.algorithms)).toEqual(['ldcp', 'hpcc']);
     for (const a of Object.values(s.algorithms)) {

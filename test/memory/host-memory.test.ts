@@ -31,7 +31,7 @@ describe('HostMemory', () => {
     expect(r.sizeBytes).toBe(4096);
     checkHeader(m.view, r.base, fourcc('VQST'), 3, 4096);
     expect(m.view.getUint32(r.base + 12, true)).toBe(2); // kind code of device-state
-    expect(() => checkHeader(m.view, r.base, fourcc('VQST'), 4, 64)).toThrowError(/expected magic 0x54535156 layout 4 .* found magic 0x54535156 layout 3 size 4096/);
+    expect(() => checkHeader(m.view, r.base, fourcc('VQST'), 4, 64)).toThrow(/expected magic 0x54535156 layout 4 .* found magic 0x54535156 layout 3 size 4096/);
   });
 
   it('hands out zeroed memory: a freed region is scrubbed before anyone gets it again', () => {

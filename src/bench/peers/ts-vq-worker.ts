@@ -101,7 +101,7 @@ if (w.role === 'device') {
       const start = process.hrtime.bigint();
       const end = start + BigInt(req.ms * 1e6);
       let completed = 0;
-      let now = start;
+      let now: bigint;
       do {
         for (let r = 0; r < 64; r++) {
           while (drv.outstanding < w.size && post());

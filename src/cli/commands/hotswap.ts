@@ -32,7 +32,7 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
   const bytes = readFileOrFail(modulePath, 'module');
   const signature = readFileOrFail(o.sig, 'signature').toString('utf8');
   const trustedKeys = o.trust.map((p) => readFileOrFail(p, 'trusted key').toString('utf8'));
-  let name = '';
+  let name: string;
   try {
     name = inspectKernel(bytes, 16384, basename(modulePath)).info.name;
   } catch {

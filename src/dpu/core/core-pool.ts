@@ -199,7 +199,7 @@ export class DpuCorePool extends EventEmitter {
     const results = await Promise.allSettled(this.cores.map((c) => c.loadKernel(kernel)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await Promise.all(this.cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.unloadKernel(kernel).catch(() => undefined) : undefined)));
+      await Promise.all(this.cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.unloadKernel(kernel).catch(() => undefined) : Promise.resolve())));
       throw failed.reason;
     }
     this.kernels.set(kernel.key, kernel);

@@ -80,7 +80,6 @@ export class Reactor {
     this.applyAffinity();
     const i32 = this.i32;
     const c = this.counters.values;
-    const ctl = this.init.controlBase;
     this.setWord(CTL_MODE, CORE_MODES.indexOf(this.mode));
     this.setWord(CTL_RUN_STATE, RunState.Running);
     let idleRun = 0;
@@ -147,7 +146,7 @@ export class Reactor {
         refused = 1;
       }
     }
-    let now = 0;
+    let now: number;
     try {
       now = getPriority();
     } catch {
@@ -221,8 +220,8 @@ export class Reactor {
         for (let k = 0; k < CMD_ARG_COUNT; k++) a[k] = i32[w + CMD_ARGS + k]!;
       })) break;
       c[C_COMMANDS]!++;
-      let status: number = Status.Ok;
-      let message = '';
+      let status: number;
+      let message: string;
       this.ackArgs = [0, 0];
       try {
         [status, message] = this.execute(op, a);
@@ -298,7 +297,7 @@ export class Reactor {
     if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
     if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
     if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn: fn as JobFn, arm, armFn: armFn as JobFn | null, state, budget }];
+    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn: fn, arm, armFn: armFn as JobFn | null, state, budget }];
     return [Status.Ok, ''];
   }
 

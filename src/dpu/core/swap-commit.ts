@@ -37,7 +37,7 @@ export function commitSwap(kernels: CoreKernels, jobs: readonly CoreJob[], coreI
     if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
       return refused(Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`);
     }
-    fns.push([fn as JobFn, armFn as JobFn | null]);
+    fns.push([fn, armFn as JobFn | null]);
   }
   let back: Transform | null = null;
   if (transform >= 0) {
@@ -82,7 +82,7 @@ export function fallBack(kernels: CoreKernels, jobs: readonly CoreJob[], job: Co
     if (err) return `state transform back: ${err}`;
   }
   job.kernel = prev;
-  job.fn = fn as JobFn;
+  job.fn = fn;
   job.armFn = armFn as JobFn | null;
   job.prev = null;
   job.back = null;

@@ -27,7 +27,7 @@ const bound = new WeakMap<KernelRuntime, Map<SimdChoice, DifKernel>>();
 /** The bound exports for a runtime and a flavour choice ('auto' is resolved on first use per runtime). */
 export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
   let byChoice = bound.get(runtime);
-  if (!byChoice) bound.set(runtime, (byChoice = new Map()));
+  if (!byChoice) bound.set(runtime, (byChoice = new Map<SimdChoice, DifKernel>()));
   let k = byChoice.get(simd);
   if (!k) {
     const flavour = resolveFlavour(simd);

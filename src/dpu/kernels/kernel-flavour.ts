@@ -12,6 +12,7 @@ export type SimdChoice = 'auto' | SimdFlavour;
 export const SIMD_CHOICES = ['auto', 'portable', 'relaxed'] as const;
 
 // (module (func (result v128) v128.const 0 v128.const 0 i8x16.relaxed_swizzle))
+// prettier-ignore
 const RELAXED_PROBE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
   0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128

@@ -52,7 +52,7 @@ function handle(req: VcpuRequest): VcpuReply {
       const start = process.hrtime.bigint();
       const deadline = start + BigInt(Math.round(req.ms * 1e6));
       let completed = 0;
-      let now = start;
+      let now: bigint;
       do {
         completed += Number(pump(req.drv, req.buf, req.scratch, req.rounds, audit, waitNs));
         now = process.hrtime.bigint();

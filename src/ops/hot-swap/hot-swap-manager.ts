@@ -221,7 +221,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
       for (const c of commits) this.emit('committed', { ...tag, ...c });
       return commits;
     }
-    await Promise.all(cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.swapKernel(to, from, reverse(transform)).catch(() => undefined) : undefined)));
+    await Promise.all(cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.swapKernel(to, from, reverse(transform)).catch(() => undefined) : Promise.resolve())));
     await this.drop(to);
     const why = (results[bad] as PromiseRejectedResult).reason as Error;
     throw new QingtianError(ErrorCode.SwapFailed, `commit of ${tag.name}@${tag.to} refused on core ${bad}: ${why.message}; every core runs ${tag.from} again`);

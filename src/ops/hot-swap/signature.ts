@@ -118,7 +118,7 @@ export function parseSignature(input: unknown): ModuleSignature {
     const issue = r.error.issues[0]!;
     throw new QingtianError(ErrorCode.BadSignature, `signature.${issue.path.map(String).join('.')}: expected ${issue.message}`, { reason: 'malformed' });
   }
-  return r.data as ModuleSignature;
+  return r.data;
 }
 
 /** The public keys a host accepts module signatures from, by key id. */

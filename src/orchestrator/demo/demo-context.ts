@@ -6,9 +6,9 @@ export interface DemoContext {
   host: Host;
   seconds: number;
   /** One line of the story. */
-  say(line: string): void;
+  say: (line: string) => void;
   /** A row of the closing report: what was shown and the figure that shows it. */
-  record(what: string, figure: string): void;
+  record: (what: string, figure: string) => void;
 }
 
 export interface DemoChapter {

@@ -218,7 +218,7 @@ describe('DPU core pool', () => {
     const job = await c.attachJob({ kernel: core, entry: 'core_echo', state: echo.base, budget: 1 });
     await expect(pool.unloadKernel(core)).rejects.toMatchObject({ code: 'QT_KERNEL_BUSY' });
     await c.detachJob(job);
-    await expect(() => pool.core(5)).toThrowError(/core: expected an integer in \[0, 1\], got 5/);
+    expect(() => pool.core(5)).toThrow(/core: expected an integer in \[0, 1\], got 5/);
     await c.ping();
   });
 

@@ -151,21 +151,21 @@ describe.each(FLAVOURS)('T10 PI (%s kernels)', (simd) => {
     mem.u8.fill(0, r.base + 300000, r.base + 300000 + 4160);
     d.generateAt(r.base + 300000, 8);
     expect(d.verifyAt(r.base + 300000, 8)).toEqual({ ok: true });
-    expect(() => d.verifyAt(mem.sizeBytes - 100, 1)).toThrowError(/buf: expected a host address/);
+    expect(() => d.verifyAt(mem.sizeBytes - 100, 1)).toThrow(/buf: expected a host address/);
   });
 
   it('rejects buffers that are not whole protected blocks and bad options; nothing is written', () => {
     const d = dif();
     const buf = units(512, 2, 1);
     const copy = buf.slice();
-    expect(() => d.generate(buf.subarray(0, 1000))).toThrowError(/generate: buf: expected a whole number of 520-byte units.*got 1000 bytes/);
+    expect(() => d.generate(buf.subarray(0, 1000))).toThrow(/generate: buf: expected a whole number of 520-byte units.*got 1000 bytes/);
     expect(buf).toEqual(copy);
-    expect(() => d.insert(new Uint8Array(700))).toThrowError(/insert: data: expected a whole number of 512-byte blocks/);
-    expect(() => d.dixGenerate(new Uint8Array(1024), new Uint8Array(8))).toThrowError(/md: expected a Uint8Array of 16 bytes/);
-    expect(() => new T10Dif({ blockSize: 520 as 512, type: 1 })).toThrowError(/blockSize: expected one of 512, 4096, got 520/);
-    expect(() => new T10Dif({ blockSize: 512, type: 4 as 1 })).toThrowError(/type: expected one of 1, 2, 3/);
-    expect(() => new T10Dif({ blockSize: 512, type: 3, checks: { refTag: true } })).toThrowError(/type 3 reference tags are not checked/);
-    expect(() => new T10Dif({ blockSize: 512, type: 1, appTag: 0x10000 })).toThrowError(/appTag: expected an integer in \[0, 65535\]/);
+    expect(() => d.insert(new Uint8Array(700))).toThrow(/insert: data: expected a whole number of 512-byte blocks/);
+    expect(() => d.dixGenerate(new Uint8Array(1024), new Uint8Array(8))).toThrow(/md: expected a Uint8Array of 16 bytes/);
+    expect(() => new T10Dif({ blockSize: 520 as 512, type: 1 })).toThrow(/blockSize: expected one of 512, 4096, got 520/);
+    expect(() => new T10Dif({ blockSize: 512, type: 4 as 1 })).toThrow(/type: expected one of 1, 2, 3/);
+    expect(() => new T10Dif({ blockSize: 512, type: 3, checks: { refTag: true } })).toThrow(/type 3 reference tags are not checked/);
+    expect(() => new T10Dif({ blockSize: 512, type: 1, appTag: 0x10000 })).toThrow(/appTag: expected an integer in \[0, 65535\]/);
   });
 });
 

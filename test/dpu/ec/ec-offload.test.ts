@@ -50,15 +50,15 @@ describe('EcOffload: stripe batches on the DPU cores', () => {
   });
 
   it('refuses a coder from another runtime or flavour, and bad addresses, before publishing', async () => {
-    await expect(EcOffload.start(host.runtime, host.dpu, { cores: 3 })).rejects.toThrowError(/cores: expected an integer in \[1, 2\] \(the pool's cores\), got 3/);
-    await expect(EcOffload.start(host.runtime, host.dpu, { stripesPerRound: 0 })).rejects.toThrowError(/stripesPerRound: expected an integer in \[1, 65536\]/);
+    await expect(EcOffload.start(host.runtime, host.dpu, { cores: 3 })).rejects.toThrow(/cores: expected an integer in \[1, 2\] \(the pool's cores\), got 3/);
+    await expect(EcOffload.start(host.runtime, host.dpu, { stripesPerRound: 0 })).rejects.toThrow(/stripesPerRound: expected an integer in \[1, 65536\]/);
     const off = await EcOffload.start(host.runtime, host.dpu, { cores: 1 });
     const elsewhere = new ReedSolomon({ dataShards: 2, parityShards: 1 });
-    await expect(off.encode(elsewhere, [], 16)).rejects.toThrowError(/rs: expected a coder in the offload's runtime/);
+    await expect(off.encode(elsewhere, [], 16)).rejects.toThrow(/rs: expected a coder in the offload's runtime/);
     const other = new ReedSolomon({ dataShards: 2, parityShards: 1, runtime: host.runtime, simd: off.flavour === 'relaxed' ? 'portable' : 'auto' });
-    if (other.flavour !== off.flavour) await expect(off.encode(other, [], 16)).rejects.toThrowError(/built with the '.*' kernels/);
+    if (other.flavour !== off.flavour) await expect(off.encode(other, [], 16)).rejects.toThrow(/built with the '.*' kernels/);
     const rs = new ReedSolomon({ dataShards: 2, parityShards: 1, runtime: host.runtime, simd: off.flavour });
-    await expect(off.encode(rs, [{ data: [70000, 80000], parity: [host.memory.sizeBytes] }], 16)).rejects.toThrowError(/stripes\[0\].parity\[0\]: expected a host address/);
+    await expect(off.encode(rs, [{ data: [70000, 80000], parity: [host.memory.sizeBytes] }], 16)).rejects.toThrow(/stripes\[0\].parity\[0\]: expected a host address/);
     await off.close();
     for (const c of [elsewhere, other, rs]) c.dispose();
   });

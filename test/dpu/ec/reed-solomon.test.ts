@@ -59,7 +59,7 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
           for (const i of lost) shards[i] = null;
           const out = rs.reconstruct(shards);
           expect(out.length).toBe(n);
-          out.forEach((s, i) => expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost]}`).toEqual(all[i]));
+          out.forEach((s, i) => expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost].join(',')}`).toEqual(all[i]));
           rs.dispose();
         },
       ),
@@ -98,7 +98,7 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
 describe('ReedSolomon API', () => {
   it('rejects invalid parameters with a message naming the field and the range', () => {
     const bad = (o: object, re: RegExp): void => {
-      expect(() => new ReedSolomon(o as never)).toThrowError(re);
+      expect(() => new ReedSolomon(o as never)).toThrow(re);
       try {
         new ReedSolomon(o as never);
       } catch (e) {
@@ -115,9 +115,9 @@ describe('ReedSolomon API', () => {
   it('rejects bad shard arguments and writes nothing', () => {
     const rs = new ReedSolomon({ dataShards: 4, parityShards: 2 });
     const data = stripe(4, 64, 1);
-    expect(() => rs.encode(data.slice(0, 3))).toThrowError(/encode: data: expected an array of 4 Uint8Array.*got 3 entries/);
-    expect(() => rs.encode([...data.slice(0, 3), new Uint8Array(63)])).toThrowError(/data\[3\]: expected 64 bytes.*got 63/);
-    expect(() => rs.encode([...data.slice(0, 3), 'x' as never])).toThrowError(/data\[3\]: expected a Uint8Array, got string/);
+    expect(() => rs.encode(data.slice(0, 3))).toThrow(/encode: data: expected an array of 4 Uint8Array.*got 3 entries/);
+    expect(() => rs.encode([...data.slice(0, 3), new Uint8Array(63)])).toThrow(/data\[3\]: expected 64 bytes.*got 63/);
+    expect(() => rs.encode([...data.slice(0, 3), 'x' as never])).toThrow(/data\[3\]: expected a Uint8Array, got string/);
     const parity = rs.encode(data);
     const shards: (Uint8Array | null)[] = [...data, ...parity];
     const before = shards.map((s) => s && s.slice());
@@ -130,12 +130,12 @@ describe('ReedSolomon API', () => {
       expect((e as Error).message).toMatch(/3 shards missing \(0, 1, 2\); at most 2/);
     }
     shards.forEach((s, i) => i > 2 && expect(s).toEqual(before[i]));
-    expect(() => rs.reconstruct([...data, parity[0]!, new Uint8Array(65)])).toThrowError(/shards\[5\]: expected 64 bytes.*got 65/);
-    expect(() => rs.reconstruct(data)).toThrowError(/shards: expected an array of 6 entries/);
-    expect(() => rs.update(parity, 4, data[0]!, data[1]!)).toThrowError(/index: expected an integer in \[0, 3\], got 4/);
-    expect(() => rs.update(parity, 0, data[0]!, new Uint8Array(3))).toThrowError(/newData: expected a Uint8Array of 64 bytes/);
+    expect(() => rs.reconstruct([...data, parity[0]!, new Uint8Array(65)])).toThrow(/shards\[5\]: expected 64 bytes.*got 65/);
+    expect(() => rs.reconstruct(data)).toThrow(/shards: expected an array of 6 entries/);
+    expect(() => rs.update(parity, 4, data[0]!, data[1]!)).toThrow(/index: expected an integer in \[0, 3\], got 4/);
+    expect(() => rs.update(parity, 0, data[0]!, new Uint8Array(3))).toThrow(/newData: expected a Uint8Array of 64 bytes/);
     rs.dispose();
-    expect(() => rs.encode(data)).toThrowError(expect.objectContaining({ code: 'QT_DISPOSED' }));
+    expect(() => rs.encode(data)).toThrow(expect.objectContaining({ code: 'QT_DISPOSED' }));
   });
 
   it('returns present shards as given, builds only the missing ones, and caches decode tables', () => {
@@ -163,12 +163,18 @@ describe('ReedSolomon API', () => {
     const region = mem.alloc({ name: 'shards', owner: 'test', kind: 'guest-ram', sizeBytes: 14 * 8192 });
     const addrs = Array.from({ length: 14 }, (_, i) => region.base + i * 8192);
     const data = stripe(10, len, 9);
-    data.forEach((d, i) => mem.u8.set(d, addrs[i]!));
+    data.forEach((d, i) => mem.u8.set(d, addrs[i]));
     rs.encodeAt(addrs.slice(0, 10), addrs.slice(10), len);
     const expected = [...data, ...rs.encode(data)];
-    const read = (i: number): Uint8Array => mem.u8.slice(addrs[i]!, addrs[i]! + len);
+    const read = (i: number): Uint8Array => {
+      const at = addrs[i]!;
+      return mem.u8.slice(at, at + len);
+    };
     expected.forEach((s, i) => expect(read(i)).toEqual(s));
-    for (const i of [0, 3, 11, 13]) mem.u8.fill(0xee, addrs[i]!, addrs[i]! + len);
+    for (const i of [0, 3, 11, 13]) {
+      const at = addrs[i]!;
+      mem.u8.fill(0xee, at, at + len);
+    }
     rs.reconstructAt(addrs, [13, 0, 11, 3], len);
     expected.forEach((s, i) => expect(read(i)).toEqual(s));
     const changed = bytes(len, 77);
@@ -182,9 +188,9 @@ describe('ReedSolomon API', () => {
     expect(rs.encode(views)).toEqual(rs.encode(data));
     // Bad addresses are refused before anything is written.
     const snapshot = mem.u8.slice(region.base, region.base + region.sizeBytes);
-    expect(() => rs.encodeAt(addrs.slice(0, 10), [addrs[10]!, addrs[11]!, addrs[12]!, mem.sizeBytes - 10], len)).toThrowError(/parity\[3\]: expected a host address/);
-    expect(() => rs.reconstructAt(addrs, [0, 1, 2, 3, 4], len)).toThrowError(expect.objectContaining({ code: 'QT_TOO_MANY_ERASURES' }));
-    expect(() => rs.updateAt(addrs.slice(10), 2, 0, scratch, len)).toThrowError(/oldData: expected a host address/);
+    expect(() => rs.encodeAt(addrs.slice(0, 10), [addrs[10]!, addrs[11]!, addrs[12]!, mem.sizeBytes - 10], len)).toThrow(/parity\[3\]: expected a host address/);
+    expect(() => rs.reconstructAt(addrs, [0, 1, 2, 3, 4], len)).toThrow(expect.objectContaining({ code: 'QT_TOO_MANY_ERASURES' }));
+    expect(() => rs.updateAt(addrs.slice(10), 2, 0, scratch, len)).toThrow(/oldData: expected a host address/);
     expect(mem.u8.slice(region.base, region.base + region.sizeBytes)).toEqual(snapshot);
     rs.dispose();
   });
@@ -195,8 +201,8 @@ describe('ReedSolomon API', () => {
     const parity = Array.from({ length: 3 }, () => new Uint8Array(333).fill(9));
     rs.encodeInto(data, parity);
     expect(parity).toEqual(rs.encode(data));
-    expect(() => rs.encodeInto(data, [new Uint8Array(333), new Uint8Array(333), new Uint8Array(332)])).toThrowError(/parity\[2\]: expected 333 bytes/);
-    expect(() => rs.encodeInto(data, parity.map(() => new Uint8Array(3)))).toThrowError(/parity: expected shards of 333 bytes/);
+    expect(() => rs.encodeInto(data, [new Uint8Array(333), new Uint8Array(333), new Uint8Array(332)])).toThrow(/parity\[2\]: expected 333 bytes/);
+    expect(() => rs.encodeInto(data, parity.map(() => new Uint8Array(3)))).toThrow(/parity: expected shards of 333 bytes/);
     rs.dispose();
   });
 

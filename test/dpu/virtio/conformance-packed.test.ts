@@ -22,13 +22,13 @@ describe('packed ring (§2.8)', () => {
     const h = new Harness();
     const r = new RawPacked(h, 5).configure();
     expect(h.dev.stats().queue.ready).toBe(true);
-    expect(() => h.dev.configure({ size: 0, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa, deviceGpa: r.deviceGpa })).toThrowError(/expected an integer in \[1, 32768\]/);
+    expect(() => h.dev.configure({ size: 0, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa, deviceGpa: r.deviceGpa })).toThrow(/expected an integer in \[1, 32768\]/);
   });
 
   it('A2 refuses misaligned event suppression areas (4)', () => {
     const h = new Harness();
     const r = new RawPacked(h, 8);
-    expect(() => h.dev.configure({ size: 8, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa + 2n, deviceGpa: r.deviceGpa })).toThrowError(/\(A2:/);
+    expect(() => h.dev.configure({ size: 8, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa + 2n, deviceGpa: r.deviceGpa })).toThrow(/\(A2:/);
   });
 
   it('echoes chains across the ring wrap (wrap counters toggle, used descriptors carry both bits)', () => {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../../src/common/errors.js';
 import { needEvent } from '../../../src/common/virtio/ring-layout.js';
+import type { QueueSnapshot } from '../../../src/dpu/virtio/device-queue.js';
 import { F, Harness, RawSplit, SPLIT } from './raw-ring.js';
 
 const MIB_4 = 4 << 20;
@@ -62,7 +63,7 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     const r = new RawSplit(h, 8);
     for (const size of [0, 3, 6, 65536]) {
       const cfg = { size, features: SPLIT, descGpa: r.descGpa, driverGpa: r.availGpa, deviceGpa: r.usedGpa };
-      if (size === 0 || size === 65536) expect(() => h.dev.configure(cfg)).toThrowError(/queue config\.size: expected an integer in \[1, 32768\]/);
+      if (size === 0 || size === 65536) expect(() => h.dev.configure(cfg)).toThrow(/queue config\.size: expected an integer in \[1, 32768\]/);
       else refusedWith(() => h.dev.configure(cfg), 'A1');
     }
     const big = new Harness(MIB_4, 32768);
@@ -149,7 +150,7 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     // Pop without pushing, as a device with a request in flight at a quiescent point.
     const k = h.rt.kernel('virtio');
     expect(k.fn<(a: number, b: number, c: number) => number>('vq_pop')(h.dev.queue.state.base, h.dev.burst.base, 8)).toBe(1);
-    const snap = JSON.parse(JSON.stringify(h.dev.queue.save(), (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v));
+    const snap = JSON.parse(JSON.stringify(h.dev.queue.save(), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)), (_k, v: unknown) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v)) as QueueSnapshot;
     expect(snap.inflight).toEqual([{ token: 0, id: 0, descCount: 1 }]);
     h.dev.queue.reset();
     h.dev.queue.restore(snap);
@@ -241,7 +242,7 @@ describe('C. descriptor chains (§2.7.5, §2.7.4)', () => {
       const h = new Harness();
       const r = new RawSplit(h, 8).configure();
       const b = h.buf(8);
-      cycle.forEach((d, i) => r.desc(d, b, 8, F.NEXT, cycle[(i + 1) % cycle.length]!));
+      cycle.forEach((d, i) => r.desc(d, b, 8, F.NEXT, cycle[(i + 1) % cycle.length]));
       r.post(0);
       expectBroken(h, r, 'C2');
     }

@@ -12,6 +12,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DESC_BYTES, EVS_FLAGS, EVS_OFF_WRAP } from '../../../src/common/virtio/ring-layout.js';
+import type { JobFailedEvent } from '../../../src/dpu/core/dpu-core.js';
 import { BR_CHAINS, CHAIN_BYTES, CH_DESC_COUNT, VQ_INFLIGHT } from '../../../src/dpu/virtio/queue-state.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
 import { until } from '../../helpers/kernels.js';
@@ -133,7 +134,7 @@ describe('device-side fuzz on a DPU core', () => {
       const gg = new GuardedGuest(rig.memory, 'fz', MIB);
       const dev = new LoopbackDevice(rig.rt, gg.guest, 'fz:loop', { maxQueueSize: 16 });
       const failures: string[] = [];
-      rig.pool.on('job-failed', (e) => failures.push(e.failure.message));
+      rig.pool.on('job-failed', (e: JobFailedEvent) => failures.push(e.failure.message));
       const g = gg.guest;
       const ring = g.allocGpa(4096, 64);
       const data = g.allocGpa(65536, 64);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeFeatures, type RingFeatures } from '../../../src/common/virtio/features.js';
+import { describeFeatures } from '../../../src/common/virtio/features.js';
 import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { ReferenceDevice, echoChain } from '../../../src/dpu/virtio/reference-device.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
@@ -33,7 +33,7 @@ describe('Wasm guest driver against the spec-literal TS reference device', () =>
       const flags = (features.packed ? 1 : 0) | (features.eventIdx ? 2 : 0) | (features.indirect ? 4 : 0) | (features.inOrder ? 8 : 0);
       const drv = g.host(state);
       expect(k.fn<Fn>('gdrv_init')(drv, flags, n, g.ramBase, g.ramBytes, desc, drvArea, devArea, doorbell, doorbell + 4, irq, tables)).toBe(0);
-      const dev = new ReferenceDevice(g, { size: n, features: features as RingFeatures, descGpa: desc, driverGpa: drvArea, deviceGpa: devArea }, irq);
+      const dev = new ReferenceDevice(g, { size: n, features: features, descGpa: desc, driverGpa: drvArea, deviceGpa: devArea }, irq);
       const pump = k.fn<Fn>('gloop_pump');
       const add = k.fn<Fn>('gdrv_add');
       const kick = k.fn<Fn>('gdrv_kick');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, QingtianError, isQingtianError } from '../../../src/common/errors.js';
+import { ErrorCode, type QingtianError, isQingtianError } from '../../../src/common/errors.js';
 import type { StateRegion } from '../../../src/common/host-memory-api.js';
 import type { Job } from '../../../src/dpu/core/dpu-core.js';
 import type { LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, QingtianError, isQingtianError } from '../../../src/common/errors.js';
+import { ErrorCode, type QingtianError, isQingtianError } from '../../../src/common/errors.js';
 import { TrustedKeys, generateSigningKey, parseSignature, sha256Hex, signModule } from '../../../src/ops/hot-swap/signature.js';
 import { familyKernel, testKernel } from '../../helpers/kernels.js';
 
