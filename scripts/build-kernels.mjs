@@ -30,7 +30,12 @@ function units() {
     const releases = join(asmDir, family, 'releases');
     if (existsSync(releases)) {
       for (const file of readdirSync(releases).sort()) {
-        if (file.endsWith('.ts')) list.push({ entry: join(releases, file), out: join(root, 'build', 'releases', `${family}-${basename(file, '.ts')}.wasm`), extra: [] });
+        if (file.endsWith('.ts'))
+          list.push({
+            entry: join(releases, file),
+            out: join(root, 'build', 'releases', `${family}-${basename(file, '.ts')}.wasm`),
+            extra: [],
+          });
       }
     }
     const flavours = join(asmDir, family, 'flavours.json');
@@ -44,7 +49,11 @@ function units() {
   if (existsSync(testDir)) {
     for (const file of readdirSync(testDir).sort()) {
       if (!file.endsWith('.ts')) continue;
-      list.push({ entry: join(testDir, file), out: join(root, 'build', 'test-kernels', `${basename(file, '.ts')}.wasm`), extra: [] });
+      list.push({
+        entry: join(testDir, file),
+        out: join(root, 'build', 'test-kernels', `${basename(file, '.ts')}.wasm`),
+        extra: [],
+      });
     }
   }
   return list;

@@ -18,7 +18,12 @@ if (process.env.QT_NO_NATIVE) skip('QT_NO_NATIVE is set');
 // npm hands its own node-gyp to install scripts; outside npm, look for one on PATH.
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
-const r = spawnSync(cmd, [...args, 'rebuild', '--release'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+const r = spawnSync(cmd, [...args, 'rebuild', '--release'], {
+  cwd: dir,
+  stdio: ['ignore', 'ignore', 'pipe'],
+  encoding: 'utf8',
+});
 if (r.error) skip(`${cmd}: ${r.error.message}`);
-if (r.status !== 0) skip(`node-gyp exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+if (r.status !== 0)
+  skip(`node-gyp exited with ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
 process.stderr.write('qingtian: huge-page helper built (native/huge-pages)\n');

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { ReedSolomon, crc16t10dif, isalRsMaxDataShards, relaxedSimdSupported } = await import(join(root, 'dist', 'src', 'index.js'));
+const { ReedSolomon, crc16t10dif, isalRsMaxDataShards, relaxedSimdSupported } = await import(
+  join(root, 'dist', 'src', 'index.js')
+);
 const bin = join(mkdtempSync(join(tmpdir(), 'isal-')), 'isal-crosscheck');
 execFileSync('cc', ['-O2', '-o', bin, join(root, 'scripts', 'isal-crosscheck.c'), '-lisal'], { stdio: 'inherit' });
 
@@ -26,9 +28,11 @@ function fill(n, x) {
   const p = new Uint8Array(n);
   x = x >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     p[i] = x & 0xff;
   }
   return p;
@@ -36,7 +40,8 @@ function fill(n, x) {
 
 let seed = 1;
 const rnd = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
-let cases = 0, bad = 0;
+let cases = 0,
+  bad = 0;
 const flavours = relaxedSimdSupported() ? ['portable', 'relaxed'] : ['portable'];
 for (const matrix of ['isal-cauchy', 'isal-rs']) {
   const sizes = [];
@@ -50,20 +55,30 @@ for (const matrix of ['isal-cauchy', 'isal-rs']) {
     for (const simd of flavours) {
       const rs = new ReedSolomon({ dataShards: k, parityShards: m, matrix, simd });
       const data = Array.from({ length: k }, (_, i) => fill(len, (Math.imul(s, 7919) + i + 1) >>> 0));
-      const got = rs.encode(data).map((p) => Buffer.from(p).toString('hex')).join('');
+      const got = rs
+        .encode(data)
+        .map((p) => Buffer.from(p).toString('hex'))
+        .join('');
       rs.dispose();
       cases++;
-      if (got !== want) { bad++; console.log(`MISMATCH ${matrix} ${k}+${m} len ${len} (${simd})`); }
+      if (got !== want) {
+        bad++;
+        console.log(`MISMATCH ${matrix} ${k}+${m} len ${len} (${simd})`);
+      }
     }
   }
 }
 for (let i = 0; i < 2000; i++) {
   const len = i < 300 ? i : rnd(70000);
-  const s = rnd(1 << 30), init = rnd(65536);
+  const s = rnd(1 << 30),
+    init = rnd(65536);
   const want = parseInt(await ask(`crc ${len} ${s} ${init}`), 16);
   for (const simd of flavours) {
     cases++;
-    if (crc16t10dif(fill(len, s), init, { simd }) !== want) { bad++; console.log(`MISMATCH crc len ${len} init ${init} (${simd})`); }
+    if (crc16t10dif(fill(len, s), init, { simd }) !== want) {
+      bad++;
+      console.log(`MISMATCH crc len ${len} init ${init} (${simd})`);
+    }
   }
 }
 child.stdin.end();

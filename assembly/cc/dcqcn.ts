@@ -8,8 +8,22 @@
 // costs no events. Since a CNP only ever arrives at an ACK, where the replay runs first, the
 // result equals running the timers tick by tick.
 import {
-  P_BDP_BYTES, P_DCQCN_CLAMP, P_DCQCN_F, P_DCQCN_G, P_DCQCN_RAI, P_DCQCN_RATE_FIRST_CNP, P_DCQCN_RHAI, P_DCQCN_T_ALPHA_PS,
-  P_DCQCN_T_DEC_PS, P_DCQCN_T_INC_PS, P_DCQCN_WINDOW, P_LINE_BPS, P_MIN_RATE, S_RATE, S_WINDOW, pf,
+  P_BDP_BYTES,
+  P_DCQCN_CLAMP,
+  P_DCQCN_F,
+  P_DCQCN_G,
+  P_DCQCN_RAI,
+  P_DCQCN_RATE_FIRST_CNP,
+  P_DCQCN_RHAI,
+  P_DCQCN_T_ALPHA_PS,
+  P_DCQCN_T_DEC_PS,
+  P_DCQCN_T_INC_PS,
+  P_DCQCN_WINDOW,
+  P_LINE_BPS,
+  P_MIN_RATE,
+  S_RATE,
+  S_WINDOW,
+  pf,
 } from './layout';
 
 export const S_DCQCN_RC: usize = 16;
@@ -157,5 +171,9 @@ export function powi(x: f64, k: f64): f64 {
 @inline function publish(p: usize, s: usize): void {
   const rc = load<f64>(s, S_DCQCN_RC);
   store<f64>(s, rc, S_RATE);
-  store<f64>(s, pf(p, P_DCQCN_WINDOW) != 0 ? Math.max(1.0, (pf(p, P_BDP_BYTES) * rc) / pf(p, P_LINE_BPS)) : 0.0, S_WINDOW);
+  store<f64>(
+    s,
+    pf(p, P_DCQCN_WINDOW) != 0 ? Math.max(1.0, (pf(p, P_BDP_BYTES) * rc) / pf(p, P_LINE_BPS)) : 0.0,
+    S_WINDOW,
+  );
 }

@@ -5,8 +5,23 @@
 // are committed once per RTT (ackSeq past the sequence sent at the last commit); ACKs in between
 // "fast react" (rate only). Window = BDP * R / line rate.
 import {
-  H_QLEN, H_RATE, H_TS, H_TX_BYTES, INT_HOP_BYTES, INT_MAX_HOPS, P_BASE_RTT_PS, P_BDP_BYTES, P_HPCC_ETA, P_HPCC_FAST_REACT,
-  P_HPCC_MAX_STAGE, P_HPCC_RAI, P_LINE_BPS, P_MIN_RATE, S_RATE, S_WINDOW, pf,
+  H_QLEN,
+  H_RATE,
+  H_TS,
+  H_TX_BYTES,
+  INT_HOP_BYTES,
+  INT_MAX_HOPS,
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_HPCC_ETA,
+  P_HPCC_FAST_REACT,
+  P_HPCC_MAX_STAGE,
+  P_HPCC_RAI,
+  P_LINE_BPS,
+  P_MIN_RATE,
+  S_RATE,
+  S_WINDOW,
+  pf,
 } from './layout';
 
 export const S_HPCC_CUR_RATE: usize = 16;

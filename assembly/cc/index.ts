@@ -73,8 +73,18 @@ export function cc_process(ctx: usize, events: usize, count: i32): i32 {
     const s = ctx + <usize>CC_FLOWS + <usize>flow * <usize>L.CC_FLOW_BYTES;
     const now = <f64>load<i64>(e, L.EV_NOW);
     if (kind == L.EVK_ACK) {
-      ccOnAck(p, s, now, load<u32>(e, L.EV_ACKED), (load<u32>(e, L.EV_FLAGS) & L.EVF_ECE) != 0, load<u32>(e, L.EV_ACK_SEQ),
-        load<u32>(e, L.EV_SND_NXT), <f64>load<i64>(e, L.EV_RTT), load<u32>(e, L.EV_NHOP), e + L.EV_HOPS);
+      ccOnAck(
+        p,
+        s,
+        now,
+        load<u32>(e, L.EV_ACKED),
+        (load<u32>(e, L.EV_FLAGS) & L.EVF_ECE) != 0,
+        load<u32>(e, L.EV_ACK_SEQ),
+        load<u32>(e, L.EV_SND_NXT),
+        <f64>load<i64>(e, L.EV_RTT),
+        load<u32>(e, L.EV_NHOP),
+        e + L.EV_HOPS,
+      );
       done++;
     } else if (kind == L.EVK_TIMEOUT) {
       ccOnTimeout(p, s);

@@ -24,7 +24,18 @@ export function ccInit(p: usize, s: usize): bool {
  * cumulative ack and the next sequence to send (packets), an RTT sample (ps, 0 = none) and the
  * INT hops the acknowledged packet collected.
  */
-export function ccOnAck(p: usize, s: usize, nowPs: f64, acked: u32, ece: bool, ackSeq: u32, sndNxt: u32, rttPs: f64, nhop: u32, hops: usize): void {
+export function ccOnAck(
+  p: usize,
+  s: usize,
+  nowPs: f64,
+  acked: u32,
+  ece: bool,
+  ackSeq: u32,
+  sndNxt: u32,
+  rttPs: f64,
+  nhop: u32,
+  hops: usize,
+): void {
   const law = load<u32>(p, P_LAW);
   if (law == LAW_LDCP) ldcpOnAck(p, s, acked, ece ? 1 : 0);
   else if (law == LAW_DCQCN) dcqcnOnAck(p, s, nowPs, ece);

@@ -6,7 +6,20 @@
 //   cw in [gamma, BDP/MTU]; initial cw = BDP/MTU (line-rate start).
 // Below one MTU the sender keeps one packet in flight and paces one packet every T/cw.
 // Equilibrium (unit test): per RTT alpha*(1-F) = beta*F*W, so F* = alpha/(alpha + beta*W).
-import { P_BASE_RTT_PS, P_BDP_BYTES, P_LDCP_ALPHA, P_LDCP_BETA, P_LDCP_ETA_DEC, P_LDCP_GAMMA, P_LINE_BPS, P_MTU, P_WIRE_BYTES, S_RATE, S_WINDOW, pf } from './layout';
+import {
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_LDCP_ALPHA,
+  P_LDCP_BETA,
+  P_LDCP_ETA_DEC,
+  P_LDCP_GAMMA,
+  P_LINE_BPS,
+  P_MTU,
+  P_WIRE_BYTES,
+  S_RATE,
+  S_WINDOW,
+  pf,
+} from './layout';
 
 export const S_LDCP_CW: usize = 16;
 
@@ -16,7 +29,16 @@ export function ldcpInit(p: usize, s: usize): void {
 }
 
 export function ldcpOnAck(p: usize, s: usize, acked: u32, marked: u32): void {
-  const cw = ldcpStep(load<f64>(s, S_LDCP_CW), acked, marked, pf(p, P_LDCP_ALPHA), pf(p, P_LDCP_BETA), pf(p, P_LDCP_GAMMA), pf(p, P_LDCP_ETA_DEC), pf(p, P_BDP_BYTES) / pf(p, P_MTU));
+  const cw = ldcpStep(
+    load<f64>(s, S_LDCP_CW),
+    acked,
+    marked,
+    pf(p, P_LDCP_ALPHA),
+    pf(p, P_LDCP_BETA),
+    pf(p, P_LDCP_GAMMA),
+    pf(p, P_LDCP_ETA_DEC),
+    pf(p, P_BDP_BYTES) / pf(p, P_MTU),
+  );
   store<f64>(s, cw, S_LDCP_CW);
   ldcpPublish(p, s);
 }
@@ -27,7 +49,16 @@ export function ldcpOnAck(p: usize, s: usize, acked: u32, marked: u32): void {
  * parameters are read once for the whole batch. Returns the entries skipped because their flow
  * index is >= `flowCount`.
  */
-export function ldcpAcks(p: usize, states: usize, stride: usize, flowCount: u32, flows: usize, acked: usize, marked: usize, count: i32): u32 {
+export function ldcpAcks(
+  p: usize,
+  states: usize,
+  stride: usize,
+  flowCount: u32,
+  flows: usize,
+  acked: usize,
+  marked: usize,
+  count: i32,
+): u32 {
   const alpha = pf(p, P_LDCP_ALPHA);
   const beta = pf(p, P_LDCP_BETA);
   const gamma = pf(p, P_LDCP_GAMMA);
@@ -39,7 +70,7 @@ export function ldcpAcks(p: usize, states: usize, stride: usize, flowCount: u32,
   const rttS = pf(p, P_BASE_RTT_PS) * 1e-12;
   let skipped: u32 = 0;
   for (let i = 0; i < count; i++) {
-    const off = <usize>i << 2;
+    const off = (<usize>i) << 2;
     const flow = load<u32>(flows + off);
     if (flow >= flowCount) {
       skipped++;
@@ -47,7 +78,16 @@ export function ldcpAcks(p: usize, states: usize, stride: usize, flowCount: u32,
     }
     // SAFETY: flow < flowCount, and the caller proved the region holds flowCount states.
     const s = states + <usize>flow * stride;
-    const cw = ldcpStep(load<f64>(s, S_LDCP_CW), load<u32>(acked + off), load<u32>(marked + off), alpha, beta, gamma, etaDec, hi);
+    const cw = ldcpStep(
+      load<f64>(s, S_LDCP_CW),
+      load<u32>(acked + off),
+      load<u32>(marked + off),
+      alpha,
+      beta,
+      gamma,
+      etaDec,
+      hi,
+    );
     store<f64>(s, cw, S_LDCP_CW);
     // As ldcpPublish, with the parameters already loaded.
     if (cw >= 1.0) {
@@ -62,7 +102,16 @@ export function ldcpAcks(p: usize, states: usize, stride: usize, flowCount: u32,
 }
 
 /** The law for one ACK: the new window (MTUs) from the old, `acked` packets of which `marked` were ECN-marked. */
-@inline function ldcpStep(cw: f64, acked: u32, marked: u32, alpha: f64, beta: f64, gamma: f64, etaDec: f64, hi: f64): f64 {
+@inline function ldcpStep(
+  cw: f64,
+  acked: u32,
+  marked: u32,
+  alpha: f64,
+  beta: f64,
+  gamma: f64,
+  etaDec: f64,
+  hi: f64,
+): f64 {
   const a = <f64>acked;
   const m = <f64>(marked < acked ? marked : acked);
   if (cw >= 1.0) {

@@ -3,9 +3,24 @@
 // multiplicative decrease per RTT above it (bounded by max_mdf), and pacing below one packet.
 //   target = base + hops*h + clamp(fsAlpha/sqrt(cwnd) + fsBeta, 0, fsRange)
 import {
-  P_BASE_RTT_PS, P_BDP_BYTES, P_LINE_BPS, P_MTU, P_SWIFT_AI, P_SWIFT_BASE_TARGET_PS, P_SWIFT_BETA, P_SWIFT_FS_MAX_CWND,
-  P_SWIFT_FS_MIN_CWND, P_SWIFT_FS_RANGE_PS, P_SWIFT_HOP_PS, P_SWIFT_MAX_CWND, P_SWIFT_MAX_MDF, P_SWIFT_MIN_CWND, P_WIRE_BYTES,
-  S_RATE, S_WINDOW, pf,
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_LINE_BPS,
+  P_MTU,
+  P_SWIFT_AI,
+  P_SWIFT_BASE_TARGET_PS,
+  P_SWIFT_BETA,
+  P_SWIFT_FS_MAX_CWND,
+  P_SWIFT_FS_MIN_CWND,
+  P_SWIFT_FS_RANGE_PS,
+  P_SWIFT_HOP_PS,
+  P_SWIFT_MAX_CWND,
+  P_SWIFT_MAX_MDF,
+  P_SWIFT_MIN_CWND,
+  P_WIRE_BYTES,
+  S_RATE,
+  S_WINDOW,
+  pf,
 } from './layout';
 
 export const S_SWIFT_CWND: usize = 16;
@@ -53,7 +68,11 @@ export function swiftOnTimeout(p: usize, s: usize): void {
   const n = load<f64>(s, S_SWIFT_RTO_COUNT) + 1.0;
   store<f64>(s, n, S_SWIFT_RTO_COUNT);
   const cwnd = load<f64>(s, S_SWIFT_CWND);
-  store<f64>(s, n >= RTX_RESET_THRESHOLD ? pf(p, P_SWIFT_MIN_CWND) : clampCwnd(p, cwnd * (1.0 - pf(p, P_SWIFT_MAX_MDF))), S_SWIFT_CWND);
+  store<f64>(
+    s,
+    n >= RTX_RESET_THRESHOLD ? pf(p, P_SWIFT_MIN_CWND) : clampCwnd(p, cwnd * (1.0 - pf(p, P_SWIFT_MAX_MDF))),
+    S_SWIFT_CWND,
+  );
   publish(p, s);
 }
 

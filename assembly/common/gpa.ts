@@ -28,7 +28,7 @@ export const GMAP_SLOT_HOST: usize = 16;
   let n = load<u32>(map, GMAP_COUNT);
   if (n > GMAP_MAX_SLOTS) n = GMAP_MAX_SLOTS;
   for (let i: u32 = 0; i < n; i++) {
-    const slot = map + GMAP_SLOTS + (<usize>i) * GMAP_SLOT_BYTES;
+    const slot = map + GMAP_SLOTS + <usize>i * GMAP_SLOT_BYTES;
     const off = gpa - load<u64>(slot, GMAP_SLOT_GPA);
     const size = load<u64>(slot, GMAP_SLOT_SIZE);
     if (off < size && len <= size - off) {
@@ -48,13 +48,13 @@ export const GMAP_SLOT_HOST: usize = 16;
   let n = load<u32>(map, GMAP_COUNT);
   if (n > GMAP_MAX_SLOTS) n = GMAP_MAX_SLOTS;
   for (let i: u32 = 0; i < n; i++) {
-    const slot = map + GMAP_SLOTS + (<usize>i) * GMAP_SLOT_BYTES;
+    const slot = map + GMAP_SLOTS + <usize>i * GMAP_SLOT_BYTES;
     const off = gpa - load<u64>(slot, GMAP_SLOT_GPA);
     const size = load<u64>(slot, GMAP_SLOT_SIZE);
     if (off < size) {
       let rest = size - off;
       if (rest > 0xffffffff) rest = 0xffffffff;
-      return (rest << 32) | <u64>(load<u32>(slot, GMAP_SLOT_HOST) + <u32>off);
+      return (rest << 32) | (<u64>(load<u32>(slot, GMAP_SLOT_HOST) + <u32>off));
     }
   }
   return 0;

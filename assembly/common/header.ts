@@ -18,7 +18,9 @@ export const HDR_BYTES: usize = 64;
 
 /** True when `region` carries `magic`/`version` and is at least `minBytes` long. */
 @inline export function headerOk(region: usize, magic: u32, version: u32, minBytes: u32): bool {
-  return load<u32>(region, HDR_MAGIC) == magic
-    && load<u32>(region, HDR_LAYOUT_VERSION) == version
-    && load<u32>(region, HDR_SIZE_BYTES) >= minBytes;
+  return (
+    load<u32>(region, HDR_MAGIC) == magic &&
+    load<u32>(region, HDR_LAYOUT_VERSION) == version &&
+    load<u32>(region, HDR_SIZE_BYTES) >= minBytes
+  );
 }

@@ -6,10 +6,25 @@
 //   core_gpa_to_host  the shared GPA translation, exported for the TS-mirror test
 
 import { KERNEL_ABI } from '../common/abi';
-import { HDR_BYTES as HB, HDR_KIND as HK, HDR_LAYOUT_VERSION as HL, HDR_MAGIC as HM, HDR_SIZE_BYTES as HS, headerOk } from '../common/header';
 import {
-  GMAP_COUNT as GC, GMAP_LAYOUT as GL, GMAP_MAGIC as GM, GMAP_MAX_SLOTS as GMX, GMAP_SLOTS as GS, GMAP_SLOT_BYTES as GSB,
-  GMAP_SLOT_GPA as GSG, GMAP_SLOT_HOST as GSH, GMAP_SLOT_SIZE as GSS, gpaToHost,
+  HDR_BYTES as HB,
+  HDR_KIND as HK,
+  HDR_LAYOUT_VERSION as HL,
+  HDR_MAGIC as HM,
+  HDR_SIZE_BYTES as HS,
+  headerOk,
+} from '../common/header';
+import {
+  GMAP_COUNT as GC,
+  GMAP_LAYOUT as GL,
+  GMAP_MAGIC as GM,
+  GMAP_MAX_SLOTS as GMX,
+  GMAP_SLOTS as GS,
+  GMAP_SLOT_BYTES as GSB,
+  GMAP_SLOT_GPA as GSG,
+  GMAP_SLOT_HOST as GSH,
+  GMAP_SLOT_SIZE as GSS,
+  gpaToHost,
 } from '../common/gpa';
 
 export const QT_ABI: i32 = KERNEL_ABI;

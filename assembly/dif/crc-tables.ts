@@ -38,8 +38,8 @@ function buildFold(out: usize, bits: i32): void {
   for (let q = 0; q < 4; q++) {
     for (let v: u32 = 0; v < 16; v++) {
       const image = mulXPow(v << u32(12 - 4 * q), bits);
-      store<u8>(out + (<usize>q << 5) + v, <u8>(image >> 8));
-      store<u8>(out + (<usize>q << 5) + 16 + v, <u8>image);
+      store<u8>(out + ((<usize>q) << 5) + v, <u8>(image >> 8));
+      store<u8>(out + ((<usize>q) << 5) + 16 + v, <u8>image);
     }
   }
 }
@@ -48,11 +48,11 @@ export function crcBind(base: usize, build: i32): i32 {
   if (base == 0) return -1;
   tables = base;
   if (build == 0) return 0;
-  for (let b: u32 = 0; b < 256; b++) store<u16>(base + SLICE + (<usize>b << 1), <u16>mulXPow(b << 8, 8));
+  for (let b: u32 = 0; b < 256; b++) store<u16>(base + SLICE + ((<usize>b) << 1), <u16>mulXPow(b << 8, 8));
   for (let n: usize = 1; n < 16; n++) {
     for (let b: usize = 0; b < 256; b++) {
       const prev = <u32>load<u16>(base + SLICE + ((n - 1) << 9) + (b << 1));
-      const next = ((prev << 8) ^ <u32>load<u16>(base + SLICE + (<usize>(prev >> 8) << 1))) & 0xffff;
+      const next = ((prev << 8) ^ (<u32>load<u16>(base + SLICE + ((<usize>(prev >> 8)) << 1)))) & 0xffff;
       store<u16>(base + SLICE + (n << 9) + (b << 1), <u16>next);
     }
   }
@@ -60,10 +60,11 @@ export function crcBind(base: usize, build: i32): i32 {
   buildFold(base + FOLD1, 128);
   // DATA: j = 3, 2, 1 at +0, +64, +128: [hi-nibble image hi, lo] then [lo-nibble image hi, lo].
   for (let s = 0; s < 3; s++) {
-    const out = base + DATA + (<usize>s << 6);
+    const out = base + DATA + ((<usize>s) << 6);
     const bits = 128 * (3 - s);
     for (let v: u32 = 0; v < 16; v++) {
-      const hiImage = mulXPow(v << 4, bits), loImage = mulXPow(v, bits);
+      const hiImage = mulXPow(v << 4, bits),
+        loImage = mulXPow(v, bits);
       store<u8>(out + v, <u8>(hiImage >> 8));
       store<u8>(out + 16 + v, <u8>hiImage);
       store<u8>(out + 32 + v, <u8>(loImage >> 8));

@@ -21,7 +21,7 @@ import { hiNibbles, loNibbles, lut16 } from '../common/lut16';
 
 @inline function slice(n: usize, b: u32): u32 {
   // SAFETY: n < 16 and b is masked to a byte: inside SLICE.
-  return <u32>load<u16>(crcTables() + SLICE + (n << 9) + ((<usize>b & 0xff) << 1));
+  return <u32>load<u16>(crcTables() + SLICE + (n << 9) + (((<usize>b) & 0xff) << 1));
 }
 
 @inline export function crcByte(crc: u32, b: u32): u32 {
@@ -30,10 +30,24 @@ import { hiNibbles, loNibbles, lut16 } from '../common/lut16';
 
 /** CRC of 16 bytes given as two little-endian u64 words (byte 0 = low byte of a), continuing crc. */
 @inline function crc16Bytes(crc: u32, a: u64, b: u64): u32 {
-  return slice(15, <u32>a ^ (crc >> 8)) ^ slice(14, <u32>(a >> 8) ^ crc) ^ slice(13, <u32>(a >> 16)) ^ slice(12, <u32>(a >> 24))
-    ^ slice(11, <u32>(a >> 32)) ^ slice(10, <u32>(a >> 40)) ^ slice(9, <u32>(a >> 48)) ^ slice(8, <u32>(a >> 56))
-    ^ slice(7, <u32>b) ^ slice(6, <u32>(b >> 8)) ^ slice(5, <u32>(b >> 16)) ^ slice(4, <u32>(b >> 24))
-    ^ slice(3, <u32>(b >> 32)) ^ slice(2, <u32>(b >> 40)) ^ slice(1, <u32>(b >> 48)) ^ slice(0, <u32>(b >> 56));
+  return (
+    slice(15, (<u32>a) ^ (crc >> 8)) ^
+    slice(14, (<u32>(a >> 8)) ^ crc) ^
+    slice(13, <u32>(a >> 16)) ^
+    slice(12, <u32>(a >> 24)) ^
+    slice(11, <u32>(a >> 32)) ^
+    slice(10, <u32>(a >> 40)) ^
+    slice(9, <u32>(a >> 48)) ^
+    slice(8, <u32>(a >> 56)) ^
+    slice(7, <u32>b) ^
+    slice(6, <u32>(b >> 8)) ^
+    slice(5, <u32>(b >> 16)) ^
+    slice(4, <u32>(b >> 24)) ^
+    slice(3, <u32>(b >> 32)) ^
+    slice(2, <u32>(b >> 40)) ^
+    slice(1, <u32>(b >> 48)) ^
+    slice(0, <u32>(b >> 56))
+  );
 }
 
 /** Slice-by-16 CRC of [p, p + n), continuing `crc`. SAFETY: callers checked [p, p + n) (and dst). */
@@ -66,28 +80,60 @@ export function crc16Copy(crc: u32, src: usize, dst: usize, n: usize): u32 {
   // The seed goes into message bytes 0 (high byte) and 1 (low byte): lane 0 of a u16x8, whose
   // low byte is byte 0.
   let seed = i16x8.replace_lane(i64x2.splat(0), 0, <i16>(((crc >> 8) & 0xff) | ((crc & 0xff) << 8)));
-  let H = i64x2.splat(0), L = H;
+  let H = i64x2.splat(0),
+    L = H;
   let q = p;
   for (; q + 64 <= vecEnd; q += 64) {
-    const d0 = v128.xor(v128.load(q), seed), d1 = v128.load(q, 16), d2 = v128.load(q, 32), d3 = v128.load(q, 48);
+    const d0 = v128.xor(v128.load(q), seed),
+      d1 = v128.load(q, 16),
+      d2 = v128.load(q, 32),
+      d3 = v128.load(q, 48);
     seed = i64x2.splat(0);
     if (COPY) {
       const o = dst + (q - p);
-      v128.store(o, v128.load(q)); v128.store(o, d1, 16); v128.store(o, d2, 32); v128.store(o, d3, 48);
+      v128.store(o, v128.load(q));
+      v128.store(o, d1, 16);
+      v128.store(o, d2, 32);
+      v128.store(o, d3, 48);
     }
-    const f = t + FOLD4, dt = t + DATA;
-    const hh = hiNibbles(H, mask), hl = loNibbles(H, mask), lh = hiNibbles(L, mask), ll = loNibbles(L, mask);
-    const a0 = hiNibbles(d0, mask), b0 = loNibbles(d0, mask);
-    const a1 = hiNibbles(d1, mask), b1 = loNibbles(d1, mask);
-    const a2 = hiNibbles(d2, mask), b2 = loNibbles(d2, mask);
+    const f = t + FOLD4,
+      dt = t + DATA;
+    const hh = hiNibbles(H, mask),
+      hl = loNibbles(H, mask),
+      lh = hiNibbles(L, mask),
+      ll = loNibbles(L, mask);
+    const a0 = hiNibbles(d0, mask),
+      b0 = loNibbles(d0, mask);
+    const a1 = hiNibbles(d1, mask),
+      b1 = loNibbles(d1, mask);
+    const a2 = hiNibbles(d2, mask),
+      b2 = loNibbles(d2, mask);
     const nh = v128.xor(
-      v128.xor(v128.xor(lut16(v128.load(f), hh), lut16(v128.load(f, 32), hl)), v128.xor(lut16(v128.load(f, 64), lh), lut16(v128.load(f, 96), ll))),
-      v128.xor(v128.xor(v128.xor(lut16(v128.load(dt), a0), lut16(v128.load(dt, 32), b0)), v128.xor(lut16(v128.load(dt, 64), a1), lut16(v128.load(dt, 96), b1))),
-        v128.xor(lut16(v128.load(dt, 128), a2), lut16(v128.load(dt, 160), b2))));
+      v128.xor(
+        v128.xor(lut16(v128.load(f), hh), lut16(v128.load(f, 32), hl)),
+        v128.xor(lut16(v128.load(f, 64), lh), lut16(v128.load(f, 96), ll)),
+      ),
+      v128.xor(
+        v128.xor(
+          v128.xor(lut16(v128.load(dt), a0), lut16(v128.load(dt, 32), b0)),
+          v128.xor(lut16(v128.load(dt, 64), a1), lut16(v128.load(dt, 96), b1)),
+        ),
+        v128.xor(lut16(v128.load(dt, 128), a2), lut16(v128.load(dt, 160), b2)),
+      ),
+    );
     const nl = v128.xor(
-      v128.xor(v128.xor(lut16(v128.load(f, 16), hh), lut16(v128.load(f, 48), hl)), v128.xor(lut16(v128.load(f, 80), lh), lut16(v128.load(f, 112), ll))),
-      v128.xor(v128.xor(v128.xor(lut16(v128.load(dt, 16), a0), lut16(v128.load(dt, 48), b0)), v128.xor(lut16(v128.load(dt, 80), a1), lut16(v128.load(dt, 112), b1))),
-        v128.xor(v128.xor(lut16(v128.load(dt, 144), a2), lut16(v128.load(dt, 176), b2)), d3)));
+      v128.xor(
+        v128.xor(lut16(v128.load(f, 16), hh), lut16(v128.load(f, 48), hl)),
+        v128.xor(lut16(v128.load(f, 80), lh), lut16(v128.load(f, 112), ll)),
+      ),
+      v128.xor(
+        v128.xor(
+          v128.xor(lut16(v128.load(dt, 16), a0), lut16(v128.load(dt, 48), b0)),
+          v128.xor(lut16(v128.load(dt, 80), a1), lut16(v128.load(dt, 112), b1)),
+        ),
+        v128.xor(v128.xor(lut16(v128.load(dt, 144), a2), lut16(v128.load(dt, 176), b2)), d3),
+      ),
+    );
     H = nh;
     L = nl;
   }
@@ -96,9 +142,21 @@ export function crc16Copy(crc: u32, src: usize, dst: usize, n: usize): u32 {
     seed = i64x2.splat(0);
     if (COPY) v128.store(dst + (q - p), v128.load(q));
     const f = t + FOLD1;
-    const hh = hiNibbles(H, mask), hl = loNibbles(H, mask), lh = hiNibbles(L, mask), ll = loNibbles(L, mask);
-    H = v128.xor(v128.xor(lut16(v128.load(f), hh), lut16(v128.load(f, 32), hl)), v128.xor(lut16(v128.load(f, 64), lh), lut16(v128.load(f, 96), ll)));
-    L = v128.xor(v128.xor(v128.xor(lut16(v128.load(f, 16), hh), lut16(v128.load(f, 48), hl)), v128.xor(lut16(v128.load(f, 80), lh), lut16(v128.load(f, 112), ll))), d);
+    const hh = hiNibbles(H, mask),
+      hl = loNibbles(H, mask),
+      lh = hiNibbles(L, mask),
+      ll = loNibbles(L, mask);
+    H = v128.xor(
+      v128.xor(lut16(v128.load(f), hh), lut16(v128.load(f, 32), hl)),
+      v128.xor(lut16(v128.load(f, 64), lh), lut16(v128.load(f, 96), ll)),
+    );
+    L = v128.xor(
+      v128.xor(
+        v128.xor(lut16(v128.load(f, 16), hh), lut16(v128.load(f, 48), hl)),
+        v128.xor(lut16(v128.load(f, 80), lh), lut16(v128.load(f, 112), ll)),
+      ),
+      d,
+    );
   }
   // Fold the lanes: q_0..q_15 = H ^ (L moved up one lane), q_16 = L_15.
   const z = i64x2.splat(0);

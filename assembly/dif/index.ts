@@ -11,8 +11,16 @@ import { memoryBytes, rangeOk } from '../common/bounds';
 import { crc16, crc16Scalar } from './crc16';
 import { crcBind, CRC_TABLES_BYTES } from './crc-tables';
 import { generate, insert, strip, verify, verifyCopy } from './pi-ops';
-import { CFG_CHECK_APP as CCA, CFG_CHECK_GUARD as CCG, CFG_CHECK_REF as CCR, PI_BYTES, RES_BYTES as RB, TAG_APP as TA,
-  TAG_GUARD as TG, TAG_REF as TR } from './protection-info';
+import {
+  CFG_CHECK_APP as CCA,
+  CFG_CHECK_GUARD as CCG,
+  CFG_CHECK_REF as CCR,
+  PI_BYTES,
+  RES_BYTES as RB,
+  TAG_APP as TA,
+  TAG_GUARD as TG,
+  TAG_REF as TR,
+} from './protection-info';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 // "dif" / "dif-rlx", packed little-endian.
@@ -66,20 +74,54 @@ export function dif_crc16_scalar(seed: i32, p: usize, n: i32): i32 {
   return base != 0 && <u64>base + span <= limit;
 }
 
-export function dif_generate(data: usize, dataStride: i32, pi: usize, piStride: i32, blocks: i32, bs: i32, cfg: i32, app: i32, ref: i32): i32 {
+export function dif_generate(
+  data: usize,
+  dataStride: i32,
+  pi: usize,
+  piStride: i32,
+  blocks: i32,
+  bs: i32,
+  cfg: i32,
+  app: i32,
+  ref: i32,
+): i32 {
   if (!cfgOk(blocks, bs, cfg) || dataStride < bs || piStride < <i32>PI_BYTES) return DIF_E_ARGS;
   const limit = memoryBytes();
-  if (!runOk(data, <usize>dataStride, <usize>bs, blocks, limit) || !runOk(pi, <usize>piStride, PI_BYTES, blocks, limit)) return DIF_E_RANGE;
+  if (!runOk(data, <usize>dataStride, <usize>bs, blocks, limit) || !runOk(pi, <usize>piStride, PI_BYTES, blocks, limit))
+    return DIF_E_RANGE;
   generate(data, <usize>dataStride, pi, <usize>piStride, <u32>blocks, <usize>bs, <u32>cfg, <u32>app, <u32>ref);
   return 0;
 }
 
-export function dif_verify(data: usize, dataStride: i32, pi: usize, piStride: i32, blocks: i32, bs: i32, cfg: i32, app: i32, ref: i32, res: usize): i32 {
+export function dif_verify(
+  data: usize,
+  dataStride: i32,
+  pi: usize,
+  piStride: i32,
+  blocks: i32,
+  bs: i32,
+  cfg: i32,
+  app: i32,
+  ref: i32,
+  res: usize,
+): i32 {
   if (!cfgOk(blocks, bs, cfg) || dataStride < bs || piStride < <i32>PI_BYTES) return DIF_E_ARGS;
   const limit = memoryBytes();
-  if (!runOk(data, <usize>dataStride, <usize>bs, blocks, limit) || !runOk(pi, <usize>piStride, PI_BYTES, blocks, limit)) return DIF_E_RANGE;
+  if (!runOk(data, <usize>dataStride, <usize>bs, blocks, limit) || !runOk(pi, <usize>piStride, PI_BYTES, blocks, limit))
+    return DIF_E_RANGE;
   if (!rangeOk(res, RB, limit)) return DIF_E_RANGE;
-  const failed = verify(data, <usize>dataStride, pi, <usize>piStride, <u32>blocks, <usize>bs, <u32>cfg, <u32>app, <u32>ref, res);
+  const failed = verify(
+    data,
+    <usize>dataStride,
+    pi,
+    <usize>piStride,
+    <u32>blocks,
+    <usize>bs,
+    <u32>cfg,
+    <u32>app,
+    <u32>ref,
+    res,
+  );
   return failed < <u32>blocks ? DIF_MISMATCH : 0;
 }
 
@@ -101,7 +143,16 @@ export function dif_strip(src: usize, dst: usize, blocks: i32, bs: i32): i32 {
   return 0;
 }
 
-export function dif_verify_copy(src: usize, dst: usize, blocks: i32, bs: i32, cfg: i32, app: i32, ref: i32, res: usize): i32 {
+export function dif_verify_copy(
+  src: usize,
+  dst: usize,
+  blocks: i32,
+  bs: i32,
+  cfg: i32,
+  app: i32,
+  ref: i32,
+  res: usize,
+): i32 {
   if (!cfgOk(blocks, bs, cfg)) return DIF_E_ARGS;
   const limit = memoryBytes();
   const unit = <usize>bs + PI_BYTES;

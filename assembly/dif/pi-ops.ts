@@ -15,7 +15,17 @@ import { checkPi, escaped, guardSeed, PI_BYTES, refTagOf, writePi } from './prot
 
 // SAFETY (every function here): the exported entry checked that all `blocks` data ranges
 // (stride apart, bs bytes each) and PI ranges (8 bytes each) lie inside memory.
-export function generate(data: usize, dataStride: usize, pi: usize, piStride: usize, blocks: u32, bs: usize, cfg: u32, app: u32, ref: u32): void {
+export function generate(
+  data: usize,
+  dataStride: usize,
+  pi: usize,
+  piStride: usize,
+  blocks: u32,
+  bs: usize,
+  cfg: u32,
+  app: u32,
+  ref: u32,
+): void {
   const seed = guardSeed(cfg);
   for (let i: u32 = 0; i < blocks; i++) {
     const guard = crc16(seed, data + <usize>i * dataStride, bs);
@@ -24,7 +34,18 @@ export function generate(data: usize, dataStride: usize, pi: usize, piStride: us
 }
 
 /** Returns the index of the first failing block (details in res), or `blocks` when all pass. */
-export function verify(data: usize, dataStride: usize, pi: usize, piStride: usize, blocks: u32, bs: usize, cfg: u32, app: u32, ref: u32, res: usize): u32 {
+export function verify(
+  data: usize,
+  dataStride: usize,
+  pi: usize,
+  piStride: usize,
+  blocks: u32,
+  bs: usize,
+  cfg: u32,
+  app: u32,
+  ref: u32,
+  res: usize,
+): u32 {
   const seed = guardSeed(cfg);
   for (let i: u32 = 0; i < blocks; i++) {
     const p = pi + <usize>i * piStride;
@@ -51,11 +72,21 @@ export function strip(src: usize, dst: usize, blocks: u32, bs: usize): void {
 }
 
 /** Copies block by block while checking; stops after the first failing block (which is copied). */
-export function verifyCopy(src: usize, dst: usize, blocks: u32, bs: usize, cfg: u32, app: u32, ref: u32, res: usize): u32 {
+export function verifyCopy(
+  src: usize,
+  dst: usize,
+  blocks: u32,
+  bs: usize,
+  cfg: u32,
+  app: u32,
+  ref: u32,
+  res: usize,
+): u32 {
   const seed = guardSeed(cfg);
   const unit = bs + PI_BYTES;
   for (let i: u32 = 0; i < blocks; i++) {
-    const inp = src + <usize>i * unit, out = dst + <usize>i * bs;
+    const inp = src + <usize>i * unit,
+      out = dst + <usize>i * bs;
     const p = inp + bs;
     if (escaped(cfg, p)) {
       memory.copy(out, inp, bs);

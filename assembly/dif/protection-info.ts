@@ -84,11 +84,13 @@ export function checkPi(pi: usize, guard: u32, cfg: u32, app: u32, ref: u32, blo
     if (got != guard) return fail(res, block, TAG_GUARD, guard, got);
   }
   if ((cfg & CFG_CHECK_APP) != 0) {
-    const mask = app >>> 16, got = piAppTag(pi);
+    const mask = app >>> 16,
+      got = piAppTag(pi);
     if ((got & mask) != (app & mask)) return fail(res, block, TAG_APP, app & 0xffff, got);
   }
   if ((cfg & CFG_CHECK_REF) != 0 && piType(cfg) != 3) {
-    const want = refTagOf(cfg, ref, block), got = piRefTag(pi);
+    const want = refTagOf(cfg, ref, block),
+      got = piRefTag(pi);
     if (got != want) return fail(res, block, TAG_REF, want, got);
   }
   return true;

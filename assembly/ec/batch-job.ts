@@ -82,8 +82,15 @@ export function batchJob(state: usize, budget: i32): i32 {
     const d = descs + <usize>cursor * EC_DESC_BYTES;
     const len = <usize>load<u32>(d, EC_DESC_LEN);
     const k = <i32>load<u32>(d, EC_DESC_K);
-    const status = runPass(len, k, <i32>load<u32>(d, EC_DESC_ROWS), <usize>load<u32>(d, EC_DESC_TBLS),
-      <usize>load<u32>(d, EC_DESC_SRC), <usize>load<u32>(d, EC_DESC_DST), limit);
+    const status = runPass(
+      len,
+      k,
+      <i32>load<u32>(d, EC_DESC_ROWS),
+      <usize>load<u32>(d, EC_DESC_TBLS),
+      <usize>load<u32>(d, EC_DESC_SRC),
+      <usize>load<u32>(d, EC_DESC_DST),
+      limit,
+    );
     store<i32>(d, status, EC_DESC_STATUS);
     if (status != EC_OK) {
       if (load<u32>(state, ECBJ_FAILED) == 0) {

@@ -20,10 +20,10 @@ export const EC_MAX_SHARDS: i32 = 255;
  * memory of `limit` bytes.
  */
 export function shardsOk(ptrs: usize, count: i32, len: usize, limit: u64): bool {
-  if (!rangeOk(ptrs, <usize>count << 2, limit)) return false;
+  if (!rangeOk(ptrs, (<usize>count) << 2, limit)) return false;
   for (let i = 0; i < count; i++) {
     // SAFETY: ptrs + 4 * count is inside memory (checked above).
-    if (!rangeOk(<usize>load<u32>(ptrs + (<usize>i << 2)), len, limit)) return false;
+    if (!rangeOk(<usize>load<u32>(ptrs + ((<usize>i) << 2)), len, limit)) return false;
   }
   return true;
 }

@@ -27,11 +27,11 @@ let tables: usize = 0;
 
 @inline export function gfMul(a: u32, b: u32): u32 {
   // SAFETY: a, b < 256, so the index is inside MUL.
-  return <u32>load<u8>(tables + GF_MUL + ((<usize>a & 0xff) << 8) + (<usize>b & 0xff));
+  return <u32>load<u8>(tables + GF_MUL + (((<usize>a) & 0xff) << 8) + ((<usize>b) & 0xff));
 }
 
 @inline export function gfInv(a: u32): u32 {
-  return <u32>load<u8>(tables + GF_INV + (<usize>a & 0xff));
+  return <u32>load<u8>(tables + GF_INV + ((<usize>a) & 0xff));
 }
 
 /** Binds this instance to `base`; builds the tables there first when `build` is 1. */
@@ -52,10 +52,10 @@ export function gfBind(base: usize, build: i32): i32 {
   store<u8>(base + GF_LOG, 0);
   for (let a: u32 = 0; a < 256; a++) {
     const la = <usize>load<u8>(base + GF_LOG + a);
-    store<u8>(base + GF_INV + a, a == 0 ? 0 : load<u8>(base + GF_EXP + (255 - la) % 255));
+    store<u8>(base + GF_INV + a, a == 0 ? 0 : load<u8>(base + GF_EXP + ((255 - la) % 255)));
     for (let b: u32 = 0; b < 256; b++) {
       const p: u8 = a == 0 || b == 0 ? 0 : load<u8>(base + GF_EXP + la + <usize>load<u8>(base + GF_LOG + b));
-      store<u8>(base + GF_MUL + (<usize>a << 8) + b, p);
+      store<u8>(base + GF_MUL + ((<usize>a) << 8) + b, p);
     }
   }
   v128.store(base + GF_MASK, i8x16.splat(0x0f));

@@ -14,11 +14,40 @@
 
 import { KERNEL_ABI } from '../common/abi';
 import { memoryBytes, rangeOk } from '../common/bounds';
-import { batchJob, ECBJ_BYTES as BJB, ECBJ_BYTES_DONE as BJBD, ECBJ_COUNT as BJC, ECBJ_CURSOR as BJCU, ECBJ_DESCS as BJD,
-  ECBJ_DONE_SEQ as BJDS, ECBJ_FAILED as BJF, ECBJ_FIRST_ERROR as BJFE, ECBJ_FIRST_FAILED as BJFF, ECBJ_LAYOUT as BJL,
-  ECBJ_MAGIC as BJM, ECBJ_SEQ as BJS, ECBJ_STRIPES_DONE as BJSD, EC_DESC_BYTES as DB, EC_DESC_DST as DD, EC_DESC_K as DK,
-  EC_DESC_LEN as DL, EC_DESC_ROWS as DR, EC_DESC_SRC as DS, EC_DESC_STATUS as DST, EC_DESC_TBLS as DT, runPass } from './batch-job';
-import { EC_E_ARGS as EA, EC_E_RANGE as ER, EC_E_STATE as ES, EC_MAX_SHARDS as EMS, EC_OK, countOk, shardsOk } from './checks';
+import {
+  batchJob,
+  ECBJ_BYTES as BJB,
+  ECBJ_BYTES_DONE as BJBD,
+  ECBJ_COUNT as BJC,
+  ECBJ_CURSOR as BJCU,
+  ECBJ_DESCS as BJD,
+  ECBJ_DONE_SEQ as BJDS,
+  ECBJ_FAILED as BJF,
+  ECBJ_FIRST_ERROR as BJFE,
+  ECBJ_FIRST_FAILED as BJFF,
+  ECBJ_LAYOUT as BJL,
+  ECBJ_MAGIC as BJM,
+  ECBJ_SEQ as BJS,
+  ECBJ_STRIPES_DONE as BJSD,
+  EC_DESC_BYTES as DB,
+  EC_DESC_DST as DD,
+  EC_DESC_K as DK,
+  EC_DESC_LEN as DL,
+  EC_DESC_ROWS as DR,
+  EC_DESC_SRC as DS,
+  EC_DESC_STATUS as DST,
+  EC_DESC_TBLS as DT,
+  runPass,
+} from './batch-job';
+import {
+  EC_E_ARGS as EA,
+  EC_E_RANGE as ER,
+  EC_E_STATE as ES,
+  EC_MAX_SHARDS as EMS,
+  EC_OK,
+  countOk,
+  shardsOk,
+} from './checks';
 import { gfBind, gfInv, gfMul, GF_TABLES_BYTES } from './gf-tables';
 import { buildNibbleTables, GROUP_MAX, tablesBytes } from './nibble-tables';
 import { parityUpdate } from './parity-update';
@@ -93,11 +122,21 @@ export function ec_encode(len: i32, k: i32, rows: i32, tbls: usize, src: usize, 
  * for the `rows` parity shards whose addresses are at `parity`. `tbls` are the tables of the
  * whole rows x k matrix C.
  */
-export function ec_update(len: i32, k: i32, rows: i32, j: i32, tbls: usize, oldData: usize, newData: usize, parity: usize): i32 {
+export function ec_update(
+  len: i32,
+  k: i32,
+  rows: i32,
+  j: i32,
+  tbls: usize,
+  oldData: usize,
+  newData: usize,
+  parity: usize,
+): i32 {
   if (len < 0 || !countOk(k) || !countOk(rows) || j < 0 || j >= k) return EA;
   const limit = memoryBytes();
   const n = <usize>len;
-  if (!rangeOk(tbls, tablesBytes(rows, k), limit) || !rangeOk(oldData, n, limit) || !rangeOk(newData, n, limit)) return ER;
+  if (!rangeOk(tbls, tablesBytes(rows, k), limit) || !rangeOk(oldData, n, limit) || !rangeOk(newData, n, limit))
+    return ER;
   if (!shardsOk(parity, rows, n, limit)) return ER;
   parityUpdate(n, k, rows, j, tbls, oldData, newData, parity);
   return EC_OK;

@@ -46,7 +46,7 @@ export function buildNibbleTables(k: i32, rows: i32, coeffs: usize, out: usize):
     for (let j = 0; j < k; j++) {
       for (let r = 0; r < R; r++) {
         const c = <u32>load<u8>(coeffs + <usize>(r0 + r) * <usize>k + <usize>j);
-        const cell = group + (<usize>(j * R + r) << 5);
+        const cell = group + ((<usize>(j * R + r)) << 5);
         for (let x: u32 = 0; x < 16; x++) {
           store<u8>(cell + x, <u8>gfMul(c, x));
           store<u8>(cell + 16 + x, <u8>gfMul(c, x << 4));

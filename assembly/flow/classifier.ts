@@ -31,10 +31,42 @@
 
 import { headerOk } from '../common/header';
 import {
-  BUCKETS_OFF, BUCKET_MASK, CLS_CTRL_BYTES, CLS_E_BUSY, CLS_E_STATE, CLS_E_RANGE, CLS_LAYOUT, CLS_MAGIC,
-  CLS_RULE_BYTES, CLS_TABLE_BYTES, HEAD_MASK, MULT, ORDER_COUNT, ORDER_OFF, RANK_NONE, RULES_OFF, RULE_CAP, RULE_COUNT,
-  R_DP, R_DV, R_ID, R_META, R_NEXT, R_SP, R_SV, TABLES_OFF, TABLE_CAP, T_BEST, T_DMASK, T_PMASK, T_PRMASK,
-  T_SMASK, bloomBit, keyHash, lenMask, rankOf,
+  BUCKETS_OFF,
+  BUCKET_MASK,
+  CLS_CTRL_BYTES,
+  CLS_E_BUSY,
+  CLS_E_STATE,
+  CLS_E_RANGE,
+  CLS_LAYOUT,
+  CLS_MAGIC,
+  CLS_RULE_BYTES,
+  CLS_TABLE_BYTES,
+  HEAD_MASK,
+  MULT,
+  ORDER_COUNT,
+  ORDER_OFF,
+  RANK_NONE,
+  RULES_OFF,
+  RULE_CAP,
+  RULE_COUNT,
+  R_DP,
+  R_DV,
+  R_ID,
+  R_META,
+  R_NEXT,
+  R_SP,
+  R_SV,
+  TABLES_OFF,
+  TABLE_CAP,
+  T_BEST,
+  T_DMASK,
+  T_PMASK,
+  T_PRMASK,
+  T_SMASK,
+  bloomBit,
+  keyHash,
+  lenMask,
+  rankOf,
 } from './cls-layout';
 import { CHOOSE_TABLE, NO_NEW_TABLE, clsInsertInto, clsInsertReplay, clsRemoveFrom } from './cls-update';
 import { rangeOk } from './hash';
@@ -49,17 +81,21 @@ import { LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrPublish, lrWriteBegin }
   // plain shared memory: each slot is bounds-checked and the walk is bounded by ruleCap hops,
   // so even a corrupted chain ends, never reading outside the rule array.
   while (r != 0 && r <= ruleCap && hops < ruleCap) {
-    const rec = rules + (<usize>(r - 1)) * CLS_RULE_BYTES;
+    const rec = rules + <usize>(r - 1) * CLS_RULE_BYTES;
     if (rankOf(rec) >= best) return 0;
     const spr = load<u32>(rec, R_SP);
     const dpr = load<u32>(rec, R_DP);
     const meta = load<u32>(rec, R_META);
     // All five tests evaluated without short-circuit: one well-predicted branch instead of five.
-    if ((<i32>((s & lenMask(meta & 63)) == load<u32>(rec, R_SV))
-      & <i32>((d & lenMask((meta >> 8) & 63)) == load<u32>(rec, R_DV))
-      & <i32>(sp - (spr & 0xffff) <= (spr >> 16) - (spr & 0xffff))
-      & <i32>(dp - (dpr & 0xffff) <= (dpr >> 16) - (dpr & 0xffff))
-      & <i32>((pr & (meta >> 24)) == ((meta >> 16) & 0xff))) != 0) return r;
+    if (
+      ((<i32>((s & lenMask(meta & 63)) == load<u32>(rec, R_SV))) &
+        (<i32>((d & lenMask((meta >> 8) & 63)) == load<u32>(rec, R_DV))) &
+        (<i32>(sp - (spr & 0xffff) <= (spr >> 16) - (spr & 0xffff))) &
+        (<i32>(dp - (dpr & 0xffff) <= (dpr >> 16) - (dpr & 0xffff))) &
+        (<i32>((pr & (meta >> 24)) == ((meta >> 16) & 0xff)))) !=
+      0
+    )
+      return r;
     r = load<u32>(rec, R_NEXT);
     hops++;
   }
@@ -70,30 +106,57 @@ import { LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrPublish, lrWriteBegin }
  * Rule slot + 1 of the best rule matching one header, 0 for none. The copy's constants come in
  * as arguments, read once a burst (V8 does not hoist loads out of the header loop).
  */
-@inline function lookupOne(rules: usize, buckets: usize, tables: usize, order: usize, mask: u32, ruleCap: u32, tableCap: u32, orderCount: u32,
-  m0: u64, m1: u64, m2: u64, m3: u64, s: u32, d: u32, sp: u32, dp: u32, pr: u32): u32 {
+@inline function lookupOne(
+  rules: usize,
+  buckets: usize,
+  tables: usize,
+  order: usize,
+  mask: u32,
+  ruleCap: u32,
+  tableCap: u32,
+  orderCount: u32,
+  m0: u64,
+  m1: u64,
+  m2: u64,
+  m3: u64,
+  s: u32,
+  d: u32,
+  sp: u32,
+  dp: u32,
+  pr: u32,
+): u32 {
   const ports = sp | (dp << 16);
   let best: u64 = RANK_NONE;
   let bestSlot: u32 = 0;
   for (let k: u32 = 0; k < orderCount; k++) {
-    const t = load<u32>(order + (<usize>k << 2));
+    const t = load<u32>(order + ((<usize>k) << 2));
     // SAFETY: an order entry is a table index from shared memory: keep it inside the table array.
     if (t >= tableCap) break;
-    const tb = tables + (<usize>t) * CLS_TABLE_BYTES;
+    const tb = tables + <usize>t * CLS_TABLE_BYTES;
     if (load<u64>(tb, T_BEST) >= best) break;
-    const h = keyHash(m0, m1, m2, m3, t, s & load<u32>(tb, T_SMASK), d & load<u32>(tb, T_DMASK), ports & load<u32>(tb, T_PMASK), pr & load<u32>(tb, T_PRMASK));
-    const bp = buckets + (<usize>(h & mask) << 3);
+    const h = keyHash(
+      m0,
+      m1,
+      m2,
+      m3,
+      t,
+      s & load<u32>(tb, T_SMASK),
+      d & load<u32>(tb, T_DMASK),
+      ports & load<u32>(tb, T_PMASK),
+      pr & load<u32>(tb, T_PRMASK),
+    );
+    const bp = buckets + ((<usize>(h & mask)) << 3);
     const word = load<u32>(bp);
     const r = word & HEAD_MASK;
     // The head's priority sits next to it, and the word holds a bloom filter of the chain's
     // keys: a chain that cannot beat the best so far, or that holds no rule with this key (all
     // but one in eight of the chains of other keys), is skipped without touching its first rule.
     // Most probes end here, on a branch that is rarely taken.
-    if ((<i32>(r != 0) & <i32>(<u64>load<u32>(bp, 4) <= (best >> 32)) & <i32>((word & bloomBit(h)) != 0)) != 0) {
+    if (((<i32>(r != 0)) & (<i32>(<u64>load<u32>(bp, 4) <= best >> 32)) & (<i32>((word & bloomBit(h)) != 0))) != 0) {
       const w = walk(rules, ruleCap, r, best, s, d, sp, dp, pr);
       if (w != 0) {
         bestSlot = w;
-        best = rankOf(rules + (<usize>(w - 1)) * CLS_RULE_BYTES);
+        best = rankOf(rules + <usize>(w - 1) * CLS_RULE_BYTES);
       }
     }
   }
@@ -130,8 +193,29 @@ export function flow_cls_classify(state: usize, headers: usize, count: i32, out:
     for (let i: i32 = 0; i < n; i++) {
       // SAFETY: i < count, so the header and the output word lie inside the ranges checked above.
       const hp = headers + <usize>(base + i) * 20;
-      const slot = lookupOne(rules, buckets, tables, order, mask, ruleCap, tableCap, orderCount, m0, m1, m2, m3, load<u32>(hp, 0), load<u32>(hp, 4), load<u32>(hp, 8) & 0xffff, load<u32>(hp, 12) & 0xffff, load<u32>(hp, 16) & 0xff);
-      store<i32>(out + (<usize>(base + i) << 2), slot == 0 ? -1 : <i32>load<u32>(rules + (<usize>(slot - 1)) * CLS_RULE_BYTES, R_ID));
+      const slot = lookupOne(
+        rules,
+        buckets,
+        tables,
+        order,
+        mask,
+        ruleCap,
+        tableCap,
+        orderCount,
+        m0,
+        m1,
+        m2,
+        m3,
+        load<u32>(hp, 0),
+        load<u32>(hp, 4),
+        load<u32>(hp, 8) & 0xffff,
+        load<u32>(hp, 12) & 0xffff,
+        load<u32>(hp, 16) & 0xff,
+      );
+      store<i32>(
+        out + ((<usize>(base + i)) << 2),
+        slot == 0 ? -1 : <i32>load<u32>(rules + <usize>(slot - 1) * CLS_RULE_BYTES, R_ID),
+      );
     }
     lrDepart(state, pin);
   }
@@ -144,18 +228,58 @@ export function flow_cls_classify(state: usize, headers: usize, count: i32, out:
  * Inserts a rule (see clsInsertInto for the fields). Returns the rule's slot (>= 0) or a
  * negative status: CLS_E_BUSY when a reader never left the idle copy (nothing changed).
  */
-export function flow_cls_insert(state: usize, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
+export function flow_cls_insert(
+  state: usize,
+  sv: u32,
+  sm: u32,
+  dv: u32,
+  dm: u32,
+  sports: u32,
+  dports: u32,
+  pv: u32,
+  pm: u32,
+  priority: u32,
+  ruleId: u32,
+): i32 {
   if (!headerOk(state, CLS_MAGIC, CLS_LAYOUT, CLS_CTRL_BYTES)) return CLS_E_STATE;
   const idle = lrWriteBegin(state);
   if (idle < 0) return CLS_E_BUSY;
   const first = lrCopyAt(state, <u32>idle);
-  const slot = clsInsertInto(first, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId, CHOOSE_TABLE, NO_NEW_TABLE);
+  const slot = clsInsertInto(
+    first,
+    sv,
+    sm,
+    dv,
+    dm,
+    sports,
+    dports,
+    pv,
+    pm,
+    priority,
+    ruleId,
+    CHOOSE_TABLE,
+    NO_NEW_TABLE,
+  );
   if (slot < 0) return slot;
   // When the readers of the old copy do not leave in time, the rule is in (the active copy has
   // it) and the next write brings the old copy level by a whole copy.
   if (lrPublish(state, <u32>idle)) {
     // The old copy is what the idle one was, so the same insert lands in the same slot.
-    const again = clsInsertReplay(lrCopyAt(state, <u32>idle ^ 1), first, <u32>slot, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId);
+    const again = clsInsertReplay(
+      lrCopyAt(state, (<u32>idle) ^ 1),
+      first,
+      <u32>slot,
+      sv,
+      sm,
+      dv,
+      dm,
+      sports,
+      dports,
+      pv,
+      pm,
+      priority,
+      ruleId,
+    );
     if (again != slot) store<u32>(state, 1, LR_SYNC_NEEDED);
   }
   return slot;
@@ -169,7 +293,7 @@ export function flow_cls_remove(state: usize, slot: u32): i32 {
   const st = clsRemoveFrom(lrCopyAt(state, <u32>idle), slot);
   if (st != 0) return st;
   if (lrPublish(state, <u32>idle)) {
-    if (clsRemoveFrom(lrCopyAt(state, <u32>idle ^ 1), slot) != 0) store<u32>(state, 1, LR_SYNC_NEEDED);
+    if (clsRemoveFrom(lrCopyAt(state, (<u32>idle) ^ 1), slot) != 0) store<u32>(state, 1, LR_SYNC_NEEDED);
   }
   return 0;
 }

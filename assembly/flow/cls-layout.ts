@@ -33,7 +33,16 @@
 
 import { headerOk } from '../common/header';
 import { finish64, rangeOk } from './hash';
-import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_CTRL_BYTES, LR_READERS0, LR_READER_STRIDE, LR_SYNC_NEEDED, LR_VERSION } from './left-right';
+import {
+  LR_ACTIVE,
+  LR_COPY0,
+  LR_COPY_BYTES,
+  LR_CTRL_BYTES,
+  LR_READERS0,
+  LR_READER_STRIDE,
+  LR_SYNC_NEEDED,
+  LR_VERSION,
+} from './left-right';
 
 export const CLS_MAGIC: u32 = 0x534c4346; // 'FCLS'
 export const CLS_LAYOUT: u32 = 3;
@@ -115,14 +124,30 @@ export const RANK_NONE: u64 = 0xffffffffffffffff;
 
 /** Bytes a classifier state region needs (header and both copies included); 0 when the sizes are out of range. */
 export function flow_cls_bytes(ruleCap: u32, tableCap: u32, bucketCount: u32): f64 {
-  if (ruleCap == 0 || ruleCap > CLS_MAX_RULES || tableCap == 0 || tableCap > 1024 || bucketCount == 0 || (bucketCount & (bucketCount - 1)) != 0) return 0;
+  if (
+    ruleCap == 0 ||
+    ruleCap > CLS_MAX_RULES ||
+    tableCap == 0 ||
+    tableCap > 1024 ||
+    bucketCount == 0 ||
+    (bucketCount & (bucketCount - 1)) != 0
+  )
+    return 0;
   const n = <u64>CLS_CTRL_BYTES + 2 * copyBytes(ruleCap, tableCap, bucketCount);
   // The header's size word and the copy offsets are u32.
   return n > 0xffffffff ? 0 : <f64>n;
 }
 
 /** Lays out one copy in zeroed memory. */
-function initCopy(cls: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, seed: u32, collisionLimit: u32, relaxStep: u32): void {
+function initCopy(
+  cls: usize,
+  ruleCap: u32,
+  tableCap: u32,
+  bucketCount: u32,
+  seed: u32,
+  collisionLimit: u32,
+  relaxStep: u32,
+): void {
   let off: u64 = CLS_COPY_CTRL_BYTES;
   const tablesOff = off;
   off += align64(<u64>tableCap * CLS_TABLE_BYTES);
@@ -155,7 +180,15 @@ function initCopy(cls: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, see
 }
 
 /** Lays out a zeroed state region (header already written by the host): control and both copies. */
-export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketCount: u32, seed: u32, collisionLimit: u32, relaxStep: u32): i32 {
+export function flow_cls_init(
+  state: usize,
+  ruleCap: u32,
+  tableCap: u32,
+  bucketCount: u32,
+  seed: u32,
+  collisionLimit: u32,
+  relaxStep: u32,
+): i32 {
   const need = flow_cls_bytes(ruleCap, tableCap, bucketCount);
   if (need == 0 || !headerOk(state, CLS_MAGIC, CLS_LAYOUT, <u32>need) || !rangeOk(state, <u64>need)) return CLS_E_STATE;
   if (collisionLimit == 0 || relaxStep == 0 || relaxStep > 32) return CLS_E_STATE;
@@ -174,33 +207,33 @@ export function flow_cls_init(state: usize, ruleCap: u32, tableCap: u32, bucketC
 }
 
 @inline export function tableAt(cls: usize, t: u32): usize {
-  return cls + load<u32>(cls, TABLES_OFF) + (<usize>t) * CLS_TABLE_BYTES;
+  return cls + load<u32>(cls, TABLES_OFF) + <usize>t * CLS_TABLE_BYTES;
 }
 
 @inline export function ruleAt(cls: usize, slot: u32): usize {
-  return cls + load<u32>(cls, RULES_OFF) + (<usize>slot) * CLS_RULE_BYTES;
+  return cls + load<u32>(cls, RULES_OFF) + <usize>slot * CLS_RULE_BYTES;
 }
 
 @inline export function auxAt(cls: usize, slot: u32): usize {
-  return cls + load<u32>(cls, AUX_OFF) + (<usize>slot) * CLS_AUX_BYTES;
+  return cls + load<u32>(cls, AUX_OFF) + <usize>slot * CLS_AUX_BYTES;
 }
 
 /** Mask of a prefix length 0..32 (shift counts wrap in Wasm, so go through 64 bits). */
 @inline export function lenMask(len: u32): u32 {
-  return <u32>(<u64>0xffffffff00000000 >> (<u64>len & 63));
+  return <u32>((<u64>0xffffffff00000000) >> ((<u64>len) & 63));
 }
 
 @inline export function rankOf(rec: usize): u64 {
-  return ((<u64>load<u32>(rec, R_PRIO)) << 32) | <u64>load<u32>(rec, R_ID);
+  return ((<u64>load<u32>(rec, R_PRIO)) << 32) | (<u64>load<u32>(rec, R_ID));
 }
 
 @inline export function bucketAt(cls: usize, b: u32): usize {
-  return cls + load<u32>(cls, BUCKETS_OFF) + (<usize>b << 3);
+  return cls + load<u32>(cls, BUCKETS_OFF) + ((<usize>b) << 3);
 }
 
 /** The bloom-filter bit of a key whose hash is `h` (bits 24..31 of a bucket word). */
 @inline export function bloomBit(h: u32): u32 {
-  return <u32>1 << (24 + (h >> 29));
+  return (<u32>1) << (24 + (h >> 29));
 }
 
 /** Rewrites the bloom filter of bucket `b`'s chain from its members' hashes (writers, after relinking). */
@@ -217,14 +250,24 @@ export function rebloom(cls: usize, b: u32): void {
 }
 
 @inline export function orderAt(cls: usize, k: u32): usize {
-  return cls + load<u32>(cls, ORDER_OFF) + (<usize>k << 2);
+  return cls + load<u32>(cls, ORDER_OFF) + ((<usize>k) << 2);
 }
 
 // Vector multiply-shift hashing (Dietzfelbinger): sum of 32-bit words times odd 64-bit
 // multipliers drawn from the seed, top 32 bits. Universal, and five independent multiplies
 // instead of a serial mixing chain: this runs once per table per lookup.
-@inline export function keyHash(m0: u64, m1: u64, m2: u64, m3: u64, t: u32, s: u32, d: u32, ports: u32, proto: u32): u32 {
-  return <u32>(((<u64>s) * m0 + (<u64>d) * m1 + (<u64>ports) * m2 + (<u64>(proto | (t << 8))) * m3) >> 32);
+@inline export function keyHash(
+  m0: u64,
+  m1: u64,
+  m2: u64,
+  m3: u64,
+  t: u32,
+  s: u32,
+  d: u32,
+  ports: u32,
+  proto: u32,
+): u32 {
+  return <u32>((<u64>s * m0 + <u64>d * m1 + <u64>ports * m2 + <u64>(proto | (t << 8)) * m3) >> 32);
 }
 
 @inline export function prefixMask32(len: u32): u32 {
@@ -232,7 +275,7 @@ export function rebloom(cls: usize, b: u32): void {
 }
 
 @inline export function prefixMask16(len: u32): u32 {
-  return len == 0 ? 0 : (<u32>0xffff << (16 - len)) & 0xffff;
+  return len == 0 ? 0 : ((<u32>0xffff) << (16 - len)) & 0xffff;
 }
 
 /** Length of the longest run of leading one bits of a mask (its prefix length when it is one). */
@@ -252,6 +295,11 @@ export function rebloom(cls: usize, b: u32): void {
 
 /** Every field of table tuple `t` is no longer than the same field of rule tuple `r`. */
 @inline export function tupleFits(t: u32, r: u32): bool {
-  return (t & 63) <= (r & 63) && ((t >> 6) & 63) <= ((r >> 6) & 63) && ((t >> 12) & 31) <= ((r >> 12) & 31)
-    && ((t >> 17) & 31) <= ((r >> 17) & 31) && ((t >> 22) & 15) <= ((r >> 22) & 15);
+  return (
+    (t & 63) <= (r & 63) &&
+    ((t >> 6) & 63) <= ((r >> 6) & 63) &&
+    ((t >> 12) & 31) <= ((r >> 12) & 31) &&
+    ((t >> 17) & 31) <= ((r >> 17) & 31) &&
+    ((t >> 22) & 15) <= ((r >> 22) & 15)
+  );
 }

@@ -3,9 +3,39 @@
 // `cls` is that copy's base (cls-layout.ts).
 
 import {
-  A_TABLE, BUCKET_MASK, COLL_LIMIT, HEAD_MASK, MULT, ORDER_COUNT, RANK_NONE, RELAX, R_DP, R_DV, R_META, R_NEXT, R_SP,
-  R_SV, TABLE_CAP, TABLE_COUNT, T_BEST, T_COUNT, T_DMASK, T_PMASK, T_PRMASK, T_SMASK, T_TUPLE, auxAt,
-  bucketAt, keyHash, orderAt, packTuple, prefixMask16, prefixMask32, ruleAt, tableAt, tupleFits,
+  A_TABLE,
+  BUCKET_MASK,
+  COLL_LIMIT,
+  HEAD_MASK,
+  MULT,
+  ORDER_COUNT,
+  RANK_NONE,
+  RELAX,
+  R_DP,
+  R_DV,
+  R_META,
+  R_NEXT,
+  R_SP,
+  R_SV,
+  TABLE_CAP,
+  TABLE_COUNT,
+  T_BEST,
+  T_COUNT,
+  T_DMASK,
+  T_PMASK,
+  T_PRMASK,
+  T_SMASK,
+  T_TUPLE,
+  auxAt,
+  bucketAt,
+  keyHash,
+  orderAt,
+  packTuple,
+  prefixMask16,
+  prefixMask32,
+  ruleAt,
+  tableAt,
+  tupleFits,
 } from './cls-layout';
 
 /** Rules of table `t` in the chain of bucket `b` whose key under t's masks equals the given one. */
@@ -19,8 +49,14 @@ export function collisions(cls: usize, t: u32, b: u32, ks: u32, kd: u32, kp: u32
   let r = load<u32>(bucketAt(cls, b)) & HEAD_MASK;
   while (r != 0) {
     const rec = ruleAt(cls, r - 1);
-    if (load<u32>(auxAt(cls, r - 1), A_TABLE) == t && (load<u32>(rec, R_SV) & sm) == ks && (load<u32>(rec, R_DV) & dm) == kd
-      && (((load<u32>(rec, R_SP) & 0xffff) | (load<u32>(rec, R_DP) << 16)) & pm) == kp && ((load<u32>(rec, R_META) >> 16) & prm) == kpr) n++;
+    if (
+      load<u32>(auxAt(cls, r - 1), A_TABLE) == t &&
+      (load<u32>(rec, R_SV) & sm) == ks &&
+      (load<u32>(rec, R_DV) & dm) == kd &&
+      (((load<u32>(rec, R_SP) & 0xffff) | (load<u32>(rec, R_DP) << 16)) & pm) == kp &&
+      ((load<u32>(rec, R_META) >> 16) & prm) == kpr
+    )
+      n++;
     r = load<u32>(rec, R_NEXT);
   }
   return n;
@@ -29,8 +65,17 @@ export function collisions(cls: usize, t: u32, b: u32, ks: u32, kd: u32, kp: u32
 /** keyHash of a rule's key in table `t` (its bucket is this & bucketMask). */
 @inline export function ruleHash(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32): u32 {
   const tb = tableAt(cls, t);
-  return keyHash(load<u64>(cls, MULT), load<u64>(cls, MULT + 8), load<u64>(cls, MULT + 16), load<u64>(cls, MULT + 24),
-    t, sv & load<u32>(tb, T_SMASK), dv & load<u32>(tb, T_DMASK), plo & load<u32>(tb, T_PMASK), pv & load<u32>(tb, T_PRMASK));
+  return keyHash(
+    load<u64>(cls, MULT),
+    load<u64>(cls, MULT + 8),
+    load<u64>(cls, MULT + 16),
+    load<u64>(cls, MULT + 24),
+    t,
+    sv & load<u32>(tb, T_SMASK),
+    dv & load<u32>(tb, T_DMASK),
+    plo & load<u32>(tb, T_PMASK),
+    pv & load<u32>(tb, T_PRMASK),
+  );
 }
 
 @inline export function ruleBucket(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32): u32 {
@@ -40,7 +85,17 @@ export function collisions(cls: usize, t: u32, b: u32, ks: u32, kd: u32, kp: u32
 @inline function roomIn(cls: usize, t: u32, sv: u32, dv: u32, plo: u32, pv: u32, limit: u32): bool {
   const tb = tableAt(cls, t);
   const b = ruleBucket(cls, t, sv, dv, plo, pv);
-  return collisions(cls, t, b, sv & load<u32>(tb, T_SMASK), dv & load<u32>(tb, T_DMASK), plo & load<u32>(tb, T_PMASK), pv & load<u32>(tb, T_PRMASK)) < limit;
+  return (
+    collisions(
+      cls,
+      t,
+      b,
+      sv & load<u32>(tb, T_SMASK),
+      dv & load<u32>(tb, T_DMASK),
+      plo & load<u32>(tb, T_PMASK),
+      pv & load<u32>(tb, T_PRMASK),
+    ) < limit
+  );
 }
 
 /** A live table with exactly this tuple, or -1. */
@@ -73,7 +128,7 @@ export function newTable(cls: usize, tuple: u32): i32 {
   store<u32>(tb, prefixMask32((tuple >> 6) & 63), T_DMASK);
   store<u32>(tb, prefixMask16((tuple >> 12) & 31) | (prefixMask16((tuple >> 17) & 31) << 16), T_PMASK);
   const prLen = (tuple >> 22) & 15;
-  store<u32>(tb, prLen == 0 ? 0 : (<u32>0xff << (8 - prLen)) & 0xff, T_PRMASK);
+  store<u32>(tb, prLen == 0 ? 0 : ((<u32>0xff) << (8 - prLen)) & 0xff, T_PRMASK);
   store<u64>(tb, RANK_NONE, T_BEST);
   store<u32>(tb, 0, T_COUNT);
   store<u32>(tb, tuple, T_TUPLE);
@@ -102,7 +157,7 @@ export function chooseTable(cls: usize, tuple: u32, sv: u32, dv: u32, plo: u32, 
   const d = (tuple >> 6) & 63;
   const sp = (tuple >> 12) & 31;
   const dp = (tuple >> 17) & 31;
-  const relaxed = packTuple(s - s % step, d - d % step, sp == 16 ? 16 : 0, dp == 16 ? 16 : 0, (tuple >> 22) & 15);
+  const relaxed = packTuple(s - (s % step), d - (d % step), sp == 16 ? 16 : 0, dp == 16 ? 16 : 0, (tuple >> 22) & 15);
   if (tableWithTuple(cls, relaxed) < 0) {
     const t = newTable(cls, relaxed);
     if (t >= 0) return t;

@@ -3,10 +3,43 @@
 // reader looks at it while these run, so they need no ordering between their stores.
 
 import {
-  A_FREE, A_HASH, A_LIVE, A_TABLE, BUCKET_MASK, CLS_E_FULL, HEAD_MASK, CLS_E_RANGE, CLS_E_SLOT, CLS_E_STATE, CLS_E_TABLES,
-  FREE_HEAD, HIGH_WATER, RANK_NONE, RULE_CAP, RULE_COUNT, R_DP, R_DV, R_ID, R_META, R_NEXT, R_PRIO, R_SP,
-  R_SV, TABLE_COUNT, T_BEST, T_COUNT, T_TUPLE, auxAt, bucketAt, coverLen16, rebloom, leadingOnes32, packTuple,
-  rankOf, ruleAt, tableAt,
+  A_FREE,
+  A_HASH,
+  A_LIVE,
+  A_TABLE,
+  BUCKET_MASK,
+  CLS_E_FULL,
+  HEAD_MASK,
+  CLS_E_RANGE,
+  CLS_E_SLOT,
+  CLS_E_STATE,
+  CLS_E_TABLES,
+  FREE_HEAD,
+  HIGH_WATER,
+  RANK_NONE,
+  RULE_CAP,
+  RULE_COUNT,
+  R_DP,
+  R_DV,
+  R_ID,
+  R_META,
+  R_NEXT,
+  R_PRIO,
+  R_SP,
+  R_SV,
+  TABLE_COUNT,
+  T_BEST,
+  T_COUNT,
+  T_TUPLE,
+  auxAt,
+  bucketAt,
+  coverLen16,
+  rebloom,
+  leadingOnes32,
+  packTuple,
+  rankOf,
+  ruleAt,
+  tableAt,
 } from './cls-layout';
 import { chooseTable, dropFromOrder, newTable, reorder, ruleHash } from './cls-tables';
 
@@ -25,8 +58,22 @@ export const NO_NEW_TABLE: u32 = 0xffffffff;
  * the copies are identical, so the choice would come out the same, and the search for it is
  * most of an insert's work. CLS_E_STATE when the replay does not fit this copy.
  */
-export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32, tableHint: i32, newTuple: u32): i32 {
-  if ((sports & 0xffff) > (sports >> 16) || (dports & 0xffff) > (dports >> 16)) return CLS_E_RANGE;
+export function clsInsertInto(
+  cls: usize,
+  sv: u32,
+  sm: u32,
+  dv: u32,
+  dm: u32,
+  sports: u32,
+  dports: u32,
+  pv: u32,
+  pm: u32,
+  priority: u32,
+  ruleId: u32,
+  tableHint: i32,
+  newTuple: u32,
+): i32 {
+  if ((sports & 0xffff) > sports >> 16 || (dports & 0xffff) > dports >> 16) return CLS_E_RANGE;
   sv &= sm;
   dv &= dm;
   pm &= 0xff;
@@ -40,7 +87,13 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
     slot = load<u32>(cls, HIGH_WATER);
     if (slot >= load<u32>(cls, RULE_CAP)) return CLS_E_FULL;
   }
-  const tuple = packTuple(leadingOnes32(sm), leadingOnes32(dm), coverLen16(sports & 0xffff, sports >> 16), coverLen16(dports & 0xffff, dports >> 16), leadingOnes32(pm << 24) > 8 ? 8 : leadingOnes32(pm << 24));
+  const tuple = packTuple(
+    leadingOnes32(sm),
+    leadingOnes32(dm),
+    coverLen16(sports & 0xffff, sports >> 16),
+    coverLen16(dports & 0xffff, dports >> 16),
+    leadingOnes32(pm << 24) > 8 ? 8 : leadingOnes32(pm << 24),
+  );
   const plo = (sports & 0xffff) | ((dports & 0xffff) << 16);
   let t: i32;
   if (tableHint < 0) {
@@ -51,12 +104,13 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
     t = newTable(cls, newTuple);
     if (t != tableHint) return CLS_E_STATE;
   } else {
-    if (<u32>tableHint >= load<u32>(cls, TABLE_COUNT) || load<u32>(tableAt(cls, <u32>tableHint), T_COUNT) == 0) return CLS_E_STATE;
+    if (<u32>tableHint >= load<u32>(cls, TABLE_COUNT) || load<u32>(tableAt(cls, <u32>tableHint), T_COUNT) == 0)
+      return CLS_E_STATE;
     t = tableHint;
   }
   if (free != 0) store<u32>(cls, load<u32>(auxAt(cls, slot), A_FREE), FREE_HEAD);
   else store<u32>(cls, slot + 1, HIGH_WATER);
-  const rank = ((<u64>priority) << 32) | <u64>ruleId;
+  const rank = ((<u64>priority) << 32) | (<u64>ruleId);
   const h = ruleHash(cls, <u32>t, sv, dv, plo, pv);
   const b = h & load<u32>(cls, BUCKET_MASK);
   const rec = ruleAt(cls, slot);
@@ -98,7 +152,21 @@ export function clsInsertInto(cls: usize, sv: u32, sm: u32, dv: u32, dm: u32, sp
  * count of 1 there means the table was made for this rule (chooseTable only picks tables that
  * already hold rules), so it is made here too.
  */
-export function clsInsertReplay(cls: usize, from: usize, slot: u32, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
+export function clsInsertReplay(
+  cls: usize,
+  from: usize,
+  slot: u32,
+  sv: u32,
+  sm: u32,
+  dv: u32,
+  dm: u32,
+  sports: u32,
+  dports: u32,
+  pv: u32,
+  pm: u32,
+  priority: u32,
+  ruleId: u32,
+): i32 {
   const t = load<u32>(auxAt(from, slot), A_TABLE);
   const tb = tableAt(from, t);
   const newTuple = load<u32>(tb, T_COUNT) == 1 ? load<u32>(tb, T_TUPLE) : NO_NEW_TABLE;

@@ -16,11 +16,12 @@ import { rangeOk } from './hash';
 export function flow_fc_read_entries(state: usize, slots: usize, count: i32): i32 {
   const nb = tableBuckets(state);
   if (nb == 0) return FC_E_STATE;
-  if (count < 0 || !rangeOk(slots, <u64>count << 2)) return FC_E_RANGE;
+  if (count < 0 || !rangeOk(slots, (<u64>count) << 2)) return FC_E_RANGE;
   const entries = entriesOf(state, nb);
   const last = (nb << 3) - 1;
   let sum: u32 = 0;
   // SAFETY: i < count (range-checked above); every slot is clamped to the table's last one.
-  for (let i: usize = 0; i < <usize>count; i++) sum += load<u32>(entries + (<usize>min(load<u32>(slots + (i << 2)), last) << 6));
+  for (let i: usize = 0; i < <usize>count; i++)
+    sum += load<u32>(entries + ((<usize>min(load<u32>(slots + (i << 2)), last)) << 6));
   return <i32>(sum & 0x7fffffff);
 }

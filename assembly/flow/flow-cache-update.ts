@@ -3,9 +3,36 @@
 // invariant check. The layout and the lookup are in flow-cache.ts.
 
 import {
-  AGE_CURSOR, CAPACITY, COUNT, EVICTIONS, E_HASH, E_LAST, E_VALUE, E_ZERO, FC_EVICTED, FC_E_RANGE,
-  FC_E_STATE, FC_INSERTED, FC_KEY_BYTES, FC_UPDATED, MOVES, NO_SLOT, QUEUE, QUEUE_NODES, SEQ,
-  altOf, bucketOf, entriesOf, findKey, findWords, hashOf, hashWords, tableBuckets, tagMatches, tagOf, tagsOf,
+  AGE_CURSOR,
+  CAPACITY,
+  COUNT,
+  EVICTIONS,
+  E_HASH,
+  E_LAST,
+  E_VALUE,
+  E_ZERO,
+  FC_EVICTED,
+  FC_E_RANGE,
+  FC_E_STATE,
+  FC_INSERTED,
+  FC_KEY_BYTES,
+  FC_UPDATED,
+  MOVES,
+  NO_SLOT,
+  QUEUE,
+  QUEUE_NODES,
+  SEQ,
+  altOf,
+  bucketOf,
+  entriesOf,
+  findKey,
+  findWords,
+  hashOf,
+  hashWords,
+  tableBuckets,
+  tagMatches,
+  tagOf,
+  tagsOf,
 } from './flow-cache';
 import { rangeOk } from './hash';
 
@@ -26,12 +53,12 @@ import { rangeOk } from './hash';
 }
 
 @inline function entryAt(state: usize, nb: u32, e: u32): usize {
-  return entriesOf(state, nb) + (<usize>e << 6);
+  return entriesOf(state, nb) + ((<usize>e) << 6);
 }
 
 /** Slot index of an empty slot of bucket `b`, or NO_SLOT. */
 @inline function emptyIn(state: usize, b: u32): u32 {
-  const m = tagMatches(tagsOf(state) + (<usize>b << 3), 0);
+  const m = tagMatches(tagsOf(state) + ((<usize>b) << 3), 0);
   return m == 0 ? NO_SLOT : (b << 3) | ctz<u32>(m);
 }
 
@@ -63,14 +90,14 @@ function cuckooSearch(state: usize, nb: u32, b1: u32, b2: u32): i32 {
   }
   // Bounded: at most QUEUE_NODES nodes, each looking at 8 buckets.
   for (let head: u32 = 0; head < tail; head++) {
-    const b = load<u32>(q + (<usize>head << 3));
+    const b = load<u32>(q + ((<usize>head) << 3));
     for (let s: u32 = 0; s < 8; s++) {
       const a = altOf(b, tagAt(state, (b << 3) | s), nb);
       if (a == b) continue;
       if (emptyIn(state, a) != NO_SLOT) return <i32>((head << 3) | s);
       if (tail < QUEUE_NODES) {
-        store<u32>(q + (<usize>tail << 3), a);
-        store<u32>(q + (<usize>tail << 3), (head << 3) | s, 4);
+        store<u32>(q + ((<usize>tail) << 3), a);
+        store<u32>(q + ((<usize>tail) << 3), (head << 3) | s, 4);
         tail++;
       }
     }
@@ -103,18 +130,18 @@ function cuckooApply(state: usize, nb: u32, leaf: u32): u32 {
   const q = state + QUEUE;
   let k = leaf >> 3;
   const s = leaf & 7;
-  let from = (load<u32>(q + (<usize>k << 3)) << 3) | s;
+  let from = (load<u32>(q + ((<usize>k) << 3)) << 3) | s;
   let to = emptyIn(state, altOf(from >> 3, tagAt(state, from), nb));
   // Bounded: a path is at most as long as the queue (every step goes to a lower node index).
   for (let step: u32 = 0; step < QUEUE_NODES; step++) {
     const tag = tagAt(state, from);
     if (tag == 0 || to == NO_SLOT || tagAt(state, to) != 0 || altOf(from >> 3, tag, nb) != to >> 3) return NO_SLOT;
     moveEntry(state, nb, from, to);
-    const link = load<u32>(q + (<usize>k << 3), 4);
+    const link = load<u32>(q + ((<usize>k) << 3), 4);
     if (link == 0xffffffff) return from;
     to = from;
     k = link >> 3;
-    from = (load<u32>(q + (<usize>k << 3)) << 3) | (link & 7);
+    from = (load<u32>(q + ((<usize>k) << 3)) << 3) | (link & 7);
   }
   return NO_SLOT;
 }
@@ -308,7 +335,7 @@ export function flow_fc_verify(state: usize): i32 {
   const nb = tableBuckets(state);
   if (nb == 0) return FC_E_STATE;
   let occupied: u32 = 0;
-  for (let e: u32 = 0; e < (nb << 3); e++) {
+  for (let e: u32 = 0; e < nb << 3; e++) {
     const tag = tagAt(state, e);
     if (tag == 0) continue;
     occupied++;
@@ -316,7 +343,13 @@ export function flow_fc_verify(state: usize): i32 {
     const v = load<u32>(ep, E_HASH);
     const b1 = bucketOf(v, nb);
     const b = e >> 3;
-    if (hashOf(state, ep) != v || tagOf(v) != tag || (b != b1 && b != altOf(b1, tag, nb)) || findKey(state, nb, v, ep) != e) return <i32>e + 1;
+    if (
+      hashOf(state, ep) != v ||
+      tagOf(v) != tag ||
+      (b != b1 && b != altOf(b1, tag, nb)) ||
+      findKey(state, nb, v, ep) != e
+    )
+      return <i32>e + 1;
   }
   if (occupied != load<u32>(state, COUNT) || occupied > load<u32>(state, CAPACITY)) return <i32>(nb << 3) + 1;
   return 0;

@@ -78,11 +78,11 @@ export const MAX_SPINS: i32 = 1 << 22;
 export const NO_SLOT: u32 = 0xffffffff;
 
 @inline function entriesOffset(bucketCount: u32): u64 {
-  return (<u64>FC_CTRL_BYTES + (<u64>bucketCount << 3) + 63) & ~(<u64>63);
+  return (<u64>FC_CTRL_BYTES + ((<u64>bucketCount) << 3) + 63) & ~(<u64>63);
 }
 
 @inline function regionBytes(bucketCount: u32): u64 {
-  return entriesOffset(bucketCount) + (<u64>bucketCount << 9);
+  return entriesOffset(bucketCount) + ((<u64>bucketCount) << 9);
 }
 
 /**
@@ -96,14 +96,16 @@ export function flow_fc_buckets(capacity: u32): u32 {
 
 /** Bytes of a flow cache state region for `capacity` flows in `bucketCount` buckets (0: invalid). */
 export function flow_fc_bytes(capacity: u32, bucketCount: u32): f64 {
-  if (capacity == 0 || bucketCount < 2 || bucketCount > FC_MAX_BUCKETS || <u64>capacity > (<u64>bucketCount << 3)) return 0;
+  if (capacity == 0 || bucketCount < 2 || bucketCount > FC_MAX_BUCKETS || <u64>capacity > (<u64>bucketCount) << 3)
+    return 0;
   return <f64>regionBytes(bucketCount);
 }
 
 /** Lays out the region (its header already written); the seeds are expanded from `seed` (the hash key). */
 export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed: u64): i32 {
   const need = flow_fc_bytes(capacity, bucketCount);
-  if (need == 0 || need > 4294967295 || !headerOk(state, FC_MAGIC, FC_LAYOUT, <u32>need) || !rangeOk(state, <u64>need)) return FC_E_STATE;
+  if (need == 0 || need > 4294967295 || !headerOk(state, FC_MAGIC, FC_LAYOUT, <u32>need) || !rangeOk(state, <u64>need))
+    return FC_E_STATE;
   store<u32>(state, 0, SEQ);
   store<u32>(state, bucketCount, BUCKET_COUNT);
   store<u32>(state, capacity, CAPACITY);
@@ -117,7 +119,7 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
     store<u64>(state + SEEDS + (i << 3), x);
   }
   store<u64>(state, finish64(x ^ 0xa0761d6478bd642f), FINAL_SEED);
-  memory.fill(state + FC_CTRL_BYTES, 0, <usize>bucketCount << 3); // every slot empty
+  memory.fill(state + FC_CTRL_BYTES, 0, (<usize>bucketCount) << 3); // every slot empty
   return 0;
 }
 
@@ -196,7 +198,7 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
 
 /** Bitmask (bit i = slot i) of the slots of the bucket at `tp` holding `tag` (0: the empty ones). */
 @inline export function tagMatches(tp: usize, tag: u32): u32 {
-  return <u32>i8x16.bitmask(i8x16.eq(v128.load64_zero(tp), i8x16.splat(<i8>tag))) & 0xff;
+  return (<u32>i8x16.bitmask(i8x16.eq(v128.load64_zero(tp), i8x16.splat(<i8>tag)))) & 0xff;
 }
 
 /** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or NO_SLOT. Checks every tag match. */
@@ -213,10 +215,10 @@ export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
   for (let k = 0; k < 2; k++) {
     // SAFETY: b < nb (multiply-shift, then altOf), so the tag and entry reads are inside the
     // region tableBuckets checked.
-    let m = tagMatches(tags + (<usize>b << 3), tag);
+    let m = tagMatches(tags + ((<usize>b) << 3), tag);
     while (m != 0) {
       const e = (b << 3) | ctz<u32>(m);
-      if (keyEqWords(entries + (<usize>e << 6), k0, k1, k2)) return e;
+      if (keyEqWords(entries + ((<usize>e) << 6), k0, k1, k2)) return e;
       m &= m - 1;
     }
     b = altOf(b, tag, nb);
@@ -232,7 +234,7 @@ export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
 export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize, now: u32): i32 {
   const nb = tableBuckets(state);
   if (nb == 0) return FC_E_STATE;
-  if (count < 0 || !rangeOk(keys, <u64>count * FC_KEY_BYTES) || !rangeOk(out, <u64>count << 2)) return FC_E_RANGE;
+  if (count < 0 || !rangeOk(keys, <u64>count * FC_KEY_BYTES) || !rangeOk(out, (<u64>count) << 2)) return FC_E_RANGE;
   const tags = tagsOf(state);
   const entries = entriesOf(state, nb);
   const slots = nb << 3;
@@ -241,7 +243,7 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
   let _touch: u32 = 0;
   for (let base: i32 = 0; base < count; base += 32) {
     const n = <usize>min(32, count - base);
-    const kb = keys + (<usize>base) * FC_KEY_BYTES;
+    const kb = keys + <usize>base * FC_KEY_BYTES;
     const ob = out + ((<usize>base) << 2);
     let spins: i32 = 0;
     while (true) {
@@ -256,7 +258,7 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
           const v = hashOf(state, kb + i * FC_KEY_BYTES);
           store<u32>(ob + (i << 2), v);
           // SAFETY: bucketOf(..) < nb: inside the tag array.
-          _touch += load<u32>(tags + (<usize>bucketOf(v, nb) << 3));
+          _touch += load<u32>(tags + ((<usize>bucketOf(v, nb)) << 3));
         }
         // Stage 2: probe the primary buckets. found bit i (a burst is at most 32 keys): out[i]
         // now holds a candidate slot index, else it still holds the hash.
@@ -264,46 +266,46 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
         for (let i: usize = 0; i < n; i++) {
           const v = load<u32>(ob + (i << 2));
           const b1 = bucketOf(v, nb);
-          const m = tagMatches(tags + (<usize>b1 << 3), tagOf(v));
+          const m = tagMatches(tags + ((<usize>b1) << 3), tagOf(v));
           if (m != 0) {
             store<u32>(ob + (i << 2), (b1 << 3) | ctz<u32>(m));
-            found |= 1 << <u32>i;
+            found |= 1 << (<u32>i);
           }
         }
         // Stage 2b (misses, and flows in their alternative bucket): probe the alternative.
-        const rest = ~found & (n == 32 ? 0xffffffff : (1 << <u32>n) - 1);
+        const rest = ~found & (n == 32 ? 0xffffffff : (1 << (<u32>n)) - 1);
         if (rest != 0) {
           for (let r = rest; r != 0; r &= r - 1) {
             const i = ctz<u32>(r);
-            const v = load<u32>(ob + (<usize>i << 2));
+            const v = load<u32>(ob + ((<usize>i) << 2));
             const tag = tagOf(v);
             const b2 = altOf(bucketOf(v, nb), tag, nb);
-            const m = tagMatches(tags + (<usize>b2 << 3), tag);
+            const m = tagMatches(tags + ((<usize>b2) << 3), tag);
             if (m != 0) {
-              store<u32>(ob + (<usize>i << 2), (b2 << 3) | ctz<u32>(m));
+              store<u32>(ob + ((<usize>i) << 2), (b2 << 3) | ctz<u32>(m));
               found |= 1 << i;
             }
           }
         }
         // Stage 3: touch every candidate entry, again in a loop of loads only.
         for (let r = found; r != 0; r &= r - 1) {
-          const e = load<u32>(ob + (<usize>ctz<u32>(r) << 2));
+          const e = load<u32>(ob + ((<usize>ctz<u32>(r)) << 2));
           // SAFETY: a candidate is bucket * 8 + slot with bucket < nb; `out` is the caller's
           // memory, so what is read back is bounded again before it addresses an entry.
-          _touch += load<u32>(entries + (<usize>select<u32>(e, 0, e < slots) << 6));
+          _touch += load<u32>(entries + ((<usize>select<u32>(e, 0, e < slots)) << 6));
         }
         // Stage 4: full key compare; a false candidate (tag collision) takes the slow path,
         // which checks every match in both buckets.
         for (let i: usize = 0; i < n; i++) {
           const key = kb + i * FC_KEY_BYTES;
           let e = NO_SLOT;
-          if ((found & (1 << <u32>i)) != 0) {
+          if ((found & (1 << (<u32>i))) != 0) {
             e = load<u32>(ob + (i << 2));
             // SAFETY: bounded as in stage 3 (an out-of-range candidate takes the slow path).
-            if (e >= slots || !keyEq(entries + (<usize>e << 6), key)) e = findKey(state, nb, hashOf(state, key), key);
+            if (e >= slots || !keyEq(entries + ((<usize>e) << 6), key)) e = findKey(state, nb, hashOf(state, key), key);
           }
           if (e != NO_SLOT) {
-            const ep = entries + (<usize>e << 6);
+            const ep = entries + ((<usize>e) << 6);
             // Only dirty the line when the stamp changes (hits within one tick stay read-only).
             if (load<u32>(ep, E_LAST) != now) store<u32>(ep, now, E_LAST);
             store<i32>(ob + (i << 2), <i32>load<u32>(ep, E_VALUE));

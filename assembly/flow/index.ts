@@ -22,11 +22,34 @@ export function qt_init(tables: usize, build: i32): i32 {
 }
 
 export * from './classifier';
-export { flow_cls_bytes, flow_cls_init, CLS_MAGIC, CLS_LAYOUT, CLS_E_STATE, CLS_E_RANGE, CLS_E_FULL, CLS_E_TABLES, CLS_E_SLOT, CLS_E_BUSY } from './cls-layout';
+export {
+  flow_cls_bytes,
+  flow_cls_init,
+  CLS_MAGIC,
+  CLS_LAYOUT,
+  CLS_E_STATE,
+  CLS_E_RANGE,
+  CLS_E_FULL,
+  CLS_E_TABLES,
+  CLS_E_SLOT,
+  CLS_E_BUSY,
+} from './cls-layout';
 export * from './lpm';
 export {
-  FC_MAGIC, FC_LAYOUT, FC_KEY_BYTES, FC_CTRL_BYTES, FC_INSERTED, FC_UPDATED, FC_EVICTED, FC_E_STATE, FC_E_RANGE, FC_E_BUSY,
-  flow_fc_buckets, flow_fc_bytes, flow_fc_init, flow_fc_lookup,
+  FC_MAGIC,
+  FC_LAYOUT,
+  FC_KEY_BYTES,
+  FC_CTRL_BYTES,
+  FC_INSERTED,
+  FC_UPDATED,
+  FC_EVICTED,
+  FC_E_STATE,
+  FC_E_RANGE,
+  FC_E_BUSY,
+  flow_fc_buckets,
+  flow_fc_bytes,
+  flow_fc_init,
+  flow_fc_lookup,
 } from './flow-cache';
 export * from './flow-cache-update';
 export { flow_fc_read_entries } from './flow-cache-floor';

@@ -27,28 +27,28 @@ export const LR_CTRL_BYTES: u32 = 256;
 const MAX_SPINS: i32 = 1 << 26;
 
 @inline export function lrCopyAt(state: usize, c: u32): usize {
-  return state + load<u32>(state + LR_COPY0 + ((<usize>c & 1) << 2));
+  return state + load<u32>(state + LR_COPY0 + (((<usize>c) & 1) << 2));
 }
 
 /** Pins the active copy for one burst; returns its index. */
 @inline export function lrPin(state: usize): u32 {
   while (true) {
     const c = atomic.load<u32>(state, LR_ACTIVE) & 1;
-    atomic.add<u32>(state + LR_READERS0 + (<usize>c) * LR_READER_STRIDE, 1);
+    atomic.add<u32>(state + LR_READERS0 + <usize>c * LR_READER_STRIDE, 1);
     if ((atomic.load<u32>(state, LR_ACTIVE) & 1) == c) return c;
-    atomic.sub<u32>(state + LR_READERS0 + (<usize>c) * LR_READER_STRIDE, 1);
+    atomic.sub<u32>(state + LR_READERS0 + <usize>c * LR_READER_STRIDE, 1);
   }
   return 0;
 }
 
 @inline export function lrUnpin(state: usize, c: u32): void {
-  atomic.sub<u32>(state + LR_READERS0 + (<usize>c) * LR_READER_STRIDE, 1);
+  atomic.sub<u32>(state + LR_READERS0 + <usize>c * LR_READER_STRIDE, 1);
 }
 
 /** Waits (bounded) until no reader holds copy `c`. */
 export function lrDrain(state: usize, c: u32): bool {
   let spins: i32 = 0;
-  while (atomic.load<u32>(state + LR_READERS0 + (<usize>c) * LR_READER_STRIDE) != 0) {
+  while (atomic.load<u32>(state + LR_READERS0 + <usize>c * LR_READER_STRIDE) != 0) {
     if (++spins > MAX_SPINS) return false;
   }
   return true;
@@ -93,12 +93,12 @@ export function lrFlip(state: usize, idle: u32): bool {
 /** Arrives for one burst: returns a token, `copy | indicator << 1` (lrCopyAt takes it as is). */
 @inline export function lrArrive(state: usize): u32 {
   const vi = atomic.load<u32>(state, LR_VERSION) & 1;
-  atomic.add<u32>(state + LR_READERS0 + (<usize>vi) * LR_READER_STRIDE, 1);
+  atomic.add<u32>(state + LR_READERS0 + <usize>vi * LR_READER_STRIDE, 1);
   return (vi << 1) | (atomic.load<u32>(state, LR_ACTIVE) & 1);
 }
 
 @inline export function lrDepart(state: usize, token: u32): void {
-  atomic.sub<u32>(state + LR_READERS0 + (<usize>(token >> 1) & 1) * LR_READER_STRIDE, 1);
+  atomic.sub<u32>(state + LR_READERS0 + ((<usize>(token >> 1)) & 1) * LR_READER_STRIDE, 1);
 }
 
 /** After a switch: waits (bounded) until no reader can still be on the copy it left. */

@@ -82,7 +82,7 @@ export const NODE_SLACK_UNITS: u32 = 168;
 
 /** Bytes of one copy. */
 @inline export function copyBytes(topBits: u32, groupCap: u32, nodeUnits: u32): u64 {
-  const base = <u64>C_TOP + ((<u64>4) << topBits) + (<u64>groupCap << 10);
+  const base = <u64>C_TOP + ((<u64>4) << topBits) + ((<u64>groupCap) << 10);
   if (nodeUnits == 0) return align64(base);
   return align64(align64(base + <u64>(DIRECT_BYTES + DIRTY_BYTES)) + ((<u64>nodeUnits + NODE_SLACK_UNITS) << 3));
 }

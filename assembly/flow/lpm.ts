@@ -25,18 +25,77 @@
 
 import { headerOk } from '../common/header';
 import { rangeOk } from './hash';
-import { LR_ACTIVE, LR_COPY0, LR_COPY_BYTES, LR_SYNC_NEEDED, lrBegin, lrCopyAt, lrFlip, lrPin, lrUnpin } from './left-right';
 import {
-  C_FREE, C_LIVE, C_TOP, C_USED, EXT, GROUP_CAP, LPM_CTRL_BYTES, LPM_E_BUSY, LPM_E_RANGE, LPM_E_STATE, LPM_LAYOUT, LPM_MAGIC,
-  LPM_NODE_MAX_UNITS, LPM_NODE_MIN_UNITS, LPM_NO_COVER, LPM_OP_ADD, LPM_OP_BYTES, LPM_OP_DELETE, LPM_STOP_BAD_OP,
-  LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_NONE, NODE_UNITS, SCRATCH_BYTES, STOP, TOP_BITS, VALID, VAL_MASK, copyBytes, groupAt,
+  LR_ACTIVE,
+  LR_COPY0,
+  LR_COPY_BYTES,
+  LR_SYNC_NEEDED,
+  lrBegin,
+  lrCopyAt,
+  lrFlip,
+  lrPin,
+  lrUnpin,
+} from './left-right';
+import {
+  C_FREE,
+  C_LIVE,
+  C_TOP,
+  C_USED,
+  EXT,
+  GROUP_CAP,
+  LPM_CTRL_BYTES,
+  LPM_E_BUSY,
+  LPM_E_RANGE,
+  LPM_E_STATE,
+  LPM_LAYOUT,
+  LPM_MAGIC,
+  LPM_NODE_MAX_UNITS,
+  LPM_NODE_MIN_UNITS,
+  LPM_NO_COVER,
+  LPM_OP_ADD,
+  LPM_OP_BYTES,
+  LPM_OP_DELETE,
+  LPM_STOP_BAD_OP,
+  LPM_STOP_GROUPS,
+  LPM_STOP_NODES,
+  LPM_STOP_NONE,
+  NODE_UNITS,
+  SCRATCH_BYTES,
+  STOP,
+  TOP_BITS,
+  VALID,
+  VAL_MASK,
+  copyBytes,
+  groupAt,
 } from './lpm-layout';
-import { nodeCloneDirty, nodeCompactions, nodeHeapInit, nodeUnitsLive, nodeMarkDirty, nodeRebuildDirty } from './lpm4-nodes';
+import {
+  nodeCloneDirty,
+  nodeCompactions,
+  nodeHeapInit,
+  nodeUnitsLive,
+  nodeMarkDirty,
+  nodeRebuildDirty,
+} from './lpm4-nodes';
 
 export {
-  LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES, LPM_OP_BYTES, LPM_MAX_NEXT_HOP, LPM_OP_ADD, LPM_OP_DELETE, LPM_NO_COVER,
-  LPM_E_STATE, LPM_E_RANGE, LPM_E_BUSY, LPM_STOP_NONE, LPM_STOP_GROUPS, LPM_STOP_NODES, LPM_STOP_BAD_OP,
-  LPM_NODE_MIN_UNITS, LPM_NODE_MAX_UNITS, LPM_NODE_MAX_UNITS_PER_NODE,
+  LPM_MAGIC,
+  LPM_LAYOUT,
+  LPM_CTRL_BYTES,
+  LPM_OP_BYTES,
+  LPM_MAX_NEXT_HOP,
+  LPM_OP_ADD,
+  LPM_OP_DELETE,
+  LPM_NO_COVER,
+  LPM_E_STATE,
+  LPM_E_RANGE,
+  LPM_E_BUSY,
+  LPM_STOP_NONE,
+  LPM_STOP_GROUPS,
+  LPM_STOP_NODES,
+  LPM_STOP_BAD_OP,
+  LPM_NODE_MIN_UNITS,
+  LPM_NODE_MAX_UNITS,
+  LPM_NODE_MAX_UNITS_PER_NODE,
 } from './lpm-layout';
 export { flow_lpm4_lookup } from './lpm4-lookup';
 
@@ -51,7 +110,8 @@ export { flow_lpm4_lookup } from './lpm4-lookup';
 export function flow_lpm_bytes(topBits: u32, groupCap: u32, nodeUnits: u32): f64 {
   if ((topBits != 24 && topBits != 16) || groupCap > VAL_MASK + 1) return 0;
   if (topBits == 24 ? nodeUnits < LPM_NODE_MIN_UNITS || nodeUnits > LPM_NODE_MAX_UNITS : nodeUnits != 0) return 0;
-  const total = <u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap, nodeUnits) + (nodeUnits != 0 ? <u64>SCRATCH_BYTES : 0);
+  const total =
+    <u64>LPM_CTRL_BYTES + 2 * copyBytes(topBits, groupCap, nodeUnits) + (nodeUnits != 0 ? <u64>SCRATCH_BYTES : 0);
   // Offsets inside the region are u32.
   return total > 0xffffffff ? 0 : <f64>total;
 }
@@ -83,7 +143,7 @@ export function flow_lpm_init(state: usize, topBits: u32, groupCap: u32, nodeUni
 /** IPv6 lookups: `count` addresses (4 u32 words each, most significant first) → next hop or -1. */
 export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 16) return LPM_E_STATE;
-  if (count < 0 || !rangeOk(addrs, <u64>count << 4) || !rangeOk(out, <u64>count << 2)) return LPM_E_RANGE;
+  if (count < 0 || !rangeOk(addrs, (<u64>count) << 4) || !rangeOk(out, (<u64>count) << 2)) return LPM_E_RANGE;
   const c = lrPin(state);
   const copy = copyAt(state, c);
   const top = copy + C_TOP;
@@ -101,7 +161,7 @@ export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: us
         e = 0;
         break;
       }
-      const byte = (load<u32>(a + ((<usize>bi >> 2) << 2)) >> (24 - ((bi & 3) << 3))) & 0xff;
+      const byte = (load<u32>(a + (((<usize>bi) >> 2) << 2)) >> (24 - ((bi & 3) << 3))) & 0xff;
       e = load<u32>(groups + ((<usize>g) << 10) + ((<usize>byte) << 2));
       bi++;
     }
@@ -116,9 +176,9 @@ export function flow_lpm6_lookup(state: usize, addrs: usize, count: i32, out: us
 /** `width` bits of the address starting at bit `start` (bit 0 = most significant). */
 @inline function bitsAt(w: usize, start: u32, width: u32): u32 {
   // Fields never straddle two words: levels start at bit 0, 16 or 24, then every 8 bits.
-  const word = load<u32>(w + ((<usize>start >> 5) << 2));
+  const word = load<u32>(w + (((<usize>start) >> 5) << 2));
   const off = start & 31;
-  return <u32>((<u64>word << (<u64>off)) >> (<u64>(32 - width))) & ((1 << width) - 1);
+  return (<u32>(((<u64>word) << (<u64>off)) >> (<u64>(32 - width)))) & ((1 << width) - 1);
 }
 
 function allocGroup(copy: usize, topBits: u32, groupCap: u32): i32 {
@@ -152,7 +212,7 @@ function fill(copy: usize, topBits: u32, p: usize, levelEnd: u32, len: u32, ne: 
     const gp = groupAt(copy, topBits, e & VAL_MASK);
     for (let j: usize = 0; j < 256; j++) fill(copy, topBits, gp + (j << 2), levelEnd + 8, len, ne, del);
     if (del) collapse(copy, topBits, p, levelEnd);
-  } else if (del ? ((e & VALID) != 0 && depthOf(e) == len) : ((e & VALID) == 0 || depthOf(e) <= len)) {
+  } else if (del ? (e & VALID) != 0 && depthOf(e) == len : (e & VALID) == 0 || depthOf(e) <= len) {
     store<u32>(p, ne);
   }
 }
@@ -169,7 +229,18 @@ function collapse(copy: usize, topBits: u32, p: usize, levelEnd: u32): void {
 }
 
 /** One op on one copy; 0, or -1 when a group was needed and none was left. */
-function update(copy: usize, topBits: u32, groupCap: u32, table: usize, start: u32, width: u32, w: usize, len: u32, ne: u32, del: bool): i32 {
+function update(
+  copy: usize,
+  topBits: u32,
+  groupCap: u32,
+  table: usize,
+  start: u32,
+  width: u32,
+  w: usize,
+  len: u32,
+  ne: u32,
+  del: bool,
+): i32 {
   const end = start + width;
   const idx = bitsAt(w, start, width);
   if (len <= end) {
@@ -186,7 +257,7 @@ function update(copy: usize, topBits: u32, groupCap: u32, table: usize, start: u
     if (g < 0) return -1;
     const gp = groupAt(copy, topBits, <u32>g);
     for (let j: usize = 0; j < 256; j++) store<u32>(gp + (j << 2), e);
-    e = EXT | <u32>g;
+    e = EXT | (<u32>g);
     store<u32>(p, e);
   }
   const st = update(copy, topBits, groupCap, groupAt(copy, topBits, e & VAL_MASK), end, 8, w, len, ne, del);
@@ -209,13 +280,17 @@ function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
   const nodes = load<u32>(state, NODE_UNITS) != 0;
   const maxLen: u32 = topBits == 24 ? 32 : 128;
   for (let i: u32 = 0; i < n; i++) {
-    const op = ops + (<usize>i) * LPM_OP_BYTES;
+    const op = ops + <usize>i * LPM_OP_BYTES;
     if (!opValid(op, maxLen)) return i;
     const len = load<u32>(op, 4);
     const nh = load<u32>(op, 8);
     const coverLen = load<u32>(op, 12);
     const del = load<u32>(op, 0) == LPM_OP_DELETE;
-    const ne: u32 = del ? (coverLen == LPM_NO_COVER ? 0 : VALID | ((coverLen & 0xff) << 22) | nh) : VALID | (len << 22) | nh;
+    const ne: u32 = del
+      ? coverLen == LPM_NO_COVER
+        ? 0
+        : VALID | ((coverLen & 0xff) << 22) | nh
+      : VALID | (len << 22) | nh;
     // A route longer than /24 changes the nodes only when its top entry starts or stops being
     // extended (a group's contents are read by lookups directly).
     const topEntry = copy + C_TOP + ((<usize>(load<u32>(op, 16) >> 8)) << 2);
@@ -239,7 +314,7 @@ function keepOpsThatFit(state: usize, idle: u32, ops: usize, limit: u32): u32 {
   memory.copy(copy, before, bytes);
   let k: u32 = 0;
   while (k < limit) {
-    applyOps(state, copy, ops + (<usize>k) * LPM_OP_BYTES, 1);
+    applyOps(state, copy, ops + <usize>k * LPM_OP_BYTES, 1);
     if (!nodeRebuildDirty(state, copy)) break;
     k++;
   }
@@ -269,7 +344,12 @@ export function flow_lpm_apply(state: usize, ops: usize, n: i32): i32 {
   let done = applyOps(state, copyAt(state, <u32>idle), ops, <u32>n);
   // The same ops, including a failing one (it fails at the same point), keep the copies equal.
   let replay = done < <u32>n ? done + 1 : done;
-  let stop = done == <u32>n ? LPM_STOP_NONE : opValid(ops + (<usize>done) * LPM_OP_BYTES, load<u32>(state, TOP_BITS) == 24 ? 32 : 128) ? LPM_STOP_GROUPS : LPM_STOP_BAD_OP;
+  let stop =
+    done == <u32>n
+      ? LPM_STOP_NONE
+      : opValid(ops + <usize>done * LPM_OP_BYTES, load<u32>(state, TOP_BITS) == 24 ? 32 : 128)
+        ? LPM_STOP_GROUPS
+        : LPM_STOP_BAD_OP;
   if (nodes && !nodeRebuildDirty(state, copyAt(state, <u32>idle))) {
     done = keepOpsThatFit(state, <u32>idle, ops, done);
     replay = done;
@@ -280,7 +360,7 @@ export function flow_lpm_apply(state: usize, ops: usize, n: i32): i32 {
   if (!lrFlip(state, <u32>idle)) return <i32>done;
   // The other copy was equal to the idle one before the batch: the same ops give the same top
   // table and groups, and the same allocator steps the same heap, so its nodes can be copied.
-  const other = copyAt(state, <u32>idle ^ 1);
+  const other = copyAt(state, (<u32>idle) ^ 1);
   applyOps(state, other, ops, replay);
   if (nodes) nodeCloneDirty(state, other, copyAt(state, <u32>idle));
   return <i32>done;

@@ -4,24 +4,38 @@
 import { headerOk } from '../common/header';
 import { rangeOk } from './hash';
 import { lrCopyAt, lrPin, lrUnpin } from './left-right';
-import { C_TOP, GROUP_CAP, LPM_CTRL_BYTES, LPM_E_RANGE, LPM_E_STATE, LPM_LAYOUT, LPM_MAGIC, NODE_UNITS, TOP_BITS, VALID, VAL_MASK, directAt, heapAt } from './lpm-layout';
+import {
+  C_TOP,
+  GROUP_CAP,
+  LPM_CTRL_BYTES,
+  LPM_E_RANGE,
+  LPM_E_STATE,
+  LPM_LAYOUT,
+  LPM_MAGIC,
+  NODE_UNITS,
+  TOP_BITS,
+  VALID,
+  VAL_MASK,
+  directAt,
+  heapAt,
+} from './lpm-layout';
 import { AT_MASK, DUMMY_RUN, N_RUNS, NODE, V_EXT, WIDE } from './lpm4-nodes';
 
 /** Stage 2 for one lookup: direct entry → run position (heap byte offset | NODE | WIDE), or the leaf. */
 @inline function runAt(heap: usize, limit: u32, d: u32, a: u32): u32 {
-  const m = <u32>(<i32>d >> 31); // all ones for a node
+  const m = <u32>((<i32>d) >> 31); // all ones for a node
   const at = min<u32>((d << 3) & m, limit); // the node's byte offset; 0 (the dummy) for a leaf
   const node = heap + <usize>at;
   const w8 = <usize>((a >> 11) & 0x18); // 8 * bitmap word
   const rank = <u32>load<u8>(node + 32 + (w8 >> 3)) + <u32>popcnt<u64>(load<u64>(node + w8) << u64(~(a >> 8) & 63));
   const r2 = rank << 1;
-  const run = at + <u32>N_RUNS - 2 + r2 + ((r2 - 2) & <u32>(<i32>(d << 1) >> 31)); // u16: 34 + 2r, u32: 32 + 4r
+  const run = at + <u32>N_RUNS - 2 + r2 + ((r2 - 2) & (<u32>((<i32>(d << 1)) >> 31))); // u16: 34 + 2r, u32: 32 + 4r
   return ((NODE | (d & WIDE) | run) & m) | (d & ~m);
 }
 
 /** Stage 3 for one lookup: run position or leaf → next hop or -1. */
 @inline function valueAt(heap: usize, groups: usize, groupCap: u32, x: u32, a: u32): i32 {
-  const m = <u32>(<i32>x >> 31);
+  const m = <u32>((<i32>x) >> 31);
   const raw = load<u32>(heap + <usize>((x & AT_MASK & m) | (DUMMY_RUN & ~m)));
   const narrowValue = ((raw & 0x8000) << 16) | (raw & 0x7fff);
   let v = (select<u32>(raw, narrowValue, (x & WIDE) != 0) & m) | (x & ~m);
@@ -48,7 +62,7 @@ import { AT_MASK, DUMMY_RUN, N_RUNS, NODE, V_EXT, WIDE } from './lpm4-nodes';
  */
 export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: usize): i32 {
   if (!headerOk(state, LPM_MAGIC, LPM_LAYOUT, LPM_CTRL_BYTES) || load<u32>(state, TOP_BITS) != 24) return LPM_E_STATE;
-  if (count < 0 || !rangeOk(addrs, <u64>count << 2) || !rangeOk(out, <u64>count << 2)) return LPM_E_RANGE;
+  if (count < 0 || !rangeOk(addrs, (<u64>count) << 2) || !rangeOk(out, (<u64>count) << 2)) return LPM_E_RANGE;
   const c = lrPin(state);
   const copy = lrCopyAt(state, c);
   const groupCap = load<u32>(state, GROUP_CAP);
@@ -86,22 +100,38 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
     const o1 = <usize>i32x4.extract_lane(w8, 1);
     const o2 = <usize>i32x4.extract_lane(w8, 2);
     const o3 = <usize>i32x4.extract_lane(w8, 3);
-    const r0 = <i32>load<u8>(p0 + 32 + (o0 >> 3)) + <i32>popcnt<u64>(load<u64>(p0 + o0) << <u64>i32x4.extract_lane(sh, 0));
-    const r1 = <i32>load<u8>(p1 + 32 + (o1 >> 3)) + <i32>popcnt<u64>(load<u64>(p1 + o1) << <u64>i32x4.extract_lane(sh, 1));
-    const r2 = <i32>load<u8>(p2 + 32 + (o2 >> 3)) + <i32>popcnt<u64>(load<u64>(p2 + o2) << <u64>i32x4.extract_lane(sh, 2));
-    const r3 = <i32>load<u8>(p3 + 32 + (o3 >> 3)) + <i32>popcnt<u64>(load<u64>(p3 + o3) << <u64>i32x4.extract_lane(sh, 3));
-    const rr = i32x4.shl(i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(r0), 1, r1), 2, r2), 3, r3), 1);
+    const r0 =
+      <i32>load<u8>(p0 + 32 + (o0 >> 3)) + <i32>popcnt<u64>(load<u64>(p0 + o0) << (<u64>i32x4.extract_lane(sh, 0)));
+    const r1 =
+      <i32>load<u8>(p1 + 32 + (o1 >> 3)) + <i32>popcnt<u64>(load<u64>(p1 + o1) << (<u64>i32x4.extract_lane(sh, 1)));
+    const r2 =
+      <i32>load<u8>(p2 + 32 + (o2 >> 3)) + <i32>popcnt<u64>(load<u64>(p2 + o2) << (<u64>i32x4.extract_lane(sh, 2)));
+    const r3 =
+      <i32>load<u8>(p3 + 32 + (o3 >> 3)) + <i32>popcnt<u64>(load<u64>(p3 + o3) << (<u64>i32x4.extract_lane(sh, 3)));
+    const rr = i32x4.shl(
+      i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(r0), 1, r1), 2, r2), 3, r3),
+      1,
+    );
     const wide = i32x4.shr_s(i32x4.shl(d, 1), 31);
     const run = i32x4.add(i32x4.add(at, i32x4.add(rr, runs)), v128.and(i32x4.sub(rr, two), wide));
-    const raw = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
-      i32x4.splat(load<u32>(heap + <usize>i32x4.extract_lane(run, 0))),
-      1, load<u32>(heap + <usize>i32x4.extract_lane(run, 1))),
-      2, load<u32>(heap + <usize>i32x4.extract_lane(run, 2))),
-      3, load<u32>(heap + <usize>i32x4.extract_lane(run, 3)));
+    const raw = i32x4.replace_lane(
+      i32x4.replace_lane(
+        i32x4.replace_lane(
+          i32x4.splat(load<u32>(heap + <usize>i32x4.extract_lane(run, 0))),
+          1,
+          load<u32>(heap + <usize>i32x4.extract_lane(run, 1)),
+        ),
+        2,
+        load<u32>(heap + <usize>i32x4.extract_lane(run, 2)),
+      ),
+      3,
+      load<u32>(heap + <usize>i32x4.extract_lane(run, 3)),
+    );
     const narrow = v128.or(i32x4.shl(v128.and(raw, i32x4.splat(0x8000)), 16), v128.and(raw, i32x4.splat(0x7fff)));
     v128.store(out + (i << 2), v128.bitselect(v128.bitselect(raw, narrow, wide), d, m));
   }
-  for (let i = n4; i < n; i++) store<u32>(out + (i << 2), runAt(heap, limit, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
+  for (let i = n4; i < n; i++)
+    store<u32>(out + (i << 2), runAt(heap, limit, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
   // out[0, n4) holds lookup values, out[n4, n) run positions.
   const one = i32x4.splat(1);
   for (let i: usize = 0; i < n4; i += 4) {
@@ -112,10 +142,14 @@ export function flow_lpm4_lookup(state: usize, addrs: usize, count: i32, out: us
     }
     for (let k = i; k < i + 4; k++) {
       const x = load<u32>(out + (k << 2));
-      store<i32>(out + (k << 2), <i32>((x & V_EXT) != 0 ? groupValue(groups, groupCap, x & VAL_MASK, load<u32>(addrs + (k << 2))) : x) - 1);
+      store<i32>(
+        out + (k << 2),
+        <i32>((x & V_EXT) != 0 ? groupValue(groups, groupCap, x & VAL_MASK, load<u32>(addrs + (k << 2))) : x) - 1,
+      );
     }
   }
-  for (let i = n4; i < n; i++) store<i32>(out + (i << 2), valueAt(heap, groups, groupCap, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
+  for (let i = n4; i < n; i++)
+    store<i32>(out + (i << 2), valueAt(heap, groups, groupCap, load<u32>(out + (i << 2)), load<u32>(addrs + (i << 2))));
   lrUnpin(state, c);
   return count;
 }

@@ -33,8 +33,23 @@
 // from the first (nodeCloneDirty), so the copies stay byte for byte equal.
 
 import {
-  C_COMPACTIONS, C_DIRTY_BEGIN, C_DIRTY_END, C_FREE_UNITS, C_HEAP_BUMP, C_HEAP_LIVE, C_TOP, EXT, GROUP_CAP,
-  LPM_NODE_DUMMY_UNITS, LPM_NODE_MAX_UNITS_PER_NODE, NODE_UNITS, VAL_MASK, directAt, dirtyAt, heapAt, scratchOf,
+  C_COMPACTIONS,
+  C_DIRTY_BEGIN,
+  C_DIRTY_END,
+  C_FREE_UNITS,
+  C_HEAP_BUMP,
+  C_HEAP_LIVE,
+  C_TOP,
+  EXT,
+  GROUP_CAP,
+  LPM_NODE_DUMMY_UNITS,
+  LPM_NODE_MAX_UNITS_PER_NODE,
+  NODE_UNITS,
+  VAL_MASK,
+  directAt,
+  dirtyAt,
+  heapAt,
+  scratchOf,
 } from './lpm-layout';
 
 // Direct entry and lookup value bits, node layout (shared with the reader, lpm4-lookup.ts).
@@ -53,7 +68,7 @@ export const DUMMY_RUN: u32 = 36;
 /** Writes the dummy node into heap units 0..4 of a fresh copy. */
 export function nodeHeapInit(copy: usize, groupCap: u32): void {
   const heap = heapAt(copy, groupCap);
-  memory.fill(heap, 0, <usize>LPM_NODE_DUMMY_UNITS << 3);
+  memory.fill(heap, 0, (<usize>LPM_NODE_DUMMY_UNITS) << 3);
   store<u64>(heap, 1); // bitmap word 0: one run, starting at entry 0
   store<u32>(heap + 32, 0x01010100); // count = 0, 1, 1, 1: every word sees that one run
   store<u32>(copy, LPM_NODE_DUMMY_UNITS, C_HEAP_BUMP);
@@ -126,7 +141,9 @@ function scan16(top: usize, vals: usize, bitmap: usize): u32 {
     }
   }
   store<u64>(bitmap, load<u64>(bitmap) | 1);
-  return i32x4.extract_lane(any, 0) | i32x4.extract_lane(any, 1) | i32x4.extract_lane(any, 2) | i32x4.extract_lane(any, 3);
+  return (
+    i32x4.extract_lane(any, 0) | i32x4.extract_lane(any, 1) | i32x4.extract_lane(any, 2) | i32x4.extract_lane(any, 3)
+  );
 }
 
 /**
@@ -170,10 +187,10 @@ function rebuild16(copy: usize, scratch: usize, groupCap: u32, nodeUnits: u32, h
   for (let w: usize = 0; w < 4; w++) {
     let bm = load<u64>(scratch + (w << 3));
     store<u64>(node + (w << 3), bm);
-    counts |= count << (<u32>w << 3);
+    counts |= count << ((<u32>w) << 3);
     count += <u32>popcnt<u64>(bm);
     while (bm != 0) {
-      const v = load<u32>(vals + (((w << 6) | <usize>ctz<u64>(bm)) << 2));
+      const v = load<u32>(vals + (((w << 6) | (<usize>ctz<u64>(bm))) << 2));
       bm &= bm - 1;
       if (wide) store<u32>(node + N_RUNS + (r << 2), v);
       else store<u16>(node + N_RUNS + (r << 1), <u16>((v & V_EXT) != 0 ? 0x8000 | (v & 0x7fff) : v));
@@ -186,7 +203,7 @@ function rebuild16(copy: usize, scratch: usize, groupCap: u32, nodeUnits: u32, h
 }
 
 @inline function isDirty(dirty: usize, h: u32): bool {
-  return (<u32>load<u8>(dirty + <usize>(h >> 3)) & ((<u32>1) << (h & 7))) != 0;
+  return ((<u32>load<u8>(dirty + <usize>(h >> 3))) & ((<u32>1) << (h & 7))) != 0;
 }
 
 /**
@@ -209,7 +226,7 @@ function nodeCompact(copy: usize, scratch: usize, groupCap: u32, nodeUnits: u32)
 
 @inline function markOne(dirty: usize, h: u32): void {
   const p = dirty + <usize>(h >> 3);
-  store<u8>(p, <u8>(<u32>load<u8>(p) | ((<u32>1) << (h & 7))));
+  store<u8>(p, <u8>((<u32>load<u8>(p)) | ((<u32>1) << (h & 7))));
 }
 
 /** Marks the /16s that a prefix of `len` bits at `addr` covers. */
@@ -248,7 +265,7 @@ export function nodeRebuildDirty(state: usize, copy: usize): bool {
   for (let wi = load<u32>(copy, C_DIRTY_BEGIN); ok && wi < end; wi++) {
     let word = load<u64>(dirty + ((<usize>wi) << 3));
     while (ok && word != 0) {
-      const h = (wi << 6) | <u32>ctz<u64>(word);
+      const h = (wi << 6) | (<u32>ctz<u64>(word));
       // The failed /16 stays marked: the compaction below rebuilds it with the rest still dirty.
       ok = rebuild16(copy, scratch, groupCap, nodeUnits, h, false);
       if (ok) word &= word - 1;
@@ -296,7 +313,7 @@ export function nodeCloneDirty(state: usize, dst: usize, src: usize): void {
   for (let wi = load<u32>(dst, C_DIRTY_BEGIN); same && wi < end; wi++) {
     let word = load<u64>(dirty + ((<usize>wi) << 3));
     while (same && word != 0) {
-      const h = (wi << 6) | <u32>ctz<u64>(word);
+      const h = (wi << 6) | (<u32>ctz<u64>(word));
       word &= word - 1;
       const d = load<u32>(sDirect + ((<usize>h) << 2));
       const old = load<u32>(dDirect + ((<usize>h) << 2));

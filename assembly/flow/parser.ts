@@ -119,7 +119,7 @@ function parseFrame(p: usize, off: u32, end: u32, rec: usize, inner: bool, vni: 
     if (end - cur < 20) return malformed(rec, PR_IPV4);
     const vihl = u8at(p, cur);
     const ihl = (vihl & 15) << 2;
-    if ((vihl >> 4) != 4 || ihl < 20) return malformed(rec, PR_IPV4);
+    if (vihl >> 4 != 4 || ihl < 20) return malformed(rec, PR_IPV4);
     const total = be16(p, cur + 2);
     if (total < ihl || total > end - cur) return malformed(rec, PR_IPV4_LEN);
     store<u8>(rec, 4, M_IPVER);
@@ -135,7 +135,7 @@ function parseFrame(p: usize, off: u32, end: u32, rec: usize, inner: bool, vni: 
     l4end = cur + total;
   } else if (etype == 0x86dd) {
     if (end - cur < 40) return malformed(rec, PR_IPV6);
-    if ((u8at(p, cur) >> 4) != 6) return malformed(rec, PR_IPV6);
+    if (u8at(p, cur) >> 4 != 6) return malformed(rec, PR_IPV6);
     const plen = be16(p, cur + 4);
     if (plen > end - cur - 40) return malformed(rec, PR_IPV6_LEN);
     store<u8>(rec, 6, M_IPVER);
@@ -154,14 +154,16 @@ function parseFrame(p: usize, off: u32, end: u32, rec: usize, inner: bool, vni: 
         if (hlen > l4end - at) return malformed(rec, PR_IPV6_EXT);
         at += hlen;
         nh = next;
-      } else if (nh == 51) { // AH (RFC 4302): length in 4-byte units, minus 2
+      } else if (nh == 51) {
+        // AH (RFC 4302): length in 4-byte units, minus 2
         if (l4end - at < 8) return malformed(rec, PR_IPV6_EXT);
         const next = u8at(p, at);
         const hlen = (u8at(p, at + 1) + 2) << 2;
         if (hlen > l4end - at) return malformed(rec, PR_IPV6_EXT);
         at += hlen;
         nh = next;
-      } else if (nh == 44) { // Fragment: 8 bytes
+      } else if (nh == 44) {
+        // Fragment: 8 bytes
         if (l4end - at < 8) return malformed(rec, PR_IPV6_EXT);
         const next = u8at(p, at);
         const fragOff = be16(p, at + 2) >> 3;
@@ -224,7 +226,7 @@ function parseL4(p: usize, l4: u32, end: u32, rec: usize, proto: u32, inner: boo
     if (room < 4) return malformed(rec, PR_ICMP);
     const type = u8at(p, l4);
     store<u16>(rec, <u16>((type << 8) | u8at(p, l4 + 1)), K_SPORT);
-    const echo = proto == 1 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+    const echo = proto == 1 ? type == 8 || type == 0 : type == 128 || type == 129;
     if (echo) {
       if (room < 8) return malformed(rec, PR_ICMP);
       store<u16>(rec, <u16>be16(p, l4 + 4), K_DPORT);
@@ -240,7 +242,8 @@ function parseL4(p: usize, l4: u32, end: u32, rec: usize, proto: u32, inner: boo
  * records at `out`. A packet outside memory gets MALFORMED (PR_RANGE). Returns count.
  */
 export function flow_parse(descs: usize, count: i32, out: usize): i32 {
-  if (count < 0 || !rangeOk(descs, <u64>count * PARSE_DESC_BYTES) || !rangeOk(out, <u64>count * PARSE_REC_BYTES)) return PARSE_E_RANGE;
+  if (count < 0 || !rangeOk(descs, <u64>count * PARSE_DESC_BYTES) || !rangeOk(out, <u64>count * PARSE_REC_BYTES))
+    return PARSE_E_RANGE;
   for (let i: usize = 0; i < <usize>count; i++) {
     // SAFETY: i < count; both arrays were range-checked above. The descriptor is read once.
     const p = <usize>load<u32>(descs + i * PARSE_DESC_BYTES);

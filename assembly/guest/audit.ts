@@ -37,7 +37,7 @@ const HALF: u32 = 64;
 }
 
 @inline function bitmapAt(audit: usize): usize {
-  return transitionsAt(audit) + (<usize>load<u32>(audit, GA_MAX_TRANSITIONS)) * GA_TRANSITION_BYTES;
+  return transitionsAt(audit) + <usize>load<u32>(audit, GA_MAX_TRANSITIONS) * GA_TRANSITION_BYTES;
 }
 
 export function auditBytes(maxTransitions: u32, bits: u32): u32 {
@@ -55,7 +55,7 @@ export function auditInit(audit: usize, maxTransitions: u32, bits: u32): i32 {
 
 function tally(audit: usize, version: u32): void {
   for (let i: u32 = 0; i < GA_TALLY_SLOTS; i++) {
-    const slot = audit + GA_TALLY + (<usize>i << 4);
+    const slot = audit + GA_TALLY + ((<usize>i) << 4);
     if (load<u32>(slot, 4) == 0) {
       store<u32>(slot, version);
       store<u32>(slot, 1, 4);
@@ -73,8 +73,8 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
   const bits = load<u64>(audit, GA_BITS);
   const bitmap = bitmapAt(audit);
   for (let i: u32 = 0; i < cnt; i++) {
-    const t = load<u32>(out + (<usize>i << 3));
-    const len = load<u32>(out + (<usize>i << 3), 4);
+    const t = load<u32>(out + ((<usize>i) << 3));
+    const len = load<u32>(out + ((<usize>i) << 3), 4);
     const pair = base + <usize>(t * PAIR);
     // SAFETY: t < N (the driver only returns tokens it handed out) and the buffer area holds N pairs.
     const seq = load<u64>(pair);
@@ -87,7 +87,7 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
       bump(audit, GA_BEYOND);
     } else {
       const at = bitmap + <usize>((seq - 1) >> 3);
-      const bit = <u8>(<u32>1 << u32((seq - 1) & 7));
+      const bit = <u8>((<u32>1) << u32((seq - 1) & 7));
       const was = load<u8>(at);
       if ((was & bit) != 0) bump(audit, GA_DUPLICATES);
       else store<u8>(at, was | bit);
@@ -98,7 +98,7 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
     if (version != last) {
       const n = load<u32>(audit, GA_TRANSITIONS);
       if (n < load<u32>(audit, GA_MAX_TRANSITIONS)) {
-        const rec = transitionsAt(audit) + (<usize>n) * GA_TRANSITION_BYTES;
+        const rec = transitionsAt(audit) + <usize>n * GA_TRANSITION_BYTES;
         store<u64>(rec, seq);
         store<u32>(rec, last, 8);
         store<u32>(rec, version, 12);
@@ -152,7 +152,10 @@ export function pumpAuditedIrq(drv: usize, bufGpa: u64, scratch: usize, budget: 
   return done;
 }
 
-/** Reaps until every request added has completed (or spinLimit polls pass), auditing each. Returns requests outstanding. */
+/**
+ * Reaps until every request added has completed (or spinLimit polls pass), auditing each.
+ * Returns requests outstanding.
+ */
 export function drainAudited(drv: usize, bufGpa: u64, scratch: usize, spinLimit: u32, audit: usize): u32 {
   const n = load<u32>(drv, GD_SIZE);
   for (let s: u32 = 0; s < spinLimit; s++) {
@@ -172,7 +175,7 @@ export function auditMissing(audit: usize, upTo: u64): u64 {
   const whole = top >> 6;
   for (let w: u64 = 0; w < whole; w++) missing += 64 - popcnt<u64>(load<u64>(bitmap + <usize>(w << 3)));
   for (let s = whole << 6; s < top; s++) {
-    if (((<u32>load<u8>(bitmap + <usize>(s >> 3)) >> <u32>(s & 7)) & 1) == 0) missing++;
+    if ((((<u32>load<u8>(bitmap + <usize>(s >> 3))) >> (<u32>(s & 7))) & 1) == 0) missing++;
   }
   return missing;
 }

@@ -62,7 +62,7 @@ export function gdBytes(n: u32): u32 {
 }
 
 @inline export function arr(drv: usize, which: u32, i: u32): usize {
-  return drv + GD_ARRAYS + (<usize>which) * (<usize>load<u32>(drv, GD_SIZE)) * 2 + (<usize>i << 1);
+  return drv + GD_ARRAYS + <usize>which * <usize>load<u32>(drv, GD_SIZE) * 2 + ((<usize>i) << 1);
 }
 
 @inline export function bump(drv: usize, off: u32, by: u64 = 1): void {
@@ -84,7 +84,10 @@ export function gdBytes(n: u32): u32 {
   return v;
 }
 
-/** Kick: ring the DPU core's doorbell, waking it if it sleeps (the producer protocol of src/dpu/core/core-layout.ts). */
+/**
+ * Kick: ring the DPU core's doorbell, waking it if it sleeps (the producer protocol of
+ * src/dpu/core/core-layout.ts).
+ */
 @inline export function ringDoorbell(drv: usize): void {
   const db = <usize>load<u32>(drv, GD_DOORBELL);
   atomic.add<i32>(db, 1);

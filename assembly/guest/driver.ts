@@ -1,20 +1,67 @@
 // Format dispatch for the guest driver.
 
 import {
-  DF_INDIRECT, DF_PACKED, GD_DESC, GD_DEVICE, GD_DOORBELL, GD_DRIVER, GD_FIFO_HEAD, GD_FIFO_TAIL, GD_FLAGS, GD_IRQ, GD_MAGIC, GD_NUM_FREE,
-  GD_RAM, GD_SIZE, GD_SLEEP, GD_AVAIL_IDX, GD_LAST_USED, GD_PENDING, GD_TABLES_GPA, GD_TABLES_HOST, TABLE_BYTES, gdBytes,
+  DF_INDIRECT,
+  DF_PACKED,
+  GD_DESC,
+  GD_DEVICE,
+  GD_DOORBELL,
+  GD_DRIVER,
+  GD_FIFO_HEAD,
+  GD_FIFO_TAIL,
+  GD_FLAGS,
+  GD_IRQ,
+  GD_MAGIC,
+  GD_NUM_FREE,
+  GD_RAM,
+  GD_SIZE,
+  GD_SLEEP,
+  GD_AVAIL_IDX,
+  GD_LAST_USED,
+  GD_PENDING,
+  GD_TABLES_GPA,
+  GD_TABLES_HOST,
+  TABLE_BYTES,
+  gdBytes,
 } from './driver-state';
-import { packedAdd, packedDisableIrq, packedEnableIrq, packedInit, packedKick, packedNextToken, packedReap } from './packed-driver';
-import { splitAdd, splitDisableIrq, splitEnableIrq, splitInit, splitKick, splitNextToken, splitReap } from './split-driver';
+import {
+  packedAdd,
+  packedDisableIrq,
+  packedEnableIrq,
+  packedInit,
+  packedKick,
+  packedNextToken,
+  packedReap,
+} from './packed-driver';
+import {
+  splitAdd,
+  splitDisableIrq,
+  splitEnableIrq,
+  splitInit,
+  splitKick,
+  splitNextToken,
+  splitReap,
+} from './split-driver';
 
 /** Sets a driver up over rings the guest laid out at the given GPAs (all inside [0, ramBytes)). */
 export function driverInit(
-  drv: usize, flags: u32, n: u32, ramBase: usize, ramBytes: u32, descGpa: u64, driverGpa: u64, deviceGpa: u64,
-  doorbell: usize, sleepWord: usize, irq: usize, tablesGpa: u64,
+  drv: usize,
+  flags: u32,
+  n: u32,
+  ramBase: usize,
+  ramBytes: u32,
+  descGpa: u64,
+  driverGpa: u64,
+  deviceGpa: u64,
+  doorbell: usize,
+  sleepWord: usize,
+  irq: usize,
+  tablesGpa: u64,
 ): i32 {
   if (n == 0 || n > 32768) return -1;
   if ((flags & DF_INDIRECT) != 0 && (tablesGpa == 0 || tablesGpa + <u64>n * TABLE_BYTES > <u64>ramBytes)) return -1;
-  if (descGpa + 16 * <u64>n > <u64>ramBytes || driverGpa + 4 > <u64>ramBytes || deviceGpa + 4 > <u64>ramBytes) return -1;
+  if (descGpa + 16 * <u64>n > <u64>ramBytes || driverGpa + 4 > <u64>ramBytes || deviceGpa + 4 > <u64>ramBytes)
+    return -1;
   memory.fill(drv, 0, gdBytes(n));
   store<u32>(drv, GD_MAGIC);
   store<u32>(drv, flags, GD_FLAGS);
@@ -70,5 +117,3 @@ export function drvNextToken(drv: usize): u32 {
 export function drvFree(drv: usize): u32 {
   return <u32>load<u16>(drv, GD_NUM_FREE);
 }
-
-

@@ -6,7 +6,17 @@ import { KERNEL_ABI } from '../common/abi';
 import { driverInit, drvAdd, drvDisableIrq, drvEnableIrq, drvKick, drvReap } from './driver';
 import { gdBytes } from './driver-state';
 import {
-  benchPackedCollect, benchPackedRefill, benchPackedSetup, benchSplitCollect, benchSplitRefill, benchSplitSetup, drain, one, oneIrq, postMany, pump,
+  benchPackedCollect,
+  benchPackedRefill,
+  benchPackedSetup,
+  benchSplitCollect,
+  benchSplitRefill,
+  benchSplitSetup,
+  drain,
+  one,
+  oneIrq,
+  postMany,
+  pump,
 } from './loopback-traffic';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
@@ -24,8 +34,34 @@ export function gdrv_bytes(n: u32): u32 {
   return gdBytes(n);
 }
 
-export function gdrv_init(drv: usize, flags: u32, n: u32, ramBase: usize, ramBytes: u32, descGpa: u64, driverGpa: u64, deviceGpa: u64, doorbell: usize, sleepWord: usize, irq: usize, tablesGpa: u64): i32 {
-  return driverInit(drv, flags, n, ramBase, ramBytes, descGpa, driverGpa, deviceGpa, doorbell, sleepWord, irq, tablesGpa);
+export function gdrv_init(
+  drv: usize,
+  flags: u32,
+  n: u32,
+  ramBase: usize,
+  ramBytes: u32,
+  descGpa: u64,
+  driverGpa: u64,
+  deviceGpa: u64,
+  doorbell: usize,
+  sleepWord: usize,
+  irq: usize,
+  tablesGpa: u64,
+): i32 {
+  return driverInit(
+    drv,
+    flags,
+    n,
+    ramBase,
+    ramBytes,
+    descGpa,
+    driverGpa,
+    deviceGpa,
+    doorbell,
+    sleepWord,
+    irq,
+    tablesGpa,
+  );
 }
 
 export function gdrv_add(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLen: u32): i32 {
@@ -93,7 +129,18 @@ export function gloop_one_irq(drv: usize, bufGpa: u64, scratch: usize, timeoutNs
 }
 
 export {
-  GD_MAGIC, DF_PACKED, DF_EVENT_IDX, DF_INDIRECT, DF_IN_ORDER, TABLE_BYTES, GD_KICKS, GD_KICKS_SUPPRESSED, GD_ADDED, GD_COMPLETED, GD_IRQ_WAITS, GD_ERRORS,
+  GD_MAGIC,
+  DF_PACKED,
+  DF_EVENT_IDX,
+  DF_INDIRECT,
+  DF_IN_ORDER,
+  TABLE_BYTES,
+  GD_KICKS,
+  GD_KICKS_SUPPRESSED,
+  GD_ADDED,
+  GD_COMPLETED,
+  GD_IRQ_WAITS,
+  GD_ERRORS,
 } from './driver-state';
 
 // Exactly-once audit of loopback traffic (assembly/guest/audit.ts).
@@ -113,7 +160,14 @@ export function gloop_pump_audit(drv: usize, bufGpa: u64, scratch: usize, budget
   return pumpAudited(drv, bufGpa, scratch, budget, audit);
 }
 
-export function gloop_pump_audit_irq(drv: usize, bufGpa: u64, scratch: usize, budget: u32, audit: usize, waitNs: i64): u32 {
+export function gloop_pump_audit_irq(
+  drv: usize,
+  bufGpa: u64,
+  scratch: usize,
+  budget: u32,
+  audit: usize,
+  waitNs: i64,
+): u32 {
   return pumpAuditedIrq(drv, bufGpa, scratch, budget, audit, waitNs);
 }
 
@@ -122,6 +176,16 @@ export function gloop_drain_audit(drv: usize, bufGpa: u64, scratch: usize, spinL
 }
 
 export {
-  GA_MAGIC, GA_MAX_TRANSITIONS, GA_TRANSITIONS, GA_LAST_VERSION, GA_BITS, GA_DUPLICATES, GA_WRONG, GA_BEYOND, GA_UNTALLIED, GA_TALLY,
-  GA_TALLY_SLOTS, GA_TRANSITION_BYTES,
+  GA_MAGIC,
+  GA_MAX_TRANSITIONS,
+  GA_TRANSITIONS,
+  GA_LAST_VERSION,
+  GA_BITS,
+  GA_DUPLICATES,
+  GA_WRONG,
+  GA_BEYOND,
+  GA_UNTALLIED,
+  GA_TALLY,
+  GA_TALLY_SLOTS,
+  GA_TRANSITION_BYTES,
 } from './audit';

@@ -4,8 +4,23 @@
 
 import { F_AVAIL, F_USED } from '../virtio/layout';
 import {
-  GD_ADDED, GD_AVAIL_IDX, GD_AVAIL_WRAP, GD_COMPLETED, GD_DESC, GD_DEVICE, GD_DRIVER, GD_ERRORS, GD_IRQ, GD_IRQ_WAITS, GD_LAST_USED,
-  GD_NEXT_AVAIL, GD_NEXT_USED, GD_RAM, GD_SIZE, GD_USED_WRAP, bump,
+  GD_ADDED,
+  GD_AVAIL_IDX,
+  GD_AVAIL_WRAP,
+  GD_COMPLETED,
+  GD_DESC,
+  GD_DEVICE,
+  GD_DRIVER,
+  GD_ERRORS,
+  GD_IRQ,
+  GD_IRQ_WAITS,
+  GD_LAST_USED,
+  GD_NEXT_AVAIL,
+  GD_NEXT_USED,
+  GD_RAM,
+  GD_SIZE,
+  GD_USED_WRAP,
+  bump,
 } from './driver-state';
 import { drvAdd, drvDisableIrq, drvEnableIrq, drvFree, drvKick, drvNextToken, drvReap } from './driver';
 
@@ -24,8 +39,8 @@ const HALF: u32 = 64;
 @inline function check(drv: usize, bufGpa: u64, out: usize, cnt: u32): void {
   const base = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa;
   for (let i: u32 = 0; i < cnt; i++) {
-    const t = load<u32>(out + (<usize>i << 3));
-    const len = load<u32>(out + (<usize>i << 3), 4);
+    const t = load<u32>(out + ((<usize>i) << 3));
+    const len = load<u32>(out + ((<usize>i) << 3), 4);
     const pair = base + <usize>(t * PAIR);
     if (len != HALF || load<u64>(pair) != load<u64>(pair + HALF)) bump(drv, GD_ERRORS);
   }
@@ -119,7 +134,7 @@ export function benchSplitSetup(drv: usize, bufGpa: u64, len: u32): void {
   const n = load<u32>(drv, GD_SIZE);
   const desc = <usize>load<u32>(drv, GD_DESC);
   for (let i: u32 = 0; i < n; i++) {
-    const d = desc + (<usize>i << 4);
+    const d = desc + ((<usize>i) << 4);
     store<u64>(d, bufGpa + <u64>(i * PAIR));
     store<u32>(d, len, 8);
     store<u32>(d, 0, 12); // flags 0, next 0
@@ -131,7 +146,7 @@ export function benchSplitRefill(drv: usize, count: u32): void {
   const avail = <usize>load<u32>(drv, GD_DRIVER);
   let idx = load<u16>(drv, GD_AVAIL_IDX);
   for (let k: u32 = 0; k < count; k++) {
-    store<u16>(avail + 4 + ((<usize>(<u32>idx & (n - 1))) << 1), <u16>(<u32>idx & (n - 1)));
+    store<u16>(avail + 4 + ((<usize>((<u32>idx) & (n - 1))) << 1), <u16>((<u32>idx) & (n - 1)));
     idx++;
   }
   atomic.store<u16>(avail, idx, 2);
@@ -141,7 +156,7 @@ export function benchSplitRefill(drv: usize, count: u32): void {
 export function benchSplitCollect(drv: usize): u32 {
   const used = <usize>load<u32>(drv, GD_DEVICE);
   const now = <u16>atomic.load<u16>(used, 2);
-  const got = <u32><u16>(now - load<u16>(drv, GD_LAST_USED));
+  const got = <u32>(<u16>(now - load<u16>(drv, GD_LAST_USED)));
   store<u16>(drv, now, GD_LAST_USED);
   return got;
 }
@@ -151,7 +166,7 @@ export function benchPackedSetup(drv: usize, bufGpa: u64, len: u32): void {
   const n = load<u32>(drv, GD_SIZE);
   const desc = <usize>load<u32>(drv, GD_DESC);
   for (let i: u32 = 0; i < n; i++) {
-    const d = desc + (<usize>i << 4);
+    const d = desc + ((<usize>i) << 4);
     store<u64>(d, bufGpa + <u64>(i * PAIR));
     store<u32>(d, len, 8);
     store<u16>(d, <u16>i, 12);
@@ -166,8 +181,11 @@ export function benchPackedRefill(drv: usize, count: u32): void {
   let slot = <u32>load<u16>(drv, GD_NEXT_AVAIL);
   let wrap = load<u16>(drv, GD_AVAIL_WRAP);
   for (let k: u32 = 0; k < count; k++) {
-    atomic.store<u16>(desc + (<usize>slot << 4), wrap != 0 ? F_AVAIL : F_USED, 14);
-    if (++slot == n) { slot = 0; wrap ^= 1; }
+    atomic.store<u16>(desc + ((<usize>slot) << 4), wrap != 0 ? F_AVAIL : F_USED, 14);
+    if (++slot == n) {
+      slot = 0;
+      wrap ^= 1;
+    }
   }
   store<u16>(drv, <u16>slot, GD_NEXT_AVAIL);
   store<u16>(drv, wrap, GD_AVAIL_WRAP);
@@ -181,10 +199,13 @@ export function benchPackedCollect(drv: usize): u32 {
   const both: u16 = F_AVAIL | F_USED;
   let got: u32 = 0;
   while (got < n) {
-    const f = <u16>atomic.load<u16>(desc + (<usize>slot << 4), 14) & both;
+    const f = (<u16>atomic.load<u16>(desc + ((<usize>slot) << 4), 14)) & both;
     if (f != (wrap != 0 ? both : 0)) break;
     got++;
-    if (++slot == n) { slot = 0; wrap ^= 1; }
+    if (++slot == n) {
+      slot = 0;
+      wrap ^= 1;
+    }
   }
   store<u16>(drv, <u16>slot, GD_NEXT_USED);
   store<u16>(drv, wrap, GD_USED_WRAP);

@@ -3,14 +3,50 @@
 // area, used descriptors recognised by AVAIL == USED == the driver's copy of the device wrap.
 
 import {
-  DESC_ADDR, DESC_LEN, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID, RING_EVENT_DESC,
-  RING_EVENT_DISABLE, RING_EVENT_ENABLE,
+  DESC_ADDR,
+  DESC_LEN,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  F_AVAIL,
+  F_INDIRECT,
+  F_NEXT,
+  F_USED,
+  F_WRITE,
+  PDESC_FLAGS,
+  PDESC_ID,
+  RING_EVENT_DESC,
+  RING_EVENT_DISABLE,
+  RING_EVENT_ENABLE,
 } from '../virtio/layout';
 import {
-  DF_EVENT_IDX, DF_INDIRECT, DF_IN_ORDER, GD_ADDED, GD_AVAIL_WRAP, GD_COMPLETED, GD_DESC, GD_DEVICE, GD_DRIVER, GD_ERRORS, GD_FLAGS, GD_FREE_IDS,
-  GD_KICKED_POS, GD_KICKS, GD_KICKS_SUPPRESSED, GD_NEXT_AVAIL, GD_NEXT_USED, GD_NUM_FREE, GD_SIZE, GD_TABLES_GPA, GD_TABLES_HOST, GD_USED_WRAP,
-  TABLE_BYTES, arr, bump, fifoPop,
-  fifoPush, ringDoorbell,
+  DF_EVENT_IDX,
+  DF_INDIRECT,
+  DF_IN_ORDER,
+  GD_ADDED,
+  GD_AVAIL_WRAP,
+  GD_COMPLETED,
+  GD_DESC,
+  GD_DEVICE,
+  GD_DRIVER,
+  GD_ERRORS,
+  GD_FLAGS,
+  GD_FREE_IDS,
+  GD_KICKED_POS,
+  GD_KICKS,
+  GD_KICKS_SUPPRESSED,
+  GD_NEXT_AVAIL,
+  GD_NEXT_USED,
+  GD_NUM_FREE,
+  GD_SIZE,
+  GD_TABLES_GPA,
+  GD_TABLES_HOST,
+  GD_USED_WRAP,
+  TABLE_BYTES,
+  arr,
+  bump,
+  fifoPop,
+  fifoPush,
+  ringDoorbell,
 } from './driver-state';
 
 const SLOTS: u32 = 0; // array 0: slots held per id (0: free)
@@ -51,7 +87,7 @@ export function packedAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLe
   store<u16>(drv, <u16>(top - 1), GD_FREE_IDS);
   if (indirect) {
     // §2.8.7: a table of packed descriptors (WRITE the only flag), one ring descriptor with INDIRECT.
-    const t = <usize>load<u32>(drv, GD_TABLES_HOST) + (<usize>id) * TABLE_BYTES;
+    const t = <usize>load<u32>(drv, GD_TABLES_HOST) + <usize>id * TABLE_BYTES;
     let e = t;
     if (outLen != 0) {
       store<u64>(e, outGpa, DESC_ADDR);
@@ -73,7 +109,7 @@ export function packedAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLe
   const desc = <usize>load<u32>(drv, GD_DESC);
   let slot = <u32>load<u16>(drv, GD_NEXT_AVAIL);
   let wrap = <u32>load<u16>(drv, GD_AVAIL_WRAP);
-  const head = desc + (<usize>slot << 4);
+  const head = desc + ((<usize>slot) << 4);
   const headBits: u16 = wrap != 0 ? F_AVAIL : F_USED;
   let headFlags: u16;
   if (outLen != 0) {
@@ -88,15 +124,21 @@ export function packedAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLe
     headFlags = F_WRITE | headBits;
   }
   slot++;
-  if (slot == n) { slot = 0; wrap ^= 1; }
+  if (slot == n) {
+    slot = 0;
+    wrap ^= 1;
+  }
   if (k == 2) {
-    const d = desc + (<usize>slot << 4);
+    const d = desc + ((<usize>slot) << 4);
     store<u64>(d, inGpa, DESC_ADDR);
     store<u32>(d, inLen, DESC_LEN);
     store<u16>(d, id, PDESC_ID);
     store<u16>(d, F_WRITE | (wrap != 0 ? F_AVAIL : F_USED), PDESC_FLAGS);
     slot++;
-    if (slot == n) { slot = 0; wrap ^= 1; }
+    if (slot == n) {
+      slot = 0;
+      wrap ^= 1;
+    }
   }
   atomic.store<u16>(head, headFlags, PDESC_FLAGS); // §2.8.6: the head goes last (release)
   store<u16>(drv, <u16>slot, GD_NEXT_AVAIL);
@@ -115,11 +157,11 @@ export function packedKick(drv: usize): i32 {
   if (now == old) return 0;
   store<u32>(drv, now, GD_KICKED_POS);
   const dev = <usize>load<u32>(drv, GD_DEVICE);
-  const f = <u16>atomic.load<u16>(dev, EVS_FLAGS) & 3;
+  const f = (<u16>atomic.load<u16>(dev, EVS_FLAGS)) & 3;
   let notify: bool;
   if (f == RING_EVENT_DISABLE) notify = false;
   else if (f == RING_EVENT_DESC && (load<u32>(drv, GD_FLAGS) & DF_EVENT_IDX) != 0) {
-    const ow = <u32><u16>atomic.load<u16>(dev, EVS_OFF_WRAP);
+    const ow = <u32>(<u16>atomic.load<u16>(dev, EVS_OFF_WRAP));
     const off = ow & 0x7fff;
     const span = 2 * n;
     const e = pos(drv, off, ow >> 15);
@@ -136,7 +178,7 @@ export function packedKick(drv: usize): i32 {
 
 @inline function usedAt(drv: usize): bool {
   const desc = <usize>load<u32>(drv, GD_DESC);
-  const f = <u16>atomic.load<u16>(desc + (<usize>load<u16>(drv, GD_NEXT_USED) << 4), PDESC_FLAGS);
+  const f = <u16>atomic.load<u16>(desc + ((<usize>load<u16>(drv, GD_NEXT_USED)) << 4), PDESC_FLAGS);
   const w = load<u16>(drv, GD_USED_WRAP) != 0;
   return ((f & F_AVAIL) != 0) == w && ((f & F_USED) != 0) == w;
 }
@@ -151,7 +193,10 @@ function release(drv: usize, id: u32): void {
   store<u16>(drv, load<u16>(drv, GD_NUM_FREE) + <u16>k, GD_NUM_FREE);
   let slot = <u32>load<u16>(drv, GD_NEXT_USED) + k;
   let wrap = load<u16>(drv, GD_USED_WRAP);
-  while (slot >= n) { slot -= n; wrap ^= 1; }
+  while (slot >= n) {
+    slot -= n;
+    wrap ^= 1;
+  }
   store<u16>(drv, <u16>slot, GD_NEXT_USED);
   store<u16>(drv, wrap, GD_USED_WRAP);
 }
@@ -162,7 +207,7 @@ export function packedReap(drv: usize, out: usize, max: u32): u32 {
   const inOrder = (load<u32>(drv, GD_FLAGS) & DF_IN_ORDER) != 0;
   let cnt: u32 = 0;
   while (cnt < max && usedAt(drv)) {
-    const d = desc + (<usize>load<u16>(drv, GD_NEXT_USED) << 4);
+    const d = desc + ((<usize>load<u16>(drv, GD_NEXT_USED)) << 4);
     const id = <u32>load<u16>(d, PDESC_ID);
     const len = load<u32>(d, DESC_LEN);
     if (id >= n || load<u16>(arr(drv, SLOTS, id)) == 0) {
@@ -173,15 +218,15 @@ export function packedReap(drv: usize, out: usize, max: u32): u32 {
       for (let guard: u32 = 0; guard < n; guard++) {
         const x = <u32>fifoPop(drv);
         release(drv, x);
-        store<u32>(out + (<usize>cnt << 3), x);
-        store<u32>(out + (<usize>cnt << 3), x == id ? len : 0, 4);
+        store<u32>(out + ((<usize>cnt) << 3), x);
+        store<u32>(out + ((<usize>cnt) << 3), x == id ? len : 0, 4);
         cnt++;
         if (x == id) break;
       }
     } else {
       release(drv, id);
-      store<u32>(out + (<usize>cnt << 3), id);
-      store<u32>(out + (<usize>cnt << 3), len, 4);
+      store<u32>(out + ((<usize>cnt) << 3), id);
+      store<u32>(out + ((<usize>cnt) << 3), len, 4);
       cnt++;
     }
   }

@@ -3,12 +3,48 @@
 // store, kick decided by avail_event (EVENT_IDX) or used.flags, used ring reaped up to used.idx.
 
 import {
-  AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_INDIRECT, F_NEXT, F_WRITE, USED_FLAGS, USED_IDX, USED_RING,
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
+  F_INDIRECT,
+  F_NEXT,
+  F_WRITE,
+  USED_FLAGS,
+  USED_IDX,
+  USED_RING,
   needEvent,
 } from '../virtio/layout';
 import {
-  DF_EVENT_IDX, DF_INDIRECT, DF_IN_ORDER, GD_ADDED, GD_AVAIL_IDX, GD_COMPLETED, GD_DESC, GD_DEVICE, GD_DRIVER, GD_ERRORS, GD_FLAGS, GD_FREE_HEAD,
-  GD_KICKS, GD_KICKS_SUPPRESSED, GD_LAST_USED, GD_NUM_FREE, GD_PENDING, GD_SIZE, GD_TABLES_GPA, GD_TABLES_HOST, TABLE_BYTES, arr, bump, fifoPop, fifoPush, ringDoorbell,
+  DF_EVENT_IDX,
+  DF_INDIRECT,
+  DF_IN_ORDER,
+  GD_ADDED,
+  GD_AVAIL_IDX,
+  GD_COMPLETED,
+  GD_DESC,
+  GD_DEVICE,
+  GD_DRIVER,
+  GD_ERRORS,
+  GD_FLAGS,
+  GD_FREE_HEAD,
+  GD_KICKS,
+  GD_KICKS_SUPPRESSED,
+  GD_LAST_USED,
+  GD_NUM_FREE,
+  GD_PENDING,
+  GD_SIZE,
+  GD_TABLES_GPA,
+  GD_TABLES_HOST,
+  TABLE_BYTES,
+  arr,
+  bump,
+  fifoPop,
+  fifoPush,
+  ringDoorbell,
 } from './driver-state';
 
 const NEXT: u32 = 0; // driver-side array 0: free-list / chain links
@@ -34,7 +70,8 @@ export function splitAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLen
   const n = load<u32>(drv, GD_SIZE);
   const parts: u32 = (outLen != 0 ? 1 : 0) + (inLen != 0 ? 1 : 0);
   if (parts == 0) return -1;
-  if ((load<u32>(drv, GD_FLAGS) & DF_INDIRECT) != 0) return splitAddIndirect(drv, n, outGpa, outLen, inGpa, inLen, parts);
+  if ((load<u32>(drv, GD_FLAGS) & DF_INDIRECT) != 0)
+    return splitAddIndirect(drv, n, outGpa, outLen, inGpa, inLen, parts);
   const k = parts;
   if (<u32>load<u16>(drv, GD_NUM_FREE) < k) return -1;
   const inOrder = (load<u32>(drv, GD_FLAGS) & DF_IN_ORDER) != 0;
@@ -43,13 +80,13 @@ export function splitAdd(drv: usize, outGpa: u64, outLen: u32, inGpa: u64, inLen
   // IN_ORDER: descriptors in ring order (next = x + 1); otherwise the shadow free list.
   const second = inOrder ? (head + 1) % n : <u32>load<u16>(arr(drv, NEXT, head));
   const after = k == 2 ? (inOrder ? (head + 2) % n : <u32>load<u16>(arr(drv, NEXT, second))) : second;
-  let d = desc + (<usize>head << 4);
+  let d = desc + ((<usize>head) << 4);
   if (outLen != 0) {
     store<u64>(d, outGpa, DESC_ADDR);
     store<u32>(d, outLen, DESC_LEN);
     store<u16>(d, k == 2 ? F_NEXT : 0, DESC_FLAGS);
     store<u16>(d, <u16>second, DESC_NEXT);
-    if (k == 2) d = desc + (<usize>second << 4);
+    if (k == 2) d = desc + ((<usize>second) << 4);
   }
   if (inLen != 0) {
     store<u64>(d, inGpa, DESC_ADDR);
@@ -68,7 +105,7 @@ function commit(drv: usize, n: u32, head: u32, k: u32, nextFree: u32, inOrder: b
   store<u16>(drv, load<u16>(drv, GD_NUM_FREE) - <u16>k, GD_NUM_FREE);
   const avail = <usize>load<u32>(drv, GD_DRIVER);
   const slot = (<u32>load<u16>(drv, GD_AVAIL_IDX) + <u32>load<u16>(drv, GD_PENDING)) % n;
-  store<u16>(avail + AVAIL_RING + (<usize>slot << 1), <u16>head);
+  store<u16>(avail + AVAIL_RING + ((<usize>slot) << 1), <u16>head);
   store<u16>(drv, load<u16>(drv, GD_PENDING) + 1, GD_PENDING);
   if (inOrder) fifoPush(drv, <u16>head);
   bump(drv, GD_ADDED);
@@ -81,7 +118,7 @@ function splitAddIndirect(drv: usize, n: u32, outGpa: u64, outLen: u32, inGpa: u
   const inOrder = (load<u32>(drv, GD_FLAGS) & DF_IN_ORDER) != 0;
   const head = <u32>load<u16>(drv, GD_FREE_HEAD);
   const after = inOrder ? (head + 1) % n : <u32>load<u16>(arr(drv, NEXT, head));
-  const t = <usize>load<u32>(drv, GD_TABLES_HOST) + (<usize>head) * TABLE_BYTES;
+  const t = <usize>load<u32>(drv, GD_TABLES_HOST) + <usize>head * TABLE_BYTES;
   let e = t;
   if (outLen != 0) {
     store<u64>(e, outGpa, DESC_ADDR);
@@ -96,7 +133,7 @@ function splitAddIndirect(drv: usize, n: u32, outGpa: u64, outLen: u32, inGpa: u
     store<u16>(e, F_WRITE, DESC_FLAGS);
     store<u16>(e, 0, DESC_NEXT);
   }
-  const d = <usize>load<u32>(drv, GD_DESC) + (<usize>head << 4);
+  const d = <usize>load<u32>(drv, GD_DESC) + ((<usize>head) << 4);
   store<u64>(d, <u64>load<u32>(drv, GD_TABLES_GPA) + <u64>(head * TABLE_BYTES), DESC_ADDR);
   store<u32>(d, 16 * parts, DESC_LEN);
   store<u16>(d, F_INDIRECT, DESC_FLAGS);
@@ -118,8 +155,9 @@ export function splitKick(drv: usize): i32 {
   store<u16>(drv, now, GD_AVAIL_IDX);
   store<u16>(drv, 0, GD_PENDING);
   let notify: bool;
-  if ((load<u32>(drv, GD_FLAGS) & DF_EVENT_IDX) != 0) notify = needEvent(<u16>atomic.load<u16>(used + USED_RING + ((<usize>n) << 3)), now, old);
-  else notify = (<u16>atomic.load<u16>(used, USED_FLAGS) & 1) == 0;
+  if ((load<u32>(drv, GD_FLAGS) & DF_EVENT_IDX) != 0)
+    notify = needEvent(<u16>atomic.load<u16>(used + USED_RING + ((<usize>n) << 3)), now, old);
+  else notify = ((<u16>atomic.load<u16>(used, USED_FLAGS)) & 1) == 0;
   if (notify) {
     ringDoorbell(drv);
     bump(drv, GD_KICKS);
@@ -166,15 +204,15 @@ export function splitReap(drv: usize, out: usize, max: u32): u32 {
       for (let guard: u32 = 0; guard < n; guard++) {
         const h = <u32>fifoPop(drv);
         freeChain(drv, h);
-        store<u32>(out + (<usize>cnt << 3), h);
-        store<u32>(out + (<usize>cnt << 3), h == id ? len : 0, 4);
+        store<u32>(out + ((<usize>cnt) << 3), h);
+        store<u32>(out + ((<usize>cnt) << 3), h == id ? len : 0, 4);
         cnt++;
         if (h == id) break;
       }
     } else {
       freeChain(drv, id);
-      store<u32>(out + (<usize>cnt << 3), id);
-      store<u32>(out + (<usize>cnt << 3), len, 4);
+      store<u32>(out + ((<usize>cnt) << 3), id);
+      store<u32>(out + ((<usize>cnt) << 3), len, 4);
       cnt++;
     }
   }
@@ -197,6 +235,7 @@ export function splitEnableIrq(drv: usize): i32 {
 export function splitDisableIrq(drv: usize): void {
   const n = load<u32>(drv, GD_SIZE);
   const avail = <usize>load<u32>(drv, GD_DRIVER);
-  if ((load<u32>(drv, GD_FLAGS) & DF_EVENT_IDX) != 0) atomic.store<u16>(avail + AVAIL_RING + ((<usize>n) << 1), load<u16>(drv, GD_LAST_USED) + 0x8000);
+  if ((load<u32>(drv, GD_FLAGS) & DF_EVENT_IDX) != 0)
+    atomic.store<u16>(avail + AVAIL_RING + ((<usize>n) << 1), load<u16>(drv, GD_LAST_USED) + 0x8000);
   else atomic.store<u16>(avail, 1, AVAIL_FLAGS);
 }

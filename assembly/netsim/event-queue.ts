@@ -95,23 +95,23 @@ export function evqPop(): u32 {
   let cur = load<i64>(Q, Q_CURSOR);
   for (;;) {
     // Everything within the wheel's span must be in the wheel before its buckets are scanned.
-    while (load<u32>(Q, Q_HEAP_LEN) > 0 && (load<i64>(HEAP, 0) >> WHEEL_SHIFT) < cur + <i64>WHEEL_BUCKETS) {
+    while (load<u32>(Q, Q_HEAP_LEN) > 0 && load<i64>(HEAP, 0) >> WHEEL_SHIFT < cur + <i64>WHEEL_BUCKETS) {
       const t = load<i64>(HEAP, 0);
       const p = heapPop();
       store<i64>(Q, cur, Q_CURSOR);
       wheelInsert(t, p);
     }
-    const d = nextBucket(<u32>cur & MASK);
+    const d = nextBucket((<u32>cur) & MASK);
     if (d != EVQ_NONE) {
       cur += <i64>d;
       store<i64>(Q, cur, Q_CURSOR);
-      const slot = Q + HEADS + <usize>((<u32>cur & MASK) << 2);
+      const slot = Q + HEADS + <usize>(((<u32>cur) & MASK) << 2);
       const n = load<u32>(slot) - 1;
       const node = Q + NODES + <usize>n * 16;
       const next = load<u32>(node, 12);
       store<u32>(slot, next);
       if (next == 0) {
-        clearBit(<u32>cur & MASK);
+        clearBit((<u32>cur) & MASK);
         store<u32>(slot + (TAILS - HEADS), 0);
       }
       store<i64>(Q, load<i64>(node, 0), Q_LAST);
@@ -140,7 +140,7 @@ export function evqPop(): u32 {
 function wheelInsert(t: i64, payload: u32): void {
   const n = takeNode(t, payload);
   const node = Q + NODES + <usize>n * 16;
-  const s = <u32>(t >> WHEEL_SHIFT) & MASK;
+  const s = (<u32>(t >> WHEEL_SHIFT)) & MASK;
   const slot = Q + HEADS + <usize>(s << 2);
   const tailSlot = Q + TAILS + <usize>(s << 2);
   const tail = load<u32>(tailSlot);
@@ -180,7 +180,7 @@ export function evqUnpop(t: i64, payload: u32): void {
   }
   const n = takeNode(t, payload);
   const node = Q + NODES + <usize>n * 16;
-  const s = <u32>(t >> WHEEL_SHIFT) & MASK;
+  const s = (<u32>(t >> WHEEL_SHIFT)) & MASK;
   const slot = Q + HEADS + <usize>(s << 2);
   const head = load<u32>(slot);
   store<u32>(node, head, 12);
@@ -193,12 +193,12 @@ export function evqUnpop(t: i64, payload: u32): void {
 
 @inline function setBit(s: u32): void {
   const w = Q + BITMAP + <usize>((s >> 6) << 3);
-  store<u64>(w, load<u64>(w) | (<u64>1 << u64(s & 63)));
+  store<u64>(w, load<u64>(w) | ((<u64>1) << u64(s & 63)));
 }
 
 @inline function clearBit(s: u32): void {
   const w = Q + BITMAP + <usize>((s >> 6) << 3);
-  store<u64>(w, load<u64>(w) & ~(<u64>1 << u64(s & 63)));
+  store<u64>(w, load<u64>(w) & ~((<u64>1) << u64(s & 63)));
 }
 
 /** Distance from slot `s` to the next non-empty bucket (wrapping), or EVQ_NONE. */
@@ -285,4 +285,3 @@ function heapPop(): u32 {
   store<u64>(e, lrest, 8);
   return top;
 }
-

@@ -18,15 +18,15 @@ const NONE: u32 = 0xffffffff;
   return f + map + <usize>(((seq & (L.SACK_BITS - 1)) >> 6) << 3);
 }
 @inline function bitGet(f: usize, map: usize, seq: u32): bool {
-  return ((load<u64>(bitAddr(f, map, seq)) >> <u64>(seq & 63)) & 1) != 0;
+  return ((load<u64>(bitAddr(f, map, seq)) >> (<u64>(seq & 63))) & 1) != 0;
 }
 @inline function bitSet(f: usize, map: usize, seq: u32): void {
   const a = bitAddr(f, map, seq);
-  store<u64>(a, load<u64>(a) | (<u64>1 << u64(seq & 63)));
+  store<u64>(a, load<u64>(a) | ((<u64>1) << u64(seq & 63)));
 }
 @inline function bitClear(f: usize, map: usize, seq: u32): void {
   const a = bitAddr(f, map, seq);
-  store<u64>(a, load<u64>(a) & ~(<u64>1 << u64(seq & 63)));
+  store<u64>(a, load<u64>(a) & ~((<u64>1) << u64(seq & 63)));
 }
 
 @inline function payloadOf(f: usize, seq: u32): u32 {
@@ -184,7 +184,9 @@ function buildData(f: usize, fi: u32, seq: u32, now: i64): u32 {
 }
 
 @inline function rtoOf(f: usize): i64 {
-  return load<u32>(f, L.F_SND_NXT) - load<u32>(f, L.F_SND_UNA) <= 3 ? load<i64>(C.S, L.C_RTO_LOW_PS) : load<i64>(C.S, L.C_RTO_HIGH_PS);
+  return load<u32>(f, L.F_SND_NXT) - load<u32>(f, L.F_SND_UNA) <= 3
+    ? load<i64>(C.S, L.C_RTO_LOW_PS)
+    : load<i64>(C.S, L.C_RTO_HIGH_PS);
 }
 
 function armRto(f: usize, fi: u32, now: i64): void {
@@ -283,8 +285,18 @@ function onAck(k: u32, now: i64): void {
   }
   const nhop = load<u32>(kp, L.K_NHOP);
   store<u32>(f, nhop, L.F_HOPS);
-  ccOnAck(C.PARAMS, C.ccState(fi), <f64>now, acked, (load<u32>(kp, L.K_FLAGS) & L.KF_ECE) != 0, una, load<u32>(f, L.F_SND_NXT),
-    <f64>(now - load<i64>(kp, L.K_TS)), nhop, C.pktInt(k));
+  ccOnAck(
+    C.PARAMS,
+    C.ccState(fi),
+    <f64>now,
+    acked,
+    (load<u32>(kp, L.K_FLAGS) & L.KF_ECE) != 0,
+    una,
+    load<u32>(f, L.F_SND_NXT),
+    <f64>(now - load<i64>(kp, L.K_TS)),
+    nhop,
+    C.pktInt(k),
+  );
   C.pktFree(k);
   const h = load<u32>(f, L.F_SRC);
   if (una >= load<u32>(f, L.F_PKTS)) {

@@ -85,7 +85,8 @@ function transmitNext(pi: u32, now: i64): void {
   C.schedule(end + load<i64>(p, L.PT_DELAY_PS), L.EV_ARRIVE, k);
   // Look again when this packet is out if anything may be waiting: queued packets, or (host)
   // flows that may have another packet by then.
-  const more = load<u32>(p, L.PT_Q0_HEAD) != 0 || load<u32>(p, L.PT_Q1_HEAD) != 0 || (!isSwitch && load<u32>(nd, L.N_ACTIVE) != 0);
+  const more =
+    load<u32>(p, L.PT_Q0_HEAD) != 0 || load<u32>(p, L.PT_Q1_HEAD) != 0 || (!isSwitch && load<u32>(nd, L.N_ACTIVE) != 0);
   if (more) {
     store<u32>(p, load<u32>(p, L.PT_FLAGS) | L.PTF_TXDONE_PENDING, L.PT_FLAGS);
     C.schedule(end, L.EV_TXDONE, pi);
@@ -140,8 +141,12 @@ function leaveSwitch(nd: usize, p: usize, k: u32, now: i64): void {
 }
 
 @inline function pfcThreshold(nd: usize, ip: usize): i64 {
-  const free = <i64>load<u32>(nd, L.N_BUFFER) - <i64>load<u32>(nd, L.N_HDRM_TOTAL) - <i64>load<u32>(nd, L.N_RSRV_TOTAL) - <i64>load<u32>(nd, L.N_SHARED_USED);
-  return free > 0 ? free >> <i64>load<u32>(ip, L.PT_PFC_SHIFT) : 0;
+  const free =
+    <i64>load<u32>(nd, L.N_BUFFER) -
+    <i64>load<u32>(nd, L.N_HDRM_TOTAL) -
+    <i64>load<u32>(nd, L.N_RSRV_TOTAL) -
+    <i64>load<u32>(nd, L.N_SHARED_USED);
+  return free > 0 ? free >> (<i64>load<u32>(ip, L.PT_PFC_SHIFT)) : 0;
 }
 
 /** A PAUSE or RESUME from ingress port `ipi` to the egress at the other end of its link. */
@@ -190,7 +195,7 @@ export function onPfc(k: u32, now: i64): void {
   h *= 0x2c1b3c6d;
   h ^= h >> 12;
   // h * count >> 32 picks a member uniformly without a division.
-  return load<u32>(C.RPORTS + (<usize>((e >> 8) + <u32>((<u64>h * <u64>count) >> 32)) << 2));
+  return load<u32>(C.RPORTS + ((<usize>((e >> 8) + <u32>((<u64>h * <u64>count) >> 32))) << 2));
 }
 
 /** A data or ACK packet arrived at switch `nd` through port `ipi`. */
@@ -218,7 +223,7 @@ export function switchReceive(nd: usize, ipi: u32, k: u32, now: i64): void {
     }
   } else {
     const free = <i64>buffer - <i64>used;
-    const limit = free >> <i64>load<u32>(C.S, L.C_DT_SHIFT_LOSSY);
+    const limit = free >> (<i64>load<u32>(C.S, L.C_DT_SHIFT_LOSSY));
     if (<i64>wire > free || <i64>(load<u32>(ep, L.PT_Q1_BYTES) + wire) > limit) {
       drop(ep, kp, k);
       return;

@@ -56,7 +56,12 @@ export function validState(st: usize): bool {
   const portBase = st + <usize>load<u32>(st, L.C_OFF_PORTS);
   for (let i: u64 = 0; i < ports; i++) {
     const p = portBase + <usize>(i * L.PORT_BYTES);
-    if (<u64>load<u32>(p, L.PT_NODE) >= nodes || <u64>load<u32>(p, L.PT_PEER) >= ports || load<u32>(p, L.PT_PS_PER_BYTE) == 0) return false;
+    if (
+      <u64>load<u32>(p, L.PT_NODE) >= nodes ||
+      <u64>load<u32>(p, L.PT_PEER) >= ports ||
+      load<u32>(p, L.PT_PS_PER_BYTE) == 0
+    )
+      return false;
     if (load<u32>(p, L.PT_KMAX) < load<u32>(p, L.PT_KMIN)) return false;
   }
   const route = st + <usize>load<u32>(st, L.C_OFF_ROUTE);

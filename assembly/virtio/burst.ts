@@ -37,11 +37,11 @@ export const CH_USED_LEN: u32 = 24;
 export const NEED_SPACE: u16 = 0xffff;
 
 @inline export function chainAt(burst: usize, i: u32): usize {
-  return burst + BR_CHAINS + (<usize>i) * CHAIN_BYTES;
+  return burst + BR_CHAINS + <usize>i * CHAIN_BYTES;
 }
 
 @inline export function segsBase(burst: usize): usize {
-  return burst + BR_CHAINS + (<usize>load<u32>(burst, BR_MAX_CHAINS)) * CHAIN_BYTES;
+  return burst + BR_CHAINS + <usize>load<u32>(burst, BR_MAX_CHAINS) * CHAIN_BYTES;
 }
 
 /** Starts a chain record (segments go from the burst's current fill level). */
@@ -82,7 +82,7 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
   const host = gpaToHost(map, gpa, <u64>len);
   if (host != 0) {
     // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
-    const s = base + (<usize>used) * SEG_BYTES;
+    const s = base + <usize>used * SEG_BYTES;
     store<u32>(s, <u32>host, 0);
     store<u32>(s, len, 4);
     store<u32>(burst, used + 1, BR_SEG_USED);
@@ -105,7 +105,7 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
     if (segs >= VQ_MAX_SEGS) return REJ_SEGS; // C7
     if (used >= cap) return NEED_SPACE;
     // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
-    const s = base + (<usize>used) * SEG_BYTES;
+    const s = base + <usize>used * SEG_BYTES;
     store<u32>(s, <u32>c, 0);
     store<u32>(s, <u32>take, 4);
     used++;

@@ -31,7 +31,18 @@ export function vq_state_bytes(size: u32, packed: u32): u32 {
   return vqStateBytes(size, packed != 0);
 }
 
-export function vq_setup(vq: usize, regionBytes: u32, size: u32, packed: u32, features: u64, descGpa: u64, driverGpa: u64, deviceGpa: u64, gmap: usize, irq: usize): i32 {
+export function vq_setup(
+  vq: usize,
+  regionBytes: u32,
+  size: u32,
+  packed: u32,
+  features: u64,
+  descGpa: u64,
+  driverGpa: u64,
+  deviceGpa: u64,
+  gmap: usize,
+  irq: usize,
+): i32 {
   return queueSetup(vq, regionBytes, size, packed != 0, features, descGpa, driverGpa, deviceGpa, gmap, irq);
 }
 
@@ -39,7 +50,15 @@ export function vq_reset(vq: usize): void {
   queueReset(vq);
 }
 
-export function vq_restore_indices(vq: usize, nextAvail: u32, nextUsed: u32, availWrap: u32, usedWrap: u32, signalledUsed: u32, signalledValid: u32): i32 {
+export function vq_restore_indices(
+  vq: usize,
+  nextAvail: u32,
+  nextUsed: u32,
+  availWrap: u32,
+  usedWrap: u32,
+  signalledUsed: u32,
+  signalledValid: u32,
+): i32 {
   return queueRestoreIndices(vq, nextAvail, nextUsed, availWrap, usedWrap, signalledUsed, signalledValid);
 }
 

@@ -15,16 +15,16 @@ import { gpaContig, gpaToHost } from '../common/gpa';
  * entry's own translation, else a 16-byte copy in `scratch`. 0 when the entry is not in guest RAM.
  */
 export function entryPtr(map: usize, tblHost: usize, tblGpa: u64, j: u32, scratch: usize): usize {
-  if (tblHost != 0) return tblHost + (<usize>j << 4);
-  const gpa = tblGpa + (<u64>j << 4);
+  if (tblHost != 0) return tblHost + ((<usize>j) << 4);
+  const gpa = tblGpa + ((<u64>j) << 4);
   const c = gpaContig(map, gpa);
   if (c == 0) return 0;
   const first = <u32>(c >>> 32);
-  if (first >= 16) return <usize><u32>c;
+  if (first >= 16) return <usize>(<u32>c);
   // SAFETY: `first` bytes at <u32>c are inside the slot gpaContig found; scratch is 16 bytes the caller owns.
-  memory.copy(scratch, <usize><u32>c, first);
+  memory.copy(scratch, <usize>(<u32>c), first);
   const c2 = gpaContig(map, gpa + first);
   if (c2 == 0 || <u32>(c2 >>> 32) < 16 - first) return 0;
-  memory.copy(scratch + first, <usize><u32>c2, 16 - first);
+  memory.copy(scratch + first, <usize>(<u32>c2), 16 - first);
   return scratch;
 }

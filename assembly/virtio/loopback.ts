@@ -14,7 +14,15 @@
 
 import { headerOk } from '../common/header';
 import {
-  CH_READ_BYTES, CH_READ_SEGS, CH_SEG_START, CH_STATUS, CH_USED_LEN, CH_WRITE_BYTES, CH_WRITE_SEGS, SEG_BYTES, chainAt,
+  CH_READ_BYTES,
+  CH_READ_SEGS,
+  CH_SEG_START,
+  CH_STATUS,
+  CH_USED_LEN,
+  CH_WRITE_BYTES,
+  CH_WRITE_SEGS,
+  SEG_BYTES,
+  chainAt,
   segsBase,
 } from './burst';
 import { STATUS_DEVICE_NEEDS_RESET } from './layout';
@@ -90,15 +98,18 @@ function echo(rec: usize, segs: usize): u32 {
   if (total > room) total = room;
   if (nr == 1 && nw == 1) {
     // SAFETY: both segments were translated and bounds-checked against guest RAM by the pop.
-    const r = segs + (<usize>first) * SEG_BYTES;
+    const r = segs + <usize>first * SEG_BYTES;
     memory.copy(<usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
     return total;
   }
-  let ri: u32 = 0, ro: u32 = 0, wi: u32 = 0, wo: u32 = 0;
+  let ri: u32 = 0,
+    ro: u32 = 0,
+    wi: u32 = 0,
+    wo: u32 = 0;
   let left = total;
   while (left != 0) {
-    const r = segs + (<usize>(first + ri)) * SEG_BYTES;
-    const w = segs + (<usize>(first + nr + wi)) * SEG_BYTES;
+    const r = segs + <usize>(first + ri) * SEG_BYTES;
+    const w = segs + <usize>(first + nr + wi) * SEG_BYTES;
     const rAvail = load<u32>(r, 4) - ro;
     const wAvail = load<u32>(w, 4) - wo;
     let take = rAvail < wAvail ? rAvail : wAvail;
@@ -108,15 +119,21 @@ function echo(rec: usize, segs: usize): u32 {
     left -= take;
     ro += take;
     wo += take;
-    if (ro == load<u32>(r, 4)) { ri++; ro = 0; }
-    if (wo == load<u32>(w, 4)) { wi++; wo = 0; }
+    if (ro == load<u32>(r, 4)) {
+      ri++;
+      ro = 0;
+    }
+    if (wo == load<u32>(w, 4)) {
+      wi++;
+      wo = 0;
+    }
   }
   return total;
 }
 
 /** Writes servedBy at bytes 8..11 of the chain's first writable segment, when that segment holds them. */
 @inline function stampVersion(rec: usize, segs: usize): void {
-  const w = segs + (<usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS))) * SEG_BYTES;
+  const w = segs + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
   // SAFETY: the segment [addr, addr + len) was translated and bounds-checked by the pop; 12 <= len.
   if (load<u32>(w, 4) >= 12) store<u32>(<usize>load<u32>(w), servedBy, 8);
 }
@@ -138,4 +155,3 @@ function needsReset(state: usize): i32 {
   }
   return 0;
 }
-

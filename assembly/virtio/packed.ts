@@ -8,16 +8,63 @@
 
 import { entryPtr, tableHost } from './indirect';
 import {
-  DESC_ADDR, DESC_LEN, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID,
-  RING_EVENT_DESC, RING_EVENT_DISABLE, RING_EVENT_ENABLE,
+  DESC_ADDR,
+  DESC_LEN,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  F_AVAIL,
+  F_INDIRECT,
+  F_NEXT,
+  F_USED,
+  F_WRITE,
+  PDESC_FLAGS,
+  PDESC_ID,
+  RING_EVENT_DESC,
+  RING_EVENT_DISABLE,
+  RING_EVENT_ENABLE,
 } from './layout';
 import {
-  BRK_PACKED_CHAIN, QF_EVENT_IDX, QF_INDIRECT, QF_IN_ORDER, QF_KICKS_ON, REJ_IND_FEATURE, REJ_IND_LEN, REJ_IND_NESTED, REJ_IND_NEXT,
-  REJ_IND_ADDR, VQ_ARMS, VQ_AVAIL_WRAP, VQ_DESC_HOST, VQ_DEVICE_HOST, VQ_DRIVER_HOST, VQ_FLAGS, VQ_GMAP, VQ_INFLIGHT, VQ_NEXT_AVAIL,
-  VQ_NEXT_USED, VQ_POPPED, VQ_PUSHED, VQ_REJECTED, VQ_SIGNALLED_USED, VQ_SIGNALLED_VALID, VQ_SIZE, VQ_TABLE, VQ_USED_WRAP,
+  BRK_PACKED_CHAIN,
+  QF_EVENT_IDX,
+  QF_INDIRECT,
+  QF_IN_ORDER,
+  QF_KICKS_ON,
+  REJ_IND_FEATURE,
+  REJ_IND_LEN,
+  REJ_IND_NESTED,
+  REJ_IND_NEXT,
+  REJ_IND_ADDR,
+  VQ_ARMS,
+  VQ_AVAIL_WRAP,
+  VQ_DESC_HOST,
+  VQ_DEVICE_HOST,
+  VQ_DRIVER_HOST,
+  VQ_FLAGS,
+  VQ_GMAP,
+  VQ_INFLIGHT,
+  VQ_NEXT_AVAIL,
+  VQ_NEXT_USED,
+  VQ_POPPED,
+  VQ_PUSHED,
+  VQ_REJECTED,
+  VQ_SIGNALLED_USED,
+  VQ_SIGNALLED_VALID,
+  VQ_SIZE,
+  VQ_TABLE,
+  VQ_USED_WRAP,
 } from './queue-state';
 import {
-  BR_SEG_USED, CH_DESC_COUNT, CH_ID, CH_STATUS, CH_TOKEN, CH_USED_LEN, NEED_SPACE, chainAt, chainBegin, chainDropSegs, emit,
+  BR_SEG_USED,
+  CH_DESC_COUNT,
+  CH_ID,
+  CH_STATUS,
+  CH_TOKEN,
+  CH_USED_LEN,
+  NEED_SPACE,
+  chainAt,
+  chainBegin,
+  chainDropSegs,
+  emit,
 } from './burst';
 import { breakQueue } from './queue';
 import { raiseIrq, suppressIrq } from './notify';
@@ -45,7 +92,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
   while (got < max) {
     // SAFETY: slot < N: inside the descriptor ring checked at setup. Acquire: the rest of the
     // chain, written before this flag, is visible once the flag says available.
-    const f0 = <u16>atomic.load<u16>(desc + (<usize>slot << 4), PDESC_FLAGS);
+    const f0 = <u16>atomic.load<u16>(desc + ((<usize>slot) << 4), PDESC_FLAGS);
     if (!isAvail(f0, wrap)) break; // F1
     const rec = chainAt(burst, got);
     chainBegin(burst, rec, <u16>slot);
@@ -56,7 +103,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
     let id: u16 = 0;
     while (true) {
       if (count == n) return breakQueue(vq, BRK_PACKED_CHAIN, slot); // F2: a NEXT list longer than the ring
-      const d = desc + (<usize>s << 4);
+      const d = desc + ((<usize>s) << 4);
       // Read once (E3): the first descriptor's flags were read above with acquire.
       const addr = load<u64>(d, DESC_ADDR);
       const len = load<u32>(d, DESC_LEN);
@@ -70,8 +117,10 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
       }
       if (status == 0) {
         if ((f & F_INDIRECT) != 0) {
-          if ((flags & QF_INDIRECT) == 0) status = REJ_IND_FEATURE; // D1
-          else if ((f & F_NEXT) != 0 || count > 1) status = REJ_IND_NEXT; // §2.8.19: never inside a NEXT list
+          if ((flags & QF_INDIRECT) == 0)
+            status = REJ_IND_FEATURE; // D1
+          else if ((f & F_NEXT) != 0 || count > 1)
+            status = REJ_IND_NEXT; // §2.8.19: never inside a NEXT list
           else status = walkTable(burst, rec, map, n, addr, len);
         } else {
           status = <i32>emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
@@ -96,7 +145,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
       rejected++;
     }
     // In-flight entry indexed by the device's own slot; the guest's id is only stored.
-    const e = vq + VQ_TABLE + (<usize>slot << 2);
+    const e = vq + VQ_TABLE + ((<usize>slot) << 2);
     store<u16>(e, id, 0);
     store<u16>(e, <u16>count, 2);
     slot = s;
@@ -114,7 +163,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
 function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tblLen: u32): i32 {
   // D2/D2a and F3. A table of exactly N entries is accepted: §2.8.7 forbids only chains longer
   // than the queue size.
-  if (tblLen == 0 || (tblLen & 15) != 0 || (tblLen >> 4) > n) return REJ_IND_LEN;
+  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
   const scratch = burst + 96;
@@ -139,7 +188,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
   for (let k: u32 = 0; k < count; k++) {
     const t = <u32>load<u16>(chainAt(burst, k), CH_TOKEN);
-    if (t >= n || load<u16>(vq + VQ_TABLE + (<usize>t << 2), 2) == 0) return -1; // E1
+    if (t >= n || load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), 2) == 0) return -1; // E1
   }
   if (count == 0) return 0;
   const inOrder = (flags & QF_IN_ORDER) != 0;
@@ -151,12 +200,17 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
   while (k < count) {
     let run: u32 = 1;
     if (inOrder) {
-      while (load<u32>(chainAt(burst, k), CH_USED_LEN) == 0 && k + run < count && load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0) run++;
+      while (
+        load<u32>(chainAt(burst, k), CH_USED_LEN) == 0 &&
+        k + run < count &&
+        load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0
+      )
+        run++;
     }
     const last = chainAt(burst, k + run - 1);
     const len = load<u32>(last, CH_USED_LEN);
     // SAFETY: u < N: inside the descriptor ring.
-    const d = desc + (<usize>u << 4);
+    const d = desc + ((<usize>u) << 4);
     store<u16>(d, load<u16>(last, CH_ID), PDESC_ID);
     store<u32>(d, len, DESC_LEN);
     const uf: u16 = (w != 0 ? F_AVAIL | F_USED : 0) | (len != 0 ? F_WRITE : 0);
@@ -168,7 +222,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
     }
     let skip: u32 = 0;
     for (let r: u32 = 0; r < run; r++) {
-      const e = vq + VQ_TABLE + (<usize>load<u16>(chainAt(burst, k + r), CH_TOKEN) << 2);
+      const e = vq + VQ_TABLE + ((<usize>load<u16>(chainAt(burst, k + r), CH_TOKEN)) << 2);
       skip += <u32>load<u16>(e, 2);
       store<u32>(e, 0);
     }
@@ -189,7 +243,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
   // Driver event suppression (§2.8.10, §2.8.14). Positions are linear mod 2N so that slot
   // wrap-around and the wrap counter are one number.
   const drv = <usize>load<u32>(vq, VQ_DRIVER_HOST);
-  const ef = <u16>atomic.load<u16>(drv, EVS_FLAGS) & 3;
+  const ef = (<u16>atomic.load<u16>(drv, EVS_FLAGS)) & 3;
   const newLin = lin(<u16>u, w, n);
   const valid = load<u16>(vq, VQ_SIGNALLED_VALID) != 0;
   let notify: bool;
@@ -234,5 +288,5 @@ export function packedArm(vq: usize): u32 {
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
-  return isAvail(<u16>atomic.load<u16>(desc + (<usize>slot << 4), PDESC_FLAGS), wrap) ? 1 : 0;
+  return isAvail(<u16>atomic.load<u16>(desc + ((<usize>slot) << 4), PDESC_FLAGS), wrap) ? 1 : 0;
 }

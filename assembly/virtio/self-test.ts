@@ -12,11 +12,41 @@
 // Three chains cover the echo's fast path (1 readable + 1 writable), its scatter-gather path
 // (2 readable + 1 writable) and truncation (100 readable bytes into 32 writable ones).
 
-import { GMAP_COUNT, GMAP_LAYOUT, GMAP_MAGIC, GMAP_SLOTS, GMAP_SLOT_GPA, GMAP_SLOT_HOST, GMAP_SLOT_SIZE } from '../common/gpa';
+import {
+  GMAP_COUNT,
+  GMAP_LAYOUT,
+  GMAP_MAGIC,
+  GMAP_SLOTS,
+  GMAP_SLOT_GPA,
+  GMAP_SLOT_HOST,
+  GMAP_SLOT_SIZE,
+} from '../common/gpa';
 import { HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SIZE_BYTES } from '../common/header';
 import { BR_MAGIC } from './burst';
-import { AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_NEXT, F_WRITE, USED_IDX, USED_RING } from './layout';
-import { LBF_STAMP, LB_BURST, LB_FLAGS, LB_MAGIC, LB_MAX_BURST, LB_REQUESTS, LB_STATE_BYTES, LB_VQ, loopbackRun, loopbackServedBy } from './loopback';
+import {
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
+  F_NEXT,
+  F_WRITE,
+  USED_IDX,
+  USED_RING,
+} from './layout';
+import {
+  LBF_STAMP,
+  LB_BURST,
+  LB_FLAGS,
+  LB_MAGIC,
+  LB_MAX_BURST,
+  LB_REQUESTS,
+  LB_STATE_BYTES,
+  LB_VQ,
+  loopbackRun,
+  loopbackServedBy,
+} from './loopback';
 import { queueSetup } from './queue';
 import { VQ_LAYOUT, VQ_MAGIC, VQ_MAX_SEGS, vqStateBytes } from './queue-state';
 import { burstBytes, burstInit } from './vq';
@@ -35,7 +65,7 @@ const RESP_GPA: u64 = 8192;
 }
 
 @inline function desc(ram: usize, i: u32, gpa: u64, len: u32, flags: u16, next: u16): void {
-  const d = ram + (<usize>i << 4);
+  const d = ram + ((<usize>i) << 4);
   store<u64>(d, gpa, DESC_ADDR);
   store<u32>(d, len, DESC_LEN);
   store<u16>(d, flags, DESC_FLAGS);
@@ -102,7 +132,8 @@ export function loopbackSelfTest(s: usize, bytes: u32): i32 {
   if (load<u32>(used + USED_RING) != 0 || load<u32>(used + USED_RING, 4) != 64) return -7;
   if (load<u32>(used + USED_RING, 8) != 2 || load<u32>(used + USED_RING, 12) != 64) return -8;
   if (load<u32>(used + USED_RING, 16) != 5 || load<u32>(used + USED_RING, 20) != 32) return -9;
-  if (!echoed(ram, 0, 0, 64, version) || !echoed(ram, 64, 64, 64, version) || !echoed(ram, 128, 128, 32, version)) return -10;
+  if (!echoed(ram, 0, 0, 64, version) || !echoed(ram, 64, 64, 64, version) || !echoed(ram, 128, 128, 32, version))
+    return -10;
   // Nothing written past the truncated response.
   if (load<u32>(ram + <usize>(RESP_GPA + 160)) != 0) return -11;
   // A second call finds no work and must not push anything.

@@ -5,17 +5,69 @@
 
 import { entryPtr, tableHost } from './indirect';
 import {
-  AVAIL_FLAGS, AVAIL_F_NO_INTERRUPT, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_INDIRECT, F_NEXT,
-  F_WRITE, USED_FLAGS, USED_F_NO_NOTIFY, USED_IDX, USED_RING, needEvent,
+  AVAIL_FLAGS,
+  AVAIL_F_NO_INTERRUPT,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
+  F_INDIRECT,
+  F_NEXT,
+  F_WRITE,
+  USED_FLAGS,
+  USED_F_NO_NOTIFY,
+  USED_IDX,
+  USED_RING,
+  needEvent,
 } from './layout';
 import {
-  BRK_AVAIL_IDX, BRK_HEAD_INFLIGHT, BRK_HEAD_RANGE, BRK_LOOP, BRK_NEXT_RANGE, QF_EVENT_IDX, QF_INDIRECT, QF_IN_ORDER, QF_KICKS_ON,
-  REJ_IND_ADDR, REJ_IND_FEATURE, REJ_IND_LEN, REJ_IND_LOOP, REJ_IND_NESTED, REJ_IND_NEXT, REJ_IND_NEXT_RANGE, VQ_ARMS,
-  VQ_DESC_HOST, VQ_DEVICE_HOST, VQ_DRIVER_HOST, VQ_FLAGS, VQ_GMAP, VQ_INFLIGHT, VQ_NEXT_AVAIL, VQ_NEXT_USED, VQ_POPPED, VQ_PUSHED,
-  VQ_REJECTED, VQ_SIGNALLED_USED, VQ_SIGNALLED_VALID, VQ_SIZE, VQ_TABLE,
+  BRK_AVAIL_IDX,
+  BRK_HEAD_INFLIGHT,
+  BRK_HEAD_RANGE,
+  BRK_LOOP,
+  BRK_NEXT_RANGE,
+  QF_EVENT_IDX,
+  QF_INDIRECT,
+  QF_IN_ORDER,
+  QF_KICKS_ON,
+  REJ_IND_ADDR,
+  REJ_IND_FEATURE,
+  REJ_IND_LEN,
+  REJ_IND_LOOP,
+  REJ_IND_NESTED,
+  REJ_IND_NEXT,
+  REJ_IND_NEXT_RANGE,
+  VQ_ARMS,
+  VQ_DESC_HOST,
+  VQ_DEVICE_HOST,
+  VQ_DRIVER_HOST,
+  VQ_FLAGS,
+  VQ_GMAP,
+  VQ_INFLIGHT,
+  VQ_NEXT_AVAIL,
+  VQ_NEXT_USED,
+  VQ_POPPED,
+  VQ_PUSHED,
+  VQ_REJECTED,
+  VQ_SIGNALLED_USED,
+  VQ_SIGNALLED_VALID,
+  VQ_SIZE,
+  VQ_TABLE,
 } from './queue-state';
 import {
-  BR_SEG_USED, CH_DESC_COUNT, CH_ID, CH_STATUS, CH_TOKEN, CH_USED_LEN, NEED_SPACE, chainAt, chainBegin, chainDropSegs, emit,
+  BR_SEG_USED,
+  CH_DESC_COUNT,
+  CH_ID,
+  CH_STATUS,
+  CH_TOKEN,
+  CH_USED_LEN,
+  NEED_SPACE,
+  chainAt,
+  chainBegin,
+  chainDropSegs,
+  emit,
 } from './burst';
 import { breakQueue } from './queue';
 import { raiseIrq, suppressIrq } from './notify';
@@ -38,7 +90,7 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   let next = load<u16>(vq, VQ_NEXT_AVAIL);
   // SAFETY: avail covers 4 + 2N bytes (checked at setup). Acquire: chains published before idx are visible.
   const idx = <u16>atomic.load<u16>(avail, AVAIL_IDX);
-  const pending = <u32><u16>(idx - next);
+  const pending = <u32>(<u16>(idx - next));
   if (pending > n) return breakQueue(vq, BRK_AVAIL_IDX, idx); // B1
   const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
@@ -50,10 +102,10 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   let rejected: u32 = 0;
   while (got < count) {
     // SAFETY: (next & mask) < N; the ring entry lies inside the checked avail area.
-    const head = <u32>load<u16>(avail + AVAIL_RING + ((<usize>(next & <u16>mask)) << 1));
+    const head = <u32>load<u16>(avail + AVAIL_RING + ((<usize>(next & (<u16>mask))) << 1));
     if (head >= n) return breakQueue(vq, BRK_HEAD_RANGE, head); // B2
     const bit = inflight + (head >> 3);
-    const m = <u8>(<u32>1 << (head & 7));
+    const m = <u8>((<u32>1) << (head & 7));
     if ((load<u8>(bit) & m) != 0) return breakQueue(vq, BRK_HEAD_INFLIGHT, head); // B3
     const rec = chainAt(burst, got);
     chainBegin(burst, rec, <u16>head);
@@ -87,7 +139,7 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
     if (hops == n) return breakQueue(vq, BRK_LOOP, head); // C2: more than N descriptors means a cycle
     hops++;
     // SAFETY: i < N, so the descriptor lies inside the checked descriptor table. Read once (E3).
-    const d = desc + (<usize>i << 4);
+    const d = desc + ((<usize>i) << 4);
     const addr = load<u64>(d, DESC_ADDR);
     const len = load<u32>(d, DESC_LEN);
     const f = load<u16>(d, DESC_FLAGS);
@@ -108,7 +160,7 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
 
 function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tblLen: u32): i32 {
   // D2, D2a, D2b: a table holds 1..N whole descriptors.
-  if (tblLen == 0 || (tblLen & 15) != 0 || (tblLen >> 4) > n) return REJ_IND_LEN;
+  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
   const scratch = burst + 96; // 16 spare bytes in the burst header
@@ -148,7 +200,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
   // E1: check every token before writing anything.
   for (let k: u32 = 0; k < count; k++) {
     const head = <u32>load<u16>(chainAt(burst, k), CH_TOKEN);
-    if (head >= n || (load<u8>(inflight + (head >> 3)) & <u8>(<u32>1 << (head & 7))) == 0) return -1;
+    if (head >= n || (load<u8>(inflight + (head >> 3)) & (<u8>((<u32>1) << (head & 7)))) == 0) return -1;
   }
   const inOrder = (flags & QF_IN_ORDER) != 0;
   let u = load<u16>(vq, VQ_NEXT_USED);
@@ -158,17 +210,22 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     let run: u32 = 1;
     if (inOrder) {
       // Collapse consecutive zero-length completions: one element, id of the last of the run.
-      while (load<u32>(rec, CH_USED_LEN) == 0 && k + run < count && load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0) run++;
+      while (
+        load<u32>(rec, CH_USED_LEN) == 0 &&
+        k + run < count &&
+        load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0
+      )
+        run++;
       rec = chainAt(burst, k + run - 1);
     }
     // SAFETY: (u & mask) < N; the element lies inside the used area checked at setup.
-    const e = used + USED_RING + ((<usize>(u & <u16>mask)) << 3);
+    const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
     store<u32>(e, <u32>load<u16>(rec, CH_ID), 0);
     store<u32>(e, load<u32>(rec, CH_USED_LEN), 4); // E4: len before idx, never more than written
     for (let r: u32 = 0; r < run; r++) {
       const head = <u32>load<u16>(chainAt(burst, k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);
-      store<u8>(bit, load<u8>(bit) & ~<u8>(<u32>1 << (head & 7)));
+      store<u8>(bit, load<u8>(bit) & ~(<u8>((<u32>1) << (head & 7))));
     }
     u += <u16>run;
     k += run;
@@ -192,7 +249,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     store<u16>(vq, u, VQ_SIGNALLED_USED);
     store<u16>(vq, 1, VQ_SIGNALLED_VALID);
   } else {
-    notify = (<u16>atomic.load<u16>(avail, AVAIL_FLAGS) & AVAIL_F_NO_INTERRUPT) == 0; // B4: other bits ignored
+    notify = ((<u16>atomic.load<u16>(avail, AVAIL_FLAGS)) & AVAIL_F_NO_INTERRUPT) == 0; // B4: other bits ignored
   }
   if (notify) raiseIrq(vq);
   else suppressIrq(vq);
@@ -216,5 +273,5 @@ export function splitArm(vq: usize): u32 {
   else atomic.store<u16>(used, 0, USED_FLAGS);
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);
-  return <u32><u16>(<u16>atomic.load<u16>(avail, AVAIL_IDX) - next);
+  return <u32>(<u16>(<u16>atomic.load<u16>(avail, AVAIL_IDX) - next));
 }

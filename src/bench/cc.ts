@@ -20,7 +20,8 @@ import { TsLdcp } from './peers/ts-cc-ldcp.js';
  *                    (LDCP also through cc_acks: the same three arrays the TS peer reads)
  *   event-core       hold model on 20k pending events                  peer: a plain binary heap in TS
  *   simulator        WebSearch 30 % on a 128-host fat tree (k = 8) and on the HPCC 320-host fat tree
- *                    (when ../shared/data is there)                    peer: the same simulator on its binary-heap queue
+ *                    (when ../shared/data is there)                    peer: the same simulator on its
+ *                                                                      binary-heap queue
  * Figures are medians over ctx.runs runs.
  */
 export async function run(ctx: BenchContext): Promise<void> {
@@ -52,7 +53,20 @@ function kernelUpdates(ctx: BenchContext): void {
         const ece = rng.next() < 0.05;
         flowArr[i] = flow;
         markArr[i] = ece ? 1 : 0;
-        events.push({ flow, kind: 'ack', nowPs: i * 10_000, ece, acked: 1, ackSeq: i + 1, sndNxt: i + 20, rttPs: 15e6, hops: law === 'hpcc' ? [{ tsPs: i * 10_000, txBytes: i * 1200, qlenBytes: (i * 37) % 20_000, rateBps: 100e9 }] : [] });
+        events.push({
+          flow,
+          kind: 'ack',
+          nowPs: i * 10_000,
+          ece,
+          acked: 1,
+          ackSeq: i + 1,
+          sndNxt: i + 20,
+          rttPs: 15e6,
+          hops:
+            law === 'hpcc'
+              ? [{ tsPs: i * 10_000, txBytes: i * 1200, qlenBytes: (i * 37) % 20_000, rateBps: 100e9 }]
+              : [],
+        });
       }
       const buf = table.encode(events);
       const ours: number[] = [];
@@ -64,7 +78,17 @@ function kernelUpdates(ctx: BenchContext): void {
         acks.acked.set(ackArr);
         acks.marked.set(markArr);
       }
-      const ts = new TsLdcp(FLOWS, { alpha: 1, beta: 0.5, gamma: 0.25, etaDec: 0.5, mtu: 1000, bdp: 162_500, line: 100e9, wire: 1048, rttPs: 13e6 });
+      const ts = new TsLdcp(FLOWS, {
+        alpha: 1,
+        beta: 0.5,
+        gamma: 0.25,
+        etaDec: 0.5,
+        mtu: 1000,
+        bdp: 162_500,
+        line: 100e9,
+        wire: 1048,
+        rttPs: 13e6,
+      });
       for (let r = 0; r < ctx.runs + 1; r++) {
         let t0 = performance.now();
         for (let done = 0; done < total; done += BURST) table.processEncoded(buf.base, buf.count);
@@ -82,10 +106,21 @@ function kernelUpdates(ctx: BenchContext): void {
         }
       }
       if (law === 'ldcp') {
-        ctx.report({ case: 'kernel-updates', metric: 'ldcp updates/s, compact acks (10k flows)', value: median(compact), unit: 'updates/s', better: 'higher', peer: { name: 'plain-ts-ldcp', value: median(peer) } });
+        ctx.report({
+          case: 'kernel-updates',
+          metric: 'ldcp updates/s, compact acks (10k flows)',
+          value: median(compact),
+          unit: 'updates/s',
+          better: 'higher',
+          peer: { name: 'plain-ts-ldcp', value: median(peer) },
+        });
       }
       ctx.report({
-        case: 'kernel-updates', metric: `${law} updates/s (10k flows)`, value: median(ours), unit: 'updates/s', better: 'higher',
+        case: 'kernel-updates',
+        metric: `${law} updates/s (10k flows)`,
+        value: median(ours),
+        unit: 'updates/s',
+        better: 'higher',
         ...(law === 'ldcp' ? { peer: { name: 'plain-ts-ldcp', value: median(peer) } } : {}),
       });
     } finally {
@@ -107,7 +142,10 @@ function eventCore(ctx: BenchContext): void {
   try {
     const res: Record<string, number[]> = { wheel: [], heap: [], ts: [] };
     for (let r = 0; r < ctx.runs + 1; r++) {
-      for (const [name, kind] of [['wheel', k.constant('EVQ_WHEEL')], ['heap', k.constant('EVQ_HEAP')]] as const) {
+      for (const [name, kind] of [
+        ['wheel', k.constant('EVQ_WHEEL')],
+        ['heap', k.constant('EVQ_HEAP')],
+      ] as const) {
         init(region.base, kind, n + 16, n, 3n);
         const t0 = performance.now();
         hold(region.base, ops, 5n);
@@ -118,8 +156,22 @@ function eventCore(ctx: BenchContext): void {
       if (r > 0) res['ts']!.push(ops / ((performance.now() - t0) / 1000));
     }
     const peer = { name: 'ts-binary-heap', value: median(res['ts']!) };
-    ctx.report({ case: 'event-core', metric: 'wasm timing wheel holds/s', value: median(res['wheel']!), unit: 'ops/s', better: 'higher', peer });
-    ctx.report({ case: 'event-core', metric: 'wasm binary heap holds/s', value: median(res['heap']!), unit: 'ops/s', better: 'higher', peer });
+    ctx.report({
+      case: 'event-core',
+      metric: 'wasm timing wheel holds/s',
+      value: median(res['wheel']!),
+      unit: 'ops/s',
+      better: 'higher',
+      peer,
+    });
+    ctx.report({
+      case: 'event-core',
+      metric: 'wasm binary heap holds/s',
+      value: median(res['heap']!),
+      unit: 'ops/s',
+      better: 'higher',
+      peer,
+    });
   } finally {
     rt.memory.free(region, 'bench');
   }
@@ -128,15 +180,39 @@ function eventCore(ctx: BenchContext): void {
 
 function simulator(ctx: BenchContext): void {
   const cdf = loadCdf(join(packageRoot(), 'test', 'fixtures', 'websearch-cdf.txt'));
-  simulatorOn(ctx, 'fattree:8', compileNetwork(fatTree(8)), cdf, ctx.quick ? 0.5 : 2, ctx.quick ? ['hpcc'] : ['hpcc', 'ldcp', 'dcqcn'], ctx.runs);
+  simulatorOn(
+    ctx,
+    'fattree:8',
+    compileNetwork(fatTree(8)),
+    cdf,
+    ctx.quick ? 0.5 : 2,
+    ctx.quick ? ['hpcc'] : ['hpcc', 'ldcp', 'dcqcn'],
+    ctx.runs,
+  );
   // The HPCC evaluation's own 320-host topology (shared/data), when it is there: HPCC only, its heaviest law.
   const topo = join(packageRoot(), '..', 'shared', 'data', 'workloads', 'hpcc_fat_topology.txt');
-  if (!ctx.quick && existsSync(topo)) simulatorOn(ctx, 'hpcc320', compileNetwork(resolveTopology(topo)), cdf, 2, ['hpcc'], Math.min(ctx.runs, 3));
+  if (!ctx.quick && existsSync(topo))
+    simulatorOn(ctx, 'hpcc320', compileNetwork(resolveTopology(topo)), cdf, 2, ['hpcc'], Math.min(ctx.runs, 3));
 }
 
-function simulatorOn(ctx: BenchContext, label: string, net: Network, cdf: SizeCdf, ms: number, ccs: CcName[], runs: number): void {
+function simulatorOn(
+  ctx: BenchContext,
+  label: string,
+  net: Network,
+  cdf: SizeCdf,
+  ms: number,
+  ccs: CcName[],
+  runs: number,
+): void {
   const durationPs = ms * 1e9;
-  const flows = poissonFlows({ hosts: net.hosts, hostRateBps: 100e9, cdf, load: 0.3, untilPs: durationPs, rng: new Prng(1) });
+  const flows = poissonFlows({
+    hosts: net.hosts,
+    hostRateBps: 100e9,
+    cdf,
+    load: 0.3,
+    untilPs: durationPs,
+    rng: new Prng(1),
+  });
   // Warm-up: Wasm functions start in the baseline tier; let them tier up before timing.
   for (const q of ['wheel', 'heap'] as const) {
     const sim = Simulation.create({ network: net, flows, cc: ccSetup('hpcc'), seed: 1, eventQueue: q });
@@ -166,9 +242,31 @@ function simulatorOn(ctx: BenchContext, label: string, net: Network, cdf: SizeCd
     }
     // Single-threaded: the run is the only busy thread of the process, so CPU time is its time;
     // per CPU-second is the figure that survives a machine shared with other work.
-    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} events per CPU-second`, value: median(evCpu['wheel']!), unit: 'events/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(evCpu['heap']!) }, target: 5e6 });
-    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} events/s (wall)`, value: median(ev['wheel']!), unit: 'events/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(ev['heap']!) } });
-    ctx.report({ case: 'simulator', metric: `${cc} websearch-30% ${label} packets/s (wall)`, value: median(pk['wheel']!), unit: 'packet-hops/s', better: 'higher', peer: { name: 'netsim-binary-heap', value: median(pk['heap']!) } });
+    ctx.report({
+      case: 'simulator',
+      metric: `${cc} websearch-30% ${label} events per CPU-second`,
+      value: median(evCpu['wheel']!),
+      unit: 'events/s',
+      better: 'higher',
+      peer: { name: 'netsim-binary-heap', value: median(evCpu['heap']!) },
+      target: 5e6,
+    });
+    ctx.report({
+      case: 'simulator',
+      metric: `${cc} websearch-30% ${label} events/s (wall)`,
+      value: median(ev['wheel']!),
+      unit: 'events/s',
+      better: 'higher',
+      peer: { name: 'netsim-binary-heap', value: median(ev['heap']!) },
+    });
+    ctx.report({
+      case: 'simulator',
+      metric: `${cc} websearch-30% ${label} packets/s (wall)`,
+      value: median(pk['wheel']!),
+      unit: 'packet-hops/s',
+      better: 'higher',
+      peer: { name: 'netsim-binary-heap', value: median(pk['heap']!) },
+    });
     ctx.progress(`simulator ${label} ${cc} done`);
   }
 }

@@ -27,7 +27,14 @@ export async function run(ctx: BenchContext): Promise<void> {
     const kernel = loader.loadFile(kernelFile('core'));
     await pool.loadKernel(kernel);
     const core = pool.cores[0]!;
-    const echo = host.allocState({ name: 'bench:echo', owner: 'bench', kind: 'job-state', magic: 'ECHO', layoutVersion: 1, payloadBytes: 256 });
+    const echo = host.allocState({
+      name: 'bench:echo',
+      owner: 'bench',
+      kind: 'job-state',
+      magic: 'ECHO',
+      layoutVersion: 1,
+      payloadBytes: 256,
+    });
     await core.attachJob({ kernel, entry: 'core_echo', state: echo.base, budget: 1 });
     const i32 = host.i32;
     const reqIdx = (echo.base + 64) >> 2;
@@ -65,7 +72,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     for (let r = 0; r < ctx.runs; r++) {
       const n = q ? 500 : 3_000;
       const samples = new Float64Array(n);
-      for (let i = 0; i < n; ) {
+      for (let i = 0; i < n;) {
         while (Atomics.load(i32, stateIdx) !== RunState.Sleeping);
         spinMicros(20);
         const v = ++seq;
@@ -79,7 +86,13 @@ export async function run(ctx: BenchContext): Promise<void> {
       wakeRuns.push(summarize(samples));
     }
     const notifyRuns = await notifyWakeUps(ctx, q ? 500 : 3_000);
-    reportLatency(ctx, 'interrupt-wake-up', medianOf(wakeRuns), { name: 'atomics-notify-worker', ...medianOf(notifyRuns) }, 50);
+    reportLatency(
+      ctx,
+      'interrupt-wake-up',
+      medianOf(wakeRuns),
+      { name: 'atomics-notify-worker', ...medianOf(notifyRuns) },
+      50,
+    );
     ctx.progress('interrupt wake-up done');
 
     // ---- control command round trip (core idle in adaptive mode, as it is by default)
@@ -106,15 +119,44 @@ export async function run(ctx: BenchContext): Promise<void> {
     const idle = await idleCpu(ctx.runs, seconds);
     await core.setMode('poll', 1);
     const spinning = await idleCpu(Math.min(ctx.runs, 3), seconds);
-    ctx.report({ case: 'idle-cpu', metric: 'interrupt-mode', value: idle, unit: '% of a core', better: 'lower', peer: { name: 'poll-mode', value: spinning }, target: 2 });
+    ctx.report({
+      case: 'idle-cpu',
+      metric: 'interrupt-mode',
+      value: idle,
+      unit: '% of a core',
+      better: 'lower',
+      peer: { name: 'poll-mode', value: spinning },
+      target: 2,
+    });
   } finally {
     await pool.close();
   }
 }
 
-function reportLatency(ctx: BenchContext, name: string, ours: LatencySummary, peer: LatencySummary & { name: string }, p50Target?: number): void {
-  ctx.report({ case: name, metric: 'p50', value: ours.p50, unit: 'us', better: 'lower', peer: { name: peer.name, value: peer.p50 }, ...(p50Target ? { target: p50Target } : {}) });
-  ctx.report({ case: name, metric: 'p99', value: ours.p99, unit: 'us', better: 'lower', peer: { name: peer.name, value: peer.p99 } });
+function reportLatency(
+  ctx: BenchContext,
+  name: string,
+  ours: LatencySummary,
+  peer: LatencySummary & { name: string },
+  p50Target?: number,
+): void {
+  ctx.report({
+    case: name,
+    metric: 'p50',
+    value: ours.p50,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: peer.name, value: peer.p50 },
+    ...(p50Target ? { target: p50Target } : {}),
+  });
+  ctx.report({
+    case: name,
+    metric: 'p99',
+    value: ours.p99,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: peer.name, value: peer.p99 },
+  });
 }
 
 /** Process CPU (all threads; main is asleep in a timer) as % of one core, median over runs. */
@@ -133,7 +175,11 @@ async function idleCpu(runs: number, seconds: number): Promise<number> {
 }
 
 async function piscinaRoundTrips(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
-  const p = new Piscina({ filename: pathToFileURL(distFile('src/bench/peers/noop-task.js')).href, minThreads: 1, maxThreads: 1 });
+  const p = new Piscina({
+    filename: pathToFileURL(distFile('src/bench/peers/noop-task.js')).href,
+    minThreads: 1,
+    maxThreads: 1,
+  });
   try {
     for (let i = 0; i < 200; i++) await p.run(i);
     const runs: LatencySummary[] = [];
@@ -161,7 +207,7 @@ async function notifyWakeUps(ctx: BenchContext, n: number): Promise<LatencySumma
     let seq = 0;
     for (let r = 0; r < ctx.runs; r++) {
       const samples = new Float64Array(n);
-      for (let i = 0; i < n; ) {
+      for (let i = 0; i < n;) {
         while (Atomics.load(i32, 2) !== 1);
         spinMicros(20);
         const v = ++seq;
@@ -185,7 +231,11 @@ async function notifyWakeUps(ctx: BenchContext, n: number): Promise<LatencySumma
 
 async function portRoundTrips(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
   const w = new Worker(distFile('src/bench/peers/ping-worker.js'), { workerData: { mode: 'port' } });
-  const once = (v: number): Promise<unknown> => new Promise((res) => { w.once('message', res); w.postMessage(v); });
+  const once = (v: number): Promise<unknown> =>
+    new Promise((res) => {
+      w.once('message', res);
+      w.postMessage(v);
+    });
   try {
     for (let i = 0; i < 100; i++) await once(i);
     const runs: LatencySummary[] = [];

@@ -41,14 +41,18 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   const region = mem.alloc({ name: 'bench:dif', owner: 'bench', kind: 'guest-ram', sizeBytes: 4 << 20 });
 
-  for (const [name, len, target] of [['crc16-64KiB', 64 << 10, 2], ['crc16-4KiB', 4 << 10, undefined]] as const) {
+  for (const [name, len, target] of [
+    ['crc16-64KiB', 64 << 10, 2],
+    ['crc16-4KiB', 4 << 10, undefined],
+  ] as const) {
     const data = fill(len, 7);
     mem.u8.set(data, region.base);
     const want = jsCrc16(data);
     const samplers: Record<string, () => number> = {};
     for (const simd of flavours) {
       const opt = { runtime, simd };
-      if (crc16t10dif(data, 0, opt) !== want || crc16t10difAt(region.base, len, 0, opt) !== want) throw new Error('crc check failed');
+      if (crc16t10dif(data, 0, opt) !== want || crc16t10difAt(region.base, len, 0, opt) !== want)
+        throw new Error('crc check failed');
       samplers[`zc-${simd}`] = () => rateSync(() => crc16t10difAt(region.base, len, 0, opt), len, ms);
       samplers[`copy-${simd}`] = () => rateSync(() => crc16t10dif(data, 0, opt), len, ms);
     }
@@ -67,14 +71,48 @@ export async function run(ctx: BenchContext): Promise<void> {
     const best = flavours[0];
     for (const f of flavours) {
       const t = f === best && target !== undefined ? { target } : {};
-      ctx.report({ case: name, metric: `zero-copy (${f} kernels)`, value: med(`zc-${f}`), unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: med('plain-js') }, ...t });
-      ctx.report({ case: name, metric: `Uint8Array API, copies (${f} kernels)`, value: med(`copy-${f}`), unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: med('plain-js') }, ...t });
+      ctx.report({
+        case: name,
+        metric: `zero-copy (${f} kernels)`,
+        value: med(`zc-${f}`),
+        unit: 'GB/s',
+        better: 'higher',
+        peer: { name: 'plain-js table', value: med('plain-js') },
+        ...t,
+      });
+      ctx.report({
+        case: name,
+        metric: `Uint8Array API, copies (${f} kernels)`,
+        value: med(`copy-${f}`),
+        unit: 'GB/s',
+        better: 'higher',
+        peer: { name: 'plain-js table', value: med('plain-js') },
+        ...t,
+      });
     }
-    if (s['js-crc']) ctx.report({ case: name, metric: `zero-copy (${best})`, value: med(`zc-${best}`), unit: 'GB/s', better: 'higher', peer: { name: 'js-crc (npm)', value: med('js-crc') } });
-    ctx.report({ case: name, metric: `zero-copy (${best})`, value: med(`zc-${best}`), unit: 'GB/s', better: 'higher', peer: { name: 'slice-by-16 Wasm (ours, scalar)', value: med('slice16') } });
+    if (s['js-crc'])
+      ctx.report({
+        case: name,
+        metric: `zero-copy (${best})`,
+        value: med(`zc-${best}`),
+        unit: 'GB/s',
+        better: 'higher',
+        peer: { name: 'js-crc (npm)', value: med('js-crc') },
+      });
+    ctx.report({
+      case: name,
+      metric: `zero-copy (${best})`,
+      value: med(`zc-${best}`),
+      unit: 'GB/s',
+      better: 'higher',
+      peer: { name: 'slice-by-16 Wasm (ours, scalar)', value: med('slice16') },
+    });
   }
 
-  for (const [bs, blocks, target] of [[4096, 64, 1.5], [512, 256, undefined]] as const) {
+  for (const [bs, blocks, target] of [
+    [4096, 64, 1.5],
+    [512, 256, undefined],
+  ] as const) {
     const name = `generate+verify-${bs}B-blocks`;
     const unit = bs + 8;
     const bytes = bs * blocks;
@@ -84,30 +122,69 @@ export async function run(ctx: BenchContext): Promise<void> {
     const jsBuf = buf.slice();
     const samplers: Record<string, () => number> = {};
     for (const simd of flavours) {
-      const dif = new T10Dif({ blockSize: bs, type: 1, refTag: 1000, appTag: 0x42, checks: { appTag: true }, runtime, simd });
+      const dif = new T10Dif({
+        blockSize: bs,
+        type: 1,
+        refTag: 1000,
+        appTag: 0x42,
+        checks: { appTag: true },
+        runtime,
+        simd,
+      });
       dif.generate(buf);
       if (!dif.verify(buf).ok) throw new Error('dif check failed');
-      samplers[`zc-${simd}`] = () => rateSync(() => {
-        dif.generateAt(region.base, blocks);
-        if (!dif.verifyAt(region.base, blocks).ok) throw new Error('verify failed');
-      }, bytes, ms);
-      samplers[`copy-${simd}`] = () => rateSync(() => {
-        dif.generate(buf);
-        if (!dif.verify(buf).ok) throw new Error('verify failed');
-      }, bytes, ms);
+      samplers[`zc-${simd}`] = () =>
+        rateSync(
+          () => {
+            dif.generateAt(region.base, blocks);
+            if (!dif.verifyAt(region.base, blocks).ok) throw new Error('verify failed');
+          },
+          bytes,
+          ms,
+        );
+      samplers[`copy-${simd}`] = () =>
+        rateSync(
+          () => {
+            dif.generate(buf);
+            if (!dif.verify(buf).ok) throw new Error('verify failed');
+          },
+          bytes,
+          ms,
+        );
     }
-    samplers['plain-js'] = () => rateSync(() => {
-      jsDifGenerate(jsBuf, bs, 0x42, 1000);
-      if (jsDifVerify(jsBuf, bs, 1000) >= 0) throw new Error('plain-js verify failed');
-    }, bytes, ms);
+    samplers['plain-js'] = () =>
+      rateSync(
+        () => {
+          jsDifGenerate(jsBuf, bs, 0x42, 1000);
+          if (jsDifVerify(jsBuf, bs, 1000) >= 0) throw new Error('plain-js verify failed');
+        },
+        bytes,
+        ms,
+      );
     ctx.progress(`${name}: warming up`);
     await sampleAll(1, samplers);
     const s = await sampleAll(ctx.runs, samplers);
     if (!Buffer.from(jsBuf).equals(buf)) throw new Error('plain-js PI differs from ours');
     for (const f of flavours) {
       const t = f === flavours[0] && target !== undefined ? { target } : {};
-      ctx.report({ case: name, metric: `zero-copy (${f} kernels)`, value: median(s[`zc-${f}`]!), unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: median(s['plain-js']!) }, ...t });
-      ctx.report({ case: name, metric: `Uint8Array API, copies (${f} kernels)`, value: median(s[`copy-${f}`]!), unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: median(s['plain-js']!) }, ...t });
+      ctx.report({
+        case: name,
+        metric: `zero-copy (${f} kernels)`,
+        value: median(s[`zc-${f}`]!),
+        unit: 'GB/s',
+        better: 'higher',
+        peer: { name: 'plain-js table', value: median(s['plain-js']!) },
+        ...t,
+      });
+      ctx.report({
+        case: name,
+        metric: `Uint8Array API, copies (${f} kernels)`,
+        value: median(s[`copy-${f}`]!),
+        unit: 'GB/s',
+        better: 'higher',
+        peer: { name: 'plain-js table', value: median(s['plain-js']!) },
+        ...t,
+      });
     }
   }
   mem.free(region, 'bench');

@@ -22,7 +22,18 @@ import { JsReedSolomon } from './peers/js-reed-solomon.js';
  */
 interface Ronomon {
   create(k: number, m: number): unknown;
-  encode(ctx: unknown, sources: number, targets: number, buf: Buffer, bufOff: number, bufSize: number, par: Buffer, parOff: number, parSize: number, cb: (e?: Error) => void): void;
+  encode(
+    ctx: unknown,
+    sources: number,
+    targets: number,
+    buf: Buffer,
+    bufOff: number,
+    bufSize: number,
+    par: Buffer,
+    parOff: number,
+    parSize: number,
+    cb: (e?: Error) => void,
+  ): void;
 }
 interface Dd {
   encode(shards: Uint8Array, k: number, m: number): number;
@@ -52,7 +63,9 @@ async function loadPeers(ctx: BenchContext): Promise<{ ronomon: Ronomon | null; 
   }
   try {
     // The CommonJS build: its fromCurrentDirectorySync finds the .wasm next to itself (__dirname).
-    const mod = require('@digitaldefiance/reed-solomon-erasure.wasm') as { ReedSolomonErasure: { fromCurrentDirectorySync(): Dd } };
+    const mod = require('@digitaldefiance/reed-solomon-erasure.wasm') as {
+      ReedSolomonErasure: { fromCurrentDirectorySync(): Dd };
+    };
     dd = mod.ReedSolomonErasure.fromCurrentDirectorySync();
   } catch (e) {
     ctx.progress(`peer @digitaldefiance/reed-solomon-erasure.wasm unavailable: ${(e as Error).message}`);
@@ -66,7 +79,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   const mem = new HostMemory({ sizeBytes: 256 << 20 });
   const runtime = new LoaderRuntime(mem);
   const flavours = relaxedSimdSupported() ? (['relaxed', 'portable'] as const) : (['portable'] as const);
-  ctx.progress(`kernels: ${flavours.join(', ')}${relaxedSimdSupported() ? '' : ' (relaxed SIMD not available in this engine)'}`);
+  ctx.progress(
+    `kernels: ${flavours.join(', ')}${relaxedSimdSupported() ? '' : ' (relaxed SIMD not available in this engine)'}`,
+  );
 
   for (const c of [
     { name: 'encode-10+4-64KiB', k: 10, m: 4, len: 64 * KIB, target: 4, ratio: 1.5 },
@@ -83,7 +98,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     const jsParity = Array.from({ length: m }, () => new Uint8Array(len));
     const check = new ReedSolomon({ dataShards: k, parityShards: m, matrix: 'klauspost', runtime });
     js.encode(data, jsParity);
-    if (!check.encode(data).every((p, i) => Buffer.from(p).equals(jsParity[i]!))) throw new Error('plain-js peer disagrees with ReedSolomon(klauspost)');
+    if (!check.encode(data).every((p, i) => Buffer.from(p).equals(jsParity[i]!)))
+      throw new Error('plain-js peer disagrees with ReedSolomon(klauspost)');
     check.dispose();
 
     const samplers: Record<string, () => number | Promise<number>> = {};
@@ -91,7 +107,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     coders.forEach((rs) => {
       samplers[`copy-${rs.flavour}`] = () => rateSync(() => rs.encode(data), bytes, ms);
       samplers[`into-${rs.flavour}`] = () => rateSync(() => rs.encodeInto(data, into), bytes, ms);
-      samplers[`zc-${rs.flavour}`] = () => rateSync(() => rs.encodeAt(addrs.slice(0, k), addrs.slice(k), len), bytes, ms);
+      samplers[`zc-${rs.flavour}`] = () =>
+        rateSync(() => rs.encodeAt(addrs.slice(0, k), addrs.slice(k), len), bytes, ms);
     });
     if (ronomon) {
       const ctxR = ronomon.create(k, m);
@@ -99,7 +116,10 @@ export async function run(ctx: BenchContext): Promise<void> {
       const par = Buffer.alloc(m * len);
       const sources = (1 << k) - 1;
       const targets = ((1 << (k + m)) - 1) & ~sources;
-      const once = (): Promise<void> => new Promise((res, rej) => ronomon.encode(ctxR, sources, targets, buf, 0, buf.length, par, 0, par.length, (e) => (e ? rej(e) : res())));
+      const once = (): Promise<void> =>
+        new Promise((res, rej) =>
+          ronomon.encode(ctxR, sources, targets, buf, 0, buf.length, par, 0, par.length, (e) => (e ? rej(e) : res())),
+        );
       samplers['ronomon'] = () => rateAsync(once, bytes, ms);
     }
     if (dd) {
@@ -123,27 +143,88 @@ export async function run(ctx: BenchContext): Promise<void> {
   await offloadCase(ctx, ms);
 }
 
-function reportEncode(ctx: BenchContext, name: string, target: number, ratio: number, s: Record<string, number[]>): void {
+function reportEncode(
+  ctx: BenchContext,
+  name: string,
+  target: number,
+  ratio: number,
+  s: Record<string, number[]>,
+): void {
   const med = (key: string): number | undefined => (s[key] ? median(s[key]) : undefined);
   const best = med('zc-relaxed') !== undefined ? 'relaxed' : 'portable';
   const ron = med('ronomon');
-  const peerOf = (name2: string, v: number | undefined): { peer?: { name: string; value: number } } => (v === undefined ? {} : { peer: { name: name2, value: v } });
+  const peerOf = (name2: string, v: number | undefined): { peer?: { name: string; value: number } } =>
+    v === undefined ? {} : { peer: { name: name2, value: v } };
   for (const f of ['relaxed', 'portable']) {
     const zc = med(`zc-${f}`);
     const cp = med(`copy-${f}`);
     if (zc === undefined || cp === undefined) continue;
     const t = f === best ? { target } : {};
-    ctx.report({ case: name, metric: `zero-copy (${f} kernels)`, value: zc, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron), ...t });
-    ctx.report({ case: name, metric: `Uint8Array API, copies (${f} kernels)`, value: cp, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron), ...t });
-    ctx.report({ case: name, metric: `encodeInto, copies, no allocation (${f} kernels)`, value: med(`into-${f}`)!, unit: 'GB/s', better: 'higher', ...peerOf('@ronomon/reed-solomon', ron) });
+    ctx.report({
+      case: name,
+      metric: `zero-copy (${f} kernels)`,
+      value: zc,
+      unit: 'GB/s',
+      better: 'higher',
+      ...peerOf('@ronomon/reed-solomon', ron),
+      ...t,
+    });
+    ctx.report({
+      case: name,
+      metric: `Uint8Array API, copies (${f} kernels)`,
+      value: cp,
+      unit: 'GB/s',
+      better: 'higher',
+      ...peerOf('@ronomon/reed-solomon', ron),
+      ...t,
+    });
+    ctx.report({
+      case: name,
+      metric: `encodeInto, copies, no allocation (${f} kernels)`,
+      value: med(`into-${f}`)!,
+      unit: 'GB/s',
+      better: 'higher',
+      ...peerOf('@ronomon/reed-solomon', ron),
+    });
   }
   const top = med(`zc-${best}`)!;
-  if (ron !== undefined) ctx.report({ case: name, metric: `zero-copy / @ronomon (${best})`, value: top / ron, unit: 'x', better: 'higher', target: ratio });
+  if (ron !== undefined)
+    ctx.report({
+      case: name,
+      metric: `zero-copy / @ronomon (${best})`,
+      value: top / ron,
+      unit: 'x',
+      better: 'higher',
+      target: ratio,
+    });
   const cpTop = med(`copy-${best}`)!;
-  if (ron !== undefined) ctx.report({ case: name, metric: `Uint8Array API / @ronomon (${best})`, value: cpTop / ron, unit: 'x', better: 'higher', target: ratio });
+  if (ron !== undefined)
+    ctx.report({
+      case: name,
+      metric: `Uint8Array API / @ronomon (${best})`,
+      value: cpTop / ron,
+      unit: 'x',
+      better: 'higher',
+      target: ratio,
+    });
   const ddv = med('dd');
-  if (ddv !== undefined) ctx.report({ case: name, metric: `zero-copy (${best})`, value: top, unit: 'GB/s', better: 'higher', peer: { name: '@digitaldefiance/reed-solomon-erasure.wasm', value: ddv } });
-  ctx.report({ case: name, metric: `zero-copy (${best})`, value: top, unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: med('plain-js')! } });
+  if (ddv !== undefined)
+    ctx.report({
+      case: name,
+      metric: `zero-copy (${best})`,
+      value: top,
+      unit: 'GB/s',
+      better: 'higher',
+      peer: { name: '@digitaldefiance/reed-solomon-erasure.wasm', value: ddv },
+    });
+  ctx.report({
+    case: name,
+    metric: `zero-copy (${best})`,
+    value: top,
+    unit: 'GB/s',
+    better: 'higher',
+    peer: { name: 'plain-js table', value: med('plain-js')! },
+  });
 }
 
 async function reconstructCase(
@@ -156,7 +237,10 @@ async function reconstructCase(
   ms: number,
 ): Promise<void> {
   const name = 'reconstruct-10+4-64KiB-4-lost';
-  const k = 10, m = 4, len = 64 * KIB, bytes = k * len;
+  const k = 10,
+    m = 4,
+    len = 64 * KIB,
+    bytes = k * len;
   const lost = [0, 1, 2, 3];
   const data = Array.from({ length: k }, (_, i) => fill(len, i + 11));
   const rs = flavours.map((simd) => new ReedSolomon({ dataShards: k, parityShards: m, runtime, simd }));
@@ -180,8 +264,15 @@ async function reconstructCase(
     const targets = lost.reduce((a, i) => a | (1 << i), 0);
     const sources = ((1 << (k + m)) - 1) & ~targets;
     const encodeAll = (1 << (k + m)) - 1 - ((1 << k) - 1);
-    await new Promise<void>((res, rej) => ronomon.encode(ctxR, (1 << k) - 1, encodeAll, buf, 0, buf.length, par, 0, par.length, (e) => (e ? rej(e) : res())));
-    const once = (): Promise<void> => new Promise((res, rej) => ronomon.encode(ctxR, sources, targets, buf, 0, buf.length, par, 0, par.length, (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) =>
+      ronomon.encode(ctxR, (1 << k) - 1, encodeAll, buf, 0, buf.length, par, 0, par.length, (e) =>
+        e ? rej(e) : res(),
+      ),
+    );
+    const once = (): Promise<void> =>
+      new Promise((res, rej) =>
+        ronomon.encode(ctxR, sources, targets, buf, 0, buf.length, par, 0, par.length, (e) => (e ? rej(e) : res())),
+      );
     samplers['ronomon'] = () => rateAsync(once, bytes, ms);
   }
   if (dd) {
@@ -204,19 +295,53 @@ async function reconstructCase(
   const best = med('zc-relaxed') !== undefined ? 'relaxed' : 'portable';
   for (const f of flavours) {
     const t = f === best ? { target: 3 } : {};
-    const peer = med('ronomon') === undefined ? {} : { peer: { name: '@ronomon/reed-solomon', value: med('ronomon')! } };
-    ctx.report({ case: name, metric: `zero-copy (${f} kernels)`, value: med(`zc-${f}`)!, unit: 'GB/s', better: 'higher', ...peer, ...t });
-    ctx.report({ case: name, metric: `Uint8Array API, copies (${f} kernels)`, value: med(`copy-${f}`)!, unit: 'GB/s', better: 'higher', ...peer, ...t });
+    const peer =
+      med('ronomon') === undefined ? {} : { peer: { name: '@ronomon/reed-solomon', value: med('ronomon')! } };
+    ctx.report({
+      case: name,
+      metric: `zero-copy (${f} kernels)`,
+      value: med(`zc-${f}`)!,
+      unit: 'GB/s',
+      better: 'higher',
+      ...peer,
+      ...t,
+    });
+    ctx.report({
+      case: name,
+      metric: `Uint8Array API, copies (${f} kernels)`,
+      value: med(`copy-${f}`)!,
+      unit: 'GB/s',
+      better: 'higher',
+      ...peer,
+      ...t,
+    });
   }
-  if (med('dd') !== undefined) ctx.report({ case: name, metric: `zero-copy (${best})`, value: med(`zc-${best}`)!, unit: 'GB/s', better: 'higher', peer: { name: '@digitaldefiance/reed-solomon-erasure.wasm', value: med('dd')! } });
-  ctx.report({ case: name, metric: `zero-copy (${best})`, value: med(`zc-${best}`)!, unit: 'GB/s', better: 'higher', peer: { name: 'plain-js table', value: med('plain-js')! } });
+  if (med('dd') !== undefined)
+    ctx.report({
+      case: name,
+      metric: `zero-copy (${best})`,
+      value: med(`zc-${best}`)!,
+      unit: 'GB/s',
+      better: 'higher',
+      peer: { name: '@digitaldefiance/reed-solomon-erasure.wasm', value: med('dd')! },
+    });
+  ctx.report({
+    case: name,
+    metric: `zero-copy (${best})`,
+    value: med(`zc-${best}`)!,
+    unit: 'GB/s',
+    better: 'higher',
+    peer: { name: 'plain-js table', value: med('plain-js')! },
+  });
   rs.forEach((c) => c.dispose());
   mem.free(region, 'bench');
 }
 
 /** Partial-stripe write: parity update for one changed 64 KiB shard vs re-encoding the stripe. */
 async function updateCase(ctx: BenchContext, mem: HostMemory, runtime: LoaderRuntime, ms: number): Promise<void> {
-  const k = 10, m = 4, len = 64 * KIB;
+  const k = 10,
+    m = 4,
+    len = 64 * KIB;
   const rs = new ReedSolomon({ dataShards: k, parityShards: m, runtime });
   const region = mem.alloc({ name: 'bench:update', owner: 'bench', kind: 'guest-ram', sizeBytes: (k + m + 1) * len });
   const addrs = Array.from({ length: k + m + 1 }, (_, i) => region.base + i * len);
@@ -226,20 +351,35 @@ async function updateCase(ctx: BenchContext, mem: HostMemory, runtime: LoaderRun
     update: perCall(() => rs.updateAt(addrs.slice(k, k + m), 3, addrs[3]!, addrs[k + m]!, len)),
     reencode: perCall(() => rs.encodeAt(addrs.slice(0, k), addrs.slice(k, k + m), len)),
   });
-  ctx.report({ case: 'update-10+4-64KiB-1-shard', metric: `parity update, zero-copy (${rs.flavour})`, value: median(s['update']!.slice(1)), unit: 'us', better: 'lower', peer: { name: 'full re-encode (ours, zero-copy)', value: median(s['reencode']!.slice(1)) } });
+  ctx.report({
+    case: 'update-10+4-64KiB-1-shard',
+    metric: `parity update, zero-copy (${rs.flavour})`,
+    value: median(s['update']!.slice(1)),
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'full re-encode (ours, zero-copy)', value: median(s['reencode']!.slice(1)) },
+  });
   rs.dispose();
   mem.free(region, 'bench');
 }
 
 /** Stripe batches on the DPU core pool (EcOffload) against the same passes on the main thread. */
 async function offloadCase(ctx: BenchContext, ms: number): Promise<void> {
-  const k = 10, m = 4, len = 64 * KIB, count = ctx.quick ? 16 : 64;
+  const k = 10,
+    m = 4,
+    len = 64 * KIB,
+    count = ctx.quick ? 16 : 64;
   // Adaptive: the core sleeps while the main thread takes its turn (poll mode would spin on a shared CPU).
   const host = await Host.boot({ memory: { sizeBytes: 256 << 20 }, dpu: { cores: 1, mode: 'adaptive' } });
   try {
     const rs = new ReedSolomon({ dataShards: k, parityShards: m, runtime: host.runtime });
     const off = await EcOffload.start(host.runtime, host.dpu, { simd: rs.flavour, stripesPerRound: count });
-    const region = host.memory.alloc({ name: 'bench:offload', owner: 'bench', kind: 'guest-ram', sizeBytes: count * (k + m) * len });
+    const region = host.memory.alloc({
+      name: 'bench:offload',
+      owner: 'bench',
+      kind: 'guest-ram',
+      sizeBytes: count * (k + m) * len,
+    });
     const stripes = Array.from({ length: count }, (_, s) => {
       const a = Array.from({ length: k + m }, (_, i) => region.base + (s * (k + m) + i) * len);
       for (let i = 0; i < k; i++) host.memory.u8.set(fill(len, s * 31 + i + 1), a[i]);
@@ -250,7 +390,14 @@ async function offloadCase(ctx: BenchContext, ms: number): Promise<void> {
       dpu: () => rateAsync(async () => void (await off.encode(rs, stripes, len)), bytes, ms * 2),
       main: () => rateSync(() => stripes.forEach((st) => rs.encodeAt(st.data, st.parity, len)), bytes, ms * 2),
     });
-    ctx.report({ case: `offload-10+4-64KiB-x${count}`, metric: `1 DPU core, ec_batch job (${rs.flavour})`, value: median(s['dpu']!.slice(1)), unit: 'GB/s', better: 'higher', peer: { name: 'main thread, zero-copy', value: median(s['main']!.slice(1)) } });
+    ctx.report({
+      case: `offload-10+4-64KiB-x${count}`,
+      metric: `1 DPU core, ec_batch job (${rs.flavour})`,
+      value: median(s['dpu']!.slice(1)),
+      unit: 'GB/s',
+      better: 'higher',
+      peer: { name: 'main thread, zero-copy', value: median(s['main']!.slice(1)) },
+    });
     await off.close();
     rs.dispose();
   } finally {

@@ -30,7 +30,8 @@ import { LinearClassifier } from './peers/linear-classifier.js';
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 1 << 30 }));
-  for (const n of ctx.quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000]) if (ctx.wants(`flow-cache-${label(n)}`)) flowCache(ctx, runtime, n);
+  for (const n of ctx.quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000])
+    if (ctx.wants(`flow-cache-${label(n)}`)) flowCache(ctx, runtime, n);
   classifier(ctx, runtime);
   for (const n of ctx.quick ? [100_000] : [100_000, 900_000]) if (ctx.wants(`lpm4-${label(n)}`)) lpm4(ctx, runtime, n);
 }
@@ -61,18 +62,28 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
   const rng = new Prng(n);
   const probes = Math.min(n, 1 << 16) * 4;
   // Region: n inserted keys | probe keys (hits) | probe keys (misses) | out | hits' slots.
-  const region = mem.alloc({ name: 'bench:flow-keys', owner: 'bench', kind: 'core-scratch', sizeBytes: (n + 2 * probes) * FLOW_KEY_BYTES + 4 * BURST + 4 * probes });
+  const region = mem.alloc({
+    name: 'bench:flow-keys',
+    owner: 'bench',
+    kind: 'core-scratch',
+    sizeBytes: (n + 2 * probes) * FLOW_KEY_BYTES + 4 * BURST + 4 * probes,
+  });
   const table = new FlowTable({ runtime, capacity: n, clock: () => 1 });
   try {
     const words = new Uint32Array(mem.memory.buffer, region.base, ((n + 2 * probes) * FLOW_KEY_BYTES) / 4);
     for (let i = 0; i < words.length; i++) words[i] = rng.u32();
-    const keyBytes = (i: number): Uint8Array => mem.u8.subarray(region.base + i * FLOW_KEY_BYTES, region.base + (i + 1) * FLOW_KEY_BYTES);
+    const keyBytes = (i: number): Uint8Array =>
+      mem.u8.subarray(region.base + i * FLOW_KEY_BYTES, region.base + (i + 1) * FLOW_KEY_BYTES);
     const hitBase = region.base + n * FLOW_KEY_BYTES;
     const missBase = hitBase + probes * FLOW_KEY_BYTES;
     const out = missBase + probes * FLOW_KEY_BYTES;
     for (let i = 0; i < probes; i++) {
       const k = rng.below(n);
-      mem.u8.copyWithin(hitBase + i * FLOW_KEY_BYTES, region.base + k * FLOW_KEY_BYTES, region.base + (k + 1) * FLOW_KEY_BYTES);
+      mem.u8.copyWithin(
+        hitBase + i * FLOW_KEY_BYTES,
+        region.base + k * FLOW_KEY_BYTES,
+        region.base + (k + 1) * FLOW_KEY_BYTES,
+      );
     }
     for (let i = 0; i < n; i++) table.insert(keyBytes(i), i);
     const peer = new JsFlowMap();
@@ -87,19 +98,41 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
       for (let b = 0; b < probes; b += BURST) {
         table.lookupAt(base + b * FLOW_KEY_BYTES, BURST, out, 1);
         peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
-        for (let i = 0; i < BURST; i++) if (mem.view.getInt32(out + i * 4, true) !== peerOut[i]) throw new Error(`flow cache bench: ours and the peer disagree on probe ${b + i}`);
+        for (let i = 0; i < BURST; i++)
+          if (mem.view.getInt32(out + i * 4, true) !== peerOut[i])
+            throw new Error(`flow cache bench: ours and the peer disagree on probe ${b + i}`);
       }
       const ours: number[] = [];
       const theirs: number[] = [];
       for (let r = 0; r < ctx.runs; r++) {
-        ours.push(rate(probes, () => {
-          for (let b = 0; b < probes; b += BURST) table.lookupAt(base + b * FLOW_KEY_BYTES, BURST, out, 1);
-        }, minMs));
-        theirs.push(rate(probes, () => {
-          for (let b = 0; b < probes; b += BURST) peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
-        }, minMs));
+        ours.push(
+          rate(
+            probes,
+            () => {
+              for (let b = 0; b < probes; b += BURST) table.lookupAt(base + b * FLOW_KEY_BYTES, BURST, out, 1);
+            },
+            minMs,
+          ),
+        );
+        theirs.push(
+          rate(
+            probes,
+            () => {
+              for (let b = 0; b < probes; b += BURST) peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
+            },
+            minMs,
+          ),
+        );
       }
-      ctx.report({ case: `flow-cache-${label(n)}`, metric: `lookups-${kind}`, value: median(ours) / 1e6, unit: 'M/s', better: 'higher', peer: { name: 'js-map', value: median(theirs) / 1e6 }, ...(n === 1_000_000 ? { target: 30 } : {}) });
+      ctx.report({
+        case: `flow-cache-${label(n)}`,
+        metric: `lookups-${kind}`,
+        value: median(ours) / 1e6,
+        unit: 'M/s',
+        better: 'higher',
+        peer: { name: 'js-map', value: median(theirs) / 1e6 },
+        ...(n === 1_000_000 ? { target: 30 } : {}),
+      });
     }
     // The memory floor of a hit, on the same table and probes: a hit must read its flow's entry
     // line, so the kernel's loop that reads only those lines (flow_fc_read_entries), called per
@@ -110,18 +143,34 @@ function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
     const slots = out + 4 * BURST;
     const slotWords = new Uint32Array(mem.memory.buffer, slots, probes);
     for (let i = 0; i < probes; i++) {
-      const slot = table.placement(mem.u8.subarray(hitBase + i * FLOW_KEY_BYTES, hitBase + (i + 1) * FLOW_KEY_BYTES)).slot;
+      const slot = table.placement(
+        mem.u8.subarray(hitBase + i * FLOW_KEY_BYTES, hitBase + (i + 1) * FLOW_KEY_BYTES),
+      ).slot;
       if (slot === null) throw new Error(`flow cache bench: hit probe ${i} is not in the table`);
       slotWords[i] = slot;
     }
     const readEntries = table.kernel.fn<(st: number, slots: number, n: number) => number>('flow_fc_read_entries');
     const floor: number[] = [];
     for (let r = 0; r < ctx.runs; r++) {
-      floor.push(rate(probes, () => {
-        for (let b = 0; b < probes; b += BURST) if (readEntries(table.state.base, slots + b * 4, BURST) < 0) throw new Error('flow cache bench: flow_fc_read_entries failed');
-      }, minMs));
+      floor.push(
+        rate(
+          probes,
+          () => {
+            for (let b = 0; b < probes; b += BURST)
+              if (readEntries(table.state.base, slots + b * 4, BURST) < 0)
+                throw new Error('flow cache bench: flow_fc_read_entries failed');
+          },
+          minMs,
+        ),
+      );
     }
-    ctx.report({ case: `flow-cache-${label(n)}`, metric: 'entry-line-reads', value: median(floor) / 1e6, unit: 'M/s', better: 'higher' });
+    ctx.report({
+      case: `flow-cache-${label(n)}`,
+      metric: 'entry-line-reads',
+      value: median(floor) / 1e6,
+      unit: 'M/s',
+      better: 'higher',
+    });
   } finally {
     table.dispose();
     mem.free(region, 'bench');
@@ -158,15 +207,33 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
       pass();
       lin.classify(peerHdr, peerOut);
       const ours = new Int32Array(mem.memory.buffer, out, peerN);
-      for (let i = 0; i < peerN; i++) if (ours[i] !== peerOut[i]) throw new Error(`classifier bench: ours and the linear scan disagree on header ${i}: ${ours[i]} vs ${peerOut[i]}`);
+      for (let i = 0; i < peerN; i++)
+        if (ours[i] !== peerOut[i])
+          throw new Error(
+            `classifier bench: ours and the linear scan disagree on header ${i}: ${ours[i]} vs ${peerOut[i]}`,
+          );
       const oursRates: number[] = [];
       const peerRates: number[] = [];
       for (let r = 0; r < ctx.runs; r++) {
         oursRates.push(rate(n, pass, ctx.quick ? 150 : 400));
         peerRates.push(rate(peerN, () => lin.classify(peerHdr, peerOut), ctx.quick ? 150 : 400));
       }
-      ctx.report({ case: `classifier-${set.name}`, metric: 'lookups', value: median(oursRates) / 1e6, unit: 'M/s', better: 'higher', peer: { name: 'js-linear-scan', value: median(peerRates) / 1e6 }, ...(set.target ? { target: set.target } : {}) });
-      ctx.report({ case: `classifier-${set.name}`, metric: 'tables-probed-max', value: c.tableCount, unit: 'tables', better: 'lower' });
+      ctx.report({
+        case: `classifier-${set.name}`,
+        metric: 'lookups',
+        value: median(oursRates) / 1e6,
+        unit: 'M/s',
+        better: 'higher',
+        peer: { name: 'js-linear-scan', value: median(peerRates) / 1e6 },
+        ...(set.target ? { target: set.target } : {}),
+      });
+      ctx.report({
+        case: `classifier-${set.name}`,
+        metric: 'tables-probed-max',
+        value: c.tableCount,
+        unit: 'tables',
+        better: 'lower',
+      });
 
       // Updates: remove a random rule and insert it back (two updates), as a rule churn would.
       const rng = new Prng(3);
@@ -175,20 +242,40 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
       const peerUpd: number[] = [];
       const ops = ctx.quick ? 5_000 : 20_000;
       for (let r = 0; r < ctx.runs; r++) {
-        upd.push(rate(ops * 2, () => {
-          for (let k = 0; k < ops; k++) {
-            const at = rng.below(ids.length);
-            const id = ids[at]!;
-            const rule = c.rule(id)!;
-            c.remove(id);
-            ids[at] = c.insertNormal(rule);
-          }
-        }, ctx.quick ? 100 : 300));
-        peerUpd.push(rate(2_000, () => {
-          for (let k = 0; k < 1_000; k++) lin.reinsert(rng.below(set.rules.length));
-        }, ctx.quick ? 100 : 300));
+        upd.push(
+          rate(
+            ops * 2,
+            () => {
+              for (let k = 0; k < ops; k++) {
+                const at = rng.below(ids.length);
+                const id = ids[at]!;
+                const rule = c.rule(id)!;
+                c.remove(id);
+                ids[at] = c.insertNormal(rule);
+              }
+            },
+            ctx.quick ? 100 : 300,
+          ),
+        );
+        peerUpd.push(
+          rate(
+            2_000,
+            () => {
+              for (let k = 0; k < 1_000; k++) lin.reinsert(rng.below(set.rules.length));
+            },
+            ctx.quick ? 100 : 300,
+          ),
+        );
       }
-      ctx.report({ case: `classifier-${set.name}`, metric: 'updates', value: median(upd) / 1e6, unit: 'M/s', better: 'higher', peer: { name: 'js-linear-scan', value: median(peerUpd) / 1e6 }, ...(set.target ? { target: 0.5 } : {}) });
+      ctx.report({
+        case: `classifier-${set.name}`,
+        metric: 'updates',
+        value: median(upd) / 1e6,
+        unit: 'M/s',
+        better: 'higher',
+        peer: { name: 'js-linear-scan', value: median(peerUpd) / 1e6 },
+        ...(set.target ? { target: 0.5 } : {}),
+      });
     } finally {
       c.dispose();
       mem.free(region, 'bench');
@@ -201,7 +288,10 @@ function fixture(root: string, name: string): string {
   try {
     return readFileSync(join(root, 'test', 'fixtures', name), 'utf8');
   } catch {
-    throw new QingtianError(ErrorCode.NotFound, `bench flow: ClassBench file test/fixtures/${name} not found under ${root}; run the bench from a clone of the repository`);
+    throw new QingtianError(
+      ErrorCode.NotFound,
+      `bench flow: ClassBench file test/fixtures/${name} not found under ${root}; run the bench from a clone of the repository`,
+    );
   }
 }
 
@@ -215,10 +305,15 @@ function lpm4(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
   try {
     table.update({ insert: routes.map((r) => [{ addr: r.addr, length: r.length }, r.nextHop] as const) });
     const require = createRequire(import.meta.url);
-    const LongestPrefixMatch = require('longest-prefix-match') as new () => { addPrefix(p: string, d: unknown): void; getMatch(p: string): { nh: number }[] };
+    const LongestPrefixMatch = require('longest-prefix-match') as new () => {
+      addPrefix(p: string, d: unknown): void;
+      getMatch(p: string): { nh: number }[];
+    };
     const peer = new LongestPrefixMatch();
     for (const r of routes) peer.addPrefix(`${formatIPv4(r.addr)}/${r.length}`, { nh: r.nextHop });
-    ctx.progress(`lpm4: ${label(n)} prefixes, ${table.groupsUsed} groups, ${(table.nodeBytesUsed / 2 ** 20).toFixed(2)} MiB of lookup nodes; measuring`);
+    ctx.progress(
+      `lpm4: ${label(n)} prefixes, ${table.groupsUsed} groups, ${(table.nodeBytesUsed / 2 ** 20).toFixed(2)} MiB of lookup nodes; measuring`,
+    );
     new Uint32Array(mem.memory.buffer, region.base, probes.length).set(probes);
     const out = region.base + probes.length * 4;
     const peerN = ctx.quick ? 20_000 : 100_000;
@@ -232,18 +327,35 @@ function lpm4(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
     for (let i = 0; i < peerN; i += 97) {
       const m = peer.getMatch(peerAddrs[i]!);
       const theirs = m.length ? m[0]!.nh : -1;
-      if (theirs !== ours[i]) throw new Error(`lpm bench: ours and longest-prefix-match disagree on ${peerAddrs[i]}: ${ours[i]} vs ${theirs}`);
+      if (theirs !== ours[i])
+        throw new Error(
+          `lpm bench: ours and longest-prefix-match disagree on ${peerAddrs[i]}: ${ours[i]} vs ${theirs}`,
+        );
     }
     const oursRates: number[] = [];
     const peerRates: number[] = [];
     for (let r = 0; r < ctx.runs; r++) {
       oursRates.push(rate(probes.length, pass, ctx.quick ? 150 : 400));
-      peerRates.push(rate(peerN, () => {
-        for (let i = 0; i < peerN; i++) sink += peer.getMatch(peerAddrs[i]!).length;
-      }, ctx.quick ? 150 : 400));
+      peerRates.push(
+        rate(
+          peerN,
+          () => {
+            for (let i = 0; i < peerN; i++) sink += peer.getMatch(peerAddrs[i]!).length;
+          },
+          ctx.quick ? 150 : 400,
+        ),
+      );
     }
     if (sink < 0) throw new Error('unreachable');
-    ctx.report({ case: `lpm4-${label(n)}`, metric: 'lookups', value: median(oursRates) / 1e6, unit: 'M/s', better: 'higher', peer: { name: 'longest-prefix-match', value: median(peerRates) / 1e6 }, ...(n >= 900_000 ? { target: 50 } : {}) });
+    ctx.report({
+      case: `lpm4-${label(n)}`,
+      metric: 'lookups',
+      value: median(oursRates) / 1e6,
+      unit: 'M/s',
+      better: 'higher',
+      peer: { name: 'longest-prefix-match', value: median(peerRates) / 1e6 },
+      ...(n >= 900_000 ? { target: 50 } : {}),
+    });
   } finally {
     table.dispose();
     mem.free(region, 'bench');

@@ -72,17 +72,54 @@ export async function run(ctx: BenchContext): Promise<void> {
     const f = await oneRun(swaps, mods, key.publicKeyPem, ctx, why === null);
     runs.push(f);
     const pinned = f.pinned ? ` / ${f.pinned.s.pauseUs.p99.toFixed(0)} µs (guest spinning, core pinned)` : '';
-    ctx.progress(`run ${r + 1}/${ctx.runs}: ${(f.pinned ? 4 : 3) * swaps} swaps; pause p99 ${f.spinning.pauseUs.p99.toFixed(0)} µs (guest spinning) / ${f.sleeping.pauseUs.p99.toFixed(0)} µs (guest on interrupts) / ${f.idle.pauseUs.p99.toFixed(0)} µs (idle)${pinned}`);
+    ctx.progress(
+      `run ${r + 1}/${ctx.runs}: ${(f.pinned ? 4 : 3) * swaps} swaps; pause p99 ${f.spinning.pauseUs.p99.toFixed(0)} µs (guest spinning) / ${f.sleeping.pauseUs.p99.toFixed(0)} µs (guest on interrupts) / ${f.idle.pauseUs.p99.toFixed(0)} µs (idle)${pinned}`,
+    );
   }
-  report(ctx, 'swap-under-traffic', runs.map((r) => r.spinning), median(runs.map((r) => r.quietSpinningRate)));
+  report(
+    ctx,
+    'swap-under-traffic',
+    runs.map((r) => r.spinning),
+    median(runs.map((r) => r.quietSpinningRate)),
+  );
   const commit = medianOf(runs.map((r) => r.spinning.commitMs));
   const peer = medianOf(runs.map((r) => r.peerCommitMs));
-  ctx.report({ case: 'swap-under-traffic', metric: 'commit-rtt-p50', value: commit.p50, unit: 'ms', better: 'lower', peer: { name: 'detach+attach', value: peer.p50 } });
-  ctx.report({ case: 'swap-under-traffic', metric: 'commit-rtt-p99', value: commit.p99, unit: 'ms', better: 'lower', peer: { name: 'detach+attach', value: peer.p99 } });
-  report(ctx, 'swap-under-traffic-guest-irq', runs.map((r) => r.sleeping), median(runs.map((r) => r.quietSleepingRate)));
-  report(ctx, 'swap-no-traffic', runs.map((r) => r.idle), null);
+  ctx.report({
+    case: 'swap-under-traffic',
+    metric: 'commit-rtt-p50',
+    value: commit.p50,
+    unit: 'ms',
+    better: 'lower',
+    peer: { name: 'detach+attach', value: peer.p50 },
+  });
+  ctx.report({
+    case: 'swap-under-traffic',
+    metric: 'commit-rtt-p99',
+    value: commit.p99,
+    unit: 'ms',
+    better: 'lower',
+    peer: { name: 'detach+attach', value: peer.p99 },
+  });
+  report(
+    ctx,
+    'swap-under-traffic-guest-irq',
+    runs.map((r) => r.sleeping),
+    median(runs.map((r) => r.quietSleepingRate)),
+  );
+  report(
+    ctx,
+    'swap-no-traffic',
+    runs.map((r) => r.idle),
+    null,
+  );
   const pinned = runs.flatMap((r) => (r.pinned ? [r.pinned] : []));
-  if (pinned.length) report(ctx, 'swap-under-traffic-pinned', pinned.map((p) => p.s), median(pinned.map((p) => p.quietRate)));
+  if (pinned.length)
+    report(
+      ctx,
+      'swap-under-traffic-pinned',
+      pinned.map((p) => p.s),
+      median(pinned.map((p) => p.quietRate)),
+    );
 }
 
 function report(ctx: BenchContext, c: string, series: Series[], quietRate: number | null): void {
@@ -102,25 +139,80 @@ function report(ctx: BenchContext, c: string, series: Series[], quietRate: numbe
   if (quietRate === null) return;
   const t = series.map((s) => s.traffic!);
   const sum = (f: (x: TrafficReport) => number): number => t.reduce((a, x) => a + f(x), 0);
-  ctx.report({ case: c, metric: 'traffic', value: median(t.map((x) => x.rate)), unit: 'requests/s', better: 'higher', peer: { name: 'no-swaps', value: quietRate }, target: 1e6 });
-  ctx.report({ case: c, metric: 'swaps', value: series.length * (t[0]!.transitions.length - 1), unit: 'swaps', better: 'higher' });
-  ctx.report({ case: c, metric: 'version-changes-seen', value: sum((x) => x.transitions.length - 1), unit: 'changes', better: 'higher' });
-  ctx.report({ case: c, metric: 'lost-requests', value: sum((x) => x.lost), unit: 'requests', better: 'lower', target: 0 });
-  ctx.report({ case: c, metric: 'duplicated-requests', value: sum((x) => x.duplicates + x.wrong), unit: 'requests', better: 'lower', target: 0 });
+  ctx.report({
+    case: c,
+    metric: 'traffic',
+    value: median(t.map((x) => x.rate)),
+    unit: 'requests/s',
+    better: 'higher',
+    peer: { name: 'no-swaps', value: quietRate },
+    target: 1e6,
+  });
+  ctx.report({
+    case: c,
+    metric: 'swaps',
+    value: series.length * (t[0]!.transitions.length - 1),
+    unit: 'swaps',
+    better: 'higher',
+  });
+  ctx.report({
+    case: c,
+    metric: 'version-changes-seen',
+    value: sum((x) => x.transitions.length - 1),
+    unit: 'changes',
+    better: 'higher',
+  });
+  ctx.report({
+    case: c,
+    metric: 'lost-requests',
+    value: sum((x) => x.lost),
+    unit: 'requests',
+    better: 'lower',
+    target: 0,
+  });
+  ctx.report({
+    case: c,
+    metric: 'duplicated-requests',
+    value: sum((x) => x.duplicates + x.wrong),
+    unit: 'requests',
+    better: 'lower',
+    target: 0,
+  });
 }
 
-async function oneRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext, pin: boolean): Promise<RunFigures> {
+async function oneRun(
+  swaps: number,
+  mods: Module[],
+  publicKeyPem: string,
+  ctx: BenchContext,
+  pin: boolean,
+): Promise<RunFigures> {
   const shared = await sharedRun(swaps, mods, publicKeyPem, ctx);
   return { ...shared, pinned: pin ? await pinnedRun(swaps, mods, publicKeyPem, ctx) : null };
 }
 
 /** The guest spinning while the core has a CPU of its own: a host of its own, booted with DpuOptions.cpus. */
-async function pinnedRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<{ s: Series; quietRate: number }> {
-  const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll', cpus: [availableParallelism() - 1] }, trustedKeys: [publicKeyPem] });
+async function pinnedRun(
+  swaps: number,
+  mods: Module[],
+  publicKeyPem: string,
+  ctx: BenchContext,
+): Promise<{ s: Series; quietRate: number }> {
+  const host = await Host.boot({
+    memory: { sizeBytes: 512 * MIB },
+    dpu: { cores: 1, mode: 'poll', cpus: [availableParallelism() - 1] },
+    trustedKeys: [publicKeyPem],
+  });
   let t: AuditedTraffic | null = null;
   try {
     await host.loadKernel('virtio');
-    t = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core: host.dpu.core(0), name: 'pinned', maxRequests: 1 << 28 });
+    t = await AuditedTraffic.create({
+      memory: host.memory,
+      runtime: host.runtime,
+      core: host.dpu.core(0),
+      name: 'pinned',
+      maxRequests: 1 << 28,
+    });
     t.start(600_000, { guestSleeps: false });
     await sleep(ctx.quick ? 300 : 1000);
     const quietRate = (await t.stop()).rate;
@@ -133,17 +225,31 @@ async function pinnedRun(swaps: number, mods: Module[], publicKeyPem: string, ct
   }
 }
 
-async function sharedRun(swaps: number, mods: Module[], publicKeyPem: string, ctx: BenchContext): Promise<Omit<RunFigures, 'pinned'>> {
+async function sharedRun(
+  swaps: number,
+  mods: Module[],
+  publicKeyPem: string,
+  ctx: BenchContext,
+): Promise<Omit<RunFigures, 'pinned'>> {
   const quietMs = ctx.quick ? 300 : 1000;
-  const host = await Host.boot({ memory: { sizeBytes: 512 * MIB }, dpu: { cores: 1, mode: 'poll' }, trustedKeys: [publicKeyPem] });
+  const host = await Host.boot({
+    memory: { sizeBytes: 512 * MIB },
+    dpu: { cores: 1, mode: 'poll' },
+    trustedKeys: [publicKeyPem],
+  });
   const traffic: AuditedTraffic[] = [];
   try {
     // The figures depend on it: say at what priority the core really runs (a raise needs privileges).
     const prio = host.dpu.priorities()[0]!;
-    ctx.progress(`core 0 at nice ${prio.nice}${prio.refused ? ` (nice ${prio.requested} refused: not permitted here)` : ''}; guest vCPUs at nice ${DEFAULT_VCPU_NICE}`);
+    ctx.progress(
+      `core 0 at nice ${prio.nice}${prio.refused ? ` (nice ${prio.requested} refused: not permitted here)` : ''}; guest vCPUs at nice ${DEFAULT_VCPU_NICE}`,
+    );
     await host.loadKernel('virtio');
     const core = host.dpu.core(0);
-    const series = async (t: AuditedTraffic | null, guestSleeps: boolean): Promise<{ quietRate: number; s: Series }> => {
+    const series = async (
+      t: AuditedTraffic | null,
+      guestSleeps: boolean,
+    ): Promise<{ quietRate: number; s: Series }> => {
       let quietRate = NaN;
       if (t) {
         t.start(600_000, { guestSleeps });
@@ -157,7 +263,13 @@ async function sharedRun(swaps: number, mods: Module[], publicKeyPem: string, ct
     };
     // A fresh guest per series: each audit covers exactly its own series.
     const make = async (name: string): Promise<AuditedTraffic> => {
-      const t = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core, name, maxRequests: 1 << 28 });
+      const t = await AuditedTraffic.create({
+        memory: host.memory,
+        runtime: host.runtime,
+        core,
+        name,
+        maxRequests: 1 << 28,
+      });
       traffic.push(t);
       return t;
     };
@@ -168,7 +280,14 @@ async function sharedRun(swaps: number, mods: Module[], publicKeyPem: string, ct
     const sleeping = await series(sleeper, true);
     const idle = await series(null, false);
     const peer = await detachAttach(host, sleeper, swaps >> 1, mods);
-    return { spinning: spinning.s, sleeping: sleeping.s, idle: idle.s, quietSpinningRate: spinning.quietRate, quietSleepingRate: sleeping.quietRate, peerCommitMs: summarize(Float64Array.from(peer)) };
+    return {
+      spinning: spinning.s,
+      sleeping: sleeping.s,
+      idle: idle.s,
+      quietSpinningRate: spinning.quietRate,
+      quietSleepingRate: sleeping.quietRate,
+      peerCommitMs: summarize(Float64Array.from(peer)),
+    };
   } finally {
     // The host always shuts down (its cores spin in poll mode: a process left with them never exits).
     for (const t of traffic) await t.close().catch(() => undefined);
@@ -204,7 +323,8 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
   let traffic: TrafficReport | null = null;
   if (t) {
     traffic = await t.stop();
-    if (traffic.unaudited > 0) throw new Error(`${traffic.unaudited} completions past the audit's capacity: raise maxRequests`);
+    if (traffic.unaudited > 0)
+      throw new Error(`${traffic.unaudited} completions past the audit's capacity: raise maxRequests`);
   }
   return {
     pauseUs: summarize(Float64Array.from(pause)),
@@ -218,7 +338,10 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
   };
 }
 
-/** Waits (on a timer, never spinning: main must not take a CPU from the guest or the core) until the device served `n` more requests. */
+/**
+ * Waits (on a timer, never spinning: main must not take a CPU from the guest or the core)
+ * until the device served `n` more requests.
+ */
 async function servedSince(t: AuditedTraffic, n: number): Promise<void> {
   const from = t.served();
   while (t.served() - from < n) await sleep(1);
@@ -264,7 +387,8 @@ async function detachAttach(host: Host, t: AuditedTraffic, n: number, mods: Modu
     await drop(staged);
     staged = null;
     const r = await t.stop();
-    if (r.lost + r.duplicates + r.wrong > 0) throw new Error(`detach+attach peer: ${r.lost} lost, ${r.duplicates} duplicated, ${r.wrong} wrong`);
+    if (r.lost + r.duplicates + r.wrong > 0)
+      throw new Error(`detach+attach peer: ${r.lost} lost, ${r.duplicates} duplicated, ${r.wrong} wrong`);
   } finally {
     if (job !== original) await core.detachJob(job).catch(() => undefined);
     await drop(staged).catch(() => undefined);

@@ -32,30 +32,102 @@ export async function run(ctx: BenchContext): Promise<void> {
   // ---- (a) kernel only, (d) packed vs split
   const kSplit = median(await repeat(runs, () => kernelOnlyWasm(SPLIT, seconds)));
   const kSplitTs = median(await repeat(runs, () => kernelOnlyTs(SPLIT, seconds)));
-  ctx.report({ case: 'kernel-split-burst32', metric: 'chains/s', value: kSplit, unit: 'chains/s', better: 'higher', peer: { name: 'ts-reference', value: kSplitTs }, target: 20e6 });
+  ctx.report({
+    case: 'kernel-split-burst32',
+    metric: 'chains/s',
+    value: kSplit,
+    unit: 'chains/s',
+    better: 'higher',
+    peer: { name: 'ts-reference', value: kSplitTs },
+    target: 20e6,
+  });
   const kPacked = median(await repeat(runs, () => kernelOnlyWasm(PACKED, seconds)));
-  ctx.report({ case: 'kernel-packed-burst32', metric: 'chains/s', value: kPacked, unit: 'chains/s', better: 'higher', peer: { name: 'wasm-split', value: kSplit } });
+  ctx.report({
+    case: 'kernel-packed-burst32',
+    metric: 'chains/s',
+    value: kPacked,
+    unit: 'chains/s',
+    better: 'higher',
+    peer: { name: 'wasm-split', value: kSplit },
+  });
   ctx.progress('kernel-only done');
 
   // ---- (b) guest worker ↔ DPU core, poll mode
   const wasmPoll = await loopbackWasm(SPLIT, 'poll', runs, seconds, ctx);
   const tsPoll = await loopbackTs(SPLIT, 'poll', runs, seconds);
-  ctx.report({ case: 'loopback-poll', metric: 'buffers/s', value: wasmPoll.rate, unit: 'buffers/s', better: 'higher', peer: { name: 'ts-reference', value: tsPoll.rate }, target: 5e6 });
-  ctx.report({ case: 'loopback-poll', metric: 'rtt-p50', value: wasmPoll.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsPoll.rtt.p50 } });
-  ctx.report({ case: 'loopback-poll', metric: 'rtt-p99', value: wasmPoll.rtt.p99, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsPoll.rtt.p99 } });
+  ctx.report({
+    case: 'loopback-poll',
+    metric: 'buffers/s',
+    value: wasmPoll.rate,
+    unit: 'buffers/s',
+    better: 'higher',
+    peer: { name: 'ts-reference', value: tsPoll.rate },
+    target: 5e6,
+  });
+  ctx.report({
+    case: 'loopback-poll',
+    metric: 'rtt-p50',
+    value: wasmPoll.rtt.p50,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'ts-reference', value: tsPoll.rtt.p50 },
+  });
+  ctx.report({
+    case: 'loopback-poll',
+    metric: 'rtt-p99',
+    value: wasmPoll.rtt.p99,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'ts-reference', value: tsPoll.rtt.p99 },
+  });
   const wasmPollPacked = await loopbackWasm(PACKED, 'poll', runs, seconds, ctx);
-  ctx.report({ case: 'loopback-poll-packed', metric: 'buffers/s', value: wasmPollPacked.rate, unit: 'buffers/s', better: 'higher', peer: { name: 'wasm-split', value: wasmPoll.rate } });
-  ctx.report({ case: 'loopback-poll-packed', metric: 'rtt-p50', value: wasmPollPacked.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'wasm-split', value: wasmPoll.rtt.p50 } });
+  ctx.report({
+    case: 'loopback-poll-packed',
+    metric: 'buffers/s',
+    value: wasmPollPacked.rate,
+    unit: 'buffers/s',
+    better: 'higher',
+    peer: { name: 'wasm-split', value: wasmPoll.rate },
+  });
+  ctx.report({
+    case: 'loopback-poll-packed',
+    metric: 'rtt-p50',
+    value: wasmPollPacked.rtt.p50,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'wasm-split', value: wasmPoll.rtt.p50 },
+  });
   ctx.progress('poll loopback done');
 
   // ---- (c) interrupt mode with EVENT_IDX
   const irqF: RingFeatures = { ...SPLIT, eventIdx: true };
   const wasmIrq = await loopbackWasm(irqF, 'interrupt', runs, seconds, ctx);
   const tsIrq = await loopbackTs(irqF, 'irq', runs, seconds);
-  ctx.report({ case: 'loopback-irq-event-idx', metric: 'rtt-p50', value: wasmIrq.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsIrq.rtt.p50 } });
-  ctx.report({ case: 'loopback-irq-event-idx', metric: 'rtt-p99', value: wasmIrq.rtt.p99, unit: 'us', better: 'lower', peer: { name: 'ts-reference', value: tsIrq.rtt.p99 } });
+  ctx.report({
+    case: 'loopback-irq-event-idx',
+    metric: 'rtt-p50',
+    value: wasmIrq.rtt.p50,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'ts-reference', value: tsIrq.rtt.p50 },
+  });
+  ctx.report({
+    case: 'loopback-irq-event-idx',
+    metric: 'rtt-p99',
+    value: wasmIrq.rtt.p99,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'ts-reference', value: tsIrq.rtt.p99 },
+  });
   const wasmIrqPacked = await loopbackWasm({ ...irqF, packed: true }, 'interrupt', runs, seconds, ctx);
-  ctx.report({ case: 'loopback-irq-event-idx-packed', metric: 'rtt-p50', value: wasmIrqPacked.rtt.p50, unit: 'us', better: 'lower', peer: { name: 'wasm-split', value: wasmIrq.rtt.p50 } });
+  ctx.report({
+    case: 'loopback-irq-event-idx-packed',
+    metric: 'rtt-p50',
+    value: wasmIrqPacked.rtt.p50,
+    unit: 'us',
+    better: 'lower',
+    peer: { name: 'wasm-split', value: wasmIrq.rtt.p50 },
+  });
 }
 
 async function repeat(n: number, f: () => number | Promise<number>): Promise<number[]> {
@@ -83,7 +155,20 @@ export function kernelOnlyWasm(features: RingFeatures, seconds: number): number 
   const buf = g.allocGpa(128 * n, 64);
   const dummy = g.allocIrq();
   const drv = g.host(state);
-  k.fn<Fn>('gdrv_init')(drv, features.packed ? 1 : 0, n, g.ramBase, g.ramBytes, q.descGpa, q.driverGpa, q.deviceGpa, dummy, dummy + 4, dummy + 8, 0n);
+  k.fn<Fn>('gdrv_init')(
+    drv,
+    features.packed ? 1 : 0,
+    n,
+    g.ramBase,
+    g.ramBytes,
+    q.descGpa,
+    q.driverGpa,
+    q.deviceGpa,
+    dummy,
+    dummy + 4,
+    dummy + 8,
+    0n,
+  );
   const kind = features.packed ? 'packed' : 'split';
   k.fn<Fn>(`gbench_${kind}_setup`)(drv, buf, 64);
   const refill = k.fn<Fn>(`gbench_${kind}_refill`);
@@ -132,7 +217,8 @@ export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
         }
       }
     } else {
-      for (let k = 0; k < 32; k++) r.setUint16(Number(q.driverGpa) + 4 + 2 * ((availIdx + k) % n), (availIdx + k) % n, true);
+      for (let k = 0; k < 32; k++)
+        r.setUint16(Number(q.driverGpa) + 4 + 2 * ((availIdx + k) % n), (availIdx + k) % n, true);
       availIdx = (availIdx + 32) & 0xffff;
       Atomics.store(u16, g.host(q.driverGpa + 2n) >> 1, availIdx);
     }
@@ -177,7 +263,13 @@ interface LoopbackFigures {
 }
 
 /** Guest vCPU (Wasm driver) ↔ DPU core (Wasm loopback device). */
-async function loopbackWasm(features: RingFeatures, mode: 'poll' | 'interrupt', runs: number, seconds: number, ctx: BenchContext): Promise<LoopbackFigures> {
+async function loopbackWasm(
+  features: RingFeatures,
+  mode: 'poll' | 'interrupt',
+  runs: number,
+  seconds: number,
+  ctx: BenchContext,
+): Promise<LoopbackFigures> {
   const memory = new HostMemory({ sizeBytes: 64 * MIB });
   const rt = new LoaderRuntime(memory);
   const pool = await DpuCorePool.start(memory, { cores: 1, mode });
@@ -218,11 +310,24 @@ async function loopbackWasm(features: RingFeatures, mode: 'poll' | 'interrupt', 
 }
 
 /** The TS driver and the TS reference device, each in a worker of its own, same protocol. */
-async function loopbackTs(features: RingFeatures, mode: 'poll' | 'irq', runs: number, seconds: number): Promise<LoopbackFigures> {
+async function loopbackTs(
+  features: RingFeatures,
+  mode: 'poll' | 'irq',
+  runs: number,
+  seconds: number,
+): Promise<LoopbackFigures> {
   const memory = new HostMemory({ sizeBytes: 64 * MIB });
   const g = new Guest(memory, { name: 't', ramBytes: 8 * MIB });
   const words = { doorbell: g.allocIrq(), sleeping: g.allocIrq(), irq: g.allocIrq(), stop: g.allocIrq() };
-  const common = { buffer: memory.memory.buffer, ramBase: g.ramBase, ramBytes: g.ramBytes, size: 256, features, words, mode };
+  const common = {
+    buffer: memory.memory.buffer,
+    ramBase: g.ramBase,
+    ramBytes: g.ramBytes,
+    size: 256,
+    features,
+    words,
+    mode,
+  };
   const file = distFile('src/bench/peers/ts-vq-worker.js');
   const driver = new Worker(file, { workerData: { ...common, role: 'driver', areaGpa: '65536' } });
   const first = await once<{ config: { descGpa: string; driverGpa: string; deviceGpa: string } }>(driver);

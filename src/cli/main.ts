@@ -35,17 +35,27 @@ export async function main(argv: string[]): Promise<void> {
     .option('--runs <n>', 'independent repetitions; medians are reported', positiveInt(101))
     .option('--only <text>', 'only the cases whose name contains text (e.g. lpm4, flow-cache-1M)')
     .option('--list', 'list the suites')
-    .action(async (suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean }) => benchCommand(suite, o));
+    .action(
+      async (
+        suite: string | undefined,
+        o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean },
+      ) => benchCommand(suite, o),
+    );
 
   program
     .command('sim')
-    .description('packet-level network simulation of congestion-control algorithms; writes <out>/summary.json, CSVs and an SVG chart')
+    .description(
+      'packet-level network simulation of congestion-control algorithms; writes <out>/summary.json, CSVs and an SVG chart',
+    )
     .requiredOption('--topo <spec>', 'fattree:K | incast:N | dumbbell:N | leafspine:L | a topology file (HPCC format)')
     .option('--workload <file>', 'flow-size CDF file (<size bytes> <cumulative %> per line)')
     .option('--load <0..1>', 'offered load per host (payload), Poisson arrivals', '0.3')
     .requiredOption('--cc <list>', 'algorithms, e.g. ldcp,dcqcn,hpcc (also: dcqcn-nowin, swift, dctcp)')
     .requiredOption('--duration <seconds>', 'simulated time, e.g. 0.005')
-    .option('--pfc <on|off>', "PFC for every algorithm (default: each algorithm's own: on for dcqcn/hpcc/dctcp, off for ldcp/swift)")
+    .option(
+      '--pfc <on|off>',
+      "PFC for every algorithm (default: each algorithm's own: on for dcqcn/hpcc/dctcp, off for ldcp/swift)",
+    )
     .option('--seed <n>', 'seed of the traffic and of RED marking', '1')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (o: SimCliOptions) => simCommand(o));
@@ -68,14 +78,25 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('hotswap')
-    .description('swap a signed virtio module into a live host under audited loopback traffic (the command boots that host: there is no daemon yet); report pause, timings and lost requests')
+    .description(
+      'swap a signed virtio module into a live host under audited loopback traffic (the command boots that host: there is no daemon yet); report pause, timings and lost requests',
+    )
     .argument('<module>', 'the new version (.wasm), a version of the virtio module')
     .requiredOption('--sig <file>', 'its signature (from keys sign)')
-    .requiredOption('--trust <file...>', "public key(s) the host trusts (from keys gen)")
+    .requiredOption('--trust <file...>', 'public key(s) the host trusts (from keys gen)')
     .option('--seconds <n>', 'traffic time, half before the swap and half after its grace window', positiveInt(600), 2)
-    .option('--grace-ms <n>', 'grace window: automatic rollback if the new version fails within it', positiveInt(600_000), 500)
+    .option(
+      '--grace-ms <n>',
+      'grace window: automatic rollback if the new version fails within it',
+      positiveInt(600_000),
+      500,
+    )
     .option('--cores <n>', 'DPU cores (a guest drives each)', positiveInt(8), 1)
-    .option('--guest <irq|spin>', "the guests' vCPUs sleep on their interrupt when they have nothing to reap (irq), or spin on the ring (spin)", 'irq')
+    .option(
+      '--guest <irq|spin>',
+      "the guests' vCPUs sleep on their interrupt when they have nothing to reap (irq), or spin on the ring (spin)",
+      'irq',
+    )
     .option('--json', 'one JSON object with the report')
     .action(async (m: string, o: HotswapCliOptions) => hotswapCommand(m, o));
 

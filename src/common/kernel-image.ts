@@ -40,7 +40,11 @@ function reject(label: string, why: string, details: Record<string, unknown> = {
  *  - missing declaration exports, an unsupported ABI, a malformed name or an oversized table.
  * The host memory's page count is checked against the import's limits.
  */
-export function inspectKernel(input: Uint8Array, hostPages: number, label = '(unnamed)'): { info: KernelImageInfo; module: WebAssembly.Module } {
+export function inspectKernel(
+  input: Uint8Array,
+  hostPages: number,
+  label = '(unnamed)',
+): { info: KernelImageInfo; module: WebAssembly.Module } {
   // One private copy: the bytes checked are the bytes compiled and hashed (the caller's buffer
   // may be shared and change underneath), and the engine takes only unshared buffers.
   const bytes = new Uint8Array(input);
@@ -53,33 +57,58 @@ export function inspectKernel(input: Uint8Array, hostPages: number, label = '(un
   const sections = readWasmSections(bytes);
   const memImports = sections.imports.filter((i) => i.kind === 'memory');
   const others = sections.imports.filter((i) => i.kind !== 'memory');
-  if (sections.definedMemories > 0) reject(label, 'defines its own memory; a kernel must import host memory as env.memory');
-  if (memImports.length !== 1) reject(label, `must import exactly one memory (env.memory), imports ${memImports.length}`);
+  if (sections.definedMemories > 0)
+    reject(label, 'defines its own memory; a kernel must import host memory as env.memory');
+  if (memImports.length !== 1)
+    reject(label, `must import exactly one memory (env.memory), imports ${memImports.length}`);
   const mem = memImports[0]!;
-  if (mem.module !== 'env' || mem.name !== 'memory') reject(label, `imports memory as ${mem.module}.${mem.name}, expected env.memory`);
-  if (!mem.memory?.shared) reject(label, 'imports a non-shared memory; host memory is shared (build with --sharedMemory)');
+  if (mem.module !== 'env' || mem.name !== 'memory')
+    reject(label, `imports memory as ${mem.module}.${mem.name}, expected env.memory`);
+  if (!mem.memory?.shared)
+    reject(label, 'imports a non-shared memory; host memory is shared (build with --sharedMemory)');
   if (mem.memory.memory64) reject(label, 'imports a 64-bit memory; host memory is wasm32');
   if (mem.memory.min > hostPages || (mem.memory.max !== null && mem.memory.max < hostPages)) {
-    reject(label, `memory import limits [${mem.memory.min}, ${mem.memory.max ?? 'none'}] pages do not admit host memory of ${hostPages} pages`);
+    reject(
+      label,
+      `memory import limits [${mem.memory.min}, ${mem.memory.max ?? 'none'}] pages do not admit host memory of ${hostPages} pages`,
+    );
   }
   if (others.length > 0) {
-    reject(label, `imports ${others.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; a kernel may import only env.memory`);
+    reject(
+      label,
+      `imports ${others.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ')}; a kernel may import only env.memory`,
+    );
   }
   if (sections.hasStart) reject(label, 'has a start function; instantiation must have no side effects');
   const segs = sections.dataSegments.filter((s) => s.byteLength > 0);
   if (segs.length > 0) {
-    const where = segs.map((s) => (s.offset === null ? `${s.mode} ${s.byteLength} B` : `${s.byteLength} B at 0x${s.offset.toString(16)}`)).join(', ');
-    reject(label, `has data segments (${where}); kernels build their tables at qt_init into the region the loader hands them`, { segments: segs });
+    const where = segs
+      .map((s) =>
+        s.offset === null ? `${s.mode} ${s.byteLength} B` : `${s.byteLength} B at 0x${s.offset.toString(16)}`,
+      )
+      .join(', ');
+    reject(
+      label,
+      `has data segments (${where}); kernels build their tables at qt_init into the region the loader hands them`,
+      { segments: segs },
+    );
   }
 
   const exportList = WebAssembly.Module.exports(module);
   const kinds = new Map(exportList.map((e) => [e.name, e.kind]));
-  const missing = [...REQUIRED_GLOBALS.filter((g) => kinds.get(g) !== 'global'), ...(kinds.get('qt_init') === 'function' ? [] : ['qt_init'])];
+  const missing = [
+    ...REQUIRED_GLOBALS.filter((g) => kinds.get(g) !== 'global'),
+    ...(kinds.get('qt_init') === 'function' ? [] : ['qt_init']),
+  ];
   if (missing.length > 0) reject(label, `missing exports: ${missing.join(', ')}`);
 
   // Safe to instantiate against a scratch memory: no start function and no data segments, so
   // instantiation runs no code and writes nothing. Only the exported constants are read.
-  const scratch = new WebAssembly.Memory({ initial: mem.memory.min, maximum: Math.max(mem.memory.min, 1), shared: true });
+  const scratch = new WebAssembly.Memory({
+    initial: mem.memory.min,
+    maximum: Math.max(mem.memory.min, 1),
+    shared: true,
+  });
   const probe = new WebAssembly.Instance(module, { env: { memory: scratch } });
   const g = (n: string): WebAssembly.Global => probe.exports[n] as WebAssembly.Global;
   const abi = Number(g('QT_ABI').value);
@@ -87,7 +116,8 @@ export function inspectKernel(input: Uint8Array, hostPages: number, label = '(un
   const stateLayout = Number(g('QT_STATE_LAYOUT').value);
   const tablesBytes = Number(g('QT_TABLES_BYTES').value);
   const name = decodeName(BigInt.asUintN(64, BigInt(g('QT_NAME').value as bigint | number)));
-  if (!NAME_RE.test(name)) reject(label, `QT_NAME decodes to ${JSON.stringify(name)}; expected 1-8 of [a-z0-9-], starting with a letter`);
+  if (!NAME_RE.test(name))
+    reject(label, `QT_NAME decodes to ${JSON.stringify(name)}; expected 1-8 of [a-z0-9-], starting with a letter`);
   if (abi !== KERNEL_ABI) reject(label, `ABI version ${abi}; this runtime speaks ABI ${KERNEL_ABI}`, { abi });
   if (!Number.isInteger(tablesBytes) || tablesBytes < 0 || tablesBytes > MAX_TABLES_BYTES) {
     reject(label, `QT_TABLES_BYTES ${tablesBytes} outside [0, ${MAX_TABLES_BYTES}]`);

@@ -13,7 +13,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'qingtian') return (root = dir);
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'qingtian')
+      return (root = dir);
     const up = dirname(dir);
     if (up === dir) throw new Error('qingtian: package.json not found above ' + fileURLToPath(import.meta.url));
     dir = up;
@@ -30,7 +31,10 @@ export function kernelFile(name: string): string {
   return join(packageRoot(), 'build', 'kernels', `${name}.wasm`);
 }
 
-/** A release of a kernel family (another version of its module, to hot-swap in): build/releases/<name>-<version>.wasm. */
+/**
+ * A release of a kernel family (another version of its module, to hot-swap in):
+ * build/releases/<name>-<version>.wasm.
+ */
 export function releaseFile(name: string, version: string): string {
   return join(packageRoot(), 'build', 'releases', `${name}-${version}.wasm`);
 }

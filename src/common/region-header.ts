@@ -15,7 +15,11 @@ export const HDR_BYTES = 64;
 
 /** Four ASCII characters as a little-endian u32 ('CORE' → 0x45524f43). */
 export function fourcc(tag: string): number {
-  if (!/^[\x20-\x7e]{4}$/.test(tag)) throw new QingtianError(ErrorCode.InvalidArgument, `magic: expected 4 printable ASCII characters, got ${JSON.stringify(tag)}`);
+  if (!/^[\x20-\x7e]{4}$/.test(tag))
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `magic: expected 4 printable ASCII characters, got ${JSON.stringify(tag)}`,
+    );
   return (tag.charCodeAt(0) | (tag.charCodeAt(1) << 8) | (tag.charCodeAt(2) << 16) | (tag.charCodeAt(3) << 24)) >>> 0;
 }
 
@@ -35,7 +39,13 @@ export function writeHeader(view: DataView, base: number, h: RegionHeader): void
 }
 
 /** Throws QT_BAD_HEADER unless the region at `base` has this magic, version and at least `minBytes`. */
-export function checkHeader(view: DataView, base: number, magic: number, layoutVersion: number, minBytes: number): void {
+export function checkHeader(
+  view: DataView,
+  base: number,
+  magic: number,
+  layoutVersion: number,
+  minBytes: number,
+): void {
   const m = view.getUint32(base + HDR_MAGIC, true);
   const v = view.getUint32(base + HDR_LAYOUT_VERSION, true);
   const s = view.getUint32(base + HDR_SIZE_BYTES, true);

@@ -1,13 +1,13 @@
 /** What a host-memory region is for. The numeric code is written into state region headers. */
 export const RegionKinds = {
-  'reserved': 0,
+  reserved: 0,
   'guest-ram': 1,
   'device-state': 2,
   'kernel-image': 3,
   'kernel-tables': 4,
   'core-scratch': 5,
   'core-control': 6,
-  'bitmap': 7,
+  bitmap: 7,
   'job-state': 8,
 } as const;
 export type RegionKind = keyof typeof RegionKinds;

@@ -13,11 +13,10 @@ export function parseArgs<S extends z.ZodType>(schema: S, input: unknown, where:
   const path = issue.path.map(String).join('.');
   const field = path ? `${where}.${path}` : where;
   const got = valueAt(input, issue.path);
-  throw new QingtianError(
-    ErrorCode.InvalidArgument,
-    `${field}: expected ${issue.message}, got ${describe(got)}`,
-    { field, got },
-  );
+  throw new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${issue.message}, got ${describe(got)}`, {
+    field,
+    got,
+  });
 }
 
 /** An integer in [min, max]; the range is the error message, so it always names the bounds. */
@@ -27,11 +26,17 @@ export function intIn(min: number, max: number): z.ZodNumber {
 
 /** A multiple of `step` in [min, max]. */
 export function multipleIn(step: number, min: number, max: number): z.ZodNumber {
-  return integer(min, max, `a multiple of ${step} in [${min}, ${max}]`).multipleOf(step, { error: `a multiple of ${step} in [${min}, ${max}]` });
+  return integer(min, max, `a multiple of ${step} in [${min}, ${max}]`).multipleOf(step, {
+    error: `a multiple of ${step} in [${min}, ${max}]`,
+  });
 }
 
 function integer(min: number, max: number, accepted: string): z.ZodNumber {
-  return z.number({ error: accepted }).int({ error: accepted }).min(min, { error: accepted }).max(max, { error: accepted });
+  return z
+    .number({ error: accepted })
+    .int({ error: accepted })
+    .min(min, { error: accepted })
+    .max(max, { error: accepted });
 }
 
 /** A non-empty string of at most `max` characters. */

@@ -43,7 +43,11 @@ const SEC_DATA = 11;
 
 class Reader {
   pos: number;
-  constructor(readonly bytes: Uint8Array, pos = 0, readonly end = bytes.length) {
+  constructor(
+    readonly bytes: Uint8Array,
+    pos = 0,
+    readonly end = bytes.length,
+  ) {
     this.pos = pos;
   }
   byte(): number {

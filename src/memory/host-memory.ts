@@ -23,13 +23,20 @@ export interface HostMemoryOptions {
   hugePages?: boolean | undefined;
 }
 
-const optionsSchema = z.object({ sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional(), hugePages: z.boolean().optional() }).optional();
+const optionsSchema = z
+  .object({
+    sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional(),
+    hugePages: z.boolean().optional(),
+  })
+  .optional();
 
 const stateSchema = z.object({
   name: nameString(64),
   owner: nameString(64),
   kind: oneOf(REGION_KIND_NAMES),
-  magic: z.union([z.string().regex(/^[\x20-\x7e]{4}$/), intIn(0, 0xffffffff)], { error: 'four ASCII characters or a u32' }),
+  magic: z.union([z.string().regex(/^[\x20-\x7e]{4}$/), intIn(0, 0xffffffff)], {
+    error: 'four ASCII characters or a u32',
+  }),
   layoutVersion: intIn(0, 0xffffffff),
   payloadBytes: intIn(0, MAX_HOST_MEMORY_BYTES - HDR_BYTES),
 });
@@ -74,8 +81,18 @@ export class HostMemory implements HostMemoryApi {
   allocState(request: StateAllocRequest): StateRegion {
     const req = parseArgs(stateSchema, request, 'allocState');
     const magic = typeof req.magic === 'string' ? fourcc(req.magic) : req.magic;
-    const region = this.allocator.alloc({ name: req.name, owner: req.owner, kind: req.kind, sizeBytes: HDR_BYTES + req.payloadBytes });
-    writeHeader(this.view, region.base, { magic, layoutVersion: req.layoutVersion, sizeBytes: region.sizeBytes, kind: region.kind });
+    const region = this.allocator.alloc({
+      name: req.name,
+      owner: req.owner,
+      kind: req.kind,
+      sizeBytes: HDR_BYTES + req.payloadBytes,
+    });
+    writeHeader(this.view, region.base, {
+      magic,
+      layoutVersion: req.layoutVersion,
+      sizeBytes: region.sizeBytes,
+      kind: region.kind,
+    });
     return Object.freeze({ ...region, magic, layoutVersion: req.layoutVersion, payload: region.base + HDR_BYTES });
   }
 

@@ -52,12 +52,20 @@ export function thpMode(): ThpMode {
 export function adviseHugePages(buffer: SharedArrayBuffer): HugePageStatus {
   const thp = thpMode();
   if (thp === 'never') return { huge: false, advisedBytes: 0, thp, reason: 'transparent huge pages are off (never)' };
-  if (process.platform !== 'linux') return { huge: false, advisedBytes: 0, thp, reason: `${process.platform} has no transparent huge pages` };
+  if (process.platform !== 'linux')
+    return { huge: false, advisedBytes: 0, thp, reason: `${process.platform} has no transparent huge pages` };
   const h = loadHelper();
-  if (typeof h === 'string') return { huge: thp === 'always', advisedBytes: 0, thp, reason: thp === 'always' ? 'THP mode always' : h };
+  if (typeof h === 'string')
+    return { huge: thp === 'always', advisedBytes: 0, thp, reason: thp === 'always' ? 'THP mode always' : h };
   const r = h.adviseHuge(buffer);
-  if (r < 0) return { huge: thp === 'always', advisedBytes: 0, thp, reason: `madvise(MADV_HUGEPAGE) failed, errno ${-r}` };
-  return { huge: r > 0 || thp === 'always', advisedBytes: r, thp, reason: r > 0 ? 'madvise(MADV_HUGEPAGE)' : 'smaller than one 2 MiB page' };
+  if (r < 0)
+    return { huge: thp === 'always', advisedBytes: 0, thp, reason: `madvise(MADV_HUGEPAGE) failed, errno ${-r}` };
+  return {
+    huge: r > 0 || thp === 'always',
+    advisedBytes: r,
+    thp,
+    reason: r > 0 ? 'madvise(MADV_HUGEPAGE)' : 'smaller than one 2 MiB page',
+  };
 }
 
 /** One phrase on what host memory will get here, e.g. for a bench's machine line. */
@@ -65,11 +73,18 @@ export function hugePageSupport(): string {
   const thp = thpMode();
   if (thp === 'never' || thp === 'always' || process.platform !== 'linux') return `transparent huge pages ${thp}`;
   const h = loadHelper();
-  return typeof h === 'string' ? `transparent huge pages ${thp}, host memory on 4 KiB pages: ${h}` : `transparent huge pages ${thp}, host memory advised onto them`;
+  return typeof h === 'string'
+    ? `transparent huge pages ${thp}, host memory on 4 KiB pages: ${h}`
+    : `transparent huge pages ${thp}, host memory advised onto them`;
 }
 
 /** The status of huge pages when they were not asked for. */
 export function hugePagesOff(): HugePageStatus {
   const thp = thpMode();
-  return { huge: thp === 'always', advisedBytes: 0, thp, reason: thp === 'always' ? 'THP mode always' : 'not requested (hugePages: false)' };
+  return {
+    huge: thp === 'always',
+    advisedBytes: 0,
+    thp,
+    reason: thp === 'always' ? 'THP mode always' : 'not requested (hugePages: false)',
+  };
 }

@@ -49,7 +49,10 @@ export class RegionAllocator {
 
   constructor(totalBytes: number, reservedLowBytes = 65536) {
     if (totalBytes % PAGE_BYTES !== 0 || reservedLowBytes % PAGE_BYTES !== 0 || reservedLowBytes >= totalBytes) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `allocator: totalBytes (${totalBytes}) and reservedLowBytes (${reservedLowBytes}) must be page multiples with reserved < total`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `allocator: totalBytes (${totalBytes}) and reservedLowBytes (${reservedLowBytes}) must be page multiples with reserved < total`,
+      );
     }
     this.totalBytes = totalBytes;
     this.reservedLowBytes = reservedLowBytes;
@@ -88,7 +91,14 @@ export class RegionAllocator {
       if (base > blk.base) pieces.push({ base: blk.base, size: base - blk.base });
       if (end < blk.base + blk.size) pieces.push({ base: end, size: blk.base + blk.size - end });
       this.freeList.splice(i, 1, ...pieces);
-      const region: Region = Object.freeze({ id: this.nextId++, name: req.name, owner: req.owner, kind: req.kind, base, sizeBytes: size });
+      const region: Region = Object.freeze({
+        id: this.nextId++,
+        name: req.name,
+        owner: req.owner,
+        kind: req.kind,
+        base,
+        sizeBytes: size,
+      });
       this.live.set(region.id, region);
       this.allocs++;
       return region;
@@ -109,7 +119,11 @@ export class RegionAllocator {
     const region = this.live.get(id);
     if (!region) {
       if (Number.isInteger(id) && id >= 1 && id < this.nextId) {
-        throw new QingtianError(ErrorCode.DoubleFree, `host memory: region #${id} was already freed (freed again by '${owner}')`, { id });
+        throw new QingtianError(
+          ErrorCode.DoubleFree,
+          `host memory: region #${id} was already freed (freed again by '${owner}')`,
+          { id },
+        );
       }
       throw new QingtianError(ErrorCode.UnknownRegion, `host memory: no region #${id} was ever allocated`, { id });
     }

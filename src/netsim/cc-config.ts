@@ -40,39 +40,73 @@ export function ccSetup(name: CcName): CcSetup {
   switch (name) {
     case 'ldcp':
       return {
-        name, law: 'LAW_LDCP', pfc: false, ackHighPrio: true, int: false,
+        name,
+        law: 'LAW_LDCP',
+        pfc: false,
+        ackHighPrio: true,
+        int: false,
         params: { P_LDCP_ALPHA: 1, P_LDCP_BETA: 0.5, P_LDCP_GAMMA: 0.25, P_LDCP_ETA_DEC: 0.5 },
         ecn: { kminBytes: 5 * KB, kmaxBytes: 50 * KB, pmax: 0.5 },
       };
     case 'dcqcn':
     case 'dcqcn-nowin':
       return {
-        name, law: 'LAW_DCQCN', pfc: true, ackHighPrio: name === 'dcqcn-nowin', int: false,
+        name,
+        law: 'LAW_DCQCN',
+        pfc: true,
+        ackHighPrio: name === 'dcqcn-nowin',
+        int: false,
         params: {
-          P_DCQCN_G: 1 / 256, P_DCQCN_T_ALPHA_PS: 1 * US, P_DCQCN_T_DEC_PS: 4 * US, P_DCQCN_T_INC_PS: 300 * US,
-          P_DCQCN_RAI: 20 * MBPS, P_DCQCN_RHAI: 200 * MBPS, P_DCQCN_RATE_FIRST_CNP: 1, P_DCQCN_F: 1,
-          P_DCQCN_WINDOW: name === 'dcqcn' ? 1 : 0, P_DCQCN_CLAMP: 0,
+          P_DCQCN_G: 1 / 256,
+          P_DCQCN_T_ALPHA_PS: 1 * US,
+          P_DCQCN_T_DEC_PS: 4 * US,
+          P_DCQCN_T_INC_PS: 300 * US,
+          P_DCQCN_RAI: 20 * MBPS,
+          P_DCQCN_RHAI: 200 * MBPS,
+          P_DCQCN_RATE_FIRST_CNP: 1,
+          P_DCQCN_F: 1,
+          P_DCQCN_WINDOW: name === 'dcqcn' ? 1 : 0,
+          P_DCQCN_CLAMP: 0,
         },
         ecn: { kminBytes: 400 * KB, kmaxBytes: 1600 * KB, pmax: 0.2 },
       };
     case 'hpcc':
       return {
-        name, law: 'LAW_HPCC', pfc: true, ackHighPrio: false, int: true,
+        name,
+        law: 'LAW_HPCC',
+        pfc: true,
+        ackHighPrio: false,
+        int: true,
         params: { P_HPCC_ETA: 0.95, P_HPCC_MAX_STAGE: 0, P_HPCC_RAI: 40 * MBPS, P_HPCC_FAST_REACT: 1 },
         ecn: { kminBytes: 400 * KB, kmaxBytes: 1600 * KB, pmax: 0.2 },
       };
     case 'dctcp':
       return {
-        name, law: 'LAW_DCTCP', pfc: true, ackHighPrio: false, int: false,
+        name,
+        law: 'LAW_DCTCP',
+        pfc: true,
+        ackHighPrio: false,
+        int: false,
         params: { P_DCTCP_G: 1 / 16, P_DCTCP_RAI: 615 * MBPS },
         ecn: { kminBytes: 300 * KB, kmaxBytes: 300 * KB, pmax: 1 },
       };
     case 'swift':
       return {
-        name, law: 'LAW_SWIFT', pfc: false, ackHighPrio: true, int: false,
+        name,
+        law: 'LAW_SWIFT',
+        pfc: false,
+        ackHighPrio: true,
+        int: false,
         params: {
-          P_SWIFT_AI: 1, P_SWIFT_BETA: 0.8, P_SWIFT_MAX_MDF: 0.5, P_SWIFT_BASE_TARGET_PS: 20 * US, P_SWIFT_HOP_PS: (20 / 6.55) * US,
-          P_SWIFT_FS_RANGE_PS: 100 * US, P_SWIFT_FS_MIN_CWND: 0.1, P_SWIFT_FS_MAX_CWND: 100, P_SWIFT_MIN_CWND: 0.01,
+          P_SWIFT_AI: 1,
+          P_SWIFT_BETA: 0.8,
+          P_SWIFT_MAX_MDF: 0.5,
+          P_SWIFT_BASE_TARGET_PS: 20 * US,
+          P_SWIFT_HOP_PS: (20 / 6.55) * US,
+          P_SWIFT_FS_RANGE_PS: 100 * US,
+          P_SWIFT_FS_MIN_CWND: 0.1,
+          P_SWIFT_FS_MAX_CWND: 100,
+          P_SWIFT_MIN_CWND: 0.01,
         },
         ecn: { kminBytes: 10_000 * KB, kmaxBytes: 10_000 * KB, pmax: 0 },
       };
@@ -85,11 +119,22 @@ export function ccSetup(name: CcName): CcSetup {
 
 /** Parses `ldcp,dcqcn,hpcc`. */
 export function parseCcList(list: string): CcName[] {
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (names.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, `--cc: expected a comma-separated list of ${CC_NAMES.join(', ')}, got '${list}'`);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (names.length === 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `--cc: expected a comma-separated list of ${CC_NAMES.join(', ')}, got '${list}'`,
+    );
   for (const n of names) {
     if (!(CC_NAMES as readonly string[]).includes(n)) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `--cc: expected a comma-separated list of ${CC_NAMES.join(', ')}, got '${n}'`, { value: n });
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `--cc: expected a comma-separated list of ${CC_NAMES.join(', ')}, got '${n}'`,
+        { value: n },
+      );
     }
   }
   return [...new Set(names)] as CcName[];

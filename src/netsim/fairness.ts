@@ -32,10 +32,19 @@ export function runFairness(o: FairnessOptions): FairnessResult {
   const n = o.joinMs.length;
   const net = compileNetwork(dumbbell(n));
   const huge = 0xffff_0000;
-  const flows = o.joinMs.map((t, i) => ({ src: net.hosts[i]!, dst: net.hosts[n + i]!, sizeBytes: huge, startPs: Math.round(t * 1e9) }))
-    .map((f, i) => ({ f, i })).sort((a, b) => a.f.startPs - b.f.startPs || a.i - b.i);
+  const flows = o.joinMs
+    .map((t, i) => ({ src: net.hosts[i]!, dst: net.hosts[n + i]!, sizeBytes: huge, startPs: Math.round(t * 1e9) }))
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => a.f.startPs - b.f.startPs || a.i - b.i);
   const order = flows.map((x) => x.i); // sim flow index -> option index
-  const sim = Simulation.create({ network: net, flows: flows.map((x) => x.f), cc: ccSetup(o.cc), seed: o.seed ?? 1, sampleNs: 0, ...(o.runtime ? { runtime: o.runtime } : {}) });
+  const sim = Simulation.create({
+    network: net,
+    flows: flows.map((x) => x.f),
+    cc: ccSetup(o.cc),
+    seed: o.seed ?? 1,
+    sampleNs: 0,
+    ...(o.runtime ? { runtime: o.runtime } : {}),
+  });
   const win = (o.windowUs ?? 100) * 1e6;
   const thr = o.threshold ?? 0.98;
   const windows: FairnessResult['windows'] = [];
@@ -62,16 +71,25 @@ export function runFairness(o: FairnessOptions): FairnessResult {
           left[k] = true;
         }
       }
-      windows.push({ startMs: (t - win) / 1e9, active: active.length, jain: active.length ? jainIndex(active) : 1, gbps });
+      windows.push({
+        startMs: (t - win) / 1e9,
+        active: active.length,
+        jain: active.length ? jainIndex(active) : 1,
+        gbps,
+      });
     }
   } finally {
     sim.dispose();
   }
-  const changeTimes = [...new Set([...o.joinMs, ...o.leaveMs.filter((x): x is number => x !== undefined)])].sort((a, b) => a - b);
+  const changeTimes = [...new Set([...o.joinMs, ...o.leaveMs.filter((x): x is number => x !== undefined)])].sort(
+    (a, b) => a - b,
+  );
   const changes: FairnessResult['changes'] = [];
   for (const [ci, c] of changeTimes.entries()) {
     const end = changeTimes[ci + 1] ?? o.endMs;
-    const inPeriod = windows.filter((w) => w.startMs >= c - 1e-9 && w.startMs + (o.windowUs ?? 100) / 1000 <= end + 1e-9);
+    const inPeriod = windows.filter(
+      (w) => w.startMs >= c - 1e-9 && w.startMs + (o.windowUs ?? 100) / 1000 <= end + 1e-9,
+    );
     let k = inPeriod.length;
     while (k > 0 && inPeriod[k - 1]!.jain >= thr) k--;
     const convergeMs = k === inPeriod.length ? Infinity : k === 0 ? 0 : inPeriod[k]!.startMs - c;

@@ -18,7 +18,8 @@ export class KernelLayout {
   /** The constant `name`; a name the kernel does not export is a programming error. */
   get(name: string): number {
     const v = this.values.get(name);
-    if (v === undefined) throw new QingtianError(ErrorCode.NotFound, `kernel layout has no constant '${name}'`, { name });
+    if (v === undefined)
+      throw new QingtianError(ErrorCode.NotFound, `kernel layout has no constant '${name}'`, { name });
     return v;
   }
 }

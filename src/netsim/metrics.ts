@@ -48,14 +48,26 @@ export function slowdownBins(flows: readonly FlowResult[], bins = 20): SlowdownB
     if (hi <= lo) continue;
     const part = done.slice(lo, hi);
     const s = part.map((f) => f.slowdown).sort((x, y) => x - y);
-    out.push({ maxSize: part.at(-1)!.sizeBytes, count: part.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) });
+    out.push({
+      maxSize: part.at(-1)!.sizeBytes,
+      count: part.length,
+      p50: percentile(s, 50),
+      p95: percentile(s, 95),
+      p99: percentile(s, 99),
+    });
   }
   return out;
 }
 
 /** Slowdown percentiles of finished flows below `cutBytes`. */
-export function shortFlowSlowdown(flows: readonly FlowResult[], cutBytes = SHORT_FLOW_BYTES): { count: number; p50: number; p95: number; p99: number } {
-  const s = flows.filter((f) => f.finishPs >= 0 && f.sizeBytes < cutBytes).map((f) => f.slowdown).sort((x, y) => x - y);
+export function shortFlowSlowdown(
+  flows: readonly FlowResult[],
+  cutBytes = SHORT_FLOW_BYTES,
+): { count: number; p50: number; p95: number; p99: number } {
+  const s = flows
+    .filter((f) => f.finishPs >= 0 && f.sizeBytes < cutBytes)
+    .map((f) => f.slowdown)
+    .sort((x, y) => x - y);
   return { count: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
 }
 

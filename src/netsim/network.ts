@@ -58,14 +58,20 @@ export function compileNetwork(t: Topology): Network {
   let switches = 0;
   for (let v = 0; v < n; v++) {
     if (t.kinds[v] === 'host') {
-      if (portCount[v] !== 1) throw new QingtianError(ErrorCode.InvalidArgument, `topology ${t.name}: host ${v} has ${portCount[v]} links; a host needs exactly one`, { node: v });
+      if (portCount[v] !== 1)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `topology ${t.name}: host ${v} has ${portCount[v]} links; a host needs exactly one`,
+          { node: v },
+        );
       hostIndex[v] = hosts.length;
       hosts.push(v);
     } else {
       switchIndex[v] = switches++;
     }
   }
-  if (hosts.length < 2) throw new QingtianError(ErrorCode.InvalidArgument, `topology ${t.name}: needs at least 2 hosts`);
+  if (hosts.length < 2)
+    throw new QingtianError(ErrorCode.InvalidArgument, `topology ${t.name}: needs at least 2 hosts`);
 
   // BFS from every destination host; hosts do not forward.
   const route = new Uint32Array(switches * hosts.length);
@@ -92,13 +98,28 @@ export function compileNetwork(t: Topology): Network {
     for (let v = 0; v < n; v++) {
       if (t.kinds[v] !== 'switch' || dist[v]! < 0) continue;
       const first = rp.length;
-      for (const e of adj[v]!) if (dist[e.peer] === dist[v]! - 1 && (e.peer === dst || t.kinds[e.peer] === 'switch')) rp.push(e.port);
+      for (const e of adj[v]!)
+        if (dist[e.peer] === dist[v]! - 1 && (e.peer === dst || t.kinds[e.peer] === 'switch')) rp.push(e.port);
       const count = Math.min(255, rp.length - first);
       rp.length = first + count;
       route[switchIndex[v]! * hosts.length + hi] = (first << 8) | count;
     }
   }
-  return { topology: t, hosts, hostIndex, switchIndex, switches, firstPort, portCount, portNode, portPeer, portRate, portDelay, route, routePorts: Uint32Array.from(rp) };
+  return {
+    topology: t,
+    hosts,
+    hostIndex,
+    switchIndex,
+    switches,
+    firstPort,
+    portCount,
+    portNode,
+    portPeer,
+    portRate,
+    portDelay,
+    route,
+    routePorts: Uint32Array.from(rp),
+  };
 }
 
 /** The ports a packet from host `src` to host `dst` (node ids) crosses, following first ECMP members. */
@@ -116,7 +137,11 @@ export function pathPorts(net: Network, src: number, dst: number): number[] {
     if ((e & 0xff) === 0) break;
     p = net.routePorts[e >>> 8]!;
   }
-  throw new QingtianError(ErrorCode.InvalidArgument, `topology ${net.topology.name}: no path from node ${src} to node ${dst}`, { src, dst });
+  throw new QingtianError(
+    ErrorCode.InvalidArgument,
+    `topology ${net.topology.name}: no path from node ${src} to node ${dst}`,
+    { src, dst },
+  );
 }
 
 /**
@@ -125,7 +150,8 @@ export function pathPorts(net: Network, src: number, dst: number): number[] {
  */
 export function baseRttPs(net: Network, src: number, dst: number, dataWire: number, ackWire: number): number {
   let rtt = 0;
-  for (const p of pathPorts(net, src, dst)) rtt += 2 * net.portDelay[p]! + ((dataWire + ackWire) * 8e12) / net.portRate[p]!;
+  for (const p of pathPorts(net, src, dst))
+    rtt += 2 * net.portDelay[p]! + ((dataWire + ackWire) * 8e12) / net.portRate[p]!;
   return Math.round(rtt);
 }
 
@@ -135,7 +161,8 @@ export function maxBaseRttPs(net: Network, dataWire: number, ackWire: number): n
   const step = h.length <= 512 ? 1 : Math.ceil(h.length / 64);
   let max = 0;
   for (let i = 0; i < h.length; i++) {
-    for (let j = i % step; j < h.length; j += step) if (i !== j) max = Math.max(max, baseRttPs(net, h[i]!, h[j]!, dataWire, ackWire));
+    for (let j = i % step; j < h.length; j += step)
+      if (i !== j) max = Math.max(max, baseRttPs(net, h[i]!, h[j]!, dataWire, ackWire));
   }
   return max;
 }

@@ -8,7 +8,13 @@ export function readFlows(sim: Simulation, endPs = sim.nowPs): FlowResult[] {
   const v = sim.runtime.memory.view;
   const base = sim.region.base + v.getUint32(sim.region.base + L.get('C_OFF_FLOWS'), true);
   const FB = L.get('FLOW_BYTES');
-  const o = { start: L.get('F_START_PS'), finish: L.get('F_FINISH_PS'), rtx: L.get('F_RTX_COUNT'), to: L.get('F_TIMEOUTS'), acked: L.get('F_ACKED_BYTES') };
+  const o = {
+    start: L.get('F_START_PS'),
+    finish: L.get('F_FINISH_PS'),
+    rtx: L.get('F_RTX_COUNT'),
+    to: L.get('F_TIMEOUTS'),
+    acked: L.get('F_ACKED_BYTES'),
+  };
   const mtu = config.mtuBytes ?? 1000;
   const hdr = config.headerBytes ?? 48;
   const out: FlowResult[] = [];
@@ -23,9 +29,18 @@ export function readFlows(sim: Simulation, endPs = sim.nowPs): FlowResult[] {
     const ackedBytes = Number(v.getBigUint64(a + o.acked, true));
     const span = (finishPs >= 0 ? finishPs : endPs) - startPs;
     out.push({
-      index: i, src: f.src, dst: f.dst, sizeBytes: f.sizeBytes, startPs, finishPs, fctPs, idealPs,
+      index: i,
+      src: f.src,
+      dst: f.dst,
+      sizeBytes: f.sizeBytes,
+      startPs,
+      finishPs,
+      fctPs,
+      idealPs,
       slowdown: finishPs >= 0 ? Math.max(1, fctPs / idealPs) : NaN,
-      retransmits: v.getUint32(a + o.rtx, true), timeouts: v.getUint32(a + o.to, true), ackedBytes,
+      retransmits: v.getUint32(a + o.rtx, true),
+      timeouts: v.getUint32(a + o.to, true),
+      ackedBytes,
       throughputBps: span > 0 ? (ackedBytes * 8e12) / span : 0,
     });
   }
@@ -64,7 +79,11 @@ export function readPorts(sim: Simulation): PortStats[] {
     const hist = new Uint32Array(HIST_BINS);
     for (let i = 0; i < HIST_BINS; i++) hist[i] = v.getUint32(hBase + (p * HIST_BINS + i) * 4, true);
     out.push({
-      port: p, node, peerNode: net.portNode[net.portPeer[p]!]!, isSwitch: net.topology.kinds[node] === 'switch', rateBps: net.portRate[p]!,
+      port: p,
+      node,
+      peerNode: net.portNode[net.portPeer[p]!]!,
+      isSwitch: net.topology.kinds[node] === 'switch',
+      rateBps: net.portRate[p]!,
       txBytes: Number(v.getBigUint64(a + L.get('PT_TX_BYTES'), true)),
       dataPackets: v.getUint32(a + L.get('PT_DATA_TX'), true),
       drops: v.getUint32(a + L.get('PT_DROPS'), true),
@@ -90,7 +109,11 @@ export function readSeries(sim: Simulation): { timePs: number; port: number; byt
   const out: { timePs: number; port: number; bytes: number }[] = [];
   for (let i = Math.max(0, len - cap); i < len; i++) {
     const a = base + (i % cap) * SB;
-    out.push({ timePs: Number(v.getBigInt64(a, true)), port: v.getUint32(a + 8, true), bytes: v.getUint32(a + 12, true) });
+    out.push({
+      timePs: Number(v.getBigInt64(a, true)),
+      port: v.getUint32(a + 8, true),
+      bytes: v.getUint32(a + 12, true),
+    });
   }
   return out;
 }

@@ -1,7 +1,14 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { ccSetup, type CcName } from './cc-config.js';
-import { jainIndex, shortFlowSlowdown, slowdownBins, SHORT_FLOW_BYTES, type FlowResult, type SlowdownBin } from './metrics.js';
+import {
+  jainIndex,
+  shortFlowSlowdown,
+  slowdownBins,
+  SHORT_FLOW_BYTES,
+  type FlowResult,
+  type SlowdownBin,
+} from './metrics.js';
 import { compileNetwork, type Network } from './network.js';
 import { Prng } from '../common/prng.js';
 import { queueSummary, readFlows, readPorts, readSeries, type PortStats } from './results.js';
@@ -71,13 +78,19 @@ export function scenarioFlows(s: Scenario, net: Network): FlowSpec[] {
     flows.push(...incastFlows(net.hosts.slice(0, n), net.hosts[n]!, longBytes));
   } else if (m?.[1] === 'dumbbell') {
     const n = Number(m[2]);
-    for (let i = 0; i < n; i++) flows.push({ src: net.hosts[i]!, dst: net.hosts[n + i]!, sizeBytes: longBytes, startPs: 0 });
+    for (let i = 0; i < n; i++)
+      flows.push({ src: net.hosts[i]!, dst: net.hosts[n + i]!, sizeBytes: longBytes, startPs: 0 });
   }
   if (s.load > 0) {
-    if (!s.cdf) throw new QingtianError(ErrorCode.InvalidArgument, '--workload: a flow-size CDF is needed when --load > 0');
+    if (!s.cdf)
+      throw new QingtianError(ErrorCode.InvalidArgument, '--workload: a flow-size CDF is needed when --load > 0');
     flows.push(...poissonFlows({ hosts: net.hosts, hostRateBps: hostRate, cdf: s.cdf, load: s.load, untilPs, rng }));
   }
-  if (flows.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, `--load: 0 gives no traffic on ${s.topology.name}; only incast:N and dumbbell:N have traffic of their own`);
+  if (flows.length === 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `--load: 0 gives no traffic on ${s.topology.name}; only incast:N and dumbbell:N have traffic of their own`,
+    );
   return sortFlows(flows);
 }
 
@@ -105,12 +118,36 @@ export function runScenario(s: Scenario, onProgress?: (p: Progress) => void): Al
   return out;
 }
 
-export function runOne(s: Scenario, net: Network, flows: FlowSpec[], cc: CcName, monitor: number[], onProgress?: (p: Progress) => void): AlgorithmResult {
-  const sim = Simulation.create({ network: net, flows, cc: ccSetup(cc), pfc: s.pfc, seed: s.seed, monitorPorts: monitor, ...(s.runtime ? { runtime: s.runtime } : {}), ...(s.eventQueue ? { eventQueue: s.eventQueue } : {}) });
+export function runOne(
+  s: Scenario,
+  net: Network,
+  flows: FlowSpec[],
+  cc: CcName,
+  monitor: number[],
+  onProgress?: (p: Progress) => void,
+): AlgorithmResult {
+  const sim = Simulation.create({
+    network: net,
+    flows,
+    cc: ccSetup(cc),
+    pfc: s.pfc,
+    seed: s.seed,
+    monitorPorts: monitor,
+    ...(s.runtime ? { runtime: s.runtime } : {}),
+    ...(s.eventQueue ? { eventQueue: s.eventQueue } : {}),
+  });
   try {
     const endPs = s.durationS * 1e12;
     const t0 = performance.now();
-    sim.runUntil(endPs, (x) => onProgress?.({ cc, simPs: x.nowPs, endPs, events: x.counter('C_EVENTS'), wallS: (performance.now() - t0) / 1000 }));
+    sim.runUntil(endPs, (x) =>
+      onProgress?.({
+        cc,
+        simPs: x.nowPs,
+        endPs,
+        events: x.counter('C_EVENTS'),
+        wallS: (performance.now() - t0) / 1000,
+      }),
+    );
     const wallS = (performance.now() - t0) / 1000;
     const fl = readFlows(sim, endPs);
     const ports = readPorts(sim);
@@ -119,10 +156,24 @@ export function runOne(s: Scenario, net: Network, flows: FlowSpec[], cc: CcName,
     const packetHops = sim.counter('C_PKT_HOPS');
     const long = fl.filter((f) => f.sizeBytes >= 10_000_000);
     return {
-      cc, pfc: sim.pfc, flows: fl, ports, series: readSeries(sim), bins: slowdownBins(fl), short: shortFlowSlowdown(fl, SHORT_FLOW_BYTES),
-      pfcPauses: sim.counter('C_PAUSES'), drops: sim.counter('C_DROPS'), retransmits: sim.counter('C_RTX'), timeouts: sim.counter('C_TIMEOUTS'),
-      maxQueueBytes: q.maxQueueBytes, p99QueueBytes: q.p99QueueBytes, events, packetHops, wallS,
-      eventsPerSec: wallS > 0 ? events / wallS : 0, packetsPerSec: wallS > 0 ? packetHops / wallS : 0,
+      cc,
+      pfc: sim.pfc,
+      flows: fl,
+      ports,
+      series: readSeries(sim),
+      bins: slowdownBins(fl),
+      short: shortFlowSlowdown(fl, SHORT_FLOW_BYTES),
+      pfcPauses: sim.counter('C_PAUSES'),
+      drops: sim.counter('C_DROPS'),
+      retransmits: sim.counter('C_RTX'),
+      timeouts: sim.counter('C_TIMEOUTS'),
+      maxQueueBytes: q.maxQueueBytes,
+      p99QueueBytes: q.p99QueueBytes,
+      events,
+      packetHops,
+      wallS,
+      eventsPerSec: wallS > 0 ? events / wallS : 0,
+      packetsPerSec: wallS > 0 ? packetHops / wallS : 0,
       finished: fl.filter((f) => f.finishPs >= 0).length,
       jainIndex: jainIndex((long.length > 0 ? long : fl).map((f) => f.throughputBps)),
       baseRttPs: sim.baseRttPs,

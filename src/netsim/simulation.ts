@@ -31,8 +31,15 @@ export interface SimConfig {
 }
 
 export const SIM_DEFAULTS = {
-  mtuBytes: 1000, headerBytes: 48, ackBytes: 60, intBytes: 42, bufferBytes: 32_000_000, sampleNs: 1000,
-  seriesCap: 1 << 16, rtoLowUs: 100, rtoHighUs: 320,
+  mtuBytes: 1000,
+  headerBytes: 48,
+  ackBytes: 60,
+  intBytes: 42,
+  bufferBytes: 32_000_000,
+  sampleNs: 1000,
+  seriesCap: 1 << 16,
+  rtoLowUs: 100,
+  rtoHighUs: 320,
 } as const;
 
 const OWNER = 'sim';
@@ -83,10 +90,24 @@ export class Simulation {
     const bdpBytes = (hostRateBps * T * 1e-12) / 8;
     const flows = config.flows;
     for (const [i, f] of flows.entries()) {
-      if (net.hostIndex[f.src]! < 0 || net.hostIndex[f.dst]! < 0 || f.src === f.dst || !(f.sizeBytes >= 1) || f.sizeBytes > 0xffff_ffff || !(f.startPs >= 0)) {
-        throw new QingtianError(ErrorCode.InvalidArgument, `flow ${i}: needs two distinct hosts, 1 <= size < 4 GiB and start >= 0`, { flow: i });
+      if (
+        net.hostIndex[f.src]! < 0 ||
+        net.hostIndex[f.dst]! < 0 ||
+        f.src === f.dst ||
+        !(f.sizeBytes >= 1) ||
+        f.sizeBytes > 0xffff_ffff ||
+        !(f.startPs >= 0)
+      ) {
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `flow ${i}: needs two distinct hosts, 1 <= size < 4 GiB and start >= 0`,
+          { flow: i },
+        );
       }
-      if (i > 0 && f.startPs < flows[i - 1]!.startPs) throw new QingtianError(ErrorCode.InvalidArgument, `flow ${i}: flows must be sorted by start time`, { flow: i });
+      if (i > 0 && f.startPs < flows[i - 1]!.startPs)
+        throw new QingtianError(ErrorCode.InvalidArgument, `flow ${i}: flows must be sorted by start time`, {
+          flow: i,
+        });
     }
     const nodes = net.topology.kinds.length;
     const ports = net.portNode.length;
@@ -117,8 +138,19 @@ export class Simulation {
       offsets[name] = off;
       off = align64(off + bytes);
     }
-    if (off > 0xffff_0000) throw new QingtianError(ErrorCode.InvalidArgument, `simulation needs ${off} bytes of state; at most 4 GiB fits (fewer flows or a smaller packetCap)`);
-    const region = runtime.memory.allocState({ name: `sim:${++runs}`, owner: OWNER, kind: 'job-state', magic: 'NSIM', layoutVersion: 1, payloadBytes: off - 64 });
+    if (off > 0xffff_0000)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `simulation needs ${off} bytes of state; at most 4 GiB fits (fewer flows or a smaller packetCap)`,
+      );
+    const region = runtime.memory.allocState({
+      name: `sim:${++runs}`,
+      owner: OWNER,
+      kind: 'job-state',
+      magic: 'NSIM',
+      layoutVersion: 1,
+      payloadBytes: off - 64,
+    });
     const v = runtime.memory.view;
     const b = region.base;
     const u32 = (o2: number, x: number) => v.setUint32(b + o2, x >>> 0, true);
@@ -133,7 +165,12 @@ export class Simulation {
     u32(L.get('C_PKT_CAP'), packetCap);
     u32(L.get('C_EVQ_CAP'), evqCap);
     u32(L.get('C_SERIES_CAP'), seriesCap);
-    u32(L.get('C_FLAGS'), (pfc ? L.get('CF_PFC') : L.get('CF_SACK')) | (intOn ? L.get('CF_INT') : 0) | (config.cc.ackHighPrio ? L.get('CF_ACK_HIGH_PRIO') : 0));
+    u32(
+      L.get('C_FLAGS'),
+      (pfc ? L.get('CF_PFC') : L.get('CF_SACK')) |
+        (intOn ? L.get('CF_INT') : 0) |
+        (config.cc.ackHighPrio ? L.get('CF_ACK_HIGH_PRIO') : 0),
+    );
     u32(L.get('C_MTU'), o.mtuBytes);
     u32(L.get('C_HDR_BYTES'), o.headerBytes);
     u32(L.get('C_ACK_BYTES'), o.ackBytes);
@@ -144,7 +181,11 @@ export class Simulation {
     i64(L.get('C_RTO_LOW_PS'), o.rtoLowUs * 1e6);
     i64(L.get('C_RTO_HIGH_PS'), o.rtoHighUs * 1e6);
     i64(L.get('C_SAMPLE_PS'), o.sampleNs * 1000);
-    v.setBigUint64(b + L.get('C_SEED'), BigInt.asUintN(64, (BigInt(config.seed >>> 0) << 32n) ^ 0x9e3779b97f4a7c15n), true);
+    v.setBigUint64(
+      b + L.get('C_SEED'),
+      BigInt.asUintN(64, (BigInt(config.seed >>> 0) << 32n) ^ 0x9e3779b97f4a7c15n),
+      true,
+    );
     u32(L.get('C_DT_SHIFT_LOSSY'), 0);
     u32(L.get('C_RESUME_OFFSET'), 3000);
     i64(L.get('C_STOP_PS'), 0);
@@ -192,8 +233,14 @@ export class Simulation {
       u32(a + L.get('PT_PFC_SHIFT'), Math.max(0, 3 - Math.round(Math.log2(Math.max(1, scale)))));
       u32(a + L.get('PT_FLAGS'), monitor.has(p) ? L.get('PTF_MONITOR') : 0);
     }
-    runtime.memory.u8.set(new Uint8Array(net.route.buffer, net.route.byteOffset, net.route.byteLength), b + offsets['C_OFF_ROUTE']!);
-    runtime.memory.u8.set(new Uint8Array(net.routePorts.buffer, net.routePorts.byteOffset, net.routePorts.byteLength), b + offsets['C_OFF_RPORTS']!);
+    runtime.memory.u8.set(
+      new Uint8Array(net.route.buffer, net.route.byteOffset, net.route.byteLength),
+      b + offsets['C_OFF_ROUTE']!,
+    );
+    runtime.memory.u8.set(
+      new Uint8Array(net.routePorts.buffer, net.routePorts.byteOffset, net.routePorts.byteLength),
+      b + offsets['C_OFF_RPORTS']!,
+    );
     // Law parameters
     const P = offsets['C_OFF_PARAMS']!;
     u32(P + L.get('P_LAW'), L.get(config.cc.law));
@@ -225,10 +272,18 @@ export class Simulation {
       i64(a + L.get('F_BASE_RTT_PS'), rtt);
     }
     const status = kernel.fn<(st: number) => number>('sim_init')(b);
-    const sim = new Simulation(config, runtime, kernel, region, { baseRttPs: T, bdpBytes, hostRateBps, pairRttPs, pfc });
+    const sim = new Simulation(config, runtime, kernel, region, {
+      baseRttPs: T,
+      bdpBytes,
+      hostRateBps,
+      pairRttPs,
+      pfc,
+    });
     if (status !== 0) {
       sim.dispose();
-      throw new QingtianError(ErrorCode.InvalidArgument, `simulation state rejected by the kernel (status ${status})`, { status });
+      throw new QingtianError(ErrorCode.InvalidArgument, `simulation state rejected by the kernel (status ${status})`, {
+        status,
+      });
     }
     return sim;
   }
@@ -241,7 +296,11 @@ export class Simulation {
   counter(name: string, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
     const v = this.runtime.memory.view;
     const a = this.region.base + this.L.get(name);
-    return kind === 'u32' ? v.getUint32(a, true) : kind === 'u64' ? Number(v.getBigUint64(a, true)) : Number(v.getBigInt64(a, true));
+    return kind === 'u32'
+      ? v.getUint32(a, true)
+      : kind === 'u64'
+        ? Number(v.getBigUint64(a, true))
+        : Number(v.getBigInt64(a, true));
   }
 
   /**
@@ -254,7 +313,12 @@ export class Simulation {
     v.setBigInt64(this.region.base + this.L.get('C_STOP_PS'), BigInt(Math.round(untilPs)), true);
     for (;;) {
       const n = this.run_(this.region.base, sliceEvents);
-      if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `simulation stopped: ${statusText(this.L, n)} at t=${(this.nowPs / 1e6).toFixed(3)} µs`, { status: n });
+      if (n < 0)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `simulation stopped: ${statusText(this.L, n)} at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
+          { status: n },
+        );
       onSlice?.(this);
       if (n < sliceEvents) break;
     }
@@ -266,7 +330,8 @@ export class Simulation {
    */
   truncateFlow(i: number): number {
     const v = this.runtime.memory.view;
-    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    const a =
+      this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
     const sent = Math.max(1, v.getUint32(a + this.L.get('F_SND_NXT'), true));
     const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
     if (sent < v.getUint32(a + this.L.get('F_PKTS'), true)) {
@@ -279,7 +344,8 @@ export class Simulation {
   /** Payload bytes acknowledged so far to flow i's sender. */
   ackedBytes(i: number): number {
     const v = this.runtime.memory.view;
-    const a = this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+    const a =
+      this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
     return Number(v.getBigUint64(a + this.L.get('F_ACKED_BYTES'), true));
   }
 
@@ -299,7 +365,11 @@ function statusText(L: KernelLayout, s: number): string {
 
 /** The flow's ECMP hash (its 5-tuple stand-in): deterministic for a seed. */
 export function flowHash(src: number, dst: number, i: number, seed: number): number {
-  let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(dst + 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(i + 1, 0x27d4eb2f) ^ seed;
+  let h =
+    Math.imul(src ^ 0x9e3779b9, 0x85ebca6b) ^
+    Math.imul(dst + 0x7f4a7c15, 0xc2b2ae35) ^
+    Math.imul(i + 1, 0x27d4eb2f) ^
+    seed;
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;

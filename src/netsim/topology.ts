@@ -28,17 +28,28 @@ function bad(message: string, details: Record<string, unknown> = {}): never {
  * `<a> <b> <rate> <delay> <error rate>` per link (rate like `100Gbps`, delay like `1000ns`).
  */
 export function parseTopologyFile(text: string, name: string): Topology {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const head = (lines[0] ?? '').split(/\s+/).map(Number);
   const [nodes, switches, links] = head;
-  if (head.length < 3 || !Number.isInteger(nodes) || !Number.isInteger(switches) || !Number.isInteger(links) || nodes! < 2 || nodes! > 1_000_000) {
+  if (
+    head.length < 3 ||
+    !Number.isInteger(nodes) ||
+    !Number.isInteger(switches) ||
+    !Number.isInteger(links) ||
+    nodes! < 2 ||
+    nodes! > 1_000_000
+  ) {
     bad(`topology ${name}: first line must be '<nodes> <switches> <links>', got '${lines[0] ?? ''}'`);
   }
   const kinds: ('host' | 'switch')[] = new Array<'host' | 'switch'>(nodes!).fill('host');
   const ids = (lines[1] ?? '').split(/\s+/).map(Number);
   if (ids.length !== switches) bad(`topology ${name}: line 2 must list ${switches} switch ids, found ${ids.length}`);
   for (const id of ids) {
-    if (!Number.isInteger(id) || id < 0 || id >= nodes!) bad(`topology ${name}: switch id ${id} outside [0, ${nodes! - 1}]`);
+    if (!Number.isInteger(id) || id < 0 || id >= nodes!)
+      bad(`topology ${name}: switch id ${id} outside [0, ${nodes! - 1}]`);
     kinds[id] = 'switch';
   }
   const out: TopoLink[] = [];
@@ -48,8 +59,20 @@ export function parseTopologyFile(text: string, name: string): Topology {
     const b = Number(f[1]);
     const rateBps = parseQuantity(f[2] ?? '', { gbps: G, mbps: 1e6, kbps: 1e3, bps: 1 });
     const delayPs = parseQuantity(f[3] ?? '', { ns: 1000, us: US, ms: 1e9, ps: 1, s: 1e12 });
-    if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= nodes! || b >= nodes! || a === b || !(rateBps > 0) || !(delayPs >= 0)) {
-      bad(`topology ${name}: link line ${i + 3} '${lines[2 + i] ?? ''}' is not '<a> <b> <rate> <delay> <error rate>' with node ids in [0, ${nodes! - 1}]`);
+    if (
+      !Number.isInteger(a) ||
+      !Number.isInteger(b) ||
+      a < 0 ||
+      b < 0 ||
+      a >= nodes! ||
+      b >= nodes! ||
+      a === b ||
+      !(rateBps > 0) ||
+      !(delayPs >= 0)
+    ) {
+      bad(
+        `topology ${name}: link line ${i + 3} '${lines[2 + i] ?? ''}' is not '<a> <b> <rate> <delay> <error rate>' with node ids in [0, ${nodes! - 1}]`,
+      );
     }
     out.push({ a, b, rateBps, delayPs: Math.round(delayPs) });
   }
@@ -65,7 +88,8 @@ function parseQuantity(s: string, units: Record<string, number>): number {
 
 /** k-ary fat tree (k even): k pods of k/2 edge + k/2 aggregation switches, (k/2)^2 cores, k^3/4 hosts. */
 export function fatTree(k: number, rateBps = 100 * G, delayPs = US): Topology {
-  if (!Number.isInteger(k) || k < 2 || k > 48 || k % 2 !== 0) bad(`fattree:K: K must be an even integer in [2, 48], got ${k}`);
+  if (!Number.isInteger(k) || k < 2 || k > 48 || k % 2 !== 0)
+    bad(`fattree:K: K must be an even integer in [2, 48], got ${k}`);
   const h = k / 2;
   const hosts = (k * k * k) / 4;
   const kinds: ('host' | 'switch')[] = [];
@@ -80,7 +104,8 @@ export function fatTree(k: number, rateBps = 100 * G, delayPs = US): Topology {
       for (let x = 0; x < h; x++) links.push({ a: pod * h * h + e * h + x, b: edge(pod, e), rateBps, delayPs });
       for (let a = 0; a < h; a++) links.push({ a: edge(pod, e), b: agg(pod, a), rateBps, delayPs });
     }
-    for (let a = 0; a < h; a++) for (let j = 0; j < h; j++) links.push({ a: agg(pod, a), b: core(a, j), rateBps, delayPs });
+    for (let a = 0; a < h; a++)
+      for (let j = 0; j < h; j++) links.push({ a: agg(pod, a), b: core(a, j), rateBps, delayPs });
   }
   return { name: `fattree:${k}`, kinds, links };
 }
@@ -113,7 +138,8 @@ export function dumbbell(n: number, rateBps = 100 * G, delayPs = US): Topology {
 
 /** L leaves of 16 hosts (100 G) and 4 spines, leaf-spine links at 400 G (no oversubscription). */
 export function leafSpine(leaves: number): Topology {
-  if (!Number.isInteger(leaves) || leaves < 2 || leaves > 256) bad(`leafspine:L: L must be an integer in [2, 256], got ${leaves}`);
+  if (!Number.isInteger(leaves) || leaves < 2 || leaves > 256)
+    bad(`leafspine:L: L must be an integer in [2, 256], got ${leaves}`);
   const perLeaf = 16;
   const spines = 4;
   const hosts = leaves * perLeaf;
@@ -134,17 +160,25 @@ export function resolveTopology(spec: string): Topology {
   if (m) {
     const n = Number(m[2]);
     switch (m[1]!) {
-      case 'fattree': return fatTree(n);
-      case 'incast': return incastStar(n);
-      case 'dumbbell': return dumbbell(n);
-      default: return leafSpine(n);
+      case 'fattree':
+        return fatTree(n);
+      case 'incast':
+        return incastStar(n);
+      case 'dumbbell':
+        return dumbbell(n);
+      default:
+        return leafSpine(n);
     }
   }
   let text: string;
   try {
     text = readFileSync(spec, 'utf8');
   } catch {
-    throw new QingtianError(ErrorCode.NotFound, `--topo: '${spec}' is neither fattree:K, incast:N, dumbbell:N, leafspine:L nor a readable topology file`, { spec });
+    throw new QingtianError(
+      ErrorCode.NotFound,
+      `--topo: '${spec}' is neither fattree:K, incast:N, dumbbell:N, leafspine:L nor a readable topology file`,
+      { spec },
+    );
   }
   return parseTopologyFile(text, spec);
 }

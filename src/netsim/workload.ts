@@ -25,13 +25,28 @@ export function parseCdf(text: string, name: string): SizeCdf {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const [s, c] = line.split(/\s+/).map(Number);
-    if (!Number.isFinite(s) || !Number.isFinite(c) || s! < 0 || c! < 0 || c! > 100 || (cum.length > 0 && (c! < cum.at(-1)! || s! < sizes.at(-1)!))) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `workload ${name}: line ${i + 1} '${line}' is not '<size bytes> <cumulative percent>' with both non-decreasing`, { line: i + 1 });
+    if (
+      !Number.isFinite(s) ||
+      !Number.isFinite(c) ||
+      s! < 0 ||
+      c! < 0 ||
+      c! > 100 ||
+      (cum.length > 0 && (c! < cum.at(-1)! || s! < sizes.at(-1)!))
+    ) {
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `workload ${name}: line ${i + 1} '${line}' is not '<size bytes> <cumulative percent>' with both non-decreasing`,
+        { line: i + 1 },
+      );
     }
     sizes.push(s!);
     cum.push(c!);
   }
-  if (sizes.length < 2 || cum.at(-1) !== 100) throw new QingtianError(ErrorCode.InvalidArgument, `workload ${name}: a CDF needs at least two points and must end at 100 %`);
+  if (sizes.length < 2 || cum.at(-1) !== 100)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `workload ${name}: a CDF needs at least two points and must end at 100 %`,
+    );
   return { name, sizes, cum };
 }
 
@@ -64,7 +79,8 @@ export function sampleSize(cdf: SizeCdf, rng: Prng): number {
 /** Mean of the piecewise-linear CDF (bytes). */
 export function meanSize(cdf: SizeCdf): number {
   let m = 0;
-  for (let i = 1; i < cdf.cum.length; i++) m += ((cdf.sizes[i - 1]! + cdf.sizes[i]!) / 2) * ((cdf.cum[i]! - cdf.cum[i - 1]!) / 100);
+  for (let i = 1; i < cdf.cum.length; i++)
+    m += ((cdf.sizes[i - 1]! + cdf.sizes[i]!) / 2) * ((cdf.cum[i]! - cdf.cum[i - 1]!) / 100);
   return m;
 }
 
@@ -73,7 +89,14 @@ export function meanSize(cdf: SizeCdf): number {
  * uniformly chosen other host — the HPCC evaluation's generator (reference §3.3). Load counts
  * payload bytes. Flows start in [0, untilPs).
  */
-export function poissonFlows(o: { hosts: number[]; hostRateBps: number; cdf: SizeCdf; load: number; untilPs: number; rng: Prng }): FlowSpec[] {
+export function poissonFlows(o: {
+  hosts: number[];
+  hostRateBps: number;
+  cdf: SizeCdf;
+  load: number;
+  untilPs: number;
+  rng: Prng;
+}): FlowSpec[] {
   const flows: FlowSpec[] = [];
   const meanGapPs = ((meanSize(o.cdf) * 8) / (o.load * o.hostRateBps)) * 1e12;
   for (const src of o.hosts) {

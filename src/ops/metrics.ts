@@ -32,13 +32,19 @@ export function renderMetrics(s: MetricsSnapshot): string {
     ['{use="free"}', s.memory.freeBytes],
     ['{use="reserved"}', s.memory.reservedBytes],
   ]);
-  gauge('qingtian_host_memory_largest_free_bytes', 'Largest free block of host memory', [['', s.memory.largestFreeBytes]]);
+  gauge('qingtian_host_memory_largest_free_bytes', 'Largest free block of host memory', [
+    ['', s.memory.largestFreeBytes],
+  ]);
   gauge(
     'qingtian_host_memory_regions',
     'Live host memory regions by kind',
     Object.entries(s.memory.byKind).map(([k, v]) => [`{kind="${k}"}`, v.count]),
   );
-  gauge('qingtian_dpu_core_jobs', 'Jobs attached to a DPU core', s.cores.map((c) => [`{core="${c.id}",state="${c.state}",mode="${c.mode}"}`, c.jobs]));
+  gauge(
+    'qingtian_dpu_core_jobs',
+    'Jobs attached to a DPU core',
+    s.cores.map((c) => [`{core="${c.id}",state="${c.state}",mode="${c.mode}"}`, c.jobs]),
+  );
   for (const key of Object.keys(HELP) as (keyof CoreCounters)[]) {
     const name = `qingtian_dpu_core_${key.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)}_total`;
     out.push(`# HELP ${name} ${HELP[key]}`, `# TYPE ${name} counter`);

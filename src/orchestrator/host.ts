@@ -49,7 +49,13 @@ export class Host {
 
   static async boot(options?: HostOptions): Promise<Host> {
     const o = parseArgs(
-      z.object({ memory: z.unknown().optional(), dpu: z.unknown().optional(), trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional() }).optional(),
+      z
+        .object({
+          memory: z.unknown().optional(),
+          dpu: z.unknown().optional(),
+          trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
+        })
+        .optional(),
       options,
       'Host options',
     );
@@ -85,7 +91,10 @@ export class Host {
     this.assertUp();
     if (typeof source === 'string') {
       if (!KERNEL_NAME.test(source)) {
-        throw new QingtianError(ErrorCode.InvalidArgument, `loadKernel: expected a kernel family name matching ${KERNEL_NAME} or Wasm bytes, got ${JSON.stringify(source)}`);
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `loadKernel: expected a kernel family name matching ${KERNEL_NAME} or Wasm bytes, got ${JSON.stringify(source)}`,
+        );
       }
       // One loaded version per family name, shared with host.runtime (devices use the same instance).
       const kernel = this.runtime.kernel(source);
@@ -111,7 +120,13 @@ export class Host {
   snapshot(): MetricsSnapshot {
     return {
       memory: this.memory.stats(),
-      cores: this.dpu.cores.map((c) => ({ id: c.id, state: c.runState(), mode: c.mode(), jobs: c.jobCount(), counters: c.counters() })),
+      cores: this.dpu.cores.map((c) => ({
+        id: c.id,
+        state: c.runState(),
+        mode: c.mode(),
+        jobs: c.jobCount(),
+        counters: c.counters(),
+      })),
     };
   }
 

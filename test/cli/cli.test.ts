@@ -33,7 +33,10 @@ describe('qingtian CLI', () => {
   it('bench --json prints one schema line per figure, with the peer from the same run', () => {
     const r = cli('bench', 'core', '--json', '--quick', '--runs', '1');
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(7);
     for (const l of lines) {
       expect(Object.keys(l).sort()).toEqual(['better', 'case', 'metric', 'peer', 'suite', 'unit', 'value', 'vs']);
@@ -44,15 +47,28 @@ describe('qingtian CLI', () => {
       const ratio = (l.value as number) / peer.value;
       expect(Math.abs((l.vs as number) - ratio) / ratio).toBeLessThan(0.01); // each figure is rounded to 4 digits
     }
-    expect(lines.map((l) => `${String(l.case)}/${String(l.metric)}`)).toEqual(expect.arrayContaining(['poll-round-trip/p50', 'poll-round-trip/p99', 'interrupt-wake-up/p50', 'control-command/p50', 'idle-cpu/interrupt-mode']));
+    expect(lines.map((l) => `${String(l.case)}/${String(l.metric)}`)).toEqual(
+      expect.arrayContaining([
+        'poll-round-trip/p50',
+        'poll-round-trip/p99',
+        'interrupt-wake-up/p50',
+        'control-command/p50',
+        'idle-cpu/interrupt-mode',
+      ]),
+    );
     // The machine the figures come from goes to stderr, first, leaving stdout pure JSON lines.
-    expect(r.stderr.split('\n')[0]).toMatch(/^\[core\] machine: .+, \d+ CPUs, transparent huge pages \w+[^;]*, load \d+\.\d\d, node v\d+\.\d+\.\d+; 1 runs$/);
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^\[core\] machine: .+, \d+ CPUs, transparent huge pages \w+[^;]*, load \d+\.\d\d, node v\d+\.\d+\.\d+; 1 runs$/,
+    );
   });
 
   it('bench dif --json: every line follows the schema; targets carry the issue figures', () => {
     const r = cli('bench', 'dif', '--json', '--quick', '--runs', '1');
     expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(8);
     for (const l of lines) {
       expect(l.suite).toBe('dif');
@@ -62,10 +78,15 @@ describe('qingtian CLI', () => {
     expect(lines.map((l) => l.case)).toEqual(expect.arrayContaining(['crc16-64KiB', 'generate+verify-4096B-blocks']));
   });
 
-  it('bench --only keeps the cases whose name contains the text, and skips the others\' work', () => {
+  it("bench --only keeps the cases whose name contains the text, and skips the others' work", () => {
     const r = cli('bench', 'flow', '--json', '--quick', '--runs', '1', '--only', 'lpm4');
     expect(r.status).toBe(0);
-    const cases = new Set(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { case: string }).case));
+    const cases = new Set(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { case: string }).case),
+    );
     expect([...cases]).toEqual(['lpm4-100k']);
     expect(r.stderr).not.toMatch(/flow cache|classifier/);
   });

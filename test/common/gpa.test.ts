@@ -8,8 +8,19 @@ const U64 = (1n << 64n) - 1n;
 
 describe('GPA translation: the Wasm implementation and the TS mirror agree', () => {
   const mem = new HostMemory({ sizeBytes: 1 << 20 });
-  const map = mem.allocState({ name: 'gmap', owner: 'test', kind: 'device-state', magic: 'GMAP', layoutVersion: 1, payloadBytes: GMAP_BYTES });
-  const wasmTranslate = instantiate(familyKernel('core'), mem.memory).exports['core_gpa_to_host'] as (m: number, g: bigint, l: bigint) => number;
+  const map = mem.allocState({
+    name: 'gmap',
+    owner: 'test',
+    kind: 'device-state',
+    magic: 'GMAP',
+    layoutVersion: 1,
+    payloadBytes: GMAP_BYTES,
+  });
+  const wasmTranslate = instantiate(familyKernel('core'), mem.memory).exports['core_gpa_to_host'] as (
+    m: number,
+    g: bigint,
+    l: bigint,
+  ) => number;
 
   const translateBoth = (slots: GuestSlot[], g: bigint, l: bigint): [number, number] => {
     writeGuestMap(mem.view, map.base, slots);
@@ -26,13 +37,20 @@ describe('GPA translation: the Wasm implementation and the TS mirror agree', () 
 
   it('on random maps and ranges, biased to slot edges and u64 wrap-around', () => {
     fc.assert(
-      fc.property(fc.array(slotArb, { minLength: 1, maxLength: 8 }), fc.nat(7), fc.bigInt(-2n, 2n), fc.oneof(fc.bigInt(0n, 4n), fc.bigInt(0n, U64), fc.constant(U64)), fc.boolean(), (slots, pick, delta, len, nearEnd) => {
-        const s = slots[pick % slots.length]!;
-        const edge = nearEnd ? s.gpaStart + s.sizeBytes : s.gpaStart;
-        const g = (edge + delta) & U64;
-        const [w, t] = translateBoth(slots, g, len);
-        expect(w).toBe(t);
-      }),
+      fc.property(
+        fc.array(slotArb, { minLength: 1, maxLength: 8 }),
+        fc.nat(7),
+        fc.bigInt(-2n, 2n),
+        fc.oneof(fc.bigInt(0n, 4n), fc.bigInt(0n, U64), fc.constant(U64)),
+        fc.boolean(),
+        (slots, pick, delta, len, nearEnd) => {
+          const s = slots[pick % slots.length]!;
+          const edge = nearEnd ? s.gpaStart + s.sizeBytes : s.gpaStart;
+          const g = (edge + delta) & U64;
+          const [w, t] = translateBoth(slots, g, len);
+          expect(w).toBe(t);
+        },
+      ),
       { numRuns: 3000, seed: 0x51a7 },
     );
   });

@@ -38,7 +38,9 @@ describe('kernel modules: the loader enforces the kernel rules', () => {
   it('refuses a module that does not import the shared host memory', () => {
     expect(refusal(ownMemoryModule())).toMatch(/defines its own memory/);
     expect(refusal(unsharedMemoryModule())).toMatch(/imports a non-shared memory/);
-    expect(refusal(extraImportModule())).toMatch(/imports env\.abort \(function\); a kernel may import only env\.memory/);
+    expect(refusal(extraImportModule())).toMatch(
+      /imports env\.abort \(function\); a kernel may import only env\.memory/,
+    );
   });
 
   it('refuses bytes that are not Wasm', () => {
@@ -68,7 +70,8 @@ describe('kernel modules: the loader enforces the kernel rules', () => {
     const v2 = loader.load(testKernel('probe-v2'));
     const spans = [v1.image, v1.tables!, v2.image, v2.tables!].map((r) => [r.base, r.base + r.sizeBytes] as const);
     for (let i = 0; i < spans.length; i++)
-      for (let j = i + 1; j < spans.length; j++) expect(spans[i]![1] <= spans[j]![0] || spans[j]![1] <= spans[i]![0]).toBe(true);
+      for (let j = i + 1; j < spans.length; j++)
+        expect(spans[i]![1] <= spans[j]![0] || spans[j]![1] <= spans[i]![0]).toBe(true);
     // Tables were built by qt_init on load: word i = i * mul + add, per version.
     expect(host.view.getUint32(v1.tables!.payload + 4 * 5, true)).toBe((5 * 2654435761 + 0x1111) >>> 0);
     expect(host.view.getUint32(v2.tables!.payload + 4 * 5, true)).toBe(5 * 40503 + 7);

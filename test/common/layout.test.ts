@@ -20,7 +20,16 @@ describe('layouts shared by AssemblyScript and TypeScript have one source of tru
   });
 
   it('guest memory map layout matches assembly/common/gpa.ts', () => {
-    for (const k of ['GMAP_COUNT', 'GMAP_SLOTS', 'GMAP_SLOT_BYTES', 'GMAP_MAX_SLOTS', 'GMAP_SLOT_GPA', 'GMAP_SLOT_SIZE', 'GMAP_SLOT_HOST', 'GMAP_LAYOUT'] as const) {
+    for (const k of [
+      'GMAP_COUNT',
+      'GMAP_SLOTS',
+      'GMAP_SLOT_BYTES',
+      'GMAP_MAX_SLOTS',
+      'GMAP_SLOT_GPA',
+      'GMAP_SLOT_SIZE',
+      'GMAP_SLOT_HOST',
+      'GMAP_LAYOUT',
+    ] as const) {
       expect(gpa[k], k).toBe(value(k));
     }
     expect(gpa.GMAP_MAGIC).toBe(value('GMAP_MAGIC') >>> 0);
@@ -28,7 +37,9 @@ describe('layouts shared by AssemblyScript and TypeScript have one source of tru
   });
 
   it('every built kernel family passes the loader checks and is named after its folder', () => {
-    const families = readdirSync(join(packageRoot(), 'assembly')).filter((f) => f !== 'common' && statSync(join(packageRoot(), 'assembly', f)).isDirectory());
+    const families = readdirSync(join(packageRoot(), 'assembly')).filter(
+      (f) => f !== 'common' && statSync(join(packageRoot(), 'assembly', f)).isDirectory(),
+    );
     expect(families.length).toBeGreaterThan(0);
     for (const f of families) {
       const { info } = inspectKernel(familyKernel(f), mem.sizeBytes / 65536, f);

@@ -5,7 +5,14 @@ import { Host } from '../../dist/src/index.js';
 const host = await Host.boot({ memory: { sizeBytes: 16 << 20 }, dpu: { cores: 2, mode: 'poll' } });
 const core = await host.loadKernel('core');
 for (const c of host.dpu.cores) {
-  const st = host.memory.allocState({ name: `echo${c.id}`, owner: 'child', kind: 'job-state', magic: 'ECHO', layoutVersion: 1, payloadBytes: 256 });
+  const st = host.memory.allocState({
+    name: `echo${c.id}`,
+    owner: 'child',
+    kind: 'job-state',
+    magic: 'ECHO',
+    layoutVersion: 1,
+    payloadBytes: 256,
+  });
   await c.attachJob({ kernel: core, entry: 'core_echo', state: st.base, budget: 1 });
 }
 await host.shutdown();

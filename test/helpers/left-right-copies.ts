@@ -18,7 +18,10 @@ export function lrCopies(memory: WebAssembly.Memory, state: number): [Uint8Array
     byMemory.set(memory, k);
   }
   const bytes = k.steps_copy_bytes(state);
-  return [new Uint8Array(memory.buffer, k.steps_copy_at(state, 0), bytes), new Uint8Array(memory.buffer, k.steps_copy_at(state, 1), bytes)];
+  return [
+    new Uint8Array(memory.buffer, k.steps_copy_at(state, 0), bytes),
+    new Uint8Array(memory.buffer, k.steps_copy_at(state, 1), bytes),
+  ];
 }
 
 /** True when the two copies hold the same bytes (as they must between updates). */

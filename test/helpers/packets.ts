@@ -13,7 +13,9 @@ export interface L4Spec {
 
 export interface PacketSpec {
   vlans?: number[];
-  ip: { v: 4; src: number; dst: number; fragOffset?: number } | { v: 6; src: bigint; dst: bigint; ext?: number[]; fragOffset?: number };
+  ip:
+    | { v: 4; src: number; dst: number; fragOffset?: number }
+    | { v: 6; src: bigint; dst: bigint; ext?: number[]; fragOffset?: number };
   l4: L4Spec;
   /** Wrap the whole frame in VXLAN (outer IPv4/UDP to 4789) with this VNI. */
   vxlan?: number;
@@ -43,12 +45,25 @@ function addr6(a: bigint): number[] {
 function l4Bytes(s: L4Spec): number[] {
   const pay = new Array<number>(s.payload ?? 0).fill(0xab);
   switch (s.proto) {
-    case 6: return [...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, ...be16(512), 0, 0, 0, 0, ...pay];
-    case 17: return [...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0), ...be16(8 + pay.length), 0, 0, ...pay];
-    case 132: return [...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0), 0, 0, 0, 1, 0, 0, 0, 0, ...pay];
+    case 6:
+      // prettier-ignore
+      return [
+        ...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0),
+        0, 0, 0, 1,
+        0, 0, 0, 0,
+        0x50, 0x18, ...be16(512),
+        0, 0, 0, 0,
+        ...pay,
+      ];
+    case 17:
+      return [...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0), ...be16(8 + pay.length), 0, 0, ...pay];
+    case 132:
+      return [...be16(s.srcPort ?? 0), ...be16(s.dstPort ?? 0), 0, 0, 0, 1, 0, 0, 0, 0, ...pay];
     case 1:
-    case 58: return [s.icmp!.type, s.icmp!.code, 0, 0, ...be16(s.icmp!.id), 0, 1, ...pay];
-    default: return pay;
+    case 58:
+      return [s.icmp!.type, s.icmp!.code, 0, 0, ...be16(s.icmp!.id), 0, 1, ...pay];
+    default:
+      return pay;
   }
 }
 
@@ -70,7 +85,14 @@ function ipPacket(spec: PacketSpec): { bytes: number[]; proto: number; fragment:
   if (ip.v === 4) {
     const frag = ip.fragOffset ?? 0;
     const total = 20 + l4.length;
-    const hdr = [0x45, 0, ...be16(total), 0, 1, ...be16(frag & 0x1fff), 64, spec.l4.proto, 0, 0, ...be32(ip.src), ...be32(ip.dst)];
+    // prettier-ignore
+    const hdr = [
+      0x45, 0, ...be16(total),
+      0, 1, ...be16(frag & 0x1fff),
+      64, spec.l4.proto, 0, 0,
+      ...be32(ip.src),
+      ...be32(ip.dst),
+    ];
     return { bytes: [...hdr, ...l4], proto: spec.l4.proto, fragment: frag !== 0 };
   }
   // IPv6 with the listed extension headers, then (optionally) a fragment header.
@@ -79,7 +101,8 @@ function ipPacket(spec: PacketSpec): { bytes: number[]; proto: number; fragment:
   chain.forEach((h, i) => {
     const next = i + 1 < chain.length ? chain[i + 1]! : spec.l4.proto;
     if (h === 44) ext.push(next, 0, ...be16((ip.fragOffset ?? 0) << 3), 0, 0, 0, 7);
-    else if (h === 51) ext.push(next, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); // AH: (1 + 2) * 4 = 12 bytes
+    else if (h === 51)
+      ext.push(next, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); // AH: (1 + 2) * 4 = 12 bytes
     else ext.push(next, 1, ...new Array<number>(14).fill(0)); // (1 + 1) * 8 = 16 bytes
   });
   const payload = [...ext, ...l4];
@@ -107,7 +130,14 @@ export function buildPacket(spec: PacketSpec): { frame: Uint8Array; expected: Ex
   if (spec.vxlan !== undefined) {
     const vx = [0x08, 0, 0, 0, (spec.vxlan >> 16) & 255, (spec.vxlan >> 8) & 255, spec.vxlan & 255, 0];
     const udp = [...be16(40000), ...be16(4789), ...be16(8 + vx.length + frame.length), 0, 0];
-    const outerIp = [0x45, 0, ...be16(20 + udp.length + vx.length + frame.length), 0, 2, 0, 0, 64, 17, 0, 0, ...be32(0x0a000001), ...be32(0x0a000002)];
+    // prettier-ignore
+    const outerIp = [
+      0x45, 0, ...be16(20 + udp.length + vx.length + frame.length),
+      0, 2, 0, 0,
+      64, 17, 0, 0,
+      ...be32(0x0a000001),
+      ...be32(0x0a000002),
+    ];
     frame = ethernet([], 0x0800, [...outerIp, ...udp, ...vx, ...frame]);
     ipEnd = frame.length;
   }

@@ -24,6 +24,11 @@ export function unsharedMemoryModule(): Uint8Array {
 /** Imports shared env.memory plus a host function env.abort. */
 export function extraImportModule(): Uint8Array {
   const typeSec = section(1, [1, 0x60, 0, 0]);
-  const importSec = section(2, [2, ...str('env'), ...str('memory'), 0x02, 0x03, 1, 0x80, 0x80, 0x04, ...str('env'), ...str('abort'), 0x00, 0]);
+  // prettier-ignore
+  const importSec = section(2, [
+    2,
+    ...str('env'), ...str('memory'), 0x02, 0x03, 1, 0x80, 0x80, 0x04,
+    ...str('env'), ...str('abort'), 0x00, 0,
+  ]);
   return new Uint8Array([...HEADER, ...typeSec, ...importSec]);
 }

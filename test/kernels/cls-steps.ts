@@ -8,8 +8,24 @@
 //   flow_cls_remove = steps_begin, steps_remove_from(idle), steps_switch, steps_toggle_and_wait,
 //                     steps_remove_from(idle ^ 1)
 
-import { CHOOSE_TABLE, NO_NEW_TABLE, clsInsertInto, clsInsertReplay, clsRemoveFrom } from '../../assembly/flow/cls-update';
-import { LR_ACTIVE, LR_COPY_BYTES, LR_SYNC_NEEDED, lrArrive, lrCopyAt, lrDepart, lrSwitch, lrToggleAndWait, lrWriteBegin } from '../../assembly/flow/left-right';
+import {
+  CHOOSE_TABLE,
+  NO_NEW_TABLE,
+  clsInsertInto,
+  clsInsertReplay,
+  clsRemoveFrom,
+} from '../../assembly/flow/cls-update';
+import {
+  LR_ACTIVE,
+  LR_COPY_BYTES,
+  LR_SYNC_NEEDED,
+  lrArrive,
+  lrCopyAt,
+  lrDepart,
+  lrSwitch,
+  lrToggleAndWait,
+  lrWriteBegin,
+} from '../../assembly/flow/left-right';
 
 export const QT_ABI: i32 = 1;
 export const QT_NAME: u64 = 0x7370657473; // "steps"
@@ -26,13 +42,69 @@ export function steps_begin(state: usize): i32 {
   return lrWriteBegin(state);
 }
 
-export function steps_insert_into(state: usize, copy: u32, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
-  return clsInsertInto(lrCopyAt(state, copy), sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId, CHOOSE_TABLE, NO_NEW_TABLE);
+export function steps_insert_into(
+  state: usize,
+  copy: u32,
+  sv: u32,
+  sm: u32,
+  dv: u32,
+  dm: u32,
+  sports: u32,
+  dports: u32,
+  pv: u32,
+  pm: u32,
+  priority: u32,
+  ruleId: u32,
+): i32 {
+  return clsInsertInto(
+    lrCopyAt(state, copy),
+    sv,
+    sm,
+    dv,
+    dm,
+    sports,
+    dports,
+    pv,
+    pm,
+    priority,
+    ruleId,
+    CHOOSE_TABLE,
+    NO_NEW_TABLE,
+  );
 }
 
 /** The insert that put a rule into `slot` of copy `from`, repeated on `copy` (the second copy's step). */
-export function steps_insert_replay(state: usize, copy: u32, from: u32, slot: u32, sv: u32, sm: u32, dv: u32, dm: u32, sports: u32, dports: u32, pv: u32, pm: u32, priority: u32, ruleId: u32): i32 {
-  return clsInsertReplay(lrCopyAt(state, copy), lrCopyAt(state, from), slot, sv, sm, dv, dm, sports, dports, pv, pm, priority, ruleId);
+export function steps_insert_replay(
+  state: usize,
+  copy: u32,
+  from: u32,
+  slot: u32,
+  sv: u32,
+  sm: u32,
+  dv: u32,
+  dm: u32,
+  sports: u32,
+  dports: u32,
+  pv: u32,
+  pm: u32,
+  priority: u32,
+  ruleId: u32,
+): i32 {
+  return clsInsertReplay(
+    lrCopyAt(state, copy),
+    lrCopyAt(state, from),
+    slot,
+    sv,
+    sm,
+    dv,
+    dm,
+    sports,
+    dports,
+    pv,
+    pm,
+    priority,
+    ruleId,
+  );
 }
 
 export function steps_remove_from(state: usize, copy: u32, slot: u32): i32 {

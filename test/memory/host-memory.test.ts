@@ -19,19 +19,30 @@ describe('HostMemory', () => {
         throw new Error('accepted');
       } catch (e) {
         expect(isQingtianError(e, 'QT_INVALID_ARGUMENT')).toBe(true);
-        expect((e as Error).message).toMatch(/^HostMemory options\.sizeBytes: expected a multiple of 65536 in \[1048576, 4294967296\]/);
+        expect((e as Error).message).toMatch(
+          /^HostMemory options\.sizeBytes: expected a multiple of 65536 in \[1048576, 4294967296\]/,
+        );
       }
     }
   });
 
   it('state regions start with a header (magic, layout version, size, kind)', () => {
     const m = new HostMemory({ sizeBytes: 2 << 20 });
-    const r = m.allocState({ name: 'dev', owner: 'vm1', kind: 'device-state', magic: 'VQST', layoutVersion: 3, payloadBytes: 100 });
+    const r = m.allocState({
+      name: 'dev',
+      owner: 'vm1',
+      kind: 'device-state',
+      magic: 'VQST',
+      layoutVersion: 3,
+      payloadBytes: 100,
+    });
     expect(r.payload).toBe(r.base + HDR_BYTES);
     expect(r.sizeBytes).toBe(4096);
     checkHeader(m.view, r.base, fourcc('VQST'), 3, 4096);
     expect(m.view.getUint32(r.base + 12, true)).toBe(2); // kind code of device-state
-    expect(() => checkHeader(m.view, r.base, fourcc('VQST'), 4, 64)).toThrow(/expected magic 0x54535156 layout 4 .* found magic 0x54535156 layout 3 size 4096/);
+    expect(() => checkHeader(m.view, r.base, fourcc('VQST'), 4, 64)).toThrow(
+      /expected magic 0x54535156 layout 4 .* found magic 0x54535156 layout 3 size 4096/,
+    );
   });
 
   it('hands out zeroed memory: a freed region is scrubbed before anyone gets it again', () => {

@@ -17,7 +17,11 @@ function expectCode(fn: () => unknown, code: ErrorCode): Error {
 type Cmd = { op: 'alloc'; size: number; alignLog: number } | { op: 'free'; pick: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  fc.record({ op: fc.constant('alloc' as const), size: fc.integer({ min: 1, max: 3 * 65536 }), alignLog: fc.integer({ min: 12, max: 17 }) }),
+  fc.record({
+    op: fc.constant('alloc' as const),
+    size: fc.integer({ min: 1, max: 3 * 65536 }),
+    alignLog: fc.integer({ min: 12, max: 17 }),
+  }),
   fc.record({ op: fc.constant('free' as const), pick: fc.nat() }),
 );
 
@@ -55,7 +59,8 @@ describe('RegionAllocator', () => {
             a.free(r!.id, 'o');
           }
           const sorted = [...live].sort((x, y) => x.base - y.base);
-          for (let i = 1; i < sorted.length; i++) expect(sorted[i - 1]!.base + sorted[i - 1]!.sizeBytes).toBeLessThanOrEqual(sorted[i]!.base);
+          for (let i = 1; i < sorted.length; i++)
+            expect(sorted[i - 1]!.base + sorted[i - 1]!.sizeBytes).toBeLessThanOrEqual(sorted[i]!.base);
           const s = a.stats();
           expect(s.usedBytes).toBe(live.reduce((n, r) => n + r.sizeBytes, 0));
           expect(s.usedBytes + s.freeBytes + s.reservedBytes).toBe(TOTAL);
@@ -65,7 +70,9 @@ describe('RegionAllocator', () => {
         const s = a.stats();
         expect(s.freeBlocks).toBe(1);
         expect(s.largestFreeBytes).toBe(TOTAL - RESERVED);
-        expect(a.alloc({ name: 'all', owner: 'o', kind: 'guest-ram', sizeBytes: TOTAL - RESERVED }).base).toBe(RESERVED);
+        expect(a.alloc({ name: 'all', owner: 'o', kind: 'guest-ram', sizeBytes: TOTAL - RESERVED }).base).toBe(
+          RESERVED,
+        );
       }),
       { numRuns: 300, seed: 42 },
     );
@@ -74,23 +81,39 @@ describe('RegionAllocator', () => {
   it('exhaustion, double free, foreign free and unknown ids are errors with stable codes', () => {
     const a = new RegionAllocator(TOTAL, RESERVED);
     const r = a.alloc({ name: 'ram', owner: 'vm1', kind: 'guest-ram', sizeBytes: 512 * 1024 });
-    const e = expectCode(() => a.alloc({ name: 'big', owner: 'vm2', kind: 'guest-ram', sizeBytes: 512 * 1024 }), 'QT_OUT_OF_MEMORY');
+    const e = expectCode(
+      () => a.alloc({ name: 'big', owner: 'vm2', kind: 'guest-ram', sizeBytes: 512 * 1024 }),
+      'QT_OUT_OF_MEMORY',
+    );
     expect(e.message).toContain(`of ${512 * 1024} bytes`);
     expect(e.message).toContain(`largest free block is ${TOTAL - RESERVED - 512 * 1024} bytes`);
     expect(expectCode(() => a.free(r.id, 'vm2'), 'QT_NOT_OWNER').message).toContain("belongs to 'vm1', not 'vm2'");
     a.free(r.id, 'vm1');
-    expect(expectCode(() => a.free(r.id, 'vm1'), 'QT_DOUBLE_FREE').message).toContain(`region #${r.id} was already freed`);
+    expect(expectCode(() => a.free(r.id, 'vm1'), 'QT_DOUBLE_FREE').message).toContain(
+      `region #${r.id} was already freed`,
+    );
     expectCode(() => a.free(999, 'vm1'), 'QT_UNKNOWN_REGION');
     expect(a.stats()).toMatchObject({ allocs: 1, frees: 1, failures: 1, regionCount: 0 });
   });
 
   it('rejects bad requests naming the field and range', () => {
     const a = new RegionAllocator(TOTAL, RESERVED);
-    expect(expectCode(() => a.alloc({ name: 'x', owner: 'o', kind: 'guest-ram', sizeBytes: 0 }), 'QT_INVALID_ARGUMENT').message).toBe(
-      `alloc.sizeBytes: expected an integer in [1, ${TOTAL}], got 0`,
-    );
-    expect(expectCode(() => a.alloc({ name: 'x', owner: 'o', kind: 'guest-ram', sizeBytes: 4096, alignBytes: 3000 }), 'QT_INVALID_ARGUMENT').message).toMatch(/alignBytes: expected a power of two/);
-    expect(expectCode(() => a.alloc({ name: 'x', owner: 'o', kind: 'nonsense' as 'guest-ram', sizeBytes: 4096 }), 'QT_INVALID_ARGUMENT').message).toMatch(/^alloc\.kind: expected one of 'reserved', 'guest-ram'/);
+    expect(
+      expectCode(() => a.alloc({ name: 'x', owner: 'o', kind: 'guest-ram', sizeBytes: 0 }), 'QT_INVALID_ARGUMENT')
+        .message,
+    ).toBe(`alloc.sizeBytes: expected an integer in [1, ${TOTAL}], got 0`);
+    expect(
+      expectCode(
+        () => a.alloc({ name: 'x', owner: 'o', kind: 'guest-ram', sizeBytes: 4096, alignBytes: 3000 }),
+        'QT_INVALID_ARGUMENT',
+      ).message,
+    ).toMatch(/alignBytes: expected a power of two/);
+    expect(
+      expectCode(
+        () => a.alloc({ name: 'x', owner: 'o', kind: 'nonsense' as 'guest-ram', sizeBytes: 4096 }),
+        'QT_INVALID_ARGUMENT',
+      ).message,
+    ).toMatch(/^alloc\.kind: expected one of 'reserved', 'guest-ram'/);
     expect(a.stats().regionCount).toBe(0);
   });
 

@@ -15,7 +15,14 @@ const CDF: SizeCdf = { name: 'test', sizes: [0, 1000, 10_000, 100_000, 1_000_000
 /** A small fat tree (16 hosts) with Poisson traffic: finishes in well under a second. */
 function smallFatTree(cc: CcName, o: Partial<SimConfig> = {}, seed = 3, load = 0.5): Simulation {
   const net = compileNetwork(fatTree(4));
-  const flows = poissonFlows({ hosts: net.hosts, hostRateBps: 100e9, cdf: CDF, load, untilPs: 200e6, rng: new Prng(seed) });
+  const flows = poissonFlows({
+    hosts: net.hosts,
+    hostRateBps: 100e9,
+    cdf: CDF,
+    load,
+    untilPs: 200e6,
+    rng: new Prng(seed),
+  });
   return Simulation.create({ network: net, flows, cc: ccSetup(cc), seed, ...o });
 }
 
@@ -48,7 +55,14 @@ describe('simulator invariants', () => {
   it('with PFC on there is no loss even when the buffer is tiny: pauses instead, and queues stay FIFO (no reordering)', () => {
     const net = compileNetwork(incastStar(16));
     const flows = incastFlows(net.hosts.slice(0, 16), net.hosts[16]!, 2_000_000);
-    const sim = Simulation.create({ network: net, flows, cc: ccSetup('dcqcn-nowin'), pfc: true, seed: 1, bufferBytes: 1_000_000 });
+    const sim = Simulation.create({
+      network: net,
+      flows,
+      cc: ccSetup('dcqcn-nowin'),
+      pfc: true,
+      seed: 1,
+      bufferBytes: 1_000_000,
+    });
     try {
       drain(sim);
       expect(sim.counter('C_PAUSES')).toBeGreaterThan(0);
@@ -64,7 +78,14 @@ describe('simulator invariants', () => {
   it('without PFC a tiny buffer drops, and selective retransmission still delivers every byte', () => {
     const net = compileNetwork(incastStar(16));
     const flows = incastFlows(net.hosts.slice(0, 16), net.hosts[16]!, 500_000);
-    const sim = Simulation.create({ network: net, flows, cc: ccSetup('dcqcn-nowin'), pfc: false, seed: 1, bufferBytes: 300_000 });
+    const sim = Simulation.create({
+      network: net,
+      flows,
+      cc: ccSetup('dcqcn-nowin'),
+      pfc: false,
+      seed: 1,
+      bufferBytes: 300_000,
+    });
     try {
       drain(sim);
       expect(sim.counter('C_DROPS')).toBeGreaterThan(0);
@@ -103,7 +124,11 @@ describe('simulator invariants', () => {
       const sim = smallFatTree('ldcp', {}, seed);
       try {
         sim.runUntil(1e9);
-        return { flows: readFlows(sim).map((f) => [f.finishPs, f.retransmits, f.ackedBytes]), events: sim.counter('C_EVENTS'), marks: sim.counter('C_ECN_MARKS') };
+        return {
+          flows: readFlows(sim).map((f) => [f.finishPs, f.retransmits, f.ackedBytes]),
+          events: sim.counter('C_EVENTS'),
+          marks: sim.counter('C_ECN_MARKS'),
+        };
       } finally {
         sim.dispose();
       }

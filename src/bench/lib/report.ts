@@ -77,11 +77,17 @@ export class Reporter {
       `${fmt(l.value)} ${l.unit}`,
       l.peer ? `${l.peer.name} ${fmt(l.peer.value)} ${l.unit}` : '',
       l.vs === undefined ? '' : `${fmt(l.vs)}×`,
-      l.target === undefined ? '' : `${l.better === 'lower' ? '≤' : '≥'} ${fmt(l.target)} ${meets(l) ? 'met' : 'NOT met'}`,
+      l.target === undefined
+        ? ''
+        : `${l.better === 'lower' ? '≤' : '≥'} ${fmt(l.target)} ${meets(l) ? 'met' : 'NOT met'}`,
     ]);
     const head = ['case', 'metric', 'value', 'peer (same run)', 'vs peer', 'target'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+    const line = (cells: string[]): string =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     this.out.write([line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
   }
 }

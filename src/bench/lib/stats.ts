@@ -23,7 +23,11 @@ export interface LatencySummary {
 /** Sorts the samples in place and summarises them. */
 export function summarize(samples: Float64Array): LatencySummary {
   samples.sort();
-  return { p50: percentileSorted(samples, 50), p99: percentileSorted(samples, 99), max: samples[samples.length - 1] ?? NaN };
+  return {
+    p50: percentileSorted(samples, 50),
+    p99: percentileSorted(samples, 99),
+    max: samples[samples.length - 1] ?? NaN,
+  };
 }
 
 /** Median of each field over several runs' summaries. */

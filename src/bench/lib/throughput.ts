@@ -34,7 +34,10 @@ export async function rateAsync(fn: () => Promise<void>, bytesPerCall: number, m
  * Runs every named sampler once per run, interleaved (noise from a shared machine spreads over
  * all of them alike), and returns each one's samples.
  */
-export async function sampleAll(runs: number, samplers: Record<string, () => number | Promise<number>>): Promise<Record<string, number[]>> {
+export async function sampleAll(
+  runs: number,
+  samplers: Record<string, () => number | Promise<number>>,
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
   for (const name of Object.keys(samplers)) out[name] = [];
   for (let r = 0; r < runs; r++) {

@@ -70,10 +70,19 @@ export class JsReedSolomon {
 
   /** Fills the null entries of `shards` (given `out` arrays to fill). */
   reconstruct(shards: (Uint8Array | null)[], out: Uint8Array[]): void {
-    const present = shards.map((s, i) => (s ? i : -1)).filter((i) => i >= 0).slice(0, this.k);
+    const present = shards
+      .map((s, i) => (s ? i : -1))
+      .filter((i) => i >= 0)
+      .slice(0, this.k);
     const missing = shards.map((s, i) => (s ? -1 : i)).filter((i) => i >= 0);
     const d = invert(present.map((i) => this.matrix[i]!));
-    const rows = missing.map((t) => (t < this.k ? d[t]! : d[0]!.map((_, c) => this.matrix[t]!.reduce((acc, x, i) => acc ^ mul(x, d[i]![c]!), 0))));
-    JsReedSolomon.code(rows, present.map((i) => shards[i]!), out);
+    const rows = missing.map((t) =>
+      t < this.k ? d[t]! : d[0]!.map((_, c) => this.matrix[t]!.reduce((acc, x, i) => acc ^ mul(x, d[i]![c]!), 0)),
+    );
+    JsReedSolomon.code(
+      rows,
+      present.map((i) => shards[i]!),
+      out,
+    );
   }
 }

@@ -30,7 +30,7 @@ export function jsDifVerify(buf: Uint8Array, bs: number, refTag: number): number
   const unit = bs + 8;
   for (let i = 0, o = 0; o < buf.length; i++, o += unit) {
     if (dv.getUint16(o + bs + 2) === 0xffff) continue;
-    if (dv.getUint16(o + bs) !== jsCrc16(buf, o, o + bs) || dv.getUint32(o + bs + 4) !== ((refTag + i) >>> 0)) return i;
+    if (dv.getUint16(o + bs) !== jsCrc16(buf, o, o + bs) || dv.getUint32(o + bs + 4) !== (refTag + i) >>> 0) return i;
   }
   return -1;
 }

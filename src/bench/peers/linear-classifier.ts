@@ -14,7 +14,20 @@ export class LinearClassifier {
     this.f = new Uint32Array(this.n * 9);
     sorted.forEach((r, i) => {
       const m = (l: number): number => (l === 0 ? 0 : (0xffffffff << (32 - l)) >>> 0);
-      this.f.set([r.srcAddr, m(r.srcLen), r.dstAddr, m(r.dstLen), r.spLo, r.spHi, r.dpLo, r.dpHi, (r.protoValue << 8) | r.protoMask], i * 9);
+      this.f.set(
+        [
+          r.srcAddr,
+          m(r.srcLen),
+          r.dstAddr,
+          m(r.dstLen),
+          r.spLo,
+          r.spHi,
+          r.dpLo,
+          r.dpHi,
+          (r.protoValue << 8) | r.protoMask,
+        ],
+        i * 9,
+      );
     });
   }
 
@@ -34,10 +47,22 @@ export class LinearClassifier {
   classify(headers: Uint32Array, out: Int32Array): void {
     const f = this.f;
     for (let h = 0, j = 0; h < headers.length; h += 5, j++) {
-      const s = headers[h]!, d = headers[h + 1]!, sp = headers[h + 2]!, dp = headers[h + 3]!, pr = headers[h + 4]!;
+      const s = headers[h]!,
+        d = headers[h + 1]!,
+        sp = headers[h + 2]!,
+        dp = headers[h + 3]!,
+        pr = headers[h + 4]!;
       let hit = -1;
       for (let i = 0, o = 0; i < this.n; i++, o += 9) {
-        if (((s & f[o + 1]!) >>> 0) === f[o] && ((d & f[o + 3]!) >>> 0) === f[o + 2] && sp >= f[o + 4]! && sp <= f[o + 5]! && dp >= f[o + 6]! && dp <= f[o + 7]! && (pr & f[o + 8]!) === f[o + 8]! >>> 8) {
+        if (
+          (s & f[o + 1]!) >>> 0 === f[o] &&
+          (d & f[o + 3]!) >>> 0 === f[o + 2] &&
+          sp >= f[o + 4]! &&
+          sp <= f[o + 5]! &&
+          dp >= f[o + 6]! &&
+          dp <= f[o + 7]! &&
+          (pr & f[o + 8]!) === f[o + 8]! >>> 8
+        ) {
           hit = i;
           break;
         }

@@ -9,7 +9,17 @@ export class TsLdcp {
 
   constructor(
     flows: number,
-    private readonly p: { alpha: number; beta: number; gamma: number; etaDec: number; mtu: number; bdp: number; line: number; wire: number; rttPs: number },
+    private readonly p: {
+      alpha: number;
+      beta: number;
+      gamma: number;
+      etaDec: number;
+      mtu: number;
+      bdp: number;
+      line: number;
+      wire: number;
+      rttPs: number;
+    },
   ) {
     this.cw = new Float64Array(flows).fill(p.bdp / p.mtu);
     this.window = new Float64Array(flows).fill(p.bdp);

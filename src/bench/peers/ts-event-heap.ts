@@ -49,7 +49,11 @@ export class TsEventHeap {
     for (;;) {
       let c = 2 * i + 1;
       if (c >= len) break;
-      if (c + 1 < len && (this.time[c + 1]! < this.time[c]! || (this.time[c + 1] === this.time[c] && this.seq[c + 1]! < this.seq[c]!))) c++;
+      if (
+        c + 1 < len &&
+        (this.time[c + 1]! < this.time[c]! || (this.time[c + 1] === this.time[c] && this.seq[c + 1]! < this.seq[c]!))
+      )
+        c++;
       const ct = this.time[c]!;
       if (lt < ct || (lt === ct && ls < this.seq[c]!)) break;
       this.time[i] = ct;

@@ -41,7 +41,17 @@ const stopped = (): boolean => Atomics.load(i32, word(w.words.stop)) !== 0;
 
 if (w.role === 'device') {
   const c = w.config!;
-  const dev = new ReferenceDevice(mem, { size: w.size, features: w.features, descGpa: BigInt(c.descGpa), driverGpa: BigInt(c.driverGpa), deviceGpa: BigInt(c.deviceGpa) }, w.words.irq);
+  const dev = new ReferenceDevice(
+    mem,
+    {
+      size: w.size,
+      features: w.features,
+      descGpa: BigInt(c.descGpa),
+      driverGpa: BigInt(c.driverGpa),
+      deviceGpa: BigInt(c.deviceGpa),
+    },
+    w.words.irq,
+  );
   dev.disableKicks();
   let served = 0;
   while (!stopped()) {
@@ -92,7 +102,9 @@ if (w.role === 'device') {
     }
     return done.length;
   };
-  parentPort!.postMessage({ config: { descGpa: String(drv.descGpa), driverGpa: String(drv.driverGpa), deviceGpa: String(drv.deviceGpa) } });
+  parentPort!.postMessage({
+    config: { descGpa: String(drv.descGpa), driverGpa: String(drv.driverGpa), deviceGpa: String(drv.deviceGpa) },
+  });
   parentPort!.on('message', (req: { op: 'pump'; ms: number } | { op: 'rtt'; count: number } | { op: 'end' }) => {
     if (req.op === 'end') {
       process.exit(0);

@@ -3,14 +3,20 @@ import { machineLine } from '../../bench/lib/machine.js';
 import { Reporter } from '../../bench/lib/report.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
-export async function benchCommand(suite: string | undefined, o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean }): Promise<void> {
+export async function benchCommand(
+  suite: string | undefined,
+  o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean },
+): Promise<void> {
   if (o.list || suite === undefined) {
     for (const [name, s] of Object.entries(SUITES)) process.stdout.write(`${name.padEnd(10)} ${s.describe}\n`);
     return;
   }
   const entry = SUITES[suite];
   if (!entry) {
-    throw new QingtianError(ErrorCode.NotFound, `bench: no suite '${suite}'; suites: ${Object.keys(SUITES).join(', ')}`);
+    throw new QingtianError(
+      ErrorCode.NotFound,
+      `bench: no suite '${suite}'; suites: ${Object.keys(SUITES).join(', ')}`,
+    );
   }
   const reporter = new Reporter(o.json ?? false);
   const runs = o.runs ?? (o.quick ? 3 : 5);

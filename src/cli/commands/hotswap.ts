@@ -28,7 +28,11 @@ const MIB = 1 << 20;
  * version was rolled back; 2 refused (the error's code on stderr).
  */
 export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): Promise<void> {
-  if (o.guest !== 'irq' && o.guest !== 'spin') throw new QingtianError(ErrorCode.InvalidArgument, `hotswap --guest: expected 'irq' or 'spin', got ${JSON.stringify(o.guest)}`);
+  if (o.guest !== 'irq' && o.guest !== 'spin')
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `hotswap --guest: expected 'irq' or 'spin', got ${JSON.stringify(o.guest)}`,
+    );
   const bytes = readFileOrFail(modulePath, 'module');
   const signature = readFileOrFail(o.sig, 'signature').toString('utf8');
   const trustedKeys = o.trust.map((p) => readFileOrFail(p, 'trusted key').toString('utf8'));
@@ -39,7 +43,10 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
     name = 'virtio'; // the host's own checks refuse it below, with the reason
   }
   if (name !== 'virtio') {
-    throw new QingtianError(ErrorCode.SwapRefused, `hotswap: ${basename(modulePath)} is a version of '${name}'; this command's host runs virtio loopback traffic, so it swaps 'virtio' modules (swap any module with host.hotSwap from the SDK)`);
+    throw new QingtianError(
+      ErrorCode.SwapRefused,
+      `hotswap: ${basename(modulePath)} is a version of '${name}'; this command's host runs virtio loopback traffic, so it swaps 'virtio' modules (swap any module with host.hotSwap from the SDK)`,
+    );
   }
   const say = (line: string): void => {
     if (!o.json) process.stdout.write(`${line}\n`);
@@ -50,7 +57,16 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
   const traffic: AuditedTraffic[] = [];
   try {
     await host.loadKernel('virtio');
-    for (const core of host.dpu.cores) traffic.push(await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core, name: `vm${core.id}`, maxRequests }));
+    for (const core of host.dpu.cores)
+      traffic.push(
+        await AuditedTraffic.create({
+          memory: host.memory,
+          runtime: host.runtime,
+          core,
+          name: `vm${core.id}`,
+          maxRequests,
+        }),
+      );
     say(
       `host: ${host.dpu.cores.length} DPU core(s), virtio ${host.swaps.liveVersion('virtio')!.info.version} live; a guest per core keeps its loopback ring full ` +
         `(${o.guest === 'irq' ? 'sleeping on its interrupt when it has nothing to reap' : 'spinning on its ring'}), every request audited`,
@@ -62,12 +78,23 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
     for (const t of traffic) t.start(600_000, { guestSleeps: o.guest === 'irq' });
     await sleep((o.seconds * 1000) / 2);
     const r = await host.hotSwap('virtio', bytes, { signature, graceMs: o.graceMs });
-    say(`verified: signed by key ${r.signer}, ${r.name} ${r.from} → ${r.to} (sha256 ${r.sha256.slice(0, 16)}…) in ${r.verifyMs.toFixed(2)} ms`);
-    say(`staged on every core in ${r.stageMs.toFixed(2)} ms (per core: ${r.coreLoadNs.map((n) => `${(n / 1000).toFixed(0)} µs`).join(', ')} to compile), self-test on shadow data passed in ${r.selfTestMs.toFixed(2)} ms`);
-    for (const c of commits) say(`committed on core ${c.coreId} at its burst boundary: pause ${(c.pauseNs / 1000).toFixed(1)} µs, ${c.jobs} job(s) moved`);
+    say(
+      `verified: signed by key ${r.signer}, ${r.name} ${r.from} → ${r.to} (sha256 ${r.sha256.slice(0, 16)}…) in ${r.verifyMs.toFixed(2)} ms`,
+    );
+    say(
+      `staged on every core in ${r.stageMs.toFixed(2)} ms (per core: ${r.coreLoadNs.map((n) => `${(n / 1000).toFixed(0)} µs`).join(', ')} to compile), self-test on shadow data passed in ${r.selfTestMs.toFixed(2)} ms`,
+    );
+    for (const c of commits)
+      say(
+        `committed on core ${c.coreId} at its burst boundary: pause ${(c.pauseNs / 1000).toFixed(1)} µs, ${c.jobs} job(s) moved`,
+      );
     say(`whole swap (stage + self-test + commit): ${r.swapMs.toFixed(2)} ms; grace window ${o.graceMs} ms…`);
     const outcome: SwapOutcome = await r.settled;
-    say(outcome.outcome === 'kept' ? `kept: ${r.to} serves; ${r.from} unloaded, its image slot freed` : `${outcome.outcome}: ${outcome.reason}`);
+    say(
+      outcome.outcome === 'kept'
+        ? `kept: ${r.to} serves; ${r.from} unloaded, its image slot freed`
+        : `${outcome.outcome}: ${outcome.reason}`,
+    );
     await sleep((o.seconds * 1000) / 2);
     const reports: TrafficReport[] = [];
     for (const t of traffic) reports.push(await t.stop());
@@ -80,12 +107,21 @@ export async function hotswapCommand(modulePath: string, o: HotswapCliOptions): 
     const rate = sum(reports, (x) => x.rate);
     const unaudited = sum(reports, (x) => x.unaudited);
     say(
-      `traffic: ${total} requests at ${(rate / 1e6).toFixed(2)} M/s; served by ${Object.entries(byVersion).map(([v, n]) => `${v}: ${n}`).join(', ')}; lost ${lost}, duplicated ${dup}, wrong ${wrong}` +
+      `traffic: ${total} requests at ${(rate / 1e6).toFixed(2)} M/s; served by ${Object.entries(byVersion)
+        .map(([v, n]) => `${v}: ${n}`)
+        .join(', ')}; lost ${lost}, duplicated ${dup}, wrong ${wrong}` +
         (unaudited ? ` (${unaudited} requests past the audit's capacity were not checked for duplicates)` : ''),
     );
     if (o.json) {
       const { settled: _settled, ...report } = r;
-      process.stdout.write(JSON.stringify({ swap: report, outcome, staged: staged[0] ?? null, traffic: { requests: total, rate, byVersion, lost, duplicated: dup, wrong, unaudited } }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          swap: report,
+          outcome,
+          staged: staged[0] ?? null,
+          traffic: { requests: total, rate, byVersion, lost, duplicated: dup, wrong, unaudited },
+        }) + '\n',
+      );
     }
     process.exitCode = lost + dup + wrong > 0 ? 1 : outcome.outcome === 'kept' ? 0 : 3;
   } finally {

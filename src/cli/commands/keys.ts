@@ -15,12 +15,16 @@ export function readFileOrFail(path: string, what: string): Buffer {
 /** `qingtian keys gen`: an Ed25519 key pair, <out>/<name>.key (private, mode 600) and <name>.pub. */
 export function keysGenCommand(o: { out: string; name: string; force?: boolean }): void {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(o.name)) {
-    throw new QingtianError(ErrorCode.InvalidArgument, `keys gen --name: expected 1-64 of [A-Za-z0-9._-], got ${JSON.stringify(o.name)}`);
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `keys gen --name: expected 1-64 of [A-Za-z0-9._-], got ${JSON.stringify(o.name)}`,
+    );
   }
   const keyPath = join(o.out, `${o.name}.key`);
   const pubPath = join(o.out, `${o.name}.pub`);
   for (const p of [keyPath, pubPath]) {
-    if (existsSync(p) && !o.force) throw new QingtianError(ErrorCode.InvalidArgument, `keys gen: ${p} exists; pass --force to replace it`);
+    if (existsSync(p) && !o.force)
+      throw new QingtianError(ErrorCode.InvalidArgument, `keys gen: ${p} exists; pass --force to replace it`);
   }
   const k = generateSigningKey();
   try {

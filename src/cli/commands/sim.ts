@@ -18,16 +18,30 @@ export interface SimCliOptions {
 }
 
 const schema = z.object({
-  load: z.number({ error: 'a number in [0, 1]' }).min(0, { error: 'a number in [0, 1]' }).max(1, { error: 'a number in [0, 1]' }),
-  duration: z.number({ error: 'seconds of simulated time in (0, 10]' }).gt(0, { error: 'seconds of simulated time in (0, 10]' }).max(10, { error: 'seconds of simulated time in (0, 10]' }),
-  seed: z.number({ error: 'an integer in [0, 4294967295]' }).int({ error: 'an integer in [0, 4294967295]' }).min(0, { error: 'an integer in [0, 4294967295]' }).max(0xffff_ffff, { error: 'an integer in [0, 4294967295]' }),
+  load: z
+    .number({ error: 'a number in [0, 1]' })
+    .min(0, { error: 'a number in [0, 1]' })
+    .max(1, { error: 'a number in [0, 1]' }),
+  duration: z
+    .number({ error: 'seconds of simulated time in (0, 10]' })
+    .gt(0, { error: 'seconds of simulated time in (0, 10]' })
+    .max(10, { error: 'seconds of simulated time in (0, 10]' }),
+  seed: z
+    .number({ error: 'an integer in [0, 4294967295]' })
+    .int({ error: 'an integer in [0, 4294967295]' })
+    .min(0, { error: 'an integer in [0, 4294967295]' })
+    .max(0xffff_ffff, { error: 'an integer in [0, 4294967295]' }),
   pfc: z.enum(['on', 'off'], { error: "'on' or 'off'" }).optional(),
   out: z.string({ error: 'a directory' }).min(1, { error: 'a directory' }),
 });
 
 /** `qingtian sim`: runs the scenario for every algorithm, writes <out>/summary.json and the rest. */
 export async function simCommand(o: SimCliOptions): Promise<void> {
-  const v = parseArgs(schema, { load: Number(o.load), duration: Number(o.duration), seed: Number(o.seed), pfc: o.pfc, out: o.out }, 'sim');
+  const v = parseArgs(
+    schema,
+    { load: Number(o.load), duration: Number(o.duration), seed: Number(o.seed), pfc: o.pfc, out: o.out },
+    'sim',
+  );
   const scenario: Scenario = {
     topology: resolveTopology(o.topo),
     cdf: o.workload ? loadCdf(o.workload) : undefined,
@@ -63,7 +77,8 @@ function progressBar(err: NodeJS.WriteStream): { update: (p: Progress) => void; 
       lastPrint = p.wallS;
       const width = 24;
       const fill = Math.round(frac * width);
-      const line = `[${p.cc}] ${'#'.repeat(fill)}${'.'.repeat(width - fill)} ${(frac * 100).toFixed(0).padStart(3)}%  ` +
+      const line =
+        `[${p.cc}] ${'#'.repeat(fill)}${'.'.repeat(width - fill)} ${(frac * 100).toFixed(0).padStart(3)}%  ` +
         `sim ${(p.simPs / 1e9).toFixed(2)}/${(p.endPs / 1e9).toFixed(2)} ms  wall ${p.wallS.toFixed(1)} s  ${(p.events / Math.max(1e-9, p.wallS) / 1e6).toFixed(2)} M events/s`;
       if (tty) {
         err.write(`\r${line}\x1b[K`);

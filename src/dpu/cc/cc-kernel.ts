@@ -41,7 +41,13 @@ export interface AckBatch {
   acked: Uint32Array;
   marked: Uint32Array;
 }
-const LAWS: Record<CcLaw, string> = { ldcp: 'LAW_LDCP', dcqcn: 'LAW_DCQCN', hpcc: 'LAW_HPCC', swift: 'LAW_SWIFT', dctcp: 'LAW_DCTCP' };
+const LAWS: Record<CcLaw, string> = {
+  ldcp: 'LAW_LDCP',
+  dcqcn: 'LAW_DCQCN',
+  hpcc: 'LAW_HPCC',
+  swift: 'LAW_SWIFT',
+  dctcp: 'LAW_DCTCP',
+};
 
 /**
  * A table of per-flow congestion-control states in host memory, updated by the `cc` kernel in
@@ -60,15 +66,30 @@ export class CcFlowTable {
   private readonly acks_: (ctx: number, flows: number, acked: number, marked: number, count: number) => number;
 
   constructor(o: CcTableOptions) {
-    if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22) throw new QingtianError(ErrorCode.InvalidArgument, `cc: flows: expected an integer in [1, ${1 << 22}], got ${o.flows}`);
-    if (!(o.law in LAWS)) throw new QingtianError(ErrorCode.InvalidArgument, `cc: law: expected one of ${Object.keys(LAWS).join(', ')}, got ${String(o.law)}`);
+    if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: flows: expected an integer in [1, ${1 << 22}], got ${o.flows}`,
+      );
+    if (!(o.law in LAWS))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: law: expected one of ${Object.keys(LAWS).join(', ')}, got ${String(o.law)}`,
+      );
     this.runtime = o.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('cc');
     this.flows = o.flows;
     this.process_ = this.kernel.fn('cc_process');
     this.acks_ = this.kernel.fn('cc_acks');
     const flowBytes = this.k('CC_FLOW_BYTES');
-    this.region = this.runtime.memory.allocState({ name: `cc:${o.law}`, owner: OWNER, kind: 'device-state', magic: 'CCST', layoutVersion: 1, payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes });
+    this.region = this.runtime.memory.allocState({
+      name: `cc:${o.law}`,
+      owner: OWNER,
+      kind: 'device-state',
+      magic: 'CCST',
+      layoutVersion: 1,
+      payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes,
+    });
     const v = this.runtime.memory.view;
     const b = this.region.base;
     v.setUint32(b + this.k('CC_FLOW_COUNT'), o.flows, true);
@@ -88,7 +109,9 @@ export class CcFlowTable {
     const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
     if (st < 0) {
       this.dispose();
-      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the table (status ${st})`, { status: st });
+      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the table (status ${st})`, {
+        status: st,
+      });
     }
   }
 
@@ -124,7 +147,12 @@ export class CcFlowTable {
   eventBuffer(cap: number): { base: number; cap: number } {
     if (this.scratch && this.scratch.cap >= cap) return this.scratch;
     if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
-    const region = this.runtime.memory.alloc({ name: 'cc:events', owner: OWNER, kind: 'device-state', sizeBytes: Math.max(4096, cap * this.k('EV_BYTES')) });
+    const region = this.runtime.memory.alloc({
+      name: 'cc:events',
+      owner: OWNER,
+      kind: 'device-state',
+      sizeBytes: Math.max(4096, cap * this.k('EV_BYTES')),
+    });
     const scratch = { base: region.base, cap, region };
     this.scratch = scratch;
     return scratch;
@@ -162,7 +190,10 @@ export class CcFlowTable {
   /** Applies encoded events in one kernel call; returns how many were applied. */
   processEncoded(base: number, count: number): number {
     const n = this.process_(this.region.base, base, count);
-    if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the batch (status ${n})`, { status: n });
+    if (n < 0)
+      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the batch (status ${n})`, {
+        status: n,
+      });
     return n;
   }
 
@@ -182,13 +213,23 @@ export class CcFlowTable {
    * no copy). Reused while `cap` is enough; a larger one replaces the previous (its views die).
    */
   ackBatch(cap: number): AckBatch {
-    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24) throw new QingtianError(ErrorCode.InvalidArgument, `cc: ackBatch cap: expected an integer in [1, ${1 << 24}], got ${cap}`);
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: ackBatch cap: expected an integer in [1, ${1 << 24}], got ${cap}`,
+      );
     if (this.acks && this.acks.cap >= cap) return this.acks;
     if (this.acks) this.runtime.memory.free(this.acks.region, OWNER);
-    const region = this.runtime.memory.alloc({ name: 'cc:acks', owner: OWNER, kind: 'device-state', sizeBytes: Math.max(4096, 12 * cap) });
+    const region = this.runtime.memory.alloc({
+      name: 'cc:acks',
+      owner: OWNER,
+      kind: 'device-state',
+      sizeBytes: Math.max(4096, 12 * cap),
+    });
     const buf = this.runtime.memory.memory.buffer;
     this.acks = {
-      cap, region,
+      cap,
+      region,
       flows: new Uint32Array(buf, region.base, cap),
       acked: new Uint32Array(buf, region.base + 4 * cap, cap),
       marked: new Uint32Array(buf, region.base + 8 * cap, cap),
@@ -204,11 +245,21 @@ export class CcFlowTable {
    */
   processAcks(count: number): number {
     const a = this.acks;
-    if (!a) throw new QingtianError(ErrorCode.InvalidArgument, 'cc: processAcks: no ack batch yet (ackBatch(cap) first)');
-    if (!Number.isInteger(count) || count < 0 || count > a.cap) throw new QingtianError(ErrorCode.InvalidArgument, `cc: processAcks count: expected an integer in [0, ${a.cap}], got ${count}`);
+    if (!a)
+      throw new QingtianError(ErrorCode.InvalidArgument, 'cc: processAcks: no ack batch yet (ackBatch(cap) first)');
+    if (!Number.isInteger(count) || count < 0 || count > a.cap)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: processAcks count: expected an integer in [0, ${a.cap}], got ${count}`,
+      );
     const b = a.region.base;
     const n = this.acks_(this.region.base, b, b + 4 * a.cap, b + 8 * a.cap, count);
-    if (n < 0) throw new QingtianError(ErrorCode.InvalidArgument, `cc: processAcks: ${n === this.k('E_BAD_LAW') ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`, { status: n });
+    if (n < 0)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: processAcks: ${n === this.k('E_BAD_LAW') ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`,
+        { status: n },
+      );
     return n;
   }
 

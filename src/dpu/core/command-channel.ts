@@ -1,8 +1,23 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { MAILBOX_CAPACITY, coreRings, ringDoorbell } from './core-layout.js';
 import {
-  CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_OFFSET, EventKind, Op, Status,
-  opName, type OpCode,
+  CMD_ARG_COUNT,
+  CMD_ARGS,
+  CMD_OP,
+  CMD_SEQ,
+  EV_ARG0,
+  EV_ARG1,
+  EV_JOB,
+  EV_KIND,
+  EV_MESSAGE_BYTES,
+  EV_SEQ,
+  EV_STATUS,
+  EVENT_MESSAGE_OFFSET,
+  EventKind,
+  Op,
+  Status,
+  opName,
+  type OpCode,
 } from './core-protocol.js';
 import type { SpscRing } from './spsc-ring.js';
 
@@ -67,9 +82,19 @@ export class CommandChannel {
    * become the low and high words of `process.hrtime.bigint()` taken as the record is written,
    * so a latency the core measures from them starts when the command became visible to it.
    */
-  request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void, stampArgs = false): Promise<[number, number]> {
+  request(
+    op: OpCode,
+    args: number[],
+    onOk?: (v: [number, number]) => void,
+    stampArgs = false,
+  ): Promise<[number, number]> {
     if (this.pending.size >= MAILBOX_CAPACITY) {
-      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.coreId}: ${this.pending.size} commands outstanding (mailbox capacity ${MAILBOX_CAPACITY})`));
+      return Promise.reject(
+        new QingtianError(
+          ErrorCode.CoreUnavailable,
+          `core ${this.coreId}: ${this.pending.size} commands outstanding (mailbox capacity ${MAILBOX_CAPACITY})`,
+        ),
+      );
     }
     const seq = (this.seq = (this.seq % 0x7fffffff) + 1);
     const i32 = this.i32;
@@ -90,7 +115,12 @@ export class CommandChannel {
       }
       const timer = setTimeout(() => {
         this.pending.delete(seq);
-        reject(new QingtianError(ErrorCode.Timeout, `core ${this.coreId}: ${opName(op)} not acknowledged within ${this.timeoutMs} ms`));
+        reject(
+          new QingtianError(
+            ErrorCode.Timeout,
+            `core ${this.coreId}: ${opName(op)} not acknowledged within ${this.timeoutMs} ms`,
+          ),
+        );
       }, this.timeoutMs);
       timer.unref();
       this.pending.set(seq, { op, onOk, resolve, reject, timer });
@@ -109,7 +139,9 @@ export class CommandChannel {
   failPending(why: string): void {
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.coreId} ${why} before acknowledging ${opName(p.op)}`));
+      p.reject(
+        new QingtianError(ErrorCode.CoreUnavailable, `core ${this.coreId} ${why} before acknowledging ${opName(p.op)}`),
+      );
       this.pending.delete(seq);
     }
   }
@@ -130,7 +162,13 @@ export class CommandChannel {
     const i32 = this.i32;
     const u8 = this.u8;
     for (;;) {
-      let seq = 0, kind = 0, status = 0, jobId = 0, arg0 = 0, arg1 = 0, message = '';
+      let seq = 0,
+        kind = 0,
+        status = 0,
+        jobId = 0,
+        arg0 = 0,
+        arg1 = 0,
+        message = '';
       const got = this.events.pop((w) => {
         seq = i32[w + EV_SEQ]!;
         kind = i32[w + EV_KIND]!;
@@ -158,12 +196,21 @@ export class CommandChannel {
       p.onOk?.([arg0, arg1]);
       p.resolve([arg0, arg1]);
     } else {
-      const code = p.op === Op.AttachJob || p.op === Op.DetachJob ? ErrorCode.JobRejected
-        : p.op === Op.LoadKernel ? ErrorCode.KernelLoadFailed
-        : p.op === Op.SwapKernel ? ErrorCode.SwapFailed
-        : p.op === Op.UnloadKernel && status === Status.KernelInUse ? ErrorCode.KernelBusy
-        : ErrorCode.InvalidArgument;
-      p.reject(new QingtianError(code, `core ${this.coreId}: ${opName(p.op)} failed (status ${status}): ${message}`, { status }));
+      const code =
+        p.op === Op.AttachJob || p.op === Op.DetachJob
+          ? ErrorCode.JobRejected
+          : p.op === Op.LoadKernel
+            ? ErrorCode.KernelLoadFailed
+            : p.op === Op.SwapKernel
+              ? ErrorCode.SwapFailed
+              : p.op === Op.UnloadKernel && status === Status.KernelInUse
+                ? ErrorCode.KernelBusy
+                : ErrorCode.InvalidArgument;
+      p.reject(
+        new QingtianError(code, `core ${this.coreId}: ${opName(p.op)} failed (status ${status}): ${message}`, {
+          status,
+        }),
+      );
     }
   }
 }

@@ -14,7 +14,17 @@
  * on a busy machine can last a whole scheduler quantum (a plain seqlock would spin that long).
  * 32-bit plain accesses are tear-free in the JS memory model, so each half is read whole.
  */
-export const COUNTER_NAMES = ['passes', 'bursts', 'items', 'idlePolls', 'sleeps', 'wakeups', 'errors', 'commands', 'eventsDropped'] as const;
+export const COUNTER_NAMES = [
+  'passes',
+  'bursts',
+  'items',
+  'idlePolls',
+  'sleeps',
+  'wakeups',
+  'errors',
+  'commands',
+  'eventsDropped',
+] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type CoreCounters = Record<CounterName, number>;
 const BLOCK_WORDS = 2 * COUNTER_NAMES.length;
@@ -45,7 +55,7 @@ export class CounterWriter {
     let w = this.versionIdx + 2 + (next & 1) * BLOCK_WORDS;
     for (let i = 0; i < v.length; i++, w += 2) {
       const x = v[i]!;
-      i32[w] = x % TWO32 | 0;
+      i32[w] = (x % TWO32) | 0;
       i32[w + 1] = (x / TWO32) | 0;
     }
     Atomics.store(i32, this.versionIdx, next); // publishes the block just written

@@ -58,14 +58,22 @@ export class CoreKernels {
   /** Compiles the image at [imageAddr, +imageBytes) and instantiates it on this core. */
   load(key: number, imageAddr: number, imageBytes: number, tables: number, jobs: readonly CoreJob[]): [number, string] {
     if (this.byKey.has(key)) return [Status.KernelExists, `kernel #${key} is already loaded on core ${this.coreId}`];
-    if (imageAddr + imageBytes > this.u8.length || imageBytes === 0) return [Status.BadArgument, `kernel image [0x${imageAddr.toString(16)}, +${imageBytes}) outside host memory`];
+    if (imageAddr + imageBytes > this.u8.length || imageBytes === 0)
+      return [Status.BadArgument, `kernel image [0x${imageAddr.toString(16)}, +${imageBytes}) outside host memory`];
     let module: WebAssembly.Module;
     try {
       module = new WebAssembly.Module(this.u8.slice(imageAddr, imageAddr + imageBytes));
     } catch (e) {
       return [Status.CompileFailed, `compile: ${(e as Error).message}`];
     }
-    const kernel: CoreKernel = { key, module, instance: null as unknown as WebAssembly.Instance, exportNames: WebAssembly.Module.exports(module).map((e) => e.name), fns: new Map(), tables };
+    const kernel: CoreKernel = {
+      key,
+      module,
+      instance: null as unknown as WebAssembly.Instance,
+      exportNames: WebAssembly.Module.exports(module).map((e) => e.name),
+      fns: new Map(),
+      tables,
+    };
     const err = this.instantiate(kernel, jobs);
     if (err) return [Status.InitFailed, err];
     this.byKey.set(key, kernel);
@@ -76,7 +84,8 @@ export class CoreKernels {
   unload(key: number, jobs: readonly CoreJob[]): [number, string] {
     const k = this.byKey.get(key);
     if (!k) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.coreId}`];
-    if (jobs.some((j) => j.kernel === k)) return [Status.KernelInUse, `kernel #${key} still has jobs on core ${this.coreId}`];
+    if (jobs.some((j) => j.kernel === k))
+      return [Status.KernelInUse, `kernel #${key} still has jobs on core ${this.coreId}`];
     this.byKey.delete(key);
     // Its jobs can no longer fall back to it: the rollback window of the swap that left it is over.
     for (const j of jobs) {

@@ -14,7 +14,8 @@ import { SpscRing } from './spsc-ring.js';
  *   +136    i32 mode       CoreMode code, written by the core when it applies SetMode
  *   +140    i32 jobCount
  *   +144    i32 nice       the core thread's scheduling priority (Linux nice) as the core set it
- *   +148    i32 niceRefused  1 when the requested priority was refused (not permitted): nice is then what the thread kept
+ *   +148    i32 niceRefused  1 when the requested priority was refused (not permitted): nice is then what
+ *                            the thread kept
  *   +152    i32 cpu        the CPU the core's thread is pinned to, -1 when not pinned
  *   +192    counters (core-counters.ts)
  *   +512    mailbox  (SPSC, main → core): MAILBOX_CAPACITY command records
@@ -47,7 +48,10 @@ export const RunState = { NotStarted: 0, Running: 1, Sleeping: 2, Quiesced: 3, S
 export const RUN_STATE_NAMES = ['not-started', 'running', 'sleeping', 'quiesced', 'stopped', 'failed'] as const;
 export type CoreRunState = (typeof RUN_STATE_NAMES)[number];
 
-/** poll: never sleep; interrupt: sleep on the doorbell after every idle pass; adaptive: after idleSpinPolls idle passes. */
+/**
+ * poll: never sleep; interrupt: sleep on the doorbell after every idle pass;
+ * adaptive: after idleSpinPolls idle passes.
+ */
 export const CORE_MODES = ['poll', 'interrupt', 'adaptive'] as const;
 export type CoreMode = (typeof CORE_MODES)[number];
 export const DEFAULT_IDLE_SPIN_POLLS = 4096;

@@ -8,7 +8,14 @@ import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js
 import { distFile } from '../../common/package-paths.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
-import { CORE_LAYOUT, CORE_MAGIC, CORE_MODES, CTL_BYTES, DEFAULT_IDLE_SPIN_POLLS, type CoreMode } from './core-layout.js';
+import {
+  CORE_LAYOUT,
+  CORE_MAGIC,
+  CORE_MODES,
+  CTL_BYTES,
+  DEFAULT_IDLE_SPIN_POLLS,
+  type CoreMode,
+} from './core-layout.js';
 import { affinityUnsupported, cpuList, pinProcess, threadAffinity } from './cpu-affinity.js';
 import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-core.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -65,7 +72,10 @@ export function defaultCoreNice(cores: number): number | null {
 
 const DEFAULT_CORE_NICE = -10;
 
-/** A core thread's scheduling priority (what was asked, what it has, whether the raise was refused) and its CPU (null: not pinned). */
+/**
+ * A core thread's scheduling priority (what was asked, what it has, whether the raise was refused)
+ * and its CPU (null: not pinned).
+ */
 export interface CorePriority {
   coreId: number;
   requested: number | null;
@@ -81,14 +91,30 @@ let pinnedBy: { pool: DpuCorePool; original: string } | null = null;
 function dedicate(cpus: number[]): string {
   const why = affinityUnsupported();
   if (why) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: ${why}`);
-  if (pinnedBy) throw new QingtianError(ErrorCode.InvalidArgument, 'DPU options.cpus: another pool of this process has pinned its cores; close it first');
-  if (new Set(cpus).size !== cpus.length) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: expected distinct CPU numbers, got [${cpus.join(', ')}]`);
+  if (pinnedBy)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      'DPU options.cpus: another pool of this process has pinned its cores; close it first',
+    );
+  if (new Set(cpus).size !== cpus.length)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `DPU options.cpus: expected distinct CPU numbers, got [${cpus.join(', ')}]`,
+    );
   const original = threadAffinity(process.pid);
   const allowed = expandList(original);
   const outside = cpus.filter((c) => !allowed.includes(c));
-  if (outside.length) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: CPU ${outside.join(', ')} not available to this process (it may run on ${original})`);
+  if (outside.length)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `DPU options.cpus: CPU ${outside.join(', ')} not available to this process (it may run on ${original})`,
+    );
   const rest = allowed.filter((c) => !cpus.includes(c));
-  if (rest.length === 0) throw new QingtianError(ErrorCode.InvalidArgument, `DPU options.cpus: [${cpus.join(', ')}] leaves no CPU of ${original} to the control plane and guests`);
+  if (rest.length === 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `DPU options.cpus: [${cpus.join(', ')}] leaves no CPU of ${original} to the control plane and guests`,
+    );
   pinProcess(cpuList(rest));
   return original;
 }
@@ -139,7 +165,14 @@ export class DpuCorePool extends EventEmitter {
     this.controls = [];
     const cores: DpuCore[] = [];
     for (let i = 0; i < count; i++) {
-      const control = host.allocState({ name: `core${i}:control`, owner: OWNER, kind: 'core-control', magic: CORE_MAGIC, layoutVersion: CORE_LAYOUT, payloadBytes: CTL_BYTES });
+      const control = host.allocState({
+        name: `core${i}:control`,
+        owner: OWNER,
+        kind: 'core-control',
+        magic: CORE_MAGIC,
+        layoutVersion: CORE_LAYOUT,
+        payloadBytes: CTL_BYTES,
+      });
       this.controls.push(control);
       const core = new DpuCore(i, {
         host,
@@ -162,7 +195,15 @@ export class DpuCorePool extends EventEmitter {
     const cores = o?.cores ?? defaultCoreCount();
     const nice = o?.nice === undefined ? defaultCoreNice(cores) : o.nice;
     const cpus = o?.cpus ?? null;
-    const pool = new DpuCorePool(host, o?.mode ?? 'adaptive', o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS, nice, cpus, cores, o?.commandTimeoutMs ?? 10_000);
+    const pool = new DpuCorePool(
+      host,
+      o?.mode ?? 'adaptive',
+      o?.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS,
+      nice,
+      cpus,
+      cores,
+      o?.commandTimeoutMs ?? 10_000,
+    );
     if (cpus) {
       try {
         pinnedBy = { pool, original: dedicate(cpus) }; // after the pool's worker threads exist, so they move too
@@ -175,7 +216,11 @@ export class DpuCorePool extends EventEmitter {
     try {
       await Promise.all(pool.cores.map((c) => c.ping()));
       const unpinned = cpus ? pool.priorities().filter((p) => p.cpu === null) : [];
-      if (unpinned.length) throw new QingtianError(ErrorCode.CoreUnavailable, `DPU options.cpus: core ${unpinned.map((p) => p.coreId).join(', ')} could not pin its thread to CPU ${unpinned.map((p) => pool.cpuOf(p.coreId)).join(', ')}`);
+      if (unpinned.length)
+        throw new QingtianError(
+          ErrorCode.CoreUnavailable,
+          `DPU options.cpus: core ${unpinned.map((p) => p.coreId).join(', ')} could not pin its thread to CPU ${unpinned.map((p) => pool.cpuOf(p.coreId)).join(', ')}`,
+        );
     } catch (e) {
       await pool.close();
       throw e;
@@ -185,7 +230,11 @@ export class DpuCorePool extends EventEmitter {
 
   core(id: number): DpuCore {
     const core = this.cores[id];
-    if (!core) throw new QingtianError(ErrorCode.InvalidArgument, `core: expected an integer in [0, ${this.cores.length - 1}], got ${id}`);
+    if (!core)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `core: expected an integer in [0, ${this.cores.length - 1}], got ${id}`,
+      );
     return core;
   }
 
@@ -199,7 +248,11 @@ export class DpuCorePool extends EventEmitter {
     const results = await Promise.allSettled(this.cores.map((c) => c.loadKernel(kernel)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      await Promise.all(this.cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.unloadKernel(kernel).catch(() => undefined) : Promise.resolve())));
+      await Promise.all(
+        this.cores.map((c, i) =>
+          results[i]!.status === 'fulfilled' ? c.unloadKernel(kernel).catch(() => undefined) : Promise.resolve(),
+        ),
+      );
       throw failed.reason;
     }
     this.kernels.set(kernel.key, kernel);
@@ -216,7 +269,10 @@ export class DpuCorePool extends EventEmitter {
     if (!this.kernels.has(kernel.key)) return;
     for (const c of this.cores) {
       if (c.runningJobs().some((j) => j.kernel.key === kernel.key)) {
-        throw new QingtianError(ErrorCode.KernelBusy, `kernel ${kernel.info.name}@${kernel.info.version} still has jobs on core ${c.id}`);
+        throw new QingtianError(
+          ErrorCode.KernelBusy,
+          `kernel ${kernel.info.name}@${kernel.info.version} still has jobs on core ${c.id}`,
+        );
       }
     }
     await Promise.all(this.cores.map((c) => c.unloadKernel(kernel)));

@@ -29,18 +29,18 @@
  *
  * Ops:
  *
- * | op | name         | arg0 … arg5                                                        | ack arg0, arg1               |
- * |----|--------------|--------------------------------------------------------------------|------------------------------|
- * | 1  | Ping         | –                                                                  | 0, 0                         |
- * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none) | 0, 0                         |
- * | 3  | DetachJob    | jobId                                                              | 0, 0                         |
- * | 4  | Quiesce      | –                                                                  | 0, 0                         |
- * | 5  | Resume       | –                                                                  | 0, 0                         |
- * | 6  | LoadKernel   | kernelKey, imageAddr, imageBytes, tablesAddr                       | ns spent compiling it, 0     |
- * | 7  | UnloadKernel | kernelKey                                                          | 0, 0                         |
- * | 8  | SetMode      | mode (index in CORE_MODES), idleSpinPolls                          | 0, 0                         |
- * | 9  | Stop         | –                                                                  | 0, 0                         |
- * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi | pause ns, jobs moved         |
+ * | op | name         | arg0 … arg5                                                         | ack arg0, arg1       |
+ * |----|--------------|---------------------------------------------------------------------|----------------------|
+ * | 1  | Ping         | –                                                                   | 0, 0                 |
+ * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none) | 0, 0                 |
+ * | 3  | DetachJob    | jobId                                                               | 0, 0                 |
+ * | 4  | Quiesce      | –                                                                   | 0, 0                 |
+ * | 5  | Resume       | –                                                                   | 0, 0                 |
+ * | 6  | LoadKernel   | kernelKey, imageAddr, imageBytes, tablesAddr                        | ns to compile, 0     |
+ * | 7  | UnloadKernel | kernelKey                                                           | 0, 0                 |
+ * | 8  | SetMode      | mode (index in CORE_MODES), idleSpinPolls                           | 0, 0                 |
+ * | 9  | Stop         | –                                                                   | 0, 0                 |
+ * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi  | pause ns, jobs moved |
  *
  * SwapKernel: `transform` is -1 for none, else exportIndex << 1 | 1 when the export is in `from`,
  * | 0 when it is in `to`; `layouts` is fromLayout | toLayout << 16; requestedNs is

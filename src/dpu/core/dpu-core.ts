@@ -4,7 +4,21 @@ import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js
 import { readCounters, type CoreCounters } from './core-counters.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { CommandChannel } from './command-channel.js';
-import { CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, RUN_STATE_NAMES, RunState, ringDoorbell, type CoreMode, type CoreRunState } from './core-layout.js';
+import {
+  CORE_MODES,
+  CTL_COUNTERS,
+  CTL_CPU,
+  CTL_JOB_COUNT,
+  CTL_MODE,
+  CTL_NICE,
+  CTL_NICE_REFUSED,
+  CTL_RUN_STATE,
+  RUN_STATE_NAMES,
+  RunState,
+  ringDoorbell,
+  type CoreMode,
+  type CoreRunState,
+} from './core-layout.js';
 import { Op, opName, type OpCode } from './core-protocol.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
@@ -130,7 +144,15 @@ export class DpuCore extends EventEmitter {
     this.channel.reset();
     this.failed = false;
     Atomics.store(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2, RunState.NotStarted);
-    const task = this.ctx.launch({ coreId: this.id, memory: this.ctx.host.memory, controlBase: this.ctx.control.base, mode, idleSpinPolls, nice, cpu });
+    const task = this.ctx.launch({
+      coreId: this.id,
+      memory: this.ctx.host.memory,
+      controlBase: this.ctx.control.base,
+      mode,
+      idleSpinPolls,
+      nice,
+      cpu,
+    });
     this.task = task;
     this.channel.open();
     task.then(
@@ -139,11 +161,18 @@ export class DpuCore extends EventEmitter {
     );
   }
 
-  /** The core thread's scheduling priority and CPU as the core set them (out of band), and whether a priority raise was refused. */
+  /**
+   * The core thread's scheduling priority and CPU as the core set them (out of band),
+   * and whether a priority raise was refused.
+   */
   priority(): { nice: number; refused: boolean; cpu: number | null } {
     const base = this.ctx.control.base;
     const cpu = Atomics.load(this.i32, (base + CTL_CPU) >> 2);
-    return { nice: Atomics.load(this.i32, (base + CTL_NICE) >> 2), refused: Atomics.load(this.i32, (base + CTL_NICE_REFUSED) >> 2) !== 0, cpu: cpu < 0 ? null : cpu };
+    return {
+      nice: Atomics.load(this.i32, (base + CTL_NICE) >> 2),
+      refused: Atomics.load(this.i32, (base + CTL_NICE_REFUSED) >> 2) !== 0,
+      cpu: cpu < 0 ? null : cpu,
+    };
   }
 
   ping(): Promise<void> {
@@ -155,11 +184,27 @@ export class DpuCore extends EventEmitter {
    * runs before the core sleeps (interrupt/adaptive modes): it re-enables the job's
    * notifications, re-checks for work and returns what is pending (> 0 keeps the core awake).
    */
-  async attachJob(spec: { kernel: LoadedKernel; entry: string; arm?: string | undefined; state: number; budget: number }): Promise<Job> {
+  async attachJob(spec: {
+    kernel: LoadedKernel;
+    entry: string;
+    arm?: string | undefined;
+    state: number;
+    budget: number;
+  }): Promise<Job> {
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
     const armIndex = spec.arm === undefined ? -1 : spec.kernel.entryIndex(spec.arm);
-    const job: Job = { id, coreId: this.id, kernel: spec.kernel, previous: null, entry: spec.entry, arm: spec.arm ?? null, state: spec.state, budget: spec.budget, status: 'running' };
+    const job: Job = {
+      id,
+      coreId: this.id,
+      kernel: spec.kernel,
+      previous: null,
+      entry: spec.entry,
+      arm: spec.arm ?? null,
+      state: spec.state,
+      budget: spec.budget,
+      status: 'running',
+    };
     // Registered before the command is sent: the job may fail in the core's very next pass, and
     // that event can be drained in the same batch as the attach ack.
     this.jobs.set(id, job);
@@ -194,7 +239,12 @@ export class DpuCore extends EventEmitter {
 
   /** Compiles and instantiates a loaded kernel on this core; resolves with how long the core spent on it (ns). */
   async loadKernel(kernel: LoadedKernel): Promise<number> {
-    const [execNs] = await this.request(Op.LoadKernel, [kernel.key, kernel.image.payload, kernel.imageBytes, kernel.tables?.payload ?? 0]);
+    const [execNs] = await this.request(Op.LoadKernel, [
+      kernel.key,
+      kernel.image.payload,
+      kernel.imageBytes,
+      kernel.tables?.payload ?? 0,
+    ]);
     return execNs;
   }
 
@@ -257,9 +307,19 @@ export class DpuCore extends EventEmitter {
   }
 
   /** Posts a command through the channel (see CommandChannel.request); refused while the core does not run. */
-  private request(op: OpCode, args: number[], onOk?: (v: [number, number]) => void, stampArgs = false): Promise<[number, number]> {
+  private request(
+    op: OpCode,
+    args: number[],
+    onOk?: (v: [number, number]) => void,
+    stampArgs = false,
+  ): Promise<[number, number]> {
     if (!this.task || this.failed) {
-      return Promise.reject(new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${opName(op)}`));
+      return Promise.reject(
+        new QingtianError(
+          ErrorCode.CoreUnavailable,
+          `core ${this.id} is ${this.failed ? 'failed' : 'not running'}; cannot ${opName(op)}`,
+        ),
+      );
     }
     return this.channel.request(op, args, onOk, stampArgs);
   }
@@ -279,7 +339,13 @@ export class DpuCore extends EventEmitter {
     const from = job.kernel;
     job.kernel = job.previous;
     job.previous = null;
-    this.emit('job-rolled-back', { coreId: this.id, job, from, to: job.kernel, failure: { status, message } } satisfies JobRolledBackEvent);
+    this.emit('job-rolled-back', {
+      coreId: this.id,
+      job,
+      from,
+      to: job.kernel,
+      failure: { status, message },
+    } satisfies JobRolledBackEvent);
   }
 
   private ended(error: Error | null): void {

@@ -2,10 +2,40 @@ import { getPriority, setPriority } from 'node:os';
 import { CounterWriter } from './core-counters.js';
 import { currentThreadId, pinThread } from './cpu-affinity.js';
 import { CoreKernels, type CoreJob, type JobFn } from './core-kernels.js';
-import { CORE_MODES, CTL_COUNTERS, CTL_CPU, CTL_DOORBELL, CTL_JOB_COUNT, CTL_MODE, CTL_NICE, CTL_NICE_REFUSED, CTL_RUN_STATE, CTL_SLEEPING, RunState, coreRings, type CoreMode } from './core-layout.js';
 import {
-  CMD_ARG_COUNT, CMD_ARGS, CMD_OP, CMD_SEQ, EV_ARG0, EV_ARG1, EV_JOB, EV_KIND, EV_MESSAGE_BYTES, EV_SEQ, EV_STATUS, EVENT_MESSAGE_BYTES, EVENT_MESSAGE_OFFSET,
-  EventKind, MAX_JOBS_PER_CORE, Op, Status, ackNs,
+  CORE_MODES,
+  CTL_COUNTERS,
+  CTL_CPU,
+  CTL_DOORBELL,
+  CTL_JOB_COUNT,
+  CTL_MODE,
+  CTL_NICE,
+  CTL_NICE_REFUSED,
+  CTL_RUN_STATE,
+  CTL_SLEEPING,
+  RunState,
+  coreRings,
+  type CoreMode,
+} from './core-layout.js';
+import {
+  CMD_ARG_COUNT,
+  CMD_ARGS,
+  CMD_OP,
+  CMD_SEQ,
+  EV_ARG0,
+  EV_ARG1,
+  EV_JOB,
+  EV_KIND,
+  EV_MESSAGE_BYTES,
+  EV_SEQ,
+  EV_STATUS,
+  EVENT_MESSAGE_BYTES,
+  EVENT_MESSAGE_OFFSET,
+  EventKind,
+  MAX_JOBS_PER_CORE,
+  Op,
+  Status,
+  ackNs,
 } from './core-protocol.js';
 import type { SpscRing } from './spsc-ring.js';
 import { commitSwap, fallBack } from './swap-commit.js';
@@ -29,7 +59,15 @@ export interface ReactorExit {
 }
 
 // Counter slots (order of COUNTER_NAMES).
-const C_PASSES = 0, C_BURSTS = 1, C_ITEMS = 2, C_IDLE = 3, C_SLEEPS = 4, C_WAKEUPS = 5, C_ERRORS = 6, C_COMMANDS = 7, C_DROPPED = 8;
+const C_PASSES = 0,
+  C_BURSTS = 1,
+  C_ITEMS = 2,
+  C_IDLE = 3,
+  C_SLEEPS = 4,
+  C_WAKEUPS = 5,
+  C_ERRORS = 6,
+  C_COMMANDS = 7,
+  C_DROPPED = 8;
 const FLUSH_EVERY_IDLE = 256;
 const encoder = new TextEncoder();
 
@@ -212,13 +250,17 @@ export class Reactor {
     const i32 = this.i32;
     const c = this.counters.values;
     while (!this.stopped) {
-      let seq = 0, op = 0;
+      let seq = 0,
+        op = 0;
       const a = [0, 0, 0, 0, 0, 0];
-      if (!this.mailbox.pop((w) => {
-        seq = i32[w + CMD_SEQ]!;
-        op = i32[w + CMD_OP]!;
-        for (let k = 0; k < CMD_ARG_COUNT; k++) a[k] = i32[w + CMD_ARGS + k]!;
-      })) break;
+      if (
+        !this.mailbox.pop((w) => {
+          seq = i32[w + CMD_SEQ]!;
+          op = i32[w + CMD_OP]!;
+          for (let k = 0; k < CMD_ARG_COUNT; k++) a[k] = i32[w + CMD_ARGS + k]!;
+        })
+      )
+        break;
       c[C_COMMANDS]!++;
       let status: number;
       let message: string;
@@ -259,7 +301,9 @@ export class Reactor {
       case Op.DetachJob: {
         const before = this.jobs.length;
         this.jobs = this.jobs.filter((j) => j.id !== a[0]);
-        return this.jobs.length < before ? [Status.Ok, ''] : [Status.NoSuchJob, `no job #${a[0]} on core ${this.init.coreId}`];
+        return this.jobs.length < before
+          ? [Status.Ok, '']
+          : [Status.NoSuchJob, `no job #${a[0]} on core ${this.init.coreId}`];
       }
       case Op.Quiesce:
         this.quiesced = true;
@@ -285,19 +329,33 @@ export class Reactor {
     }
   }
 
-  private attachJob(id: number, key: number, entryIndex: number, state: number, budget: number, armIndex: number): [number, string] {
+  private attachJob(
+    id: number,
+    key: number,
+    entryIndex: number,
+    state: number,
+    budget: number,
+    armIndex: number,
+  ): [number, string] {
     const kernel = this.kernels.get(key);
     if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
     const entry = kernel.exportNames[entryIndex];
     const fn = entry === undefined ? undefined : kernel.fns.get(entry);
-    if (entry === undefined || typeof fn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
+    if (entry === undefined || typeof fn !== 'function')
+      return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
     const arm = armIndex < 0 ? null : (kernel.exportNames[armIndex] ?? null);
     const armFn = arm == null ? null : kernel.fns.get(arm);
-    if (armIndex >= 0 && typeof armFn !== 'function') return [Status.NoSuchEntry, `kernel #${key} has no function export #${armIndex}`];
-    if (this.jobs.some((j) => j.id === id)) return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
-    if (this.jobs.length >= MAX_JOBS_PER_CORE) return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
+    if (armIndex >= 0 && typeof armFn !== 'function')
+      return [Status.NoSuchEntry, `kernel #${key} has no function export #${armIndex}`];
+    if (this.jobs.some((j) => j.id === id))
+      return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
+    if (this.jobs.length >= MAX_JOBS_PER_CORE)
+      return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
     if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [...this.jobs, { id, kernel, prev: null, back: null, entry, fn: fn, arm, armFn: armFn as JobFn | null, state, budget }];
+    this.jobs = [
+      ...this.jobs,
+      { id, kernel, prev: null, back: null, entry, fn: fn, arm, armFn: armFn as JobFn | null, state, budget },
+    ];
     return [Status.Ok, ''];
   }
 

@@ -34,7 +34,9 @@ export class SpscRing {
     readonly recordBytes: number,
   ) {
     if ((capacity & (capacity - 1)) !== 0 || capacity <= 0 || recordBytes % 4 !== 0 || base % 64 !== 0) {
-      throw new RangeError(`SpscRing: capacity ${capacity} must be a power of two, recordBytes ${recordBytes} a multiple of 4, base 0x${base.toString(16)} 64-aligned`);
+      throw new RangeError(
+        `SpscRing: capacity ${capacity} must be a power of two, recordBytes ${recordBytes} a multiple of 4, base 0x${base.toString(16)} 64-aligned`,
+      );
     }
     this.headIdx = (base + RING_HEAD) >> 2;
     this.tailIdx = (base + RING_TAIL) >> 2;

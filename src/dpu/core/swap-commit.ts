@@ -25,17 +25,31 @@ export interface SwapOutcome {
  * after `coreId` are the SwapKernel command's (core-protocol.ts); the pause is taken as soon as
  * the jobs are re-pointed.
  */
-export function commitSwap(kernels: CoreKernels, jobs: readonly CoreJob[], coreId: number, fromKey: number, toKey: number, transform: number, layouts: number, t0lo: number, t0hi: number): SwapOutcome {
+export function commitSwap(
+  kernels: CoreKernels,
+  jobs: readonly CoreJob[],
+  coreId: number,
+  fromKey: number,
+  toKey: number,
+  transform: number,
+  layouts: number,
+  t0lo: number,
+  t0hi: number,
+): SwapOutcome {
   const from = kernels.get(fromKey);
   const to = kernels.get(toKey);
-  if (!from || !to) return refused(Status.NoSuchKernel, `kernel #${from ? toKey : fromKey} is not loaded on core ${coreId}`);
+  if (!from || !to)
+    return refused(Status.NoSuchKernel, `kernel #${from ? toKey : fromKey} is not loaded on core ${coreId}`);
   const moving = jobs.filter((j) => j.kernel === from);
   const fns: [JobFn, JobFn | null][] = [];
   for (const job of moving) {
     const fn = to.fns.get(job.entry);
     const armFn = job.arm === null ? null : to.fns.get(job.arm);
     if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
-      return refused(Status.NoSuchEntry, `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`);
+      return refused(
+        Status.NoSuchEntry,
+        `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`,
+      );
     }
     fns.push([fn, armFn as JobFn | null]);
   }
@@ -43,14 +57,18 @@ export function commitSwap(kernels: CoreKernels, jobs: readonly CoreJob[], coreI
   if (transform >= 0) {
     const holder = (transform & 1) === 1 ? from : to;
     const name = holder.exportNames[transform >> 1];
-    if (name === undefined || !holder.fns.has(name)) return refused(Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`);
+    if (name === undefined || !holder.fns.has(name))
+      return refused(Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`);
     const fwd: Transform = { kernel: holder, name, from: layouts & 0xffff, to: layouts >>> 16 };
     back = { kernel: holder, name, from: fwd.to, to: fwd.from };
     for (let i = 0; i < moving.length; i++) {
       const err = transformState(kernels, jobs, fwd, moving[i]!.state);
       if (err === '') continue;
       for (let k = i - 1; k >= 0; k--) transformState(kernels, jobs, back, moving[k]!.state);
-      return refused(Status.TransformFailed, `state transform ${name}(${fwd.from} → ${fwd.to}) of job #${moving[i]!.id}: ${err}`);
+      return refused(
+        Status.TransformFailed,
+        `state transform ${name}(${fwd.from} → ${fwd.to}) of job #${moving[i]!.id}: ${err}`,
+      );
     }
   }
   for (let i = 0; i < moving.length; i++) {
@@ -76,7 +94,8 @@ export function fallBack(kernels: CoreKernels, jobs: readonly CoreJob[], job: Co
   const prev = job.prev!;
   const fn = prev.fns.get(job.entry);
   const armFn = job.arm === null ? null : prev.fns.get(job.arm);
-  if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) return `kernel #${prev.key} lacks the job's entries`;
+  if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function'))
+    return `kernel #${prev.key} lacks the job's entries`;
   if (job.back) {
     const err = transformState(kernels, jobs, job.back, job.state);
     if (err) return `state transform back: ${err}`;
@@ -92,7 +111,11 @@ export function fallBack(kernels: CoreKernels, jobs: readonly CoreJob[], job: Co
 /** Runs a transform export on one state region; '' or why it failed (a trap renews the holder's instance). */
 function transformState(kernels: CoreKernels, jobs: readonly CoreJob[], t: Transform, state: number): string {
   try {
-    const status = (t.kernel.fns.get(t.name) as unknown as (s: number, from: number, to: number) => number)(state, t.from, t.to);
+    const status = (t.kernel.fns.get(t.name) as unknown as (s: number, from: number, to: number) => number)(
+      state,
+      t.from,
+      t.to,
+    );
     return status === 0 ? '' : `returned ${status}`;
   } catch (e) {
     const err = kernels.instantiate(t.kernel, jobs);

@@ -18,16 +18,23 @@ function invalid(field: string, message: string): QingtianError {
 }
 
 function intArg(field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(field, `expected an integer in [${min}, ${max}], got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(field, `expected an integer in [${min}, ${max}], got ${String(v)}`);
   return v;
 }
 
 function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRuntime; k: DifKernel } {
-  if (o !== undefined && (typeof o !== 'object' || o === null)) throw invalid(`${where} options`, `expected an object, got ${typeof o}`);
+  if (o !== undefined && (typeof o !== 'object' || o === null))
+    throw invalid(`${where} options`, `expected an object, got ${typeof o}`);
   const simd = o?.simd ?? 'auto';
-  if (!SIMD_CHOICES.includes(simd)) throw invalid(`${where} options.simd`, `expected one of ${SIMD_CHOICES.map((c) => `'${c}'`).join(', ')}, got ${String(simd)}`);
+  if (!SIMD_CHOICES.includes(simd))
+    throw invalid(
+      `${where} options.simd`,
+      `expected one of ${SIMD_CHOICES.map((c) => `'${c}'`).join(', ')}, got ${String(simd)}`,
+    );
   const rt = o?.runtime;
-  if (rt !== undefined && (typeof rt !== 'object' || rt === null || !('memory' in rt) || !('kernel' in rt))) throw invalid(`${where} options.runtime`, 'expected a KernelRuntime');
+  if (rt !== undefined && (typeof rt !== 'object' || rt === null || !('memory' in rt) || !('kernel' in rt)))
+    throw invalid(`${where} options.runtime`, 'expected a KernelRuntime');
   const runtime = rt ?? defaultRuntime();
   return { runtime, k: difKernel(runtime, simd) };
 }
@@ -38,7 +45,10 @@ function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRun
  * is not a view over the runtime's memory is copied in, 1 MiB at a time.
  */
 export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): number {
-  if (!(data instanceof Uint8Array)) throw new QingtianError(ErrorCode.InvalidArgument, `crc16t10dif: data: expected a Uint8Array, got ${typeof data}`, { field: 'data' });
+  if (!(data instanceof Uint8Array))
+    throw new QingtianError(ErrorCode.InvalidArgument, `crc16t10dif: data: expected a Uint8Array, got ${typeof data}`, {
+      field: 'data',
+    });
   let crc = intArg('crc16t10dif: seed', seed, 0, 0xffff);
   const { runtime, k } = resolve('crc16t10dif', options);
   const at = addressIn(runtime.memory.memory, data);
@@ -64,6 +74,11 @@ export function crc16t10difAt(address: number, length: number, seed = 0, options
 }
 
 function check(status: number): number {
-  if (status < 0) throw new QingtianError(ErrorCode.InvalidArgument, `crc16t10dif: the dif kernel refused the range (status ${status})`, { status });
+  if (status < 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `crc16t10dif: the dif kernel refused the range (status ${status})`,
+      { status },
+    );
   return status;
 }

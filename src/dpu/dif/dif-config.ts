@@ -27,7 +27,10 @@ export interface DifChecks {
 
 export interface T10DifOptions {
   blockSize: 512 | 4096;
-  /** T10 protection type. 1: ref tag = low 32 bits of the LBA, +1 per block; 2: the command's initial ref tag, +1 per block; 3: ref tag not checked. */
+  /**
+   * T10 protection type. 1: ref tag = low 32 bits of the LBA, +1 per block; 2: the command's initial ref tag, +1 per
+   * block; 3: ref tag not checked.
+   */
   type: 1 | 2 | 3;
   /** Ref tag of the first block (type 1: the LBA's low 32 bits; type 3: the value written). Default 0. */
   refTag?: number | undefined;
@@ -48,9 +51,15 @@ const schema = z.object({
   refTag: intIn(0, 0xffffffff).optional(),
   appTag: intIn(0, 0xffff).optional(),
   appTagMask: intIn(0, 0xffff).optional(),
-  checks: z.object({ guard: z.boolean().optional(), appTag: z.boolean().optional(), refTag: z.boolean().optional() }).optional(),
+  checks: z
+    .object({ guard: z.boolean().optional(), appTag: z.boolean().optional(), refTag: z.boolean().optional() })
+    .optional(),
   guardSeed: intIn(0, 0xffff).optional(),
-  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
+  runtime: z
+    .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v && 'kernel' in v, {
+      error: 'a KernelRuntime',
+    })
+    .optional(),
   simd: oneOf(SIMD_CHOICES).optional(),
 });
 
@@ -69,28 +78,44 @@ export interface DifConfig {
   readonly app: number;
 }
 
-export function parseDifOptions(options: T10DifOptions): DifConfig & { runtime?: KernelRuntime | undefined; simd: SimdChoice } {
+export function parseDifOptions(
+  options: T10DifOptions,
+): DifConfig & { runtime?: KernelRuntime | undefined; simd: SimdChoice } {
   const o = parseArgs(schema, options, 'T10Dif options');
-  const checks = { guard: o.checks?.guard ?? true, appTag: o.checks?.appTag ?? false, refTag: o.checks?.refTag ?? o.type !== 3 };
+  const checks = {
+    guard: o.checks?.guard ?? true,
+    appTag: o.checks?.appTag ?? false,
+    refTag: o.checks?.refTag ?? o.type !== 3,
+  };
   if (o.type === 3 && checks.refTag) {
-    throw new QingtianError(ErrorCode.InvalidArgument, 'T10Dif options.checks.refTag: type 3 reference tags are not checked (T10); expected false or nothing, got true', { field: 'checks.refTag' });
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      'T10Dif options.checks.refTag: type 3 reference tags are not checked (T10); expected false or nothing, got true',
+      { field: 'checks.refTag' },
+    );
   }
-  return withRefTag({
-    blockSize: o.blockSize,
-    type: o.type,
-    refTag: 0,
-    appTag: o.appTag ?? 0,
-    appTagMask: o.appTagMask ?? 0xffff,
-    checks,
-    guardSeed: o.guardSeed ?? 0,
-    runtime: o.runtime,
-    simd: o.simd ?? 'auto',
-  }, o.refTag ?? 0);
+  return withRefTag(
+    {
+      blockSize: o.blockSize,
+      type: o.type,
+      refTag: 0,
+      appTag: o.appTag ?? 0,
+      appTagMask: o.appTagMask ?? 0xffff,
+      checks,
+      guardSeed: o.guardSeed ?? 0,
+      runtime: o.runtime,
+      simd: o.simd ?? 'auto',
+    },
+    o.refTag ?? 0,
+  );
 }
 
 export function withRefTag<C extends Omit<DifConfig, 'cfg' | 'app'>>(c: C, refTag: number): C & DifConfig {
-  const checks = (c.checks.guard ? CFG_CHECK_GUARD : 0) | (c.checks.appTag ? CFG_CHECK_APP : 0) | (c.checks.refTag ? CFG_CHECK_REF : 0);
-  return { ...c, refTag, cfg: (c.type | checks | (c.guardSeed << 16)) | 0, app: (c.appTag | (c.appTagMask << 16)) | 0 };
+  const checks =
+    (c.checks.guard ? CFG_CHECK_GUARD : 0) |
+    (c.checks.appTag ? CFG_CHECK_APP : 0) |
+    (c.checks.refTag ? CFG_CHECK_REF : 0);
+  return { ...c, refTag, cfg: c.type | checks | (c.guardSeed << 16) | 0, app: c.appTag | (c.appTagMask << 16) | 0 };
 }
 
 /** Reference tag of block `i` of a run (wrapping at 2^32 for types 1 and 2). */

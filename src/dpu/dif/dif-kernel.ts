@@ -3,11 +3,41 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 type Crc = (seed: number, p: number, n: number) => number;
-type Generate = (data: number, dataStride: number, pi: number, piStride: number, blocks: number, bs: number, cfg: number, app: number, ref: number) => number;
-type Verify = (data: number, dataStride: number, pi: number, piStride: number, blocks: number, bs: number, cfg: number, app: number, ref: number, res: number) => number;
+type Generate = (
+  data: number,
+  dataStride: number,
+  pi: number,
+  piStride: number,
+  blocks: number,
+  bs: number,
+  cfg: number,
+  app: number,
+  ref: number,
+) => number;
+type Verify = (
+  data: number,
+  dataStride: number,
+  pi: number,
+  piStride: number,
+  blocks: number,
+  bs: number,
+  cfg: number,
+  app: number,
+  ref: number,
+  res: number,
+) => number;
 type Insert = (src: number, dst: number, blocks: number, bs: number, cfg: number, app: number, ref: number) => number;
 type Strip = (src: number, dst: number, blocks: number, bs: number) => number;
-type VerifyCopy = (src: number, dst: number, blocks: number, bs: number, cfg: number, app: number, ref: number, res: number) => number;
+type VerifyCopy = (
+  src: number,
+  dst: number,
+  blocks: number,
+  bs: number,
+  cfg: number,
+  app: number,
+  ref: number,
+  res: number,
+) => number;
 
 /** The "dif" kernel's exports (assembly/dif/index.ts). */
 export interface DifKernel {

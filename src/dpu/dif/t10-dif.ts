@@ -3,7 +3,16 @@ import type { SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { outputArray } from '../kernels/out-buffers.js';
 import { addressIn, align64, stagingFor } from '../kernels/staging.js';
-import { parseDifOptions, PI_BYTES, refTagAt, RESULT_BYTES, TAG_NAMES, withRefTag, type DifConfig, type T10DifOptions } from './dif-config.js';
+import {
+  parseDifOptions,
+  PI_BYTES,
+  refTagAt,
+  RESULT_BYTES,
+  TAG_NAMES,
+  withRefTag,
+  type DifConfig,
+  type T10DifOptions,
+} from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
 export type DifTag = 'guard' | 'appTag' | 'refTag';
@@ -52,7 +61,11 @@ export class T10Dif {
   /** The same configuration starting at another reference tag (e.g. the next command's LBA). */
   withRefTag(refTag: number): T10Dif {
     if (!Number.isInteger(refTag) || refTag < 0 || refTag > 0xffffffff) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `withRefTag: refTag: expected an integer in [0, 4294967295], got ${refTag}`, { field: 'refTag' });
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `withRefTag: refTag: expected an integer in [0, 4294967295], got ${refTag}`,
+        { field: 'refTag' },
+      );
     }
     const next = Object.create(T10Dif.prototype) as T10Dif;
     Object.assign(next, this, { config: withRefTag(this.config, refTag) });
@@ -67,14 +80,18 @@ export class T10Dif {
 
   /** Writes the PI of every block of an interleaved buffer (n x (blockSize + 8) bytes), in place. */
   generate(buf: Uint8Array): void {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const blocks = this.count('generate', 'buf', buf, u);
-    this.inPlace('generate', buf, blocks, u, (b0, nb, at) => this.k.generate(at, u, at + bs, u, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)));
+    this.inPlace('generate', buf, blocks, u, (b0, nb, at) =>
+      this.k.generate(at, u, at + bs, u, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
+    );
   }
 
   /** Checks every block of an interleaved buffer; reports the first failure. */
   verify(buf: Uint8Array): DifVerifyResult {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const blocks = this.count('verify', 'buf', buf, u);
     return this.stagedVerify(buf, blocks, u, 0, null, (b0, nb, src, _dst, res) =>
       this.k.verify(src, u, src + bs, u, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0), res),
@@ -83,16 +100,20 @@ export class T10Dif {
 
   /** Data-only blocks -> a new interleaved buffer with generated PI. */
   insert(data: Uint8Array): Uint8Array {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const blocks = this.count('insert', 'data', data, bs);
     const out = outputArray(blocks * u);
-    this.stagedCopy('insert', data, out, blocks, bs, u, (b0, nb, src, dst) => this.k.insert(src, dst, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)));
+    this.stagedCopy('insert', data, out, blocks, bs, u, (b0, nb, src, dst) =>
+      this.k.insert(src, dst, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
+    );
     return out;
   }
 
   /** Interleaved -> a new data-only buffer, without checks. */
   strip(buf: Uint8Array): Uint8Array {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const blocks = this.count('strip', 'buf', buf, u);
     const out = outputArray(blocks * bs);
     this.stagedCopy('strip', buf, out, blocks, u, bs, (_b0, nb, src, dst) => this.k.strip(src, dst, nb, bs));
@@ -101,7 +122,8 @@ export class T10Dif {
 
   /** Interleaved -> data-only, checking every block on the way (one pass over the data). */
   verifyCopy(buf: Uint8Array): DifVerifyCopyResult {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const blocks = this.count('verifyCopy', 'buf', buf, u);
     const out = outputArray(blocks * bs);
     const r = this.stagedVerify(buf, blocks, u, bs, out, (b0, nb, src, dst, res) =>
@@ -130,52 +152,110 @@ export class T10Dif {
     const blocks = this.count('dixVerify', 'data', data, bs);
     this.metadata('dixVerify', md, blocks);
     // Each chunk is staged as [its data blocks][their 8-byte PI].
-    return this.stagedVerify(data, blocks, bs, 0, null, (b0, nb, src, _dst, res) => {
-      const pi = src + nb * bs;
-      this.runtime.memory.u8.set(md.subarray(b0 * PI_BYTES, (b0 + nb) * PI_BYTES), pi);
-      return this.k.verify(src, bs, pi, PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0), res);
-    }, PI_BYTES);
+    return this.stagedVerify(
+      data,
+      blocks,
+      bs,
+      0,
+      null,
+      (b0, nb, src, _dst, res) => {
+        const pi = src + nb * bs;
+        this.runtime.memory.u8.set(md.subarray(b0 * PI_BYTES, (b0 + nb) * PI_BYTES), pi);
+        return this.k.verify(
+          src,
+          bs,
+          pi,
+          PI_BYTES,
+          nb,
+          bs,
+          this.config.cfg,
+          this.config.app,
+          refTagAt(this.config, b0),
+          res,
+        );
+      },
+      PI_BYTES,
+    );
   }
 
   // ---- zero-copy forms ----------------------------------------------------------------------------
 
   generateAt(buf: number, blocks: number): void {
-    const u = this.unitBytes, bs = this.config.blockSize;
-    this.status('generateAt', this.k.generate(this.addr('generateAt', 'buf', buf, blocks, u), u, buf + bs, u, blocks, bs, this.config.cfg, this.config.app, this.config.refTag));
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
+    this.status(
+      'generateAt',
+      this.k.generate(
+        this.addr('generateAt', 'buf', buf, blocks, u),
+        u,
+        buf + bs,
+        u,
+        blocks,
+        bs,
+        this.config.cfg,
+        this.config.app,
+        this.config.refTag,
+      ),
+    );
   }
 
   verifyAt(buf: number, blocks: number): DifVerifyResult {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const res = this.resultSlot();
     const a = this.addr('verifyAt', 'buf', buf, blocks, u);
-    return this.outcome(this.k.verify(a, u, a + bs, u, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res), res, 0, 'verifyAt');
+    return this.outcome(
+      this.k.verify(a, u, a + bs, u, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
+      res,
+      0,
+      'verifyAt',
+    );
   }
 
   insertAt(src: number, dst: number, blocks: number): void {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const s = this.addr('insertAt', 'src', src, blocks, bs);
     const d = this.addr('insertAt', 'dst', dst, blocks, u);
     this.status('insertAt', this.k.insert(s, d, blocks, bs, this.config.cfg, this.config.app, this.config.refTag));
   }
 
   stripAt(src: number, dst: number, blocks: number): void {
-    const u = this.unitBytes, bs = this.config.blockSize;
-    this.status('stripAt', this.k.strip(this.addr('stripAt', 'src', src, blocks, u), this.addr('stripAt', 'dst', dst, blocks, bs), blocks, bs));
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
+    this.status(
+      'stripAt',
+      this.k.strip(
+        this.addr('stripAt', 'src', src, blocks, u),
+        this.addr('stripAt', 'dst', dst, blocks, bs),
+        blocks,
+        bs,
+      ),
+    );
   }
 
   verifyCopyAt(src: number, dst: number, blocks: number): DifVerifyResult {
-    const u = this.unitBytes, bs = this.config.blockSize;
+    const u = this.unitBytes,
+      bs = this.config.blockSize;
     const s = this.addr('verifyCopyAt', 'src', src, blocks, u);
     const d = this.addr('verifyCopyAt', 'dst', dst, blocks, bs);
     const res = this.resultSlot();
-    return this.outcome(this.k.verifyCopy(s, d, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res), res, 0, 'verifyCopyAt');
+    return this.outcome(
+      this.k.verifyCopy(s, d, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
+      res,
+      0,
+      'verifyCopyAt',
+    );
   }
 
   dixGenerateAt(data: number, md: number, blocks: number): void {
     const bs = this.config.blockSize;
     const d = this.addr('dixGenerateAt', 'data', data, blocks, bs);
     const m = this.addr('dixGenerateAt', 'md', md, blocks, PI_BYTES);
-    this.status('dixGenerateAt', this.k.generate(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag));
+    this.status(
+      'dixGenerateAt',
+      this.k.generate(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag),
+    );
   }
 
   dixVerifyAt(data: number, md: number, blocks: number): DifVerifyResult {
@@ -183,7 +263,12 @@ export class T10Dif {
     const d = this.addr('dixVerifyAt', 'data', data, blocks, bs);
     const m = this.addr('dixVerifyAt', 'md', md, blocks, PI_BYTES);
     const res = this.resultSlot();
-    return this.outcome(this.k.verify(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res), res, 0, 'dixVerifyAt');
+    return this.outcome(
+      this.k.verify(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
+      res,
+      0,
+      'dixVerifyAt',
+    );
   }
 
   // ---- plumbing -------------------------------------------------------------------------------------
@@ -191,21 +276,35 @@ export class T10Dif {
   private count(op: string, field: string, buf: Uint8Array, unit: number): number {
     if (!(buf instanceof Uint8Array)) throw invalid(op, field, `expected a Uint8Array, got ${typeof buf}`);
     if (buf.length % unit !== 0) {
-      throw invalid(op, field, `expected a whole number of ${unit}-byte ${unit === this.config.blockSize ? 'blocks' : `units (${this.config.blockSize} data + 8 PI)`}, got ${buf.length} bytes (${Math.floor(buf.length / unit)} units and ${buf.length % unit} bytes)`);
+      throw invalid(
+        op,
+        field,
+        `expected a whole number of ${unit}-byte ${unit === this.config.blockSize ? 'blocks' : `units (${this.config.blockSize} data + 8 PI)`}, got ${buf.length} bytes (${Math.floor(buf.length / unit)} units and ${buf.length % unit} bytes)`,
+      );
     }
     return buf.length / unit;
   }
 
   private metadata(op: string, md: Uint8Array, blocks: number): void {
     if (!(md instanceof Uint8Array) || md.length !== blocks * PI_BYTES) {
-      throw invalid(op, 'md', `expected a Uint8Array of ${blocks * PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`);
+      throw invalid(
+        op,
+        'md',
+        `expected a Uint8Array of ${blocks * PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`,
+      );
     }
   }
 
   private addr(op: string, field: string, a: number, blocks: number, unit: number): number {
     const mem = this.runtime.memory.sizeBytes;
-    if (!Number.isInteger(blocks) || blocks < 0 || blocks * unit > mem) throw invalid(op, 'blocks', `expected an integer in [0, ${Math.floor(mem / unit)}], got ${blocks}`);
-    if (!Number.isInteger(a) || a < 1 || a + blocks * unit > mem) throw invalid(op, field, `expected a host address in [1, ${mem - blocks * unit}] (${blocks} x ${unit} bytes inside the runtime's memory), got ${a}`);
+    if (!Number.isInteger(blocks) || blocks < 0 || blocks * unit > mem)
+      throw invalid(op, 'blocks', `expected an integer in [0, ${Math.floor(mem / unit)}], got ${blocks}`);
+    if (!Number.isInteger(a) || a < 1 || a + blocks * unit > mem)
+      throw invalid(
+        op,
+        field,
+        `expected a host address in [1, ${mem - blocks * unit}] (${blocks} x ${unit} bytes inside the runtime's memory), got ${a}`,
+      );
     return a;
   }
 
@@ -217,7 +316,13 @@ export class T10Dif {
    * Runs an in-place operation over chunks of blocks: staged in runtime memory and copied back,
    * or directly when `buf` is a view over that memory.
    */
-  private inPlace(op: string, buf: Uint8Array, blocks: number, unit: number, fn: (b0: number, nb: number, at: number) => number): void {
+  private inPlace(
+    op: string,
+    buf: Uint8Array,
+    blocks: number,
+    unit: number,
+    fn: (b0: number, nb: number, at: number) => number,
+  ): void {
     const at = addressIn(this.runtime.memory.memory, buf);
     if (at >= 0) return this.status(op, fn(0, blocks, at));
     const per = Math.max(1, Math.floor(CHUNK_BYTES / unit));
@@ -231,11 +336,24 @@ export class T10Dif {
     }
   }
 
-  /** Runs a copying operation (src units in, out units out) over staged chunks; views over runtime memory are read in place. */
-  private stagedCopy(op: string, src: Uint8Array, out: Uint8Array, blocks: number, inUnit: number, outUnit: number, fn: (b0: number, nb: number, src: number, dst: number) => number): void {
+  /**
+   * Runs a copying operation (src units in, out units out) over staged chunks;
+   * views over runtime memory are read in place.
+   */
+  private stagedCopy(
+    op: string,
+    src: Uint8Array,
+    out: Uint8Array,
+    blocks: number,
+    inUnit: number,
+    outUnit: number,
+    fn: (b0: number, nb: number, src: number, dst: number) => number,
+  ): void {
     const per = Math.max(1, Math.floor(CHUNK_BYTES / (inUnit + outUnit)));
     const inAt = addressIn(this.runtime.memory.memory, src);
-    const base = stagingFor(this.runtime).reserve(align64(Math.min(per, blocks) * inUnit) + Math.min(per, blocks) * outUnit);
+    const base = stagingFor(this.runtime).reserve(
+      align64(Math.min(per, blocks) * inUnit) + Math.min(per, blocks) * outUnit,
+    );
     const u8 = this.runtime.memory.u8;
     for (let b0 = 0; b0 < blocks; b0 += per) {
       const nb = Math.min(per, blocks - b0);
@@ -281,11 +399,22 @@ export class T10Dif {
     if (status !== 1) this.status(op, status);
     const v = this.runtime.memory.view;
     const tag = TAG_NAMES[v.getUint32(res + 4, true) as 1 | 2 | 3];
-    return { ok: false, block: b0 + v.getUint32(res, true), tag, expected: v.getUint32(res + 8, true), actual: v.getUint32(res + 12, true) };
+    return {
+      ok: false,
+      block: b0 + v.getUint32(res, true),
+      tag,
+      expected: v.getUint32(res + 8, true),
+      actual: v.getUint32(res + 12, true),
+    };
   }
 
   private status(op: string, status: number): void {
-    if (status < 0) throw new QingtianError(ErrorCode.InvalidArgument, `T10Dif.${op}: the dif kernel refused the call (status ${status})`, { status });
+    if (status < 0)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `T10Dif.${op}: the dif kernel refused the call (status ${status})`,
+        { status },
+      );
   }
 }
 

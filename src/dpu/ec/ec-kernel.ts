@@ -4,7 +4,16 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
-type Update = (len: number, k: number, rows: number, j: number, tbls: number, oldData: number, newData: number, parity: number) => number;
+type Update = (
+  len: number,
+  k: number,
+  rows: number,
+  j: number,
+  tbls: number,
+  oldData: number,
+  newData: number,
+  parity: number,
+) => number;
 type InitTables = (k: number, rows: number, coeffs: number, out: number) => number;
 
 /** The "ec" kernel's exports, bound once per coder (assembly/ec/index.ts). */
@@ -36,6 +45,13 @@ export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
  */
 export function checkStatus(kernel: EcKernel, op: string, status: number): void {
   if (status === 0) return;
-  const what = status === kernel.kernel.constant('EC_E_RANGE') ? 'a shard or table range outside memory' : 'arguments out of range';
-  throw new QingtianError(ErrorCode.InvalidArgument, `${op}: the ec kernel refused the call (status ${status}: ${what})`, { status });
+  const what =
+    status === kernel.kernel.constant('EC_E_RANGE')
+      ? 'a shard or table range outside memory'
+      : 'arguments out of range';
+  throw new QingtianError(
+    ErrorCode.InvalidArgument,
+    `${op}: the ec kernel refused the call (status ${status}: ${what})`,
+    { status },
+  );
 }

@@ -4,7 +4,13 @@ import type { StateRegion } from '../../common/host-memory-api.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../core/core-pool.js';
 import type { Job } from '../core/dpu-core.js';
-import { flavouredFamily, resolveFlavour, SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
+import {
+  flavouredFamily,
+  resolveFlavour,
+  SIMD_CHOICES,
+  type SimdChoice,
+  type SimdFlavour,
+} from '../kernels/kernel-flavour.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
@@ -95,29 +101,57 @@ export class EcOffload {
   static async start(runtime: KernelRuntime, pool: DpuCorePool, options?: EcOffloadOptions): Promise<EcOffload> {
     const o = parseArgs(optionsSchema, options, 'EcOffload options');
     const cores = o?.cores ?? pool.cores.length;
-    if (cores > pool.cores.length) throw invalid('EcOffload options', `cores: expected an integer in [1, ${pool.cores.length}] (the pool's cores), got ${cores}`, { field: 'cores' });
+    if (cores > pool.cores.length)
+      throw invalid(
+        'EcOffload options',
+        `cores: expected an integer in [1, ${pool.cores.length}] (the pool's cores), got ${cores}`,
+        { field: 'cores' },
+      );
     const flavour = resolveFlavour(o?.simd ?? 'auto');
     const kernel = runtime.kernel(flavouredFamily('ec', flavour));
     await pool.loadKernel(kernel);
     const c = (name: string): number => kernel.constant(name);
     const L: Layout = {
-      magic: c('ECBJ_MAGIC'), layout: c('ECBJ_LAYOUT'), seq: c('ECBJ_SEQ'), count: c('ECBJ_COUNT'), descs: c('ECBJ_DESCS'), doneSeq: c('ECBJ_DONE_SEQ'),
-      failed: c('ECBJ_FAILED'), firstError: c('ECBJ_FIRST_ERROR'), firstFailed: c('ECBJ_FIRST_FAILED'), descBytes: c('EC_DESC_BYTES'),
-      dLen: c('EC_DESC_LEN'), dK: c('EC_DESC_K'), dRows: c('EC_DESC_ROWS'), dTbls: c('EC_DESC_TBLS'), dSrc: c('EC_DESC_SRC'), dDst: c('EC_DESC_DST'),
+      magic: c('ECBJ_MAGIC'),
+      layout: c('ECBJ_LAYOUT'),
+      seq: c('ECBJ_SEQ'),
+      count: c('ECBJ_COUNT'),
+      descs: c('ECBJ_DESCS'),
+      doneSeq: c('ECBJ_DONE_SEQ'),
+      failed: c('ECBJ_FAILED'),
+      firstError: c('ECBJ_FIRST_ERROR'),
+      firstFailed: c('ECBJ_FIRST_FAILED'),
+      descBytes: c('EC_DESC_BYTES'),
+      dLen: c('EC_DESC_LEN'),
+      dK: c('EC_DESC_K'),
+      dRows: c('EC_DESC_ROWS'),
+      dTbls: c('EC_DESC_TBLS'),
+      dSrc: c('EC_DESC_SRC'),
+      dDst: c('EC_DESC_DST'),
     };
     const perRound = o?.stripesPerRound ?? 256;
     const lanes: Lane[] = [];
     try {
       for (let i = 0; i < cores; i++) {
         const region = runtime.memory.allocState({
-          name: `ec-offload:core${i}`, owner: OWNER, kind: 'job-state', magic: L.magic, layoutVersion: L.layout,
+          name: `ec-offload:core${i}`,
+          owner: OWNER,
+          kind: 'job-state',
+          magic: L.magic,
+          layoutVersion: L.layout,
           payloadBytes: FIELDS + perRound * (L.descBytes + PTRS_PER_STRIPE * 4),
         });
-        const job = await pool.core(i).attachJob({ kernel, entry: 'ec_batch', state: region.base, budget: o?.budget ?? 4 });
+        const job = await pool
+          .core(i)
+          .attachJob({ kernel, entry: 'ec_batch', state: region.base, budget: o?.budget ?? 4 });
         lanes.push({ coreId: i, region, tables: null, job });
       }
     } catch (e) {
-      for (const l of lanes) await pool.core(l.coreId).detachJob(l.job).catch(() => undefined);
+      for (const l of lanes)
+        await pool
+          .core(l.coreId)
+          .detachJob(l.job)
+          .catch(() => undefined);
       for (const l of lanes) runtime.memory.free(l.region, OWNER);
       throw e;
     }
@@ -129,7 +163,11 @@ export class EcOffload {
   }
 
   /** Encodes every stripe: parity[r] from data[j], host addresses, `shardLength` bytes each. */
-  async encode(rs: ReedSolomon, stripes: readonly { data: readonly number[]; parity: readonly number[] }[], shardLength: number): Promise<OffloadResult> {
+  async encode(
+    rs: ReedSolomon,
+    stripes: readonly { data: readonly number[]; parity: readonly number[] }[],
+    shardLength: number,
+  ): Promise<OffloadResult> {
     const len = this.check('encode', rs, stripes, shardLength);
     const mem = this.runtime.memory.sizeBytes;
     const passes = stripes.map((s, i) => ({
@@ -140,7 +178,12 @@ export class EcOffload {
   }
 
   /** Rebuilds the same missing shards of every stripe (a lost disk); `shards` are all k + m addresses. */
-  async reconstruct(rs: ReedSolomon, stripes: readonly { shards: readonly number[] }[], missing: readonly number[], shardLength: number): Promise<OffloadResult> {
+  async reconstruct(
+    rs: ReedSolomon,
+    stripes: readonly { shards: readonly number[] }[],
+    missing: readonly number[],
+    shardLength: number,
+  ): Promise<OffloadResult> {
     const len = this.check('reconstruct', rs, stripes, shardLength);
     const mem = this.runtime.memory.sizeBytes;
     const plan = rs.decodePlan(missing);
@@ -161,7 +204,10 @@ export class EcOffload {
     this.closed = true;
     await this.queue.catch(() => undefined);
     for (const l of this.lanes) {
-      await this.pool.core(l.coreId).detachJob(l.job).catch(() => undefined);
+      await this.pool
+        .core(l.coreId)
+        .detachJob(l.job)
+        .catch(() => undefined);
       this.runtime.memory.free(l.region, OWNER);
       if (l.tables) this.runtime.memory.free(l.tables, OWNER);
     }
@@ -170,9 +216,20 @@ export class EcOffload {
   private check(op: string, rs: ReedSolomon, stripes: readonly unknown[], shardLength: number): number {
     const where = `EcOffload.${op}`;
     if (this.closed) throw new QingtianError(ErrorCode.Disposed, `${where}: the offload was closed`);
-    if (rs.runtime.memory !== this.runtime.memory) throw invalid(where, 'rs: expected a coder in the offload\'s runtime (its shards and tables must be in the memory the cores see)', { field: 'rs' });
-    if (rs.flavour !== this.flavour) throw invalid(where, `rs: expected a coder built with the '${this.flavour}' kernels (the tables' layout depends on it), got '${rs.flavour}'`, { field: 'rs' });
-    if (!Array.isArray(stripes)) throw invalid(where, `stripes: expected an array, got ${typeof stripes}`, { field: 'stripes' });
+    if (rs.runtime.memory !== this.runtime.memory)
+      throw invalid(
+        where,
+        "rs: expected a coder in the offload's runtime (its shards and tables must be in the memory the cores see)",
+        { field: 'rs' },
+      );
+    if (rs.flavour !== this.flavour)
+      throw invalid(
+        where,
+        `rs: expected a coder built with the '${this.flavour}' kernels (the tables' layout depends on it), got '${rs.flavour}'`,
+        { field: 'rs' },
+      );
+    if (!Array.isArray(stripes))
+      throw invalid(where, `stripes: expected an array, got ${typeof stripes}`, { field: 'stripes' });
     return shardBytes(where, shardLength, this.runtime.memory.sizeBytes);
   }
 
@@ -182,7 +239,14 @@ export class EcOffload {
     return next;
   }
 
-  private async run(passes: { src: number[]; dst: number[] }[], len: number, k: number, tables: Uint8Array | null, tablesAddr: number, rows: number): Promise<OffloadResult> {
+  private async run(
+    passes: { src: number[]; dst: number[] }[],
+    len: number,
+    k: number,
+    tables: Uint8Array | null,
+    tablesAddr: number,
+    rows: number,
+  ): Promise<OffloadResult> {
     const lanes = this.lanes;
     const tbls = tables ? lanes.map((l) => this.laneTables(l, tables)) : lanes.map(() => tablesAddr);
     let next = 0;
@@ -202,14 +266,29 @@ export class EcOffload {
     const mem = this.runtime.memory;
     if (!l.tables || l.tables.sizeBytes - 64 < tables.length) {
       if (l.tables) mem.free(l.tables, OWNER);
-      l.tables = mem.allocState({ name: `ec-offload:tables${l.coreId}`, owner: OWNER, kind: 'job-state', magic: 'ECTB', layoutVersion: 1, payloadBytes: tables.length });
+      l.tables = mem.allocState({
+        name: `ec-offload:tables${l.coreId}`,
+        owner: OWNER,
+        kind: 'job-state',
+        magic: 'ECTB',
+        layoutVersion: 1,
+        payloadBytes: tables.length,
+      });
     }
     mem.u8.set(tables, l.tables.payload);
     return l.tables.payload;
   }
 
   /** Publishes one round to a core and waits until its job marks it done. */
-  private async round(lane: Lane, passes: { src: number[]; dst: number[] }[], first: number, len: number, k: number, rows: number, tbls: number): Promise<void> {
+  private async round(
+    lane: Lane,
+    passes: { src: number[]; dst: number[] }[],
+    first: number,
+    len: number,
+    k: number,
+    rows: number,
+    tbls: number,
+  ): Promise<void> {
     const { view, i32 } = this.runtime.memory;
     const L = this.L;
     const base = lane.region.base;
@@ -239,7 +318,11 @@ export class EcOffload {
       const done = Atomics.load(i32, doneIdx);
       if (done === seq) break;
       if (lane.job.status !== 'running') {
-        throw new QingtianError(ErrorCode.CoreUnavailable, `EcOffload: the ec_batch job on core ${lane.coreId} is ${lane.job.status}`, { coreId: lane.coreId });
+        throw new QingtianError(
+          ErrorCode.CoreUnavailable,
+          `EcOffload: the ec_batch job on core ${lane.coreId} is ${lane.job.status}`,
+          { coreId: lane.coreId },
+        );
       }
       const w = Atomics.waitAsync(i32, doneIdx, done, 50);
       if (w.async) await w.value;
@@ -248,7 +331,11 @@ export class EcOffload {
     if (failed > 0) {
       const status = view.getInt32(base + L.firstError, true);
       const at = first + view.getUint32(base + L.firstFailed, true);
-      throw new QingtianError(ErrorCode.InvalidArgument, `EcOffload: ${failed} stripe(s) refused by the ec kernel on core ${lane.coreId}; first: stripe ${at}, status ${status}`, { status, stripe: at });
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `EcOffload: ${failed} stripe(s) refused by the ec kernel on core ${lane.coreId}; first: stripe ${at}, status ${status}`,
+        { status, stripe: at },
+      );
     }
   }
 }

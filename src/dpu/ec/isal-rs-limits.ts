@@ -72,4 +72,3 @@ function* combinations(n: number, s: number): Generator<number[]> {
     for (let j = i + 1; j < s; j++) idx[j] = idx[j - 1]! + 1;
   }
 }
-

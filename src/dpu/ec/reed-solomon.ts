@@ -10,7 +10,16 @@ import { DecodePlans, type DecodePlan } from './decode-plans.js';
 import { checkStatus, ecKernel, type EcKernel } from './ec-kernel.js';
 import { isalRsMaxDataShards } from './isal-rs-limits.js';
 import { encodeMatrix, MATRIX_KINDS, type Matrix, type MatrixKind } from './matrices.js';
-import { address, addressArray, invalid, shardArray, shardBytes, shardIndex, tooManyErasures, writeAddresses } from './shard-args.js';
+import {
+  address,
+  addressArray,
+  invalid,
+  shardArray,
+  shardBytes,
+  shardIndex,
+  tooManyErasures,
+  writeAddresses,
+} from './shard-args.js';
 
 export interface ReedSolomonOptions {
   /** k: data shards, 1-254. */
@@ -31,7 +40,11 @@ const optionsSchema = z.object({
   dataShards: intIn(1, 254),
   parityShards: intIn(1, 254),
   matrix: oneOf(MATRIX_KINDS).optional(),
-  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
+  runtime: z
+    .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v && 'kernel' in v, {
+      error: 'a KernelRuntime',
+    })
+    .optional(),
   simd: oneOf(SIMD_CHOICES).optional(),
   decodeCacheSize: intIn(1, 1024).optional(),
 });
@@ -75,7 +88,11 @@ export class ReedSolomon {
     const k = o.dataShards;
     const m = o.parityShards;
     if (k + m > 255) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `ReedSolomon options: dataShards + parityShards: expected at most 255 (GF(2^8) has 255 non-zero elements), got ${k} + ${m} = ${k + m}`, { field: 'dataShards' });
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `ReedSolomon options: dataShards + parityShards: expected at most 255 (GF(2^8) has 255 non-zero elements), got ${k} + ${m} = ${k + m}`,
+        { field: 'dataShards' },
+      );
     }
     this.matrix = o.matrix ?? 'isal-cauchy';
     if (this.matrix === 'isal-rs' && k > isalRsMaxDataShards(m)) {
@@ -95,7 +112,11 @@ export class ReedSolomon {
     this.state = new CoderState(this.runtime.memory, k, m, o.decodeCacheSize ?? 16);
     try {
       this.state.setBytes(this.state.scratch, this.enc.data.subarray(k * k));
-      checkStatus(this.kernel, 'encode tables', this.kernel.initTables(k, m, this.state.scratch, this.state.encodeTables));
+      checkStatus(
+        this.kernel,
+        'encode tables',
+        this.kernel.initTables(k, m, this.state.scratch, this.state.encodeTables),
+      );
     } catch (e) {
       this.state.free();
       throw e;
@@ -132,14 +153,27 @@ export class ReedSolomon {
   encodeInto(data: Uint8Array[], parity: Uint8Array[]): void {
     this.live('encodeInto');
     const len = shardArray('encodeInto', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
-    const plen = shardArray('encodeInto', 'parity', `the ${this.parityShards} parity shards`, parity, this.parityShards);
-    if (plen !== len) throw invalid('encodeInto', `parity: expected shards of ${len} bytes (the data shards' length), got ${plen}`, { field: 'parity' });
+    const plen = shardArray(
+      'encodeInto',
+      'parity',
+      `the ${this.parityShards} parity shards`,
+      parity,
+      this.parityShards,
+    );
+    if (plen !== len)
+      throw invalid('encodeInto', `parity: expected shards of ${len} bytes (the data shards' length), got ${plen}`, {
+        field: 'parity',
+      });
     this.encodeStaged('encodeInto', len, data, parity);
   }
 
   private encodeStaged(op: string, len: number, data: readonly Uint8Array[], parity: readonly Uint8Array[]): void {
-    this.stagedPass(op, len, data, parity.map((out) => ({ out })), (n, src, dst) =>
-      this.kernel.encode(n, this.dataShards, this.parityShards, this.state.encodeTables, src, dst),
+    this.stagedPass(
+      op,
+      len,
+      data,
+      parity.map((out) => ({ out })),
+      (n, src, dst) => this.kernel.encode(n, this.dataShards, this.parityShards, this.state.encodeTables, src, dst),
     );
   }
 
@@ -151,17 +185,28 @@ export class ReedSolomon {
     this.live('reconstruct');
     const n = this.totalShards;
     if (!Array.isArray(shards) || shards.length !== n) {
-      throw invalid('reconstruct', `shards: expected an array of ${n} entries (Uint8Array, or null for a missing shard), got ${Array.isArray(shards) ? `${shards.length} entries` : typeof shards}`, { field: 'shards' });
+      throw invalid(
+        'reconstruct',
+        `shards: expected an array of ${n} entries (Uint8Array, or null for a missing shard), got ${Array.isArray(shards) ? `${shards.length} entries` : typeof shards}`,
+        { field: 'shards' },
+      );
     }
     const missing: number[] = [];
     let len = -1;
     let first = -1;
     shards.forEach((s, i) => {
       if (s === null || s === undefined) return void missing.push(i);
-      if (!(s instanceof Uint8Array)) throw invalid('reconstruct', `shards[${i}]: expected a Uint8Array or null, got ${typeof s}`, { field: `shards[${i}]` });
+      if (!(s instanceof Uint8Array))
+        throw invalid('reconstruct', `shards[${i}]: expected a Uint8Array or null, got ${typeof s}`, {
+          field: `shards[${i}]`,
+        });
       if (len < 0) [len, first] = [s.length, i];
       else if (s.length !== len) {
-        throw invalid('reconstruct', `shards[${i}]: expected ${len} bytes (the length of shards[${first}]; all shards have one length), got ${s.length}`, { field: `shards[${i}]` });
+        throw invalid(
+          'reconstruct',
+          `shards[${i}]: expected ${len} bytes (the length of shards[${first}]; all shards have one length), got ${s.length}`,
+          { field: `shards[${i}]` },
+        );
       }
     });
     if (missing.length > this.parityShards) throw tooManyErasures('reconstruct', missing, this.parityShards);
@@ -169,8 +214,12 @@ export class ReedSolomon {
     if (missing.length === 0) return out;
     const plan = this.plans.plan(missing);
     const rebuilt = outputArrays(missing.length, len);
-    this.stagedPass('reconstruct', len, plan.sources.map((i) => shards[i]!), rebuilt.map((o) => ({ out: o })), (c, src, dst) =>
-      this.kernel.encode(c, this.dataShards, missing.length, plan.tables, src, dst),
+    this.stagedPass(
+      'reconstruct',
+      len,
+      plan.sources.map((i) => shards[i]!),
+      rebuilt.map((o) => ({ out: o })),
+      (c, src, dst) => this.kernel.encode(c, this.dataShards, missing.length, plan.tables, src, dst),
     );
     missing.forEach((i, r) => (out[i] = rebuilt[r]!));
     return out;
@@ -185,16 +234,38 @@ export class ReedSolomon {
     this.live('update');
     const len = shardArray('update', 'parity', `the ${this.parityShards} parity shards`, parity, this.parityShards);
     const j = shardIndex('update', 'index', index, this.dataShards);
-    for (const [field, d] of [['oldData', oldData], ['newData', newData]] as const) {
+    for (const [field, d] of [
+      ['oldData', oldData],
+      ['newData', newData],
+    ] as const) {
       if (!(d instanceof Uint8Array) || d.length !== len) {
-        throw invalid('update', `${field}: expected a Uint8Array of ${len} bytes (the shard length), got ${d instanceof Uint8Array ? `${d.length} bytes` : typeof d}`, { field });
+        throw invalid(
+          'update',
+          `${field}: expected a Uint8Array of ${len} bytes (the shard length), got ${d instanceof Uint8Array ? `${d.length} bytes` : typeof d}`,
+          { field },
+        );
       }
     }
     const next = outputArrays(this.parityShards, len);
-    this.stagedPass('update', len, [oldData, newData], next.map((out, r) => ({ out, init: parity[r]! })), (c, src, dst) => {
-      const view = this.runtime.memory.view;
-      return this.kernel.update(c, this.dataShards, this.parityShards, j, this.state.encodeTables, view.getUint32(src, true), view.getUint32(src + 4, true), dst);
-    });
+    this.stagedPass(
+      'update',
+      len,
+      [oldData, newData],
+      next.map((out, r) => ({ out, init: parity[r]! })),
+      (c, src, dst) => {
+        const view = this.runtime.memory.view;
+        return this.kernel.update(
+          c,
+          this.dataShards,
+          this.parityShards,
+          j,
+          this.state.encodeTables,
+          view.getUint32(src, true),
+          view.getUint32(src + 4, true),
+          dst,
+        );
+      },
+    );
     return next;
   }
 
@@ -208,7 +279,18 @@ export class ReedSolomon {
     const view = this.runtime.memory.view;
     writeAddresses('encodeAt', 'data', data, this.dataShards, len, mem, view, this.state.srcPtrs);
     writeAddresses('encodeAt', 'parity', parity, this.parityShards, len, mem, view, this.state.dstPtrs);
-    checkStatus(this.kernel, 'encodeAt', this.kernel.encode(len, this.dataShards, this.parityShards, this.state.encodeTables, this.state.srcPtrs, this.state.dstPtrs));
+    checkStatus(
+      this.kernel,
+      'encodeAt',
+      this.kernel.encode(
+        len,
+        this.dataShards,
+        this.parityShards,
+        this.state.encodeTables,
+        this.state.srcPtrs,
+        this.state.dstPtrs,
+      ),
+    );
   }
 
   /** Rebuilds the shards listed in `missing` in place; `shards` holds all k + m addresses. */
@@ -231,8 +313,21 @@ export class ReedSolomon {
     const j = shardIndex('updateAt', 'index', index, this.dataShards);
     const a = address('updateAt', 'oldData', oldData, len, mem);
     const b = address('updateAt', 'newData', newData, len, mem);
-    writeAddresses('updateAt', 'parity', parity, this.parityShards, len, mem, this.runtime.memory.view, this.state.dstPtrs);
-    checkStatus(this.kernel, 'updateAt', this.kernel.update(len, this.dataShards, this.parityShards, j, this.state.encodeTables, a, b, this.state.dstPtrs));
+    writeAddresses(
+      'updateAt',
+      'parity',
+      parity,
+      this.parityShards,
+      len,
+      mem,
+      this.runtime.memory.view,
+      this.state.dstPtrs,
+    );
+    checkStatus(
+      this.kernel,
+      'updateAt',
+      this.kernel.update(len, this.dataShards, this.parityShards, j, this.state.encodeTables, a, b, this.state.dstPtrs),
+    );
   }
 
   /** The decode plan of an erasure pattern (built and cached on first use). */
@@ -250,13 +345,31 @@ export class ReedSolomon {
   }
 
   private runPlan(op: string, plan: DecodePlan, addrs: readonly number[], len: number): void {
-    this.state.setPointers(this.state.srcPtrs, plan.sources.map((i) => addrs[i]!));
-    this.state.setPointers(this.state.dstPtrs, plan.targets.map((i) => addrs[i]!));
-    checkStatus(this.kernel, op, this.kernel.encode(len, this.dataShards, plan.targets.length, plan.tables, this.state.srcPtrs, this.state.dstPtrs));
+    this.state.setPointers(
+      this.state.srcPtrs,
+      plan.sources.map((i) => addrs[i]!),
+    );
+    this.state.setPointers(
+      this.state.dstPtrs,
+      plan.targets.map((i) => addrs[i]!),
+    );
+    checkStatus(
+      this.kernel,
+      op,
+      this.kernel.encode(
+        len,
+        this.dataShards,
+        plan.targets.length,
+        plan.tables,
+        this.state.srcPtrs,
+        this.state.dstPtrs,
+      ),
+    );
   }
 
   private missingList(where: string, missing: unknown): number[] {
-    if (!Array.isArray(missing)) throw invalid(where, `missing: expected an array of shard indices, got ${typeof missing}`, { field: 'missing' });
+    if (!Array.isArray(missing))
+      throw invalid(where, `missing: expected an array of shard indices, got ${typeof missing}`, { field: 'missing' });
     const set = new Set<number>();
     missing.forEach((v: unknown, i) => set.add(shardIndex(where, `missing[${i}]`, v, this.totalShards)));
     const list = [...set].sort((x, y) => x - y);
@@ -270,7 +383,13 @@ export class ReedSolomon {
    * and copied out afterwards. The parity of bytes [a, b) depends only on bytes [a, b), so
    * chunks are independent.
    */
-  private stagedPass(op: string, len: number, sources: readonly Uint8Array[], outputs: readonly Output[], call: (n: number, src: number, dst: number) => number): void {
+  private stagedPass(
+    op: string,
+    len: number,
+    sources: readonly Uint8Array[],
+    outputs: readonly Output[],
+    call: (n: number, src: number, dst: number) => number,
+  ): void {
     if (len === 0) return;
     const mem = this.runtime.memory;
     const u8 = mem.u8;

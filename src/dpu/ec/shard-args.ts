@@ -16,10 +16,15 @@ export function shardArray(where: string, field: string, what: string, value: un
   }
   let len = -1;
   value.forEach((s: unknown, i) => {
-    if (!(s instanceof Uint8Array)) throw invalid(where, `${field}[${i}]: expected a Uint8Array, got ${describe(s)}`, { field: `${field}[${i}]` });
+    if (!(s instanceof Uint8Array))
+      throw invalid(where, `${field}[${i}]: expected a Uint8Array, got ${describe(s)}`, { field: `${field}[${i}]` });
     if (len < 0) len = s.length;
     else if (s.length !== len) {
-      throw invalid(where, `${field}[${i}]: expected ${len} bytes (the length of ${field}[0]; all shards have one length), got ${s.length}`, { field: `${field}[${i}]` });
+      throw invalid(
+        where,
+        `${field}[${i}]: expected ${len} bytes (the length of ${field}[0]; all shards have one length), got ${s.length}`,
+        { field: `${field}[${i}]` },
+      );
     }
   });
   return len;
@@ -34,9 +39,20 @@ export function shardIndex(where: string, field: string, value: unknown, count: 
 }
 
 /** Host addresses of shards: integers with [addr, addr + len) inside a memory of `memBytes`. */
-export function addressArray(where: string, field: string, value: unknown, count: number, len: number, memBytes: number): number[] {
+export function addressArray(
+  where: string,
+  field: string,
+  value: unknown,
+  count: number,
+  len: number,
+  memBytes: number,
+): number[] {
   if (!Array.isArray(value) || value.length !== count) {
-    throw invalid(where, `${field}: expected an array of ${count} host addresses, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`, { field });
+    throw invalid(
+      where,
+      `${field}: expected an array of ${count} host addresses, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`,
+      { field },
+    );
   }
   return value.map((a: unknown, i) => address(where, `${field}[${i}]`, a, len, memBytes));
 }
@@ -46,20 +62,38 @@ export function addressArray(where: string, field: string, value: unknown, count
  * goes (the zero-copy hot path: no intermediate arrays). Nothing is read by a kernel before the
  * whole array has passed.
  */
-export function writeAddresses(where: string, field: string, value: unknown, count: number, len: number, memBytes: number, view: DataView, ptrs: number): void {
+export function writeAddresses(
+  where: string,
+  field: string,
+  value: unknown,
+  count: number,
+  len: number,
+  memBytes: number,
+  view: DataView,
+  ptrs: number,
+): void {
   if (!Array.isArray(value) || value.length !== count) {
-    throw invalid(where, `${field}: expected an array of ${count} host addresses, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`, { field });
+    throw invalid(
+      where,
+      `${field}: expected an array of ${count} host addresses, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`,
+      { field },
+    );
   }
   for (let i = 0; i < count; i++) {
     const a: unknown = value[i];
-    if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes) address(where, `${field}[${i}]`, a, len, memBytes);
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes)
+      address(where, `${field}[${i}]`, a, len, memBytes);
     view.setUint32(ptrs + 4 * i, a as number, true);
   }
 }
 
 export function address(where: string, field: string, a: unknown, len: number, memBytes: number): number {
   if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes) {
-    throw invalid(where, `${field}: expected a host address in [1, ${memBytes - len}] (the shard's ${len} bytes inside the runtime's memory), got ${describe(a)}`, { field });
+    throw invalid(
+      where,
+      `${field}: expected a host address in [1, ${memBytes - len}] (the shard's ${len} bytes inside the runtime's memory), got ${describe(a)}`,
+      { field },
+    );
   }
   return a;
 }
@@ -67,7 +101,9 @@ export function address(where: string, field: string, a: unknown, len: number, m
 /** A shard length for the zero-copy forms: an integer in [0, memBytes]. */
 export function shardBytes(where: string, value: unknown, memBytes: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > memBytes) {
-    throw invalid(where, `shardBytes: expected an integer in [0, ${memBytes}], got ${describe(value)}`, { field: 'shardBytes' });
+    throw invalid(where, `shardBytes: expected an integer in [0, ${memBytes}], got ${describe(value)}`, {
+      field: 'shardBytes',
+    });
   }
   return value;
 }

@@ -51,7 +51,9 @@ export interface GeneratedSet {
 
 export function generateClassBench(seed: readonly NormalRule[], count: number, prngSeed: number): GeneratedSet {
   const rng = new Prng(prngSeed);
-  const classes = seed.map((r) => `${r.protoValue}/${r.protoMask}|${portClass(r.spLo, r.spHi)}|${portClass(r.dpLo, r.dpHi)}`);
+  const classes = seed.map(
+    (r) => `${r.protoValue}/${r.protoMask}|${portClass(r.spLo, r.spHi)}|${portClass(r.dpLo, r.dpHi)}`,
+  );
   const pairsByClass = new Map<string, [number, number][]>();
   seed.forEach((r, i) => {
     const k = classes[i]!;
@@ -59,8 +61,18 @@ export function generateClassBench(seed: readonly NormalRule[], count: number, p
     list.push([r.srcLen, r.dstLen]);
     pairsByClass.set(k, list);
   });
-  const exactPorts = seed.flatMap((r) => [r.spLo === r.spHi ? r.spLo : -1, r.dpLo === r.dpHi ? r.dpLo : -1]).filter((p) => p >= 0);
-  const ranges = seed.flatMap((r) => [[r.spLo, r.spHi], [r.dpLo, r.dpHi]] as [number, number][]).filter(([lo, hi]) => portClass(lo, hi) === 'AR');
+  const exactPorts = seed
+    .flatMap((r) => [r.spLo === r.spHi ? r.spLo : -1, r.dpLo === r.dpHi ? r.dpLo : -1])
+    .filter((p) => p >= 0);
+  const ranges = seed
+    .flatMap(
+      (r) =>
+        [
+          [r.spLo, r.spHi],
+          [r.dpLo, r.dpHi],
+        ] as [number, number][],
+    )
+    .filter(([lo, hi]) => portClass(lo, hi) === 'AR');
   const srcSeeds = seed.map((r) => r.srcAddr);
   const dstSeeds = seed.map((r) => r.dstAddr);
   const srcNest = nesting(srcSeeds);
@@ -75,14 +87,18 @@ export function generateClassBench(seed: readonly NormalRule[], count: number, p
   };
   const ports = (cls: PortClass): [number, number] => {
     switch (cls) {
-      case 'WC': return [0, 65535];
-      case 'HI': return [1024, 65535];
-      case 'LO': return [0, 1023];
+      case 'WC':
+        return [0, 65535];
+      case 'HI':
+        return [1024, 65535];
+      case 'LO':
+        return [0, 1023];
       case 'EM': {
         const p = exactPorts.length ? rng.pick(exactPorts) : rng.below(65536);
         return [p, p];
       }
-      case 'AR': return ranges.length ? rng.pick(ranges) : [1024, 65535];
+      case 'AR':
+        return ranges.length ? rng.pick(ranges) : [1024, 65535];
     }
   };
 
@@ -132,7 +148,12 @@ export function generateClassBench(seed: readonly NormalRule[], count: number, p
  * randomly chosen rule (so lookups hit rules all over the priority order), the rest uniformly
  * random. 5 u32 words per header.
  */
-export function generateTrace(rules: readonly NormalRule[], count: number, prngSeed: number, randomFraction = 0.05): Uint32Array {
+export function generateTrace(
+  rules: readonly NormalRule[],
+  count: number,
+  prngSeed: number,
+  randomFraction = 0.05,
+): Uint32Array {
   const rng = new Prng(prngSeed);
   const out = new Uint32Array(count * 5);
   const inRange = (lo: number, hi: number): number => lo + rng.below(hi - lo + 1);

@@ -12,7 +12,8 @@ import { formatIPv4, mask4, parseIPv4 } from './ip-address.js';
  * Trace line: src dst sport dport proto [flags [ruleIdx]] as decimal integers.
  */
 
-const RULE = /^@(\d+\.\d+\.\d+\.\d+)\/(\d+)\s+(\d+\.\d+\.\d+\.\d+)\/(\d+)\s+(\d+)\s*:\s*(\d+)\s+(\d+)\s*:\s*(\d+)\s+0x([0-9a-fA-F]{1,2})\/0x([0-9a-fA-F]{1,2})(?:\s+0x[0-9a-fA-F]{1,4}\/0x[0-9a-fA-F]{1,4})?\s*$/;
+const RULE =
+  /^@(\d+\.\d+\.\d+\.\d+)\/(\d+)\s+(\d+\.\d+\.\d+\.\d+)\/(\d+)\s+(\d+)\s*:\s*(\d+)\s+(\d+)\s*:\s*(\d+)\s+0x([0-9a-fA-F]{1,2})\/0x([0-9a-fA-F]{1,2})(?:\s+0x[0-9a-fA-F]{1,4}\/0x[0-9a-fA-F]{1,4})?\s*$/;
 
 function lineError(line: number, text: string, why: string): QingtianError {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
@@ -38,9 +39,11 @@ export function parseClassBench(text: string): NormalRule[] {
     }
     const srcLen = Number(m[2]);
     const dstLen = Number(m[4]);
-    if (srcLen > 32 || dstLen > 32) throw lineError(i + 1, raw, `prefix length ${Math.max(srcLen, dstLen)} is above 32`);
+    if (srcLen > 32 || dstLen > 32)
+      throw lineError(i + 1, raw, `prefix length ${Math.max(srcLen, dstLen)} is above 32`);
     const [spLo, spHi, dpLo, dpHi] = [m[5], m[6], m[7], m[8]].map(Number) as [number, number, number, number];
-    if (spHi > 65535 || dpHi > 65535 || spLo > 65535 || dpLo > 65535) throw lineError(i + 1, raw, 'a port is above 65535');
+    if (spHi > 65535 || dpHi > 65535 || spLo > 65535 || dpLo > 65535)
+      throw lineError(i + 1, raw, 'a port is above 65535');
     if (spLo > spHi) throw lineError(i + 1, raw, `source port range ${spLo} : ${spHi} has low > high`);
     if (dpLo > dpHi) throw lineError(i + 1, raw, `destination port range ${dpLo} : ${dpHi} has low > high`);
     const protoMask = parseInt(m[10]!, 16);
@@ -76,9 +79,11 @@ export function parseTrace(text: string): Uint32Array {
     const raw = lines[i]!.trim();
     if (raw === '') continue;
     const f = raw.split(/\s+/);
-    if (f.length < 5 || !f.slice(0, 5).every((x) => /^\d+$/.test(x))) throw lineError(i + 1, raw, 'expected "src dst sport dport proto [flags [rule]]" as integers');
+    if (f.length < 5 || !f.slice(0, 5).every((x) => /^\d+$/.test(x)))
+      throw lineError(i + 1, raw, 'expected "src dst sport dport proto [flags [rule]]" as integers');
     const [src, dst, sp, dp, pr] = f.slice(0, 5).map(Number) as [number, number, number, number, number];
-    if (src > 0xffffffff || dst > 0xffffffff || sp > 65535 || dp > 65535 || pr > 255) throw lineError(i + 1, raw, 'a field is out of range');
+    if (src > 0xffffffff || dst > 0xffffffff || sp > 65535 || dp > 65535 || pr > 255)
+      throw lineError(i + 1, raw, 'a field is out of range');
     out.set([src, dst, sp, dp, pr], n * 5);
     n++;
   }

@@ -34,7 +34,10 @@ export interface NormalRule {
 }
 
 function bad(field: string, what: string, got: unknown): QingtianError {
-  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, { field, got });
+  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, {
+    field,
+    got,
+  });
 }
 
 function isInt(v: unknown, lo: number, hi: number): v is number {
@@ -94,9 +97,13 @@ export function normalizeRule(rule: unknown, defaultPriority: number, where = 'r
 
 /** Does `rule` match the header (src, dst, sport, dport, proto)? The reference semantics. */
 export function ruleMatches(r: NormalRule, src: number, dst: number, sp: number, dp: number, proto: number): boolean {
-  return ((src & mask4(r.srcLen)) >>> 0) === r.srcAddr
-    && ((dst & mask4(r.dstLen)) >>> 0) === r.dstAddr
-    && sp >= r.spLo && sp <= r.spHi
-    && dp >= r.dpLo && dp <= r.dpHi
-    && (proto & r.protoMask) === r.protoValue;
+  return (
+    (src & mask4(r.srcLen)) >>> 0 === r.srcAddr &&
+    (dst & mask4(r.dstLen)) >>> 0 === r.dstAddr &&
+    sp >= r.spLo &&
+    sp <= r.spHi &&
+    dp >= r.dpLo &&
+    dp <= r.dpHi &&
+    (proto & r.protoMask) === r.protoValue
+  );
 }

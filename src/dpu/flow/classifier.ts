@@ -25,20 +25,36 @@ export interface ClassifierOptions {
   relaxStep?: number | undefined;
 }
 
-const optionsSchema = z.object({
-  capacity: intIn(1, 1 << 22).optional(),
-  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
-  seed: intIn(0, 0xffffffff).optional(),
-  collisionLimit: intIn(1, 4096).optional(),
-  relaxStep: intIn(1, 32).optional(),
-}).optional();
+const optionsSchema = z
+  .object({
+    capacity: intIn(1, 1 << 22).optional(),
+    runtime: z
+      .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
+      .optional(),
+    seed: intIn(0, 0xffffffff).optional(),
+    collisionLimit: intIn(1, 4096).optional(),
+    relaxStep: intIn(1, 32).optional(),
+  })
+  .optional();
 
 const OWNER = 'flow-classifier';
 const TABLE_CAP = 256;
 /** Headers per kernel call from the copying forms (the staging buffer's size). */
 const STAGE_HEADERS = 4096;
 
-type ClsInsert = (st: number, sv: number, sm: number, dv: number, dm: number, sp: number, dp: number, pv: number, pm: number, prio: number, id: number) => number;
+type ClsInsert = (
+  st: number,
+  sv: number,
+  sm: number,
+  dv: number,
+  dm: number,
+  sp: number,
+  dp: number,
+  pv: number,
+  pm: number,
+  prio: number,
+  id: number,
+) => number;
 
 /**
  * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel), with incremental
@@ -80,16 +96,40 @@ export class Classifier {
     const k = this.kernel;
     let buckets = 1;
     while (buckets < this.capacity) buckets *= 2;
-    const bytes = k.fn<(r: number, t: number, b: number) => number>('flow_cls_bytes')(this.capacity, TABLE_CAP, buckets);
+    const bytes = k.fn<(r: number, t: number, b: number) => number>('flow_cls_bytes')(
+      this.capacity,
+      TABLE_CAP,
+      buckets,
+    );
     const mem = this.runtime.memory;
-    this.state = mem.allocState({ name: 'flow:classifier', owner: OWNER, kind: 'device-state', magic: k.constant('CLS_MAGIC'), layoutVersion: k.constant('CLS_LAYOUT'), payloadBytes: bytes - 64 });
+    this.state = mem.allocState({
+      name: 'flow:classifier',
+      owner: OWNER,
+      kind: 'device-state',
+      magic: k.constant('CLS_MAGIC'),
+      layoutVersion: k.constant('CLS_LAYOUT'),
+      payloadBytes: bytes - 64,
+    });
     try {
-      this.stage = mem.alloc({ name: 'flow:classifier-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_HEADERS * 24 });
+      this.stage = mem.alloc({
+        name: 'flow:classifier-stage',
+        owner: OWNER,
+        kind: 'core-scratch',
+        sizeBytes: STAGE_HEADERS * 24,
+      });
     } catch (e) {
       mem.free(this.state, OWNER);
       throw e;
     }
-    const status = k.fn<(...a: number[]) => number>('flow_cls_init')(this.state.base, this.capacity, TABLE_CAP, buckets, o?.seed ?? 0x5eed_c1a5, o?.collisionLimit ?? 32, o?.relaxStep ?? 8);
+    const status = k.fn<(...a: number[]) => number>('flow_cls_init')(
+      this.state.base,
+      this.capacity,
+      TABLE_CAP,
+      buckets,
+      o?.seed ?? 0x5eed_c1a5,
+      o?.collisionLimit ?? 32,
+      o?.relaxStep ?? 8,
+    );
     if (status !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_init returned ${status}`);
     this.fInsert = k.fn<ClsInsert>('flow_cls_insert');
     this.fRemove = k.fn('flow_cls_remove');
@@ -103,7 +143,11 @@ export class Classifier {
    * (0 highest). Malformed lines are rejected with their line number (QT_BAD_FORMAT).
    */
   static fromClassBench(text: string, options?: ClassifierOptions): Classifier {
-    if (typeof text !== 'string') throw new QingtianError(ErrorCode.InvalidArgument, `fromClassBench: expected the filter set's text, got ${typeof text}`);
+    if (typeof text !== 'string')
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `fromClassBench: expected the filter set's text, got ${typeof text}`,
+      );
     const rules = parseClassBench(text);
     const c = new Classifier({ capacity: Math.max(1024, rules.length * 2), ...options });
     try {
@@ -126,11 +170,28 @@ export class Classifier {
     this.assertLive();
     checkNormal(r);
     const id = this.nextId;
-    const slot = this.fInsert(this.state.base, r.srcAddr, mask4(r.srcLen), r.dstAddr, mask4(r.dstLen), r.spLo | (r.spHi << 16), r.dpLo | (r.dpHi << 16), r.protoValue, r.protoMask, r.priority, id);
+    const slot = this.fInsert(
+      this.state.base,
+      r.srcAddr,
+      mask4(r.srcLen),
+      r.dstAddr,
+      mask4(r.dstLen),
+      r.spLo | (r.spHi << 16),
+      r.dpLo | (r.dpHi << 16),
+      r.protoValue,
+      r.protoMask,
+      r.priority,
+      id,
+    );
     if (slot < 0) {
-      if (slot === this.kernel.constant('CLS_E_FULL')) throw new QingtianError(ErrorCode.CapacityExceeded, `classifier: all ${this.capacity} rule slots are in use`, { capacity: this.capacity });
+      if (slot === this.kernel.constant('CLS_E_FULL'))
+        throw new QingtianError(ErrorCode.CapacityExceeded, `classifier: all ${this.capacity} rule slots are in use`, {
+          capacity: this.capacity,
+        });
       if (slot === this.kernel.constant('CLS_E_BUSY')) throw busy('insert');
-      throw new QingtianError(ErrorCode.InvalidArgument, `classifier: the kernel refused the rule (status ${slot})`, { status: slot });
+      throw new QingtianError(ErrorCode.InvalidArgument, `classifier: the kernel refused the rule (status ${slot})`, {
+        status: slot,
+      });
     }
     this.nextId++;
     if (r.priority >= this.nextPriority) this.nextPriority = Math.min(r.priority + 1, 0xffffffff);
@@ -143,7 +204,8 @@ export class Classifier {
   remove(ruleId: number): void {
     this.assertLive();
     const slot = this.slots.get(ruleId);
-    if (slot === undefined) throw new QingtianError(ErrorCode.NotFound, `classifier: no rule with id ${ruleId}`, { ruleId });
+    if (slot === undefined)
+      throw new QingtianError(ErrorCode.NotFound, `classifier: no rule with id ${ruleId}`, { ruleId });
     const st = this.fRemove(this.state.base, slot);
     if (st === this.kernel.constant('CLS_E_BUSY')) throw busy('remove');
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_remove returned ${st}`);
@@ -157,7 +219,10 @@ export class Classifier {
    */
   classify(headers: Uint32Array): Int32Array {
     if (!(headers instanceof Uint32Array) || headers.length % 5 !== 0) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`,
+      );
     }
     const out = new Int32Array(headers.length / 5);
     this.classifyInto(headers, out);
@@ -168,7 +233,11 @@ export class Classifier {
   classifyInto(headers: Uint32Array, out: Int32Array): void {
     this.assertLive();
     const n = headers.length / 5;
-    if (!Number.isInteger(n) || out.length < n) throw new QingtianError(ErrorCode.InvalidArgument, `classifyInto: expected 5 words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`);
+    if (!Number.isInteger(n) || out.length < n)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `classifyInto: expected 5 words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
+      );
     const mem = this.runtime.memory;
     const hdr = this.stage.base;
     const res = hdr + STAGE_HEADERS * 20;
@@ -219,7 +288,8 @@ export class Classifier {
 
   private check(status: number): number {
     if (status >= 0) return status;
-    if (status === this.kernel.constant('CLS_E_RANGE')) throw new QingtianError(ErrorCode.InvalidArgument, 'classify: header or result range lies outside host memory');
+    if (status === this.kernel.constant('CLS_E_RANGE'))
+      throw new QingtianError(ErrorCode.InvalidArgument, 'classify: header or result range lies outside host memory');
     throw new QingtianError(ErrorCode.BadHeader, `classify: kernel status ${status}`);
   }
 
@@ -230,15 +300,29 @@ export class Classifier {
 
 /** An update found a reader still on the idle copy after the bounded wait; nothing was changed. */
 function busy(op: string): QingtianError {
-  return new QingtianError(ErrorCode.Timeout, `classifier ${op}: a lookup stayed on the copy being updated for too long; nothing was changed, try again`);
+  return new QingtianError(
+    ErrorCode.Timeout,
+    `classifier ${op}: a lookup stayed on the copy being updated for too long; nothing was changed, try again`,
+  );
 }
 
 const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /** Plain comparisons only: this runs on every update (the target is 500k updates a second). */
 function checkNormal(r: NormalRule): void {
-  const bad = !u32ok(r.srcAddr) || !u32ok(r.dstAddr) || !(r.srcLen >= 0 && r.srcLen <= 32) || !(r.dstLen >= 0 && r.dstLen <= 32)
-    || !(r.spLo >= 0 && r.spLo <= r.spHi && r.spHi <= 65535) || !(r.dpLo >= 0 && r.dpLo <= r.dpHi && r.dpHi <= 65535)
-    || !(r.protoMask >= 0 && r.protoMask <= 255) || !(r.protoValue >= 0 && r.protoValue <= 255) || !u32ok(r.priority);
-  if (bad) throw new QingtianError(ErrorCode.InvalidArgument, `insertNormal: expected a checked rule (lengths 0..32, ports lo <= hi <= 65535, proto 0..255, priority a u32), got ${JSON.stringify(r)}`);
+  const bad =
+    !u32ok(r.srcAddr) ||
+    !u32ok(r.dstAddr) ||
+    !(r.srcLen >= 0 && r.srcLen <= 32) ||
+    !(r.dstLen >= 0 && r.dstLen <= 32) ||
+    !(r.spLo >= 0 && r.spLo <= r.spHi && r.spHi <= 65535) ||
+    !(r.dpLo >= 0 && r.dpLo <= r.dpHi && r.dpHi <= 65535) ||
+    !(r.protoMask >= 0 && r.protoMask <= 255) ||
+    !(r.protoValue >= 0 && r.protoValue <= 255) ||
+    !u32ok(r.priority);
+  if (bad)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `insertNormal: expected a checked rule (lengths 0..32, ports lo <= hi <= 65535, proto 0..255, priority a u32), got ${JSON.stringify(r)}`,
+    );
 }

@@ -33,12 +33,16 @@ export interface FlowPlacement {
   slot: number | null;
 }
 
-const optionsSchema = z.object({
-  capacity: intIn(8, 1 << 24).optional(),
-  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
-  seed: intIn(0, 0xffffffff).optional(),
-  clock: z.custom<() => number>((v) => typeof v === 'function', { error: 'a function returning ticks' }).optional(),
-}).optional();
+const optionsSchema = z
+  .object({
+    capacity: intIn(8, 1 << 24).optional(),
+    runtime: z
+      .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
+      .optional(),
+    seed: intIn(0, 0xffffffff).optional(),
+    clock: z.custom<() => number>((v) => typeof v === 'function', { error: 'a function returning ticks' }).optional(),
+  })
+  .optional();
 
 const OWNER = 'flow-table';
 const STAGE_KEYS = 1024;
@@ -81,14 +85,31 @@ export class FlowTable {
     this.bucketCount = buckets;
     const bytes = k.fn<(c: number, b: number) => number>('flow_fc_bytes')(this.capacity, buckets);
     const mem = this.runtime.memory;
-    this.state = mem.allocState({ name: 'flow:flow-table', owner: OWNER, kind: 'device-state', magic: k.constant('FC_MAGIC'), layoutVersion: k.constant('FC_LAYOUT'), payloadBytes: bytes - 64 });
+    this.state = mem.allocState({
+      name: 'flow:flow-table',
+      owner: OWNER,
+      kind: 'device-state',
+      magic: k.constant('FC_MAGIC'),
+      layoutVersion: k.constant('FC_LAYOUT'),
+      payloadBytes: bytes - 64,
+    });
     try {
-      this.stage = mem.alloc({ name: 'flow:flow-table-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_KEYS * (FLOW_KEY_BYTES + 4) });
+      this.stage = mem.alloc({
+        name: 'flow:flow-table-stage',
+        owner: OWNER,
+        kind: 'core-scratch',
+        sizeBytes: STAGE_KEYS * (FLOW_KEY_BYTES + 4),
+      });
     } catch (e) {
       mem.free(this.state, OWNER);
       throw e;
     }
-    const st = k.fn<(s: number, c: number, b: number, seed: bigint) => number>('flow_fc_init')(this.state.base, this.capacity, buckets, BigInt(o?.seed ?? 0x0f10_7ab1));
+    const st = k.fn<(s: number, c: number, b: number, seed: bigint) => number>('flow_fc_init')(
+      this.state.base,
+      this.capacity,
+      buckets,
+      BigInt(o?.seed ?? 0x0f10_7ab1),
+    );
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_fc_init returned ${st}`);
     this.fLookup = k.fn('flow_fc_lookup');
     this.fInsert = k.fn('flow_fc_insert');
@@ -101,7 +122,11 @@ export class FlowTable {
   insert(key: Uint8Array, value: number): FlowInsertResult {
     this.assertLive();
     this.checkKeys(key, 1, 'insert');
-    if (!Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE) throw new QingtianError(ErrorCode.InvalidArgument, `insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${value}`);
+    if (!Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${value}`,
+      );
     this.runtime.memory.u8.set(key, this.stage.base);
     return this.result(this.fInsert(this.state.base, this.stage.base, value, this.now()));
   }
@@ -116,7 +141,11 @@ export class FlowTable {
     const now = this.now();
     for (let i = 0; i < n; i++) {
       const v = values[i]!;
-      if (!Number.isInteger(v) || v < 0 || v > MAX_FLOW_VALUE) throw new QingtianError(ErrorCode.InvalidArgument, `insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${v}`);
+      if (!Number.isInteger(v) || v < 0 || v > MAX_FLOW_VALUE)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${v}`,
+        );
       u8.set(keys.subarray(i * FLOW_KEY_BYTES, (i + 1) * FLOW_KEY_BYTES), this.stage.base);
       counts[this.result(this.fInsert(this.state.base, this.stage.base, v, now))]++;
     }
@@ -134,7 +163,8 @@ export class FlowTable {
     const n = keys.length / FLOW_KEY_BYTES;
     this.checkKeys(keys, n, 'lookupBurst');
     const res = out ?? new Int32Array(n);
-    if (res.length < n) throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
+    if (res.length < n)
+      throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
     const mem = this.runtime.memory;
     const kb = this.stage.base;
     const ob = kb + STAGE_KEYS * FLOW_KEY_BYTES;
@@ -168,8 +198,16 @@ export class FlowTable {
    */
   age(maxIdleTicks: number, budgetBuckets: number = this.bucketCount): number {
     this.assertLive();
-    if (!Number.isInteger(maxIdleTicks) || maxIdleTicks < 0 || maxIdleTicks > 0xffffffff) throw new QingtianError(ErrorCode.InvalidArgument, `age: maxIdleTicks: expected an integer in [0, 4294967295], got ${maxIdleTicks}`);
-    if (!Number.isInteger(budgetBuckets) || budgetBuckets < 1) throw new QingtianError(ErrorCode.InvalidArgument, `age: budgetBuckets: expected an integer >= 1, got ${budgetBuckets}`);
+    if (!Number.isInteger(maxIdleTicks) || maxIdleTicks < 0 || maxIdleTicks > 0xffffffff)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `age: maxIdleTicks: expected an integer in [0, 4294967295], got ${maxIdleTicks}`,
+      );
+    if (!Number.isInteger(budgetBuckets) || budgetBuckets < 1)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `age: budgetBuckets: expected an integer >= 1, got ${budgetBuckets}`,
+      );
     return this.check(this.fAge(this.state.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
   }
 
@@ -192,14 +230,23 @@ export class FlowTable {
     return this.state.sizeBytes;
   }
 
-  /** Where a flow goes: its hash, its two candidate buckets, its tag, and its slot (null: absent). For tests and diagnostics. */
+  /**
+   * Where a flow goes: its hash, its two candidate buckets, its tag, and its slot (null: absent).
+   * For tests and diagnostics.
+   */
   placement(key: Uint8Array): FlowPlacement {
     this.assertLive();
     this.checkKeys(key, 1, 'placement');
     const mem = this.runtime.memory;
     const out = this.stage.base + FLOW_KEY_BYTES;
     mem.u8.set(key, this.stage.base);
-    this.check(this.kernel.fn<(s: number, k: number, o: number) => number>('flow_fc_key_info')(this.state.base, this.stage.base, out));
+    this.check(
+      this.kernel.fn<(s: number, k: number, o: number) => number>('flow_fc_key_info')(
+        this.state.base,
+        this.stage.base,
+        out,
+      ),
+    );
     const w = new Uint32Array(mem.memory.buffer, out, 5);
     return { hash: w[0]!, buckets: [w[1]!, w[2]!], tag: w[3]!, slot: w[4] === 0xffffffff ? null : w[4]! };
   }
@@ -214,7 +261,12 @@ export class FlowTable {
     if (r === 0) return;
     if (r < 0) this.check(r);
     const slots = this.bucketCount * 8;
-    throw new QingtianError(ErrorCode.BadHeader, r > slots ? `FlowTable: count ${this.size} is not the number of occupied slots` : `FlowTable: slot ${r - 1} (bucket ${Math.floor((r - 1) / 8)}) breaks the layout`);
+    throw new QingtianError(
+      ErrorCode.BadHeader,
+      r > slots
+        ? `FlowTable: count ${this.size} is not the number of occupied slots`
+        : `FlowTable: slot ${r - 1} (bucket ${Math.floor((r - 1) / 8)}) breaks the layout`,
+    );
   }
 
   dispose(): void {
@@ -230,23 +282,33 @@ export class FlowTable {
 
   private result(status: number): FlowInsertResult {
     switch (status) {
-      case 0: return 'inserted';
-      case 1: return 'updated';
-      case 2: return 'evicted';
-      default: this.check(status); return 'inserted';
+      case 0:
+        return 'inserted';
+      case 1:
+        return 'updated';
+      case 2:
+        return 'evicted';
+      default:
+        this.check(status);
+        return 'inserted';
     }
   }
 
   private checkKeys(keys: Uint8Array, n: number, where: string): void {
     if (!(keys instanceof Uint8Array) || !Number.isInteger(n) || keys.length !== n * FLOW_KEY_BYTES) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `${where}: expected ${Number.isInteger(n) ? n : 'whole'} key(s) of ${FLOW_KEY_BYTES} bytes in a Uint8Array, got ${keys instanceof Uint8Array ? `${keys.length} bytes` : typeof keys}`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${where}: expected ${Number.isInteger(n) ? n : 'whole'} key(s) of ${FLOW_KEY_BYTES} bytes in a Uint8Array, got ${keys instanceof Uint8Array ? `${keys.length} bytes` : typeof keys}`,
+      );
     }
   }
 
   private check(status: number): number {
     if (status >= 0) return status;
-    if (status === this.kernel.constant('FC_E_RANGE')) throw new QingtianError(ErrorCode.InvalidArgument, 'FlowTable: key or result range lies outside host memory');
-    if (status === this.kernel.constant('FC_E_BUSY')) throw new QingtianError(ErrorCode.Timeout, 'FlowTable: a writer held the table for too long');
+    if (status === this.kernel.constant('FC_E_RANGE'))
+      throw new QingtianError(ErrorCode.InvalidArgument, 'FlowTable: key or result range lies outside host memory');
+    if (status === this.kernel.constant('FC_E_BUSY'))
+      throw new QingtianError(ErrorCode.Timeout, 'FlowTable: a writer held the table for too long');
     throw new QingtianError(ErrorCode.BadHeader, `FlowTable: kernel status ${status}`);
   }
 

@@ -20,7 +20,10 @@ export interface Prefix6 {
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 function bad(field: string, what: string, got: unknown): QingtianError {
-  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, { field, got });
+  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, {
+    field,
+    got,
+  });
 }
 
 /** 'a.b.c.d' → u32; throws QT_INVALID_ARGUMENT naming `field`. */
@@ -56,8 +59,10 @@ export function toPrefix4(p: unknown, field: string): Prefix4 {
   if (typeof p === 'string') return parsePrefix4(p, field);
   if (typeof p === 'object' && p !== null) {
     const { addr, length } = p as Record<string, unknown>;
-    if (typeof addr !== 'number' || !Number.isInteger(addr) || addr < 0 || addr > 0xffffffff) throw bad(`${field}.addr`, 'an integer in [0, 4294967295]', addr);
-    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > 32) throw bad(`${field}.length`, 'an integer in [0, 32]', length);
+    if (typeof addr !== 'number' || !Number.isInteger(addr) || addr < 0 || addr > 0xffffffff)
+      throw bad(`${field}.addr`, 'an integer in [0, 4294967295]', addr);
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > 32)
+      throw bad(`${field}.length`, 'an integer in [0, 32]', length);
     return { addr, length };
   }
   throw bad(field, "a prefix ('a.b.c.d/len' or { addr, length })", p);
@@ -83,10 +88,13 @@ export function parseIPv6(text: string, field = 'address'): bigint {
   }
   const halves = s.split('::');
   if (halves.length > 2) throw fail();
-  const groups = (h: string): number[] => (h === '' ? [] : h.split(':').map((g) => {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw fail();
-    return parseInt(g, 16);
-  }));
+  const groups = (h: string): number[] =>
+    h === ''
+      ? []
+      : h.split(':').map((g) => {
+          if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw fail();
+          return parseInt(g, 16);
+        });
   const head = groups(halves[0]!);
   const rest = halves.length === 2 ? groups(halves[1]!) : [];
   const total = head.length + rest.length + tail.length;
@@ -123,8 +131,10 @@ export function toPrefix6(p: unknown, field: string): Prefix6 {
   if (typeof p === 'string') return parsePrefix6(p, field);
   if (typeof p === 'object' && p !== null) {
     const { addr, length } = p as Record<string, unknown>;
-    if (typeof addr !== 'bigint' || addr < 0n || addr >> 128n !== 0n) throw bad(`${field}.addr`, 'a bigint in [0, 2^128)', addr);
-    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > 128) throw bad(`${field}.length`, 'an integer in [0, 128]', length);
+    if (typeof addr !== 'bigint' || addr < 0n || addr >> 128n !== 0n)
+      throw bad(`${field}.addr`, 'a bigint in [0, 2^128)', addr);
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > 128)
+      throw bad(`${field}.length`, 'an integer in [0, 128]', length);
     return { addr, length };
   }
   throw bad(field, "a prefix ('addr/len' or { addr, length })", p);

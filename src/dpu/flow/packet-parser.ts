@@ -10,7 +10,17 @@ import { formatIPv4, formatIPv6 } from './ip-address.js';
  * by 16 bytes of per-packet metadata.
  */
 export const KEY = { sport: 32, dport: 34, proto: 36, flags: 37, ethertype: 38, vlan: 40, vni: 44 } as const;
-export const META = { verdict: 48, tcpFlags: 49, vlans: 50, ipVersion: 51, l3: 52, l4: 54, payload: 56, innerL2: 58, reason: 60 } as const;
+export const META = {
+  verdict: 48,
+  tcpFlags: 49,
+  vlans: 50,
+  ipVersion: 51,
+  l3: 52,
+  l4: 54,
+  payload: 56,
+  innerL2: 58,
+  reason: 60,
+} as const;
 export const PARSE_RECORD_BYTES = 64;
 export const PARSE_DESC_BYTES = 8;
 export const KEY_FLAG_TUNNEL = 1;
@@ -18,7 +28,21 @@ export const KEY_FLAG_FRAGMENT = 2;
 
 export type Verdict = 'ok' | 'malformed' | 'not-ip';
 const VERDICTS: readonly Verdict[] = ['ok', 'malformed', 'not-ip'];
-const REASONS = ['', 'range', 'l2', 'ipv4', 'ipv4-length', 'ipv6', 'ipv6-length', 'ipv6-extension', 'tcp', 'udp', 'icmp', 'sctp', 'vxlan'] as const;
+const REASONS = [
+  '',
+  'range',
+  'l2',
+  'ipv4',
+  'ipv4-length',
+  'ipv6',
+  'ipv6-length',
+  'ipv6-extension',
+  'tcp',
+  'udp',
+  'icmp',
+  'sctp',
+  'vxlan',
+] as const;
 
 export interface ParsedPacket {
   verdict: Verdict;
@@ -128,7 +152,12 @@ export class PacketParser {
   constructor(options?: { runtime?: KernelRuntime }) {
     this.runtime = options?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
-    this.stage = this.runtime.memory.alloc({ name: 'flow:parser-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_BYTES });
+    this.stage = this.runtime.memory.alloc({
+      name: 'flow:parser-stage',
+      owner: OWNER,
+      kind: 'core-scratch',
+      sizeBytes: STAGE_BYTES,
+    });
     this.fParse = this.kernel.fn('flow_parse');
   }
 
@@ -149,7 +178,11 @@ export class PacketParser {
       let bytes = 0;
       while (i + batch.length < frames.length) {
         const f = frames[i + batch.length]!;
-        if (!(f instanceof Uint8Array) || f.length > MAX_FRAME) throw new QingtianError(ErrorCode.InvalidArgument, `parseBurst: frames[${i + batch.length}]: expected a Uint8Array of at most ${MAX_FRAME} bytes`);
+        if (!(f instanceof Uint8Array) || f.length > MAX_FRAME)
+          throw new QingtianError(
+            ErrorCode.InvalidArgument,
+            `parseBurst: frames[${i + batch.length}]: expected a Uint8Array of at most ${MAX_FRAME} bytes`,
+          );
         const n = batch.length + 1;
         if (n * (PARSE_DESC_BYTES + PARSE_RECORD_BYTES) + bytes + f.length > STAGE_BYTES) break;
         batch.push(f.length);
@@ -166,7 +199,8 @@ export class PacketParser {
       }
       const st = this.fParse(base, n, recs);
       if (st !== n) throw new QingtianError(ErrorCode.BadHeader, `flow_parse returned ${st}`);
-      for (let j = 0; j < n; j++) out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
+      for (let j = 0; j < n; j++)
+        out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
       i += n;
     }
     return out;
@@ -178,7 +212,11 @@ export class PacketParser {
    */
   parseAt(descsAddr: number, count: number, outAddr: number): number {
     const st = this.fParse(descsAddr, count, outAddr);
-    if (st < 0) throw new QingtianError(ErrorCode.InvalidArgument, 'parseAt: descriptor or record range lies outside host memory');
+    if (st < 0)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        'parseAt: descriptor or record range lies outside host memory',
+      );
     return st;
   }
 

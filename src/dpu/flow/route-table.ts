@@ -32,12 +32,16 @@ export const MIN_NODE_UNITS = 5 + 133;
 export const MAX_NODE_UNITS = 5 + 65536 * 133;
 const DEFAULT_NODE_BYTES = 16 << 20;
 
-const optionsSchema = z.object({
-  family: oneOf(['ipv4', 'ipv6']).optional(),
-  maxGroups: intIn(0, 1 << 22).optional(),
-  maxNodeBytes: multipleIn(8, MIN_NODE_UNITS * 8, MAX_NODE_UNITS * 8).optional(),
-  runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' }).optional(),
-}).optional();
+const optionsSchema = z
+  .object({
+    family: oneOf(['ipv4', 'ipv6']).optional(),
+    maxGroups: intIn(0, 1 << 22).optional(),
+    maxNodeBytes: multipleIn(8, MIN_NODE_UNITS * 8, MAX_NODE_UNITS * 8).optional(),
+    runtime: z
+      .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
+      .optional(),
+  })
+  .optional();
 
 const OWNER = 'flow-route-table';
 /** Ops per kernel call (one Left-Right flip each). */
@@ -84,19 +88,43 @@ export class RouteTable {
     const k = this.kernel;
     const topBits = this.family === 'ipv4' ? 24 : 16;
     const nodeUnits = this.maxNodeBytes / 8;
-    const bytes = k.fn<(t: number, g: number, l: number) => number>('flow_lpm_bytes')(topBits, this.maxGroups, nodeUnits);
+    const bytes = k.fn<(t: number, g: number, l: number) => number>('flow_lpm_bytes')(
+      topBits,
+      this.maxGroups,
+      nodeUnits,
+    );
     const mem = this.runtime.memory;
     if (bytes === 0 || bytes > mem.sizeBytes) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `RouteTable options.maxGroups: ${this.maxGroups} groups${this.family === 'ipv4' ? ` and ${this.maxNodeBytes} node bytes` : ''} need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `RouteTable options.maxGroups: ${this.maxGroups} groups${this.family === 'ipv4' ? ` and ${this.maxNodeBytes} node bytes` : ''} need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`,
+      );
     }
-    this.state = mem.allocState({ name: `flow:routes-${this.family}`, owner: OWNER, kind: 'device-state', magic: k.constant('LPM_MAGIC'), layoutVersion: k.constant('LPM_LAYOUT'), payloadBytes: bytes - 64 });
+    this.state = mem.allocState({
+      name: `flow:routes-${this.family}`,
+      owner: OWNER,
+      kind: 'device-state',
+      magic: k.constant('LPM_MAGIC'),
+      layoutVersion: k.constant('LPM_LAYOUT'),
+      payloadBytes: bytes - 64,
+    });
     try {
-      this.stage = mem.alloc({ name: 'flow:routes-stage', owner: OWNER, kind: 'core-scratch', sizeBytes: STAGE_OPS * OP_BYTES });
+      this.stage = mem.alloc({
+        name: 'flow:routes-stage',
+        owner: OWNER,
+        kind: 'core-scratch',
+        sizeBytes: STAGE_OPS * OP_BYTES,
+      });
     } catch (e) {
       mem.free(this.state, OWNER);
       throw e;
     }
-    const st = k.fn<(s: number, t: number, g: number, l: number) => number>('flow_lpm_init')(this.state.base, topBits, this.maxGroups, nodeUnits);
+    const st = k.fn<(s: number, t: number, g: number, l: number) => number>('flow_lpm_init')(
+      this.state.base,
+      topBits,
+      this.maxGroups,
+      nodeUnits,
+    );
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_lpm_init returned ${st}`);
     this.fApply = k.fn('flow_lpm_apply');
     this.fLookup = k.fn(this.family === 'ipv4' ? 'flow_lpm4_lookup' : 'flow_lpm6_lookup');
@@ -125,7 +153,10 @@ export class RouteTable {
     (changes.delete ?? []).forEach((p, i) => ops.push({ add: false, r: this.route(p, `delete[${i}]`), nh: 0 }));
     (changes.insert ?? []).forEach(([p, nh], i) => {
       if (typeof nh !== 'number' || !Number.isInteger(nh) || nh < 0 || nh > MAX_NEXT_HOP) {
-        throw new QingtianError(ErrorCode.InvalidArgument, `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${JSON.stringify(nh)}`);
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${JSON.stringify(nh)}`,
+        );
       }
       ops.push({ add: true, r: this.route(p, `insert[${i}]`), nh });
     });
@@ -162,18 +193,34 @@ export class RouteTable {
         else this.rib.set(key, prev);
       }
       if (done === this.kernel.constant('LPM_E_BUSY')) {
-        throw new QingtianError(ErrorCode.Timeout, `RouteTable: a reader kept a table copy pinned; ${at} of ${ops.length} changes applied`, { applied: at });
+        throw new QingtianError(
+          ErrorCode.Timeout,
+          `RouteTable: a reader kept a table copy pinned; ${at} of ${ops.length} changes applied`,
+          { applied: at },
+        );
       }
       if (done < 0) throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply returned ${done}`);
       const applied = `${at + done} of ${ops.length} changes applied`;
       const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.state.base);
       if (stop === this.kernel.constant('LPM_STOP_NODES')) {
-        throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`, { applied: at + done, resource: 'nodes' });
+        throw new QingtianError(
+          ErrorCode.CapacityExceeded,
+          `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`,
+          { applied: at + done, resource: 'nodes' },
+        );
       }
       if (stop === this.kernel.constant('LPM_STOP_GROUPS')) {
-        throw new QingtianError(ErrorCode.CapacityExceeded, `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`, { applied: at + done, resource: 'groups' });
+        throw new QingtianError(
+          ErrorCode.CapacityExceeded,
+          `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`,
+          { applied: at + done, resource: 'groups' },
+        );
       }
-      throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply refused change ${at + done} (stop reason ${stop}); ${applied}`, { applied: at + done });
+      throw new QingtianError(
+        ErrorCode.BadHeader,
+        `flow_lpm_apply refused change ${at + done} (stop reason ${stop}); ${applied}`,
+        { applied: at + done },
+      );
     }
   }
 
@@ -196,9 +243,14 @@ export class RouteTable {
     this.assertLive();
     const words = this.family === 'ipv4' ? 1 : 4;
     const n = addrs.length / words;
-    if (!(addrs instanceof Uint32Array) || !Number.isInteger(n)) throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: expected a Uint32Array of ${words} word(s) per address`);
+    if (!(addrs instanceof Uint32Array) || !Number.isInteger(n))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `lookupBurst: expected a Uint32Array of ${words} word(s) per address`,
+      );
     const res = out ?? new Int32Array(n);
-    if (res.length < n) throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
+    if (res.length < n)
+      throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
     const per = Math.floor((STAGE_OPS * OP_BYTES) / (words * 4 + 4));
     const mem = this.runtime.memory.memory;
     for (let at = 0; at < n; at += per) {
@@ -277,18 +329,28 @@ export class RouteTable {
   private addr4(a: string | number | bigint): number {
     if (typeof a === 'string') return parseIPv4(a);
     if (typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= 0xffffffff) return a;
-    throw new QingtianError(ErrorCode.InvalidArgument, `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${JSON.stringify(String(a))}`);
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${JSON.stringify(String(a))}`,
+    );
   }
 
   private addr6(a: string | number | bigint): bigint {
     if (typeof a === 'string') return parseIPv6(a);
     if (typeof a === 'bigint' && a >= 0n && a >> 128n === 0n) return a;
-    throw new QingtianError(ErrorCode.InvalidArgument, `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${JSON.stringify(String(a))}`);
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${JSON.stringify(String(a))}`,
+    );
   }
 
   private check(status: number): number {
     if (status >= 0) return status;
-    if (status === this.kernel.constant('LPM_E_RANGE')) throw new QingtianError(ErrorCode.InvalidArgument, 'RouteTable: address or result range lies outside host memory');
+    if (status === this.kernel.constant('LPM_E_RANGE'))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        'RouteTable: address or result range lies outside host memory',
+      );
     throw new QingtianError(ErrorCode.BadHeader, `RouteTable: kernel status ${status}`);
   }
 

@@ -56,21 +56,42 @@ export class KernelLoader {
    * on exactly these bytes, when the caller already ran it (the hot-swap manager does, before
    * deciding anything), so the module is not compiled twice.
    */
-  load(bytes: Uint8Array, label = '(bytes)', inspected?: { info: KernelImageInfo; module: WebAssembly.Module }): LoadedKernel {
+  load(
+    bytes: Uint8Array,
+    label = '(bytes)',
+    inspected?: { info: KernelImageInfo; module: WebAssembly.Module },
+  ): LoadedKernel {
     const { info, module } = inspected ?? inspectKernel(bytes, this.host.sizeBytes / 65536, label);
     const key = this.nextKey++;
     const tag = `${info.name}@${info.version}#${key}`;
-    const image = this.host.allocState({ name: `kimg:${tag}`, owner: OWNER, kind: 'kernel-image', magic: KERNEL_IMAGE_MAGIC, layoutVersion: 1, payloadBytes: bytes.length });
+    const image = this.host.allocState({
+      name: `kimg:${tag}`,
+      owner: OWNER,
+      kind: 'kernel-image',
+      magic: KERNEL_IMAGE_MAGIC,
+      layoutVersion: 1,
+      payloadBytes: bytes.length,
+    });
     let tables: StateRegion | null = null;
     try {
       this.host.u8.set(bytes, image.payload);
       if (info.tablesBytes > 0) {
-        tables = this.host.allocState({ name: `ktbl:${tag}`, owner: OWNER, kind: 'kernel-tables', magic: KERNEL_TABLES_MAGIC, layoutVersion: 1, payloadBytes: info.tablesBytes });
+        tables = this.host.allocState({
+          name: `ktbl:${tag}`,
+          owner: OWNER,
+          kind: 'kernel-tables',
+          magic: KERNEL_TABLES_MAGIC,
+          layoutVersion: 1,
+          payloadBytes: info.tablesBytes,
+        });
       }
       const instance = new WebAssembly.Instance(module, { env: { memory: this.host.memory } });
       const init = instance.exports['qt_init'] as (tables: number, build: number) => number;
       const status = init(tables?.payload ?? 0, 1);
-      if (status !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `kernel ${tag}: qt_init returned status ${status}`, { status });
+      if (status !== 0)
+        throw new QingtianError(ErrorCode.KernelLoadFailed, `kernel ${tag}: qt_init returned status ${status}`, {
+          status,
+        });
       const kernel = makeLoaded(key, info, module, image, bytes.length, tables, instance);
       this.loaded.set(key, kernel);
       return kernel;
@@ -85,7 +106,10 @@ export class KernelLoader {
   /** Frees the image slot and tables. The caller has unloaded it from every core first. */
   unload(kernel: LoadedKernel): void {
     if (!this.loaded.delete(kernel.key)) {
-      throw new QingtianError(ErrorCode.NotFound, `kernel ${kernel.info.name}@${kernel.info.version}#${kernel.key} is not loaded`);
+      throw new QingtianError(
+        ErrorCode.NotFound,
+        `kernel ${kernel.info.name}@${kernel.info.version}#${kernel.key} is not loaded`,
+      );
     }
     this.host.free(kernel.image, OWNER);
     if (kernel.tables) this.host.free(kernel.tables, OWNER);
@@ -121,18 +145,24 @@ function makeLoaded(
     entryIndex(entry: string): number {
       const i = info.exports.indexOf(entry);
       if (i < 0 || !info.functions.includes(entry)) {
-        throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no function export '${entry}' (has: ${info.functions.join(', ')})`, { entry });
+        throw new QingtianError(
+          ErrorCode.NotFound,
+          `kernel ${tag} has no function export '${entry}' (has: ${info.functions.join(', ')})`,
+          { entry },
+        );
       }
       return i;
     },
     fn<F extends (...args: never[]) => unknown>(name: string): F {
       const f = instance.exports[name];
-      if (typeof f !== 'function') throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no function export '${name}'`, { name });
+      if (typeof f !== 'function')
+        throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no function export '${name}'`, { name });
       return f as F;
     },
     constant(name: string): number {
       const g = instance.exports[name];
-      if (!(g instanceof WebAssembly.Global)) throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no exported constant '${name}'`, { name });
+      if (!(g instanceof WebAssembly.Global))
+        throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no exported constant '${name}'`, { name });
       return Number(g.value);
     },
   });

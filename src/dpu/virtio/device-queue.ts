@@ -43,7 +43,10 @@ export interface QueueStats {
 }
 
 const u16 = intIn(0, 0xffff);
-const gpa = z.bigint({ error: 'a bigint guest-physical address in [0, 2^64)' }).min(0n).max((1n << 64n) - 1n);
+const gpa = z
+  .bigint({ error: 'a bigint guest-physical address in [0, 2^64)' })
+  .min(0n)
+  .max((1n << 64n) - 1n);
 const configSchema = z.object({
   size: intIn(1, MAX_QUEUE_SIZE),
   features: z.object({ packed: z.boolean(), eventIdx: z.boolean(), indirect: z.boolean(), inOrder: z.boolean() }),
@@ -86,16 +89,39 @@ export class DeviceQueue {
     this.k = rt.kernel('virtio');
     // Sized for the larger (packed) in-flight table, so either format fits.
     const bytes = this.k.fn<Fn<[number, number]>>('vq_state_bytes')(this.maxSize, 1);
-    this.state = rt.memory.allocState({ name: `${owner}:vq`, owner, kind: 'device-state', magic: Q.VQ_MAGIC, layoutVersion: Q.VQ_LAYOUT, payloadBytes: bytes });
+    this.state = rt.memory.allocState({
+      name: `${owner}:vq`,
+      owner,
+      kind: 'device-state',
+      magic: Q.VQ_MAGIC,
+      layoutVersion: Q.VQ_LAYOUT,
+      payloadBytes: bytes,
+    });
     this.irqAddr = opts.irqAddr;
   }
 
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
     const c = parseArgs(configSchema, config, 'queue config');
-    if (c.size > this.maxSize) throw new QingtianError(ErrorCode.QueueRefused, `queue config.size: expected at most ${this.maxSize} (this device's maximum), got ${c.size}`, { id: 'A1' });
-    const rc = this.k.fn<Fn<[number, number, number, number, bigint, bigint, bigint, bigint, number, number]>>('vq_setup')(
-      this.state.base, this.state.sizeBytes, c.size, c.features.packed ? 1 : 0, featureWord(c.features), c.descGpa, c.driverGpa, c.deviceGpa, this.guest.gmapBase, this.irqAddr,
+    if (c.size > this.maxSize)
+      throw new QingtianError(
+        ErrorCode.QueueRefused,
+        `queue config.size: expected at most ${this.maxSize} (this device's maximum), got ${c.size}`,
+        { id: 'A1' },
+      );
+    const rc = this.k.fn<Fn<[number, number, number, number, bigint, bigint, bigint, bigint, number, number]>>(
+      'vq_setup',
+    )(
+      this.state.base,
+      this.state.sizeBytes,
+      c.size,
+      c.features.packed ? 1 : 0,
+      featureWord(c.features),
+      c.descGpa,
+      c.driverGpa,
+      c.deviceGpa,
+      this.guest.gmapBase,
+      this.irqAddr,
     );
     if (rc !== 0) throw refusal(-rc, c);
     this.configured = c;
@@ -147,7 +173,15 @@ export class DeviceQueue {
     const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
     this.configure(s.config);
     const b = this.state.base;
-    let rc = this.k.fn<Fn<number[]>>('vq_restore_indices')(b, s.nextAvail, s.nextUsed, s.availWrap, s.usedWrap, s.signalledUsed, s.signalledValid);
+    let rc = this.k.fn<Fn<number[]>>('vq_restore_indices')(
+      b,
+      s.nextAvail,
+      s.nextUsed,
+      s.availWrap,
+      s.usedWrap,
+      s.signalledUsed,
+      s.signalledValid,
+    );
     for (const e of s.inflight) {
       if (rc !== 0) break;
       rc = this.k.fn<Fn<number[]>>('vq_restore_inflight')(b, e.token, e.id, e.descCount);
@@ -167,7 +201,15 @@ export class DeviceQueue {
     const info = Q.BROKEN_REASONS[reason];
     return {
       ready: (v.getUint32(b + Q.VQ_FLAGS, true) & Q.QF_READY) !== 0,
-      broken: reason === 0 ? null : { reason, id: info?.id ?? '?', what: info?.what ?? 'unknown', detail: v.getUint32(b + Q.VQ_BROKEN_DETAIL, true) },
+      broken:
+        reason === 0
+          ? null
+          : {
+              reason,
+              id: info?.id ?? '?',
+              what: info?.what ?? 'unknown',
+              detail: v.getUint32(b + Q.VQ_BROKEN_DETAIL, true),
+            },
       inflight: v.getUint32(b + Q.VQ_INFLIGHT, true),
       popped: n(Q.VQ_POPPED),
       pushed: n(Q.VQ_PUSHED),
@@ -192,4 +234,3 @@ function refusal(code: number, c: QueueConfig): QingtianError {
     { id: r?.id, code },
   );
 }
-

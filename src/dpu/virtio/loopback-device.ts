@@ -73,11 +73,35 @@ export class LoopbackDevice {
     const mem = rt.memory;
     this.queue = new DeviceQueue(rt, guest, name, { maxSize: maxQueueSize, irqAddr: guest.allocIrq() });
     const segCap = Math.max(VQ_MAX_SEGS, maxBurst * 4);
-    this.burst = mem.allocState({ name: `${name}:burst`, owner: name, kind: 'device-state', magic: BR_MAGIC, layoutVersion: 1, payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap) });
-    if (k.fn<Fn<[number, number, number, number]>>('vq_burst_init')(this.burst.base, this.burst.sizeBytes, maxBurst, segCap) !== 0) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `loopback: burst buffer for ${maxBurst} chains / ${segCap} segments refused`);
+    this.burst = mem.allocState({
+      name: `${name}:burst`,
+      owner: name,
+      kind: 'device-state',
+      magic: BR_MAGIC,
+      layoutVersion: 1,
+      payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap),
+    });
+    if (
+      k.fn<Fn<[number, number, number, number]>>('vq_burst_init')(
+        this.burst.base,
+        this.burst.sizeBytes,
+        maxBurst,
+        segCap,
+      ) !== 0
+    ) {
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `loopback: burst buffer for ${maxBurst} chains / ${segCap} segments refused`,
+      );
     }
-    this.state = mem.allocState({ name: `${name}:state`, owner: name, kind: 'device-state', magic: LB_MAGIC, layoutVersion: 1, payloadBytes: LB_STATE_BYTES });
+    this.state = mem.allocState({
+      name: `${name}:state`,
+      owner: name,
+      kind: 'device-state',
+      magic: LB_MAGIC,
+      layoutVersion: 1,
+      payloadBytes: LB_STATE_BYTES,
+    });
     this.configIrq = guest.allocIrq();
     const v = mem.view;
     v.setUint32(this.state.base + LB_VQ, this.queue.state.base, true);
@@ -94,7 +118,8 @@ export class LoopbackDevice {
 
   /** Runs the device on a DPU core. `budget` = chains per burst. */
   async attach(core: DpuCore, budget = 64): Promise<Job> {
-    if (this.job) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
+    if (this.job)
+      throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
     const kernel = this.rt.kernel('virtio');
     this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
     this.core = core;

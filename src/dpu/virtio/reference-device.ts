@@ -1,8 +1,30 @@
 import type { RingFeatures } from '../../common/virtio/features.js';
 import {
-  AVAIL_FLAGS, AVAIL_F_NO_INTERRUPT, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_FLAGS, DESC_LEN, DESC_NEXT, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL,
-  F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID, RING_EVENT_DESC, RING_EVENT_DISABLE, RING_EVENT_ENABLE, USED_FLAGS,
-  USED_F_NO_NOTIFY, USED_IDX, USED_RING, needEvent,
+  AVAIL_FLAGS,
+  AVAIL_F_NO_INTERRUPT,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  F_AVAIL,
+  F_INDIRECT,
+  F_NEXT,
+  F_USED,
+  F_WRITE,
+  PDESC_FLAGS,
+  PDESC_ID,
+  RING_EVENT_DESC,
+  RING_EVENT_DISABLE,
+  RING_EVENT_ENABLE,
+  USED_FLAGS,
+  USED_F_NO_NOTIFY,
+  USED_IDX,
+  USED_RING,
+  needEvent,
 } from '../../common/virtio/ring-layout.js';
 
 /** Guest memory as the reference device sees it (a GuestRam without the allocator). */
@@ -103,7 +125,9 @@ export class ReferenceDevice {
         const usedEvent = Atomics.load(this.u16, this.hostIdx(this.config.driverGpa + BigInt(AVAIL_RING + 2 * this.n)));
         notify = this.signalled < 0 || needEvent(usedEvent, this.usedIdx, this.signalled);
       } else {
-        notify = (Atomics.load(this.u16, this.hostIdx(this.config.driverGpa + BigInt(AVAIL_FLAGS))) & AVAIL_F_NO_INTERRUPT) === 0;
+        notify =
+          (Atomics.load(this.u16, this.hostIdx(this.config.driverGpa + BigInt(AVAIL_FLAGS))) & AVAIL_F_NO_INTERRUPT) ===
+          0;
       }
       this.signalled = this.usedIdx;
     }
@@ -125,7 +149,8 @@ export class ReferenceDevice {
       } else Atomics.store(this.u16, this.hostIdx(dev + BigInt(EVS_FLAGS)), RING_EVENT_ENABLE);
       return this.available(this.availSlot, this.availWrap);
     }
-    if (f.eventIdx) Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_RING + 8 * this.n)), this.lastAvail);
+    if (f.eventIdx)
+      Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_RING + 8 * this.n)), this.lastAvail);
     else Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_FLAGS)), 0);
     return Atomics.load(this.u16, this.hostIdx(this.config.driverGpa + BigInt(AVAIL_IDX))) !== this.lastAvail;
   }
@@ -133,7 +158,8 @@ export class ReferenceDevice {
   disableKicks(): void {
     const f = this.config.features;
     if (f.packed) Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(EVS_FLAGS)), RING_EVENT_DISABLE);
-    else if (!f.eventIdx) Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_FLAGS)), USED_F_NO_NOTIFY);
+    else if (!f.eventIdx)
+      Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_FLAGS)), USED_F_NO_NOTIFY);
   }
 
   private popSplit(): RefChain | null {
@@ -148,10 +174,20 @@ export class ReferenceDevice {
       const d = Number(c.descGpa) + 16 * i;
       const flags = this.mem.ram.getUint16(d + DESC_FLAGS, true);
       if (flags & F_INDIRECT) {
-        this.walkTable(this.mem.ram.getBigUint64(d + DESC_ADDR, true), this.mem.ram.getUint32(d + DESC_LEN, true), false, chain);
+        this.walkTable(
+          this.mem.ram.getBigUint64(d + DESC_ADDR, true),
+          this.mem.ram.getUint32(d + DESC_LEN, true),
+          false,
+          chain,
+        );
         break;
       }
-      this.addBuf(chain, this.mem.ram.getBigUint64(d + DESC_ADDR, true), this.mem.ram.getUint32(d + DESC_LEN, true), flags);
+      this.addBuf(
+        chain,
+        this.mem.ram.getBigUint64(d + DESC_ADDR, true),
+        this.mem.ram.getUint32(d + DESC_LEN, true),
+        flags,
+      );
       if (!(flags & F_NEXT)) break;
       i = this.mem.ram.getUint16(d + DESC_NEXT, true);
     }
@@ -166,8 +202,20 @@ export class ReferenceDevice {
       const d = Number(c.descGpa) + 16 * this.availSlot;
       const flags = this.mem.ram.getUint16(d + PDESC_FLAGS, true);
       chain.id = this.mem.ram.getUint16(d + PDESC_ID, true);
-      if (flags & F_INDIRECT) this.walkTable(this.mem.ram.getBigUint64(d + DESC_ADDR, true), this.mem.ram.getUint32(d + DESC_LEN, true), true, chain);
-      else this.addBuf(chain, this.mem.ram.getBigUint64(d + DESC_ADDR, true), this.mem.ram.getUint32(d + DESC_LEN, true), flags);
+      if (flags & F_INDIRECT)
+        this.walkTable(
+          this.mem.ram.getBigUint64(d + DESC_ADDR, true),
+          this.mem.ram.getUint32(d + DESC_LEN, true),
+          true,
+          chain,
+        );
+      else
+        this.addBuf(
+          chain,
+          this.mem.ram.getBigUint64(d + DESC_ADDR, true),
+          this.mem.ram.getUint32(d + DESC_LEN, true),
+          flags,
+        );
       chain.slots++;
       this.availSlot++;
       if (this.availSlot === this.n) {
@@ -185,7 +233,12 @@ export class ReferenceDevice {
     for (let k = 0; k < entries; k++) {
       const d = Number(gpa) + 16 * j;
       const flags = this.mem.ram.getUint16(d + (packed ? PDESC_FLAGS : DESC_FLAGS), true);
-      this.addBuf(chain, this.mem.ram.getBigUint64(d + DESC_ADDR, true), this.mem.ram.getUint32(d + DESC_LEN, true), flags);
+      this.addBuf(
+        chain,
+        this.mem.ram.getBigUint64(d + DESC_ADDR, true),
+        this.mem.ram.getUint32(d + DESC_LEN, true),
+        flags,
+      );
       if (packed) j++;
       else if (flags & F_NEXT) j = this.mem.ram.getUint16(d + DESC_NEXT, true);
       else break;
@@ -197,7 +250,11 @@ export class ReferenceDevice {
     this.mem.ram.setUint16(d + PDESC_ID, chain.id, true);
     this.mem.ram.setUint32(d + DESC_LEN, len, true);
     const flags = (this.usedWrap ? F_AVAIL | F_USED : 0) | (len ? F_WRITE : 0);
-    if (!this.deferredFlags) this.deferredFlags = { at: this.mem.host(this.config.descGpa + BigInt(16 * this.usedSlot + PDESC_FLAGS), 2), flags };
+    if (!this.deferredFlags)
+      this.deferredFlags = {
+        at: this.mem.host(this.config.descGpa + BigInt(16 * this.usedSlot + PDESC_FLAGS), 2),
+        flags,
+      };
     else this.mem.ram.setUint16(d + PDESC_FLAGS, flags, true);
     this.usedSlot += chain.slots;
     while (this.usedSlot >= this.n) {
@@ -229,6 +286,7 @@ export function echoChain(mem: RefMemory, chain: RefChain): number {
   const src: number[] = [];
   for (const b of chain.out) for (let i = 0; i < b.len; i++) src.push(mem.ram.getUint8(Number(b.gpa) + i));
   let k = 0;
-  for (const b of chain.in) for (let i = 0; i < b.len && k < src.length; i++) mem.ram.setUint8(Number(b.gpa) + i, src[k++]!);
+  for (const b of chain.in)
+    for (let i = 0; i < b.len && k < src.length; i++) mem.ram.setUint8(Number(b.gpa) + i, src[k++]!);
   return k;
 }

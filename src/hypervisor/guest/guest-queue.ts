@@ -58,18 +58,40 @@ export class GuestQueue {
   }
 
   get config(): { size: number; features: RingFeatures; descGpa: bigint; driverGpa: bigint; deviceGpa: bigint } {
-    return { size: this.size, features: this.features, descGpa: this.descGpa, driverGpa: this.driverGpa, deviceGpa: this.deviceGpa };
+    return {
+      size: this.size,
+      features: this.features,
+      descGpa: this.descGpa,
+      driverGpa: this.driverGpa,
+      deviceGpa: this.deviceGpa,
+    };
   }
 
   /** Starts the driver: kicks go to `notify`, interrupts arrive on `irqAddr`. */
   async bind(notify: NotifyWords, irqAddr: number): Promise<void> {
     const f = this.features;
-    const flags = (f.packed ? DF_PACKED : 0) | (f.eventIdx ? DF_EVENT_IDX : 0) | (f.indirect ? DF_INDIRECT : 0) | (f.inOrder ? DF_IN_ORDER : 0);
+    const flags =
+      (f.packed ? DF_PACKED : 0) |
+      (f.eventIdx ? DF_EVENT_IDX : 0) |
+      (f.indirect ? DF_INDIRECT : 0) |
+      (f.inOrder ? DF_IN_ORDER : 0);
     const rc = await this.vcpu.call(
-      'gdrv_init', this.host(this.stateGpa), flags, this.size, this.guest.ramBase, this.guest.ramBytes,
-      this.descGpa, this.driverGpa, this.deviceGpa, notify.doorbell, notify.sleeping, irqAddr, this.tablesGpa,
+      'gdrv_init',
+      this.host(this.stateGpa),
+      flags,
+      this.size,
+      this.guest.ramBase,
+      this.guest.ramBytes,
+      this.descGpa,
+      this.driverGpa,
+      this.deviceGpa,
+      notify.doorbell,
+      notify.sleeping,
+      irqAddr,
+      this.tablesGpa,
     );
-    if (rc !== 0) throw new QingtianError(ErrorCode.DeviceState, `guest ${this.guest.name}: driver init refused (${rc})`);
+    if (rc !== 0)
+      throw new QingtianError(ErrorCode.DeviceState, `guest ${this.guest.name}: driver init refused (${rc})`);
     this.bound = true;
   }
 
@@ -77,7 +99,10 @@ export class GuestQueue {
    * Pipelined loopback traffic for `ms` (ring kept full). Options: `audit`, an exactly-once
    * audit of every completion; `stopAddr`, a host word that ends the pump early when non-zero.
    */
-  pump(ms: number, opts: { audit?: LoopbackAudit; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
+  pump(
+    ms: number,
+    opts: { audit?: LoopbackAudit; stopAddr?: number; waitNs?: number } = {},
+  ): Promise<{ completed: number; elapsedNs: number }> {
     this.assertBound();
     const o: { audit?: number; stopAddr?: number; waitNs?: number } = {};
     if (opts.audit) o.audit = opts.audit.host;
@@ -93,7 +118,14 @@ export class GuestQueue {
   }
 
   /** Driver counters read straight from guest RAM: kicks, suppressed kicks, added, completed, irq waits, errors. */
-  counters(): { kicks: number; kicksSuppressed: number; added: number; completed: number; irqWaits: number; errors: number } {
+  counters(): {
+    kicks: number;
+    kicksSuppressed: number;
+    added: number;
+    completed: number;
+    irqWaits: number;
+    errors: number;
+  } {
     const v = this.guest.ram;
     const at = Number(this.stateGpa);
     const n = (off: number): number => Number(v.getBigUint64(at + off, true));
@@ -105,6 +137,7 @@ export class GuestQueue {
   }
 
   private assertBound(): void {
-    if (!this.bound) throw new QingtianError(ErrorCode.DeviceState, `guest ${this.guest.name}: queue not bound to a device yet`);
+    if (!this.bound)
+      throw new QingtianError(ErrorCode.DeviceState, `guest ${this.guest.name}: queue not bound to a device yet`);
   }
 }

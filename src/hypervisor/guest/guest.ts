@@ -14,7 +14,11 @@ export interface GuestOptions {
   ramAt?: number | undefined;
 }
 
-const optionsSchema = z.object({ name: nameString(48), ramBytes: multipleIn(4096, 65536, 3 * 1024 ** 3), ramAt: multipleIn(65536, 65536, 2 ** 32 - 65536).optional() });
+const optionsSchema = z.object({
+  name: nameString(48),
+  ramBytes: multipleIn(4096, 65536, 3 * 1024 ** 3),
+  ramAt: multipleIn(65536, 65536, 2 ** 32 - 65536).optional(),
+});
 const IRQ_PAGE = 4096;
 
 /**
@@ -46,9 +50,25 @@ export class Guest implements GuestMemoryView, GuestRam {
     this.name = o.name;
     this.ramBytes = o.ramBytes;
     const owner = `guest:${o.name}`;
-    this.ramRegion = memory.alloc({ name: `${owner}:ram`, owner, kind: 'guest-ram', sizeBytes: o.ramBytes, alignBytes: 65536, atBase: o.ramAt });
-    this.gmap = memory.allocState({ name: `${owner}:gmap`, owner, kind: 'device-state', magic: GMAP_MAGIC, layoutVersion: GMAP_LAYOUT, payloadBytes: GMAP_BYTES });
-    writeGuestMap(memory.view, this.gmap.base, [{ gpaStart: 0n, sizeBytes: BigInt(o.ramBytes), hostBase: this.ramRegion.base }]);
+    this.ramRegion = memory.alloc({
+      name: `${owner}:ram`,
+      owner,
+      kind: 'guest-ram',
+      sizeBytes: o.ramBytes,
+      alignBytes: 65536,
+      atBase: o.ramAt,
+    });
+    this.gmap = memory.allocState({
+      name: `${owner}:gmap`,
+      owner,
+      kind: 'device-state',
+      magic: GMAP_MAGIC,
+      layoutVersion: GMAP_LAYOUT,
+      payloadBytes: GMAP_BYTES,
+    });
+    writeGuestMap(memory.view, this.gmap.base, [
+      { gpaStart: 0n, sizeBytes: BigInt(o.ramBytes), hostBase: this.ramRegion.base },
+    ]);
     this.irqPage = memory.alloc({ name: `${owner}:irq`, owner, kind: 'device-state', sizeBytes: IRQ_PAGE });
     this.ram = new DataView(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
     this.bytes = new Uint8Array(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
@@ -72,7 +92,8 @@ export class Guest implements GuestMemoryView, GuestRam {
   }
 
   allocIrq(): number {
-    if (this.nextIrq >= IRQ_PAGE / 4) throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
+    if (this.nextIrq >= IRQ_PAGE / 4)
+      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
     return this.irqPage.base + 4 * this.nextIrq++;
   }
 
@@ -80,7 +101,10 @@ export class Guest implements GuestMemoryView, GuestRam {
   allocGpa(bytes: number, align = 64): bigint {
     const at = Math.ceil(this.nextGpa / align) * align;
     if (!Number.isInteger(bytes) || bytes <= 0 || at + bytes > this.ramBytes) {
-      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: cannot allocate ${bytes} bytes of guest memory (${this.ramBytes - at} left)`);
+      throw new QingtianError(
+        ErrorCode.OutOfMemory,
+        `${this.owner}: cannot allocate ${bytes} bytes of guest memory (${this.ramBytes - at} left)`,
+      );
     }
     this.nextGpa = at + bytes;
     return BigInt(at);
@@ -89,7 +113,10 @@ export class Guest implements GuestMemoryView, GuestRam {
   /** Host address of a GPA inside this guest's RAM (throws outside it). */
   host(gpa: bigint, len = 1): number {
     if (gpa < 0n || gpa + BigInt(len) > BigInt(this.ramBytes)) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `${this.owner}: GPA range [0x${gpa.toString(16)}, +${len}) outside guest RAM of ${this.ramBytes} bytes`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.owner}: GPA range [0x${gpa.toString(16)}, +${len}) outside guest RAM of ${this.ramBytes} bytes`,
+      );
     }
     return this.ramBase + Number(gpa);
   }

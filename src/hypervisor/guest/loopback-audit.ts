@@ -71,9 +71,14 @@ export class LoopbackAudit {
   }
 
   /** `maxRequests` sequence numbers are tracked (1 bit each); `maxTransitions` version changes logged. */
-  static async create(guest: Guest, vcpu: GuestCaller, options: { maxRequests: number; maxTransitions?: number }): Promise<LoopbackAudit> {
+  static async create(
+    guest: Guest,
+    vcpu: GuestCaller,
+    options: { maxRequests: number; maxTransitions?: number },
+  ): Promise<LoopbackAudit> {
     const maxRequests = parseArgs(intIn(1, 2 ** 31), options.maxRequests, 'audit maxRequests');
-    const maxTransitions = parseArgs(intIn(1, 1 << 20).optional(), options.maxTransitions, 'audit maxTransitions') ?? 4096;
+    const maxTransitions =
+      parseArgs(intIn(1, 1 << 20).optional(), options.maxTransitions, 'audit maxTransitions') ?? 4096;
     const bytes = Number(await vcpu.call('gaudit_bytes', maxTransitions, maxRequests));
     const gpa = guest.allocGpa(bytes, 64);
     const audit = new LoopbackAudit(guest, vcpu, gpa);
@@ -105,7 +110,11 @@ export class LoopbackAudit {
     const log = at + GA_TALLY + 16 * GA_TALLY_SLOTS;
     for (let i = 0; i < Math.min(count, maxT); i++) {
       const rec = log + GA_TRANSITION_BYTES * i;
-      transitions.push({ seq: Number(v.getBigUint64(rec, true)), from: versionText(v.getUint32(rec + 8, true)), to: versionText(v.getUint32(rec + 12, true)) });
+      transitions.push({
+        seq: Number(v.getBigUint64(rec, true)),
+        from: versionText(v.getUint32(rec + 8, true)),
+        to: versionText(v.getUint32(rec + 12, true)),
+      });
     }
     return {
       byVersion,

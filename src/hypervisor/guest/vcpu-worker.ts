@@ -9,7 +9,17 @@ import { parentPort, workerData } from 'node:worker_threads';
  */
 export type VcpuRequest =
   | { op: 'call'; fn: string; args: (number | bigint)[] }
-  | { op: 'pump'; drv: number; buf: bigint; scratch: number; ms: number; rounds: number; audit?: number; stopAddr?: number; waitNs?: number }
+  | {
+      op: 'pump';
+      drv: number;
+      buf: bigint;
+      scratch: number;
+      ms: number;
+      rounds: number;
+      audit?: number;
+      stopAddr?: number;
+      waitNs?: number;
+    }
   | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint };
 
 export type VcpuReply =
@@ -44,7 +54,8 @@ function handle(req: VcpuRequest): VcpuReply {
     case 'pump': {
       // With an audit area every completion is also checked off by sequence number and version.
       const audit = req.audit ?? 0;
-      // With waitNs (audited pumps only) the guest sleeps on its interrupt instead of spinning when a round reaps nothing.
+      // With waitNs (audited pumps only) the guest sleeps on its interrupt instead of spinning
+      // when a round reaps nothing.
       const waitNs = audit && req.waitNs ? BigInt(req.waitNs) : 0n;
       const pump = waitNs ? fn('gloop_pump_audit_irq') : audit ? fn('gloop_pump_audit') : fn('gloop_pump');
       // Optional stop word (host address): the pump also ends as soon as it is non-zero.
@@ -69,7 +80,10 @@ function handle(req: VcpuRequest): VcpuReply {
       let timeouts = 0;
       for (let i = 0; i < req.count; i++) {
         const t0 = process.hrtime.bigint();
-        const r = req.mode === 'poll' ? one(req.drv, req.buf, req.scratch, 50_000_000) : one(req.drv, req.buf, req.scratch, req.timeoutNs);
+        const r =
+          req.mode === 'poll'
+            ? one(req.drv, req.buf, req.scratch, 50_000_000)
+            : one(req.drv, req.buf, req.scratch, req.timeoutNs);
         samplesUs[i] = Number(process.hrtime.bigint() - t0) / 1000;
         if (r !== 1) timeouts++;
       }

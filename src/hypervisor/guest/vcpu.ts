@@ -14,7 +14,10 @@ import { readFileSync } from 'node:fs';
 export const DEFAULT_VCPU_NICE = 10;
 
 export interface GuestVcpuOptions {
-  /** Linux nice of the vCPU thread, -20..19 (a raise above the process's needs privileges), or null to keep the process's. Default DEFAULT_VCPU_NICE. */
+  /**
+   * Linux nice of the vCPU thread, -20..19 (a raise above the process's needs privileges), or null to keep the
+   * process's. Default DEFAULT_VCPU_NICE.
+   */
   nice?: number | null | undefined;
 }
 
@@ -27,15 +30,25 @@ export class GuestVcpu {
   private queue: Promise<unknown> = Promise.resolve();
   private exited = false;
 
-  constructor(memory: HostMemoryApi, readonly name: string, options: GuestVcpuOptions = {}) {
+  constructor(
+    memory: HostMemoryApi,
+    readonly name: string,
+    options: GuestVcpuOptions = {},
+  ) {
     const nice = options.nice === undefined ? DEFAULT_VCPU_NICE : options.nice;
     if (nice !== null && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `GuestVcpu nice: expected an integer in [-20, 19] or null, got ${String(nice)}`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `GuestVcpu nice: expected an integer in [-20, 19] or null, got ${String(nice)}`,
+      );
     }
     const wasmPath = kernelFile('guest');
     // Guest code obeys the kernel rules too; check it before a vCPU runs it.
     inspectKernel(readFileSync(wasmPath), memory.sizeBytes / 65536, 'guest');
-    this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), { workerData: { memory: memory.memory, wasmPath, nice }, name });
+    this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), {
+      workerData: { memory: memory.memory, wasmPath, nice },
+      name,
+    });
     this.worker.on('exit', () => (this.exited = true));
   }
 
@@ -50,14 +63,28 @@ export class GuestVcpu {
    * non-zero); returns completions and the exact elapsed time. With `audit` (host address of a
    * 'GAUD' area) every completion is audited (src/hypervisor/guest/loopback-audit.ts).
    */
-  async pump(drv: number, buf: bigint, scratch: number, ms: number, rounds = 64, opts: { audit?: number; stopAddr?: number; waitNs?: number } = {}): Promise<{ completed: number; elapsedNs: number }> {
+  async pump(
+    drv: number,
+    buf: bigint,
+    scratch: number,
+    ms: number,
+    rounds = 64,
+    opts: { audit?: number; stopAddr?: number; waitNs?: number } = {},
+  ): Promise<{ completed: number; elapsedNs: number }> {
     const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds, ...opts });
     if (!('completed' in r)) throw new Error('unexpected reply');
     return { completed: r.completed, elapsedNs: r.elapsedNs };
   }
 
   /** `count` one-at-a-time requests, polling or waiting on interrupts; per-request latency in µs. */
-  async rtt(drv: number, buf: bigint, scratch: number, count: number, mode: 'poll' | 'irq', timeoutNs = 1_000_000_000n): Promise<{ samplesUs: Float64Array; timeouts: number }> {
+  async rtt(
+    drv: number,
+    buf: bigint,
+    scratch: number,
+    count: number,
+    mode: 'poll' | 'irq',
+    timeoutNs = 1_000_000_000n,
+  ): Promise<{ samplesUs: Float64Array; timeouts: number }> {
     const r = await this.request({ op: 'rtt', drv, buf, scratch, count, mode, timeoutNs });
     if (!('samplesUs' in r)) throw new Error('unexpected reply');
     return { samplesUs: r.samplesUs, timeouts: r.timeouts };
@@ -71,7 +98,8 @@ export class GuestVcpu {
     const run = async (): Promise<Exclude<VcpuReply, { ok: false }>> => {
       if (this.exited) throw new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} has exited`);
       const reply = await new Promise<VcpuReply>((resolve, reject) => {
-        const onExit = (): void => reject(new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} exited during ${req.op}`));
+        const onExit = (): void =>
+          reject(new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} exited during ${req.op}`));
         this.worker.once('exit', onExit);
         this.worker.once('message', (m: VcpuReply) => {
           this.worker.off('exit', onExit);

@@ -34,7 +34,10 @@ export interface TrafficReport {
   wrong: number;
   byVersion: Record<string, number>;
   transitions: VersionTransition[];
-  /** Completions past the audit's `maxRequests` (counted, not checked for duplicates): size the audit so this stays 0. */
+  /**
+   * Completions past the audit's `maxRequests` (counted, not checked for duplicates):
+   * size the audit so this stays 0.
+   */
   unaudited: number;
 }
 
@@ -67,7 +70,11 @@ export class AuditedTraffic {
     const vcpu = new GuestVcpu(o.memory, `${o.name}/vcpu0`);
     try {
       const queue = await GuestQueue.create(guest, vcpu, size, features);
-      const device = new LoopbackDevice(o.runtime, guest, `${o.name}:loop0`, { maxQueueSize: size, maxBurst: 64, stampVersion: true });
+      const device = new LoopbackDevice(o.runtime, guest, `${o.name}:loop0`, {
+        maxQueueSize: size,
+        maxBurst: 64,
+        stampVersion: true,
+      });
       device.configure(queue.config);
       await device.attach(o.core, 64);
       await queue.bind(device.notifyWords(), device.queue.irqAddr);
@@ -87,7 +94,11 @@ export class AuditedTraffic {
    */
   start(maxMs = 600_000, opts: { guestSleeps?: boolean } = {}): void {
     Atomics.store(this.o.memory.i32, this.stopWord >> 2, 0);
-    this.pumping = this.queue.pump(maxMs, { audit: this.audit, stopAddr: this.stopWord, ...(opts.guestSleeps ? { waitNs: 1_000_000 } : {}) });
+    this.pumping = this.queue.pump(maxMs, {
+      audit: this.audit,
+      stopAddr: this.stopWord,
+      ...(opts.guestSleeps ? { waitNs: 1_000_000 } : {}),
+    });
   }
 
   /** Requests the device has served so far (read out of band from its state). */

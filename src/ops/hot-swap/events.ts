@@ -40,7 +40,10 @@ export interface SwapReport {
   commitMs: number;
   /** stage + self-test + commit (what the issue calls the whole swap). */
   swapMs: number;
-  /** From the call to the last acknowledgement: verify, ending the previous swap's grace window if one was open, and the swap. */
+  /**
+   * From the call to the last acknowledgement: verify, ending the previous swap's grace window if one
+   * was open, and the swap.
+   */
   totalMs: number;
   cores: SwapCommit[];
   coreLoadNs: number[];

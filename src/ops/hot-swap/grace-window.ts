@@ -45,10 +45,14 @@ export class GraceWindow {
     this.settled = new Promise((r) => (this.resolveSettled = r));
     const tag = `${next.info.name}@${next.info.version}`;
     this.onRolledBack = (e) => {
-      if (e.from.key === next.key) this.decide(`core ${e.coreId}: job #${e.job.id} failed on ${tag} (${e.failure.message}); the core put it back on ${previous.info.version}`);
+      if (e.from.key === next.key)
+        this.decide(
+          `core ${e.coreId}: job #${e.job.id} failed on ${tag} (${e.failure.message}); the core put it back on ${previous.info.version}`,
+        );
     };
     this.onFailed = (e) => {
-      if (e.job.kernel.key === next.key) this.decide(`core ${e.coreId}: job #${e.job.id} failed on ${tag} (${e.failure.message})`);
+      if (e.job.kernel.key === next.key)
+        this.decide(`core ${e.coreId}: job #${e.job.id} failed on ${tag} (${e.failure.message})`);
     };
     pool.on('job-rolled-back', this.onRolledBack);
     pool.on('job-failed', this.onFailed);
@@ -69,7 +73,10 @@ export class GraceWindow {
           this.decide(`health probe threw: ${e instanceof Error ? e.message : String(e)}`);
           return;
         }
-        if (now - base > options.maxErrorIncrease) this.decide(`error counter rose by ${now - base} (allowed: ${options.maxErrorIncrease}) within the grace window`);
+        if (now - base > options.maxErrorIncrease)
+          this.decide(
+            `error counter rose by ${now - base} (allowed: ${options.maxErrorIncrease}) within the grace window`,
+          );
       }, options.healthPollMs);
       this.poll.unref();
     }
@@ -85,7 +92,11 @@ export class GraceWindow {
   cancel(): void {
     this.claim();
     this.cancelled = true;
-    this.resolveSettled({ outcome: 'rollback-failed', reason: 'commit failed', error: 'the commit was refused and undone' });
+    this.resolveSettled({
+      outcome: 'rollback-failed',
+      reason: 'commit failed',
+      error: 'the commit was refused and undone',
+    });
   }
 
   /** Ends the window now with `reason` (null: keep the new version) and reports it. No-op once decided. */

@@ -44,11 +44,15 @@ export type SwapResult = SwapReport & { settled: Promise<SwapOutcome> };
 const optionsSchema = z.object({
   signature: z.unknown().optional(),
   graceMs: intIn(0, 600_000).optional(),
-  health: z.custom<() => number>((v) => typeof v === 'function', { error: 'a function returning an error count' }).optional(),
+  health: z
+    .custom<() => number>((v) => typeof v === 'function', { error: 'a function returning an error count' })
+    .optional(),
   maxErrorIncrease: intIn(0, 1e9).optional(),
   healthPollMs: intIn(1, 10_000).optional(),
 });
-const NAME = z.string({ error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' }).regex(/^[a-z][a-z0-9-]{0,7}$/, { error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' });
+const NAME = z
+  .string({ error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' })
+  .regex(/^[a-z][a-z0-9-]{0,7}$/, { error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' });
 const SHADOW_MIN_BYTES = 64 << 10;
 const SHADOW_MAX_BYTES = 16 << 20;
 const OWNER = 'hot-swap';
@@ -126,7 +130,11 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   rollback(name: string, reason = 'requested'): Promise<void> {
     return this.serial(async () => {
       const w = this.windows.get(name);
-      if (!w?.claim()) throw new QingtianError(ErrorCode.SwapRefused, `no swap of ${name} is in its grace window; nothing to roll back`);
+      if (!w?.claim())
+        throw new QingtianError(
+          ErrorCode.SwapRefused,
+          `no swap of ${name} is in its grace window; nothing to roll back`,
+        );
       await this.conclude(w, reason);
     });
   }
@@ -142,7 +150,11 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     if (this.closed) throw new QingtianError(ErrorCode.CoreUnavailable, 'host is shut down');
     const t0 = performance.now();
     parseArgs(NAME, name, 'hotSwap name');
-    if (!(bytes instanceof Uint8Array)) throw new QingtianError(ErrorCode.InvalidArgument, 'hotSwap module: expected the module as Wasm bytes (Uint8Array)');
+    if (!(bytes instanceof Uint8Array))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        'hotSwap module: expected the module as Wasm bytes (Uint8Array)',
+      );
     const o = parseArgs(optionsSchema, options ?? {}, 'hotSwap options');
     const { loader, pool } = this.deps;
 
@@ -152,7 +164,11 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const inspected = this.inspect(bytes, name);
     const info = inspected.info;
     const current = this.liveVersion(name);
-    if (!current) throw new QingtianError(ErrorCode.SwapRefused, `no version of module ${name} is loaded on the DPU cores; load it first (host.loadKernel), then swap`);
+    if (!current)
+      throw new QingtianError(
+        ErrorCode.SwapRefused,
+        `no version of module ${name} is loaded on the DPU cores; load it first (host.loadKernel), then swap`,
+      );
     let transform = checkCandidate(current.info, info);
     const verifyMs = ms(t0);
     const open = this.windows.get(name);
@@ -177,16 +193,28 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const selfTestMs = ms(tTest);
     if (failure) {
       await this.drop(next);
-      throw new QingtianError(ErrorCode.SwapRefused, `module ${info.name}@${info.version}: self-test failed (${failure}); the staged version was dropped`, { selfTest: failure });
+      throw new QingtianError(
+        ErrorCode.SwapRefused,
+        `module ${info.name}@${info.version}: self-test failed (${failure}); the staged version was dropped`,
+        { selfTest: failure },
+      );
     }
     const tag = { name, from: live.info.version, to: next.info.version };
     this.emit('staged', { ...tag, verifyMs, stageMs, selfTestMs, coreLoadNs });
 
     // ---- commit, all cores at once, each at its own next burst boundary
     const graceMs = o.graceMs ?? 500;
-    const window = new GraceWindow(name, live, next, transform, this.deps.pool, { graceMs, health: o.health, maxErrorIncrease: o.maxErrorIncrease ?? 0, healthPollMs: o.healthPollMs ?? 5 }, (w, reason) => {
-      void this.serial(() => this.conclude(w, reason));
-    });
+    const window = new GraceWindow(
+      name,
+      live,
+      next,
+      transform,
+      this.deps.pool,
+      { graceMs, health: o.health, maxErrorIncrease: o.maxErrorIncrease ?? 0, healthPollMs: o.healthPollMs ?? 5 },
+      (w, reason) => {
+        void this.serial(() => this.conclude(w, reason));
+      },
+    );
     const tCommit = performance.now();
     let cores: SwapCommit[];
     try {
@@ -204,15 +232,32 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     this.windows.set(name, window);
     window.start();
     const report: SwapReport = {
-      ...tag, key: next.key, sha256: next.info.sha256, signer, transformed: transform !== null,
-      verifyMs, stageMs, selfTestMs, commitMs, swapMs: stageMs + selfTestMs + commitMs, totalMs: ms(t0), cores, coreLoadNs, graceMs,
+      ...tag,
+      key: next.key,
+      sha256: next.info.sha256,
+      signer,
+      transformed: transform !== null,
+      verifyMs,
+      stageMs,
+      selfTestMs,
+      commitMs,
+      swapMs: stageMs + selfTestMs + commitMs,
+      totalMs: ms(t0),
+      cores,
+      coreLoadNs,
+      graceMs,
     };
     this.emit('swapped', report);
     return { ...report, settled: window.settled };
   }
 
   /** Commits on every core; if one refuses, the cores that committed are switched back and the stage dropped. */
-  private async commit(from: LoadedKernel, to: LoadedKernel, transform: SwapTransform | null, tag: { name: string; from: string; to: string }): Promise<SwapCommit[]> {
+  private async commit(
+    from: LoadedKernel,
+    to: LoadedKernel,
+    transform: SwapTransform | null,
+    tag: { name: string; from: string; to: string },
+  ): Promise<SwapCommit[]> {
     const cores = this.deps.pool.cores;
     const results = await Promise.allSettled(cores.map((c) => c.swapKernel(from, to, transform)));
     const bad = results.findIndex((r) => r.status === 'rejected');
@@ -221,10 +266,19 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
       for (const c of commits) this.emit('committed', { ...tag, ...c });
       return commits;
     }
-    await Promise.all(cores.map((c, i) => (results[i]!.status === 'fulfilled' ? c.swapKernel(to, from, reverse(transform)).catch(() => undefined) : Promise.resolve())));
+    await Promise.all(
+      cores.map((c, i) =>
+        results[i]!.status === 'fulfilled'
+          ? c.swapKernel(to, from, reverse(transform)).catch(() => undefined)
+          : Promise.resolve(),
+      ),
+    );
     await this.drop(to);
     const why = (results[bad] as PromiseRejectedResult).reason as Error;
-    throw new QingtianError(ErrorCode.SwapFailed, `commit of ${tag.name}@${tag.to} refused on core ${bad}: ${why.message}; every core runs ${tag.from} again`);
+    throw new QingtianError(
+      ErrorCode.SwapFailed,
+      `commit of ${tag.name}@${tag.to} refused on core ${bad}: ${why.message}; every core runs ${tag.from} again`,
+    );
   }
 
   /** The end of a grace window, inside the swap queue: keep (reason null) or roll back. */
@@ -236,14 +290,19 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     const fellBack = this.deps.pool.cores.some((c) => c.runningJobs().some((j) => j.kernel.key === previous.key));
     if (reason === null && fellBack) reason = `a job fell back to ${previous.info.version} on its core`;
     if (reason === null) {
-      const freed = await this.drop(previous).then(() => true, () => false);
+      const freed = await this.drop(previous).then(
+        () => true,
+        () => false,
+      );
       this.registry.setStatus(previous, freed ? 'retired' : 'previous');
       this.emit('settled', { name, version: next.info.version, freed: freed ? previous.info.version : null });
       w.finish({ outcome: 'kept', previousFreed: freed });
       return;
     }
     const t0 = performance.now();
-    const results = await Promise.allSettled(this.deps.pool.cores.map((c) => c.swapKernel(next, previous, reverse(w.transform))));
+    const results = await Promise.allSettled(
+      this.deps.pool.cores.map((c) => c.swapKernel(next, previous, reverse(w.transform))),
+    );
     const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) {
       const error = (bad.reason as Error).message;
@@ -267,12 +326,25 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     try {
       return inspectKernel(bytes, this.deps.memory.sizeBytes / 65536, `${name} (hot swap)`);
     } catch (e) {
-      const segs = isQingtianError(e, ErrorCode.KernelRejected) ? (e.details['segments'] as { offset: number | null; byteLength: number }[] | undefined) : undefined;
+      const segs = isQingtianError(e, ErrorCode.KernelRejected)
+        ? (e.details['segments'] as { offset: number | null; byteLength: number }[] | undefined)
+        : undefined;
       if (!segs) throw e;
       // The low 64 KiB are never handed out (address 0 means "none" to kernels) but are still host memory.
-      const low: Region = { id: 0, name: 'low 64 KiB (never allocated: address 0 is "no address")', owner: 'host memory', kind: 'reserved', base: 0, sizeBytes: 65536 };
+      const low: Region = {
+        id: 0,
+        name: 'low 64 KiB (never allocated: address 0 is "no address")',
+        owner: 'host memory',
+        kind: 'reserved',
+        base: 0,
+        sizeBytes: 65536,
+      };
       const over = overlappedRegions(segs, [low, ...this.deps.memory.regions()]);
-      throw new QingtianError(ErrorCode.KernelRejected, `${(e as Error).message}${over.length ? `; it would write ${over.join('; ')}` : ''}`, { ...(e as QingtianError).details, overlaps: over });
+      throw new QingtianError(
+        ErrorCode.KernelRejected,
+        `${(e as Error).message}${over.length ? `; it would write ${over.join('; ')}` : ''}`,
+        { ...(e as QingtianError).details, overlaps: over },
+      );
     }
   }
 
@@ -289,7 +361,12 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
       // optional declaration: the default shadow size
     }
     const mem = this.deps.memory;
-    const shadow = mem.alloc({ name: `hot-swap:shadow:${k.info.name}@${k.info.version}`, owner: OWNER, kind: 'core-scratch', sizeBytes: bytes });
+    const shadow = mem.alloc({
+      name: `hot-swap:shadow:${k.info.name}@${k.info.version}`,
+      owner: OWNER,
+      kind: 'core-scratch',
+      sizeBytes: bytes,
+    });
     try {
       const status = k.fn<(s: number, b: number) => number>(SELF_TEST_EXPORT)(shadow.base, shadow.sizeBytes);
       return status === 0 ? '' : `${SELF_TEST_EXPORT} returned ${status}`;
@@ -311,7 +388,10 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
     if (found.length <= 1) return found[0];
     const cached = this.deps.runtime.cached(name);
     if (cached && found.includes(cached)) return cached;
-    throw new QingtianError(ErrorCode.SwapRefused, `module ${name} has ${found.length} versions loaded (${found.map((k) => k.info.version).join(', ')}); which one is live is ambiguous`);
+    throw new QingtianError(
+      ErrorCode.SwapRefused,
+      `module ${name} has ${found.length} versions loaded (${found.map((k) => k.info.version).join(', ')}); which one is live is ambiguous`,
+    );
   }
 
   private serial<T>(f: () => Promise<T>): Promise<T> {

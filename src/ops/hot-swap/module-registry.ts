@@ -39,8 +39,15 @@ export class ModuleRegistry {
     }
     const i = kernel.info;
     const rec: ModuleRecord = {
-      name: i.name, version: i.version, abi: i.abi, stateLayout: i.stateLayout, sha256: i.sha256,
-      signer: signature?.keyId ?? null, signature: signature?.signature ?? null, key: kernel.key, status,
+      name: i.name,
+      version: i.version,
+      abi: i.abi,
+      stateLayout: i.stateLayout,
+      sha256: i.sha256,
+      signer: signature?.keyId ?? null,
+      signature: signature?.signature ?? null,
+      key: kernel.key,
+      status,
     };
     this.records.push(rec);
     while (this.records.length > HISTORY) {

@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
@@ -51,7 +59,10 @@ function statement(sha256: string): Buffer {
 
 /** Key id of an Ed25519 public key: 16 hex digits of the SHA-256 of its SPKI DER encoding. */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** A fresh Ed25519 key pair as PEM (private: PKCS#8, public: SPKI) and its key id. */
@@ -70,9 +81,16 @@ export function ed25519PublicKey(key: string | KeyObject, what = 'public key'): 
   try {
     k = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
   } catch (e) {
-    throw new QingtianError(ErrorCode.InvalidArgument, `${what}: expected an Ed25519 public key in PEM (SPKI), got an unreadable key: ${(e as Error).message}`);
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${what}: expected an Ed25519 public key in PEM (SPKI), got an unreadable key: ${(e as Error).message}`,
+    );
   }
-  if (k.asymmetricKeyType !== 'ed25519') throw new QingtianError(ErrorCode.InvalidArgument, `${what}: expected an Ed25519 key, got ${k.asymmetricKeyType ?? k.type}`);
+  if (k.asymmetricKeyType !== 'ed25519')
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${what}: expected an Ed25519 key, got ${k.asymmetricKeyType ?? k.type}`,
+    );
   return k;
 }
 
@@ -81,16 +99,26 @@ function ed25519PrivateKey(key: string | KeyObject): KeyObject {
   try {
     k = typeof key === 'string' ? createPrivateKey(key) : key;
   } catch (e) {
-    throw new QingtianError(ErrorCode.InvalidArgument, `signing key: expected an Ed25519 private key in PEM (PKCS#8): ${(e as Error).message}`);
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `signing key: expected an Ed25519 private key in PEM (PKCS#8): ${(e as Error).message}`,
+    );
   }
   if (k.type !== 'private' || k.asymmetricKeyType !== 'ed25519') {
-    throw new QingtianError(ErrorCode.InvalidArgument, `signing key: expected an Ed25519 private key, got ${k.type} ${k.asymmetricKeyType ?? ''}`.trim());
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `signing key: expected an Ed25519 private key, got ${k.type} ${k.asymmetricKeyType ?? ''}`.trim(),
+    );
   }
   return k;
 }
 
 /** Signs a module's bytes. `module` names what is signed (for messages; the bytes are what counts). */
-export function signModule(bytes: Uint8Array, privateKey: string | KeyObject, module: { name: string; version: string }): ModuleSignature {
+export function signModule(
+  bytes: Uint8Array,
+  privateKey: string | KeyObject,
+  module: { name: string; version: string },
+): ModuleSignature {
   const key = ed25519PrivateKey(privateKey);
   const sha256 = sha256Hex(bytes);
   return {
@@ -110,13 +138,19 @@ export function parseSignature(input: unknown): ModuleSignature {
     try {
       value = JSON.parse(value);
     } catch {
-      throw new QingtianError(ErrorCode.BadSignature, 'signature: not a JSON signature document', { reason: 'malformed' });
+      throw new QingtianError(ErrorCode.BadSignature, 'signature: not a JSON signature document', {
+        reason: 'malformed',
+      });
     }
   }
   const r = signatureSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new QingtianError(ErrorCode.BadSignature, `signature.${issue.path.map(String).join('.')}: expected ${issue.message}`, { reason: 'malformed' });
+    throw new QingtianError(
+      ErrorCode.BadSignature,
+      `signature.${issue.path.map(String).join('.')}: expected ${issue.message}`,
+      { reason: 'malformed' },
+    );
   }
   return r.data;
 }
@@ -153,13 +187,21 @@ export class TrustedKeys {
   /** `verify`, returning the parsed signature that verified. */
   check(bytes: Uint8Array, signature: unknown): ModuleSignature {
     if (signature === undefined || signature === null) {
-      throw new QingtianError(ErrorCode.BadSignature, 'module is unsigned: a hot swap needs an Ed25519 signature by a key this host trusts', { reason: 'unsigned' });
+      throw new QingtianError(
+        ErrorCode.BadSignature,
+        'module is unsigned: a hot swap needs an Ed25519 signature by a key this host trusts',
+        { reason: 'unsigned' },
+      );
     }
     const sig = parseSignature(signature);
     const key = this.keys.get(sig.keyId);
     if (!key) {
       const trusted = this.keys.size ? `trusted: ${this.ids().join(', ')}` : 'this host trusts no key yet';
-      throw new QingtianError(ErrorCode.BadSignature, `module signed by key ${sig.keyId}, which this host does not trust (${trusted})`, { reason: 'untrusted-key', keyId: sig.keyId });
+      throw new QingtianError(
+        ErrorCode.BadSignature,
+        `module signed by key ${sig.keyId}, which this host does not trust (${trusted})`,
+        { reason: 'untrusted-key', keyId: sig.keyId },
+      );
     }
     const sha256 = sha256Hex(bytes);
     if (sha256 !== sig.module.sha256) {
@@ -170,7 +212,11 @@ export class TrustedKeys {
       );
     }
     if (!verify(null, statement(sha256), key, Buffer.from(sig.signature, 'base64'))) {
-      throw new QingtianError(ErrorCode.BadSignature, `bad signature: it does not verify with key ${sig.keyId} for sha256 ${sha256.slice(0, 16)}…`, { reason: 'invalid', keyId: sig.keyId });
+      throw new QingtianError(
+        ErrorCode.BadSignature,
+        `bad signature: it does not verify with key ${sig.keyId} for sha256 ${sha256.slice(0, 16)}…`,
+        { reason: 'invalid', keyId: sig.keyId },
+      );
     }
     return sig;
   }

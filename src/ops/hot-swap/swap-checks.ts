@@ -27,11 +27,22 @@ function refuse(message: string, details: Record<string, unknown> = {}): never {
  */
 export function checkCandidate(live: KernelImageInfo, next: KernelImageInfo): SwapTransform | null {
   const tag = `${next.name}@${next.version}`;
-  if (next.name !== live.name) refuse(`module ${tag} is not a version of ${live.name} (live: ${live.name}@${live.version})`, { expected: live.name, got: next.name });
-  if (!next.functions.includes(SELF_TEST_EXPORT)) refuse(`module ${tag}: missing export ${SELF_TEST_EXPORT}(scratch, bytes); a hot-swappable module tests itself on shadow data`, { missing: [SELF_TEST_EXPORT] });
+  if (next.name !== live.name)
+    refuse(`module ${tag} is not a version of ${live.name} (live: ${live.name}@${live.version})`, {
+      expected: live.name,
+      got: next.name,
+    });
+  if (!next.functions.includes(SELF_TEST_EXPORT))
+    refuse(
+      `module ${tag}: missing export ${SELF_TEST_EXPORT}(scratch, bytes); a hot-swappable module tests itself on shadow data`,
+      { missing: [SELF_TEST_EXPORT] },
+    );
   const missing = live.functions.filter((f) => !MANAGER_EXPORTS.has(f) && !next.functions.includes(f));
   if (missing.length > 0) {
-    refuse(`module ${tag}: missing export${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that ${live.name}@${live.version} provides (jobs and callers use them)`, { missing });
+    refuse(
+      `module ${tag}: missing export${missing.length > 1 ? 's' : ''} ${missing.join(', ')} that ${live.name}@${live.version} provides (jobs and callers use them)`,
+      { missing },
+    );
   }
   if (next.stateLayout === live.stateLayout) return null;
   for (const l of [live.stateLayout, next.stateLayout]) {
@@ -44,7 +55,12 @@ export function checkCandidate(live: KernelImageInfo, next: KernelImageInfo): Sw
       { missing: [TRANSFORM_EXPORT] },
     );
   }
-  return { name: TRANSFORM_EXPORT, in: newer === next ? 'to' : 'from', fromLayout: live.stateLayout, toLayout: next.stateLayout };
+  return {
+    name: TRANSFORM_EXPORT,
+    in: newer === next ? 'to' : 'from',
+    fromLayout: live.stateLayout,
+    toLayout: next.stateLayout,
+  };
 }
 
 /** The same transform, run the other way (rollback). */
@@ -56,13 +72,17 @@ export function reverse(t: SwapTransform | null): SwapTransform | null {
  * For a module the loader refused for its data segments: which live regions of host memory
  * each segment would have overwritten, for the refusal message.
  */
-export function overlappedRegions(segments: readonly { offset: number | null; byteLength: number }[], regions: readonly Region[]): string[] {
+export function overlappedRegions(
+  segments: readonly { offset: number | null; byteLength: number }[],
+  regions: readonly Region[],
+): string[] {
   const out: string[] = [];
   for (const s of segments) {
     if (s.offset === null) continue;
     const end = s.offset + s.byteLength;
     for (const r of regions) {
-      if (s.offset < r.base + r.sizeBytes && r.base < end) out.push(`${s.byteLength} B at 0x${s.offset.toString(16)} over '${r.name}' (${r.kind}, owner ${r.owner})`);
+      if (s.offset < r.base + r.sizeBytes && r.base < end)
+        out.push(`${s.byteLength} B at 0x${s.offset.toString(16)} over '${r.name}' (${r.kind}, owner ${r.owner})`);
     }
   }
   return out;

@@ -25,7 +25,13 @@ export function sleep(ms: number): Promise<void> {
  * doorbell (the producer protocol: a sleeping core must be woken), spinning on the answer.
  * Returns sorted latencies in µs.
  */
-export function sampleEcho(core: DpuCore, i32: Int32Array, echoBase: number, n: number, seq: { v: number }): Float64Array {
+export function sampleEcho(
+  core: DpuCore,
+  i32: Int32Array,
+  echoBase: number,
+  n: number,
+  seq: { v: number },
+): Float64Array {
   const req = (echoBase + 64) >> 2;
   const resp = (echoBase + 128) >> 2;
   const out = new Float64Array(n);

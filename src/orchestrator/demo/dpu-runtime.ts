@@ -22,16 +22,37 @@ export const dpuRuntime: DemoChapter = {
     );
 
     const core0 = host.dpu.core(0);
-    const scratch = host.memory.alloc({ name: 'demo:scrub', owner: 'demo', kind: 'core-scratch', sizeBytes: SCRUB_BYTES });
-    const fill = host.memory.allocState({ name: 'demo:fill', owner: 'demo', kind: 'job-state', magic: 'FILL', layoutVersion: 1, payloadBytes: 64 });
+    const scratch = host.memory.alloc({
+      name: 'demo:scrub',
+      owner: 'demo',
+      kind: 'core-scratch',
+      sizeBytes: SCRUB_BYTES,
+    });
+    const fill = host.memory.allocState({
+      name: 'demo:fill',
+      owner: 'demo',
+      kind: 'job-state',
+      magic: 'FILL',
+      layoutVersion: 1,
+      payloadBytes: 64,
+    });
     const seed = 0x9e37_79b9;
     host.memory.view.setUint32(fill.payload, scratch.base, true);
     host.memory.view.setUint32(fill.payload + 4, scratch.sizeBytes, true);
     host.memory.view.setUint32(fill.payload + 8, seed, true);
-    const echo = host.memory.allocState({ name: 'demo:echo', owner: 'demo', kind: 'job-state', magic: 'ECHO', layoutVersion: 1, payloadBytes: 256 });
+    const echo = host.memory.allocState({
+      name: 'demo:echo',
+      owner: 'demo',
+      kind: 'job-state',
+      magic: 'ECHO',
+      layoutVersion: 1,
+      payloadBytes: 256,
+    });
     const fillJob = await core0.attachJob({ kernel, entry: 'core_fill', state: fill.base, budget: 256 });
     const echoJob = await core0.attachJob({ kernel, entry: 'core_echo', state: echo.base, budget: 1 });
-    say(`core 0 runs two jobs: core_fill scrubbing ${SCRUB_BYTES / MIB} MiB in 16 KiB bursts, and core_echo answering the main thread`);
+    say(
+      `core 0 runs two jobs: core_fill scrubbing ${SCRUB_BYTES / MIB} MiB in 16 KiB bursts, and core_echo answering the main thread`,
+    );
 
     const i32 = host.memory.i32;
     const scrubLines = (): number => Number(host.memory.view.getBigUint64(fill.payload + 24, true));
@@ -47,7 +68,9 @@ export const dpuRuntime: DemoChapter = {
       }
       const c = core0.counters();
       const gbps = (scrubLines() * 64) / ((performance.now() - t0) / 1000) / 1e9;
-      say(`  t=${s}s  core 0: ${c.bursts - c0.bursts} bursts, ${c.items - c0.items} items, scrub ${gbps.toFixed(2)} GB/s, echo p50 ${median(lat).toFixed(2)} µs`);
+      say(
+        `  t=${s}s  core 0: ${c.bursts - c0.bursts} bursts, ${c.items - c0.items} items, scrub ${gbps.toFixed(2)} GB/s, echo p50 ${median(lat).toFixed(2)} µs`,
+      );
     }
     const elapsed = (performance.now() - t0) / 1000;
     await core0.detachJob(fillJob);
@@ -56,19 +79,31 @@ export const dpuRuntime: DemoChapter = {
     const passes = Number(host.memory.view.getBigUint64(fill.payload + 16, true));
     const cursor = host.memory.view.getUint32(fill.payload + 12, true);
     const covered = passes > 0 ? scratch.sizeBytes : cursor;
-    for (let a = scratch.base; a < scratch.base + covered; a += 4) if (host.memory.view.getUint32(a, true) !== ((a ^ seed) >>> 0)) wrong++;
-    say(`scrub verified: ${(covered / MIB).toFixed(0)} MiB checked word by word, ${wrong} wrong (${passes} full passes)`);
+    for (let a = scratch.base; a < scratch.base + covered; a += 4)
+      if (host.memory.view.getUint32(a, true) !== (a ^ seed) >>> 0) wrong++;
+    say(
+      `scrub verified: ${(covered / MIB).toFixed(0)} MiB checked word by word, ${wrong} wrong (${passes} full passes)`,
+    );
     record('scrub job on a DPU core', `${((lines * 64) / elapsed / 1e9).toFixed(2)} GB/s, ${wrong} wrong words`);
     record('main ↔ core echo round trip (while scrubbing)', `p50 ${median(lat).toFixed(2)} µs`);
 
     // A job whose state region is corrupt fails alone; the core keeps serving.
-    const bad = host.memory.allocState({ name: 'demo:bad', owner: 'demo', kind: 'job-state', magic: 'FILL', layoutVersion: 1, payloadBytes: 64 });
+    const bad = host.memory.allocState({
+      name: 'demo:bad',
+      owner: 'demo',
+      kind: 'job-state',
+      magic: 'FILL',
+      layoutVersion: 1,
+      payloadBytes: 64,
+    });
     host.memory.view.setUint32(bad.base, fourcc('XXXX'), true);
     const failed = new Promise<JobFailedEvent>((r) => host.dpu.once('job-failed', r));
     await core0.attachJob({ kernel, entry: 'core_fill', state: bad.base, budget: 1 });
     const ev = await failed;
     const after = sampleEcho(core0, i32, echo.base, 100, seq);
-    say(`a job with a corrupt state header failed alone (${ev.failure.message}); core 0 kept answering (echo p50 ${after[50]!.toFixed(2)} µs)`);
+    say(
+      `a job with a corrupt state header failed alone (${ev.failure.message}); core 0 kept answering (echo p50 ${after[50]!.toFixed(2)} µs)`,
+    );
     record('fault isolation', `bad job detached with status ${ev.failure.status}; core kept running`);
 
     // Idle: interrupt mode sleeps on the doorbell.
@@ -92,7 +127,9 @@ export const dpuRuntime: DemoChapter = {
       if (woke) wake.push(Number(process.hrtime.bigint() - t) / 1000);
     }
     const c = core0.counters();
-    say(`interrupt mode: idle process CPU ${idlePct.toFixed(2)} % of a core; 200 doorbells → ${c.wakeups - before.wakeups} wake-ups, wake-up from Atomics.wait p50 ${median(wake).toFixed(1)} µs`);
+    say(
+      `interrupt mode: idle process CPU ${idlePct.toFixed(2)} % of a core; 200 doorbells → ${c.wakeups - before.wakeups} wake-ups, wake-up from Atomics.wait p50 ${median(wake).toFixed(1)} µs`,
+    );
     record('idle core in interrupt mode', `${idlePct.toFixed(2)} % CPU; wake-up p50 ${median(wake).toFixed(1)} µs`);
     await core0.detachJob(echoJob);
     await core0.setMode('adaptive', 4096);

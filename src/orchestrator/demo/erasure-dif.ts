@@ -23,9 +23,22 @@ export const erasureDif: DemoChapter = {
   async run({ host, say, record }) {
     const mem = host.memory;
     const rs = new ReedSolomon({ dataShards: K, parityShards: M, matrix: 'isal-cauchy', runtime: host.runtime });
-    const dif = new T10Dif({ blockSize: BLOCK, type: 1, refTag: 0, appTag: 0x5154, checks: { appTag: true }, runtime: host.runtime, simd: rs.flavour });
+    const dif = new T10Dif({
+      blockSize: BLOCK,
+      type: 1,
+      refTag: 0,
+      appTag: 0x5154,
+      checks: { appTag: true },
+      runtime: host.runtime,
+      simd: rs.flavour,
+    });
     const off = await EcOffload.start(host.runtime, host.dpu, { simd: rs.flavour });
-    const disks = mem.alloc({ name: 'demo:disks', owner: 'demo', kind: 'guest-ram', sizeBytes: STRIPES * (K + M) * SHARD });
+    const disks = mem.alloc({
+      name: 'demo:disks',
+      owner: 'demo',
+      kind: 'guest-ram',
+      sizeBytes: STRIPES * (K + M) * SHARD,
+    });
     const addr = (stripe: number, disk: number): number => disks.base + (stripe * (K + M) + disk) * SHARD;
     try {
       // Volume data: every data shard holds 16 protected blocks, LBA = position in the volume.
@@ -43,40 +56,66 @@ export const erasureDif: DemoChapter = {
       }
       const lba = (s: number, d: number): number => (s * K + d) * BLOCKS_PER_SHARD;
       let t = performance.now();
-      for (let s = 0; s < STRIPES; s++) for (let d = 0; d < K; d++) dif.withRefTag(lba(s, d)).generateAt(addr(s, d), BLOCKS_PER_SHARD);
+      for (let s = 0; s < STRIPES; s++)
+        for (let d = 0; d < K; d++) dif.withRefTag(lba(s, d)).generateAt(addr(s, d), BLOCKS_PER_SHARD);
       const genMs = performance.now() - t;
       const volumeBytes = STRIPES * K * BLOCKS_PER_SHARD * BLOCK;
-      say(`T10 PI type 1 on ${STRIPES * K * BLOCKS_PER_SHARD} blocks of 4 KiB (${(volumeBytes / 2 ** 20).toFixed(1)} MiB): guard CRC16, app tag 0x5154, ref tag = LBA, in ${genMs.toFixed(1)} ms`);
+      say(
+        `T10 PI type 1 on ${STRIPES * K * BLOCKS_PER_SHARD} blocks of 4 KiB (${(volumeBytes / 2 ** 20).toFixed(1)} MiB): guard CRC16, app tag 0x5154, ref tag = LBA, in ${genMs.toFixed(1)} ms`,
+      );
 
-      const stripes = Array.from({ length: STRIPES }, (_, s) => ({ data: [...Array(K).keys()].map((d) => addr(s, d)), parity: [...Array(M).keys()].map((p) => addr(s, K + p)) }));
+      const stripes = Array.from({ length: STRIPES }, (_, s) => ({
+        data: [...Array(K).keys()].map((d) => addr(s, d)),
+        parity: [...Array(M).keys()].map((p) => addr(s, K + p)),
+      }));
       await off.encode(rs, stripes, SHARD); // first pass: the core's kernel tiers up (Liftoff -> TurboFan)
       t = performance.now();
       const enc = await off.encode(rs, stripes, SHARD);
       const encS = (performance.now() - t) / 1000;
-      say(`RS(${K},${M}) ${rs.matrix} (${rs.flavour} kernels): ${STRIPES} stripes encoded by an ec_batch job on ${off.cores} DPU core(s), ${(enc.bytes / encS / 1e9).toFixed(2)} GB/s of data (second pass)`);
+      say(
+        `RS(${K},${M}) ${rs.matrix} (${rs.flavour} kernels): ${STRIPES} stripes encoded by an ec_batch job on ${off.cores} DPU core(s), ${(enc.bytes / encS / 1e9).toFixed(2)} GB/s of data (second pass)`,
+      );
       record(`RS(${K},${M}) encode, batch on ${off.cores} DPU core(s)`, `${(enc.bytes / encS / 1e9).toFixed(2)} GB/s`);
 
       const expected = mem.u8.slice(disks.base, disks.base + disks.sizeBytes);
       const lost = [1, 4, 9, 12];
       for (let s = 0; s < STRIPES; s++) for (const d of lost) mem.u8.fill(0, addr(s, d), addr(s, d) + SHARD);
-      say(`disks ${lost.join(', ')} lost (three data disks and one parity disk): ${STRIPES * lost.length} shards zeroed`);
+      say(
+        `disks ${lost.join(', ')} lost (three data disks and one parity disk): ${STRIPES * lost.length} shards zeroed`,
+      );
       t = performance.now();
-      const rec = await off.reconstruct(rs, stripes.map((_, s) => ({ shards: [...Array(K + M).keys()].map((d) => addr(s, d)) })), lost, SHARD);
+      const rec = await off.reconstruct(
+        rs,
+        stripes.map((_, s) => ({ shards: [...Array(K + M).keys()].map((d) => addr(s, d)) })),
+        lost,
+        SHARD,
+      );
       const recS = (performance.now() - t) / 1000;
       const same = Buffer.from(mem.u8.buffer, disks.base, disks.sizeBytes).equals(expected);
-      say(`rebuilt on the DPU: ${(rec.bytes / recS / 1e9).toFixed(2)} GB/s; every byte equal to before the loss: ${same}`);
-      record(`RS(${K},${M}) rebuild of 4 lost disks`, `${(rec.bytes / recS / 1e9).toFixed(2)} GB/s, byte-exact: ${same}`);
+      say(
+        `rebuilt on the DPU: ${(rec.bytes / recS / 1e9).toFixed(2)} GB/s; every byte equal to before the loss: ${same}`,
+      );
+      record(
+        `RS(${K},${M}) rebuild of 4 lost disks`,
+        `${(rec.bytes / recS / 1e9).toFixed(2)} GB/s, byte-exact: ${same}`,
+      );
 
       t = performance.now();
       let failures = 0;
-      for (let s = 0; s < STRIPES; s++) for (let d = 0; d < K; d++) if (!dif.withRefTag(lba(s, d)).verifyAt(addr(s, d), BLOCKS_PER_SHARD).ok) failures++;
+      for (let s = 0; s < STRIPES; s++)
+        for (let d = 0; d < K; d++)
+          if (!dif.withRefTag(lba(s, d)).verifyAt(addr(s, d), BLOCKS_PER_SHARD).ok) failures++;
       const verS = (performance.now() - t) / 1000;
-      say(`DIF verify of the whole volume after the rebuild: ${failures} failing shards, ${(volumeBytes / verS / 1e9).toFixed(2)} GB/s`);
+      say(
+        `DIF verify of the whole volume after the rebuild: ${failures} failing shards, ${(volumeBytes / verS / 1e9).toFixed(2)} GB/s`,
+      );
 
       const victim = addr(7, 4) + 5 * UNIT + 1234;
       mem.u8[victim]! ^= 0x10;
       const r = dif.withRefTag(lba(7, 4)).verifyAt(addr(7, 4), BLOCKS_PER_SHARD);
-      const what = r.ok ? 'NOT caught' : `caught: LBA ${lba(7, 4) + r.block}, ${r.tag} expected 0x${r.expected.toString(16)}, found 0x${r.actual.toString(16)}`;
+      const what = r.ok
+        ? 'NOT caught'
+        : `caught: LBA ${lba(7, 4) + r.block}, ${r.tag} expected 0x${r.expected.toString(16)}, found 0x${r.actual.toString(16)}`;
       say(`one bit flipped in stripe 7, disk 4, block 5: ${what}`);
       record('T10 DIF on a flipped bit', what);
       record('T10 DIF verify, whole volume', `${(volumeBytes / verS / 1e9).toFixed(2)} GB/s, ${failures} failures`);

@@ -13,12 +13,23 @@ function frame(src: number, dst: number, sport: number, dport: number, vni?: num
   const be16 = (n: number): number[] => [(n >> 8) & 255, n & 255];
   const be32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
   const tcp = [...be16(sport), ...be16(dport), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0];
-  const ip = (s: number, d: number, proto: number, body: number[]): number[] => [0x45, 0, ...be16(20 + body.length), 0, 0, 0x40, 0, 64, proto, 0, 0, ...be32(s), ...be32(d), ...body];
+  // prettier-ignore
+  const ip = (s: number, d: number, proto: number, body: number[]): number[] => [
+    0x45, 0, ...be16(20 + body.length),
+    0, 0, 0x40, 0,
+    64, proto, 0, 0,
+    ...be32(s),
+    ...be32(d),
+    ...body,
+  ];
   const eth = (body: number[]): number[] => [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, ...body];
   let f = eth(ip(src, dst, 6, tcp));
   if (vni !== undefined) {
     const vx = [0x08, 0, 0, 0, ...be32(vni << 8)];
-    f = eth(ip(0x0a000001, 0x0a000002, 17, [...be16(49152), ...be16(4789), ...be16(8 + vx.length + f.length), 0, 0, ...vx, ...f]));
+    // prettier-ignore
+    f = eth(ip(0x0a000001, 0x0a000002, 17, [
+      ...be16(49152), ...be16(4789), ...be16(8 + vx.length + f.length), 0, 0, ...vx, ...f,
+    ]));
   }
   return Uint8Array.from(f);
 }
@@ -42,14 +53,29 @@ export const flowLookups: DemoChapter = {
     // Parser → flow keys (one VXLAN frame among them), then the flow cache.
     const parser = new PacketParser({ runtime });
     const flows = 50_000;
-    const frames = Array.from({ length: flows }, (_, i) => frame(0xc0a80000 | (i & 0xffff), 0x0a000000 | rng.below(1 << 20), 1024 + (i % 50000), [80, 443, 22][i % 3]!, i === 7 ? 5001 : undefined));
+    const frames = Array.from({ length: flows }, (_, i) =>
+      frame(
+        0xc0a80000 | (i & 0xffff),
+        0x0a000000 | rng.below(1 << 20),
+        1024 + (i % 50000),
+        [80, 443, 22][i % 3]!,
+        i === 7 ? 5001 : undefined,
+      ),
+    );
     let t0 = performance.now();
     const parsed = parser.parseBurst(frames);
     const parseMs = performance.now() - t0;
     const vx = parsed[7]!;
-    say(`parsed ${flows} frames in ${parseMs.toFixed(0)} ms; frame 7 is VXLAN: VNI ${vx.vni}, inner ${vx.src}:${vx.srcPort} → ${vx.dst}:${vx.dstPort}`);
+    say(
+      `parsed ${flows} frames in ${parseMs.toFixed(0)} ms; frame 7 is VXLAN: VNI ${vx.vni}, inner ${vx.src}:${vx.srcPort} → ${vx.dst}:${vx.dstPort}`,
+    );
     const table = new FlowTable({ runtime, capacity: 2 * flows });
-    const keys = mem.alloc({ name: 'demo:flow-keys', owner: 'demo', kind: 'core-scratch', sizeBytes: flows * FLOW_KEY_BYTES + 4096 });
+    const keys = mem.alloc({
+      name: 'demo:flow-keys',
+      owner: 'demo',
+      kind: 'core-scratch',
+      sizeBytes: flows * FLOW_KEY_BYTES + 4096,
+    });
     try {
       parsed.forEach((p, i) => {
         table.insert(p.key, i);
@@ -61,7 +87,9 @@ export const flowLookups: DemoChapter = {
         for (let b = 0; b + BURST <= flows; b += BURST) table.lookupAt(keys.base + b * FLOW_KEY_BYTES, BURST, out);
       }
       const ms = performance.now() - t0;
-      say(`flow cache: ${table.size} flows installed; ${20 * flows} lookups in bursts of 32 (zero-copy from host memory): ${rate(20 * flows, ms)}`);
+      say(
+        `flow cache: ${table.size} flows installed; ${20 * flows} lookups in bursts of 32 (zero-copy from host memory): ${rate(20 * flows, ms)}`,
+      );
       record('flow cache lookups (50k flows, burst 32)', rate(20 * flows, ms));
     } finally {
       table.dispose();
@@ -78,11 +106,27 @@ export const flowLookups: DemoChapter = {
       for (let i = 0; i < 2000; i++) {
         const len = [16, 20, 24, 28, 32][i % 5]!;
         const port = services[i % services.length]!;
-        cls.insert({ src: { addr: (0x0a000000 | rng.below(1 << 24)) >>> 0, length: len }, dst: { addr: (0xac100000 | rng.below(1 << 16)) >>> 0, length: 16 + (i % 3) * 8 }, dstPorts: [port, port], proto: 6, priority: i });
+        cls.insert({
+          src: { addr: (0x0a000000 | rng.below(1 << 24)) >>> 0, length: len },
+          dst: { addr: (0xac100000 | rng.below(1 << 16)) >>> 0, length: 16 + (i % 3) * 8 },
+          dstPorts: [port, port],
+          proto: 6,
+          priority: i,
+        });
       }
       cls.insert({ priority: 100_000 }); // default deny, lowest priority
       const h = new Uint32Array(mem.memory.buffer, hdr.base, hdrCount * 5);
-      for (let i = 0; i < hdrCount; i++) h.set([(0x0a000000 | rng.below(1 << 24)) >>> 0, (0xac100000 | rng.below(1 << 16)) >>> 0, 1024 + rng.below(60000), services[rng.below(services.length)]!, 6], i * 5);
+      for (let i = 0; i < hdrCount; i++)
+        h.set(
+          [
+            (0x0a000000 | rng.below(1 << 24)) >>> 0,
+            (0xac100000 | rng.below(1 << 16)) >>> 0,
+            1024 + rng.below(60000),
+            services[rng.below(services.length)]!,
+            6,
+          ],
+          i * 5,
+        );
       const out = hdr.base + hdrCount * 20;
       t0 = performance.now();
       for (let b = 0; b < hdrCount; b += BURST) cls.classifyAt(hdr.base + b * 20, BURST, out + b * 4);
@@ -96,8 +140,13 @@ export const flowLookups: DemoChapter = {
         ids[at] = cls.insertNormal(rule);
       }
       const updMs = performance.now() - t0;
-      say(`classifier (TupleMerge, ${cls.size} rules in ${cls.tableCount} tables): ${rate(hdrCount, clsMs)} lookups, ${rate(40_000, updMs)} rule updates (remove + insert)`);
-      record('security-group classifier (2k rules)', `${rate(hdrCount, clsMs)} lookups, ${rate(40_000, updMs)} updates`);
+      say(
+        `classifier (TupleMerge, ${cls.size} rules in ${cls.tableCount} tables): ${rate(hdrCount, clsMs)} lookups, ${rate(40_000, updMs)} rule updates (remove + insert)`,
+      );
+      record(
+        'security-group classifier (2k rules)',
+        `${rate(hdrCount, clsMs)} lookups, ${rate(40_000, updMs)} updates`,
+      );
     } finally {
       cls.dispose();
       mem.free(hdr, 'demo');
@@ -119,7 +168,9 @@ export const flowLookups: DemoChapter = {
       const lookMs = performance.now() - t0;
       rt.insert('203.0.113.0/24', 7);
       const nh = rt.lookup('203.0.113.9');
-      say(`routing table: ${rt.size} IPv4 routes (DIR-24-8, ${rt.groupsUsed} long-prefix groups, lookups through ${(rt.nodeBytesUsed / 2 ** 20).toFixed(1)} MiB of compact nodes) built in ${buildMs.toFixed(0)} ms; ${rate(probes.length, lookMs)} lookups; route 203.0.113.0/24 added live → next hop ${nh}`);
+      say(
+        `routing table: ${rt.size} IPv4 routes (DIR-24-8, ${rt.groupsUsed} long-prefix groups, lookups through ${(rt.nodeBytesUsed / 2 ** 20).toFixed(1)} MiB of compact nodes) built in ${buildMs.toFixed(0)} ms; ${rate(probes.length, lookMs)} lookups; route 203.0.113.0/24 added live → next hop ${nh}`,
+      );
       record('IPv4 LPM (200k routes, burst 32)', rate(probes.length, lookMs));
     } finally {
       rt.dispose();

@@ -23,9 +23,17 @@ export const hotSwap: DemoChapter = {
       return { bytes, signature: signModule(bytes, key.privateKeyPem, inspectKernel(bytes, 16384, path).info) };
     });
     await host.loadKernel('virtio');
-    const traffic = await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core: host.dpu.core(0), name: 'vm3', maxRequests: 1 << 27 });
+    const traffic = await AuditedTraffic.create({
+      memory: host.memory,
+      runtime: host.runtime,
+      core: host.dpu.core(0),
+      name: 'vm3',
+      maxRequests: 1 << 27,
+    });
     try {
-      say(`an Ed25519 key ${key.keyId} made and trusted by this host; virtio 1.0.0 and 1.1.0 signed with it; guest vm3 keeps a loopback ring full on DPU core 0 (its vCPU sleeping on its interrupt when it has nothing to reap), each response stamped with the version that served it`);
+      say(
+        `an Ed25519 key ${key.keyId} made and trusted by this host; virtio 1.0.0 and 1.1.0 signed with it; guest vm3 keeps a loopback ring full on DPU core 0 (its vCPU sleeping on its interrupt when it has nothing to reap), each response stamped with the version that served it`,
+      );
       traffic.start(600_000, { guestSleeps: true });
       await sleep(200);
       const pauses: number[] = [];
@@ -48,10 +56,19 @@ export const hotSwap: DemoChapter = {
       pauses.sort((a, b) => a - b);
       wholes.sort((a, b) => a - b);
       const p50 = (xs: number[]): number => xs[xs.length >> 1]!;
-      const served = Object.entries(rep.byVersion).map(([v, n]) => `${v}: ${n}`).join(', ');
-      say(`${SWAPS} swaps, 1.0.0 ↔ 1.1.0: per-core pause p50 ${p50(pauses).toFixed(1)} µs, max ${pauses.at(-1)!.toFixed(1)} µs; whole swap (stage + self-test + commit) p50 ${p50(wholes).toFixed(2)} ms`);
-      say(`traffic: ${rep.added} requests (${(rep.rate / 1e6).toFixed(2)} M/s), served by ${served}; ${rep.transitions.length - 1} changes of version seen by the guest; lost ${rep.lost}, duplicated ${rep.duplicates}, wrong ${rep.wrong}`);
-      record('hot swap of the virtio kernel mid-traffic', `${SWAPS} swaps: pause p50 ${p50(pauses).toFixed(1)} µs (max ${pauses.at(-1)!.toFixed(0)} µs), whole swap p50 ${p50(wholes).toFixed(1)} ms; ${rep.lost} lost / ${rep.duplicates} duplicated of ${rep.added}`);
+      const served = Object.entries(rep.byVersion)
+        .map(([v, n]) => `${v}: ${n}`)
+        .join(', ');
+      say(
+        `${SWAPS} swaps, 1.0.0 ↔ 1.1.0: per-core pause p50 ${p50(pauses).toFixed(1)} µs, max ${pauses.at(-1)!.toFixed(1)} µs; whole swap (stage + self-test + commit) p50 ${p50(wholes).toFixed(2)} ms`,
+      );
+      say(
+        `traffic: ${rep.added} requests (${(rep.rate / 1e6).toFixed(2)} M/s), served by ${served}; ${rep.transitions.length - 1} changes of version seen by the guest; lost ${rep.lost}, duplicated ${rep.duplicates}, wrong ${rep.wrong}`,
+      );
+      record(
+        'hot swap of the virtio kernel mid-traffic',
+        `${SWAPS} swaps: pause p50 ${p50(pauses).toFixed(1)} µs (max ${pauses.at(-1)!.toFixed(0)} µs), whole swap p50 ${p50(wholes).toFixed(1)} ms; ${rep.lost} lost / ${rep.duplicates} duplicated of ${rep.added}`,
+      );
     } finally {
       await traffic.close();
     }

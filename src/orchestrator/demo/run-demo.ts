@@ -8,7 +8,14 @@ import { hotSwap } from './hot-swap.js';
 import { virtioLoopback } from './virtio-loopback.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
-export const CHAPTERS: readonly DemoChapter[] = [dpuRuntime, virtioLoopback, hotSwap, flowLookups, erasureDif, congestionControl];
+export const CHAPTERS: readonly DemoChapter[] = [
+  dpuRuntime,
+  virtioLoopback,
+  hotSwap,
+  flowLookups,
+  erasureDif,
+  congestionControl,
+];
 
 export interface DemoOptions {
   seconds: number;

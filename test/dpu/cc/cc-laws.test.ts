@@ -121,8 +121,16 @@ describe('LDCP-style law', () => {
 });
 
 const DCQCN = {
-  P_DCQCN_G: 1 / 256, P_DCQCN_T_ALPHA_PS: 1 * US, P_DCQCN_T_DEC_PS: 4 * US, P_DCQCN_T_INC_PS: 300 * US, P_DCQCN_RAI: 20e6,
-  P_DCQCN_RHAI: 200e6, P_DCQCN_RATE_FIRST_CNP: 1, P_DCQCN_F: 1, P_DCQCN_WINDOW: 1, P_DCQCN_CLAMP: 0,
+  P_DCQCN_G: 1 / 256,
+  P_DCQCN_T_ALPHA_PS: 1 * US,
+  P_DCQCN_T_DEC_PS: 4 * US,
+  P_DCQCN_T_INC_PS: 300 * US,
+  P_DCQCN_RAI: 20e6,
+  P_DCQCN_RHAI: 200e6,
+  P_DCQCN_RATE_FIRST_CNP: 1,
+  P_DCQCN_F: 1,
+  P_DCQCN_WINDOW: 1,
+  P_DCQCN_CLAMP: 0,
 };
 
 describe('DCQCN law (Mellanox variant)', () => {
@@ -152,16 +160,25 @@ describe('DCQCN law (Mellanox variant)', () => {
     t.process([{ flow: 0, kind: 'ack', nowPs: 0, ece: true }]);
     t.process([{ flow: 0, kind: 'ack', nowPs: 100.5 * US }]);
     expect(t.field(0, 'S_DCQCN_ALPHA')).toBeCloseTo((1 - 1 / 256) ** 100, 9);
-    t.process([{ flow: 0, kind: 'ack', nowPs: 100.6 * US, ece: true }, { flow: 0, kind: 'ack', nowPs: 101.5 * US }]);
+    t.process([
+      { flow: 0, kind: 'ack', nowPs: 100.6 * US, ece: true },
+      { flow: 0, kind: 'ack', nowPs: 101.5 * US },
+    ]);
     expect(t.field(0, 'S_DCQCN_ALPHA')).toBeCloseTo((1 - 1 / 256) * (1 - 1 / 256) ** 100 + 1 / 256, 9);
   });
 
   it('a decrease after a recovery stage clamps the target; then fast recovery, additive, hyper increase', () => {
     const t = table({ law: 'dcqcn', flows: 1, lineBps: line, baseRttPs: T, params: DCQCN });
-    t.process([{ flow: 0, kind: 'ack', nowPs: 0, ece: true }, { flow: 0, kind: 'ack', nowPs: 5 * US }]); // decrease at 4 µs + 1 ns
+    t.process([
+      { flow: 0, kind: 'ack', nowPs: 0, ece: true },
+      { flow: 0, kind: 'ack', nowPs: 5 * US },
+    ]); // decrease at 4 µs + 1 ns
     t.process([{ flow: 0, kind: 'ack', nowPs: 700 * US }]); // increase ticks at 304, 604 µs: stage 2
     expect(t.field(0, 'S_DCQCN_STAGE')).toBe(2);
-    t.process([{ flow: 0, kind: 'ack', nowPs: 700 * US, ece: true }, { flow: 0, kind: 'ack', nowPs: 701 * US }]);
+    t.process([
+      { flow: 0, kind: 'ack', nowPs: 700 * US, ece: true },
+      { flow: 0, kind: 'ack', nowPs: 701 * US },
+    ]);
     t.process([{ flow: 0, kind: 'ack', nowPs: 705 * US }]); // the decrease tick after the CNP
     const rc = t.field(0, 'S_DCQCN_RC');
     const rt = t.field(0, 'S_DCQCN_RT');
@@ -202,7 +219,16 @@ describe('HPCC law', () => {
         servedLate += served;
         qLate = Math.max(qLate, q);
       }
-      t.process([{ flow: 0, kind: 'ack', nowPs: i * US, ackSeq: i + 1, sndNxt: i + 14, hops: [{ tsPs: i * US, txBytes: Math.round(tx) >>> 0, qlenBytes: Math.round(q), rateBps: B }] }]);
+      t.process([
+        {
+          flow: 0,
+          kind: 'ack',
+          nowPs: i * US,
+          ackSeq: i + 1,
+          sndNxt: i + 14,
+          hops: [{ tsPs: i * US, txBytes: Math.round(tx) >>> 0, qlenBytes: Math.round(q), rateBps: B }],
+        },
+      ]);
     }
     const util = (servedLate * 8) / (B * 1000e-6);
     expect(util).toBeGreaterThan(0.93);
@@ -216,18 +242,42 @@ describe('HPCC law', () => {
     const t = table({ law: 'hpcc', flows: 1, lineBps: line, baseRttPs: T, params: HPCC });
     const full = line / 8 / 1e6;
     t.process([{ flow: 0, kind: 'ack', nowPs: 0, ackSeq: 1, sndNxt: 100, hops: intHop(0, 0, 0) }]); // first: remember INT
-    t.process([{ flow: 0, kind: 'ack', nowPs: 13 * US, ackSeq: 2, sndNxt: 101, hops: intHop(13 * US, Math.round(13 * full), 162_500) }]);
+    t.process([
+      {
+        flow: 0,
+        kind: 'ack',
+        nowPs: 13 * US,
+        ackSeq: 2,
+        sndNxt: 101,
+        hops: intHop(13 * US, Math.round(13 * full), 162_500),
+      },
+    ]);
     const fast = t.rateBps(0);
     expect(fast).toBeLessThan(line); // fast react changed the rate
     expect(t.field(0, 'S_HPCC_CUR_RATE')).toBe(line); // but not the committed one (ackSeq <= lastUpdateSeq)
-    t.process([{ flow: 0, kind: 'ack', nowPs: 26 * US, ackSeq: 101, sndNxt: 200, hops: intHop(26 * US, Math.round(26 * full), 162_500) }]);
+    t.process([
+      {
+        flow: 0,
+        kind: 'ack',
+        nowPs: 26 * US,
+        ackSeq: 101,
+        sndNxt: 200,
+        hops: intHop(26 * US, Math.round(26 * full), 162_500),
+      },
+    ]);
     expect(t.field(0, 'S_HPCC_CUR_RATE')).toBe(t.rateBps(0));
   });
 });
 
 describe('DCTCP law', () => {
   it('one decrease per window by alpha/2, alpha from the marked fraction per window', () => {
-    const t = table({ law: 'dctcp', flows: 1, lineBps: line, baseRttPs: T, params: { P_DCTCP_G: 1 / 16, P_DCTCP_RAI: 615e6 } });
+    const t = table({
+      law: 'dctcp',
+      flows: 1,
+      lineBps: line,
+      baseRttPs: T,
+      params: { P_DCTCP_G: 1 / 16, P_DCTCP_RAI: 615e6 },
+    });
     t.process([{ flow: 0, kind: 'ack', nowPs: 1, ackSeq: 1, sndNxt: 10, ece: true }]);
     expect(t.rateBps(0)).toBeCloseTo(line / 2, -3); // alpha starts at 1
     t.process([{ flow: 0, kind: 'ack', nowPs: 2, ackSeq: 2, sndNxt: 11, ece: true }]);
@@ -242,8 +292,16 @@ describe('DCTCP law', () => {
 
 describe('Swift law', () => {
   const SW = {
-    P_SWIFT_AI: 1, P_SWIFT_BETA: 0.8, P_SWIFT_MAX_MDF: 0.5, P_SWIFT_BASE_TARGET_PS: 20 * US, P_SWIFT_HOP_PS: 3 * US,
-    P_SWIFT_FS_RANGE_PS: 100 * US, P_SWIFT_FS_MIN_CWND: 0.1, P_SWIFT_FS_MAX_CWND: 100, P_SWIFT_MIN_CWND: 0.01, P_SWIFT_MAX_CWND: 162.5,
+    P_SWIFT_AI: 1,
+    P_SWIFT_BETA: 0.8,
+    P_SWIFT_MAX_MDF: 0.5,
+    P_SWIFT_BASE_TARGET_PS: 20 * US,
+    P_SWIFT_HOP_PS: 3 * US,
+    P_SWIFT_FS_RANGE_PS: 100 * US,
+    P_SWIFT_FS_MIN_CWND: 0.1,
+    P_SWIFT_FS_MAX_CWND: 100,
+    P_SWIFT_MIN_CWND: 0.01,
+    P_SWIFT_MAX_CWND: 162.5,
   };
   it('additive increase below the delay target, at most one bounded decrease per RTT above it', () => {
     const t = table({ law: 'swift', flows: 1, lineBps: line, baseRttPs: T, params: SW });
@@ -271,6 +329,8 @@ describe('burst API', () => {
   });
 
   it('rejects a bad table size with a stable code', () => {
-    expect(() => new CcFlowTable({ law: 'ldcp', flows: 0 })).toThrow(expect.objectContaining({ code: 'QT_INVALID_ARGUMENT' }));
+    expect(() => new CcFlowTable({ law: 'ldcp', flows: 0 })).toThrow(
+      expect.objectContaining({ code: 'QT_INVALID_ARGUMENT' }),
+    );
   });
 });

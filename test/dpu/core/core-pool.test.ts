@@ -76,7 +76,8 @@ describe('DPU core pool', () => {
 
     const check = (area: Region, seed: number): number => {
       let bad = 0;
-      for (let a = area.base; a < area.base + area.sizeBytes; a += 4) if (host.view.getUint32(a, true) !== ((a ^ seed) >>> 0)) bad++;
+      for (let a = area.base; a < area.base + area.sizeBytes; a += 4)
+        if (host.view.getUint32(a, true) !== (a ^ seed) >>> 0) bad++;
       return bad;
     };
     expect(check(mainArea, lastSeed)).toBe(0);
@@ -100,13 +101,20 @@ describe('DPU core pool', () => {
     const j2 = await pool.core(1).attachJob({ kernel: v2, entry: 'probe_run', state: s2.base, budget: 16 });
     const j3 = await pool.core(0).attachJob({ kernel: v2, entry: 'probe_run', state: s3.base, budget: 16 });
     const v1Mark = u64(s1.payload);
-    await until(() => u64(s2.payload) > 2_000_000 && u64(s3.payload) > 2_000_000 && u64(s1.payload) > v1Mark + 2_000_000, 'both versions to run');
+    await until(
+      () => u64(s2.payload) > 2_000_000 && u64(s3.payload) > 2_000_000 && u64(s1.payload) > v1Mark + 2_000_000,
+      'both versions to run',
+    );
     await pool.core(0).detachJob(j1);
     await pool.core(1).detachJob(j2);
     await pool.core(0).detachJob(j3);
 
     expect([u64(s1.payload + 8), u64(s2.payload + 8), u64(s3.payload + 8)]).toEqual([0, 0, 0]); // mismatches
-    expect([host.view.getUint32(s1.payload + 20, true), host.view.getUint32(s2.payload + 20, true), host.view.getUint32(s3.payload + 20, true)]).toEqual([1, 2, 2]);
+    expect([
+      host.view.getUint32(s1.payload + 20, true),
+      host.view.getUint32(s2.payload + 20, true),
+      host.view.getUint32(s3.payload + 20, true),
+    ]).toEqual([1, 2, 2]);
     await pool.unloadKernel(v1);
     loader.unload(v1);
   });
@@ -213,8 +221,12 @@ describe('DPU core pool', () => {
   it('refuses bad commands with stable codes and keeps running', async () => {
     const c = pool.core(0);
     const echo = state('ECHO');
-    await expect(c.attachJob({ kernel: core, entry: 'no_such_fn', state: echo.base, budget: 1 })).rejects.toMatchObject({ code: 'QT_NOT_FOUND' });
-    await expect(c.attachJob({ kernel: core, entry: 'core_echo', state: echo.base, budget: 0 })).rejects.toMatchObject({ code: 'QT_JOB_REJECTED' });
+    await expect(c.attachJob({ kernel: core, entry: 'no_such_fn', state: echo.base, budget: 1 })).rejects.toMatchObject(
+      { code: 'QT_NOT_FOUND' },
+    );
+    await expect(c.attachJob({ kernel: core, entry: 'core_echo', state: echo.base, budget: 0 })).rejects.toMatchObject({
+      code: 'QT_JOB_REJECTED',
+    });
     const job = await c.attachJob({ kernel: core, entry: 'core_echo', state: echo.base, budget: 1 });
     await expect(pool.unloadKernel(core)).rejects.toMatchObject({ code: 'QT_KERNEL_BUSY' });
     await c.detachJob(job);
@@ -238,7 +250,7 @@ describe('DPU core pool', () => {
     }
   });
 
-  it('sets each core thread\'s priority and reports it out of band; the default leaves a CPU to the rest', async () => {
+  it("sets each core thread's priority and reports it out of band; the default leaves a CPU to the rest", async () => {
     // Lowering a thread's priority is always permitted, so this holds with or without privileges.
     const mainNice = getPriority();
     const low = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: 7 });
@@ -256,30 +268,41 @@ describe('DPU core pool', () => {
     expect(getPriority()).toBe(mainNice);
   });
 
-  it.skipIf(affinityUnsupported() !== null || availableParallelism() < 2)('dedicates CPUs to cores: the core on its CPU, every other thread off it, all restored on close', async () => {
-    const original = threadAffinity(process.pid);
-    const last = availableParallelism() - 1;
-    const pinned = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: null, cpus: [last] });
-    try {
-      expect(pinned.priorities()[0]!.cpu).toBe(last);
-      expect(threadAffinity(process.pid)).not.toContain(String(last));
-      // One pinned pool at a time.
-      await expect(DpuCorePool.start(host, { cores: 1, cpus: [last] })).rejects.toThrow(/another pool of this process has pinned its cores/);
-    } finally {
-      await pinned.close();
-    }
-    expect(threadAffinity(process.pid)).toBe(original);
-    // Bad CPU sets are refused before any thread moves.
-    for (const [cpus, msg] of [
-      [[0, 0], /^DPU options\.cpus: expected distinct CPU numbers, got \[0, 0\]$/],
-      [Array.from({ length: availableParallelism() }, (_, i) => i), /leaves no CPU of .* to the control plane and guests$/],
-      [[1000], /^DPU options\.cpus: CPU 1000 not available to this process/],
-    ] as const) {
-      const e = await DpuCorePool.start(host, { cores: 1, cpus: [...cpus] }).then(() => null, (x: unknown) => x);
-      expect(isQingtianError(e, 'QT_INVALID_ARGUMENT')).toBe(true);
-      expect((e as Error).message).toMatch(msg);
-    }
-    expect(threadAffinity(process.pid)).toBe(original);
-    expect(pool.priorities().every((p) => p.cpu === null)).toBe(true);
-  });
+  it.skipIf(affinityUnsupported() !== null || availableParallelism() < 2)(
+    'dedicates CPUs to cores: the core on its CPU, every other thread off it, all restored on close',
+    async () => {
+      const original = threadAffinity(process.pid);
+      const last = availableParallelism() - 1;
+      const pinned = await DpuCorePool.start(host, { cores: 1, mode: 'interrupt', nice: null, cpus: [last] });
+      try {
+        expect(pinned.priorities()[0]!.cpu).toBe(last);
+        expect(threadAffinity(process.pid)).not.toContain(String(last));
+        // One pinned pool at a time.
+        await expect(DpuCorePool.start(host, { cores: 1, cpus: [last] })).rejects.toThrow(
+          /another pool of this process has pinned its cores/,
+        );
+      } finally {
+        await pinned.close();
+      }
+      expect(threadAffinity(process.pid)).toBe(original);
+      // Bad CPU sets are refused before any thread moves.
+      for (const [cpus, msg] of [
+        [[0, 0], /^DPU options\.cpus: expected distinct CPU numbers, got \[0, 0\]$/],
+        [
+          Array.from({ length: availableParallelism() }, (_, i) => i),
+          /leaves no CPU of .* to the control plane and guests$/,
+        ],
+        [[1000], /^DPU options\.cpus: CPU 1000 not available to this process/],
+      ] as const) {
+        const e = await DpuCorePool.start(host, { cores: 1, cpus: [...cpus] }).then(
+          () => null,
+          (x: unknown) => x,
+        );
+        expect(isQingtianError(e, 'QT_INVALID_ARGUMENT')).toBe(true);
+        expect((e as Error).message).toMatch(msg);
+      }
+      expect(threadAffinity(process.pid)).toBe(original);
+      expect(pool.priorities().every((p) => p.cpu === null)).toBe(true);
+    },
+  );
 });

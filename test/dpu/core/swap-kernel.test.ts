@@ -19,9 +19,18 @@ describe('SwapKernel on a DPU core', () => {
   let v1: LoadedKernel, v2: LoadedKernel;
 
   // Counter state (test/kernels/lib/counter.ts): layout 1 u32 count at +64, layout 2 u64 count at +64; posted at +128.
-  const counter = (): StateRegion => host.allocState({ name: 'cntr', owner: 'test', kind: 'job-state', magic: 'CNTR', layoutVersion: 1, payloadBytes: 128 });
+  const counter = (): StateRegion =>
+    host.allocState({
+      name: 'cntr',
+      owner: 'test',
+      kind: 'job-state',
+      magic: 'CNTR',
+      layoutVersion: 1,
+      payloadBytes: 128,
+    });
   const layout = (s: StateRegion): number => host.view.getUint32(s.base + 4, true);
-  const count = (s: StateRegion): number => (layout(s) === 1 ? host.view.getUint32(s.base + 64, true) : Number(host.view.getBigUint64(s.base + 64, true)));
+  const count = (s: StateRegion): number =>
+    layout(s) === 1 ? host.view.getUint32(s.base + 64, true) : Number(host.view.getBigUint64(s.base + 64, true));
   const post = (s: StateRegion, n: number, coreId = 0): void => {
     Atomics.add(host.i32, (s.base + 128) >> 2, n);
     pool.core(coreId).ringDoorbell();
@@ -83,7 +92,10 @@ describe('SwapKernel on a DPU core', () => {
     await pool.core(1).quiesce();
     host.view.setBigUint64(b.base + 64, 1n << 32n, true);
     await pool.core(1).resume();
-    const err = await pool.core(1).swapKernel(v2, v1, DOWN).catch((e: unknown) => e);
+    const err = await pool
+      .core(1)
+      .swapKernel(v2, v1, DOWN)
+      .catch((e: unknown) => e);
     expect(isQingtianError(err, ErrorCode.SwapFailed)).toBe(true);
     expect((err as Error).message).toMatch(/job #\d+: returned -2/);
     expect([layout(a), layout(b)]).toEqual([2, 2]);
@@ -99,7 +111,10 @@ describe('SwapKernel on a DPU core', () => {
     const probe = await load('probe-v1');
     const s = counter();
     const job = await pool.core(0).attachJob({ kernel: v1, entry: 'counter_run', state: s.base, budget: 1 });
-    const err = await pool.core(0).swapKernel(v1, probe, null).catch((e: unknown) => e);
+    const err = await pool
+      .core(0)
+      .swapKernel(v1, probe, null)
+      .catch((e: unknown) => e);
     expect(isQingtianError(err, ErrorCode.SwapFailed)).toBe(true);
     expect((err as Error).message).toMatch(/lacks counter_run/);
     expect(job.kernel).toBe(v1);

@@ -37,14 +37,20 @@ describe.each(FLAVOURS)('crc16t10dif (%s kernels)', (simd) => {
     const scalar = k.fn<(s: number, p: number, n: number) => number>('dif_crc16_scalar');
     const region = rt.memory.alloc({ name: 'crc', owner: 't', kind: 'core-scratch', sizeBytes: 8192 });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 1 << 30 }), fc.integer({ min: 0, max: 15 }), (n, seed, s, skew) => {
-        const data = bytes(n, s);
-        rt.memory.u8.set(data, region.base + skew);
-        const want = crcRef(data, seed);
-        expect(crc16t10dif(data, seed, { runtime: rt, simd })).toBe(want);
-        expect(scalar(seed, region.base + skew, n)).toBe(want);
-        expect(crc16t10difAt(region.base + skew, n, seed, { runtime: rt, simd })).toBe(want);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        fc.integer({ min: 0, max: 15 }),
+        (n, seed, s, skew) => {
+          const data = bytes(n, s);
+          rt.memory.u8.set(data, region.base + skew);
+          const want = crcRef(data, seed);
+          expect(crc16t10dif(data, seed, { runtime: rt, simd })).toBe(want);
+          expect(scalar(seed, region.base + skew, n)).toBe(want);
+          expect(crc16t10difAt(region.base + skew, n, seed, { runtime: rt, simd })).toBe(want);
+        },
+      ),
       { numRuns: 400, seed: 0xd1f },
     );
   });

@@ -4,7 +4,8 @@ import { crc16t10dif, HostMemory, LoaderRuntime, T10Dif, type T10DifOptions } fr
 import { bytes, FLAVOURS } from '../ec/helpers.js';
 
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
-const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+const be32 = (b: Uint8Array, o: number): number =>
+  ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** n interleaved units of (bs + 8) with random data and zeroed PI. */
 function units(bs: number, n: number, seed: number): Uint8Array {
@@ -91,7 +92,13 @@ describe.each(FLAVOURS)('T10 PI (%s kernels)', (simd) => {
   it('compares the app tag under its mask, and only when asked', () => {
     const buf = units(512, 1, 5);
     dif({ appTag: 0xab00 }).generate(buf);
-    expect(dif({ appTag: 0xabff, checks: { appTag: true } }).verify(buf)).toEqual({ ok: false, block: 0, tag: 'appTag', expected: 0xabff, actual: 0xab00 });
+    expect(dif({ appTag: 0xabff, checks: { appTag: true } }).verify(buf)).toEqual({
+      ok: false,
+      block: 0,
+      tag: 'appTag',
+      expected: 0xabff,
+      actual: 0xab00,
+    });
     expect(dif({ appTag: 0xabff, appTagMask: 0xff00, checks: { appTag: true } }).verify(buf)).toEqual({ ok: true });
     expect(dif({ appTag: 0x0000 }).verify(buf)).toEqual({ ok: true });
   });
@@ -116,7 +123,8 @@ describe.each(FLAVOURS)('T10 PI (%s kernels)', (simd) => {
     const md = new Uint8Array(32);
     d.dixGenerate(data, md);
     const inter = d.insert(data);
-    for (let i = 0; i < 4; i++) expect(md.subarray(i * 8, i * 8 + 8)).toEqual(inter.subarray(i * 520 + 512, i * 520 + 520));
+    for (let i = 0; i < 4; i++)
+      expect(md.subarray(i * 8, i * 8 + 8)).toEqual(inter.subarray(i * 520 + 512, i * 520 + 520));
     expect(d.dixVerify(data, md)).toEqual({ ok: true });
     md[3 * 8 + 7]! ^= 1;
     expect(d.dixVerify(data, md)).toEqual({ ok: false, block: 3, tag: 'refTag', expected: 45, actual: 45 ^ 1 });
@@ -158,14 +166,24 @@ describe.each(FLAVOURS)('T10 PI (%s kernels)', (simd) => {
     const d = dif();
     const buf = units(512, 2, 1);
     const copy = buf.slice();
-    expect(() => d.generate(buf.subarray(0, 1000))).toThrow(/generate: buf: expected a whole number of 520-byte units.*got 1000 bytes/);
+    expect(() => d.generate(buf.subarray(0, 1000))).toThrow(
+      /generate: buf: expected a whole number of 520-byte units.*got 1000 bytes/,
+    );
     expect(buf).toEqual(copy);
     expect(() => d.insert(new Uint8Array(700))).toThrow(/insert: data: expected a whole number of 512-byte blocks/);
-    expect(() => d.dixGenerate(new Uint8Array(1024), new Uint8Array(8))).toThrow(/md: expected a Uint8Array of 16 bytes/);
-    expect(() => new T10Dif({ blockSize: 520 as 512, type: 1 })).toThrow(/blockSize: expected one of 512, 4096, got 520/);
+    expect(() => d.dixGenerate(new Uint8Array(1024), new Uint8Array(8))).toThrow(
+      /md: expected a Uint8Array of 16 bytes/,
+    );
+    expect(() => new T10Dif({ blockSize: 520 as 512, type: 1 })).toThrow(
+      /blockSize: expected one of 512, 4096, got 520/,
+    );
     expect(() => new T10Dif({ blockSize: 512, type: 4 as 1 })).toThrow(/type: expected one of 1, 2, 3/);
-    expect(() => new T10Dif({ blockSize: 512, type: 3, checks: { refTag: true } })).toThrow(/type 3 reference tags are not checked/);
-    expect(() => new T10Dif({ blockSize: 512, type: 1, appTag: 0x10000 })).toThrow(/appTag: expected an integer in \[0, 65535\]/);
+    expect(() => new T10Dif({ blockSize: 512, type: 3, checks: { refTag: true } })).toThrow(
+      /type 3 reference tags are not checked/,
+    );
+    expect(() => new T10Dif({ blockSize: 512, type: 1, appTag: 0x10000 })).toThrow(
+      /appTag: expected an integer in \[0, 65535\]/,
+    );
   });
 });
 

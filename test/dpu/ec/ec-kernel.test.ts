@@ -3,7 +3,16 @@ import { HostMemory, LoaderRuntime } from '../../../src/index.js';
 import { FLAVOURS } from './helpers.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
-type Update = (len: number, k: number, rows: number, j: number, tbls: number, a: number, b: number, p: number) => number;
+type Update = (
+  len: number,
+  k: number,
+  rows: number,
+  j: number,
+  tbls: number,
+  a: number,
+  b: number,
+  p: number,
+) => number;
 
 describe.each(FLAVOURS)('ec kernel entry checks (%s)', (flavour) => {
   const mem = new HostMemory({ sizeBytes: 4 << 20 });
@@ -14,7 +23,11 @@ describe.each(FLAVOURS)('ec kernel entry checks (%s)', (flavour) => {
   const E_ARGS = kernel.constant('EC_E_ARGS');
   const E_RANGE = kernel.constant('EC_E_RANGE');
   const r = mem.alloc({ name: 'w', owner: 't', kind: 'core-scratch', sizeBytes: 64 << 10 });
-  const coeffs = r.base, tbls = r.base + 4096, src = r.base + 8192, dst = r.base + 8448, shards = r.base + 16384;
+  const coeffs = r.base,
+    tbls = r.base + 4096,
+    src = r.base + 8192,
+    dst = r.base + 8448,
+    shards = r.base + 16384;
   mem.u8.fill(3, coeffs, coeffs + 8);
   expect(init(4, 2, coeffs, tbls)).toBe(0);
   for (let i = 0; i < 4; i++) mem.view.setUint32(src + 4 * i, shards + i * 1024, true);

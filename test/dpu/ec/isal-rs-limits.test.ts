@@ -32,7 +32,15 @@ describe('isal-rs (gf_gen_rs_matrix) sizes that rebuild every erasure pattern', 
 
   it('matches exhaustive decoding of every erasure pattern at the limits', () => {
     for (const [k, m, ok] of [
-      [21, 4, true], [22, 4, false], [5, 5, true], [6, 5, false], [4, 6, true], [5, 6, false], [3, 9, true], [4, 22, false], [4, 21, true],
+      [21, 4, true],
+      [22, 4, false],
+      [5, 5, true],
+      [6, 5, false],
+      [4, 6, true],
+      [5, 6, false],
+      [3, 9, true],
+      [4, 22, false],
+      [4, 21, true],
     ] as const) {
       expect(allPatternsDecodable(k, m), `${k}+${m}`).toBe(ok);
       expect(k <= isalRsMaxDataShards(m)).toBe(ok);

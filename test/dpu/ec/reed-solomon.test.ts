@@ -14,7 +14,11 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
     for (const c of v.rs) {
       const rs = new ReedSolomon({ dataShards: c.k, parityShards: c.m, matrix: c.matrix, simd });
       const em = rs.encodeMatrix();
-      c.coding_rows.forEach((row, i) => expect(toHex(em.subarray((c.k + i) * c.k, (c.k + i + 1) * c.k)), `${c.matrix} ${c.k}+${c.m} row ${i}`).toBe(row));
+      c.coding_rows.forEach((row, i) =>
+        expect(toHex(em.subarray((c.k + i) * c.k, (c.k + i + 1) * c.k)), `${c.matrix} ${c.k}+${c.m} row ${i}`).toBe(
+          row,
+        ),
+      );
       const parity = rs.encode(c.data.map(hex));
       expect(parity.map(toHex), `${c.matrix} ${c.k}+${c.m} len ${c.len}`).toEqual(c.parity);
       rs.dispose();
@@ -33,8 +37,20 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
 
   it('reproduces the published klauspost/Backblaze 5+5 vector', () => {
     const rs = new ReedSolomon({ dataShards: 5, parityShards: 5, matrix: 'klauspost', simd });
-    const data = [[0, 1], [4, 5], [2, 3], [6, 7], [8, 9]].map((d) => Uint8Array.from(d));
-    expect(rs.encode(data).map((p) => [...p])).toEqual([[12, 13], [10, 11], [14, 15], [90, 91], [94, 95]]);
+    const data = [
+      [0, 1],
+      [4, 5],
+      [2, 3],
+      [6, 7],
+      [8, 9],
+    ].map((d) => Uint8Array.from(d));
+    expect(rs.encode(data).map((p) => [...p])).toEqual([
+      [12, 13],
+      [10, 11],
+      [14, 15],
+      [90, 91],
+      [94, 95],
+    ]);
     rs.dispose();
   });
 
@@ -59,7 +75,9 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
           for (const i of lost) shards[i] = null;
           const out = rs.reconstruct(shards);
           expect(out.length).toBe(n);
-          out.forEach((s, i) => expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost].join(',')}`).toEqual(all[i]));
+          out.forEach((s, i) =>
+            expect(s, `shard ${i} of ${k}+${m} len ${len}, lost ${[...lost].join(',')}`).toEqual(all[i]),
+          );
           rs.dispose();
         },
       ),
@@ -69,17 +87,24 @@ describe.each(FLAVOURS)('ReedSolomon (%s kernels)', (simd) => {
 
   it('parity update for a changed data shard equals a full re-encode', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 200 }), fc.nat(), fc.integer({ min: 1, max: 1 << 30 }), (k, m, len, pick, seed) => {
-        const rs = new ReedSolomon({ dataShards: k, parityShards: m, simd });
-        const data = stripe(k, len, seed);
-        const parity = rs.encode(data);
-        const j = pick % k;
-        const changed = bytes(len, seed + 99);
-        const updated = rs.update(parity, j, data[j]!, changed);
-        data[j] = changed;
-        expect(updated).toEqual(rs.encode(data));
-        rs.dispose();
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        (k, m, len, pick, seed) => {
+          const rs = new ReedSolomon({ dataShards: k, parityShards: m, simd });
+          const data = stripe(k, len, seed);
+          const parity = rs.encode(data);
+          const j = pick % k;
+          const changed = bytes(len, seed + 99);
+          const updated = rs.update(parity, j, data[j]!, changed);
+          data[j] = changed;
+          expect(updated).toEqual(rs.encode(data));
+          rs.dispose();
+        },
+      ),
       { numRuns: 150, seed: 0xec1 },
     );
   });
@@ -107,8 +132,14 @@ describe('ReedSolomon API', () => {
     };
     bad({ dataShards: 0, parityShards: 2 }, /dataShards: expected an integer in \[1, 254\], got 0/);
     bad({ dataShards: 200, parityShards: 56 }, /dataShards \+ parityShards: expected at most 255.*got 200 \+ 56 = 256/);
-    bad({ dataShards: 4, parityShards: 2, matrix: 'vandermonde' }, /matrix: expected one of 'isal-cauchy', 'isal-rs', 'klauspost'/);
-    bad({ dataShards: 22, parityShards: 4, matrix: 'isal-rs' }, /'isal-rs' with 4 parity shards.*dataShards <= 21, got 22/);
+    bad(
+      { dataShards: 4, parityShards: 2, matrix: 'vandermonde' },
+      /matrix: expected one of 'isal-cauchy', 'isal-rs', 'klauspost'/,
+    );
+    bad(
+      { dataShards: 22, parityShards: 4, matrix: 'isal-rs' },
+      /'isal-rs' with 4 parity shards.*dataShards <= 21, got 22/,
+    );
     expect(() => new ReedSolomon({ dataShards: 21, parityShards: 4, matrix: 'isal-rs' }).dispose()).not.toThrow();
   });
 
@@ -117,7 +148,9 @@ describe('ReedSolomon API', () => {
     const data = stripe(4, 64, 1);
     expect(() => rs.encode(data.slice(0, 3))).toThrow(/encode: data: expected an array of 4 Uint8Array.*got 3 entries/);
     expect(() => rs.encode([...data.slice(0, 3), new Uint8Array(63)])).toThrow(/data\[3\]: expected 64 bytes.*got 63/);
-    expect(() => rs.encode([...data.slice(0, 3), 'x' as never])).toThrow(/data\[3\]: expected a Uint8Array, got string/);
+    expect(() => rs.encode([...data.slice(0, 3), 'x' as never])).toThrow(
+      /data\[3\]: expected a Uint8Array, got string/,
+    );
     const parity = rs.encode(data);
     const shards: (Uint8Array | null)[] = [...data, ...parity];
     const before = shards.map((s) => s && s.slice());
@@ -130,10 +163,14 @@ describe('ReedSolomon API', () => {
       expect((e as Error).message).toMatch(/3 shards missing \(0, 1, 2\); at most 2/);
     }
     shards.forEach((s, i) => i > 2 && expect(s).toEqual(before[i]));
-    expect(() => rs.reconstruct([...data, parity[0]!, new Uint8Array(65)])).toThrow(/shards\[5\]: expected 64 bytes.*got 65/);
+    expect(() => rs.reconstruct([...data, parity[0]!, new Uint8Array(65)])).toThrow(
+      /shards\[5\]: expected 64 bytes.*got 65/,
+    );
     expect(() => rs.reconstruct(data)).toThrow(/shards: expected an array of 6 entries/);
     expect(() => rs.update(parity, 4, data[0]!, data[1]!)).toThrow(/index: expected an integer in \[0, 3\], got 4/);
-    expect(() => rs.update(parity, 0, data[0]!, new Uint8Array(3))).toThrow(/newData: expected a Uint8Array of 64 bytes/);
+    expect(() => rs.update(parity, 0, data[0]!, new Uint8Array(3))).toThrow(
+      /newData: expected a Uint8Array of 64 bytes/,
+    );
     rs.dispose();
     expect(() => rs.encode(data)).toThrow(expect.objectContaining({ code: 'QT_DISPOSED' }));
   });
@@ -188,21 +225,32 @@ describe('ReedSolomon API', () => {
     expect(rs.encode(views)).toEqual(rs.encode(data));
     // Bad addresses are refused before anything is written.
     const snapshot = mem.u8.slice(region.base, region.base + region.sizeBytes);
-    expect(() => rs.encodeAt(addrs.slice(0, 10), [addrs[10]!, addrs[11]!, addrs[12]!, mem.sizeBytes - 10], len)).toThrow(/parity\[3\]: expected a host address/);
-    expect(() => rs.reconstructAt(addrs, [0, 1, 2, 3, 4], len)).toThrow(expect.objectContaining({ code: 'QT_TOO_MANY_ERASURES' }));
+    expect(() =>
+      rs.encodeAt(addrs.slice(0, 10), [addrs[10]!, addrs[11]!, addrs[12]!, mem.sizeBytes - 10], len),
+    ).toThrow(/parity\[3\]: expected a host address/);
+    expect(() => rs.reconstructAt(addrs, [0, 1, 2, 3, 4], len)).toThrow(
+      expect.objectContaining({ code: 'QT_TOO_MANY_ERASURES' }),
+    );
     expect(() => rs.updateAt(addrs.slice(10), 2, 0, scratch, len)).toThrow(/oldData: expected a host address/);
     expect(mem.u8.slice(region.base, region.base + region.sizeBytes)).toEqual(snapshot);
     rs.dispose();
   });
 
-  it('encodeInto writes the parity into the caller\'s arrays', () => {
+  it("encodeInto writes the parity into the caller's arrays", () => {
     const rs = new ReedSolomon({ dataShards: 4, parityShards: 3 });
     const data = stripe(4, 333, 12);
     const parity = Array.from({ length: 3 }, () => new Uint8Array(333).fill(9));
     rs.encodeInto(data, parity);
     expect(parity).toEqual(rs.encode(data));
-    expect(() => rs.encodeInto(data, [new Uint8Array(333), new Uint8Array(333), new Uint8Array(332)])).toThrow(/parity\[2\]: expected 333 bytes/);
-    expect(() => rs.encodeInto(data, parity.map(() => new Uint8Array(3)))).toThrow(/parity: expected shards of 333 bytes/);
+    expect(() => rs.encodeInto(data, [new Uint8Array(333), new Uint8Array(333), new Uint8Array(332)])).toThrow(
+      /parity\[2\]: expected 333 bytes/,
+    );
+    expect(() =>
+      rs.encodeInto(
+        data,
+        parity.map(() => new Uint8Array(3)),
+      ),
+    ).toThrow(/parity: expected shards of 333 bytes/);
     rs.dispose();
   });
 
@@ -225,7 +273,9 @@ describe('ReedSolomon API', () => {
     const parity = rs.encode(data);
     const small = new ReedSolomon({ dataShards: 3, parityShards: 2 });
     const at = 2 << 20;
-    expect(parity.map((p) => p.subarray(at, at + 1000))).toEqual(small.encode(data.map((d) => d.subarray(at, at + 1000))));
+    expect(parity.map((p) => p.subarray(at, at + 1000))).toEqual(
+      small.encode(data.map((d) => d.subarray(at, at + 1000))),
+    );
     const rebuilt = rs.reconstruct([null, data[1]!, data[2]!, null, parity[1]!]);
     // Buffer.equals: a byte-wise matcher over 3 MiB is slow.
     expect(Buffer.from(rebuilt[0]!).equals(data[0]!)).toBe(true);

@@ -41,7 +41,10 @@ describe('ClassBench acl1_1k', () => {
     const lines = text.split('\n');
     const cases: [string, RegExp][] = [
       ['@1.2.3.4/33\t5.6.7.8/32\t0 : 65535\t0 : 65535\t0x06/0xFF\t0x0000/0x0000', /line 3: prefix length 33/],
-      ['@1.2.3.4/32\t5.6.7.8/32\t90 : 80\t0 : 65535\t0x06/0xFF\t0x0000/0x0000', /line 3: source port range 90 : 80 has low > high/],
+      [
+        '@1.2.3.4/32\t5.6.7.8/32\t90 : 80\t0 : 65535\t0x06/0xFF\t0x0000/0x0000',
+        /line 3: source port range 90 : 80 has low > high/,
+      ],
       ['@1.2.3.4/32\t5.6.7.8/32\t0 : 65535\t100 : 99\t0x06/0xFF\t0x0000/0x0000', /line 3: destination port range/],
       ['@1.2.3.4/32\t5.6.7.8/32\t0 : 65535', /line 3: expected/],
       ['@1.2.300.4/32\t5.6.7.8/32\t0 : 65535\t0 : 65535\t0x06/0xFF\t0x0000/0x0000', /line 3: an address octet/],

@@ -16,8 +16,36 @@ const HELPERS = join(__dirname, '..', '..', 'helpers');
 
 interface Steps {
   steps_begin(st: number): number;
-  steps_insert_into(st: number, copy: number, sv: number, sm: number, dv: number, dm: number, sports: number, dports: number, pv: number, pm: number, priority: number, ruleId: number): number;
-  steps_insert_replay(st: number, copy: number, from: number, slot: number, sv: number, sm: number, dv: number, dm: number, sports: number, dports: number, pv: number, pm: number, priority: number, ruleId: number): number;
+  steps_insert_into(
+    st: number,
+    copy: number,
+    sv: number,
+    sm: number,
+    dv: number,
+    dm: number,
+    sports: number,
+    dports: number,
+    pv: number,
+    pm: number,
+    priority: number,
+    ruleId: number,
+  ): number;
+  steps_insert_replay(
+    st: number,
+    copy: number,
+    from: number,
+    slot: number,
+    sv: number,
+    sm: number,
+    dv: number,
+    dm: number,
+    sports: number,
+    dports: number,
+    pv: number,
+    pm: number,
+    priority: number,
+    ruleId: number,
+  ): number;
   steps_remove_from(st: number, copy: number, slot: number): number;
   steps_switch(st: number, copy: number): void;
   steps_toggle_and_wait(st: number): number;
@@ -51,11 +79,27 @@ function scribble(st: number, copy: number, seed: number): void {
 }
 
 /** Runs flow_cls_classify on another thread for `minCalls` calls; result i must be in allowedAt[i]. */
-async function readOnAnotherThread(st: number, input: number, allowedAt: number[][], minCalls = 300): Promise<{ calls: number; bad: number; seen: [number, number][] }> {
+async function readOnAnotherThread(
+  st: number,
+  input: number,
+  allowedAt: number[][],
+  minCalls = 300,
+): Promise<{ calls: number; bad: number; seen: [number, number][] }> {
   const scratch = mem.alloc({ name: 'test:reader', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
   const stopAt = scratch.base + 2048;
   const w = new Worker(join(HELPERS, 'flow-reader-worker.mjs'), {
-    workerData: { bytes: familyKernel('flow'), memory: mem.memory, fn: 'flow_cls_classify', state: st, input, count: allowedAt.length, out: scratch.base, allowed: null, allowedAt, stopAt },
+    workerData: {
+      bytes: familyKernel('flow'),
+      memory: mem.memory,
+      fn: 'flow_cls_classify',
+      state: st,
+      input,
+      count: allowedAt.length,
+      out: scratch.base,
+      allowed: null,
+      allowedAt,
+      stopAt,
+    },
   });
   try {
     let failed: unknown = null;
@@ -67,7 +111,10 @@ async function readOnAnotherThread(st: number, input: number, allowedAt: number[
       });
     });
     done.catch(() => undefined); // awaited below; a trap in the reader is reported from there
-    await until(() => failed !== null || Atomics.load(mem.i32, (stopAt >> 2) + 1) >= minCalls, `${minCalls} reader calls`);
+    await until(
+      () => failed !== null || Atomics.load(mem.i32, (stopAt >> 2) + 1) >= minCalls,
+      `${minCalls} reader calls`,
+    );
     Atomics.store(mem.i32, stopAt >> 2, 1);
     return await done;
   } finally {
@@ -89,7 +136,14 @@ interface Update {
 }
 
 /** One update, the writer stopped after each of its steps and half-way through writing each copy. */
-async function stalledUpdate(st: number, input: number, update: Update, before: number[][], after: number[][], seed: number): Promise<void> {
+async function stalledUpdate(
+  st: number,
+  input: number,
+  update: Update,
+  before: number[][],
+  after: number[][],
+  seed: number,
+): Promise<void> {
   expectCopiesEqual(st);
   const idle = steps.steps_begin(st);
   expect(idle).toBe(steps.steps_active(st) ^ 1);
@@ -127,19 +181,36 @@ describe('classifier readers while the writer is stopped', () => {
     try {
       const broad = c.insert({ src: '10.0.0.0/8', priority: 100 });
       // Rules that match none of the headers, so that tables, chains and the order array are busy.
-      for (let i = 0; i < 300; i++) c.insert({ src: `11.${i & 255}.${i >> 8}.0/24`, dstPorts: [i, i + 10], proto: i % 2 ? 6 : 17, priority: 50 + (i % 7) });
+      for (let i = 0; i < 300; i++)
+        c.insert({
+          src: `11.${i & 255}.${i >> 8}.0/24`,
+          dstPorts: [i, i + 10],
+          proto: i % 2 ? 6 : 17,
+          priority: 50 + (i % 7),
+        });
       new Uint32Array(mem.memory.buffer, input.base, HEADERS.length).set(HEADERS);
       const st = c.state.base;
       const before = [[broad], [broad], [-1]];
       const after = [[SPECIFIC], [broad], [-1]];
       let slot = -1;
-      await stalledUpdate(st, input.base, {
-        first: (copy) => {
-          slot = steps.steps_insert_into(st, copy, ...SPECIFIC_FIELDS);
-          expect(slot).toBeGreaterThanOrEqual(0);
+      await stalledUpdate(
+        st,
+        input.base,
+        {
+          first: (copy) => {
+            slot = steps.steps_insert_into(st, copy, ...SPECIFIC_FIELDS);
+            expect(slot).toBeGreaterThanOrEqual(0);
+          },
+          second: (copy, from) =>
+            expect(
+              steps.steps_insert_replay(st, copy, from, slot, ...SPECIFIC_FIELDS),
+              'the old copy takes the rule in the same slot',
+            ).toBe(slot),
         },
-        second: (copy, from) => expect(steps.steps_insert_replay(st, copy, from, slot, ...SPECIFIC_FIELDS), 'the old copy takes the rule in the same slot').toBe(slot),
-      }, before, after, 1);
+        before,
+        after,
+        1,
+      );
       expect(Array.from(c.classify(Uint32Array.from(HEADERS)))).toEqual([SPECIFIC, broad, -1]);
       const remove = (copy: number): void => expect(steps.steps_remove_from(st, copy, slot)).toBe(0);
       await stalledUpdate(st, input.base, { first: remove, second: remove }, after, before, 3);
@@ -161,7 +232,12 @@ describe('classifier readers while the writer is stopped', () => {
       const pin = steps.steps_arrive(st);
       const pinned = copyBytes(st, pin & 1).slice();
       const writer = new Worker(join(HELPERS, 'kernel-call-worker.mjs'), {
-        workerData: { bytes: familyKernel('flow'), memory: mem.memory, fn: 'flow_cls_insert', args: [st, ...SPECIFIC_FIELDS] },
+        workerData: {
+          bytes: familyKernel('flow'),
+          memory: mem.memory,
+          fn: 'flow_cls_insert',
+          args: [st, ...SPECIFIC_FIELDS],
+        },
       });
       try {
         const result = new Promise<number>((res, rej) => {

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Classifier, HostMemory, isQingtianError, LoaderRuntime, normalizeRule, ruleMatches, type NormalRule } from '../../../src/index.js';
+import {
+  Classifier,
+  HostMemory,
+  isQingtianError,
+  LoaderRuntime,
+  normalizeRule,
+  ruleMatches,
+  type NormalRule,
+} from '../../../src/index.js';
 import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 64 << 20 }));
@@ -34,7 +42,13 @@ const rule = fc.record({
   dst: fc.option(prefix, { nil: undefined }),
   srcPorts: range,
   dstPorts: range,
-  proto: fc.option(fc.oneof(fc.constantFrom(6, 17, 1), fc.record({ value: fc.constantFrom(6, 17), mask: fc.constantFrom(0xff, 0xf0, 0) })), { nil: undefined }),
+  proto: fc.option(
+    fc.oneof(
+      fc.constantFrom(6, 17, 1),
+      fc.record({ value: fc.constantFrom(6, 17), mask: fc.constantFrom(0xff, 0xf0, 0) }),
+    ),
+    { nil: undefined },
+  ),
   priority: fc.integer({ min: 0, max: 50 }),
 });
 const header = fc.tuple(addr, addr, port, port, fc.constantFrom(6, 17, 1, 0));
@@ -43,14 +57,27 @@ describe('Classifier', () => {
   it('model: random rule sets with inserts and removes interleaved with lookups agree with a linear scan; both copies stay identical', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(
-          { arbitrary: rule.map((r) => ({ op: 'insert' as const, r })), weight: 5 },
-          { arbitrary: fc.nat().map((i) => ({ op: 'remove' as const, i })), weight: 2 },
-          { arbitrary: fc.array(header, { minLength: 1, maxLength: 40 }).map((hs) => ({ op: 'classify' as const, hs })), weight: 3 },
-        ), { maxLength: 120 }),
+        fc.array(
+          fc.oneof(
+            { arbitrary: rule.map((r) => ({ op: 'insert' as const, r })), weight: 5 },
+            { arbitrary: fc.nat().map((i) => ({ op: 'remove' as const, i })), weight: 2 },
+            {
+              arbitrary: fc
+                .array(header, { minLength: 1, maxLength: 40 })
+                .map((hs) => ({ op: 'classify' as const, hs })),
+              weight: 3,
+            },
+          ),
+          { maxLength: 120 },
+        ),
         fc.constantFrom(1, 2, 16),
         (ops, collisionLimit) => {
-          const c = new Classifier({ runtime, capacity: 256, collisionLimit, relaxStep: collisionLimit === 2 ? 4 : 16 });
+          const c = new Classifier({
+            runtime,
+            capacity: 256,
+            collisionLimit,
+            relaxStep: collisionLimit === 2 ? 4 : 16,
+          });
           const model = new Map<number, NormalRule>();
           try {
             for (const o of ops) {
@@ -84,9 +111,16 @@ describe('Classifier', () => {
   it('many rules alike in every hashed field still classify right (collision limit exceeded)', () => {
     const c = new Classifier({ runtime, capacity: 512, collisionLimit: 2 });
     try {
-      const rules = Array.from({ length: 200 }, (_, i) => ({ src: '10.0.0.0/8', dstPorts: [i, i + 5] as [number, number], proto: 6, priority: 200 - i }));
+      const rules = Array.from({ length: 200 }, (_, i) => ({
+        src: '10.0.0.0/8',
+        dstPorts: [i, i + 5] as [number, number],
+        proto: 6,
+        priority: 200 - i,
+      }));
       const ids = rules.map((r) => c.insert(r));
-      const got = c.classify(Uint32Array.from([0x0a010203, 1, 0, 100, 6, 0x0a010203, 1, 0, 199, 6, 0x0b000000, 1, 0, 100, 6]));
+      const got = c.classify(
+        Uint32Array.from([0x0a010203, 1, 0, 100, 6, 0x0a010203, 1, 0, 199, 6, 0x0b000000, 1, 0, 100, 6]),
+      );
       // dport 100 is in rules 95..100; the lowest priority value among them is rule 100's.
       expect(Array.from(got)).toEqual([ids[100], ids[199], -1]);
     } finally {
@@ -105,12 +139,20 @@ describe('Classifier', () => {
         }
         return 'no error';
       };
-      expect(msg(() => c.insert({ src: '10.0.0.0/33' }))).toMatch(/QT_INVALID_ARGUMENT rule\.src: expected a prefix length in \[0, 32\]/);
-      expect(msg(() => c.insert({ dstPorts: [90, 80] }))).toMatch(/rule\.dstPorts: expected a range with lo <= hi, got \[90,80\]/);
-      expect(msg(() => c.insert({ srcPorts: [0, 70000] }))).toMatch(/rule\.srcPorts\[1\]: expected an integer in \[0, 65535\]/);
+      expect(msg(() => c.insert({ src: '10.0.0.0/33' }))).toMatch(
+        /QT_INVALID_ARGUMENT rule\.src: expected a prefix length in \[0, 32\]/,
+      );
+      expect(msg(() => c.insert({ dstPorts: [90, 80] }))).toMatch(
+        /rule\.dstPorts: expected a range with lo <= hi, got \[90,80\]/,
+      );
+      expect(msg(() => c.insert({ srcPorts: [0, 70000] }))).toMatch(
+        /rule\.srcPorts\[1\]: expected an integer in \[0, 65535\]/,
+      );
       expect(msg(() => c.insert({ proto: 300 }))).toMatch(/rule\.proto: expected an integer in \[0, 255\]/);
       expect(msg(() => c.remove(99))).toMatch(/QT_NOT_FOUND/);
-      expect(msg(() => c.insertNormal({ ...normalizeRule({}, 0), srcLen: 40 }))).toMatch(/QT_INVALID_ARGUMENT insertNormal: expected a checked rule/);
+      expect(msg(() => c.insertNormal({ ...normalizeRule({}, 0), srcLen: 40 }))).toMatch(
+        /QT_INVALID_ARGUMENT insertNormal: expected a checked rule/,
+      );
       c.insert({ proto: 6 });
       c.insert({ proto: 17 });
       expect(msg(() => c.insert({ proto: 1 }))).toMatch(/QT_CAPACITY_EXCEEDED/);

@@ -16,12 +16,33 @@ const runtime = new LoaderRuntime(mem);
  * reader has made 200 calls and seen `minDistinct` different results (how often the reader
  * catches an intermediate state depends on the machine's timing), for 20 s at most.
  */
-async function withReader(fn: string, state: number, input: number, count: number, allowed: number[] | null, writer: () => void, rounds: number, allowedAt?: number[][], minDistinct = 1): Promise<{ calls: number; bad: number; seen: [number, number][] }> {
+async function withReader(
+  fn: string,
+  state: number,
+  input: number,
+  count: number,
+  allowed: number[] | null,
+  writer: () => void,
+  rounds: number,
+  allowedAt?: number[][],
+  minDistinct = 1,
+): Promise<{ calls: number; bad: number; seen: [number, number][] }> {
   const scratch = mem.alloc({ name: 'test:reader', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
   const out = scratch.base;
   const stopAt = scratch.base + 2048;
   const w = new Worker(join(__dirname, '..', '..', 'helpers', 'flow-reader-worker.mjs'), {
-    workerData: { bytes: familyKernel('flow'), memory: mem.memory, fn, state, input, count, out, allowed, allowedAt, stopAt },
+    workerData: {
+      bytes: familyKernel('flow'),
+      memory: mem.memory,
+      fn,
+      state,
+      input,
+      count,
+      out,
+      allowed,
+      allowedAt,
+      stopAt,
+    },
   });
   try {
     const done = new Promise<{ calls: number; bad: number; seen: [number, number][] }>((res, rej) => {
@@ -53,12 +74,20 @@ describe('lookups on another thread during updates', () => {
       t.insert('10.0.0.0/8', 1);
       const addrs = [0x0a010203, 0x0a0102ff, 0x0a010280];
       addrs.forEach((a, i) => mem.view.setUint32(input.base + i * 4, a, true));
-      const r = await withReader('flow_lpm4_lookup', t.state.base, input.base, addrs.length, [1, 2, 3], () => {
-        t.insert('10.1.0.0/16', 2);
-        t.insert('10.1.2.128/25', 3);
-        t.delete('10.1.2.128/25');
-        t.delete('10.1.0.0/16');
-      }, 300);
+      const r = await withReader(
+        'flow_lpm4_lookup',
+        t.state.base,
+        input.base,
+        addrs.length,
+        [1, 2, 3],
+        () => {
+          t.insert('10.1.0.0/16', 2);
+          t.insert('10.1.2.128/25', 3);
+          t.delete('10.1.2.128/25');
+          t.delete('10.1.0.0/16');
+        },
+        300,
+      );
       expect(r.calls).toBeGreaterThan(0);
       expect(r.bad).toBe(0);
     } finally {
@@ -77,14 +106,42 @@ describe('lookups on another thread during updates', () => {
       const allowedAt = [[1, 3, 40000], [1, 2, 3], [1, 3], [1], [1, 3, 40000, 5]];
       addrs.forEach((a, i) => mem.view.setUint32(input.base + i * 4, a, true));
       let k = 0;
-      const r = await withReader('flow_lpm4_lookup', t.state.base, input.base, addrs.length, null, () => {
-        switch (k++ % 4) {
-          case 0: t.update({ insert: [['10.1.2.0/24', 40000], ['10.1.3.0/24', 2]] }); break; // a node, wide
-          case 1: t.update({ insert: [['10.1.0.0/16', 3], ['10.1.2.192/26', 5]] }); break; // resized, a group
-          case 2: t.update({ delete: ['10.1.2.0/24', '10.1.2.192/26'] }); break; // narrow again
-          default: t.update({ delete: ['10.1.3.0/24', '10.1.0.0/16'] }); break; // a leaf again: node freed
-        }
-      }, 400, allowedAt, 2);
+      const r = await withReader(
+        'flow_lpm4_lookup',
+        t.state.base,
+        input.base,
+        addrs.length,
+        null,
+        () => {
+          switch (k++ % 4) {
+            case 0:
+              t.update({
+                insert: [
+                  ['10.1.2.0/24', 40000],
+                  ['10.1.3.0/24', 2],
+                ],
+              });
+              break; // a node, wide
+            case 1:
+              t.update({
+                insert: [
+                  ['10.1.0.0/16', 3],
+                  ['10.1.2.192/26', 5],
+                ],
+              });
+              break; // resized, a group
+            case 2:
+              t.update({ delete: ['10.1.2.0/24', '10.1.2.192/26'] });
+              break; // narrow again
+            default:
+              t.update({ delete: ['10.1.3.0/24', '10.1.0.0/16'] });
+              break; // a leaf again: node freed
+          }
+        },
+        400,
+        allowedAt,
+        2,
+      );
       expect(r.calls).toBeGreaterThan(0);
       expect(r.bad).toBe(0);
       // Some answers came from a node (timing decides which of its states the reader caught).
@@ -105,14 +162,22 @@ describe('lookups on another thread during updates', () => {
       const specifics = new Set<number>();
       const filler: number[] = [];
       let k = 0;
-      const r = await withReader('flow_cls_classify', c.state.base, input.base, 2, null, () => {
-        if (specific >= 0) c.remove(specific);
-        specific = c.insert({ src: '10.1.2.0/24', dstPorts: [80, 80], priority: 1 });
-        specifics.add(specific);
-        filler.push(c.insert({ src: `11.${k & 255}.0.0/16`, priority: 50 }));
-        if (filler.length > 100) c.remove(filler.shift()!);
-        k++;
-      }, 1500);
+      const r = await withReader(
+        'flow_cls_classify',
+        c.state.base,
+        input.base,
+        2,
+        null,
+        () => {
+          if (specific >= 0) c.remove(specific);
+          specific = c.insert({ src: '10.1.2.0/24', dstPorts: [80, 80], priority: 1 });
+          specifics.add(specific);
+          filler.push(c.insert({ src: `11.${k & 255}.0.0/16`, priority: 50 }));
+          if (filler.length > 100) c.remove(filler.shift()!);
+          k++;
+        },
+        1500,
+      );
       expect(r.calls).toBeGreaterThan(0);
       expect(r.bad).toBe(0);
       // Only the broad rule or one of the specific rules ever answered (never a filler, never -1).
@@ -128,16 +193,27 @@ describe('lookups on another thread during updates', () => {
     const t = new FlowTable({ runtime, capacity: 256, clock: () => 1 });
     const input = mem.alloc({ name: 'test:keys', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
     try {
-      const resident = [flowKey({ src: 1, dst: 2, srcPort: 3, dstPort: 4, proto: 6 }), flowKey({ src: 5, dst: 6, srcPort: 7, dstPort: 8, proto: 17 })];
+      const resident = [
+        flowKey({ src: 1, dst: 2, srcPort: 3, dstPort: 4, proto: 6 }),
+        flowKey({ src: 5, dst: 6, srcPort: 7, dstPort: 8, proto: 17 }),
+      ];
       resident.forEach((k, i) => {
         t.insert(k, 100 + i);
         mem.u8.set(k, input.base + i * 48);
       });
       let n = 0;
-      const r = await withReader('flow_fc_lookup', t.state.base, input.base, 2, [100, 101], () => {
-        for (let j = 0; j < 8; j++) t.insert(flowKey({ src: 1000 + n++, dst: 2, proto: 6 }), 1);
-        if (n > 200) for (let j = 0; j < 8; j++) t.delete(flowKey({ src: 1000 + n - 200 + j, dst: 2, proto: 6 }));
-      }, 800);
+      const r = await withReader(
+        'flow_fc_lookup',
+        t.state.base,
+        input.base,
+        2,
+        [100, 101],
+        () => {
+          for (let j = 0; j < 8; j++) t.insert(flowKey({ src: 1000 + n++, dst: 2, proto: 6 }), 1);
+          if (n > 200) for (let j = 0; j < 8; j++) t.delete(flowKey({ src: 1000 + n - 200 + j, dst: 2, proto: 6 }));
+        },
+        800,
+      );
       expect(r.calls).toBeGreaterThan(0);
       expect(r.bad).toBe(0);
     } finally {

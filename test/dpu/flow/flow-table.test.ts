@@ -52,7 +52,12 @@ describe('FlowTable', () => {
       };
       expect(e(() => t.insert(new Uint8Array(40), 1)).message).toMatch(/1 key\(s\) of 48 bytes/);
       expect(e(() => t.insert(key(1), -1)).message).toMatch(/value: expected an integer in \[0, 2147483647\]/);
-      expect(isQingtianError(e(() => new FlowTable({ runtime, capacity: 4 })), 'QT_INVALID_ARGUMENT')).toBe(true);
+      expect(
+        isQingtianError(
+          e(() => new FlowTable({ runtime, capacity: 4 })),
+          'QT_INVALID_ARGUMENT',
+        ),
+      ).toBe(true);
     } finally {
       t.dispose();
     }
@@ -61,7 +66,14 @@ describe('FlowTable', () => {
   it('model: random inserts, updates, deletes and burst lookups agree with a Map', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom('ins', 'del', 'get'), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 1e9 })), { maxLength: 300 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom('ins', 'del', 'get'),
+            fc.integer({ min: 0, max: 2000 }),
+            fc.integer({ min: 0, max: 1e9 }),
+          ),
+          { maxLength: 300 },
+        ),
         (ops) => {
           // A table per run: a run that failed half-way (as fast-check shrinks) leaves no entries behind.
           const t = new FlowTable({ runtime, capacity: 4096, clock: () => 1 });
@@ -302,7 +314,7 @@ describe('FlowTable', () => {
     }
   });
 
-  it('flow_fc_read_entries (the bench\'s memory floor) reads the entry of each listed slot, and only inside the table', () => {
+  it("flow_fc_read_entries (the bench's memory floor) reads the entry of each listed slot, and only inside the table", () => {
     const t = new FlowTable({ runtime, capacity: 256, clock: () => 0 });
     const mem = runtime.memory;
     const scratch = mem.alloc({ name: 'test:slots', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });

@@ -18,7 +18,8 @@ describe('ClassBench-shaped generator', () => {
     const protos = new Set(seed.map((r) => `${r.protoValue}/${r.protoMask}`));
     expect(rules.every((r) => protos.has(`${r.protoValue}/${r.protoMask}`))).toBe(true);
     // Like ClassBench: specific rules first, port-wildcard rules towards the end.
-    const wild = (r: (typeof rules)[number]): boolean => r.spLo === 0 && r.spHi === 65535 && r.dpLo === 0 && r.dpHi === 65535;
+    const wild = (r: (typeof rules)[number]): boolean =>
+      r.spLo === 0 && r.spHi === 65535 && r.dpLo === 0 && r.dpHi === 65535;
     const firstHalf = rules.slice(0, 5000).filter(wild).length;
     const secondHalf = rules.slice(5000).filter(wild).length;
     expect(secondHalf).toBeGreaterThan(firstHalf * 2);

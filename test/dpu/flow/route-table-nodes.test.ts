@@ -18,8 +18,15 @@ const runtime = new LoaderRuntime(mem);
 /** Heap bytes of an empty table: the dummy node. */
 const DUMMY_BYTES = 40;
 
-function withTable(options: { maxGroups?: number; maxNodeBytes?: number }, body: (t: RouteTable, ref: RefTrie) => void): void {
-  const t = new RouteTable({ runtime, maxGroups: options.maxGroups ?? 64, ...(options.maxNodeBytes !== undefined ? { maxNodeBytes: options.maxNodeBytes } : {}) });
+function withTable(
+  options: { maxGroups?: number; maxNodeBytes?: number },
+  body: (t: RouteTable, ref: RefTrie) => void,
+): void {
+  const t = new RouteTable({
+    runtime,
+    maxGroups: options.maxGroups ?? 64,
+    ...(options.maxNodeBytes !== undefined ? { maxNodeBytes: options.maxNodeBytes } : {}),
+  });
   try {
     body(t, new RefTrie(32));
   } finally {
@@ -56,7 +63,18 @@ function probesAround(texts: string[]): number[] {
   for (const t of texts) {
     const { addr, length } = prefix(t);
     const size = length === 0 ? 2 ** 32 : 2 ** (32 - length);
-    for (const a of [addr - 1, addr, addr + 1, addr + size / 2, addr + size - 1, addr + size, (addr & 0xffff0000) - 1, addr | 0xffff, (addr | 0xffff) + 1]) out.push(a >>> 0);
+    for (const a of [
+      addr - 1,
+      addr,
+      addr + 1,
+      addr + size / 2,
+      addr + size - 1,
+      addr + size,
+      (addr & 0xffff0000) - 1,
+      addr | 0xffff,
+      (addr | 0xffff) + 1,
+    ])
+      out.push(a >>> 0);
   }
   return out;
 }
@@ -86,7 +104,15 @@ describe('RouteTable IPv4 lookup nodes', () => {
   it('rebuilds nodes on adds and deletes at /16 boundaries', () => {
     withTable({}, (t, ref) => {
       expect(t.nodeBytesUsed).toBe(DUMMY_BYTES);
-      const routes = ['10.1.255.0/24', '10.2.0.0/24', '10.1.0.0/16', '10.1.128.0/17', '10.2.0.0/15', '10.3.255.128/25', '10.1.0.0/24'];
+      const routes = [
+        '10.1.255.0/24',
+        '10.2.0.0/24',
+        '10.1.0.0/16',
+        '10.1.128.0/17',
+        '10.2.0.0/15',
+        '10.3.255.128/25',
+        '10.1.0.0/24',
+      ];
       const probes = probesAround(routes);
       routes.forEach((r, i) => {
         add(t, ref, r, 100 + i);
@@ -149,7 +175,13 @@ describe('RouteTable IPv4 lookup nodes', () => {
       add(t, ref, '172.16.2.0/24', 4194303);
       add(t, ref, '172.16.3.128/25', 4194302);
       add(t, ref, '172.17.9.0/24', 7);
-      const probes = probesAround(['172.16.0.0/16', '172.16.1.0/24', '172.16.2.0/24', '172.16.3.128/25', '172.17.9.0/24']);
+      const probes = probesAround([
+        '172.16.0.0/16',
+        '172.16.1.0/24',
+        '172.16.2.0/24',
+        '172.16.3.128/25',
+        '172.17.9.0/24',
+      ]);
       agree(t, ref, probes);
       del(t, ref, '172.16.1.0/24');
       del(t, ref, '172.16.2.0/24');
@@ -183,7 +215,13 @@ describe('RouteTable IPv4 lookup nodes', () => {
       // A batch: the ops before the first that overflows stay (a delete frees a node first).
       err = undefined;
       try {
-        t.update({ delete: ['20.0.5.0/24'], insert: [['20.99.5.0/24', 9], ['20.98.5.0/24', 8]] });
+        t.update({
+          delete: ['20.0.5.0/24'],
+          insert: [
+            ['20.99.5.0/24', 9],
+            ['20.98.5.0/24', 8],
+          ],
+        });
       } catch (e) {
         err = e;
       }
@@ -206,7 +244,10 @@ describe('RouteTable IPv4 lookup nodes', () => {
       const len = 17 + rng.below(14);
       const a = (0x2c000000 | (rng.u32() & 0x003fffff)) >>> 0;
       const addr = (a & ((0xffffffff << (32 - len)) >>> 0)) >>> 0;
-      byPrefix.set(`${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}/${len}`, rng.below(50_000));
+      byPrefix.set(
+        `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}/${len}`,
+        rng.below(50_000),
+      );
     }
     const pool = [...byPrefix].map(([text, nh]) => ({ text, nh }));
     const liveBytes = (set: typeof pool): number => {
@@ -242,36 +283,62 @@ describe('RouteTable IPv4 lookup nodes', () => {
 
   it('model: random changes around /16 edges with wide and narrow next hops agree with a reference trie', () => {
     withTable({ maxGroups: 512 }, (t) => {
-      const prefixArb = fc.record({
-        base: fc.constantFrom(0x0a01ff00, 0x0a020000, 0xc0a80000, 0x7f000000),
-        noise: fc.integer({ min: 0, max: 0xffffffff }),
-        spread: fc.integer({ min: 12, max: 32 }),
-        length: fc.oneof({ arbitrary: fc.integer({ min: 14, max: 32 }), weight: 9 }, { arbitrary: fc.constantFrom(8, 10, 12), weight: 1 }),
-      }).map(({ base, noise, spread, length }) => {
-        const a = (base ^ (noise >>> spread)) >>> 0;
-        return { addr: length === 0 ? 0 : (a & ((0xffffffff << (32 - length)) >>> 0)) >>> 0, length };
-      });
-      const nhArb = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 32760, max: 32770 }), fc.constant(4194303));
+      const prefixArb = fc
+        .record({
+          base: fc.constantFrom(0x0a01ff00, 0x0a020000, 0xc0a80000, 0x7f000000),
+          noise: fc.integer({ min: 0, max: 0xffffffff }),
+          spread: fc.integer({ min: 12, max: 32 }),
+          length: fc.oneof(
+            { arbitrary: fc.integer({ min: 14, max: 32 }), weight: 9 },
+            { arbitrary: fc.constantFrom(8, 10, 12), weight: 1 },
+          ),
+        })
+        .map(({ base, noise, spread, length }) => {
+          const a = (base ^ (noise >>> spread)) >>> 0;
+          return { addr: length === 0 ? 0 : (a & ((0xffffffff << (32 - length)) >>> 0)) >>> 0, length };
+        });
+      const nhArb = fc.oneof(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 32760, max: 32770 }),
+        fc.constant(4194303),
+      );
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.boolean(), prefixArb, nhArb), { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 3, maxLength: 13 }), (ops, extra) => {
-          const ref = new RefTrie(32);
-          t.update({ delete: [...t['rib'].keys()].map((k) => ({ addr: parseInt(k.split('/')[1]!, 16), length: Number(k.split('/')[0]) })) });
-          const added: { addr: number; length: number }[] = [];
-          for (const [isAdd, p, nh] of ops) {
-            if (isAdd || added.length === 0) {
-              t.insert(p, nh);
-              ref.insert(BigInt(p.addr), p.length, nh);
-              added.push(p);
-            } else {
-              const v = added[nh % added.length]!;
-              t.delete(v);
-              ref.delete(BigInt(v.addr), v.length);
+        fc.property(
+          fc.array(fc.tuple(fc.boolean(), prefixArb, nhArb), { minLength: 1, maxLength: 40 }),
+          fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 3, maxLength: 13 }),
+          (ops, extra) => {
+            const ref = new RefTrie(32);
+            t.update({
+              delete: [...t['rib'].keys()].map((k) => ({
+                addr: parseInt(k.split('/')[1]!, 16),
+                length: Number(k.split('/')[0]),
+              })),
+            });
+            const added: { addr: number; length: number }[] = [];
+            for (const [isAdd, p, nh] of ops) {
+              if (isAdd || added.length === 0) {
+                t.insert(p, nh);
+                ref.insert(BigInt(p.addr), p.length, nh);
+                added.push(p);
+              } else {
+                const v = added[nh % added.length]!;
+                t.delete(v);
+                ref.delete(BigInt(v.addr), v.length);
+              }
             }
-          }
-          const addrs = [...extra, ...added.flatMap((p) => [p.addr, (p.addr - 1) >>> 0, (p.addr | (0xffffffff >>> p.length)) >>> 0, ((p.addr | (0xffffffff >>> p.length)) + 1) >>> 0])];
-          const got = t.lookupBurst(new Uint32Array(addrs));
-          addrs.forEach((a, i) => expect(got[i], `addr ${a.toString(16)}`).toBe(ref.lookup(BigInt(a))));
-        }),
+            const addrs = [
+              ...extra,
+              ...added.flatMap((p) => [
+                p.addr,
+                (p.addr - 1) >>> 0,
+                (p.addr | (0xffffffff >>> p.length)) >>> 0,
+                ((p.addr | (0xffffffff >>> p.length)) + 1) >>> 0,
+              ]),
+            ];
+            const got = t.lookupBurst(new Uint32Array(addrs));
+            addrs.forEach((a, i) => expect(got[i], `addr ${a.toString(16)}`).toBe(ref.lookup(BigInt(a))));
+          },
+        ),
         { seed: 0x16ed, numRuns: 80 },
       );
       copiesEqual(t);

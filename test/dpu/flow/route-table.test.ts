@@ -127,40 +127,51 @@ describe('RouteTable IPv4 (DIR-24-8)', () => {
     const t = new RouteTable({ runtime, maxGroups: 512 });
     try {
       // Prefixes cluster under a few bases so that they nest and overlap.
-      const prefix = fc.record({
-        base: fc.constantFrom(0x0a000000, 0x0a010200, 0xc0a80000, 0x08080800),
-        noise: fc.integer({ min: 0, max: 0xffffffff }),
-        spread: fc.integer({ min: 0, max: 32 }),
-        // Short prefixes rewrite up to 2^24 entries twice: keep them rare so the test stays quick.
-        length: fc.oneof({ arbitrary: fc.integer({ min: 14, max: 32 }), weight: 9 }, { arbitrary: fc.constantFrom(0, 4, 8, 12), weight: 1 }),
-      }).map(({ base, noise, spread, length }) => ({ addr: (base ^ (noise >>> spread)) >>> 0, length }));
+      const prefix = fc
+        .record({
+          base: fc.constantFrom(0x0a000000, 0x0a010200, 0xc0a80000, 0x08080800),
+          noise: fc.integer({ min: 0, max: 0xffffffff }),
+          spread: fc.integer({ min: 0, max: 32 }),
+          // Short prefixes rewrite up to 2^24 entries twice: keep them rare so the test stays quick.
+          length: fc.oneof(
+            { arbitrary: fc.integer({ min: 14, max: 32 }), weight: 9 },
+            { arbitrary: fc.constantFrom(0, 4, 8, 12), weight: 1 },
+          ),
+        })
+        .map(({ base, noise, spread, length }) => ({ addr: (base ^ (noise >>> spread)) >>> 0, length }));
       const op = fc.oneof(
         fc.record({ kind: fc.constant('add' as const), p: prefix, nh: fc.integer({ min: 0, max: 1000 }) }),
         fc.record({ kind: fc.constant('del' as const), p: prefix, nh: fc.constant(0) }),
       );
       fc.assert(
-        fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 8, maxLength: 8 }), (ops, probes) => {
-          const ref = new RefTrie(32);
-          t.update({ delete: [...new Set(t['rib'].keys())].map((k) => {
-            const [len, hex] = k.split('/');
-            return { addr: parseInt(hex!, 16), length: Number(len) };
-          }) });
-          const added: { addr: number; length: number }[] = [];
-          for (const o of ops) {
-            if (o.kind === 'add') {
-              t.insert(o.p, o.nh);
-              ref.insert(BigInt(o.p.addr), o.p.length, o.nh);
-              added.push(o.p);
-            } else {
-              const victim = added.length ? added[o.p.addr % added.length]! : o.p;
-              t.delete(victim);
-              ref.delete(BigInt(victim.addr), victim.length);
+        fc.property(
+          fc.array(op, { minLength: 1, maxLength: 60 }),
+          fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 8, maxLength: 8 }),
+          (ops, probes) => {
+            const ref = new RefTrie(32);
+            t.update({
+              delete: [...new Set(t['rib'].keys())].map((k) => {
+                const [len, hex] = k.split('/');
+                return { addr: parseInt(hex!, 16), length: Number(len) };
+              }),
+            });
+            const added: { addr: number; length: number }[] = [];
+            for (const o of ops) {
+              if (o.kind === 'add') {
+                t.insert(o.p, o.nh);
+                ref.insert(BigInt(o.p.addr), o.p.length, o.nh);
+                added.push(o.p);
+              } else {
+                const victim = added.length ? added[o.p.addr % added.length]! : o.p;
+                t.delete(victim);
+                ref.delete(BigInt(victim.addr), victim.length);
+              }
+              const addrs = [...probes, ...added.slice(-4).map((p) => (p.addr | (probes[0]! >>> p.length)) >>> 0)];
+              const got = t.lookupBurst(new Uint32Array(addrs));
+              addrs.forEach((a, i) => expect(got[i], `addr ${a}`).toBe(ref.lookup(BigInt(a))));
             }
-            const addrs = [...probes, ...added.slice(-4).map((p) => (p.addr | (probes[0]! >>> p.length)) >>> 0)];
-            const got = t.lookupBurst(new Uint32Array(addrs));
-            addrs.forEach((a, i) => expect(got[i], `addr ${a}`).toBe(ref.lookup(BigInt(a))));
-          }
-        }),
+          },
+        ),
         { seed: 0x5eed, numRuns: 60 },
       );
     } finally {
@@ -204,40 +215,51 @@ describe('RouteTable IPv6', () => {
     const t = new RouteTable({ runtime, family: 'ipv6', maxGroups: 4096 });
     const bases = [0x20010db8n << 96n, 0xfe80n << 112n, (0x2a00n << 112n) | (0x1450n << 96n)];
     try {
-      const prefix = fc.record({
-        base: fc.constantFrom(...bases),
-        noise: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
-        spread: fc.integer({ min: 0, max: 128 }),
-        length: fc.integer({ min: 0, max: 128 }),
-      }).map(({ base, noise, spread, length }) => {
-        const a = base ^ (noise >> BigInt(spread));
-        const m = length === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - length)) - 1n);
-        return { addr: a & m, length };
-      });
+      const prefix = fc
+        .record({
+          base: fc.constantFrom(...bases),
+          noise: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+          spread: fc.integer({ min: 0, max: 128 }),
+          length: fc.integer({ min: 0, max: 128 }),
+        })
+        .map(({ base, noise, spread, length }) => {
+          const a = base ^ (noise >> BigInt(spread));
+          const m = length === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - length)) - 1n);
+          return { addr: a & m, length };
+        });
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.boolean(), prefix, fc.integer({ min: 0, max: 999 })), { minLength: 1, maxLength: 30 }), fc.array(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), { minLength: 4, maxLength: 4 }), (ops, probes) => {
-          const ref = new RefTrie(128);
-          t.update({ delete: [...t['rib'].keys()].map((k) => ({ addr: BigInt('0x' + k.split('/')[1]), length: Number(k.split('/')[0]) })) });
-          const added: { addr: bigint; length: number }[] = [];
-          for (const [add, p, nh] of ops) {
-            if (add || added.length === 0) {
-              t.insert(p, nh);
-              ref.insert(p.addr, p.length, nh);
-              added.push(p);
-            } else {
-              const v = added[nh % added.length]!;
-              t.delete(v);
-              ref.delete(v.addr, v.length);
+        fc.property(
+          fc.array(fc.tuple(fc.boolean(), prefix, fc.integer({ min: 0, max: 999 })), { minLength: 1, maxLength: 30 }),
+          fc.array(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), { minLength: 4, maxLength: 4 }),
+          (ops, probes) => {
+            const ref = new RefTrie(128);
+            t.update({
+              delete: [...t['rib'].keys()].map((k) => ({
+                addr: BigInt('0x' + k.split('/')[1]),
+                length: Number(k.split('/')[0]),
+              })),
+            });
+            const added: { addr: bigint; length: number }[] = [];
+            for (const [add, p, nh] of ops) {
+              if (add || added.length === 0) {
+                t.insert(p, nh);
+                ref.insert(p.addr, p.length, nh);
+                added.push(p);
+              } else {
+                const v = added[nh % added.length]!;
+                t.delete(v);
+                ref.delete(v.addr, v.length);
+              }
             }
-          }
-          const addrs = [...probes, ...added.map((p) => p.addr | (probes[0]! >> BigInt(p.length)))];
-          const words = new Uint32Array(addrs.length * 4);
-          addrs.forEach((a, i) => {
-            for (let w = 0; w < 4; w++) words[i * 4 + w] = Number((a >> BigInt(96 - 32 * w)) & 0xffffffffn);
-          });
-          const got = t.lookupBurst(words);
-          addrs.forEach((a, i) => expect(got[i], `addr ${a.toString(16)}`).toBe(ref.lookup(a)));
-        }),
+            const addrs = [...probes, ...added.map((p) => p.addr | (probes[0]! >> BigInt(p.length)))];
+            const words = new Uint32Array(addrs.length * 4);
+            addrs.forEach((a, i) => {
+              for (let w = 0; w < 4; w++) words[i * 4 + w] = Number((a >> BigInt(96 - 32 * w)) & 0xffffffffn);
+            });
+            const got = t.lookupBurst(words);
+            addrs.forEach((a, i) => expect(got[i], `addr ${a.toString(16)}`).toBe(ref.lookup(a)));
+          },
+        ),
         { seed: 0x6eed, numRuns: 150 },
       );
     } finally {

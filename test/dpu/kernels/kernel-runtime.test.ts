@@ -13,6 +13,8 @@ describe('kernel runtime', () => {
     const rt = defaultRuntime();
     expect(defaultRuntime()).toBe(rt);
     expect(rt.memory.sizeBytes).toBe(1 << 30);
-    expect(rt.kernel('core').fn<(m: number, g: bigint, l: bigint) => number>('core_gpa_to_host')).toBeTypeOf('function');
+    expect(rt.kernel('core').fn<(m: number, g: bigint, l: bigint) => number>('core_gpa_to_host')).toBeTypeOf(
+      'function',
+    );
   });
 });

@@ -13,7 +13,13 @@ function echoChain(h: Harness, r: RawPacked, id: number, n = 16): { dst: bigint;
   const data = pattern(n, id);
   const src = h.buf(data);
   const dst = h.buf(n);
-  r.chain([{ addr: src, len: n }, { addr: dst, len: n, flags: F.WRITE }], id);
+  r.chain(
+    [
+      { addr: src, len: n },
+      { addr: dst, len: n, flags: F.WRITE },
+    ],
+    id,
+  );
   return { dst, data };
 }
 
@@ -22,13 +28,29 @@ describe('packed ring (§2.8)', () => {
     const h = new Harness();
     const r = new RawPacked(h, 5).configure();
     expect(h.dev.stats().queue.ready).toBe(true);
-    expect(() => h.dev.configure({ size: 0, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa, deviceGpa: r.deviceGpa })).toThrow(/expected an integer in \[1, 32768\]/);
+    expect(() =>
+      h.dev.configure({
+        size: 0,
+        features: PACKED,
+        descGpa: r.descGpa,
+        driverGpa: r.driverGpa,
+        deviceGpa: r.deviceGpa,
+      }),
+    ).toThrow(/expected an integer in \[1, 32768\]/);
   });
 
   it('A2 refuses misaligned event suppression areas (4)', () => {
     const h = new Harness();
     const r = new RawPacked(h, 8);
-    expect(() => h.dev.configure({ size: 8, features: PACKED, descGpa: r.descGpa, driverGpa: r.driverGpa + 2n, deviceGpa: r.deviceGpa })).toThrow(/\(A2:/);
+    expect(() =>
+      h.dev.configure({
+        size: 8,
+        features: PACKED,
+        descGpa: r.descGpa,
+        driverGpa: r.driverGpa + 2n,
+        deviceGpa: r.deviceGpa,
+      }),
+    ).toThrow(/\(A2:/);
   });
 
   it('echoes chains across the ring wrap (wrap counters toggle, used descriptors carry both bits)', () => {
@@ -76,7 +98,10 @@ describe('packed ring (§2.8)', () => {
   });
 
   it('F3 an indirect table of more than N entries is rejected; exactly N is accepted', () => {
-    for (const [entries, rejected] of [[5, 1], [4, 0]] as const) {
+    for (const [entries, rejected] of [
+      [5, 1],
+      [4, 0],
+    ] as const) {
       const h = new Harness();
       const r = new RawPacked(h, 4).configure();
       const t = h.guest.allocGpa(16 * entries, 16);
@@ -103,7 +128,13 @@ describe('packed ring (§2.8)', () => {
     h.guest.ram.setUint32(Number(t) + 8, 16, true);
     h.guest.ram.setUint16(Number(t) + 14, F.INDIRECT, true);
     r.chain([{ addr: t, len: 16, flags: F.INDIRECT }], 1);
-    r.chain([{ addr: h.buf(8), len: 8 }, { addr: t, len: 16, flags: F.INDIRECT }], 2);
+    r.chain(
+      [
+        { addr: h.buf(8), len: 8 },
+        { addr: t, len: 16, flags: F.INDIRECT },
+      ],
+      2,
+    );
     expect(h.run()).toBe(2);
     expect(h.dev.stats().queue.rejected).toBe(2);
     // Rejected chains are still skipped by their full length: ids 1 (1 slot) and 2 (2 slots).
@@ -117,7 +148,14 @@ describe('packed ring (§2.8)', () => {
   it('C4 a rejected buffer in the middle of a chain: the chain is skipped whole, the ring stays in step', () => {
     const h = new Harness();
     const r = new RawPacked(h, 8).configure();
-    r.chain([{ addr: h.buf(8), len: 8 }, { addr: 1n << 50n, len: 8 }, { addr: h.buf(8), len: 8, flags: F.WRITE }], 9);
+    r.chain(
+      [
+        { addr: h.buf(8), len: 8 },
+        { addr: 1n << 50n, len: 8 },
+        { addr: h.buf(8), len: 8, flags: F.WRITE },
+      ],
+      9,
+    );
     const { dst, data } = echoChain(h, r, 10);
     expect(h.run()).toBe(2);
     expect(r.usedAt(0)).toMatchObject({ id: 9, len: 0 });

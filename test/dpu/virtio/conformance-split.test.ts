@@ -63,7 +63,8 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     const r = new RawSplit(h, 8);
     for (const size of [0, 3, 6, 65536]) {
       const cfg = { size, features: SPLIT, descGpa: r.descGpa, driverGpa: r.availGpa, deviceGpa: r.usedGpa };
-      if (size === 0 || size === 65536) expect(() => h.dev.configure(cfg)).toThrow(/queue config\.size: expected an integer in \[1, 32768\]/);
+      if (size === 0 || size === 65536)
+        expect(() => h.dev.configure(cfg)).toThrow(/queue config\.size: expected an integer in \[1, 32768\]/);
       else refusedWith(() => h.dev.configure(cfg), 'A1');
     }
     const big = new Harness(MIB_4, 32768);
@@ -97,7 +98,17 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
   it('A4 refuses overlapping ring areas', () => {
     const h = new Harness();
     const r = new RawSplit(h, 8);
-    refusedWith(() => h.dev.configure({ size: 8, features: SPLIT, descGpa: r.descGpa, driverGpa: r.descGpa + 64n, deviceGpa: r.usedGpa }), 'A4');
+    refusedWith(
+      () =>
+        h.dev.configure({
+          size: 8,
+          features: SPLIT,
+          descGpa: r.descGpa,
+          driverGpa: r.descGpa + 64n,
+          deviceGpa: r.usedGpa,
+        }),
+      'A4',
+    );
   });
 
   it('A5 processes nothing while not ready, or after reset until reconfigured', () => {
@@ -133,7 +144,14 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     };
     refused({ nextAvail: 9, nextUsed: 0 }); // 9 in flight on a queue of 8
     refused({ nextAvail: 2, nextUsed: 0, inflight: [{ token: 1, id: 1, descCount: 1 }] }); // count mismatch
-    refused({ nextAvail: 2, nextUsed: 0, inflight: [{ token: 1, id: 1, descCount: 1 }, { token: 1, id: 1, descCount: 1 }] }); // duplicate
+    refused({
+      nextAvail: 2,
+      nextUsed: 0,
+      inflight: [
+        { token: 1, id: 1, descCount: 1 },
+        { token: 1, id: 1, descCount: 1 },
+      ],
+    }); // duplicate
     refused({ nextAvail: 1, nextUsed: 0, inflight: [{ token: 8, id: 8, descCount: 1 }] }); // head >= N
     refused({ nextAvail: 70000 });
     refused({ config: { ...good.config, size: 5 } });
@@ -149,8 +167,13 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     r.post(0);
     // Pop without pushing, as a device with a request in flight at a quiescent point.
     const k = h.rt.kernel('virtio');
-    expect(k.fn<(a: number, b: number, c: number) => number>('vq_pop')(h.dev.queue.state.base, h.dev.burst.base, 8)).toBe(1);
-    const snap = JSON.parse(JSON.stringify(h.dev.queue.save(), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)), (_k, v: unknown) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v)) as QueueSnapshot;
+    expect(
+      k.fn<(a: number, b: number, c: number) => number>('vq_pop')(h.dev.queue.state.base, h.dev.burst.base, 8),
+    ).toBe(1);
+    const snap = JSON.parse(
+      JSON.stringify(h.dev.queue.save(), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)),
+      (_k, v: unknown) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v),
+    ) as QueueSnapshot;
     expect(snap.inflight).toEqual([{ token: 0, id: 0, descCount: 1 }]);
     h.dev.queue.reset();
     h.dev.queue.restore(snap);
@@ -158,12 +181,13 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     // The restored queue completes the in-flight request (the burst record is still there).
     h.memory.view.setUint32(h.dev.burst.base + 128 + 24, 32, true);
     h.guest.write(dst, data);
-    expect(k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1)).toBe(1);
+    expect(
+      k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1),
+    ).toBe(1);
     expect(r.usedIdx()).toBe(1);
     expect(r.used(0)).toEqual({ id: 0, len: 32 });
   });
 });
-
 
 describe('B. available ring (§2.7.6)', () => {
   it('B1 avail.idx jumping more than N past the last seen index breaks the device', () => {
@@ -257,7 +281,12 @@ describe('C. descriptor chains (§2.7.5, §2.7.4)', () => {
 
   it('C4 a buffer outside guest RAM, wrapping past 2^64, or crossing RAM end is rejected', () => {
     const ram = BigInt(1 << 20);
-    for (const [addr, len] of [[ram, 8], [(1n << 64n) - 4n, 8], [ram - 4n, 8], [1n << 40n, 1]] as const) {
+    for (const [addr, len] of [
+      [ram, 8],
+      [(1n << 64n) - 4n, 8],
+      [ram - 4n, 8],
+      [1n << 40n, 1],
+    ] as const) {
       const h = new Harness();
       const r = new RawSplit(h, 8).configure();
       r.desc(0, addr, len, F.WRITE).post(0);
@@ -299,7 +328,9 @@ describe('C. descriptor chains (§2.7.5, §2.7.4)', () => {
   it('C5 a readable descriptor after a writable one is rejected', () => {
     const h = new Harness();
     const r = new RawSplit(h, 8).configure();
-    r.desc(0, h.buf(8), 8, F.WRITE | F.NEXT, 1).desc(1, h.buf(8), 8).post(0);
+    r.desc(0, h.buf(8), 8, F.WRITE | F.NEXT, 1)
+      .desc(1, h.buf(8), 8)
+      .post(0);
     expectRejected(h, r, 'C5');
   });
 
@@ -309,7 +340,11 @@ describe('C. descriptor chains (§2.7.5, §2.7.4)', () => {
     const data = pattern(16);
     const src = h.buf(data);
     const dst = h.buf(16);
-    r.desc(0, 0xdead_0000_0000n, 0, F.NEXT, 1).desc(1, src, 16, F.NEXT, 2).desc(2, 1n << 63n, 0, F.WRITE | F.NEXT, 3).desc(3, dst, 16, F.WRITE).post(0);
+    r.desc(0, 0xdead_0000_0000n, 0, F.NEXT, 1)
+      .desc(1, src, 16, F.NEXT, 2)
+      .desc(2, 1n << 63n, 0, F.WRITE | F.NEXT, 3)
+      .desc(3, dst, 16, F.WRITE)
+      .post(0);
     expect(h.run()).toBe(1);
     expect(r.used(0)).toEqual({ id: 0, len: 16 });
     expect(h.guest.read(dst, 16)).toEqual(data);
@@ -334,7 +369,10 @@ describe('C. descriptor chains (§2.7.5, §2.7.4)', () => {
     const r = new RawSplit(h, 8).configure();
     r.desc(0, h.buf(8), 8).desc(1, h.buf(8), 8, F.WRITE).post(0, 1);
     expect(h.run()).toBe(2);
-    expect([r.used(0), r.used(1)]).toEqual([{ id: 0, len: 0 }, { id: 1, len: 0 }]);
+    expect([r.used(0), r.used(1)]).toEqual([
+      { id: 0, len: 0 },
+      { id: 1, len: 0 },
+    ]);
     expect(h.dev.stats().queue.rejected).toBe(0);
   });
 });
@@ -377,7 +415,9 @@ describe('D. indirect descriptors (§2.7.5.3)', () => {
     const h = new Harness();
     const r = new RawSplit(h, 8).configure();
     const t = table(h, r, [[h.buf(8), 8, F.WRITE, 0]]);
-    r.desc(0, t, 16, F.INDIRECT | F.NEXT, 1).desc(1, t, 16, F.INDIRECT).post(0);
+    r.desc(0, t, 16, F.INDIRECT | F.NEXT, 1)
+      .desc(1, t, 16, F.INDIRECT)
+      .post(0);
     expectRejected(h, r, 'D4');
   });
 
@@ -404,7 +444,8 @@ describe('D. indirect descriptors (§2.7.5.3)', () => {
     const dst = h.buf(24);
     // A 2-entry table at GPA half - 24: entry 0 is split 24/8 across the two slots.
     const t = BigInt(half - 24);
-    const hostOf = (gpa: bigint): number => (gpa < BigInt(half) ? g.ramBase + Number(gpa) : g.ramBase + Number(gpa) + 65536);
+    const hostOf = (gpa: bigint): number =>
+      gpa < BigInt(half) ? g.ramBase + Number(gpa) : g.ramBase + Number(gpa) + 65536;
     const put = (gpa: bigint, addr: bigint, len: number, flags: number, next: number): void => {
       const bytes = new Uint8Array(16);
       const v = new DataView(bytes.buffer);
@@ -427,11 +468,17 @@ describe('D. indirect descriptors (§2.7.5.3)', () => {
     const h = new Harness();
     const r = new RawSplit(h, 8).configure();
     const b = h.buf(8);
-    const loop = table(h, r, [[b, 8, F.NEXT, 1], [b, 8, F.NEXT, 0]]);
+    const loop = table(h, r, [
+      [b, 8, F.NEXT, 1],
+      [b, 8, F.NEXT, 0],
+    ]);
     const out = table(h, r, [[b, 8, F.NEXT, 2]]);
     r.desc(0, loop, 32, F.INDIRECT).desc(1, out, 16, F.INDIRECT).post(0, 1);
     expect(h.run()).toBe(2);
-    expect([r.used(0), r.used(1)]).toEqual([{ id: 0, len: 0 }, { id: 1, len: 0 }]);
+    expect([r.used(0), r.used(1)]).toEqual([
+      { id: 0, len: 0 },
+      { id: 1, len: 0 },
+    ]);
     expect(h.dev.stats().queue.rejected).toBe(2);
     expect(h.gg.guardsIntact()).toBe(true);
   });
@@ -442,8 +489,13 @@ describe('D. indirect descriptors (§2.7.5.3)', () => {
     const data = pattern(48, 5);
     const src = h.buf(data);
     const dst = h.buf(48);
-    const t = table(h, r, [[src + 16n, 32, F.NEXT, 1], [dst, 48, F.WRITE, 0]]);
-    r.desc(0, src, 16, F.NEXT, 1).desc(1, t, 32, F.INDIRECT | F.WRITE).post(0);
+    const t = table(h, r, [
+      [src + 16n, 32, F.NEXT, 1],
+      [dst, 48, F.WRITE, 0],
+    ]);
+    r.desc(0, src, 16, F.NEXT, 1)
+      .desc(1, t, 32, F.INDIRECT | F.WRITE)
+      .post(0);
     expect(h.run()).toBe(1);
     expect(r.used(0)).toEqual({ id: 0, len: 48 });
     expect(h.guest.read(dst, 48)).toEqual(data);
@@ -457,7 +509,9 @@ describe('E. used ring, races, notifications (§2.7.7, §2.7.8, §2.7.10)', () =
     const r = new RawSplit(h, 8).configure();
     const k = h.rt.kernel('virtio');
     h.memory.view.setUint16(h.dev.burst.base + 128, 3, true); // a record naming head 3
-    expect(k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1)).toBe(-1);
+    expect(
+      k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1),
+    ).toBe(-1);
     expect(r.usedIdx()).toBe(0);
   });
 
@@ -495,7 +549,14 @@ describe('E. used ring, races, notifications (§2.7.7, §2.7.8, §2.7.10)', () =
 
   it('E5 vring_need_event truth table, including 65535 → 0 wrap-around', () => {
     const table: [number, number, number, boolean][] = [
-      [0, 1, 0, true], [0, 2, 1, false], [5, 6, 0, true], [5, 5, 0, false], [5, 10, 6, false], [65535, 0, 65535, true], [65535, 1, 65534, true], [3, 3, 3, false],
+      [0, 1, 0, true],
+      [0, 2, 1, false],
+      [5, 6, 0, true],
+      [5, 5, 0, false],
+      [5, 10, 6, false],
+      [65535, 0, 65535, true],
+      [65535, 1, 65534, true],
+      [3, 3, 3, false],
     ];
     for (const [e, n, o, want] of table) expect(needEvent(e, n, o), `(${e},${n},${o})`).toBe(want);
   });
@@ -513,7 +574,7 @@ describe('E. used ring, races, notifications (§2.7.7, §2.7.8, §2.7.10)', () =
     expect(h.dev.stats().queue.irqSent).toBe(2);
   });
 
-  it('E6 a request posted between the device\'s last poll and its re-enabling of kicks is not lost', () => {
+  it("E6 a request posted between the device's last poll and its re-enabling of kicks is not lost", () => {
     for (const eventIdx of [false, true]) {
       const h = new Harness();
       const r = new RawSplit(h, 8, { ...SPLIT, eventIdx }).configure();

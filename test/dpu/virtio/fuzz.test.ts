@@ -30,7 +30,11 @@ const descArb = fc.record({
   addrOff: fc.nat(0xffff),
   len: fc.oneof(fc.constantFrom(0, 1, 16, 32, 64, 4096, 0xffff_ffff, 0x8000_0000), fc.nat(8192)),
   // Split: NEXT/WRITE/INDIRECT mixes; packed: the same with AVAIL set (available at wrap 1), or anything.
-  flags: fc.oneof(fc.nat(7), fc.nat(7).map((f) => f | 0x80), fc.nat(0xffff)),
+  flags: fc.oneof(
+    fc.nat(7),
+    fc.nat(7).map((f) => f | 0x80),
+    fc.nat(0xffff),
+  ),
   next: fc.nat(20),
   id: fc.nat(0xffff),
 });
@@ -51,7 +55,10 @@ const caseArb = fc.record({
   usedEvent: fc.nat(0xffff),
   drvEvFlags: fc.nat(0xffff),
   drvEvOffWrap: fc.nat(0xffff),
-  bursts: fc.array(fc.record({ budget: fc.integer({ min: 1, max: 64 }), bumpIdx: fc.nat(40) }), { minLength: 1, maxLength: 4 }),
+  bursts: fc.array(fc.record({ budget: fc.integer({ min: 1, max: 64 }), bumpIdx: fc.nat(40) }), {
+    minLength: 1,
+    maxLength: 4,
+  }),
 });
 
 describe('device-side fuzz (both ring formats)', () => {
@@ -59,12 +66,19 @@ describe('device-side fuzz (both ring formats)', () => {
   const ram = h.guest.ram;
   const addrOf = (d: Desc): bigint => {
     switch (d.addrKind) {
-      case 0: case 1: return DATA_AT + BigInt(d.addrOff % 0x8000);
-      case 2: return TABLES_AT + BigInt(16 * (d.addrOff % 24));
-      case 3: return BigInt(RAM) - BigInt(d.addrOff % 64);
-      case 4: return BigInt(RAM) + BigInt(d.addrOff);
-      case 5: return (1n << 64n) - BigInt(1 + (d.addrOff % 64));
-      default: return 0n;
+      case 0:
+      case 1:
+        return DATA_AT + BigInt(d.addrOff % 0x8000);
+      case 2:
+        return TABLES_AT + BigInt(16 * (d.addrOff % 24));
+      case 3:
+        return BigInt(RAM) - BigInt(d.addrOff % 64);
+      case 4:
+        return BigInt(RAM) + BigInt(d.addrOff);
+      case 5:
+        return (1n << 64n) - BigInt(1 + (d.addrOff % 64));
+      default:
+        return 0n;
     }
   };
   const writeDesc = (at: number, d: Desc, packed: boolean): void => {
@@ -108,7 +122,9 @@ describe('device-side fuzz (both ring formats)', () => {
           expect(got).toBeLessThanOrEqual(b.budget);
           const st = h.dev.stats();
           for (let i = 0; i < got; i++) {
-            expect(h.memory.view.getUint16(h.dev.burst.base + BR_CHAINS + CHAIN_BYTES * i + CH_DESC_COUNT, true)).toBeLessThanOrEqual(n);
+            expect(
+              h.memory.view.getUint16(h.dev.burst.base + BR_CHAINS + CHAIN_BYTES * i + CH_DESC_COUNT, true),
+            ).toBeLessThanOrEqual(n);
           }
           if (st.needsReset) {
             expect(st.queue.broken?.id).toMatch(/^[BCF]\d/);
@@ -117,7 +133,8 @@ describe('device-side fuzz (both ring formats)', () => {
             expect(h.memory.view.getUint32(h.dev.queue.state.base + VQ_INFLIGHT, true)).toBe(0);
             if (!c.packed) expect((ram.getUint16(Number(dev) + 2, true) - usedBefore) & 0xffff).toBe(got);
           }
-          if (!c.packed) ram.setUint16(Number(drv) + 2, (ram.getUint16(Number(drv) + 2, true) + b.bumpIdx) & 0xffff, true);
+          if (!c.packed)
+            ram.setUint16(Number(drv) + 2, (ram.getUint16(Number(drv) + 2, true) + b.bumpIdx) & 0xffff, true);
         }
         expect(h.gg.guardsIntact()).toBe(true);
       }),
@@ -140,18 +157,30 @@ describe('device-side fuzz on a DPU core', () => {
       const data = g.allocGpa(65536, 64);
       await dev.attach(core, 16);
       await fc.assert(
-        fc.asyncProperty(fc.boolean(), fc.uint8Array({ minLength: 16 * 16 + 64, maxLength: 16 * 16 + 64 }), fc.nat(0xffff), async (packed, bytes, idx) => {
-          await core.quiesce(); // configure only at a burst boundary
-          dev.reset();
-          g.bytes.set(bytes, Number(ring));
-          // Aim descriptor addresses into the data area (or anywhere, from the random bytes).
-          for (let i = 0; i < 16; i++) if (bytes[i]! & 1) g.ram.setBigUint64(Number(ring) + 16 * i, data + BigInt(bytes[i + 16]! * 64), true);
-          g.ram.setUint16(Number(ring) + 258, idx, true);
-          dev.configure({ size: 16, features: { packed, eventIdx: true, indirect: true, inOrder: false }, descGpa: ring, driverGpa: ring + 256n, deviceGpa: ring + 512n });
-          const passes = core.counters().passes;
-          await core.resume();
-          await until(() => core.counters().passes > passes + 100, 'the core to work the ring');
-        }),
+        fc.asyncProperty(
+          fc.boolean(),
+          fc.uint8Array({ minLength: 16 * 16 + 64, maxLength: 16 * 16 + 64 }),
+          fc.nat(0xffff),
+          async (packed, bytes, idx) => {
+            await core.quiesce(); // configure only at a burst boundary
+            dev.reset();
+            g.bytes.set(bytes, Number(ring));
+            // Aim descriptor addresses into the data area (or anywhere, from the random bytes).
+            for (let i = 0; i < 16; i++)
+              if (bytes[i]! & 1) g.ram.setBigUint64(Number(ring) + 16 * i, data + BigInt(bytes[i + 16]! * 64), true);
+            g.ram.setUint16(Number(ring) + 258, idx, true);
+            dev.configure({
+              size: 16,
+              features: { packed, eventIdx: true, indirect: true, inOrder: false },
+              descGpa: ring,
+              driverGpa: ring + 256n,
+              deviceGpa: ring + 512n,
+            });
+            const passes = core.counters().passes;
+            await core.resume();
+            await until(() => core.counters().passes > passes + 100, 'the core to work the ring');
+          },
+        ),
         { numRuns: 300, seed: 7 },
       );
       expect(failures).toEqual([]);

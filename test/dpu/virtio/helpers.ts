@@ -20,12 +20,28 @@ export class GuardedGuest {
   private readonly guards: Region[];
   private gmapBytes: Uint8Array;
 
-  constructor(readonly memory: HostMemory, name: string, ramBytes: number) {
+  constructor(
+    readonly memory: HostMemory,
+    name: string,
+    ramBytes: number,
+  ) {
     // Find room for guard + RAM + guard, then place the three exactly there.
-    const probe = memory.alloc({ name: 'probe', owner: 'test', kind: 'core-scratch', sizeBytes: ramBytes + 2 * 65536, alignBytes: 65536 });
+    const probe = memory.alloc({
+      name: 'probe',
+      owner: 'test',
+      kind: 'core-scratch',
+      sizeBytes: ramBytes + 2 * 65536,
+      alignBytes: 65536,
+    });
     memory.free(probe, 'test');
     const guard = (at: number): Region => {
-      const g = memory.alloc({ name: `${name}:guard`, owner: 'test', kind: 'core-scratch', sizeBytes: 65536, atBase: at });
+      const g = memory.alloc({
+        name: `${name}:guard`,
+        owner: 'test',
+        kind: 'core-scratch',
+        sizeBytes: 65536,
+        atBase: at,
+      });
       memory.u8.fill(0xa5, g.base, g.base + g.sizeBytes);
       return g;
     };
@@ -52,7 +68,8 @@ export class GuardedGuest {
     const words = new Uint32Array(this.memory.memory.buffer);
     for (let w = 0; w < 65536 / 4; w++) if (words[w] !== 0) return false;
     for (const g of this.guards) {
-      for (let w = g.base / 4, end = (g.base + g.sizeBytes) / 4; w < end; w++) if (words[w] !== 0xa5a5a5a5) return false;
+      for (let w = g.base / 4, end = (g.base + g.sizeBytes) / 4; w < end; w++)
+        if (words[w] !== 0xa5a5a5a5) return false;
     }
     return true;
   }
@@ -80,7 +97,13 @@ export interface LoopbackSetup {
 }
 
 /** A guarded guest with a loopback device configured by a TS driver (not yet attached to a core). */
-export function loopback(rig: Rig, name: string, size: number, features: RingFeatures, notify: () => void = () => undefined): LoopbackSetup {
+export function loopback(
+  rig: Rig,
+  name: string,
+  size: number,
+  features: RingFeatures,
+  notify: () => void = () => undefined,
+): LoopbackSetup {
   const gg = new GuardedGuest(rig.memory, name, 4 * MIB);
   const dev = new LoopbackDevice(rig.rt, gg.guest, `${name}:loop`, { maxQueueSize: Math.max(size, 256) });
   const drv = createDriver(gg.guest, { size, features, notify });

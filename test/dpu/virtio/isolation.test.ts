@@ -28,7 +28,13 @@ describe('isolation: a malicious guest on a shared core', () => {
     // Guest B: a normal driver, plus a sentinel area it never hands to its device.
     const devB = new LoopbackDevice(rig.rt, gb.guest, 'victim:loop', { maxQueueSize: 64 });
     const drvB = createDriver(gb.guest, { size: 64, features: SPLIT, notify: () => core.ringDoorbell() });
-    devB.configure({ size: 64, features: SPLIT, descGpa: drvB.descGpa, driverGpa: drvB.driverGpa, deviceGpa: drvB.deviceGpa });
+    devB.configure({
+      size: 64,
+      features: SPLIT,
+      descGpa: drvB.descGpa,
+      driverGpa: drvB.driverGpa,
+      deviceGpa: drvB.deviceGpa,
+    });
     const bufB = gb.guest.allocGpa(64 * 256, 64);
     const sentinel = gb.guest.allocGpa(65536, 64);
     gb.guest.bytes.fill(0x3c, Number(sentinel), Number(sentinel) + 65536);
@@ -67,7 +73,17 @@ describe('isolation: a malicious guest on a shared core', () => {
            u8[(off < w.descBytes ? w.desc + off : w.avail + (off - w.descBytes))] = x & 0xff;
          }
        }`,
-      { eval: true, workerData: { buffer: rig.memory.memory.buffer, desc: ga.guest.host(descA), descBytes: 16 * n, avail: ga.guest.host(availA), availBytes: 6 + 2 * n, ms: 1500 } },
+      {
+        eval: true,
+        workerData: {
+          buffer: rig.memory.memory.buffer,
+          desc: ga.guest.host(descA),
+          descBytes: 16 * n,
+          avail: ga.guest.host(availA),
+          availBytes: 6 + 2 * n,
+          ms: 1500,
+        },
+      },
     );
     const scribbled = new Promise((r) => scribbler.once('exit', r));
 
@@ -81,7 +97,9 @@ describe('isolation: a malicious guest on a shared core', () => {
         const slot = BigInt((seq % 128) * 128);
         const data = new Uint8Array(64).map((_, i) => (seq + i * 7) & 0xff);
         gb.guest.write(bufB + slot, data);
-        const t = drvB.add([{ gpa: bufB + slot, len: 64 }], [{ gpa: bufB + slot + 64n, len: 64 }], { indirect: seq % 2 === 0 });
+        const t = drvB.add([{ gpa: bufB + slot, len: 64 }], [{ gpa: bufB + slot + 64n, len: 64 }], {
+          indirect: seq % 2 === 0,
+        });
         if (t === null) break;
         want.set(t, { at: bufB + slot, data });
         seq++;

@@ -8,8 +8,22 @@ import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
 import {
-  AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_BYTES, EVS_BYTES, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_USED, PDESC_FLAGS, PDESC_ID,
-  USED_FLAGS, USED_IDX, USED_RING, splitAvailBytes, splitUsedBytes,
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_BYTES,
+  EVS_BYTES,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  F_AVAIL,
+  F_USED,
+  PDESC_FLAGS,
+  PDESC_ID,
+  USED_FLAGS,
+  USED_IDX,
+  USED_RING,
+  splitAvailBytes,
+  splitUsedBytes,
 } from '../../../src/common/virtio/ring-layout.js';
 import { GuardedGuest, MIB } from './helpers.js';
 
@@ -74,7 +88,13 @@ export class RawSplit {
   }
 
   configure(): this {
-    this.h.dev.configure({ size: this.size, features: this.features, descGpa: this.descGpa, driverGpa: this.availGpa, deviceGpa: this.usedGpa });
+    this.h.dev.configure({
+      size: this.size,
+      features: this.features,
+      descGpa: this.descGpa,
+      driverGpa: this.availGpa,
+      deviceGpa: this.usedGpa,
+    });
     return this;
   }
 
@@ -155,7 +175,13 @@ export class RawPacked {
   }
 
   configure(): this {
-    this.h.dev.configure({ size: this.size, features: this.features, descGpa: this.descGpa, driverGpa: this.driverGpa, deviceGpa: this.deviceGpa });
+    this.h.dev.configure({
+      size: this.size,
+      features: this.features,
+      descGpa: this.descGpa,
+      driverGpa: this.driverGpa,
+      deviceGpa: this.deviceGpa,
+    });
     return this;
   }
 
@@ -187,7 +213,11 @@ export class RawPacked {
     });
     const b0 = bufs[0]!;
     // The head goes last.
-    this.h.guest.ram.setUint16(Number(this.descGpa) + 16 * start + PDESC_FLAGS, (b0.flags ?? 0) | (bufs.length > 1 ? F.NEXT : 0) | (startWrap ? F_AVAIL : F_USED), true);
+    this.h.guest.ram.setUint16(
+      Number(this.descGpa) + 16 * start + PDESC_FLAGS,
+      (b0.flags ?? 0) | (bufs.length > 1 ? F.NEXT : 0) | (startWrap ? F_AVAIL : F_USED),
+      true,
+    );
     return this;
   }
 
@@ -198,7 +228,11 @@ export class RawPacked {
   usedAt(slot: number): { id: number; len: number; flags: number } {
     const r = this.h.guest.ram;
     const o = Number(this.descGpa) + 16 * slot;
-    return { id: r.getUint16(o + PDESC_ID, true), len: r.getUint32(o + 8, true), flags: r.getUint16(o + PDESC_FLAGS, true) };
+    return {
+      id: r.getUint16(o + PDESC_ID, true),
+      len: r.getUint32(o + 8, true),
+      flags: r.getUint16(o + PDESC_FLAGS, true),
+    };
   }
 
   setDriverEvent(flags: number, offWrap = 0): this {
@@ -210,6 +244,9 @@ export class RawPacked {
 
   deviceEvent(): { offWrap: number; flags: number } {
     const r = this.h.guest.ram;
-    return { offWrap: r.getUint16(Number(this.deviceGpa) + EVS_OFF_WRAP, true), flags: r.getUint16(Number(this.deviceGpa) + EVS_FLAGS, true) };
+    return {
+      offWrap: r.getUint16(Number(this.deviceGpa) + EVS_OFF_WRAP, true),
+      flags: r.getUint16(Number(this.deviceGpa) + EVS_FLAGS, true),
+    };
   }
 }

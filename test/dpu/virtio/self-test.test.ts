@@ -11,7 +11,10 @@ describe('virtio qt_self_test', () => {
   const memory = new HostMemory({ sizeBytes: 4 << 20 });
   const scratch = memory.alloc({ name: 'shadow', owner: 'test', kind: 'core-scratch', sizeBytes: 64 << 10 });
 
-  const modules: [string, () => Uint8Array][] = [['virtio 1.0.0', () => familyKernel('virtio')], ['virtio 1.1.0 (release)', () => readFileSync(releaseFile('virtio', '1.1.0'))]];
+  const modules: [string, () => Uint8Array][] = [
+    ['virtio 1.0.0', () => familyKernel('virtio')],
+    ['virtio 1.1.0 (release)', () => readFileSync(releaseFile('virtio', '1.1.0'))],
+  ];
   for (const [what, moduleBytes] of modules) {
     it(`${what}: passes once qt_init bound its version; refuses a scratch area that is too small`, () => {
       const x = instantiate(moduleBytes(), memory.memory).exports;

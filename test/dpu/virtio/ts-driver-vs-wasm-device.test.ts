@@ -14,7 +14,9 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
   for (const features of FEATURE_SETS) {
     it(`echoes every request exactly once (${describeFeatures(features)})`, async () => {
       const core = rig.pool.cores[0]!;
-      const { gg, dev, drv } = loopback(rig, `g-${describeFeatures(features)}`, 64, features, () => core.ringDoorbell());
+      const { gg, dev, drv } = loopback(rig, `g-${describeFeatures(features)}`, 64, features, () =>
+        core.ringDoorbell(),
+      );
       await dev.attach(core, 32);
       const g = gg.guest;
       const total = 600;
@@ -33,9 +35,21 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
           const payload = new Uint8Array(40).map((_, i) => (sent * 7 + i) & 0xff);
           g.write(out, payload);
           const token =
-            shape === 0 ? drv.add([{ gpa: out, len: 40 }], [{ gpa: inb, len: 64 }], { indirect: sent % 2 === 0 })
-            : shape === 1 ? drv.add([{ gpa: out, len: 20 }, { gpa: out + 20n, len: 20 }], [{ gpa: inb, len: 10 }, { gpa: inb + 10n, len: 54 }], { indirect: true })
-            : drv.add([{ gpa: out, len: 40 }], []);
+            shape === 0
+              ? drv.add([{ gpa: out, len: 40 }], [{ gpa: inb, len: 64 }], { indirect: sent % 2 === 0 })
+              : shape === 1
+                ? drv.add(
+                    [
+                      { gpa: out, len: 20 },
+                      { gpa: out + 20n, len: 20 },
+                    ],
+                    [
+                      { gpa: inb, len: 10 },
+                      { gpa: inb + 10n, len: 54 },
+                    ],
+                    { indirect: true },
+                  )
+                : drv.add([{ gpa: out, len: 40 }], []);
           if (token === null) break;
           expect(bufs.has(token)).toBe(false);
           bufs.set(token, { out, in: inb, inLen: shape === 2 ? 0 : 40, tag: sent });
@@ -67,7 +81,13 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
 
   it('interrupts: EVENT_IDX suppresses them until the driver asks, and the ask is answered', async () => {
     const core = rig.pool.cores[0]!;
-    const { gg, dev, drv } = loopback(rig, 'irq', 16, { packed: false, eventIdx: true, indirect: false, inOrder: false }, () => core.ringDoorbell());
+    const { gg, dev, drv } = loopback(
+      rig,
+      'irq',
+      16,
+      { packed: false, eventIdx: true, indirect: false, inOrder: false },
+      () => core.ringDoorbell(),
+    );
     await dev.attach(core, 8);
     const irq = dev.queue.irqAddr >> 2;
     const i32 = rig.memory.i32;

@@ -30,10 +30,33 @@ describe('Wasm guest driver against the spec-literal TS reference device', () =>
       const tables = features.indirect ? g.allocGpa(32 * n, 16) : 0n;
       const doorbell = g.allocIrq();
       const irq = g.allocIrq();
-      const flags = (features.packed ? 1 : 0) | (features.eventIdx ? 2 : 0) | (features.indirect ? 4 : 0) | (features.inOrder ? 8 : 0);
+      const flags =
+        (features.packed ? 1 : 0) |
+        (features.eventIdx ? 2 : 0) |
+        (features.indirect ? 4 : 0) |
+        (features.inOrder ? 8 : 0);
       const drv = g.host(state);
-      expect(k.fn<Fn>('gdrv_init')(drv, flags, n, g.ramBase, g.ramBytes, desc, drvArea, devArea, doorbell, doorbell + 4, irq, tables)).toBe(0);
-      const dev = new ReferenceDevice(g, { size: n, features: features, descGpa: desc, driverGpa: drvArea, deviceGpa: devArea }, irq);
+      expect(
+        k.fn<Fn>('gdrv_init')(
+          drv,
+          flags,
+          n,
+          g.ramBase,
+          g.ramBytes,
+          desc,
+          drvArea,
+          devArea,
+          doorbell,
+          doorbell + 4,
+          irq,
+          tables,
+        ),
+      ).toBe(0);
+      const dev = new ReferenceDevice(
+        g,
+        { size: n, features: features, descGpa: desc, driverGpa: drvArea, deviceGpa: devArea },
+        irq,
+      );
       const pump = k.fn<Fn>('gloop_pump');
       const add = k.fn<Fn>('gdrv_add');
       const kick = k.fn<Fn>('gdrv_kick');

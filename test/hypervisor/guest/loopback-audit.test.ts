@@ -35,7 +35,9 @@ describe('loopback audit', () => {
     const buf = g.allocGpa(128 * n, 64);
     const bell = g.allocIrq();
     const drv = g.host(state);
-    expect(fn('gdrv_init')(drv, 0, n, g.ramBase, g.ramBytes, desc, avail, used, bell, bell + 4, g.allocIrq(), 0n)).toBe(0);
+    expect(fn('gdrv_init')(drv, 0, n, g.ramBase, g.ramBytes, desc, avail, used, bell, bell + 4, g.allocIrq(), 0n)).toBe(
+      0,
+    );
     const run = rt.kernel('virtio').fn<Fn>('vloop_run');
     const added = (): number => Number(g.ram.getBigUint64(Number(state) + 80, true));
     return { g, caller, fn, drv, scratch, buf, state, added, serve: () => run(dev.state.base, 64) };
@@ -67,7 +69,12 @@ describe('loopback audit', () => {
     expect(r.added()).toBeGreaterThan(500);
     expect(rep.byVersion).toEqual({ '1.0.0': r.added() });
     expect(rep.transitions).toEqual([{ seq: 1, from: '0.0.0', to: '1.0.0' }]);
-    expect({ duplicates: rep.duplicates, wrong: rep.wrong, beyond: rep.beyond, untallied: rep.untallied }).toEqual({ duplicates: 0, wrong: 0, beyond: 0, untallied: 0 });
+    expect({ duplicates: rep.duplicates, wrong: rep.wrong, beyond: rep.beyond, untallied: rep.untallied }).toEqual({
+      duplicates: 0,
+      wrong: 0,
+      beyond: 0,
+      untallied: 0,
+    });
     expect(await audit.missing(r.added())).toBe(0);
     // Sequence numbers that never completed are counted as missing.
     expect(await audit.missing(r.added() + 5)).toBe(5);

@@ -29,15 +29,18 @@ describe('guest vCPU thread', () => {
     }
   });
 
-  it.skipIf(!existsSync('/proc/self/task'))('runs below the DPU cores: its own thread, and only it, gets the vCPU priority', async () => {
-    const memory = new HostMemory({ sizeBytes: 16 * MIB });
-    const before = threadNices().filter((n) => n === DEFAULT_VCPU_NICE).length;
-    const vcpu = new GuestVcpu(memory, 'prio');
-    try {
-      await vcpu.call('qt_init', 0, 0); // the worker has started (and set its priority) once it answers
-      expect(threadNices().filter((n) => n === DEFAULT_VCPU_NICE).length).toBe(before + 1);
-    } finally {
-      await vcpu.stop();
-    }
-  });
+  it.skipIf(!existsSync('/proc/self/task'))(
+    'runs below the DPU cores: its own thread, and only it, gets the vCPU priority',
+    async () => {
+      const memory = new HostMemory({ sizeBytes: 16 * MIB });
+      const before = threadNices().filter((n) => n === DEFAULT_VCPU_NICE).length;
+      const vcpu = new GuestVcpu(memory, 'prio');
+      try {
+        await vcpu.call('qt_init', 0, 0); // the worker has started (and set its priority) once it answers
+        expect(threadNices().filter((n) => n === DEFAULT_VCPU_NICE).length).toBe(before + 1);
+      } finally {
+        await vcpu.stop();
+      }
+    },
+  );
 });

@@ -83,8 +83,8 @@ export function selfTest2(s: usize, bytes: u32): i32 {
   atomic.store<u32>(s, 10, POSTED);
   if (transform(s, 1, 2) != 0 || run2(s) != 3 || load<u64>(s, 64) != 10) return -2;
   if (transform(s, 2, 1) != 0 || load<u32>(s, 64) != 10 || load<u32>(s, 68) != 10) return -3;
-  store<u64>(s, <u64>1 << 32, 64);
+  store<u64>(s, (<u64>1) << 32, 64);
   store<u32>(s, 2, 4);
-  if (transform(s, 2, 1) != -2 || load<u64>(s, 64) != <u64>1 << 32) return -4;
+  if (transform(s, 2, 1) != -2 || load<u64>(s, 64) != (<u64>1) << 32) return -4;
   return 0;
 }

@@ -13,7 +13,7 @@ export function init(t: usize, build: i32, mul: u32, add: u32): i32 {
   if (t == 0) return -1;
   tables = t;
   if (build) {
-    for (let i: u32 = 0; i < PROBE_ENTRIES; i++) store<u32>(t + (<usize>i << 2), i * mul + add);
+    for (let i: u32 = 0; i < PROBE_ENTRIES; i++) store<u32>(t + ((<usize>i) << 2), i * mul + add);
   }
   return 0;
 }
@@ -22,10 +22,10 @@ export function run(state: usize, budget: i32, mul: u32, add: u32, version: u32)
   if (load<u32>(state) != STATE_MAGIC) return -1;
   let cursor = load<u32>(state, 80);
   let bad: u64 = 0;
-  const n = <u32>budget << 6;
+  const n = (<u32>budget) << 6;
   for (let k: u32 = 0; k < n; k++) {
     const i = cursor & (PROBE_ENTRIES - 1);
-    if (load<u32>(tables + (<usize>i << 2)) != i * mul + add) bad++;
+    if (load<u32>(tables + ((<usize>i) << 2)) != i * mul + add) bad++;
     cursor++;
   }
   store<u32>(state, cursor, 80);

@@ -28,7 +28,11 @@ export const family = (name: string): Signed => signed(familyKernel(name));
 export const test = (name: string): Signed => signed(testKernel(name));
 
 export function bootHost(cores: number): Promise<Host> {
-  return Host.boot({ memory: { sizeBytes: 256 * MIB }, dpu: { cores, mode: 'adaptive', idleSpinPolls: 256 }, trustedKeys: [signer.publicKeyPem] });
+  return Host.boot({
+    memory: { sizeBytes: 256 * MIB },
+    dpu: { cores, mode: 'adaptive', idleSpinPolls: 256 },
+    trustedKeys: [signer.publicKeyPem],
+  });
 }
 
 /** Polls until `cond` holds (never a fixed sleep). */
@@ -42,5 +46,9 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 30_00
 
 /** The names of host memory regions of a kind, sorted (to compare before/after). */
 export function regionNames(host: Host, kind?: string): string[] {
-  return host.memory.regions().filter((r) => kind === undefined || r.kind === kind).map((r) => r.name).sort();
+  return host.memory
+    .regions()
+    .filter((r) => kind === undefined || r.kind === kind)
+    .map((r) => r.name)
+    .sort();
 }

@@ -35,7 +35,12 @@ describe('hot swap: refusals and state transforms', () => {
     live: host.swaps.liveVersion('virtio')!.key,
   });
 
-  async function refused(name: string, m: Signed | Uint8Array, signature: unknown, code: string): Promise<QingtianError> {
+  async function refused(
+    name: string,
+    m: Signed | Uint8Array,
+    signature: unknown,
+    code: string,
+  ): Promise<QingtianError> {
     const before = snapshot();
     const events: RefusedEvent[] = [];
     host.swaps.on('refused', (e) => events.push(e));
@@ -54,15 +59,22 @@ describe('hot swap: refusals and state transforms', () => {
     expect((await refused('virtio', v2, undefined, ErrorCode.BadSignature)).message).toMatch(/unsigned/);
     const sig = Buffer.from(v2.signature.signature, 'base64');
     sig[7]! ^= 1;
-    expect((await refused('virtio', v2, { ...v2.signature, signature: sig.toString('base64') }, ErrorCode.BadSignature)).message).toMatch(/^bad signature/);
-    expect((await refused('virtio', v2, family('virtio').signature, ErrorCode.BadSignature)).message).toMatch(/signature is for virtio@1\.0\.0/);
+    expect(
+      (await refused('virtio', v2, { ...v2.signature, signature: sig.toString('base64') }, ErrorCode.BadSignature))
+        .message,
+    ).toMatch(/^bad signature/);
+    expect((await refused('virtio', v2, family('virtio').signature, ErrorCode.BadSignature)).message).toMatch(
+      /signature is for virtio@1\.0\.0/,
+    );
     const foreign = signModule(v2.bytes, stranger.privateKeyPem, { name: 'virtio', version: '2.0.0' });
     expect((await refused('virtio', v2, foreign, ErrorCode.BadSignature)).message).toContain(stranger.keyId);
   });
 
   it('refuses an ABI mismatch and a data segment, naming the memory it would write over', async () => {
     const abi = test('virtio-abi2');
-    expect((await refused('virtio', abi, abi.signature, ErrorCode.KernelRejected)).message).toMatch(/ABI version 2; this runtime speaks ABI 1/);
+    expect((await refused('virtio', abi, abi.signature, ErrorCode.KernelRejected)).message).toMatch(
+      /ABI version 2; this runtime speaks ABI 1/,
+    );
     const data = test('virtio-data');
     const e = await refused('virtio', data, data.signature, ErrorCode.KernelRejected);
     expect(e.message).toMatch(/has data segments .*; it would write \d+ B at 0x[0-9a-f]+ over 'low 64 KiB/);
@@ -71,13 +83,23 @@ describe('hot swap: refusals and state transforms', () => {
 
   it('refuses a missing export, another module, and a module of which no version is live', async () => {
     const noT = test('counter-v2-notransform');
-    expect((await refused('counter', noT, noT.signature, ErrorCode.SwapRefused)).message).toMatch(/needs qt_state_transform.*missing export/);
+    expect((await refused('counter', noT, noT.signature, ErrorCode.SwapRefused)).message).toMatch(
+      /needs qt_state_transform.*missing export/,
+    );
     const c2 = test('counter-v2');
-    expect((await refused('virtio', c2, c2.signature, ErrorCode.SwapRefused)).message).toMatch(/counter@2\.0\.0 is not a version of virtio/);
+    expect((await refused('virtio', c2, c2.signature, ErrorCode.SwapRefused)).message).toMatch(
+      /counter@2\.0\.0 is not a version of virtio/,
+    );
     const probe = test('probe-v1');
-    expect((await refused('probe', probe, probe.signature, ErrorCode.SwapRefused)).message).toMatch(/no version of module probe is loaded/);
-    await expect(host.hotSwap('Virtio!', c2.bytes, { signature: c2.signature })).rejects.toThrow(/hotSwap name: expected a module name/);
-    await expect(host.hotSwap('virtio', c2.bytes, { signature: c2.signature, graceMs: -1 })).rejects.toThrow(/hotSwap options\.graceMs: expected an integer in \[0, 600000\]/);
+    expect((await refused('probe', probe, probe.signature, ErrorCode.SwapRefused)).message).toMatch(
+      /no version of module probe is loaded/,
+    );
+    await expect(host.hotSwap('Virtio!', c2.bytes, { signature: c2.signature })).rejects.toThrow(
+      /hotSwap name: expected a module name/,
+    );
+    await expect(host.hotSwap('virtio', c2.bytes, { signature: c2.signature, graceMs: -1 })).rejects.toThrow(
+      /hotSwap options\.graceMs: expected an integer in \[0, 600000\]/,
+    );
   });
 
   it('swaps in the bytes it was given: a caller overwriting its buffer afterwards changes nothing', async () => {
@@ -89,7 +111,9 @@ describe('hot swap: refusals and state transforms', () => {
     expect(r.to).toBe('2.0.0');
     await r.settled;
     const v1 = family('virtio');
-    await (await host.hotSwap('virtio', v1.bytes, { signature: v1.signature, graceMs: 0 })).settled;
+    await (
+      await host.hotSwap('virtio', v1.bytes, { signature: v1.signature, graceMs: 0 })
+    ).settled;
     expect(host.swaps.liveVersion('virtio')!.info.version).toBe('1.0.0');
   });
 
@@ -98,7 +122,9 @@ describe('hot swap: refusals and state transforms', () => {
     const regions = regionNames(host);
     const err = await host.hotSwap('virtio', bad.bytes, { signature: bad.signature }).catch((e: unknown) => e);
     expect(isQingtianError(err, ErrorCode.SwapRefused)).toBe(true);
-    expect((err as Error).message).toMatch(/virtio@2\.1\.0: self-test failed \(qt_self_test returned -42\); the staged version was dropped/);
+    expect((err as Error).message).toMatch(
+      /virtio@2\.1\.0: self-test failed \(qt_self_test returned -42\); the staged version was dropped/,
+    );
     expect(regionNames(host)).toEqual(regions);
     expect(host.swaps.liveVersion('virtio')!.info.version).toBe('1.0.0');
   });
@@ -107,14 +133,24 @@ describe('hot swap: refusals and state transforms', () => {
     let state: StateRegion;
     let job: Job;
     const layout = (): number => host.memory.view.getUint32(state.base + 4, true);
-    const count = (): number => (layout() === 1 ? host.memory.view.getUint32(state.base + 64, true) : Number(host.memory.view.getBigUint64(state.base + 64, true)));
+    const count = (): number =>
+      layout() === 1
+        ? host.memory.view.getUint32(state.base + 64, true)
+        : Number(host.memory.view.getBigUint64(state.base + 64, true));
     const post = (n: number): void => {
       Atomics.add(host.memory.i32, (state.base + 128) >> 2, n);
       host.dpu.core(1).ringDoorbell();
     };
 
     beforeAll(async () => {
-      state = host.memory.allocState({ name: 'counter', owner: 'test', kind: 'job-state', magic: 'CNTR', layoutVersion: 1, payloadBytes: 128 });
+      state = host.memory.allocState({
+        name: 'counter',
+        owner: 'test',
+        kind: 'job-state',
+        magic: 'CNTR',
+        layoutVersion: 1,
+        payloadBytes: 128,
+      });
       job = await host.dpu.core(1).attachJob({ kernel: counterV1, entry: 'counter_run', state: state.base, budget: 1 });
     });
 
@@ -126,7 +162,10 @@ describe('hot swap: refusals and state transforms', () => {
       expect(up).toMatchObject({ from: '1.0.0', to: '2.0.0', transformed: true, signer: signer.keyId });
       await up.settled;
       const records = host.swaps.modules().filter((m) => m.name === 'counter');
-      expect(records.map((m) => [m.version, m.stateLayout, m.status, m.signer])).toEqual([['1.0.0', 1, 'retired', null], ['2.0.0', 2, 'live', signer.keyId]]);
+      expect(records.map((m) => [m.version, m.stateLayout, m.status, m.signer])).toEqual([
+        ['1.0.0', 1, 'retired', null],
+        ['2.0.0', 2, 'live', signer.keyId],
+      ]);
       expect(records[1]!.signature).toBe(c2.signature.signature);
       expect(records[1]!.sha256).toBe(c2.signature.module.sha256);
       expect(layout()).toBe(2);
@@ -146,15 +185,21 @@ describe('hot swap: refusals and state transforms', () => {
 
     it('a count that no longer fits 32 bits refuses the way back: the commit is undone on every core', async () => {
       const c2 = test('counter-v2');
-      await (await host.hotSwap('counter', c2.bytes, { signature: c2.signature, graceMs: 0 })).settled;
+      await (
+        await host.hotSwap('counter', c2.bytes, { signature: c2.signature, graceMs: 0 })
+      ).settled;
       await host.dpu.core(1).quiesce();
       host.memory.view.setBigUint64(state.base + 64, 5n << 32n, true);
       await host.dpu.core(1).resume();
       const regions = regionNames(host);
       const c1 = test('counter-v1');
-      const err = await host.hotSwap('counter', c1.bytes, { signature: c1.signature, graceMs: 0 }).catch((e: unknown) => e);
+      const err = await host
+        .hotSwap('counter', c1.bytes, { signature: c1.signature, graceMs: 0 })
+        .catch((e: unknown) => e);
       expect(isQingtianError(err, ErrorCode.SwapFailed)).toBe(true);
-      expect((err as Error).message).toMatch(/refused on core 1: .*qt_state_transform\(2 → 1\) of job #\d+: returned -2; every core runs 2\.0\.0 again/);
+      expect((err as Error).message).toMatch(
+        /refused on core 1: .*qt_state_transform\(2 → 1\) of job #\d+: returned -2; every core runs 2\.0\.0 again/,
+      );
       expect(regionNames(host)).toEqual(regions);
       expect(layout()).toBe(2);
       expect(job.kernel.info.version).toBe('2.0.0');

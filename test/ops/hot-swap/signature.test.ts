@@ -1,7 +1,13 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type QingtianError, isQingtianError } from '../../../src/common/errors.js';
-import { TrustedKeys, generateSigningKey, parseSignature, sha256Hex, signModule } from '../../../src/ops/hot-swap/signature.js';
+import {
+  TrustedKeys,
+  generateSigningKey,
+  parseSignature,
+  sha256Hex,
+  signModule,
+} from '../../../src/ops/hot-swap/signature.js';
 import { familyKernel, testKernel } from '../../helpers/kernels.js';
 
 function refusal(f: () => unknown): QingtianError {
@@ -23,7 +29,12 @@ describe('module signatures (Ed25519)', () => {
   const trusted = new TrustedKeys([key.publicKeyPem]);
 
   it('a signature by a trusted key verifies, as an object, its JSON text or those bytes', () => {
-    expect(sig).toMatchObject({ format: 'qingtian-module-signature/1', algorithm: 'ed25519', keyId: key.keyId, module: { name: 'virtio', version: '1.0.0', sha256: sha256Hex(v1) } });
+    expect(sig).toMatchObject({
+      format: 'qingtian-module-signature/1',
+      algorithm: 'ed25519',
+      keyId: key.keyId,
+      module: { name: 'virtio', version: '1.0.0', sha256: sha256Hex(v1) },
+    });
     expect(trusted.verify(v1, sig)).toBe(key.keyId);
     expect(trusted.verify(v1, JSON.stringify(sig))).toBe(key.keyId);
     expect(trusted.verify(v1, new TextEncoder().encode(JSON.stringify(sig)))).toBe(key.keyId);
@@ -44,13 +55,17 @@ describe('module signatures (Ed25519)', () => {
   it('refuses a signature whose bytes were altered, or that claims the trusted key id', () => {
     const raw = Buffer.from(sig.signature, 'base64');
     raw[0]! ^= 0x80;
-    expect(refusal(() => trusted.verify(v1, { ...sig, signature: raw.toString('base64') })).details['reason']).toBe('invalid');
+    expect(refusal(() => trusted.verify(v1, { ...sig, signature: raw.toString('base64') })).details['reason']).toBe(
+      'invalid',
+    );
     const forged = signModule(v1, other.privateKeyPem, { name: 'virtio', version: '1.0.0' });
     expect(refusal(() => trusted.verify(v1, { ...forged, keyId: key.keyId })).details['reason']).toBe('invalid');
   });
 
   it('refuses a key the host does not trust, naming it', () => {
-    const e = refusal(() => trusted.verify(v1, signModule(v1, other.privateKeyPem, { name: 'virtio', version: '1.0.0' })));
+    const e = refusal(() =>
+      trusted.verify(v1, signModule(v1, other.privateKeyPem, { name: 'virtio', version: '1.0.0' })),
+    );
     expect(e.details['reason']).toBe('untrusted-key');
     expect(e.message).toContain(other.keyId);
     expect(refusal(() => new TrustedKeys().verify(v1, sig)).message).toMatch(/trusts no key yet/);
@@ -63,13 +78,19 @@ describe('module signatures (Ed25519)', () => {
 
   it('refuses malformed signature documents, naming the field', () => {
     expect(refusal(() => parseSignature('{not json')).details['reason']).toBe('malformed');
-    expect(refusal(() => parseSignature({ ...sig, algorithm: 'rsa' })).message).toMatch(/^signature\.algorithm: expected "ed25519"/);
-    expect(refusal(() => parseSignature({ ...sig, signature: 'AAAA' })).message).toMatch(/^signature\.signature: expected base64 of 64 bytes/);
+    expect(refusal(() => parseSignature({ ...sig, algorithm: 'rsa' })).message).toMatch(
+      /^signature\.algorithm: expected "ed25519"/,
+    );
+    expect(refusal(() => parseSignature({ ...sig, signature: 'AAAA' })).message).toMatch(
+      /^signature\.signature: expected base64 of 64 bytes/,
+    );
     expect(refusal(() => parseSignature({ ...sig, keyId: 'XYZ' })).message).toMatch(/^signature\.keyId/);
   });
 
   it('trusts only Ed25519 public keys', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ format: 'pem', type: 'spki' })
+      .toString();
     expect(() => new TrustedKeys([rsa])).toThrow(/expected an Ed25519 key, got rsa/);
     expect(() => new TrustedKeys(['not a key'])).toThrow(/unreadable key/);
     expect(() => signModule(v1, key.publicKeyPem, { name: 'virtio', version: '1.0.0' })).toThrow(/Ed25519 private key/);

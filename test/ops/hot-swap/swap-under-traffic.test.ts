@@ -22,7 +22,15 @@ describe('hot swap under continuous loopback traffic', () => {
     v2 = test('virtio-v2');
     traffic = [];
     for (const core of host.dpu.cores) {
-      traffic.push(await AuditedTraffic.create({ memory: host.memory, runtime: host.runtime, core, name: `vm${core.id}`, maxRequests: 1 << 24 }));
+      traffic.push(
+        await AuditedTraffic.create({
+          memory: host.memory,
+          runtime: host.runtime,
+          core,
+          name: `vm${core.id}`,
+          maxRequests: 1 << 24,
+        }),
+      );
     }
   });
 
@@ -38,7 +46,12 @@ describe('hot swap under continuous loopback traffic', () => {
   };
 
   const exactlyOnce = (r: TrafficReport): void => {
-    expect({ lost: r.lost, duplicates: r.duplicates, wrong: r.wrong, unaudited: r.unaudited }).toEqual({ lost: 0, duplicates: 0, wrong: 0, unaudited: 0 });
+    expect({ lost: r.lost, duplicates: r.duplicates, wrong: r.wrong, unaudited: r.unaudited }).toEqual({
+      lost: 0,
+      duplicates: 0,
+      wrong: 0,
+      unaudited: 0,
+    });
     expect(r.added).toBeGreaterThan(0);
     expect(r.completed).toBeGreaterThan(0);
     expect(Object.values(r.byVersion).reduce((a, b) => a + b, 0)).toBe(r.added);
@@ -102,8 +115,14 @@ describe('hot swap under continuous loopback traffic', () => {
       expect(rep.byVersion['3.0.0']).toBeUndefined(); // it never served a request
     }
     expect(regionNames(host, 'kernel-image').filter((n) => n.startsWith('kimg:virtio@3'))).toEqual([]);
-    expect(host.dpu.cores.map((c) => c.runningJobs().map((j) => j.kernel.info.version))).toEqual([['1.0.0'], ['1.0.0']]);
-    const states = host.swaps.modules().filter((m) => m.name === 'virtio').map((m) => `${m.version}:${m.status}`);
+    expect(host.dpu.cores.map((c) => c.runningJobs().map((j) => j.kernel.info.version))).toEqual([
+      ['1.0.0'],
+      ['1.0.0'],
+    ]);
+    const states = host.swaps
+      .modules()
+      .filter((m) => m.name === 'virtio')
+      .map((m) => `${m.version}:${m.status}`);
     expect(states.at(-1)).toBe('3.0.0:failed');
   });
 
@@ -111,7 +130,12 @@ describe('hot swap under continuous loopback traffic', () => {
     let errors = 0;
     for (const t of traffic) t.start();
     const rolled = new Promise<RolledBackEvent>((r) => host.swaps.once('rolled-back', r));
-    const r = await host.hotSwap('virtio', v2.bytes, { signature: v2.signature, graceMs: 60_000, health: () => errors, healthPollMs: 1 });
+    const r = await host.hotSwap('virtio', v2.bytes, {
+      signature: v2.signature,
+      graceMs: 60_000,
+      health: () => errors,
+      healthPollMs: 1,
+    });
     await trafficFlows();
     errors += 3;
     const e = await rolled;

@@ -1,10 +1,30 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
 import {
-  DESC_ADDR, DESC_BYTES, DESC_LEN, EVS_FLAGS, EVS_OFF_WRAP, F_AVAIL, F_INDIRECT, F_NEXT, F_USED, F_WRITE, PDESC_FLAGS, PDESC_ID,
-  RING_EVENT_DESC, RING_EVENT_DISABLE, RING_EVENT_ENABLE,
+  DESC_ADDR,
+  DESC_BYTES,
+  DESC_LEN,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  F_AVAIL,
+  F_INDIRECT,
+  F_NEXT,
+  F_USED,
+  F_WRITE,
+  PDESC_FLAGS,
+  PDESC_ID,
+  RING_EVENT_DESC,
+  RING_EVENT_DISABLE,
+  RING_EVENT_ENABLE,
 } from '../../../common/virtio/ring-layout.js';
-import { requestBufs, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './driver-api.js';
+import {
+  requestBufs,
+  type Buf,
+  type Completion,
+  type DriverOptions,
+  type GuestRam,
+  type VirtqueueDriver,
+} from './driver-api.js';
 
 /**
  * Packed virtqueue driver (§2.8), spec-literal and simple. Wrap counters start at 1 (§2.8.1);
@@ -37,7 +57,11 @@ export class PackedDriver implements VirtqueueDriver {
     private readonly opts: DriverOptions,
   ) {
     const n = opts.size;
-    if (!Number.isInteger(n) || n < 1 || n > 32768) throw new QingtianError(ErrorCode.InvalidArgument, `packed driver size: expected an integer in [1, 32768], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 32768)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `packed driver size: expected an integer in [1, 32768], got ${n}`,
+      );
     this.size = n;
     this.features = opts.features;
     this.maxIndirect = opts.maxIndirect ?? 16;
@@ -69,7 +93,11 @@ export class PackedDriver implements VirtqueueDriver {
     const head = this.nextAvail;
     let headFlags = 0;
     ring.forEach((b, i) => {
-      const flags = (i + 1 < ring.length ? F_NEXT : 0) | (b.write ? F_WRITE : 0) | (indirect ? F_INDIRECT : 0) | (this.availWrap ? F_AVAIL : F_USED);
+      const flags =
+        (i + 1 < ring.length ? F_NEXT : 0) |
+        (b.write ? F_WRITE : 0) |
+        (indirect ? F_INDIRECT : 0) |
+        (this.availWrap ? F_AVAIL : F_USED);
       if (i === 0) {
         this.writeDesc(this.desc(head), b.gpa, b.len, id, null);
         headFlags = flags;
@@ -119,7 +147,11 @@ export class PackedDriver implements VirtqueueDriver {
       const o = Number(at);
       const id = this.guest.ram.getUint16(o + PDESC_ID, true);
       const len = this.guest.ram.getUint32(o + DESC_LEN, true);
-      if (!this.slots.has(id)) throw new QingtianError(ErrorCode.DeviceState, `packed driver: device returned id ${id}, which is not in flight`);
+      if (!this.slots.has(id))
+        throw new QingtianError(
+          ErrorCode.DeviceState,
+          `packed driver: device returned id ${id}, which is not in flight`,
+        );
       if (this.features.inOrder) {
         for (;;) {
           const x = this.fifo.shift()!;

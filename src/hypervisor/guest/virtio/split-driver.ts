@@ -1,10 +1,34 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
 import {
-  AVAIL_FLAGS, AVAIL_F_NO_INTERRUPT, AVAIL_IDX, AVAIL_RING, DESC_ADDR, DESC_BYTES, DESC_FLAGS, DESC_LEN, DESC_NEXT, F_INDIRECT,
-  F_NEXT, F_WRITE, USED_FLAGS, USED_F_NO_NOTIFY, USED_IDX, USED_RING, needEvent, splitAvailBytes, splitUsedBytes,
+  AVAIL_FLAGS,
+  AVAIL_F_NO_INTERRUPT,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_BYTES,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
+  F_INDIRECT,
+  F_NEXT,
+  F_WRITE,
+  USED_FLAGS,
+  USED_F_NO_NOTIFY,
+  USED_IDX,
+  USED_RING,
+  needEvent,
+  splitAvailBytes,
+  splitUsedBytes,
 } from '../../../common/virtio/ring-layout.js';
-import { requestBufs, type Buf, type Completion, type DriverOptions, type GuestRam, type VirtqueueDriver } from './driver-api.js';
+import {
+  requestBufs,
+  type Buf,
+  type Completion,
+  type DriverOptions,
+  type GuestRam,
+  type VirtqueueDriver,
+} from './driver-api.js';
 
 /**
  * Split virtqueue driver (§2.7), spec-literal and simple: plain reads and writes through the
@@ -36,7 +60,10 @@ export class SplitDriver implements VirtqueueDriver {
   ) {
     const n = opts.size;
     if (!Number.isInteger(n) || n < 1 || n > 32768 || (n & (n - 1)) !== 0) {
-      throw new QingtianError(ErrorCode.InvalidArgument, `split driver size: expected a power of two in [1, 32768], got ${n}`);
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `split driver size: expected a power of two in [1, 32768], got ${n}`,
+      );
     }
     this.size = n;
     this.features = opts.features;
@@ -62,18 +89,36 @@ export class SplitDriver implements VirtqueueDriver {
     const head = descs[0]!;
     if (indirect) {
       const table = this.indirectGpa + BigInt(head * DESC_BYTES * this.maxIndirect);
-      bufs.forEach((b, i) => this.writeDesc(table + BigInt(i * DESC_BYTES), b.gpa, b.len, (i + 1 < bufs.length ? F_NEXT : 0) | (b.write ? F_WRITE : 0), i + 1 < bufs.length ? i + 1 : 0));
+      bufs.forEach((b, i) =>
+        this.writeDesc(
+          table + BigInt(i * DESC_BYTES),
+          b.gpa,
+          b.len,
+          (i + 1 < bufs.length ? F_NEXT : 0) | (b.write ? F_WRITE : 0),
+          i + 1 < bufs.length ? i + 1 : 0,
+        ),
+      );
       this.writeDesc(this.desc(head), table, bufs.length * DESC_BYTES, F_INDIRECT, 0);
     } else {
       bufs.forEach((b, i) => {
         const last = i + 1 === bufs.length;
-        this.writeDesc(this.desc(descs[i]!), b.gpa, b.len, (last ? 0 : F_NEXT) | (b.write ? F_WRITE : 0), last ? 0 : descs[i + 1]!);
+        this.writeDesc(
+          this.desc(descs[i]!),
+          b.gpa,
+          b.len,
+          (last ? 0 : F_NEXT) | (b.write ? F_WRITE : 0),
+          last ? 0 : descs[i + 1]!,
+        );
       });
     }
     this.chains.set(head, descs);
     this.fifo.push(head);
     // §2.7.13.1: the ring entry goes in now; idx is published by kick().
-    this.guest.ram.setUint16(Number(this.driverGpa) + AVAIL_RING + 2 * ((this.availIdx + this.pending) % this.size), head, true);
+    this.guest.ram.setUint16(
+      Number(this.driverGpa) + AVAIL_RING + 2 * ((this.availIdx + this.pending) % this.size),
+      head,
+      true,
+    );
     this.pending++;
     return head;
   }
@@ -83,7 +128,8 @@ export class SplitDriver implements VirtqueueDriver {
     const old = this.availIdx;
     this.availIdx = (this.availIdx + this.pending) & 0xffff;
     this.pending = 0;
-    Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_IDX)), this.availIdx); // §2.7.13.3: barrier, then idx
+    // §2.7.13.3: barrier, then idx
+    Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_IDX)), this.availIdx);
     let notify: boolean;
     if (this.features.eventIdx) {
       const availEvent = Atomics.load(this.u16, this.hostIdx(this.deviceGpa + BigInt(USED_RING + 8 * this.size)));
@@ -103,7 +149,10 @@ export class SplitDriver implements VirtqueueDriver {
       const id = this.guest.ram.getUint32(e, true);
       const len = this.guest.ram.getUint32(e + 4, true);
       if (!this.chains.has(id)) {
-        throw new QingtianError(ErrorCode.DeviceState, `split driver: device returned id ${id}, which is not in flight`);
+        throw new QingtianError(
+          ErrorCode.DeviceState,
+          `split driver: device returned id ${id}, which is not in flight`,
+        );
       }
       if (this.features.inOrder) {
         // §2.7.9: one used element may stand for a batch ending with buffer `id`.
@@ -124,13 +173,19 @@ export class SplitDriver implements VirtqueueDriver {
   }
 
   enableInterrupts(): boolean {
-    if (this.features.eventIdx) Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_RING + 2 * this.size)), this.lastUsed);
+    if (this.features.eventIdx)
+      Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_RING + 2 * this.size)), this.lastUsed);
     else Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_FLAGS)), 0);
     return Atomics.load(this.u16, this.hostIdx(this.deviceGpa + BigInt(USED_IDX))) !== this.lastUsed;
   }
 
   disableInterrupts(): void {
-    if (this.features.eventIdx) Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_RING + 2 * this.size)), (this.lastUsed + 0x8000) & 0xffff);
+    if (this.features.eventIdx)
+      Atomics.store(
+        this.u16,
+        this.hostIdx(this.driverGpa + BigInt(AVAIL_RING + 2 * this.size)),
+        (this.lastUsed + 0x8000) & 0xffff,
+      );
     else Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_FLAGS)), AVAIL_F_NO_INTERRUPT);
   }
 
