@@ -1,5 +1,6 @@
 /**
- * Benchmark output. With --json: one JSON object per line, the schema of DESIGN.md:
+ * Benchmark output. With --json: one JSON object per line, in the schema of docs/design.md,
+ * "Stable interfaces":
  *   {"suite","case","metric","value","unit","better":"higher"|"lower","peer":{"name","value"}?,"vs"?}
  * where vs = value / peer.value and the peer was measured in the same run. Without --json: a
  * table at the end. Progress goes to stderr either way, so stdout stays machine-readable.
