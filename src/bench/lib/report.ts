@@ -17,7 +17,7 @@ export interface BenchLine {
 }
 
 export type Measurement = Omit<BenchLine, 'suite' | 'vs'> & {
-  /** The target, shown in the table (not part of the JSON schema). */
+  /** The suite's declared target, shown in the table (not part of the JSON schema). */
   target?: number;
 };
 
