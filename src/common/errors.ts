@@ -41,12 +41,14 @@ export const ErrorCode = {
   NotFound: 'QT_NOT_FOUND',
   /** Text input (a ClassBench file, a prefix) is malformed; the message gives the line or field. */
   BadFormat: 'QT_BAD_FORMAT',
-  /** A fixed-capacity structure (classifier, route table) has no room left. */
+  /** A fixed-capacity structure (rule slots, route groups, a packet pool, interrupt words) has no room left. */
   CapacityExceeded: 'QT_CAPACITY_EXCEEDED',
   /** More shards are missing than an erasure code can rebuild: the data is lost. */
   TooManyErasures: 'QT_TOO_MANY_ERASURES',
-  /** An object was used after dispose()/close(). */
+  /** An object was used after the call that ends it: dispose(), close(), free(), destroy(), stop(), shutdown(). */
   Disposed: 'QT_DISPOSED',
+  /** A kernel or worker answered what its API does not expect (an unknown status, a short count): a bug. */
+  KernelFault: 'QT_KERNEL_FAULT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

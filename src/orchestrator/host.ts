@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
+import { Lifetime } from '../common/lifetime.js';
 import { parseArgs } from '../common/validate.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
@@ -30,7 +31,7 @@ const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
  * ```
  */
 export class Host {
-  private down = false;
+  private readonly life = new Lifetime('Host', 'shutdown()');
   /** Kernel library APIs (erasure coding, flow tables, ...) placed in this host's memory. */
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
@@ -77,8 +78,8 @@ export class Host {
    * commit with the timings; `result.settled` resolves when the grace window ends. Events:
    * `host.swaps.on('staged' | 'committed' | 'swapped' | 'rolled-back' | 'settled' | 'refused', ...)`.
    */
-  hotSwap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
-    this.assertUp();
+  async hotSwap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    this.life.check('hotSwap');
     return this.swaps.swap(name, module, options);
   }
 
@@ -88,7 +89,7 @@ export class Host {
    * loaded by name is loaded once: later calls return the same kernel.
    */
   async loadKernel(source: string | Uint8Array): Promise<LoadedKernel> {
-    this.assertUp();
+    this.life.check('loadKernel');
     if (typeof source === 'string') {
       if (!KERNEL_NAME.test(source)) {
         throw new QingtianError(
@@ -113,11 +114,13 @@ export class Host {
   }
 
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     await this.dpu.unloadKernel(kernel);
     this.kernels.unload(kernel);
   }
 
   snapshot(): MetricsSnapshot {
+    this.life.check('snapshot');
     return {
       memory: this.memory.stats(),
       cores: this.dpu.cores.map((c) => ({
@@ -132,17 +135,13 @@ export class Host {
 
   /** Prometheus text of host memory and core counters, read without stopping any core. */
   metrics(): string {
+    this.life.check('metrics');
     return renderMetrics(this.snapshot());
   }
 
   async shutdown(): Promise<void> {
-    if (this.down) return;
-    this.down = true;
+    if (!this.life.end()) return;
     this.swaps.close();
     await this.dpu.close();
-  }
-
-  private assertUp(): void {
-    if (this.down) throw new QingtianError(ErrorCode.CoreUnavailable, 'host is shut down');
   }
 }

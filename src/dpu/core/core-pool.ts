@@ -5,6 +5,7 @@ import { Piscina } from 'piscina';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { distFile } from '../../common/package-paths.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
@@ -143,7 +144,7 @@ export class DpuCorePool extends EventEmitter {
   private readonly controls: StateRegion[];
   private readonly kernels = new Map<number, LoadedKernel>();
   private jobSeq = 0;
-  private closed = false;
+  private readonly life = new Lifetime('DpuCorePool', 'close()');
 
   private constructor(
     private readonly host: HostMemoryApi,
@@ -229,6 +230,7 @@ export class DpuCorePool extends EventEmitter {
   }
 
   core(id: number): DpuCore {
+    this.life.check('core');
     const core = this.cores[id];
     if (!core)
       throw new QingtianError(
@@ -244,6 +246,7 @@ export class DpuCorePool extends EventEmitter {
    * time each core spent compiling and instantiating it (ns; empty if it was already loaded).
    */
   async loadKernel(kernel: LoadedKernel): Promise<number[]> {
+    this.life.check('loadKernel');
     if (this.kernels.has(kernel.key)) return [];
     const results = await Promise.allSettled(this.cores.map((c) => c.loadKernel(kernel)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -261,11 +264,13 @@ export class DpuCorePool extends EventEmitter {
 
   /** The kernels loaded on every core. */
   loadedKernels(): LoadedKernel[] {
+    this.life.check('loadedKernels');
     return [...this.kernels.values()];
   }
 
   /** Drops a kernel from every core; refused (QT_KERNEL_BUSY) while a job still uses it. */
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     if (!this.kernels.has(kernel.key)) return;
     for (const c of this.cores) {
       if (c.runningJobs().some((j) => j.kernel.key === kernel.key)) {
@@ -281,6 +286,7 @@ export class DpuCorePool extends EventEmitter {
 
   /** Restarts one core (after a failure, or to reset it): stop, start, reload every kernel. Its jobs are gone. */
   async restartCore(id: number): Promise<void> {
+    this.life.check('restartCore');
     const core = this.core(id);
     await core.stop();
     core.start(this.mode, this.idleSpinPolls, this.nice, this.cpuOf(id));
@@ -294,19 +300,21 @@ export class DpuCorePool extends EventEmitter {
 
   /** Each core thread's scheduling priority and CPU, read out of band (valid once the core answered a command). */
   priorities(): CorePriority[] {
+    this.life.check('priorities');
     return this.cores.map((c) => ({ coreId: c.id, requested: this.nice, ...c.priority() }));
   }
 
   counters(): CoreCounters[] {
+    this.life.check('counters');
     return this.cores.map((c) => c.counters());
   }
 
   /** Stops every core and ends every worker thread. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.life.end()) return;
     await Promise.all(this.cores.map((c) => c.stop()));
     await this.piscina.destroy();
+    for (const c of this.cores) c.retire();
     for (const r of this.controls) this.host.free(r, OWNER);
     if (pinnedBy?.pool === this) {
       const { original } = pinnedBy;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { CommandChannel } from './command-channel.js';
@@ -102,6 +103,7 @@ export class DpuCore extends EventEmitter {
   private readonly jobs = new Map<number, Job>();
   private task: Promise<ReactorExit> | null = null;
   private failed = false;
+  private readonly life = new Lifetime('DpuCore', "its pool's close()");
 
   constructor(
     id: number,
@@ -118,28 +120,34 @@ export class DpuCore extends EventEmitter {
 
   /** Base address of this core's control region (doorbell and sleeping words, for producers). */
   get controlBase(): number {
+    this.life.check('controlBase');
     return this.ctx.control.base;
   }
 
   runState(): CoreRunState {
+    this.life.check('runState');
     return RUN_STATE_NAMES[Atomics.load(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2)] ?? 'failed';
   }
 
   mode(): CoreMode {
+    this.life.check('mode');
     return CORE_MODES[Atomics.load(this.i32, (this.ctx.control.base + CTL_MODE) >> 2)] ?? 'poll';
   }
 
   /** Out-of-band read: never messages the core. */
   counters(): CoreCounters {
+    this.life.check('counters');
     return readCounters(this.i32, this.ctx.control.base + CTL_COUNTERS);
   }
 
   jobCount(): number {
+    this.life.check('jobCount');
     return Atomics.load(this.i32, (this.ctx.control.base + CTL_JOB_COUNT) >> 2);
   }
 
   /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
   start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null, cpu: number | null = null): void {
+    this.life.check('start');
     if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
     this.channel.reset();
     this.failed = false;
@@ -166,6 +174,7 @@ export class DpuCore extends EventEmitter {
    * and whether a priority raise was refused.
    */
   priority(): { nice: number; refused: boolean; cpu: number | null } {
+    this.life.check('priority');
     const base = this.ctx.control.base;
     const cpu = Atomics.load(this.i32, (base + CTL_CPU) >> 2);
     return {
@@ -191,6 +200,7 @@ export class DpuCore extends EventEmitter {
     state: number;
     budget: number;
   }): Promise<Job> {
+    this.life.check('attachJob');
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
     const armIndex = spec.arm === undefined ? -1 : spec.kernel.entryIndex(spec.arm);
@@ -218,6 +228,7 @@ export class DpuCore extends EventEmitter {
   }
 
   async detachJob(job: Job): Promise<void> {
+    this.life.check('detachJob');
     if (job.status !== 'running') return;
     await this.command(Op.DetachJob, [job.id]);
     job.status = 'detached';
@@ -239,6 +250,7 @@ export class DpuCore extends EventEmitter {
 
   /** Compiles and instantiates a loaded kernel on this core; resolves with how long the core spent on it (ns). */
   async loadKernel(kernel: LoadedKernel): Promise<number> {
+    this.life.check('loadKernel');
     const [execNs] = await this.request(Op.LoadKernel, [
       kernel.key,
       kernel.image.payload,
@@ -249,6 +261,7 @@ export class DpuCore extends EventEmitter {
   }
 
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     await this.command(Op.UnloadKernel, [kernel.key]);
     for (const job of this.jobs.values()) if (job.previous?.key === kernel.key) job.previous = null;
   }
@@ -260,6 +273,7 @@ export class DpuCore extends EventEmitter {
    * unloaded, a job that fails on `to` is put back on `from` by the core ('job-rolled-back').
    */
   async swapKernel(from: LoadedKernel, to: LoadedKernel, transform: SwapTransform | null): Promise<SwapCommit> {
+    this.life.check('swapKernel');
     let code = -1;
     let layouts = 0;
     if (transform) {
@@ -281,6 +295,15 @@ export class DpuCore extends EventEmitter {
     return { coreId: this.id, pauseNs, jobs };
   }
 
+  /**
+   * Ends this handle's life when its pool closes (after the core stopped and before its control
+   * region is freed): every later call throws QT_DISPOSED instead of reading freed memory.
+   * @internal
+   */
+  retire(): void {
+    this.life.end();
+  }
+
   /** Stops the reactor; resolves when its task has returned. */
   async stop(): Promise<void> {
     const task = this.task;
@@ -294,11 +317,13 @@ export class DpuCore extends EventEmitter {
    * when this call woke the core out of Atomics.wait.
    */
   ringDoorbell(): boolean {
+    this.life.check('ringDoorbell');
     return ringDoorbell(this.i32, this.ctx.control.base);
   }
 
   /** Jobs this handle attached and that are still running. */
   runningJobs(): Job[] {
+    this.life.check('runningJobs');
     return [...this.jobs.values()];
   }
 
@@ -313,6 +338,7 @@ export class DpuCore extends EventEmitter {
     onOk?: (v: [number, number]) => void,
     stampArgs = false,
   ): Promise<[number, number]> {
+    if (this.life.ended) return Promise.reject(this.life.error(opName(op)));
     if (!this.task || this.failed) {
       return Promise.reject(
         new QingtianError(

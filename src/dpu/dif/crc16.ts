@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { checkKernelStatus } from '../../common/kernel-status.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { addressIn, stagingFor } from '../kernels/staging.js';
@@ -52,14 +53,14 @@ export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): n
   let crc = intArg('crc16t10dif: seed', seed, 0, 0xffff);
   const { runtime, k } = resolve('crc16t10dif', options);
   const at = addressIn(runtime.memory.memory, data);
-  if (at >= 0) return check(k.crc16(crc, at, data.length));
+  if (at >= 0) return checkKernelStatus('crc16t10dif', k.crc16(crc, at, data.length), k.statuses);
   if (data.length === 0) return crc;
   const base = stagingFor(runtime).reserve(Math.min(CHUNK_BYTES, data.length));
   const u8 = runtime.memory.u8;
   for (let off = 0; off < data.length; off += CHUNK_BYTES) {
     const piece = data.subarray(off, off + CHUNK_BYTES);
     u8.set(piece, base);
-    crc = check(k.crc16(crc, base, piece.length));
+    crc = checkKernelStatus('crc16t10dif', k.crc16(crc, base, piece.length), k.statuses);
   }
   return crc;
 }
@@ -70,15 +71,6 @@ export function crc16t10difAt(address: number, length: number, seed = 0, options
   const mem = runtime.memory.sizeBytes;
   const len = intArg('crc16t10difAt: length', length, 0, mem);
   const addr = intArg('crc16t10difAt: address', address, 1, mem - len);
-  return check(k.crc16(intArg('crc16t10difAt: seed', seed, 0, 0xffff), addr, len));
-}
-
-function check(status: number): number {
-  if (status < 0)
-    throw new QingtianError(
-      ErrorCode.InvalidArgument,
-      `crc16t10dif: the dif kernel refused the range (status ${status})`,
-      { status },
-    );
-  return status;
+  const crc = intArg('crc16t10difAt: seed', seed, 0, 0xffff);
+  return checkKernelStatus('crc16t10difAt', k.crc16(crc, addr, len), k.statuses);
 }

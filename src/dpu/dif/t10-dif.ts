@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { kernelStatusError } from '../../common/kernel-status.js';
 import type { SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { outputArray } from '../kernels/out-buffers.js';
@@ -409,12 +410,7 @@ export class T10Dif {
   }
 
   private status(op: string, status: number): void {
-    if (status < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `T10Dif.${op}: the dif kernel refused the call (status ${status})`,
-        { status },
-      );
+    if (status < 0) throw kernelStatusError(`T10Dif.${op}`, status, this.k.statuses);
   }
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
+import { kernelStatusError, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../core/core-pool.js';
 import type { Job } from '../core/dpu-core.js';
@@ -11,7 +13,9 @@ import {
   type SimdChoice,
   type SimdFlavour,
 } from '../kernels/kernel-flavour.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { ecStatuses } from './ec-kernel.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
 
@@ -87,7 +91,8 @@ interface Lane {
  */
 export class EcOffload {
   private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly life = new Lifetime('EcOffload', 'close()');
+  private readonly statuses: StatusTable;
 
   private constructor(
     private readonly runtime: KernelRuntime,
@@ -96,7 +101,10 @@ export class EcOffload {
     private readonly perRound: number,
     private readonly L: Layout,
     readonly flavour: SimdFlavour,
-  ) {}
+    kernel: LoadedKernel,
+  ) {
+    this.statuses = ecStatuses(kernel);
+  }
 
   static async start(runtime: KernelRuntime, pool: DpuCorePool, options?: EcOffloadOptions): Promise<EcOffload> {
     const o = parseArgs(optionsSchema, options, 'EcOffload options');
@@ -155,10 +163,11 @@ export class EcOffload {
       for (const l of lanes) runtime.memory.free(l.region, OWNER);
       throw e;
     }
-    return new EcOffload(runtime, pool, lanes, perRound, L, flavour);
+    return new EcOffload(runtime, pool, lanes, perRound, L, flavour, kernel);
   }
 
   get cores(): number {
+    this.life.check('cores');
     return this.lanes.length;
   }
 
@@ -200,8 +209,7 @@ export class EcOffload {
 
   /** Detaches the jobs and frees their regions. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.life.end()) return;
     await this.queue.catch(() => undefined);
     for (const l of this.lanes) {
       await this.pool
@@ -215,7 +223,7 @@ export class EcOffload {
 
   private check(op: string, rs: ReedSolomon, stripes: readonly unknown[], shardLength: number): number {
     const where = `EcOffload.${op}`;
-    if (this.closed) throw new QingtianError(ErrorCode.Disposed, `${where}: the offload was closed`);
+    this.life.check(op);
     if (rs.runtime.memory !== this.runtime.memory)
       throw invalid(
         where,
@@ -331,10 +339,12 @@ export class EcOffload {
     if (failed > 0) {
       const status = view.getInt32(base + L.firstError, true);
       const at = first + view.getUint32(base + L.firstFailed, true);
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `EcOffload: ${failed} stripe(s) refused by the ec kernel on core ${lane.coreId}; first: stripe ${at}, status ${status}`,
-        { status, stripe: at },
+      throw kernelStatusError(
+        `EcOffload: stripe ${at} on core ${lane.coreId}`,
+        status,
+        this.statuses,
+        { stripe: at, coreId: lane.coreId },
+        `${failed} stripe(s) of the round refused`,
       );
     }
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -81,7 +82,7 @@ export class ReedSolomon {
   private readonly kernel: EcKernel;
   private readonly state: CoderState;
   private readonly plans: DecodePlans;
-  private disposed = false;
+  private readonly life = new Lifetime('ReedSolomon');
 
   constructor(options: ReedSolomonOptions) {
     const o = parseArgs(optionsSchema, options, 'ReedSolomon options');
@@ -127,22 +128,25 @@ export class ReedSolomon {
 
   /** The (k + m) x k encode matrix, row-major (a copy). Rows k.. are the coding rows. */
   encodeMatrix(): Uint8Array {
+    this.life.check('encodeMatrix');
     return this.enc.data.slice();
   }
 
   /** Host address of the parity rows' nibble tables (for jobs that run passes themselves). */
   get encodeTablesAddress(): number {
+    this.life.check('encodeTablesAddress');
     return this.state.encodeTables;
   }
 
   /** Decode-cache counters. */
   decodeCacheStats(): { hits: number; misses: number } {
+    this.life.check('decodeCacheStats');
     return { hits: this.plans.hits, misses: this.plans.misses };
   }
 
   /** The parity shards of k data shards of one length. */
   encode(data: Uint8Array[]): Uint8Array[] {
-    this.live('encode');
+    this.life.check('encode');
     const len = shardArray('encode', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
     const parity = outputArrays(this.parityShards, len);
     this.encodeStaged('encode', len, data, parity);
@@ -151,7 +155,7 @@ export class ReedSolomon {
 
   /** The same, written into the caller's m arrays (reusable: no allocation per call). */
   encodeInto(data: Uint8Array[], parity: Uint8Array[]): void {
-    this.live('encodeInto');
+    this.life.check('encodeInto');
     const len = shardArray('encodeInto', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
     const plen = shardArray(
       'encodeInto',
@@ -182,7 +186,7 @@ export class ReedSolomon {
    * returned as given; missing ones are rebuilt into new arrays. At most m may be missing.
    */
   reconstruct(shards: (Uint8Array | null | undefined)[]): Uint8Array[] {
-    this.live('reconstruct');
+    this.life.check('reconstruct');
     const n = this.totalShards;
     if (!Array.isArray(shards) || shards.length !== n) {
       throw invalid(
@@ -231,7 +235,7 @@ export class ReedSolomon {
    * inputs are not modified.
    */
   update(parity: Uint8Array[], index: number, oldData: Uint8Array, newData: Uint8Array): Uint8Array[] {
-    this.live('update');
+    this.life.check('update');
     const len = shardArray('update', 'parity', `the ${this.parityShards} parity shards`, parity, this.parityShards);
     const j = shardIndex('update', 'index', index, this.dataShards);
     for (const [field, d] of [
@@ -273,7 +277,7 @@ export class ReedSolomon {
 
   /** Writes the m parity shards at `parity` from the k data shards at `data`. */
   encodeAt(data: readonly number[], parity: readonly number[], shardLength: number): void {
-    this.live('encodeAt');
+    this.life.check('encodeAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('encodeAt', shardLength, mem);
     const view = this.runtime.memory.view;
@@ -295,7 +299,7 @@ export class ReedSolomon {
 
   /** Rebuilds the shards listed in `missing` in place; `shards` holds all k + m addresses. */
   reconstructAt(shards: readonly number[], missing: readonly number[], shardLength: number): void {
-    this.live('reconstructAt');
+    this.life.check('reconstructAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('reconstructAt', shardLength, mem);
     const addrs = addressArray('reconstructAt', 'shards', shards, this.totalShards, len, mem);
@@ -307,7 +311,7 @@ export class ReedSolomon {
 
   /** Updates the m parity shards at `parity` in place after data shard `index` changed. */
   updateAt(parity: readonly number[], index: number, oldData: number, newData: number, shardLength: number): void {
-    this.live('updateAt');
+    this.life.check('updateAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('updateAt', shardLength, mem);
     const j = shardIndex('updateAt', 'index', index, this.dataShards);
@@ -332,14 +336,13 @@ export class ReedSolomon {
 
   /** The decode plan of an erasure pattern (built and cached on first use). */
   decodePlan(missing: readonly number[]): DecodePlan {
-    this.live('decodePlan');
+    this.life.check('decodePlan');
     return this.plans.plan(this.missingList('decodePlan', missing));
   }
 
   /** Frees the coder's state region. Using it afterwards throws QT_DISPOSED. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.life.end()) return;
     registry.unregister(this);
     this.state.free();
   }
@@ -426,9 +429,5 @@ export class ReedSolomon {
       checkStatus(this.kernel, op, call(n, srcPtrs, dstPtrs));
       for (let r = 0; r < no; r++) outputs[r]!.out.set(u8.subarray(dst0 + r * slot, dst0 + r * slot + n), off);
     }
-  }
-
-  private live(op: string): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.Disposed, `ReedSolomon.${op}: the coder was disposed`);
   }
 }

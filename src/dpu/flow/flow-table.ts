@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -57,7 +59,7 @@ const STAGE_KEYS = 1024;
  * are safe during updates: a burst that overlaps an update is re-run (seqlock).
  */
 export class FlowTable {
-  readonly state: StateRegion;
+  private readonly region: StateRegion;
   readonly kernel: LoadedKernel;
   readonly capacity: number;
   private readonly runtime: KernelRuntime;
@@ -70,7 +72,8 @@ export class FlowTable {
   private readonly fCount: (st: number) => number;
   /** Buckets of 8 slots (the kernel's choice for `capacity`: slots for 9/8 of it). */
   readonly bucketCount: number;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('FlowTable');
 
   constructor(options?: FlowTableOptions) {
     const o = parseArgs(optionsSchema, options, 'FlowTable options');
@@ -85,7 +88,7 @@ export class FlowTable {
     this.bucketCount = buckets;
     const bytes = k.fn<(c: number, b: number) => number>('flow_fc_bytes')(this.capacity, buckets);
     const mem = this.runtime.memory;
-    this.state = mem.allocState({
+    this.region = mem.allocState({
       name: 'flow:flow-table',
       owner: OWNER,
       kind: 'device-state',
@@ -101,16 +104,25 @@ export class FlowTable {
         sizeBytes: STAGE_KEYS * (FLOW_KEY_BYTES + 4),
       });
     } catch (e) {
-      mem.free(this.state, OWNER);
+      mem.free(this.region, OWNER);
       throw e;
     }
+    this.statuses = statusTable([
+      [k.constant('FC_E_STATE'), 'state'],
+      [k.constant('FC_E_RANGE'), 'range', 'a key or result range lies outside host memory'],
+      [k.constant('FC_E_BUSY'), 'busy', 'a writer held the table for too long'],
+    ]);
     const st = k.fn<(s: number, c: number, b: number, seed: bigint) => number>('flow_fc_init')(
-      this.state.base,
+      this.region.base,
       this.capacity,
       buckets,
       BigInt(o?.seed ?? 0x0f10_7ab1),
     );
-    if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_fc_init returned ${st}`);
+    if (st !== 0) {
+      mem.free(this.stage, OWNER);
+      mem.free(this.region, OWNER);
+      throw kernelStatusError('FlowTable', st, this.statuses);
+    }
     this.fLookup = k.fn('flow_fc_lookup');
     this.fInsert = k.fn('flow_fc_insert');
     this.fDelete = k.fn('flow_fc_delete');
@@ -120,7 +132,7 @@ export class FlowTable {
 
   /** Inserts or updates a flow; value in [0, 2^31 - 1]. */
   insert(key: Uint8Array, value: number): FlowInsertResult {
-    this.assertLive();
+    this.life.check('insert');
     this.checkKeys(key, 1, 'insert');
     if (!Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE)
       throw new QingtianError(
@@ -128,12 +140,12 @@ export class FlowTable {
         `insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${value}`,
       );
     this.runtime.memory.u8.set(key, this.stage.base);
-    return this.result(this.fInsert(this.state.base, this.stage.base, value, this.now()));
+    return this.result(this.fInsert(this.region.base, this.stage.base, value, this.now()));
   }
 
   /** Inserts many flows: `keys` holds values.length keys back to back. Returns the counts. */
   insertBurst(keys: Uint8Array, values: ArrayLike<number>): Record<FlowInsertResult, number> {
-    this.assertLive();
+    this.life.check('insertBurst');
     const n = values.length;
     this.checkKeys(keys, n, 'insertBurst');
     const counts = { inserted: 0, updated: 0, evicted: 0 };
@@ -147,19 +159,20 @@ export class FlowTable {
           `insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${v}`,
         );
       u8.set(keys.subarray(i * FLOW_KEY_BYTES, (i + 1) * FLOW_KEY_BYTES), this.stage.base);
-      counts[this.result(this.fInsert(this.state.base, this.stage.base, v, now))]++;
+      counts[this.result(this.fInsert(this.region.base, this.stage.base, v, now))]++;
     }
     return counts;
   }
 
   /** The flow's value, or -1. */
   lookup(key: Uint8Array): number {
+    this.life.check('lookup');
     return this.lookupBurst(key)[0]!;
   }
 
   /** Burst lookup over keys back to back (48 bytes each): value or -1 each. */
   lookupBurst(keys: Uint8Array, out?: Int32Array): Int32Array {
-    this.assertLive();
+    this.life.check('lookupBurst');
     const n = keys.length / FLOW_KEY_BYTES;
     this.checkKeys(keys, n, 'lookupBurst');
     const res = out ?? new Int32Array(n);
@@ -172,7 +185,7 @@ export class FlowTable {
     for (let at = 0; at < n; at += STAGE_KEYS) {
       const m = Math.min(STAGE_KEYS, n - at);
       mem.u8.set(keys.subarray(at * FLOW_KEY_BYTES, (at + m) * FLOW_KEY_BYTES), kb);
-      this.check(this.fLookup(this.state.base, kb, m, ob, now));
+      this.check(this.fLookup(this.region.base, kb, m, ob, now));
       res.set(new Int32Array(mem.memory.buffer, ob, m), at);
     }
     return res;
@@ -180,16 +193,16 @@ export class FlowTable {
 
   /** Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr. */
   lookupAt(keysAddr: number, count: number, outAddr: number, now: number = this.now()): number {
-    this.assertLive();
-    return this.check(this.fLookup(this.state.base, keysAddr, count, outAddr, now >>> 0));
+    this.life.check('lookupAt');
+    return this.check(this.fLookup(this.region.base, keysAddr, count, outAddr, now >>> 0));
   }
 
   /** Removes a flow; false when it was not there. */
   delete(key: Uint8Array): boolean {
-    this.assertLive();
+    this.life.check('delete');
     this.checkKeys(key, 1, 'delete');
     this.runtime.memory.u8.set(key, this.stage.base);
-    return this.check(this.fDelete(this.state.base, this.stage.base)) === 1;
+    return this.check(this.fDelete(this.region.base, this.stage.base)) === 1;
   }
 
   /**
@@ -197,7 +210,7 @@ export class FlowTable {
    * last call stopped (default: the whole table). Returns how many were removed.
    */
   age(maxIdleTicks: number, budgetBuckets: number = this.bucketCount): number {
-    this.assertLive();
+    this.life.check('age');
     if (!Number.isInteger(maxIdleTicks) || maxIdleTicks < 0 || maxIdleTicks > 0xffffffff)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -208,26 +221,30 @@ export class FlowTable {
         ErrorCode.InvalidArgument,
         `age: budgetBuckets: expected an integer >= 1, got ${budgetBuckets}`,
       );
-    return this.check(this.fAge(this.state.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
+    return this.check(this.fAge(this.region.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
   }
 
   get size(): number {
-    return this.fCount(this.state.base);
+    this.life.check('size');
+    return this.fCount(this.region.base);
   }
 
   /** Flows evicted to make room since creation. */
   get evictions(): number {
-    return this.kernel.fn<(s: number) => number>('flow_fc_evictions')(this.state.base);
+    this.life.check('evictions');
+    return this.kernel.fn<(s: number) => number>('flow_fc_evictions')(this.region.base);
   }
 
   /** Entries moved to their other bucket by cuckoo paths since creation. */
   get cuckooMoves(): number {
-    return this.kernel.fn<(s: number) => number>('flow_fc_moves')(this.state.base);
+    this.life.check('cuckooMoves');
+    return this.kernel.fn<(s: number) => number>('flow_fc_moves')(this.region.base);
   }
 
   /** Bytes of the table's state region (header, tags, entries). */
   get footprintBytes(): number {
-    return this.state.sizeBytes;
+    this.life.check('footprintBytes');
+    return this.region.sizeBytes;
   }
 
   /**
@@ -235,14 +252,14 @@ export class FlowTable {
    * For tests and diagnostics.
    */
   placement(key: Uint8Array): FlowPlacement {
-    this.assertLive();
+    this.life.check('placement');
     this.checkKeys(key, 1, 'placement');
     const mem = this.runtime.memory;
     const out = this.stage.base + FLOW_KEY_BYTES;
     mem.u8.set(key, this.stage.base);
     this.check(
       this.kernel.fn<(s: number, k: number, o: number) => number>('flow_fc_key_info')(
-        this.state.base,
+        this.region.base,
         this.stage.base,
         out,
       ),
@@ -256,8 +273,8 @@ export class FlowTable {
    * and is found there, the count is right); throws QT_BAD_HEADER naming the first bad slot.
    */
   verify(): void {
-    this.assertLive();
-    const r = this.kernel.fn<(s: number) => number>('flow_fc_verify')(this.state.base);
+    this.life.check('verify');
+    const r = this.kernel.fn<(s: number) => number>('flow_fc_verify')(this.region.base);
     if (r === 0) return;
     if (r < 0) this.check(r);
     const slots = this.bucketCount * 8;
@@ -269,10 +286,15 @@ export class FlowTable {
     );
   }
 
+  /** The table's state region; a DPU core job passes `state.base` to `flow_fc_lookup`. */
+  get state(): StateRegion {
+    this.life.check('state');
+    return this.region;
+  }
+
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.state, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.region, OWNER);
     this.runtime.memory.free(this.stage, OWNER);
   }
 
@@ -304,15 +326,6 @@ export class FlowTable {
   }
 
   private check(status: number): number {
-    if (status >= 0) return status;
-    if (status === this.kernel.constant('FC_E_RANGE'))
-      throw new QingtianError(ErrorCode.InvalidArgument, 'FlowTable: key or result range lies outside host memory');
-    if (status === this.kernel.constant('FC_E_BUSY'))
-      throw new QingtianError(ErrorCode.Timeout, 'FlowTable: a writer held the table for too long');
-    throw new QingtianError(ErrorCode.BadHeader, `FlowTable: kernel status ${status}`);
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'flow table has been disposed');
+    return checkKernelStatus('FlowTable', status, this.statuses);
   }
 }

@@ -1,4 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { checkKernelStatus, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -137,6 +139,12 @@ const OWNER = 'flow-parser';
 const STAGE_BYTES = 1 << 20;
 const MAX_FRAME = 0xffff;
 
+/** Options of {@link PacketParser}. */
+export interface PacketParserOptions {
+  /** Where its staging buffer lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
+  runtime?: KernelRuntime | undefined;
+}
+
 /**
  * The packet parser kernel (`flow_parse`): Ethernet, VLAN, IPv4, IPv6 with extension headers,
  * TCP, UDP, SCTP, ICMP/ICMPv6 and VXLAN inner frames → flow keys. Never reads past a frame's
@@ -147,11 +155,15 @@ export class PacketParser {
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
   private readonly fParse: (descs: number, n: number, out: number) => number;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('PacketParser');
 
-  constructor(options?: { runtime?: KernelRuntime }) {
+  constructor(options?: PacketParserOptions) {
     this.runtime = options?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
+    this.statuses = statusTable([
+      [this.kernel.constant('PARSE_E_RANGE'), 'range', 'a descriptor, frame or record range lies outside host memory'],
+    ]);
     this.stage = this.runtime.memory.alloc({
       name: 'flow:parser-stage',
       owner: OWNER,
@@ -162,12 +174,13 @@ export class PacketParser {
   }
 
   parse(frame: Uint8Array): ParsedPacket {
+    this.life.check('parse');
     return this.parseBurst([frame])[0]!;
   }
 
   /** Copies the frames into the staging buffer and parses them with one kernel call per fill. */
   parseBurst(frames: readonly Uint8Array[]): ParsedPacket[] {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'packet parser has been disposed');
+    this.life.check('parseBurst');
     const out: ParsedPacket[] = [];
     const mem = this.runtime.memory;
     let i = 0;
@@ -197,8 +210,9 @@ export class PacketParser {
         mem.view.setUint32(base + j * PARSE_DESC_BYTES + 4, batch[j]!, true);
         at += batch[j]!;
       }
-      const st = this.fParse(base, n, recs);
-      if (st !== n) throw new QingtianError(ErrorCode.BadHeader, `flow_parse returned ${st}`);
+      const st = checkKernelStatus('PacketParser.parseBurst', this.fParse(base, n, recs), this.statuses);
+      if (st !== n)
+        throw new QingtianError(ErrorCode.KernelFault, `PacketParser.parseBurst: parsed ${st} of ${n} frames`);
       for (let j = 0; j < n; j++)
         out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
       i += n;
@@ -211,18 +225,12 @@ export class PacketParser {
    * descsAddr → 64-byte records at outAddr. Returns count.
    */
   parseAt(descsAddr: number, count: number, outAddr: number): number {
-    const st = this.fParse(descsAddr, count, outAddr);
-    if (st < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        'parseAt: descriptor or record range lies outside host memory',
-      );
-    return st;
+    this.life.check('parseAt');
+    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, count, outAddr), this.statuses);
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.life.end()) return;
     this.runtime.memory.free(this.stage, OWNER);
   }
 }

@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError, isQingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, Region } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../../dpu/core/core-pool.js';
 import type { SwapCommit, SwapTransform } from '../../dpu/core/dpu-core.js';
@@ -82,7 +83,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   private readonly live = new Map<string, LoadedKernel>();
   private readonly windows = new Map<string, GraceWindow>();
   private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly life = new Lifetime('HotSwapManager', 'close()');
 
   constructor(private readonly deps: HotSwapDeps) {
     super();
@@ -91,21 +92,25 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Trusts one more public key (PEM or KeyObject); returns its key id. */
   trust(key: string | KeyObject): string {
+    this.life.check('trust');
     return this.trusted.add(key);
   }
 
   /** The live version of a module, if one is loaded on the cores. */
   liveVersion(name: string): LoadedKernel | undefined {
+    this.life.check('liveVersion');
     return this.live.get(name) ?? this.findLoaded(name);
   }
 
   /** Every module version this manager has seen, newest last. */
   modules(): ModuleRecord[] {
+    this.life.check('modules');
     return this.registry.list();
   }
 
   /** Replaces the live version of module `name` by `bytes` on every core. See the class comment. */
   swap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    if (this.life.ended) return Promise.reject(this.life.error('swap'));
     // A private copy, taken now: the bytes verified are the bytes placed, whatever the caller
     // does with its buffer while the swap waits its turn or runs.
     const bytes = module instanceof Uint8Array ? new Uint8Array(module) : module;
@@ -121,6 +126,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Ends `name`'s grace window now, keeping the new version (its predecessor is unloaded). */
   settle(name: string): Promise<void> {
+    if (this.life.ended) return Promise.reject(this.life.error('settle'));
     return this.serial(async () => {
       const w = this.windows.get(name);
       if (w?.claim()) await this.conclude(w, null);
@@ -129,6 +135,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Rolls back `name`'s last swap, while its grace window is open. */
   rollback(name: string, reason = 'requested'): Promise<void> {
+    if (this.life.ended) return Promise.reject(this.life.error('rollback'));
     return this.serial(async () => {
       const w = this.windows.get(name);
       if (!w?.claim())
@@ -142,13 +149,13 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Stops the grace timers (host shutdown): each open window keeps its new version, nothing is unloaded. */
   close(): void {
-    this.closed = true;
+    if (!this.life.end()) return;
     for (const w of this.windows.values()) if (w.claim()) w.finish({ outcome: 'kept', previousFreed: false });
     this.windows.clear();
   }
 
   private async doSwap(name: string, bytes: Uint8Array, options: SwapOptions): Promise<SwapResult> {
-    if (this.closed) throw new QingtianError(ErrorCode.CoreUnavailable, 'host is shut down');
+    this.life.check('swap');
     const t0 = performance.now();
     parseArgs(NAME, name, 'hotSwap name');
     if (!(bytes instanceof Uint8Array))
