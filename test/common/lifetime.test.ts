@@ -2,10 +2,6 @@ import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lifetime } from '../../src/common/lifetime.js';
-import { DeviceQueue } from '../../src/dpu/virtio/device-queue.js';
-import { LoopbackDevice } from '../../src/dpu/virtio/loopback-device.js';
-import { Guest } from '../../src/hypervisor/guest/guest.js';
-import { GuestVcpu } from '../../src/hypervisor/guest/vcpu.js';
 import {
   CcFlowTable,
   Classifier,
@@ -16,14 +12,20 @@ import {
   ReedSolomon,
   RouteTable,
 } from '../../src/index.js';
-import { LoaderRuntime } from '../../src/dpu/kernels/kernel-runtime.js';
-import { HostMemory } from '../../src/memory/host-memory.js';
-import { AuditedTraffic } from '../../src/ops/hot-swap/audited-traffic.js';
-import { Simulation } from '../../src/netsim/simulation.js';
-import { ccSetup } from '../../src/netsim/cc-config.js';
-import { compileNetwork } from '../../src/netsim/network.js';
-import { incastStar } from '../../src/netsim/topology.js';
-import { incastFlows } from '../../src/netsim/workload.js';
+import {
+  AuditedTraffic,
+  ccSetup,
+  compileNetwork,
+  DeviceQueue,
+  Guest,
+  GuestVcpu,
+  HostMemory,
+  incastFlows,
+  incastStar,
+  LoaderRuntime,
+  LoopbackDevice,
+  Simulation,
+} from '../../src/internals.js';
 
 /**
  * The public instance methods and getters a class declares in its source (what a caller can reach),
