@@ -62,6 +62,7 @@ export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/
 export {
   ReferenceDevice,
   echoChain,
+  type RefBuf,
   type RefChain,
   type RefMemory,
   type RefQueueConfig,
@@ -70,6 +71,12 @@ export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/que
 export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
 export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
+export {
+  LoopbackAudit,
+  type AuditReport,
+  type GuestCaller,
+  type VersionTransition,
+} from './hypervisor/guest/loopback-audit.js';
 export {
   createDriver,
   SplitDriver,
@@ -89,7 +96,8 @@ export { parsePrefix4, parsePrefix6 } from './dpu/flow/ip-address.js';
 // The simulator's lower layers
 export { Simulation, SIM_DEFAULTS, type SimConfig } from './netsim/simulation.js';
 export { scenarioFlows } from './netsim/scenario.js';
-export { ccSetup, type CcSetup } from './netsim/cc-config.js';
+export { ccSetup, type CcSetup, type EcnConfig } from './netsim/cc-config.js';
+export { KernelLayout } from './netsim/kernel-layout.js';
 export { compileNetwork, baseRttPs, type Network } from './netsim/network.js';
 export { fatTree, incastStar, dumbbell, leafSpine, parseTopologyFile } from './netsim/topology.js';
 export { poissonFlows, incastFlows, meanSize, type FlowSpec } from './netsim/workload.js';

@@ -5,42 +5,75 @@ import { Lifetime } from '../../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 
+/**
+ * A congestion-control law: `ldcp` (LDCP-style, qingtian's own specification — Huawei's LDCP is
+ * not public; see docs/congestion-control.md), `dcqcn`, `hpcc`, `swift`, `dctcp`.
+ */
 export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
 
-/** Common parameters (times in ps, rates in bit/s) plus law-specific ones by layout name (P_*). */
+/** Options of {@link CcFlowTable}: common parameters (times in ps, rates in bit/s) plus law-specific ones. */
 export interface CcTableOptions {
+  /** The law every flow of the table follows. */
   law: CcLaw;
+  /** Flows in the table, in [1, 2^22]. */
   flows: number;
-  mtuBytes?: number;
-  lineBps?: number;
-  baseRttPs?: number;
-  minRateBps?: number;
-  wireBytes?: number;
-  params?: Record<string, number>;
-  runtime?: KernelRuntime;
+  /** Payload bytes per packet. Default 1000. */
+  mtuBytes?: number | undefined;
+  /** NIC line rate, bit/s. Default 100e9. */
+  lineBps?: number | undefined;
+  /** T, the base RTT the window and the moving averages are sized by, ps. Default 13e6 (13 µs). */
+  baseRttPs?: number | undefined;
+  /** The lowest pacing rate a law may set, bit/s. Default 1e9. */
+  minRateBps?: number | undefined;
+  /** Bytes a packet takes on the wire (payload and headers), to turn rates into gaps. Default mtuBytes + 48. */
+  wireBytes?: number | undefined;
+  /**
+   * Law parameters by their layout names (`P_LDCP_ALPHA`, `P_DCQCN_RAI`, …: assembly/cc/layout.ts;
+   * times in ps, rates in bit/s); names other than `P_*` are refused. Default: the kernel's.
+   */
+  params?: Record<string, number> | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
+  runtime?: KernelRuntime | undefined;
 }
 
-/** One CC event for the burst API (see assembly/cc/layout.ts). */
+/** One CC event for the burst API (`process`): an ACK (with its ECN echo, RTT sample, INT hops) or a timeout. */
 export interface CcEvent {
+  /** The flow, in [0, flows); events for other flows are skipped and counted in `rejected`. */
   flow: number;
+  /** An acknowledgement, or a retransmission timeout. */
   kind: 'ack' | 'timeout';
+  /** When it happened, ps. */
   nowPs: number;
-  ece?: boolean;
-  acked?: number;
-  ackSeq?: number;
-  sndNxt?: number;
-  rttPs?: number;
-  hops?: { tsPs: number; txBytes: number; qlenBytes: number; rateBps: number }[];
+  /** The ACK echoes an ECN mark (or a CNP, for DCQCN). */
+  ece?: boolean | undefined;
+  /** Packets newly acknowledged. Default 1. */
+  acked?: number | undefined;
+  /** Cumulative ACK sequence, in packets. */
+  ackSeq?: number | undefined;
+  /** The sender's next sequence number, in packets (HPCC's and DCTCP's update boundary). */
+  sndNxt?: number | undefined;
+  /** An RTT sample, ps (0 or absent: none). */
+  rttPs?: number | undefined;
+  /**
+   * INT records, one per switch hop (at most 5 are used): dequeue time (ps), the port's
+   * transmitted bytes (wraps), queue length (bytes), line rate (bit/s).
+   */
+  hops?: { tsPs: number; txBytes: number; qlenBytes: number; rateBps: number }[] | undefined;
 }
 
 const OWNER = 'cc';
 
 /** ACKs in compact form (CcFlowTable.ackBatch): views onto host memory, `cap` entries each. */
 export interface AckBatch {
+  /** Entries in each array. */
   cap: number;
+  /** The host-memory region behind the three arrays. */
   region: Region;
+  /** ACK i's flow. */
   flows: Uint32Array;
+  /** Packets ACK i acknowledges. */
   acked: Uint32Array;
+  /** How many of them carried an ECN mark. */
   marked: Uint32Array;
 }
 const LAWS: Record<CcLaw, string> = {
@@ -57,8 +90,10 @@ const LAWS: Record<CcLaw, string> = {
  * one JS→Wasm call. Reads give each flow's window and pacing rate.
  */
 export class CcFlowTable {
+  /** The `cc` kernel version it calls. */
   readonly kernel: LoadedKernel;
   private readonly table: StateRegion;
+  /** Flows in the table. */
   readonly flows: number;
   private readonly runtime: KernelRuntime;
   private readonly c = new Map<string, number>();
@@ -168,11 +203,13 @@ export class CcFlowTable {
     return this.table.base + this.layout('CC_FLOWS') + flow * this.layout('CC_FLOW_BYTES');
   }
 
+  /** Flow `flow`'s congestion window in bytes (0: the law has no window, rate only). */
   windowBytes(flow: number): number {
     this.life.check('windowBytes');
     return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_WINDOW'), true);
   }
 
+  /** Flow `flow`'s pacing rate, bit/s. */
   rateBps(flow: number): number {
     this.life.check('rateBps');
     return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_RATE'), true);
@@ -310,6 +347,7 @@ export class CcFlowTable {
     return checkKernelStatus('CcFlowTable.processAcks', n, this.statuses);
   }
 
+  /** Frees its regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
     if (!this.life.end()) return;
     if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);

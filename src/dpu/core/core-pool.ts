@@ -22,6 +22,7 @@ import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-cor
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
+/** Options of the DPU cores (`HostOptions.dpu`). Unknown keys are refused. */
 export interface DpuOptions {
   /** Number of DPU cores, 1–64. Default: one less than the CPUs, at least 1 (leaves a CPU for guests and main). */
   cores?: number | undefined;
@@ -62,6 +63,7 @@ const optionsSchema = z
   })
   .optional();
 
+/** The default number of cores: the CPUs this process may use, less one, at least 1. */
 export function defaultCoreCount(): number {
   return Math.max(1, availableParallelism() - 1);
 }
@@ -78,10 +80,15 @@ const DEFAULT_CORE_NICE = -10;
  * and its CPU (null: not pinned).
  */
 export interface CorePriority {
+  /** The core. */
   coreId: number;
+  /** The nice value asked for (`DpuOptions.nice`), null: the process's. */
   requested: number | null;
+  /** The thread's nice value now, -20..19. */
   nice: number;
+  /** True when the raise was refused (no root or CAP_SYS_NICE): the core runs at the process's priority. */
   refused: boolean;
+  /** The CPU it is pinned to (`DpuOptions.cpus`), null: not pinned. */
   cpu: number | null;
 }
 
@@ -133,12 +140,14 @@ function expandList(list: string): number[] {
 const OWNER = 'dpu';
 
 /**
- * The DPU: N cores, each a long-lived reactor task on its own Piscina worker. The pool owns the
- * cores' control regions and puts kernels on every core.
+ * The DPU (`host.dpu`): N cores, each a long-lived reactor task on its own Piscina worker (a core
+ * is one task for its whole life: a task costs ~25 µs). The pool owns the cores' control regions
+ * and puts kernels on every core. After `close()` every member throws `QT_DISPOSED`.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' ({ coreId, error }).
  */
 export class DpuCorePool extends EventEmitter {
+  /** The cores, by id. */
   readonly cores: readonly DpuCore[];
   private readonly piscina: Piscina;
   private readonly controls: StateRegion[];
@@ -229,6 +238,7 @@ export class DpuCorePool extends EventEmitter {
     return pool;
   }
 
+  /** Core `id`, in [0, cores.length - 1] (`QT_INVALID_ARGUMENT` otherwise). */
   core(id: number): DpuCore {
     this.life.check('core');
     const core = this.cores[id];
@@ -304,6 +314,7 @@ export class DpuCorePool extends EventEmitter {
     return this.cores.map((c) => ({ coreId: c.id, requested: this.nice, ...c.priority() }));
   }
 
+  /** Every core's counters, read out of band (no core is messaged or waited for). */
   counters(): CoreCounters[] {
     this.life.check('counters');
     return this.cores.map((c) => c.counters());

@@ -23,41 +23,59 @@ import {
 import { Op, opName, type OpCode } from './core-protocol.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
+/** Why a job stopped running. */
 export interface JobFailure {
+  /** The negative status its entry returned, or the reactor's status for a trap. */
   status: number;
+  /** What happened, for people (a trap's message, or the status). */
   message: string;
 }
 
 /** A job: one kernel entry polled by one core with one state region. */
 export interface Job {
+  /** Unique in its pool. */
   readonly id: number;
+  /** The core that polls it. */
   readonly coreId: number;
   /** The kernel version serving the job now (a hot swap changes it). */
   kernel: LoadedKernel;
   /** The version a hot swap moved it from, while that version is still loaded (its rollback target). */
   previous: LoadedKernel | null;
+  /** The function export polled every pass: `(state, budget) → items` (negative: a status that fails the job). */
   readonly entry: string;
+  /** The export run before the core sleeps, to re-enable notifications and re-check for work (null: none). */
   readonly arm: string | null;
+  /** Address of the job's state region in host memory, passed to every call. */
   readonly state: number;
+  /** Items per burst the entry may handle, at least 1 (the job's share of a pass). */
   readonly budget: number;
+  /** `running` until it fails (a trap or a negative status) or is detached. */
   status: 'running' | 'failed' | 'detached';
+  /** Why it failed, once it has. */
   failure?: JobFailure;
 }
 
+/** A job failed on its core (the pool's `'job-failed'` event); the core and its other jobs go on. */
 export interface JobFailedEvent {
+  /** Its core. */
   coreId: number;
+  /** The job, now with status `failed`. */
   job: Job;
+  /** Why. */
   failure: JobFailure;
 }
 
 /** A swapped job failed on its new kernel and the core put it back on the previous one. */
 export interface JobRolledBackEvent {
+  /** Its core. */
   coreId: number;
+  /** The job, running `to` again. */
   job: Job;
   /** The version that failed. */
   from: LoadedKernel;
   /** The version the job runs again. */
   to: LoadedKernel;
+  /** Why it failed on `from`. */
   failure: JobFailure;
 }
 
@@ -67,12 +85,15 @@ export interface SwapTransform {
   name: string;
   /** Which of the two kernels exports it. */
   in: 'from' | 'to';
+  /** The state layout jobs have now (`from`'s `QT_STATE_LAYOUT`), 0..65535. */
   fromLayout: number;
+  /** The state layout `to` reads, 0..65535. */
   toLayout: number;
 }
 
 /** What one core reports for the commit of a swap. */
 export interface SwapCommit {
+  /** The core. */
   coreId: number;
   /** From the commit being requested (command posted) to the jobs running the new version, measured by the core. */
   pauseNs: number;
@@ -90,13 +111,20 @@ export interface CoreContext {
 }
 
 /**
- * The main thread's handle on one DPU core: starts and stops its reactor task, sends it commands
- * (through its CommandChannel) and keeps the jobs it runs, reads its counters and run state
- * straight from shared memory.
+ * The main thread's handle on one DPU core (`host.dpu.core(i)`): starts and stops its reactor
+ * task, sends it commands (through its CommandChannel) and keeps the jobs it runs, reads its
+ * counters and run state straight from shared memory. Commands land between passes, so each at a
+ * burst boundary; they fail with `QT_CORE_UNAVAILABLE` while the core is stopped or failed, and
+ * `QT_TIMEOUT` when not acknowledged within `DpuOptions.commandTimeoutMs`.
+ *
+ * A producer on any thread that gives a core work publishes the work, then `Atomics.add(doorbell, 1)`,
+ * then `Atomics.notify(doorbell)` if the core's sleeping word is set: {@link DpuCore.ringDoorbell}
+ * does exactly that.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
  */
 export class DpuCore extends EventEmitter {
+  /** Its index in the pool, 0-based. */
   readonly id: number;
   private readonly i32: Int32Array;
   private readonly channel: CommandChannel;
@@ -124,11 +152,13 @@ export class DpuCore extends EventEmitter {
     return this.ctx.control.base;
   }
 
+  /** Where its reactor is now, read out of band. */
   runState(): CoreRunState {
     this.life.check('runState');
     return RUN_STATE_NAMES[Atomics.load(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2)] ?? 'failed';
   }
 
+  /** How it waits when idle, read out of band. */
   mode(): CoreMode {
     this.life.check('mode');
     return CORE_MODES[Atomics.load(this.i32, (this.ctx.control.base + CTL_MODE) >> 2)] ?? 'poll';
@@ -140,6 +170,7 @@ export class DpuCore extends EventEmitter {
     return readCounters(this.i32, this.ctx.control.base + CTL_COUNTERS);
   }
 
+  /** Jobs the core runs now, as the core counts them (out of band). */
   jobCount(): number {
     this.life.check('jobCount');
     return Atomics.load(this.i32, (this.ctx.control.base + CTL_JOB_COUNT) >> 2);
@@ -184,6 +215,7 @@ export class DpuCore extends EventEmitter {
     };
   }
 
+  /** A control-command round trip: resolves when the core has acknowledged it. */
   ping(): Promise<void> {
     return this.command(Op.Ping, []);
   }
@@ -227,6 +259,7 @@ export class DpuCore extends EventEmitter {
     return job;
   }
 
+  /** Detaches a job: after the acknowledgement it runs no more. A job not running is left as it is. */
   async detachJob(job: Job): Promise<void> {
     this.life.check('detachJob');
     if (job.status !== 'running') return;
@@ -240,10 +273,12 @@ export class DpuCore extends EventEmitter {
     return this.command(Op.Quiesce, []);
   }
 
+  /** Lets bursts run again after {@link DpuCore.quiesce}. */
   resume(): Promise<void> {
     return this.command(Op.Resume, []);
   }
 
+  /** Changes how the core waits when idle; `idleSpinPolls` (adaptive mode) in [1, 10^9]. */
   setMode(mode: CoreMode, idleSpinPolls: number): Promise<void> {
     return this.command(Op.SetMode, [CORE_MODES.indexOf(mode), idleSpinPolls]);
   }
@@ -260,6 +295,7 @@ export class DpuCore extends EventEmitter {
     return execNs;
   }
 
+  /** Drops a kernel version from this core (the pool checks that no job uses it). */
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
     this.life.check('unloadKernel');
     await this.command(Op.UnloadKernel, [kernel.key]);

@@ -5,8 +5,11 @@ import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js
 import { addressIn, stagingFor } from '../kernels/staging.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
+/** Options of {@link crc16t10dif}. */
 export interface CrcOptions {
+  /** Where staging lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
+  /** Kernel flavour: 'auto' (relaxed SIMD when the engine has it), 'portable' or 'relaxed'. Default 'auto'. */
   simd?: SimdChoice | undefined;
 }
 
@@ -41,9 +44,12 @@ function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRun
 }
 
 /**
- * CRC-16/T10-DIF (polynomial 0x8BB7, init 0, no reflection, no final xor; "123456789" -> 0xD0DB)
- * of `data`, continuing from `seed` (a previous CRC, to checksum a stream in pieces). Data that
- * is not a view over the runtime's memory is copied in, 1 MiB at a time.
+ * CRC-16/T10-DIF (width 16, polynomial 0x8BB7, init 0, no reflection, no final xor;
+ * "123456789" → 0xD0DB) of `data`, continuing from `seed` (a previous CRC:
+ * `crc(a‖b) = crc(b, crc(a))`). Data that is not a view over the runtime's memory is copied in,
+ * 1 MiB at a time. The kernel reads a buffer as 16 interleaved byte lanes, runs Horner's rule per
+ * lane with nibble-table multiplications by x^512 (four vectors a step) and folds the lanes: 20
+ * table lookups per 64 bytes instead of 64 table loads.
  */
 export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): number {
   if (!(data instanceof Uint8Array))

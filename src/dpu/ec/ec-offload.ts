@@ -19,6 +19,7 @@ import { ecStatuses } from './ec-kernel.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
 
+/** Options of {@link EcOffload.start}. Unknown keys are refused. */
 export interface EcOffloadOptions {
   /** How many DPU cores take part (the first N). Default: all. */
   cores?: number | undefined;
@@ -30,7 +31,9 @@ export interface EcOffloadOptions {
   simd?: SimdChoice | undefined;
 }
 
+/** What an offloaded batch did. */
 export interface OffloadResult {
+  /** Stripes coded. */
   stripes: number;
   /** Source bytes read (k x shard length per stripe). */
   bytes: number;
@@ -83,6 +86,19 @@ interface Lane {
  * doorbell per core, not a task per stripe. Shards are host addresses in the runtime's memory
  * (inside a Host: host.runtime, which the cores share).
  *
+ * ```ts
+ * const rs = new ReedSolomon({ dataShards: 10, parityShards: 4, runtime: host.runtime });
+ * const off = await EcOffload.start(host.runtime, host.dpu, { simd: rs.flavour });
+ * await off.encode(rs, stripes, shardBytes);   // stripes: { data: number[]; parity: number[] }[]
+ * await off.close();
+ * ```
+ *
+ * A round publishes up to `stripesPerRound` pass descriptors plus their pointer arrays in a
+ * core's state region, stores the batch number last (release), rings the doorbell once, and
+ * awaits the job's done number (`Atomics.waitAsync`); the job runs `budget` stripes per burst, so
+ * control commands still land between bursts. The coder must live in the same runtime and use
+ * the same kernel flavour (its table layout depends on it). Batches run one at a time.
+ *
  * Per core, a 'ECBJ' job-state region:
  *   +0    header (64)
  *   +64   batch fields (the kernel's; 64 bytes)
@@ -100,12 +116,18 @@ export class EcOffload {
     private readonly lanes: Lane[],
     private readonly perRound: number,
     private readonly L: Layout,
+    /** The kernel build its jobs run; coders used with it must have the same. */
     readonly flavour: SimdFlavour,
     kernel: LoadedKernel,
   ) {
     this.statuses = ecStatuses(kernel);
   }
 
+  /**
+   * Loads the ec kernel on the cores and attaches one `ec_batch` job per core (the first
+   * `options.cores`), each with its own 'ECBJ' job-state region. In a Host:
+   * `EcOffload.start(host.runtime, host.dpu)`.
+   */
   static async start(runtime: KernelRuntime, pool: DpuCorePool, options?: EcOffloadOptions): Promise<EcOffload> {
     const o = parseArgs(optionsSchema, options, 'EcOffload options');
     const cores = o?.cores ?? pool.cores.length;
@@ -166,6 +188,7 @@ export class EcOffload {
     return new EcOffload(runtime, pool, lanes, perRound, L, flavour, kernel);
   }
 
+  /** Cores taking part. */
   get cores(): number {
     this.life.check('cores');
     return this.lanes.length;

@@ -22,6 +22,7 @@ import {
   writeAddresses,
 } from './shard-args.js';
 
+/** Options of {@link ReedSolomon}. Unknown keys are refused. */
 export interface ReedSolomonOptions {
   /** k: data shards, 1-254. */
   dataShards: number;
@@ -33,7 +34,7 @@ export interface ReedSolomonOptions {
   runtime?: KernelRuntime | undefined;
   /** Kernel flavour: 'auto' (relaxed SIMD when the engine has it), 'portable' or 'relaxed'. */
   simd?: SimdChoice | undefined;
-  /** Erasure patterns whose decode tables are kept, 1-1024. Default 16. */
+  /** Erasure patterns whose decode tables are kept (LRU), 1-1024. Default 16. */
   decodeCacheSize?: number | undefined;
 }
 
@@ -62,19 +63,35 @@ interface Output {
 }
 
 /**
- * Reed-Solomon erasure coding over GF(2^8) (polynomial 0x11D), byte-compatible with Intel ISA-L
- * ('isal-cauchy', 'isal-rs') and klauspost/reedsolomon / Backblaze ('klauspost'). k data shards
- * and m parity shards of equal length; any m of the k + m may be lost and rebuilt.
+ * Reed-Solomon erasure coding over GF(2^8) (polynomial 0x11D, generator 2 — the field of ISA-L,
+ * klauspost/reedsolomon, Backblaze and rust reed-solomon-erasure), byte-compatible with Intel
+ * ISA-L ('isal-cauchy', 'isal-rs') and klauspost/reedsolomon / Backblaze ('klauspost'). k data
+ * shards and m parity shards of equal length; any m of the k + m may be lost and rebuilt. The
+ * encode matrix is (k + m) × k and systematic (top k rows = identity); see {@link MatrixKind}.
  *
- * The Uint8Array forms copy shards into the runtime's memory and results out (arrays that are
- * already views over that memory are used in place); the *At forms work on host addresses with
- * no copy. Every call crosses into Wasm once per chunk of up to 8 MiB of shards.
+ * The Uint8Array forms copy shards into the runtime's memory (in column chunks of at most 8 MiB in
+ * all) and results out; arrays that are already views over that memory are read in place. Results
+ * are views into 4 MiB slabs of uninitialised memory that the kernel has written in full; a result
+ * kept alive keeps its slab alive — `.slice()` one to detach it. The `At` forms work on host
+ * addresses with no copy. Each call crosses into Wasm once per chunk: shard addresses travel in
+ * pointer arrays in the coder's state region. Reconstruction reads the first k present shards
+ * (ISA-L's convention) and produces every missing shard — data or parity — in one pass; its
+ * coefficients are cached per erasure pattern as nibble tables.
+ *
+ * Errors: `QT_INVALID_ARGUMENT` (k + m > 255, a non-MDS `isal-rs` size, shard counts or lengths
+ * that differ, addresses outside memory — the message names the field), `QT_TOO_MANY_ERASURES`;
+ * nothing is written when a call is refused.
  */
 export class ReedSolomon {
+  /** k, 1..254. */
   readonly dataShards: number;
+  /** m, 1..254 (k + m ≤ 255). */
   readonly parityShards: number;
+  /** k + m: shards `reconstruct` takes and returns. */
   readonly totalShards: number;
+  /** The encode matrix in use. */
   readonly matrix: MatrixKind;
+  /** Where its state and staging live: its `At` methods take addresses in `runtime.memory`. */
   readonly runtime: KernelRuntime;
   /** The kernel build in use. */
   readonly flavour: SimdFlavour;

@@ -10,6 +10,7 @@ import { parseClassBench } from './classbench.js';
 import { normalizeRule, type ClassifierRule, type NormalRule } from './classifier-rule.js';
 import { mask4 } from './ip-address.js';
 
+/** Options of {@link Classifier}. Unknown keys are refused. */
 export interface ClassifierOptions {
   /** Most rules held at once, in [1, 2^22]. Default 16384 (or twice a ClassBench set's size). */
   capacity?: number | undefined;
@@ -59,10 +60,19 @@ type ClsInsert = (
 ) => number;
 
 /**
- * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel), with incremental
- * insert and remove: lookups on other threads (DPU cores) may run during updates. The rule set
- * is kept twice (Left-Right): a lookup burst uses the copy no writer touches, so it sees one
- * whole version and never waits for a writer, even one preempted in the middle of an update.
+ * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel, tables' buckets
+ * bloom-filtered), with incremental insert and remove: lookups on other threads (DPU cores) may
+ * run during updates. Lower priority value wins; equal priorities go to the lower id.
+ *
+ * Updates are Left-Right: the rule set is kept twice; an update is applied to the copy no lookup
+ * uses, the copies swap, the writer waits for lookups still on the old copy to leave and applies
+ * the update there too. A lookup burst (32 headers) pins one copy and sees one whole version; it
+ * never waits for a writer and never fails because of one, even a writer preempted in the middle
+ * of an update. The cost is on the writer's side: each update is applied twice, and the state
+ * region holds two copies (about 2 × (48 B per rule of capacity + 8 B per hash bucket, the bucket
+ * count being the capacity rounded up to a power of two)). `insert` and `remove` throw
+ * `QT_TIMEOUT`, having changed nothing, only when a lookup stays on the idle copy for the writer's
+ * whole bounded wait.
  *
  * ```ts
  * const c = Classifier.fromClassBench(readFileSync('acl1_1k', 'utf8'));
@@ -73,7 +83,9 @@ type ClsInsert = (
  */
 export class Classifier {
   private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** Most rules it holds at once, in [1, 2^22]. */
   readonly capacity: number;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;

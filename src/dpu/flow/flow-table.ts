@@ -12,9 +12,11 @@ export const FLOW_KEY_BYTES = 48;
 /** Largest value a flow can carry (lookups return -1 for a miss). */
 export const MAX_FLOW_VALUE = 0x7fffffff;
 
+/** Options of {@link FlowTable}. Unknown keys are refused. */
 export interface FlowTableOptions {
   /** Most flows held, in [8, 2^24]. Default 65536. Memory: about 73 bytes a flow (72 of entries, 1 of tags). */
   capacity?: number | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
   /** Hash key (u32). Default: fixed; pass a secret one where flooding matters. */
   seed?: number | undefined;
@@ -22,8 +24,10 @@ export interface FlowTableOptions {
   clock?: (() => number) | undefined;
 }
 
+/** What an insert did: added a flow, changed an existing flow's value, or added it by evicting another. */
 export type FlowInsertResult = 'inserted' | 'updated' | 'evicted';
 
+/** Where a flow goes in a {@link FlowTable} (for tests and diagnostics). */
 export interface FlowPlacement {
   /** The key's 32-bit hash under the table's seed. */
   hash: number;
@@ -51,16 +55,24 @@ const STAGE_KEYS = 1024;
 
 /**
  * The exact-match flow cache (bucketised cuckoo hashing with 8-bit tags in a compact array of
- * their own, in the `flow` kernel): 48-byte flow keys → a u31 value (an action or flow id). A
- * lookup reads the tags of two buckets and at most one entry. Full tables evict the flow hit
- * least recently among the candidates, so hot flows survive churn; `age` removes idle flows.
+ * their own, in the `flow` kernel): 48-byte flow keys → a u31 value (an action or flow id).
+ *
+ * Buckets of 8 slots; each flow's tag sits in the tag array (8 bytes a bucket) and its 64-byte
+ * entry (key, value, last-hit tick, hash) at its slot's own position; two candidate buckets per
+ * key, the second computed from the first and the tag, so cuckoo moves read only tags. Slots for
+ * 9/8 of `capacity`: about 73 bytes a flow, 69.7 MiB at 1M flows. A lookup reads the tags of two
+ * buckets and at most one entry; a miss reads an entry only on a false tag match (about one miss
+ * in 18 at capacity). Full tables evict the flow hit least recently among the candidates, so hot
+ * flows survive churn; `age` removes idle flows.
  *
  * Lookups on other threads (DPU cores, through `lookupAt` or the kernel's `flow_fc_lookup`)
  * are safe during updates: a burst that overlaps an update is re-run (seqlock).
  */
 export class FlowTable {
   private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** Most flows it holds, in [8, 2^24]. */
   readonly capacity: number;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
@@ -130,7 +142,11 @@ export class FlowTable {
     this.fCount = k.fn('flow_fc_count');
   }
 
-  /** Inserts or updates a flow; value in [0, 2^31 - 1]. */
+  /**
+   * Inserts or updates a flow; value in [0, 2^31 - 1]. At capacity, or with both buckets full
+   * and no cuckoo path, the least recently hit of the 16 candidates goes (or of 16 flows sampled
+   * at the aging cursor): `'evicted'`.
+   */
   insert(key: Uint8Array, value: number): FlowInsertResult {
     this.life.check('insert');
     this.checkKeys(key, 1, 'insert');
@@ -191,7 +207,11 @@ export class FlowTable {
     return res;
   }
 
-  /** Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr. */
+  /**
+   * Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr
+   * (value or -1), hits stamped with `now`. Staged: hash all, touch all tag lines, probe all,
+   * touch all candidate entries, compare all. Returns count.
+   */
   lookupAt(keysAddr: number, count: number, outAddr: number, now: number = this.now()): number {
     this.life.check('lookupAt');
     return this.check(this.fLookup(this.region.base, keysAddr, count, outAddr, now >>> 0));
@@ -224,6 +244,7 @@ export class FlowTable {
     return this.check(this.fAge(this.region.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
   }
 
+  /** Flows held now. */
   get size(): number {
     this.life.check('size');
     return this.fCount(this.region.base);
@@ -292,6 +313,7 @@ export class FlowTable {
     return this.region;
   }
 
+  /** Frees its state and staging regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
     if (!this.life.end()) return;
     this.runtime.memory.free(this.region, OWNER);

@@ -8,8 +8,10 @@ import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
 
+/** The address family of a {@link RouteTable}. */
 export type AddressFamily = 'ipv4' | 'ipv6';
 
+/** Options of {@link RouteTable}. Unknown keys are refused. */
 export interface RouteTableOptions {
   /** Default 'ipv4' (DIR-24-8); 'ipv6' is a 16-bit first level with 8-bit strides. */
   family?: AddressFamily | undefined;
@@ -24,9 +26,11 @@ export interface RouteTableOptions {
    * about 3.9 MiB; the largest value never fills). Each costs that much twice. Ignored for IPv6.
    */
   maxNodeBytes?: number | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
 }
 
+/** A route's prefix: text (`'10.0.0.0/8'`, `'2001:db8::/32'`) or `{ addr, length }` (IPv6 `addr` a bigint). */
 export type RoutePrefix = string | Prefix4 | Prefix6;
 
 /** The kernel's LPM_NODE_MIN_UNITS / LPM_NODE_MAX_UNITS, in 8-byte units (a test checks they agree). */
@@ -49,6 +53,7 @@ const OWNER = 'flow-route-table';
 /** Ops per kernel call (one Left-Right flip each). */
 const STAGE_OPS = 4096;
 const OP_BYTES = 32;
+/** The largest next hop a route can carry, 2^22 − 1 (lookups return -1 for no route). */
 export const MAX_NEXT_HOP = 0x3fffff;
 
 interface Route {
@@ -64,11 +69,29 @@ interface Route {
  * swaps it in whole, then brings the other copy level; lookups on DPU cores (zero-copy through
  * `lookupAt` or the kernel's `flow_lpm4_lookup` / `flow_lpm6_lookup`) keep the copy they pinned
  * for their burst and never wait.
+ *
+ * The compact image: a 2^16-entry direct table (256 KiB) and, for each /16 whose routes are not
+ * uniform, a node — a 256-bit map of where runs of equal next hops start and the run values, 2
+ * bytes each (4 when a next hop is above 32766 or a group index above 32767). A BGP-like table of
+ * 900k routes needs about 3.9 MiB of nodes. The heap packs itself when it runs out of room or when
+ * its free space passes a quarter of the live nodes.
+ *
+ * Group exhaustion, and (IPv4) nodes that do not fit in `maxNodeBytes` even packed, are
+ * `QT_CAPACITY_EXCEEDED` with `details.applied` (the changes applied before the first that did not
+ * fit stay; that one and the rest are not applied; the routes kept match the tables) and
+ * `details.resource` (`'groups'` or `'nodes'`). A lookup that stays pinned on a copy costs the
+ * writer, never the readers: when the readers of the old copy do not leave after a swap, the batch
+ * is in (lookups see it) and the next update first brings that copy level; an update that finds a
+ * lookup still on the copy it must change throws `QT_TIMEOUT` with `details.applied` (the batches
+ * before it), having changed nothing more.
  */
 export class RouteTable {
+  /** IPv4 (DIR-24-8) or IPv6 (16-8-8-… multibit trie). */
   readonly family: AddressFamily;
   private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** 256-entry groups per copy, for routes longer than the first level. */
   readonly maxGroups: number;
   /** IPv4: the node heap's size per copy (0 for IPv6). */
   readonly maxNodeBytes: number;
@@ -284,6 +307,7 @@ export class RouteTable {
     return this.check(this.fLookup(this.region.base, addrsAddr, count, outAddr));
   }
 
+  /** Routes held now. */
   get size(): number {
     this.life.check('size');
     return this.rib.size;
@@ -307,6 +331,7 @@ export class RouteTable {
     return this.region;
   }
 
+  /** Frees its state and staging regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
     if (!this.life.end()) return;
     this.runtime.memory.free(this.region, OWNER);

@@ -17,15 +17,21 @@ import type { ModuleSignature } from './signature.js';
 import { TrustedKeys } from './signature.js';
 import { SELF_TEST_EXPORT, checkCandidate, overlappedRegions, reverse } from './swap-checks.js';
 
+/** What a hot-swap manager works on: the host's memory, loader, cores and runtime. */
 export interface HotSwapDeps {
+  /** Host memory (its regions are listed to find a shadow area for self-tests). */
   memory: HostMemoryApi & { regions(): Region[] };
+  /** The host's kernel loader. */
   loader: KernelLoader;
+  /** The host's cores. */
   pool: DpuCorePool;
   /** The host's kernel runtime: after a commit, `runtime.kernel(family)` gives the live version. */
   runtime: LoaderRuntime;
+  /** Ed25519 public keys trusted from the start (PEM or KeyObject). */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
 }
 
+/** Options of a hot swap ({@link Host.hotSwap}). Unknown keys are refused. */
 export interface SwapOptions {
   /** Ed25519 signature of the module by a trusted key (object, its JSON text, or that text's bytes). Required. */
   signature?: ModuleSignature | string | Uint8Array | undefined;
@@ -78,6 +84,7 @@ const ms = (t0: number): number => performance.now() - t0;
  * rollback-failed, settled, refused.
  */
 export class HotSwapManager extends EventEmitter<HotSwapEvents> {
+  /** The Ed25519 keys whose signatures admit a module. */
   readonly trusted: TrustedKeys;
   private readonly registry = new ModuleRegistry();
   private readonly live = new Map<string, LoadedKernel>();
