@@ -22,13 +22,18 @@
 // Errors
 export { QingtianError, ErrorCode, isQingtianError } from './common/errors.js';
 
-// The host and what it hands out
+// Host
 export { Host, type HostOptions } from './orchestrator/host.js';
+export type { MetricsSnapshot } from './ops/metrics.js';
+
+// Host memory
 export type { HostMemory, HostMemoryOptions } from './memory/host-memory.js';
 export type { HugePageStatus, ThpMode } from './memory/huge-pages.js';
 export type { AllocatorStats } from './memory/region-allocator.js';
 export type { Region, StateRegion, AllocRequest, StateAllocRequest, HostMemoryApi } from './common/host-memory-api.js';
 export type { RegionKind } from './common/region-kind.js';
+
+// Kernels and DPU cores
 export { defaultRuntime, type KernelRuntime } from './dpu/kernels/kernel-runtime.js';
 export type { KernelLoader, LoadedKernel } from './dpu/kernels/kernel-loader.js';
 export type { KernelImageInfo } from './common/kernel-image.js';
@@ -44,7 +49,6 @@ export type {
 } from './dpu/core/dpu-core.js';
 export type { CoreMode, CoreRunState } from './dpu/core/core-layout.js';
 export type { CoreCounters } from './dpu/core/core-counters.js';
-export type { MetricsSnapshot } from './ops/metrics.js';
 
 // Hot swap
 export type { HotSwapManager, SwapOptions, SwapResult } from './ops/hot-swap/hot-swap-manager.js';
@@ -124,7 +128,7 @@ export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } f
 // Congestion control
 export { CcFlowTable, type CcLaw, type CcEvent, type CcTableOptions, type AckBatch } from './dpu/cc/cc-kernel.js';
 
-// The network simulator (`qingtian sim`)
+// Network simulator (qingtian sim)
 export { runScenario, type Scenario, type AlgorithmResult, type Progress } from './netsim/scenario.js';
 export { runFairness, type FairnessOptions, type FairnessResult } from './netsim/fairness.js';
 export { writeOutputs } from './netsim/outputs.js';

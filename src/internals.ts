@@ -19,16 +19,8 @@ export { HostMemory, DEFAULT_HOST_MEMORY_BYTES, MAX_HOST_MEMORY_BYTES, PAGE_BYTE
 export { adviseHugePages, hugePageSupport, thpMode } from './memory/huge-pages.js';
 export { RegionAllocator } from './memory/region-allocator.js';
 export { RegionKinds } from './common/region-kind.js';
-export { HDR_BYTES, fourcc, checkHeader } from './common/region-header.js';
-export {
-  gpaToHost,
-  writeGuestMap,
-  readGuestMap,
-  GMAP_BYTES,
-  GMAP_MAGIC,
-  GMAP_LAYOUT,
-  type GuestSlot,
-} from './common/gpa.js';
+export { fourcc, checkHeader } from './common/region-header.js';
+export { gpaToHost, writeGuestMap, readGuestMap, type GuestSlot } from './common/gpa.js';
 
 // Kernels: runtimes over any memory, the raw loader and its checks
 export { LoaderRuntime } from './dpu/kernels/kernel-runtime.js';

@@ -32,6 +32,7 @@ export interface SimConfig {
   runtime?: KernelRuntime;
 }
 
+/** SimConfig defaults: MTU, header / ACK / INT bytes, switch buffer, queue sample period, series size, RTO bounds. */
 export const SIM_DEFAULTS = {
   mtuBytes: 1000,
   headerBytes: 48,

@@ -31,6 +31,7 @@ export interface QueueSnapshot {
   inflight: { token: number; id: number; descCount: number }[];
 }
 
+/** A device queue's state and counters, read out of band. */
 export interface QueueStats {
   ready: boolean;
   broken: null | { reason: number; id: string; what: string; detail: number };
@@ -71,7 +72,14 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
- * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state.
+ * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state; what
+ * the device does with each kind of malformed ring is docs/virtio-policy.md.
+ *
+ * Other device kernels use the `virtio` family's Wasm exports on that state: `vq_setup`,
+ * `vq_reset`, `vq_restore_indices` / `_inflight` / `_check`, `vq_burst_init`,
+ * `vq_pop(vq, burst, max)` → chains (0 when not ready, −1 when broken), `vq_push(vq, burst,
+ * count)`, `vq_arm(vq)`; the burst buffer holds each chain's validated, translated segments
+ * (assembly/virtio/burst.ts).
  */
 export class DeviceQueue {
   readonly state: StateRegion;

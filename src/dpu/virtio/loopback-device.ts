@@ -25,6 +25,7 @@ export const LB_BYTES = 96;
 export const LB_REJECTED = 104;
 export const LB_STATE_BYTES = 128;
 
+/** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
   /** Largest queue size the driver may configure, 1–32768. Default 1024. */
   maxQueueSize?: number;
@@ -38,11 +39,17 @@ export interface LoopbackOptions {
   stampVersion?: boolean;
 }
 
+/** A loopback device's state and counters, read out of band. */
 export interface LoopbackStats {
+  /** DEVICE_NEEDS_RESET is set: a malformed ring broke the device until the driver resets it. */
   needsReset: boolean;
+  /** Requests echoed. */
   requests: number;
+  /** Bytes echoed. */
   bytesEchoed: number;
+  /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
+  /** Its queue's state and counters. */
   queue: QueueStats;
 }
 

@@ -7,7 +7,9 @@ import { Lifetime } from '../../common/lifetime.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
 import type { GuestRam } from './virtio/driver-api.js';
 
+/** Options of {@link Guest}. Unknown keys are refused. */
 export interface GuestOptions {
+  /** The guest's name, 1 to 48 characters (its regions' owner is `guest:<name>`). */
   name: string;
   /** Guest RAM: a multiple of 4096 in [64 KiB, 3 GiB]. */
   ramBytes: number;

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
  */
 export const DEFAULT_VCPU_NICE = 10;
 
+/** Options of {@link GuestVcpu}. */
 export interface GuestVcpuOptions {
   /**
    * Linux nice of the vCPU thread, -20..19 (a raise above the process's needs privileges), or null to keep the

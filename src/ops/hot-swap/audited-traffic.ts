@@ -10,14 +10,21 @@ import { GuestQueue } from '../../hypervisor/guest/guest-queue.js';
 import { LoopbackAudit, type VersionTransition } from '../../hypervisor/guest/loopback-audit.js';
 import { GuestVcpu } from '../../hypervisor/guest/vcpu.js';
 
+/** Options of {@link AuditedTraffic.create}. */
 export interface AuditedTrafficOptions {
+  /** Host memory, where the guest's RAM goes. */
   memory: HostMemoryApi;
+  /** The runtime whose `virtio` kernel the device uses (the host's, loaded on the cores). */
   runtime: KernelRuntime;
+  /** The core the loopback device runs on. */
   core: DpuCore;
+  /** The guest's name (its regions' owner). */
   name: string;
   /** Sequence numbers tracked by the audit (requests in one run). Default 2^26. */
   maxRequests?: number;
+  /** Ring size. Default 256. */
   queueSize?: number;
+  /** A packed ring instead of a split one. Default false. */
   packed?: boolean;
 }
 

@@ -80,6 +80,7 @@ export type SwapOutcome =
 
 /** The new version failed within its grace window; every core runs the previous version again. */
 export interface RolledBackEvent {
+  /** The module's `QT_NAME`. */
   name: string;
   /** The version that failed. */
   from: string;
