@@ -54,6 +54,9 @@ const stateSchema = z.object({
  * it never go stale. Regions are page-aligned (4 KiB), named, owned and of a kind; the low 64 KiB
  * are never handed out (address 0 means "no address" to kernels). Memory starts zeroed and every
  * freed region is scrubbed, so each allocation is zero-filled without paying for it then.
+ *
+ * {@link Host} builds it (`host.memory`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class HostMemory implements HostMemoryApi {
   /** The shared memory itself (initial = maximum: it never grows). */

@@ -145,6 +145,9 @@ const OWNER = 'dpu';
  * and puts kernels on every core. After `close()` every member throws `QT_DISPOSED`.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' ({ coreId, error }).
+ *
+ * {@link Host} builds it (`host.dpu`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class DpuCorePool extends EventEmitter {
   /** The cores, by id. */

@@ -122,6 +122,8 @@ export interface CoreContext {
  * does exactly that.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
+ *
+ * Its pool builds it (`host.dpu.core(i)`); constructing one directly is unstable (`qingtian/internals`).
  */
 export class DpuCore extends EventEmitter {
   /** Its index in the pool, 0-based. */

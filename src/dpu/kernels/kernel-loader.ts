@@ -48,6 +48,9 @@ export interface LoadedKernel {
  * `QT_VERSION` (major << 16 | minor << 8 | patch), `QT_STATE_LAYOUT`, `QT_TABLES_BYTES` (at most
  * 256 MiB) and the function `qt_init(tables, build) → status`. Job entries have the signature
  * `(state: usize, budget: i32) → i32`: items handled (≥ 0) or a negative status, which fails the job.
+ *
+ * {@link Host} builds it (`host.kernels`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class KernelLoader {
   private nextKey = 1;

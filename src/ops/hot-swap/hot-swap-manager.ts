@@ -82,6 +82,9 @@ const ms = (t0: number): number => performance.now() - t0;
  *
  * Events (HotSwapEvents): staged, committed (one per core), swapped, rolled-back,
  * rollback-failed, settled, refused.
+ *
+ * {@link Host} builds it (`host.swaps`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   /** The Ed25519 keys whose signatures admit a module. */

@@ -162,7 +162,10 @@ export function parseSignature(input: unknown): ModuleSignature {
   return r.data;
 }
 
-/** The public keys a host accepts module signatures from, by key id. */
+/**
+ * The public keys a host accepts module signatures from, by key id (`host.swaps.trusted`);
+ * constructing one directly is unstable (`qingtian/internals`).
+ */
 export class TrustedKeys {
   private readonly keys = new Map<string, KeyObject>();
 
