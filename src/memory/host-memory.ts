@@ -28,14 +28,15 @@ export interface HostMemoryOptions {
   hugePages?: boolean | undefined;
 }
 
-const optionsSchema = z
-  .object({
+/** The schema of {@link HostMemoryOptions} (Host.boot composes it, so nested keys are checked up front). */
+export const hostMemoryOptionsSchema = z
+  .strictObject({
     sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional(),
     hugePages: z.boolean().optional(),
   })
   .optional();
 
-const stateSchema = z.object({
+const stateSchema = z.strictObject({
   name: nameString(64),
   owner: nameString(64),
   kind: oneOf(REGION_KIND_NAMES),
@@ -75,7 +76,7 @@ export class HostMemory implements HostMemoryApi {
 
   /** Creates host memory of `options.sizeBytes` (default 1 GiB); `QT_INVALID_ARGUMENT` for a bad size. */
   constructor(options?: HostMemoryOptions) {
-    const opts = parseArgs(optionsSchema, options, 'HostMemory options');
+    const opts = parseArgs(hostMemoryOptionsSchema, options, 'HostMemory options');
     this.sizeBytes = opts?.sizeBytes ?? DEFAULT_HOST_MEMORY_BYTES;
     const pages = this.sizeBytes / WASM_PAGE;
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

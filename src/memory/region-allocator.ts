@@ -71,7 +71,7 @@ export class RegionAllocator {
     this.totalBytes = totalBytes;
     this.reservedLowBytes = reservedLowBytes;
     this.freeList = [{ base: reservedLowBytes, size: totalBytes - reservedLowBytes }];
-    this.requestSchema = z.object({
+    this.requestSchema = z.strictObject({
       name: nameString(64),
       owner: nameString(64),
       kind: oneOf(REGION_KIND_NAMES),

@@ -1,11 +1,12 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { checkKernelStatus } from '../../common/kernel-status.js';
+import { describe, rejectUnknownKeys } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { addressIn, stagingFor } from '../kernels/staging.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
-/** Options of {@link crc16t10dif}. */
+/** Options of {@link crc16t10dif} and {@link crc16t10difAt}. Unknown keys are refused. */
 export interface CrcOptions {
   /** Where staging lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
@@ -14,6 +15,7 @@ export interface CrcOptions {
 }
 
 const CHUNK_BYTES = 1 << 20;
+const CRC_OPTION_KEYS = ['runtime', 'simd'] as const;
 
 // These are per-call hot paths (a 4 KiB CRC takes about a microsecond): arguments are checked
 // with plain comparisons, not schemas.
@@ -29,7 +31,8 @@ function intArg(field: string, v: unknown, min: number, max: number): number {
 
 function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRuntime; k: DifKernel } {
   if (o !== undefined && (typeof o !== 'object' || o === null))
-    throw invalid(`${where} options`, `expected an object, got ${typeof o}`);
+    throw invalid(`${where} options`, `expected an object, got ${describe(o)}`);
+  if (o !== undefined) rejectUnknownKeys(o, CRC_OPTION_KEYS, `${where} options`);
   const simd = o?.simd ?? 'auto';
   if (!SIMD_CHOICES.includes(simd))
     throw invalid(

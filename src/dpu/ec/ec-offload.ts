@@ -40,7 +40,7 @@ export interface OffloadResult {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     cores: intIn(1, 64).optional(),
     stripesPerRound: intIn(1, 65536).optional(),
     budget: intIn(1, 1024).optional(),

@@ -38,7 +38,7 @@ export interface ReedSolomonOptions {
   decodeCacheSize?: number | undefined;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   dataShards: intIn(1, 254),
   parityShards: intIn(1, 254),
   matrix: oneOf(MATRIX_KINDS).optional(),

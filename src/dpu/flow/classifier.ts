@@ -29,7 +29,7 @@ export interface ClassifierOptions {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     capacity: intIn(1, 1 << 22).optional(),
     runtime: z
       .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })

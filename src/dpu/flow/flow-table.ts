@@ -40,7 +40,7 @@ export interface FlowPlacement {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     capacity: intIn(8, 1 << 24).optional(),
     runtime: z
       .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })

@@ -1,6 +1,8 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { checkKernelStatus, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
+import { parseArgs, runtimeOption } from '../../common/validate.js';
+import { z } from 'zod';
 import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -178,10 +180,11 @@ export function decodeRecord(rec: Uint8Array): ParsedPacket {
 }
 
 const OWNER = 'flow-parser';
+const optionsSchema = z.strictObject({ runtime: runtimeOption<KernelRuntime>() }).optional();
 const STAGE_BYTES = 1 << 20;
 const MAX_FRAME = 0xffff;
 
-/** Options of {@link PacketParser}. */
+/** Options of {@link PacketParser}. Unknown keys are refused. */
 export interface PacketParserOptions {
   /** Where its staging buffer lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
@@ -204,7 +207,8 @@ export class PacketParser {
   private readonly life = new Lifetime('PacketParser');
 
   constructor(options?: PacketParserOptions) {
-    this.runtime = options?.runtime ?? defaultRuntime();
+    const o = parseArgs(optionsSchema, options, 'PacketParser options');
+    this.runtime = o?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
     this.statuses = statusTable([
       [this.kernel.constant('PARSE_E_RANGE'), 'range', 'a descriptor, frame or record range lies outside host memory'],

@@ -3,7 +3,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
+import { describe, intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
@@ -39,7 +39,7 @@ export const MAX_NODE_UNITS = 5 + 65536 * 133;
 const DEFAULT_NODE_BYTES = 16 << 20;
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     family: oneOf(['ipv4', 'ipv6']).optional(),
     maxGroups: intIn(0, 1 << 22).optional(),
     maxNodeBytes: multipleIn(8, MIN_NODE_UNITS * 8, MAX_NODE_UNITS * 8).optional(),
@@ -192,7 +192,7 @@ export class RouteTable {
       if (typeof nh !== 'number' || !Number.isInteger(nh) || nh < 0 || nh > MAX_NEXT_HOP) {
         throw new QingtianError(
           ErrorCode.InvalidArgument,
-          `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${JSON.stringify(nh)}`,
+          `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${describe(nh)}`,
         );
       }
       ops.push({ add: true, r: this.route(p, `insert[${i}]`), nh });
@@ -378,7 +378,7 @@ export class RouteTable {
     if (typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= 0xffffffff) return a;
     throw new QingtianError(
       ErrorCode.InvalidArgument,
-      `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${JSON.stringify(String(a))}`,
+      `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${describe(a)}`,
     );
   }
 
@@ -387,7 +387,7 @@ export class RouteTable {
     if (typeof a === 'bigint' && a >= 0n && a >> 128n === 0n) return a;
     throw new QingtianError(
       ErrorCode.InvalidArgument,
-      `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${JSON.stringify(String(a))}`,
+      `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${describe(a)}`,
     );
   }
 

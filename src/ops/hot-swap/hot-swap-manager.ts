@@ -48,7 +48,7 @@ export interface SwapOptions {
 /** What `swap` resolves with: the report of the commit, and the outcome of its grace window. */
 export type SwapResult = SwapReport & { settled: Promise<SwapOutcome> };
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   signature: z.unknown().optional(),
   graceMs: intIn(0, 600_000).optional(),
   health: z
