@@ -114,7 +114,7 @@ export const flowLookups: DemoChapter = {
           priority: i,
         });
       }
-      cls.insert({ priority: 100_000 }); // default deny, lowest priority
+      cls.insert({ any: true, priority: 100_000 }); // default deny, lowest priority
       const h = new Uint32Array(mem.memory.buffer, hdr.base, hdrCount * 5);
       for (let i = 0; i < hdrCount; i++)
         h.set(
