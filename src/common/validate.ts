@@ -49,6 +49,21 @@ export function rejectUnknownKeys(obj: object, accepted: readonly string[], fiel
   }
 }
 
+/**
+ * The `out` argument of a burst call: a caller's Int32Array of at least `n` entries, or (absent)
+ * a new one.
+ */
+export function outArray(where: string, out: unknown, n: number): Int32Array {
+  if (out === undefined) return new Int32Array(n);
+  if (!(out instanceof Int32Array) || out.length < n)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${where}: out: expected an Int32Array of at least ${n} entries, got ${describe(out)}`,
+      { field: 'out' },
+    );
+  return out;
+}
+
 /** A plain-words description of a value, as the messages put it after "got". */
 export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);

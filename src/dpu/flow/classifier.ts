@@ -3,7 +3,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { intIn, parseArgs } from '../../common/validate.js';
+import { describe, intIn, outArray, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { parseClassBench } from './classbench.js';
@@ -239,13 +239,8 @@ export class Classifier {
    */
   classify(headers: Uint32Array): Int32Array {
     this.life.check('classify');
-    if (!(headers instanceof Uint32Array) || headers.length % 5 !== 0) {
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`,
-      );
-    }
-    const out = new Int32Array(headers.length / 5);
+    const n = headerCount('Classifier.classify', headers);
+    const out = new Int32Array(n);
     this.classifyInto(headers, out);
     return out;
   }
@@ -253,12 +248,8 @@ export class Classifier {
   /** As classify, into a caller's array (out.length >= headers.length / 5). */
   classifyInto(headers: Uint32Array, out: Int32Array): void {
     this.life.check('classifyInto');
-    const n = headers.length / 5;
-    if (!Number.isInteger(n) || out.length < n)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `classifyInto: expected 5 words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
-      );
+    const n = headerCount('Classifier.classifyInto', headers);
+    outArray('Classifier.classifyInto', out ?? null, n);
     const mem = this.runtime.memory;
     const hdr = this.stage.base;
     const res = hdr + STAGE_HEADERS * 20;
@@ -319,6 +310,17 @@ export class Classifier {
   private check(status: number): number {
     return checkKernelStatus('Classifier.classify', status, this.statuses);
   }
+}
+
+/** Headers in a burst: a Uint32Array of 5 words each. */
+function headerCount(where: string, headers: unknown): number {
+  if (!(headers instanceof Uint32Array) || headers.length % 5 !== 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${where}: headers: expected a Uint32Array of 5 words per header, got ${describe(headers)}`,
+      { field: 'headers' },
+    );
+  return headers.length / 5;
 }
 
 const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
