@@ -49,6 +49,17 @@ export function rejectUnknownKeys(obj: object, accepted: readonly string[], fiel
   }
 }
 
+/** The `count` of a zero-copy burst: an integer in [0, 2^24]. */
+export function countArg(where: string, count: unknown): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 1 << 24)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${where}: count: expected an integer in [0, ${1 << 24}], got ${describe(count)}`,
+      { field: 'count' },
+    );
+  return count;
+}
+
 /**
  * The `out` argument of a burst call: a caller's Int32Array of at least `n` entries, or (absent)
  * a new one.

@@ -129,6 +129,11 @@ export class HostMemory implements HostMemoryApi {
     this.u8.fill(0, freed.base, freed.base + freed.sizeBytes);
   }
 
+  /** The live region that holds `address`, if any. */
+  regionAt(address: number): Region | undefined {
+    return this.allocator.regionAt(address);
+  }
+
   /** The live regions, in address order. */
   regions(): Region[] {
     return this.allocator.list();

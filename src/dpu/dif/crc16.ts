@@ -4,6 +4,7 @@ import { describe, rejectUnknownKeys } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { addressIn, stagingFor } from '../kernels/staging.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
 /** Options of {@link crc16t10dif} and {@link crc16t10difAt}. Unknown keys are refused. */
@@ -74,12 +75,16 @@ export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): n
   return crc;
 }
 
-/** The same CRC over [address, address + length) of the runtime's memory (no copy). */
+/**
+ * The same CRC over [address, address + length) of the runtime's memory (no copy). The range must
+ * lie inside one buffer region (`core-scratch` or `guest-ram`); anything else is refused.
+ */
 export function crc16t10difAt(address: number, length: number, seed = 0, options?: CrcOptions): number {
   const { runtime, k } = resolve('crc16t10difAt', options);
   const mem = runtime.memory.sizeBytes;
   const len = intArg('crc16t10difAt: length', length, 0, mem);
   const addr = intArg('crc16t10difAt: address', address, 1, mem - len);
+  bufferRange(runtime.memory, 'crc16t10difAt', 'address', addr, len);
   const crc = intArg('crc16t10difAt: seed', seed, 0, 0xffff);
   return checkKernelStatus('crc16t10difAt', k.crc16(crc, addr, len), k.statuses);
 }

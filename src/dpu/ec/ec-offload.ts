@@ -201,7 +201,7 @@ export class EcOffload {
     shardLength: number,
   ): Promise<OffloadResult> {
     const len = this.check('encode', rs, stripes, shardLength);
-    const mem = this.runtime.memory.sizeBytes;
+    const mem = this.runtime.memory;
     const passes = stripes.map((s, i) => ({
       src: addressArray('EcOffload.encode', `stripes[${i}].data`, s.data, rs.dataShards, len, mem),
       dst: addressArray('EcOffload.encode', `stripes[${i}].parity`, s.parity, rs.parityShards, len, mem),
@@ -217,7 +217,7 @@ export class EcOffload {
     shardLength: number,
   ): Promise<OffloadResult> {
     const len = this.check('reconstruct', rs, stripes, shardLength);
-    const mem = this.runtime.memory.sizeBytes;
+    const mem = this.runtime.memory;
     const plan = rs.decodePlan(missing);
     // The plan's tables are copied into each core's own table region: the coder's cache may
     // reuse its slot while the batch runs.

@@ -3,7 +3,8 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { countArg, describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { parseClassBench } from './classbench.js';
@@ -263,11 +264,16 @@ export class Classifier {
 
   /**
    * Zero-copy form over the runtime's memory: `count` headers at `headersAddr` (5 u32 each),
-   * results (i32 each) to `outAddr`. Returns count.
+   * results (i32 each) to `outAddr`. Returns count. Both ranges must lie inside buffer regions
+   * (`core-scratch` or `guest-ram`); others are refused.
    */
   classifyAt(headersAddr: number, count: number, outAddr: number): number {
     this.life.check('classifyAt');
-    return this.check(this.fClassify(this.region.base, headersAddr, count, outAddr));
+    const mem = this.runtime.memory;
+    const n = countArg('Classifier.classifyAt', count);
+    bufferRange(mem, 'Classifier.classifyAt', 'headersAddr', headersAddr, n * 20);
+    bufferRange(mem, 'Classifier.classifyAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fClassify(this.region.base, headersAddr, n, outAddr));
   }
 
   /** Live rules. */

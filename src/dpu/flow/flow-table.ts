@@ -3,7 +3,8 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { countArg, describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 
@@ -224,11 +225,16 @@ export class FlowTable {
   /**
    * Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr
    * (value or -1), hits stamped with `now`. Staged: hash all, touch all tag lines, probe all,
-   * touch all candidate entries, compare all. Returns count.
+   * touch all candidate entries, compare all. Returns count. Both ranges must lie inside buffer
+   * regions (`core-scratch` or `guest-ram`); others are refused.
    */
   lookupAt(keysAddr: number, count: number, outAddr: number, now: number = this.now()): number {
     this.life.check('lookupAt');
-    return this.check(this.fLookup(this.region.base, keysAddr, count, outAddr, now >>> 0));
+    const mem = this.runtime.memory;
+    const n = countArg('FlowTable.lookupAt', count);
+    bufferRange(mem, 'FlowTable.lookupAt', 'keysAddr', keysAddr, n * FLOW_KEY_BYTES);
+    bufferRange(mem, 'FlowTable.lookupAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fLookup(this.region.base, keysAddr, n, outAddr, now >>> 0));
   }
 
   /** Removes a flow; false when it was not there. */

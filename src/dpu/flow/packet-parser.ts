@@ -1,7 +1,8 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { checkKernelStatus, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { parseArgs, runtimeOption } from '../../common/validate.js';
+import { countArg, parseArgs, runtimeOption } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { z } from 'zod';
 import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -272,11 +273,17 @@ export class PacketParser {
 
   /**
    * Zero-copy form over the runtime's memory: `count` descriptors (u32 address, u32 length) at
-   * descsAddr → 64-byte records at outAddr. Returns count.
+   * descsAddr → 64-byte records at outAddr. Returns count. The descriptors and the records must
+   * lie inside buffer regions (`core-scratch` or `guest-ram`); the frames they point to are only
+   * read, each range-checked by the kernel.
    */
   parseAt(descsAddr: number, count: number, outAddr: number): number {
     this.life.check('parseAt');
-    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, count, outAddr), this.statuses);
+    const mem = this.runtime.memory;
+    const n = countArg('PacketParser.parseAt', count);
+    bufferRange(mem, 'PacketParser.parseAt', 'descsAddr', descsAddr, n * PARSE_DESC_BYTES);
+    bufferRange(mem, 'PacketParser.parseAt', 'outAddr', outAddr, n * PARSE_RECORD_BYTES);
+    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, n, outAddr), this.statuses);
   }
 
   /** Frees its staging buffer. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */

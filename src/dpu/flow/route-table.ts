@@ -3,7 +3,17 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { describe, intIn, multipleIn, oneOf, outArray, parseArgs, rejectUnknownKeys } from '../../common/validate.js';
+import {
+  countArg,
+  describe,
+  intIn,
+  multipleIn,
+  oneOf,
+  outArray,
+  parseArgs,
+  rejectUnknownKeys,
+} from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
@@ -367,10 +377,17 @@ export class RouteTable {
     return res;
   }
 
-  /** Zero-copy burst over the runtime's memory; returns count. */
+  /**
+   * Zero-copy burst over the runtime's memory; returns count. Both ranges must lie inside buffer
+   * regions (`core-scratch` or `guest-ram`); others are refused.
+   */
   lookupAt(addrsAddr: number, count: number, outAddr: number): number {
     this.life.check('lookupAt');
-    return this.check(this.fLookup(this.region.base, addrsAddr, count, outAddr));
+    const mem = this.runtime.memory;
+    const n = countArg('RouteTable.lookupAt', count);
+    bufferRange(mem, 'RouteTable.lookupAt', 'addrsAddr', addrsAddr, n * (this.family === 'ipv4' ? 4 : 16));
+    bufferRange(mem, 'RouteTable.lookupAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fLookup(this.region.base, addrsAddr, n, outAddr));
   }
 
   /** Routes held now. */
