@@ -27,7 +27,14 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/DIF verify of the whole volume after the rebuild: 0 failing shards/);
     expect(r.stdout).toMatch(/one bit flipped .*: caught: LBA \d+, guard expected 0x[0-9a-f]+, found 0x[0-9a-f]+/);
     expect(r.stdout).toMatch(/^report \(/m);
-    expect(r.stdout).toMatch(/host shut down cleanly/);
+    // Report rows state what was checked (a broken guest, the other's echoes, the shutdown).
+    expect(r.stdout).toMatch(
+      /malicious guest on a shared core +its device NEEDS_RESET \(B2\); the other guest kept running \(\d+ more echoes, 0 wrong\)/,
+    );
+    expect(r.stdout).toMatch(/fault isolation +bad job detached with status -?\d+; core answered 100 echoes after it/);
+    expect(r.stdout).toMatch(
+      /host shut down: \d+ DPU core\(s\) stopped, their worker pool destroyed, no core control region left/,
+    );
   });
 
   it('bench --json prints one schema line per figure, with the peer from the same run', () => {
