@@ -15,7 +15,7 @@ import { RouteTable } from '../dpu/flow/route-table.js';
 import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { generateRoutes4, routeProbes } from '../dpu/flow/route-gen.js';
-import { median } from './lib/stats.js';
+import { median, spreadOf } from './lib/stats.js';
 import { JsFlowMap } from './peers/js-flow-map.js';
 import { LinearClassifier } from './peers/linear-classifier.js';
 
@@ -56,121 +56,206 @@ function label(n: number): string {
   return n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n);
 }
 
+/** Zipf exponent of the skewed flow-cache case (the YCSB default). */
+const ZIPF_S = 0.99;
+
+/**
+ * Items per second of `pass` (which handles `items` items) over passes totalling at least
+ * `minMs` of timed work; `between` runs untimed before each pass (a fresh probe order).
+ */
+function ratePerPass(items: number, between: () => void, pass: () => void, minMs: number): number {
+  between();
+  pass(); // warm-up
+  let done = 0;
+  let ms = 0;
+  while (ms < minMs) {
+    between();
+    const t0 = performance.now();
+    pass();
+    ms += performance.now() - t0;
+    done += items;
+  }
+  return done / (ms / 1000);
+}
+
+/** Fisher–Yates over `count` records of `words` u32 each. */
+function shuffleRecords(w: Uint32Array, first: number, count: number, words: number, rng: Prng): void {
+  for (let i = count - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    const a = (first + i) * words;
+    const b = (first + j) * words;
+    for (let k = 0; k < words; k++) {
+      const t = w[a + k]!;
+      w[a + k] = w[b + k]!;
+      w[b + k] = t;
+    }
+  }
+}
+
+/** `count` flow indexes in [0, n) drawn from Zipf(s) over ranks, each rank mapped to a random flow. */
+function zipfDraws(n: number, count: number, s: number, rng: Prng): Uint32Array {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let r = 0; r < n; r++) cdf[r] = sum += 1 / Math.pow(r + 1, s);
+  const flowOfRank = new Uint32Array(n);
+  for (let i = 0; i < n; i++) flowOfRank[i] = i;
+  shuffleRecords(flowOfRank, 0, n, 1, rng);
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = rng.next() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    out[i] = flowOfRank[lo]!;
+  }
+  return out;
+}
+
+/**
+ * The flow cache at n flows, the table's real clock (a hit writes its flow's LRU stamp when the
+ * millisecond changed), three probe mixes, each against the JS Map peer:
+ *   lookups-hit            every one of the n flows once per pass, a fresh permutation each pass
+ *   lookups-hit-zipf<s>    2^20 draws from Zipf(s) over the flows (1M flows only)
+ *   lookups-miss           keys not in the table
+ * and lookups-hit-sampled-frozen-clock: the suite's earlier method (4 × min(n, 65536) draws with
+ * replacement, the clock frozen so hits never write), kept so the two can be compared in one run.
+ */
 function flowCache(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
   ctx.progress(`flow cache: ${label(n)} flows`);
   const mem = runtime.memory;
   const rng = new Prng(n);
-  const probes = Math.min(n, 1 << 16) * 4;
-  // Region: n inserted keys | probe keys (hits) | probe keys (misses) | out | hits' slots.
+  const K = FLOW_KEY_BYTES;
+  const W = K / 4;
+  const sampled = Math.min(n, 1 << 16) * 4;
+  const zipfN = n >= 1_000_000 ? 1 << 20 : 0;
+  // Region: n inserted keys | n permuted hit probes | sampled hits | Zipf hits | misses | out | slots.
+  const keysBytes = (2 * n + 2 * sampled + zipfN) * K;
   const region = mem.alloc({
     name: 'bench:flow-keys',
     owner: 'bench',
     kind: 'core-scratch',
-    sizeBytes: (n + 2 * probes) * FLOW_KEY_BYTES + 4 * BURST + 4 * probes,
+    sizeBytes: keysBytes + 4 * BURST + 4 * n,
   });
-  const table = new FlowTable({ runtime, capacity: n, clock: () => 1 });
+  const table = new FlowTable({ runtime, capacity: n });
   try {
-    const words = new Uint32Array(mem.memory.buffer, region.base, ((n + 2 * probes) * FLOW_KEY_BYTES) / 4);
-    for (let i = 0; i < words.length; i++) words[i] = rng.u32();
-    const keyBytes = (i: number): Uint8Array =>
-      mem.u8.subarray(region.base + i * FLOW_KEY_BYTES, region.base + (i + 1) * FLOW_KEY_BYTES);
-    const hitBase = region.base + n * FLOW_KEY_BYTES;
-    const missBase = hitBase + probes * FLOW_KEY_BYTES;
-    const out = missBase + probes * FLOW_KEY_BYTES;
-    for (let i = 0; i < probes; i++) {
-      const k = rng.below(n);
-      mem.u8.copyWithin(
-        hitBase + i * FLOW_KEY_BYTES,
-        region.base + k * FLOW_KEY_BYTES,
-        region.base + (k + 1) * FLOW_KEY_BYTES,
-      );
-    }
-    for (let i = 0; i < n; i++) table.insert(keyBytes(i), i);
+    const words = new Uint32Array(mem.memory.buffer, region.base, keysBytes / 4);
+    for (let i = 0; i < n * W; i++) words[i] = rng.u32();
+    const permFirst = n;
+    const sampledFirst = 2 * n;
+    const zipfFirst = sampledFirst + sampled;
+    const missFirst = zipfFirst + zipfN;
+    const copyKey = (to: number, from: number): void => void words.copyWithin(to * W, from * W, (from + 1) * W);
+    for (let i = 0; i < n; i++) copyKey(permFirst + i, i);
+    for (let i = 0; i < sampled; i++) copyKey(sampledFirst + i, rng.below(n));
+    const z = zipfN ? zipfDraws(n, zipfN, ZIPF_S, rng) : new Uint32Array(0);
+    for (let i = 0; i < zipfN; i++) copyKey(zipfFirst + i, z[i]!);
+    for (let i = missFirst * W; i < (missFirst + sampled) * W; i++) words[i] = rng.u32();
+    const addr = (i: number): number => region.base + i * K;
+    const out = region.base + keysBytes;
+    for (let i = 0; i < n; i++) table.insert(mem.u8.subarray(addr(i), addr(i + 1)), i);
     const peer = new JsFlowMap();
-    const jsKeys = new Uint16Array(mem.u8.slice(region.base, out).buffer);
+    // The peer reads the same keys (and the same permutation) from host memory.
+    const jsKeys = new Uint16Array(mem.memory.buffer, region.base, keysBytes / 2);
     for (let i = 0; i < n; i++) peer.insert(jsKeys, i, i);
     const peerOut = new Int32Array(BURST);
     const minMs = ctx.quick ? 150 : 400;
-    for (const kind of ['hit', 'miss'] as const) {
-      const base = kind === 'hit' ? hitBase : missBase;
-      const first = kind === 'hit' ? n : n + probes;
-      // Sanity: ours and the peer agree on every probe before anything is timed.
-      for (let b = 0; b < probes; b += BURST) {
-        table.lookupAt(base + b * FLOW_KEY_BYTES, BURST, out, 1);
+    const agree = (first: number, count: number): void => {
+      for (let b = 0; b + BURST <= count; b += BURST) {
+        table.lookupAt(addr(first + b), BURST, out);
         peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
         for (let i = 0; i < BURST; i++)
           if (mem.view.getInt32(out + i * 4, true) !== peerOut[i])
-            throw new Error(`flow cache bench: ours and the peer disagree on probe ${b + i}`);
+            throw new Error(`flow cache bench: ours and the peer disagree on probe ${first + b + i}`);
       }
-      const ours: number[] = [];
-      const theirs: number[] = [];
-      for (let r = 0; r < ctx.runs; r++) {
-        ours.push(
-          rate(
-            probes,
-            () => {
-              for (let b = 0; b < probes; b += BURST) table.lookupAt(base + b * FLOW_KEY_BYTES, BURST, out, 1);
-            },
-            minMs,
-          ),
-        );
-        theirs.push(
-          rate(
-            probes,
-            () => {
-              for (let b = 0; b < probes; b += BURST) peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
-            },
-            minMs,
-          ),
-        );
-      }
-      ctx.report({
-        case: `flow-cache-${label(n)}`,
-        metric: `lookups-${kind}`,
-        value: median(ours) / 1e6,
-        unit: 'M/s',
-        better: 'higher',
-        peer: { name: 'js-map', value: median(theirs) / 1e6 },
-        ...(n === 1_000_000 ? { target: 30 } : {}),
-      });
-    }
-    // The memory floor of a hit, on the same table and probes: a hit must read its flow's entry
-    // line, so the kernel's loop that reads only those lines (flow_fc_read_entries), called per
-    // burst of 32 like the lookups, bounds every hit path from above. Real hits stay well below
-    // it: a key's entry address is known only after its hash and tag probe, and Wasm has no
-    // prefetch to start the entry read any earlier, so each burst waits for its tag reads and
-    // then for its entry reads.
+    };
+    const oursPass = (first: number, count: number, now?: number) => (): void => {
+      for (let b = 0; b < count; b += BURST)
+        if (now === undefined) table.lookupAt(addr(first + b), Math.min(BURST, count - b), out);
+        else table.lookupAt(addr(first + b), Math.min(BURST, count - b), out, now);
+    };
+    // The peer does ~1 M lookups/s: at most 2^18 probes of a pass (of the current permutation).
+    const peerPass = (first: number, count: number) => (): void => {
+      for (let b = 0; b + BURST <= count; b += BURST) peer.lookupBurst(jsKeys, first + b, BURST, peerOut);
+    };
+    const reshuffle = (): void => shuffleRecords(words, permFirst, n, W, rng);
+    const none = (): void => undefined;
+    const peerCount = (count: number): number => Math.min(count, 1 << 18) & ~(BURST - 1);
+    agree(permFirst, n & ~(BURST - 1));
+    agree(zipfFirst, zipfN);
+    agree(missFirst, sampled);
+
+    // The memory floor of a hit: a hit must read its flow's entry line, so the kernel's loop that
+    // reads only those lines (flow_fc_read_entries), called per burst of 32 on the slots of the
+    // same permutation, bounds every hit path from above. Real hits stay well below it: a key's
+    // entry address is known only after its hash and tag probe, and Wasm has no prefetch.
     const slots = out + 4 * BURST;
-    const slotWords = new Uint32Array(mem.memory.buffer, slots, probes);
-    for (let i = 0; i < probes; i++) {
-      const slot = table.placement(
-        mem.u8.subarray(hitBase + i * FLOW_KEY_BYTES, hitBase + (i + 1) * FLOW_KEY_BYTES),
-      ).slot;
-      if (slot === null) throw new Error(`flow cache bench: hit probe ${i} is not in the table`);
+    const slotWords = new Uint32Array(mem.memory.buffer, slots, n);
+    for (let i = 0; i < n; i++) {
+      const slot = table.placement(mem.u8.subarray(addr(i), addr(i + 1))).slot;
+      if (slot === null) throw new Error(`flow cache bench: flow ${i} is not in the table`);
       slotWords[i] = slot;
     }
     const readEntries = table.kernel.fn<(st: number, slots: number, n: number) => number>('flow_fc_read_entries');
-    const floor: number[] = [];
-    for (let r = 0; r < ctx.runs; r++) {
-      floor.push(
-        rate(
-          probes,
-          () => {
-            for (let b = 0; b < probes; b += BURST)
-              if (readEntries(table.state.base, slots + b * 4, BURST) < 0)
-                throw new Error('flow cache bench: flow_fc_read_entries failed');
-          },
-          minMs,
-        ),
-      );
+
+    const cases: Record<string, { ours: () => number; peer?: () => number }> = {
+      hit: {
+        ours: () => ratePerPass(n, reshuffle, oursPass(permFirst, n), minMs),
+        peer: () => ratePerPass(peerCount(n), reshuffle, peerPass(permFirst, peerCount(n)), minMs),
+      },
+      ...(zipfN
+        ? {
+            [`hit-zipf${ZIPF_S}`]: {
+              ours: () => ratePerPass(zipfN, none, oursPass(zipfFirst, zipfN), minMs),
+              peer: () => ratePerPass(peerCount(zipfN), none, peerPass(zipfFirst, peerCount(zipfN)), minMs),
+            },
+          }
+        : {}),
+      miss: {
+        ours: () => ratePerPass(sampled, none, oursPass(missFirst, sampled), minMs),
+        peer: () => ratePerPass(peerCount(sampled), none, peerPass(missFirst, peerCount(sampled)), minMs),
+      },
+      'hit-sampled-frozen-clock': {
+        ours: () => ratePerPass(sampled, none, oursPass(sampledFirst, sampled, 1), minMs),
+      },
+      'entry-line-reads': {
+        ours: () =>
+          ratePerPass(
+            n,
+            () => shuffleRecords(slotWords, 0, n, 1, rng),
+            () => {
+              for (let b = 0; b < n; b += BURST)
+                if (readEntries(table.state.base, slots + b * 4, Math.min(BURST, n - b)) < 0)
+                  throw new Error('flow cache bench: flow_fc_read_entries failed');
+            },
+            minMs,
+          ),
+      },
+    };
+    // Interleaved: every case once per run, so a slow minute of the machine hits all alike.
+    const samples: Record<string, { ours: number[]; peer: number[] }> = {};
+    for (const k of Object.keys(cases)) samples[k] = { ours: [], peer: [] };
+    for (let r = 0; r < ctx.runs; r++)
+      for (const [k, c] of Object.entries(cases)) {
+        samples[k]!.ours.push(c.ours());
+        if (c.peer) samples[k]!.peer.push(c.peer());
+      }
+    for (const [k, s] of Object.entries(samples)) {
+      const metric = k === 'entry-line-reads' ? k : `lookups-${k}`;
+      ctx.report({
+        case: `flow-cache-${label(n)}`,
+        metric,
+        value: median(s.ours) / 1e6,
+        unit: 'M/s',
+        better: 'higher',
+        spread: spreadOf(s.ours, 1e6),
+        ...(s.peer.length ? { peer: { name: 'js-map', value: median(s.peer) / 1e6 } } : {}),
+        ...(n === 1_000_000 && k === 'hit' ? { target: 30 } : {}),
+      });
     }
-    ctx.report({
-      case: `flow-cache-${label(n)}`,
-      metric: 'entry-line-reads',
-      value: median(floor) / 1e6,
-      unit: 'M/s',
-      better: 'higher',
-    });
   } finally {
     table.dispose();
     mem.free(region, 'bench');
