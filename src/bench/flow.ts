@@ -26,6 +26,8 @@ import { LinearClassifier } from './peers/linear-classifier.js';
  *                    entry-line-reads: an upper bound for hits on this machine (one read of each
  *                    hit's entry line, nothing else), measured on the same table
  *   classifier-<set> classification of a ClassBench trace; updates      peer: plain-JS linear scan
+ *                    (acl1_1k and the real 10k sets fw2, ipc1, acl3, fw4 with their own traces,
+ *                    checked exact against their linear-scan answers; a generated acl1-shaped 10k)
  *   lpm4-<n>         IPv4 longest-prefix match on a BGP-like table       peer: npm longest-prefix-match
  */
 export async function run(ctx: BenchContext): Promise<void> {
@@ -266,13 +268,26 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
   const root = packageRoot();
   const seedText = fixture(root, 'acl1_1k');
   const seed = parseClassBench(seedText);
-  const sets: { name: string; rules: NormalRule[]; trace: Uint32Array; target?: number }[] = [
-    { name: 'acl1-1k', rules: seed, trace: parseTrace(fixture(root, 'acl1_1k_trace')) },
+  type Set = { name: string; rules: NormalRule[]; trace: Uint32Array; expected?: Int32Array; target?: number };
+  const real = (file: string, target?: number): Set => ({
+    name: file.replace('_', '-'),
+    rules: parseClassBench(fixture(root, file)),
+    trace: parseTrace(fixture(root, `${file}_trace`)),
+    expected: Int32Array.from(fixture(root, `${file}.expected`).trim().split('\n').map(Number)),
+    ...(target === undefined ? {} : { target }),
+  });
+  const sets: (() => Set)[] = [
+    () => ({ ...real('acl1_1k'), rules: seed }),
+    () => {
+      const big = generateClassBench(seed, 10_000, 0xc1a55).rules;
+      return { name: 'acl1-10k-generated', rules: big, trace: generateTrace(big, 100_000, 0x7ace), target: 5 };
+    },
+    // Real ClassBench 10k sets, exact against their linear-scan answers on every header.
+    ...(ctx.quick ? [] : ['fw2_10k', 'ipc1_10k', 'acl3_10k', 'fw4_10k'].map((f) => () => real(f, 5))),
   ];
-  const big = generateClassBench(seed, 10_000, 0xc1a55).rules;
-  sets.push({ name: 'acl1-10k', rules: big, trace: generateTrace(big, 100_000, 0x7ace), target: 5 });
   const mem = runtime.memory;
-  for (const set of sets) {
+  for (const make of sets) {
+    const set = make();
     if (!ctx.wants(`classifier-${set.name}`)) continue;
     ctx.progress(`classifier: ${set.name} (${set.rules.length} rules)`);
     const c = new Classifier({ runtime, capacity: set.rules.length * 2 });
@@ -290,6 +305,14 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
         for (let b = 0; b < n; b += BURST) c.classifyAt(region.base + b * 20, Math.min(BURST, n - b), out + b * 4);
       };
       pass();
+      if (set.expected) {
+        const all = new Int32Array(mem.memory.buffer, out, n);
+        for (let i = 0; i < n; i++)
+          if (all[i] !== set.expected[i])
+            throw new Error(
+              `classifier bench: ${set.name} header ${i}: ours ${all[i]}, the linear-scan answer ${set.expected[i]}`,
+            );
+      }
       lin.classify(peerHdr, peerOut);
       const ours = new Int32Array(mem.memory.buffer, out, peerN);
       for (let i = 0; i < peerN; i++)
@@ -309,6 +332,7 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
         value: median(oursRates) / 1e6,
         unit: 'M/s',
         better: 'higher',
+        spread: spreadOf(oursRates, 1e6),
         peer: { name: 'js-linear-scan', value: median(peerRates) / 1e6 },
         ...(set.target ? { target: set.target } : {}),
       });
@@ -438,6 +462,7 @@ function lpm4(ctx: BenchContext, runtime: KernelRuntime, n: number): void {
       value: median(oursRates) / 1e6,
       unit: 'M/s',
       better: 'higher',
+      spread: spreadOf(oursRates, 1e6),
       peer: { name: 'longest-prefix-match', value: median(peerRates) / 1e6 },
       ...(n >= 900_000 ? { target: 50 } : {}),
     });
