@@ -41,6 +41,7 @@ export class Guest implements GuestMemoryView, GuestRam {
   readonly bytes: Uint8Array;
   private nextGpa = 0;
   private nextIrq = 0;
+  private readonly freeIrqs: number[] = [];
 
   constructor(
     readonly memory: HostMemoryApi,
@@ -91,10 +92,30 @@ export class Guest implements GuestMemoryView, GuestRam {
     return `guest:${this.name}`;
   }
 
+  /** A zeroed interrupt word (host address) in the guest's interrupt page. */
   allocIrq(): number {
+    const reused = this.freeIrqs.pop();
+    if (reused !== undefined) return reused;
     if (this.nextIrq >= IRQ_PAGE / 4)
       throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
     return this.irqPage.base + 4 * this.nextIrq++;
+  }
+
+  /**
+   * Gives back an interrupt word: it is zeroed and handed out again by a later allocIrq().
+   * Refused for an address that is not a word of this page or that is already free.
+   */
+  freeIrq(addr: number): void {
+    const at = addr - this.irqPage.base;
+    if (!Number.isInteger(at) || at < 0 || at >= 4 * this.nextIrq || at % 4 !== 0 || this.freeIrqs.includes(addr)) {
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.owner}: freeIrq: expected an allocated interrupt word in [0x${this.irqPage.base.toString(16)}, ` +
+          `0x${(this.irqPage.base + 4 * this.nextIrq).toString(16)}), got 0x${addr.toString(16)}`,
+      );
+    }
+    Atomics.store(this.memory.i32, addr >> 2, 0);
+    this.freeIrqs.push(addr);
   }
 
   /** Guest-physical memory for rings and buffers (zeroed; never reused). */
