@@ -84,6 +84,15 @@ export {
 } from './common/virtio/features.js';
 export { needEvent } from './common/virtio/ring-layout.js';
 export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
+export {
+  VirtioBackend,
+  type BackendSpec,
+  type BackendStats,
+  type NeedsResetEvent,
+  type Placement,
+  type VringConfig,
+} from './dpu/virtio/virtio-backend.js';
+export { DeviceStatus } from './dpu/virtio/device-state.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
   ReferenceDevice,

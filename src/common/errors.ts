@@ -29,6 +29,8 @@ export const ErrorCode = {
   Timeout: 'QT_TIMEOUT',
   /** A virtqueue configuration or restored queue state was refused (bad-input ids A1-A6). */
   QueueRefused: 'QT_QUEUE_REFUSED',
+  /** The driver's feature bits were refused: a bit the device does not offer, or VIRTIO_F_VERSION_1 missing. */
+  FeaturesRefused: 'QT_FEATURES_REFUSED',
   /** A device is not in a state that allows the operation (e.g. needs reset, not configured). */
   DeviceState: 'QT_DEVICE_STATE',
   /** A module's signature is missing, malformed, made by an untrusted key, or does not match its bytes. */

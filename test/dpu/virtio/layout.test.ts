@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as ring from '../../../src/common/virtio/ring-layout.js';
+import * as dev from '../../../src/dpu/virtio/device-state.js';
 import * as lb from '../../../src/dpu/virtio/loopback-device.js';
 import * as q from '../../../src/dpu/virtio/queue-state.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
@@ -22,8 +23,9 @@ describe('virtio layouts: TS mirrors equal the Wasm exports of the same name', (
     expect(check(ring)).toBeGreaterThanOrEqual(28);
   });
 
-  it('queue state, burst buffer and loopback state', () => {
+  it('queue state, burst buffer, device state prefix and loopback state', () => {
     expect(check(q)).toBeGreaterThanOrEqual(50);
-    expect(check(lb)).toBe(12);
+    expect(check(dev)).toBe(11);
+    expect(check(lb)).toBe(10);
   });
 });
