@@ -16,6 +16,8 @@ import {
 } from '../common/header';
 import {
   GMAP_COUNT as GC,
+  GMAP_DIRTY_LOG as GDL,
+  GMAP_DIRTY_PAGES as GDP,
   GMAP_LAYOUT as GL,
   GMAP_MAGIC as GM,
   GMAP_MAX_SLOTS as GMX,
@@ -46,6 +48,8 @@ export const HDR_BYTES: i32 = <i32>HB;
 export const GMAP_MAGIC: i32 = <i32>GM;
 export const GMAP_LAYOUT: i32 = <i32>GL;
 export const GMAP_COUNT: i32 = <i32>GC;
+export const GMAP_DIRTY_LOG: i32 = <i32>GDL;
+export const GMAP_DIRTY_PAGES: i32 = <i32>GDP;
 export const GMAP_SLOTS: i32 = <i32>GS;
 export const GMAP_SLOT_BYTES: i32 = <i32>GSB;
 export const GMAP_MAX_SLOTS: i32 = <i32>GMX;

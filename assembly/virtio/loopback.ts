@@ -10,6 +10,7 @@
 //                        QT_VERSION instead of the echoed bytes: which version served it)
 //   +272 u64 requests  +280 u64 bytesEchoed  +288 u64 rejected
 
+import { guestCopy, guestStore } from '../common/guest-write';
 import { headerOk } from '../common/header';
 import {
   CH_READ_BYTES,
@@ -24,6 +25,7 @@ import {
   segsBase,
 } from './burst';
 import { DEV_PAYLOAD, devBroken, devNeedsReset, devQueue } from './device-state';
+import { VQ_GMAP } from './queue-state';
 import { vqArm, vqPop, vqPush } from './vq';
 
 export const LB_MAGIC: u32 = 0x4b424c56; // 'VLBK'
@@ -62,6 +64,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
   if (n < 0) return devNeedsReset(state);
   if (n == 0) return 0;
   const segs = segsBase(burst);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   let bytes: u64 = 0;
   let rejected: u32 = 0;
   const stamp = (load<u32>(state, LB_FLAGS) & LBF_STAMP) != 0;
@@ -72,8 +75,8 @@ export function loopbackRun(state: usize, budget: i32): i32 {
       rejected++;
       continue;
     }
-    const copied = echo(rec, segs);
-    if (stamp && copied >= 12) stampVersion(rec, segs);
+    const copied = echo(map, rec, segs);
+    if (stamp && copied >= 12) stampVersion(map, rec, segs);
     store<u32>(rec, copied, CH_USED_LEN);
     bytes += copied;
   }
@@ -85,7 +88,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
 }
 
 /** Copies the chain's readable segments into its writable ones; returns the bytes written. */
-function echo(rec: usize, segs: usize): u32 {
+function echo(map: usize, rec: usize, segs: usize): u32 {
   const first = load<u32>(rec, CH_SEG_START);
   const nr = <u32>load<u16>(rec, CH_READ_SEGS);
   const nw = <u32>load<u16>(rec, CH_WRITE_SEGS);
@@ -95,7 +98,7 @@ function echo(rec: usize, segs: usize): u32 {
   if (nr == 1 && nw == 1) {
     // SAFETY: both segments were translated and bounds-checked against guest RAM by the pop.
     const r = segs + <usize>first * SEG_BYTES;
-    memory.copy(<usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
+    guestCopy(map, <usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
     return total;
   }
   let ri: u32 = 0,
@@ -111,7 +114,7 @@ function echo(rec: usize, segs: usize): u32 {
     let take = rAvail < wAvail ? rAvail : wAvail;
     if (take > left) take = left;
     // SAFETY: offsets stay inside each segment (take <= remaining bytes of both).
-    memory.copy(<usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
+    guestCopy(map, <usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
     left -= take;
     ro += take;
     wo += take;
@@ -128,10 +131,10 @@ function echo(rec: usize, segs: usize): u32 {
 }
 
 /** Writes servedBy at bytes 8..11 of the chain's first writable segment, when that segment holds them. */
-@inline function stampVersion(rec: usize, segs: usize): void {
+@inline function stampVersion(map: usize, rec: usize, segs: usize): void {
   const w = segs + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
   // SAFETY: the segment [addr, addr + len) was translated and bounds-checked by the pop; 12 <= len.
-  if (load<u32>(w, 4) >= 12) store<u32>(<usize>load<u32>(w), servedBy, 8);
+  if (load<u32>(w, 4) >= 12) guestStore<u32>(map, <usize>load<u32>(w), servedBy, 8);
 }
 
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */

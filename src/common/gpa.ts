@@ -7,8 +7,12 @@
  * value and the check must be exact for all of them.
  */
 export const GMAP_MAGIC = 0x50414d47; // 'GMAP'
-export const GMAP_LAYOUT = 1;
+export const GMAP_LAYOUT = 2;
 export const GMAP_COUNT = 64;
+/** Host address of the guest's dirty bitmap, 0 while logging is off (src/hypervisor/guest/dirty-log.ts). */
+export const GMAP_DIRTY_LOG = 68;
+/** Pages (bits) the dirty bitmap covers, from GPA 0. */
+export const GMAP_DIRTY_PAGES = 72;
 export const GMAP_SLOTS = 128;
 export const GMAP_SLOT_BYTES = 32;
 export const GMAP_MAX_SLOTS = 8;

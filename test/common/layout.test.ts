@@ -22,6 +22,8 @@ describe('layouts shared by AssemblyScript and TypeScript have one source of tru
   it('guest memory map layout matches assembly/common/gpa.ts', () => {
     for (const k of [
       'GMAP_COUNT',
+      'GMAP_DIRTY_LOG',
+      'GMAP_DIRTY_PAGES',
       'GMAP_SLOTS',
       'GMAP_SLOT_BYTES',
       'GMAP_MAX_SLOTS',

@@ -4,6 +4,7 @@ import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
+import { DirtyLog } from './dirty-log.js';
 import type { GuestRam } from './virtio/driver-api.js';
 
 export interface GuestOptions {
@@ -39,6 +40,7 @@ export class Guest implements GuestMemoryView, GuestRam {
   /** Guest RAM as GPA-indexed bytes. */
   readonly ram: DataView;
   readonly bytes: Uint8Array;
+  private readonly dirty: DirtyLog;
   private nextGpa = 0;
   private nextIrq = 0;
   private readonly freeIrqs: number[] = [];
@@ -71,6 +73,7 @@ export class Guest implements GuestMemoryView, GuestRam {
       { gpaStart: 0n, sizeBytes: BigInt(o.ramBytes), hostBase: this.ramRegion.base },
     ]);
     this.irqPage = memory.alloc({ name: `${owner}:irq`, owner, kind: 'device-state', sizeBytes: IRQ_PAGE });
+    this.dirty = new DirtyLog(memory, this.gmap.base, owner);
     this.ram = new DataView(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
     this.bytes = new Uint8Array(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
   }
@@ -151,8 +154,32 @@ export class Guest implements GuestMemoryView, GuestRam {
     return this.bytes.slice(at, at + len);
   }
 
+  /**
+   * Turns on the dirty log: from here on every kernel write into this guest's RAM sets the bit of
+   * its 4 KiB page (src/hypervisor/guest/dirty-log.ts). Off by default. Bursts already running
+   * on a core may miss it: wait for a burst boundary there (`core.ping()`) before relying on it.
+   */
+  startDirtyLog(): void {
+    this.dirty.start();
+  }
+
+  /** Turns the dirty log off; what it logged stays readable. */
+  stopDirtyLog(): void {
+    this.dirty.stop();
+  }
+
+  get dirtyLogging(): boolean {
+    return this.dirty.logging;
+  }
+
+  /** Pages written since the last call, as bitmap words (bit i of word w = page 32w + i); `dirtyPages()` lists them. */
+  readAndClearDirty(): Uint32Array {
+    return this.dirty.readAndClear();
+  }
+
   /** Frees the guest's RAM and regions. */
   destroy(): void {
+    this.dirty.free();
     this.memory.free(this.ramRegion, this.owner);
     this.memory.free(this.gmap, this.owner);
     this.memory.free(this.irqPage, this.owner);
