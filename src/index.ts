@@ -93,6 +93,11 @@ export {
   type VringConfig,
 } from './dpu/virtio/virtio-backend.js';
 export { DeviceStatus } from './dpu/virtio/device-state.js';
+export { IoChannel, type IoChannelOptions, type IoChannelStats } from './dpu/io/io-channel.js';
+export { IoWorker, BUILTIN_IO_HANDLERS, type IoWorkerOptions } from './dpu/io/io-worker.js';
+export type { IoContext, IoHandler, IoHandlerModule, IoRequest, IoResult } from './dpu/io/io-handler.js';
+export { FileOp } from './dpu/io/handlers/file.js';
+export { IoProbe, type IoProbeOptions, type IoProbeStats } from './dpu/io/io-probe.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
   ReferenceDevice,

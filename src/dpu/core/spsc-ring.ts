@@ -1,6 +1,8 @@
 /**
  * Single-producer / single-consumer ring of fixed-size records in shared memory. Used for each
- * core's control mailbox (main → core) and event ring (core → main).
+ * core's control mailbox (main → core) and event ring (core → main), and for I/O channels
+ * (src/dpu/io/), whose kernel end is assembly/common/spsc-ring.ts: the same layout and ordering,
+ * its RING_* constants checked against these by test/dpu/io/io-channel.test.ts.
  *
  *   base +0    i32 head   written only by the producer (own cache line)
  *   base +64   i32 tail   written only by the consumer (own cache line)

@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { intIn, nameString, parseArgs } from '../../common/validate.js';
+import type { DpuCore } from '../core/dpu-core.js';
+import { SpscRing } from '../core/spsc-ring.js';
+
+/**
+ * I/O channel layout (state region 'IOCH'): TS mirror of assembly/common/io-channel.ts (diagram
+ * and protocol there), checked against the core module's exports by test/dpu/io/io-channel.test.ts.
+ * These move to src/generated/common.ts once the generated constants are on main.
+ */
+export const IO_MAGIC = 0x48434f49;
+export const IO_LAYOUT = 1;
+export const IO_CAPACITY = 64;
+export const IO_RECORD = 68;
+export const IO_CORE_CONTROL = 72;
+export const IO_DOORBELL = 128;
+export const IO_SLEEPING = 132;
+export const IO_STOP = 136;
+export const IO_SUBMITTED = 192;
+export const IO_COMPLETED = 200;
+export const IO_KICKS = 208;
+export const IO_HANDLED = 256;
+export const IO_FAILED = 264;
+export const IO_WAKEUPS = 272;
+export const IO_CORE_RINGS = 280;
+export const IO_RINGS = 320;
+export const IO_RECORD_BYTES = 32;
+export const IO_MAX_CAPACITY = 4096;
+export const IOR_TAG = 0;
+export const IOR_OP = 4;
+export const IOR_ARG0 = 8;
+export const IOR_ADDR = 16;
+export const IOR_LEN = 20;
+export const IOR_ARG1 = 24;
+export const IOC_TAG = 0;
+export const IOC_RESULT = 4;
+export const IOC_VALUE = 8;
+
+export interface IoChannelOptions {
+  /** Region name (and owner, unless `owner` is given): the device or job the channel serves. */
+  name: string;
+  owner?: string;
+  /** Records per ring, a power of two in [1, 4096]: the most requests the kernel keeps in flight. Default 64. */
+  capacity?: number;
+}
+
+export interface IoChannelStats {
+  /** Requests the kernel submitted / completions it consumed / times it had to notify a sleeping worker. */
+  submitted: number;
+  completed: number;
+  kicks: number;
+  /** Submitted and not yet consumed. */
+  inflight: number;
+  /** Requests the worker handled / of which failed (negative result) / times it woke / times it rang the core. */
+  handled: number;
+  failed: number;
+  wakeups: number;
+  coreRings: number;
+}
+
+const optionsSchema = z.strictObject({
+  name: nameString(64),
+  owner: nameString(64).optional(),
+  capacity: intIn(1, IO_MAX_CAPACITY)
+    .refine((c) => (c & (c - 1)) === 0, { error: `a power of two in [1, ${IO_MAX_CAPACITY}]` })
+    .optional(),
+});
+
+/**
+ * One I/O channel in host memory: a request ring (kernel → I/O worker), a completion ring
+ * (worker → kernel), the worker's doorbell, and counters read out of band. A device allocates
+ * one per I/O worker it talks to, writes `base` into its state for its kernel, and calls
+ * `bindCore` with the core that runs that kernel so the worker can wake it. See IoWorker for the
+ * other end.
+ */
+export class IoChannel {
+  readonly region: StateRegion;
+  readonly capacity: number;
+  readonly owner: string;
+  private worker: string | null = null;
+
+  constructor(
+    private readonly memory: HostMemoryApi,
+    options: IoChannelOptions,
+  ) {
+    const o = parseArgs(optionsSchema, options, 'I/O channel options');
+    this.capacity = o.capacity ?? 64;
+    this.owner = o.owner ?? o.name;
+    this.region = memory.allocState({
+      name: `${o.name}:io`,
+      owner: this.owner,
+      kind: 'device-state',
+      magic: IO_MAGIC,
+      layoutVersion: IO_LAYOUT,
+      payloadBytes: IO_RINGS - 64 + 2 * SpscRing.bytes(this.capacity, IO_RECORD_BYTES),
+    });
+    memory.view.setUint32(this.base + IO_CAPACITY, this.capacity, true);
+    memory.view.setUint32(this.base + IO_RECORD, IO_RECORD_BYTES, true);
+  }
+
+  get base(): number {
+    return this.region.base;
+  }
+
+  /** The request ring (the worker consumes it). */
+  requests(): SpscRing {
+    return new SpscRing(this.memory.i32, this.base + IO_RINGS, this.capacity, IO_RECORD_BYTES);
+  }
+
+  /** The completion ring (the worker produces into it). */
+  completions(): SpscRing {
+    return new SpscRing(
+      this.memory.i32,
+      this.base + IO_RINGS + SpscRing.bytes(this.capacity, IO_RECORD_BYTES),
+      this.capacity,
+      IO_RECORD_BYTES,
+    );
+  }
+
+  /**
+   * The core whose doorbell the worker rings after posting completions (the one running the
+   * kernel side), or null for none (a kernel in poll mode, or run from the main thread).
+   */
+  bindCore(core: DpuCore | null): void {
+    Atomics.store(this.memory.i32, (this.base + IO_CORE_CONTROL) >> 2, core ? core.controlBase : 0);
+  }
+
+  stats(): IoChannelStats {
+    const v = this.memory.view;
+    const n = (off: number): number => Number(v.getBigUint64(this.base + off, true));
+    const submitted = n(IO_SUBMITTED);
+    const completed = n(IO_COMPLETED);
+    return {
+      submitted,
+      completed,
+      kicks: n(IO_KICKS),
+      inflight: submitted - completed,
+      handled: n(IO_HANDLED),
+      failed: n(IO_FAILED),
+      wakeups: n(IO_WAKEUPS),
+      coreRings: n(IO_CORE_RINGS),
+    };
+  }
+
+  /** Called by IoWorker: one worker per channel (the rings are single-consumer, single-producer). */
+  claim(worker: string): void {
+    if (this.worker !== null)
+      throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: I/O channel already served by ${this.worker}`);
+    this.worker = worker;
+    Atomics.store(this.memory.i32, (this.base + IO_STOP) >> 2, 0);
+  }
+
+  /** Called by IoWorker once its thread has exited. */
+  release(): void {
+    this.worker = null;
+  }
+
+  /** Frees the channel. Close its worker and detach the kernel using it first. */
+  free(): void {
+    if (this.worker !== null)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.owner}: I/O channel still served by ${this.worker}; close it first`,
+      );
+    this.memory.free(this.region, this.owner);
+  }
+}
