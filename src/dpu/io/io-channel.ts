@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { DpuCore } from '../core/dpu-core.js';
 import { SpscRing } from '../core/spsc-ring.js';
@@ -38,6 +39,7 @@ export const IOC_TAG = 0;
 export const IOC_RESULT = 4;
 export const IOC_VALUE = 8;
 
+/** Options of {@link IoChannel}. Unknown keys are refused. */
 export interface IoChannelOptions {
   /** Region name (and owner, unless `owner` is given): the device or job the channel serves. */
   name: string;
@@ -46,6 +48,7 @@ export interface IoChannelOptions {
   capacity?: number;
 }
 
+/** An I/O channel's counters, read out of band: the kernel's side and the worker's. */
 export interface IoChannelStats {
   /** Requests the kernel submitted / completions it consumed / times it had to notify a sleeping worker. */
   submitted: number;
@@ -80,6 +83,7 @@ export class IoChannel {
   readonly capacity: number;
   readonly owner: string;
   private worker: string | null = null;
+  private readonly life = new Lifetime('IoChannel', 'free()');
 
   constructor(
     private readonly memory: HostMemoryApi,
@@ -101,22 +105,8 @@ export class IoChannel {
   }
 
   get base(): number {
+    this.life.check('base');
     return this.region.base;
-  }
-
-  /** The request ring (the worker consumes it). */
-  requests(): SpscRing {
-    return new SpscRing(this.memory.i32, this.base + IO_RINGS, this.capacity, IO_RECORD_BYTES);
-  }
-
-  /** The completion ring (the worker produces into it). */
-  completions(): SpscRing {
-    return new SpscRing(
-      this.memory.i32,
-      this.base + IO_RINGS + SpscRing.bytes(this.capacity, IO_RECORD_BYTES),
-      this.capacity,
-      IO_RECORD_BYTES,
-    );
   }
 
   /**
@@ -124,10 +114,12 @@ export class IoChannel {
    * kernel side), or null for none (a kernel in poll mode, or run from the main thread).
    */
   bindCore(core: DpuCore | null): void {
+    this.life.check('bindCore');
     Atomics.store(this.memory.i32, (this.base + IO_CORE_CONTROL) >> 2, core ? core.controlBase : 0);
   }
 
   stats(): IoChannelStats {
+    this.life.check('stats');
     const v = this.memory.view;
     const n = (off: number): number => Number(v.getBigUint64(this.base + off, true));
     const submitted = n(IO_SUBMITTED);
@@ -146,6 +138,7 @@ export class IoChannel {
 
   /** Called by IoWorker: one worker per channel (the rings are single-consumer, single-producer). */
   claim(worker: string): void {
+    this.life.check('claim');
     if (this.worker !== null)
       throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: I/O channel already served by ${this.worker}`);
     this.worker = worker;
@@ -157,13 +150,15 @@ export class IoChannel {
     this.worker = null;
   }
 
-  /** Frees the channel. Close its worker and detach the kernel using it first. */
+  /** Frees the channel. Close its worker and detach the kernel using it first. A second free does nothing. */
   free(): void {
+    if (this.life.ended) return;
     if (this.worker !== null)
       throw new QingtianError(
         ErrorCode.DeviceState,
         `${this.owner}: I/O channel still served by ${this.worker}; close it first`,
       );
+    this.life.end();
     this.memory.free(this.region, this.owner);
   }
 }

@@ -31,11 +31,13 @@ export interface IoContext {
   bytes(addr: number, len: number): Uint8Array;
 }
 
+/** What `createHandler` returns: the per-request function and an optional `close`. */
 export interface IoHandler {
   handle(request: IoRequest): IoResult | Promise<IoResult>;
   close?(): void | Promise<void>;
 }
 
+/** The shape of a handler module an {@link IoWorker} loads. */
 export interface IoHandlerModule {
   createHandler(data: unknown, context: IoContext): IoHandler | Promise<IoHandler>;
 }

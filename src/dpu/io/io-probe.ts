@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { IoChannel } from './io-channel.js';
 
@@ -24,6 +25,7 @@ export const IOP_RESULT_SUM = 120;
 export const IOP_LAST_VALUE = 128;
 export const IOP_BYTES = 192;
 
+/** Options of {@link IoProbe}. Unknown keys are refused. */
 export interface IoProbeOptions {
   name: string;
   /** Op of every request (the worker's handler defines them). */
@@ -38,6 +40,7 @@ export interface IoProbeOptions {
   arg0Step?: number;
 }
 
+/** A probe's counters, read out of band. */
 export interface IoProbeStats {
   issued: number;
   completed: number;
@@ -65,6 +68,7 @@ export class IoProbe {
   readonly state: StateRegion;
   readonly buffers: Region;
   readonly bufferBytes: number;
+  private readonly life = new Lifetime('IoProbe', 'free()');
 
   constructor(
     private readonly memory: HostMemoryApi,
@@ -105,12 +109,14 @@ export class IoProbe {
 
   /** Buffer slot `s` (the bytes the worker read into or wrote from for the request in it). */
   buffer(slot: number): Uint8Array {
+    this.life.check('buffer');
     const at = this.buffers.base + slot * this.bufferBytes;
     return this.memory.u8.subarray(at, at + this.bufferBytes);
   }
 
   /** Read out of band, never by messaging the core: the figures may be a burst behind. */
   stats(): IoProbeStats {
+    this.life.check('stats');
     const v = this.memory.view;
     const b = this.state.base;
     return {
@@ -122,7 +128,9 @@ export class IoProbe {
     };
   }
 
+  /** Frees the state and buffers (detach the job first). A second free does nothing. */
   free(): void {
+    if (!this.life.end()) return;
     this.memory.free(this.state, this.state.owner);
     this.memory.free(this.buffers, this.buffers.owner);
   }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import { distFile } from '../../common/package-paths.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import { IO_DOORBELL, IO_STOP, type IoChannel, type IoChannelStats } from './io-channel.js';
 import type { IoWorkerInit, IoWorkerMessage } from './io-worker-thread.js';
@@ -11,6 +12,7 @@ import type { IoWorkerInit, IoWorkerMessage } from './io-worker-thread.js';
 /** The handlers that ship with qingtian (src/dpu/io/handlers/). */
 export const BUILTIN_IO_HANDLERS = ['echo', 'file'] as const;
 
+/** Options of {@link IoWorker.start}. Unknown keys are refused. */
 export interface IoWorkerOptions {
   /**
    * A built-in handler ('echo', 'file') or the URL of a module exporting `createHandler`
@@ -49,7 +51,7 @@ const optionsSchema = z.strictObject({
  */
 export class IoWorker {
   private exited: Promise<void>;
-  private closed = false;
+  private readonly life = new Lifetime('IoWorker', 'close()');
   /** Set when the thread died of an error after it started (a handler bug); null while healthy. */
   failure: Error | null = null;
 
@@ -62,7 +64,7 @@ export class IoWorker {
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('error', (e) => (this.failure ??= e));
     worker.once('exit', (code) => {
-      if (!this.closed) this.failure ??= new Error(`I/O worker ${name} exited (code ${code}) without being closed`);
+      if (!this.life.ended) this.failure ??= new Error(`I/O worker ${name} exited (code ${code}) without being closed`);
     });
   }
 
@@ -102,6 +104,7 @@ export class IoWorker {
 
   /** The channel's counters, read out of band. */
   stats(): IoChannelStats {
+    this.life.check('stats');
     return this.channel.stats();
   }
 
@@ -110,8 +113,7 @@ export class IoWorker {
    * writing a device buffer), then the handler closes and the thread exits.
    */
   async close(): Promise<void> {
-    if (this.closed) return this.exited;
-    this.closed = true;
+    if (!this.life.end()) return this.exited;
     const i32 = this.memory.i32;
     Atomics.store(i32, (this.channel.base + IO_STOP) >> 2, 1);
     Atomics.add(i32, (this.channel.base + IO_DOORBELL) >> 2, 1);

@@ -48,6 +48,7 @@ export interface Placement {
 /** A queue's rings as the driver placed them (vhost-user SET_VRING_NUM and SET_VRING_ADDR). */
 export type VringConfig = Omit<QueueConfig, 'features'>;
 
+/** A device's state and counters, read out of band (never by messaging a core). */
 export interface BackendStats {
   /** Device status byte (§2.1), driver bits and DEVICE_NEEDS_RESET. */
   status: number;

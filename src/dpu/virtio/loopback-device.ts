@@ -33,6 +33,7 @@ export const LB_BYTES = DEV_PAYLOAD + 24;
 export const LB_REJECTED = DEV_PAYLOAD + 32;
 export const LB_STATE_BYTES = DEV_PAYLOAD + 64;
 
+/** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
   /** Largest queue size the driver may configure, 1–32768. Default 1024. */
   maxQueueSize?: number;
@@ -46,11 +47,15 @@ export interface LoopbackOptions {
   stampVersion?: boolean;
 }
 
+/** A loopback device's state and counters, read out of band (the backend's, then its own). */
 export interface LoopbackStats extends BackendStats {
+  /** Requests echoed. */
   requests: number;
+  /** Bytes echoed. */
   bytesEchoed: number;
+  /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
-  /** The one queue's statistics (queues[0]). */
+  /** Its one queue's state and counters (queues[0]). */
   queue: QueueStats;
 }
 

@@ -13,6 +13,7 @@ import {
   FEAT_RING_PACKED,
   FEAT_VERSION_1,
 } from '../../common/virtio/ring-layout.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import {
@@ -90,7 +91,7 @@ export abstract class VirtioBackend extends EventEmitter {
   private running: DeviceJobs | null = null;
   private watchToken = 0;
   private resetReported = false;
-  private freed = false;
+  private readonly life: Lifetime;
 
   protected constructor(rt: KernelRuntime, guest: GuestMemoryView, name: string, spec: BackendSpec) {
     super();
@@ -103,6 +104,7 @@ export abstract class VirtioBackend extends EventEmitter {
     this.rt = rt;
     this.guest = guest;
     this.name = name;
+    this.life = new Lifetime(name, 'free()');
     const mem = rt.memory;
     const configOffset = DEV_PAYLOAD + Math.ceil(this.spec.payloadBytes / 8) * 8;
     this.state = mem.allocState({
@@ -151,6 +153,7 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** The feature bits this device offers. */
   features(): bigint {
+    this.alive('features');
     return this.spec.features;
   }
 
@@ -171,11 +174,13 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** The negotiated feature bits, or null before a successful negotiate(). */
   negotiated(): bigint | null {
+    this.alive('negotiated');
     return this.statusWord.negotiated;
   }
 
   /** The ring features every queue is set up with (from the negotiated bits). */
   ringFeatures(): RingFeatures {
+    this.alive('ringFeatures');
     return ringFeatures(this.statusWord.negotiated ?? 0n);
   }
 
@@ -183,6 +188,7 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** The device status byte (§2.1): the driver's bits plus DEVICE_NEEDS_RESET. */
   status(): number {
+    this.alive('status');
     return this.statusWord.value;
   }
 
@@ -193,6 +199,7 @@ export abstract class VirtioBackend extends EventEmitter {
    * ignored. DRIVER_OK before FEATURES_OK is refused.
    */
   setStatus(value: number): void {
+    this.alive('setStatus');
     if (value === 0) this.reset();
     else this.statusWord.driverWrite(value);
   }
@@ -274,6 +281,7 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** Bytes [offset, offset + length) of the device config space (spec layout, little-endian). */
   configRead(offset: number, length: number): Uint8Array {
+    this.alive('configRead');
     return this.config.read(offset, length);
   }
 
@@ -282,6 +290,7 @@ export abstract class VirtioBackend extends EventEmitter {
    * (onConfigWrite); by default the whole space is read-only and the write is refused.
    */
   configWrite(offset: number, data: Uint8Array): void {
+    this.alive('configWrite');
     if (!(data instanceof Uint8Array))
       throw new QingtianError(ErrorCode.InvalidArgument, `${this.name}: configWrite data: expected a Uint8Array`);
     this.config.at(offset, data.length, 'configWrite');
@@ -290,6 +299,7 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** The config generation (§4.1.4.3.1): changes whenever the device changes its config space. */
   configGeneration(): number {
+    this.alive('configGeneration');
     return this.config.generation();
   }
 
@@ -340,11 +350,13 @@ export abstract class VirtioBackend extends EventEmitter {
   }
 
   get started(): boolean {
+    this.alive('started');
     return this.running !== null;
   }
 
   /** Where the guest kicks queue `i` (vhost-user KICK): the doorbell and sleeping words of the core serving it. */
   notifyWords(i = 0): { doorbell: number; sleeping: number } {
+    this.alive('notifyWords');
     if (!this.running) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: not started; no core serves it`);
     return this.running.notifyWords(this.jobForQueue(i));
   }
@@ -408,6 +420,7 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /** Out-of-band statistics: read from the state regions, never by messaging a core. */
   stats(): BackendStats {
+    this.alive('stats');
     const status = this.status();
     const r = this.running;
     return {
@@ -423,12 +436,13 @@ export abstract class VirtioBackend extends EventEmitter {
 
   /**
    * Frees every region the device holds and gives its interrupt words back to the guest: the
-   * allocator's accounting is back where it was before the device existed. Stop first.
+   * allocator's accounting is back where it was before the device existed. Stop first. A second
+   * free does nothing; any other call afterwards throws QT_DISPOSED.
    */
   free(): void {
-    this.alive('free');
+    if (this.life.ended) return;
     if (this.running) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: started; stop() before free()`);
-    this.freed = true;
+    this.life.end();
     const mem = this.rt.memory;
     for (const q of this.queues) {
       q.free();
@@ -550,7 +564,7 @@ export abstract class VirtioBackend extends EventEmitter {
   }
 
   private alive(op: string): void {
-    if (this.freed) throw new QingtianError(ErrorCode.Disposed, `${this.name}: ${op} after free()`);
+    this.life.check(op);
   }
 
   /** Reconfiguration races a running burst: refused while started. */

@@ -3,11 +3,14 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common/gpa.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
 import { DirtyLog } from './dirty-log.js';
 import type { GuestRam } from './virtio/driver-api.js';
 
+/** Options of {@link Guest}. Unknown keys are refused. */
 export interface GuestOptions {
+  /** The guest's name, 1 to 48 characters (its regions' owner is `guest:<name>`). */
   name: string;
   /** Guest RAM: a multiple of 4096 in [64 KiB, 3 GiB]. */
   ramBytes: number;
@@ -44,6 +47,7 @@ export class Guest implements GuestMemoryView, GuestRam {
   private nextGpa = 0;
   private nextIrq = 0;
   private readonly freeIrqs: number[] = [];
+  private readonly life = new Lifetime('Guest', 'destroy()');
 
   constructor(
     readonly memory: HostMemoryApi,
@@ -80,27 +84,35 @@ export class Guest implements GuestMemoryView, GuestRam {
 
   /** The shared buffer behind host memory (for atomics on guest addresses). */
   get sharedBuffer(): ArrayBufferLike {
+    this.life.check('sharedBuffer');
     return this.memory.memory.buffer;
   }
 
   get ramBase(): number {
+    this.life.check('ramBase');
     return this.ramRegion.base;
   }
 
   get gmapBase(): number {
+    this.life.check('gmapBase');
     return this.gmap.base;
   }
 
   get owner(): string {
+    this.life.check('owner');
     return `guest:${this.name}`;
   }
 
   /** A zeroed interrupt word (host address) in the guest's interrupt page. */
   allocIrq(): number {
+    this.life.check('allocIrq');
     const reused = this.freeIrqs.pop();
     if (reused !== undefined) return reused;
     if (this.nextIrq >= IRQ_PAGE / 4)
-      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
+      throw new QingtianError(
+        ErrorCode.CapacityExceeded,
+        `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`,
+      );
     return this.irqPage.base + 4 * this.nextIrq++;
   }
 
@@ -109,6 +121,7 @@ export class Guest implements GuestMemoryView, GuestRam {
    * Refused for an address that is not a word of this page or that is already free.
    */
   freeIrq(addr: number): void {
+    this.life.check('freeIrq');
     const at = addr - this.irqPage.base;
     if (!Number.isInteger(at) || at < 0 || at >= 4 * this.nextIrq || at % 4 !== 0 || this.freeIrqs.includes(addr)) {
       throw new QingtianError(
@@ -123,6 +136,7 @@ export class Guest implements GuestMemoryView, GuestRam {
 
   /** Guest-physical memory for rings and buffers (zeroed; never reused). */
   allocGpa(bytes: number, align = 64): bigint {
+    this.life.check('allocGpa');
     const at = Math.ceil(this.nextGpa / align) * align;
     if (!Number.isInteger(bytes) || bytes <= 0 || at + bytes > this.ramBytes) {
       throw new QingtianError(
@@ -136,6 +150,7 @@ export class Guest implements GuestMemoryView, GuestRam {
 
   /** Host address of a GPA inside this guest's RAM (throws outside it). */
   host(gpa: bigint, len = 1): number {
+    this.life.check('host');
     if (gpa < 0n || gpa + BigInt(len) > BigInt(this.ramBytes)) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -146,10 +161,12 @@ export class Guest implements GuestMemoryView, GuestRam {
   }
 
   write(gpa: bigint, data: Uint8Array): void {
+    this.life.check('write');
     this.bytes.set(data, this.host(gpa, data.length) - this.ramBase);
   }
 
   read(gpa: bigint, len: number): Uint8Array {
+    this.life.check('read');
     const at = this.host(gpa, len) - this.ramBase;
     return this.bytes.slice(at, at + len);
   }
@@ -160,28 +177,35 @@ export class Guest implements GuestMemoryView, GuestRam {
    * on a core may miss it: wait for a burst boundary there (`core.ping()`) before relying on it.
    */
   startDirtyLog(): void {
+    this.life.check('startDirtyLog');
     this.dirty.start();
   }
 
   /** Turns the dirty log off; what it logged stays readable. */
   stopDirtyLog(): void {
+    this.life.check('stopDirtyLog');
     this.dirty.stop();
   }
 
+  /** True while the dirty log is on. */
   get dirtyLogging(): boolean {
+    this.life.check('dirtyLogging');
     return this.dirty.logging;
   }
 
   /** Pages written since the last call, as bitmap words (bit i of word w = page 32w + i); `dirtyPages()` lists them. */
   readAndClearDirty(): Uint32Array {
+    this.life.check('readAndClearDirty');
     return this.dirty.readAndClear();
   }
 
   /** Frees the guest's RAM and regions. */
   destroy(): void {
+    if (!this.life.end()) return;
+    const owner = `guest:${this.name}`;
     this.dirty.free();
-    this.memory.free(this.ramRegion, this.owner);
-    this.memory.free(this.gmap, this.owner);
-    this.memory.free(this.irqPage, this.owner);
+    this.memory.free(this.ramRegion, owner);
+    this.memory.free(this.gmap, owner);
+    this.memory.free(this.irqPage, owner);
   }
 }
