@@ -51,13 +51,16 @@ export function collector(root) {
         const init = el.declaration.initializer;
         const lineEnd = text.indexOf('\n', range.end);
         const rest = text.slice(range.end, lineEnd < 0 ? text.length : lineEnd);
+        // The declaration's note: a trailing `// ...` on its line, else a `/** ... */` just above.
+        const before = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(?:export\s+)?const\s+$/.exec(text.slice(0, range.start));
+        const above = (before?.[1] ?? '').replace(/^\s*\*/gm, ' ').replace(/\s+/g, ' ');
         out.set(name, {
           // asc names sources relative to its base directory, the working directory here.
           file: relative(root, resolve(range.source.normalizedPath)).replaceAll('\\', '/'),
           start: range.start,
           type: el.type.toString(),
           init: init ? text.slice(init.range.start, init.range.end).replace(/\s+/g, ' ') : '',
-          note: (/^\s*;?\s*\/\/\s?(.*)$/.exec(rest)?.[1] ?? '').trim(),
+          note: (/^\s*;?\s*\/\/\s?(.*)$/.exec(rest)?.[1] ?? above).trim(),
         });
       }
       return out;

@@ -32,6 +32,7 @@ export {
   GMAP_SLOT_GPA,
   GMAP_SLOT_SIZE,
   GMAP_SLOT_HOST,
+  GMAP_BYTES,
 } from '../common/gpa';
 
 export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {

@@ -21,6 +21,11 @@ export const GMAP_SLOT_GPA = 0;
 export const GMAP_SLOT_SIZE = 8;
 /** usize */
 export const GMAP_SLOT_HOST = 16;
+/**
+ * Bytes from the start of a map region to the end of its last slot. (usize = GMAP_SLOTS + <usize>GMAP_MAX_SLOTS *
+ * GMAP_SLOT_BYTES)
+ */
+export const GMAP_BYTES = 384;
 
 // assembly/common/header.ts
 /** usize */

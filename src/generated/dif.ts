@@ -23,5 +23,5 @@ export const DIF_TAG_APP = 2;
 export const DIF_TAG_REF = 3;
 /** i32 = <i32>RB */
 export const DIF_RESULT_BYTES = 16;
-/** i32 = 1 << 20 */
+/** Largest block the kernel accepts (the TS side allows 512 and 4096). (i32 = 1 << 20) */
 export const DIF_MAX_BLOCK = 1048576;

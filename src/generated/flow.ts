@@ -17,7 +17,7 @@ export const CLS_E_FULL = -3;
 export const CLS_E_TABLES = -4;
 /** i32 */
 export const CLS_E_SLOT = -5;
-/** i32 */
+/** An update could not start: a reader stayed on the idle copy for too long (writers only). (i32) */
 export const CLS_E_BUSY = -6;
 
 // assembly/flow/flow-cache.ts
@@ -65,7 +65,7 @@ export const LPM_E_STATE = -1;
 export const LPM_E_RANGE = -2;
 /** i32 */
 export const LPM_E_BUSY = -3;
-/** u32 */
+/** Why the last apply stopped before the end of its batch (state word +100). (u32) */
 export const LPM_STOP_NONE = 0;
 /** u32 */
 export const LPM_STOP_GROUPS = 1;
@@ -73,7 +73,10 @@ export const LPM_STOP_GROUPS = 1;
 export const LPM_STOP_NODES = 2;
 /** u32 */
 export const LPM_STOP_BAD_OP = 3;
-/** u32 */
+/**
+ * Node heap bounds (8-byte units per copy): the dummy node and one node of the largest size; the dummy and a node
+ * of the largest size under every /16 (never full). (u32)
+ */
 export const LPM_NODE_MAX_UNITS_PER_NODE = 133;
 /** u32 = LPM_NODE_DUMMY_UNITS + LPM_NODE_MAX_UNITS_PER_NODE */
 export const LPM_NODE_MIN_UNITS = 138;

@@ -191,7 +191,7 @@ export const QF_EVENT_IDX = 4;
 export const QF_INDIRECT = 8;
 /** u32 */
 export const QF_IN_ORDER = 16;
-/** u32 */
+/** Kicks are enabled (the device armed before sleeping); the next busy pop disables them. (u32) */
 export const QF_KICKS_ON = 32;
-/** u32 */
+/** At most this many segments per chain (C7), like DPDK's 256. (u32) */
 export const VQ_MAX_SEGS = 256;
