@@ -69,6 +69,8 @@ export const AVAIL_FLAGS = 0;
 export const AVAIL_IDX = 2;
 /** u32 */
 export const AVAIL_RING = 4;
+/** u16 */
+export const AVAIL_F_NO_INTERRUPT = 1;
 /** u32 */
 export const USED_FLAGS = 0;
 /** u32 */
@@ -77,18 +79,28 @@ export const USED_IDX = 2;
 export const USED_RING = 4;
 /** u32 */
 export const USED_ELEM_BYTES = 8;
+/** u16 */
+export const USED_F_NO_NOTIFY = 1;
 /** u32 */
 export const EVS_OFF_WRAP = 0;
 /** u32 */
 export const EVS_FLAGS = 2;
 /** u32 */
 export const EVS_BYTES = 4;
+/** u16 */
+export const RING_EVENT_ENABLE = 0;
+/** u16 */
+export const RING_EVENT_DISABLE = 1;
+/** u16 */
+export const RING_EVENT_DESC = 2;
 /** u32 */
 export const MAX_QUEUE_SIZE = 32768;
 /** u32 */
 export const FEAT_INDIRECT_DESC = 28;
 /** u32 */
 export const FEAT_EVENT_IDX = 29;
+/** u32 */
+export const FEAT_VERSION_1 = 32;
 /** u32 */
 export const FEAT_RING_PACKED = 34;
 /** u32 */
@@ -193,5 +205,57 @@ export const QF_INDIRECT = 8;
 export const QF_IN_ORDER = 16;
 /** Kicks are enabled (the device armed before sleeping); the next busy pop disables them. (u32) */
 export const QF_KICKS_ON = 32;
+/** u32 */
+export const VQ_SLOT_BYTES = 4;
+/** u32 */
+export const VQ_SLOT_ID = 0;
+/** u32 */
+export const VQ_SLOT_DESC_COUNT = 2;
+/** B1 avail.idx moved more than N past last_avail_idx (u32) */
+export const VQ_BRK_AVAIL_IDX = 1;
+/** B2 ring[i] >= N (u32) */
+export const VQ_BRK_HEAD_RANGE = 2;
+/** B3 a head published again while in flight (u32) */
+export const VQ_BRK_HEAD_INFLIGHT = 3;
+/** C1 next >= N (u32) */
+export const VQ_BRK_NEXT_RANGE = 4;
+/** C2 more than N descriptors in a chain (a cycle) (u32) */
+export const VQ_BRK_LOOP = 5;
+/** F2 packed NEXT chain longer than N (u32) */
+export const VQ_BRK_PACKED_CHAIN = 6;
+/** C4 a buffer not wholly inside guest RAM, or addr+len overflows (u16) */
+export const VQ_REJ_ADDR = 1;
+/** C3 total length > 2^32 - 1 (u16) */
+export const VQ_REJ_TOO_LONG = 2;
+/** C5 a readable descriptor after a writable one (u16) */
+export const VQ_REJ_ORDER = 3;
+/** C7 more than VQ_MAX_SEGS segments (u16) */
+export const VQ_REJ_SEGS = 4;
+/** D1 INDIRECT without VIRTIO_F_INDIRECT_DESC (u16) */
+export const VQ_REJ_IND_FEATURE = 5;
+/** D2/D2a/D2b/F3 table length 0, not a multiple of 16, or > N entries (u16) */
+export const VQ_REJ_IND_LEN = 6;
+/** D3 INDIRECT inside a table (u16) */
+export const VQ_REJ_IND_NESTED = 7;
+/** D4 INDIRECT together with NEXT (split), or inside a NEXT list (packed) (u16) */
+export const VQ_REJ_IND_NEXT = 8;
+/** D6 table not inside guest RAM (u16) */
+export const VQ_REJ_IND_ADDR = 9;
+/** D7 a cycle inside the table (u16) */
+export const VQ_REJ_IND_LOOP = 10;
+/** D7a next >= table length (u16) */
+export const VQ_REJ_IND_NEXT_RANGE = 11;
+/** A1 (i32) */
+export const VQ_SETUP_SIZE = 1;
+/** A2 (i32) */
+export const VQ_SETUP_ALIGN = 2;
+/** A3 (i32) */
+export const VQ_SETUP_RANGE = 3;
+/** A4 (i32) */
+export const VQ_SETUP_OVERLAP = 4;
+/** A6 (restore) (i32) */
+export const VQ_SETUP_STATE = 5;
+/** the state region is too small or has no header (i32) */
+export const VQ_SETUP_REGION = 6;
 /** At most this many segments per chain (C7), like DPDK's 256. (u32) */
 export const VQ_MAX_SEGS = 256;

@@ -1,6 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
-import { DESC_BYTES, EVS_BYTES, splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { DESC_BYTES, EVS_BYTES } from '../../generated/virtio.js';
 import type { Guest } from './guest.js';
 import type { LoopbackAudit } from './loopback-audit.js';
 import type { GuestVcpu } from './vcpu.js';
