@@ -22,6 +22,7 @@ import {
   PDESC_FLAGS,
   PDESC_ID,
 } from '../generated/virtio.js';
+import { DF_PACKED, GLOOP_PAIR_BYTES } from '../generated/guest.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -165,12 +166,12 @@ export function kernelOnlyWasm(features: RingFeatures, seconds: number): number 
   const dev = new LoopbackDevice(rt, g, 'k:dev', { maxQueueSize: n, maxBurst: 32 });
   dev.configure({ size: n, features, ...q });
   const state = g.allocGpa(Number(k.fn<Fn>('gdrv_bytes')(n)), 64);
-  const buf = g.allocGpa(128 * n, 64);
+  const buf = g.allocGpa(GLOOP_PAIR_BYTES * n, 64);
   const dummy = g.allocIrq();
   const drv = g.host(state);
   k.fn<Fn>('gdrv_init')(
     drv,
-    features.packed ? 1 : 0,
+    features.packed ? DF_PACKED : 0,
     n,
     g.ramBase,
     g.ramBytes,

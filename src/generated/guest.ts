@@ -27,6 +27,20 @@ export const GA_TALLY = 64;
 export const GA_TALLY_SLOTS = 16;
 /** u32 */
 export const GA_TRANSITION_BYTES = 16;
+/** u32 */
+export const GA_SLOT_BYTES = 16;
+/** u32 */
+export const GA_SLOT_VERSION = 0;
+/** u32 */
+export const GA_SLOT_USED = 4;
+/** u32 */
+export const GA_SLOT_COUNT = 8;
+/** u32 */
+export const GA_TR_SEQ = 0;
+/** u32 */
+export const GA_TR_FROM = 8;
+/** u32 */
+export const GA_TR_TO = 12;
 
 // assembly/guest/driver-state.ts
 /** 'GDRV' (u32) */
@@ -53,3 +67,11 @@ export const GD_IRQ_WAITS = 96;
 export const GD_ERRORS = 104;
 /** u32 */
 export const TABLE_BYTES = 32;
+/** u32 */
+export const GD_REAP_BYTES = 8;
+
+// assembly/guest/loopback-traffic.ts
+/** u32 */
+export const GLOOP_PAIR_BYTES = 128;
+/** u32 */
+export const GLOOP_HALF_BYTES = 64;
