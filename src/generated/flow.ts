@@ -7,6 +7,8 @@
 export const CLS_MAGIC = 0x534c4346;
 /** u32 */
 export const CLS_LAYOUT = 3;
+/** u32 */
+export const CLS_HEADER_WORDS = 5;
 /** i32 */
 export const CLS_E_STATE = -1;
 /** i32 */
@@ -27,6 +29,8 @@ export const FC_MAGIC = 0x434d4546;
 export const FC_LAYOUT = 2;
 /** u32 */
 export const FC_KEY_BYTES = 48;
+/** Largest value an entry carries: lookups answer with the value or -1, as i32. (u32) */
+export const FC_MAX_VALUE = 0x7fffffff;
 /** i32 */
 export const FC_INSERTED = 0;
 /** i32 */
@@ -51,6 +55,16 @@ export const LPM_LAYOUT = 2;
 export const LPM_CTRL_BYTES = 256;
 /** u32 */
 export const LPM_OP_BYTES = 32;
+/** usize */
+export const LPM_OP_KIND = 0;
+/** usize */
+export const LPM_OP_LENGTH = 4;
+/** usize */
+export const LPM_OP_NEXT_HOP = 8;
+/** usize */
+export const LPM_OP_COVER_LENGTH = 12;
+/** usize */
+export const LPM_OP_ADDR = 16;
 /** u32 */
 export const LPM_MAX_NEXT_HOP = 0x3fffff;
 /** u32 */
@@ -88,6 +102,12 @@ export const LPM_NODE_MAX_UNITS = 8716293;
 export const PARSE_REC_BYTES = 64;
 /** u32 */
 export const PARSE_DESC_BYTES = 8;
+/** u32 host address of the frame (usize) */
+export const PARSE_DESC_ADDR = 0;
+/** u32 length (usize) */
+export const PARSE_DESC_LEN = 4;
+/** the flow key: the record's first bytes (FC_KEY_BYTES) (u32) */
+export const PARSE_KEY_BYTES = 48;
 /** u32 */
 export const VERDICT_OK = 0;
 /** u32 */
@@ -126,6 +146,10 @@ export const PR_ICMP = 10;
 export const PR_SCTP = 11;
 /** VXLAN header truncated (u32) */
 export const PR_VXLAN = 12;
+/** usize */
+export const K_SRC = 0;
+/** usize */
+export const K_DST = 16;
 /** usize */
 export const K_SPORT = 32;
 /** usize */
