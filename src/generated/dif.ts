@@ -23,5 +23,22 @@ export const DIF_TAG_APP = 2;
 export const DIF_TAG_REF = 3;
 /** i32 = <i32>RB */
 export const DIF_RESULT_BYTES = 16;
+/** i32 = <i32>RBL */
+export const DIF_RES_BLOCK = 0;
+/** i32 = <i32>RT */
+export const DIF_RES_TAG = 4;
+/** i32 = <i32>RE */
+export const DIF_RES_EXPECTED = 8;
+/** i32 = <i32>RA */
+export const DIF_RES_ACTUAL = 12;
+/** i32 = <i32>PI_BYTES */
+export const DIF_PI_BYTES = 8;
+/**
+ * cfg: type | check bits | guard seed << DIF_CFG_SEED_SHIFT; app: tag | mask << DIF_APP_MASK_SHIFT. (i32 =
+ * <i32>CSS)
+ */
+export const DIF_CFG_SEED_SHIFT = 16;
+/** i32 = <i32>AMS */
+export const DIF_APP_MASK_SHIFT = 16;
 /** Largest block the kernel accepts (the TS side allows 512 and 4096). (i32 = 1 << 20) */
 export const DIF_MAX_BLOCK = 1048576;
