@@ -27,7 +27,7 @@ import { collector, ConstantTable, readValues, writeGenerated } from './kernel-c
 const root = fileURLToPath(new URL('..', import.meta.url));
 const target = process.env.QT_KERNEL_TARGET ?? 'release';
 
-/** @returns {{entry: string, out: string, extra: string[], family?: string}[]} */
+/** @returns {{entry: string, out: string, extra: string[], family?: string, flavourOf?: string}[]} */
 function units() {
   const list = [];
   const asmDir = join(root, 'assembly');
@@ -52,7 +52,7 @@ function units() {
     const flavours = join(asmDir, family, 'flavours.json');
     if (existsSync(flavours)) {
       for (const [name, extra] of Object.entries(JSON.parse(readFileSync(flavours, 'utf8')))) {
-        list.push({ entry, out: join(root, 'build', 'kernels', `${name}.wasm`), extra });
+        list.push({ entry, out: join(root, 'build', 'kernels', `${name}.wasm`), extra, flavourOf: family });
       }
     }
   }
@@ -73,7 +73,7 @@ function units() {
 let failed = 0;
 const started = Date.now();
 const constants = new ConstantTable();
-for (const { entry, out, extra, family } of units()) {
+for (const { entry, out, extra, family, flavourOf } of units()) {
   mkdirSync(join(out, '..'), { recursive: true });
   const collect = family ? collector(root) : null;
   const { error, stderr } = await asc.main(
@@ -88,8 +88,9 @@ for (const { entry, out, extra, family } of units()) {
     continue;
   }
   console.log(`build-kernels: ${rel} (${statSync(out).size} bytes)`);
-  if (!family || !collect) continue;
   try {
+    if (flavourOf) constants.flavour(flavourOf, basename(out, '.wasm'), readValues(readFileSync(out)));
+    if (!family || !collect) continue;
     const values = readValues(readFileSync(out));
     constants.add(family, values, collect.declarations([...values.keys()]));
   } catch (e) {

@@ -74,29 +74,96 @@ export function collector(root) {
  */
 
 /**
- * The immutable exported globals of a built kernel, by name, as raw JS values. A kernel has no
- * start function and no data segments (the loader's rules), so instantiating it against a
- * scratch memory runs no code.
+ * The immutable exported globals of a built kernel, by name, as raw values (bigint for i64),
+ * read from the module's import, global and export sections. Reading the bytes rather than
+ * instantiating also covers flavours this Node cannot compile (relaxed SIMD behind a flag).
  * @param {Uint8Array} bytes
  * @returns {Map<string, number | bigint>}
  */
 export function readValues(bytes) {
-  const module = new WebAssembly.Module(bytes);
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const values = new Map();
-  for (const { name, kind } of WebAssembly.Module.exports(module)) {
-    if (kind !== 'global' || name.startsWith('QT_')) continue;
-    const g = /** @type {WebAssembly.Global} */ (instance.exports[name]);
-    const value = g.value;
-    let mutable = true;
-    try {
-      g.value = value; // throws on an immutable global
-    } catch {
-      mutable = false;
+  let at = 8; // magic and version
+  const u8 = () => /** @type {number} */ (bytes[at++]);
+  const uleb = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = u8();
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) return v;
     }
-    if (mutable) throw new Error(`export ${name} is a mutable global; kernels export constants only`);
-    values.set(name, value);
+  };
+  const sleb = () => {
+    let v = 0n;
+    let shift = 0n;
+    let b;
+    do {
+      b = u8();
+      v |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+    } while (b & 0x80);
+    return b & 0x40 ? v - (1n << shift) : v;
+  };
+  const name = () => {
+    const n = uleb();
+    at += n;
+    return Buffer.from(bytes.subarray(at - n, at)).toString('utf8');
+  };
+  /** @type {{ mutable: boolean, value: number | bigint | null }[]} */
+  const globals = [];
+  /** @type {[string, number][]} */
+  const exported = [];
+  while (at < bytes.length) {
+    const id = u8();
+    const size = uleb();
+    const end = at + size;
+    if (id === 2) {
+      for (let n = uleb(); n > 0; n--) {
+        name();
+        name();
+        const kind = u8();
+        if (kind === 0) uleb();
+        else if (kind === 1 || kind === 2) {
+          if (kind === 1) u8(); // element type
+          const flags = uleb();
+          uleb();
+          if (flags & 1) uleb();
+        } else if (kind === 3) {
+          u8();
+          globals.push({ mutable: u8() === 1, value: null }); // an imported global has no constant value
+        } else throw new Error(`import kind ${kind} not understood`);
+      }
+    } else if (id === 6) {
+      for (let n = uleb(); n > 0; n--) {
+        u8(); // value type: the init expression says which
+        const mutable = u8() === 1;
+        const op = u8();
+        let value;
+        if (op === 0x41) value = Number(sleb());
+        else if (op === 0x42) value = sleb();
+        else if (op === 0x43) value = Buffer.from(bytes.subarray(at, (at += 4))).readFloatLE(0);
+        else if (op === 0x44) value = Buffer.from(bytes.subarray(at, (at += 8))).readDoubleLE(0);
+        else throw new Error(`global ${globals.length}: initializer opcode 0x${op.toString(16)} is not a constant`);
+        if (u8() !== 0x0b) throw new Error(`global ${globals.length}: initializer longer than one constant`);
+        globals.push({ mutable, value });
+      }
+    } else if (id === 7) {
+      for (let n = uleb(); n > 0; n--) {
+        const exportName = name();
+        const kind = u8();
+        const index = uleb();
+        if (kind === 3) exported.push([exportName, index]);
+      }
+    }
+    at = end;
+  }
+  const values = new Map();
+  for (const [exportName, index] of exported) {
+    if (exportName.startsWith('QT_')) continue;
+    const g = globals[index];
+    if (!g || g.value === null) throw new Error(`export ${exportName} is not a constant global`);
+    if (g.mutable) throw new Error(`export ${exportName} is a mutable global; kernels export constants only`);
+    values.set(exportName, g.value);
   }
   return values;
 }
@@ -115,6 +182,10 @@ function typed(name, type, raw) {
 export class ConstantTable {
   /** @type {Map<string, Map<string, Constant>>} folder -> name -> constant */
   folders = new Map();
+  /** @type {Map<string, Map<string, { raw: number | bigint, folder: string }>>} family -> name -> base value */
+  families = new Map();
+  /** @type {Map<string, Map<string, string>>} folder -> name -> why it is left out */
+  perFlavour = new Map();
 
   /**
    * @param {string} family
@@ -129,6 +200,8 @@ export class ConstantTable {
       if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`${family}: export ${name} is not an identifier`);
       const folder = /** @type {string} */ (m[1]);
       const value = typed(name, d.type, raw);
+      if (!this.families.has(family)) this.families.set(family, new Map());
+      this.families.get(family)?.set(name, { raw, folder });
       if (!this.folders.has(folder)) this.folders.set(folder, new Map());
       const table = /** @type {Map<string, Constant>} */ (this.folders.get(folder));
       const had = table.get(name);
@@ -141,6 +214,22 @@ export class ConstantTable {
       if (had.value !== value)
         throw new Error(`${name} (${d.file}) is ${had.value} in ${[...had.families]} but ${value} in ${family}`);
       had.families.add(family);
+    }
+  }
+
+  /**
+   * A flavour of `family` (the same source built with other features): a constant whose value
+   * differs from the base build's is per-module, like QT_*, and is left out of the files.
+   * @param {string} family
+   * @param {string} flavour
+   * @param {Map<string, number | bigint>} values
+   */
+  flavour(family, flavour, values) {
+    for (const [name, base] of this.families.get(family) ?? []) {
+      const raw = values.get(name);
+      if (raw === base.raw) continue;
+      if (!this.perFlavour.has(base.folder)) this.perFlavour.set(base.folder, new Map());
+      this.perFlavour.get(base.folder)?.set(name, `${family} ${base.raw}, ${flavour} ${raw ?? 'absent'}`);
     }
   }
 }
@@ -182,14 +271,18 @@ export async function writeGenerated(root, table) {
   const written = [];
   const keep = new Set();
   for (const folder of [...table.folders.keys()].sort()) {
-    const constants = [...(table.folders.get(folder)?.values() ?? [])].sort((a, b) =>
-      a.file === b.file ? a.start - b.start : a.file < b.file ? -1 : 1,
-    );
+    const left = table.perFlavour.get(folder) ?? new Map();
+    const constants = [...(table.folders.get(folder)?.values() ?? [])]
+      .filter((c) => !left.has(c.name))
+      .sort((a, b) => (a.file === b.file ? a.start - b.start : a.file < b.file ? -1 : 1));
     const families = [...new Set(constants.flatMap((c) => [...c.families]))].sort();
     const out = [
       `${MARK} from the constants declared in assembly/${folder}`,
       `// and exported by ${families.map((f) => `build/kernels/${f}.wasm`).join(', ')}.`,
       '// Do not edit: change the kernel source and run `npm run build:kernels`.',
+      ...[...left]
+        .sort()
+        .map(([n, why]) => `// Not here: ${n} differs between flavours (${why}); read it from the module.`),
     ];
     let file = '';
     for (const c of constants) {
