@@ -2,8 +2,58 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import { HDR_BYTES } from '../../generated/common.js';
+import * as cc from '../../generated/cc.js';
+import {
+  CC_FLOW_BYTES,
+  CC_FLOW_COUNT,
+  CC_FLOWS,
+  CC_LAYOUT,
+  CC_MAGIC,
+  CC_PARAMS,
+  CC_REJECTED,
+  E_BAD_LAW,
+  EV_ACK_SEQ,
+  EV_ACKED,
+  EV_BYTES,
+  EV_FLAGS,
+  EV_FLOW,
+  EV_HOPS,
+  EV_KIND,
+  EV_NHOP,
+  EV_NOW,
+  EV_RTT,
+  EV_SND_NXT,
+  EVF_ECE,
+  EVK_ACK,
+  EVK_TIMEOUT,
+  H_QLEN,
+  H_RATE,
+  H_TS,
+  H_TX_BYTES,
+  INT_HOP_BYTES,
+  INT_MAX_HOPS,
+  LAW_DCQCN,
+  LAW_DCTCP,
+  LAW_HPCC,
+  LAW_LDCP,
+  LAW_SWIFT,
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_LAW,
+  P_LINE_BPS,
+  P_MIN_RATE,
+  P_MTU,
+  P_WIRE_BYTES,
+  S_RATE,
+  S_WINDOW,
+} from '../../generated/cc.js';
 
 export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
+/** A law parameter's offset name in the cc kernel's parameter block (P_*). */
+export type CcParamName = Extract<keyof typeof cc, `P_${string}`>;
+/** A field of a flow's state (S_*: S_WINDOW, S_RATE, and the law-specific ones such as S_LDCP_CW). */
+export type CcStateField = Extract<keyof typeof cc, `S_${string}`>;
 
 /** Common parameters (times in ps, rates in bit/s) plus law-specific ones by layout name (P_*). */
 export interface CcTableOptions {
@@ -14,7 +64,7 @@ export interface CcTableOptions {
   baseRttPs?: number;
   minRateBps?: number;
   wireBytes?: number;
-  params?: Record<string, number>;
+  params?: Partial<Record<CcParamName, number>>;
   runtime?: KernelRuntime;
 }
 
@@ -33,6 +83,13 @@ export interface CcEvent {
 
 const OWNER = 'cc';
 
+/** Offset of a law parameter by name; a name the kernel does not declare is refused. */
+function paramOffset(name: string): number {
+  if (!/^P_[A-Z0-9_]+$/.test(name) || !(name in cc))
+    throw new QingtianError(ErrorCode.InvalidArgument, `cc: params: unknown parameter '${name}'`, { name });
+  return cc[name as CcParamName];
+}
+
 /** ACKs in compact form (CcFlowTable.ackBatch): views onto host memory, `cap` entries each. */
 export interface AckBatch {
   cap: number;
@@ -41,12 +98,12 @@ export interface AckBatch {
   acked: Uint32Array;
   marked: Uint32Array;
 }
-const LAWS: Record<CcLaw, string> = {
-  ldcp: 'LAW_LDCP',
-  dcqcn: 'LAW_DCQCN',
-  hpcc: 'LAW_HPCC',
-  swift: 'LAW_SWIFT',
-  dctcp: 'LAW_DCTCP',
+const LAWS: Record<CcLaw, number> = {
+  ldcp: LAW_LDCP,
+  dcqcn: LAW_DCQCN,
+  hpcc: LAW_HPCC,
+  swift: LAW_SWIFT,
+  dctcp: LAW_DCTCP,
 };
 
 /**
@@ -59,7 +116,6 @@ export class CcFlowTable {
   readonly region: StateRegion;
   readonly flows: number;
   private readonly runtime: KernelRuntime;
-  private readonly c = new Map<string, number>();
   private readonly process_: (ctx: number, events: number, count: number) => number;
   private scratch: { base: number; cap: number; region: Region } | null = null;
   private acks: AckBatch | null = null;
@@ -81,31 +137,30 @@ export class CcFlowTable {
     this.flows = o.flows;
     this.process_ = this.kernel.fn('cc_process');
     this.acks_ = this.kernel.fn('cc_acks');
-    const flowBytes = this.k('CC_FLOW_BYTES');
     this.region = this.runtime.memory.allocState({
       name: `cc:${o.law}`,
       owner: OWNER,
       kind: 'device-state',
-      magic: 'CCST',
-      layoutVersion: 1,
-      payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes,
+      magic: CC_MAGIC,
+      layoutVersion: CC_LAYOUT,
+      payloadBytes: CC_FLOWS - HDR_BYTES + o.flows * CC_FLOW_BYTES,
     });
     const v = this.runtime.memory.view;
     const b = this.region.base;
-    v.setUint32(b + this.k('CC_FLOW_COUNT'), o.flows, true);
-    const p = b + this.k('CC_PARAMS');
+    v.setUint32(b + CC_FLOW_COUNT, o.flows, true);
+    const p = b + CC_PARAMS;
     const mtu = o.mtuBytes ?? 1000;
     const line = o.lineBps ?? 100e9;
     const T = o.baseRttPs ?? 13e6;
-    v.setUint32(p + this.k('P_LAW'), this.k(LAWS[o.law]), true);
-    const set = (name: string, x: number) => v.setFloat64(p + this.k(name), x, true);
-    set('P_MTU', mtu);
-    set('P_LINE_BPS', line);
-    set('P_BASE_RTT_PS', T);
-    set('P_BDP_BYTES', (line * T * 1e-12) / 8);
-    set('P_MIN_RATE', o.minRateBps ?? 1e9);
-    set('P_WIRE_BYTES', o.wireBytes ?? mtu + 48);
-    for (const [name, x] of Object.entries(o.params ?? {})) set(name, x);
+    v.setUint32(p + P_LAW, LAWS[o.law], true);
+    const set = (at: number, x: number) => v.setFloat64(p + at, x, true);
+    set(P_MTU, mtu);
+    set(P_LINE_BPS, line);
+    set(P_BASE_RTT_PS, T);
+    set(P_BDP_BYTES, (line * T * 1e-12) / 8);
+    set(P_MIN_RATE, o.minRateBps ?? 1e9);
+    set(P_WIRE_BYTES, o.wireBytes ?? mtu + 48);
+    for (const [name, x] of Object.entries(o.params ?? {})) set(paramOffset(name), x);
     const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
     if (st < 0) {
       this.dispose();
@@ -115,32 +170,22 @@ export class CcFlowTable {
     }
   }
 
-  /** A layout constant of the cc kernel. */
-  k(name: string): number {
-    let x = this.c.get(name);
-    if (x === undefined) {
-      x = this.kernel.constant(name);
-      this.c.set(name, x);
-    }
-    return x;
-  }
-
   /** Address of flow i's state (for tools that read law-specific fields). */
   stateOf(flow: number): number {
-    return this.region.base + this.k('CC_FLOWS') + flow * this.k('CC_FLOW_BYTES');
+    return this.region.base + CC_FLOWS + flow * CC_FLOW_BYTES;
   }
 
   windowBytes(flow: number): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_WINDOW'), true);
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + S_WINDOW, true);
   }
 
   rateBps(flow: number): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_RATE'), true);
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + S_RATE, true);
   }
 
   /** A law-specific f64 field of a flow's state, by its exported offset name (e.g. S_LDCP_CW). */
-  field(flow: number, name: string): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k(name), true);
+  field(flow: number, name: CcStateField): number {
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + cc[name], true);
   }
 
   /** An event buffer in host memory for `cap` events, reused by process(). */
@@ -151,7 +196,7 @@ export class CcFlowTable {
       name: 'cc:events',
       owner: OWNER,
       kind: 'device-state',
-      sizeBytes: Math.max(4096, cap * this.k('EV_BYTES')),
+      sizeBytes: Math.max(4096, cap * EV_BYTES),
     });
     const scratch = { base: region.base, cap, region };
     this.scratch = scratch;
@@ -162,26 +207,24 @@ export class CcFlowTable {
   encode(events: readonly CcEvent[]): { base: number; count: number } {
     const buf = this.eventBuffer(events.length);
     const v = this.runtime.memory.view;
-    const EB = this.k('EV_BYTES');
-    const HB = this.k('INT_HOP_BYTES');
     for (const [i, e] of events.entries()) {
-      const a = buf.base + i * EB;
-      v.setUint32(a + this.k('EV_FLOW'), e.flow, true);
-      v.setUint32(a + this.k('EV_KIND'), e.kind === 'ack' ? this.k('EVK_ACK') : this.k('EVK_TIMEOUT'), true);
-      v.setBigInt64(a + this.k('EV_NOW'), BigInt(Math.round(e.nowPs)), true);
-      v.setUint32(a + this.k('EV_FLAGS'), e.ece ? this.k('EVF_ECE') : 0, true);
-      v.setUint32(a + this.k('EV_ACKED'), e.acked ?? 1, true);
-      v.setUint32(a + this.k('EV_ACK_SEQ'), e.ackSeq ?? 0, true);
-      v.setUint32(a + this.k('EV_SND_NXT'), e.sndNxt ?? 0, true);
-      v.setBigInt64(a + this.k('EV_RTT'), BigInt(Math.round(e.rttPs ?? 0)), true);
+      const a = buf.base + i * EV_BYTES;
+      v.setUint32(a + EV_FLOW, e.flow, true);
+      v.setUint32(a + EV_KIND, e.kind === 'ack' ? EVK_ACK : EVK_TIMEOUT, true);
+      v.setBigInt64(a + EV_NOW, BigInt(Math.round(e.nowPs)), true);
+      v.setUint32(a + EV_FLAGS, e.ece ? EVF_ECE : 0, true);
+      v.setUint32(a + EV_ACKED, e.acked ?? 1, true);
+      v.setUint32(a + EV_ACK_SEQ, e.ackSeq ?? 0, true);
+      v.setUint32(a + EV_SND_NXT, e.sndNxt ?? 0, true);
+      v.setBigInt64(a + EV_RTT, BigInt(Math.round(e.rttPs ?? 0)), true);
       const hops = e.hops ?? [];
-      v.setUint32(a + this.k('EV_NHOP'), Math.min(hops.length, this.k('INT_MAX_HOPS')), true);
-      hops.slice(0, this.k('INT_MAX_HOPS')).forEach((h, j) => {
-        const ha = a + this.k('EV_HOPS') + j * HB;
-        v.setBigInt64(ha + this.k('H_TS'), BigInt(Math.round(h.tsPs)), true);
-        v.setUint32(ha + this.k('H_TX_BYTES'), h.txBytes >>> 0, true);
-        v.setUint32(ha + this.k('H_QLEN'), h.qlenBytes >>> 0, true);
-        v.setFloat64(ha + this.k('H_RATE'), h.rateBps, true);
+      v.setUint32(a + EV_NHOP, Math.min(hops.length, INT_MAX_HOPS), true);
+      hops.slice(0, INT_MAX_HOPS).forEach((h, j) => {
+        const ha = a + EV_HOPS + j * INT_HOP_BYTES;
+        v.setBigInt64(ha + H_TS, BigInt(Math.round(h.tsPs)), true);
+        v.setUint32(ha + H_TX_BYTES, h.txBytes >>> 0, true);
+        v.setUint32(ha + H_QLEN, h.qlenBytes >>> 0, true);
+        v.setFloat64(ha + H_RATE, h.rateBps, true);
       });
     }
     return { base: buf.base, count: events.length };
@@ -205,7 +248,7 @@ export class CcFlowTable {
 
   /** Events skipped so far (a flow index outside the table, an unknown kind). */
   get rejected(): number {
-    return this.runtime.memory.view.getUint32(this.region.base + this.k('CC_REJECTED'), true);
+    return this.runtime.memory.view.getUint32(this.region.base + CC_REJECTED, true);
   }
 
   /**
@@ -257,7 +300,7 @@ export class CcFlowTable {
     if (n < 0)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `cc: processAcks: ${n === this.k('E_BAD_LAW') ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`,
+        `cc: processAcks: ${n === E_BAD_LAW ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`,
         { status: n },
       );
     return n;
