@@ -277,7 +277,7 @@ function admitLossless(nd: usize, ipi: u32, wire: u32, now: i64): bool {
 
 /**
  * Queue-length histogram bin (log-linear): 1 KB bins below 16 KB, then 8 bins per power of two.
- * The TS mirror is src/netsim/histogram.ts; a test checks the two agree.
+ * src/netsim/histogram.ts turns bins back into byte ranges; a test holds the two together.
  */
 export function histBin(bytes: u32): u32 {
   const kb = bytes >> 10;

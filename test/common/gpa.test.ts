@@ -6,7 +6,7 @@ import { familyKernel, instantiate } from '../helpers/kernels.js';
 
 const U64 = (1n << 64n) - 1n;
 
-describe('GPA translation: the Wasm implementation and the TS mirror agree', () => {
+describe('GPA translation: the Wasm implementation and the TS one agree', () => {
   const mem = new HostMemory({ sizeBytes: 1 << 20 });
   const map = mem.allocState({
     name: 'gmap',

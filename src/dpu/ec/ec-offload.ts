@@ -247,7 +247,7 @@ export class EcOffload {
 
   private laneTables(l: Lane, tables: Uint8Array): number {
     const mem = this.runtime.memory;
-    if (!l.tables || l.tables.sizeBytes - 64 < tables.length) {
+    if (!l.tables || l.tables.sizeBytes - HDR_BYTES < tables.length) {
       if (l.tables) mem.free(l.tables, OWNER);
       l.tables = mem.allocState({
         name: `ec-offload:tables${l.coreId}`,

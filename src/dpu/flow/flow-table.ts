@@ -4,7 +4,20 @@ import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
-import { FC_E_BUSY, FC_E_RANGE, FC_KEY_BYTES, FC_LAYOUT, FC_MAGIC, FC_MAX_VALUE } from '../../generated/flow.js';
+import {
+  FC_E_BUSY,
+  FC_E_RANGE,
+  FC_INFO_BUCKET1,
+  FC_INFO_BUCKET2,
+  FC_INFO_HASH,
+  FC_INFO_SLOT,
+  FC_INFO_TAG,
+  FC_KEY_BYTES,
+  FC_LAYOUT,
+  FC_MAGIC,
+  FC_MAX_VALUE,
+  FC_NO_SLOT,
+} from '../../generated/flow.js';
 import { HDR_BYTES } from '../../generated/common.js';
 
 /** Bytes of a flow key (the packet parser's key layout, see packet-parser.ts). */
@@ -249,8 +262,14 @@ export class FlowTable {
         out,
       ),
     );
-    const w = new Uint32Array(mem.memory.buffer, out, 5);
-    return { hash: w[0]!, buckets: [w[1]!, w[2]!], tag: w[3]!, slot: w[4] === 0xffffffff ? null : w[4]! };
+    const v = mem.view;
+    const slot = v.getUint32(out + FC_INFO_SLOT, true);
+    return {
+      hash: v.getUint32(out + FC_INFO_HASH, true),
+      buckets: [v.getUint32(out + FC_INFO_BUCKET1, true), v.getUint32(out + FC_INFO_BUCKET2, true)],
+      tag: v.getUint32(out + FC_INFO_TAG, true),
+      slot: slot === FC_NO_SLOT ? null : slot,
+    };
   }
 
   /**

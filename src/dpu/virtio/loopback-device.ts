@@ -2,12 +2,14 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import {
+  BR_LAYOUT,
   BR_MAGIC,
   LBF_STAMP,
   LB_BURST,
   LB_BYTES,
   LB_CONFIG_IRQ,
   LB_FLAGS,
+  LB_LAYOUT,
   LB_MAGIC,
   LB_MAX_BURST,
   LB_REJECTED,
@@ -78,7 +80,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: BR_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: BR_LAYOUT,
       payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap),
     });
     if (
@@ -99,7 +101,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: LB_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: LB_LAYOUT,
       payloadBytes: LB_STATE_BYTES,
     });
     this.configIrq = guest.allocIrq();

@@ -6,6 +6,8 @@ import {
   ECHO_BYTES,
   ECHO_LAYOUT,
   ECHO_MAGIC,
+  ECHO_REQUEST,
+  ECHO_RESPONSE,
   FILL_BYTES,
   FILL_CURSOR,
   FILL_LAYOUT,
@@ -136,9 +138,9 @@ export const dpuRuntime: DemoChapter = {
       spinMicros(20); // let the core get into Atomics.wait; only true wake-ups are counted
       const v = ++seq.v;
       const t = process.hrtime.bigint();
-      Atomics.store(i32, (echo.base + 64) >> 2, v);
+      Atomics.store(i32, (echo.base + ECHO_REQUEST) >> 2, v);
       const woke = core0.ringDoorbell();
-      while (Atomics.load(i32, (echo.base + 128) >> 2) !== v);
+      while (Atomics.load(i32, (echo.base + ECHO_RESPONSE) >> 2) !== v);
       if (woke) wake.push(Number(process.hrtime.bigint() - t) / 1000);
     }
     const c = core0.counters();
