@@ -63,3 +63,5 @@ export {
 export * from './flow-cache-update';
 export { flow_fc_read_entries } from './flow-cache-floor';
 export * from './parser';
+// The Left-Right control block the classifier and the route tables share (left-right.ts).
+export { LR_ACTIVE, LR_READERS0, LR_READER_STRIDE } from './left-right';

@@ -60,6 +60,14 @@ export const FC_INFO_SLOT = 16;
 /** u32 */
 export const FC_INFO_BYTES = 20;
 
+// assembly/flow/left-right.ts
+/** usize */
+export const LR_ACTIVE = 64;
+/** usize */
+export const LR_READERS0 = 128;
+/** usize */
+export const LR_READER_STRIDE = 64;
+
 // assembly/flow/lpm-layout.ts
 /** 'FLPM' (u32) */
 export const LPM_MAGIC = 0x4d504c46;

@@ -1,3 +1,5 @@
+import { FC_KEY_BYTES } from '../../generated/flow.js';
+
 /**
  * Peer for the flow cache: a JS Map keyed by the 48-byte flow key as a string (24 UTF-16 code
  * units), which is how plain JS keeps binary keys in a hash map.
@@ -6,7 +8,8 @@ export class JsFlowMap {
   private readonly map = new Map<string, number>();
 
   private static keyOf(keys: Uint16Array, i: number): string {
-    return String.fromCharCode.apply(null, keys.subarray(i * 24, i * 24 + 24) as unknown as number[]);
+    const units = FC_KEY_BYTES / 2;
+    return String.fromCharCode.apply(null, keys.subarray(i * units, i * units + units) as unknown as number[]);
   }
 
   insert(keys: Uint16Array, i: number, value: number): void {

@@ -379,12 +379,14 @@ export class T10Dif {
   ): DifVerifyResult {
     const per = Math.max(1, Math.floor(CHUNK_BYTES / (inUnit + outUnit + extraPerBlock)));
     const first = Math.min(per, blocks);
-    const base = stagingFor(this.runtime).reserve(64 + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
+    // The verify result first, on a line of its own; then the input, then the output.
+    const inAt = align64(DIF_RESULT_BYTES);
+    const base = stagingFor(this.runtime).reserve(inAt + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
     const res = base;
     const u8 = this.runtime.memory.u8;
     for (let b0 = 0; b0 < blocks; b0 += per) {
       const nb = Math.min(per, blocks - b0);
-      const s = base + 64;
+      const s = base + inAt;
       u8.set(buf.subarray(b0 * inUnit, (b0 + nb) * inUnit), s);
       const d = s + align64(nb * (inUnit + extraPerBlock));
       const r = this.outcome(fn(b0, nb, s, d, res), res, b0, 'verify');
