@@ -1,11 +1,9 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { StateRegion } from '../common/host-memory-api.js';
+import { kernelStatusError, statusTable, type StatusTable } from '../common/kernel-status.js';
+import { Lifetime } from '../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
-import type { CcParamName } from '../dpu/cc/cc-kernel.js';
-import { HDR_BYTES } from '../generated/common.js';
-import * as cc from '../generated/cc.js';
-import * as netsim from '../generated/netsim.js';
 import type { CcSetup } from './cc-config.js';
 import { baseRttPs, maxBaseRttPs, type Network } from './network.js';
 import type { FlowSpec } from './workload.js';
@@ -105,13 +103,18 @@ import {
   PT_RATE_BPS,
   SACK_BITS,
   SERIES_BYTES,
+  ST_BAD_STATE,
   ST_EVQ_EXHAUSTED,
   ST_NO_ROUTE,
   ST_POOL_EXHAUSTED,
 } from '../generated/netsim.js';
+import type { CcParamName } from '../dpu/cc/cc-kernel.js';
+import { HDR_BYTES } from '../generated/common.js';
+import * as cc from '../generated/cc.js';
+import * as netsim from '../generated/netsim.js';
 
-/** A word of the simulation's config block (C_*), for Simulation.counter. */
-export type SimField = Extract<keyof typeof netsim, `C_${string}`>;
+/** A word of the simulation's config block (`C_EVENTS`, `C_DROPS`, …: assembly/netsim/layout.ts). */
+export type SimField = `C_${string}`;
 
 /** Everything one simulation run needs. Sizes in bytes, times in ps unless named otherwise. */
 export interface SimConfig {
@@ -136,6 +139,7 @@ export interface SimConfig {
   runtime?: KernelRuntime;
 }
 
+/** SimConfig defaults: MTU, header / ACK / INT bytes, switch buffer, queue sample period, series size, RTO bounds. */
 export const SIM_DEFAULTS = {
   mtuBytes: 1000,
   headerBytes: 48,
@@ -163,13 +167,13 @@ export class Simulation {
   readonly pairRttPs: Float64Array; // per flow
   readonly pfc: boolean;
   private readonly run_: (st: number, budget: number) => number;
-  private disposed = false;
+  private readonly life = new Lifetime('Simulation');
 
   private constructor(
     readonly config: SimConfig,
     readonly runtime: KernelRuntime,
     readonly kernel: LoadedKernel,
-    readonly region: StateRegion,
+    private readonly state: StateRegion,
     derived: { baseRttPs: number; bdpBytes: number; hostRateBps: number; pairRttPs: Float64Array; pfc: boolean },
   ) {
     this.baseRttPs = derived.baseRttPs;
@@ -178,6 +182,12 @@ export class Simulation {
     this.pairRttPs = derived.pairRttPs;
     this.pfc = derived.pfc;
     this.run_ = kernel.fn<(st: number, budget: number) => number>('sim_run');
+  }
+
+  /** The simulation's state region in host memory (what the results readers decode). */
+  get region(): StateRegion {
+    this.life.check('region');
+    return this.state;
   }
 
   static create(config: SimConfig): Simulation {
@@ -346,7 +356,7 @@ export class Simulation {
     f64(P + P_WIRE_BYTES, dataWire);
     const params: Partial<Record<CcParamName, number>> = { ...config.cc.params };
     if (config.cc.law === 'LAW_SWIFT') params.P_SWIFT_MAX_CWND = bdpBytes / o.mtuBytes;
-    for (const [name, x] of Object.entries(params) as [CcParamName, number][]) f64(P + cc[name], x);
+    for (const [name, x] of Object.entries(params) as [keyof typeof cc, number][]) f64(P + cc[name], x);
     // Flows
     const pairRttPs = new Float64Array(flows.length);
     const rttCache = new Map<number, number>();
@@ -374,21 +384,31 @@ export class Simulation {
     });
     if (status !== 0) {
       sim.dispose();
-      throw new QingtianError(ErrorCode.InvalidArgument, `simulation state rejected by the kernel (status ${status})`, {
-        status,
-      });
+      throw kernelStatusError('Simulation.create', status, SIM_STATUSES);
     }
     return sim;
   }
 
   get nowPs(): number {
-    return Number(this.runtime.memory.view.getBigInt64(this.region.base + C_NOW_PS, true));
+    this.life.check('nowPs');
+    return Number(this.runtime.memory.view.getBigInt64(this.state.base + C_NOW_PS, true));
   }
 
   /** A counter or field of the config block, by its offset name (u64/i64 fields as numbers). */
   counter(name: SimField, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
+    this.life.check('counter');
+    const at =
+      typeof name === 'string' && name.startsWith('C_') && name in netsim
+        ? netsim[name as keyof typeof netsim]
+        : undefined;
+    if (typeof at !== 'number')
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `Simulation.counter: name: expected a config-block field (C_*) the netsim kernel declares, got ${JSON.stringify(name)}`,
+        { field: 'name' },
+      );
     const v = this.runtime.memory.view;
-    const a = this.region.base + netsim[name];
+    const a = this.state.base + at;
     return kind === 'u32'
       ? v.getUint32(a, true)
       : kind === 'u64'
@@ -401,16 +421,16 @@ export class Simulation {
    * kernel call, calling `onSlice` between calls (progress, sampling).
    */
   runUntil(untilPs: number, onSlice?: (sim: Simulation) => void, sliceEvents = 1 << 21): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.InvalidArgument, 'simulation: already disposed');
+    this.life.check('runUntil');
     const v = this.runtime.memory.view;
-    v.setBigInt64(this.region.base + C_STOP_PS, BigInt(Math.round(untilPs)), true);
+    v.setBigInt64(this.state.base + C_STOP_PS, BigInt(Math.round(untilPs)), true);
     for (;;) {
-      const n = this.run_(this.region.base, sliceEvents);
+      const n = this.run_(this.state.base, sliceEvents);
       if (n < 0)
-        throw new QingtianError(
-          ErrorCode.InvalidArgument,
-          `simulation stopped: ${statusText(n)} at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
-          { status: n },
+        throw kernelStatusError(
+          `Simulation.runUntil: stopped at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
+          n,
+          SIM_STATUSES,
         );
       onSlice?.(this);
       if (n < sliceEvents) break;
@@ -422,8 +442,10 @@ export class Simulation {
    * (a flow "leaving" at a chosen time). Returns the packets it keeps.
    */
   truncateFlow(i: number): number {
+    this.life.check('truncateFlow');
+    this.flowIndex('truncateFlow', i);
     const v = this.runtime.memory.view;
-    const a = this.region.base + v.getUint32(this.region.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
+    const a = this.state.base + v.getUint32(this.state.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
     const sent = Math.max(1, v.getUint32(a + F_SND_NXT, true));
     const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
     if (sent < v.getUint32(a + F_PKTS, true)) {
@@ -435,24 +457,35 @@ export class Simulation {
 
   /** Payload bytes acknowledged so far to flow i's sender. */
   ackedBytes(i: number): number {
+    this.life.check('ackedBytes');
+    this.flowIndex('ackedBytes', i);
     const v = this.runtime.memory.view;
-    const a = this.region.base + v.getUint32(this.region.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
+    const a = this.state.base + v.getUint32(this.state.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
     return Number(v.getBigUint64(a + F_ACKED_BYTES, true));
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.region, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.state, OWNER);
+  }
+
+  private flowIndex(op: string, i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.config.flows.length)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `Simulation.${op}: flow: expected an integer in [0, ${this.config.flows.length - 1}], got ${String(i)}`,
+        { field: 'flow' },
+      );
   }
 }
 
-function statusText(s: number): string {
-  if (s === ST_POOL_EXHAUSTED) return 'packet pool exhausted (raise packetCap)';
-  if (s === ST_EVQ_EXHAUSTED) return 'event queue full';
-  if (s === ST_NO_ROUTE) return 'a packet had no route';
-  return `status ${s}`;
-}
+/** Why a run stopped (the kernel's ST_* statuses). */
+const SIM_STATUSES: StatusTable = statusTable([
+  [ST_BAD_STATE, 'state'],
+  [ST_POOL_EXHAUSTED, 'full', 'packet pool exhausted (raise packetCap)'],
+  [ST_EVQ_EXHAUSTED, 'full', 'event queue full'],
+  [ST_NO_ROUTE, 'args', 'a packet had no route'],
+]);
 
 /** The flow's ECMP hash (its 5-tuple stand-in): deterministic for a seed. */
 export function flowHash(src: number, dst: number, i: number, seed: number): number {
