@@ -58,7 +58,7 @@ export {
   type Placement,
   type VringConfig,
 } from './dpu/virtio/virtio-backend.js';
-export { DeviceStatus } from './dpu/virtio/device-state.js';
+export { DeviceStatus } from './dpu/virtio/device-status.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
   ReferenceDevice,
@@ -103,10 +103,9 @@ export { formatClassBenchRule } from './dpu/flow/classbench.js';
 export { parsePrefix4, parsePrefix6 } from './dpu/flow/ip-address.js';
 
 // The simulator's lower layers
-export { Simulation, SIM_DEFAULTS, type SimConfig } from './netsim/simulation.js';
+export { Simulation, SIM_DEFAULTS, type SimConfig, type SimField } from './netsim/simulation.js';
 export { scenarioFlows } from './netsim/scenario.js';
 export { ccSetup, type CcSetup, type EcnConfig } from './netsim/cc-config.js';
-export { KernelLayout } from './netsim/kernel-layout.js';
 export { compileNetwork, baseRttPs, type Network } from './netsim/network.js';
 export { fatTree, incastStar, dumbbell, leafSpine, parseTopologyFile } from './netsim/topology.js';
 export { poissonFlows, incastFlows, meanSize, type FlowSpec } from './netsim/workload.js';

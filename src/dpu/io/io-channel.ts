@@ -5,39 +5,24 @@ import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { DpuCore } from '../core/dpu-core.js';
 import { SpscRing } from '../core/spsc-ring.js';
-
-/**
- * I/O channel layout (state region 'IOCH'): TS mirror of assembly/common/io-channel.ts (diagram
- * and protocol there), checked against the core module's exports by test/dpu/io/io-channel.test.ts.
- * These move to src/generated/common.ts once the generated constants are on main.
- */
-export const IO_MAGIC = 0x48434f49;
-export const IO_LAYOUT = 1;
-export const IO_CAPACITY = 64;
-export const IO_RECORD = 68;
-export const IO_CORE_CONTROL = 72;
-export const IO_DOORBELL = 128;
-export const IO_SLEEPING = 132;
-export const IO_STOP = 136;
-export const IO_SUBMITTED = 192;
-export const IO_COMPLETED = 200;
-export const IO_KICKS = 208;
-export const IO_HANDLED = 256;
-export const IO_FAILED = 264;
-export const IO_WAKEUPS = 272;
-export const IO_CORE_RINGS = 280;
-export const IO_RINGS = 320;
-export const IO_RECORD_BYTES = 32;
-export const IO_MAX_CAPACITY = 4096;
-export const IOR_TAG = 0;
-export const IOR_OP = 4;
-export const IOR_ARG0 = 8;
-export const IOR_ADDR = 16;
-export const IOR_LEN = 20;
-export const IOR_ARG1 = 24;
-export const IOC_TAG = 0;
-export const IOC_RESULT = 4;
-export const IOC_VALUE = 8;
+import {
+  IO_CAPACITY,
+  IO_COMPLETED,
+  IO_CORE_CONTROL,
+  IO_CORE_RINGS,
+  IO_FAILED,
+  IO_HANDLED,
+  IO_KICKS,
+  IO_LAYOUT,
+  IO_MAGIC,
+  IO_MAX_CAPACITY,
+  IO_RECORD,
+  IO_RECORD_BYTES,
+  IO_RINGS,
+  IO_STOP,
+  IO_SUBMITTED,
+  IO_WAKEUPS,
+} from '../../generated/common.js';
 
 /** Options of {@link IoChannel}. Unknown keys are refused. */
 export interface IoChannelOptions {

@@ -3,27 +3,22 @@ import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memor
 import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { IoChannel } from './io-channel.js';
-
-/**
- * Probe state 'IOPB' (layout 1): TS mirror of assembly/core/io-probe.ts (diagram there), checked
- * against the core module's exports by test/dpu/io/io-channel.test.ts; these move to
- * src/generated/core.ts once the generated constants are on main.
- */
-export const IOP_MAGIC = 0x42504f49;
-export const IOP_CHANNEL = 64;
-export const IOP_OP = 68;
-export const IOP_DEPTH = 72;
-export const IOP_TOTAL = 76;
-export const IOP_BUFFERS = 80;
-export const IOP_BUFFER_BYTES = 84;
-export const IOP_ARG0_STEP = 88;
-export const IOP_ISSUED = 96;
-export const IOP_COMPLETED = 100;
-export const IOP_FAILED = 104;
-export const IOP_BUSY = 112;
-export const IOP_RESULT_SUM = 120;
-export const IOP_LAST_VALUE = 128;
-export const IOP_BYTES = 192;
+import {
+  IOP_ARG0_STEP,
+  IOP_BUFFERS,
+  IOP_BUFFER_BYTES,
+  IOP_BYTES,
+  IOP_CHANNEL,
+  IOP_COMPLETED,
+  IOP_DEPTH,
+  IOP_FAILED,
+  IOP_ISSUED,
+  IOP_LAST_VALUE,
+  IOP_MAGIC,
+  IOP_OP,
+  IOP_RESULT_SUM,
+  IOP_TOTAL,
+} from '../../generated/core.js';
 
 /** Options of {@link IoProbe}. Unknown keys are refused. */
 export interface IoProbeOptions {

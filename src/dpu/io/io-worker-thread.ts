@@ -23,7 +23,7 @@ import {
   IO_SLEEPING,
   IO_STOP,
   IO_WAKEUPS,
-} from './io-channel.js';
+} from '../../generated/common.js';
 import { errnoOf, type IoContext, type IoHandlerModule, type IoRequest, type IoResult } from './io-handler.js';
 
 /** What IoWorker hands its thread. */

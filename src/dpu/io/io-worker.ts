@@ -6,7 +6,8 @@ import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import { distFile } from '../../common/package-paths.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
-import { IO_DOORBELL, IO_STOP, type IoChannel, type IoChannelStats } from './io-channel.js';
+import { IO_DOORBELL, IO_STOP } from '../../generated/common.js';
+import type { IoChannel, IoChannelStats } from './io-channel.js';
 import type { IoWorkerInit, IoWorkerMessage } from './io-worker-thread.js';
 
 /** The handlers that ship with qingtian (src/dpu/io/handlers/). */

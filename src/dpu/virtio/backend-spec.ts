@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
 import { intIn } from '../../common/validate.js';
 import { DpuCore, type Job } from '../core/dpu-core.js';
 import type { QueueConfig, QueueStats } from './device-queue.js';
-import { DEV_MAX_QUEUES } from './device-state.js';
+import { DEV_MAX_QUEUES, MAX_QUEUE_SIZE } from '../../generated/virtio.js';
 
 // The shapes a VirtioBackend (virtio-backend.ts) is described and driven with, and the strict
 // schemas its boundary parses them with.

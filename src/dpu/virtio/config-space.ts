@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
 import { intIn, parseArgs } from '../../common/validate.js';
-import { DEV_CONFIG_GEN } from './device-state.js';
+import { DEV_CONFIG_GEN } from '../../generated/virtio.js';
 
 /**
  * A device's config space (virtio 1.2 §4.1.4.3: device-specific configuration), kept in the

@@ -1,8 +1,17 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { FEAT_VERSION_1 } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { featureWordSchema } from './backend-spec.js';
-import { DEV_STATUS, DeviceStatus } from './device-state.js';
+import { DEV_STATUS, FEAT_VERSION_1, STATUS_DEVICE_NEEDS_RESET } from '../../generated/virtio.js';
+
+/** Device status bits (virtio 1.2 §2.1); DEVICE_NEEDS_RESET is the one the kernels set. */
+export const DeviceStatus = {
+  ACKNOWLEDGE: 1,
+  DRIVER: 2,
+  DRIVER_OK: 4,
+  FEATURES_OK: 8,
+  DEVICE_NEEDS_RESET: STATUS_DEVICE_NEEDS_RESET,
+  FAILED: 128,
+} as const;
 
 const bit = (n: number): bigint => 1n << BigInt(n);
 

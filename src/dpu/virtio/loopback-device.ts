@@ -2,36 +2,28 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { featureWord } from '../../common/virtio/features.js';
+import { intIn, parseArgs } from '../../common/validate.js';
 import {
+  DEV_PAYLOAD,
   FEAT_EVENT_IDX,
   FEAT_INDIRECT_DESC,
   FEAT_IN_ORDER,
   FEAT_RING_PACKED,
   FEAT_VERSION_1,
-} from '../../common/virtio/ring-layout.js';
-import { intIn, parseArgs } from '../../common/validate.js';
+  LBF_STAMP,
+  LB_BURST,
+  LB_BYTES,
+  LB_FLAGS,
+  LB_LAYOUT,
+  LB_MAX_BURST,
+  LB_REJECTED,
+  LB_REQUESTS,
+  LB_STATE_BYTES,
+  VQ_MAX_SEGS,
+} from '../../generated/virtio.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { parseQueueConfig, type DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
-import { DEV_PAYLOAD } from './device-state.js';
-import { VQ_MAX_SEGS } from './queue-state.js';
 import { VirtioBackend, type BackendStats } from './virtio-backend.js';
-
-/**
- * Loopback device state (VLBK, layout 2): the common device prefix (device-state.ts), then these
- * words — mirror of assembly/virtio/loopback.ts, checked by test/dpu/virtio/layout.test.ts (to be
- * taken from src/generated/virtio.ts once the generated constants are on main).
- */
-export const LB_MAGIC = 0x4b424c56;
-export const LB_LAYOUT = 2;
-export const LB_BURST = DEV_PAYLOAD;
-export const LB_MAX_BURST = DEV_PAYLOAD + 4;
-export const LB_FLAGS = DEV_PAYLOAD + 8;
-/** Flag: bytes 8..11 of each response carry the serving module's QT_VERSION (which version served it). */
-export const LBF_STAMP = 1;
-export const LB_REQUESTS = DEV_PAYLOAD + 16;
-export const LB_BYTES = DEV_PAYLOAD + 24;
-export const LB_REJECTED = DEV_PAYLOAD + 32;
-export const LB_STATE_BYTES = DEV_PAYLOAD + 64;
 
 /** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
@@ -108,6 +100,7 @@ export class LoopbackDevice extends VirtioBackend {
 
   /** The device's one queue. */
   get queue(): DeviceQueue {
+    this.alive('queue');
     return this.queues[0]!;
   }
 
@@ -117,6 +110,7 @@ export class LoopbackDevice extends VirtioBackend {
    * QT_QUEUE_REFUSED naming the bad-input id, and with QT_DEVICE_STATE while started.
    */
   configure(config: QueueConfig): void {
+    this.alive('configure');
     const c = parseQueueConfig(config);
     const want = featureWord(c.features);
     if (this.negotiated() !== want) this.negotiate(want);

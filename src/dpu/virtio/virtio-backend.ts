@@ -6,13 +6,6 @@ import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { checkHeader, fourcc } from '../../common/region-header.js';
 import { describeFeatures, ringFeatures, type RingFeatures } from '../../common/virtio/features.js';
-import {
-  FEAT_EVENT_IDX,
-  FEAT_INDIRECT_DESC,
-  FEAT_IN_ORDER,
-  FEAT_RING_PACKED,
-  FEAT_VERSION_1,
-} from '../../common/virtio/ring-layout.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -31,6 +24,7 @@ import { DeviceJobs } from './device-jobs.js';
 import { DeviceStatusWord } from './device-status.js';
 import { DeviceQueue, type QueueSnapshot } from './device-queue.js';
 import { decodeSnapshot, encodeSnapshot } from './device-snapshot.js';
+import { DeviceStatus } from './device-status.js';
 import {
   DEV_CONFIG_BYTES,
   DEV_CONFIG_IRQ,
@@ -40,8 +34,12 @@ import {
   DEV_QUEUE_COUNT,
   DEV_RESETS,
   DEV_WEIGHT,
-  DeviceStatus,
-} from './device-state.js';
+  FEAT_EVENT_IDX,
+  FEAT_INDIRECT_DESC,
+  FEAT_IN_ORDER,
+  FEAT_RING_PACKED,
+  FEAT_VERSION_1,
+} from '../../generated/virtio.js';
 
 export type { BackendSpec, BackendStats, NeedsResetEvent, Placement, VringConfig } from './backend-spec.js';
 
@@ -563,7 +561,8 @@ export abstract class VirtioBackend extends EventEmitter {
     return q;
   }
 
-  private alive(op: string): void {
+  /** Throws QT_DISPOSED once free() has run. */
+  protected alive(op: string): void {
     this.life.check(op);
   }
 

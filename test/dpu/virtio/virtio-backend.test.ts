@@ -9,7 +9,8 @@ import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../../src
 import type { GuestMemoryView } from '../../../src/common/guest-api.js';
 import { featureWord, type RingFeatures } from '../../../src/common/virtio/features.js';
 import type { KernelRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
-import { DEV_WEIGHT, DeviceStatus } from '../../../src/dpu/virtio/device-state.js';
+import { DeviceStatus } from '../../../src/dpu/virtio/device-status.js';
+import { DEV_WEIGHT } from '../../../src/generated/virtio.js';
 import { LOOPBACK_FEATURES, LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
 import { VirtioBackend, type NeedsResetEvent } from '../../../src/dpu/virtio/virtio-backend.js';
 import type { Guest } from '../../../src/hypervisor/guest/guest.js';
