@@ -9,10 +9,26 @@
  * Unlike the reference device (src/dpu/virtio/reference-device.ts, written to read like the
  * spec), this is what a careful JS implementation of the same work looks like. Bench use only.
  */
-const F_NEXT = 1;
-const F_WRITE = 2;
-const F_INDIRECT = 4;
-const AVAIL_F_NO_INTERRUPT = 1;
+import {
+  AVAIL_F_NO_INTERRUPT,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_BYTES,
+  DESC_FLAGS,
+  DESC_LEN,
+  F_INDIRECT,
+  F_NEXT,
+  F_WRITE,
+  USED_IDX,
+  USED_RING,
+} from '../../generated/virtio.js';
+
+// Word offsets inside a descriptor (the flags and next fields share its last word).
+const D_ADDR = DESC_ADDR >> 2;
+const D_LEN = DESC_LEN >> 2;
+const D_FLAGS_NEXT = DESC_FLAGS >> 2;
+const D_WORDS = DESC_BYTES >> 2;
 
 /** Why a queue broke, as the kernel's bad-input ids name it. */
 export type Broken = 'B1' | 'B2' | 'B3' | 'C1' | 'C2';
@@ -65,8 +81,8 @@ export class JsSplitRing {
     const n = this.size;
     const u16 = this.u16;
     const u32 = this.u32;
-    const ringAt = (this.avail + 4) >> 1;
-    const idx = Atomics.load(u16, (this.avail + 2) >> 1);
+    const ringAt = (this.avail + AVAIL_RING) >> 1;
+    const idx = Atomics.load(u16, (this.avail + AVAIL_IDX) >> 1);
     const pending = (idx - this.nextAvail) & 0xffff;
     if (pending > n) return this.break('B1');
     const count = pending < max ? pending : max;
@@ -84,11 +100,11 @@ export class JsSplitRing {
       for (let hops = 0; ;) {
         if (hops === n) return this.break('C2');
         hops++;
-        const d = (this.desc >> 2) + (i << 2);
-        const lo = u32[d]!;
-        const hi = u32[d + 1]!;
-        const len = u32[d + 2]!;
-        const fn = u32[d + 3]!;
+        const d = (this.desc >> 2) + i * D_WORDS;
+        const lo = u32[d + D_ADDR]!;
+        const hi = u32[d + D_ADDR + 1]!;
+        const len = u32[d + D_LEN]!;
+        const fn = u32[d + D_FLAGS_NEXT]!;
         const f = fn & 0xffff;
         const nx = fn >>> 16;
         if ((f & F_INDIRECT) !== 0) {
@@ -124,7 +140,7 @@ export class JsSplitRing {
       if (h >= n || (this.inflight[h >> 3]! & (1 << (h & 7))) === 0) return -1;
     }
     const u32 = this.u32;
-    const ring = (this.used + 4) >> 2;
+    const ring = (this.used + USED_RING) >> 2;
     const mask = n - 1;
     let u = this.nextUsed;
     for (let k = 0; k < count; k++) {
@@ -136,7 +152,7 @@ export class JsSplitRing {
       u = (u + 1) & 0xffff;
     }
     if (count === 0) return 0;
-    Atomics.store(this.u16, (this.used + 2) >> 1, u); // release: elements before the index
+    Atomics.store(this.u16, (this.used + USED_IDX) >> 1, u); // release: elements before the index
     this.nextUsed = u;
     if ((Atomics.load(this.u16, this.avail >> 1) & AVAIL_F_NO_INTERRUPT) === 0) this.irqs++;
     return count;
