@@ -59,7 +59,7 @@ import {
  * A congestion-control law: `ldcp` (LDCP-style, qingtian's own specification — Huawei's LDCP is
  * not public; see docs/congestion-control.md), `dcqcn`, `hpcc`, `swift`, `dctcp`.
  */
-export type CcLaw = (typeof CC_LAWS)[number];
+export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
 /**
  * A law parameter's offset name in the cc kernel's parameter block (`P_LDCP_ALPHA`, …:
  * assembly/cc/layout.ts); a name the kernel does not declare is refused at run time.
