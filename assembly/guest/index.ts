@@ -18,6 +18,7 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
+import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -189,3 +190,83 @@ export {
   GA_TALLY_SLOTS,
   GA_TRANSITION_BYTES,
 } from './audit';
+
+// virtio-vsock driver (assembly/guest/vsock-driver.ts) and its endpoint (assembly/vsock/).
+export function gvsock_area_bytes(flags: u32, n: u32, nEv: u32, bufBytes: u32, maxConns: u32, connRingBytes: u32): u32 {
+  return gvsockAreaBytes(flags, n, nEv, bufBytes, maxConns, connRingBytes);
+}
+
+export function gvsock_init(
+  ramBase: usize,
+  ramBytes: u32,
+  areaGpa: u64,
+  areaBytes: u32,
+  flags: u32,
+  n: u32,
+  nEv: u32,
+  bufBytes: u32,
+  maxConns: u32,
+  connRingBytes: u32,
+  config: usize,
+  doorbell: usize,
+  sleepWord: usize,
+  irq: usize,
+  appDoorbell: usize,
+): i32 {
+  return gvsockInit(
+    ramBase,
+    ramBytes,
+    areaGpa,
+    areaBytes,
+    flags,
+    n,
+    nEv,
+    bufBytes,
+    maxConns,
+    connRingBytes,
+    config,
+    doorbell,
+    sleepWord,
+    irq,
+    appDoorbell,
+  );
+}
+
+export function gvsock_start(vs: usize): i32 {
+  return gvsockStart(vs);
+}
+
+export function gvsock_run(vs: usize, budget: u32): i32 {
+  return gvsockRun(vs, budget);
+}
+
+export function gvsock_arm(vs: usize): i32 {
+  return gvsockArm(vs);
+}
+
+export {
+  GV_MAGIC,
+  GV_FLAGS,
+  GV_RAM_BASE,
+  GV_RAM_BYTES,
+  GV_QUEUE_SIZE,
+  GV_EVENT_QUEUE_SIZE,
+  GV_BUF_BYTES,
+  GV_AREA_BYTES,
+  GV_RX_DRV,
+  GV_TX_DRV,
+  GV_EV_DRV,
+  GV_ENDPOINT,
+  GV_CONFIG,
+  GV_REAP,
+  GV_SEG,
+  GV_RX_BUF_GPA,
+  GV_TX_BUF_GPA,
+  GV_EV_BUF_GPA,
+  GV_RINGS,
+  GV_TRANSPORT_RESETS,
+  GV_RX_TRUNCATED,
+  GV_STARTED,
+  GV_STATE_BYTES,
+  GV_EVENT_BUF_BYTES,
+} from './vsock-driver';
