@@ -1,31 +1,13 @@
-// Kernel family "core": the DPU runtime's own jobs and the layout exports that tests use to
-// check the TS mirrors (convention: one source of truth, checked by a test).
+// Kernel family "core": the DPU runtime's own jobs, and the exports of the layouts in
+// assembly/common (the build generates their TS constants from here).
 //
 //   core_echo  ping-pong responder: the probe for round-trip and wake-up latency
 //   core_fill  pattern writer over a host region in bursts of 64-byte lines (memory scrub)
-//   core_gpa_to_host  the shared GPA translation, exported for the TS-mirror test
+//   core_gpa_to_host  the shared GPA translation, for the test that holds the TS one to it
 
 import { KERNEL_ABI } from '../common/abi';
-import {
-  HDR_BYTES as HB,
-  HDR_KIND as HK,
-  HDR_LAYOUT_VERSION as HL,
-  HDR_MAGIC as HM,
-  HDR_SIZE_BYTES as HS,
-  headerOk,
-} from '../common/header';
-import {
-  GMAP_COUNT as GC,
-  GMAP_LAYOUT as GL,
-  GMAP_MAGIC as GM,
-  GMAP_MAX_SLOTS as GMX,
-  GMAP_SLOTS as GS,
-  GMAP_SLOT_BYTES as GSB,
-  GMAP_SLOT_GPA as GSG,
-  GMAP_SLOT_HOST as GSH,
-  GMAP_SLOT_SIZE as GSS,
-  gpaToHost,
-} from '../common/gpa';
+import { headerOk } from '../common/header';
+import { gpaToHost } from '../common/gpa';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x65726f63; // "core"
@@ -37,21 +19,21 @@ export function qt_init(tables: usize, build: i32): i32 {
   return 0;
 }
 
-// Layout constants, exported for test/common/layout.test.ts.
-export const HDR_MAGIC: i32 = <i32>HM;
-export const HDR_LAYOUT_VERSION: i32 = <i32>HL;
-export const HDR_SIZE_BYTES: i32 = <i32>HS;
-export const HDR_KIND: i32 = <i32>HK;
-export const HDR_BYTES: i32 = <i32>HB;
-export const GMAP_MAGIC: i32 = <i32>GM;
-export const GMAP_LAYOUT: i32 = <i32>GL;
-export const GMAP_COUNT: i32 = <i32>GC;
-export const GMAP_SLOTS: i32 = <i32>GS;
-export const GMAP_SLOT_BYTES: i32 = <i32>GSB;
-export const GMAP_MAX_SLOTS: i32 = <i32>GMX;
-export const GMAP_SLOT_GPA: i32 = <i32>GSG;
-export const GMAP_SLOT_SIZE: i32 = <i32>GSS;
-export const GMAP_SLOT_HOST: i32 = <i32>GSH;
+// The layouts every family shares (assembly/common), exported from here so that the build
+// generates their TS constants once, into src/generated/common.ts.
+export { HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_SIZE_BYTES, HDR_KIND, HDR_BYTES } from '../common/header';
+export {
+  GMAP_MAGIC,
+  GMAP_LAYOUT,
+  GMAP_COUNT,
+  GMAP_SLOTS,
+  GMAP_SLOT_BYTES,
+  GMAP_MAX_SLOTS,
+  GMAP_SLOT_GPA,
+  GMAP_SLOT_SIZE,
+  GMAP_SLOT_HOST,
+  GMAP_BYTES,
+} from '../common/gpa';
 
 export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {
   return gpaToHost(map, gpa, len);

@@ -46,6 +46,8 @@ import { finish64, rangeOk } from './hash';
 export const FC_MAGIC: u32 = 0x434d4546; // 'FEMC'
 export const FC_LAYOUT: u32 = 2;
 export const FC_KEY_BYTES: u32 = 48;
+/** Largest value an entry carries: lookups answer with the value or -1, as i32. */
+export const FC_MAX_VALUE: u32 = 0x7fffffff;
 export const FC_INSERTED: i32 = 0;
 export const FC_UPDATED: i32 = 1;
 export const FC_EVICTED: i32 = 2;

@@ -136,6 +136,7 @@ export {
   DF_INDIRECT,
   DF_IN_ORDER,
   TABLE_BYTES,
+  GD_REAP_BYTES,
   GD_KICKS,
   GD_KICKS_SUPPRESSED,
   GD_ADDED,
@@ -189,6 +190,13 @@ export {
   GA_TALLY,
   GA_TALLY_SLOTS,
   GA_TRANSITION_BYTES,
+  GA_SLOT_BYTES,
+  GA_SLOT_VERSION,
+  GA_SLOT_USED,
+  GA_SLOT_COUNT,
+  GA_TR_SEQ,
+  GA_TR_FROM,
+  GA_TR_TO,
 } from './audit';
 
 // virtio-vsock driver (assembly/guest/vsock-driver.ts) and its endpoint (assembly/vsock/).
@@ -270,3 +278,4 @@ export {
   GV_STATE_BYTES,
   GV_EVENT_BUF_BYTES,
 } from './vsock-driver';
+export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';

@@ -12,7 +12,7 @@
 //   driver event suppression (align 4)   { u16 off_wrap; u16 flags }  (device reads)
 //   device event suppression (align 4)   { u16 off_wrap; u16 flags }  (device writes)
 //
-// The TS mirror is src/common/virtio/ring-layout.ts, checked against these exports by a test.
+// Exported (exports.ts), so the TS side's constants are generated from these (src/generated/virtio.ts).
 
 export const DESC_ADDR: u32 = 0;
 export const DESC_LEN: u32 = 8;

@@ -2,6 +2,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { EC_E_RANGE } from '../../generated/ec.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
 type Update = (
@@ -45,10 +46,7 @@ export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
  */
 export function checkStatus(kernel: EcKernel, op: string, status: number): void {
   if (status === 0) return;
-  const what =
-    status === kernel.kernel.constant('EC_E_RANGE')
-      ? 'a shard or table range outside memory'
-      : 'arguments out of range';
+  const what = status === EC_E_RANGE ? 'a shard or table range outside memory' : 'arguments out of range';
   throw new QingtianError(
     ErrorCode.InvalidArgument,
     `${op}: the ec kernel refused the call (status ${status}: ${what})`,

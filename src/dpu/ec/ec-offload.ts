@@ -4,6 +4,27 @@ import type { StateRegion } from '../../common/host-memory-api.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../core/core-pool.js';
 import type { Job } from '../core/dpu-core.js';
+import { HDR_BYTES } from '../../generated/common.js';
+import {
+  ECBJ_BYTES,
+  ECBJ_COUNT,
+  ECBJ_DESCS,
+  ECBJ_DONE_SEQ,
+  ECBJ_FAILED,
+  ECBJ_FIRST_ERROR,
+  ECBJ_FIRST_FAILED,
+  ECBJ_LAYOUT,
+  ECBJ_MAGIC,
+  ECBJ_SEQ,
+  EC_DESC_BYTES,
+  EC_DESC_DST,
+  EC_DESC_K,
+  EC_DESC_LEN,
+  EC_DESC_ROWS,
+  EC_DESC_SRC,
+  EC_DESC_TBLS,
+  EC_TABLE_BYTES,
+} from '../../generated/ec.js';
 import {
   flavouredFamily,
   resolveFlavour,
@@ -42,29 +63,8 @@ const optionsSchema = z
   .optional();
 
 const OWNER = 'ec-offload';
-const FIELDS = 64;
 /** A pass reads at most 255 sources and writes at most 254 outputs: 256 pointers each is enough. */
 const PTRS_PER_STRIPE = 512;
-
-/** The kernel's layout constants (assembly/ec/batch-job.ts), read from the module. */
-interface Layout {
-  magic: number;
-  layout: number;
-  seq: number;
-  count: number;
-  descs: number;
-  doneSeq: number;
-  failed: number;
-  firstError: number;
-  firstFailed: number;
-  descBytes: number;
-  dLen: number;
-  dK: number;
-  dRows: number;
-  dTbls: number;
-  dSrc: number;
-  dDst: number;
-}
 
 interface Lane {
   coreId: number;
@@ -94,7 +94,6 @@ export class EcOffload {
     private readonly pool: DpuCorePool,
     private readonly lanes: Lane[],
     private readonly perRound: number,
-    private readonly L: Layout,
     readonly flavour: SimdFlavour,
   ) {}
 
@@ -110,25 +109,6 @@ export class EcOffload {
     const flavour = resolveFlavour(o?.simd ?? 'auto');
     const kernel = runtime.kernel(flavouredFamily('ec', flavour));
     await pool.loadKernel(kernel);
-    const c = (name: string): number => kernel.constant(name);
-    const L: Layout = {
-      magic: c('ECBJ_MAGIC'),
-      layout: c('ECBJ_LAYOUT'),
-      seq: c('ECBJ_SEQ'),
-      count: c('ECBJ_COUNT'),
-      descs: c('ECBJ_DESCS'),
-      doneSeq: c('ECBJ_DONE_SEQ'),
-      failed: c('ECBJ_FAILED'),
-      firstError: c('ECBJ_FIRST_ERROR'),
-      firstFailed: c('ECBJ_FIRST_FAILED'),
-      descBytes: c('EC_DESC_BYTES'),
-      dLen: c('EC_DESC_LEN'),
-      dK: c('EC_DESC_K'),
-      dRows: c('EC_DESC_ROWS'),
-      dTbls: c('EC_DESC_TBLS'),
-      dSrc: c('EC_DESC_SRC'),
-      dDst: c('EC_DESC_DST'),
-    };
     const perRound = o?.stripesPerRound ?? 256;
     const lanes: Lane[] = [];
     try {
@@ -137,9 +117,9 @@ export class EcOffload {
           name: `ec-offload:core${i}`,
           owner: OWNER,
           kind: 'job-state',
-          magic: L.magic,
-          layoutVersion: L.layout,
-          payloadBytes: FIELDS + perRound * (L.descBytes + PTRS_PER_STRIPE * 4),
+          magic: ECBJ_MAGIC,
+          layoutVersion: ECBJ_LAYOUT,
+          payloadBytes: ECBJ_BYTES - HDR_BYTES + perRound * (EC_DESC_BYTES + PTRS_PER_STRIPE * 4),
         });
         const job = await pool
           .core(i)
@@ -155,7 +135,7 @@ export class EcOffload {
       for (const l of lanes) runtime.memory.free(l.region, OWNER);
       throw e;
     }
-    return new EcOffload(runtime, pool, lanes, perRound, L, flavour);
+    return new EcOffload(runtime, pool, lanes, perRound, flavour);
   }
 
   get cores(): number {
@@ -189,7 +169,10 @@ export class EcOffload {
     const plan = rs.decodePlan(missing);
     // The plan's tables are copied into each core's own table region: the coder's cache may
     // reuse its slot while the batch runs.
-    const tables = this.runtime.memory.u8.slice(plan.tables, plan.tables + plan.targets.length * rs.dataShards * 32);
+    const tables = this.runtime.memory.u8.slice(
+      plan.tables,
+      plan.tables + plan.targets.length * rs.dataShards * EC_TABLE_BYTES,
+    );
     const passes = stripes.map((s, i) => {
       const a = addressArray('EcOffload.reconstruct', `stripes[${i}].shards`, s.shards, rs.totalShards, len, mem);
       return { src: plan.sources.map((j) => a[j]!), dst: plan.targets.map((j) => a[j]!) };
@@ -290,26 +273,26 @@ export class EcOffload {
     tbls: number,
   ): Promise<void> {
     const { view, i32 } = this.runtime.memory;
-    const L = this.L;
     const base = lane.region.base;
-    const descs = base + 64 + FIELDS;
-    let arena = descs + this.perRound * L.descBytes;
+    // The job's fields, then perRound descriptors, then each descriptor's pointer arrays.
+    const descs = base + ECBJ_BYTES;
+    let arena = descs + this.perRound * EC_DESC_BYTES;
     passes.forEach((p, i) => {
-      const d = descs + i * L.descBytes;
-      view.setUint32(d + L.dLen, len, true);
-      view.setUint32(d + L.dK, k, true);
-      view.setUint32(d + L.dRows, rows, true);
-      view.setUint32(d + L.dTbls, tbls, true);
-      view.setUint32(d + L.dSrc, arena, true);
+      const d = descs + i * EC_DESC_BYTES;
+      view.setUint32(d + EC_DESC_LEN, len, true);
+      view.setUint32(d + EC_DESC_K, k, true);
+      view.setUint32(d + EC_DESC_ROWS, rows, true);
+      view.setUint32(d + EC_DESC_TBLS, tbls, true);
+      view.setUint32(d + EC_DESC_SRC, arena, true);
       p.src.forEach((a, j) => view.setUint32(arena + 4 * j, a, true));
-      view.setUint32(d + L.dDst, arena + 4 * p.src.length, true);
+      view.setUint32(d + EC_DESC_DST, arena + 4 * p.src.length, true);
       p.dst.forEach((a, j) => view.setUint32(arena + 4 * (p.src.length + j), a, true));
       arena += PTRS_PER_STRIPE * 4;
     });
-    view.setUint32(base + L.count, passes.length, true);
-    view.setUint32(base + L.descs, descs, true);
-    const seqIdx = (base + L.seq) >> 2;
-    const doneIdx = (base + L.doneSeq) >> 2;
+    view.setUint32(base + ECBJ_COUNT, passes.length, true);
+    view.setUint32(base + ECBJ_DESCS, descs, true);
+    const seqIdx = (base + ECBJ_SEQ) >> 2;
+    const doneIdx = (base + ECBJ_DONE_SEQ) >> 2;
     const seq = (Atomics.load(i32, seqIdx) + 1) | 0;
     // Release: the batch above is visible to the core once it reads the new seq.
     Atomics.store(i32, seqIdx, seq);
@@ -327,10 +310,10 @@ export class EcOffload {
       const w = Atomics.waitAsync(i32, doneIdx, done, 50);
       if (w.async) await w.value;
     }
-    const failed = view.getUint32(base + L.failed, true);
+    const failed = view.getUint32(base + ECBJ_FAILED, true);
     if (failed > 0) {
-      const status = view.getInt32(base + L.firstError, true);
-      const at = first + view.getUint32(base + L.firstFailed, true);
+      const status = view.getInt32(base + ECBJ_FIRST_ERROR, true);
+      const at = first + view.getUint32(base + ECBJ_FIRST_FAILED, true);
       throw new QingtianError(
         ErrorCode.InvalidArgument,
         `EcOffload: ${failed} stripe(s) refused by the ec kernel on core ${lane.coreId}; first: stripe ${at}, status ${status}`,

@@ -7,6 +7,8 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { parseClassBench } from './classbench.js';
 import { normalizeRule, type ClassifierRule, type NormalRule } from './classifier-rule.js';
 import { mask4 } from './ip-address.js';
+import { CLS_E_BUSY, CLS_E_FULL, CLS_E_RANGE, CLS_HEADER_WORDS, CLS_LAYOUT, CLS_MAGIC } from '../../generated/flow.js';
+import { HDR_BYTES } from '../../generated/common.js';
 
 export interface ClassifierOptions {
   /** Most rules held at once, in [1, 2^22]. Default 16384 (or twice a ClassBench set's size). */
@@ -41,6 +43,8 @@ const OWNER = 'flow-classifier';
 const TABLE_CAP = 256;
 /** Headers per kernel call from the copying forms (the staging buffer's size). */
 const STAGE_HEADERS = 4096;
+/** A header: CLS_HEADER_WORDS u32 (src, dst, sport, dport, proto); a result: one i32. */
+const HEADER_BYTES = 4 * CLS_HEADER_WORDS;
 
 type ClsInsert = (
   st: number,
@@ -106,16 +110,16 @@ export class Classifier {
       name: 'flow:classifier',
       owner: OWNER,
       kind: 'device-state',
-      magic: k.constant('CLS_MAGIC'),
-      layoutVersion: k.constant('CLS_LAYOUT'),
-      payloadBytes: bytes - 64,
+      magic: CLS_MAGIC,
+      layoutVersion: CLS_LAYOUT,
+      payloadBytes: bytes - HDR_BYTES,
     });
     try {
       this.stage = mem.alloc({
         name: 'flow:classifier-stage',
         owner: OWNER,
         kind: 'core-scratch',
-        sizeBytes: STAGE_HEADERS * 24,
+        sizeBytes: STAGE_HEADERS * (HEADER_BYTES + 4),
       });
     } catch (e) {
       mem.free(this.state, OWNER);
@@ -184,11 +188,11 @@ export class Classifier {
       id,
     );
     if (slot < 0) {
-      if (slot === this.kernel.constant('CLS_E_FULL'))
+      if (slot === CLS_E_FULL)
         throw new QingtianError(ErrorCode.CapacityExceeded, `classifier: all ${this.capacity} rule slots are in use`, {
           capacity: this.capacity,
         });
-      if (slot === this.kernel.constant('CLS_E_BUSY')) throw busy('insert');
+      if (slot === CLS_E_BUSY) throw busy('insert');
       throw new QingtianError(ErrorCode.InvalidArgument, `classifier: the kernel refused the rule (status ${slot})`, {
         status: slot,
       });
@@ -207,7 +211,7 @@ export class Classifier {
     if (slot === undefined)
       throw new QingtianError(ErrorCode.NotFound, `classifier: no rule with id ${ruleId}`, { ruleId });
     const st = this.fRemove(this.state.base, slot);
-    if (st === this.kernel.constant('CLS_E_BUSY')) throw busy('remove');
+    if (st === CLS_E_BUSY) throw busy('remove');
     if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_remove returned ${st}`);
     this.slots.delete(ruleId);
     this.rulesById.delete(ruleId);
@@ -224,7 +228,7 @@ export class Classifier {
         `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`,
       );
     }
-    const out = new Int32Array(headers.length / 5);
+    const out = new Int32Array(headers.length / CLS_HEADER_WORDS);
     this.classifyInto(headers, out);
     return out;
   }
@@ -232,18 +236,19 @@ export class Classifier {
   /** As classify, into a caller's array (out.length >= headers.length / 5). */
   classifyInto(headers: Uint32Array, out: Int32Array): void {
     this.assertLive();
-    const n = headers.length / 5;
+    const n = headers.length / CLS_HEADER_WORDS;
     if (!Number.isInteger(n) || out.length < n)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `classifyInto: expected 5 words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
+        `classifyInto: expected ${CLS_HEADER_WORDS} words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
       );
     const mem = this.runtime.memory;
     const hdr = this.stage.base;
-    const res = hdr + STAGE_HEADERS * 20;
+    const res = hdr + STAGE_HEADERS * HEADER_BYTES;
     for (let at = 0; at < n; at += STAGE_HEADERS) {
       const m = Math.min(STAGE_HEADERS, n - at);
-      new Uint32Array(mem.memory.buffer, hdr, m * 5).set(headers.subarray(at * 5, (at + m) * 5));
+      const w = CLS_HEADER_WORDS;
+      new Uint32Array(mem.memory.buffer, hdr, m * w).set(headers.subarray(at * w, (at + m) * w));
       this.check(this.fClassify(this.state.base, hdr, m, res));
       out.set(new Int32Array(mem.memory.buffer, res, m), at);
     }
@@ -288,7 +293,7 @@ export class Classifier {
 
   private check(status: number): number {
     if (status >= 0) return status;
-    if (status === this.kernel.constant('CLS_E_RANGE'))
+    if (status === CLS_E_RANGE)
       throw new QingtianError(ErrorCode.InvalidArgument, 'classify: header or result range lies outside host memory');
     throw new QingtianError(ErrorCode.BadHeader, `classify: kernel status ${status}`);
   }

@@ -4,11 +4,13 @@ import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import { FC_E_BUSY, FC_E_RANGE, FC_KEY_BYTES, FC_LAYOUT, FC_MAGIC, FC_MAX_VALUE } from '../../generated/flow.js';
+import { HDR_BYTES } from '../../generated/common.js';
 
 /** Bytes of a flow key (the packet parser's key layout, see packet-parser.ts). */
-export const FLOW_KEY_BYTES = 48;
+export const FLOW_KEY_BYTES = FC_KEY_BYTES;
 /** Largest value a flow can carry (lookups return -1 for a miss). */
-export const MAX_FLOW_VALUE = 0x7fffffff;
+export const MAX_FLOW_VALUE = FC_MAX_VALUE;
 
 export interface FlowTableOptions {
   /** Most flows held, in [8, 2^24]. Default 65536. Memory: about 73 bytes a flow (72 of entries, 1 of tags). */
@@ -89,9 +91,9 @@ export class FlowTable {
       name: 'flow:flow-table',
       owner: OWNER,
       kind: 'device-state',
-      magic: k.constant('FC_MAGIC'),
-      layoutVersion: k.constant('FC_LAYOUT'),
-      payloadBytes: bytes - 64,
+      magic: FC_MAGIC,
+      layoutVersion: FC_LAYOUT,
+      payloadBytes: bytes - HDR_BYTES,
     });
     try {
       this.stage = mem.alloc({
@@ -305,9 +307,9 @@ export class FlowTable {
 
   private check(status: number): number {
     if (status >= 0) return status;
-    if (status === this.kernel.constant('FC_E_RANGE'))
+    if (status === FC_E_RANGE)
       throw new QingtianError(ErrorCode.InvalidArgument, 'FlowTable: key or result range lies outside host memory');
-    if (status === this.kernel.constant('FC_E_BUSY'))
+    if (status === FC_E_BUSY)
       throw new QingtianError(ErrorCode.Timeout, 'FlowTable: a writer held the table for too long');
     throw new QingtianError(ErrorCode.BadHeader, `FlowTable: kernel status ${status}`);
   }

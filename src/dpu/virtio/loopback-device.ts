@@ -1,28 +1,28 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
-import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
+import {
+  BR_MAGIC,
+  LBF_STAMP,
+  LB_BURST,
+  LB_BYTES,
+  LB_CONFIG_IRQ,
+  LB_FLAGS,
+  LB_MAGIC,
+  LB_MAX_BURST,
+  LB_REJECTED,
+  LB_REQUESTS,
+  LB_STATE_BYTES,
+  LB_STATUS,
+  LB_VQ,
+  STATUS_DEVICE_NEEDS_RESET,
+  VQ_MAX_SEGS,
+} from '../../generated/virtio.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
 import type { DpuCore, Job } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
-import { BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
-
-/** Loopback device state (VLBK) offsets — mirror of assembly/virtio/loopback.ts, checked by a test. */
-export const LB_MAGIC = 0x4b424c56;
-export const LB_VQ = 64;
-export const LB_BURST = 68;
-export const LB_STATUS = 72;
-export const LB_CONFIG_IRQ = 76;
-export const LB_MAX_BURST = 80;
-export const LB_FLAGS = 84;
-/** Flag: bytes 8..11 of each response carry the serving module's QT_VERSION (which version served it). */
-export const LBF_STAMP = 1;
-export const LB_REQUESTS = 88;
-export const LB_BYTES = 96;
-export const LB_REJECTED = 104;
-export const LB_STATE_BYTES = 128;
 
 export interface LoopbackOptions {
   /** Largest queue size the driver may configure, 1–32768. Default 1024. */

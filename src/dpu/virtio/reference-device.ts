@@ -1,4 +1,5 @@
 import type { RingFeatures } from '../../common/virtio/features.js';
+import { needEvent } from '../../common/virtio/ring-layout.js';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
@@ -24,8 +25,7 @@ import {
   USED_F_NO_NOTIFY,
   USED_IDX,
   USED_RING,
-  needEvent,
-} from '../../common/virtio/ring-layout.js';
+} from '../../generated/virtio.js';
 
 /** Guest memory as the reference device sees it (a GuestRam without the allocator). */
 export interface RefMemory {

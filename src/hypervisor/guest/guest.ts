@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common/gpa.js';
+import { writeGuestMap } from '../../common/gpa.js';
+import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC } from '../../generated/common.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';

@@ -1,5 +1,6 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
+import { needEvent, splitAvailBytes, splitUsedBytes } from '../../../common/virtio/ring-layout.js';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
@@ -17,10 +18,7 @@ import {
   USED_F_NO_NOTIFY,
   USED_IDX,
   USED_RING,
-  needEvent,
-  splitAvailBytes,
-  splitUsedBytes,
-} from '../../../common/virtio/ring-layout.js';
+} from '../../../generated/virtio.js';
 import {
   requestBufs,
   type Buf,
