@@ -20,6 +20,7 @@
 //   +108 u32 brokenQueue  which queue broke (VSOCK_VQ_* + 1; 0 while healthy)
 //   +112 le64 config    struct virtio_vsock_config { le64 guest_cid } (§5.10.4), read by the driver
 //   +120 u64 txChains  +128 u64 rxChains  +136 u64 eventsSent  +144 u64 rxRejected  +152 u64 txRejected
+//   +160 i32 appWake    the endpoint's app doorbell: the control plane's sockets wait on it
 
 import { headerOk } from '../common/header';
 import {
@@ -83,6 +84,7 @@ export const VS_RX_CHAINS: u32 = 128;
 export const VS_EVENTS_SENT: u32 = 136;
 export const VS_RX_REJECTED: u32 = 144;
 export const VS_TX_REJECTED: u32 = 152;
+export const VS_APP_WAKE: u32 = 160;
 export const VS_STATE_BYTES: u32 = 192;
 
 /** VS_EVENTS bit: a TRANSPORT_RESET event is owed to the driver. */

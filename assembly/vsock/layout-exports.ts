@@ -166,6 +166,7 @@ export {
   VS_EVENTS_SENT,
   VS_RX_REJECTED,
   VS_TX_REJECTED,
+  VS_APP_WAKE,
   VS_STATE_BYTES,
   VSE_TRANSPORT_RESET,
 } from './device';

@@ -47,6 +47,8 @@ export const ErrorCode = {
   TooManyErasures: 'QT_TOO_MANY_ERASURES',
   /** An object was used after dispose()/close(). */
   Disposed: 'QT_DISPOSED',
+  /** A vsock connection was refused or reset by its peer, broke the protocol, or lost its transport. */
+  VsockReset: 'QT_VSOCK_RESET',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

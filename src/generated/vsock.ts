@@ -44,6 +44,8 @@ export const VS_RX_REJECTED = 144;
 /** u32 */
 export const VS_TX_REJECTED = 152;
 /** u32 */
+export const VS_APP_WAKE = 160;
+/** u32 */
 export const VS_STATE_BYTES = 192;
 /** VS_EVENTS bit: a TRANSPORT_RESET event is owed to the driver. (u32) */
 export const VSE_TRANSPORT_RESET = 1;
