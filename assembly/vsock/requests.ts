@@ -97,6 +97,7 @@ function applyRequests(ep: usize, c: usize): void {
     if (atomic.load<u32>(c, CONN_STATE) == CS_CLOSED && (load<u32>(c, CONN_PENDING) & P_RST) == 0) {
       store<u32>(c, 0, CONN_PENDING);
       atomic.store<u32>(c, CS_FREE, CONN_STATE);
+      markAppSignal(ep); // the app forgets its socket once it sees the slot free
     } else {
       done &= ~AR_RELEASE;
     }

@@ -143,12 +143,7 @@ export class VsockEndpoint {
       const socket = this.adopt(i, gen);
       Atomics.or(this.i32, (conn + V.CONN_APP_REQ) >> 2, V.AR_CONNECT);
       this.access.kick();
-      try {
-        await socket.connected();
-      } catch (e) {
-        socket.destroy();
-        throw e;
-      }
+      await socket.connected();
       return socket;
     }
     throw new QingtianError(

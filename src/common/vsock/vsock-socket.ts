@@ -46,9 +46,6 @@ const READ_CHUNK = 64 * 1024;
  * then the peer's RST) when both directions have ended, by RST otherwise.
  */
 export class VsockSocket extends Duplex {
-  /** The peer's port and this side's port. */
-  readonly remotePort: number;
-  readonly localPort: number;
   private wantRead = false;
   private pendingWrite: { buf: Uint8Array; off: number; cb: (e?: Error | null) => void } | null = null;
   private eofPushed = false;
@@ -61,12 +58,20 @@ export class VsockSocket extends Duplex {
     private readonly closeTimeoutMs: number,
   ) {
     super({ allowHalfOpen: true });
-    this.localPort = this.word(V.CONN_LOCAL_PORT);
-    this.remotePort = this.word(V.CONN_PEER_PORT);
     // After a clean close by the peer, reading to the end is all that is left.
     this.once('end', () => {
       if (this.state() === V.CS_CLOSED && !this.destroyed) this.destroy();
     });
+  }
+
+  /** This side's port (an ephemeral one is known once connected). */
+  get localPort(): number {
+    return this.word(V.CONN_LOCAL_PORT);
+  }
+
+  /** The peer's port. */
+  get remotePort(): number {
+    return this.word(V.CONN_PEER_PORT);
   }
 
   /** The slot index (for tests and stats). */
@@ -170,9 +175,9 @@ export class VsockSocket extends Duplex {
         settle.resolve();
         this.emit('connect');
       } else {
-        const e = this.closedError('connect');
-        settle.reject(e);
-        this.destroy(e);
+        // The caller gets the error from connect(); the socket it never saw just goes away.
+        settle.reject(this.closedError('connect'));
+        this.destroy();
         return;
       }
     }
