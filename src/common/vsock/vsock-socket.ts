@@ -206,6 +206,10 @@ export class VsockSocket extends Duplex {
       this.wantRead = this.push(chunk);
     }
     const s = this.state();
+    if (s === V.CS_CLOSED && this.word(V.CONN_CLOSE_REASON) !== V.CR_CLEAN) {
+      this.onClosed(); // a reset is an error, not an end of stream
+      return;
+    }
     const drained = this.word(V.CONN_RX_CNT) === this.word(V.CONN_RX_TAIL);
     const peerDone = (this.word(V.CONN_PEER_SHUT) & 2) !== 0 || s === V.CS_CLOSED;
     if (drained && peerDone && !this.eofPushed && this.wantRead) {

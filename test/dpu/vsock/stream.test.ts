@@ -68,7 +68,10 @@ describe('vsock stream sockets (§5.10.6.5): control plane <-> device on a DPU c
 
   it('answers a REQUEST to a closed port with RST: connect is refused (QT_VSOCK_RESET)', async () => {
     const p = await vsockPair(rig, 'g-rst');
-    await expect(p.dev.host.connect(4444)).rejects.toMatchObject({ code: 'QT_VSOCK_RESET', details: { reason: 'refused' } });
+    await expect(p.dev.host.connect(4444)).rejects.toMatchObject({
+      code: 'QT_VSOCK_RESET',
+      details: { reason: 'refused' },
+    });
     await until(() => p.dev.stats().endpoint.rstReceived === 1, 'RST counted');
     expect(p.driver.endpoint.stats().noListener).toBe(1);
     await p.stop();
@@ -140,8 +143,7 @@ describe('vsock stream sockets (§5.10.6.5): control plane <-> device on a DPU c
     server!.end();
     await drain(sock);
     // Both directions ended: both sockets close; SHUTDOWN(both) then RST frees the slots.
-    const free = (ep: number): boolean =>
-      rig.memory.view.getUint32(ep + EP_CONNS + CONN_STATE, true) === CS_FREE;
+    const free = (ep: number): boolean => rig.memory.view.getUint32(ep + EP_CONNS + CONN_STATE, true) === CS_FREE;
     await until(() => free(p.dev.host.base) && free(p.driver.endpoint.base), 'both slots free');
     await until(() => p.dev.host.socketCount + p.driver.endpoint.socketCount === 0, 'sockets forgotten');
     const h = p.dev.stats().endpoint;
