@@ -18,6 +18,8 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
+import { gagentInit, gagentPoll } from './guest-agent';
+import { vmIdleStep } from './vm-control';
 import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
@@ -279,3 +281,76 @@ export {
   GV_EVENT_BUF_BYTES,
 } from './vsock-driver';
 export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';
+
+// The guest agent (assembly/guest/guest-agent.ts) and the agent frame layout (agent-frame.ts).
+export function gagent_init(ga: usize, vs: usize, clock: usize, vcpu: u32): i32 {
+  return gagentInit(ga, vs, clock, vcpu);
+}
+
+export function gagent_poll(ga: usize, waitNs: i64): i32 {
+  return gagentPoll(ga, waitNs);
+}
+
+export {
+  QGA_MAGIC,
+  QGA_PORT,
+  QGA_PROTOCOL,
+  QGA_PING,
+  QGA_INFO,
+  QGA_SHUTDOWN,
+  QGA_INFO_BYTES,
+  QGA_MAX_BODY,
+  QGA_STATE_BYTES,
+  QGA_HALTED,
+} from './guest-agent';
+export {
+  AF_MAGIC,
+  AF_VERSION,
+  AF_OFF_MAGIC,
+  AF_OFF_VERSION,
+  AF_OFF_KIND,
+  AF_OFF_TYPE,
+  AF_OFF_ID,
+  AF_OFF_STATUS,
+  AF_OFF_FLAGS,
+  AF_OFF_LENGTH,
+  AF_HEADER_BYTES,
+  AFK_REQUEST,
+  AFK_RESPONSE,
+  AFK_EVENT,
+  AFS_OK,
+  AFS_BAD_FRAME,
+  AFS_UNSUPPORTED_VERSION,
+  AFS_UNKNOWN_TYPE,
+  AFS_BAD_REQUEST,
+  AFS_NOT_FOUND,
+  AFS_BAD_STATE,
+  AFS_EXISTS,
+  AFS_NO_RESOURCES,
+  AFS_TIMEOUT,
+  AFS_INTERNAL,
+} from './agent-frame';
+
+// A VM's control block and the program of a VM with no workload (assembly/guest/vm-control.ts).
+export function gvm_idle(ctl: usize, waitNs: i64): i32 {
+  return vmIdleStep(ctl, waitNs);
+}
+
+export {
+  VMC_MAGIC,
+  VMC_RUN,
+  VMC_PARKED,
+  VMC_POWER,
+  VMC_HALTED,
+  VMC_VCPUS,
+  VMC_EXITED,
+  VMC_WAKE,
+  VMC_TICKS,
+  VMC_CLOCK,
+  VMC_BYTES,
+  VMC_RUNNING,
+  VMC_PAUSED,
+  VMC_STOPPED,
+  VMC_CONTINUE,
+  VMC_HALT,
+} from './vm-control';

@@ -49,6 +49,10 @@ export const ErrorCode = {
   Disposed: 'QT_DISPOSED',
   /** A vsock connection was refused or reset by its peer, broke the protocol, or lost its transport. */
   VsockReset: 'QT_VSOCK_RESET',
+  /** An agent (host or guest) broke its protocol: a bad frame, an unsupported version, an unknown message. */
+  AgentProtocol: 'QT_AGENT_PROTOCOL',
+  /** An object (a VM, an agent) is not in a state that allows the operation; nothing was changed. */
+  InvalidState: 'QT_INVALID_STATE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

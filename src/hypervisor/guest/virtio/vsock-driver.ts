@@ -118,6 +118,7 @@ export class VsockDriver {
   private kicked = false;
   private done: Promise<void> = Promise.resolve();
   private runs = 0;
+  private keepAlive: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly k: GuestVsockKernel,
@@ -143,6 +144,9 @@ export class VsockDriver {
     if (this.k.fn('gvsock_start')(this.vs) !== 0)
       throw new QingtianError(ErrorCode.DeviceState, 'vsock driver: start refused (not initialised, or started twice)');
     this.running = true;
+    // A loop parked in Atomics.waitAsync holds no event-loop handle: without one, a thread whose
+    // only work is this driver (the host agent's) would end as soon as it went idle.
+    this.keepAlive = setInterval(() => undefined, 2 ** 30);
     this.done = this.loop();
   }
 
@@ -150,6 +154,8 @@ export class VsockDriver {
     this.running = false;
     this.kick();
     await this.done;
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
   }
 
   /** Something for the engine (data written, a request posted): run the driver soon. */
