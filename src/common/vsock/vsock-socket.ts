@@ -42,8 +42,8 @@ const READ_CHUNK = 64 * 1024;
  * One vsock stream connection, as a Node Duplex: bytes written go into the connection's
  * transmit ring, bytes the peer sent come out of its receive ring. The protocol (credit,
  * SHUTDOWN, RST) is the engine's; this side only posts requests and moves bytes. `end()` sends
- * SHUTDOWN(SEND) once the written data is out; `destroy()` closes: cleanly (SHUTDOWN both ways,
- * then the peer's RST) when both directions have ended, by RST otherwise.
+ * SHUTDOWN(SEND) once the written data is out; `destroy()` closes cleanly (the data written goes
+ * out, then SHUTDOWN both ways and the peer's RST), `destroy(err)` resets the connection (RST).
  */
 export class VsockSocket extends Duplex {
   private wantRead = false;
@@ -131,8 +131,10 @@ export class VsockSocket extends Duplex {
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
     const s = this.state();
+    // Like close() on a TCP socket: without an error, what was written still goes out, then
+    // SHUTDOWN both ways and the peer's RST (§5.10.6.5); with one, RST at once.
     if (s === V.CS_ESTABLISHED || s === V.CS_CONNECTING || s === V.CS_CLOSING) {
-      const clean = err === null && s !== V.CS_CONNECTING && this.readableEnded && this.writableFinished;
+      const clean = err === null && s !== V.CS_CONNECTING;
       this.request(clean ? V.AR_CLOSE : V.AR_ABORT);
     }
     if (this.pendingWrite) {

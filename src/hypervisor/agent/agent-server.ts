@@ -86,7 +86,7 @@ export class AgentServer {
         // The framing is broken: answer once, then end the connection (it cannot be resynchronised).
         this.errors++;
         this.reply(socket, 0, 0, 'bad-frame', (e as Error).message);
-        socket.end();
+        socket.destroy(); // a clean close: the answer goes out first
         return;
       }
       for (const f of frames) void this.handle(conn, f);

@@ -152,11 +152,12 @@ describe('vsock stream sockets (§5.10.6.5): control plane <-> device on a DPU c
     await p.stop();
   });
 
-  it('destroy() aborts with RST: the peer socket errors with reason reset', async () => {
+  it('destroy(err) aborts with RST: the peer socket errors with reason reset', async () => {
     const p = await vsockPair(rig, 'g-abort');
     const serverErr = new Promise<Error>((resolve) => p.driver.endpoint.listen(83, (s) => s.once('error', resolve)));
     const sock = await p.dev.host.connect(83);
-    sock.destroy();
+    sock.on('error', () => undefined);
+    sock.destroy(new Error('abort'));
     expect(await serverErr).toMatchObject({ code: 'QT_VSOCK_RESET', details: { reason: 'reset' } });
     await p.stop();
   });

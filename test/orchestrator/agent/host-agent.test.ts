@@ -60,4 +60,54 @@ describe('host agent: the control plane drives VMs on the host through vsock', (
       'destroyed',
     ]);
   });
+
+  it('shuts a VM down gracefully: the guest acknowledges by halting its vCPUs', async () => {
+    const vm = await agent.client.createVm({ name: 'vm-b', vcpus: 2, memoryMiB: 2 });
+    await agent.client.startVm(vm.id);
+    const off = await agent.client.shutdownVm(vm.id, 5_000);
+    expect(off.state).toBe('shutoff');
+    expect(events.filter((e) => e.name === 'vm-b').at(-1)).toMatchObject({ state: 'shutoff', reason: 'vm.shutdown' });
+    // It can start again after a shutdown.
+    expect((await agent.client.startVm(vm.id)).state).toBe('running');
+    await agent.client.destroyVm(vm.id);
+  });
+
+  it('refuses illegal transitions, unknown VMs, taken names and more memory than the pool has; nothing changes', async () => {
+    const vm = await agent.client.createVm({ name: 'vm-c', vcpus: 1, memoryMiB: 1 });
+    await expect(agent.client.pauseVm(vm.id)).rejects.toMatchObject({
+      code: 'QT_INVALID_STATE',
+      details: { status: 'bad-state' },
+    });
+    await expect(agent.client.resumeVm(vm.id)).rejects.toMatchObject({ code: 'QT_INVALID_STATE' });
+    await expect(agent.client.stopVm(vm.id)).rejects.toMatchObject({ code: 'QT_INVALID_STATE' });
+    await expect(agent.client.startVm(9999)).rejects.toMatchObject({ code: 'QT_NOT_FOUND' });
+    await expect(agent.client.createVm({ name: 'vm-c', vcpus: 1, memoryMiB: 1 })).rejects.toMatchObject({
+      code: 'QT_INVALID_ARGUMENT',
+      details: { status: 'exists' },
+    });
+    await expect(agent.client.createVm({ name: 'vm-big', vcpus: 1, memoryMiB: 128 })).rejects.toMatchObject({
+      code: 'QT_OUT_OF_MEMORY',
+    });
+    // Checked before anything is sent: the field, the range, the value.
+    await expect(agent.client.createVm({ name: 'vm-d', vcpus: 0, memoryMiB: 1 })).rejects.toThrow(
+      /vm.create.vcpus: expected an integer in \[1, 64\], got 0/,
+    );
+    expect((await agent.client.listVms()).map((v) => [v.name, v.state])).toEqual([['vm-c', 'defined']]);
+    await agent.client.destroyVm(vm.id);
+  });
+
+  it('hotplugs and unplugs devices on a running VM', async () => {
+    const vm = await agent.client.createVm({ name: 'vm-e', vcpus: 1, memoryMiB: 1 });
+    await agent.client.startVm(vm.id);
+    const a = await agent.client.hotplug(vm.id, { id: 'net0', kind: 'net' });
+    expect(a.devices).toEqual([{ id: 'net0', kind: 'net' }]);
+    await expect(agent.client.hotplug(vm.id, { id: 'net0', kind: 'blk' })).rejects.toMatchObject({
+      details: { status: 'exists' },
+    });
+    await agent.client.hotplug(vm.id, { id: 'disk0', kind: 'blk' });
+    expect((await agent.client.unplug(vm.id, 'net0')).devices).toEqual([{ id: 'disk0', kind: 'blk' }]);
+    await expect(agent.client.unplug(vm.id, 'net0')).rejects.toMatchObject({ code: 'QT_NOT_FOUND' });
+    await agent.client.destroyVm(vm.id);
+    expect((await agent.client.stats()).pool.usedBytes).toBe(0);
+  });
 });
