@@ -14,7 +14,7 @@
 // State 'GAGT' (in guest RAM, QGA_STATE_BYTES):
 //   +0  u32 magic  +4 u32 vs (vsock driver state)  +8 u32 clock (host address of a u64 ns clock,
 //   written by the vCPU before each poll: time is injected)  +12 u32 vcpu
-//   +16 u64 bootNs  +24 u64 requests  +32 u64 badFrames  +40 u64 polls
+//   +16 u64 bootNs (clock at the first poll)  +24 u64 requests  +32 u64 badFrames  +40 u64 polls
 //   +48 u32 halting (a SHUTDOWN was answered)  +52 u32 reserved
 //   +64 u32 adopted[maxConns]  generation + 1 of each connection this agent has taken (0: none)
 //   +128 scratch: one request header, then one response frame
@@ -41,7 +41,7 @@ import { GV_ENDPOINT, GV_RX_DRV } from './vsock-driver';
 import { gvsockArm, gvsockRun } from './vsock-driver';
 import { GD_IRQ } from './driver-state';
 import {
-  AR_ABORT,
+  AR_CLOSE,
   AR_RELEASE,
   CONN_APP_REQ,
   CONN_GENERATION,
@@ -100,7 +100,7 @@ export function gagentInit(ga: usize, vs: usize, clock: usize, vcpu: u32): i32 {
   store<u32>(ga, <u32>vs, GA_VS);
   store<u32>(ga, <u32>clock, GA_CLOCK);
   store<u32>(ga, vcpu, GA_VCPU);
-  store<u64>(ga, atomic.load<u64>(clock), GA_BOOT);
+  store<u64>(ga, 0, GA_BOOT); // taken from the clock at the first poll (the vCPU writes it before each)
   // Listener slot 0: the port, then (release) the active word.
   store<u32>(ep + EP_LISTENERS, QGA_PORT);
   atomic.store<u32>(ep + EP_LISTENERS, 1, 4);
@@ -118,6 +118,7 @@ export function gagentPoll(ga: usize, waitNs: i64): i32 {
   const ep = <usize>load<u32>(vs, GV_ENDPOINT);
   const irq = <usize>load<u32>(<usize>load<u32>(vs, GV_RX_DRV), GD_IRQ);
   store<u64>(ga, load<u64>(ga, GA_POLLS) + 1, GA_POLLS);
+  if (load<u64>(ga, GA_BOOT) == 0) store<u64>(ga, atomic.load<u64>(<usize>load<u32>(ga, GA_CLOCK)), GA_BOOT);
   const seen = atomic.load<i32>(irq);
   let work = gvsockRun(vs, 64);
   if (work < 0) return -1;
@@ -173,10 +174,10 @@ function answerOne(ga: usize, ep: usize, c: usize, i: u32): bool {
   copyFromRing(h, rxRing(ep, i), ringBytes, tail, AF_HEADER_BYTES);
   const length = load<u32>(h, AF_OFF_LENGTH);
   if (load<u32>(h, AF_OFF_MAGIC) != AF_MAGIC || length > QGA_MAX_BODY) {
-    // The stream cannot be resynchronised: say why, then reset the connection.
+    // The stream cannot be resynchronised: say why, then close the connection (the answer first).
     store<u64>(ga, load<u64>(ga, GA_BAD) + 1, GA_BAD);
     respond(ep, c, i, h, AFS_BAD_FRAME, 0, 0);
-    atomic.or<u32>(c + CONN_APP_REQ, AR_ABORT);
+    atomic.or<u32>(c + CONN_APP_REQ, AR_CLOSE);
     atomic.store<u32>(c, atomic.load<u32>(c, CONN_RX_CNT), CONN_RX_TAIL);
     return false;
   }
