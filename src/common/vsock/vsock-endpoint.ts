@@ -162,7 +162,8 @@ export class VsockEndpoint {
       const known = this.sockets.get(i);
       if (known) {
         known.service();
-        continue;
+        // A socket whose slot was freed is forgotten here: the slot may already hold a new connection.
+        if (this.sockets.get(i) === known) continue;
       }
       const s = Atomics.load(this.i32, (conn + V.CONN_STATE) >> 2);
       if (s !== V.CS_ESTABLISHED && s !== V.CS_CLOSED) continue;

@@ -180,6 +180,20 @@ describe('vsock stream sockets (§5.10.6.5): control plane <-> device on a DPU c
     await p.stop();
   });
 
+  it('reuses slots: 20 connections one after another through one slot on each side', async () => {
+    const p = await vsockPair(rig, 'g-reuse', { maxConns: 1, geometry: { maxConns: 1 } });
+    p.driver.endpoint.listen(87, (s) => s.pipe(s));
+    for (let i = 0; i < 20; i++) {
+      const sock = await p.dev.host.connect(87);
+      sock.write(`#${i}`);
+      expect((await readBytes(sock, `#${i}`.length)).toString()).toBe(`#${i}`);
+      sock.destroy();
+      await until(() => p.dev.host.socketCount + p.driver.endpoint.socketCount === 0, `connection ${i} released`);
+    }
+    expect(p.dev.stats().endpoint.connsOpened).toBe(20);
+    await p.stop();
+  });
+
   it('a transport reset ends every connection on both sides; listeners stay and take new ones (§5.10.6.7)', async () => {
     const p = await vsockPair(rig, 'g-reset');
     const serverErr: Error[] = [];
