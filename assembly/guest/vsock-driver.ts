@@ -255,6 +255,8 @@ export function gvsockRun(vs: usize, budget: u32): i32 {
       len = bufBytes;
       store<u64>(vs + GV_RX_TRUNCATED, load<u64>(vs + GV_RX_TRUNCATED) + 1);
     }
+    // SAFETY: the reap returns only tokens < N that were in flight, and len <= bufBytes (above):
+    // the segment is one of the rx buffers laid out inside the driver's area.
     store<u32>(seg, <u32>(ram + <usize>(rxBuf + <u64>t * <u64>bufBytes)));
     store<u32>(seg, len, 4);
     epReceive(ep, seg, 1, len);
