@@ -20,6 +20,7 @@ import {
   CONN_LOCAL_PORT,
   CONN_LOCAL_SHUT,
   CONN_PEER_PORT,
+  CONN_PEER_SHUT,
   CONN_PENDING,
   CONN_RX_CNT,
   CONN_RX_TAIL,
@@ -140,9 +141,16 @@ function shut(c: usize, flags: u32): void {
 /** Bytes the transmit side may send on `c` now: unsent data, within the peer's credit. */
 export function sendable(c: usize): u32 {
   if ((load<u32>(c, CONN_FLAGS) & CF_SHUT_SENT) != 0) return 0; // no data after our SHUTDOWN(SEND)
+  if ((load<u32>(c, CONN_PEER_SHUT) & VSOCK_SHUTDOWN_RCV) != 0) return 0; // the peer receives no more (§5.10.6.5)
   const avail = atomic.load<u32>(c, CONN_TX_HEAD) - load<u32>(c, CONN_TX_CNT);
   const credit = peerFree(c);
   return avail < credit ? avail : credit;
+}
+
+/** True when nothing written is waiting to go out (or can ever go: the peer shut its receiving side). */
+export function txDrained(c: usize): bool {
+  if ((load<u32>(c, CONN_PEER_SHUT) & VSOCK_SHUTDOWN_RCV) != 0) return true;
+  return atomic.load<u32>(c, CONN_TX_HEAD) == load<u32>(c, CONN_TX_CNT);
 }
 
 /**
@@ -179,6 +187,6 @@ function owed(c: usize, room: u32): u32 {
   const packets = (data + r - 1) / r;
   n += packets;
   if ((p & P_CREDIT_UPDATE) != 0 && packets == 0) n++;
-  if ((p & P_SHUTDOWN) != 0 && atomic.load<u32>(c, CONN_TX_HEAD) == load<u32>(c, CONN_TX_CNT)) n++;
+  if ((p & P_SHUTDOWN) != 0 && txDrained(c)) n++;
   return n;
 }

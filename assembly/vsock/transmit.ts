@@ -17,7 +17,6 @@ import {
   CONN_RX_TAIL,
   CONN_STATE,
   CONN_TX_CNT,
-  CONN_TX_HEAD,
   CS_CLOSED,
   CS_CLOSING,
   CS_CONNECTING,
@@ -62,7 +61,7 @@ import {
   writeHeader,
 } from './packet';
 import { ringToSegs, scatter } from './seg-copy';
-import { sendable } from './requests';
+import { sendable, txDrained } from './requests';
 
 /**
  * Writes the next packet into the segments (at least a header's room: `cap` >= 44) with at most
@@ -129,7 +128,7 @@ function connPacket(ep: usize, c: usize, i: u32, segs: usize, nsegs: u32, payloa
     markAppSignal(ep); // room in the tx ring for a writer that waits
     return control(ep, segs, nsegs, local, peer, VSOCK_OP_RW, 0, c, n);
   }
-  if ((p & P_SHUTDOWN) != 0 && atomic.load<u32>(c, CONN_TX_HEAD) == load<u32>(c, CONN_TX_CNT)) {
+  if ((p & P_SHUTDOWN) != 0 && txDrained(c)) {
     const flags = load<u32>(c, CONN_LOCAL_SHUT);
     store<u32>(c, p & ~P_SHUTDOWN, CONN_PENDING);
     if ((flags & VSOCK_SHUTDOWN_SEND) != 0) store<u32>(c, load<u32>(c, CONN_FLAGS) | CF_SHUT_SENT, CONN_FLAGS);

@@ -120,6 +120,10 @@ export class VsockSocket extends Duplex {
       cb(this.closedError('write'));
       return;
     }
+    if ((this.word(V.CONN_PEER_SHUT) & V.VSOCK_SHUTDOWN_RCV) !== 0) {
+      cb(this.peerShutError());
+      return;
+    }
     this.pendingWrite = { buf: chunk, off: 0, cb };
     if (s === V.CS_ESTABLISHED) this.flush();
   }
@@ -224,6 +228,11 @@ export class VsockSocket extends Duplex {
   private flush(): void {
     const w = this.pendingWrite;
     if (!w) return;
+    if ((this.word(V.CONN_PEER_SHUT) & V.VSOCK_SHUTDOWN_RCV) !== 0) {
+      this.pendingWrite = null;
+      w.cb(this.peerShutError());
+      return;
+    }
     const { i32, u8, conn, txRing, ringBytes } = this.slot;
     const head = this.word(V.CONN_TX_HEAD);
     const tail = Atomics.load(i32, (conn + V.CONN_TX_CNT) >> 2) >>> 0;
@@ -262,6 +271,15 @@ export class VsockSocket extends Duplex {
       return;
     }
     if (!this.destroyed) this.destroy(this.closedError('connection'));
+  }
+
+  /** The peer said it receives no more (SHUTDOWN with RCV, §5.10.6.5): what is written cannot be delivered. */
+  private peerShutError(): QingtianError {
+    return new QingtianError(
+      ErrorCode.VsockReset,
+      `vsock write on port ${this.localPort} -> ${this.remotePort}: the peer shut down its receiving side`,
+      { reason: 'peer-shutdown', localPort: this.localPort, remotePort: this.remotePort },
+    );
   }
 
   private closedError(what: string): QingtianError {
