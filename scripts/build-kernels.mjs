@@ -11,13 +11,14 @@
 // runs it over every module built here.
 //
 // Then the layout constants: every immutable global a family's base build exports (offsets,
-// sizes, magics, flags, status codes; not the per-version QT_* metadata) is written to
-// src/generated/<folder>.ts, where <folder> is the assembly/ folder that declares it
-// (scripts/kernel-constants.mjs). That is the only place TypeScript takes a kernel constant from.
+// sizes, magics, flags, status codes; not the per-version QT_* metadata, nor a value that differs
+// between the family's flavours) is written to src/generated/<folder>.ts, where <folder> is the
+// assembly/ folder that declares it (scripts/kernel-constants.mjs). That is the only place
+// TypeScript takes a kernel constant from (docs/design.md, "Layout constants: one source").
 // To give TS a constant: declare it `export const NAME: <type> = ...` in the kernel's source
-// (prefixed by subsystem), export it from the family's index.ts, rebuild, import it from
-// src/generated/<folder>.js. The generated files are committed; CI rebuilds them and fails when
-// they differ from the commit.
+// (prefixed by subsystem), export it from the family's index.ts, run `npm run build:kernels`,
+// import it from src/generated/<folder>.js, and commit the regenerated file. The generated files
+// are committed; .ci/run rebuilds them and fails when they differ from the commit.
 import { readdirSync, readFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';

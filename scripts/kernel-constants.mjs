@@ -2,14 +2,16 @@
 // of assembly/ that declares exported constants (a family, or `common` for the shared layouts).
 // scripts/build-kernels.mjs drives it: `collector()` rides along as an asc transform while a
 // family's base build compiles and records, for every name the entry file exports, where it is
-// declared and with which type; `readValues()` then reads the values from the built module; after
-// every family is built, `writeGenerated()` writes the files.
+// declared and with which type; `readValues()` then reads the values from the built module's bytes
+// (for flavours too, to find values that differ between them); after every family is built,
+// `writeGenerated()` writes the files, prettier-formatted, only where their text changed.
 //
 // One source: a constant lands in the file of the folder that declares it, however many
 // families export it (netsim re-exports the cc layout; core re-exports assembly/common), and
 // the build fails if one name is declared twice in one folder or two families disagree on it.
-// QT_* names are left out: they are metadata of one module version (QT_VERSION,
-// QT_SELF_TEST_BYTES, ...), read from the module being loaded, never from a build-time copy.
+// Left out: QT_* names, metadata of one module version (QT_VERSION, QT_SELF_TEST_BYTES, ...) read
+// from the module being loaded, and any constant whose value differs between a family's flavours
+// (named in the file's header). Neither has one value a build-time copy could hold.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import * as prettier from 'prettier';

@@ -46,6 +46,7 @@ export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {
 //   +128 u32 response  written by the core: the last request it answered
 //   +192 u64 served    requests answered
 export const ECHO_MAGIC: u32 = 0x4f484345; // 'ECHO'
+export const ECHO_LAYOUT: u32 = 1;
 export const ECHO_REQUEST: i32 = 64;
 export const ECHO_RESPONSE: i32 = 128;
 export const ECHO_SERVED: i32 = 192;
@@ -66,6 +67,7 @@ export function core_echo(state: usize, budget: i32): i32 {
 //   +64 u32 target   +68 u32 lengthBytes (multiple of 64)   +72 u32 seed   +76 u32 cursor
 //   +80 u64 passes   +88 u64 linesWritten
 export const FILL_MAGIC: u32 = 0x4c4c4946; // 'FILL'
+export const FILL_LAYOUT: u32 = 1;
 export const FILL_TARGET: i32 = 64;
 export const FILL_LENGTH: i32 = 68;
 export const FILL_SEED: i32 = 72;
@@ -76,7 +78,7 @@ export const FILL_BYTES: i32 = 128;
 export const E_BAD_STATE: i32 = -1;
 
 export function core_fill(state: usize, budget: i32): i32 {
-  if (!headerOk(state, FILL_MAGIC, 1, FILL_BYTES)) return E_BAD_STATE;
+  if (!headerOk(state, FILL_MAGIC, FILL_LAYOUT, FILL_BYTES)) return E_BAD_STATE;
   const target = load<u32>(state, FILL_TARGET);
   const length = load<u32>(state, FILL_LENGTH);
   // Host-written, but checked anyway: a job must never write outside host memory.

@@ -15,6 +15,7 @@ import { gpaContig, gpaToHost } from '../common/gpa';
 import { VQ_REJ_ADDR, VQ_REJ_ORDER, VQ_REJ_SEGS, VQ_REJ_TOO_LONG, VQ_MAX_SEGS } from './queue-state';
 
 export const BR_MAGIC: u32 = 0x52425156; // 'VQBR'
+export const BR_LAYOUT: u32 = 1;
 export const BR_MAX_CHAINS: u32 = 64;
 export const BR_SEG_CAP: u32 = 68;
 export const BR_SEG_USED: u32 = 72;

@@ -21,6 +21,8 @@ export {
   USED_IDX,
   USED_RING,
   USED_ELEM_BYTES,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_F_NO_NOTIFY,
   EVS_OFF_WRAP,
   EVS_FLAGS,
@@ -102,6 +104,7 @@ export {
 } from './queue-state';
 export {
   BR_MAGIC,
+  BR_LAYOUT,
   BR_MAX_CHAINS,
   BR_SEG_CAP,
   BR_SEG_USED,
@@ -121,6 +124,7 @@ export {
 } from './burst';
 export {
   LB_MAGIC,
+  LB_LAYOUT,
   LB_VQ,
   LB_BURST,
   LB_STATUS,

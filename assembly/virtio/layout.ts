@@ -37,6 +37,8 @@ export const USED_FLAGS: u32 = 0;
 export const USED_IDX: u32 = 2;
 export const USED_RING: u32 = 4;
 export const USED_ELEM_BYTES: u32 = 8;
+export const USED_ELEM_ID: u32 = 0;
+export const USED_ELEM_LEN: u32 = 4;
 export const USED_F_NO_NOTIFY: u16 = 1;
 
 export const EVS_OFF_WRAP: u32 = 0;

@@ -19,6 +19,8 @@ import {
   USED_FLAGS,
   USED_F_NO_NOTIFY,
   USED_IDX,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_RING,
   needEvent,
 } from './layout';
@@ -220,8 +222,8 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     }
     // SAFETY: (u & mask) < N; the element lies inside the used area checked at setup.
     const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
-    store<u32>(e, <u32>load<u16>(rec, CH_ID), 0);
-    store<u32>(e, load<u32>(rec, CH_USED_LEN), 4); // E4: len before idx, never more than written
+    store<u32>(e, <u32>load<u16>(rec, CH_ID), USED_ELEM_ID);
+    store<u32>(e, load<u32>(rec, CH_USED_LEN), USED_ELEM_LEN); // E4: len before idx, never more than written
     for (let r: u32 = 0; r < run; r++) {
       const head = <u32>load<u16>(chainAt(burst, k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);

@@ -222,6 +222,7 @@ export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
   let availIdx = 0;
   let slot = 0;
   let wrap = 1;
+  const availIdxAt = BigInt(AVAIL_IDX);
   const refill = (): void => {
     if (features.packed) {
       for (let k = 0; k < 32; k++) {
@@ -235,7 +236,7 @@ export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
       for (let k = 0; k < 32; k++)
         r.setUint16(Number(q.driverGpa) + AVAIL_RING + 2 * ((availIdx + k) % n), (availIdx + k) % n, true);
       availIdx = (availIdx + 32) & 0xffff;
-      Atomics.store(u16, g.host(q.driverGpa + BigInt(AVAIL_IDX)) >> 1, availIdx);
+      Atomics.store(u16, g.host(q.driverGpa + availIdxAt) >> 1, availIdx);
     }
   };
   const cycle = (): number => {

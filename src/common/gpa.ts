@@ -24,9 +24,13 @@ import {
 /** Bytes of a guest memory map region, from its start to the end of its last slot; magic and layout version. */
 export { GMAP_BYTES, GMAP_MAGIC, GMAP_LAYOUT };
 
+/** One slot of a guest memory map: guest-physical [gpaStart, gpaStart + sizeBytes) at host address hostBase. */
 export interface GuestSlot {
+  /** First guest-physical address of the slot. */
   gpaStart: bigint;
+  /** Its size, bytes. */
   sizeBytes: bigint;
+  /** Where it starts in host memory. */
   hostBase: number;
 }
 

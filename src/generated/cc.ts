@@ -27,6 +27,8 @@ export const S_HPCC_STAGE = 32;
 // assembly/cc/index.ts
 /** 'CCST' (u32) */
 export const CC_MAGIC = 0x54534343;
+/** u32 */
+export const CC_LAYOUT = 1;
 /** i32 */
 export const CC_FLOW_COUNT = 64;
 /** i32 */

@@ -5,6 +5,8 @@
 // assembly/core/index.ts
 /** 'ECHO' (u32) */
 export const ECHO_MAGIC = 0x4f484345;
+/** u32 */
+export const ECHO_LAYOUT = 1;
 /** i32 */
 export const ECHO_REQUEST = 64;
 /** i32 */
@@ -15,6 +17,8 @@ export const ECHO_SERVED = 192;
 export const ECHO_BYTES = 256;
 /** 'FILL' (u32) */
 export const FILL_MAGIC = 0x4c4c4946;
+/** u32 */
+export const FILL_LAYOUT = 1;
 /** i32 */
 export const FILL_TARGET = 64;
 /** i32 */

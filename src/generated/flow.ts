@@ -45,6 +45,28 @@ export const FC_E_RANGE = -2;
 export const FC_E_BUSY = -3;
 /** 4288, a multiple of 64 (u32 = <u32>QUEUE + (QUEUE_NODES << 3)) */
 export const FC_CTRL_BYTES = 4288;
+/** A slot index meaning "none" (slot indexes are below 2^25). (u32) */
+export const FC_NO_SLOT = 0xffffffff;
+/** usize */
+export const FC_INFO_HASH = 0;
+/** usize */
+export const FC_INFO_BUCKET1 = 4;
+/** usize */
+export const FC_INFO_BUCKET2 = 8;
+/** usize */
+export const FC_INFO_TAG = 12;
+/** usize */
+export const FC_INFO_SLOT = 16;
+/** u32 */
+export const FC_INFO_BYTES = 20;
+
+// assembly/flow/left-right.ts
+/** usize */
+export const LR_ACTIVE = 64;
+/** usize */
+export const LR_READERS0 = 128;
+/** usize */
+export const LR_READER_STRIDE = 64;
 
 // assembly/flow/lpm-layout.ts
 /** 'FLPM' (u32) */

@@ -16,6 +16,8 @@ export const WHEEL_BUCKETS = 32768;
 /** 'NSIM' (u32) */
 export const NSIM_MAGIC = 0x4d49534e;
 /** u32 */
+export const NSIM_LAYOUT = 1;
+/** u32 */
 export const CONFIG_BYTES = 512;
 /** u32 counts (usize) */
 export const C_NODES = 64;
@@ -365,6 +367,14 @@ export const SACK_BITS = 256;
 export const HIST_BINS = 256;
 /** i64 time, u32 port, u32 bytes (u32) */
 export const SERIES_BYTES = 16;
+/** usize */
+export const SR_TIME = 0;
+/** usize */
+export const SR_PORT = 8;
+/** usize */
+export const SR_BYTES = 12;
+/** u32 */
+export const ROUTE_FIRST_SHIFT = 8;
 /** arg = packet (u32) */
 export const EV_ARRIVE = 0;
 /** arg = port (u32) */

@@ -6,6 +6,8 @@
 /** 'VQBR' (u32) */
 export const BR_MAGIC = 0x52425156;
 /** u32 */
+export const BR_LAYOUT = 1;
+/** u32 */
 export const BR_MAX_CHAINS = 64;
 /** u32 */
 export const BR_SEG_CAP = 68;
@@ -79,6 +81,10 @@ export const USED_IDX = 2;
 export const USED_RING = 4;
 /** u32 */
 export const USED_ELEM_BYTES = 8;
+/** u32 */
+export const USED_ELEM_ID = 0;
+/** u32 */
+export const USED_ELEM_LEN = 4;
 /** u16 */
 export const USED_F_NO_NOTIFY = 1;
 /** u32 */
@@ -111,6 +117,8 @@ export const STATUS_DEVICE_NEEDS_RESET = 64;
 // assembly/virtio/loopback.ts
 /** 'VLBK' (u32) */
 export const LB_MAGIC = 0x4b424c56;
+/** u32 */
+export const LB_LAYOUT = 1;
 /** u32 */
 export const LB_VQ = 64;
 /** u32 */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crc16t10dif, HostMemory, LoaderRuntime, T10Dif, type T10DifOptions } from '../../../src/index.js';
+import { crc16t10dif, T10Dif, type T10DifOptions } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { bytes, FLAVOURS } from '../ec/helpers.js';
 
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostMemory, LoaderRuntime } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { FLAVOURS } from './helpers.js';
 import { EC_E_ARGS, EC_E_RANGE } from '../../../src/generated/ec.js';
 
