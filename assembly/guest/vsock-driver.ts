@@ -123,8 +123,9 @@ export function gvsockInit(
   const cid = load<u64>(config);
   if (!guestCidOk(cid)) return -1;
   const vs = ramBase + <usize>areaGpa;
-  // SAFETY: [areaGpa, areaGpa + areaBytes) lies inside guest RAM (checked above).
-  memory.fill(vs, 0, GV_STATE_BYTES);
+  // SAFETY: [areaGpa, areaGpa + areaBytes) lies inside guest RAM (checked above). The whole area
+  // starts zeroed, rings included: a rebooted guest must not read the last boot's used index.
+  memory.fill(vs, 0, areaBytes);
   store<u32>(vs, GV_MAGIC);
   store<u32>(vs, flags, GV_FLAGS);
   store<u32>(vs, <u32>ramBase, GV_RAM_BASE);
