@@ -20,6 +20,7 @@ import {
 } from './loopback-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
+import { vmAgentStep } from './vm-agent';
 import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
@@ -334,6 +335,11 @@ export {
 // A VM's control block and the program of a VM with no workload (assembly/guest/vm-control.ts).
 export function gvm_idle(ctl: usize, waitNs: i64): i32 {
   return vmIdleStep(ctl, waitNs);
+}
+
+// vCPU 0 of a VM whose guest runs the guest agent (assembly/guest/vm-agent.ts).
+export function gvm_agent(ctl: usize, vs: usize, ga: usize, waitNs: i64): i32 {
+  return vmAgentStep(ctl, vs, ga, waitNs);
 }
 
 export {

@@ -6,6 +6,8 @@ import { AgentError } from './protocol/status.js';
 
 /** How long a vCPU takes to see a change of its control block, at most (its idle sleep). */
 const IDLE_WAIT_NS = 1_000_000_000n;
+/** The guest agent's longest sleep between polls: a pause or power button is seen within it. */
+const AGENT_WAIT_NS = 50_000_000n;
 /** How long the agent waits for vCPUs to park, resume or leave before it gives up (ms). */
 const SETTLE_MS = 5_000;
 
@@ -37,6 +39,8 @@ export class AgentVm {
     readonly vcpus: number,
     readonly ram: Region,
     readonly ctl: Region,
+    /** GPAs of the guest agent's vsock driver and state, when the guest runs one on vCPU 0. */
+    readonly guestAgent: { vsGpa: number; gaGpa: number } | null = null,
   ) {
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
@@ -86,8 +90,12 @@ export class AgentVm {
     for (let i = 0; i < this.vcpus; i++) {
       const t = new GuestVcpu(this.host, `${this.name}:vcpu${i}`);
       this.vcpuThreads.push(t);
+      const ga = i === 0 ? this.guestAgent : null;
+      const [fn, args]: [string, (number | bigint)[]] = ga
+        ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, AGENT_WAIT_NS]]
+        : ['gvm_idle', [this.ctl.base, IDLE_WAIT_NS]];
       this.programs.push(
-        t.runProgram('gvm_idle', [this.ctl.base, IDLE_WAIT_NS], this.ctl.base).then(
+        t.runProgram(fn, args, this.ctl.base).then(
           (r) => this.host.onProgramExit(this, r.exit),
           () => this.host.onProgramExit(this, 'failed'),
         ),

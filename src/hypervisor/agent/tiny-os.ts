@@ -73,8 +73,28 @@ export class TinyOs implements VmHost {
       const pool = this.needPool();
       if (this.names.has(a.name))
         throw new AgentError('exists', `vm.create name: ${JSON.stringify(a.name)} is already used`);
+      const ids = new Set<string>();
+      for (const [i, d] of (a.devices ?? []).entries()) {
+        if (ids.has(d.id))
+          throw new AgentError('bad-request', `vm.create devices[${i}].id: ${JSON.stringify(d.id)} appears twice`);
+        ids.add(d.id);
+      }
+      const bytes = a.memoryMiB << 20;
+      if (a.guestAgent) {
+        const { vsGpa, gaGpa } = a.guestAgent;
+        if (vsGpa % 64 !== 0 || vsGpa + C.GV_STATE_BYTES > bytes)
+          throw new AgentError(
+            'bad-request',
+            `vm.create guestAgent.vsGpa: expected a 64-byte aligned GPA below ${bytes - C.GV_STATE_BYTES}, got ${vsGpa}`,
+          );
+        if (gaGpa % 64 !== 0 || gaGpa + C.QGA_STATE_BYTES > bytes)
+          throw new AgentError(
+            'bad-request',
+            `vm.create guestAgent.gaGpa: expected a 64-byte aligned GPA below ${bytes - C.QGA_STATE_BYTES}, got ${gaGpa}`,
+          );
+      }
       const owner = `vm:${a.name}`;
-      const ram = pool.take(`${owner}:ram`, owner, 'guest-ram', a.memoryMiB << 20, 65536);
+      const ram = pool.take(`${owner}:ram`, owner, 'guest-ram', bytes, 65536);
       const ctl = ram && pool.take(`${owner}:ctl`, owner, 'device-state', C.VMC_BYTES);
       if (!ram || !ctl) {
         if (ram) pool.give(ram, owner);
@@ -84,7 +104,8 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl);
+      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null);
+      for (const d of a.devices ?? []) vm.devices.set(d.id, d);
       this.vms.set(vm.id, vm);
       this.names.add(vm.name);
       this.emitState(vm, 'none', 'vm.create');

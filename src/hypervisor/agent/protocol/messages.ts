@@ -83,7 +83,18 @@ export const MESSAGES = {
   'agent.stats': { type: 3, request: empty, response: agentStats },
   'vm.create': {
     type: 10,
-    request: z.strictObject({ name: nameString(48), vcpus: intIn(1, 64), memoryMiB: intIn(1, 3072) }),
+    request: z.strictObject({
+      name: nameString(48),
+      vcpus: intIn(1, 64),
+      memoryMiB: intIn(1, 3072),
+      /** Devices the VM is created with (their backends live on the DPU side; the agent records them). */
+      devices: z.array(device).max(16).optional(),
+      /**
+       * The guest runs the guest agent on vCPU 0 over a vsock driver the firmware laid out at
+       * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
+       */
+      guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
+    }),
     response: vmInfoSchema,
   },
   'vm.start': { type: 11, request: vmRef, response: vmInfoSchema },
