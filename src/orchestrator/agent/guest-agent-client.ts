@@ -15,8 +15,9 @@ export interface GuestInfo {
   uptimeNs: bigint;
   /** Requests the agent has answered (this one included). */
   requests: bigint;
-  /** Payload bytes its vsock endpoint received and sent. */
+  /** Payload bytes its vsock endpoint received. */
   rxBytes: bigint;
+  /** Payload bytes its vsock endpoint sent. */
   txBytes: bigint;
   /** Rounds of its poll loop. */
   polls: bigint;

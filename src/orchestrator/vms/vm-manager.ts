@@ -159,7 +159,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     return (await this.hostAgent()).client.stats();
   }
 
-  /** The host agent, booting it if it is not up yet (the control plane's only channel to the host). */
+  /** @internal the host agent, booted if it is not up yet (the control plane's only channel to the host) */
   async hostAgent(): Promise<HostAgent> {
     this.assertOpen();
     this.agentBoot ??= HostAgent.boot(this.deps, {

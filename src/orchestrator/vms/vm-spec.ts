@@ -6,6 +6,7 @@ import { intIn } from '../../common/validate.js';
  * runs the guest agent on it (vCPU 0, port 1025: ping, info, acknowledged shutdown).
  */
 export interface VsockDeviceSpec {
+  /** The device kind. */
   kind: 'vsock';
   /** The device's name inside the VM. Default 'vsock0'. */
   id?: string | undefined;

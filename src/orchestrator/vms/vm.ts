@@ -18,6 +18,7 @@ export interface VmStateEvent {
   vm: string;
   /** Its id on the host agent. */
   id: number;
+  /** The state now. */
   state: VmState;
   /** The state before; 'none' for the creation. */
   previous: VmState | 'none';
@@ -86,7 +87,7 @@ export class Vm extends EventEmitter<VmEvents> {
     /** The spec the VM was created with (checked, defaults not filled in). */
     readonly spec: Readonly<VmSpec>,
     private readonly map: VmMemoryMap,
-    /** The VM's vsock device, if it has one. */
+    /** @internal the VM's vsock device, if it has one */
     readonly vsock: VmVsock | null,
   ) {
     super();

@@ -47,9 +47,26 @@ const poolStats = z.strictObject({
   regions: z.number().int().nonnegative(),
 });
 
-const agentStats = z.strictObject({
-  uptimeMs: z.number().nonnegative(),
+/** The host agent's own figures, as `agent.stats` answers. */
+export interface AgentStats {
+  /** Since the agent started, ms. */
+  uptimeMs: number;
   /** The agent thread's own CPU time (its worker thread only, not its vCPUs), ns. */
+  cpuNs: number;
+  /** Requests served. */
+  requests: number;
+  /** Requests refused or failed. */
+  errors: number;
+  /** VMs held. */
+  vms: number;
+  /** vCPU threads running. */
+  vcpuThreads: number;
+  /** The memory pool the control plane granted: total, used and free bytes, live regions. */
+  pool: { totalBytes: number; usedBytes: number; freeBytes: number; regions: number };
+}
+
+const agentStats: z.ZodType<AgentStats> = z.strictObject({
+  uptimeMs: z.number().nonnegative(),
   cpuNs: z.number().nonnegative(),
   requests: z.number().int().nonnegative(),
   errors: z.number().int().nonnegative(),
@@ -57,7 +74,6 @@ const agentStats = z.strictObject({
   vcpuThreads: z.number().int().nonnegative(),
   pool: poolStats,
 });
-export type AgentStats = z.infer<typeof agentStats>;
 
 const vcpuStats = z.strictObject({
   index: z.number().int().nonnegative(),
