@@ -8,6 +8,7 @@
 //   +24 u32 exited  vCPUs whose program ended                      +28 i32 wake (bumped on every change)
 //   +32 u64 ticks   iterations of the guest programs (proof the vCPUs run)
 //   +40 u64 clock   ns, written by each vCPU before it enters the guest (time is injected)
+//   +48 u32 entered vCPUs that entered their program since the last start (a start is done at vcpus)
 
 export const VMC_MAGIC: u32 = 0x434d5647; // 'GVMC'
 export const VMC_RUN: u32 = 4;
@@ -19,6 +20,7 @@ export const VMC_EXITED: u32 = 24;
 export const VMC_WAKE: u32 = 28;
 export const VMC_TICKS: u32 = 32;
 export const VMC_CLOCK: u32 = 40;
+export const VMC_ENTERED: u32 = 48;
 export const VMC_BYTES: u32 = 64;
 
 export const VMC_RUNNING: u32 = 0;

@@ -18,6 +18,7 @@ import {
 } from '../hypervisor/guest/virtio/vsock-driver.js';
 import { HostMemory } from '../memory/host-memory.js';
 import { HostAgent } from '../orchestrator/agent/host-agent.js';
+import { vms } from './hv-vms.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -30,6 +31,7 @@ import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js
  *   agent-rpc-rtt       AgentClient.ping() to the host agent (frames, JSON, both ends)   peer: Unix-socket echo
  *   agent-cpu-idle      the agent thread's CPU, % of one core, with no VM
  *   agent-cpu-100vms    the same with 100 VMs (16 MiB, 1 vCPU) running, managed (list + stats each second)
+ *   vm-create-start, vms-100-up   VMs through host.vms (hv-vms.ts)
  * Cases are interleaved with their peer, ctx.runs times; medians are reported. The DPU core
  * runs in adaptive mode for the stream (sustained traffic keeps it busy) and in interrupt mode
  * for the round trips and the agent (sparse request/response traffic: a core that spins
@@ -43,6 +45,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     await pool.loadKernel(runtime.kernel('vsock'));
     if (ctx.wants('vsock-stream') || ctx.wants('vsock-rtt')) await streams(ctx, memory, runtime, pool);
     if (ctx.wants('agent-')) await agent(ctx, memory, runtime, pool);
+    if (ctx.wants('vm-create-start') || ctx.wants('vms-100-up')) await vms(ctx, memory, runtime, pool);
   } finally {
     await pool.close();
   }

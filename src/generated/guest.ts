@@ -172,6 +172,8 @@ export const VMC_TICKS = 32;
 /** u32 */
 export const VMC_CLOCK = 40;
 /** u32 */
+export const VMC_ENTERED = 48;
+/** u32 */
 export const VMC_BYTES = 64;
 /** u32 */
 export const VMC_RUNNING = 0;

@@ -8,6 +8,8 @@ import { AgentError } from './protocol/status.js';
 const IDLE_WAIT_NS = 1_000_000_000n;
 /** The guest agent's longest sleep between polls: a pause or power button is seen within it. */
 const AGENT_WAIT_NS = 50_000_000n;
+/** How long vCPU threads may take to come up (thread start is slow on a loaded host). */
+const START_MS = 60_000;
 /** How long the agent waits for vCPUs to park, resume or leave before it gives up (ms). */
 const SETTLE_MS = 5_000;
 
@@ -83,10 +85,11 @@ export class AgentVm {
       throw new AgentError('bad-state', `VM ${this.name} is ${this.state}; this needs ${states.join(' or ')}`);
   }
 
-  /** defined | shutoff -> running: one thread per vCPU, each running the VM's program. */
-  start(): void {
+  /** defined | shutoff -> running: one thread per vCPU, running once each has entered the VM's program. */
+  async start(): Promise<void> {
     this.need('defined', 'shutoff');
-    for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED]) this.set(off, 0);
+    for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
+      this.set(off, 0);
     for (let i = 0; i < this.vcpus; i++) {
       const t = new GuestVcpu(this.host, `${this.name}:vcpu${i}`);
       this.vcpuThreads.push(t);
@@ -100,6 +103,14 @@ export class AgentVm {
           () => this.host.onProgramExit(this, 'failed'),
         ),
       );
+    }
+    try {
+      await this.until(C.VMC_ENTERED, (n) => n >= this.vcpus, 'start', START_MS);
+    } catch (e) {
+      this.set(C.VMC_RUN, C.VMC_STOPPED);
+      this.wake();
+      await this.endThreads();
+      throw e;
     }
     this.state = 'running';
   }

@@ -79,7 +79,7 @@ export class TinyOs implements VmHost {
           throw new AgentError('bad-request', `vm.create devices[${i}].id: ${JSON.stringify(d.id)} appears twice`);
         ids.add(d.id);
       }
-      const bytes = a.memoryMiB << 20;
+      const bytes = a.memoryMiB * 1024 * 1024;
       if (a.guestAgent) {
         const { vsGpa, gaGpa } = a.guestAgent;
         if (vsGpa % 64 !== 0 || vsGpa + C.GV_STATE_BYTES > bytes)

@@ -58,6 +58,8 @@ function program(req: Extract<VcpuRequest, { op: 'program' }>): VcpuReply {
   const w = (off: number): number => (req.ctl + off) >> 2;
   const clock = new BigInt64Array(memory.buffer, req.ctl + C.VMC_CLOCK, 1);
   let steps = 0;
+  Atomics.add(i32, w(C.VMC_ENTERED), 1);
+  Atomics.notify(i32, w(C.VMC_ENTERED));
   for (;;) {
     const run = Atomics.load(i32, w(C.VMC_RUN));
     if (run === C.VMC_STOPPED) {

@@ -163,7 +163,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   async hostAgent(): Promise<HostAgent> {
     this.assertOpen();
     this.agentBoot ??= HostAgent.boot(this.deps, {
-      poolBytes: (this.o.poolMiB ?? 256) << 20,
+      poolBytes: (this.o.poolMiB ?? 256) * 1024 * 1024,
       cid: this.o.agentCid ?? 3,
       core: this.o.core ?? 0,
       timeoutMs: this.o.timeoutMs ?? 10_000,
