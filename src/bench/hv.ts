@@ -45,7 +45,8 @@ export async function run(ctx: BenchContext): Promise<void> {
     await pool.loadKernel(runtime.kernel('vsock'));
     if (ctx.wants('vsock-stream') || ctx.wants('vsock-rtt')) await streams(ctx, memory, runtime, pool);
     if (ctx.wants('agent-')) await agent(ctx, memory, runtime, pool);
-    if (ctx.wants('vm-create-start') || ctx.wants('vms-100-up')) await vms(ctx, memory, runtime, pool);
+    if (ctx.wants('vm-create-start') || ctx.wants('vms-100-up') || ctx.wants('vms-100-up-warm'))
+      await vms(ctx, memory, runtime, pool);
   } finally {
     await pool.close();
   }

@@ -1,8 +1,9 @@
 import type { Region } from '../../common/host-memory-api.js';
 import * as C from '../../generated/guest.js';
-import { GuestVcpu } from '../guest/vcpu.js';
+import type { GuestVcpu } from '../guest/vcpu.js';
 import type { VmInfo, VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import type { VcpuPool } from './vcpu-pool.js';
 
 /** How long a vCPU takes to see a change of its control block, at most (its idle sleep). */
 const IDLE_WAIT_NS = 1_000_000_000n;
@@ -18,6 +19,8 @@ export interface VmHost {
   readonly memory: WebAssembly.Memory;
   readonly sizeBytes: number;
   readonly i32: Int32Array;
+  /** vCPU threads between VMs. */
+  readonly vcpuPool: VcpuPool;
   /** A vCPU's program ended (it halted, or was stopped). */
   onProgramExit(vm: AgentVm, exit: 'halted' | 'stopped' | 'failed'): void;
 }
@@ -33,6 +36,8 @@ export class AgentVm {
   readonly devices = new Map<string, { id: string; kind: 'net' | 'blk' | 'vsock' }>();
   private vcpuThreads: GuestVcpu[] = [];
   private programs: Promise<void>[] = [];
+  /** Per vCPU thread: its program returned (the thread is idle and can serve another VM). */
+  private returned: boolean[] = [];
 
   constructor(
     private readonly host: VmHost,
@@ -91,15 +96,20 @@ export class AgentVm {
     for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
       this.set(off, 0);
     for (let i = 0; i < this.vcpus; i++) {
-      const t = new GuestVcpu(this.host, `${this.name}:vcpu${i}`);
+      const t = this.host.vcpuPool.take(`${this.name}:vcpu${i}`);
       this.vcpuThreads.push(t);
+      const returned = this.returned;
+      returned.push(false);
       const ga = i === 0 ? this.guestAgent : null;
       const [fn, args]: [string, (number | bigint)[]] = ga
         ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, AGENT_WAIT_NS]]
         : ['gvm_idle', [this.ctl.base, IDLE_WAIT_NS]];
       this.programs.push(
         t.runProgram(fn, args, this.ctl.base).then(
-          (r) => this.host.onProgramExit(this, r.exit),
+          (r) => {
+            returned[i] = true;
+            this.host.onProgramExit(this, r.exit);
+          },
           () => this.host.onProgramExit(this, 'failed'),
         ),
       );
@@ -174,14 +184,20 @@ export class AgentVm {
     return this.vcpuThreads.length > 0 ? 'running' : 'exited';
   }
 
-  /** Terminates every vCPU thread (after their programs saw the stop, or at once if they did not). */
+  /**
+   * Lets go of every vCPU thread once its program saw the stop: a thread whose program returned
+   * goes back to the agent's pool; one that did not within a second (or failed) is terminated.
+   */
   async endThreads(): Promise<void> {
     const settled = Promise.allSettled(this.programs);
     const timer = new Promise<void>((r) => setTimeout(r, 1_000).unref());
     await Promise.race([settled, timer]);
-    await Promise.all(this.vcpuThreads.map((t) => t.stop()));
+    const threads = this.vcpuThreads;
+    const returned = this.returned;
     this.vcpuThreads = [];
     this.programs = [];
+    this.returned = [];
+    await Promise.all(threads.map((t, i) => (returned[i] ? this.host.vcpuPool.give(t) : t.stop())));
   }
 
   /** Waits (without blocking the agent) until the control word `off` satisfies `ok`. */

@@ -5,6 +5,7 @@ import { AgentVm, type VmHost } from './agent-vm.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { AGENT_PROTOCOL_VERSION, type EventBody, type VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import { VcpuPool } from './vcpu-pool.js';
 
 /** Where the agent's events go (the server sends them to the control plane). */
 export type EventSink = (name: 'vm.state', body: EventBody<'vm.state'>) => void;
@@ -28,12 +29,15 @@ export class TinyOs implements VmHost {
   /** Set by the server: how many requests and refusals it saw. */
   counters: () => { requests: number; errors: number } = () => ({ requests: 0, errors: 0 });
 
+  readonly vcpuPool: VcpuPool;
+
   constructor(
     readonly memory: WebAssembly.Memory,
     private readonly emit: EventSink,
   ) {
     this.i32 = new Int32Array(memory.buffer);
     this.sizeBytes = memory.buffer.byteLength;
+    this.vcpuPool = new VcpuPool(this);
   }
 
   readonly handlers: AgentHandlers = {
@@ -52,6 +56,7 @@ export class TinyOs implements VmHost {
       if (this.pool && (this.pool.base !== a.memory.base || this.pool.bytes !== a.memory.bytes))
         throw new AgentError('bad-state', 'hello memory: the agent already holds a different grant');
       this.pool ??= new AgentPool(new Uint8Array(this.memory.buffer), a.memory.base, a.memory.bytes);
+      if (a.keepVcpus !== undefined) this.vcpuPool.keep = a.keepVcpus;
       return { version: AGENT_PROTOCOL_VERSION, agent: 'qingtian-tinyos', memory: a.memory };
     },
     ping: () => ({}),
@@ -66,6 +71,7 @@ export class TinyOs implements VmHost {
         errors: c.errors,
         vms: this.vms.size,
         vcpuThreads: threads,
+        idleVcpuThreads: this.vcpuPool.idleCount,
         pool: this.needPool().stats(),
       };
     },
@@ -134,6 +140,7 @@ export class TinyOs implements VmHost {
         });
         return { vm: vm.id };
       }),
+    'vcpu.warm': async (a) => ({ idle: await this.vcpuPool.warm(a.count) }),
     'vm.list': () => ({ vms: [...this.vms.values()].map((vm) => vm.info()) }),
     'vm.stats': (a) => {
       const vm = this.vm(a.vm);
@@ -180,6 +187,7 @@ export class TinyOs implements VmHost {
   /** Ends every VM's vCPU threads (the agent is going away). */
   async close(): Promise<void> {
     await Promise.all([...this.vms.values()].map((vm) => vm.endThreads()));
+    await this.vcpuPool.close();
   }
 
   private onVm(id: number, reason: string, op: (vm: AgentVm) => void | Promise<void>) {

@@ -29,6 +29,8 @@ export interface AgentClientOptions {
   timeoutMs?: number;
   /** This client's name, for the agent's logs. Default 'control-plane'. */
   client?: string;
+  /** vCPU threads the agent keeps idle between VMs for reuse, 0–1024. Default 0 (the agent's). */
+  keepVcpus?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -36,6 +38,7 @@ const optionsSchema = z.strictObject({
   port: intIn(0, 0xfffffffe).optional(),
   timeoutMs: intIn(1, 600_000).optional(),
   client: nameString(64).optional(),
+  keepVcpus: intIn(0, 1024).optional(),
 });
 
 const encoder = new TextEncoder();
@@ -90,6 +93,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         versions: [AGENT_PROTOCOL_VERSION],
         client: o.client ?? 'control-plane',
         memory: o.memory,
+        ...(o.keepVcpus === undefined ? {} : { keepVcpus: o.keepVcpus }),
       });
       return new AgentClient(rpc, hello.version, hello.memory);
     } catch (e) {
@@ -142,6 +146,11 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   /** Stops the VM if needed, frees and scrubs its RAM, forgets it. */
   destroyVm(vm: number): Promise<void> {
     return this.request('vm.destroy', { vm }).then(() => undefined);
+  }
+
+  /** Starts vCPU threads ahead of the VMs (up to keepVcpus idle); resolves with how many wait idle. */
+  warmVcpus(count: number): Promise<number> {
+    return this.request('vcpu.warm', { count }, { timeoutMs: 120_000 }).then((r) => r.idle);
   }
 
   listVms(): Promise<VmInfo[]> {

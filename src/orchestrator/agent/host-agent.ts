@@ -28,6 +28,8 @@ export interface HostAgentOptions {
   core?: number;
   /** Per-request timeout of the client, ms. Default 10000. */
   timeoutMs?: number;
+  /** vCPU threads the agent keeps idle between VMs for reuse, 0–1024. Default 0. */
+  keepVcpus?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -35,6 +37,7 @@ const optionsSchema = z.strictObject({
   cid: intIn(3, 0xfffffffe).optional(),
   core: intIn(0, 1023).optional(),
   timeoutMs: intIn(1, 600_000).optional(),
+  keepVcpus: intIn(0, 1024).optional(),
 });
 
 /** The agent's vsock driver: a small stream device (a handful of control connections). */
@@ -130,6 +133,7 @@ export class HostAgent {
         const client = await AgentClient.connect(device.host, {
           memory: { base: pool.base, bytes: pool.sizeBytes },
           timeoutMs: o.timeoutMs ?? 10_000,
+          ...(o.keepVcpus === undefined ? {} : { keepVcpus: o.keepVcpus }),
         });
         return new HostAgent(client, device, ram, pool, worker, boot, memory);
       } catch (e) {

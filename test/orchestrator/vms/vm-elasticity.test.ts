@@ -69,3 +69,44 @@ describe('host.vms elasticity: 100 VMs of 16 MiB up and down, nothing leaked', (
     expect(threads()).toBeLessThanOrEqual(threads0);
   }, 300_000);
 });
+
+describe('host.vms with vCPU threads kept between VMs (keepVcpus)', () => {
+  let host: Host;
+  const N = 20;
+
+  beforeAll(async () => {
+    host = await Host.boot({
+      memory: { sizeBytes: 512 * MIB },
+      dpu: { cores: 1, mode: 'interrupt' },
+      vms: { poolMiB: N * 16 + 16, timeoutMs: 120_000, keepVcpus: N },
+    });
+  });
+  afterAll(async () => {
+    await host.shutdown();
+  });
+
+  it('warm threads serve VMs without new threads, and come back when the VMs go', async () => {
+    expect(await host.vms.warm(N)).toBe(N);
+    expect(await host.vms.warm(N + 5)).toBe(N); // never more than keepVcpus wait
+    const threads0 = threads();
+    const vms = await Promise.all(
+      Array.from({ length: N }, (_, i) => host.vms.create({ name: `warm-${i}`, vcpus: 1, memoryMiB: 16 })),
+    );
+    await Promise.all(vms.map((vm) => vm.start()));
+    let s = await host.vms.agentStats();
+    expect(s.vcpuThreads).toBe(N);
+    expect(s.idleVcpuThreads).toBe(0);
+    expect(threads()).toBeLessThanOrEqual(threads0); // no thread was started for them
+    // A stop and a start again reuse the same threads.
+    await vms[0]!.stop();
+    expect((await host.vms.agentStats()).idleVcpuThreads).toBe(1);
+    await vms[0]!.start();
+    expect((await host.vms.agentStats()).idleVcpuThreads).toBe(0);
+    await Promise.all(vms.map((vm) => vm.destroy()));
+    s = await host.vms.agentStats();
+    expect(s.vcpuThreads).toBe(0);
+    expect(s.idleVcpuThreads).toBe(N);
+    expect(s.pool.usedBytes).toBe(0);
+    expect(threads()).toBeLessThanOrEqual(threads0);
+  }, 300_000);
+});

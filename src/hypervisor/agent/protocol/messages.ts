@@ -61,6 +61,8 @@ export interface AgentStats {
   vms: number;
   /** vCPU threads running. */
   vcpuThreads: number;
+  /** vCPU threads waiting idle for the next VM. */
+  idleVcpuThreads: number;
   /** The memory pool the control plane granted: total, used and free bytes, live regions. */
   pool: { totalBytes: number; usedBytes: number; freeBytes: number; regions: number };
 }
@@ -72,6 +74,7 @@ const agentStats: z.ZodType<AgentStats> = z.strictObject({
   errors: z.number().int().nonnegative(),
   vms: z.number().int().nonnegative(),
   vcpuThreads: z.number().int().nonnegative(),
+  idleVcpuThreads: z.number().int().nonnegative(),
   pool: poolStats,
 });
 
@@ -92,6 +95,8 @@ export const MESSAGES = {
       client: nameString(64),
       /** The host memory the agent may give to guests (its pool), granted once. */
       memory: memoryGrant,
+      /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
+      keepVcpus: intIn(0, 1024).optional(),
     }),
     response: z.strictObject({ version: intIn(1, 255), agent: nameString(64), memory: memoryGrant }),
   },
@@ -126,6 +131,12 @@ export const MESSAGES = {
   },
   /** Stops the VM if it runs, frees and scrubs its RAM, forgets it. */
   'vm.destroy': { type: 16, request: vmRef, response: vmRef },
+  /** Starts vCPU threads ahead (up to keepVcpus idle); answers how many wait idle. */
+  'vcpu.warm': {
+    type: 22,
+    request: z.strictObject({ count: intIn(0, 1024) }),
+    response: z.strictObject({ idle: z.number().int().nonnegative() }),
+  },
   'vm.list': { type: 17, request: empty, response: z.strictObject({ vms: z.array(vmInfoSchema) }) },
   'vm.stats': {
     type: 18,
