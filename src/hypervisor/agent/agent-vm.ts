@@ -186,12 +186,18 @@ export class AgentVm {
 
   /**
    * Lets go of every vCPU thread once its program saw the stop: a thread whose program returned
-   * goes back to the agent's pool; one that did not within a second (or failed) is terminated.
+   * goes back to the agent's pool; if not every vCPU left its program within SETTLE_MS (a thread
+   * died, a guest step never returned), those that did not return are terminated.
    */
   async endThreads(): Promise<void> {
-    const settled = Promise.allSettled(this.programs);
-    const timer = new Promise<void>((r) => setTimeout(r, 1_000).unref());
-    await Promise.race([settled, timer]);
+    const n = this.vcpuThreads.length;
+    try {
+      // Every vCPU bumps the exited word as it leaves its program; its reply then surely follows.
+      if (n > 0) await this.until(C.VMC_EXITED, (v) => v >= n, 'leave their programs');
+      await Promise.allSettled(this.programs);
+    } catch {
+      // Stuck or dead vCPUs: terminated below.
+    }
     const threads = this.vcpuThreads;
     const returned = this.returned;
     this.vcpuThreads = [];

@@ -82,6 +82,7 @@ function program(req: Extract<VcpuRequest, { op: 'program' }>): VcpuReply {
       Atomics.add(i32, w(C.VMC_HALTED), 1);
       Atomics.add(i32, w(C.VMC_EXITED), 1);
       Atomics.notify(i32, w(C.VMC_HALTED));
+      Atomics.notify(i32, w(C.VMC_EXITED));
       return { ok: true, exit: 'halted', steps };
     }
   }

@@ -15,6 +15,7 @@ export class VmMemoryMap implements GuestMemoryView {
   readonly gmap: StateRegion;
   readonly irqPage: Region;
   private nextIrq = 0;
+  private readonly freeIrqs: number[] = [];
   private freed = false;
 
   constructor(
@@ -55,9 +56,26 @@ export class VmMemoryMap implements GuestMemoryView {
   }
 
   allocIrq(): number {
+    const reused = this.freeIrqs.pop();
+    if (reused !== undefined) return reused;
     if (this.nextIrq >= IRQ_PAGE / 4)
-      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
+      throw new QingtianError(
+        ErrorCode.CapacityExceeded,
+        `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`,
+      );
     return this.irqPage.base + 4 * this.nextIrq++;
+  }
+
+  /** Gives back an interrupt word allocIrq() handed out: zeroed, handed out again later. */
+  freeIrq(addr: number): void {
+    const at = addr - this.irqPage.base;
+    if (!Number.isInteger(at) || at < 0 || at >= 4 * this.nextIrq || at % 4 !== 0 || this.freeIrqs.includes(addr))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.owner}: freeIrq: expected an allocated interrupt word, got 0x${addr.toString(16)}`,
+      );
+    Atomics.store(this.memory.i32, addr >> 2, 0);
+    this.freeIrqs.push(addr);
   }
 
   free(): void {
