@@ -9,6 +9,7 @@ import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime
 import { HostMemory, hostMemoryOptionsSchema, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
+import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
 
 /** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
@@ -18,6 +19,8 @@ export interface HostOptions {
   dpu?: DpuOptions | undefined;
   /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. Default none. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
+  /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
+  vms?: VmManagerOptions | undefined;
 }
 
 const hostOptionsSchema = z
@@ -29,6 +32,8 @@ const hostOptionsSchema = z
         error: 'an array of Ed25519 public keys (PEM text or KeyObject)',
       })
       .optional(),
+    // Checked whole, unknown keys included, by VmManager ('Host options.vms').
+    vms: z.unknown().optional(),
   })
   .optional();
 
@@ -58,12 +63,15 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
+  /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
+  readonly vms: VmManager;
 
   private constructor(
     memory: HostMemory,
     kernels: KernelLoader,
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
+    vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
     this.kernels = kernels;
@@ -71,6 +79,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
+    this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
   /**
@@ -83,7 +92,7 @@ export class Host {
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu);
     try {
-      return new Host(memory, kernels, dpu, o?.trustedKeys ?? []);
+      return new Host(memory, kernels, dpu, o?.trustedKeys ?? [], o?.vms as VmManagerOptions | undefined);
     } catch (e) {
       await dpu.close();
       throw e;
@@ -163,9 +172,13 @@ export class Host {
     return renderMetrics(this.snapshot());
   }
 
-  /** Stops every core and ends every worker thread; the process can then exit on its own. Idempotent. */
+  /**
+   * Destroys every VM, stops every core and ends every worker thread; the process can then exit
+   * on its own. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
+    await this.vms.close();
     this.swaps.close();
     await this.dpu.close();
   }
