@@ -26,6 +26,11 @@ export { QingtianError, ErrorCode, isQingtianError } from './common/errors.js';
 export { Host, type HostOptions } from './orchestrator/host.js';
 export type { MetricsSnapshot } from './ops/metrics.js';
 
+// Host daemon (`qingtian serve`): the host as JSON resources over a socket
+export { Daemon, type DaemonOptions } from './orchestrator/daemon/daemon.js';
+export { DaemonClient, type DaemonReply } from './orchestrator/daemon/daemon-client.js';
+export type { ApiErrorBody } from './orchestrator/daemon/api-error.js';
+
 // Host memory
 export type { HostMemory, HostMemoryOptions } from './memory/host-memory.js';
 export type { HugePageStatus, ThpMode } from './memory/huge-pages.js';
