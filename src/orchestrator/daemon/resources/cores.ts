@@ -17,6 +17,7 @@ export const CoreSchema = z
     state: z.enum(RUN_STATE_NAMES),
     mode: z.enum(CORE_MODES),
     jobs: z.number().int().meta({ description: 'jobs attached, as the core counts them' }),
+    paused: z.boolean().meta({ description: 'quiesced through this API: no burst runs until resumed' }),
     busyRatio: z.number().meta({ description: "share of the last window's reactor passes that handled work, 0-1" }),
     itemsPerSecond: z.number(),
     counters: CountersSchema,
@@ -24,11 +25,14 @@ export const CoreSchema = z
   .meta({ id: 'Core' });
 
 const CorePatch = z
-  .strictObject({
-    mode: oneOf(CORE_MODES).optional(),
-    idleSpinPolls: intIn(1, 1e9).optional(),
-    paused: z.boolean({ error: 'true (quiesce: no burst runs) or false (resume)' }).optional(),
-  })
+  .strictObject(
+    {
+      mode: oneOf(CORE_MODES).optional(),
+      idleSpinPolls: intIn(1, 1e9).optional(),
+      paused: z.boolean({ error: 'true (quiesce: no burst runs) or false (resume)' }).optional(),
+    },
+    { error: 'a JSON object' },
+  )
   .meta({ id: 'CorePatch', description: 'what to change; fields left out stay as they are' });
 
 const CoreId = z.strictObject({
@@ -38,9 +42,13 @@ const CoreId = z.strictObject({
 /** `/cores`: every DPU core's state and counters (out of band), its wait mode, pause and resume. */
 export class CoresResource implements DaemonResource {
   readonly name = 'cores';
+  private readonly paused = new Set<number>();
 
   register({ host, api, sampler }: DaemonContext): void {
-    const view = (id: number): z.input<typeof CoreSchema> => coreView(host, sampler, id);
+    const view = (id: number): z.input<typeof CoreSchema> => ({
+      ...coreView(host, sampler, id),
+      paused: this.paused.has(id),
+    });
     api.route({
       method: 'get',
       path: '/cores',
@@ -73,8 +81,14 @@ export class CoresResource implements DaemonResource {
         const modeChange = body.mode !== undefined || body.idleSpinPolls !== undefined;
         if (modeChange) await core.setMode(body.mode ?? before, body.idleSpinPolls ?? DEFAULT_IDLE_SPIN_POLLS);
         try {
-          if (body.paused === true) await core.quiesce();
-          if (body.paused === false) await core.resume();
+          if (body.paused === true) {
+            await core.quiesce();
+            this.paused.add(core.id);
+          }
+          if (body.paused === false) {
+            await core.resume();
+            this.paused.delete(core.id);
+          }
         } catch (e) {
           // A refused request changes nothing: put the mode back before answering.
           if (modeChange) await core.setMode(before, DEFAULT_IDLE_SPIN_POLLS).catch(() => undefined);
@@ -91,7 +105,7 @@ function checkId(host: Host, id: number): number {
   return id;
 }
 
-function coreView(host: Host, sampler: CoreSampler, id: number): z.input<typeof CoreSchema> {
+function coreView(host: Host, sampler: CoreSampler, id: number): Omit<z.input<typeof CoreSchema>, 'paused'> {
   const c = host.dpu.core(id);
   const s = sampler.latest().cores[id];
   return {

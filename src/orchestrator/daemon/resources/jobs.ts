@@ -23,12 +23,15 @@ const JOB_KINDS = ['scrub'] as const;
 const MIB = 1 << 20;
 
 const JobSpec = z
-  .strictObject({
-    core: intIn(0, 1023),
-    kind: oneOf(JOB_KINDS).meta({ description: 'scrub: core_fill writes a pattern over its own scratch region' }),
-    scratchBytes: multipleIn(64, 64 << 10, 256 * MIB),
-    budget: intIn(1, 4096).meta({ description: '64-byte lines per burst' }),
-  })
+  .strictObject(
+    {
+      core: intIn(0, 1023),
+      kind: oneOf(JOB_KINDS).meta({ description: 'scrub: core_fill writes a pattern over its own scratch region' }),
+      scratchBytes: multipleIn(64, 64 << 10, 256 * MIB),
+      budget: intIn(1, 4096).meta({ description: '64-byte lines per burst' }),
+    },
+    { error: 'a JSON object' },
+  )
   .meta({ id: 'JobSpec' });
 
 export const JobSchema = z
@@ -130,9 +133,13 @@ export class JobsResource implements DaemonResource {
     const have = this.jobs.get(name);
     if (have) {
       if (JSON.stringify(have.spec) === JSON.stringify(spec)) return have;
-      throw new QingtianError(ErrorCode.DeviceState, `job ${name} already runs with another spec; DELETE it first`, {
-        field: 'params.name',
-      });
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `params.name: job ${name} already runs with another spec; DELETE it first`,
+        {
+          field: 'params.name',
+        },
+      );
     }
     if (spec.core >= host.dpu.cores.length) {
       throw new QingtianError(

@@ -11,17 +11,20 @@ const OUTCOMES = ['swapped', 'rolled_back', 'rollback_failed', 'refused'] as con
 type Outcome = (typeof OUTCOMES)[number];
 
 const SwapRequest = z
-  .strictObject({
-    name: z.string().regex(MODULE_NAME, { error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' }),
-    module: z
-      .string({ error: 'the module bytes, base64' })
-      .min(8, { error: 'the module bytes, base64' })
-      .regex(BASE64, { error: 'the module bytes, base64' }),
-    signature: z
-      .record(z.string(), z.unknown(), { error: 'the module signature object (qingtian keys sign)' })
-      .meta({ description: 'the signature object `qingtian keys sign` writes' }),
-    graceMs: intIn(0, 600_000).optional(),
-  })
+  .strictObject(
+    {
+      name: z.string().regex(MODULE_NAME, { error: 'a module name: 1-8 of [a-z0-9-], starting with a letter' }),
+      module: z
+        .string({ error: 'the module bytes, base64' })
+        .min(8, { error: 'the module bytes, base64' })
+        .regex(BASE64, { error: 'the module bytes, base64' }),
+      signature: z
+        .record(z.string(), z.unknown(), { error: 'the module signature object (qingtian keys sign)' })
+        .meta({ description: 'the signature object `qingtian keys sign` writes' }),
+      graceMs: intIn(0, 600_000).optional(),
+    },
+    { error: 'a JSON object' },
+  )
   .meta({ id: 'SwapRequest' });
 
 const ModuleSchema = z
