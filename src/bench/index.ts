@@ -31,6 +31,10 @@ export const SUITES: Record<
       'Reed-Solomon encode / reconstruct / update, ours vs @ronomon/reed-solomon, reed-solomon-erasure.wasm, plain JS',
     load: () => import('./ec.js'),
   },
+  daemon: {
+    describe: 'host daemon API over its Unix socket: GET /host and GET /metrics round trips, vs bare node:http',
+    load: () => import('./daemon.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),
