@@ -10,6 +10,7 @@ import { intIn, parseArgs } from '../../common/validate.js';
 import { Host, type HostOptions } from '../host.js';
 import { Api, installErrorHandlers } from './api.js';
 import { CoreSampler } from './core-sampler.js';
+import { registerDashboard } from './dashboard.js';
 import { renderDaemonMetrics } from './daemon-metrics.js';
 import { LiveEvents } from './live-events.js';
 import type { DaemonContext, DaemonResource } from './resource.js';
@@ -105,6 +106,7 @@ export class Daemon {
       for (const r of resources) r.register(ctx);
       const live = new LiveEvents(sampler, resources);
       live.register(api);
+      registerDashboard(api);
       api.raw({
         path: '/metrics',
         tag: 'meta',

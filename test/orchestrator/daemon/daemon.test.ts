@@ -66,6 +66,11 @@ describe('daemon', () => {
         'get /events',
         'get /metrics',
         'get /openapi.json',
+        'get /dashboard',
+        'get /dashboard/app.js',
+        'get /dashboard/dashboard.css',
+        'get /dashboard/uplot.js',
+        'get /dashboard/uplot.css',
       ].sort(),
     );
     // The refusal of an unknown key comes from the schema the document shows as closed.
