@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.js';
 import { hotswapCommand, type HotswapCliOptions } from './commands/hotswap.js';
 import { keysGenCommand, keysSignCommand } from './commands/keys.js';
 import { serveCommand, type ServeCliOptions } from './commands/serve.js';
+import { downCommand, psCommand, upCommand, type ClientCliOptions } from './commands/up.js';
 import { simCommand, type SimCliOptions } from './commands/sim.js';
 
 function positiveInt(max: number) {
@@ -128,6 +129,33 @@ export async function main(argv: string[]): Promise<void> {
       '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2\n  curl --unix-socket /tmp/qt.sock http://qt/host\n  curl --unix-socket /tmp/qt.sock http://qt/metrics',
     )
     .action(async (o: ServeCliOptions) => serveCommand(o));
+
+  const socketHelp = "the daemon's Unix socket (default as for serve)";
+  program
+    .command('up')
+    .description(
+      'bring the running daemon to the state a host file describes (kernels, core settings, jobs); the same file twice changes nothing',
+    )
+    .argument('<host.yaml>', 'the host file (see data/host.yaml)')
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object: the changes made')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian serve --socket /tmp/qt.sock &\n  qingtian up data/host.yaml --socket /tmp/qt.sock',
+    )
+    .action(async (f: string, o: ClientCliOptions) => upCommand(f, o));
+  program
+    .command('ps')
+    .description("the running daemon's cores, kernels and jobs")
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object')
+    .action(async (o: ClientCliOptions) => psCommand(o));
+  program
+    .command('down')
+    .description('remove every job from the running daemon and resume paused cores (the daemon keeps running)')
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object: the changes made')
+    .action(async (o: ClientCliOptions) => downCommand(o));
 
   try {
     await program.parseAsync(argv);
