@@ -136,12 +136,12 @@ export async function main(argv: string[]): Promise<void> {
     .description(
       'bring the running daemon to the state a host file describes (kernels, core settings, jobs); the same file twice changes nothing',
     )
-    .argument('<host.yaml>', 'the host file (see data/host.yaml)')
+    .argument('<host.yaml>', 'the host file (see examples/host.yaml)')
     .option('--socket <path>', socketHelp)
     .option('--json', 'one JSON object: the changes made')
     .addHelpText(
       'after',
-      '\nExample:\n  qingtian serve --socket /tmp/qt.sock &\n  qingtian up data/host.yaml --socket /tmp/qt.sock',
+      '\nExample:\n  qingtian serve --socket /tmp/qt.sock &\n  qingtian up examples/host.yaml --socket /tmp/qt.sock',
     )
     .action(async (f: string, o: ClientCliOptions) => upCommand(f, o));
   program

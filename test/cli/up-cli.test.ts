@@ -6,7 +6,7 @@ import { packageRoot } from '../../src/common/package-paths.js';
 import { startDaemon, state, type D } from '../helpers/daemon.js';
 
 const bin = join(packageRoot(), 'bin', 'qingtian.js');
-const example = join(packageRoot(), 'data', 'host.yaml');
+const example = join(packageRoot(), 'examples', 'host.yaml');
 
 /** Runs the CLI without blocking this process (the daemon under test answers from it). */
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
