@@ -128,15 +128,18 @@ export class Daemon {
         contentType: 'application/json',
         handler: (_req, reply) => reply.type('application/json').send((doc ??= JSON.stringify(api.document(info)))),
       });
-      await app.listen({ path: o.socketPath });
+      await app.listen({ path: o.socketPath }).catch((e: unknown) => {
+        throw listenError('socketPath', o.socketPath, e);
+      });
       chmodSync(o.socketPath, 0o600);
       let tcp: { host: string; port: number } | null = null;
       if (o.tcp) {
         const server = createServer(handler!);
         tcpServer = server;
+        const { port, host: addr = '127.0.0.1' } = o.tcp;
         await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(o.tcp!.port, o.tcp!.host ?? '127.0.0.1', () => resolve());
+          server.once('error', (e) => reject(listenError('tcp', `${addr}:${port}`, e)));
+          server.listen(port, addr, () => resolve());
         });
         const a = server.address();
         if (a && typeof a === 'object') tcp = { host: a.address, port: a.port };
@@ -179,6 +182,14 @@ export class Daemon {
     await this.host.shutdown();
     if (existsSync(this.address.socketPath)) unlinkSync(this.address.socketPath);
   }
+}
+
+function listenError(field: string, where: string, e: unknown): QingtianError {
+  return new QingtianError(
+    ErrorCode.InvalidArgument,
+    `Daemon options.${field}: cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}`,
+    { field: `Daemon options.${field}` },
+  );
 }
 
 /** A socket path nobody answers on is a leftover of a daemon that died: remove it. One that answers is refused. */

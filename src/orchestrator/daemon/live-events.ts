@@ -3,6 +3,8 @@ import type { Api } from './api.js';
 import type { CoreSampler, HostSample } from './core-sampler.js';
 import type { DaemonResource } from './resource.js';
 
+const MAX_BUFFERED_BYTES = 1 << 20;
+
 /**
  * `GET /events`: server-sent events, one `sample` event per sampling window with every core's
  * rates and each resource's live summary. The dashboard draws from it; `curl -N` reads it.
@@ -50,7 +52,13 @@ export class LiveEvents {
   private push(s: HostSample): void {
     if (!this.streams.size) return;
     const frame = this.frame(s);
-    for (const res of this.streams) res.write(frame);
+    for (const res of this.streams) {
+      // A reader that stopped reading is dropped rather than buffered for without bound.
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        this.streams.delete(res);
+        res.destroy();
+      } else res.write(frame);
+    }
   }
 
   private frame(s: HostSample): string {

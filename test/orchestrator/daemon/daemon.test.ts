@@ -102,6 +102,19 @@ describe('daemon', () => {
     expect(existsSync(file)).toBe(true);
   });
 
+  it('says which listener failed: a socket directory that does not exist, a TCP port in use', async () => {
+    const noDir = await Daemon.start({ socketPath: join(d.dir, 'no', 'such', 'api.sock') }).catch((e: unknown) => e);
+    expect(isQingtianError(noDir, 'QT_INVALID_ARGUMENT')).toBe(true);
+    expect((noDir as Error).message).toMatch(/^Daemon options\.socketPath: cannot listen on .*api\.sock: /);
+    const busy = await Daemon.start({
+      socketPath: join(d.dir, 'y.sock'),
+      tcp: { port: d.daemon.address.tcp!.port },
+    }).catch((e: unknown) => e);
+    expect(isQingtianError(busy, 'QT_INVALID_ARGUMENT')).toBe(true);
+    expect((busy as Error).message).toMatch(/^Daemon options\.tcp: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    expect(existsSync(join(d.dir, 'y.sock'))).toBe(false);
+  });
+
   it('refuses TCP on anything but loopback, and unknown options, before booting anything', async () => {
     for (const host of ['0.0.0.0', '192.0.2.1', 'localhost.example']) {
       const err = await Daemon.start({ socketPath: join(d.dir, 'x.sock'), tcp: { host, port: 0 } }).catch(
