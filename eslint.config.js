@@ -52,6 +52,11 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
+    // The daemon's dashboard script runs in the browser, served as is.
+    files: ['src/orchestrator/daemon/dashboard/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // AssemblyScript: TypeScript syntax with AssemblyScript semantics, so syntax-level rules only; its
     // types are not TypeScript's (`==` compares values, integer literals are exact to 64 bits). Its
     // decorators on functions (`@inline function`) are not valid TypeScript: allowInvalidAST lets the

@@ -34,6 +34,11 @@ export type { VmSpec, VmDeviceSpec, VsockDeviceSpec } from './orchestrator/vms/v
 export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
 export type { AgentStats } from './hypervisor/agent/protocol/messages.js';
 
+// Host daemon (`qingtian serve`): the host as JSON resources over a socket
+export { Daemon, type DaemonOptions } from './orchestrator/daemon/daemon.js';
+export { DaemonClient, type DaemonReply } from './orchestrator/daemon/daemon-client.js';
+export type { ApiErrorBody } from './orchestrator/daemon/api-error.js';
+
 // Host memory
 export type { HostMemory, HostMemoryOptions } from './memory/host-memory.js';
 export type { HugePageStatus, ThpMode } from './memory/huge-pages.js';

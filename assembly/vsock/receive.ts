@@ -96,7 +96,6 @@ import {
   VSOCK_HDR_TYPE,
   VSOCK_MAX_PAYLOAD,
   VSOCK_OP_CREDIT_REQUEST,
-  VSOCK_OP_CREDIT_UPDATE,
   VSOCK_OP_REQUEST,
   VSOCK_OP_RESPONSE,
   VSOCK_OP_RST,
@@ -175,7 +174,8 @@ export function epReceive(ep: usize, segs: usize, nsegs: u32, total: u32): void 
   if (state == CS_CONNECTING) return violation(ep, conn, EPC_PROTOCOL_ERRORS); // V15: nothing else before RESPONSE
   if (!credit(ep, conn, bufAlloc, fwdCnt)) return;
   if (op == VSOCK_OP_RW) {
-    if ((load<u32>(conn, CONN_PEER_SHUT) & VSOCK_SHUTDOWN_SEND) != 0) return violation(ep, conn, EPC_PROTOCOL_ERRORS); // V15
+    // V15: data after the peer said it sends no more
+    if ((load<u32>(conn, CONN_PEER_SHUT) & VSOCK_SHUTDOWN_SEND) != 0) return violation(ep, conn, EPC_PROTOCOL_ERRORS);
     if (len > rxFree(conn)) return violation(ep, conn, EPC_CREDIT_VIOLATIONS); // V10
     if (len != 0) {
       const i = <u32>((conn - connAt(ep, 0)) / CONN_BYTES);

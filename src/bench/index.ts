@@ -40,6 +40,10 @@ export const SUITES: Record<
       'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',
     load: () => import('./hv.js'),
   },
+  daemon: {
+    describe: 'host daemon API over its Unix socket: GET /host and GET /metrics round trips, vs bare node:http',
+    load: () => import('./daemon.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),

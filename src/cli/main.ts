@@ -4,6 +4,8 @@ import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { hotswapCommand, type HotswapCliOptions } from './commands/hotswap.js';
 import { keysGenCommand, keysSignCommand } from './commands/keys.js';
+import { serveCommand, type ServeCliOptions } from './commands/serve.js';
+import { downCommand, psCommand, upCommand, type ClientCliOptions } from './commands/up.js';
 import { simCommand, type SimCliOptions } from './commands/sim.js';
 
 function positiveInt(max: number) {
@@ -12,6 +14,12 @@ function positiveInt(max: number) {
     if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer in [1, ${max}]`);
     return n;
   };
+}
+
+function portNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected an integer in [0, 65535]');
+  return n;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -99,6 +107,55 @@ export async function main(argv: string[]): Promise<void> {
     )
     .option('--json', 'one JSON object with the report')
     .action(async (m: string, o: HotswapCliOptions) => hotswapCommand(m, o));
+
+  program
+    .command('serve')
+    .description(
+      'run the host daemon: JSON API on a Unix socket (OpenAPI at /openapi.json, Prometheus at /metrics); SIGTERM/SIGINT stop it cleanly',
+    )
+    .option(
+      '--socket <path>',
+      'Unix socket (default $QINGTIAN_SOCKET, else $XDG_RUNTIME_DIR or the temp dir /qingtian-<uid>.sock)',
+    )
+    .option('--tcp <port>', 'also listen on TCP, loopback only (0: any free port)', portNumber)
+    .option('--tcp-host <addr>', 'loopback address for --tcp (127.0.0.0/8 or ::1)', '127.0.0.1')
+    .option('--cores <n>', 'DPU cores (default: CPUs - 1, at least 1)', positiveInt(64))
+    .option('--memory-mib <n>', 'host memory in MiB', positiveInt(4095), 256)
+    .option('--mode <mode>', 'how idle cores wait: poll | interrupt | adaptive', 'adaptive')
+    .option('--trust <file...>', 'public key(s) whose signed modules POST /swaps accepts (from keys gen)')
+    .option('--sample-ms <n>', 'per-core rate window and /events period', positiveInt(60_000), 1000)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2\n  curl --unix-socket /tmp/qt.sock http://qt/host\n  curl --unix-socket /tmp/qt.sock http://qt/metrics',
+    )
+    .action(async (o: ServeCliOptions) => serveCommand(o));
+
+  const socketHelp = "the daemon's Unix socket (default as for serve)";
+  program
+    .command('up')
+    .description(
+      'bring the running daemon to the state a host file describes (kernels, core settings, jobs); the same file twice changes nothing',
+    )
+    .argument('<host.yaml>', 'the host file (see examples/host.yaml)')
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object: the changes made')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian serve --socket /tmp/qt.sock &\n  qingtian up examples/host.yaml --socket /tmp/qt.sock',
+    )
+    .action(async (f: string, o: ClientCliOptions) => upCommand(f, o));
+  program
+    .command('ps')
+    .description("the running daemon's cores, kernels and jobs")
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object')
+    .action(async (o: ClientCliOptions) => psCommand(o));
+  program
+    .command('down')
+    .description('remove every job from the running daemon and resume paused cores (the daemon keeps running)')
+    .option('--socket <path>', socketHelp)
+    .option('--json', 'one JSON object: the changes made')
+    .action(async (o: ClientCliOptions) => downCommand(o));
 
   try {
     await program.parseAsync(argv);

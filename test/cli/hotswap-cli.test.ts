@@ -7,7 +7,7 @@ import { packageRoot } from '../../src/common/package-paths.js';
 import { TrustedKeys } from '../../src/ops/hot-swap/signature.js';
 
 const bin = join(packageRoot(), 'bin', 'qingtian.js');
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 170_000 });
 const testKernel = (name: string): string => join(packageRoot(), 'build', 'test-kernels', `${name}.wasm`);
 
 describe('qingtian keys and qingtian hotswap', () => {
@@ -115,7 +115,7 @@ describe('qingtian keys and qingtian hotswap', () => {
     expect(get('swap-under-traffic-guest-irq', 'version-changes-seen')).toBe(20);
     expect(get('swap-under-traffic-guest-irq', 'lost-requests')).toBe(0);
     expect(get('swap-under-traffic-guest-irq', 'duplicated-requests')).toBe(0);
-  });
+  }, 180_000); // three suites of 20 swaps: about 20 s alone, three times that on a loaded machine
 
   it('hotswap rolls back a version that traps (exit 3) and refuses an untrusted signature (exit 2), losing nothing', () => {
     cli('keys', 'sign', testKernel('virtio-v3-trap'), '--key', key, '--out', join(dir, 'v3.sig'));

@@ -210,6 +210,8 @@ describe('I/O channel and worker', () => {
       expect(channel.stats().inflight).toBe(1);
       expect(core.runState()).not.toBe('failed');
 
+      // Once the core sleeps, the completion can only reach it through the worker's ring.
+      await until(() => core.runState() === 'sleeping', 'the core to sleep');
       // The FIFO gets its bytes: the read completes, the worker rings the core, the probe sees it.
       const payload = new Uint8Array(100).map((_, i) => (i * 13 + 5) & 0xff);
       const w = await open(fifo, 'w');
