@@ -8,17 +8,19 @@ import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { KernelLoader } from '../dpu/kernels/kernel-loader.js';
 import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
-import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
+import { median, medianOf, spreadOf, summarize, type LatencySummary } from './lib/stats.js';
 import { ECHO_BYTES, ECHO_LAYOUT, ECHO_MAGIC, ECHO_REQUEST, ECHO_RESPONSE } from '../generated/core.js';
 import { HDR_BYTES } from '../generated/common.js';
 
 /**
  * Suite "core": the DPU core runtime, main thread ↔ one core.
- *   poll-round-trip       echo job, core in poll mode, main spins on the answer   peer: a Piscina task
+ *   poll-round-trip       echo job, core in poll mode, main spins on the answer   peer: a Piscina task,
+ *                                                                                 our core asleep meanwhile
  *   interrupt-wake-up     core asleep on its doorbell, main rings it              peer: bare Atomics.wait/notify worker
  *   control-command       ping through the mailbox and event ring (await)         peer: MessagePort echo
  *   idle-cpu              process CPU while the core idles in interrupt mode     peer: the same core in poll mode
- * Each case is run ctx.runs times; the medians of the per-run percentiles are reported.
+ * Each case is run ctx.runs times; the medians of the per-run percentiles are reported. Peers run
+ * while our core sleeps in interrupt mode, never while it spins.
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const q = ctx.quick;
@@ -49,21 +51,36 @@ export async function run(ctx: BenchContext): Promise<void> {
       Atomics.store(i32, reqIdx, v);
       while (Atomics.load(i32, respIdx) !== v);
     }
+    // Interleaved with the peer, run by run; the peer runs with our core asleep in interrupt
+    // mode (a core spinning in poll mode would take one of the machine's CPUs from it).
     const pollRuns: LatencySummary[] = [];
-    for (let r = 0; r < ctx.runs; r++) {
-      const n = q ? 5_000 : 50_000;
-      const samples = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = ++seq;
-        const t0 = process.hrtime.bigint();
-        Atomics.store(i32, reqIdx, v);
-        while (Atomics.load(i32, respIdx) !== v);
-        samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
+    const piscinaRuns: LatencySummary[] = [];
+    const piscina = await piscinaPeer();
+    try {
+      for (let r = 0; r < ctx.runs; r++) {
+        const n = q ? 5_000 : 50_000;
+        const samples = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = ++seq;
+          const t0 = process.hrtime.bigint();
+          Atomics.store(i32, reqIdx, v);
+          while (Atomics.load(i32, respIdx) !== v);
+          samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
+        }
+        pollRuns.push(summarize(samples));
+        await core.setMode('interrupt', 1);
+        piscinaRuns.push(await piscinaRoundTrips(piscina, q ? 500 : 3_000));
+        await core.setMode('poll', 1);
+        for (let i = 0; i < 2_000; i++) {
+          const v = ++seq;
+          Atomics.store(i32, reqIdx, v);
+          while (Atomics.load(i32, respIdx) !== v);
+        }
       }
-      pollRuns.push(summarize(samples));
+    } finally {
+      await piscina.destroy();
     }
-    const piscinaRuns = await piscinaRoundTrips(ctx, q ? 500 : 3_000);
-    reportLatency(ctx, 'poll-round-trip', medianOf(pollRuns), { name: 'piscina-task', ...medianOf(piscinaRuns) }, 2);
+    reportLatency(ctx, 'poll-round-trip', pollRuns, 'piscina-task', piscinaRuns, 2);
     ctx.progress('poll round trip done');
 
     // ---- interrupt wake-up: only samples where notify really woke a waiter count (a core that
@@ -88,13 +105,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       wakeRuns.push(summarize(samples));
     }
     const notifyRuns = await notifyWakeUps(ctx, q ? 500 : 3_000);
-    reportLatency(
-      ctx,
-      'interrupt-wake-up',
-      medianOf(wakeRuns),
-      { name: 'atomics-notify-worker', ...medianOf(notifyRuns) },
-      50,
-    );
+    reportLatency(ctx, 'interrupt-wake-up', wakeRuns, 'atomics-notify-worker', notifyRuns, 50);
     ctx.progress('interrupt wake-up done');
 
     // ---- control command round trip (core idle in adaptive mode, as it is by default)
@@ -111,8 +122,9 @@ export async function run(ctx: BenchContext): Promise<void> {
       }
       cmdRuns.push(summarize(samples));
     }
+    await core.setMode('interrupt', 1); // asleep while the peer runs
     const portRuns = await portRoundTrips(ctx, q ? 300 : 2_000);
-    reportLatency(ctx, 'control-command', medianOf(cmdRuns), { name: 'message-port-worker', ...medianOf(portRuns) });
+    reportLatency(ctx, 'control-command', cmdRuns, 'message-port-worker', portRuns);
     ctx.progress('control command done');
 
     // ---- idle CPU
@@ -135,20 +147,25 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
 }
 
+/** p50 and p99: medians over the runs (the p50 with its spread), beside the peer's. */
 function reportLatency(
   ctx: BenchContext,
   name: string,
-  ours: LatencySummary,
-  peer: LatencySummary & { name: string },
+  oursRuns: readonly LatencySummary[],
+  peerName: string,
+  peerRuns: readonly LatencySummary[],
   p50Target?: number,
 ): void {
+  const ours = medianOf(oursRuns);
+  const peer = medianOf(peerRuns);
   ctx.report({
     case: name,
     metric: 'p50',
     value: ours.p50,
     unit: 'us',
     better: 'lower',
-    peer: { name: peer.name, value: peer.p50 },
+    spread: spreadOf(oursRuns.map((r) => r.p50)),
+    peer: { name: peerName, value: peer.p50 },
     ...(p50Target ? { target: p50Target } : {}),
   });
   ctx.report({
@@ -157,7 +174,7 @@ function reportLatency(
     value: ours.p99,
     unit: 'us',
     better: 'lower',
-    peer: { name: peer.name, value: peer.p99 },
+    peer: { name: peerName, value: peer.p99 },
   });
 }
 
@@ -176,28 +193,26 @@ async function idleCpu(runs: number, seconds: number): Promise<number> {
   return median(out);
 }
 
-async function piscinaRoundTrips(ctx: BenchContext, n: number): Promise<LatencySummary[]> {
+/** A one-thread Piscina pool running a no-op task, warmed up. */
+async function piscinaPeer(): Promise<Piscina> {
   const p = new Piscina({
     filename: pathToFileURL(distFile('src/bench/peers/noop-task.js')).href,
     minThreads: 1,
     maxThreads: 1,
   });
-  try {
-    for (let i = 0; i < 200; i++) await p.run(i);
-    const runs: LatencySummary[] = [];
-    for (let r = 0; r < ctx.runs; r++) {
-      const samples = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const t0 = process.hrtime.bigint();
-        await p.run(i);
-        samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
-      }
-      runs.push(summarize(samples));
-    }
-    return runs;
-  } finally {
-    await p.destroy();
+  for (let i = 0; i < 200; i++) await p.run(i);
+  return p;
+}
+
+/** One run of n task round trips through the pool. */
+async function piscinaRoundTrips(p: Piscina, n: number): Promise<LatencySummary> {
+  const samples = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await p.run(i);
+    samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
   }
+  return summarize(samples);
 }
 
 async function notifyWakeUps(ctx: BenchContext, n: number): Promise<LatencySummary[]> {

@@ -77,6 +77,8 @@ export interface HostMemoryApi {
   alloc(req: AllocRequest): Region;
   /** Allocates a region that starts with a 64-byte state header. */
   allocState(req: StateAllocRequest): StateRegion;
+  /** The live region that holds `address`, if any (none in the reserved low 64 KiB or in free memory). */
+  regionAt(address: number): Region | undefined;
   /** Frees (and scrubs) a region; only its owner may. */
   free(region: Region | number, owner: string): void;
 }

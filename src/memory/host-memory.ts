@@ -29,14 +29,15 @@ export interface HostMemoryOptions {
   hugePages?: boolean | undefined;
 }
 
-const optionsSchema = z
-  .object({
+/** The schema of {@link HostMemoryOptions} (Host.boot composes it, so nested keys are checked up front). */
+export const hostMemoryOptionsSchema = z
+  .strictObject({
     sizeBytes: multipleIn(WASM_PAGE, MIB, MAX_HOST_MEMORY_BYTES).optional(),
     hugePages: z.boolean().optional(),
   })
   .optional();
 
-const stateSchema = z.object({
+const stateSchema = z.strictObject({
   name: nameString(64),
   owner: nameString(64),
   kind: oneOf(REGION_KIND_NAMES),
@@ -76,7 +77,7 @@ export class HostMemory implements HostMemoryApi {
 
   /** Creates host memory of `options.sizeBytes` (default 1 GiB); `QT_INVALID_ARGUMENT` for a bad size. */
   constructor(options?: HostMemoryOptions) {
-    const opts = parseArgs(optionsSchema, options, 'HostMemory options');
+    const opts = parseArgs(hostMemoryOptionsSchema, options, 'HostMemory options');
     this.sizeBytes = opts?.sizeBytes ?? DEFAULT_HOST_MEMORY_BYTES;
     const pages = this.sizeBytes / WASM_PAGE;
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
@@ -127,6 +128,11 @@ export class HostMemory implements HostMemoryApi {
   free(region: Region | number, owner: string): void {
     const freed = this.allocator.free(typeof region === 'number' ? region : region.id, owner);
     this.u8.fill(0, freed.base, freed.base + freed.sizeBytes);
+  }
+
+  /** The live region that holds `address`, if any. */
+  regionAt(address: number): Region | undefined {
+    return this.allocator.regionAt(address);
   }
 
   /** The live regions, in address order. */

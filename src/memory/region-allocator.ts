@@ -55,6 +55,8 @@ export class RegionAllocator {
   readonly reservedLowBytes: number;
   private readonly freeList: FreeBlock[];
   private readonly live = new Map<number, Region>();
+  /** Live regions in address order, for regionAt. */
+  private readonly byBase: Region[] = [];
   private nextId = 1;
   private allocs = 0;
   private frees = 0;
@@ -71,7 +73,7 @@ export class RegionAllocator {
     this.totalBytes = totalBytes;
     this.reservedLowBytes = reservedLowBytes;
     this.freeList = [{ base: reservedLowBytes, size: totalBytes - reservedLowBytes }];
-    this.requestSchema = z.object({
+    this.requestSchema = z.strictObject({
       name: nameString(64),
       owner: nameString(64),
       kind: oneOf(REGION_KIND_NAMES),
@@ -114,6 +116,7 @@ export class RegionAllocator {
         sizeBytes: size,
       });
       this.live.set(region.id, region);
+      this.byBase.splice(this.firstAbove(base), 0, region);
       this.allocs++;
       return region;
     }
@@ -149,6 +152,7 @@ export class RegionAllocator {
       );
     }
     this.live.delete(id);
+    this.byBase.splice(this.firstAbove(region.base) - 1, 1);
     this.frees++;
     this.insertFree({ base: region.base, size: region.sizeBytes });
     return region;
@@ -156,6 +160,24 @@ export class RegionAllocator {
 
   get(id: number): Region | undefined {
     return this.live.get(id);
+  }
+
+  /** The live region that holds `address`, if any (the reserved low part and free memory hold none). */
+  regionAt(address: number): Region | undefined {
+    const r = this.byBase[this.firstAbove(address) - 1];
+    return r && address < r.base + r.sizeBytes ? r : undefined;
+  }
+
+  /** Index of the first live region whose base is above `address`. */
+  private firstAbove(address: number): number {
+    let lo = 0;
+    let hi = this.byBase.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.byBase[mid]!.base <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Live regions in address order. */

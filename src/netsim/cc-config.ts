@@ -1,5 +1,6 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { CcParamName } from '../dpu/cc/cc-kernel.js';
+import { LAW_PARAMS } from '../dpu/cc/law-defaults.js';
 
 /** The congestion-control algorithms the simulator runs (assembly/cc). */
 export const CC_NAMES = ['ldcp', 'dcqcn', 'dcqcn-nowin', 'hpcc', 'swift', 'dctcp'] as const;
@@ -34,14 +35,13 @@ export interface CcSetup {
   int: boolean;
 }
 
-const US = 1e6; // ps
-const MBPS = 1e6;
 const KB = 1000;
 
 /**
- * Defaults. Baselines follow the HPCC authors' run.py at 100 G (docs/congestion-control.md,
- * "The laws"): DCQCN is their `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures;
- * `dcqcn-nowin` is the rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`.
+ * Defaults (the law parameters are src/dpu/cc/law-defaults.ts's). Baselines follow the HPCC
+ * authors' run.py at 100 G (docs/congestion-control.md, "The laws"): DCQCN is their
+ * `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures; `dcqcn-nowin` is the
+ * rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`.
  * LDCP-style follows qingtian's specification (docs/congestion-control.md) with low RED thresholds
  * and no PFC.
  */
@@ -54,7 +54,7 @@ export function ccSetup(name: CcName): CcSetup {
         pfc: false,
         ackHighPrio: true,
         int: false,
-        params: { P_LDCP_ALPHA: 1, P_LDCP_BETA: 0.5, P_LDCP_GAMMA: 0.25, P_LDCP_ETA_DEC: 0.5 },
+        params: { ...LAW_PARAMS.ldcp },
         ecn: { kminBytes: 5 * KB, kmaxBytes: 50 * KB, pmax: 0.5 },
       };
     case 'dcqcn':
@@ -65,18 +65,7 @@ export function ccSetup(name: CcName): CcSetup {
         pfc: true,
         ackHighPrio: name === 'dcqcn-nowin',
         int: false,
-        params: {
-          P_DCQCN_G: 1 / 256,
-          P_DCQCN_T_ALPHA_PS: 1 * US,
-          P_DCQCN_T_DEC_PS: 4 * US,
-          P_DCQCN_T_INC_PS: 300 * US,
-          P_DCQCN_RAI: 20 * MBPS,
-          P_DCQCN_RHAI: 200 * MBPS,
-          P_DCQCN_RATE_FIRST_CNP: 1,
-          P_DCQCN_F: 1,
-          P_DCQCN_WINDOW: name === 'dcqcn' ? 1 : 0,
-          P_DCQCN_CLAMP: 0,
-        },
+        params: { ...LAW_PARAMS.dcqcn, P_DCQCN_WINDOW: name === 'dcqcn' ? 1 : 0 },
         ecn: { kminBytes: 400 * KB, kmaxBytes: 1600 * KB, pmax: 0.2 },
       };
     case 'hpcc':
@@ -86,7 +75,7 @@ export function ccSetup(name: CcName): CcSetup {
         pfc: true,
         ackHighPrio: false,
         int: true,
-        params: { P_HPCC_ETA: 0.95, P_HPCC_MAX_STAGE: 0, P_HPCC_RAI: 40 * MBPS, P_HPCC_FAST_REACT: 1 },
+        params: { ...LAW_PARAMS.hpcc },
         ecn: { kminBytes: 400 * KB, kmaxBytes: 1600 * KB, pmax: 0.2 },
       };
     case 'dctcp':
@@ -96,7 +85,7 @@ export function ccSetup(name: CcName): CcSetup {
         pfc: true,
         ackHighPrio: false,
         int: false,
-        params: { P_DCTCP_G: 1 / 16, P_DCTCP_RAI: 615 * MBPS },
+        params: { ...LAW_PARAMS.dctcp },
         ecn: { kminBytes: 300 * KB, kmaxBytes: 300 * KB, pmax: 1 },
       };
     case 'swift':
@@ -106,17 +95,8 @@ export function ccSetup(name: CcName): CcSetup {
         pfc: false,
         ackHighPrio: true,
         int: false,
-        params: {
-          P_SWIFT_AI: 1,
-          P_SWIFT_BETA: 0.8,
-          P_SWIFT_MAX_MDF: 0.5,
-          P_SWIFT_BASE_TARGET_PS: 20 * US,
-          P_SWIFT_HOP_PS: (20 / 6.55) * US,
-          P_SWIFT_FS_RANGE_PS: 100 * US,
-          P_SWIFT_FS_MIN_CWND: 0.1,
-          P_SWIFT_FS_MAX_CWND: 100,
-          P_SWIFT_MIN_CWND: 0.01,
-        },
+        // P_SWIFT_MAX_CWND is set from the path's BDP by the simulation.
+        params: { ...LAW_PARAMS.swift },
         ecn: { kminBytes: 10_000 * KB, kmaxBytes: 10_000 * KB, pmax: 0 },
       };
     default: {

@@ -1,12 +1,12 @@
-import type { KeyObject } from 'node:crypto';
+import { KeyObject as KeyObjectClass, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import { Lifetime } from '../common/lifetime.js';
 import { parseArgs } from '../common/validate.js';
-import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
+import { DpuCorePool, dpuOptionsSchema, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
-import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
+import { HostMemory, hostMemoryOptionsSchema, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
@@ -22,6 +22,20 @@ export interface HostOptions {
   /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
   vms?: VmManagerOptions | undefined;
 }
+
+const hostOptionsSchema = z
+  .strictObject({
+    memory: hostMemoryOptionsSchema,
+    dpu: dpuOptionsSchema,
+    trustedKeys: z
+      .array(z.union([z.string(), z.custom<KeyObject>((v) => v instanceof KeyObjectClass)]), {
+        error: 'an array of Ed25519 public keys (PEM text or KeyObject)',
+      })
+      .optional(),
+    // Checked whole, unknown keys included, by VmManager ('Host options.vms').
+    vms: z.unknown().optional(),
+  })
+  .optional();
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -73,29 +87,12 @@ export class Host {
    * every core answers. Options are checked first (`QT_INVALID_ARGUMENT` naming the field).
    */
   static async boot(options?: HostOptions): Promise<Host> {
-    const o = parseArgs(
-      z
-        .object({
-          memory: z.unknown().optional(),
-          dpu: z.unknown().optional(),
-          trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
-          vms: z.unknown().optional(),
-        })
-        .optional(),
-      options,
-      'Host options',
-    );
-    const memory = new HostMemory(o?.memory as HostMemoryOptions | undefined);
+    const o = parseArgs(hostOptionsSchema, options, 'Host options');
+    const memory = new HostMemory(o?.memory);
     const kernels = new KernelLoader(memory);
-    const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
+    const dpu = await DpuCorePool.start(memory, o?.dpu);
     try {
-      return new Host(
-        memory,
-        kernels,
-        dpu,
-        (o?.trustedKeys ?? []) as (string | KeyObject)[],
-        o?.vms as VmManagerOptions | undefined,
-      );
+      return new Host(memory, kernels, dpu, o?.trustedKeys ?? [], o?.vms as VmManagerOptions | undefined);
     } catch (e) {
       await dpu.close();
       throw e;

@@ -27,7 +27,14 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/DIF verify of the whole volume after the rebuild: 0 failing shards/);
     expect(r.stdout).toMatch(/one bit flipped .*: caught: LBA \d+, guard expected 0x[0-9a-f]+, found 0x[0-9a-f]+/);
     expect(r.stdout).toMatch(/^report \(/m);
-    expect(r.stdout).toMatch(/host shut down cleanly/);
+    // Report rows state what was checked (a broken guest, the other's echoes, the shutdown).
+    expect(r.stdout).toMatch(
+      /malicious guest on a shared core +its device NEEDS_RESET \(B2\); the other guest kept running \(\d+ more echoes, 0 wrong\)/,
+    );
+    expect(r.stdout).toMatch(/fault isolation +bad job detached with status -?\d+; core answered 100 echoes after it/);
+    expect(r.stdout).toMatch(
+      /host shut down: \d+ DPU core\(s\) stopped, their worker pool destroyed, no core control region left/,
+    );
   });
 
   it('bench --json prints one schema line per figure, with the peer from the same run', () => {
@@ -39,7 +46,14 @@ describe('qingtian CLI', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(7);
     for (const l of lines) {
-      expect(Object.keys(l).sort()).toEqual(['better', 'case', 'metric', 'peer', 'suite', 'unit', 'value', 'vs']);
+      const { spread, ...rest } = l as { spread?: { runs: number; min: number; max: number } };
+      expect(Object.keys(rest).sort()).toEqual(['better', 'case', 'metric', 'peer', 'suite', 'unit', 'value', 'vs']);
+      if (spread) {
+        expect(Object.keys(spread).sort()).toEqual(['max', 'min', 'runs']);
+        expect(spread.runs).toBe(1);
+        expect(spread.min).toBeLessThanOrEqual(l.value as number);
+        expect(spread.max).toBeGreaterThanOrEqual(l.value as number);
+      }
       expect(l.suite).toBe('core');
       expect(['higher', 'lower']).toContain(l.better);
       const peer = l.peer as { name: string; value: number };
@@ -56,6 +70,7 @@ describe('qingtian CLI', () => {
         'idle-cpu/interrupt-mode',
       ]),
     );
+    expect(lines.find((l) => l.case === 'poll-round-trip' && l.metric === 'p50')?.spread).toBeDefined();
     // The machine the figures come from goes to stderr, first, leaving stdout pure JSON lines.
     expect(r.stderr.split('\n')[0]).toMatch(
       /^\[core\] machine: .+, \d+ CPUs, transparent huge pages \w+[^;]*, load \d+\.\d\d, node v\d+\.\d+\.\d+; 1 runs$/,

@@ -75,8 +75,20 @@ describe('kernel modules: the loader enforces the kernel rules', () => {
     // Tables were built by qt_init on load: word i = i * mul + add, per version.
     expect(host.view.getUint32(v1.tables!.payload + 4 * 5, true)).toBe((5 * 2654435761 + 0x1111) >>> 0);
     expect(host.view.getUint32(v2.tables!.payload + 4 * 5, true)).toBe(5 * 40503 + 7);
+    const imageId = v1.image.id;
     loader.unload(v1);
-    expect(host.region(v1.image.id)).toBeUndefined();
+    expect(host.region(imageId)).toBeUndefined();
+    // The unloaded version: identity readable, everything that reaches freed memory QT_DISPOSED.
+    expect(v1.info.name).toBe('probe');
+    for (const use of [
+      () => v1.image,
+      () => v1.tables,
+      () => v1.instance,
+      () => v1.fn('qt_init'),
+      () => v1.constant('QT_ABI'),
+      () => v1.entryIndex('qt_init'),
+    ])
+      expect(use).toThrow(expect.objectContaining({ code: 'QT_DISPOSED' }));
     expect(host.view.getUint32(v2.tables!.payload + 4 * 5, true)).toBe(5 * 40503 + 7);
     expect(() => loader.load(familyKernel('core'))).not.toThrow();
   });

@@ -1,7 +1,10 @@
+import type { Spread } from './stats.js';
+
 /**
  * Benchmark output. With --json: one JSON object per line, in the schema of docs/design.md,
  * "Stable interfaces":
  *   {"suite","case","metric","value","unit","better":"higher"|"lower","peer":{"name","value"}?,"vs"?}
+ *   and "spread":{"runs","min","max"}? (the runs value is the median of, the slowest and fastest)
  * where vs = value / peer.value and the peer was measured in the same run. Without --json: a
  * table at the end. Progress goes to stderr either way, so stdout stays machine-readable.
  */
@@ -14,6 +17,8 @@ export interface BenchLine {
   better: 'higher' | 'lower';
   peer?: { name: string; value: number };
   vs?: number;
+  /** Of `value` (a median): the runs it is the median of, and the slowest and fastest of them. */
+  spread?: Spread;
 }
 
 export type Measurement = Omit<BenchLine, 'suite' | 'vs'> & {
@@ -61,6 +66,7 @@ export class Reporter {
   private add(suite: string, m: Measurement): void {
     const { target, ...rest } = m;
     const line: BenchLine = { suite, ...rest, value: round(m.value) };
+    if (m.spread) line.spread = { runs: m.spread.runs, min: round(m.spread.min), max: round(m.spread.max) };
     if (m.peer) {
       line.peer = { name: m.peer.name, value: round(m.peer.value) };
       line.vs = round(m.value / m.peer.value);
@@ -76,13 +82,14 @@ export class Reporter {
       `${l.suite}/${l.case}`,
       l.metric,
       `${fmt(l.value)} ${l.unit}`,
+      l.spread ? `${l.spread.runs}: ${fmt(l.spread.min)}–${fmt(l.spread.max)}` : '',
       l.peer ? `${l.peer.name} ${fmt(l.peer.value)} ${l.unit}` : '',
       l.vs === undefined ? '' : `${fmt(l.vs)}×`,
       l.target === undefined
         ? ''
         : `${l.better === 'lower' ? '≤' : '≥'} ${fmt(l.target)} ${meets(l) ? 'met' : 'NOT met'}`,
     ]);
-    const head = ['case', 'metric', 'value', 'peer (same run)', 'vs peer', 'target'];
+    const head = ['case', 'metric', 'value', 'runs: min–max', 'peer (same run)', 'vs peer', 'target'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]): string =>
       cells

@@ -37,3 +37,14 @@ export function medianOf<K extends string>(runs: readonly Record<K, number>[]): 
   for (const k of keys) out[k] = median(runs.map((r) => r[k]));
   return out;
 }
+
+/** How a median was reached: the run count and the smallest and largest run (each divided by `unit`). */
+export interface Spread {
+  runs: number;
+  min: number;
+  max: number;
+}
+
+export function spreadOf(xs: readonly number[], unit = 1): Spread {
+  return { runs: xs.length, min: Math.min(...xs) / unit, max: Math.max(...xs) / unit };
+}

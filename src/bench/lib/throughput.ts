@@ -45,3 +45,42 @@ export async function sampleAll(
   }
   return out;
 }
+
+/**
+ * The same for a callback-style operation run the way a thread-pool library is used: `depth`
+ * calls in flight, each completion starting the next (`start(slot, done)`, slot in [0, depth):
+ * the caller gives each slot its own output buffers), for about `ms` milliseconds.
+ */
+export function rateInFlight(
+  start: (slot: number, done: (e?: Error | null) => void) => void,
+  depth: number,
+  bytesPerCall: number,
+  ms: number,
+): Promise<number> {
+  const budget = BigInt(Math.round(ms * 1e6));
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let calls = 0;
+    let live = depth;
+    let stopped = false;
+    const issue = (slot: number): void =>
+      start(slot, (e) => {
+        if (e) {
+          stopped = true;
+          reject(e);
+          return;
+        }
+        calls++;
+        const elapsed = process.hrtime.bigint() - t0;
+        if (!stopped && elapsed < budget) issue(slot);
+        else if (--live === 0) resolve((calls * bytesPerCall) / Number(elapsed));
+      });
+    for (let s = 0; s < depth; s++) issue(s);
+  });
+}
+
+/** Threads in libuv's pool, where native addons run their async work (UV_THREADPOOL_SIZE, default 4). */
+export function libuvPoolSize(): number {
+  const n = Number(process.env['UV_THREADPOOL_SIZE']);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
+}

@@ -17,7 +17,7 @@ export interface SimCliOptions {
   out: string;
 }
 
-const schema = z.object({
+const schema = z.strictObject({
   load: z
     .number({ error: 'a number in [0, 1]' })
     .min(0, { error: 'a number in [0, 1]' })

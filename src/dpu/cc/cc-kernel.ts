@@ -3,6 +3,9 @@ import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
+import { describe, intIn, oneOf, parseArgs, rejectUnknownKeys, runtimeOption } from '../../common/validate.js';
+import { z } from 'zod';
+import { CC_LAWS, LAW_PARAMS, lawDefaults } from './law-defaults.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { HDR_BYTES } from '../../generated/common.js';
 import * as cc from '../../generated/cc.js';
@@ -68,7 +71,10 @@ export type CcParamName = `P_${string}`;
  */
 export type CcStateField = `S_${string}`;
 
-/** Options of {@link CcFlowTable}: common parameters (times in ps, rates in bit/s) plus law-specific ones. */
+/**
+ * Options of {@link CcFlowTable}: common parameters (times in ps, rates in bit/s) plus
+ * law-specific ones. Unknown keys are refused.
+ */
 export interface CcTableOptions {
   /** The law every flow of the table follows. */
   law: CcLaw;
@@ -86,7 +92,8 @@ export interface CcTableOptions {
   wireBytes?: number | undefined;
   /**
    * Law parameters by their layout names (`P_LDCP_ALPHA`, `P_DCQCN_RAI`, …: assembly/cc/layout.ts;
-   * times in ps, rates in bit/s); names the kernel does not declare are refused. Default: the kernel's.
+   * times in ps, rates in bit/s), each replacing the law's default (src/dpu/cc/law-defaults.ts,
+   * docs/congestion-control.md); a name that is not one of the law's parameters is refused.
    */
   params?: Partial<Record<CcParamName, number>> | undefined;
   /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
@@ -133,6 +140,29 @@ export interface AckBatch {
   /** How many of them carried an ECN mark. */
   marked: Uint32Array;
 }
+const positive = (what: string) =>
+  z
+    .number({ error: what })
+    .positive({ error: what })
+    .refine((x) => Number.isFinite(x), { error: what });
+
+const optionsSchema = z.strictObject({
+  law: oneOf(CC_LAWS),
+  flows: intIn(1, 1 << 22),
+  mtuBytes: intIn(64, 65535).optional(),
+  lineBps: positive('a finite rate > 0, bit/s').optional(),
+  baseRttPs: positive('a finite time > 0, ps').optional(),
+  minRateBps: positive('a finite rate > 0, bit/s').optional(),
+  wireBytes: intIn(64, 65535 + 1024).optional(),
+  params: z
+    .record(
+      z.string(),
+      z.number({ error: 'a finite number' }).refine((x) => Number.isFinite(x), { error: 'a finite number' }),
+    )
+    .optional(),
+  runtime: runtimeOption<KernelRuntime>(),
+});
+
 const LAWS: Record<CcLaw, number> = {
   ldcp: LAW_LDCP,
   dcqcn: LAW_DCQCN,
@@ -169,17 +199,17 @@ export class CcFlowTable {
   private readonly acks_: (ctx: number, flows: number, acked: number, marked: number, count: number) => number;
   private readonly life = new Lifetime('CcFlowTable');
 
-  constructor(o: CcTableOptions) {
-    if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `cc: flows: expected an integer in [1, ${1 << 22}], got ${o.flows}`,
-      );
-    if (!(o.law in LAWS))
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `cc: law: expected one of ${Object.keys(LAWS).join(', ')}, got ${String(o.law)}`,
-      );
+  constructor(options: CcTableOptions) {
+    // Everything is checked before the state region is allocated: a refusal leaks nothing.
+    const o = parseArgs(optionsSchema, options, 'CcFlowTable options');
+    const accepted = Object.keys(LAW_PARAMS[o.law]);
+    for (const [name, x] of Object.entries(o.params ?? {}))
+      if (!accepted.includes(name))
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `CcFlowTable options.params: unknown key '${name}' for law '${o.law}' (accepted: ${accepted.join(', ')})`,
+          { field: `params.${name}`, got: x },
+        );
     this.runtime = o.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('cc');
     this.flows = o.flows;
@@ -205,21 +235,13 @@ export class CcFlowTable {
     set(P_MTU, mtu);
     set(P_LINE_BPS, line);
     set(P_BASE_RTT_PS, T);
-    set(P_BDP_BYTES, (line * T * 1e-12) / 8);
+    const bdp = (line * T * 1e-12) / 8;
+    set(P_BDP_BYTES, bdp);
     set(P_MIN_RATE, o.minRateBps ?? 1e9);
     set(P_WIRE_BYTES, o.wireBytes ?? mtu + 48);
-    for (const [name, x] of Object.entries(o.params ?? {}) as [string, unknown][]) {
-      const at = offsetOf(name, 'P_');
-      if (at === undefined || typeof x !== 'number' || !Number.isFinite(x)) {
-        this.dispose();
-        throw new QingtianError(
-          ErrorCode.InvalidArgument,
-          `cc: params.${name}: expected a law parameter name (P_*) the cc kernel declares, with a finite number, got ${String(x)}`,
-          { field: `params.${name}` },
-        );
-      }
-      set(at, x);
-    }
+    // The names are the law's own parameters (checked above), each a P_* the kernel declares.
+    for (const [name, x] of Object.entries({ ...lawDefaults(o.law, bdp, mtu), ...o.params }))
+      set(offsetOf(name, 'P_')!, x);
     const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
     if (st < 0) {
       this.dispose();
@@ -289,6 +311,7 @@ export class CcFlowTable {
   /** Writes events into the buffer (encode) — separate from processing so benches can time the kernel alone. */
   encode(events: readonly CcEvent[]): { base: number; count: number } {
     this.life.check('encode');
+    checkEvents(events);
     const buf = this.eventBuffer(events.length);
     const v = this.runtime.memory.view;
     for (const [i, e] of events.entries()) {
@@ -320,7 +343,10 @@ export class CcFlowTable {
     return checkKernelStatus('CcFlowTable.processEncoded', this.process_(this.table.base, base, count), STATUSES);
   }
 
-  /** Encodes and applies a batch of events (one JS→Wasm call). */
+  /**
+   * Encodes and applies a batch of events (one JS→Wasm call). All or nothing: every event is
+   * checked (fields, ranges, unknown keys) before the first is written.
+   */
   process(events: readonly CcEvent[]): number {
     this.life.check('process');
     const { base, count } = this.encode(events);
@@ -393,4 +419,55 @@ export class CcFlowTable {
     this.acks = null;
     this.runtime.memory.free(this.table, OWNER);
   }
+}
+
+const EVENT_KEYS = ['flow', 'kind', 'nowPs', 'ece', 'acked', 'ackSeq', 'sndNxt', 'rttPs', 'hops'] as const;
+const HOP_KEYS = ['tsPs', 'txBytes', 'qlenBytes', 'rateBps'] as const;
+
+/** Checks a burst of events before any is encoded: the message names the event and the field. */
+function checkEvents(events: unknown): asserts events is readonly CcEvent[] {
+  const bad = (field: string, what: string, got: unknown): QingtianError =>
+    new QingtianError(
+      ErrorCode.InvalidArgument,
+      `CcFlowTable.process: ${field}: expected ${what}, got ${describe(got)}`,
+      {
+        field,
+      },
+    );
+  const u32 = (field: string, v: unknown, optional: boolean): void => {
+    if (v === undefined && optional) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw bad(field, 'an integer in [0, 4294967295]', v);
+  };
+  const time = (field: string, v: unknown, optional: boolean): void => {
+    if (v === undefined && optional) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER)
+      throw bad(field, 'a time in ps, a finite number >= 0', v);
+  };
+  if (!Array.isArray(events)) throw bad('events', 'an array of events', events);
+  events.forEach((e: unknown, i) => {
+    const at = `events[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad(at, 'an event object', e);
+    rejectUnknownKeys(e, EVENT_KEYS, `CcFlowTable.process: ${at}`);
+    const ev = e as Record<string, unknown>;
+    u32(`${at}.flow`, ev['flow'], false);
+    if (ev['kind'] !== 'ack' && ev['kind'] !== 'timeout') throw bad(`${at}.kind`, "'ack' or 'timeout'", ev['kind']);
+    time(`${at}.nowPs`, ev['nowPs'], false);
+    if (ev['ece'] !== undefined && typeof ev['ece'] !== 'boolean') throw bad(`${at}.ece`, 'a boolean', ev['ece']);
+    for (const k of ['acked', 'ackSeq', 'sndNxt'] as const) u32(`${at}.${k}`, ev[k], true);
+    time(`${at}.rttPs`, ev['rttPs'], true);
+    const hops = ev['hops'];
+    if (hops === undefined) return;
+    if (!Array.isArray(hops)) throw bad(`${at}.hops`, 'an array of INT records', hops);
+    hops.forEach((h: unknown, j) => {
+      const hat = `${at}.hops[${j}]`;
+      if (typeof h !== 'object' || h === null) throw bad(hat, 'an INT record', h);
+      rejectUnknownKeys(h, HOP_KEYS, `CcFlowTable.process: ${hat}`);
+      const r = h as Record<string, unknown>;
+      time(`${hat}.tsPs`, r['tsPs'], false);
+      for (const k of ['txBytes', 'qlenBytes'] as const) u32(`${hat}.${k}`, r[k], false);
+      if (typeof r['rateBps'] !== 'number' || !(r['rateBps'] > 0) || !Number.isFinite(r['rateBps']))
+        throw bad(`${hat}.rateBps`, 'a finite rate > 0, bit/s', r['rateBps']);
+    });
+  });
 }

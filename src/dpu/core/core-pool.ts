@@ -52,8 +52,9 @@ export interface DpuOptions {
   cpus?: number[] | undefined;
 }
 
-const optionsSchema = z
-  .object({
+/** The schema of {@link DpuOptions} (Host.boot composes it, so nested keys are checked up front). */
+export const dpuOptionsSchema = z
+  .strictObject({
     cores: intIn(1, 64).optional(),
     mode: oneOf(CORE_MODES).optional(),
     idleSpinPolls: intIn(1, 1e9).optional(),
@@ -204,7 +205,7 @@ export class DpuCorePool extends EventEmitter {
 
   /** Boots the cores and waits until each answers a ping. */
   static async start(host: HostMemoryApi, options?: DpuOptions): Promise<DpuCorePool> {
-    const o = parseArgs(optionsSchema, options, 'DPU options');
+    const o = parseArgs(dpuOptionsSchema, options, 'DPU options');
     const cores = o?.cores ?? defaultCoreCount();
     const nice = o?.nice === undefined ? defaultCoreNice(cores) : o.nice;
     const cpus = o?.cpus ?? null;

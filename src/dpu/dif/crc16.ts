@@ -1,11 +1,13 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { checkKernelStatus } from '../../common/kernel-status.js';
+import { describe, rejectUnknownKeys } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { addressIn, stagingFor } from '../kernels/staging.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
-/** Options of {@link crc16t10dif}. */
+/** Options of {@link crc16t10dif} and {@link crc16t10difAt}. Unknown keys are refused. */
 export interface CrcOptions {
   /** Where staging lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
@@ -14,6 +16,7 @@ export interface CrcOptions {
 }
 
 const CHUNK_BYTES = 1 << 20;
+const CRC_OPTION_KEYS = ['runtime', 'simd'] as const;
 
 // These are per-call hot paths (a 4 KiB CRC takes about a microsecond): arguments are checked
 // with plain comparisons, not schemas.
@@ -29,7 +32,8 @@ function intArg(field: string, v: unknown, min: number, max: number): number {
 
 function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRuntime; k: DifKernel } {
   if (o !== undefined && (typeof o !== 'object' || o === null))
-    throw invalid(`${where} options`, `expected an object, got ${typeof o}`);
+    throw invalid(`${where} options`, `expected an object, got ${describe(o)}`);
+  if (o !== undefined) rejectUnknownKeys(o, CRC_OPTION_KEYS, `${where} options`);
   const simd = o?.simd ?? 'auto';
   if (!SIMD_CHOICES.includes(simd))
     throw invalid(
@@ -71,12 +75,16 @@ export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): n
   return crc;
 }
 
-/** The same CRC over [address, address + length) of the runtime's memory (no copy). */
+/**
+ * The same CRC over [address, address + length) of the runtime's memory (no copy). The range must
+ * lie inside one buffer region (`core-scratch` or `guest-ram`); anything else is refused.
+ */
 export function crc16t10difAt(address: number, length: number, seed = 0, options?: CrcOptions): number {
   const { runtime, k } = resolve('crc16t10difAt', options);
   const mem = runtime.memory.sizeBytes;
   const len = intArg('crc16t10difAt: length', length, 0, mem);
   const addr = intArg('crc16t10difAt: address', address, 1, mem - len);
+  bufferRange(runtime.memory, 'crc16t10difAt', 'address', addr, len);
   const crc = intArg('crc16t10difAt: seed', seed, 0, 0xffff);
   return checkKernelStatus('crc16t10difAt', k.crc16(crc, addr, len), k.statuses);
 }

@@ -62,14 +62,14 @@ export interface T10DifOptions {
   simd?: SimdChoice | undefined;
 }
 
-const schema = z.object({
+const schema = z.strictObject({
   blockSize: z.union([z.literal(512), z.literal(4096)], { error: 'one of 512, 4096' }),
   type: z.union([z.literal(1), z.literal(2), z.literal(3)], { error: 'one of 1, 2, 3' }),
   refTag: intIn(0, 0xffffffff).optional(),
   appTag: intIn(0, 0xffff).optional(),
   appTagMask: intIn(0, 0xffff).optional(),
   checks: z
-    .object({ guard: z.boolean().optional(), appTag: z.boolean().optional(), refTag: z.boolean().optional() })
+    .strictObject({ guard: z.boolean().optional(), appTag: z.boolean().optional(), refTag: z.boolean().optional() })
     .optional(),
   guardSeed: intIn(0, 0xffff).optional(),
   runtime: z

@@ -1,4 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { describe } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { kernelStatusError } from '../../common/kernel-status.js';
 import type { SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -318,14 +320,14 @@ export class T10Dif {
   private addr(op: string, field: string, a: number, blocks: number, unit: number): number {
     const mem = this.runtime.memory.sizeBytes;
     if (!Number.isInteger(blocks) || blocks < 0 || blocks * unit > mem)
-      throw invalid(op, 'blocks', `expected an integer in [0, ${Math.floor(mem / unit)}], got ${blocks}`);
+      throw invalid(op, 'blocks', `expected an integer in [0, ${Math.floor(mem / unit)}], got ${describe(blocks)}`);
     if (!Number.isInteger(a) || a < 1 || a + blocks * unit > mem)
       throw invalid(
         op,
         field,
-        `expected a host address in [1, ${mem - blocks * unit}] (${blocks} x ${unit} bytes inside the runtime's memory), got ${a}`,
+        `expected a host address in [1, ${mem - blocks * unit}] (${blocks} x ${unit} bytes inside the runtime's memory), got ${describe(a)}`,
       );
-    return a;
+    return bufferRange(this.runtime.memory, `T10Dif.${op}`, field, a, blocks * unit);
   }
 
   private resultSlot(): number {

@@ -60,7 +60,7 @@ export interface OffloadResult {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     cores: intIn(1, 64).optional(),
     stripesPerRound: intIn(1, 65536).optional(),
     budget: intIn(1, 1024).optional(),
@@ -176,7 +176,7 @@ export class EcOffload {
     shardLength: number,
   ): Promise<OffloadResult> {
     const len = this.check('encode', rs, stripes, shardLength);
-    const mem = this.runtime.memory.sizeBytes;
+    const mem = this.runtime.memory;
     const passes = stripes.map((s, i) => ({
       src: addressArray('EcOffload.encode', `stripes[${i}].data`, s.data, rs.dataShards, len, mem),
       dst: addressArray('EcOffload.encode', `stripes[${i}].parity`, s.parity, rs.parityShards, len, mem),
@@ -192,7 +192,7 @@ export class EcOffload {
     shardLength: number,
   ): Promise<OffloadResult> {
     const len = this.check('reconstruct', rs, stripes, shardLength);
-    const mem = this.runtime.memory.sizeBytes;
+    const mem = this.runtime.memory;
     const plan = rs.decodePlan(missing);
     // The plan's tables are copied into each core's own table region: the coder's cache may
     // reuse its slot while the batch runs.

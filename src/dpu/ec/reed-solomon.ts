@@ -39,7 +39,7 @@ export interface ReedSolomonOptions {
   decodeCacheSize?: number | undefined;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   dataShards: intIn(1, 254),
   parityShards: intIn(1, 254),
   matrix: oneOf(MATRIX_KINDS).optional(),
@@ -296,8 +296,8 @@ export class ReedSolomon {
   /** Writes the m parity shards at `parity` from the k data shards at `data`. */
   encodeAt(data: readonly number[], parity: readonly number[], shardLength: number): void {
     this.life.check('encodeAt');
-    const mem = this.runtime.memory.sizeBytes;
-    const len = shardBytes('encodeAt', shardLength, mem);
+    const mem = this.runtime.memory;
+    const len = shardBytes('encodeAt', shardLength, mem.sizeBytes);
     const view = this.runtime.memory.view;
     writeAddresses('encodeAt', 'data', data, this.dataShards, len, mem, view, this.state.srcPtrs);
     writeAddresses('encodeAt', 'parity', parity, this.parityShards, len, mem, view, this.state.dstPtrs);
@@ -318,8 +318,8 @@ export class ReedSolomon {
   /** Rebuilds the shards listed in `missing` in place; `shards` holds all k + m addresses. */
   reconstructAt(shards: readonly number[], missing: readonly number[], shardLength: number): void {
     this.life.check('reconstructAt');
-    const mem = this.runtime.memory.sizeBytes;
-    const len = shardBytes('reconstructAt', shardLength, mem);
+    const mem = this.runtime.memory;
+    const len = shardBytes('reconstructAt', shardLength, mem.sizeBytes);
     const addrs = addressArray('reconstructAt', 'shards', shards, this.totalShards, len, mem);
     const gone = this.missingList('reconstructAt', missing);
     if (gone.length === 0) return;
@@ -330,8 +330,8 @@ export class ReedSolomon {
   /** Updates the m parity shards at `parity` in place after data shard `index` changed. */
   updateAt(parity: readonly number[], index: number, oldData: number, newData: number, shardLength: number): void {
     this.life.check('updateAt');
-    const mem = this.runtime.memory.sizeBytes;
-    const len = shardBytes('updateAt', shardLength, mem);
+    const mem = this.runtime.memory;
+    const len = shardBytes('updateAt', shardLength, mem.sizeBytes);
     const j = shardIndex('updateAt', 'index', index, this.dataShards);
     const a = address('updateAt', 'oldData', oldData, len, mem);
     const b = address('updateAt', 'newData', newData, len, mem);

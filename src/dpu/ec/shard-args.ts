@@ -1,4 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 
 /**
  * Checks of the shard arguments of the erasure-coding API, with messages that name the argument,
@@ -38,14 +40,17 @@ export function shardIndex(where: string, field: string, value: unknown, count: 
   return value;
 }
 
-/** Host addresses of shards: integers with [addr, addr + len) inside a memory of `memBytes`. */
+/**
+ * Host addresses of shards: integers with [addr, addr + len) inside one buffer region of `memory`
+ * (kernels/buffer-range.ts).
+ */
 export function addressArray(
   where: string,
   field: string,
   value: unknown,
   count: number,
   len: number,
-  memBytes: number,
+  memory: HostMemoryApi,
 ): number[] {
   if (!Array.isArray(value) || value.length !== count) {
     throw invalid(
@@ -54,7 +59,7 @@ export function addressArray(
       { field },
     );
   }
-  return value.map((a: unknown, i) => address(where, `${field}[${i}]`, a, len, memBytes));
+  return value.map((a: unknown, i) => address(where, `${field}[${i}]`, a, len, memory));
 }
 
 /**
@@ -68,7 +73,7 @@ export function writeAddresses(
   value: unknown,
   count: number,
   len: number,
-  memBytes: number,
+  memory: HostMemoryApi,
   view: DataView,
   ptrs: number,
 ): void {
@@ -80,14 +85,13 @@ export function writeAddresses(
     );
   }
   for (let i = 0; i < count; i++) {
-    const a: unknown = value[i];
-    if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes)
-      address(where, `${field}[${i}]`, a, len, memBytes);
-    view.setUint32(ptrs + 4 * i, a as number, true);
+    view.setUint32(ptrs + 4 * i, address(where, `${field}[${i}]`, value[i], len, memory), true);
   }
 }
 
-export function address(where: string, field: string, a: unknown, len: number, memBytes: number): number {
+/** One shard address: an integer whose [a, a + len) lies inside one buffer region of `memory`. */
+export function address(where: string, field: string, a: unknown, len: number, memory: HostMemoryApi): number {
+  const memBytes = memory.sizeBytes;
   if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a + len > memBytes) {
     throw invalid(
       where,
@@ -95,7 +99,7 @@ export function address(where: string, field: string, a: unknown, len: number, m
       { field },
     );
   }
-  return a;
+  return bufferRange(memory, where, field, a, len);
 }
 
 /** A shard length for the zero-copy forms: an integer in [0, memBytes]. */

@@ -1,11 +1,25 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { describe, rejectUnknownKeys } from '../../common/validate.js';
 import { mask4, toPrefix4, type Prefix4 } from './ip-address.js';
 
 /**
- * A classifier rule on the IPv4 5-tuple. Every field is optional: an absent field matches
- * anything. Lower `priority` wins; equal priorities go to the lower rule id.
+ * A classifier rule on the IPv4 5-tuple. Lower `priority` wins; equal priorities go to the lower
+ * rule id.
+ *
+ * A field left out matches anything, but a rule must narrow something: a rule that matches every
+ * packet is written as such, `{ any: true, priority }`, and any other rule that would match every
+ * packet (no match field, or only `0.0.0.0/0`, `[0, 65535]`, `{ value: 0, mask: 0 }`) is refused.
+ * Unknown keys are refused too, so a misspelt field (`source`, `dport`, `protocol`) is an error,
+ * never a silent wildcard.
+ *
+ * ```ts
+ * c.insert({ src: '10.0.0.0/8', dstPorts: [22, 22], proto: 6, priority: 5 });
+ * c.insert({ any: true, priority: 1000 }); // the default rule, explicitly
+ * ```
  */
 export interface ClassifierRule {
+  /** `true`: this rule matches every packet (and then no match field may be given). */
+  any?: true | undefined;
   /** Source prefix: 'a.b.c.d/len' or { addr, length }. */
   src?: string | Prefix4 | undefined;
   /** Destination prefix: 'a.b.c.d/len' or { addr, length }. */
@@ -47,7 +61,7 @@ export interface NormalRule {
 }
 
 function bad(field: string, what: string, got: unknown): QingtianError {
-  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, {
+  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${describe(got)}`, {
     field,
     got,
   });
@@ -67,10 +81,34 @@ function ports(v: unknown, field: string): [number, number] {
   return [lo, hi];
 }
 
-/** Checks a rule at the API boundary; the message names the field and the accepted range. */
+/** The keys a {@link ClassifierRule} may have. */
+export const RULE_KEYS = ['any', 'src', 'dst', 'srcPorts', 'dstPorts', 'proto', 'priority'] as const;
+const MATCH_KEYS = ['src', 'dst', 'srcPorts', 'dstPorts', 'proto'] as const;
+
+/** True when the rule matches every header (all fields wildcards). */
+export function matchesAll(r: NormalRule): boolean {
+  return (
+    r.srcLen === 0 &&
+    r.dstLen === 0 &&
+    r.spLo === 0 &&
+    r.spHi === 65535 &&
+    r.dpLo === 0 &&
+    r.dpHi === 65535 &&
+    r.protoMask === 0
+  );
+}
+
+/**
+ * Checks a rule at the API boundary; the message names the field and the accepted range. Unknown
+ * keys are refused, and a rule that matches every packet must say `any: true` (see
+ * {@link ClassifierRule}).
+ */
 export function normalizeRule(rule: unknown, defaultPriority: number, where = 'rule'): NormalRule {
-  if (typeof rule !== 'object' || rule === null) throw bad(where, 'a rule object', rule);
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) throw bad(where, 'a rule object', rule);
+  rejectUnknownKeys(rule, RULE_KEYS, where);
   const r = rule as Record<string, unknown>;
+  const any = r['any'];
+  if (any !== undefined && any !== true) throw bad(`${where}.any`, 'true or nothing', any);
   const src = r['src'] === undefined ? { addr: 0, length: 0 } : toPrefix4(r['src'], `${where}.src`);
   const dst = r['dst'] === undefined ? { addr: 0, length: 0 } : toPrefix4(r['dst'], `${where}.dst`);
   const [spLo, spHi] = ports(r['srcPorts'], `${where}.srcPorts`);
@@ -83,6 +121,7 @@ export function normalizeRule(rule: unknown, defaultPriority: number, where = 'r
     protoValue = p;
     protoMask = 0xff;
   } else if (typeof p === 'object' && p !== null) {
+    rejectUnknownKeys(p, ['value', 'mask'], `${where}.proto`);
     const { value, mask } = p as Record<string, unknown>;
     if (!isInt(value, 0, 255)) throw bad(`${where}.proto.value`, 'an integer in [0, 255]', value);
     if (!isInt(mask, 0, 255)) throw bad(`${where}.proto.mask`, 'an integer in [0, 255]', mask);
@@ -93,7 +132,7 @@ export function normalizeRule(rule: unknown, defaultPriority: number, where = 'r
   }
   const priority = r['priority'] === undefined ? defaultPriority : r['priority'];
   if (!isInt(priority, 0, 0xffffffff)) throw bad(`${where}.priority`, 'an integer in [0, 4294967295]', priority);
-  return {
+  const n: NormalRule = {
     srcAddr: (src.addr & mask4(src.length)) >>> 0,
     srcLen: src.length,
     dstAddr: (dst.addr & mask4(dst.length)) >>> 0,
@@ -106,6 +145,23 @@ export function normalizeRule(rule: unknown, defaultPriority: number, where = 'r
     protoMask,
     priority,
   };
+  if (any === true) {
+    const given = MATCH_KEYS.filter((k) => r[k] !== undefined);
+    if (given.length > 0)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${where}: 'any: true' matches every packet and takes no match field, got ${given.join(', ')}`,
+        { field: `${where}.any`, given },
+      );
+  } else if (matchesAll(n)) {
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${where}: this rule matches every packet; write { any: true, priority } if that is meant, ` +
+        `else give at least one narrowing field (${MATCH_KEYS.join(', ')})`,
+      { field: where },
+    );
+  }
+  return n;
 }
 
 /** Does `rule` match the header (src, dst, sport, dport, proto)? The reference semantics. */

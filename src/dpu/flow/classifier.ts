@@ -3,7 +3,8 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { intIn, parseArgs } from '../../common/validate.js';
+import { countArg, describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { parseClassBench } from './classbench.js';
@@ -41,7 +42,7 @@ export interface ClassifierOptions {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     capacity: intIn(1, 1 << 22).optional(),
     runtime: z
       .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
@@ -249,13 +250,8 @@ export class Classifier {
    */
   classify(headers: Uint32Array): Int32Array {
     this.life.check('classify');
-    if (!(headers instanceof Uint32Array) || headers.length % 5 !== 0) {
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`,
-      );
-    }
-    const out = new Int32Array(headers.length / CLS_HEADER_WORDS);
+    const n = headerCount('Classifier.classify', headers);
+    const out = new Int32Array(n);
     this.classifyInto(headers, out);
     return out;
   }
@@ -263,12 +259,8 @@ export class Classifier {
   /** As classify, into a caller's array (out.length >= headers.length / 5). */
   classifyInto(headers: Uint32Array, out: Int32Array): void {
     this.life.check('classifyInto');
-    const n = headers.length / CLS_HEADER_WORDS;
-    if (!Number.isInteger(n) || out.length < n)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `classifyInto: expected ${CLS_HEADER_WORDS} words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
-      );
+    const n = headerCount('Classifier.classifyInto', headers);
+    outArray('Classifier.classifyInto', out ?? null, n);
     const mem = this.runtime.memory;
     const hdr = this.stage.base;
     const res = hdr + STAGE_HEADERS * HEADER_BYTES;
@@ -283,11 +275,16 @@ export class Classifier {
 
   /**
    * Zero-copy form over the runtime's memory: `count` headers at `headersAddr` (5 u32 each),
-   * results (i32 each) to `outAddr`. Returns count.
+   * results (i32 each) to `outAddr`. Returns count. Both ranges must lie inside buffer regions
+   * (`core-scratch` or `guest-ram`); others are refused.
    */
   classifyAt(headersAddr: number, count: number, outAddr: number): number {
     this.life.check('classifyAt');
-    return this.check(this.fClassify(this.region.base, headersAddr, count, outAddr));
+    const mem = this.runtime.memory;
+    const n = countArg('Classifier.classifyAt', count);
+    bufferRange(mem, 'Classifier.classifyAt', 'headersAddr', headersAddr, n * 20);
+    bufferRange(mem, 'Classifier.classifyAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fClassify(this.region.base, headersAddr, n, outAddr));
   }
 
   /** Live rules. */
@@ -330,6 +327,17 @@ export class Classifier {
   private check(status: number): number {
     return checkKernelStatus('Classifier.classify', status, this.statuses);
   }
+}
+
+/** Headers in a burst: a Uint32Array of 5 words each. */
+function headerCount(where: string, headers: unknown): number {
+  if (!(headers instanceof Uint32Array) || headers.length % CLS_HEADER_WORDS !== 0)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${where}: headers: expected a Uint32Array of ${CLS_HEADER_WORDS} words per header, got ${describe(headers)}`,
+      { field: 'headers' },
+    );
+  return headers.length / CLS_HEADER_WORDS;
 }
 
 const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

@@ -3,7 +3,8 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { intIn, parseArgs } from '../../common/validate.js';
+import { countArg, describe, intIn, outArray, parseArgs } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import {
@@ -56,7 +57,7 @@ export interface FlowPlacement {
 }
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     capacity: intIn(8, 1 << 24).optional(),
     runtime: z
       .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
@@ -166,30 +167,45 @@ export class FlowTable {
   insert(key: Uint8Array, value: number): FlowInsertResult {
     this.life.check('insert');
     this.checkKeys(key, 1, 'insert');
-    if (!Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${value}`,
+        `FlowTable.insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${describe(value)}`,
+        { field: 'value' },
       );
     this.runtime.memory.u8.set(key, this.stage.base);
     return this.result(this.fInsert(this.region.base, this.stage.base, value, this.now()));
   }
 
-  /** Inserts many flows: `keys` holds values.length keys back to back. Returns the counts. */
+  /**
+   * Inserts many flows: `keys` holds values.length keys back to back. Returns the counts. All or
+   * nothing: every key and value is checked before the first is inserted.
+   */
   insertBurst(keys: Uint8Array, values: ArrayLike<number>): Record<FlowInsertResult, number> {
     this.life.check('insertBurst');
+    if (!Array.isArray(values) && !(ArrayBuffer.isView(values) && !(values instanceof DataView)))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `FlowTable.insertBurst: values: expected an array of integers in [0, ${MAX_FLOW_VALUE}], got ${describe(values)}`,
+        { field: 'values' },
+      );
     const n = values.length;
     this.checkKeys(keys, n, 'insertBurst');
+    for (let i = 0; i < n; i++) {
+      const v: unknown = values[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_FLOW_VALUE)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `FlowTable.insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${describe(v)}; nothing was inserted`,
+          { field: `values[${i}]` },
+        );
+    }
     const counts = { inserted: 0, updated: 0, evicted: 0 };
     const u8 = this.runtime.memory.u8;
     const now = this.now();
+    const checked: ArrayLike<number> = values;
     for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      if (!Number.isInteger(v) || v < 0 || v > MAX_FLOW_VALUE)
-        throw new QingtianError(
-          ErrorCode.InvalidArgument,
-          `insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${v}`,
-        );
+      const v = checked[i]!;
       u8.set(keys.subarray(i * FLOW_KEY_BYTES, (i + 1) * FLOW_KEY_BYTES), this.stage.base);
       counts[this.result(this.fInsert(this.region.base, this.stage.base, v, now))]++;
     }
@@ -199,17 +215,16 @@ export class FlowTable {
   /** The flow's value, or -1. */
   lookup(key: Uint8Array): number {
     this.life.check('lookup');
+    this.checkKeys(key, 1, 'lookup');
     return this.lookupBurst(key)[0]!;
   }
 
   /** Burst lookup over keys back to back (48 bytes each): value or -1 each. */
   lookupBurst(keys: Uint8Array, out?: Int32Array): Int32Array {
     this.life.check('lookupBurst');
-    const n = keys.length / FLOW_KEY_BYTES;
+    const n = keys instanceof Uint8Array ? keys.length / FLOW_KEY_BYTES : NaN;
     this.checkKeys(keys, n, 'lookupBurst');
-    const res = out ?? new Int32Array(n);
-    if (res.length < n)
-      throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
+    const res = outArray('FlowTable.lookupBurst', out, n);
     const mem = this.runtime.memory;
     const kb = this.stage.base;
     const ob = kb + STAGE_KEYS * FLOW_KEY_BYTES;
@@ -226,11 +241,16 @@ export class FlowTable {
   /**
    * Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr
    * (value or -1), hits stamped with `now`. Staged: hash all, touch all tag lines, probe all,
-   * touch all candidate entries, compare all. Returns count.
+   * touch all candidate entries, compare all. Returns count. Both ranges must lie inside buffer
+   * regions (`core-scratch` or `guest-ram`); others are refused.
    */
   lookupAt(keysAddr: number, count: number, outAddr: number, now: number = this.now()): number {
     this.life.check('lookupAt');
-    return this.check(this.fLookup(this.region.base, keysAddr, count, outAddr, now >>> 0));
+    const mem = this.runtime.memory;
+    const n = countArg('FlowTable.lookupAt', count);
+    bufferRange(mem, 'FlowTable.lookupAt', 'keysAddr', keysAddr, n * FLOW_KEY_BYTES);
+    bufferRange(mem, 'FlowTable.lookupAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fLookup(this.region.base, keysAddr, n, outAddr, now >>> 0));
   }
 
   /** Removes a flow; false when it was not there. */
@@ -364,7 +384,8 @@ export class FlowTable {
     if (!(keys instanceof Uint8Array) || !Number.isInteger(n) || keys.length !== n * FLOW_KEY_BYTES) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `${where}: expected ${Number.isInteger(n) ? n : 'whole'} key(s) of ${FLOW_KEY_BYTES} bytes in a Uint8Array, got ${keys instanceof Uint8Array ? `${keys.length} bytes` : typeof keys}`,
+        `FlowTable.${where}: keys: expected ${Number.isInteger(n) ? n : 'whole'} key(s) of ${FLOW_KEY_BYTES} bytes in a Uint8Array, got ${describe(keys)}`,
+        { field: 'keys' },
       );
     }
   }

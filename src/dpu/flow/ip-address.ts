@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { describe, rejectUnknownKeys } from '../../common/validate.js';
 
 /**
  * An IPv4 prefix as the flow APIs take it. IPv4 addresses are u32 numbers (a.b.c.d = a << 24 | ...),
@@ -22,7 +23,7 @@ export interface Prefix6 {
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 function bad(field: string, what: string, got: unknown): QingtianError {
-  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${JSON.stringify(got)}`, {
+  return new QingtianError(ErrorCode.InvalidArgument, `${field}: expected ${what}, got ${describe(got)}`, {
     field,
     got,
   });
@@ -61,6 +62,7 @@ export function parsePrefix4(text: string, field = 'prefix'): Prefix4 {
 export function toPrefix4(p: unknown, field: string): Prefix4 {
   if (typeof p === 'string') return parsePrefix4(p, field);
   if (typeof p === 'object' && p !== null) {
+    rejectUnknownKeys(p, ['addr', 'length'], field);
     const { addr, length } = p as Record<string, unknown>;
     if (typeof addr !== 'number' || !Number.isInteger(addr) || addr < 0 || addr > 0xffffffff)
       throw bad(`${field}.addr`, 'an integer in [0, 4294967295]', addr);
@@ -134,6 +136,7 @@ export function parsePrefix6(text: string, field = 'prefix'): Prefix6 {
 export function toPrefix6(p: unknown, field: string): Prefix6 {
   if (typeof p === 'string') return parsePrefix6(p, field);
   if (typeof p === 'object' && p !== null) {
+    rejectUnknownKeys(p, ['addr', 'length'], field);
     const { addr, length } = p as Record<string, unknown>;
     if (typeof addr !== 'bigint' || addr < 0n || addr >> 128n !== 0n)
       throw bad(`${field}.addr`, 'a bigint in [0, 2^128)', addr);

@@ -1,6 +1,9 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { checkKernelStatus, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
+import { countArg, parseArgs, runtimeOption } from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
+import { z } from 'zod';
 import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -210,10 +213,11 @@ export function decodeRecord(rec: Uint8Array): ParsedPacket {
 }
 
 const OWNER = 'flow-parser';
+const optionsSchema = z.strictObject({ runtime: runtimeOption<KernelRuntime>() }).optional();
 const STAGE_BYTES = 1 << 20;
 const MAX_FRAME = 0xffff;
 
-/** Options of {@link PacketParser}. */
+/** Options of {@link PacketParser}. Unknown keys are refused. */
 export interface PacketParserOptions {
   /** Where its staging buffer lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
@@ -236,7 +240,8 @@ export class PacketParser {
   private readonly life = new Lifetime('PacketParser');
 
   constructor(options?: PacketParserOptions) {
-    this.runtime = options?.runtime ?? defaultRuntime();
+    const o = parseArgs(optionsSchema, options, 'PacketParser options');
+    this.runtime = o?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
     this.statuses = statusTable([
       [PARSE_E_RANGE, 'range', 'a descriptor, frame or record range lies outside host memory'],
@@ -300,11 +305,17 @@ export class PacketParser {
 
   /**
    * Zero-copy form over the runtime's memory: `count` descriptors (u32 address, u32 length) at
-   * descsAddr → 64-byte records at outAddr. Returns count.
+   * descsAddr → 64-byte records at outAddr. Returns count. The descriptors and the records must
+   * lie inside buffer regions (`core-scratch` or `guest-ram`); the frames they point to are only
+   * read, each range-checked by the kernel.
    */
   parseAt(descsAddr: number, count: number, outAddr: number): number {
     this.life.check('parseAt');
-    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, count, outAddr), this.statuses);
+    const mem = this.runtime.memory;
+    const n = countArg('PacketParser.parseAt', count);
+    bufferRange(mem, 'PacketParser.parseAt', 'descsAddr', descsAddr, n * PARSE_DESC_BYTES);
+    bufferRange(mem, 'PacketParser.parseAt', 'outAddr', outAddr, n * PARSE_RECORD_BYTES);
+    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, n, outAddr), this.statuses);
   }
 
   /** Frees its staging buffer. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */

@@ -3,7 +3,17 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
-import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
+import {
+  countArg,
+  describe,
+  intIn,
+  multipleIn,
+  oneOf,
+  outArray,
+  parseArgs,
+  rejectUnknownKeys,
+} from '../../common/validate.js';
+import { bufferRange } from '../kernels/buffer-range.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
@@ -58,7 +68,7 @@ export type RoutePrefix = string | Prefix4 | Prefix6;
 const DEFAULT_NODE_BYTES = 16 << 20;
 
 const optionsSchema = z
-  .object({
+  .strictObject({
     family: oneOf(['ipv4', 'ipv6']).optional(),
     maxGroups: intIn(0, 1 << 22).optional(),
     maxNodeBytes: multipleIn(8, LPM_NODE_MIN_UNITS * 8, LPM_NODE_MAX_UNITS * 8).optional(),
@@ -95,13 +105,12 @@ interface Route {
  * its free space passes a quarter of the live nodes.
  *
  * Group exhaustion, and (IPv4) nodes that do not fit in `maxNodeBytes` even packed, are
- * `QT_CAPACITY_EXCEEDED` with `details.applied` (the changes applied before the first that did not
- * fit stay; that one and the rest are not applied; the routes kept match the tables) and
- * `details.resource` (`'groups'` or `'nodes'`). A lookup that stays pinned on a copy costs the
- * writer, never the readers: when the readers of the old copy do not leave after a swap, the batch
- * is in (lookups see it) and the next update first brings that copy level; an update that finds a
- * lookup still on the copy it must change throws `QT_TIMEOUT` with `details.applied` (the batches
- * before it), having changed nothing more.
+ * `QT_CAPACITY_EXCEEDED` with `details.resource` (`'groups'` or `'nodes'`). A lookup that stays
+ * pinned on a copy costs the writer, never the readers: when the readers of the old copy do not
+ * leave after a swap, the batch is in (lookups see it) and the next update first brings that copy
+ * level; an update that finds a lookup still on the copy it must change throws `QT_TIMEOUT`.
+ * Either way `update` is all or nothing: the changes it had applied are undone
+ * (`details.applied` is 0), and the routes kept match the tables.
  */
 export class RouteTable {
   /** IPv4 (DIR-24-8) or IPv6 (16-8-8-… multibit trie). */
@@ -200,25 +209,90 @@ export class RouteTable {
 
   /**
    * Applies deletes then inserts, checked first (nothing changes when any is invalid), in
-   * batches of up to 4096 per swap. Deleting an absent route is a no-op.
+   * batches of up to 4096 per swap. Deleting an absent route is a no-op. All or nothing: when
+   * the kernel stops at a change (groups or nodes exhausted, `QT_CAPACITY_EXCEEDED`; a lookup
+   * pinned on the copy it must change, `QT_TIMEOUT`), the changes applied before it are undone
+   * and `details.applied` is 0; only if that undo is itself stopped do some stay
+   * (`details.applied` says how many, the message says so).
    */
   update(changes: { insert?: readonly (readonly [RoutePrefix, number])[]; delete?: readonly RoutePrefix[] }): void {
     this.life.check('update');
+    const where = 'RouteTable.update changes';
+    if (typeof changes !== 'object' || changes === null || Array.isArray(changes))
+      throw new QingtianError(ErrorCode.InvalidArgument, `${where}: expected an object, got ${describe(changes)}`, {
+        field: 'changes',
+      });
+    rejectUnknownKeys(changes, ['insert', 'delete'], where);
+    const dels: unknown = changes.delete ?? [];
+    const ins: unknown = changes.insert ?? [];
+    for (const [name, list] of [
+      ['delete', dels],
+      ['insert', ins],
+    ] as const)
+      if (!Array.isArray(list))
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `${where}.${name}: expected an array, got ${describe(list)}`,
+          { field: name },
+        );
     const ops: { add: boolean; r: Route; nh: number }[] = [];
-    (changes.delete ?? []).forEach((p, i) => ops.push({ add: false, r: this.route(p, `delete[${i}]`), nh: 0 }));
-    (changes.insert ?? []).forEach(([p, nh], i) => {
+    (dels as unknown[]).forEach((p, i) => ops.push({ add: false, r: this.route(p, `delete[${i}]`), nh: 0 }));
+    (ins as unknown[]).forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `insert[${i}]: expected a [prefix, nextHop] pair, got ${describe(pair)}`,
+          { field: `insert[${i}]` },
+        );
+      const [p, nh] = pair as [unknown, unknown];
       if (typeof nh !== 'number' || !Number.isInteger(nh) || nh < 0 || nh > MAX_NEXT_HOP) {
         throw new QingtianError(
           ErrorCode.InvalidArgument,
-          `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${JSON.stringify(nh)}`,
+          `insert[${i}].nextHop: expected an integer in [0, ${MAX_NEXT_HOP}], got ${describe(nh)}`,
+          { field: `insert[${i}].nextHop` },
         );
       }
       ops.push({ add: true, r: this.route(p, `insert[${i}]`), nh });
     });
+    const done = this.apply(ops);
+    if (!done.error) return;
+    // All or nothing: put back, newest first, every change the kernel took before the failure.
+    const undo = done.applied.reverse().map(({ r, prev }) => ({ add: prev !== undefined, r, nh: prev ?? 0 }));
+    const undone = this.apply(undo);
+    const e = done.error;
+    if (done.applied.length === 0)
+      throw new QingtianError(e.code, `${e.message}; nothing was changed`, { ...e.details, applied: 0 });
+    if (!undone.error)
+      throw new QingtianError(
+        e.code,
+        `${e.message}; the ${done.applied.length} changes before it were undone, nothing was changed`,
+        {
+          ...e.details,
+          applied: 0,
+        },
+      );
+    const stay = done.applied.length - undone.applied.length;
+    throw new QingtianError(
+      e.code,
+      `${e.message}; undoing the ${done.applied.length} changes before it failed too (${undone.error.message}): ${stay} stay applied`,
+      { ...e.details, applied: stay },
+    );
+  }
+
+  /**
+   * Applies checked changes in batches of STAGE_OPS (one Left-Right flip each), keeping the RIB in
+   * step. Stops at the first change the kernel does not take: returns the changes applied (with
+   * each route's previous next hop, for an undo) and the error.
+   */
+  private apply(ops: readonly { add: boolean; r: Route; nh: number }[]): {
+    applied: { r: Route; prev: number | undefined }[];
+    error: QingtianError | null;
+  } {
     const view = this.runtime.memory.view;
+    const applied: { r: Route; prev: number | undefined }[] = [];
     for (let at = 0; at < ops.length; at += STAGE_OPS) {
       const chunk = ops.slice(at, at + STAGE_OPS);
-      const undo: [string, number | undefined][] = [];
+      const undo: { key: string; r: Route; prev: number | undefined }[] = [];
       let n = 0;
       for (const op of chunk) {
         const key = keyOf(op.r);
@@ -235,48 +309,51 @@ export class RouteTable {
           view.setUint32(base + LPM_OP_COVER_LENGTH, cover ? cover.length : LPM_NO_COVER, true);
         }
         this.writeAddr(base + LPM_OP_ADDR, op.r.addr);
-        undo.push([key, this.rib.get(key)]);
+        undo.push({ key, r: op.r, prev: this.rib.get(key) });
         if (op.add) this.rib.set(key, op.nh);
         else this.rib.delete(key);
         n++;
       }
       const done = this.fApply(this.region.base, this.stage.base, n);
+      const took = Math.max(0, Math.min(done, n));
+      for (const u of undo.slice(0, took)) applied.push({ r: u.r, prev: u.prev });
       if (done === n) continue;
-      for (let i = undo.length - 1; i >= Math.max(done, 0); i--) {
-        const [key, prev] = undo[i]!;
+      for (let i = undo.length - 1; i >= took; i--) {
+        const { key, prev } = undo[i]!;
         if (prev === undefined) this.rib.delete(key);
         else this.rib.set(key, prev);
       }
-      if (done < 0)
-        throw kernelStatusError(
-          'RouteTable.update',
-          done,
-          this.statuses,
-          { applied: at },
-          `${at} of ${ops.length} changes applied`,
-        );
-      const applied = `${at + done} of ${ops.length} changes applied`;
-      const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.region.base);
-      if (stop === LPM_STOP_NODES) {
-        throw new QingtianError(
-          ErrorCode.CapacityExceeded,
-          `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`,
-          { applied: at + done, resource: 'nodes' },
-        );
-      }
-      if (stop === LPM_STOP_GROUPS) {
-        throw new QingtianError(
-          ErrorCode.CapacityExceeded,
-          `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`,
-          { applied: at + done, resource: 'groups' },
-        );
-      }
-      throw new QingtianError(
-        ErrorCode.KernelFault,
-        `RouteTable.update: the kernel refused change ${at + done} for a reason this API does not know (stop reason ${stop}); ${applied}`,
-        { applied: at + done, stop },
-      );
+      return { applied, error: this.applyError(done, at + took, ops.length) };
     }
+    return { applied, error: null };
+  }
+
+  /** The error for a batch the kernel stopped in (`done`: its count or status). */
+  private applyError(done: number, appliedSoFar: number, total: number): QingtianError {
+    const applied = `change ${appliedSoFar} of ${total} was not applied`;
+    if (done < 0)
+      return kernelStatusError('RouteTable.update', done, this.statuses, { applied: appliedSoFar }, applied);
+    const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.region.base);
+    if (stop === LPM_STOP_NODES)
+      return new QingtianError(
+        ErrorCode.CapacityExceeded,
+        `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`,
+        { applied: appliedSoFar, resource: 'nodes' },
+      );
+    if (stop === LPM_STOP_GROUPS)
+      return new QingtianError(
+        ErrorCode.CapacityExceeded,
+        `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`,
+        {
+          applied: appliedSoFar,
+          resource: 'groups',
+        },
+      );
+    return new QingtianError(
+      ErrorCode.KernelFault,
+      `RouteTable.update: the kernel refused a change for a reason this API does not know (stop reason ${stop}); ${applied}`,
+      { applied: appliedSoFar, stop },
+    );
   }
 
   /** Next hop for one address ('a.b.c.d', u32, IPv6 text or bigint), or -1. */
@@ -297,15 +374,14 @@ export class RouteTable {
   lookupBurst(addrs: Uint32Array, out?: Int32Array): Int32Array {
     this.life.check('lookupBurst');
     const words = this.family === 'ipv4' ? 1 : 4;
-    const n = addrs.length / words;
-    if (!(addrs instanceof Uint32Array) || !Number.isInteger(n))
+    const n = addrs instanceof Uint32Array ? addrs.length / words : NaN;
+    if (!Number.isInteger(n))
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `lookupBurst: expected a Uint32Array of ${words} word(s) per address`,
+        `RouteTable.lookupBurst: addrs: expected a Uint32Array of ${words} word(s) per address, got ${describe(addrs)}`,
+        { field: 'addrs' },
       );
-    const res = out ?? new Int32Array(n);
-    if (res.length < n)
-      throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
+    const res = outArray('RouteTable.lookupBurst', out, n);
     const per = Math.floor((STAGE_OPS * LPM_OP_BYTES) / (words * 4 + 4));
     const mem = this.runtime.memory.memory;
     for (let at = 0; at < n; at += per) {
@@ -319,10 +395,17 @@ export class RouteTable {
     return res;
   }
 
-  /** Zero-copy burst over the runtime's memory; returns count. */
+  /**
+   * Zero-copy burst over the runtime's memory; returns count. Both ranges must lie inside buffer
+   * regions (`core-scratch` or `guest-ram`); others are refused.
+   */
   lookupAt(addrsAddr: number, count: number, outAddr: number): number {
     this.life.check('lookupAt');
-    return this.check(this.fLookup(this.region.base, addrsAddr, count, outAddr));
+    const mem = this.runtime.memory;
+    const n = countArg('RouteTable.lookupAt', count);
+    bufferRange(mem, 'RouteTable.lookupAt', 'addrsAddr', addrsAddr, n * (this.family === 'ipv4' ? 4 : 16));
+    bufferRange(mem, 'RouteTable.lookupAt', 'outAddr', outAddr, n * 4);
+    return this.check(this.fLookup(this.region.base, addrsAddr, n, outAddr));
   }
 
   /** Routes held now. */
@@ -364,7 +447,7 @@ export class RouteTable {
     return undefined;
   }
 
-  private route(p: RoutePrefix, field: string): Route {
+  private route(p: unknown, field: string): Route {
     if (this.family === 'ipv4') {
       const { addr, length } = toPrefix4(p, field);
       return { addr: BigInt((addr & mask4(length)) >>> 0), length };
@@ -396,7 +479,7 @@ export class RouteTable {
     if (typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= 0xffffffff) return a;
     throw new QingtianError(
       ErrorCode.InvalidArgument,
-      `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${JSON.stringify(String(a))}`,
+      `lookup: expected an IPv4 address ('a.b.c.d' or a u32), got ${describe(a)}`,
     );
   }
 
@@ -405,7 +488,7 @@ export class RouteTable {
     if (typeof a === 'bigint' && a >= 0n && a >> 128n === 0n) return a;
     throw new QingtianError(
       ErrorCode.InvalidArgument,
-      `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${JSON.stringify(String(a))}`,
+      `lookup: expected an IPv6 address (text or a bigint below 2^128), got ${describe(a)}`,
     );
   }
 

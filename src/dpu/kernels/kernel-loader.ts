@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { inspectKernel, type KernelImageInfo } from '../../common/kernel-image.js';
+import { Lifetime } from '../../common/lifetime.js';
 
 export const KERNEL_IMAGE_MAGIC = 'KIMG';
 export const KERNEL_TABLES_MAGIC = 'KTBL';
 const OWNER = 'kernel-loader';
 
 /**
- * A kernel module version loaded into host memory. Its Wasm bytes sit in their own image slot
+ * A kernel module version loaded into host memory. After it is unloaded (a hot swap's settle or
+ * rollback, `loader.unload`), `fn`, `constant`, `entryIndex`, `image`, `tables` and `instance`
+ * throw `QT_DISPOSED`; `key` and `info` stay readable. Its Wasm bytes sit in their own image slot
  * (from which every core compiles its instance) and its tables in their own table region, built
  * once by qt_init on the main thread. Two versions of one module therefore never share a byte.
  */
@@ -59,6 +62,7 @@ export interface LoadedKernel {
 export class KernelLoader {
   private nextKey = 1;
   private readonly loaded = new Map<number, LoadedKernel>();
+  private readonly lives = new Map<number, Lifetime>();
 
   constructor(private readonly host: HostMemoryApi) {}
 
@@ -114,8 +118,10 @@ export class KernelLoader {
         throw new QingtianError(ErrorCode.KernelLoadFailed, `kernel ${tag}: qt_init returned status ${status}`, {
           status,
         });
-      const kernel = makeLoaded(key, info, module, image, bytes.length, tables, instance);
+      const life = new Lifetime(`LoadedKernel ${tag}`, 'unload');
+      const kernel = makeLoaded(key, info, module, image, bytes.length, tables, instance, life);
       this.loaded.set(key, kernel);
+      this.lives.set(key, life);
       return kernel;
     } catch (e) {
       this.host.free(image, OWNER);
@@ -133,8 +139,11 @@ export class KernelLoader {
         `kernel ${kernel.info.name}@${kernel.info.version}#${kernel.key} is not loaded`,
       );
     }
-    this.host.free(kernel.image, OWNER);
-    if (kernel.tables) this.host.free(kernel.tables, OWNER);
+    const { image, tables } = kernel;
+    this.lives.get(kernel.key)?.end();
+    this.lives.delete(kernel.key);
+    this.host.free(image, OWNER);
+    if (tables) this.host.free(tables, OWNER);
   }
 
   /** The versions loaded now, in load order. */
@@ -156,17 +165,30 @@ function makeLoaded(
   imageBytes: number,
   tables: StateRegion | null,
   instance: WebAssembly.Instance,
+  life: Lifetime,
 ): LoadedKernel {
   const tag = `${info.name}@${info.version}`;
+  // key and info stay readable after unload (events and reports name the version); everything
+  // that reaches the freed image, tables or instance throws QT_DISPOSED.
   return Object.freeze({
     key,
     info,
     module,
-    image,
+    get image(): StateRegion {
+      life.check('image');
+      return image;
+    },
     imageBytes,
-    tables,
-    instance,
+    get tables(): StateRegion | null {
+      life.check('tables');
+      return tables;
+    },
+    get instance(): WebAssembly.Instance {
+      life.check('instance');
+      return instance;
+    },
     entryIndex(entry: string): number {
+      life.check('entryIndex');
       const i = info.exports.indexOf(entry);
       if (i < 0 || !info.functions.includes(entry)) {
         throw new QingtianError(
@@ -178,12 +200,14 @@ function makeLoaded(
       return i;
     },
     fn<F extends (...args: never[]) => unknown>(name: string): F {
+      life.check('fn');
       const f = instance.exports[name];
       if (typeof f !== 'function')
         throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no function export '${name}'`, { name });
       return f as F;
     },
     constant(name: `QT_${string}`): number {
+      life.check('constant');
       const g = instance.exports[name];
       if (!(g instanceof WebAssembly.Global))
         throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no exported constant '${name}'`, { name });

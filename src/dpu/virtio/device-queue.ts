@@ -74,14 +74,14 @@ const gpa = z
   .bigint({ error: 'a bigint guest-physical address in [0, 2^64)' })
   .min(0n)
   .max((1n << 64n) - 1n);
-const configSchema = z.object({
+const configSchema = z.strictObject({
   size: intIn(1, MAX_QUEUE_SIZE),
-  features: z.object({ packed: z.boolean(), eventIdx: z.boolean(), indirect: z.boolean(), inOrder: z.boolean() }),
+  features: z.strictObject({ packed: z.boolean(), eventIdx: z.boolean(), indirect: z.boolean(), inOrder: z.boolean() }),
   descGpa: gpa,
   driverGpa: gpa,
   deviceGpa: gpa,
 });
-const snapshotSchema = z.object({
+const snapshotSchema = z.strictObject({
   config: configSchema,
   nextAvail: u16,
   nextUsed: u16,
@@ -89,7 +89,7 @@ const snapshotSchema = z.object({
   usedWrap: intIn(0, 1),
   signalledUsed: u16,
   signalledValid: intIn(0, 1),
-  inflight: z.array(z.object({ token: u16, id: u16, descCount: intIn(1, MAX_QUEUE_SIZE) })).max(MAX_QUEUE_SIZE),
+  inflight: z.array(z.strictObject({ token: u16, id: u16, descCount: intIn(1, MAX_QUEUE_SIZE) })).max(MAX_QUEUE_SIZE),
 });
 
 type Fn<A extends unknown[], R = number> = (...a: A) => R;

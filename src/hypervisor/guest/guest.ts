@@ -19,7 +19,7 @@ export interface GuestOptions {
   ramAt?: number | undefined;
 }
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   name: nameString(48),
   ramBytes: multipleIn(4096, 65536, 3 * 1024 ** 3),
   ramAt: multipleIn(65536, 65536, 2 ** 32 - 65536).optional(),

@@ -2,12 +2,28 @@ import type { DpuCorePool } from '../../dpu/core/core-pool.js';
 import type { JobFailedEvent, JobRolledBackEvent, SwapTransform } from '../../dpu/core/dpu-core.js';
 import type { LoadedKernel } from '../../dpu/kernels/kernel-loader.js';
 import type { SwapOutcome } from './events.js';
+import { describe } from '../../common/validate.js';
 
 export interface GraceOptions {
   graceMs: number;
   health: (() => number) | undefined;
   maxErrorIncrease: number;
   healthPollMs: number;
+}
+
+/**
+ * One reading of a swap's health probe: the count, or what went wrong (it threw, or returned
+ * something other than a finite number). A probe that cannot be read is a failure, never a pass.
+ */
+export function readHealth(health: () => number): number | string {
+  let v: unknown;
+  try {
+    v = health();
+  } catch (e) {
+    return `threw: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) return `returned ${describe(v)}, not a finite number`;
+  return v;
 }
 
 /**
@@ -58,21 +74,23 @@ export class GraceWindow {
     pool.on('job-failed', this.onFailed);
   }
 
-  /** The commit is done on every core: the window's clock and health watch start now. */
-  start(): void {
+  /**
+   * The commit is done on every core: the window's clock and health watch start now. `base` is
+   * the probe's reading taken before the swap changed anything (readHealth), so starting cannot
+   * fail.
+   */
+  start(base: number | null): void {
     if (this.decided) return;
     const options = this.options;
     const { health } = options;
-    if (health) {
-      const base = health();
+    if (health && base !== null) {
       this.poll = setInterval(() => {
-        let now: number;
-        try {
-          now = health();
-        } catch (e) {
-          this.decide(`health probe threw: ${e instanceof Error ? e.message : String(e)}`);
+        const r = readHealth(health);
+        if (typeof r === 'string') {
+          this.decide(`health probe ${r} within the grace window`);
           return;
         }
+        const now = r;
         if (now - base > options.maxErrorIncrease)
           this.decide(
             `error counter rose by ${now - base} (allowed: ${options.maxErrorIncrease}) within the grace window`,

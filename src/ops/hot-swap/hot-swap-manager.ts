@@ -11,7 +11,7 @@ import { inspectKernel } from '../../common/kernel-image.js';
 import type { KernelLoader, LoadedKernel } from '../../dpu/kernels/kernel-loader.js';
 import type { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { HotSwapEvents, SwapOutcome, SwapReport } from './events.js';
-import { GraceWindow } from './grace-window.js';
+import { GraceWindow, readHealth } from './grace-window.js';
 import { ModuleRegistry, type ModuleRecord } from './module-registry.js';
 import type { ModuleSignature } from './signature.js';
 import { TrustedKeys } from './signature.js';
@@ -37,7 +37,12 @@ export interface SwapOptions {
   signature?: ModuleSignature | string | Uint8Array | undefined;
   /** How long the previous version stays loaded for automatic rollback, 0–600000 ms. Default 500. */
   graceMs?: number | undefined;
-  /** An error counter to watch during the grace window (e.g. a device's rejected requests). */
+  /**
+   * An error counter to watch during the grace window (e.g. a device's rejected requests). It is
+   * read once before anything changes (a probe that throws or returns anything but a finite
+   * number then refuses the swap, `QT_SWAP_REFUSED`), then every `healthPollMs`: a throw or a
+   * non-number there rolls the swap back like a rise does.
+   */
   health?: (() => number) | undefined;
   /** How much `health` may rise within the window before the swap is rolled back, 0–1e9. Default 0. */
   maxErrorIncrease?: number | undefined;
@@ -48,7 +53,7 @@ export interface SwapOptions {
 /** What `swap` resolves with: the report of the commit, and the outcome of its grace window. */
 export type SwapResult = SwapReport & { settled: Promise<SwapOutcome> };
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   signature: z.unknown().optional(),
   graceMs: intIn(0, 600_000).optional(),
   health: z
@@ -178,6 +183,19 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
     // ---- verify: nothing is placed or sent to a core before all of this passes
     const signature = this.trusted.check(bytes, o.signature);
+    // The probe's baseline is read now: a probe that cannot be read refuses the swap before
+    // anything changes, instead of failing after the commit with the new version live.
+    let healthBase: number | null = null;
+    if (o.health) {
+      const r = readHealth(o.health);
+      if (typeof r === 'string')
+        throw new QingtianError(
+          ErrorCode.SwapRefused,
+          `hotSwap options.health: the probe ${r} before the swap; nothing was changed`,
+          { field: 'health' },
+        );
+      healthBase = r;
+    }
     const signer = signature.keyId;
     const inspected = this.inspect(bytes, name);
     const info = inspected.info;
@@ -242,13 +260,23 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
       throw e;
     }
     const commitMs = ms(tCommit);
-    this.live.set(name, next);
-    this.deps.runtime.replace(live, next);
-    this.registry.note(next, signature, 'live');
-    this.registry.setStatus(live, 'previous');
-
-    this.windows.set(name, window);
-    window.start();
+    // From here the new version runs on every core: whatever fails now is rolled back, so the
+    // result never says "failed" while the new version stays live.
+    try {
+      this.live.set(name, next);
+      this.deps.runtime.replace(live, next);
+      this.registry.note(next, signature, 'live');
+      this.registry.setStatus(live, 'previous');
+      this.windows.set(name, window);
+      window.start(healthBase);
+    } catch (e) {
+      const why = `after the commit: ${e instanceof Error ? e.message : String(e)}`;
+      if (window.claim()) await this.conclude(window, why);
+      throw new QingtianError(
+        ErrorCode.SwapFailed,
+        `hot swap of ${name}@${next.info.version} failed ${why}; it was rolled back (see the 'rolled-back' event)`,
+      );
+    }
     const report: SwapReport = {
       ...tag,
       key: next.key,

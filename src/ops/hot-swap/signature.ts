@@ -43,11 +43,11 @@ export interface ModuleSignature {
   signature: string;
 }
 
-const signatureSchema = z.object({
+const signatureSchema = z.strictObject({
   format: z.literal(SIGNATURE_FORMAT, { error: `"${SIGNATURE_FORMAT}"` }),
   algorithm: z.literal('ed25519', { error: '"ed25519"' }),
   keyId: z.string().regex(/^[0-9a-f]{16}$/, { error: '16 lowercase hex digits' }),
-  module: z.object({
+  module: z.strictObject({
     name: z.string().max(64),
     version: z.string().max(32),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: '64 lowercase hex digits' }),

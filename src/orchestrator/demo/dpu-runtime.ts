@@ -121,7 +121,12 @@ export const dpuRuntime: DemoChapter = {
     say(
       `a job with a corrupt state header failed alone (${ev.failure.message}); core 0 kept answering (echo p50 ${after[50]!.toFixed(2)} µs)`,
     );
-    record('fault isolation', `bad job detached with status ${ev.failure.status}; core kept running`);
+    const badStillAttached = core0.runningJobs().some((j) => j.state === bad.base);
+    record(
+      'fault isolation',
+      `bad job ${badStillAttached ? 'still attached' : 'detached'} with status ${ev.failure.status}; ` +
+        `core answered ${after.length} echoes after it`,
+    );
 
     // Idle: interrupt mode sleeps on the doorbell.
     await core0.setMode('interrupt', 1);

@@ -121,7 +121,7 @@ export const flowLookups: DemoChapter = {
           priority: i,
         });
       }
-      cls.insert({ priority: 100_000 }); // default deny, lowest priority
+      cls.insert({ any: true, priority: 100_000 }); // default deny, lowest priority
       const h = new Uint32Array(mem.memory.buffer, hdr.base, hdrCount * W);
       for (let i = 0; i < hdrCount; i++)
         h.set(

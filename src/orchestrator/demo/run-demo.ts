@@ -30,6 +30,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const started = performance.now();
   const rows: [string, string][] = [];
   const host = await Host.boot();
+  const cores = host.dpu.cores.length;
   const snap = host.snapshot();
   out.write(
     `qingtian demo — a DPU-offloaded host\n` +
@@ -53,5 +54,12 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const w = Math.max(...rows.map(([a]) => a.length));
   out.write(`\nreport (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   for (const [what, figure] of rows) out.write(`  ${what.padEnd(w)}  ${figure}\n`);
-  out.write('host shut down cleanly: all DPU cores stopped, all worker threads ended\n');
+  // What shutdown() is checked to have done: it resolved (every core acknowledged its stop and
+  // the worker pool was destroyed), and no core's control region is left in host memory.
+  const left = host.memory.stats().byKind['core-control']?.count ?? 0;
+  out.write(
+    left === 0
+      ? `host shut down: ${cores} DPU core(s) stopped, their worker pool destroyed, no core control region left\n`
+      : `host shut down, but ${left} core control region(s) are still allocated\n`,
+  );
 }

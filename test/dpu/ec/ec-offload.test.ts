@@ -89,9 +89,15 @@ describe('EcOffload: stripe batches on the DPU cores', () => {
     if (other.flavour !== off.flavour)
       await expect(off.encode(other, [], 16)).rejects.toThrow(/built with the '.*' kernels/);
     const rs = new ReedSolomon({ dataShards: 2, parityShards: 1, runtime: host.runtime, simd: off.flavour });
-    await expect(off.encode(rs, [{ data: [70000, 80000], parity: [host.memory.sizeBytes] }], 16)).rejects.toThrow(
-      /stripes\[0\].parity\[0\]: expected a host address/,
+    const buf = host.memory.alloc({ name: 'test:ec-args', owner: 'test', kind: 'core-scratch', sizeBytes: 8192 });
+    await expect(
+      off.encode(rs, [{ data: [buf.base, buf.base + 4096], parity: [host.memory.sizeBytes] }], 16),
+    ).rejects.toThrow(/stripes\[0\].parity\[0\]: expected a host address/);
+    // Addresses outside the caller's buffers: the reserved low 64 KiB, another object's state.
+    await expect(off.encode(rs, [{ data: [buf.base, 4096], parity: [buf.base + 4096] }], 16)).rejects.toThrow(
+      /stripes\[0\].data\[1\]: expected a range inside one region of kind core-scratch or guest-ram, got 0x1000, which lies in no allocated region \(the low 64 KiB are reserved\)/,
     );
+    host.memory.free(buf, 'test');
     await off.close();
     for (const c of [elsewhere, other, rs]) c.dispose();
   });

@@ -198,7 +198,7 @@ describe('ReedSolomon API', () => {
     const runtime = new LoaderRuntime(mem);
     const rs = new ReedSolomon({ dataShards: 10, parityShards: 4, runtime });
     const len = 4099;
-    const region = mem.alloc({ name: 'shards', owner: 'test', kind: 'guest-ram', sizeBytes: 14 * 8192 });
+    const region = mem.alloc({ name: 'shards', owner: 'test', kind: 'guest-ram', sizeBytes: 15 * 8192 });
     const addrs = Array.from({ length: 14 }, (_, i) => region.base + i * 8192);
     const data = stripe(10, len, 9);
     data.forEach((d, i) => mem.u8.set(d, addrs[i]));
@@ -216,7 +216,7 @@ describe('ReedSolomon API', () => {
     rs.reconstructAt(addrs, [13, 0, 11, 3], len);
     expected.forEach((s, i) => expect(read(i)).toEqual(s));
     const changed = bytes(len, 77);
-    const scratch = region.base + 13 * 8192 + 4100; // beyond parity shard 13's bytes
+    const scratch = region.base + 14 * 8192; // past the 14 shards, inside the region
     mem.u8.set(changed, scratch);
     rs.updateAt(addrs.slice(10), 2, addrs[2]!, scratch, len);
     data[2] = changed;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Classifier, isQingtianError, type NormalRule } from '../../../src/index.js';
+import { Classifier, isQingtianError, type ClassifierRule, type NormalRule } from '../../../src/index.js';
 import { HostMemory, LoaderRuntime, normalizeRule, ruleMatches } from '../../../src/internals.js';
 import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 
@@ -30,20 +30,30 @@ const range = fc.oneof(
   port.map((p) => [p, p] as [number, number]),
   fc.tuple(port, port).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number]),
 );
-const rule = fc.record({
-  src: fc.option(prefix, { nil: undefined }),
-  dst: fc.option(prefix, { nil: undefined }),
-  srcPorts: range,
-  dstPorts: range,
-  proto: fc.option(
-    fc.oneof(
-      fc.constantFrom(6, 17, 1),
-      fc.record({ value: fc.constantFrom(6, 17), mask: fc.constantFrom(0xff, 0xf0, 0) }),
+const rule = fc
+  .record({
+    src: fc.option(prefix, { nil: undefined }),
+    dst: fc.option(prefix, { nil: undefined }),
+    srcPorts: range,
+    dstPorts: range,
+    proto: fc.option(
+      fc.oneof(
+        fc.constantFrom(6, 17, 1),
+        fc.record({ value: fc.constantFrom(6, 17), mask: fc.constantFrom(0xff, 0xf0, 0) }),
+      ),
+      { nil: undefined },
     ),
-    { nil: undefined },
-  ),
-  priority: fc.integer({ min: 0, max: 50 }),
-});
+    priority: fc.integer({ min: 0, max: 50 }),
+  })
+  .map((r): ClassifierRule => {
+    // A rule of wildcards only must say so (any: true).
+    try {
+      normalizeRule(r, 0);
+      return r;
+    } catch {
+      return { any: true, priority: r.priority };
+    }
+  });
 const header = fc.tuple(addr, addr, port, port, fc.constantFrom(6, 17, 1, 0));
 
 describe('Classifier', () => {
@@ -136,14 +146,14 @@ describe('Classifier', () => {
         /QT_INVALID_ARGUMENT rule\.src: expected a prefix length in \[0, 32\]/,
       );
       expect(msg(() => c.insert({ dstPorts: [90, 80] }))).toMatch(
-        /rule\.dstPorts: expected a range with lo <= hi, got \[90,80\]/,
+        /rule\.dstPorts: expected a range with lo <= hi, got \[90, 80\]/,
       );
       expect(msg(() => c.insert({ srcPorts: [0, 70000] }))).toMatch(
         /rule\.srcPorts\[1\]: expected an integer in \[0, 65535\]/,
       );
       expect(msg(() => c.insert({ proto: 300 }))).toMatch(/rule\.proto: expected an integer in \[0, 255\]/);
       expect(msg(() => c.remove(99))).toMatch(/QT_NOT_FOUND/);
-      expect(msg(() => c.insertNormal({ ...normalizeRule({}, 0), srcLen: 40 }))).toMatch(
+      expect(msg(() => c.insertNormal({ ...normalizeRule({ any: true }, 0), srcLen: 40 }))).toMatch(
         /QT_INVALID_ARGUMENT insertNormal: expected a checked rule/,
       );
       c.insert({ proto: 6 });

@@ -210,7 +210,8 @@ describe('RouteTable IPv4 lookup nodes', () => {
       expect(t.nodeBytesUsed).toBe(before);
       agree(t, ref, probes);
       copiesEqual(t);
-      // A batch: the ops before the first that overflows stay (a delete frees a node first).
+      // A batch is all or nothing: the ops before the first that overflows (a delete frees a
+      // node first, an insert takes it) are undone.
       err = undefined;
       try {
         t.update({
@@ -223,10 +224,11 @@ describe('RouteTable IPv4 lookup nodes', () => {
       } catch (e) {
         err = e;
       }
-      expect((err as { details: Record<string, unknown> }).details).toMatchObject({ applied: 2, resource: 'nodes' });
-      ref.delete(BigInt(parseIPv4('20.0.5.0')), 24);
-      ref.insert(BigInt(parseIPv4('20.99.5.0')), 24, 9);
+      expect(isQingtianError(err, 'QT_CAPACITY_EXCEEDED')).toBe(true);
+      expect((err as { details: Record<string, unknown> }).details).toMatchObject({ applied: 0, resource: 'nodes' });
+      expect((err as Error).message).toMatch(/; the 2 changes before it were undone, nothing was changed$/);
       expect(t.size).toBe(22);
+      expect(t.nodeBytesUsed).toBe(before);
       agree(t, ref, [...probes, ...probesAround(['20.98.5.0/24'])]);
       copiesEqual(t);
       // Routes inside existing nodes still fit when their node keeps its size class.
