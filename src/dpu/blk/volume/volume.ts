@@ -396,6 +396,22 @@ export class Volume {
     while (this.maintain(budget));
   }
 
+  /**
+   * Where block `lba` is stored: its log block, the disk file and byte offset of its unit (4096
+   * bytes of data, then 8 of PI). Null if unmapped. For tools (and tests that damage a disk).
+   */
+  locate(lba: number): { pba: number; disk: number; file: string; offset: number } | null {
+    if (!Number.isInteger(lba) || lba < 0 || lba >= this.blockCount) return null;
+    const pba = this.map.lookup(lba);
+    if (pba < 0) return null;
+    const geo = this.geometry;
+    const g = geo.stripeOf(pba);
+    const i = pba - g * geo.stripeBlocks;
+    const row = Math.floor(i / geo.dataDisks);
+    const disk = geo.diskOf(g, i % geo.dataDisks);
+    return { pba, disk, file: join(this.dir, this.sb.disks[disk]!.file), offset: geo.rowOffset(g, row) };
+  }
+
   /** Checks the map's consistency; `deep` also reads back and checks every mapped block. */
   check(deep = false): CheckReport {
     return checkConsistency(this.geometry, this.map, this.reader, deep);
