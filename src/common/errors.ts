@@ -47,6 +47,8 @@ export const ErrorCode = {
   TooManyErasures: 'QT_TOO_MANY_ERASURES',
   /** An object was used after dispose()/close(). */
   Disposed: 'QT_DISPOSED',
+  /** A file or socket operation failed, or a volume request completed with an error status. */
+  IoError: 'QT_IO_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -81,7 +81,7 @@ function simulate(
       queued.set(pick.client, queued.get(pick.client)! - 1);
       clock.t += serviceNs;
     } else {
-      clock.t = Math.max(clock.t + serviceNs / 100, sched.nextWakeNs(() => 4096) ?? clock.t + serviceNs);
+      clock.t = Math.max(clock.t + serviceNs / 100, sched.nextWakeNs() ?? clock.t + serviceNs);
     }
   }
   return served;

@@ -90,6 +90,11 @@ export class DmClock<T> {
     return this.queued;
   }
 
+  /** The request at the head of a client's queue. */
+  peek(id: number): T | undefined {
+    return this.clients.get(id)?.peek()?.item;
+  }
+
   queuedFor(id: number): number {
     return this.clients.get(id)?.size ?? 0;
   }
@@ -153,14 +158,15 @@ export class DmClock<T> {
     return this.take(best, bestId, 'weight');
   }
 
-  /** The earliest time a queued request becomes due by its limit tag (null: none is waiting on one). */
-  nextDueNs(): number | null {
+  /** The earliest time after `nowNs` a request held back by its limit tag comes due (null: none is). */
+  nextDueNs(nowNs: number): number | null {
+    const t = nowNs / 1e9;
     let due = Infinity;
     for (const c of this.clients.values()) {
       const h = c.peek();
-      if (h && h.l < due) due = h.l;
+      if (h && h.l > t && h.l < due) due = h.l;
     }
-    return Number.isFinite(due) && this.queued > 0 ? Math.ceil(due * 1e9) + 1 : null;
+    return Number.isFinite(due) ? Math.ceil(due * 1e9) + 1 : null;
   }
 
   private minHeadP(t: number): number {

@@ -115,13 +115,15 @@ export class QosScheduler<T extends QosRequest> {
    * When to try again if next() returned null with requests queued: the earliest time a limit
    * tag comes due or a bucket refills enough for its queue's head (null: nothing is waiting).
    */
-  nextWakeNs(peekBytes: (id: number) => number): number | null {
+  nextWakeNs(): number | null {
     if (this.dm.size === 0) return null;
     const now = this.clock.nowNs();
-    let wake = this.dm.nextDueNs() ?? Infinity;
+    let wake = this.dm.nextDueNs(now) ?? Infinity;
     for (const [id, rl] of this.limiters) {
-      if (this.dm.queuedFor(id) === 0) continue;
-      wake = Math.min(wake, now + rl.waitNs(peekBytes(id), now));
+      const head = this.dm.peek(id);
+      if (!head) continue;
+      const w = rl.waitNs(head.bytes, now);
+      if (w > 0) wake = Math.min(wake, now + w);
     }
     return Number.isFinite(wake) ? Math.max(wake, now) : null;
   }
