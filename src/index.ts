@@ -197,3 +197,38 @@ export {
   type DifVerifyCopyResult,
 } from './dpu/dif/t10-dif.js';
 export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';
+// Storage: volumes (log-structured, RS(k,m) over k+m disk files, T10 DIF), their I/O worker, QoS.
+export { Storage, type StorageOptions } from './dpu/blk/storage.js';
+export { StorageVolume, VolumeQueue, type VolumeQueueOptions } from './dpu/blk/storage-volume.js';
+export { NbdExportServer, type NbdServeOptions } from './dpu/blk/nbd/nbd-export-server.js';
+export { NbdServer, isLoopback, type NbdServerStats } from './dpu/blk/nbd/nbd-server.js';
+export { RequestParser, type NbdRequest, type ParseResult } from './dpu/blk/nbd/request-parser.js';
+export type { NbdExport } from './dpu/blk/nbd/negotiation.js';
+export { Volume, type VolumeOpenOptions } from './dpu/blk/volume/volume.js';
+export {
+  MAX_VOLUME_BYTES,
+  type VolumeCreateOptions,
+  type DiskState,
+  type Superblock,
+} from './dpu/blk/volume/volume-config.js';
+export { VolumeStatus, VOLUME_STATUS_NAMES } from './dpu/blk/volume/volume-status.js';
+export type { VolumeStats, OpCounters } from './dpu/blk/volume/volume-stats.js';
+export type { CheckReport } from './dpu/blk/volume/consistency-check.js';
+export type { RebuildProgress } from './dpu/blk/volume/rebuilder.js';
+export type { ScrubReport } from './dpu/blk/volume/scrubber.js';
+export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
+export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
+export { VolumeQueueClient, initVolumeQueue, type VolumeQueueSetup } from './dpu/blk/engine/queue-client.js';
+export * as volumeQueueLayout from './dpu/blk/engine/volume-queue-layout.js';
+export { VolumeOp, VolumeFlag } from './dpu/blk/engine/volume-queue-layout.js';
+export {
+  QosScheduler,
+  parseQos,
+  systemClock,
+  type QosSpec,
+  type Clock,
+  type QosRequest,
+} from './dpu/blk/qos/qos-scheduler.js';
+export { DmClock, type DmClockShare, type DmClockPick } from './dpu/blk/qos/dmclock.js';
+export { TokenBucket, Reduction, type TokenBucketSpec } from './dpu/blk/qos/token-bucket.js';
+export { RateLimiter, type RateLimiterSpec } from './dpu/blk/qos/rate-limiter.js';

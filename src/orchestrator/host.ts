@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import { parseArgs } from '../common/validate.js';
+import { Storage, type StorageOptions } from '../dpu/blk/storage.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
@@ -14,6 +15,8 @@ export interface HostOptions {
   dpu?: DpuOptions | undefined;
   /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
+  /** The storage worker's memory (see StorageOptions). */
+  storage?: StorageOptions | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -35,16 +38,20 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
+  /** Volumes (log-structured, erasure-coded, DIF-protected) and their storage I/O worker, started on first use. */
+  readonly storage: Storage;
 
   private constructor(
     readonly memory: HostMemory,
     readonly kernels: KernelLoader,
     readonly dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
+    storage: StorageOptions | undefined,
   ) {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
+    this.storage = new Storage(memory, storage);
   }
 
   static async boot(options?: HostOptions): Promise<Host> {
@@ -54,6 +61,7 @@ export class Host {
           memory: z.unknown().optional(),
           dpu: z.unknown().optional(),
           trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
+          storage: z.unknown().optional(),
         })
         .optional(),
       options,
@@ -63,7 +71,13 @@ export class Host {
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
     try {
-      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[]);
+      return new Host(
+        memory,
+        kernels,
+        dpu,
+        (o?.trustedKeys ?? []) as (string | KeyObject)[],
+        o?.storage as StorageOptions | undefined,
+      );
     } catch (e) {
       await dpu.close();
       throw e;
@@ -139,6 +153,7 @@ export class Host {
     if (this.down) return;
     this.down = true;
     this.swaps.close();
+    await this.storage.close();
     await this.dpu.close();
   }
 

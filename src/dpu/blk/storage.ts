@@ -5,6 +5,7 @@ import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { VolumeInfo } from './engine/storage-rpc.js';
 import { StorageWorkerClient } from './engine/worker-client.js';
 import { parseQos, type QosSpec } from './qos/qos-scheduler.js';
+import { NbdExportServer, nbdServeSchema, type NbdServeOptions } from './nbd/nbd-export-server.js';
 import { StorageVolume } from './storage-volume.js';
 import type { VolumeCreateOptions } from './volume/volume-config.js';
 
@@ -86,9 +87,25 @@ export class Storage {
     return undefined;
   }
 
-  /** @internal The worker, for the NBD server and benchmarks in this package. */
-  workerClient(): StorageWorkerClient {
-    return this.worker();
+  /**
+   * Exports volumes over NBD (fixed newstyle) on a loopback TCP port and/or a Unix socket. The
+   * server runs in the storage worker, beside the volumes; QoS applies to its clients.
+   */
+  async serveNbd(options: NbdServeOptions): Promise<NbdExportServer> {
+    const o = parseArgs(nbdServeSchema, options, 'serveNbd options');
+    const ids = o.volumes?.map((key) => {
+      const v = this.volume(key);
+      if (!v)
+        throw new QingtianError(ErrorCode.NotFound, `serveNbd options.volumes: no open volume ${JSON.stringify(key)}`);
+      return v.id;
+    });
+    const rpc = this.worker();
+    const l = await rpc.call('serveNbd', {
+      volumes: ids,
+      tcp: o.tcp ? { host: o.tcp.host ?? '127.0.0.1', port: o.tcp.port } : undefined,
+      unix: o.unix,
+    });
+    return new NbdExportServer(rpc, l);
   }
 
   /** Closes every volume (checkpointed) and stops the worker. Idempotent. */

@@ -56,6 +56,7 @@ describe('storage engine: QoS on the real serving path', () => {
           lba: lba++ % 1000,
           blocks: 1,
           bytes: 4096,
+          skew: 0,
           addr: -1,
           heap: data,
           tag: 0,

@@ -19,8 +19,14 @@ export interface EngineRequest {
   flags: number;
   lba: number;
   blocks: number;
-  /** Bytes of data (QoS bandwidth tokens). */
+  /** Bytes of data (QoS bandwidth tokens): the exact length asked for. */
   bytes: number;
+  /**
+   * Where the request starts inside its first block (0: block-aligned). A request that starts
+   * or ends inside a block (sockets only; queues refuse them) is served by reading the blocks
+   * it touches and, for writes, patching them and writing them back, in one step.
+   */
+  skew: number;
   /** Host address of the data, or -1 when `heap` carries it. */
   addr: number;
   heap: Buffer | null;

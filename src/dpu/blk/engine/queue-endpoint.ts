@@ -141,6 +141,7 @@ export class QueueEndpoint implements RequestSink {
           lba,
           blocks: length / BLOCK,
           bytes: length,
+          skew: 0,
           addr: buffer,
           heap: null,
           tag,

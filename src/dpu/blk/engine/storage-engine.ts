@@ -8,6 +8,7 @@ import { QueueEndpoint, type QueueCounters } from './queue-endpoint.js';
 import { VOLQ_MAX_LENGTH, VolumeFlag, VolumeOp } from './volume-queue-layout.js';
 
 const OWNER = 'storage-engine';
+const BLOCK = 4096;
 /** Requests served between two looks at the rings and the event loop. */
 const BURST = 64;
 /** Longest stretch of serving before the event loop (control messages, sockets) gets a turn. */
@@ -72,7 +73,7 @@ export class StorageEngine {
       name: 'storage-staging',
       owner: OWNER,
       kind: 'core-scratch',
-      sizeBytes: VOLQ_MAX_LENGTH,
+      sizeBytes: VOLQ_MAX_LENGTH + 2 * BLOCK,
     });
     this.i32 = memory.i32;
     this.u8 = memory.u8;
@@ -231,29 +232,75 @@ export class StorageEngine {
     let status: VolumeStatus;
     let data: Buffer | null = null;
     const st = this.staging.base;
+    const partial = req.skew !== 0 || req.bytes !== req.blocks * BLOCK;
     switch (req.op) {
       case VolumeOp.Read:
         if (req.addr >= 0) status = v.read(req.lba, req.blocks, req.addr);
         else {
           status = v.read(req.lba, req.blocks, st);
-          if (status === VolumeStatus.Ok) data = Buffer.from(this.u8.subarray(st, st + req.bytes));
+          const from = st + req.skew;
+          if (status === VolumeStatus.Ok) data = Buffer.from(this.u8.subarray(from, from + req.bytes));
         }
         break;
       case VolumeOp.Write:
-        if (req.heap) this.u8.set(req.heap, st);
-        status = v.write(req.lba, req.blocks, req.heap ? st : req.addr, (req.flags & VolumeFlag.Fua) !== 0);
+        if (!req.heap) status = v.write(req.lba, req.blocks, req.addr, (req.flags & VolumeFlag.Fua) !== 0);
+        else status = this.writeHeap(v, req, req.heap, partial);
         break;
       case VolumeOp.Flush:
         status = v.flush();
         break;
       case VolumeOp.Discard:
-        status = v.discard(req.lba, req.blocks);
+        status = this.discardWhole(v, req);
+        if (status === VolumeStatus.Ok && (req.flags & VolumeFlag.Fua) !== 0) status = v.flush();
         break;
       case VolumeOp.WriteZeroes:
-        status = v.writeZeroes(req.lba, req.blocks, (req.flags & VolumeFlag.Unmap) !== 0);
+        status = partial
+          ? this.zeroPartial(v, req)
+          : v.writeZeroes(req.lba, req.blocks, (req.flags & VolumeFlag.Unmap) !== 0);
+        if (status === VolumeStatus.Ok && (req.flags & VolumeFlag.Fua) !== 0) status = v.flush();
         break;
     }
     this.finish(req, status, data);
+  }
+
+  /** A write from a heap buffer; a partial one reads the blocks it touches, patches and writes them. */
+  private writeHeap(v: Volume, req: EngineRequest, heap: Buffer, partial: boolean): VolumeStatus {
+    const st = this.staging.base;
+    if (partial) {
+      const s = v.read(req.lba, req.blocks, st);
+      if (s !== VolumeStatus.Ok) return s;
+    }
+    this.u8.set(heap, st + req.skew);
+    return v.write(req.lba, req.blocks, st, (req.flags & VolumeFlag.Fua) !== 0);
+  }
+
+  /** DISCARD is advisory: only the whole blocks inside the range are unmapped. */
+  private discardWhole(v: Volume, req: EngineRequest): VolumeStatus {
+    const first = req.skew === 0 ? req.lba : req.lba + 1;
+    const end = Math.floor((req.lba * BLOCK + req.skew + req.bytes) / BLOCK);
+    return end > first ? v.discard(first, end - first) : VolumeStatus.Ok;
+  }
+
+  /** WRITE_ZEROES that starts or ends inside a block: patch the edge blocks, zero the whole ones between. */
+  private zeroPartial(v: Volume, req: EngineRequest): VolumeStatus {
+    const start = req.lba * BLOCK + req.skew;
+    const end = start + req.bytes;
+    const firstWhole = Math.ceil(start / BLOCK);
+    const endWhole = Math.floor(end / BLOCK);
+    const st = this.staging.base;
+    for (const blk of new Set([req.lba, Math.floor((end - 1) / BLOCK)])) {
+      if (blk >= firstWhole && blk < endWhole) continue;
+      let s = v.read(blk, 1, st);
+      if (s !== VolumeStatus.Ok) return s;
+      const a = Math.max(start, blk * BLOCK) - blk * BLOCK;
+      const b = Math.min(end, (blk + 1) * BLOCK) - blk * BLOCK;
+      this.u8.fill(0, st + a, st + b);
+      s = v.write(blk, 1, st);
+      if (s !== VolumeStatus.Ok) return s;
+    }
+    return endWhole > firstWhole
+      ? v.writeZeroes(firstWhole, endWhole - firstWhole, (req.flags & VolumeFlag.Unmap) !== 0)
+      : VolumeStatus.Ok;
   }
 
   private finish(req: EngineRequest, status: VolumeStatus, data: Buffer | null): void {

@@ -6,6 +6,7 @@ import type { RebuildProgress } from '../volume/rebuilder.js';
 import type { ScrubReport } from '../volume/scrubber.js';
 import type { EngineCounters } from './storage-engine.js';
 import type { QueueCounters } from './queue-endpoint.js';
+import type { NbdServerStats } from '../nbd/nbd-server.js';
 
 /** What the storage worker is started with (workerData). */
 export interface StorageWorkerInit {
@@ -33,6 +34,22 @@ export interface VolumeReport extends VolumeStats {
   queues: { base: number; counters: QueueCounters }[];
 }
 
+export interface NbdListenOptions {
+  /** Export these volumes (by id); every volume of the worker when omitted. */
+  volumes?: number[] | undefined;
+  /** TCP on a loopback address; port 0 picks a free one. */
+  tcp?: { host: string; port: number } | undefined;
+  /** A Unix socket path. */
+  unix?: string | undefined;
+}
+
+export interface NbdListening {
+  id: number;
+  exports: string[];
+  tcp: { host: string; port: number } | null;
+  unix: string | null;
+}
+
 /** Calls the control plane makes on the worker, and what each answers. */
 export interface StorageCalls {
   createVolume: { args: { options: VolumeCreateOptions; qos?: QosSpec | undefined }; result: VolumeInfo };
@@ -52,6 +69,9 @@ export interface StorageCalls {
     args: { id: number; op: number; flags: number; offset: number; length: number; data: Uint8Array | null };
     result: { status: number; data: Uint8Array | null };
   };
+  serveNbd: { args: NbdListenOptions; result: NbdListening };
+  nbdStats: { args: { id: number }; result: NbdServerStats };
+  stopNbd: { args: { id: number }; result: null };
   engineCounters: { args: Record<string, never>; result: EngineCounters };
   shutdown: { args: Record<string, never>; result: null };
 }

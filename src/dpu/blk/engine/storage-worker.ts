@@ -6,6 +6,7 @@ import { Volume } from '../volume/volume.js';
 import { VolumeStatus } from '../volume/volume-status.js';
 import type { EngineRequest, RequestSink } from './engine-request.js';
 import { StorageEngine } from './storage-engine.js';
+import { NbdServer } from '../nbd/nbd-server.js';
 import type { RpcReply, RpcRequest, StorageCalls, StorageWorkerInit, VolumeInfo } from './storage-rpc.js';
 import { VOLQ_MAX_LENGTH, VolumeOp } from './volume-queue-layout.js';
 
@@ -19,6 +20,34 @@ const memory = new SubMemory(init.memory, init.arenaBase, init.arenaBytes);
 const runtime = new LoaderRuntime(memory);
 const engine = new StorageEngine(memory);
 engine.start();
+const nbdServers = new Map<number, NbdServer>();
+let nextNbd = 1;
+
+/** Starts an NBD server in this thread, next to the engine: its requests reach volumes with no hop. */
+async function serveNbd(a: StorageCalls['serveNbd']['args']): Promise<StorageCalls['serveNbd']['result']> {
+  const ids = a.volumes ?? engine.volumeIds();
+  const exports = ids.map((id) => {
+    const v = engine.volume(id);
+    return { name: v.name, description: `qingtian volume ${v.uuid}`, sizeBytes: v.sizeBytes, volumeId: id };
+  });
+  const server = new NbdServer(engine, exports);
+  try {
+    const tcp = a.tcp ? await server.listenTcp(a.tcp.host, a.tcp.port) : null;
+    const unix = a.unix ? await server.listenUnix(a.unix) : null;
+    const id = nextNbd++;
+    nbdServers.set(id, server);
+    return { id, exports: exports.map((e) => e.name), tcp, unix };
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+}
+
+function nbdServer(id: number): NbdServer {
+  const s = nbdServers.get(id);
+  if (!s) throw new QingtianError(ErrorCode.NotFound, `storage worker: no NBD server ${id}`);
+  return s;
+}
 
 function info(id: number, v: Volume): VolumeInfo {
   const g = v.geometry;
@@ -57,6 +86,7 @@ function io(a: StorageCalls['io']['args']): Promise<StorageCalls['io']['result']
       lba: a.offset / 4096,
       blocks: a.length / 4096,
       bytes: a.length,
+      skew: 0,
       addr: -1,
       heap: a.data ? Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength) : null,
       tag: 0,
@@ -128,9 +158,21 @@ async function call(req: RpcRequest): Promise<unknown> {
       return null;
     case 'io':
       return io(req.args as StorageCalls['io']['args']);
+    case 'serveNbd':
+      return serveNbd(req.args as StorageCalls['serveNbd']['args']);
+    case 'nbdStats':
+      return nbdServer((req.args as { id: number }).id).stats();
+    case 'stopNbd': {
+      const id = (req.args as { id: number }).id;
+      await nbdServer(id).close();
+      nbdServers.delete(id);
+      return null;
+    }
     case 'engineCounters':
       return { ...engine.counters };
     case 'shutdown': {
+      for (const srv of nbdServers.values()) await srv.close();
+      nbdServers.clear();
       await engine.stop();
       for (const id of engine.volumeIds()) engine.removeVolume(id).close();
       engine.free();
