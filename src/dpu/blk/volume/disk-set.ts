@@ -29,7 +29,15 @@ export class DiskSet {
     this.states = states.slice();
     this.fds = files.map((f, d) => {
       if (this.states[d] === 'lost') return -1;
-      return openSync(join(dir, f), create ? 'w+' : 'r+');
+      if (create) return openSync(join(dir, f), 'w+');
+      try {
+        return openSync(join(dir, f), 'r+');
+      } catch {
+        // A disk file that is gone (or unreadable) at open is a lost disk, served from parity.
+        this.failures++;
+        this.states[d] = 'lost';
+        return -1;
+      }
     });
     this.updateMask();
   }

@@ -176,6 +176,7 @@ export class Volume {
         sb.disks.map((d) => d.state),
         create,
       );
+      if (this.disks.states.some((st, d) => st !== sb.disks[d]!.state)) this.saveDiskStates();
       this.map = new BlockMap(geo);
       this.journal = new Journal(join(dir, JOURNAL_FILE));
       const cp = create ? null : readCheckpoint(dir, geo.blockCount, geo.segments);
