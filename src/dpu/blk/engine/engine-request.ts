@@ -3,8 +3,11 @@ import type { VolumeStatus } from '../volume/volume-status.js';
 
 /** Where a request came from, and where its completion goes. */
 export interface RequestSink {
-  /** Delivers one completion. `data` is the read result of a request made with `heap` (else null). */
-  complete(req: EngineRequest, status: VolumeStatus, data: Buffer | null): void;
+  /**
+   * Delivers one completion. `data` is the read result of a request made with `heap` (else
+   * null): a view of the engine's staging memory, valid only during the call (copy what you keep).
+   */
+  complete(req: EngineRequest, status: VolumeStatus, data: Uint8Array | null): void;
   /** After a burst of completions: publish them (one ring release, one notify, one socket write). */
   endBurst(): void;
 }

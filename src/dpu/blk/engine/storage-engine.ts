@@ -10,7 +10,7 @@ import { VOLQ_MAX_LENGTH, VolumeFlag, VolumeOp } from './volume-queue-layout.js'
 const OWNER = 'storage-engine';
 const BLOCK = 4096;
 /** Requests served between two looks at the rings and the event loop. */
-const BURST = 64;
+const BURST = 32;
 /** Longest stretch of serving before the event loop (control messages, sockets) gets a turn. */
 const YIELD_MS = 2;
 /** How long an idle engine keeps polling before it sleeps on its doorbell. */
@@ -230,7 +230,7 @@ export class StorageEngine {
     const v = e.volume;
     e.served++;
     let status: VolumeStatus;
-    let data: Buffer | null = null;
+    let data: Uint8Array | null = null;
     const st = this.staging.base;
     const partial = req.skew !== 0 || req.bytes !== req.blocks * BLOCK;
     switch (req.op) {
@@ -239,7 +239,7 @@ export class StorageEngine {
         else {
           status = v.read(req.lba, req.blocks, st);
           const from = st + req.skew;
-          if (status === VolumeStatus.Ok) data = Buffer.from(this.u8.subarray(from, from + req.bytes));
+          if (status === VolumeStatus.Ok) data = this.u8.subarray(from, from + req.bytes);
         }
         break;
       case VolumeOp.Write:
@@ -303,7 +303,7 @@ export class StorageEngine {
       : VolumeStatus.Ok;
   }
 
-  private finish(req: EngineRequest, status: VolumeStatus, data: Buffer | null): void {
+  private finish(req: EngineRequest, status: VolumeStatus, data: Uint8Array | null): void {
     req.sink.complete(req, status, data);
     this.touched.add(req.sink);
   }

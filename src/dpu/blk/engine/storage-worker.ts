@@ -77,7 +77,7 @@ function io(a: StorageCalls['io']['args']): Promise<StorageCalls['io']['result']
       return;
     }
     const sink: RequestSink = {
-      complete: (_req, status, data) => resolve({ status, data }),
+      complete: (_req, status, data) => resolve({ status, data: data ? new Uint8Array(data) : null }),
       endBurst: () => undefined,
     };
     const req: EngineRequest = {

@@ -22,6 +22,8 @@ import { RequestParser, type NbdRequest } from './request-parser.js';
 const BLOCK = 4096;
 /** Requests a connection may have in the engine; past it the socket is not read until some complete. */
 const MAX_INFLIGHT = 256;
+/** Replies are built in chunks of this size (a larger read gets a chunk of its own size). */
+const REPLY_CHUNK = 256 << 10;
 
 /** What a connection needs from the server: the exports and the engine to queue requests on. */
 export interface NbdBackend {
@@ -56,7 +58,15 @@ export class NbdConnection implements RequestSink {
   private readonly handles = new Map<number, Buffer>();
   private nextTag = 1;
   private inflight = 0;
-  private replies: Buffer[] = [];
+  /**
+   * Replies are built in place in a slab: a burst's replies go out as one socket write of the
+   * slab's part [burstStart, slabEnd), and the next burst continues after it. A part handed to
+   * the socket is never written again; a new slab is taken when one is used up.
+   */
+  private slab: Buffer = Buffer.allocUnsafe(REPLY_CHUNK);
+  private burstStart = 0;
+  private slabEnd = 0;
+  private ready: Buffer[] = [];
   private closing = false;
   private closed = false;
   private paused = false;
@@ -86,7 +96,7 @@ export class NbdConnection implements RequestSink {
     this.teardown();
   }
 
-  complete(req: EngineRequest, status: VolumeStatus, data: Buffer | null): void {
+  complete(req: EngineRequest, status: VolumeStatus, data: Uint8Array | null): void {
     this.inflight--;
     const handle = this.handles.get(req.tag)!;
     this.handles.delete(req.tag);
@@ -204,23 +214,39 @@ export class NbdConnection implements RequestSink {
     this.reply(q.handle, error, null);
   }
 
-  private reply(handle: Buffer, error: number, data: Buffer | null): void {
+  /** Appends a simple reply (and its data, copied now: `data` may be transient) to the burst. */
+  private reply(handle: Buffer, error: number, data: Uint8Array | null): void {
     if (this.closed) return;
-    const h = Buffer.allocUnsafe(16);
-    h.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
-    h.writeUInt32BE(error, 4);
-    handle.copy(h, 8);
-    this.replies.push(h);
-    if (data) this.replies.push(data);
+    const need = 16 + (data?.length ?? 0);
+    if (this.slabEnd + need > this.slab.length) {
+      if (this.slabEnd > this.burstStart) this.ready.push(this.slab.subarray(this.burstStart, this.slabEnd));
+      this.slab = Buffer.allocUnsafe(Math.max(REPLY_CHUNK, need));
+      this.burstStart = this.slabEnd = 0;
+    }
+    const o = this.slab;
+    const at = this.slabEnd;
+    o.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, at);
+    o.writeUInt32BE(error, at + 4);
+    handle.copy(o, at + 8);
+    if (data) o.set(data, at + 16);
+    this.slabEnd += need;
   }
 
   private flushReplies(): void {
-    if (this.replies.length === 0 || this.closed) return;
-    const out = this.replies;
-    this.replies = [];
-    this.socket.cork();
-    for (const b of out) this.socket.write(b);
-    this.socket.uncork();
+    if (this.closed) return;
+    if (this.slabEnd > this.burstStart) {
+      this.ready.push(this.slab.subarray(this.burstStart, this.slabEnd));
+      this.burstStart = this.slabEnd;
+    }
+    if (this.ready.length === 0) return;
+    const out = this.ready;
+    this.ready = [];
+    if (out.length === 1) this.socket.write(out[0]!);
+    else {
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
     if (this.socket.writableNeedDrain && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.
       this.paused = true;

@@ -3,6 +3,9 @@ import type { BlockReader } from './block-reader.js';
 import type { Geometry } from './geometry.js';
 import type { LogWriter, SegmentSource } from './log-writer.js';
 
+export const CLEANER_POLICIES = ['cost-benefit', 'greedy'] as const;
+export type CleanerPolicy = (typeof CLEANER_POLICIES)[number];
+
 /** Counters of the cleaner. */
 export interface CleanerCounters {
   /** Segments cleaned (live blocks moved out, then freed). */
@@ -34,6 +37,8 @@ export class Cleaner implements SegmentSource {
     private readonly map: BlockMap,
     private readonly writer: LogWriter,
     private readonly reader: BlockReader,
+    /** 'greedy' (fewest live blocks first, ages ignored) is kept as the baseline the benchmark compares with. */
+    readonly policy: CleanerPolicy = 'cost-benefit',
   ) {}
 
   /** The segment to clean next, or -1 when none is worth anything (every sealed segment full). */
@@ -48,7 +53,7 @@ export class Cleaner implements SegmentSource {
       if (live === 0) return s;
       if (live >= geo.segmentBlocks) continue;
       const u = live / geo.segmentBlocks;
-      const score = ((1 - u) * (now - map.age[s]! + 1)) / (1 + u);
+      const score = this.policy === 'greedy' ? 1 - u : ((1 - u) * (now - map.age[s]! + 1)) / (1 + u);
       if (score > bestScore) {
         bestScore = score;
         best = s;

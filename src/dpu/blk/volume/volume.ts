@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { Region } from '../../../common/host-memory-api.js';
-import { intIn, parseArgs } from '../../../common/validate.js';
+import { intIn, oneOf, parseArgs } from '../../../common/validate.js';
 import { ReedSolomon } from '../../ec/reed-solomon.js';
 import { defaultRuntime, type KernelRuntime } from '../../kernels/kernel-runtime.js';
 import { BlockMap } from './block-map.js';
 import { BlockProtection } from './block-protection.js';
 import { BlockReader } from './block-reader.js';
 import { readCheckpoint } from './checkpoint.js';
-import { Cleaner } from './cleaner.js';
+import { Cleaner, CLEANER_POLICIES, type CleanerPolicy } from './cleaner.js';
 import { checkConsistency, type CheckReport } from './consistency-check.js';
 import { DiskSet } from './disk-set.js';
 import { BLOCK_BYTES, UNIT_BYTES, type Geometry } from './geometry.js';
@@ -45,12 +45,15 @@ export interface VolumeOpenOptions {
   runtime?: KernelRuntime | undefined;
   /** Journal bytes after which a checkpoint is written. Default: max(4 MiB, 2 x the map's size). */
   checkpointBytes?: number | undefined;
+  /** How the cleaner picks victims. Default 'cost-benefit'; 'greedy' is the classic baseline. */
+  cleaner?: CleanerPolicy | undefined;
 }
 
 const openSchema = z
   .strictObject({
     runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v).optional(),
     checkpointBytes: intIn(4096, 1 << 30).optional(),
+    cleaner: oneOf(CLEANER_POLICIES).optional(),
   })
   .optional();
 
@@ -208,7 +211,7 @@ export class Volume {
         unitScratch,
         rowScratch,
       );
-      this.cleaner = new Cleaner(geo, this.map, this.writer, this.reader);
+      this.cleaner = new Cleaner(geo, this.map, this.writer, this.reader, o?.cleaner);
       this.writer.source = this.cleaner;
       let okMask = 0;
       this.disks.states.forEach((s, d) => (okMask |= s === 'ok' ? 1 << d : 0));
