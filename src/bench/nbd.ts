@@ -59,7 +59,7 @@ async function fio(uri: string, rw: 'randread' | 'randwrite', sizeBytes: number,
       '--ramp_time=1',
       '--output-format=json',
     ],
-    { maxBuffer: 16 << 20 },
+    { maxBuffer: 16 << 20, cwd: tmpdir() },
   );
   const job = (
     JSON.parse(stdout.slice(stdout.indexOf('{'))) as {

@@ -126,19 +126,24 @@ describe('real NBD peers', () => {
   });
 
   it.skipIf(!has('fio'))("fio's nbd engine: a randwrite job with verify=crc32c passes", async () => {
-    const { stdout } = await run('fio', [
-      '--name=verify',
-      '--ioengine=nbd',
-      `--uri=${tcp}`,
-      '--rw=randwrite',
-      '--bs=4k',
-      '--size=16M',
-      '--iodepth=16',
-      '--verify=crc32c',
-      '--do_verify=1',
-      '--verify_fatal=1',
-      '--output-format=json',
-    ]);
+    const { stdout } = await run(
+      'fio',
+      [
+        '--name=verify',
+        '--ioengine=nbd',
+        `--uri=${tcp}`,
+        '--rw=randwrite',
+        '--bs=4k',
+        '--size=16M',
+        '--iodepth=16',
+        '--verify=crc32c',
+        '--do_verify=1',
+        '--verify_fatal=1',
+        '--verify_state_save=0',
+        '--output-format=json',
+      ],
+      { cwd: dir },
+    );
     // fio may print notices before its JSON.
     const job = (
       JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
