@@ -1,9 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, read as readCb, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Prng } from '../common/prng.js';
-import { distFile } from '../common/package-paths.js';
+import { runQueueLoad } from '../dpu/blk/engine/queue-load.js';
 import { VolumeOp } from '../dpu/blk/engine/volume-queue-layout.js';
 import { Storage } from '../dpu/blk/storage.js';
 import type { CleanerPolicy } from '../dpu/blk/volume/cleaner.js';
@@ -111,12 +110,6 @@ function cleanerWa(dir: string, policy: CleanerPolicy, runtime: LoaderRuntime, s
   }
 }
 
-interface LoadResult {
-  ops: number;
-  elapsedMs: number;
-  errors: number;
-}
-
 export async function run(ctx: BenchContext): Promise<void> {
   const dir = scratchDir();
   const quick = ctx.quick;
@@ -166,29 +159,11 @@ export async function run(ctx: BenchContext): Promise<void> {
         completionDoorbell: wordsW.base,
         completionSleeping: wordsW.base + 64,
       });
-      queueCases = (op) =>
-        new Promise<number>((resolve, reject) => {
-          const w = new Worker(distFile('src/bench/peers/volume-queue-load.js'), {
-            workerData: {
-              memory: smem.memory,
-              queue: q.base,
-              bufferBase: q.bufferBase,
-              blocks,
-              op,
-              depth: 128,
-              ms,
-              seed: rng.u32(),
-              doorbell: wordsW.base,
-              sleeping: wordsW.base + 64,
-            },
-          });
-          w.once('message', (r: LoadResult) => {
-            void w.terminate();
-            if (r.errors > 0) reject(new Error(`${r.errors} queue requests failed`));
-            else resolve((r.ops / r.elapsedMs) * 1000);
-          });
-          w.once('error', reject);
-        });
+      queueCases = async (op) => {
+        const r = await runQueueLoad(smem, q, wordsW.base, { op, blocks, depth: 128, ms, seed: rng.u32() });
+        if (r.errors > 0) throw new Error(`${r.errors} queue requests failed`);
+        return (r.ops / r.elapsedMs) * 1000;
+      };
       samplers['queue-read'] = () => queueCases!(VolumeOp.Read);
       samplers['queue-write'] = () => queueCases!(VolumeOp.Write);
       samplers['engine-read-q'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));

@@ -6,6 +6,7 @@ import { erasureDif } from './erasure-dif.js';
 import { flowLookups } from './flow-lookups.js';
 import { hotSwap } from './hot-swap.js';
 import { virtioLoopback } from './virtio-loopback.js';
+import { volumes } from './volumes.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
 export const CHAPTERS: readonly DemoChapter[] = [
@@ -14,6 +15,7 @@ export const CHAPTERS: readonly DemoChapter[] = [
   hotSwap,
   flowLookups,
   erasureDif,
+  volumes,
   congestionControl,
 ];
 

@@ -1,14 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { Prng } from '../../common/prng.js';
-import { VolumeQueueClient } from '../../dpu/blk/engine/queue-client.js';
-import type { VolumeOp } from '../../dpu/blk/engine/volume-queue-layout.js';
+import { Prng } from '../../../common/prng.js';
+import { VolumeQueueClient } from './queue-client.js';
+import type { VolumeOp } from './volume-queue-layout.js';
 
 /**
- * Load for `bench volume`'s queue cases: a thread in the shape of a DPU job that keeps `depth`
- * random 4 KiB requests in flight on a volume queue for `ms` milliseconds, reaping completions
+ * A load thread for volume queues (`bench volume`, the demo): in the shape of a DPU job, it keeps
+ * `depth` random 4 KiB requests in flight on a queue for `ms` milliseconds, reaping completions
  * and sleeping on its completion doorbell (which the storage worker rings) when none is there.
+ * Posts { ops, elapsedMs, errors } when done.
  */
-interface Init {
+export interface QueueLoadInit {
   memory: WebAssembly.Memory;
   queue: number;
   bufferBase: number;
@@ -22,7 +23,7 @@ interface Init {
   sleeping: number;
 }
 
-const w = workerData as Init;
+const w = workerData as QueueLoadInit;
 const buf = w.memory.buffer as unknown as SharedArrayBuffer;
 const i32 = new Int32Array(buf);
 const q = new VolumeQueueClient({ i32, view: new DataView(buf) }, w.queue);
