@@ -140,10 +140,22 @@ export async function run(ctx: BenchContext): Promise<void> {
       samplers['raw-pread'] = () =>
         iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
     }
+    // CPU per read of the whole process (every thread: libuv's pool included), beside the IOPS.
+    const cpuPerOp: Record<string, number[]> = { sync: [], libuv: [] };
+    const withCpu = async (key: string, f: () => number | Promise<number>): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const rate = await f();
+      const c = process.cpuUsage(c0);
+      cpuPerOp[key]!.push((c.user + c.system) / ((rate * (performance.now() - t0)) / 1000));
+      return rate;
+    };
     if (ctx.wants('disk-io')) {
       samplers['sync-read'] = () =>
-        iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 31) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
-      samplers['libuv-read'] = () => libuvReads(raw, mem.u8, blocks, 32, ms, rng);
+        withCpu('sync', () =>
+          iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 31) * BLOCK, BLOCK, rng.int(blocks) * BLOCK)),
+        );
+      samplers['libuv-read'] = () => withCpu('libuv', () => libuvReads(raw, mem.u8, blocks, 32, ms, rng));
     }
     let queueCases: ((op: VolumeOp) => Promise<number>) | null = null;
     if (ctx.wants('queue-rand')) {
@@ -213,6 +225,14 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'IOPS',
         better: 'higher',
         peer: { name: 'libuv fs.read, 32 in flight', value: med('libuv-read') },
+      });
+      ctx.report({
+        case: 'disk-io',
+        metric: 'CPU µs per 4 KiB random read, all threads: synchronous in the owning thread',
+        value: median(cpuPerOp['sync']!),
+        unit: 'µs',
+        better: 'lower',
+        peer: { name: 'libuv fs.read, 32 in flight', value: median(cpuPerOp['libuv']!) },
       });
     }
     if (ctx.wants('degraded-randread-4k')) {
