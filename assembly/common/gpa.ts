@@ -1,5 +1,5 @@
-// Guest-physical address translation: the one implementation every kernel uses.
-// TS mirror: src/common/gpa.ts (checked against this by test/common/gpa.test.ts).
+// Guest-physical address translation: the one implementation every kernel uses. The control
+// plane's TS translation (src/common/gpa.ts) is held to this one by test/common/gpa.test.ts.
 //
 // A guest memory map is a state region (magic 'GMAP') written by the host, never by the guest:
 //
@@ -22,6 +22,8 @@ export const GMAP_MAX_SLOTS: u32 = 8;
 export const GMAP_SLOT_GPA: usize = 0;
 export const GMAP_SLOT_SIZE: usize = 8;
 export const GMAP_SLOT_HOST: usize = 16;
+/** Bytes from the start of a map region to the end of its last slot. */
+export const GMAP_BYTES: usize = GMAP_SLOTS + <usize>GMAP_MAX_SLOTS * GMAP_SLOT_BYTES;
 
 /** Host address of guest range [gpa, gpa + len), or 0 when it is not wholly inside one slot. */
 @inline export function gpaToHost(map: usize, gpa: u64, len: u64): usize {

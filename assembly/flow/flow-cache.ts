@@ -18,10 +18,9 @@
 // primary bucket (and that of its alternative only when the primary holds no matching tag) and
 // one entry line, the one a matching tag points to; a miss reads both tag lines, and an
 // entry only on a false tag match (about one miss in 18 at capacity: two buckets of ~7 tags, 255
-// values). Tags are 8 bits, not 16, for the hits: on the bench machine (512 KiB L2 a core,
-// 4 KiB pages) the 2.2 MiB array of 16-bit tags at 1M flows missed the L2 and the TLB often
-// enough that hits ran 15-20 % slower. The price is paid by misses (about 20 % slower at 1M:
-// most bursts of 32 then hold one false match and wait for its entry line).
+// values). Tags are 8 bits, not 16, to keep the tag array small enough to stay cached (1.1 MiB
+// at 1M flows); the cost is a false tag match on about one miss in 18, which then reads an entry
+// line.
 //
 // Lookups are staged over a burst (hash all while touching their primary tag lines, probe all,
 // touch all candidate entries, compare all keys) so that the misses of different packets
@@ -47,6 +46,8 @@ import { finish64, rangeOk } from './hash';
 export const FC_MAGIC: u32 = 0x434d4546; // 'FEMC'
 export const FC_LAYOUT: u32 = 2;
 export const FC_KEY_BYTES: u32 = 48;
+/** Largest value an entry carries: lookups answer with the value or -1, as i32. */
+export const FC_MAX_VALUE: u32 = 0x7fffffff;
 export const FC_INSERTED: i32 = 0;
 export const FC_UPDATED: i32 = 1;
 export const FC_EVICTED: i32 = 2;
@@ -75,7 +76,14 @@ export const E_HASH: usize = 56;
 export const E_ZERO: usize = 60;
 export const MAX_SPINS: i32 = 1 << 22;
 /** A slot index meaning "none" (slot indexes are below 2^25). */
-export const NO_SLOT: u32 = 0xffffffff;
+export const FC_NO_SLOT: u32 = 0xffffffff;
+// flow_fc_key_info's answer: u32 hash, both buckets, tag, slot (FC_NO_SLOT when absent).
+export const FC_INFO_HASH: usize = 0;
+export const FC_INFO_BUCKET1: usize = 4;
+export const FC_INFO_BUCKET2: usize = 8;
+export const FC_INFO_TAG: usize = 12;
+export const FC_INFO_SLOT: usize = 16;
+export const FC_INFO_BYTES: u32 = 20;
 
 @inline function entriesOffset(bucketCount: u32): u64 {
   return (<u64>FC_CTRL_BYTES + ((<u64>bucketCount) << 3) + 63) & ~(<u64>63);
@@ -140,8 +148,8 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
  * products (words i and i + 4 of the first 32 bytes, i and i + 2 of the last 16, so that three
  * SIMD extended multiplies and one shuffle cover 48 bytes), folded to 64 bits, then one multiply
  * whose high half is the hash (the finaliser only has to spread the sum: the bucket is taken
- * from the hash's high bits, the tag from its low bits). Measured: a hash of no cost at all
- * would make lookups only 4-13 % faster.
+ * from the hash's high bits, the tag from its low bits). The hash is cheap next to the memory
+ * reads, so it is not worth a weaker one.
  */
 @inline export function hashOf(state: usize, key: usize): u32 {
   return hashWords(state, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
@@ -201,7 +209,7 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
   return (<u32>i8x16.bitmask(i8x16.eq(v128.load64_zero(tp), i8x16.splat(<i8>tag)))) & 0xff;
 }
 
-/** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or NO_SLOT. Checks every tag match. */
+/** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or FC_NO_SLOT. Checks every tag match. */
 export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
   return findWords(state, nb, v, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
 }
@@ -223,7 +231,7 @@ export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
     }
     b = altOf(b, tag, nb);
   }
-  return NO_SLOT;
+  return FC_NO_SLOT;
 }
 
 /**
@@ -250,10 +258,8 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
       const s0 = atomic.load<u32>(state, SEQ);
       if ((s0 & 1) == 0) {
         // Stage 1: hash every key and touch its primary tag line in the same loop, so each
-        // tag miss starts while the next keys are hashed. (A/B at 1M flows against a second
-        // loop that touched both tag lines after all the hashes: hits x1.12-1.15, misses
-        // x1.24; 100k x1.2, 1k x1.12. Touching the alternative line here too gained less, 1M
-        // hits x1.08: 7 hits in 8 never read it.)
+        // tag miss starts while the next keys are hashed. The alternative line is not touched:
+        // 7 hits in 8 never read it.
         for (let i: usize = 0; i < n; i++) {
           const v = hashOf(state, kb + i * FC_KEY_BYTES);
           store<u32>(ob + (i << 2), v);
@@ -298,13 +304,13 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
         // which checks every match in both buckets.
         for (let i: usize = 0; i < n; i++) {
           const key = kb + i * FC_KEY_BYTES;
-          let e = NO_SLOT;
+          let e = FC_NO_SLOT;
           if ((found & (1 << (<u32>i))) != 0) {
             e = load<u32>(ob + (i << 2));
             // SAFETY: bounded as in stage 3 (an out-of-range candidate takes the slow path).
             if (e >= slots || !keyEq(entries + ((<usize>e) << 6), key)) e = findKey(state, nb, hashOf(state, key), key);
           }
-          if (e != NO_SLOT) {
+          if (e != FC_NO_SLOT) {
             const ep = entries + ((<usize>e) << 6);
             // Only dirty the line when the stamp changes (hits within one tick stay read-only).
             if (load<u32>(ep, E_LAST) != now) store<u32>(ep, now, E_LAST);

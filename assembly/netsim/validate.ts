@@ -1,6 +1,7 @@
 // sim_init's check of a state region written by the TS side: every area inside the region, every
 // index in range, every flow between two hosts. The event loop then trusts these indices
-// (STYLE convention 10: validate once at the boundary), which is what makes its raw loads safe.
+// (docs/design.md, convention 20: validate once into a context, then trust it), which is what makes
+// its raw loads safe.
 import { CC_FLOW_BYTES, CC_PARAMS_BYTES } from '../cc/layout';
 import { HDR_SIZE_BYTES } from '../common/header';
 import { evqBytes } from './event-queue';
@@ -67,7 +68,7 @@ export function validState(st: usize): bool {
   const route = st + <usize>load<u32>(st, L.C_OFF_ROUTE);
   for (let i: u64 = 0; i < switches * hosts; i++) {
     const e = load<u32>(route + <usize>(i * 4));
-    if (<u64>(e >> 8) + <u64>(e & 0xff) > rports) return false;
+    if (<u64>(e >> L.ROUTE_FIRST_SHIFT) + <u64>(e & ((1 << L.ROUTE_FIRST_SHIFT) - 1)) > rports) return false;
   }
   const rp = st + <usize>load<u32>(st, L.C_OFF_RPORTS);
   for (let i: u64 = 0; i < rports; i++) if (<u64>load<u32>(rp + <usize>(i * 4)) >= ports) return false;

@@ -29,6 +29,7 @@ import { STATUS_DEVICE_NEEDS_RESET } from './layout';
 import { vqArm, vqPop, vqPush } from './vq';
 
 export const LB_MAGIC: u32 = 0x4b424c56; // 'VLBK'
+export const LB_LAYOUT: u32 = 1;
 export const LB_VQ: u32 = 64;
 export const LB_BURST: u32 = 68;
 export const LB_STATUS: u32 = 72;
@@ -55,7 +56,7 @@ export function loopbackServedBy(): u32 {
 
 /** Job entry: one burst of echo. Returns chains handled; a broken queue yields 0, never a failure. */
 export function loopbackRun(state: usize, budget: i32): i32 {
-  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return -1;
+  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES)) return -1;
   if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
   const vq = <usize>load<u32>(state, LB_VQ);
   const burst = <usize>load<u32>(state, LB_BURST);
@@ -140,7 +141,7 @@ function echo(rec: usize, segs: usize): u32 {
 
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */
 export function loopbackArm(state: usize): i32 {
-  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return 0;
+  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES)) return 0;
   if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
   return <i32>vqArm(<usize>load<u32>(state, LB_VQ));
 }

@@ -19,26 +19,28 @@ import {
   USED_FLAGS,
   USED_F_NO_NOTIFY,
   USED_IDX,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_RING,
   needEvent,
 } from './layout';
 import {
-  BRK_AVAIL_IDX,
-  BRK_HEAD_INFLIGHT,
-  BRK_HEAD_RANGE,
-  BRK_LOOP,
-  BRK_NEXT_RANGE,
+  VQ_BRK_AVAIL_IDX,
+  VQ_BRK_HEAD_INFLIGHT,
+  VQ_BRK_HEAD_RANGE,
+  VQ_BRK_LOOP,
+  VQ_BRK_NEXT_RANGE,
   QF_EVENT_IDX,
   QF_INDIRECT,
   QF_IN_ORDER,
   QF_KICKS_ON,
-  REJ_IND_ADDR,
-  REJ_IND_FEATURE,
-  REJ_IND_LEN,
-  REJ_IND_LOOP,
-  REJ_IND_NESTED,
-  REJ_IND_NEXT,
-  REJ_IND_NEXT_RANGE,
+  VQ_REJ_IND_ADDR,
+  VQ_REJ_IND_FEATURE,
+  VQ_REJ_IND_LEN,
+  VQ_REJ_IND_LOOP,
+  VQ_REJ_IND_NESTED,
+  VQ_REJ_IND_NEXT,
+  VQ_REJ_IND_NEXT_RANGE,
   VQ_ARMS,
   VQ_DESC_HOST,
   VQ_DEVICE_HOST,
@@ -91,7 +93,7 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   // SAFETY: avail covers 4 + 2N bytes (checked at setup). Acquire: chains published before idx are visible.
   const idx = <u16>atomic.load<u16>(avail, AVAIL_IDX);
   const pending = <u32>(<u16>(idx - next));
-  if (pending > n) return breakQueue(vq, BRK_AVAIL_IDX, idx); // B1
+  if (pending > n) return breakQueue(vq, VQ_BRK_AVAIL_IDX, idx); // B1
   const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
@@ -103,10 +105,10 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   while (got < count) {
     // SAFETY: (next & mask) < N; the ring entry lies inside the checked avail area.
     const head = <u32>load<u16>(avail + AVAIL_RING + ((<usize>(next & (<u16>mask))) << 1));
-    if (head >= n) return breakQueue(vq, BRK_HEAD_RANGE, head); // B2
+    if (head >= n) return breakQueue(vq, VQ_BRK_HEAD_RANGE, head); // B2
     const bit = inflight + (head >> 3);
     const m = <u8>((<u32>1) << (head & 7));
-    if ((load<u8>(bit) & m) != 0) return breakQueue(vq, BRK_HEAD_INFLIGHT, head); // B3
+    if ((load<u8>(bit) & m) != 0) return breakQueue(vq, VQ_BRK_HEAD_INFLIGHT, head); // B3
     const rec = chainAt(burst, got);
     chainBegin(burst, rec, <u16>head);
     const st = walk(vq, burst, rec, desc, map, n, head, flags);
@@ -136,7 +138,7 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
   let i = head;
   let hops: u32 = 0;
   while (true) {
-    if (hops == n) return breakQueue(vq, BRK_LOOP, head); // C2: more than N descriptors means a cycle
+    if (hops == n) return breakQueue(vq, VQ_BRK_LOOP, head); // C2: more than N descriptors means a cycle
     hops++;
     // SAFETY: i < N, so the descriptor lies inside the checked descriptor table. Read once (E3).
     const d = desc + ((<usize>i) << 4);
@@ -146,40 +148,40 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
     const nx = <u32>load<u16>(d, DESC_NEXT);
     store<u16>(rec, <u16>hops, CH_DESC_COUNT);
     if ((f & F_INDIRECT) != 0) {
-      if ((qflags & QF_INDIRECT) == 0) return REJ_IND_FEATURE; // D1
-      if ((f & F_NEXT) != 0) return REJ_IND_NEXT; // D4: policy reject (the spec forbids it)
+      if ((qflags & QF_INDIRECT) == 0) return VQ_REJ_IND_FEATURE; // D1
+      if ((f & F_NEXT) != 0) return VQ_REJ_IND_NEXT; // D4: policy reject (the spec forbids it)
       return walkTable(burst, rec, map, n, addr, len); // WRITE on the pointer is ignored (D8)
     }
     const st = emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
     if (st != 0) return <i32>st;
     if ((f & F_NEXT) == 0) return 0;
-    if (nx >= n) return breakQueue(vq, BRK_NEXT_RANGE, nx); // C1
+    if (nx >= n) return breakQueue(vq, VQ_BRK_NEXT_RANGE, nx); // C1
     i = nx;
   }
 }
 
 function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tblLen: u32): i32 {
   // D2, D2a, D2b: a table holds 1..N whole descriptors.
-  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
+  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return VQ_REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
   const scratch = burst + 96; // 16 spare bytes in the burst header
   let j: u32 = 0;
   let hops: u32 = 0;
   while (true) {
-    if (hops == entries) return REJ_IND_LOOP; // D7
+    if (hops == entries) return VQ_REJ_IND_LOOP; // D7
     hops++;
     const e = entryPtr(map, tbl, tblGpa, j, scratch);
-    if (e == 0) return REJ_IND_ADDR; // D6
+    if (e == 0) return VQ_REJ_IND_ADDR; // D6
     const addr = load<u64>(e, DESC_ADDR);
     const len = load<u32>(e, DESC_LEN);
     const f = load<u16>(e, DESC_FLAGS);
     const nx = <u32>load<u16>(e, DESC_NEXT);
-    if ((f & F_INDIRECT) != 0) return REJ_IND_NESTED; // D3
+    if ((f & F_INDIRECT) != 0) return VQ_REJ_IND_NESTED; // D3
     const st = emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
     if (st != 0) return <i32>st;
     if ((f & F_NEXT) == 0) return 0;
-    if (nx >= entries) return REJ_IND_NEXT_RANGE; // D7a
+    if (nx >= entries) return VQ_REJ_IND_NEXT_RANGE; // D7a
     j = nx;
   }
 }
@@ -220,8 +222,8 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     }
     // SAFETY: (u & mask) < N; the element lies inside the used area checked at setup.
     const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
-    store<u32>(e, <u32>load<u16>(rec, CH_ID), 0);
-    store<u32>(e, load<u32>(rec, CH_USED_LEN), 4); // E4: len before idx, never more than written
+    store<u32>(e, <u32>load<u16>(rec, CH_ID), USED_ELEM_ID);
+    store<u32>(e, load<u32>(rec, CH_USED_LEN), USED_ELEM_LEN); // E4: len before idx, never more than written
     for (let r: u32 = 0; r < run; r++) {
       const head = <u32>load<u16>(chainAt(burst, k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);

@@ -2,19 +2,30 @@ import { createHash } from 'node:crypto';
 import { ErrorCode, QingtianError } from './errors.js';
 import { readWasmSections } from './wasm-sections.js';
 
-/** The kernel ABI this runtime speaks (assembly/common/abi.ts KERNEL_ABI). */
+/**
+ * The kernel ABI this runtime speaks. Deliberately not generated from assembly/common/abi.ts: it
+ * states what this TypeScript implements, so a kernel built for another ABI is refused until the
+ * runtime is changed to match.
+ */
 export const KERNEL_ABI = 1;
 /** Upper bound on a module's table region. */
 export const MAX_TABLES_BYTES = 256 << 20;
 
 /** What a kernel module declares about itself, read from its exports. */
 export interface KernelImageInfo {
+  /** `QT_NAME`: the module's family name, `[a-z][a-z0-9-]*`, at most 8 ASCII bytes (e.g. `'virtio'`). */
   name: string;
+  /** `QT_VERSION` as text, `'major.minor.patch'`. */
   version: string;
+  /** `QT_VERSION` as the module declares it: major << 16 | minor << 8 | patch. */
   versionCode: number;
+  /** `QT_ABI`: the kernel ABI the module speaks (`KERNEL_ABI`, 1). */
   abi: number;
+  /** `QT_STATE_LAYOUT`: the layout of the job states it reads (a hot swap across layouts needs a transform). */
   stateLayout: number;
+  /** `QT_TABLES_BYTES`: the table region its `qt_init` builds, at most 256 MiB (0: none). */
   tablesBytes: number;
+  /** SHA-256 of the module's bytes, hex. */
   sha256: string;
   /** Export names in binary order; a job entry is named by its index in this list. */
   exports: readonly string[];
@@ -36,7 +47,8 @@ function reject(label: string, why: string, details: Record<string, unknown> = {
  *    that defines or imports anything else (kernels are self-contained: no host calls);
  *  - a start function (instantiation must have no side effects);
  *  - any non-empty data segment: instantiating it would write static data at a fixed absolute
- *    address of host memory, over whatever another module version keeps there (DESIGN.md);
+ *    address of host memory, over whatever another module version keeps there (docs/design.md,
+ *    "Kernel rules", rule 2; decision 1);
  *  - missing declaration exports, an unsupported ABI, a malformed name or an oversized table.
  * The host memory's page count is checked against the import's limits.
  */

@@ -1,13 +1,21 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
+import type { CcParamName } from '../dpu/cc/cc-kernel.js';
 
 /** The congestion-control algorithms the simulator runs (assembly/cc). */
 export const CC_NAMES = ['ldcp', 'dcqcn', 'dcqcn-nowin', 'hpcc', 'swift', 'dctcp'] as const;
+/**
+ * A simulated congestion-control algorithm: the laws of {@link CcLaw}, plus `dcqcn-nowin` (DCQCN
+ * without its window, as originally specified).
+ */
 export type CcName = (typeof CC_NAMES)[number];
 
+/** ECN marking at the switches: RED thresholds at 100 Gb/s, scaled with the port rate (as the HPCC runs do). */
 export interface EcnConfig {
-  /** RED thresholds at 100 Gb/s, scaled linearly with the port rate (as the HPCC runs do). */
+  /** Queue length where marking starts, bytes. */
   kminBytes: number;
+  /** Queue length where the marking probability reaches pmax, bytes. */
   kmaxBytes: number;
+  /** Marking probability at kmax, [0, 1]. */
   pmax: number;
 }
 
@@ -16,7 +24,7 @@ export interface CcSetup {
   name: CcName;
   law: 'LAW_LDCP' | 'LAW_DCQCN' | 'LAW_HPCC' | 'LAW_SWIFT' | 'LAW_DCTCP';
   /** Law parameters by layout constant name (P_*); times in ps, rates in bit/s. */
-  params: Record<string, number>;
+  params: Partial<Record<CcParamName, number>>;
   ecn: EcnConfig;
   /** PFC on by default (the baselines as the HPCC paper ran them) or off (LDCP, Swift). */
   pfc: boolean;
@@ -31,10 +39,11 @@ const MBPS = 1e6;
 const KB = 1000;
 
 /**
- * Defaults. Baselines follow the HPCC authors' run.py at 100 G (reference §2): DCQCN is their
- * `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures; `dcqcn-nowin` is the
- * rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`. LDCP-style follows
- * qingtian's specification (docs/congestion-control.md) with low RED thresholds and no PFC.
+ * Defaults. Baselines follow the HPCC authors' run.py at 100 G (docs/congestion-control.md,
+ * "The laws"): DCQCN is their `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures;
+ * `dcqcn-nowin` is the rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`.
+ * LDCP-style follows qingtian's specification (docs/congestion-control.md) with low RED thresholds
+ * and no PFC.
  */
 export function ccSetup(name: CcName): CcSetup {
   switch (name) {

@@ -21,6 +21,7 @@ import type { RebuildProgress } from './volume/rebuilder.js';
 import type { ScrubReport } from './volume/scrubber.js';
 import { VOLUME_STATUS_NAMES } from './volume/volume-status.js';
 
+/** Options of StorageVolume.openQueue. */
 export interface VolumeQueueOptions {
   /** Slots in each ring: a power of two in [8, 4096]. Default 128. */
   depth?: number | undefined;
@@ -58,10 +59,14 @@ export class VolumeQueue {
   constructor(
     private readonly rpc: StorageWorkerClient,
     private readonly memory: HostMemoryApi,
+    /** The queue's state region (`VOLQ`). */
     readonly region: StateRegion,
+    /** Host address of the data window the worker reads and writes. */
     readonly bufferBase: number,
+    /** Size of the data window. */
     readonly bufferBytes: number,
     private readonly ownBuffer: number | null,
+    /** Ring capacity: at most this many requests outstanding. */
     readonly depth: number,
   ) {}
 
@@ -91,13 +96,21 @@ export class VolumeQueue {
  * port); guests and DPU kernels use a volume queue (`openQueue`).
  */
 export class StorageVolume {
+  /** The worker's id of the volume. */
   readonly id: number;
+  /** The volume's name (its NBD export name). */
   readonly name: string;
+  /** The volume's UUID (for GET_ID). */
   readonly uuid: string;
+  /** The volume's directory. */
   readonly dir: string;
+  /** Size in bytes. */
   readonly sizeBytes: number;
+  /** Size in 4096-byte blocks. */
   readonly blockCount: number;
+  /** k: data disks of each stripe. */
   readonly dataDisks: number;
+  /** m: parity disks of each stripe. */
   readonly parityDisks: number;
   private closed = false;
 
@@ -137,6 +150,7 @@ export class StorageVolume {
     await this.rpc.call('replaceDisk', { id: this.live(), disk: index });
   }
 
+  /** Progress of the online rebuild in progress or last finished; null if none. */
   async rebuildProgress(): Promise<RebuildProgress | null> {
     return this.rpc.call('rebuildProgress', { id: this.live() });
   }
@@ -177,14 +191,17 @@ export class StorageVolume {
     await this.io('write', VolumeOp.Write, options?.fua ? VolumeFlag.Fua : 0, offset, data.length, data);
   }
 
+  /** Completes once every write completed before it is on disk with the map (fdatasync). */
   async flush(): Promise<void> {
     await this.io('flush', VolumeOp.Flush, 0, 0, 0, null);
   }
 
+  /** Unmaps the whole blocks in [offset, offset + length): they read as zeros and free space. */
   async discard(offset: number, length: number): Promise<void> {
     await this.io('discard', VolumeOp.Discard, 0, offset, length, null);
   }
 
+  /** Zeroes [offset, offset + length); with `unmap` the blocks are unmapped (thin) instead of written. */
   async writeZeroes(offset: number, length: number, options?: { unmap?: boolean }): Promise<void> {
     await this.io('writeZeroes', VolumeOp.WriteZeroes, options?.unmap ? VolumeFlag.Unmap : 0, offset, length, null);
   }

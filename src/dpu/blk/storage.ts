@@ -9,6 +9,7 @@ import { NbdExportServer, nbdServeSchema, type NbdServeOptions } from './nbd/nbd
 import { StorageVolume } from './storage-volume.js';
 import type { VolumeCreateOptions } from './volume/volume-config.js';
 
+/** Options of `host.storage` (`Host.boot({ storage })`). */
 export interface StorageOptions {
   /**
    * Host memory the storage worker gets for its buffers and kernel tables: a multiple of 1 MiB in

@@ -1,6 +1,8 @@
+import { statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { DIF_E_ARGS, DIF_E_RANGE } from '../../generated/dif.js';
 
 type Crc = (seed: number, p: number, n: number) => number;
 type Generate = (
@@ -50,6 +52,8 @@ export interface DifKernel {
   readonly insert: Insert;
   readonly strip: Strip;
   readonly verifyCopy: VerifyCopy;
+  /** What the kernel's negative statuses mean. */
+  readonly statuses: StatusTable;
 }
 
 const bound = new WeakMap<KernelRuntime, Map<SimdChoice, DifKernel>>();
@@ -72,6 +76,10 @@ export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
       insert: kernel.fn<Insert>('dif_insert'),
       strip: kernel.fn<Strip>('dif_strip'),
       verifyCopy: kernel.fn<VerifyCopy>('dif_verify_copy'),
+      statuses: statusTable([
+        [DIF_E_ARGS, 'args', 'a block size, count or configuration out of range'],
+        [DIF_E_RANGE, 'range', 'a buffer range lies outside host memory'],
+      ]),
     };
     byChoice.set(simd, k);
   }

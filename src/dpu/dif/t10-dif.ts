@@ -1,31 +1,40 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { kernelStatusError } from '../../common/kernel-status.js';
 import type { SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { outputArray } from '../kernels/out-buffers.js';
 import { addressIn, align64, stagingFor } from '../kernels/staging.js';
 import {
-  parseDifOptions,
-  PI_BYTES,
-  refTagAt,
-  RESULT_BYTES,
-  TAG_NAMES,
-  withRefTag,
-  type DifConfig,
-  type T10DifOptions,
-} from './dif-config.js';
+  DIF_MISMATCH,
+  DIF_PI_BYTES,
+  DIF_RES_ACTUAL,
+  DIF_RES_BLOCK,
+  DIF_RES_EXPECTED,
+  DIF_RES_TAG,
+  DIF_RESULT_BYTES,
+} from '../../generated/dif.js';
+import { parseDifOptions, refTagAt, TAG_NAMES, withRefTag, type DifConfig, type T10DifOptions } from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
+/** A PI field: the guard (CRC), the application tag, the reference tag. */
 export type DifTag = 'guard' | 'appTag' | 'refTag';
 
 /** The first block that failed: which tag, the value expected and the value found. */
 export interface DifFailure {
+  /** Always false. */
   ok: false;
+  /** Index of the block, from the buffer's start (0-based). */
   block: number;
+  /** The first field that did not match, checked in the order guard, appTag, refTag. */
   tag: DifTag;
+  /** What verify computed or expected. */
   expected: number;
+  /** What the PI held. */
   actual: number;
 }
+/** Every block checked out, or the first that did not. */
 export type DifVerifyResult = { ok: true } | DifFailure;
+/** Every block checked out (with the data, PI stripped), or the first that did not. */
 export type DifVerifyCopyResult = { ok: true; data: Uint8Array } | DifFailure;
 
 /** Staged work is done this many bytes at a time. */
@@ -45,8 +54,11 @@ const CHUNK_BYTES = 4 << 20;
  * counts and copy nothing.
  */
 export class T10Dif {
+  /** The validated configuration. */
   readonly config: DifConfig;
+  /** Where staging lives: the `At` methods take addresses in `runtime.memory`. */
   readonly runtime: KernelRuntime;
+  /** The kernel build in use. */
   readonly flavour: SimdFlavour;
   private readonly k: DifKernel;
 
@@ -72,8 +84,9 @@ export class T10Dif {
     return next;
   }
 
+  /** Bytes of one interleaved unit: blockSize + 8. */
   get unitBytes(): number {
-    return this.config.blockSize + PI_BYTES;
+    return this.config.blockSize + DIF_PI_BYTES;
   }
 
   // ---- DIF: PI interleaved with the data ------------------------------------------------------
@@ -139,9 +152,9 @@ export class T10Dif {
     const bs = this.config.blockSize;
     const blocks = this.count('dixGenerate', 'data', data, bs);
     this.metadata('dixGenerate', md, blocks);
-    const mdStaged = outputArray(blocks * PI_BYTES);
-    this.stagedCopy('dixGenerate', data, mdStaged, blocks, bs, PI_BYTES, (b0, nb, src, dst) =>
-      this.k.generate(src, bs, dst, PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
+    const mdStaged = outputArray(blocks * DIF_PI_BYTES);
+    this.stagedCopy('dixGenerate', data, mdStaged, blocks, bs, DIF_PI_BYTES, (b0, nb, src, dst) =>
+      this.k.generate(src, bs, dst, DIF_PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
     );
     md.set(mdStaged);
   }
@@ -160,12 +173,12 @@ export class T10Dif {
       null,
       (b0, nb, src, _dst, res) => {
         const pi = src + nb * bs;
-        this.runtime.memory.u8.set(md.subarray(b0 * PI_BYTES, (b0 + nb) * PI_BYTES), pi);
+        this.runtime.memory.u8.set(md.subarray(b0 * DIF_PI_BYTES, (b0 + nb) * DIF_PI_BYTES), pi);
         return this.k.verify(
           src,
           bs,
           pi,
-          PI_BYTES,
+          DIF_PI_BYTES,
           nb,
           bs,
           this.config.cfg,
@@ -174,12 +187,13 @@ export class T10Dif {
           res,
         );
       },
-      PI_BYTES,
+      DIF_PI_BYTES,
     );
   }
 
   // ---- zero-copy forms ----------------------------------------------------------------------------
 
+  /** {@link T10Dif.generate} in place on `blocks` interleaved units at host address `buf`. */
   generateAt(buf: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -199,6 +213,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.verify} on `blocks` interleaved units at `buf`. */
   verifyAt(buf: number, blocks: number): DifVerifyResult {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -212,6 +227,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.insert}: `blocks` data blocks at `src` → interleaved units at `dst`. */
   insertAt(src: number, dst: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -220,6 +236,7 @@ export class T10Dif {
     this.status('insertAt', this.k.insert(s, d, blocks, bs, this.config.cfg, this.config.app, this.config.refTag));
   }
 
+  /** {@link T10Dif.strip}: `blocks` interleaved units at `src` → data blocks at `dst`, no checks. */
   stripAt(src: number, dst: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -234,6 +251,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.verifyCopy}: units at `src` → data at `dst`, checking every block. */
   verifyCopyAt(src: number, dst: number, blocks: number): DifVerifyResult {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -248,23 +266,25 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.dixGenerate}: PI of `blocks` data blocks at `data` into 8-byte records at `md`. */
   dixGenerateAt(data: number, md: number, blocks: number): void {
     const bs = this.config.blockSize;
     const d = this.addr('dixGenerateAt', 'data', data, blocks, bs);
-    const m = this.addr('dixGenerateAt', 'md', md, blocks, PI_BYTES);
+    const m = this.addr('dixGenerateAt', 'md', md, blocks, DIF_PI_BYTES);
     this.status(
       'dixGenerateAt',
-      this.k.generate(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag),
+      this.k.generate(d, bs, m, DIF_PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag),
     );
   }
 
+  /** {@link T10Dif.dixVerify}: data blocks at `data` against their PI at `md`. */
   dixVerifyAt(data: number, md: number, blocks: number): DifVerifyResult {
     const bs = this.config.blockSize;
     const d = this.addr('dixVerifyAt', 'data', data, blocks, bs);
-    const m = this.addr('dixVerifyAt', 'md', md, blocks, PI_BYTES);
+    const m = this.addr('dixVerifyAt', 'md', md, blocks, DIF_PI_BYTES);
     const res = this.resultSlot();
     return this.outcome(
-      this.k.verify(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
+      this.k.verify(d, bs, m, DIF_PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
       res,
       0,
       'dixVerifyAt',
@@ -286,11 +306,11 @@ export class T10Dif {
   }
 
   private metadata(op: string, md: Uint8Array, blocks: number): void {
-    if (!(md instanceof Uint8Array) || md.length !== blocks * PI_BYTES) {
+    if (!(md instanceof Uint8Array) || md.length !== blocks * DIF_PI_BYTES) {
       throw invalid(
         op,
         'md',
-        `expected a Uint8Array of ${blocks * PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`,
+        `expected a Uint8Array of ${blocks * DIF_PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`,
       );
     }
   }
@@ -309,7 +329,7 @@ export class T10Dif {
   }
 
   private resultSlot(): number {
-    return stagingFor(this.runtime).reserve(RESULT_BYTES);
+    return stagingFor(this.runtime).reserve(DIF_RESULT_BYTES);
   }
 
   /**
@@ -379,12 +399,14 @@ export class T10Dif {
   ): DifVerifyResult {
     const per = Math.max(1, Math.floor(CHUNK_BYTES / (inUnit + outUnit + extraPerBlock)));
     const first = Math.min(per, blocks);
-    const base = stagingFor(this.runtime).reserve(64 + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
+    // The verify result first, on a line of its own; then the input, then the output.
+    const inAt = align64(DIF_RESULT_BYTES);
+    const base = stagingFor(this.runtime).reserve(inAt + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
     const res = base;
     const u8 = this.runtime.memory.u8;
     for (let b0 = 0; b0 < blocks; b0 += per) {
       const nb = Math.min(per, blocks - b0);
-      const s = base + 64;
+      const s = base + inAt;
       u8.set(buf.subarray(b0 * inUnit, (b0 + nb) * inUnit), s);
       const d = s + align64(nb * (inUnit + extraPerBlock));
       const r = this.outcome(fn(b0, nb, s, d, res), res, b0, 'verify');
@@ -396,25 +418,22 @@ export class T10Dif {
 
   private outcome(status: number, res: number, b0: number, op: string): DifVerifyResult {
     if (status === 0) return { ok: true };
-    if (status !== 1) this.status(op, status);
+    if (status !== DIF_MISMATCH) this.status(op, status);
     const v = this.runtime.memory.view;
-    const tag = TAG_NAMES[v.getUint32(res + 4, true) as 1 | 2 | 3];
+    const code = v.getUint32(res + DIF_RES_TAG, true);
+    const tag = TAG_NAMES[code];
+    if (!tag) throw new QingtianError(ErrorCode.BadHeader, `T10Dif.${op}: the dif kernel reported tag ${code}`);
     return {
       ok: false,
-      block: b0 + v.getUint32(res, true),
+      block: b0 + v.getUint32(res + DIF_RES_BLOCK, true),
       tag,
-      expected: v.getUint32(res + 8, true),
-      actual: v.getUint32(res + 12, true),
+      expected: v.getUint32(res + DIF_RES_EXPECTED, true),
+      actual: v.getUint32(res + DIF_RES_ACTUAL, true),
     };
   }
 
   private status(op: string, status: number): void {
-    if (status < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `T10Dif.${op}: the dif kernel refused the call (status ${status})`,
-        { status },
-      );
+    if (status < 0) throw kernelStatusError(`T10Dif.${op}`, status, this.k.statuses);
   }
 }
 

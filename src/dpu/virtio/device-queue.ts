@@ -2,12 +2,38 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { featureWord, type RingFeatures } from '../../common/virtio/features.js';
-import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
-import * as Q from './queue-state.js';
+import { BROKEN_REASONS, SETUP_REFUSALS } from './queue-state.js';
+import {
+  MAX_QUEUE_SIZE,
+  QF_READY,
+  VQ_ARMS,
+  VQ_AVAIL_WRAP,
+  VQ_BROKEN,
+  VQ_BROKEN_DETAIL,
+  VQ_FLAGS,
+  VQ_INFLIGHT,
+  VQ_IRQ_SENT,
+  VQ_IRQ_SUPPRESSED,
+  VQ_LAYOUT,
+  VQ_MAGIC,
+  VQ_NEXT_AVAIL,
+  VQ_NEXT_USED,
+  VQ_POPPED,
+  VQ_PUSHED,
+  VQ_REJECTED,
+  VQ_SIGNALLED_USED,
+  VQ_SIGNALLED_VALID,
+  VQ_SLOT_BYTES,
+  VQ_SLOT_DESC_COUNT,
+  VQ_SLOT_ID,
+  VQ_TABLE,
+  VQ_USED_WRAP,
+} from '../../generated/virtio.js';
 
 /** A queue configuration, as a driver writes it into the transport (queue_size, queue_desc, ...). */
 export interface QueueConfig {
@@ -30,6 +56,7 @@ export interface QueueSnapshot {
   inflight: { token: number; id: number; descCount: number }[];
 }
 
+/** A device queue's state and counters, read out of band. */
 export interface QueueStats {
   ready: boolean;
   broken: null | { reason: number; id: string; what: string; detail: number };
@@ -70,7 +97,14 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
- * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state.
+ * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state; what
+ * the device does with each kind of malformed ring is docs/virtio-policy.md.
+ *
+ * Other device kernels use the `virtio` family's Wasm exports on that state: `vq_setup`,
+ * `vq_reset`, `vq_restore_indices` / `_inflight` / `_check`, `vq_burst_init`,
+ * `vq_pop(vq, burst, max)` → chains (0 when not ready, −1 when broken), `vq_push(vq, burst,
+ * count)`, `vq_arm(vq)`; the burst buffer holds each chain's validated, translated segments
+ * (assembly/virtio/burst.ts).
  */
 export class DeviceQueue {
   readonly state: StateRegion;
@@ -78,6 +112,7 @@ export class DeviceQueue {
   readonly irqAddr: number;
   private readonly k: LoadedKernel;
   private configured: QueueConfig | null = null;
+  private readonly life = new Lifetime('DeviceQueue', 'free()');
 
   constructor(
     private readonly rt: KernelRuntime,
@@ -93,8 +128,8 @@ export class DeviceQueue {
       name: `${owner}:vq`,
       owner,
       kind: 'device-state',
-      magic: Q.VQ_MAGIC,
-      layoutVersion: Q.VQ_LAYOUT,
+      magic: VQ_MAGIC,
+      layoutVersion: VQ_LAYOUT,
       payloadBytes: bytes,
     });
     this.irqAddr = opts.irqAddr;
@@ -102,6 +137,7 @@ export class DeviceQueue {
 
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
+    this.life.check('configure');
     const c = parseArgs(configSchema, config, 'queue config');
     if (c.size > this.maxSize)
       throw new QingtianError(
@@ -129,16 +165,19 @@ export class DeviceQueue {
 
   /** Device reset of this queue: it processes nothing until configured again (A5). */
   reset(): void {
+    this.life.check('reset');
     this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
     this.configured = null;
   }
 
   get config(): QueueConfig | null {
+    this.life.check('config');
     return this.configured;
   }
 
   /** Saves the queue (call only while no core runs it: quiesced or detached). */
   save(): QueueSnapshot {
+    this.life.check('save');
     const c = this.configured;
     if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
     const v = this.rt.memory.view;
@@ -146,21 +185,21 @@ export class DeviceQueue {
     const inflight: QueueSnapshot['inflight'] = [];
     for (let t = 0; t < c.size; t++) {
       if (c.features.packed) {
-        const e = b + Q.VQ_TABLE + 4 * t;
-        const count = v.getUint16(e + 2, true);
-        if (count) inflight.push({ token: t, id: v.getUint16(e, true), descCount: count });
-      } else if ((v.getUint8(b + Q.VQ_TABLE + (t >> 3)) >> (t & 7)) & 1) {
+        const e = b + VQ_TABLE + VQ_SLOT_BYTES * t;
+        const count = v.getUint16(e + VQ_SLOT_DESC_COUNT, true);
+        if (count) inflight.push({ token: t, id: v.getUint16(e + VQ_SLOT_ID, true), descCount: count });
+      } else if ((v.getUint8(b + VQ_TABLE + (t >> 3)) >> (t & 7)) & 1) {
         inflight.push({ token: t, id: t, descCount: 1 });
       }
     }
     return {
       config: { ...c, features: { ...c.features } },
-      nextAvail: v.getUint16(b + Q.VQ_NEXT_AVAIL, true),
-      nextUsed: v.getUint16(b + Q.VQ_NEXT_USED, true),
-      availWrap: v.getUint16(b + Q.VQ_AVAIL_WRAP, true),
-      usedWrap: v.getUint16(b + Q.VQ_USED_WRAP, true),
-      signalledUsed: v.getUint16(b + Q.VQ_SIGNALLED_USED, true),
-      signalledValid: v.getUint16(b + Q.VQ_SIGNALLED_VALID, true),
+      nextAvail: v.getUint16(b + VQ_NEXT_AVAIL, true),
+      nextUsed: v.getUint16(b + VQ_NEXT_USED, true),
+      availWrap: v.getUint16(b + VQ_AVAIL_WRAP, true),
+      usedWrap: v.getUint16(b + VQ_USED_WRAP, true),
+      signalledUsed: v.getUint16(b + VQ_SIGNALLED_USED, true),
+      signalledValid: v.getUint16(b + VQ_SIGNALLED_VALID, true),
       inflight,
     };
   }
@@ -170,6 +209,7 @@ export class DeviceQueue {
    * the indices and the in-flight set (A6). On refusal the queue is left reset (not ready).
    */
   restore(snapshot: unknown): void {
+    this.life.check('restore');
     const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
     this.configure(s.config);
     const b = this.state.base;
@@ -194,13 +234,14 @@ export class DeviceQueue {
   }
 
   stats(): QueueStats {
+    this.life.check('stats');
     const v = this.rt.memory.view;
     const b = this.state.base;
-    const reason = v.getUint32(b + Q.VQ_BROKEN, true);
+    const reason = v.getUint32(b + VQ_BROKEN, true);
     const n = (off: number): number => Number(v.getBigUint64(b + off, true));
-    const info = Q.BROKEN_REASONS[reason];
+    const info = BROKEN_REASONS[reason];
     return {
-      ready: (v.getUint32(b + Q.VQ_FLAGS, true) & Q.QF_READY) !== 0,
+      ready: (v.getUint32(b + VQ_FLAGS, true) & QF_READY) !== 0,
       broken:
         reason === 0
           ? null
@@ -208,25 +249,26 @@ export class DeviceQueue {
               reason,
               id: info?.id ?? '?',
               what: info?.what ?? 'unknown',
-              detail: v.getUint32(b + Q.VQ_BROKEN_DETAIL, true),
+              detail: v.getUint32(b + VQ_BROKEN_DETAIL, true),
             },
-      inflight: v.getUint32(b + Q.VQ_INFLIGHT, true),
-      popped: n(Q.VQ_POPPED),
-      pushed: n(Q.VQ_PUSHED),
-      irqSent: n(Q.VQ_IRQ_SENT),
-      irqSuppressed: n(Q.VQ_IRQ_SUPPRESSED),
-      rejected: n(Q.VQ_REJECTED),
-      arms: n(Q.VQ_ARMS),
+      inflight: v.getUint32(b + VQ_INFLIGHT, true),
+      popped: n(VQ_POPPED),
+      pushed: n(VQ_PUSHED),
+      irqSent: n(VQ_IRQ_SENT),
+      irqSuppressed: n(VQ_IRQ_SUPPRESSED),
+      rejected: n(VQ_REJECTED),
+      arms: n(VQ_ARMS),
     };
   }
 
   free(): void {
+    if (!this.life.end()) return;
     this.rt.memory.free(this.state, this.owner);
   }
 }
 
 function refusal(code: number, c: QueueConfig): QingtianError {
-  const r = Q.SETUP_REFUSALS[code];
+  const r = SETUP_REFUSALS[code];
   return new QingtianError(
     ErrorCode.QueueRefused,
     `queue refused (${r?.id ?? '?'}: ${r?.what ?? `code ${code}`}): size ${c.size}, desc 0x${c.descGpa.toString(16)}, ` +

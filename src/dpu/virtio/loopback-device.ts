@@ -1,29 +1,33 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
-import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
+import { Lifetime } from '../../common/lifetime.js';
+import {
+  BR_LAYOUT,
+  BR_MAGIC,
+  LBF_STAMP,
+  LB_BURST,
+  LB_BYTES,
+  LB_CONFIG_IRQ,
+  LB_FLAGS,
+  LB_LAYOUT,
+  LB_MAGIC,
+  LB_MAX_BURST,
+  LB_REJECTED,
+  LB_REQUESTS,
+  LB_STATE_BYTES,
+  LB_STATUS,
+  LB_VQ,
+  STATUS_DEVICE_NEEDS_RESET,
+  VQ_MAX_SEGS,
+} from '../../generated/virtio.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
 import type { DpuCore, Job } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
-import { BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
 
-/** Loopback device state (VLBK) offsets — mirror of assembly/virtio/loopback.ts, checked by a test. */
-export const LB_MAGIC = 0x4b424c56;
-export const LB_VQ = 64;
-export const LB_BURST = 68;
-export const LB_STATUS = 72;
-export const LB_CONFIG_IRQ = 76;
-export const LB_MAX_BURST = 80;
-export const LB_FLAGS = 84;
-/** Flag: bytes 8..11 of each response carry the serving module's QT_VERSION (which version served it). */
-export const LBF_STAMP = 1;
-export const LB_REQUESTS = 88;
-export const LB_BYTES = 96;
-export const LB_REJECTED = 104;
-export const LB_STATE_BYTES = 128;
-
+/** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
   /** Largest queue size the driver may configure, 1–32768. Default 1024. */
   maxQueueSize?: number;
@@ -37,11 +41,17 @@ export interface LoopbackOptions {
   stampVersion?: boolean;
 }
 
+/** A loopback device's state and counters, read out of band. */
 export interface LoopbackStats {
+  /** DEVICE_NEEDS_RESET is set: a malformed ring broke the device until the driver resets it. */
   needsReset: boolean;
+  /** Requests echoed. */
   requests: number;
+  /** Bytes echoed. */
   bytesEchoed: number;
+  /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
+  /** Its queue's state and counters. */
   queue: QueueStats;
 }
 
@@ -60,6 +70,7 @@ export class LoopbackDevice {
   readonly configIrq: number;
   private job: Job | null = null;
   private core: DpuCore | null = null;
+  private readonly life = new Lifetime('LoopbackDevice', 'free()');
 
   constructor(
     private readonly rt: KernelRuntime,
@@ -78,7 +89,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: BR_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: BR_LAYOUT,
       payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap),
     });
     if (
@@ -99,7 +110,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: LB_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: LB_LAYOUT,
       payloadBytes: LB_STATE_BYTES,
     });
     this.configIrq = guest.allocIrq();
@@ -113,11 +124,13 @@ export class LoopbackDevice {
 
   /** The driver's queue configuration (refused with QT_QUEUE_REFUSED naming the bad-input id). */
   configure(config: QueueConfig): void {
+    this.life.check('configure');
     this.queue.configure(config);
   }
 
   /** Runs the device on a DPU core. `budget` = chains per burst. */
   async attach(core: DpuCore, budget = 64): Promise<Job> {
+    this.life.check('attach');
     if (this.job)
       throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
     const kernel = this.rt.kernel('virtio');
@@ -128,11 +141,13 @@ export class LoopbackDevice {
 
   /** Where the guest must kick this device (the serving core's doorbell and sleeping words). */
   notifyWords(): { doorbell: number; sleeping: number } {
+    this.life.check('notifyWords');
     if (!this.core) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: not attached to a core`);
     return { doorbell: this.core.controlBase + CTL_DOORBELL, sleeping: this.core.controlBase + CTL_SLEEPING };
   }
 
   async detach(): Promise<void> {
+    this.life.check('detach');
     if (this.job && this.core) await this.core.detachJob(this.job);
     this.job = null;
     this.core = null;
@@ -140,11 +155,13 @@ export class LoopbackDevice {
 
   /** Device reset (the driver wrote 0 to device status): queue unconfigured, NEEDS_RESET cleared. */
   reset(): void {
+    this.life.check('reset');
     this.queue.reset();
     this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);
   }
 
   stats(): LoopbackStats {
+    this.life.check('stats');
     const v = this.rt.memory.view;
     const b = this.state.base;
     return {
@@ -158,7 +175,9 @@ export class LoopbackDevice {
 
   /** Frees the device's regions (detach first). */
   free(): void {
+    if (this.life.ended) return;
     if (this.job) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: detach before freeing`);
+    this.life.end();
     this.queue.free();
     this.rt.memory.free(this.burst, this.name);
     this.rt.memory.free(this.state, this.name);

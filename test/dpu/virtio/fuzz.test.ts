@@ -11,9 +11,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DESC_BYTES, EVS_FLAGS, EVS_OFF_WRAP } from '../../../src/common/virtio/ring-layout.js';
+import {
+  BR_CHAINS,
+  CHAIN_BYTES,
+  CH_DESC_COUNT,
+  DESC_BYTES,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  VQ_INFLIGHT,
+} from '../../../src/generated/virtio.js';
 import type { JobFailedEvent } from '../../../src/dpu/core/dpu-core.js';
-import { BR_CHAINS, CHAIN_BYTES, CH_DESC_COUNT, VQ_INFLIGHT } from '../../../src/dpu/virtio/queue-state.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
 import { until } from '../../helpers/kernels.js';
 import { GuardedGuest, MIB, startRig } from './helpers.js';

@@ -59,6 +59,7 @@ export function initVolumeQueue(view: DataView, base: number, s: VolumeQueueSetu
  * can use it (one submitter per queue). It keeps no more than `depth` requests outstanding.
  */
 export class VolumeQueueClient {
+  /** Ring capacity (from the region). */
   readonly depth: number;
   private readonly requests: SpscRing;
   private readonly completions: SpscRing;
@@ -69,6 +70,7 @@ export class VolumeQueueClient {
 
   constructor(
     memory: { readonly i32: Int32Array; readonly view: DataView },
+    /** Host address of the queue region. */
     readonly base: number,
   ) {
     this.view = memory.view;
@@ -83,6 +85,7 @@ export class VolumeQueueClient {
     );
   }
 
+  /** Requests submitted and not yet reaped. */
   get outstanding(): number {
     return this.outstandingCount;
   }

@@ -39,10 +39,13 @@ const BLOCK = 4096;
 
 /** Counters of one queue. */
 export interface QueueCounters {
+  /** Request records popped from the ring. */
   requests: number;
   /** Requests refused at the door (bad op, range, alignment, buffer outside the window). */
   refused: number;
+  /** Completion records published. */
   completions: number;
+  /** Doorbell notifies sent to the submitter. */
   notifies: number;
 }
 

@@ -18,19 +18,30 @@ export interface StorageWorkerInit {
 
 /** A volume as the control plane knows it. */
 export interface VolumeInfo {
+  /** The worker's id of the volume. */
   id: number;
+  /** The volume's name (the NBD export name). */
   name: string;
+  /** The volume's UUID. */
   uuid: string;
+  /** The volume's directory. */
   dir: string;
+  /** Size in bytes. */
   sizeBytes: number;
+  /** Size in 4096-byte blocks. */
   blockCount: number;
+  /** k: data disks of each stripe. */
   dataDisks: number;
+  /** m: parity disks of each stripe. */
   parityDisks: number;
 }
 
 export interface VolumeReport extends VolumeStats {
+  /** The worker's id of the volume. */
   id: number;
+  /** The QoS spec, requests served in the reservation and weight phases, requests held back by limits or buckets. */
   qos: { spec: QosSpec; served: { reservation: number; weight: number }; throttled: number };
+  /** The volume's queues: their region and counters. */
   queues: { base: number; counters: QueueCounters }[];
 }
 

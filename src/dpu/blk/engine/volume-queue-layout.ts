@@ -74,8 +74,10 @@ export const CPL_TAG = 0;
 export const CPL_STATUS = 4;
 export const CPL_BYTES = 8;
 
+/** Operation of a volume-queue request (byte +0 of its record). */
 export const VolumeOp = { Read: 0, Write: 1, Flush: 2, Discard: 3, WriteZeroes: 4 } as const;
 export type VolumeOp = (typeof VolumeOp)[keyof typeof VolumeOp];
+/** Flags of a volume-queue request (byte +1): FUA, and UNMAP for write zeroes. */
 export const VolumeFlag = {
   /** Write: durable (with the map) before it completes. */
   Fua: 1,

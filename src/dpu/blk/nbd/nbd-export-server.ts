@@ -29,9 +29,13 @@ export const nbdServeSchema = z
  * or `unix` (nbd+unix:///name?socket=path).
  */
 export class NbdExportServer {
+  /** The worker's id of this server. */
   readonly id: number;
+  /** Names of the exports served. */
   readonly exports: readonly string[];
+  /** The TCP address listened on, or null. */
   readonly tcp: { host: string; port: number } | null;
+  /** The Unix socket path listened on, or null. */
   readonly unix: string | null;
   private closed = false;
 
@@ -54,11 +58,13 @@ export class NbdExportServer {
     return `nbd+unix:///${exportName}?socket=${this.unix ?? ''}`;
   }
 
+  /** Connection and request counters, summed over every connection. */
   async stats(): Promise<NbdServerStats> {
     if (this.closed) throw new QingtianError(ErrorCode.Disposed, 'nbd server: closed');
     return this.rpc.call('nbdStats', { id: this.id });
   }
 
+  /** Stops listening and ends every connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

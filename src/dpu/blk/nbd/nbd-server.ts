@@ -7,15 +7,23 @@ import type { NbdExport } from './negotiation.js';
 
 /** Totals of a server's connections, the closed ones included. */
 export interface NbdServerStats {
+  /** Connections accepted since the server started. */
   connections: number;
+  /** Connections open now. */
   active: number;
+  /** Transmission requests received (every kind). */
   requests: number;
+  /** Requests answered with an error before reaching the volume (bad flags, range, length). */
   refused: number;
+  /** Requests the volume completed with an error status. */
   failed: number;
+  /** Bytes sent in READ replies. */
   bytesRead: number;
+  /** Bytes received in WRITE payloads. */
   bytesWritten: number;
   /** Connections the server closed because their stream broke the protocol, with the last reason. */
   protocolCloses: number;
+  /** Why the server last closed a connection (null: never). */
   lastCloseReason: string | null;
 }
 

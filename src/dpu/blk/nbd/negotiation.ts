@@ -36,9 +36,13 @@ import {
 
 /** An export as the negotiation offers it. */
 export interface NbdExport {
+  /** The export name clients ask for (the volume's name). */
   name: string;
+  /** Free text sent with NBD_INFO_DESCRIPTION. */
   description: string;
+  /** The export's size (the volume's). */
   sizeBytes: number;
+  /** The storage engine's id of the volume behind it. */
   volumeId: number;
 }
 

@@ -14,6 +14,7 @@ export interface NbdRequest {
   payload: Buffer | null;
 }
 
+/** What the parser yields: a whole request, a need for more bytes, or a stream it cannot follow. */
 export type ParseResult =
   | { kind: 'request'; request: NbdRequest }
   | { kind: 'more' }

@@ -32,6 +32,7 @@ export const qosSchema = z.strictObject({
   bandwidth: bucketSchema.optional(),
 });
 
+/** Validates a QoS spec at the boundary (strict: unknown keys refused); `where` prefixes the messages. */
 export function parseQos(spec: unknown, where: string): QosSpec {
   const q = parseArgs(qosSchema, spec ?? {}, where);
   if (q.limit && q.reservation && q.limit < q.reservation) {
@@ -49,6 +50,7 @@ export interface Clock {
   nowNs(): number;
 }
 
+/** The clock QoS runs on outside tests: performance.now() in nanoseconds. */
 export const systemClock: Clock = { nowNs: () => performance.now() * 1e6 };
 
 /** A queued request as the scheduler sees it: its size decides its bandwidth tokens. */

@@ -1,5 +1,6 @@
 import { Reduction, TokenBucket, type TokenBucketSpec } from './token-bucket.js';
 
+/** A rate limiter's buckets: `ops` (a token a request) and `bandwidth` (a token a byte), each optional. */
 export interface RateLimiterSpec {
   /** Operations: one token a request. */
   ops?: TokenBucketSpec | undefined;

@@ -12,6 +12,7 @@ export const Reduction = {
 } as const;
 export type Reduction = (typeof Reduction)[keyof typeof Reduction];
 
+/** A Firecracker token bucket: `size` tokens, refilled in full every `refillTimeMs`, one-off burst optional. */
 export interface TokenBucketSpec {
   /** Tokens the bucket holds when full (and refills per refillTimeMs). */
   size: number;

@@ -1,6 +1,7 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import { parseDifOptions, TAG_NAMES } from '../../dif/dif-config.js';
 import { difKernel, type DifKernel } from '../../dif/dif-kernel.js';
+import { DIF_RES_ACTUAL, DIF_RES_BLOCK, DIF_RES_EXPECTED, DIF_RES_TAG } from '../../../generated/dif.js';
 import type { KernelRuntime } from '../../kernels/kernel-runtime.js';
 import { BLOCK_BYTES, UNIT_BYTES } from './geometry.js';
 
@@ -17,7 +18,7 @@ export interface ProtectionFailure {
  * data, the reference tag the low 32 bits of the block's LBA, the application tag 0 and not
  * checked. Generated where a block enters the volume, verified wherever one leaves it (a read, the
  * cleaner, a rebuild, a scrub). The configuration is validated once here; the calls go to the dif
- * kernel's exports directly with addresses the volume computed itself (a convention-20 context).
+ * kernel's exports directly with addresses the volume computed itself (docs/design.md, convention 20).
  */
 export class BlockProtection {
   private readonly k: DifKernel;
@@ -70,10 +71,10 @@ export class BlockProtection {
     const v = this.view;
     const r = this.resultAddr;
     return {
-      block: v.getUint32(r, true),
-      tag: TAG_NAMES[v.getUint32(r + 4, true) as 1 | 2 | 3],
-      expected: v.getUint32(r + 8, true),
-      actual: v.getUint32(r + 12, true),
+      block: v.getUint32(r + DIF_RES_BLOCK, true),
+      tag: TAG_NAMES[v.getUint32(r + DIF_RES_TAG, true)] ?? 'guard',
+      expected: v.getUint32(r + DIF_RES_EXPECTED, true),
+      actual: v.getUint32(r + DIF_RES_ACTUAL, true),
     };
   }
 

@@ -4,12 +4,15 @@ import type { Geometry } from './geometry.js';
 
 /** What a consistency check found. */
 export interface CheckReport {
+  /** No problem found. */
   ok: boolean;
+  /** LBAs the map binds to a log block. */
   mappedBlocks: number;
   /** Blocks read back and checked (deep check only). */
   blocksVerified: number;
   /** The first problems found (at most 20), in words. */
   problems: string[];
+  /** Every problem found (`problems` lists the first 20). */
   problemCount: number;
 }
 

@@ -26,6 +26,7 @@ export const UNIT_BYTES = BLOCK_BYTES + PI_BYTES;
 /** Disk masks are u32: at most 32 disks a volume. */
 export const MAX_DISKS = 32;
 
+/** What fixes a volume's layout: k, m, chunk size, segment size, segment count. */
 export interface GeometryParams {
   /** Logical size in 4096-byte blocks. */
   readonly blockCount: number;
@@ -37,6 +38,7 @@ export interface GeometryParams {
   readonly segments: number;
 }
 
+/** A volume's layout arithmetic: where a log block, a chunk, a stripe and a segment sit on which disk. */
 export class Geometry implements GeometryParams {
   readonly blockCount: number;
   readonly dataDisks: number;

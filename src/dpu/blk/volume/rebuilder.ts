@@ -6,14 +6,17 @@ import type { LogWriter } from './log-writer.js';
 
 /** Where an online rebuild stands. */
 export interface RebuildProgress {
+  /** The disk being rebuilt. */
   disk: number;
   /** Stripes looked at so far, of `totalStripes`. */
   stripesDone: number;
+  /** Stripes in the log. */
   totalStripes: number;
   /** Stripes whose shard on the disk was rebuilt (the others held no live data). */
   stripesRebuilt: number;
   /** Stripes that could not be rebuilt (more shards missing than parity covers). */
   stripesFailed: number;
+  /** The rebuild finished (the disk is in service). */
   done: boolean;
 }
 

@@ -7,7 +7,9 @@ import { Journal, JournalOp } from './journal.js';
 export interface RecoveryReport {
   /** Checkpoint the map was loaded from. */
   checkpointSeq: number;
+  /** Journal batches replayed. */
   journalBatches: number;
+  /** Map records replayed. */
   journalRecords: number;
   /** Blocks of unsynced batches whose data did not check out on disk (not applied). */
   blocksDropped: number;

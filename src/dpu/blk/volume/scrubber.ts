@@ -7,7 +7,9 @@ import type { LogWriter } from './log-writer.js';
 
 /** What a scrub found and did. */
 export interface ScrubReport {
+  /** Stripes that held live data, read and checked. */
   stripesChecked: number;
+  /** Live blocks whose DIF was checked. */
   blocksChecked: number;
   /** Live blocks that failed their DIF check (silent corruption). */
   difErrors: number;
@@ -17,6 +19,7 @@ export interface ScrubReport {
   parityRepaired: number;
   /** Blocks that could not be rebuilt (too many bad shards in their row). */
   unrecoverable: number;
+  /** The scrub went over the whole log. */
   done: boolean;
 }
 

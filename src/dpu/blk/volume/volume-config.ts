@@ -12,6 +12,7 @@ export const MAX_VOLUME_BYTES = 64 * GIB;
 /** Segments kept back for the log heads and the cleaner beyond the capacity asked for. */
 export const RESERVE_SEGMENTS = 4;
 
+/** A new volume: where, how big, its RS(k, m) geometry and thin capacity. */
 export interface VolumeCreateOptions {
   /** Directory of the volume's files (created; must not exist or be empty). */
   dir: string;
@@ -46,21 +47,33 @@ const createSchema = z.strictObject({
   capacityBytes: multipleIn(BLOCK_BYTES, 64 << 10, MAX_VOLUME_BYTES).optional(),
 });
 
-export const DISK_STATES = ['ok', 'lost', 'rebuilding'] as const;
-export type DiskState = (typeof DISK_STATES)[number];
+/** A disk file's state: in service, out of service (its shards come from parity), being rebuilt. */
+export type DiskState = 'ok' | 'lost' | 'rebuilding';
+const DISK_STATES = ['ok', 'lost', 'rebuilding'] as const satisfies readonly DiskState[];
 
 /** volume.json: what a volume is. Read back as untrusted input. */
 export interface Superblock {
+  /** Always 'qingtian-volume'. */
   format: 'qingtian-volume';
+  /** Format version (1). */
   version: 1;
+  /** The volume's UUID, made at create. */
   uuid: string;
+  /** The volume's name. */
   name: string;
+  /** Size the guest sees, in bytes. */
   sizeBytes: number;
+  /** k: data shards per stripe. */
   dataDisks: number;
+  /** m: parity shards per stripe. */
   parityDisks: number;
+  /** Units (4096 bytes of data + 8 of PI) per chunk: one disk's share of a stripe. */
   chunkBlocks: number;
+  /** Stripes per segment (the unit of allocation and cleaning). */
   stripesPerSegment: number;
+  /** Segments in the log. */
   segments: number;
+  /** The k + m disk files and their states. */
   disks: { file: string; state: DiskState }[];
 }
 

@@ -10,12 +10,19 @@ import type { DiskState } from './volume-config.js';
 
 /** Requests served, by kind. */
 export interface OpCounters {
+  /** READ requests. */
   reads: number;
+  /** WRITE requests. */
   writes: number;
+  /** FLUSH requests. */
   flushes: number;
+  /** DISCARD requests. */
   discards: number;
+  /** WRITE_ZEROES requests. */
   writeZeroes: number;
+  /** 4 KiB blocks read. */
   blocksRead: number;
+  /** 4 KiB blocks written (zeroes included). */
   blocksWritten: number;
   /** Requests that completed with an error status. */
   errors: number;
@@ -23,9 +30,13 @@ export interface OpCounters {
 
 /** A volume's state and counters (`qingtian volume inspect` prints this). */
 export interface VolumeStats {
+  /** The volume's name. */
   name: string;
+  /** The volume's UUID (from volume.json). */
   uuid: string;
+  /** Size the guest sees, in bytes. */
   sizeBytes: number;
+  /** Disks, chunk and segment sizes, and the log's size. */
   geometry: {
     dataDisks: number;
     parityDisks: number;
@@ -48,6 +59,7 @@ export interface VolumeStats {
     /** Bytes of disk file in use (segments not free, all k + m disks). */
     diskBytesInUse: number;
   };
+  /** Blocks written by kind, and write amplification. */
   writes: {
     userBlocks: number;
     movedBlocks: number;
@@ -58,15 +70,25 @@ export interface VolumeStats {
     /** Units written to the disks (parity included) / user blocks. */
     deviceWriteAmplification: number;
   };
+  /** Requests by kind. */
   ops: OpCounters;
+  /** Reads from disk: degraded, DIF failures, repairs. */
   reads: ReaderCounters;
+  /** The cleaner (GC): segments cleaned, blocks moved. */
   cleaner: CleanerCounters;
+  /** Map records, batches and bytes since the last checkpoint, and its epoch. */
   journal: { records: number; batches: number; bytes: number; epoch: number };
+  /** Checkpoints written since the volume was opened. */
   checkpoints: number;
+  /** fdatasync calls (disks and journal). */
   syncs: number;
+  /** Every disk file and its state. */
   disks: { index: number; file: string; state: DiskState }[];
+  /** Disk reads or writes that failed (the disk is then taken out of service). */
   diskFailures: number;
+  /** The online rebuild in progress or last finished; null if none. */
   rebuild: RebuildProgress | null;
+  /** The scrub in progress or last finished; null if none. */
   scrub: ScrubReport | null;
 }
 

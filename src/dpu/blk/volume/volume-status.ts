@@ -16,6 +16,7 @@ export const VolumeStatus = {
 } as const;
 export type VolumeStatus = (typeof VolumeStatus)[keyof typeof VolumeStatus];
 
+/** Names of the status values, for messages (`EIO`, `EINVAL`, ...). */
 export const VOLUME_STATUS_NAMES: Record<number, string> = {
   0: 'ok',
   5: 'EIO',

@@ -40,6 +40,7 @@ import {
 import { volumeStats, type OpCounters, type VolumeStats } from './volume-stats.js';
 import { VolumeStatus } from './volume-status.js';
 
+/** Options of Volume.create / Volume.open: the kernel runtime, checkpoint and cleaner tuning. */
 export interface VolumeOpenOptions {
   /** Where the volume's buffers live and its kernels run. Default: defaultRuntime(). */
   runtime?: KernelRuntime | undefined;
