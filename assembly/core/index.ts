@@ -4,8 +4,10 @@
 //   core_echo  ping-pong responder: the probe for round-trip and wake-up latency
 //   core_fill  pattern writer over a host region in bursts of 64-byte lines (memory scrub)
 //   core_gpa_to_host  the shared GPA translation, for the test that holds the TS one to it
+//   core_io_probe  keeps requests in flight on an I/O channel (io-probe.ts): bench io, tests
 
 import { KERNEL_ABI } from '../common/abi';
+import { ioProbeArm, ioProbeRun } from './io-probe';
 import { headerOk } from '../common/header';
 import { gpaToHost } from '../common/gpa';
 
@@ -26,6 +28,8 @@ export {
   GMAP_MAGIC,
   GMAP_LAYOUT,
   GMAP_COUNT,
+  GMAP_DIRTY_LOG,
+  GMAP_DIRTY_PAGES,
   GMAP_SLOTS,
   GMAP_SLOT_BYTES,
   GMAP_MAX_SLOTS,
@@ -34,6 +38,63 @@ export {
   GMAP_SLOT_HOST,
   GMAP_BYTES,
 } from '../common/gpa';
+
+// The SPSC ring and I/O channel layouts (assembly/common), for the TS side of the same rings.
+export { RING_HEAD, RING_TAIL, RING_RECORDS } from '../common/spsc-ring';
+export {
+  IO_MAGIC,
+  IO_LAYOUT,
+  IO_CAPACITY,
+  IO_RECORD,
+  IO_CORE_CONTROL,
+  IO_DOORBELL,
+  IO_SLEEPING,
+  IO_STOP,
+  IO_SUBMITTED,
+  IO_COMPLETED,
+  IO_KICKS,
+  IO_HANDLED,
+  IO_FAILED,
+  IO_WAKEUPS,
+  IO_CORE_RINGS,
+  IO_RINGS,
+  IO_RECORD_BYTES,
+  IO_MAX_CAPACITY,
+  IOR_TAG,
+  IOR_OP,
+  IOR_ARG0,
+  IOR_ADDR,
+  IOR_LEN,
+  IOR_ARG1,
+  IOC_TAG,
+  IOC_RESULT,
+  IOC_VALUE,
+} from '../common/io-channel';
+export {
+  IOP_MAGIC,
+  IOP_CHANNEL,
+  IOP_OP,
+  IOP_DEPTH,
+  IOP_TOTAL,
+  IOP_BUFFERS,
+  IOP_BUFFER_BYTES,
+  IOP_ARG0_STEP,
+  IOP_ISSUED,
+  IOP_COMPLETED,
+  IOP_FAILED,
+  IOP_BUSY,
+  IOP_RESULT_SUM,
+  IOP_LAST_VALUE,
+  IOP_BYTES,
+} from './io-probe';
+
+export function core_io_probe(state: usize, budget: i32): i32 {
+  return ioProbeRun(state, budget);
+}
+
+export function core_io_probe_arm(state: usize, budget: i32): i32 {
+  return ioProbeArm(state);
+}
 
 export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {
   return gpaToHost(map, gpa, len);

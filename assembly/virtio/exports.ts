@@ -123,12 +123,22 @@ export {
   CH_USED_LEN,
 } from './burst';
 export {
+  DEV_STATUS,
+  DEV_CONFIG_IRQ,
+  DEV_QUEUE_COUNT,
+  DEV_CONFIG_OFFSET,
+  DEV_CONFIG_BYTES,
+  DEV_CONFIG_GEN,
+  DEV_WEIGHT,
+  DEV_RESETS,
+  DEV_QUEUES,
+  DEV_MAX_QUEUES,
+  DEV_PAYLOAD,
+} from './device-state';
+export {
   LB_MAGIC,
   LB_LAYOUT,
-  LB_VQ,
   LB_BURST,
-  LB_STATUS,
-  LB_CONFIG_IRQ,
   LB_MAX_BURST,
   LB_REQUESTS,
   LB_BYTES,

@@ -6,9 +6,11 @@
 // Device arrays are indexed only by device-chosen slots (the chain's first slot is its token);
 // the buffer id is echoed back, never used as an index (F5).
 
+import { guestAtomicStore, guestStore, guestWrote } from '../common/guest-write';
 import { entryPtr, tableHost } from './indirect';
 import {
   DESC_ADDR,
+  DESC_BYTES,
   DESC_LEN,
   EVS_FLAGS,
   EVS_OFF_WRAP,
@@ -79,12 +81,12 @@ import { raiseIrq, suppressIrq } from './notify';
 export function packedPop(vq: usize, burst: usize, max: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   if ((flags & QF_KICKS_ON) != 0) {
-    atomic.store<u16>(load<u32>(vq, VQ_DEVICE_HOST), RING_EVENT_DISABLE, EVS_FLAGS);
+    guestAtomicStore<u16>(map, <usize>load<u32>(vq, VQ_DEVICE_HOST), RING_EVENT_DISABLE, EVS_FLAGS);
     store<u32>(vq, flags & ~QF_KICKS_ON, VQ_FLAGS);
   }
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
-  const map = <usize>load<u32>(vq, VQ_GMAP);
   let slot = <u32>load<u16>(vq, VQ_NEXT_AVAIL);
   let wrap: u16 = load<u16>(vq, VQ_AVAIL_WRAP);
   store<u32>(burst, 0, BR_SEG_USED);
@@ -188,6 +190,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   for (let k: u32 = 0; k < count; k++) {
     const t = <u32>load<u16>(chainAt(burst, k), CH_TOKEN);
     if (t >= n || load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), VQ_SLOT_DESC_COUNT) == 0) return -1; // E1
@@ -222,6 +225,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
     } else {
       store<u16>(d, uf, PDESC_FLAGS);
     }
+    guestWrote(map, d, DESC_BYTES);
     let skip: u32 = 0;
     for (let r: u32 = 0; r < run; r++) {
       const e = vq + VQ_TABLE + ((<usize>load<u16>(chainAt(burst, k + r), CH_TOKEN)) << 2);
@@ -236,7 +240,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
     k += run;
   }
   // Release: the first used descriptor's flags go last, publishing the whole batch at once.
-  atomic.store<u16>(firstDesc, firstFlags, PDESC_FLAGS);
+  guestAtomicStore<u16>(map, firstDesc, firstFlags, PDESC_FLAGS);
   store<u16>(vq, <u16>u, VQ_NEXT_USED);
   store<u16>(vq, w, VQ_USED_WRAP);
   store<u32>(vq, load<u32>(vq, VQ_INFLIGHT) - count, VQ_INFLIGHT);
@@ -281,11 +285,13 @@ export function packedArm(vq: usize): u32 {
   const dev = <usize>load<u32>(vq, VQ_DEVICE_HOST);
   const slot = load<u16>(vq, VQ_NEXT_AVAIL);
   const wrap = load<u16>(vq, VQ_AVAIL_WRAP);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
+  // SAFETY: the device event area (4 bytes) was translated and bounds-checked at setup.
   if ((flags & QF_EVENT_IDX) != 0) {
-    store<u16>(dev, slot | (wrap << 15), EVS_OFF_WRAP);
-    atomic.store<u16>(dev, RING_EVENT_DESC, EVS_FLAGS);
+    guestStore<u16>(map, dev, slot | (wrap << 15), EVS_OFF_WRAP);
+    guestAtomicStore<u16>(map, dev, RING_EVENT_DESC, EVS_FLAGS);
   } else {
-    atomic.store<u16>(dev, RING_EVENT_ENABLE, EVS_FLAGS);
+    guestAtomicStore<u16>(map, dev, RING_EVENT_ENABLE, EVS_FLAGS);
   }
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);

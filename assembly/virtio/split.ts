@@ -3,6 +3,7 @@
 // is read once into locals (E3); every walk is bounded (N hops per chain, table length inside
 // an indirect table). The used ring is written from the shadow nextUsed only (E2).
 
+import { guestAtomicStore, guestWrote } from '../common/guest-write';
 import { entryPtr, tableHost } from './indirect';
 import {
   AVAIL_FLAGS,
@@ -17,6 +18,7 @@ import {
   F_NEXT,
   F_WRITE,
   USED_FLAGS,
+  USED_ELEM_BYTES,
   USED_F_NO_NOTIFY,
   USED_IDX,
   USED_ELEM_ID,
@@ -83,10 +85,12 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const avail = <usize>load<u32>(vq, VQ_DRIVER_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   // While busy, a device that had armed kicks turns them off again (no EVENT_IDX: NO_NOTIFY;
   // with EVENT_IDX a stale avail_event already suppresses them).
   if ((flags & QF_KICKS_ON) != 0) {
-    if ((flags & QF_EVENT_IDX) == 0) atomic.store<u16>(load<u32>(vq, VQ_DEVICE_HOST), USED_F_NO_NOTIFY, USED_FLAGS);
+    if ((flags & QF_EVENT_IDX) == 0)
+      guestAtomicStore<u16>(map, <usize>load<u32>(vq, VQ_DEVICE_HOST), USED_F_NO_NOTIFY, USED_FLAGS);
     store<u32>(vq, flags & ~QF_KICKS_ON, VQ_FLAGS);
   }
   let next = load<u16>(vq, VQ_NEXT_AVAIL);
@@ -97,7 +101,6 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
-  const map = <usize>load<u32>(vq, VQ_GMAP);
   const inflight = vq + VQ_TABLE;
   const mask = n - 1;
   let got: u32 = 0;
@@ -197,6 +200,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const used = <usize>load<u32>(vq, VQ_DEVICE_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   const inflight = vq + VQ_TABLE;
   const mask = n - 1;
   // E1: check every token before writing anything.
@@ -224,6 +228,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
     store<u32>(e, <u32>load<u16>(rec, CH_ID), USED_ELEM_ID);
     store<u32>(e, load<u32>(rec, CH_USED_LEN), USED_ELEM_LEN); // E4: len before idx, never more than written
+    guestWrote(map, e, USED_ELEM_BYTES);
     for (let r: u32 = 0; r < run; r++) {
       const head = <u32>load<u16>(chainAt(burst, k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);
@@ -234,7 +239,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
   }
   if (count == 0) return 0;
   // Release: every element above is visible before the new index.
-  atomic.store<u16>(used, u, USED_IDX);
+  guestAtomicStore<u16>(map, used, u, USED_IDX);
   store<u16>(vq, u, VQ_NEXT_USED);
   store<u32>(vq, load<u32>(vq, VQ_INFLIGHT) - count, VQ_INFLIGHT);
   store<u64>(vq, load<u64>(vq, VQ_PUSHED) + count, VQ_PUSHED);
@@ -270,9 +275,11 @@ export function splitArm(vq: usize): u32 {
   const used = <usize>load<u32>(vq, VQ_DEVICE_HOST);
   const avail = <usize>load<u32>(vq, VQ_DRIVER_HOST);
   const next = load<u16>(vq, VQ_NEXT_AVAIL);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   // The atomic (sequentially consistent) store is the fence between enabling and re-checking.
-  if ((flags & QF_EVENT_IDX) != 0) atomic.store<u16>(used + USED_RING + ((<usize>n) << 3), next);
-  else atomic.store<u16>(used, 0, USED_FLAGS);
+  // SAFETY: avail_event sits at 4 + 8N, inside the used area (sized with the EVENT_IDX trailer at setup).
+  if ((flags & QF_EVENT_IDX) != 0) guestAtomicStore<u16>(map, used + USED_RING + ((<usize>n) << 3), next);
+  else guestAtomicStore<u16>(map, used, 0, USED_FLAGS);
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);
   return <u32>(<u16>(<u16>atomic.load<u16>(avail, AVAIL_IDX) - next));

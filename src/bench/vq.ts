@@ -296,7 +296,7 @@ async function loopbackWasm(
     const q = await GuestQueue.create(g, vcpu, 256, features);
     const dev = new LoopbackDevice(rt, g, 'b:loop', { maxQueueSize: 256, maxBurst: 64 });
     dev.configure(q.config);
-    await dev.attach(pool.cores[0]!, 64);
+    await dev.start({ core: pool.cores[0]!, budget: 64 });
     await q.bind(dev.notifyWords(), dev.queue.irqAddr);
     let rate = NaN;
     if (mode === 'poll') {

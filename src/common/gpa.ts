@@ -1,6 +1,8 @@
 import {
   GMAP_BYTES,
   GMAP_COUNT,
+  GMAP_DIRTY_LOG,
+  GMAP_DIRTY_PAGES,
   GMAP_LAYOUT,
   GMAP_MAGIC,
   GMAP_MAX_SLOTS,
@@ -23,6 +25,8 @@ import {
 
 /** Bytes of a guest memory map region, from its start to the end of its last slot; magic and layout version. */
 export { GMAP_BYTES, GMAP_MAGIC, GMAP_LAYOUT };
+/** Dirty-log words of the map: bitmap host address (0 while logging is off) and pages it covers, from GPA 0. */
+export { GMAP_DIRTY_LOG, GMAP_DIRTY_PAGES };
 
 /** One slot of a guest memory map: guest-physical [gpaStart, gpaStart + sizeBytes) at host address hostBase. */
 export interface GuestSlot {

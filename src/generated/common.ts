@@ -6,9 +6,13 @@
 /** 'GMAP' (u32) */
 export const GMAP_MAGIC = 0x50414d47;
 /** u32 */
-export const GMAP_LAYOUT = 1;
+export const GMAP_LAYOUT = 2;
 /** usize */
 export const GMAP_COUNT = 64;
+/** usize */
+export const GMAP_DIRTY_LOG = 68;
+/** usize */
+export const GMAP_DIRTY_PAGES = 72;
 /** usize */
 export const GMAP_SLOTS = 128;
 /** usize */
@@ -38,3 +42,67 @@ export const HDR_SIZE_BYTES = 8;
 export const HDR_KIND = 12;
 /** usize */
 export const HDR_BYTES = 64;
+
+// assembly/common/io-channel.ts
+/** 'IOCH' (u32) */
+export const IO_MAGIC = 0x48434f49;
+/** u32 */
+export const IO_LAYOUT = 1;
+/** u32 */
+export const IO_CAPACITY = 64;
+/** u32 */
+export const IO_RECORD = 68;
+/** u32 */
+export const IO_CORE_CONTROL = 72;
+/** u32 */
+export const IO_DOORBELL = 128;
+/** u32 */
+export const IO_SLEEPING = 132;
+/** u32 */
+export const IO_STOP = 136;
+/** u32 */
+export const IO_SUBMITTED = 192;
+/** u32 */
+export const IO_COMPLETED = 200;
+/** u32 */
+export const IO_KICKS = 208;
+/** u32 */
+export const IO_HANDLED = 256;
+/** u32 */
+export const IO_FAILED = 264;
+/** u32 */
+export const IO_WAKEUPS = 272;
+/** u32 */
+export const IO_CORE_RINGS = 280;
+/** u32 */
+export const IO_RINGS = 320;
+/** u32 */
+export const IO_RECORD_BYTES = 32;
+/** u32 */
+export const IO_MAX_CAPACITY = 4096;
+/** u32 */
+export const IOR_TAG = 0;
+/** u32 */
+export const IOR_OP = 4;
+/** u32 */
+export const IOR_ARG0 = 8;
+/** u32 */
+export const IOR_ADDR = 16;
+/** u32 */
+export const IOR_LEN = 20;
+/** u32 */
+export const IOR_ARG1 = 24;
+/** u32 */
+export const IOC_TAG = 0;
+/** u32 */
+export const IOC_RESULT = 4;
+/** u32 */
+export const IOC_VALUE = 8;
+
+// assembly/common/spsc-ring.ts
+/** u32 */
+export const RING_HEAD = 0;
+/** u32 */
+export const RING_TAIL = 64;
+/** u32 */
+export const RING_RECORDS = 128;

@@ -35,3 +35,35 @@ export const FILL_LINES = 88;
 export const FILL_BYTES = 128;
 /** i32 */
 export const E_BAD_STATE = -1;
+
+// assembly/core/io-probe.ts
+/** 'IOPB' (u32) */
+export const IOP_MAGIC = 0x42504f49;
+/** u32 */
+export const IOP_CHANNEL = 64;
+/** u32 */
+export const IOP_OP = 68;
+/** u32 */
+export const IOP_DEPTH = 72;
+/** u32 */
+export const IOP_TOTAL = 76;
+/** u32 */
+export const IOP_BUFFERS = 80;
+/** u32 */
+export const IOP_BUFFER_BYTES = 84;
+/** u32 */
+export const IOP_ARG0_STEP = 88;
+/** u32 */
+export const IOP_ISSUED = 96;
+/** u32 */
+export const IOP_COMPLETED = 100;
+/** u32 */
+export const IOP_FAILED = 104;
+/** u32 */
+export const IOP_BUSY = 112;
+/** u32 */
+export const IOP_RESULT_SUM = 120;
+/** u32 */
+export const IOP_LAST_VALUE = 128;
+/** u32 */
+export const IOP_BYTES = 192;

@@ -40,6 +40,30 @@ export const CH_WRITE_BYTES = 20;
 /** u32 */
 export const CH_USED_LEN = 24;
 
+// assembly/virtio/device-state.ts
+/** u32 */
+export const DEV_STATUS = 64;
+/** u32 */
+export const DEV_CONFIG_IRQ = 68;
+/** u32 */
+export const DEV_QUEUE_COUNT = 72;
+/** u32 */
+export const DEV_CONFIG_OFFSET = 76;
+/** u32 */
+export const DEV_CONFIG_BYTES = 80;
+/** u32 */
+export const DEV_CONFIG_GEN = 84;
+/** u32 */
+export const DEV_WEIGHT = 88;
+/** u32 */
+export const DEV_RESETS = 96;
+/** u32 */
+export const DEV_QUEUES = 128;
+/** u32 */
+export const DEV_MAX_QUEUES = 32;
+/** Where a device's own words start. (u32) */
+export const DEV_PAYLOAD = 256;
+
 // assembly/virtio/layout.ts
 /** u32 */
 export const DESC_ADDR = 0;
@@ -118,29 +142,23 @@ export const STATUS_DEVICE_NEEDS_RESET = 64;
 /** 'VLBK' (u32) */
 export const LB_MAGIC = 0x4b424c56;
 /** u32 */
-export const LB_LAYOUT = 1;
-/** u32 */
-export const LB_VQ = 64;
-/** u32 */
-export const LB_BURST = 68;
-/** u32 */
-export const LB_STATUS = 72;
-/** u32 */
-export const LB_CONFIG_IRQ = 76;
-/** u32 */
-export const LB_MAX_BURST = 80;
-/** u32 */
-export const LB_FLAGS = 84;
+export const LB_LAYOUT = 2;
+/** u32 = DEV_PAYLOAD */
+export const LB_BURST = 256;
+/** u32 = DEV_PAYLOAD + 4 */
+export const LB_MAX_BURST = 260;
+/** u32 = DEV_PAYLOAD + 8 */
+export const LB_FLAGS = 264;
 /** u32 */
 export const LBF_STAMP = 1;
-/** u32 */
-export const LB_REQUESTS = 88;
-/** u32 */
-export const LB_BYTES = 96;
-/** u32 */
-export const LB_REJECTED = 104;
-/** u32 */
-export const LB_STATE_BYTES = 128;
+/** u32 = DEV_PAYLOAD + 16 */
+export const LB_REQUESTS = 272;
+/** u32 = DEV_PAYLOAD + 24 */
+export const LB_BYTES = 280;
+/** u32 = DEV_PAYLOAD + 32 */
+export const LB_REJECTED = 288;
+/** u32 = DEV_PAYLOAD + 64 */
+export const LB_STATE_BYTES = 320;
 
 // assembly/virtio/queue-state.ts
 /** 'VQST' (u32) */

@@ -94,6 +94,11 @@ const snapshotSchema = z.object({
 
 type Fn<A extends unknown[], R = number> = (...a: A) => R;
 
+/** Parses a queue configuration at the boundary (the checks the kernel does not repeat: types, ranges). */
+export function parseQueueConfig(config: unknown): QueueConfig {
+  return parseArgs(configSchema, config, 'queue config');
+}
+
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
@@ -112,6 +117,7 @@ export class DeviceQueue {
   readonly irqAddr: number;
   private readonly k: LoadedKernel;
   private configured: QueueConfig | null = null;
+  private gmap: number;
   private readonly life = new Lifetime('DeviceQueue', 'free()');
 
   constructor(
@@ -133,12 +139,29 @@ export class DeviceQueue {
       payloadBytes: bytes,
     });
     this.irqAddr = opts.irqAddr;
+    this.gmap = guest.gmapBase;
+  }
+
+  /** The guest memory map (GMAP region) the next configure() or restore() translates through. */
+  get gmapBase(): number {
+    this.life.check('gmapBase');
+    return this.gmap;
+  }
+
+  /**
+   * Points the queue at another guest memory map (vhost-user SET_MEM_TABLE). The ring addresses
+   * a configured queue holds were translated through the old map, so the caller re-applies its
+   * configuration (save, then restore) afterwards.
+   */
+  setGuestMap(gmapBase: number): void {
+    this.life.check('setGuestMap');
+    this.gmap = gmapBase;
   }
 
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
     this.life.check('configure');
-    const c = parseArgs(configSchema, config, 'queue config');
+    const c = parseQueueConfig(config);
     if (c.size > this.maxSize)
       throw new QingtianError(
         ErrorCode.QueueRefused,
@@ -156,7 +179,7 @@ export class DeviceQueue {
       c.descGpa,
       c.driverGpa,
       c.deviceGpa,
-      this.guest.gmapBase,
+      this.gmap,
       this.irqAddr,
     );
     if (rc !== 0) throw refusal(-rc, c);
