@@ -106,6 +106,38 @@ describe('real NBD peers', () => {
     expect(wrong.stdout).toMatch(/Pattern verification failed/);
   });
 
+  it.skipIf(!has('qemu-io'))(
+    'eight qemu-io clients at once, over TCP and the Unix socket, each write a region and read all back',
+    async () => {
+      const REGION = 512 << 10;
+      const base = 8 << 20;
+      const uri = (i: number): string => (i % 2 === 0 ? tcp : unix);
+      const pattern = (i: number): string => `0x${(0x30 + i).toString(16)}`;
+      // Eight connections to one export at the same time, interleaved 4 KiB writes, FUA on odd ones.
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => {
+          const cmds: string[] = [];
+          for (let off = 0; off < REGION; off += 64 << 10)
+            cmds.push('-c', `write ${i % 2 ? '-f ' : ''}-P ${pattern(i)} ${base + i * REGION + off} 64k`);
+          return run('qemu-io', ['-f', 'raw', ...cmds, '-c', 'flush', uri(i)]);
+        }),
+      );
+      // Each region read back through the other kind of socket (a different connection).
+      const reads = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          run('qemu-io', ['-f', 'raw', '-c', `read -P ${pattern(i)} ${base + i * REGION} ${REGION}`, uri(i + 1)]),
+        ),
+      );
+      for (const r of reads) {
+        expect(r.stdout).not.toMatch(/verification failed/);
+        expect(r.stdout).toMatch(/^read 524288\/524288 bytes/m);
+      }
+      const st = await srv.stats();
+      expect(st.connections).toBeGreaterThanOrEqual(16);
+      expect(st.failed).toBe(0);
+    },
+  );
+
   it.skipIf(!has('qemu-img'))('qemu-img converts an image in and out, and compares it equal', async () => {
     const src = `${dir}/src.img`;
     const img = Buffer.alloc(SIZE);
