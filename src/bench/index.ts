@@ -45,6 +45,11 @@ export const SUITES: Record<
       'NBD export: fio nbd engine, 4 KiB random read/write QD32, qingtian vs nbdkit memory vs qemu-nbd (same tmpfs)',
     load: () => import('./nbd.js'),
   },
+  hv: {
+    describe:
+      'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',
+    load: () => import('./hv.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),

@@ -10,6 +10,7 @@ import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime
 import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
+import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
 
 /** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
@@ -21,6 +22,8 @@ export interface HostOptions {
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
   /** The storage worker's memory (see StorageOptions). */
   storage?: StorageOptions | undefined;
+  /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
+  vms?: VmManagerOptions | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -51,6 +54,8 @@ export class Host {
   readonly swaps: HotSwapManager;
   /** Volumes (log-structured, erasure-coded, DIF-protected) and their storage I/O worker, started on first use. */
   readonly storage: Storage;
+  /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
+  readonly vms: VmManager;
 
   private constructor(
     memory: HostMemory,
@@ -58,6 +63,7 @@ export class Host {
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
     storage: StorageOptions | undefined,
+    vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
     this.kernels = kernels;
@@ -66,6 +72,7 @@ export class Host {
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
     this.storage = new Storage(memory, storage);
+    this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
   /**
@@ -80,6 +87,7 @@ export class Host {
           dpu: z.unknown().optional(),
           trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
           storage: z.unknown().optional(),
+          vms: z.unknown().optional(),
         })
         .optional(),
       options,
@@ -95,6 +103,7 @@ export class Host {
         dpu,
         (o?.trustedKeys ?? []) as (string | KeyObject)[],
         o?.storage as StorageOptions | undefined,
+        o?.vms as VmManagerOptions | undefined,
       );
     } catch (e) {
       await dpu.close();
@@ -175,9 +184,13 @@ export class Host {
     return renderMetrics(this.snapshot());
   }
 
-  /** Stops every core and ends every worker thread; the process can then exit on its own. Idempotent. */
+  /**
+   * Destroys every VM, stops every core and ends every worker thread; the process can then exit
+   * on its own. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
+    await this.vms.close();
     this.swaps.close();
     await this.storage.close();
     await this.dpu.close();
