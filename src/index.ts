@@ -138,6 +138,33 @@ export {
 } from './dpu/dif/t10-dif.js';
 export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';
 
+// Storage: volumes (log-structured, RS(k,m) over k+m disk files, T10 DIF), their I/O worker, QoS, NBD
+export type { Storage, StorageOptions } from './dpu/blk/storage.js';
+export type { StorageVolume, VolumeQueue, VolumeQueueOptions } from './dpu/blk/storage-volume.js';
+export type { NbdExportServer, NbdServeOptions } from './dpu/blk/nbd/nbd-export-server.js';
+export type { NbdServerStats } from './dpu/blk/nbd/nbd-server.js';
+export type { NbdExport } from './dpu/blk/nbd/negotiation.js';
+export {
+  MAX_VOLUME_BYTES,
+  type VolumeCreateOptions,
+  type DiskState,
+  type Superblock,
+} from './dpu/blk/volume/volume-config.js';
+export { VolumeStatus, VOLUME_STATUS_NAMES } from './dpu/blk/volume/volume-status.js';
+export type { VolumeStats, OpCounters } from './dpu/blk/volume/volume-stats.js';
+export type { CheckReport } from './dpu/blk/volume/consistency-check.js';
+export type { RebuildProgress } from './dpu/blk/volume/rebuilder.js';
+export type { ScrubReport } from './dpu/blk/volume/scrubber.js';
+export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
+export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
+export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';
+export type { ReaderCounters } from './dpu/blk/volume/block-reader.js';
+export type { QueueCounters } from './dpu/blk/engine/queue-endpoint.js';
+export { VolumeQueueClient } from './dpu/blk/engine/queue-client.js';
+export { VolumeOp, VolumeFlag } from './dpu/blk/engine/volume-queue-layout.js';
+export type { QosSpec } from './dpu/blk/qos/qos-scheduler.js';
+export type { TokenBucketSpec } from './dpu/blk/qos/token-bucket.js';
+
 // Congestion control
 export {
   CcFlowTable,

@@ -114,3 +114,19 @@ export { readFlows, readPorts, readSeries, queueSummary } from './netsim/results
 export { summaryOf } from './netsim/outputs.js';
 export { slowdownSvg } from './netsim/slowdown-chart.js';
 export { Prng } from './common/prng.js';
+
+// Storage below host.storage: the SDK objects built by hand, the synchronous volume engine, QoS and NBD pieces
+export { Storage } from './dpu/blk/storage.js';
+export { StorageVolume, VolumeQueue } from './dpu/blk/storage-volume.js';
+export { NbdExportServer } from './dpu/blk/nbd/nbd-export-server.js';
+export { NbdServer, isLoopback } from './dpu/blk/nbd/nbd-server.js';
+export type { NbdBackend } from './dpu/blk/nbd/nbd-connection.js';
+export type { EngineRequest, RequestSink } from './dpu/blk/engine/engine-request.js';
+export { Geometry, type GeometryParams } from './dpu/blk/volume/geometry.js';
+export { RequestParser, type NbdRequest, type ParseResult } from './dpu/blk/nbd/request-parser.js';
+export { Volume, type VolumeOpenOptions } from './dpu/blk/volume/volume.js';
+export { initVolumeQueue, type VolumeQueueSetup } from './dpu/blk/engine/queue-client.js';
+export { QosScheduler, parseQos, systemClock, type Clock, type QosRequest } from './dpu/blk/qos/qos-scheduler.js';
+export { DmClock, type DmClockShare, type DmClockPick } from './dpu/blk/qos/dmclock.js';
+export { TokenBucket, Reduction } from './dpu/blk/qos/token-bucket.js';
+export { RateLimiter, type RateLimiterSpec } from './dpu/blk/qos/rate-limiter.js';

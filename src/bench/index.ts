@@ -35,6 +35,16 @@ export const SUITES: Record<
       'Reed-Solomon encode / reconstruct / update, ours vs @ronomon/reed-solomon, reed-solomon-erasure.wasm, plain JS',
     load: () => import('./ec.js'),
   },
+  volume: {
+    describe:
+      'volume engine: 4 KiB random I/O through log + RS(4,2) + DIF (in-thread, through a volume queue, degraded), I/O choice, cleaner WA',
+    load: () => import('./volume.js'),
+  },
+  nbd: {
+    describe:
+      'NBD export: fio nbd engine, 4 KiB random read/write QD32, qingtian vs nbdkit memory vs qemu-nbd (same tmpfs)',
+    load: () => import('./nbd.js'),
+  },
   hv: {
     describe:
       'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',

@@ -6,7 +6,15 @@ import { hotswapCommand, type HotswapCliOptions } from './commands/hotswap.js';
 import { keysGenCommand, keysSignCommand } from './commands/keys.js';
 import { serveCommand, type ServeCliOptions } from './commands/serve.js';
 import { downCommand, psCommand, upCommand, type ClientCliOptions } from './commands/up.js';
+import { nbdServeCommand, type NbdServeCli } from './commands/nbd.js';
 import { simCommand, type SimCliOptions } from './commands/sim.js';
+import {
+  volumeCreateCommand,
+  volumeInspectCommand,
+  volumeRebuildCommand,
+  volumeScrubCommand,
+  type VolumeCreateCli,
+} from './commands/volume.js';
 
 function positiveInt(max: number) {
   return (v: string): number => {
@@ -156,6 +164,58 @@ export async function main(argv: string[]): Promise<void> {
     .option('--socket <path>', socketHelp)
     .option('--json', 'one JSON object: the changes made')
     .action(async (o: ClientCliOptions) => downCommand(o));
+
+  const volume = program
+    .command('volume')
+    .description('log-structured volumes: RS(k,m) stripes over k+m disk files, T10 DIF on every 4 KiB block');
+  volume
+    .command('create')
+    .description('create a volume in a new directory (thin: disk files grow as it is written)')
+    .argument('<dir>', 'directory for volume.json, the disk files, journal and checkpoints')
+    .requiredOption('--size <size>', 'logical size, e.g. 1G (a multiple of 4 KiB, 1 MiB to 64 GiB)')
+    .option('--name <name>', 'export name over NBD (default: the directory name)')
+    .option('--data-disks <k>', 'data disks', positiveInt(16))
+    .option('--parity-disks <m>', 'parity disks: reads survive m lost disks', positiveInt(8))
+    .option('--chunk-blocks <n>', '4 KiB blocks per chunk', positiveInt(256))
+    .option('--stripes-per-segment <n>', 'stripes per segment (the unit the cleaner frees)', positiveInt(256))
+    .option('--capacity <size>', 'physical log capacity (default 1.25 x size; less is thin over-commitment)')
+    .option('--json', 'print JSON')
+    .action((dir: string, o: VolumeCreateCli) => volumeCreateCommand(dir, o));
+  volume
+    .command('inspect')
+    .description('open a volume (recovering it after a crash), print its state and check its map')
+    .argument('<dir>', 'volume directory')
+    .option('--deep', 'also read back every mapped block through its DIF check')
+    .option('--json', 'print JSON')
+    .action((dir: string, o: { deep?: boolean; json?: boolean }) => volumeInspectCommand(dir, o));
+  volume
+    .command('scrub')
+    .description('read every live stripe, check DIF and parity, repair from parity; exit 1 if data was lost')
+    .argument('<dir>', 'volume directory')
+    .option('--json', 'print JSON')
+    .action((dir: string, o: { json?: boolean }) => volumeScrubCommand(dir, o));
+  volume
+    .command('rebuild')
+    .description('replace a lost disk with an empty file and rebuild it from the others')
+    .argument('<dir>', 'volume directory')
+    .requiredOption('--disk <i>', 'index of the disk', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 31) throw new InvalidArgumentError('expected an integer in [0, 31]');
+      return n;
+    })
+    .option('--json', 'print JSON')
+    .action((dir: string, o: { disk: number; json?: boolean }) => volumeRebuildCommand(dir, o));
+
+  program
+    .command('nbd')
+    .description('NBD export of volumes')
+    .command('serve')
+    .description('export volumes over NBD (fixed newstyle) until SIGINT/SIGTERM; default TCP 127.0.0.1:10809')
+    .argument('<dir...>', 'volume directories')
+    .option('--tcp <[host:]port>', 'listen on a loopback TCP address')
+    .option('--unix <path>', 'listen on a Unix socket')
+    .option('--memory <MiB>', 'host memory of the server process', positiveInt(4096), 256)
+    .action(async (dirs: string[], o: NbdServeCli) => nbdServeCommand(dirs, o));
 
   try {
     await program.parseAsync(argv);

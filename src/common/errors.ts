@@ -72,6 +72,8 @@ export const ErrorCode = {
   InvalidState: 'QT_INVALID_STATE',
   /** A kernel or worker answered what its API does not expect (an unknown status, a short count): a bug. */
   KernelFault: 'QT_KERNEL_FAULT',
+  /** A file or socket operation failed, or a volume request completed with an error status. */
+  IoError: 'QT_IO_ERROR',
 } as const;
 
 /** One of the {@link ErrorCode} strings, e.g. `'QT_INVALID_ARGUMENT'`. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import { Lifetime } from '../common/lifetime.js';
 import { parseArgs } from '../common/validate.js';
+import { Storage, type StorageOptions } from '../dpu/blk/storage.js';
 import { DpuCorePool, dpuOptionsSchema, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
@@ -19,6 +20,8 @@ export interface HostOptions {
   dpu?: DpuOptions | undefined;
   /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. Default none. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
+  /** The storage worker's memory (see StorageOptions). */
+  storage?: StorageOptions | undefined;
   /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
   vms?: VmManagerOptions | undefined;
 }
@@ -32,7 +35,8 @@ const hostOptionsSchema = z
         error: 'an array of Ed25519 public keys (PEM text or KeyObject)',
       })
       .optional(),
-    // Checked whole, unknown keys included, by VmManager ('Host options.vms').
+    // Checked whole, unknown keys included, by Storage and VmManager ('Host options.storage', '.vms').
+    storage: z.unknown().optional(),
     vms: z.unknown().optional(),
   })
   .optional();
@@ -63,6 +67,8 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
+  /** Volumes (log-structured, erasure-coded, DIF-protected) and their storage I/O worker, started on first use. */
+  readonly storage: Storage;
   /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
   readonly vms: VmManager;
 
@@ -71,6 +77,7 @@ export class Host {
     kernels: KernelLoader,
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
+    storage: StorageOptions | undefined,
     vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
@@ -79,6 +86,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
+    this.storage = new Storage(memory, storage);
     this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
@@ -92,7 +100,14 @@ export class Host {
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu);
     try {
-      return new Host(memory, kernels, dpu, o?.trustedKeys ?? [], o?.vms as VmManagerOptions | undefined);
+      return new Host(
+        memory,
+        kernels,
+        dpu,
+        o?.trustedKeys ?? [],
+        o?.storage as StorageOptions | undefined,
+        o?.vms as VmManagerOptions | undefined,
+      );
     } catch (e) {
       await dpu.close();
       throw e;
@@ -180,6 +195,7 @@ export class Host {
     if (!this.life.end()) return;
     await this.vms.close();
     this.swaps.close();
+    await this.storage.close();
     await this.dpu.close();
   }
 }

@@ -7,6 +7,7 @@ import { flowLookups } from './flow-lookups.js';
 import { hotSwap } from './hot-swap.js';
 import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
+import { volumes } from './volumes.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
 export const CHAPTERS: readonly DemoChapter[] = [
@@ -16,6 +17,7 @@ export const CHAPTERS: readonly DemoChapter[] = [
   hotSwap,
   flowLookups,
   erasureDif,
+  volumes,
   congestionControl,
 ];
 

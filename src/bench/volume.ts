@@ -1,0 +1,270 @@
+import { closeSync, existsSync, mkdirSync, openSync, read as readCb, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Prng } from '../common/prng.js';
+import { runQueueLoad } from '../dpu/blk/engine/queue-load.js';
+import { VolumeOp } from '../dpu/blk/engine/volume-queue-layout.js';
+import { Storage } from '../dpu/blk/storage.js';
+import type { CleanerPolicy } from '../dpu/blk/volume/cleaner.js';
+import { Volume } from '../dpu/blk/volume/volume.js';
+import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { HostMemory } from '../memory/host-memory.js';
+import type { BenchContext } from './lib/report.js';
+import { median } from './lib/stats.js';
+import { sampleAll } from './lib/throughput.js';
+
+/**
+ * Suite "volume": what the volume engine alone does, 4 KiB random I/O through the whole
+ * pipeline (log-structured layout, RS(4,2) over six disk files, T10 DIF on every block), the
+ * disk files on tmpfs, medians of interleaved runs. Cases:
+ *   randwrite-4k / randread-4k  the engine called in-thread (what an I/O worker spends per request),
+ *                               peer: raw pwrite / pread of 4 KiB at random offsets of one file on the
+ *                               same tmpfs from the same thread (the system calls alone)
+ *   queue-randread-4k / -write  a thread in the shape of a DPU job keeps 128 requests in flight on a
+ *                               volume queue served by the storage worker; peer: the in-thread engine
+ *   degraded-randread-4k        the same volume with two of its six disks lost; peer: healthy
+ *   disk-io                     the I/O choice: synchronous reads in the owning thread vs libuv's
+ *                               thread pool (fs.read, 32 in flight), 4 KiB random reads of one file
+ *   cleaner-wa                  write amplification of the cleaner under hot/cold overwrites at 80%
+ *                               fill: cost-benefit vs greedy (the peer), the same workload
+ */
+const BLOCK = 4096;
+
+function scratchDir(): string {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const d = join(base, `qt-bench-volume-${process.pid}`);
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** IOPS of `op` called for about `ms` milliseconds. */
+function iops(ms: number, op: (i: number) => void): number {
+  const t0 = performance.now();
+  let n = 0;
+  let now = t0;
+  while (now - t0 < ms) {
+    for (let i = 0; i < 256; i++) op(n++);
+    now = performance.now();
+  }
+  return (n / (now - t0)) * 1000;
+}
+
+/** IOPS of libuv's asynchronous fs.read with `depth` reads in flight for `ms` milliseconds. */
+function libuvReads(
+  fd: number,
+  buf: Uint8Array,
+  blocks: number,
+  depth: number,
+  ms: number,
+  rng: Prng,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    let active = 0;
+    const t0 = performance.now();
+    const one = (slot: number): void => {
+      active++;
+      readCb(fd, buf, slot * BLOCK, BLOCK, rng.int(blocks) * BLOCK, (err) => {
+        active--;
+        if (err) return reject(err);
+        done++;
+        if (performance.now() - t0 < ms) one(slot);
+        else if (active === 0) resolve((done / (performance.now() - t0)) * 1000);
+      });
+    };
+    for (let s = 0; s < depth; s++) one(s);
+  });
+}
+
+function fillVolume(v: Volume, src: number): void {
+  const per = 256;
+  for (let lba = 0; lba < v.blockCount; lba += per) v.write(lba, Math.min(per, v.blockCount - lba), src);
+  v.flush();
+}
+
+/** Write amplification of a hot/cold overwrite workload (80% of writes to 20% of the blocks). */
+function cleanerWa(dir: string, policy: CleanerPolicy, runtime: LoaderRuntime, src: number, quick: boolean): number {
+  const d = join(dir, `wa-${policy}`);
+  rmSync(d, { recursive: true, force: true });
+  const v = Volume.create(
+    { dir: d, sizeBytes: (quick ? 8 : 32) << 20, chunkBlocks: 4, stripesPerSegment: 4 },
+    { runtime, cleaner: policy },
+  );
+  try {
+    fillVolume(v, src);
+    const before = v.stats().writes;
+    const rng = new Prng(17);
+    const n = v.blockCount * (quick ? 4 : 8);
+    const hot = Math.floor(v.blockCount / 5);
+    for (let i = 0; i < n; i++) {
+      const lba = rng.next() < 0.8 ? rng.int(hot) : hot + rng.int(v.blockCount - hot);
+      v.write(lba, 1, src);
+    }
+    v.flush();
+    const after = v.stats().writes;
+    const user = after.userBlocks - before.userBlocks;
+    return (user + after.movedBlocks - before.movedBlocks + after.padBlocks - before.padBlocks) / user;
+  } finally {
+    v.close();
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const dir = scratchDir();
+  const quick = ctx.quick;
+  const sizeBytes = (quick ? 64 : 256) << 20;
+  const ms = quick ? 300 : 1500;
+  const mem = new HostMemory({ sizeBytes: 256 << 20 });
+  const runtime = new LoaderRuntime(mem);
+  const io = mem.alloc({ name: 'bench:volume', owner: 'bench', kind: 'core-scratch', sizeBytes: 4 << 20 });
+  for (let i = 0; i < io.sizeBytes; i++) mem.u8[io.base + i] = (i * 2654435761) >>> 24;
+  const smem = new HostMemory({ sizeBytes: 256 << 20 });
+  const storage = new Storage(smem);
+  try {
+    ctx.progress(`filling a ${sizeBytes >> 20} MiB volume and a raw file of the same size in ${dir}`);
+    const vol = Volume.create({ dir: join(dir, 'engine'), sizeBytes }, { runtime });
+    fillVolume(vol, io.base);
+    const blocks = vol.blockCount;
+    const rawPath = join(dir, 'raw.img');
+    const raw = openSync(rawPath, 'w+');
+    for (let off = 0; off < sizeBytes; off += 1 << 20) writeSync(raw, mem.u8, io.base, 1 << 20, off);
+    const rng = new Prng(5);
+    const dst = io.base + (2 << 20);
+    const samplers: Record<string, () => number | Promise<number>> = {};
+    if (ctx.wants('randwrite-4k') || ctx.wants('randread-4k')) {
+      samplers['engine-write'] = () => iops(ms, (i) => vol.write(rng.int(blocks), 1, io.base + (i & 255) * BLOCK));
+      samplers['raw-pwrite'] = () =>
+        iops(ms, (i) => writeSync(raw, mem.u8, io.base + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
+      samplers['engine-read'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
+      samplers['raw-pread'] = () =>
+        iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
+    }
+    // CPU per read of the whole process (every thread: libuv's pool included), beside the IOPS.
+    const cpuPerOp: Record<string, number[]> = { sync: [], libuv: [] };
+    const withCpu = async (key: string, f: () => number | Promise<number>): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const rate = await f();
+      const c = process.cpuUsage(c0);
+      cpuPerOp[key]!.push((c.user + c.system) / ((rate * (performance.now() - t0)) / 1000));
+      return rate;
+    };
+    if (ctx.wants('disk-io')) {
+      samplers['sync-read'] = () =>
+        withCpu('sync', () =>
+          iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 31) * BLOCK, BLOCK, rng.int(blocks) * BLOCK)),
+        );
+      samplers['libuv-read'] = () => withCpu('libuv', () => libuvReads(raw, mem.u8, blocks, 32, ms, rng));
+    }
+    let queueCases: ((op: VolumeOp) => Promise<number>) | null = null;
+    if (ctx.wants('queue-rand')) {
+      ctx.progress('filling the storage worker volume');
+      const sv = await storage.createVolume({ dir: join(dir, 'worker'), sizeBytes });
+      const chunk = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+      for (let off = 0; off < sizeBytes; off += chunk.length) await sv.write(off, chunk);
+      await sv.flush();
+      // The load thread's doorbell and sleeping flag, which the storage worker rings after completions.
+      const wordsW = smem.alloc({ name: 'bench:words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+      const q = await sv.openQueue({
+        depth: 128,
+        completionDoorbell: wordsW.base,
+        completionSleeping: wordsW.base + 64,
+      });
+      queueCases = async (op) => {
+        const r = await runQueueLoad(smem, q, wordsW.base, { op, blocks, depth: 128, ms, seed: rng.u32() });
+        if (r.errors > 0) throw new Error(`${r.errors} queue requests failed`);
+        return (r.ops / r.elapsedMs) * 1000;
+      };
+      samplers['queue-read'] = () => queueCases!(VolumeOp.Read);
+      samplers['queue-write'] = () => queueCases!(VolumeOp.Write);
+      samplers['engine-read-q'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
+    }
+    ctx.progress(`${ctx.runs} interleaved runs of ${Object.keys(samplers).join(', ')}`);
+    const s = await sampleAll(ctx.runs, samplers);
+    const med = (k: string): number => median(s[k]!);
+    const what = 'log + RS(4,2) + DIF, tmpfs';
+    if (s['engine-write']) {
+      ctx.report({
+        case: 'randwrite-4k',
+        metric: `IOPS, engine in-thread (${what})`,
+        value: med('engine-write'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'raw pwrite, one tmpfs file, same thread', value: med('raw-pwrite') },
+      });
+      ctx.report({
+        case: 'randread-4k',
+        metric: `IOPS, engine in-thread (${what})`,
+        value: med('engine-read'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'raw pread, one tmpfs file, same thread', value: med('raw-pread') },
+      });
+    }
+    if (s['queue-read']) {
+      for (const [c, k] of [
+        ['queue-randread-4k', 'queue-read'],
+        ['queue-randwrite-4k', 'queue-write'],
+      ] as const) {
+        ctx.report({
+          case: c,
+          metric: `IOPS, volume queue from another thread, QD128 (${what})`,
+          value: med(k),
+          unit: 'IOPS',
+          better: 'higher',
+          peer: { name: 'engine in-thread randread', value: med('engine-read-q') },
+        });
+      }
+    }
+    if (s['sync-read']) {
+      ctx.report({
+        case: 'disk-io',
+        metric: 'IOPS, 4 KiB random reads: synchronous in the owning thread',
+        value: med('sync-read'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'libuv fs.read, 32 in flight', value: med('libuv-read') },
+      });
+      ctx.report({
+        case: 'disk-io',
+        metric: 'CPU µs per 4 KiB random read, all threads: synchronous in the owning thread',
+        value: median(cpuPerOp['sync']!),
+        unit: 'µs',
+        better: 'lower',
+        peer: { name: 'libuv fs.read, 32 in flight', value: median(cpuPerOp['libuv']!) },
+      });
+    }
+    if (ctx.wants('degraded-randread-4k')) {
+      const healthy = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
+      const h = await sampleAll(ctx.runs, { healthy });
+      vol.loseDisk(1);
+      vol.loseDisk(4);
+      const d = await sampleAll(ctx.runs, { healthy });
+      ctx.report({
+        case: 'degraded-randread-4k',
+        metric: 'IOPS, two of six disks lost (reads rebuilt from parity)',
+        value: median(d['healthy']!),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'all six disks', value: median(h['healthy']!) },
+      });
+    }
+    if (ctx.wants('cleaner-wa')) {
+      ctx.progress('cleaner write amplification, cost-benefit vs greedy');
+      ctx.report({
+        case: 'cleaner-wa',
+        metric: 'log write amplification, 80/20 hot/cold overwrites at 80% fill (cost-benefit)',
+        value: cleanerWa(dir, 'cost-benefit', runtime, io.base, quick),
+        unit: 'x',
+        better: 'lower',
+        peer: { name: 'greedy cleaner, same workload', value: cleanerWa(dir, 'greedy', runtime, io.base, quick) },
+      });
+    }
+    closeSync(raw);
+    vol.close();
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

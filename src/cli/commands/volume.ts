@@ -1,0 +1,127 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { Volume } from '../../dpu/blk/volume/volume.js';
+
+/** '1G', '512M', '64k' or a byte count. */
+export function parseSize(text: string, option: string): number {
+  const m = /^(\d+)([kKmMgGtT]?)(i?[bB])?$/.exec(text.trim());
+  if (!m) {
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `${option}: expected a size such as 1G, 512M, 64k or a byte count, got ${JSON.stringify(text)}`,
+    );
+  }
+  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as 'k'] ?? 1;
+  return Number(m[1]) * scale;
+}
+
+function out(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(value) + '\n' : text);
+}
+
+export interface VolumeCreateCli {
+  size: string;
+  name?: string;
+  dataDisks?: number;
+  parityDisks?: number;
+  chunkBlocks?: number;
+  stripesPerSegment?: number;
+  capacity?: string;
+  json?: boolean;
+}
+
+/** `qingtian volume create <dir>`. */
+export function volumeCreateCommand(dir: string, o: VolumeCreateCli): void {
+  const v = Volume.create({
+    dir,
+    sizeBytes: parseSize(o.size, '--size'),
+    name: o.name,
+    dataDisks: o.dataDisks,
+    parityDisks: o.parityDisks,
+    chunkBlocks: o.chunkBlocks,
+    stripesPerSegment: o.stripesPerSegment,
+    capacityBytes: o.capacity === undefined ? undefined : parseSize(o.capacity, '--capacity'),
+  });
+  const s = v.stats();
+  v.close();
+  out(
+    o.json ?? false,
+    { name: s.name, uuid: s.uuid, dir, sizeBytes: s.sizeBytes, geometry: s.geometry },
+    `created volume ${s.name} (${s.uuid}) in ${dir}: ${s.sizeBytes} bytes, RS(${s.geometry.dataDisks},${s.geometry.parityDisks}) ` +
+      `over ${s.geometry.dataDisks + s.geometry.parityDisks} disk files, ${s.geometry.segments} segments of ` +
+      `${s.geometry.segmentBytes} bytes, T10 DIF on every 4 KiB block\n`,
+  );
+}
+
+/** `qingtian volume inspect <dir>`: opens it (recovering from a crash if need be), stats and a consistency check. */
+export function volumeInspectCommand(dir: string, o: { deep?: boolean; json?: boolean }): void {
+  const v = Volume.open(dir);
+  try {
+    const s = v.stats();
+    const check = v.check(o.deep ?? false);
+    const recovery = v.recovery;
+    const text =
+      `volume ${s.name} (${s.uuid}): ${s.sizeBytes} bytes, RS(${s.geometry.dataDisks},${s.geometry.parityDisks})\n` +
+      `disks: ${s.disks.map((d) => `${d.index}:${d.state}`).join(' ')}\n` +
+      `mapped: ${s.space.mappedBytes} bytes (${s.space.mappedBlocks} blocks); disk in use ${s.space.diskBytesInUse} bytes; ` +
+      `segments free ${s.space.segmentsFree}, sealed ${s.space.segmentsSealed}\n` +
+      (recovery
+        ? `opened from checkpoint ${recovery.checkpointSeq} + ${recovery.journalRecords} journal records ` +
+          `(${recovery.blocksDropped} unsynced blocks dropped)\n`
+        : '') +
+      `check${o.deep ? ' (deep: every block read back through DIF)' : ''}: ${check.ok ? 'consistent' : `${check.problemCount} problems`}` +
+      `${check.problems.length ? `\n  ${check.problems.join('\n  ')}` : ''}\n`;
+    out(o.json ?? false, { ...s, recovery, check }, text);
+    if (!check.ok) process.exitCode = 1;
+  } finally {
+    v.close();
+  }
+}
+
+/** `qingtian volume scrub <dir>`: reads every live stripe, checks DIF and parity, repairs what it can. */
+export function volumeScrubCommand(dir: string, o: { json?: boolean }): void {
+  const v = Volume.open(dir);
+  try {
+    v.startScrub();
+    v.maintainUntilIdle();
+    const r = v.scrubReport()!;
+    out(
+      o.json ?? false,
+      r,
+      `scrubbed ${r.stripesChecked} stripes, ${r.blocksChecked} blocks: ${r.difErrors} DIF errors, ` +
+        `${r.repaired} repaired from parity, ${r.parityRepaired} parity rows rewritten, ${r.unrecoverable} unrecoverable\n`,
+    );
+    if (r.unrecoverable > 0) process.exitCode = 1;
+  } finally {
+    v.close();
+  }
+}
+
+/**
+ * `qingtian volume rebuild <dir> --disk i`: puts an empty file in place of a lost disk (or picks up
+ * a rebuild a crash interrupted) and rebuilds it from the other disks.
+ */
+export function volumeRebuildCommand(dir: string, o: { disk: number; json?: boolean }): void {
+  const v = Volume.open(dir);
+  try {
+    const state = v.stats().disks[o.disk]?.state;
+    if (state === undefined) {
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `volume rebuild --disk: expected an integer in [0, ${v.geometry.disks - 1}], got ${o.disk}`,
+      );
+    }
+    if (state === 'ok') throw new QingtianError(ErrorCode.DeviceState, `volume rebuild: disk ${o.disk} is not lost`);
+    if (state === 'lost') v.replaceDisk(o.disk);
+    v.maintainUntilIdle();
+    const p = v.rebuildProgress()!;
+    out(
+      o.json ?? false,
+      p,
+      `rebuilt disk ${p.disk}: ${p.stripesRebuilt} stripes rebuilt from parity, ${p.stripesFailed} failed, ` +
+        `${p.stripesDone} looked at\n`,
+    );
+    if (p.stripesFailed > 0) process.exitCode = 1;
+  } finally {
+    v.close();
+  }
+}

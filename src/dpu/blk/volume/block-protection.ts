@@ -1,0 +1,93 @@
+import { ErrorCode, QingtianError } from '../../../common/errors.js';
+import { parseDifOptions, TAG_NAMES } from '../../dif/dif-config.js';
+import { difKernel, type DifKernel } from '../../dif/dif-kernel.js';
+import { DIF_RES_ACTUAL, DIF_RES_BLOCK, DIF_RES_EXPECTED, DIF_RES_TAG } from '../../../generated/dif.js';
+import type { KernelRuntime } from '../../kernels/kernel-runtime.js';
+import { BLOCK_BYTES, UNIT_BYTES } from './geometry.js';
+
+/** A block that failed its check: which tag, and what was expected and found. */
+export interface ProtectionFailure {
+  block: number;
+  tag: 'guard' | 'appTag' | 'refTag';
+  expected: number;
+  actual: number;
+}
+
+/**
+ * T10 DIF on every 4096-byte block of a volume, type 1: the guard is the CRC-16/T10-DIF of the
+ * data, the reference tag the low 32 bits of the block's LBA, the application tag 0 and not
+ * checked. Generated where a block enters the volume, verified wherever one leaves it (a read, the
+ * cleaner, a rebuild, a scrub). The configuration is validated once here; the calls go to the dif
+ * kernel's exports directly with addresses the volume computed itself (docs/design.md, convention 20).
+ */
+export class BlockProtection {
+  private readonly k: DifKernel;
+  private readonly cfg: number;
+  private readonly app: number;
+  private readonly view: DataView;
+
+  constructor(
+    runtime: KernelRuntime,
+    /** 16 bytes of host memory for the kernel's failure record. */
+    private readonly resultAddr: number,
+  ) {
+    const c = parseDifOptions({ blockSize: BLOCK_BYTES, type: 1 });
+    this.cfg = c.cfg;
+    this.app = c.app;
+    this.k = difKernel(runtime, 'auto');
+    this.view = runtime.memory.view;
+  }
+
+  /** Copies `blocks` data blocks from src into units at dst (data + PI), generating the PI. */
+  insert(src: number, dst: number, blocks: number, lba: number): void {
+    this.check('insert', this.k.insert(src, dst, blocks, BLOCK_BYTES, this.cfg, this.app, lba >>> 0));
+  }
+
+  /** Verifies `blocks` consecutive units at `units`; -1 when every block passes, else the first failing block. */
+  verify(units: number, blocks: number, lba: number): number {
+    const s = this.k.verify(
+      units,
+      UNIT_BYTES,
+      units + BLOCK_BYTES,
+      UNIT_BYTES,
+      blocks,
+      BLOCK_BYTES,
+      this.cfg,
+      this.app,
+      lba >>> 0,
+      this.resultAddr,
+    );
+    return this.outcome('verify', s);
+  }
+
+  /** Verifies units at src and copies their data to dst; -1 when all pass, else the first failing block. */
+  verifyCopy(src: number, dst: number, blocks: number, lba: number): number {
+    const s = this.k.verifyCopy(src, dst, blocks, BLOCK_BYTES, this.cfg, this.app, lba >>> 0, this.resultAddr);
+    return this.outcome('verifyCopy', s);
+  }
+
+  /** The details of the last failure reported by verify / verifyCopy. */
+  lastFailure(): ProtectionFailure {
+    const v = this.view;
+    const r = this.resultAddr;
+    return {
+      block: v.getUint32(r + DIF_RES_BLOCK, true),
+      tag: TAG_NAMES[v.getUint32(r + DIF_RES_TAG, true)] ?? 'guard',
+      expected: v.getUint32(r + DIF_RES_EXPECTED, true),
+      actual: v.getUint32(r + DIF_RES_ACTUAL, true),
+    };
+  }
+
+  private outcome(op: string, s: number): number {
+    if (s === 0) return -1;
+    if (s === 1) return this.view.getUint32(this.resultAddr, true);
+    return this.check(op, s);
+  }
+
+  private check(op: string, s: number): never | -1 {
+    if (s >= 0) return -1;
+    throw new QingtianError(ErrorCode.InvalidArgument, `volume: the dif kernel refused ${op} (status ${s})`, {
+      status: s,
+    });
+  }
+}
