@@ -18,6 +18,8 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
+import { blkWorkload } from './blk-workload';
+import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -198,3 +200,36 @@ export {
   GA_TR_TO,
 } from './audit';
 export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';
+
+// virtio-blk workloads (assembly/guest/blk-workload.ts, blk-bench.ts).
+export function gblk_workload(
+  drv: usize,
+  slotsGpa: u64,
+  versGpa: u64,
+  scratch: usize,
+  rng: usize,
+  base: u32,
+  blocks: u32,
+  depth: u32,
+  rounds: u32,
+): u32 {
+  return blkWorkload(drv, slotsGpa, versGpa, scratch, rng, base, blocks, depth, rounds);
+}
+
+export function gblk_bench_setup(drv: usize, slotsGpa: u64, qd: u32, len: u32): i32 {
+  return benchSetup(drv, slotsGpa, qd, len);
+}
+
+export function gblk_bench_start(drv: usize, slotsGpa: u64, qd: u32, rng: usize, blocks: u32): void {
+  benchStart(drv, slotsGpa, qd, rng, blocks);
+}
+
+export function gblk_bench_pump(drv: usize, slotsGpa: u64, rng: usize, blocks: u32, rounds: u32): u32 {
+  return benchPump(drv, slotsGpa, rng, blocks, rounds);
+}
+
+export function gblk_bench_one(drv: usize, slotsGpa: u64, rng: usize, blocks: u32, spinLimit: u32): i32 {
+  return benchOne(drv, slotsGpa, rng, blocks, spinLimit);
+}
+
+export { BLKW_SLOT_BYTES, BLKW_BLOCK_BYTES } from './blk-workload';
