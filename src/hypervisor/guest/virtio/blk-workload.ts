@@ -97,7 +97,7 @@ export class GuestBlkWorkload {
 
   /** `count` one-at-a-time reads (request 0, set up by benchStart's layout with qd 1 not posted). */
   benchSeries(count: number): Promise<{ samplesUs: Float64Array; timeouts: number }> {
-    const args = [this.host(this.queue.stateGpa), this.slotsGpa, this.host(this.rngGpa), this.blocks, 50_000_000];
+    const args = [this.host(this.queue.stateGpa), this.slotsGpa, this.host(this.rngGpa), this.blocks, 1_000_000_000];
     return this.queue.vcpu.series('gblk_bench_one', args, count);
   }
 
