@@ -1,5 +1,5 @@
 // One virtio-blk request (§5.2.6): the header read once into locals, the checks of the bad-input
-// ids G1–G10 (docs/virtio-bad-input.md, policies in docs/virtio-blk.md), the data moved through
+// ids G1–G10 (docs/virtio-bad-input.md, policies in docs/virtio-policy.md), the data moved through
 // the backend, and the status byte written last.
 
 import { guestStore } from '../common/guest-write';

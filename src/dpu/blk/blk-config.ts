@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { intIn } from '../../common/validate.js';
 import { BLK_ID_BYTES, BLK_MAX_SEG_LIMIT } from '../../generated/blk.js';
 
-/*
- * The virtio-blk device configuration space (virtio 1.2 §5.2.4), little-endian. The kernel never
- * reads it (it keeps its own copies of the limits in the device state), so its layout is written
- * down here alone.
+/**
+ * Byte offsets of the virtio-blk device configuration space (virtio 1.2 §5.2.4), little-endian,
+ * and its size. The kernel never reads it (it keeps its own copies of the limits in the device
+ * state), so its layout is written down here alone.
  */
 export const BlkConfig = {
   CAPACITY: 0, // le64, 512-byte sectors

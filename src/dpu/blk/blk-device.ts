@@ -89,7 +89,7 @@ export interface BlkStats extends BackendStats {
  * blk_run / blk_arm, one job per virtqueue (VIRTIO_BLK_F_MQ), so queues can be served by
  * different DPU cores. Requests IN, OUT, FLUSH, GET_ID, DISCARD and WRITE_ZEROES complete within
  * the burst that popped them, over a null or RAM backend. Bad requests follow the pinned policies
- * of docs/virtio-blk.md (ids G1–G10); a malformed ring breaks only this device.
+ * of docs/virtio-policy.md (ids G1–G10); a malformed ring breaks only this device.
  */
 export class BlkDevice extends VirtioBackend {
   readonly backend: 'null' | 'ram';

@@ -1,7 +1,7 @@
 /**
  * virtio-blk conformance (virtio 1.2 §5.2): the six request types, the framings a driver may
  * choose, the config space, and every bad-input id G1–G10 (docs/virtio-bad-input.md) with the
- * policy docs/virtio-blk.md pins. The kernel runs on this thread, one burst per request.
+ * policy docs/virtio-policy.md pins. The kernel runs on this thread, one burst per request.
  */
 import { describe, expect, it } from 'vitest';
 import { BlkConfig } from '../../../src/dpu/blk/blk-config.js';
