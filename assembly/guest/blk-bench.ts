@@ -5,7 +5,7 @@
 // and, per round, one index store and a doorbell. Any completion order is handled (used ids).
 
 import { BLK_T_IN } from '../blk/layout';
-import { AVAIL_RING, F_NEXT, F_WRITE, USED_RING } from '../virtio/layout';
+import { AVAIL_F_NO_INTERRUPT, AVAIL_RING, F_NEXT, F_WRITE, USED_RING } from '../virtio/layout';
 import {
   GD_AVAIL_IDX,
   GD_DESC,
@@ -84,6 +84,8 @@ export function benchSetup(drv: usize, slotsGpa: u64, qd: u32, len: u32): i32 {
 export function benchStart(drv: usize, slotsGpa: u64, qd: u32, rng: usize, blocks: u32): void {
   const n = load<u32>(drv, GD_SIZE);
   const avail = <usize>load<u32>(drv, GD_DRIVER);
+  // A polling driver wants no interrupts (a NAPI poll loop): the device then skips its notify.
+  atomic.store<u16>(avail, AVAIL_F_NO_INTERRUPT);
   for (let i: u32 = 0; i < qd; i++) post(drv, slotsGpa, i, rng, blocks, avail, n);
   publish(drv, avail);
 }
@@ -128,6 +130,7 @@ export function benchOne(drv: usize, slotsGpa: u64, rng: usize, blocks: u32, spi
   const avail = <usize>load<u32>(drv, GD_DRIVER);
   const used = <usize>load<u32>(drv, GD_DEVICE);
   const last = load<u16>(drv, GD_LAST_USED);
+  atomic.store<u16>(avail, AVAIL_F_NO_INTERRUPT);
   post(drv, slotsGpa, 0, rng, blocks, avail, n);
   publish(drv, avail);
   for (let s: u32 = 0; s < spinLimit; s++) {

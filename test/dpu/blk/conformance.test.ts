@@ -167,6 +167,24 @@ describe('virtio-blk requests', () => {
     expect(pages).toContain(Number(st.gpa) >> 12);
   });
 
+  it('save / restore: a device of the same options takes the snapshot; one of another capacity refuses it', () => {
+    const r = new BlkRig();
+    r.submit([r.header(T.OUT, 0), r.buf(pattern(512, 12))], [r.status()]);
+    const snap = r.dev.save();
+    const same = new BlkDevice(r.rt, r.guest, 'blk-same', { backend: 'ram', capacityBytes: 1 << 20 });
+    same.restore(snap);
+    expect(same.negotiated()).toBe(r.dev.negotiated());
+    expect(same.queueBase(0).nextAvail).toBe(r.dev.queueBase(0).nextAvail);
+    const other = new BlkDevice(r.rt, r.guest, 'blk-other', { backend: 'ram', capacityBytes: 2 << 20 });
+    try {
+      other.restore(snap);
+      expect.unreachable('restored a snapshot of another capacity');
+    } catch (e) {
+      expect(isQingtianError(e) && e.code).toBe('QT_BAD_FORMAT');
+    }
+    expect(other.negotiated()).toBe(null);
+  });
+
   it('options are validated at the boundary', () => {
     const r = new BlkRig();
     const make = (o: object) => () => new BlkDevice(r.rt, r.guest, 'x', o as never);
