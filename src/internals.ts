@@ -60,6 +60,8 @@ export {
 } from './dpu/virtio/virtio-backend.js';
 export { DeviceStatus } from './dpu/virtio/device-status.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
+export { BlkDevice, type BlkStats } from './dpu/blk/blk-device.js';
+export { BlkConfig, type BlkOptions } from './dpu/blk/blk-config.js';
 export {
   ReferenceDevice,
   echoChain,
@@ -73,6 +75,7 @@ export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
 export { dirtyPages } from './hypervisor/guest/dirty-log.js';
 export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
+export { GuestBlkWorkload, type GuestBlkOptions } from './hypervisor/guest/virtio/blk-workload.js';
 export {
   LoopbackAudit,
   type AuditReport,

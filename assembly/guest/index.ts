@@ -18,6 +18,8 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
+import { blkWorkload } from './blk-workload';
+import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
 import { vmAgentStep } from './vm-agent';
@@ -282,6 +284,39 @@ export {
   GV_EVENT_BUF_BYTES,
 } from './vsock-driver';
 export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';
+
+// virtio-blk workloads (assembly/guest/blk-workload.ts, blk-bench.ts).
+export function gblk_workload(
+  drv: usize,
+  slotsGpa: u64,
+  versGpa: u64,
+  scratch: usize,
+  rng: usize,
+  base: u32,
+  blocks: u32,
+  depth: u32,
+  rounds: u32,
+): u32 {
+  return blkWorkload(drv, slotsGpa, versGpa, scratch, rng, base, blocks, depth, rounds);
+}
+
+export function gblk_bench_setup(drv: usize, slotsGpa: u64, qd: u32, len: u32): i32 {
+  return benchSetup(drv, slotsGpa, qd, len);
+}
+
+export function gblk_bench_start(drv: usize, slotsGpa: u64, qd: u32, rng: usize, blocks: u32): void {
+  benchStart(drv, slotsGpa, qd, rng, blocks);
+}
+
+export function gblk_bench_pump(drv: usize, slotsGpa: u64, rng: usize, blocks: u32, rounds: u32): u32 {
+  return benchPump(drv, slotsGpa, rng, blocks, rounds);
+}
+
+export function gblk_bench_one(drv: usize, slotsGpa: u64, rng: usize, blocks: u32, spinLimit: u32): i32 {
+  return benchOne(drv, slotsGpa, rng, blocks, spinLimit);
+}
+
+export { BLKW_SLOT_BYTES, BLKW_BLOCK_BYTES } from './blk-workload';
 
 // The guest agent (assembly/guest/guest-agent.ts) and the agent frame layout (agent-frame.ts).
 export function gagent_init(ga: usize, vs: usize, clock: usize, vcpu: u32): i32 {

@@ -17,6 +17,11 @@ export const SUITES: Record<
     describe: 'I/O channels: kernel on a DPU core ↔ I/O worker thread round trip and throughput, vs MessagePort',
     load: () => import('./io.js'),
   },
+  blk: {
+    describe:
+      'virtio-blk: guest vCPU ↔ blk kernel on one DPU core, 4 KiB random read QD128 (null) and QD1 latency (RAM)',
+    load: () => import('./blk.js'),
+  },
   hotswap: {
     describe:
       'hot swap: per-core pause, whole swap, lost requests over 100+ swaps of the virtio module under loopback traffic',

@@ -94,6 +94,12 @@ export const GA_TR_FROM = 8;
 /** u32 */
 export const GA_TR_TO = 12;
 
+// assembly/guest/blk-workload.ts
+/** u32 */
+export const BLKW_SLOT_BYTES = 4160;
+/** u32 */
+export const BLKW_BLOCK_BYTES = 4096;
+
 // assembly/guest/driver-state.ts
 /** 'GDRV' (u32) */
 export const GD_MAGIC = 0x56524447;

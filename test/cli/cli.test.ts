@@ -93,6 +93,31 @@ describe('qingtian CLI', () => {
     expect(lines.map((l) => l.case)).toEqual(expect.arrayContaining(['crc16-64KiB', 'generate+verify-4096B-blocks']));
   });
 
+  it('bench blk --json: the virtio-blk figures carry the TS device peer and the declared targets', () => {
+    const r = cli('bench', 'blk', '--json', '--quick', '--runs', '1', '--only', 'kernel');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            suite: string;
+            case: string;
+            metric: string;
+            value: number;
+            peer: { name: string; value: number };
+          },
+      );
+    expect(lines.map((l) => `${l.case} ${l.metric}`)).toEqual(['kernel-randread-4k-qd128-null iops']);
+    for (const l of lines) {
+      expect(l.suite).toBe('blk');
+      expect(l.value).toBeGreaterThan(0);
+      expect(l.peer).toMatchObject({ name: 'ts-blk-device' });
+      expect(l.peer.value).toBeGreaterThan(0);
+    }
+  });
+
   it("bench --only keeps the cases whose name contains the text, and skips the others' work", () => {
     const r = cli('bench', 'flow', '--json', '--quick', '--runs', '1', '--only', 'lpm4');
     expect(r.status).toBe(0);

@@ -325,7 +325,7 @@ export abstract class VirtioBackend extends EventEmitter {
         core: p.core,
         entry: job.entry,
         arm: job.arm,
-        state: job.state ?? this.state.base,
+        state: job.state ?? this.jobState(j),
         budget: p.budget ?? 64,
         weight: p.weight ?? 1,
       };
@@ -538,6 +538,15 @@ export abstract class VirtioBackend extends EventEmitter {
   /** Validates and applies a saved config space (same length checked). Default: copied as is. */
   protected restoreConfig(bytes: Uint8Array): void {
     this.config.load(bytes);
+  }
+
+  /**
+   * The state job `j` (index into spec.jobs) is called with when spec.jobs[j].state is not given;
+   * default: the device state region.
+   */
+  protected jobState(j: number): number {
+    void j;
+    return this.state.base;
   }
 
   /** Which job (index into spec.jobs) serves queue `i`; default: job 0. */

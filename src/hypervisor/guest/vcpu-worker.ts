@@ -22,6 +22,8 @@ export type VcpuRequest =
       waitNs?: number;
     }
   | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint }
+  | { op: 'timed'; fn: string; args: (number | bigint)[]; ms: number }
+  | { op: 'series'; fn: string; args: (number | bigint)[]; count: number }
   | { op: 'program'; fn: string; args: (number | bigint)[]; ctl: number };
 
 export type VcpuReply =
@@ -45,6 +47,10 @@ const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wa
 const i32 = new Int32Array(memory.buffer);
 type Fn = (...a: (number | bigint)[]) => number | bigint;
 const fn = (name: string): Fn => instance.exports[name] as Fn;
+const exported = (name: string): Fn | null => {
+  const f = instance.exports[name];
+  return typeof f === 'function' ? (f as Fn) : null;
+};
 
 /**
  * Runs a guest program under its VM's control block (assembly/guest/vm-control.ts): before each
@@ -120,6 +126,34 @@ function handle(req: VcpuRequest): VcpuReply {
       const left = Number(drain(req.drv, req.buf, req.scratch, 100_000_000, audit));
       if (left !== 0) return { ok: false, error: `${left} requests still outstanding after the pump` };
       return { ok: true, completed, elapsedNs: Number(now - start) };
+    }
+    case 'timed': {
+      // Calls fn(...args) until `ms` have passed; its results (work done per call) are summed.
+      const f = exported(req.fn);
+      if (!f) return { ok: false, error: `guest kernel has no function ${req.fn}` };
+      const start = process.hrtime.bigint();
+      const deadline = start + BigInt(Math.round(req.ms * 1e6));
+      let completed = 0;
+      let now: bigint;
+      do {
+        completed += Number(f(...req.args));
+        now = process.hrtime.bigint();
+      } while (now < deadline);
+      return { ok: true, completed, elapsedNs: Number(now - start) };
+    }
+    case 'series': {
+      // `count` calls of fn(...args), each timed; a call that does not return 1 counts as a timeout.
+      const f = exported(req.fn);
+      if (!f) return { ok: false, error: `guest kernel has no function ${req.fn}` };
+      const samplesUs = new Float64Array(req.count);
+      let timeouts = 0;
+      for (let i = 0; i < req.count; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = f(...req.args);
+        samplesUs[i] = Number(process.hrtime.bigint() - t0) / 1000;
+        if (r !== 1) timeouts++;
+      }
+      return { ok: true, samplesUs, timeouts };
     }
     case 'rtt': {
       const one = req.mode === 'poll' ? fn('gloop_one') : fn('gloop_one_irq');

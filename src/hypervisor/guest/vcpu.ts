@@ -93,6 +93,24 @@ export class GuestVcpu {
     return { samplesUs: r.samplesUs, timeouts: r.timeouts };
   }
 
+  /** Calls the guest export `fn(...args)` over and over for `ms`; sums what it returns (work done per call). */
+  async timed(fn: string, args: (number | bigint)[], ms: number): Promise<{ completed: number; elapsedNs: number }> {
+    const r = await this.request({ op: 'timed', fn, args, ms });
+    if (!('completed' in r)) throw unexpected(this.name, 'timed');
+    return { completed: r.completed, elapsedNs: r.elapsedNs };
+  }
+
+  /** `count` timed calls of the guest export `fn(...args)` (µs each); a call not returning 1 is a timeout. */
+  async series(
+    fn: string,
+    args: (number | bigint)[],
+    count: number,
+  ): Promise<{ samplesUs: Float64Array; timeouts: number }> {
+    const r = await this.request({ op: 'series', fn, args, count });
+    if (!('samplesUs' in r)) throw unexpected(this.name, 'series');
+    return { samplesUs: r.samplesUs, timeouts: r.timeouts };
+  }
+
   /**
    * Runs guest program `fn(...args)` step by step under the VM control block at host address
    * `ctl` (pause, stop, power: assembly/guest/vm-control.ts) until the guest halts or the VM is

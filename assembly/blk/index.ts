@@ -1,0 +1,88 @@
+// Kernel family "blk": the virtio-blk device (virtio 1.2 §5.2) on DPU cores. Exports: the job
+// entries blk_run / blk_arm (one job per virtqueue) and the layout constants that
+// src/generated/blk.ts is generated from. Queue set-up and burst buffers are the virtio family's.
+
+import { KERNEL_ABI } from '../common/abi';
+import { blkArm, blkRun } from './device';
+
+export const QT_ABI: i32 = KERNEL_ABI;
+export const QT_NAME: u64 = 0x6b6c62; // "blk"
+export const QT_VERSION: i32 = (1 << 16) | (0 << 8) | 0; // 1.0.0
+export const QT_STATE_LAYOUT: i32 = 1;
+export const QT_TABLES_BYTES: i32 = 0;
+
+export function qt_init(tables: usize, build: i32): i32 {
+  return 0;
+}
+
+export function blk_run(job: usize, budget: i32): i32 {
+  return blkRun(job, budget);
+}
+
+export function blk_arm(job: usize, budget: i32): i32 {
+  return blkArm(job);
+}
+
+export {
+  BLK_T_IN,
+  BLK_T_OUT,
+  BLK_T_FLUSH,
+  BLK_T_GET_ID,
+  BLK_T_DISCARD,
+  BLK_T_WRITE_ZEROES,
+  BLK_S_OK,
+  BLK_S_IOERR,
+  BLK_S_UNSUPP,
+  BLK_HDR_BYTES,
+  BLK_SECTOR_BYTES,
+  BLK_ID_BYTES,
+  BLK_RANGE_BYTES,
+  BLK_RANGE_F_UNMAP,
+  BLK_MAX_SEG_LIMIT,
+  BLK_F_SIZE_MAX,
+  BLK_F_SEG_MAX,
+  BLK_F_RO,
+  BLK_F_BLK_SIZE,
+  BLK_F_FLUSH,
+  BLK_F_MQ,
+  BLK_F_DISCARD,
+  BLK_F_WRITE_ZEROES,
+  BLK_MAGIC,
+  BLK_LAYOUT,
+  BLK_FLAGS,
+  BLK_BACKEND,
+  BLK_RAM,
+  BLK_CAPACITY,
+  BLK_MAX_DISCARD_SECTORS,
+  BLK_MAX_DISCARD_SEG,
+  BLK_MAX_WZ_SECTORS,
+  BLK_MAX_WZ_SEG,
+  BLK_ID,
+  BLK_STATE_BYTES,
+  BLKF_RO,
+  BLKF_DISCARD,
+  BLKF_WRITE_ZEROES,
+  BLK_BACKEND_NULL,
+  BLK_BACKEND_RAM,
+  BJ_MAGIC,
+  BJ_LAYOUT,
+  BJ_DEVICE,
+  BJ_QUEUE,
+  BJ_BURST,
+  BJ_MAX_BURST,
+  BJ_REQUESTS,
+  BJ_READS,
+  BJ_WRITES,
+  BJ_FLUSHES,
+  BJ_GET_IDS,
+  BJ_DISCARDS,
+  BJ_WRITE_ZEROES,
+  BJ_BYTES_READ,
+  BJ_BYTES_WRITTEN,
+  BJ_IO_ERRORS,
+  BJ_UNSUPPORTED,
+  BJ_REJECTED,
+  BJ_HEADER,
+  BJ_RANGES,
+  BJ_BYTES,
+} from './layout';

@@ -1,0 +1,258 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { GuestMemoryView } from '../../common/guest-api.js';
+import type { StateRegion } from '../../common/host-memory-api.js';
+import { parseArgs } from '../../common/validate.js';
+import {
+  BJ_BURST,
+  BJ_BYTES,
+  BJ_BYTES_READ,
+  BJ_BYTES_WRITTEN,
+  BJ_DEVICE,
+  BJ_DISCARDS,
+  BJ_FLUSHES,
+  BJ_GET_IDS,
+  BJ_IO_ERRORS,
+  BJ_LAYOUT,
+  BJ_MAX_BURST,
+  BJ_QUEUE,
+  BJ_READS,
+  BJ_REJECTED,
+  BJ_REQUESTS,
+  BJ_UNSUPPORTED,
+  BJ_WRITES,
+  BJ_WRITE_ZEROES,
+  BLKF_DISCARD,
+  BLKF_RO,
+  BLKF_WRITE_ZEROES,
+  BLK_BACKEND,
+  BLK_BACKEND_NULL,
+  BLK_BACKEND_RAM,
+  BLK_CAPACITY,
+  BLK_FLAGS,
+  BLK_F_BLK_SIZE,
+  BLK_F_DISCARD,
+  BLK_F_FLUSH,
+  BLK_F_MQ,
+  BLK_F_RO,
+  BLK_F_SEG_MAX,
+  BLK_F_SIZE_MAX,
+  BLK_F_WRITE_ZEROES,
+  BLK_ID,
+  BLK_ID_BYTES,
+  BLK_LAYOUT,
+  BLK_MAX_DISCARD_SECTORS,
+  BLK_MAX_DISCARD_SEG,
+  BLK_MAX_WZ_SECTORS,
+  BLK_MAX_WZ_SEG,
+  BLK_RAM,
+  BLK_SECTOR_BYTES,
+  BLK_STATE_BYTES,
+} from '../../generated/blk.js';
+import {
+  DEV_PAYLOAD,
+  FEAT_EVENT_IDX,
+  FEAT_INDIRECT_DESC,
+  FEAT_RING_PACKED,
+  FEAT_VERSION_1,
+  VQ_MAX_SEGS,
+} from '../../generated/virtio.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { VirtioBackend, type BackendStats } from '../virtio/virtio-backend.js';
+import { BlkConfig, blkOptionsSchema, type BlkOptions } from './blk-config.js';
+
+const GIB = 2 ** 30;
+const DEFAULT_LIMITS = { maxSectors: 2048, maxSeg: 8 };
+const bit = (n: number): bigint => 1n << BigInt(n);
+
+/** A virtio-blk device's counters (summed over its queues' jobs), with the backend's. */
+export interface BlkStats extends BackendStats {
+  /** Chains completed (served or rejected). */
+  requests: number;
+  reads: number;
+  writes: number;
+  flushes: number;
+  getIds: number;
+  discards: number;
+  writeZeroes: number;
+  /** Data bytes of IN / OUT requests that completed OK. */
+  bytesRead: number;
+  bytesWritten: number;
+  /** Requests answered IOERR / UNSUPP. */
+  ioErrors: number;
+  unsupported: number;
+  /** Chains returned without a status (used.len 0): malformed framing (G1, G2) or refused by the queue. */
+  rejected: number;
+}
+
+/**
+ * The virtio-blk device (virtio 1.2 §5.2): a VirtioBackend whose kernel is the blk family's
+ * blk_run / blk_arm, one job per virtqueue (VIRTIO_BLK_F_MQ), so queues can be served by
+ * different DPU cores. Requests IN, OUT, FLUSH, GET_ID, DISCARD and WRITE_ZEROES complete within
+ * the burst that popped them, over a null or RAM backend. Bad requests follow the pinned policies
+ * of docs/virtio-policy.md (ids G1–G10); a malformed ring breaks only this device.
+ */
+export class BlkDevice extends VirtioBackend {
+  readonly backend: 'null' | 'ram';
+  /** Disk size in 512-byte sectors. */
+  readonly capacitySectors: number;
+  private readonly jobStates: StateRegion[] = [];
+  private readonly disk: StateRegion | null = null;
+  private readonly configBytes: Uint8Array;
+
+  constructor(rt: KernelRuntime, guest: GuestMemoryView, name: string, options: BlkOptions) {
+    const o = parseArgs(blkOptionsSchema, options, `${name}: blk options`);
+    if (o.backend === 'ram' && o.capacityBytes > GIB)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${name}: blk options.capacityBytes: a RAM disk holds at most ${GIB} bytes, got ${o.capacityBytes}`,
+      );
+    const queues = o.queues ?? 1;
+    const maxQueueSize = o.maxQueueSize ?? 256;
+    const discard = o.discard === undefined ? DEFAULT_LIMITS : o.discard;
+    const writeZeroes = o.writeZeroes === undefined ? DEFAULT_LIMITS : o.writeZeroes;
+    const features =
+      bit(FEAT_VERSION_1) |
+      bit(FEAT_RING_PACKED) |
+      bit(FEAT_EVENT_IDX) |
+      bit(FEAT_INDIRECT_DESC) |
+      bit(BLK_F_SIZE_MAX) |
+      bit(BLK_F_SEG_MAX) |
+      bit(BLK_F_BLK_SIZE) |
+      bit(BLK_F_FLUSH) |
+      bit(BLK_F_MQ) |
+      (o.readOnly ? bit(BLK_F_RO) : 0n) |
+      (discard ? bit(BLK_F_DISCARD) : 0n) |
+      (writeZeroes ? bit(BLK_F_WRITE_ZEROES) : 0n);
+    super(rt, guest, name, {
+      magic: 'VBLK',
+      layoutVersion: BLK_LAYOUT,
+      payloadBytes: BLK_STATE_BYTES - DEV_PAYLOAD,
+      queues,
+      maxQueueSize,
+      features,
+      configBytes: BlkConfig.BYTES,
+      kernel: 'blk',
+      jobs: Array.from({ length: queues }, () => ({ entry: 'blk_run', arm: 'blk_arm' })),
+    });
+    this.backend = o.backend;
+    this.capacitySectors = o.capacityBytes / BLK_SECTOR_BYTES;
+    const maxBurst = o.maxBurst ?? 64;
+    const v = this.memory.view;
+    const b = this.state.base;
+    try {
+      if (o.backend === 'ram') this.disk = this.allocRegion('disk', 'BRAM', 1, o.capacityBytes);
+      for (let q = 0; q < queues; q++) {
+        const job = this.allocRegion(`job${q}`, 'VBJB', BJ_LAYOUT, BJ_BYTES - 64);
+        const burst = this.allocBurst(maxBurst, Math.max(VQ_MAX_SEGS, maxBurst * 4));
+        v.setUint32(job.base + BJ_DEVICE, b, true);
+        v.setUint32(job.base + BJ_QUEUE, q, true);
+        v.setUint32(job.base + BJ_BURST, burst.base, true);
+        v.setUint32(job.base + BJ_MAX_BURST, maxBurst, true);
+        this.jobStates.push(job);
+      }
+    } catch (e) {
+      this.free();
+      throw e;
+    }
+    v.setUint32(
+      b + BLK_FLAGS,
+      (o.readOnly ? BLKF_RO : 0) | (discard ? BLKF_DISCARD : 0) | (writeZeroes ? BLKF_WRITE_ZEROES : 0),
+      true,
+    );
+    v.setUint32(b + BLK_BACKEND, this.disk ? BLK_BACKEND_RAM : BLK_BACKEND_NULL, true);
+    v.setUint32(b + BLK_RAM, this.disk ? this.disk.payload : 0, true);
+    v.setBigUint64(b + BLK_CAPACITY, BigInt(this.capacitySectors), true);
+    v.setUint32(b + BLK_MAX_DISCARD_SECTORS, discard ? discard.maxSectors : 0, true);
+    v.setUint32(b + BLK_MAX_DISCARD_SEG, discard ? discard.maxSeg : 0, true);
+    v.setUint32(b + BLK_MAX_WZ_SECTORS, writeZeroes ? writeZeroes.maxSectors : 0, true);
+    v.setUint32(b + BLK_MAX_WZ_SEG, writeZeroes ? writeZeroes.maxSeg : 0, true);
+    const id = new TextEncoder().encode((o.id ?? name.replace(/[^\x20-\x7e]/g, '?')).slice(0, BLK_ID_BYTES));
+    this.memory.u8.set(id, b + BLK_ID);
+
+    const c = this.configView();
+    const blkSize = o.blkSize ?? 512;
+    c.setBigUint64(BlkConfig.CAPACITY, BigInt(this.capacitySectors), true);
+    c.setUint32(BlkConfig.SIZE_MAX, o.sizeMax ?? 1 << 20, true);
+    // Header and status take two of the chain's segments; the rest may carry data.
+    c.setUint32(BlkConfig.SEG_MAX, Math.min(VQ_MAX_SEGS, maxQueueSize) - 2, true);
+    c.setUint32(BlkConfig.BLK_SIZE, blkSize, true);
+    c.setUint16(BlkConfig.NUM_QUEUES, queues, true);
+    if (discard) {
+      c.setUint32(BlkConfig.MAX_DISCARD_SECTORS, discard.maxSectors, true);
+      c.setUint32(BlkConfig.MAX_DISCARD_SEG, discard.maxSeg, true);
+      c.setUint32(BlkConfig.DISCARD_SECTOR_ALIGNMENT, blkSize / BLK_SECTOR_BYTES, true);
+    }
+    if (writeZeroes) {
+      c.setUint32(BlkConfig.MAX_WRITE_ZEROES_SECTORS, writeZeroes.maxSectors, true);
+      c.setUint32(BlkConfig.MAX_WRITE_ZEROES_SEG, writeZeroes.maxSeg, true);
+    }
+    // A RAM disk cannot deallocate: write-zeroes never unmaps (§5.2.6.2).
+    c.setUint8(BlkConfig.WRITE_ZEROES_MAY_UNMAP, 0);
+    this.configBytes = this.configRead(0, BlkConfig.BYTES);
+  }
+
+  /** Host address of queue `q`'s job state (what blk_run is called with). */
+  jobBase(q: number): number {
+    this.alive('jobBase');
+    const j = this.jobStates[q];
+    if (!j)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.name}: jobBase: queue index in [0, ${this.jobStates.length - 1}], got ${q}`,
+      );
+    return j.base;
+  }
+
+  /** A copy of `length` bytes of the RAM disk from `offset` (RAM backend only). */
+  readDisk(offset: number, length: number): Uint8Array {
+    this.alive('readDisk');
+    const d = this.disk;
+    if (!d) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: readDisk: the null backend holds no data`);
+    const size = this.capacitySectors * BLK_SECTOR_BYTES;
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.name}: readDisk: [offset, offset + length) within [0, ${size}), got offset ${offset} length ${length}`,
+      );
+    return this.memory.u8.slice(d.payload + offset, d.payload + offset + length);
+  }
+
+  override stats(): BlkStats {
+    const base = super.stats();
+    const v = this.memory.view;
+    const sum = (off: number): number =>
+      this.jobStates.reduce((a, j) => a + Number(v.getBigUint64(j.base + off, true)), 0);
+    return {
+      ...base,
+      requests: sum(BJ_REQUESTS),
+      reads: sum(BJ_READS),
+      writes: sum(BJ_WRITES),
+      flushes: sum(BJ_FLUSHES),
+      getIds: sum(BJ_GET_IDS),
+      discards: sum(BJ_DISCARDS),
+      writeZeroes: sum(BJ_WRITE_ZEROES),
+      bytesRead: sum(BJ_BYTES_READ),
+      bytesWritten: sum(BJ_BYTES_WRITTEN),
+      ioErrors: sum(BJ_IO_ERRORS),
+      unsupported: sum(BJ_UNSUPPORTED),
+      rejected: sum(BJ_REJECTED),
+    };
+  }
+
+  protected override jobState(j: number): number {
+    return this.jobStates[j]!.base;
+  }
+
+  protected override jobForQueue(i: number): number {
+    return i;
+  }
+
+  /** The config space is fixed by the options: a snapshot must carry exactly it. */
+  protected override restoreConfig(bytes: Uint8Array): void {
+    if (bytes.length !== this.configBytes.length || bytes.some((x, i) => x !== this.configBytes[i]))
+      throw new QingtianError(
+        ErrorCode.BadFormat,
+        `${this.name}: snapshot config space differs from this device's (capacity, limits and queues are fixed by its options)`,
+      );
+  }
+}
