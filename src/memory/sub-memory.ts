@@ -52,6 +52,11 @@ export class SubMemory implements HostMemoryApi {
     return Object.freeze({ ...region, magic, layoutVersion: req.layoutVersion, payload: region.base + HDR_BYTES });
   }
 
+  /** The live region of this arena that holds `address`, if any. */
+  regionAt(address: number): Region | undefined {
+    return this.allocator.regionAt(address);
+  }
+
   /** Frees a region and scrubs it, so that the next allocation starts zeroed as in HostMemory. */
   free(region: Region | number, owner: string): void {
     const freed = this.allocator.free(typeof region === 'number' ? region : region.id, owner);
