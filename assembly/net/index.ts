@@ -21,6 +21,7 @@ import { scratchBytes } from './scratch';
 import { scratchInit, switchArm, switchInit } from './switch-init';
 import { switchRun } from './vswitch';
 import { flowRecordsInit } from './flow-table';
+import { flowDump } from './flow-dump';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x74656e; // "net"
@@ -82,6 +83,11 @@ export function net_switch_run(sw: usize, budget: i32): i32 {
 /** Arm entry: enables kicks before the core sleeps; returns work pending. */
 export function net_switch_arm(sw: usize, budget: i32): i32 {
   return switchArm(sw);
+}
+
+/** Lists installed flows (flow-dump.ts): returns the slot to continue from, or -1. */
+export function net_flow_dump(sw: usize, start: u32, out: usize, max: u32): i32 {
+  return flowDump(sw, start, out, max);
 }
 
 /** Payload bytes of a switch state region for `maxPorts` ports. */
@@ -330,3 +336,4 @@ export {
   NET_CTRL_ERR,
 } from './ctrl-queue';
 export { NET_TSO_MAX_SEGS } from './output';
+export { NET_DUMP_BYTES, NET_DUMP_RECORDS } from './flow-dump';
