@@ -1,7 +1,8 @@
 // DCQCN reaction point, the Mellanox variant that the HPCC authors' simulator runs
-// (reference §2.1): alpha update every T_alpha (1 µs), a rate-decrease check every T_dec (4 µs)
-// once the first CNP arrived, a rate-increase timer T_inc (300 µs) restarted at each decrease,
-// F = 1 fast-recovery stage, then additive (R_AI) and hyper (R_HAI) increase.
+// (docs/congestion-control.md, "The laws": DCQCN): alpha update every T_alpha (1 µs), a
+// rate-decrease check every T_dec (4 µs) once the first CNP arrived, a rate-increase timer T_inc
+// (300 µs) restarted at each decrease, F = 1 fast-recovery stage, then additive (R_AI) and hyper
+// (R_HAI) increase.
 //
 // The periodic timers are evaluated lazily: `dcqcnAdvance(now)` replays every tick due up to
 // `now` in closed form (alpha decays by (1-g)^k over k ticks without a CNP), so an idle flow

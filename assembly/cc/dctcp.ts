@@ -1,7 +1,8 @@
-// DCTCP in the rate form of the HPCC authors' simulator (reference §2.5): line-rate start, alpha
-// updated once per window of data (g = 1/16) from the fraction of ECN-echoing ACKs, at most one
-// decrease R *= (1 - alpha/2) per window (CWR state until the window sent at the decrease is
-// acked), +R_AI (one MTU per RTT) per window otherwise. Window = BDP * R / line rate.
+// DCTCP in the rate form of the HPCC authors' simulator (docs/congestion-control.md, "The laws":
+// DCTCP): line-rate start, alpha updated once per window of data (g = 1/16) from the fraction of
+// ECN-echoing ACKs, at most one decrease R *= (1 - alpha/2) per window (CWR state until the window
+// sent at the decrease is acked), +R_AI (one MTU per RTT) per window otherwise. Window = BDP * R /
+// line rate.
 import { P_BDP_BYTES, P_DCTCP_G, P_DCTCP_RAI, P_LINE_BPS, P_MIN_RATE, S_RATE, S_WINDOW, pf } from './layout';
 
 export const S_DCTCP_ALPHA: usize = 16;

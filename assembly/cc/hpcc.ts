@@ -1,9 +1,10 @@
-// HPCC (Li et al., SIGCOMM'19), as the HPCC authors' simulator runs it (reference §2.2): per ACK
-// the INT of every hop gives u'_i = txRate_i/B_i + min(qlen_i, last qlen_i)/(B_i*T); the hop with
-// the largest u' feeds an EWMA over one base RTT T; the rate is R = Rc/(U/eta) + R_AI (or
-// Rc + R_AI while U < eta and fewer than maxStage additive steps were taken). Rc and the stage
-// are committed once per RTT (ackSeq past the sequence sent at the last commit); ACKs in between
-// "fast react" (rate only). Window = BDP * R / line rate.
+// HPCC (Li et al., SIGCOMM'19), as the HPCC authors' simulator runs it
+// (docs/congestion-control.md, "The laws": HPCC): per ACK the INT of every hop gives u'_i =
+// txRate_i/B_i + min(qlen_i, last qlen_i)/(B_i*T); the hop with the largest u' feeds an EWMA
+// over one base RTT T; the rate is R = Rc/(U/eta) + R_AI (or Rc + R_AI while U < eta and fewer
+// than maxStage additive steps were taken). Rc and the stage are committed once per RTT (ackSeq
+// past the sequence sent at the last commit); ACKs in between "fast react" (rate only). Window =
+// BDP * R / line rate.
 import {
   H_QLEN,
   H_RATE,

@@ -1,6 +1,7 @@
-// Swift's fabric loop (Kumar et al., SIGCOMM'20; reference §2.4): a delay target that grows with
-// the hop count and shrinks with the window (flow scaling), additive increase below it, one
-// multiplicative decrease per RTT above it (bounded by max_mdf), and pacing below one packet.
+// Swift's fabric loop (Kumar et al., SIGCOMM'20; docs/congestion-control.md, "The laws": Swift): a
+// delay target that grows with the hop count and shrinks with the window (flow scaling), additive
+// increase below it, one multiplicative decrease per RTT above it (bounded by max_mdf), and pacing
+// below one packet.
 //   target = base + hops*h + clamp(fsAlpha/sqrt(cwnd) + fsBeta, 0, fsRange)
 import {
   P_BASE_RTT_PS,

@@ -12,11 +12,11 @@
 //                         loader, on the main thread); build = 0: only remember `tables` (done
 //                         by each core's instance). Returns 0 or a negative status.
 //
-// Kernel rule (DESIGN.md "static data"): a module has NO data segments. An instantiation would
-// re-write them at the absolute addresses they were compiled for, over whatever another module
-// version keeps there. Tables are built at init into a region the loader hands over, whose base
-// the module keeps in a Wasm global (per instance, so per core). The loader refuses a module
-// with an active data segment or a start function.
+// Kernel rule (docs/design.md, "Kernel rules", rules 2-3; decision 1): a module has NO data
+// segments. An instantiation would re-write them at the absolute addresses they were compiled for,
+// over whatever another module version keeps there. Tables are built at init into a region the
+// loader hands over, whose base the module keeps in a Wasm global (per instance, so per core). The
+// loader refuses a module with an active data segment or a start function.
 //
 // Job entry points have the signature (state: usize, budget: i32) => i32 and return the number
 // of items handled (>= 0) or a negative status; a negative status fails the job.

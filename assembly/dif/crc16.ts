@@ -1,7 +1,7 @@
 // CRC-16/T10-DIF over a buffer, as fast as Wasm allows without a carry-less multiply.
 //
 // Scalar: slice-by-16 (16 table lookups per 16 bytes; Kounavis-Berry, the SPDK and Linux
-// fallback), about 1.3-2 GB/s here.
+// fallback): the path for buffers under 64 bytes and for the tail the SIMD form leaves.
 //
 // SIMD (buffers >= 64 bytes): the buffer is read as 16 interleaved byte streams, stream i
 // holding the bytes at offsets 16t + i, one stream per lane. With the message polynomial

@@ -1,8 +1,9 @@
 // GF(2^8) with the polynomial x^8 + x^4 + x^3 + x^2 + 1 (0x11D) and generator 2: the field of
 // ISA-L (ec_base.h gff_base), klauspost/reedsolomon (generatingPolynomial = 29) and Backblaze.
 //
-// The tables live in the region the loader hands qt_init (no data segments: README "Kernel
-// rules"), built once with build = 1, bound by every other instance with build = 0.
+// The tables live in the region the loader hands qt_init (no data segments: docs/design.md,
+// "Kernel rules", rules 2-3), built once with build = 1, bound by every other instance with
+// build = 0.
 //
 //   +0      EXP   u8[512]    EXP[i] = 2^i for i in [0, 510); EXP[i + 255] = EXP[i], so
 //                            EXP[LOG[a] + LOG[b]] needs no modulo

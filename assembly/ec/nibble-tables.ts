@@ -21,7 +21,7 @@ import { gfMul } from './gf-tables';
  * Rows produced by one pass over the sources: every source vector is loaded once per pass.
  * Relaxed flavour: 4 rows x 32 bytes a step (8 accumulators). Portable flavour: each lookup
  * costs V8 two more instructions (common/lut16.ts) and 4 rows spill registers, so 2 rows x 64
- * bytes a step is faster there (measured on Zen 3: RS(10,4)/64 KiB 4.2 vs 3.7 GB/s).
+ * bytes a step is faster there.
  */
 export const GROUP_MAX: i32 = ASC_FEATURE_RELAXED_SIMD ? 4 : 2;
 

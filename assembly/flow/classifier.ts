@@ -14,7 +14,7 @@
 // rule in any chain that matches the packet is a real match, so mixing never breaks correctness.
 // Beside the chain head a bucket keeps its head's priority and an 8-bit bloom filter of the
 // chain's (table, key) hashes, so most probes of a chain that cannot hold the packet's key, or
-// cannot beat the best match so far, end without reading a rule (+11-29 % lookups measured).
+// cannot beat the best match so far, end without reading a rule.
 //
 // Rank = priority << 32 | ruleId (lower wins): ties in priority go to the lower rule id.
 // The state region's layout is in cls-layout.ts; table management in cls-tables.ts; the updates

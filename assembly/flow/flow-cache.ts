@@ -18,10 +18,9 @@
 // primary bucket (and that of its alternative only when the primary holds no matching tag) and
 // one entry line, the one a matching tag points to; a miss reads both tag lines, and an
 // entry only on a false tag match (about one miss in 18 at capacity: two buckets of ~7 tags, 255
-// values). Tags are 8 bits, not 16, for the hits: on the bench machine (512 KiB L2 a core,
-// 4 KiB pages) the 2.2 MiB array of 16-bit tags at 1M flows missed the L2 and the TLB often
-// enough that hits ran 15-20 % slower. The price is paid by misses (about 20 % slower at 1M:
-// most bursts of 32 then hold one false match and wait for its entry line).
+// values). Tags are 8 bits, not 16, to keep the tag array small enough to stay cached (1.1 MiB
+// at 1M flows); the cost is a false tag match on about one miss in 18, which then reads an entry
+// line.
 //
 // Lookups are staged over a burst (hash all while touching their primary tag lines, probe all,
 // touch all candidate entries, compare all keys) so that the misses of different packets
@@ -34,7 +33,8 @@
 //
 // State region 'FEMC' (layout 2):
 //   +64 u32 seq (seqlock)  +68 u32 bucketCount  +72 u32 capacity  +76 u32 count
-//   +80 u32 ageCursor      +96 u64 evictions    +104 u64 cuckooMoves
+//   +80 u32 ageCursor      +84 u32 lastEvicted (value of the flow the last FC_EVICTED insert removed)
+//   +96 u64 evictions    +104 u64 cuckooMoves
 //   +128 hash seeds: 12 × u32 (NH multipliers) + u64 final seed (+176)
 //   +192 cuckoo search queue (the writer's scratch): 512 × (u32 bucket, u32 parent << 3 | slot)
 //   +4288 tags (bucketCount × 8 B), then entries at the next 64-byte boundary (bucketCount × 512 B)
@@ -59,6 +59,7 @@ export const BUCKET_COUNT: usize = 68;
 export const CAPACITY: usize = 72;
 export const COUNT: usize = 76;
 export const AGE_CURSOR: usize = 80;
+export const LAST_EVICTED: usize = 84;
 export const EVICTIONS: usize = 96;
 export const MOVES: usize = 104;
 export const SEEDS: usize = 128;
@@ -140,8 +141,8 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
  * products (words i and i + 4 of the first 32 bytes, i and i + 2 of the last 16, so that three
  * SIMD extended multiplies and one shuffle cover 48 bytes), folded to 64 bits, then one multiply
  * whose high half is the hash (the finaliser only has to spread the sum: the bucket is taken
- * from the hash's high bits, the tag from its low bits). Measured: a hash of no cost at all
- * would make lookups only 4-13 % faster.
+ * from the hash's high bits, the tag from its low bits). The hash is cheap next to the memory
+ * reads, so it is not worth a weaker one.
  */
 @inline export function hashOf(state: usize, key: usize): u32 {
   return hashWords(state, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
@@ -250,10 +251,8 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
       const s0 = atomic.load<u32>(state, SEQ);
       if ((s0 & 1) == 0) {
         // Stage 1: hash every key and touch its primary tag line in the same loop, so each
-        // tag miss starts while the next keys are hashed. (A/B at 1M flows against a second
-        // loop that touched both tag lines after all the hashes: hits x1.12-1.15, misses
-        // x1.24; 100k x1.2, 1k x1.12. Touching the alternative line here too gained less, 1M
-        // hits x1.08: 7 hits in 8 never read it.)
+        // tag miss starts while the next keys are hashed. The alternative line is not touched:
+        // 7 hits in 8 never read it.
         for (let i: usize = 0; i < n; i++) {
           const v = hashOf(state, kb + i * FC_KEY_BYTES);
           store<u32>(ob + (i << 2), v);

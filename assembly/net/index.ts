@@ -15,7 +15,13 @@ import { KERNEL_ABI } from '../common/abi';
 import { flowRecordBytes } from './flow-record';
 import { ringBytes, ringOk } from './io-ring';
 import { NET_PT_PORTS_LIMIT, portTableBytes } from './port-table';
+import { NET_SC_BURST_LIMIT } from './scratch';
 import { switchStateBytes } from './switch-state';
+import { scratchBytes } from './scratch';
+import { scratchInit, switchArm, switchInit } from './switch-init';
+import { switchRun } from './vswitch';
+import { flowRecordsInit } from './flow-table';
+import { flowDump } from './flow-dump';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x74656e; // "net"
@@ -46,6 +52,42 @@ export function net_ring_bytes(capacity: u32, recordBytes: u32): f64 {
 /** 1 when `ring` is a well-formed ring region (io-ring.ts), else 0. */
 export function net_ring_ok(ring: usize): i32 {
   return ringOk(ring) ? 1 : 0;
+}
+
+/** Payload bytes of the switch's scratch region for bursts of `maxBurst` packets (0: out of range). */
+export function net_scratch_bytes(maxBurst: u32): u32 {
+  if (maxBurst == 0 || maxBurst > NET_SC_BURST_LIMIT) return 0;
+  return scratchBytes(maxBurst) - 64;
+}
+
+/** Lays out a scratch region for bursts of `maxBurst` packets. 0 or -1. */
+export function net_scratch_init(sc: usize, maxBurst: u32): i32 {
+  return scratchInit(sc, maxBurst);
+}
+
+/** Lays out a flow record region for `capacity` flows, all free. 0 or -1. */
+export function net_flow_records_init(fr: usize, capacity: u32): i32 {
+  return flowRecordsInit(fr, capacity);
+}
+
+/** Links a switch state to its port table, flow cache, flow records, downcall ring and scratch. */
+export function net_switch_init(sw: usize, pt: usize, fc: usize, fr: usize, down: usize, sc: usize): i32 {
+  return switchInit(sw, pt, fc, fr, down, sc);
+}
+
+/** Job entry: one run of the switch (budget = packets taken in at most). */
+export function net_switch_run(sw: usize, budget: i32): i32 {
+  return switchRun(sw, budget);
+}
+
+/** Arm entry: enables kicks before the core sleeps; returns work pending. */
+export function net_switch_arm(sw: usize, budget: i32): i32 {
+  return switchArm(sw);
+}
+
+/** Lists installed flows (flow-dump.ts): returns the slot to continue from, or -1. */
+export function net_flow_dump(sw: usize, start: u32, out: usize, max: u32): i32 {
+  return flowDump(sw, start, out, max);
 }
 
 /** Payload bytes of a switch state region for `maxPorts` ports. */
@@ -80,6 +122,7 @@ export {
   NET_PT_MAGIC,
   NET_PT_LAYOUT,
   NET_PT_MAX_PORTS,
+  NET_PT_HIGH_WATER,
   NET_PT_ENTRIES,
   NET_PT_ENTRY_BYTES,
   NET_PORT_NONE_ID,
@@ -184,3 +227,113 @@ export {
   NET_PS_UPCALL_DROPS,
   NET_PS_ERRORS,
 } from './switch-state';
+export {
+  NETD_MAGIC,
+  NETD_LAYOUT,
+  NETD_FEATURES,
+  NETD_STATUS,
+  NETD_CONFIG_IRQ,
+  NETD_MAX_PAIRS,
+  NETD_CUR_PAIRS,
+  NETD_MTU,
+  NETD_LINK_STATUS,
+  NETD_MAC,
+  NETD_RX_MODE,
+  NETD_CTRL_VQ,
+  NETD_UNI_COUNT,
+  NETD_MULTI_COUNT,
+  NETD_TX_CURSOR,
+  NETD_PORT,
+  NETD_CTRL_COMMANDS,
+  NETD_CTRL_ERRORS,
+  NETD_QUEUES,
+  NETD_MAC_TABLE,
+  NETD_VLAN_FILTER,
+  NETD_QSTATS,
+  NETD_BAD,
+  NETD_STATE_BYTES,
+  NET_MAX_PAIRS,
+  NET_MAC_TABLE,
+  NET_QS_BYTES,
+  NET_QS_RX_PACKETS,
+  NET_QS_RX_BYTES,
+  NET_QS_RX_DROPS,
+  NET_QS_RX_FILTERED,
+  NET_QS_RX_BUFFERS,
+  NET_QS_RX_ERRORS,
+  NET_QS_RX_CSUM_PARTIAL,
+  NET_QS_TX_PACKETS,
+  NET_QS_TX_BYTES,
+  NET_QS_TX_ERRORS,
+  NET_QS_TX_TSO,
+  NET_QS_TX_CSUM,
+  NET_BAD_H1,
+  NET_BAD_H2,
+  NET_BAD_H2A,
+  NET_BAD_H3,
+  NET_BAD_H4,
+  NET_BAD_H5,
+  NET_BAD_H5A,
+  NET_BAD_H6,
+  NET_BAD_H6A,
+  NET_BAD_H6C,
+  NET_BAD_RING,
+  NET_BAD_COUNT,
+  NET_RXM_PROMISC,
+  NET_RXM_ALLMULTI,
+  NET_RXM_ALLUNI,
+  NET_RXM_NOMULTI,
+  NET_RXM_NOUNI,
+  NET_RXM_NOBCAST,
+  NET_RXM_UNI_OVER,
+  NET_RXM_MULTI_OVER,
+  NET_F_CSUM,
+  NET_F_GUEST_CSUM,
+  NET_F_MTU,
+  NET_F_MAC,
+  NET_F_GUEST_TSO4,
+  NET_F_GUEST_TSO6,
+  NET_F_HOST_TSO4,
+  NET_F_HOST_TSO6,
+  NET_F_HOST_ECN,
+  NET_F_MRG_RXBUF,
+  NET_F_STATUS,
+  NET_F_CTRL_VQ,
+  NET_F_CTRL_RX,
+  NET_F_CTRL_VLAN,
+  NET_F_CTRL_RX_EXTRA,
+  NET_F_GUEST_ANNOUNCE,
+  NET_F_MQ,
+  NET_F_CTRL_MAC_ADDR,
+  NET_S_LINK_UP,
+  NET_S_ANNOUNCE,
+} from './net-state';
+export {
+  NET_HDR_BYTES,
+  NET_HDR_FLAGS,
+  NET_HDR_GSO_TYPE,
+  NET_HDR_HDR_LEN,
+  NET_HDR_GSO_SIZE,
+  NET_HDR_CSUM_START,
+  NET_HDR_CSUM_OFFSET,
+  NET_HDR_NUM_BUFFERS,
+  NET_HDR_F_NEEDS_CSUM,
+  NET_HDR_F_DATA_VALID,
+  NET_GSO_NONE,
+  NET_GSO_TCPV4,
+  NET_GSO_UDP,
+  NET_GSO_TCPV6,
+  NET_GSO_ECN,
+} from './net-hdr';
+export { NET_SC_MAGIC, NET_SC_LAYOUT, NET_SC_BURST_LIMIT } from './scratch';
+export {
+  NET_CTRL_RX,
+  NET_CTRL_MAC,
+  NET_CTRL_VLAN,
+  NET_CTRL_ANNOUNCE,
+  NET_CTRL_MQ,
+  NET_CTRL_OK,
+  NET_CTRL_ERR,
+} from './ctrl-queue';
+export { NET_TSO_MAX_SEGS } from './output';
+export { NET_DUMP_BYTES, NET_DUMP_RECORDS } from './flow-dump';

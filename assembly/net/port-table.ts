@@ -2,7 +2,9 @@
 // Written by the control plane, read by the fast path on every packet; the fast path never
 // writes it. Per-port statistics are the fast path's and live in the switch state (switch-state.ts).
 //
-// Region 'NPRT' (layout 1):  +64 u32 maxPorts   +128 entry[maxPorts], 64 bytes each:
+// Region 'NPRT' (layout 1):  +64 u32 maxPorts  +68 u32 highWater (one past the highest port id
+// whose kind is not NONE, kept by the writer: the fast path looks no further)
+//   +128 entry[maxPorts], 64 bytes each:
 //   +0  u8 kind      NONE 0 | VNIC 1 (a virtio-net device's queues) | TUNNEL 2 (a VXLAN socket
 //                    worker's I/O rings) | TRUNK_SUB 3 (a VLAN sub-port of a VNIC port)
 //   +1  u8 flags     UP 1 (down: output is dropped and counted) | MIRROR 2 (every frame in or out
@@ -28,6 +30,7 @@
 export const NET_PT_MAGIC: u32 = 0x5452504e; // 'NPRT'
 export const NET_PT_LAYOUT: u32 = 1;
 export const NET_PT_MAX_PORTS: u32 = 64;
+export const NET_PT_HIGH_WATER: u32 = 68;
 export const NET_PT_ENTRIES: u32 = 128;
 export const NET_PT_ENTRY_BYTES: u32 = 64;
 /** Port ids are u16; 0xffff means "no port". */

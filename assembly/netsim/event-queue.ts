@@ -1,5 +1,6 @@
 // The simulator's event queue: a timing wheel for the near future with a binary heap behind it
-// (EVQ_WHEEL), or the binary heap alone (EVQ_HEAP, kept as the measured alternative).
+// (EVQ_WHEEL), or the binary heap alone (EVQ_HEAP: the reference the wheel is tested against,
+// and the bench's peer).
 //
 // Wheel: WHEEL_BUCKETS buckets of 2^WHEEL_SHIFT ps (256 ps), so it spans 8.4 µs — every packet
 // hop (serialization + 1 µs propagation) lands in it. A bucket is a singly linked list kept

@@ -4,10 +4,10 @@
 //
 // Queues are singly linked lists of packet records (index + 1; 0 = empty):
 //   PT_Q*_HEAD -> pkt.K_NEXT -> ... -> PT_Q*_TAIL
-// Each switch's buffer accounting follows the HPCC authors' simulator (reference §3.2): an
-// ingress port first fills its reserve, then the shared pool up to the dynamic threshold
-// (buffer - headroom - reserve - shared used) >> shift, then its headroom, and pauses its
-// upstream as soon as it uses headroom or reaches the threshold.
+// Each switch's buffer accounting follows the HPCC authors' simulator (docs/congestion-control.md,
+// "The simulator": Switches): an ingress port first fills its reserve, then the shared pool up to
+// the dynamic threshold (buffer - headroom - reserve - shared used) >> shift, then its headroom,
+// and pauses its upstream as soon as it uses headroom or reaches the threshold.
 import { H_QLEN, H_RATE, H_TS, H_TX_BYTES, INT_HOP_BYTES, INT_MAX_HOPS } from '../cc/layout';
 import * as C from './ctx';
 import { hostNextPacket } from './host';

@@ -1,6 +1,7 @@
 // sim_init's check of a state region written by the TS side: every area inside the region, every
 // index in range, every flow between two hosts. The event loop then trusts these indices
-// (STYLE convention 10: validate once at the boundary), which is what makes its raw loads safe.
+// (docs/design.md, convention 20: validate once into a context, then trust it), which is what makes
+// its raw loads safe.
 import { CC_FLOW_BYTES, CC_PARAMS_BYTES } from '../cc/layout';
 import { HDR_SIZE_BYTES } from '../common/header';
 import { evqBytes } from './event-queue';

@@ -6,7 +6,6 @@ import { Prng } from '../common/prng.js';
 import { Simulation } from '../netsim/simulation.js';
 import { fatTree, resolveTopology } from '../netsim/topology.js';
 import { loadCdf, poissonFlows, type SizeCdf } from '../netsim/workload.js';
-import { existsSync } from 'node:fs';
 import { packageRoot } from '../common/package-paths.js';
 import { join } from 'node:path';
 import type { BenchContext } from './lib/report.js';
@@ -20,7 +19,7 @@ import { TsLdcp } from './peers/ts-cc-ldcp.js';
  *                    (LDCP also through cc_acks: the same three arrays the TS peer reads)
  *   event-core       hold model on 20k pending events                  peer: a plain binary heap in TS
  *   simulator        WebSearch 30 % on a 128-host fat tree (k = 8) and on the HPCC 320-host fat tree
- *                    (when ../shared/data is there)                    peer: the same simulator on its
+ *                    (data/hpcc-fat-topology.txt)                      peer: the same simulator on its
  *                                                                      binary-heap queue
  * Figures are medians over ctx.runs runs.
  */
@@ -179,7 +178,7 @@ function eventCore(ctx: BenchContext): void {
 }
 
 function simulator(ctx: BenchContext): void {
-  const cdf = loadCdf(join(packageRoot(), 'test', 'fixtures', 'websearch-cdf.txt'));
+  const cdf = loadCdf(join(packageRoot(), 'data', 'websearch-cdf.txt'));
   simulatorOn(
     ctx,
     'fattree:8',
@@ -189,10 +188,11 @@ function simulator(ctx: BenchContext): void {
     ctx.quick ? ['hpcc'] : ['hpcc', 'ldcp', 'dcqcn'],
     ctx.runs,
   );
-  // The HPCC evaluation's own 320-host topology (shared/data), when it is there: HPCC only, its heaviest law.
-  const topo = join(packageRoot(), '..', 'shared', 'data', 'workloads', 'hpcc_fat_topology.txt');
-  if (!ctx.quick && existsSync(topo))
-    simulatorOn(ctx, 'hpcc320', compileNetwork(resolveTopology(topo)), cdf, 2, ['hpcc'], Math.min(ctx.runs, 3));
+  // The HPCC evaluation's own 320-host topology: HPCC only, its heaviest law.
+  if (!ctx.quick) {
+    const topo = resolveTopology(join(packageRoot(), 'data', 'hpcc-fat-topology.txt'));
+    simulatorOn(ctx, 'hpcc320', compileNetwork(topo), cdf, 2, ['hpcc'], Math.min(ctx.runs, 3));
+  }
 }
 
 function simulatorOn(

@@ -36,7 +36,8 @@ function reject(label: string, why: string, details: Record<string, unknown> = {
  *    that defines or imports anything else (kernels are self-contained: no host calls);
  *  - a start function (instantiation must have no side effects);
  *  - any non-empty data segment: instantiating it would write static data at a fixed absolute
- *    address of host memory, over whatever another module version keeps there (DESIGN.md);
+ *    address of host memory, over whatever another module version keeps there (docs/design.md,
+ *    "Kernel rules", rule 2; decision 1);
  *  - missing declaration exports, an unsupported ABI, a malformed name or an oversized table.
  * The host memory's page count is checked against the import's limits.
  */

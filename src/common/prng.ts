@@ -1,7 +1,7 @@
 /**
  * The project's seeded PRNG (xoshiro128**, seeded through splitmix32): the only source of
- * randomness for the simulator, generators, tests and benchmarks (STYLE convention 8). Same
- * seed, same sequence, on every platform. Never for secrets.
+ * randomness for the simulator, generators, tests and benchmarks (docs/design.md, convention 8).
+ * Same seed, same sequence, on every platform. Never for secrets.
  */
 export class Prng {
   private a: number;

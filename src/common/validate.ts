@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from './errors.js';
 
 /**
- * Boundary validation (STYLE convention 10): API options are parsed once with a zod schema; a
- * failure becomes QT_INVALID_ARGUMENT naming the field, what is accepted and what was given.
- * Inner code then trusts the parsed value.
+ * Boundary validation (docs/design.md, convention 10): API options are parsed once with a zod
+ * schema; a failure becomes QT_INVALID_ARGUMENT naming the field, what is accepted and what was
+ * given. Inner code then trusts the parsed value.
  */
 export function parseArgs<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
   const r = schema.safeParse(input);

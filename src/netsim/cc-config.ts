@@ -31,10 +31,11 @@ const MBPS = 1e6;
 const KB = 1000;
 
 /**
- * Defaults. Baselines follow the HPCC authors' run.py at 100 G (reference §2): DCQCN is their
- * `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures; `dcqcn-nowin` is the
- * rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`. LDCP-style follows
- * qingtian's specification (docs/congestion-control.md) with low RED thresholds and no PFC.
+ * Defaults. Baselines follow the HPCC authors' run.py at 100 G (docs/congestion-control.md,
+ * "The laws"): DCQCN is their `dcqcn_vwin` ("DCQCN+window", the variant of the paper's FCT figures;
+ * `dcqcn-nowin` is the rate-only `dcqcn`), HPCC `hp` with eta 0.95 and maxStage 0, DCTCP `dctcp`.
+ * LDCP-style follows qingtian's specification (docs/congestion-control.md) with low RED thresholds
+ * and no PFC.
  */
 export function ccSetup(name: CcName): CcSetup {
   switch (name) {

@@ -1,4 +1,7 @@
-/** Flow and fairness metrics: FCT slowdown as the HPCC evaluation defines it (reference §3.2). */
+/**
+ * Flow and fairness metrics: FCT slowdown as the HPCC evaluation defines it
+ * (docs/congestion-control.md, "The simulator": Outputs).
+ */
 
 export interface FlowResult {
   index: number;

@@ -5,7 +5,10 @@ import { SHORT_FLOW_BYTES } from './metrics.js';
 import type { AlgorithmResult, Scenario } from './scenario.js';
 import { slowdownSvg } from './slowdown-chart.js';
 
-/** The `summary.json` document (the issue's schema, plus the scenario and a few extra figures). */
+/**
+ * The `summary.json` document: the schema in docs/congestion-control.md, "Commands", plus the
+ * scenario and a few extra figures.
+ */
 export function summaryOf(s: Scenario, results: readonly AlgorithmResult[]): Record<string, unknown> {
   const algorithms: Record<string, unknown> = {};
   for (const r of results) {

@@ -86,8 +86,8 @@ export function meanSize(cdf: SizeCdf): number {
 
 /**
  * Poisson arrivals at every host with mean gap = mean size / (load * host rate), each to a
- * uniformly chosen other host — the HPCC evaluation's generator (reference §3.3). Load counts
- * payload bytes. Flows start in [0, untilPs).
+ * uniformly chosen other host — the HPCC evaluation's generator (docs/congestion-control.md,
+ * "The simulator": Traffic). Load counts payload bytes. Flows start in [0, untilPs).
  */
 export function poissonFlows(o: {
   hosts: number[];

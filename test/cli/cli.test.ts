@@ -62,7 +62,7 @@ describe('qingtian CLI', () => {
     );
   });
 
-  it('bench dif --json: every line follows the schema; targets carry the issue figures', () => {
+  it('bench dif --json: every line follows the schema; targets carry the declared figures of the suite', () => {
     const r = cli('bench', 'dif', '--json', '--quick', '--runs', '1');
     expect(r.status).toBe(0);
     const lines = r.stdout

@@ -9,7 +9,7 @@ const bin = join(packageRoot(), 'bin', 'qingtian.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
 const dir = mkdtempSync(join(tmpdir(), 'qt-sim-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const fixture = join(packageRoot(), 'test', 'fixtures', 'websearch-cdf.txt');
+const fixture = join(packageRoot(), 'data', 'websearch-cdf.txt');
 
 describe('qingtian sim', () => {
   it('writes summary.json in the documented schema, the CSVs and the chart', () => {

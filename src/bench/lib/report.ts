@@ -1,5 +1,6 @@
 /**
- * Benchmark output. With --json: one JSON object per line, the schema of DESIGN.md:
+ * Benchmark output. With --json: one JSON object per line, in the schema of docs/design.md,
+ * "Stable interfaces":
  *   {"suite","case","metric","value","unit","better":"higher"|"lower","peer":{"name","value"}?,"vs"?}
  * where vs = value / peer.value and the peer was measured in the same run. Without --json: a
  * table at the end. Progress goes to stderr either way, so stdout stays machine-readable.
@@ -16,7 +17,7 @@ export interface BenchLine {
 }
 
 export type Measurement = Omit<BenchLine, 'suite' | 'vs'> & {
-  /** The target, shown in the table (not part of the JSON schema). */
+  /** The suite's declared target, shown in the table (not part of the JSON schema). */
   target?: number;
 };
 

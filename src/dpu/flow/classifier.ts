@@ -16,9 +16,9 @@ export interface ClassifierOptions {
   /** Hash seed (u32). Default: a fixed value; pass a secret one where flooding matters. */
   seed?: number | undefined;
   /**
-   * TupleMerge collision limit: rules sharing one key in one table before a new table. Default
-   * 32 (with relaxStep 8: 1.2–1.8× the lookups of 16/16 on generated 10k-rule acl1 sets, level on
-   * acl1_1k; see the README's bench flow).
+   * TupleMerge collision limit: rules sharing one masked key in one table before a new table is
+   * made. Default 32 (with relaxStep 8): fewer tables to probe per lookup, at the price of longer
+   * chains.
    */
   collisionLimit?: number | undefined;
   /** Address lengths of new tables are rounded down to a multiple of this (1..32). Default 8. */

@@ -1,11 +1,11 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 /**
- * Kernel families that use 16-lane table lookups come in two builds (flavours.json next to
- * their source): the portable one (i8x16.swizzle) and "-rlx" (relaxed SIMD, whose
- * relaxed_swizzle is a bare PSHUFB; ~1.5x faster for erasure coding). Relaxed SIMD is standard
- * from Node 22 (V8 11.4+); on Node 20 it needs --experimental-wasm-relaxed-simd, which the
- * qingtian CLI turns on at startup (bin/qingtian.js).
+ * Kernel families that use 16-lane table lookups come in two builds (flavours.json next to their
+ * source): the portable one (i8x16.swizzle) and "-rlx" (relaxed SIMD, whose relaxed_swizzle is a
+ * bare PSHUFB, where the portable swizzle costs two more instructions per lookup, common/lut16.ts).
+ * Relaxed SIMD is standard from Node 22 (V8 11.4+); on Node 20 it needs
+ * --experimental-wasm-relaxed-simd, which the qingtian CLI turns on at startup (bin/qingtian.js).
  */
 export type SimdFlavour = 'portable' | 'relaxed';
 export type SimdChoice = 'auto' | SimdFlavour;

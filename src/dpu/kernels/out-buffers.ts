@@ -1,10 +1,8 @@
 import { Buffer } from 'node:buffer';
 
 /**
- * Result arrays for the copying forms of the kernel APIs. A zero-filled `new Uint8Array(n)` of
- * 64 KiB costs about 10 µs here (calloc, page faults, external-memory accounting), as much as
- * encoding 60 KiB, and a fresh 256 KiB allocation per call halved RS(10,4)/64 KiB encode
- * throughput (1.7 vs 3.3 GB/s, same run). Every byte of a result is written by the kernel before
+ * Result arrays for the copying forms of the kernel APIs. Zero-filling a fresh array costs about
+ * as much as the kernel work it holds, and every byte of a result is written by the kernel before
  * it is returned, so memory is taken uninitialised: results of up to 512 KiB a call are carved
  * from 4 MiB slabs, never handed out twice (as Node's Buffer pool does with 8 KiB); larger ones
  * get their own allocation. Results of one call share a backing buffer, and a result kept alive

@@ -38,7 +38,7 @@ export interface SwapReport {
   selfTestMs: number;
   /** From the first commit request to the last core's acknowledgement. */
   commitMs: number;
-  /** stage + self-test + commit (what the issue calls the whole swap). */
+  /** stage + self-test + commit: the whole swap (docs/hot-swap.md, "What a swap does"). */
   swapMs: number;
   /**
    * From the call to the last acknowledgement: verify, ending the previous swap's grace window if one

@@ -60,7 +60,8 @@ const OWNER = 'hot-swap';
 const ms = (t0: number): number => performance.now() - t0;
 
 /**
- * Replaces kernel module versions on live DPU cores (DESIGN.md "Hot swap"):
+ * Replaces kernel module versions on live DPU cores (docs/design.md, "Hot swap and its quiescent
+ * point"; the procedure in docs/hot-swap.md):
  *   verify  signature by a trusted key, the loader's kernel rules, the manager's checks
  *           (swap-checks.ts) — a refusal here changes nothing anywhere;
  *   stage   the new version in its own image slot and table region, instantiated on every core;

@@ -100,7 +100,7 @@ describe('LDCP-style law', () => {
       const wStar = (1 * (1 - F)) / (0.5 * F);
       const w = n / sum;
       expect(Math.abs(w - wStar) / wStar).toBeLessThan(0.05);
-      // and the closed form of the issue: F* = alpha/(alpha + beta W)
+      // and the equilibrium of docs/congestion-control.md ("The laws", LDCP-style): F* = alpha/(alpha + beta W)
       expect(Math.abs(1 / (1 + 0.5 * w) - F) / F).toBeLessThan(0.05);
     }
   });

@@ -1,6 +1,6 @@
 /**
  * Split-ring conformance (virtio 1.2 §2.7) and the bad-input list of
- * ../shared/reference/virtio.md, one test per id. Every test also checks that no byte outside
+ * docs/virtio-bad-input.md, one test per id. Every test also checks that no byte outside
  * the guest's RAM changed (guards with canaries on both sides). Policies: docs/virtio-policy.md.
  */
 import { describe, expect, it } from 'vitest';
