@@ -1,4 +1,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import {
+  NET_MIR_CAP_LEN,
+  NET_MIR_FRAME,
+  NET_MIR_FRAME_CAP,
+  NET_MIR_ORIG_LEN,
+  NET_MIR_TICK,
+  NET_RING_BELL,
+  NET_RING_CAPACITY,
+  NET_RING_HEAD,
+  NET_RING_RECORDS,
+  NET_RING_RECORD_BYTES,
+  NET_RING_TAIL,
+} from './net-layout.js';
 import { PcapWriter } from './pcap-writer.js';
 
 /**
@@ -12,33 +25,17 @@ export interface MirrorWorkerData {
   path: string;
   snaplen: number;
   epochNs: string;
-  c: MirrorLayout;
-}
-
-export interface MirrorLayout {
-  ringCapacity: number;
-  ringRecordBytes: number;
-  ringBell: number;
-  ringHead: number;
-  ringTail: number;
-  ringRecords: number;
-  tick: number;
-  origLen: number;
-  capLen: number;
-  frame: number;
-  frameCap: number;
 }
 
 async function main(d: MirrorWorkerData): Promise<void> {
-  const { c } = d;
   const i32 = new Int32Array(d.memory.buffer);
   const u8 = new Uint8Array(d.memory.buffer);
   const view = new DataView(d.memory.buffer);
-  const cap = view.getUint32(d.ring + c.ringCapacity, true);
-  const rb = view.getUint32(d.ring + c.ringRecordBytes, true);
-  const headIdx = (d.ring + c.ringHead) >> 2;
-  const tailIdx = (d.ring + c.ringTail) >> 2;
-  const bellIdx = (d.ring + c.ringBell) >> 2;
+  const cap = view.getUint32(d.ring + NET_RING_CAPACITY, true);
+  const rb = view.getUint32(d.ring + NET_RING_RECORD_BYTES, true);
+  const headIdx = (d.ring + NET_RING_HEAD) >> 2;
+  const tailIdx = (d.ring + NET_RING_TAIL) >> 2;
+  const bellIdx = (d.ring + NET_RING_BELL) >> 2;
   const epoch = BigInt(d.epochNs);
   const writer = await PcapWriter.open(d.path, d.snaplen);
   let running = true;
@@ -55,14 +52,11 @@ async function main(d: MirrorWorkerData): Promise<void> {
     let tail = i32[tailIdx]!; // only this side writes tail
     const head = Atomics.load(i32, headIdx);
     while (tail !== head) {
-      const rec = d.ring + c.ringRecords + (tail & (cap - 1)) * rb;
-      const capLen = Math.min(view.getUint32(rec + c.capLen, true), c.frameCap);
-      const tick = view.getUint32(rec + c.tick, true);
-      writer.append(
-        epoch + BigInt(tick) * 1_000_000n,
-        u8.subarray(rec + c.frame, rec + c.frame + capLen),
-        view.getUint32(rec + c.origLen, true),
-      );
+      const rec = d.ring + NET_RING_RECORDS + (tail & (cap - 1)) * rb;
+      const capLen = Math.min(view.getUint32(rec + NET_MIR_CAP_LEN, true), NET_MIR_FRAME_CAP);
+      const timeNs = epoch + BigInt(view.getUint32(rec + NET_MIR_TICK, true)) * 1_000_000n;
+      const frame = u8.subarray(rec + NET_MIR_FRAME, rec + NET_MIR_FRAME + capLen);
+      writer.append(timeNs, frame, view.getUint32(rec + NET_MIR_ORIG_LEN, true));
       tail = (tail + 1) | 0;
     }
     Atomics.store(i32, tailIdx, tail);

@@ -1,5 +1,23 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
+import {
+  NET_RING_BELL,
+  NET_RING_CAPACITY,
+  NET_RING_FULL,
+  NET_RING_HEAD,
+  NET_RING_RECORDS,
+  NET_RING_RECORD_BYTES,
+  NET_RING_TAIL,
+  NET_TIO_ADDR,
+  NET_TIO_CORE_DOORBELL,
+  NET_TIO_CORE_SLEEPING,
+  NET_TIO_LEN,
+  NET_TIO_PAYLOAD,
+  NET_TIO_PAYLOAD_CAP,
+  NET_TIO_PORT,
+  NET_TIO_RX_RING,
+  NET_TIO_TX_RING,
+} from './net-layout.js';
 
 /**
  * The VXLAN tunnel's socket worker (an I/O worker: it owns the UDP socket so that no DPU core ever
@@ -10,37 +28,16 @@ import { parentPort, workerData } from 'node:worker_threads';
  *                          doorbell and wake the core if it sleeps.
  *
  * Records: +0 IPv4 (network order), +4 u16 UDP port, +6 u16 payload length, +16 the payload (VXLAN
- * header and inner frame). Layout offsets arrive in workerData from the kernel's exports.
+ * header and inner frame).
  */
 export interface TunnelWorkerData {
   memory: WebAssembly.Memory;
   /** The tunnel I/O region. */
   tio: number;
-  /** Worker-side counters (TunnelSocket's STAT_* indexes). */
+  /** Worker-side counters (the STAT_* indexes). */
   stats: SharedArrayBuffer;
   address: string;
   port: number;
-  c: TunnelLayout;
-}
-
-/** The offsets the worker needs, read from the `net` kernel's exports by the main thread. */
-export interface TunnelLayout {
-  txRing: number;
-  rxRing: number;
-  coreDoorbell: number;
-  coreSleeping: number;
-  recAddr: number;
-  recPort: number;
-  recLen: number;
-  recPayload: number;
-  payloadCap: number;
-  ringCapacity: number;
-  ringRecordBytes: number;
-  ringBell: number;
-  ringFull: number;
-  ringHead: number;
-  ringTail: number;
-  ringRecords: number;
 }
 
 export const STAT_TX_SENT = 0;
@@ -57,7 +54,6 @@ interface Ring {
 }
 
 function main(d: TunnelWorkerData): void {
-  const { c } = d;
   const i32 = new Int32Array(d.memory.buffer);
   const u8 = new Uint8Array(d.memory.buffer);
   const view = new DataView(d.memory.buffer);
@@ -66,57 +62,56 @@ function main(d: TunnelWorkerData): void {
     const base = view.getUint32(d.tio + at, true);
     return {
       base,
-      capacity: view.getUint32(base + c.ringCapacity, true),
-      recordBytes: view.getUint32(base + c.ringRecordBytes, true),
+      capacity: view.getUint32(base + NET_RING_CAPACITY, true),
+      recordBytes: view.getUint32(base + NET_RING_RECORD_BYTES, true),
     };
   };
-  const tx = ring(c.txRing);
-  const rx = ring(c.rxRing);
+  const tx = ring(NET_TIO_TX_RING);
+  const rx = ring(NET_TIO_RX_RING);
   const bump = (i: number): void => void Atomics.add(stats, i, 1n);
   let running = true;
 
   const socket: Socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
   socket.on('error', (e) => parentPort!.postMessage({ kind: 'error', message: e.message }));
   socket.on('message', (msg, rinfo) => {
-    if (msg.length > c.payloadCap) return bump(STAT_RX_TOO_BIG);
-    const head = i32[(rx.base + c.ringHead) >> 2]!; // only this side writes head
-    const tail = Atomics.load(i32, (rx.base + c.ringTail) >> 2);
+    if (msg.length > NET_TIO_PAYLOAD_CAP) return bump(STAT_RX_TOO_BIG);
+    const head = i32[(rx.base + NET_RING_HEAD) >> 2]!; // only this side writes head
+    const tail = Atomics.load(i32, (rx.base + NET_RING_TAIL) >> 2);
     if (((head - tail) | 0) >= rx.capacity) {
-      view.setBigUint64(rx.base + c.ringFull, view.getBigUint64(rx.base + c.ringFull, true) + 1n, true);
+      view.setBigUint64(rx.base + NET_RING_FULL, view.getBigUint64(rx.base + NET_RING_FULL, true) + 1n, true);
       return bump(STAT_RX_FULL);
     }
-    const rec = rx.base + c.ringRecords + (head & (rx.capacity - 1)) * rx.recordBytes;
-    const [a = 0, b = 0, e = 0, f = 0] = rinfo.address.split('.').map(Number);
-    u8[rec + c.recAddr] = a;
-    u8[rec + c.recAddr + 1] = b;
-    u8[rec + c.recAddr + 2] = e;
-    u8[rec + c.recAddr + 3] = f;
-    view.setUint16(rec + c.recPort, rinfo.port, true);
-    view.setUint16(rec + c.recLen, msg.length, true);
-    u8.fill(0, rec + c.recLen + 2, rec + c.recPayload);
-    u8.set(msg, rec + c.recPayload);
+    const rec = rx.base + NET_RING_RECORDS + (head & (rx.capacity - 1)) * rx.recordBytes;
+    const octets = rinfo.address.split('.').map(Number);
+    for (let i = 0; i < 4; i++) u8[rec + NET_TIO_ADDR + i] = octets[i] ?? 0;
+    view.setUint16(rec + NET_TIO_PORT, rinfo.port, true);
+    view.setUint16(rec + NET_TIO_LEN, msg.length, true);
+    u8.fill(0, rec + NET_TIO_LEN + 2, rec + NET_TIO_PAYLOAD);
+    u8.set(msg, rec + NET_TIO_PAYLOAD);
     // Publish the record, then ring: the core reads head after its doorbell moved.
-    Atomics.store(i32, (rx.base + c.ringHead) >> 2, (head + 1) | 0);
+    Atomics.store(i32, (rx.base + NET_RING_HEAD) >> 2, (head + 1) | 0);
     bump(STAT_RX_RECEIVED);
-    const bell = view.getUint32(d.tio + c.coreDoorbell, true);
-    const sleeping = view.getUint32(d.tio + c.coreSleeping, true);
-    if (bell !== 0) Atomics.add(i32, bell >> 2, 1);
-    if (bell !== 0 && sleeping !== 0 && Atomics.load(i32, sleeping >> 2) !== 0) Atomics.notify(i32, bell >> 2);
+    const bell = view.getUint32(d.tio + NET_TIO_CORE_DOORBELL, true);
+    if (bell === 0) return;
+    Atomics.add(i32, bell >> 2, 1);
+    const sleeping = view.getUint32(d.tio + NET_TIO_CORE_SLEEPING, true);
+    if (sleeping !== 0 && Atomics.load(i32, sleeping >> 2) !== 0) Atomics.notify(i32, bell >> 2);
   });
 
   const drainTx = (): void => {
-    const headIdx = (tx.base + c.ringHead) >> 2;
-    const tailIdx = (tx.base + c.ringTail) >> 2;
+    const headIdx = (tx.base + NET_RING_HEAD) >> 2;
+    const tailIdx = (tx.base + NET_RING_TAIL) >> 2;
     let tail = i32[tailIdx]!; // only this side writes tail
     const head = Atomics.load(i32, headIdx);
     while (tail !== head) {
-      const rec = tx.base + c.ringRecords + (tail & (tx.capacity - 1)) * tx.recordBytes;
-      const len = view.getUint16(rec + c.recLen, true);
-      const port = view.getUint16(rec + c.recPort, true);
-      const addr = `${u8[rec + c.recAddr]}.${u8[rec + c.recAddr + 1]}.${u8[rec + c.recAddr + 2]}.${u8[rec + c.recAddr + 3]}`;
-      if (len <= c.payloadCap && port !== 0) {
+      const rec = tx.base + NET_RING_RECORDS + (tail & (tx.capacity - 1)) * tx.recordBytes;
+      const len = view.getUint16(rec + NET_TIO_LEN, true);
+      const port = view.getUint16(rec + NET_TIO_PORT, true);
+      const a = rec + NET_TIO_ADDR;
+      const addr = `${u8[a]}.${u8[a + 1]}.${u8[a + 2]}.${u8[a + 3]}`;
+      if (len <= NET_TIO_PAYLOAD_CAP && port !== 0) {
         // A copy: the slot is released below, before the datagram leaves.
-        const payload = Buffer.from(u8.slice(rec + c.recPayload, rec + c.recPayload + len));
+        const payload = Buffer.from(u8.slice(rec + NET_TIO_PAYLOAD, rec + NET_TIO_PAYLOAD + len));
         socket.send(payload, port, addr, (err) => bump(err ? STAT_TX_ERRORS : STAT_TX_SENT));
       } else bump(STAT_TX_ERRORS);
       tail = (tail + 1) | 0;
@@ -125,7 +120,7 @@ function main(d: TunnelWorkerData): void {
   };
 
   const txLoop = async (): Promise<void> => {
-    const bellIdx = (tx.base + c.ringBell) >> 2;
+    const bellIdx = (tx.base + NET_RING_BELL) >> 2;
     while (running) {
       // Read the bell before draining: a record published after the drain also moved the bell,
       // so the wait below returns at once instead of sleeping on it.
@@ -139,8 +134,8 @@ function main(d: TunnelWorkerData): void {
   parentPort!.on('message', (m: { kind: string }) => {
     if (m.kind !== 'stop') return;
     running = false;
-    Atomics.add(i32, (tx.base + c.ringBell) >> 2, 1);
-    Atomics.notify(i32, (tx.base + c.ringBell) >> 2);
+    Atomics.add(i32, (tx.base + NET_RING_BELL) >> 2, 1);
+    Atomics.notify(i32, (tx.base + NET_RING_BELL) >> 2);
     socket.close(() => parentPort!.close());
   });
 

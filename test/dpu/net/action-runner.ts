@@ -16,7 +16,7 @@ export interface Output {
  * copy each OUTPUT sends, DROP stops, CHECK_L2 stops on a mismatch (the fast path would upcall).
  */
 export function runActions(frame: Uint8Array, actions: readonly FlowAction[]): Output[] | 'l2-mismatch' | 'dropped' {
-  let f = frame.slice();
+  let f: Uint8Array = frame.slice();
   let encap: { vni: number; dstIp: number; udpPort: number } | undefined;
   const out: Output[] = [];
   for (const a of actions) {

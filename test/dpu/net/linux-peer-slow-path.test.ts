@@ -5,6 +5,7 @@ import { buildEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../../src/dpu/n
 import { buildIcmpEcho, buildIpv4, buildUdp, parseIpv4 } from '../../../src/dpu/net/ipv4.js';
 import { formatMac } from '../../../src/dpu/net/mac-address.js';
 import { SlowPath } from '../../../src/dpu/net/slow-path.js';
+import { TunnelIo } from '../../../src/dpu/net/tunnel-io.js';
 import { TunnelSocket } from '../../../src/dpu/net/tunnel-socket.js';
 import { VpcModel } from '../../../src/dpu/net/vpc-model.js';
 import type { Port } from '../../../src/dpu/net/vpc-resources.js';
@@ -55,7 +56,9 @@ describe.skipIf(why !== null)('Linux host in a network namespace, through the sl
   it("Linux resolves, pings and exchanges UDP with an address behind qingtian's VXLAN tunnel", async () => {
     const peer = LinuxPeer.create();
     cleanup.push(() => peer.destroy());
-    const socket = await TunnelSocket.open({ runtime: rt, address: peer.hostAddress, port: 0, name: 'interop' });
+    const tio = new TunnelIo(rt.memory, 'interop', 'test');
+    cleanup.push(() => tio.free());
+    const socket = await TunnelSocket.open(rt.memory, tio, peer.hostAddress, 0);
     cleanup.push(() => socket.close());
     const model = new VpcModel({ seed: 9 });
     cleanup.push(() => model.dispose());

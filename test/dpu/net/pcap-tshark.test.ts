@@ -2,11 +2,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SpscRing } from '../../../src/dpu/core/spsc-ring.js';
 import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import { defaultRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { buildEthernet, ETHERTYPE_IPV4 } from '../../../src/dpu/net/ethernet.js';
 import { buildIpv4, buildUdp } from '../../../src/dpu/net/ipv4.js';
+import {
+  NET_MIR_CAP_LEN,
+  NET_MIR_FRAME,
+  NET_MIR_FRAME_CAP,
+  NET_MIR_ORIG_LEN,
+  NET_MIR_TICK,
+} from '../../../src/dpu/net/net-layout.js';
 import { PcapMirror } from '../../../src/dpu/net/pcap-mirror.js';
 import { readPcap } from '../../../src/dpu/net/pcap-format.js';
 import { PcapWriter } from '../../../src/dpu/net/pcap-writer.js';
@@ -20,7 +26,6 @@ const dir = mkdtempSync(join(tmpdir(), 'qt-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const rt = defaultRuntime();
-const k = rt.kernel('net');
 const A = 0x020000000a0a;
 const B = 0x020000000b0b;
 
@@ -36,20 +41,14 @@ function tshark(file: string, fields: string[], extra: string[] = []): string[][
 describe('pcap mirror', () => {
   it('writes what the fast path copies into its ring, in order, with tick timestamps', async () => {
     const path = join(dir, 'mirror.pcap');
-    const m = await PcapMirror.open({
-      runtime: rt,
+    const m = await PcapMirror.open(rt.memory, {
       path,
       epochNs: 1_700_000_000_000_000_000n,
       name: 'p1',
       ringCapacity: 16,
       snaplen: 1500,
     });
-    const ring = new SpscRing(
-      rt.memory.i32,
-      m.ring.base + k.constant('NET_RING_SPSC'),
-      16,
-      k.constant('NET_MIR_RECORD_BYTES'),
-    );
+    const ring = m.ring.spsc;
     const frames = [
       ipFrame({ srcMac: A, dstMac: B, src: '198.19.0.10', dst: '198.19.0.20', proto: 'icmp', id: 0x4242 }),
       ipFrame({
@@ -68,16 +67,14 @@ describe('pcap mirror', () => {
       ring.push((w) => {
         const at = w * 4;
         const v = rt.memory.view;
-        const cap = Math.min(f.length, k.constant('NET_MIR_FRAME_CAP'));
-        v.setUint32(at + k.constant('NET_MIR_TICK'), 1000 + i, true);
-        v.setUint32(at + k.constant('NET_MIR_ORIG_LEN'), f.length, true);
-        v.setUint32(at + k.constant('NET_MIR_CAP_LEN'), cap, true);
-        rt.memory.u8.set(f.subarray(0, cap), at + k.constant('NET_MIR_FRAME'));
+        const cap = Math.min(f.length, NET_MIR_FRAME_CAP);
+        v.setUint32(at + NET_MIR_TICK, 1000 + i, true);
+        v.setUint32(at + NET_MIR_ORIG_LEN, f.length, true);
+        v.setUint32(at + NET_MIR_CAP_LEN, cap, true);
+        rt.memory.u8.set(f.subarray(0, cap), at + NET_MIR_FRAME);
       });
     });
-    const bell = (m.ring.base + k.constant('NET_RING_BELL')) >> 2;
-    Atomics.add(rt.memory.i32, bell, 1);
-    Atomics.notify(rt.memory.i32, bell);
+    m.ring.ringBell();
     await m.whenWritten(4);
     await m.close();
     const file = readPcap(new Uint8Array(readFileSync(path)));

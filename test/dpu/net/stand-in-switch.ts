@@ -1,4 +1,4 @@
-import { SpscRing } from '../../../src/dpu/core/spsc-ring.js';
+import { type SpscRing } from '../../../src/dpu/core/spsc-ring.js';
 import { formatIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import type { KernelRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import type { Downcall, FlowAction } from '../../../src/dpu/net/flow-actions.js';
@@ -26,18 +26,8 @@ export class StandInSwitch {
     private readonly tunnel: { id: number; socket: TunnelSocket },
     private readonly ports: Map<number, (frame: Uint8Array) => void>,
   ) {
-    const k = rt.kernel('net');
-    const ring = (r: { base: number }): SpscRing => {
-      const v = rt.memory.view;
-      return new SpscRing(
-        rt.memory.i32,
-        r.base + k.constant('NET_RING_SPSC'),
-        v.getUint32(r.base + k.constant('NET_RING_CAPACITY'), true),
-        v.getUint32(r.base + k.constant('NET_RING_RECORD_BYTES'), true),
-      );
-    };
-    this.rx = ring(tunnel.socket.rxRing);
-    this.tx = ring(tunnel.socket.txRing);
+    this.rx = tunnel.socket.tio.rx.spsc;
+    this.tx = tunnel.socket.tio.tx.spsc;
   }
 
   /** A frame a local port sends into the switch. */
@@ -98,9 +88,7 @@ export class StandInSwitch {
           this.rt.memory.u8.set(payload, at + 16);
         });
         if (!ok) throw new Error(`stand-in: TX ring full sending to ${formatIPv4(dstIp)}`);
-        const bell = (this.tunnel.socket.txRing.base + this.rt.kernel('net').constant('NET_RING_BELL')) >> 2;
-        Atomics.add(this.rt.memory.i32, bell, 1);
-        Atomics.notify(this.rt.memory.i32, bell);
+        this.tunnel.socket.tio.tx.ringBell();
       } else this.ports.get(o.port)?.(o.frame);
     }
   }

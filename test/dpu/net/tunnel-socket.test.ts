@@ -2,35 +2,38 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../../src/common/errors.js';
-import { SpscRing } from '../../../src/dpu/core/spsc-ring.js';
 import type { HostMemory } from '../../../src/memory/host-memory.js';
 import { defaultRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
+import { NET_TIO_CORE_DOORBELL, NET_TIO_CORE_SLEEPING } from '../../../src/dpu/net/net-layout.js';
+import { TunnelIo } from '../../../src/dpu/net/tunnel-io.js';
 import { TunnelSocket } from '../../../src/dpu/net/tunnel-socket.js';
 import { decodeVxlan, encodeVxlan } from '../../../src/dpu/net/vxlan-codec.js';
 
 const rt = defaultRuntime();
-const k = rt.kernel('net');
 const open: TunnelSocket[] = [];
+const tios: TunnelIo[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
+  for (const t of tios.splice(0)) t.free();
 });
 
-function spsc(region: { base: number }): SpscRing {
-  const v = rt.memory.view;
-  const cap = v.getUint32(region.base + k.constant('NET_RING_CAPACITY'), true);
-  const rb = v.getUint32(region.base + k.constant('NET_RING_RECORD_BYTES'), true);
-  return new SpscRing(rt.memory.i32, region.base + k.constant('NET_RING_SPSC'), cap, rb);
+function tunnelIo(name: string, records = 256): TunnelIo {
+  const t = new TunnelIo(rt.memory, `test:${name}`, 'test', records);
+  tios.push(t);
+  return t;
 }
 
 describe('VXLAN tunnel socket worker', () => {
   it('sends what the core queues and queues what arrives, ringing the core', async () => {
-    const t = await TunnelSocket.open({ runtime: rt, address: '127.0.0.1', port: 0, name: 'test', ringCapacity: 8 });
+    const tio = tunnelIo('io', 8);
+    const t = await TunnelSocket.open(rt.memory, tio, '127.0.0.1', 0);
     open.push(t);
     expect(t.port).toBeGreaterThan(0);
     const words = rt.memory.alloc({ name: 'test:core-words', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
     const doorbell = words.base;
     const sleeping = words.base + 64;
-    t.setCore(doorbell, sleeping);
+    rt.memory.view.setUint32(tio.base + NET_TIO_CORE_DOORBELL, doorbell, true);
+    rt.memory.view.setUint32(tio.base + NET_TIO_CORE_SLEEPING, sleeping, true);
     const peer = createSocket('udp4');
     peer.bind(0, '127.0.0.1');
     await once(peer, 'listening');
@@ -40,7 +43,7 @@ describe('VXLAN tunnel socket worker', () => {
     const inner = new Uint8Array(60).map((_, i) => i);
     const payload = encodeVxlan(77, inner);
     const u8 = rt.memory.u8;
-    const tx = spsc(t.txRing);
+    const tx = tio.tx.spsc;
     expect(
       tx.push((w) => {
         const at = w * 4;
@@ -50,9 +53,7 @@ describe('VXLAN tunnel socket worker', () => {
         u8.set(payload, at + 16);
       }),
     ).toBe(true);
-    const bell = (t.txRing.base + k.constant('NET_RING_BELL')) >> 2;
-    Atomics.add(rt.memory.i32, bell, 1);
-    Atomics.notify(rt.memory.i32, bell);
+    tio.tx.ringBell();
     const [msg, rinfo] = (await once(peer, 'message')) as [Buffer, { port: number }];
     expect(rinfo.port).toBe(t.port);
     const d = decodeVxlan(new Uint8Array(msg));
@@ -63,7 +64,7 @@ describe('VXLAN tunnel socket worker', () => {
     Atomics.store(rt.memory.i32, sleeping >> 2, 1);
     const before = Atomics.load(rt.memory.i32, doorbell >> 2);
     peer.send(encodeVxlan(9, inner), t.port, '127.0.0.1');
-    const rx = spsc(t.rxRing);
+    const rx = tio.rx.spsc;
     const t0 = Date.now();
     while (!rx.hasData() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
     let got: { addr: number[]; port: number; len: number; payload: Uint8Array } | undefined;
@@ -93,17 +94,16 @@ describe('VXLAN tunnel socket worker', () => {
     rt.memory.free(words, 'test');
   });
 
-  it('refuses a port already bound, freeing what it allocated', async () => {
-    const t = await TunnelSocket.open({ runtime: rt, address: '127.0.0.1', port: 0, name: 'a' });
+  it('refuses a port already bound, leaving nothing behind', async () => {
+    const t = await TunnelSocket.open(rt.memory, tunnelIo('a'), '127.0.0.1', 0);
     open.push(t);
+    const other = tunnelIo('b');
     const used = (): [number, number] => {
       const st = (rt.memory as HostMemory).stats();
       return [st.usedBytes, st.regionCount];
     };
     const before = used();
-    const err = await TunnelSocket.open({ runtime: rt, address: '127.0.0.1', port: t.port, name: 'b' }).catch(
-      (e: unknown) => e,
-    );
+    const err = await TunnelSocket.open(rt.memory, other, '127.0.0.1', t.port).catch((e: unknown) => e);
     expect(isQingtianError(err)).toBe(true);
     expect((err as Error).message).toMatch(new RegExp(`tunnel: cannot bind UDP 127\\.0\\.0\\.1:${t.port}`));
     expect(used()).toEqual(before);
