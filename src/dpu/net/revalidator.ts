@@ -40,7 +40,7 @@ export class Revalidator {
     const out: Downcall[] = [];
     switch (c.kind) {
       case 'port-added':
-        out.push({ op: 'flush-cookie', cookie: 0, mask: 0xffff });
+        if (this.slow.takeDropsToNowhere()) out.push({ op: 'flush-cookie', cookie: 0, mask: 0xffff });
         this.regroup([c.port], out);
         break;
       case 'port-removed':

@@ -81,6 +81,20 @@ export class SlowPath {
     return { counters: { ...this.counters }, drops: { ...this.drops }, connections: this.conntrack.size };
   }
 
+  /**
+   * Whether drop flows that went nowhere (no egress: unknown destination, no route) were cached
+   * since the last call; forgets them. A new port may be the destination they lacked.
+   */
+  takeDropsToNowhere(): boolean {
+    let any = false;
+    for (const c of this.dropCookies) {
+      if ((c & 0xffff) !== 0) continue;
+      this.dropCookies.delete(c);
+      any = true;
+    }
+    return any;
+  }
+
   /** Counts one model change the revalidator handled. */
   countRevalidation(): void {
     this.counters.revalidations++;
