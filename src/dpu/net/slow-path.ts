@@ -359,15 +359,11 @@ export class SlowPath {
     ];
   }
 
+  /**
+   * Installs the flow and re-injects the packet. A CHECK_L2 mismatch installs too: the new list
+   * replaces the flow whose MACs did not match (the key has no MACs; the list checks them).
+   */
   private install(pkt: MissedPacket, actions: FlowAction[], cookie: number, out: Downcall[]): void {
-    // A CHECK_L2 mismatch means a flow for this key exists with other MACs: answer this packet only.
-    if (pkt.reason === 'l2-mismatch') {
-      if (!pkt.truncated) {
-        this.counters.reinjected++;
-        out.push({ op: 'reinject', seq: pkt.seq, port: pkt.port, actions, frame: pkt.frame, cookie });
-      }
-      return;
-    }
     this.counters.installed++;
     if (pkt.truncated) {
       this.counters.truncated++;
@@ -378,7 +374,11 @@ export class SlowPath {
     out.push({ op: 'install-reinject', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie, frame: pkt.frame });
   }
 
-  /** Counts a drop; installs a drop flow when the key alone decides it (install = true). */
+  /**
+   * Counts a drop; installs a drop flow when the key and the frame's MACs decide it (install =
+   * true). The list checks the MACs first, so a frame of the same key to another MAC (to the
+   * router instead of a port, say) comes back up instead of being dropped for the other's reason.
+   */
   private drop(
     pkt: MissedPacket,
     reason: DropReason,
@@ -388,18 +388,14 @@ export class SlowPath {
     cookie?: number,
   ): undefined {
     this.drops[reason]++;
-    if (install && pkt.reason === 'miss') {
+    if (install && pkt.reason !== 'action') {
       const c = cookie ?? flowCookie(zone < 0x10000 ? zone : 0, 0);
+      const eth = parseEthernet(pkt.frame);
+      const actions: FlowAction[] = eth ? [{ op: 'check-l2', src: eth.src, dst: eth.dst }] : [];
+      actions.push({ op: 'drop', reason });
       this.dropCookies.add(c);
       this.counters.installed++;
-      out.push({
-        op: 'install',
-        seq: pkt.seq,
-        port: pkt.port,
-        key: pkt.key,
-        actions: [{ op: 'drop', reason }],
-        cookie: c,
-      });
+      out.push({ op: 'install', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie: c });
     }
     return undefined;
   }

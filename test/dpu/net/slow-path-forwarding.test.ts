@@ -102,11 +102,24 @@ describe('slow path: switching and routing', () => {
       missed(a.id, from(a, { ip: b.ip, mac: 0xffffffffffff })),
       missed(a.id, from(a, { ip: a.ip, mac: router() })),
     ]);
+    // Each drop flow checks the MACs first: the same key to another MAC comes back up.
     expect(d.map((x) => (x.op === 'install' ? x.actions : x.op))).toEqual([
-      [{ op: 'drop', reason: 'unknown-destination' }],
-      [{ op: 'drop', reason: 'unknown-destination' }],
-      [{ op: 'drop', reason: 'unknown-destination' }],
-      [{ op: 'drop', reason: 'hairpin' }],
+      [
+        { op: 'check-l2', src: a.mac, dst: c.mac },
+        { op: 'drop', reason: 'unknown-destination' },
+      ],
+      [
+        { op: 'check-l2', src: a.mac, dst: 0x02000000abcd },
+        { op: 'drop', reason: 'unknown-destination' },
+      ],
+      [
+        { op: 'check-l2', src: a.mac, dst: 0xffffffffffff },
+        { op: 'drop', reason: 'unknown-destination' },
+      ],
+      [
+        { op: 'check-l2', src: a.mac, dst: router() },
+        { op: 'drop', reason: 'hairpin' },
+      ],
     ]);
   });
 
@@ -117,7 +130,7 @@ describe('slow path: switching and routing', () => {
       missed(a.id, from(a, { ip: parseIPv4('10.1.1.1'), mac: router() })),
       missed(a.id, from(a, { ip: parseIPv4('198.19.2.99'), mac: router() })),
     ]);
-    expect(d.map((x) => (x.op === 'install' ? x.actions[0] : x.op))).toEqual([
+    expect(d.map((x) => (x.op === 'install' ? x.actions.at(-1) : x.op))).toEqual([
       { op: 'drop', reason: 'blackhole' },
       { op: 'drop', reason: 'no-route' },
       { op: 'drop', reason: 'unknown-destination' },
@@ -136,19 +149,19 @@ describe('slow path: switching and routing', () => {
     v6[12] = 0x86;
     v6[13] = 0xdd;
     const d = slow.handle([missed(a.id, v6), missed(a.id, new Uint8Array(10)), missed(999, from(a, b))]);
-    expect(d.map((x) => (x.op === 'install' ? x.actions[0] : x.op))).toEqual([
+    expect(d.map((x) => (x.op === 'install' ? x.actions.at(-1) : x.op))).toEqual([
       { op: 'drop', reason: 'unsupported-ethertype' },
       { op: 'drop', reason: 'unknown-port' },
     ]);
     expect(slow.stats().drops['unsupported-ethertype']).toBe(2);
   });
 
-  it('answers a CHECK_L2 mismatch by re-injecting only, and installs without re-injecting a truncated frame', () => {
+  it('replaces the flow on a CHECK_L2 mismatch, and installs without re-injecting a truncated frame', () => {
     const d = slow.handle([
       missed(a.id, from(a, { ip: c.ip, mac: router() }), { reason: 'l2-mismatch' }),
       missed(a.id, from(a, b), { truncated: true }),
     ]);
-    expect(d.map((x) => x.op)).toEqual(['reinject', 'install']);
-    expect(slow.stats().counters).toMatchObject({ installed: 1, reinjected: 1, truncated: 1 });
+    expect(d.map((x) => x.op)).toEqual(['install-reinject', 'install']);
+    expect(slow.stats().counters).toMatchObject({ installed: 2, reinjected: 1, truncated: 1 });
   });
 });
