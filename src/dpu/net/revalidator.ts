@@ -41,7 +41,8 @@ export class Revalidator {
     switch (c.kind) {
       case 'port-added':
         if (this.slow.takeDropsToNowhere()) out.push({ op: 'flush-cookie', cookie: 0, mask: 0xffff });
-        this.regroup([c.port], out);
+        // A new port has no flows of its own yet: nothing to flush for it.
+        this.regroup([c.port], out, false);
         break;
       case 'port-removed':
         this.slow.groups.unsync(c.port);
@@ -65,7 +66,7 @@ export class Revalidator {
     if (out.length > 0) this.send(out);
   }
 
-  private regroup(ports: Port[], out: Downcall[]): void {
+  private regroup(ports: Port[], out: Downcall[], flush = true): void {
     const ids = new Set(ports.map((p) => p.id));
     let failure: Error | undefined;
     for (const p of ports) {
@@ -74,7 +75,7 @@ export class Revalidator {
       } catch (e) {
         failure ??= e instanceof Error ? e : new Error(String(e));
       }
-      out.push(...flushPort(p));
+      if (flush) out.push(...flushPort(p));
     }
     const touched = this.slow.conntrack.entries().filter((e) => ids.has(e.origZone) || ids.has(e.replyZone));
     const queries: SgQuery[] = [];
