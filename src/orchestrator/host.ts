@@ -6,6 +6,7 @@ import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
+import { Network, parseNetworkOptions, type NetworkOptions } from '../dpu/net/network.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 
@@ -14,6 +15,8 @@ export interface HostOptions {
   dpu?: DpuOptions | undefined;
   /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
+  /** Options of `host.network` (switch size, flow aging, conntrack timeouts, its core). */
+  network?: NetworkOptions | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -35,12 +38,14 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
+  private net: Network | null = null;
 
   private constructor(
     readonly memory: HostMemory,
     readonly kernels: KernelLoader,
     readonly dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
+    private readonly networkOptions: NetworkOptions | undefined,
   ) {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
@@ -54,20 +59,42 @@ export class Host {
           memory: z.unknown().optional(),
           dpu: z.unknown().optional(),
           trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
+          network: z.unknown().optional(),
         })
         .optional(),
       options,
       'Host options',
     );
+    const networkOptions = parseNetworkOptions(o?.network);
     const memory = new HostMemory(o?.memory as HostMemoryOptions | undefined);
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
     try {
-      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[]);
+      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[], networkOptions);
     } catch (e) {
       await dpu.close();
       throw e;
     }
+  }
+
+  /**
+   * The network: VPCs, subnets, ports, routes, security groups, tunnels, mirrors, and the vSwitch
+   * on a DPU core that forwards between guests. Created on first use; the switch and its workers
+   * start when something is first attached.
+   */
+  get network(): Network {
+    this.assertUp();
+    this.net ??= new Network(
+      {
+        runtime: this.runtime,
+        cores: this.dpu.cores,
+        loadNetKernel: async () => {
+          await this.loadKernel('net');
+        },
+      },
+      this.networkOptions,
+    );
+    return this.net;
   }
 
   /**
@@ -138,6 +165,7 @@ export class Host {
   async shutdown(): Promise<void> {
     if (this.down) return;
     this.down = true;
+    await this.net?.close();
     this.swaps.close();
     await this.dpu.close();
   }

@@ -44,11 +44,16 @@ export class VpcModel {
   private readonly listeners: ((c: ModelChange) => void)[] = [];
   private nextId = { vpc: 1, subnet: 1, port: 1, group: 1, rule: 1, host: 1 };
 
+  /** Largest port id: ports and tunnels are numbered 1..maxPortId (the switch's port table size - 1). */
+  readonly maxPortId: number;
+
   constructor(options: {
     runtime?: KernelRuntime | undefined;
     seed?: number | undefined;
     maxRouteGroups?: number | undefined;
+    maxPortId?: number | undefined;
   }) {
+    this.maxPortId = Math.min(options.maxPortId ?? MAX_PORT_ID, MAX_PORT_ID);
     this.routes = new VpcRoutes({ runtime: options.runtime, maxGroups: options.maxRouteGroups });
     this.prng = new Prng(options.seed ?? 0x9e7c_0a1e);
   }
@@ -415,7 +420,7 @@ export class VpcModel {
   /** The datapath port id the next port or tunnel gets (ports and tunnels share one id space). */
   private peekPortId(): number {
     const id = this.freePortIds.at(-1) ?? this.nextId.port;
-    if (id > MAX_PORT_ID) throw full('ports and tunnels', MAX_PORT_ID);
+    if (id > this.maxPortId) throw full('ports and tunnels', this.maxPortId);
     return id;
   }
 
