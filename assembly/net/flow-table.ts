@@ -186,7 +186,7 @@ export function flowHousekeeping(sw: usize, sc: usize, now: u32): u32 {
   let removed: u32 = 0;
   const maxIdle = load<u32>(sw, NET_SW_MAX_IDLE);
   if (maxIdle != 0 && budget != 0) {
-    let cur = load<u32>(sc, NET_SC_AGE_CURSOR) % nb;
+    const cur = load<u32>(sc, NET_SC_AGE_CURSOR) % nb;
     const n = walk(fc, fr, nb, cur, budget, now, maxIdle, NET_FLUSH_NONE, 0);
     store<u32>(sc, (cur + budget) % nb, NET_SC_AGE_CURSOR);
     swStat(sw, NET_SW_STAT_AGED, n);

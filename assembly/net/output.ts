@@ -14,7 +14,7 @@ import {
   NET_ACT_VXLAN_VNI,
   NET_ACT_ARG,
 } from './actions';
-import { NET_SC_PKTS, PK_FLAGS, PK_HASH, PK_HDR, PK_LEN, PK_SRC, PKF_NET_HDR } from './scratch';
+import { PK_FLAGS, PK_HASH, PK_HDR, PK_LEN, PK_SRC, PKF_NET_HDR } from './scratch';
 import {
   WS_BASE,
   WS_COVERED,

@@ -196,7 +196,7 @@ function slotFor(sc: usize, mb: u32, dev: usize, port: u32, pair: u32): usize {
 function slotRefill(sc: usize, mb: u32, s: usize, want: u32): u32 {
   const burst = <usize>load<u32>(s, SL_BURST);
   const have = load<u32>(s, SL_POPPED);
-  let room = NET_SC_SLOT_CHAINS - have;
+  const room = NET_SC_SLOT_CHAINS - have;
   if (want > room) want = room;
   if (want > NET_SC_TMP_CHAINS) want = NET_SC_TMP_CHAINS;
   if (want == 0) return 0;

@@ -304,6 +304,7 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
       if (sub < c.maxPorts) inPort = sub;
     }
     store<u16>(key, <u16>inPort, NET_KEY_IN_PORT);
+    store<u16>(rec, <u16>inPort, NET_KEY_IN_PORT); // the upcall carries the record: its key must be the lookup's
     store<u16>(pkt, <u16>inPort, PK_IN_PORT);
     store<u32>(pkt, keyHash(key), PK_HASH);
     const len = load<u32>(pkt, PK_LEN);

@@ -3,6 +3,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { ringFeatures } from '../../common/virtio/features.js';
+import type { NetBackendApi } from '../../common/virtio/net-backend-api.js';
 import {
   FEAT_EVENT_IDX,
   FEAT_INDIRECT_DESC,
@@ -118,7 +119,7 @@ const bit = (n: number): bigint => 1n << BigInt(n);
  *
  * Queue numbering (§5.1.2): receiveq(k) = 2k, transmitq(k) = 2k + 1, controlq = 2 · pairs.
  */
-export class NetDevice {
+export class NetDevice implements NetBackendApi {
   readonly name: string;
   readonly state: StateRegion;
   readonly maxPairs: number;
@@ -252,6 +253,11 @@ export class NetDevice {
     const q = this.queueAt(index);
     q.configure(cfg);
     if (q === this.ctrl) this.rt.memory.view.setUint32(this.state.base + NETD_CTRL_VQ, this.ctrl.state.base, true);
+  }
+
+  /** The interrupt word of virtqueue `index`. */
+  queueIrq(index: number): number {
+    return this.queueAt(index).irqAddr;
   }
 
   private queueAt(index: number): DeviceQueue {

@@ -66,7 +66,10 @@ export interface VSwitchOptions {
   flowCapacity?: number;
   /** Packets per sub-burst, 1-128. Default 64. */
   maxBurst?: number;
-  /** Records of each port's upcall ring (a power of two). Default 64. */
+  /**
+   * Records of each port's upcall ring (a power of two): a new flow's first burst waits there for
+   * its install. Default 256.
+   */
   upcallRecords?: number;
   /** Records of the downcall ring (a power of two). Default 256. */
   downcallRecords?: number;
@@ -148,7 +151,7 @@ export class VSwitch {
     this.name = o.name;
     this.maxPorts = o.maxPorts ?? 64;
     this.flowCapacity = o.flowCapacity ?? 65536;
-    this.upcallRecords = pow2(o.upcallRecords ?? 64, 'upcallRecords');
+    this.upcallRecords = pow2(o.upcallRecords ?? 256, 'upcallRecords');
     const maxBurst = o.maxBurst ?? 64;
     const k = (this.kernel = rt.kernel('net'));
     const mem = rt.memory;

@@ -20,7 +20,8 @@ export type VcpuRequest =
       stopAddr?: number;
       waitNs?: number;
     }
-  | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint };
+  | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint }
+  | { op: 'loop'; fn: string; args: (number | bigint)[]; ms: number; untilAddr: number; untilValue: number };
 
 export type VcpuReply =
   | { ok: true; value: number | bigint | null }
@@ -72,6 +73,22 @@ function handle(req: VcpuRequest): VcpuReply {
       const drain = audit ? fn('gloop_drain_audit') : fn('gloop_drain');
       const left = Number(drain(req.drv, req.buf, req.scratch, 100_000_000, audit));
       if (left !== 0) return { ok: false, error: `${left} requests still outstanding after the pump` };
+      return { ok: true, completed, elapsedNs: Number(now - start) };
+    }
+    case 'loop': {
+      // Calls a guest export again and again (a workload's pass) until `ms` have passed or the
+      // i32 at host address untilAddr reaches untilValue (untilAddr 0: time only).
+      const f = instance.exports[req.fn];
+      if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };
+      const start = process.hrtime.bigint();
+      const deadline = start + BigInt(Math.round(req.ms * 1e6));
+      const until = req.untilAddr ? req.untilAddr >> 2 : -1;
+      let completed = 0;
+      let now: bigint;
+      do {
+        completed += Number((f as Fn)(...req.args));
+        now = process.hrtime.bigint();
+      } while (now < deadline && (until < 0 || Atomics.load(i32, until) - req.untilValue < 0));
       return { ok: true, completed, elapsedNs: Number(now - start) };
     }
     case 'rtt': {

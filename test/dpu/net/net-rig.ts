@@ -28,7 +28,7 @@ export class TestNic {
   readonly tx: VirtqueueDriver[] = [];
   ctrl: VirtqueueDriver | null = null;
   private readonly rxBufs = new Map<string, { gpa: bigint; len: number }>();
-  private readonly txBufs = new Map<string, bigint>();
+  private readonly freeRx = new Map<number, bigint[]>();
   private pendingMrg: { hdr: Uint8Array; parts: Uint8Array[]; left: number } | null = null;
 
   constructor(
@@ -68,8 +68,10 @@ export class TestNic {
   /** Posts `n` writable RX buffers of `bytes` to queue pair `pair`. */
   postRx(n: number, bytes = 2048, pair = 0): void {
     const q = this.rx[pair]!;
+    const free = this.freeRx.get(bytes) ?? [];
+    this.freeRx.set(bytes, free);
     for (let i = 0; i < n; i++) {
-      const gpa = this.guest.allocGpa(bytes, 64);
+      const gpa = free.pop() ?? this.guest.allocGpa(bytes, 64);
       const t = q.add([], [{ gpa, len: bytes }]);
       if (t === null) throw new Error('rx ring full');
       this.rxBufs.set(`${pair}:${t}`, { gpa, len: bytes });
@@ -132,10 +134,17 @@ export class TestNic {
     const out: RxFrame[] = [];
     for (const c of this.rx[pair]!.reap()) {
       raw.push(c);
-      const b = this.rxBufs.get(`${pair}:${c.token}`)!;
+      const b = this.rxBufs.get(`${pair}:${c.token}`);
+      if (!b) continue; // a buffer the test added by hand
       this.rxBufs.delete(`${pair}:${c.token}`);
-      if (c.len === 0) continue;
+      // Buffers are reused (a guest's RX pool): read what arrived before it goes back.
+      const recycle = (): void => void this.freeRx.get(b.len)?.push(b.gpa);
+      if (c.len === 0) {
+        recycle();
+        continue;
+      }
       const bytes = this.guest.read(b.gpa, c.len);
+      recycle();
       if (this.pendingMrg) {
         this.pendingMrg.parts.push(bytes);
         if (--this.pendingMrg.left === 0) {
