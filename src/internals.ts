@@ -98,3 +98,10 @@ export { readFlows, readPorts, readSeries, queueSummary } from './netsim/results
 export { summaryOf } from './netsim/outputs.js';
 export { slowdownSvg } from './netsim/slowdown-chart.js';
 export { Prng } from './common/prng.js';
+
+// The network's data plane under host.network
+export { HostNetwork, type NetworkHost } from './dpu/net/host-network.js';
+export type { NetDevice, NetDeviceStats, NetQueuePairStats } from './dpu/net/net-device.js';
+export type { NetBackendApi } from './common/virtio/net-backend-api.js';
+export type { SwitchStats } from './dpu/net/switch-stats.js';
+export type { PortStats as SwitchPortStats } from './dpu/net/vswitch.js';

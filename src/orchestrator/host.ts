@@ -7,7 +7,7 @@ import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
-import { Network, parseNetworkOptions, type NetworkOptions } from '../dpu/net/network.js';
+import { HostNetwork, parseNetworkOptions, type NetworkOptions } from '../dpu/net/host-network.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 
@@ -49,7 +49,7 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
-  private net: Network | null = null;
+  private net: HostNetwork | null = null;
 
   private constructor(
     memory: HostMemory,
@@ -100,9 +100,9 @@ export class Host {
    * on a DPU core that forwards between guests. Created on first use; the switch and its workers
    * start when something is first attached.
    */
-  get network(): Network {
+  get network(): HostNetwork {
     this.life.check('network');
-    this.net ??= new Network(
+    this.net ??= new HostNetwork(
       {
         runtime: this.runtime,
         cores: this.dpu.cores,

@@ -20,15 +20,23 @@ export interface CtTuple {
 
 export type CtState = 'syn-sent' | 'syn-recv' | 'established' | 'closing' | 'closed' | 'unreplied' | 'replied' | 'echo';
 
-/** Idle timeouts in seconds. */
+/** Connection-tracking idle timeouts in seconds, per state. */
 export interface CtTimeouts {
+  /** TCP after the SYN, before the SYN-ACK. Default 120. */
   tcpSynSent: number;
+  /** TCP after the SYN-ACK, before the ACK. Default 60. */
   tcpSynRecv: number;
+  /** TCP established. Default 7200. */
   tcpEstablished: number;
+  /** TCP after a FIN. Default 120. */
   tcpClosing: number;
+  /** TCP after a RST. Default 10. */
   tcpClosed: number;
+  /** UDP with no reply yet. Default 30. */
   udpUnreplied: number;
+  /** UDP once replied. Default 120. */
   udpReplied: number;
+  /** ICMP echo. Default 30. */
   icmp: number;
 }
 

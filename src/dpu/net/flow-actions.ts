@@ -16,7 +16,10 @@ export type FlowAction =
   /** Forward only while the frame's MACs are these (0 = not checked); else it comes back up. */
   | { op: 'check-l2'; src: number; dst: number };
 
-/** Why the slow path dropped a packet; the index is what a DROP action carries (< 16). */
+/**
+ * Why the slow path dropped a packet, in the order of the switch's drop counters: a DROP action
+ * carries the index (< 16), so `stats().switch.drops[i]` counts reason `DROP_REASONS[i]`.
+ */
 export const DROP_REASONS = [
   'none',
   'spoofed-source',
@@ -33,6 +36,7 @@ export const DROP_REASONS = [
   'hairpin',
   'ttl',
 ] as const;
+/** Why the slow path dropped a packet (and why a drop flow it installed drops). */
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export function dropCode(reason: DropReason): number {

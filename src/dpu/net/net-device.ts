@@ -87,6 +87,7 @@ const optionsSchema = z.strictObject({
   maxQueueSize: intIn(2, 32768).optional(),
 });
 
+/** Counters of one receive/transmit queue pair of a virtio-net device. */
 export interface NetQueuePairStats {
   rx: {
     packets: number;
@@ -100,6 +101,7 @@ export interface NetQueuePairStats {
   tx: { packets: number; bytes: number; errors: number; tso: number; csum: number };
 }
 
+/** A virtio-net device's counters: {@link NetDevice.stats}. */
 export interface NetDeviceStats {
   needsReset: boolean;
   /** Bad inputs seen, by id (H1, H2, ..., RING for chains the ring layer refused). */

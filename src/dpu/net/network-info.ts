@@ -6,70 +6,113 @@ import type { Port, RemoteHost, Route, SecurityGroup, SgRule, Subnet, Tunnel, Vp
  * The network's resources as plain data (names and text addresses): what `host.network` returns
  * and lists, and what a daemon serves as JSON. Every resource is named; names are stable ids.
  */
+/** A VPC. */
 export interface VpcInfo {
+  /** Its name. */
   name: string;
+  /** Its address space, 'a.b.c.d/len'. */
   cidr: string;
+  /** Its VXLAN network identifier. */
   vni: number;
+  /** Its router's MAC: what ARP for a gateway answers, the source of routed frames. */
   routerMac: string;
+  /** Its subnets' names. */
   subnets: string[];
 }
 
+/** A subnet. */
 export interface SubnetInfo {
+  /** Its name. */
   name: string;
+  /** Its VPC's name. */
   vpc: string;
+  /** Its prefix. */
   cidr: string;
+  /** The router's address in it. */
   gateway: string;
 }
 
+/** A port. */
 export interface PortInfo {
+  /** Its name. */
   name: string;
+  /** 'vm': a guest's NIC; 'sub': a VLAN sub-port of one; 'remote': an address behind a tunnel. */
   kind: 'vm' | 'sub' | 'remote';
   /** The switch port id (VM ports and sub-ports; remote ports have none of their own). */
   id: number;
+  /** Its VPC's name. */
   vpc: string;
+  /** Its subnet's name. */
   subnet: string;
+  /** Its IPv4 address. */
   ip: string;
+  /** Its MAC. */
   mac: string;
+  /** Its security groups' names. */
   securityGroups: string[];
-  /** Sub-port: its VM port and VLAN id. */
+  /** Sub-port: its VM port. */
   parent?: string;
+  /** Sub-port: its VLAN id. */
   vlan?: number;
   /** Remote port: the remote host it lives behind. */
   host?: string;
-  /** VM port: attached to a guest's virtio-net device. */
+  /** VM port: the guest whose virtio-net device it is attached to. */
   attached?: string;
 }
 
+/** One rule of a security group. */
 export interface SecurityGroupRuleInfo {
+  /** Its id (for {@link HostNetwork.removeSecurityGroupRule}). */
   id: number;
+  /** 'ingress' admits traffic to a port, 'egress' from it. */
   direction: 'ingress' | 'egress';
+  /** The protocol it admits (a number for any other IP protocol). */
   protocol: 'any' | 'icmp' | 'udp' | 'tcp' | number;
+  /** TCP/UDP destination ports. */
   ports?: [number, number];
+  /** ICMP type. */
   icmpType?: number;
+  /** The peer's prefix. */
   remote: string;
 }
 
+/** A security group. */
 export interface SecurityGroupInfo {
+  /** Its name. */
   name: string;
+  /** Its allow rules. */
   rules: SecurityGroupRuleInfo[];
 }
 
+/** A VXLAN tunnel (a UDP socket and a switch port). */
 export interface TunnelInfo {
+  /** Its name. */
   name: string;
+  /** Its switch port id. */
   id: number;
+  /** The local address its socket is bound to. */
   address: string;
+  /** The local UDP port its socket is bound to. */
   port: number;
 }
 
+/** A remote VXLAN tunnel endpoint. */
 export interface RemoteHostInfo {
+  /** Its name. */
   name: string;
+  /** The local tunnel that reaches it. */
   tunnel: string;
+  /** Its underlay address. */
   address: string;
+  /** Its UDP port. */
   port: number;
 }
 
+/** A route. */
 export interface RouteInfo {
+  /** Its VPC's name. */
   vpc: string;
+  /** Its destination prefix. */
   prefix: string;
   /** 'subnet:<name>' (a subnet's own), 'port:<name>', 'host:<name>' (via its router MAC), 'blackhole'. */
   target: string;

@@ -32,10 +32,13 @@ export interface SlowPathRunnerOptions {
   sweepMs?: number | undefined;
 }
 
-/** Latency of the slow path's share of a first packet, measured from the upcall's tick. */
+/** The slow-path loop's counters: {@link NetworkStats}.runner. */
 export interface RunnerStats {
+  /** Bursts of upcalls handled. */
   bursts: number;
+  /** Upcalls taken from the ports' rings. */
   upcalls: number;
+  /** Downcalls written to the switch. */
   downcalls: number;
   /** Downcalls waiting for room in the downcall ring. */
   backlog: number;

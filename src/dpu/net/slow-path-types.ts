@@ -43,11 +43,18 @@ export function outPortOf(e: Egress): number {
   return e.port.host ? e.port.host.tunnel.id : e.port.id;
 }
 
+/**
+ * The slow path's counters: upcalls taken, flows installed, packets re-injected, ARP answers,
+ * connections opened, truncated upcalls, model changes revalidated.
+ */
 export type SlowPathCounterName =
   'upcalls' | 'installed' | 'reinjected' | 'arpReplies' | 'connections' | 'truncated' | 'revalidations';
 
+/** What the slow path decided, counted: {@link NetworkStats}.slowPath. */
 export interface SlowPathStats {
+  /** Upcalls, installs, re-injections, ARP replies, connections, truncated frames, revalidations. */
   counters: Record<SlowPathCounterName, number>;
+  /** Packets the slow path dropped itself, by reason (the fast path's own are in the switch's). */
   drops: Record<DropReason, number>;
   /** Connections tracked now. */
   connections: number;

@@ -14,9 +14,13 @@ import {
   type TunnelWorkerData,
 } from './tunnel-socket-worker.js';
 
+/** A tunnel socket's counters: {@link NetworkStats}.tunnels. */
 export interface TunnelSocketStats {
+  /** Datagrams sent. */
   txSent: number;
+  /** Datagrams the socket refused or that named no port. */
   txErrors: number;
+  /** Datagrams received and handed to the switch. */
   rxReceived: number;
   /** Datagrams larger than a ring record holds. */
   rxTooBig: number;

@@ -41,7 +41,6 @@ export const vpcSchema = z.strictObject({
   /** VXLAN network identifier for this VPC's traffic to remote hosts. Default: allocated. */
   vni: intIn(1, 0xffffff).optional(),
 });
-export type VpcOptions = z.input<typeof vpcSchema>;
 
 export const subnetSchema = z.strictObject({
   name: resourceName,
@@ -50,7 +49,6 @@ export const subnetSchema = z.strictObject({
   /** The virtual router's address in this subnet. Default: the first host address. */
   gateway: ipv4Text.optional(),
 });
-export type SubnetOptions = z.input<typeof subnetSchema>;
 
 export const portSchema = z.strictObject({
   name: resourceName,
@@ -61,14 +59,12 @@ export const portSchema = z.strictObject({
   /** Security groups (allow rules, stateful). Empty or absent: the port filters nothing. */
   securityGroups: z.array(resourceName, { error: 'an array of security group names' }).max(16).optional(),
 });
-export type PortOptions = z.input<typeof portSchema>;
 
 export const subPortSchema = portSchema.extend({
   /** The VM port whose virtio-net carries this sub-port's frames, tagged with `vlan`. */
   parent: resourceName,
   vlan: intIn(1, 4094),
 });
-export type SubPortOptions = z.input<typeof subPortSchema>;
 
 export const tunnelSchema = z.strictObject({
   name: resourceName,
@@ -77,7 +73,6 @@ export const tunnelSchema = z.strictObject({
   /** Local UDP port; 0 picks a free one. Default 4789 (RFC 7348). */
   port: intIn(0, 65535).optional(),
 });
-export type TunnelOptions = z.input<typeof tunnelSchema>;
 
 export const remoteHostSchema = z.strictObject({
   name: resourceName,
@@ -87,7 +82,6 @@ export const remoteHostSchema = z.strictObject({
   /** The remote VTEP's UDP port. Default 4789. */
   port: intIn(1, 65535).optional(),
 });
-export type RemoteHostOptions = z.input<typeof remoteHostSchema>;
 
 export const remotePortSchema = z.strictObject({
   name: resourceName,
@@ -97,7 +91,6 @@ export const remotePortSchema = z.strictObject({
   /** The remote host (VTEP) behind which this address lives. */
   host: resourceName,
 });
-export type RemotePortOptions = z.input<typeof remotePortSchema>;
 
 export const routeTargetSchema = z.union(
   [
@@ -117,7 +110,6 @@ export const routeSchema = z.strictObject({
    */
   target: routeTargetSchema,
 });
-export type RouteOptions = z.input<typeof routeSchema>;
 
 export const sgRuleSchema = z.strictObject({
   direction: oneOf(['ingress', 'egress']),
@@ -129,10 +121,141 @@ export const sgRuleSchema = z.strictObject({
   /** The peer's prefix (source for ingress, destination for egress). Default '0.0.0.0/0'. */
   remote: prefix4Text.optional(),
 });
-export type SecurityGroupRule = z.input<typeof sgRuleSchema>;
 
 export const securityGroupSchema = z.strictObject({
   name: resourceName,
   rules: z.array(sgRuleSchema, { error: 'an array of rules' }).max(1024).optional(),
 });
-export type SecurityGroupOptions = z.input<typeof securityGroupSchema>;
+
+/** A VPC to create: {@link HostNetwork.createVpc}. */
+export interface VpcOptions {
+  /** Its name (1-48 letters, digits, `_ . -`), unique among VPCs. */
+  name: string;
+  /** Its address space, 'a.b.c.d/len'; every subnet lies inside it. */
+  cidr: string;
+  /** VXLAN network identifier of its traffic on tunnels, 1-16777215, unique. Default: allocated. */
+  vni?: number | undefined;
+}
+
+/** A subnet to create: {@link HostNetwork.createSubnet}. */
+export interface SubnetOptions {
+  /** Its name, unique among subnets. */
+  name: string;
+  /** The VPC it belongs to. */
+  vpc: string;
+  /** Its prefix (length 0-30), inside the VPC's and apart from its other subnets. */
+  cidr: string;
+  /** The VPC router's address in it. Default: the first host address. */
+  gateway?: string | undefined;
+}
+
+/** A VM port to create: {@link HostNetwork.createPort}. */
+export interface PortOptions {
+  /** Its name, unique among ports. */
+  name: string;
+  /** The subnet it is in. */
+  subnet: string;
+  /** Its IPv4 address: a host address of the subnet, not the gateway, unique in the VPC. */
+  ip: string;
+  /** Its MAC, unicast and unique in the VPC. Default: locally administered, from the network's seed. */
+  mac?: string | undefined;
+  /** Security groups whose allow rules apply (at most 16). None or empty: the port filters nothing. */
+  securityGroups?: string[] | undefined;
+}
+
+/** A trunk sub-port to create: {@link HostNetwork.createSubPort}. */
+export interface SubPortOptions extends PortOptions {
+  /** The VM port whose NIC carries it. */
+  parent: string;
+  /** Its 802.1Q VLAN id on the parent's NIC, 1-4094, unique per parent. */
+  vlan: number;
+}
+
+/** A VXLAN tunnel to create: {@link HostNetwork.createTunnel}. */
+export interface TunnelOptions {
+  /** Its name, unique among tunnels. */
+  name: string;
+  /** The local IPv4 address its UDP socket binds. Default '127.0.0.1'. */
+  address?: string | undefined;
+  /** The local UDP port, 0 for any free one. Default 4789 (RFC 7348). */
+  port?: number | undefined;
+}
+
+/** A remote VXLAN tunnel endpoint to create: {@link HostNetwork.createRemoteHost}. */
+export interface RemoteHostOptions {
+  /** Its name, unique among remote hosts. */
+  name: string;
+  /** The local tunnel that reaches it. */
+  tunnel: string;
+  /** Its underlay IPv4 address (unique per tunnel: datagrams from it are its). */
+  address: string;
+  /** Its VXLAN UDP port. Default 4789. */
+  port?: number | undefined;
+}
+
+/** An address behind a remote host to create: {@link HostNetwork.createRemotePort}. */
+export interface RemotePortOptions {
+  /** Its name, unique among ports. */
+  name: string;
+  /** The subnet it is in. */
+  subnet: string;
+  /** Its IPv4 address in the subnet. */
+  ip: string;
+  /** Its MAC (the remote interface's). */
+  mac: string;
+  /** The remote host it lives behind. */
+  host: string;
+}
+
+/** Where a route sends: a port, a remote host's router, or nowhere. */
+export type RouteTarget = { port: string } | { host: string; mac: string } | 'blackhole';
+
+/** A route to add: {@link HostNetwork.addRoute}. */
+export interface RouteOptions {
+  /** The VPC whose table it joins. */
+  vpc: string;
+  /** The destination prefix, 'a.b.c.d/len' (one route per prefix). */
+  prefix: string;
+  /**
+   * `{ port }`: to a port (local, or a remote port over VXLAN); `{ host, mac }`: to a remote host
+   * over VXLAN, the inner frame addressed to `mac` (its router); 'blackhole': dropped.
+   */
+  target: RouteTarget;
+}
+
+/** One allow rule of a security group. */
+export interface SecurityGroupRule {
+  /** 'ingress' admits traffic to the port, 'egress' from it. */
+  direction: 'ingress' | 'egress';
+  /** The IP protocol it admits. */
+  protocol: 'any' | 'icmp' | 'udp' | 'tcp';
+  /** TCP/UDP destination port range [lo, hi]. Default: all. */
+  ports?: [number, number] | undefined;
+  /** ICMP type. Default: all. */
+  icmpType?: number | undefined;
+  /** The peer's prefix (source for ingress, destination for egress). Default '0.0.0.0/0'. */
+  remote?: string | undefined;
+}
+
+/** A security group to create: {@link HostNetwork.createSecurityGroup}. */
+export interface SecurityGroupOptions {
+  /** Its name, unique among security groups. */
+  name: string;
+  /** Its allow rules (at most 1024). */
+  rules?: SecurityGroupRule[] | undefined;
+}
+
+// The interfaces above are what the schemas accept, exactly (checked here at compile time).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _schemasMatch: [
+  Same<VpcOptions, z.input<typeof vpcSchema>>,
+  Same<SubnetOptions, z.input<typeof subnetSchema>>,
+  Same<PortOptions, z.input<typeof portSchema>>,
+  Same<SubPortOptions, z.input<typeof subPortSchema>>,
+  Same<TunnelOptions, z.input<typeof tunnelSchema>>,
+  Same<RemoteHostOptions, z.input<typeof remoteHostSchema>>,
+  Same<RemotePortOptions, z.input<typeof remotePortSchema>>,
+  Same<RouteOptions, z.input<typeof routeSchema>>,
+  Same<SecurityGroupRule, z.input<typeof sgRuleSchema>>,
+  Same<SecurityGroupOptions, z.input<typeof securityGroupSchema>>,
+] = [true, true, true, true, true, true, true, true, true, true];

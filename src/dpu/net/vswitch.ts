@@ -93,6 +93,7 @@ const optionsSchema = z.strictObject({
   seed: intIn(0, 0xffffffff).optional(),
 });
 
+/** Counters of one switch port, read out of band. */
 export interface PortStats {
   inPackets: number;
   inBytes: number;

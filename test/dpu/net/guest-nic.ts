@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostMemoryApi } from '../../../src/common/host-memory-api.js';
 import { FEAT_VERSION_1 } from '../../../src/common/virtio/ring-layout.js';
-import type { AttachedPort } from '../../../src/dpu/net/network.js';
+import type { AttachedPort } from '../../../src/dpu/net/host-network.js';
 import { NET_F_CTRL_RX, NET_F_CTRL_VQ, NET_F_MAC } from '../../../src/dpu/net/net-layout.js';
 import type { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { createDriver, type VirtqueueDriver } from '../../../src/hypervisor/guest/virtio/index.js';

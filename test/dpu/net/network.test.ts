@@ -7,7 +7,7 @@ import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import { parseArp } from '../../../src/dpu/net/arp.js';
 import { parseEthernet } from '../../../src/dpu/net/ethernet.js';
 import { parseMac } from '../../../src/dpu/net/mac-address.js';
-import type { Network } from '../../../src/dpu/net/network.js';
+import type { HostNetwork } from '../../../src/dpu/net/host-network.js';
 import { readPcap } from '../../../src/dpu/net/pcap-format.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { Host } from '../../../src/orchestrator/host.js';
@@ -15,7 +15,7 @@ import { GuestNic } from './guest-nic.js';
 import { arpRequest, ipFrame } from './helpers.js';
 
 let host: Host;
-let net: Network;
+let net: HostNetwork;
 let nb: GuestNic;
 const dir = mkdtempSync(join(tmpdir(), 'qt-network-'));
 

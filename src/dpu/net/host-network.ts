@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { DpuCore } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -20,6 +21,7 @@ import { resourceName } from './vpc-schemas.js';
 import { VpcModel } from './vpc-model.js';
 import type { PortStats } from './vswitch.js';
 
+/** Options of `host.network` ({@link HostOptions}.network); every field has a default. */
 export interface NetworkOptions {
   /** Switch ports (VM ports, sub-ports and tunnels share them; ids 1..maxPorts-1), 2-4096. Default 256. */
   maxPorts?: number | undefined;
@@ -54,7 +56,7 @@ const optionsSchema = z
   })
   .optional();
 
-/** What the network manager needs from its host: memory and kernels, the cores, a clock. */
+/** What the network manager needs from its host (the `Host` provides it): memory and kernels, the cores, a clock. */
 export interface NetworkHost {
   runtime: KernelRuntime;
   cores: readonly DpuCore[];
@@ -64,6 +66,7 @@ export interface NetworkHost {
   clock?: (() => number) | undefined;
 }
 
+/** How a port's virtio-net device is made: {@link HostNetwork.attachPort}. */
 export interface AttachOptions {
   /** Queue pairs the device offers (MQ above 1), 1-16. Default 1. */
   queuePairs?: number | undefined;
@@ -77,14 +80,21 @@ const attachSchema = z
 
 /** A port attached to a guest: its virtio-net device and where the guest's driver kicks it. */
 export interface AttachedPort {
+  /** The virtio-net device (its backend: features, config space, queues). */
   device: NetDevice;
+  /** Host addresses of the serving core's doorbell word and of its sleeping flag. */
   notify: { doorbell: number; sleeping: number };
 }
 
+/** A flow in the fast path, as {@link HostNetwork.flows} lists it. */
 export interface FlowView {
+  /** The port it enters by (a port or tunnel name). */
   inPort: string;
+  /** The port the slow path sent it to ('' for a drop that went nowhere). */
   outPort: string;
+  /** Packets that matched it. */
   packets: number;
+  /** Bytes that matched it. */
   bytes: number;
   /** Milliseconds since the flow last matched a packet. */
   idleMs: number;
@@ -92,13 +102,19 @@ export interface FlowView {
   actions: string;
 }
 
+/** Counters of every part of the network, read out of band: {@link HostNetwork.stats}. */
 export interface NetworkStats {
+  /** The vSwitch fast path's counters. */
   switch: SwitchStats;
+  /** The slow path's decisions. */
   slowPath: SlowPathStats;
+  /** The loop between the switch's rings and the slow path. */
   runner: RunnerStats;
   /** Per switch port, by name. */
   ports: Record<string, PortStats>;
+  /** Per tunnel socket, by name. */
   tunnels: Record<string, TunnelSocketStats>;
+  /** Per mirrored port: the file, frames written, copies dropped for want of ring space. */
   mirrors: Record<string, { path: string; written: number; dropped: number }>;
   /** DROP actions in the fast path, by the slow path's reason. */
   fastPathDrops: Record<string, number>;
@@ -119,7 +135,7 @@ export interface NetworkStats {
  * const nic = await net.attachPort('a', guest);   // a virtio-net device in the guest
  * ```
  */
-export class Network {
+export class HostNetwork {
   private readonly model: VpcModel;
   private readonly slow: SlowPath;
   private readonly reval: Revalidator;
@@ -127,7 +143,7 @@ export class Network {
   private readonly o: NonNullable<z.output<typeof optionsSchema>>;
   private dp: Promise<NetworkDatapath> | null = null;
   private live: NetworkDatapath | null = null;
-  private closed = false;
+  private readonly life = new Lifetime('network', 'close()');
 
   constructor(
     private readonly host: NetworkHost,
@@ -145,6 +161,7 @@ export class Network {
   createVpc(options: S.VpcOptions): I.VpcInfo {
     return I.vpcInfo(this.m.createVpc(options));
   }
+  /** Deletes a VPC that has no subnets left (its routes go with it). */
   deleteVpc(name: string): void {
     this.m.deleteVpc(name);
   }
@@ -153,6 +170,7 @@ export class Network {
   createSubnet(options: S.SubnetOptions): I.SubnetInfo {
     return I.subnetInfo(this.m.createSubnet(options));
   }
+  /** Deletes a subnet that has no ports and no route to one of its ports. */
   deleteSubnet(name: string): void {
     this.m.deleteSubnet(name);
   }
@@ -169,6 +187,7 @@ export class Network {
   removeSecurityGroupRule(group: string, ruleId: number): void {
     this.m.removeRule(group, ruleId);
   }
+  /** Deletes a security group no port uses. */
   deleteSecurityGroup(name: string): void {
     this.m.deleteSecurityGroup(name);
   }
@@ -247,6 +266,7 @@ export class Network {
     }
     return I.tunnelInfo(t);
   }
+  /** Deletes a tunnel no remote host uses; its socket is closed when the promise resolves. */
   async deleteTunnel(name: string): Promise<void> {
     const t = this.m.tunnel(name);
     this.m.deleteTunnel(name);
@@ -257,6 +277,7 @@ export class Network {
   createRemoteHost(options: S.RemoteHostOptions): I.RemoteHostInfo {
     return I.hostInfo(this.m.createRemoteHost(options));
   }
+  /** Deletes a remote host no remote port or route uses. */
   deleteRemoteHost(name: string): void {
     this.m.deleteRemoteHost(name);
   }
@@ -265,6 +286,7 @@ export class Network {
   addRoute(options: S.RouteOptions): I.RouteInfo {
     return I.routeInfo(this.m.addRoute(options));
   }
+  /** Removes the route for exactly `prefix` (a subnet's own route cannot be removed). */
   removeRoute(vpc: string, prefix: string): void {
     this.m.removeRoute(vpc, prefix);
   }
@@ -355,8 +377,7 @@ export class Network {
 
   /** Stops the switch, the workers and the mirrors, and frees everything. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.life.end()) return;
     const dp = await this.dp?.catch(() => null);
     await dp?.close();
     this.slow.groups.dispose();
@@ -364,7 +385,7 @@ export class Network {
   }
 
   private get m(): VpcModel {
-    if (this.closed) throw new QingtianError(ErrorCode.Disposed, 'network: closed');
+    this.life.check('model');
     return this.model;
   }
 
