@@ -19,7 +19,7 @@ import type { TunnelSocketStats } from './tunnel-socket.js';
 import type * as S from './vpc-schemas.js';
 import { resourceName } from './vpc-schemas.js';
 import { VpcModel } from './vpc-model.js';
-import type { PortStats } from './vswitch.js';
+import type { PortStats as SwitchPortStats } from './vswitch.js';
 
 /** Options of `host.network` ({@link HostOptions}.network); every field has a default. */
 export interface NetworkOptions {
@@ -111,7 +111,7 @@ export interface NetworkStats {
   /** The loop between the switch's rings and the slow path. */
   runner: RunnerStats;
   /** Per switch port, by name. */
-  ports: Record<string, PortStats>;
+  ports: Record<string, SwitchPortStats>;
   /** Per tunnel socket, by name. */
   tunnels: Record<string, TunnelSocketStats>;
   /** Per mirrored port: the file, frames written, copies dropped for want of ring space. */
@@ -341,11 +341,18 @@ export class HostNetwork {
     }));
   }
 
+  /** One switch port's counters (a VM port, sub-port or tunnel on the switch), or null when it is not on it. */
+  portStats(port: string): SwitchPortStats | null {
+    const id = this.switchPortId(port);
+    const dp = this.live;
+    return dp && dp.sw.ports.kind(id) !== null ? dp.sw.portStats(id) : null;
+  }
+
   /** Counters of the switch, the slow path, every switch port, tunnel and mirror. */
   stats(): NetworkStats | null {
     const dp = this.live;
     if (!dp) return null;
-    const ports: Record<string, PortStats> = {};
+    const ports: Record<string, SwitchPortStats> = {};
     for (const p of this.m.allPorts())
       if (p.kind !== 'remote' && dp.sw.ports.kind(p.id) !== null) ports[p.name] = dp.sw.portStats(p.id);
     const tunnels: Record<string, TunnelSocketStats> = {};

@@ -9,12 +9,10 @@ import {
   IPPROTO_UDP,
 } from '../../../src/dpu/net/ipv4.js';
 import type { MissedPacket } from '../../../src/dpu/net/slow-path-types.js';
+import { NET_KEY_IN_PORT } from '../../../src/dpu/net/net-layout.js';
 import { PacketParser } from '../../../src/dpu/flow/packet-parser.js';
 import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import type { Port } from '../../../src/dpu/net/vpc-resources.js';
-
-/** The logical in-port's place in the flow key (the data plane's key layout). */
-const KEY_IN_PORT = 42;
 
 export interface FrameSpec {
   srcMac: number;
@@ -77,7 +75,7 @@ export function missed(port: number, frame: Uint8Array, extra: Partial<MissedPac
   parser ??= new PacketParser();
   const p = parser.parse(frame);
   const key = p.key.slice();
-  new DataView(key.buffer).setUint16(KEY_IN_PORT, port, true);
+  new DataView(key.buffer).setUint16(NET_KEY_IN_PORT, port, true);
   return { seq: ++seq, port, reason: 'miss', key, tcpFlags: p.tcpFlags, frame, truncated: false, ...extra };
 }
 
