@@ -244,6 +244,7 @@ class InThread {
       frames,
       flows: 1024,
       kick,
+      rxIrq: words.base + 128,
     });
     const dt = new BenchDriver(buffer, {
       tx: wire(ports[2]!.port),
@@ -251,6 +252,7 @@ class InThread {
       frames,
       flows: 1024,
       kick,
+      rxIrq: words.base + 192,
     });
     const macs = [
       { mac: MACS.a, port: 0 },
@@ -262,6 +264,7 @@ class InThread {
       ramBytes: 16 * MIB,
       macs,
       preinstall: 0,
+      rxIrq: words.base + 192,
     });
     return new InThread(memory, sw, dw, ts, dt);
   }
@@ -392,6 +395,7 @@ class Pair {
     const ga = guest('bench-a');
     const gb = guest('bench-b');
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    let rxIrq = 0;
     for (const [i, x, mac] of [
       [0, ga, MACS.a],
       [1, gb, MACS.b],
@@ -415,6 +419,7 @@ class Pair {
         deviceGpa: x.port.tx.usedGpa,
       });
       sw.addVnic(i, dev);
+      if (i === 1) rxIrq = dev.queueIrq(0);
     }
     const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
     const stop = words.base;
@@ -451,6 +456,7 @@ class Pair {
         sleeping: peerSleep,
         stop,
         preinstall: o.preinstall,
+        rxIrq: words.base + 320,
       },
     });
     const harness = {
@@ -464,6 +470,7 @@ class Pair {
       frames,
       flows: o.flows,
       kick: sw.notifyWords(),
+      rxIrq,
     });
     await call(harness.ts, {
       op: 'setup',
@@ -472,6 +479,7 @@ class Pair {
       frames,
       flows: o.flows,
       kick: { doorbell: peerBell, sleeping: peerSleep },
+      rxIrq: words.base + 320,
     });
     return new Pair(memory, pool, sw, harness, responder, peer, { stop }, o);
   }

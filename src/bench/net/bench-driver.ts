@@ -15,6 +15,8 @@ export interface DriverSetup {
   frames: Frames;
   flows: number;
   kick: { doorbell: number; sleeping: number };
+  /** The receive queue's interrupt word (host address): the switch bumps and notifies it after delivering. */
+  rxIrq: number;
 }
 
 /**
@@ -53,6 +55,15 @@ export class BenchDriver {
     }
     this.rxAvail = m;
     Atomics.store(this.u16, (rx.rx.avail + 2) >> 1, this.rxAvail & 0xffff);
+  }
+
+  /** Sleeps until the receive interrupt word moves from `seen` (or `timeoutMs`). */
+  waitRx(seen: number, timeoutMs: number): void {
+    Atomics.wait(this.i32, this.S.rxIrq >> 2, seen, timeoutMs);
+  }
+
+  rxIrqCount(): number {
+    return Atomics.load(this.i32, this.S.rxIrq >> 2);
   }
 
   kick(): void {

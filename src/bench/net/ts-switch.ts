@@ -6,6 +6,8 @@ export interface TsSwitchSetup {
   ramBytes: number;
   macs: { mac: number[]; port: number }[];
   preinstall: number;
+  /** The receiver's interrupt word: bumped and notified after a burst delivered anything. */
+  rxIrq: number;
 }
 
 /**
@@ -18,6 +20,7 @@ export class TsSwitch {
   private readonly u8: Uint8Array;
   private readonly u16: Uint16Array;
   private readonly dv: DataView;
+  private readonly i32: Int32Array;
   private readonly flows = new Map<string, number>();
   private readonly portOf: Map<string, number>;
   private txNext = 0;
@@ -34,6 +37,7 @@ export class TsSwitch {
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer);
     this.dv = new DataView(buffer);
+    this.i32 = new Int32Array(buffer);
     this.portOf = new Map(w.macs.map((m) => [m.mac.join(':'), m.port]));
     // Flows the traffic never hits (the 1M-flows case).
     for (let i = 0; i < w.preinstall; i++)
@@ -122,6 +126,8 @@ export class TsSwitch {
     if (rxDone) {
       this.rxUsedIdx = (this.rxUsedIdx + rxDone) & 0xffff;
       Atomics.store(u16, (rx.used + 2) >> 1, this.rxUsedIdx);
+      Atomics.add(this.i32, this.w.rxIrq >> 2, 1);
+      Atomics.notify(this.i32, this.w.rxIrq >> 2);
     }
     return n;
   }
