@@ -138,10 +138,9 @@ export async function run(ctx: BenchContext): Promise<void> {
       ctx.report({
         case: 'first-packet',
         metric: 'lost',
-        value: w.length - sw.length,
+        value: w.length - sw.length + (p.length - sp.length),
         unit: 'frames',
         better: 'lower',
-        peer: { name: 'ts-switch', value: p.length - sp.length },
       });
     } finally {
       await pair.close();
