@@ -48,6 +48,7 @@ import {
   NET_PE_FLAGS,
   NET_PE_KIND,
   NET_PE_MIRROR,
+  NET_PE_MTU,
   NET_PE_PARENT,
   NET_PE_TARGET,
   NET_PE_VLAN,
@@ -210,6 +211,9 @@ function handOff(c: OutCtx, port: u32, e: usize, p: Pieces, partial: bool): bool
   const kind = <u32>load<u8>(e, NET_PE_KIND);
   const encap = <usize>load<u32>(ws, WS_ENCAP);
   const inner = piecesLen(p);
+  // The port's MTU bounds what it is given after the Ethernet header (and a tag, if any).
+  const mtu = <u32>load<u16>(e, NET_PE_MTU);
+  if (mtu != 0 && inner > mtu + 18 + (encap != 0 && kind != NET_PORT_TUNNEL ? 50 : 0)) return dropOut(c, port);
   if (kind == NET_PORT_TUNNEL) {
     if (encap == 0) return dropOut(c, port);
     const tio = <usize>load<u32>(e, NET_PE_TARGET);

@@ -11,7 +11,8 @@
 //                    is copied to the mirror ring)
 //   +2  u16 parent   TRUNK_SUB: the VNIC port the sub-port lives on
 //   +4  u16 vlan     TRUNK_SUB: its VLAN id (output pushes an 802.1Q tag with it)
-//   +6  u16 mtu      largest L3 payload output may deliver (0: no limit but the receiver's buffers)
+//   +6  u16 mtu      largest frame output may deliver, less 18 (Ethernet header and one tag); an
+//                    encapsulating VNIC output may add VXLAN's 50 (0: no limit but the buffers)
 //   +8  u32 target   VNIC: host address of the device state ('NETD'); TUNNEL: host address of the
 //                    tunnel I/O region ('NTIO', tunnel-io.ts); TRUNK_SUB: 0
 //   +12 u32 vlanMap  VNIC trunk: host address of u16[4096], VLAN id → sub-port id (0xffff: none,

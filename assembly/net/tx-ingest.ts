@@ -67,7 +67,11 @@ import { ringAvailable, ringPeek } from './io-ring';
 
 /** Starts a packet record with no flags, nothing known yet. */
 @inline function pktBegin(pkt: usize, port: u32, pair: u32): void {
-  memory.fill(pkt, 0, 64);
+  const z = i32x4.splat(0);
+  v128.store(pkt, z, 0);
+  v128.store(pkt, z, 16);
+  v128.store(pkt, z, 32);
+  v128.store(pkt, z, 48);
   store<u16>(pkt, <u16>port, PK_IN_PORT);
   store<u16>(pkt, <u16>port, PK_DEV_PORT);
   store<u16>(pkt, <u16>pair, PK_PAIR);
@@ -150,7 +154,8 @@ export function ingestTx(sw: usize, sc: usize, mb: u32, dev: usize, port: u32, p
     if (s0len >= total) {
       // SAFETY: the first segment holds header and frame: [addr, addr + total) was checked.
       const a = <usize>load<u32>(cs);
-      memory.copy(pkt + PK_HDR, a, NET_HDR_BYTES);
+      store<u64>(pkt + PK_HDR, load<u64>(a));
+      store<u32>(pkt + PK_HDR, load<u32>(a, 8), 8);
       src = a + NET_HDR_BYTES;
     } else {
       gather(cs, nr, 0, pkt + PK_HDR, NET_HDR_BYTES);

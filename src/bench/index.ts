@@ -31,6 +31,11 @@ export const SUITES: Record<
       'Reed-Solomon encode / reconstruct / update, ours vs @ronomon/reed-solomon, reed-solomon-erasure.wasm, plain JS',
     load: () => import('./ec.js'),
   },
+  net: {
+    describe:
+      'vSwitch on one DPU core between two guests: 64 B and 1500 B frames with flow-cache hits, first-packet latency, new flows/s with 1M installed; peer: the same pipeline in plain TS',
+    load: () => import('./net.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),

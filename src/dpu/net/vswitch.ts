@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
-import { ringDoorbell } from '../core/core-layout.js';
+import { CTL_DOORBELL, CTL_SLEEPING, ringDoorbell } from '../core/core-layout.js';
 import type { DpuCore, Job } from '../core/dpu-core.js';
 import { FlowTable } from '../flow/flow-table.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -244,7 +244,7 @@ export class VSwitch {
   /** The core's doorbell and sleeping words: where a guest driver kicks the switch's devices. */
   notifyWords(): { doorbell: number; sleeping: number } {
     if (!this.core) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: not attached to a core`);
-    return { doorbell: this.core.controlBase + 64, sleeping: this.core.controlBase + 128 };
+    return { doorbell: this.core.controlBase + CTL_DOORBELL, sleeping: this.core.controlBase + CTL_SLEEPING };
   }
 
   /** Wakes the serving core (after writing downcalls); a no-op when the switch runs on the caller's thread. */

@@ -382,6 +382,36 @@ describe('vSwitch fast path', () => {
     expect(rig.sw.stats()).toMatchObject({ aged: 1, flushed: 2, deletes: 1 });
   });
 
+  it("a port's MTU bounds what output gives it (counted as the port's outDrops)", async () => {
+    const { rig, a, b } = pair();
+    await rig.sw.ports.set(1, { kind: 'vnic', target: b.dev.state.base, mtu: 100 });
+    const small = udpFrame({
+      srcMac: A.mac,
+      dstMac: B.mac,
+      srcIp: A.ip,
+      dstIp: B.ip,
+      sport: 1,
+      dport: 1,
+      frameBytes: 118,
+    });
+    const big = udpFrame({
+      srcMac: A.mac,
+      dstMac: B.mac,
+      srcIp: A.ip,
+      dstIp: B.ip,
+      sport: 2,
+      dport: 2,
+      frameBytes: 119,
+    });
+    rig.install(small, 0, [{ op: 'output', port: 1 }]);
+    rig.install(big, 0, [{ op: 'output', port: 1 }]);
+    a.send(small);
+    a.send(big);
+    rig.run();
+    expect(b.recv().map((r) => r.frame.length)).toEqual([118]);
+    expect(rig.sw.portStats(1).outDrops).toBe(1);
+  });
+
   it('refuses a downcall whose action list is malformed (unknown op, port out of range, bad length)', () => {
     const { rig, f } = pair();
     const key = rig.keyOf(f, 0);
