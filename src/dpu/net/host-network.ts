@@ -29,7 +29,8 @@ export interface NetworkOptions {
   flowCapacity?: number | undefined;
   /** A flow unused this long (ms) ages out of the fast path. Default 10000. */
   flowIdleMs?: number | undefined;
-  /** Upcalls each port may have waiting for the slow path (a power of two). Default 64. */
+  /** Upcalls each port may have waiting for the slow path (a power of two). Default 256: a burst of
+   * new-flow packets longer than this, sent before the slow path answers, loses the excess (counted). */
   upcallRecords?: number | undefined;
   /** Connection-tracking idle timeouts in seconds (defaults: conntrack.ts, Linux-like). */
   ctTimeouts?: Partial<CtTimeouts> | undefined;
@@ -425,7 +426,7 @@ export class HostNetwork {
           maxPorts: this.o.maxPorts ?? 256,
           flowCapacity: this.o.flowCapacity ?? 65536,
           maxIdleMs: this.o.flowIdleMs ?? 10_000,
-          upcallRecords: this.o.upcallRecords ?? 64,
+          upcallRecords: this.o.upcallRecords ?? 256,
           clock: this.clock,
           epochNs: BigInt(Math.round((Date.now() - this.clock()) * 1e6)),
         },
