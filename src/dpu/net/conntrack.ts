@@ -174,9 +174,10 @@ export class Conntrack {
 
   /**
    * Removes connections whose deadline passed. `activity` may report a later use (from flow hit
-   * stamps); such an entry is refreshed instead. Returns the removed entries.
+   * stamps); such an entry is refreshed instead. `prepare`, if given, first sees every entry due,
+   * so the stamps of all of them can be read in one pass. Returns the removed entries.
    */
-  expire(activity?: (e: CtEntry) => number | undefined): CtEntry[] {
+  expire(activity?: (e: CtEntry) => number | undefined, prepare?: (due: readonly CtEntry[]) => void): CtEntry[] {
     const now = this.clock();
     const nowSec = Math.floor(now / 1000);
     const due: number[] = [];
@@ -187,18 +188,18 @@ export class Conntrack {
       for (let s = this.sweptTo; s <= nowSec; s++) if (this.buckets.has(s)) due.push(s);
     }
     this.sweptTo = nowSec;
+    const entries: CtEntry[] = [];
+    for (const s of due) for (const e of this.buckets.get(s) ?? []) if (e.deadline <= now) entries.push(e);
+    if (entries.length > 0) prepare?.(entries);
     const gone: CtEntry[] = [];
-    for (const s of due) {
-      for (const e of [...(this.buckets.get(s) ?? [])]) {
+    for (const e of entries) {
+      const seen = activity?.(e);
+      if (seen !== undefined && seen > e.lastSeen) {
+        this.touch(e, seen);
         if (e.deadline > now) continue;
-        const seen = activity?.(e);
-        if (seen !== undefined && seen > e.lastSeen) {
-          this.touch(e, seen);
-          if (e.deadline > now) continue;
-        }
-        this.remove(e);
-        gone.push(e);
       }
+      this.remove(e);
+      gone.push(e);
     }
     return gone;
   }

@@ -25,10 +25,11 @@ export class Revalidator {
 
   /**
    * Expires idle connections and deletes their flows. `activity` reports the last tick a
-   * connection's flows were used in the fast path (which the slow path never sees).
+   * connection's flows were used in the fast path (which the slow path never sees); `prepare`
+   * first sees every connection due (see Conntrack.expire).
    */
-  sweep(activity?: (e: CtEntry) => number | undefined): number {
-    const gone = this.slow.conntrack.expire(activity);
+  sweep(activity?: (e: CtEntry) => number | undefined, prepare?: (due: readonly CtEntry[]) => void): number {
+    const gone = this.slow.conntrack.expire(activity, prepare);
     const out: Downcall[] = [];
     for (const e of gone)
       for (const k of e.flows) out.push({ op: 'delete', key: Uint8Array.from(Buffer.from(k, 'hex')) });

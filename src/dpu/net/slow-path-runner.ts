@@ -16,7 +16,6 @@ import {
 } from './net-layout.js';
 import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
-import { keyHex } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
 import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
@@ -158,16 +157,23 @@ export class SlowPathRunner {
 
   private sweep(now: number): void {
     this.lastSweep = now;
-    let lastHit: Map<string, number> | undefined;
-    this.reval.sweep((e) => {
-      lastHit ??= new Map(this.sw.flows().map((f) => [keyHex(f.key), f.lastHit]));
-      let best: number | undefined;
-      for (const k of e.flows) {
-        const t = lastHit.get(k);
-        if (t !== undefined && (best === undefined || t > best)) best = t;
-      }
-      return best;
-    });
+    // The stamps of only the due connections' flows, read in one pass over the flow table.
+    let lastHit = new Map<string, number>();
+    this.reval.sweep(
+      (e) => {
+        let best: number | undefined;
+        for (const k of e.flows) {
+          const t = lastHit.get(k);
+          if (t !== undefined && (best === undefined || t > best)) best = t;
+        }
+        return best;
+      },
+      (due) => {
+        const keys = new Set<string>();
+        for (const e of due) for (const k of e.flows) keys.add(k);
+        lastHit = this.sw.flowLastHits(keys);
+      },
+    );
   }
 
   /** Queues downcalls; flushes are collected apart (see flush()). */

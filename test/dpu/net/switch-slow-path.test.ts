@@ -142,4 +142,32 @@ describe('slow path on the vSwitch fast path', () => {
     runner.pump();
     expect(slow.stats().drops['security-group']).toBe(64);
   });
+  it('a connection the fast path keeps using outlives its idle timeout; an idle one expires with its flows', () => {
+    nicA.send(from(a, b, { proto: 'icmp', id: 5 }));
+    step();
+    nicB.send(from(b, a, { proto: 'icmp', icmpType: 0, id: 5 }));
+    step();
+    nicA.send(from(a, b, { proto: 'icmp', id: 6 }));
+    step();
+    expect(nicB.recv()).toHaveLength(2);
+    nicA.recv();
+    expect(slow.stats().connections).toBe(2);
+    const fromA = (): number => rig.sw.flows().filter((f) => f.inPort === a.id).length;
+    expect(fromA()).toBe(2);
+    // 40 s (ICMP times out after 30 s idle): echo 5 rides its flows every second and is never
+    // seen by the slow path; only the flows' last-hit stamps, read in the sweep, keep it alive.
+    for (let t = 0; t < 40; t++) {
+      now += 1000;
+      runner.pump();
+      nicA.send(from(a, b, { proto: 'icmp', id: 5 }));
+      rig.run();
+      nicB.send(from(b, a, { proto: 'icmp', icmpType: 0, id: 5 }));
+      rig.run();
+    }
+    for (let i = 0; i < 8; i++) step();
+    expect(nicB.recv()).toHaveLength(40);
+    expect(nicA.recv()).toHaveLength(40);
+    expect(slow.stats().connections).toBe(1);
+    expect(fromA()).toBe(1);
+  });
 });
