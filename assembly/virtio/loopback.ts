@@ -2,16 +2,15 @@
 // (as many as fit; used.len = bytes written). The device for conformance tests and ring
 // benchmarks: it exercises pop, the scatter-gather lists and push, with no device logic besides.
 //
-// State 'VLBK' (layout 1):
-//   +64 u32 vq          queue state (VQST)
-//   +68 u32 burst       burst buffer (VQBR)
-//   +72 u32 status      device status bits (DEVICE_NEEDS_RESET once the queue broke)
-//   +76 u32 configIrq   config-change interrupt word (0: none)
-//   +80 u32 maxBurst    chains per call, at most
-//   +84 u32 flags       LBF_* (LBF_STAMP: bytes 8..11 of each response carry the serving module's
-//                       QT_VERSION instead of the echoed bytes: which version served it)
-//   +88 u64 requests  +96 u64 bytesEchoed  +104 u64 rejected
+// State 'VLBK' (layout 2): the common device prefix (device-state.ts: status, config interrupt,
+// queue 0 at DEV_QUEUES), then
+//   +256 u32 burst       burst buffer (VQBR)
+//   +260 u32 maxBurst    chains per call, at most
+//   +264 u32 flags       LBF_* (LBF_STAMP: bytes 8..11 of each response carry the serving module's
+//                        QT_VERSION instead of the echoed bytes: which version served it)
+//   +272 u64 requests  +280 u64 bytesEchoed  +288 u64 rejected
 
+import { guestCopy, guestStore } from '../common/guest-write';
 import { headerOk } from '../common/header';
 import {
   CH_READ_BYTES,
@@ -25,21 +24,20 @@ import {
   chainAt,
   segsBase,
 } from './burst';
-import { STATUS_DEVICE_NEEDS_RESET } from './layout';
+import { DEV_PAYLOAD, devBroken, devNeedsReset, devQueue } from './device-state';
+import { VQ_GMAP } from './queue-state';
 import { vqArm, vqPop, vqPush } from './vq';
 
 export const LB_MAGIC: u32 = 0x4b424c56; // 'VLBK'
-export const LB_VQ: u32 = 64;
-export const LB_BURST: u32 = 68;
-export const LB_STATUS: u32 = 72;
-export const LB_CONFIG_IRQ: u32 = 76;
-export const LB_MAX_BURST: u32 = 80;
-export const LB_FLAGS: u32 = 84;
+export const LB_LAYOUT: u32 = 2;
+export const LB_BURST: u32 = DEV_PAYLOAD;
+export const LB_MAX_BURST: u32 = DEV_PAYLOAD + 4;
+export const LB_FLAGS: u32 = DEV_PAYLOAD + 8;
 export const LBF_STAMP: u32 = 1;
-export const LB_REQUESTS: u32 = 88;
-export const LB_BYTES: u32 = 96;
-export const LB_REJECTED: u32 = 104;
-export const LB_STATE_BYTES: u32 = 128;
+export const LB_REQUESTS: u32 = DEV_PAYLOAD + 16;
+export const LB_BYTES: u32 = DEV_PAYLOAD + 24;
+export const LB_REJECTED: u32 = DEV_PAYLOAD + 32;
+export const LB_STATE_BYTES: u32 = DEV_PAYLOAD + 64;
 
 /** QT_VERSION of the module this instance belongs to (set by qt_init through loopbackBind). */
 let servedBy: u32 = 0;
@@ -55,17 +53,18 @@ export function loopbackServedBy(): u32 {
 
 /** Job entry: one burst of echo. Returns chains handled; a broken queue yields 0, never a failure. */
 export function loopbackRun(state: usize, budget: i32): i32 {
-  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return -1;
-  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
-  const vq = <usize>load<u32>(state, LB_VQ);
+  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES)) return -1;
+  if (devBroken(state)) return 0;
+  const vq = devQueue(state, 0);
   const burst = <usize>load<u32>(state, LB_BURST);
   let max = <u32>budget;
   const cap = load<u32>(state, LB_MAX_BURST);
   if (max > cap) max = cap;
   const n = vqPop(vq, burst, max);
-  if (n < 0) return needsReset(state);
+  if (n < 0) return devNeedsReset(state);
   if (n == 0) return 0;
   const segs = segsBase(burst);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   let bytes: u64 = 0;
   let rejected: u32 = 0;
   const stamp = (load<u32>(state, LB_FLAGS) & LBF_STAMP) != 0;
@@ -76,12 +75,12 @@ export function loopbackRun(state: usize, budget: i32): i32 {
       rejected++;
       continue;
     }
-    const copied = echo(rec, segs);
-    if (stamp && copied >= 12) stampVersion(rec, segs);
+    const copied = echo(map, rec, segs);
+    if (stamp && copied >= 12) stampVersion(map, rec, segs);
     store<u32>(rec, copied, CH_USED_LEN);
     bytes += copied;
   }
-  if (vqPush(vq, burst, <u32>n) < 0) return needsReset(state);
+  if (vqPush(vq, burst, <u32>n) < 0) return devNeedsReset(state);
   store<u64>(state, load<u64>(state, LB_REQUESTS) + <u64>n, LB_REQUESTS);
   store<u64>(state, load<u64>(state, LB_BYTES) + bytes, LB_BYTES);
   if (rejected) store<u64>(state, load<u64>(state, LB_REJECTED) + rejected, LB_REJECTED);
@@ -89,7 +88,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
 }
 
 /** Copies the chain's readable segments into its writable ones; returns the bytes written. */
-function echo(rec: usize, segs: usize): u32 {
+function echo(map: usize, rec: usize, segs: usize): u32 {
   const first = load<u32>(rec, CH_SEG_START);
   const nr = <u32>load<u16>(rec, CH_READ_SEGS);
   const nw = <u32>load<u16>(rec, CH_WRITE_SEGS);
@@ -99,7 +98,7 @@ function echo(rec: usize, segs: usize): u32 {
   if (nr == 1 && nw == 1) {
     // SAFETY: both segments were translated and bounds-checked against guest RAM by the pop.
     const r = segs + <usize>first * SEG_BYTES;
-    memory.copy(<usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
+    guestCopy(map, <usize>load<u32>(r + SEG_BYTES), <usize>load<u32>(r), total);
     return total;
   }
   let ri: u32 = 0,
@@ -115,7 +114,7 @@ function echo(rec: usize, segs: usize): u32 {
     let take = rAvail < wAvail ? rAvail : wAvail;
     if (take > left) take = left;
     // SAFETY: offsets stay inside each segment (take <= remaining bytes of both).
-    memory.copy(<usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
+    guestCopy(map, <usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
     left -= take;
     ro += take;
     wo += take;
@@ -132,26 +131,14 @@ function echo(rec: usize, segs: usize): u32 {
 }
 
 /** Writes servedBy at bytes 8..11 of the chain's first writable segment, when that segment holds them. */
-@inline function stampVersion(rec: usize, segs: usize): void {
+@inline function stampVersion(map: usize, rec: usize, segs: usize): void {
   const w = segs + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
   // SAFETY: the segment [addr, addr + len) was translated and bounds-checked by the pop; 12 <= len.
-  if (load<u32>(w, 4) >= 12) store<u32>(<usize>load<u32>(w), servedBy, 8);
+  if (load<u32>(w, 4) >= 12) guestStore<u32>(map, <usize>load<u32>(w), servedBy, 8);
 }
 
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */
 export function loopbackArm(state: usize): i32 {
-  if (!headerOk(state, LB_MAGIC, 1, LB_STATE_BYTES)) return 0;
-  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
-  return <i32>vqArm(<usize>load<u32>(state, LB_VQ));
-}
-
-/** §2.1.2: set DEVICE_NEEDS_RESET and send a configuration change notification. */
-function needsReset(state: usize): i32 {
-  store<u32>(state, load<u32>(state, LB_STATUS) | STATUS_DEVICE_NEEDS_RESET, LB_STATUS);
-  const irq = <usize>load<u32>(state, LB_CONFIG_IRQ);
-  if (irq != 0) {
-    atomic.add<i32>(irq, 1);
-    atomic.notify(irq, -1);
-  }
-  return 0;
+  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES) || devBroken(state)) return 0;
+  return <i32>vqArm(devQueue(state, 0));
 }

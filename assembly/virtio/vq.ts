@@ -1,7 +1,7 @@
 // The queue operations every virtio device kernel calls: dispatch on the ring format, with the
 // not-ready (A5) and broken checks in one place.
 
-import { BR_MAGIC, BR_MAX_CHAINS, BR_SEG_CAP, BR_CHAINS, CHAIN_BYTES, SEG_BYTES } from './burst';
+import { BR_LAYOUT, BR_MAGIC, BR_MAX_CHAINS, BR_SEG_CAP, BR_CHAINS, CHAIN_BYTES, SEG_BYTES } from './burst';
 import { headerOk } from '../common/header';
 import { packedArm, packedPop, packedPush } from './packed';
 import { QF_PACKED, QF_READY, VQ_BROKEN, VQ_FLAGS, VQ_MAX_SEGS } from './queue-state';
@@ -41,7 +41,7 @@ export function burstBytes(maxChains: u32, segCap: u32): u32 {
  * pop always makes progress. Returns 0 or -1.
  */
 export function burstInit(burst: usize, regionBytes: u32, maxChains: u32, segCap: u32): i32 {
-  if (!headerOk(burst, BR_MAGIC, 1, 0)) return -1;
+  if (!headerOk(burst, BR_MAGIC, BR_LAYOUT, 0)) return -1;
   if (maxChains == 0 || maxChains > 32768 || segCap < VQ_MAX_SEGS || segCap > 1 << 20) return -1;
   if (burstBytes(maxChains, segCap) > regionBytes) return -1;
   store<u32>(burst, maxChains, BR_MAX_CHAINS);

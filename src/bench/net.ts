@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { distFile } from '../common/package-paths.js';
-import { FEAT_VERSION_1 } from '../common/virtio/ring-layout.js';
+import { FEAT_VERSION_1 } from '../generated/virtio.js';
 import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { NetDevice } from '../dpu/net/net-device.js';

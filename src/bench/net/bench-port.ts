@@ -1,5 +1,6 @@
 import type { Guest } from '../../hypervisor/guest/guest.js';
-import { DESC_BYTES, splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { DESC_BYTES } from '../../generated/virtio.js';
 
 /** Split rings of one queue, as GPAs and as host addresses. */
 export interface BenchRing {

@@ -10,7 +10,7 @@ import {
   FEAT_RING_PACKED,
   FEAT_VERSION_1,
   STATUS_DEVICE_NEEDS_RESET,
-} from '../../common/virtio/ring-layout.js';
+} from '../../generated/virtio.js';
 import { intIn, nameString, parseArgs } from '../../common/validate.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueStats } from '../virtio/device-queue.js';

@@ -1,5 +1,5 @@
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
-import { META } from '../flow/packet-parser.js';
+import { M_TCP_FLAGS } from '../../generated/flow.js';
 import { toDatapathDowncall } from './datapath-actions.js';
 import type { Downcall } from './flow-actions.js';
 import {
@@ -254,7 +254,7 @@ export class SlowPathRunner {
       port: r.port,
       reason: r.reason === NET_UPC_L2_MISMATCH ? 'l2-mismatch' : r.reason === NET_UPC_ACTION ? 'action' : 'miss',
       key,
-      tcpFlags: r.parse[META.tcpFlags]!,
+      tcpFlags: r.parse[M_TCP_FLAGS]!,
       frame: r.frame,
       truncated: (r.flags & NET_UPF_TRUNCATED) !== 0,
     };

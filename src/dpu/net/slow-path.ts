@@ -1,4 +1,4 @@
-import { KEY } from '../flow/packet-parser.js';
+import { K_DPORT, K_PROTO, K_SPORT } from '../../generated/flow.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { answerArp } from './arp-responder.js';
 import { parseArp } from './arp.js';
@@ -148,11 +148,11 @@ export class SlowPath {
     if (eth.ethertype !== ETHERTYPE_IPV4) return this.drop(pkt, 'unsupported-ethertype', out, zone, true);
     const k = new DataView(pkt.key.buffer, pkt.key.byteOffset, 48);
     const tuple: CtTuple = {
-      proto: pkt.key[KEY.proto]!,
+      proto: pkt.key[K_PROTO]!,
       src: k.getUint32(0, false),
       dst: k.getUint32(16, false),
-      srcPort: k.getUint16(KEY.sport, true),
-      dstPort: k.getUint16(KEY.dport, true),
+      srcPort: k.getUint16(K_SPORT, true),
+      dstPort: k.getUint16(K_DPORT, true),
     };
     if (ingress.kind === 'port' && tuple.src !== ingress.port.ip)
       return this.drop(pkt, 'spoofed-source', out, zone, true);

@@ -3,7 +3,7 @@ import { buildEthernet, ETHERTYPE_IPV4, parseEthernet } from '../../dpu/net/ethe
 import { buildIcmpEcho, buildIpv4, buildUdp } from '../../dpu/net/ipv4.js';
 import { parseMac } from '../../dpu/net/mac-address.js';
 import { NET_F_CTRL_RX, NET_F_CTRL_VQ, NET_F_MAC } from '../../dpu/net/net-layout.js';
-import { FEAT_VERSION_1 } from '../../common/virtio/ring-layout.js';
+import { FEAT_VERSION_1 } from '../../generated/virtio.js';
 import type { AttachedPort, HostNetwork } from '../../dpu/net/host-network.js';
 import type { HostMemory } from '../../memory/host-memory.js';
 import { Guest } from '../../hypervisor/guest/guest.js';

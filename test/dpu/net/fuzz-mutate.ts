@@ -8,7 +8,7 @@ import { concat } from './frames.js';
  * after the Ethernet header, oversize or undersize frames.
  */
 export function mutate(r: Prng, base: Uint8Array): Uint8Array {
-  let f = base.slice();
+  let f: Uint8Array = base.slice();
   const kind = r.below(9);
   switch (kind) {
     case 0: // truncate anywhere, headers included

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostMemoryApi } from '../../../src/common/host-memory-api.js';
-import { FEAT_VERSION_1 } from '../../../src/common/virtio/ring-layout.js';
+import { FEAT_VERSION_1 } from '../../../src/generated/virtio.js';
 import type { AttachedPort } from '../../../src/dpu/net/host-network.js';
 import { NET_F_CTRL_RX, NET_F_CTRL_VQ, NET_F_MAC } from '../../../src/dpu/net/net-layout.js';
 import type { Guest } from '../../../src/hypervisor/guest/guest.js';

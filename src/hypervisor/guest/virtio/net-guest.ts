@@ -1,12 +1,7 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { NetBackendApi } from '../../../common/virtio/net-backend-api.js';
-import {
-  DESC_BYTES,
-  FEAT_INDIRECT_DESC,
-  FEAT_VERSION_1,
-  splitAvailBytes,
-  splitUsedBytes,
-} from '../../../common/virtio/ring-layout.js';
+import { splitAvailBytes, splitUsedBytes } from '../../../common/virtio/ring-layout.js';
+import { DESC_BYTES, FEAT_INDIRECT_DESC, FEAT_VERSION_1 } from '../../../generated/virtio.js';
 import type { Guest } from '../guest.js';
 import type { NotifyWords } from '../guest-queue.js';
 import type { GuestVcpu } from '../vcpu.js';
