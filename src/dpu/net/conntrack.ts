@@ -258,7 +258,18 @@ export class Conntrack {
 function key(zone: number, t: CtTuple): string {
   // ICMP echo: request and reply differ only in type; the identifier is the connection.
   const sp = t.proto === IPPROTO_ICMP ? 0 : t.srcPort;
-  return `${zone}|${t.proto}|${t.src >>> 0}|${t.dst >>> 0}|${sp}|${t.dstPort}`;
+  // One UTF-16 unit per 16 bits of the tuple: cheaper to build and to hash than decimal text.
+  return String.fromCharCode(
+    zone >>> 16,
+    zone & 0xffff,
+    t.proto,
+    t.src >>> 16,
+    t.src & 0xffff,
+    t.dst >>> 16,
+    t.dst & 0xffff,
+    sp,
+    t.dstPort,
+  );
 }
 
 function next(s: CtState, dir: CtDirection, flags: number): CtState {
