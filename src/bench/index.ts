@@ -40,6 +40,11 @@ export const SUITES: Record<
       'vSwitch on one DPU core between two guests: 64 B and 1500 B frames with flow-cache hits, first-packet latency, new flows/s with 1M installed; peer: the same pipeline in plain TS',
     load: () => import('./net.js'),
   },
+  hv: {
+    describe:
+      'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',
+    load: () => import('./hv.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),

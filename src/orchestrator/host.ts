@@ -10,6 +10,7 @@ import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HostNetwork, parseNetworkOptions, type NetworkOptions } from '../dpu/net/host-network.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
+import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
 
 /** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
@@ -21,6 +22,8 @@ export interface HostOptions {
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
   /** Options of `host.network` (switch size, flow aging, conntrack timeouts, its core). */
   network?: NetworkOptions | undefined;
+  /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
+  vms?: VmManagerOptions | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -50,6 +53,8 @@ export class Host {
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
   private net: HostNetwork | null = null;
+  /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
+  readonly vms: VmManager;
 
   private constructor(
     memory: HostMemory,
@@ -57,6 +62,7 @@ export class Host {
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
     private readonly networkOptions: NetworkOptions | undefined,
+    vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
     this.kernels = kernels;
@@ -64,6 +70,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
+    this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
   /**
@@ -78,6 +85,7 @@ export class Host {
           dpu: z.unknown().optional(),
           trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
           network: z.unknown().optional(),
+          vms: z.unknown().optional(),
         })
         .optional(),
       options,
@@ -88,7 +96,14 @@ export class Host {
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
     try {
-      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[], networkOptions);
+      return new Host(
+        memory,
+        kernels,
+        dpu,
+        (o?.trustedKeys ?? []) as (string | KeyObject)[],
+        networkOptions,
+        o?.vms as VmManagerOptions | undefined,
+      );
     } catch (e) {
       await dpu.close();
       throw e;
@@ -188,10 +203,14 @@ export class Host {
     return renderMetrics(this.snapshot());
   }
 
-  /** Stops every core and ends every worker thread; the process can then exit on its own. Idempotent. */
+  /**
+   * Destroys every VM, stops every core and ends every worker thread; the process can then exit
+   * on its own. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
     await this.net?.close();
+    await this.vms.close();
     this.swaps.close();
     await this.dpu.close();
   }

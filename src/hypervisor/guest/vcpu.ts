@@ -34,7 +34,7 @@ export class GuestVcpu {
   private readonly life = new Lifetime('GuestVcpu', 'stop()');
 
   constructor(
-    memory: HostMemoryApi,
+    memory: Pick<HostMemoryApi, 'memory' | 'sizeBytes'>,
     readonly name: string,
     options: GuestVcpuOptions = {},
   ) {
@@ -114,6 +114,21 @@ export class GuestVcpu {
     });
     if (!('completed' in r)) throw new Error('unexpected reply');
     return { completed: r.completed, elapsedNs: r.elapsedNs };
+  }
+
+  /**
+   * Runs guest program `fn(...args)` step by step under the VM control block at host address
+   * `ctl` (pause, stop, power: assembly/guest/vm-control.ts) until the guest halts or the VM is
+   * stopped. The vCPU takes no other request meanwhile.
+   */
+  async runProgram(
+    fn: string,
+    args: (number | bigint)[],
+    ctl: number,
+  ): Promise<{ exit: 'halted' | 'stopped'; steps: number }> {
+    const r = await this.request({ op: 'program', fn, args, ctl });
+    if (!('exit' in r)) throw new Error('unexpected reply');
+    return { exit: r.exit, steps: r.steps };
   }
 
   async stop(): Promise<void> {

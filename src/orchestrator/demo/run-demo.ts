@@ -6,6 +6,7 @@ import { erasureDif } from './erasure-dif.js';
 import { flowLookups } from './flow-lookups.js';
 import { hotSwap } from './hot-swap.js';
 import { network } from './network.js';
+import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
@@ -13,6 +14,7 @@ export const CHAPTERS: readonly DemoChapter[] = [
   dpuRuntime,
   virtioLoopback,
   network,
+  hostAgent,
   hotSwap,
   flowLookups,
   erasureDif,
