@@ -83,7 +83,12 @@ function sectionBy(mod, file) {
     const category = new ReflectionCategory(title);
     for (const [, list] of text.matchAll(/export (?:type )?\{([^}]*)\}/g)) {
       for (const item of list.split(',')) {
-        const name = item.replace(/^\s*type\s+/, '').trim();
+        // `type A as B` is documented under its exported name, B.
+        const name = item
+          .replace(/^\s*type\s+/, '')
+          .trim()
+          .split(/\s+as\s+/)
+          .pop();
         const r = byName.get(name);
         if (!name || !r || placed.has(name)) continue;
         category.children.push(r);

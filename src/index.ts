@@ -3,7 +3,8 @@
  * libraries its DPU cores run.
  *
  * - {@link Host} is the way in: host physical memory, the kernel loader, the DPU cores and hot
- *   swaps, all reached through it (`host.memory`, `host.kernels`, `host.dpu`, `host.swaps`), and
+ *   swaps, all reached through it (`host.memory`, `host.kernels`, `host.dpu`, `host.swaps`), the
+ *   network of VPCs, ports and tunnels its guests use ({@link HostNetwork}, `host.network`), and
  *   its VMs (`host.vms`: a lifecycle after libvirt's, driven through a host agent over vsock).
  * - The data-path classes — {@link PacketParser}, {@link FlowTable}, {@link Classifier},
  *   {@link RouteTable}, {@link ReedSolomon}, {@link EcOffload}, {@link T10Dif},
@@ -84,6 +85,44 @@ export {
   type TrustedKeys,
   type ModuleSignature,
 } from './ops/hot-swap/signature.js';
+
+// Network (host.network)
+export {
+  type HostNetwork,
+  type NetworkOptions,
+  type AttachOptions,
+  type AttachedPort,
+  type FlowView,
+  type NetworkStats,
+} from './dpu/net/host-network.js';
+export type {
+  VpcOptions,
+  SubnetOptions,
+  PortOptions,
+  SubPortOptions,
+  TunnelOptions,
+  RemoteHostOptions,
+  RemotePortOptions,
+  RouteOptions,
+  RouteTarget,
+  SecurityGroupOptions,
+  SecurityGroupRule,
+} from './dpu/net/vpc-schemas.js';
+export type {
+  VpcInfo,
+  SubnetInfo,
+  PortInfo,
+  SecurityGroupInfo,
+  SecurityGroupRuleInfo,
+  TunnelInfo,
+  RemoteHostInfo,
+  RouteInfo,
+} from './dpu/net/network-info.js';
+export type { CtTimeouts } from './dpu/net/conntrack.js';
+export type { SlowPathStats, SlowPathCounterName } from './dpu/net/slow-path-types.js';
+export { DROP_REASONS, type DropReason } from './dpu/net/flow-actions.js';
+export type { RunnerStats } from './dpu/net/slow-path-runner.js';
+export type { TunnelSocketStats } from './dpu/net/tunnel-socket.js';
 
 // Flow lookups
 export {

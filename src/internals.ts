@@ -133,3 +133,10 @@ export { QosScheduler, parseQos, systemClock, type Clock, type QosRequest } from
 export { DmClock, type DmClockShare, type DmClockPick } from './dpu/blk/qos/dmclock.js';
 export { TokenBucket, Reduction } from './dpu/blk/qos/token-bucket.js';
 export { RateLimiter, type RateLimiterSpec } from './dpu/blk/qos/rate-limiter.js';
+
+// The network's data plane under host.network
+export { HostNetwork, type NetworkHost } from './dpu/net/host-network.js';
+export type { NetDevice, NetDeviceStats, NetQueuePairStats } from './dpu/net/net-device.js';
+export type { NetBackendApi } from './common/virtio/net-backend-api.js';
+export type { SwitchStats } from './dpu/net/switch-stats.js';
+export type { PortStats as SwitchPortStats } from './dpu/net/vswitch.js';

@@ -7,6 +7,7 @@ import {
   CAPACITY,
   COUNT,
   EVICTIONS,
+  LAST_EVICTED,
   E_HASH,
   E_LAST,
   E_VALUE,
@@ -235,6 +236,7 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   if (path >= 0) e = cuckooApply(state, nb, <u32>path);
   if (e == FC_NO_SLOT) {
     e = oldestOf(state, nb, b1, b2, now);
+    store<u32>(state, load<u32>(entryAt(state, nb, e), E_VALUE), LAST_EVICTED);
     removeAt(state, e);
     bump(state, EVICTIONS);
     status = FC_EVICTED;
@@ -242,6 +244,7 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
     // The key's buckets had room but the table holds `capacity` flows: one goes elsewhere.
     const victim = sampleVictim(state, nb, now);
     if (victim != FC_NO_SLOT) {
+      store<u32>(state, load<u32>(entryAt(state, nb, victim), E_VALUE), LAST_EVICTED);
       removeAt(state, victim);
       bump(state, EVICTIONS);
       status = FC_EVICTED;
@@ -300,6 +303,26 @@ export function flow_fc_age(state: usize, now: u32, maxIdle: u32, budget: u32): 
   store<u32>(state, cursor, AGE_CURSOR);
   writeEnd(state);
   return removed;
+}
+
+/**
+ * Removes the flow in slot `e` (bucket * 8 + slot) if it holds one, under the seqlock. For owners
+ * that walk the table themselves (the vSwitch's aging and flushes). Returns 1 when a flow was
+ * removed, 0 when the slot was empty or out of range, or a negative status.
+ */
+export function flow_fc_remove_slot(state: usize, e: u32): i32 {
+  const nb = tableBuckets(state);
+  if (nb == 0) return FC_E_STATE;
+  if (e >= nb << 3 || tagAt(state, e) == 0) return 0;
+  writeBegin(state);
+  removeAt(state, e);
+  writeEnd(state);
+  return 1;
+}
+
+/** The value of the flow the last FC_EVICTED insert removed (so its owner can free what it names). */
+export function flow_fc_last_evicted(state: usize): i32 {
+  return <i32>load<u32>(state, LAST_EVICTED);
 }
 
 export function flow_fc_count(state: usize): i32 {

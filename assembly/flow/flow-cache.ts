@@ -33,7 +33,8 @@
 //
 // State region 'FEMC' (layout 2):
 //   +64 u32 seq (seqlock)  +68 u32 bucketCount  +72 u32 capacity  +76 u32 count
-//   +80 u32 ageCursor      +96 u64 evictions    +104 u64 cuckooMoves
+//   +80 u32 ageCursor      +84 u32 lastEvicted (value of the flow the last FC_EVICTED insert removed)
+//   +96 u64 evictions    +104 u64 cuckooMoves
 //   +128 hash seeds: 12 × u32 (NH multipliers) + u64 final seed (+176)
 //   +192 cuckoo search queue (the writer's scratch): 512 × (u32 bucket, u32 parent << 3 | slot)
 //   +4288 tags (bucketCount × 8 B), then entries at the next 64-byte boundary (bucketCount × 512 B)
@@ -60,6 +61,7 @@ export const BUCKET_COUNT: usize = 68;
 export const CAPACITY: usize = 72;
 export const COUNT: usize = 76;
 export const AGE_CURSOR: usize = 80;
+export const LAST_EVICTED: usize = 84;
 export const EVICTIONS: usize = 96;
 export const MOVES: usize = 104;
 export const SEEDS: usize = 128;

@@ -20,6 +20,9 @@ import {
 } from './loopback-traffic';
 import { blkWorkload } from './blk-workload';
 import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
+import { GN_ECHO_PORT, GN_SINK_PORT, GN_STATE_BYTES } from './net-state';
+import { NET_STACK_EXTRA, netInit, netPoll } from './net-stack';
+import { genRun, genSetup, pingSend, resolve } from './net-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
 import { vmAgentStep } from './vm-agent';
@@ -204,6 +207,83 @@ export {
   GA_TR_TO,
 } from './audit';
 
+// The guest network stack (net-stack.ts, net-traffic.ts) over two virtio-net queues.
+export function gnet_state_bytes(): u32 {
+  return GN_STATE_BYTES + NET_STACK_EXTRA;
+}
+
+export function gnet_init(
+  st: usize,
+  rxDrv: usize,
+  txDrv: usize,
+  ramBase: usize,
+  rxBufGpa: u64,
+  txBufGpa: u64,
+  bufBytes: u32,
+  qsize: u32,
+  macLo: u32,
+  macHi: u32,
+  ip: u32,
+  flags: u32,
+): i32 {
+  return netInit(st, rxDrv, txDrv, ramBase, rxBufGpa, txBufGpa, bufBytes, qsize, macLo, macHi, ip, flags);
+}
+
+/** One pass of the stack (receive, answer, re-post, reap); returns frames handled. */
+export function gnet_poll(st: usize, budget: u32): u32 {
+  return netPoll(st, budget);
+}
+
+export function gnet_set_ports(st: usize, echoPort: u32, sinkPort: u32): void {
+  store<u16>(st, <u16>echoPort, GN_ECHO_PORT);
+  store<u16>(st, <u16>sinkPort, GN_SINK_PORT);
+}
+
+export function gnet_ping(st: usize, dst: u32, ident: u32, seq: u32, plen: u32): i32 {
+  return pingSend(st, dst, ident, seq, plen);
+}
+
+/** 1 when `dst` is resolved (ARP); else asks for it and returns 0. */
+export function gnet_resolve(st: usize, dst: u32): i32 {
+  return resolve(st, dst);
+}
+
+export function gnet_gen_setup(st: usize, dst: u32, dport: u32, sport: u32, payload: u32, window: u32): void {
+  genSetup(st, dst, dport, sport, payload, window);
+}
+
+export function gnet_gen_run(st: usize, count: u32, limit: u32): u32 {
+  return genRun(st, count, limit);
+}
+
+export {
+  GN_MAGIC,
+  GN_FLAGS,
+  GN_IP,
+  GN_COUNTERS,
+  GN_GEN_SEQ,
+  GN_SINK_NEXT,
+  GN_SINK_RECEIVED,
+  GN_SINK_REORDERED,
+  GN_SINK_DUPLICATES,
+  GN_PING_LAST,
+  GN_PING_REPLIES,
+  GN_STATE_BYTES,
+  GNF_CSUM_OFFLOAD,
+  GNC_RX_FRAMES,
+  GNC_TX_FRAMES,
+  GNC_ARP_REQUESTS,
+  GNC_ARP_REPLIES,
+  GNC_ECHO_REQUESTS,
+  GNC_ECHO_REPLIES,
+  GNC_UDP_ECHOED,
+  GNC_UDP_SENT,
+  GNC_TX_FULL,
+  GNC_NO_ARP,
+  GNC_RX_IGNORED,
+  GNC_RX_BAD,
+  GNC_COUNT,
+} from './net-state';
 // virtio-vsock driver (assembly/guest/vsock-driver.ts) and its endpoint (assembly/vsock/).
 export function gvsock_area_bytes(flags: u32, n: u32, nEv: u32, bufBytes: u32, maxConns: u32, connRingBytes: u32): u32 {
   return gvsockAreaBytes(flags, n, nEv, bufBytes, maxConns, connRingBytes);

@@ -50,6 +50,11 @@ export const SUITES: Record<
       'NBD export: fio nbd engine, 4 KiB random read/write QD32, qingtian vs nbdkit memory vs qemu-nbd (same tmpfs)',
     load: () => import('./nbd.js'),
   },
+  net: {
+    describe:
+      'vSwitch on one DPU core between two guests: 64 B and 1500 B frames with flow-cache hits, first-packet latency, new flows/s with 1M installed; peer: the same pipeline in plain TS',
+    load: () => import('./net.js'),
+  },
   hv: {
     describe:
       'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',

@@ -156,6 +156,60 @@ export const GLOOP_PAIR_BYTES = 128;
 /** u32 */
 export const GLOOP_HALF_BYTES = 64;
 
+// assembly/guest/net-state.ts
+/** 'GNET' (u32) */
+export const GN_MAGIC = 0x54454e47;
+/** u32 */
+export const GN_FLAGS = 46;
+/** u32 */
+export const GN_IP = 48;
+/** u32 */
+export const GN_COUNTERS = 64;
+/** u32 */
+export const GN_GEN_SEQ = 200;
+/** u32 */
+export const GN_SINK_NEXT = 212;
+/** u32 */
+export const GN_SINK_RECEIVED = 216;
+/** u32 */
+export const GN_SINK_REORDERED = 224;
+/** u32 */
+export const GN_SINK_DUPLICATES = 232;
+/** u32 */
+export const GN_PING_LAST = 240;
+/** u32 */
+export const GN_PING_REPLIES = 244;
+/** u32 = GN_SEEN + GN_SEEN_BITS / 8 */
+export const GN_STATE_BYTES = 8704;
+/** Flags: the checksum of UDP is left to the device (VIRTIO_NET_F_CSUM negotiated). (u32) */
+export const GNF_CSUM_OFFLOAD = 1;
+/** u32 */
+export const GNC_RX_FRAMES = 0;
+/** u32 */
+export const GNC_TX_FRAMES = 1;
+/** requests answered (u32) */
+export const GNC_ARP_REQUESTS = 2;
+/** replies learnt (u32) */
+export const GNC_ARP_REPLIES = 3;
+/** ICMP echo requests answered (u32) */
+export const GNC_ECHO_REQUESTS = 4;
+/** u32 */
+export const GNC_ECHO_REPLIES = 5;
+/** u32 */
+export const GNC_UDP_ECHOED = 6;
+/** u32 */
+export const GNC_UDP_SENT = 7;
+/** a frame not sent: no free TX slot (u32) */
+export const GNC_TX_FULL = 8;
+/** a frame not sent: destination not resolved (a request went out) (u32) */
+export const GNC_NO_ARP = 9;
+/** not for us, or not understood (u32) */
+export const GNC_RX_IGNORED = 10;
+/** shorter than its headers say, or a bad IPv4 checksum (u32) */
+export const GNC_RX_BAD = 11;
+/** u32 */
+export const GNC_COUNT = 16;
+
 // assembly/guest/vm-control.ts
 /** 'GVMC' (u32) */
 export const VMC_MAGIC = 0x434d5647;

@@ -8,6 +8,7 @@ import { DpuCorePool, dpuOptionsSchema, type DpuOptions } from '../dpu/core/core
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { HostMemory, hostMemoryOptionsSchema, type HostMemoryOptions } from '../memory/host-memory.js';
+import { HostNetwork, parseNetworkOptions, type NetworkOptions } from '../dpu/net/host-network.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
@@ -22,6 +23,8 @@ export interface HostOptions {
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
   /** The storage worker's memory (see StorageOptions). */
   storage?: StorageOptions | undefined;
+  /** Options of `host.network` (switch size, flow aging, conntrack timeouts, its core). */
+  network?: NetworkOptions | undefined;
   /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
   vms?: VmManagerOptions | undefined;
 }
@@ -35,8 +38,9 @@ const hostOptionsSchema = z
         error: 'an array of Ed25519 public keys (PEM text or KeyObject)',
       })
       .optional(),
-    // Checked whole, unknown keys included, by Storage and VmManager ('Host options.storage', '.vms').
+    // Checked whole, unknown keys included, by Storage, the network and VmManager.
     storage: z.unknown().optional(),
+    network: z.unknown().optional(),
     vms: z.unknown().optional(),
   })
   .optional();
@@ -69,6 +73,7 @@ export class Host {
   readonly swaps: HotSwapManager;
   /** Volumes (log-structured, erasure-coded, DIF-protected) and their storage I/O worker, started on first use. */
   readonly storage: Storage;
+  private net: HostNetwork | null = null;
   /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
   readonly vms: VmManager;
 
@@ -78,6 +83,7 @@ export class Host {
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
     storage: StorageOptions | undefined,
+    private readonly networkOptions: NetworkOptions | undefined,
     vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
@@ -96,6 +102,7 @@ export class Host {
    */
   static async boot(options?: HostOptions): Promise<Host> {
     const o = parseArgs(hostOptionsSchema, options, 'Host options');
+    const networkOptions = parseNetworkOptions(o?.network);
     const memory = new HostMemory(o?.memory);
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu);
@@ -106,12 +113,33 @@ export class Host {
         dpu,
         o?.trustedKeys ?? [],
         o?.storage as StorageOptions | undefined,
+        networkOptions,
         o?.vms as VmManagerOptions | undefined,
       );
     } catch (e) {
       await dpu.close();
       throw e;
     }
+  }
+
+  /**
+   * The network: VPCs, subnets, ports, routes, security groups, tunnels, mirrors, and the vSwitch
+   * on a DPU core that forwards between guests. Created on first use; the switch and its workers
+   * start when something is first attached.
+   */
+  get network(): HostNetwork {
+    this.life.check('network');
+    this.net ??= new HostNetwork(
+      {
+        runtime: this.runtime,
+        cores: this.dpu.cores,
+        loadNetKernel: async () => {
+          await this.loadKernel('net');
+        },
+      },
+      this.networkOptions,
+    );
+    return this.net;
   }
 
   /**
@@ -193,6 +221,7 @@ export class Host {
    */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
+    await this.net?.close();
     await this.vms.close();
     this.swaps.close();
     await this.storage.close();

@@ -24,6 +24,7 @@ export type VcpuRequest =
   | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint }
   | { op: 'timed'; fn: string; args: (number | bigint)[]; ms: number }
   | { op: 'series'; fn: string; args: (number | bigint)[]; count: number }
+  | { op: 'loop'; fn: string; args: (number | bigint)[]; ms: number; untilAddr: number; untilValue: number }
   | { op: 'program'; fn: string; args: (number | bigint)[]; ctl: number };
 
 export type VcpuReply =
@@ -154,6 +155,22 @@ function handle(req: VcpuRequest): VcpuReply {
         if (r !== 1) timeouts++;
       }
       return { ok: true, samplesUs, timeouts };
+    }
+    case 'loop': {
+      // Calls a guest export again and again (a workload's pass) until `ms` have passed or the
+      // i32 at host address untilAddr reaches untilValue (untilAddr 0: time only).
+      const f = instance.exports[req.fn];
+      if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };
+      const start = process.hrtime.bigint();
+      const deadline = start + BigInt(Math.round(req.ms * 1e6));
+      const until = req.untilAddr ? req.untilAddr >> 2 : -1;
+      let completed = 0;
+      let now: bigint;
+      do {
+        completed += Number((f as Fn)(...req.args));
+        now = process.hrtime.bigint();
+      } while (now < deadline && (until < 0 || Atomics.load(i32, until) - req.untilValue < 0));
+      return { ok: true, completed, elapsedNs: Number(now - start) };
     }
     case 'rtt': {
       const one = req.mode === 'poll' ? fn('gloop_one') : fn('gloop_one_irq');

@@ -112,6 +112,29 @@ export class GuestVcpu {
   }
 
   /**
+   * Calls guest export `fn(...args)` in a loop inside the vCPU until `ms` have passed or, with
+   * `until`, the i32 at host address `until.addr` reaches `until.value` (compared as a wrapping
+   * counter). Returns the sum of what the calls returned and the elapsed time.
+   */
+  async loop(
+    fn: string,
+    args: (number | bigint)[],
+    ms: number,
+    until?: { addr: number; value: number },
+  ): Promise<{ completed: number; elapsedNs: number }> {
+    const r = await this.request({
+      op: 'loop',
+      fn,
+      args,
+      ms,
+      untilAddr: until?.addr ?? 0,
+      untilValue: until?.value ?? 0,
+    });
+    if (!('completed' in r)) throw new Error('unexpected reply');
+    return { completed: r.completed, elapsedNs: r.elapsedNs };
+  }
+
+  /**
    * Runs guest program `fn(...args)` step by step under the VM control block at host address
    * `ctl` (pause, stop, power: assembly/guest/vm-control.ts) until the guest halts or the VM is
    * stopped. The vCPU takes no other request meanwhile.

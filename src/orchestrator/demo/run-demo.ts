@@ -5,6 +5,7 @@ import { dpuRuntime } from './dpu-runtime.js';
 import { erasureDif } from './erasure-dif.js';
 import { flowLookups } from './flow-lookups.js';
 import { hotSwap } from './hot-swap.js';
+import { network } from './network.js';
 import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
 import { volumes } from './volumes.js';
@@ -13,6 +14,7 @@ import { volumes } from './volumes.js';
 export const CHAPTERS: readonly DemoChapter[] = [
   dpuRuntime,
   virtioLoopback,
+  network,
   hostAgent,
   hotSwap,
   flowLookups,

@@ -1,0 +1,106 @@
+// The vSwitch fast path's state: one region per switch instance (one job on one DPU core). It
+// names the shared tables, holds the words the control plane and the slow path exchange with the
+// fast path, and the fast path's counters (read out of band).
+//
+// Region 'NSWT' (layout 1):
+//   +64  u32 portTable    port table region ('NPRT', port-table.ts)
+//   +68  u32 flowCache    flow cache region ('FEMC', assembly/flow/flow-cache.ts): key → record index
+//   +72  u32 flowRecords  flow record region ('NFLR', flow-record.ts)
+//   +76  u32 downRing     the downcall ring region (io-ring.ts, upcall.ts)
+//   +80  u32 now          the tick (1 ms by convention), written by the control plane's clock; read
+//                         once per burst (kernels have no clock of their own)
+//   +84  u32 maxIdle      ticks a flow may go unhit before aging removes it (0: no aging)
+//   +88  u32 ageBudget    flow-cache buckets aging (and flushes) visit per burst
+//   +92  u32 scratch      the fast path's private scratch region ('NSCR': burst buffers, keys)
+//   +96  i32 upcallBell   +1 and notify after a burst that wrote upcall records (any port)
+//   +100 u32 epoch        +1 at the end of every burst: the control plane's "no burst holds it" test
+//   +104 u32 upcallSeq    last upcall seq handed out
+//   +108 u32 lastRefusal  NET_DOWN_ST_* of the last refused downcall
+//   +112 u32 maxPorts     the port table's, copied at init (validated against it every burst)
+//   +116 u32 flushCookie  +120 u32 flushMode (0 none, 1 cookie, 2 all)  +124 u32 flushLeft (buckets)
+//   +128 u64 counters[NET_SW_STAT_COUNT] (NET_SW_STAT_* index them)
+//   +384 u64 drops[NET_DROP_REASONS]        DROP actions by the slow path's reason
+//   +512 u64 malformed[16]                  parser verdicts by reason (assembly/flow/parser.ts PR_*)
+//   +640 {u64 packets, u64 bytes}[NET_SW_COUNTERS]   COUNT actions
+//   +2048 port stats[maxPorts], 64 B each:
+//          +0 u64 inPackets  +8 inBytes   (into the switch from the port)
+//          +16 outPackets  +24 outBytes   (delivered by the switch to the port)
+//          +32 outDrops (no receive buffer, filtered, port down, too big)
+//          +40 upcalls  +48 upcallDrops (the port's upcall ring was full)  +56 errors (malformed,
+//          bad virtio-net requests)
+
+export const NET_SW_MAGIC: u32 = 0x5457534e; // 'NSWT'
+export const NET_SW_LAYOUT: u32 = 1;
+export const NET_SW_PORT_TABLE: u32 = 64;
+export const NET_SW_FLOW_CACHE: u32 = 68;
+export const NET_SW_FLOW_RECORDS: u32 = 72;
+export const NET_SW_DOWN_RING: u32 = 76;
+export const NET_SW_NOW: u32 = 80;
+export const NET_SW_MAX_IDLE: u32 = 84;
+export const NET_SW_AGE_BUDGET: u32 = 88;
+export const NET_SW_SCRATCH: u32 = 92;
+export const NET_SW_UPCALL_BELL: u32 = 96;
+export const NET_SW_EPOCH: u32 = 100;
+export const NET_SW_UPCALL_SEQ: u32 = 104;
+export const NET_SW_LAST_REFUSAL: u32 = 108;
+export const NET_SW_MAX_PORTS: u32 = 112;
+export const NET_SW_FLUSH_COOKIE: u32 = 116;
+export const NET_SW_FLUSH_MODE: u32 = 120;
+export const NET_SW_FLUSH_LEFT: u32 = 124;
+export const NET_SW_STATS: u32 = 128;
+export const NET_SW_DROPS: u32 = 384;
+export const NET_SW_MALFORMED: u32 = 512;
+export const NET_SW_COUNTER_ARRAY: u32 = 640;
+export const NET_SW_COUNTERS: u32 = 64;
+export const NET_SW_PORT_STATS: u32 = 2048;
+export const NET_SW_PORT_STAT_BYTES: u32 = 64;
+
+export const NET_FLUSH_NONE: u32 = 0;
+export const NET_FLUSH_COOKIE: u32 = 1;
+export const NET_FLUSH_ALL: u32 = 2;
+
+// Global counters: u64 at NET_SW_STATS + 8 * index.
+export const NET_SW_STAT_BURSTS: u32 = 0;
+export const NET_SW_STAT_PACKETS: u32 = 1; // frames taken in (TX chains, tunnel RX, re-injections)
+export const NET_SW_STAT_BYTES: u32 = 2;
+export const NET_SW_STAT_HITS: u32 = 3;
+export const NET_SW_STAT_MISSES: u32 = 4;
+export const NET_SW_STAT_UPCALLS: u32 = 5;
+export const NET_SW_STAT_UPCALL_DROPS: u32 = 6;
+export const NET_SW_STAT_MALFORMED: u32 = 7;
+export const NET_SW_STAT_BAD_REQUESTS: u32 = 8; // TX chains refused by the device (H ids)
+export const NET_SW_STAT_OUTPUTS: u32 = 9; // copies delivered
+export const NET_SW_STAT_OUTPUT_DROPS: u32 = 10; // copies not delivered (see the port's outDrops)
+export const NET_SW_STAT_ACTION_DROPS: u32 = 11; // DROP actions (by reason in drops[])
+export const NET_SW_STAT_TTL_EXPIRED: u32 = 12;
+export const NET_SW_STAT_INSTALLS: u32 = 13;
+export const NET_SW_STAT_INSTALL_FAILED: u32 = 14;
+export const NET_SW_STAT_REINJECTED: u32 = 15;
+export const NET_SW_STAT_REINJECT_FAILED: u32 = 16;
+export const NET_SW_STAT_DELETES: u32 = 17;
+export const NET_SW_STAT_EVICTED: u32 = 18;
+export const NET_SW_STAT_AGED: u32 = 19;
+export const NET_SW_STAT_FLUSHED: u32 = 20;
+export const NET_SW_STAT_L2_MISMATCH: u32 = 21;
+export const NET_SW_STAT_NO_PORT: u32 = 22; // ingress on a port that is down or gone
+export const NET_SW_STAT_TSO_SEGMENTS: u32 = 23; // frames made by segmenting TSO frames
+export const NET_SW_STAT_CSUM_FILLED: u32 = 24; // checksums the device completed (NEEDS_CSUM)
+export const NET_SW_STAT_MIRRORED: u32 = 25;
+export const NET_SW_STAT_TUNNEL_IN: u32 = 26;
+export const NET_SW_STAT_TUNNEL_OUT: u32 = 27;
+export const NET_SW_STAT_COUNT: u32 = 32;
+
+// Port stats: u64 at NET_SW_PORT_STATS + port * 64 + offset.
+export const NET_PS_IN_PACKETS: u32 = 0;
+export const NET_PS_IN_BYTES: u32 = 8;
+export const NET_PS_OUT_PACKETS: u32 = 16;
+export const NET_PS_OUT_BYTES: u32 = 24;
+export const NET_PS_OUT_DROPS: u32 = 32;
+export const NET_PS_UPCALLS: u32 = 40;
+export const NET_PS_UPCALL_DROPS: u32 = 48;
+export const NET_PS_ERRORS: u32 = 56;
+
+/** Bytes of a switch state region for `maxPorts` ports. */
+export function switchStateBytes(maxPorts: u32): u32 {
+  return NET_SW_PORT_STATS + maxPorts * NET_SW_PORT_STAT_BYTES;
+}

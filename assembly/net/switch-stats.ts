@@ -1,0 +1,39 @@
+// Counter updates of the switch state (switch-state.ts). One core serves a switch instance, so
+// the counters are plain u64 stores; readers on other threads see each value whole (aligned u64).
+
+import {
+  NET_SW_COUNTER_ARRAY,
+  NET_SW_DROPS,
+  NET_SW_MALFORMED,
+  NET_SW_PORT_STATS,
+  NET_SW_PORT_STAT_BYTES,
+  NET_SW_STATS,
+} from './switch-state';
+
+@inline export function swStat(sw: usize, idx: u32, by: u64): void {
+  const p = sw + NET_SW_STATS + ((<usize>idx) << 3);
+  store<u64>(p, load<u64>(p) + by);
+}
+
+/** Port counters; the caller checked port < maxPorts (the region holds maxPorts entries). */
+@inline export function portStat(sw: usize, port: u32, off: u32, by: u64): void {
+  const p = sw + NET_SW_PORT_STATS + <usize>port * NET_SW_PORT_STAT_BYTES + <usize>off;
+  store<u64>(p, load<u64>(p) + by);
+}
+
+@inline export function dropReasonStat(sw: usize, reason: u32): void {
+  const p = sw + NET_SW_DROPS + ((<usize>(reason & 15)) << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+@inline export function malformedStat(sw: usize, reason: u32): void {
+  const p = sw + NET_SW_MALFORMED + ((<usize>(reason & 15)) << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+/** COUNT action: packets and bytes into counter `idx` (checked < NET_SW_COUNTERS at install). */
+@inline export function counterAdd(sw: usize, idx: u32, bytes: u32): void {
+  const p = sw + NET_SW_COUNTER_ARRAY + ((<usize>idx) << 4);
+  store<u64>(p, load<u64>(p) + 1);
+  store<u64>(p, load<u64>(p, 8) + <u64>bytes, 8);
+}

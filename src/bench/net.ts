@@ -1,0 +1,587 @@
+import { Worker } from 'node:worker_threads';
+import { distFile } from '../common/package-paths.js';
+import { FEAT_VERSION_1 } from '../generated/virtio.js';
+import { DpuCorePool } from '../dpu/core/core-pool.js';
+import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { NetDevice } from '../dpu/net/net-device.js';
+import { NET_F_MAC } from '../dpu/net/net-layout.js';
+import { VSwitch } from '../dpu/net/vswitch.js';
+import { Guest } from '../hypervisor/guest/guest.js';
+import { HostMemory } from '../memory/host-memory.js';
+import type { BenchContext } from './lib/report.js';
+import { median, percentileSorted } from './lib/stats.js';
+import { layoutPort, wire, type BenchPort } from './net/bench-port.js';
+import { BenchDriver } from './net/bench-driver.js';
+import { TsSwitch } from './net/ts-switch.js';
+import { takeUpcalls } from '../dpu/net/upcall-record.js';
+import { VpcSlowPath } from './net/vpc-slow-path.js';
+
+const MIB = 1 << 20;
+const RING = 1024;
+const STRIDE = 2048;
+const MACS = { a: [2, 0, 0, 0, 0, 0x0a], b: [2, 0, 0, 0, 0, 0x0b] };
+const IPS = { a: [198, 18, 0, 10], b: [198, 18, 0, 11] };
+
+/**
+ * Suite "net": the vSwitch fast path on one DPU core between two guests' virtio-net devices.
+ * The guests' side is a poll-mode harness (descriptor i fixed to buffer i) in a worker; the slow
+ * path is a stand-in on an I/O worker answering misses from a static table (install + re-inject).
+ * Peer, same run, same harness: the same pipeline in plain TypeScript in a worker (Map lookup,
+ * in-thread slow path). Cases:
+ *   kernel-64B / kernel-1500B the pipeline on the calling thread, rings refilled between runs
+ *   vm-vm-64B / vm-vm-1500B   frames delivered per second with every flow in the cache
+ *   first-packet              publish → arrival of a new flow's first frame (upcall, install, re-inject)
+ *   new-flows                 new flows set up per second with 1M flows installed
+ *   first-packet-vpc, new-flows-vpc  the same with the real slow path (VPC model, LPM, security
+ *                             group + conntrack) on the main thread answering the misses
+ */
+export async function run(ctx: BenchContext): Promise<void> {
+  const runs = ctx.runs;
+  const ms = ctx.quick ? 250 : 1000;
+  if (ctx.wants('kernel')) {
+    for (const bytes of [64, 1500]) {
+      const w: number[] = [];
+      const p: number[] = [];
+      const k = InThread.start(bytes);
+      try {
+        k.warm();
+        for (let r = 0; r < runs; r++) {
+          w.push(k.streamWasm(ms));
+          p.push(k.streamTs(ms));
+        }
+      } finally {
+        k.close();
+      }
+      ctx.report({
+        case: `kernel-${bytes}B`,
+        metric: 'frames/s',
+        value: median(w),
+        unit: 'frames/s',
+        better: 'higher',
+        peer: { name: 'ts-switch', value: median(p) },
+      });
+    }
+  }
+  if (ctx.wants('vm-vm')) {
+    for (const bytes of [64, 1500]) {
+      const pair = await Pair.start({ frameBytes: bytes, flows: 1024, flowCapacity: 65536, preinstall: 0 });
+      try {
+        await pair.warm();
+        const w: number[] = [];
+        const p: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          w.push(await pair.stream('wasm', ms));
+          p.push(await pair.stream('ts', ms));
+          ctx.progress(`vm-vm-${bytes}B run ${r + 1}/${runs}: wasm ${fmt(w.at(-1)!)} / ts ${fmt(p.at(-1)!)} frames/s`);
+        }
+        if (bytes === 64)
+          ctx.report({
+            case: 'vm-vm-64B',
+            metric: 'frames/s',
+            value: median(w),
+            unit: 'frames/s',
+            better: 'higher',
+            peer: { name: 'ts-switch', value: median(p) },
+            target: 5e6,
+          });
+        else
+          ctx.report({
+            case: 'vm-vm-1500B',
+            metric: 'Gb/s',
+            value: (median(w) * bytes * 8) / 1e9,
+            unit: 'Gb/s',
+            better: 'higher',
+            peer: { name: 'ts-switch', value: (median(p) * bytes * 8) / 1e9 },
+            target: 20,
+          });
+        ctx.report({
+          case: `vm-vm-${bytes}B`,
+          metric: 'spread',
+          value: spread(w),
+          unit: '%',
+          better: 'lower',
+          peer: { name: 'ts-switch', value: spread(p) },
+        });
+      } finally {
+        await pair.close();
+      }
+    }
+  }
+  for (const slow of ['stand-in', 'vpc'] as const) {
+    const sfx = slow === 'vpc' ? '-vpc' : '';
+    if (ctx.wants(`first-packet${sfx}`)) await firstPacket(ctx, slow, sfx);
+    if (ctx.wants(`new-flows${sfx}`)) await newFlows(ctx, slow, sfx);
+  }
+}
+
+/**
+ * A new flow's first frame, publish to arrival (miss, upcall, slow path, install, re-inject):
+ * with the stand-in, the fast path's side; with `vpc`, the routing-table slow path's decision too.
+ */
+async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
+  const runs = ctx.runs;
+  const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow });
+  try {
+    await pair.warm();
+    const n = ctx.quick ? 300 : 2000;
+    const w: number[] = [];
+    const p: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const base = 10_000 + r * (n + 10);
+      w.push(...(await pair.first('wasm', n, base)));
+      p.push(...(await pair.first('ts', n, base)));
+    }
+    const sw = Float64Array.from(w.filter((x) => !Number.isNaN(x))).sort();
+    const sp = Float64Array.from(p.filter((x) => !Number.isNaN(x))).sort();
+    for (const [metric, pct] of [
+      ['p50', 50],
+      ['p99', 99],
+    ] as const)
+      ctx.report({
+        case: `first-packet${sfx}`,
+        metric,
+        value: percentileSorted(sw, pct),
+        unit: 'us',
+        better: 'lower',
+        peer: { name: 'ts-switch', value: percentileSorted(sp, pct) },
+        ...(pct === 99 ? { target: 200 } : {}),
+      });
+    ctx.report({
+      case: `first-packet${sfx}`,
+      metric: 'lost',
+      value: w.length - sw.length + (p.length - sp.length),
+      unit: 'frames',
+      better: 'lower',
+    });
+  } finally {
+    await pair.close();
+  }
+}
+
+/** New flows set up per second with 1M flows installed (100k with --quick). */
+async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
+  const runs = ctx.runs;
+  const installed = ctx.quick ? 100_000 : 1_000_000;
+  const per = ctx.quick ? 20_000 : 100_000;
+  const pair = await Pair.start({
+    frameBytes: 64,
+    flows: 1,
+    flowCapacity: 1 << 21,
+    preinstall: installed,
+    memBytes: 1536 * MIB,
+    slowPath: slow,
+  });
+  try {
+    await pair.warm();
+    ctx.progress(`new-flows${sfx}: installing ${installed} flows`);
+    await pair.preinstall(installed);
+    const w: number[] = [];
+    const p: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      w.push(await pair.flows('wasm', per, 1 + r * per));
+      p.push(await pair.flows('ts', per, 1 + r * per));
+      ctx.progress(`new-flows${sfx} run ${r + 1}/${runs}: wasm ${fmt(w.at(-1)!)} / ts ${fmt(p.at(-1)!)} flows/s`);
+    }
+    ctx.report({
+      case: `new-flows${sfx}-${installed >= 1e6 ? '1M' : `${installed / 1000}k`}-installed`,
+      metric: 'flows/s',
+      value: median(w),
+      unit: 'flows/s',
+      better: 'higher',
+      peer: { name: 'ts-switch', value: median(p) },
+      target: 1e5,
+    });
+    ctx.report({
+      case: `new-flows${sfx}`,
+      metric: 'flows in the table',
+      value: pair.flowCount(),
+      unit: 'flows',
+      better: 'higher',
+    });
+    const st = pair.slowStats();
+    if (st)
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'connections tracked',
+        value: st.connections,
+        unit: 'connections',
+        better: 'higher',
+      });
+  } finally {
+    await pair.close();
+  }
+}
+
+/**
+ * The pipeline's cost on one thread, no core and no worker: the harness refills the rings, then
+ * one switch run; the same for the TS peer. What is left when scheduling is taken out.
+ */
+class InThread {
+  private constructor(
+    private readonly memory: HostMemory,
+    private readonly sw: VSwitch,
+    private readonly dw: BenchDriver,
+    private readonly ts: TsSwitch,
+    private readonly dt: BenchDriver,
+  ) {}
+
+  static start(frameBytes: number): InThread {
+    const memory = new HostMemory({ sizeBytes: 256 * MIB });
+    const rt = new LoaderRuntime(memory);
+    const sw = new VSwitch(rt, { name: 'bench-k', maxPorts: 4, flowCapacity: 65536, maxBurst: 64, maxIdleTicks: 0 });
+    const ports = ['k-a', 'k-b', 'k-c', 'k-d'].map((n) => {
+      const g = new Guest(memory, { name: n, ramBytes: 16 * MIB });
+      return { g, port: layoutPort(g, RING, STRIDE) };
+    });
+    const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    for (const i of [0, 1]) {
+      const x = ports[i]!;
+      const dev = new NetDevice(rt, x.g, {
+        name: `bench-k${i}`,
+        mac: macString(i === 0 ? MACS.a : MACS.b),
+        maxQueueSize: RING,
+      });
+      dev.negotiate(features);
+      dev.setQueue(0, {
+        size: RING,
+        descGpa: x.port.rx.descGpa,
+        driverGpa: x.port.rx.availGpa,
+        deviceGpa: x.port.rx.usedGpa,
+      });
+      dev.setQueue(1, {
+        size: RING,
+        descGpa: x.port.tx.descGpa,
+        driverGpa: x.port.tx.availGpa,
+        deviceGpa: x.port.tx.usedGpa,
+      });
+      sw.addVnic(i, dev);
+    }
+    const buffer = memory.memory.buffer;
+    const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes };
+    const words = memory.alloc({ name: 'k-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+    const kick = { doorbell: words.base, sleeping: words.base + 64 };
+    const dw = new BenchDriver(buffer, {
+      tx: wire(ports[0]!.port),
+      rx: wire(ports[1]!.port),
+      frames,
+      flows: 1024,
+      kick,
+      rxIrq: words.base + 128,
+    });
+    const dt = new BenchDriver(buffer, {
+      tx: wire(ports[2]!.port),
+      rx: wire(ports[3]!.port),
+      frames,
+      flows: 1024,
+      kick,
+      rxIrq: words.base + 192,
+    });
+    const macs = [
+      { mac: MACS.a, port: 0 },
+      { mac: MACS.b, port: 1 },
+    ];
+    const ts = new TsSwitch(buffer, {
+      tx: wire(ports[2]!.port),
+      rx: wire(ports[3]!.port),
+      ramBytes: 16 * MIB,
+      macs,
+      preinstall: 0,
+      rxIrq: words.base + 192,
+    });
+    return new InThread(memory, sw, dw, ts, dt);
+  }
+
+  /** Every flow once through an in-thread slow path (install + re-inject), on both. */
+  warm(): void {
+    for (let i = 0; i < 8; i++) {
+      this.dw.fillTx(1 << 30);
+      this.sw.runOnce(1024);
+      for (const u of takeUpcalls(this.memory, this.sw.upcallRing(0)))
+        this.sw.downcall({
+          op: 'install-reinject',
+          key: u.parse.slice(0, 48),
+          actions: Uint8Array.of(1, 1, 1, 0),
+          port: 0,
+          frame: u.frame,
+        });
+      this.sw.runOnce(1024);
+      this.dw.reapRx();
+      this.dt.fillTx(1 << 30);
+      while (this.ts.burst());
+      this.dt.reapRx();
+    }
+  }
+
+  streamWasm(ms: number): number {
+    const end = performance.now() + ms;
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() < end) {
+      for (let i = 0; i < 16; i++) {
+        this.dw.fillTx(1 << 30);
+        this.sw.runOnce(1024);
+        n += this.dw.reapRx();
+      }
+    }
+    return n / ((performance.now() - t0) / 1000);
+  }
+
+  streamTs(ms: number): number {
+    const end = performance.now() + ms;
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() < end) {
+      for (let i = 0; i < 16; i++) {
+        this.dt.fillTx(1 << 30);
+        while (this.ts.burst());
+        n += this.dt.reapRx();
+      }
+    }
+    return n / ((performance.now() - t0) / 1000);
+  }
+
+  close(): void {
+    this.sw.free();
+  }
+}
+
+function macString(b: number[]): string {
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function fmt(x: number): string {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(1);
+}
+
+/** (max - min) / median of the runs, in percent. */
+function spread(xs: number[]): number {
+  return ((Math.max(...xs) - Math.min(...xs)) / median(xs)) * 100;
+}
+
+function call<T>(w: Worker, msg: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onErr = (e: Error): void => reject(e);
+    w.once('error', onErr);
+    w.once('message', (m: T & { error?: string }) => {
+      w.off('error', onErr);
+      if (m.error) reject(new Error(m.error));
+      else resolve(m);
+    });
+    w.postMessage(msg);
+  });
+}
+
+interface PairOptions {
+  frameBytes: number;
+  flows: number;
+  flowCapacity: number;
+  preinstall: number;
+  memBytes?: number;
+  /** Who answers misses: the static stand-in on a worker (default) or the real slow path. */
+  slowPath?: 'stand-in' | 'vpc';
+}
+
+/**
+ * The two setups, each a sender guest and a receiver guest: one served by the Wasm switch on a
+ * DPU core, one by the TS peer.
+ */
+class Pair {
+  private constructor(
+    private readonly memory: HostMemory,
+    private readonly pool: DpuCorePool,
+    private readonly sw: VSwitch,
+    private readonly harness: { wasm: Worker; ts: Worker },
+    private readonly responder: Worker | VpcSlowPath,
+    private readonly peer: Worker,
+    private readonly words: { stop: number },
+    private readonly o: PairOptions,
+  ) {}
+
+  static async start(o: PairOptions): Promise<Pair> {
+    const memory = new HostMemory({ sizeBytes: o.memBytes ?? 512 * MIB });
+    const rt = new LoaderRuntime(memory);
+    const pool = await DpuCorePool.start(memory, { cores: 1, mode: 'adaptive' });
+    await pool.loadKernel(rt.kernel('net'));
+    const sw = new VSwitch(rt, {
+      name: 'bench-sw',
+      maxPorts: 4,
+      flowCapacity: o.flowCapacity,
+      maxBurst: 64,
+      upcallRecords: 512,
+      downcallRecords: 4096,
+      maxIdleTicks: 0,
+    });
+    await sw.attach(pool.core(0), 512);
+    const guest = (name: string): { g: Guest; port: BenchPort } => {
+      const g = new Guest(memory, { name, ramBytes: 16 * MIB });
+      return { g, port: layoutPort(g, RING, STRIDE) };
+    };
+    const ga = guest('bench-a');
+    const gb = guest('bench-b');
+    const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    const vpc =
+      o.slowPath === 'vpc'
+        ? VpcSlowPath.create(
+            rt,
+            sw,
+            [
+              { mac: macString(MACS.a), ip: IPS.a.join('.') },
+              { mac: macString(MACS.b), ip: IPS.b.join('.') },
+            ],
+            1 << 20,
+          )
+        : undefined;
+    const ids = vpc?.ids ?? ([0, 1] as const);
+    let rxIrq = 0;
+    for (const [i, x, mac] of [
+      [0, ga, MACS.a],
+      [1, gb, MACS.b],
+    ] as const) {
+      const dev = new NetDevice(rt, x.g, {
+        name: `bench-nic${i}`,
+        mac: mac.map((b) => b.toString(16).padStart(2, '0')).join(':'),
+        maxQueueSize: RING,
+      });
+      dev.negotiate(features);
+      dev.setQueue(0, {
+        size: RING,
+        descGpa: x.port.rx.descGpa,
+        driverGpa: x.port.rx.availGpa,
+        deviceGpa: x.port.rx.usedGpa,
+      });
+      dev.setQueue(1, {
+        size: RING,
+        descGpa: x.port.tx.descGpa,
+        driverGpa: x.port.tx.availGpa,
+        deviceGpa: x.port.tx.usedGpa,
+      });
+      sw.addVnic(ids[i], dev);
+      if (i === 1) rxIrq = dev.queueIrq(0);
+    }
+    const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+    const stop = words.base;
+    const peerBell = words.base + 64;
+    const peerSleep = words.base + 128;
+    const buffer = memory.memory.buffer as unknown as SharedArrayBuffer;
+    const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes: o.frameBytes };
+    const macs = [
+      { mac: MACS.a, port: 0 },
+      { mac: MACS.b, port: 1 },
+    ];
+    const file = (f: string): string => distFile(`src/bench/net/${f}.js`);
+    vpc?.start();
+    const responder =
+      vpc ??
+      new Worker(file('responder-worker'), {
+        workerData: {
+          buffer,
+          bell: sw.upcallBellAddr,
+          upcallRings: [0, 1].map((p) => ({ base: sw.upcallRing(p).base, capacity: sw.upcallRing(p).capacity })),
+          down: { base: sw.down.base, capacity: sw.down.capacity },
+          macs,
+          ...sw.notifyWords(),
+          stop,
+        },
+      });
+    const gc = guest('bench-c');
+    const gd = guest('bench-d');
+    const peer = new Worker(file('ts-switch-worker'), {
+      workerData: {
+        buffer,
+        tx: wire(gc.port),
+        rx: wire(gd.port),
+        ramBytes: 16 * MIB,
+        macs,
+        doorbell: peerBell,
+        sleeping: peerSleep,
+        stop,
+        preinstall: o.preinstall,
+        rxIrq: words.base + 320,
+      },
+    });
+    const harness = {
+      wasm: new Worker(file('harness-worker'), { workerData: { buffer } }),
+      ts: new Worker(file('harness-worker'), { workerData: { buffer } }),
+    };
+    await call(harness.wasm, {
+      op: 'setup',
+      tx: wire(ga.port),
+      rx: wire(gb.port),
+      frames,
+      flows: o.flows,
+      kick: sw.notifyWords(),
+      rxIrq,
+    });
+    await call(harness.ts, {
+      op: 'setup',
+      tx: wire(gc.port),
+      rx: wire(gd.port),
+      frames,
+      flows: o.flows,
+      kick: { doorbell: peerBell, sleeping: peerSleep },
+      rxIrq: words.base + 320,
+    });
+    return new Pair(memory, pool, sw, harness, responder, peer, { stop }, o);
+  }
+
+  /** Every flow of the stream through the slow path once (installs), on both setups. */
+  async warm(): Promise<void> {
+    for (const h of [this.harness.wasm, this.harness.ts]) await call(h, { op: 'stream', ms: 200 });
+  }
+
+  async stream(which: 'wasm' | 'ts', ms: number): Promise<number> {
+    await call(this.harness[which], { op: 'reframe' });
+    const r = await call<{ delivered: number; elapsedNs: number }>(this.harness[which], { op: 'stream', ms });
+    return r.delivered / (r.elapsedNs / 1e9);
+  }
+
+  async first(which: 'wasm' | 'ts', count: number, base: number): Promise<number[]> {
+    const r = await call<{ lat: number[] }>(this.harness[which], { op: 'first', count, base, timeoutMs: 100 });
+    return r.lat;
+  }
+
+  async flows(which: 'wasm' | 'ts', count: number, base: number): Promise<number> {
+    const r = await call<{ delivered: number; elapsedNs: number }>(this.harness[which], {
+      op: 'flows',
+      count,
+      base,
+      window: 256,
+      ms: 30_000,
+    });
+    return r.delivered / (r.elapsedNs / 1e9);
+  }
+
+  /** Installs `n` flows the traffic never hits (distinct source addresses), through the downcall ring. */
+  async preinstall(n: number): Promise<void> {
+    const key = new Uint8Array(48);
+    const v = new DataView(key.buffer);
+    const actions = Uint8Array.of(1, 1, 1, 0);
+    v.setUint16(38, 0x0800, true);
+    key[36] = 17;
+    for (let i = 0; i < n; i++) {
+      v.setUint32(0, 0x0a000000 + i, false);
+      while (!this.sw.downcall({ op: 'install', key, actions })) await new Promise((r) => setImmediate(r));
+    }
+    while (this.sw.stats().installs + this.sw.stats().installFailed < n) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** The real slow path's counters (connections tracked, upcalls taken), when it answers. */
+  slowStats(): { connections: number; upcalls: number } | null {
+    return this.responder instanceof VpcSlowPath ? this.responder.stats() : null;
+  }
+
+  flowCount(): number {
+    return this.sw.stats().flows;
+  }
+
+  async close(): Promise<void> {
+    Atomics.store(this.memory.i32, this.words.stop >> 2, 1);
+    await Promise.all([this.harness.wasm.terminate(), this.harness.ts.terminate()]);
+    if (this.responder instanceof VpcSlowPath) await this.responder.stop();
+    else await this.responder.terminate();
+    await this.peer.terminate();
+    await this.sw.detach();
+    await this.pool.close();
+    void this.o;
+  }
+}

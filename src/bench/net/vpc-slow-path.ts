@@ -1,0 +1,82 @@
+import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import { Revalidator } from '../../dpu/net/revalidator.js';
+import { SlowPath } from '../../dpu/net/slow-path.js';
+import { SlowPathRunner } from '../../dpu/net/slow-path-runner.js';
+import { VpcModel } from '../../dpu/net/vpc-model.js';
+import type { VSwitch } from '../../dpu/net/vswitch.js';
+
+/** One of the bench's two guests as the VPC model holds it. */
+export interface BenchVpcPort {
+  mac: string;
+  ip: string;
+}
+
+/**
+ * The real slow path for the net bench: a VPC (198.18.0.0/16, one subnet), the sender's port
+ * and the receiver's port with a stateful security group admitting UDP in (so every new flow
+ * runs the classifier and conntrack), and the runner on the calling thread between the switch's
+ * rings and the slow path. The switch ports are the model's ids (`ids`); add the devices there.
+ */
+export class VpcSlowPath {
+  readonly ids: readonly [number, number];
+  private readonly runner: SlowPathRunner;
+
+  private constructor(
+    runtime: KernelRuntime,
+    private readonly model: VpcModel,
+    private readonly slow: SlowPath,
+    sw: VSwitch,
+    ports: readonly [BenchVpcPort, BenchVpcPort],
+  ) {
+    // The revalidator follows the model from here on: it syncs each port's security groups.
+    const reval = new Revalidator(model, slow, (d) => this.runner.send(d));
+    this.runner = new SlowPathRunner(sw, runtime.memory, slow, reval, { clock: () => performance.now() });
+    const a = model.createPort({ name: 'a', subnet: 'bench', ip: ports[0].ip, mac: ports[0].mac });
+    const b = model.createPort({
+      name: 'b',
+      subnet: 'bench',
+      ip: ports[1].ip,
+      mac: ports[1].mac,
+      securityGroups: ['udp-in'],
+    });
+    this.ids = [a.id, b.id];
+  }
+
+  /** `ctMaxEntries`: connections the tracker may hold (every new flow of the bench is one). */
+  static create(
+    runtime: KernelRuntime,
+    sw: VSwitch,
+    ports: readonly [BenchVpcPort, BenchVpcPort],
+    ctMaxEntries: number,
+  ): VpcSlowPath {
+    const model = new VpcModel({ runtime, seed: 17 });
+    model.createVpc({ name: 'bench', cidr: '198.18.0.0/16' });
+    model.createSubnet({ name: 'bench', vpc: 'bench', cidr: '198.18.0.0/24' });
+    model.createSecurityGroup({
+      name: 'udp-in',
+      rules: [
+        { direction: 'ingress', protocol: 'udp' },
+        { direction: 'egress', protocol: 'any' },
+      ],
+    });
+    const slow = new SlowPath(model, { runtime, clock: () => performance.now(), ctMaxEntries });
+    return new VpcSlowPath(runtime, model, slow, sw, ports);
+  }
+
+  /** Starts draining the two ports' upcall rings (after their devices are on the switch). */
+  start(): void {
+    for (const id of this.ids) this.runner.addPort(id);
+    this.runner.start();
+  }
+
+  /** Connections tracked, and upcalls the runner took. */
+  stats(): { connections: number; upcalls: number } {
+    return { connections: this.slow.stats().connections, upcalls: this.runner.stats().upcalls };
+  }
+
+  async stop(): Promise<void> {
+    await this.runner.stop();
+    this.slow.groups.dispose();
+    this.model.dispose();
+  }
+}

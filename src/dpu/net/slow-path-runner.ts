@@ -1,0 +1,269 @@
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { M_TCP_FLAGS } from '../../generated/flow.js';
+import { toDatapathDowncall } from './datapath-actions.js';
+import type { Downcall } from './flow-actions.js';
+import {
+  NET_FLUSH_NONE,
+  NET_KEY_BYTES,
+  NET_KEY_IN_PORT,
+  NET_SW_FLUSH_MODE,
+  NET_KEY_VNI,
+  NET_UPC_ACTION,
+  NET_UPC_L2_MISMATCH,
+  NET_UPF_FROM_TUNNEL,
+  NET_UPF_NET_HDR,
+  NET_UPF_TRUNCATED,
+} from './net-layout.js';
+import type { Revalidator } from './revalidator.js';
+import type { SlowPath } from './slow-path.js';
+import type { MissedPacket } from './slow-path-types.js';
+import { FairDrain, type UpcallSource } from './upcall-queue.js';
+import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
+import type { VSwitch } from './vswitch.js';
+
+export interface SlowPathRunnerOptions {
+  /** Milliseconds; also the switch's tick. */
+  clock: () => number;
+  /** Upcalls taken from one port per visit, and per burst in all. Defaults 4 and 64. */
+  quantum?: number | undefined;
+  burst?: number | undefined;
+  /**
+   * How often idle connections are swept (ms), at least. Default 1000. A sweep that had to scan a
+   * big flow table spaces the next one out so sweeping takes at most 1/20 of the time.
+   */
+  sweepMs?: number | undefined;
+}
+
+/** The slow-path loop's counters: {@link NetworkStats}.runner. */
+export interface RunnerStats {
+  /** Bursts of upcalls handled. */
+  bursts: number;
+  /** Upcalls taken from the ports' rings. */
+  upcalls: number;
+  /** Downcalls written to the switch. */
+  downcalls: number;
+  /** Downcalls waiting for room in the downcall ring. */
+  backlog: number;
+}
+
+/**
+ * Runs the slow path against a vSwitch: waits on the switch's upcall bell, drains the per-port
+ * upcall rings fairly in bursts, decides each burst with the slow path and writes the answers to
+ * the downcall ring; keeps the switch's tick and sweeps idle connections. Main-thread work, but
+ * per burst, never per packet of the fast path: only packets no flow matched come here.
+ */
+export class SlowPathRunner {
+  private readonly drain: FairDrain<UpcallRecord>;
+  private readonly backlog: Downcall[] = [];
+  private readonly extras = new Map<number, { netHdr: Uint8Array; flags: number }>();
+  private running = false;
+  private flushSent = false;
+  private wantFlush = { all: false, cookies: new Set<number>() };
+  private loop: Promise<void> | undefined;
+  private lastSweep = 0;
+  private sweepGap = 0;
+  private readonly stats0: RunnerStats = { bursts: 0, upcalls: 0, downcalls: 0, backlog: 0 };
+
+  constructor(
+    private readonly sw: VSwitch,
+    private readonly memory: HostMemoryApi,
+    private readonly slow: SlowPath,
+    private readonly reval: Revalidator,
+    private readonly options: SlowPathRunnerOptions,
+  ) {
+    this.drain = new FairDrain({ quantum: options.quantum, budget: options.burst });
+  }
+
+  /** Drains `port`'s upcall ring from now on. */
+  addPort(port: number): void {
+    const ring = this.sw.upcallRing(port);
+    const mem = this.memory;
+    const src: UpcallSource<UpcallRecord> = {
+      port,
+      pending: () => ring.spsc.size(),
+      take: () => takeUpcalls(mem, ring, 1)[0],
+    };
+    this.drain.add(src);
+  }
+
+  removePort(port: number): void {
+    this.drain.remove(port);
+  }
+
+  /** Downcalls still to write, or a flush wanted or still running in the fast path. */
+  busy(): boolean {
+    this.flush();
+    return this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
+  }
+
+  stats(): RunnerStats {
+    return { ...this.stats0, backlog: this.backlog.length };
+  }
+
+  /** Sends downcalls the slow path made outside a burst (the revalidator's flushes). */
+  send(downcalls: Downcall[]): void {
+    this.enqueue(downcalls);
+    this.flush();
+  }
+
+  /** Handles the upcalls waiting now, in fair bursts (at most `maxBursts`); returns how many. */
+  pump(maxBursts = Infinity): number {
+    const now = this.tick();
+    let total = 0;
+    for (let b = 0; b < maxBursts && this.drain.hasWork(); b++) {
+      const recs = this.drain.drain();
+      if (recs.length === 0) break;
+      total += recs.length;
+      this.stats0.bursts++;
+      this.stats0.upcalls += recs.length;
+      const pkts = recs.map((r) => this.missed(r));
+      this.enqueue(this.slow.handle(pkts));
+      this.flush();
+      this.extras.clear();
+    }
+    if (now - this.lastSweep >= Math.max(this.options.sweepMs ?? 1000, this.sweepGap)) this.sweep(now);
+    this.flush();
+    return total;
+  }
+
+  /** Runs until stop(): wakes on the upcall bell, or every sweep interval to keep time. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const i32 = this.memory.i32;
+    const bell = this.sw.upcallBellAddr >> 2;
+    const run = async (): Promise<void> => {
+      while (this.running) {
+        const seen = Atomics.load(i32, bell);
+        this.pump();
+        const busy = this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
+        const w = Atomics.waitAsync(i32, bell, seen, busy ? 1 : (this.options.sweepMs ?? 1000));
+        if (w.async) await w.value;
+      }
+    };
+    this.loop = run();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const i32 = this.memory.i32;
+    Atomics.add(i32, this.sw.upcallBellAddr >> 2, 1);
+    Atomics.notify(i32, this.sw.upcallBellAddr >> 2);
+    await this.loop;
+  }
+
+  private tick(): number {
+    const now = this.options.clock();
+    this.sw.setNow(Math.floor(now) >>> 0);
+    return now;
+  }
+
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    // The stamps of only the due connections' flows, read in one pass over the flow table.
+    let lastHit = new Map<string, number>();
+    this.reval.sweep(
+      (e) => {
+        let best: number | undefined;
+        for (const k of e.flows) {
+          const t = lastHit.get(k);
+          if (t !== undefined && (best === undefined || t > best)) best = t;
+        }
+        return best;
+      },
+      (due) => {
+        const keys = new Set<string>();
+        for (const e of due) for (const k of e.flows) keys.add(k);
+        const t0 = performance.now();
+        lastHit = this.sw.flowLastHits(keys);
+        this.sweepGap = 20 * (performance.now() - t0);
+      },
+    );
+  }
+
+  /** Queues downcalls; flushes are collected apart (see flush()). */
+  private enqueue(downcalls: Downcall[]): void {
+    for (const d of downcalls) {
+      if (d.op === 'flush-all' || (d.op === 'flush-cookie' && d.mask !== 0xffffffff)) this.wantFlush.all = true;
+      else if (d.op === 'flush-cookie') this.wantFlush.cookies.add(d.cookie);
+      else this.backlog.push(d);
+    }
+  }
+
+  /**
+   * Writes what fits into the downcall ring. The fast path flushes over many runs, one flush at a
+   * time, and a flush removes flows installed while it runs. So the flushes wanted meanwhile wait
+   * for the one in progress and then go as one (a single exact cookie, or everything); and while a
+   * flush is wanted or running no flow is installed: its packet is re-injected only, and the next
+   * packet of the flow comes up again and is installed once the flush is over.
+   */
+  private flush(): void {
+    const flushing = this.flushing();
+    const wanted = this.wantFlush.all || this.wantFlush.cookies.size > 0;
+    let wrote = false;
+    if (wanted && !flushing) {
+      const one = !this.wantFlush.all && this.wantFlush.cookies.size === 1;
+      const d: Downcall = one
+        ? { op: 'flush-cookie', cookie: [...this.wantFlush.cookies][0]!, mask: 0xffffffff }
+        : { op: 'flush-all' };
+      if (writeDowncall(this.memory, this.sw.down, toDatapathDowncall(d))) {
+        this.flushSent = true;
+        this.wantFlush = { all: false, cookies: new Set() };
+        this.stats0.downcalls++;
+        wrote = true;
+      }
+    }
+    const hold = this.flushSent || wanted;
+    let n = 0;
+    while (n < this.backlog.length) {
+      let d = this.backlog[n]!;
+      if (hold && d.op === 'install') {
+        n++;
+        continue;
+      }
+      if (hold && d.op === 'install-reinject')
+        d = { op: 'reinject', seq: d.seq, port: d.port, actions: d.actions, frame: d.frame!, cookie: d.cookie };
+      const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
+      if (!writeDowncall(this.memory, this.sw.down, toDatapathDowncall(d, extra))) break;
+      wrote = true;
+      n++;
+      this.stats0.downcalls++;
+    }
+    this.backlog.splice(0, n);
+    // One doorbell for the whole burst of downcalls.
+    if (wrote) this.sw.kick();
+  }
+
+  /** Whether a flush this runner sent may still be going (not yet consumed, or its lap not over). */
+  private flushing(): boolean {
+    if (!this.flushSent) return false;
+    const v = this.memory.view;
+    if (this.sw.down.spsc.size() > 0 || v.getUint32(this.sw.state.base + NET_SW_FLUSH_MODE, true) !== NET_FLUSH_NONE)
+      return true;
+    this.flushSent = false;
+    return false;
+  }
+
+  private missed(r: UpcallRecord): MissedPacket {
+    const key = r.parse.slice(0, NET_KEY_BYTES);
+    // The key the fast path looked up carries the logical ingress port: the upcall's port.
+    new DataView(key.buffer).setUint16(NET_KEY_IN_PORT, r.port, true);
+    const p: MissedPacket = {
+      seq: r.seq,
+      port: r.port,
+      reason: r.reason === NET_UPC_L2_MISMATCH ? 'l2-mismatch' : r.reason === NET_UPC_ACTION ? 'action' : 'miss',
+      key,
+      tcpFlags: r.parse[M_TCP_FLAGS]!,
+      frame: r.frame,
+      truncated: (r.flags & NET_UPF_TRUNCATED) !== 0,
+    };
+    if ((r.flags & NET_UPF_FROM_TUNNEL) !== 0) {
+      const v = new DataView(key.buffer);
+      const ip = new DataView(r.remoteIp.buffer, r.remoteIp.byteOffset, 4);
+      p.tunnel = { vni: v.getUint32(NET_KEY_VNI, true), address: ip.getUint32(0, false), port: r.remotePort };
+    }
+    if ((r.flags & NET_UPF_NET_HDR) !== 0) this.extras.set(r.seq, { netHdr: r.netHdr, flags: NET_UPF_NET_HDR });
+    return p;
+  }
+}

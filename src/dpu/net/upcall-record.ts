@@ -1,0 +1,158 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import {
+  NET_DOWN_DELETE,
+  NET_DOWN_FLUSH_ALL,
+  NET_DOWN_FLUSH_COOKIE,
+  NET_DOWN_INSTALL,
+  NET_DOWN_INSTALL_REINJECT,
+  NET_DOWN_REINJECT,
+  NET_KEY_BYTES,
+  NET_UPC_ACTIONS,
+  NET_UPC_ACTION_BYTES,
+  NET_UPC_CAP_LEN,
+  NET_UPC_CODE,
+  NET_UPC_COOKIE,
+  NET_UPC_DEV_PORT,
+  NET_UPC_FLAGS,
+  NET_UPC_FRAME,
+  NET_UPC_FRAME_CAP,
+  NET_UPC_FRAME_LEN,
+  NET_UPC_KEY,
+  NET_UPC_NET_HDR,
+  NET_UPC_PARSE,
+  NET_UPC_PORT,
+  NET_UPC_RECORD_BYTES,
+  NET_UPC_REMOTE_IP,
+  NET_UPC_REMOTE_PORT,
+  NET_UPC_SEQ,
+  NET_UPC_TICK,
+} from './net-layout.js';
+import { NetRing } from './net-ring.js';
+
+/** An upcall as the slow path reads it (a copy: the ring slot is released). */
+export interface UpcallRecord {
+  port: number;
+  reason: number;
+  seq: number;
+  frameLen: number;
+  flags: number;
+  /** The UPCALL action's argument (0 for a miss). */
+  arg: number;
+  tick: number;
+  devPort: number;
+  remoteIp: Uint8Array;
+  remotePort: number;
+  /** The parser's 64-byte record: the 48-byte key (ingress port at +42), then its meta. */
+  parse: Uint8Array;
+  /** The sender's 12-byte virtio-net header. */
+  netHdr: Uint8Array;
+  /** The frame, or its first NET_UPC_FRAME_CAP bytes (flags TRUNCATED). */
+  frame: Uint8Array;
+}
+
+/** Takes up to `max` upcalls from a port's upcall ring (the consumer side). */
+export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity): UpcallRecord[] {
+  const out: UpcallRecord[] = [];
+  const u8 = memory.u8;
+  const v = memory.view;
+  while (out.length < max) {
+    let rec: UpcallRecord | null = null;
+    const ok = ring.spsc.pop((w) => {
+      const r = NetRing.addr(w);
+      const cap = Math.min(v.getUint32(r + NET_UPC_CAP_LEN, true), NET_UPC_FRAME_CAP);
+      rec = {
+        port: v.getUint16(r + NET_UPC_PORT, true),
+        reason: v.getUint16(r + NET_UPC_CODE, true),
+        seq: v.getUint32(r + NET_UPC_SEQ, true),
+        frameLen: v.getUint32(r + NET_UPC_FRAME_LEN, true),
+        flags: v.getUint32(r + NET_UPC_FLAGS, true),
+        arg: v.getUint32(r + NET_UPC_COOKIE, true),
+        tick: v.getUint32(r + NET_UPC_TICK, true),
+        devPort: v.getUint16(r + NET_UPC_DEV_PORT, true),
+        remoteIp: u8.slice(r + NET_UPC_REMOTE_IP, r + NET_UPC_REMOTE_IP + 4),
+        remotePort: v.getUint16(r + NET_UPC_REMOTE_PORT, true),
+        parse: u8.slice(r + NET_UPC_PARSE, r + NET_UPC_PARSE + 64),
+        netHdr: u8.slice(r + NET_UPC_NET_HDR, r + NET_UPC_NET_HDR + 12),
+        frame: u8.slice(r + NET_UPC_FRAME, r + NET_UPC_FRAME + cap),
+      };
+    });
+    if (!ok || !rec) break;
+    out.push(rec);
+  }
+  return out;
+}
+
+/** What the slow path sends the fast path (assembly/net/upcall.ts). */
+export type Downcall =
+  | { op: 'install'; key: Uint8Array; actions: Uint8Array; cookie?: number }
+  | {
+      op: 'reinject' | 'install-reinject';
+      key?: Uint8Array;
+      actions: Uint8Array;
+      cookie?: number;
+      port: number;
+      frame: Uint8Array;
+      netHdr?: Uint8Array;
+      /** The upcall this answers (its seq), for latency bookkeeping. */
+      seq?: number;
+      flags?: number;
+    }
+  | { op: 'delete'; key: Uint8Array }
+  | { op: 'flush-cookie'; cookie: number }
+  | { op: 'flush-all' };
+
+const OPS = {
+  install: NET_DOWN_INSTALL,
+  reinject: NET_DOWN_REINJECT,
+  'install-reinject': NET_DOWN_INSTALL_REINJECT,
+  delete: NET_DOWN_DELETE,
+  'flush-cookie': NET_DOWN_FLUSH_COOKIE,
+  'flush-all': NET_DOWN_FLUSH_ALL,
+} as const;
+
+/**
+ * Writes one downcall into the switch's downcall ring (the producer side; publish included).
+ * Returns false when the ring is full. The caller then rings the core's doorbell.
+ */
+export function writeDowncall(memory: HostMemoryApi, ring: NetRing, d: Downcall): boolean {
+  if (ring.recordBytes < NET_UPC_RECORD_BYTES)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `downcall ring: records of ${ring.recordBytes} bytes, expected ${NET_UPC_RECORD_BYTES}`,
+    );
+  const key = 'key' in d ? d.key : undefined;
+  if (key !== undefined && key.length !== NET_KEY_BYTES)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `downcall key: expected ${NET_KEY_BYTES} bytes, got ${key.length}`,
+    );
+  const frame = 'frame' in d ? d.frame : undefined;
+  if (frame !== undefined && frame.length > NET_UPC_FRAME_CAP)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `downcall frame: expected at most ${NET_UPC_FRAME_CAP} bytes, got ${frame.length}`,
+    );
+  const u8 = memory.u8;
+  const v = memory.view;
+  return ring.spsc.push((w) => {
+    const r = NetRing.addr(w);
+    u8.fill(0, r, r + NET_UPC_FRAME);
+    v.setUint16(r + NET_UPC_CODE, OPS[d.op], true);
+    if ('cookie' in d && d.cookie !== undefined) v.setUint32(r + NET_UPC_COOKIE, d.cookie, true);
+    if (key) u8.set(key, r + NET_UPC_KEY);
+    if ('actions' in d) {
+      u8.set(d.actions, r + NET_UPC_ACTIONS);
+      v.setUint16(r + NET_UPC_ACTION_BYTES, d.actions.length, true);
+    }
+    if (frame && 'port' in d) {
+      v.setUint16(r + NET_UPC_PORT, d.port, true);
+      v.setUint32(r + NET_UPC_SEQ, d.seq ?? 0, true);
+      v.setUint32(r + NET_UPC_FRAME_LEN, frame.length, true);
+      v.setUint32(r + NET_UPC_CAP_LEN, frame.length, true);
+      v.setUint32(r + NET_UPC_FLAGS, d.flags ?? 0, true);
+      if (d.netHdr) u8.set(d.netHdr.subarray(0, 12), r + NET_UPC_NET_HDR);
+      u8.set(frame, r + NET_UPC_FRAME);
+    }
+  });
+}
