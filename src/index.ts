@@ -45,6 +45,9 @@ export {
 } from './dpu/core/dpu-core.js';
 export { CORE_MODES, type CoreMode, type CoreRunState } from './dpu/core/core-layout.js';
 export { COUNTER_NAMES, type CoreCounters } from './dpu/core/core-counters.js';
+export { JOB_COUNTER_NAMES, type JobCounters, type JobCounterName } from './dpu/core/job-counters.js';
+export { DEFAULT_WEIGHT, MIN_WEIGHT, MAX_WEIGHT, QUANTUM_UNITS } from './dpu/core/fair-share.js';
+export type { PauseTrace } from './dpu/core/pause-trace.js';
 export { renderMetrics, type MetricsSnapshot } from './ops/metrics.js';
 export {
   HotSwapManager,
