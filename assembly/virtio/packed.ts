@@ -6,7 +6,7 @@
 // Device arrays are indexed only by device-chosen slots (the chain's first slot is its token);
 // the buffer id is echoed back, never used as an index (F5).
 
-import { entryPtr, tableHost } from './indirect';
+import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   DESC_ADDR,
   DESC_LEN,
@@ -166,6 +166,8 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
   if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
+  // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return REJ_IND_ADDR;
   const scratch = burst + 96;
   for (let j: u32 = 0; j < entries; j++) {
     const e = entryPtr(map, tbl, tblGpa, j, scratch);

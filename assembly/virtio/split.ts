@@ -3,7 +3,7 @@
 // is read once into locals (E3); every walk is bounded (N hops per chain, table length inside
 // an indirect table). The used ring is written from the shadow nextUsed only (E2).
 
-import { entryPtr, tableHost } from './indirect';
+import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
@@ -163,6 +163,8 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
   if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
+  // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return REJ_IND_ADDR;
   const scratch = burst + 96; // 16 spare bytes in the burst header
   let j: u32 = 0;
   let hops: u32 = 0;
