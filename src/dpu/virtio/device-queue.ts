@@ -78,6 +78,8 @@ export class DeviceQueue {
   readonly irqAddr: number;
   private readonly k: LoadedKernel;
   private configured: QueueConfig | null = null;
+  /** The core whose job serves this queue, while one does. */
+  private servedBy: number | null = null;
 
   constructor(
     private readonly rt: KernelRuntime,
@@ -100,8 +102,23 @@ export class DeviceQueue {
     this.irqAddr = opts.irqAddr;
   }
 
+  /**
+   * Marks the queue as served by a job on `coreId` (its device attached it) or by none. While it
+   * is served, configure(), reset() and restore() are refused: they would rewrite the state under
+   * a burst in flight on that core.
+   */
+  setServedBy(coreId: number | null): void {
+    this.servedBy = coreId;
+  }
+
+  /** The core serving the queue, or null. */
+  get core(): number | null {
+    return this.servedBy;
+  }
+
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
+    this.refuseWhileServed('configure()');
     const c = parseArgs(configSchema, config, 'queue config');
     if (c.size > this.maxSize)
       throw new QingtianError(
@@ -129,6 +146,7 @@ export class DeviceQueue {
 
   /** Device reset of this queue: it processes nothing until configured again (A5). */
   reset(): void {
+    this.refuseWhileServed('reset()');
     this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
     this.configured = null;
   }
@@ -137,8 +155,9 @@ export class DeviceQueue {
     return this.configured;
   }
 
-  /** Saves the queue (call only while no core runs it: quiesced or detached). */
+  /** Saves the queue (refused while a core serves it: detach its device first). */
   save(): QueueSnapshot {
+    this.refuseWhileServed('save()');
     const c = this.configured;
     if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
     const v = this.rt.memory.view;
@@ -170,6 +189,7 @@ export class DeviceQueue {
    * the indices and the in-flight set (A6). On refusal the queue is left reset (not ready).
    */
   restore(snapshot: unknown): void {
+    this.refuseWhileServed('restore()');
     const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
     this.configure(s.config);
     const b = this.state.base;
@@ -221,7 +241,17 @@ export class DeviceQueue {
   }
 
   free(): void {
+    this.refuseWhileServed('free()');
     this.rt.memory.free(this.state, this.owner);
+  }
+
+  private refuseWhileServed(op: string): void {
+    if (this.servedBy === null) return;
+    throw new QingtianError(
+      ErrorCode.DeviceState,
+      `${this.owner}: queue ${op} refused: the queue is served by a job on core ${this.servedBy}; detach its device first`,
+      { core: this.servedBy },
+    );
   }
 }
 

@@ -111,7 +111,10 @@ export class LoopbackDevice {
     v.setUint32(this.state.base + LB_FLAGS, options.stampVersion === true ? LBF_STAMP : 0, true);
   }
 
-  /** The driver's queue configuration (refused with QT_QUEUE_REFUSED naming the bad-input id). */
+  /**
+   * The driver's queue configuration (refused with QT_QUEUE_REFUSED naming the bad-input id;
+   * with QT_DEVICE_STATE while the device is attached to a core).
+   */
   configure(config: QueueConfig): void {
     this.queue.configure(config);
   }
@@ -121,7 +124,14 @@ export class LoopbackDevice {
     if (this.job)
       throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
     const kernel = this.rt.kernel('virtio');
-    this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
+    // Marked before the command: the core may run the job in the very pass that takes it.
+    this.queue.setServedBy(core.id);
+    try {
+      this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
+    } catch (e) {
+      this.queue.setServedBy(null);
+      throw e;
+    }
     this.core = core;
     return this.job;
   }
@@ -136,9 +146,13 @@ export class LoopbackDevice {
     if (this.job && this.core) await this.core.detachJob(this.job);
     this.job = null;
     this.core = null;
+    this.queue.setServedBy(null);
   }
 
-  /** Device reset (the driver wrote 0 to device status): queue unconfigured, NEEDS_RESET cleared. */
+  /**
+   * Device reset (the driver wrote 0 to device status): queue unconfigured, NEEDS_RESET cleared.
+   * Refused (QT_DEVICE_STATE) while the device is attached to a core: detach it first.
+   */
   reset(): void {
     this.queue.reset();
     this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);

@@ -162,7 +162,7 @@ describe('device-side fuzz on a DPU core', () => {
           fc.uint8Array({ minLength: 16 * 16 + 64, maxLength: 16 * 16 + 64 }),
           fc.nat(0xffff),
           async (packed, bytes, idx) => {
-            await core.quiesce(); // configure only at a burst boundary
+            await dev.detach(); // a served queue cannot be reconfigured
             dev.reset();
             g.bytes.set(bytes, Number(ring));
             // Aim descriptor addresses into the data area (or anywhere, from the random bytes).
@@ -177,7 +177,7 @@ describe('device-side fuzz on a DPU core', () => {
               deviceGpa: ring + 512n,
             });
             const passes = core.counters().passes;
-            await core.resume();
+            await dev.attach(core, 16);
             await until(() => core.counters().passes > passes + 100, 'the core to work the ring');
           },
         ),
