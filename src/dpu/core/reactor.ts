@@ -155,7 +155,7 @@ export class Reactor {
         passStart = t;
       }
       if (this.mailbox.hasData()) {
-        this.drainMailbox(trace ? passStart : this.nowNs());
+        this.drainMailbox(this.nowNs());
         if (core.stopped) break;
       }
       let items = 0;
