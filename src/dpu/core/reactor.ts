@@ -1,3 +1,4 @@
+import { originMs } from './core-clock.js';
 import { CounterWriter } from './core-counters.js';
 import { CoreCommands, type CoreState } from './core-commands.js';
 import { CoreKernels, type CoreJob } from './core-kernels.js';
@@ -105,8 +106,8 @@ export class Reactor {
   /** The command being executed (read without allocating) and its arguments. */
   private readonly cmd = new Int32Array(COMMAND_BYTES >> 2);
   private readonly args = this.cmd.subarray(CMD_ARGS);
-  /** performance.now() + originMs = process.hrtime in ms: one clock in every thread, read without allocating. */
-  private readonly originMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  /** performance.now() + originMs = process.hrtime in ms (core-clock.ts): read without allocating. */
+  private readonly originMs = originMs();
   private readonly clock = (): number => this.nowNs();
   /** `trace`: the length of the last pass and the time spent in its job calls (ns). */
   private lastPassNs = 0;
@@ -155,7 +156,7 @@ export class Reactor {
         passStart = t;
       }
       if (this.mailbox.hasData()) {
-        this.drainMailbox(this.nowNs());
+        this.drainMailbox();
         if (core.stopped) break;
       }
       let items = 0;
@@ -266,16 +267,17 @@ export class Reactor {
   }
 
   /**
-   * Runs every waiting command. `pickupNs`: when this pass found them. Nothing is allocated
-   * between taking a SwapKernel and re-pointing its jobs, so no GC can land inside the pause
-   * (docs/hot-swap.md, "The pause").
+   * Runs every waiting command, each stamped as it is taken (a command posted while an earlier
+   * one ran is taken in the same loop). Nothing is allocated between taking a SwapKernel and
+   * re-pointing its jobs, so no GC can land inside the pause (docs/hot-swap.md, "The pause").
    */
-  private drainMailbox(pickupNs: number): void {
+  private drainMailbox(): void {
     const c = this.counters.values;
     const cmd = this.cmd;
     const commands = this.commands;
     while (!this.core.stopped) {
       if (!this.mailbox.popInto(cmd)) break;
+      const pickupNs = this.nowNs();
       c[C_COMMANDS]!++;
       const op = cmd[CMD_OP]!;
       let status: number;
