@@ -18,9 +18,13 @@ export const GMAP_SLOT_HOST = 16;
 /** Bytes of a guest memory map region (header + count + 8 slots). */
 export const GMAP_BYTES = GMAP_SLOTS + GMAP_MAX_SLOTS * GMAP_SLOT_BYTES;
 
+/** One slot of a guest memory map: guest-physical [gpaStart, gpaStart + sizeBytes) at host address hostBase. */
 export interface GuestSlot {
+  /** First guest-physical address of the slot. */
   gpaStart: bigint;
+  /** Its size, bytes. */
   sizeBytes: bigint;
+  /** Where it starts in host memory. */
   hostBase: number;
 }
 

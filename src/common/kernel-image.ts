@@ -9,12 +9,19 @@ export const MAX_TABLES_BYTES = 256 << 20;
 
 /** What a kernel module declares about itself, read from its exports. */
 export interface KernelImageInfo {
+  /** `QT_NAME`: the module's family name, `[a-z][a-z0-9-]*`, at most 8 ASCII bytes (e.g. `'virtio'`). */
   name: string;
+  /** `QT_VERSION` as text, `'major.minor.patch'`. */
   version: string;
+  /** `QT_VERSION` as the module declares it: major << 16 | minor << 8 | patch. */
   versionCode: number;
+  /** `QT_ABI`: the kernel ABI the module speaks (`KERNEL_ABI`, 1). */
   abi: number;
+  /** `QT_STATE_LAYOUT`: the layout of the job states it reads (a hot swap across layouts needs a transform). */
   stateLayout: number;
+  /** `QT_TABLES_BYTES`: the table region its `qt_init` builds, at most 256 MiB (0: none). */
   tablesBytes: number;
+  /** SHA-256 of the module's bytes, hex. */
   sha256: string;
   /** Export names in binary order; a job entry is named by its index in this list. */
   exports: readonly string[];

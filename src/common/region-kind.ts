@@ -10,5 +10,9 @@ export const RegionKinds = {
   bitmap: 7,
   'job-state': 8,
 } as const;
+/**
+ * What a region holds: `reserved`, `guest-ram`, `device-state`, `kernel-image`, `kernel-tables`,
+ * `core-scratch`, `core-control`, `bitmap` or `job-state`.
+ */
 export type RegionKind = keyof typeof RegionKinds;
 export const REGION_KIND_NAMES = Object.keys(RegionKinds) as [RegionKind, ...RegionKind[]];

@@ -8,17 +8,22 @@ import { PAGE_BYTES, RegionAllocator, type AllocatorStats } from './region-alloc
 
 const WASM_PAGE = 65536;
 const MIB = 1 << 20;
-/** wasm32 addresses 4 GiB at most. */
+/** The largest host memory, 4 GiB: wasm32 addresses no more. */
 export const MAX_HOST_MEMORY_BYTES = 4 * 1024 * MIB;
+/** Host memory's default size, 1 GiB (address space; pages are committed when touched). */
 export const DEFAULT_HOST_MEMORY_BYTES = 1024 * MIB;
 
+/** Options of host memory (`HostOptions.memory`). */
 export interface HostMemoryOptions {
   /** Size of host physical memory: a multiple of 64 KiB in [1 MiB, 4 GiB]. Default 1 GiB. */
   sizeBytes?: number | undefined;
   /**
-   * Back the memory with 2 MiB transparent huge pages (madvise through the native helper built
-   * at install; Linux). Default true. Without the helper, or with THP off, the memory stays on
-   * 4 KiB pages and `hugePages` says why.
+   * Back the memory with 2 MiB transparent huge pages, as DPDK puts its memory on huge pages:
+   * random lookups over tables of tens of MiB then stop paying a TLB miss each. Before anything
+   * touches the memory, its 2 MiB-aligned part is advised (`madvise(MADV_HUGEPAGE)` through the
+   * native helper `native/huge-pages`, built by `npm install`; Linux). Default true. Without the
+   * helper, or with THP `never`, the memory stays on 4 KiB pages, nothing fails, and
+   * `HostMemory.hugePages` says why.
    */
   hugePages?: boolean | undefined;
 }
@@ -43,22 +48,32 @@ const stateSchema = z.object({
 
 /**
  * Host physical memory: one shared WebAssembly.Memory that every thread (main, guest workers,
- * DPU cores) maps, plus the region allocator that hands it out.
+ * DPU cores) maps, plus the region allocator that hands it out (`host.memory`).
  *
  * The memory is created at its final size (initial = maximum), so it never grows and views over
- * it never go stale. Memory starts zeroed and every freed region is scrubbed, so each
- * allocation is zero-filled without paying for it at allocation time.
+ * it never go stale. Regions are page-aligned (4 KiB), named, owned and of a kind; the low 64 KiB
+ * are never handed out (address 0 means "no address" to kernels). Memory starts zeroed and every
+ * freed region is scrubbed, so each allocation is zero-filled without paying for it then.
+ *
+ * {@link Host} builds it (`host.memory`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class HostMemory implements HostMemoryApi {
+  /** The shared memory itself (initial = maximum: it never grows). */
   readonly memory: WebAssembly.Memory;
+  /** Its size in bytes: a multiple of 64 KiB in [1 MiB, 4 GiB]. */
   readonly sizeBytes: number;
+  /** Bytes view over the whole memory (stays valid: no growth). */
   readonly u8: Uint8Array;
+  /** 32-bit view over the whole memory, for `Atomics` on doorbells and flags (index = address / 4). */
   readonly i32: Int32Array;
+  /** DataView over the whole memory, for little-endian fields at any address. */
   readonly view: DataView;
   /** Whether the memory is on 2 MiB pages, and why (not). */
   readonly hugePages: HugePageStatus;
   private readonly allocator: RegionAllocator;
 
+  /** Creates host memory of `options.sizeBytes` (default 1 GiB); `QT_INVALID_ARGUMENT` for a bad size. */
   constructor(options?: HostMemoryOptions) {
     const opts = parseArgs(optionsSchema, options, 'HostMemory options');
     this.sizeBytes = opts?.sizeBytes ?? DEFAULT_HOST_MEMORY_BYTES;
@@ -73,11 +88,19 @@ export class HostMemory implements HostMemoryApi {
     this.allocator = new RegionAllocator(this.sizeBytes);
   }
 
+  /**
+   * Allocates a zero-filled region, first fit, page-granular (4 KiB). `QT_OUT_OF_MEMORY` names the
+   * bytes requested, the largest free block and the free total.
+   */
   alloc(req: AllocRequest): Region {
     return this.allocator.alloc(req);
   }
 
-  /** Allocates a region and writes its state header; the payload starts HDR_BYTES in. */
+  /**
+   * Allocates a region that starts with a 64-byte state header (`+0` u32 magic, `+4` u32 layout
+   * version, `+8` u32 size, `+12` u32 kind, the rest zero); the payload starts 64 bytes in. Kernels
+   * check the header before they touch the payload.
+   */
   allocState(request: StateAllocRequest): StateRegion {
     const req = parseArgs(stateSchema, request, 'allocState');
     const magic = typeof req.magic === 'string' ? fourcc(req.magic) : req.magic;
@@ -96,19 +119,26 @@ export class HostMemory implements HostMemoryApi {
     return Object.freeze({ ...region, magic, layoutVersion: req.layoutVersion, payload: region.base + HDR_BYTES });
   }
 
+  /**
+   * Frees a region (or a region id) and scrubs it. Only its owner may: `QT_NOT_OWNER`,
+   * `QT_DOUBLE_FREE` and `QT_UNKNOWN_REGION` otherwise.
+   */
   free(region: Region | number, owner: string): void {
     const freed = this.allocator.free(typeof region === 'number' ? region : region.id, owner);
     this.u8.fill(0, freed.base, freed.base + freed.sizeBytes);
   }
 
+  /** The live regions, in address order. */
   regions(): Region[] {
     return this.allocator.list();
   }
 
+  /** The live region with this id, if any. */
   region(id: number): Region | undefined {
     return this.allocator.get(id);
   }
 
+  /** Totals, the largest free block, and bytes by kind and by owner. */
   stats(): AllocatorStats {
     return this.allocator.stats();
   }

@@ -12,6 +12,7 @@ export interface HugePageStatus {
   readonly huge: boolean;
   /** Bytes madvise(MADV_HUGEPAGE) was applied to (0 when not needed or not possible). */
   readonly advisedBytes: number;
+  /** The kernel's THP mode at the time. */
   readonly thp: ThpMode;
   /** Why the memory stays on 4 KiB pages, or how it got huge ones. */
   readonly reason: string;
@@ -35,6 +36,7 @@ function loadHelper(): Helper | string {
   return helper;
 }
 
+/** The kernel's THP mode, read from sysfs (`unknown` off Linux or when unreadable). */
 export function thpMode(): ThpMode {
   try {
     const m = /\[(always|madvise|never)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));

@@ -4,20 +4,34 @@ import type { AllocRequest, Region } from '../common/host-memory-api.js';
 import { REGION_KIND_NAMES, type RegionKind } from '../common/region-kind.js';
 import { intIn, nameString, oneOf, parseArgs } from '../common/validate.js';
 
+/** The allocation unit of host memory: 4 KiB. */
 export const PAGE_BYTES = 4096;
 
+/** Host memory statistics (`host.memory.stats()`), in bytes unless named otherwise. */
 export interface AllocatorStats {
+  /** The whole memory. */
   totalBytes: number;
+  /** The low part never handed out (64 KiB): address 0 means "no address" to kernels. */
   reservedBytes: number;
+  /** In live regions. */
   usedBytes: number;
+  /** Not in any region (total − reserved − used). */
   freeBytes: number;
+  /** The largest free block: the largest region an allocation can get now. */
   largestFreeBytes: number;
+  /** Free blocks (fragmentation: 1 when all free memory is one block). */
   freeBlocks: number;
+  /** Live regions. */
   regionCount: number;
+  /** Allocations since creation. */
   allocs: number;
+  /** Frees since creation. */
   frees: number;
+  /** Allocations refused with `QT_OUT_OF_MEMORY` since creation. */
   failures: number;
+  /** Live regions and their bytes, by kind. */
   byKind: Partial<Record<RegionKind, { count: number; bytes: number }>>;
+  /** Live regions and their bytes, by owner. */
   byOwner: Record<string, { count: number; bytes: number }>;
 }
 

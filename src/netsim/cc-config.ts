@@ -2,12 +2,19 @@ import { ErrorCode, QingtianError } from '../common/errors.js';
 
 /** The congestion-control algorithms the simulator runs (assembly/cc). */
 export const CC_NAMES = ['ldcp', 'dcqcn', 'dcqcn-nowin', 'hpcc', 'swift', 'dctcp'] as const;
+/**
+ * A simulated congestion-control algorithm: the laws of {@link CcLaw}, plus `dcqcn-nowin` (DCQCN
+ * without its window, as originally specified).
+ */
 export type CcName = (typeof CC_NAMES)[number];
 
+/** ECN marking at the switches: RED thresholds at 100 Gb/s, scaled with the port rate (as the HPCC runs do). */
 export interface EcnConfig {
-  /** RED thresholds at 100 Gb/s, scaled linearly with the port rate (as the HPCC runs do). */
+  /** Queue length where marking starts, bytes. */
   kminBytes: number;
+  /** Queue length where the marking probability reaches pmax, bytes. */
   kmaxBytes: number;
+  /** Marking probability at kmax, [0, 1]. */
   pmax: number;
 }
 

@@ -5,22 +5,33 @@ import { Simulation } from './simulation.js';
 import { dumbbell } from './topology.js';
 import type { KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 
+/** Options of {@link runFairness}. */
 export interface FairnessOptions {
+  /** The algorithm. */
   cc: CcName;
   /** Flow i starts at joinMs[i] and leaves at leaveMs[i] (undefined: stays to the end). */
   joinMs: number[];
+  /** When each flow leaves, ms (undefined: it stays to the end). */
   leaveMs: (number | undefined)[];
+  /** Simulated time the run ends at, ms. */
   endMs: number;
+  /** Measurement window, µs. Default 100. */
   windowUs?: number;
+  /** Jain's index that counts as converged, (0, 1]. Default 0.98. */
   threshold?: number;
+  /** Seed, a u32. Default 1. */
   seed?: number;
+  /** Where the simulation's state lives. Default: defaultRuntime(). */
   runtime?: KernelRuntime;
 }
 
+/** Per-window throughputs and fairness, and how fast each change converged. */
 export interface FairnessResult {
+  /** Per window: its start (ms), active flows, Jain's index over them, each one's Gb/s. */
   windows: { startMs: number; active: number; jain: number; gbps: number[] }[];
   /** Per change (a join or a leave): time until Jain stays >= threshold for the rest of the period. */
   changes: { atMs: number; active: number; convergeMs: number }[];
+  /** The slowest change's convergence, ms (Infinity: one never converged). */
   worstConvergeMs: number;
 }
 

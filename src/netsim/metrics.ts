@@ -3,34 +3,51 @@
  * (docs/congestion-control.md, "The simulator": Outputs).
  */
 
+/** One simulated flow's outcome. Times in ps. */
 export interface FlowResult {
+  /** Its index in the scenario's flows. */
   index: number;
+  /** Sending host (node id). */
   src: number;
+  /** Receiving host (node id). */
   dst: number;
+  /** Payload bytes. */
   sizeBytes: number;
+  /** When it started. */
   startPs: number;
   /** -1 while unfinished. */
   finishPs: number;
+  /** Flow completion time: finish − start (-1 while unfinished). */
   fctPs: number;
   /** Base RTT of the pair + the flow's bytes with headers (no INT) at the host rate. */
   idealPs: number;
   /** max(1, fct / ideal); NaN while unfinished. */
   slowdown: number;
+  /** Packets it retransmitted. */
   retransmits: number;
+  /** Retransmission timeouts it took. */
   timeouts: number;
+  /** Payload bytes acknowledged to its sender. */
   ackedBytes: number;
   /** Acked bytes / (finish or end - start), bit/s. */
   throughputBps: number;
 }
 
+/** One size bin of the FCT-slowdown figure (flows sorted by size, bins of equal counts). */
 export interface SlowdownBin {
+  /** The largest flow in the bin, bytes. */
   maxSize: number;
+  /** Finished flows in the bin. */
   count: number;
+  /** Median slowdown. */
   p50: number;
+  /** 95th-percentile slowdown. */
   p95: number;
+  /** 99th-percentile slowdown. */
   p99: number;
 }
 
+/** Flows below this many bytes are the "short flows" of the slowdown figures (20,000, as the HPCC paper). */
 export const SHORT_FLOW_BYTES = 20_000;
 
 /** Nearest-rank percentile of sorted values. */

@@ -22,6 +22,7 @@ export interface Network {
   routePorts: Uint32Array;
 }
 
+/** Compiles a topology for {@link Simulation}: ports, ECMP routes, base RTTs (`QT_INVALID_ARGUMENT`: unusable). */
 export function compileNetwork(t: Topology): Network {
   const n = t.kinds.length;
   const adj: { port: number; peer: number; link: number }[][] = Array.from({ length: n }, () => []);

@@ -47,22 +47,35 @@ export function readFlows(sim: Simulation, endPs = sim.nowPs): FlowResult[] {
   return out;
 }
 
+/** One port's totals over a run. */
 export interface PortStats {
+  /** Port id. */
   port: number;
+  /** The node it belongs to. */
   node: number;
+  /** The node at the other end of its link. */
   peerNode: number;
+  /** True for a switch port, false for a host NIC. */
   isSwitch: boolean;
+  /** Line rate, bit/s. */
   rateBps: number;
+  /** Bytes transmitted. */
   txBytes: number;
+  /** Data packets transmitted. */
   dataPackets: number;
+  /** Packets dropped at its queue. */
   drops: number;
+  /** PFC pause frames it sent upstream. */
   pausesSent: number;
+  /** Time it spent paused by its peer, ps. */
   pausedPs: number;
+  /** The largest queue it held, bytes. */
   maxQueueBytes: number;
   /** Queue samples of the data queue (log-linear bins, histogram.ts). */
   hist: Uint32Array;
 }
 
+/** Every port's totals, read from a simulation's state. */
 export function readPorts(sim: Simulation): PortStats[] {
   const { L } = sim;
   const v = sim.runtime.memory.view;

@@ -18,46 +18,83 @@ import { incastFlows, poissonFlows, sortFlows, type FlowSpec, type SizeCdf } fro
 
 /** One `qingtian sim` invocation: a topology, traffic, and the algorithms to compare on it. */
 export interface Scenario {
+  /** The network (resolveTopology: `fattree:K`, `incast:N`, `dumbbell:N`, `leafspine:L` or a file). */
   topology: Topology;
+  /** Flow sizes of the Poisson traffic; needed when `load` > 0. */
   cdf?: SizeCdf | undefined;
+  /** Offered load of the Poisson traffic per host, as a fraction of its link rate, [0, 1]. */
   load: number;
+  /** The algorithms to compare, each run on the same flows. */
   cc: CcName[];
+  /** Simulated time, seconds, (0, 10]. */
   durationS: number;
+  /** PFC on or off; default: each algorithm's own (off for LDCP-style and Swift, on for the others). */
   pfc?: boolean | undefined;
+  /** Seed of the traffic and the ECMP hashes, a u32: the same seed gives the same run. */
   seed: number;
+  /** Where the simulations' state lives. Default: defaultRuntime(). */
   runtime?: KernelRuntime;
+  /** The event queue: a timing wheel (default) or a binary heap (the bench's peer). */
   eventQueue?: 'wheel' | 'heap';
 }
 
+/** One algorithm's run of a {@link Scenario}: what `summary.json` and the CSVs are written from. */
 export interface AlgorithmResult {
+  /** The algorithm. */
   cc: CcName;
+  /** Whether PFC was on. */
   pfc: boolean;
+  /** Every flow, in start order. */
   flows: FlowResult[];
+  /** Every port. */
   ports: PortStats[];
+  /** Queue samples of the bottleneck port (incast and dumbbell), bytes at each sample time. */
   series: { timePs: number; port: number; bytes: number }[];
+  /** FCT slowdown by flow size: 20 bins of equal flow counts. */
   bins: SlowdownBin[];
+  /** Slowdown percentiles of the finished flows below 20,000 bytes. */
   short: { count: number; p50: number; p95: number; p99: number };
+  /** PFC pause frames sent. */
   pfcPauses: number;
+  /** Packets dropped (buffer full without PFC). */
   drops: number;
+  /** Packets retransmitted. */
   retransmits: number;
+  /** Retransmission timeouts. */
   timeouts: number;
+  /** The largest queue seen on any port, bytes. */
   maxQueueBytes: number;
+  /** The 99th percentile of queue samples over all ports, bytes. */
   p99QueueBytes: number;
+  /** Simulator events processed. */
   events: number;
+  /** Packets moved over a link (one per hop). */
   packetHops: number;
+  /** Wall-clock time of the run, seconds. */
   wallS: number;
+  /** Events per wall-clock second. */
   eventsPerSec: number;
+  /** Packet hops per wall-clock second. */
   packetsPerSec: number;
+  /** Flows finished by the end. */
   finished: number;
+  /** Jain's index of the long flows' throughputs (≥ 10 MB; all flows when there are none). */
   jainIndex: number;
+  /** The network's base RTT, ps. */
   baseRttPs: number;
 }
 
+/** Where a run is, reported between kernel calls (for a progress bar). */
 export interface Progress {
+  /** The algorithm running. */
   cc: CcName;
+  /** Simulated time reached, ps. */
   simPs: number;
+  /** Simulated time the run ends at, ps. */
   endPs: number;
+  /** Events processed so far. */
   events: number;
+  /** Wall-clock seconds since the run started. */
   wallS: number;
 }
 
@@ -108,7 +145,11 @@ export function bottleneckPorts(s: Scenario, net: Network): number[] {
   return [];
 }
 
-/** Runs every algorithm of the scenario on the same flows, one after the other. */
+/**
+ * Runs every algorithm of the scenario on the same flows, one after the other (what `qingtian
+ * sim` does); `onProgress` is called between kernel calls. A run that exhausts its packet pool or
+ * event queue stops with `QT_CAPACITY_EXCEEDED`; nothing is silently dropped.
+ */
 export function runScenario(s: Scenario, onProgress?: (p: Progress) => void): AlgorithmResult[] {
   const net = compileNetwork(s.topology);
   const flows = scenarioFlows(s, net);

@@ -1,5 +1,7 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
 import type { StateRegion } from '../common/host-memory-api.js';
+import { kernelStatusError, statusTable, type StatusTable } from '../common/kernel-status.js';
+import { Lifetime } from '../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import type { CcSetup } from './cc-config.js';
@@ -30,6 +32,7 @@ export interface SimConfig {
   runtime?: KernelRuntime;
 }
 
+/** SimConfig defaults: MTU, header / ACK / INT bytes, switch buffer, queue sample period, series size, RTO bounds. */
 export const SIM_DEFAULTS = {
   mtuBytes: 1000,
   headerBytes: 48,
@@ -58,13 +61,14 @@ export class Simulation {
   readonly pairRttPs: Float64Array; // per flow
   readonly pfc: boolean;
   private readonly run_: (st: number, budget: number) => number;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('Simulation');
 
   private constructor(
     readonly config: SimConfig,
     readonly runtime: KernelRuntime,
     readonly kernel: LoadedKernel,
-    readonly region: StateRegion,
+    private readonly state: StateRegion,
     derived: { baseRttPs: number; bdpBytes: number; hostRateBps: number; pairRttPs: Float64Array; pfc: boolean },
   ) {
     this.L = new KernelLayout(kernel);
@@ -74,6 +78,13 @@ export class Simulation {
     this.pairRttPs = derived.pairRttPs;
     this.pfc = derived.pfc;
     this.run_ = kernel.fn<(st: number, budget: number) => number>('sim_run');
+    this.statuses = simStatuses(this.L);
+  }
+
+  /** The simulation's state region in host memory (what the results readers decode). */
+  get region(): StateRegion {
+    this.life.check('region');
+    return this.state;
   }
 
   static create(config: SimConfig): Simulation {
@@ -281,21 +292,27 @@ export class Simulation {
     });
     if (status !== 0) {
       sim.dispose();
-      throw new QingtianError(ErrorCode.InvalidArgument, `simulation state rejected by the kernel (status ${status})`, {
-        status,
-      });
+      throw kernelStatusError('Simulation.create', status, simStatuses(new KernelLayout(kernel)));
     }
     return sim;
   }
 
   get nowPs(): number {
-    return Number(this.runtime.memory.view.getBigInt64(this.region.base + this.L.get('C_NOW_PS'), true));
+    this.life.check('nowPs');
+    return Number(this.runtime.memory.view.getBigInt64(this.state.base + this.L.get('C_NOW_PS'), true));
   }
 
   /** A counter or field of the config block (u64/i64 fields as numbers). */
   counter(name: string, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
+    this.life.check('counter');
+    if (typeof name !== 'string' || !name.startsWith('C_'))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `Simulation.counter: name: expected a config-block field (C_*), got ${JSON.stringify(name)}`,
+        { field: 'name' },
+      );
     const v = this.runtime.memory.view;
-    const a = this.region.base + this.L.get(name);
+    const a = this.state.base + this.L.get(name);
     return kind === 'u32'
       ? v.getUint32(a, true)
       : kind === 'u64'
@@ -308,16 +325,16 @@ export class Simulation {
    * kernel call, calling `onSlice` between calls (progress, sampling).
    */
   runUntil(untilPs: number, onSlice?: (sim: Simulation) => void, sliceEvents = 1 << 21): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.InvalidArgument, 'simulation: already disposed');
+    this.life.check('runUntil');
     const v = this.runtime.memory.view;
-    v.setBigInt64(this.region.base + this.L.get('C_STOP_PS'), BigInt(Math.round(untilPs)), true);
+    v.setBigInt64(this.state.base + this.L.get('C_STOP_PS'), BigInt(Math.round(untilPs)), true);
     for (;;) {
-      const n = this.run_(this.region.base, sliceEvents);
+      const n = this.run_(this.state.base, sliceEvents);
       if (n < 0)
-        throw new QingtianError(
-          ErrorCode.InvalidArgument,
-          `simulation stopped: ${statusText(this.L, n)} at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
-          { status: n },
+        throw kernelStatusError(
+          `Simulation.runUntil: stopped at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
+          n,
+          this.statuses,
         );
       onSlice?.(this);
       if (n < sliceEvents) break;
@@ -329,9 +346,11 @@ export class Simulation {
    * (a flow "leaving" at a chosen time). Returns the packets it keeps.
    */
   truncateFlow(i: number): number {
+    this.life.check('truncateFlow');
+    this.flowIndex('truncateFlow', i);
     const v = this.runtime.memory.view;
     const a =
-      this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+      this.state.base + v.getUint32(this.state.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
     const sent = Math.max(1, v.getUint32(a + this.L.get('F_SND_NXT'), true));
     const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
     if (sent < v.getUint32(a + this.L.get('F_PKTS'), true)) {
@@ -343,24 +362,37 @@ export class Simulation {
 
   /** Payload bytes acknowledged so far to flow i's sender. */
   ackedBytes(i: number): number {
+    this.life.check('ackedBytes');
+    this.flowIndex('ackedBytes', i);
     const v = this.runtime.memory.view;
     const a =
-      this.region.base + v.getUint32(this.region.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
+      this.state.base + v.getUint32(this.state.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
     return Number(v.getBigUint64(a + this.L.get('F_ACKED_BYTES'), true));
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.region, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.state, OWNER);
+  }
+
+  private flowIndex(op: string, i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.config.flows.length)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `Simulation.${op}: flow: expected an integer in [0, ${this.config.flows.length - 1}], got ${String(i)}`,
+        { field: 'flow' },
+      );
   }
 }
 
-function statusText(L: KernelLayout, s: number): string {
-  if (s === L.get('ST_POOL_EXHAUSTED')) return 'packet pool exhausted (raise packetCap)';
-  if (s === L.get('ST_EVQ_EXHAUSTED')) return 'event queue full';
-  if (s === L.get('ST_NO_ROUTE')) return 'a packet had no route';
-  return `status ${s}`;
+/** Why a run stopped (the kernel's ST_* statuses). */
+function simStatuses(L: KernelLayout): StatusTable {
+  return statusTable([
+    [L.get('ST_BAD_STATE'), 'state'],
+    [L.get('ST_POOL_EXHAUSTED'), 'full', 'packet pool exhausted (raise packetCap)'],
+    [L.get('ST_EVQ_EXHAUSTED'), 'full', 'event queue full'],
+    [L.get('ST_NO_ROUTE'), 'args', 'a packet had no route'],
+  ]);
 }
 
 /** The flow's ECMP hash (its 5-tuple stand-in): deterministic for a seed. */

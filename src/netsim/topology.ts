@@ -3,16 +3,23 @@ import { ErrorCode, QingtianError } from '../common/errors.js';
 
 /** A network: hosts and switches joined by full-duplex links. Rates in bit/s, delays in ps. */
 export interface Topology {
+  /** Its name (`fattree:8`, a file's name): incast:N and dumbbell:N add traffic of their own. */
   name: string;
   /** Per node: 'host' or 'switch'. Node ids are indices into this array. */
   kinds: ('host' | 'switch')[];
+  /** The links. */
   links: TopoLink[];
 }
 
+/** A full-duplex link between two nodes. */
 export interface TopoLink {
+  /** One end (node id). */
   a: number;
+  /** The other end. */
   b: number;
+  /** Rate each way, bit/s. */
   rateBps: number;
+  /** Propagation delay, ps. */
   delayPs: number;
 }
 

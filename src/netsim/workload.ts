@@ -12,9 +12,12 @@ export interface FlowSpec {
 
 /** A flow-size CDF: sizes (bytes) and cumulative percentages, sampled by linear interpolation. */
 export interface SizeCdf {
+  /** Where it came from (a file name), for outputs. */
   name: string;
+  /** Flow sizes, bytes, increasing. */
   sizes: number[];
-  cum: number[]; // percent, non-decreasing, last = 100
+  /** Cumulative percentage at each size: non-decreasing, the last 100. */
+  cum: number[];
 }
 
 /** `<size bytes> <cumulative percent>` per line (the HPCC authors' traffic_gen format). */
@@ -50,6 +53,7 @@ export function parseCdf(text: string, name: string): SizeCdf {
   return { name, sizes, cum };
 }
 
+/** Reads a flow-size CDF file (see {@link parseCdf}); `QT_NOT_FOUND` when it cannot be read. */
 export function loadCdf(path: string): SizeCdf {
   let text: string;
   try {

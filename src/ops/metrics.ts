@@ -3,7 +3,9 @@ import type { AllocatorStats } from '../memory/region-allocator.js';
 
 /** What the metrics page is drawn from; every figure is read out of band (no core is messaged). */
 export interface MetricsSnapshot {
+  /** Host memory statistics. */
   memory: AllocatorStats;
+  /** Per core: id, run state, mode, jobs running, counters. */
   cores: { id: number; state: string; mode: string; jobs: number; counters: CoreCounters }[];
 }
 

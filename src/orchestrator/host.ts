@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../common/errors.js';
+import { Lifetime } from '../common/lifetime.js';
 import { parseArgs } from '../common/validate.js';
 import { DpuCorePool, type DpuOptions } from '../dpu/core/core-pool.js';
 import { KernelLoader, type LoadedKernel } from '../dpu/kernels/kernel-loader.js';
@@ -9,10 +10,13 @@ import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 
+/** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
+  /** Host physical memory: its size (default 1 GiB) and huge pages. */
   memory?: HostMemoryOptions | undefined;
+  /** The DPU cores: how many, how they wait, their priority and CPUs. */
   dpu?: DpuOptions | undefined;
-  /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. */
+  /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. Default none. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
 }
 
@@ -20,7 +24,8 @@ const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /**
  * A qingtian host: host physical memory, the kernel loader and the DPU cores, driven by this
- * one control plane. The SDK's entry point.
+ * one control plane. The SDK's entry point: everything else is reached through its members. After
+ * {@link Host.shutdown} every member throws `QT_DISPOSED`.
  *
  * ```ts
  * const host = await Host.boot({ memory: { sizeBytes: 256 << 20 }, dpu: { cores: 1 } });
@@ -30,23 +35,36 @@ const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
  * ```
  */
 export class Host {
-  private down = false;
-  /** Kernel library APIs (erasure coding, flow tables, ...) placed in this host's memory. */
+  private readonly life = new Lifetime('Host', 'shutdown()');
+  /** Host physical memory: one shared `WebAssembly.Memory` that every core and kernel maps. */
+  readonly memory: HostMemory;
+  /** The registry of loaded kernel module versions (each in its own image slot and table region). */
+  readonly kernels: KernelLoader;
+  /** The DPU cores: attach jobs with `host.dpu.core(i).attachJob(...)`; events `'job-failed'`, `'core-failed'`. */
+  readonly dpu: DpuCorePool;
+  /** Where the data-path classes put their state to share it with the cores: pass `{ runtime: host.runtime }`. */
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
 
   private constructor(
-    readonly memory: HostMemory,
-    readonly kernels: KernelLoader,
-    readonly dpu: DpuCorePool,
+    memory: HostMemory,
+    kernels: KernelLoader,
+    dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
   ) {
+    this.memory = memory;
+    this.kernels = kernels;
+    this.dpu = dpu;
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
   }
 
+  /**
+   * Boots a host: creates host memory, the kernel loader and the DPU cores, and resolves once
+   * every core answers. Options are checked first (`QT_INVALID_ARGUMENT` naming the field).
+   */
   static async boot(options?: HostOptions): Promise<Host> {
     const o = parseArgs(
       z
@@ -77,8 +95,8 @@ export class Host {
    * commit with the timings; `result.settled` resolves when the grace window ends. Events:
    * `host.swaps.on('staged' | 'committed' | 'swapped' | 'rolled-back' | 'settled' | 'refused', ...)`.
    */
-  hotSwap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
-    this.assertUp();
+  async hotSwap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    this.life.check('hotSwap');
     return this.swaps.swap(name, module, options);
   }
 
@@ -88,7 +106,7 @@ export class Host {
    * loaded by name is loaded once: later calls return the same kernel.
    */
   async loadKernel(source: string | Uint8Array): Promise<LoadedKernel> {
-    this.assertUp();
+    this.life.check('loadKernel');
     if (typeof source === 'string') {
       if (!KERNEL_NAME.test(source)) {
         throw new QingtianError(
@@ -112,12 +130,19 @@ export class Host {
     return kernel;
   }
 
+  /**
+   * Unloads a kernel version from every core, then frees its image slot and tables;
+   * `QT_KERNEL_BUSY` while a job still uses it.
+   */
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     await this.dpu.unloadKernel(kernel);
     this.kernels.unload(kernel);
   }
 
+  /** Memory statistics and every core's state and counters, read out of band (no core is messaged). */
   snapshot(): MetricsSnapshot {
+    this.life.check('snapshot');
     return {
       memory: this.memory.stats(),
       cores: this.dpu.cores.map((c) => ({
@@ -132,17 +157,14 @@ export class Host {
 
   /** Prometheus text of host memory and core counters, read without stopping any core. */
   metrics(): string {
+    this.life.check('metrics');
     return renderMetrics(this.snapshot());
   }
 
+  /** Stops every core and ends every worker thread; the process can then exit on its own. Idempotent. */
   async shutdown(): Promise<void> {
-    if (this.down) return;
-    this.down = true;
+    if (!this.life.end()) return;
     this.swaps.close();
     await this.dpu.close();
-  }
-
-  private assertUp(): void {
-    if (this.down) throw new QingtianError(ErrorCode.CoreUnavailable, 'host is shut down');
   }
 }

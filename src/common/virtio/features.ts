@@ -8,10 +8,12 @@ export interface RingFeatures {
   inOrder: boolean;
 }
 
+/** Every ring feature off: a split ring, no event index, no indirect tables, out of order. */
 export const NO_RING_FEATURES: RingFeatures = { packed: false, eventIdx: false, indirect: false, inOrder: false };
 
 const bit = (n: number): bigint => 1n << BigInt(n);
 
+/** The 64-bit feature word of these features (VIRTIO_F_VERSION_1 always set). */
 export function featureWord(f: RingFeatures): bigint {
   let w = bit(FEAT_VERSION_1);
   if (f.packed) w |= bit(FEAT_RING_PACKED);
@@ -21,6 +23,7 @@ export function featureWord(f: RingFeatures): bigint {
   return w;
 }
 
+/** The ring features a 64-bit feature word has on. */
 export function ringFeatures(w: bigint): RingFeatures {
   return {
     packed: (w & bit(FEAT_RING_PACKED)) !== 0n,
@@ -30,6 +33,7 @@ export function ringFeatures(w: bigint): RingFeatures {
   };
 }
 
+/** The features on, as text: `'packed+eventIdx'` (`'split'` when none). */
 export function describeFeatures(f: RingFeatures): string {
   const on = (Object.keys(f) as (keyof RingFeatures)[]).filter((k) => f[k]);
   return on.length ? on.join('+') : 'split';

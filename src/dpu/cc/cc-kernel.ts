@@ -1,44 +1,79 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 
+/**
+ * A congestion-control law: `ldcp` (LDCP-style, qingtian's own specification — Huawei's LDCP is
+ * not public; see docs/congestion-control.md), `dcqcn`, `hpcc`, `swift`, `dctcp`.
+ */
 export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
 
-/** Common parameters (times in ps, rates in bit/s) plus law-specific ones by layout name (P_*). */
+/** Options of {@link CcFlowTable}: common parameters (times in ps, rates in bit/s) plus law-specific ones. */
 export interface CcTableOptions {
+  /** The law every flow of the table follows. */
   law: CcLaw;
+  /** Flows in the table, in [1, 2^22]. */
   flows: number;
-  mtuBytes?: number;
-  lineBps?: number;
-  baseRttPs?: number;
-  minRateBps?: number;
-  wireBytes?: number;
-  params?: Record<string, number>;
-  runtime?: KernelRuntime;
+  /** Payload bytes per packet. Default 1000. */
+  mtuBytes?: number | undefined;
+  /** NIC line rate, bit/s. Default 100e9. */
+  lineBps?: number | undefined;
+  /** T, the base RTT the window and the moving averages are sized by, ps. Default 13e6 (13 µs). */
+  baseRttPs?: number | undefined;
+  /** The lowest pacing rate a law may set, bit/s. Default 1e9. */
+  minRateBps?: number | undefined;
+  /** Bytes a packet takes on the wire (payload and headers), to turn rates into gaps. Default mtuBytes + 48. */
+  wireBytes?: number | undefined;
+  /**
+   * Law parameters by their layout names (`P_LDCP_ALPHA`, `P_DCQCN_RAI`, …: assembly/cc/layout.ts;
+   * times in ps, rates in bit/s); names other than `P_*` are refused. Default: the kernel's.
+   */
+  params?: Record<string, number> | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
+  runtime?: KernelRuntime | undefined;
 }
 
-/** One CC event for the burst API (see assembly/cc/layout.ts). */
+/** One CC event for the burst API (`process`): an ACK (with its ECN echo, RTT sample, INT hops) or a timeout. */
 export interface CcEvent {
+  /** The flow, in [0, flows); events for other flows are skipped and counted in `rejected`. */
   flow: number;
+  /** An acknowledgement, or a retransmission timeout. */
   kind: 'ack' | 'timeout';
+  /** When it happened, ps. */
   nowPs: number;
-  ece?: boolean;
-  acked?: number;
-  ackSeq?: number;
-  sndNxt?: number;
-  rttPs?: number;
-  hops?: { tsPs: number; txBytes: number; qlenBytes: number; rateBps: number }[];
+  /** The ACK echoes an ECN mark (or a CNP, for DCQCN). */
+  ece?: boolean | undefined;
+  /** Packets newly acknowledged. Default 1. */
+  acked?: number | undefined;
+  /** Cumulative ACK sequence, in packets. */
+  ackSeq?: number | undefined;
+  /** The sender's next sequence number, in packets (HPCC's and DCTCP's update boundary). */
+  sndNxt?: number | undefined;
+  /** An RTT sample, ps (0 or absent: none). */
+  rttPs?: number | undefined;
+  /**
+   * INT records, one per switch hop (at most 5 are used): dequeue time (ps), the port's
+   * transmitted bytes (wraps), queue length (bytes), line rate (bit/s).
+   */
+  hops?: { tsPs: number; txBytes: number; qlenBytes: number; rateBps: number }[] | undefined;
 }
 
 const OWNER = 'cc';
 
 /** ACKs in compact form (CcFlowTable.ackBatch): views onto host memory, `cap` entries each. */
 export interface AckBatch {
+  /** Entries in each array. */
   cap: number;
+  /** The host-memory region behind the three arrays. */
   region: Region;
+  /** ACK i's flow. */
   flows: Uint32Array;
+  /** Packets ACK i acknowledges. */
   acked: Uint32Array;
+  /** How many of them carried an ECN mark. */
   marked: Uint32Array;
 }
 const LAWS: Record<CcLaw, string> = {
@@ -55,8 +90,10 @@ const LAWS: Record<CcLaw, string> = {
  * one JS→Wasm call. Reads give each flow's window and pacing rate.
  */
 export class CcFlowTable {
+  /** The `cc` kernel version it calls. */
   readonly kernel: LoadedKernel;
-  readonly region: StateRegion;
+  private readonly table: StateRegion;
+  /** Flows in the table. */
   readonly flows: number;
   private readonly runtime: KernelRuntime;
   private readonly c = new Map<string, number>();
@@ -64,6 +101,8 @@ export class CcFlowTable {
   private scratch: { base: number; cap: number; region: Region } | null = null;
   private acks: AckBatch | null = null;
   private readonly acks_: (ctx: number, flows: number, acked: number, marked: number, count: number) => number;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('CcFlowTable');
 
   constructor(o: CcTableOptions) {
     if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 1 << 22)
@@ -79,44 +118,71 @@ export class CcFlowTable {
     this.runtime = o.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('cc');
     this.flows = o.flows;
+    this.statuses = statusTable([
+      [this.kernel.constant('E_BAD_STATE'), 'state'],
+      [
+        this.kernel.constant('E_BAD_LAW'),
+        'args',
+        'the compact ACK form is for the LDCP-style law only (the others need full events: process())',
+      ],
+    ]);
     this.process_ = this.kernel.fn('cc_process');
     this.acks_ = this.kernel.fn('cc_acks');
-    const flowBytes = this.k('CC_FLOW_BYTES');
-    this.region = this.runtime.memory.allocState({
+    const flowBytes = this.layout('CC_FLOW_BYTES');
+    this.table = this.runtime.memory.allocState({
       name: `cc:${o.law}`,
       owner: OWNER,
       kind: 'device-state',
       magic: 'CCST',
       layoutVersion: 1,
-      payloadBytes: this.k('CC_FLOWS') - 64 + o.flows * flowBytes,
+      payloadBytes: this.layout('CC_FLOWS') - 64 + o.flows * flowBytes,
     });
     const v = this.runtime.memory.view;
-    const b = this.region.base;
-    v.setUint32(b + this.k('CC_FLOW_COUNT'), o.flows, true);
-    const p = b + this.k('CC_PARAMS');
+    const b = this.table.base;
+    v.setUint32(b + this.layout('CC_FLOW_COUNT'), o.flows, true);
+    const p = b + this.layout('CC_PARAMS');
     const mtu = o.mtuBytes ?? 1000;
     const line = o.lineBps ?? 100e9;
     const T = o.baseRttPs ?? 13e6;
-    v.setUint32(p + this.k('P_LAW'), this.k(LAWS[o.law]), true);
-    const set = (name: string, x: number) => v.setFloat64(p + this.k(name), x, true);
+    v.setUint32(p + this.layout('P_LAW'), this.layout(LAWS[o.law]), true);
+    const set = (name: string, x: number) => v.setFloat64(p + this.layout(name), x, true);
     set('P_MTU', mtu);
     set('P_LINE_BPS', line);
     set('P_BASE_RTT_PS', T);
     set('P_BDP_BYTES', (line * T * 1e-12) / 8);
     set('P_MIN_RATE', o.minRateBps ?? 1e9);
     set('P_WIRE_BYTES', o.wireBytes ?? mtu + 48);
-    for (const [name, x] of Object.entries(o.params ?? {})) set(name, x);
+    for (const [name, x] of Object.entries(o.params ?? {})) {
+      if (!name.startsWith('P_') || typeof x !== 'number' || !Number.isFinite(x)) {
+        this.dispose();
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `cc: params.${name}: expected a law parameter name (P_*) with a finite number, got ${String(x)}`,
+          { field: `params.${name}` },
+        );
+      }
+      set(name, x);
+    }
     const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
     if (st < 0) {
       this.dispose();
-      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the table (status ${st})`, {
-        status: st,
-      });
+      throw kernelStatusError('CcFlowTable', st, this.statuses);
     }
+  }
+
+  /** The table's state region (header, parameters, then one state per flow). */
+  get region(): StateRegion {
+    this.life.check('region');
+    return this.table;
   }
 
   /** A layout constant of the cc kernel. */
   k(name: string): number {
+    this.life.check('k');
+    return this.layout(name);
+  }
+
+  private layout(name: string): number {
     let x = this.c.get(name);
     if (x === undefined) {
       x = this.kernel.constant(name);
@@ -127,31 +193,50 @@ export class CcFlowTable {
 
   /** Address of flow i's state (for tools that read law-specific fields). */
   stateOf(flow: number): number {
-    return this.region.base + this.k('CC_FLOWS') + flow * this.k('CC_FLOW_BYTES');
+    this.life.check('stateOf');
+    if (!Number.isInteger(flow) || flow < 0 || flow >= this.flows)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: flow: expected an integer in [0, ${this.flows - 1}], got ${String(flow)}`,
+        { field: 'flow' },
+      );
+    return this.table.base + this.layout('CC_FLOWS') + flow * this.layout('CC_FLOW_BYTES');
   }
 
+  /** Flow `flow`'s congestion window in bytes (0: the law has no window, rate only). */
   windowBytes(flow: number): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_WINDOW'), true);
+    this.life.check('windowBytes');
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_WINDOW'), true);
   }
 
+  /** Flow `flow`'s pacing rate, bit/s. */
   rateBps(flow: number): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k('S_RATE'), true);
+    this.life.check('rateBps');
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_RATE'), true);
   }
 
   /** A law-specific f64 field of a flow's state, by its exported offset name (e.g. S_LDCP_CW). */
   field(flow: number, name: string): number {
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.k(name), true);
+    this.life.check('field');
+    if (typeof name !== 'string' || !name.startsWith('S_'))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `cc: field name: expected a flow-state offset name (S_*), got ${JSON.stringify(name)}`,
+        { field: 'name' },
+      );
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout(name), true);
   }
 
   /** An event buffer in host memory for `cap` events, reused by process(). */
   eventBuffer(cap: number): { base: number; cap: number } {
+    this.life.check('eventBuffer');
     if (this.scratch && this.scratch.cap >= cap) return this.scratch;
     if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
     const region = this.runtime.memory.alloc({
       name: 'cc:events',
       owner: OWNER,
       kind: 'device-state',
-      sizeBytes: Math.max(4096, cap * this.k('EV_BYTES')),
+      sizeBytes: Math.max(4096, cap * this.layout('EV_BYTES')),
     });
     const scratch = { base: region.base, cap, region };
     this.scratch = scratch;
@@ -160,28 +245,33 @@ export class CcFlowTable {
 
   /** Writes events into the buffer (encode) — separate from processing so benches can time the kernel alone. */
   encode(events: readonly CcEvent[]): { base: number; count: number } {
+    this.life.check('encode');
     const buf = this.eventBuffer(events.length);
     const v = this.runtime.memory.view;
-    const EB = this.k('EV_BYTES');
-    const HB = this.k('INT_HOP_BYTES');
+    const EB = this.layout('EV_BYTES');
+    const HB = this.layout('INT_HOP_BYTES');
     for (const [i, e] of events.entries()) {
       const a = buf.base + i * EB;
-      v.setUint32(a + this.k('EV_FLOW'), e.flow, true);
-      v.setUint32(a + this.k('EV_KIND'), e.kind === 'ack' ? this.k('EVK_ACK') : this.k('EVK_TIMEOUT'), true);
-      v.setBigInt64(a + this.k('EV_NOW'), BigInt(Math.round(e.nowPs)), true);
-      v.setUint32(a + this.k('EV_FLAGS'), e.ece ? this.k('EVF_ECE') : 0, true);
-      v.setUint32(a + this.k('EV_ACKED'), e.acked ?? 1, true);
-      v.setUint32(a + this.k('EV_ACK_SEQ'), e.ackSeq ?? 0, true);
-      v.setUint32(a + this.k('EV_SND_NXT'), e.sndNxt ?? 0, true);
-      v.setBigInt64(a + this.k('EV_RTT'), BigInt(Math.round(e.rttPs ?? 0)), true);
+      v.setUint32(a + this.layout('EV_FLOW'), e.flow, true);
+      v.setUint32(
+        a + this.layout('EV_KIND'),
+        e.kind === 'ack' ? this.layout('EVK_ACK') : this.layout('EVK_TIMEOUT'),
+        true,
+      );
+      v.setBigInt64(a + this.layout('EV_NOW'), BigInt(Math.round(e.nowPs)), true);
+      v.setUint32(a + this.layout('EV_FLAGS'), e.ece ? this.layout('EVF_ECE') : 0, true);
+      v.setUint32(a + this.layout('EV_ACKED'), e.acked ?? 1, true);
+      v.setUint32(a + this.layout('EV_ACK_SEQ'), e.ackSeq ?? 0, true);
+      v.setUint32(a + this.layout('EV_SND_NXT'), e.sndNxt ?? 0, true);
+      v.setBigInt64(a + this.layout('EV_RTT'), BigInt(Math.round(e.rttPs ?? 0)), true);
       const hops = e.hops ?? [];
-      v.setUint32(a + this.k('EV_NHOP'), Math.min(hops.length, this.k('INT_MAX_HOPS')), true);
-      hops.slice(0, this.k('INT_MAX_HOPS')).forEach((h, j) => {
-        const ha = a + this.k('EV_HOPS') + j * HB;
-        v.setBigInt64(ha + this.k('H_TS'), BigInt(Math.round(h.tsPs)), true);
-        v.setUint32(ha + this.k('H_TX_BYTES'), h.txBytes >>> 0, true);
-        v.setUint32(ha + this.k('H_QLEN'), h.qlenBytes >>> 0, true);
-        v.setFloat64(ha + this.k('H_RATE'), h.rateBps, true);
+      v.setUint32(a + this.layout('EV_NHOP'), Math.min(hops.length, this.layout('INT_MAX_HOPS')), true);
+      hops.slice(0, this.layout('INT_MAX_HOPS')).forEach((h, j) => {
+        const ha = a + this.layout('EV_HOPS') + j * HB;
+        v.setBigInt64(ha + this.layout('H_TS'), BigInt(Math.round(h.tsPs)), true);
+        v.setUint32(ha + this.layout('H_TX_BYTES'), h.txBytes >>> 0, true);
+        v.setUint32(ha + this.layout('H_QLEN'), h.qlenBytes >>> 0, true);
+        v.setFloat64(ha + this.layout('H_RATE'), h.rateBps, true);
       });
     }
     return { base: buf.base, count: events.length };
@@ -189,23 +279,21 @@ export class CcFlowTable {
 
   /** Applies encoded events in one kernel call; returns how many were applied. */
   processEncoded(base: number, count: number): number {
-    const n = this.process_(this.region.base, base, count);
-    if (n < 0)
-      throw new QingtianError(ErrorCode.InvalidArgument, `cc: the kernel refused the batch (status ${n})`, {
-        status: n,
-      });
-    return n;
+    this.life.check('processEncoded');
+    return checkKernelStatus('CcFlowTable.processEncoded', this.process_(this.table.base, base, count), this.statuses);
   }
 
   /** Encodes and applies a batch of events (one JS→Wasm call). */
   process(events: readonly CcEvent[]): number {
+    this.life.check('process');
     const { base, count } = this.encode(events);
     return this.processEncoded(base, count);
   }
 
   /** Events skipped so far (a flow index outside the table, an unknown kind). */
   get rejected(): number {
-    return this.runtime.memory.view.getUint32(this.region.base + this.k('CC_REJECTED'), true);
+    this.life.check('rejected');
+    return this.runtime.memory.view.getUint32(this.table.base + this.layout('CC_REJECTED'), true);
   }
 
   /**
@@ -213,6 +301,7 @@ export class CcFlowTable {
    * no copy). Reused while `cap` is enough; a larger one replaces the previous (its views die).
    */
   ackBatch(cap: number): AckBatch {
+    this.life.check('ackBatch');
     if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -244,6 +333,7 @@ export class CcFlowTable {
    * Returns how many were applied; entries naming a flow outside the table are skipped (rejected).
    */
   processAcks(count: number): number {
+    this.life.check('processAcks');
     const a = this.acks;
     if (!a)
       throw new QingtianError(ErrorCode.InvalidArgument, 'cc: processAcks: no ack batch yet (ackBatch(cap) first)');
@@ -253,21 +343,17 @@ export class CcFlowTable {
         `cc: processAcks count: expected an integer in [0, ${a.cap}], got ${count}`,
       );
     const b = a.region.base;
-    const n = this.acks_(this.region.base, b, b + 4 * a.cap, b + 8 * a.cap, count);
-    if (n < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `cc: processAcks: ${n === this.k('E_BAD_LAW') ? 'the compact ACK form is for the LDCP-style law only; use process()' : `the kernel refused the batch (status ${n})`}`,
-        { status: n },
-      );
-    return n;
+    const n = this.acks_(this.table.base, b, b + 4 * a.cap, b + 8 * a.cap, count);
+    return checkKernelStatus('CcFlowTable.processAcks', n, this.statuses);
   }
 
+  /** Frees its regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
+    if (!this.life.end()) return;
     if (this.scratch) this.runtime.memory.free(this.scratch.region, OWNER);
     this.scratch = null;
     if (this.acks) this.runtime.memory.free(this.acks.region, OWNER);
     this.acks = null;
-    this.runtime.memory.free(this.region, OWNER);
+    this.runtime.memory.free(this.table, OWNER);
   }
 }

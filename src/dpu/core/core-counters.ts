@@ -14,6 +14,32 @@
  * on a busy machine can last a whole scheduler quantum (a plain seqlock would spin that long).
  * 32-bit plain accesses are tear-free in the JS memory model, so each half is read whole.
  */
+/** One core's counters since its start, read out of band (`DpuCore.counters()`); each up to 2^53. */
+export interface CoreCounters {
+  /** Reactor loop passes (each drains the mailbox, then polls every job once). */
+  passes: number;
+  /** Job entry calls that handled at least one item. */
+  bursts: number;
+  /** Items handled, the sum of the job entries' results. */
+  items: number;
+  /** Passes in which no job handled anything. */
+  idlePolls: number;
+  /** Times the core went to sleep on its doorbell (interrupt and adaptive modes). */
+  sleeps: number;
+  /** Sleeps ended by a doorbell rather than by the wait's timeout. */
+  wakeups: number;
+  /** Jobs failed: a trap, or a negative status from their entry or arm function. */
+  errors: number;
+  /** Control commands executed (attach, detach, quiesce, load, swap, ...). */
+  commands: number;
+  /** Events (acks, job failures) lost because the event ring was full. */
+  eventsDropped: number;
+}
+
+/** The name of one counter. */
+export type CounterName = keyof CoreCounters;
+
+/** The counters in block order: the layout below depends on it. */
 export const COUNTER_NAMES = [
   'passes',
   'bursts',
@@ -24,9 +50,10 @@ export const COUNTER_NAMES = [
   'errors',
   'commands',
   'eventsDropped',
-] as const;
-export type CounterName = (typeof COUNTER_NAMES)[number];
-export type CoreCounters = Record<CounterName, number>;
+] as const satisfies readonly CounterName[];
+// Every counter has a slot: a name added to CoreCounters and not here fails to compile.
+const _everyCounter: Exclude<CounterName, (typeof COUNTER_NAMES)[number]> extends never ? true : never = true;
+void _everyCounter;
 const BLOCK_WORDS = 2 * COUNTER_NAMES.length;
 export const COUNTER_BLOCK_BYTES = 8 + 2 * 4 * BLOCK_WORDS;
 

@@ -52,15 +52,28 @@ if (CTL_COUNTERS + COUNTER_BLOCK_BYTES > CTL_TRACE) throw new Error('core-layout
 if (CTL_TRACE + PAUSE_TRACE_BYTES > CTL_MAILBOX) throw new Error('core-layout: the pause trace overlaps the mailbox');
 
 export const RunState = { NotStarted: 0, Running: 1, Sleeping: 2, Quiesced: 3, Stopped: 4, Failed: 5 } as const;
-export const RUN_STATE_NAMES = ['not-started', 'running', 'sleeping', 'quiesced', 'stopped', 'failed'] as const;
-export type CoreRunState = (typeof RUN_STATE_NAMES)[number];
+/**
+ * Where a core's reactor is: `not-started`, `running`, `sleeping` (on its doorbell), `quiesced`
+ * (no burst runs until resume), `stopped`, or `failed` (its thread ended with an error).
+ */
+export type CoreRunState = 'not-started' | 'running' | 'sleeping' | 'quiesced' | 'stopped' | 'failed';
+/** The run states by their RunState value. */
+export const RUN_STATE_NAMES = [
+  'not-started',
+  'running',
+  'sleeping',
+  'quiesced',
+  'stopped',
+  'failed',
+] as const satisfies readonly CoreRunState[];
 
 /**
- * poll: never sleep; interrupt: sleep on the doorbell after every idle pass;
- * adaptive: after idleSpinPolls idle passes.
+ * How an idle core waits: `poll` never sleeps (lowest latency, a whole CPU); `interrupt` sleeps on
+ * its doorbell after every idle pass; `adaptive` after `idleSpinPolls` idle passes in a row.
  */
-export const CORE_MODES = ['poll', 'interrupt', 'adaptive'] as const;
-export type CoreMode = (typeof CORE_MODES)[number];
+export type CoreMode = 'poll' | 'interrupt' | 'adaptive';
+/** The modes by their value in the control region. */
+export const CORE_MODES = ['poll', 'interrupt', 'adaptive'] as const satisfies readonly CoreMode[];
 export const DEFAULT_IDLE_SPIN_POLLS = 4096;
 
 /** The two SPSC rings of one core (mailbox and events) over host memory. */

@@ -5,6 +5,7 @@ import { Piscina } from 'piscina';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { distFile } from '../../common/package-paths.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { CoreCounters } from './core-counters.js';
@@ -21,6 +22,7 @@ import { DpuCore, type JobFailedEvent, type JobRolledBackEvent } from './dpu-cor
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
+/** Options of the DPU cores (`HostOptions.dpu`). Unknown keys are refused. */
 export interface DpuOptions {
   /** Number of DPU cores, 1–64. Default: one less than the CPUs, at least 1 (leaves a CPU for guests and main). */
   cores?: number | undefined;
@@ -69,6 +71,7 @@ const optionsSchema = z
   })
   .optional();
 
+/** The default number of cores: the CPUs this process may use, less one, at least 1. */
 export function defaultCoreCount(): number {
   return Math.max(1, availableParallelism() - 1);
 }
@@ -85,10 +88,15 @@ const DEFAULT_CORE_NICE = -10;
  * and its CPU (null: not pinned).
  */
 export interface CorePriority {
+  /** The core. */
   coreId: number;
+  /** The nice value asked for (`DpuOptions.nice`), null: the process's. */
   requested: number | null;
+  /** The thread's nice value now, -20..19. */
   nice: number;
+  /** True when the raise was refused (no root or CAP_SYS_NICE): the core runs at the process's priority. */
   refused: boolean;
+  /** The CPU it is pinned to (`DpuOptions.cpus`), null: not pinned. */
   cpu: number | null;
 }
 
@@ -140,18 +148,23 @@ function expandList(list: string): number[] {
 const OWNER = 'dpu';
 
 /**
- * The DPU: N cores, each a long-lived reactor task on its own Piscina worker. The pool owns the
- * cores' control regions and puts kernels on every core.
+ * The DPU (`host.dpu`): N cores, each a long-lived reactor task on its own Piscina worker (a core
+ * is one task for its whole life: a task costs ~25 µs). The pool owns the cores' control regions
+ * and puts kernels on every core. After `close()` every member throws `QT_DISPOSED`.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' ({ coreId, error }).
+ *
+ * {@link Host} builds it (`host.dpu`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class DpuCorePool extends EventEmitter {
+  /** The cores, by id. */
   readonly cores: readonly DpuCore[];
   private readonly piscina: Piscina;
   private readonly controls: StateRegion[];
   private readonly kernels = new Map<number, LoadedKernel>();
   private jobSeq = 0;
-  private closed = false;
+  private readonly life = new Lifetime('DpuCorePool', 'close()');
 
   private constructor(
     private readonly host: HostMemoryApi,
@@ -239,7 +252,9 @@ export class DpuCorePool extends EventEmitter {
     return pool;
   }
 
+  /** Core `id`, in [0, cores.length - 1] (`QT_INVALID_ARGUMENT` otherwise). */
   core(id: number): DpuCore {
+    this.life.check('core');
     const core = this.cores[id];
     if (!core)
       throw new QingtianError(
@@ -255,6 +270,7 @@ export class DpuCorePool extends EventEmitter {
    * time each core spent compiling and instantiating it (ns; empty if it was already loaded).
    */
   async loadKernel(kernel: LoadedKernel): Promise<number[]> {
+    this.life.check('loadKernel');
     if (this.kernels.has(kernel.key)) return [];
     const results = await Promise.allSettled(this.cores.map((c) => c.loadKernel(kernel)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -272,11 +288,13 @@ export class DpuCorePool extends EventEmitter {
 
   /** The kernels loaded on every core. */
   loadedKernels(): LoadedKernel[] {
+    this.life.check('loadedKernels');
     return [...this.kernels.values()];
   }
 
   /** Drops a kernel from every core; refused (QT_KERNEL_BUSY) while a job still uses it. */
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     if (!this.kernels.has(kernel.key)) return;
     for (const c of this.cores) {
       if (c.runningJobs().some((j) => j.kernel.key === kernel.key)) {
@@ -292,6 +310,7 @@ export class DpuCorePool extends EventEmitter {
 
   /** Restarts one core (after a failure, or to reset it): stop, start, reload every kernel. Its jobs are gone. */
   async restartCore(id: number): Promise<void> {
+    this.life.check('restartCore');
     const core = this.core(id);
     await core.stop();
     core.start(this.mode, this.idleSpinPolls, this.nice, this.cpuOf(id));
@@ -305,19 +324,22 @@ export class DpuCorePool extends EventEmitter {
 
   /** Each core thread's scheduling priority and CPU, read out of band (valid once the core answered a command). */
   priorities(): CorePriority[] {
+    this.life.check('priorities');
     return this.cores.map((c) => ({ coreId: c.id, requested: this.nice, ...c.priority() }));
   }
 
+  /** Every core's counters, read out of band (no core is messaged or waited for). */
   counters(): CoreCounters[] {
+    this.life.check('counters');
     return this.cores.map((c) => c.counters());
   }
 
   /** Stops every core and ends every worker thread. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.life.end()) return;
     await Promise.all(this.cores.map((c) => c.stop()));
     await this.piscina.destroy();
+    for (const c of this.cores) c.retire();
     for (const r of this.controls) this.host.free(r, OWNER);
     if (pinnedBy?.pool === this) {
       const { original } = pinnedBy;

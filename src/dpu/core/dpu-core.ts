@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import { DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT } from './fair-share.js';
 import { readJobCounters, type JobCounters } from './job-counters.js';
@@ -27,45 +28,63 @@ import {
 import { Op, opName, type OpCode } from './core-protocol.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
+/** Why a job stopped running. */
 export interface JobFailure {
+  /** The negative status its entry returned, or the reactor's status for a trap. */
   status: number;
+  /** What happened, for people (a trap's message, or the status). */
   message: string;
 }
 
 /** A job: one kernel entry polled by one core with one state region. */
 export interface Job {
+  /** Unique in its pool. */
   readonly id: number;
+  /** The core that polls it. */
   readonly coreId: number;
   /** The kernel version serving the job now (a hot swap changes it). */
   kernel: LoadedKernel;
   /** The version a hot swap moved it from, while that version is still loaded (its rollback target). */
   previous: LoadedKernel | null;
+  /** The function export polled every pass: `(state, budget) → items` (negative: a status that fails the job). */
   readonly entry: string;
+  /** The export run before the core sleeps, to re-enable notifications and re-check for work (null: none). */
   readonly arm: string | null;
+  /** Address of the job's state region in host memory, passed to every call. */
   readonly state: number;
+  /** Items per burst the entry may handle, at least 1 (the job's share of a pass). */
   readonly budget: number;
   /** Its share of the core under contention (fair-share.ts); setJobWeight changes it. */
   weight: number;
   /** Host address of its u64 work counter, or 0 (charged a quantum per busy call). */
   readonly workAddr: number;
+  /** `running` until it fails (a trap or a negative status) or is detached. */
   status: 'running' | 'failed' | 'detached';
+  /** Why it failed, once it has. */
   failure?: JobFailure;
 }
 
+/** A job failed on its core (the pool's `'job-failed'` event); the core and its other jobs go on. */
 export interface JobFailedEvent {
+  /** Its core. */
   coreId: number;
+  /** The job, now with status `failed`. */
   job: Job;
+  /** Why. */
   failure: JobFailure;
 }
 
 /** A swapped job failed on its new kernel and the core put it back on the previous one. */
 export interface JobRolledBackEvent {
+  /** Its core. */
   coreId: number;
+  /** The job, running `to` again. */
   job: Job;
   /** The version that failed. */
   from: LoadedKernel;
   /** The version the job runs again. */
   to: LoadedKernel;
+  /** Why it failed on `from`. */
   failure: JobFailure;
 }
 
@@ -75,12 +94,15 @@ export interface SwapTransform {
   name: string;
   /** Which of the two kernels exports it. */
   in: 'from' | 'to';
+  /** The state layout jobs have now (`from`'s `QT_STATE_LAYOUT`), 0..65535. */
   fromLayout: number;
+  /** The state layout `to` reads, 0..65535. */
   toLayout: number;
 }
 
 /** What one core reports for the commit of a swap. */
 export interface SwapCommit {
+  /** The core. */
   coreId: number;
   /** From the commit being requested (command posted) to the jobs running the new version, measured by the core. */
   pauseNs: number;
@@ -102,19 +124,29 @@ export interface CoreContext {
 }
 
 /**
- * The main thread's handle on one DPU core: starts and stops its reactor task, sends it commands
- * (through its CommandChannel) and keeps the jobs it runs, reads its counters and run state
- * straight from shared memory.
+ * The main thread's handle on one DPU core (`host.dpu.core(i)`): starts and stops its reactor
+ * task, sends it commands (through its CommandChannel) and keeps the jobs it runs, reads its
+ * counters and run state straight from shared memory. Commands land between passes, so each at a
+ * burst boundary; they fail with `QT_CORE_UNAVAILABLE` while the core is stopped or failed, and
+ * `QT_TIMEOUT` when not acknowledged within `DpuOptions.commandTimeoutMs`.
+ *
+ * A producer on any thread that gives a core work publishes the work, then `Atomics.add(doorbell, 1)`,
+ * then `Atomics.notify(doorbell)` if the core's sleeping word is set: {@link DpuCore.ringDoorbell}
+ * does exactly that.
  *
  * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
+ *
+ * Its pool builds it (`host.dpu.core(i)`); constructing one directly is unstable (`qingtian/internals`).
  */
 export class DpuCore extends EventEmitter {
+  /** Its index in the pool, 0-based. */
   readonly id: number;
   private readonly i32: Int32Array;
   private readonly channel: CommandChannel;
   private readonly jobs = new Map<number, Job>();
   private task: Promise<ReactorExit> | null = null;
   private failed = false;
+  private readonly life = new Lifetime('DpuCore', "its pool's close()");
 
   constructor(
     id: number,
@@ -131,19 +163,25 @@ export class DpuCore extends EventEmitter {
 
   /** Base address of this core's control region (doorbell and sleeping words, for producers). */
   get controlBase(): number {
+    this.life.check('controlBase');
     return this.ctx.control.base;
   }
 
+  /** Where its reactor is now, read out of band. */
   runState(): CoreRunState {
+    this.life.check('runState');
     return RUN_STATE_NAMES[Atomics.load(this.i32, (this.ctx.control.base + CTL_RUN_STATE) >> 2)] ?? 'failed';
   }
 
+  /** How it waits when idle, read out of band. */
   mode(): CoreMode {
+    this.life.check('mode');
     return CORE_MODES[Atomics.load(this.i32, (this.ctx.control.base + CTL_MODE) >> 2)] ?? 'poll';
   }
 
   /** Out-of-band read: never messages the core. */
   counters(): CoreCounters {
+    this.life.check('counters');
     return readCounters(this.i32, this.ctx.control.base + CTL_COUNTERS);
   }
 
@@ -152,15 +190,19 @@ export class DpuCore extends EventEmitter {
    * as of the core's last flush (every busy pass, every 256 idle ones, before every ack).
    */
   jobCounters(): JobCounters[] {
+    this.life.check('jobCounters');
     return readJobCounters(this.i32, this.ctx.control.base + CTL_JOBS);
   }
 
+  /** Jobs the core runs now, as the core counts them (out of band). */
   jobCount(): number {
+    this.life.check('jobCount');
     return Atomics.load(this.i32, (this.ctx.control.base + CTL_JOB_COUNT) >> 2);
   }
 
   /** Starts (or restarts) the reactor task. Kernels must be loaded again by the caller. */
   start(mode: CoreMode, idleSpinPolls: number, nice: number | null = null, cpu: number | null = null): void {
+    this.life.check('start');
     if (this.task) throw new QingtianError(ErrorCode.CoreUnavailable, `core ${this.id} is already running`);
     this.channel.reset();
     this.failed = false;
@@ -188,6 +230,7 @@ export class DpuCore extends EventEmitter {
    * and whether a priority raise was refused.
    */
   priority(): { nice: number; refused: boolean; cpu: number | null } {
+    this.life.check('priority');
     const base = this.ctx.control.base;
     const cpu = Atomics.load(this.i32, (base + CTL_CPU) >> 2);
     return {
@@ -197,6 +240,7 @@ export class DpuCore extends EventEmitter {
     };
   }
 
+  /** A control-command round trip: resolves when the core has acknowledged it. */
   ping(): Promise<void> {
     return this.command(Op.Ping, []);
   }
@@ -217,6 +261,7 @@ export class DpuCore extends EventEmitter {
     weight?: number | undefined;
     workAddr?: number | undefined;
   }): Promise<Job> {
+    this.life.check('attachJob');
     const weight = checkWeight(spec.weight ?? DEFAULT_WEIGHT);
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
@@ -257,12 +302,15 @@ export class DpuCore extends EventEmitter {
 
   /** Gives a running job a new share of the core (1–10000), from the core's next pass on. */
   async setJobWeight(job: Job, weight: number): Promise<void> {
+    this.life.check('setJobWeight');
     const w = checkWeight(weight);
     await this.command(Op.SetJobWeight, [job.id, w]);
     job.weight = w;
   }
 
+  /** Detaches a job: after the acknowledgement it runs no more. A job not running is left as it is. */
   async detachJob(job: Job): Promise<void> {
+    this.life.check('detachJob');
     if (job.status !== 'running') return;
     await this.command(Op.DetachJob, [job.id]);
     job.status = 'detached';
@@ -274,16 +322,19 @@ export class DpuCore extends EventEmitter {
     return this.command(Op.Quiesce, []);
   }
 
+  /** Lets bursts run again after {@link DpuCore.quiesce}. */
   resume(): Promise<void> {
     return this.command(Op.Resume, []);
   }
 
+  /** Changes how the core waits when idle; `idleSpinPolls` (adaptive mode) in [1, 10^9]. */
   setMode(mode: CoreMode, idleSpinPolls: number): Promise<void> {
     return this.command(Op.SetMode, [CORE_MODES.indexOf(mode), idleSpinPolls]);
   }
 
   /** Compiles and instantiates a loaded kernel on this core; resolves with how long the core spent on it (ns). */
   async loadKernel(kernel: LoadedKernel): Promise<number> {
+    this.life.check('loadKernel');
     const [execNs] = await this.request(Op.LoadKernel, [
       kernel.key,
       kernel.image.payload,
@@ -293,7 +344,9 @@ export class DpuCore extends EventEmitter {
     return execNs;
   }
 
+  /** Drops a kernel version from this core (the pool checks that no job uses it). */
   async unloadKernel(kernel: LoadedKernel): Promise<void> {
+    this.life.check('unloadKernel');
     await this.command(Op.UnloadKernel, [kernel.key]);
     for (const job of this.jobs.values()) if (job.previous?.key === kernel.key) job.previous = null;
   }
@@ -305,6 +358,7 @@ export class DpuCore extends EventEmitter {
    * unloaded, a job that fails on `to` is put back on `from` by the core ('job-rolled-back').
    */
   async swapKernel(from: LoadedKernel, to: LoadedKernel, transform: SwapTransform | null): Promise<SwapCommit> {
+    this.life.check('swapKernel');
     let code = -1;
     let layouts = 0;
     if (transform) {
@@ -331,6 +385,15 @@ export class DpuCore extends EventEmitter {
     return { coreId: this.id, pauseNs, jobs, trace: readPauseTrace(f64, at, before) };
   }
 
+  /**
+   * Ends this handle's life when its pool closes (after the core stopped and before its control
+   * region is freed): every later call throws QT_DISPOSED instead of reading freed memory.
+   * @internal
+   */
+  retire(): void {
+    this.life.end();
+  }
+
   /** Stops the reactor; resolves when its task has returned. */
   async stop(): Promise<void> {
     const task = this.task;
@@ -344,11 +407,13 @@ export class DpuCore extends EventEmitter {
    * when this call woke the core out of Atomics.wait.
    */
   ringDoorbell(): boolean {
+    this.life.check('ringDoorbell');
     return ringDoorbell(this.i32, this.ctx.control.base);
   }
 
   /** Jobs this handle attached and that are still running. */
   runningJobs(): Job[] {
+    this.life.check('runningJobs');
     return [...this.jobs.values()];
   }
 
@@ -363,6 +428,7 @@ export class DpuCore extends EventEmitter {
     onOk?: (v: [number, number]) => void,
     stampArgs = false,
   ): Promise<[number, number]> {
+    if (this.life.ended) return Promise.reject(this.life.error(opName(op)));
     if (!this.task || this.failed) {
       return Promise.reject(
         new QingtianError(

@@ -1,6 +1,6 @@
 import { JS_ACTIVE, JS_DEFICIT, JS_DEFERRED, JS_LAST_WORK } from './job-counters.js';
 
-/**
+/*
  * Weighted fairness across the jobs of one core: deficit round robin (Shreedhar and Varghese)
  * over work units, the way a DPDK or kernel packet scheduler shares a link over bytes.
  *
@@ -21,11 +21,15 @@ import { JS_ACTIVE, JS_DEFICIT, JS_DEFERRED, JS_LAST_WORK } from './job-counters
  * - a lone busy job refills every pass: it gets the whole core;
  * - a job with a light load (an echo) is polled every pass and is never held back, because it
  *   never uses its quantum up;
- * - between two calls of a job, each other job does at most one call's work, which the job's own
- *   turn budget bounds (assembly/virtio/work-budget.ts): that is what bounds a neighbour's stall.
+ * - between two calls of a job, each other job does at most one call's work, which that job's
+ *   own turn budget bounds: that is what bounds a neighbour's stall.
  */
+
+/** The weight of a job attached without one: its share of a core is weight / (sum of the busy jobs' weights). */
 export const DEFAULT_WEIGHT = 100;
+/** The smallest weight a job may have. */
 export const MIN_WEIGHT = 1;
+/** The largest weight a job may have. */
 export const MAX_WEIGHT = 10_000;
 
 /**

@@ -22,6 +22,7 @@ import { MAX_JOBS_PER_CORE } from './core-protocol.js';
  *   +56 reserved
  */
 export const JOB_COUNTER_NAMES = ['work', 'items', 'turns', 'deferred', 'busyNs', 'maxTurnNs'] as const;
+/** The name of one per-job counter. */
 export type JobCounterName = (typeof JOB_COUNTER_NAMES)[number];
 
 /** One job's counters as read out of band. */

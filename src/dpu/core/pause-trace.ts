@@ -46,11 +46,13 @@ export interface PauseTrace {
   boundaryWaitNs: number;
   /** Taken → every job re-pointed. */
   commitNs: number;
-  /** The pass during which the command arrived: its length, and how much of it was job calls. */
+  /** The pass during which the command arrived: its length. */
   lastPassNs: number | null;
+  /** … and how much of it was spent inside job calls. */
   lastJobsNs: number | null;
   /** GCs of the core's heap since the previous command ended (a GC inside the pause is among them). */
   gcCount: number | null;
+  /** … their total cost (µs, as V8 reports it). */
   gcUs: number | null;
   /** Over [just before the command was posted, just after the commit]: the core thread on a CPU. */
   coreRunNs: number | null;

@@ -1,11 +1,15 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { checkKernelStatus } from '../../common/kernel-status.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { addressIn, stagingFor } from '../kernels/staging.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
+/** Options of {@link crc16t10dif}. */
 export interface CrcOptions {
+  /** Where staging lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
+  /** Kernel flavour: 'auto' (relaxed SIMD when the engine has it), 'portable' or 'relaxed'. Default 'auto'. */
   simd?: SimdChoice | undefined;
 }
 
@@ -40,9 +44,12 @@ function resolve(where: string, o: CrcOptions | undefined): { runtime: KernelRun
 }
 
 /**
- * CRC-16/T10-DIF (polynomial 0x8BB7, init 0, no reflection, no final xor; "123456789" -> 0xD0DB)
- * of `data`, continuing from `seed` (a previous CRC, to checksum a stream in pieces). Data that
- * is not a view over the runtime's memory is copied in, 1 MiB at a time.
+ * CRC-16/T10-DIF (width 16, polynomial 0x8BB7, init 0, no reflection, no final xor;
+ * "123456789" → 0xD0DB) of `data`, continuing from `seed` (a previous CRC:
+ * `crc(a‖b) = crc(b, crc(a))`). Data that is not a view over the runtime's memory is copied in,
+ * 1 MiB at a time. The kernel reads a buffer as 16 interleaved byte lanes, runs Horner's rule per
+ * lane with nibble-table multiplications by x^512 (four vectors a step) and folds the lanes: 20
+ * table lookups per 64 bytes instead of 64 table loads.
  */
 export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): number {
   if (!(data instanceof Uint8Array))
@@ -52,14 +59,14 @@ export function crc16t10dif(data: Uint8Array, seed = 0, options?: CrcOptions): n
   let crc = intArg('crc16t10dif: seed', seed, 0, 0xffff);
   const { runtime, k } = resolve('crc16t10dif', options);
   const at = addressIn(runtime.memory.memory, data);
-  if (at >= 0) return check(k.crc16(crc, at, data.length));
+  if (at >= 0) return checkKernelStatus('crc16t10dif', k.crc16(crc, at, data.length), k.statuses);
   if (data.length === 0) return crc;
   const base = stagingFor(runtime).reserve(Math.min(CHUNK_BYTES, data.length));
   const u8 = runtime.memory.u8;
   for (let off = 0; off < data.length; off += CHUNK_BYTES) {
     const piece = data.subarray(off, off + CHUNK_BYTES);
     u8.set(piece, base);
-    crc = check(k.crc16(crc, base, piece.length));
+    crc = checkKernelStatus('crc16t10dif', k.crc16(crc, base, piece.length), k.statuses);
   }
   return crc;
 }
@@ -70,15 +77,6 @@ export function crc16t10difAt(address: number, length: number, seed = 0, options
   const mem = runtime.memory.sizeBytes;
   const len = intArg('crc16t10difAt: length', length, 0, mem);
   const addr = intArg('crc16t10difAt: address', address, 1, mem - len);
-  return check(k.crc16(intArg('crc16t10difAt: seed', seed, 0, 0xffff), addr, len));
-}
-
-function check(status: number): number {
-  if (status < 0)
-    throw new QingtianError(
-      ErrorCode.InvalidArgument,
-      `crc16t10dif: the dif kernel refused the range (status ${status})`,
-      { status },
-    );
-  return status;
+  const crc = intArg('crc16t10difAt: seed', seed, 0, 0xffff);
+  return checkKernelStatus('crc16t10difAt', k.crc16(crc, addr, len), k.statuses);
 }

@@ -16,6 +16,7 @@ export const CFG_CHECK_REF = 1 << 6;
 export const TAG_NAMES = { 1: 'guard', 2: 'appTag', 3: 'refTag' } as const;
 export const RESULT_BYTES = 16;
 
+/** What {@link T10Dif} verify compares (generate always writes all three fields). */
 export interface DifChecks {
   /** Compare the guard (CRC16 of the block's data). Default true. */
   guard?: boolean | undefined;
@@ -25,7 +26,9 @@ export interface DifChecks {
   refTag?: boolean | undefined;
 }
 
+/** Options of {@link T10Dif}. Unknown keys are refused. */
 export interface T10DifOptions {
+  /** Data bytes per block: 512 or 4096 (interleaved units of 520 or 4104 bytes). */
   blockSize: 512 | 4096;
   /**
    * T10 protection type. 1: ref tag = low 32 bits of the LBA, +1 per block; 2: the command's initial ref tag, +1 per
@@ -38,10 +41,16 @@ export interface T10DifOptions {
   appTag?: number | undefined;
   /** Bits of the app tag that verify compares. Default 0xFFFF. */
   appTagMask?: number | undefined;
+  /**
+   * What verify compares: guard (default true), appTag (default false), refTag (default true for
+   * types 1 and 2; refused for type 3).
+   */
   checks?: DifChecks | undefined;
-  /** Initial value of the guard CRC (SPDK guard_seed). Default 0. */
+  /** Initial value of the guard CRC (SPDK guard_seed), 0..0xFFFF. Default 0. */
   guardSeed?: number | undefined;
+  /** Where staging lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
+  /** Kernel flavour: 'auto' (relaxed SIMD when the engine has it), 'portable' or 'relaxed'. Default 'auto'. */
   simd?: SimdChoice | undefined;
 }
 
@@ -65,12 +74,19 @@ const schema = z.object({
 
 /** A validated configuration, packed the way the kernel takes it (assembly/dif/protection-info.ts). */
 export interface DifConfig {
+  /** Data bytes per block, 512 or 4096. */
   readonly blockSize: number;
+  /** T10 protection type. */
   readonly type: 1 | 2 | 3;
+  /** The first block's reference tag. */
   readonly refTag: number;
+  /** The application tag written and (if checked) compared. */
   readonly appTag: number;
+  /** Bits of the application tag compared. */
   readonly appTagMask: number;
+  /** What verify compares, defaults applied. */
   readonly checks: Readonly<Required<DifChecks>>;
+  /** The guard CRC's initial value. */
   readonly guardSeed: number;
   /** cfg argument: type | check bits << 4 | guardSeed << 16. */
   readonly cfg: number;

@@ -1,3 +1,4 @@
+import { statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -50,6 +51,8 @@ export interface DifKernel {
   readonly insert: Insert;
   readonly strip: Strip;
   readonly verifyCopy: VerifyCopy;
+  /** What the kernel's negative statuses mean. */
+  readonly statuses: StatusTable;
 }
 
 const bound = new WeakMap<KernelRuntime, Map<SimdChoice, DifKernel>>();
@@ -72,6 +75,10 @@ export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
       insert: kernel.fn<Insert>('dif_insert'),
       strip: kernel.fn<Strip>('dif_strip'),
       verifyCopy: kernel.fn<VerifyCopy>('dif_verify_copy'),
+      statuses: statusTable([
+        [kernel.constant('DIF_E_ARGS'), 'args', 'a block size, count or configuration out of range'],
+        [kernel.constant('DIF_E_RANGE'), 'range', 'a buffer range lies outside host memory'],
+      ]),
     };
     byChoice.set(simd, k);
   }

@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { kernelStatusError } from '../../common/kernel-status.js';
 import type { SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import { outputArray } from '../kernels/out-buffers.js';
@@ -15,17 +16,25 @@ import {
 } from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
+/** A PI field: the guard (CRC), the application tag, the reference tag. */
 export type DifTag = 'guard' | 'appTag' | 'refTag';
 
 /** The first block that failed: which tag, the value expected and the value found. */
 export interface DifFailure {
+  /** Always false. */
   ok: false;
+  /** Index of the block, from the buffer's start (0-based). */
   block: number;
+  /** The first field that did not match, checked in the order guard, appTag, refTag. */
   tag: DifTag;
+  /** What verify computed or expected. */
   expected: number;
+  /** What the PI held. */
   actual: number;
 }
+/** Every block checked out, or the first that did not. */
 export type DifVerifyResult = { ok: true } | DifFailure;
+/** Every block checked out (with the data, PI stripped), or the first that did not. */
 export type DifVerifyCopyResult = { ok: true; data: Uint8Array } | DifFailure;
 
 /** Staged work is done this many bytes at a time. */
@@ -45,8 +54,11 @@ const CHUNK_BYTES = 4 << 20;
  * counts and copy nothing.
  */
 export class T10Dif {
+  /** The validated configuration. */
   readonly config: DifConfig;
+  /** Where staging lives: the `At` methods take addresses in `runtime.memory`. */
   readonly runtime: KernelRuntime;
+  /** The kernel build in use. */
   readonly flavour: SimdFlavour;
   private readonly k: DifKernel;
 
@@ -72,6 +84,7 @@ export class T10Dif {
     return next;
   }
 
+  /** Bytes of one interleaved unit: blockSize + 8. */
   get unitBytes(): number {
     return this.config.blockSize + PI_BYTES;
   }
@@ -180,6 +193,7 @@ export class T10Dif {
 
   // ---- zero-copy forms ----------------------------------------------------------------------------
 
+  /** {@link T10Dif.generate} in place on `blocks` interleaved units at host address `buf`. */
   generateAt(buf: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -199,6 +213,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.verify} on `blocks` interleaved units at `buf`. */
   verifyAt(buf: number, blocks: number): DifVerifyResult {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -212,6 +227,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.insert}: `blocks` data blocks at `src` → interleaved units at `dst`. */
   insertAt(src: number, dst: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -220,6 +236,7 @@ export class T10Dif {
     this.status('insertAt', this.k.insert(s, d, blocks, bs, this.config.cfg, this.config.app, this.config.refTag));
   }
 
+  /** {@link T10Dif.strip}: `blocks` interleaved units at `src` → data blocks at `dst`, no checks. */
   stripAt(src: number, dst: number, blocks: number): void {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -234,6 +251,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.verifyCopy}: units at `src` → data at `dst`, checking every block. */
   verifyCopyAt(src: number, dst: number, blocks: number): DifVerifyResult {
     const u = this.unitBytes,
       bs = this.config.blockSize;
@@ -248,6 +266,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.dixGenerate}: PI of `blocks` data blocks at `data` into 8-byte records at `md`. */
   dixGenerateAt(data: number, md: number, blocks: number): void {
     const bs = this.config.blockSize;
     const d = this.addr('dixGenerateAt', 'data', data, blocks, bs);
@@ -258,6 +277,7 @@ export class T10Dif {
     );
   }
 
+  /** {@link T10Dif.dixVerify}: data blocks at `data` against their PI at `md`. */
   dixVerifyAt(data: number, md: number, blocks: number): DifVerifyResult {
     const bs = this.config.blockSize;
     const d = this.addr('dixVerifyAt', 'data', data, blocks, bs);
@@ -409,12 +429,7 @@ export class T10Dif {
   }
 
   private status(op: string, status: number): void {
-    if (status < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `T10Dif.${op}: the dif kernel refused the call (status ${status})`,
-        { status },
-      );
+    if (status < 0) throw kernelStatusError(`T10Dif.${op}`, status, this.k.statuses);
   }
 }
 

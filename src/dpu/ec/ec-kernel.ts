@@ -1,4 +1,4 @@
-import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -24,6 +24,17 @@ export interface EcKernel {
   readonly update: Update;
   readonly initTables: InitTables;
   readonly gfMul: (a: number, b: number) => number;
+  /** What the kernel's negative statuses mean. */
+  readonly statuses: StatusTable;
+}
+
+/** The ec kernel's statuses (assembly/ec/checks.ts), for every API that calls it. */
+export function ecStatuses(kernel: LoadedKernel): StatusTable {
+  return statusTable([
+    [kernel.constant('EC_E_ARGS'), 'args', 'k, rows, a source index or a length out of range'],
+    [kernel.constant('EC_E_RANGE'), 'range', 'a shard or table range lies outside host memory'],
+    [kernel.constant('EC_E_STATE'), 'state'],
+  ]);
 }
 
 export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
@@ -36,6 +47,7 @@ export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
     update: kernel.fn<Update>('ec_update'),
     initTables: kernel.fn<InitTables>('ec_init_tables'),
     gfMul: kernel.fn<(a: number, b: number) => number>('ec_gf_mul'),
+    statuses: ecStatuses(kernel),
   };
 }
 
@@ -44,14 +56,5 @@ export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
  * freed under the call, never a user error that slipped through.
  */
 export function checkStatus(kernel: EcKernel, op: string, status: number): void {
-  if (status === 0) return;
-  const what =
-    status === kernel.kernel.constant('EC_E_RANGE')
-      ? 'a shard or table range outside memory'
-      : 'arguments out of range';
-  throw new QingtianError(
-    ErrorCode.InvalidArgument,
-    `${op}: the ec kernel refused the call (status ${status}: ${what})`,
-    { status },
-  );
+  if (status !== 0) throw kernelStatusError(op, status, kernel.statuses);
 }

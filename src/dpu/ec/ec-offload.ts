@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
+import { kernelStatusError, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../core/core-pool.js';
 import type { Job } from '../core/dpu-core.js';
@@ -11,10 +13,13 @@ import {
   type SimdChoice,
   type SimdFlavour,
 } from '../kernels/kernel-flavour.js';
+import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { ecStatuses } from './ec-kernel.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
 
+/** Options of {@link EcOffload.start}. Unknown keys are refused. */
 export interface EcOffloadOptions {
   /** How many DPU cores take part (the first N). Default: all. */
   cores?: number | undefined;
@@ -26,7 +31,9 @@ export interface EcOffloadOptions {
   simd?: SimdChoice | undefined;
 }
 
+/** What an offloaded batch did. */
 export interface OffloadResult {
+  /** Stripes coded. */
   stripes: number;
   /** Source bytes read (k x shard length per stripe). */
   bytes: number;
@@ -79,6 +86,19 @@ interface Lane {
  * doorbell per core, not a task per stripe. Shards are host addresses in the runtime's memory
  * (inside a Host: host.runtime, which the cores share).
  *
+ * ```ts
+ * const rs = new ReedSolomon({ dataShards: 10, parityShards: 4, runtime: host.runtime });
+ * const off = await EcOffload.start(host.runtime, host.dpu, { simd: rs.flavour });
+ * await off.encode(rs, stripes, shardBytes);   // stripes: { data: number[]; parity: number[] }[]
+ * await off.close();
+ * ```
+ *
+ * A round publishes up to `stripesPerRound` pass descriptors plus their pointer arrays in a
+ * core's state region, stores the batch number last (release), rings the doorbell once, and
+ * awaits the job's done number (`Atomics.waitAsync`); the job runs `budget` stripes per burst, so
+ * control commands still land between bursts. The coder must live in the same runtime and use
+ * the same kernel flavour (its table layout depends on it). Batches run one at a time.
+ *
  * Per core, a 'ECBJ' job-state region:
  *   +0    header (64)
  *   +64   batch fields (the kernel's; 64 bytes)
@@ -87,7 +107,8 @@ interface Lane {
  */
 export class EcOffload {
   private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly life = new Lifetime('EcOffload', 'close()');
+  private readonly statuses: StatusTable;
 
   private constructor(
     private readonly runtime: KernelRuntime,
@@ -95,9 +116,18 @@ export class EcOffload {
     private readonly lanes: Lane[],
     private readonly perRound: number,
     private readonly L: Layout,
+    /** The kernel build its jobs run; coders used with it must have the same. */
     readonly flavour: SimdFlavour,
-  ) {}
+    kernel: LoadedKernel,
+  ) {
+    this.statuses = ecStatuses(kernel);
+  }
 
+  /**
+   * Loads the ec kernel on the cores and attaches one `ec_batch` job per core (the first
+   * `options.cores`), each with its own 'ECBJ' job-state region. In a Host:
+   * `EcOffload.start(host.runtime, host.dpu)`.
+   */
   static async start(runtime: KernelRuntime, pool: DpuCorePool, options?: EcOffloadOptions): Promise<EcOffload> {
     const o = parseArgs(optionsSchema, options, 'EcOffload options');
     const cores = o?.cores ?? pool.cores.length;
@@ -155,10 +185,12 @@ export class EcOffload {
       for (const l of lanes) runtime.memory.free(l.region, OWNER);
       throw e;
     }
-    return new EcOffload(runtime, pool, lanes, perRound, L, flavour);
+    return new EcOffload(runtime, pool, lanes, perRound, L, flavour, kernel);
   }
 
+  /** Cores taking part. */
   get cores(): number {
+    this.life.check('cores');
     return this.lanes.length;
   }
 
@@ -200,8 +232,7 @@ export class EcOffload {
 
   /** Detaches the jobs and frees their regions. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (!this.life.end()) return;
     await this.queue.catch(() => undefined);
     for (const l of this.lanes) {
       await this.pool
@@ -215,7 +246,7 @@ export class EcOffload {
 
   private check(op: string, rs: ReedSolomon, stripes: readonly unknown[], shardLength: number): number {
     const where = `EcOffload.${op}`;
-    if (this.closed) throw new QingtianError(ErrorCode.Disposed, `${where}: the offload was closed`);
+    this.life.check(op);
     if (rs.runtime.memory !== this.runtime.memory)
       throw invalid(
         where,
@@ -331,10 +362,12 @@ export class EcOffload {
     if (failed > 0) {
       const status = view.getInt32(base + L.firstError, true);
       const at = first + view.getUint32(base + L.firstFailed, true);
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        `EcOffload: ${failed} stripe(s) refused by the ec kernel on core ${lane.coreId}; first: stripe ${at}, status ${status}`,
-        { status, stripe: at },
+      throw kernelStatusError(
+        `EcOffload: stripe ${at} on core ${lane.coreId}`,
+        status,
+        this.statuses,
+        { stripe: at, coreId: lane.coreId },
+        `${failed} stripe(s) of the round refused`,
       );
     }
   }

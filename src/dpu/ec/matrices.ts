@@ -11,8 +11,22 @@ import { gfInv, gfMul, gfPow } from './gf256.js';
  *   klauspost    klauspost/reedsolomon's default, = Backblaze JavaReedSolomon and rust
  *                reed-solomon-erasure: V[r][c] = r^c (n x k Vandermonde, 0^0 = 1),
  *                M = V * inverse(V[0..k-1]). MDS.
+ *
+ * MATRIX_KINDS lists the accepted values of `ReedSolomonOptions.matrix`.
  */
 export const MATRIX_KINDS = ['isal-cauchy', 'isal-rs', 'klauspost'] as const;
+/**
+ * The encode matrix of a {@link ReedSolomon} code, which fixes the parity bytes:
+ *
+ * - `isal-cauchy`: coding rows a[i][j] = inv(i ⊕ j), i ∈ [k, k+m), j ∈ [0, k); the bytes of ISA-L's
+ *   `gf_gen_cauchy1_matrix` + `ec_encode_data` and of klauspost's `WithCauchyMatrix()`.
+ * - `isal-rs`: parity row p is (2^p)^j; the bytes of ISA-L's `gf_gen_rs_matrix` + `ec_encode_data`.
+ * - `klauspost`: V · inverse(top k rows of V), V[r][c] = r^c; the bytes of klauspost/reedsolomon's
+ *   default, Backblaze JavaReedSolomon and rust reed-solomon-erasure.
+ *
+ * `isal-rs` rebuilds every erasure pattern only for some sizes ({@link isalRsMaxDataShards});
+ * other sizes are refused at construction.
+ */
 export type MatrixKind = (typeof MATRIX_KINDS)[number];
 
 export interface Matrix {

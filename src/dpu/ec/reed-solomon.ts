@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import { SIMD_CHOICES, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
@@ -21,6 +22,7 @@ import {
   writeAddresses,
 } from './shard-args.js';
 
+/** Options of {@link ReedSolomon}. Unknown keys are refused. */
 export interface ReedSolomonOptions {
   /** k: data shards, 1-254. */
   dataShards: number;
@@ -32,7 +34,7 @@ export interface ReedSolomonOptions {
   runtime?: KernelRuntime | undefined;
   /** Kernel flavour: 'auto' (relaxed SIMD when the engine has it), 'portable' or 'relaxed'. */
   simd?: SimdChoice | undefined;
-  /** Erasure patterns whose decode tables are kept, 1-1024. Default 16. */
+  /** Erasure patterns whose decode tables are kept (LRU), 1-1024. Default 16. */
   decodeCacheSize?: number | undefined;
 }
 
@@ -61,19 +63,35 @@ interface Output {
 }
 
 /**
- * Reed-Solomon erasure coding over GF(2^8) (polynomial 0x11D), byte-compatible with Intel ISA-L
- * ('isal-cauchy', 'isal-rs') and klauspost/reedsolomon / Backblaze ('klauspost'). k data shards
- * and m parity shards of equal length; any m of the k + m may be lost and rebuilt.
+ * Reed-Solomon erasure coding over GF(2^8) (polynomial 0x11D, generator 2 — the field of ISA-L,
+ * klauspost/reedsolomon, Backblaze and rust reed-solomon-erasure), byte-compatible with Intel
+ * ISA-L ('isal-cauchy', 'isal-rs') and klauspost/reedsolomon / Backblaze ('klauspost'). k data
+ * shards and m parity shards of equal length; any m of the k + m may be lost and rebuilt. The
+ * encode matrix is (k + m) × k and systematic (top k rows = identity); see {@link MatrixKind}.
  *
- * The Uint8Array forms copy shards into the runtime's memory and results out (arrays that are
- * already views over that memory are used in place); the *At forms work on host addresses with
- * no copy. Every call crosses into Wasm once per chunk of up to 8 MiB of shards.
+ * The Uint8Array forms copy shards into the runtime's memory (in column chunks of at most 8 MiB in
+ * all) and results out; arrays that are already views over that memory are read in place. Results
+ * are views into 4 MiB slabs of uninitialised memory that the kernel has written in full; a result
+ * kept alive keeps its slab alive — `.slice()` one to detach it. The `At` forms work on host
+ * addresses with no copy. Each call crosses into Wasm once per chunk: shard addresses travel in
+ * pointer arrays in the coder's state region. Reconstruction reads the first k present shards
+ * (ISA-L's convention) and produces every missing shard — data or parity — in one pass; its
+ * coefficients are cached per erasure pattern as nibble tables.
+ *
+ * Errors: `QT_INVALID_ARGUMENT` (k + m > 255, a non-MDS `isal-rs` size, shard counts or lengths
+ * that differ, addresses outside memory — the message names the field), `QT_TOO_MANY_ERASURES`;
+ * nothing is written when a call is refused.
  */
 export class ReedSolomon {
+  /** k, 1..254. */
   readonly dataShards: number;
+  /** m, 1..254 (k + m ≤ 255). */
   readonly parityShards: number;
+  /** k + m: shards `reconstruct` takes and returns. */
   readonly totalShards: number;
+  /** The encode matrix in use. */
   readonly matrix: MatrixKind;
+  /** Where its state and staging live: its `At` methods take addresses in `runtime.memory`. */
   readonly runtime: KernelRuntime;
   /** The kernel build in use. */
   readonly flavour: SimdFlavour;
@@ -81,7 +99,7 @@ export class ReedSolomon {
   private readonly kernel: EcKernel;
   private readonly state: CoderState;
   private readonly plans: DecodePlans;
-  private disposed = false;
+  private readonly life = new Lifetime('ReedSolomon');
 
   constructor(options: ReedSolomonOptions) {
     const o = parseArgs(optionsSchema, options, 'ReedSolomon options');
@@ -127,22 +145,25 @@ export class ReedSolomon {
 
   /** The (k + m) x k encode matrix, row-major (a copy). Rows k.. are the coding rows. */
   encodeMatrix(): Uint8Array {
+    this.life.check('encodeMatrix');
     return this.enc.data.slice();
   }
 
   /** Host address of the parity rows' nibble tables (for jobs that run passes themselves). */
   get encodeTablesAddress(): number {
+    this.life.check('encodeTablesAddress');
     return this.state.encodeTables;
   }
 
   /** Decode-cache counters. */
   decodeCacheStats(): { hits: number; misses: number } {
+    this.life.check('decodeCacheStats');
     return { hits: this.plans.hits, misses: this.plans.misses };
   }
 
   /** The parity shards of k data shards of one length. */
   encode(data: Uint8Array[]): Uint8Array[] {
-    this.live('encode');
+    this.life.check('encode');
     const len = shardArray('encode', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
     const parity = outputArrays(this.parityShards, len);
     this.encodeStaged('encode', len, data, parity);
@@ -151,7 +172,7 @@ export class ReedSolomon {
 
   /** The same, written into the caller's m arrays (reusable: no allocation per call). */
   encodeInto(data: Uint8Array[], parity: Uint8Array[]): void {
-    this.live('encodeInto');
+    this.life.check('encodeInto');
     const len = shardArray('encodeInto', 'data', `the ${this.dataShards} data shards`, data, this.dataShards);
     const plen = shardArray(
       'encodeInto',
@@ -182,7 +203,7 @@ export class ReedSolomon {
    * returned as given; missing ones are rebuilt into new arrays. At most m may be missing.
    */
   reconstruct(shards: (Uint8Array | null | undefined)[]): Uint8Array[] {
-    this.live('reconstruct');
+    this.life.check('reconstruct');
     const n = this.totalShards;
     if (!Array.isArray(shards) || shards.length !== n) {
       throw invalid(
@@ -231,7 +252,7 @@ export class ReedSolomon {
    * inputs are not modified.
    */
   update(parity: Uint8Array[], index: number, oldData: Uint8Array, newData: Uint8Array): Uint8Array[] {
-    this.live('update');
+    this.life.check('update');
     const len = shardArray('update', 'parity', `the ${this.parityShards} parity shards`, parity, this.parityShards);
     const j = shardIndex('update', 'index', index, this.dataShards);
     for (const [field, d] of [
@@ -273,7 +294,7 @@ export class ReedSolomon {
 
   /** Writes the m parity shards at `parity` from the k data shards at `data`. */
   encodeAt(data: readonly number[], parity: readonly number[], shardLength: number): void {
-    this.live('encodeAt');
+    this.life.check('encodeAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('encodeAt', shardLength, mem);
     const view = this.runtime.memory.view;
@@ -295,7 +316,7 @@ export class ReedSolomon {
 
   /** Rebuilds the shards listed in `missing` in place; `shards` holds all k + m addresses. */
   reconstructAt(shards: readonly number[], missing: readonly number[], shardLength: number): void {
-    this.live('reconstructAt');
+    this.life.check('reconstructAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('reconstructAt', shardLength, mem);
     const addrs = addressArray('reconstructAt', 'shards', shards, this.totalShards, len, mem);
@@ -307,7 +328,7 @@ export class ReedSolomon {
 
   /** Updates the m parity shards at `parity` in place after data shard `index` changed. */
   updateAt(parity: readonly number[], index: number, oldData: number, newData: number, shardLength: number): void {
-    this.live('updateAt');
+    this.life.check('updateAt');
     const mem = this.runtime.memory.sizeBytes;
     const len = shardBytes('updateAt', shardLength, mem);
     const j = shardIndex('updateAt', 'index', index, this.dataShards);
@@ -332,14 +353,13 @@ export class ReedSolomon {
 
   /** The decode plan of an erasure pattern (built and cached on first use). */
   decodePlan(missing: readonly number[]): DecodePlan {
-    this.live('decodePlan');
+    this.life.check('decodePlan');
     return this.plans.plan(this.missingList('decodePlan', missing));
   }
 
   /** Frees the coder's state region. Using it afterwards throws QT_DISPOSED. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.life.end()) return;
     registry.unregister(this);
     this.state.free();
   }
@@ -426,9 +446,5 @@ export class ReedSolomon {
       checkStatus(this.kernel, op, call(n, srcPtrs, dstPtrs));
       for (let r = 0; r < no; r++) outputs[r]!.out.set(u8.subarray(dst0 + r * slot, dst0 + r * slot + n), off);
     }
-  }
-
-  private live(op: string): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.Disposed, `ReedSolomon.${op}: the coder was disposed`);
   }
 }

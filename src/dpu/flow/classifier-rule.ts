@@ -8,9 +8,11 @@ import { mask4, toPrefix4, type Prefix4 } from './ip-address.js';
 export interface ClassifierRule {
   /** Source prefix: 'a.b.c.d/len' or { addr, length }. */
   src?: string | Prefix4 | undefined;
+  /** Destination prefix: 'a.b.c.d/len' or { addr, length }. */
   dst?: string | Prefix4 | undefined;
   /** Inclusive source port range [lo, hi], 0 <= lo <= hi <= 65535. */
   srcPorts?: readonly [number, number] | undefined;
+  /** Inclusive destination port range [lo, hi], 0 <= lo <= hi <= 65535. */
   dstPorts?: readonly [number, number] | undefined;
   /** IP protocol: an exact value 0..255, or { value, mask } (mask 0 = any). */
   proto?: number | { value: number; mask: number } | undefined;
@@ -18,18 +20,29 @@ export interface ClassifierRule {
   priority?: number | undefined;
 }
 
-/** The checked, flat form every layer below the API uses. */
+/** The checked, flat form of a {@link ClassifierRule} every layer below the API uses (and parseClassBench returns). */
 export interface NormalRule {
+  /** Source address, a u32 (bits past `srcLen` zero). */
   srcAddr: number;
+  /** Source prefix length, 0..32 (0: any). */
   srcLen: number;
+  /** Destination address, a u32 (bits past `dstLen` zero). */
   dstAddr: number;
+  /** Destination prefix length, 0..32. */
   dstLen: number;
+  /** Lowest source port matched, 0..65535. */
   spLo: number;
+  /** Highest source port matched, spLo..65535. */
   spHi: number;
+  /** Lowest destination port matched. */
   dpLo: number;
+  /** Highest destination port matched. */
   dpHi: number;
+  /** Protocol value, compared under `protoMask`. */
   protoValue: number;
+  /** Protocol mask, 0..255 (0: any protocol). */
   protoMask: number;
+  /** 0..2^32 − 1; lower wins. */
   priority: number;
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -8,6 +10,7 @@ import { parseClassBench } from './classbench.js';
 import { normalizeRule, type ClassifierRule, type NormalRule } from './classifier-rule.js';
 import { mask4 } from './ip-address.js';
 
+/** Options of {@link Classifier}. Unknown keys are refused. */
 export interface ClassifierOptions {
   /** Most rules held at once, in [1, 2^22]. Default 16384 (or twice a ClassBench set's size). */
   capacity?: number | undefined;
@@ -57,10 +60,19 @@ type ClsInsert = (
 ) => number;
 
 /**
- * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel), with incremental
- * insert and remove: lookups on other threads (DPU cores) may run during updates. The rule set
- * is kept twice (Left-Right): a lookup burst uses the copy no writer touches, so it sees one
- * whole version and never waits for a writer, even one preempted in the middle of an update.
+ * Priority classifier on IPv4 5-tuples (TupleMerge in the `flow` kernel, tables' buckets
+ * bloom-filtered), with incremental insert and remove: lookups on other threads (DPU cores) may
+ * run during updates. Lower priority value wins; equal priorities go to the lower id.
+ *
+ * Updates are Left-Right: the rule set is kept twice; an update is applied to the copy no lookup
+ * uses, the copies swap, the writer waits for lookups still on the old copy to leave and applies
+ * the update there too. A lookup burst (32 headers) pins one copy and sees one whole version; it
+ * never waits for a writer and never fails because of one, even a writer preempted in the middle
+ * of an update. The cost is on the writer's side: each update is applied twice, and the state
+ * region holds two copies (about 2 × (48 B per rule of capacity + 8 B per hash bucket, the bucket
+ * count being the capacity rounded up to a power of two)). `insert` and `remove` throw
+ * `QT_TIMEOUT`, having changed nothing, only when a lookup stays on the idle copy for the writer's
+ * whole bounded wait.
  *
  * ```ts
  * const c = Classifier.fromClassBench(readFileSync('acl1_1k', 'utf8'));
@@ -70,9 +82,10 @@ type ClsInsert = (
  * ```
  */
 export class Classifier {
-  /** The state region; a DPU core job passes `state.base` to `flow_cls_classify`. */
-  readonly state: StateRegion;
+  private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** Most rules it holds at once, in [1, 2^22]. */
   readonly capacity: number;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
@@ -86,7 +99,8 @@ export class Classifier {
   private readonly rulesById = new Map<number, NormalRule>();
   private nextId = 0;
   private nextPriority = 0;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('Classifier');
 
   constructor(options?: ClassifierOptions) {
     const o = parseArgs(optionsSchema, options, 'Classifier options');
@@ -102,7 +116,7 @@ export class Classifier {
       buckets,
     );
     const mem = this.runtime.memory;
-    this.state = mem.allocState({
+    this.region = mem.allocState({
       name: 'flow:classifier',
       owner: OWNER,
       kind: 'device-state',
@@ -118,11 +132,11 @@ export class Classifier {
         sizeBytes: STAGE_HEADERS * 24,
       });
     } catch (e) {
-      mem.free(this.state, OWNER);
+      mem.free(this.region, OWNER);
       throw e;
     }
     const status = k.fn<(...a: number[]) => number>('flow_cls_init')(
-      this.state.base,
+      this.region.base,
       this.capacity,
       TABLE_CAP,
       buckets,
@@ -130,7 +144,23 @@ export class Classifier {
       o?.collisionLimit ?? 32,
       o?.relaxStep ?? 8,
     );
-    if (status !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_init returned ${status}`);
+    this.statuses = statusTable([
+      [k.constant('CLS_E_STATE'), 'state'],
+      [k.constant('CLS_E_RANGE'), 'range', 'a header or result range lies outside host memory'],
+      [k.constant('CLS_E_FULL'), 'full', `all ${this.capacity} rule slots are in use`],
+      [k.constant('CLS_E_TABLES'), 'full', `all ${TABLE_CAP} tables are in use`],
+      [k.constant('CLS_E_SLOT'), 'missing', 'the rule slot holds no live rule'],
+      [
+        k.constant('CLS_E_BUSY'),
+        'busy',
+        'a lookup stayed on the copy being updated for too long; nothing was changed, try again',
+      ],
+    ]);
+    if (status !== 0) {
+      mem.free(this.stage, OWNER);
+      mem.free(this.region, OWNER);
+      throw kernelStatusError('Classifier', status, this.statuses);
+    }
     this.fInsert = k.fn<ClsInsert>('flow_cls_insert');
     this.fRemove = k.fn('flow_cls_remove');
     this.fClassify = k.fn('flow_cls_classify');
@@ -161,17 +191,17 @@ export class Classifier {
 
   /** Adds a rule; returns its id (ids count up from 0 and are never reused). */
   insert(rule: ClassifierRule): number {
-    this.assertLive();
+    this.life.check('insert');
     return this.insertNormal(normalizeRule(rule, this.nextPriority));
   }
 
   /** Adds a rule in the checked flat form (from parseClassBench or normalizeRule); re-checked cheaply. */
   insertNormal(r: NormalRule): number {
-    this.assertLive();
+    this.life.check('insertNormal');
     checkNormal(r);
     const id = this.nextId;
     const slot = this.fInsert(
-      this.state.base,
+      this.region.base,
       r.srcAddr,
       mask4(r.srcLen),
       r.dstAddr,
@@ -183,16 +213,7 @@ export class Classifier {
       r.priority,
       id,
     );
-    if (slot < 0) {
-      if (slot === this.kernel.constant('CLS_E_FULL'))
-        throw new QingtianError(ErrorCode.CapacityExceeded, `classifier: all ${this.capacity} rule slots are in use`, {
-          capacity: this.capacity,
-        });
-      if (slot === this.kernel.constant('CLS_E_BUSY')) throw busy('insert');
-      throw new QingtianError(ErrorCode.InvalidArgument, `classifier: the kernel refused the rule (status ${slot})`, {
-        status: slot,
-      });
-    }
+    if (slot < 0) throw kernelStatusError('Classifier.insert', slot, this.statuses, { capacity: this.capacity });
     this.nextId++;
     if (r.priority >= this.nextPriority) this.nextPriority = Math.min(r.priority + 1, 0xffffffff);
     this.slots.set(id, slot);
@@ -202,13 +223,12 @@ export class Classifier {
 
   /** Removes a rule by id; QT_NOT_FOUND when no live rule has that id. */
   remove(ruleId: number): void {
-    this.assertLive();
+    this.life.check('remove');
     const slot = this.slots.get(ruleId);
     if (slot === undefined)
       throw new QingtianError(ErrorCode.NotFound, `classifier: no rule with id ${ruleId}`, { ruleId });
-    const st = this.fRemove(this.state.base, slot);
-    if (st === this.kernel.constant('CLS_E_BUSY')) throw busy('remove');
-    if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_cls_remove returned ${st}`);
+    const st = this.fRemove(this.region.base, slot);
+    if (st !== 0) throw kernelStatusError('Classifier.remove', st, this.statuses, { ruleId });
     this.slots.delete(ruleId);
     this.rulesById.delete(ruleId);
   }
@@ -218,6 +238,7 @@ export class Classifier {
    * highest-priority matching rule per header, or -1.
    */
   classify(headers: Uint32Array): Int32Array {
+    this.life.check('classify');
     if (!(headers instanceof Uint32Array) || headers.length % 5 !== 0) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -231,7 +252,7 @@ export class Classifier {
 
   /** As classify, into a caller's array (out.length >= headers.length / 5). */
   classifyInto(headers: Uint32Array, out: Int32Array): void {
-    this.assertLive();
+    this.life.check('classifyInto');
     const n = headers.length / 5;
     if (!Number.isInteger(n) || out.length < n)
       throw new QingtianError(
@@ -244,7 +265,7 @@ export class Classifier {
     for (let at = 0; at < n; at += STAGE_HEADERS) {
       const m = Math.min(STAGE_HEADERS, n - at);
       new Uint32Array(mem.memory.buffer, hdr, m * 5).set(headers.subarray(at * 5, (at + m) * 5));
-      this.check(this.fClassify(this.state.base, hdr, m, res));
+      this.check(this.fClassify(this.region.base, hdr, m, res));
       out.set(new Int32Array(mem.memory.buffer, res, m), at);
     }
   }
@@ -254,56 +275,50 @@ export class Classifier {
    * results (i32 each) to `outAddr`. Returns count.
    */
   classifyAt(headersAddr: number, count: number, outAddr: number): number {
-    this.assertLive();
-    return this.check(this.fClassify(this.state.base, headersAddr, count, outAddr));
+    this.life.check('classifyAt');
+    return this.check(this.fClassify(this.region.base, headersAddr, count, outAddr));
   }
 
   /** Live rules. */
   get size(): number {
-    return this.fCount(this.state.base);
+    this.life.check('size');
+    return this.fCount(this.region.base);
   }
 
   /** Hash tables a lookup may probe (TupleMerge's figure of merit). */
   get tableCount(): number {
-    return this.fTables(this.state.base);
+    this.life.check('tableCount');
+    return this.fTables(this.region.base);
   }
 
   /** The checked form of a live rule. */
   rule(ruleId: number): NormalRule | undefined {
+    this.life.check('rule');
     return this.rulesById.get(ruleId);
   }
 
   /** Ids of the live rules. */
   ruleIds(): number[] {
+    this.life.check('ruleIds');
     return [...this.slots.keys()];
+  }
+
+  /** The state region; a DPU core job passes `state.base` to `flow_cls_classify`. */
+  get state(): StateRegion {
+    this.life.check('state');
+    return this.region;
   }
 
   /** Frees the state region and staging buffer. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.state, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.region, OWNER);
     this.runtime.memory.free(this.stage, OWNER);
   }
 
   private check(status: number): number {
-    if (status >= 0) return status;
-    if (status === this.kernel.constant('CLS_E_RANGE'))
-      throw new QingtianError(ErrorCode.InvalidArgument, 'classify: header or result range lies outside host memory');
-    throw new QingtianError(ErrorCode.BadHeader, `classify: kernel status ${status}`);
+    return checkKernelStatus('Classifier.classify', status, this.statuses);
   }
-
-  private assertLive(): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'classifier has been disposed');
-  }
-}
-
-/** An update found a reader still on the idle copy after the bounded wait; nothing was changed. */
-function busy(op: string): QingtianError {
-  return new QingtianError(
-    ErrorCode.Timeout,
-    `classifier ${op}: a lookup stayed on the copy being updated for too long; nothing was changed, try again`,
-  );
 }
 
 const u32ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

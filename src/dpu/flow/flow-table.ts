@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -10,9 +12,11 @@ export const FLOW_KEY_BYTES = 48;
 /** Largest value a flow can carry (lookups return -1 for a miss). */
 export const MAX_FLOW_VALUE = 0x7fffffff;
 
+/** Options of {@link FlowTable}. Unknown keys are refused. */
 export interface FlowTableOptions {
   /** Most flows held, in [8, 2^24]. Default 65536. Memory: about 73 bytes a flow (72 of entries, 1 of tags). */
   capacity?: number | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
   /** Hash key (u32). Default: fixed; pass a secret one where flooding matters. */
   seed?: number | undefined;
@@ -20,8 +24,10 @@ export interface FlowTableOptions {
   clock?: (() => number) | undefined;
 }
 
+/** What an insert did: added a flow, changed an existing flow's value, or added it by evicting another. */
 export type FlowInsertResult = 'inserted' | 'updated' | 'evicted';
 
+/** Where a flow goes in a {@link FlowTable} (for tests and diagnostics). */
 export interface FlowPlacement {
   /** The key's 32-bit hash under the table's seed. */
   hash: number;
@@ -49,16 +55,24 @@ const STAGE_KEYS = 1024;
 
 /**
  * The exact-match flow cache (bucketised cuckoo hashing with 8-bit tags in a compact array of
- * their own, in the `flow` kernel): 48-byte flow keys → a u31 value (an action or flow id). A
- * lookup reads the tags of two buckets and at most one entry. Full tables evict the flow hit
- * least recently among the candidates, so hot flows survive churn; `age` removes idle flows.
+ * their own, in the `flow` kernel): 48-byte flow keys → a u31 value (an action or flow id).
+ *
+ * Buckets of 8 slots; each flow's tag sits in the tag array (8 bytes a bucket) and its 64-byte
+ * entry (key, value, last-hit tick, hash) at its slot's own position; two candidate buckets per
+ * key, the second computed from the first and the tag, so cuckoo moves read only tags. Slots for
+ * 9/8 of `capacity`: about 73 bytes a flow, 69.7 MiB at 1M flows. A lookup reads the tags of two
+ * buckets and at most one entry; a miss reads an entry only on a false tag match (about one miss
+ * in 18 at capacity). Full tables evict the flow hit least recently among the candidates, so hot
+ * flows survive churn; `age` removes idle flows.
  *
  * Lookups on other threads (DPU cores, through `lookupAt` or the kernel's `flow_fc_lookup`)
  * are safe during updates: a burst that overlaps an update is re-run (seqlock).
  */
 export class FlowTable {
-  readonly state: StateRegion;
+  private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** Most flows it holds, in [8, 2^24]. */
   readonly capacity: number;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
@@ -70,7 +84,8 @@ export class FlowTable {
   private readonly fCount: (st: number) => number;
   /** Buckets of 8 slots (the kernel's choice for `capacity`: slots for 9/8 of it). */
   readonly bucketCount: number;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('FlowTable');
 
   constructor(options?: FlowTableOptions) {
     const o = parseArgs(optionsSchema, options, 'FlowTable options');
@@ -85,7 +100,7 @@ export class FlowTable {
     this.bucketCount = buckets;
     const bytes = k.fn<(c: number, b: number) => number>('flow_fc_bytes')(this.capacity, buckets);
     const mem = this.runtime.memory;
-    this.state = mem.allocState({
+    this.region = mem.allocState({
       name: 'flow:flow-table',
       owner: OWNER,
       kind: 'device-state',
@@ -101,16 +116,25 @@ export class FlowTable {
         sizeBytes: STAGE_KEYS * (FLOW_KEY_BYTES + 4),
       });
     } catch (e) {
-      mem.free(this.state, OWNER);
+      mem.free(this.region, OWNER);
       throw e;
     }
+    this.statuses = statusTable([
+      [k.constant('FC_E_STATE'), 'state'],
+      [k.constant('FC_E_RANGE'), 'range', 'a key or result range lies outside host memory'],
+      [k.constant('FC_E_BUSY'), 'busy', 'a writer held the table for too long'],
+    ]);
     const st = k.fn<(s: number, c: number, b: number, seed: bigint) => number>('flow_fc_init')(
-      this.state.base,
+      this.region.base,
       this.capacity,
       buckets,
       BigInt(o?.seed ?? 0x0f10_7ab1),
     );
-    if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_fc_init returned ${st}`);
+    if (st !== 0) {
+      mem.free(this.stage, OWNER);
+      mem.free(this.region, OWNER);
+      throw kernelStatusError('FlowTable', st, this.statuses);
+    }
     this.fLookup = k.fn('flow_fc_lookup');
     this.fInsert = k.fn('flow_fc_insert');
     this.fDelete = k.fn('flow_fc_delete');
@@ -118,9 +142,13 @@ export class FlowTable {
     this.fCount = k.fn('flow_fc_count');
   }
 
-  /** Inserts or updates a flow; value in [0, 2^31 - 1]. */
+  /**
+   * Inserts or updates a flow; value in [0, 2^31 - 1]. At capacity, or with both buckets full
+   * and no cuckoo path, the least recently hit of the 16 candidates goes (or of 16 flows sampled
+   * at the aging cursor): `'evicted'`.
+   */
   insert(key: Uint8Array, value: number): FlowInsertResult {
-    this.assertLive();
+    this.life.check('insert');
     this.checkKeys(key, 1, 'insert');
     if (!Number.isInteger(value) || value < 0 || value > MAX_FLOW_VALUE)
       throw new QingtianError(
@@ -128,12 +156,12 @@ export class FlowTable {
         `insert: value: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${value}`,
       );
     this.runtime.memory.u8.set(key, this.stage.base);
-    return this.result(this.fInsert(this.state.base, this.stage.base, value, this.now()));
+    return this.result(this.fInsert(this.region.base, this.stage.base, value, this.now()));
   }
 
   /** Inserts many flows: `keys` holds values.length keys back to back. Returns the counts. */
   insertBurst(keys: Uint8Array, values: ArrayLike<number>): Record<FlowInsertResult, number> {
-    this.assertLive();
+    this.life.check('insertBurst');
     const n = values.length;
     this.checkKeys(keys, n, 'insertBurst');
     const counts = { inserted: 0, updated: 0, evicted: 0 };
@@ -147,19 +175,20 @@ export class FlowTable {
           `insertBurst: values[${i}]: expected an integer in [0, ${MAX_FLOW_VALUE}], got ${v}`,
         );
       u8.set(keys.subarray(i * FLOW_KEY_BYTES, (i + 1) * FLOW_KEY_BYTES), this.stage.base);
-      counts[this.result(this.fInsert(this.state.base, this.stage.base, v, now))]++;
+      counts[this.result(this.fInsert(this.region.base, this.stage.base, v, now))]++;
     }
     return counts;
   }
 
   /** The flow's value, or -1. */
   lookup(key: Uint8Array): number {
+    this.life.check('lookup');
     return this.lookupBurst(key)[0]!;
   }
 
   /** Burst lookup over keys back to back (48 bytes each): value or -1 each. */
   lookupBurst(keys: Uint8Array, out?: Int32Array): Int32Array {
-    this.assertLive();
+    this.life.check('lookupBurst');
     const n = keys.length / FLOW_KEY_BYTES;
     this.checkKeys(keys, n, 'lookupBurst');
     const res = out ?? new Int32Array(n);
@@ -172,24 +201,28 @@ export class FlowTable {
     for (let at = 0; at < n; at += STAGE_KEYS) {
       const m = Math.min(STAGE_KEYS, n - at);
       mem.u8.set(keys.subarray(at * FLOW_KEY_BYTES, (at + m) * FLOW_KEY_BYTES), kb);
-      this.check(this.fLookup(this.state.base, kb, m, ob, now));
+      this.check(this.fLookup(this.region.base, kb, m, ob, now));
       res.set(new Int32Array(mem.memory.buffer, ob, m), at);
     }
     return res;
   }
 
-  /** Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr. */
+  /**
+   * Zero-copy burst over the runtime's memory: `count` keys at keysAddr → i32 each at outAddr
+   * (value or -1), hits stamped with `now`. Staged: hash all, touch all tag lines, probe all,
+   * touch all candidate entries, compare all. Returns count.
+   */
   lookupAt(keysAddr: number, count: number, outAddr: number, now: number = this.now()): number {
-    this.assertLive();
-    return this.check(this.fLookup(this.state.base, keysAddr, count, outAddr, now >>> 0));
+    this.life.check('lookupAt');
+    return this.check(this.fLookup(this.region.base, keysAddr, count, outAddr, now >>> 0));
   }
 
   /** Removes a flow; false when it was not there. */
   delete(key: Uint8Array): boolean {
-    this.assertLive();
+    this.life.check('delete');
     this.checkKeys(key, 1, 'delete');
     this.runtime.memory.u8.set(key, this.stage.base);
-    return this.check(this.fDelete(this.state.base, this.stage.base)) === 1;
+    return this.check(this.fDelete(this.region.base, this.stage.base)) === 1;
   }
 
   /**
@@ -197,7 +230,7 @@ export class FlowTable {
    * last call stopped (default: the whole table). Returns how many were removed.
    */
   age(maxIdleTicks: number, budgetBuckets: number = this.bucketCount): number {
-    this.assertLive();
+    this.life.check('age');
     if (!Number.isInteger(maxIdleTicks) || maxIdleTicks < 0 || maxIdleTicks > 0xffffffff)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -208,26 +241,31 @@ export class FlowTable {
         ErrorCode.InvalidArgument,
         `age: budgetBuckets: expected an integer >= 1, got ${budgetBuckets}`,
       );
-    return this.check(this.fAge(this.state.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
+    return this.check(this.fAge(this.region.base, this.now(), maxIdleTicks, Math.min(budgetBuckets, this.bucketCount)));
   }
 
+  /** Flows held now. */
   get size(): number {
-    return this.fCount(this.state.base);
+    this.life.check('size');
+    return this.fCount(this.region.base);
   }
 
   /** Flows evicted to make room since creation. */
   get evictions(): number {
-    return this.kernel.fn<(s: number) => number>('flow_fc_evictions')(this.state.base);
+    this.life.check('evictions');
+    return this.kernel.fn<(s: number) => number>('flow_fc_evictions')(this.region.base);
   }
 
   /** Entries moved to their other bucket by cuckoo paths since creation. */
   get cuckooMoves(): number {
-    return this.kernel.fn<(s: number) => number>('flow_fc_moves')(this.state.base);
+    this.life.check('cuckooMoves');
+    return this.kernel.fn<(s: number) => number>('flow_fc_moves')(this.region.base);
   }
 
   /** Bytes of the table's state region (header, tags, entries). */
   get footprintBytes(): number {
-    return this.state.sizeBytes;
+    this.life.check('footprintBytes');
+    return this.region.sizeBytes;
   }
 
   /**
@@ -235,14 +273,14 @@ export class FlowTable {
    * For tests and diagnostics.
    */
   placement(key: Uint8Array): FlowPlacement {
-    this.assertLive();
+    this.life.check('placement');
     this.checkKeys(key, 1, 'placement');
     const mem = this.runtime.memory;
     const out = this.stage.base + FLOW_KEY_BYTES;
     mem.u8.set(key, this.stage.base);
     this.check(
       this.kernel.fn<(s: number, k: number, o: number) => number>('flow_fc_key_info')(
-        this.state.base,
+        this.region.base,
         this.stage.base,
         out,
       ),
@@ -256,8 +294,8 @@ export class FlowTable {
    * and is found there, the count is right); throws QT_BAD_HEADER naming the first bad slot.
    */
   verify(): void {
-    this.assertLive();
-    const r = this.kernel.fn<(s: number) => number>('flow_fc_verify')(this.state.base);
+    this.life.check('verify');
+    const r = this.kernel.fn<(s: number) => number>('flow_fc_verify')(this.region.base);
     if (r === 0) return;
     if (r < 0) this.check(r);
     const slots = this.bucketCount * 8;
@@ -269,10 +307,16 @@ export class FlowTable {
     );
   }
 
+  /** The table's state region; a DPU core job passes `state.base` to `flow_fc_lookup`. */
+  get state(): StateRegion {
+    this.life.check('state');
+    return this.region;
+  }
+
+  /** Frees its state and staging regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.state, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.region, OWNER);
     this.runtime.memory.free(this.stage, OWNER);
   }
 
@@ -304,15 +348,6 @@ export class FlowTable {
   }
 
   private check(status: number): number {
-    if (status >= 0) return status;
-    if (status === this.kernel.constant('FC_E_RANGE'))
-      throw new QingtianError(ErrorCode.InvalidArgument, 'FlowTable: key or result range lies outside host memory');
-    if (status === this.kernel.constant('FC_E_BUSY'))
-      throw new QingtianError(ErrorCode.Timeout, 'FlowTable: a writer held the table for too long');
-    throw new QingtianError(ErrorCode.BadHeader, `FlowTable: kernel status ${status}`);
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'flow table has been disposed');
+    return checkKernelStatus('FlowTable', status, this.statuses);
   }
 }

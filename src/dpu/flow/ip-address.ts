@@ -1,19 +1,21 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 /**
- * IPv4 and IPv6 addresses and prefixes as the flow APIs take them. IPv4 addresses are u32
- * numbers (a.b.c.d = a << 24 | ...), IPv6 addresses bigints (128 bits, first group highest).
+ * An IPv4 prefix as the flow APIs take it. IPv4 addresses are u32 numbers (a.b.c.d = a << 24 | ...),
+ * IPv6 addresses bigints (128 bits, first group highest).
  */
 export interface Prefix4 {
-  /** The address; bits past `length` are ignored. */
+  /** The address, a u32; bits past `length` are ignored. */
   addr: number;
-  /** 0..32 */
+  /** Prefix length, 0..32. */
   length: number;
 }
 
+/** An IPv6 prefix. */
 export interface Prefix6 {
+  /** The address, a bigint below 2^128 (first group highest); bits past `length` are ignored. */
   addr: bigint;
-  /** 0..128 */
+  /** Prefix length, 0..128. */
   length: number;
 }
 
@@ -39,6 +41,7 @@ export function parseIPv4(text: string, field = 'address'): number {
   return v;
 }
 
+/** u32 → 'a.b.c.d'. */
 export function formatIPv4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
@@ -111,6 +114,7 @@ export function parseIPv6(text: string, field = 'address'): bigint {
   return v;
 }
 
+/** bigint → IPv6 text: eight lowercase hex groups, no '::' compression (`2001:db8:0:0:0:0:0:1`). */
 export function formatIPv6(v: bigint): string {
   const g: string[] = [];
   for (let i = 7; i >= 0; i--) g.push(((v >> BigInt(i * 16)) & 0xffffn).toString(16));

@@ -1,4 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { checkKernelStatus, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -21,11 +23,14 @@ export const META = {
   innerL2: 58,
   reason: 60,
 } as const;
+/** Bytes of one parse record (`parseAt`'s output): the 48-byte flow key, then 16 bytes of metadata. */
 export const PARSE_RECORD_BYTES = 64;
+/** Bytes of one input descriptor of `parseAt`: u32 frame address, u32 frame length (little-endian). */
 export const PARSE_DESC_BYTES = 8;
 export const KEY_FLAG_TUNNEL = 1;
 export const KEY_FLAG_FRAGMENT = 2;
 
+/** `ok`: a flow key was built; `malformed`: a header ran short or contradicted itself; `not-ip`: no IP header. */
 export type Verdict = 'ok' | 'malformed' | 'not-ip';
 const VERDICTS: readonly Verdict[] = ['ok', 'malformed', 'not-ip'];
 const REASONS = [
@@ -44,40 +49,79 @@ const REASONS = [
   'vxlan',
 ] as const;
 
+/**
+ * One parsed packet. For a VXLAN frame the inner frame gives the key and the fields; offsets are
+ * from the start of the outer frame.
+ */
 export interface ParsedPacket {
+  /** Whether a key was built. */
   verdict: Verdict;
-  /** Why a packet is malformed ('' otherwise): which header ran short or contradicted itself. */
+  /**
+   * Why a packet is malformed ('' otherwise): which header ran short or contradicted itself —
+   * `l2`, `ipv4`, `ipv4-length`, `ipv6`, `ipv6-length`, `ipv6-extension`, `tcp`, `udp`, `icmp`,
+   * `sctp`, `vxlan`, or `range` (the frame lies outside memory).
+   */
   reason: string;
-  /** The 48-byte flow key (FlowTable's key). */
+  /**
+   * The 48-byte flow key (FlowTable's key): `+0` source address (16 B; IPv4 in the first 4,
+   * network order), `+16` destination, `+32` u16 source port, `+34` u16 destination port, `+36`
+   * u8 protocol, `+37` u8 flags (1 VXLAN inner, 2 non-first fragment), `+38` u16 ethertype, `+40`
+   * u16 VLAN id, `+44` u32 VNI; the rest zero.
+   */
   key: Uint8Array;
+  /** 4 or 6; 0 when there is no IP header. */
   ipVersion: 0 | 4 | 6;
+  /** Source address as text ('' without IP). */
   src: string;
+  /** Destination address as text ('' without IP). */
   dst: string;
+  /** TCP/UDP/SCTP source port; ICMP/ICMPv6: type << 8 | code. */
   srcPort: number;
+  /** TCP/UDP/SCTP destination port; ICMP/ICMPv6 echo: the identifier. */
   dstPort: number;
+  /** IP protocol number (the last next-header for IPv6), 0..255. */
   proto: number;
+  /** Ethertype after the VLAN tags (0x0800 IPv4, 0x86DD IPv6). */
   ethertype: number;
+  /** The innermost VLAN id, 0..4095 (0: untagged). */
   vlan: number;
+  /** The VXLAN network identifier, 0..2^24 − 1 (0: not tunnelled). */
   vni: number;
+  /** True when the key is the inner frame's of a VXLAN packet (UDP 4789, I flag set). */
   tunnelled: boolean;
+  /** True for a non-first fragment (no ports: they are in the first). */
   fragment: boolean;
+  /** TCP flags byte (0 for other protocols). */
   tcpFlags: number;
+  /** Offset of the (inner) IP header in the frame. */
   l3Offset: number;
+  /** Offset of the transport header. */
   l4Offset: number;
+  /** Offset of the transport payload. */
   payloadOffset: number;
 }
 
 /** Fields of a flow key; absent ones are zero. Addresses: IPv4 u32 or IPv6 bigint. */
 export interface FlowKeyFields {
+  /** Source address: IPv4 as a u32, IPv6 as a bigint below 2^128. */
   src?: number | bigint;
+  /** Destination address, as `src`. */
   dst?: number | bigint;
+  /** Source port (ICMP: type << 8 | code), 0..65535. */
   srcPort?: number;
+  /** Destination port (ICMP echo: the identifier), 0..65535. */
   dstPort?: number;
+  /** IP protocol number, 0..255. */
   proto?: number;
+  /** Ethertype; default 0x0800 for an IPv4 `src`, 0x86DD for IPv6. */
   ethertype?: number;
+  /** VLAN id, 0..4095. */
   vlan?: number;
+  /** VXLAN network identifier, 0..2^24 − 1. */
   vni?: number;
+  /** Set the VXLAN-inner flag. */
   tunnelled?: boolean;
+  /** Set the non-first-fragment flag. */
   fragment?: boolean;
 }
 
@@ -101,7 +145,7 @@ export function flowKey(f: FlowKeyFields): Uint8Array {
   return k;
 }
 
-/** Decodes a 64-byte parse record. */
+/** Decodes a 64-byte parse record (what `parseAt` writes) into a {@link ParsedPacket}. */
 export function decodeRecord(rec: Uint8Array): ParsedPacket {
   const v = new DataView(rec.buffer, rec.byteOffset, PARSE_RECORD_BYTES);
   const ipVersion = rec[META.ipVersion] === 4 ? 4 : rec[META.ipVersion] === 6 ? 6 : 0;
@@ -137,21 +181,34 @@ const OWNER = 'flow-parser';
 const STAGE_BYTES = 1 << 20;
 const MAX_FRAME = 0xffff;
 
+/** Options of {@link PacketParser}. */
+export interface PacketParserOptions {
+  /** Where its staging buffer lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
+  runtime?: KernelRuntime | undefined;
+}
+
 /**
- * The packet parser kernel (`flow_parse`): Ethernet, VLAN, IPv4, IPv6 with extension headers,
- * TCP, UDP, SCTP, ICMP/ICMPv6 and VXLAN inner frames → flow keys. Never reads past a frame's
- * end; short or self-contradicting frames get the verdict 'malformed'.
+ * The packet parser kernel (`flow_parse`) → flow keys: Ethernet, up to two VLAN tags (802.1Q /
+ * 802.1ad), IPv4 (options, fragments), IPv6 with hop-by-hop, routing, destination options,
+ * fragment, AH, mobility, HIP and shim6 headers skipped (at most 8), TCP, UDP, SCTP,
+ * ICMP/ICMPv6, and VXLAN (UDP 4789, I flag) whose inner frame gives the key. Never reads past a
+ * frame's end; short or self-contradicting frames get the verdict `'malformed'` and a reason.
  */
 export class PacketParser {
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
   private readonly runtime: KernelRuntime;
   private readonly stage: Region;
   private readonly fParse: (descs: number, n: number, out: number) => number;
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('PacketParser');
 
-  constructor(options?: { runtime?: KernelRuntime }) {
+  constructor(options?: PacketParserOptions) {
     this.runtime = options?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
+    this.statuses = statusTable([
+      [this.kernel.constant('PARSE_E_RANGE'), 'range', 'a descriptor, frame or record range lies outside host memory'],
+    ]);
     this.stage = this.runtime.memory.alloc({
       name: 'flow:parser-stage',
       owner: OWNER,
@@ -161,13 +218,15 @@ export class PacketParser {
     this.fParse = this.kernel.fn('flow_parse');
   }
 
+  /** Parses one frame (at most 65535 bytes). */
   parse(frame: Uint8Array): ParsedPacket {
+    this.life.check('parse');
     return this.parseBurst([frame])[0]!;
   }
 
   /** Copies the frames into the staging buffer and parses them with one kernel call per fill. */
   parseBurst(frames: readonly Uint8Array[]): ParsedPacket[] {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'packet parser has been disposed');
+    this.life.check('parseBurst');
     const out: ParsedPacket[] = [];
     const mem = this.runtime.memory;
     let i = 0;
@@ -197,8 +256,9 @@ export class PacketParser {
         mem.view.setUint32(base + j * PARSE_DESC_BYTES + 4, batch[j]!, true);
         at += batch[j]!;
       }
-      const st = this.fParse(base, n, recs);
-      if (st !== n) throw new QingtianError(ErrorCode.BadHeader, `flow_parse returned ${st}`);
+      const st = checkKernelStatus('PacketParser.parseBurst', this.fParse(base, n, recs), this.statuses);
+      if (st !== n)
+        throw new QingtianError(ErrorCode.KernelFault, `PacketParser.parseBurst: parsed ${st} of ${n} frames`);
       for (let j = 0; j < n; j++)
         out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
       i += n;
@@ -211,18 +271,13 @@ export class PacketParser {
    * descsAddr → 64-byte records at outAddr. Returns count.
    */
   parseAt(descsAddr: number, count: number, outAddr: number): number {
-    const st = this.fParse(descsAddr, count, outAddr);
-    if (st < 0)
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        'parseAt: descriptor or record range lies outside host memory',
-      );
-    return st;
+    this.life.check('parseAt');
+    return checkKernelStatus('PacketParser.parseAt', this.fParse(descsAddr, count, outAddr), this.statuses);
   }
 
+  /** Frees its staging buffer. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (!this.life.end()) return;
     this.runtime.memory.free(this.stage, OWNER);
   }
 }

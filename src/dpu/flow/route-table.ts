@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
+import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
 
+/** The address family of a {@link RouteTable}. */
 export type AddressFamily = 'ipv4' | 'ipv6';
 
+/** Options of {@link RouteTable}. Unknown keys are refused. */
 export interface RouteTableOptions {
   /** Default 'ipv4' (DIR-24-8); 'ipv6' is a 16-bit first level with 8-bit strides. */
   family?: AddressFamily | undefined;
@@ -22,9 +26,11 @@ export interface RouteTableOptions {
    * about 3.9 MiB; the largest value never fills). Each costs that much twice. Ignored for IPv6.
    */
   maxNodeBytes?: number | undefined;
+  /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
 }
 
+/** A route's prefix: text (`'10.0.0.0/8'`, `'2001:db8::/32'`) or `{ addr, length }` (IPv6 `addr` a bigint). */
 export type RoutePrefix = string | Prefix4 | Prefix6;
 
 /** The kernel's LPM_NODE_MIN_UNITS / LPM_NODE_MAX_UNITS, in 8-byte units (a test checks they agree). */
@@ -47,6 +53,7 @@ const OWNER = 'flow-route-table';
 /** Ops per kernel call (one Left-Right flip each). */
 const STAGE_OPS = 4096;
 const OP_BYTES = 32;
+/** The largest next hop a route can carry, 2^22 − 1 (lookups return -1 for no route). */
 export const MAX_NEXT_HOP = 0x3fffff;
 
 interface Route {
@@ -62,11 +69,29 @@ interface Route {
  * swaps it in whole, then brings the other copy level; lookups on DPU cores (zero-copy through
  * `lookupAt` or the kernel's `flow_lpm4_lookup` / `flow_lpm6_lookup`) keep the copy they pinned
  * for their burst and never wait.
+ *
+ * The compact image: a 2^16-entry direct table (256 KiB) and, for each /16 whose routes are not
+ * uniform, a node — a 256-bit map of where runs of equal next hops start and the run values, 2
+ * bytes each (4 when a next hop is above 32766 or a group index above 32767). A BGP-like table of
+ * 900k routes needs about 3.9 MiB of nodes. The heap packs itself when it runs out of room or when
+ * its free space passes a quarter of the live nodes.
+ *
+ * Group exhaustion, and (IPv4) nodes that do not fit in `maxNodeBytes` even packed, are
+ * `QT_CAPACITY_EXCEEDED` with `details.applied` (the changes applied before the first that did not
+ * fit stay; that one and the rest are not applied; the routes kept match the tables) and
+ * `details.resource` (`'groups'` or `'nodes'`). A lookup that stays pinned on a copy costs the
+ * writer, never the readers: when the readers of the old copy do not leave after a swap, the batch
+ * is in (lookups see it) and the next update first brings that copy level; an update that finds a
+ * lookup still on the copy it must change throws `QT_TIMEOUT` with `details.applied` (the batches
+ * before it), having changed nothing more.
  */
 export class RouteTable {
+  /** IPv4 (DIR-24-8) or IPv6 (16-8-8-… multibit trie). */
   readonly family: AddressFamily;
-  readonly state: StateRegion;
+  private readonly region: StateRegion;
+  /** The `flow` kernel version it calls. */
   readonly kernel: LoadedKernel;
+  /** 256-entry groups per copy, for routes longer than the first level. */
   readonly maxGroups: number;
   /** IPv4: the node heap's size per copy (0 for IPv6). */
   readonly maxNodeBytes: number;
@@ -76,7 +101,8 @@ export class RouteTable {
   private readonly fLookup: (st: number, a: number, n: number, out: number) => number;
   /** The RIB: `${length}/${addr}` → next hop; the covering route of a delete comes from here. */
   private readonly rib = new Map<string, number>();
-  private disposed = false;
+  private readonly statuses: StatusTable;
+  private readonly life = new Lifetime('RouteTable');
 
   constructor(options?: RouteTableOptions) {
     const o = parseArgs(optionsSchema, options, 'RouteTable options');
@@ -100,7 +126,7 @@ export class RouteTable {
         `RouteTable options.maxGroups: ${this.maxGroups} groups${this.family === 'ipv4' ? ` and ${this.maxNodeBytes} node bytes` : ''} need ${bytes} bytes, more than the runtime memory (${mem.sizeBytes})`,
       );
     }
-    this.state = mem.allocState({
+    this.region = mem.allocState({
       name: `flow:routes-${this.family}`,
       owner: OWNER,
       kind: 'device-state',
@@ -116,27 +142,38 @@ export class RouteTable {
         sizeBytes: STAGE_OPS * OP_BYTES,
       });
     } catch (e) {
-      mem.free(this.state, OWNER);
+      mem.free(this.region, OWNER);
       throw e;
     }
     const st = k.fn<(s: number, t: number, g: number, l: number) => number>('flow_lpm_init')(
-      this.state.base,
+      this.region.base,
       topBits,
       this.maxGroups,
       nodeUnits,
     );
-    if (st !== 0) throw new QingtianError(ErrorCode.KernelLoadFailed, `flow_lpm_init returned ${st}`);
+    this.statuses = statusTable([
+      [k.constant('LPM_E_STATE'), 'state'],
+      [k.constant('LPM_E_RANGE'), 'range', 'an address or result range lies outside host memory'],
+      [k.constant('LPM_E_BUSY'), 'busy', 'a reader kept a table copy pinned'],
+    ]);
+    if (st !== 0) {
+      mem.free(this.stage, OWNER);
+      mem.free(this.region, OWNER);
+      throw kernelStatusError('RouteTable', st, this.statuses);
+    }
     this.fApply = k.fn('flow_lpm_apply');
     this.fLookup = k.fn(this.family === 'ipv4' ? 'flow_lpm4_lookup' : 'flow_lpm6_lookup');
   }
 
   /** Adds a route, or changes the next hop of an existing one. nextHop in [0, 4194303]. */
   insert(prefix: RoutePrefix, nextHop: number): void {
+    this.life.check('insert');
     this.update({ insert: [[prefix, nextHop]] });
   }
 
   /** Removes a route; false when it was not there. */
   delete(prefix: RoutePrefix): boolean {
+    this.life.check('delete');
     const r = this.route(prefix, 'prefix');
     if (!this.rib.has(keyOf(r))) return false;
     this.update({ delete: [prefix] });
@@ -148,7 +185,7 @@ export class RouteTable {
    * batches of up to 4096 per swap. Deleting an absent route is a no-op.
    */
   update(changes: { insert?: readonly (readonly [RoutePrefix, number])[]; delete?: readonly RoutePrefix[] }): void {
-    this.assertLive();
+    this.life.check('update');
     const ops: { add: boolean; r: Route; nh: number }[] = [];
     (changes.delete ?? []).forEach((p, i) => ops.push({ add: false, r: this.route(p, `delete[${i}]`), nh: 0 }));
     (changes.insert ?? []).forEach(([p, nh], i) => {
@@ -185,23 +222,23 @@ export class RouteTable {
         else this.rib.delete(key);
         n++;
       }
-      const done = this.fApply(this.state.base, this.stage.base, n);
+      const done = this.fApply(this.region.base, this.stage.base, n);
       if (done === n) continue;
       for (let i = undo.length - 1; i >= Math.max(done, 0); i--) {
         const [key, prev] = undo[i]!;
         if (prev === undefined) this.rib.delete(key);
         else this.rib.set(key, prev);
       }
-      if (done === this.kernel.constant('LPM_E_BUSY')) {
-        throw new QingtianError(
-          ErrorCode.Timeout,
-          `RouteTable: a reader kept a table copy pinned; ${at} of ${ops.length} changes applied`,
+      if (done < 0)
+        throw kernelStatusError(
+          'RouteTable.update',
+          done,
+          this.statuses,
           { applied: at },
+          `${at} of ${ops.length} changes applied`,
         );
-      }
-      if (done < 0) throw new QingtianError(ErrorCode.BadHeader, `flow_lpm_apply returned ${done}`);
       const applied = `${at + done} of ${ops.length} changes applied`;
-      const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.state.base);
+      const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.region.base);
       if (stop === this.kernel.constant('LPM_STOP_NODES')) {
         throw new QingtianError(
           ErrorCode.CapacityExceeded,
@@ -217,21 +254,21 @@ export class RouteTable {
         );
       }
       throw new QingtianError(
-        ErrorCode.BadHeader,
-        `flow_lpm_apply refused change ${at + done} (stop reason ${stop}); ${applied}`,
-        { applied: at + done },
+        ErrorCode.KernelFault,
+        `RouteTable.update: the kernel refused change ${at + done} for a reason this API does not know (stop reason ${stop}); ${applied}`,
+        { applied: at + done, stop },
       );
     }
   }
 
   /** Next hop for one address ('a.b.c.d', u32, IPv6 text or bigint), or -1. */
   lookup(addr: string | number | bigint): number {
-    this.assertLive();
+    this.life.check('lookup');
     const a = this.family === 'ipv4' ? this.addr4(addr) : this.addr6(addr);
     const base = this.stage.base;
     if (this.family === 'ipv4') this.runtime.memory.view.setUint32(base, a as number, true);
     else this.writeAddr(base, a as bigint);
-    this.check(this.fLookup(this.state.base, base, 1, base + 64));
+    this.check(this.fLookup(this.region.base, base, 1, base + 64));
     return this.runtime.memory.view.getInt32(base + 64, true);
   }
 
@@ -240,7 +277,7 @@ export class RouteTable {
    * (or fills) one next hop or -1 per address.
    */
   lookupBurst(addrs: Uint32Array, out?: Int32Array): Int32Array {
-    this.assertLive();
+    this.life.check('lookupBurst');
     const words = this.family === 'ipv4' ? 1 : 4;
     const n = addrs.length / words;
     if (!(addrs instanceof Uint32Array) || !Number.isInteger(n))
@@ -258,7 +295,7 @@ export class RouteTable {
       const a = this.stage.base;
       const o = a + per * words * 4;
       new Uint32Array(mem.buffer, a, m * words).set(addrs.subarray(at * words, (at + m) * words));
-      this.check(this.fLookup(this.state.base, a, m, o));
+      this.check(this.fLookup(this.region.base, a, m, o));
       res.set(new Int32Array(mem.buffer, o, m), at);
     }
     return res;
@@ -266,28 +303,38 @@ export class RouteTable {
 
   /** Zero-copy burst over the runtime's memory; returns count. */
   lookupAt(addrsAddr: number, count: number, outAddr: number): number {
-    this.assertLive();
-    return this.check(this.fLookup(this.state.base, addrsAddr, count, outAddr));
+    this.life.check('lookupAt');
+    return this.check(this.fLookup(this.region.base, addrsAddr, count, outAddr));
   }
 
+  /** Routes held now. */
   get size(): number {
+    this.life.check('size');
     return this.rib.size;
   }
 
   /** 256-entry groups in use (memory figure). */
   get groupsUsed(): number {
-    return this.kernel.fn<(s: number) => number>('flow_lpm_groups_used')(this.state.base);
+    this.life.check('groupsUsed');
+    return this.kernel.fn<(s: number) => number>('flow_lpm_groups_used')(this.region.base);
   }
 
   /** IPv4: bytes of the node heap in use per copy (0 for IPv6). The direct table adds 256 KiB. */
   get nodeBytesUsed(): number {
-    return this.kernel.fn<(s: number) => number>('flow_lpm_node_bytes')(this.state.base);
+    this.life.check('nodeBytesUsed');
+    return this.kernel.fn<(s: number) => number>('flow_lpm_node_bytes')(this.region.base);
   }
 
+  /** The table's state region; a DPU core job passes `state.base` to `flow_lpm4_lookup` / `flow_lpm6_lookup`. */
+  get state(): StateRegion {
+    this.life.check('state');
+    return this.region;
+  }
+
+  /** Frees its state and staging regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.runtime.memory.free(this.state, OWNER);
+    if (!this.life.end()) return;
+    this.runtime.memory.free(this.region, OWNER);
     this.runtime.memory.free(this.stage, OWNER);
   }
 
@@ -345,17 +392,7 @@ export class RouteTable {
   }
 
   private check(status: number): number {
-    if (status >= 0) return status;
-    if (status === this.kernel.constant('LPM_E_RANGE'))
-      throw new QingtianError(
-        ErrorCode.InvalidArgument,
-        'RouteTable: address or result range lies outside host memory',
-      );
-    throw new QingtianError(ErrorCode.BadHeader, `RouteTable: kernel status ${status}`);
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new QingtianError(ErrorCode.NotFound, 'route table has been disposed');
+    return checkKernelStatus('RouteTable.lookup', status, this.statuses);
   }
 }
 

@@ -1,14 +1,22 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 /**
- * Kernel families that use 16-lane table lookups come in two builds (flavours.json next to their
- * source): the portable one (i8x16.swizzle) and "-rlx" (relaxed SIMD, whose relaxed_swizzle is a
- * bare PSHUFB, where the portable swizzle costs two more instructions per lookup, common/lut16.ts).
- * Relaxed SIMD is standard from Node 22 (V8 11.4+); on Node 20 it needs
- * --experimental-wasm-relaxed-simd, which the qingtian CLI turns on at startup (bin/qingtian.js).
+ * A kernel build. The families that use 16-lane table lookups (`ec`, `dif`) come in two
+ * (`assembly/<family>/flavours.json`): `portable` uses `i8x16.swizzle`; `relaxed` (the `-rlx`
+ * files) uses relaxed SIMD's `i8x16.relaxed_swizzle`, which V8 lowers to a bare `PSHUFB`, where the
+ * portable swizzle costs two more instructions per lookup (common/lut16.ts). Every table index is
+ * masked to 0..15, where both agree, so results are identical; the tests run both.
  */
 export type SimdFlavour = 'portable' | 'relaxed';
+/**
+ * The `simd` option of the ec and dif APIs: `'auto'` (default) takes `relaxed` when the engine has
+ * it, unless the environment says `QINGTIAN_SIMD=portable`; `'relaxed'` is refused on an engine
+ * without it. Relaxed SIMD is standard from Node 22 (V8 11.4+); on Node 20 it needs
+ * `--experimental-wasm-relaxed-simd`, which the qingtian CLI turns on at startup (bin/qingtian.js).
+ * {@link relaxedSimdSupported} says what the engine has.
+ */
 export type SimdChoice = 'auto' | SimdFlavour;
+/** The accepted values of the `simd` option. */
 export const SIMD_CHOICES = ['auto', 'portable', 'relaxed'] as const;
 
 // (module (func (result v128) v128.const 0 v128.const 0 i8x16.relaxed_swizzle))

@@ -15,10 +15,15 @@ const OWNER = 'kernel-loader';
 export interface LoadedKernel {
   /** Unique per load; cores name kernels by this key. */
   readonly key: number;
+  /** What the module declares about itself (name, version, ABI, state layout, tables, exports). */
   readonly info: KernelImageInfo;
+  /** The compiled module (main thread); each core compiles its own from the image slot. */
   readonly module: WebAssembly.Module;
+  /** Its image slot: the module's bytes in host memory, from which the cores compile it. */
   readonly image: StateRegion;
+  /** Length of the module's bytes in the image slot. */
   readonly imageBytes: number;
+  /** Its table region, built once by `qt_init(tables, 1)` (null when it declares no tables). */
   readonly tables: StateRegion | null;
   /** Main-thread instance, bound to the same tables; for calls from the control plane. */
   readonly instance: WebAssembly.Instance;
@@ -34,6 +39,18 @@ export interface LoadedKernel {
  * Validates kernel modules, places each version in its own image slot and table region, builds
  * its tables, and keeps the registry of what is loaded. Putting the kernels on the cores is the
  * core pool's job (DpuCorePool.loadKernel); this class never talks to a core.
+ *
+ * A module is refused (`QT_KERNEL_REJECTED`, the message says why) unless it is valid Wasm;
+ * imports exactly one memory, `env.memory`, shared, whose limits admit host memory, and nothing
+ * else; defines no memory; has no start function and no non-empty data segment (instantiating one
+ * would write static data at a fixed address, over another version's); and exports the globals
+ * `QT_ABI` (= 1), `QT_NAME` (at most 8 ASCII bytes packed little-endian in a u64, `[a-z][a-z0-9-]*`),
+ * `QT_VERSION` (major << 16 | minor << 8 | patch), `QT_STATE_LAYOUT`, `QT_TABLES_BYTES` (at most
+ * 256 MiB) and the function `qt_init(tables, build) → status`. Job entries have the signature
+ * `(state: usize, budget: i32) → i32`: items handled (≥ 0) or a negative status, which fails the job.
+ *
+ * {@link Host} builds it (`host.kernels`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class KernelLoader {
   private nextKey = 1;
@@ -41,6 +58,7 @@ export class KernelLoader {
 
   constructor(private readonly host: HostMemoryApi) {}
 
+  /** Reads a module from a file and loads it (`QT_NOT_FOUND` when the file cannot be read). */
   loadFile(path: string): LoadedKernel {
     let bytes: Uint8Array;
     try {
@@ -115,10 +133,12 @@ export class KernelLoader {
     if (kernel.tables) this.host.free(kernel.tables, OWNER);
   }
 
+  /** The versions loaded now, in load order. */
   list(): LoadedKernel[] {
     return [...this.loaded.values()];
   }
 
+  /** The loaded version with this key, if any. */
   get(key: number): LoadedKernel | undefined {
     return this.loaded.get(key);
   }

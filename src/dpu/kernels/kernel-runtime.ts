@@ -10,6 +10,7 @@ import { KernelLoader, type LoadedKernel } from './kernel-loader.js';
  * private memory created on first use.
  */
 export interface KernelRuntime {
+  /** The memory the API puts its state and buffers in; its `At` methods take addresses in it. */
   readonly memory: HostMemoryApi;
   /** A built kernel family by name, loaded (checked, tables built) on first use. */
   kernel(name: string): LoadedKernel;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { featureWord, type RingFeatures } from '../../common/virtio/features.js';
 import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
@@ -30,6 +31,7 @@ export interface QueueSnapshot {
   inflight: { token: number; id: number; descCount: number }[];
 }
 
+/** A device queue's state and counters, read out of band. */
 export interface QueueStats {
   ready: boolean;
   broken: null | { reason: number; id: string; what: string; detail: number };
@@ -70,7 +72,14 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
- * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state.
+ * statistics. The data path (pop/push) runs in kernels on DPU cores, on the same state; what
+ * the device does with each kind of malformed ring is docs/virtio-policy.md.
+ *
+ * Other device kernels use the `virtio` family's Wasm exports on that state: `vq_setup`,
+ * `vq_reset`, `vq_restore_indices` / `_inflight` / `_check`, `vq_burst_init`,
+ * `vq_pop(vq, burst, max)` → chains (0 when not ready, −1 when broken), `vq_push(vq, burst,
+ * count)`, `vq_arm(vq)`; the burst buffer holds each chain's validated, translated segments
+ * (assembly/virtio/burst.ts).
  */
 export class DeviceQueue {
   readonly state: StateRegion;
@@ -80,6 +89,7 @@ export class DeviceQueue {
   private configured: QueueConfig | null = null;
   /** The core whose job serves this queue, while one does. */
   private servedBy: number | null = null;
+  private readonly life = new Lifetime('DeviceQueue', 'free()');
 
   constructor(
     private readonly rt: KernelRuntime,
@@ -108,16 +118,19 @@ export class DeviceQueue {
    * a burst in flight on that core.
    */
   setServedBy(coreId: number | null): void {
+    this.life.check('setServedBy');
     this.servedBy = coreId;
   }
 
   /** The core serving the queue, or null. */
   get core(): number | null {
+    this.life.check('core');
     return this.servedBy;
   }
 
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
+    this.life.check('configure');
     this.refuseWhileServed('configure()');
     const c = parseArgs(configSchema, config, 'queue config');
     if (c.size > this.maxSize)
@@ -146,17 +159,20 @@ export class DeviceQueue {
 
   /** Device reset of this queue: it processes nothing until configured again (A5). */
   reset(): void {
+    this.life.check('reset');
     this.refuseWhileServed('reset()');
     this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
     this.configured = null;
   }
 
   get config(): QueueConfig | null {
+    this.life.check('config');
     return this.configured;
   }
 
   /** Saves the queue (refused while a core serves it: detach its device first). */
   save(): QueueSnapshot {
+    this.life.check('save');
     this.refuseWhileServed('save()');
     const c = this.configured;
     if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
@@ -189,6 +205,7 @@ export class DeviceQueue {
    * the indices and the in-flight set (A6). On refusal the queue is left reset (not ready).
    */
   restore(snapshot: unknown): void {
+    this.life.check('restore');
     this.refuseWhileServed('restore()');
     const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
     this.configure(s.config);
@@ -214,6 +231,7 @@ export class DeviceQueue {
   }
 
   stats(): QueueStats {
+    this.life.check('stats');
     const v = this.rt.memory.view;
     const b = this.state.base;
     const reason = v.getUint32(b + Q.VQ_BROKEN, true);
@@ -242,6 +260,7 @@ export class DeviceQueue {
 
   free(): void {
     this.refuseWhileServed('free()');
+    if (!this.life.end()) return;
     this.rt.memory.free(this.state, this.owner);
   }
 

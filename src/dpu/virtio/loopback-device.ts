@@ -1,6 +1,7 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { STATUS_DEVICE_NEEDS_RESET } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
@@ -24,6 +25,7 @@ export const LB_BYTES = 96;
 export const LB_REJECTED = 104;
 export const LB_STATE_BYTES = 128;
 
+/** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
   /** Largest queue size the driver may configure, 1–32768. Default 1024. */
   maxQueueSize?: number;
@@ -37,11 +39,17 @@ export interface LoopbackOptions {
   stampVersion?: boolean;
 }
 
+/** A loopback device's state and counters, read out of band. */
 export interface LoopbackStats {
+  /** DEVICE_NEEDS_RESET is set: a malformed ring broke the device until the driver resets it. */
   needsReset: boolean;
+  /** Requests echoed. */
   requests: number;
+  /** Bytes echoed. */
   bytesEchoed: number;
+  /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
+  /** Its queue's state and counters. */
   queue: QueueStats;
 }
 
@@ -60,6 +68,7 @@ export class LoopbackDevice {
   readonly configIrq: number;
   private job: Job | null = null;
   private core: DpuCore | null = null;
+  private readonly life = new Lifetime('LoopbackDevice', 'free()');
 
   constructor(
     private readonly rt: KernelRuntime,
@@ -116,11 +125,13 @@ export class LoopbackDevice {
    * with QT_DEVICE_STATE while the device is attached to a core).
    */
   configure(config: QueueConfig): void {
+    this.life.check('configure');
     this.queue.configure(config);
   }
 
   /** Runs the device on a DPU core. `budget` = chains per burst. */
   async attach(core: DpuCore, budget = 64): Promise<Job> {
+    this.life.check('attach');
     if (this.job)
       throw new QingtianError(ErrorCode.DeviceState, `${this.name}: already attached to core ${this.job.coreId}`);
     const kernel = this.rt.kernel('virtio');
@@ -138,11 +149,13 @@ export class LoopbackDevice {
 
   /** Where the guest must kick this device (the serving core's doorbell and sleeping words). */
   notifyWords(): { doorbell: number; sleeping: number } {
+    this.life.check('notifyWords');
     if (!this.core) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: not attached to a core`);
     return { doorbell: this.core.controlBase + CTL_DOORBELL, sleeping: this.core.controlBase + CTL_SLEEPING };
   }
 
   async detach(): Promise<void> {
+    this.life.check('detach');
     if (this.job && this.core) await this.core.detachJob(this.job);
     this.job = null;
     this.core = null;
@@ -154,11 +167,13 @@ export class LoopbackDevice {
    * Refused (QT_DEVICE_STATE) while the device is attached to a core: detach it first.
    */
   reset(): void {
+    this.life.check('reset');
     this.queue.reset();
     this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);
   }
 
   stats(): LoopbackStats {
+    this.life.check('stats');
     const v = this.rt.memory.view;
     const b = this.state.base;
     return {
@@ -172,7 +187,9 @@ export class LoopbackDevice {
 
   /** Frees the device's regions (detach first). */
   free(): void {
+    if (this.life.ended) return;
     if (this.job) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: detach before freeing`);
+    this.life.end();
     this.queue.free();
     this.rt.memory.free(this.burst, this.name);
     this.rt.memory.free(this.state, this.name);

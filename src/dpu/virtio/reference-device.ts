@@ -34,16 +34,25 @@ export interface RefMemory {
   host(gpa: bigint, len?: number): number;
 }
 
+/** A queue configuration as the reference device takes it (no checks: it trusts it). */
 export interface RefQueueConfig {
+  /** Queue size. */
   size: number;
+  /** Ring format and features. */
   features: RingFeatures;
+  /** Guest-physical address of the descriptor table (packed: the ring). */
   descGpa: bigint;
+  /** Of the driver area (split: available ring; packed: driver event suppression). */
   driverGpa: bigint;
+  /** Of the device area (split: used ring; packed: device event suppression). */
   deviceGpa: bigint;
 }
 
+/** One buffer of a chain: guest-physical address and length. */
 export interface RefBuf {
+  /** Guest-physical address. */
   gpa: bigint;
+  /** Bytes. */
   len: number;
 }
 

@@ -3,10 +3,13 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common/gpa.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
 import type { GuestRam } from './virtio/driver-api.js';
 
+/** Options of {@link Guest}. Unknown keys are refused. */
 export interface GuestOptions {
+  /** The guest's name, 1 to 48 characters (its regions' owner is `guest:<name>`). */
   name: string;
   /** Guest RAM: a multiple of 4096 in [64 KiB, 3 GiB]. */
   ramBytes: number;
@@ -41,6 +44,7 @@ export class Guest implements GuestMemoryView, GuestRam {
   readonly bytes: Uint8Array;
   private nextGpa = 0;
   private nextIrq = 0;
+  private readonly life = new Lifetime('Guest', 'destroy()');
 
   constructor(
     readonly memory: HostMemoryApi,
@@ -76,29 +80,38 @@ export class Guest implements GuestMemoryView, GuestRam {
 
   /** The shared buffer behind host memory (for atomics on guest addresses). */
   get sharedBuffer(): ArrayBufferLike {
+    this.life.check('sharedBuffer');
     return this.memory.memory.buffer;
   }
 
   get ramBase(): number {
+    this.life.check('ramBase');
     return this.ramRegion.base;
   }
 
   get gmapBase(): number {
+    this.life.check('gmapBase');
     return this.gmap.base;
   }
 
   get owner(): string {
+    this.life.check('owner');
     return `guest:${this.name}`;
   }
 
   allocIrq(): number {
+    this.life.check('allocIrq');
     if (this.nextIrq >= IRQ_PAGE / 4)
-      throw new QingtianError(ErrorCode.OutOfMemory, `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`);
+      throw new QingtianError(
+        ErrorCode.CapacityExceeded,
+        `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`,
+      );
     return this.irqPage.base + 4 * this.nextIrq++;
   }
 
   /** Guest-physical memory for rings and buffers (zeroed; never reused). */
   allocGpa(bytes: number, align = 64): bigint {
+    this.life.check('allocGpa');
     const at = Math.ceil(this.nextGpa / align) * align;
     if (!Number.isInteger(bytes) || bytes <= 0 || at + bytes > this.ramBytes) {
       throw new QingtianError(
@@ -112,6 +125,7 @@ export class Guest implements GuestMemoryView, GuestRam {
 
   /** Host address of a GPA inside this guest's RAM (throws outside it). */
   host(gpa: bigint, len = 1): number {
+    this.life.check('host');
     if (gpa < 0n || gpa + BigInt(len) > BigInt(this.ramBytes)) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -122,18 +136,22 @@ export class Guest implements GuestMemoryView, GuestRam {
   }
 
   write(gpa: bigint, data: Uint8Array): void {
+    this.life.check('write');
     this.bytes.set(data, this.host(gpa, data.length) - this.ramBase);
   }
 
   read(gpa: bigint, len: number): Uint8Array {
+    this.life.check('read');
     const at = this.host(gpa, len) - this.ramBase;
     return this.bytes.slice(at, at + len);
   }
 
   /** Frees the guest's RAM and regions. */
   destroy(): void {
-    this.memory.free(this.ramRegion, this.owner);
-    this.memory.free(this.gmap, this.owner);
-    this.memory.free(this.irqPage, this.owner);
+    if (!this.life.end()) return;
+    const owner = `guest:${this.name}`;
+    this.memory.free(this.ramRegion, owner);
+    this.memory.free(this.gmap, owner);
+    this.memory.free(this.irqPage, owner);
   }
 }

@@ -27,6 +27,7 @@ export interface VersionTransition {
   to: string;
 }
 
+/** What the guest-side audit of loopback traffic found. */
 export interface AuditReport {
   /** Requests completed, by the version stamped into their responses ('0.0.0': unstamped). */
   byVersion: Record<string, number>;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { distFile, kernelFile } from '../../common/package-paths.js';
 import { inspectKernel } from '../../common/kernel-image.js';
 import type { VcpuReply, VcpuRequest } from './vcpu-worker.js';
@@ -13,6 +14,7 @@ import { readFileSync } from 'node:fs';
  */
 export const DEFAULT_VCPU_NICE = 10;
 
+/** Options of {@link GuestVcpu}. */
 export interface GuestVcpuOptions {
   /**
    * Linux nice of the vCPU thread, -20..19 (a raise above the process's needs privileges), or null to keep the
@@ -29,6 +31,7 @@ export class GuestVcpu {
   private readonly worker: Worker;
   private queue: Promise<unknown> = Promise.resolve();
   private exited = false;
+  private readonly life = new Lifetime('GuestVcpu', 'stop()');
 
   constructor(
     memory: HostMemoryApi,
@@ -72,7 +75,7 @@ export class GuestVcpu {
     opts: { audit?: number; stopAddr?: number; waitNs?: number } = {},
   ): Promise<{ completed: number; elapsedNs: number }> {
     const r = await this.request({ op: 'pump', drv, buf, scratch, ms, rounds, ...opts });
-    if (!('completed' in r)) throw new Error('unexpected reply');
+    if (!('completed' in r)) throw unexpected(this.name, 'pump');
     return { completed: r.completed, elapsedNs: r.elapsedNs };
   }
 
@@ -86,16 +89,19 @@ export class GuestVcpu {
     timeoutNs = 1_000_000_000n,
   ): Promise<{ samplesUs: Float64Array; timeouts: number }> {
     const r = await this.request({ op: 'rtt', drv, buf, scratch, count, mode, timeoutNs });
-    if (!('samplesUs' in r)) throw new Error('unexpected reply');
+    if (!('samplesUs' in r)) throw unexpected(this.name, 'rtt');
     return { samplesUs: r.samplesUs, timeouts: r.timeouts };
   }
 
   async stop(): Promise<void> {
+    if (!this.life.end()) return;
     if (!this.exited) await this.worker.terminate();
   }
 
   private request(req: VcpuRequest): Promise<Exclude<VcpuReply, { ok: false }>> {
+    if (this.life.ended) return Promise.reject(this.life.error(req.op));
     const run = async (): Promise<Exclude<VcpuReply, { ok: false }>> => {
+      this.life.check(req.op);
       if (this.exited) throw new QingtianError(ErrorCode.DeviceState, `vCPU ${this.name} has exited`);
       const reply = await new Promise<VcpuReply>((resolve, reject) => {
         const onExit = (): void =>
@@ -114,4 +120,8 @@ export class GuestVcpu {
     this.queue = p.catch(() => undefined);
     return p;
   }
+}
+
+function unexpected(vcpu: string, op: string): QingtianError {
+  return new QingtianError(ErrorCode.KernelFault, `vCPU ${vcpu}: ${op}: the worker answered another request`);
 }

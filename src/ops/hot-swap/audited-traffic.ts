@@ -1,4 +1,6 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
@@ -8,14 +10,21 @@ import { GuestQueue } from '../../hypervisor/guest/guest-queue.js';
 import { LoopbackAudit, type VersionTransition } from '../../hypervisor/guest/loopback-audit.js';
 import { GuestVcpu } from '../../hypervisor/guest/vcpu.js';
 
+/** Options of {@link AuditedTraffic.create}. */
 export interface AuditedTrafficOptions {
+  /** Host memory, where the guest's RAM goes. */
   memory: HostMemoryApi;
+  /** The runtime whose `virtio` kernel the device uses (the host's, loaded on the cores). */
   runtime: KernelRuntime;
+  /** The core the loopback device runs on. */
   core: DpuCore;
+  /** The guest's name (its regions' owner). */
   name: string;
   /** Sequence numbers tracked by the audit (requests in one run). Default 2^26. */
   maxRequests?: number;
+  /** Ring size. Default 256. */
   queueSize?: number;
+  /** A packed ring instead of a split one. Default false. */
   packed?: boolean;
 }
 
@@ -49,7 +58,7 @@ export interface TrafficReport {
  */
 export class AuditedTraffic {
   private pumping: Promise<{ completed: number; elapsedNs: number }> | null = null;
-  private closed = false;
+  private readonly life = new Lifetime('AuditedTraffic', 'close()');
 
   private constructor(
     private readonly o: AuditedTrafficOptions,
@@ -93,6 +102,7 @@ export class AuditedTraffic {
    * leaves the CPU to others while it waits, as a guest kernel's driver would.
    */
   start(maxMs = 600_000, opts: { guestSleeps?: boolean } = {}): void {
+    this.life.check('start');
     Atomics.store(this.o.memory.i32, this.stopWord >> 2, 0);
     this.pumping = this.queue.pump(maxMs, {
       audit: this.audit,
@@ -103,12 +113,19 @@ export class AuditedTraffic {
 
   /** Requests the device has served so far (read out of band from its state). */
   served(): number {
+    this.life.check('served');
     return this.device.stats().requests;
   }
 
   /** Stops the traffic, waits until every request added has completed, and audits the run. */
   async stop(): Promise<TrafficReport> {
-    if (!this.pumping) throw new Error('traffic not started');
+    this.life.check('stop');
+    return this.finish();
+  }
+
+  private async finish(): Promise<TrafficReport> {
+    if (!this.pumping)
+      throw new QingtianError(ErrorCode.DeviceState, 'AuditedTraffic.stop: the traffic was not started');
     Atomics.store(this.o.memory.i32, this.stopWord >> 2, 1);
     const p = await this.pumping;
     this.pumping = null;
@@ -131,9 +148,8 @@ export class AuditedTraffic {
 
   /** Stops the traffic if it runs, detaches the device and frees the guest. Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.pumping) await this.stop().catch(() => undefined);
+    if (!this.life.end()) return;
+    if (this.pumping) await this.finish().catch(() => undefined);
     await this.device.detach();
     await this.vcpu.stop();
     this.device.free();

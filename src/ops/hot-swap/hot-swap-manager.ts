@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { ErrorCode, QingtianError, isQingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, Region } from '../../common/host-memory-api.js';
+import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../../dpu/core/core-pool.js';
 import type { SwapCommit, SwapTransform } from '../../dpu/core/dpu-core.js';
@@ -16,15 +17,21 @@ import type { ModuleSignature } from './signature.js';
 import { TrustedKeys } from './signature.js';
 import { SELF_TEST_EXPORT, checkCandidate, overlappedRegions, reverse } from './swap-checks.js';
 
+/** What a hot-swap manager works on: the host's memory, loader, cores and runtime. */
 export interface HotSwapDeps {
+  /** Host memory (its regions are listed to find a shadow area for self-tests). */
   memory: HostMemoryApi & { regions(): Region[] };
+  /** The host's kernel loader. */
   loader: KernelLoader;
+  /** The host's cores. */
   pool: DpuCorePool;
   /** The host's kernel runtime: after a commit, `runtime.kernel(family)` gives the live version. */
   runtime: LoaderRuntime;
+  /** Ed25519 public keys trusted from the start (PEM or KeyObject). */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
 }
 
+/** Options of a hot swap ({@link Host.hotSwap}). Unknown keys are refused. */
 export interface SwapOptions {
   /** Ed25519 signature of the module by a trusted key (object, its JSON text, or that text's bytes). Required. */
   signature?: ModuleSignature | string | Uint8Array | undefined;
@@ -75,14 +82,18 @@ const ms = (t0: number): number => performance.now() - t0;
  *
  * Events (HotSwapEvents): staged, committed (one per core), swapped, rolled-back,
  * rollback-failed, settled, refused.
+ *
+ * {@link Host} builds it (`host.swaps`); `qingtian` exports its type, and constructing one directly is
+ * unstable (`qingtian/internals`).
  */
 export class HotSwapManager extends EventEmitter<HotSwapEvents> {
+  /** The Ed25519 keys whose signatures admit a module. */
   readonly trusted: TrustedKeys;
   private readonly registry = new ModuleRegistry();
   private readonly live = new Map<string, LoadedKernel>();
   private readonly windows = new Map<string, GraceWindow>();
   private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly life = new Lifetime('HotSwapManager', 'close()');
 
   constructor(private readonly deps: HotSwapDeps) {
     super();
@@ -91,21 +102,25 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Trusts one more public key (PEM or KeyObject); returns its key id. */
   trust(key: string | KeyObject): string {
+    this.life.check('trust');
     return this.trusted.add(key);
   }
 
   /** The live version of a module, if one is loaded on the cores. */
   liveVersion(name: string): LoadedKernel | undefined {
+    this.life.check('liveVersion');
     return this.live.get(name) ?? this.findLoaded(name);
   }
 
   /** Every module version this manager has seen, newest last. */
   modules(): ModuleRecord[] {
+    this.life.check('modules');
     return this.registry.list();
   }
 
   /** Replaces the live version of module `name` by `bytes` on every core. See the class comment. */
   swap(name: string, module: Uint8Array, options: SwapOptions): Promise<SwapResult> {
+    if (this.life.ended) return Promise.reject(this.life.error('swap'));
     // A private copy, taken now: the bytes verified are the bytes placed, whatever the caller
     // does with its buffer while the swap waits its turn or runs.
     const bytes = module instanceof Uint8Array ? new Uint8Array(module) : module;
@@ -121,6 +136,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Ends `name`'s grace window now, keeping the new version (its predecessor is unloaded). */
   settle(name: string): Promise<void> {
+    if (this.life.ended) return Promise.reject(this.life.error('settle'));
     return this.serial(async () => {
       const w = this.windows.get(name);
       if (w?.claim()) await this.conclude(w, null);
@@ -129,6 +145,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Rolls back `name`'s last swap, while its grace window is open. */
   rollback(name: string, reason = 'requested'): Promise<void> {
+    if (this.life.ended) return Promise.reject(this.life.error('rollback'));
     return this.serial(async () => {
       const w = this.windows.get(name);
       if (!w?.claim())
@@ -142,13 +159,13 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
 
   /** Stops the grace timers (host shutdown): each open window keeps its new version, nothing is unloaded. */
   close(): void {
-    this.closed = true;
+    if (!this.life.end()) return;
     for (const w of this.windows.values()) if (w.claim()) w.finish({ outcome: 'kept', previousFreed: false });
     this.windows.clear();
   }
 
   private async doSwap(name: string, bytes: Uint8Array, options: SwapOptions): Promise<SwapResult> {
-    if (this.closed) throw new QingtianError(ErrorCode.CoreUnavailable, 'host is shut down');
+    this.life.check('swap');
     const t0 = performance.now();
     parseArgs(NAME, name, 'hotSwap name');
     if (!(bytes instanceof Uint8Array))

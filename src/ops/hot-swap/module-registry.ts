@@ -2,6 +2,7 @@ import type { LoadedKernel } from '../../dpu/kernels/kernel-loader.js';
 import type { ModuleSignature } from './signature.js';
 
 /**
+ * Where a module version stands.
  * live: serving on the cores; previous: the version a swap replaced, still loaded for rollback
  * during the grace window; retired: replaced and unloaded; failed: rolled back or refused at
  * commit, unloaded.
@@ -10,10 +11,15 @@ export type ModuleStatus = 'live' | 'previous' | 'retired' | 'failed';
 
 /** What the host knows about one loaded module version. */
 export interface ModuleRecord {
+  /** Its `QT_NAME`. */
   name: string;
+  /** Its version, `'major.minor.patch'`. */
   version: string;
+  /** Its `QT_ABI`. */
   abi: number;
+  /** Its `QT_STATE_LAYOUT`. */
   stateLayout: number;
+  /** SHA-256 of its bytes, hex. */
   sha256: string;
   /** Key id of the signature it was admitted with; null for a version the host loaded itself (built-in family). */
   signer: string | null;
@@ -21,6 +27,7 @@ export interface ModuleRecord {
   signature: string | null;
   /** Loader key (LoadedKernel.key). */
   key: number;
+  /** Where it stands now. */
   status: ModuleStatus;
 }
 

@@ -29,11 +29,17 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
  */
 export const SIGNATURE_FORMAT = 'qingtian-module-signature/1';
 
+/** A module's detached signature (the `.sig` file `qingtian keys sign` writes, as JSON). */
 export interface ModuleSignature {
+  /** `'qingtian-module-signature/1'`. */
   format: typeof SIGNATURE_FORMAT;
+  /** Always `'ed25519'`. */
   algorithm: 'ed25519';
+  /** The signer's key id: 16 hex digits of the SHA-256 of its public key's SPKI DER encoding. */
   keyId: string;
+  /** What the signer saw: the module's name, version and SHA-256 (hex), repeated for messages. */
   module: { name: string; version: string; sha256: string };
+  /** The Ed25519 signature of `"<format>\n<sha256>\n"`, base64 (64 bytes). */
   signature: string;
 }
 
@@ -49,6 +55,7 @@ const signatureSchema = z.object({
   signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, { error: 'base64 of 64 bytes' }),
 });
 
+/** SHA-256 of `bytes`, as 64 lowercase hex digits. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -155,10 +162,14 @@ export function parseSignature(input: unknown): ModuleSignature {
   return r.data;
 }
 
-/** The public keys a host accepts module signatures from, by key id. */
+/**
+ * The public keys a host accepts module signatures from, by key id (`host.swaps.trusted`);
+ * constructing one directly is unstable (`qingtian/internals`).
+ */
 export class TrustedKeys {
   private readonly keys = new Map<string, KeyObject>();
 
+  /** Trusts each of `keys` (PEM text or KeyObject); `QT_INVALID_ARGUMENT` for one that is not an Ed25519 public key. */
   constructor(keys: readonly (string | KeyObject)[] = []) {
     for (const k of keys) this.add(k);
   }
@@ -171,6 +182,7 @@ export class TrustedKeys {
     return id;
   }
 
+  /** The key ids trusted, in the order they were added. */
   ids(): string[] {
     return [...this.keys.keys()];
   }

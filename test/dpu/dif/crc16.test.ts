@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc16t10dif, crc16t10difAt, HostMemory, LoaderRuntime } from '../../../src/index.js';
+import { crc16t10dif, crc16t10difAt } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { bytes, FLAVOURS, hex, vectors } from '../ec/helpers.js';
 
 /** Byte-wise reference, bit by bit: MSB-first, poly 0x8BB7, init = seed, no final xor. */

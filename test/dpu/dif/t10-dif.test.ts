@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CFG_CHECK_APP, CFG_CHECK_GUARD, CFG_CHECK_REF, RESULT_BYTES } from '../../../src/dpu/dif/dif-config.js';
-import { crc16t10dif, HostMemory, LoaderRuntime, T10Dif, type T10DifOptions } from '../../../src/index.js';
+import { crc16t10dif, T10Dif, type T10DifOptions } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { bytes, FLAVOURS } from '../ec/helpers.js';
 
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;

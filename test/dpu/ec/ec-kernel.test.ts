@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostMemory, LoaderRuntime } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { FLAVOURS } from './helpers.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;

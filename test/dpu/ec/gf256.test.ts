@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gfInv, gfMul, gfPow } from '../../../src/dpu/ec/gf256.js';
 import { identity, invert, matrix, multiply } from '../../../src/dpu/ec/matrices.js';
-import { HostMemory, LoaderRuntime } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { FLAVOURS } from './helpers.js';
 
 describe('GF(2^8) / 0x11D', () => {

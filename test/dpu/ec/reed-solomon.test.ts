@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostMemory, LoaderRuntime, MATRIX_KINDS, ReedSolomon, type MatrixKind } from '../../../src/index.js';
+import { MATRIX_KINDS, ReedSolomon, type MatrixKind } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { bytes, FLAVOURS, hex, toHex, vectors } from './helpers.js';
 
 function stripe(k: number, len: number, seed: number): Uint8Array[] {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Classifier, isQingtianError, parseClassBench, parseTrace, ruleMatches } from '../../../src/index.js';
+import { Classifier, isQingtianError, parseClassBench, parseTrace } from '../../../src/index.js';
+import { ruleMatches } from '../../../src/internals.js';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, '..', '..', 'fixtures', name), 'utf8');
 

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Classifier, HostMemory, LoaderRuntime, Prng } from '../../../src/index.js';
+import { Classifier } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime, Prng } from '../../../src/internals.js';
 import { lrCopies, lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { familyKernel, instantiate, testKernel, until } from '../../helpers/kernels.js';
 

@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  Classifier,
-  HostMemory,
-  isQingtianError,
-  LoaderRuntime,
-  normalizeRule,
-  ruleMatches,
-  type NormalRule,
-} from '../../../src/index.js';
+import { Classifier, isQingtianError, type NormalRule } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime, normalizeRule, ruleMatches } from '../../../src/internals.js';
 import { lrCopiesEqual } from '../../helpers/left-right-copies.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 64 << 20 }));

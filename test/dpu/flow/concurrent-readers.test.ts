@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Classifier, FlowTable, HostMemory, LoaderRuntime, RouteTable, flowKey } from '../../../src/index.js';
+import { Classifier, FlowTable, RouteTable, flowKey } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { familyKernel } from '../../helpers/kernels.js';
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLOW_KEY_BYTES, FlowTable, HostMemory, isQingtianError, LoaderRuntime } from '../../../src/index.js';
+import { FLOW_KEY_BYTES, FlowTable, isQingtianError } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { Prng } from '../../../src/common/prng.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 128 << 20 }));

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Classifier, HostMemory, LoaderRuntime, parseClassBench, ruleMatches } from '../../../src/index.js';
+import { Classifier, parseClassBench } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime, ruleMatches } from '../../../src/internals.js';
 import { generateClassBench, generateTrace } from '../../../src/dpu/flow/classbench-gen.js';
 import { generateRoutes4 } from '../../../src/dpu/flow/route-gen.js';
 

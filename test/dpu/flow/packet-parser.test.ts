@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostMemory, LoaderRuntime, PacketParser, flowKey, parseIPv6 } from '../../../src/index.js';
+import { PacketParser, flowKey, parseIPv6 } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { KEY, META } from '../../../src/dpu/flow/packet-parser.js';
 import { familyKernel, instantiate } from '../../helpers/kernels.js';
 import { buildPacket, type PacketSpec } from '../../helpers/packets.js';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostMemory, isQingtianError, LoaderRuntime, RouteTable } from '../../../src/index.js';
+import { isQingtianError, RouteTable } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { MAX_NODE_UNITS, MIN_NODE_UNITS } from '../../../src/dpu/flow/route-table.js';
 import { Prng } from '../../../src/common/prng.js';
 import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';

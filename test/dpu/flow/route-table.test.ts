@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostMemory, isQingtianError, LoaderRuntime, RouteTable } from '../../../src/index.js';
+import { isQingtianError, RouteTable } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { lrCopies, lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { RefTrie } from '../../helpers/ref-trie.js';
 

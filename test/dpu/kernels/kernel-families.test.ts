@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../src/common/package-paths.js';
-import { inspectKernel, relaxedSimdSupported } from '../../../src/index.js';
+import { relaxedSimdSupported } from '../../../src/index.js';
+import { inspectKernel } from '../../../src/internals.js';
 
 describe('built kernel families', () => {
   it('every module in build/kernels passes the loader (no data segments, no start function, declared ABI)', () => {

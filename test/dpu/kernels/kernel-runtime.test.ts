@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRuntime, HostMemory, LoaderRuntime } from '../../../src/index.js';
+import { defaultRuntime } from '../../../src/index.js';
+import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 
 describe('kernel runtime', () => {
   it('loads a kernel family once and caches it', () => {

@@ -25,9 +25,11 @@ export interface Completion {
   len: number;
 }
 
+/** Options of {@link createDriver}. */
 export interface DriverOptions {
   /** Queue size (split: a power of two), at most 32768. */
   size: number;
+  /** The ring format and features negotiated. */
   features: RingFeatures;
   /** Called when the driver must notify the device (a kick). */
   notify: () => void;

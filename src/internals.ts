@@ -1,0 +1,102 @@
+/**
+ * **Unstable.** The machinery under the SDK, for tools, benchmarks and experiments that need to
+ * reach below `qingtian`: host memory and its allocator built by hand, guest-physical address
+ * maps, the raw kernel loader and its checks, DPU cores driven directly, guests with vCPU workers
+ * and virtio devices, and the simulator's lower layers. Anything here may change or disappear in
+ * any release, minor and patch included; import it as `qingtian/internals`.
+ *
+ * The names here are the ones the stable entry keeps out on purpose: either they expose a layout
+ * or protocol that changes with the kernels (region headers, ring reasons, core counters), or the
+ * concept is not finished (guests have no VM lifecycle yet; virtio-net/blk will replace the
+ * loopback device as the model's devices), or a stable API covers the need (`Host` builds the
+ * memory, loader and cores; `runScenario` drives the simulator).
+ *
+ * @module qingtian/internals
+ */
+
+// Host memory and its allocator, built by hand
+export { HostMemory, DEFAULT_HOST_MEMORY_BYTES, MAX_HOST_MEMORY_BYTES, PAGE_BYTES } from './memory/host-memory.js';
+export { adviseHugePages, hugePageSupport, thpMode } from './memory/huge-pages.js';
+export { RegionAllocator } from './memory/region-allocator.js';
+export { RegionKinds } from './common/region-kind.js';
+export { fourcc, checkHeader } from './common/region-header.js';
+export { gpaToHost, writeGuestMap, readGuestMap, type GuestSlot } from './common/gpa.js';
+
+// Kernels: runtimes over any memory, the raw loader and its checks
+export { LoaderRuntime } from './dpu/kernels/kernel-runtime.js';
+export { KernelLoader } from './dpu/kernels/kernel-loader.js';
+export { inspectKernel, KERNEL_ABI } from './common/kernel-image.js';
+
+// DPU cores driven directly
+export { DpuCorePool, defaultCoreCount, defaultCoreNice } from './dpu/core/core-pool.js';
+export { DpuCore } from './dpu/core/dpu-core.js';
+export { CORE_MODES } from './dpu/core/core-layout.js';
+export { COUNTER_NAMES } from './dpu/core/core-counters.js';
+export { JOB_COUNTER_NAMES } from './dpu/core/job-counters.js';
+export { DEFAULT_WEIGHT, MIN_WEIGHT, MAX_WEIGHT, QUANTUM_UNITS } from './dpu/core/fair-share.js';
+export { renderMetrics } from './ops/metrics.js';
+
+// Hot swap: the manager built by hand, signature details, audited test traffic
+export { HotSwapManager, type HotSwapDeps } from './ops/hot-swap/hot-swap-manager.js';
+export { TrustedKeys, sha256Hex, SIGNATURE_FORMAT } from './ops/hot-swap/signature.js';
+export { AuditedTraffic, type AuditedTrafficOptions, type TrafficReport } from './ops/hot-swap/audited-traffic.js';
+
+// Guests and virtqueues
+export type { GuestMemoryView } from './common/guest-api.js';
+export {
+  featureWord,
+  ringFeatures,
+  describeFeatures,
+  NO_RING_FEATURES,
+  type RingFeatures,
+} from './common/virtio/features.js';
+export { needEvent } from './common/virtio/ring-layout.js';
+export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
+export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
+export {
+  ReferenceDevice,
+  echoChain,
+  type RefBuf,
+  type RefChain,
+  type RefMemory,
+  type RefQueueConfig,
+} from './dpu/virtio/reference-device.js';
+export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
+export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
+export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
+export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
+export {
+  LoopbackAudit,
+  type AuditReport,
+  type GuestCaller,
+  type VersionTransition,
+} from './hypervisor/guest/loopback-audit.js';
+export {
+  createDriver,
+  SplitDriver,
+  PackedDriver,
+  type Buf,
+  type Completion,
+  type DriverOptions,
+  type GuestRam,
+  type VirtqueueDriver,
+} from './hypervisor/guest/virtio/index.js';
+
+// Flow lookups: the reference semantics and text forms
+export { normalizeRule, ruleMatches } from './dpu/flow/classifier-rule.js';
+export { formatClassBenchRule } from './dpu/flow/classbench.js';
+export { parsePrefix4, parsePrefix6 } from './dpu/flow/ip-address.js';
+
+// The simulator's lower layers
+export { Simulation, SIM_DEFAULTS, type SimConfig } from './netsim/simulation.js';
+export { scenarioFlows } from './netsim/scenario.js';
+export { ccSetup, type CcSetup, type EcnConfig } from './netsim/cc-config.js';
+export { KernelLayout } from './netsim/kernel-layout.js';
+export { compileNetwork, baseRttPs, type Network } from './netsim/network.js';
+export { fatTree, incastStar, dumbbell, leafSpine, parseTopologyFile } from './netsim/topology.js';
+export { poissonFlows, incastFlows, meanSize, type FlowSpec } from './netsim/workload.js';
+export { slowdownBins, shortFlowSlowdown, jainIndex, percentile, SHORT_FLOW_BYTES } from './netsim/metrics.js';
+export { readFlows, readPorts, readSeries, queueSummary } from './netsim/results.js';
+export { summaryOf } from './netsim/outputs.js';
+export { slowdownSvg } from './netsim/slowdown-chart.js';
+export { Prng } from './common/prng.js';
