@@ -8,7 +8,7 @@ import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
 import type { DpuCore, Job } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
-import { BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
+import { BR_LAYOUT, BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
 
 /** Loopback device state (VLBK) offsets — mirror of assembly/virtio/loopback.ts, checked by a test. */
 export const LB_MAGIC = 0x4b424c56;
@@ -87,7 +87,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: BR_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: BR_LAYOUT,
       payloadBytes: k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap),
     });
     if (
