@@ -19,9 +19,10 @@ import { MAX_JOBS_PER_CORE } from './core-protocol.js';
  *   +32 u64 deferred  passes it sat out because it had used its share of the round
  *   +40 u64 busyNs    time inside calls that did work (cores started with `trace` only, else 0)
  *   +48 u64 maxTurnNs the longest single call (`trace` only)
- *   +56 reserved
+ *   +56 u64 maxTurnWork  the most work units a single call did: what one turn of this job can
+ *                    hold the core for, in the job's own units (its turn budget bounds it)
  */
-export const JOB_COUNTER_NAMES = ['work', 'items', 'turns', 'deferred', 'busyNs', 'maxTurnNs'] as const;
+export const JOB_COUNTER_NAMES = ['work', 'items', 'turns', 'deferred', 'busyNs', 'maxTurnNs', 'maxTurnWork'] as const;
 /** The name of one per-job counter. */
 export type JobCounterName = (typeof JOB_COUNTER_NAMES)[number];
 
@@ -29,6 +30,7 @@ export type JobCounterName = (typeof JOB_COUNTER_NAMES)[number];
 export type JobCounters = { jobId: number; weight: number } & Record<JobCounterName, number>;
 
 export const JOB_SLOT_BYTES = 64;
+if (8 + 8 * JOB_COUNTER_NAMES.length > JOB_SLOT_BYTES) throw new Error('job-counters: a slot cannot hold the counters');
 export const JOB_BLOCK_BYTES = 8 + MAX_JOBS_PER_CORE * JOB_SLOT_BYTES;
 export const JOB_COUNTERS_BYTES = 8 + 2 * JOB_BLOCK_BYTES;
 
@@ -43,13 +45,14 @@ export const JS_TURNS = 2;
 export const JS_DEFERRED = 3;
 export const JS_BUSY_NS = 4;
 export const JS_MAX_TURN_NS = 5;
+export const JS_MAX_TURN_WORK = 6;
 /** Work units the job may still do in this round (deficit round robin; fair-share.ts). */
-export const JS_DEFICIT = 6;
+export const JS_DEFICIT = 7;
 /** Low 32 bits of the job's work counter when last read. */
-export const JS_LAST_WORK = 7;
+export const JS_LAST_WORK = 8;
 /** 1 when its last call did work (it is backlogged), 0 when it found nothing to do. */
-export const JS_ACTIVE = 8;
-export const JS_LENGTH = 9;
+export const JS_ACTIVE = 9;
+export const JS_LENGTH = 10;
 
 const TWO32 = 2 ** 32;
 

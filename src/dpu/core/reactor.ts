@@ -37,7 +37,15 @@ import {
   ackNs,
 } from './core-protocol.js';
 import { charge, eligible, idle, refill, unitsDone } from './fair-share.js';
-import { JS_BUSY_NS, JS_ITEMS, JS_MAX_TURN_NS, JS_TURNS, JS_WORK, JobCounterWriter } from './job-counters.js';
+import {
+  JS_BUSY_NS,
+  JS_ITEMS,
+  JS_MAX_TURN_NS,
+  JS_MAX_TURN_WORK,
+  JS_TURNS,
+  JS_WORK,
+  JobCounterWriter,
+} from './job-counters.js';
 import { PauseRecorder } from './pause-trace.js';
 import type { SpscRing } from './spsc-ring.js';
 import { commitSwap, fallBack } from './swap-commit.js';
@@ -194,6 +202,7 @@ export class Reactor {
             s[JS_TURNS]!++;
             s[JS_BUSY_NS]! += dt;
             if (dt > s[JS_MAX_TURN_NS]!) s[JS_MAX_TURN_NS] = dt;
+            if (units > s[JS_MAX_TURN_WORK]!) s[JS_MAX_TURN_WORK] = units;
             items += n;
             busy = true;
             c[C_BURSTS]!++;

@@ -84,6 +84,7 @@ describe('fair share of a core', () => {
     expect(ca.weight).toBe(100);
     expect(of(b.job).weight).toBe(300);
     expect(ca.items).toBe(ca.work); // the work charged is the job's own counter: core_fill returns its lines
+    expect(ca.maxTurnWork).toBe(64); // a call writes its budget of 64 lines
     expect(ca.deferred).toBeGreaterThan(0); // A sat passes out while B used its larger share
 
     await c.setJobWeight(b.job, 100);
