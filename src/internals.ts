@@ -54,6 +54,13 @@ export { needEvent } from './common/virtio/ring-layout.js';
 export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
+  DEFAULT_TURN_BYTES,
+  DEFAULT_TURN_DESCS,
+  DESC_WORK_UNITS,
+  type TurnLimits,
+  type WorkStats,
+} from './dpu/virtio/work-budget.js';
+export {
   ReferenceDevice,
   echoChain,
   type RefBuf,

@@ -105,4 +105,14 @@ export {
   LB_REJECTED,
   LB_STATE_BYTES,
 } from './loopback';
-export { LB_FLAGS, LBF_STAMP } from './loopback';
+export { LB_FLAGS, LBF_STAMP, LB_LAYOUT, LB_CURSOR, LB_BUDGET } from './loopback';
+export {
+  WB_TURN_BYTES,
+  WB_TURN_DESCS,
+  WB_WORK,
+  WB_BYTES_MOVED,
+  WB_RESUMED,
+  WB_BYTES,
+  DESC_WORK_UNITS,
+} from './work-budget';
+export { CC_COUNT, CC_NEXT, CC_DONE, CC_PUSHED, CC_BYTES } from './chain-cursor';

@@ -39,6 +39,7 @@ import {
   LBF_STAMP,
   LB_BURST,
   LB_FLAGS,
+  LB_LAYOUT,
   LB_MAGIC,
   LB_MAX_BURST,
   LB_REQUESTS,
@@ -103,7 +104,7 @@ export function loopbackSelfTest(s: usize, bytes: u32): i32 {
   header(burst, BR_MAGIC, BR_LAYOUT, 6144);
   if (burstInit(burst, 6144, N, VQ_MAX_SEGS) != 0 || burstBytes(N, VQ_MAX_SEGS) > 6144) return -3;
   const state = s + 8192;
-  header(state, LB_MAGIC, 1, LB_STATE_BYTES);
+  header(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES);
   store<u32>(state, <u32>vq, LB_VQ);
   store<u32>(state, <u32>burst, LB_BURST);
   store<u32>(state, N, LB_MAX_BURST);

@@ -9,6 +9,17 @@ import type { DpuCore, Job } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
 import { BR_LAYOUT, BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
+import {
+  CC_BYTES,
+  DEFAULT_TURN_BYTES,
+  DEFAULT_TURN_DESCS,
+  WB_WORK,
+  readWorkStats,
+  turnLimitSchemas,
+  writeTurnLimits,
+  type WorkStats,
+} from './work-budget.js';
+import { DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT } from '../core/fair-share.js';
 
 /** Loopback device state (VLBK) offsets — mirror of assembly/virtio/loopback.ts, checked by a test. */
 export const LB_MAGIC = 0x4b424c56;
@@ -23,7 +34,11 @@ export const LBF_STAMP = 1;
 export const LB_REQUESTS = 88;
 export const LB_BYTES = 96;
 export const LB_REJECTED = 104;
-export const LB_STATE_BYTES = 128;
+/** The chain cursor (a burst in progress across turns) and the work budget blocks. */
+export const LB_CURSOR = 112;
+export const LB_BUDGET = 128;
+export const LB_STATE_BYTES = 192;
+export const LB_LAYOUT = 2;
 
 /** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
@@ -37,6 +52,15 @@ export interface LoopbackOptions {
    * instead of the echoed bytes. For hot-swap audits. Default false.
    */
   stampVersion?: boolean;
+  /**
+   * Bytes one turn of the device's job may echo, 0 (no limit) or up to 2^31 - 1; a request
+   * bigger than that is echoed over several turns and completes once. Default DEFAULT_TURN_BYTES.
+   */
+  turnBytes?: number;
+  /** Descriptors one turn's pop may walk, 0 (no limit) or up to 2^31 - 1. Default DEFAULT_TURN_DESCS. */
+  turnDescs?: number;
+  /** The device's share of its core under contention, 1–10000. Default 100 (DEFAULT_WEIGHT). */
+  weight?: number;
 }
 
 /** A loopback device's state and counters, read out of band. */
@@ -49,6 +73,8 @@ export interface LoopbackStats {
   bytesEchoed: number;
   /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
+  /** Work done, as its core charges it, and requests echoed over more than one turn. */
+  work: WorkStats;
   /** Its queue's state and counters. */
   queue: QueueStats;
 }
@@ -68,6 +94,7 @@ export class LoopbackDevice {
   readonly configIrq: number;
   private job: Job | null = null;
   private core: DpuCore | null = null;
+  private weightValue = DEFAULT_WEIGHT;
   private readonly life = new Lifetime('LoopbackDevice', 'free()');
 
   constructor(
@@ -78,6 +105,10 @@ export class LoopbackDevice {
   ) {
     const maxQueueSize = parseArgs(intIn(1, 32768).optional(), options.maxQueueSize, 'loopback maxQueueSize') ?? 1024;
     const maxBurst = parseArgs(intIn(1, 1024).optional(), options.maxBurst, 'loopback maxBurst') ?? 64;
+    const turnBytes = parseArgs(turnLimitSchemas.turnBytes, options.turnBytes, 'loopback turnBytes');
+    const turnDescs = parseArgs(turnLimitSchemas.turnDescs, options.turnDescs, 'loopback turnDescs');
+    this.weightValue =
+      parseArgs(intIn(MIN_WEIGHT, MAX_WEIGHT).optional(), options.weight, 'loopback weight') ?? DEFAULT_WEIGHT;
     const k = rt.kernel('virtio');
     const mem = rt.memory;
     this.queue = new DeviceQueue(rt, guest, name, { maxSize: maxQueueSize, irqAddr: guest.allocIrq() });
@@ -108,7 +139,7 @@ export class LoopbackDevice {
       owner: name,
       kind: 'device-state',
       magic: LB_MAGIC,
-      layoutVersion: 1,
+      layoutVersion: LB_LAYOUT,
       payloadBytes: LB_STATE_BYTES,
     });
     this.configIrq = guest.allocIrq();
@@ -118,6 +149,24 @@ export class LoopbackDevice {
     v.setUint32(this.state.base + LB_CONFIG_IRQ, this.configIrq, true);
     v.setUint32(this.state.base + LB_MAX_BURST, maxBurst, true);
     v.setUint32(this.state.base + LB_FLAGS, options.stampVersion === true ? LBF_STAMP : 0, true);
+    writeTurnLimits(v, this.state.base + LB_BUDGET, {
+      turnBytes: turnBytes ?? DEFAULT_TURN_BYTES,
+      turnDescs: turnDescs ?? DEFAULT_TURN_DESCS,
+    });
+  }
+
+  /** The device's share of its core under contention (1–10000); {@link LoopbackDevice.setWeight} changes it. */
+  get weight(): number {
+    this.life.check('weight');
+    return this.weightValue;
+  }
+
+  /** A new share of its core, at once if the device runs. */
+  async setWeight(weight: number): Promise<void> {
+    this.life.check('setWeight');
+    const w = parseArgs(intIn(MIN_WEIGHT, MAX_WEIGHT), weight, 'loopback weight');
+    if (this.job && this.core) await this.core.setJobWeight(this.job, w);
+    this.weightValue = w;
   }
 
   /**
@@ -129,7 +178,10 @@ export class LoopbackDevice {
     this.queue.configure(config);
   }
 
-  /** Runs the device on a DPU core. `budget` = chains per burst. */
+  /**
+   * Runs the device on a DPU core. `budget` = chains per turn; its bytes and descriptors per
+   * turn are the options' `turnBytes` and `turnDescs`, its share of the core its `weight`.
+   */
   async attach(core: DpuCore, budget = 64): Promise<Job> {
     this.life.check('attach');
     if (this.job)
@@ -138,7 +190,15 @@ export class LoopbackDevice {
     // Marked before the command: the core may run the job in the very pass that takes it.
     this.queue.setServedBy(core.id);
     try {
-      this.job = await core.attachJob({ kernel, entry: 'vloop_run', arm: 'vloop_arm', state: this.state.base, budget });
+      this.job = await core.attachJob({
+        kernel,
+        entry: 'vloop_run',
+        arm: 'vloop_arm',
+        state: this.state.base,
+        budget,
+        weight: this.weightValue,
+        workAddr: this.state.base + LB_BUDGET + WB_WORK,
+      });
     } catch (e) {
       this.queue.setServedBy(null);
       throw e;
@@ -170,6 +230,8 @@ export class LoopbackDevice {
     this.life.check('reset');
     this.queue.reset();
     this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);
+    // A burst in progress went with the queue's in-flight chains.
+    this.rt.memory.u8.fill(0, this.state.base + LB_CURSOR, this.state.base + LB_CURSOR + CC_BYTES);
   }
 
   stats(): LoopbackStats {
@@ -181,6 +243,7 @@ export class LoopbackDevice {
       requests: Number(v.getBigUint64(b + LB_REQUESTS, true)),
       bytesEchoed: Number(v.getBigUint64(b + LB_BYTES, true)),
       rejected: Number(v.getBigUint64(b + LB_REJECTED, true)),
+      work: readWorkStats(v, b + LB_BUDGET),
       queue: this.queue.stats(),
     };
   }

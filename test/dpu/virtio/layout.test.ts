@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as ring from '../../../src/common/virtio/ring-layout.js';
 import * as lb from '../../../src/dpu/virtio/loopback-device.js';
 import * as q from '../../../src/dpu/virtio/queue-state.js';
+import * as wb from '../../../src/dpu/virtio/work-budget.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import { familyKernel, instantiate } from '../../helpers/kernels.js';
 
@@ -24,6 +25,10 @@ describe('virtio layouts: TS mirrors equal the Wasm exports of the same name', (
 
   it('queue state, burst buffer and loopback state', () => {
     expect(check(q)).toBeGreaterThanOrEqual(50);
-    expect(check(lb)).toBe(12);
+    expect(check(lb)).toBe(15);
+  });
+
+  it('work budget and chain cursor blocks', () => {
+    expect(check(wb)).toBe(12);
   });
 });
