@@ -18,6 +18,8 @@ export interface BulkTrafficOptions {
   features?: RingFeatures;
   /** Compare every completion's writable bytes with its readable ones. Default true. */
   verify?: boolean;
+  /** Linux nice of the vCPU thread, or null to keep the process's. Default DEFAULT_VCPU_NICE. */
+  nice?: number | null;
 }
 
 /** What a run delivered. */
@@ -83,7 +85,7 @@ export class BulkTraffic {
         irq: irqAddr,
         stop: stopWord,
         verify: o.verify ?? true,
-        nice: DEFAULT_VCPU_NICE,
+        nice: o.nice === undefined ? DEFAULT_VCPU_NICE : o.nice,
       },
       name: `${guest.name}/bulk`,
     });
