@@ -70,7 +70,7 @@ export {
 } from './dpu/virtio/reference-device.js';
 export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
 export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
-export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
+export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions, type RttSamples } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
 export {
   LoopbackAudit,

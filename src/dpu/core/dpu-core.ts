@@ -194,6 +194,16 @@ export class DpuCore extends EventEmitter {
     return readJobCounters(this.i32, this.ctx.control.base + CTL_JOBS);
   }
 
+  /**
+   * The kernel thread id of the thread running its reactor (Linux), for reading the scheduler's
+   * view of it (/proc/self/task/<tid>/schedstat); null before it started or where unknown.
+   */
+  threadId(): number | null {
+    this.life.check('threadId');
+    const tid = new Float64Array(this.ctx.host.memory.buffer)[((this.ctx.control.base + CTL_TRACE) >> 3) + PT_TID]!;
+    return tid > 0 ? tid : null;
+  }
+
   /** Jobs the core runs now, as the core counts them (out of band). */
   jobCount(): number {
     this.life.check('jobCount');

@@ -24,7 +24,8 @@ import { currentThreadId } from './cpu-affinity.js';
  *   +40 f64 gcCount       +48 f64 gcUs                            (trace)
  *   +56 f64 runNs         +64 f64 waitNs     +72 f64 othersRunNs  (trace: cumulative, after the commit)
  *   +80 f64 traced        1 when the core runs with `trace`
- *   +88 f64 tid           the core thread's kernel thread id      (trace; 0 when unknown)
+ *   +88 f64 tid           the core thread's kernel thread id      (0 when unknown)
+ *   +96 f64 switches      times the core thread was given a CPU, ever (trace: after the commit)
  */
 export const PT_REQUESTED = 0;
 export const PT_PICKUP = 1;
@@ -38,7 +39,8 @@ export const PT_WAIT = 8;
 export const PT_OTHERS_RUN = 9;
 export const PT_TRACED = 10;
 export const PT_TID = 11;
-export const PAUSE_TRACE_BYTES = 8 * 12;
+export const PT_SWITCHES = 12;
+export const PAUSE_TRACE_BYTES = 8 * 13;
 
 /** Where one swap commit's pause went, in ns (the `trace` figures null on a core started without it). */
 export interface PauseTrace {
@@ -62,14 +64,24 @@ export interface PauseTrace {
   othersRunNs: number | null;
   /** … neither on a CPU nor waiting for one in the guest's scheduler: the VM itself not running (steal). */
   unaccountedNs: number | null;
+  /**
+   * … the times the core thread was given a CPU again (Linux schedstat pcount): 0 means it never
+   * left its CPU from just before the command was posted until the commit was done, so the whole
+   * pause was the process's own work (or the VM's vCPU stolen, which no thread sees).
+   */
+  coreSwitches: number | null;
 }
 
-/** The scheduler's counters of one thread: [ns on a CPU, ns waiting on a run queue], or null. */
-export function threadSchedstat(pid: number | 'self', tid: number | 'thread-self'): [number, number] | null {
+/**
+ * The scheduler's counters of one thread: [ns on a CPU, ns waiting on a run queue, times given a
+ * CPU], or null. The first is only as fresh as the scheduler's last update of a running thread
+ * (up to a tick); the other two change only when the thread gets a CPU, so they are exact.
+ */
+export function threadSchedstat(pid: number | 'self', tid: number | 'thread-self'): [number, number, number] | null {
   try {
     const path = tid === 'thread-self' ? '/proc/thread-self/schedstat' : `/proc/${pid}/task/${tid}/schedstat`;
     const f = readFileSync(path, 'latin1').split(' ');
-    return [Number(f[0]), Number(f[1])];
+    return [Number(f[0]), Number(f[1]), Number(f[2])];
   } catch {
     return null;
   }
@@ -108,17 +120,16 @@ export class PauseRecorder {
     this.gc = traced ? new GCProfiler() : null;
   }
 
-  /** When the core starts: says whether it traces, with its thread id, and starts counting GCs. */
+  /** When the core starts: says whether it traces and its thread id, and starts counting GCs. */
   start(): void {
     this.f64[this.at + PT_TRACED] = this.traced ? 1 : 0;
-    if (!this.traced) return;
     try {
       this.tid = currentThreadId();
     } catch {
       this.tid = 0;
     }
     this.f64[this.at + PT_TID] = this.tid;
-    this.gc!.start();
+    if (this.traced) this.gc!.start();
   }
 
   /**
@@ -141,6 +152,7 @@ export class PauseRecorder {
     const own = threadSchedstat('self', 'thread-self');
     f[at + PT_RUN] = own?.[0] ?? 0;
     f[at + PT_WAIT] = own?.[1] ?? 0;
+    f[at + PT_SWITCHES] = own?.[2] ?? 0;
     f[at + PT_OTHERS_RUN] = othersRunNs(this.tid) ?? 0;
   }
 
@@ -156,6 +168,7 @@ export class PauseRecorder {
 export interface SchedSnapshot {
   runNs: number;
   waitNs: number;
+  switches: number;
   othersRunNs: number;
   atNs: number;
 }
@@ -164,7 +177,13 @@ export function schedSnapshot(tid: number): SchedSnapshot | null {
   const own = threadSchedstat('self', tid);
   const others = othersRunNs(tid);
   if (!own || others === null) return null;
-  return { runNs: own[0], waitNs: own[1], othersRunNs: others, atNs: Number(process.hrtime.bigint()) };
+  return {
+    runNs: own[0],
+    waitNs: own[1],
+    switches: own[2],
+    othersRunNs: others,
+    atNs: Number(process.hrtime.bigint()),
+  };
 }
 
 /** Reads the block the core wrote for its last commit, with the snapshot taken before it was posted. */
@@ -175,12 +194,14 @@ export function readPauseTrace(f64: Float64Array, at: number, before: SchedSnaps
   let run: number | null = null,
     wait: number | null = null,
     others: number | null = null,
-    unaccounted: number | null = null;
+    unaccounted: number | null = null,
+    switches: number | null = null;
   if (traced && before && v(PT_TID) > 0) {
     run = v(PT_RUN) - before.runNs;
     wait = v(PT_WAIT) - before.waitNs;
     others = v(PT_OTHERS_RUN) - before.othersRunNs;
     unaccounted = Math.max(0, v(PT_DONE) - before.atNs - run - wait);
+    switches = v(PT_SWITCHES) - before.switches;
   }
   return {
     boundaryWaitNs: Math.max(0, v(PT_PICKUP) - v(PT_REQUESTED)),
@@ -193,5 +214,6 @@ export function readPauseTrace(f64: Float64Array, at: number, before: SchedSnaps
     coreWaitNs: wait,
     othersRunNs: others,
     unaccountedNs: unaccounted,
+    coreSwitches: switches,
   };
 }

@@ -199,7 +199,7 @@ describe('the pause of a commit, traced', () => {
       for (const k of ['lastPassNs', 'lastJobsNs', 'gcCount', 'gcUs'] as const) expect(t[k]).toBeGreaterThanOrEqual(0);
       if (process.platform === 'linux') {
         // Linux: the scheduler's counters of the core thread and of the process's other threads.
-        for (const k of ['coreRunNs', 'coreWaitNs', 'othersRunNs', 'unaccountedNs'] as const)
+        for (const k of ['coreRunNs', 'coreWaitNs', 'othersRunNs', 'unaccountedNs', 'coreSwitches'] as const)
           expect(t[k]).toBeGreaterThanOrEqual(0);
       }
       // The job counters carry busy time and the longest turn under trace.
