@@ -51,7 +51,13 @@ export {
   type RingFeatures,
 } from './common/virtio/features.js';
 export { needEvent } from './common/virtio/ring-layout.js';
-export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
+export {
+  DeviceQueue,
+  type DeviceHooks,
+  type QueueConfig,
+  type QueueSnapshot,
+  type QueueStats,
+} from './dpu/virtio/device-queue.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
   DEFAULT_TURN_BYTES,

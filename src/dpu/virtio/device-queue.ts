@@ -81,6 +81,14 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
  * count)`, `vq_arm(vq)`; the burst buffer holds each chain's validated, translated segments
  * (assembly/virtio/burst.ts).
  */
+/** What a queue asks of the device that owns it (DeviceQueue.setDeviceHooks). */
+export interface DeviceHooks {
+  /** The queue's state was rewritten: forget any request carried across turns. */
+  reset(): void;
+  /** Popped requests not given back yet (a burst in progress across turns). */
+  pending(): number;
+}
+
 export class DeviceQueue {
   readonly state: StateRegion;
   readonly maxSize: number;
@@ -89,6 +97,7 @@ export class DeviceQueue {
   private configured: QueueConfig | null = null;
   /** The core whose job serves this queue, while one does. */
   private servedBy: number | null = null;
+  private device: DeviceHooks | null = null;
   private readonly life = new Lifetime('DeviceQueue', 'free()');
 
   constructor(
@@ -120,6 +129,16 @@ export class DeviceQueue {
   setServedBy(coreId: number | null): void {
     this.life.check('setServedBy');
     this.servedBy = coreId;
+  }
+
+  /**
+   * The device's side of the queue's life: `reset` runs whenever the queue's state is rewritten
+   * (configure, reset, restore), so the device drops any request it carried across turns;
+   * `pending` says how many popped requests it has not given back yet (save() refuses then).
+   */
+  setDeviceHooks(hooks: DeviceHooks | null): void {
+    this.life.check('setDeviceHooks');
+    this.device = hooks;
   }
 
   /** The core serving the queue, or null. */
@@ -155,6 +174,7 @@ export class DeviceQueue {
     );
     if (rc !== 0) throw refusal(-rc, c);
     this.configured = c;
+    this.device?.reset();
   }
 
   /** Device reset of this queue: it processes nothing until configured again (A5). */
@@ -163,6 +183,7 @@ export class DeviceQueue {
     this.refuseWhileServed('reset()');
     this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
     this.configured = null;
+    this.device?.reset();
   }
 
   get config(): QueueConfig | null {
@@ -176,6 +197,14 @@ export class DeviceQueue {
     this.refuseWhileServed('save()');
     const c = this.configured;
     if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
+    const pending = this.device?.pending() ?? 0;
+    if (pending > 0)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.owner}: queue save() refused: its device is part-way through ${pending} request(s) ` +
+          `spanning turns; attach it until they complete, then save`,
+        { pending },
+      );
     const v = this.rt.memory.view;
     const b = this.state.base;
     const inflight: QueueSnapshot['inflight'] = [];

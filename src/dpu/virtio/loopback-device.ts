@@ -11,6 +11,8 @@ import { DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.j
 import { BR_LAYOUT, BR_MAGIC, VQ_MAX_SEGS } from './queue-state.js';
 import {
   CC_BYTES,
+  CC_COUNT,
+  CC_PUSHED,
   DEFAULT_TURN_BYTES,
   DEFAULT_TURN_DESCS,
   WB_WORK,
@@ -149,6 +151,15 @@ export class LoopbackDevice {
     v.setUint32(this.state.base + LB_CONFIG_IRQ, this.configIrq, true);
     v.setUint32(this.state.base + LB_MAX_BURST, maxBurst, true);
     v.setUint32(this.state.base + LB_FLAGS, options.stampVersion === true ? LBF_STAMP : 0, true);
+    this.queue.setDeviceHooks({
+      // A burst in progress went with the queue's in-flight chains.
+      reset: () => this.rt.memory.u8.fill(0, this.state.base + LB_CURSOR, this.state.base + LB_CURSOR + CC_BYTES),
+      pending: () => {
+        const b = this.state.base + LB_CURSOR;
+        const count = this.rt.memory.view.getUint32(b + CC_COUNT, true);
+        return count === 0 ? 0 : count - this.rt.memory.view.getUint32(b + CC_PUSHED, true);
+      },
+    });
     writeTurnLimits(v, this.state.base + LB_BUDGET, {
       turnBytes: turnBytes ?? DEFAULT_TURN_BYTES,
       turnDescs: turnDescs ?? DEFAULT_TURN_DESCS,
@@ -230,8 +241,6 @@ export class LoopbackDevice {
     this.life.check('reset');
     this.queue.reset();
     this.rt.memory.view.setUint32(this.state.base + LB_STATUS, 0, true);
-    // A burst in progress went with the queue's in-flight chains.
-    this.rt.memory.u8.fill(0, this.state.base + LB_CURSOR, this.state.base + LB_CURSOR + CC_BYTES);
   }
 
   stats(): LoopbackStats {

@@ -116,6 +116,33 @@ describe('resumable chains (work budgets)', () => {
     expect(h.guest.read(d2, 64)).toEqual(data);
   });
 
+  it('a request part-way done is dropped by a queue reset, and refuses a save until it completes', () => {
+    const h = new Harness(MIB, 64, { turnBytes: 4096 });
+    const r = new RawSplit(h, 16, SPLIT).configure();
+    const data = pattern(10_000, 4);
+    const src = h.buf(data);
+    const dst = h.buf(10_000);
+    r.desc(0, src, 10_000, F.NEXT, 1).desc(1, dst, 10_000, F.WRITE).post(0);
+    expect(h.run()).toBe(0);
+    expect(() => h.dev.queue.save()).toThrow(/part-way through 1 request/);
+    expect(h.run()).toBe(0);
+    expect(h.run()).toBe(1); // complete: the queue can be saved
+    expect(h.dev.queue.save().inflight).toEqual([]);
+    expect(h.guest.read(dst, 10_000)).toEqual(data);
+    // Begun again, then the queue reset under it (through the queue, not the device).
+    r.desc(2, src, 10_000, F.NEXT, 3).desc(3, dst, 10_000, F.WRITE).post(2);
+    expect(h.run()).toBe(0);
+    h.dev.queue.reset();
+    expect(() => h.dev.queue.save()).toThrow(/not configured/);
+    const r2 = new RawSplit(h, 16, SPLIT).configure();
+    const small = pattern(64, 9);
+    const [s2, d2] = [h.buf(small), h.buf(64)];
+    r2.desc(0, s2, 64, F.NEXT, 1).desc(1, d2, 64, F.WRITE).post(0);
+    expect(h.run()).toBe(1); // a fresh pop: nothing of the old request is carried over
+    expect(r2.used(0)).toEqual({ id: 0, len: 64 });
+    expect(h.guest.read(d2, 64)).toEqual(small);
+  });
+
   it('without a byte budget a chain is echoed in one turn; the descriptor budget still bounds a pop', () => {
     const h = new Harness(MIB, 64, { turnBytes: 0, turnDescs: 10 });
     const r = new RawSplit(h, 64, SPLIT).configure();
