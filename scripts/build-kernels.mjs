@@ -9,22 +9,34 @@
 // Compiler options live in asconfig.json (shared memory import, stub runtime, no abort import).
 // The loader (src/common/kernel-image.ts) is what enforces the kernel rules on the result; a test
 // runs it over every module built here.
+//
+// Then the layout constants: every immutable global a family's base build exports (offsets,
+// sizes, magics, flags, status codes; not the per-version QT_* metadata, nor a value that differs
+// between the family's flavours) is written to src/generated/<folder>.ts, where <folder> is the
+// assembly/ folder that declares it (scripts/kernel-constants.mjs). That is the only place
+// TypeScript takes a kernel constant from (docs/design.md, "Layout constants: one source").
+// To give TS a constant: declare it `export const NAME: <type> = ...` in the kernel's source
+// (prefixed by subsystem), export it from the family's index.ts, run `npm run build:kernels`,
+// import it from src/generated/<folder>.js, and commit the regenerated file. The generated files
+// are committed; .ci/run rebuilds them and fails when they differ from the commit.
 import { readdirSync, readFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
+import { collector, ConstantTable, readValues, writeGenerated } from './kernel-constants.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const target = process.env.QT_KERNEL_TARGET ?? 'release';
 
-/** @returns {{entry: string, out: string, extra: string[]}[]} */
+/** @returns {{entry: string, out: string, extra: string[], family?: string, flavourOf?: string}[]} */
 function units() {
   const list = [];
   const asmDir = join(root, 'assembly');
   for (const family of readdirSync(asmDir).sort()) {
     const entry = join(asmDir, family, 'index.ts');
     if (family === 'common' || !statSync(join(asmDir, family)).isDirectory() || !existsSync(entry)) continue;
-    list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`), extra: [] });
+    // `family`: the base build, the one whose exported constants become src/generated/.
+    list.push({ entry, out: join(root, 'build', 'kernels', `${family}.wasm`), extra: [], family });
     // Releases: other versions of the same module, assembly/<family>/releases/<version>.ts ->
     // build/releases/<family>-<version>.wasm (modules to hot-swap in; QT_NAME stays the family's).
     const releases = join(asmDir, family, 'releases');
@@ -41,7 +53,7 @@ function units() {
     const flavours = join(asmDir, family, 'flavours.json');
     if (existsSync(flavours)) {
       for (const [name, extra] of Object.entries(JSON.parse(readFileSync(flavours, 'utf8')))) {
-        list.push({ entry, out: join(root, 'build', 'kernels', `${name}.wasm`), extra });
+        list.push({ entry, out: join(root, 'build', 'kernels', `${name}.wasm`), extra, flavourOf: family });
       }
     }
   }
@@ -61,19 +73,39 @@ function units() {
 
 let failed = 0;
 const started = Date.now();
-for (const { entry, out, extra } of units()) {
+const constants = new ConstantTable();
+for (const { entry, out, extra, family, flavourOf } of units()) {
   mkdirSync(join(out, '..'), { recursive: true });
+  const collect = family ? collector(root) : null;
   const { error, stderr } = await asc.main(
     [entry, '--config', join(root, 'asconfig.json'), '--target', target, '-o', out, ...extra],
-    { stdout: process.stdout, stderr: process.stderr },
+    { stdout: process.stdout, stderr: process.stderr, transforms: collect ? [collect.transform] : [] },
   );
   const rel = out.slice(root.length);
   if (error) {
     failed++;
     console.error(`build-kernels: ${rel}: ${error.message}`);
     console.error(stderr.toString());
-  } else {
-    console.log(`build-kernels: ${rel} (${statSync(out).size} bytes)`);
+    continue;
+  }
+  console.log(`build-kernels: ${rel} (${statSync(out).size} bytes)`);
+  try {
+    if (flavourOf) constants.flavour(flavourOf, basename(out, '.wasm'), readValues(readFileSync(out)));
+    if (!family || !collect) continue;
+    const values = readValues(readFileSync(out));
+    constants.add(family, values, collect.declarations([...values.keys()]));
+  } catch (e) {
+    failed++;
+    console.error(`build-kernels: ${rel}: exported constants: ${/** @type {Error} */ (e).message}`);
+  }
+}
+// Only a complete set of families says which constants exist; a failed build leaves the files be.
+if (!failed) {
+  try {
+    for (const f of await writeGenerated(root, constants)) console.log(`build-kernels: ${f}`);
+  } catch (e) {
+    failed++;
+    console.error(`build-kernels: src/generated: ${/** @type {Error} */ (e).message}`);
   }
 }
 console.log(`build-kernels: done in ${Date.now() - started} ms${failed ? `, ${failed} failed` : ''}`);

@@ -128,7 +128,15 @@ export {
 export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';
 
 // Congestion control
-export { CcFlowTable, type CcLaw, type CcEvent, type CcTableOptions, type AckBatch } from './dpu/cc/cc-kernel.js';
+export {
+  CcFlowTable,
+  type CcLaw,
+  type CcEvent,
+  type CcTableOptions,
+  type CcParamName,
+  type CcStateField,
+  type AckBatch,
+} from './dpu/cc/cc-kernel.js';
 
 // Network simulator (qingtian sim)
 export { runScenario, type Scenario, type AlgorithmResult, type Progress } from './netsim/scenario.js';

@@ -58,6 +58,15 @@ export {
   type QueueSnapshot,
   type QueueStats,
 } from './dpu/virtio/device-queue.js';
+export {
+  VirtioBackend,
+  type BackendSpec,
+  type BackendStats,
+  type NeedsResetEvent,
+  type Placement,
+  type VringConfig,
+} from './dpu/virtio/virtio-backend.js';
+export { DeviceStatus } from './dpu/virtio/device-status.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
 export {
   DEFAULT_TURN_BYTES,
@@ -76,6 +85,7 @@ export {
 } from './dpu/virtio/reference-device.js';
 export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
 export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
+export { dirtyPages } from './hypervisor/guest/dirty-log.js';
 export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions, type RttSamples } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
 export {
@@ -95,16 +105,22 @@ export {
   type VirtqueueDriver,
 } from './hypervisor/guest/virtio/index.js';
 
+// I/O channels: kernels on DPU cores hand blocking work to worker threads
+export { IoChannel, type IoChannelOptions, type IoChannelStats } from './dpu/io/io-channel.js';
+export { IoWorker, BUILTIN_IO_HANDLERS, type IoWorkerOptions } from './dpu/io/io-worker.js';
+export type { IoContext, IoHandler, IoHandlerModule, IoRequest, IoResult } from './dpu/io/io-handler.js';
+export { FileOp } from './dpu/io/handlers/file.js';
+export { IoProbe, type IoProbeOptions, type IoProbeStats } from './dpu/io/io-probe.js';
+
 // Flow lookups: the reference semantics and text forms
 export { normalizeRule, ruleMatches } from './dpu/flow/classifier-rule.js';
 export { formatClassBenchRule } from './dpu/flow/classbench.js';
 export { parsePrefix4, parsePrefix6 } from './dpu/flow/ip-address.js';
 
 // The simulator's lower layers
-export { Simulation, SIM_DEFAULTS, type SimConfig } from './netsim/simulation.js';
+export { Simulation, SIM_DEFAULTS, type SimConfig, type SimField } from './netsim/simulation.js';
 export { scenarioFlows } from './netsim/scenario.js';
 export { ccSetup, type CcSetup, type EcnConfig } from './netsim/cc-config.js';
-export { KernelLayout } from './netsim/kernel-layout.js';
 export { compileNetwork, baseRttPs, type Network } from './netsim/network.js';
 export { fatTree, incastStar, dumbbell, leafSpine, parseTopologyFile } from './netsim/topology.js';
 export { poissonFlows, incastFlows, meanSize, type FlowSpec } from './netsim/workload.js';

@@ -24,6 +24,7 @@ export function qt_init(tables: usize, build: i32): i32 {
 }
 
 export const CC_MAGIC: u32 = 0x54534343; // 'CCST'
+export const CC_LAYOUT: u32 = 1;
 export const CC_FLOW_COUNT: i32 = 64;
 export const CC_REJECTED: i32 = 68;
 export const CC_PARAMS: i32 = 128;
@@ -31,11 +32,11 @@ export const CC_FLOWS: i32 = 384;
 export const E_BAD_STATE: i32 = -1;
 export const E_BAD_LAW: i32 = -2;
 
-// Layout exports (read by the TS side through the module exports: one source of truth).
+// Layout exports (the build generates src/generated/cc.ts from them).
 export * from './layout';
 
 @inline function flowsOk(ctx: usize, n: u32): bool {
-  return headerOk(ctx, CC_MAGIC, 1, <u32>CC_FLOWS + n * L.CC_FLOW_BYTES);
+  return headerOk(ctx, CC_MAGIC, CC_LAYOUT, <u32>CC_FLOWS + n * L.CC_FLOW_BYTES);
 }
 
 /** Initialises flows [first, first + count). Returns count, or a negative status. */

@@ -1,10 +1,13 @@
-// Guest-physical address translation: the one implementation every kernel uses.
-// TS mirror: src/common/gpa.ts (checked against this by test/common/gpa.test.ts).
+// Guest-physical address translation: the one implementation every kernel uses. The control
+// plane's TS translation (src/common/gpa.ts) is held to this one by test/common/gpa.test.ts.
 //
 // A guest memory map is a state region (magic 'GMAP') written by the host, never by the guest:
 //
 //   +0   header (64 bytes)
 //   +64  u32 slotCount              1 .. GMAP_MAX_SLOTS (larger values are clamped)
+//   +68  u32 dirtyLog               host address of the guest's dirty bitmap, 0 while logging is
+//                                   off (dirty-log.ts: one bit per 4 KiB guest page from GPA 0)
+//   +72  u32 dirtyPages             pages the bitmap covers; writes above are not logged
 //   +128 slot[0] .. slot[7], 32 bytes each:
 //        +0 u64 gpaStart   +8 u64 sizeBytes   +16 u32 hostBase   +20..31 reserved
 //
@@ -14,14 +17,18 @@
 // `len <= size - off` cannot overflow because off < size.
 
 export const GMAP_MAGIC: u32 = 0x50414d47; // 'GMAP'
-export const GMAP_LAYOUT: u32 = 1;
+export const GMAP_LAYOUT: u32 = 2;
 export const GMAP_COUNT: usize = 64;
+export const GMAP_DIRTY_LOG: usize = 68;
+export const GMAP_DIRTY_PAGES: usize = 72;
 export const GMAP_SLOTS: usize = 128;
 export const GMAP_SLOT_BYTES: usize = 32;
 export const GMAP_MAX_SLOTS: u32 = 8;
 export const GMAP_SLOT_GPA: usize = 0;
 export const GMAP_SLOT_SIZE: usize = 8;
 export const GMAP_SLOT_HOST: usize = 16;
+/** Bytes from the start of a map region to the end of its last slot. */
+export const GMAP_BYTES: usize = GMAP_SLOTS + <usize>GMAP_MAX_SLOTS * GMAP_SLOT_BYTES;
 
 /** Host address of guest range [gpa, gpa + len), or 0 when it is not wholly inside one slot. */
 @inline export function gpaToHost(map: usize, gpa: u64, len: u64): usize {

@@ -7,8 +7,7 @@
 //   +16 .. +63             reserved, zero
 //   +64                    payload (64-byte aligned, so a payload's first line is its own)
 //
-// The TS mirror is src/common/region-header.ts; test/common/layout.test.ts checks the two agree
-// through the exports of the core module.
+// The core family exports these; the build generates their TS constants (src/generated/common.ts).
 
 export const HDR_MAGIC: usize = 0;
 export const HDR_LAYOUT_VERSION: usize = 4;

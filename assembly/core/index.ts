@@ -1,31 +1,15 @@
-// Kernel family "core": the DPU runtime's own jobs and the layout exports that tests use to
-// check the TS mirrors (convention: one source of truth, checked by a test).
+// Kernel family "core": the DPU runtime's own jobs, and the exports of the layouts in
+// assembly/common (the build generates their TS constants from here).
 //
 //   core_echo  ping-pong responder: the probe for round-trip and wake-up latency
 //   core_fill  pattern writer over a host region in bursts of 64-byte lines (memory scrub)
-//   core_gpa_to_host  the shared GPA translation, exported for the TS-mirror test
+//   core_gpa_to_host  the shared GPA translation, for the test that holds the TS one to it
+//   core_io_probe  keeps requests in flight on an I/O channel (io-probe.ts): bench io, tests
 
 import { KERNEL_ABI } from '../common/abi';
-import {
-  HDR_BYTES as HB,
-  HDR_KIND as HK,
-  HDR_LAYOUT_VERSION as HL,
-  HDR_MAGIC as HM,
-  HDR_SIZE_BYTES as HS,
-  headerOk,
-} from '../common/header';
-import {
-  GMAP_COUNT as GC,
-  GMAP_LAYOUT as GL,
-  GMAP_MAGIC as GM,
-  GMAP_MAX_SLOTS as GMX,
-  GMAP_SLOTS as GS,
-  GMAP_SLOT_BYTES as GSB,
-  GMAP_SLOT_GPA as GSG,
-  GMAP_SLOT_HOST as GSH,
-  GMAP_SLOT_SIZE as GSS,
-  gpaToHost,
-} from '../common/gpa';
+import { ioProbeArm, ioProbeRun } from './io-probe';
+import { headerOk } from '../common/header';
+import { gpaToHost } from '../common/gpa';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x65726f63; // "core"
@@ -37,21 +21,80 @@ export function qt_init(tables: usize, build: i32): i32 {
   return 0;
 }
 
-// Layout constants, exported for test/common/layout.test.ts.
-export const HDR_MAGIC: i32 = <i32>HM;
-export const HDR_LAYOUT_VERSION: i32 = <i32>HL;
-export const HDR_SIZE_BYTES: i32 = <i32>HS;
-export const HDR_KIND: i32 = <i32>HK;
-export const HDR_BYTES: i32 = <i32>HB;
-export const GMAP_MAGIC: i32 = <i32>GM;
-export const GMAP_LAYOUT: i32 = <i32>GL;
-export const GMAP_COUNT: i32 = <i32>GC;
-export const GMAP_SLOTS: i32 = <i32>GS;
-export const GMAP_SLOT_BYTES: i32 = <i32>GSB;
-export const GMAP_MAX_SLOTS: i32 = <i32>GMX;
-export const GMAP_SLOT_GPA: i32 = <i32>GSG;
-export const GMAP_SLOT_SIZE: i32 = <i32>GSS;
-export const GMAP_SLOT_HOST: i32 = <i32>GSH;
+// The layouts every family shares (assembly/common), exported from here so that the build
+// generates their TS constants once, into src/generated/common.ts.
+export { HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_SIZE_BYTES, HDR_KIND, HDR_BYTES } from '../common/header';
+export {
+  GMAP_MAGIC,
+  GMAP_LAYOUT,
+  GMAP_COUNT,
+  GMAP_DIRTY_LOG,
+  GMAP_DIRTY_PAGES,
+  GMAP_SLOTS,
+  GMAP_SLOT_BYTES,
+  GMAP_MAX_SLOTS,
+  GMAP_SLOT_GPA,
+  GMAP_SLOT_SIZE,
+  GMAP_SLOT_HOST,
+  GMAP_BYTES,
+} from '../common/gpa';
+
+// The SPSC ring and I/O channel layouts (assembly/common), for the TS side of the same rings.
+export { RING_HEAD, RING_TAIL, RING_RECORDS } from '../common/spsc-ring';
+export {
+  IO_MAGIC,
+  IO_LAYOUT,
+  IO_CAPACITY,
+  IO_RECORD,
+  IO_CORE_CONTROL,
+  IO_DOORBELL,
+  IO_SLEEPING,
+  IO_STOP,
+  IO_SUBMITTED,
+  IO_COMPLETED,
+  IO_KICKS,
+  IO_HANDLED,
+  IO_FAILED,
+  IO_WAKEUPS,
+  IO_CORE_RINGS,
+  IO_RINGS,
+  IO_RECORD_BYTES,
+  IO_MAX_CAPACITY,
+  IOR_TAG,
+  IOR_OP,
+  IOR_ARG0,
+  IOR_ADDR,
+  IOR_LEN,
+  IOR_ARG1,
+  IOC_TAG,
+  IOC_RESULT,
+  IOC_VALUE,
+} from '../common/io-channel';
+export {
+  IOP_MAGIC,
+  IOP_CHANNEL,
+  IOP_OP,
+  IOP_DEPTH,
+  IOP_TOTAL,
+  IOP_BUFFERS,
+  IOP_BUFFER_BYTES,
+  IOP_ARG0_STEP,
+  IOP_ISSUED,
+  IOP_COMPLETED,
+  IOP_FAILED,
+  IOP_BUSY,
+  IOP_RESULT_SUM,
+  IOP_LAST_VALUE,
+  IOP_BYTES,
+} from './io-probe';
+
+export function core_io_probe(state: usize, budget: i32): i32 {
+  return ioProbeRun(state, budget);
+}
+
+export function core_io_probe_arm(state: usize, budget: i32): i32 {
+  return ioProbeArm(state);
+}
 
 export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {
   return gpaToHost(map, gpa, len);
@@ -64,6 +107,7 @@ export function core_gpa_to_host(map: usize, gpa: u64, len: u64): usize {
 //   +128 u32 response  written by the core: the last request it answered
 //   +192 u64 served    requests answered
 export const ECHO_MAGIC: u32 = 0x4f484345; // 'ECHO'
+export const ECHO_LAYOUT: u32 = 1;
 export const ECHO_REQUEST: i32 = 64;
 export const ECHO_RESPONSE: i32 = 128;
 export const ECHO_SERVED: i32 = 192;
@@ -84,6 +128,7 @@ export function core_echo(state: usize, budget: i32): i32 {
 //   +64 u32 target   +68 u32 lengthBytes (multiple of 64)   +72 u32 seed   +76 u32 cursor
 //   +80 u64 passes   +88 u64 linesWritten
 export const FILL_MAGIC: u32 = 0x4c4c4946; // 'FILL'
+export const FILL_LAYOUT: u32 = 1;
 export const FILL_TARGET: i32 = 64;
 export const FILL_LENGTH: i32 = 68;
 export const FILL_SEED: i32 = 72;
@@ -94,7 +139,7 @@ export const FILL_BYTES: i32 = 128;
 export const E_BAD_STATE: i32 = -1;
 
 export function core_fill(state: usize, budget: i32): i32 {
-  if (!headerOk(state, FILL_MAGIC, 1, FILL_BYTES)) return E_BAD_STATE;
+  if (!headerOk(state, FILL_MAGIC, FILL_LAYOUT, FILL_BYTES)) return E_BAD_STATE;
   const target = load<u32>(state, FILL_TARGET);
   const length = load<u32>(state, FILL_LENGTH);
   // Host-written, but checked anyway: a job must never write outside host memory.

@@ -12,11 +12,17 @@ import { crc16, crc16Scalar } from './crc16';
 import { crcBind, CRC_TABLES_BYTES } from './crc-tables';
 import { generate, insert, strip, verify, verifyCopy } from './pi-ops';
 import {
+  APP_MASK_SHIFT as AMS,
   CFG_CHECK_APP as CCA,
   CFG_CHECK_GUARD as CCG,
   CFG_CHECK_REF as CCR,
+  CFG_SEED_SHIFT as CSS,
   PI_BYTES,
+  RES_ACTUAL as RA,
+  RES_BLOCK as RBL,
   RES_BYTES as RB,
+  RES_EXPECTED as RE,
+  RES_TAG as RT,
   TAG_APP as TA,
   TAG_GUARD as TG,
   TAG_REF as TR,
@@ -43,6 +49,14 @@ export const DIF_TAG_GUARD: i32 = <i32>TG;
 export const DIF_TAG_APP: i32 = <i32>TA;
 export const DIF_TAG_REF: i32 = <i32>TR;
 export const DIF_RESULT_BYTES: i32 = <i32>RB;
+export const DIF_RES_BLOCK: i32 = <i32>RBL;
+export const DIF_RES_TAG: i32 = <i32>RT;
+export const DIF_RES_EXPECTED: i32 = <i32>RE;
+export const DIF_RES_ACTUAL: i32 = <i32>RA;
+export const DIF_PI_BYTES: i32 = <i32>PI_BYTES;
+/** cfg: type | check bits | guard seed << DIF_CFG_SEED_SHIFT; app: tag | mask << DIF_APP_MASK_SHIFT. */
+export const DIF_CFG_SEED_SHIFT: i32 = <i32>CSS;
+export const DIF_APP_MASK_SHIFT: i32 = <i32>AMS;
 /** Largest block the kernel accepts (the TS side allows 512 and 4096). */
 export const DIF_MAX_BLOCK: i32 = 1 << 20;
 

@@ -20,6 +20,8 @@ export const PI_BYTES: usize = 8;
 export const CFG_CHECK_GUARD: u32 = 1 << 4;
 export const CFG_CHECK_APP: u32 = 1 << 5;
 export const CFG_CHECK_REF: u32 = 1 << 6;
+export const CFG_SEED_SHIFT: u32 = 16;
+export const APP_MASK_SHIFT: u32 = 16;
 export const TAG_GUARD: u32 = 1;
 export const TAG_APP: u32 = 2;
 export const TAG_REF: u32 = 3;
@@ -34,7 +36,7 @@ export const RES_BYTES: usize = 16;
 }
 
 @inline export function guardSeed(cfg: u32): u32 {
-  return cfg >>> 16;
+  return cfg >>> CFG_SEED_SHIFT;
 }
 
 /** Reference tag of block i: +1 per block for types 1 and 2 (wrapping at 2^32), constant for 3. */
@@ -84,7 +86,7 @@ export function checkPi(pi: usize, guard: u32, cfg: u32, app: u32, ref: u32, blo
     if (got != guard) return fail(res, block, TAG_GUARD, guard, got);
   }
   if ((cfg & CFG_CHECK_APP) != 0) {
-    const mask = app >>> 16,
+    const mask = app >>> APP_MASK_SHIFT,
       got = piAppTag(pi);
     if ((got & mask) != (app & mask)) return fail(res, block, TAG_APP, app & 0xffff, got);
   }

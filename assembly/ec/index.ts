@@ -49,7 +49,7 @@ import {
   shardsOk,
 } from './checks';
 import { gfBind, gfInv, gfMul, GF_TABLES_BYTES } from './gf-tables';
-import { buildNibbleTables, GROUP_MAX, tablesBytes } from './nibble-tables';
+import { buildNibbleTables, GROUP_MAX, NIBBLE_TABLE_BYTES, tablesBytes } from './nibble-tables';
 import { parityUpdate } from './parity-update';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -63,12 +63,13 @@ export function qt_init(tables: usize, build: i32): i32 {
   return gfBind(tables, build);
 }
 
-// Constants shared with the TS side (src/dpu/ec/ec-kernel.ts reads them from here).
+// Constants shared with the TS side (the build generates src/generated/ec.ts from these).
 export const EC_E_ARGS: i32 = EA;
 export const EC_E_RANGE: i32 = ER;
 export const EC_E_STATE: i32 = ES;
 export const EC_MAX_SHARDS: i32 = EMS;
 export const EC_GROUP_ROWS: i32 = GROUP_MAX;
+export const EC_TABLE_BYTES: i32 = <i32>NIBBLE_TABLE_BYTES;
 export const ECBJ_MAGIC: i32 = <i32>BJM;
 export const ECBJ_LAYOUT: i32 = <i32>BJL;
 export const ECBJ_SEQ: i32 = <i32>BJS;

@@ -31,8 +31,11 @@ export const GROUP_MAX: i32 = ASC_FEATURE_RELAXED_SIMD ? 4 : 2;
 }
 
 /** Bytes of the tables for a rows x k matrix. */
+/** Bytes of one coefficient's tables: LO[16] | HI[16]. */
+export const NIBBLE_TABLE_BYTES: usize = 32;
+
 @inline export function tablesBytes(rows: i32, k: i32): usize {
-  return <usize>rows * <usize>k * 32;
+  return <usize>rows * <usize>k * NIBBLE_TABLE_BYTES;
 }
 
 /**

@@ -14,11 +14,17 @@ import {
   FC_EVICTED,
   FC_E_RANGE,
   FC_E_STATE,
+  FC_INFO_BUCKET1,
+  FC_INFO_BUCKET2,
+  FC_INFO_BYTES,
+  FC_INFO_HASH,
+  FC_INFO_SLOT,
+  FC_INFO_TAG,
   FC_INSERTED,
   FC_KEY_BYTES,
+  FC_NO_SLOT,
   FC_UPDATED,
   MOVES,
-  NO_SLOT,
   QUEUE,
   QUEUE_NODES,
   SEQ,
@@ -56,10 +62,10 @@ import { rangeOk } from './hash';
   return entriesOf(state, nb) + ((<usize>e) << 6);
 }
 
-/** Slot index of an empty slot of bucket `b`, or NO_SLOT. */
+/** Slot index of an empty slot of bucket `b`, or FC_NO_SLOT. */
 @inline function emptyIn(state: usize, b: u32): u32 {
   const m = tagMatches(tagsOf(state) + ((<usize>b) << 3), 0);
-  return m == 0 ? NO_SLOT : (b << 3) | ctz<u32>(m);
+  return m == 0 ? FC_NO_SLOT : (b << 3) | ctz<u32>(m);
 }
 
 @inline function bump(state: usize, at: usize): void {
@@ -94,7 +100,7 @@ function cuckooSearch(state: usize, nb: u32, b1: u32, b2: u32): i32 {
     for (let s: u32 = 0; s < 8; s++) {
       const a = altOf(b, tagAt(state, (b << 3) | s), nb);
       if (a == b) continue;
-      if (emptyIn(state, a) != NO_SLOT) return <i32>((head << 3) | s);
+      if (emptyIn(state, a) != FC_NO_SLOT) return <i32>((head << 3) | s);
       if (tail < QUEUE_NODES) {
         store<u32>(q + ((<usize>tail) << 3), a);
         store<u32>(q + ((<usize>tail) << 3), (head << 3) | s, 4);
@@ -124,7 +130,7 @@ function moveEntry(state: usize, nb: u32, from: u32, to: u32): void {
  * into a slot just emptied), and returns the root's freed slot. Each move is checked first (the
  * source holds an entry whose other bucket is the target's, the target is empty): a path that
  * visits one bucket twice may not hold, and then this stops with every entry still in one of
- * its two buckets and returns NO_SLOT.
+ * its two buckets and returns FC_NO_SLOT.
  */
 function cuckooApply(state: usize, nb: u32, leaf: u32): u32 {
   const q = state + QUEUE;
@@ -135,7 +141,8 @@ function cuckooApply(state: usize, nb: u32, leaf: u32): u32 {
   // Bounded: a path is at most as long as the queue (every step goes to a lower node index).
   for (let step: u32 = 0; step < QUEUE_NODES; step++) {
     const tag = tagAt(state, from);
-    if (tag == 0 || to == NO_SLOT || tagAt(state, to) != 0 || altOf(from >> 3, tag, nb) != to >> 3) return NO_SLOT;
+    if (tag == 0 || to == FC_NO_SLOT || tagAt(state, to) != 0 || altOf(from >> 3, tag, nb) != to >> 3)
+      return FC_NO_SLOT;
     moveEntry(state, nb, from, to);
     const link = load<u32>(q + ((<usize>k) << 3), 4);
     if (link == 0xffffffff) return from;
@@ -143,7 +150,7 @@ function cuckooApply(state: usize, nb: u32, leaf: u32): u32 {
     k = link >> 3;
     from = (load<u32>(q + ((<usize>k) << 3)) << 3) | (link & 7);
   }
-  return NO_SLOT;
+  return FC_NO_SLOT;
 }
 
 /** The slot, among the 16 of buckets b1 and b2 (all occupied), whose entry was hit least recently. */
@@ -165,12 +172,12 @@ function oldestOf(state: usize, nb: u32, b1: u32, b2: u32, now: u32): u32 {
 /**
  * The slot whose flow was hit least recently of the next 16 flows from the aging cursor (a
  * sampled LRU on a CLOCK hand: a hot flow is old only if all 16 sampled flows are hotter, so
- * hot flows survive churn), or NO_SLOT for an empty table.
+ * hot flows survive churn), or FC_NO_SLOT for an empty table.
  */
 function sampleVictim(state: usize, nb: u32, now: u32): u32 {
   let cursor = load<u32>(state, AGE_CURSOR) % nb;
   let seen: u32 = 0;
-  let best = NO_SLOT;
+  let best = FC_NO_SLOT;
   let bestAge: u32 = 0;
   // Bounded: at most one lap of the buckets.
   for (let i: u32 = 0; i < nb && seen < 16; i++) {
@@ -205,7 +212,7 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   const k2 = v128.load(key, 32);
   const v = hashWords(state, k0, k1, k2);
   const found = findWords(state, nb, v, k0, k1, k2);
-  if (found != NO_SLOT) {
+  if (found != FC_NO_SLOT) {
     writeBegin(state);
     const ep = entryAt(state, nb, found);
     store<u32>(ep, value, E_VALUE);
@@ -221,12 +228,12 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   // the write section: it only reads); else the oldest candidate's. At capacity a flow must go
   // anyway, so the cuckoo search is skipped and the oldest candidate goes.
   let e = emptyIn(state, b1);
-  if (e == NO_SLOT) e = emptyIn(state, b2);
-  const path = e == NO_SLOT && !full ? cuckooSearch(state, nb, b1, b2) : -1;
+  if (e == FC_NO_SLOT) e = emptyIn(state, b2);
+  const path = e == FC_NO_SLOT && !full ? cuckooSearch(state, nb, b1, b2) : -1;
   writeBegin(state);
   let status = FC_INSERTED;
   if (path >= 0) e = cuckooApply(state, nb, <u32>path);
-  if (e == NO_SLOT) {
+  if (e == FC_NO_SLOT) {
     e = oldestOf(state, nb, b1, b2, now);
     removeAt(state, e);
     bump(state, EVICTIONS);
@@ -234,7 +241,7 @@ export function flow_fc_insert(state: usize, key: usize, value: u32, now: u32): 
   } else if (full) {
     // The key's buckets had room but the table holds `capacity` flows: one goes elsewhere.
     const victim = sampleVictim(state, nb, now);
-    if (victim != NO_SLOT) {
+    if (victim != FC_NO_SLOT) {
       removeAt(state, victim);
       bump(state, EVICTIONS);
       status = FC_EVICTED;
@@ -261,7 +268,7 @@ export function flow_fc_delete(state: usize, key: usize): i32 {
   if (nb == 0) return FC_E_STATE;
   if (!rangeOk(key, FC_KEY_BYTES)) return FC_E_RANGE;
   const e = findKey(state, nb, hashOf(state, key), key);
-  if (e == NO_SLOT) return 0;
+  if (e == FC_NO_SLOT) return 0;
   writeBegin(state);
   removeAt(state, e);
   writeEnd(state);
@@ -308,20 +315,20 @@ export function flow_fc_moves(state: usize): f64 {
 }
 
 /**
- * Where `key` goes, for tests and tools: writes u32 [hash, b1, b2, tag, slot index or
- * 0xffffffff] at `out`. Returns 0 or a negative status.
+ * Where `key` goes, for tests and tools: writes FC_INFO_BYTES at `out` (hash, both buckets, tag,
+ * slot index or FC_NO_SLOT). Returns 0 or a negative status.
  */
 export function flow_fc_key_info(state: usize, key: usize, out: usize): i32 {
   const nb = tableBuckets(state);
   if (nb == 0) return FC_E_STATE;
-  if (!rangeOk(key, FC_KEY_BYTES) || !rangeOk(out, 20)) return FC_E_RANGE;
+  if (!rangeOk(key, FC_KEY_BYTES) || !rangeOk(out, FC_INFO_BYTES)) return FC_E_RANGE;
   const v = hashOf(state, key);
   const b1 = bucketOf(v, nb);
-  store<u32>(out, v, 0);
-  store<u32>(out, b1, 4);
-  store<u32>(out, altOf(b1, tagOf(v), nb), 8);
-  store<u32>(out, tagOf(v), 12);
-  store<u32>(out, findKey(state, nb, v, key), 16);
+  store<u32>(out, v, FC_INFO_HASH);
+  store<u32>(out, b1, FC_INFO_BUCKET1);
+  store<u32>(out, altOf(b1, tagOf(v), nb), FC_INFO_BUCKET2);
+  store<u32>(out, tagOf(v), FC_INFO_TAG);
+  store<u32>(out, findKey(state, nb, v, key), FC_INFO_SLOT);
   return 0;
 }
 

@@ -46,6 +46,8 @@ import { finish64, rangeOk } from './hash';
 export const FC_MAGIC: u32 = 0x434d4546; // 'FEMC'
 export const FC_LAYOUT: u32 = 2;
 export const FC_KEY_BYTES: u32 = 48;
+/** Largest value an entry carries: lookups answer with the value or -1, as i32. */
+export const FC_MAX_VALUE: u32 = 0x7fffffff;
 export const FC_INSERTED: i32 = 0;
 export const FC_UPDATED: i32 = 1;
 export const FC_EVICTED: i32 = 2;
@@ -74,7 +76,14 @@ export const E_HASH: usize = 56;
 export const E_ZERO: usize = 60;
 export const MAX_SPINS: i32 = 1 << 22;
 /** A slot index meaning "none" (slot indexes are below 2^25). */
-export const NO_SLOT: u32 = 0xffffffff;
+export const FC_NO_SLOT: u32 = 0xffffffff;
+// flow_fc_key_info's answer: u32 hash, both buckets, tag, slot (FC_NO_SLOT when absent).
+export const FC_INFO_HASH: usize = 0;
+export const FC_INFO_BUCKET1: usize = 4;
+export const FC_INFO_BUCKET2: usize = 8;
+export const FC_INFO_TAG: usize = 12;
+export const FC_INFO_SLOT: usize = 16;
+export const FC_INFO_BYTES: u32 = 20;
 
 @inline function entriesOffset(bucketCount: u32): u64 {
   return (<u64>FC_CTRL_BYTES + ((<u64>bucketCount) << 3) + 63) & ~(<u64>63);
@@ -200,7 +209,7 @@ export function flow_fc_init(state: usize, capacity: u32, bucketCount: u32, seed
   return (<u32>i8x16.bitmask(i8x16.eq(v128.load64_zero(tp), i8x16.splat(<i8>tag)))) & 0xff;
 }
 
-/** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or NO_SLOT. Checks every tag match. */
+/** Slot index (bucket * 8 + slot) of `key`, hashed `v`, or FC_NO_SLOT. Checks every tag match. */
 export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
   return findWords(state, nb, v, v128.load(key, 0), v128.load(key, 16), v128.load(key, 32));
 }
@@ -222,7 +231,7 @@ export function findKey(state: usize, nb: u32, v: u32, key: usize): u32 {
     }
     b = altOf(b, tag, nb);
   }
-  return NO_SLOT;
+  return FC_NO_SLOT;
 }
 
 /**
@@ -295,13 +304,13 @@ export function flow_fc_lookup(state: usize, keys: usize, count: i32, out: usize
         // which checks every match in both buckets.
         for (let i: usize = 0; i < n; i++) {
           const key = kb + i * FC_KEY_BYTES;
-          let e = NO_SLOT;
+          let e = FC_NO_SLOT;
           if ((found & (1 << (<u32>i))) != 0) {
             e = load<u32>(ob + (i << 2));
             // SAFETY: bounded as in stage 3 (an out-of-range candidate takes the slow path).
             if (e >= slots || !keyEq(entries + ((<usize>e) << 6), key)) e = findKey(state, nb, hashOf(state, key), key);
           }
-          if (e != NO_SLOT) {
+          if (e != FC_NO_SLOT) {
             const ep = entries + ((<usize>e) << 6);
             // Only dirty the line when the stamp changes (hits within one tick stay read-only).
             if (load<u32>(ep, E_LAST) != now) store<u32>(ep, now, E_LAST);

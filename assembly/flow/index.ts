@@ -27,6 +27,7 @@ export {
   flow_cls_init,
   CLS_MAGIC,
   CLS_LAYOUT,
+  CLS_HEADER_WORDS,
   CLS_E_STATE,
   CLS_E_RANGE,
   CLS_E_FULL,
@@ -39,6 +40,14 @@ export {
   FC_MAGIC,
   FC_LAYOUT,
   FC_KEY_BYTES,
+  FC_MAX_VALUE,
+  FC_NO_SLOT,
+  FC_INFO_HASH,
+  FC_INFO_BUCKET1,
+  FC_INFO_BUCKET2,
+  FC_INFO_TAG,
+  FC_INFO_SLOT,
+  FC_INFO_BYTES,
   FC_CTRL_BYTES,
   FC_INSERTED,
   FC_UPDATED,
@@ -54,3 +63,5 @@ export {
 export * from './flow-cache-update';
 export { flow_fc_read_entries } from './flow-cache-floor';
 export * from './parser';
+// The Left-Right control block the classifier and the route tables share (left-right.ts).
+export { LR_ACTIVE, LR_READERS0, LR_READER_STRIDE } from './left-right';

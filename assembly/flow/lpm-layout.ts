@@ -28,6 +28,12 @@ export const LPM_MAGIC: u32 = 0x4d504c46; // 'FLPM'
 export const LPM_LAYOUT: u32 = 2;
 export const LPM_CTRL_BYTES: u32 = LR_CTRL_BYTES;
 export const LPM_OP_BYTES: u32 = 32;
+// An update op (lpm.ts): kind, prefix length, next hop, covering length, then four address words.
+export const LPM_OP_KIND: usize = 0;
+export const LPM_OP_LENGTH: usize = 4;
+export const LPM_OP_NEXT_HOP: usize = 8;
+export const LPM_OP_COVER_LENGTH: usize = 12;
+export const LPM_OP_ADDR: usize = 16;
 export const LPM_MAX_NEXT_HOP: u32 = 0x3fffff;
 export const LPM_OP_ADD: u32 = 1;
 export const LPM_OP_DELETE: u32 = 2;

@@ -18,7 +18,7 @@
 // that the apply path brings up to date after each batch, for the /16s the batch covered. The
 // state region layout is in lpm-layout.ts.
 //
-// Update ops (32 B each, written by the facade): +0 kind (1 add, 2 delete) +4 length
+// Update ops (LPM_OP_BYTES each, written by the facade): +0 kind (1 add, 2 delete) +4 length
 //   +8 next hop (add) or the covering route's next hop (delete) +12 covering length, or
 //   0xffffffff when no route covers the deleted one +16 four address words, most significant
 //   first (IPv4: word 0 only).
@@ -53,8 +53,13 @@ import {
   LPM_NODE_MIN_UNITS,
   LPM_NO_COVER,
   LPM_OP_ADD,
+  LPM_OP_ADDR,
   LPM_OP_BYTES,
+  LPM_OP_COVER_LENGTH,
   LPM_OP_DELETE,
+  LPM_OP_KIND,
+  LPM_OP_LENGTH,
+  LPM_OP_NEXT_HOP,
   LPM_STOP_BAD_OP,
   LPM_STOP_GROUPS,
   LPM_STOP_NODES,
@@ -82,6 +87,11 @@ export {
   LPM_LAYOUT,
   LPM_CTRL_BYTES,
   LPM_OP_BYTES,
+  LPM_OP_KIND,
+  LPM_OP_LENGTH,
+  LPM_OP_NEXT_HOP,
+  LPM_OP_COVER_LENGTH,
+  LPM_OP_ADDR,
   LPM_MAX_NEXT_HOP,
   LPM_OP_ADD,
   LPM_OP_DELETE,
@@ -266,8 +276,12 @@ function update(
 }
 
 @inline function opValid(op: usize, maxLen: u32): bool {
-  const kind = load<u32>(op, 0);
-  return load<u32>(op, 4) <= maxLen && load<u32>(op, 8) <= VAL_MASK && (kind == LPM_OP_ADD || kind == LPM_OP_DELETE);
+  const kind = load<u32>(op, LPM_OP_KIND);
+  return (
+    load<u32>(op, LPM_OP_LENGTH) <= maxLen &&
+    load<u32>(op, LPM_OP_NEXT_HOP) <= VAL_MASK &&
+    (kind == LPM_OP_ADD || kind == LPM_OP_DELETE)
+  );
 }
 
 /**
@@ -282,10 +296,10 @@ function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const op = ops + <usize>i * LPM_OP_BYTES;
     if (!opValid(op, maxLen)) return i;
-    const len = load<u32>(op, 4);
-    const nh = load<u32>(op, 8);
-    const coverLen = load<u32>(op, 12);
-    const del = load<u32>(op, 0) == LPM_OP_DELETE;
+    const len = load<u32>(op, LPM_OP_LENGTH);
+    const nh = load<u32>(op, LPM_OP_NEXT_HOP);
+    const coverLen = load<u32>(op, LPM_OP_COVER_LENGTH);
+    const del = load<u32>(op, LPM_OP_KIND) == LPM_OP_DELETE;
     const ne: u32 = del
       ? coverLen == LPM_NO_COVER
         ? 0
@@ -293,10 +307,11 @@ function applyOps(state: usize, copy: usize, ops: usize, n: u32): u32 {
       : VALID | (len << 22) | nh;
     // A route longer than /24 changes the nodes only when its top entry starts or stops being
     // extended (a group's contents are read by lookups directly).
-    const topEntry = copy + C_TOP + ((<usize>(load<u32>(op, 16) >> 8)) << 2);
+    const topEntry = copy + C_TOP + ((<usize>(load<u32>(op, LPM_OP_ADDR) >> 8)) << 2);
     const wasExt = nodes && len > 24 && (load<u32>(topEntry) & EXT) != 0;
-    if (update(copy, topBits, groupCap, copy + C_TOP, 0, topBits, op + 16, len, ne, del) < 0) return i;
-    if (nodes && !(wasExt && (load<u32>(topEntry) & EXT) != 0)) nodeMarkDirty(copy, groupCap, load<u32>(op, 16), len);
+    if (update(copy, topBits, groupCap, copy + C_TOP, 0, topBits, op + LPM_OP_ADDR, len, ne, del) < 0) return i;
+    if (nodes && !(wasExt && (load<u32>(topEntry) & EXT) != 0))
+      nodeMarkDirty(copy, groupCap, load<u32>(op, LPM_OP_ADDR), len);
   }
   return n;
 }

@@ -23,6 +23,9 @@ import { rangeOk } from './hash';
 
 export const PARSE_REC_BYTES: u32 = 64;
 export const PARSE_DESC_BYTES: u32 = 8;
+export const PARSE_DESC_ADDR: usize = 0; // u32 host address of the frame
+export const PARSE_DESC_LEN: usize = 4; // u32 length
+export const PARSE_KEY_BYTES: u32 = 48; // the flow key: the record's first bytes (FC_KEY_BYTES)
 export const VERDICT_OK: u32 = 0;
 export const VERDICT_MALFORMED: u32 = 1;
 export const VERDICT_NOT_IP: u32 = 2;
@@ -45,6 +48,8 @@ export const PR_ICMP: u32 = 10; // ICMP header truncated
 export const PR_SCTP: u32 = 11; // SCTP common header truncated
 export const PR_VXLAN: u32 = 12; // VXLAN header truncated
 
+export const K_SRC: usize = 0;
+export const K_DST: usize = 16;
 export const K_SPORT: usize = 32;
 export const K_DPORT: usize = 34;
 export const K_PROTO: usize = 36;
@@ -246,8 +251,8 @@ export function flow_parse(descs: usize, count: i32, out: usize): i32 {
     return PARSE_E_RANGE;
   for (let i: usize = 0; i < <usize>count; i++) {
     // SAFETY: i < count; both arrays were range-checked above. The descriptor is read once.
-    const p = <usize>load<u32>(descs + i * PARSE_DESC_BYTES);
-    const len = load<u32>(descs + i * PARSE_DESC_BYTES, 4);
+    const p = <usize>load<u32>(descs + i * PARSE_DESC_BYTES, PARSE_DESC_ADDR);
+    const len = load<u32>(descs + i * PARSE_DESC_BYTES, PARSE_DESC_LEN);
     const rec = out + i * PARSE_REC_BYTES;
     if (len > 0xffff || !rangeOk(p, <u64>len)) {
       malformed(rec, PR_RANGE);

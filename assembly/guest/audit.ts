@@ -14,7 +14,7 @@
 
 import { GD_ERRORS, GD_IRQ, GD_IRQ_WAITS, GD_RAM, GD_SIZE, GD_ADDED, GD_COMPLETED, bump } from './driver-state';
 import { drvDisableIrq, drvEnableIrq, drvKick, drvReap } from './driver';
-import { post } from './loopback-traffic';
+import { GLOOP_HALF_BYTES, GLOOP_PAIR_BYTES, post } from './loopback-traffic';
 
 export const GA_MAGIC: u32 = 0x44554147; // 'GAUD'
 export const GA_MAX_TRANSITIONS: u32 = 4;
@@ -28,12 +28,18 @@ export const GA_UNTALLIED: u32 = 48;
 export const GA_TALLY: u32 = 64;
 export const GA_TALLY_SLOTS: u32 = 16;
 export const GA_TRANSITION_BYTES: u32 = 16;
-
-const PAIR: u32 = 128;
-const HALF: u32 = 64;
+// A tally slot: { u32 version; u32 used; u64 count }.
+export const GA_SLOT_BYTES: u32 = 16;
+export const GA_SLOT_VERSION: u32 = 0;
+export const GA_SLOT_USED: u32 = 4;
+export const GA_SLOT_COUNT: u32 = 8;
+// A transition: { u64 seq; u32 from; u32 to }.
+export const GA_TR_SEQ: u32 = 0;
+export const GA_TR_FROM: u32 = 8;
+export const GA_TR_TO: u32 = 12;
 
 @inline function transitionsAt(audit: usize): usize {
-  return audit + GA_TALLY + GA_TALLY_SLOTS * 16;
+  return audit + GA_TALLY + GA_TALLY_SLOTS * GA_SLOT_BYTES;
 }
 
 @inline function bitmapAt(audit: usize): usize {
@@ -41,7 +47,7 @@ const HALF: u32 = 64;
 }
 
 export function auditBytes(maxTransitions: u32, bits: u32): u32 {
-  return GA_TALLY + GA_TALLY_SLOTS * 16 + maxTransitions * GA_TRANSITION_BYTES + (((bits + 63) >> 6) << 3);
+  return GA_TALLY + GA_TALLY_SLOTS * GA_SLOT_BYTES + maxTransitions * GA_TRANSITION_BYTES + (((bits + 63) >> 6) << 3);
 }
 
 export function auditInit(audit: usize, maxTransitions: u32, bits: u32): i32 {
@@ -55,13 +61,13 @@ export function auditInit(audit: usize, maxTransitions: u32, bits: u32): i32 {
 
 function tally(audit: usize, version: u32): void {
   for (let i: u32 = 0; i < GA_TALLY_SLOTS; i++) {
-    const slot = audit + GA_TALLY + ((<usize>i) << 4);
-    if (load<u32>(slot, 4) == 0) {
-      store<u32>(slot, version);
-      store<u32>(slot, 1, 4);
+    const slot = audit + GA_TALLY + ((<usize>i) << 4); // GA_SLOT_BYTES apart
+    if (load<u32>(slot, GA_SLOT_USED) == 0) {
+      store<u32>(slot, version, GA_SLOT_VERSION);
+      store<u32>(slot, 1, GA_SLOT_USED);
     }
-    if (load<u32>(slot) == version) {
-      store<u64>(slot, load<u64>(slot, 8) + 1, 8);
+    if (load<u32>(slot, GA_SLOT_VERSION) == version) {
+      store<u64>(slot, load<u64>(slot, GA_SLOT_COUNT) + 1, GA_SLOT_COUNT);
       return;
     }
   }
@@ -75,10 +81,10 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
   for (let i: u32 = 0; i < cnt; i++) {
     const t = load<u32>(out + ((<usize>i) << 3));
     const len = load<u32>(out + ((<usize>i) << 3), 4);
-    const pair = base + <usize>(t * PAIR);
+    const pair = base + <usize>(t * GLOOP_PAIR_BYTES);
     // SAFETY: t < N (the driver only returns tokens it handed out) and the buffer area holds N pairs.
     const seq = load<u64>(pair);
-    if (len != HALF || seq != load<u64>(pair + HALF)) {
+    if (len != GLOOP_HALF_BYTES || seq != load<u64>(pair + GLOOP_HALF_BYTES)) {
       bump(drv, GD_ERRORS);
       bump(audit, GA_WRONG);
       continue;
@@ -92,16 +98,16 @@ function audited(drv: usize, bufGpa: u64, out: usize, cnt: u32, audit: usize): v
       if ((was & bit) != 0) bump(audit, GA_DUPLICATES);
       else store<u8>(at, was | bit);
     }
-    const version = load<u32>(pair + HALF + 8);
+    const version = load<u32>(pair + GLOOP_HALF_BYTES + 8);
     tally(audit, version);
     const last = load<u32>(audit, GA_LAST_VERSION);
     if (version != last) {
       const n = load<u32>(audit, GA_TRANSITIONS);
       if (n < load<u32>(audit, GA_MAX_TRANSITIONS)) {
         const rec = transitionsAt(audit) + <usize>n * GA_TRANSITION_BYTES;
-        store<u64>(rec, seq);
-        store<u32>(rec, last, 8);
-        store<u32>(rec, version, 12);
+        store<u64>(rec, seq, GA_TR_SEQ);
+        store<u32>(rec, last, GA_TR_FROM);
+        store<u32>(rec, version, GA_TR_TO);
       }
       store<u32>(audit, n + 1, GA_TRANSITIONS);
       store<u32>(audit, version, GA_LAST_VERSION);

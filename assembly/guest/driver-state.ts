@@ -55,6 +55,8 @@ export const GD_FREE_IDS: u32 = 116;
 export const GD_TABLES_HOST: u32 = 120;
 export const GD_TABLES_GPA: u32 = 124;
 export const TABLE_BYTES: u32 = 32;
+// gdrv_reap's output: one record per completion, { u32 token; u32 len }.
+export const GD_REAP_BYTES: u32 = 8;
 export const GD_ARRAYS: u32 = 128;
 
 export function gdBytes(n: u32): u32 {

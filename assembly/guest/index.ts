@@ -135,6 +135,7 @@ export {
   DF_INDIRECT,
   DF_IN_ORDER,
   TABLE_BYTES,
+  GD_REAP_BYTES,
   GD_KICKS,
   GD_KICKS_SUPPRESSED,
   GD_ADDED,
@@ -188,4 +189,12 @@ export {
   GA_TALLY,
   GA_TALLY_SLOTS,
   GA_TRANSITION_BYTES,
+  GA_SLOT_BYTES,
+  GA_SLOT_VERSION,
+  GA_SLOT_USED,
+  GA_SLOT_COUNT,
+  GA_TR_SEQ,
+  GA_TR_FROM,
+  GA_TR_TO,
 } from './audit';
+export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';

@@ -24,16 +24,23 @@ import {
 } from './driver-state';
 import { drvAdd, drvDisableIrq, drvEnableIrq, drvFree, drvKick, drvNextToken, drvReap } from './driver';
 
-const PAIR: u32 = 128;
-const HALF: u32 = 64;
+// Buffer area at bufGpa: one pair per token, a readable half then a writable half.
+export const GLOOP_PAIR_BYTES: u32 = 128;
+export const GLOOP_HALF_BYTES: u32 = 64;
 
 @inline export function post(drv: usize, bufGpa: u64): i32 {
   if (drvFree(drv) < 2) return -1;
   const t = drvNextToken(drv);
-  const out = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa + <usize>(t * PAIR);
+  const out = <usize>load<u32>(drv, GD_RAM) + <usize>bufGpa + <usize>(t * GLOOP_PAIR_BYTES);
   // SAFETY: the caller sized the buffer area for N pairs inside guest RAM; t < N.
   store<u64>(out, load<u64>(drv, GD_ADDED) + 1);
-  return drvAdd(drv, bufGpa + <u64>(t * PAIR), HALF, bufGpa + <u64>(t * PAIR + HALF), HALF);
+  return drvAdd(
+    drv,
+    bufGpa + <u64>(t * GLOOP_PAIR_BYTES),
+    GLOOP_HALF_BYTES,
+    bufGpa + <u64>(t * GLOOP_PAIR_BYTES + GLOOP_HALF_BYTES),
+    GLOOP_HALF_BYTES,
+  );
 }
 
 @inline function check(drv: usize, bufGpa: u64, out: usize, cnt: u32): void {
@@ -41,8 +48,8 @@ const HALF: u32 = 64;
   for (let i: u32 = 0; i < cnt; i++) {
     const t = load<u32>(out + ((<usize>i) << 3));
     const len = load<u32>(out + ((<usize>i) << 3), 4);
-    const pair = base + <usize>(t * PAIR);
-    if (len != HALF || load<u64>(pair) != load<u64>(pair + HALF)) bump(drv, GD_ERRORS);
+    const pair = base + <usize>(t * GLOOP_PAIR_BYTES);
+    if (len != GLOOP_HALF_BYTES || load<u64>(pair) != load<u64>(pair + GLOOP_HALF_BYTES)) bump(drv, GD_ERRORS);
   }
 }
 
@@ -117,7 +124,7 @@ export function postMany(drv: usize, bufGpa: u64, len: u32, count: u32): u32 {
   let k: u32 = 0;
   while (k < count) {
     const t = drvNextToken(drv);
-    if (drvAdd(drv, bufGpa + <u64>(t * PAIR), len, 0, 0) < 0) break;
+    if (drvAdd(drv, bufGpa + <u64>(t * GLOOP_PAIR_BYTES), len, 0, 0) < 0) break;
     k++;
   }
   drvKick(drv);
@@ -135,7 +142,7 @@ export function benchSplitSetup(drv: usize, bufGpa: u64, len: u32): void {
   const desc = <usize>load<u32>(drv, GD_DESC);
   for (let i: u32 = 0; i < n; i++) {
     const d = desc + ((<usize>i) << 4);
-    store<u64>(d, bufGpa + <u64>(i * PAIR));
+    store<u64>(d, bufGpa + <u64>(i * GLOOP_PAIR_BYTES));
     store<u32>(d, len, 8);
     store<u32>(d, 0, 12); // flags 0, next 0
   }
@@ -167,7 +174,7 @@ export function benchPackedSetup(drv: usize, bufGpa: u64, len: u32): void {
   const desc = <usize>load<u32>(drv, GD_DESC);
   for (let i: u32 = 0; i < n; i++) {
     const d = desc + ((<usize>i) << 4);
-    store<u64>(d, bufGpa + <u64>(i * PAIR));
+    store<u64>(d, bufGpa + <u64>(i * GLOOP_PAIR_BYTES));
     store<u32>(d, len, 8);
     store<u16>(d, <u16>i, 12);
     store<u16>(d, 0, 14);

@@ -38,7 +38,7 @@ export function sim_hist_bin(bytes: u32): u32 {
 }
 
 export function sim_init(st: usize): i32 {
-  if (!headerOk(st, L.NSIM_MAGIC, 1, L.CONFIG_BYTES) || !validState(st)) return L.ST_BAD_STATE;
+  if (!headerOk(st, L.NSIM_MAGIC, L.NSIM_LAYOUT, L.CONFIG_BYTES) || !validState(st)) return L.ST_BAD_STATE;
   C.bind(st);
   evqInit(st + <usize>load<u32>(st, L.C_OFF_EVQ), load<u32>(st, L.C_EVQ_KIND), load<u32>(st, L.C_EVQ_CAP));
   C.bind(st);
@@ -53,7 +53,7 @@ export function sim_init(st: usize): i32 {
 }
 
 export function sim_run(st: usize, budget: i32): i32 {
-  if (!headerOk(st, L.NSIM_MAGIC, 1, L.CONFIG_BYTES)) return L.ST_BAD_STATE;
+  if (!headerOk(st, L.NSIM_MAGIC, L.NSIM_LAYOUT, L.CONFIG_BYTES)) return L.ST_BAD_STATE;
   C.bind(st);
   const stop = load<i64>(st, L.C_STOP_PS);
   let done: i32 = 0;

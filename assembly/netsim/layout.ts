@@ -19,6 +19,7 @@
 //   evq       the event queue (event-queue.ts)
 
 export const NSIM_MAGIC: u32 = 0x4d49534e; // 'NSIM'
+export const NSIM_LAYOUT: u32 = 1;
 export const CONFIG_BYTES: u32 = 512;
 
 // ---- config (set by TS) --------------------------------------------------------------------
@@ -211,6 +212,11 @@ export const SACK_BITS: u32 = 256;
 // ---- queue histogram and series --------------------------------------------------------------
 export const HIST_BINS: u32 = 256;
 export const SERIES_BYTES: u32 = 16; // i64 time, u32 port, u32 bytes
+export const SR_TIME: usize = 0;
+export const SR_PORT: usize = 8;
+export const SR_BYTES: usize = 12;
+// A route entry: (first << ROUTE_FIRST_SHIFT) | count, count < 1 << ROUTE_FIRST_SHIFT.
+export const ROUTE_FIRST_SHIFT: u32 = 8;
 
 // ---- events ----------------------------------------------------------------------------------
 export const EV_ARRIVE: u32 = 0; // arg = packet

@@ -187,7 +187,7 @@ export function onPfc(k: u32, now: i64): void {
 /** ECMP: the egress toward host `dst` for a packet of hash `hash` at switch `nd`. */
 @inline function route(nd: usize, dst: u32, hash: u32): u32 {
   const e = load<u32>(C.ROUTE + ((<usize>load<u32>(nd, L.N_INDEX) * <usize>C.N_HOSTS + <usize>dst) << 2));
-  const count = e & 0xff;
+  const count = e & ((1 << L.ROUTE_FIRST_SHIFT) - 1);
   if (count == 0) return 0xffffffff;
   // Mix the switch index in, so consecutive tiers do not pick correlated members.
   let h = hash ^ (load<u32>(nd, L.N_INDEX) * 0x9e3779b1);
@@ -195,7 +195,7 @@ export function onPfc(k: u32, now: i64): void {
   h *= 0x2c1b3c6d;
   h ^= h >> 12;
   // h * count >> 32 picks a member uniformly without a division.
-  return load<u32>(C.RPORTS + ((<usize>((e >> 8) + <u32>((<u64>h * <u64>count) >> 32))) << 2));
+  return load<u32>(C.RPORTS + ((<usize>((e >> L.ROUTE_FIRST_SHIFT) + <u32>((<u64>h * <u64>count) >> 32))) << 2));
 }
 
 /** A data or ACK packet arrived at switch `nd` through port `ipi`. */
@@ -277,7 +277,7 @@ function admitLossless(nd: usize, ipi: u32, wire: u32, now: i64): bool {
 
 /**
  * Queue-length histogram bin (log-linear): 1 KB bins below 16 KB, then 8 bins per power of two.
- * The TS mirror is src/netsim/histogram.ts; a test checks the two agree.
+ * src/netsim/histogram.ts turns bins back into byte ranges; a test holds the two together.
  */
 export function histBin(bytes: u32): u32 {
   const kb = bytes >> 10;
@@ -300,9 +300,9 @@ export function sampleQueues(now: i64): void {
     if ((load<u32>(p, L.PT_FLAGS) & L.PTF_MONITOR) != 0 && cap > 0) {
       const len = load<u32>(C.S, L.C_SERIES_LEN);
       const r = C.SERIES + <usize>(len % cap) * <usize>L.SERIES_BYTES;
-      store<i64>(r, now, 0);
-      store<u32>(r, i, 8);
-      store<u32>(r, q, 12);
+      store<i64>(r, now, L.SR_TIME);
+      store<u32>(r, i, L.SR_PORT);
+      store<u32>(r, q, L.SR_BYTES);
       store<u32>(C.S, len + 1, L.C_SERIES_LEN);
     }
   }

@@ -68,7 +68,7 @@ export function validState(st: usize): bool {
   const route = st + <usize>load<u32>(st, L.C_OFF_ROUTE);
   for (let i: u64 = 0; i < switches * hosts; i++) {
     const e = load<u32>(route + <usize>(i * 4));
-    if (<u64>(e >> 8) + <u64>(e & 0xff) > rports) return false;
+    if (<u64>(e >> L.ROUTE_FIRST_SHIFT) + <u64>(e & ((1 << L.ROUTE_FIRST_SHIFT) - 1)) > rports) return false;
   }
   const rp = st + <usize>load<u32>(st, L.C_OFF_RPORTS);
   for (let i: u64 = 0; i < rports; i++) if (<u64>load<u32>(rp + <usize>(i * 4)) >= ports) return false;

@@ -17,7 +17,7 @@
 //   (no host address outlives a turn: docs/design.md, "Rules for the systems that come next").
 
 import { gpaContig, gpaToHost } from '../common/gpa';
-import { REJ_ADDR, REJ_ORDER, REJ_SEGS, REJ_TOO_LONG, VQ_MAX_SEGS } from './queue-state';
+import { VQ_REJ_ADDR, VQ_REJ_ORDER, VQ_REJ_SEGS, VQ_REJ_TOO_LONG, VQ_MAX_SEGS } from './queue-state';
 
 export const BR_MAGIC: u32 = 0x52425156; // 'VQBR'
 export const BR_LAYOUT: u32 = 2;
@@ -77,17 +77,17 @@ export const NEED_SPACE: u16 = 0xffff;
 export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, write: bool): u16 {
   if (len == 0) return 0;
   // C4: addr + len must not wrap past 2^64.
-  if (gpa > 0xffffffffffffffff - <u64>len) return REJ_ADDR;
+  if (gpa > 0xffffffffffffffff - <u64>len) return VQ_REJ_ADDR;
   const readSegs = <u32>load<u16>(rec, CH_READ_SEGS);
   const writeSegs = <u32>load<u16>(rec, CH_WRITE_SEGS);
   // C5: every device-writable descriptor comes after every device-readable one (§2.7.4.2).
-  if (!write && writeSegs != 0) return REJ_ORDER;
+  if (!write && writeSegs != 0) return VQ_REJ_ORDER;
   const total = <u64>load<u32>(rec, CH_READ_BYTES) + <u64>load<u32>(rec, CH_WRITE_BYTES) + <u64>len;
-  if (total > 0xffffffff) return REJ_TOO_LONG; // C3 (§2.7.5.2: at most 2^32 bytes per chain)
+  if (total > 0xffffffff) return VQ_REJ_TOO_LONG; // C3 (§2.7.5.2: at most 2^32 bytes per chain)
   let used = load<u32>(burst, BR_SEG_USED);
   const cap = load<u32>(burst, BR_SEG_CAP);
   let segs = readSegs + writeSegs;
-  if (segs >= VQ_MAX_SEGS) return REJ_SEGS; // C7
+  if (segs >= VQ_MAX_SEGS) return VQ_REJ_SEGS; // C7
   if (used >= cap) return NEED_SPACE;
   const base = segsBase(burst);
   // Fast path: the whole buffer inside one slot (always, unless guest RAM has several slots).
@@ -112,10 +112,10 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
   let at = gpa;
   while (rest != 0) {
     const c = gpaContig(map, at);
-    if (c == 0) return REJ_ADDR; // C4: outside guest RAM or in a hole
+    if (c == 0) return VQ_REJ_ADDR; // C4: outside guest RAM or in a hole
     let take = c >>> 32;
     if (take > rest) take = rest;
-    if (segs >= VQ_MAX_SEGS) return REJ_SEGS; // C7
+    if (segs >= VQ_MAX_SEGS) return VQ_REJ_SEGS; // C7
     if (used >= cap) return NEED_SPACE;
     // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
     const s = base + <usize>used * SEG_BYTES;

@@ -1,6 +1,6 @@
 // Kernel family "virtio": device-side virtqueues (split and packed) and the loopback device.
 // Exports are flat and prefixed: vq_* (queue operations), vloop_* (loopback device job entries),
-// and the layout constants that the TS mirrors are checked against.
+// and the layout constants (exports.ts) that src/generated/virtio.ts is generated from.
 
 import { KERNEL_ABI } from '../common/abi';
 import { burstBytes, burstInit, vqArm, vqPop, vqPush, vqPushRange, vqRefresh } from './vq';

@@ -12,7 +12,7 @@
 //   driver event suppression (align 4)   { u16 off_wrap; u16 flags }  (device reads)
 //   device event suppression (align 4)   { u16 off_wrap; u16 flags }  (device writes)
 //
-// The TS mirror is src/common/virtio/ring-layout.ts, checked against these exports by a test.
+// Exported (exports.ts), so the TS side's constants are generated from these (src/generated/virtio.ts).
 
 export const DESC_ADDR: u32 = 0;
 export const DESC_LEN: u32 = 8;
@@ -37,6 +37,8 @@ export const USED_FLAGS: u32 = 0;
 export const USED_IDX: u32 = 2;
 export const USED_RING: u32 = 4;
 export const USED_ELEM_BYTES: u32 = 8;
+export const USED_ELEM_ID: u32 = 0;
+export const USED_ELEM_LEN: u32 = 4;
 export const USED_F_NO_NOTIFY: u16 = 1;
 
 export const EVS_OFF_WRAP: u32 = 0;

@@ -2,18 +2,17 @@
 // (as many as fit; used.len = bytes written). The device for conformance tests and ring
 // benchmarks: it exercises pop, the scatter-gather lists and push, with no device logic besides.
 //
-// State 'VLBK' (layout 2):
-//   +64 u32 vq          queue state (VQST)
-//   +68 u32 burst       burst buffer (VQBR)
-//   +72 u32 status      device status bits (DEVICE_NEEDS_RESET once the queue broke)
-//   +76 u32 configIrq   config-change interrupt word (0: none)
-//   +80 u32 maxBurst    chains per call, at most
-//   +84 u32 flags       LBF_* (LBF_STAMP: bytes 8..11 of each response carry the serving module's
-//                       QT_VERSION instead of the echoed bytes: which version served it)
-//   +88 u64 requests  +96 u64 bytesEchoed  +104 u64 rejected
-//   +112 chain cursor (chain-cursor.ts, 16 bytes): the burst in progress across turns
-//   +128 work budget (work-budget.ts, 32 bytes): bytes and descriptors per turn, work done
+// State 'VLBK' (layout 3): the common device prefix (device-state.ts: status, config interrupt,
+// queue 0 at DEV_QUEUES), then
+//   +256 u32 burst       burst buffer (VQBR)
+//   +260 u32 maxBurst    chains per call, at most
+//   +264 u32 flags       LBF_* (LBF_STAMP: bytes 8..11 of each response carry the serving module's
+//                        QT_VERSION instead of the echoed bytes: which version served it)
+//   +272 u64 requests  +280 u64 bytesEchoed  +288 u64 rejected
+//   +296 chain cursor (chain-cursor.ts, 16 bytes): the burst in progress across turns
+//   +312 work budget (work-budget.ts, 32 bytes): bytes and descriptors per turn, work done
 
+import { guestCopy, guestStore } from '../common/guest-write';
 import { headerOk } from '../common/header';
 import {
   BR_DESCS,
@@ -42,24 +41,22 @@ import {
   segAt,
 } from './chain-cursor';
 import { wbCharge, wbLimitPop, wbResumed, wbTurnBytes } from './work-budget';
-import { STATUS_DEVICE_NEEDS_RESET } from './layout';
+import { DEV_PAYLOAD, devBroken, devNeedsReset, devQueue } from './device-state';
+import { VQ_GMAP } from './queue-state';
 import { vqArm, vqPop } from './vq';
 
 export const LB_MAGIC: u32 = 0x4b424c56; // 'VLBK'
-export const LB_VQ: u32 = 64;
-export const LB_BURST: u32 = 68;
-export const LB_STATUS: u32 = 72;
-export const LB_CONFIG_IRQ: u32 = 76;
-export const LB_MAX_BURST: u32 = 80;
-export const LB_FLAGS: u32 = 84;
+export const LB_LAYOUT: u32 = 3;
+export const LB_BURST: u32 = DEV_PAYLOAD;
+export const LB_MAX_BURST: u32 = DEV_PAYLOAD + 4;
+export const LB_FLAGS: u32 = DEV_PAYLOAD + 8;
 export const LBF_STAMP: u32 = 1;
-export const LB_REQUESTS: u32 = 88;
-export const LB_BYTES: u32 = 96;
-export const LB_REJECTED: u32 = 104;
-export const LB_CURSOR: u32 = 112;
-export const LB_BUDGET: u32 = 128;
-export const LB_STATE_BYTES: u32 = 192;
-export const LB_LAYOUT: u32 = 2;
+export const LB_REQUESTS: u32 = DEV_PAYLOAD + 16;
+export const LB_BYTES: u32 = DEV_PAYLOAD + 24;
+export const LB_REJECTED: u32 = DEV_PAYLOAD + 32;
+export const LB_CURSOR: u32 = DEV_PAYLOAD + 40;
+export const LB_BUDGET: u32 = DEV_PAYLOAD + 56;
+export const LB_STATE_BYTES: u32 = DEV_PAYLOAD + 96;
 
 /** QT_VERSION of the module this instance belongs to (set by qt_init through loopbackBind). */
 let servedBy: u32 = 0;
@@ -82,8 +79,8 @@ export function loopbackServedBy(): u32 {
  */
 export function loopbackRun(state: usize, budget: i32): i32 {
   if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES)) return -1;
-  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
-  const vq = <usize>load<u32>(state, LB_VQ);
+  if (devBroken(state)) return 0;
+  const vq = devQueue(state, 0);
   const burst = <usize>load<u32>(state, LB_BURST);
   const wb = state + LB_BUDGET;
   const cc = state + LB_CURSOR;
@@ -94,7 +91,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
     if (max > cap) max = cap;
     wbLimitPop(wb, burst);
     const n = vqPop(vq, burst, max);
-    if (n < 0) return needsReset(state);
+    if (n < 0) return devNeedsReset(state);
     descs = load<u32>(burst, BR_DESCS);
     if (n == 0) {
       if (descs != 0) wbCharge(wb, 0, descs);
@@ -103,6 +100,7 @@ export function loopbackRun(state: usize, budget: i32): i32 {
     ccStart(cc, <u32>n);
   } else ccResume(cc, vq, burst);
   const segs = segsBase(burst);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   const stamp = (load<u32>(state, LB_FLAGS) & LBF_STAMP) != 0;
   let left = wbTurnBytes(wb);
   let bytes: u64 = 0;
@@ -125,19 +123,19 @@ export function loopbackRun(state: usize, budget: i32): i32 {
     if (from < total) {
       if (left == 0) break;
       const take = total - from < left ? total - from : left;
-      echoRange(burst, rec, segs, from, take);
+      echoRange(map, burst, rec, segs, from, take);
       ccAdvance(cc, take);
       left -= take;
       bytes += take;
       if (from + take < total) break; // the turn's bytes are spent: the next turn goes on from here
       if (from != 0) wbResumed(wb);
     }
-    if (stamp && total >= 12) stampVersion(rec, segs);
+    if (stamp && total >= 12) stampVersion(map, rec, segs);
     store<u32>(rec, total, CH_USED_LEN);
     ccComplete(cc);
     done++;
   }
-  if (ccPush(cc, vq, burst) < 0) return needsReset(state);
+  if (ccPush(cc, vq, burst) < 0) return devNeedsReset(state);
   wbCharge(wb, bytes, descs);
   store<u64>(state, load<u64>(state, LB_REQUESTS) + <u64>done, LB_REQUESTS);
   store<u64>(state, load<u64>(state, LB_BYTES) + bytes, LB_BYTES);
@@ -149,12 +147,12 @@ export function loopbackRun(state: usize, budget: i32): i32 {
  * Copies bytes [from, from + len) of the chain's readable segments into the same bytes of its
  * writable ones (len <= both sides' bytes - from).
  */
-function echoRange(burst: usize, rec: usize, segs: usize, from: u32, len: u32): void {
+function echoRange(map: usize, burst: usize, rec: usize, segs: usize, from: u32, len: u32): void {
   if (<u32>load<u16>(rec, CH_READ_SEGS) == 1 && <u32>load<u16>(rec, CH_WRITE_SEGS) == 1) {
     // SAFETY: both segments were translated and bounds-checked against guest RAM (by the pop, or
     // again by ccResume); from + len <= each one's length.
     const r = segs + <usize>load<u32>(rec, CH_SEG_START) * SEG_BYTES;
-    memory.copy(<usize>load<u32>(r + SEG_BYTES) + from, <usize>load<u32>(r) + from, len);
+    guestCopy(map, <usize>load<u32>(r + SEG_BYTES) + from, <usize>load<u32>(r) + from, len);
     return;
   }
   const rp = segAt(burst, rec, false, from);
@@ -173,7 +171,7 @@ function echoRange(burst: usize, rec: usize, segs: usize, from: u32, len: u32): 
     if (take > left) take = left;
     // SAFETY: offsets stay inside each segment (take <= remaining bytes of both), and the
     // segments inside the chain (len <= the bytes left on each side).
-    memory.copy(<usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
+    guestCopy(map, <usize>load<u32>(w) + wo, <usize>load<u32>(r) + ro, take);
     left -= take;
     ro += take;
     wo += take;
@@ -189,27 +187,15 @@ function echoRange(burst: usize, rec: usize, segs: usize, from: u32, len: u32): 
 }
 
 /** Writes servedBy at bytes 8..11 of the chain's first writable segment, when that segment holds them. */
-@inline function stampVersion(rec: usize, segs: usize): void {
+@inline function stampVersion(map: usize, rec: usize, segs: usize): void {
   const w = segs + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
   // SAFETY: the segment [addr, addr + len) was translated and bounds-checked by the pop; 12 <= len.
-  if (load<u32>(w, 4) >= 12) store<u32>(<usize>load<u32>(w), servedBy, 8);
+  if (load<u32>(w, 4) >= 12) guestStore<u32>(map, <usize>load<u32>(w), servedBy, 8);
 }
 
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep), a burst in progress included. */
 export function loopbackArm(state: usize): i32 {
-  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES)) return 0;
-  if ((load<u32>(state, LB_STATUS) & STATUS_DEVICE_NEEDS_RESET) != 0) return 0;
+  if (!headerOk(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES) || devBroken(state)) return 0;
   if (!ccIdle(state + LB_CURSOR)) return 1;
-  return <i32>vqArm(<usize>load<u32>(state, LB_VQ));
-}
-
-/** §2.1.2: set DEVICE_NEEDS_RESET and send a configuration change notification. */
-function needsReset(state: usize): i32 {
-  store<u32>(state, load<u32>(state, LB_STATUS) | STATUS_DEVICE_NEEDS_RESET, LB_STATUS);
-  const irq = <usize>load<u32>(state, LB_CONFIG_IRQ);
-  if (irq != 0) {
-    atomic.add<i32>(irq, 1);
-    atomic.notify(irq, -1);
-  }
-  return 0;
+  return <i32>vqArm(devQueue(state, 0));
 }

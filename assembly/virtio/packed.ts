@@ -6,9 +6,11 @@
 // Device arrays are indexed only by device-chosen slots (the chain's first slot is its token);
 // the buffer id is echoed back, never used as an index (F5).
 
+import { guestAtomicStore, guestStore, guestWrote } from '../common/guest-write';
 import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   DESC_ADDR,
+  DESC_BYTES,
   DESC_LEN,
   EVS_FLAGS,
   EVS_OFF_WRAP,
@@ -24,16 +26,16 @@ import {
   RING_EVENT_ENABLE,
 } from './layout';
 import {
-  BRK_PACKED_CHAIN,
+  VQ_BRK_PACKED_CHAIN,
   QF_EVENT_IDX,
   QF_INDIRECT,
   QF_IN_ORDER,
   QF_KICKS_ON,
-  REJ_IND_FEATURE,
-  REJ_IND_LEN,
-  REJ_IND_NESTED,
-  REJ_IND_NEXT,
-  REJ_IND_ADDR,
+  VQ_REJ_IND_FEATURE,
+  VQ_REJ_IND_LEN,
+  VQ_REJ_IND_NESTED,
+  VQ_REJ_IND_NEXT,
+  VQ_REJ_IND_ADDR,
   VQ_ARMS,
   VQ_AVAIL_WRAP,
   VQ_DESC_HOST,
@@ -50,6 +52,8 @@ import {
   VQ_SIGNALLED_USED,
   VQ_SIGNALLED_VALID,
   VQ_SIZE,
+  VQ_SLOT_DESC_COUNT,
+  VQ_SLOT_ID,
   VQ_TABLE,
   VQ_USED_WRAP,
 } from './queue-state';
@@ -81,12 +85,12 @@ import { raiseIrq, suppressIrq } from './notify';
 export function packedPop(vq: usize, burst: usize, max: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   if ((flags & QF_KICKS_ON) != 0) {
-    atomic.store<u16>(load<u32>(vq, VQ_DEVICE_HOST), RING_EVENT_DISABLE, EVS_FLAGS);
+    guestAtomicStore<u16>(map, <usize>load<u32>(vq, VQ_DEVICE_HOST), RING_EVENT_DISABLE, EVS_FLAGS);
     store<u32>(vq, flags & ~QF_KICKS_ON, VQ_FLAGS);
   }
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
-  const map = <usize>load<u32>(vq, VQ_GMAP);
   let slot = <u32>load<u16>(vq, VQ_NEXT_AVAIL);
   let wrap: u16 = load<u16>(vq, VQ_AVAIL_WRAP);
   store<u32>(burst, 0, BR_SEG_USED);
@@ -107,7 +111,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
     let status: i32 = 0;
     let id: u16 = 0;
     while (true) {
-      if (count == n) return breakQueue(vq, BRK_PACKED_CHAIN, slot); // F2: a NEXT list longer than the ring
+      if (count == n) return breakQueue(vq, VQ_BRK_PACKED_CHAIN, slot); // F2: a NEXT list longer than the ring
       const d = desc + ((<usize>s) << 4);
       // Read once (E3): the first descriptor's flags were read above with acquire.
       const addr = load<u64>(d, DESC_ADDR);
@@ -124,9 +128,9 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
       if (status == 0) {
         if ((f & F_INDIRECT) != 0) {
           if ((flags & QF_INDIRECT) == 0)
-            status = REJ_IND_FEATURE; // D1
+            status = VQ_REJ_IND_FEATURE; // D1
           else if ((f & F_NEXT) != 0 || count > 1)
-            status = REJ_IND_NEXT; // §2.8.19: never inside a NEXT list
+            status = VQ_REJ_IND_NEXT; // §2.8.19: never inside a NEXT list
           else status = walkTable(burst, rec, map, n, addr, len);
         } else {
           status = <i32>emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
@@ -152,8 +156,8 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
     }
     // In-flight entry indexed by the device's own slot; the guest's id is only stored.
     const e = vq + VQ_TABLE + ((<usize>slot) << 2);
-    store<u16>(e, id, 0);
-    store<u16>(e, <u16>count, 2);
+    store<u16>(e, id, VQ_SLOT_ID);
+    store<u16>(e, <u16>count, VQ_SLOT_DESC_COUNT);
     slot = s;
     wrap = w;
     got++;
@@ -169,21 +173,21 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
 function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tblLen: u32): i32 {
   // D2/D2a and F3. A table of exactly N entries is accepted: §2.8.7 forbids only chains longer
   // than the queue size.
-  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
+  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return VQ_REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
   // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
-  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return REJ_IND_ADDR;
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return VQ_REJ_IND_ADDR;
   const scratch = burst + BR_SCRATCH;
   for (let j: u32 = 0; j < entries; j++) {
     countDesc(burst);
     const e = entryPtr(map, tbl, tblGpa, j, scratch);
-    if (e == 0) return REJ_IND_ADDR; // D6
+    if (e == 0) return VQ_REJ_IND_ADDR; // D6
     const addr = load<u64>(e, DESC_ADDR);
     const len = load<u32>(e, DESC_LEN);
     const f = load<u16>(e, PDESC_FLAGS);
     // §2.8.7: WRITE is the only valid flag in a table; INDIRECT is refused (D3), NEXT ignored.
-    if ((f & F_INDIRECT) != 0) return REJ_IND_NESTED;
+    if ((f & F_INDIRECT) != 0) return VQ_REJ_IND_NESTED;
     const st = emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
     if (st != 0) return <i32>st;
   }
@@ -195,9 +199,10 @@ export function packedPush(vq: usize, burst: usize, first: u32, count: u32): i32
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   for (let k: u32 = 0; k < count; k++) {
     const t = <u32>load<u16>(chainAt(burst, first + k), CH_TOKEN);
-    if (t >= n || load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), 2) == 0) return -1; // E1
+    if (t >= n || load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), VQ_SLOT_DESC_COUNT) == 0) return -1; // E1
   }
   if (count == 0) return 0;
   const inOrder = (flags & QF_IN_ORDER) != 0;
@@ -229,10 +234,11 @@ export function packedPush(vq: usize, burst: usize, first: u32, count: u32): i32
     } else {
       store<u16>(d, uf, PDESC_FLAGS);
     }
+    guestWrote(map, d, DESC_BYTES);
     let skip: u32 = 0;
     for (let r: u32 = 0; r < run; r++) {
       const e = vq + VQ_TABLE + ((<usize>load<u16>(chainAt(burst, first + k + r), CH_TOKEN)) << 2);
-      skip += <u32>load<u16>(e, 2);
+      skip += <u32>load<u16>(e, VQ_SLOT_DESC_COUNT);
       store<u32>(e, 0);
     }
     u += skip;
@@ -243,7 +249,7 @@ export function packedPush(vq: usize, burst: usize, first: u32, count: u32): i32
     k += run;
   }
   // Release: the first used descriptor's flags go last, publishing the whole batch at once.
-  atomic.store<u16>(firstDesc, firstFlags, PDESC_FLAGS);
+  guestAtomicStore<u16>(map, firstDesc, firstFlags, PDESC_FLAGS);
   store<u16>(vq, <u16>u, VQ_NEXT_USED);
   store<u16>(vq, w, VQ_USED_WRAP);
   store<u32>(vq, load<u32>(vq, VQ_INFLIGHT) - count, VQ_INFLIGHT);
@@ -288,11 +294,13 @@ export function packedArm(vq: usize): u32 {
   const dev = <usize>load<u32>(vq, VQ_DEVICE_HOST);
   const slot = load<u16>(vq, VQ_NEXT_AVAIL);
   const wrap = load<u16>(vq, VQ_AVAIL_WRAP);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
+  // SAFETY: the device event area (4 bytes) was translated and bounds-checked at setup.
   if ((flags & QF_EVENT_IDX) != 0) {
-    store<u16>(dev, slot | (wrap << 15), EVS_OFF_WRAP);
-    atomic.store<u16>(dev, RING_EVENT_DESC, EVS_FLAGS);
+    guestStore<u16>(map, dev, slot | (wrap << 15), EVS_OFF_WRAP);
+    guestAtomicStore<u16>(map, dev, RING_EVENT_DESC, EVS_FLAGS);
   } else {
-    atomic.store<u16>(dev, RING_EVENT_ENABLE, EVS_FLAGS);
+    guestAtomicStore<u16>(map, dev, RING_EVENT_ENABLE, EVS_FLAGS);
   }
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);

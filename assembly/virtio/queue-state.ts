@@ -24,7 +24,7 @@
 //   +152 u64 popped  +160 u64 pushed  +168 u64 irqSent  +176 u64 irqSuppressed  +184 u64 rejected  +192 u64 arms
 //   +256 in-flight table: split: bitmap of heads (N bits); packed: u32 per slot {u16 id, u16 descCount}
 //
-// The TS mirror is src/dpu/virtio/queue-state.ts (offsets exported from Wasm, checked by a test).
+// Exported (exports.ts), so the TS side's constants are generated from these (src/generated/virtio.ts).
 
 export const VQ_MAGIC: u32 = 0x54535156; // 'VQST'
 export const VQ_LAYOUT: u32 = 1;
@@ -66,39 +66,44 @@ export const QF_IN_ORDER: u32 = 16;
 /** Kicks are enabled (the device armed before sleeping); the next busy pop disables them. */
 export const QF_KICKS_ON: u32 = 32;
 
+// Packed in-flight table: one u32 per slot at VQ_TABLE + 4·slot, { u16 id; u16 descCount }.
+export const VQ_SLOT_BYTES: u32 = 4;
+export const VQ_SLOT_ID: u32 = 0;
+export const VQ_SLOT_DESC_COUNT: u32 = 2;
+
 /** Bytes a queue state region needs for queue size n. */
 export function vqStateBytes(n: u32, packed: bool): u32 {
-  return VQ_TABLE + (packed ? 4 * n : (n + 7) >> 3);
+  return VQ_TABLE + (packed ? VQ_SLOT_BYTES * n : (n + 7) >> 3);
 }
 
 // Why a queue is broken (DEVICE_NEEDS_RESET). Numbers are stable: tests and docs name them.
-export const BRK_AVAIL_IDX: u32 = 1; // B1 avail.idx moved more than N past last_avail_idx
-export const BRK_HEAD_RANGE: u32 = 2; // B2 ring[i] >= N
-export const BRK_HEAD_INFLIGHT: u32 = 3; // B3 a head published again while in flight
-export const BRK_NEXT_RANGE: u32 = 4; // C1 next >= N
-export const BRK_LOOP: u32 = 5; // C2 more than N descriptors in a chain (a cycle)
-export const BRK_PACKED_CHAIN: u32 = 6; // F2 packed NEXT chain longer than N
+export const VQ_BRK_AVAIL_IDX: u32 = 1; // B1 avail.idx moved more than N past last_avail_idx
+export const VQ_BRK_HEAD_RANGE: u32 = 2; // B2 ring[i] >= N
+export const VQ_BRK_HEAD_INFLIGHT: u32 = 3; // B3 a head published again while in flight
+export const VQ_BRK_NEXT_RANGE: u32 = 4; // C1 next >= N
+export const VQ_BRK_LOOP: u32 = 5; // C2 more than N descriptors in a chain (a cycle)
+export const VQ_BRK_PACKED_CHAIN: u32 = 6; // F2 packed NEXT chain longer than N
 
 // Why one chain is rejected (returned with len 0; the queue goes on).
-export const REJ_ADDR: u16 = 1; // C4 a buffer not wholly inside guest RAM, or addr+len overflows
-export const REJ_TOO_LONG: u16 = 2; // C3 total length > 2^32 - 1
-export const REJ_ORDER: u16 = 3; // C5 a readable descriptor after a writable one
-export const REJ_SEGS: u16 = 4; // C7 more than VQ_MAX_SEGS segments
-export const REJ_IND_FEATURE: u16 = 5; // D1 INDIRECT without VIRTIO_F_INDIRECT_DESC
-export const REJ_IND_LEN: u16 = 6; // D2/D2a/D2b/F3 table length 0, not a multiple of 16, or > N entries
-export const REJ_IND_NESTED: u16 = 7; // D3 INDIRECT inside a table
-export const REJ_IND_NEXT: u16 = 8; // D4 INDIRECT together with NEXT (split), or inside a NEXT list (packed)
-export const REJ_IND_ADDR: u16 = 9; // D6 table not inside guest RAM
-export const REJ_IND_LOOP: u16 = 10; // D7 a cycle inside the table
-export const REJ_IND_NEXT_RANGE: u16 = 11; // D7a next >= table length
+export const VQ_REJ_ADDR: u16 = 1; // C4 a buffer not wholly inside guest RAM, or addr+len overflows
+export const VQ_REJ_TOO_LONG: u16 = 2; // C3 total length > 2^32 - 1
+export const VQ_REJ_ORDER: u16 = 3; // C5 a readable descriptor after a writable one
+export const VQ_REJ_SEGS: u16 = 4; // C7 more than VQ_MAX_SEGS segments
+export const VQ_REJ_IND_FEATURE: u16 = 5; // D1 INDIRECT without VIRTIO_F_INDIRECT_DESC
+export const VQ_REJ_IND_LEN: u16 = 6; // D2/D2a/D2b/F3 table length 0, not a multiple of 16, or > N entries
+export const VQ_REJ_IND_NESTED: u16 = 7; // D3 INDIRECT inside a table
+export const VQ_REJ_IND_NEXT: u16 = 8; // D4 INDIRECT together with NEXT (split), or inside a NEXT list (packed)
+export const VQ_REJ_IND_ADDR: u16 = 9; // D6 table not inside guest RAM
+export const VQ_REJ_IND_LOOP: u16 = 10; // D7 a cycle inside the table
+export const VQ_REJ_IND_NEXT_RANGE: u16 = 11; // D7a next >= table length
 
 // Setup/restore refusals (A1-A6), returned negated by vq_setup / vq_restore.
-export const SETUP_SIZE: i32 = 1; // A1
-export const SETUP_ALIGN: i32 = 2; // A2
-export const SETUP_RANGE: i32 = 3; // A3
-export const SETUP_OVERLAP: i32 = 4; // A4
-export const SETUP_STATE: i32 = 5; // A6 (restore)
-export const SETUP_REGION: i32 = 6; // the state region is too small or has no header
+export const VQ_SETUP_SIZE: i32 = 1; // A1
+export const VQ_SETUP_ALIGN: i32 = 2; // A2
+export const VQ_SETUP_RANGE: i32 = 3; // A3
+export const VQ_SETUP_OVERLAP: i32 = 4; // A4
+export const VQ_SETUP_STATE: i32 = 5; // A6 (restore)
+export const VQ_SETUP_REGION: i32 = 6; // the state region is too small or has no header
 
 /** At most this many segments per chain (C7), like DPDK's 256. */
 export const VQ_MAX_SEGS: u32 = 256;

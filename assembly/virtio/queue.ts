@@ -19,12 +19,12 @@ import {
   QF_KICKS_ON,
   QF_PACKED,
   QF_READY,
-  SETUP_ALIGN,
-  SETUP_OVERLAP,
-  SETUP_RANGE,
-  SETUP_REGION,
-  SETUP_SIZE,
-  SETUP_STATE,
+  VQ_SETUP_ALIGN,
+  VQ_SETUP_OVERLAP,
+  VQ_SETUP_RANGE,
+  VQ_SETUP_REGION,
+  VQ_SETUP_SIZE,
+  VQ_SETUP_STATE,
   VQ_AVAIL_WRAP,
   VQ_BROKEN,
   VQ_BROKEN_DETAIL,
@@ -46,6 +46,8 @@ import {
   VQ_SIGNALLED_USED,
   VQ_SIGNALLED_VALID,
   VQ_SIZE,
+  VQ_SLOT_DESC_COUNT,
+  VQ_SLOT_ID,
   VQ_TABLE,
   VQ_USED_WRAP,
   vqStateBytes,
@@ -82,14 +84,14 @@ export function queueSetup(
   gmap: usize,
   irqAddr: usize,
 ): i32 {
-  if (!headerOk(vq, VQ_MAGIC, VQ_LAYOUT, 0)) return -SETUP_REGION;
+  if (!headerOk(vq, VQ_MAGIC, VQ_LAYOUT, 0)) return -VQ_SETUP_REGION;
   // A1: split sizes are powers of two; both formats are at most 32768.
-  if (size == 0 || size > MAX_QUEUE_SIZE || (!packed && (size & (size - 1)) != 0)) return -SETUP_SIZE;
-  if (regionBytes < vqStateBytes(size, packed)) return -SETUP_REGION;
-  if (gmap == 0 || load<u32>(gmap, GMAP_COUNT) == 0) return -SETUP_RANGE;
+  if (size == 0 || size > MAX_QUEUE_SIZE || (!packed && (size & (size - 1)) != 0)) return -VQ_SETUP_SIZE;
+  if (regionBytes < vqStateBytes(size, packed)) return -VQ_SETUP_REGION;
+  if (gmap == 0 || load<u32>(gmap, GMAP_COUNT) == 0) return -VQ_SETUP_RANGE;
   const eventIdx = (features & ((<u64>1) << FEAT_EVENT_IDX)) != 0;
   // A2: descriptor area 16; split avail 2 / used 4; packed event suppression areas 4.
-  if ((descGpa & 15) != 0 || (driverGpa & (packed ? 3 : 1)) != 0 || (deviceGpa & 3) != 0) return -SETUP_ALIGN;
+  if ((descGpa & 15) != 0 || (driverGpa & (packed ? 3 : 1)) != 0 || (deviceGpa & 3) != 0) return -VQ_SETUP_ALIGN;
   const descBytes = <u64>(DESC_BYTES * size);
   const driverBytes = <u64>(packed ? EVS_BYTES : splitAvailBytes(size, eventIdx));
   const deviceBytes = <u64>(packed ? EVS_BYTES : splitUsedBytes(size, eventIdx));
@@ -97,14 +99,14 @@ export function queueSetup(
   const descHost = gpaToHost(gmap, descGpa, descBytes);
   const driverHost = gpaToHost(gmap, driverGpa, driverBytes);
   const deviceHost = gpaToHost(gmap, deviceGpa, deviceBytes);
-  if (descHost == 0 || driverHost == 0 || deviceHost == 0) return -SETUP_RANGE;
+  if (descHost == 0 || driverHost == 0 || deviceHost == 0) return -VQ_SETUP_RANGE;
   // A4: no two areas overlap (each lies in RAM, so none of these sums can wrap).
   if (
     overlaps(descGpa, descBytes, driverGpa, driverBytes) ||
     overlaps(descGpa, descBytes, deviceGpa, deviceBytes) ||
     overlaps(driverGpa, driverBytes, deviceGpa, deviceBytes)
   )
-    return -SETUP_OVERLAP;
+    return -VQ_SETUP_OVERLAP;
 
   // Kicks start "on" (the driver initialised used.flags / the device event area to enable), so
   // the first busy pop turns them off: a polling device is never kicked, and a core arms them
@@ -161,7 +163,7 @@ export function queueRestoreIndices(
 ): i32 {
   const flags = load<u32>(vq, VQ_FLAGS);
   const n = load<u32>(vq, VQ_SIZE);
-  if ((flags & QF_READY) == 0) return -SETUP_STATE;
+  if ((flags & QF_READY) == 0) return -VQ_SETUP_STATE;
   if (nextAvail > 0xffff || nextUsed > 0xffff || signalledUsed > 0xffff || signalledValid > 1) return fail(vq);
   if ((flags & QF_PACKED) != 0) {
     if (nextAvail >= n || nextUsed >= n || signalledUsed >= n || availWrap > 1 || usedWrap > 1) return fail(vq);
@@ -182,9 +184,9 @@ export function queueRestoreInflight(vq: usize, token: u32, id: u32, descCount: 
   if ((flags & QF_READY) == 0 || token >= n || id > 0xffff) return fail(vq);
   if ((flags & QF_PACKED) != 0) {
     const e = vq + VQ_TABLE + ((<usize>token) << 2);
-    if (descCount == 0 || descCount > n || load<u16>(e, 2) != 0) return fail(vq);
-    store<u16>(e, <u16>id, 0);
-    store<u16>(e, <u16>descCount, 2);
+    if (descCount == 0 || descCount > n || load<u16>(e, VQ_SLOT_DESC_COUNT) != 0) return fail(vq);
+    store<u16>(e, <u16>id, VQ_SLOT_ID);
+    store<u16>(e, <u16>descCount, VQ_SLOT_DESC_COUNT);
   } else {
     const bit = vq + VQ_TABLE + (token >> 3);
     const m = <u8>((<u32>1) << (token & 7));
@@ -203,7 +205,7 @@ export function queueRestoreCheck(vq: usize): i32 {
   const nextUsed = <u32>load<u16>(vq, VQ_NEXT_USED);
   if ((flags & QF_PACKED) != 0) {
     let slots: u32 = 0;
-    for (let t: u32 = 0; t < n; t++) slots += <u32>load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), 2);
+    for (let t: u32 = 0; t < n; t++) slots += <u32>load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), VQ_SLOT_DESC_COUNT);
     const same = load<u16>(vq, VQ_AVAIL_WRAP) == load<u16>(vq, VQ_USED_WRAP);
     const distance = same ? nextAvail - nextUsed : nextAvail + n - nextUsed;
     if ((same && nextAvail < nextUsed) || distance != slots) return fail(vq);
@@ -213,5 +215,5 @@ export function queueRestoreCheck(vq: usize): i32 {
 
 function fail(vq: usize): i32 {
   queueReset(vq);
-  return -SETUP_STATE;
+  return -VQ_SETUP_STATE;
 }

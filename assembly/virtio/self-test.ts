@@ -23,6 +23,7 @@ import {
 } from '../common/gpa';
 import { HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SIZE_BYTES } from '../common/header';
 import { BR_LAYOUT, BR_MAGIC } from './burst';
+import { DEV_QUEUES, DEV_QUEUE_COUNT } from './device-state';
 import {
   AVAIL_IDX,
   AVAIL_RING,
@@ -44,7 +45,6 @@ import {
   LB_MAX_BURST,
   LB_REQUESTS,
   LB_STATE_BYTES,
-  LB_VQ,
   loopbackRun,
   loopbackServedBy,
 } from './loopback';
@@ -105,7 +105,8 @@ export function loopbackSelfTest(s: usize, bytes: u32): i32 {
   if (burstInit(burst, 6144, N, VQ_MAX_SEGS) != 0 || burstBytes(N, VQ_MAX_SEGS) > 6144) return -3;
   const state = s + 8192;
   header(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES);
-  store<u32>(state, <u32>vq, LB_VQ);
+  store<u32>(state, 1, DEV_QUEUE_COUNT);
+  store<u32>(state, <u32>vq, DEV_QUEUES);
   store<u32>(state, <u32>burst, LB_BURST);
   store<u32>(state, N, LB_MAX_BURST);
   store<u32>(state, LBF_STAMP, LB_FLAGS);

@@ -3,6 +3,7 @@
 // is read once into locals (E3); every walk is bounded (N hops per chain, table length inside
 // an indirect table). The used ring is written from the shadow nextUsed only (E2).
 
+import { guestAtomicStore, guestWrote } from '../common/guest-write';
 import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   AVAIL_FLAGS,
@@ -17,28 +18,31 @@ import {
   F_NEXT,
   F_WRITE,
   USED_FLAGS,
+  USED_ELEM_BYTES,
   USED_F_NO_NOTIFY,
   USED_IDX,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_RING,
   needEvent,
 } from './layout';
 import {
-  BRK_AVAIL_IDX,
-  BRK_HEAD_INFLIGHT,
-  BRK_HEAD_RANGE,
-  BRK_LOOP,
-  BRK_NEXT_RANGE,
+  VQ_BRK_AVAIL_IDX,
+  VQ_BRK_HEAD_INFLIGHT,
+  VQ_BRK_HEAD_RANGE,
+  VQ_BRK_LOOP,
+  VQ_BRK_NEXT_RANGE,
   QF_EVENT_IDX,
   QF_INDIRECT,
   QF_IN_ORDER,
   QF_KICKS_ON,
-  REJ_IND_ADDR,
-  REJ_IND_FEATURE,
-  REJ_IND_LEN,
-  REJ_IND_LOOP,
-  REJ_IND_NESTED,
-  REJ_IND_NEXT,
-  REJ_IND_NEXT_RANGE,
+  VQ_REJ_IND_ADDR,
+  VQ_REJ_IND_FEATURE,
+  VQ_REJ_IND_LEN,
+  VQ_REJ_IND_LOOP,
+  VQ_REJ_IND_NESTED,
+  VQ_REJ_IND_NEXT,
+  VQ_REJ_IND_NEXT_RANGE,
   VQ_ARMS,
   VQ_DESC_HOST,
   VQ_DEVICE_HOST,
@@ -85,22 +89,23 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const avail = <usize>load<u32>(vq, VQ_DRIVER_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   // While busy, a device that had armed kicks turns them off again (no EVENT_IDX: NO_NOTIFY;
   // with EVENT_IDX a stale avail_event already suppresses them).
   if ((flags & QF_KICKS_ON) != 0) {
-    if ((flags & QF_EVENT_IDX) == 0) atomic.store<u16>(load<u32>(vq, VQ_DEVICE_HOST), USED_F_NO_NOTIFY, USED_FLAGS);
+    if ((flags & QF_EVENT_IDX) == 0)
+      guestAtomicStore<u16>(map, <usize>load<u32>(vq, VQ_DEVICE_HOST), USED_F_NO_NOTIFY, USED_FLAGS);
     store<u32>(vq, flags & ~QF_KICKS_ON, VQ_FLAGS);
   }
   let next = load<u16>(vq, VQ_NEXT_AVAIL);
   // SAFETY: avail covers 4 + 2N bytes (checked at setup). Acquire: chains published before idx are visible.
   const idx = <u16>atomic.load<u16>(avail, AVAIL_IDX);
   const pending = <u32>(<u16>(idx - next));
-  if (pending > n) return breakQueue(vq, BRK_AVAIL_IDX, idx); // B1
+  if (pending > n) return breakQueue(vq, VQ_BRK_AVAIL_IDX, idx); // B1
   const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
   store<u32>(burst, 0, BR_DESCS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
-  const map = <usize>load<u32>(vq, VQ_GMAP);
   const inflight = vq + VQ_TABLE;
   const mask = n - 1;
   let got: u32 = 0;
@@ -108,10 +113,10 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   while (got < count && !descBudgetSpent(burst)) {
     // SAFETY: (next & mask) < N; the ring entry lies inside the checked avail area.
     const head = <u32>load<u16>(avail + AVAIL_RING + ((<usize>(next & (<u16>mask))) << 1));
-    if (head >= n) return breakQueue(vq, BRK_HEAD_RANGE, head); // B2
+    if (head >= n) return breakQueue(vq, VQ_BRK_HEAD_RANGE, head); // B2
     const bit = inflight + (head >> 3);
     const m = <u8>((<u32>1) << (head & 7));
-    if ((load<u8>(bit) & m) != 0) return breakQueue(vq, BRK_HEAD_INFLIGHT, head); // B3
+    if ((load<u8>(bit) & m) != 0) return breakQueue(vq, VQ_BRK_HEAD_INFLIGHT, head); // B3
     const rec = chainAt(burst, got);
     chainBegin(burst, rec, <u16>head);
     const st = walk(vq, burst, rec, desc, map, n, head, flags);
@@ -141,7 +146,7 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
   let i = head;
   let hops: u32 = 0;
   while (true) {
-    if (hops == n) return breakQueue(vq, BRK_LOOP, head); // C2: more than N descriptors means a cycle
+    if (hops == n) return breakQueue(vq, VQ_BRK_LOOP, head); // C2: more than N descriptors means a cycle
     hops++;
     countDesc(burst);
     // SAFETY: i < N, so the descriptor lies inside the checked descriptor table. Read once (E3).
@@ -152,43 +157,43 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
     const nx = <u32>load<u16>(d, DESC_NEXT);
     store<u16>(rec, <u16>hops, CH_DESC_COUNT);
     if ((f & F_INDIRECT) != 0) {
-      if ((qflags & QF_INDIRECT) == 0) return REJ_IND_FEATURE; // D1
-      if ((f & F_NEXT) != 0) return REJ_IND_NEXT; // D4: policy reject (the spec forbids it)
+      if ((qflags & QF_INDIRECT) == 0) return VQ_REJ_IND_FEATURE; // D1
+      if ((f & F_NEXT) != 0) return VQ_REJ_IND_NEXT; // D4: policy reject (the spec forbids it)
       return walkTable(burst, rec, map, n, addr, len); // WRITE on the pointer is ignored (D8)
     }
     const st = emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
     if (st != 0) return <i32>st;
     if ((f & F_NEXT) == 0) return 0;
-    if (nx >= n) return breakQueue(vq, BRK_NEXT_RANGE, nx); // C1
+    if (nx >= n) return breakQueue(vq, VQ_BRK_NEXT_RANGE, nx); // C1
     i = nx;
   }
 }
 
 function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tblLen: u32): i32 {
   // D2, D2a, D2b: a table holds 1..N whole descriptors.
-  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return REJ_IND_LEN;
+  if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return VQ_REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
   // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
-  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return REJ_IND_ADDR;
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return VQ_REJ_IND_ADDR;
   const scratch = burst + BR_SCRATCH;
   let j: u32 = 0;
   let hops: u32 = 0;
   while (true) {
-    if (hops == entries) return REJ_IND_LOOP; // D7
+    if (hops == entries) return VQ_REJ_IND_LOOP; // D7
     hops++;
     countDesc(burst);
     const e = entryPtr(map, tbl, tblGpa, j, scratch);
-    if (e == 0) return REJ_IND_ADDR; // D6
+    if (e == 0) return VQ_REJ_IND_ADDR; // D6
     const addr = load<u64>(e, DESC_ADDR);
     const len = load<u32>(e, DESC_LEN);
     const f = load<u16>(e, DESC_FLAGS);
     const nx = <u32>load<u16>(e, DESC_NEXT);
-    if ((f & F_INDIRECT) != 0) return REJ_IND_NESTED; // D3
+    if ((f & F_INDIRECT) != 0) return VQ_REJ_IND_NESTED; // D3
     const st = emit(burst, rec, map, addr, len, (f & F_WRITE) != 0);
     if (st != 0) return <i32>st;
     if ((f & F_NEXT) == 0) return 0;
-    if (nx >= entries) return REJ_IND_NEXT_RANGE; // D7a
+    if (nx >= entries) return VQ_REJ_IND_NEXT_RANGE; // D7a
     j = nx;
   }
 }
@@ -204,6 +209,7 @@ export function splitPush(vq: usize, burst: usize, first: u32, count: u32): i32 
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const used = <usize>load<u32>(vq, VQ_DEVICE_HOST);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   const inflight = vq + VQ_TABLE;
   const mask = n - 1;
   // E1: check every token before writing anything.
@@ -229,8 +235,9 @@ export function splitPush(vq: usize, burst: usize, first: u32, count: u32): i32 
     }
     // SAFETY: (u & mask) < N; the element lies inside the used area checked at setup.
     const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
-    store<u32>(e, <u32>load<u16>(rec, CH_ID), 0);
-    store<u32>(e, load<u32>(rec, CH_USED_LEN), 4); // E4: len before idx, never more than written
+    store<u32>(e, <u32>load<u16>(rec, CH_ID), USED_ELEM_ID);
+    store<u32>(e, load<u32>(rec, CH_USED_LEN), USED_ELEM_LEN); // E4: len before idx, never more than written
+    guestWrote(map, e, USED_ELEM_BYTES);
     for (let r: u32 = 0; r < run; r++) {
       const head = <u32>load<u16>(chainAt(burst, first + k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);
@@ -241,7 +248,7 @@ export function splitPush(vq: usize, burst: usize, first: u32, count: u32): i32 
   }
   if (count == 0) return 0;
   // Release: every element above is visible before the new index.
-  atomic.store<u16>(used, u, USED_IDX);
+  guestAtomicStore<u16>(map, used, u, USED_IDX);
   store<u16>(vq, u, VQ_NEXT_USED);
   store<u32>(vq, load<u32>(vq, VQ_INFLIGHT) - count, VQ_INFLIGHT);
   store<u64>(vq, load<u64>(vq, VQ_PUSHED) + count, VQ_PUSHED);
@@ -277,9 +284,11 @@ export function splitArm(vq: usize): u32 {
   const used = <usize>load<u32>(vq, VQ_DEVICE_HOST);
   const avail = <usize>load<u32>(vq, VQ_DRIVER_HOST);
   const next = load<u16>(vq, VQ_NEXT_AVAIL);
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   // The atomic (sequentially consistent) store is the fence between enabling and re-checking.
-  if ((flags & QF_EVENT_IDX) != 0) atomic.store<u16>(used + USED_RING + ((<usize>n) << 3), next);
-  else atomic.store<u16>(used, 0, USED_FLAGS);
+  // SAFETY: avail_event sits at 4 + 8N, inside the used area (sized with the EVENT_IDX trailer at setup).
+  if ((flags & QF_EVENT_IDX) != 0) guestAtomicStore<u16>(map, used + USED_RING + ((<usize>n) << 3), next);
+  else guestAtomicStore<u16>(map, used, 0, USED_FLAGS);
   store<u32>(vq, flags | QF_KICKS_ON, VQ_FLAGS);
   store<u64>(vq, load<u64>(vq, VQ_ARMS) + 1, VQ_ARMS);
   return <u32>(<u16>(<u16>atomic.load<u16>(avail, AVAIL_IDX) - next));

@@ -22,7 +22,16 @@ import {
 import { gpaToHost } from '../common/gpa';
 import { headerOk } from '../common/header';
 import { packedArm, packedPop, packedPush } from './packed';
-import { QF_PACKED, QF_READY, REJ_ADDR, VQ_BROKEN, VQ_FLAGS, VQ_GMAP, VQ_MAX_SEGS, VQ_REJECTED } from './queue-state';
+import {
+  QF_PACKED,
+  QF_READY,
+  VQ_REJ_ADDR,
+  VQ_BROKEN,
+  VQ_FLAGS,
+  VQ_GMAP,
+  VQ_MAX_SEGS,
+  VQ_REJECTED,
+} from './queue-state';
 import { splitArm, splitPop, splitPush } from './split';
 
 /** Pops up to `max` chains into `burst`: count, 0 when not ready (A5), -1 when broken. */
@@ -72,7 +81,7 @@ export function vqRefresh(vq: usize, burst: usize, first: u32, count: u32): u32 
       const s = segs + <usize>(s0 + k) * SEG_BYTES;
       const host = gpaToHost(map, load<u64>(s, SEG_GPA), <u64>load<u32>(s, SEG_LEN));
       if (host == 0) {
-        store<u16>(rec, REJ_ADDR, CH_STATUS);
+        store<u16>(rec, VQ_REJ_ADDR, CH_STATUS);
         rejected++;
         break;
       }

@@ -1,8 +1,9 @@
-import { CcFlowTable, type CcEvent } from '../dpu/cc/cc-kernel.js';
+import { CcFlowTable, type CcEvent, type CcParamName } from '../dpu/cc/cc-kernel.js';
 import { defaultRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { ccSetup, type CcName } from '../netsim/cc-config.js';
 import { compileNetwork, type Network } from '../netsim/network.js';
 import { Prng } from '../common/prng.js';
+import { EVQ_HEAP, EVQ_WHEEL } from '../generated/netsim.js';
 import { Simulation } from '../netsim/simulation.js';
 import { fatTree, resolveTopology } from '../netsim/topology.js';
 import { loadCdf, poissonFlows, type SizeCdf } from '../netsim/workload.js';
@@ -35,7 +36,7 @@ const BURST = 4096;
 function kernelUpdates(ctx: BenchContext): void {
   const total = ctx.quick ? 1 << 19 : 1 << 22;
   const rng = new Prng(5);
-  const laws: { law: 'ldcp' | 'dcqcn' | 'hpcc'; params: Record<string, number> }[] = [
+  const laws: { law: 'ldcp' | 'dcqcn' | 'hpcc'; params: Partial<Record<CcParamName, number>> }[] = [
     { law: 'ldcp', params: ccSetup('ldcp').params },
     { law: 'dcqcn', params: ccSetup('dcqcn').params },
     { law: 'hpcc', params: ccSetup('hpcc').params },
@@ -142,8 +143,8 @@ function eventCore(ctx: BenchContext): void {
     const res: Record<string, number[]> = { wheel: [], heap: [], ts: [] };
     for (let r = 0; r < ctx.runs + 1; r++) {
       for (const [name, kind] of [
-        ['wheel', k.constant('EVQ_WHEEL')],
-        ['heap', k.constant('EVQ_HEAP')],
+        ['wheel', EVQ_WHEEL],
+        ['heap', EVQ_HEAP],
       ] as const) {
         init(region.base, kind, n + 16, n, 3n);
         const t0 = performance.now();

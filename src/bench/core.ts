@@ -9,6 +9,8 @@ import { KernelLoader } from '../dpu/kernels/kernel-loader.js';
 import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
+import { ECHO_BYTES, ECHO_LAYOUT, ECHO_MAGIC, ECHO_REQUEST, ECHO_RESPONSE } from '../generated/core.js';
+import { HDR_BYTES } from '../generated/common.js';
 
 /**
  * Suite "core": the DPU core runtime, main thread ↔ one core.
@@ -31,14 +33,14 @@ export async function run(ctx: BenchContext): Promise<void> {
       name: 'bench:echo',
       owner: 'bench',
       kind: 'job-state',
-      magic: 'ECHO',
-      layoutVersion: 1,
-      payloadBytes: 256,
+      magic: ECHO_MAGIC,
+      layoutVersion: ECHO_LAYOUT,
+      payloadBytes: ECHO_BYTES - HDR_BYTES,
     });
     await core.attachJob({ kernel, entry: 'core_echo', state: echo.base, budget: 1 });
     const i32 = host.i32;
-    const reqIdx = (echo.base + 64) >> 2;
-    const respIdx = (echo.base + 128) >> 2;
+    const reqIdx = (echo.base + ECHO_REQUEST) >> 2;
+    const respIdx = (echo.base + ECHO_RESPONSE) >> 2;
     let seq = 0;
 
     // ---- poll round trip (after a warm-up, so the JIT has settled on both sides)

@@ -3,6 +3,7 @@ import { crc16t10dif, crc16t10difAt } from '../dpu/dif/crc16.js';
 import { T10Dif } from '../dpu/dif/t10-dif.js';
 import { relaxedSimdSupported } from '../dpu/kernels/kernel-flavour.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
+import { DIF_PI_BYTES } from '../generated/dif.js';
 import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -114,7 +115,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     [512, 256, undefined],
   ] as const) {
     const name = `generate+verify-${bs}B-blocks`;
-    const unit = bs + 8;
+    const unit = bs + DIF_PI_BYTES;
     const bytes = bs * blocks;
     const buf = new Uint8Array(unit * blocks);
     for (let i = 0; i < blocks; i++) buf.set(fill(bs, i + 1), i * unit);

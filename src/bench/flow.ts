@@ -18,6 +18,7 @@ import { generateRoutes4, routeProbes } from '../dpu/flow/route-gen.js';
 import { median } from './lib/stats.js';
 import { JsFlowMap } from './peers/js-flow-map.js';
 import { LinearClassifier } from './peers/linear-classifier.js';
+import { CLS_HEADER_WORDS } from '../generated/flow.js';
 
 /**
  * Suite "flow": the network fast path's lookups, single thread, bursts of 32, each against a
@@ -191,18 +192,19 @@ function classifier(ctx: BenchContext, runtime: KernelRuntime): void {
     if (!ctx.wants(`classifier-${set.name}`)) continue;
     ctx.progress(`classifier: ${set.name} (${set.rules.length} rules)`);
     const c = new Classifier({ runtime, capacity: set.rules.length * 2 });
-    const n = set.trace.length / 5;
-    const region = mem.alloc({ name: 'bench:cls', owner: 'bench', kind: 'core-scratch', sizeBytes: n * 24 });
+    const W = CLS_HEADER_WORDS;
+    const n = set.trace.length / W;
+    const region = mem.alloc({ name: 'bench:cls', owner: 'bench', kind: 'core-scratch', sizeBytes: n * (4 * W + 4) });
     try {
       for (const r of set.rules) c.insertNormal(r);
-      new Uint32Array(mem.memory.buffer, region.base, n * 5).set(set.trace);
-      const out = region.base + n * 20;
+      new Uint32Array(mem.memory.buffer, region.base, n * W).set(set.trace);
+      const out = region.base + n * 4 * W;
       const lin = new LinearClassifier(set.rules);
       const peerN = Math.min(n, ctx.quick ? 2_000 : 10_000);
       const peerOut = new Int32Array(peerN);
-      const peerHdr = set.trace.subarray(0, peerN * 5);
+      const peerHdr = set.trace.subarray(0, peerN * W);
       const pass = (): void => {
-        for (let b = 0; b < n; b += BURST) c.classifyAt(region.base + b * 20, Math.min(BURST, n - b), out + b * 4);
+        for (let b = 0; b < n; b += BURST) c.classifyAt(region.base + b * 4 * W, Math.min(BURST, n - b), out + b * 4);
       };
       pass();
       lin.classify(peerHdr, peerOut);

@@ -13,6 +13,10 @@ export const SUITES: Record<
     describe: 'virtqueues: kernel pop/push, guest vCPU ↔ DPU core loopback (poll, interrupt), packed vs split',
     load: () => import('./vq.js'),
   },
+  io: {
+    describe: 'I/O channels: kernel on a DPU core ↔ I/O worker thread round trip and throughput, vs MessagePort',
+    load: () => import('./io.js'),
+  },
   hotswap: {
     describe:
       'hot swap: per-core pause, whole swap, lost requests over 100+ swaps of the virtio module under loopback traffic',

@@ -163,7 +163,7 @@ async function oneRun(ctx: BenchContext): Promise<RunFigures> {
     const q = await GuestQueue.create(g, vcpu, 256, SPLIT);
     const nb = new LoopbackDevice(rt, g, 'nb:loop', { maxQueueSize: 256 });
     nb.configure(q.config);
-    await nb.attach(core, 64);
+    await nb.start({ core, budget: 64 });
     await q.bind(nb.notifyWords(), nb.queue.irqAddr);
     const tid = core.threadId();
     const rtt = async (n: number): Promise<Rtt> => {
@@ -189,9 +189,9 @@ async function oneRun(ctx: BenchContext): Promise<RunFigures> {
       });
       const bulk = await BulkTraffic.create(bg, dev.queue.irqAddr, BULK);
       dev.configure(bulk.config);
-      await dev.attach(core, 64);
+      await dev.start({ core, budget: 64 });
       closers.push(async () => {
-        await dev.detach();
+        await dev.stop();
         await bulk.close();
       });
       return { dev, bulk };

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { distFile } from '../common/package-paths.js';
 import type { RingFeatures } from '../common/virtio/features.js';
+import { splitAvailBytes, splitUsedBytes } from '../common/virtio/ring-layout.js';
 import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../dpu/virtio/loopback-device.js';
@@ -9,6 +10,19 @@ import { HostMemory } from '../memory/host-memory.js';
 import { Guest } from '../hypervisor/guest/guest.js';
 import { GuestQueue } from '../hypervisor/guest/guest-queue.js';
 import { GuestVcpu } from '../hypervisor/guest/vcpu.js';
+import {
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ADDR,
+  DESC_BYTES,
+  DESC_LEN,
+  EVS_BYTES,
+  F_AVAIL,
+  F_USED,
+  PDESC_FLAGS,
+  PDESC_ID,
+} from '../generated/virtio.js';
+import { DF_PACKED, GLOOP_PAIR_BYTES } from '../generated/guest.js';
 import type { BenchContext } from './lib/report.js';
 import { noisyNeighbour } from './vq-noisy-neighbour.js';
 import { turnBudget } from './vq-turn-budget.js';
@@ -170,12 +184,12 @@ export function kernelOnlyWasm(features: RingFeatures, seconds: number): number 
   const dev = new LoopbackDevice(rt, g, 'k:dev', { maxQueueSize: n, maxBurst: 32 });
   dev.configure({ size: n, features, ...q });
   const state = g.allocGpa(Number(k.fn<Fn>('gdrv_bytes')(n)), 64);
-  const buf = g.allocGpa(128 * n, 64);
+  const buf = g.allocGpa(GLOOP_PAIR_BYTES * n, 64);
   const dummy = g.allocIrq();
   const drv = g.host(state);
   k.fn<Fn>('gdrv_init')(
     drv,
-    features.packed ? 1 : 0,
+    features.packed ? DF_PACKED : 0,
     n,
     g.ramBase,
     g.ramBytes,
@@ -217,18 +231,20 @@ export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
   const u16 = new Uint16Array(memory.memory.buffer);
   const r = g.ram;
   for (let i = 0; i < n; i++) {
-    const d = Number(q.descGpa) + 16 * i;
-    r.setBigUint64(d, buf + BigInt(128 * i), true);
-    r.setUint32(d + 8, 64, true);
-    r.setUint32(d + 12, features.packed ? i : 0, true);
+    const d = Number(q.descGpa) + DESC_BYTES * i;
+    r.setBigUint64(d + DESC_ADDR, buf + BigInt(128 * i), true);
+    r.setUint32(d + DESC_LEN, 64, true);
+    // Split: flags 0 and next 0; packed: id i (its flags are written by refill).
+    r.setUint32(d + PDESC_ID, features.packed ? i : 0, true);
   }
   let availIdx = 0;
   let slot = 0;
   let wrap = 1;
+  const availIdxAt = BigInt(AVAIL_IDX);
   const refill = (): void => {
     if (features.packed) {
       for (let k = 0; k < 32; k++) {
-        Atomics.store(u16, g.host(q.descGpa + BigInt(16 * slot + 14)) >> 1, wrap ? 0x80 : 0x8000);
+        Atomics.store(u16, g.host(q.descGpa + BigInt(DESC_BYTES * slot + PDESC_FLAGS)) >> 1, wrap ? F_AVAIL : F_USED);
         if (++slot === n) {
           slot = 0;
           wrap ^= 1;
@@ -236,9 +252,9 @@ export function kernelOnlyTs(features: RingFeatures, seconds: number): number {
       }
     } else {
       for (let k = 0; k < 32; k++)
-        r.setUint16(Number(q.driverGpa) + 4 + 2 * ((availIdx + k) % n), (availIdx + k) % n, true);
+        r.setUint16(Number(q.driverGpa) + AVAIL_RING + 2 * ((availIdx + k) % n), (availIdx + k) % n, true);
       availIdx = (availIdx + 32) & 0xffff;
-      Atomics.store(u16, g.host(q.driverGpa + 2n) >> 1, availIdx);
+      Atomics.store(u16, g.host(q.driverGpa + availIdxAt) >> 1, availIdx);
     }
   };
   const cycle = (): number => {
@@ -269,9 +285,9 @@ function timed(seconds: number, cycle: () => number): number {
 
 function layout(g: Guest, n: number, f: RingFeatures): { descGpa: bigint; driverGpa: bigint; deviceGpa: bigint } {
   return {
-    descGpa: g.allocGpa(16 * n, 16),
-    driverGpa: g.allocGpa(f.packed ? 4 : 6 + 2 * n, 4),
-    deviceGpa: g.allocGpa(f.packed ? 4 : 6 + 8 * n, 4),
+    descGpa: g.allocGpa(DESC_BYTES * n, 16),
+    driverGpa: g.allocGpa(f.packed ? EVS_BYTES : splitAvailBytes(n, true), 4),
+    deviceGpa: g.allocGpa(f.packed ? EVS_BYTES : splitUsedBytes(n, true), 4),
   };
 }
 
@@ -298,7 +314,7 @@ async function loopbackWasm(
     const q = await GuestQueue.create(g, vcpu, 256, features);
     const dev = new LoopbackDevice(rt, g, 'b:loop', { maxQueueSize: 256, maxBurst: 64 });
     dev.configure(q.config);
-    await dev.attach(pool.cores[0]!, 64);
+    await dev.start({ core: pool.cores[0]!, budget: 64 });
     await q.bind(dev.notifyWords(), dev.queue.irqAddr);
     let rate = NaN;
     if (mode === 'poll') {

@@ -34,7 +34,12 @@ export const ErrorCode = {
   Timeout: 'QT_TIMEOUT',
   /** A virtqueue configuration or restored queue state was refused; the message names the bad-input id (A1–A6). */
   QueueRefused: 'QT_QUEUE_REFUSED',
-  /** A device or vCPU is not in a state for the operation (not attached, needs reset, exited). */
+  /** The driver's feature bits were refused: a bit the device does not offer, or VIRTIO_F_VERSION_1 missing. */
+  FeaturesRefused: 'QT_FEATURES_REFUSED',
+  /**
+   * A device or vCPU is not in a state for the operation: a device reconfigured while started,
+   * not started, its features not negotiated; a vCPU that exited.
+   */
   DeviceState: 'QT_DEVICE_STATE',
   /** A module to swap in is unsigned, or its signature is malformed, untrusted, for other bytes or invalid. */
   BadSignature: 'QT_BAD_SIGNATURE',

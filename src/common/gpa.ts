@@ -1,22 +1,32 @@
+import {
+  GMAP_BYTES,
+  GMAP_COUNT,
+  GMAP_DIRTY_LOG,
+  GMAP_DIRTY_PAGES,
+  GMAP_LAYOUT,
+  GMAP_MAGIC,
+  GMAP_MAX_SLOTS,
+  GMAP_SLOTS,
+  GMAP_SLOT_BYTES,
+  GMAP_SLOT_GPA,
+  GMAP_SLOT_HOST,
+  GMAP_SLOT_SIZE,
+} from '../generated/common.js';
+
 /**
- * Guest-physical address translation, TS mirror of assembly/common/gpa.ts. Kernels use the
- * Wasm one; the control plane uses this one (e.g. to check ring addresses at queue setup).
+ * Guest-physical address translation over the guest memory map that assembly/common/gpa.ts
+ * lays out and translates through (offsets from src/generated/common.ts). Kernels use the Wasm
+ * translation; the control plane uses this one (e.g. to check ring addresses at queue setup).
  * test/common/gpa.test.ts feeds both the same random maps and ranges and compares.
  *
  * GPAs are u64 in virtio descriptors, so they are bigint here: a guest may hand us any 64-bit
  * value and the check must be exact for all of them.
  */
-export const GMAP_MAGIC = 0x50414d47; // 'GMAP'
-export const GMAP_LAYOUT = 1;
-export const GMAP_COUNT = 64;
-export const GMAP_SLOTS = 128;
-export const GMAP_SLOT_BYTES = 32;
-export const GMAP_MAX_SLOTS = 8;
-export const GMAP_SLOT_GPA = 0;
-export const GMAP_SLOT_SIZE = 8;
-export const GMAP_SLOT_HOST = 16;
-/** Bytes of a guest memory map region (header + count + 8 slots). */
-export const GMAP_BYTES = GMAP_SLOTS + GMAP_MAX_SLOTS * GMAP_SLOT_BYTES;
+
+/** Bytes of a guest memory map region, from its start to the end of its last slot; magic and layout version. */
+export { GMAP_BYTES, GMAP_MAGIC, GMAP_LAYOUT };
+/** Dirty-log words of the map: bitmap host address (0 while logging is off) and pages it covers, from GPA 0. */
+export { GMAP_DIRTY_LOG, GMAP_DIRTY_PAGES };
 
 /** One slot of a guest memory map: guest-physical [gpaStart, gpaStart + sizeBytes) at host address hostBase. */
 export interface GuestSlot {

@@ -11,4 +11,6 @@ export interface GuestMemoryView {
   readonly gmapBase: number;
   /** A fresh interrupt word (host address) for a queue or a config-change vector. */
   allocIrq(): number;
+  /** Gives back a word allocIrq() handed out (a device being freed), so it can be handed out again. */
+  freeIrq(addr: number): void;
 }

@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { ErrorCode, QingtianError } from './errors.js';
 import { readWasmSections } from './wasm-sections.js';
 
-/** The kernel ABI this runtime speaks (assembly/common/abi.ts KERNEL_ABI). */
+/**
+ * The kernel ABI this runtime speaks. Deliberately not generated from assembly/common/abi.ts: it
+ * states what this TypeScript implements, so a kernel built for another ABI is refused until the
+ * runtime is changed to match.
+ */
 export const KERNEL_ABI = 1;
 /** Upper bound on a module's table region. */
 export const MAX_TABLES_BYTES = 256 << 20;

@@ -1,17 +1,15 @@
+import { HDR_BYTES, HDR_KIND, HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SIZE_BYTES } from '../generated/common.js';
 import { ErrorCode, QingtianError } from './errors.js';
 import { RegionKinds, type RegionKind } from './region-kind.js';
 
-/**
- * State region header — the TS mirror of assembly/common/header.ts (checked by
- * test/common/layout.test.ts against the core module's exports).
+/*
+ * State region header, laid out by assembly/common/header.ts (offsets from src/generated/common.ts):
  *
  *   +0 u32 magic | +4 u32 layoutVersion | +8 u32 sizeBytes | +12 u32 kind | +16..63 zero | +64 payload
  */
-export const HDR_MAGIC = 0;
-export const HDR_LAYOUT_VERSION = 4;
-export const HDR_SIZE_BYTES = 8;
-export const HDR_KIND = 12;
-export const HDR_BYTES = 64;
+
+/** Bytes of the header; a region's payload starts this far in. */
+export { HDR_BYTES };
 
 /** Four ASCII characters as a little-endian u32 ('CORE' → 0x45524f43). */
 export function fourcc(tag: string): number {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AllocRequest, HostMemoryApi, Region, StateAllocRequest, StateRegion } from '../common/host-memory-api.js';
-import { fourcc, HDR_BYTES, writeHeader } from '../common/region-header.js';
+import { fourcc, writeHeader } from '../common/region-header.js';
+import { HDR_BYTES } from '../generated/common.js';
 import { REGION_KIND_NAMES } from '../common/region-kind.js';
 import { intIn, multipleIn, nameString, oneOf, parseArgs } from '../common/validate.js';
 import { adviseHugePages, hugePagesOff, type HugePageStatus } from './huge-pages.js';

@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
+import type { CcParamName } from '../dpu/cc/cc-kernel.js';
 
 /** The congestion-control algorithms the simulator runs (assembly/cc). */
 export const CC_NAMES = ['ldcp', 'dcqcn', 'dcqcn-nowin', 'hpcc', 'swift', 'dctcp'] as const;
@@ -23,7 +24,7 @@ export interface CcSetup {
   name: CcName;
   law: 'LAW_LDCP' | 'LAW_DCQCN' | 'LAW_HPCC' | 'LAW_SWIFT' | 'LAW_DCTCP';
   /** Law parameters by layout constant name (P_*); times in ps, rates in bit/s. */
-  params: Record<string, number>;
+  params: Partial<Record<CcParamName, number>>;
   ecn: EcnConfig;
   /** PFC on by default (the baselines as the HPCC paper ran them) or off (LDCP, Swift). */
   pfc: boolean;

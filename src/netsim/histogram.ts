@@ -1,15 +1,8 @@
-/**
- * Queue-length histogram bins — the TS mirror of `histBin` in assembly/netsim/port.ts (a test
- * checks them against each other): 1 KiB bins below 16 KiB, then 8 bins per power of two.
+/*
+ * Queue-length histograms as the netsim kernel bins them (`histBin` in assembly/netsim/port.ts,
+ * HIST_BINS bins): 1 KiB bins below 16 KiB, then 8 bins per power of two, the last one open.
+ * test/netsim/simulator.test.ts holds binRange to the kernel's binning.
  */
-export const HIST_BINS = 256;
-
-export function histBin(bytes: number): number {
-  const kb = Math.floor(bytes / 1024);
-  if (kb < 16) return kb;
-  const e = 31 - Math.clz32(kb);
-  return Math.min(HIST_BINS - 1, 16 + (e - 4) * 8 + ((kb >>> (e - 3)) & 7));
-}
 
 /** [lo, hi) bytes of a bin. */
 export function binRange(bin: number): [number, number] {

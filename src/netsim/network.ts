@@ -1,5 +1,9 @@
 import { ErrorCode, QingtianError } from '../common/errors.js';
+import { ROUTE_FIRST_SHIFT } from '../generated/netsim.js';
 import type { Topology } from './topology.js';
+
+/** A route entry's port count: the bits below its first-port index. */
+const ROUTE_COUNT_MASK = (1 << ROUTE_FIRST_SHIFT) - 1;
 
 /**
  * A topology compiled for the simulator: ports (one per direction of each link, grouped by
@@ -17,7 +21,7 @@ export interface Network {
   portPeer: Int32Array;
   portRate: Float64Array;
   portDelay: Float64Array; // ps
-  /** route[switchIndex * hosts + hostIndex] = (first << 8) | count into routePorts. */
+  /** route[switchIndex * hosts + hostIndex] = (first << ROUTE_FIRST_SHIFT) | count into routePorts. */
   route: Uint32Array;
   routePorts: Uint32Array;
 }
@@ -101,9 +105,9 @@ export function compileNetwork(t: Topology): Network {
       const first = rp.length;
       for (const e of adj[v]!)
         if (dist[e.peer] === dist[v]! - 1 && (e.peer === dst || t.kinds[e.peer] === 'switch')) rp.push(e.port);
-      const count = Math.min(255, rp.length - first);
+      const count = Math.min(ROUTE_COUNT_MASK, rp.length - first);
       rp.length = first + count;
-      route[switchIndex[v]! * hosts.length + hi] = (first << 8) | count;
+      route[switchIndex[v]! * hosts.length + hi] = (first << ROUTE_FIRST_SHIFT) | count;
     }
   }
   return {
@@ -135,8 +139,8 @@ export function pathPorts(net: Network, src: number, dst: number): number[] {
     const si = net.switchIndex[v]!;
     if (si < 0) break;
     const e = net.route[si * net.hosts.length + dh]!;
-    if ((e & 0xff) === 0) break;
-    p = net.routePorts[e >>> 8]!;
+    if ((e & ROUTE_COUNT_MASK) === 0) break;
+    p = net.routePorts[e >>> ROUTE_FIRST_SHIFT]!;
   }
   throw new QingtianError(
     ErrorCode.InvalidArgument,

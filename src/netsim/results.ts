@@ -1,25 +1,51 @@
-import { histPercentile, HIST_BINS } from './histogram.js';
+import { histPercentile } from './histogram.js';
 import type { FlowResult } from './metrics.js';
 import type { Simulation } from './simulation.js';
+import {
+  C_OFF_FLOWS,
+  C_OFF_HIST,
+  C_OFF_PORTS,
+  C_OFF_SERIES,
+  C_PORTS,
+  C_SERIES_CAP,
+  C_SERIES_LEN,
+  FLOW_BYTES,
+  F_ACKED_BYTES,
+  F_FINISH_PS,
+  F_RTX_COUNT,
+  F_START_PS,
+  F_TIMEOUTS,
+  HIST_BINS,
+  PORT_BYTES,
+  PT_DATA_TX,
+  PT_DROPS,
+  PT_MAX_Q,
+  PT_PAUSED_PS,
+  PT_PAUSES,
+  PT_TX_BYTES,
+  SERIES_BYTES,
+  SR_BYTES,
+  SR_PORT,
+  SR_TIME,
+} from '../generated/netsim.js';
 
 /** Per-flow outcome, read from the state region. `endPs`: the time unfinished flows are measured to. */
 export function readFlows(sim: Simulation, endPs = sim.nowPs): FlowResult[] {
-  const { L, config } = sim;
+  const { config } = sim;
   const v = sim.runtime.memory.view;
-  const base = sim.region.base + v.getUint32(sim.region.base + L.get('C_OFF_FLOWS'), true);
-  const FB = L.get('FLOW_BYTES');
+  const base = sim.region.base + v.getUint32(sim.region.base + C_OFF_FLOWS, true);
   const o = {
-    start: L.get('F_START_PS'),
-    finish: L.get('F_FINISH_PS'),
-    rtx: L.get('F_RTX_COUNT'),
-    to: L.get('F_TIMEOUTS'),
-    acked: L.get('F_ACKED_BYTES'),
+    start: F_START_PS,
+    finish: F_FINISH_PS,
+    rtx: F_RTX_COUNT,
+    to: F_TIMEOUTS,
+    acked: F_ACKED_BYTES,
   };
   const mtu = config.mtuBytes ?? 1000;
   const hdr = config.headerBytes ?? 48;
   const out: FlowResult[] = [];
   for (const [i, f] of config.flows.entries()) {
-    const a = base + i * FB;
+    const a = base + i * FLOW_BYTES;
     const startPs = Number(v.getBigInt64(a + o.start, true));
     const fin = Number(v.getBigInt64(a + o.finish, true));
     const finishPs = fin > 0 ? fin : -1;
@@ -77,17 +103,15 @@ export interface PortStats {
 
 /** Every port's totals, read from a simulation's state. */
 export function readPorts(sim: Simulation): PortStats[] {
-  const { L } = sim;
   const v = sim.runtime.memory.view;
   const b = sim.region.base;
-  const ports = v.getUint32(b + L.get('C_PORTS'), true);
-  const pBase = b + v.getUint32(b + L.get('C_OFF_PORTS'), true);
-  const hBase = b + v.getUint32(b + L.get('C_OFF_HIST'), true);
-  const PB = L.get('PORT_BYTES');
+  const ports = v.getUint32(b + C_PORTS, true);
+  const pBase = b + v.getUint32(b + C_OFF_PORTS, true);
+  const hBase = b + v.getUint32(b + C_OFF_HIST, true);
   const net = sim.config.network;
   const out: PortStats[] = [];
   for (let p = 0; p < ports; p++) {
-    const a = pBase + p * PB;
+    const a = pBase + p * PORT_BYTES;
     const node = net.portNode[p]!;
     const hist = new Uint32Array(HIST_BINS);
     for (let i = 0; i < HIST_BINS; i++) hist[i] = v.getUint32(hBase + (p * HIST_BINS + i) * 4, true);
@@ -97,12 +121,12 @@ export function readPorts(sim: Simulation): PortStats[] {
       peerNode: net.portNode[net.portPeer[p]!]!,
       isSwitch: net.topology.kinds[node] === 'switch',
       rateBps: net.portRate[p]!,
-      txBytes: Number(v.getBigUint64(a + L.get('PT_TX_BYTES'), true)),
-      dataPackets: v.getUint32(a + L.get('PT_DATA_TX'), true),
-      drops: v.getUint32(a + L.get('PT_DROPS'), true),
-      pausesSent: v.getUint32(a + L.get('PT_PAUSES'), true),
-      pausedPs: Number(v.getBigInt64(a + L.get('PT_PAUSED_PS'), true)),
-      maxQueueBytes: v.getUint32(a + L.get('PT_MAX_Q'), true),
+      txBytes: Number(v.getBigUint64(a + PT_TX_BYTES, true)),
+      dataPackets: v.getUint32(a + PT_DATA_TX, true),
+      drops: v.getUint32(a + PT_DROPS, true),
+      pausesSent: v.getUint32(a + PT_PAUSES, true),
+      pausedPs: Number(v.getBigInt64(a + PT_PAUSED_PS, true)),
+      maxQueueBytes: v.getUint32(a + PT_MAX_Q, true),
       hist,
     });
   }
@@ -111,21 +135,19 @@ export function readPorts(sim: Simulation): PortStats[] {
 
 /** The monitored ports' queue samples, oldest first: [timePs, port, bytes]. */
 export function readSeries(sim: Simulation): { timePs: number; port: number; bytes: number }[] {
-  const { L } = sim;
   const v = sim.runtime.memory.view;
   const b = sim.region.base;
-  const cap = v.getUint32(b + L.get('C_SERIES_CAP'), true);
-  const len = v.getUint32(b + L.get('C_SERIES_LEN'), true);
+  const cap = v.getUint32(b + C_SERIES_CAP, true);
+  const len = v.getUint32(b + C_SERIES_LEN, true);
   if (cap === 0) return [];
-  const base = b + v.getUint32(b + L.get('C_OFF_SERIES'), true);
-  const SB = L.get('SERIES_BYTES');
+  const base = b + v.getUint32(b + C_OFF_SERIES, true);
   const out: { timePs: number; port: number; bytes: number }[] = [];
   for (let i = Math.max(0, len - cap); i < len; i++) {
-    const a = base + (i % cap) * SB;
+    const a = base + (i % cap) * SERIES_BYTES;
     out.push({
-      timePs: Number(v.getBigInt64(a, true)),
-      port: v.getUint32(a + 8, true),
-      bytes: v.getUint32(a + 12, true),
+      timePs: Number(v.getBigInt64(a + SR_TIME, true)),
+      port: v.getUint32(a + SR_PORT, true),
+      bytes: v.getUint32(a + SR_BYTES, true),
     });
   }
   return out;

@@ -5,9 +5,116 @@ import { Lifetime } from '../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
 import type { CcSetup } from './cc-config.js';
-import { KernelLayout } from './kernel-layout.js';
 import { baseRttPs, maxBaseRttPs, type Network } from './network.js';
 import type { FlowSpec } from './workload.js';
+import {
+  CC_FLOW_BYTES,
+  CC_PARAMS_BYTES,
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_LAW,
+  P_LINE_BPS,
+  P_MIN_RATE,
+  P_MTU,
+  P_WIRE_BYTES,
+} from '../generated/cc.js';
+import {
+  CF_ACK_HIGH_PRIO,
+  CF_INT,
+  CF_PFC,
+  CF_SACK,
+  CONFIG_BYTES,
+  C_ACK_BYTES,
+  C_DT_SHIFT_LOSSY,
+  C_EVQ_CAP,
+  C_EVQ_KIND,
+  C_FLAGS,
+  C_FLOWS,
+  C_HDR_BYTES,
+  C_HOSTS,
+  C_INFLIGHT_CAP,
+  C_INT_HOP_WIRE,
+  C_MTU,
+  C_NODES,
+  C_NOW_PS,
+  C_OFF_CC,
+  C_OFF_EVQ,
+  C_OFF_FLOWS,
+  C_OFF_HIST,
+  C_OFF_INT,
+  C_OFF_NODES,
+  C_OFF_PARAMS,
+  C_OFF_PKTS,
+  C_OFF_PORTS,
+  C_OFF_ROUTE,
+  C_OFF_RPORTS,
+  C_OFF_SERIES,
+  C_PKT_CAP,
+  C_PORTS,
+  C_RESUME_OFFSET,
+  C_RPORTS,
+  C_RTO_HIGH_PS,
+  C_RTO_LOW_PS,
+  C_SAMPLE_PS,
+  C_SEED,
+  C_SERIES_CAP,
+  C_STOP_PS,
+  C_SWITCHES,
+  EVQ_HEAP,
+  EVQ_WHEEL,
+  FLOW_BYTES,
+  F_ACKED_BYTES,
+  F_BASE_RTT_PS,
+  F_DST,
+  F_HASH,
+  F_PKTS,
+  F_SIZE,
+  F_SND_NXT,
+  F_SRC,
+  F_START_PS,
+  HIST_BINS,
+  NK_HOST,
+  NK_SWITCH,
+  NODE_BYTES,
+  NSIM_LAYOUT,
+  NSIM_MAGIC,
+  N_BUFFER,
+  N_FIRST_PORT,
+  N_HDRM,
+  N_HDRM_TOTAL,
+  N_INDEX,
+  N_KIND,
+  N_PORT_COUNT,
+  N_RSRV,
+  N_RSRV_TOTAL,
+  PKT_BYTES,
+  PKT_INT_BYTES,
+  PORT_BYTES,
+  PTF_MONITOR,
+  PT_DELAY_PS,
+  PT_FLAGS,
+  PT_KMAX,
+  PT_KMIN,
+  PT_NODE,
+  PT_PEER,
+  PT_PFC_SHIFT,
+  PT_PMAX,
+  PT_PS_PER_BYTE,
+  PT_RATE_BPS,
+  SACK_BITS,
+  SERIES_BYTES,
+  ST_BAD_STATE,
+  ST_EVQ_EXHAUSTED,
+  ST_NO_ROUTE,
+  ST_POOL_EXHAUSTED,
+} from '../generated/netsim.js';
+import type { CcParamName } from '../dpu/cc/cc-kernel.js';
+import { HDR_BYTES } from '../generated/common.js';
+import * as cc from '../generated/cc.js';
+import * as netsim from '../generated/netsim.js';
+
+/** A word of the simulation's config block (`C_EVENTS`, `C_DROPS`, …: assembly/netsim/layout.ts). */
+export type SimField = `C_${string}`;
 
 /** Everything one simulation run needs. Sizes in bytes, times in ps unless named otherwise. */
 export interface SimConfig {
@@ -54,14 +161,12 @@ function align64(n: number): number {
 
 /** One simulation: a state region in host memory, driven by the netsim kernel. */
 export class Simulation {
-  readonly L: KernelLayout;
   readonly baseRttPs: number;
   readonly bdpBytes: number;
   readonly hostRateBps: number;
   readonly pairRttPs: Float64Array; // per flow
   readonly pfc: boolean;
   private readonly run_: (st: number, budget: number) => number;
-  private readonly statuses: StatusTable;
   private readonly life = new Lifetime('Simulation');
 
   private constructor(
@@ -71,14 +176,12 @@ export class Simulation {
     private readonly state: StateRegion,
     derived: { baseRttPs: number; bdpBytes: number; hostRateBps: number; pairRttPs: Float64Array; pfc: boolean },
   ) {
-    this.L = new KernelLayout(kernel);
     this.baseRttPs = derived.baseRttPs;
     this.bdpBytes = derived.bdpBytes;
     this.hostRateBps = derived.hostRateBps;
     this.pairRttPs = derived.pairRttPs;
     this.pfc = derived.pfc;
     this.run_ = kernel.fn<(st: number, budget: number) => number>('sim_run');
-    this.statuses = simStatuses(this.L);
   }
 
   /** The simulation's state region in host memory (what the results readers decode). */
@@ -90,7 +193,6 @@ export class Simulation {
   static create(config: SimConfig): Simulation {
     const runtime = config.runtime ?? defaultRuntime();
     const kernel = runtime.kernel('netsim');
-    const L = new KernelLayout(kernel);
     const net = config.network;
     const o = { ...SIM_DEFAULTS, ...stripUndefined(config) };
     const pfc = config.pfc ?? config.cc.pfc;
@@ -129,26 +231,28 @@ export class Simulation {
     const seriesCap = monitor.size > 0 ? o.seriesCap : 0;
 
     // Areas, in order, each 64-byte aligned.
-    const sizes: [string, number][] = [
-      ['C_OFF_NODES', nodes * L.get('NODE_BYTES')],
-      ['C_OFF_PORTS', ports * L.get('PORT_BYTES')],
-      ['C_OFF_ROUTE', net.route.length * 4],
-      ['C_OFF_RPORTS', net.routePorts.length * 4],
-      ['C_OFF_FLOWS', flows.length * L.get('FLOW_BYTES')],
-      ['C_OFF_CC', flows.length * L.get('CC_FLOW_BYTES')],
-      ['C_OFF_PARAMS', L.get('CC_PARAMS_BYTES')],
-      ['C_OFF_PKTS', packetCap * L.get('PKT_BYTES')],
-      ['C_OFF_INT', intOn ? packetCap * L.get('PKT_INT_BYTES') : 0],
-      ['C_OFF_HIST', ports * L.get('HIST_BINS') * 4],
-      ['C_OFF_SERIES', seriesCap * L.get('SERIES_BYTES')],
-      ['C_OFF_EVQ', evqBytes],
+    // Each area: the config word that holds its offset, and its size.
+    const sizes: [number, number][] = [
+      [C_OFF_NODES, nodes * NODE_BYTES],
+      [C_OFF_PORTS, ports * PORT_BYTES],
+      [C_OFF_ROUTE, net.route.length * 4],
+      [C_OFF_RPORTS, net.routePorts.length * 4],
+      [C_OFF_FLOWS, flows.length * FLOW_BYTES],
+      [C_OFF_CC, flows.length * CC_FLOW_BYTES],
+      [C_OFF_PARAMS, CC_PARAMS_BYTES],
+      [C_OFF_PKTS, packetCap * PKT_BYTES],
+      [C_OFF_INT, intOn ? packetCap * PKT_INT_BYTES : 0],
+      [C_OFF_HIST, ports * HIST_BINS * 4],
+      [C_OFF_SERIES, seriesCap * SERIES_BYTES],
+      [C_OFF_EVQ, evqBytes],
     ];
-    let off = align64(L.get('CONFIG_BYTES'));
-    const offsets: Record<string, number> = {};
-    for (const [name, bytes] of sizes) {
-      offsets[name] = off;
+    let off = align64(CONFIG_BYTES);
+    const offsets = new Map<number, number>();
+    for (const [word, bytes] of sizes) {
+      offsets.set(word, off);
       off = align64(off + bytes);
     }
+    const area = (word: number): number => offsets.get(word) ?? 0;
     if (off > 0xffff_0000)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -158,59 +262,49 @@ export class Simulation {
       name: `sim:${++runs}`,
       owner: OWNER,
       kind: 'job-state',
-      magic: 'NSIM',
-      layoutVersion: 1,
-      payloadBytes: off - 64,
+      magic: NSIM_MAGIC,
+      layoutVersion: NSIM_LAYOUT,
+      payloadBytes: off - HDR_BYTES,
     });
     const v = runtime.memory.view;
     const b = region.base;
     const u32 = (o2: number, x: number) => v.setUint32(b + o2, x >>> 0, true);
     const i64 = (o2: number, x: number) => v.setBigInt64(b + o2, BigInt(Math.round(x)), true);
     const f64 = (o2: number, x: number) => v.setFloat64(b + o2, x, true);
-    for (const [name, o2] of Object.entries(offsets)) u32(L.get(name), o2);
-    u32(L.get('C_NODES'), nodes);
-    u32(L.get('C_PORTS'), ports);
-    u32(L.get('C_HOSTS'), net.hosts.length);
-    u32(L.get('C_SWITCHES'), net.switches);
-    u32(L.get('C_FLOWS'), flows.length);
-    u32(L.get('C_PKT_CAP'), packetCap);
-    u32(L.get('C_EVQ_CAP'), evqCap);
-    u32(L.get('C_SERIES_CAP'), seriesCap);
-    u32(
-      L.get('C_FLAGS'),
-      (pfc ? L.get('CF_PFC') : L.get('CF_SACK')) |
-        (intOn ? L.get('CF_INT') : 0) |
-        (config.cc.ackHighPrio ? L.get('CF_ACK_HIGH_PRIO') : 0),
-    );
-    u32(L.get('C_MTU'), o.mtuBytes);
-    u32(L.get('C_HDR_BYTES'), o.headerBytes);
-    u32(L.get('C_ACK_BYTES'), o.ackBytes);
-    u32(L.get('C_INT_HOP_WIRE'), o.intBytes);
-    u32(L.get('C_INFLIGHT_CAP'), Math.min(L.get('SACK_BITS'), Math.max(1, Math.ceil(bdpBytes / o.mtuBytes))));
-    u32(L.get('C_RPORTS'), net.routePorts.length);
-    u32(L.get('C_EVQ_KIND'), (config.eventQueue ?? 'wheel') === 'wheel' ? L.get('EVQ_WHEEL') : L.get('EVQ_HEAP'));
-    i64(L.get('C_RTO_LOW_PS'), o.rtoLowUs * 1e6);
-    i64(L.get('C_RTO_HIGH_PS'), o.rtoHighUs * 1e6);
-    i64(L.get('C_SAMPLE_PS'), o.sampleNs * 1000);
-    v.setBigUint64(
-      b + L.get('C_SEED'),
-      BigInt.asUintN(64, (BigInt(config.seed >>> 0) << 32n) ^ 0x9e3779b97f4a7c15n),
-      true,
-    );
-    u32(L.get('C_DT_SHIFT_LOSSY'), 0);
-    u32(L.get('C_RESUME_OFFSET'), 3000);
-    i64(L.get('C_STOP_PS'), 0);
+    for (const [word, o2] of offsets) u32(word, o2);
+    u32(C_NODES, nodes);
+    u32(C_PORTS, ports);
+    u32(C_HOSTS, net.hosts.length);
+    u32(C_SWITCHES, net.switches);
+    u32(C_FLOWS, flows.length);
+    u32(C_PKT_CAP, packetCap);
+    u32(C_EVQ_CAP, evqCap);
+    u32(C_SERIES_CAP, seriesCap);
+    u32(C_FLAGS, (pfc ? CF_PFC : CF_SACK) | (intOn ? CF_INT : 0) | (config.cc.ackHighPrio ? CF_ACK_HIGH_PRIO : 0));
+    u32(C_MTU, o.mtuBytes);
+    u32(C_HDR_BYTES, o.headerBytes);
+    u32(C_ACK_BYTES, o.ackBytes);
+    u32(C_INT_HOP_WIRE, o.intBytes);
+    u32(C_INFLIGHT_CAP, Math.min(SACK_BITS, Math.max(1, Math.ceil(bdpBytes / o.mtuBytes))));
+    u32(C_RPORTS, net.routePorts.length);
+    u32(C_EVQ_KIND, (config.eventQueue ?? 'wheel') === 'wheel' ? EVQ_WHEEL : EVQ_HEAP);
+    i64(C_RTO_LOW_PS, o.rtoLowUs * 1e6);
+    i64(C_RTO_HIGH_PS, o.rtoHighUs * 1e6);
+    i64(C_SAMPLE_PS, o.sampleNs * 1000);
+    v.setBigUint64(b + C_SEED, BigInt.asUintN(64, (BigInt(config.seed >>> 0) << 32n) ^ 0x9e3779b97f4a7c15n), true);
+    u32(C_DT_SHIFT_LOSSY, 0);
+    u32(C_RESUME_OFFSET, 3000);
+    i64(C_STOP_PS, 0);
 
     // Nodes
-    const NB = L.get('NODE_BYTES');
-    const nodeBase = b + offsets['C_OFF_NODES']!;
+    const nodeBase = b + area(C_OFF_NODES);
     for (let n = 0; n < nodes; n++) {
-      const a = nodeBase + n * NB - b;
+      const a = nodeBase + n * NODE_BYTES - b;
       const isSwitch = net.topology.kinds[n] === 'switch';
-      u32(a + L.get('N_KIND'), isSwitch ? L.get('NK_SWITCH') : L.get('NK_HOST'));
-      u32(a + L.get('N_FIRST_PORT'), net.firstPort[n]!);
-      u32(a + L.get('N_PORT_COUNT'), net.portCount[n]!);
-      u32(a + L.get('N_INDEX'), isSwitch ? net.switchIndex[n]! : net.hostIndex[n]!);
+      u32(a + N_KIND, isSwitch ? NK_SWITCH : NK_HOST);
+      u32(a + N_FIRST_PORT, net.firstPort[n]!);
+      u32(a + N_PORT_COUNT, net.portCount[n]!);
+      u32(a + N_INDEX, isSwitch ? net.switchIndex[n]! : net.hostIndex[n]!);
       if (isSwitch) {
         let hdrmTotal = 0;
         let hdrmMax = 0;
@@ -220,67 +314,65 @@ export class Simulation {
           hdrmTotal += h;
           hdrmMax = Math.max(hdrmMax, h);
         }
-        u32(a + L.get('N_BUFFER'), o.bufferBytes);
-        u32(a + L.get('N_RSRV'), rsrv);
-        u32(a + L.get('N_HDRM'), hdrmMax);
-        u32(a + L.get('N_HDRM_TOTAL'), hdrmTotal);
-        u32(a + L.get('N_RSRV_TOTAL'), rsrv * net.portCount[n]!);
+        u32(a + N_BUFFER, o.bufferBytes);
+        u32(a + N_RSRV, rsrv);
+        u32(a + N_HDRM, hdrmMax);
+        u32(a + N_HDRM_TOTAL, hdrmTotal);
+        u32(a + N_RSRV_TOTAL, rsrv * net.portCount[n]!);
       }
     }
     // Ports
-    const PB = L.get('PORT_BYTES');
     for (let p = 0; p < ports; p++) {
-      const a = offsets['C_OFF_PORTS']! + p * PB;
+      const a = area(C_OFF_PORTS) + p * PORT_BYTES;
       const rate = net.portRate[p]!;
       const scale = rate / 100e9;
-      u32(a + L.get('PT_NODE'), net.portNode[p]!);
-      u32(a + L.get('PT_PEER'), net.portPeer[p]!);
-      u32(a + L.get('PT_PS_PER_BYTE'), Math.round(8e12 / rate));
-      i64(a + L.get('PT_DELAY_PS'), net.portDelay[p]!);
-      f64(a + L.get('PT_RATE_BPS'), rate);
-      u32(a + L.get('PT_KMIN'), Math.round(config.cc.ecn.kminBytes * scale));
-      u32(a + L.get('PT_KMAX'), Math.round(config.cc.ecn.kmaxBytes * scale));
-      v.setFloat32(b + a + L.get('PT_PMAX'), config.cc.ecn.pmax, true);
-      u32(a + L.get('PT_PFC_SHIFT'), Math.max(0, 3 - Math.round(Math.log2(Math.max(1, scale)))));
-      u32(a + L.get('PT_FLAGS'), monitor.has(p) ? L.get('PTF_MONITOR') : 0);
+      u32(a + PT_NODE, net.portNode[p]!);
+      u32(a + PT_PEER, net.portPeer[p]!);
+      u32(a + PT_PS_PER_BYTE, Math.round(8e12 / rate));
+      i64(a + PT_DELAY_PS, net.portDelay[p]!);
+      f64(a + PT_RATE_BPS, rate);
+      u32(a + PT_KMIN, Math.round(config.cc.ecn.kminBytes * scale));
+      u32(a + PT_KMAX, Math.round(config.cc.ecn.kmaxBytes * scale));
+      v.setFloat32(b + a + PT_PMAX, config.cc.ecn.pmax, true);
+      u32(a + PT_PFC_SHIFT, Math.max(0, 3 - Math.round(Math.log2(Math.max(1, scale)))));
+      u32(a + PT_FLAGS, monitor.has(p) ? PTF_MONITOR : 0);
     }
     runtime.memory.u8.set(
       new Uint8Array(net.route.buffer, net.route.byteOffset, net.route.byteLength),
-      b + offsets['C_OFF_ROUTE']!,
+      b + area(C_OFF_ROUTE),
     );
     runtime.memory.u8.set(
       new Uint8Array(net.routePorts.buffer, net.routePorts.byteOffset, net.routePorts.byteLength),
-      b + offsets['C_OFF_RPORTS']!,
+      b + area(C_OFF_RPORTS),
     );
     // Law parameters
-    const P = offsets['C_OFF_PARAMS']!;
-    u32(P + L.get('P_LAW'), L.get(config.cc.law));
-    f64(P + L.get('P_MTU'), o.mtuBytes);
-    f64(P + L.get('P_LINE_BPS'), hostRateBps);
-    f64(P + L.get('P_BASE_RTT_PS'), T);
-    f64(P + L.get('P_BDP_BYTES'), bdpBytes);
-    f64(P + L.get('P_MIN_RATE'), 1e9 * (hostRateBps / 100e9));
-    f64(P + L.get('P_WIRE_BYTES'), dataWire);
-    const params: Record<string, number> = { ...config.cc.params };
-    if (config.cc.law === 'LAW_SWIFT') params['P_SWIFT_MAX_CWND'] = bdpBytes / o.mtuBytes;
-    for (const [name, x] of Object.entries(params)) f64(P + L.get(name), x);
+    const P = area(C_OFF_PARAMS);
+    u32(P + P_LAW, cc[config.cc.law]);
+    f64(P + P_MTU, o.mtuBytes);
+    f64(P + P_LINE_BPS, hostRateBps);
+    f64(P + P_BASE_RTT_PS, T);
+    f64(P + P_BDP_BYTES, bdpBytes);
+    f64(P + P_MIN_RATE, 1e9 * (hostRateBps / 100e9));
+    f64(P + P_WIRE_BYTES, dataWire);
+    const params: Partial<Record<CcParamName, number>> = { ...config.cc.params };
+    if (config.cc.law === 'LAW_SWIFT') params.P_SWIFT_MAX_CWND = bdpBytes / o.mtuBytes;
+    for (const [name, x] of Object.entries(params) as [keyof typeof cc, number][]) f64(P + cc[name], x);
     // Flows
-    const FB = L.get('FLOW_BYTES');
     const pairRttPs = new Float64Array(flows.length);
     const rttCache = new Map<number, number>();
     for (const [i, fl] of flows.entries()) {
-      const a = offsets['C_OFF_FLOWS']! + i * FB;
+      const a = area(C_OFF_FLOWS) + i * FLOW_BYTES;
       const key = fl.src * nodes + fl.dst;
       let rtt = rttCache.get(key);
       if (rtt === undefined) rttCache.set(key, (rtt = baseRttPs(net, fl.src, fl.dst, dataWire, o.ackBytes)));
       pairRttPs[i] = rtt;
-      u32(a + L.get('F_SRC'), fl.src);
-      u32(a + L.get('F_DST'), fl.dst);
-      u32(a + L.get('F_SIZE'), fl.sizeBytes);
-      u32(a + L.get('F_PKTS'), Math.ceil(fl.sizeBytes / o.mtuBytes));
-      i64(a + L.get('F_START_PS'), fl.startPs);
-      u32(a + L.get('F_HASH'), flowHash(fl.src, fl.dst, i, config.seed));
-      i64(a + L.get('F_BASE_RTT_PS'), rtt);
+      u32(a + F_SRC, fl.src);
+      u32(a + F_DST, fl.dst);
+      u32(a + F_SIZE, fl.sizeBytes);
+      u32(a + F_PKTS, Math.ceil(fl.sizeBytes / o.mtuBytes));
+      i64(a + F_START_PS, fl.startPs);
+      u32(a + F_HASH, flowHash(fl.src, fl.dst, i, config.seed));
+      i64(a + F_BASE_RTT_PS, rtt);
     }
     const status = kernel.fn<(st: number) => number>('sim_init')(b);
     const sim = new Simulation(config, runtime, kernel, region, {
@@ -292,27 +384,31 @@ export class Simulation {
     });
     if (status !== 0) {
       sim.dispose();
-      throw kernelStatusError('Simulation.create', status, simStatuses(new KernelLayout(kernel)));
+      throw kernelStatusError('Simulation.create', status, SIM_STATUSES);
     }
     return sim;
   }
 
   get nowPs(): number {
     this.life.check('nowPs');
-    return Number(this.runtime.memory.view.getBigInt64(this.state.base + this.L.get('C_NOW_PS'), true));
+    return Number(this.runtime.memory.view.getBigInt64(this.state.base + C_NOW_PS, true));
   }
 
-  /** A counter or field of the config block (u64/i64 fields as numbers). */
-  counter(name: string, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
+  /** A counter or field of the config block, by its offset name (u64/i64 fields as numbers). */
+  counter(name: SimField, kind: 'u32' | 'u64' | 'i64' = 'u64'): number {
     this.life.check('counter');
-    if (typeof name !== 'string' || !name.startsWith('C_'))
+    const at =
+      typeof name === 'string' && name.startsWith('C_') && name in netsim
+        ? netsim[name as keyof typeof netsim]
+        : undefined;
+    if (typeof at !== 'number')
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `Simulation.counter: name: expected a config-block field (C_*), got ${JSON.stringify(name)}`,
+        `Simulation.counter: name: expected a config-block field (C_*) the netsim kernel declares, got ${JSON.stringify(name)}`,
         { field: 'name' },
       );
     const v = this.runtime.memory.view;
-    const a = this.state.base + this.L.get(name);
+    const a = this.state.base + at;
     return kind === 'u32'
       ? v.getUint32(a, true)
       : kind === 'u64'
@@ -327,14 +423,14 @@ export class Simulation {
   runUntil(untilPs: number, onSlice?: (sim: Simulation) => void, sliceEvents = 1 << 21): void {
     this.life.check('runUntil');
     const v = this.runtime.memory.view;
-    v.setBigInt64(this.state.base + this.L.get('C_STOP_PS'), BigInt(Math.round(untilPs)), true);
+    v.setBigInt64(this.state.base + C_STOP_PS, BigInt(Math.round(untilPs)), true);
     for (;;) {
       const n = this.run_(this.state.base, sliceEvents);
       if (n < 0)
         throw kernelStatusError(
           `Simulation.runUntil: stopped at t=${(this.nowPs / 1e6).toFixed(3)} µs`,
           n,
-          this.statuses,
+          SIM_STATUSES,
         );
       onSlice?.(this);
       if (n < sliceEvents) break;
@@ -349,13 +445,12 @@ export class Simulation {
     this.life.check('truncateFlow');
     this.flowIndex('truncateFlow', i);
     const v = this.runtime.memory.view;
-    const a =
-      this.state.base + v.getUint32(this.state.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
-    const sent = Math.max(1, v.getUint32(a + this.L.get('F_SND_NXT'), true));
+    const a = this.state.base + v.getUint32(this.state.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
+    const sent = Math.max(1, v.getUint32(a + F_SND_NXT, true));
     const mtu = this.config.mtuBytes ?? SIM_DEFAULTS.mtuBytes;
-    if (sent < v.getUint32(a + this.L.get('F_PKTS'), true)) {
-      v.setUint32(a + this.L.get('F_PKTS'), sent, true);
-      v.setUint32(a + this.L.get('F_SIZE'), sent * mtu, true);
+    if (sent < v.getUint32(a + F_PKTS, true)) {
+      v.setUint32(a + F_PKTS, sent, true);
+      v.setUint32(a + F_SIZE, sent * mtu, true);
     }
     return sent;
   }
@@ -365,9 +460,8 @@ export class Simulation {
     this.life.check('ackedBytes');
     this.flowIndex('ackedBytes', i);
     const v = this.runtime.memory.view;
-    const a =
-      this.state.base + v.getUint32(this.state.base + this.L.get('C_OFF_FLOWS'), true) + i * this.L.get('FLOW_BYTES');
-    return Number(v.getBigUint64(a + this.L.get('F_ACKED_BYTES'), true));
+    const a = this.state.base + v.getUint32(this.state.base + C_OFF_FLOWS, true) + i * FLOW_BYTES;
+    return Number(v.getBigUint64(a + F_ACKED_BYTES, true));
   }
 
   dispose(): void {
@@ -386,14 +480,12 @@ export class Simulation {
 }
 
 /** Why a run stopped (the kernel's ST_* statuses). */
-function simStatuses(L: KernelLayout): StatusTable {
-  return statusTable([
-    [L.get('ST_BAD_STATE'), 'state'],
-    [L.get('ST_POOL_EXHAUSTED'), 'full', 'packet pool exhausted (raise packetCap)'],
-    [L.get('ST_EVQ_EXHAUSTED'), 'full', 'event queue full'],
-    [L.get('ST_NO_ROUTE'), 'args', 'a packet had no route'],
-  ]);
-}
+const SIM_STATUSES: StatusTable = statusTable([
+  [ST_BAD_STATE, 'state'],
+  [ST_POOL_EXHAUSTED, 'full', 'packet pool exhausted (raise packetCap)'],
+  [ST_EVQ_EXHAUSTED, 'full', 'event queue full'],
+  [ST_NO_ROUTE, 'args', 'a packet had no route'],
+]);
 
 /** The flow's ECMP hash (its 5-tuple stand-in): deterministic for a seed. */
 export function flowHash(src: number, dst: number, i: number, seed: number): number {

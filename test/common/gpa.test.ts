@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { GMAP_BYTES, gpaToHost, readGuestMap, writeGuestMap, type GuestSlot } from '../../src/common/gpa.js';
 import { HostMemory } from '../../src/memory/host-memory.js';
 import { familyKernel, instantiate } from '../helpers/kernels.js';
+import { GMAP_COUNT } from '../../src/generated/common.js';
 
 const U64 = (1n << 64n) - 1n;
 
-describe('GPA translation: the Wasm implementation and the TS mirror agree', () => {
+describe('GPA translation: the Wasm implementation and the TS one agree', () => {
   const mem = new HostMemory({ sizeBytes: 1 << 20 });
   const map = mem.allocState({
     name: 'gmap',
@@ -69,7 +70,7 @@ describe('GPA translation: the Wasm implementation and the TS mirror agree', () 
   it('clamps a corrupt slot count instead of walking off the map', () => {
     const slots: GuestSlot[] = [{ gpaStart: 0n, sizeBytes: 0x1000n, hostBase: 0x20_0000 }];
     writeGuestMap(mem.view, map.base, slots);
-    mem.view.setUint32(map.base + 64, 0xffff_ffff, true);
+    mem.view.setUint32(map.base + GMAP_COUNT, 0xffff_ffff, true);
     expect(readGuestMap(mem.view, map.base)).toHaveLength(8);
     expect(wasmTranslate(map.base, 0x10n, 4n) >>> 0).toBe(0x20_0010);
   });

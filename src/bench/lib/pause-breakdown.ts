@@ -61,6 +61,11 @@ export function breakdown(samples: readonly PauseSample[], thresholdUs = 100): P
   return b;
 }
 
+/** True when the core thread never left its CPU during the commit (`trace` only; else false). */
+export function undisturbed({ trace: t }: PauseSample): boolean {
+  return t.coreSwitches === 0;
+}
+
 /** One line for a human: what the slow commits' pause was made of. */
 export function describeBreakdown(b: PauseBreakdown): string {
   if (b.slow === 0) return `no commit over ${b.thresholdUs} µs of ${b.commits}`;

@@ -1,4 +1,10 @@
-import { FEAT_EVENT_IDX, FEAT_INDIRECT_DESC, FEAT_IN_ORDER, FEAT_RING_PACKED, FEAT_VERSION_1 } from './ring-layout.js';
+import {
+  FEAT_EVENT_IDX,
+  FEAT_INDIRECT_DESC,
+  FEAT_IN_ORDER,
+  FEAT_RING_PACKED,
+  FEAT_VERSION_1,
+} from '../../generated/virtio.js';
 
 /** Ring-related feature bits as named options (a 64-bit feature word is a bigint). */
 export interface RingFeatures {

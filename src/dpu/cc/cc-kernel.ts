@@ -1,15 +1,72 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
-import { checkKernelStatus, kernelStatusError, statusTable, type StatusTable } from '../../common/kernel-status.js';
+import { checkKernelStatus, kernelStatusError, statusTable } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import { HDR_BYTES } from '../../generated/common.js';
+import * as cc from '../../generated/cc.js';
+import {
+  CC_FLOW_BYTES,
+  CC_FLOW_COUNT,
+  CC_FLOWS,
+  CC_LAYOUT,
+  CC_MAGIC,
+  CC_PARAMS,
+  CC_REJECTED,
+  E_BAD_LAW,
+  E_BAD_STATE,
+  EV_ACK_SEQ,
+  EV_ACKED,
+  EV_BYTES,
+  EV_FLAGS,
+  EV_FLOW,
+  EV_HOPS,
+  EV_KIND,
+  EV_NHOP,
+  EV_NOW,
+  EV_RTT,
+  EV_SND_NXT,
+  EVF_ECE,
+  EVK_ACK,
+  EVK_TIMEOUT,
+  H_QLEN,
+  H_RATE,
+  H_TS,
+  H_TX_BYTES,
+  INT_HOP_BYTES,
+  INT_MAX_HOPS,
+  LAW_DCQCN,
+  LAW_DCTCP,
+  LAW_HPCC,
+  LAW_LDCP,
+  LAW_SWIFT,
+  P_BASE_RTT_PS,
+  P_BDP_BYTES,
+  P_LAW,
+  P_LINE_BPS,
+  P_MIN_RATE,
+  P_MTU,
+  P_WIRE_BYTES,
+  S_RATE,
+  S_WINDOW,
+} from '../../generated/cc.js';
 
 /**
  * A congestion-control law: `ldcp` (LDCP-style, qingtian's own specification — Huawei's LDCP is
  * not public; see docs/congestion-control.md), `dcqcn`, `hpcc`, `swift`, `dctcp`.
  */
 export type CcLaw = 'ldcp' | 'dcqcn' | 'hpcc' | 'swift' | 'dctcp';
+/**
+ * A law parameter's offset name in the cc kernel's parameter block (`P_LDCP_ALPHA`, …:
+ * assembly/cc/layout.ts); a name the kernel does not declare is refused at run time.
+ */
+export type CcParamName = `P_${string}`;
+/**
+ * A field of a flow's state (`S_WINDOW`, `S_RATE`, and the law-specific ones such as `S_LDCP_CW`);
+ * a name the kernel does not declare is refused at run time.
+ */
+export type CcStateField = `S_${string}`;
 
 /** Options of {@link CcFlowTable}: common parameters (times in ps, rates in bit/s) plus law-specific ones. */
 export interface CcTableOptions {
@@ -29,9 +86,9 @@ export interface CcTableOptions {
   wireBytes?: number | undefined;
   /**
    * Law parameters by their layout names (`P_LDCP_ALPHA`, `P_DCQCN_RAI`, …: assembly/cc/layout.ts;
-   * times in ps, rates in bit/s); names other than `P_*` are refused. Default: the kernel's.
+   * times in ps, rates in bit/s); names the kernel does not declare are refused. Default: the kernel's.
    */
-  params?: Record<string, number> | undefined;
+  params?: Partial<Record<CcParamName, number>> | undefined;
   /** Where its state lives and which kernels it calls. Default: defaultRuntime(); in a Host: host.runtime. */
   runtime?: KernelRuntime | undefined;
 }
@@ -76,13 +133,23 @@ export interface AckBatch {
   /** How many of them carried an ECN mark. */
   marked: Uint32Array;
 }
-const LAWS: Record<CcLaw, string> = {
-  ldcp: 'LAW_LDCP',
-  dcqcn: 'LAW_DCQCN',
-  hpcc: 'LAW_HPCC',
-  swift: 'LAW_SWIFT',
-  dctcp: 'LAW_DCTCP',
+const LAWS: Record<CcLaw, number> = {
+  ldcp: LAW_LDCP,
+  dcqcn: LAW_DCQCN,
+  hpcc: LAW_HPCC,
+  swift: LAW_SWIFT,
+  dctcp: LAW_DCTCP,
 };
+
+const STATUSES = statusTable([
+  [E_BAD_STATE, 'state'],
+  [E_BAD_LAW, 'args', 'the compact ACK form is for the LDCP-style law only (the others need full events: process())'],
+]);
+
+/** The offset of a `cc` constant named by a caller (P_* or S_*), or undefined for a name it does not declare. */
+function offsetOf(name: unknown, prefix: 'P_' | 'S_'): number | undefined {
+  return typeof name === 'string' && name.startsWith(prefix) && name in cc ? cc[name as keyof typeof cc] : undefined;
+}
 
 /**
  * A table of per-flow congestion-control states in host memory, updated by the `cc` kernel in
@@ -96,12 +163,10 @@ export class CcFlowTable {
   /** Flows in the table. */
   readonly flows: number;
   private readonly runtime: KernelRuntime;
-  private readonly c = new Map<string, number>();
   private readonly process_: (ctx: number, events: number, count: number) => number;
   private scratch: { base: number; cap: number; region: Region } | null = null;
   private acks: AckBatch | null = null;
   private readonly acks_: (ctx: number, flows: number, acked: number, marked: number, count: number) => number;
-  private readonly statuses: StatusTable;
   private readonly life = new Lifetime('CcFlowTable');
 
   constructor(o: CcTableOptions) {
@@ -118,55 +183,47 @@ export class CcFlowTable {
     this.runtime = o.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('cc');
     this.flows = o.flows;
-    this.statuses = statusTable([
-      [this.kernel.constant('E_BAD_STATE'), 'state'],
-      [
-        this.kernel.constant('E_BAD_LAW'),
-        'args',
-        'the compact ACK form is for the LDCP-style law only (the others need full events: process())',
-      ],
-    ]);
     this.process_ = this.kernel.fn('cc_process');
     this.acks_ = this.kernel.fn('cc_acks');
-    const flowBytes = this.layout('CC_FLOW_BYTES');
     this.table = this.runtime.memory.allocState({
       name: `cc:${o.law}`,
       owner: OWNER,
       kind: 'device-state',
-      magic: 'CCST',
-      layoutVersion: 1,
-      payloadBytes: this.layout('CC_FLOWS') - 64 + o.flows * flowBytes,
+      magic: CC_MAGIC,
+      layoutVersion: CC_LAYOUT,
+      payloadBytes: CC_FLOWS - HDR_BYTES + o.flows * CC_FLOW_BYTES,
     });
     const v = this.runtime.memory.view;
     const b = this.table.base;
-    v.setUint32(b + this.layout('CC_FLOW_COUNT'), o.flows, true);
-    const p = b + this.layout('CC_PARAMS');
+    v.setUint32(b + CC_FLOW_COUNT, o.flows, true);
+    const p = b + CC_PARAMS;
     const mtu = o.mtuBytes ?? 1000;
     const line = o.lineBps ?? 100e9;
     const T = o.baseRttPs ?? 13e6;
-    v.setUint32(p + this.layout('P_LAW'), this.layout(LAWS[o.law]), true);
-    const set = (name: string, x: number) => v.setFloat64(p + this.layout(name), x, true);
-    set('P_MTU', mtu);
-    set('P_LINE_BPS', line);
-    set('P_BASE_RTT_PS', T);
-    set('P_BDP_BYTES', (line * T * 1e-12) / 8);
-    set('P_MIN_RATE', o.minRateBps ?? 1e9);
-    set('P_WIRE_BYTES', o.wireBytes ?? mtu + 48);
-    for (const [name, x] of Object.entries(o.params ?? {})) {
-      if (!name.startsWith('P_') || typeof x !== 'number' || !Number.isFinite(x)) {
+    v.setUint32(p + P_LAW, LAWS[o.law], true);
+    const set = (at: number, x: number) => v.setFloat64(p + at, x, true);
+    set(P_MTU, mtu);
+    set(P_LINE_BPS, line);
+    set(P_BASE_RTT_PS, T);
+    set(P_BDP_BYTES, (line * T * 1e-12) / 8);
+    set(P_MIN_RATE, o.minRateBps ?? 1e9);
+    set(P_WIRE_BYTES, o.wireBytes ?? mtu + 48);
+    for (const [name, x] of Object.entries(o.params ?? {}) as [string, unknown][]) {
+      const at = offsetOf(name, 'P_');
+      if (at === undefined || typeof x !== 'number' || !Number.isFinite(x)) {
         this.dispose();
         throw new QingtianError(
           ErrorCode.InvalidArgument,
-          `cc: params.${name}: expected a law parameter name (P_*) with a finite number, got ${String(x)}`,
+          `cc: params.${name}: expected a law parameter name (P_*) the cc kernel declares, with a finite number, got ${String(x)}`,
           { field: `params.${name}` },
         );
       }
-      set(name, x);
+      set(at, x);
     }
     const st = this.kernel.fn<(ctx: number, first: number, n: number) => number>('cc_init')(b, 0, o.flows);
     if (st < 0) {
       this.dispose();
-      throw kernelStatusError('CcFlowTable', st, this.statuses);
+      throw kernelStatusError('CcFlowTable', st, STATUSES);
     }
   }
 
@@ -174,21 +231,6 @@ export class CcFlowTable {
   get region(): StateRegion {
     this.life.check('region');
     return this.table;
-  }
-
-  /** A layout constant of the cc kernel. */
-  k(name: string): number {
-    this.life.check('k');
-    return this.layout(name);
-  }
-
-  private layout(name: string): number {
-    let x = this.c.get(name);
-    if (x === undefined) {
-      x = this.kernel.constant(name);
-      this.c.set(name, x);
-    }
-    return x;
   }
 
   /** Address of flow i's state (for tools that read law-specific fields). */
@@ -200,31 +242,32 @@ export class CcFlowTable {
         `cc: flow: expected an integer in [0, ${this.flows - 1}], got ${String(flow)}`,
         { field: 'flow' },
       );
-    return this.table.base + this.layout('CC_FLOWS') + flow * this.layout('CC_FLOW_BYTES');
+    return this.table.base + CC_FLOWS + flow * CC_FLOW_BYTES;
   }
 
   /** Flow `flow`'s congestion window in bytes (0: the law has no window, rate only). */
   windowBytes(flow: number): number {
     this.life.check('windowBytes');
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_WINDOW'), true);
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + S_WINDOW, true);
   }
 
   /** Flow `flow`'s pacing rate, bit/s. */
   rateBps(flow: number): number {
     this.life.check('rateBps');
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout('S_RATE'), true);
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + S_RATE, true);
   }
 
   /** A law-specific f64 field of a flow's state, by its exported offset name (e.g. S_LDCP_CW). */
-  field(flow: number, name: string): number {
+  field(flow: number, name: CcStateField): number {
     this.life.check('field');
-    if (typeof name !== 'string' || !name.startsWith('S_'))
+    const at = offsetOf(name, 'S_');
+    if (at === undefined)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `cc: field name: expected a flow-state offset name (S_*), got ${JSON.stringify(name)}`,
+        `cc: field name: expected a flow-state offset name (S_*) the cc kernel declares, got ${JSON.stringify(name)}`,
         { field: 'name' },
       );
-    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + this.layout(name), true);
+    return this.runtime.memory.view.getFloat64(this.stateOf(flow) + at, true);
   }
 
   /** An event buffer in host memory for `cap` events, reused by process(). */
@@ -236,7 +279,7 @@ export class CcFlowTable {
       name: 'cc:events',
       owner: OWNER,
       kind: 'device-state',
-      sizeBytes: Math.max(4096, cap * this.layout('EV_BYTES')),
+      sizeBytes: Math.max(4096, cap * EV_BYTES),
     });
     const scratch = { base: region.base, cap, region };
     this.scratch = scratch;
@@ -248,30 +291,24 @@ export class CcFlowTable {
     this.life.check('encode');
     const buf = this.eventBuffer(events.length);
     const v = this.runtime.memory.view;
-    const EB = this.layout('EV_BYTES');
-    const HB = this.layout('INT_HOP_BYTES');
     for (const [i, e] of events.entries()) {
-      const a = buf.base + i * EB;
-      v.setUint32(a + this.layout('EV_FLOW'), e.flow, true);
-      v.setUint32(
-        a + this.layout('EV_KIND'),
-        e.kind === 'ack' ? this.layout('EVK_ACK') : this.layout('EVK_TIMEOUT'),
-        true,
-      );
-      v.setBigInt64(a + this.layout('EV_NOW'), BigInt(Math.round(e.nowPs)), true);
-      v.setUint32(a + this.layout('EV_FLAGS'), e.ece ? this.layout('EVF_ECE') : 0, true);
-      v.setUint32(a + this.layout('EV_ACKED'), e.acked ?? 1, true);
-      v.setUint32(a + this.layout('EV_ACK_SEQ'), e.ackSeq ?? 0, true);
-      v.setUint32(a + this.layout('EV_SND_NXT'), e.sndNxt ?? 0, true);
-      v.setBigInt64(a + this.layout('EV_RTT'), BigInt(Math.round(e.rttPs ?? 0)), true);
+      const a = buf.base + i * EV_BYTES;
+      v.setUint32(a + EV_FLOW, e.flow, true);
+      v.setUint32(a + EV_KIND, e.kind === 'ack' ? EVK_ACK : EVK_TIMEOUT, true);
+      v.setBigInt64(a + EV_NOW, BigInt(Math.round(e.nowPs)), true);
+      v.setUint32(a + EV_FLAGS, e.ece ? EVF_ECE : 0, true);
+      v.setUint32(a + EV_ACKED, e.acked ?? 1, true);
+      v.setUint32(a + EV_ACK_SEQ, e.ackSeq ?? 0, true);
+      v.setUint32(a + EV_SND_NXT, e.sndNxt ?? 0, true);
+      v.setBigInt64(a + EV_RTT, BigInt(Math.round(e.rttPs ?? 0)), true);
       const hops = e.hops ?? [];
-      v.setUint32(a + this.layout('EV_NHOP'), Math.min(hops.length, this.layout('INT_MAX_HOPS')), true);
-      hops.slice(0, this.layout('INT_MAX_HOPS')).forEach((h, j) => {
-        const ha = a + this.layout('EV_HOPS') + j * HB;
-        v.setBigInt64(ha + this.layout('H_TS'), BigInt(Math.round(h.tsPs)), true);
-        v.setUint32(ha + this.layout('H_TX_BYTES'), h.txBytes >>> 0, true);
-        v.setUint32(ha + this.layout('H_QLEN'), h.qlenBytes >>> 0, true);
-        v.setFloat64(ha + this.layout('H_RATE'), h.rateBps, true);
+      v.setUint32(a + EV_NHOP, Math.min(hops.length, INT_MAX_HOPS), true);
+      hops.slice(0, INT_MAX_HOPS).forEach((h, j) => {
+        const ha = a + EV_HOPS + j * INT_HOP_BYTES;
+        v.setBigInt64(ha + H_TS, BigInt(Math.round(h.tsPs)), true);
+        v.setUint32(ha + H_TX_BYTES, h.txBytes >>> 0, true);
+        v.setUint32(ha + H_QLEN, h.qlenBytes >>> 0, true);
+        v.setFloat64(ha + H_RATE, h.rateBps, true);
       });
     }
     return { base: buf.base, count: events.length };
@@ -280,7 +317,7 @@ export class CcFlowTable {
   /** Applies encoded events in one kernel call; returns how many were applied. */
   processEncoded(base: number, count: number): number {
     this.life.check('processEncoded');
-    return checkKernelStatus('CcFlowTable.processEncoded', this.process_(this.table.base, base, count), this.statuses);
+    return checkKernelStatus('CcFlowTable.processEncoded', this.process_(this.table.base, base, count), STATUSES);
   }
 
   /** Encodes and applies a batch of events (one JS→Wasm call). */
@@ -293,7 +330,7 @@ export class CcFlowTable {
   /** Events skipped so far (a flow index outside the table, an unknown kind). */
   get rejected(): number {
     this.life.check('rejected');
-    return this.runtime.memory.view.getUint32(this.table.base + this.layout('CC_REJECTED'), true);
+    return this.runtime.memory.view.getUint32(this.table.base + CC_REJECTED, true);
   }
 
   /**
@@ -344,7 +381,7 @@ export class CcFlowTable {
       );
     const b = a.region.base;
     const n = this.acks_(this.table.base, b, b + 4 * a.cap, b + 8 * a.cap, count);
-    return checkKernelStatus('CcFlowTable.processAcks', n, this.statuses);
+    return checkKernelStatus('CcFlowTable.processAcks', n, STATUSES);
   }
 
   /** Frees its regions. Using it afterwards throws `QT_DISPOSED`; a second call does nothing. */

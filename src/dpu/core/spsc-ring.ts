@@ -1,6 +1,10 @@
+import { RING_HEAD, RING_RECORDS, RING_TAIL } from '../../generated/common.js';
+
 /**
  * Single-producer / single-consumer ring of fixed-size records in shared memory. Used for each
- * core's control mailbox (main → core) and event ring (core → main).
+ * core's control mailbox (main → core) and event ring (core → main), and for I/O channels
+ * (src/dpu/io/), whose kernel end is assembly/common/spsc-ring.ts: the same layout and ordering,
+ * one set of RING_* offsets (src/generated/common.ts).
  *
  *   base +0    i32 head   written only by the producer (own cache line)
  *   base +64   i32 tail   written only by the consumer (own cache line)
@@ -12,9 +16,6 @@
  * record); the consumer reads head with Atomics.load before reading the record, and frees the
  * slot with Atomics.store(tail) after it is done with it.
  */
-export const RING_HEAD = 0;
-export const RING_TAIL = 64;
-export const RING_RECORDS = 128;
 
 export class SpscRing {
   readonly headIdx: number;

@@ -1,20 +1,28 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
+import {
+  DIF_APP_MASK_SHIFT,
+  DIF_CFG_SEED_SHIFT,
+  DIF_CHECK_APP,
+  DIF_CHECK_GUARD,
+  DIF_CHECK_REF,
+  DIF_TAG_APP,
+  DIF_TAG_GUARD,
+  DIF_TAG_REF,
+} from '../../generated/dif.js';
 import { SIMD_CHOICES, type SimdChoice } from '../kernels/kernel-flavour.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 
 /** Data bytes per protected block; each carries 8 bytes of PI (interleaved units of 520 / 4104). */
 export const DIF_BLOCK_SIZES = [512, 4096] as const;
-export const PI_BYTES = 8;
 
-// Mirrors of the kernel's packing (assembly/dif/protection-info.ts); test/dpu/dif/t10-dif.test.ts
-// checks them against the kernel's exported constants.
-export const CFG_CHECK_GUARD = 1 << 4;
-export const CFG_CHECK_APP = 1 << 5;
-export const CFG_CHECK_REF = 1 << 6;
-export const TAG_NAMES = { 1: 'guard', 2: 'appTag', 3: 'refTag' } as const;
-export const RESULT_BYTES = 16;
+/** The tag a verify result names, by the kernel's DIF_TAG_* code. */
+export const TAG_NAMES: Record<number, 'guard' | 'appTag' | 'refTag'> = {
+  [DIF_TAG_GUARD]: 'guard',
+  [DIF_TAG_APP]: 'appTag',
+  [DIF_TAG_REF]: 'refTag',
+};
 
 /** What {@link T10Dif} verify compares (generate always writes all three fields). */
 export interface DifChecks {
@@ -128,10 +136,11 @@ export function parseDifOptions(
 
 export function withRefTag<C extends Omit<DifConfig, 'cfg' | 'app'>>(c: C, refTag: number): C & DifConfig {
   const checks =
-    (c.checks.guard ? CFG_CHECK_GUARD : 0) |
-    (c.checks.appTag ? CFG_CHECK_APP : 0) |
-    (c.checks.refTag ? CFG_CHECK_REF : 0);
-  return { ...c, refTag, cfg: c.type | checks | (c.guardSeed << 16) | 0, app: c.appTag | (c.appTagMask << 16) | 0 };
+    (c.checks.guard ? DIF_CHECK_GUARD : 0) |
+    (c.checks.appTag ? DIF_CHECK_APP : 0) |
+    (c.checks.refTag ? DIF_CHECK_REF : 0);
+  const cfg = c.type | checks | (c.guardSeed << DIF_CFG_SEED_SHIFT) | 0;
+  return { ...c, refTag, cfg, app: c.appTag | (c.appTagMask << DIF_APP_MASK_SHIFT) | 0 };
 }
 
 /** Reference tag of block `i` of a run (wrapping at 2^32 for types 1 and 2). */

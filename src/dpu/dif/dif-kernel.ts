@@ -2,6 +2,7 @@ import { statusTable, type StatusTable } from '../../common/kernel-status.js';
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { DIF_E_ARGS, DIF_E_RANGE } from '../../generated/dif.js';
 
 type Crc = (seed: number, p: number, n: number) => number;
 type Generate = (
@@ -76,8 +77,8 @@ export function difKernel(runtime: KernelRuntime, simd: SimdChoice): DifKernel {
       strip: kernel.fn<Strip>('dif_strip'),
       verifyCopy: kernel.fn<VerifyCopy>('dif_verify_copy'),
       statuses: statusTable([
-        [kernel.constant('DIF_E_ARGS'), 'args', 'a block size, count or configuration out of range'],
-        [kernel.constant('DIF_E_RANGE'), 'range', 'a buffer range lies outside host memory'],
+        [DIF_E_ARGS, 'args', 'a block size, count or configuration out of range'],
+        [DIF_E_RANGE, 'range', 'a buffer range lies outside host memory'],
       ]),
     };
     byChoice.set(simd, k);

@@ -5,15 +5,15 @@ import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js
 import { outputArray } from '../kernels/out-buffers.js';
 import { addressIn, align64, stagingFor } from '../kernels/staging.js';
 import {
-  parseDifOptions,
-  PI_BYTES,
-  refTagAt,
-  RESULT_BYTES,
-  TAG_NAMES,
-  withRefTag,
-  type DifConfig,
-  type T10DifOptions,
-} from './dif-config.js';
+  DIF_MISMATCH,
+  DIF_PI_BYTES,
+  DIF_RES_ACTUAL,
+  DIF_RES_BLOCK,
+  DIF_RES_EXPECTED,
+  DIF_RES_TAG,
+  DIF_RESULT_BYTES,
+} from '../../generated/dif.js';
+import { parseDifOptions, refTagAt, TAG_NAMES, withRefTag, type DifConfig, type T10DifOptions } from './dif-config.js';
 import { difKernel, type DifKernel } from './dif-kernel.js';
 
 /** A PI field: the guard (CRC), the application tag, the reference tag. */
@@ -86,7 +86,7 @@ export class T10Dif {
 
   /** Bytes of one interleaved unit: blockSize + 8. */
   get unitBytes(): number {
-    return this.config.blockSize + PI_BYTES;
+    return this.config.blockSize + DIF_PI_BYTES;
   }
 
   // ---- DIF: PI interleaved with the data ------------------------------------------------------
@@ -152,9 +152,9 @@ export class T10Dif {
     const bs = this.config.blockSize;
     const blocks = this.count('dixGenerate', 'data', data, bs);
     this.metadata('dixGenerate', md, blocks);
-    const mdStaged = outputArray(blocks * PI_BYTES);
-    this.stagedCopy('dixGenerate', data, mdStaged, blocks, bs, PI_BYTES, (b0, nb, src, dst) =>
-      this.k.generate(src, bs, dst, PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
+    const mdStaged = outputArray(blocks * DIF_PI_BYTES);
+    this.stagedCopy('dixGenerate', data, mdStaged, blocks, bs, DIF_PI_BYTES, (b0, nb, src, dst) =>
+      this.k.generate(src, bs, dst, DIF_PI_BYTES, nb, bs, this.config.cfg, this.config.app, refTagAt(this.config, b0)),
     );
     md.set(mdStaged);
   }
@@ -173,12 +173,12 @@ export class T10Dif {
       null,
       (b0, nb, src, _dst, res) => {
         const pi = src + nb * bs;
-        this.runtime.memory.u8.set(md.subarray(b0 * PI_BYTES, (b0 + nb) * PI_BYTES), pi);
+        this.runtime.memory.u8.set(md.subarray(b0 * DIF_PI_BYTES, (b0 + nb) * DIF_PI_BYTES), pi);
         return this.k.verify(
           src,
           bs,
           pi,
-          PI_BYTES,
+          DIF_PI_BYTES,
           nb,
           bs,
           this.config.cfg,
@@ -187,7 +187,7 @@ export class T10Dif {
           res,
         );
       },
-      PI_BYTES,
+      DIF_PI_BYTES,
     );
   }
 
@@ -270,10 +270,10 @@ export class T10Dif {
   dixGenerateAt(data: number, md: number, blocks: number): void {
     const bs = this.config.blockSize;
     const d = this.addr('dixGenerateAt', 'data', data, blocks, bs);
-    const m = this.addr('dixGenerateAt', 'md', md, blocks, PI_BYTES);
+    const m = this.addr('dixGenerateAt', 'md', md, blocks, DIF_PI_BYTES);
     this.status(
       'dixGenerateAt',
-      this.k.generate(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag),
+      this.k.generate(d, bs, m, DIF_PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag),
     );
   }
 
@@ -281,10 +281,10 @@ export class T10Dif {
   dixVerifyAt(data: number, md: number, blocks: number): DifVerifyResult {
     const bs = this.config.blockSize;
     const d = this.addr('dixVerifyAt', 'data', data, blocks, bs);
-    const m = this.addr('dixVerifyAt', 'md', md, blocks, PI_BYTES);
+    const m = this.addr('dixVerifyAt', 'md', md, blocks, DIF_PI_BYTES);
     const res = this.resultSlot();
     return this.outcome(
-      this.k.verify(d, bs, m, PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
+      this.k.verify(d, bs, m, DIF_PI_BYTES, blocks, bs, this.config.cfg, this.config.app, this.config.refTag, res),
       res,
       0,
       'dixVerifyAt',
@@ -306,11 +306,11 @@ export class T10Dif {
   }
 
   private metadata(op: string, md: Uint8Array, blocks: number): void {
-    if (!(md instanceof Uint8Array) || md.length !== blocks * PI_BYTES) {
+    if (!(md instanceof Uint8Array) || md.length !== blocks * DIF_PI_BYTES) {
       throw invalid(
         op,
         'md',
-        `expected a Uint8Array of ${blocks * PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`,
+        `expected a Uint8Array of ${blocks * DIF_PI_BYTES} bytes (8 per block), got ${md instanceof Uint8Array ? `${md.length} bytes` : typeof md}`,
       );
     }
   }
@@ -329,7 +329,7 @@ export class T10Dif {
   }
 
   private resultSlot(): number {
-    return stagingFor(this.runtime).reserve(RESULT_BYTES);
+    return stagingFor(this.runtime).reserve(DIF_RESULT_BYTES);
   }
 
   /**
@@ -399,12 +399,14 @@ export class T10Dif {
   ): DifVerifyResult {
     const per = Math.max(1, Math.floor(CHUNK_BYTES / (inUnit + outUnit + extraPerBlock)));
     const first = Math.min(per, blocks);
-    const base = stagingFor(this.runtime).reserve(64 + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
+    // The verify result first, on a line of its own; then the input, then the output.
+    const inAt = align64(DIF_RESULT_BYTES);
+    const base = stagingFor(this.runtime).reserve(inAt + align64(first * (inUnit + extraPerBlock)) + first * outUnit);
     const res = base;
     const u8 = this.runtime.memory.u8;
     for (let b0 = 0; b0 < blocks; b0 += per) {
       const nb = Math.min(per, blocks - b0);
-      const s = base + 64;
+      const s = base + inAt;
       u8.set(buf.subarray(b0 * inUnit, (b0 + nb) * inUnit), s);
       const d = s + align64(nb * (inUnit + extraPerBlock));
       const r = this.outcome(fn(b0, nb, s, d, res), res, b0, 'verify');
@@ -416,15 +418,17 @@ export class T10Dif {
 
   private outcome(status: number, res: number, b0: number, op: string): DifVerifyResult {
     if (status === 0) return { ok: true };
-    if (status !== 1) this.status(op, status);
+    if (status !== DIF_MISMATCH) this.status(op, status);
     const v = this.runtime.memory.view;
-    const tag = TAG_NAMES[v.getUint32(res + 4, true) as 1 | 2 | 3];
+    const code = v.getUint32(res + DIF_RES_TAG, true);
+    const tag = TAG_NAMES[code];
+    if (!tag) throw new QingtianError(ErrorCode.BadHeader, `T10Dif.${op}: the dif kernel reported tag ${code}`);
     return {
       ok: false,
-      block: b0 + v.getUint32(res, true),
+      block: b0 + v.getUint32(res + DIF_RES_BLOCK, true),
       tag,
-      expected: v.getUint32(res + 8, true),
-      actual: v.getUint32(res + 12, true),
+      expected: v.getUint32(res + DIF_RES_EXPECTED, true),
+      actual: v.getUint32(res + DIF_RES_ACTUAL, true),
     };
   }
 

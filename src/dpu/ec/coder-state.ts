@@ -1,11 +1,13 @@
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
+import { HDR_BYTES } from '../../generated/common.js';
+import { EC_MAX_SHARDS, EC_TABLE_BYTES } from '../../generated/ec.js';
 
 export const CODER_MAGIC = 'ECRS';
 export const CODER_LAYOUT = 1;
 const OWNER = 'ec';
-/** k and m are at most 255 together: pointer arrays of 256 entries always suffice. */
-const PTRS = 256 * 4;
-const SCRATCH = 255 * 255;
+/** k and m are at most EC_MAX_SHARDS together: pointer arrays of one more entry always suffice. */
+const PTRS = (EC_MAX_SHARDS + 1) * 4;
+const SCRATCH = EC_MAX_SHARDS * EC_MAX_SHARDS;
 
 /**
  * A coder's state region in its runtime's memory (one per ReedSolomon). Tables are built into it
@@ -32,20 +34,20 @@ export class CoderState {
     m: number,
     readonly slots: number,
   ) {
-    const tableBytes = align(m * k * 32);
-    const encodeOff = align(64 + 2 * PTRS + SCRATCH);
+    const tableBytes = align(m * k * EC_TABLE_BYTES);
+    const encodeOff = align(HDR_BYTES + 2 * PTRS + SCRATCH);
     this.region = memory.allocState({
       name: `ec:rs(${k},${m})`,
       owner: OWNER,
       kind: 'device-state',
       magic: CODER_MAGIC,
       layoutVersion: CODER_LAYOUT,
-      payloadBytes: encodeOff - 64 + tableBytes * (1 + slots),
+      payloadBytes: encodeOff - HDR_BYTES + tableBytes * (1 + slots),
     });
-    const b = this.region.base;
-    this.srcPtrs = b + 64;
-    this.dstPtrs = b + 64 + PTRS;
-    this.scratch = b + 64 + 2 * PTRS;
+    const b = this.region.payload;
+    this.srcPtrs = b;
+    this.dstPtrs = b + PTRS;
+    this.scratch = b + 2 * PTRS;
     this.encodeTables = b + encodeOff;
     this.slotBytes = tableBytes;
   }

@@ -2,6 +2,7 @@ import { kernelStatusError, statusTable, type StatusTable } from '../../common/k
 import { flavouredFamily, resolveFlavour, type SimdChoice, type SimdFlavour } from '../kernels/kernel-flavour.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { EC_E_ARGS, EC_E_RANGE, EC_E_STATE } from '../../generated/ec.js';
 
 type Encode = (len: number, k: number, rows: number, tbls: number, src: number, dst: number) => number;
 type Update = (
@@ -29,13 +30,11 @@ export interface EcKernel {
 }
 
 /** The ec kernel's statuses (assembly/ec/checks.ts), for every API that calls it. */
-export function ecStatuses(kernel: LoadedKernel): StatusTable {
-  return statusTable([
-    [kernel.constant('EC_E_ARGS'), 'args', 'k, rows, a source index or a length out of range'],
-    [kernel.constant('EC_E_RANGE'), 'range', 'a shard or table range lies outside host memory'],
-    [kernel.constant('EC_E_STATE'), 'state'],
-  ]);
-}
+export const EC_STATUSES: StatusTable = statusTable([
+  [EC_E_ARGS, 'args', 'k, rows, a source index or a length out of range'],
+  [EC_E_RANGE, 'range', 'a shard or table range lies outside host memory'],
+  [EC_E_STATE, 'state'],
+]);
 
 export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
   const flavour = resolveFlavour(simd);
@@ -47,7 +46,7 @@ export function ecKernel(runtime: KernelRuntime, simd: SimdChoice): EcKernel {
     update: kernel.fn<Update>('ec_update'),
     initTables: kernel.fn<InitTables>('ec_init_tables'),
     gfMul: kernel.fn<(a: number, b: number) => number>('ec_gf_mul'),
-    statuses: ecStatuses(kernel),
+    statuses: EC_STATUSES,
   };
 }
 

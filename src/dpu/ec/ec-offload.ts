@@ -1,11 +1,32 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
-import { kernelStatusError, type StatusTable } from '../../common/kernel-status.js';
+import { kernelStatusError } from '../../common/kernel-status.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { DpuCorePool } from '../core/core-pool.js';
 import type { Job } from '../core/dpu-core.js';
+import { HDR_BYTES } from '../../generated/common.js';
+import {
+  ECBJ_BYTES,
+  ECBJ_COUNT,
+  ECBJ_DESCS,
+  ECBJ_DONE_SEQ,
+  ECBJ_FAILED,
+  ECBJ_FIRST_ERROR,
+  ECBJ_FIRST_FAILED,
+  ECBJ_LAYOUT,
+  ECBJ_MAGIC,
+  ECBJ_SEQ,
+  EC_DESC_BYTES,
+  EC_DESC_DST,
+  EC_DESC_K,
+  EC_DESC_LEN,
+  EC_DESC_ROWS,
+  EC_DESC_SRC,
+  EC_DESC_TBLS,
+  EC_TABLE_BYTES,
+} from '../../generated/ec.js';
 import {
   flavouredFamily,
   resolveFlavour,
@@ -13,9 +34,8 @@ import {
   type SimdChoice,
   type SimdFlavour,
 } from '../kernels/kernel-flavour.js';
-import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
-import { ecStatuses } from './ec-kernel.js';
+import { EC_STATUSES } from './ec-kernel.js';
 import type { ReedSolomon } from './reed-solomon.js';
 import { addressArray, invalid, shardBytes } from './shard-args.js';
 
@@ -49,29 +69,8 @@ const optionsSchema = z
   .optional();
 
 const OWNER = 'ec-offload';
-const FIELDS = 64;
 /** A pass reads at most 255 sources and writes at most 254 outputs: 256 pointers each is enough. */
 const PTRS_PER_STRIPE = 512;
-
-/** The kernel's layout constants (assembly/ec/batch-job.ts), read from the module. */
-interface Layout {
-  magic: number;
-  layout: number;
-  seq: number;
-  count: number;
-  descs: number;
-  doneSeq: number;
-  failed: number;
-  firstError: number;
-  firstFailed: number;
-  descBytes: number;
-  dLen: number;
-  dK: number;
-  dRows: number;
-  dTbls: number;
-  dSrc: number;
-  dDst: number;
-}
 
 interface Lane {
   coreId: number;
@@ -108,20 +107,15 @@ interface Lane {
 export class EcOffload {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly life = new Lifetime('EcOffload', 'close()');
-  private readonly statuses: StatusTable;
 
   private constructor(
     private readonly runtime: KernelRuntime,
     private readonly pool: DpuCorePool,
     private readonly lanes: Lane[],
     private readonly perRound: number,
-    private readonly L: Layout,
     /** The kernel build its jobs run; coders used with it must have the same. */
     readonly flavour: SimdFlavour,
-    kernel: LoadedKernel,
-  ) {
-    this.statuses = ecStatuses(kernel);
-  }
+  ) {}
 
   /**
    * Loads the ec kernel on the cores and attaches one `ec_batch` job per core (the first
@@ -140,25 +134,6 @@ export class EcOffload {
     const flavour = resolveFlavour(o?.simd ?? 'auto');
     const kernel = runtime.kernel(flavouredFamily('ec', flavour));
     await pool.loadKernel(kernel);
-    const c = (name: string): number => kernel.constant(name);
-    const L: Layout = {
-      magic: c('ECBJ_MAGIC'),
-      layout: c('ECBJ_LAYOUT'),
-      seq: c('ECBJ_SEQ'),
-      count: c('ECBJ_COUNT'),
-      descs: c('ECBJ_DESCS'),
-      doneSeq: c('ECBJ_DONE_SEQ'),
-      failed: c('ECBJ_FAILED'),
-      firstError: c('ECBJ_FIRST_ERROR'),
-      firstFailed: c('ECBJ_FIRST_FAILED'),
-      descBytes: c('EC_DESC_BYTES'),
-      dLen: c('EC_DESC_LEN'),
-      dK: c('EC_DESC_K'),
-      dRows: c('EC_DESC_ROWS'),
-      dTbls: c('EC_DESC_TBLS'),
-      dSrc: c('EC_DESC_SRC'),
-      dDst: c('EC_DESC_DST'),
-    };
     const perRound = o?.stripesPerRound ?? 256;
     const lanes: Lane[] = [];
     try {
@@ -167,9 +142,9 @@ export class EcOffload {
           name: `ec-offload:core${i}`,
           owner: OWNER,
           kind: 'job-state',
-          magic: L.magic,
-          layoutVersion: L.layout,
-          payloadBytes: FIELDS + perRound * (L.descBytes + PTRS_PER_STRIPE * 4),
+          magic: ECBJ_MAGIC,
+          layoutVersion: ECBJ_LAYOUT,
+          payloadBytes: ECBJ_BYTES - HDR_BYTES + perRound * (EC_DESC_BYTES + PTRS_PER_STRIPE * 4),
         });
         const job = await pool
           .core(i)
@@ -185,7 +160,7 @@ export class EcOffload {
       for (const l of lanes) runtime.memory.free(l.region, OWNER);
       throw e;
     }
-    return new EcOffload(runtime, pool, lanes, perRound, L, flavour, kernel);
+    return new EcOffload(runtime, pool, lanes, perRound, flavour);
   }
 
   /** Cores taking part. */
@@ -221,7 +196,10 @@ export class EcOffload {
     const plan = rs.decodePlan(missing);
     // The plan's tables are copied into each core's own table region: the coder's cache may
     // reuse its slot while the batch runs.
-    const tables = this.runtime.memory.u8.slice(plan.tables, plan.tables + plan.targets.length * rs.dataShards * 32);
+    const tables = this.runtime.memory.u8.slice(
+      plan.tables,
+      plan.tables + plan.targets.length * rs.dataShards * EC_TABLE_BYTES,
+    );
     const passes = stripes.map((s, i) => {
       const a = addressArray('EcOffload.reconstruct', `stripes[${i}].shards`, s.shards, rs.totalShards, len, mem);
       return { src: plan.sources.map((j) => a[j]!), dst: plan.targets.map((j) => a[j]!) };
@@ -295,7 +273,7 @@ export class EcOffload {
 
   private laneTables(l: Lane, tables: Uint8Array): number {
     const mem = this.runtime.memory;
-    if (!l.tables || l.tables.sizeBytes - 64 < tables.length) {
+    if (!l.tables || l.tables.sizeBytes - HDR_BYTES < tables.length) {
       if (l.tables) mem.free(l.tables, OWNER);
       l.tables = mem.allocState({
         name: `ec-offload:tables${l.coreId}`,
@@ -321,26 +299,26 @@ export class EcOffload {
     tbls: number,
   ): Promise<void> {
     const { view, i32 } = this.runtime.memory;
-    const L = this.L;
     const base = lane.region.base;
-    const descs = base + 64 + FIELDS;
-    let arena = descs + this.perRound * L.descBytes;
+    // The job's fields, then perRound descriptors, then each descriptor's pointer arrays.
+    const descs = base + ECBJ_BYTES;
+    let arena = descs + this.perRound * EC_DESC_BYTES;
     passes.forEach((p, i) => {
-      const d = descs + i * L.descBytes;
-      view.setUint32(d + L.dLen, len, true);
-      view.setUint32(d + L.dK, k, true);
-      view.setUint32(d + L.dRows, rows, true);
-      view.setUint32(d + L.dTbls, tbls, true);
-      view.setUint32(d + L.dSrc, arena, true);
+      const d = descs + i * EC_DESC_BYTES;
+      view.setUint32(d + EC_DESC_LEN, len, true);
+      view.setUint32(d + EC_DESC_K, k, true);
+      view.setUint32(d + EC_DESC_ROWS, rows, true);
+      view.setUint32(d + EC_DESC_TBLS, tbls, true);
+      view.setUint32(d + EC_DESC_SRC, arena, true);
       p.src.forEach((a, j) => view.setUint32(arena + 4 * j, a, true));
-      view.setUint32(d + L.dDst, arena + 4 * p.src.length, true);
+      view.setUint32(d + EC_DESC_DST, arena + 4 * p.src.length, true);
       p.dst.forEach((a, j) => view.setUint32(arena + 4 * (p.src.length + j), a, true));
       arena += PTRS_PER_STRIPE * 4;
     });
-    view.setUint32(base + L.count, passes.length, true);
-    view.setUint32(base + L.descs, descs, true);
-    const seqIdx = (base + L.seq) >> 2;
-    const doneIdx = (base + L.doneSeq) >> 2;
+    view.setUint32(base + ECBJ_COUNT, passes.length, true);
+    view.setUint32(base + ECBJ_DESCS, descs, true);
+    const seqIdx = (base + ECBJ_SEQ) >> 2;
+    const doneIdx = (base + ECBJ_DONE_SEQ) >> 2;
     const seq = (Atomics.load(i32, seqIdx) + 1) | 0;
     // Release: the batch above is visible to the core once it reads the new seq.
     Atomics.store(i32, seqIdx, seq);
@@ -358,14 +336,14 @@ export class EcOffload {
       const w = Atomics.waitAsync(i32, doneIdx, done, 50);
       if (w.async) await w.value;
     }
-    const failed = view.getUint32(base + L.failed, true);
+    const failed = view.getUint32(base + ECBJ_FAILED, true);
     if (failed > 0) {
-      const status = view.getInt32(base + L.firstError, true);
-      const at = first + view.getUint32(base + L.firstFailed, true);
+      const status = view.getInt32(base + ECBJ_FIRST_ERROR, true);
+      const at = first + view.getUint32(base + ECBJ_FIRST_FAILED, true);
       throw kernelStatusError(
         `EcOffload: stripe ${at} on core ${lane.coreId}`,
         status,
-        this.statuses,
+        EC_STATUSES,
         { stripe: at, coreId: lane.coreId },
         `${failed} stripe(s) of the round refused`,
       );

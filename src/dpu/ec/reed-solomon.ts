@@ -21,6 +21,7 @@ import {
   tooManyErasures,
   writeAddresses,
 } from './shard-args.js';
+import { EC_MAX_SHARDS } from '../../generated/ec.js';
 
 /** Options of {@link ReedSolomon}. Unknown keys are refused. */
 export interface ReedSolomonOptions {
@@ -105,10 +106,10 @@ export class ReedSolomon {
     const o = parseArgs(optionsSchema, options, 'ReedSolomon options');
     const k = o.dataShards;
     const m = o.parityShards;
-    if (k + m > 255) {
+    if (k + m > EC_MAX_SHARDS) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `ReedSolomon options: dataShards + parityShards: expected at most 255 (GF(2^8) has 255 non-zero elements), got ${k} + ${m} = ${k + m}`,
+        `ReedSolomon options: dataShards + parityShards: expected at most ${EC_MAX_SHARDS} (GF(2^8) has 255 non-zero elements), got ${k} + ${m} = ${k + m}`,
         { field: 'dataShards' },
       );
     }

@@ -9,6 +9,18 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { parseClassBench } from './classbench.js';
 import { normalizeRule, type ClassifierRule, type NormalRule } from './classifier-rule.js';
 import { mask4 } from './ip-address.js';
+import {
+  CLS_E_BUSY,
+  CLS_E_FULL,
+  CLS_E_RANGE,
+  CLS_E_SLOT,
+  CLS_E_STATE,
+  CLS_E_TABLES,
+  CLS_HEADER_WORDS,
+  CLS_LAYOUT,
+  CLS_MAGIC,
+} from '../../generated/flow.js';
+import { HDR_BYTES } from '../../generated/common.js';
 
 /** Options of {@link Classifier}. Unknown keys are refused. */
 export interface ClassifierOptions {
@@ -44,6 +56,8 @@ const OWNER = 'flow-classifier';
 const TABLE_CAP = 256;
 /** Headers per kernel call from the copying forms (the staging buffer's size). */
 const STAGE_HEADERS = 4096;
+/** A header: CLS_HEADER_WORDS u32 (src, dst, sport, dport, proto); a result: one i32. */
+const HEADER_BYTES = 4 * CLS_HEADER_WORDS;
 
 type ClsInsert = (
   st: number,
@@ -120,16 +134,16 @@ export class Classifier {
       name: 'flow:classifier',
       owner: OWNER,
       kind: 'device-state',
-      magic: k.constant('CLS_MAGIC'),
-      layoutVersion: k.constant('CLS_LAYOUT'),
-      payloadBytes: bytes - 64,
+      magic: CLS_MAGIC,
+      layoutVersion: CLS_LAYOUT,
+      payloadBytes: bytes - HDR_BYTES,
     });
     try {
       this.stage = mem.alloc({
         name: 'flow:classifier-stage',
         owner: OWNER,
         kind: 'core-scratch',
-        sizeBytes: STAGE_HEADERS * 24,
+        sizeBytes: STAGE_HEADERS * (HEADER_BYTES + 4),
       });
     } catch (e) {
       mem.free(this.region, OWNER);
@@ -145,16 +159,12 @@ export class Classifier {
       o?.relaxStep ?? 8,
     );
     this.statuses = statusTable([
-      [k.constant('CLS_E_STATE'), 'state'],
-      [k.constant('CLS_E_RANGE'), 'range', 'a header or result range lies outside host memory'],
-      [k.constant('CLS_E_FULL'), 'full', `all ${this.capacity} rule slots are in use`],
-      [k.constant('CLS_E_TABLES'), 'full', `all ${TABLE_CAP} tables are in use`],
-      [k.constant('CLS_E_SLOT'), 'missing', 'the rule slot holds no live rule'],
-      [
-        k.constant('CLS_E_BUSY'),
-        'busy',
-        'a lookup stayed on the copy being updated for too long; nothing was changed, try again',
-      ],
+      [CLS_E_STATE, 'state'],
+      [CLS_E_RANGE, 'range', 'a header or result range lies outside host memory'],
+      [CLS_E_FULL, 'full', `all ${this.capacity} rule slots are in use`],
+      [CLS_E_TABLES, 'full', `all ${TABLE_CAP} tables are in use`],
+      [CLS_E_SLOT, 'missing', 'the rule slot holds no live rule'],
+      [CLS_E_BUSY, 'busy', 'a lookup stayed on the copy being updated for too long; nothing was changed, try again'],
     ]);
     if (status !== 0) {
       mem.free(this.stage, OWNER);
@@ -245,7 +255,7 @@ export class Classifier {
         `classify: expected a Uint32Array of 5 words per header, got ${headers instanceof Uint32Array ? `${headers.length} words` : typeof headers}`,
       );
     }
-    const out = new Int32Array(headers.length / 5);
+    const out = new Int32Array(headers.length / CLS_HEADER_WORDS);
     this.classifyInto(headers, out);
     return out;
   }
@@ -253,18 +263,19 @@ export class Classifier {
   /** As classify, into a caller's array (out.length >= headers.length / 5). */
   classifyInto(headers: Uint32Array, out: Int32Array): void {
     this.life.check('classifyInto');
-    const n = headers.length / 5;
+    const n = headers.length / CLS_HEADER_WORDS;
     if (!Number.isInteger(n) || out.length < n)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `classifyInto: expected 5 words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
+        `classifyInto: expected ${CLS_HEADER_WORDS} words per header and out.length >= ${n}, got ${headers.length} words and ${out.length}`,
       );
     const mem = this.runtime.memory;
     const hdr = this.stage.base;
-    const res = hdr + STAGE_HEADERS * 20;
+    const res = hdr + STAGE_HEADERS * HEADER_BYTES;
     for (let at = 0; at < n; at += STAGE_HEADERS) {
       const m = Math.min(STAGE_HEADERS, n - at);
-      new Uint32Array(mem.memory.buffer, hdr, m * 5).set(headers.subarray(at * 5, (at + m) * 5));
+      const w = CLS_HEADER_WORDS;
+      new Uint32Array(mem.memory.buffer, hdr, m * w).set(headers.subarray(at * w, (at + m) * w));
       this.check(this.fClassify(this.region.base, hdr, m, res));
       out.set(new Int32Array(mem.memory.buffer, res, m), at);
     }

@@ -6,11 +6,27 @@ import { Lifetime } from '../../common/lifetime.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
+import {
+  FC_E_BUSY,
+  FC_E_RANGE,
+  FC_E_STATE,
+  FC_INFO_BUCKET1,
+  FC_INFO_BUCKET2,
+  FC_INFO_HASH,
+  FC_INFO_SLOT,
+  FC_INFO_TAG,
+  FC_KEY_BYTES,
+  FC_LAYOUT,
+  FC_MAGIC,
+  FC_MAX_VALUE,
+  FC_NO_SLOT,
+} from '../../generated/flow.js';
+import { HDR_BYTES } from '../../generated/common.js';
 
 /** Bytes of a flow key (the packet parser's key layout, see packet-parser.ts). */
-export const FLOW_KEY_BYTES = 48;
+export const FLOW_KEY_BYTES = FC_KEY_BYTES;
 /** Largest value a flow can carry (lookups return -1 for a miss). */
-export const MAX_FLOW_VALUE = 0x7fffffff;
+export const MAX_FLOW_VALUE = FC_MAX_VALUE;
 
 /** Options of {@link FlowTable}. Unknown keys are refused. */
 export interface FlowTableOptions {
@@ -104,9 +120,9 @@ export class FlowTable {
       name: 'flow:flow-table',
       owner: OWNER,
       kind: 'device-state',
-      magic: k.constant('FC_MAGIC'),
-      layoutVersion: k.constant('FC_LAYOUT'),
-      payloadBytes: bytes - 64,
+      magic: FC_MAGIC,
+      layoutVersion: FC_LAYOUT,
+      payloadBytes: bytes - HDR_BYTES,
     });
     try {
       this.stage = mem.alloc({
@@ -120,9 +136,9 @@ export class FlowTable {
       throw e;
     }
     this.statuses = statusTable([
-      [k.constant('FC_E_STATE'), 'state'],
-      [k.constant('FC_E_RANGE'), 'range', 'a key or result range lies outside host memory'],
-      [k.constant('FC_E_BUSY'), 'busy', 'a writer held the table for too long'],
+      [FC_E_STATE, 'state'],
+      [FC_E_RANGE, 'range', 'a key or result range lies outside host memory'],
+      [FC_E_BUSY, 'busy', 'a writer held the table for too long'],
     ]);
     const st = k.fn<(s: number, c: number, b: number, seed: bigint) => number>('flow_fc_init')(
       this.region.base,
@@ -285,8 +301,14 @@ export class FlowTable {
         out,
       ),
     );
-    const w = new Uint32Array(mem.memory.buffer, out, 5);
-    return { hash: w[0]!, buckets: [w[1]!, w[2]!], tag: w[3]!, slot: w[4] === 0xffffffff ? null : w[4]! };
+    const v = mem.view;
+    const slot = v.getUint32(out + FC_INFO_SLOT, true);
+    return {
+      hash: v.getUint32(out + FC_INFO_HASH, true),
+      buckets: [v.getUint32(out + FC_INFO_BUCKET1, true), v.getUint32(out + FC_INFO_BUCKET2, true)],
+      tag: v.getUint32(out + FC_INFO_TAG, true),
+      slot: slot === FC_NO_SLOT ? null : slot,
+    };
   }
 
   /**

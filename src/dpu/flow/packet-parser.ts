@@ -5,49 +5,81 @@ import type { Region } from '../../common/host-memory-api.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
+import {
+  KEY_FLAG_FRAGMENT,
+  KEY_FLAG_TUNNEL,
+  K_DPORT,
+  K_DST,
+  K_ETYPE,
+  K_FLAGS,
+  K_PROTO,
+  K_SPORT,
+  K_SRC,
+  K_VLAN,
+  K_VNI,
+  M_IPVER,
+  M_L3,
+  M_L4,
+  M_PAYLOAD,
+  M_REASON,
+  M_TCP_FLAGS,
+  M_VERDICT,
+  PARSE_DESC_ADDR,
+  PARSE_DESC_BYTES,
+  PARSE_DESC_LEN,
+  PARSE_E_RANGE,
+  PARSE_KEY_BYTES,
+  PARSE_REC_BYTES,
+  PR_ICMP,
+  PR_IPV4,
+  PR_IPV4_LEN,
+  PR_IPV6,
+  PR_IPV6_EXT,
+  PR_IPV6_LEN,
+  PR_L2,
+  PR_RANGE,
+  PR_SCTP,
+  PR_TCP,
+  PR_UDP,
+  PR_VXLAN,
+  VERDICT_MALFORMED,
+  VERDICT_NOT_IP,
+  VERDICT_OK,
+} from '../../generated/flow.js';
 
-/**
- * Parse-record layout: the TS mirror of assembly/flow/parser.ts (test/dpu/flow/packet-parser.test.ts
- * checks every offset against the kernel's exports). A record is the 48-byte flow key followed
- * by 16 bytes of per-packet metadata.
+/*
+ * The parse record and descriptor layouts are assembly/flow/parser.ts's; their offsets come from
+ * src/generated/flow.ts.
  */
-export const KEY = { sport: 32, dport: 34, proto: 36, flags: 37, ethertype: 38, vlan: 40, vni: 44 } as const;
-export const META = {
-  verdict: 48,
-  tcpFlags: 49,
-  vlans: 50,
-  ipVersion: 51,
-  l3: 52,
-  l4: 54,
-  payload: 56,
-  innerL2: 58,
-  reason: 60,
-} as const;
+
 /** Bytes of one parse record (`parseAt`'s output): the 48-byte flow key, then 16 bytes of metadata. */
-export const PARSE_RECORD_BYTES = 64;
+export const PARSE_RECORD_BYTES = PARSE_REC_BYTES;
 /** Bytes of one input descriptor of `parseAt`: u32 frame address, u32 frame length (little-endian). */
-export const PARSE_DESC_BYTES = 8;
-export const KEY_FLAG_TUNNEL = 1;
-export const KEY_FLAG_FRAGMENT = 2;
+export { PARSE_DESC_BYTES };
 
 /** `ok`: a flow key was built; `malformed`: a header ran short or contradicted itself; `not-ip`: no IP header. */
 export type Verdict = 'ok' | 'malformed' | 'not-ip';
-const VERDICTS: readonly Verdict[] = ['ok', 'malformed', 'not-ip'];
-const REASONS = [
-  '',
-  'range',
-  'l2',
-  'ipv4',
-  'ipv4-length',
-  'ipv6',
-  'ipv6-length',
-  'ipv6-extension',
-  'tcp',
-  'udp',
-  'icmp',
-  'sctp',
-  'vxlan',
-] as const;
+const VERDICTS: Record<number, Verdict> = {
+  [VERDICT_OK]: 'ok',
+  [VERDICT_MALFORMED]: 'malformed',
+  [VERDICT_NOT_IP]: 'not-ip',
+};
+/** Why a packet is malformed, by the parser's PR_* code ('' for none). */
+const REASONS: Record<number, string> = {
+  0: '',
+  [PR_RANGE]: 'range',
+  [PR_L2]: 'l2',
+  [PR_IPV4]: 'ipv4',
+  [PR_IPV4_LEN]: 'ipv4-length',
+  [PR_IPV6]: 'ipv6',
+  [PR_IPV6_LEN]: 'ipv6-length',
+  [PR_IPV6_EXT]: 'ipv6-extension',
+  [PR_TCP]: 'tcp',
+  [PR_UDP]: 'udp',
+  [PR_ICMP]: 'icmp',
+  [PR_SCTP]: 'sctp',
+  [PR_VXLAN]: 'vxlan',
+};
 
 /**
  * One parsed packet. For a VXLAN frame the inner frame gives the key and the fields; offsets are
@@ -127,53 +159,53 @@ export interface FlowKeyFields {
 
 /** Builds a flow key exactly as the parser would for a packet with these fields. */
 export function flowKey(f: FlowKeyFields): Uint8Array {
-  const k = new Uint8Array(48);
+  const k = new Uint8Array(PARSE_KEY_BYTES);
   const v = new DataView(k.buffer);
   const put = (at: number, a: number | bigint | undefined): void => {
     if (typeof a === 'number') v.setUint32(at, a >>> 0, false);
     else if (typeof a === 'bigint') for (let i = 0; i < 16; i++) k[at + i] = Number((a >> BigInt(120 - 8 * i)) & 0xffn);
   };
-  put(0, f.src);
-  put(16, f.dst);
-  v.setUint16(KEY.sport, f.srcPort ?? 0, true);
-  v.setUint16(KEY.dport, f.dstPort ?? 0, true);
-  k[KEY.proto] = f.proto ?? 0;
-  k[KEY.flags] = (f.tunnelled ? KEY_FLAG_TUNNEL : 0) | (f.fragment ? KEY_FLAG_FRAGMENT : 0);
-  v.setUint16(KEY.ethertype, f.ethertype ?? (typeof f.src === 'bigint' ? 0x86dd : 0x0800), true);
-  v.setUint16(KEY.vlan, f.vlan ?? 0, true);
-  v.setUint32(KEY.vni, f.vni ?? 0, true);
+  put(K_SRC, f.src);
+  put(K_DST, f.dst);
+  v.setUint16(K_SPORT, f.srcPort ?? 0, true);
+  v.setUint16(K_DPORT, f.dstPort ?? 0, true);
+  k[K_PROTO] = f.proto ?? 0;
+  k[K_FLAGS] = (f.tunnelled ? KEY_FLAG_TUNNEL : 0) | (f.fragment ? KEY_FLAG_FRAGMENT : 0);
+  v.setUint16(K_ETYPE, f.ethertype ?? (typeof f.src === 'bigint' ? 0x86dd : 0x0800), true);
+  v.setUint16(K_VLAN, f.vlan ?? 0, true);
+  v.setUint32(K_VNI, f.vni ?? 0, true);
   return k;
 }
 
 /** Decodes a 64-byte parse record (what `parseAt` writes) into a {@link ParsedPacket}. */
 export function decodeRecord(rec: Uint8Array): ParsedPacket {
-  const v = new DataView(rec.buffer, rec.byteOffset, PARSE_RECORD_BYTES);
-  const ipVersion = rec[META.ipVersion] === 4 ? 4 : rec[META.ipVersion] === 6 ? 6 : 0;
+  const v = new DataView(rec.buffer, rec.byteOffset, PARSE_REC_BYTES);
+  const ipVersion = rec[M_IPVER] === 4 ? 4 : rec[M_IPVER] === 6 ? 6 : 0;
   const addr = (at: number): string => {
     if (ipVersion === 4) return formatIPv4(v.getUint32(at, false));
     if (ipVersion === 6) return formatIPv6((v.getBigUint64(at, false) << 64n) | v.getBigUint64(at + 8, false));
     return '';
   };
-  const flags = rec[KEY.flags]!;
+  const flags = rec[K_FLAGS]!;
   return {
-    verdict: VERDICTS[rec[META.verdict]!] ?? 'malformed',
-    reason: REASONS[v.getUint32(META.reason, true)] ?? 'unknown',
-    key: rec.slice(0, 48),
+    verdict: VERDICTS[rec[M_VERDICT]!] ?? 'malformed',
+    reason: REASONS[v.getUint32(M_REASON, true)] ?? 'unknown',
+    key: rec.slice(0, PARSE_KEY_BYTES),
     ipVersion,
-    src: addr(0),
-    dst: addr(16),
-    srcPort: v.getUint16(KEY.sport, true),
-    dstPort: v.getUint16(KEY.dport, true),
-    proto: rec[KEY.proto]!,
-    ethertype: v.getUint16(KEY.ethertype, true),
-    vlan: v.getUint16(KEY.vlan, true),
-    vni: v.getUint32(KEY.vni, true),
+    src: addr(K_SRC),
+    dst: addr(K_DST),
+    srcPort: v.getUint16(K_SPORT, true),
+    dstPort: v.getUint16(K_DPORT, true),
+    proto: rec[K_PROTO]!,
+    ethertype: v.getUint16(K_ETYPE, true),
+    vlan: v.getUint16(K_VLAN, true),
+    vni: v.getUint32(K_VNI, true),
     tunnelled: (flags & KEY_FLAG_TUNNEL) !== 0,
     fragment: (flags & KEY_FLAG_FRAGMENT) !== 0,
-    tcpFlags: rec[META.tcpFlags]!,
-    l3Offset: v.getUint16(META.l3, true),
-    l4Offset: v.getUint16(META.l4, true),
-    payloadOffset: v.getUint16(META.payload, true),
+    tcpFlags: rec[M_TCP_FLAGS]!,
+    l3Offset: v.getUint16(M_L3, true),
+    l4Offset: v.getUint16(M_L4, true),
+    payloadOffset: v.getUint16(M_PAYLOAD, true),
   };
 }
 
@@ -207,7 +239,7 @@ export class PacketParser {
     this.runtime = options?.runtime ?? defaultRuntime();
     this.kernel = this.runtime.kernel('flow');
     this.statuses = statusTable([
-      [this.kernel.constant('PARSE_E_RANGE'), 'range', 'a descriptor, frame or record range lies outside host memory'],
+      [PARSE_E_RANGE, 'range', 'a descriptor, frame or record range lies outside host memory'],
     ]);
     this.stage = this.runtime.memory.alloc({
       name: 'flow:parser-stage',
@@ -243,24 +275,24 @@ export class PacketParser {
             `parseBurst: frames[${i + batch.length}]: expected a Uint8Array of at most ${MAX_FRAME} bytes`,
           );
         const n = batch.length + 1;
-        if (n * (PARSE_DESC_BYTES + PARSE_RECORD_BYTES) + bytes + f.length > STAGE_BYTES) break;
+        if (n * (PARSE_DESC_BYTES + PARSE_REC_BYTES) + bytes + f.length > STAGE_BYTES) break;
         batch.push(f.length);
         bytes += f.length;
       }
       const n = batch.length;
       const recs = base + n * PARSE_DESC_BYTES;
-      let at = recs + n * PARSE_RECORD_BYTES;
+      let at = recs + n * PARSE_REC_BYTES;
       for (let j = 0; j < n; j++) {
         mem.u8.set(frames[i + j]!, at);
-        mem.view.setUint32(base + j * PARSE_DESC_BYTES, at, true);
-        mem.view.setUint32(base + j * PARSE_DESC_BYTES + 4, batch[j]!, true);
+        mem.view.setUint32(base + j * PARSE_DESC_BYTES + PARSE_DESC_ADDR, at, true);
+        mem.view.setUint32(base + j * PARSE_DESC_BYTES + PARSE_DESC_LEN, batch[j]!, true);
         at += batch[j]!;
       }
       const st = checkKernelStatus('PacketParser.parseBurst', this.fParse(base, n, recs), this.statuses);
       if (st !== n)
         throw new QingtianError(ErrorCode.KernelFault, `PacketParser.parseBurst: parsed ${st} of ${n} frames`);
       for (let j = 0; j < n; j++)
-        out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_RECORD_BYTES, recs + (j + 1) * PARSE_RECORD_BYTES)));
+        out.push(decodeRecord(mem.u8.subarray(recs + j * PARSE_REC_BYTES, recs + (j + 1) * PARSE_REC_BYTES)));
       i += n;
     }
     return out;

@@ -7,6 +7,28 @@ import { intIn, multipleIn, oneOf, parseArgs } from '../../common/validate.js';
 import { defaultRuntime, type KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { mask4, parseIPv4, parseIPv6, toPrefix4, toPrefix6, type Prefix4, type Prefix6 } from './ip-address.js';
+import {
+  LPM_E_BUSY,
+  LPM_E_RANGE,
+  LPM_E_STATE,
+  LPM_LAYOUT,
+  LPM_MAGIC,
+  LPM_MAX_NEXT_HOP,
+  LPM_NODE_MAX_UNITS,
+  LPM_NODE_MIN_UNITS,
+  LPM_NO_COVER,
+  LPM_OP_ADD,
+  LPM_OP_ADDR,
+  LPM_OP_BYTES,
+  LPM_OP_COVER_LENGTH,
+  LPM_OP_DELETE,
+  LPM_OP_KIND,
+  LPM_OP_LENGTH,
+  LPM_OP_NEXT_HOP,
+  LPM_STOP_GROUPS,
+  LPM_STOP_NODES,
+} from '../../generated/flow.js';
+import { HDR_BYTES } from '../../generated/common.js';
 
 /** The address family of a {@link RouteTable}. */
 export type AddressFamily = 'ipv4' | 'ipv6';
@@ -33,16 +55,13 @@ export interface RouteTableOptions {
 /** A route's prefix: text (`'10.0.0.0/8'`, `'2001:db8::/32'`) or `{ addr, length }` (IPv6 `addr` a bigint). */
 export type RoutePrefix = string | Prefix4 | Prefix6;
 
-/** The kernel's LPM_NODE_MIN_UNITS / LPM_NODE_MAX_UNITS, in 8-byte units (a test checks they agree). */
-export const MIN_NODE_UNITS = 5 + 133;
-export const MAX_NODE_UNITS = 5 + 65536 * 133;
 const DEFAULT_NODE_BYTES = 16 << 20;
 
 const optionsSchema = z
   .object({
     family: oneOf(['ipv4', 'ipv6']).optional(),
     maxGroups: intIn(0, 1 << 22).optional(),
-    maxNodeBytes: multipleIn(8, MIN_NODE_UNITS * 8, MAX_NODE_UNITS * 8).optional(),
+    maxNodeBytes: multipleIn(8, LPM_NODE_MIN_UNITS * 8, LPM_NODE_MAX_UNITS * 8).optional(),
     runtime: z
       .custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'kernel' in v, { error: 'a KernelRuntime' })
       .optional(),
@@ -52,9 +71,8 @@ const optionsSchema = z
 const OWNER = 'flow-route-table';
 /** Ops per kernel call (one Left-Right flip each). */
 const STAGE_OPS = 4096;
-const OP_BYTES = 32;
 /** The largest next hop a route can carry, 2^22 − 1 (lookups return -1 for no route). */
-export const MAX_NEXT_HOP = 0x3fffff;
+export const MAX_NEXT_HOP = LPM_MAX_NEXT_HOP;
 
 interface Route {
   addr: bigint;
@@ -130,16 +148,16 @@ export class RouteTable {
       name: `flow:routes-${this.family}`,
       owner: OWNER,
       kind: 'device-state',
-      magic: k.constant('LPM_MAGIC'),
-      layoutVersion: k.constant('LPM_LAYOUT'),
-      payloadBytes: bytes - 64,
+      magic: LPM_MAGIC,
+      layoutVersion: LPM_LAYOUT,
+      payloadBytes: bytes - HDR_BYTES,
     });
     try {
       this.stage = mem.alloc({
         name: 'flow:routes-stage',
         owner: OWNER,
         kind: 'core-scratch',
-        sizeBytes: STAGE_OPS * OP_BYTES,
+        sizeBytes: STAGE_OPS * LPM_OP_BYTES,
       });
     } catch (e) {
       mem.free(this.region, OWNER);
@@ -152,9 +170,9 @@ export class RouteTable {
       nodeUnits,
     );
     this.statuses = statusTable([
-      [k.constant('LPM_E_STATE'), 'state'],
-      [k.constant('LPM_E_RANGE'), 'range', 'an address or result range lies outside host memory'],
-      [k.constant('LPM_E_BUSY'), 'busy', 'a reader kept a table copy pinned'],
+      [LPM_E_STATE, 'state'],
+      [LPM_E_RANGE, 'range', 'an address or result range lies outside host memory'],
+      [LPM_E_BUSY, 'busy', 'a reader kept a table copy pinned'],
     ]);
     if (st !== 0) {
       mem.free(this.stage, OWNER);
@@ -205,18 +223,18 @@ export class RouteTable {
       for (const op of chunk) {
         const key = keyOf(op.r);
         if (!op.add && !this.rib.has(key)) continue;
-        const base = this.stage.base + n * OP_BYTES;
-        view.setUint32(base, op.add ? 1 : 2, true);
-        view.setUint32(base + 4, op.r.length, true);
+        const base = this.stage.base + n * LPM_OP_BYTES;
+        view.setUint32(base + LPM_OP_KIND, op.add ? LPM_OP_ADD : LPM_OP_DELETE, true);
+        view.setUint32(base + LPM_OP_LENGTH, op.r.length, true);
         if (op.add) {
-          view.setUint32(base + 8, op.nh, true);
-          view.setUint32(base + 12, 0, true);
+          view.setUint32(base + LPM_OP_NEXT_HOP, op.nh, true);
+          view.setUint32(base + LPM_OP_COVER_LENGTH, 0, true);
         } else {
           const cover = this.cover(op.r);
-          view.setUint32(base + 8, cover ? cover.nh : 0, true);
-          view.setUint32(base + 12, cover ? cover.length : 0xffffffff, true);
+          view.setUint32(base + LPM_OP_NEXT_HOP, cover ? cover.nh : 0, true);
+          view.setUint32(base + LPM_OP_COVER_LENGTH, cover ? cover.length : LPM_NO_COVER, true);
         }
-        this.writeAddr(base + 16, op.r.addr);
+        this.writeAddr(base + LPM_OP_ADDR, op.r.addr);
         undo.push([key, this.rib.get(key)]);
         if (op.add) this.rib.set(key, op.nh);
         else this.rib.delete(key);
@@ -239,14 +257,14 @@ export class RouteTable {
         );
       const applied = `${at + done} of ${ops.length} changes applied`;
       const stop = this.kernel.fn<(s: number) => number>('flow_lpm_stop')(this.region.base);
-      if (stop === this.kernel.constant('LPM_STOP_NODES')) {
+      if (stop === LPM_STOP_NODES) {
         throw new QingtianError(
           ErrorCode.CapacityExceeded,
           `RouteTable: the lookup nodes do not fit in maxNodeBytes (${this.maxNodeBytes} bytes per copy); ${applied}`,
           { applied: at + done, resource: 'nodes' },
         );
       }
-      if (stop === this.kernel.constant('LPM_STOP_GROUPS')) {
+      if (stop === LPM_STOP_GROUPS) {
         throw new QingtianError(
           ErrorCode.CapacityExceeded,
           `RouteTable: all ${this.maxGroups} groups are in use; ${applied}`,
@@ -288,7 +306,7 @@ export class RouteTable {
     const res = out ?? new Int32Array(n);
     if (res.length < n)
       throw new QingtianError(ErrorCode.InvalidArgument, `lookupBurst: out.length must be >= ${n}, got ${res.length}`);
-    const per = Math.floor((STAGE_OPS * OP_BYTES) / (words * 4 + 4));
+    const per = Math.floor((STAGE_OPS * LPM_OP_BYTES) / (words * 4 + 4));
     const mem = this.runtime.memory.memory;
     for (let at = 0; at < n; at += per) {
       const m = Math.min(per, n - at);

@@ -31,8 +31,12 @@ export interface LoadedKernel {
   entryIndex(entry: string): number;
   /** A function export of the main-thread instance. */
   fn<F extends (...args: never[]) => unknown>(name: string): F;
-  /** A constant exported global (layout offsets, magics) as a number. */
-  constant(name: string): number;
+  /**
+   * A QT_* constant of this module version (QT_VERSION, QT_SELF_TEST_BYTES, ...): metadata that
+   * differs from one version to the next, so it is read from the module itself. Layout constants
+   * (offsets, magics, statuses) are not read here; they come from src/generated/.
+   */
+  constant(name: `QT_${string}`): number;
 }
 
 /**
@@ -179,7 +183,7 @@ function makeLoaded(
         throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no function export '${name}'`, { name });
       return f as F;
     },
-    constant(name: string): number {
+    constant(name: `QT_${string}`): number {
       const g = instance.exports[name];
       if (!(g instanceof WebAssembly.Global))
         throw new QingtianError(ErrorCode.NotFound, `kernel ${tag} has no exported constant '${name}'`, { name });

@@ -4,11 +4,36 @@ import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { featureWord, type RingFeatures } from '../../common/virtio/features.js';
-import { MAX_QUEUE_SIZE } from '../../common/virtio/ring-layout.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
-import * as Q from './queue-state.js';
+import { BROKEN_REASONS, SETUP_REFUSALS } from './queue-state.js';
+import {
+  MAX_QUEUE_SIZE,
+  QF_READY,
+  VQ_ARMS,
+  VQ_AVAIL_WRAP,
+  VQ_BROKEN,
+  VQ_BROKEN_DETAIL,
+  VQ_FLAGS,
+  VQ_INFLIGHT,
+  VQ_IRQ_SENT,
+  VQ_IRQ_SUPPRESSED,
+  VQ_LAYOUT,
+  VQ_MAGIC,
+  VQ_NEXT_AVAIL,
+  VQ_NEXT_USED,
+  VQ_POPPED,
+  VQ_PUSHED,
+  VQ_REJECTED,
+  VQ_SIGNALLED_USED,
+  VQ_SIGNALLED_VALID,
+  VQ_SLOT_BYTES,
+  VQ_SLOT_DESC_COUNT,
+  VQ_SLOT_ID,
+  VQ_TABLE,
+  VQ_USED_WRAP,
+} from '../../generated/virtio.js';
 
 /** A queue configuration, as a driver writes it into the transport (queue_size, queue_desc, ...). */
 export interface QueueConfig {
@@ -69,6 +94,19 @@ const snapshotSchema = z.object({
 
 type Fn<A extends unknown[], R = number> = (...a: A) => R;
 
+/** Parses a queue configuration at the boundary (the checks the kernel does not repeat: types, ranges). */
+export function parseQueueConfig(config: unknown): QueueConfig {
+  return parseArgs(configSchema, config, 'queue config');
+}
+
+/** What a queue asks of the device that owns it (DeviceQueue.setDeviceHooks). */
+export interface DeviceHooks {
+  /** The queue's state was rewritten: forget any request carried across turns. */
+  reset(): void;
+  /** Popped requests not given back yet (a burst in progress across turns). */
+  pending(): number;
+}
+
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
@@ -81,14 +119,6 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
  * count)`, `vq_arm(vq)`; the burst buffer holds each chain's validated, translated segments
  * (assembly/virtio/burst.ts).
  */
-/** What a queue asks of the device that owns it (DeviceQueue.setDeviceHooks). */
-export interface DeviceHooks {
-  /** The queue's state was rewritten: forget any request carried across turns. */
-  reset(): void;
-  /** Popped requests not given back yet (a burst in progress across turns). */
-  pending(): number;
-}
-
 export class DeviceQueue {
   readonly state: StateRegion;
   readonly maxSize: number;
@@ -98,6 +128,7 @@ export class DeviceQueue {
   /** The core whose job serves this queue, while one does. */
   private servedBy: number | null = null;
   private device: DeviceHooks | null = null;
+  private gmap: number;
   private readonly life = new Lifetime('DeviceQueue', 'free()');
 
   constructor(
@@ -114,11 +145,28 @@ export class DeviceQueue {
       name: `${owner}:vq`,
       owner,
       kind: 'device-state',
-      magic: Q.VQ_MAGIC,
-      layoutVersion: Q.VQ_LAYOUT,
+      magic: VQ_MAGIC,
+      layoutVersion: VQ_LAYOUT,
       payloadBytes: bytes,
     });
     this.irqAddr = opts.irqAddr;
+    this.gmap = guest.gmapBase;
+  }
+
+  /** The guest memory map (GMAP region) the next configure() or restore() translates through. */
+  get gmapBase(): number {
+    this.life.check('gmapBase');
+    return this.gmap;
+  }
+
+  /**
+   * Points the queue at another guest memory map (vhost-user SET_MEM_TABLE). The ring addresses
+   * a configured queue holds were translated through the old map, so the caller re-applies its
+   * configuration (save, then restore) afterwards.
+   */
+  setGuestMap(gmapBase: number): void {
+    this.life.check('setGuestMap');
+    this.gmap = gmapBase;
   }
 
   /**
@@ -151,7 +199,7 @@ export class DeviceQueue {
   configure(config: QueueConfig): void {
     this.life.check('configure');
     this.refuseWhileServed('configure()');
-    const c = parseArgs(configSchema, config, 'queue config');
+    const c = parseQueueConfig(config);
     if (c.size > this.maxSize)
       throw new QingtianError(
         ErrorCode.QueueRefused,
@@ -169,7 +217,7 @@ export class DeviceQueue {
       c.descGpa,
       c.driverGpa,
       c.deviceGpa,
-      this.guest.gmapBase,
+      this.gmap,
       this.irqAddr,
     );
     if (rc !== 0) throw refusal(-rc, c);
@@ -210,21 +258,21 @@ export class DeviceQueue {
     const inflight: QueueSnapshot['inflight'] = [];
     for (let t = 0; t < c.size; t++) {
       if (c.features.packed) {
-        const e = b + Q.VQ_TABLE + 4 * t;
-        const count = v.getUint16(e + 2, true);
-        if (count) inflight.push({ token: t, id: v.getUint16(e, true), descCount: count });
-      } else if ((v.getUint8(b + Q.VQ_TABLE + (t >> 3)) >> (t & 7)) & 1) {
+        const e = b + VQ_TABLE + VQ_SLOT_BYTES * t;
+        const count = v.getUint16(e + VQ_SLOT_DESC_COUNT, true);
+        if (count) inflight.push({ token: t, id: v.getUint16(e + VQ_SLOT_ID, true), descCount: count });
+      } else if ((v.getUint8(b + VQ_TABLE + (t >> 3)) >> (t & 7)) & 1) {
         inflight.push({ token: t, id: t, descCount: 1 });
       }
     }
     return {
       config: { ...c, features: { ...c.features } },
-      nextAvail: v.getUint16(b + Q.VQ_NEXT_AVAIL, true),
-      nextUsed: v.getUint16(b + Q.VQ_NEXT_USED, true),
-      availWrap: v.getUint16(b + Q.VQ_AVAIL_WRAP, true),
-      usedWrap: v.getUint16(b + Q.VQ_USED_WRAP, true),
-      signalledUsed: v.getUint16(b + Q.VQ_SIGNALLED_USED, true),
-      signalledValid: v.getUint16(b + Q.VQ_SIGNALLED_VALID, true),
+      nextAvail: v.getUint16(b + VQ_NEXT_AVAIL, true),
+      nextUsed: v.getUint16(b + VQ_NEXT_USED, true),
+      availWrap: v.getUint16(b + VQ_AVAIL_WRAP, true),
+      usedWrap: v.getUint16(b + VQ_USED_WRAP, true),
+      signalledUsed: v.getUint16(b + VQ_SIGNALLED_USED, true),
+      signalledValid: v.getUint16(b + VQ_SIGNALLED_VALID, true),
       inflight,
     };
   }
@@ -263,11 +311,11 @@ export class DeviceQueue {
     this.life.check('stats');
     const v = this.rt.memory.view;
     const b = this.state.base;
-    const reason = v.getUint32(b + Q.VQ_BROKEN, true);
+    const reason = v.getUint32(b + VQ_BROKEN, true);
     const n = (off: number): number => Number(v.getBigUint64(b + off, true));
-    const info = Q.BROKEN_REASONS[reason];
+    const info = BROKEN_REASONS[reason];
     return {
-      ready: (v.getUint32(b + Q.VQ_FLAGS, true) & Q.QF_READY) !== 0,
+      ready: (v.getUint32(b + VQ_FLAGS, true) & QF_READY) !== 0,
       broken:
         reason === 0
           ? null
@@ -275,15 +323,15 @@ export class DeviceQueue {
               reason,
               id: info?.id ?? '?',
               what: info?.what ?? 'unknown',
-              detail: v.getUint32(b + Q.VQ_BROKEN_DETAIL, true),
+              detail: v.getUint32(b + VQ_BROKEN_DETAIL, true),
             },
-      inflight: v.getUint32(b + Q.VQ_INFLIGHT, true),
-      popped: n(Q.VQ_POPPED),
-      pushed: n(Q.VQ_PUSHED),
-      irqSent: n(Q.VQ_IRQ_SENT),
-      irqSuppressed: n(Q.VQ_IRQ_SUPPRESSED),
-      rejected: n(Q.VQ_REJECTED),
-      arms: n(Q.VQ_ARMS),
+      inflight: v.getUint32(b + VQ_INFLIGHT, true),
+      popped: n(VQ_POPPED),
+      pushed: n(VQ_PUSHED),
+      irqSent: n(VQ_IRQ_SENT),
+      irqSuppressed: n(VQ_IRQ_SUPPRESSED),
+      rejected: n(VQ_REJECTED),
+      arms: n(VQ_ARMS),
     };
   }
 
@@ -304,7 +352,7 @@ export class DeviceQueue {
 }
 
 function refusal(code: number, c: QueueConfig): QingtianError {
-  const r = Q.SETUP_REFUSALS[code];
+  const r = SETUP_REFUSALS[code];
   return new QingtianError(
     ErrorCode.QueueRefused,
     `queue refused (${r?.id ?? '?'}: ${r?.what ?? `code ${code}`}): size ${c.size}, desc 0x${c.descGpa.toString(16)}, ` +

@@ -1,10 +1,12 @@
 import type { RingFeatures } from '../../common/virtio/features.js';
+import { needEvent } from '../../common/virtio/ring-layout.js';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
   AVAIL_IDX,
   AVAIL_RING,
   DESC_ADDR,
+  DESC_BYTES,
   DESC_FLAGS,
   DESC_LEN,
   DESC_NEXT,
@@ -20,12 +22,14 @@ import {
   RING_EVENT_DESC,
   RING_EVENT_DISABLE,
   RING_EVENT_ENABLE,
+  USED_ELEM_BYTES,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_FLAGS,
   USED_F_NO_NOTIFY,
   USED_IDX,
   USED_RING,
-  needEvent,
-} from '../../common/virtio/ring-layout.js';
+} from '../../generated/virtio.js';
 
 /** Guest memory as the reference device sees it (a GuestRam without the allocator). */
 export interface RefMemory {
@@ -103,9 +107,9 @@ export class ReferenceDevice {
   push(chain: RefChain, len: number): void {
     if (this.config.features.packed) this.pushPacked(chain, len);
     else {
-      const e = Number(this.config.deviceGpa) + USED_RING + 8 * (this.usedIdx % this.n);
-      this.mem.ram.setUint32(e, chain.id, true);
-      this.mem.ram.setUint32(e + 4, len, true);
+      const e = Number(this.config.deviceGpa) + USED_RING + USED_ELEM_BYTES * (this.usedIdx % this.n);
+      this.mem.ram.setUint32(e + USED_ELEM_ID, chain.id, true);
+      this.mem.ram.setUint32(e + USED_ELEM_LEN, len, true);
       this.usedIdx = (this.usedIdx + 1) & 0xffff;
     }
   }
@@ -159,7 +163,11 @@ export class ReferenceDevice {
       return this.available(this.availSlot, this.availWrap);
     }
     if (f.eventIdx)
-      Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_RING + 8 * this.n)), this.lastAvail);
+      Atomics.store(
+        this.u16,
+        this.hostIdx(this.config.deviceGpa + BigInt(USED_RING + USED_ELEM_BYTES * this.n)),
+        this.lastAvail,
+      );
     else Atomics.store(this.u16, this.hostIdx(this.config.deviceGpa + BigInt(USED_FLAGS)), 0);
     return Atomics.load(this.u16, this.hostIdx(this.config.driverGpa + BigInt(AVAIL_IDX))) !== this.lastAvail;
   }
@@ -180,7 +188,7 @@ export class ReferenceDevice {
     const chain: RefChain = { token: head, id: head, slots: 1, out: [], in: [] };
     let i = head;
     for (;;) {
-      const d = Number(c.descGpa) + 16 * i;
+      const d = Number(c.descGpa) + DESC_BYTES * i;
       const flags = this.mem.ram.getUint16(d + DESC_FLAGS, true);
       if (flags & F_INDIRECT) {
         this.walkTable(
@@ -208,7 +216,7 @@ export class ReferenceDevice {
     if (!this.available(this.availSlot, this.availWrap)) return null;
     const chain: RefChain = { token: this.availSlot, id: 0, slots: 0, out: [], in: [] };
     for (;;) {
-      const d = Number(c.descGpa) + 16 * this.availSlot;
+      const d = Number(c.descGpa) + DESC_BYTES * this.availSlot;
       const flags = this.mem.ram.getUint16(d + PDESC_FLAGS, true);
       chain.id = this.mem.ram.getUint16(d + PDESC_ID, true);
       if (flags & F_INDIRECT)
@@ -240,7 +248,7 @@ export class ReferenceDevice {
     const entries = len / 16;
     let j = 0;
     for (let k = 0; k < entries; k++) {
-      const d = Number(gpa) + 16 * j;
+      const d = Number(gpa) + DESC_BYTES * j;
       const flags = this.mem.ram.getUint16(d + (packed ? PDESC_FLAGS : DESC_FLAGS), true);
       this.addBuf(
         chain,
@@ -255,13 +263,13 @@ export class ReferenceDevice {
   }
 
   private pushPacked(chain: RefChain, len: number): void {
-    const d = Number(this.config.descGpa) + 16 * this.usedSlot;
+    const d = Number(this.config.descGpa) + DESC_BYTES * this.usedSlot;
     this.mem.ram.setUint16(d + PDESC_ID, chain.id, true);
     this.mem.ram.setUint32(d + DESC_LEN, len, true);
     const flags = (this.usedWrap ? F_AVAIL | F_USED : 0) | (len ? F_WRITE : 0);
     if (!this.deferredFlags)
       this.deferredFlags = {
-        at: this.mem.host(this.config.descGpa + BigInt(16 * this.usedSlot + PDESC_FLAGS), 2),
+        at: this.mem.host(this.config.descGpa + BigInt(DESC_BYTES * this.usedSlot + PDESC_FLAGS), 2),
         flags,
       };
     else this.mem.ram.setUint16(d + PDESC_FLAGS, flags, true);
@@ -273,7 +281,7 @@ export class ReferenceDevice {
   }
 
   private available(slot: number, wrap: number): boolean {
-    const f = Atomics.load(this.u16, this.hostIdx(this.config.descGpa + BigInt(16 * slot + PDESC_FLAGS)));
+    const f = Atomics.load(this.u16, this.hostIdx(this.config.descGpa + BigInt(DESC_BYTES * slot + PDESC_FLAGS)));
     return ((f & F_AVAIL) !== 0) === (wrap === 1) && ((f & F_USED) !== 0) !== (wrap === 1);
   }
 

@@ -1,27 +1,24 @@
 import type { z } from 'zod';
 import { QUANTUM_UNITS } from '../core/fair-share.js';
 import { intIn } from '../../common/validate.js';
+import {
+  DESC_WORK_UNITS as DESC_UNITS,
+  WB_BYTES_MOVED,
+  WB_RESUMED,
+  WB_TURN_BYTES,
+  WB_TURN_DESCS,
+  WB_WORK,
+} from '../../generated/virtio.js';
 
-/**
+/** Work units one descriptor walked costs (the kernel's DESC_WORK_UNITS). */
+export const DESC_WORK_UNITS = DESC_UNITS;
+
+/*
  * A device job's work budget block (assembly/virtio/work-budget.ts, WB_BYTES inside the device's
  * state region): how much one turn may do, and the work done, which the core's fair share
- * charges. Offsets mirror the kernel's exports (checked by a test).
+ * charges; and the chain cursor (chain-cursor.ts) that carries a request across turns. Their
+ * offsets come from src/generated/virtio.ts.
  */
-export const WB_TURN_BYTES = 0;
-export const WB_TURN_DESCS = 4;
-export const WB_WORK = 8;
-export const WB_BYTES_MOVED = 16;
-export const WB_RESUMED = 24;
-export const WB_BYTES = 32;
-/** Work units one descriptor walked costs (the kernel's DESC_WORK_UNITS). */
-export const DESC_WORK_UNITS = 64;
-
-/** The chain cursor block (assembly/virtio/chain-cursor.ts): a burst in progress across turns. */
-export const CC_COUNT = 0;
-export const CC_NEXT = 4;
-export const CC_DONE = 8;
-export const CC_PUSHED = 12;
-export const CC_BYTES = 16;
 
 /**
  * Bytes a device job may move per turn unless told otherwise: the core's fair-share quantum, so

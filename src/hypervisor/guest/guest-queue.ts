@@ -1,17 +1,25 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
-import { DESC_BYTES, EVS_BYTES, splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
+import { DESC_BYTES, EVS_BYTES } from '../../generated/virtio.js';
+import {
+  DF_EVENT_IDX,
+  DF_INDIRECT,
+  DF_IN_ORDER,
+  DF_PACKED,
+  GD_ADDED,
+  GD_COMPLETED,
+  GD_ERRORS,
+  GD_IRQ_WAITS,
+  GD_KICKS,
+  GD_KICKS_SUPPRESSED,
+  GD_REAP_BYTES,
+  GLOOP_PAIR_BYTES,
+  TABLE_BYTES,
+} from '../../generated/guest.js';
 import type { Guest } from './guest.js';
 import type { LoopbackAudit } from './loopback-audit.js';
 import type { GuestVcpu, RttSamples } from './vcpu.js';
-
-/** Flags of the guest kernel's driver (assembly/guest/driver-state.ts DF_*). */
-const DF_PACKED = 1;
-const DF_EVENT_IDX = 2;
-const DF_INDIRECT = 4;
-const DF_IN_ORDER = 8;
-const TABLE_BYTES = 32;
-const PAIR_BYTES = 128;
 
 /** Where a driver must kick: the DPU core's doorbell and sleeping words (the transport's notify area). */
 export interface NotifyWords {
@@ -47,8 +55,8 @@ export class GuestQueue {
     this.driverGpa = guest.allocGpa(features.packed ? EVS_BYTES : splitAvailBytes(size, true), 4);
     this.deviceGpa = guest.allocGpa(features.packed ? EVS_BYTES : splitUsedBytes(size, true), 4);
     this.stateGpa = guest.allocGpa(driverStateBytes, 64);
-    this.scratchGpa = guest.allocGpa(8 * size, 64);
-    this.bufGpa = guest.allocGpa(PAIR_BYTES * size, 64);
+    this.scratchGpa = guest.allocGpa(GD_REAP_BYTES * size, 64);
+    this.bufGpa = guest.allocGpa(GLOOP_PAIR_BYTES * size, 64);
     this.tablesGpa = features.indirect ? guest.allocGpa(TABLE_BYTES * size, 16) : 0n;
   }
 
@@ -133,7 +141,14 @@ export class GuestQueue {
     const v = this.guest.ram;
     const at = Number(this.stateGpa);
     const n = (off: number): number => Number(v.getBigUint64(at + off, true));
-    return { kicks: n(64), kicksSuppressed: n(72), added: n(80), completed: n(88), irqWaits: n(96), errors: n(104) };
+    return {
+      kicks: n(GD_KICKS),
+      kicksSuppressed: n(GD_KICKS_SUPPRESSED),
+      added: n(GD_ADDED),
+      completed: n(GD_COMPLETED),
+      irqWaits: n(GD_IRQ_WAITS),
+      errors: n(GD_ERRORS),
+    };
   }
 
   private host(gpa: bigint): number {

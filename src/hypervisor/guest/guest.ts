@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
-import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC, writeGuestMap } from '../../common/gpa.js';
+import { writeGuestMap } from '../../common/gpa.js';
+import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC } from '../../generated/common.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { HostMemoryApi, Region, StateRegion } from '../../common/host-memory-api.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { multipleIn, nameString, parseArgs } from '../../common/validate.js';
+import { DirtyLog } from './dirty-log.js';
 import type { GuestRam } from './virtio/driver-api.js';
 
 /** Options of {@link Guest}. Unknown keys are refused. */
@@ -42,8 +44,10 @@ export class Guest implements GuestMemoryView, GuestRam {
   /** Guest RAM as GPA-indexed bytes. */
   readonly ram: DataView;
   readonly bytes: Uint8Array;
+  private readonly dirty: DirtyLog;
   private nextGpa = 0;
   private nextIrq = 0;
+  private readonly freeIrqs: number[] = [];
   private readonly life = new Lifetime('Guest', 'destroy()');
 
   constructor(
@@ -74,6 +78,7 @@ export class Guest implements GuestMemoryView, GuestRam {
       { gpaStart: 0n, sizeBytes: BigInt(o.ramBytes), hostBase: this.ramRegion.base },
     ]);
     this.irqPage = memory.alloc({ name: `${owner}:irq`, owner, kind: 'device-state', sizeBytes: IRQ_PAGE });
+    this.dirty = new DirtyLog(memory, this.gmap.base, owner);
     this.ram = new DataView(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
     this.bytes = new Uint8Array(memory.memory.buffer, this.ramRegion.base, o.ramBytes);
   }
@@ -99,14 +104,35 @@ export class Guest implements GuestMemoryView, GuestRam {
     return `guest:${this.name}`;
   }
 
+  /** A zeroed interrupt word (host address) in the guest's interrupt page. */
   allocIrq(): number {
     this.life.check('allocIrq');
+    const reused = this.freeIrqs.pop();
+    if (reused !== undefined) return reused;
     if (this.nextIrq >= IRQ_PAGE / 4)
       throw new QingtianError(
         ErrorCode.CapacityExceeded,
         `${this.owner}: all ${IRQ_PAGE / 4} interrupt words are in use`,
       );
     return this.irqPage.base + 4 * this.nextIrq++;
+  }
+
+  /**
+   * Gives back an interrupt word: it is zeroed and handed out again by a later allocIrq().
+   * Refused for an address that is not a word of this page or that is already free.
+   */
+  freeIrq(addr: number): void {
+    this.life.check('freeIrq');
+    const at = addr - this.irqPage.base;
+    if (!Number.isInteger(at) || at < 0 || at >= 4 * this.nextIrq || at % 4 !== 0 || this.freeIrqs.includes(addr)) {
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${this.owner}: freeIrq: expected an allocated interrupt word in [0x${this.irqPage.base.toString(16)}, ` +
+          `0x${(this.irqPage.base + 4 * this.nextIrq).toString(16)}), got 0x${addr.toString(16)}`,
+      );
+    }
+    Atomics.store(this.memory.i32, addr >> 2, 0);
+    this.freeIrqs.push(addr);
   }
 
   /** Guest-physical memory for rings and buffers (zeroed; never reused). */
@@ -146,10 +172,39 @@ export class Guest implements GuestMemoryView, GuestRam {
     return this.bytes.slice(at, at + len);
   }
 
+  /**
+   * Turns on the dirty log: from here on every kernel write into this guest's RAM sets the bit of
+   * its 4 KiB page (src/hypervisor/guest/dirty-log.ts). Off by default. Bursts already running
+   * on a core may miss it: wait for a burst boundary there (`core.ping()`) before relying on it.
+   */
+  startDirtyLog(): void {
+    this.life.check('startDirtyLog');
+    this.dirty.start();
+  }
+
+  /** Turns the dirty log off; what it logged stays readable. */
+  stopDirtyLog(): void {
+    this.life.check('stopDirtyLog');
+    this.dirty.stop();
+  }
+
+  /** True while the dirty log is on. */
+  get dirtyLogging(): boolean {
+    this.life.check('dirtyLogging');
+    return this.dirty.logging;
+  }
+
+  /** Pages written since the last call, as bitmap words (bit i of word w = page 32w + i); `dirtyPages()` lists them. */
+  readAndClearDirty(): Uint32Array {
+    this.life.check('readAndClearDirty');
+    return this.dirty.readAndClear();
+  }
+
   /** Frees the guest's RAM and regions. */
   destroy(): void {
     if (!this.life.end()) return;
     const owner = `guest:${this.name}`;
+    this.dirty.free();
     this.memory.free(this.ramRegion, owner);
     this.memory.free(this.gmap, owner);
     this.memory.free(this.irqPage, owner);

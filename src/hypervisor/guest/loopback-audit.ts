@@ -1,24 +1,28 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, parseArgs } from '../../common/validate.js';
+import {
+  GA_BEYOND,
+  GA_DUPLICATES,
+  GA_MAX_TRANSITIONS,
+  GA_SLOT_BYTES,
+  GA_SLOT_COUNT,
+  GA_SLOT_USED,
+  GA_SLOT_VERSION,
+  GA_TALLY,
+  GA_TALLY_SLOTS,
+  GA_TR_FROM,
+  GA_TR_SEQ,
+  GA_TR_TO,
+  GA_TRANSITION_BYTES,
+  GA_TRANSITIONS,
+  GA_UNTALLIED,
+  GA_WRONG,
+} from '../../generated/guest.js';
 import type { Guest } from './guest.js';
 import type { GuestVcpu } from './vcpu.js';
 
 /** Whatever runs the guest kernel's exports for the audit: a vCPU (or, in tests, a local instance). */
 export type GuestCaller = Pick<GuestVcpu, 'call'>;
-
-/** Audit area offsets — mirror of assembly/guest/audit.ts, checked against its exports by a test. */
-export const GA_MAGIC = 0x44554147;
-export const GA_MAX_TRANSITIONS = 4;
-export const GA_TRANSITIONS = 8;
-export const GA_LAST_VERSION = 12;
-export const GA_BITS = 16;
-export const GA_DUPLICATES = 24;
-export const GA_WRONG = 32;
-export const GA_BEYOND = 40;
-export const GA_UNTALLIED = 48;
-export const GA_TALLY = 64;
-export const GA_TALLY_SLOTS = 16;
-export const GA_TRANSITION_BYTES = 16;
 
 /** A change of the serving version, seen in completion order: request `seq` was the first served by `to`. */
 export interface VersionTransition {
@@ -101,20 +105,22 @@ export class LoopbackAudit {
     const u64 = (off: number): number => Number(v.getBigUint64(at + off, true));
     const byVersion: Record<string, number> = {};
     for (let i = 0; i < GA_TALLY_SLOTS; i++) {
-      const slot = at + GA_TALLY + 16 * i;
-      if (v.getUint32(slot + 4, true) === 0) break;
-      byVersion[versionText(v.getUint32(slot, true))] = Number(v.getBigUint64(slot + 8, true));
+      const slot = at + GA_TALLY + GA_SLOT_BYTES * i;
+      if (v.getUint32(slot + GA_SLOT_USED, true) === 0) break;
+      byVersion[versionText(v.getUint32(slot + GA_SLOT_VERSION, true))] = Number(
+        v.getBigUint64(slot + GA_SLOT_COUNT, true),
+      );
     }
     const maxT = v.getUint32(at + GA_MAX_TRANSITIONS, true);
     const count = v.getUint32(at + GA_TRANSITIONS, true);
     const transitions: VersionTransition[] = [];
-    const log = at + GA_TALLY + 16 * GA_TALLY_SLOTS;
+    const log = at + GA_TALLY + GA_SLOT_BYTES * GA_TALLY_SLOTS;
     for (let i = 0; i < Math.min(count, maxT); i++) {
       const rec = log + GA_TRANSITION_BYTES * i;
       transitions.push({
-        seq: Number(v.getBigUint64(rec, true)),
-        from: versionText(v.getUint32(rec + 8, true)),
-        to: versionText(v.getUint32(rec + 12, true)),
+        seq: Number(v.getBigUint64(rec + GA_TR_SEQ, true)),
+        from: versionText(v.getUint32(rec + GA_TR_FROM, true)),
+        to: versionText(v.getUint32(rec + GA_TR_TO, true)),
       });
     }
     return {

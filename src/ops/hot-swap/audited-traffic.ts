@@ -85,7 +85,7 @@ export class AuditedTraffic {
         stampVersion: true,
       });
       device.configure(queue.config);
-      await device.attach(o.core, 64);
+      await device.start({ core: o.core, budget: 64 });
       await queue.bind(device.notifyWords(), device.queue.irqAddr);
       const audit = await LoopbackAudit.create(guest, vcpu, { maxRequests, maxTransitions: 1 << 16 });
       return new AuditedTraffic(o, guest, vcpu, queue, device, audit, guest.allocIrq());
@@ -150,7 +150,7 @@ export class AuditedTraffic {
   async close(): Promise<void> {
     if (!this.life.end()) return;
     if (this.pumping) await this.finish().catch(() => undefined);
-    await this.device.detach();
+    await this.device.stop();
     await this.vcpu.stop();
     this.device.free();
     this.guest.destroy();

@@ -374,6 +374,7 @@ export class HotSwapManager extends EventEmitter<HotSwapEvents> {
   private selfTest(k: LoadedKernel): string {
     let bytes = SHADOW_MIN_BYTES;
     try {
+      // The candidate's own declaration, read from it: a new version may ask for more shadow data.
       bytes = Math.min(SHADOW_MAX_BYTES, Math.max(SHADOW_MIN_BYTES, k.constant('QT_SELF_TEST_BYTES')));
     } catch {
       // optional declaration: the default shadow size

@@ -1,5 +1,6 @@
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { Host } from '../host.js';
+import { ECHO_REQUEST, ECHO_RESPONSE } from '../../generated/core.js';
 
 /** What every demo chapter gets: the booted host, a narrator and the closing report. */
 export interface DemoContext {
@@ -32,8 +33,8 @@ export function sampleEcho(
   n: number,
   seq: { v: number },
 ): Float64Array {
-  const req = (echoBase + 64) >> 2;
-  const resp = (echoBase + 128) >> 2;
+  const req = (echoBase + ECHO_REQUEST) >> 2;
+  const resp = (echoBase + ECHO_RESPONSE) >> 2;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = ++seq.v;

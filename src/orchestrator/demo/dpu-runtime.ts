@@ -2,6 +2,23 @@ import { fourcc } from '../../common/region-header.js';
 import { spinMicros } from '../../common/spin.js';
 import type { JobFailedEvent } from '../../dpu/core/dpu-core.js';
 import { sampleEcho, sleep, type DemoChapter } from './demo-context.js';
+import {
+  ECHO_BYTES,
+  ECHO_LAYOUT,
+  ECHO_MAGIC,
+  ECHO_REQUEST,
+  ECHO_RESPONSE,
+  FILL_BYTES,
+  FILL_CURSOR,
+  FILL_LAYOUT,
+  FILL_LENGTH,
+  FILL_LINES,
+  FILL_MAGIC,
+  FILL_PASSES,
+  FILL_SEED,
+  FILL_TARGET,
+} from '../../generated/core.js';
+import { HDR_BYTES, HDR_MAGIC } from '../../generated/common.js';
 
 const MIB = 1 << 20;
 const SCRUB_BYTES = 64 * MIB;
@@ -32,21 +49,21 @@ export const dpuRuntime: DemoChapter = {
       name: 'demo:fill',
       owner: 'demo',
       kind: 'job-state',
-      magic: 'FILL',
-      layoutVersion: 1,
-      payloadBytes: 64,
+      magic: FILL_MAGIC,
+      layoutVersion: FILL_LAYOUT,
+      payloadBytes: FILL_BYTES - HDR_BYTES,
     });
     const seed = 0x9e37_79b9;
-    host.memory.view.setUint32(fill.payload, scratch.base, true);
-    host.memory.view.setUint32(fill.payload + 4, scratch.sizeBytes, true);
-    host.memory.view.setUint32(fill.payload + 8, seed, true);
+    host.memory.view.setUint32(fill.base + FILL_TARGET, scratch.base, true);
+    host.memory.view.setUint32(fill.base + FILL_LENGTH, scratch.sizeBytes, true);
+    host.memory.view.setUint32(fill.base + FILL_SEED, seed, true);
     const echo = host.memory.allocState({
       name: 'demo:echo',
       owner: 'demo',
       kind: 'job-state',
-      magic: 'ECHO',
-      layoutVersion: 1,
-      payloadBytes: 256,
+      magic: ECHO_MAGIC,
+      layoutVersion: ECHO_LAYOUT,
+      payloadBytes: ECHO_BYTES - HDR_BYTES,
     });
     const fillJob = await core0.attachJob({ kernel, entry: 'core_fill', state: fill.base, budget: 256 });
     const echoJob = await core0.attachJob({ kernel, entry: 'core_echo', state: echo.base, budget: 1 });
@@ -55,7 +72,7 @@ export const dpuRuntime: DemoChapter = {
     );
 
     const i32 = host.memory.i32;
-    const scrubLines = (): number => Number(host.memory.view.getBigUint64(fill.payload + 24, true));
+    const scrubLines = (): number => Number(host.memory.view.getBigUint64(fill.base + FILL_LINES, true));
     const seq = { v: 0 };
     const lat: number[] = [];
     const c0 = core0.counters();
@@ -76,8 +93,8 @@ export const dpuRuntime: DemoChapter = {
     await core0.detachJob(fillJob);
     const lines = scrubLines();
     let wrong = 0;
-    const passes = Number(host.memory.view.getBigUint64(fill.payload + 16, true));
-    const cursor = host.memory.view.getUint32(fill.payload + 12, true);
+    const passes = Number(host.memory.view.getBigUint64(fill.base + FILL_PASSES, true));
+    const cursor = host.memory.view.getUint32(fill.base + FILL_CURSOR, true);
     const covered = passes > 0 ? scratch.sizeBytes : cursor;
     for (let a = scratch.base; a < scratch.base + covered; a += 4)
       if (host.memory.view.getUint32(a, true) !== (a ^ seed) >>> 0) wrong++;
@@ -92,11 +109,11 @@ export const dpuRuntime: DemoChapter = {
       name: 'demo:bad',
       owner: 'demo',
       kind: 'job-state',
-      magic: 'FILL',
-      layoutVersion: 1,
-      payloadBytes: 64,
+      magic: FILL_MAGIC,
+      layoutVersion: FILL_LAYOUT,
+      payloadBytes: FILL_BYTES - HDR_BYTES,
     });
-    host.memory.view.setUint32(bad.base, fourcc('XXXX'), true);
+    host.memory.view.setUint32(bad.base + HDR_MAGIC, fourcc('XXXX'), true);
     const failed = new Promise<JobFailedEvent>((r) => host.dpu.once('job-failed', r));
     await core0.attachJob({ kernel, entry: 'core_fill', state: bad.base, budget: 1 });
     const ev = await failed;
@@ -121,9 +138,9 @@ export const dpuRuntime: DemoChapter = {
       spinMicros(20); // let the core get into Atomics.wait; only true wake-ups are counted
       const v = ++seq.v;
       const t = process.hrtime.bigint();
-      Atomics.store(i32, (echo.base + 64) >> 2, v);
+      Atomics.store(i32, (echo.base + ECHO_REQUEST) >> 2, v);
       const woke = core0.ringDoorbell();
-      while (Atomics.load(i32, (echo.base + 128) >> 2) !== v);
+      while (Atomics.load(i32, (echo.base + ECHO_RESPONSE) >> 2) !== v);
       if (woke) wake.push(Number(process.hrtime.bigint() - t) / 1000);
     }
     const c = core0.counters();

@@ -1,12 +1,13 @@
 import { EcOffload } from '../../dpu/ec/ec-offload.js';
 import { ReedSolomon } from '../../dpu/ec/reed-solomon.js';
 import { T10Dif } from '../../dpu/dif/t10-dif.js';
+import { DIF_PI_BYTES } from '../../generated/dif.js';
 import type { DemoChapter } from './demo-context.js';
 
 const K = 10;
 const M = 4;
 const BLOCK = 4096;
-const UNIT = BLOCK + 8;
+const UNIT = BLOCK + DIF_PI_BYTES;
 /** Protected blocks per shard: a shard is 16 x 4104 bytes. */
 const BLOCKS_PER_SHARD = 16;
 const SHARD = BLOCKS_PER_SHARD * UNIT;

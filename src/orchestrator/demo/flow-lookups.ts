@@ -5,6 +5,7 @@ import { PacketParser } from '../../dpu/flow/packet-parser.js';
 import { RouteTable } from '../../dpu/flow/route-table.js';
 import { generateRoutes4, routeProbes } from '../../dpu/flow/route-gen.js';
 import type { DemoChapter } from './demo-context.js';
+import { CLS_HEADER_WORDS } from '../../generated/flow.js';
 
 const BURST = 32;
 
@@ -100,7 +101,13 @@ export const flowLookups: DemoChapter = {
     // Security groups: 2000 rules, classify, then change rules while classifying.
     const cls = new Classifier({ runtime, capacity: 8192 });
     const hdrCount = 100_000;
-    const hdr = mem.alloc({ name: 'demo:headers', owner: 'demo', kind: 'core-scratch', sizeBytes: hdrCount * 24 });
+    const W = CLS_HEADER_WORDS;
+    const hdr = mem.alloc({
+      name: 'demo:headers',
+      owner: 'demo',
+      kind: 'core-scratch',
+      sizeBytes: hdrCount * (4 * W + 4),
+    });
     try {
       const services = [22, 80, 443, 3306, 5432, 6379, 8080, 9000];
       for (let i = 0; i < 2000; i++) {
@@ -115,7 +122,7 @@ export const flowLookups: DemoChapter = {
         });
       }
       cls.insert({ priority: 100_000 }); // default deny, lowest priority
-      const h = new Uint32Array(mem.memory.buffer, hdr.base, hdrCount * 5);
+      const h = new Uint32Array(mem.memory.buffer, hdr.base, hdrCount * W);
       for (let i = 0; i < hdrCount; i++)
         h.set(
           [
@@ -125,11 +132,11 @@ export const flowLookups: DemoChapter = {
             services[rng.below(services.length)]!,
             6,
           ],
-          i * 5,
+          i * W,
         );
-      const out = hdr.base + hdrCount * 20;
+      const out = hdr.base + hdrCount * 4 * W;
       t0 = performance.now();
-      for (let b = 0; b < hdrCount; b += BURST) cls.classifyAt(hdr.base + b * 20, BURST, out + b * 4);
+      for (let b = 0; b < hdrCount; b += BURST) cls.classifyAt(hdr.base + b * 4 * W, BURST, out + b * 4);
       const clsMs = performance.now() - t0;
       t0 = performance.now();
       const ids = cls.ruleIds();

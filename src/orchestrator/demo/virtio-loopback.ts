@@ -25,7 +25,7 @@ export const virtioLoopback: DemoChapter = {
       const q = await GuestQueue.create(guest, vcpu, 256, features);
       const dev = new LoopbackDevice(host.runtime, guest, 'vm1:loop0', { maxQueueSize: 256, maxBurst: 64 });
       dev.configure(q.config);
-      await dev.attach(core, 64);
+      await dev.start({ core, budget: 64 });
       await q.bind(dev.notifyWords(), dev.queue.irqAddr);
       say(
         `guest vm1: ${guest.ramBytes / MIB} MiB RAM, vCPU worker running the guest Wasm driver; virtio loopback device (split ring, 256 entries, EVENT_IDX) on DPU core 0`,
@@ -67,7 +67,7 @@ export const virtioLoopback: DemoChapter = {
         driverGpa: drv.driverGpa,
         deviceGpa: drv.deviceGpa,
       });
-      await evilDev.attach(core, 16);
+      await evilDev.start({ core, budget: 16 });
       evil.ram.setUint16(Number(drv.driverGpa) + 4, 999, true); // ring[0] = 999 >= queue size
       evil.ram.setUint16(Number(drv.driverGpa) + 2, 1, true);
       core.ringDoorbell();
@@ -82,8 +82,8 @@ export const virtioLoopback: DemoChapter = {
         'malicious guest on a shared core',
         `its device NEEDS_RESET (${broken?.id ?? '?'}); the other guest unaffected`,
       );
-      await evilDev.detach();
-      await dev.detach();
+      await evilDev.stop();
+      await dev.stop();
       evilDev.free();
       dev.free();
       evil.destroy();

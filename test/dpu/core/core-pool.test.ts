@@ -9,6 +9,14 @@ import type { Job, JobFailedEvent } from '../../../src/dpu/core/dpu-core.js';
 import { KernelLoader, type LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import { testKernel, until } from '../../helpers/kernels.js';
+import {
+  ECHO_REQUEST,
+  ECHO_RESPONSE,
+  FILL_LENGTH,
+  FILL_PASSES,
+  FILL_SEED,
+  FILL_TARGET,
+} from '../../../src/generated/core.js';
 
 const MIB = 1 << 20;
 
@@ -53,16 +61,16 @@ describe('DPU core pool', () => {
     const fills: StateRegion[] = [];
     for (const [i, area] of [area0, area1].entries()) {
       const st = state('FILL', 64);
-      host.view.setUint32(st.payload + 0, area.base, true);
-      host.view.setUint32(st.payload + 4, area.sizeBytes, true);
-      host.view.setUint32(st.payload + 8, seeds[i + 1]!, true);
+      host.view.setUint32(st.base + FILL_TARGET, area.base, true);
+      host.view.setUint32(st.base + FILL_LENGTH, area.sizeBytes, true);
+      host.view.setUint32(st.base + FILL_SEED, seeds[i + 1]!, true);
       fills.push(st);
       jobs.push(await pool.core(i).attachJob({ kernel: core, entry: 'core_fill', state: st.base, budget: 64 }));
     }
     // Main writes its own area over and over while both cores run; the last pass uses seeds[0].
     const words = mainArea.sizeBytes / 4;
     let mainPasses = 0;
-    while (mainPasses < 3 || fills.some((f) => u64(f.payload + 16) < 3)) {
+    while (mainPasses < 3 || fills.some((f) => u64(f.base + FILL_PASSES) < 3)) {
       const seed = (seeds[0]! + (mainPasses % 2)) >>> 0;
       for (let w = 0; w < words; w++) {
         const addr = mainArea.base + 4 * w;
@@ -167,9 +175,9 @@ describe('DPU core pool', () => {
     expect(pool.cores[0]!.jobCount()).toBe(0);
     const echo = state('ECHO');
     const job = await pool.core(0).attachJob({ kernel: core, entry: 'core_echo', state: echo.base, budget: 1 });
-    Atomics.store(host.i32, (echo.base + 64) >> 2, 41);
+    Atomics.store(host.i32, (echo.base + ECHO_REQUEST) >> 2, 41);
     pool.cores[0]!.ringDoorbell();
-    await until(() => Atomics.load(host.i32, (echo.base + 128) >> 2) === 41, 'echo after restart');
+    await until(() => Atomics.load(host.i32, (echo.base + ECHO_RESPONSE) >> 2) === 41, 'echo after restart');
     await pool.core(0).detachJob(job);
   });
 
@@ -183,9 +191,9 @@ describe('DPU core pool', () => {
     for (let i = 1; i <= 20; i++) {
       await until(() => c.runState() === 'sleeping', 'core to sleep');
       const wakeups = c.counters().wakeups;
-      Atomics.store(host.i32, (echo.base + 64) >> 2, i);
+      Atomics.store(host.i32, (echo.base + ECHO_REQUEST) >> 2, i);
       c.ringDoorbell();
-      await until(() => Atomics.load(host.i32, (echo.base + 128) >> 2) === i, `echo ${i}`);
+      await until(() => Atomics.load(host.i32, (echo.base + ECHO_RESPONSE) >> 2) === i, `echo ${i}`);
       await until(() => c.counters().wakeups > wakeups, 'wake-up counted');
     }
     await c.setMode('poll', 1);
@@ -207,13 +215,13 @@ describe('DPU core pool', () => {
     await c.quiesce();
     expect(c.runState()).toBe('quiesced');
     const commands = c.counters().commands;
-    Atomics.store(host.i32, (echo.base + 64) >> 2, 7);
+    Atomics.store(host.i32, (echo.base + ECHO_REQUEST) >> 2, 7);
     const passes = c.counters().passes;
     await until(() => c.counters().passes > passes + 50_000, 'quiesced passes');
-    expect(Atomics.load(host.i32, (echo.base + 128) >> 2)).toBe(0);
+    expect(Atomics.load(host.i32, (echo.base + ECHO_RESPONSE) >> 2)).toBe(0);
     expect(c.counters().commands).toBe(commands); // reading counters sent nothing
     await c.resume();
-    await until(() => Atomics.load(host.i32, (echo.base + 128) >> 2) === 7, 'echo after resume');
+    await until(() => Atomics.load(host.i32, (echo.base + ECHO_RESPONSE) >> 2) === 7, 'echo after resume');
     await c.detachJob(job);
     await c.setMode('adaptive', 256);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EcOffload, Host, ReedSolomon } from '../../../src/index.js';
 import { bytes } from './helpers.js';
+import { EC_E_STATE } from '../../../src/generated/ec.js';
 
 describe('EcOffload: stripe batches on the DPU cores', () => {
   let host: Host;
@@ -66,7 +67,7 @@ describe('EcOffload: stripe batches on the DPU cores', () => {
     });
     const failed = new Promise<{ failure: { status: number } }>((r) => host.dpu.once('job-failed', r));
     await host.dpu.core(0).attachJob({ kernel, entry: 'ec_batch', state: st.base, budget: 1 });
-    expect((await failed).failure.status).toBe(kernel.constant('EC_E_STATE'));
+    expect((await failed).failure.status).toBe(EC_E_STATE);
   });
 
   it('refuses a coder from another runtime or flavour, and bad addresses, before publishing', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PacketParser, flowKey, parseIPv6 } from '../../../src/index.js';
 import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
-import { KEY, META } from '../../../src/dpu/flow/packet-parser.js';
+import { M_VERDICT } from '../../../src/generated/flow.js';
 import { familyKernel, instantiate } from '../../helpers/kernels.js';
 import { buildPacket, type PacketSpec } from '../../helpers/packets.js';
 
@@ -10,31 +10,6 @@ const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 16 << 20 }));
 const parser = new PacketParser({ runtime });
 
 describe('packet parser', () => {
-  it('record offsets match the kernel exports (one source of truth)', () => {
-    const k = runtime.kernel('flow');
-    const names: Record<string, number> = {
-      K_SPORT: KEY.sport,
-      K_DPORT: KEY.dport,
-      K_PROTO: KEY.proto,
-      K_FLAGS: KEY.flags,
-      K_ETYPE: KEY.ethertype,
-      K_VLAN: KEY.vlan,
-      K_VNI: KEY.vni,
-      M_VERDICT: META.verdict,
-      M_TCP_FLAGS: META.tcpFlags,
-      M_VLANS: META.vlans,
-      M_IPVER: META.ipVersion,
-      M_L3: META.l3,
-      M_L4: META.l4,
-      M_PAYLOAD: META.payload,
-      M_INNER_L2: META.innerL2,
-      M_REASON: META.reason,
-      PARSE_REC_BYTES: 64,
-      PARSE_DESC_BYTES: 8,
-    };
-    for (const [n, v] of Object.entries(names)) expect(k.constant(n), n).toBe(v);
-  });
-
   it('IPv4/TCP behind two VLAN tags', () => {
     const { frame } = buildPacket({
       vlans: [100, 200],
@@ -216,7 +191,7 @@ describe('packet parser', () => {
       dv.setUint32(65536, at, true);
       dv.setUint32(65540, frame.length, true);
       expect(parse(65536, 1, 65536 + 64)).toBe(1);
-      return u8[65536 + 64 + META.verdict]!;
+      return u8[65536 + 64 + M_VERDICT]!;
     };
     fc.assert(
       fc.property(

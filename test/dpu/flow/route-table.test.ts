@@ -4,6 +4,7 @@ import { isQingtianError, RouteTable } from '../../../src/index.js';
 import { HostMemory, LoaderRuntime } from '../../../src/internals.js';
 import { lrCopies, lrCopiesEqual } from '../../helpers/left-right-copies.js';
 import { RefTrie } from '../../helpers/ref-trie.js';
+import { LR_ACTIVE, LR_READERS0, LR_READER_STRIDE } from '../../../src/generated/flow.js';
 
 const runtime = new LoaderRuntime(new HostMemory({ sizeBytes: 512 << 20 }));
 
@@ -90,8 +91,8 @@ describe('RouteTable IPv4 (DIR-24-8)', () => {
     const mem = runtime.memory;
     const st = t.state.base;
     // Left-Right control words (assembly/flow/left-right.ts): the active copy, the reader counts.
-    const active = (): number => Atomics.load(mem.i32, (st + 64) / 4) & 1;
-    const readers = (c: number): number => (st + 128 + c * 64) / 4;
+    const active = (): number => Atomics.load(mem.i32, (st + LR_ACTIVE) / 4) & 1;
+    const readers = (c: number): number => (st + LR_READERS0 + c * LR_READER_STRIDE) / 4;
     const copy = (c: number): Uint8Array => lrCopies(mem.memory, st)[c]!.slice();
     try {
       t.insert('10.0.0.0/8', 1);

@@ -6,8 +6,8 @@ import {
   CHAIN_BYTES,
   CH_USED_LEN,
   CH_STATUS,
-} from '../../../src/dpu/virtio/queue-state.js';
-import { F, Harness, PACKED, RawPacked, RawSplit, SPLIT } from './raw-ring.js';
+} from '../../../src/generated/virtio.js';
+import { F, Harness, RawPacked, RawSplit } from './raw-ring.js';
 
 type Fn = (...a: number[]) => number;
 

@@ -3,7 +3,7 @@
  * plus A/C/D/E items where packed differs from split). Guards are checked in every test.
  */
 import { describe, expect, it } from 'vitest';
-import { F_AVAIL, F_USED } from '../../../src/common/virtio/ring-layout.js';
+import { F_AVAIL, F_USED } from '../../../src/generated/virtio.js';
 import { F, Harness, PACKED, RawPacked } from './raw-ring.js';
 
 const pattern = (n: number, seed = 1): Uint8Array => new Uint8Array(n).map((_, i) => (i * 13 + seed) & 0xff);

@@ -8,6 +8,7 @@ import { isQingtianError } from '../../../src/common/errors.js';
 import { needEvent } from '../../../src/common/virtio/ring-layout.js';
 import type { QueueSnapshot } from '../../../src/dpu/virtio/device-queue.js';
 import { F, Harness, RawSplit, SPLIT } from './raw-ring.js';
+import { BR_CHAINS, CH_TOKEN, CH_USED_LEN } from '../../../src/generated/virtio.js';
 
 const MIB_4 = 4 << 20;
 const pattern = (n: number, seed = 1): Uint8Array => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
@@ -179,7 +180,7 @@ describe('A. queue setup (§2.7, §2.7.1)', () => {
     h.dev.queue.restore(snap);
     expect(h.dev.stats().queue.inflight).toBe(1);
     // The restored queue completes the in-flight request (the burst record is still there).
-    h.memory.view.setUint32(h.dev.burst.base + 128 + 24, 32, true);
+    h.memory.view.setUint32(h.dev.burst.base + BR_CHAINS + CH_USED_LEN, 32, true);
     h.guest.write(dst, data);
     expect(
       k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1),
@@ -527,7 +528,7 @@ describe('E. used ring, races, notifications (§2.7.7, §2.7.8, §2.7.10)', () =
     const h = new Harness();
     const r = new RawSplit(h, 8).configure();
     const k = h.rt.kernel('virtio');
-    h.memory.view.setUint16(h.dev.burst.base + 128, 3, true); // a record naming head 3
+    h.memory.view.setUint16(h.dev.burst.base + BR_CHAINS + CH_TOKEN, 3, true); // a record naming head 3
     expect(
       k.fn<(a: number, b: number, c: number) => number>('vq_push')(h.dev.queue.state.base, h.dev.burst.base, 1),
     ).toBe(-1);

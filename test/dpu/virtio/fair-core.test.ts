@@ -5,7 +5,7 @@ import type { DpuCore } from '../../../src/dpu/core/dpu-core.js';
 import type { JobCounters } from '../../../src/dpu/core/job-counters.js';
 import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
-import { VQ_MAX_SEGS } from '../../../src/dpu/virtio/queue-state.js';
+import { VQ_MAX_SEGS } from '../../../src/generated/virtio.js';
 import { DEFAULT_TURN_BYTES, DEFAULT_TURN_DESCS, DESC_WORK_UNITS } from '../../../src/dpu/virtio/work-budget.js';
 import { BulkTraffic } from '../../../src/hypervisor/guest/bulk-traffic.js';
 import { createDriver } from '../../../src/hypervisor/guest/virtio/index.js';
@@ -44,17 +44,14 @@ describe('a fair core', () => {
   /** A guest with bulk traffic on a loopback device of its own, attached to the core. */
   const bulkGuest = async (
     name: string,
-    o: { chains: number; segments: number; chainBytes: number; verify: boolean; weight?: number },
+    o: { chains: number; segments: number; chainBytes: number; verify: boolean },
   ): Promise<{ guest: Guest; dev: LoopbackDevice; bulk: BulkTraffic }> => {
     const guest = new Guest(memory, { name, ramBytes: 2 * o.chains * o.chainBytes + 16 * MIB });
-    const dev = new LoopbackDevice(rt, guest, `${name}:loop`, {
-      maxQueueSize: 32768,
-      ...(o.weight === undefined ? {} : { weight: o.weight }),
-    });
+    const dev = new LoopbackDevice(rt, guest, `${name}:loop`, { maxQueueSize: 32768 });
     // The guest's vCPU at the process's priority: on a busy machine one at nice +10 barely runs.
     const bulk = await BulkTraffic.create(guest, dev.queue.irqAddr, { ...o, nice: null });
     dev.configure(bulk.config);
-    await dev.attach(core, 64);
+    await dev.start({ core, budget: 64 });
     return { guest, dev, bulk };
   };
 
@@ -68,7 +65,7 @@ describe('a fair core', () => {
     const q = await GuestQueue.create(g, vcpu, 256, SPLIT);
     const nb = new LoopbackDevice(rt, g, 'nb:loop', { maxQueueSize: 256 });
     nb.configure(q.config);
-    await nb.attach(core, 64);
+    await nb.start({ core, budget: 64 });
     await q.bind(nb.notifyWords(), nb.queue.irqAddr);
     try {
       const traffic = evil.bulk.run(600_000, evil.dev.notifyWords());
@@ -103,8 +100,8 @@ describe('a fair core', () => {
           `hostile turn at most ${jobOf(evil.dev).maxTurnWork} work units`,
       );
     } finally {
-      await evil.dev.detach();
-      await nb.detach();
+      await evil.dev.stop();
+      await nb.stop();
       await evil.bulk.close();
       await vcpu.stop();
       evil.dev.free();
@@ -119,7 +116,7 @@ describe('a fair core', () => {
     // 16 MiB in the window, the heavier 48, so both stay backlogged whatever else the machine does.
     const guests = [100, 300].map((weight) => {
       const guest = new Guest(memory, { name: `w${weight}`, ramBytes: 136 * MIB });
-      const dev = new LoopbackDevice(rt, guest, `w${weight}:loop`, { maxQueueSize: 1024, weight });
+      const dev = new LoopbackDevice(rt, guest, `w${weight}:loop`, { maxQueueSize: 1024 });
       const drv = createDriver(guest, { size: 1024, features: SPLIT, notify: () => core.ringDoorbell() });
       dev.configure({
         size: 1024,
@@ -135,12 +132,12 @@ describe('a fair core', () => {
         const inb = [0, 1, 2, 3].map((k) => ({ gpa: dst + BigInt(c * MIB + k * 262144), len: 262144 }));
         expect(drv.add(out, inb)).not.toBeNull();
       }
-      return { guest, dev, drv };
+      return { guest, dev, drv, weight };
     });
     try {
       await core.quiesce();
       for (const g of guests) {
-        await g.dev.attach(core, 64);
+        await g.dev.start({ core, budget: 64, weight: g.weight });
         g.drv.kick();
       }
       await core.resume();
@@ -153,7 +150,7 @@ describe('a fair core', () => {
       expect(jobOf(a.dev).deferred).toBeGreaterThan(0); // the lighter one sat passes out
     } finally {
       for (const g of guests) {
-        await g.dev.detach();
+        await g.dev.stop();
         g.dev.free();
         g.guest.destroy();
       }

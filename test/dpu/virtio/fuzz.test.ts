@@ -11,9 +11,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DESC_BYTES, EVS_FLAGS, EVS_OFF_WRAP } from '../../../src/common/virtio/ring-layout.js';
+import {
+  BR_CHAINS,
+  CHAIN_BYTES,
+  CH_DESC_COUNT,
+  DESC_BYTES,
+  EVS_FLAGS,
+  EVS_OFF_WRAP,
+  VQ_INFLIGHT,
+} from '../../../src/generated/virtio.js';
 import type { JobFailedEvent } from '../../../src/dpu/core/dpu-core.js';
-import { BR_CHAINS, CHAIN_BYTES, CH_DESC_COUNT, VQ_INFLIGHT } from '../../../src/dpu/virtio/queue-state.js';
 import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
 import { until } from '../../helpers/kernels.js';
 import { GuardedGuest, MIB, startRig } from './helpers.js';
@@ -155,14 +162,14 @@ describe('device-side fuzz on a DPU core', () => {
       const g = gg.guest;
       const ring = g.allocGpa(4096, 64);
       const data = g.allocGpa(65536, 64);
-      await dev.attach(core, 16);
+      await dev.start({ core, budget: 16 });
       await fc.assert(
         fc.asyncProperty(
           fc.boolean(),
           fc.uint8Array({ minLength: 16 * 16 + 64, maxLength: 16 * 16 + 64 }),
           fc.nat(0xffff),
           async (packed, bytes, idx) => {
-            await dev.detach(); // a served queue cannot be reconfigured
+            await dev.stop(); // reconfiguring a started device is refused: it would race a burst
             dev.reset();
             g.bytes.set(bytes, Number(ring));
             // Aim descriptor addresses into the data area (or anywhere, from the random bytes).
@@ -177,7 +184,7 @@ describe('device-side fuzz on a DPU core', () => {
               deviceGpa: ring + 512n,
             });
             const passes = core.counters().passes;
-            await dev.attach(core, 16);
+            await dev.start({ core, budget: 16 });
             await until(() => core.counters().passes > passes + 100, 'the core to work the ring');
           },
         ),
@@ -187,7 +194,7 @@ describe('device-side fuzz on a DPU core', () => {
       expect(core.counters().errors).toBe(0);
       expect(core.runState()).toBe('running');
       expect(gg.guardsIntact()).toBe(true);
-      await dev.detach();
+      await dev.stop();
     } finally {
       await rig.close();
     }

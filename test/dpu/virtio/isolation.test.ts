@@ -56,8 +56,8 @@ describe('isolation: a malicious guest on a shared core', () => {
     }
     for (let i = 0; i < n; i++) ra.setUint16(Number(availA) + 4 + 2 * i, i, true);
 
-    await devB.attach(core, 32);
-    await devA.attach(core, 32);
+    await devB.start({ core, budget: 32 });
+    await devA.start({ core, budget: 32 });
 
     // A second thread scribbles over A's descriptor table and avail ring while the core serves both.
     const scribbler = new Worker(
@@ -137,7 +137,7 @@ describe('isolation: a malicious guest on a shared core', () => {
     expect(t).not.toBeNull();
     drvB.kick();
     await until(() => drvB.reap().length === 1, 'guest B after A broke');
-    await devA.detach();
-    await devB.detach();
+    await devA.stop();
+    await devB.stop();
   });
 });

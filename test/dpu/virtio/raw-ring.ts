@@ -7,6 +7,7 @@ import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { LoopbackDevice, type LoopbackOptions } from '../../../src/dpu/virtio/loopback-device.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
+import { splitAvailBytes, splitUsedBytes } from '../../../src/common/virtio/ring-layout.js';
 import {
   AVAIL_FLAGS,
   AVAIL_IDX,
@@ -22,9 +23,7 @@ import {
   USED_FLAGS,
   USED_IDX,
   USED_RING,
-  splitAvailBytes,
-  splitUsedBytes,
-} from '../../../src/common/virtio/ring-layout.js';
+} from '../../../src/generated/virtio.js';
 import { GuardedGuest, MIB } from './helpers.js';
 
 export const F = { NEXT: 1, WRITE: 2, INDIRECT: 4 } as const;

@@ -17,7 +17,7 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
       const { gg, dev, drv } = loopback(rig, `g-${describeFeatures(features)}`, 64, features, () =>
         core.ringDoorbell(),
       );
-      await dev.attach(core, 32);
+      await dev.start({ core, budget: 32 });
       const g = gg.guest;
       const total = 600;
       const bufs = new Map<number, { out: bigint; in: bigint; inLen: number; tag: number }>();
@@ -75,7 +75,7 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
       expect(st.requests).toBe(total);
       expect(st.queue.rejected).toBe(0);
       expect(gg.guardsIntact()).toBe(true);
-      await dev.detach();
+      await dev.stop();
     });
   }
 
@@ -88,7 +88,7 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
       { packed: false, eventIdx: true, indirect: false, inOrder: false },
       () => core.ringDoorbell(),
     );
-    await dev.attach(core, 8);
+    await dev.start({ core, budget: 8 });
     const irq = dev.queue.irqAddr >> 2;
     const i32 = rig.memory.i32;
     const buf = gg.guest.allocGpa(4096);
@@ -106,6 +106,6 @@ describe('spec-literal TS driver against the Wasm loopback device on a DPU core'
     await until(() => Atomics.load(i32, irq) !== irqs, 'the interrupt');
     expect(dev.stats().queue.irqSent).toBe(before + 1);
     expect(drv.reap()).toHaveLength(1);
-    await dev.detach();
+    await dev.stop();
   });
 });

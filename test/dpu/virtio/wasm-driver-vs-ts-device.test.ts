@@ -2,6 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { describeFeatures } from '../../../src/common/virtio/features.js';
 import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { ReferenceDevice, echoChain } from '../../../src/dpu/virtio/reference-device.js';
+import {
+  DF_EVENT_IDX,
+  DF_INDIRECT,
+  DF_IN_ORDER,
+  DF_PACKED,
+  GD_ADDED,
+  GD_COMPLETED,
+  GD_ERRORS,
+  GD_KICKS,
+  GD_REAP_BYTES,
+  GLOOP_PAIR_BYTES,
+  TABLE_BYTES,
+} from '../../../src/generated/guest.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { FEATURE_SETS, MIB } from './helpers.js';
@@ -25,16 +38,16 @@ describe('Wasm guest driver against the spec-literal TS reference device', () =>
       const drvArea = g.allocGpa(features.packed ? 4 : 6 + 2 * n, 4);
       const devArea = g.allocGpa(features.packed ? 4 : 6 + 8 * n, 4);
       const state = g.allocGpa(Number(k.fn<Fn>('gdrv_bytes')(n)), 64);
-      const scratch = g.allocGpa(8 * n, 64);
-      const buf = g.allocGpa(128 * n, 64);
-      const tables = features.indirect ? g.allocGpa(32 * n, 16) : 0n;
+      const scratch = g.allocGpa(GD_REAP_BYTES * n, 64);
+      const buf = g.allocGpa(GLOOP_PAIR_BYTES * n, 64);
+      const tables = features.indirect ? g.allocGpa(TABLE_BYTES * n, 16) : 0n;
       const doorbell = g.allocIrq();
       const irq = g.allocIrq();
       const flags =
-        (features.packed ? 1 : 0) |
-        (features.eventIdx ? 2 : 0) |
-        (features.indirect ? 4 : 0) |
-        (features.inOrder ? 8 : 0);
+        (features.packed ? DF_PACKED : 0) |
+        (features.eventIdx ? DF_EVENT_IDX : 0) |
+        (features.indirect ? DF_INDIRECT : 0) |
+        (features.inOrder ? DF_IN_ORDER : 0);
       const drv = g.host(state);
       expect(
         k.fn<Fn>('gdrv_init')(
@@ -63,10 +76,10 @@ describe('Wasm guest driver against the spec-literal TS reference device', () =>
       const reap = k.fn<Fn>('gdrv_reap');
       const enableIrq = k.fn<Fn>('gdrv_enable_irq');
       const counters = (): { added: number; completed: number; errors: number; kicks: number } => ({
-        kicks: Number(g.ram.getBigUint64(Number(state) + 64, true)),
-        added: Number(g.ram.getBigUint64(Number(state) + 80, true)),
-        completed: Number(g.ram.getBigUint64(Number(state) + 88, true)),
-        errors: Number(g.ram.getBigUint64(Number(state) + 104, true)),
+        kicks: Number(g.ram.getBigUint64(Number(state) + GD_KICKS, true)),
+        added: Number(g.ram.getBigUint64(Number(state) + GD_ADDED, true)),
+        completed: Number(g.ram.getBigUint64(Number(state) + GD_COMPLETED, true)),
+        errors: Number(g.ram.getBigUint64(Number(state) + GD_ERRORS, true)),
       });
       const serve = (): number => {
         let c = 0;

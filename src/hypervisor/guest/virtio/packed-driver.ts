@@ -16,7 +16,7 @@ import {
   RING_EVENT_DESC,
   RING_EVENT_DISABLE,
   RING_EVENT_ENABLE,
-} from '../../../common/virtio/ring-layout.js';
+} from '../../../generated/virtio.js';
 import {
   requestBufs,
   type Buf,

@@ -1,5 +1,6 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
+import { needEvent, splitAvailBytes, splitUsedBytes } from '../../../common/virtio/ring-layout.js';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
@@ -13,14 +14,14 @@ import {
   F_INDIRECT,
   F_NEXT,
   F_WRITE,
+  USED_ELEM_BYTES,
+  USED_ELEM_ID,
+  USED_ELEM_LEN,
   USED_FLAGS,
   USED_F_NO_NOTIFY,
   USED_IDX,
   USED_RING,
-  needEvent,
-  splitAvailBytes,
-  splitUsedBytes,
-} from '../../../common/virtio/ring-layout.js';
+} from '../../../generated/virtio.js';
 import {
   requestBufs,
   type Buf,
@@ -132,7 +133,10 @@ export class SplitDriver implements VirtqueueDriver {
     Atomics.store(this.u16, this.hostIdx(this.driverGpa + BigInt(AVAIL_IDX)), this.availIdx);
     let notify: boolean;
     if (this.features.eventIdx) {
-      const availEvent = Atomics.load(this.u16, this.hostIdx(this.deviceGpa + BigInt(USED_RING + 8 * this.size)));
+      const availEvent = Atomics.load(
+        this.u16,
+        this.hostIdx(this.deviceGpa + BigInt(USED_RING + USED_ELEM_BYTES * this.size)),
+      );
       notify = needEvent(availEvent, this.availIdx, old);
     } else {
       notify = (Atomics.load(this.u16, this.hostIdx(this.deviceGpa + BigInt(USED_FLAGS))) & USED_F_NO_NOTIFY) === 0;
@@ -145,9 +149,9 @@ export class SplitDriver implements VirtqueueDriver {
     const out: Completion[] = [];
     const usedIdx = Atomics.load(this.u16, this.hostIdx(this.deviceGpa + BigInt(USED_IDX)));
     while (this.lastUsed !== usedIdx) {
-      const e = Number(this.deviceGpa) + USED_RING + 8 * (this.lastUsed % this.size);
-      const id = this.guest.ram.getUint32(e, true);
-      const len = this.guest.ram.getUint32(e + 4, true);
+      const e = Number(this.deviceGpa) + USED_RING + USED_ELEM_BYTES * (this.lastUsed % this.size);
+      const id = this.guest.ram.getUint32(e + USED_ELEM_ID, true);
+      const len = this.guest.ram.getUint32(e + USED_ELEM_LEN, true);
       if (!this.chains.has(id)) {
         throw new QingtianError(
           ErrorCode.DeviceState,
