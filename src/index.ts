@@ -3,7 +3,8 @@
  * libraries its DPU cores run.
  *
  * - {@link Host} is the way in: host physical memory, the kernel loader, the DPU cores and hot
- *   swaps, all reached through it (`host.memory`, `host.kernels`, `host.dpu`, `host.swaps`).
+ *   swaps, all reached through it (`host.memory`, `host.kernels`, `host.dpu`, `host.swaps`), and
+ *   its VMs (`host.vms`: a lifecycle after libvirt's, driven through a host agent over vsock).
  * - The data-path classes — {@link PacketParser}, {@link FlowTable}, {@link Classifier},
  *   {@link RouteTable}, {@link ReedSolomon}, {@link EcOffload}, {@link T10Dif},
  *   {@link crc16t10dif}, {@link CcFlowTable} — work standalone (a private memory, see
@@ -25,6 +26,13 @@ export { QingtianError, ErrorCode, isQingtianError } from './common/errors.js';
 // Host
 export { Host, type HostOptions } from './orchestrator/host.js';
 export type { MetricsSnapshot } from './ops/metrics.js';
+
+// VMs
+export type { VmManager, VmManagerOptions, VmManagerEvents } from './orchestrator/vms/vm-manager.js';
+export type { Vm, VmState, VmStateEvent, VmEvents, ShutdownOptions } from './orchestrator/vms/vm.js';
+export type { VmSpec, VmDeviceSpec, VsockDeviceSpec } from './orchestrator/vms/vm-spec.js';
+export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
+export type { AgentStats } from './hypervisor/agent/protocol/messages.js';
 
 // Host memory
 export type { HostMemory, HostMemoryOptions } from './memory/host-memory.js';

@@ -18,6 +18,10 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
+import { gagentInit, gagentPoll } from './guest-agent';
+import { vmIdleStep } from './vm-control';
+import { vmAgentStep } from './vm-agent';
+import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -197,4 +201,163 @@ export {
   GA_TR_FROM,
   GA_TR_TO,
 } from './audit';
+
+// virtio-vsock driver (assembly/guest/vsock-driver.ts) and its endpoint (assembly/vsock/).
+export function gvsock_area_bytes(flags: u32, n: u32, nEv: u32, bufBytes: u32, maxConns: u32, connRingBytes: u32): u32 {
+  return gvsockAreaBytes(flags, n, nEv, bufBytes, maxConns, connRingBytes);
+}
+
+export function gvsock_init(
+  ramBase: usize,
+  ramBytes: u32,
+  areaGpa: u64,
+  areaBytes: u32,
+  flags: u32,
+  n: u32,
+  nEv: u32,
+  bufBytes: u32,
+  maxConns: u32,
+  connRingBytes: u32,
+  config: usize,
+  doorbell: usize,
+  sleepWord: usize,
+  irq: usize,
+  appDoorbell: usize,
+): i32 {
+  return gvsockInit(
+    ramBase,
+    ramBytes,
+    areaGpa,
+    areaBytes,
+    flags,
+    n,
+    nEv,
+    bufBytes,
+    maxConns,
+    connRingBytes,
+    config,
+    doorbell,
+    sleepWord,
+    irq,
+    appDoorbell,
+  );
+}
+
+export function gvsock_start(vs: usize): i32 {
+  return gvsockStart(vs);
+}
+
+export function gvsock_run(vs: usize, budget: u32): i32 {
+  return gvsockRun(vs, budget);
+}
+
+export function gvsock_arm(vs: usize): i32 {
+  return gvsockArm(vs);
+}
+
+export {
+  GV_MAGIC,
+  GV_FLAGS,
+  GV_RAM_BASE,
+  GV_RAM_BYTES,
+  GV_QUEUE_SIZE,
+  GV_EVENT_QUEUE_SIZE,
+  GV_BUF_BYTES,
+  GV_AREA_BYTES,
+  GV_RX_DRV,
+  GV_TX_DRV,
+  GV_EV_DRV,
+  GV_ENDPOINT,
+  GV_CONFIG,
+  GV_REAP,
+  GV_SEG,
+  GV_RX_BUF_GPA,
+  GV_TX_BUF_GPA,
+  GV_EV_BUF_GPA,
+  GV_RINGS,
+  GV_TRANSPORT_RESETS,
+  GV_RX_TRUNCATED,
+  GV_STARTED,
+  GV_STATE_BYTES,
+  GV_EVENT_BUF_BYTES,
+} from './vsock-driver';
 export { GLOOP_PAIR_BYTES, GLOOP_HALF_BYTES } from './loopback-traffic';
+
+// The guest agent (assembly/guest/guest-agent.ts) and the agent frame layout (agent-frame.ts).
+export function gagent_init(ga: usize, vs: usize, clock: usize, vcpu: u32): i32 {
+  return gagentInit(ga, vs, clock, vcpu);
+}
+
+export function gagent_poll(ga: usize, waitNs: i64): i32 {
+  return gagentPoll(ga, waitNs);
+}
+
+export {
+  QGA_MAGIC,
+  QGA_PORT,
+  QGA_PROTOCOL,
+  QGA_PING,
+  QGA_INFO,
+  QGA_SHUTDOWN,
+  QGA_INFO_BYTES,
+  QGA_MAX_BODY,
+  QGA_STATE_BYTES,
+  QGA_HALTED,
+} from './guest-agent';
+export {
+  AF_MAGIC,
+  AF_VERSION,
+  AF_OFF_MAGIC,
+  AF_OFF_VERSION,
+  AF_OFF_KIND,
+  AF_OFF_TYPE,
+  AF_OFF_ID,
+  AF_OFF_STATUS,
+  AF_OFF_FLAGS,
+  AF_OFF_LENGTH,
+  AF_HEADER_BYTES,
+  AFK_REQUEST,
+  AFK_RESPONSE,
+  AFK_EVENT,
+  AFS_OK,
+  AFS_BAD_FRAME,
+  AFS_UNSUPPORTED_VERSION,
+  AFS_UNKNOWN_TYPE,
+  AFS_BAD_REQUEST,
+  AFS_NOT_FOUND,
+  AFS_BAD_STATE,
+  AFS_EXISTS,
+  AFS_NO_RESOURCES,
+  AFS_TIMEOUT,
+  AFS_INTERNAL,
+} from './agent-frame';
+
+// A VM's control block and the program of a VM with no workload (assembly/guest/vm-control.ts).
+export function gvm_idle(ctl: usize, waitNs: i64): i32 {
+  return vmIdleStep(ctl, waitNs);
+}
+
+// vCPU 0 of a VM whose guest runs the guest agent (assembly/guest/vm-agent.ts).
+export function gvm_agent(ctl: usize, vs: usize, ga: usize, waitNs: i64): i32 {
+  return vmAgentStep(ctl, vs, ga, waitNs);
+}
+
+export {
+  VMC_MAGIC,
+  VMC_RUN,
+  VMC_PARKED,
+  VMC_POWER,
+  VMC_HALTED,
+  VMC_VCPUS,
+  VMC_EXITED,
+  VMC_WAKE,
+  VMC_TICKS,
+  VMC_CLOCK,
+  VMC_ENTERED,
+  VMC_BYTES,
+  VMC_RUNNING,
+  VMC_PAUSED,
+  VMC_STOPPED,
+  VMC_CONTINUE,
+  VMC_HALT,
+} from './vm-control';

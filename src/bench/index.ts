@@ -35,6 +35,11 @@ export const SUITES: Record<
       'Reed-Solomon encode / reconstruct / update, ours vs @ronomon/reed-solomon, reed-solomon-erasure.wasm, plain JS',
     load: () => import('./ec.js'),
   },
+  hv: {
+    describe:
+      'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',
+    load: () => import('./hv.js'),
+  },
   dif: {
     describe: 'CRC-16/T10-DIF and T10 PI generate+verify, ours vs js-crc, plain JS',
     load: () => import('./dif.js'),

@@ -64,6 +64,12 @@ export const ErrorCode = {
   TooManyErasures: 'QT_TOO_MANY_ERASURES',
   /** An object was used after the call that ends it: dispose(), close(), free(), destroy(), stop(), shutdown(). */
   Disposed: 'QT_DISPOSED',
+  /** A vsock connection was refused or reset by its peer, broke the protocol, or lost its transport. */
+  VsockReset: 'QT_VSOCK_RESET',
+  /** An agent (host or guest) broke its protocol: a bad frame, an unsupported version, an unknown message. */
+  AgentProtocol: 'QT_AGENT_PROTOCOL',
+  /** An object (a VM, an agent) is not in a state that allows the operation; nothing was changed. */
+  InvalidState: 'QT_INVALID_STATE',
   /** A kernel or worker answered what its API does not expect (an unknown status, a short count): a bug. */
   KernelFault: 'QT_KERNEL_FAULT',
 } as const;

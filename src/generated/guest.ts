@@ -2,6 +2,58 @@
 // and exported by build/kernels/guest.wasm.
 // Do not edit: change the kernel source and run `npm run build:kernels`.
 
+// assembly/guest/agent-frame.ts
+/** 'QTAP' (u32) */
+export const AF_MAGIC = 0x50415451;
+/** u8 */
+export const AF_VERSION = 1;
+/** u32 */
+export const AF_OFF_MAGIC = 0;
+/** u32 */
+export const AF_OFF_VERSION = 4;
+/** u32 */
+export const AF_OFF_KIND = 5;
+/** u32 */
+export const AF_OFF_TYPE = 6;
+/** u32 */
+export const AF_OFF_ID = 8;
+/** u32 */
+export const AF_OFF_STATUS = 12;
+/** u32 */
+export const AF_OFF_FLAGS = 14;
+/** u32 */
+export const AF_OFF_LENGTH = 16;
+/** u32 */
+export const AF_HEADER_BYTES = 20;
+/** u8 */
+export const AFK_REQUEST = 1;
+/** u8 */
+export const AFK_RESPONSE = 2;
+/** u8 */
+export const AFK_EVENT = 3;
+/** u16 */
+export const AFS_OK = 0;
+/** Bad magic, or a length over the receiver's limit: the stream cannot be trusted, it is closed. (u16) */
+export const AFS_BAD_FRAME = 1;
+/** u16 */
+export const AFS_UNSUPPORTED_VERSION = 2;
+/** u16 */
+export const AFS_UNKNOWN_TYPE = 3;
+/** The body does not parse, or fails the message's schema (the error names the field). (u16) */
+export const AFS_BAD_REQUEST = 4;
+/** u16 */
+export const AFS_NOT_FOUND = 5;
+/** The object is not in a state that allows the operation (an illegal transition). (u16) */
+export const AFS_BAD_STATE = 6;
+/** u16 */
+export const AFS_EXISTS = 7;
+/** u16 */
+export const AFS_NO_RESOURCES = 8;
+/** u16 */
+export const AFS_TIMEOUT = 9;
+/** u16 */
+export const AFS_INTERNAL = 10;
+
 // assembly/guest/audit.ts
 /** 'GAUD' (u32) */
 export const GA_MAGIC = 0x44554147;
@@ -70,8 +122,116 @@ export const TABLE_BYTES = 32;
 /** u32 */
 export const GD_REAP_BYTES = 8;
 
+// assembly/guest/guest-agent.ts
+/** 'GAGT' (u32) */
+export const QGA_MAGIC = 0x54474147;
+/** u32 */
+export const QGA_PORT = 1025;
+/** u32 */
+export const QGA_PROTOCOL = 1;
+/** u16 */
+export const QGA_PING = 1;
+/** u16 */
+export const QGA_INFO = 2;
+/** u16 */
+export const QGA_SHUTDOWN = 3;
+/** u32 */
+export const QGA_INFO_BYTES = 48;
+/** Largest request body the guest agent reads; a frame announcing more closes its connection. (u32) */
+export const QGA_MAX_BODY = 1024;
+/** u32 */
+export const QGA_STATE_BYTES = 512;
+/** i32 */
+export const QGA_HALTED = 1;
+
 // assembly/guest/loopback-traffic.ts
 /** u32 */
 export const GLOOP_PAIR_BYTES = 128;
 /** u32 */
 export const GLOOP_HALF_BYTES = 64;
+
+// assembly/guest/vm-control.ts
+/** 'GVMC' (u32) */
+export const VMC_MAGIC = 0x434d5647;
+/** u32 */
+export const VMC_RUN = 4;
+/** u32 */
+export const VMC_PARKED = 8;
+/** u32 */
+export const VMC_POWER = 12;
+/** u32 */
+export const VMC_HALTED = 16;
+/** u32 */
+export const VMC_VCPUS = 20;
+/** u32 */
+export const VMC_EXITED = 24;
+/** u32 */
+export const VMC_WAKE = 28;
+/** u32 */
+export const VMC_TICKS = 32;
+/** u32 */
+export const VMC_CLOCK = 40;
+/** u32 */
+export const VMC_ENTERED = 48;
+/** u32 */
+export const VMC_BYTES = 64;
+/** u32 */
+export const VMC_RUNNING = 0;
+/** u32 */
+export const VMC_PAUSED = 1;
+/** u32 */
+export const VMC_STOPPED = 2;
+/** What a guest program's step returns: keep going, or the vCPU halts (it acknowledged a shutdown). (i32) */
+export const VMC_CONTINUE = 0;
+/** i32 */
+export const VMC_HALT = 1;
+
+// assembly/guest/vsock-driver.ts
+/** 'GVSK' (u32) */
+export const GV_MAGIC = 0x4b535647;
+/** u32 */
+export const GV_FLAGS = 4;
+/** u32 */
+export const GV_RAM_BASE = 8;
+/** u32 */
+export const GV_RAM_BYTES = 12;
+/** u32 */
+export const GV_QUEUE_SIZE = 16;
+/** u32 */
+export const GV_EVENT_QUEUE_SIZE = 20;
+/** u32 */
+export const GV_BUF_BYTES = 24;
+/** u32 */
+export const GV_AREA_BYTES = 28;
+/** u32 */
+export const GV_RX_DRV = 32;
+/** u32 */
+export const GV_TX_DRV = 36;
+/** u32 */
+export const GV_EV_DRV = 40;
+/** u32 */
+export const GV_ENDPOINT = 44;
+/** u32 */
+export const GV_CONFIG = 48;
+/** u32 */
+export const GV_REAP = 52;
+/** u32 */
+export const GV_SEG = 56;
+/** u32 */
+export const GV_RX_BUF_GPA = 64;
+/** u32 */
+export const GV_TX_BUF_GPA = 72;
+/** u32 */
+export const GV_EV_BUF_GPA = 80;
+/** u64 GPAs of each queue's areas: +96 + 24·queue + 8·part (part 0 desc, 1 driver, 2 device). (u32) */
+export const GV_RINGS = 96;
+/** u32 */
+export const GV_TRANSPORT_RESETS = 168;
+/** u32 */
+export const GV_RX_TRUNCATED = 176;
+/** u32 */
+export const GV_STARTED = 184;
+/** u32 */
+export const GV_STATE_BYTES = 256;
+/** u32 */
+export const GV_EVENT_BUF_BYTES = 8;

@@ -9,6 +9,7 @@ import { LoaderRuntime, type KernelRuntime } from '../dpu/kernels/kernel-runtime
 import { HostMemory, type HostMemoryOptions } from '../memory/host-memory.js';
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
+import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
 
 /** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
@@ -18,6 +19,8 @@ export interface HostOptions {
   dpu?: DpuOptions | undefined;
   /** Ed25519 public keys (PEM or KeyObject) whose module signatures this host accepts for hot swaps. Default none. */
   trustedKeys?: readonly (string | KeyObject)[] | undefined;
+  /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
+  vms?: VmManagerOptions | undefined;
 }
 
 const KERNEL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -46,12 +49,15 @@ export class Host {
   readonly runtime: KernelRuntime;
   /** The hot-swap manager: trusted keys, module versions, events (staged, committed, rolled-back, ...). */
   readonly swaps: HotSwapManager;
+  /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
+  readonly vms: VmManager;
 
   private constructor(
     memory: HostMemory,
     kernels: KernelLoader,
     dpu: DpuCorePool,
     trustedKeys: readonly (string | KeyObject)[],
+    vms: VmManagerOptions | undefined,
   ) {
     this.memory = memory;
     this.kernels = kernels;
@@ -59,6 +65,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
+    this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
   /**
@@ -72,6 +79,7 @@ export class Host {
           memory: z.unknown().optional(),
           dpu: z.unknown().optional(),
           trustedKeys: z.array(z.unknown(), { error: 'an array of Ed25519 public keys (PEM)' }).optional(),
+          vms: z.unknown().optional(),
         })
         .optional(),
       options,
@@ -81,7 +89,13 @@ export class Host {
     const kernels = new KernelLoader(memory);
     const dpu = await DpuCorePool.start(memory, o?.dpu as DpuOptions | undefined);
     try {
-      return new Host(memory, kernels, dpu, (o?.trustedKeys ?? []) as (string | KeyObject)[]);
+      return new Host(
+        memory,
+        kernels,
+        dpu,
+        (o?.trustedKeys ?? []) as (string | KeyObject)[],
+        o?.vms as VmManagerOptions | undefined,
+      );
     } catch (e) {
       await dpu.close();
       throw e;
@@ -161,9 +175,13 @@ export class Host {
     return renderMetrics(this.snapshot());
   }
 
-  /** Stops every core and ends every worker thread; the process can then exit on its own. Idempotent. */
+  /**
+   * Destroys every VM, stops every core and ends every worker thread; the process can then exit
+   * on its own. Idempotent.
+   */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
+    await this.vms.close();
     this.swaps.close();
     await this.dpu.close();
   }

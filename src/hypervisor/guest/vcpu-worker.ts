@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import * as C from '../../generated/guest.js';
 
 /**
  * A guest vCPU: a worker thread running guest-side Wasm (the "guest" kernel family) over the
@@ -29,12 +30,14 @@ export type VcpuRequest =
       mode: 'poll' | 'irq';
       timeoutNs: bigint;
       watchTids?: number[];
-    };
+    }
+  | { op: 'program'; fn: string; args: (number | bigint)[]; ctl: number };
 
 export type VcpuReply =
   | { ok: true; value: number | bigint | null }
   | { ok: true; completed: number; elapsedNs: number }
   | { ok: true; samplesUs: Float64Array; timeouts: number; switched: Uint32Array | null }
+  | { ok: true; exit: 'halted' | 'stopped'; steps: number }
   | { ok: false; error: string };
 
 const { memory, wasmPath, nice } = workerData as { memory: WebAssembly.Memory; wasmPath: string; nice: number | null };
@@ -52,8 +55,52 @@ const i32 = new Int32Array(memory.buffer);
 type Fn = (...a: (number | bigint)[]) => number | bigint;
 const fn = (name: string): Fn => instance.exports[name] as Fn;
 
+/**
+ * Runs a guest program under its VM's control block (assembly/guest/vm-control.ts): before each
+ * step the vCPU obeys the run word (parks while paused, leaves when stopped) and writes the
+ * clock; a step that returns non-zero halts the vCPU (the guest acknowledged a shutdown).
+ */
+function program(req: Extract<VcpuRequest, { op: 'program' }>): VcpuReply {
+  const f = instance.exports[req.fn];
+  if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };
+  const step = f as Fn;
+  const w = (off: number): number => (req.ctl + off) >> 2;
+  const clock = new BigInt64Array(memory.buffer, req.ctl + C.VMC_CLOCK, 1);
+  let steps = 0;
+  Atomics.add(i32, w(C.VMC_ENTERED), 1);
+  Atomics.notify(i32, w(C.VMC_ENTERED));
+  for (;;) {
+    const run = Atomics.load(i32, w(C.VMC_RUN));
+    if (run === C.VMC_STOPPED) {
+      Atomics.add(i32, w(C.VMC_EXITED), 1);
+      Atomics.notify(i32, w(C.VMC_EXITED));
+      return { ok: true, exit: 'stopped', steps };
+    }
+    if (run === C.VMC_PAUSED) {
+      Atomics.add(i32, w(C.VMC_PARKED), 1);
+      Atomics.notify(i32, w(C.VMC_PARKED));
+      while (Atomics.load(i32, w(C.VMC_RUN)) === C.VMC_PAUSED) Atomics.wait(i32, w(C.VMC_RUN), C.VMC_PAUSED);
+      Atomics.sub(i32, w(C.VMC_PARKED), 1);
+      Atomics.notify(i32, w(C.VMC_PARKED));
+      continue;
+    }
+    Atomics.store(clock, 0, process.hrtime.bigint());
+    const r = step(...req.args);
+    steps++;
+    if (r !== 0 && r !== 0n) {
+      Atomics.add(i32, w(C.VMC_HALTED), 1);
+      Atomics.add(i32, w(C.VMC_EXITED), 1);
+      Atomics.notify(i32, w(C.VMC_HALTED));
+      Atomics.notify(i32, w(C.VMC_EXITED));
+      return { ok: true, exit: 'halted', steps };
+    }
+  }
+}
+
 function handle(req: VcpuRequest): VcpuReply {
   switch (req.op) {
+    case 'program':
+      return program(req);
     case 'call': {
       const f = instance.exports[req.fn];
       if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };

@@ -47,7 +47,7 @@ export class GuestVcpu {
   private readonly life = new Lifetime('GuestVcpu', 'stop()');
 
   constructor(
-    memory: HostMemoryApi,
+    memory: Pick<HostMemoryApi, 'memory' | 'sizeBytes'>,
     readonly name: string,
     options: GuestVcpuOptions = {},
   ) {
@@ -119,6 +119,21 @@ export class GuestVcpu {
     });
     if (!('samplesUs' in r)) throw unexpected(this.name, 'rtt');
     return { samplesUs: r.samplesUs, timeouts: r.timeouts, switched: r.switched };
+  }
+
+  /**
+   * Runs guest program `fn(...args)` step by step under the VM control block at host address
+   * `ctl` (pause, stop, power: assembly/guest/vm-control.ts) until the guest halts or the VM is
+   * stopped. The vCPU takes no other request meanwhile.
+   */
+  async runProgram(
+    fn: string,
+    args: (number | bigint)[],
+    ctl: number,
+  ): Promise<{ exit: 'halted' | 'stopped'; steps: number }> {
+    const r = await this.request({ op: 'program', fn, args, ctl });
+    if (!('exit' in r)) throw new Error('unexpected reply');
+    return { exit: r.exit, steps: r.steps };
   }
 
   async stop(): Promise<void> {

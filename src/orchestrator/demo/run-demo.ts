@@ -5,12 +5,14 @@ import { dpuRuntime } from './dpu-runtime.js';
 import { erasureDif } from './erasure-dif.js';
 import { flowLookups } from './flow-lookups.js';
 import { hotSwap } from './hot-swap.js';
+import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
 export const CHAPTERS: readonly DemoChapter[] = [
   dpuRuntime,
   virtioLoopback,
+  hostAgent,
   hotSwap,
   flowLookups,
   erasureDif,

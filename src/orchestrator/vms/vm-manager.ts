@@ -1,0 +1,254 @@
+import { EventEmitter } from 'node:events';
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { HostMemoryApi } from '../../common/host-memory-api.js';
+import { intIn, parseArgs } from '../../common/validate.js';
+import type { DpuCorePool } from '../../dpu/core/core-pool.js';
+import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
+import { HostAgent } from '../agent/host-agent.js';
+import { Vm, type VmStateEvent } from './vm.js';
+import { VmMemoryMap } from './vm-memory-map.js';
+import { vmSpecSchema, type VmSpec } from './vm-spec.js';
+import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
+
+/** Options of `host.vms` (given as `Host.boot({ vms })`). */
+export interface VmManagerOptions {
+  /** Host memory the host agent may give to VMs (RAM and control pages), MiB, 1–3072. Default 256. */
+  poolMiB?: number | undefined;
+  /** DPU core serving the host agent's vsock device, and the VMs' devices unless a device names one. Default 0. */
+  core?: number | undefined;
+  /** The host agent's vsock CID (no VM may take it), 3–0xfffffffe. Default 3. */
+  agentCid?: number | undefined;
+  /** Timeout of each control request to the host agent, ms (1–600000). Default 10000. */
+  timeoutMs?: number | undefined;
+  /**
+   * vCPU threads the host agent keeps idle between VMs, 0–1024: a VM started later takes one
+   * instead of starting a thread (tens of ms each). Default 0: threads end with their VM.
+   */
+  keepVcpus?: number | undefined;
+}
+
+const optionsSchema = z
+  .strictObject({
+    poolMiB: intIn(1, 3072).optional(),
+    core: intIn(0, 1023).optional(),
+    agentCid: intIn(3, 0xfffffffe).optional(),
+    timeoutMs: intIn(1, 600_000).optional(),
+    keepVcpus: intIn(0, 1024).optional(),
+  })
+  .optional();
+
+/** Events of the {@link VmManager}. */
+export interface VmManagerEvents {
+  /** A VM changed state (every transition of every VM). */
+  'vm.state': [VmStateEvent];
+}
+
+/**
+ * `host.vms`: the VMs of this host. The control plane (this side, the DPU) owns each VM's
+ * devices and memory map; the host agent — a thread of its own, booted at the first `create`
+ * and reached only over its virtio-vsock device — owns the VMs' RAM and vCPU threads. Every
+ * lifecycle request crosses that device. Events: 'vm.state' for every transition of every VM.
+ *
+ * ```ts
+ * const host = await Host.boot({ memory: { sizeBytes: 1 << 30 }, vms: { poolMiB: 512 } });
+ * host.vms.on('vm.state', (e) => console.log(e.vm, e.previous, '->', e.state));
+ * const vm = await host.vms.create({ name: 'db-1', vcpus: 2, memoryMiB: 64, devices: [{ kind: 'vsock', cid: 10 }] });
+ * await vm.start();
+ * await vm.destroy();
+ * ```
+ */
+export class VmManager extends EventEmitter<VmManagerEvents> {
+  private readonly o: NonNullable<z.output<typeof optionsSchema>>;
+  private agentBoot: Promise<HostAgent> | null = null;
+  private agent: HostAgent | null = null;
+  private readonly byName = new Map<string, Vm>();
+  private readonly byId = new Map<number, Vm>();
+  /** Names and CIDs of creations in flight (a second create with either is refused at once). */
+  private readonly pendingNames = new Set<string>();
+  private readonly cids = new Set<number>();
+  private closed = false;
+
+  /** @internal built by Host.boot */
+  constructor(
+    private readonly deps: { memory: HostMemoryApi; runtime: KernelRuntime; dpu: DpuCorePool },
+    options?: VmManagerOptions,
+  ) {
+    super();
+    this.o = parseArgs(optionsSchema, options, 'Host options.vms') ?? {};
+  }
+
+  /**
+   * Defines a VM: the host agent takes its RAM (zeroed) and records it; the DPU side builds its
+   * memory map and devices. The VM starts `defined`. A bad spec is refused with
+   * QT_INVALID_ARGUMENT naming the field (`details.field`), a name in use likewise, a pool
+   * without room with QT_OUT_OF_MEMORY; a refusal changes nothing.
+   */
+  async create(spec: VmSpec): Promise<Vm> {
+    this.assertOpen();
+    const s = parseArgs(vmSpecSchema, spec, 'vm spec');
+    const devices = s.devices ?? [];
+    const vsocks = devices.filter((d) => d.kind === 'vsock');
+    if (vsocks.length > 1) refuse('devices', `at most one vsock device per VM, got ${vsocks.length}`, vsocks.length);
+    const ids = new Set<string>();
+    for (const [i, d] of devices.entries()) {
+      const id = d.id ?? `${d.kind}0`;
+      if (ids.has(id)) refuse(`devices.${i}.id`, `a device id unique in the VM, got ${JSON.stringify(id)} twice`, id);
+      ids.add(id);
+    }
+    const vs = vsocks[0];
+    const agentCid = this.o.agentCid ?? 3;
+    if (vs && (vs.cid === agentCid || this.cids.has(vs.cid)))
+      refuse(
+        `devices.${devices.indexOf(vs)}.cid`,
+        `a CID not used on this host (${agentCid} is the host agent's)`,
+        vs.cid,
+      );
+    if (this.byName.has(s.name) || this.pendingNames.has(s.name))
+      refuse('name', 'a name not used by another VM on this host', s.name);
+    const layout = vs ? vsockLayout(this.deps.runtime) : null;
+    if (layout) checkVsockFits(layout, s.memoryMiB);
+    const core = vs ? this.core(vs.core ?? this.o.core ?? 0, `devices.${devices.indexOf(vs)}.core`) : null;
+
+    this.pendingNames.add(s.name);
+    if (vs) this.cids.add(vs.cid);
+    try {
+      const agent = await this.hostAgent();
+      const info = await agent.client.createVm({
+        name: s.name,
+        vcpus: s.vcpus,
+        memoryMiB: s.memoryMiB,
+        devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
+        ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
+      });
+      let map: VmMemoryMap | null = null;
+      let vsock: VmVsock | null = null;
+      try {
+        map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
+        if (vs && layout && core)
+          vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
+      } catch (e) {
+        map?.free();
+        await agent.client.destroyVm(info.id).catch(() => undefined);
+        throw e;
+      }
+      const vm = new Vm({ client: agent.client, forget: (v) => this.forget(v) }, info, s, map, vsock);
+      this.byName.set(vm.name, vm);
+      this.byId.set(vm.id, vm);
+      // The agent's 'defined' event came before its answer: say it now that the Vm exists.
+      const created: VmStateEvent = { vm: vm.name, id: vm.id, state: 'defined', previous: 'none', reason: 'vm.create' };
+      vm.onAgentState(created);
+      this.emit('vm.state', created);
+      return vm;
+    } catch (e) {
+      if (vs) this.cids.delete(vs.cid);
+      throw e;
+    } finally {
+      this.pendingNames.delete(s.name);
+    }
+  }
+
+  /** The VM named `name`, if there is one. */
+  get(name: string): Vm | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every VM on this host (destroyed ones are gone). */
+  list(): Vm[] {
+    return [...this.byName.values()];
+  }
+
+  /**
+   * Starts vCPU threads ahead of the VMs that will take them (at most `keepVcpus` wait idle), so
+   * that starting those VMs costs no thread start. Resolves with how many threads wait idle.
+   */
+  async warm(vcpus: number): Promise<number> {
+    this.assertOpen();
+    const n = parseArgs(intIn(0, 1024), vcpus, 'vms.warm vcpus');
+    return (await this.hostAgent()).client.warmVcpus(n);
+  }
+
+  /** The host agent's own figures (its CPU time, requests, VMs, vCPU threads, pool use), asked over vsock. */
+  async agentStats(): Promise<AgentStats> {
+    this.assertOpen();
+    return (await this.hostAgent()).client.stats();
+  }
+
+  /** @internal the host agent, booted if it is not up yet (the control plane's only channel to the host) */
+  async hostAgent(): Promise<HostAgent> {
+    this.assertOpen();
+    this.agentBoot ??= HostAgent.boot(this.deps, {
+      poolBytes: (this.o.poolMiB ?? 256) * 1024 * 1024,
+      cid: this.o.agentCid ?? 3,
+      core: this.o.core ?? 0,
+      timeoutMs: this.o.timeoutMs ?? 10_000,
+      keepVcpus: this.o.keepVcpus ?? 0,
+    }).then(
+      (agent) => {
+        this.agent = agent;
+        agent.client.on('vm.state', (e) => this.onAgentState(e));
+        return agent;
+      },
+      (e: unknown) => {
+        this.agentBoot = null;
+        throw e;
+      },
+    );
+    return this.agentBoot;
+  }
+
+  /** Destroys every VM, then stops the host agent. The manager refuses everything after. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const boot = this.agentBoot;
+    if (!boot) return;
+    const agent = await boot.catch(() => null);
+    if (!agent) return;
+    await Promise.allSettled(this.list().map((vm) => vm.destroy()));
+    // Whatever could not be destroyed in order still goes: its devices and map are freed, the agent frees its RAM.
+    for (const vm of this.list()) {
+      await vm.abandon();
+      this.forget(vm);
+    }
+    await agent.stop();
+    this.agent = null;
+  }
+
+  private forget(vm: Vm): void {
+    this.byName.delete(vm.name);
+    this.byId.delete(vm.id);
+    if (vm.vsock) this.cids.delete(vm.vsock.cid);
+  }
+
+  private onAgentState(e: { vm: number; name: string; state: string; previous: string; reason: string }): void {
+    const vm = this.byId.get(e.vm);
+    // Events of a VM still being created are said by create() once its Vm exists.
+    if (!vm) return;
+    const ev = { vm: e.name, id: e.vm, state: e.state, previous: e.previous, reason: e.reason } as VmStateEvent;
+    vm.onAgentState(ev);
+    this.emit('vm.state', ev);
+  }
+
+  private core(index: number, field: string) {
+    const c = this.deps.dpu.cores[index];
+    if (!c) refuse(field, `a core index below ${this.deps.dpu.cores.length}`, index);
+    return c;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QingtianError(ErrorCode.Disposed, 'host.vms: the manager is closed (host shut down)');
+  }
+}
+
+function refuse(field: string, expected: string, got: unknown): never {
+  throw new QingtianError(
+    ErrorCode.InvalidArgument,
+    `vm spec.${field}: expected ${expected}, got ${JSON.stringify(got)}`,
+    {
+      field,
+      got,
+    },
+  );
+}

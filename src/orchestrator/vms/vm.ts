@@ -1,0 +1,342 @@
+import { EventEmitter } from 'node:events';
+import { z } from 'zod';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import { intIn, oneOf, parseArgs } from '../../common/validate.js';
+import type { VmInfo } from '../../hypervisor/agent/protocol/messages.js';
+import type { AgentClient } from '../agent/agent-client.js';
+import { GuestAgentClient, type GuestInfo } from '../agent/guest-agent-client.js';
+import type { VmMemoryMap } from './vm-memory-map.js';
+import type { VmSpec } from './vm-spec.js';
+import type { VmVsock } from './vm-vsock.js';
+
+/** A VM's lifecycle state, after libvirt's: `defined` → `running` ⇄ `paused` → `shutoff`; `destroyed` at the end. */
+export type VmState = 'defined' | 'running' | 'paused' | 'shutoff' | 'destroyed';
+
+/** One state transition of a VM (every transition emits one, whatever caused it). */
+export interface VmStateEvent {
+  /** The VM's name. */
+  vm: string;
+  /** Its id on the host agent. */
+  id: number;
+  /** The state now. */
+  state: VmState;
+  /** The state before; 'none' for the creation. */
+  previous: VmState | 'none';
+  /**
+   * What caused it: the operation ('vm.start', 'vm.shutdown', …), 'guest-halt' (the guest
+   * powered itself off) or 'vcpu-exit'.
+   */
+  reason: string;
+}
+
+/** Events of a {@link Vm}. */
+export interface VmEvents {
+  /** The VM changed state. */
+  state: [VmStateEvent];
+}
+
+/** How `shutdown` asks the guest. */
+export interface ShutdownOptions {
+  /** How long the guest has to acknowledge and power off, ms (1–600000). Default 10000. */
+  timeoutMs?: number | undefined;
+  /**
+   * 'agent': the guest agent is asked over the VM's vsock device, acknowledges, and the guest
+   * powers off (needs a vsock device with `guestAgent`). 'acpi': the power button is pressed and
+   * the guest's vCPUs halt. Default 'agent' when the VM has a guest agent, else 'acpi'.
+   */
+  mode?: 'agent' | 'acpi' | undefined;
+}
+
+const shutdownSchema = z
+  .strictObject({ timeoutMs: intIn(1, 600_000).optional(), mode: oneOf(['agent', 'acpi']).optional() })
+  .optional();
+
+/** What a Vm needs from its manager. */
+export interface VmOwner {
+  readonly client: AgentClient;
+  /** The VM is gone: forget it. */
+  forget(vm: Vm): void;
+}
+
+/**
+ * A VM on this host, created by `host.vms.create`. The host agent (reached over vsock only)
+ * holds its RAM and vCPU threads; the DPU side holds its devices and memory map. Operations on
+ * one VM run one after the other; an operation the state does not allow is refused with
+ * QT_INVALID_STATE and changes nothing.
+ *
+ * ```ts
+ * const vm = await host.vms.create({ name: 'web-1', vcpus: 2, memoryMiB: 16, devices: [{ kind: 'vsock', cid: 42 }] });
+ * vm.on('state', (e) => console.log(e.previous, '->', e.state, e.reason));
+ * await vm.start();
+ * await vm.pause();
+ * await vm.resume();
+ * await vm.shutdown(); // the guest agent acknowledges, the guest powers off
+ * await vm.destroy();  // RAM scrubbed and freed, devices freed
+ * ```
+ */
+export class Vm extends EventEmitter<VmEvents> {
+  private current: VmState = 'defined';
+  private info: VmInfo;
+  private queue: Promise<unknown> = Promise.resolve();
+  private deviceWork: Promise<void> = Promise.resolve();
+
+  /** @internal built by the VM manager */
+  constructor(
+    private readonly owner: VmOwner,
+    info: VmInfo,
+    /** The spec the VM was created with (checked, defaults not filled in). */
+    readonly spec: Readonly<VmSpec>,
+    private readonly map: VmMemoryMap,
+    /** @internal the VM's vsock device, if it has one */
+    readonly vsock: VmVsock | null,
+  ) {
+    super();
+    this.info = info;
+  }
+
+  /** The VM's name (unique on the host). */
+  get name(): string {
+    return this.info.name;
+  }
+
+  /** The VM's id on the host agent. */
+  get id(): number {
+    return this.info.id;
+  }
+
+  /** The current state. */
+  get state(): VmState {
+    return this.current;
+  }
+
+  /** Guest RAM, bytes. */
+  get memoryBytes(): number {
+    return this.info.memoryBytes;
+  }
+
+  /** Host address of the VM's guest-physical 0 (its RAM region in host memory). */
+  get ramBase(): number {
+    return this.info.ramBase;
+  }
+
+  /** vCPU count. */
+  get vcpus(): number {
+    return this.info.vcpus;
+  }
+
+  /** Ids and kinds of the VM's devices. */
+  get devices(): readonly { id: string; kind: string }[] {
+    return this.info.devices;
+  }
+
+  /** defined | shutoff → running: devices booted, one thread per vCPU started. */
+  start(): Promise<void> {
+    return this.serial(async () => {
+      this.need('start', 'defined', 'shutoff');
+      await this.deviceWork;
+      if (this.vsock) await this.vsock.boot();
+      try {
+        this.info = await this.owner.client.startVm(this.id);
+      } catch (e) {
+        if (this.vsock) await this.vsock.halt();
+        throw e;
+      }
+    });
+  }
+
+  /** running → paused: every vCPU parks (devices keep their state). */
+  pause(): Promise<void> {
+    return this.op('pause', ['running'], (c) => c.pauseVm(this.id));
+  }
+
+  /** paused → running. */
+  resume(): Promise<void> {
+    return this.op('resume', ['paused'], (c) => c.resumeVm(this.id));
+  }
+
+  /** running | paused → shutoff at once (power off; RAM kept, devices halted). */
+  stop(): Promise<void> {
+    return this.op('stop', ['running', 'paused'], (c) => c.stopVm(this.id));
+  }
+
+  /**
+   * running → shutoff the graceful way: the guest acknowledges and powers itself off (see
+   * {@link ShutdownOptions}). If it does not within the timeout, QT_TIMEOUT and the VM keeps running.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    const o = parseArgs(shutdownSchema, options, 'vm.shutdown options');
+    const timeoutMs = o?.timeoutMs ?? 10_000;
+    const agent = this.vsock?.guestAgent === true;
+    const mode = o?.mode ?? (agent ? 'agent' : 'acpi');
+    if (mode === 'agent' && !agent)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `vm.shutdown options.mode: 'agent' needs a vsock device with guestAgent; ${this.name} has none`,
+        { field: 'mode', got: mode },
+      );
+    return this.serial(async () => {
+      this.need('shutdown', 'running');
+      if (mode === 'acpi') {
+        this.info = await this.owner.client.shutdownVm(this.id, timeoutMs);
+        return;
+      }
+      const off = this.until('shutoff', timeoutMs);
+      try {
+        const ga = await this.guestAgent(timeoutMs);
+        try {
+          await ga.shutdown();
+        } finally {
+          ga.close();
+        }
+        await off.done;
+      } finally {
+        off.cancel();
+      }
+    });
+  }
+
+  /** running → shutoff → running: a graceful shutdown (same options), then a fresh boot. */
+  async reboot(options?: ShutdownOptions): Promise<void> {
+    await this.shutdown(options);
+    await this.start();
+  }
+
+  /** Asks the guest agent for the guest's uptime and counters (needs a vsock device with guestAgent, running). */
+  guestInfo(options: { timeoutMs?: number } = {}): Promise<GuestInfo> {
+    parseArgs(z.strictObject({ timeoutMs: intIn(1, 600_000).optional() }), options, 'vm.guestInfo options');
+    return this.serial(async () => {
+      this.need('guestInfo', 'running');
+      if (!this.vsock?.guestAgent)
+        throw new QingtianError(
+          ErrorCode.InvalidState,
+          `vm ${this.name}: no guest agent (no vsock device with guestAgent)`,
+        );
+      const ga = await this.guestAgent(options.timeoutMs ?? 5_000);
+      try {
+        return await ga.info();
+      } finally {
+        ga.close();
+      }
+    });
+  }
+
+  /**
+   * Any state → destroyed: powers off if needed, halts and frees the devices and memory map,
+   * then the host agent scrubs and frees the RAM and forgets the VM. The Vm is unusable after.
+   */
+  destroy(): Promise<void> {
+    return this.serial(async () => {
+      this.need('destroy', 'defined', 'running', 'paused', 'shutoff');
+      await this.deviceWork;
+      // The devices stop touching guest RAM before the agent frees it.
+      if (this.vsock) await this.vsock.halt();
+      await this.owner.client.destroyVm(this.id);
+      if (this.vsock) await this.vsock.free();
+      this.map.free();
+      this.owner.forget(this);
+    });
+  }
+
+  /** @internal the host is going away and the agent did not destroy this VM: free the DPU side's part */
+  async abandon(): Promise<void> {
+    await this.deviceWork;
+    if (this.vsock) await this.vsock.free().catch(() => undefined);
+    this.map.free();
+    this.current = 'destroyed';
+  }
+
+  /** @internal the manager passes the agent's events on */
+  onAgentState(e: VmStateEvent): void {
+    this.current = e.state;
+    if (e.state !== 'destroyed') this.info = { ...this.info, state: e.state };
+    // A guest that powers off (whatever asked it) leaves its devices with nothing to serve.
+    if (e.state === 'shutoff' && this.vsock) {
+      const vsock = this.vsock;
+      this.deviceWork = this.deviceWork.then(() => vsock.halt()).catch(() => undefined);
+    }
+    this.emit('state', e);
+  }
+
+  /** A connection to the guest agent; QT_TIMEOUT if the guest does not take it within `timeoutMs`. */
+  private async guestAgent(timeoutMs: number): Promise<GuestAgentClient> {
+    const connecting = GuestAgentClient.connect(this.vsock!.device.host, { timeoutMs });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new QingtianError(
+              ErrorCode.Timeout,
+              `vm ${this.name}: the guest agent did not accept within ${timeoutMs} ms`,
+              {
+                timeoutMs,
+              },
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([connecting, late]);
+    } catch (e) {
+      // A connection that comes after all is closed at once.
+      connecting.then(
+        (ga) => ga.close(),
+        () => undefined,
+      );
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private op(what: string, from: VmState[], call: (c: AgentClient) => Promise<VmInfo>): Promise<void> {
+    return this.serial(async () => {
+      this.need(what, ...from);
+      this.info = await call(this.owner.client);
+    });
+  }
+
+  private need(what: string, ...states: VmState[]): void {
+    if (!states.includes(this.current))
+      throw new QingtianError(
+        ErrorCode.InvalidState,
+        `vm ${this.name}.${what}: the VM is ${this.current}; ${what} needs ${states.join(' or ')}`,
+        { state: this.current },
+      );
+  }
+
+  /** Runs `fn` after every earlier operation on this VM settled. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Resolves when the VM reaches `state`; rejects with QT_TIMEOUT after `timeoutMs`. */
+  private until(state: VmState, timeoutMs: number): { done: Promise<void>; cancel: () => void } {
+    let cancel = (): void => undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      if (this.current === state) return resolve();
+      const on = (e: VmStateEvent): void => {
+        if (e.state === state) {
+          cancel();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        cancel();
+        reject(
+          new QingtianError(ErrorCode.Timeout, `vm ${this.name}: not ${state} within ${timeoutMs} ms`, { timeoutMs }),
+        );
+      }, timeoutMs);
+      cancel = () => {
+        clearTimeout(timer);
+        this.off('state', on);
+      };
+      this.on('state', on);
+    });
+    done.catch(() => undefined);
+    return { done, cancel };
+  }
+}
