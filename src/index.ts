@@ -63,6 +63,8 @@ export type {
 } from './dpu/core/dpu-core.js';
 export type { CoreMode, CoreRunState } from './dpu/core/core-layout.js';
 export type { CoreCounters } from './dpu/core/core-counters.js';
+export type { JobCounters, JobCounterName } from './dpu/core/job-counters.js';
+export type { PauseTrace } from './dpu/core/pause-trace.js';
 
 // Hot swap
 export type { HotSwapManager, SwapOptions, SwapResult } from './ops/hot-swap/hot-swap-manager.js';

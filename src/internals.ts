@@ -32,6 +32,8 @@ export { DpuCorePool, defaultCoreCount, defaultCoreNice } from './dpu/core/core-
 export { DpuCore } from './dpu/core/dpu-core.js';
 export { CORE_MODES } from './dpu/core/core-layout.js';
 export { COUNTER_NAMES } from './dpu/core/core-counters.js';
+export { JOB_COUNTER_NAMES } from './dpu/core/job-counters.js';
+export { DEFAULT_WEIGHT, MIN_WEIGHT, MAX_WEIGHT, QUANTUM_UNITS } from './dpu/core/fair-share.js';
 export { renderMetrics } from './ops/metrics.js';
 
 // Hot swap: the manager built by hand, signature details, audited test traffic
@@ -49,7 +51,13 @@ export {
   type RingFeatures,
 } from './common/virtio/features.js';
 export { needEvent } from './common/virtio/ring-layout.js';
-export { DeviceQueue, type QueueConfig, type QueueSnapshot, type QueueStats } from './dpu/virtio/device-queue.js';
+export {
+  DeviceQueue,
+  type DeviceHooks,
+  type QueueConfig,
+  type QueueSnapshot,
+  type QueueStats,
+} from './dpu/virtio/device-queue.js';
 export {
   VirtioBackend,
   type BackendSpec,
@@ -63,6 +71,13 @@ export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/
 export { BlkDevice, type BlkStats } from './dpu/blk/blk-device.js';
 export { BlkConfig, type BlkOptions } from './dpu/blk/blk-config.js';
 export {
+  DEFAULT_TURN_BYTES,
+  DEFAULT_TURN_DESCS,
+  DESC_WORK_UNITS,
+  type TurnLimits,
+  type WorkStats,
+} from './dpu/virtio/work-budget.js';
+export {
   ReferenceDevice,
   echoChain,
   type RefBuf,
@@ -73,7 +88,7 @@ export {
 export { BROKEN_REASONS, REJECT_REASONS, SETUP_REFUSALS } from './dpu/virtio/queue-state.js';
 export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
 export { dirtyPages } from './hypervisor/guest/dirty-log.js';
-export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions } from './hypervisor/guest/vcpu.js';
+export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions, type RttSamples } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
 export { GuestBlkWorkload, type GuestBlkOptions } from './hypervisor/guest/virtio/blk-workload.js';
 export {

@@ -4,7 +4,7 @@
 import { headerOk } from '../common/header';
 import { rangeOk } from '../flow/hash';
 import { tableBuckets } from '../flow/flow-cache';
-import { BR_MAGIC } from '../virtio/burst';
+import { BR_LAYOUT, BR_MAGIC } from '../virtio/burst';
 import { VQ_MAX_SEGS } from '../virtio/queue-state';
 import { burstInit, vqArm } from '../virtio/vq';
 import { STATUS_DEVICE_NEEDS_RESET } from '../virtio/layout';
@@ -70,7 +70,7 @@ import { NET_RING_RECORD_BYTES } from './io-ring';
 /** Writes a burst buffer's header inside the scratch and lays it out. */
 function embedBurst(b: usize, chains: u32, segs: u32, bytes: u32): i32 {
   store<u32>(b, BR_MAGIC);
-  store<u32>(b, 1, 4);
+  store<u32>(b, BR_LAYOUT, 4);
   store<u32>(b, bytes, 8);
   store<u32>(b, 0, 12);
   return burstInit(b, bytes, chains, segs);

@@ -1,7 +1,10 @@
-// Burst buffer (magic 'VQBR'): where a pop writes the chains it took, already validated and
-// translated, for the device to consume without touching the guest's descriptors again.
+// Burst buffer (magic 'VQBR', layout 2): where a pop writes the chains it took, already validated
+// and translated, for the device to consume without touching the guest's descriptors again.
 //
 //   +64  u32 maxChains   +68 u32 segCap   +72 u32 segUsed (this burst)
+//   +76  u32 descs       descriptors the last pop walked (ring descriptors and table entries)
+//   +80  u32 descBudget  a pop starts no new chain once it has walked this many (0: no limit)
+//   +96  16 bytes of scratch (an indirect entry that straddles two guest slots)
 //   +128 chain[maxChains], 32 bytes each:
 //          +0 u16 token      split: head index; packed: first slot (device-chosen, < N)
 //          +2 u16 id         split: head index; packed: buffer id (echoed, never used as an index)
@@ -9,19 +12,27 @@
 //          +6 u16 status     0, or REJ_* (the chain is returned with len 0)
 //          +8 u32 segStart   +12 u16 readSegs  +14 u16 writeSegs
 //          +16 u32 readBytes +20 u32 writeBytes +24 u32 usedLen (set by the device before push)
-//   then seg[segCap], 8 bytes: u32 hostAddr, u32 len — each chain's readable segments, then its writable ones.
+//   then seg[segCap], 16 bytes: u32 hostAddr, u32 len, u64 gpa — each chain's readable segments,
+//   then its writable ones. The GPA lets a chain finished in a later turn be translated again
+//   (no host address outlives a turn: docs/design.md, "Rules for the systems that come next").
 
 import { gpaContig, gpaToHost } from '../common/gpa';
 import { VQ_REJ_ADDR, VQ_REJ_ORDER, VQ_REJ_SEGS, VQ_REJ_TOO_LONG, VQ_MAX_SEGS } from './queue-state';
 
 export const BR_MAGIC: u32 = 0x52425156; // 'VQBR'
-export const BR_LAYOUT: u32 = 1;
+export const BR_LAYOUT: u32 = 2;
 export const BR_MAX_CHAINS: u32 = 64;
 export const BR_SEG_CAP: u32 = 68;
 export const BR_SEG_USED: u32 = 72;
+export const BR_DESCS: u32 = 76;
+export const BR_DESC_BUDGET: u32 = 80;
+export const BR_SCRATCH: u32 = 96;
 export const BR_CHAINS: u32 = 128;
 export const CHAIN_BYTES: u32 = 32;
-export const SEG_BYTES: u32 = 8;
+export const SEG_BYTES: u32 = 16;
+export const SEG_HOST: u32 = 0;
+export const SEG_LEN: u32 = 4;
+export const SEG_GPA: u32 = 8;
 
 export const CH_TOKEN: u32 = 0;
 export const CH_ID: u32 = 2;
@@ -84,8 +95,9 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
   if (host != 0) {
     // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
     const s = base + <usize>used * SEG_BYTES;
-    store<u32>(s, <u32>host, 0);
-    store<u32>(s, len, 4);
+    store<u32>(s, <u32>host, SEG_HOST);
+    store<u32>(s, len, SEG_LEN);
+    store<u64>(s, gpa, SEG_GPA);
     store<u32>(burst, used + 1, BR_SEG_USED);
     if (write) {
       store<u16>(rec, <u16>(writeSegs + 1), CH_WRITE_SEGS);
@@ -107,8 +119,9 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
     if (used >= cap) return NEED_SPACE;
     // SAFETY: used < cap, so the segment slot lies inside the burst buffer the host sized.
     const s = base + <usize>used * SEG_BYTES;
-    store<u32>(s, <u32>c, 0);
-    store<u32>(s, <u32>take, 4);
+    store<u32>(s, <u32>c, SEG_HOST);
+    store<u32>(s, <u32>take, SEG_LEN);
+    store<u64>(s, at, SEG_GPA);
     used++;
     segs++;
     rest -= take;
@@ -129,4 +142,15 @@ export function emit(burst: usize, rec: usize, map: usize, gpa: u64, len: u32, w
 @inline export function chainDropSegs(burst: usize, rec: usize): void {
   store<u32>(burst, load<u32>(rec, CH_SEG_START), BR_SEG_USED);
   store<u32>(rec, 0, CH_READ_SEGS);
+}
+
+/** Counts one descriptor (ring descriptor or table entry) walked by this pop. */
+@inline export function countDesc(burst: usize): void {
+  store<u32>(burst, load<u32>(burst, BR_DESCS) + 1, BR_DESCS);
+}
+
+/** True when this pop has walked its descriptor budget: it starts no further chain. */
+@inline export function descBudgetSpent(burst: usize): bool {
+  const budget = load<u32>(burst, BR_DESC_BUDGET);
+  return budget != 0 && load<u32>(burst, BR_DESCS) >= budget;
 }

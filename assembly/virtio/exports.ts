@@ -108,9 +108,15 @@ export {
   BR_MAX_CHAINS,
   BR_SEG_CAP,
   BR_SEG_USED,
+  BR_DESCS,
+  BR_DESC_BUDGET,
+  BR_SCRATCH,
   BR_CHAINS,
   CHAIN_BYTES,
   SEG_BYTES,
+  SEG_HOST,
+  SEG_LEN,
+  SEG_GPA,
   CH_TOKEN,
   CH_ID,
   CH_DESC_COUNT,
@@ -145,4 +151,14 @@ export {
   LB_REJECTED,
   LB_STATE_BYTES,
 } from './loopback';
-export { LB_FLAGS, LBF_STAMP } from './loopback';
+export { LB_FLAGS, LBF_STAMP, LB_CURSOR, LB_BUDGET } from './loopback';
+export {
+  WB_TURN_BYTES,
+  WB_TURN_DESCS,
+  WB_WORK,
+  WB_BYTES_MOVED,
+  WB_RESUMED,
+  WB_BYTES,
+  DESC_WORK_UNITS,
+} from './work-budget';
+export { CC_COUNT, CC_NEXT, CC_DONE, CC_PUSHED, CC_BYTES } from './chain-cursor';

@@ -3,7 +3,7 @@
 // and the layout constants (exports.ts) that src/generated/virtio.ts is generated from.
 
 import { KERNEL_ABI } from '../common/abi';
-import { burstBytes, burstInit, vqArm, vqPop, vqPush } from './vq';
+import { burstBytes, burstInit, vqArm, vqPop, vqPush, vqPushRange, vqRefresh } from './vq';
 import { queueReset, queueRestoreCheck, queueRestoreIndices, queueRestoreInflight, queueSetup } from './queue';
 import { vqStateBytes } from './queue-state';
 import { loopbackArm, loopbackBind, loopbackRun } from './loopback';
@@ -84,6 +84,14 @@ export function vq_pop(vq: usize, burst: usize, max: u32): i32 {
 
 export function vq_push(vq: usize, burst: usize, count: u32): i32 {
   return vqPush(vq, burst, count);
+}
+
+export function vq_push_range(vq: usize, burst: usize, first: u32, count: u32): i32 {
+  return vqPushRange(vq, burst, first, count);
+}
+
+export function vq_refresh(vq: usize, burst: usize, first: u32, count: u32): u32 {
+  return vqRefresh(vq, burst, first, count);
 }
 
 export function vq_arm(vq: usize): u32 {

@@ -11,6 +11,26 @@ import { gpaContig, gpaToHost } from '../common/gpa';
 }
 
 /**
+ * D6: the table's whole declared extent [gpa, gpa + len) lies in guest RAM, in one slot or in
+ * adjacent ones (D6a). Checked before any entry is read, so a table that leaves RAM is rejected
+ * even when the chain would only use entries inside it. At most GMAP_MAX_SLOTS steps.
+ */
+export function tableInRam(map: usize, gpa: u64, len: u32): bool {
+  if (gpaToHost(map, gpa, <u64>len) != 0) return true;
+  if (gpa > 0xffffffffffffffff - <u64>len) return false;
+  let at = gpa;
+  let rest = <u64>len;
+  while (rest != 0) {
+    const c = gpaContig(map, at);
+    if (c == 0) return false;
+    const take = c >>> 32 < rest ? c >>> 32 : rest;
+    at += take;
+    rest -= take;
+  }
+  return true;
+}
+
+/**
  * Where to read table entry j (16 bytes): inside the table when it is contiguous, else the
  * entry's own translation, else a 16-byte copy in `scratch`. 0 when the entry is not in guest RAM.
  */

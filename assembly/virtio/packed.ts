@@ -7,7 +7,7 @@
 // the buffer id is echoed back, never used as an index (F5).
 
 import { guestAtomicStore, guestStore, guestWrote } from '../common/guest-write';
-import { entryPtr, tableHost } from './indirect';
+import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   DESC_ADDR,
   DESC_BYTES,
@@ -58,6 +58,8 @@ import {
   VQ_USED_WRAP,
 } from './queue-state';
 import {
+  BR_DESCS,
+  BR_SCRATCH,
   BR_SEG_USED,
   CH_DESC_COUNT,
   CH_ID,
@@ -68,6 +70,8 @@ import {
   chainAt,
   chainBegin,
   chainDropSegs,
+  countDesc,
+  descBudgetSpent,
   emit,
 } from './burst';
 import { breakQueue } from './queue';
@@ -90,10 +94,11 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
   let slot = <u32>load<u16>(vq, VQ_NEXT_AVAIL);
   let wrap: u16 = load<u16>(vq, VQ_AVAIL_WRAP);
   store<u32>(burst, 0, BR_SEG_USED);
+  store<u32>(burst, 0, BR_DESCS);
   let got: u32 = 0;
   let rejected: u32 = 0;
   let full = false;
-  while (got < max) {
+  while (got < max && !descBudgetSpent(burst)) {
     // SAFETY: slot < N: inside the descriptor ring checked at setup. Acquire: the rest of the
     // chain, written before this flag, is visible once the flag says available.
     const f0 = <u16>atomic.load<u16>(desc + ((<usize>slot) << 4), PDESC_FLAGS);
@@ -114,6 +119,7 @@ export function packedPop(vq: usize, burst: usize, max: u32): i32 {
       id = load<u16>(d, PDESC_ID);
       const f = count == 0 ? f0 : load<u16>(d, PDESC_FLAGS);
       count++;
+      countDesc(burst);
       s++;
       if (s == n) {
         s = 0;
@@ -170,8 +176,11 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
   if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return VQ_REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
-  const scratch = burst + 96;
+  // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return VQ_REJ_IND_ADDR;
+  const scratch = burst + BR_SCRATCH;
   for (let j: u32 = 0; j < entries; j++) {
+    countDesc(burst);
     const e = entryPtr(map, tbl, tblGpa, j, scratch);
     if (e == 0) return VQ_REJ_IND_ADDR; // D6
     const addr = load<u64>(e, DESC_ADDR);
@@ -185,14 +194,14 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
   return 0;
 }
 
-/** Same contract as splitPush. */
-export function packedPush(vq: usize, burst: usize, count: u32): i32 {
+/** Same contract as splitPush (records first..first+count-1). */
+export function packedPush(vq: usize, burst: usize, first: u32, count: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
   const map = <usize>load<u32>(vq, VQ_GMAP);
   for (let k: u32 = 0; k < count; k++) {
-    const t = <u32>load<u16>(chainAt(burst, k), CH_TOKEN);
+    const t = <u32>load<u16>(chainAt(burst, first + k), CH_TOKEN);
     if (t >= n || load<u16>(vq + VQ_TABLE + ((<usize>t) << 2), VQ_SLOT_DESC_COUNT) == 0) return -1; // E1
   }
   if (count == 0) return 0;
@@ -206,13 +215,13 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
     let run: u32 = 1;
     if (inOrder) {
       while (
-        load<u32>(chainAt(burst, k), CH_USED_LEN) == 0 &&
+        load<u32>(chainAt(burst, first + k), CH_USED_LEN) == 0 &&
         k + run < count &&
-        load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0
+        load<u32>(chainAt(burst, first + k + run), CH_USED_LEN) == 0
       )
         run++;
     }
-    const last = chainAt(burst, k + run - 1);
+    const last = chainAt(burst, first + k + run - 1);
     const len = load<u32>(last, CH_USED_LEN);
     // SAFETY: u < N: inside the descriptor ring.
     const d = desc + ((<usize>u) << 4);
@@ -228,7 +237,7 @@ export function packedPush(vq: usize, burst: usize, count: u32): i32 {
     guestWrote(map, d, DESC_BYTES);
     let skip: u32 = 0;
     for (let r: u32 = 0; r < run; r++) {
-      const e = vq + VQ_TABLE + ((<usize>load<u16>(chainAt(burst, k + r), CH_TOKEN)) << 2);
+      const e = vq + VQ_TABLE + ((<usize>load<u16>(chainAt(burst, first + k + r), CH_TOKEN)) << 2);
       skip += <u32>load<u16>(e, VQ_SLOT_DESC_COUNT);
       store<u32>(e, 0);
     }

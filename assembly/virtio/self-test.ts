@@ -22,7 +22,7 @@ import {
   GMAP_SLOT_SIZE,
 } from '../common/gpa';
 import { HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SIZE_BYTES } from '../common/header';
-import { BR_MAGIC } from './burst';
+import { BR_LAYOUT, BR_MAGIC } from './burst';
 import { DEV_QUEUES, DEV_QUEUE_COUNT } from './device-state';
 import {
   AVAIL_IDX,
@@ -101,7 +101,7 @@ export function loopbackSelfTest(s: usize, bytes: u32): i32 {
   header(vq, VQ_MAGIC, VQ_LAYOUT, 1024);
   if (vqStateBytes(N, false) > 1024) return -2;
   const burst = s + 2048;
-  header(burst, BR_MAGIC, 1, 6144);
+  header(burst, BR_MAGIC, BR_LAYOUT, 6144);
   if (burstInit(burst, 6144, N, VQ_MAX_SEGS) != 0 || burstBytes(N, VQ_MAX_SEGS) > 6144) return -3;
   const state = s + 8192;
   header(state, LB_MAGIC, LB_LAYOUT, LB_STATE_BYTES);

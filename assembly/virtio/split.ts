@@ -4,7 +4,7 @@
 // an indirect table). The used ring is written from the shadow nextUsed only (E2).
 
 import { guestAtomicStore, guestWrote } from '../common/guest-write';
-import { entryPtr, tableHost } from './indirect';
+import { entryPtr, tableHost, tableInRam } from './indirect';
 import {
   AVAIL_FLAGS,
   AVAIL_F_NO_INTERRUPT,
@@ -61,6 +61,8 @@ import {
   VQ_TABLE,
 } from './queue-state';
 import {
+  BR_DESCS,
+  BR_SCRATCH,
   BR_SEG_USED,
   CH_DESC_COUNT,
   CH_ID,
@@ -71,6 +73,8 @@ import {
   chainAt,
   chainBegin,
   chainDropSegs,
+  countDesc,
+  descBudgetSpent,
   emit,
 } from './burst';
 import { breakQueue } from './queue';
@@ -100,12 +104,13 @@ export function splitPop(vq: usize, burst: usize, max: u32): i32 {
   if (pending > n) return breakQueue(vq, VQ_BRK_AVAIL_IDX, idx); // B1
   const count = pending < max ? pending : max;
   store<u32>(burst, 0, BR_SEG_USED);
+  store<u32>(burst, 0, BR_DESCS);
   const desc = <usize>load<u32>(vq, VQ_DESC_HOST);
   const inflight = vq + VQ_TABLE;
   const mask = n - 1;
   let got: u32 = 0;
   let rejected: u32 = 0;
-  while (got < count) {
+  while (got < count && !descBudgetSpent(burst)) {
     // SAFETY: (next & mask) < N; the ring entry lies inside the checked avail area.
     const head = <u32>load<u16>(avail + AVAIL_RING + ((<usize>(next & (<u16>mask))) << 1));
     if (head >= n) return breakQueue(vq, VQ_BRK_HEAD_RANGE, head); // B2
@@ -143,6 +148,7 @@ function walk(vq: usize, burst: usize, rec: usize, desc: usize, map: usize, n: u
   while (true) {
     if (hops == n) return breakQueue(vq, VQ_BRK_LOOP, head); // C2: more than N descriptors means a cycle
     hops++;
+    countDesc(burst);
     // SAFETY: i < N, so the descriptor lies inside the checked descriptor table. Read once (E3).
     const d = desc + ((<usize>i) << 4);
     const addr = load<u64>(d, DESC_ADDR);
@@ -168,12 +174,15 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
   if (tblLen == 0 || (tblLen & 15) != 0 || tblLen >> 4 > n) return VQ_REJ_IND_LEN;
   const entries = tblLen >> 4;
   const tbl = tableHost(map, tblGpa, tblLen);
-  const scratch = burst + 96; // 16 spare bytes in the burst header
+  // D6: the whole declared table must lie in guest RAM, not only the entries the chain uses.
+  if (tbl == 0 && !tableInRam(map, tblGpa, tblLen)) return VQ_REJ_IND_ADDR;
+  const scratch = burst + BR_SCRATCH;
   let j: u32 = 0;
   let hops: u32 = 0;
   while (true) {
     if (hops == entries) return VQ_REJ_IND_LOOP; // D7
     hops++;
+    countDesc(burst);
     const e = entryPtr(map, tbl, tblGpa, j, scratch);
     if (e == 0) return VQ_REJ_IND_ADDR; // D6
     const addr = load<u64>(e, DESC_ADDR);
@@ -190,13 +199,13 @@ function walkTable(burst: usize, rec: usize, map: usize, n: u32, tblGpa: u64, tb
 }
 
 /**
- * Returns `count` popped chains (burst records 0..count-1, each with CH_USED_LEN set) to the
- * driver: used elements first, then one release store of used.idx, then at most one interrupt
+ * Returns `count` popped chains (burst records first..first+count-1, each with CH_USED_LEN set)
+ * to the driver: used elements first, then one release store of used.idx, then at most one interrupt
  * (§2.7.8, §2.7.7). With IN_ORDER, a run of consecutive zero-length completions is published as
  * one used element carrying the last buffer's id (§2.7.9). Returns the count, or -1 when a
  * record names a head that is not in flight (E1: an internal error, nothing is published).
  */
-export function splitPush(vq: usize, burst: usize, count: u32): i32 {
+export function splitPush(vq: usize, burst: usize, first: u32, count: u32): i32 {
   const n = load<u32>(vq, VQ_SIZE);
   const flags = load<u32>(vq, VQ_FLAGS);
   const used = <usize>load<u32>(vq, VQ_DEVICE_HOST);
@@ -205,24 +214,24 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
   const mask = n - 1;
   // E1: check every token before writing anything.
   for (let k: u32 = 0; k < count; k++) {
-    const head = <u32>load<u16>(chainAt(burst, k), CH_TOKEN);
+    const head = <u32>load<u16>(chainAt(burst, first + k), CH_TOKEN);
     if (head >= n || (load<u8>(inflight + (head >> 3)) & (<u8>((<u32>1) << (head & 7)))) == 0) return -1;
   }
   const inOrder = (flags & QF_IN_ORDER) != 0;
   let u = load<u16>(vq, VQ_NEXT_USED);
   let k: u32 = 0;
   while (k < count) {
-    let rec = chainAt(burst, k);
+    let rec = chainAt(burst, first + k);
     let run: u32 = 1;
     if (inOrder) {
       // Collapse consecutive zero-length completions: one element, id of the last of the run.
       while (
         load<u32>(rec, CH_USED_LEN) == 0 &&
         k + run < count &&
-        load<u32>(chainAt(burst, k + run), CH_USED_LEN) == 0
+        load<u32>(chainAt(burst, first + k + run), CH_USED_LEN) == 0
       )
         run++;
-      rec = chainAt(burst, k + run - 1);
+      rec = chainAt(burst, first + k + run - 1);
     }
     // SAFETY: (u & mask) < N; the element lies inside the used area checked at setup.
     const e = used + USED_RING + ((<usize>(u & (<u16>mask))) << 3);
@@ -230,7 +239,7 @@ export function splitPush(vq: usize, burst: usize, count: u32): i32 {
     store<u32>(e, load<u32>(rec, CH_USED_LEN), USED_ELEM_LEN); // E4: len before idx, never more than written
     guestWrote(map, e, USED_ELEM_BYTES);
     for (let r: u32 = 0; r < run; r++) {
-      const head = <u32>load<u16>(chainAt(burst, k + r), CH_TOKEN);
+      const head = <u32>load<u16>(chainAt(burst, first + k + r), CH_TOKEN);
       const bit = inflight + (head >> 3);
       store<u8>(bit, load<u8>(bit) & ~(<u8>((<u32>1) << (head & 7))));
     }

@@ -25,6 +25,8 @@ import {
 } from '../generated/virtio.js';
 import { DF_PACKED, GLOOP_PAIR_BYTES } from '../generated/guest.js';
 import type { BenchContext } from './lib/report.js';
+import { noisyNeighbour } from './vq-noisy-neighbour.js';
+import { turnBudget } from './vq-turn-budget.js';
 import { median, medianOf, spreadOf, summarize, type LatencySummary } from './lib/stats.js';
 import { JsSplitRing } from './peers/js-split-ring.js';
 
@@ -41,127 +43,143 @@ type Fn = (...a: (number | bigint)[]) => number;
  *   loopback-poll   guest vCPU worker ↔ DPU core, poll mode, 64-byte echo, ring kept full; and one-at-a-time RTT
  *   loopback-irq    the same one-at-a-time, interrupt mode with EVENT_IDX
  *   *-packed        packed ring, peer: the split ring in the same run
+ *   turn-budget     one thread: a turn of N bytes, in µs; slicing's cost; a descriptor in bytes
+ *                   (vq-turn-budget.ts)
+ *   noisy-neighbour an echo guest beside a guest of 8 MiB requests on one core: its RTT alone,
+ *                   beside it, beside it without work budgets (peer); the big guest's throughput
+ *                   with and without budgets (vq-noisy-neighbour.ts)
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const runs = ctx.runs;
   const seconds = ctx.quick ? 0.25 : 1;
 
-  // ---- (a) kernel only, (d) packed vs split
-  // Interleaved run by run: ours, the optimised plain-JS device, the spec-literal reference.
-  const kSplitRuns: number[] = [];
-  const kSplitJs: number[] = [];
-  const kSplitTs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    kSplitRuns.push(kernelOnlyWasm(SPLIT, seconds));
-    kSplitJs.push(kernelOnlyJs(seconds));
-    kSplitTs.push(kernelOnlyTs(SPLIT, seconds));
+  if (ctx.wants('kernel-split-burst32') || ctx.wants('kernel-packed-burst32')) {
+    // ---- (a) kernel only, (d) packed vs split
+    // Interleaved run by run: ours, the optimised plain-JS device, the spec-literal reference.
+    const kSplitRuns: number[] = [];
+    const kSplitJs: number[] = [];
+    const kSplitTs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      kSplitRuns.push(kernelOnlyWasm(SPLIT, seconds));
+      kSplitJs.push(kernelOnlyJs(seconds));
+      kSplitTs.push(kernelOnlyTs(SPLIT, seconds));
+    }
+    const kSplit = median(kSplitRuns);
+    ctx.report({
+      case: 'kernel-split-burst32',
+      metric: 'chains/s',
+      value: kSplit,
+      unit: 'chains/s',
+      better: 'higher',
+      spread: spreadOf(kSplitRuns),
+      peer: { name: 'js-split-ring (optimised plain JS)', value: median(kSplitJs) },
+      target: 20e6,
+    });
+    ctx.report({
+      case: 'kernel-split-burst32',
+      metric: 'chains/s vs the reference device',
+      value: kSplit,
+      unit: 'chains/s',
+      better: 'higher',
+      peer: { name: 'ts-reference (spec-literal)', value: median(kSplitTs) },
+    });
+    const kPacked = median(await repeat(runs, () => kernelOnlyWasm(PACKED, seconds)));
+    ctx.report({
+      case: 'kernel-packed-burst32',
+      metric: 'chains/s',
+      value: kPacked,
+      unit: 'chains/s',
+      better: 'higher',
+      peer: { name: 'wasm-split', value: kSplit },
+    });
+    ctx.progress('kernel-only done');
   }
-  const kSplit = median(kSplitRuns);
-  ctx.report({
-    case: 'kernel-split-burst32',
-    metric: 'chains/s',
-    value: kSplit,
-    unit: 'chains/s',
-    better: 'higher',
-    spread: spreadOf(kSplitRuns),
-    peer: { name: 'js-split-ring (optimised plain JS)', value: median(kSplitJs) },
-    target: 20e6,
-  });
-  ctx.report({
-    case: 'kernel-split-burst32',
-    metric: 'chains/s vs the reference device',
-    value: kSplit,
-    unit: 'chains/s',
-    better: 'higher',
-    peer: { name: 'ts-reference (spec-literal)', value: median(kSplitTs) },
-  });
-  const kPacked = median(await repeat(runs, () => kernelOnlyWasm(PACKED, seconds)));
-  ctx.report({
-    case: 'kernel-packed-burst32',
-    metric: 'chains/s',
-    value: kPacked,
-    unit: 'chains/s',
-    better: 'higher',
-    peer: { name: 'wasm-split', value: kSplit },
-  });
-  ctx.progress('kernel-only done');
 
-  // ---- (b) guest worker ↔ DPU core, poll mode
-  const wasmPoll = await loopbackWasm(SPLIT, 'poll', runs, seconds, ctx);
-  const tsPoll = await loopbackTs(SPLIT, 'poll', runs, seconds);
-  ctx.report({
-    case: 'loopback-poll',
-    metric: 'buffers/s',
-    value: wasmPoll.rate,
-    unit: 'buffers/s',
-    better: 'higher',
-    peer: { name: 'ts-reference', value: tsPoll.rate },
-    target: 5e6,
-  });
-  ctx.report({
-    case: 'loopback-poll',
-    metric: 'rtt-p50',
-    value: wasmPoll.rtt.p50,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'ts-reference', value: tsPoll.rtt.p50 },
-  });
-  ctx.report({
-    case: 'loopback-poll',
-    metric: 'rtt-p99',
-    value: wasmPoll.rtt.p99,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'ts-reference', value: tsPoll.rtt.p99 },
-  });
-  const wasmPollPacked = await loopbackWasm(PACKED, 'poll', runs, seconds, ctx);
-  ctx.report({
-    case: 'loopback-poll-packed',
-    metric: 'buffers/s',
-    value: wasmPollPacked.rate,
-    unit: 'buffers/s',
-    better: 'higher',
-    peer: { name: 'wasm-split', value: wasmPoll.rate },
-  });
-  ctx.report({
-    case: 'loopback-poll-packed',
-    metric: 'rtt-p50',
-    value: wasmPollPacked.rtt.p50,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'wasm-split', value: wasmPoll.rtt.p50 },
-  });
-  ctx.progress('poll loopback done');
+  if (ctx.wants('loopback-poll') || ctx.wants('loopback-poll-packed')) {
+    // ---- (b) guest worker ↔ DPU core, poll mode
+    const wasmPoll = await loopbackWasm(SPLIT, 'poll', runs, seconds, ctx);
+    const tsPoll = await loopbackTs(SPLIT, 'poll', runs, seconds);
+    ctx.report({
+      case: 'loopback-poll',
+      metric: 'buffers/s',
+      value: wasmPoll.rate,
+      unit: 'buffers/s',
+      better: 'higher',
+      peer: { name: 'ts-reference', value: tsPoll.rate },
+      target: 5e6,
+    });
+    ctx.report({
+      case: 'loopback-poll',
+      metric: 'rtt-p50',
+      value: wasmPoll.rtt.p50,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'ts-reference', value: tsPoll.rtt.p50 },
+    });
+    ctx.report({
+      case: 'loopback-poll',
+      metric: 'rtt-p99',
+      value: wasmPoll.rtt.p99,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'ts-reference', value: tsPoll.rtt.p99 },
+    });
+    const wasmPollPacked = await loopbackWasm(PACKED, 'poll', runs, seconds, ctx);
+    ctx.report({
+      case: 'loopback-poll-packed',
+      metric: 'buffers/s',
+      value: wasmPollPacked.rate,
+      unit: 'buffers/s',
+      better: 'higher',
+      peer: { name: 'wasm-split', value: wasmPoll.rate },
+    });
+    ctx.report({
+      case: 'loopback-poll-packed',
+      metric: 'rtt-p50',
+      value: wasmPollPacked.rtt.p50,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'wasm-split', value: wasmPoll.rtt.p50 },
+    });
+    ctx.progress('poll loopback done');
+  }
 
-  // ---- (c) interrupt mode with EVENT_IDX
-  const irqF: RingFeatures = { ...SPLIT, eventIdx: true };
-  const wasmIrq = await loopbackWasm(irqF, 'interrupt', runs, seconds, ctx);
-  const tsIrq = await loopbackTs(irqF, 'irq', runs, seconds);
-  ctx.report({
-    case: 'loopback-irq-event-idx',
-    metric: 'rtt-p50',
-    value: wasmIrq.rtt.p50,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'ts-reference', value: tsIrq.rtt.p50 },
-  });
-  ctx.report({
-    case: 'loopback-irq-event-idx',
-    metric: 'rtt-p99',
-    value: wasmIrq.rtt.p99,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'ts-reference', value: tsIrq.rtt.p99 },
-  });
-  const wasmIrqPacked = await loopbackWasm({ ...irqF, packed: true }, 'interrupt', runs, seconds, ctx);
-  ctx.report({
-    case: 'loopback-irq-event-idx-packed',
-    metric: 'rtt-p50',
-    value: wasmIrqPacked.rtt.p50,
-    unit: 'us',
-    better: 'lower',
-    peer: { name: 'wasm-split', value: wasmIrq.rtt.p50 },
-  });
+  if (ctx.wants('loopback-irq-event-idx') || ctx.wants('loopback-irq-event-idx-packed')) {
+    // ---- (c) interrupt mode with EVENT_IDX
+    const irqF: RingFeatures = { ...SPLIT, eventIdx: true };
+    const wasmIrq = await loopbackWasm(irqF, 'interrupt', runs, seconds, ctx);
+    const tsIrq = await loopbackTs(irqF, 'irq', runs, seconds);
+    ctx.report({
+      case: 'loopback-irq-event-idx',
+      metric: 'rtt-p50',
+      value: wasmIrq.rtt.p50,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'ts-reference', value: tsIrq.rtt.p50 },
+    });
+    ctx.report({
+      case: 'loopback-irq-event-idx',
+      metric: 'rtt-p99',
+      value: wasmIrq.rtt.p99,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'ts-reference', value: tsIrq.rtt.p99 },
+    });
+    const wasmIrqPacked = await loopbackWasm({ ...irqF, packed: true }, 'interrupt', runs, seconds, ctx);
+    ctx.report({
+      case: 'loopback-irq-event-idx-packed',
+      metric: 'rtt-p50',
+      value: wasmIrqPacked.rtt.p50,
+      unit: 'us',
+      better: 'lower',
+      peer: { name: 'wasm-split', value: wasmIrq.rtt.p50 },
+    });
+    ctx.progress('interrupt loopback done');
+  }
+
+  // ---- (e) what a turn of a device job costs, and a noisy neighbour on the same core
+  if (ctx.wants('turn-budget')) turnBudget(ctx);
+  if (ctx.wants('noisy-neighbour')) await noisyNeighbour(ctx);
 }
 
 async function repeat(n: number, f: () => number | Promise<number>): Promise<number[]> {

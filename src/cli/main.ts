@@ -51,10 +51,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--runs <n>', 'independent repetitions; medians are reported', positiveInt(101))
     .option('--only <text>', 'only the cases whose name contains text (e.g. lpm4, flow-cache-1M)')
     .option('--list', 'list the suites')
+    .option('--trace', 'suites that can (hotswap) say where their time goes, at some cost in the figures')
     .action(
       async (
         suite: string | undefined,
-        o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean },
+        o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean; trace?: boolean },
       ) => benchCommand(suite, o),
     );
 

@@ -6,7 +6,7 @@
 /** 'VQBR' (u32) */
 export const BR_MAGIC = 0x52425156;
 /** u32 */
-export const BR_LAYOUT = 1;
+export const BR_LAYOUT = 2;
 /** u32 */
 export const BR_MAX_CHAINS = 64;
 /** u32 */
@@ -14,11 +14,23 @@ export const BR_SEG_CAP = 68;
 /** u32 */
 export const BR_SEG_USED = 72;
 /** u32 */
+export const BR_DESCS = 76;
+/** u32 */
+export const BR_DESC_BUDGET = 80;
+/** u32 */
+export const BR_SCRATCH = 96;
+/** u32 */
 export const BR_CHAINS = 128;
 /** u32 */
 export const CHAIN_BYTES = 32;
 /** u32 */
-export const SEG_BYTES = 8;
+export const SEG_BYTES = 16;
+/** u32 */
+export const SEG_HOST = 0;
+/** u32 */
+export const SEG_LEN = 4;
+/** u32 */
+export const SEG_GPA = 8;
 /** u32 */
 export const CH_TOKEN = 0;
 /** u32 */
@@ -39,6 +51,18 @@ export const CH_READ_BYTES = 16;
 export const CH_WRITE_BYTES = 20;
 /** u32 */
 export const CH_USED_LEN = 24;
+
+// assembly/virtio/chain-cursor.ts
+/** u32 */
+export const CC_COUNT = 0;
+/** u32 */
+export const CC_NEXT = 4;
+/** u32 */
+export const CC_DONE = 8;
+/** u32 */
+export const CC_PUSHED = 12;
+/** u32 */
+export const CC_BYTES = 16;
 
 // assembly/virtio/device-state.ts
 /** u32 */
@@ -142,7 +166,7 @@ export const STATUS_DEVICE_NEEDS_RESET = 64;
 /** 'VLBK' (u32) */
 export const LB_MAGIC = 0x4b424c56;
 /** u32 */
-export const LB_LAYOUT = 2;
+export const LB_LAYOUT = 3;
 /** u32 = DEV_PAYLOAD */
 export const LB_BURST = 256;
 /** u32 = DEV_PAYLOAD + 4 */
@@ -157,8 +181,12 @@ export const LB_REQUESTS = 272;
 export const LB_BYTES = 280;
 /** u32 = DEV_PAYLOAD + 32 */
 export const LB_REJECTED = 288;
-/** u32 = DEV_PAYLOAD + 64 */
-export const LB_STATE_BYTES = 320;
+/** u32 = DEV_PAYLOAD + 40 */
+export const LB_CURSOR = 296;
+/** u32 = DEV_PAYLOAD + 56 */
+export const LB_BUDGET = 312;
+/** u32 = DEV_PAYLOAD + 96 */
+export const LB_STATE_BYTES = 352;
 
 // assembly/virtio/queue-state.ts
 /** 'VQST' (u32) */
@@ -285,3 +313,19 @@ export const VQ_SETUP_STATE = 5;
 export const VQ_SETUP_REGION = 6;
 /** At most this many segments per chain (C7), like DPDK's 256. (u32) */
 export const VQ_MAX_SEGS = 256;
+
+// assembly/virtio/work-budget.ts
+/** u32 */
+export const WB_TURN_BYTES = 0;
+/** u32 */
+export const WB_TURN_DESCS = 4;
+/** u32 */
+export const WB_WORK = 8;
+/** u32 */
+export const WB_BYTES_MOVED = 16;
+/** u32 */
+export const WB_RESUMED = 24;
+/** u32 */
+export const WB_BYTES = 32;
+/** Work units a descriptor costs: about the bytes copied in the time it takes to walk one. (u32) */
+export const DESC_WORK_UNITS = 64;

@@ -29,6 +29,11 @@ export type Measurement = Omit<BenchLine, 'suite' | 'vs'> & {
 export interface BenchContext {
   readonly suite: string;
   readonly quick: boolean;
+  /**
+   * `--trace`: suites that can say where their time goes do so (DPU cores started with
+   * DpuOptions.trace), at some cost in the figures themselves.
+   */
+  readonly trace: boolean;
   /** Independent repetitions whose median is reported. */
   readonly runs: number;
   report(m: Measurement): void;
@@ -49,11 +54,12 @@ export class Reporter {
     private readonly err: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  context(suite: string, quick: boolean, runs: number, only?: string): BenchContext {
+  context(suite: string, quick: boolean, runs: number, only?: string, trace = false): BenchContext {
     const wants = (name: string): boolean => only === undefined || name.includes(only);
     return {
       suite,
       quick,
+      trace,
       runs,
       wants,
       report: (m) => {

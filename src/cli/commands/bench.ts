@@ -5,7 +5,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 
 export async function benchCommand(
   suite: string | undefined,
-  o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean },
+  o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean; trace?: boolean },
 ): Promise<void> {
   if (o.list || suite === undefined) {
     for (const [name, s] of Object.entries(SUITES)) process.stdout.write(`${name.padEnd(10)} ${s.describe}\n`);
@@ -22,6 +22,6 @@ export async function benchCommand(
   const runs = o.runs ?? (o.quick ? 3 : 5);
   process.stderr.write(`[${suite}] machine: ${machineLine()}; ${runs} runs\n`);
   const mod = await entry.load();
-  await mod.run(reporter.context(suite, o.quick ?? false, runs, o.only));
+  await mod.run(reporter.context(suite, o.quick ?? false, runs, o.only, o.trace ?? false));
   reporter.finish();
 }

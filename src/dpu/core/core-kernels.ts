@@ -33,6 +33,13 @@ export interface CoreJob {
   armFn: JobFn | null;
   state: number;
   budget: number;
+  /** Its share of the core under contention (fair-share.ts), and the work units that makes per round. */
+  weight: number;
+  quantum: number;
+  /** Word index of the low half of its u64 work counter in host memory, or -1 (fair-share.ts). */
+  workIdx: number;
+  /** Its counters and fair-share state (job-counters.ts, JS_*). */
+  stats: Float64Array;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { fourcc } from '../../common/region-header.js';
 import { COUNTER_BLOCK_BYTES } from './core-counters.js';
 import { COMMAND_BYTES, EVENT_BYTES } from './core-protocol.js';
+import { JOB_COUNTERS_BYTES } from './job-counters.js';
+import { PAUSE_TRACE_BYTES } from './pause-trace.js';
 import { SpscRing } from './spsc-ring.js';
 
 /**
@@ -18,8 +20,10 @@ import { SpscRing } from './spsc-ring.js';
  *                            the thread kept
  *   +152    i32 cpu        the CPU the core's thread is pinned to, -1 when not pinned
  *   +192    counters (core-counters.ts)
+ *   +352    pause trace of the last swap commit (pause-trace.ts)
  *   +512    mailbox  (SPSC, main → core): MAILBOX_CAPACITY command records
  *   +...    events   (SPSC, core → main): EVENT_CAPACITY event records
+ *   +...    per-job counters (job-counters.ts)
  *
  * The records and what they mean are the core's command protocol (core-protocol.ts).
  */
@@ -35,14 +39,17 @@ export const CTL_NICE = 144;
 export const CTL_NICE_REFUSED = 148;
 export const CTL_CPU = 152;
 export const CTL_COUNTERS = 192;
+export const CTL_TRACE = 352;
 export const CTL_MAILBOX = 512;
 
 export const MAILBOX_CAPACITY = 32;
 export const EVENT_CAPACITY = 128;
 export const CTL_EVENTS = CTL_MAILBOX + SpscRing.bytes(MAILBOX_CAPACITY, COMMAND_BYTES);
-export const CTL_BYTES = CTL_EVENTS + SpscRing.bytes(EVENT_CAPACITY, EVENT_BYTES);
+export const CTL_JOBS = CTL_EVENTS + SpscRing.bytes(EVENT_CAPACITY, EVENT_BYTES);
+export const CTL_BYTES = CTL_JOBS + JOB_COUNTERS_BYTES;
 
-if (CTL_COUNTERS + COUNTER_BLOCK_BYTES > CTL_MAILBOX) throw new Error('core-layout: counters overlap the mailbox');
+if (CTL_COUNTERS + COUNTER_BLOCK_BYTES > CTL_TRACE) throw new Error('core-layout: counters overlap the pause trace');
+if (CTL_TRACE + PAUSE_TRACE_BYTES > CTL_MAILBOX) throw new Error('core-layout: the pause trace overlaps the mailbox');
 
 export const RunState = { NotStarted: 0, Running: 1, Sleeping: 2, Quiesced: 3, Stopped: 4, Failed: 5 } as const;
 /**

@@ -50,6 +50,13 @@ export interface DpuOptions {
    * no pinning.
    */
   cpus?: number[] | undefined;
+  /**
+   * Diagnostic timing on every core: each job's busy time and longest turn (`DpuCore.jobCounters()`),
+   * and where each swap commit's pause went (`SwapCommit.trace`: the pass it waited for, GCs of
+   * the core's heap, the scheduler's view of the core thread). Costs two clock reads per job call
+   * and a few /proc reads per swap. Default false.
+   */
+  trace?: boolean | undefined;
 }
 
 /** The schema of {@link DpuOptions} (Host.boot composes it, so nested keys are checked up front). */
@@ -61,6 +68,7 @@ export const dpuOptionsSchema = z
     commandTimeoutMs: intIn(1, 600_000).optional(),
     nice: intIn(-20, 19).nullable().optional(),
     cpus: z.array(intIn(0, 1023), { error: 'an array of CPU numbers' }).min(1).optional(),
+    trace: z.boolean().optional(),
   })
   .optional();
 
@@ -167,6 +175,7 @@ export class DpuCorePool extends EventEmitter {
     private readonly cpus: number[] | null,
     count: number,
     commandTimeoutMs: number,
+    trace: boolean,
   ) {
     super();
     this.piscina = new Piscina({
@@ -194,6 +203,7 @@ export class DpuCorePool extends EventEmitter {
         launch: (init: ReactorInit) => this.piscina.run(init) as Promise<ReactorExit>,
         nextJobId: () => ++this.jobSeq,
         commandTimeoutMs,
+        trace,
       });
       core.on('job-failed', (e: JobFailedEvent) => this.emit('job-failed', e));
       core.on('job-rolled-back', (e: JobRolledBackEvent) => this.emit('job-rolled-back', e));
@@ -217,6 +227,7 @@ export class DpuCorePool extends EventEmitter {
       cpus,
       cores,
       o?.commandTimeoutMs ?? 10_000,
+      o?.trace ?? false,
     );
     if (cpus) {
       try {

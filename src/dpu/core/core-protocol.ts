@@ -5,13 +5,13 @@
  * one lands at a burst boundary. Every command gets exactly one Ack, carrying its seq; JobFailed
  * and JobRolledBack are sent unasked (seq 0). All words are little-endian i32.
  *
- * Command record, COMMAND_BYTES (8 words):
+ * Command record, COMMAND_BYTES (16 words):
  *
- * | word | field | meaning                                                   |
- * |------|-------|-----------------------------------------------------------|
- * | 0    | seq   | 1 … 2^31-1, chosen by the sender, echoed by the ack        |
- * | 1    | op    | Op                                                        |
- * | 2–7  | args  | arg0 … arg5, per op (table below); unused arguments are 0 |
+ * | word | field | meaning                                                    |
+ * |------|-------|------------------------------------------------------------|
+ * | 0    | seq   | 1 … 2^31-1, chosen by the sender, echoed by the ack         |
+ * | 1    | op    | Op                                                         |
+ * | 2–15 | args  | arg0 … arg13, per op (table below); unused arguments are 0 |
  *
  * Event record, EVENT_BYTES (64 words):
  *
@@ -29,18 +29,24 @@
  *
  * Ops:
  *
- * | op | name         | arg0 … arg5                                                         | ack arg0, arg1       |
- * |----|--------------|---------------------------------------------------------------------|----------------------|
- * | 1  | Ping         | –                                                                   | 0, 0                 |
- * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none) | 0, 0                 |
- * | 3  | DetachJob    | jobId                                                               | 0, 0                 |
- * | 4  | Quiesce      | –                                                                   | 0, 0                 |
- * | 5  | Resume       | –                                                                   | 0, 0                 |
- * | 6  | LoadKernel   | kernelKey, imageAddr, imageBytes, tablesAddr                        | ns to compile, 0     |
- * | 7  | UnloadKernel | kernelKey                                                           | 0, 0                 |
- * | 8  | SetMode      | mode (index in CORE_MODES), idleSpinPolls                           | 0, 0                 |
- * | 9  | Stop         | –                                                                   | 0, 0                 |
- * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi  | pause ns, jobs moved |
+ * | op | name         | args                                                                  | ack arg0, arg1       |
+ * |----|--------------|-----------------------------------------------------------------------|----------------------|
+ * | 1  | Ping         | –                                                                     | 0, 0                 |
+ * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none),  | 0, 0                 |
+ * |    |              | weight, workAddr (0: none)                                            |                      |
+ * | 3  | DetachJob    | jobId                                                                 | 0, 0                 |
+ * | 4  | Quiesce      | –                                                                     | 0, 0                 |
+ * | 5  | Resume       | –                                                                     | 0, 0                 |
+ * | 6  | LoadKernel   | kernelKey, imageAddr, imageBytes, tablesAddr                          | ns to compile, 0     |
+ * | 7  | UnloadKernel | kernelKey                                                             | 0, 0                 |
+ * | 8  | SetMode      | mode (index in CORE_MODES), idleSpinPolls                             | 0, 0                 |
+ * | 9  | Stop         | –                                                                     | 0, 0                 |
+ * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi    | pause ns, jobs moved |
+ * | 11 | SetJobWeight | jobId, weight                                                         | 0, 0                 |
+ *
+ * AttachJob: `weight` (MIN_WEIGHT … MAX_WEIGHT, fair-share.ts) is the job's share of the core
+ * under contention; `workAddr`, when not 0, is the host address (8-aligned) of a u64 to which the
+ * job's kernel adds the work units it did, which the core's deficit round robin charges.
  *
  * SwapKernel: `transform` is -1 for none, else exportIndex << 1 | 1 when the export is in `from`,
  * | 0 when it is in `to`; `layouts` is fromLayout | toLayout << 16; requestedNs is
@@ -61,14 +67,14 @@
  * it back on the previous kernel instead of detaching it.
  */
 
-export const COMMAND_BYTES = 32;
+export const COMMAND_BYTES = 64;
 export const EVENT_BYTES = 256;
 
 /** Word indices in a command record. */
 export const CMD_SEQ = 0;
 export const CMD_OP = 1;
 export const CMD_ARGS = 2;
-export const CMD_ARG_COUNT = 6;
+export const CMD_ARG_COUNT = 14;
 
 /** Word indices in an event record; the message starts at byte EVENT_MESSAGE_OFFSET. */
 export const EV_SEQ = 0;
@@ -92,6 +98,7 @@ export const Op = {
   SetMode: 8,
   Stop: 9,
   SwapKernel: 10,
+  SetJobWeight: 11,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -125,8 +132,9 @@ export const Status = {
 } as const;
 
 /** A duration in ns as an ack word: saturates at 2^31-1 (~2.1 s); a negative one (clocks misbehaving) is 0. */
-export function ackNs(ns: bigint): number {
-  return ns <= 0n ? 0 : ns >= 0x7fffffffn ? 0x7fffffff : Number(ns);
+export function ackNs(ns: bigint | number): number {
+  const x = Number(ns);
+  return x <= 0 ? 0 : x >= 0x7fffffff ? 0x7fffffff : Math.round(x);
 }
 
 /** Jobs one core runs at most (AttachJob beyond it: TooManyJobs). */

@@ -3,6 +3,9 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { Lifetime } from '../../common/lifetime.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
+import { DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT } from './fair-share.js';
+import { readJobCounters, type JobCounters } from './job-counters.js';
+import { PT_TID, PT_TRACED, readPauseTrace, schedSnapshot, type PauseTrace } from './pause-trace.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { CommandChannel } from './command-channel.js';
 import {
@@ -10,6 +13,8 @@ import {
   CTL_COUNTERS,
   CTL_CPU,
   CTL_JOB_COUNT,
+  CTL_JOBS,
+  CTL_TRACE,
   CTL_MODE,
   CTL_NICE,
   CTL_NICE_REFUSED,
@@ -49,6 +54,10 @@ export interface Job {
   readonly state: number;
   /** Items per burst the entry may handle, at least 1 (the job's share of a pass). */
   readonly budget: number;
+  /** Its share of the core under contention (fair-share.ts); setJobWeight changes it. */
+  weight: number;
+  /** Host address of its u64 work counter, or 0 (charged a quantum per busy call). */
+  readonly workAddr: number;
   /** `running` until it fails (a trap or a negative status) or is detached. */
   status: 'running' | 'failed' | 'detached';
   /** Why it failed, once it has. */
@@ -99,6 +108,8 @@ export interface SwapCommit {
   pauseNs: number;
   /** Jobs moved to the new version on this core. */
   jobs: number;
+  /** Where the pause went (the core's own figures; more of them on a core started with `trace`). */
+  trace: PauseTrace;
 }
 
 /** What a core needs from its pool. */
@@ -108,6 +119,8 @@ export interface CoreContext {
   launch(init: ReactorInit): Promise<ReactorExit>;
   nextJobId(): number;
   commandTimeoutMs: number;
+  /** Start the reactor with diagnostic timing (ReactorInit.trace). */
+  trace: boolean;
 }
 
 /**
@@ -172,6 +185,25 @@ export class DpuCore extends EventEmitter {
     return readCounters(this.i32, this.ctx.control.base + CTL_COUNTERS);
   }
 
+  /**
+   * Each job's work, items, turns, passes sat out and weight, read out of band (job-counters.ts);
+   * as of the core's last flush (every busy pass, every 256 idle ones, before every ack).
+   */
+  jobCounters(): JobCounters[] {
+    this.life.check('jobCounters');
+    return readJobCounters(this.i32, this.ctx.control.base + CTL_JOBS);
+  }
+
+  /**
+   * The kernel thread id of the thread running its reactor (Linux), for reading the scheduler's
+   * view of it (/proc/self/task/<tid>/schedstat); null before it started or where unknown.
+   */
+  threadId(): number | null {
+    this.life.check('threadId');
+    const tid = new Float64Array(this.ctx.host.memory.buffer)[((this.ctx.control.base + CTL_TRACE) >> 3) + PT_TID]!;
+    return tid > 0 ? tid : null;
+  }
+
   /** Jobs the core runs now, as the core counts them (out of band). */
   jobCount(): number {
     this.life.check('jobCount');
@@ -193,6 +225,7 @@ export class DpuCore extends EventEmitter {
       idleSpinPolls,
       nice,
       cpu,
+      trace: this.ctx.trace,
     });
     this.task = task;
     this.channel.open();
@@ -226,6 +259,8 @@ export class DpuCore extends EventEmitter {
    * Attaches a job: `entry(state, budget)` is polled every pass. The optional `arm(state, budget)`
    * runs before the core sleeps (interrupt/adaptive modes): it re-enables the job's
    * notifications, re-checks for work and returns what is pending (> 0 keeps the core awake).
+   * `weight` (1–10000, default 100) is its share of the core under contention; `workAddr` the
+   * host address of the u64 its kernel adds its work units to (fair-share.ts), 0 for none.
    */
   async attachJob(spec: {
     kernel: LoadedKernel;
@@ -233,8 +268,11 @@ export class DpuCore extends EventEmitter {
     arm?: string | undefined;
     state: number;
     budget: number;
+    weight?: number | undefined;
+    workAddr?: number | undefined;
   }): Promise<Job> {
     this.life.check('attachJob');
+    const weight = checkWeight(spec.weight ?? DEFAULT_WEIGHT);
     const id = this.ctx.nextJobId();
     const entryIndex = spec.kernel.entryIndex(spec.entry);
     const armIndex = spec.arm === undefined ? -1 : spec.kernel.entryIndex(spec.arm);
@@ -247,18 +285,37 @@ export class DpuCore extends EventEmitter {
       arm: spec.arm ?? null,
       state: spec.state,
       budget: spec.budget,
+      weight,
+      workAddr: spec.workAddr ?? 0,
       status: 'running',
     };
     // Registered before the command is sent: the job may fail in the core's very next pass, and
     // that event can be drained in the same batch as the attach ack.
     this.jobs.set(id, job);
     try {
-      await this.command(Op.AttachJob, [id, spec.kernel.key, entryIndex, spec.state, spec.budget, armIndex]);
+      await this.command(Op.AttachJob, [
+        id,
+        spec.kernel.key,
+        entryIndex,
+        spec.state,
+        spec.budget,
+        armIndex,
+        weight,
+        job.workAddr,
+      ]);
     } catch (e) {
       this.jobs.delete(id);
       throw e;
     }
     return job;
+  }
+
+  /** Gives a running job a new share of the core (1–10000), from the core's next pass on. */
+  async setJobWeight(job: Job, weight: number): Promise<void> {
+    this.life.check('setJobWeight');
+    const w = checkWeight(weight);
+    await this.command(Op.SetJobWeight, [job.id, w]);
+    job.weight = w;
   }
 
   /** Detaches a job: after the acknowledgement it runs no more. A job not running is left as it is. */
@@ -328,9 +385,14 @@ export class DpuCore extends EventEmitter {
         job.previous = from;
       }
     };
+    // `trace`: the scheduler's view of the core thread just before the command is posted.
+    const f64 = new Float64Array(this.ctx.host.memory.buffer);
+    const at = (this.ctx.control.base + CTL_TRACE) >> 3;
+    const tid = f64[at + PT_TID]!;
+    const before = f64[at + PT_TRACED] === 1 && tid > 0 ? schedSnapshot(tid) : null;
     // Arguments 4 and 5 get the request's timestamp as the record is written (stampArgs).
     const [pauseNs, jobs] = await this.request(Op.SwapKernel, [from.key, to.key, code, layouts, 0, 0], relabel, true);
-    return { coreId: this.id, pauseNs, jobs };
+    return { coreId: this.id, pauseNs, jobs, trace: readPauseTrace(f64, at, before) };
   }
 
   /**
@@ -426,4 +488,13 @@ export class DpuCore extends EventEmitter {
       this.emit('stopped');
     }
   }
+}
+
+function checkWeight(weight: number): number {
+  if (!Number.isInteger(weight) || weight < MIN_WEIGHT || weight > MAX_WEIGHT)
+    throw new QingtianError(
+      ErrorCode.InvalidArgument,
+      `job weight: expected an integer in [${MIN_WEIGHT}, ${MAX_WEIGHT}], got ${String(weight)}`,
+    );
+  return weight;
 }

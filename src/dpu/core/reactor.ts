@@ -1,27 +1,27 @@
-import { getPriority, setPriority } from 'node:os';
+import { originMs } from './core-clock.js';
 import { CounterWriter } from './core-counters.js';
-import { currentThreadId, pinThread } from './cpu-affinity.js';
-import { CoreKernels, type CoreJob, type JobFn } from './core-kernels.js';
+import { CoreCommands, type CoreState } from './core-commands.js';
+import { CoreKernels, type CoreJob } from './core-kernels.js';
 import {
   CORE_MODES,
   CTL_COUNTERS,
-  CTL_CPU,
   CTL_DOORBELL,
   CTL_JOB_COUNT,
+  CTL_JOBS,
   CTL_MODE,
-  CTL_NICE,
-  CTL_NICE_REFUSED,
   CTL_RUN_STATE,
   CTL_SLEEPING,
+  CTL_TRACE,
   RunState,
   coreRings,
   type CoreMode,
 } from './core-layout.js';
+import { placeCoreThread } from './core-thread.js';
 import {
-  CMD_ARG_COUNT,
   CMD_ARGS,
   CMD_OP,
   CMD_SEQ,
+  COMMAND_BYTES,
   EV_ARG0,
   EV_ARG1,
   EV_JOB,
@@ -32,11 +32,21 @@ import {
   EVENT_MESSAGE_BYTES,
   EVENT_MESSAGE_OFFSET,
   EventKind,
-  MAX_JOBS_PER_CORE,
   Op,
   Status,
   ackNs,
 } from './core-protocol.js';
+import { charge, eligible, idle, refill, unitsDone } from './fair-share.js';
+import {
+  JS_BUSY_NS,
+  JS_ITEMS,
+  JS_MAX_TURN_NS,
+  JS_MAX_TURN_WORK,
+  JS_TURNS,
+  JS_WORK,
+  JobCounterWriter,
+} from './job-counters.js';
+import { PauseRecorder } from './pause-trace.js';
 import type { SpscRing } from './spsc-ring.js';
 import { commitSwap, fallBack } from './swap-commit.js';
 
@@ -51,6 +61,11 @@ export interface ReactorInit {
   nice: number | null;
   /** The CPU to pin this core's thread to (the pool has already moved every other thread off it), or null. */
   cpu: number | null;
+  /**
+   * Diagnostic timing: per-job busy time and longest turn, and where each swap commit's pause
+   * went (pause-trace.ts). Costs two clock reads per job call.
+   */
+  trace: boolean;
 }
 
 export interface ReactorExit {
@@ -89,15 +104,23 @@ export class Reactor {
   private readonly mailbox: SpscRing;
   private readonly events: SpscRing;
   private readonly counters: CounterWriter;
+  private readonly jobCounters: JobCounterWriter;
+  private readonly pauses: PauseRecorder;
   private readonly dbIdx: number;
   private readonly kernels: CoreKernels;
-  private jobs: CoreJob[] = [];
-  private mode: CoreMode;
-  private idleSpinPolls: number;
-  private quiesced = false;
-  private stopped = false;
-  /** Result words of the command being executed, carried by its ack. */
-  private ackArgs: [number, number] = [0, 0];
+  private readonly commands: CoreCommands;
+  /** Jobs, mode, quiesced, stopped: what commands change between passes. */
+  private readonly core: CoreState;
+  /** The command being executed (read without allocating) and its arguments. */
+  private readonly cmd = new Int32Array(COMMAND_BYTES >> 2);
+  private readonly args = this.cmd.subarray(CMD_ARGS);
+  /** performance.now() + originMs = process.hrtime in ms (core-clock.ts): read without allocating. */
+  private readonly originMs = originMs();
+  private readonly clock = (): number => this.nowNs();
+  /** `trace`: the length of the last pass and the time spent in its job calls (ns). */
+  private lastPassNs = 0;
+  private lastJobsNs = 0;
+  private jobsNs = 0;
 
   constructor(private readonly init: ReactorInit) {
     const buf = init.memory.buffer;
@@ -107,105 +130,113 @@ export class Reactor {
     this.mailbox = rings.mailbox;
     this.events = rings.events;
     this.counters = new CounterWriter(this.i32, init.controlBase + CTL_COUNTERS);
+    this.jobCounters = new JobCounterWriter(this.i32, init.controlBase + CTL_JOBS);
+    this.pauses = new PauseRecorder(new Float64Array(buf), (init.controlBase + CTL_TRACE) >> 3, init.trace);
     this.dbIdx = (init.controlBase + CTL_DOORBELL) >> 2;
-    this.mode = init.mode;
-    this.idleSpinPolls = init.idleSpinPolls;
+    this.core = { jobs: [], mode: init.mode, idleSpinPolls: init.idleSpinPolls, quiesced: false, stopped: false };
     this.kernels = new CoreKernels(init.memory, init.coreId);
+    this.commands = new CoreCommands(this.core, this.kernels, this.i32, init.controlBase, init.coreId);
+  }
+
+  /** process.hrtime, in ns, as a double (no BigInt: nothing allocated). */
+  private nowNs(): number {
+    return (performance.now() + this.originMs) * 1e6;
   }
 
   run(): ReactorExit {
-    this.applyPriority();
-    this.applyAffinity();
+    placeCoreThread(this.i32, this.init.controlBase, this.init.nice, this.init.cpu);
+    this.pauses.start();
     const i32 = this.i32;
     const c = this.counters.values;
-    this.setWord(CTL_MODE, CORE_MODES.indexOf(this.mode));
+    const core = this.core;
+    const trace = this.init.trace;
+    this.setWord(CTL_MODE, CORE_MODES.indexOf(core.mode));
     this.setWord(CTL_RUN_STATE, RunState.Running);
     let idleRun = 0;
+    let passStart = trace ? this.nowNs() : 0;
     for (;;) {
       const bell = Atomics.load(i32, this.dbIdx);
+      if (trace) {
+        const t = this.nowNs();
+        this.lastPassNs = t - passStart;
+        this.lastJobsNs = this.jobsNs;
+        this.jobsNs = 0;
+        passStart = t;
+      }
       if (this.mailbox.hasData()) {
         this.drainMailbox();
-        if (this.stopped) break;
+        if (core.stopped) break;
       }
       let items = 0;
-      if (!this.quiesced) {
-        const jobs = this.jobs;
+      // busy: some job did work; held: some job sat the pass out, its share of the round used up.
+      let busy = false;
+      let held = false;
+      if (!core.quiesced) {
+        const jobs = core.jobs;
+        let credit = false;
         for (let j = 0; j < jobs.length; j++) {
           const job = jobs[j]!;
+          if (!eligible(job)) {
+            held = true;
+            continue;
+          }
+          const t0 = trace ? this.nowNs() : 0;
           let n: number;
           try {
             n = job.fn(job.state, job.budget);
           } catch (e) {
             this.jobFailed(job, Status.Trap, e instanceof Error ? e.message : String(e));
-            break; // this.jobs changed; the next pass sees the new list
+            break; // core.jobs changed; the next pass sees the new list
           }
-          if (n > 0) {
-            items += n;
-            c[C_BURSTS]!++;
-          } else if (n < 0) {
+          if (n < 0) {
             this.jobFailed(job, n, `returned status ${n}`);
             break;
           }
+          const units = unitsDone(job, i32, n);
+          const dt = trace ? this.nowNs() - t0 : 0;
+          this.jobsNs += dt;
+          if (n > 0 || units > 0) {
+            const s = job.stats;
+            s[JS_ITEMS]! += n;
+            s[JS_WORK]! += units;
+            s[JS_TURNS]!++;
+            s[JS_BUSY_NS]! += dt;
+            if (dt > s[JS_MAX_TURN_NS]!) s[JS_MAX_TURN_NS] = dt;
+            if (units > s[JS_MAX_TURN_WORK]!) s[JS_MAX_TURN_WORK] = units;
+            items += n;
+            busy = true;
+            c[C_BURSTS]!++;
+            if (charge(job, units)) credit = true;
+          } else idle(job);
         }
+        // No job that worked has credit left: a new round (fair-share.ts).
+        if (!credit && (busy || held)) refill(core.jobs);
       }
       c[C_PASSES]!++;
-      if (items > 0) {
+      if (busy || held) {
         c[C_ITEMS]! += items;
         idleRun = 0;
-        this.counters.flush();
+        this.flush();
         continue;
       }
       c[C_IDLE]!++;
       idleRun++;
-      if (this.mode !== 'poll' && idleRun >= (this.mode === 'interrupt' ? 1 : this.idleSpinPolls)) {
+      if (core.mode !== 'poll' && idleRun >= (core.mode === 'interrupt' ? 1 : core.idleSpinPolls)) {
         if (!this.armJobs()) this.sleep(bell);
         idleRun = 0;
       } else if ((c[C_IDLE]! & (FLUSH_EVERY_IDLE - 1)) === 0) {
-        this.counters.flush();
+        this.flush();
       }
     }
     this.setWord(CTL_RUN_STATE, RunState.Stopped);
-    this.counters.flush();
+    this.flush();
     return { coreId: this.init.coreId, passes: c[C_PASSES]! };
   }
 
-  /**
-   * Sets this thread's priority (on Linux, setpriority on the calling thread's id changes that
-   * thread alone). A priority above the thread's current one needs root or CAP_SYS_NICE; when
-   * refused the core keeps running at the priority it had and says so in its control region.
-   */
-  private applyPriority(): void {
-    const want = this.init.nice;
-    let refused = 0;
-    if (want !== null) {
-      try {
-        setPriority(want);
-      } catch {
-        refused = 1;
-      }
-    }
-    let now: number;
-    try {
-      now = getPriority();
-    } catch {
-      now = 0;
-    }
-    Atomics.store(this.i32, (this.init.controlBase + CTL_NICE) >> 2, now);
-    Atomics.store(this.i32, (this.init.controlBase + CTL_NICE_REFUSED) >> 2, refused);
-  }
-
-  /** Pins this thread to its CPU (init.cpu); reports the CPU, or -1, in the control region. */
-  private applyAffinity(): void {
-    let cpu = -1;
-    if (this.init.cpu !== null) {
-      try {
-        pinThread(currentThreadId(), String(this.init.cpu));
-        cpu = this.init.cpu;
-      } catch {
-        cpu = -1; // the pool checked that pinning works here; a failure leaves the core unpinned, reported
-      }
-    }
-    Atomics.store(this.i32, (this.init.controlBase + CTL_CPU) >> 2, cpu);
+  /** Publishes the core's and its jobs' counters (out of band). */
+  private flush(): void {
+    this.counters.flush();
+    this.jobCounters.flush(this.core.jobs);
   }
 
   /**
@@ -216,7 +247,7 @@ export class Reactor {
    */
   private armJobs(): boolean {
     let pending = false;
-    const jobs = this.jobs;
+    const jobs = this.core.jobs;
     for (let j = 0; j < jobs.length; j++) {
       const job = jobs[j]!;
       if (!job.armFn) continue;
@@ -237,126 +268,57 @@ export class Reactor {
     c[C_SLEEPS]!++;
     this.setWord(CTL_RUN_STATE, RunState.Sleeping);
     Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 1);
-    this.counters.flush();
+    this.flush();
     const r = Atomics.wait(this.i32, this.dbIdx, bell);
     Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 0);
     if (r !== 'timed-out') c[C_WAKEUPS]!++;
-    this.setWord(CTL_RUN_STATE, this.quiesced ? RunState.Quiesced : RunState.Running);
+    this.setWord(CTL_RUN_STATE, this.core.quiesced ? RunState.Quiesced : RunState.Running);
   }
 
-  // ---- commands --------------------------------------------------------------------------
-
+  /**
+   * Runs every waiting command, each stamped as it is taken (a command posted while an earlier
+   * one ran is taken in the same loop). Nothing is allocated between taking a SwapKernel and
+   * re-pointing its jobs, so no GC can land inside the pause (docs/hot-swap.md, "The pause").
+   */
   private drainMailbox(): void {
-    const i32 = this.i32;
     const c = this.counters.values;
-    while (!this.stopped) {
-      let seq = 0,
-        op = 0;
-      const a = [0, 0, 0, 0, 0, 0];
-      if (
-        !this.mailbox.pop((w) => {
-          seq = i32[w + CMD_SEQ]!;
-          op = i32[w + CMD_OP]!;
-          for (let k = 0; k < CMD_ARG_COUNT; k++) a[k] = i32[w + CMD_ARGS + k]!;
-        })
-      )
-        break;
+    const cmd = this.cmd;
+    const commands = this.commands;
+    while (!this.core.stopped) {
+      if (!this.mailbox.popInto(cmd)) break;
+      const pickupNs = this.nowNs();
       c[C_COMMANDS]!++;
+      const op = cmd[CMD_OP]!;
       let status: number;
       let message: string;
-      this.ackArgs = [0, 0];
+      commands.ack0 = 0;
+      commands.ack1 = 0;
       try {
-        [status, message] = this.execute(op, a);
+        [status, message] = op === Op.SwapKernel ? this.swapKernel(pickupNs) : commands.execute(op, this.args);
       } catch (e) {
         status = Status.BadArgument;
         message = e instanceof Error ? e.message : String(e);
       }
       // Everything the command changed is visible before its ack: whoever awaits the ack and
       // then reads the counters or job count out of band sees the effect.
-      this.setWord(CTL_JOB_COUNT, this.jobs.length);
-      this.counters.flush();
-      this.emit(EventKind.Ack, seq, status, 0, message, this.ackArgs[0], this.ackArgs[1]);
+      this.setWord(CTL_JOB_COUNT, this.core.jobs.length);
+      this.flush();
+      this.emit(EventKind.Ack, cmd[CMD_SEQ]!, status, 0, message, commands.ack0, commands.ack1);
+      if (op !== Op.SwapKernel) this.pauses.commandDone();
     }
   }
 
-  private execute(op: number, a: number[]): [number, string] {
-    switch (op) {
-      case Op.Ping:
-        return [Status.Ok, ''];
-      case Op.LoadKernel: {
-        const t0 = process.hrtime.bigint();
-        const r = this.kernels.load(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0, this.jobs);
-        this.ackArgs = [ackNs(process.hrtime.bigint() - t0), 0]; // how long this core stopped serving to compile it
-        return r;
-      }
-      case Op.UnloadKernel:
-        return this.kernels.unload(a[0]!, this.jobs);
-      case Op.SwapKernel: {
-        const r = commitSwap(this.kernels, this.jobs, this.init.coreId, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
-        this.ackArgs = r.ack;
-        return [r.status, r.message];
-      }
-      case Op.AttachJob:
-        return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!, a[5]!);
-      case Op.DetachJob: {
-        const before = this.jobs.length;
-        this.jobs = this.jobs.filter((j) => j.id !== a[0]);
-        return this.jobs.length < before
-          ? [Status.Ok, '']
-          : [Status.NoSuchJob, `no job #${a[0]} on core ${this.init.coreId}`];
-      }
-      case Op.Quiesce:
-        this.quiesced = true;
-        this.setWord(CTL_RUN_STATE, RunState.Quiesced);
-        return [Status.Ok, ''];
-      case Op.Resume:
-        this.quiesced = false;
-        this.setWord(CTL_RUN_STATE, RunState.Running);
-        return [Status.Ok, ''];
-      case Op.SetMode: {
-        const mode = CORE_MODES[a[0]!];
-        if (!mode || a[1]! < 1) return [Status.BadArgument, `mode ${a[0]} / idleSpinPolls ${a[1]} out of range`];
-        this.mode = mode;
-        this.idleSpinPolls = a[1]!;
-        this.setWord(CTL_MODE, a[0]!);
-        return [Status.Ok, ''];
-      }
-      case Op.Stop:
-        this.stopped = true;
-        return [Status.Ok, ''];
-      default:
-        return [Status.UnknownOp, `unknown command op ${op}`];
+  /** SwapKernel (swap-commit.ts): the commit, then its record in the pause trace (before the ack). */
+  private swapKernel(pickupNs: number): [number, string] {
+    const a = this.args;
+    const r = commitSwap(this.kernels, this.core.jobs, this.init.coreId, a[0]!, a[1]!, a[2]!, a[3]!, this.clock);
+    const requested = (a[4]! >>> 0) + (a[5]! >>> 0) * 2 ** 32;
+    if (r.status === Status.Ok) {
+      this.commands.ack0 = ackNs(r.doneNs - requested);
+      this.commands.ack1 = r.moved;
     }
-  }
-
-  private attachJob(
-    id: number,
-    key: number,
-    entryIndex: number,
-    state: number,
-    budget: number,
-    armIndex: number,
-  ): [number, string] {
-    const kernel = this.kernels.get(key);
-    if (!kernel) return [Status.NoSuchKernel, `kernel #${key} is not loaded on core ${this.init.coreId}`];
-    const entry = kernel.exportNames[entryIndex];
-    const fn = entry === undefined ? undefined : kernel.fns.get(entry);
-    if (entry === undefined || typeof fn !== 'function')
-      return [Status.NoSuchEntry, `kernel #${key} has no function export #${entryIndex}`];
-    const arm = armIndex < 0 ? null : (kernel.exportNames[armIndex] ?? null);
-    const armFn = arm == null ? null : kernel.fns.get(arm);
-    if (armIndex >= 0 && typeof armFn !== 'function')
-      return [Status.NoSuchEntry, `kernel #${key} has no function export #${armIndex}`];
-    if (this.jobs.some((j) => j.id === id))
-      return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
-    if (this.jobs.length >= MAX_JOBS_PER_CORE)
-      return [Status.TooManyJobs, `core ${this.init.coreId} already runs ${MAX_JOBS_PER_CORE} jobs`];
-    if (budget < 1) return [Status.BadArgument, `budget ${budget} < 1`];
-    this.jobs = [
-      ...this.jobs,
-      { id, kernel, prev: null, back: null, entry, fn: fn, arm, armFn: armFn as JobFn | null, state, budget },
-    ];
-    return [Status.Ok, ''];
+    this.pauses.commit(requested, pickupNs, r.doneNs, this.lastPassNs, this.lastJobsNs);
+    return [r.status, r.message];
   }
 
   /**
@@ -366,24 +328,25 @@ export class Reactor {
    */
   private jobFailed(job: CoreJob, status: number, message: string): void {
     this.counters.values[C_ERRORS]!++;
+    const core = this.core;
     const failed = job.kernel;
     if (status === Status.Trap) {
-      const err = this.kernels.instantiate(failed, this.jobs);
+      const err = this.kernels.instantiate(failed, core.jobs);
       if (err) message += `; re-instantiation failed: ${err}`;
     }
     // A job a swap moved recently goes back to the version it came from (the hot-swap rollback).
     if (job.prev) {
-      const err = fallBack(this.kernels, this.jobs, job);
+      const err = fallBack(this.kernels, core.jobs, job);
       if (err === '') {
-        this.counters.flush();
+        this.flush();
         this.emit(EventKind.JobRolledBack, 0, status, job.id, `${job.entry}: ${message}`, failed.key, job.kernel.key);
         return;
       }
       message += `; fallback failed: ${err}`;
     }
-    this.jobs = this.jobs.filter((j) => j !== job);
-    this.setWord(CTL_JOB_COUNT, this.jobs.length);
-    this.counters.flush(); // counters first: whoever handles the event may read them
+    core.jobs = core.jobs.filter((j) => j !== job);
+    this.setWord(CTL_JOB_COUNT, core.jobs.length);
+    this.flush(); // counters first: whoever handles the event may read them
     this.emit(EventKind.JobFailed, 0, status, job.id, `${job.entry}: ${message}`);
   }
 

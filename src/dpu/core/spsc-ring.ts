@@ -72,6 +72,19 @@ export class SpscRing {
     return true;
   }
 
+  /**
+   * Consumer: copies the oldest record's words into `into` (at least recordBytes / 4 long) and
+   * frees it; false when empty. Allocates nothing, unlike pop with a closure.
+   */
+  popInto(into: Int32Array): boolean {
+    const tail = this.i32[this.tailIdx]!; // only this side writes tail
+    if (Atomics.load(this.i32, this.headIdx) === tail) return false;
+    const from = this.recordsIdx + (tail & this.mask) * this.recordWords;
+    for (let k = 0; k < this.recordWords; k++) into[k] = this.i32[from + k]!;
+    Atomics.store(this.i32, this.tailIdx, (tail + 1) | 0);
+    return true;
+  }
+
   /** Consumer: true when a record is waiting. One atomic load: cheap enough for every poll. */
   hasData(): boolean {
     return Atomics.load(this.i32, this.headIdx) !== this.i32[this.tailIdx];

@@ -1,5 +1,5 @@
 import type { CoreJob, CoreKernels, CoreKernel, JobFn } from './core-kernels.js';
-import { Status, ackNs } from './core-protocol.js';
+import { Status } from './core-protocol.js';
 
 /** How to bring a job's state to another kernel's layout: `name(state, from, to)` of `kernel`. */
 export interface Transform {
@@ -9,11 +9,13 @@ export interface Transform {
   to: number;
 }
 
-/** What a commit answers: its status, why it failed, and the ack words (pause ns, jobs moved). */
+/** What a commit answers: its status, why it failed, when the jobs were re-pointed and how many moved. */
 export interface SwapOutcome {
   status: number;
   message: string;
-  ack: [number, number];
+  /** The clock's reading as the last job was re-pointed (0 when refused). */
+  doneNs: number;
+  moved: number;
 }
 
 /**
@@ -22,8 +24,9 @@ export interface SwapOutcome {
  * version's function table), after the state transform, if any, converted its state in place.
  * All or nothing: an entry missing in `to` or a transform refusing one job's state leaves
  * every job as it was (the states already converted are converted back first). The arguments
- * after `coreId` are the SwapKernel command's (core-protocol.ts); the pause is taken as soon as
- * the jobs are re-pointed.
+ * after `coreId` are the SwapKernel command's (core-protocol.ts); `now` is read as soon as the
+ * jobs are re-pointed. Without a transform nothing is allocated before that reading, so a GC
+ * cannot land inside the pause.
  */
 export function commitSwap(
   kernels: CoreKernels,
@@ -33,16 +36,15 @@ export function commitSwap(
   toKey: number,
   transform: number,
   layouts: number,
-  t0lo: number,
-  t0hi: number,
+  now: () => number,
 ): SwapOutcome {
   const from = kernels.get(fromKey);
   const to = kernels.get(toKey);
   if (!from || !to)
     return refused(Status.NoSuchKernel, `kernel #${from ? toKey : fromKey} is not loaded on core ${coreId}`);
-  const moving = jobs.filter((j) => j.kernel === from);
-  const fns: [JobFn, JobFn | null][] = [];
-  for (const job of moving) {
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i]!;
+    if (job.kernel !== from) continue;
     const fn = to.fns.get(job.entry);
     const armFn = job.arm === null ? null : to.fns.get(job.arm);
     if (typeof fn !== 'function' || (job.arm !== null && typeof armFn !== 'function')) {
@@ -51,7 +53,6 @@ export function commitSwap(
         `kernel #${toKey} lacks ${typeof fn !== 'function' ? job.entry : job.arm}, used by job #${job.id}`,
       );
     }
-    fns.push([fn, armFn as JobFn | null]);
   }
   let back: Transform | null = null;
   if (transform >= 0) {
@@ -61,6 +62,7 @@ export function commitSwap(
       return refused(Status.NoSuchEntry, `kernel #${holder.key} has no function export #${transform >> 1}`);
     const fwd: Transform = { kernel: holder, name, from: layouts & 0xffff, to: layouts >>> 16 };
     back = { kernel: holder, name, from: fwd.to, to: fwd.from };
+    const moving = jobs.filter((j) => j.kernel === from);
     for (let i = 0; i < moving.length; i++) {
       const err = transformState(kernels, jobs, fwd, moving[i]!.state);
       if (err === '') continue;
@@ -71,19 +73,23 @@ export function commitSwap(
       );
     }
   }
-  for (let i = 0; i < moving.length; i++) {
-    const job = moving[i]!;
+  let moved = 0;
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i]!;
+    if (job.kernel !== from) continue;
     job.prev = from;
     job.back = back;
     job.kernel = to;
-    [job.fn, job.armFn] = fns[i]!;
+    job.fn = to.fns.get(job.entry)!;
+    job.armFn = job.arm === null ? null : to.fns.get(job.arm)!;
+    moved++;
   }
-  const requested = (BigInt(t0hi >>> 0) << 32n) | BigInt(t0lo >>> 0);
-  return { status: Status.Ok, message: '', ack: [ackNs(process.hrtime.bigint() - requested), moving.length] };
+  const doneNs = now();
+  return { status: Status.Ok, message: '', doneNs, moved };
 }
 
 function refused(status: number, message: string): SwapOutcome {
-  return { status, message, ack: [0, 0] };
+  return { status, message, doneNs: 0, moved: 0 };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { intIn } from '../../common/validate.js';
 import { DpuCore, type Job } from '../core/dpu-core.js';
+import { MAX_WEIGHT, MIN_WEIGHT } from '../core/fair-share.js';
 import type { QueueConfig, QueueStats } from './device-queue.js';
 import { DEV_MAX_QUEUES, MAX_QUEUE_SIZE } from '../../generated/virtio.js';
 
@@ -26,10 +27,12 @@ export interface BackendSpec {
   /** Kernel family whose entries the device's jobs run. */
   kernel: string;
   /**
-   * The jobs `start()` attaches: entry and optional arm export of `kernel`, and the state each
-   * is called with (default: the device state region). One placement is given per job.
+   * The jobs `start()` attaches: entry and optional arm export of `kernel`, the state each is
+   * called with (default: the device state region), and `work`, the offset in that state of the
+   * job's u64 work counter, which its core charges against the job's weight (without one, a
+   * call that did work costs one quantum). One placement is given per job.
    */
-  jobs: { entry: string; arm?: string; state?: number }[];
+  jobs: { entry: string; arm?: string; state?: number; work?: number }[];
 }
 
 /** Where one job of a started device runs. */
@@ -38,8 +41,9 @@ export interface Placement {
   /** Chains per burst the job is called with, 1..65536. Default 64. */
   budget?: number;
   /**
-   * Share of the core under contention, 1..1024 (default 1). Recorded in the device state
-   * (DEV_WEIGHT) and reported; cores do not yet divide their time by it (fair-cores work).
+   * Share of the core under contention, 1..10000 (default 100, DEFAULT_WEIGHT): the core divides
+   * its work among its busy jobs by weight (deficit round robin, design.md "Fair cores"); a lone
+   * job gets all of it. Recorded in the device state (DEV_WEIGHT) and reported.
    */
   weight?: number;
 }
@@ -85,7 +89,7 @@ export const vringSchema = z.strictObject({
 export const placementSchema = z.strictObject({
   core: z.custom<DpuCore>((c) => c instanceof DpuCore, { error: 'a DpuCore' }),
   budget: intIn(1, 65536).optional(),
-  weight: intIn(1, 1024).optional(),
+  weight: intIn(MIN_WEIGHT, MAX_WEIGHT).optional(),
 });
 
 export const specSchema = z.strictObject({
@@ -99,7 +103,12 @@ export const specSchema = z.strictObject({
   kernel: z.string().min(1),
   jobs: z
     .array(
-      z.strictObject({ entry: z.string().min(1), arm: z.string().min(1).optional(), state: z.number().optional() }),
+      z.strictObject({
+        entry: z.string().min(1),
+        arm: z.string().min(1).optional(),
+        state: z.number().optional(),
+        work: intIn(0, 1 << 20).optional(),
+      }),
     )
     .min(1),
 });

@@ -10,6 +10,8 @@ export interface JobPlacement {
   state: number;
   budget: number;
   weight: number;
+  /** Host address of the job's u64 work counter, or undefined (charged a quantum per busy call). */
+  workAddr: number | undefined;
 }
 
 /**
@@ -28,7 +30,17 @@ export class DeviceJobs {
     const jobs: Job[] = [];
     try {
       for (const p of placements) {
-        jobs.push(await p.core.attachJob({ kernel, entry: p.entry, arm: p.arm, state: p.state, budget: p.budget }));
+        jobs.push(
+          await p.core.attachJob({
+            kernel,
+            entry: p.entry,
+            arm: p.arm,
+            state: p.state,
+            budget: p.budget,
+            weight: p.weight,
+            ...(p.workAddr === undefined ? {} : { workAddr: p.workAddr }),
+          }),
+        );
       }
     } catch (e) {
       for (let j = 0; j < jobs.length; j++) await placements[j]!.core.detachJob(jobs[j]!);
@@ -45,6 +57,11 @@ export class DeviceJobs {
   notifyWords(j: number): { doorbell: number; sleeping: number } {
     const core = this.placements[Math.min(j, this.placements.length - 1)]!.core;
     return { doorbell: core.controlBase + CTL_DOORBELL, sleeping: core.controlBase + CTL_SLEEPING };
+  }
+
+  /** The jobs, in placement order (for their core's per-job counters). */
+  get list(): readonly Job[] {
+    return this.jobs;
   }
 
   stats(): { coreId: number; status: Job['status']; budget: number; weight: number }[] {

@@ -99,6 +99,14 @@ export function parseQueueConfig(config: unknown): QueueConfig {
   return parseArgs(configSchema, config, 'queue config');
 }
 
+/** What a queue asks of the device that owns it (DeviceQueue.setDeviceHooks). */
+export interface DeviceHooks {
+  /** The queue's state was rewritten: forget any request carried across turns. */
+  reset(): void;
+  /** Popped requests not given back yet (a burst in progress across turns). */
+  pending(): number;
+}
+
 /**
  * Device side of one virtqueue: its state region (VQST) in host memory and the control-plane
  * operations on it — configure (A1-A4 checked by the kernel), reset, save and restore (A6),
@@ -117,6 +125,9 @@ export class DeviceQueue {
   readonly irqAddr: number;
   private readonly k: LoadedKernel;
   private configured: QueueConfig | null = null;
+  /** The core whose job serves this queue, while one does. */
+  private servedBy: number | null = null;
+  private device: DeviceHooks | null = null;
   private gmap: number;
   private readonly life = new Lifetime('DeviceQueue', 'free()');
 
@@ -158,9 +169,36 @@ export class DeviceQueue {
     this.gmap = gmapBase;
   }
 
+  /**
+   * Marks the queue as served by a job on `coreId` (its device attached it) or by none. While it
+   * is served, configure(), reset() and restore() are refused: they would rewrite the state under
+   * a burst in flight on that core.
+   */
+  setServedBy(coreId: number | null): void {
+    this.life.check('setServedBy');
+    this.servedBy = coreId;
+  }
+
+  /**
+   * The device's side of the queue's life: `reset` runs whenever the queue's state is rewritten
+   * (configure, reset, restore), so the device drops any request it carried across turns;
+   * `pending` says how many popped requests it has not given back yet (save() refuses then).
+   */
+  setDeviceHooks(hooks: DeviceHooks | null): void {
+    this.life.check('setDeviceHooks');
+    this.device = hooks;
+  }
+
+  /** The core serving the queue, or null. */
+  get core(): number | null {
+    this.life.check('core');
+    return this.servedBy;
+  }
+
   /** Validates and applies a configuration (the kernel's checks, A1-A4). Refusal changes nothing. */
   configure(config: QueueConfig): void {
     this.life.check('configure');
+    this.refuseWhileServed('configure()');
     const c = parseQueueConfig(config);
     if (c.size > this.maxSize)
       throw new QingtianError(
@@ -184,13 +222,16 @@ export class DeviceQueue {
     );
     if (rc !== 0) throw refusal(-rc, c);
     this.configured = c;
+    this.device?.reset();
   }
 
   /** Device reset of this queue: it processes nothing until configured again (A5). */
   reset(): void {
     this.life.check('reset');
+    this.refuseWhileServed('reset()');
     this.k.fn<Fn<[number], void>>('vq_reset')(this.state.base);
     this.configured = null;
+    this.device?.reset();
   }
 
   get config(): QueueConfig | null {
@@ -198,11 +239,20 @@ export class DeviceQueue {
     return this.configured;
   }
 
-  /** Saves the queue (call only while no core runs it: quiesced or detached). */
+  /** Saves the queue (refused while a core serves it: detach its device first). */
   save(): QueueSnapshot {
     this.life.check('save');
+    this.refuseWhileServed('save()');
     const c = this.configured;
     if (!c) throw new QingtianError(ErrorCode.DeviceState, `${this.owner}: queue is not configured; nothing to save`);
+    const pending = this.device?.pending() ?? 0;
+    if (pending > 0)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.owner}: queue save() refused: its device is part-way through ${pending} request(s) ` +
+          `spanning turns; attach it until they complete, then save`,
+        { pending },
+      );
     const v = this.rt.memory.view;
     const b = this.state.base;
     const inflight: QueueSnapshot['inflight'] = [];
@@ -233,6 +283,7 @@ export class DeviceQueue {
    */
   restore(snapshot: unknown): void {
     this.life.check('restore');
+    this.refuseWhileServed('restore()');
     const s = parseArgs(snapshotSchema, snapshot, 'queue snapshot');
     this.configure(s.config);
     const b = this.state.base;
@@ -285,8 +336,18 @@ export class DeviceQueue {
   }
 
   free(): void {
+    this.refuseWhileServed('free()');
     if (!this.life.end()) return;
     this.rt.memory.free(this.state, this.owner);
+  }
+
+  private refuseWhileServed(op: string): void {
+    if (this.servedBy === null) return;
+    throw new QingtianError(
+      ErrorCode.DeviceState,
+      `${this.owner}: queue ${op} refused: the queue is served by a job on core ${this.servedBy}; detach its device first`,
+      { core: this.servedBy },
+    );
   }
 }
 

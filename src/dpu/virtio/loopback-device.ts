@@ -10,9 +10,14 @@ import {
   FEAT_IN_ORDER,
   FEAT_RING_PACKED,
   FEAT_VERSION_1,
+  CC_BYTES,
+  CC_COUNT,
+  CC_PUSHED,
   LBF_STAMP,
+  LB_BUDGET,
   LB_BURST,
   LB_BYTES,
+  LB_CURSOR,
   LB_FLAGS,
   LB_LAYOUT,
   LB_MAX_BURST,
@@ -20,10 +25,19 @@ import {
   LB_REQUESTS,
   LB_STATE_BYTES,
   VQ_MAX_SEGS,
+  WB_WORK,
 } from '../../generated/virtio.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { parseQueueConfig, type DeviceQueue, type QueueConfig, type QueueStats } from './device-queue.js';
 import { VirtioBackend, type BackendStats } from './virtio-backend.js';
+import {
+  DEFAULT_TURN_BYTES,
+  DEFAULT_TURN_DESCS,
+  readWorkStats,
+  turnLimitSchemas,
+  writeTurnLimits,
+  type WorkStats,
+} from './work-budget.js';
 
 /** Options of {@link LoopbackDevice}. */
 export interface LoopbackOptions {
@@ -37,6 +51,17 @@ export interface LoopbackOptions {
    * instead of the echoed bytes. For hot-swap audits. Default false.
    */
   stampVersion?: boolean;
+  /**
+   * Bytes one turn of the device's job may echo, 0 (no limit) or up to 2^31 - 1; a request
+   * bigger than that is echoed over several turns and completes once. Default DEFAULT_TURN_BYTES
+   * (64 KiB). Its share of the core is the `weight` of its placement (`start()`).
+   */
+  turnBytes?: number;
+  /**
+   * Descriptors one turn's pop may walk before it starts no further chain (a chain is never
+   * cut), 0 (no limit) or up to 2^31 - 1. Default DEFAULT_TURN_DESCS (1024).
+   */
+  turnDescs?: number;
 }
 
 /** A loopback device's state and counters, read out of band (the backend's, then its own). */
@@ -47,6 +72,8 @@ export interface LoopbackStats extends BackendStats {
   bytesEchoed: number;
   /** Chains rejected (each breaks only itself, per the bad-input policy). */
   rejected: number;
+  /** Work done, as its core charges it, and requests echoed over more than one turn. */
+  work: WorkStats;
   /** Its one queue's state and counters (queues[0]). */
   queue: QueueStats;
 }
@@ -75,6 +102,8 @@ export class LoopbackDevice extends VirtioBackend {
   constructor(rt: KernelRuntime, guest: GuestMemoryView, name: string, options: LoopbackOptions = {}) {
     const maxQueueSize = parseArgs(intIn(1, 32768).optional(), options.maxQueueSize, 'loopback maxQueueSize') ?? 1024;
     const maxBurst = parseArgs(intIn(1, 1024).optional(), options.maxBurst, 'loopback maxBurst') ?? 64;
+    const turnBytes = parseArgs(turnLimitSchemas.turnBytes, options.turnBytes, 'loopback turnBytes');
+    const turnDescs = parseArgs(turnLimitSchemas.turnDescs, options.turnDescs, 'loopback turnDescs');
     super(rt, guest, name, {
       magic: 'VLBK',
       layoutVersion: LB_LAYOUT,
@@ -84,7 +113,7 @@ export class LoopbackDevice extends VirtioBackend {
       features: LOOPBACK_FEATURES,
       configBytes: 0,
       kernel: 'virtio',
-      jobs: [{ entry: 'vloop_run', arm: 'vloop_arm' }],
+      jobs: [{ entry: 'vloop_run', arm: 'vloop_arm', work: LB_BUDGET + WB_WORK }],
     });
     try {
       this.burst = this.allocBurst(maxBurst, Math.max(VQ_MAX_SEGS, maxBurst * 4));
@@ -96,6 +125,19 @@ export class LoopbackDevice extends VirtioBackend {
     v.setUint32(this.state.base + LB_BURST, this.burst.base, true);
     v.setUint32(this.state.base + LB_MAX_BURST, maxBurst, true);
     v.setUint32(this.state.base + LB_FLAGS, options.stampVersion === true ? LBF_STAMP : 0, true);
+    writeTurnLimits(v, this.state.base + LB_BUDGET, {
+      turnBytes: turnBytes ?? DEFAULT_TURN_BYTES,
+      turnDescs: turnDescs ?? DEFAULT_TURN_DESCS,
+    });
+    const cursor = this.state.base + LB_CURSOR;
+    this.queues[0]!.setDeviceHooks({
+      // A burst in progress went with the queue's in-flight chains.
+      reset: () => this.memory.u8.fill(0, cursor, cursor + CC_BYTES),
+      pending: () => {
+        const count = this.memory.view.getUint32(cursor + CC_COUNT, true);
+        return count === 0 ? 0 : count - this.memory.view.getUint32(cursor + CC_PUSHED, true);
+      },
+    });
   }
 
   /** The device's one queue. */
@@ -126,6 +168,7 @@ export class LoopbackDevice extends VirtioBackend {
       requests: Number(v.getBigUint64(b + LB_REQUESTS, true)),
       bytesEchoed: Number(v.getBigUint64(b + LB_BYTES, true)),
       rejected: Number(v.getBigUint64(b + LB_REJECTED, true)),
+      work: readWorkStats(v, b + LB_BUDGET),
       queue: base.queues[0]!,
     };
   }

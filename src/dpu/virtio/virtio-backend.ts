@@ -7,6 +7,7 @@ import type { StateRegion } from '../../common/host-memory-api.js';
 import { checkHeader, fourcc } from '../../common/region-header.js';
 import { describeFeatures, ringFeatures, type RingFeatures } from '../../common/virtio/features.js';
 import { Lifetime } from '../../common/lifetime.js';
+import { DEFAULT_WEIGHT } from '../core/fair-share.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import {
@@ -27,6 +28,7 @@ import { decodeSnapshot, encodeSnapshot } from './device-snapshot.js';
 import { DeviceStatus } from './device-status.js';
 import {
   DEV_CONFIG_BYTES,
+  BR_LAYOUT,
   DEV_CONFIG_IRQ,
   DEV_CONFIG_OFFSET,
   DEV_PAYLOAD,
@@ -327,11 +329,22 @@ export abstract class VirtioBackend extends EventEmitter {
         arm: job.arm,
         state: job.state ?? this.jobState(j),
         budget: p.budget ?? 64,
-        weight: p.weight ?? 1,
+        weight: p.weight ?? DEFAULT_WEIGHT,
+        workAddr: job.work === undefined ? undefined : (job.state ?? this.state.base) + job.work,
       };
     });
     this.memory.view.setUint32(this.state.base + DEV_WEIGHT, placements[0]!.weight, true);
-    this.running = await DeviceJobs.attach(this.rt.kernel(this.spec.kernel), placements);
+    // Marked before the commands: a core may run a job in the very pass that takes it, and a
+    // queue it serves must refuse to be rewritten under it (DeviceQueue.setServedBy).
+    this.queues.forEach((q, i) =>
+      q.setServedBy(placements[Math.min(this.jobForQueue(i), placements.length - 1)]!.core.id),
+    );
+    try {
+      this.running = await DeviceJobs.attach(this.rt.kernel(this.spec.kernel), placements);
+    } catch (e) {
+      for (const q of this.queues) q.setServedBy(null);
+      throw e;
+    }
     void this.watch(++this.watchToken);
     this.emit('started');
   }
@@ -341,6 +354,7 @@ export abstract class VirtioBackend extends EventEmitter {
     const r = this.running;
     if (!r) return;
     await r.detach();
+    for (const q of this.queues) q.setServedBy(null);
     this.running = null;
     this.watchToken++;
     this.checkNeedsReset();
@@ -484,7 +498,12 @@ export abstract class VirtioBackend extends EventEmitter {
   /** A burst buffer for `maxChains` chains (vq_burst_init), owned by the device. */
   protected allocBurst(maxChains: number, segCap: number): StateRegion {
     const k = this.rt.kernel('virtio');
-    const burst = this.allocRegion('burst', 'VQBR', 1, k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxChains, segCap));
+    const burst = this.allocRegion(
+      'burst',
+      'VQBR',
+      BR_LAYOUT,
+      k.fn<Fn<[number, number]>>('vq_burst_bytes')(maxChains, segCap),
+    );
     const rc = k.fn<Fn<[number, number, number, number]>>('vq_burst_init')(
       burst.base,
       burst.sizeBytes,

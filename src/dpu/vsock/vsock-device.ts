@@ -5,7 +5,7 @@ import type { StateRegion } from '../../common/host-memory-api.js';
 import { intIn, parseArgs } from '../../common/validate.js';
 import type { RingFeatures } from '../../common/virtio/features.js';
 import { VsockEndpoint } from '../../common/vsock/vsock-endpoint.js';
-import { BR_MAGIC, VQ_MAX_SEGS } from '../../generated/virtio.js';
+import { BR_LAYOUT, BR_MAGIC, VQ_MAX_SEGS } from '../../generated/virtio.js';
 import { STATUS_DEVICE_NEEDS_RESET } from '../../generated/virtio.js';
 import * as V from '../../generated/vsock.js';
 import { ringDoorbell } from '../core/core-layout.js';
@@ -106,7 +106,7 @@ export class VsockDevice {
         owner: name,
         kind: 'device-state',
         magic: BR_MAGIC,
-        layoutVersion: 1,
+        layoutVersion: BR_LAYOUT,
         payloadBytes: virtio.fn<Fn<[number, number]>>('vq_burst_bytes')(maxBurst, segCap),
       });
       if (virtio.fn<Fn<[number, number, number, number]>>('vq_burst_init')(r.base, r.sizeBytes, maxBurst, segCap) !== 0)

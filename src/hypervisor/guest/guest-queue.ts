@@ -19,7 +19,7 @@ import {
 } from '../../generated/guest.js';
 import type { Guest } from './guest.js';
 import type { LoopbackAudit } from './loopback-audit.js';
-import type { GuestVcpu } from './vcpu.js';
+import type { GuestVcpu, RttSamples } from './vcpu.js';
 
 /** Where a driver must kick: the DPU core's doorbell and sleeping words (the transport's notify area). */
 export interface NotifyWords {
@@ -119,10 +119,14 @@ export class GuestQueue {
     return this.vcpu.pump(this.host(this.stateGpa), this.bufGpa, this.host(this.scratchGpa), ms, 64, o);
   }
 
-  /** One-at-a-time round trips. */
-  rtt(count: number, mode: 'poll' | 'irq'): Promise<{ samplesUs: Float64Array; timeouts: number }> {
+  /**
+   * One-at-a-time round trips. With `watchTids` (threads serving the queue, such as its DPU
+   * core's) each sample also says whether the OS took the vCPU or those threads off a CPU.
+   */
+  rtt(count: number, mode: 'poll' | 'irq', watchTids?: readonly number[]): Promise<RttSamples> {
     this.assertBound();
-    return this.vcpu.rtt(this.host(this.stateGpa), this.bufGpa, this.host(this.scratchGpa), count, mode);
+    const drv = this.host(this.stateGpa);
+    return this.vcpu.rtt(drv, this.bufGpa, this.host(this.scratchGpa), count, mode, undefined, watchTids);
   }
 
   /** Driver counters read straight from guest RAM: kicks, suppressed kicks, added, completed, irq waits, errors. */

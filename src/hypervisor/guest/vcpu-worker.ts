@@ -21,7 +21,16 @@ export type VcpuRequest =
       stopAddr?: number;
       waitNs?: number;
     }
-  | { op: 'rtt'; drv: number; buf: bigint; scratch: number; count: number; mode: 'poll' | 'irq'; timeoutNs: bigint }
+  | {
+      op: 'rtt';
+      drv: number;
+      buf: bigint;
+      scratch: number;
+      count: number;
+      mode: 'poll' | 'irq';
+      timeoutNs: bigint;
+      watchTids?: number[];
+    }
   | { op: 'timed'; fn: string; args: (number | bigint)[]; ms: number }
   | { op: 'series'; fn: string; args: (number | bigint)[]; count: number }
   | { op: 'loop'; fn: string; args: (number | bigint)[]; ms: number; untilAddr: number; untilValue: number }
@@ -30,7 +39,7 @@ export type VcpuRequest =
 export type VcpuReply =
   | { ok: true; value: number | bigint | null }
   | { ok: true; completed: number; elapsedNs: number }
-  | { ok: true; samplesUs: Float64Array; timeouts: number }
+  | { ok: true; samplesUs: Float64Array; timeouts: number; switched: Uint32Array | null }
   | { ok: true; exit: 'halted' | 'stopped'; steps: number }
   | { ok: false; error: string };
 
@@ -154,7 +163,7 @@ function handle(req: VcpuRequest): VcpuReply {
         samplesUs[i] = Number(process.hrtime.bigint() - t0) / 1000;
         if (r !== 1) timeouts++;
       }
-      return { ok: true, samplesUs, timeouts };
+      return { ok: true, samplesUs, timeouts, switched: null };
     }
     case 'loop': {
       // Calls a guest export again and again (a workload's pass) until `ms` have passed or the
@@ -175,18 +184,59 @@ function handle(req: VcpuRequest): VcpuReply {
     case 'rtt': {
       const one = req.mode === 'poll' ? fn('gloop_one') : fn('gloop_one_irq');
       const samplesUs = new Float64Array(req.count);
+      const watch = req.watchTids ? new SchedWatch(req.watchTids) : null;
+      const switched = watch ? new Uint32Array(req.count) : null;
       let timeouts = 0;
       for (let i = 0; i < req.count; i++) {
+        watch?.before();
         const t0 = process.hrtime.bigint();
         const r =
           req.mode === 'poll'
             ? one(req.drv, req.buf, req.scratch, 50_000_000)
             : one(req.drv, req.buf, req.scratch, req.timeoutNs);
         samplesUs[i] = Number(process.hrtime.bigint() - t0) / 1000;
+        if (switched) switched[i] = watch!.after();
         if (r !== 1) timeouts++;
       }
-      return { ok: true, samplesUs, timeouts };
+      return { ok: true, samplesUs, timeouts, switched };
     }
+  }
+}
+
+/**
+ * The scheduler's view of one round trip (Linux schedstat): how many times this thread and the
+ * watched threads (the DPU core serving it) were given a CPU again during it. 0 means neither
+ * left its CPU: whatever the round trip took, the OS did not add to it. Counted from the
+ * schedstat `pcount` field, which changes only when a thread gets a CPU, so it is exact (the
+ * run-time field lags by up to a scheduler tick). Read outside the timed window; 0 off Linux.
+ */
+class SchedWatch {
+  private readonly paths: string[];
+  private readonly counts: number[];
+
+  constructor(tids: number[]) {
+    this.paths = ['/proc/thread-self/schedstat', ...tids.map((t) => `/proc/self/task/${t}/schedstat`)];
+    this.counts = this.paths.map(() => 0);
+  }
+
+  before(): void {
+    for (let k = 0; k < this.paths.length; k++) this.counts[k] = switches(this.paths[k]!);
+  }
+
+  /** Times any of the threads got a CPU again since before(). */
+  after(): number {
+    let n = 0;
+    for (let k = 0; k < this.paths.length; k++) n += switches(this.paths[k]!) - this.counts[k]!;
+    return n;
+  }
+}
+
+/** The `pcount` field of a schedstat file (times the thread was given a CPU), 0 if unreadable. */
+function switches(path: string): number {
+  try {
+    return Number(readFileSync(path, 'latin1').split(' ')[2]);
+  } catch {
+    return 0;
   }
 }
 

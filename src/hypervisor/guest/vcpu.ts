@@ -14,6 +14,19 @@ import { readFileSync } from 'node:fs';
  */
 export const DEFAULT_VCPU_NICE = 10;
 
+/** One-at-a-time round trips as a vCPU timed them (GuestVcpu.rtt). */
+export interface RttSamples {
+  /** Each request's round trip, µs. */
+  samplesUs: Float64Array;
+  /** Requests not answered within the timeout. */
+  timeouts: number;
+  /**
+   * With `watchTids`: per sample, the times the vCPU or a watched thread was given a CPU again
+   * during it (Linux schedstat; 0 elsewhere). 0: the OS took neither off its CPU. Otherwise null.
+   */
+  switched: Uint32Array | null;
+}
+
 /** Options of {@link GuestVcpu}. */
 export interface GuestVcpuOptions {
   /**
@@ -79,7 +92,12 @@ export class GuestVcpu {
     return { completed: r.completed, elapsedNs: r.elapsedNs };
   }
 
-  /** `count` one-at-a-time requests, polling or waiting on interrupts; per-request latency in µs. */
+  /**
+   * `count` one-at-a-time requests, polling or waiting on interrupts; per-request latency in µs.
+   * With `watchTids` (kernel thread ids of this process, such as a DPU core's
+   * `DpuCore.threadId()`) each sample also says whether the OS took this vCPU or those
+   * threads off their CPU while it ran (`switched`).
+   */
   async rtt(
     drv: number,
     buf: bigint,
@@ -87,10 +105,20 @@ export class GuestVcpu {
     count: number,
     mode: 'poll' | 'irq',
     timeoutNs = 1_000_000_000n,
-  ): Promise<{ samplesUs: Float64Array; timeouts: number }> {
-    const r = await this.request({ op: 'rtt', drv, buf, scratch, count, mode, timeoutNs });
+    watchTids?: readonly number[],
+  ): Promise<RttSamples> {
+    const r = await this.request({
+      op: 'rtt',
+      drv,
+      buf,
+      scratch,
+      count,
+      mode,
+      timeoutNs,
+      ...(watchTids ? { watchTids: [...watchTids] } : {}),
+    });
     if (!('samplesUs' in r)) throw unexpected(this.name, 'rtt');
-    return { samplesUs: r.samplesUs, timeouts: r.timeouts };
+    return { samplesUs: r.samplesUs, timeouts: r.timeouts, switched: r.switched };
   }
 
   /** Calls the guest export `fn(...args)` over and over for `ms`; sums what it returns (work done per call). */

@@ -172,3 +172,43 @@ describe('SwapKernel on a DPU core', () => {
     expect(job.status).toBe('failed');
   });
 });
+
+describe('the pause of a commit, traced', () => {
+  it('splits into the wait for the burst boundary and the commit; with trace, GCs and the scheduler', async () => {
+    const host = new HostMemory({ sizeBytes: 64 * MIB });
+    const loader = new KernelLoader(host);
+    const pool = await DpuCorePool.start(host, { cores: 1, mode: 'poll', trace: true });
+    try {
+      const v1 = loader.load(testKernel('counter-v1'), 'counter-v1');
+      const v2 = loader.load(testKernel('counter-v2'), 'counter-v2');
+      await pool.loadKernel(v1);
+      await pool.loadKernel(v2);
+      const s = host.allocState({
+        name: 'cntr',
+        owner: 'test',
+        kind: 'job-state',
+        magic: 'CNTR',
+        layoutVersion: 1,
+        payloadBytes: 128,
+      });
+      const job = await pool.core(0).attachJob({ kernel: v1, entry: 'counter_run', state: s.base, budget: 1 });
+      const r = await pool.core(0).swapKernel(v1, v2, UP);
+      const t = r.trace;
+      // The two parts add up to the pause the core reported (each rounded to whole ns).
+      expect(Math.abs(t.boundaryWaitNs + t.commitNs - r.pauseNs)).toBeLessThan(4);
+      for (const k of ['lastPassNs', 'lastJobsNs', 'gcCount', 'gcUs'] as const) expect(t[k]).toBeGreaterThanOrEqual(0);
+      if (process.platform === 'linux') {
+        // Linux: the scheduler's counters of the core thread and of the process's other threads.
+        for (const k of ['coreRunNs', 'coreWaitNs', 'othersRunNs', 'unaccountedNs', 'coreSwitches'] as const)
+          expect(t[k]).toBeGreaterThanOrEqual(0);
+      }
+      // The job counters carry busy time and the longest turn under trace.
+      Atomics.add(host.i32, (s.base + 128) >> 2, 5);
+      await until(() => (pool.core(0).jobCounters()[0]?.busyNs ?? 0) > 0, 'busy time counted');
+      expect(pool.core(0).jobCounters()[0]!.maxTurnNs).toBeGreaterThan(0);
+      await pool.core(0).detachJob(job);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -120,6 +120,21 @@ describe('packed ring (§2.8)', () => {
     }
   });
 
+  it('D6 a packed table whose declared extent leaves guest RAM is rejected', () => {
+    const h = new Harness();
+    const r = new RawPacked(h, 8).configure();
+    const t = BigInt(h.guest.ramBytes) - 16n;
+    h.guest.ram.setBigUint64(Number(t), h.buf(8), true);
+    h.guest.ram.setUint32(Number(t) + 8, 8, true);
+    h.guest.ram.setUint16(Number(t) + 14, F.WRITE, true);
+    r.chain([{ addr: t, len: 32, flags: F.INDIRECT }], 3);
+    expect(h.run()).toBe(1);
+    const st = h.dev.stats();
+    expect(st.queue.rejected).toBe(1);
+    expect(r.usedAt(0)).toMatchObject({ id: 3, len: 0 });
+    expect(h.gg.guardsIntact()).toBe(true);
+  });
+
   it('D3 INDIRECT inside a packed table is rejected; an INDIRECT inside a NEXT list is rejected (§2.8.19)', () => {
     const h = new Harness();
     const r = new RawPacked(h, 8).configure();

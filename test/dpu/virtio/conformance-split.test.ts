@@ -429,6 +429,25 @@ describe('D. indirect descriptors (§2.7.5.3)', () => {
     expectRejected(h, r, 'D6');
   });
 
+  it('D6 a table whose declared extent leaves guest RAM is rejected, even when the chain uses only entries inside', () => {
+    for (const entries of [2, 8]) {
+      const h = new Harness();
+      const r = new RawSplit(h, 8).configure();
+      const dst = h.buf(8);
+      // Entry 0 (no NEXT) lies in the last 16 bytes of RAM; the table declares more behind it.
+      const t = BigInt(h.guest.ramBytes) - 16n;
+      r.descAt(t, dst, 8, F.WRITE, 0);
+      r.desc(0, t, 16 * entries, F.INDIRECT).post(0);
+      expectRejected(h, r, 'D6');
+      expect(h.guest.read(dst, 8)).toEqual(new Uint8Array(8));
+    }
+    // addr + len past 2^64.
+    const h = new Harness();
+    const r = new RawSplit(h, 8).configure();
+    r.desc(0, (1n << 64n) - 16n, 32, F.INDIRECT).post(0);
+    expectRejected(h, r, 'D6');
+  });
+
   it('D6a a table that is not contiguous in host memory still works', () => {
     const h = new Harness();
     const r = new RawSplit(h, 8);

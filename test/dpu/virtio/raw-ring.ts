@@ -4,7 +4,7 @@
  * main thread (same Wasm as on a DPU core), one burst per call.
  */
 import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
-import { LoopbackDevice } from '../../../src/dpu/virtio/loopback-device.js';
+import { LoopbackDevice, type LoopbackOptions } from '../../../src/dpu/virtio/loopback-device.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 import type { RingFeatures } from '../../../src/common/virtio/features.js';
 import { splitAvailBytes, splitUsedBytes } from '../../../src/common/virtio/ring-layout.js';
@@ -37,9 +37,9 @@ export class Harness {
   readonly dev: LoopbackDevice;
   private readonly runFn: (state: number, budget: number) => number;
 
-  constructor(ramBytes = MIB, maxQueueSize = 1024) {
+  constructor(ramBytes = MIB, maxQueueSize = 1024, options: LoopbackOptions = {}) {
     this.gg = new GuardedGuest(this.memory, 'conf', ramBytes);
-    this.dev = new LoopbackDevice(this.rt, this.gg.guest, 'conf-loop', { maxQueueSize, maxBurst: 64 });
+    this.dev = new LoopbackDevice(this.rt, this.gg.guest, 'conf-loop', { maxQueueSize, maxBurst: 64, ...options });
     this.runFn = this.rt.kernel('virtio').fn('vloop_run');
   }
 

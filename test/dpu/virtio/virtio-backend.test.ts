@@ -201,7 +201,7 @@ describe('VirtioBackend', () => {
     await expect(dev.start({ core, budget: 0 })).rejects.toThrow(
       /placement\[0\]\.budget: expected an integer in \[1, 65536\]/,
     );
-    await expect(dev.start({ core, weight: 2000 })).rejects.toThrow(/weight: expected an integer in \[1, 1024\]/);
+    await expect(dev.start({ core, weight: 20_000 })).rejects.toThrow(/weight: expected an integer in \[1, 10000\]/);
     await expect(dev.start({ core: {} as never })).rejects.toThrow(/placement\[0\]\.core: expected a DpuCore/);
     await expect(dev.start([{ core }, { core }, { core }])).rejects.toThrow(/expected 1 placement or 1/);
     await expect(dev.start({ core, extra: 1 } as never)).rejects.toThrow(/placement\[0\]/);
