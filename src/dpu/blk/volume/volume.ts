@@ -159,7 +159,8 @@ export class Volume {
     this.region = runtime.memory.alloc({
       name: `volume ${sb.name}`,
       owner: OWNER,
-      kind: 'device-state',
+      // Log-head buffers and stripe scratch that the EC and DIF kernels read and write (*At forms).
+      kind: 'core-scratch',
       sizeBytes: pageAlign(headBytes + align(scratch) + 64 + BLOCK_BYTES),
     });
     let at = this.region.base + headBytes;
