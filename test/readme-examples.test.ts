@@ -29,8 +29,8 @@ const expectedOutput = (code: string): string[] =>
   });
 
 describe('README.md SDK examples', () => {
-  it('six blocks, each importing only from qingtian', () => {
-    expect(blocks).toHaveLength(6);
+  it('five blocks, each importing only from qingtian', () => {
+    expect(blocks).toHaveLength(5);
     for (const code of blocks) {
       const specifiers = [...code.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
       expect(specifiers).toEqual(['qingtian']);
