@@ -37,10 +37,10 @@ afterAll(async () => {
 describe('every options object refuses unknown keys, naming the key and the accepted ones', () => {
   it('Host.boot: top level and nested objects', async () => {
     expect(await refusal(() => Host.boot({ cores: 2 } as never))).toBe(
-      "QT_INVALID_ARGUMENT Host options: unknown key 'cores' (accepted: memory, dpu, trustedKeys, vms)",
+      "QT_INVALID_ARGUMENT Host options: unknown key 'cores' (accepted: memory, dpu, trustedKeys, storage, network, vms)",
     );
     expect(await refusal(() => Host.boot({ dpu: { core: 2 } } as never))).toBe(
-      "QT_INVALID_ARGUMENT Host options.dpu: unknown key 'core' (accepted: cores, mode, idleSpinPolls, commandTimeoutMs, nice, cpus)",
+      "QT_INVALID_ARGUMENT Host options.dpu: unknown key 'core' (accepted: cores, mode, idleSpinPolls, commandTimeoutMs, nice, cpus, trace)",
     );
     expect(await refusal(() => Host.boot({ memory: { size: 1 << 20 } } as never))).toBe(
       "QT_INVALID_ARGUMENT Host options.memory: unknown key 'size' (accepted: sizeBytes, hugePages)",
