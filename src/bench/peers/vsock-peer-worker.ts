@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { VsockDriver } from '../../hypervisor/guest/virtio/vsock-driver.js';
 import type { VsockSocket } from '../../common/vsock/vsock-socket.js';
+import { serveEchoOrSink } from './echo-sink-service.js';
 
 /**
  * The guest end of the hv bench's vsock cases, in a thread of its own (as a guest's would be):
@@ -19,29 +20,5 @@ const driver = new VsockDriver(
   data.vs,
   data.irq,
 );
-const serve = (s: VsockSocket): void => {
-  s.on('error', () => undefined);
-  let mode: 'echo' | 'sink' | null = null;
-  let count = 0n;
-  s.on('data', (b: Buffer) => {
-    // The first byte says what the stream is for.
-    let chunk = b;
-    if (mode === null) {
-      mode = chunk[0] === 0x53 ? 'sink' : 'echo';
-      chunk = chunk.subarray(1);
-    }
-    if (mode === 'echo') s.write(chunk);
-    else count += BigInt(chunk.length);
-  });
-  s.on('end', () => {
-    if (mode !== 'sink') {
-      s.end();
-      return;
-    }
-    const out = Buffer.alloc(8);
-    out.writeBigUInt64LE(count);
-    s.end(out);
-  });
-};
-driver.endpoint.listen(5000, serve);
+driver.endpoint.listen(5000, (s: VsockSocket) => serveEchoOrSink(s));
 driver.start();
