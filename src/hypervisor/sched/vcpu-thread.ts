@@ -49,11 +49,11 @@ export function placeVcpuThread(
 
 /** The placement `p` with the thread's priority and CPUs read again (on the vCPU's own thread). */
 export function reportVcpuThread(p: VcpuPlacement): VcpuPlacement {
-  let nice = 0;
+  let nice: number;
   try {
     nice = getPriority();
   } catch {
-    nice = 0;
+    nice = 0; // not supported here: the default priority
   }
   let cpus = p.cpus;
   if (p.tid > 0) {
