@@ -133,7 +133,13 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         await agent.client.destroyVm(info.id).catch(() => undefined);
         throw e;
       }
-      const vm = new Vm({ client: agent.client, forget: (v) => this.forget(v) }, info, s, map, vsock);
+      const vm = new Vm(
+        { client: agent.client, forget: (v) => this.forget(v), cores: () => this.deps.dpu.cores },
+        info,
+        s,
+        map,
+        vsock,
+      );
       this.byName.set(vm.name, vm);
       this.byId.set(vm.id, vm);
       // The agent's 'defined' event came before its answer: say it now that the Vm exists.
