@@ -1,6 +1,7 @@
 import type { Region } from '../../common/host-memory-api.js';
 import * as C from '../../generated/guest.js';
 import type { GuestVcpu } from '../guest/vcpu.js';
+import type { VcpuPlacement, VcpuSchedSpec } from '../sched/vcpu-class.js';
 import type { VmInfo, VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
 import type { VcpuPool } from './vcpu-pool.js';
@@ -38,6 +39,8 @@ export class AgentVm {
   private programs: Promise<void>[] = [];
   /** Per vCPU thread: its program returned (the thread is idle and can serve another VM). */
   private returned: boolean[] = [];
+  /** Per vCPU: its placement as its thread reported it at start (VMs with `sched` only). */
+  private placements: (VcpuPlacement | null)[] = [];
 
   constructor(
     private readonly host: VmHost,
@@ -48,6 +51,8 @@ export class AgentVm {
     readonly ctl: Region,
     /** GPAs of the guest agent's vsock driver and state, when the guest runs one on vCPU 0. */
     readonly guestAgent: { vsGpa: number; gaGpa: number } | null = null,
+    /** The vCPUs' class and CPUs, or null: the threads' defaults. */
+    readonly sched: VcpuSchedSpec | null = null,
   ) {
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
@@ -95,11 +100,15 @@ export class AgentVm {
     this.need('defined', 'shutoff');
     for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
       this.set(off, 0);
+    const placing: Promise<unknown>[] = [];
+    this.placements = [];
     for (let i = 0; i < this.vcpus; i++) {
       const t = this.host.vcpuPool.take(`${this.name}:vcpu${i}`);
       this.vcpuThreads.push(t);
       const returned = this.returned;
       returned.push(false);
+      // Queued ahead of the program: the thread takes its class and CPUs before guest code runs.
+      if (this.sched) placing.push(t.place(this.sched).then((p) => (this.placements[i] = p)));
       const ga = i === 0 ? this.guestAgent : null;
       const [fn, args]: [string, (number | bigint)[]] = ga
         ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, AGENT_WAIT_NS]]
@@ -115,6 +124,7 @@ export class AgentVm {
       );
     }
     try {
+      await Promise.all(placing);
       await this.until(C.VMC_ENTERED, (n) => n >= this.vcpus, 'start', START_MS);
     } catch (e) {
       this.set(C.VMC_RUN, C.VMC_STOPPED);
@@ -173,6 +183,11 @@ export class AgentVm {
     this.state = 'shutoff';
   }
 
+  /** vCPU `i`'s placement as its thread reported it at start, or null (no `sched`, or not started). */
+  placementOf(i: number): VcpuPlacement | null {
+    return this.placements[i] ?? null;
+  }
+
   /** Iterations of the vCPUs' programs so far. */
   ticks(): number {
     return Number(new DataView(this.host.memory.buffer).getBigUint64(this.ctl.base + C.VMC_TICKS, true));
@@ -203,7 +218,9 @@ export class AgentVm {
     this.vcpuThreads = [];
     this.programs = [];
     this.returned = [];
-    await Promise.all(threads.map((t, i) => (returned[i] ? this.host.vcpuPool.give(t) : t.stop())));
+    // A thread placed for this VM's class goes, rather than carry that class to the next VM.
+    const reuse = this.sched === null;
+    await Promise.all(threads.map((t, i) => (reuse && returned[i] ? this.host.vcpuPool.give(t) : t.stop())));
   }
 
   /** Waits (without blocking the agent) until the control word `off` satisfies `ok`. */

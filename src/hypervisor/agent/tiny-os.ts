@@ -110,7 +110,7 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null);
+      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null, a.sched ?? null);
       for (const d of a.devices ?? []) vm.devices.set(d.id, d);
       this.vms.set(vm.id, vm);
       this.names.add(vm.name);
@@ -147,7 +147,10 @@ export class TinyOs implements VmHost {
       const state = vm.vcpuState();
       return {
         vm: vm.info(),
-        vcpus: Array.from({ length: vm.vcpus }, (_, index) => ({ index, state, ticks: vm.ticks() })),
+        vcpus: Array.from({ length: vm.vcpus }, (_, index) => {
+          const placement = vm.placementOf(index);
+          return { index, state, ticks: vm.ticks(), ...(placement ? { placement } : {}) };
+        }),
       };
     },
     'device.hotplug': (a) =>

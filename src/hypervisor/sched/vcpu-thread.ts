@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import {
@@ -58,9 +59,11 @@ export function reportVcpuThread(p: VcpuPlacement): VcpuPlacement {
   let cpus = p.cpus;
   if (p.tid > 0) {
     try {
-      cpus = threadAffinity(p.tid);
+      // The kernel's own account, without starting a process (VMs start many vCPUs).
+      const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${p.tid}/status`, 'latin1'));
+      if (m) cpus = m[1]!;
     } catch {
-      // taskset missing: unknown
+      // not Linux: unknown
     }
   }
   return { ...p, nice, cpus };

@@ -10,6 +10,7 @@ import { HostAgent } from '../agent/host-agent.js';
 import { Vm, type VmStateEvent } from './vm.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { vmSpecSchema, type VmSpec } from './vm-spec.js';
+import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 
 /** Options of `host.vms` (given as `Host.boot({ vms })`). */
@@ -88,6 +89,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   async create(spec: VmSpec): Promise<Vm> {
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
+    if (s.cpus) checkVcpuCpus(s.cpus, 'vm spec.cpus');
     const devices = s.devices ?? [];
     const vsocks = devices.filter((d) => d.kind === 'vsock');
     if (vsocks.length > 1) refuse('devices', `at most one vsock device per VM, got ${vsocks.length}`, vsocks.length);
@@ -121,6 +123,14 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         memoryMiB: s.memoryMiB,
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
+        ...(s.vcpuClass !== undefined || s.cpus !== undefined
+          ? {
+              sched: {
+                ...(s.vcpuClass === undefined ? {} : { class: s.vcpuClass }),
+                ...(s.cpus === undefined ? {} : { cpus: s.cpus }),
+              },
+            }
+          : {}),
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;

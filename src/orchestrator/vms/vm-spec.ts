@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { intIn } from '../../common/validate.js';
+import { intIn, oneOf } from '../../common/validate.js';
+import { cpuListSchema, VCPU_CLASSES, type VcpuClass } from '../../hypervisor/sched/vcpu-class.js';
 
 /**
  * A vsock device of a VM: its guest CID, the DPU core that serves it, and whether the guest
@@ -34,6 +35,14 @@ export interface VmSpec {
   memoryMiB: number;
   /** At most 16 devices; ids unique within the VM. Default none. */
   devices?: VmDeviceSpec[] | undefined;
+  /**
+   * The priority class of the VM's vCPUs (the Zero scheduler): 'latency-sensitive' preempts
+   * 'normal' and 'best-effort' vCPUs on a shared CPU (src/hypervisor/sched/vcpu-class.ts).
+   * Default 'normal'.
+   */
+  vcpuClass?: VcpuClass | undefined;
+  /** CPUs the VM's vCPU threads may run on (distinct CPU numbers; Linux). Default: any. */
+  cpus?: number[] | undefined;
 }
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
@@ -59,4 +68,6 @@ export const vmSpecSchema = z.strictObject({
     .array(vsockDevice, { error: 'an array of device specs' })
     .max(16, { error: 'at most 16 devices' })
     .optional(),
+  vcpuClass: oneOf(VCPU_CLASSES).optional(),
+  cpus: cpuListSchema.optional(),
 });

@@ -10,6 +10,7 @@ import type { VmSpec } from './vm-spec.js';
 import type { VmVsock } from './vm-vsock.js';
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { RelocationReport } from '../sched/device-relocation.js';
+import type { VcpuPlacement } from '../../hypervisor/sched/vcpu-class.js';
 
 /** A VM's lifecycle state, after libvirt's: `defined` → `running` ⇄ `paused` → `shutoff`; `destroyed` at the end. */
 export type VmState = 'defined' | 'running' | 'paused' | 'shutoff' | 'destroyed';
@@ -241,6 +242,19 @@ export class Vm extends EventEmitter<VmEvents> {
       await this.deviceWork;
       return dev.relocate(core);
     });
+  }
+
+  /**
+   * How each vCPU thread is scheduled (its class, nice value, CPUs, kernel thread id), as the
+   * thread reported it when the VM started; asked of the host agent over vsock. Empty for a VM
+   * created without `vcpuClass` or `cpus`, or not started since.
+   */
+  async vcpuPlacements(): Promise<VcpuPlacement[]> {
+    const s = await this.serial(async () => {
+      this.need('vcpuPlacements', 'defined', 'running', 'paused', 'shutoff');
+      return this.owner.client.vmStats(this.id);
+    });
+    return s.vcpus.flatMap((v) => (v.placement ? [v.placement] : []));
   }
 
   /** running → shutoff → running: a graceful shutdown (same options), then a fresh boot. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { intIn, nameString } from '../../../common/validate.js';
+import { VCPU_CLASSES, vcpuSchedSchema } from '../../sched/vcpu-class.js';
 
 /**
  * The host agent protocol, version 1: what the control plane (DPU side) and the host agent (the
@@ -83,6 +84,17 @@ const vcpuStats = z.strictObject({
   state: z.enum(['running', 'parked', 'halted', 'exited']),
   /** Iterations of the vCPU's program (its idle loop counts each wake-up). */
   ticks: z.number().int().nonnegative(),
+  /** Its scheduling as its thread reported it when the VM started (VMs created with `sched`). */
+  placement: z
+    .strictObject({
+      class: z.enum(VCPU_CLASSES).nullable(),
+      tid: z.number().int().nonnegative(),
+      requested: z.number().int().nullable(),
+      nice: z.number().int(),
+      refused: z.boolean(),
+      cpus: z.string().nullable(),
+    })
+    .optional(),
 });
 
 /** Every request: its wire type, its arguments and its result. */
@@ -115,6 +127,8 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
+      /** The vCPUs' priority class and CPUs (src/hypervisor/sched/vcpu-class.ts). Absent: normal, any CPU. */
+      sched: vcpuSchedSchema.optional(),
     }),
     response: vmInfoSchema,
   },
