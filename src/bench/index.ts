@@ -57,7 +57,7 @@ export const SUITES: Record<
   },
   hv: {
     describe:
-      'Zero hypervisor, vsock part: stream throughput and round trip to a guest thread vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs',
+      'Zero hypervisor: vsock stream and round trip vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs, VM start, timer-probe lateness alone / with a noisy neighbour / backends relocated',
     load: () => import('./hv.js'),
   },
   daemon: {
