@@ -30,7 +30,9 @@ export type { MetricsSnapshot } from './ops/metrics.js';
 
 // VMs
 export type { VmManager, VmManagerOptions, VmManagerEvents } from './orchestrator/vms/vm-manager.js';
-export type { Vm, VmState, VmStateEvent, VmEvents, ShutdownOptions } from './orchestrator/vms/vm.js';
+export type { Vm, VmState, VmStateEvent, VmEvents, ShutdownOptions, DevicePlacement } from './orchestrator/vms/vm.js';
+export type { RelocationReport } from './orchestrator/sched/device-relocation.js';
+export { VCPU_CLASSES, type VcpuClass, type VcpuPlacement } from './hypervisor/sched/vcpu-class.js';
 export type { VmSpec, VmDeviceSpec, VsockDeviceSpec } from './orchestrator/vms/vm-spec.js';
 export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
 export type { AgentStats } from './hypervisor/agent/protocol/messages.js';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { pinThread, threadAffinity } from '../dpu/core/cpu-affinity.js';
@@ -12,6 +13,7 @@ import {
   TIMER_PROBE_BYTES,
 } from '../hypervisor/sched/timer-probe.js';
 import { expandCpuList } from '../hypervisor/sched/vcpu-thread.js';
+import { VCPU_CLASS_NICE } from '../hypervisor/sched/vcpu-class.js';
 import type { Region } from '../common/host-memory-api.js';
 import type { HostMemory } from '../memory/host-memory.js';
 import { AuditedTraffic } from '../ops/hot-swap/audited-traffic.js';
@@ -74,6 +76,7 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
     const spinner = new GuestVcpu(memory, 'neighbour/vcpu0', { class: 'best-effort', cpus: [g] });
     vcpus.push(probeVcpu, spinner);
     if ((await probeVcpu.call('gprobe_init', probe.base, 1_000_000n)) !== 0) throw new Error('timer probe refused');
+    const probeTid = (await probeVcpu.placement()).tid;
     const probeRun = probeVcpu.runProgram('gvm_probe', [ctl.base, probe.base], ctl.base);
 
     const tr = await AuditedTraffic.create({
@@ -135,6 +138,8 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
         const after = readProbeBuckets(memory.view, probe.base);
         const rate = ((tr.served() - served0) * 1000) / (performance.now() - t0);
         const w = windowQuantiles(before, after);
+        // Someone else may renice this process's threads (a shared machine): say so beside the figure.
+        const nice = niceOf(probeTid);
         if (config !== 'alone') {
           const report = await tr.stop();
           if (report.lost || report.duplicates || report.wrong)
@@ -147,7 +152,8 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
         figures[config].push({ ...w, rate });
         ctx.progress(
           `run ${r + 1}/${ctx.runs} ${config}: lateness p50 ${us(w.p50)} p99 ${us(w.p99)} p99.9 ${us(w.p999)} µs ` +
-            `(${w.samples} wake-ups), neighbour ${rate.toFixed(0)} req/s, load ${loads.at(-1)!.toFixed(1)}`,
+            `(${w.samples} wake-ups), neighbour ${rate.toFixed(0)} req/s, load ${loads.at(-1)!.toFixed(1)}` +
+            (nice === VCPU_CLASS_NICE['latency-sensitive'] ? '' : `, probe reniced to ${nice} from outside`),
         );
       }
     }
@@ -243,6 +249,16 @@ function windowQuantiles(
     p999: histogramQuantile(delta, samples, 0.999, max),
     samples,
   };
+}
+
+/** A thread's nice value as the kernel has it (/proc stat field 19), NaN where unreadable. */
+function niceOf(tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  } catch {
+    return NaN;
+  }
 }
 
 function us(ns: number): string {
