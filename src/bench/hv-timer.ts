@@ -212,7 +212,7 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
       case: 'timer-alone',
       metric: 'load average (1 min)',
       value: median(loads),
-      unit: '',
+      unit: 'load',
       better: 'lower',
     });
   } finally {
