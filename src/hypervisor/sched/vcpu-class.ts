@@ -7,12 +7,13 @@ import { intIn, oneOf } from '../../common/validate.js';
  * a thread: its scheduling priority (Linux nice, set on that thread alone) and, optionally, the
  * CPUs it may run on. Linux's fair scheduler lets a waking thread of a higher priority run ahead
  * of lower ones on its CPU: a latency-sensitive vCPU that wakes preempts normal and best-effort
- * ones sharing that CPU, and takes most of it when they compete.
+ * ones sharing that CPU, and takes most of it when they compete. Nice orders threads within this
+ * process's scheduling group only (with autogroup, its session): other sessions are not affected.
  *
  * - `latency-sensitive`: nice -5, above every other guest and the control plane (nice 0), below
- *   the DPU cores (nice -10): in the machine modelled the cores are hardware of their own, and a
- *   core that shares a CPU with a latency-sensitive guest delays it; relocating the device
- *   backends onto cores of their own (`Vm.placeDevice`) is what removes that delay.
+ *   the DPU cores (nice -10): in the machine modelled the cores are hardware of their own, so a
+ *   core keeps precedence where it shares a CPU with a guest; `Vm.placeDevice` moves a device's
+ *   backend to a core off that guest's CPU.
  * - `normal`: nice 10, the default of every vCPU.
  * - `best-effort`: nice 19, runs on what the others leave.
  *
