@@ -212,6 +212,7 @@ export class GuestVcpu {
    * thread reports. A request queued before it runs at the old placement.
    */
   async place(spec: VcpuSchedSpec): Promise<VcpuPlacement> {
+    this.life.check('place');
     const s = parseArgs(vcpuSchedSchema, spec, `vCPU ${this.name} place`);
     if (s.cpus) checkVcpuCpus(s.cpus, `vCPU ${this.name} place.cpus`);
     const cls = s.class ?? 'normal';

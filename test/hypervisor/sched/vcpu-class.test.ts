@@ -77,8 +77,8 @@ describe('vCPU priority classes', () => {
           // Refused raise: said so, and the thread keeps the process's priority.
           expect(q.refused).toBe(true);
         }
-        // The main thread is untouched.
-        expect(niceOf(process.pid)).not.toBe(19);
+        // The main thread is untouched (someone outside may renice it, but never to a class's raise).
+        if (canRaise) expect(niceOf(process.pid)).not.toBe(VCPU_CLASS_NICE['latency-sensitive']);
         // A pooled thread given to another VM: re-placed on its own thread.
         const moved = await be.place({ class: 'normal' });
         expect(moved.class).toBe('normal');
