@@ -7,10 +7,17 @@ import type { DpuCorePool } from '../../dpu/core/core-pool.js';
 import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
 import { HostAgent } from '../agent/host-agent.js';
+import type { HostNetwork } from '../../dpu/net/host-network.js';
 import { Vm, type VmStateEvent } from './vm.js';
+import { VmBlk } from './vm-blk.js';
+import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
-import { vmSpecSchema, type VmSpec } from './vm-spec.js';
+import { VmNet } from './vm-net.js';
+import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
+
+/** Where the firmware's area ends in a VM without a vsock device (the first 64 KiB are the guest's). */
+const FIRMWARE_END_GPA = 0x10000;
 
 /** Options of `host.vms` (given as `Host.boot({ vms })`). */
 export interface VmManagerOptions {
@@ -68,11 +75,20 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   /** Names and CIDs of creations in flight (a second create with either is refused at once). */
   private readonly pendingNames = new Set<string>();
   private readonly cids = new Set<number>();
+  /** `host.network` ports VM devices hold (or are being plugged with), and by which VM. */
+  private readonly ports = new Map<string, string>();
+  private blkKernel: Promise<void> | null = null;
   private closed = false;
 
   /** @internal built by Host.boot */
   constructor(
-    private readonly deps: { memory: HostMemoryApi; runtime: KernelRuntime; dpu: DpuCorePool },
+    private readonly deps: {
+      memory: HostMemoryApi;
+      runtime: KernelRuntime;
+      dpu: DpuCorePool;
+      /** `host.network`, made on first use (none: net devices are refused). */
+      network?: (() => HostNetwork) | undefined;
+    },
     options?: VmManagerOptions,
   ) {
     super();
@@ -110,6 +126,17 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const layout = vs ? vsockLayout(this.deps.runtime) : null;
     if (layout) checkVsockFits(layout, s.memoryMiB);
     const core = vs ? this.core(vs.core ?? this.o.core ?? 0, `devices.${devices.indexOf(vs)}.core`) : null;
+    const others = devices.filter((d): d is PluggableDeviceSpec => d.kind !== 'vsock');
+    const reserved: PluggableDeviceSpec[] = [];
+    try {
+      for (const d of others) {
+        await this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
+        reserved.push(d);
+      }
+    } catch (e) {
+      for (const d of reserved) this.releaseDevice(d);
+      throw e;
+    }
 
     this.pendingNames.add(s.name);
     if (vs) this.cids.add(vs.cid);
@@ -124,16 +151,27 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;
+      const parts: { part: VmDevicePart; spec: PluggableDeviceSpec }[] = [];
       try {
         map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
         if (vs && layout && core)
           vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
+        for (const d of others) parts.push({ part: this.makeDevice(map, d), spec: d });
       } catch (e) {
+        for (const p of parts) await p.part.free().catch(() => undefined);
+        if (vsock) await vsock.free().catch(() => undefined);
         map?.free();
         await agent.client.destroyVm(info.id).catch(() => undefined);
         throw e;
       }
-      const vm = new Vm({ client: agent.client, forget: (v) => this.forget(v) }, info, s, map, vsock);
+      const owner = {
+        client: agent.client,
+        forget: (v: Vm) => this.forget(v),
+        reserveDevice: (v: Vm, d: PluggableDeviceSpec, field: string) => this.reserveDevice(v.name, d, field),
+        makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
+        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
+      };
+      const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
       this.byName.set(vm.name, vm);
       this.byId.set(vm.id, vm);
       // The agent's 'defined' event came before its answer: say it now that the Vm exists.
@@ -143,6 +181,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       return vm;
     } catch (e) {
       if (vs) this.cids.delete(vs.cid);
+      for (const d of reserved) this.releaseDevice(d);
       throw e;
     } finally {
       this.pendingNames.delete(s.name);
@@ -214,6 +253,50 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     }
     await agent.stop();
     this.agent = null;
+  }
+
+  /**
+   * Checks a net or blk device against the host and reserves what it takes (a network port):
+   * the port must be a `host.network` VM port that no VM and no other guest holds; a core must
+   * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
+   */
+  private async reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): Promise<void> {
+    if (d.kind === 'blk') {
+      this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
+      this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
+        () => undefined,
+        (e: unknown) => {
+          this.blkKernel = null;
+          throw e;
+        },
+      );
+      await this.blkKernel;
+      return;
+    }
+    const held = this.ports.get(d.port);
+    if (held !== undefined) refuse(`${field}.port`, `a port no VM holds (vm ${held} holds it)`, d.port);
+    if (!this.deps.network) refuse(`${field}.port`, 'a port on a host with a network (this one has none)', d.port);
+    const p = this.deps
+      .network()
+      .list()
+      .ports.find((x) => x.name === d.port);
+    if (!p) refuse(`${field}.port`, 'the name of a host.network port', d.port);
+    if (p.kind !== 'vm') refuse(`${field}.port`, `a VM port (not a ${p.kind} port)`, d.port);
+    if (p.attached !== undefined) refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
+    this.ports.set(d.port, vm);
+  }
+
+  /** Builds a reserved net or blk device over a VM's memory map. */
+  private makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): VmDevicePart {
+    const id = deviceIdOf(d);
+    if (d.kind === 'blk')
+      return new VmBlk(this.deps.runtime, map, id, this.core(d.core ?? this.o.core ?? 0, 'core'), d);
+    // reserveDevice refused a net device on a host without a network.
+    return new VmNet(this.deps.network!(), map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
+  }
+
+  private releaseDevice(d: PluggableDeviceSpec): void {
+    if (d.kind === 'net') this.ports.delete(d.port);
   }
 
   private forget(vm: Vm): void {

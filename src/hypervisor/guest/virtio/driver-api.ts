@@ -13,6 +13,14 @@ export interface GuestRam {
   allocGpa(bytes: number, align?: number): bigint;
 }
 
+/** A guest's RAM as its own drivers see it: {@link GuestRam} plus its name and where it sits in host memory. */
+export interface GuestSpace extends GuestRam {
+  readonly name: string;
+  /** Host address of guest-physical 0. */
+  readonly ramBase: number;
+  readonly ramBytes: number;
+}
+
 /** A guest buffer: guest-physical address and length. */
 export interface Buf {
   gpa: bigint;
