@@ -93,7 +93,8 @@ export class Host {
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
     this.storage = new Storage(memory, storage);
-    this.vms = new VmManager({ memory, runtime, dpu, network: () => this.network }, vms);
+    // The network as it is (null before first use): a VM port can only be one that exists.
+    this.vms = new VmManager({ memory, runtime, dpu, network: () => this.net ?? null }, vms);
   }
 
   /**

@@ -61,7 +61,10 @@ export class VmBlk implements VmDevicePart {
 
   private async driverOk(): Promise<void> {
     if (!this.booted)
-      throw new QingtianError(ErrorCode.DeviceState, `${this.device.name}: driverOk: the device is unplugged or its VM is off`);
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.device.name}: driverOk: the device is unplugged or its VM is off`,
+      );
     if (!this.device.started) await this.device.start({ core: this.core });
   }
 }

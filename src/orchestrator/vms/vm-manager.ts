@@ -86,8 +86,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       memory: HostMemoryApi;
       runtime: KernelRuntime;
       dpu: DpuCorePool;
-      /** `host.network`, made on first use (none: net devices are refused). */
-      network?: (() => HostNetwork) | undefined;
+      /** `host.network` if the host made it (null or none: there is no port, net devices are refused). */
+      network?: (() => HostNetwork | null) | undefined;
     },
     options?: VmManagerOptions,
   ) {
@@ -275,14 +275,14 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     }
     const held = this.ports.get(d.port);
     if (held !== undefined) refuse(`${field}.port`, `a port no VM holds (vm ${held} holds it)`, d.port);
-    if (!this.deps.network) refuse(`${field}.port`, 'a port on a host with a network (this one has none)', d.port);
     const p = this.deps
-      .network()
-      .list()
+      .network?.()
+      ?.list()
       .ports.find((x) => x.name === d.port);
     if (!p) refuse(`${field}.port`, 'the name of a host.network port', d.port);
     if (p.kind !== 'vm') refuse(`${field}.port`, `a VM port (not a ${p.kind} port)`, d.port);
-    if (p.attached !== undefined) refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
+    if (p.attached !== undefined)
+      refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
     this.ports.set(d.port, vm);
   }
 
@@ -291,8 +291,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const id = deviceIdOf(d);
     if (d.kind === 'blk')
       return new VmBlk(this.deps.runtime, map, id, this.core(d.core ?? this.o.core ?? 0, 'core'), d);
-    // reserveDevice refused a net device on a host without a network.
-    return new VmNet(this.deps.network!(), map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
+    // reserveDevice found the port, so the network exists.
+    return new VmNet(this.deps.network!()!, map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
   }
 
   private releaseDevice(d: PluggableDeviceSpec): void {
@@ -326,9 +326,11 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
 }
 
 function refuse(field: string, expected: string, got: unknown): never {
+  // Fields of a hotplugged device start with 'device'; the others are the create spec's.
+  const where = field.startsWith('device.') ? 'vm.hotplug ' : 'vm spec.';
   throw new QingtianError(
     ErrorCode.InvalidArgument,
-    `vm spec.${field}: expected ${expected}, got ${JSON.stringify(got)}`,
+    `${where}${field}: expected ${expected}, got ${JSON.stringify(got)}`,
     {
       field,
       got,

@@ -180,7 +180,7 @@ export class Vm extends EventEmitter<VmEvents> {
       throw new QingtianError(
         ErrorCode.InvalidState,
         `vm ${this.name}.device: ${id} is not probed by the guest while the VM is ${this.current}` +
-          (p.part.kind === 'vsock' ? ' (the vsock device is the firmware\'s)' : ''),
+          (p.part.kind === 'vsock' ? " (the vsock device is the firmware's)" : ''),
         { state: this.current },
       );
     return h;
