@@ -13,7 +13,7 @@ import { VmBlk } from './vm-blk.js';
 import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
-import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmDeviceSpec, type VmSpec } from './vm-spec.js';
+import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 
 /** Where the firmware's area ends in a VM without a vsock device (the first 64 KiB are the guest's). */
