@@ -11,10 +11,13 @@ export type VmDeviceKind = 'net' | 'blk' | 'vsock';
  * vSwitch serves the queues as soon as they are set.
  */
 export interface VmNetHandle {
+  /** The device kind. */
   readonly kind: 'net';
+  /** The device's id in the VM. */
   readonly id: string;
   /** The `host.network` port it is. */
   readonly port: string;
+  /** The virtio-net backend the guest's driver probes. */
   readonly device: NetDevice;
   /** Host addresses of the serving core's doorbell word and of its sleeping flag. */
   readonly notify: { doorbell: number; sleeping: number };
@@ -27,8 +30,11 @@ export interface VmNetHandle {
  * interrupt words: `device.notifyWords(q)`, `device.queues[q].irqAddr`.
  */
 export interface VmBlkHandle {
+  /** The device kind. */
   readonly kind: 'blk';
+  /** The device's id in the VM. */
   readonly id: string;
+  /** The virtio-blk backend the guest's driver probes. */
   readonly device: BlkDevice;
   /** The driver is ready: the device's queues start being served. */
   driverOk(): Promise<void>;
@@ -38,6 +44,7 @@ export interface VmBlkHandle {
 export interface UnplugReport {
   /** The device's id in the VM. */
   id: string;
+  /** The device kind. */
   kind: VmDeviceKind;
   /**
    * Per queue, at the moment no burst touched the device any more: chains the device took

@@ -11,14 +11,18 @@ import type { GuestSpace } from '../../hypervisor/guest/virtio/driver-api.js';
 export class VmRam implements GuestSpace {
   /** Guest RAM as GPA-indexed bytes. */
   readonly ram: DataView;
+  /** Guest RAM as GPA-indexed bytes, as a byte array. */
   readonly bytes: Uint8Array;
   private nextGpa: number;
 
   /** @internal built by the Vm */
   constructor(
     private readonly memory: HostMemoryApi,
+    /** The VM's name. */
     readonly name: string,
+    /** Host address of guest-physical 0. */
     readonly ramBase: number,
+    /** Guest RAM, bytes. */
     readonly ramBytes: number,
     /** First GPA the firmware leaves to the guest. */
     firstFreeGpa: number,
@@ -28,6 +32,7 @@ export class VmRam implements GuestSpace {
     this.nextGpa = firstFreeGpa;
   }
 
+  /** The buffer of host memory (shared), for Atomics on guest words. */
   get sharedBuffer(): ArrayBufferLike {
     return this.memory.u8.buffer;
   }

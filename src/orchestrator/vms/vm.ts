@@ -37,7 +37,9 @@ export interface VmDeviceEvent {
   vm: string;
   /** The device's id in the VM. */
   id: string;
+  /** The device kind. */
   kind: VmDeviceKind;
+  /** It came in ('plugged') or left ('unplugged'). */
   action: 'plugged' | 'unplugged';
 }
 
