@@ -8,7 +8,7 @@ import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
 import { HostAgent } from '../agent/host-agent.js';
 import type { HostNetwork } from '../../dpu/net/host-network.js';
-import { Vm, type VmStateEvent } from './vm.js';
+import { Vm, type VmDeviceEvent, type VmStateEvent } from './vm.js';
 import { VmBlk } from './vm-blk.js';
 import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
@@ -50,6 +50,8 @@ const optionsSchema = z
 export interface VmManagerEvents {
   /** A VM changed state (every transition of every VM). */
   'vm.state': [VmStateEvent];
+  /** A device was hotplugged into a VM or unplugged from it. */
+  'vm.device': [VmDeviceEvent];
 }
 
 /**
@@ -174,6 +176,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
       this.byName.set(vm.name, vm);
       this.byId.set(vm.id, vm);
+      vm.on('device', (e) => this.emit('vm.device', e));
       // The agent's 'defined' event came before its answer: say it now that the Vm exists.
       const created: VmStateEvent = { vm: vm.name, id: vm.id, state: 'defined', previous: 'none', reason: 'vm.create' };
       vm.onAgentState(created);

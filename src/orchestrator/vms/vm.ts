@@ -317,6 +317,8 @@ export class Vm extends EventEmitter<VmEvents> {
       this.need('shutdown', 'running');
       if (mode === 'acpi') {
         this.info = await this.owner.client.shutdownVm(this.id, timeoutMs);
+        await this.deviceWork;
+        await this.haltAll();
         return;
       }
       const off = this.until('shutoff', timeoutMs);
@@ -328,6 +330,8 @@ export class Vm extends EventEmitter<VmEvents> {
           ga.close();
         }
         await off.done;
+        await this.deviceWork;
+        await this.haltAll();
       } finally {
         off.cancel();
       }
@@ -450,6 +454,9 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.serial(async () => {
       this.need(what, ...from);
       this.info = await call(this.owner.client);
+      // A power-off halts the devices: resolve once they are (halting twice is harmless).
+      await this.deviceWork;
+      if (this.info.state === 'shutoff') await this.haltAll();
     });
   }
 

@@ -35,10 +35,11 @@ function owned(s: AllocatorStats, prefixes: string[]): Record<string, { count: n
 }
 
 /** A guest network stack over a VM's network interface, on a vCPU worker of the guest's own. */
-async function netStack(vm: Vm, id: string, ip: string, vcpu: GuestVcpu): Promise<GuestNet> {
+async function netStack(vm: Vm, id: string, ip: string, vcpu: GuestVcpu, queueSize = 256): Promise<GuestNet> {
   const h = vm.device(id) as VmNetHandle;
   expect(h.kind).toBe('net');
-  const stack = await GuestNet.create(vm.ram, vcpu, { ip, queueSize: 64 });
+  // Rings deeper than every window in flight: an echo never finds its TX ring full.
+  const stack = await GuestNet.create(vm.ram, vcpu, { ip, queueSize });
   await stack.attach(h.device, h.notify);
   return stack;
 }
@@ -149,6 +150,8 @@ describe('host.vms: net, blk and vsock devices, hotplug and unplug', () => {
     const b = await host.vms.create({ name: 'peer', vcpus: 1, memoryMiB: 16, devices: [{ kind: 'net', port: 'pb' }] });
     const seen: string[] = [];
     a.on('device', (e) => seen.push(`${e.action}:${e.id}:${e.kind}`));
+    const hostSeen: string[] = [];
+    host.vms.on('vm.device', (e) => hostSeen.push(`${e.vm}:${e.action}:${e.id}`));
     await a.start();
     await b.start();
     const sa = await netStack(a, 'net0', '198.19.1.10', vcpu('hp/net0'));
@@ -176,7 +179,7 @@ describe('host.vms: net, blk and vsock devices, hotplug and unplug', () => {
       { id: 'net0', kind: 'net' },
       { id: 'net1', kind: 'net' },
     ]);
-    const s1 = await netStack(a, 'net1', '198.19.1.30', vcpu('hp/net1'));
+    const s1 = await netStack(a, 'net1', '198.19.1.30', vcpu('hp/net1'), 64);
     expect((await s1.ping('198.19.1.20', 3, 5000)).filter((x) => !Number.isNaN(x)).length).toBe(3);
     // Unplugged while it streams to the peer's echo (windowed, so the peer is not flooded): the
     // switch lets go between bursts; the sender's loop just stops getting completions.
@@ -214,8 +217,10 @@ describe('host.vms: net, blk and vsock devices, hotplug and unplug', () => {
     const sent = await streaming;
     const sink = await sa.waitSink(sent, 30_000);
     expect(sent).toBe(N);
+    expect(sb.counters().txFull).toBe(0);
     expect(sink.received).toBe(N); // net0 lost nothing while its neighbours came and went
     expect(seen).toEqual(['plugged:net1:net', 'unplugged:net1:net', 'plugged:data:blk', 'unplugged:data:blk']);
+    expect(hostSeen).toEqual(['hp:plugged:net1', 'hp:unplugged:net1', 'hp:plugged:data', 'hp:unplugged:data']);
     expect(a.devices.map((d) => d.id)).toEqual(['net0']);
     expect(await agentVm()).toEqual([{ id: 'net0', kind: 'net' }]);
     expect(owned(host.memory.stats(), vmOwners)).toEqual(owned(mid, vmOwners));
@@ -226,6 +231,42 @@ describe('host.vms: net, blk and vsock devices, hotplug and unplug', () => {
     host.memory.free(stop, 't');
     await a.destroy();
     await b.destroy();
+  });
+
+  it('power off takes the NIC off the switch, a reboot probes fresh devices, the disk keeps its data; a paused VM takes a hotplug', async () => {
+    const vm = await host.vms.create({
+      name: 'rb',
+      vcpus: 1,
+      memoryMiB: 16,
+      devices: [
+        { kind: 'net', port: 'pa' },
+        { kind: 'blk', backend: 'ram', capacityMiB: 1 },
+      ],
+    });
+    const attached = (): string | undefined => host.network.list().ports.find((p) => p.name === 'pa')!.attached;
+    await vm.start();
+    expect(attached()).toBe('rb');
+    const w = await blkLoad(vm, 'blk0', vcpu('rb/blk0'), 64);
+    expect((await w.run(8, 10)).errors).toBe(0);
+    const written = (vm.device('blk0') as VmBlkHandle).device.readDisk(0, MIB);
+    expect(written.some((b) => b !== 0)).toBe(true);
+    await vm.stop();
+    expect(attached()).toBeUndefined();
+    await refused(() => vm.device('net0'), ErrorCode.InvalidState);
+    await refused(() => vm.device('blk0'), ErrorCode.InvalidState);
+    await vm.start();
+    expect(attached()).toBe('rb');
+    const disk = vm.device('blk0') as VmBlkHandle;
+    expect(disk.device.started).toBe(false); // reset: the guest probes it again
+    expect(Buffer.compare(disk.device.readDisk(0, MIB), written)).toBe(0);
+    await netStack(vm, 'net0', '198.19.1.10', vcpu('rb/net0')); // a fresh NIC takes a fresh probe
+    await vm.pause();
+    await vm.hotplug({ kind: 'blk', id: 'scratch', backend: 'null', capacityMiB: 1 });
+    await vm.resume();
+    expect(vm.devices.map((d) => d.id)).toEqual(['net0', 'blk0', 'scratch']);
+    expect((await vm.unplug('scratch')).queues).toEqual([{ popped: 0, completed: 0, inflight: 0 }]);
+    await vm.destroy();
+    expect(attached()).toBeUndefined();
   });
 
   it('refusals name the field and change nothing: bad spec, unknown device, duplicate id, port in use, vsock, VM not running', async () => {
