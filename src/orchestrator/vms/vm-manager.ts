@@ -132,7 +132,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const reserved: PluggableDeviceSpec[] = [];
     try {
       for (const d of others) {
-        await this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
+        this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
         reserved.push(d);
       }
     } catch (e) {
@@ -140,9 +140,11 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       throw e;
     }
 
+    // Everything checked is taken before the first await: a concurrent create sees it.
     this.pendingNames.add(s.name);
     if (vs) this.cids.add(vs.cid);
     try {
+      for (const d of others) await this.deviceKernel(d);
       const agent = await this.hostAgent();
       const info = await agent.client.createVm({
         name: s.name,
@@ -169,7 +171,15 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       const owner = {
         client: agent.client,
         forget: (v: Vm) => this.forget(v),
-        reserveDevice: (v: Vm, d: PluggableDeviceSpec, field: string) => this.reserveDevice(v.name, d, field),
+        reserveDevice: async (v: Vm, d: PluggableDeviceSpec, field: string) => {
+          this.reserveDevice(v.name, d, field);
+          try {
+            await this.deviceKernel(d);
+          } catch (e) {
+            this.releaseDevice(d);
+            throw e;
+          }
+        },
         makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
         releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
       };
@@ -263,17 +273,9 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
    * the port must be a `host.network` VM port that no VM and no other guest holds; a core must
    * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
    */
-  private async reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): Promise<void> {
+  private reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): void {
     if (d.kind === 'blk') {
       this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
-      this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
-        () => undefined,
-        (e: unknown) => {
-          this.blkKernel = null;
-          throw e;
-        },
-      );
-      await this.blkKernel;
       return;
     }
     const held = this.ports.get(d.port);
@@ -287,6 +289,19 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     if (p.attached !== undefined)
       refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
     this.ports.set(d.port, vm);
+  }
+
+  /** Loads the kernel family a device runs on the cores (once; the vSwitch loads its own). */
+  private async deviceKernel(d: PluggableDeviceSpec): Promise<void> {
+    if (d.kind !== 'blk') return;
+    this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
+      () => undefined,
+      (e: unknown) => {
+        this.blkKernel = null;
+        throw e;
+      },
+    );
+    await this.blkKernel;
   }
 
   /** Builds a reserved net or blk device over a VM's memory map. */
