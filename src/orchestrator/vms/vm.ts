@@ -4,8 +4,10 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { VmInfo } from '../../hypervisor/agent/protocol/messages.js';
 import type { AgentClient } from '../agent/agent-client.js';
-import { GuestAgentClient, type GuestInfo } from '../agent/guest-agent-client.js';
+import type { GuestAgentClient, GuestInfo } from '../agent/guest-agent-client.js';
+import { connectGuestAgent } from './vm-guest-agent.js';
 import type { UnplugReport, VmBlkHandle, VmDeviceKind, VmDevicePart, VmNetHandle } from './vm-device.js';
+import { VmDeviceSet, type VmDeviceEntry } from './vm-device-set.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
 import { VmRam } from './vm-ram.js';
 import { deviceIdOf, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
@@ -104,8 +106,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private info: VmInfo;
   private queue: Promise<unknown> = Promise.resolve();
   private deviceWork: Promise<void> = Promise.resolve();
-  /** The devices in plug order, with the spec each was made from. */
-  private readonly parts = new Map<string, { part: VmDevicePart; spec: PluggableDeviceSpec }>();
+  private readonly devs: VmDeviceSet;
   /** The VM's RAM as its guest-side code sees it. */
   readonly ram: VmRam;
 
@@ -119,13 +120,13 @@ export class Vm extends EventEmitter<VmEvents> {
     /** @internal the VM's vsock device, if it has one */
     readonly vsock: VmVsock | null,
     /** @internal its other devices, made by the manager with the spec each came from */
-    parts: readonly { part: VmDevicePart; spec: PluggableDeviceSpec }[],
+    parts: readonly VmDeviceEntry[],
     /** @internal the first GPA the firmware leaves to the guest */
     firstFreeGpa: number,
   ) {
     super();
     this.info = info;
-    for (const p of parts) this.parts.set(p.part.id, p);
+    this.devs = new VmDeviceSet(vsock, parts);
     this.ram = new VmRam(map.memory, info.name, info.ramBase, info.memoryBytes, firstFreeGpa);
   }
 
@@ -171,7 +172,7 @@ export class Vm extends EventEmitter<VmEvents> {
    * for the vsock device (the firmware drives it).
    */
   device(id: string): VmNetHandle | VmBlkHandle {
-    const p = this.parts.get(id);
+    const p = this.devs.get(id) ?? (this.vsock?.id === id ? { part: this.vsock } : undefined);
     if (!p)
       throw new QingtianError(ErrorCode.NotFound, `vm ${this.name}.device id: no device ${JSON.stringify(id)}`, {
         field: 'id',
@@ -194,7 +195,7 @@ export class Vm extends EventEmitter<VmEvents> {
       this.need('start', 'defined', 'shutoff');
       await this.deviceWork;
       try {
-        for (const p of this.allParts()) await p.boot();
+        await this.devs.bootAll();
         this.info = await this.owner.client.startVm(this.id);
       } catch (e) {
         await this.haltAll();
@@ -223,7 +224,7 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.serial(async () => {
       this.need('hotplug', 'running', 'paused');
       const id = deviceIdOf(d);
-      if (this.parts.has(id) || (this.vsock && this.vsock.id === id))
+      if (this.devs.has(id))
         throw new QingtianError(
           ErrorCode.InvalidArgument,
           `device.id: expected an id not used in vm ${this.name}, got ${JSON.stringify(id)}`,
@@ -243,7 +244,7 @@ export class Vm extends EventEmitter<VmEvents> {
         this.owner.releaseDevice(this, d);
         throw e;
       }
-      this.parts.set(id, { part, spec: d });
+      this.devs.add({ part, spec: d });
       this.emit('device', { vm: this.name, id, kind: d.kind, action: 'plugged' });
       return part.handle()!;
     });
@@ -268,13 +269,12 @@ export class Vm extends EventEmitter<VmEvents> {
           `id: expected a net or blk device (the vsock device stays for the VM's life), got ${JSON.stringify(id)}`,
           { field: 'id', got: id },
         );
-      const p = this.parts.get(id);
+      const p = this.devs.take(id);
       if (!p)
         throw new QingtianError(ErrorCode.NotFound, `id: no device ${JSON.stringify(id)} in vm ${this.name}`, {
           field: 'id',
           got: id,
         });
-      this.parts.delete(id);
       const report = await p.part.free();
       this.owner.releaseDevice(this, p.spec);
       this.info = await this.owner.client.unplug(this.id, id);
@@ -374,7 +374,7 @@ export class Vm extends EventEmitter<VmEvents> {
       // The devices stop touching guest RAM before the agent frees it.
       await this.haltAll();
       await this.owner.client.destroyVm(this.id);
-      await this.freeAll();
+      await this.devs.freeAll((d) => this.owner.releaseDevice(this, d));
       this.map.free();
       this.owner.forget(this);
     });
@@ -383,7 +383,7 @@ export class Vm extends EventEmitter<VmEvents> {
   /** @internal the host is going away and the agent did not destroy this VM: free the DPU side's part */
   async abandon(): Promise<void> {
     await this.deviceWork;
-    await this.freeAll();
+    await this.devs.freeAll((d) => this.owner.releaseDevice(this, d));
     this.map.free();
     this.current = 'destroyed';
   }
@@ -398,56 +398,12 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** A connection to the guest agent; QT_TIMEOUT if the guest does not take it within `timeoutMs`. */
-  private async guestAgent(timeoutMs: number): Promise<GuestAgentClient> {
-    const connecting = GuestAgentClient.connect(this.vsock!.device.host, { timeoutMs });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new QingtianError(
-              ErrorCode.Timeout,
-              `vm ${this.name}: the guest agent did not accept within ${timeoutMs} ms`,
-              {
-                timeoutMs,
-              },
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([connecting, late]);
-    } catch (e) {
-      // A connection that comes after all is closed at once.
-      connecting.then(
-        (ga) => ga.close(),
-        () => undefined,
-      );
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+  private guestAgent(timeoutMs: number): Promise<GuestAgentClient> {
+    return connectGuestAgent(this.vsock!.device.host, this.name, timeoutMs);
   }
 
-  /** The vsock device first (the guest agent's), then the others in plug order. */
-  private allParts(): VmDevicePart[] {
-    return [...(this.vsock ? [this.vsock] : []), ...[...this.parts.values()].map((p) => p.part)];
-  }
-
-  private async haltAll(): Promise<void> {
-    for (const p of this.allParts()) await p.halt();
-  }
-
-  /** Frees every device (each tried, even if one fails) and gives back what they reserved. */
-  private async freeAll(): Promise<void> {
-    const parts = [...this.parts.values()];
-    this.parts.clear();
-    if (this.vsock) await this.vsock.free().catch(() => undefined);
-    for (const p of parts) {
-      await p.part.free().catch(() => undefined);
-      this.owner.releaseDevice(this, p.spec);
-    }
+  private haltAll(): Promise<void> {
+    return this.devs.haltAll();
   }
 
   private op(what: string, from: VmState[], call: (c: AgentClient) => Promise<VmInfo>): Promise<void> {
