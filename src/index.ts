@@ -30,8 +30,18 @@ export type { MetricsSnapshot } from './ops/metrics.js';
 
 // VMs
 export type { VmManager, VmManagerOptions, VmManagerEvents } from './orchestrator/vms/vm-manager.js';
-export type { Vm, VmState, VmStateEvent, VmEvents, ShutdownOptions } from './orchestrator/vms/vm.js';
-export type { VmSpec, VmDeviceSpec, VsockDeviceSpec } from './orchestrator/vms/vm-spec.js';
+export type { Vm, VmState, VmStateEvent, VmEvents, VmDeviceEvent, ShutdownOptions } from './orchestrator/vms/vm.js';
+export type {
+  VmSpec,
+  VmDeviceSpec,
+  VsockDeviceSpec,
+  NetDeviceSpec,
+  BlkDeviceSpec,
+  PluggableDeviceSpec,
+} from './orchestrator/vms/vm-spec.js';
+export type { VmNetHandle, VmBlkHandle, UnplugReport, VmDeviceKind } from './orchestrator/vms/vm-device.js';
+export type { VmRam } from './orchestrator/vms/vm-ram.js';
+export type { GuestSpace, GuestRam } from './hypervisor/guest/virtio/driver-api.js';
 export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
 export type { AgentStats } from './hypervisor/agent/protocol/messages.js';
 

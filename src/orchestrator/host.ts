@@ -93,7 +93,8 @@ export class Host {
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
     this.storage = new Storage(memory, storage);
-    this.vms = new VmManager({ memory, runtime, dpu }, vms);
+    // The network as it is (null before first use): a VM port can only be one that exists.
+    this.vms = new VmManager({ memory, runtime, dpu, network: () => this.net ?? null }, vms);
   }
 
   /**
@@ -221,8 +222,9 @@ export class Host {
    */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
-    await this.net?.close();
+    // VMs first: their network interfaces leave the switch before it closes.
     await this.vms.close();
+    await this.net?.close();
     this.swaps.close();
     await this.storage.close();
     await this.dpu.close();

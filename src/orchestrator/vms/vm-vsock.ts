@@ -11,6 +11,7 @@ import {
   type VsockDriverGeometry,
 } from '../../hypervisor/guest/virtio/vsock-driver.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
+import { queueReport, type UnplugReport, type VmDevicePart } from './vm-device.js';
 
 /** The guest's vsock driver: a few control connections (the guest agent and its clients). */
 const GUEST_DRIVER: VsockDriverGeometry = {
@@ -46,7 +47,8 @@ export function vsockLayout(rt: KernelRuntime): VsockLayout {
  * restarted guest begins from a reset device and a fresh driver. The host side's sockets to the
  * guest are `device.host`.
  */
-export class VmVsock {
+export class VmVsock implements VmDevicePart {
+  readonly kind = 'vsock';
   readonly device: VsockDevice;
   private booted = false;
 
@@ -99,9 +101,17 @@ export class VmVsock {
   }
 
   /** Frees the device (halted first). */
-  async free(): Promise<void> {
+  async free(): Promise<UnplugReport> {
     await this.halt();
+    const q = this.device.stats().queues;
+    const queues = queueReport([q.rx, q.tx, q.event]);
     this.device.free();
+    return { id: this.id, kind: 'vsock', queues };
+  }
+
+  /** The firmware drives the device: no guest probe. */
+  handle(): null {
+    return null;
   }
 }
 
