@@ -15,6 +15,7 @@ import { BenchDriver } from './net/bench-driver.js';
 import { TsSwitch } from './net/ts-switch.js';
 import { takeUpcalls } from '../dpu/net/upcall-record.js';
 import { VpcSlowPath } from './net/vpc-slow-path.js';
+import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
 
 const MIB = 1 << 20;
 const RING = 1024;
@@ -107,10 +108,63 @@ export async function run(ctx: BenchContext): Promise<void> {
       }
     }
   }
+  if (ctx.wants('kernel-new-flows')) await kernelNewFlows(ctx);
   for (const slow of ['stand-in', 'vpc'] as const) {
     const sfx = slow === 'vpc' ? '-vpc' : '';
     if (ctx.wants(`first-packet${sfx}`)) await firstPacket(ctx, slow, sfx);
     if (ctx.wants(`new-flows${sfx}`)) await newFlows(ctx, slow, sfx);
+  }
+}
+
+/**
+ * New flows through the switch and the routing-table slow path on one thread (in-thread-flows.ts),
+ * with 1M flows installed (100k with --quick); per second of wall time and of process CPU.
+ */
+async function kernelNewFlows(ctx: BenchContext): Promise<void> {
+  const installed = ctx.quick ? 100_000 : 1_000_000;
+  const per = ctx.quick ? 20_000 : 100_000;
+  const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes: 64 };
+  ctx.progress(`kernel-new-flows-vpc: installing ${installed} flows`);
+  const k = InThreadFlows.start({ installed, frames, macs: MACS });
+  try {
+    k.wasm(2000, 1 << 24);
+    k.peer(2000, 1 << 24);
+    const w: FlowRate[] = [];
+    const p: FlowRate[] = [];
+    for (let r = 0; r < ctx.runs; r++) {
+      w.push(k.wasm(per, 1 + r * per));
+      p.push(k.peer(per, 1 + r * per));
+      ctx.progress(
+        `kernel-new-flows-vpc run ${r + 1}/${ctx.runs}: wasm ${fmt(w.at(-1)!.wall)} / ts ${fmt(p.at(-1)!.wall)} flows/s`,
+      );
+    }
+    const tag = installed >= 1e6 ? '1M' : `${installed / 1000}k`;
+    for (const m of ['wall', 'cpu'] as const)
+      ctx.report({
+        case: `kernel-new-flows-vpc-${tag}-installed`,
+        metric: m === 'wall' ? 'flows/s' : 'flows per CPU-second',
+        value: median(w.map((x) => x[m])),
+        unit: 'flows/s',
+        better: 'higher',
+        peer: { name: 'ts-switch', value: median(p.map((x) => x[m])) },
+        ...(m === 'wall' ? { target: 1e5 } : {}),
+      });
+    ctx.report({
+      case: 'kernel-new-flows-vpc',
+      metric: 'flows in the table',
+      value: k.flowCount(),
+      unit: 'flows',
+      better: 'higher',
+    });
+    ctx.report({
+      case: 'kernel-new-flows-vpc',
+      metric: 'connections tracked',
+      value: k.connections(),
+      unit: 'connections',
+      better: 'higher',
+    });
+  } finally {
+    await k.close();
   }
 }
 

@@ -111,6 +111,8 @@ export const NET_CTRL_ERR = 1;
 export const NET_DUMP_BYTES = 64;
 /** u32 */
 export const NET_DUMP_RECORDS = 64;
+/** What flowStamps writes for a key not installed. (u32) */
+export const NET_STAMP_NONE = 0xffffffff;
 
 // assembly/net/flow-record.ts
 /** 'NFLR' (u32) */

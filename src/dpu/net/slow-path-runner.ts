@@ -161,25 +161,28 @@ export class SlowPathRunner {
 
   private sweep(now: number): void {
     this.lastSweep = now;
-    // The stamps of only the due connections' flows, read in one pass over the flow table.
-    let lastHit = new Map<string, number>();
-    this.reval.sweep(
-      (e) => {
-        let best: number | undefined;
-        for (const k of e.flows) {
-          const t = lastHit.get(k);
-          if (t !== undefined && (best === undefined || t > best)) best = t;
+    const ct = this.slow.conntrack;
+    // The stamps of only the due connections' flows, one keyed probe each.
+    this.reval.sweep((due) => {
+      const keys: Uint8Array[] = [];
+      const owner: number[] = [];
+      for (const e of due)
+        for (const k of ct.flows(e)) {
+          keys.push(k);
+          owner.push(e);
         }
-        return best;
-      },
-      (due) => {
-        const keys = new Set<string>();
-        for (const e of due) for (const k of e.flows) keys.add(k);
-        const t0 = performance.now();
-        lastHit = this.sw.flowLastHits(keys);
-        this.sweepGap = 20 * (performance.now() - t0);
-      },
-    );
+      if (keys.length === 0) return undefined;
+      const t0 = performance.now();
+      const stamps = this.sw.flowStamps(keys);
+      this.sweepGap = 20 * (performance.now() - t0);
+      const last = new Map<number, number>();
+      stamps.forEach((t, i) => {
+        if (t === undefined) return;
+        const e = owner[i]!;
+        last.set(e, Math.max(last.get(e) ?? 0, t));
+      });
+      return (e) => last.get(e);
+    });
   }
 
   /** Queues downcalls; flushes are collected apart (see flush()). */

@@ -2,7 +2,7 @@ import { K_DPORT, K_PROTO, K_SPORT } from '../../generated/flow.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { answerArp } from './arp-responder.js';
 import { parseArp } from './arp.js';
-import { Conntrack, type CtEntry, type CtTimeouts, type CtTuple } from './conntrack.js';
+import { Conntrack, type CtHandle, type CtTimeouts, type CtTuple } from './conntrack.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet, type EthernetHeader } from './ethernet.js';
 import { DROP_REASONS, flowCookie, type Downcall, type DropReason, type FlowAction } from './flow-actions.js';
 import { isMulticastMac } from './mac-address.js';
@@ -39,7 +39,8 @@ interface Work {
   routed: boolean;
   egress?: Egress | undefined;
   route?: Route | undefined;
-  ct?: { entry: CtEntry; dir: 'original' | 'reply' };
+  /** The connection it belongs to (0: none). */
+  ct: CtHandle;
 }
 
 /**
@@ -157,7 +158,7 @@ export class SlowPath {
     if (ingress.kind === 'port' && tuple.src !== ingress.port.ip)
       return this.drop(pkt, 'spoofed-source', out, zone, true);
     const routed = eth.dst === vpc.routerMac;
-    const w: Work = { pkt, eth, ingress, vpc, tuple, routed };
+    const w: Work = { pkt, eth, ingress, vpc, tuple, routed, ct: 0 };
     if (!routed) {
       const p = isMulticastMac(eth.dst) ? undefined : this.model.portByMac(vpc, eth.dst);
       if (!p || ingress.kind !== 'port' || p.subnet !== ingress.port.subnet || p === ingress.port) {
@@ -270,10 +271,10 @@ export class SlowPath {
         allowed.push(w);
         continue;
       }
-      const ct = Conntrack.trackable(w.tuple) ? this.conntrack.lookup(zoneOf(w.ingress), w.tuple) : undefined;
-      if (ct) {
-        this.conntrack.update(ct.entry, ct.dir, w.pkt.tcpFlags);
-        w.ct = ct;
+      const ref = Conntrack.trackable(w.tuple) ? this.conntrack.lookup(zoneOf(w.ingress), w.tuple) : 0;
+      if (ref !== 0) {
+        w.ct = Conntrack.handleOf(ref);
+        this.conntrack.update(w.ct, Conntrack.dirOf(ref), w.pkt.tcpFlags);
         allowed.push(w);
         continue;
       }
@@ -314,12 +315,12 @@ export class SlowPath {
           continue;
         }
         const entry = this.conntrack.create(zone, zoneOf(w.egress!), w.tuple);
-        if (!entry) {
+        if (entry === 0) {
           this.drop(w.pkt, 'conntrack-full', out, zone, false);
           continue;
         }
         this.counters.connections++;
-        w.ct = { entry, dir: 'original' };
+        w.ct = entry;
         // A drop cached for the other direction would eat the replies.
         const back = flowCookie(cookieHalf(w.egress!), cookieHalf(w.ingress));
         if (this.dropCookies.delete(back)) out.push({ op: 'flush-cookie', cookie: back, mask: 0xffffffff });
@@ -343,7 +344,7 @@ export class SlowPath {
     }
     actions.push(...this.deliver(eg));
     const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
-    w.ct?.entry.flows.add(keyHex(w.pkt.key));
+    if (w.ct !== 0) this.conntrack.addFlow(w.ct, w.pkt.key);
     this.install(w.pkt, actions, cookie, out);
   }
 
