@@ -17,6 +17,8 @@ import {
   type SlowPathStats,
 } from './slow-path-types.js';
 import type { VpcModel } from './vpc-model.js';
+import { encodeActions } from './action-list.js';
+import { toDatapathActions } from './datapath-actions.js';
 import type { Route, Vpc } from './vpc-resources.js';
 
 export interface SlowPathOptions {
@@ -69,6 +71,8 @@ export class SlowPath {
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   /** Cookies (in << 16 | out) under which a drop flow was installed, to flush when a connection opens the other way. */
   private readonly dropCookies = new Set<number>();
+  /** Forwarding action lists by what decides them, with their encoding. */
+  private readonly lists = new Map<string, { actions: FlowAction[]; encoded: Uint8Array }>();
 
   constructor(
     private readonly model: VpcModel,
@@ -76,6 +80,7 @@ export class SlowPath {
   ) {
     this.conntrack = new Conntrack(options.clock, { timeouts: options.ctTimeouts, maxEntries: options.ctMaxEntries });
     this.groups = new SecurityGroups({ runtime: options.runtime, capacityPerVpc: options.sgCapacityPerVpc });
+    model.onChange(() => this.lists.clear());
   }
 
   stats(): SlowPathStats {
@@ -333,6 +338,21 @@ export class SlowPath {
   /** Installs and re-injects an admitted packet. */
   private forward(w: Work, out: Downcall[]): void {
     const eg = w.egress!;
+    const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
+    if (w.ct !== 0) this.conntrack.addFlow(w.ct, w.pkt.key);
+    // The list depends only on these (and the model, which clears the cache when it changes).
+    const memo = `${zoneOf(w.ingress)},${zoneOf(eg)},${w.eth.src},${w.eth.dst},${w.routed ? 1 : 0},${w.pkt.tunnel ? 1 : 0}`;
+    let list = this.lists.get(memo);
+    if (!list) {
+      const actions = this.forwardActions(w, eg);
+      list = { actions, encoded: encodeActions(toDatapathActions(actions)) };
+      if (this.lists.size >= 4096) this.lists.clear();
+      this.lists.set(memo, list);
+    }
+    this.install(w.pkt, list.actions, cookie, out, list.encoded);
+  }
+
+  private forwardActions(w: Work, eg: Egress): FlowAction[] {
     const actions: FlowAction[] = [];
     if (w.pkt.tunnel) actions.push({ op: 'decap-vxlan' });
     if (w.ingress.kind === 'port' && w.ingress.port.kind === 'sub') actions.push({ op: 'pop-vlan' });
@@ -343,9 +363,7 @@ export class SlowPath {
       actions.push({ op: 'set-eth-dst', mac: eg.kind === 'port' ? eg.port.mac : eg.mac });
     }
     actions.push(...this.deliver(eg));
-    const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
-    if (w.ct !== 0) this.conntrack.addFlow(w.ct, w.pkt.key);
-    this.install(w.pkt, actions, cookie, out);
+    return actions;
   }
 
   /** OUTPUT to a local port, or ENCAP + OUTPUT to the tunnel of a remote one. */
@@ -364,15 +382,21 @@ export class SlowPath {
    * Installs the flow and re-injects the packet. A CHECK_L2 mismatch installs too: the new list
    * replaces the flow whose MACs did not match (the key has no MACs; the list checks them).
    */
-  private install(pkt: MissedPacket, actions: FlowAction[], cookie: number, out: Downcall[]): void {
+  private install(
+    pkt: MissedPacket,
+    actions: FlowAction[],
+    cookie: number,
+    out: Downcall[],
+    encoded?: Uint8Array,
+  ): void {
     this.counters.installed++;
-    if (pkt.truncated) {
-      this.counters.truncated++;
-      out.push({ op: 'install', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie });
-      return;
-    }
-    this.counters.reinjected++;
-    out.push({ op: 'install-reinject', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie, frame: pkt.frame });
+    const d: Downcall = pkt.truncated
+      ? { op: 'install', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie }
+      : { op: 'install-reinject', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie, frame: pkt.frame };
+    if (encoded) d.encoded = encoded;
+    if (pkt.truncated) this.counters.truncated++;
+    else this.counters.reinjected++;
+    out.push(d);
   }
 
   /**

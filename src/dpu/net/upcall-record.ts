@@ -61,6 +61,8 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
     const ok = ring.spsc.pop((w) => {
       const r = NetRing.addr(w);
       const cap = Math.min(v.getUint32(r + NET_UPC_CAP_LEN, true), NET_UPC_FRAME_CAP);
+      // One copy of the record; the byte fields are views into it.
+      const c = u8.slice(r, r + NET_UPC_FRAME + cap);
       rec = {
         port: v.getUint16(r + NET_UPC_PORT, true),
         reason: v.getUint16(r + NET_UPC_CODE, true),
@@ -70,11 +72,11 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
         arg: v.getUint32(r + NET_UPC_COOKIE, true),
         tick: v.getUint32(r + NET_UPC_TICK, true),
         devPort: v.getUint16(r + NET_UPC_DEV_PORT, true),
-        remoteIp: u8.slice(r + NET_UPC_REMOTE_IP, r + NET_UPC_REMOTE_IP + 4),
+        remoteIp: c.subarray(NET_UPC_REMOTE_IP, NET_UPC_REMOTE_IP + 4),
         remotePort: v.getUint16(r + NET_UPC_REMOTE_PORT, true),
-        parse: u8.slice(r + NET_UPC_PARSE, r + NET_UPC_PARSE + 64),
-        netHdr: u8.slice(r + NET_UPC_NET_HDR, r + NET_UPC_NET_HDR + 12),
-        frame: u8.slice(r + NET_UPC_FRAME, r + NET_UPC_FRAME + cap),
+        parse: c.subarray(NET_UPC_PARSE, NET_UPC_PARSE + 64),
+        netHdr: c.subarray(NET_UPC_NET_HDR, NET_UPC_NET_HDR + 12),
+        frame: c.subarray(NET_UPC_FRAME),
       };
     });
     if (!ok || !rec) break;
