@@ -165,6 +165,7 @@ export {
 export * from './upcall';
 export * from './tunnel-io';
 export * from './mirror';
+export { NET_PEND_STALE_DEFAULT } from './pending';
 export {
   NET_SW_MAGIC,
   NET_SW_LAYOUT,
@@ -190,6 +191,10 @@ export {
   NET_SW_COUNTER_ARRAY,
   NET_SW_COUNTERS,
   NET_SW_PORT_STATS,
+  NET_SW_ORDERED,
+  NET_SW_PEND_STALE,
+  NET_SW_PEND_SLOTS,
+  NET_SW_PEND_BYTES,
   NET_SW_PORT_STAT_BYTES,
   NET_FLUSH_NONE,
   NET_FLUSH_COOKIE,
@@ -222,6 +227,7 @@ export {
   NET_SW_STAT_MIRRORED,
   NET_SW_STAT_TUNNEL_IN,
   NET_SW_STAT_TUNNEL_OUT,
+  NET_SW_STAT_HELD,
   NET_SW_STAT_COUNT,
   NET_PS_IN_PACKETS,
   NET_PS_IN_BYTES,

@@ -11,15 +11,27 @@ import {
   NET_UPC_ACTION,
   NET_UPC_L2_MISMATCH,
   NET_UPF_FROM_TUNNEL,
+  NET_UPC_FRAME_CAP,
   NET_UPF_NET_HDR,
+  NET_UPF_PENDING,
   NET_UPF_TRUNCATED,
 } from './net-layout.js';
 import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
-import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
+import { takeUpcalls, writeDowncall, type Downcall as DatapathDowncall, type UpcallRecord } from './upcall-record.js';
 import type { VSwitch } from './vswitch.js';
+
+/** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
+type Queued = { d: Downcall; extra?: Extra } | { release: number };
+/** Releases one RELEASE downcall carries (its frame area, 4 bytes each). */
+const RELEASES_PER_RECORD = NET_UPC_FRAME_CAP >> 2;
+interface Extra {
+  netHdr?: Uint8Array | undefined;
+  flags?: number | undefined;
+  release?: number | undefined;
+}
 
 export interface SlowPathRunnerOptions {
   /** Milliseconds; also the switch's tick. */
@@ -54,8 +66,9 @@ export interface RunnerStats {
  */
 export class SlowPathRunner {
   private readonly drain: FairDrain<UpcallRecord>;
-  private readonly backlog: Downcall[] = [];
-  private readonly extras = new Map<number, { netHdr: Uint8Array; flags: number }>();
+  private readonly backlog: Queued[] = [];
+  /** This burst's upcalls by seq: the sender's header, and the pending hash of counted ones. */
+  private readonly extras = new Map<number, Extra>();
   private running = false;
   private flushSent = false;
   private wantFlush = { all: false, cookies: new Set<number>() };
@@ -72,6 +85,8 @@ export class SlowPathRunner {
     private readonly options: SlowPathRunnerOptions,
   ) {
     this.drain = new FairDrain({ quantum: options.quantum, budget: options.burst });
+    // This runner answers every counted upcall once: the fast path may keep flows in order.
+    sw.orderUpcalls(true);
   }
 
   /** Drains `port`'s upcall ring from now on. */
@@ -118,6 +133,8 @@ export class SlowPathRunner {
       this.stats0.upcalls += recs.length;
       const pkts = recs.map((r) => this.missed(r));
       this.enqueue(this.slow.handle(pkts));
+      // Counted upcalls the slow path answered with nothing (drops): release them too.
+      for (const x of this.extras.values()) if (x.release !== undefined) this.backlog.push({ release: x.release });
       this.flush();
       this.extras.clear();
     }
@@ -185,12 +202,19 @@ export class SlowPathRunner {
     });
   }
 
-  /** Queues downcalls; flushes are collected apart (see flush()). */
+  /**
+   * Queues downcalls; flushes are collected apart (see flush()). The first answer to an upcall of
+   * this burst takes its header and, for a counted upcall, its release.
+   */
   private enqueue(downcalls: Downcall[]): void {
     for (const d of downcalls) {
       if (d.op === 'flush-all' || (d.op === 'flush-cookie' && d.mask !== 0xffffffff)) this.wantFlush.all = true;
       else if (d.op === 'flush-cookie') this.wantFlush.cookies.add(d.cookie);
-      else this.backlog.push(d);
+      else {
+        const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
+        if (extra && 'seq' in d) this.extras.set(d.seq, { ...extra, release: undefined });
+        this.backlog.push(extra ? { d, extra } : { d });
+      }
     }
   }
 
@@ -220,15 +244,35 @@ export class SlowPathRunner {
     const hold = this.flushSent || wanted;
     let n = 0;
     while (n < this.backlog.length) {
-      let d = this.backlog[n]!;
-      if (hold && d.op === 'install') {
-        n++;
+      // A run of bare releases (and installs skipped while a flush runs) goes as one record.
+      const hashes: number[] = [];
+      let m = n;
+      for (; m < this.backlog.length && hashes.length < RELEASES_PER_RECORD; m++) {
+        const q = this.backlog[m]!;
+        if ('release' in q) hashes.push(q.release);
+        else if (hold && q.d.op === 'install') {
+          if (q.extra?.release !== undefined) hashes.push(q.extra.release);
+        } else break;
+      }
+      if (m > n) {
+        if (hashes.length > 0) {
+          if (!writeDowncall(this.memory, this.sw.down, { op: 'release', hashes })) break;
+          wrote = true;
+          this.stats0.downcalls++;
+        }
+        n = m;
         continue;
       }
-      if (hold && d.op === 'install-reinject')
-        d = { op: 'reinject', seq: d.seq, port: d.port, actions: d.actions, frame: d.frame!, cookie: d.cookie };
-      const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
-      if (!writeDowncall(this.memory, this.sw.down, toDatapathDowncall(d, extra))) break;
+      const q = this.backlog[n]! as { d: Downcall; extra?: Extra };
+      let d = q.d;
+      if (hold && d.op === 'install-reinject') {
+        const { seq, port, actions, frame, cookie, encoded } = d;
+        d = { op: 'reinject', seq, port, actions, frame: frame!, cookie };
+        if (encoded) d.encoded = encoded;
+      }
+      const out = toDatapathDowncall(d, q.extra);
+      if (q.extra?.release !== undefined && 'actions' in out) out.release = q.extra.release;
+      if (!writeDowncall(this.memory, this.sw.down, out)) break;
       wrote = true;
       n++;
       this.stats0.downcalls++;
@@ -266,7 +310,13 @@ export class SlowPathRunner {
       const ip = new DataView(r.remoteIp.buffer, r.remoteIp.byteOffset, 4);
       p.tunnel = { vni: v.getUint32(NET_KEY_VNI, true), address: ip.getUint32(0, false), port: r.remotePort };
     }
-    if ((r.flags & NET_UPF_NET_HDR) !== 0) this.extras.set(r.seq, { netHdr: r.netHdr, flags: NET_UPF_NET_HDR });
+    const extra: Extra = {};
+    if ((r.flags & NET_UPF_NET_HDR) !== 0) {
+      extra.netHdr = r.netHdr;
+      extra.flags = NET_UPF_NET_HDR;
+    }
+    if ((r.flags & NET_UPF_PENDING) !== 0) extra.release = r.hash;
+    if (extra.netHdr || extra.release !== undefined) this.extras.set(r.seq, extra);
     return p;
   }
 }

@@ -14,6 +14,7 @@ import {
   NET_DUMP_RECORDS,
   NET_KEY_BYTES,
   NET_STAMP_NONE,
+  NET_SW_ORDERED,
   NET_FR_ACTIONS,
   NET_FR_ACTION_BYTES,
   NET_FR_BYTES,
@@ -338,6 +339,16 @@ export class VSwitch {
     const ok = writeDowncall(this.rt.memory, this.down, d);
     if (ok) this.kick();
     return ok;
+  }
+
+  /**
+   * Ordered upcalls (upcall.ts in the kernel): the fast path counts each miss it hands up, and a
+   * packet hitting a flow whose earlier packets are still unanswered goes up behind them. Only for
+   * a slow path that answers every counted upcall once (`release` in its downcalls), as the
+   * SlowPathRunner does.
+   */
+  orderUpcalls(on: boolean): void {
+    Atomics.store(this.rt.memory.i32, (this.state.base + NET_SW_ORDERED) >> 2, on ? 1 : 0);
   }
 
   /** Sets the switch's tick (the control plane's clock: 1 ms by convention). */
