@@ -293,9 +293,11 @@ export class SlowPathRunner {
   }
 
   private missed(r: UpcallRecord): MissedPacket {
-    const key = r.parse.slice(0, NET_KEY_BYTES);
-    // The key the fast path looked up carries the logical ingress port: the upcall's port.
-    new DataView(key.buffer).setUint16(NET_KEY_IN_PORT, r.port, true);
+    // The record is a private copy: the key is a view into it. The key the fast path looked up
+    // carries the logical ingress port: the upcall's port.
+    const key = r.parse.subarray(0, NET_KEY_BYTES);
+    key[NET_KEY_IN_PORT] = r.port & 0xff;
+    key[NET_KEY_IN_PORT + 1] = r.port >>> 8;
     const p: MissedPacket = {
       seq: r.seq,
       port: r.port,
@@ -306,7 +308,7 @@ export class SlowPathRunner {
       truncated: (r.flags & NET_UPF_TRUNCATED) !== 0,
     };
     if ((r.flags & NET_UPF_FROM_TUNNEL) !== 0) {
-      const v = new DataView(key.buffer);
+      const v = new DataView(key.buffer, key.byteOffset, NET_KEY_BYTES);
       const ip = new DataView(r.remoteIp.buffer, r.remoteIp.byteOffset, 4);
       p.tunnel = { vni: v.getUint32(NET_KEY_VNI, true), address: ip.getUint32(0, false), port: r.remotePort };
     }

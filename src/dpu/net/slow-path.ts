@@ -72,7 +72,7 @@ export class SlowPath {
   /** Cookies (in << 16 | out) under which a drop flow was installed, to flush when a connection opens the other way. */
   private readonly dropCookies = new Set<number>();
   /** Forwarding action lists by what decides them, with their encoding. */
-  private readonly lists = new Map<string, { actions: FlowAction[]; encoded: Uint8Array }>();
+  private readonly lists = new Map<number, { actions: FlowAction[]; encoded: Uint8Array; src: number; dst: number }>();
 
   constructor(
     private readonly model: VpcModel,
@@ -340,14 +340,19 @@ export class SlowPath {
     const eg = w.egress!;
     const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
     if (w.ct !== 0) this.conntrack.addFlow(w.ct, w.pkt.key);
-    // The list depends only on these (and the model, which clears the cache when it changes).
-    const memo = `${zoneOf(w.ingress)},${zoneOf(eg)},${w.eth.src},${w.eth.dst},${w.routed ? 1 : 0},${w.pkt.tunnel ? 1 : 0}`;
-    let list = this.lists.get(memo);
-    if (!list) {
+    // The list depends only on these (and the model, which clears the cache when it changes):
+    // the zones and flags key the cache, the MACs are checked against the entry.
+    const zi = zoneOf(w.ingress);
+    const ze = zoneOf(eg);
+    // Zones past 17 bits (remote host ids that large) are not cached: the key would not be exact.
+    const memo =
+      zi < 0x20000 && ze < 0x20000 ? (zi * 0x20000 + ze) * 4 + (w.routed ? 2 : 0) + (w.pkt.tunnel ? 1 : 0) : -1;
+    let list = memo < 0 ? undefined : this.lists.get(memo);
+    if (!list || list.src !== w.eth.src || list.dst !== w.eth.dst) {
       const actions = this.forwardActions(w, eg);
-      list = { actions, encoded: encodeActions(toDatapathActions(actions)) };
+      list = { actions, encoded: encodeActions(toDatapathActions(actions)), src: w.eth.src, dst: w.eth.dst };
       if (this.lists.size >= 4096) this.lists.clear();
-      this.lists.set(memo, list);
+      if (memo >= 0) this.lists.set(memo, list);
     }
     this.install(w.pkt, list.actions, cookie, out, list.encoded);
   }
