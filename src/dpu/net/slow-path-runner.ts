@@ -20,7 +20,7 @@ import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
-import { takeUpcalls, writeDowncall, type Downcall as DatapathDowncall, type UpcallRecord } from './upcall-record.js';
+import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
 import type { VSwitch } from './vswitch.js';
 
 /** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
