@@ -475,4 +475,5 @@ export {
   VMC_STOPPED,
   VMC_CONTINUE,
   VMC_HALT,
+  VMC_BUSY,
 } from './vm-control';

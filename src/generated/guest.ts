@@ -245,6 +245,8 @@ export const VMC_STOPPED = 2;
 export const VMC_CONTINUE = 0;
 /** i32 */
 export const VMC_HALT = 1;
+/** A step that did work and wants the CPU again at once (a thread running several vCPUs gives no sleep). (i32) */
+export const VMC_BUSY = 2;
 
 // assembly/guest/vsock-driver.ts
 /** 'GVSK' (u32) */

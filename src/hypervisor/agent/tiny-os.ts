@@ -5,7 +5,11 @@ import { AgentVm, type VmHost } from './agent-vm.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { AGENT_PROTOCOL_VERSION, type EventBody, type VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import { GuestCpuPool } from './guest-cpu-pool.js';
 import { VcpuPool } from './vcpu-pool.js';
+
+/** Guest CPU threads when hello does not say. */
+const DEFAULT_GUEST_CPUS = 2;
 
 /** Where the agent's events go (the server sends them to the control plane). */
 export type EventSink = (name: 'vm.state', body: EventBody<'vm.state'>) => void;
@@ -30,10 +34,15 @@ export class TinyOs implements VmHost {
   counters: () => { requests: number; errors: number } = () => ({ requests: 0, errors: 0 });
 
   readonly vcpuPool: VcpuPool;
+  private cpus: GuestCpuPool | null = null;
+  /** The VM holding every guest CPU (bare metal), if any. */
+  private exclusiveVm: AgentVm | null = null;
 
   constructor(
     readonly memory: WebAssembly.Memory,
     private readonly emit: EventSink,
+    /** The guest kernel, compiled once for every guest CPU. */
+    private readonly guestModule: WebAssembly.Module,
   ) {
     this.i32 = new Int32Array(memory.buffer);
     this.sizeBytes = memory.buffer.byteLength;
@@ -41,7 +50,7 @@ export class TinyOs implements VmHost {
   }
 
   readonly handlers: AgentHandlers = {
-    hello: (a) => {
+    hello: async (a) => {
       if (!a.versions.includes(AGENT_PROTOCOL_VERSION))
         throw new AgentError(
           'unsupported-version',
@@ -57,6 +66,11 @@ export class TinyOs implements VmHost {
         throw new AgentError('bad-state', 'hello memory: the agent already holds a different grant');
       this.pool ??= new AgentPool(new Uint8Array(this.memory.buffer), a.memory.base, a.memory.bytes);
       if (a.keepVcpus !== undefined) this.vcpuPool.keep = a.keepVcpus;
+      if (!this.cpus) {
+        const cpus = new GuestCpuPool(a.guestCpus ?? DEFAULT_GUEST_CPUS, this.guestModule, this.memory);
+        this.cpus = cpus;
+        await cpus.online();
+      }
       return { version: AGENT_PROTOCOL_VERSION, agent: 'qingtian-tinyos', memory: a.memory };
     },
     ping: () => ({}),
@@ -72,6 +86,7 @@ export class TinyOs implements VmHost {
         vms: this.vms.size,
         vcpuThreads: threads,
         idleVcpuThreads: this.vcpuPool.idleCount,
+        guestCpus: { threads: this.cpus?.cpus.length ?? 0, boundVcpus: this.cpus?.bound ?? 0 },
         pool: this.needPool().stats(),
       };
     },
@@ -84,6 +99,25 @@ export class TinyOs implements VmHost {
         if (ids.has(d.id))
           throw new AgentError('bad-request', `vm.create devices[${i}].id: ${JSON.stringify(d.id)} appears twice`);
         ids.add(d.id);
+      }
+      const placement = a.placement ?? 'dedicated';
+      const cpus = this.guestCpus;
+      if (this.exclusiveVm)
+        throw new AgentError(
+          'bad-state',
+          `vm.create: bare-metal instance ${this.exclusiveVm.name} holds every guest CPU; destroy it first`,
+        );
+      if (placement === 'exclusive') {
+        if (a.vcpus !== cpus.cpus.length)
+          throw new AgentError(
+            'bad-request',
+            `vm.create vcpus: placement 'exclusive' takes every guest CPU: expected ${cpus.cpus.length}, got ${a.vcpus}`,
+          );
+        if (this.vms.size > 0)
+          throw new AgentError(
+            'bad-state',
+            `vm.create placement: 'exclusive' needs a host with no other VM; it has ${this.vms.size}`,
+          );
       }
       const bytes = a.memoryMiB * 1024 * 1024;
       if (a.guestAgent) {
@@ -110,7 +144,11 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null);
+      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null, placement);
+      if (placement === 'exclusive') {
+        this.exclusiveVm = vm;
+        for (const c of cpus.cpus) c.exclusive = true;
+      }
       for (const d of a.devices ?? []) vm.devices.set(d.id, d);
       this.vms.set(vm.id, vm);
       this.names.add(vm.name);
@@ -131,6 +169,10 @@ export class TinyOs implements VmHost {
         pool.give(vm.ctl, `vm:${vm.name}`);
         this.vms.delete(vm.id);
         this.names.delete(vm.name);
+        if (this.exclusiveVm === vm) {
+          this.exclusiveVm = null;
+          for (const c of this.guestCpus.cpus) c.exclusive = false;
+        }
         this.emit('vm.state', {
           vm: vm.id,
           name: vm.name,
@@ -188,6 +230,13 @@ export class TinyOs implements VmHost {
   async close(): Promise<void> {
     await Promise.all([...this.vms.values()].map((vm) => vm.endThreads()));
     await this.vcpuPool.close();
+    await this.cpus?.close();
+  }
+
+  /** The guest CPUs (hello starts them). */
+  get guestCpus(): GuestCpuPool {
+    if (!this.cpus) throw new AgentError('bad-state', 'the agent has no guest CPUs yet (hello starts them)');
+    return this.cpus;
   }
 
   private onVm(id: number, reason: string, op: (vm: AgentVm) => void | Promise<void>) {

@@ -17,6 +17,7 @@ const u32 = intIn(0, 0xffffffff);
 export const vmIdSchema = intIn(1, 0x7fffffff);
 export const VM_STATES = ['defined', 'running', 'paused', 'shutoff'] as const;
 export type VmState = (typeof VM_STATES)[number];
+export const VCPU_PLACEMENTS = ['shared', 'dedicated', 'exclusive'] as const;
 export const DEVICE_KINDS = ['net', 'blk', 'vsock'] as const;
 
 const device = z.strictObject({
@@ -59,10 +60,12 @@ export interface AgentStats {
   errors: number;
   /** VMs held. */
   vms: number;
-  /** vCPU threads running. */
+  /** vCPUs running (on threads of their own or bound to guest CPUs). */
   vcpuThreads: number;
   /** vCPU threads waiting idle for the next VM. */
   idleVcpuThreads: number;
+  /** Guest CPU threads (started with the agent) and the vCPUs bound to them now. */
+  guestCpus: { threads: number; boundVcpus: number };
   /** The memory pool the control plane granted: total, used and free bytes, live regions. */
   pool: { totalBytes: number; usedBytes: number; freeBytes: number; regions: number };
 }
@@ -75,6 +78,7 @@ const agentStats: z.ZodType<AgentStats> = z.strictObject({
   vms: z.number().int().nonnegative(),
   vcpuThreads: z.number().int().nonnegative(),
   idleVcpuThreads: z.number().int().nonnegative(),
+  guestCpus: z.strictObject({ threads: z.number().int().nonnegative(), boundVcpus: z.number().int().nonnegative() }),
   pool: poolStats,
 });
 
@@ -97,6 +101,8 @@ export const MESSAGES = {
       memory: memoryGrant,
       /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
       keepVcpus: intIn(0, 1024).optional(),
+      /** Guest CPU threads the agent starts once, on which vCPUs placed 'shared' or 'exclusive' are bound. Default 2. */
+      guestCpus: intIn(1, 256).optional(),
     }),
     response: z.strictObject({ version: intIn(1, 255), agent: nameString(64), memory: memoryGrant }),
   },
@@ -115,6 +121,12 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
+      /**
+       * Where the vCPUs run: 'shared' (bound to the guest CPUs, several per thread), 'dedicated'
+       * (a thread each), 'exclusive' (one on each guest CPU, nothing else on them: bare metal;
+       * vcpus must equal the guest CPU count and no other VM may exist). Default 'dedicated'.
+       */
+      placement: z.enum(VCPU_PLACEMENTS, { error: "one of 'shared', 'dedicated', 'exclusive'" }).optional(),
     }),
     response: vmInfoSchema,
   },
