@@ -101,7 +101,7 @@ export const MESSAGES = {
       memory: memoryGrant,
       /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
       keepVcpus: intIn(0, 1024).optional(),
-      /** Guest CPU threads the agent starts once, on which vCPUs placed 'shared' or 'exclusive' are bound. Default 2. */
+      /** Guest CPU threads the agent starts once (vCPUs placed shared or exclusive are bound to them). Default 2. */
       guestCpus: intIn(1, 256).optional(),
     }),
     response: z.strictObject({ version: intIn(1, 255), agent: nameString(64), memory: memoryGrant }),
