@@ -3,6 +3,7 @@ import * as C from '../../generated/guest.js';
 import type { GuestVcpu } from '../guest/vcpu.js';
 import type { VmInfo, VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import type { ContainerTable } from './agent-containers.js';
 import type { GuestCpu, GuestCpuPool } from './guest-cpu-pool.js';
 import type { VcpuPool } from './vcpu-pool.js';
 
@@ -53,6 +54,8 @@ export class AgentVm {
   private returned: boolean[] = [];
   /** Per bound vCPU: its guest CPU and slot. */
   private bindings: { cpu: GuestCpu; slot: number; done: Promise<void> }[] = [];
+  /** Set when the VM is a container host: its vCPUs run container tasks from this table. */
+  containers: ContainerTable | null = null;
 
   constructor(
     private readonly host: VmHost,
@@ -106,7 +109,7 @@ export class AgentVm {
   }
 
   /** Bumps the wake word so that sleeping vCPUs look at the control block now. */
-  private wake(): void {
+  wake(): void {
     const i = (this.ctl.base + C.VMC_WAKE) >> 2;
     Atomics.add(this.host.i32, i, 1);
     Atomics.notify(this.host.i32, i);
@@ -138,6 +141,12 @@ export class AgentVm {
 
   /** The program vCPU `i` runs and its arguments (`waitNs` 0 on a shared CPU: the CPU does the waiting). */
   private program(i: number, shared: boolean): [string, (number | bigint)[]] {
+    const t = this.containers;
+    if (t)
+      return [
+        'gvm_containers',
+        [this.ctl.base, t.table, this.ram.base, this.ram.sizeBytes, i, shared ? 0n : IDLE_WAIT_NS],
+      ];
     const ga = i === 0 ? this.guestAgent : null;
     return ga
       ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, shared ? 0n : AGENT_WAIT_NS]]

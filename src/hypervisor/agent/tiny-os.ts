@@ -2,12 +2,15 @@ import * as C from '../../generated/guest.js';
 import type { AgentHandlers } from './agent-server.js';
 import { AgentPool } from './agent-pool.js';
 import { AgentVm, type VmHost } from './agent-vm.js';
+import { ContainerTable } from './agent-containers.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { AGENT_PROTOCOL_VERSION, type EventBody, type VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
 import { GuestCpuPool } from './guest-cpu-pool.js';
 import { VcpuPool } from './vcpu-pool.js';
 
+/** How long a batch of container changes may wait for the host's vCPUs to take it, ms. */
+const CT_ACK_MS = 5_000;
 /** Guest CPU threads when hello does not say. */
 const DEFAULT_GUEST_CPUS = 2;
 
@@ -119,6 +122,10 @@ export class TinyOs implements VmHost {
             `vm.create placement: 'exclusive' needs a host with no other VM; it has ${this.vms.size}`,
           );
       }
+      if (a.containers && a.guestAgent)
+        throw new AgentError('bad-request', 'vm.create containers: a container host runs no guest agent');
+      if (a.containers && a.vcpus > C.CT_MAX_VCPUS)
+        throw new AgentError('bad-request', `vm.create vcpus: a container host has at most ${C.CT_MAX_VCPUS}`);
       const bytes = a.memoryMiB * 1024 * 1024;
       if (a.guestAgent) {
         const { vsGpa, gaGpa } = a.guestAgent;
@@ -145,6 +152,15 @@ export class TinyOs implements VmHost {
         );
       }
       const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null, placement);
+      if (a.containers) {
+        try {
+          vm.containers = new ContainerTable(new Uint8Array(this.memory.buffer), ram, a.containers.capacity, a.vcpus);
+        } catch (e) {
+          pool.give(ram, owner);
+          pool.give(ctl, owner);
+          throw e;
+        }
+      }
       if (placement === 'exclusive') {
         this.exclusiveVm = vm;
         for (const c of cpus.cpus) c.exclusive = true;
@@ -182,6 +198,29 @@ export class TinyOs implements VmHost {
         });
         return { vm: vm.id };
       }),
+    'ct.create': (a) =>
+      this.serial(a.vm, () => {
+        const t = this.table(a.vm);
+        return { results: t.create(a.items) };
+      }),
+    'ct.op': (a) =>
+      this.serial(a.vm, async () => {
+        const vm = this.vm(a.vm);
+        const t = this.table(a.vm);
+        const { results, touched } = t.apply(a.op, a.ids, vm.state === 'running');
+        if (touched && vm.state === 'running') {
+          const epoch = t.bump();
+          vm.wake();
+          if (!(await t.acked(epoch, CT_ACK_MS)))
+            throw new AgentError('timeout', `ct.${a.op}: the container host's vCPUs did not take the change`);
+        }
+        if (a.op === 'destroy') t.release(a.ids);
+        return { results };
+      }),
+    'ct.stats': (a) => {
+      const t = this.table(a.vm);
+      return { containers: t.stats(a.ids), memoryBytes: t.memoryBytes };
+    },
     'vcpu.warm': async (a) => ({ idle: await this.vcpuPool.warm(a.count) }),
     'vm.list': () => ({ vms: [...this.vms.values()].map((vm) => vm.info()) }),
     'vm.stats': (a) => {
@@ -269,6 +308,12 @@ export class TinyOs implements VmHost {
     return p;
   }
 
+  private table(id: number): ContainerTable {
+    const t = this.vm(id).containers;
+    if (!t) throw new AgentError('bad-request', `vm: VM ${id} is not a container host`);
+    return t;
+  }
+
   private vm(id: number): AgentVm {
     const vm = this.vms.get(id);
     if (!vm) throw new AgentError('not-found', `vm ${id}: no such VM`);
@@ -282,6 +327,8 @@ export class TinyOs implements VmHost {
 
   private emitState(vm: AgentVm, previous: VmState | 'none', reason: string): void {
     if (previous === vm.state) return;
+    // A container host that powered off leaves its containers shut off (the control plane says so).
+    if (vm.state === 'shutoff') vm.containers?.hostOff();
     this.emit('vm.state', { vm: vm.id, name: vm.name, state: vm.state, previous, reason });
   }
 }

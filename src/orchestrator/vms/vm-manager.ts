@@ -103,7 +103,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   }
 
   /** @internal create, with the placement a bare-metal instance asks for */
-  async define(spec: VmSpec, placement?: 'exclusive'): Promise<Vm> {
+  async define(spec: VmSpec, extra: { placement?: 'exclusive'; containers?: { capacity: number } } = {}): Promise<Vm> {
+    const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
     const devices = s.devices ?? [];
@@ -140,6 +141,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
         placement: placement ?? s.vcpuPlacement ?? 'shared',
+        ...(extra.containers ? { containers: extra.containers } : {}),
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;

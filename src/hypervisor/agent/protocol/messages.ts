@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { intIn, nameString } from '../../../common/validate.js';
+import { CONTAINER_MESSAGES } from './containers.js';
 
 /**
  * The host agent protocol, version 1: what the control plane (DPU side) and the host agent (the
@@ -126,6 +127,8 @@ export const MESSAGES = {
        * (a thread each), 'exclusive' (one on each guest CPU, nothing else on them: bare metal;
        * vcpus must equal the guest CPU count and no other VM may exist). Default 'dedicated'.
        */
+      /** The VM is a container host: its vCPUs run container tasks from a table of `capacity` slots. */
+      containers: z.strictObject({ capacity: intIn(1, 65535) }).optional(),
       placement: z.enum(VCPU_PLACEMENTS, { error: "one of 'shared', 'dedicated', 'exclusive'" }).optional(),
     }),
     response: vmInfoSchema,
@@ -161,6 +164,7 @@ export const MESSAGES = {
     request: z.strictObject({ vm: vmIdSchema, device: nameString(32) }),
     response: vmInfoSchema,
   },
+  ...CONTAINER_MESSAGES,
 } as const;
 
 export type MessageName = keyof typeof MESSAGES;
