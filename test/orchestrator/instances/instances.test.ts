@@ -123,7 +123,7 @@ describe('host.instances: one API and lifecycle for VMs, containers and bare met
     await new Promise((r) => setTimeout(r, 50));
     expect((await a.stats()).units).toBe(sa.units);
     // The busy task wrote into its quota; destroy scrubs it.
-    const ct = (await host.vms.get('container-host'))!;
+    const ct = host.vms.get('container-host')!;
     const ram = host.memory.u8.subarray(ct.ramBase + b.memory.gpa, ct.ramBase + b.memory.gpa + b.memory.bytes);
     expect(ram.some((x) => x !== 0)).toBe(true);
     await Promise.all([a.destroy(), b.destroy()]);
