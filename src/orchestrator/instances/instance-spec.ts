@@ -3,10 +3,9 @@ import { intIn } from '../../common/validate.js';
 import { ipv4Text, resourceName } from '../../dpu/net/vpc-schemas.js';
 import { vmSpecSchema, type VmSpec } from '../vms/vm-spec.js';
 
-/** The kinds of instance `host.instances` runs. */
-export const INSTANCE_KINDS = ['vm', 'container', 'bare-metal'] as const;
-/** An instance's kind. */
-export type InstanceKind = (typeof INSTANCE_KINDS)[number];
+/** An instance's kind: a VM, a container (a task inside the shared container host) or bare metal. */
+export type InstanceKind = 'vm' | 'container' | 'bare-metal';
+const INSTANCE_KINDS: readonly InstanceKind[] = ['vm', 'container', 'bare-metal'];
 
 /** A VM: the same spec as `host.vms.create`, with `kind: 'vm'`. */
 export interface VmInstanceSpec extends VmSpec {
