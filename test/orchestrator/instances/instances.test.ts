@@ -74,6 +74,7 @@ describe('host.instances: one API and lifecycle for VMs, containers and bare met
       [{ kind: 'vm', name: 'ct-refuse', vcpus: 1, memoryMiB: 16 }, 'name'],
       [{ kind: 'container', name: 'x', network: { subnet: 's', ip: '198.18.0.5' } }, 'network'],
       [{ kind: 'bare-metal', name: 'x', memoryMiB: 16, vcpus: 2 }, 'vcpus'],
+      [{ kind: 'vm', name: 'x', vcpus: 1, memoryMiB: 16, vcpuPlacement: 'pinned' }, 'vcpuPlacement'],
     ];
     for (const [spec, field] of bad) {
       const e = await host.instances.create(spec as InstanceSpec).then(
