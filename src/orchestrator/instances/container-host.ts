@@ -64,6 +64,11 @@ export class ContainerHost {
     return this.booting;
   }
 
+  /** The host VM was destroyed: the next container boots a new one. */
+  forget(): void {
+    this.booting = null;
+  }
+
   /** The host VM, defined and started if it is not yet. */
   boot(): Promise<Vm> {
     this.booting ??= (async () => {

@@ -196,11 +196,21 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     this.vlans.delete(sub.vlan);
   }
 
-  /** The container host powered off: its running and paused containers are shut off with it. */
+  /**
+   * The container host powered off: its running and paused containers are shut off with it.
+   * It was destroyed: so were its containers (their quotas went with its RAM).
+   */
   private onVmState(e: VmStateEvent): void {
-    if (e.vm !== this.ct.name || e.state !== 'shutoff') return;
-    for (const c of this.containers.values())
-      if (c.state === 'running' || c.state === 'paused') c.transition('shutoff', c.state, 'host-shutoff');
+    if (e.vm !== this.ct.name) return;
+    if (e.state === 'shutoff')
+      for (const c of this.containers.values())
+        if (c.state === 'running' || c.state === 'paused') c.transition('shutoff', c.state, 'host-shutoff');
+    if (e.state !== 'destroyed') return;
+    this.ct.forget();
+    for (const c of [...this.containers.values()]) {
+      void this.forgetContainer(c).catch(() => undefined);
+      c.transition('destroyed', c.state, 'host-destroyed');
+    }
   }
 
   private assertOpen(): void {

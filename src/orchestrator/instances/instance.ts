@@ -18,7 +18,8 @@ export interface InstanceStateEvent {
   previous: InstanceState | 'none';
   /**
    * What caused it: the operation ('start', 'stop', …; for VMs the agent's 'vm.start' …),
-   * 'guest-halt', 'vcpu-exit', or 'host-shutoff' (a container whose host powered off).
+   * 'guest-halt', 'vcpu-exit', 'host-shutoff' or 'host-destroyed' (a container whose host
+   * powered off or was destroyed).
    */
   reason: string;
 }

@@ -147,8 +147,14 @@ describe('host.instances: one API and lifecycle for VMs, containers and bare met
   }, 60_000);
 
   it('gives a bare-metal instance every guest CPU, and nothing else runs beside it', async () => {
-    // The container host is a VM: bare metal needs a host without one.
+    // The container host is a VM: bare metal needs a host without one. Its containers go with it.
+    const doomed = await host.instances.create({ kind: 'container', name: 'doomed' });
+    await doomed.start();
     await host.vms.get('container-host')!.destroy();
+    expect(doomed.state).toBe('destroyed');
+    expect(events.at(-1)).toMatchObject({ instance: 'doomed', previous: 'running', reason: 'host-destroyed' });
+    expect(host.instances.get('doomed')).toBeUndefined();
+    await expect(doomed.start()).rejects.toMatchObject({ code: 'QT_INVALID_STATE' });
     const stats0 = await host.vms.agentStats();
     const bm = (await host.instances.create({ kind: 'bare-metal', name: 'metal', memoryMiB: 16 })) as VmInstance;
     expect(bm.kind).toBe('bare-metal');
@@ -178,5 +184,10 @@ describe('host.instances: one API and lifecycle for VMs, containers and bare met
       details: { field: 'kind' },
     });
     await vm.destroy();
+    // The next container brings a new container host up.
+    const again = await host.instances.create({ kind: 'container', name: 'again' });
+    await again.start();
+    expect(host.vms.get('container-host')!.state).toBe('running');
+    await again.destroy();
   }, 60_000);
 });
