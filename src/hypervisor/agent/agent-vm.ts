@@ -121,7 +121,10 @@ export class AgentVm {
       throw new AgentError('bad-state', `VM ${this.name} is ${this.state}; this needs ${states.join(' or ')}`);
   }
 
-  /** defined | shutoff -> running: one thread per vCPU, running once each has entered the VM's program. */
+  /**
+   * defined | shutoff -> running: vCPUs bound to guest CPUs or on threads of their own (by
+   * placement), running once each has entered the VM's program.
+   */
   async start(): Promise<void> {
     this.need('defined', 'shutoff');
     for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
