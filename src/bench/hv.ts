@@ -47,8 +47,17 @@ export async function run(ctx: BenchContext): Promise<void> {
     await pool.loadKernel(runtime.kernel('vsock'));
     if (ctx.wants('vsock-stream') || ctx.wants('vsock-rtt')) await streams(ctx, memory, runtime, pool);
     if (ctx.wants('agent-')) await agent(ctx, memory, runtime, pool);
-    if (ctx.wants('vm-create-start') || ctx.wants('vms-100-')) await vms(ctx, memory, runtime, pool);
-    if (ctx.wants('containers-1000-')) await containers(ctx, memory, runtime, pool);
+    const vmCases = [
+      'vm-create-start',
+      'vms-100-up',
+      'vms-100-down',
+      'vms-100-phases',
+      'vms-100-up-dedicated',
+      'vms-100-up-warm',
+    ];
+    if (vmCases.some((c) => ctx.wants(c))) await vms(ctx, memory, runtime, pool);
+    if (ctx.wants('containers-1000-up') || ctx.wants('containers-1000-down'))
+      await containers(ctx, memory, runtime, pool);
   } finally {
     await pool.close();
   }
