@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
@@ -34,6 +35,12 @@ export interface VmManagerOptions {
    * instead of starting a thread (tens of ms each). Default 0: threads end with their VM.
    */
   keepVcpus?: number | undefined;
+  /**
+   * Guest CPUs: threads the host agent starts once, on which VMs' vCPUs are bound (several per
+   * thread) unless a VM asks for threads of its own (`vcpuPlacement: 'dedicated'`), 1–256.
+   * A bare-metal instance takes all of them. Default: the host's CPU count.
+   */
+  guestCpus?: number | undefined;
 }
 
 const optionsSchema = z
@@ -43,6 +50,7 @@ const optionsSchema = z
     agentCid: intIn(3, 0xfffffffe).optional(),
     timeoutMs: intIn(1, 600_000).optional(),
     keepVcpus: intIn(0, 1024).optional(),
+    guestCpus: intIn(1, 256).optional(),
   })
   .optional();
 
@@ -104,6 +112,17 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
    * without room with QT_OUT_OF_MEMORY; a refusal changes nothing.
    */
   async create(spec: VmSpec): Promise<Vm> {
+    return this.define(spec);
+  }
+
+  /** Guest CPU threads of the host agent. */
+  get guestCpus(): number {
+    return this.o.guestCpus ?? availableParallelism();
+  }
+
+  /** @internal create, with the placement a bare-metal instance asks for */
+  async define(spec: VmSpec, extra: { placement?: 'exclusive'; containers?: { capacity: number } } = {}): Promise<Vm> {
+    const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
     const devices = s.devices ?? [];
@@ -152,6 +171,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         memoryMiB: s.memoryMiB,
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
+        placement: placement ?? s.vcpuPlacement ?? 'shared',
+        ...(extra.containers ? { containers: extra.containers } : {}),
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;
@@ -236,6 +257,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       core: this.o.core ?? 0,
       timeoutMs: this.o.timeoutMs ?? 10_000,
       keepVcpus: this.o.keepVcpus ?? 0,
+      guestCpus: this.guestCpus,
     }).then(
       (agent) => {
         this.agent = agent;

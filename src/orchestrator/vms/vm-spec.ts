@@ -73,6 +73,11 @@ export interface VmSpec {
   memoryMiB: number;
   /** At most 16 devices; ids unique within the VM; at most one vsock device. Default none. */
   devices?: VmDeviceSpec[] | undefined;
+  /**
+   * Where the vCPUs run: 'shared' — bound to the host agent's guest CPUs (no thread started
+   * per vCPU: the fast start); 'dedicated' — a thread of its own per vCPU. Default 'shared'.
+   */
+  vcpuPlacement?: 'shared' | 'dedicated' | undefined;
 }
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
@@ -126,6 +131,7 @@ export const vmSpecSchema = z.strictObject({
     .array(vmDeviceSchema, { error: 'an array of device specs' })
     .max(16, { error: 'at most 16 devices' })
     .optional(),
+  vcpuPlacement: z.enum(['shared', 'dedicated'], { error: "'shared' or 'dedicated'" }).optional(),
 });
 
 /** The device's id in its VM: the one given, else `<kind>0`. */
