@@ -5,7 +5,8 @@
  * - {@link Host} is the way in: host physical memory, the kernel loader, the DPU cores and hot
  *   swaps, all reached through it (`host.memory`, `host.kernels`, `host.dpu`, `host.swaps`), the
  *   network of VPCs, ports and tunnels its guests use ({@link HostNetwork}, `host.network`), and
- *   its VMs (`host.vms`: a lifecycle after libvirt's, driven through a host agent over vsock).
+ *   its VMs (`host.vms`: a lifecycle after libvirt's, driven through a host agent over vsock),
+ *   and instances of every kind — VMs, containers, bare metal — under one API (`host.instances`).
  * - The data-path classes — {@link PacketParser}, {@link FlowTable}, {@link Classifier},
  *   {@link RouteTable}, {@link ReedSolomon}, {@link EcOffload}, {@link T10Dif},
  *   {@link crc16t10dif}, {@link CcFlowTable} — work standalone (a private memory, see
@@ -30,12 +31,49 @@ export type { MetricsSnapshot } from './ops/metrics.js';
 
 // VMs
 export type { VmManager, VmManagerOptions, VmManagerEvents } from './orchestrator/vms/vm-manager.js';
-export type { Vm, VmState, VmStateEvent, VmEvents, ShutdownOptions, DevicePlacement } from './orchestrator/vms/vm.js';
+export type {
+  Vm,
+  VmState,
+  VmStateEvent,
+  VmEvents,
+  VmDeviceEvent,
+  ShutdownOptions,
+  DevicePlacement,
+} from './orchestrator/vms/vm.js';
 export type { RelocationReport } from './orchestrator/sched/device-relocation.js';
 export { VCPU_CLASSES, type VcpuClass, type VcpuPlacement } from './hypervisor/sched/vcpu-class.js';
-export type { VmSpec, VmDeviceSpec, VsockDeviceSpec } from './orchestrator/vms/vm-spec.js';
+export type {
+  VmSpec,
+  VmDeviceSpec,
+  VsockDeviceSpec,
+  NetDeviceSpec,
+  BlkDeviceSpec,
+  PluggableDeviceSpec,
+} from './orchestrator/vms/vm-spec.js';
+export type { VmNetHandle, VmBlkHandle, UnplugReport, VmDeviceKind } from './orchestrator/vms/vm-device.js';
+export type { VmRam } from './orchestrator/vms/vm-ram.js';
+export type { GuestSpace, GuestRam } from './hypervisor/guest/virtio/driver-api.js';
 export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
 export type { AgentStats } from './hypervisor/agent/protocol/messages.js';
+
+// Instances: VMs, containers and bare metal under one API
+export type {
+  InstanceManager,
+  InstanceManagerOptions,
+  InstanceManagerEvents,
+} from './orchestrator/instances/instance-manager.js';
+export type { Instance, InstanceState, InstanceStateEvent, InstanceEvents } from './orchestrator/instances/instance.js';
+export type {
+  InstanceSpec,
+  InstanceKind,
+  VmInstanceSpec,
+  ContainerSpec,
+  ContainerNetworkSpec,
+  BareMetalSpec,
+} from './orchestrator/instances/instance-spec.js';
+export type { VmInstance } from './orchestrator/instances/vm-instance.js';
+export type { ContainerInstance, ContainerStats } from './orchestrator/instances/container-instance.js';
+export type { ContainerHostOptions } from './orchestrator/instances/container-host.js';
 
 // Host daemon (`qingtian serve`): the host as JSON resources over a socket
 export { Daemon, type DaemonOptions } from './orchestrator/daemon/daemon.js';

@@ -27,6 +27,7 @@ import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
 import { vmAgentStep } from './vm-agent';
 import { probeBucket, probeInit, probeRecord, probeStep } from './timer-probe';
+import { containerStep } from './container-runtime';
 import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
 
@@ -458,6 +459,38 @@ export function gvm_agent(ctl: usize, vs: usize, ga: usize, waitNs: i64): i32 {
   return vmAgentStep(ctl, vs, ga, waitNs);
 }
 
+// Every vCPU of a container host: container tasks from the table in its RAM (assembly/guest/container-runtime.ts).
+export function gvm_containers(ctl: usize, table: usize, ram: usize, ramBytes: u32, vcpu: u32, waitNs: i64): i32 {
+  return containerStep(ctl, table, ram, ramBytes, vcpu, waitNs);
+}
+
+export {
+  CT_MAGIC,
+  CT_CAPACITY,
+  CT_VCPUS,
+  CT_EPOCH,
+  CT_SEEN,
+  CT_MAX_VCPUS,
+  CT_SLOTS,
+  CT_SLOT_BYTES,
+  CT_STATE,
+  CT_SHARE,
+  CT_MEM_GPA,
+  CT_MEM_BYTES,
+  CT_TASK,
+  CT_ID,
+  CT_UNITS,
+  CT_ROUNDS,
+  CT_FREE,
+  CT_DEFINED,
+  CT_RUNNING,
+  CT_PAUSED,
+  CT_SHUTOFF,
+  CT_FAULT,
+  CT_TASK_IDLE,
+  CT_TASK_BUSY,
+} from './container-runtime';
+
 export {
   VMC_MAGIC,
   VMC_RUN,
@@ -476,6 +509,7 @@ export {
   VMC_STOPPED,
   VMC_CONTINUE,
   VMC_HALT,
+  VMC_BUSY,
 } from './vm-control';
 
 // The timer probe: a latency-sensitive guest's program (assembly/guest/timer-probe.ts).

@@ -30,6 +30,8 @@ export const VMC_STOPPED: u32 = 2;
 /** What a guest program's step returns: keep going, or the vCPU halts (it acknowledged a shutdown). */
 export const VMC_CONTINUE: i32 = 0;
 export const VMC_HALT: i32 = 1;
+/** A step that did work and wants the CPU again at once (a thread running several vCPUs gives no sleep). */
+export const VMC_BUSY: i32 = 2;
 
 /**
  * The program of a VM with no workload: one step sleeps on the control block's wake word for at

@@ -14,6 +14,7 @@ import {
   chainAt,
   segsBase,
 } from '../virtio/burst';
+import { VQ_GMAP } from '../virtio/queue-state';
 import { vqPop, vqPush } from '../virtio/vq';
 import { toGuestU8 } from './guest-write';
 import {
@@ -94,7 +95,7 @@ export function ctrlRun(sc: usize, mb: u32, dev: usize, max: u32): u32 {
     const w = segs + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
     // SAFETY: the first writable segment has at least one byte (CH_WRITE_BYTES != 0, zero-length
     // descriptors add no segment).
-    toGuestU8(<usize>load<u32>(w), ack);
+    toGuestU8(<usize>load<u32>(vq, VQ_GMAP), <usize>load<u32>(w), ack);
     store<u32>(rec, 1, CH_USED_LEN);
   }
   if (vqPush(vq, burst, <u32>n) < 0) needsReset(dev);

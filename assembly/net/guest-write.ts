@@ -1,16 +1,20 @@
 // Every byte the net kernels put into guest RAM (received frames, virtio-net headers, control
-// acks) goes through here, so that the guest-memory write path with its dirty log (docs/
-// design.md, "Rules for the systems that come next", rule 2) is adopted in one place.
+// acks) goes through here: the copy, then the guest-write path's dirty-log mark
+// (assembly/common/guest-write.ts), which live migration reads.
+
+import { guestWrote } from '../common/guest-write';
 
 /**
- * Copies `len` bytes from host address `src` into guest RAM at host address `dst`. Short copies
- * (most frames' headers and small frames) move 16 bytes at a time with SIMD: V8 runs memory.copy
- * as a call into the runtime, whose fixed cost dominated a 64-byte frame's delivery.
+ * Copies `len` bytes from host address `src` into guest RAM at host address `dst`, translated
+ * through `map`. Short copies (most frames' headers and small frames) move 16 bytes at a time
+ * with SIMD: V8 runs memory.copy as a call into the runtime, whose fixed cost dominated a 64-byte
+ * frame's delivery.
  */
-@inline export function toGuest(dst: usize, src: usize, len: u32): void {
+@inline export function toGuest(map: usize, dst: usize, src: usize, len: u32): void {
   if (len >= 16 && len <= 256) copySimd(dst, src, len);
   else if (len < 16) copyTiny(dst, src, len);
   else memory.copy(dst, src, len);
+  guestWrote(map, dst, len);
 }
 
 /** len < 16 (a virtio-net header is 12): 8, 4, 2, 1 bytes at a time. */
@@ -40,7 +44,8 @@ export function copySimd(dst: usize, src: usize, len: u32): void {
   if (i < len) v128.store(dst + <usize>(len - 16), v128.load(src + <usize>(len - 16)));
 }
 
-/** Stores one byte into guest RAM at host address `dst`. */
-@inline export function toGuestU8(dst: usize, v: u32): void {
+/** Stores one byte into guest RAM at host address `dst`, translated through `map`. */
+@inline export function toGuestU8(map: usize, dst: usize, v: u32): void {
   store<u8>(dst, <u8>v);
+  guestWrote(map, dst, 1);
 }

@@ -21,7 +21,7 @@ import { scratchBytes } from './scratch';
 import { scratchInit, switchArm, switchInit } from './switch-init';
 import { switchRun } from './vswitch';
 import { flowRecordsInit } from './flow-table';
-import { flowDump } from './flow-dump';
+import { flowDump, flowStamps } from './flow-dump';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x74656e; // "net"
@@ -88,6 +88,11 @@ export function net_switch_arm(sw: usize, budget: i32): i32 {
 /** Lists installed flows (flow-dump.ts): returns the slot to continue from, or -1. */
 export function net_flow_dump(sw: usize, start: u32, out: usize, max: u32): i32 {
   return flowDump(sw, start, out, max);
+}
+
+/** Last-hit ticks of a list of installed flows' keys (flow-dump.ts): returns count, or -1. */
+export function net_flow_stamps(sw: usize, keys: usize, count: u32, out: usize): i32 {
+  return flowStamps(sw, keys, count, out);
 }
 
 /** Payload bytes of a switch state region for `maxPorts` ports. */
@@ -160,6 +165,7 @@ export {
 export * from './upcall';
 export * from './tunnel-io';
 export * from './mirror';
+export { NET_PEND_STALE_DEFAULT } from './pending';
 export {
   NET_SW_MAGIC,
   NET_SW_LAYOUT,
@@ -185,6 +191,10 @@ export {
   NET_SW_COUNTER_ARRAY,
   NET_SW_COUNTERS,
   NET_SW_PORT_STATS,
+  NET_SW_ORDERED,
+  NET_SW_PEND_STALE,
+  NET_SW_PEND_SLOTS,
+  NET_SW_PEND_BYTES,
   NET_SW_PORT_STAT_BYTES,
   NET_FLUSH_NONE,
   NET_FLUSH_COOKIE,
@@ -217,6 +227,7 @@ export {
   NET_SW_STAT_MIRRORED,
   NET_SW_STAT_TUNNEL_IN,
   NET_SW_STAT_TUNNEL_OUT,
+  NET_SW_STAT_HELD,
   NET_SW_STAT_COUNT,
   NET_PS_IN_PACKETS,
   NET_PS_IN_BYTES,
@@ -336,4 +347,4 @@ export {
   NET_CTRL_ERR,
 } from './ctrl-queue';
 export { NET_TSO_MAX_SEGS } from './output';
-export { NET_DUMP_BYTES, NET_DUMP_RECORDS } from './flow-dump';
+export { NET_DUMP_BYTES, NET_DUMP_RECORDS, NET_STAMP_NONE } from './flow-dump';

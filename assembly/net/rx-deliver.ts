@@ -22,6 +22,7 @@ import {
   chainAt,
   segsBase,
 } from '../virtio/burst';
+import { VQ_GMAP } from '../virtio/queue-state';
 import { vqPop, vqPush } from '../virtio/vq';
 import { STATUS_DEVICE_NEEDS_RESET } from '../virtio/layout';
 import { toGuest } from './guest-write';
@@ -281,7 +282,7 @@ function nextBuffer(sc: usize, mb: u32, s: usize, hint: u32): usize {
  * Writes `len` bytes from `src` at byte `off` of the chain's writable segments (the caller
  * checked off + len <= CH_WRITE_BYTES).
  */
-function chainWrite(burst: usize, rec: usize, off: u32, src: usize, len: u32): void {
+function chainWrite(map: usize, burst: usize, rec: usize, off: u32, src: usize, len: u32): void {
   const segs = segsBase(burst) + <usize>(load<u32>(rec, CH_SEG_START) + <u32>load<u16>(rec, CH_READ_SEGS)) * SEG_BYTES;
   const nw = <u32>load<u16>(rec, CH_WRITE_SEGS);
   let i: u32 = 0;
@@ -297,7 +298,7 @@ function chainWrite(burst: usize, rec: usize, off: u32, src: usize, len: u32): v
     let take = sl - off;
     if (take > len) take = len;
     // SAFETY: the segment [addr, addr + sl) was translated and bounds-checked by the pop; off + take <= sl.
-    toGuest(<usize>load<u32>(s) + <usize>off, src, take);
+    toGuest(map, <usize>load<u32>(s) + <usize>off, src, take);
     src += take;
     len -= take;
     off = 0;
@@ -306,10 +307,10 @@ function chainWrite(burst: usize, rec: usize, off: u32, src: usize, len: u32): v
 }
 
 /** Writes bytes [from, from + len) of the pieces at byte `off` of the chain. */
-function chainWritePieces(burst: usize, rec: usize, off: u32, p: Pieces, from: u32, len: u32): void {
+function chainWritePieces(map: usize, burst: usize, rec: usize, off: u32, p: Pieces, from: u32, len: u32): void {
   if (from < p.l0 && len != 0) {
     const t = min<u32>(p.l0 - from, len);
-    chainWrite(burst, rec, off, p.a0 + <usize>from, t);
+    chainWrite(map, burst, rec, off, p.a0 + <usize>from, t);
     off += t;
     len -= t;
     from += t;
@@ -317,12 +318,12 @@ function chainWritePieces(burst: usize, rec: usize, off: u32, p: Pieces, from: u
   if (from >= p.l0 && from - p.l0 < p.l1 && len != 0) {
     const f = from - p.l0;
     const t = min<u32>(p.l1 - f, len);
-    chainWrite(burst, rec, off, p.a1 + <usize>f, t);
+    chainWrite(map, burst, rec, off, p.a1 + <usize>f, t);
     off += t;
     len -= t;
     from += t;
   }
-  if (len != 0) chainWrite(burst, rec, off, p.a2 + <usize>(from - p.l0 - p.l1), len);
+  if (len != 0) chainWrite(map, burst, rec, off, p.a2 + <usize>(from - p.l0 - p.l1), len);
 }
 
 /**
@@ -339,6 +340,7 @@ export function deliver(sc: usize, mb: u32, dev: usize, port: u32, pair: u32, p:
   }
   const vq = rxVq(dev, pair);
   if (vq == 0) return RX_DEVICE_DOWN;
+  const map = <usize>load<u32>(vq, VQ_GMAP);
   const s = slotFor(sc, mb, dev, port, pair);
   const burst = <usize>load<u32>(s, SL_BURST);
   const total = piecesLen(p) + NET_HDR_BYTES;
@@ -355,9 +357,9 @@ export function deliver(sc: usize, mb: u32, dev: usize, port: u32, pair: u32, p:
     return RX_BAD_BUFFER;
   }
   if (!mrg) {
-    chainWritePieces(burst, first, NET_HDR_BYTES, p, 0, total - NET_HDR_BYTES);
+    chainWritePieces(map, burst, first, NET_HDR_BYTES, p, 0, total - NET_HDR_BYTES);
     store<u16>(hdr, 1, NET_HDR_NUM_BUFFERS);
-    chainWrite(burst, first, 0, hdr, NET_HDR_BYTES);
+    chainWrite(map, burst, first, 0, hdr, NET_HDR_BYTES);
     store<u32>(first, total, CH_USED_LEN);
     bumpAt(st, NET_QS_RX_BUFFERS, 1);
   } else {
@@ -370,7 +372,7 @@ export function deliver(sc: usize, mb: u32, dev: usize, port: u32, pair: u32, p:
     while (true) {
       const room = load<u32>(rec, CH_WRITE_BYTES) - off;
       const take = min<u32>(room, total - NET_HDR_BYTES - done);
-      chainWritePieces(burst, rec, off, p, done, take);
+      chainWritePieces(map, burst, rec, off, p, done, take);
       store<u32>(rec, off + take, CH_USED_LEN);
       done += take;
       bufs++;
@@ -393,7 +395,7 @@ export function deliver(sc: usize, mb: u32, dev: usize, port: u32, pair: u32, p:
       off = 0;
     }
     store<u16>(hdr, <u16>bufs, NET_HDR_NUM_BUFFERS);
-    chainWrite(burst, first, 0, hdr, NET_HDR_BYTES);
+    chainWrite(map, burst, first, 0, hdr, NET_HDR_BYTES);
     bumpAt(st, NET_QS_RX_BUFFERS, bufs);
   }
   bumpAt(st, NET_QS_RX_PACKETS, 1);

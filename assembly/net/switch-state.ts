@@ -22,15 +22,22 @@
 //   +384 u64 drops[NET_DROP_REASONS]        DROP actions by the slow path's reason
 //   +512 u64 malformed[16]                  parser verdicts by reason (assembly/flow/parser.ts PR_*)
 //   +640 {u64 packets, u64 bytes}[NET_SW_COUNTERS]   COUNT actions
+//   +1664 u32 ordered     1: upcalls are ordered (the slow path answers each counted upcall, see
+//                         upcall.ts NET_UPF_PENDING); 0: off (a slow path that does not answer)
+//   +1668 u32 pendStale   ticks after which a pending slot nobody answered is forgotten (0: 1000)
 //   +2048 port stats[maxPorts], 64 B each:
 //          +0 u64 inPackets  +8 inBytes   (into the switch from the port)
 //          +16 outPackets  +24 outBytes   (delivered by the switch to the port)
 //          +32 outDrops (no receive buffer, filtered, port down, too big)
 //          +40 upcalls  +48 upcallDrops (the port's upcall ring was full)  +56 errors (malformed,
 //          bad virtio-net requests)
+//   then the pending table: NET_SW_PEND_SLOTS × {u32 count, u32 tick}, indexed by the low bits of
+//          a flow key's hash: upcalls of keys in the slot not yet answered, and when the last was
+//          made. A packet that hits a flow while its slot is pending goes up behind them instead
+//          of overtaking them (the answers re-inject in order; then the slot is free again).
 
 export const NET_SW_MAGIC: u32 = 0x5457534e; // 'NSWT'
-export const NET_SW_LAYOUT: u32 = 1;
+export const NET_SW_LAYOUT: u32 = 2;
 export const NET_SW_PORT_TABLE: u32 = 64;
 export const NET_SW_FLOW_CACHE: u32 = 68;
 export const NET_SW_FLOW_RECORDS: u32 = 72;
@@ -52,7 +59,11 @@ export const NET_SW_DROPS: u32 = 384;
 export const NET_SW_MALFORMED: u32 = 512;
 export const NET_SW_COUNTER_ARRAY: u32 = 640;
 export const NET_SW_COUNTERS: u32 = 64;
+export const NET_SW_ORDERED: u32 = 1664;
+export const NET_SW_PEND_STALE: u32 = 1668;
 export const NET_SW_PORT_STATS: u32 = 2048;
+export const NET_SW_PEND_SLOTS: u32 = 4096;
+export const NET_SW_PEND_BYTES: u32 = 8;
 export const NET_SW_PORT_STAT_BYTES: u32 = 64;
 
 export const NET_FLUSH_NONE: u32 = 0;
@@ -88,6 +99,7 @@ export const NET_SW_STAT_CSUM_FILLED: u32 = 24; // checksums the device complete
 export const NET_SW_STAT_MIRRORED: u32 = 25;
 export const NET_SW_STAT_TUNNEL_IN: u32 = 26;
 export const NET_SW_STAT_TUNNEL_OUT: u32 = 27;
+export const NET_SW_STAT_HELD: u32 = 28; // hits sent up behind their flow's pending upcalls (ordered)
 export const NET_SW_STAT_COUNT: u32 = 32;
 
 // Port stats: u64 at NET_SW_PORT_STATS + port * 64 + offset.
@@ -100,7 +112,12 @@ export const NET_PS_UPCALLS: u32 = 40;
 export const NET_PS_UPCALL_DROPS: u32 = 48;
 export const NET_PS_ERRORS: u32 = 56;
 
+/** Offset of the pending table in a switch state for `maxPorts` ports. */
+@inline export function pendOffset(maxPorts: u32): u32 {
+  return NET_SW_PORT_STATS + maxPorts * NET_SW_PORT_STAT_BYTES;
+}
+
 /** Bytes of a switch state region for `maxPorts` ports. */
 export function switchStateBytes(maxPorts: u32): u32 {
-  return NET_SW_PORT_STATS + maxPorts * NET_SW_PORT_STAT_BYTES;
+  return pendOffset(maxPorts) + NET_SW_PEND_SLOTS * NET_SW_PEND_BYTES;
 }

@@ -10,6 +10,7 @@ import {
   PKF_TUNNEL,
   PK_DEV_PORT,
   PK_FLAGS,
+  PK_HASH,
   PK_HDR,
   PK_IN_PORT,
   PK_LEN,
@@ -35,6 +36,7 @@ import {
   NET_UPC_FRAME,
   NET_UPC_FRAME_CAP,
   NET_UPC_FRAME_LEN,
+  NET_UPC_HASH,
   NET_UPC_NET_HDR,
   NET_UPC_PARSE,
   NET_UPC_PORT,
@@ -45,11 +47,16 @@ import {
   NET_UPC_TICK,
   NET_UPF_FROM_TUNNEL,
   NET_UPF_NET_HDR,
+  NET_UPF_PENDING,
   NET_UPF_TRUNCATED,
 } from './upcall';
+import { pendAdd } from './pending';
 
-/** Hands the packet to the slow path with `reason` and `arg`. False when its ring is full or absent. */
-export function upcall(c: OutCtx, reason: u32, arg: u32): bool {
+/**
+ * Hands the packet to the slow path with `reason` and `arg`. False when its ring is full or absent.
+ * `pend`: count it in its key's pending slot (ordered upcalls, upcall.ts).
+ */
+export function upcall(c: OutCtx, reason: u32, arg: u32, pend: bool = false): bool {
   const pkt = c.pkt;
   const port = <u32>load<u16>(pkt, PK_IN_PORT);
   const e = c.pt + NET_PT_ENTRIES + <usize>port * NET_PT_ENTRY_BYTES;
@@ -76,6 +83,12 @@ export function upcall(c: OutCtx, reason: u32, arg: u32): bool {
   if (cap < len) flags |= NET_UPF_TRUNCATED;
   if ((pf & PKF_TUNNEL) != 0) flags |= NET_UPF_FROM_TUNNEL;
   if ((pf & PKF_NET_HDR) != 0) flags |= NET_UPF_NET_HDR;
+  if (pend) {
+    const h = load<u32>(pkt, PK_HASH);
+    flags |= NET_UPF_PENDING;
+    store<u32>(r, h, NET_UPC_HASH);
+    pendAdd(c.sw, h, c.now);
+  }
   store<u32>(r, flags, NET_UPC_FLAGS);
   store<u32>(r, arg, NET_UPC_COOKIE);
   store<u32>(r, c.now, NET_UPC_TICK);

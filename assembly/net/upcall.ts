@@ -16,7 +16,9 @@
 //   +30  u16 actionBytes  downcall: bytes of the action list at NET_UPC_ACTIONS
 //   +32  4 B remoteIp   upcall from a tunnel port: the VXLAN sender's IPv4 (network order)
 //   +36  u16 remotePort upcall from a tunnel port: its UDP source port
-//   +40 .. +63 reserved, zero
+//   +40  u32 hash       with flag NET_UPF_PENDING: the flow key's hash naming its pending slot
+//                       (upcall: counted there; downcall: this answer releases one count)
+//   +44 .. +63 reserved, zero
 //   +64  the parse record (64 B): upcall: the parser's record, key with the ingress port at +42;
 //        downcall: the flow key to install or delete (48 B) then 16 reserved bytes
 //   +128 actions (96 B): downcall INSTALL / REINJECT: the action list (actions.ts)
@@ -38,6 +40,15 @@
 //   DELETE           remove the flow with this key
 //   FLUSH_COOKIE     remove every flow whose cookie equals `cookie` (over several bursts)
 //   FLUSH_ALL        remove every flow (over several bursts)
+//   RELEASE          nothing but releases of counted upcalls the slow path answered with no other
+//                    downcall (it dropped the packets): frameLen hashes (u32, at most
+//                    NET_UPC_FRAME_CAP / 4) at +240
+// Ordered upcalls (switch word `ordered` set): every miss the fast path hands up is counted in its
+// key's pending slot (flag NET_UPF_PENDING, hash at +40), and a packet that hits a flow whose slot
+// is still pending goes up too, behind the others, instead of overtaking them. The slow path
+// answers each counted upcall exactly once with the flag and hash copied (on the install /
+// re-injection that answers it, or a RELEASE); the fast path re-injects, then releases, so packets
+// of a flow leave in the order they came, as OVS keeps them while a flow is being set up.
 // A refused downcall is counted in the switch (installFailed / reinjectFailed with the status in
 // the switch's last-refusal word); the slow path does not wait for an answer.
 
@@ -54,6 +65,7 @@ export const NET_UPC_DEV_PORT: u32 = 28;
 export const NET_UPC_ACTION_BYTES: u32 = 30;
 export const NET_UPC_REMOTE_IP: u32 = 32;
 export const NET_UPC_REMOTE_PORT: u32 = 36;
+export const NET_UPC_HASH: u32 = 40;
 export const NET_UPC_PARSE: u32 = 64;
 export const NET_UPC_KEY: u32 = 64;
 export const NET_UPC_ACTIONS: u32 = 128;
@@ -70,6 +82,7 @@ export const NET_UPC_ACTION: u32 = 3; // an UPCALL action (ARP, a flow the slow 
 export const NET_UPF_TRUNCATED: u32 = 1; // capLen < frameLen
 export const NET_UPF_FROM_TUNNEL: u32 = 2; // arrived on a tunnel port (remoteIp, remotePort set)
 export const NET_UPF_NET_HDR: u32 = 4; // the virtio_net_hdr at +224 is meaningful (CSUM / GSO)
+export const NET_UPF_PENDING: u32 = 8; // counted in (upcall) / releases (downcall) the pending slot of +40
 
 // Downcall operations (code of a downcall record).
 export const NET_DOWN_INSTALL: u32 = 1;
@@ -78,6 +91,7 @@ export const NET_DOWN_INSTALL_REINJECT: u32 = 3;
 export const NET_DOWN_DELETE: u32 = 4;
 export const NET_DOWN_FLUSH_COOKIE: u32 = 5;
 export const NET_DOWN_FLUSH_ALL: u32 = 6;
+export const NET_DOWN_RELEASE: u32 = 7;
 
 // Why a downcall was refused (the switch's last-refusal word).
 export const NET_DOWN_ST_BAD_OP: u32 = 1;

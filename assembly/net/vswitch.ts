@@ -125,6 +125,7 @@ import {
   NET_SW_SCRATCH,
   NET_SW_STAT_BURSTS,
   NET_SW_STAT_BYTES,
+  NET_SW_STAT_HELD,
   NET_SW_STAT_HITS,
   NET_SW_STAT_INSTALLS,
   NET_SW_STAT_INSTALL_FAILED,
@@ -148,6 +149,7 @@ import {
   NET_DOWN_INSTALL,
   NET_DOWN_INSTALL_REINJECT,
   NET_DOWN_REINJECT,
+  NET_DOWN_RELEASE,
   NET_DOWN_ST_BAD_ACTIONS,
   NET_DOWN_ST_BAD_FRAME,
   NET_DOWN_ST_BAD_OP,
@@ -161,6 +163,7 @@ import {
   NET_UPC_FRAME,
   NET_UPC_FRAME_CAP,
   NET_UPC_FRAME_LEN,
+  NET_UPC_HASH,
   NET_UPC_KEY,
   NET_UPC_L2_MISMATCH,
   NET_UPC_MISS,
@@ -168,7 +171,9 @@ import {
   NET_UPC_PORT,
   NET_UPC_RECORD_BYTES,
   NET_UPF_NET_HDR,
+  NET_UPF_PENDING,
 } from './upcall';
+import { pendBusy, pendOrdered, pendRelease } from './pending';
 import { upcall } from './upcall-write';
 import { NET_TIO_RX_RING } from './tunnel-io';
 import { tioOk } from './tunnel-send';
@@ -328,6 +333,7 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
   flow_fc_lookup(fc, keys, <i32>n, out, c.now);
   const fr = <usize>load<u32>(sw, NET_SW_FLOW_RECORDS);
   const cap = load<u32>(fr, NET_FR_CAPACITY);
+  const ordered = pendOrdered(sw);
   for (let i: u32 = 0; i < n; i++) {
     const pkt = pktAt(sc, i);
     if ((load<u16>(pkt, PK_FLAGS) & PKF_DROP) != 0) continue;
@@ -338,7 +344,13 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
     const r = load<i32>(out + ((<usize>i) << 2));
     if (r < 0 || <u32>r >= cap) {
       swStat(sw, NET_SW_STAT_MISSES, 1);
-      upcall(c, NET_UPC_MISS, 0);
+      upcall(c, NET_UPC_MISS, 0, ordered);
+      continue;
+    }
+    if (ordered && pendBusy(sw, load<u32>(pkt, PK_HASH), c.now)) {
+      // Earlier packets of this flow are still with the slow path: go up behind them.
+      swStat(sw, NET_SW_STAT_HELD, 1);
+      upcall(c, NET_UPC_MISS, 0, true);
       continue;
     }
     swStat(sw, NET_SW_STAT_HITS, 1);
@@ -387,7 +399,19 @@ function downcalls(c: OutCtx): u32 {
       flushStart(sw, c.sc, NET_FLUSH_COOKIE, load<u32>(r, NET_UPC_COOKIE));
     } else if (op == NET_DOWN_FLUSH_ALL) {
       flushStart(sw, c.sc, NET_FLUSH_ALL, 0);
+    } else if (op == NET_DOWN_RELEASE) {
+      const k = min<u32>(load<u32>(r, NET_UPC_FRAME_LEN), NET_UPC_FRAME_CAP >> 2);
+      // SAFETY: k * 4 <= NET_UPC_FRAME_CAP: inside the record.
+      for (let j: u32 = 0; j < k; j++) pendRelease(sw, load<u32>(r + NET_UPC_FRAME + ((<usize>j) << 2)));
     } else refusal = NET_DOWN_ST_BAD_OP;
+    // The answer to a counted upcall: after its re-injection, so later hits leave after it.
+    if (
+      op != NET_DOWN_DELETE &&
+      op != NET_DOWN_FLUSH_COOKIE &&
+      op != NET_DOWN_FLUSH_ALL &&
+      refusal != NET_DOWN_ST_BAD_OP
+    )
+      if ((load<u32>(r, NET_UPC_FLAGS) & NET_UPF_PENDING) != 0) pendRelease(sw, load<u32>(r, NET_UPC_HASH));
     if (refusal != 0) store<u32>(sw, refusal, NET_SW_LAST_REFUSAL);
   }
   ringRelease(ring, n);

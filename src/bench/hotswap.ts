@@ -272,7 +272,7 @@ async function pinnedRun(
       maxRequests: 1 << 28,
     });
     t.start(600_000, { guestSleeps: false });
-    await sleep(ctx.quick ? 300 : 1000);
+    await quietWindow(t, ctx.quick ? 300 : 1000);
     const quietRate = (await t.stop()).rate;
     t.start(600_000, { guestSleeps: false });
     await servedSince(t, 10_000);
@@ -311,7 +311,7 @@ async function sharedRun(
       let quietRate = NaN;
       if (t) {
         t.start(600_000, { guestSleeps });
-        await sleep(quietMs);
+        await quietWindow(t, quietMs);
         quietRate = (await t.stop()).rate; // the peer: the same traffic, no swaps
         t.start(600_000, { guestSleeps });
         await servedSince(t, 10_000);
@@ -410,6 +410,15 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
  * Waits (on a timer, never spinning: main must not take a CPU from the guest or the core)
  * until the device served `n` more requests.
  */
+/**
+ * The no-swaps peer's window: at least `ms`, and at least until 10,000 requests were served, the
+ * mark our series waits for too; on a loaded machine a guest vCPU at nice 10 may not run at all
+ * in a short window, and a rate of 0 would compare nothing.
+ */
+async function quietWindow(t: AuditedTraffic, ms: number): Promise<void> {
+  await Promise.all([sleep(ms), servedSince(t, 10_000)]);
+}
+
 async function servedSince(t: AuditedTraffic, n: number): Promise<void> {
   const from = t.served();
   while (t.served() - from < n) await sleep(1);

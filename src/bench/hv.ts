@@ -20,6 +20,7 @@ import { HostMemory } from '../memory/host-memory.js';
 import { HostAgent } from '../orchestrator/agent/host-agent.js';
 import { timer } from './hv-timer.js';
 import { vms } from './hv-vms.js';
+import { containers } from './hv-instances.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -32,7 +33,8 @@ import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js
  *   agent-rpc-rtt       AgentClient.ping() to the host agent (frames, JSON, both ends)   peer: Unix-socket echo
  *   agent-cpu-idle      the agent thread's CPU, % of one core, with no VM
  *   agent-cpu-100vms    the same with 100 VMs (16 MiB, 1 vCPU) running, managed (list + stats each second)
- *   vm-create-start, vms-100-up   VMs through host.vms (hv-vms.ts)
+ *   vm-create-start, vms-100-up, vms-100-down   VMs through host.vms (hv-vms.ts)
+ *   containers-1000-up, containers-1000-down     containers through host.instances (hv-instances.ts)
  *   timer-alone, timer-shared, timer-relocated   the timer probe's lateness (hv-timer.ts)
  * Cases are interleaved with their peer, ctx.runs times; medians are reported. The DPU core
  * runs in adaptive mode for the stream (sustained traffic keeps it busy) and in interrupt mode
@@ -49,8 +51,17 @@ export async function run(ctx: BenchContext): Promise<void> {
     await pool.loadKernel(runtime.kernel('vsock'));
     if (ctx.wants('vsock-stream') || ctx.wants('vsock-rtt')) await streams(ctx, memory, runtime, pool);
     if (ctx.wants('agent-')) await agent(ctx, memory, runtime, pool);
-    if (ctx.wants('vm-create-start') || ctx.wants('vms-100-up') || ctx.wants('vms-100-up-warm'))
-      await vms(ctx, memory, runtime, pool);
+    const vmCases = [
+      'vm-create-start',
+      'vms-100-up',
+      'vms-100-down',
+      'vms-100-phases',
+      'vms-100-up-dedicated',
+      'vms-100-up-warm',
+    ];
+    if (vmCases.some((c) => ctx.wants(c))) await vms(ctx, memory, runtime, pool);
+    if (ctx.wants('containers-1000-up') || ctx.wants('containers-1000-down'))
+      await containers(ctx, memory, runtime, pool);
   } finally {
     await pool.close();
   }

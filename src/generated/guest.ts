@@ -100,6 +100,56 @@ export const BLKW_SLOT_BYTES = 4160;
 /** u32 */
 export const BLKW_BLOCK_BYTES = 4096;
 
+// assembly/guest/container-runtime.ts
+/** 'GCTB' (u32) */
+export const CT_MAGIC = 0x42544347;
+/** u32 */
+export const CT_CAPACITY = 4;
+/** u32 */
+export const CT_VCPUS = 8;
+/** u32 */
+export const CT_EPOCH = 12;
+/** u32 */
+export const CT_SEEN = 64;
+/** u32 */
+export const CT_MAX_VCPUS = 64;
+/** u32 */
+export const CT_SLOTS = 512;
+/** u32 */
+export const CT_SLOT_BYTES = 64;
+/** u32 */
+export const CT_STATE = 0;
+/** u32 */
+export const CT_SHARE = 4;
+/** u32 */
+export const CT_MEM_GPA = 8;
+/** u32 */
+export const CT_MEM_BYTES = 12;
+/** u32 */
+export const CT_TASK = 16;
+/** u32 */
+export const CT_ID = 20;
+/** u32 */
+export const CT_UNITS = 24;
+/** u32 */
+export const CT_ROUNDS = 32;
+/** u32 */
+export const CT_FREE = 0;
+/** u32 */
+export const CT_DEFINED = 1;
+/** u32 */
+export const CT_RUNNING = 2;
+/** u32 */
+export const CT_PAUSED = 3;
+/** u32 */
+export const CT_SHUTOFF = 4;
+/** A slot whose memory range lies outside guest RAM: its task never runs. (u32) */
+export const CT_FAULT = 5;
+/** The container's task waits for nothing and does nothing: a container at rest. (u32) */
+export const CT_TASK_IDLE = 0;
+/** The container's task always has work: each round it runs `share` units over its memory. (u32) */
+export const CT_TASK_BUSY = 1;
+
 // assembly/guest/driver-state.ts
 /** 'GDRV' (u32) */
 export const GD_MAGIC = 0x56524447;
@@ -281,6 +331,8 @@ export const VMC_STOPPED = 2;
 export const VMC_CONTINUE = 0;
 /** i32 */
 export const VMC_HALT = 1;
+/** A step that did work and wants the CPU again at once (a thread running several vCPUs gives no sleep). (i32) */
+export const VMC_BUSY = 2;
 
 // assembly/guest/vsock-driver.ts
 /** 'GVSK' (u32) */

@@ -111,6 +111,8 @@ export const NET_CTRL_ERR = 1;
 export const NET_DUMP_BYTES = 64;
 /** u32 */
 export const NET_DUMP_RECORDS = 64;
+/** What flowStamps writes for a key not installed. (u32) */
+export const NET_STAMP_NONE = 0xffffffff;
 
 // assembly/net/flow-record.ts
 /** 'NFLR' (u32) */
@@ -392,6 +394,10 @@ export const NET_S_ANNOUNCE = 2;
 /** u32 */
 export const NET_TSO_MAX_SEGS = 64;
 
+// assembly/net/pending.ts
+/** Ticks a slot stays pending without an answer when the switch names no limit. (u32) */
+export const NET_PEND_STALE_DEFAULT = 1000;
+
 // assembly/net/port-table.ts
 /** 'NPRT' (u32) */
 export const NET_PT_MAGIC = 0x5452504e;
@@ -456,7 +462,7 @@ export const NET_SC_BURST_LIMIT = 128;
 /** 'NSWT' (u32) */
 export const NET_SW_MAGIC = 0x5457534e;
 /** u32 */
-export const NET_SW_LAYOUT = 1;
+export const NET_SW_LAYOUT = 2;
 /** u32 */
 export const NET_SW_PORT_TABLE = 64;
 /** u32 */
@@ -500,7 +506,15 @@ export const NET_SW_COUNTER_ARRAY = 640;
 /** u32 */
 export const NET_SW_COUNTERS = 64;
 /** u32 */
+export const NET_SW_ORDERED = 1664;
+/** u32 */
+export const NET_SW_PEND_STALE = 1668;
+/** u32 */
 export const NET_SW_PORT_STATS = 2048;
+/** u32 */
+export const NET_SW_PEND_SLOTS = 4096;
+/** u32 */
+export const NET_SW_PEND_BYTES = 8;
 /** u32 */
 export const NET_SW_PORT_STAT_BYTES = 64;
 /** u32 */
@@ -565,6 +579,8 @@ export const NET_SW_STAT_MIRRORED = 25;
 export const NET_SW_STAT_TUNNEL_IN = 26;
 /** u32 */
 export const NET_SW_STAT_TUNNEL_OUT = 27;
+/** hits sent up behind their flow's pending upcalls (ordered) (u32) */
+export const NET_SW_STAT_HELD = 28;
 /** u32 */
 export const NET_SW_STAT_COUNT = 32;
 /** u32 */
@@ -656,6 +672,8 @@ export const NET_UPC_REMOTE_IP = 32;
 /** u32 */
 export const NET_UPC_REMOTE_PORT = 36;
 /** u32 */
+export const NET_UPC_HASH = 40;
+/** u32 */
 export const NET_UPC_PARSE = 64;
 /** u32 */
 export const NET_UPC_KEY = 64;
@@ -679,6 +697,8 @@ export const NET_UPF_TRUNCATED = 1;
 export const NET_UPF_FROM_TUNNEL = 2;
 /** the virtio_net_hdr at +224 is meaningful (CSUM / GSO) (u32) */
 export const NET_UPF_NET_HDR = 4;
+/** counted in (upcall) / releases (downcall) the pending slot of +40 (u32) */
+export const NET_UPF_PENDING = 8;
 /** u32 */
 export const NET_DOWN_INSTALL = 1;
 /** u32 */
@@ -691,6 +711,8 @@ export const NET_DOWN_DELETE = 4;
 export const NET_DOWN_FLUSH_COOKIE = 5;
 /** u32 */
 export const NET_DOWN_FLUSH_ALL = 6;
+/** u32 */
+export const NET_DOWN_RELEASE = 7;
 /** u32 */
 export const NET_DOWN_ST_BAD_OP = 1;
 /** unknown op, bad length, a port id out of range (u32) */

@@ -1,3 +1,4 @@
+import { scrub } from './scrub.js';
 import { z } from 'zod';
 import type { AllocRequest, HostMemoryApi, Region, StateAllocRequest, StateRegion } from '../common/host-memory-api.js';
 import { fourcc, writeHeader } from '../common/region-header.js';
@@ -127,7 +128,7 @@ export class HostMemory implements HostMemoryApi {
    */
   free(region: Region | number, owner: string): void {
     const freed = this.allocator.free(typeof region === 'number' ? region : region.id, owner);
-    this.u8.fill(0, freed.base, freed.base + freed.sizeBytes);
+    scrub(this.u8, freed.base, freed.base + freed.sizeBytes);
   }
 
   /** The live region that holds `address`, if any. */

@@ -1,3 +1,4 @@
+import { scrub } from './scrub.js';
 import type { AllocRequest, HostMemoryApi, Region, StateAllocRequest, StateRegion } from '../common/host-memory-api.js';
 import { fourcc, HDR_BYTES, writeHeader } from '../common/region-header.js';
 import { RegionAllocator } from './region-allocator.js';
@@ -60,6 +61,6 @@ export class SubMemory implements HostMemoryApi {
   /** Frees a region and scrubs it, so that the next allocation starts zeroed as in HostMemory. */
   free(region: Region | number, owner: string): void {
     const freed = this.allocator.free(typeof region === 'number' ? region : region.id, owner);
-    this.u8.fill(0, freed.base, freed.base + freed.sizeBytes);
+    scrub(this.u8, freed.base, freed.base + freed.sizeBytes);
   }
 }

@@ -12,6 +12,7 @@ import { HostNetwork, parseNetworkOptions, type NetworkOptions } from '../dpu/ne
 import { HotSwapManager, type SwapOptions, type SwapResult } from '../ops/hot-swap/hot-swap-manager.js';
 import { renderMetrics, type MetricsSnapshot } from '../ops/metrics.js';
 import { VmManager, type VmManagerOptions } from './vms/vm-manager.js';
+import { InstanceManager, type InstanceManagerOptions } from './instances/instance-manager.js';
 
 /** Options of {@link Host.boot}; every field has a default. Unknown keys are refused. */
 export interface HostOptions {
@@ -27,6 +28,8 @@ export interface HostOptions {
   network?: NetworkOptions | undefined;
   /** The VMs: the host agent's memory pool, its core and CID (see {@link VmManagerOptions}). */
   vms?: VmManagerOptions | undefined;
+  /** Instances of every kind: the container host (see {@link InstanceManagerOptions}). */
+  instances?: InstanceManagerOptions | undefined;
 }
 
 const hostOptionsSchema = z
@@ -42,6 +45,7 @@ const hostOptionsSchema = z
     storage: z.unknown().optional(),
     network: z.unknown().optional(),
     vms: z.unknown().optional(),
+    instances: z.unknown().optional(),
   })
   .optional();
 
@@ -76,6 +80,8 @@ export class Host {
   private net: HostNetwork | null = null;
   /** The VMs of this host: `host.vms.create({ name, vcpus, memoryMiB, devices })`, their lifecycle and events. */
   readonly vms: VmManager;
+  /** VMs, containers and bare-metal instances under one API: `host.instances.create({ kind, name, ... })`. */
+  readonly instances: InstanceManager;
 
   private constructor(
     memory: HostMemory,
@@ -85,6 +91,7 @@ export class Host {
     storage: StorageOptions | undefined,
     private readonly networkOptions: NetworkOptions | undefined,
     vms: VmManagerOptions | undefined,
+    instances?: InstanceManagerOptions,
   ) {
     this.memory = memory;
     this.kernels = kernels;
@@ -93,7 +100,10 @@ export class Host {
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
     this.storage = new Storage(memory, storage);
-    this.vms = new VmManager({ memory, runtime, dpu }, vms);
+    // The network as it is (null before first use): a VM port can only be one that exists.
+    this.vms = new VmManager({ memory, runtime, dpu, network: () => this.net ?? null }, vms);
+    // Sub-ports are let go while the host shuts down too, when `network` no longer answers.
+    this.instances = new InstanceManager(this.vms, () => this.net ?? this.network, instances);
   }
 
   /**
@@ -115,6 +125,7 @@ export class Host {
         o?.storage as StorageOptions | undefined,
         networkOptions,
         o?.vms as VmManagerOptions | undefined,
+        o?.instances as InstanceManagerOptions | undefined,
       );
     } catch (e) {
       await dpu.close();
@@ -221,8 +232,10 @@ export class Host {
    */
   async shutdown(): Promise<void> {
     if (!this.life.end()) return;
-    await this.net?.close();
+    // Instances, then VMs: their sub-ports and network interfaces leave the switch before it closes.
+    await this.instances.close();
     await this.vms.close();
+    await this.net?.close();
     this.swaps.close();
     await this.storage.close();
     await this.dpu.close();

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('every options object refuses unknown keys, naming the key and the accepted ones', () => {
   it('Host.boot: top level and nested objects', async () => {
     expect(await refusal(() => Host.boot({ cores: 2 } as never))).toBe(
-      "QT_INVALID_ARGUMENT Host options: unknown key 'cores' (accepted: memory, dpu, trustedKeys, storage, network, vms)",
+      "QT_INVALID_ARGUMENT Host options: unknown key 'cores' (accepted: memory, dpu, trustedKeys, storage, network, vms, instances)",
     );
     expect(await refusal(() => Host.boot({ dpu: { core: 2 } } as never))).toBe(
       "QT_INVALID_ARGUMENT Host options.dpu: unknown key 'core' (accepted: cores, mode, idleSpinPolls, commandTimeoutMs, nice, cpus, trace)",

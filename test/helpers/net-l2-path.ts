@@ -6,6 +6,7 @@
  */
 import type { HostMemory } from '../../src/memory/host-memory.js';
 import { encodeActions } from '../../src/dpu/net/action-list.js';
+import { NET_UPF_PENDING } from '../../src/dpu/net/net-layout.js';
 import { takeUpcalls, type UpcallRecord } from '../../src/dpu/net/upcall-record.js';
 import type { VSwitch } from '../../src/dpu/net/vswitch.js';
 
@@ -20,7 +21,10 @@ export class L2Path {
     private readonly sw: VSwitch,
     /** port → MAC ("02:00:00:00:00:0a") of the guest behind it. */
     private readonly macs: Map<number, string>,
-  ) {}
+  ) {
+    // Every upcall gets exactly one answer here, so the fast path may keep flows in order.
+    sw.orderUpcalls(true);
+  }
 
   start(): void {
     this.running = true;
@@ -69,6 +73,7 @@ export class L2Path {
       netHdr: u.netHdr,
       flags: u.flags & 4,
       seq: u.seq,
+      ...((u.flags & NET_UPF_PENDING) !== 0 ? { release: u.hash } : {}),
     });
     this.handled++;
     return 1;

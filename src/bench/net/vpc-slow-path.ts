@@ -63,10 +63,18 @@ export class VpcSlowPath {
     return new VpcSlowPath(runtime, model, slow, sw, ports);
   }
 
-  /** Starts draining the two ports' upcall rings (after their devices are on the switch). */
-  start(): void {
+  /**
+   * Starts draining the two ports' upcall rings (after their devices are on the switch): on its
+   * own loop, or (`loop: false`) only when the caller pumps.
+   */
+  start(o: { loop?: boolean } = {}): void {
     for (const id of this.ids) this.runner.addPort(id);
-    this.runner.start();
+    if (o.loop !== false) this.runner.start();
+  }
+
+  /** Handles the upcalls waiting now (the caller's thread runs the switch too). */
+  pump(): number {
+    return this.runner.pump();
   }
 
   /** Connections tracked, and upcalls the runner took. */

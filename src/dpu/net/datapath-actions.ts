@@ -54,12 +54,17 @@ export function toDatapathDowncall(
 ): Downcall {
   switch (d.op) {
     case 'install':
-      return { op: 'install', key: d.key, actions: encodeActions(toDatapathActions(d.actions)), cookie: d.cookie };
+      return {
+        op: 'install',
+        key: d.key,
+        actions: d.encoded ?? encodeActions(toDatapathActions(d.actions)),
+        cookie: d.cookie,
+      };
     case 'install-reinject':
     case 'reinject': {
       const out: Downcall = {
         op: d.op,
-        actions: encodeActions(toDatapathActions(d.actions)),
+        actions: d.encoded ?? encodeActions(toDatapathActions(d.actions)),
         cookie: d.cookie,
         port: d.port,
         frame: d.frame!,

@@ -55,8 +55,18 @@ export type Downcall =
       cookie: number;
       /** The frame to run the actions on right away (install-reinject). */
       frame?: Uint8Array;
+      /** `actions` already in the fast path's encoding (the slow path caches lists it repeats). */
+      encoded?: Uint8Array;
     }
-  | { op: 'reinject'; seq: number; port: number; actions: FlowAction[]; frame: Uint8Array; cookie: number }
+  | {
+      op: 'reinject';
+      seq: number;
+      port: number;
+      actions: FlowAction[];
+      frame: Uint8Array;
+      cookie: number;
+      encoded?: Uint8Array;
+    }
   | { op: 'delete'; key: Uint8Array }
   | { op: 'flush-cookie'; cookie: number; mask: number }
   | { op: 'flush-all' };

@@ -7,7 +7,7 @@ import type { DpuCore } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import type { CtTimeouts } from './conntrack.js';
 import { DROP_REASONS } from './flow-actions.js';
-import type { NetDevice } from './net-device.js';
+import type { NetDevice, NetDeviceStats } from './net-device.js';
 import { NetworkDatapath } from './network-datapath.js';
 import * as I from './network-info.js';
 import { Revalidator } from './revalidator.js';
@@ -244,12 +244,15 @@ export class HostNetwork {
     return { device: dp.attach(p, guest, o), notify: dp.sw.notifyWords() };
   }
 
-  /** Detaches a VM port (and its sub-ports) from its guest; the device is freed. */
-  async detachPort(port: string): Promise<void> {
+  /**
+   * Detaches a VM port (and its sub-ports) from its guest; the device is freed. Resolves once no
+   * burst of the switch uses it, with the device's last counters (null: it was not attached).
+   */
+  async detachPort(port: string): Promise<NetDeviceStats | null> {
     const p = this.m.port(port);
-    if (!this.live) return;
+    if (!this.live) return null;
     for (const s of p.subPorts.values()) await this.live.removePort(s.id);
-    await this.live.removePort(p.id);
+    return this.live.removePort(p.id);
   }
 
   /**

@@ -3,7 +3,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { DpuCore } from '../core/dpu-core.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { formatMac } from './mac-address.js';
-import { NetDevice } from './net-device.js';
+import { NetDevice, type NetDeviceStats } from './net-device.js';
 import { NET_PE_MIRROR } from './net-layout.js';
 import { PcapMirror } from './pcap-mirror.js';
 import type { Revalidator } from './revalidator.js';
@@ -97,17 +97,21 @@ export class NetworkDatapath {
     this.runner.addPort(sub.id);
   }
 
-  /** Takes a port (VNIC, sub-port or tunnel) off the switch; resolves once no burst uses it. */
-  async removePort(id: number): Promise<void> {
-    if (this.sw.ports.kind(id) === null) return;
+  /**
+   * Takes a port (VNIC, sub-port or tunnel) off the switch; resolves once no burst uses it, with
+   * a VNIC's last device counters (read then, before its device is freed).
+   */
+  async removePort(id: number): Promise<NetDeviceStats | null> {
+    if (this.sw.ports.kind(id) === null) return null;
     await this.unmirror(id);
     this.runner.removePort(id);
     await this.sw.removePort(id);
     const d = this.devices.get(id);
-    if (d) {
-      d.device.free();
-      this.devices.delete(id);
-    }
+    if (!d) return null;
+    const last = d.device.stats();
+    d.device.free();
+    this.devices.delete(id);
+    return last;
   }
 
   /** A tunnel port: its I/O region on the switch and a socket worker bound to `address:port`. */

@@ -1,4 +1,4 @@
-import type { CtEntry } from './conntrack.js';
+import type { CtHandle } from './conntrack.js';
 import type { Downcall } from './flow-actions.js';
 import type { SlowPath } from './slow-path.js';
 import type { SgQuery } from './security-groups.js';
@@ -24,15 +24,16 @@ export class Revalidator {
   }
 
   /**
-   * Expires idle connections and deletes their flows. `activity` reports the last tick a
-   * connection's flows were used in the fast path (which the slow path never sees); `prepare`
-   * first sees every connection due (see Conntrack.expire).
+   * Expires idle connections and deletes their flows. `prepare` sees every connection due and
+   * may return when each was last used in the fast path (which the slow path never sees; see
+   * Conntrack.expire).
    */
-  sweep(activity?: (e: CtEntry) => number | undefined, prepare?: (due: readonly CtEntry[]) => void): number {
-    const gone = this.slow.conntrack.expire(activity, prepare);
+  sweep(prepare?: (due: readonly CtHandle[]) => ((e: CtHandle) => number | undefined) | undefined): number {
+    const ct = this.slow.conntrack;
     const out: Downcall[] = [];
-    for (const e of gone)
-      for (const k of e.flows) out.push({ op: 'delete', key: Uint8Array.from(Buffer.from(k, 'hex')) });
+    const gone = ct.expire(prepare, (e) => {
+      for (const key of ct.flows(e)) out.push({ op: 'delete', key });
+    });
     if (out.length > 0) this.send(out);
     return gone.length;
   }
@@ -45,11 +46,13 @@ export class Revalidator {
         // A new port has no flows of its own yet: nothing to flush for it.
         this.regroup([c.port], out, false);
         break;
-      case 'port-removed':
+      case 'port-removed': {
         this.slow.groups.unsync(c.port);
-        this.closeWhere((e) => e.origZone === c.port.id || e.replyZone === c.port.id);
+        const ct = this.slow.conntrack;
+        this.closeWhere((e) => ct.zones(e).orig === c.port.id || ct.zones(e).reply === c.port.id);
         out.push(...flushPort(c.port));
         break;
+      }
       case 'port-groups':
         this.regroup([c.port], out);
         break;
@@ -78,14 +81,19 @@ export class Revalidator {
       }
       if (flush) out.push(...flushPort(p));
     }
-    const touched = this.slow.conntrack.entries().filter((e) => ids.has(e.origZone) || ids.has(e.replyZone));
+    const ct = this.slow.conntrack;
+    const touched = ct.entries().filter((e) => {
+      const z = ct.zones(e);
+      return ids.has(z.orig) || ids.has(z.reply);
+    });
     const queries: SgQuery[] = [];
-    const owners: [CtEntry, number][] = [];
+    const owners: [CtHandle, number][] = [];
     for (const e of touched) {
       let n = 0;
-      const from = this.model.portById(e.origZone);
-      const to = this.model.portById(e.replyZone);
-      const q = { ...e.tuple };
+      const z = ct.zones(e);
+      const from = this.model.portById(z.orig);
+      const to = this.model.portById(z.reply);
+      const q = ct.tuple(e);
       if (from && this.slow.groups.filters(from)) {
         queries.push({ port: from, direction: 'egress', ...q });
         n++;
@@ -109,7 +117,7 @@ export class Revalidator {
     }
   }
 
-  private closeWhere(pred: (e: CtEntry) => boolean): void {
+  private closeWhere(pred: (e: CtHandle) => boolean): void {
     for (const e of this.slow.conntrack.entries()) if (pred(e)) this.slow.conntrack.remove(e);
   }
 }

@@ -11,7 +11,9 @@ import {
   NET_UPC_ACTION,
   NET_UPC_L2_MISMATCH,
   NET_UPF_FROM_TUNNEL,
+  NET_UPC_FRAME_CAP,
   NET_UPF_NET_HDR,
+  NET_UPF_PENDING,
   NET_UPF_TRUNCATED,
 } from './net-layout.js';
 import type { Revalidator } from './revalidator.js';
@@ -20,6 +22,16 @@ import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
 import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
 import type { VSwitch } from './vswitch.js';
+
+/** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
+type Queued = { d: Downcall; extra?: Extra } | { release: number };
+/** Releases one RELEASE downcall carries (its frame area, 4 bytes each). */
+const RELEASES_PER_RECORD = NET_UPC_FRAME_CAP >> 2;
+interface Extra {
+  netHdr?: Uint8Array | undefined;
+  flags?: number | undefined;
+  release?: number | undefined;
+}
 
 export interface SlowPathRunnerOptions {
   /** Milliseconds; also the switch's tick. */
@@ -54,8 +66,9 @@ export interface RunnerStats {
  */
 export class SlowPathRunner {
   private readonly drain: FairDrain<UpcallRecord>;
-  private readonly backlog: Downcall[] = [];
-  private readonly extras = new Map<number, { netHdr: Uint8Array; flags: number }>();
+  private readonly backlog: Queued[] = [];
+  /** This burst's upcalls by seq: the sender's header, and the pending hash of counted ones. */
+  private readonly extras = new Map<number, Extra>();
   private running = false;
   private flushSent = false;
   private wantFlush = { all: false, cookies: new Set<number>() };
@@ -72,6 +85,8 @@ export class SlowPathRunner {
     private readonly options: SlowPathRunnerOptions,
   ) {
     this.drain = new FairDrain({ quantum: options.quantum, budget: options.burst });
+    // This runner answers every counted upcall once: the fast path may keep flows in order.
+    sw.orderUpcalls(true);
   }
 
   /** Drains `port`'s upcall ring from now on. */
@@ -118,6 +133,8 @@ export class SlowPathRunner {
       this.stats0.upcalls += recs.length;
       const pkts = recs.map((r) => this.missed(r));
       this.enqueue(this.slow.handle(pkts));
+      // Counted upcalls the slow path answered with nothing (drops): release them too.
+      for (const x of this.extras.values()) if (x.release !== undefined) this.backlog.push({ release: x.release });
       this.flush();
       this.extras.clear();
     }
@@ -161,33 +178,43 @@ export class SlowPathRunner {
 
   private sweep(now: number): void {
     this.lastSweep = now;
-    // The stamps of only the due connections' flows, read in one pass over the flow table.
-    let lastHit = new Map<string, number>();
-    this.reval.sweep(
-      (e) => {
-        let best: number | undefined;
-        for (const k of e.flows) {
-          const t = lastHit.get(k);
-          if (t !== undefined && (best === undefined || t > best)) best = t;
+    const ct = this.slow.conntrack;
+    // The stamps of only the due connections' flows, one keyed probe each.
+    this.reval.sweep((due) => {
+      const keys: Uint8Array[] = [];
+      const owner: number[] = [];
+      for (const e of due)
+        for (const k of ct.flows(e)) {
+          keys.push(k);
+          owner.push(e);
         }
-        return best;
-      },
-      (due) => {
-        const keys = new Set<string>();
-        for (const e of due) for (const k of e.flows) keys.add(k);
-        const t0 = performance.now();
-        lastHit = this.sw.flowLastHits(keys);
-        this.sweepGap = 20 * (performance.now() - t0);
-      },
-    );
+      if (keys.length === 0) return undefined;
+      const t0 = performance.now();
+      const stamps = this.sw.flowStamps(keys);
+      this.sweepGap = 20 * (performance.now() - t0);
+      const last = new Map<number, number>();
+      stamps.forEach((t, i) => {
+        if (t === undefined) return;
+        const e = owner[i]!;
+        last.set(e, Math.max(last.get(e) ?? 0, t));
+      });
+      return (e) => last.get(e);
+    });
   }
 
-  /** Queues downcalls; flushes are collected apart (see flush()). */
+  /**
+   * Queues downcalls; flushes are collected apart (see flush()). The first answer to an upcall of
+   * this burst takes its header and, for a counted upcall, its release.
+   */
   private enqueue(downcalls: Downcall[]): void {
     for (const d of downcalls) {
       if (d.op === 'flush-all' || (d.op === 'flush-cookie' && d.mask !== 0xffffffff)) this.wantFlush.all = true;
       else if (d.op === 'flush-cookie') this.wantFlush.cookies.add(d.cookie);
-      else this.backlog.push(d);
+      else {
+        const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
+        if (extra && 'seq' in d) this.extras.set(d.seq, { ...extra, release: undefined });
+        this.backlog.push(extra ? { d, extra } : { d });
+      }
     }
   }
 
@@ -217,15 +244,35 @@ export class SlowPathRunner {
     const hold = this.flushSent || wanted;
     let n = 0;
     while (n < this.backlog.length) {
-      let d = this.backlog[n]!;
-      if (hold && d.op === 'install') {
-        n++;
+      // A run of bare releases (and installs skipped while a flush runs) goes as one record.
+      const hashes: number[] = [];
+      let m = n;
+      for (; m < this.backlog.length && hashes.length < RELEASES_PER_RECORD; m++) {
+        const q = this.backlog[m]!;
+        if ('release' in q) hashes.push(q.release);
+        else if (hold && q.d.op === 'install') {
+          if (q.extra?.release !== undefined) hashes.push(q.extra.release);
+        } else break;
+      }
+      if (m > n) {
+        if (hashes.length > 0) {
+          if (!writeDowncall(this.memory, this.sw.down, { op: 'release', hashes })) break;
+          wrote = true;
+          this.stats0.downcalls++;
+        }
+        n = m;
         continue;
       }
-      if (hold && d.op === 'install-reinject')
-        d = { op: 'reinject', seq: d.seq, port: d.port, actions: d.actions, frame: d.frame!, cookie: d.cookie };
-      const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
-      if (!writeDowncall(this.memory, this.sw.down, toDatapathDowncall(d, extra))) break;
+      const q = this.backlog[n]! as { d: Downcall; extra?: Extra };
+      let d = q.d;
+      if (hold && d.op === 'install-reinject') {
+        const { seq, port, actions, frame, cookie, encoded } = d;
+        d = { op: 'reinject', seq, port, actions, frame: frame!, cookie };
+        if (encoded) d.encoded = encoded;
+      }
+      const out = toDatapathDowncall(d, q.extra);
+      if (q.extra?.release !== undefined && 'actions' in out) out.release = q.extra.release;
+      if (!writeDowncall(this.memory, this.sw.down, out)) break;
       wrote = true;
       n++;
       this.stats0.downcalls++;
@@ -246,9 +293,11 @@ export class SlowPathRunner {
   }
 
   private missed(r: UpcallRecord): MissedPacket {
-    const key = r.parse.slice(0, NET_KEY_BYTES);
-    // The key the fast path looked up carries the logical ingress port: the upcall's port.
-    new DataView(key.buffer).setUint16(NET_KEY_IN_PORT, r.port, true);
+    // The record is a private copy: the key is a view into it. The key the fast path looked up
+    // carries the logical ingress port: the upcall's port.
+    const key = r.parse.subarray(0, NET_KEY_BYTES);
+    key[NET_KEY_IN_PORT] = r.port & 0xff;
+    key[NET_KEY_IN_PORT + 1] = r.port >>> 8;
     const p: MissedPacket = {
       seq: r.seq,
       port: r.port,
@@ -259,11 +308,17 @@ export class SlowPathRunner {
       truncated: (r.flags & NET_UPF_TRUNCATED) !== 0,
     };
     if ((r.flags & NET_UPF_FROM_TUNNEL) !== 0) {
-      const v = new DataView(key.buffer);
+      const v = new DataView(key.buffer, key.byteOffset, NET_KEY_BYTES);
       const ip = new DataView(r.remoteIp.buffer, r.remoteIp.byteOffset, 4);
       p.tunnel = { vni: v.getUint32(NET_KEY_VNI, true), address: ip.getUint32(0, false), port: r.remotePort };
     }
-    if ((r.flags & NET_UPF_NET_HDR) !== 0) this.extras.set(r.seq, { netHdr: r.netHdr, flags: NET_UPF_NET_HDR });
+    const extra: Extra = {};
+    if ((r.flags & NET_UPF_NET_HDR) !== 0) {
+      extra.netHdr = r.netHdr;
+      extra.flags = NET_UPF_NET_HDR;
+    }
+    if ((r.flags & NET_UPF_PENDING) !== 0) extra.release = r.hash;
+    if (extra.netHdr || extra.release !== undefined) this.extras.set(r.seq, extra);
     return p;
   }
 }

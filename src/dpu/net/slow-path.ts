@@ -2,7 +2,7 @@ import { K_DPORT, K_PROTO, K_SPORT } from '../../generated/flow.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { answerArp } from './arp-responder.js';
 import { parseArp } from './arp.js';
-import { Conntrack, type CtEntry, type CtTimeouts, type CtTuple } from './conntrack.js';
+import { Conntrack, type CtHandle, type CtTimeouts, type CtTuple } from './conntrack.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet, type EthernetHeader } from './ethernet.js';
 import { DROP_REASONS, flowCookie, type Downcall, type DropReason, type FlowAction } from './flow-actions.js';
 import { isMulticastMac } from './mac-address.js';
@@ -17,6 +17,8 @@ import {
   type SlowPathStats,
 } from './slow-path-types.js';
 import type { VpcModel } from './vpc-model.js';
+import { encodeActions } from './action-list.js';
+import { toDatapathActions } from './datapath-actions.js';
 import type { Route, Vpc } from './vpc-resources.js';
 
 export interface SlowPathOptions {
@@ -39,7 +41,8 @@ interface Work {
   routed: boolean;
   egress?: Egress | undefined;
   route?: Route | undefined;
-  ct?: { entry: CtEntry; dir: 'original' | 'reply' };
+  /** The connection it belongs to (0: none). */
+  ct: CtHandle;
 }
 
 /**
@@ -68,6 +71,8 @@ export class SlowPath {
   private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   /** Cookies (in << 16 | out) under which a drop flow was installed, to flush when a connection opens the other way. */
   private readonly dropCookies = new Set<number>();
+  /** Forwarding action lists by what decides them, with their encoding. */
+  private readonly lists = new Map<number, { actions: FlowAction[]; encoded: Uint8Array; src: number; dst: number }>();
 
   constructor(
     private readonly model: VpcModel,
@@ -75,6 +80,7 @@ export class SlowPath {
   ) {
     this.conntrack = new Conntrack(options.clock, { timeouts: options.ctTimeouts, maxEntries: options.ctMaxEntries });
     this.groups = new SecurityGroups({ runtime: options.runtime, capacityPerVpc: options.sgCapacityPerVpc });
+    model.onChange(() => this.lists.clear());
   }
 
   stats(): SlowPathStats {
@@ -157,7 +163,7 @@ export class SlowPath {
     if (ingress.kind === 'port' && tuple.src !== ingress.port.ip)
       return this.drop(pkt, 'spoofed-source', out, zone, true);
     const routed = eth.dst === vpc.routerMac;
-    const w: Work = { pkt, eth, ingress, vpc, tuple, routed };
+    const w: Work = { pkt, eth, ingress, vpc, tuple, routed, ct: 0 };
     if (!routed) {
       const p = isMulticastMac(eth.dst) ? undefined : this.model.portByMac(vpc, eth.dst);
       if (!p || ingress.kind !== 'port' || p.subnet !== ingress.port.subnet || p === ingress.port) {
@@ -270,10 +276,10 @@ export class SlowPath {
         allowed.push(w);
         continue;
       }
-      const ct = Conntrack.trackable(w.tuple) ? this.conntrack.lookup(zoneOf(w.ingress), w.tuple) : undefined;
-      if (ct) {
-        this.conntrack.update(ct.entry, ct.dir, w.pkt.tcpFlags);
-        w.ct = ct;
+      const ref = Conntrack.trackable(w.tuple) ? this.conntrack.lookup(zoneOf(w.ingress), w.tuple) : 0;
+      if (ref !== 0) {
+        w.ct = Conntrack.handleOf(ref);
+        this.conntrack.update(w.ct, Conntrack.dirOf(ref), w.pkt.tcpFlags);
         allowed.push(w);
         continue;
       }
@@ -314,12 +320,12 @@ export class SlowPath {
           continue;
         }
         const entry = this.conntrack.create(zone, zoneOf(w.egress!), w.tuple);
-        if (!entry) {
+        if (entry === 0) {
           this.drop(w.pkt, 'conntrack-full', out, zone, false);
           continue;
         }
         this.counters.connections++;
-        w.ct = { entry, dir: 'original' };
+        w.ct = entry;
         // A drop cached for the other direction would eat the replies.
         const back = flowCookie(cookieHalf(w.egress!), cookieHalf(w.ingress));
         if (this.dropCookies.delete(back)) out.push({ op: 'flush-cookie', cookie: back, mask: 0xffffffff });
@@ -332,6 +338,26 @@ export class SlowPath {
   /** Installs and re-injects an admitted packet. */
   private forward(w: Work, out: Downcall[]): void {
     const eg = w.egress!;
+    const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
+    if (w.ct !== 0) this.conntrack.addFlow(w.ct, w.pkt.key);
+    // The list depends only on these (and the model, which clears the cache when it changes):
+    // the zones and flags key the cache, the MACs are checked against the entry.
+    const zi = zoneOf(w.ingress);
+    const ze = zoneOf(eg);
+    // Zones past 17 bits (remote host ids that large) are not cached: the key would not be exact.
+    const memo =
+      zi < 0x20000 && ze < 0x20000 ? (zi * 0x20000 + ze) * 4 + (w.routed ? 2 : 0) + (w.pkt.tunnel ? 1 : 0) : -1;
+    let list = memo < 0 ? undefined : this.lists.get(memo);
+    if (!list || list.src !== w.eth.src || list.dst !== w.eth.dst) {
+      const actions = this.forwardActions(w, eg);
+      list = { actions, encoded: encodeActions(toDatapathActions(actions)), src: w.eth.src, dst: w.eth.dst };
+      if (this.lists.size >= 4096) this.lists.clear();
+      if (memo >= 0) this.lists.set(memo, list);
+    }
+    this.install(w.pkt, list.actions, cookie, out, list.encoded);
+  }
+
+  private forwardActions(w: Work, eg: Egress): FlowAction[] {
     const actions: FlowAction[] = [];
     if (w.pkt.tunnel) actions.push({ op: 'decap-vxlan' });
     if (w.ingress.kind === 'port' && w.ingress.port.kind === 'sub') actions.push({ op: 'pop-vlan' });
@@ -342,9 +368,7 @@ export class SlowPath {
       actions.push({ op: 'set-eth-dst', mac: eg.kind === 'port' ? eg.port.mac : eg.mac });
     }
     actions.push(...this.deliver(eg));
-    const cookie = flowCookie(cookieHalf(w.ingress), cookieHalf(eg));
-    w.ct?.entry.flows.add(keyHex(w.pkt.key));
-    this.install(w.pkt, actions, cookie, out);
+    return actions;
   }
 
   /** OUTPUT to a local port, or ENCAP + OUTPUT to the tunnel of a remote one. */
@@ -363,15 +387,21 @@ export class SlowPath {
    * Installs the flow and re-injects the packet. A CHECK_L2 mismatch installs too: the new list
    * replaces the flow whose MACs did not match (the key has no MACs; the list checks them).
    */
-  private install(pkt: MissedPacket, actions: FlowAction[], cookie: number, out: Downcall[]): void {
+  private install(
+    pkt: MissedPacket,
+    actions: FlowAction[],
+    cookie: number,
+    out: Downcall[],
+    encoded?: Uint8Array,
+  ): void {
     this.counters.installed++;
-    if (pkt.truncated) {
-      this.counters.truncated++;
-      out.push({ op: 'install', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie });
-      return;
-    }
-    this.counters.reinjected++;
-    out.push({ op: 'install-reinject', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie, frame: pkt.frame });
+    const d: Downcall = pkt.truncated
+      ? { op: 'install', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie }
+      : { op: 'install-reinject', seq: pkt.seq, port: pkt.port, key: pkt.key, actions, cookie, frame: pkt.frame };
+    if (encoded) d.encoded = encoded;
+    if (pkt.truncated) this.counters.truncated++;
+    else this.counters.reinjected++;
+    out.push(d);
   }
 
   /**

@@ -25,6 +25,7 @@ import {
   NET_SW_STAT_TTL_EXPIRED,
   NET_SW_STAT_TUNNEL_IN,
   NET_SW_STAT_TUNNEL_OUT,
+  NET_SW_STAT_HELD,
   NET_SW_STAT_UPCALLS,
   NET_SW_STAT_UPCALL_DROPS,
 } from './net-layout.js';
@@ -59,6 +60,8 @@ export interface SwitchStats {
   mirrored: number;
   tunnelIn: number;
   tunnelOut: number;
+  /** Hits sent up behind their flow's unanswered upcalls (ordered upcalls), so as not to overtake them. */
+  held: number;
   /** DROP actions by reason (0-15). */
   drops: number[];
   /** Malformed frames by parser reason (index = PR_* of assembly/flow/parser.ts). */
@@ -100,4 +103,5 @@ export const SWITCH_STAT_NAMES: readonly (readonly [
   ['mirrored', NET_SW_STAT_MIRRORED],
   ['tunnelIn', NET_SW_STAT_TUNNEL_IN],
   ['tunnelOut', NET_SW_STAT_TUNNEL_OUT],
+  ['held', NET_SW_STAT_HELD],
 ];

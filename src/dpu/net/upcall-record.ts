@@ -7,6 +7,7 @@ import {
   NET_DOWN_INSTALL,
   NET_DOWN_INSTALL_REINJECT,
   NET_DOWN_REINJECT,
+  NET_DOWN_RELEASE,
   NET_KEY_BYTES,
   NET_UPC_ACTIONS,
   NET_UPC_ACTION_BYTES,
@@ -18,6 +19,7 @@ import {
   NET_UPC_FRAME,
   NET_UPC_FRAME_CAP,
   NET_UPC_FRAME_LEN,
+  NET_UPC_HASH,
   NET_UPC_KEY,
   NET_UPC_NET_HDR,
   NET_UPC_PARSE,
@@ -27,6 +29,7 @@ import {
   NET_UPC_REMOTE_PORT,
   NET_UPC_SEQ,
   NET_UPC_TICK,
+  NET_UPF_PENDING,
 } from './net-layout.js';
 import { NetRing } from './net-ring.js';
 
@@ -43,6 +46,8 @@ export interface UpcallRecord {
   devPort: number;
   remoteIp: Uint8Array;
   remotePort: number;
+  /** With flag NET_UPF_PENDING: the key's pending slot hash, to copy into the answer (`release`). */
+  hash: number;
   /** The parser's 64-byte record: the 48-byte key (ingress port at +42), then its meta. */
   parse: Uint8Array;
   /** The sender's 12-byte virtio-net header. */
@@ -61,6 +66,8 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
     const ok = ring.spsc.pop((w) => {
       const r = NetRing.addr(w);
       const cap = Math.min(v.getUint32(r + NET_UPC_CAP_LEN, true), NET_UPC_FRAME_CAP);
+      // One copy of the record; the byte fields are views into it.
+      const c = u8.slice(r, r + NET_UPC_FRAME + cap);
       rec = {
         port: v.getUint16(r + NET_UPC_PORT, true),
         reason: v.getUint16(r + NET_UPC_CODE, true),
@@ -70,11 +77,12 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
         arg: v.getUint32(r + NET_UPC_COOKIE, true),
         tick: v.getUint32(r + NET_UPC_TICK, true),
         devPort: v.getUint16(r + NET_UPC_DEV_PORT, true),
-        remoteIp: u8.slice(r + NET_UPC_REMOTE_IP, r + NET_UPC_REMOTE_IP + 4),
+        remoteIp: c.subarray(NET_UPC_REMOTE_IP, NET_UPC_REMOTE_IP + 4),
         remotePort: v.getUint16(r + NET_UPC_REMOTE_PORT, true),
-        parse: u8.slice(r + NET_UPC_PARSE, r + NET_UPC_PARSE + 64),
-        netHdr: u8.slice(r + NET_UPC_NET_HDR, r + NET_UPC_NET_HDR + 12),
-        frame: u8.slice(r + NET_UPC_FRAME, r + NET_UPC_FRAME + cap),
+        hash: v.getUint32(r + NET_UPC_HASH, true),
+        parse: c.subarray(NET_UPC_PARSE, NET_UPC_PARSE + 64),
+        netHdr: c.subarray(NET_UPC_NET_HDR, NET_UPC_NET_HDR + 12),
+        frame: c.subarray(NET_UPC_FRAME),
       };
     });
     if (!ok || !rec) break;
@@ -85,7 +93,7 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
 
 /** What the slow path sends the fast path (assembly/net/upcall.ts). */
 export type Downcall =
-  | { op: 'install'; key: Uint8Array; actions: Uint8Array; cookie?: number }
+  | { op: 'install'; key: Uint8Array; actions: Uint8Array; cookie?: number; release?: number }
   | {
       op: 'reinject' | 'install-reinject';
       key?: Uint8Array;
@@ -97,10 +105,14 @@ export type Downcall =
       /** The upcall this answers (its seq), for latency bookkeeping. */
       seq?: number;
       flags?: number;
+      /** The answered upcall's `hash` when it was counted (flag NET_UPF_PENDING): releases it. */
+      release?: number;
     }
   | { op: 'delete'; key: Uint8Array }
   | { op: 'flush-cookie'; cookie: number }
-  | { op: 'flush-all' };
+  | { op: 'flush-all' }
+  /** Only releases of counted upcalls the slow path dropped (their `hash`es, at most NET_UPC_FRAME_CAP / 4). */
+  | { op: 'release'; hashes: readonly number[] };
 
 const OPS = {
   install: NET_DOWN_INSTALL,
@@ -109,6 +121,7 @@ const OPS = {
   delete: NET_DOWN_DELETE,
   'flush-cookie': NET_DOWN_FLUSH_COOKIE,
   'flush-all': NET_DOWN_FLUSH_ALL,
+  release: NET_DOWN_RELEASE,
 } as const;
 
 /**
@@ -153,6 +166,15 @@ export function writeDowncall(memory: HostMemoryApi, ring: NetRing, d: Downcall)
       v.setUint32(r + NET_UPC_FLAGS, d.flags ?? 0, true);
       if (d.netHdr) u8.set(d.netHdr.subarray(0, 12), r + NET_UPC_NET_HDR);
       u8.set(frame, r + NET_UPC_FRAME);
+    }
+    if (d.op === 'release') {
+      const k = Math.min(d.hashes.length, NET_UPC_FRAME_CAP >> 2);
+      v.setUint32(r + NET_UPC_FRAME_LEN, k, true);
+      for (let i = 0; i < k; i++) v.setUint32(r + NET_UPC_FRAME + 4 * i, d.hashes[i]!, true);
+    }
+    if ('release' in d && d.release !== undefined) {
+      v.setUint32(r + NET_UPC_FLAGS, v.getUint32(r + NET_UPC_FLAGS, true) | NET_UPF_PENDING, true);
+      v.setUint32(r + NET_UPC_HASH, d.release, true);
     }
   });
 }

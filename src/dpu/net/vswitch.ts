@@ -12,6 +12,9 @@ import type { NetDevice } from './net-device.js';
 import {
   NET_DUMP_BYTES,
   NET_DUMP_RECORDS,
+  NET_KEY_BYTES,
+  NET_STAMP_NONE,
+  NET_SW_ORDERED,
   NET_FR_ACTIONS,
   NET_FR_ACTION_BYTES,
   NET_FR_BYTES,
@@ -338,6 +341,16 @@ export class VSwitch {
     return ok;
   }
 
+  /**
+   * Ordered upcalls (upcall.ts in the kernel): the fast path counts each miss it hands up, and a
+   * packet hitting a flow whose earlier packets are still unanswered goes up behind them. Only for
+   * a slow path that answers every counted upcall once (`release` in its downcalls), as the
+   * SlowPathRunner does.
+   */
+  orderUpcalls(on: boolean): void {
+    Atomics.store(this.rt.memory.i32, (this.state.base + NET_SW_ORDERED) >> 2, on ? 1 : 0);
+  }
+
   /** Sets the switch's tick (the control plane's clock: 1 ms by convention). */
   setNow(tick: number): void {
     Atomics.store(this.rt.memory.i32, (this.state.base + NET_SW_NOW) >> 2, tick | 0);
@@ -438,34 +451,25 @@ export class VSwitch {
   }
 
   /**
-   * Last-hit ticks of the installed flows whose keys (hex of the 48 bytes) are in `keys`, read
-   * out of band in one pass over the table without building a record per flow: what a sweep of
-   * a few due connections asks of a table holding a million flows. Keys not installed are absent.
+   * Last-hit ticks of installed flows by key (48 bytes each): one keyed probe per key, out of band,
+   * so a sweep of the few connections due costs what they cost, not a pass over a table of a
+   * million flows. `undefined` for a key not installed.
    */
-  flowLastHits(keys: ReadonlySet<string>): Map<string, number> {
-    const out = new Map<string, number>();
-    if (keys.size === 0) return out;
-    // Cheap prefilter on two key words (IPv4 source and destination, or their IPv6 halves).
-    const mix = (a: number, b: number): number => (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
-    const pre = new Set<number>();
-    for (const k of keys) pre.add(mix(parseInt(k.slice(0, 8), 16), parseInt(k.slice(32, 40), 16)));
-    const dump = this.kernel.fn<Fn<[number, number, number, number]>>('net_flow_dump');
+  flowStamps(keys: readonly Uint8Array[]): (number | undefined)[] {
+    const out: (number | undefined)[] = [];
+    const stamps = this.kernel.fn<Fn<[number, number, number, number]>>('net_flow_stamps');
     const mem = this.rt.memory;
-    const v = mem.view;
-    let at = 0;
-    for (;;) {
-      const next = dump(this.state.base, at, this.dumpArea.base, 256);
-      if (next < 0)
-        throw new QingtianError(ErrorCode.DeviceState, `${this.name}: net_flow_dump refused the switch state`);
-      const n = v.getUint32(this.dumpArea.base, true);
+    const base = this.dumpArea.base;
+    const outAt = base + 256 * NET_KEY_BYTES;
+    for (let at = 0; at < keys.length; at += 256) {
+      const n = Math.min(256, keys.length - at);
+      for (let i = 0; i < n; i++) mem.u8.set(keys[at + i]!.subarray(0, NET_KEY_BYTES), base + i * NET_KEY_BYTES);
+      if (stamps(this.state.base, base, n, outAt) !== n)
+        throw new QingtianError(ErrorCode.DeviceState, `${this.name}: net_flow_stamps refused the switch state`);
       for (let i = 0; i < n; i++) {
-        const r = this.dumpArea.base + NET_DUMP_RECORDS + i * NET_DUMP_BYTES;
-        if (!pre.has(mix(v.getUint32(r, false), v.getUint32(r + 16, false)))) continue;
-        const hex = Buffer.from(mem.u8.buffer, r, 48).toString('hex');
-        if (keys.has(hex)) out.set(hex, v.getUint32(r + 52, true));
+        const t = mem.view.getUint32(outAt + 4 * i, true);
+        out.push(t === NET_STAMP_NONE ? undefined : t);
       }
-      if (n === 0 || next >= this.flowTable.bucketCount * 8) break;
-      at = next;
     }
     return out;
   }

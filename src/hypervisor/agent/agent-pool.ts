@@ -1,6 +1,7 @@
 import type { Region } from '../../common/host-memory-api.js';
 import type { RegionKind } from '../../common/region-kind.js';
 import { RegionAllocator } from '../../memory/region-allocator.js';
+import { scrub } from '../../memory/scrub.js';
 
 /**
  * The host memory the control plane granted the host agent in its hello: the agent carves guest
@@ -31,7 +32,7 @@ export class AgentPool {
 
   /** Scrubs and frees a region taken from this pool. */
   give(region: Region, owner: string): void {
-    this.u8.fill(0, region.base, region.base + region.sizeBytes);
+    scrub(this.u8, region.base, region.base + region.sizeBytes);
     this.alloc.free(region.id, owner);
   }
 

@@ -4,12 +4,17 @@ import type { GuestVcpu } from '../guest/vcpu.js';
 import type { VcpuPlacement, VcpuSchedSpec } from '../sched/vcpu-class.js';
 import type { VmInfo, VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import type { ContainerTable } from './agent-containers.js';
+import type { GuestCpu, GuestCpuPool } from './guest-cpu-pool.js';
 import type { VcpuPool } from './vcpu-pool.js';
 
 /** How long a vCPU takes to see a change of its control block, at most (its idle sleep). */
 const IDLE_WAIT_NS = 1_000_000_000n;
 /** The guest agent's longest sleep between polls: a pause or power button is seen within it. */
 const AGENT_WAIT_NS = 50_000_000n;
+/** How often a guest CPU looks at a bound vCPU that waits on nothing it can ring: the idle program, the guest agent. */
+const IDLE_POLL_MS = 250;
+const AGENT_POLL_MS = 5;
 /** How long vCPU threads may take to come up (thread start is slow on a loaded host). */
 const START_MS = 60_000;
 /** How long the agent waits for vCPUs to park, resume or leave before it gives up (ms). */
@@ -22,9 +27,18 @@ export interface VmHost {
   readonly i32: Int32Array;
   /** vCPU threads between VMs. */
   readonly vcpuPool: VcpuPool;
+  /** The guest CPUs vCPUs are bound to (placement 'shared' and 'exclusive'). */
+  readonly guestCpus: GuestCpuPool;
   /** A vCPU's program ended (it halted, or was stopped). */
   onProgramExit(vm: AgentVm, exit: 'halted' | 'stopped' | 'failed'): void;
 }
+
+/**
+ * Where a VM's vCPUs run: 'shared' — bound to the agent's guest CPUs, several per thread, no
+ * thread started; 'dedicated' — a thread of its own per vCPU (taken from the idle ones or
+ * started); 'exclusive' — one vCPU on each guest CPU, which nothing else may use (bare metal).
+ */
+export type VcpuPlacementMode = 'shared' | 'dedicated' | 'exclusive';
 
 /**
  * One VM as the host agent holds it: its RAM and control block (both from the agent's pool),
@@ -41,6 +55,12 @@ export class AgentVm {
   private returned: boolean[] = [];
   /** Per vCPU: its placement as its thread reported it at start (VMs with `sched` only). */
   private placements: (VcpuPlacement | null)[] = [];
+  /** The dedicated threads' `place` calls of the start under way. */
+  private placing: Promise<unknown>[] = [];
+  /** Per bound vCPU: its guest CPU and slot. */
+  private bindings: { cpu: GuestCpu; slot: number; done: Promise<void> }[] = [];
+  /** Set when the VM is a container host: its vCPUs run container tasks from this table. */
+  containers: ContainerTable | null = null;
 
   constructor(
     private readonly host: VmHost,
@@ -51,7 +71,8 @@ export class AgentVm {
     readonly ctl: Region,
     /** GPAs of the guest agent's vsock driver and state, when the guest runs one on vCPU 0. */
     readonly guestAgent: { vsGpa: number; gaGpa: number } | null = null,
-    /** The vCPUs' class and CPUs, or null: the threads' defaults. */
+    readonly placement: VcpuPlacementMode = 'dedicated',
+    /** The vCPUs' class and CPUs (placement 'dedicated' only), or null: the threads' defaults. */
     readonly sched: VcpuSchedSpec | null = null,
   ) {
     const v = new DataView(host.memory.buffer);
@@ -71,8 +92,19 @@ export class AgentVm {
     };
   }
 
+  /** vCPUs running (on threads of their own or bound to guest CPUs). */
   get threadCount(): number {
+    return this.vcpuThreads.length + this.bindings.length;
+  }
+
+  /** vCPUs on threads of their own. */
+  get dedicatedThreads(): number {
     return this.vcpuThreads.length;
+  }
+
+  /** Makes the guest CPUs that run this VM's vCPUs look at its control block now. */
+  private kick(): void {
+    for (const b of this.bindings) b.cpu.ring();
   }
 
   private word(off: number): number {
@@ -84,10 +116,11 @@ export class AgentVm {
   }
 
   /** Bumps the wake word so that sleeping vCPUs look at the control block now. */
-  private wake(): void {
+  wake(): void {
     const i = (this.ctl.base + C.VMC_WAKE) >> 2;
     Atomics.add(this.host.i32, i, 1);
     Atomics.notify(this.host.i32, i);
+    this.kick();
   }
 
   private need(...states: VmState[]): void {
@@ -95,24 +128,75 @@ export class AgentVm {
       throw new AgentError('bad-state', `VM ${this.name} is ${this.state}; this needs ${states.join(' or ')}`);
   }
 
-  /** defined | shutoff -> running: one thread per vCPU, running once each has entered the VM's program. */
+  /**
+   * defined | shutoff -> running: vCPUs bound to guest CPUs or on threads of their own (by
+   * placement), running once each has entered the VM's program.
+   */
   async start(): Promise<void> {
     this.need('defined', 'shutoff');
     for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
       this.set(off, 0);
-    const placing: Promise<unknown>[] = [];
     this.placements = [];
+    this.placing = [];
+    try {
+      if (this.placement === 'dedicated') this.startThreads();
+      else this.bindCpus();
+      await Promise.all(this.placing);
+      await this.until(C.VMC_ENTERED, (n) => n >= this.vcpus, 'start', START_MS);
+    } catch (e) {
+      this.set(C.VMC_RUN, C.VMC_STOPPED);
+      this.wake();
+      await this.endThreads();
+      throw e;
+    }
+    this.state = 'running';
+  }
+
+  /** The program vCPU `i` runs and its arguments (`waitNs` 0 on a shared CPU: the CPU does the waiting). */
+  private program(i: number, shared: boolean): [string, (number | bigint)[]] {
+    const t = this.containers;
+    if (t)
+      return [
+        'gvm_containers',
+        [this.ctl.base, t.table, this.ram.base, this.ram.sizeBytes, i, shared ? 0n : IDLE_WAIT_NS],
+      ];
+    const ga = i === 0 ? this.guestAgent : null;
+    return ga
+      ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, shared ? 0n : AGENT_WAIT_NS]]
+      : ['gvm_idle', [this.ctl.base, shared ? 0n : IDLE_WAIT_NS]];
+  }
+
+  private bindCpus(): void {
+    const pool = this.host.guestCpus;
+    for (let i = 0; i < this.vcpus; i++) {
+      const cpu = this.placement === 'exclusive' ? pool.cpus[i]! : pool.pick();
+      if (!cpu)
+        throw new AgentError('no-resources', `VM ${this.name}: every guest CPU is held by a bare-metal instance`);
+      const slot = pool.slot();
+      const [fn, args] = this.program(i, true);
+      this.bindings.push({
+        cpu,
+        slot,
+        done: cpu
+          .bind(slot, fn, args, this.ctl.base, i === 0 && this.guestAgent ? AGENT_POLL_MS : IDLE_POLL_MS)
+          .then((exit) => {
+            // A vCPU that halted pressed the power button or saw it: the others must look now.
+            if (exit === 'halted') this.kick();
+            if (exit !== 'unbound') this.host.onProgramExit(this, exit);
+          }),
+      });
+    }
+  }
+
+  private startThreads(): void {
     for (let i = 0; i < this.vcpus; i++) {
       const t = this.host.vcpuPool.take(`${this.name}:vcpu${i}`);
       this.vcpuThreads.push(t);
       const returned = this.returned;
       returned.push(false);
       // Queued ahead of the program: the thread takes its class and CPUs before guest code runs.
-      if (this.sched) placing.push(t.place(this.sched).then((p) => (this.placements[i] = p)));
-      const ga = i === 0 ? this.guestAgent : null;
-      const [fn, args]: [string, (number | bigint)[]] = ga
-        ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, AGENT_WAIT_NS]]
-        : ['gvm_idle', [this.ctl.base, IDLE_WAIT_NS]];
+      if (this.sched) this.placing.push(t.place(this.sched).then((p) => (this.placements[i] = p)));
+      const [fn, args] = this.program(i, false);
       this.programs.push(
         t.runProgram(fn, args, this.ctl.base).then(
           (r) => {
@@ -123,16 +207,6 @@ export class AgentVm {
         ),
       );
     }
-    try {
-      await Promise.all(placing);
-      await this.until(C.VMC_ENTERED, (n) => n >= this.vcpus, 'start', START_MS);
-    } catch (e) {
-      this.set(C.VMC_RUN, C.VMC_STOPPED);
-      this.wake();
-      await this.endThreads();
-      throw e;
-    }
-    this.state = 'running';
   }
 
   /** running -> paused, once every vCPU has parked. */
@@ -150,6 +224,7 @@ export class AgentVm {
     this.need('paused');
     this.set(C.VMC_RUN, C.VMC_RUNNING);
     Atomics.notify(this.host.i32, (this.ctl.base + C.VMC_RUN) >> 2);
+    this.kick();
     await this.until(C.VMC_PARKED, (n) => n === 0, 'resume');
     this.state = 'running';
   }
@@ -196,7 +271,7 @@ export class AgentVm {
   vcpuState(): 'running' | 'parked' | 'halted' | 'exited' {
     if (this.state === 'paused') return 'parked';
     if (this.word(C.VMC_HALTED) > 0) return 'halted';
-    return this.vcpuThreads.length > 0 ? 'running' : 'exited';
+    return this.threadCount > 0 ? 'running' : 'exited';
   }
 
   /**
@@ -205,7 +280,7 @@ export class AgentVm {
    * died, a guest step never returned), those that did not return are terminated.
    */
   async endThreads(): Promise<void> {
-    const n = this.vcpuThreads.length;
+    const n = this.threadCount;
     try {
       // Every vCPU bumps the exited word as it leaves its program; its reply then surely follows.
       if (n > 0) await this.until(C.VMC_EXITED, (v) => v >= n, 'leave their programs');
@@ -213,6 +288,10 @@ export class AgentVm {
     } catch {
       // Stuck or dead vCPUs: terminated below.
     }
+    // A bound vCPU still in its program is dropped from its CPU (its promise then settles).
+    for (const b of this.bindings) b.cpu.unbind(b.slot);
+    await Promise.allSettled(this.bindings.map((b) => b.done));
+    this.bindings = [];
     const threads = this.vcpuThreads;
     const returned = this.returned;
     this.vcpuThreads = [];

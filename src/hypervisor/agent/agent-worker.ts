@@ -21,13 +21,13 @@ export interface AgentBoot {
 }
 
 const boot = workerData as AgentBoot;
-const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(boot.guestKernel)), {
-  env: { memory: boot.memory },
-});
+// Compiled once: the guest CPUs share the module.
+const guestModule = new WebAssembly.Module(readFileSync(boot.guestKernel));
+const instance = new WebAssembly.Instance(guestModule, { env: { memory: boot.memory } });
 const kernel = { fn: (name: string) => instance.exports[name] as (...a: (number | bigint)[]) => number };
 const driver = new VsockDriver(kernel, boot.memory.buffer, boot.vs, boot.irq);
 let server: AgentServer | null = null;
-const os = new TinyOs(boot.memory, (name, body) => server?.emit(name, body));
+const os = new TinyOs(boot.memory, (name, body) => server?.emit(name, body), guestModule);
 server = new AgentServer(driver.endpoint, os.handlers);
 os.counters = () => server.stats;
 // Listen before the driver gives the device its buffers: no request can arrive before.

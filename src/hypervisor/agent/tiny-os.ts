@@ -2,10 +2,17 @@ import * as C from '../../generated/guest.js';
 import type { AgentHandlers } from './agent-server.js';
 import { AgentPool } from './agent-pool.js';
 import { AgentVm, type VmHost } from './agent-vm.js';
+import { ContainerTable } from './agent-containers.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { AGENT_PROTOCOL_VERSION, type EventBody, type VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
+import { GuestCpuPool } from './guest-cpu-pool.js';
 import { VcpuPool } from './vcpu-pool.js';
+
+/** How long a batch of container changes may wait for the host's vCPUs to take it, ms. */
+const CT_ACK_MS = 5_000;
+/** Guest CPU threads when hello does not say. */
+const DEFAULT_GUEST_CPUS = 2;
 
 /** Where the agent's events go (the server sends them to the control plane). */
 export type EventSink = (name: 'vm.state', body: EventBody<'vm.state'>) => void;
@@ -30,10 +37,15 @@ export class TinyOs implements VmHost {
   counters: () => { requests: number; errors: number } = () => ({ requests: 0, errors: 0 });
 
   readonly vcpuPool: VcpuPool;
+  private cpus: GuestCpuPool | null = null;
+  /** The VM holding every guest CPU (bare metal), if any. */
+  private exclusiveVm: AgentVm | null = null;
 
   constructor(
     readonly memory: WebAssembly.Memory,
     private readonly emit: EventSink,
+    /** The guest kernel, compiled once for every guest CPU. */
+    private readonly guestModule: WebAssembly.Module,
   ) {
     this.i32 = new Int32Array(memory.buffer);
     this.sizeBytes = memory.buffer.byteLength;
@@ -41,7 +53,7 @@ export class TinyOs implements VmHost {
   }
 
   readonly handlers: AgentHandlers = {
-    hello: (a) => {
+    hello: async (a) => {
       if (!a.versions.includes(AGENT_PROTOCOL_VERSION))
         throw new AgentError(
           'unsupported-version',
@@ -57,6 +69,11 @@ export class TinyOs implements VmHost {
         throw new AgentError('bad-state', 'hello memory: the agent already holds a different grant');
       this.pool ??= new AgentPool(new Uint8Array(this.memory.buffer), a.memory.base, a.memory.bytes);
       if (a.keepVcpus !== undefined) this.vcpuPool.keep = a.keepVcpus;
+      if (!this.cpus) {
+        const cpus = new GuestCpuPool(a.guestCpus ?? DEFAULT_GUEST_CPUS, this.guestModule, this.memory);
+        this.cpus = cpus;
+        await cpus.online();
+      }
       return { version: AGENT_PROTOCOL_VERSION, agent: 'qingtian-tinyos', memory: a.memory };
     },
     ping: () => ({}),
@@ -72,6 +89,7 @@ export class TinyOs implements VmHost {
         vms: this.vms.size,
         vcpuThreads: threads,
         idleVcpuThreads: this.vcpuPool.idleCount,
+        guestCpus: { threads: this.cpus?.cpus.length ?? 0, boundVcpus: this.cpus?.bound ?? 0 },
         pool: this.needPool().stats(),
       };
     },
@@ -85,6 +103,35 @@ export class TinyOs implements VmHost {
           throw new AgentError('bad-request', `vm.create devices[${i}].id: ${JSON.stringify(d.id)} appears twice`);
         ids.add(d.id);
       }
+      const placement = a.placement ?? 'dedicated';
+      const cpus = this.guestCpus;
+      if (this.exclusiveVm)
+        throw new AgentError(
+          'bad-state',
+          `vm.create: bare-metal instance ${this.exclusiveVm.name} holds every guest CPU; destroy it first`,
+        );
+      if (placement === 'exclusive') {
+        if (a.vcpus !== cpus.cpus.length)
+          throw new AgentError(
+            'bad-request',
+            `vm.create vcpus: placement 'exclusive' takes every guest CPU: expected ${cpus.cpus.length}, got ${a.vcpus}`,
+          );
+        if (this.vms.size > 0)
+          throw new AgentError(
+            'bad-state',
+            `vm.create placement: 'exclusive' needs a host with no other VM; it has ${this.vms.size}`,
+          );
+      }
+      // A class is a thread's priority: bound vCPUs share their guest CPU's thread with other VMs.
+      if (a.sched && placement !== 'dedicated')
+        throw new AgentError(
+          'bad-request',
+          `vm.create sched: a vCPU class or CPU list needs placement 'dedicated', got '${placement}'`,
+        );
+      if (a.containers && a.guestAgent)
+        throw new AgentError('bad-request', 'vm.create containers: a container host runs no guest agent');
+      if (a.containers && a.vcpus > C.CT_MAX_VCPUS)
+        throw new AgentError('bad-request', `vm.create vcpus: a container host has at most ${C.CT_MAX_VCPUS}`);
       const bytes = a.memoryMiB * 1024 * 1024;
       if (a.guestAgent) {
         const { vsGpa, gaGpa } = a.guestAgent;
@@ -110,7 +157,30 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null, a.sched ?? null);
+      const vm = new AgentVm(
+        this,
+        this.nextId++,
+        a.name,
+        a.vcpus,
+        ram,
+        ctl,
+        a.guestAgent ?? null,
+        placement,
+        a.sched ?? null,
+      );
+      if (a.containers) {
+        try {
+          vm.containers = new ContainerTable(new Uint8Array(this.memory.buffer), ram, a.containers.capacity, a.vcpus);
+        } catch (e) {
+          pool.give(ram, owner);
+          pool.give(ctl, owner);
+          throw e;
+        }
+      }
+      if (placement === 'exclusive') {
+        this.exclusiveVm = vm;
+        for (const c of cpus.cpus) c.exclusive = true;
+      }
       for (const d of a.devices ?? []) vm.devices.set(d.id, d);
       this.vms.set(vm.id, vm);
       this.names.add(vm.name);
@@ -131,6 +201,10 @@ export class TinyOs implements VmHost {
         pool.give(vm.ctl, `vm:${vm.name}`);
         this.vms.delete(vm.id);
         this.names.delete(vm.name);
+        if (this.exclusiveVm === vm) {
+          this.exclusiveVm = null;
+          for (const c of this.guestCpus.cpus) c.exclusive = false;
+        }
         this.emit('vm.state', {
           vm: vm.id,
           name: vm.name,
@@ -140,6 +214,29 @@ export class TinyOs implements VmHost {
         });
         return { vm: vm.id };
       }),
+    'ct.create': (a) =>
+      this.serial(a.vm, () => {
+        const t = this.table(a.vm);
+        return { results: t.create(a.items) };
+      }),
+    'ct.op': (a) =>
+      this.serial(a.vm, async () => {
+        const vm = this.vm(a.vm);
+        const t = this.table(a.vm);
+        const { results, touched } = t.apply(a.op, a.ids, vm.state === 'running');
+        if (touched && vm.state === 'running') {
+          const epoch = t.bump();
+          vm.wake();
+          if (!(await t.acked(epoch, CT_ACK_MS)))
+            throw new AgentError('timeout', `ct.${a.op}: the container host's vCPUs did not take the change`);
+        }
+        if (a.op === 'destroy') t.release(a.ids);
+        return { results };
+      }),
+    'ct.stats': (a) => {
+      const t = this.table(a.vm);
+      return { containers: t.stats(a.ids), memoryBytes: t.memoryBytes };
+    },
     'vcpu.warm': async (a) => ({ idle: await this.vcpuPool.warm(a.count) }),
     'vm.list': () => ({ vms: [...this.vms.values()].map((vm) => vm.info()) }),
     'vm.stats': (a) => {
@@ -191,6 +288,13 @@ export class TinyOs implements VmHost {
   async close(): Promise<void> {
     await Promise.all([...this.vms.values()].map((vm) => vm.endThreads()));
     await this.vcpuPool.close();
+    await this.cpus?.close();
+  }
+
+  /** The guest CPUs (hello starts them). */
+  get guestCpus(): GuestCpuPool {
+    if (!this.cpus) throw new AgentError('bad-state', 'the agent has no guest CPUs yet (hello starts them)');
+    return this.cpus;
   }
 
   private onVm(id: number, reason: string, op: (vm: AgentVm) => void | Promise<void>) {
@@ -223,6 +327,12 @@ export class TinyOs implements VmHost {
     return p;
   }
 
+  private table(id: number): ContainerTable {
+    const t = this.vm(id).containers;
+    if (!t) throw new AgentError('bad-request', `vm: VM ${id} is not a container host`);
+    return t;
+  }
+
   private vm(id: number): AgentVm {
     const vm = this.vms.get(id);
     if (!vm) throw new AgentError('not-found', `vm ${id}: no such VM`);
@@ -236,6 +346,8 @@ export class TinyOs implements VmHost {
 
   private emitState(vm: AgentVm, previous: VmState | 'none', reason: string): void {
     if (previous === vm.state) return;
+    // A container host that powered off leaves its containers shut off (the control plane says so).
+    if (vm.state === 'shutoff') vm.containers?.hostOff();
     this.emit('vm.state', { vm: vm.id, name: vm.name, state: vm.state, previous, reason });
   }
 }

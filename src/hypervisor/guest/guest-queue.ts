@@ -17,7 +17,7 @@ import {
   GLOOP_PAIR_BYTES,
   TABLE_BYTES,
 } from '../../generated/guest.js';
-import type { Guest } from './guest.js';
+import type { GuestSpace } from './virtio/driver-api.js';
 import type { LoopbackAudit } from './loopback-audit.js';
 import type { GuestVcpu, RttSamples } from './vcpu.js';
 
@@ -45,7 +45,7 @@ export class GuestQueue {
   private bound = false;
 
   constructor(
-    readonly guest: Guest,
+    readonly guest: GuestSpace,
     readonly vcpu: GuestVcpu,
     readonly size: number,
     readonly features: RingFeatures,
@@ -60,7 +60,7 @@ export class GuestQueue {
     this.tablesGpa = features.indirect ? guest.allocGpa(TABLE_BYTES * size, 16) : 0n;
   }
 
-  static async create(guest: Guest, vcpu: GuestVcpu, size: number, features: RingFeatures): Promise<GuestQueue> {
+  static async create(guest: GuestSpace, vcpu: GuestVcpu, size: number, features: RingFeatures): Promise<GuestQueue> {
     const bytes = Number(await vcpu.call('gdrv_bytes', size));
     return new GuestQueue(guest, vcpu, size, features, bytes);
   }

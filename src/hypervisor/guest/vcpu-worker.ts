@@ -97,7 +97,7 @@ function program(req: Extract<VcpuRequest, { op: 'program' }>): VcpuReply {
     Atomics.store(clock, 0, process.hrtime.bigint());
     const r = step(...req.args);
     steps++;
-    if (r !== 0 && r !== 0n) {
+    if (r !== 0 && r !== 0n && r !== C.VMC_BUSY) {
       Atomics.add(i32, w(C.VMC_HALTED), 1);
       Atomics.add(i32, w(C.VMC_EXITED), 1);
       Atomics.notify(i32, w(C.VMC_HALTED));

@@ -31,6 +31,8 @@ export interface AgentClientOptions {
   client?: string;
   /** vCPU threads the agent keeps idle between VMs for reuse, 0–1024. Default 0 (the agent's). */
   keepVcpus?: number;
+  /** Guest CPU threads the agent starts (vCPUs placed 'shared' or 'exclusive' are bound to them), 1–256. Default 2. */
+  guestCpus?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -39,6 +41,7 @@ const optionsSchema = z.strictObject({
   timeoutMs: intIn(1, 600_000).optional(),
   client: nameString(64).optional(),
   keepVcpus: intIn(0, 1024).optional(),
+  guestCpus: intIn(1, 256).optional(),
 });
 
 const encoder = new TextEncoder();
@@ -94,6 +97,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         client: o.client ?? 'control-plane',
         memory: o.memory,
         ...(o.keepVcpus === undefined ? {} : { keepVcpus: o.keepVcpus }),
+        ...(o.guestCpus === undefined ? {} : { guestCpus: o.guestCpus }),
       });
       return new AgentClient(rpc, hello.version, hello.memory);
     } catch (e) {

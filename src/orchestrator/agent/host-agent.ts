@@ -30,6 +30,8 @@ export interface HostAgentOptions {
   timeoutMs?: number;
   /** vCPU threads the agent keeps idle between VMs for reuse, 0–1024. Default 0. */
   keepVcpus?: number;
+  /** Guest CPU threads the agent starts for bound vCPUs, 1–256. Default 2. */
+  guestCpus?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -38,6 +40,7 @@ const optionsSchema = z.strictObject({
   core: intIn(0, 1023).optional(),
   timeoutMs: intIn(1, 600_000).optional(),
   keepVcpus: intIn(0, 1024).optional(),
+  guestCpus: intIn(1, 256).optional(),
 });
 
 /** The agent's vsock driver: a small stream device (a handful of control connections). */
@@ -134,6 +137,7 @@ export class HostAgent {
           memory: { base: pool.base, bytes: pool.sizeBytes },
           timeoutMs: o.timeoutMs ?? 10_000,
           ...(o.keepVcpus === undefined ? {} : { keepVcpus: o.keepVcpus }),
+          ...(o.guestCpus === undefined ? {} : { guestCpus: o.guestCpus }),
         });
         return new HostAgent(client, device, ram, pool, worker, boot, memory);
       } catch (e) {

@@ -4,25 +4,26 @@ import { buildIcmpEcho, buildIpv4, buildUdp } from '../../dpu/net/ipv4.js';
 import { parseMac } from '../../dpu/net/mac-address.js';
 import { NET_F_CTRL_RX, NET_F_CTRL_VQ, NET_F_MAC } from '../../dpu/net/net-layout.js';
 import { FEAT_VERSION_1 } from '../../generated/virtio.js';
-import type { AttachedPort, HostNetwork } from '../../dpu/net/host-network.js';
+import type { HostNetwork } from '../../dpu/net/host-network.js';
 import type { HostMemory } from '../../memory/host-memory.js';
-import { Guest } from '../../hypervisor/guest/guest.js';
 import { GuestVcpu } from '../../hypervisor/guest/vcpu.js';
 import { GuestNet } from '../../hypervisor/guest/virtio/net-guest.js';
 import { createDriver } from '../../hypervisor/guest/virtio/index.js';
+import type { VmManager } from '../vms/vm-manager.js';
+import type { Vm } from '../vms/vm.js';
+import type { VmNetHandle } from '../vms/vm-device.js';
 import type { DemoChapter } from './demo-context.js';
 import { sleep } from './demo-context.js';
 
-const MIB = 1 << 20;
-
 /**
- * Chapter "network": two guests (their own Wasm network stacks on vCPU workers) on a VPC, the
- * vSwitch on a DPU core between them and the routing-table slow path behind it: ping, a UDP
- * stream, a security group dropping a port, a container on a trunk sub-port routed to the other
- * guest, and what a flow's first packet costs compared with the packets after it.
+ * Chapter "network": two VMs booted through `host.vms`, each with a NIC that is a port of a VPC
+ * (their network stacks in Wasm on guest-side vCPU workers, rings and buffers in the VMs' RAM),
+ * the vSwitch on a DPU core between them and the routing-table slow path behind it: ping, a UDP
+ * stream, a security group dropping a port, a container on a trunk sub-port of a third VM routed
+ * to the second, and what a flow's first packet costs compared with the packets after it.
  */
 export const network: DemoChapter = {
-  title: 'network: guests on a VPC, the vSwitch on a DPU core, the routing-table slow path behind it',
+  title: 'network: VMs with NICs on a VPC, the vSwitch on a DPU core, the routing-table slow path behind it',
   async run({ host, seconds, say, record }) {
     const net = host.network;
     net.createVpc({ name: 'blue', cidr: '198.19.0.0/16' });
@@ -41,20 +42,23 @@ export const network: DemoChapter = {
     net.createPort({ name: 'vm2', subnet: 'web', ip: '198.19.1.20', securityGroups: ['echo-only'] });
     const vcpus: GuestVcpu[] = [];
     const stacks: GuestNet[] = [];
-    for (const name of ['vm1', 'vm2']) {
-      const guest = new Guest(host.memory, { name, ramBytes: 8 * MIB });
-      const vcpu = new GuestVcpu(host.memory, `${name}/vcpu0`);
-      vcpus.push(vcpu);
-      const stack = await GuestNet.create(guest, vcpu, { ip: net.list().ports.find((p) => p.name === name)!.ip });
-      const { device, notify } = await net.attachPort(name, guest);
-      await stack.attach(device, notify);
-      stacks.push(stack);
-    }
-    const [vm1, vm2] = stacks as [GuestNet, GuestNet];
+    const vms: Vm[] = [];
     const stop = host.memory.alloc({ name: 'demo:net-stop', owner: 'demo', kind: 'core-scratch', sizeBytes: 4096 });
     try {
+      for (const name of ['vm1', 'vm2']) {
+        const vm = await host.vms.create({ name, vcpus: 1, memoryMiB: 8, devices: [{ kind: 'net', port: name }] });
+        vms.push(vm);
+        await vm.start();
+        const vcpu = new GuestVcpu(host.memory, `${name}/net0`);
+        vcpus.push(vcpu);
+        const stack = await GuestNet.create(vm.ram, vcpu, { ip: net.list().ports.find((p) => p.name === name)!.ip });
+        const nic = vm.device('net0') as VmNetHandle;
+        await stack.attach(nic.device, nic.notify);
+        stacks.push(stack);
+      }
+      const [vm1, vm2] = stacks as [GuestNet, GuestNet];
       say(
-        `VPC blue 198.19.0.0/16: vm1 198.19.1.10 and vm2 198.19.1.20 (security group echo-only: ICMP, UDP 7, UDP 9000), each a guest with its own vCPU running its network stack in Wasm over a virtio-net device; the vSwitch on DPU core ${0}`,
+        `VPC blue 198.19.0.0/16: VMs vm1 198.19.1.10 and vm2 198.19.1.20 (security group echo-only: ICMP, UDP 7, UDP 9000) booted through host.vms, each with a NIC (a virtio-net device on port vm1 / vm2) whose network stack runs in Wasm on a guest-side vCPU worker over the VM's RAM; the vSwitch on DPU core ${0}`,
       );
       await vm2.setPorts(7, 9000);
       Atomics.store(host.memory.i32, stop.base >> 2, 0);
@@ -87,7 +91,7 @@ export const network: DemoChapter = {
       );
       record('network: security group dropping UDP 9', `${100 - (vm2.counters().rxFrames - before)}/100 dropped`);
 
-      const vm3 = await trunk(net, host.memory, say, record);
+      const vm3 = await trunk(net, host.vms, host.memory, vms, say, record);
 
       // First packets, timed from vm3's own driver (a ring write and a doorbell) to the switch
       // counting the frame delivered into vm2's receive ring (no guest vCPU in the measurement): a
@@ -125,19 +129,24 @@ export const network: DemoChapter = {
     } finally {
       Atomics.store(host.memory.i32, stop.base >> 2, 1);
       for (const v of vcpus) await v.stop();
+      // Destroying a VM takes its NIC off the switch (the ports stay, for the chapters after).
+      for (const vm of vms) await vm.destroy();
       host.memory.free(stop, 'demo');
     }
   },
 };
 
 /**
- * A container on a VM's NIC: sub-port c1 (VLAN 10, subnet containers) of port vm3. The VM's own
- * code here is a few lines of guest-side TS on the split-ring driver: it tags the container's
- * frames with VLAN 10 and sees the reply come back tagged; vm2's stack answers through the router.
+ * A container on a VM's NIC: sub-port c1 (VLAN 10, subnet containers) of port vm3, the NIC of VM
+ * vm3. The VM's own code here is a few lines of guest-side TS on the split-ring driver: it tags
+ * the container's frames with VLAN 10 and sees the reply come back tagged; vm2's stack answers
+ * through the router.
  */
 async function trunk(
   net: HostNetwork,
+  vms: VmManager,
   memory: HostMemory,
+  owned: Vm[],
   say: (l: string) => void,
   record: (w: string, f: string) => void,
 ): Promise<{
@@ -146,8 +155,11 @@ async function trunk(
 }> {
   const vm3 = net.createPort({ name: 'vm3', subnet: 'web', ip: '198.19.1.30' });
   const c1 = net.createSubPort({ name: 'c1', parent: 'vm3', vlan: 10, subnet: 'containers', ip: '198.19.10.5' });
-  const guest = new Guest(memory, { name: 'vm3', ramBytes: 4 * MIB });
-  const att: AttachedPort = await net.attachPort('vm3', guest);
+  const vm = await vms.create({ name: 'vm3', vcpus: 1, memoryMiB: 4, devices: [{ kind: 'net', port: 'vm3' }] });
+  owned.push(vm);
+  await vm.start();
+  const guest = vm.ram;
+  const att = vm.device('net0') as VmNetHandle;
   const kick = (): void => {
     Atomics.add(memory.i32, att.notify.doorbell >> 2, 1);
     if (Atomics.load(memory.i32, att.notify.sleeping >> 2) !== 0) Atomics.notify(memory.i32, att.notify.doorbell >> 2);

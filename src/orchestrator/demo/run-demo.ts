@@ -8,6 +8,7 @@ import { hotSwap } from './hot-swap.js';
 import { network } from './network.js';
 import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
+import { vmDevices } from './vm-devices.js';
 import { volumes } from './volumes.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
@@ -15,6 +16,7 @@ export const CHAPTERS: readonly DemoChapter[] = [
   dpuRuntime,
   virtioLoopback,
   network,
+  vmDevices,
   hostAgent,
   hotSwap,
   flowLookups,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi } from '../../common/host-memory-api.js';
@@ -7,11 +8,18 @@ import type { DpuCorePool } from '../../dpu/core/core-pool.js';
 import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
 import { HostAgent } from '../agent/host-agent.js';
-import { Vm, type VmStateEvent } from './vm.js';
+import type { HostNetwork } from '../../dpu/net/host-network.js';
+import { Vm, type VmDeviceEvent, type VmStateEvent } from './vm.js';
+import { VmBlk } from './vm-blk.js';
+import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
-import { vmSpecSchema, type VmSpec } from './vm-spec.js';
+import { VmNet } from './vm-net.js';
+import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
+
+/** Where the firmware's area ends in a VM without a vsock device (the first 64 KiB are the guest's). */
+const FIRMWARE_END_GPA = 0x10000;
 
 /** Options of `host.vms` (given as `Host.boot({ vms })`). */
 export interface VmManagerOptions {
@@ -28,6 +36,12 @@ export interface VmManagerOptions {
    * instead of starting a thread (tens of ms each). Default 0: threads end with their VM.
    */
   keepVcpus?: number | undefined;
+  /**
+   * Guest CPUs: threads the host agent starts once, on which VMs' vCPUs are bound (several per
+   * thread) unless a VM asks for threads of its own (`vcpuPlacement: 'dedicated'`), 1–256.
+   * A bare-metal instance takes all of them. Default: the host's CPU count.
+   */
+  guestCpus?: number | undefined;
 }
 
 const optionsSchema = z
@@ -37,6 +51,7 @@ const optionsSchema = z
     agentCid: intIn(3, 0xfffffffe).optional(),
     timeoutMs: intIn(1, 600_000).optional(),
     keepVcpus: intIn(0, 1024).optional(),
+    guestCpus: intIn(1, 256).optional(),
   })
   .optional();
 
@@ -44,6 +59,8 @@ const optionsSchema = z
 export interface VmManagerEvents {
   /** A VM changed state (every transition of every VM). */
   'vm.state': [VmStateEvent];
+  /** A device was hotplugged into a VM or unplugged from it. */
+  'vm.device': [VmDeviceEvent];
 }
 
 /**
@@ -69,11 +86,20 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   /** Names and CIDs of creations in flight (a second create with either is refused at once). */
   private readonly pendingNames = new Set<string>();
   private readonly cids = new Set<number>();
+  /** `host.network` ports VM devices hold (or are being plugged with), and by which VM. */
+  private readonly ports = new Map<string, string>();
+  private blkKernel: Promise<void> | null = null;
   private closed = false;
 
   /** @internal built by Host.boot */
   constructor(
-    private readonly deps: { memory: HostMemoryApi; runtime: KernelRuntime; dpu: DpuCorePool },
+    private readonly deps: {
+      memory: HostMemoryApi;
+      runtime: KernelRuntime;
+      dpu: DpuCorePool;
+      /** `host.network` if the host made it (null or none: there is no port, net devices are refused). */
+      network?: (() => HostNetwork | null) | undefined;
+    },
     options?: VmManagerOptions,
   ) {
     super();
@@ -87,9 +113,36 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
    * without room with QT_OUT_OF_MEMORY; a refusal changes nothing.
    */
   async create(spec: VmSpec): Promise<Vm> {
+    return this.define(spec);
+  }
+
+  /** Guest CPU threads of the host agent. */
+  get guestCpus(): number {
+    return this.o.guestCpus ?? availableParallelism();
+  }
+
+  /** @internal create, with the placement a bare-metal instance asks for */
+  async define(spec: VmSpec, extra: { placement?: 'exclusive'; containers?: { capacity: number } } = {}): Promise<Vm> {
+    const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
+    // A class and a CPU list are a thread's: they make the vCPUs dedicated, unless told otherwise.
+    const classed = s.vcpuClass !== undefined && s.vcpuClass !== 'normal';
+    const vcpuPlacement = placement ?? s.vcpuPlacement ?? (classed || s.cpus ? 'dedicated' : 'shared');
+    if (vcpuPlacement !== 'dedicated') {
+      const expected = `no vCPU class but 'normal' with vcpuPlacement '${vcpuPlacement}' (a class needs dedicated vCPU threads)`;
+      if (classed) refuse('vcpuClass', expected, s.vcpuClass);
+      if (s.cpus)
+        refuse('cpus', `no CPU list with vcpuPlacement '${vcpuPlacement}' (it needs dedicated vCPU threads)`, s.cpus);
+    }
     if (s.cpus) checkVcpuCpus(s.cpus, 'vm spec.cpus');
+    const sched =
+      vcpuPlacement === 'dedicated' && (s.vcpuClass !== undefined || s.cpus !== undefined)
+        ? {
+            ...(s.vcpuClass === undefined ? {} : { class: s.vcpuClass }),
+            ...(s.cpus === undefined ? {} : { cpus: s.cpus }),
+          }
+        : null;
     const devices = s.devices ?? [];
     const vsocks = devices.filter((d) => d.kind === 'vsock');
     if (vsocks.length > 1) refuse('devices', `at most one vsock device per VM, got ${vsocks.length}`, vsocks.length);
@@ -112,10 +165,23 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const layout = vs ? vsockLayout(this.deps.runtime) : null;
     if (layout) checkVsockFits(layout, s.memoryMiB);
     const core = vs ? this.core(vs.core ?? this.o.core ?? 0, `devices.${devices.indexOf(vs)}.core`) : null;
+    const others = devices.filter((d): d is PluggableDeviceSpec => d.kind !== 'vsock');
+    const reserved: PluggableDeviceSpec[] = [];
+    try {
+      for (const d of others) {
+        this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
+        reserved.push(d);
+      }
+    } catch (e) {
+      for (const d of reserved) this.releaseDevice(d);
+      throw e;
+    }
 
+    // Everything checked is taken before the first await: a concurrent create sees it.
     this.pendingNames.add(s.name);
     if (vs) this.cids.add(vs.cid);
     try {
+      for (const d of others) await this.deviceKernel(d);
       const agent = await this.hostAgent();
       const info = await agent.client.createVm({
         name: s.name,
@@ -123,35 +189,45 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         memoryMiB: s.memoryMiB,
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
-        ...(s.vcpuClass !== undefined || s.cpus !== undefined
-          ? {
-              sched: {
-                ...(s.vcpuClass === undefined ? {} : { class: s.vcpuClass }),
-                ...(s.cpus === undefined ? {} : { cpus: s.cpus }),
-              },
-            }
-          : {}),
+        placement: vcpuPlacement,
+        ...(sched ? { sched } : {}),
+        ...(extra.containers ? { containers: extra.containers } : {}),
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;
+      const parts: { part: VmDevicePart; spec: PluggableDeviceSpec }[] = [];
       try {
         map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
         if (vs && layout && core)
           vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
+        for (const d of others) parts.push({ part: this.makeDevice(map, d), spec: d });
       } catch (e) {
+        for (const p of parts) await p.part.free().catch(() => undefined);
+        if (vsock) await vsock.free().catch(() => undefined);
         map?.free();
         await agent.client.destroyVm(info.id).catch(() => undefined);
         throw e;
       }
-      const vm = new Vm(
-        { client: agent.client, forget: (v) => this.forget(v), cores: () => this.deps.dpu.cores },
-        info,
-        s,
-        map,
-        vsock,
-      );
+      const owner = {
+        client: agent.client,
+        forget: (v: Vm) => this.forget(v),
+        reserveDevice: async (v: Vm, d: PluggableDeviceSpec, field: string) => {
+          this.reserveDevice(v.name, d, field);
+          try {
+            await this.deviceKernel(d);
+          } catch (e) {
+            this.releaseDevice(d);
+            throw e;
+          }
+        },
+        makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
+        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
+        cores: () => this.deps.dpu.cores,
+      };
+      const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
       this.byName.set(vm.name, vm);
       this.byId.set(vm.id, vm);
+      vm.on('device', (e) => this.emit('vm.device', e));
       // The agent's 'defined' event came before its answer: say it now that the Vm exists.
       const created: VmStateEvent = { vm: vm.name, id: vm.id, state: 'defined', previous: 'none', reason: 'vm.create' };
       vm.onAgentState(created);
@@ -159,6 +235,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       return vm;
     } catch (e) {
       if (vs) this.cids.delete(vs.cid);
+      for (const d of reserved) this.releaseDevice(d);
       throw e;
     } finally {
       this.pendingNames.delete(s.name);
@@ -200,6 +277,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       core: this.o.core ?? 0,
       timeoutMs: this.o.timeoutMs ?? 10_000,
       keepVcpus: this.o.keepVcpus ?? 0,
+      guestCpus: this.guestCpus,
     }).then(
       (agent) => {
         this.agent = agent;
@@ -232,6 +310,55 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     this.agent = null;
   }
 
+  /**
+   * Checks a net or blk device against the host and reserves what it takes (a network port):
+   * the port must be a `host.network` VM port that no VM and no other guest holds; a core must
+   * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
+   */
+  private reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): void {
+    if (d.kind === 'blk') {
+      this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
+      return;
+    }
+    const held = this.ports.get(d.port);
+    if (held !== undefined) refuse(`${field}.port`, `a port no VM holds (vm ${held} holds it)`, d.port);
+    const p = this.deps
+      .network?.()
+      ?.list()
+      .ports.find((x) => x.name === d.port);
+    if (!p) refuse(`${field}.port`, 'the name of a host.network port', d.port);
+    if (p.kind !== 'vm') refuse(`${field}.port`, `a VM port (not a ${p.kind} port)`, d.port);
+    if (p.attached !== undefined)
+      refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
+    this.ports.set(d.port, vm);
+  }
+
+  /** Loads the kernel family a device runs on the cores (once; the vSwitch loads its own). */
+  private async deviceKernel(d: PluggableDeviceSpec): Promise<void> {
+    if (d.kind !== 'blk') return;
+    this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
+      () => undefined,
+      (e: unknown) => {
+        this.blkKernel = null;
+        throw e;
+      },
+    );
+    await this.blkKernel;
+  }
+
+  /** Builds a reserved net or blk device over a VM's memory map. */
+  private makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): VmDevicePart {
+    const id = deviceIdOf(d);
+    if (d.kind === 'blk')
+      return new VmBlk(this.deps.runtime, map, id, this.core(d.core ?? this.o.core ?? 0, 'core'), d);
+    // reserveDevice found the port, so the network exists.
+    return new VmNet(this.deps.network!()!, map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
+  }
+
+  private releaseDevice(d: PluggableDeviceSpec): void {
+    if (d.kind === 'net') this.ports.delete(d.port);
+  }
+
   private forget(vm: Vm): void {
     this.byName.delete(vm.name);
     this.byId.delete(vm.id);
@@ -259,9 +386,11 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
 }
 
 function refuse(field: string, expected: string, got: unknown): never {
+  // Fields of a hotplugged device start with 'device'; the others are the create spec's.
+  const where = field.startsWith('device.') ? 'vm.hotplug ' : 'vm spec.';
   throw new QingtianError(
     ErrorCode.InvalidArgument,
-    `vm spec.${field}: expected ${expected}, got ${JSON.stringify(got)}`,
+    `${where}${field}: expected ${expected}, got ${JSON.stringify(got)}`,
     {
       field,
       got,

@@ -19,7 +19,7 @@ export class VmMemoryMap implements GuestMemoryView {
   private freed = false;
 
   constructor(
-    private readonly memory: HostMemoryApi,
+    readonly memory: HostMemoryApi,
     readonly name: string,
     /** Host address of the VM's guest-physical 0 (from the agent). */
     readonly ramBase: number,

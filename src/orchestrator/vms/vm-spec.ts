@@ -20,10 +20,49 @@ export interface VsockDeviceSpec {
 }
 
 /**
- * A device of a VM, by `kind`. Only 'vsock' exists today; the spec is a union on `kind` so that
- * network ports and block volumes join it as further members.
+ * A network interface of a VM: a port of `host.network` (created with `createPort`, not attached
+ * to anything else) whose virtio-net device the vSwitch serves on its DPU core. The port gives
+ * the MAC, the address and the security groups.
  */
-export type VmDeviceSpec = VsockDeviceSpec;
+export interface NetDeviceSpec {
+  /** The device kind. */
+  kind: 'net';
+  /** The device's name inside the VM. Default 'net0'. */
+  id?: string | undefined;
+  /** The `host.network` VM port the interface is. One VM and one device per port. */
+  port: string;
+  /** Queue pairs the device offers, 1–16. Default 1. */
+  queuePairs?: number | undefined;
+  /** MTU in the device's config space, 68–65535. Default 1500. */
+  mtu?: number | undefined;
+}
+
+/**
+ * A disk of a VM: a virtio-blk device served on a DPU core over a RAM disk (its data lives as
+ * long as the VM, across reboots) or the null backend (reads move no data, writes are dropped).
+ */
+export interface BlkDeviceSpec {
+  /** The device kind. */
+  kind: 'blk';
+  /** The device's name inside the VM. Default 'blk0'. */
+  id?: string | undefined;
+  /** 'ram' (a RAM disk in host memory, zero at first) or 'null'. */
+  backend: 'ram' | 'null';
+  /** Disk size in MiB, 1–1024. */
+  capacityMiB: number;
+  /** Offer VIRTIO_BLK_F_RO: every write fails. Default false. */
+  readOnly?: boolean | undefined;
+  /** Virtqueues (one job each), 1–8. Default 1. */
+  queues?: number | undefined;
+  /** DPU core that serves the device. Default: the manager's core. */
+  core?: number | undefined;
+}
+
+/** A device of a VM, by `kind`: a network interface, a disk, or the vsock control device. */
+export type VmDeviceSpec = NetDeviceSpec | BlkDeviceSpec | VsockDeviceSpec;
+
+/** The devices `vm.hotplug` takes (the vsock device is fixed at creation). */
+export type PluggableDeviceSpec = NetDeviceSpec | BlkDeviceSpec;
 
 /** What `host.vms.create` takes. */
 export interface VmSpec {
@@ -33,30 +72,70 @@ export interface VmSpec {
   vcpus: number;
   /** Guest RAM in MiB, 1–3072 (taken from the host agent's pool). */
   memoryMiB: number;
-  /** At most 16 devices; ids unique within the VM. Default none. */
+  /** At most 16 devices; ids unique within the VM; at most one vsock device. Default none. */
   devices?: VmDeviceSpec[] | undefined;
+  /**
+   * Where the vCPUs run: 'shared' — bound to the host agent's guest CPUs (no thread started
+   * per vCPU: the fast start); 'dedicated' — a thread of its own per vCPU. Default 'shared',
+   * or 'dedicated' when the VM asks for a `vcpuClass` other than 'normal' or for `cpus`.
+   */
+  vcpuPlacement?: 'shared' | 'dedicated' | undefined;
   /**
    * The priority class of the VM's vCPUs (the Zero scheduler): 'latency-sensitive' preempts
    * 'normal' and 'best-effort' vCPUs on a shared CPU (src/hypervisor/sched/vcpu-class.ts).
-   * Default 'normal'.
+   * A class is a thread's priority, so it applies to dedicated vCPU threads: a class other than
+   * 'normal' makes the VM's vCPUs dedicated by default, and with `vcpuPlacement: 'shared'` it
+   * is refused (QT_INVALID_ARGUMENT naming `vcpuClass`). Default 'normal'.
    */
   vcpuClass?: VcpuClass | undefined;
-  /** CPUs the VM's vCPU threads may run on (distinct CPU numbers; Linux). Default: any. */
+  /**
+   * CPUs the VM's vCPU threads may run on (distinct CPU numbers; Linux). Like `vcpuClass`,
+   * it makes the vCPUs dedicated by default and is refused with `vcpuPlacement: 'shared'`
+   * (QT_INVALID_ARGUMENT naming `cpus`). Default: any.
+   */
   cpus?: number[] | undefined;
 }
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
 const DEVICE_ID = /^[a-z][a-z0-9-]{0,31}$/;
+const PORT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
+
+const deviceId = z
+  .string({ error: `a device id matching ${DEVICE_ID}` })
+  .regex(DEVICE_ID, { error: `a device id matching ${DEVICE_ID}` })
+  .optional();
 
 const vsockDevice = z.strictObject({
-  kind: z.literal('vsock', { error: "'vsock' (network ports and block volumes are not available yet)" }),
-  id: z
-    .string()
-    .regex(DEVICE_ID, { error: `a device id matching ${DEVICE_ID}` })
-    .optional(),
+  kind: z.literal('vsock'),
+  id: deviceId,
   cid: intIn(3, 0xfffffffe),
   core: intIn(0, 1023).optional(),
   guestAgent: z.boolean({ error: 'true or false' }).optional(),
+});
+
+const netDevice = z.strictObject({
+  kind: z.literal('net'),
+  id: deviceId,
+  port: z
+    .string({ error: `a host.network port name matching ${PORT_NAME}` })
+    .regex(PORT_NAME, { error: `a host.network port name matching ${PORT_NAME}` }),
+  queuePairs: intIn(1, 16).optional(),
+  mtu: intIn(68, 65535).optional(),
+});
+
+const blkDevice = z.strictObject({
+  kind: z.literal('blk'),
+  id: deviceId,
+  backend: z.enum(['ram', 'null'], { error: "'ram' or 'null'" }),
+  capacityMiB: intIn(1, 1024),
+  readOnly: z.boolean({ error: 'true or false' }).optional(),
+  queues: intIn(1, 8).optional(),
+  core: intIn(0, 1023).optional(),
+});
+
+/** One device spec, checked (strict: unknown keys are refused; `kind` picks the shape). */
+export const vmDeviceSchema = z.discriminatedUnion('kind', [netDevice, blkDevice, vsockDevice], {
+  error: (issue) => (issue.code === 'invalid_union' ? "a device kind: 'net', 'blk' or 'vsock'" : undefined),
 });
 
 /** The checked spec (strict: unknown keys are refused). */
@@ -65,9 +144,15 @@ export const vmSpecSchema = z.strictObject({
   vcpus: intIn(1, 64),
   memoryMiB: intIn(1, 3072),
   devices: z
-    .array(vsockDevice, { error: 'an array of device specs' })
+    .array(vmDeviceSchema, { error: 'an array of device specs' })
     .max(16, { error: 'at most 16 devices' })
     .optional(),
+  vcpuPlacement: z.enum(['shared', 'dedicated'], { error: "'shared' or 'dedicated'" }).optional(),
   vcpuClass: oneOf(VCPU_CLASSES).optional(),
   cpus: cpuListSchema.optional(),
 });
+
+/** The device's id in its VM: the one given, else `<kind>0`. */
+export function deviceIdOf(d: { kind: string; id?: string | undefined }): string {
+  return d.id ?? `${d.kind}0`;
+}

@@ -12,6 +12,7 @@ import {
 } from '../../hypervisor/guest/virtio/vsock-driver.js';
 import { relocateBackend, type RelocationReport } from '../sched/device-relocation.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
+import { queueReport, type UnplugReport, type VmDevicePart } from './vm-device.js';
 
 /** The guest's vsock driver: a few control connections (the guest agent and its clients). */
 const GUEST_DRIVER: VsockDriverGeometry = {
@@ -47,7 +48,8 @@ export function vsockLayout(rt: KernelRuntime): VsockLayout {
  * restarted guest begins from a reset device and a fresh driver. The host side's sockets to the
  * guest are `device.host`.
  */
-export class VmVsock {
+export class VmVsock implements VmDevicePart {
+  readonly kind = 'vsock';
   readonly device: VsockDevice;
   private booted = false;
   private serving: DpuCore;
@@ -136,9 +138,17 @@ export class VmVsock {
   }
 
   /** Frees the device (halted first). */
-  async free(): Promise<void> {
+  async free(): Promise<UnplugReport> {
     await this.halt();
+    const q = this.device.stats().queues;
+    const queues = queueReport([q.rx, q.tx, q.event]);
     this.device.free();
+    return { id: this.id, kind: 'vsock', queues };
+  }
+
+  /** The firmware drives the device: no guest probe. */
+  handle(): null {
+    return null;
   }
 }
 

@@ -4,9 +4,13 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { VmInfo } from '../../hypervisor/agent/protocol/messages.js';
 import type { AgentClient } from '../agent/agent-client.js';
-import { GuestAgentClient, type GuestInfo } from '../agent/guest-agent-client.js';
+import type { GuestAgentClient, GuestInfo } from '../agent/guest-agent-client.js';
+import { connectGuestAgent } from './vm-guest-agent.js';
+import type { UnplugReport, VmBlkHandle, VmDeviceKind, VmDevicePart, VmNetHandle } from './vm-device.js';
+import { VmDeviceSet, type VmDeviceEntry } from './vm-device-set.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
-import type { VmSpec } from './vm-spec.js';
+import { VmRam } from './vm-ram.js';
+import { deviceIdOf, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import type { VmVsock } from './vm-vsock.js';
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { RelocationReport } from '../sched/device-relocation.js';
@@ -32,10 +36,24 @@ export interface VmStateEvent {
   reason: string;
 }
 
+/** A device came into a VM or left it (`hotplug` / `unplug`). */
+export interface VmDeviceEvent {
+  /** The VM's name. */
+  vm: string;
+  /** The device's id in the VM. */
+  id: string;
+  /** The device kind. */
+  kind: VmDeviceKind;
+  /** It came in ('plugged') or left ('unplugged'). */
+  action: 'plugged' | 'unplugged';
+}
+
 /** Events of a {@link Vm}. */
 export interface VmEvents {
   /** The VM changed state. */
   state: [VmStateEvent];
+  /** A device was hotplugged or unplugged. */
+  device: [VmDeviceEvent];
 }
 
 /** How `shutdown` asks the guest. */
@@ -59,6 +77,15 @@ export interface VmOwner {
   readonly client: AgentClient;
   /** The VM is gone: forget it. */
   forget(vm: Vm): void;
+  /**
+   * Checks a device for this VM against the host (its port free, its core there) and reserves
+   * what it takes; throws QT_INVALID_ARGUMENT naming `field` + the key otherwise, reserving nothing.
+   */
+  reserveDevice(vm: Vm, spec: PluggableDeviceSpec, field: string): Promise<void>;
+  /** Builds a reserved device over the VM's memory map (allocates its regions). */
+  makeDevice(vm: Vm, spec: PluggableDeviceSpec): VmDevicePart;
+  /** Gives back what reserveDevice took. */
+  releaseDevice(vm: Vm, spec: PluggableDeviceSpec): void;
   /** The host's DPU cores (where devices may be placed). */
   cores?: (() => readonly DpuCore[]) | undefined;
 }
@@ -92,6 +119,9 @@ export class Vm extends EventEmitter<VmEvents> {
   private info: VmInfo;
   private queue: Promise<unknown> = Promise.resolve();
   private deviceWork: Promise<void> = Promise.resolve();
+  private readonly devs: VmDeviceSet;
+  /** The VM's RAM as its guest-side code sees it. */
+  readonly ram: VmRam;
 
   /** @internal built by the VM manager */
   constructor(
@@ -102,9 +132,15 @@ export class Vm extends EventEmitter<VmEvents> {
     private readonly map: VmMemoryMap,
     /** @internal the VM's vsock device, if it has one */
     readonly vsock: VmVsock | null,
+    /** @internal its other devices, made by the manager with the spec each came from */
+    parts: readonly VmDeviceEntry[],
+    /** @internal the first GPA the firmware leaves to the guest */
+    firstFreeGpa: number,
   ) {
     super();
     this.info = info;
+    this.devs = new VmDeviceSet(vsock, parts);
+    this.ram = new VmRam(map.memory, info.name, info.ramBase, info.memoryBytes, firstFreeGpa);
   }
 
   /** The VM's name (unique on the host). */
@@ -142,18 +178,121 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.info.devices;
   }
 
+  /**
+   * A device of the running VM as the guest's driver probes it: a network interface's
+   * virtio-net backend and kick words, a disk's virtio-blk backend (see {@link VmBlkHandle}).
+   * QT_NOT_FOUND for an unknown id; QT_INVALID_STATE when the VM is not running or paused, or
+   * for the vsock device (the firmware drives it).
+   */
+  device(id: string): VmNetHandle | VmBlkHandle {
+    const p = this.devs.get(id) ?? (this.vsock?.id === id ? { part: this.vsock } : undefined);
+    if (!p)
+      throw new QingtianError(ErrorCode.NotFound, `vm ${this.name}.device id: no device ${JSON.stringify(id)}`, {
+        field: 'id',
+        got: id,
+      });
+    const h = p.part.handle();
+    if (!h)
+      throw new QingtianError(
+        ErrorCode.InvalidState,
+        `vm ${this.name}.device: ${id} is not probed by the guest while the VM is ${this.current}` +
+          (p.part.kind === 'vsock' ? " (the vsock device is the firmware's)" : ''),
+        { state: this.current },
+      );
+    return h;
+  }
+
   /** defined | shutoff → running: devices booted, one thread per vCPU started. */
   start(): Promise<void> {
     return this.serial(async () => {
       this.need('start', 'defined', 'shutoff');
       await this.deviceWork;
-      if (this.vsock) await this.vsock.boot();
       try {
+        await this.devs.bootAll();
         this.info = await this.owner.client.startVm(this.id);
       } catch (e) {
-        if (this.vsock) await this.vsock.halt();
+        await this.haltAll();
         throw e;
       }
+    });
+  }
+
+  /**
+   * Plugs a device into the running (or paused) VM. The spec is checked whole first (strict, a
+   * field named in `details.field` as 'device.<key>'): a bad spec, an id the VM has, a port in
+   * use or a core that does not exist is refused with QT_INVALID_ARGUMENT; a VM not running or
+   * paused with QT_INVALID_STATE; a refusal changes nothing. Then the host agent is told over
+   * vsock (the host side's slot), and the DPU side makes the device and serves it. Resolves
+   * with the device as the guest probes it; emits 'device'. The vsock device is fixed at
+   * creation (it carries the guest agent chosen at start).
+   */
+  hotplug(device: PluggableDeviceSpec): Promise<VmNetHandle | VmBlkHandle> {
+    const d = parseArgs(vmDeviceSchema, device, 'device');
+    if (d.kind === 'vsock')
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        "device.kind: expected 'net' or 'blk' (the vsock device is fixed at creation), got 'vsock'",
+        { field: 'device.kind', got: d.kind },
+      );
+    return this.serial(async () => {
+      this.need('hotplug', 'running', 'paused');
+      const id = deviceIdOf(d);
+      if (this.devs.has(id))
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `device.id: expected an id not used in vm ${this.name}, got ${JSON.stringify(id)}`,
+          { field: 'device.id', got: id, status: 'exists' },
+        );
+      await this.owner.reserveDevice(this, d, 'device');
+      let part: VmDevicePart | null = null;
+      let plugged = false;
+      try {
+        this.info = await this.owner.client.hotplug(this.id, { id, kind: d.kind });
+        plugged = true;
+        part = this.owner.makeDevice(this, d);
+        await part.boot();
+      } catch (e) {
+        if (part) await part.free().catch(() => undefined);
+        if (plugged) this.info = await this.owner.client.unplug(this.id, id).catch(() => this.info);
+        this.owner.releaseDevice(this, d);
+        throw e;
+      }
+      this.devs.add({ part, spec: d });
+      this.emit('device', { vm: this.name, id, kind: d.kind, action: 'plugged' });
+      return part.handle()!;
+    });
+  }
+
+  /**
+   * Unplugs device `id` from the running (or paused) VM: the device is quiesced — the DPU side
+   * stops serving it once the burst in flight is done, so every chain it took is completed and
+   * whatever the guest posted that it never took comes back to the guest with the removal —
+   * then its regions and interrupt words are freed and the host agent is told over vsock.
+   * Resolves with the queues' figures at the moment of removal; emits 'device'. QT_NOT_FOUND
+   * (field 'id') for an unknown id, QT_INVALID_ARGUMENT for the vsock device, QT_INVALID_STATE
+   * for a VM not running or paused; a refusal changes nothing.
+   */
+  unplug(id: string): Promise<UnplugReport> {
+    parseArgs(z.string({ error: 'a device id' }), id, 'id');
+    return this.serial(async () => {
+      this.need('unplug', 'running', 'paused');
+      if (this.vsock?.id === id)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `id: expected a net or blk device (the vsock device stays for the VM's life), got ${JSON.stringify(id)}`,
+          { field: 'id', got: id },
+        );
+      const p = this.devs.take(id);
+      if (!p)
+        throw new QingtianError(ErrorCode.NotFound, `id: no device ${JSON.stringify(id)} in vm ${this.name}`, {
+          field: 'id',
+          got: id,
+        });
+      const report = await p.part.free();
+      this.owner.releaseDevice(this, p.spec);
+      this.info = await this.owner.client.unplug(this.id, id);
+      this.emit('device', { vm: this.name, id, kind: p.part.kind, action: 'unplugged' });
+      return report;
     });
   }
 
@@ -191,6 +330,8 @@ export class Vm extends EventEmitter<VmEvents> {
       this.need('shutdown', 'running');
       if (mode === 'acpi') {
         this.info = await this.owner.client.shutdownVm(this.id, timeoutMs);
+        await this.deviceWork;
+        await this.haltAll();
         return;
       }
       const off = this.until('shutoff', timeoutMs);
@@ -202,6 +343,8 @@ export class Vm extends EventEmitter<VmEvents> {
           ga.close();
         }
         await off.done;
+        await this.deviceWork;
+        await this.haltAll();
       } finally {
         off.cancel();
       }
@@ -228,7 +371,7 @@ export class Vm extends EventEmitter<VmEvents> {
       if (!dev)
         throw new QingtianError(
           ErrorCode.InvalidArgument,
-          `vm.placeDevice id: expected a device of ${this.name} (${this.devices.map((d) => d.id).join(', ') || 'none'}) that can be placed, got ${JSON.stringify(id)}`,
+          `vm.placeDevice id: expected a device of ${this.name} that can be placed (${this.vsock?.id ?? 'none'}: only a vsock device moves), got ${JSON.stringify(id)}`,
           { field: 'id', got: id },
         );
       const cores = this.owner.cores?.() ?? [];
@@ -291,9 +434,9 @@ export class Vm extends EventEmitter<VmEvents> {
       this.need('destroy', 'defined', 'running', 'paused', 'shutoff');
       await this.deviceWork;
       // The devices stop touching guest RAM before the agent frees it.
-      if (this.vsock) await this.vsock.halt();
+      await this.haltAll();
       await this.owner.client.destroyVm(this.id);
-      if (this.vsock) await this.vsock.free();
+      await this.devs.freeAll((d) => this.owner.releaseDevice(this, d));
       this.map.free();
       this.owner.forget(this);
     });
@@ -302,7 +445,7 @@ export class Vm extends EventEmitter<VmEvents> {
   /** @internal the host is going away and the agent did not destroy this VM: free the DPU side's part */
   async abandon(): Promise<void> {
     await this.deviceWork;
-    if (this.vsock) await this.vsock.free().catch(() => undefined);
+    await this.devs.freeAll((d) => this.owner.releaseDevice(this, d));
     this.map.free();
     this.current = 'destroyed';
   }
@@ -312,50 +455,26 @@ export class Vm extends EventEmitter<VmEvents> {
     this.current = e.state;
     if (e.state !== 'destroyed') this.info = { ...this.info, state: e.state };
     // A guest that powers off (whatever asked it) leaves its devices with nothing to serve.
-    if (e.state === 'shutoff' && this.vsock) {
-      const vsock = this.vsock;
-      this.deviceWork = this.deviceWork.then(() => vsock.halt()).catch(() => undefined);
-    }
+    if (e.state === 'shutoff') this.deviceWork = this.deviceWork.then(() => this.haltAll()).catch(() => undefined);
     this.emit('state', e);
   }
 
   /** A connection to the guest agent; QT_TIMEOUT if the guest does not take it within `timeoutMs`. */
-  private async guestAgent(timeoutMs: number): Promise<GuestAgentClient> {
-    const connecting = GuestAgentClient.connect(this.vsock!.device.host, { timeoutMs });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new QingtianError(
-              ErrorCode.Timeout,
-              `vm ${this.name}: the guest agent did not accept within ${timeoutMs} ms`,
-              {
-                timeoutMs,
-              },
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([connecting, late]);
-    } catch (e) {
-      // A connection that comes after all is closed at once.
-      connecting.then(
-        (ga) => ga.close(),
-        () => undefined,
-      );
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+  private guestAgent(timeoutMs: number): Promise<GuestAgentClient> {
+    return connectGuestAgent(this.vsock!.device.host, this.name, timeoutMs);
+  }
+
+  private haltAll(): Promise<void> {
+    return this.devs.haltAll();
   }
 
   private op(what: string, from: VmState[], call: (c: AgentClient) => Promise<VmInfo>): Promise<void> {
     return this.serial(async () => {
       this.need(what, ...from);
       this.info = await call(this.owner.client);
+      // A power-off halts the devices: resolve once they are (halting twice is harmless).
+      await this.deviceWork;
+      if (this.info.state === 'shutoff') await this.haltAll();
     });
   }
 

@@ -3,6 +3,7 @@
 // counted; the device does not break; the other guest's traffic in the same run is unaffected;
 // nothing outside guest RAM is written.
 import { describe, expect, it } from 'vitest';
+import { dirtyPages } from '../../../src/hypervisor/guest/dirty-log.js';
 import { NetRig, type TestNic } from './net-rig.js';
 import { ether, ipv4, tcp, udp, udpFrame } from './frames.js';
 
@@ -272,6 +273,21 @@ describe('virtio-net bad inputs (H ids), pinned policies', () => {
       s.a.tx[0]!.add([{ gpa: 1n << 40n, len: 100 }], []);
       s.a.tx[0]!.kick();
     });
+  });
+
+  it('received frames and their headers reach guest RAM through the dirty log', () => {
+    const s = setup();
+    const g = s.b.guest;
+    g.startDirtyLog();
+    g.allocGpa(4096, 4096); // a page of its own between the rings (which the driver writes) and the buffer
+    const gpa = g.allocGpa(8192, 4096);
+    s.b.rx[0]!.add([], [{ gpa, len: 8192 }]);
+    s.b.rx[0]!.kick();
+    g.readAndClearDirty();
+    s.a.send(s.fa);
+    s.rig.run();
+    expect(dirtyPages(g.readAndClearDirty())).toContain(Number(gpa >> 12n));
+    expect(g.read(gpa + 12n, s.fa.length)).toEqual(s.fa);
   });
 
   it('a frame whose header and data are split or in pieces is forwarded unchanged', () => {

@@ -8,6 +8,9 @@ import { SlowPathRunner } from '../../../src/dpu/net/slow-path-runner.js';
 import { VpcModel } from '../../../src/dpu/net/vpc-model.js';
 import type { Port } from '../../../src/dpu/net/vpc-resources.js';
 import { arpRequest, from } from './helpers.js';
+import { encodeActions } from '../../../src/dpu/net/action-list.js';
+import { NET_UPF_PENDING } from '../../../src/dpu/net/net-layout.js';
+import { takeUpcalls, type UpcallRecord } from '../../../src/dpu/net/upcall-record.js';
 import { NetRig, type TestNic } from './net-rig.js';
 
 /**
@@ -142,6 +145,62 @@ describe('slow path on the vSwitch fast path', () => {
     runner.pump();
     expect(slow.stats().drops['security-group']).toBe(64);
   });
+  for (const ordered of [true, false])
+    it(`a flow's packets still with the slow path are ${ordered ? 'not ' : ''}overtaken by later hits (ordered upcalls ${ordered ? 'on' : 'off'})`, () => {
+      rig.sw.orderUpcalls(ordered);
+      // One UDP flow b → a (a filters nothing); the TTL numbers the packets (it is not in the key).
+      const pkt = (ttl: number): Uint8Array => from(b, a, { proto: 'udp', srcPort: 4000, dstPort: 4001, ttl });
+      const ttls = (): number[] => nicA.recv().map((f) => f.frame[22]!);
+      const actions = encodeActions([{ op: 'output', port: a.id }]);
+      const answer = (u: UpcallRecord, install: boolean): void => {
+        expect((u.flags & NET_UPF_PENDING) !== 0).toBe(ordered);
+        const release = ordered ? { release: u.hash } : {};
+        rig.sw.downcall({
+          op: install ? 'install-reinject' : 'reinject',
+          key: u.parse.slice(0, 48),
+          actions,
+          port: u.port,
+          frame: u.frame,
+          seq: u.seq,
+          ...release,
+        });
+      };
+      const take = (): UpcallRecord[] => takeUpcalls(rig.memory, rig.sw.upcallRing(b.id));
+      nicB.send(pkt(60));
+      rig.run();
+      nicB.send(pkt(61));
+      rig.run();
+      const first = take();
+      expect(first).toHaveLength(2);
+      // The first is answered (the flow installed, 60 re-injected) while 61 still waits for its answer.
+      answer(first[0]!, true);
+      nicB.send(pkt(62));
+      rig.run();
+      if (ordered) {
+        // 62 hit the new flow but went up behind 61.
+        expect(ttls()).toEqual([60]);
+        expect(rig.sw.stats().held).toBe(1);
+        const held = take();
+        expect(held).toHaveLength(1);
+        answer(first[1]!, false);
+        answer(held[0]!, false);
+        rig.run();
+        expect(ttls()).toEqual([61, 62]);
+      } else {
+        // The defect ordered upcalls fix: 62 overtakes 61.
+        expect(ttls()).toEqual([60, 62]);
+        answer(first[1]!, false);
+        rig.run();
+        expect(ttls()).toEqual([61]);
+      }
+      // Nothing is pending any more: the flow forwards in the fast path.
+      const hits = rig.sw.stats().hits;
+      nicB.send(pkt(63));
+      rig.run();
+      expect(ttls()).toEqual([63]);
+      expect(rig.sw.stats().hits).toBe(hits + 1);
+    });
+
   it('a connection the fast path keeps using outlives its idle timeout; an idle one expires with its flows', () => {
     nicA.send(from(a, b, { proto: 'icmp', id: 5 }));
     step();

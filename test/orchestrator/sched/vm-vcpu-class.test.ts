@@ -56,6 +56,27 @@ describe('host.vms: vCPU priority classes', () => {
     expect(host.vms.list()).toEqual([]);
   });
 
+  it('refuses a class or CPU list on shared vCPUs, naming the field; takes normal there', async () => {
+    const spec = { name: 'sh', vcpus: 1, memoryMiB: 1, vcpuPlacement: 'shared' as const };
+    await refused(
+      () => host.vms.create({ ...spec, vcpuClass: 'latency-sensitive' }),
+      /vm spec\.vcpuClass: expected no vCPU class but 'normal' with vcpuPlacement 'shared'.*got "latency-sensitive"/,
+    );
+    await refused(
+      () => host.vms.create({ ...spec, cpus: [0] }),
+      /vm spec\.cpus: expected no CPU list with vcpuPlacement 'shared'.*got \[0\]/,
+    );
+    expect(host.vms.list()).toEqual([]);
+    const vm = await host.vms.create({ ...spec, vcpuClass: 'normal' });
+    try {
+      await vm.start();
+      expect((await host.vms.agentStats()).guestCpus.boundVcpus).toBe(1);
+      expect(await vm.vcpuPlacements()).toEqual([]);
+    } finally {
+      await vm.destroy();
+    }
+  });
+
   it.skipIf(!pinning)(
     'starts every vCPU thread with its class priority and CPUs; a VM without a class reports none',
     async () => {
@@ -71,6 +92,10 @@ describe('host.vms: vCPU priority classes', () => {
       try {
         expect(await ls.vcpuPlacements()).toEqual([]); // not started yet
         await Promise.all([ls.start(), be.start(), plain.start()]);
+        // A class or CPU list makes a VM's vCPUs dedicated; the plain VM's is bound to a guest CPU.
+        const st = await host.vms.agentStats();
+        expect(st.guestCpus.boundVcpus).toBe(1);
+        expect(st.vcpuThreads).toBe(4);
         const lp = await ls.vcpuPlacements();
         expect(lp).toHaveLength(2);
         for (const p of lp) {
@@ -86,7 +111,10 @@ describe('host.vms: vCPU priority classes', () => {
         expect(niceOf(bp!.tid)).toBe(19);
         expect(await plain.vcpuPlacements()).toEqual([]);
         await ls.stop();
-        await refused(() => ls.placeDevice('x', { core: 0 }), /vm\.placeDevice id: expected a device of ls \(none\)/);
+        await refused(
+          () => ls.placeDevice('x', { core: 0 }),
+          /vm\.placeDevice id: expected a device of ls that can be placed \(none/,
+        );
       } finally {
         await Promise.all([ls.destroy(), be.destroy(), plain.destroy()]);
       }

@@ -47,7 +47,9 @@ describe('host.vms elasticity: 100 VMs of 16 MiB up and down, nothing leaked', (
     expect(up.vcpuThreads).toBe(VMS);
     expect(up.pool.usedBytes).toBeGreaterThanOrEqual(VMS * 16 * MIB);
     expect(vms.every((vm) => vm.state === 'running')).toBe(true);
-    expect(threads()).toBeGreaterThanOrEqual(threads0 + VMS);
+    // Their vCPUs are bound to the agent's guest CPUs: no thread was started for them.
+    expect(up.guestCpus.boundVcpus).toBe(VMS);
+    expect(threads()).toBeLessThanOrEqual(threads0);
     // Each VM's RAM is its own: no two overlap.
     const spans = vms.map((vm) => [vm.ramBase, vm.ramBase + vm.memoryBytes] as const).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
@@ -59,6 +61,7 @@ describe('host.vms elasticity: 100 VMs of 16 MiB up and down, nothing leaked', (
     const down = await host.vms.agentStats();
     expect(down.vms).toBe(0);
     expect(down.vcpuThreads).toBe(0);
+    expect(down.guestCpus.boundVcpus).toBe(0);
     expect(down.pool).toEqual(agent0.pool);
     expect(held(host.memory.stats())).toEqual(mem0);
     expect(host.vms.list()).toEqual([]);
@@ -70,7 +73,7 @@ describe('host.vms elasticity: 100 VMs of 16 MiB up and down, nothing leaked', (
   }, 300_000);
 });
 
-describe('host.vms with vCPU threads kept between VMs (keepVcpus)', () => {
+describe('host.vms with dedicated vCPU threads kept between VMs (keepVcpus)', () => {
   let host: Host;
   const N = 20;
 
@@ -90,7 +93,9 @@ describe('host.vms with vCPU threads kept between VMs (keepVcpus)', () => {
     expect(await host.vms.warm(N + 5)).toBe(N); // never more than keepVcpus wait
     const threads0 = threads();
     const vms = await Promise.all(
-      Array.from({ length: N }, (_, i) => host.vms.create({ name: `warm-${i}`, vcpus: 1, memoryMiB: 16 })),
+      Array.from({ length: N }, (_, i) =>
+        host.vms.create({ name: `warm-${i}`, vcpus: 1, memoryMiB: 16, vcpuPlacement: 'dedicated' }),
+      ),
     );
     await Promise.all(vms.map((vm) => vm.start()));
     let s = await host.vms.agentStats();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { intIn, nameString } from '../../../common/validate.js';
 import { VCPU_CLASSES, vcpuSchedSchema } from '../../sched/vcpu-class.js';
+import { CONTAINER_MESSAGES } from './containers.js';
 
 /**
  * The host agent protocol, version 1: what the control plane (DPU side) and the host agent (the
@@ -18,6 +19,7 @@ const u32 = intIn(0, 0xffffffff);
 export const vmIdSchema = intIn(1, 0x7fffffff);
 export const VM_STATES = ['defined', 'running', 'paused', 'shutoff'] as const;
 export type VmState = (typeof VM_STATES)[number];
+export const VCPU_PLACEMENTS = ['shared', 'dedicated', 'exclusive'] as const;
 export const DEVICE_KINDS = ['net', 'blk', 'vsock'] as const;
 
 const device = z.strictObject({
@@ -60,10 +62,12 @@ export interface AgentStats {
   errors: number;
   /** VMs held. */
   vms: number;
-  /** vCPU threads running. */
+  /** vCPUs running (on threads of their own or bound to guest CPUs). */
   vcpuThreads: number;
   /** vCPU threads waiting idle for the next VM. */
   idleVcpuThreads: number;
+  /** Guest CPU threads (started with the agent) and the vCPUs bound to them now. */
+  guestCpus: { threads: number; boundVcpus: number };
   /** The memory pool the control plane granted: total, used and free bytes, live regions. */
   pool: { totalBytes: number; usedBytes: number; freeBytes: number; regions: number };
 }
@@ -76,6 +80,7 @@ const agentStats: z.ZodType<AgentStats> = z.strictObject({
   vms: z.number().int().nonnegative(),
   vcpuThreads: z.number().int().nonnegative(),
   idleVcpuThreads: z.number().int().nonnegative(),
+  guestCpus: z.strictObject({ threads: z.number().int().nonnegative(), boundVcpus: z.number().int().nonnegative() }),
   pool: poolStats,
 });
 
@@ -109,6 +114,8 @@ export const MESSAGES = {
       memory: memoryGrant,
       /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
       keepVcpus: intIn(0, 1024).optional(),
+      /** Guest CPU threads the agent starts once (vCPUs placed shared or exclusive are bound to them). Default 2. */
+      guestCpus: intIn(1, 256).optional(),
     }),
     response: z.strictObject({ version: intIn(1, 255), agent: nameString(64), memory: memoryGrant }),
   },
@@ -127,7 +134,18 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
-      /** The vCPUs' priority class and CPUs (src/hypervisor/sched/vcpu-class.ts). Absent: normal, any CPU. */
+      /** The VM is a container host: its vCPUs run container tasks from a table of `capacity` slots. */
+      containers: z.strictObject({ capacity: intIn(1, 65535) }).optional(),
+      /**
+       * Where the vCPUs run: 'shared' (bound to the guest CPUs, several per thread), 'dedicated'
+       * (a thread each), 'exclusive' (one on each guest CPU, nothing else on them: bare metal;
+       * vcpus must equal the guest CPU count and no other VM may exist). Default 'dedicated'.
+       */
+      placement: z.enum(VCPU_PLACEMENTS, { error: "one of 'shared', 'dedicated', 'exclusive'" }).optional(),
+      /**
+       * The vCPUs' priority class and CPUs (src/hypervisor/sched/vcpu-class.ts), applied to each
+       * vCPU's own thread: placement 'dedicated' only. Absent: normal, any CPU.
+       */
       sched: vcpuSchedSchema.optional(),
     }),
     response: vmInfoSchema,
@@ -163,6 +181,7 @@ export const MESSAGES = {
     request: z.strictObject({ vm: vmIdSchema, device: nameString(32) }),
     response: vmInfoSchema,
   },
+  ...CONTAINER_MESSAGES,
 } as const;
 
 export type MessageName = keyof typeof MESSAGES;

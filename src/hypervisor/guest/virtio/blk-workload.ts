@@ -1,7 +1,7 @@
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { RingFeatures } from '../../../common/virtio/features.js';
 import { BLKW_SLOT_BYTES, GD_ERRORS } from '../../../generated/guest.js';
-import type { Guest } from '../guest.js';
+import type { GuestSpace } from './driver-api.js';
 import { GuestQueue, type NotifyWords } from '../guest-queue.js';
 import type { GuestVcpu } from '../vcpu.js';
 
@@ -33,7 +33,7 @@ export class GuestBlkWorkload {
     readonly blocks: number,
   ) {}
 
-  static async create(guest: Guest, vcpu: GuestVcpu, o: GuestBlkOptions): Promise<GuestBlkWorkload> {
+  static async create(guest: GuestSpace, vcpu: GuestVcpu, o: GuestBlkOptions): Promise<GuestBlkWorkload> {
     if (!Number.isInteger(o.blocks) || o.blocks < 1 || !Number.isInteger(o.seed) || o.seed < 1 || o.seed >= 2 ** 32)
       throw new QingtianError(
         ErrorCode.InvalidArgument,

@@ -7,10 +7,24 @@ import type { RingFeatures } from '../../../common/virtio/features.js';
  * worker thread can build another over the same shared memory.
  */
 export interface GuestRam {
+  /** Guest RAM as GPA-indexed bytes (exactly the guest's region). */
   readonly ram: DataView;
+  /** The buffer of host memory (shared), for Atomics on guest words. */
   readonly sharedBuffer: ArrayBufferLike;
+  /** Host address of guest-physical `gpa`, checked: `gpa + len` inside guest RAM. */
   host(gpa: bigint, len?: number): number;
+  /** Boot-time allocation of guest-physical memory for rings and buffers. */
   allocGpa(bytes: number, align?: number): bigint;
+}
+
+/** A guest's RAM as its own drivers see it: {@link GuestRam} plus its name and where it sits in host memory. */
+export interface GuestSpace extends GuestRam {
+  /** The guest's name. */
+  readonly name: string;
+  /** Host address of guest-physical 0. */
+  readonly ramBase: number;
+  /** Guest RAM, bytes. */
+  readonly ramBytes: number;
 }
 
 /** A guest buffer: guest-physical address and length. */

@@ -2,7 +2,7 @@ import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { NetBackendApi } from '../../../common/virtio/net-backend-api.js';
 import { splitAvailBytes, splitUsedBytes } from '../../../common/virtio/ring-layout.js';
 import { DESC_BYTES, FEAT_INDIRECT_DESC, FEAT_VERSION_1 } from '../../../generated/virtio.js';
-import type { Guest } from '../guest.js';
+import type { GuestSpace } from './driver-api.js';
 import type { NotifyWords } from '../guest-queue.js';
 import type { GuestVcpu } from '../vcpu.js';
 import * as L from '../../../generated/guest.js';
@@ -74,7 +74,7 @@ export class GuestNet {
   private pingSeq = 0;
 
   private constructor(
-    readonly guest: Guest,
+    readonly guest: GuestSpace,
     readonly vcpu: GuestVcpu,
     readonly options: GuestNetOptions,
     drvBytes: number,
@@ -98,7 +98,7 @@ export class GuestNet {
     this.txBufGpa = guest.allocGpa(n * this.bufBytes, 64);
   }
 
-  static async create(guest: Guest, vcpu: GuestVcpu, options: GuestNetOptions): Promise<GuestNet> {
+  static async create(guest: GuestSpace, vcpu: GuestVcpu, options: GuestNetOptions): Promise<GuestNet> {
     const n = options.queueSize ?? 256;
     if (!Number.isInteger(n) || n < 2 || n > 32768 || (n & (n - 1)) !== 0)
       throw new QingtianError(

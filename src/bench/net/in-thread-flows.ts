@@ -1,0 +1,193 @@
+import { FEAT_VERSION_1 } from '../../generated/virtio.js';
+import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import { NetDevice } from '../../dpu/net/net-device.js';
+import { NET_F_MAC } from '../../dpu/net/net-layout.js';
+import { VSwitch } from '../../dpu/net/vswitch.js';
+import { Guest } from '../../hypervisor/guest/guest.js';
+import { HostMemory } from '../../memory/host-memory.js';
+import { BenchDriver, type Frames } from './bench-driver.js';
+import { layoutPort, wire } from './bench-port.js';
+import { TsSwitch } from './ts-switch.js';
+import { VpcSlowPath } from './vpc-slow-path.js';
+
+const MIB = 1 << 20;
+const RING = 1024;
+const STRIDE = 2112;
+
+/** One measurement: flows set up per second of wall time and per second of process CPU. */
+export interface FlowRate {
+  wall: number;
+  cpu: number;
+}
+
+function macString(b: readonly number[]): string {
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * New flows on one thread, no core and no worker: the harness publishes frames of new flows, the
+ * switch runs once (misses → upcalls), the routing-table slow path decides the burst (VPC, LPM,
+ * security group, conntrack), the switch runs again (installs, re-injections), the harness reaps.
+ * With `installed` flows already in the table. What a decision costs when scheduling is taken
+ * out; the peer is the plain-TS switch with its static in-thread slow path, same harness.
+ */
+export class InThreadFlows {
+  private constructor(
+    private readonly sw: VSwitch,
+    private readonly slow: VpcSlowPath,
+    private readonly dw: BenchDriver,
+    private readonly ts: TsSwitch,
+    private readonly dt: BenchDriver,
+  ) {}
+
+  static start(o: { installed: number; frames: Frames; macs: { a: number[]; b: number[] } }): InThreadFlows {
+    const memory = new HostMemory({ sizeBytes: (o.installed > 200_000 ? 1536 : 512) * MIB });
+    const rt = new LoaderRuntime(memory);
+    const sw = new VSwitch(rt, {
+      name: 'bench-kf',
+      maxPorts: 4,
+      flowCapacity: o.installed > 200_000 ? 1 << 21 : 1 << 18,
+      maxBurst: 64,
+      upcallRecords: 512,
+      downcallRecords: 4096,
+      maxIdleTicks: 0,
+    });
+    const f = o.frames;
+    const slow = VpcSlowPath.create(
+      rt,
+      sw,
+      [
+        { mac: macString(o.macs.a), ip: f.srcIp.join('.') },
+        { mac: macString(o.macs.b), ip: f.dstIp.join('.') },
+      ],
+      1 << 21,
+    );
+    const ports = ['kf-a', 'kf-b', 'kf-c', 'kf-d'].map((n) => {
+      const g = new Guest(memory, { name: n, ramBytes: 16 * MIB });
+      return { g, port: layoutPort(g, RING, STRIDE) };
+    });
+    const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    for (const i of [0, 1] as const) {
+      const x = ports[i]!;
+      const dev = new NetDevice(rt, x.g, {
+        name: `bench-kf${i}`,
+        mac: macString(i === 0 ? o.macs.a : o.macs.b),
+        maxQueueSize: RING,
+      });
+      dev.negotiate(features);
+      dev.setQueue(0, {
+        size: RING,
+        descGpa: x.port.rx.descGpa,
+        driverGpa: x.port.rx.availGpa,
+        deviceGpa: x.port.rx.usedGpa,
+      });
+      dev.setQueue(1, {
+        size: RING,
+        descGpa: x.port.tx.descGpa,
+        driverGpa: x.port.tx.availGpa,
+        deviceGpa: x.port.tx.usedGpa,
+      });
+      sw.addVnic(slow.ids[i], dev);
+    }
+    slow.start({ loop: false });
+    const words = memory.alloc({ name: 'kf-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+    const kick = { doorbell: words.base, sleeping: words.base + 64 };
+    const buffer = memory.memory.buffer;
+    const dw = new BenchDriver(buffer, {
+      tx: wire(ports[0]!.port),
+      rx: wire(ports[1]!.port),
+      frames: f,
+      flows: 1,
+      kick,
+      rxIrq: words.base + 128,
+    });
+    const dt = new BenchDriver(buffer, {
+      tx: wire(ports[2]!.port),
+      rx: wire(ports[3]!.port),
+      frames: f,
+      flows: 1,
+      kick,
+      rxIrq: words.base + 192,
+    });
+    const ts = new TsSwitch(buffer, {
+      tx: wire(ports[2]!.port),
+      rx: wire(ports[3]!.port),
+      ramBytes: 16 * MIB,
+      macs: [
+        { mac: o.macs.a, port: 0 },
+        { mac: o.macs.b, port: 1 },
+      ],
+      preinstall: o.installed,
+      rxIrq: words.base + 192,
+    });
+    const k = new InThreadFlows(sw, slow, dw, ts, dt);
+    k.preinstall(o.installed);
+    return k;
+  }
+
+  /** Installs `n` flows the traffic never hits (distinct source addresses). */
+  private preinstall(n: number): void {
+    const key = new Uint8Array(48);
+    const v = new DataView(key.buffer);
+    const actions = Uint8Array.of(1, 1, 1, 0);
+    v.setUint16(38, 0x0800, true);
+    key[36] = 17;
+    for (let i = 0; i < n; i++) {
+      v.setUint32(0, 0x0a000000 + i, false);
+      while (!this.sw.downcall({ op: 'install', key, actions })) this.sw.runOnce(4096);
+    }
+    while (this.sw.runOnce(4096) > 0);
+  }
+
+  flowCount(): number {
+    return this.sw.stats().flows;
+  }
+
+  connections(): number {
+    return this.slow.stats().connections;
+  }
+
+  /** `count` new flows through the Wasm switch and the routing-table slow path, `window` outstanding. */
+  wasm(count: number, base: number, window = 256): FlowRate {
+    return measure(this.dw, count, base, window, () => {
+      this.sw.runOnce(1024);
+      this.slow.pump();
+      this.sw.runOnce(1024);
+    });
+  }
+
+  /** The same through the plain-TS switch (its slow path is an in-thread static table). */
+  peer(count: number, base: number, window = 256): FlowRate {
+    return measure(this.dt, count, base, window, () => {
+      while (this.ts.burst());
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.slow.stop();
+    this.sw.free();
+  }
+}
+
+function measure(d: BenchDriver, count: number, base: number, window: number, step: () => void): FlowRate {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let sent = 0;
+  let delivered = 0;
+  let idle = 0;
+  while (delivered < count && idle < 1000) {
+    while (sent < count && sent - delivered < window && d.txRoom() > 0) {
+      const f = base + sent;
+      d.nextFrame((f >>> 16) + 1, f & 0xffff);
+      d.fillTx(1);
+      sent++;
+    }
+    step();
+    const got = d.reapRx();
+    delivered += got;
+    idle = got > 0 ? 0 : idle + 1;
+  }
+  const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: delivered / s, cpu: delivered / ((c.user + c.system) / 1e6) };
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import type { QingtianError } from '../../common/errors.js';
+import { intIn, nameString } from '../../common/validate.js';
+import { CT_BATCH_MAX, type ContainerOp, type ContainerResult } from '../../hypervisor/agent/protocol/containers.js';
+import { AgentStatus, statusError, type AgentStatusName } from '../../hypervisor/agent/protocol/status.js';
+import type { Vm } from '../vms/vm.js';
+import type { VmManager } from '../vms/vm-manager.js';
+import { ControlBatch } from './control-batch.js';
+
+/** The shared guest that runs containers (`Host.boot({ instances: { containerHost } })`). */
+export interface ContainerHostOptions {
+  /** The container host VM's name in `host.vms`. Default 'container-host'. */
+  name?: string | undefined;
+  /** Its vCPUs (container tasks are spread over them), 1–64. Default 2. */
+  vcpus?: number | undefined;
+  /** Its RAM in MiB (the containers' memory quotas come out of it), 2–3072. Default 256. */
+  memoryMiB?: number | undefined;
+  /** Containers it holds at most, 1–65535. Default 4096. */
+  capacity?: number | undefined;
+  /**
+   * The container host's NIC port in `host.network` (a VM port): containers with a `network`
+   * get trunk sub-ports of it. Default none (a container asking for a network is refused).
+   */
+  port?: string | undefined;
+}
+
+export const containerHostSchema = z.strictObject({
+  name: nameString(48).optional(),
+  vcpus: intIn(1, 64).optional(),
+  memoryMiB: intIn(2, 3072).optional(),
+  capacity: intIn(1, 65535).optional(),
+  port: nameString(64).optional(),
+});
+
+type CreateItem = { name: string; share: number; memoryMiB: number; task: 'idle' | 'busy' };
+type Ok = Extract<ContainerResult, { ok: true }>;
+
+/**
+ * The container host: a VM of `host.vms`, defined and started at the first container, whose
+ * vCPUs run the containers' tasks from a table in its RAM. Container requests made in the same
+ * turn go to the host agent as one batch per operation (over its vsock device, as all control).
+ */
+export class ContainerHost {
+  private booting: Promise<Vm> | null = null;
+  private readonly creates: ControlBatch<CreateItem, ContainerResult>;
+  private readonly ops = new Map<ContainerOp, ControlBatch<number, ContainerResult>>();
+
+  constructor(
+    private readonly vms: VmManager,
+    readonly options: Readonly<z.output<typeof containerHostSchema>>,
+  ) {
+    this.creates = new ControlBatch(async (items) => {
+      const [vm, client] = await this.target();
+      return (await client.request('ct.create', { vm: vm.id, items })).results;
+    }, CT_BATCH_MAX);
+  }
+
+  get name(): string {
+    return this.options.name ?? 'container-host';
+  }
+
+  /** The host VM if it was booted. */
+  vm(): Promise<Vm> | null {
+    return this.booting;
+  }
+
+  /** The host VM was destroyed: the next container boots a new one. */
+  forget(): void {
+    this.booting = null;
+  }
+
+  /** The host VM, defined and started if it is not yet. */
+  boot(): Promise<Vm> {
+    this.booting ??= (async () => {
+      const vm = await this.vms.define(
+        { name: this.name, vcpus: this.options.vcpus ?? 2, memoryMiB: this.options.memoryMiB ?? 256 },
+        { containers: { capacity: this.options.capacity ?? 4096 } },
+      );
+      try {
+        await vm.start();
+      } catch (e) {
+        await vm.destroy().catch(() => undefined);
+        throw e;
+      }
+      return vm;
+    })().catch((e: unknown) => {
+      this.booting = null;
+      throw e;
+    });
+    return this.booting;
+  }
+
+  private async target() {
+    const vm = await this.boot();
+    return [vm, (await this.vms.hostAgent()).client] as const;
+  }
+
+  /** Defines a container (batched with the others of this turn); throws the agent's refusal. */
+  async create(item: CreateItem): Promise<Ok> {
+    return ok(await this.creates.push(item), 'create');
+  }
+
+  /** Applies `op` to container `id` (batched); throws the agent's refusal. */
+  async op(op: ContainerOp, id: number): Promise<Ok> {
+    let b = this.ops.get(op);
+    if (!b) {
+      b = new ControlBatch(async (ids) => {
+        const [vm, client] = await this.target();
+        return (await client.request('ct.op', { vm: vm.id, op, ids })).results;
+      }, CT_BATCH_MAX);
+      this.ops.set(op, b);
+    }
+    return ok(await b.push(id), op);
+  }
+
+  /** Work units and rounds of the containers `ids` (all when absent), and the memory they hold. */
+  async stats(ids?: number[]) {
+    const [vm, client] = await this.target();
+    return client.request('ct.stats', { vm: vm.id, ...(ids ? { ids } : {}) });
+  }
+}
+
+function ok(r: ContainerResult, what: string): Ok {
+  if (r.ok) return r;
+  throw failure(r.status, what, r.message);
+}
+
+function failure(status: string, what: string, message: string): QingtianError {
+  const code = AgentStatus[status as AgentStatusName] ?? -1;
+  return statusError(code, `container ${what}`, message);
+}

@@ -1,0 +1,99 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { ContainerOp } from '../../hypervisor/agent/protocol/containers.js';
+import type { ShutdownOptions } from '../vms/vm.js';
+import type { ContainerHost } from './container-host.js';
+import { Instance, type InstanceState } from './instance.js';
+
+/** A container's figures, asked of the host agent. */
+export interface ContainerStats {
+  /** Work units its task ran (a busy task runs `cpuShare` per round). */
+  units: number;
+  /** Rounds of its vCPU it ran in. */
+  rounds: number;
+  /** Its memory quota, bytes. */
+  memoryBytes: number;
+}
+
+/** What a container needs from its manager. */
+export interface ContainerOwner {
+  readonly host: ContainerHost;
+  /** The container is gone: free its network and forget it. */
+  forget(c: ContainerInstance): Promise<void>;
+}
+
+/**
+ * A container: a task on the container host's vCPUs with its own CPU share and memory quota
+ * (and, with a network, a trunk sub-port of the host's NIC). Each operation is batched with the
+ * others of the same turn on the way to the host agent.
+ */
+export class ContainerInstance extends Instance {
+  /** @internal built by the instance manager */
+  constructor(
+    private readonly owner: ContainerOwner,
+    name: string,
+    /** Its id in the container host. */
+    readonly id: number,
+    /** CPU share (work units per round). */
+    readonly cpuShare: number,
+    /** Memory quota, bytes, and where it lies in the container host's RAM (guest-physical). */
+    readonly memory: { gpa: number; bytes: number },
+    /** The trunk sub-port (name and VLAN) when it has a network. */
+    readonly subPort: { name: string; vlan: number } | null,
+  ) {
+    super('container', name);
+  }
+
+  start(): Promise<void> {
+    return this.op('start', ['defined', 'shutoff']);
+  }
+
+  pause(): Promise<void> {
+    return this.op('pause', ['running']);
+  }
+
+  resume(): Promise<void> {
+    return this.op('resume', ['paused']);
+  }
+
+  stop(): Promise<void> {
+    return this.op('stop', ['running', 'paused']);
+  }
+
+  /** running → shutoff: the task ends after its current unit of work (takes no options). */
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    if (options !== undefined)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `container ${this.name}.shutdown options: expected none (a container's task is not asked), got ${JSON.stringify(options)}`,
+        { field: 'options', got: options },
+      );
+    return this.op('stop', ['running'], 'shutdown');
+  }
+
+  destroy(): Promise<void> {
+    return this.serial(async () => {
+      this.need('destroy', 'defined', 'running', 'paused', 'shutoff');
+      const r = await this.owner.host.op('destroy', this.id);
+      await this.owner.forget(this);
+      this.transition('destroyed', r.previous ?? this.current, 'destroy');
+    });
+  }
+
+  /** Work units, rounds and memory (needs a container not destroyed). */
+  async stats(): Promise<ContainerStats> {
+    this.need('stats', 'defined', 'running', 'paused', 'shutoff');
+    const s = await this.owner.host.stats([this.id]);
+    const c = s.containers[0];
+    if (!c)
+      throw new QingtianError(ErrorCode.NotFound, `container ${this.name}: the container host has no such container`);
+    return { units: c.units, rounds: c.rounds, memoryBytes: this.memory.bytes };
+  }
+
+  private op(op: ContainerOp, from: InstanceState[], reason: string = op): Promise<void> {
+    return this.serial(async () => {
+      this.need(reason, ...from);
+      const r = await this.owner.host.op(op, this.id);
+      this.transition(r.state, r.previous ?? this.current, reason);
+    });
+  }
+}
