@@ -92,7 +92,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
-    this.storage = new Storage(memory, storage);
+    this.storage = new Storage(memory, storage, { runtime, loadBlkKernel: () => this.loadKernel('blk') });
     this.vms = new VmManager({ memory, runtime, dpu }, vms);
   }
 
