@@ -19,14 +19,7 @@ const MIB = 1 << 20;
 const BLOCKS = 512;
 const SPLIT: RingFeatures = { packed: false, eventIdx: true, indirect: false, inOrder: false };
 
-/** The pattern assembly/guest/blk-workload.ts writes: word i of block b at version v. */
-function expected(b: number, v: number): Uint8Array {
-  const out = new Uint32Array(1024);
-  if (v !== 0)
-    for (let i = 0; i < 1024; i++)
-      out[i] = (Math.imul(b, 0x9e3779b1) ^ Math.imul(v, 0x85ebca77) ^ Math.imul(i, 0x27d4eb2f)) >>> 0;
-  return new Uint8Array(out.buffer);
-}
+const expected = (b: number, v: number): Uint8Array => GuestBlkWorkload.expectedBlock(b, v);
 
 describe('virtio-blk over a volume (host.storage.attachBlk)', () => {
   let host: Host;
