@@ -81,21 +81,29 @@ const bit = (n: number): bigint => 1n << BigInt(n);
 export interface BlkStats extends BackendStats {
   /** Chains completed (served or rejected). */
   requests: number;
+  /** IN requests taken (served or refused). */
   reads: number;
+  /** OUT requests taken. */
   writes: number;
+  /** FLUSH requests taken. */
   flushes: number;
+  /** GET_ID requests taken. */
   getIds: number;
+  /** DISCARD requests taken. */
   discards: number;
+  /** WRITE_ZEROES requests taken. */
   writeZeroes: number;
-  /** Data bytes of IN / OUT requests that completed OK. */
+  /** Data bytes of IN requests that passed the checks (moved, or handed to the volume). */
   bytesRead: number;
+  /** Data bytes of OUT requests that passed the checks. */
   bytesWritten: number;
   /** Requests handed to the volume (volume backend; a multi-range DISCARD counts each range). */
   volumeRequests: number;
   /** Chains waiting for the volume now (volume backend). */
   inflight: number;
-  /** Requests answered IOERR / UNSUPP. */
+  /** Requests answered IOERR. */
   ioErrors: number;
+  /** Requests answered UNSUPP. */
   unsupported: number;
   /** Chains returned without a status (used.len 0): malformed framing (G1, G2) or refused by the queue. */
   rejected: number;
@@ -109,6 +117,7 @@ export interface BlkStats extends BackendStats {
  * of docs/virtio-policy.md (ids G1–G10); a malformed ring breaks only this device.
  */
 export class BlkDevice extends VirtioBackend {
+  /** Where the data lives: see BlkOptions.backend. */
   readonly backend: 'null' | 'ram' | 'volume';
   /** Disk size in 512-byte sectors. */
   readonly capacitySectors: number;
