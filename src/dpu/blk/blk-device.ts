@@ -327,6 +327,17 @@ export class BlkDevice extends VirtioBackend {
     this.freed = true;
   }
 
+  /** As VirtioBackend.save(); a volume-backed device refuses while chains wait for the volume. */
+  override save(): Uint8Array {
+    const n = this.volume && !this.volume.isClosed ? this.volume.inflight() : 0;
+    if (n > 0)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.name}: save: ${n} chains in flight to the volume are not part of a snapshot; let them complete (start, then stop) or reset()`,
+      );
+    return super.save();
+  }
+
   protected override onReset(): void {
     this.volume?.reset();
   }

@@ -151,6 +151,7 @@ describe('virtio-blk over a volume, request by request', () => {
       expect(await submit([header(T.OUT, s), buf(pattern(8192, s + 1))], [st])).toBe(1);
       expect(byte(st)).toBe(S.OK);
     }
+    const mapped = (await vol.stats()).space.mappedBlocks;
     const bad = status();
     expect(
       await submit(
@@ -175,6 +176,8 @@ describe('virtio-blk over a volume, request by request', () => {
     ];
     expect(await submit([header(T.DISCARD, 0), ranges(list)], [st])).toBe(1);
     expect(byte(st)).toBe(S.OK);
+    // DISCARD frees space: the three non-empty ranges unmapped three blocks.
+    expect((await vol.stats()).space.mappedBlocks).toBe(mapped - 3);
     const zero = new Uint8Array(4096);
     expect((await readBlocks(0, 8192)).subarray(0, 4096)).toEqual(zero);
     const b16 = await readBlocks(16, 8192);
@@ -188,5 +191,19 @@ describe('virtio-blk over a volume, request by request', () => {
     expect(byte(wz)).toBe(S.OK);
     expect(await readBlocks(48, 8192)).toEqual(new Uint8Array(8192));
     expect(dev.stats().volumeRequests).toBeGreaterThan(0);
+  });
+
+  it('save() is refused while chains wait for the volume (they would not be in the snapshot)', async () => {
+    drv.add([header(T.IN, 0)], [buf(4096), status()]);
+    drv.kick();
+    expect(run(dev.jobBase(0), 64)).toBe(1);
+    expect(dev.stats().inflight).toBe(1);
+    expect(() => dev.save()).toThrow(/in flight/);
+    for (let i = 0; i < 5000 && drv.reap().length === 0; i++) {
+      run(dev.jobBase(0), 64);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(dev.stats().inflight).toBe(0);
+    expect(dev.save().length).toBeGreaterThan(0);
   });
 });
