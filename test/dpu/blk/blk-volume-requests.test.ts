@@ -103,6 +103,16 @@ describe('virtio-blk over a volume, request by request', () => {
     expect(c.getUint32(BlkConfig.DISCARD_SECTOR_ALIGNMENT, true)).toBe(8);
   });
 
+  it('GET_ID answers the volume name (the default id)', async () => {
+    const id = buf(20);
+    const st = status();
+    expect(await submit([header(T.GET_ID, 0)], [id, st])).toBe(21);
+    expect(byte(st)).toBe(S.OK);
+    const want = new Uint8Array(20);
+    want.set(new TextEncoder().encode(vol.name.slice(0, 20)));
+    expect(gg.guest.read(id.gpa, 20)).toEqual(want);
+  });
+
   it('OUT then IN through the volume: the data comes back, the volume holds it', async () => {
     const data = pattern(8192, 3);
     const st = status();

@@ -108,7 +108,7 @@ describe('virtio-blk over a volume (host.storage.attachBlk)', () => {
     });
   }
 
-  it('GET_ID names the volume; a second attach and closing an attached volume are refused', async () => {
+  it('attached by name: capacity and blk_size from the volume; a second attach and closing an attached volume are refused', async () => {
     const vol = await host.storage.createVolume({ dir: `${dir}/id`, name: 'vol-id-1', sizeBytes: 2 * MIB });
     const guest = new Guest(host.memory, { name: 'gid', ramBytes: 2 * MIB });
     const dev = await host.storage.attachBlk('vol-id-1', guest);
