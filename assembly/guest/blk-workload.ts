@@ -110,7 +110,9 @@ function reapAll(drv: usize, slotsGpa: u64, vers: usize, base: u32, scratch: usi
 /**
  * `rounds` batches over `blocks` 4 KiB blocks, each batch `depth` requests in flight on distinct
  * blocks: writes (a new version each), reads (checked), a flush, or one write-zeroes or discard
- * over the batch's blocks (both read as zeros afterwards: true of the RAM disk and of volumes), on blocks [base, base + blocks). Errors go to the driver's error counter. Returns requests completed.
+ * over the batch's blocks (both read as zeros afterwards: true of the RAM disk and of volumes),
+ * on blocks [base, base + blocks). Errors go to the driver's error counter. Returns requests
+ * completed.
  */
 export function blkWorkload(
   drv: usize,
