@@ -113,6 +113,19 @@ function volumeRun(job: usize, dev: usize, vq: usize, burst: usize, max: u32): i
   return n + <i32>nd;
 }
 
+/**
+ * Control-plane entry, while no core runs the job (after its detach): takes the volume's
+ * completions and pushes the finished chains, popping nothing. Returns chains pushed.
+ */
+export function blkComplete(job: usize): i32 {
+  const dev = deviceOf(job);
+  if (dev == 0) return -1;
+  if (devBroken(dev) || load<u32>(dev, BLK_BACKEND) != BLK_BACKEND_VOLUME) return 0;
+  const vq = devQueue(dev, load<u32>(job, BJ_QUEUE));
+  if (vq == 0) return 0;
+  return volumeRun(job, dev, vq, <usize>load<u32>(job, BJ_BURST), 0);
+}
+
 /** Arm entry: before the core sleeps. Returns chains pending (> 0: do not sleep). */
 export function blkArm(job: usize): i32 {
   const dev = deviceOf(job);

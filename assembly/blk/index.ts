@@ -3,7 +3,7 @@
 // src/generated/blk.ts is generated from. Queue set-up and burst buffers are the virtio family's.
 
 import { KERNEL_ABI } from '../common/abi';
-import { blkArm, blkRun } from './device';
+import { blkArm, blkComplete, blkRun } from './device';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x6b6c62; // "blk"
@@ -21,6 +21,10 @@ export function blk_run(job: usize, budget: i32): i32 {
 
 export function blk_arm(job: usize, budget: i32): i32 {
   return blkArm(job);
+}
+
+export function blk_complete(job: usize): i32 {
+  return blkComplete(job);
 }
 
 export {

@@ -299,12 +299,16 @@ export class BlkDevice extends VirtioBackend {
 
   /**
    * Detaches the jobs; a volume-backed device also waits until the storage worker has answered
-   * every request in flight (their chains complete after the next start), so that no completion
-   * rings a core that no longer serves the queue.
+   * every request in flight and completes their chains (used ring, interrupt) from this thread,
+   * so that when it resolves nothing is in flight: every chain popped has been pushed.
    */
   override async stop(): Promise<void> {
     await super.stop();
-    await this.volume?.drain();
+    const vol = this.volume;
+    if (!vol || vol.isClosed) return;
+    await vol.drain();
+    const complete = this.rt.kernel('blk').fn<(job: number) => number>('blk_complete');
+    for (const j of this.jobStates) complete(j.base);
   }
 
   /** Stops the device, detaches its volume queues (volume backend) and frees it. Idempotent. */
