@@ -133,6 +133,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--mode <mode>', 'how idle cores wait: poll | interrupt | adaptive', 'adaptive')
     .option('--trust <file...>', 'public key(s) whose signed modules POST /swaps accepts (from keys gen)')
     .option('--sample-ms <n>', 'per-core rate window and /events period', positiveInt(60_000), 1000)
+    .option('--data-dir <dir>', 'where volumes live (default $XDG_STATE_HOME/qingtian, else ~/.local/state/qingtian)')
+    .option(
+      '--vm-pool-mib <n>',
+      "host memory the VMs' RAM comes from, MiB (part of --memory-mib)",
+      positiveInt(3072),
+      64,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2\n  curl --unix-socket /tmp/qt.sock http://qt/host\n  curl --unix-socket /tmp/qt.sock http://qt/metrics',

@@ -1,4 +1,4 @@
-import { tmpdir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { CoreMode } from '../../dpu/core/core-layout.js';
@@ -15,6 +15,13 @@ export interface ServeCliOptions {
   mode: string;
   trust?: string[];
   sampleMs: number;
+  dataDir?: string;
+  vmPoolMib: number;
+}
+
+/** Where `serve` keeps volumes without `--data-dir`: $XDG_STATE_HOME/qingtian, else ~/.local/state/qingtian. */
+export function defaultDataDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'qingtian');
 }
 
 /** Where `serve` listens and `ps` connects when `--socket` is not given. */
@@ -42,8 +49,10 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
       memory: { sizeBytes: o.memoryMib << 20 },
       dpu: { ...(o.cores !== undefined ? { cores: o.cores } : {}), mode: o.mode as CoreMode },
       trustedKeys: (o.trust ?? []).map((f) => readFileOrFail(f, 'public key').toString('utf8')),
+      vms: { poolMiB: o.vmPoolMib },
     },
     sampleMs: o.sampleMs,
+    dataDir: o.dataDir ?? defaultDataDir(),
   });
   const tcp = daemon.address.tcp ? ` and http://${daemon.address.tcp.host}:${daemon.address.tcp.port}` : '';
   process.stdout.write(

@@ -67,7 +67,7 @@ describe('/vms', () => {
     const oom = await refused(d, 'PUT', '/vms/b', { vcpus: 1, memoryMiB: 512 }, 409);
     expect(oom.code).toBe('QT_OUT_OF_MEMORY');
     await d.client.send('PUT', '/vms/c', { vcpus: 1, memoryMiB: 2, state: 'defined' });
-    await refused(d, 'PATCH', '/vms/c', { state: 'paused' }, 409, 'body.state');
+    await refused(d, 'PATCH', '/vms/c', { state: 'shutoff' }, 409, 'body.state');
     await refused(d, 'PATCH', '/vms/c', { state: 'running', now: 1 }, 400, 'body.now');
     await refused(d, 'PATCH', '/vms/zz', { state: 'running' }, 404);
     await refused(d, 'DELETE', '/vms/zz', undefined, 404);

@@ -8,15 +8,19 @@ import { portMetrics } from './port-metrics.js';
 
 const meta = <T extends z.ZodType>(s: T, id: string, description: string): T => s.meta({ id, description });
 
-const VpcPut = meta(vpcSchema.omit({ name: true }), 'VpcPut', 'cidr; vni (default: allocated)');
-const SubnetPut = meta(subnetSchema.omit({ name: true }), 'SubnetPut', 'vpc, cidr; gateway (default: first host)');
-const SecurityGroupPut = meta(
+export const VpcPut = meta(vpcSchema.omit({ name: true }), 'VpcPut', 'cidr; vni (default: allocated)');
+export const SubnetPut = meta(
+  subnetSchema.omit({ name: true }),
+  'SubnetPut',
+  'vpc, cidr; gateway (default: first host)',
+);
+export const SecurityGroupPut = meta(
   securityGroupSchema.omit({ name: true }),
   'SecurityGroupPut',
   'rules: allow rules, stateful',
 );
-const PortPut = meta(portSchema.omit({ name: true }), 'PortPut', 'subnet, ip; mac, securityGroups');
-const RoutePut = meta(routeSchema, 'RoutePut', 'vpc, prefix, target ({ port }, { host, mac } or blackhole)');
+export const PortPut = meta(portSchema.omit({ name: true }), 'PortPut', 'subnet, ip; mac, securityGroups');
+export const RoutePut = meta(routeSchema, 'RoutePut', 'vpc, prefix, target ({ port }, { host, mac } or blackhole)');
 
 const VpcView = z.object({
   cidr: z.string(),

@@ -15,11 +15,9 @@ export const VM_TARGET_STATES = ['defined', 'running', 'paused', 'shutoff'] as c
 type Target = (typeof VM_TARGET_STATES)[number];
 
 const VmName = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/, {
-      error: 'a VM name: 1-48 of [A-Za-z0-9._-], starting with a letter or digit',
-    }),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/, {
+    error: 'a VM name: 1-48 of [A-Za-z0-9._-], starting with a letter or digit',
+  }),
 });
 
 const stateField = oneOf(VM_TARGET_STATES).meta({
@@ -192,12 +190,16 @@ export class VmsResource implements DaemonResource {
       if (from === 'defined' || from === 'shutoff') return step('start', () => vm.start());
     } else if (want === 'paused') {
       if (from === 'running') return step('pause', () => vm.pause());
+      if (from === 'defined' || from === 'shutoff') {
+        await step('start', () => vm.start());
+        return step('pause', () => vm.pause());
+      }
     } else if (want === 'shutoff') {
       if (from === 'running' || from === 'paused') return step('stop', () => vm.stop());
     }
     throw new QingtianError(
       ErrorCode.InvalidState,
-      `body.state: VM ${vm.name} is ${from}; it cannot be made ${want} (running: from defined, shutoff or paused; paused: from running; shutoff: from running or paused)`,
+      `body.state: VM ${vm.name} is ${from}; it cannot be made ${want} (running and paused: from defined, shutoff, running or paused; shutoff: from running or paused)`,
       { field: 'body.state' },
     );
   }
