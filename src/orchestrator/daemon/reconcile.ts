@@ -59,7 +59,8 @@ interface HostView {
  * loaded, core settings, and exactly the jobs, VPCs, subnets, security groups, ports, routes,
  * volumes and VMs listed (others are removed; a changed spec is a remove then an add; a VM
  * whose spec is unchanged but whose state is not only moves to it). Nothing when it already
- * matches: applying the same file twice changes nothing the second time. Host settings fixed at boot are checked, never changed.
+ * matches: applying the same file twice changes nothing the second time. Host settings fixed
+ * at boot are checked, never changed.
  */
 export async function plan(client: DaemonClient, file: HostFile): Promise<Change[]> {
   const host = await get<HostView>(client, '/host');
