@@ -5,6 +5,7 @@ import type { Host } from '../../host.js';
 import type { DaemonContext, DaemonResource } from '../resource.js';
 import { namedCollection } from './named-collection.js';
 import { portMetrics } from './port-metrics.js';
+import { RateTracker } from '../rate-tracker.js';
 
 const meta = <T extends z.ZodType>(s: T, id: string, description: string): T => s.meta({ id, description });
 
@@ -61,6 +62,7 @@ export class NetworkResource implements DaemonResource {
   private host: Host | null = null;
   private routes = new Map<string, unknown>();
   private used = false;
+  private readonly rates = new RateTracker();
 
   register({ host, api }: DaemonContext): void {
     this.host = host;
@@ -168,9 +170,19 @@ export class NetworkResource implements DaemonResource {
 
   live(): unknown {
     const s = this.used ? this.host!.network.stats() : null;
-    const ports: Record<string, { inBytes: number; outBytes: number; inPackets: number; outPackets: number }> = {};
-    for (const [name, p] of Object.entries(s?.ports ?? {}))
-      ports[name] = { inBytes: p.inBytes, outBytes: p.outBytes, inPackets: p.inPackets, outPackets: p.outPackets };
+    const ports: Record<string, Record<string, number>> = {};
+    for (const [name, p] of Object.entries(s?.ports ?? {})) {
+      const [inBps = 0, outBps = 0] = this.rates.rates(name, [p.inBytes, p.outBytes]);
+      ports[name] = {
+        inBytes: p.inBytes,
+        outBytes: p.outBytes,
+        inPackets: p.inPackets,
+        outPackets: p.outPackets,
+        inBytesPerSecond: inBps,
+        outBytesPerSecond: outBps,
+      };
+    }
+    this.rates.sweep();
     return { ports, flows: s?.switch.flows ?? 0 };
   }
 }

@@ -8,7 +8,8 @@ import { notFound } from '../api-error.js';
 import { LatencyHistogram } from '../../../common/latency-histogram.js';
 import type { DaemonContext, DaemonResource } from '../resource.js';
 import { canonical } from './named-collection.js';
-import { vmDeviceMetrics } from './vm-metrics.js';
+import { vmDeviceMetrics, vmDeviceTraffic } from './vm-metrics.js';
+import { RateTracker } from '../rate-tracker.js';
 
 /** The states a client may ask a VM to be in (`destroyed` is DELETE). */
 export const VM_TARGET_STATES = ['defined', 'running', 'paused', 'shutoff'] as const;
@@ -57,6 +58,7 @@ export class VmsResource implements DaemonResource {
   private host: Host | null = null;
   /** Lifecycle operations the daemon ran, by operation: how long each took. */
   readonly ops = new Map<string, LatencyHistogram>();
+  private readonly rates = new RateTracker();
 
   register({ host, api }: DaemonContext): void {
     this.host = host;
@@ -142,8 +144,27 @@ export class VmsResource implements DaemonResource {
     return out.join('\n') + '\n';
   }
 
+  /** Per VM: state, size and its devices' throughput (bytes/s into and out of the guest) since the last frame. */
   live(): unknown {
-    return (this.host?.vms.list() ?? []).map((vm) => ({ name: vm.name, state: vm.state }));
+    const vms = this.host?.vms.list() ?? [];
+    const traffic = vmDeviceTraffic(vms);
+    const out = vms.map((vm) => {
+      const t = traffic.filter((x) => x.vm === vm.name);
+      const sum = (k: 'rxBytes' | 'txBytes' | 'rxPackets' | 'txPackets'): number => t.reduce((a, x) => a + x[k], 0);
+      const [rxBps = 0, txBps = 0] = this.rates.rates(`${vm.name}#${vm.id}`, [sum('rxBytes'), sum('txBytes')]);
+      return {
+        name: vm.name,
+        state: vm.state,
+        vcpus: vm.vcpus,
+        memoryMiB: Math.round(vm.memoryBytes / (1 << 20)),
+        rxBytes: sum('rxBytes'),
+        txBytes: sum('txBytes'),
+        rxBytesPerSecond: rxBps,
+        txBytesPerSecond: txBps,
+      };
+    });
+    this.rates.sweep();
+    return out;
   }
 
   private get(name: string): Vm {
