@@ -26,7 +26,7 @@ describe('qingtian up / ps / down', () => {
   beforeAll(async () => {
     d = await startDaemon({
       host: {
-        memory: { sizeBytes: 256 << 20 },
+        memory: { sizeBytes: 1024 << 20 },
         dpu: { cores: 2, mode: 'adaptive' },
         vms: { poolMiB: 64 },
         storage: { arenaBytes: 32 << 20 },
@@ -150,7 +150,7 @@ describe('qingtian up / ps / down', () => {
     expect(d.daemon.host.vms.list()).toEqual([]);
     expect((await cli('down', '--socket', sock)).stdout).toBe('down: no changes\n');
     const none = await cli('ps', '--socket', join(d.dir, 'nobody.sock'));
-    expect(none.status).toBe(2);
+    expect(none.status).toBe(4);
     expect(none.stderr).toMatch(/no daemon answers on .*nobody\.sock; start one with qingtian serve/);
   });
 });

@@ -21,6 +21,7 @@ async function withClient<T>(o: ClientCliOptions, fn: (c: DaemonClient) => Promi
       throw new QingtianError(
         ErrorCode.NotFound,
         `no daemon answers on ${socket}; start one with qingtian serve --socket ${socket}`,
+        { noDaemon: true, socket },
       );
     throw e;
   } finally {
