@@ -100,17 +100,24 @@ const CLIENT = `(() => {
     cap.textContent = key;
     fig.appendChild(cap);
     document.getElementById('charts').appendChild(fig);
-    const names = ls.map((l) => l.case);
+    // A case measured against several peers appears once per peer: the label names the peer then.
+    const count = (c) => ls.filter((l) => l.case === c).length;
+    const names = ls.map((l) => (count(l.case) > 1 && l.peer ? l.case + ' vs ' + l.peer.name : l.case));
     const xs = ls.map((_, i) => i);
     const ours = ls.map((l) => l.value);
     const peer = ls.map((l) => (l.peer ? l.peer.value : null));
     new uPlot(
       {
-        width: Math.max(360, 110 * ls.length + 120),
-        height: 260,
+        width: Math.max(360, 150 * ls.length + 120),
+        height: 300,
         scales: { x: { time: false, range: [-0.5, ls.length - 0.5] } },
         axes: [
-          { values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? names[v] ?? '' : '')), incrs: [1] },
+          {
+            values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? names[v] ?? '' : '')),
+            incrs: [1],
+            rotate: -12,
+            size: 70,
+          },
           { size: 70 },
         ],
         series: [
