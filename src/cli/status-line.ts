@@ -16,7 +16,8 @@ export interface StatusLine {
 
 /**
  * A spinner with a status text on stderr (ora), redrawn in place, for an operation that takes
- * seconds or more. Drawn only when stdout and stderr are terminals and `--json` was not given;
+ * seconds or more. Drawn only when stdout and stderr are terminals (of some width) and `--json`
+ * was not given;
  * otherwise every call does nothing, so logs and pipes get no progress noise.
  */
 export function statusLine(
@@ -24,7 +25,8 @@ export function statusLine(
   o: { json?: boolean | undefined } = {},
   streams: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr },
 ): StatusLine {
-  const live = !o.json && streams.out.isTTY === true && streams.err.isTTY === true;
+  // A terminal of no width (a pty nobody sized) cannot hold a line that is redrawn in place.
+  const live = !o.json && streams.out.isTTY === true && streams.err.isTTY === true && (streams.err.columns ?? 0) > 0;
   if (!live)
     return { live, update: () => undefined, redraw: () => undefined, done: () => undefined, fail: () => undefined };
   const t0 = performance.now();
