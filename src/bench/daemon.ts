@@ -40,7 +40,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       const r = await ours.send('PUT', `/vms/vm-${i}`, {
         vcpus: 1,
         memoryMiB: 2,
-        devices: [{ kind: 'vsock', cid: 100 + i, guestAgent: false }],
+        devices: [{ kind: 'vsock', cid: 100 + i, core: i % 2, guestAgent: false }],
       });
       if (r.status !== 200) throw new Error(`bench daemon: PUT /vms/vm-${i} answered ${r.status}: ${r.text}`);
       if (i % 10 === 9) ctx.progress(`${i + 1}/${vms} VMs running`);
