@@ -131,16 +131,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('--out <dir>', 'directory to write to', '.')
     .option('--name <name>', 'file name of the pair', 'qingtian')
     .option('--force', 'replace existing files')
+    .option('--json', 'one JSON object: key id and the two files')
     .addHelpText('after', '\nExample:\n  qingtian keys gen --out ops --name release')
-    .action((o: { out: string; name: string; force?: boolean }) => keysGenCommand(o));
+    .action((o: { out: string; name: string; force?: boolean; json?: boolean }) => keysGenCommand(o));
   keys
     .command('sign')
     .description('sign a kernel module: writes <module>.sig, which a host checks before swapping it in')
     .argument('<module>', 'the module (.wasm)')
     .requiredOption('--key <file>', 'private key (PEM, from keys gen)')
     .option('--out <file>', 'signature file (default <module>.sig)')
+    .option('--json', 'one JSON object: module, version, sha256, key id, signature file')
     .addHelpText('after', '\nExample:\n  qingtian keys sign build/kernels/virtio.wasm --key ops/release.key')
-    .action((m: string, o: { key: string; out?: string }) => keysSignCommand(m, o));
+    .action((m: string, o: { key: string; out?: string; json?: boolean }) => keysSignCommand(m, o));
 
   program
     .command('hotswap')
@@ -194,6 +196,7 @@ export async function main(argv: string[]): Promise<void> {
       positiveInt(3072),
       64,
     )
+    .option('--json', 'one JSON object per line: listening (pid, socket, tcp), stopping, stopped')
     .addHelpText(
       'after',
       '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2 --data-dir /var/lib/qingtian\n' +
@@ -296,6 +299,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tcp <[host:]port>', 'listen on a loopback TCP address')
     .option('--unix <path>', 'listen on a Unix socket')
     .option('--memory <MiB>', 'host memory of the server process', positiveInt(4096), 256)
+    .option('--json', 'one JSON object per line: each export and its URIs, then the totals on stop')
     .addHelpText(
       'after',
       '\nExample:\n  qingtian nbd serve /dev/shm/vol0 --unix /tmp/nbd.sock &\n  nbdinfo "nbd+unix:///vol0?socket=/tmp/nbd.sock"',

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../src/common/package-paths.js';
 
 const bin = join(packageRoot(), 'bin', 'qingtian.js');
@@ -59,7 +59,7 @@ describe('CLI polish', () => {
       expect(h.status, leaf.join(' ')).toBe(0);
       expect(h.stdout, leaf.join(' ')).toMatch(/^Examples?:\n {2}qingtian /m);
     }
-  });
+  }, 240_000);
 
   it('usage errors exit 2; refusals exit 2 naming the field', () => {
     const unknown = cli('ps', '--colour');
@@ -99,6 +99,46 @@ describe('CLI polish', () => {
       expect(l.events).toBeGreaterThan(0);
     }
   });
+
+  it('keys gen / sign --json and serve --json print one JSON object per line', async () => {
+    const gen = cli('keys', 'gen', '--out', out, '--name', 'k', '--json');
+    expect(gen.status, gen.stderr).toBe(0);
+    const k = JSON.parse(gen.stdout) as { keyId: string; privateKey: string; publicKey: string };
+    expect(k.privateKey).toBe(join(out, 'k.key'));
+    const wasm = join(packageRoot(), 'build', 'kernels', 'core.wasm');
+    const sig = cli('keys', 'sign', wasm, '--key', k.privateKey, '--out', join(out, 'core.sig'), '--json');
+    expect(sig.status, sig.stderr).toBe(0);
+    expect(JSON.parse(sig.stdout)).toMatchObject({ module: 'core', keyId: k.keyId, signature: join(out, 'core.sig') });
+    const sock = join(out, 'qt.sock');
+    const child = spawn(process.execPath, [
+      bin,
+      'serve',
+      '--socket',
+      sock,
+      '--cores',
+      '1',
+      '--memory-mib',
+      '64',
+      '--data-dir',
+      join(out, 'data'),
+      '--vm-pool-mib',
+      '8',
+      '--json',
+    ]);
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await vi.waitFor(() => expect(text).toContain('\n'), { timeout: 60_000 });
+    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ event: 'listening', socket: sock, cores: 1, tcp: null });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event: string }).event),
+    ).toEqual(['listening', 'stopping', 'stopped']);
+  }, 240_000);
 
   it.runIf(haveScript)('draws a status line on a terminal, and none with --json', () => {
     const live = onTerminal('bench', 'dif', '--quick', '--runs', '1', '--only', 'crc16-4KiB');

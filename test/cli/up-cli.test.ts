@@ -138,7 +138,7 @@ describe('qingtian up / ps / down', () => {
     const r = await cli('up', bad, '--socket', sock);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/QT_BAD_FORMAT/);
-  });
+  }, 240_000);
 
   it('down removes every job and resumes paused cores; says so when no daemon answers', async () => {
     const r = await cli('down', '--socket', sock);

@@ -17,6 +17,7 @@ export interface ServeCliOptions {
   sampleMs: number;
   dataDir?: string;
   vmPoolMib: number;
+  json?: boolean;
 }
 
 /** Where `serve` keeps volumes without `--data-dir`: $XDG_STATE_HOME/qingtian, else ~/.local/state/qingtian. */
@@ -55,14 +56,19 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     dataDir: o.dataDir ?? defaultDataDir(),
   });
   const tcp = daemon.address.tcp ? ` and http://${daemon.address.tcp.host}:${daemon.address.tcp.port}` : '';
-  process.stdout.write(
+  // --json: one object per line (event listening, stopping, stopped), for scripts that start it.
+  const say = (event: string, text: string, extra: object = {}): boolean =>
+    process.stdout.write(o.json ? JSON.stringify({ event, pid: process.pid, ...extra }) + '\n' : text);
+  say(
+    'listening',
     `qingtian daemon ${process.pid}: ${daemon.host.dpu.cores.length} DPU core(s), listening on ${socketPath}${tcp}\n`,
+    { cores: daemon.host.dpu.cores.length, socket: socketPath, tcp: daemon.address.tcp },
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      process.stdout.write(`qingtian daemon ${process.pid}: ${signal}, shutting down\n`);
+      say('stopping', `qingtian daemon ${process.pid}: ${signal}, shutting down\n`, { signal });
       resolve();
     };
     const onTerm = (): void => stop('SIGTERM');
@@ -71,5 +77,5 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     process.on('SIGINT', onInt);
   });
   await daemon.close();
-  process.stdout.write(`qingtian daemon ${process.pid}: stopped\n`);
+  say('stopped', `qingtian daemon ${process.pid}: stopped\n`);
 }
