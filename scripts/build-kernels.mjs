@@ -13,7 +13,8 @@
 // Then the layout constants: every immutable global a family's base build exports (offsets,
 // sizes, magics, flags, status codes; not the per-version QT_* metadata, nor a value that differs
 // between the family's flavours) is written to src/generated/<folder>.ts, where <folder> is the
-// assembly/ folder that declares it (scripts/kernel-constants.mjs). That is the only place
+// assembly/ folder that declares it, and taken out of the module's exports
+// (scripts/kernel-constants.mjs). That is the only place
 // TypeScript takes a kernel constant from (docs/design.md, "Layout constants: one source").
 // To give TS a constant: declare it `export const NAME: <type> = ...` in the kernel's source
 // (prefixed by subsystem), export it from the family's index.ts, run `npm run build:kernels`,
@@ -23,7 +24,7 @@ import { readdirSync, readFileSync, mkdirSync, existsSync, statSync } from 'node
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
-import { collector, ConstantTable, readValues, writeGenerated } from './kernel-constants.mjs';
+import { takeConstants, ConstantTable, writeGenerated } from './kernel-constants.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const target = process.env.QT_KERNEL_TARGET ?? 'release';
@@ -76,10 +77,11 @@ const started = Date.now();
 const constants = new ConstantTable();
 for (const { entry, out, extra, family, flavourOf } of units()) {
   mkdirSync(join(out, '..'), { recursive: true });
-  const collect = family ? collector(root) : null;
+  // Every build ships without its exported constants; a base build's become src/generated/.
+  const take = takeConstants(root);
   const { error, stderr } = await asc.main(
     [entry, '--config', join(root, 'asconfig.json'), '--target', target, '-o', out, ...extra],
-    { stdout: process.stdout, stderr: process.stderr, transforms: collect ? [collect.transform] : [] },
+    { stdout: process.stdout, stderr: process.stderr, transforms: [take.transform] },
   );
   const rel = out.slice(root.length);
   if (error) {
@@ -90,10 +92,10 @@ for (const { entry, out, extra, family, flavourOf } of units()) {
   }
   console.log(`build-kernels: ${rel} (${statSync(out).size} bytes)`);
   try {
-    if (flavourOf) constants.flavour(flavourOf, basename(out, '.wasm'), readValues(readFileSync(out)));
-    if (!family || !collect) continue;
-    const values = readValues(readFileSync(out));
-    constants.add(family, values, collect.declarations([...values.keys()]));
+    if (flavourOf) constants.flavour(flavourOf, basename(out, '.wasm'), take.values());
+    if (!family) continue;
+    const values = take.values();
+    constants.add(family, values, take.declarations([...values.keys()]));
   } catch (e) {
     failed++;
     console.error(`build-kernels: ${rel}: exported constants: ${/** @type {Error} */ (e).message}`);

@@ -1,17 +1,21 @@
 // The constants the kernels export, as TypeScript: src/generated/<folder>.ts, one file per folder
 // of assembly/ that declares exported constants (a family, or `common` for the shared layouts).
-// scripts/build-kernels.mjs drives it: `collector()` rides along as an asc transform while a
-// family's base build compiles and records, for every name the entry file exports, where it is
-// declared and with which type; `readValues()` then reads the values from the built module's bytes
-// (for flavours too, to find values that differ between them); after every family is built,
-// `writeGenerated()` writes the files, prettier-formatted, only where their text changed.
+// scripts/build-kernels.mjs drives it: `takeConstants()` rides along as an asc transform on every
+// build. Once a module is compiled, and before it is optimised, it records every exported
+// constant's value and, for a family's base build, where the name is declared and with which
+// type; then it removes the export, so that the optimiser drops the global. The shipped modules
+// carry no layout tables: each exported global is one more WebAssembly.Global at every
+// instantiation, and the hot-swap path instantiates a module twice (probe, then install).
+// After every family is built, `writeGenerated()` writes the files, prettier-formatted, only
+// where their text changed.
 //
 // One source: a constant lands in the file of the folder that declares it, however many
 // families export it (netsim re-exports the cc layout; core re-exports assembly/common), and
 // the build fails if one name is declared twice in one folder or two families disagree on it.
-// Left out: QT_* names, metadata of one module version (QT_VERSION, QT_SELF_TEST_BYTES, ...) read
-// from the module being loaded, and any constant whose value differs between a family's flavours
-// (named in the file's header). Neither has one value a build-time copy could hold.
+// Left out: QT_* names, metadata of one module version (QT_VERSION, QT_SELF_TEST_BYTES, ...) that
+// stay exported and are read from the module being loaded, and any constant whose value differs
+// between a family's flavours (named in the file's header): neither has one value a build-time
+// copy could hold.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import * as prettier from 'prettier';
@@ -22,21 +26,46 @@ const SIGNED = new Set(['i8', 'i16', 'i32', 'isize']);
 const FLOAT = new Set(['f32', 'f64']);
 
 /**
- * An asc transform (asc instantiates the class and hands it the program) that keeps the program
- * of one compile, so that the declarations behind the entry file's exports can be looked up.
- * @param {string} root the package root; declarations are named by their path from it
- * @returns {{ transform: Function, declarations: (names: string[]) => Map<string, Declaration> }}
+ * @typedef {{ transform: Function, values: () => Map<string, number | bigint>,
+ *   declarations: (names: string[]) => Map<string, Declaration> }} Taken
  */
-export function collector(root) {
+
+/**
+ * An asc transform (asc instantiates the class and hands it the program and binaryen) that takes
+ * the exported constants out of one compile: their values by name, and the program, so that the
+ * declarations behind the entry file's exports can be looked up.
+ * @param {string} root the package root; declarations are named by their path from it
+ * @returns {Taken}
+ */
+export function takeConstants(root) {
   /** @type {any} */
   let program = null;
-  class KeepProgram {
-    afterCompile() {
+  /** @type {Map<string, number | bigint>} */
+  const values = new Map();
+  class TakeConstants {
+    /** @param {any} module the compiled module, as binaryen.js wraps it */
+    afterCompile(module) {
       program = /** @type {any} */ (this).program;
+      const b = /** @type {any} */ (this).binaryen;
+      /** @type {[string, string][]} */
+      const globals = [];
+      for (let i = 0; i < module.getNumExports(); i++) {
+        const e = b.getExportInfo(module.getExportByIndex(i));
+        if (e.kind === b.ExternalGlobal && !e.name.startsWith('QT_')) globals.push([e.name, e.value]);
+      }
+      for (const [name, internal] of globals) {
+        const g = b.getGlobalInfo(module.getGlobal(internal));
+        if (g.mutable) throw new Error(`export ${name} is a mutable global; kernels export constants only`);
+        const init = b.getExpressionInfo(g.init);
+        if (init.id !== b.ConstId) throw new Error(`export ${name}: its initializer is not a constant`);
+        values.set(name, constValue(b, init));
+        module.removeExport(name);
+      }
     }
   }
   return {
-    transform: KeepProgram,
+    transform: TakeConstants,
+    values: () => values,
     declarations(names) {
       if (!program) throw new Error('the compile did not reach afterCompile');
       // SourceKind.UserEntry = 1: the family's index.ts (asc parses the runtime as an entry too).
@@ -76,98 +105,15 @@ export function collector(root) {
  */
 
 /**
- * The immutable exported globals of a built kernel, by name, as raw values (bigint for i64),
- * read from the module's import, global and export sections. Reading the bytes rather than
- * instantiating also covers flavours this Node cannot compile (relaxed SIMD behind a flag).
- * @param {Uint8Array} bytes
- * @returns {Map<string, number | bigint>}
+ * A Const expression's value as binaryen.js reports it: a number for i32, f32 and f64, and for
+ * i64 a { low, high } pair of 32-bit halves (or a bigint, in builds that return one).
+ * @returns {number | bigint}
  */
-export function readValues(bytes) {
-  let at = 8; // magic and version
-  const u8 = () => /** @type {number} */ (bytes[at++]);
-  const uleb = () => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const b = u8();
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) return v;
-    }
-  };
-  const sleb = () => {
-    let v = 0n;
-    let shift = 0n;
-    let b;
-    do {
-      b = u8();
-      v |= BigInt(b & 0x7f) << shift;
-      shift += 7n;
-    } while (b & 0x80);
-    return b & 0x40 ? v - (1n << shift) : v;
-  };
-  const name = () => {
-    const n = uleb();
-    at += n;
-    return Buffer.from(bytes.subarray(at - n, at)).toString('utf8');
-  };
-  /** @type {{ mutable: boolean, value: number | bigint | null }[]} */
-  const globals = [];
-  /** @type {[string, number][]} */
-  const exported = [];
-  while (at < bytes.length) {
-    const id = u8();
-    const size = uleb();
-    const end = at + size;
-    if (id === 2) {
-      for (let n = uleb(); n > 0; n--) {
-        name();
-        name();
-        const kind = u8();
-        if (kind === 0) uleb();
-        else if (kind === 1 || kind === 2) {
-          if (kind === 1) u8(); // element type
-          const flags = uleb();
-          uleb();
-          if (flags & 1) uleb();
-        } else if (kind === 3) {
-          u8();
-          globals.push({ mutable: u8() === 1, value: null }); // an imported global has no constant value
-        } else throw new Error(`import kind ${kind} not understood`);
-      }
-    } else if (id === 6) {
-      for (let n = uleb(); n > 0; n--) {
-        u8(); // value type: the init expression says which
-        const mutable = u8() === 1;
-        const op = u8();
-        let value;
-        if (op === 0x41) value = Number(sleb());
-        else if (op === 0x42) value = sleb();
-        else if (op === 0x43) value = Buffer.from(bytes.subarray(at, (at += 4))).readFloatLE(0);
-        else if (op === 0x44) value = Buffer.from(bytes.subarray(at, (at += 8))).readDoubleLE(0);
-        else throw new Error(`global ${globals.length}: initializer opcode 0x${op.toString(16)} is not a constant`);
-        if (u8() !== 0x0b) throw new Error(`global ${globals.length}: initializer longer than one constant`);
-        globals.push({ mutable, value });
-      }
-    } else if (id === 7) {
-      for (let n = uleb(); n > 0; n--) {
-        const exportName = name();
-        const kind = u8();
-        const index = uleb();
-        if (kind === 3) exported.push([exportName, index]);
-      }
-    }
-    at = end;
-  }
-  const values = new Map();
-  for (const [exportName, index] of exported) {
-    if (exportName.startsWith('QT_')) continue;
-    const g = globals[index];
-    if (!g || g.value === null) throw new Error(`export ${exportName} is not a constant global`);
-    if (g.mutable) throw new Error(`export ${exportName} is a mutable global; kernels export constants only`);
-    values.set(exportName, g.value);
-  }
-  return values;
+function constValue(b, init) {
+  const v = init.value;
+  if (init.type !== b.i64) return v;
+  if (typeof v === 'bigint') return v;
+  return BigInt.asIntN(64, (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0));
 }
 
 /** A kernel global's JS value, typed the way its AssemblyScript declaration is. */
@@ -280,11 +226,9 @@ export async function writeGenerated(root, table) {
     const families = [...new Set(constants.flatMap((c) => [...c.families]))].sort();
     const out = [
       `${MARK} from the constants declared in assembly/${folder}`,
-      `// and exported by ${families.map((f) => `build/kernels/${f}.wasm`).join(', ')}.`,
+      `// as the build of ${families.map((f) => `build/kernels/${f}.wasm`).join(', ')} exported them.`,
       '// Do not edit: change the kernel source and run `npm run build:kernels`.',
-      ...[...left]
-        .sort()
-        .map(([n, why]) => `// Not here: ${n} differs between flavours (${why}); read it from the module.`),
+      ...[...left].sort().map(([n, why]) => `// Not here: ${n} differs between flavours (${why}).`),
     ];
     let file = '';
     for (const c of constants) {

@@ -36,6 +36,8 @@ import {
   segsBase,
 } from '../virtio/burst';
 import { STATUS_DEVICE_NEEDS_RESET } from '../virtio/layout';
+import { guestWrote } from '../common/guest-write';
+import { VQ_GMAP } from '../virtio/queue-state';
 import { vqArm, vqPop, vqPush } from '../virtio/vq';
 import {
   CR_TRANSPORT,
@@ -43,6 +45,7 @@ import {
   EPC_MALFORMED,
   EPC_RX_BUF_REJECTED,
   EPC_RX_WASTED,
+  EP_GUEST_MAP,
   EP_MAX_PAYLOAD,
   EP_PAYLOAD_HINT,
   EP_PEER_CID,
@@ -154,6 +157,8 @@ function receiveQueue(state: usize, ep: usize, max: u32): i32 {
   const burst = <usize>load<u32>(state, VS_RX_BURST);
   const n = vqPop(vq, burst, want < max ? want : max);
   if (n <= 0) return n;
+  // The engine's writes into these buffers are DMA into guest RAM: through the queue's map.
+  store<u32>(ep, load<u32>(vq, VQ_GMAP), EP_GUEST_MAP);
   const segs = segsBase(burst);
   let seen: u32 = 0;
   let rejected: u32 = 0;
@@ -202,7 +207,7 @@ function eventQueue(state: usize): i32 {
     const s = segsBase(burst) + <usize>load<u32>(rec, CH_SEG_START) * SEG_BYTES;
     // SAFETY: the first writable segment was translated by the pop; four bytes fit (checked
     // above), though maybe across segments: write them one by one through the segment list.
-    writeEventId(s, <u32>load<u16>(rec, CH_WRITE_SEGS), VSOCK_EVENT_TRANSPORT_RESET);
+    writeEventId(<usize>load<u32>(vq, VQ_GMAP), s, <u32>load<u16>(rec, CH_WRITE_SEGS), VSOCK_EVENT_TRANSPORT_RESET);
     store<u32>(rec, VSOCK_EVENT_BYTES, CH_USED_LEN);
     store<u32>(state, load<u32>(state, VS_EVENTS) & ~VSE_TRANSPORT_RESET, VS_EVENTS);
     bump(state, VS_EVENTS_SENT);
@@ -213,17 +218,19 @@ function eventQueue(state: usize): i32 {
   return 1;
 }
 
-function writeEventId(segs: usize, nsegs: u32, id: u32): void {
+function writeEventId(map: usize, segs: usize, nsegs: u32, id: u32): void {
   let k: u32 = 0;
   for (let i: u32 = 0; i < nsegs && k < VSOCK_EVENT_BYTES; i++) {
     const s = segs + <usize>i * SEG_BYTES;
     const addr = <usize>load<u32>(s);
     const len = load<u32>(s, 4);
-    for (let j: u32 = 0; j < len && k < VSOCK_EVENT_BYTES; j++) {
+    let j: u32 = 0;
+    for (; j < len && k < VSOCK_EVENT_BYTES; j++) {
       // SAFETY: j < len: inside a segment the pop translated and bounds-checked.
       store<u8>(addr + j, <u8>(id >> (8 * k)));
       k++;
     }
+    if (j != 0) guestWrote(map, addr, j);
   }
 }
 

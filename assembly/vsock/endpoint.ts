@@ -18,6 +18,8 @@
 //   +108 u32 payloadHint  largest payload room seen in one peer buffer (device side estimate)
 //   +112 u32 maxPayload   largest payload this side puts in one packet
 //   +116 u32 appSignal    1 when the app must be woken at the end of this run
+//   +120 u32 guestMap     device side: the guest memory map its writes into the peer's buffers go
+//                         through (dirty log); 0 on the driver side (its own buffers)
 //   +128 u64 counters[EPC_COUNT]
 //   +384 listeners[16]    { u32 port, u32 active }   written by the app, read by the engine
 //   +512 rst queue[32]    { u32 localPort, u32 peerPort }
@@ -63,6 +65,7 @@ export const EP_NEXT_PORT: u32 = 104;
 export const EP_PAYLOAD_HINT: u32 = 108;
 export const EP_MAX_PAYLOAD: u32 = 112;
 export const EP_APP_SIGNAL: u32 = 116;
+export const EP_GUEST_MAP: u32 = 120;
 export const EP_COUNTERS: u32 = 128;
 export const EP_LISTENERS: u32 = 384;
 export const EP_LISTENER_BYTES: u32 = 8;
@@ -256,6 +259,11 @@ export function endpointInit(
   store<u32>(ep, maxPayload, EP_PAYLOAD_HINT);
   store<u32>(ep, maxPayload, EP_MAX_PAYLOAD);
   return 0;
+}
+
+/** The guest memory map the engine's writes into the peer's buffers go through; 0: plain copies. */
+@inline export function guestMap(ep: usize): usize {
+  return <usize>load<u32>(ep, EP_GUEST_MAP);
 }
 
 /** Check on entry of every engine call: magic, layout, and a geometry that fits the region. */

@@ -105,7 +105,8 @@ import {
   VSOCK_SHUTDOWN_SEND,
   VSOCK_TYPE_STREAM,
 } from './packet';
-import { gather, segsToRing } from './seg-copy';
+import { segGather } from '../virtio/segments';
+import { segsToRing } from './seg-copy';
 
 /**
  * Handles one packet whose bytes are the first `total` bytes of the segment list. The header is
@@ -118,7 +119,7 @@ export function epReceive(ep: usize, segs: usize, nsegs: u32, total: u32): void 
     return;
   }
   const h = ep + EP_SCRATCH;
-  gather(h, segs, nsegs, 0, VSOCK_HDR_BYTES);
+  segGather(segs, nsegs, 0, h, VSOCK_HDR_BYTES);
   const srcCid = load<u64>(h, VSOCK_HDR_SRC_CID);
   const dstCid = load<u64>(h, VSOCK_HDR_DST_CID);
   const srcPort = load<u32>(h, VSOCK_HDR_SRC_PORT);

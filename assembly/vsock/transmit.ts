@@ -30,6 +30,7 @@ import {
   EP_MAX_PAYLOAD,
   EP_PEER_CID,
   EP_RING_BYTES,
+  guestMap,
   EP_RR_NEXT,
   EP_RST_HEAD,
   EP_RST_QUEUE,
@@ -59,7 +60,8 @@ import {
   VSOCK_SHUTDOWN_SEND,
   writeHeader,
 } from './packet';
-import { ringToSegs, scatter } from './seg-copy';
+import { segScatter } from '../virtio/segments';
+import { ringToSegs } from './seg-copy';
 import { sendable, txDrained } from './requests';
 
 /**
@@ -119,7 +121,7 @@ function connPacket(ep: usize, c: usize, i: u32, segs: usize, nsegs: u32, payloa
   if (n != 0 && payloadRoom != 0) {
     if (n > payloadRoom) n = payloadRoom;
     const tx = load<u32>(c, CONN_TX_CNT);
-    ringToSegs(segs, nsegs, VSOCK_HDR_BYTES, txRing(ep, i), load<u32>(ep, EP_RING_BYTES), tx, n);
+    ringToSegs(guestMap(ep), segs, nsegs, VSOCK_HDR_BYTES, txRing(ep, i), load<u32>(ep, EP_RING_BYTES), tx, n);
     // Release: the app may reuse the ring space once it sees the new consumer index.
     atomic.store<u32>(c, tx + n, CONN_TX_CNT);
     store<u32>(c, p & ~P_CREDIT_UPDATE, CONN_PENDING);
@@ -171,7 +173,7 @@ function control(
   }
   const h = ep + EP_SCRATCH;
   writeHeader(h, load<u32>(ep, EP_LOCAL_CID), load<u32>(ep, EP_PEER_CID), local, peer, len, op, flags, bufAlloc, fwd);
-  scatter(segs, nsegs, 0, h, VSOCK_HDR_BYTES);
+  segScatter(guestMap(ep), segs, nsegs, 0, h, VSOCK_HDR_BYTES);
   bumpCounter(ep, EPC_TX_PACKETS);
   return VSOCK_HDR_BYTES + len;
 }

@@ -24,6 +24,8 @@ export interface Header {
 export interface Packet {
   hdr: Header;
   payload: Uint8Array;
+  /** Where the rx buffer that carried it starts in guest RAM. */
+  gpa: bigint;
 }
 
 export function encodeHeader(h: Header): Uint8Array {
@@ -105,13 +107,25 @@ export class RawVsockGuest {
     this.postRx(rxBuffers);
   }
 
-  /** Posts `n` receive buffers of `bytes` each (device-writable unless `readable`). */
-  postRx(n: number, bytes = RX_BUF, opts: { readablePrefix?: number } = {}): void {
+  /**
+   * Posts `n` receive buffers of `bytes` each: device-writable, after a device-readable part of
+   * `readablePrefix` bytes if given, in two descriptors cut at `splitAt` if given.
+   */
+  postRx(n: number, bytes = RX_BUF, opts: { readablePrefix?: number; splitAt?: number } = {}): void {
     const guest = this.gg.guest;
     for (let i = 0; i < n; i++) {
       const gpa = guest.allocGpa(bytes + (opts.readablePrefix ?? 0), 16);
       const out = opts.readablePrefix ? [{ gpa, len: opts.readablePrefix }] : [];
-      const t = this.rx.add(out, [{ gpa: gpa + BigInt(opts.readablePrefix ?? 0), len: bytes }]);
+      const w = gpa + BigInt(opts.readablePrefix ?? 0);
+      const cut = opts.splitAt;
+      const inb =
+        cut === undefined
+          ? [{ gpa: w, len: bytes }]
+          : [
+              { gpa: w, len: cut },
+              { gpa: w + BigInt(cut), len: bytes - cut },
+            ];
+      const t = this.rx.add(out, inb);
       if (t === null) throw new Error('rx ring full');
       this.rxBufs.set(t, gpa + BigInt(opts.readablePrefix ?? 0));
     }
@@ -173,12 +187,12 @@ export class RawVsockGuest {
       const gpa = this.rxBufs.get(c.token)!;
       this.rxBufs.delete(c.token);
       if (c.len < V.VSOCK_HDR_BYTES) {
-        this.received.push({ hdr: decodeHeader(new Uint8Array(V.VSOCK_HDR_BYTES)), payload: new Uint8Array(0) });
+        this.received.push({ hdr: decodeHeader(new Uint8Array(V.VSOCK_HDR_BYTES)), payload: new Uint8Array(0), gpa });
         continue;
       }
       const raw = this.gg.guest.read(gpa, c.len);
       const hdr = decodeHeader(raw.subarray(0, V.VSOCK_HDR_BYTES));
-      this.received.push({ hdr, payload: raw.slice(V.VSOCK_HDR_BYTES, V.VSOCK_HDR_BYTES + hdr.len) });
+      this.received.push({ hdr, payload: raw.slice(V.VSOCK_HDR_BYTES, V.VSOCK_HDR_BYTES + hdr.len), gpa });
     }
     for (const c of this.ev.reap()) {
       const gpa = this.evBufs.get(c.token)!;

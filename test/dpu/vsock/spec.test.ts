@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { VsockSocket } from '../../../src/common/vsock/vsock-socket.js';
 import * as V from '../../../src/generated/vsock.js';
+import { dirtyPages } from '../../../src/hypervisor/guest/dirty-log.js';
 import { until } from '../../helpers/kernels.js';
 import { readBytes, startVsockRig, type VsockRig } from './helpers.js';
 import { RawVsockGuest, type Packet } from './raw-guest.js';
@@ -20,7 +21,7 @@ describe('virtio-vsock spec points (§5.10), seen from the guest', () => {
     await rig.close();
   });
 
-  async function guest(ringBytes = 65536): Promise<RawVsockGuest> {
+  async function guest(ringBytes = 65536, rxBuffers?: number): Promise<RawVsockGuest> {
     g = new RawVsockGuest(rig, `spec${Math.random().toString(36).slice(2, 8)}`, rig.pool.cores[0]!, {
       guestCid: 5,
       ringBytes,
@@ -30,7 +31,7 @@ describe('virtio-vsock spec points (§5.10), seen from the guest', () => {
       s.on('error', () => undefined);
       accepted.push(s);
     });
-    await g.start();
+    await g.start(rxBuffers);
     return g;
   }
   afterEach(async () => {
@@ -130,5 +131,46 @@ describe('virtio-vsock spec points (§5.10), seen from the guest', () => {
     }, 'event');
     expect(g.events).toEqual([V.VSOCK_EVENT_TRANSPORT_RESET]);
     expect(new DataView(g.dev.configRead(0, 8).buffer).getBigUint64(0, true)).toBe(77n);
+  });
+
+  it('§2.7.4: a header split over two tx descriptors is read whole', async () => {
+    await guest();
+    g.send({ op: V.VSOCK_OP_REQUEST, srcPort: 4010, dstPort: 1 }, undefined, { splitAt: 10 });
+    const r = await g.expectPacket(from(4010, V.VSOCK_OP_RESPONSE), 'RESPONSE');
+    expect(r.hdr).toMatchObject({ srcPort: 1, dstPort: 4010, dstCid: 5n });
+    expect(g.dev.stats().endpoint.malformed).toBe(0);
+  });
+
+  it('§2.7.4: packets land whole in rx buffers of two descriptors cut inside the header', async () => {
+    await guest(65536, 0);
+    g.postRx(8, 4096, { splitAt: 20 });
+    g.send({ op: V.VSOCK_OP_REQUEST, srcPort: 4011, dstPort: 1 });
+    const r = await g.expectPacket(from(4011, V.VSOCK_OP_RESPONSE), 'RESPONSE');
+    expect(r.hdr).toMatchObject({ srcPort: 1, dstPort: 4011, srcCid: 2n, dstCid: 5n, len: 0 });
+    await until(() => accepted.length === 1, 'accepted');
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff));
+    accepted[0]!.write(bytes);
+    const d = await g.expectPacket(from(4011, V.VSOCK_OP_RW), 'data');
+    expect(Buffer.from(d.payload).equals(bytes)).toBe(true);
+  });
+
+  it('rx packets reach guest RAM through the dirty log', async () => {
+    await guest(65536, 0);
+    const ram = g.gg.guest;
+    ram.startDirtyLog();
+    // A page of its own between the rings (which the driver writes) and the buffers.
+    ram.allocGpa(4096, 4096);
+    g.postRx(4, 8192);
+    ram.readAndClearDirty();
+    g.send({ op: V.VSOCK_OP_REQUEST, srcPort: 4012, dstPort: 1 });
+    const r = await g.expectPacket(from(4012, V.VSOCK_OP_RESPONSE), 'RESPONSE');
+    await until(() => accepted.length === 1, 'accepted');
+    // The data packet's payload crosses into the buffer's second page.
+    accepted[0]!.write(Buffer.alloc(6000, 3));
+    const d = await g.expectPacket(from(4012, V.VSOCK_OP_RW), 'data');
+    const pages = dirtyPages(ram.readAndClearDirty());
+    expect(pages).toContain(Number(r.gpa >> 12n));
+    expect(pages).toContain(Number(d.gpa >> 12n));
+    expect(pages).toContain(Number((d.gpa + 6000n) >> 12n));
   });
 });

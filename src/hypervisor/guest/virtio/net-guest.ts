@@ -5,7 +5,7 @@ import { DESC_BYTES, FEAT_INDIRECT_DESC, FEAT_VERSION_1 } from '../../../generat
 import type { Guest } from '../guest.js';
 import type { NotifyWords } from '../guest-queue.js';
 import type { GuestVcpu } from '../vcpu.js';
-import * as L from './net-guest-layout.js';
+import * as L from '../../../generated/guest.js';
 
 /** virtio-net feature bits the guest stack asks for (virtio 1.2 §5.1.3). */
 const F_CSUM = 0;
