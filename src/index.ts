@@ -229,6 +229,7 @@ export type { RebuildProgress } from './dpu/blk/volume/rebuilder.js';
 export type { ScrubReport } from './dpu/blk/volume/scrubber.js';
 export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
 export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
+export { LATENCY_BOUNDS_S, type LatencyHistogramData } from './common/latency-histogram.js';
 export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';
 export type { ReaderCounters } from './dpu/blk/volume/block-reader.js';
 export type { QueueCounters } from './dpu/blk/engine/queue-endpoint.js';
