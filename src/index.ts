@@ -220,7 +220,8 @@ export {
 export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } from './dpu/dif/dif-config.js';
 
 // Storage: volumes (log-structured, RS(k,m) over k+m disk files, T10 DIF), their I/O worker, QoS, NBD
-export type { Storage, StorageOptions } from './dpu/blk/storage.js';
+export type { Storage, StorageOptions, BlkAttachOptions } from './dpu/blk/storage.js';
+export type { BlkDevice, BlkStats } from './dpu/blk/blk-device.js';
 export type { StorageVolume, VolumeQueue, VolumeQueueOptions } from './dpu/blk/storage-volume.js';
 export type { NbdExportServer, NbdServeOptions } from './dpu/blk/nbd/nbd-export-server.js';
 export type { NbdServerStats } from './dpu/blk/nbd/nbd-server.js';
@@ -238,6 +239,7 @@ export type { RebuildProgress } from './dpu/blk/volume/rebuilder.js';
 export type { ScrubReport } from './dpu/blk/volume/scrubber.js';
 export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
 export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
+export { LATENCY_BOUNDS_S, type LatencyHistogramData } from './common/latency-histogram.js';
 export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';
 export type { ReaderCounters } from './dpu/blk/volume/block-reader.js';
 export type { QueueCounters } from './dpu/blk/engine/queue-endpoint.js';

@@ -3,7 +3,7 @@
 // src/generated/blk.ts is generated from. Queue set-up and burst buffers are the virtio family's.
 
 import { KERNEL_ABI } from '../common/abi';
-import { blkArm, blkRun } from './device';
+import { blkArm, blkComplete, blkRun } from './device';
 
 export const QT_ABI: i32 = KERNEL_ABI;
 export const QT_NAME: u64 = 0x6b6c62; // "blk"
@@ -21,6 +21,10 @@ export function blk_run(job: usize, budget: i32): i32 {
 
 export function blk_arm(job: usize, budget: i32): i32 {
   return blkArm(job);
+}
+
+export function blk_complete(job: usize): i32 {
+  return blkComplete(job);
 }
 
 export {
@@ -64,6 +68,7 @@ export {
   BLKF_WRITE_ZEROES,
   BLK_BACKEND_NULL,
   BLK_BACKEND_RAM,
+  BLK_BACKEND_VOLUME,
   BJ_MAGIC,
   BJ_LAYOUT,
   BJ_DEVICE,
@@ -84,5 +89,48 @@ export {
   BJ_REJECTED,
   BJ_HEADER,
   BJ_RANGES,
+  BJ_VOLQ,
+  BJ_SLOTS,
+  BJ_SLOT_COUNT,
+  BJ_BOUNCE,
+  BJ_SLOT_DATA,
+  BJ_FREE,
+  BJ_DONE,
+  BJ_PENDING,
+  BJ_SUBMITS,
   BJ_BYTES,
+  BS_MAGIC,
+  BS_LAYOUT,
+  BS_SLOTS,
+  BS_BYTES,
+  BS_OP,
+  BSO_FREE,
 } from './layout';
+export {
+  VOLQ_DEPTH,
+  VOLQ_VOLUME_ID,
+  VOLQ_BUFFER_BASE,
+  VOLQ_BUFFER_BYTES,
+  VOLQ_BLOCKS_LO,
+  VOLQ_BLOCKS_HI,
+  VOLQ_ENGINE_DOORBELL,
+  VOLQ_ENGINE_SLEEPING,
+  VOLQ_COMPLETION_DOORBELL,
+  VOLQ_COMPLETION_SLEEPING,
+  VOLQ_STATE,
+  VOLQ_REQUEST_RING,
+  VOLQ_REQUEST_BYTES,
+  VOLQ_COMPLETION_BYTES,
+  VOLQ_MIN_DEPTH,
+  VOLQ_MAX_DEPTH,
+  VOLQ_MAX_LENGTH,
+  REQ_OP,
+  REQ_FLAGS,
+  REQ_TAG,
+  REQ_OFFSET,
+  REQ_LENGTH,
+  REQ_BUFFER,
+  CPL_TAG,
+  CPL_STATUS,
+  CPL_BYTES,
+} from './volume-queue';

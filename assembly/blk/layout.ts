@@ -70,10 +70,12 @@ export const BLKF_DISCARD: u32 = 2;
 export const BLKF_WRITE_ZEROES: u32 = 4;
 export const BLK_BACKEND_NULL: u32 = 0;
 export const BLK_BACKEND_RAM: u32 = 1;
+/** Requests go to a volume through the job's volume queue and complete in later turns (volume-path.ts). */
+export const BLK_BACKEND_VOLUME: u32 = 2;
 
 // Job state.
 export const BJ_MAGIC: u32 = 0x424a4256; // 'VBJB'
-export const BJ_LAYOUT: u32 = 1;
+export const BJ_LAYOUT: u32 = 2;
 export const BJ_DEVICE: u32 = 64;
 export const BJ_QUEUE: u32 = 68;
 export const BJ_BURST: u32 = 72;
@@ -92,7 +94,40 @@ export const BJ_UNSUPPORTED: u32 = 208;
 export const BJ_REJECTED: u32 = 216;
 export const BJ_HEADER: u32 = 240;
 export const BJ_RANGES: u32 = 256;
-export const BJ_BYTES: u32 = BJ_RANGES + BLK_MAX_SEG_LIMIT * BLK_RANGE_BYTES;
+// Volume backend (0 elsewhere): where this queue's requests go and the chains they belong to.
+export const BJ_VOLQ: u32 = BJ_RANGES + BLK_MAX_SEG_LIMIT * BLK_RANGE_BYTES;
+export const BJ_SLOTS: u32 = BJ_VOLQ + 4;
+export const BJ_SLOT_COUNT: u32 = BJ_VOLQ + 8;
+export const BJ_BOUNCE: u32 = BJ_VOLQ + 12;
+export const BJ_SLOT_DATA: u32 = BJ_VOLQ + 16;
+export const BJ_FREE: u32 = BJ_VOLQ + 20;
+export const BJ_DONE: u32 = BJ_VOLQ + 24;
+export const BJ_PENDING: u32 = BJ_VOLQ + 28;
+export const BJ_SUBMITS: u32 = BJ_VOLQ + 32;
+export const BJ_BYTES: u32 = BJ_VOLQ + 64;
+
+// Slot table (region 'VBSL', one per volume-backed job): slotCount chains in flight at most.
+//   +64 slot[slotCount] of BS_BYTES, then u32 freeStack[slotCount], then the writable segments
+//   of each slot (VQ_MAX_SEGS x SEG_BYTES each: u32 host, u32 len, u64 gpa; only len and gpa
+//   are used: host addresses are translated again in the turn that writes).
+export const BS_MAGIC: u32 = 0x4c534256; // 'VBSL'
+export const BS_LAYOUT: u32 = 1;
+export const BS_SLOTS: u32 = 64;
+export const BS_BYTES: u32 = 48;
+export const BS_TOKEN: u32 = 0; // u16, the pop's chain token
+export const BS_ID: u32 = 2; // u16, the chain's buffer id
+export const BS_OP: u32 = 4; // u32, BSO_*
+export const BS_SEGS: u32 = 8; // u32, writable data segments (IN)
+export const BS_BYTES_IN: u32 = 12; // u32, data bytes to scatter (IN)
+export const BS_STATUS_GPA: u32 = 16; // u64, the status byte
+export const BS_RANGES: u32 = 24; // u32, DISCARD / WRITE_ZEROES ranges in the slot's bounce buffer
+export const BS_NEXT: u32 = 28; // u32, the next range to submit
+export const BS_KIND: u32 = 32; // u32, BLK_T_DISCARD or BLK_T_WRITE_ZEROES for ranges
+export const BSO_FREE: u32 = 0;
+export const BSO_READ: u32 = 1;
+export const BSO_WRITE: u32 = 2;
+export const BSO_FLUSH: u32 = 3;
+export const BSO_RANGES: u32 = 4;
 
 @inline export function bump(job: usize, counter: u32, by: u64 = 1): void {
   store<u64>(job + counter, load<u64>(job + counter) + by);

@@ -3,7 +3,15 @@
 // the backend, and the status byte written last.
 
 import { guestStore } from '../common/guest-write';
-import { CH_READ_BYTES, CH_READ_SEGS, CH_SEG_START, CH_WRITE_BYTES, CH_WRITE_SEGS, SEG_BYTES } from '../virtio/burst';
+import {
+  CH_READ_BYTES,
+  CH_READ_SEGS,
+  CH_SEG_START,
+  CH_WRITE_BYTES,
+  CH_WRITE_SEGS,
+  SEG_BYTES,
+  SEG_GPA,
+} from '../virtio/burst';
 import {
   BJ_BYTES_READ,
   BJ_BYTES_WRITTEN,
@@ -23,6 +31,7 @@ import {
   BLKF_WRITE_ZEROES,
   BLK_BACKEND,
   BLK_BACKEND_RAM,
+  BLK_BACKEND_VOLUME,
   BLK_CAPACITY,
   BLK_FLAGS,
   BLK_HDR_BYTES,
@@ -47,6 +56,7 @@ import {
   bump,
 } from './layout';
 import { gather, scatter } from './segments';
+import { volFlush, volMaxBytes, volRanges, volRead, volWrite } from './volume-path';
 
 /** Where the status byte of a served request goes, and how many data bytes the device wrote before it. */
 @inline function finish(map: usize, statusAt: usize, status: u8, written: u32): u32 {
@@ -61,9 +71,15 @@ import { gather, scatter } from './segments';
   return sector <= cap && n <= cap - sector;
 }
 
+/** Whole 4096-byte blocks: what a volume can store (blk_size 4096); anything else is IOERR. */
+@inline function blockAligned(sector: u64, bytes: u64): bool {
+  return (sector & 7) == 0 && (bytes & 4095) == 0;
+}
+
 /**
  * Serves one chain the pop accepted; returns its used length (bytes written, status included),
- * or 0 for a request rejected without a status (R: G1, G1a, G1b, G2).
+ * 0 for a request rejected without a status (R: G1, G1a, G1b, G2), or PENDING when it was handed
+ * to the volume (volume backend: it completes in a later turn, volume-path.ts).
  */
 export function serve(job: usize, dev: usize, map: usize, rec: usize, segs: usize): u32 {
   const first = load<u32>(rec, CH_SEG_START);
@@ -88,16 +104,25 @@ export function serve(job: usize, dev: usize, map: usize, rec: usize, segs: usiz
   const ls = segs + <usize>(first + nr + nw - 1) * SEG_BYTES;
   // The status byte is the stream's last writable byte, wherever the driver put it.
   const statusAt = <usize>load<u32>(ls) + <usize>load<u32>(ls, 4) - 1;
+  const statusGpa = load<u64>(ls, SEG_GPA) + <u64>load<u32>(ls, 4) - 1;
   const dataOut = rb - BLK_HDR_BYTES;
   const dataIn = wb - 1;
   const flags = load<u32>(dev, BLK_FLAGS);
-  const ram = load<u32>(dev, BLK_BACKEND) == BLK_BACKEND_RAM ? <usize>load<u32>(dev, BLK_RAM) : 0;
+  const backend = load<u32>(dev, BLK_BACKEND);
+  const ram = backend == BLK_BACKEND_RAM ? <usize>load<u32>(dev, BLK_RAM) : 0;
+  const vol = backend == BLK_BACKEND_VOLUME;
 
   if (type == BLK_T_IN) {
     bump(job, BJ_READS);
     // G5: data the device must write sits in readable descriptors. G4: whole sectors only. G3: range.
     if (dataOut != 0 || (dataIn & 511) != 0 || !inRange(dev, sector, <u64>(dataIn >> 9)))
       return ioerr(job, map, statusAt);
+    if (vol && dataIn != 0) {
+      // Whole blocks, at most one bounce buffer (seg_max x size_max promise no more).
+      if (!blockAligned(sector, <u64>dataIn) || dataIn > volMaxBytes(job)) return ioerr(job, map, statusAt);
+      bump(job, BJ_BYTES_READ, dataIn);
+      return volRead(job, rec, segs, first + nr, nw, sector, dataIn, statusGpa);
+    }
     bump(job, BJ_BYTES_READ, dataIn);
     if (ram == 0) return finish(map, statusAt, BLK_S_OK, 0);
     scatter(map, segs, first + nr, nw, ram + <usize>(sector << 9), dataIn);
@@ -108,6 +133,11 @@ export function serve(job: usize, dev: usize, map: usize, rec: usize, segs: usiz
     // G8: never written on a read-only device. G5a: writable data descriptors. G4, G3 as for IN.
     if ((flags & BLKF_RO) != 0 || dataIn != 0 || (dataOut & 511) != 0 || !inRange(dev, sector, <u64>(dataOut >> 9)))
       return ioerr(job, map, statusAt);
+    if (vol && dataOut != 0) {
+      if (!blockAligned(sector, <u64>dataOut) || dataOut > volMaxBytes(job)) return ioerr(job, map, statusAt);
+      bump(job, BJ_BYTES_WRITTEN, dataOut);
+      return volWrite(job, rec, segs, first, nr, BLK_HDR_BYTES, sector, dataOut, statusGpa);
+    }
     bump(job, BJ_BYTES_WRITTEN, dataOut);
     if (ram != 0) gather(segs, first, nr, BLK_HDR_BYTES, ram + <usize>(sector << 9), dataOut);
     return finish(map, statusAt, BLK_S_OK, 0);
@@ -116,6 +146,8 @@ export function serve(job: usize, dev: usize, map: usize, rec: usize, segs: usiz
     bump(job, BJ_FLUSHES);
     // G6: sector must be 0. G6a: data is allowed and ignored. Null and RAM backends hold no volatile cache.
     if (sector != 0) return ioerr(job, map, statusAt);
+    // A volume caches writes: FLUSH completes once they and the map are durable.
+    if (vol) return volFlush(job, rec, statusGpa);
     return finish(map, statusAt, BLK_S_OK, 0);
   }
   if (type == BLK_T_GET_ID) {
@@ -130,7 +162,7 @@ export function serve(job: usize, dev: usize, map: usize, rec: usize, segs: usiz
     // Not offered: the type is as unknown as any other (G7).
     if ((flags & (discard ? BLKF_DISCARD : BLKF_WRITE_ZEROES)) == 0) return unsupp(job, map, statusAt);
     bump(job, discard ? BJ_DISCARDS : BJ_WRITE_ZEROES);
-    return ranges(job, dev, map, segs, first, nr, dataOut, dataIn, discard, flags, ram, statusAt);
+    return ranges(job, dev, map, rec, segs, first, nr, dataOut, dataIn, discard, flags, ram, vol, statusAt, statusGpa);
   }
   // G7: unknown types (GET_LIFETIME, SECURE_ERASE and everything else not offered).
   return unsupp(job, map, statusAt);
@@ -151,6 +183,7 @@ function ranges(
   job: usize,
   dev: usize,
   map: usize,
+  rec: usize,
   segs: usize,
   first: u32,
   nr: u32,
@@ -159,7 +192,9 @@ function ranges(
   discard: bool,
   flags: u32,
   ram: usize,
+  vol: bool,
   statusAt: usize,
+  statusGpa: u64,
 ): u32 {
   // G8: read-only. G9: whole 16-byte ranges, at least one, nothing writable but the status.
   if ((flags & BLKF_RO) != 0 || dataIn != 0 || dataOut == 0 || dataOut % BLK_RANGE_BYTES != 0)
@@ -173,6 +208,7 @@ function ranges(
   // One copy of the ranges into the job's scratch: the guest cannot change them between check and use (E3).
   gather(segs, first, nr, BLK_HDR_BYTES, r, dataOut);
   let bad = false;
+  let some = false;
   for (let k: u32 = 0; k < count; k++) {
     const at = r + <usize>k * BLK_RANGE_BYTES;
     const f = load<u32>(at, 12);
@@ -181,8 +217,12 @@ function ranges(
     const n = <u64>load<u32>(at, 8);
     // G9c: beyond capacity; more sectors than max_*_sectors.
     if (n > maxSectors || !inRange(dev, load<u64>(at), n)) bad = true;
+    // A volume deallocates and zeroes whole blocks only (discard_sector_alignment = 8).
+    if (vol && !blockAligned(load<u64>(at), n << 9)) bad = true;
+    if (n != 0) some = true;
   }
   if (bad) return ioerr(job, map, statusAt);
+  if (vol && some) return volRanges(job, rec, discard ? BLK_T_DISCARD : BLK_T_WRITE_ZEROES, r, count, statusGpa);
   if (ram != 0) {
     for (let k: u32 = 0; k < count; k++) {
       const at = r + <usize>k * BLK_RANGE_BYTES;

@@ -8,7 +8,7 @@
 // pattern of (b, v); version 0 is all zeros (never written, or zeroed). A table of u32 versions,
 // one per 4 KiB block, sits at versGpa.
 
-import { BLK_T_FLUSH, BLK_T_IN, BLK_T_OUT, BLK_T_WRITE_ZEROES } from '../blk/layout';
+import { BLK_RANGE_F_UNMAP, BLK_T_DISCARD, BLK_T_FLUSH, BLK_T_IN, BLK_T_OUT, BLK_T_WRITE_ZEROES } from '../blk/layout';
 import { GD_ERRORS, GD_RAM, GD_REAP_BYTES, GD_SIZE, bump } from './driver-state';
 import { drvAdd, drvDisableIrq, drvKick, drvNextToken, drvReap } from './driver';
 
@@ -58,11 +58,11 @@ function add(drv: usize, slotsGpa: u64, type: u32, block: u32, version: u32, cou
     return drvAdd(drv, g, DATA + BLKW_BLOCK_BYTES, g + STATUS, 1);
   }
   if (type == BLK_T_IN) return drvAdd(drv, g, DATA, g + DATA, BLKW_BLOCK_BYTES + 1);
-  if (type == BLK_T_WRITE_ZEROES) {
-    // One range: count blocks from `block`, no flags.
+  if (type == BLK_T_WRITE_ZEROES || type == BLK_T_DISCARD) {
+    // One range: count blocks from `block`; write-zeroes may unmap (version odd), discard never.
     store<u64>(s + DATA, <u64>block * 8);
     store<u32>(s + DATA, count * 8, 8);
-    store<u32>(s + DATA, 0, 12);
+    store<u32>(s + DATA, type == BLK_T_WRITE_ZEROES && (version & 1) != 0 ? BLK_RANGE_F_UNMAP : 0, 12);
     return drvAdd(drv, g, DATA + 16, g + STATUS, 1);
   }
   return drvAdd(drv, g, DATA, g + STATUS, 1);
@@ -109,8 +109,10 @@ function reapAll(drv: usize, slotsGpa: u64, vers: usize, base: u32, scratch: usi
 
 /**
  * `rounds` batches over `blocks` 4 KiB blocks, each batch `depth` requests in flight on distinct
- * blocks: writes (a new version each), reads (checked), a flush, or one write-zeroes over the
- * batch's blocks, on blocks [base, base + blocks). Errors go to the driver's error counter. Returns requests completed.
+ * blocks: writes (a new version each), reads (checked), a flush, or one write-zeroes or discard
+ * over the batch's blocks (both read as zeros afterwards: true of the RAM disk and of volumes),
+ * on blocks [base, base + blocks). Errors go to the driver's error counter. Returns requests
+ * completed.
  */
 export function blkWorkload(
   drv: usize,
@@ -145,7 +147,9 @@ export function blkWorkload(
     } else if (pick == 13) {
       if (add(drv, slotsGpa, BLK_T_FLUSH, 0, 0, 0) >= 0) want++;
     } else {
-      if (add(drv, slotsGpa, BLK_T_WRITE_ZEROES, first, 0, depth) >= 0) {
+      // Alternately write-zeroes (plain or unmapping) and discard: the blocks read as zeros after both.
+      const zt = (r & 1) != 0 ? BLK_T_DISCARD : BLK_T_WRITE_ZEROES;
+      if (add(drv, slotsGpa, zt, first, r >> 1, depth) >= 0) {
         want++;
         drvKick(drv);
         done += reapAll(drv, slotsGpa, vers, base, scratch, want, 100_000_000);

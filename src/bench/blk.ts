@@ -11,6 +11,7 @@ import { HostMemory } from '../memory/host-memory.js';
 import { splitAvailBytes, splitUsedBytes } from '../common/virtio/ring-layout.js';
 import { BLKW_SLOT_BYTES, GD_ERRORS } from '../generated/guest.js';
 import { TsBlkDevice } from './peers/ts-blk-device.js';
+import { volumeCase } from './blk-volume.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -34,6 +35,7 @@ type Side = 'wasm' | 'ts';
  *                                   (no cross-thread scheduling): what one core's worth of device serves
  *   randread-4k-qd128-null   4 KiB random reads, 128 in flight, null backend: IOPS
  *   read-4k-qd1-ram          one 4 KiB random read at a time from a RAM disk: latency p50 / p99
+ *   randread-4k-qd128-volume the full path to a volume (blk-volume.ts)
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const seconds = ctx.quick ? 0.25 : 1;
@@ -97,6 +99,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       target: 100,
     });
   }
+  await volumeCase(ctx, seconds);
 }
 
 const fmt = (n: number): string => `${(n / 1e3).toFixed(0)}k`;

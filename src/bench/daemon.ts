@@ -7,9 +7,12 @@ import { DaemonClient } from '../orchestrator/daemon/daemon-client.js';
 import type { BenchContext } from './lib/report.js';
 import { medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
+/** VMs the daemon holds while it is measured (each running, with a vsock device whose counters a scrape reads). */
+const VMS = 100;
+
 /**
  * Suite "daemon": the host daemon's API over its Unix socket, one keep-alive client, one request
- * at a time.
+ * at a time, with 100 VMs running (10 with --quick) and a scrub job moving the core counters.
  *   get-host        GET /host round trip                  peer: node:http on a Unix socket answering the same bytes
  *   metrics-scrape  GET /metrics round trip (render + send) peer: the same, answering the same page
  * The peer is the floor an HTTP answer costs here (no routing, no schema, no rendering). Runs
@@ -17,18 +20,37 @@ import { medianOf, summarize, type LatencySummary } from './lib/stats.js';
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'qt-bench-daemon-'));
+  const vms = ctx.quick ? 10 : VMS;
   const daemon = await Daemon.start({
     socketPath: join(dir, 'api.sock'),
-    host: { memory: { sizeBytes: 64 << 20 }, dpu: { cores: 2, mode: 'adaptive' } },
+    dataDir: join(dir, 'data'),
+    host: {
+      memory: { sizeBytes: (vms * 2 + 192) << 20 },
+      dpu: { cores: 2, mode: 'adaptive' },
+      vms: { poolMiB: vms * 2 + 32, timeoutMs: 120_000 },
+    },
   });
   const ours = new DaemonClient(daemon.address.socketPath);
   let peerServer: Server | null = null;
   let peer: DaemonClient | null = null;
   try {
     await ours.send('PUT', '/kernels/core');
+    const t0 = performance.now();
+    for (let i = 0; i < vms; i++) {
+      const r = await ours.send('PUT', `/vms/vm-${i}`, {
+        vcpus: 1,
+        memoryMiB: 2,
+        devices: [{ kind: 'vsock', cid: 100 + i, core: i % 2, guestAgent: false }],
+      });
+      if (r.status !== 200) throw new Error(`bench daemon: PUT /vms/vm-${i} answered ${r.status}: ${r.text}`);
+      if (i % 10 === 9) ctx.progress(`${i + 1}/${vms} VMs running`);
+    }
+    ctx.progress(`${vms} VMs up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const hostBody = (await ours.send('GET', '/host')).text;
     const metricsBody = (await ours.send('GET', '/metrics')).text;
-    ctx.progress(`/metrics page: ${metricsBody.split('\n').length - 1} lines, ${metricsBody.length} bytes`);
+    ctx.progress(
+      `/metrics page with ${vms} VMs: ${metricsBody.split('\n').length - 1} lines, ${metricsBody.length} bytes`,
+    );
     peerServer = createServer((req, res) => {
       const metrics = req.url === '/metrics';
       res.writeHead(200, {
@@ -40,7 +62,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     await new Promise<void>((resolve) => peerServer!.listen(peerSock, resolve));
     peer = new DaemonClient(peerSock);
 
-    const n = ctx.quick ? 300 : 3_000;
+    const n = ctx.quick ? 300 : 2_000;
     for (const [name, path] of [
       ['get-host', '/host'],
       ['metrics-scrape', '/metrics'],

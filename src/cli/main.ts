@@ -1,7 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { isQingtianError } from '../common/errors.js';
-import { benchCommand } from './commands/bench.js';
-import { demoCommand } from './commands/demo.js';
+import { ExitCode, EXIT_CODES_HELP, exitCodeOf } from './exit-codes.js';
+import { benchCommand, type BenchCliOptions } from './commands/bench.js';
+import { demoCommand, type DemoCliOptions } from './commands/demo.js';
 import { hotswapCommand, type HotswapCliOptions } from './commands/hotswap.js';
 import { keysGenCommand, keysSignCommand } from './commands/keys.js';
 import { serveCommand, type ServeCliOptions } from './commands/serve.js';
@@ -34,13 +35,39 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('qingtian')
     .description('A DPU-offloaded cloud host: thin hypervisor, virtio data paths on Wasm DPU cores, one control plane.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .exitOverride()
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  qingtian demo                                   the host told in chapters, on embedded defaults',
+        '  qingtian serve --socket /tmp/qt.sock &          the host daemon',
+        '  qingtian up examples/host.yaml --socket /tmp/qt.sock',
+        '  qingtian ps --socket /tmp/qt.sock --json',
+        '  qingtian bench daemon --runs 5 --json --html out/',
+        '',
+        'Data goes to stdout (--json: one JSON object per line); progress, on a terminal only, and',
+        'errors go to stderr. `qingtian <command> --help` shows each command with examples.',
+        '',
+        EXIT_CODES_HELP,
+      ].join('\n'),
+    );
 
   program
     .command('demo')
     .description("tell the host's story on embedded defaults: boot a host and its DPU, run jobs on its cores, report")
     .option('--seconds <n>', 'how long the traffic phase runs', positiveInt(600), 3)
-    .action(async (o: { seconds: number }) => demoCommand(o));
+    .option(
+      '--host-file <file>',
+      'first bring a daemon-less host to this host file (e.g. examples/host.yaml) and show it',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  qingtian demo\n  qingtian demo --seconds 10\n  qingtian demo --host-file examples/host.yaml',
+    )
+    .action(async (o: DemoCliOptions) => demoCommand(o));
 
   program
     .command('bench')
@@ -52,12 +79,22 @@ export async function main(argv: string[]): Promise<void> {
     .option('--only <text>', 'only the cases whose name contains text (e.g. lpm4, flow-cache-1M)')
     .option('--list', 'list the suites')
     .option('--trace', 'suites that can (hotswap) say where their time goes, at some cost in the figures')
-    .action(
-      async (
-        suite: string | undefined,
-        o: { json?: boolean; quick?: boolean; runs?: number; only?: string; list?: boolean; trace?: boolean },
-      ) => benchCommand(suite, o),
-    );
+    .option(
+      '--html <dir>',
+      'also write <dir>/<suite>.html (charts ours vs peer, self-contained) and <dir>/<suite>.jsonl',
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  qingtian bench --list',
+        '  qingtian bench flow --quick',
+        '  qingtian bench daemon --runs 5 --json > daemon.jsonl',
+        '  qingtian bench net --only mpps --html out/      # out/net.html opens offline',
+      ].join('\n'),
+    )
+    .action(async (suite: string | undefined, o: BenchCliOptions) => benchCommand(suite, o));
 
   program
     .command('sim')
@@ -75,6 +112,16 @@ export async function main(argv: string[]): Promise<void> {
     )
     .option('--seed <n>', 'seed of the traffic and of RED marking', '1')
     .requiredOption('--out <dir>', 'output directory')
+    .option('--json', 'one JSON object per algorithm on stdout (the summary.json entries)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  qingtian sim --topo incast:16 --cc ldcp,dcqcn --duration 0.002 --out out/incast',
+        '  qingtian sim --topo fattree:4 --workload web.cdf --load 0.5 --cc hpcc --duration 0.005 --out out/ft --json',
+      ].join('\n'),
+    )
     .action(async (o: SimCliOptions) => simCommand(o));
 
   const keys = program.command('keys').description('Ed25519 keys that sign kernel modules for hot swaps');
@@ -84,19 +131,23 @@ export async function main(argv: string[]): Promise<void> {
     .option('--out <dir>', 'directory to write to', '.')
     .option('--name <name>', 'file name of the pair', 'qingtian')
     .option('--force', 'replace existing files')
-    .action((o: { out: string; name: string; force?: boolean }) => keysGenCommand(o));
+    .option('--json', 'one JSON object: key id and the two files')
+    .addHelpText('after', '\nExample:\n  qingtian keys gen --out ops --name release')
+    .action((o: { out: string; name: string; force?: boolean; json?: boolean }) => keysGenCommand(o));
   keys
     .command('sign')
     .description('sign a kernel module: writes <module>.sig, which a host checks before swapping it in')
     .argument('<module>', 'the module (.wasm)')
     .requiredOption('--key <file>', 'private key (PEM, from keys gen)')
     .option('--out <file>', 'signature file (default <module>.sig)')
-    .action((m: string, o: { key: string; out?: string }) => keysSignCommand(m, o));
+    .option('--json', 'one JSON object: module, version, sha256, key id, signature file')
+    .addHelpText('after', '\nExample:\n  qingtian keys sign build/kernels/virtio.wasm --key ops/release.key')
+    .action((m: string, o: { key: string; out?: string; json?: boolean }) => keysSignCommand(m, o));
 
   program
     .command('hotswap')
     .description(
-      'swap a signed virtio module into a live host under audited loopback traffic (the command boots that host: there is no daemon yet); report pause, timings and lost requests',
+      'swap a signed virtio module into a live host under audited loopback traffic (the command boots its own host; a daemon takes swaps at POST /swaps); report pause, timings and lost requests',
     )
     .argument('<module>', 'the new version (.wasm), a version of the virtio module')
     .requiredOption('--sig <file>', 'its signature (from keys sign)')
@@ -115,6 +166,11 @@ export async function main(argv: string[]): Promise<void> {
       'irq',
     )
     .option('--json', 'one JSON object with the report')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian hotswap virtio-v2.wasm --sig virtio-v2.wasm.sig --trust ops/release.pub --seconds 4\n' +
+        '\nExit: 0 kept, 1 requests lost or corrupted, 3 rolled back.',
+    )
     .action(async (m: string, o: HotswapCliOptions) => hotswapCommand(m, o));
 
   program
@@ -133,9 +189,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--mode <mode>', 'how idle cores wait: poll | interrupt | adaptive', 'adaptive')
     .option('--trust <file...>', 'public key(s) whose signed modules POST /swaps accepts (from keys gen)')
     .option('--sample-ms <n>', 'per-core rate window and /events period', positiveInt(60_000), 1000)
+    .option('--data-dir <dir>', 'where volumes live (default $XDG_STATE_HOME/qingtian, else ~/.local/state/qingtian)')
+    .option(
+      '--vm-pool-mib <n>',
+      "host memory the VMs' RAM comes from, MiB (part of --memory-mib)",
+      positiveInt(3072),
+      64,
+    )
+    .option('--json', 'one JSON object per line: listening (pid, socket, tcp), stopping, stopped')
     .addHelpText(
       'after',
-      '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2\n  curl --unix-socket /tmp/qt.sock http://qt/host\n  curl --unix-socket /tmp/qt.sock http://qt/metrics',
+      '\nExamples:\n  qingtian serve --socket /tmp/qt.sock --cores 2 --data-dir /var/lib/qingtian\n' +
+        '  curl --unix-socket /tmp/qt.sock http://qt/host\n  curl --unix-socket /tmp/qt.sock http://qt/metrics\n' +
+        '  curl --unix-socket /tmp/qt.sock -X PUT -d \'{"vcpus":1,"memoryMiB":8}\' http://qt/vms/web-1',
     )
     .action(async (o: ServeCliOptions) => serveCommand(o));
 
@@ -143,7 +209,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('up')
     .description(
-      'bring the running daemon to the state a host file describes (kernels, core settings, jobs); the same file twice changes nothing',
+      'bring the running daemon to the state a host file describes (kernels, cores, jobs, network, volumes, VMs); the same file twice changes nothing',
     )
     .argument('<host.yaml>', 'the host file (see examples/host.yaml)')
     .option('--socket <path>', socketHelp)
@@ -155,15 +221,19 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (f: string, o: ClientCliOptions) => upCommand(f, o));
   program
     .command('ps')
-    .description("the running daemon's cores, kernels and jobs")
+    .description("the running daemon's cores, kernels, jobs, VMs, ports and volumes")
     .option('--socket <path>', socketHelp)
     .option('--json', 'one JSON object')
+    .addHelpText('after', '\nExamples:\n  qingtian ps\n  qingtian ps --socket /tmp/qt.sock --json | jq .vms')
     .action(async (o: ClientCliOptions) => psCommand(o));
   program
     .command('down')
-    .description('remove every job from the running daemon and resume paused cores (the daemon keeps running)')
+    .description(
+      'remove every VM, route, port, security group, subnet, VPC, volume (its files too) and job from the running daemon, and resume paused cores (the daemon keeps running)',
+    )
     .option('--socket <path>', socketHelp)
     .option('--json', 'one JSON object: the changes made')
+    .addHelpText('after', '\nExample:\n  qingtian down --socket /tmp/qt.sock')
     .action(async (o: ClientCliOptions) => downCommand(o));
 
   const volume = program
@@ -181,6 +251,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--stripes-per-segment <n>', 'stripes per segment (the unit the cleaner frees)', positiveInt(256))
     .option('--capacity <size>', 'physical log capacity (default 1.25 x size; less is thin over-commitment)')
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian volume create /dev/shm/vol0 --size 1G --data-disks 4 --parity-disks 2',
+    )
     .action((dir: string, o: VolumeCreateCli) => volumeCreateCommand(dir, o));
   volume
     .command('inspect')
@@ -188,13 +262,18 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<dir>', 'volume directory')
     .option('--deep', 'also read back every mapped block through its DIF check')
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian volume inspect /dev/shm/vol0 --deep --json\n\nExit: 1 if the check found problems.',
+    )
     .action((dir: string, o: { deep?: boolean; json?: boolean }) => volumeInspectCommand(dir, o));
   volume
     .command('scrub')
     .description('read every live stripe, check DIF and parity, repair from parity; exit 1 if data was lost')
     .argument('<dir>', 'volume directory')
     .option('--json', 'print JSON')
-    .action((dir: string, o: { json?: boolean }) => volumeScrubCommand(dir, o));
+    .addHelpText('after', '\nExample:\n  qingtian volume scrub /dev/shm/vol0')
+    .action(async (dir: string, o: { json?: boolean }) => volumeScrubCommand(dir, o));
   volume
     .command('rebuild')
     .description('replace a lost disk with an empty file and rebuild it from the others')
@@ -205,7 +284,11 @@ export async function main(argv: string[]): Promise<void> {
       return n;
     })
     .option('--json', 'print JSON')
-    .action((dir: string, o: { disk: number; json?: boolean }) => volumeRebuildCommand(dir, o));
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian volume rebuild /dev/shm/vol0 --disk 2\n\nExit: 1 if stripes could not be rebuilt.',
+    )
+    .action(async (dir: string, o: { disk: number; json?: boolean }) => volumeRebuildCommand(dir, o));
 
   program
     .command('nbd')
@@ -216,16 +299,28 @@ export async function main(argv: string[]): Promise<void> {
     .option('--tcp <[host:]port>', 'listen on a loopback TCP address')
     .option('--unix <path>', 'listen on a Unix socket')
     .option('--memory <MiB>', 'host memory of the server process', positiveInt(4096), 256)
+    .option('--json', 'one JSON object per line: each export and its URIs, then the totals on stop')
+    .addHelpText(
+      'after',
+      '\nExample:\n  qingtian nbd serve /dev/shm/vol0 --unix /tmp/nbd.sock &\n  nbdinfo "nbd+unix:///vol0?socket=/tmp/nbd.sock"',
+    )
     .action(async (dirs: string[], o: NbdServeCli) => nbdServeCommand(dirs, o));
 
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (isQingtianError(e)) {
-      process.stderr.write(`qingtian: ${e.code}: ${e.message}\n`);
-      process.exitCode = 2;
+    if (e instanceof CommanderError) {
+      // --help and --version end here too; commander has printed what it had to say.
+      process.exitCode = e.exitCode === 0 ? ExitCode.Ok : ExitCode.Refused;
       return;
     }
-    throw e;
+    process.exitCode = exitCodeOf(e);
+    if (isQingtianError(e)) {
+      process.stderr.write(`qingtian: ${e.code}: ${e.message}\n`);
+      return;
+    }
+    process.stderr.write(
+      `qingtian: internal error (a bug): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
   }
 }

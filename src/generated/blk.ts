@@ -83,10 +83,12 @@ export const BLKF_WRITE_ZEROES = 4;
 export const BLK_BACKEND_NULL = 0;
 /** u32 */
 export const BLK_BACKEND_RAM = 1;
+/** Requests go to a volume through the job's volume queue and complete in later turns (volume-path.ts). (u32) */
+export const BLK_BACKEND_VOLUME = 2;
 /** 'VBJB' (u32) */
 export const BJ_MAGIC = 0x424a4256;
 /** u32 */
-export const BJ_LAYOUT = 1;
+export const BJ_LAYOUT = 2;
 /** u32 */
 export const BJ_DEVICE = 64;
 /** u32 */
@@ -124,4 +126,88 @@ export const BJ_HEADER = 240;
 /** u32 */
 export const BJ_RANGES = 256;
 /** u32 = BJ_RANGES + BLK_MAX_SEG_LIMIT * BLK_RANGE_BYTES */
-export const BJ_BYTES = 768;
+export const BJ_VOLQ = 768;
+/** u32 = BJ_VOLQ + 4 */
+export const BJ_SLOTS = 772;
+/** u32 = BJ_VOLQ + 8 */
+export const BJ_SLOT_COUNT = 776;
+/** u32 = BJ_VOLQ + 12 */
+export const BJ_BOUNCE = 780;
+/** u32 = BJ_VOLQ + 16 */
+export const BJ_SLOT_DATA = 784;
+/** u32 = BJ_VOLQ + 20 */
+export const BJ_FREE = 788;
+/** u32 = BJ_VOLQ + 24 */
+export const BJ_DONE = 792;
+/** u32 = BJ_VOLQ + 28 */
+export const BJ_PENDING = 796;
+/** u32 = BJ_VOLQ + 32 */
+export const BJ_SUBMITS = 800;
+/** u32 = BJ_VOLQ + 64 */
+export const BJ_BYTES = 832;
+/** 'VBSL' (u32) */
+export const BS_MAGIC = 0x4c534256;
+/** u32 */
+export const BS_LAYOUT = 1;
+/** u32 */
+export const BS_SLOTS = 64;
+/** u32 */
+export const BS_BYTES = 48;
+/** u32, BSO_* (u32) */
+export const BS_OP = 4;
+/** u32 */
+export const BSO_FREE = 0;
+
+// assembly/blk/volume-queue.ts
+/** u32 */
+export const VOLQ_DEPTH = 64;
+/** u32 */
+export const VOLQ_VOLUME_ID = 68;
+/** u32 */
+export const VOLQ_BUFFER_BASE = 72;
+/** u32 */
+export const VOLQ_BUFFER_BYTES = 76;
+/** u32 */
+export const VOLQ_BLOCKS_LO = 80;
+/** u32 */
+export const VOLQ_BLOCKS_HI = 84;
+/** u32 */
+export const VOLQ_ENGINE_DOORBELL = 88;
+/** u32 */
+export const VOLQ_ENGINE_SLEEPING = 92;
+/** u32 */
+export const VOLQ_COMPLETION_DOORBELL = 96;
+/** u32 */
+export const VOLQ_COMPLETION_SLEEPING = 100;
+/** u32 */
+export const VOLQ_STATE = 104;
+/** u32 */
+export const VOLQ_REQUEST_RING = 128;
+/** u32 */
+export const VOLQ_REQUEST_BYTES = 32;
+/** u32 */
+export const VOLQ_COMPLETION_BYTES = 16;
+/** u32 */
+export const VOLQ_MIN_DEPTH = 8;
+/** u32 */
+export const VOLQ_MAX_DEPTH = 4096;
+/** u32 = 4 << 20 */
+export const VOLQ_MAX_LENGTH = 4194304;
+/** u32 */
+export const REQ_OP = 0;
+/** u32 */
+export const REQ_FLAGS = 1;
+/** u32 */
+export const REQ_TAG = 4;
+/** u32 */
+export const REQ_OFFSET = 8;
+/** u32 */
+export const REQ_LENGTH = 16;
+/** u32 */
+export const REQ_BUFFER = 20;
+/** u32 */
+export const CPL_TAG = 0;
+/** u32 */
+export const CPL_STATUS = 4;
+/** u32 */
+export const CPL_BYTES = 8;

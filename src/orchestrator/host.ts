@@ -99,7 +99,7 @@ export class Host {
     const runtime = new LoaderRuntime(memory, kernels);
     this.runtime = runtime;
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
-    this.storage = new Storage(memory, storage);
+    this.storage = new Storage(memory, storage, { runtime, loadBlkKernel: () => this.loadKernel('blk') });
     // The network as it is (null before first use): a VM port can only be one that exists.
     this.vms = new VmManager({ memory, runtime, dpu, network: () => this.net ?? null }, vms);
     // Sub-ports are let go while the host shuts down too, when `network` no longer answers.

@@ -24,7 +24,14 @@ describe('qingtian up / ps / down', () => {
   let d: D;
   let sock: string;
   beforeAll(async () => {
-    d = await startDaemon({ host: { memory: { sizeBytes: 256 << 20 }, dpu: { cores: 2, mode: 'adaptive' } } });
+    d = await startDaemon({
+      host: {
+        memory: { sizeBytes: 1024 << 20 },
+        dpu: { cores: 2, mode: 'adaptive' },
+        vms: { poolMiB: 64 },
+        storage: { arenaBytes: 32 << 20 },
+      },
+    });
     sock = d.daemon.address.socketPath;
   });
   afterAll(async () => d.stop());
@@ -38,9 +45,23 @@ describe('qingtian up / ps / down', () => {
       '+ kernel flow: load',
       '~ core 1: mode adaptive → interrupt',
       '+ job scrub0: scrub on core 0',
+      '+ vpc blue: create',
+      '+ subnet web: create',
+      '+ security-group ping: create',
+      '+ port web-1: create',
+      '+ port web-2: create',
+      '+ route sinkhole: create',
+      '+ volume data0: create',
+      '+ vm web-1: 1 vCPU, 8 MiB, running',
+      '+ vm web-2: 1 vCPU, 4 MiB, paused',
     ]);
     expect(d.daemon.host.dpu.core(1).mode()).toBe('interrupt');
-    expect(d.daemon.host.dpu.core(0).jobCount()).toBe(1);
+    expect(d.daemon.host.vms.list().map((v) => [v.name, v.state])).toEqual([
+      ['web-1', 'running'],
+      ['web-2', 'paused'],
+    ]);
+    expect(d.daemon.host.network.list().ports.map((p) => p.name)).toEqual(['web-1', 'web-2']);
+    expect(d.daemon.host.storage.volumes().map((v) => v.name)).toEqual(['data0']);
     const before = await state(d);
     const again = await cli('up', example, '--socket', sock, '--json');
     expect(again.status).toBe(0);
@@ -58,15 +79,26 @@ describe('qingtian up / ps / down', () => {
         'jobs:',
         '  scrub0: { core: 0, kind: scrub, scratchBytes: 4194304, budget: 32 }',
         '  extra: { core: 1, kind: scrub, scratchBytes: 65536, budget: 8 }',
+        'vms:',
+        '  web-1: { vcpus: 1, memoryMiB: 8, devices: [{ kind: vsock, cid: 42 }] }',
+        '  web-2: { vcpus: 1, memoryMiB: 4, state: running }',
       ].join('\n'),
     );
     const r = await cli('up', edited, '--socket', sock);
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toEqual([
       '~ core 1: pause',
+      '- volume data0: not in the file',
+      '- route sinkhole: not in the file',
+      '- port web-1: not in the file',
+      '- port web-2: not in the file',
+      '- security-group ping: not in the file',
+      '- subnet web: not in the file',
+      '- vpc blue: not in the file',
       '- job scrub0: spec changed',
       '+ job scrub0: scrub on core 0',
       '+ job extra: scrub on core 1',
+      '~ vm web-2: paused → running',
     ]);
     const ps = await cli('ps', '--socket', sock, '--json');
     expect(ps.status).toBe(0);
@@ -82,6 +114,7 @@ describe('qingtian up / ps / down', () => {
     const table = await cli('ps', '--socket', sock);
     expect(table.stdout).toMatch(/^CORE +STATE +MODE/m);
     expect(table.stdout).toMatch(/^scrub0 +0 +scrub +running/m);
+    expect(table.stdout).toMatch(/^web-2 +running +1 +4 MiB/m);
   });
 
   it('refuses a bad host file before changing anything, naming the field; exit 2', async () => {
@@ -105,17 +138,19 @@ describe('qingtian up / ps / down', () => {
     const r = await cli('up', bad, '--socket', sock);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/QT_BAD_FORMAT/);
-  });
+  }, 240_000);
 
   it('down removes every job and resumes paused cores; says so when no daemon answers', async () => {
     const r = await cli('down', '--socket', sock);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('- job scrub0: down');
     expect(r.stdout).toContain('~ core 1: resume');
-    expect(d.daemon.host.dpu.cores.map((c) => c.jobCount())).toEqual([0, 0]);
+    expect(r.stdout).toContain('- vm web-1: down');
+    expect(((await d.client.send('GET', '/jobs')).json as unknown[]).length).toBe(0);
+    expect(d.daemon.host.vms.list()).toEqual([]);
     expect((await cli('down', '--socket', sock)).stdout).toBe('down: no changes\n');
     const none = await cli('ps', '--socket', join(d.dir, 'nobody.sock'));
-    expect(none.status).toBe(2);
+    expect(none.status).toBe(4);
     expect(none.stderr).toMatch(/no daemon answers on .*nobody\.sock; start one with qingtian serve/);
   });
 });

@@ -14,6 +14,7 @@ export async function startDaemon(
     socketPath: join(dir, 'api.sock'),
     host: { memory: { sizeBytes: 64 << 20 }, dpu: { cores: 1, mode: 'adaptive' } },
     sampleMs: 100,
+    dataDir: join(dir, 'data'),
     ...options,
   });
   const client = new DaemonClient(daemon.address.socketPath);
@@ -42,6 +43,20 @@ export async function state(d: D): Promise<unknown> {
       j.spec,
     ]),
     modules: ((await d.client.send('GET', '/swaps')).json as { modules: unknown }).modules,
+    vms: ((await d.client.send('GET', '/vms')).json as { name: string; state: string; spec: unknown }[]).map((v) => [
+      v.name,
+      v.state,
+      v.spec,
+    ]),
+    network: await Promise.all(
+      ['/vpcs', '/subnets', '/security-groups', '/ports', '/routes'].map(async (p) =>
+        ((await d.client.send('GET', p)).json as { name: string; spec: unknown }[]).map((x) => [x.name, x.spec]),
+      ),
+    ),
+    volumes: ((await d.client.send('GET', '/volumes')).json as { name: string; spec: unknown }[]).map((v) => [
+      v.name,
+      v.spec,
+    ]),
     regions: d.daemon.host.memory.regions().map((r) => `${r.name}@${r.base}+${r.sizeBytes}`),
   };
 }

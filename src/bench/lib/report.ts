@@ -46,12 +46,14 @@ export interface BenchContext {
 }
 
 export class Reporter {
-  private readonly lines: (BenchLine & { target?: number })[] = [];
+  private readonly collected: (BenchLine & { target?: number })[] = [];
 
   constructor(
     private readonly json: boolean,
     private readonly out: NodeJS.WritableStream = process.stdout,
     private readonly err: NodeJS.WritableStream = process.stderr,
+    /** Where suites' progress messages go. Default: a line each on `err`. */
+    private readonly progress: (message: string, suite: string) => void = (m, s) => this.err.write(`[${s}] ${m}\n`),
   ) {}
 
   context(suite: string, quick: boolean, runs: number, only?: string, trace = false): BenchContext {
@@ -65,7 +67,7 @@ export class Reporter {
       report: (m) => {
         if (wants(m.case)) this.add(suite, m);
       },
-      progress: (message) => this.err.write(`[${suite}] ${message}\n`),
+      progress: (message) => this.progress(message, suite),
     };
   }
 
@@ -77,14 +79,19 @@ export class Reporter {
       line.peer = { name: m.peer.name, value: round(m.peer.value) };
       line.vs = round(m.value / m.peer.value);
     }
-    this.lines.push(target === undefined ? line : { ...line, target });
+    this.collected.push(target === undefined ? line : { ...line, target });
     if (this.json) this.out.write(JSON.stringify(line) + '\n');
+  }
+
+  /** Every line reported so far (with the suite's target where it declared one). */
+  lines(): readonly (BenchLine & { target?: number })[] {
+    return this.collected;
   }
 
   /** The human table (no-op in JSON mode). */
   finish(): void {
-    if (this.json || this.lines.length === 0) return;
-    const rows = this.lines.map((l) => [
+    if (this.json || this.collected.length === 0) return;
+    const rows = this.collected.map((l) => [
       `${l.suite}/${l.case}`,
       l.metric,
       `${fmt(l.value)} ${l.unit}`,

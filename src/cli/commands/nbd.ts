@@ -6,6 +6,7 @@ export interface NbdServeCli {
   tcp?: string;
   unix?: string;
   memory: number;
+  json?: boolean;
 }
 
 function parseTcp(text: string): { host: string; port: number } {
@@ -33,17 +34,24 @@ export async function nbdServeCommand(dirs: string[], o: NbdServeCli): Promise<v
     });
     for (const name of srv.exports) {
       const uris = [srv.tcp ? srv.uri(name) : null, srv.unix ? `nbd+unix:///${name}?socket=${srv.unix}` : null];
-      process.stdout.write(`serving ${name}: ${uris.filter((u) => u !== null).join('  ')}\n`);
+      const live = uris.filter((u) => u !== null);
+      process.stdout.write(
+        o.json
+          ? JSON.stringify({ event: 'serving', export: name, uris: live }) + '\n'
+          : `serving ${name}: ${live.join('  ')}\n`,
+      );
     }
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     const s = await srv.stats();
-    process.stdout.write(
-      `stopping: ${s.connections} connections, ${s.requests} requests, ${s.bytesRead} bytes read, ` +
-        `${s.bytesWritten} written\n`,
-    );
+    if (o.json) process.stdout.write(JSON.stringify({ event: 'stopped', ...s }) + '\n');
+    else
+      process.stdout.write(
+        `stopping: ${s.connections} connections, ${s.requests} requests, ${s.bytesRead} bytes read, ` +
+          `${s.bytesWritten} written\n`,
+      );
   } finally {
     await storage.close();
   }

@@ -1,4 +1,4 @@
-import { tmpdir, userInfo } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { CoreMode } from '../../dpu/core/core-layout.js';
@@ -15,6 +15,14 @@ export interface ServeCliOptions {
   mode: string;
   trust?: string[];
   sampleMs: number;
+  dataDir?: string;
+  vmPoolMib: number;
+  json?: boolean;
+}
+
+/** Where `serve` keeps volumes without `--data-dir`: $XDG_STATE_HOME/qingtian, else ~/.local/state/qingtian. */
+export function defaultDataDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'qingtian');
 }
 
 /** Where `serve` listens and `ps` connects when `--socket` is not given. */
@@ -42,18 +50,25 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
       memory: { sizeBytes: o.memoryMib << 20 },
       dpu: { ...(o.cores !== undefined ? { cores: o.cores } : {}), mode: o.mode as CoreMode },
       trustedKeys: (o.trust ?? []).map((f) => readFileOrFail(f, 'public key').toString('utf8')),
+      vms: { poolMiB: o.vmPoolMib },
     },
     sampleMs: o.sampleMs,
+    dataDir: o.dataDir ?? defaultDataDir(),
   });
   const tcp = daemon.address.tcp ? ` and http://${daemon.address.tcp.host}:${daemon.address.tcp.port}` : '';
-  process.stdout.write(
+  // --json: one object per line (event listening, stopping, stopped), for scripts that start it.
+  const say = (event: string, text: string, extra: object = {}): boolean =>
+    process.stdout.write(o.json ? JSON.stringify({ event, pid: process.pid, ...extra }) + '\n' : text);
+  say(
+    'listening',
     `qingtian daemon ${process.pid}: ${daemon.host.dpu.cores.length} DPU core(s), listening on ${socketPath}${tcp}\n`,
+    { cores: daemon.host.dpu.cores.length, socket: socketPath, tcp: daemon.address.tcp },
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      process.stdout.write(`qingtian daemon ${process.pid}: ${signal}, shutting down\n`);
+      say('stopping', `qingtian daemon ${process.pid}: ${signal}, shutting down\n`, { signal });
       resolve();
     };
     const onTerm = (): void => stop('SIGTERM');
@@ -62,5 +77,5 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     process.on('SIGINT', onInt);
   });
   await daemon.close();
-  process.stdout.write(`qingtian daemon ${process.pid}: stopped\n`);
+  say('stopped', `qingtian daemon ${process.pid}: stopped\n`);
 }

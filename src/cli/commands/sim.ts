@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseArgs } from '../../common/validate.js';
 import { parseCcList } from '../../netsim/cc-config.js';
 import { writeOutputs } from '../../netsim/outputs.js';
-import { runScenario, type Progress, type Scenario } from '../../netsim/scenario.js';
+import { runScenario, type Scenario } from '../../netsim/scenario.js';
 import { resolveTopology } from '../../netsim/topology.js';
 import { loadCdf } from '../../netsim/workload.js';
+import { statusLine } from '../status-line.js';
 
 export interface SimCliOptions {
   topo: string;
@@ -15,6 +18,7 @@ export interface SimCliOptions {
   pfc?: string;
   seed: string;
   out: string;
+  json?: boolean;
 }
 
 const schema = z.strictObject({
@@ -51,10 +55,28 @@ export async function simCommand(o: SimCliOptions): Promise<void> {
     pfc: v.pfc === undefined ? undefined : v.pfc === 'on',
     seed: v.seed,
   };
-  const bar = progressBar(process.stderr);
-  const results = runScenario(scenario, bar.update);
-  bar.done();
+  const status = statusLine('sim: starting', o);
+  let shown = -Infinity;
+  const results = runScenario(scenario, (p) => {
+    // The scenario runs synchronously: the line is redrawn from here, a few times a second.
+    if (!status.live || p.wallS - shown < 0.2) return;
+    shown = p.wallS;
+    const frac = Math.min(1, p.simPs / p.endPs);
+    status.update(
+      `sim ${p.cc}: ${(frac * 100).toFixed(0).padStart(3)}%  sim ${(p.simPs / 1e9).toFixed(2)}/${(p.endPs / 1e9).toFixed(2)} ms  ` +
+        `${(p.events / Math.max(1e-9, p.wallS) / 1e6).toFixed(2)} M events/s`,
+    );
+    status.redraw();
+  });
+  status.done(`sim: ${results.length} algorithm(s)`);
   const files = writeOutputs(v.out, scenario, results);
+  if (o.json) {
+    const summary = JSON.parse(readFileSync(join(v.out, 'summary.json'), 'utf8')) as {
+      algorithms: Record<string, object>;
+    };
+    for (const [cc, r] of Object.entries(summary.algorithms)) process.stdout.write(JSON.stringify({ cc, ...r }) + '\n');
+    return;
+  }
   for (const r of results) {
     process.stdout.write(
       `${r.cc.padEnd(11)} pfc ${r.pfc ? 'on ' : 'off'}  short-flow slowdown p95 ${r.short.p95.toFixed(2)} p99 ${r.short.p99.toFixed(2)} (${r.short.count} flows)  ` +
@@ -63,32 +85,4 @@ export async function simCommand(o: SimCliOptions): Promise<void> {
     );
   }
   process.stdout.write(`wrote ${files.length} files to ${v.out}: ${files.join(', ')}\n`);
-}
-
-/** One line on stderr: redrawn in place on a terminal, else printed every few seconds. */
-function progressBar(err: NodeJS.WriteStream): { update: (p: Progress) => void; done: () => void } {
-  const tty = err.isTTY === true;
-  let lastPrint = -Infinity;
-  let drawn = false;
-  return {
-    update(p) {
-      const frac = Math.min(1, p.simPs / p.endPs);
-      if (!tty && p.wallS - lastPrint < 5 && frac < 1) return;
-      lastPrint = p.wallS;
-      const width = 24;
-      const fill = Math.round(frac * width);
-      const line =
-        `[${p.cc}] ${'#'.repeat(fill)}${'.'.repeat(width - fill)} ${(frac * 100).toFixed(0).padStart(3)}%  ` +
-        `sim ${(p.simPs / 1e9).toFixed(2)}/${(p.endPs / 1e9).toFixed(2)} ms  wall ${p.wallS.toFixed(1)} s  ${(p.events / Math.max(1e-9, p.wallS) / 1e6).toFixed(2)} M events/s`;
-      if (tty) {
-        err.write(`\r${line}\x1b[K`);
-        drawn = true;
-      } else {
-        err.write(line + '\n');
-      }
-    },
-    done() {
-      if (drawn) err.write('\n');
-    },
-  };
 }

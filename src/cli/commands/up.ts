@@ -21,6 +21,7 @@ async function withClient<T>(o: ClientCliOptions, fn: (c: DaemonClient) => Promi
       throw new QingtianError(
         ErrorCode.NotFound,
         `no daemon answers on ${socket}; start one with qingtian serve --socket ${socket}`,
+        { noDaemon: true, socket },
       );
     throw e;
   } finally {
@@ -74,15 +75,54 @@ interface PsJob {
   linesWritten: number;
 }
 
-/** `qingtian ps`: the daemon's cores, kernels and jobs. */
+interface PsVm {
+  name: string;
+  state: string;
+  vcpus: number;
+  memoryMiB: number;
+  devices: { id: string; kind: string }[];
+}
+interface PsPort {
+  name: string;
+  status: {
+    subnet: string;
+    ip: string;
+    mac: string;
+    attached: string | null;
+    traffic: { inPackets: number; outPackets: number } | null;
+  };
+}
+interface PsVolume {
+  name: string;
+  sizeBytes: number;
+  dataDisks: number;
+  parityDisks: number;
+  mappedBytes: number;
+  disks: { state: string }[];
+}
+
+const table = (head: string[], rows: string[][]): string[] => {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 2);
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('')
+      .trimEnd();
+  return [line(head), ...rows.map(line)];
+};
+
+/** `qingtian ps`: the daemon's cores, kernels, jobs, VMs, ports and volumes. */
 export async function psCommand(o: ClientCliOptions): Promise<void> {
   await withClient(o, async (client) => {
     const host = await get<{ version: string; pid: number; uptimeSeconds: number }>(client, '/host');
     const cores = await get<PsCore[]>(client, '/cores');
     const kernels = await get<{ name: string; version: string }[]>(client, '/kernels');
     const jobs = await get<PsJob[]>(client, '/jobs');
+    const vms = await get<PsVm[]>(client, '/vms');
+    const ports = await get<PsPort[]>(client, '/ports');
+    const volumes = await get<PsVolume[]>(client, '/volumes');
     if (o.json) {
-      process.stdout.write(JSON.stringify({ host, cores, kernels, jobs }) + '\n');
+      process.stdout.write(JSON.stringify({ host, cores, kernels, jobs, vms, ports, volumes }) + '\n');
       return;
     }
     const out = [
@@ -100,6 +140,46 @@ export async function psCommand(o: ClientCliOptions): Promise<void> {
           `${j.name.padEnd(34)}${String(j.spec.core).padEnd(6)}${j.spec.kind.padEnd(7)}${j.status.padEnd(10)}${j.linesWritten}`,
       ),
     ];
+    if (vms.length)
+      out.push(
+        ...table(
+          ['VM', 'STATE', 'VCPUS', 'MEMORY', 'DEVICES'],
+          vms.map((v) => [
+            v.name,
+            v.state,
+            String(v.vcpus),
+            `${v.memoryMiB} MiB`,
+            v.devices.map((x) => `${x.id}:${x.kind}`).join(',') || '-',
+          ]),
+        ),
+      );
+    if (ports.length)
+      out.push(
+        ...table(
+          ['PORT', 'SUBNET', 'IP', 'MAC', 'ATTACHED', 'PKTS IN/OUT'],
+          ports.map((p) => [
+            p.name,
+            p.status.subnet,
+            p.status.ip,
+            p.status.mac,
+            p.status.attached ?? '-',
+            p.status.traffic ? `${p.status.traffic.inPackets}/${p.status.traffic.outPackets}` : '-',
+          ]),
+        ),
+      );
+    if (volumes.length)
+      out.push(
+        ...table(
+          ['VOLUME', 'SIZE', 'RS(K,M)', 'MAPPED', 'DISKS OK'],
+          volumes.map((v) => [
+            v.name,
+            `${v.sizeBytes >> 20} MiB`,
+            `${v.dataDisks},${v.parityDisks}`,
+            `${(v.mappedBytes / (1 << 20)).toFixed(1)} MiB`,
+            `${v.disks.filter((d) => d.state === 'ok').length}/${v.disks.length}`,
+          ]),
+        ),
+      );
     process.stdout.write(out.join('\n') + '\n');
   });
 }

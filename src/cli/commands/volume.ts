@@ -1,5 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { Volume } from '../../dpu/blk/volume/volume.js';
+import { statusLine, type StatusLine } from '../status-line.js';
 
 /** '1G', '512M', '64k' or a byte count. */
 export function parseSize(text: string, option: string): number {
@@ -77,12 +78,32 @@ export function volumeInspectCommand(dir: string, o: { deep?: boolean; json?: bo
   }
 }
 
+/**
+ * Runs the volume's background work to its end in steps, giving the event loop a turn between
+ * them so that the status line moves; `say` words the progress.
+ */
+async function maintainWithStatus(v: Volume, status: StatusLine, say: () => string): Promise<void> {
+  let last = 0;
+  while (v.maintain(64)) {
+    if (status.live && performance.now() - last > 100) {
+      last = performance.now();
+      status.update(say());
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
 /** `qingtian volume scrub <dir>`: reads every live stripe, checks DIF and parity, repairs what it can. */
-export function volumeScrubCommand(dir: string, o: { json?: boolean }): void {
+export async function volumeScrubCommand(dir: string, o: { json?: boolean }): Promise<void> {
   const v = Volume.open(dir);
+  const status = statusLine('scrub: starting', o);
   try {
     v.startScrub();
-    v.maintainUntilIdle();
+    await maintainWithStatus(v, status, () => {
+      const r = v.scrubReport();
+      return `scrub: ${r?.stripesChecked ?? 0} stripes checked, ${r?.difErrors ?? 0} DIF errors, ${r?.repaired ?? 0} repaired`;
+    });
+    status.done();
     const r = v.scrubReport()!;
     out(
       o.json ?? false,
@@ -92,6 +113,7 @@ export function volumeScrubCommand(dir: string, o: { json?: boolean }): void {
     );
     if (r.unrecoverable > 0) process.exitCode = 1;
   } finally {
+    status.done();
     v.close();
   }
 }
@@ -100,8 +122,9 @@ export function volumeScrubCommand(dir: string, o: { json?: boolean }): void {
  * `qingtian volume rebuild <dir> --disk i`: puts an empty file in place of a lost disk (or picks up
  * a rebuild a crash interrupted) and rebuilds it from the other disks.
  */
-export function volumeRebuildCommand(dir: string, o: { disk: number; json?: boolean }): void {
+export async function volumeRebuildCommand(dir: string, o: { disk: number; json?: boolean }): Promise<void> {
   const v = Volume.open(dir);
+  const status = statusLine(`rebuild disk ${o.disk}: starting`, o);
   try {
     const state = v.stats().disks[o.disk]?.state;
     if (state === undefined) {
@@ -112,7 +135,12 @@ export function volumeRebuildCommand(dir: string, o: { disk: number; json?: bool
     }
     if (state === 'ok') throw new QingtianError(ErrorCode.DeviceState, `volume rebuild: disk ${o.disk} is not lost`);
     if (state === 'lost') v.replaceDisk(o.disk);
-    v.maintainUntilIdle();
+    await maintainWithStatus(v, status, () => {
+      const p = v.rebuildProgress();
+      const pct = p && p.totalStripes > 0 ? ((100 * p.stripesDone) / p.totalStripes).toFixed(0) : '0';
+      return `rebuild disk ${o.disk}: ${pct}% (${p?.stripesDone ?? 0}/${p?.totalStripes ?? 0} stripes, ${p?.stripesRebuilt ?? 0} rebuilt)`;
+    });
+    status.done();
     const p = v.rebuildProgress()!;
     out(
       o.json ?? false,
@@ -122,6 +150,7 @@ export function volumeRebuildCommand(dir: string, o: { disk: number; json?: bool
     );
     if (p.stripesFailed > 0) process.exitCode = 1;
   } finally {
+    status.done();
     v.close();
   }
 }

@@ -29,9 +29,10 @@ export const BlkConfig = {
 export interface BlkOptions {
   /**
    * Where the data lives: 'null' (reads move no data, writes are dropped; used.len counts the
-   * status byte only) or 'ram' (a RAM disk in host memory, zero at start).
+   * status byte only), 'ram' (a RAM disk in host memory, zero at start) or 'volume' (a volume of
+   * host.storage: made only by `host.storage.attachBlk`, which opens its volume queues).
    */
-  backend: 'null' | 'ram';
+  backend: 'null' | 'ram' | 'volume';
   /** Disk size in bytes, a multiple of 4096, 4 KiB–1 TiB ('ram': at most 1 GiB). */
   capacityBytes: number;
   /** Virtqueues (VIRTIO_BLK_F_MQ), 1–32, one job each. Default 1. */
@@ -60,7 +61,7 @@ const limits = z.union([
 ]);
 
 export const blkOptionsSchema = z.strictObject({
-  backend: z.enum(['null', 'ram']),
+  backend: z.enum(['null', 'ram', 'volume']),
   capacityBytes: intIn(4096, 2 ** 40).refine((n) => n % 4096 === 0, { error: 'a multiple of 4096' }),
   queues: intIn(1, 32).optional(),
   maxQueueSize: intIn(2, 32768).optional(),

@@ -27,6 +27,7 @@ import {
   BLK_BACKEND,
   BLK_BACKEND_NULL,
   BLK_BACKEND_RAM,
+  BLK_BACKEND_VOLUME,
   BLK_CAPACITY,
   BLK_FLAGS,
   BLK_F_BLK_SIZE,
@@ -47,6 +48,8 @@ import {
   BLK_RAM,
   BLK_SECTOR_BYTES,
   BLK_STATE_BYTES,
+  BS_LAYOUT,
+  BJ_SUBMITS,
 } from '../../generated/blk.js';
 import {
   DEV_PAYLOAD,
@@ -59,6 +62,16 @@ import {
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { VirtioBackend, type BackendStats } from '../virtio/virtio-backend.js';
 import { BlkConfig, blkOptionsSchema, type BlkOptions } from './blk-config.js';
+import { BlkVolumeQueues, slotTablePayload, type BlkVolumeJob, type BlkVolumeSource } from './blk-volume-queues.js';
+import type { Placement } from '../virtio/backend-spec.js';
+
+/** How a volume-backed device keeps requests in flight: made by `host.storage.attachBlk`. */
+export interface BlkVolumeSlots {
+  /** Requests in flight per virtqueue (its volume queue's depth): a power of two, 8-1024. */
+  depth: number;
+  /** Largest data length of one request (each slot's bounce buffer), a power of two, 4096-1 MiB. */
+  slotBytes: number;
+}
 
 const GIB = 2 ** 30;
 const DEFAULT_LIMITS = { maxSectors: 2048, maxSeg: 8 };
@@ -68,17 +81,29 @@ const bit = (n: number): bigint => 1n << BigInt(n);
 export interface BlkStats extends BackendStats {
   /** Chains completed (served or rejected). */
   requests: number;
+  /** IN requests taken (served or refused). */
   reads: number;
+  /** OUT requests taken. */
   writes: number;
+  /** FLUSH requests taken. */
   flushes: number;
+  /** GET_ID requests taken. */
   getIds: number;
+  /** DISCARD requests taken. */
   discards: number;
+  /** WRITE_ZEROES requests taken. */
   writeZeroes: number;
-  /** Data bytes of IN / OUT requests that completed OK. */
+  /** Data bytes of IN requests that passed the checks (moved, or handed to the volume). */
   bytesRead: number;
+  /** Data bytes of OUT requests that passed the checks. */
   bytesWritten: number;
-  /** Requests answered IOERR / UNSUPP. */
+  /** Requests handed to the volume (volume backend; a multi-range DISCARD counts each range). */
+  volumeRequests: number;
+  /** Chains waiting for the volume now (volume backend). */
+  inflight: number;
+  /** Requests answered IOERR. */
   ioErrors: number;
+  /** Requests answered UNSUPP. */
   unsupported: number;
   /** Chains returned without a status (used.len 0): malformed framing (G1, G2) or refused by the queue. */
   rejected: number;
@@ -92,15 +117,35 @@ export interface BlkStats extends BackendStats {
  * of docs/virtio-policy.md (ids G1–G10); a malformed ring breaks only this device.
  */
 export class BlkDevice extends VirtioBackend {
-  readonly backend: 'null' | 'ram';
+  /** Where the data lives: see BlkOptions.backend. */
+  readonly backend: 'null' | 'ram' | 'volume';
   /** Disk size in 512-byte sectors. */
   readonly capacitySectors: number;
   private readonly jobStates: StateRegion[] = [];
   private readonly disk: StateRegion | null = null;
   private readonly configBytes: Uint8Array;
+  private readonly volumeJobs: BlkVolumeJob[] = [];
+  private volume: BlkVolumeQueues | null = null;
+  private freed = false;
 
-  constructor(rt: KernelRuntime, guest: GuestMemoryView, name: string, options: BlkOptions) {
+  /**
+   * A device over the null or RAM backend (`options.backend`). A device over a volume is made by
+   * `host.storage.attachBlk` (BlkDevice.overVolume), which also opens its volume queues.
+   */
+  constructor(
+    rt: KernelRuntime,
+    guest: GuestMemoryView,
+    name: string,
+    options: BlkOptions,
+    /** @internal volume backend only: set by overVolume */
+    volumeSlots?: BlkVolumeSlots,
+  ) {
     const o = parseArgs(blkOptionsSchema, options, `${name}: blk options`);
+    if ((o.backend === 'volume') !== (volumeSlots !== undefined))
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${name}: blk options.backend: 'volume' devices are made by host.storage.attachBlk, got ${o.backend}`,
+      );
     if (o.backend === 'ram' && o.capacityBytes > GIB)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -149,6 +194,11 @@ export class BlkDevice extends VirtioBackend {
         v.setUint32(job.base + BJ_BURST, burst.base, true);
         v.setUint32(job.base + BJ_MAX_BURST, maxBurst, true);
         this.jobStates.push(job);
+        if (volumeSlots) {
+          const slots = this.allocRegion(`slots${q}`, 'VBSL', BS_LAYOUT, slotTablePayload(volumeSlots.depth));
+          const done = this.allocBurst(volumeSlots.depth + maxBurst, VQ_MAX_SEGS);
+          this.volumeJobs.push({ job, slots, done });
+        }
       }
     } catch (e) {
       this.free();
@@ -159,7 +209,11 @@ export class BlkDevice extends VirtioBackend {
       (o.readOnly ? BLKF_RO : 0) | (discard ? BLKF_DISCARD : 0) | (writeZeroes ? BLKF_WRITE_ZEROES : 0),
       true,
     );
-    v.setUint32(b + BLK_BACKEND, this.disk ? BLK_BACKEND_RAM : BLK_BACKEND_NULL, true);
+    v.setUint32(
+      b + BLK_BACKEND,
+      o.backend === 'volume' ? BLK_BACKEND_VOLUME : this.disk ? BLK_BACKEND_RAM : BLK_BACKEND_NULL,
+      true,
+    );
     v.setUint32(b + BLK_RAM, this.disk ? this.disk.payload : 0, true);
     v.setBigUint64(b + BLK_CAPACITY, BigInt(this.capacitySectors), true);
     v.setUint32(b + BLK_MAX_DISCARD_SECTORS, discard ? discard.maxSectors : 0, true);
@@ -172,9 +226,16 @@ export class BlkDevice extends VirtioBackend {
     const c = this.configView();
     const blkSize = o.blkSize ?? 512;
     c.setBigUint64(BlkConfig.CAPACITY, BigInt(this.capacitySectors), true);
-    c.setUint32(BlkConfig.SIZE_MAX, o.sizeMax ?? 1 << 20, true);
     // Header and status take two of the chain's segments; the rest may carry data.
-    c.setUint32(BlkConfig.SEG_MAX, Math.min(VQ_MAX_SEGS, maxQueueSize) - 2, true);
+    const segMax = Math.min(VQ_MAX_SEGS, maxQueueSize) - 2;
+    if (volumeSlots) {
+      // seg_max x size_max: a driver that keeps to both never sends more than a bounce buffer.
+      c.setUint32(BlkConfig.SIZE_MAX, 4096, true);
+      c.setUint32(BlkConfig.SEG_MAX, Math.max(1, Math.min(segMax, volumeSlots.slotBytes / 4096)), true);
+    } else {
+      c.setUint32(BlkConfig.SIZE_MAX, o.sizeMax ?? 1 << 20, true);
+      c.setUint32(BlkConfig.SEG_MAX, segMax, true);
+    }
     c.setUint32(BlkConfig.BLK_SIZE, blkSize, true);
     c.setUint16(BlkConfig.NUM_QUEUES, queues, true);
     if (discard) {
@@ -186,9 +247,103 @@ export class BlkDevice extends VirtioBackend {
       c.setUint32(BlkConfig.MAX_WRITE_ZEROES_SECTORS, writeZeroes.maxSectors, true);
       c.setUint32(BlkConfig.MAX_WRITE_ZEROES_SEG, writeZeroes.maxSeg, true);
     }
-    // A RAM disk cannot deallocate: write-zeroes never unmaps (§5.2.6.2).
-    c.setUint8(BlkConfig.WRITE_ZEROES_MAY_UNMAP, 0);
+    // A RAM disk cannot deallocate: write-zeroes never unmaps (§5.2.6.2). A volume can (thin).
+    c.setUint8(BlkConfig.WRITE_ZEROES_MAY_UNMAP, volumeSlots ? 1 : 0);
     this.configBytes = this.configRead(0, BlkConfig.BYTES);
+  }
+
+  /**
+   * A device whose requests go to `volume` through one volume queue per virtqueue (the volume
+   * engine's log, RS stripes and DIF), completing in later turns: the serving core never waits
+   * for disk. `options` as for the other backends, but `backend` is 'volume' and capacity and
+   * blk_size (4096) come from the volume. Close it with close(), which detaches the queues.
+   */
+  static async overVolume(
+    rt: KernelRuntime,
+    guest: GuestMemoryView,
+    name: string,
+    volume: BlkVolumeSource,
+    options: Omit<BlkOptions, 'backend' | 'capacityBytes' | 'blkSize' | 'sizeMax'>,
+    slots: BlkVolumeSlots,
+  ): Promise<BlkDevice> {
+    const dev = new BlkDevice(
+      rt,
+      guest,
+      name,
+      { ...options, backend: 'volume', capacityBytes: volume.sizeBytes, blkSize: 4096 },
+      slots,
+    );
+    try {
+      dev.volume = await BlkVolumeQueues.open(dev.memory, name, volume, dev.volumeJobs, slots.depth, slots.slotBytes);
+    } catch (e) {
+      dev.free();
+      throw e;
+    }
+    return dev;
+  }
+
+  /** Points each volume queue's completions at the core that will serve it, then starts the jobs. */
+  override async start(placement: Placement | readonly Placement[]): Promise<void> {
+    this.alive('start');
+    const vol = this.volume;
+    if (vol && !this.started) {
+      if (vol.isClosed) throw new QingtianError(ErrorCode.DeviceState, `${this.name}: closed; its volume is detached`);
+      const list = Array.isArray(placement) ? placement : [placement];
+      this.volumeJobs.forEach((_, j) => {
+        const core = (list[list.length === 1 ? 0 : j] as Placement | undefined)?.core;
+        if (core && typeof core.controlBase === 'number') vol.serveFrom(j, core);
+      });
+    }
+    await super.start(placement);
+  }
+
+  /**
+   * Detaches the jobs; a volume-backed device also waits until the storage worker has answered
+   * every request in flight and completes their chains (used ring, interrupt) from this thread,
+   * so that when it resolves nothing is in flight: every chain popped has been pushed.
+   */
+  override async stop(): Promise<void> {
+    await super.stop();
+    const vol = this.volume;
+    if (!vol || vol.isClosed) return;
+    await vol.drain();
+    const complete = this.rt.kernel('blk').fn<(job: number) => number>('blk_complete');
+    for (const j of this.jobStates) complete(j.base);
+  }
+
+  /** Stops the device, detaches its volume queues (volume backend) and frees it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.freed) return;
+    await this.stop();
+    await this.volume?.close();
+    this.free();
+    this.emit('closed');
+  }
+
+  /** Frees the device; a volume-backed one with its queues attached must use close() instead. */
+  override free(): void {
+    if (this.volume && !this.volume.isClosed && !this.freed)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.name}: its volume queues are attached (the storage worker writes into its buffers); use close()`,
+      );
+    super.free();
+    this.freed = true;
+  }
+
+  /** As VirtioBackend.save(); a volume-backed device refuses while chains wait for the volume. */
+  override save(): Uint8Array {
+    const n = this.volume && !this.volume.isClosed ? this.volume.inflight() : 0;
+    if (n > 0)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `${this.name}: save: ${n} chains in flight to the volume are not part of a snapshot; let them complete (start, then stop) or reset()`,
+      );
+    return super.save();
+  }
+
+  protected override onReset(): void {
+    this.volume?.reset();
   }
 
   /** Host address of queue `q`'s job state (what blk_run is called with). */
@@ -236,6 +391,8 @@ export class BlkDevice extends VirtioBackend {
       ioErrors: sum(BJ_IO_ERRORS),
       unsupported: sum(BJ_UNSUPPORTED),
       rejected: sum(BJ_REJECTED),
+      volumeRequests: sum(BJ_SUBMITS),
+      inflight: this.volume && !this.volume.isClosed ? this.volume.inflight() : 0,
     };
   }
 

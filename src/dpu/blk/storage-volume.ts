@@ -112,6 +112,8 @@ export class StorageVolume {
   readonly dataDisks: number;
   /** m: parity disks of each stripe. */
   readonly parityDisks: number;
+  /** @internal the virtio-blk device this volume is attached to (host.storage.attachBlk), or null */
+  attachedTo: string | null = null;
   private closed = false;
 
   constructor(
@@ -259,6 +261,11 @@ export class StorageVolume {
   /** Checkpoints and closes the volume in the worker (its queues are detached). */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.attachedTo !== null)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `volume ${this.name}: attached to device ${this.attachedTo}; close the device first`,
+      );
     this.closed = true;
     this.onClose(this);
     await this.rpc.call('closeVolume', { id: this.id });

@@ -8,6 +8,60 @@ import { parseQos, type QosSpec } from './qos/qos-scheduler.js';
 import { NbdExportServer, nbdServeSchema, type NbdServeOptions } from './nbd/nbd-export-server.js';
 import { StorageVolume } from './storage-volume.js';
 import type { VolumeCreateOptions } from './volume/volume-config.js';
+import type { GuestMemoryView } from '../../common/guest-api.js';
+import type { KernelRuntime } from '../kernels/kernel-runtime.js';
+import { BlkDevice } from './blk-device.js';
+import { BLK_ID_BYTES } from '../../generated/blk.js';
+
+/** What `host.storage` needs from its host to attach volumes to guests (the Host provides it). */
+export interface StorageDevices {
+  runtime: KernelRuntime;
+  /** Loads the `blk` kernel family on every DPU core (once). */
+  loadBlkKernel(): Promise<unknown>;
+}
+
+/** Options of {@link Storage.attachBlk}. Unknown keys are refused. */
+export interface BlkAttachOptions {
+  /** Device name. Default `blk:<volume name>`. */
+  name?: string | undefined;
+  /** Virtqueues (VIRTIO_BLK_F_MQ), 1-32: one DPU job and one volume queue each. Default 1. */
+  queues?: number | undefined;
+  /** Largest virtqueue size the driver may set, 2-32768. Default 256. */
+  maxQueueSize?: number | undefined;
+  /** Chains per burst, 1-1024. Default 64. */
+  maxBurst?: number | undefined;
+  /** Requests in flight per virtqueue (its volume queue's depth), a power of two 8-1024. Default 128. */
+  depth?: number | undefined;
+  /**
+   * Largest data length of one request, a power of two 4096-1 MiB (the device offers size_max
+   * 4096 and seg_max = this / 4096). Default 128 KiB.
+   */
+  maxRequestBytes?: number | undefined;
+  /** Offer VIRTIO_BLK_F_RO. Default false. */
+  readOnly?: boolean | undefined;
+  /** GET_ID answer, up to 20 printable ASCII characters. Default the volume's name, cut to 20. */
+  id?: string | undefined;
+}
+
+const pow2 = (lo: number, hi: number) =>
+  intIn(lo, hi).refine((n) => (n & (n - 1)) === 0, { error: `a power of two in [${lo}, ${hi}]` });
+
+const attachSchema = z
+  .strictObject({
+    name: nameString(128).optional(),
+    queues: intIn(1, 32).optional(),
+    maxQueueSize: intIn(2, 32768).optional(),
+    maxBurst: intIn(1, 1024).optional(),
+    depth: pow2(8, 1024).optional(),
+    maxRequestBytes: pow2(4096, 1 << 20).optional(),
+    readOnly: z.boolean().optional(),
+    id: z
+      .string()
+      .max(BLK_ID_BYTES)
+      .regex(/^[\x20-\x7e]*$/, { error: 'printable ASCII' })
+      .optional(),
+  })
+  .optional();
 
 /** Options of `host.storage` (`Host.boot({ storage })`). */
 export interface StorageOptions {
@@ -47,11 +101,14 @@ export class Storage {
   private arena: Region | null = null;
   private readonly open = new Map<number, StorageVolume>();
   private readonly arenaBytes: number;
+  private readonly attached = new Map<number, BlkDevice>();
   private closed = false;
 
   constructor(
     private readonly memory: HostMemoryApi,
     options?: StorageOptions,
+    /** @internal how devices are made: given by the Host */
+    private readonly devices?: StorageDevices,
   ) {
     const o = parseArgs(optionsSchema, options, 'storage options');
     this.arenaBytes = o?.arenaBytes ?? 64 << 20;
@@ -109,9 +166,75 @@ export class Storage {
     return new NbdExportServer(rpc, l);
   }
 
-  /** Closes every volume (checkpointed) and stops the worker. Idempotent. */
+  /**
+   * Attaches `volume` (the object, its name or its id) to `guest` as a virtio-blk device: one
+   * volume queue per virtqueue, so that a request goes DPU core -> volume queue -> storage worker
+   * (log, RS stripes, DIF) and completes in a later turn, never blocking the core. FLUSH
+   * completes once data and map are durable; DISCARD and WRITE_ZEROES with UNMAP free space.
+   * The device is a VirtioBackend: the guest's set-up negotiates and sets its queues, then
+   * `start({ core })`; `close()` (or detachBlk) stops it, detaches its queues and frees it. A
+   * volume is attached to one device at a time.
+   *
+   * ```ts
+   * const dev = await host.storage.attachBlk(vol, guest, { queues: 2, depth: 128 });
+   * dev.negotiate(dev.features()); dev.setQueue(0, rings); await dev.start({ core: host.dpu.cores[0] });
+   * await dev.close();
+   * ```
+   */
+  async attachBlk(
+    volume: StorageVolume | string | number,
+    guest: GuestMemoryView,
+    options?: BlkAttachOptions,
+  ): Promise<BlkDevice> {
+    const o = parseArgs(attachSchema, options, 'attachBlk options') ?? {};
+    const vol = volume instanceof StorageVolume ? volume : this.volume(volume);
+    if (!vol || this.open.get(vol.id) !== vol)
+      throw new QingtianError(
+        ErrorCode.NotFound,
+        `attachBlk volume: no open volume ${volume instanceof StorageVolume ? volume.name : JSON.stringify(volume)}`,
+      );
+    if (!this.devices)
+      throw new QingtianError(ErrorCode.DeviceState, 'attachBlk: this storage has no DPU cores (made outside a Host)');
+    const other = this.attached.get(vol.id);
+    if (other)
+      throw new QingtianError(
+        ErrorCode.DeviceState,
+        `attachBlk: volume ${vol.name} is already attached to ${other.name}`,
+      );
+    await this.devices.loadBlkKernel();
+    const name = o.name ?? `blk:${vol.name}`;
+    const dev = await BlkDevice.overVolume(
+      this.devices.runtime,
+      guest,
+      name,
+      vol,
+      {
+        ...(o.queues === undefined ? {} : { queues: o.queues }),
+        ...(o.maxQueueSize === undefined ? {} : { maxQueueSize: o.maxQueueSize }),
+        ...(o.maxBurst === undefined ? {} : { maxBurst: o.maxBurst }),
+        ...(o.readOnly === undefined ? {} : { readOnly: o.readOnly }),
+        id: o.id ?? vol.name.replace(/[^\x20-\x7e]/g, '?').slice(0, BLK_ID_BYTES),
+      },
+      { depth: o.depth ?? 128, slotBytes: o.maxRequestBytes ?? 128 << 10 },
+    );
+    this.attached.set(vol.id, dev);
+    vol.attachedTo = name;
+    dev.once('closed', () => {
+      this.attached.delete(vol.id);
+      vol.attachedTo = null;
+    });
+    return dev;
+  }
+
+  /** Stops a device made by attachBlk, detaches its volume queues and frees it (= `dev.close()`). */
+  async detachBlk(dev: BlkDevice): Promise<void> {
+    await dev.close();
+  }
+
+  /** Closes every attached device and every volume (checkpointed), and stops the worker. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    for (const d of [...this.attached.values()]) await d.close();
     this.closed = true;
     const rpc = this.rpc;
     this.rpc = null;

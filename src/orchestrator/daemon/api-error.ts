@@ -26,6 +26,7 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.SwapRefused:
     case ErrorCode.SwapFailed:
     case ErrorCode.DeviceState:
+    case ErrorCode.InvalidState:
     case ErrorCode.OutOfMemory:
     case ErrorCode.CapacityExceeded:
       return 409;

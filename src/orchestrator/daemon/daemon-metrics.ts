@@ -6,7 +6,11 @@ import type { DaemonResource } from './resource.js';
  * The daemon's `/metrics` page: the host's own families (memory, core counters, read out of
  * band), the sampler's per-core busy ratio, then each resource's families. Names are stable.
  */
-export function renderDaemonMetrics(host: Host, sampler: CoreSampler, resources: readonly DaemonResource[]): string {
+export async function renderDaemonMetrics(
+  host: Host,
+  sampler: CoreSampler,
+  resources: readonly DaemonResource[],
+): Promise<string> {
   const s = sampler.latest();
   const out = [
     host.metrics(),
@@ -17,6 +21,7 @@ export function renderDaemonMetrics(host: Host, sampler: CoreSampler, resources:
     '# TYPE qingtian_dpu_core_sample_window_seconds gauge\n',
     `qingtian_dpu_core_sample_window_seconds ${s.windowMs / 1000}\n`,
   ];
-  for (const r of resources) if (r.metrics) out.push(r.metrics());
+  // Each resource's families in order; the ones that ask a worker (volumes) are awaited together.
+  out.push(...(await Promise.all(resources.map(async (r) => (await r.metrics?.()) ?? ''))));
   return out.join('');
 }

@@ -18,7 +18,10 @@ import { CoresResource } from './resources/cores.js';
 import { HostResource } from './resources/host.js';
 import { JobsResource } from './resources/jobs.js';
 import { KernelsResource } from './resources/kernels.js';
+import { NetworkResource } from './resources/network.js';
 import { SwapsResource } from './resources/swaps.js';
+import { VmsResource } from './resources/vms.js';
+import { VolumesResource } from './resources/volumes.js';
 
 /** Options of {@link Daemon.start}. Unknown keys are refused. */
 export interface DaemonOptions {
@@ -30,6 +33,8 @@ export interface DaemonOptions {
   host?: HostOptions | undefined;
   /** How often per-core rates are sampled and pushed to `/events`, 50–60000 ms. Default 1000. */
   sampleMs?: number | undefined;
+  /** Where the daemon keeps volumes (`<dataDir>/volumes/<name>`). Without it, PUT /volumes is refused. */
+  dataDir?: string | undefined;
 }
 
 const LOOPBACK = 'a loopback address (127.0.0.0/8 or ::1)';
@@ -49,6 +54,7 @@ const optionsSchema = z.strictObject({
     .optional(),
   host: z.unknown().optional(),
   sampleMs: intIn(50, 60_000).optional(),
+  dataDir: z.string({ error: 'a directory path' }).min(1, { error: 'a directory path' }).optional(),
 });
 
 /**
@@ -101,8 +107,11 @@ export class Daemon {
         new KernelsResource(),
         new JobsResource(),
         new SwapsResource(),
+        new NetworkResource(),
+        new VolumesResource(),
+        new VmsResource(),
       );
-      const ctx: DaemonContext = { host, api, sampler };
+      const ctx: DaemonContext = { host, api, sampler, dataDir: o.dataDir ?? null };
       for (const r of resources) r.register(ctx);
       const live = new LiveEvents(sampler, resources);
       live.register(api);
@@ -112,13 +121,16 @@ export class Daemon {
         tag: 'meta',
         summary: 'Prometheus text exposition (0.0.4) of the out-of-band counters',
         contentType: 'text/plain; version=0.0.4',
-        handler: (_req, reply) =>
-          reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderDaemonMetrics(host, sampler, resources)),
+        handler: async (_req, reply) =>
+          reply
+            .type('text/plain; version=0.0.4; charset=utf-8')
+            .send(await renderDaemonMetrics(host, sampler, resources)),
       });
       const info = {
         title: 'qingtian host daemon',
         version: packageVersion(),
-        description: 'One DPU-offloaded host: its cores, kernels, jobs and hot swaps, as JSON resources.',
+        description:
+          'One DPU-offloaded host: its cores, kernels, jobs, hot swaps, VMs, network and volumes, as JSON resources.',
       };
       let doc: string | null = null;
       api.raw({

@@ -5,8 +5,20 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, multipleIn, oneOf } from '../../common/validate.js';
 import { CORE_MODES } from '../../dpu/core/core-layout.js';
 import { parseRequest } from './api.js';
+import { PortPut, RoutePut, SecurityGroupPut, SubnetPut, VpcPut } from './resources/network.js';
+import { VmPut } from './resources/vms.js';
+import { VolumePut } from './resources/volumes.js';
 
 const JOB_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
+const NAME_TEXT = 'a name of 1 to 48 letters, digits, _ . - (starting with a letter or digit)';
+
+/** A map from resource name to its spec, as the daemon's PUT body takes it. */
+function named<S extends z.ZodType>(spec: S, what: string) {
+  return z
+    .record(z.string().regex(NAME, { error: NAME_TEXT }), spec, { error: `a map from ${what} name to its spec` })
+    .optional();
+}
 
 const HostFileSchema = z.strictObject(
   {
@@ -44,8 +56,17 @@ const HostFileSchema = z.strictObject(
         { error: 'a map from job name to its spec' },
       )
       .optional(),
+    vpcs: named(VpcPut, 'VPC'),
+    subnets: named(SubnetPut, 'subnet'),
+    securityGroups: named(SecurityGroupPut, 'security group'),
+    ports: named(PortPut, 'port'),
+    routes: named(RoutePut, 'route'),
+    volumes: named(VolumePut, 'volume'),
+    vms: named(VmPut, 'VM'),
   },
-  { error: 'a YAML map with host, kernels, cores, jobs' },
+  {
+    error: 'a YAML map with host, kernels, cores, jobs, vpcs, subnets, securityGroups, ports, routes, volumes, vms',
+  },
 );
 
 /** A host file (`qingtian up host.yaml`): the state a running daemon is brought to. */

@@ -10,11 +10,13 @@ export interface DaemonContext {
   api: Api;
   /** Per-core rates of the last window. */
   sampler: CoreSampler;
+  /** Where the daemon keeps files (volumes), or null when it was started without one. */
+  dataDir: string | null;
 }
 
 /**
- * One kind of thing the daemon exposes (host, cores, kernels, jobs, swaps; VMs, ports and
- * volumes join the same way): its routes, its lines in `/metrics`, what it frees on shutdown.
+ * One kind of thing the daemon exposes (host, cores, kernels, jobs, swaps, VMs, the network,
+ * volumes): its routes, its lines in `/metrics`, what it frees on shutdown.
  */
 export interface DaemonResource {
   /** Its name: the OpenAPI tag and the entry in `GET /host`'s `resources`. */
@@ -22,7 +24,7 @@ export interface DaemonResource {
   /** Adds its routes. */
   register(ctx: DaemonContext): void;
   /** Prometheus text (HELP, TYPE and samples) appended to `/metrics`; empty if it has none. */
-  metrics?(): string;
+  metrics?(): string | Promise<string>;
   /** A summary for the live event stream (`GET /events`). */
   live?(): unknown;
   /** Frees what it holds, before the host shuts down. */

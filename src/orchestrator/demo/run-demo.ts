@@ -1,4 +1,5 @@
 import { Host } from '../host.js';
+import { bootFromHostFile } from '../daemon/host-file-boot.js';
 import type { DemoChapter, DemoContext } from './demo-context.js';
 import { congestionControl } from './congestion-control.js';
 import { dpuRuntime } from './dpu-runtime.js';
@@ -28,6 +29,8 @@ export const CHAPTERS: readonly DemoChapter[] = [
 export interface DemoOptions {
   seconds: number;
   out?: NodeJS.WritableStream;
+  /** Bring the host to this host file first (a daemon of its own applies it, as `qingtian up` would). */
+  hostFile?: string | undefined;
 }
 
 /** Boots a host on embedded defaults, runs every chapter, prints the report, shuts down. */
@@ -35,7 +38,14 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const out = o.out ?? process.stdout;
   const started = performance.now();
   const rows: [string, string][] = [];
-  const host = await Host.boot();
+  const fromFile = o.hostFile ? await bootFromHostFile(o.hostFile) : null;
+  const host = fromFile?.host ?? (await Host.boot());
+  if (fromFile) {
+    out.write(`host file ${o.hostFile}: ${fromFile.changes.length} change(s) applied\n`);
+    for (const c of fromFile.changes) out.write(`  ${c.op} ${c.what}: ${c.detail}\n`);
+    // The chapters build their own guests, networks and jobs: they get the file's host to themselves.
+    out.write(`taken down again for the chapters: ${(await fromFile.down()).length} change(s)\n`);
+  }
   const cores = host.dpu.cores.length;
   const snap = host.snapshot();
   out.write(
@@ -55,7 +65,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       await chapter.run(ctx);
     }
   } finally {
-    await host.shutdown();
+    await (fromFile ? fromFile.close() : host.shutdown());
   }
   const w = Math.max(...rows.map(([a]) => a.length));
   out.write(`\nreport (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);

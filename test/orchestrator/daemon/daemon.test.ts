@@ -23,7 +23,7 @@ describe('daemon', () => {
     expect(host.pid).toBe(process.pid);
     expect(host.cores).toBe(1);
     expect(host.memory.totalBytes).toBe(64 << 20);
-    expect(host.resources).toEqual(['host', 'cores', 'kernels', 'jobs', 'swaps']);
+    expect(host.resources).toEqual(['host', 'cores', 'kernels', 'jobs', 'swaps', 'network', 'volumes', 'vms']);
   });
 
   it('serves the same API on loopback TCP', async () => {
@@ -63,6 +63,13 @@ describe('daemon', () => {
         'get /swaps',
         'post /swaps',
         'post /swaps/{name}/rollback',
+        ...['/vpcs', '/subnets', '/security-groups', '/ports', '/routes', '/volumes', '/vms'].flatMap((p) => [
+          `get ${p}`,
+          `get ${p}/{name}`,
+          `put ${p}/{name}`,
+          `delete ${p}/{name}`,
+        ]),
+        'patch /vms/{name}',
         'get /events',
         'get /metrics',
         'get /openapi.json',

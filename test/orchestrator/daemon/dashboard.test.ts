@@ -20,7 +20,7 @@ describe.runIf(haveChromium)('the live dashboard in Chromium', () => {
     d = await startDaemon({
       tcp: { port: 0 },
       sampleMs: 200,
-      host: { memory: { sizeBytes: 64 << 20 }, dpu: { cores: 2, mode: 'adaptive' } },
+      host: { memory: { sizeBytes: 64 << 20 }, dpu: { cores: 2, mode: 'adaptive' }, vms: { poolMiB: 16 } },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -71,6 +71,26 @@ describe.runIf(haveChromium)('the live dashboard in Chromium', () => {
     await page.waitForFunction(
       () => parseFloat(document.querySelector('#cores tr[data-core="1"] td.busy')?.textContent ?? '0') > 0,
     );
+    // A VM with a guest agent: its row appears, and its vsock traffic shows as throughput.
+    const vmPut = await d.client.send('PUT', '/vms/web-1', {
+      vcpus: 1,
+      memoryMiB: 8,
+      devices: [{ kind: 'vsock', cid: 42 }],
+    });
+    expect(vmPut.status, vmPut.text).toBe(200);
+    await page.waitForFunction(
+      () => document.querySelector('#vms tr[data-vm="web-1"] td.state')?.textContent === 'running',
+    );
+    const vm = d.daemon.host.vms.get('web-1')!;
+    let talking = true;
+    const talk = (async () => {
+      while (talking) await vm.guestInfo({ timeoutMs: 20_000 });
+    })();
+    await page.waitForFunction(
+      () => parseFloat(document.querySelector('#vms tr[data-vm="web-1"] td.tx')?.textContent ?? '0') > 0,
+    );
+    talking = false;
+    await talk;
     // Both charts drew (uPlot renders into a canvas each).
     expect(await page.locator('#busy-chart canvas').count()).toBe(1);
     expect(await page.locator('#items-chart canvas').count()).toBe(1);
@@ -82,6 +102,7 @@ describe.runIf(haveChromium)('the live dashboard in Chromium', () => {
     expect(problems).toEqual([]);
     expect(outside).toEqual([]);
     await d.client.send('DELETE', '/jobs/load');
+    await d.client.send('DELETE', '/vms/web-1');
     await page.close();
   });
 });

@@ -35,4 +35,6 @@ export interface EngineRequest {
   heap: Buffer | null;
   tag: number;
   sink: RequestSink;
+  /** performance.now() when the engine took it off its ring or socket (for the latency histogram). */
+  queuedAt?: number;
 }

@@ -64,8 +64,6 @@ export class QueueEndpoint implements RequestSink {
   private readonly i32: Int32Array;
   private readonly bufferBase: number;
   private readonly bufferEnd: number;
-  private readonly bellIdx: number;
-  private readonly sleepIdx: number;
   private pendingPublish = false;
 
   constructor(
@@ -107,8 +105,6 @@ export class QueueEndpoint implements RequestSink {
     v.setUint32(base + VOLQ_ENGINE_DOORBELL, doorbellAddr, true);
     v.setUint32(base + VOLQ_ENGINE_SLEEPING, sleepingAddr, true);
     v.setUint32(base + VOLQ_STATE, 0, true);
-    this.bellIdx = v.getUint32(base + VOLQ_COMPLETION_DOORBELL, true) >> 2;
-    this.sleepIdx = v.getUint32(base + VOLQ_COMPLETION_SLEEPING, true) >> 2;
   }
 
   hasRequests(): boolean {
@@ -171,10 +167,13 @@ export class QueueEndpoint implements RequestSink {
   endBurst(): void {
     if (!this.pendingPublish) return;
     this.pendingPublish = false;
-    if (this.bellIdx === 0) return;
-    Atomics.add(this.i32, this.bellIdx, 1);
-    if (this.sleepIdx === 0 || Atomics.load(this.i32, this.sleepIdx) !== 0) {
-      Atomics.notify(this.i32, this.bellIdx);
+    // Read each burst: a device restarted on another core points its queue at that core's bell.
+    const bellIdx = this.view.getUint32(this.base + VOLQ_COMPLETION_DOORBELL, true) >> 2;
+    const sleepIdx = this.view.getUint32(this.base + VOLQ_COMPLETION_SLEEPING, true) >> 2;
+    if (bellIdx === 0) return;
+    Atomics.add(this.i32, bellIdx, 1);
+    if (sleepIdx === 0 || Atomics.load(this.i32, sleepIdx) !== 0) {
+      Atomics.notify(this.i32, bellIdx);
       this.counters.notifies++;
     }
   }

@@ -1,3 +1,4 @@
+import { LatencyHistogram, type LatencyHistogramData } from '../../../common/latency-histogram.js';
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import type { HostMemoryApi, Region } from '../../../common/host-memory-api.js';
 import { QosScheduler, systemClock, type Clock, type QosSpec } from '../qos/qos-scheduler.js';
@@ -26,6 +27,8 @@ interface VolumeEntry {
   queues: QueueEndpoint[];
   /** Requests served, by kind of outcome. */
   served: number;
+  /** Time from dequeue (off a queue's ring or a socket) to completion, per request. */
+  latency: LatencyHistogram;
 }
 
 /** Counters of the engine loop. */
@@ -92,7 +95,7 @@ export class StorageEngine {
 
   addVolume(volume: Volume, qos: QosSpec = {}): number {
     const id = this.nextId++;
-    this.volumes.set(id, { id, volume, queues: [], served: 0 });
+    this.volumes.set(id, { id, volume, queues: [], served: 0, latency: new LatencyHistogram() });
     this.scheduler.setVolume(id, qos);
     return id;
   }
@@ -118,6 +121,11 @@ export class StorageEngine {
       served: this.scheduler.served(id),
       throttled: this.scheduler.throttled(id),
     };
+  }
+
+  /** A volume's request latency histogram (dequeue to completion). */
+  latency(id: number): LatencyHistogramData {
+    return this.volumes.get(id)?.latency.data() ?? new LatencyHistogram().data();
   }
 
   /** Counters of a volume's queues. */
@@ -165,6 +173,7 @@ export class StorageEngine {
       req.sink.endBurst();
       return;
     }
+    req.queuedAt = performance.now();
     this.scheduler.enqueue(volumeId, req);
     this.kick();
   }
@@ -197,7 +206,12 @@ export class StorageEngine {
 
   /** One pass without waiting: pop the queues and serve what QoS allows. Returns requests served. */
   pass(max = BURST): number {
-    for (const q of this.queues.values()) q.pop(q.depth, (r) => this.enqueue(q.volumeId, r));
+    const now = performance.now();
+    for (const q of this.queues.values())
+      q.pop(q.depth, (r) => {
+        r.queuedAt = now;
+        this.enqueue(q.volumeId, r);
+      });
     let n = 0;
     while (n < max) {
       const pick = this.scheduler.next();
@@ -261,6 +275,7 @@ export class StorageEngine {
         break;
     }
     this.finish(req, status, data);
+    if (req.queuedAt !== undefined) e.latency.record((performance.now() - req.queuedAt) / 1000);
   }
 
   /** A write from a heap buffer; a partial one reads the blocks it touches, patches and writes them. */

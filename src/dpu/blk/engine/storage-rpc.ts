@@ -1,3 +1,4 @@
+import type { LatencyHistogramData } from '../../../common/latency-histogram.js';
 import type { QosSpec } from '../qos/qos-scheduler.js';
 import type { CheckReport } from '../volume/consistency-check.js';
 import type { VolumeCreateOptions } from '../volume/volume-config.js';
@@ -43,6 +44,8 @@ export interface VolumeReport extends VolumeStats {
   qos: { spec: QosSpec; served: { reservation: number; weight: number }; throttled: number };
   /** The volume's queues: their region and counters. */
   queues: { base: number; counters: QueueCounters }[];
+  /** Request latency in the worker, dequeue to completion (fixed buckets: LATENCY_BOUNDS_S). */
+  latency: LatencyHistogramData;
 }
 
 export interface NbdListenOptions {

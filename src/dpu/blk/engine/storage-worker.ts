@@ -117,7 +117,13 @@ async function call(req: RpcRequest): Promise<unknown> {
     case 'stats': {
       const a = req.args as StorageCalls['stats']['args'];
       const v = engine.volume(a.id);
-      return { id: a.id, ...v.stats(), qos: engine.qos(a.id), queues: engine.queueCounters(a.id) };
+      return {
+        id: a.id,
+        ...v.stats(),
+        qos: engine.qos(a.id),
+        queues: engine.queueCounters(a.id),
+        latency: engine.latency(a.id),
+      };
     }
     case 'setQos': {
       const a = req.args as StorageCalls['setQos']['args'];

@@ -43,36 +43,36 @@
 export const VOLQ_MAGIC = 'VOLQ';
 export const VOLQ_LAYOUT = 1;
 
-export const VOLQ_DEPTH = 64;
-export const VOLQ_VOLUME_ID = 68;
-export const VOLQ_BUFFER_BASE = 72;
-export const VOLQ_BUFFER_BYTES = 76;
-export const VOLQ_BLOCKS_LO = 80;
-export const VOLQ_BLOCKS_HI = 84;
-export const VOLQ_ENGINE_DOORBELL = 88;
-export const VOLQ_ENGINE_SLEEPING = 92;
-export const VOLQ_COMPLETION_DOORBELL = 96;
-export const VOLQ_COMPLETION_SLEEPING = 100;
-export const VOLQ_STATE = 104;
-export const VOLQ_REQUEST_RING = 128;
-
-export const VOLQ_REQUEST_BYTES = 32;
-export const VOLQ_COMPLETION_BYTES = 16;
-export const VOLQ_MIN_DEPTH = 8;
-export const VOLQ_MAX_DEPTH = 4096;
-
-/** Request record fields. */
-export const REQ_OP = 0;
-export const REQ_FLAGS = 1;
-export const REQ_TAG = 4;
-export const REQ_OFFSET = 8;
-export const REQ_LENGTH = 16;
-export const REQ_BUFFER = 20;
-
-/** Completion record fields. */
-export const CPL_TAG = 0;
-export const CPL_STATUS = 4;
-export const CPL_BYTES = 8;
+// The offsets and sizes are the kernel's (assembly/blk/volume-queue.ts), generated into src/generated/blk.ts.
+export {
+  VOLQ_DEPTH,
+  VOLQ_VOLUME_ID,
+  VOLQ_BUFFER_BASE,
+  VOLQ_BUFFER_BYTES,
+  VOLQ_BLOCKS_LO,
+  VOLQ_BLOCKS_HI,
+  VOLQ_ENGINE_DOORBELL,
+  VOLQ_ENGINE_SLEEPING,
+  VOLQ_COMPLETION_DOORBELL,
+  VOLQ_COMPLETION_SLEEPING,
+  VOLQ_STATE,
+  VOLQ_REQUEST_RING,
+  VOLQ_REQUEST_BYTES,
+  VOLQ_COMPLETION_BYTES,
+  VOLQ_MIN_DEPTH,
+  VOLQ_MAX_DEPTH,
+  REQ_OP,
+  REQ_FLAGS,
+  REQ_TAG,
+  REQ_OFFSET,
+  REQ_LENGTH,
+  REQ_BUFFER,
+  CPL_TAG,
+  CPL_STATUS,
+  CPL_BYTES,
+  /** Largest request: 4 MiB. */
+  VOLQ_MAX_LENGTH,
+} from '../../../generated/blk.js';
 
 /** Operation of a volume-queue request (byte +0 of its record). */
 export const VolumeOp = { Read: 0, Write: 1, Flush: 2, Discard: 3, WriteZeroes: 4 } as const;
@@ -85,15 +85,18 @@ export const VolumeFlag = {
   Unmap: 2,
 } as const;
 
-/** Largest request: 4 MiB. */
-export const VOLQ_MAX_LENGTH = 4 << 20;
+import {
+  VOLQ_COMPLETION_BYTES as COMPLETION_BYTES,
+  VOLQ_REQUEST_BYTES as REQUEST_BYTES,
+  VOLQ_REQUEST_RING as REQUEST_RING,
+} from '../../../generated/blk.js';
 
 /** Byte offset of the completion ring in a queue of `depth`. */
 export function completionRingOffset(depth: number): number {
-  return VOLQ_REQUEST_RING + 128 + depth * VOLQ_REQUEST_BYTES;
+  return REQUEST_RING + 128 + depth * REQUEST_BYTES;
 }
 
 /** Payload bytes (after the 64-byte header) of a queue region of `depth`. */
 export function volumeQueuePayloadBytes(depth: number): number {
-  return completionRingOffset(depth) + 128 + depth * VOLQ_COMPLETION_BYTES - 64;
+  return completionRingOffset(depth) + 128 + depth * COMPLETION_BYTES - 64;
 }

@@ -75,6 +75,18 @@ export class GuestBlkWorkload {
     return { completed, errors: Number(g.ram.getBigUint64(Number(this.queue.stateGpa) + GD_ERRORS, true)) };
   }
 
+  /**
+   * The 4096 bytes the workload writes to `block` at `version` (word i = a hash of block,
+   * version, i; version 0 = zeros): what a disk must hold where `version(block)` says so.
+   */
+  static expectedBlock(block: number, version: number): Uint8Array {
+    const out = new Uint32Array(1024);
+    if (version !== 0)
+      for (let i = 0; i < 1024; i++)
+        out[i] = (Math.imul(block, 0x9e3779b1) ^ Math.imul(version, 0x85ebca77) ^ Math.imul(i, 0x27d4eb2f)) >>> 0;
+    return new Uint8Array(out.buffer);
+  }
+
   /** The version the guest last wrote to `block` (0: never written, or zeroed). */
   version(block: number): number {
     return this.queue.guest.ram.getUint32(Number(this.versGpa) + 4 * (block - this.firstBlock), true);

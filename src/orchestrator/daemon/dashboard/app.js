@@ -64,6 +64,38 @@ function drawJobs(jobs) {
   }
 }
 
+function drawVms(vms) {
+  const body = el('vms').tBodies[0];
+  body.replaceChildren();
+  for (const v of vms) {
+    const row = document.createElement('tr');
+    row.dataset.vm = v.name;
+    cell(row, v.name);
+    cell(row, v.state).className = 'state';
+    cell(row, v.vcpus);
+    cell(row, `${v.memoryMiB} MiB`);
+    cell(row, fmt.format(v.rxBytesPerSecond)).className = 'rx';
+    cell(row, fmt.format(v.txBytesPerSecond)).className = 'tx';
+    body.appendChild(row);
+  }
+}
+
+function drawPorts(network) {
+  el('flows').textContent = String(network.flows);
+  const body = el('ports').tBodies[0];
+  body.replaceChildren();
+  for (const [name, p] of Object.entries(network.ports)) {
+    const row = document.createElement('tr');
+    row.dataset.port = name;
+    cell(row, name);
+    cell(row, fmt.format(p.inBytesPerSecond)).className = 'in';
+    cell(row, fmt.format(p.outBytesPerSecond)).className = 'out';
+    cell(row, p.inPackets).className = 'in-packets';
+    cell(row, p.outPackets);
+    body.appendChild(row);
+  }
+}
+
 async function main() {
   const host = await (await fetch('/host')).json();
   el('host').textContent =
@@ -88,6 +120,8 @@ async function main() {
     );
     drawCores(s.cores);
     if (s.jobs) drawJobs(s.jobs);
+    if (s.vms) drawVms(s.vms);
+    if (s.network) drawPorts(s.network);
     if (s.swaps) {
       el('swaps').textContent = Object.entries(s.swaps)
         .map(([k, v]) => `${k}: ${v}`)

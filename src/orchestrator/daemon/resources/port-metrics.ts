@@ -1,0 +1,38 @@
+import type { HostNetwork } from '../../../dpu/net/host-network.js';
+
+/**
+ * Prometheus families of the VM ports on the vSwitch, read out of band from the switch's
+ * per-port counters: packets and bytes in (from the guest) and out (to it), and drops on the
+ * way out. A port not on the switch (not attached) has no series. Also the flows the fast path holds.
+ */
+export function portMetrics(net: HostNetwork | null): string {
+  const s = net?.stats() ?? null;
+  const ports = Object.entries(s?.ports ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const out = [
+    '# HELP qingtian_port_packets_total Packets through a switch port (in: from the guest or tunnel, out: to it)',
+    '# TYPE qingtian_port_packets_total counter',
+  ];
+  for (const [name, p] of ports)
+    out.push(
+      `qingtian_port_packets_total{port="${name}",direction="in"} ${p.inPackets}`,
+      `qingtian_port_packets_total{port="${name}",direction="out"} ${p.outPackets}`,
+    );
+  out.push(
+    '# HELP qingtian_port_bytes_total Bytes through a switch port (in: from the guest or tunnel, out: to it)',
+    '# TYPE qingtian_port_bytes_total counter',
+  );
+  for (const [name, p] of ports)
+    out.push(
+      `qingtian_port_bytes_total{port="${name}",direction="in"} ${p.inBytes}`,
+      `qingtian_port_bytes_total{port="${name}",direction="out"} ${p.outBytes}`,
+    );
+  out.push(
+    '# HELP qingtian_port_dropped_packets_total Packets to a port dropped on output',
+    '# TYPE qingtian_port_dropped_packets_total counter',
+    ...ports.map(([name, p]) => `qingtian_port_dropped_packets_total{port="${name}"} ${p.outDrops}`),
+    '# HELP qingtian_switch_flows Flows the vSwitch fast path holds',
+    '# TYPE qingtian_switch_flows gauge',
+    `qingtian_switch_flows ${s?.switch.flows ?? 0}`,
+  );
+  return out.join('\n') + '\n';
+}

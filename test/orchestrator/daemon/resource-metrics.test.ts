@@ -1,0 +1,163 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
+import { parseMac } from '../../../src/dpu/net/mac-address.js';
+import { Guest } from '../../../src/hypervisor/guest/guest.js';
+import { LATENCY_BOUNDS_S } from '../../../src/common/latency-histogram.js';
+import { GuestNic } from '../../dpu/net/guest-nic.js';
+import { ipFrame } from '../../dpu/net/helpers.js';
+import { startDaemon, type D } from '../../helpers/daemon.js';
+
+const MIB = 1 << 20;
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+if (!promtool)
+  console.warn('resource-metrics.test: promtool not found (Debian package prometheus, installed by .ci/run)');
+
+/** `name{labels} value` lines of a Prometheus text page, by `name{labels}`. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+describe('/metrics per VM, port and volume', () => {
+  let d: D;
+  const metrics = async (): Promise<{ text: string; got: Map<string, number> }> => {
+    const r = await d.client.send('GET', '/metrics');
+    expect(r.status).toBe(200);
+    return { text: r.text, got: samples(r.text) };
+  };
+  beforeAll(async () => {
+    d = await startDaemon({
+      host: {
+        memory: { sizeBytes: 512 * MIB },
+        dpu: { cores: 1, mode: 'interrupt' },
+        vms: { poolMiB: 64 },
+        storage: { arenaBytes: 32 * MIB },
+      },
+    });
+  });
+  afterAll(async () => d.stop());
+
+  it('volume requests, bytes and latency equal the storage worker counters', async () => {
+    expect(
+      (await d.client.send('PUT', '/volumes/v0', { sizeBytes: 4 * MIB, dataDisks: 2, parityDisks: 1 })).status,
+    ).toBe(200);
+    const vol = d.daemon.host.storage.volume('v0')!;
+    const block = new Uint8Array(8192).fill(7);
+    for (let i = 0; i < 10; i++) await vol.write(i * 8192, block);
+    for (let i = 0; i < 4; i++) await vol.read(i * 4096, 4096);
+    await vol.flush();
+    const { got } = await metrics();
+    const r = await vol.stats();
+    expect(r.ops).toMatchObject({ writes: 10, reads: 4, flushes: 1, blocksWritten: 20, blocksRead: 4 });
+    const l = 'volume="v0"';
+    expect(got.get(`qingtian_volume_requests_total{${l},op="write"}`)).toBe(r.ops.writes);
+    expect(got.get(`qingtian_volume_requests_total{${l},op="read"}`)).toBe(r.ops.reads);
+    expect(got.get(`qingtian_volume_requests_total{${l},op="flush"}`)).toBe(r.ops.flushes);
+    expect(got.get(`qingtian_volume_bytes_total{${l},direction="write"}`)).toBe(r.ops.blocksWritten * 4096);
+    expect(got.get(`qingtian_volume_bytes_total{${l},direction="read"}`)).toBe(r.ops.blocksRead * 4096);
+    expect(got.get(`qingtian_volume_mapped_bytes{${l}}`)).toBe(r.space.mappedBytes);
+    expect(got.get(`qingtian_volume_disks{${l},state="ok"}`)).toBe(3);
+    // Every request is in the histogram once: its count is the requests served, buckets are cumulative.
+    expect(r.latency.count).toBe(15);
+    expect(got.get(`qingtian_volume_request_duration_seconds_count{${l}}`)).toBe(15);
+    expect(got.get(`qingtian_volume_request_duration_seconds_bucket{${l},le="+Inf"}`)).toBe(15);
+    expect(got.get(`qingtian_volume_request_duration_seconds_sum{${l}}`)).toBe(r.latency.sumSeconds);
+    let prev = 0;
+    for (const le of LATENCY_BOUNDS_S) {
+      const n = got.get(`qingtian_volume_request_duration_seconds_bucket{${l},le="${le}"}`)!;
+      expect(n).toBeGreaterThanOrEqual(prev);
+      prev = n;
+    }
+  });
+
+  it('port packets and bytes equal the switch counters, after traffic between two guests', async () => {
+    const put = async (p: string, b: unknown) => expect((await d.client.send('PUT', p, b)).status).toBe(200);
+    await put('/vpcs/blue', { cidr: '198.19.0.0/16' });
+    await put('/subnets/web', { vpc: 'blue', cidr: '198.19.1.0/24' });
+    await put('/ports/a', { subnet: 'web', ip: '198.19.1.10' });
+    await put('/ports/b', { subnet: 'web', ip: '198.19.1.20' });
+    const net = d.daemon.host.network;
+    const info = (n: string) => net.list().ports.find((p) => p.name === n)!;
+    const A = { mac: parseMac(info('a').mac), ip: parseIPv4(info('a').ip) };
+    const B = { mac: parseMac(info('b').mac), ip: parseIPv4(info('b').ip) };
+    // The guests here are test doubles driving the port's virtio-net device as a VM's driver would.
+    const nic = async (port: string): Promise<GuestNic> => {
+      const g = new Guest(d.daemon.host.memory, { name: `g-${port}`, ramBytes: 4 * MIB });
+      const n = new GuestNic(g, await net.attachPort(port, g), d.daemon.host.memory);
+      n.postRx(64);
+      return n;
+    };
+    const na = await nic('a');
+    const nb = await nic('b');
+    for (let i = 0; i < 20; i++) {
+      na.send(
+        ipFrame({ srcMac: A.mac, dstMac: B.mac, src: A.ip, dst: B.ip, proto: 'udp', srcPort: 5000, dstPort: 7, id: i }),
+      );
+      await nb.waitRecv(1);
+    }
+    await vi.waitFor(() => expect(net.portStats('b')!.outPackets).toBe(20));
+    const { got } = await metrics();
+    for (const port of ['a', 'b']) {
+      const s = net.portStats(port)!;
+      expect(got.get(`qingtian_port_packets_total{port="${port}",direction="in"}`)).toBe(s.inPackets);
+      expect(got.get(`qingtian_port_packets_total{port="${port}",direction="out"}`)).toBe(s.outPackets);
+      expect(got.get(`qingtian_port_bytes_total{port="${port}",direction="in"}`)).toBe(s.inBytes);
+      expect(got.get(`qingtian_port_bytes_total{port="${port}",direction="out"}`)).toBe(s.outBytes);
+      expect(got.get(`qingtian_port_dropped_packets_total{port="${port}"}`)).toBe(s.outDrops);
+    }
+    expect(got.get('qingtian_port_packets_total{port="a",direction="in"}')).toBe(20);
+    expect(got.get('qingtian_port_bytes_total{port="b",direction="out"}')).toBeGreaterThan(20 * 42);
+    // The GET answer carries the same counters.
+    const b = (await d.client.send('GET', '/ports/b')).json as { status: { traffic: { outPackets: number } } };
+    expect(b.status.traffic.outPackets).toBe(20);
+    await net.detachPort('a');
+    await net.detachPort('b');
+  });
+
+  it('VM state, size, device traffic and operation latency; promtool accepts the page', async () => {
+    const put = await d.client.send('PUT', '/vms/web-1', {
+      vcpus: 1,
+      memoryMiB: 8,
+      devices: [{ kind: 'vsock', cid: 42 }],
+    });
+    expect(put.status, put.text).toBe(200);
+    const vm = d.daemon.host.vms.get('web-1')!;
+    // Traffic over the VM's vsock device: the guest agent answers the host.
+    await vm.guestInfo({ timeoutMs: 20_000 });
+    const ep = () => vm.vsock!.device.stats().endpoint;
+    // Connection teardown may still move counters: compare once two reads agree.
+    await vi.waitFor(
+      async () => {
+        const before = ep();
+        const { got } = await metrics();
+        const after = ep();
+        expect(after).toEqual(before);
+        const l = 'vm="web-1",device="vsock0",kind="vsock"';
+        expect(got.get(`qingtian_vm_device_packets_total{${l},direction="tx"}`)).toBe(after['rxPackets']);
+        expect(got.get(`qingtian_vm_device_packets_total{${l},direction="rx"}`)).toBe(after['txPackets']);
+        expect(got.get(`qingtian_vm_device_bytes_total{${l},direction="tx"}`)).toBe(after['rxBytes']);
+        expect(got.get(`qingtian_vm_device_bytes_total{${l},direction="rx"}`)).toBe(after['txBytes']);
+      },
+      { timeout: 10_000 },
+    );
+    expect(ep()['rxBytes']).toBeGreaterThan(0);
+    const { text, got } = await metrics();
+    expect(got.get('qingtian_vm_info{vm="web-1",state="running"}')).toBe(1);
+    expect(got.get('qingtian_vm_vcpus{vm="web-1"}')).toBe(1);
+    expect(got.get('qingtian_vm_memory_bytes{vm="web-1"}')).toBe(8 * MIB);
+    expect(got.get('qingtian_vm_operation_duration_seconds_count{op="create"}')).toBe(1);
+    expect(got.get('qingtian_vm_operation_duration_seconds_count{op="start"}')).toBe(1);
+    expect(text).toMatch(/^# TYPE qingtian_vm_operation_duration_seconds histogram$/m);
+    if (promtool) {
+      const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(out).toBe('');
+    }
+    expect((await d.client.send('DELETE', '/vms/web-1')).status).toBe(200);
+  });
+});
