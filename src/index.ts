@@ -31,7 +31,17 @@ export type { MetricsSnapshot } from './ops/metrics.js';
 
 // VMs
 export type { VmManager, VmManagerOptions, VmManagerEvents } from './orchestrator/vms/vm-manager.js';
-export type { Vm, VmState, VmStateEvent, VmEvents, VmDeviceEvent, ShutdownOptions } from './orchestrator/vms/vm.js';
+export type {
+  Vm,
+  VmState,
+  VmStateEvent,
+  VmEvents,
+  VmDeviceEvent,
+  ShutdownOptions,
+  DevicePlacement,
+} from './orchestrator/vms/vm.js';
+export type { RelocationReport } from './orchestrator/sched/device-relocation.js';
+export { VCPU_CLASSES, type VcpuClass, type VcpuPlacement } from './hypervisor/sched/vcpu-class.js';
 export type {
   VmSpec,
   VmDeviceSpec,

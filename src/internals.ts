@@ -90,6 +90,21 @@ export { Guest, type GuestOptions } from './hypervisor/guest/guest.js';
 export { dirtyPages } from './hypervisor/guest/dirty-log.js';
 export { GuestVcpu, DEFAULT_VCPU_NICE, type GuestVcpuOptions, type RttSamples } from './hypervisor/guest/vcpu.js';
 export { GuestQueue, type NotifyWords } from './hypervisor/guest/guest-queue.js';
+export { VCPU_CLASS_NICE, classNice, type VcpuSchedSpec } from './hypervisor/sched/vcpu-class.js';
+export {
+  TIMER_PROBE_BYTES,
+  histogramQuantile,
+  probeBucketRange,
+  readProbeBuckets,
+  readTimerProbe,
+  type TimerProbeReport,
+} from './hypervisor/sched/timer-probe.js';
+export {
+  relocateBackend,
+  type GuestKickSites,
+  type MovableBackend,
+  type RelocationReport,
+} from './orchestrator/sched/device-relocation.js';
 export { GuestBlkWorkload, type GuestBlkOptions } from './hypervisor/guest/virtio/blk-workload.js';
 export {
   LoopbackAudit,

@@ -26,6 +26,7 @@ import { genRun, genSetup, pingSend, resolve } from './net-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
 import { vmAgentStep } from './vm-agent';
+import { probeBucket, probeInit, probeRecord, probeStep } from './timer-probe';
 import { containerStep } from './container-runtime';
 import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
 import { auditBytes, auditInit, auditMissing, drainAudited, pumpAudited, pumpAuditedIrq } from './audit';
@@ -510,3 +511,41 @@ export {
   VMC_HALT,
   VMC_BUSY,
 } from './vm-control';
+
+// The timer probe: a latency-sensitive guest's program (assembly/guest/timer-probe.ts).
+export function gprobe_init(p: usize, intervalNs: u64): i32 {
+  return probeInit(p, intervalNs);
+}
+
+export function gprobe_record(p: usize, ns: u64): void {
+  probeRecord(p, ns);
+}
+
+export function gprobe_bucket(ns: u64): u32 {
+  return probeBucket(ns);
+}
+
+export function gvm_probe(ctl: usize, p: usize): i32 {
+  return probeStep(ctl, p);
+}
+
+export {
+  TP_MAGIC,
+  TP_BUCKETS_WORD,
+  TP_INTERVAL,
+  TP_NEXT,
+  TP_SAMPLES,
+  TP_SUM,
+  TP_MAX,
+  TP_MISSED,
+  TP_WAKES,
+  TP_OVERFLOW,
+  TP_HIST,
+  TP_SUB_BITS,
+  TP_TOP_BIT,
+  TP_BUCKETS,
+  TP_BYTES,
+} from './timer-probe';
+
+// Where a guest virtqueue driver kicks (driver-state.ts): relocating a device re-points them.
+export { GD_DOORBELL, GD_SLEEP } from './driver-state';

@@ -18,6 +18,7 @@ import {
 } from '../hypervisor/guest/virtio/vsock-driver.js';
 import { HostMemory } from '../memory/host-memory.js';
 import { HostAgent } from '../orchestrator/agent/host-agent.js';
+import { timer } from './hv-timer.js';
 import { vms } from './hv-vms.js';
 import { containers } from './hv-instances.js';
 import type { BenchContext } from './lib/report.js';
@@ -34,6 +35,7 @@ import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js
  *   agent-cpu-100vms    the same with 100 VMs (16 MiB, 1 vCPU) running, managed (list + stats each second)
  *   vm-create-start, vms-100-up, vms-100-down   VMs through host.vms (hv-vms.ts)
  *   containers-1000-up, containers-1000-down     containers through host.instances (hv-instances.ts)
+ *   timer-alone, timer-shared, timer-relocated   the timer probe's lateness (hv-timer.ts)
  * Cases are interleaved with their peer, ctx.runs times; medians are reported. The DPU core
  * runs in adaptive mode for the stream (sustained traffic keeps it busy) and in interrupt mode
  * for the round trips and the agent (sparse request/response traffic: a core that spins
@@ -42,6 +44,8 @@ import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js
 export async function run(ctx: BenchContext): Promise<void> {
   const memory = new HostMemory({ sizeBytes: 2 * 1024 ** 3 });
   const runtime = new LoaderRuntime(memory);
+  // First, with no core of this suite's pool on the machine: the timer cases place their own.
+  if (ctx.wants('timer-')) await timer(ctx, memory, runtime);
   const pool = await DpuCorePool.start(memory, { cores: 1, mode: 'adaptive' });
   try {
     await pool.loadKernel(runtime.kernel('vsock'));

@@ -57,7 +57,7 @@ export const SUITES: Record<
   },
   hv: {
     describe:
-      'Zero hypervisor: vsock stream and round trip vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs, VM create+start, 100 VMs and 1,000 containers up and down',
+      'Zero hypervisor: vsock stream and round trip vs a Unix socket, agent RPC round trip, host-agent CPU idle and with 100 VMs, VM create+start, 100 VMs and 1,000 containers up and down, timer-probe lateness alone / with a noisy neighbour / backends relocated',
     load: () => import('./hv.js'),
   },
   daemon: {

@@ -162,6 +162,10 @@ export const DF_INDIRECT = 4;
 /** u32 */
 export const DF_IN_ORDER = 8;
 /** u32 */
+export const GD_DOORBELL = 28;
+/** u32 */
+export const GD_SLEEP = 32;
+/** u32 */
 export const GD_KICKS = 64;
 /** u32 */
 export const GD_KICKS_SUPPRESSED = 72;
@@ -259,6 +263,38 @@ export const GNC_RX_IGNORED = 10;
 export const GNC_RX_BAD = 11;
 /** u32 */
 export const GNC_COUNT = 16;
+
+// assembly/guest/timer-probe.ts
+/** 'GTPR' (u32) */
+export const TP_MAGIC = 0x52505447;
+/** u32 */
+export const TP_BUCKETS_WORD = 4;
+/** u32 */
+export const TP_INTERVAL = 8;
+/** u32 */
+export const TP_NEXT = 16;
+/** u32 */
+export const TP_SAMPLES = 24;
+/** u32 */
+export const TP_SUM = 32;
+/** u32 */
+export const TP_MAX = 40;
+/** u32 */
+export const TP_MISSED = 48;
+/** u32 */
+export const TP_WAKES = 56;
+/** u32 */
+export const TP_OVERFLOW = 64;
+/** u32 */
+export const TP_HIST = 128;
+/** Sub-buckets per power of two, as a shift (16). (u32) */
+export const TP_SUB_BITS = 4;
+/** Powers of two covered: values up to 2^48 ns (78 hours). (u32) */
+export const TP_TOP_BIT = 47;
+/** u32 = (TP_TOP_BIT - TP_SUB_BITS + 2) << TP_SUB_BITS */
+export const TP_BUCKETS = 720;
+/** u32 = TP_HIST + TP_BUCKETS * 8 */
+export const TP_BYTES = 5888;
 
 // assembly/guest/vm-control.ts
 /** 'GVMC' (u32) */

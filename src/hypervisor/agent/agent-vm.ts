@@ -1,6 +1,7 @@
 import type { Region } from '../../common/host-memory-api.js';
 import * as C from '../../generated/guest.js';
 import type { GuestVcpu } from '../guest/vcpu.js';
+import type { VcpuPlacement, VcpuSchedSpec } from '../sched/vcpu-class.js';
 import type { VmInfo, VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
 import type { ContainerTable } from './agent-containers.js';
@@ -37,7 +38,7 @@ export interface VmHost {
  * thread started; 'dedicated' — a thread of its own per vCPU (taken from the idle ones or
  * started); 'exclusive' — one vCPU on each guest CPU, which nothing else may use (bare metal).
  */
-export type VcpuPlacement = 'shared' | 'dedicated' | 'exclusive';
+export type VcpuPlacementMode = 'shared' | 'dedicated' | 'exclusive';
 
 /**
  * One VM as the host agent holds it: its RAM and control block (both from the agent's pool),
@@ -52,6 +53,10 @@ export class AgentVm {
   private programs: Promise<void>[] = [];
   /** Per vCPU thread: its program returned (the thread is idle and can serve another VM). */
   private returned: boolean[] = [];
+  /** Per vCPU: its placement as its thread reported it at start (VMs with `sched` only). */
+  private placements: (VcpuPlacement | null)[] = [];
+  /** The dedicated threads' `place` calls of the start under way. */
+  private placing: Promise<unknown>[] = [];
   /** Per bound vCPU: its guest CPU and slot. */
   private bindings: { cpu: GuestCpu; slot: number; done: Promise<void> }[] = [];
   /** Set when the VM is a container host: its vCPUs run container tasks from this table. */
@@ -66,7 +71,9 @@ export class AgentVm {
     readonly ctl: Region,
     /** GPAs of the guest agent's vsock driver and state, when the guest runs one on vCPU 0. */
     readonly guestAgent: { vsGpa: number; gaGpa: number } | null = null,
-    readonly placement: VcpuPlacement = 'dedicated',
+    readonly placement: VcpuPlacementMode = 'dedicated',
+    /** The vCPUs' class and CPUs (placement 'dedicated' only), or null: the threads' defaults. */
+    readonly sched: VcpuSchedSpec | null = null,
   ) {
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
@@ -129,9 +136,12 @@ export class AgentVm {
     this.need('defined', 'shutoff');
     for (const off of [C.VMC_RUN, C.VMC_PARKED, C.VMC_POWER, C.VMC_HALTED, C.VMC_EXITED, C.VMC_ENTERED])
       this.set(off, 0);
+    this.placements = [];
+    this.placing = [];
     try {
       if (this.placement === 'dedicated') this.startThreads();
       else this.bindCpus();
+      await Promise.all(this.placing);
       await this.until(C.VMC_ENTERED, (n) => n >= this.vcpus, 'start', START_MS);
     } catch (e) {
       this.set(C.VMC_RUN, C.VMC_STOPPED);
@@ -184,6 +194,8 @@ export class AgentVm {
       this.vcpuThreads.push(t);
       const returned = this.returned;
       returned.push(false);
+      // Queued ahead of the program: the thread takes its class and CPUs before guest code runs.
+      if (this.sched) this.placing.push(t.place(this.sched).then((p) => (this.placements[i] = p)));
       const [fn, args] = this.program(i, false);
       this.programs.push(
         t.runProgram(fn, args, this.ctl.base).then(
@@ -246,6 +258,11 @@ export class AgentVm {
     this.state = 'shutoff';
   }
 
+  /** vCPU `i`'s placement as its thread reported it at start, or null (no `sched`, or not started). */
+  placementOf(i: number): VcpuPlacement | null {
+    return this.placements[i] ?? null;
+  }
+
   /** Iterations of the vCPUs' programs so far. */
   ticks(): number {
     return Number(new DataView(this.host.memory.buffer).getBigUint64(this.ctl.base + C.VMC_TICKS, true));
@@ -280,7 +297,9 @@ export class AgentVm {
     this.vcpuThreads = [];
     this.programs = [];
     this.returned = [];
-    await Promise.all(threads.map((t, i) => (returned[i] ? this.host.vcpuPool.give(t) : t.stop())));
+    // A thread placed for this VM's class goes, rather than carry that class to the next VM.
+    const reuse = this.sched === null;
+    await Promise.all(threads.map((t, i) => (reuse && returned[i] ? this.host.vcpuPool.give(t) : t.stop())));
   }
 
   /** Waits (without blocking the agent) until the control word `off` satisfies `ok`. */

@@ -122,6 +122,12 @@ export class TinyOs implements VmHost {
             `vm.create placement: 'exclusive' needs a host with no other VM; it has ${this.vms.size}`,
           );
       }
+      // A class is a thread's priority: bound vCPUs share their guest CPU's thread with other VMs.
+      if (a.sched && placement !== 'dedicated')
+        throw new AgentError(
+          'bad-request',
+          `vm.create sched: a vCPU class or CPU list needs placement 'dedicated', got '${placement}'`,
+        );
       if (a.containers && a.guestAgent)
         throw new AgentError('bad-request', 'vm.create containers: a container host runs no guest agent');
       if (a.containers && a.vcpus > C.CT_MAX_VCPUS)
@@ -151,7 +157,17 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(this, this.nextId++, a.name, a.vcpus, ram, ctl, a.guestAgent ?? null, placement);
+      const vm = new AgentVm(
+        this,
+        this.nextId++,
+        a.name,
+        a.vcpus,
+        ram,
+        ctl,
+        a.guestAgent ?? null,
+        placement,
+        a.sched ?? null,
+      );
       if (a.containers) {
         try {
           vm.containers = new ContainerTable(new Uint8Array(this.memory.buffer), ram, a.containers.capacity, a.vcpus);
@@ -228,7 +244,10 @@ export class TinyOs implements VmHost {
       const state = vm.vcpuState();
       return {
         vm: vm.info(),
-        vcpus: Array.from({ length: vm.vcpus }, (_, index) => ({ index, state, ticks: vm.ticks() })),
+        vcpus: Array.from({ length: vm.vcpus }, (_, index) => {
+          const placement = vm.placementOf(index);
+          return { index, state, ticks: vm.ticks(), ...(placement ? { placement } : {}) };
+        }),
       };
     },
     'device.hotplug': (a) =>

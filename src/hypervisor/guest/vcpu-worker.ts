@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as C from '../../generated/guest.js';
+import type { VcpuClass, VcpuPlacement } from '../sched/vcpu-class.js';
+import { placeVcpuThread, reportVcpuThread } from '../sched/vcpu-thread.js';
 
 /**
  * A guest vCPU: a worker thread running guest-side Wasm (the "guest" kernel family) over the
@@ -34,25 +35,27 @@ export type VcpuRequest =
   | { op: 'timed'; fn: string; args: (number | bigint)[]; ms: number }
   | { op: 'series'; fn: string; args: (number | bigint)[]; count: number }
   | { op: 'loop'; fn: string; args: (number | bigint)[]; ms: number; untilAddr: number; untilValue: number }
-  | { op: 'program'; fn: string; args: (number | bigint)[]; ctl: number };
+  | { op: 'program'; fn: string; args: (number | bigint)[]; ctl: number }
+  | { op: 'place'; cls: VcpuClass; nice: number; cpus: number[] | null }
+  | { op: 'placement' };
 
 export type VcpuReply =
   | { ok: true; value: number | bigint | null }
   | { ok: true; completed: number; elapsedNs: number }
   | { ok: true; samplesUs: Float64Array; timeouts: number; switched: Uint32Array | null }
   | { ok: true; exit: 'halted' | 'stopped'; steps: number }
+  | { ok: true; placement: VcpuPlacement }
   | { ok: false; error: string };
 
-const { memory, wasmPath, nice } = workerData as { memory: WebAssembly.Memory; wasmPath: string; nice: number | null };
-// On Linux this sets the priority of this thread alone. Lowering it is always allowed; a raise
-// that is refused leaves the thread at the process's priority.
-if (nice !== null) {
-  try {
-    setPriority(nice);
-  } catch {
-    // not permitted: keep the process's priority
-  }
-}
+const { memory, wasmPath, nice, cls, cpus } = workerData as {
+  memory: WebAssembly.Memory;
+  wasmPath: string;
+  nice: number | null;
+  cls: VcpuClass | null;
+  cpus: number[] | null;
+};
+// The class's priority and CPUs apply to this thread alone, before it runs guest code.
+let placement = placeVcpuThread(cls, nice, cpus, null);
 const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory } });
 const i32 = new Int32Array(memory.buffer);
 type Fn = (...a: (number | bigint)[]) => number | bigint;
@@ -108,6 +111,11 @@ function handle(req: VcpuRequest): VcpuReply {
   switch (req.op) {
     case 'program':
       return program(req);
+    case 'place':
+      placement = placeVcpuThread(req.cls, req.nice, req.cpus, placement);
+      return { ok: true, placement };
+    case 'placement':
+      return { ok: true, placement: reportVcpuThread(placement) };
     case 'call': {
       const f = instance.exports[req.fn];
       if (typeof f !== 'function') return { ok: false, error: `guest kernel has no function ${req.fn}` };

@@ -6,13 +6,22 @@ import { distFile, kernelFile } from '../../common/package-paths.js';
 import { inspectKernel } from '../../common/kernel-image.js';
 import type { VcpuReply, VcpuRequest } from './vcpu-worker.js';
 import { readFileSync } from 'node:fs';
+import { parseArgs } from '../../common/validate.js';
+import {
+  VCPU_CLASS_NICE,
+  vcpuSchedSchema,
+  type VcpuClass,
+  type VcpuPlacement,
+  type VcpuSchedSpec,
+} from '../sched/vcpu-class.js';
+import { checkVcpuCpus } from '../sched/vcpu-thread.js';
 
 /**
  * Default scheduling priority of a vCPU thread (Linux nice). The machine modelled runs guests on
  * host CPUs and the data path on the DPU's own cores; here they share CPUs, and a vCPU below the
  * DPU cores and the control plane keeps a spinning guest from delaying them (DpuOptions.nice).
  */
-export const DEFAULT_VCPU_NICE = 10;
+export const DEFAULT_VCPU_NICE = VCPU_CLASS_NICE.normal;
 
 /** One-at-a-time round trips as a vCPU timed them (GuestVcpu.rtt). */
 export interface RttSamples {
@@ -34,6 +43,13 @@ export interface GuestVcpuOptions {
    * process's. Default DEFAULT_VCPU_NICE.
    */
   nice?: number | null | undefined;
+  /**
+   * The vCPU's priority class (src/hypervisor/sched/vcpu-class.ts): sets its nice from the
+   * class. Not with `nice`. Default: `nice` decides.
+   */
+  class?: VcpuClass | undefined;
+  /** CPUs the vCPU thread may run on (distinct CPU numbers; Linux with taskset). Default: the process's. */
+  cpus?: number[] | undefined;
 }
 
 /**
@@ -51,7 +67,20 @@ export class GuestVcpu {
     readonly name: string,
     options: GuestVcpuOptions = {},
   ) {
-    const nice = options.nice === undefined ? DEFAULT_VCPU_NICE : options.nice;
+    const sched = parseArgs(vcpuSchedSchema, { class: options.class, cpus: options.cpus }, `GuestVcpu ${name} options`);
+    if (sched.class !== undefined && options.nice !== undefined)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `GuestVcpu ${name} options: give class or nice, not both (class ${sched.class}, nice ${String(options.nice)})`,
+        { field: 'class' },
+      );
+    const nice =
+      sched.class !== undefined
+        ? VCPU_CLASS_NICE[sched.class]
+        : options.nice === undefined
+          ? DEFAULT_VCPU_NICE
+          : options.nice;
+    if (sched.cpus) checkVcpuCpus(sched.cpus, `GuestVcpu ${name} options.cpus`);
     if (nice !== null && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) {
       throw new QingtianError(
         ErrorCode.InvalidArgument,
@@ -62,7 +91,7 @@ export class GuestVcpu {
     // Guest code obeys the kernel rules too; check it before a vCPU runs it.
     inspectKernel(readFileSync(wasmPath), memory.sizeBytes / 65536, 'guest');
     this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), {
-      workerData: { memory: memory.memory, wasmPath, nice },
+      workerData: { memory: memory.memory, wasmPath, nice, cls: sched.class ?? null, cpus: sched.cpus ?? null },
       name,
     });
     this.worker.on('exit', () => (this.exited = true));
@@ -175,6 +204,28 @@ export class GuestVcpu {
     const r = await this.request({ op: 'program', fn, args, ctl });
     if (!('exit' in r)) throw new Error('unexpected reply');
     return { exit: r.exit, steps: r.steps };
+  }
+
+  /**
+   * Re-places the vCPU (a pooled thread given to another VM, or a class change): its class sets
+   * its nice value, `cpus` its CPUs (omitted: the CPUs it had). Resolves with the placement the
+   * thread reports. A request queued before it runs at the old placement.
+   */
+  async place(spec: VcpuSchedSpec): Promise<VcpuPlacement> {
+    this.life.check('place');
+    const s = parseArgs(vcpuSchedSchema, spec, `vCPU ${this.name} place`);
+    if (s.cpus) checkVcpuCpus(s.cpus, `vCPU ${this.name} place.cpus`);
+    const cls = s.class ?? 'normal';
+    const r = await this.request({ op: 'place', cls, nice: VCPU_CLASS_NICE[cls], cpus: s.cpus ?? null });
+    if (!('placement' in r)) throw unexpected(this.name, 'place');
+    return r.placement;
+  }
+
+  /** Where and how the vCPU thread runs now, as the thread itself reports it. */
+  async placement(): Promise<VcpuPlacement> {
+    const r = await this.request({ op: 'placement' });
+    if (!('placement' in r)) throw unexpected(this.name, 'placement');
+    return r.placement;
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,7 @@ import { LoopbackDevice } from '../../dpu/virtio/loopback-device.js';
 import { Guest } from '../../hypervisor/guest/guest.js';
 import { GuestQueue } from '../../hypervisor/guest/guest-queue.js';
 import { LoopbackAudit, type VersionTransition } from '../../hypervisor/guest/loopback-audit.js';
-import { GuestVcpu } from '../../hypervisor/guest/vcpu.js';
+import { GuestVcpu, type GuestVcpuOptions } from '../../hypervisor/guest/vcpu.js';
 
 /** Options of {@link AuditedTraffic.create}. */
 export interface AuditedTrafficOptions {
@@ -26,6 +26,8 @@ export interface AuditedTrafficOptions {
   queueSize?: number;
   /** A packed ring instead of a split one. Default false. */
   packed?: boolean;
+  /** The guest vCPU's scheduling (class, CPUs, nice). Default: a normal vCPU on any CPU. */
+  vcpu?: GuestVcpuOptions;
 }
 
 /** What the traffic delivered since it was created, and what the audit found. */
@@ -76,7 +78,7 @@ export class AuditedTraffic {
     const features: RingFeatures = { packed: o.packed ?? false, eventIdx: false, indirect: false, inOrder: false };
     const ramBytes = (8 << 20) + Math.ceil(maxRequests / 8 / 65536 + 1) * 65536;
     const guest = new Guest(o.memory, { name: o.name, ramBytes });
-    const vcpu = new GuestVcpu(o.memory, `${o.name}/vcpu0`);
+    const vcpu = new GuestVcpu(o.memory, `${o.name}/vcpu0`, o.vcpu);
     try {
       const queue = await GuestQueue.create(guest, vcpu, size, features);
       const device = new LoopbackDevice(o.runtime, guest, `${o.name}:loop0`, {

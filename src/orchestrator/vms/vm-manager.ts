@@ -15,6 +15,7 @@ import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
 import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
+import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 
 /** Where the firmware's area ends in a VM without a vsock device (the first 64 KiB are the guest's). */
@@ -125,6 +126,23 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
+    // A class and a CPU list are a thread's: they make the vCPUs dedicated, unless told otherwise.
+    const classed = s.vcpuClass !== undefined && s.vcpuClass !== 'normal';
+    const vcpuPlacement = placement ?? s.vcpuPlacement ?? (classed || s.cpus ? 'dedicated' : 'shared');
+    if (vcpuPlacement !== 'dedicated') {
+      const expected = `no vCPU class but 'normal' with vcpuPlacement '${vcpuPlacement}' (a class needs dedicated vCPU threads)`;
+      if (classed) refuse('vcpuClass', expected, s.vcpuClass);
+      if (s.cpus)
+        refuse('cpus', `no CPU list with vcpuPlacement '${vcpuPlacement}' (it needs dedicated vCPU threads)`, s.cpus);
+    }
+    if (s.cpus) checkVcpuCpus(s.cpus, 'vm spec.cpus');
+    const sched =
+      vcpuPlacement === 'dedicated' && (s.vcpuClass !== undefined || s.cpus !== undefined)
+        ? {
+            ...(s.vcpuClass === undefined ? {} : { class: s.vcpuClass }),
+            ...(s.cpus === undefined ? {} : { cpus: s.cpus }),
+          }
+        : null;
     const devices = s.devices ?? [];
     const vsocks = devices.filter((d) => d.kind === 'vsock');
     if (vsocks.length > 1) refuse('devices', `at most one vsock device per VM, got ${vsocks.length}`, vsocks.length);
@@ -171,7 +189,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         memoryMiB: s.memoryMiB,
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
-        placement: placement ?? s.vcpuPlacement ?? 'shared',
+        placement: vcpuPlacement,
+        ...(sched ? { sched } : {}),
         ...(extra.containers ? { containers: extra.containers } : {}),
       });
       let map: VmMemoryMap | null = null;
@@ -203,6 +222,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         },
         makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
         releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
+        cores: () => this.deps.dpu.cores,
       };
       const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
       this.byName.set(vm.name, vm);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { intIn } from '../../common/validate.js';
+import { intIn, oneOf } from '../../common/validate.js';
+import { cpuListSchema, VCPU_CLASSES, type VcpuClass } from '../../hypervisor/sched/vcpu-class.js';
 
 /**
  * A vsock device of a VM: its guest CID, the DPU core that serves it, and whether the guest
@@ -75,9 +76,24 @@ export interface VmSpec {
   devices?: VmDeviceSpec[] | undefined;
   /**
    * Where the vCPUs run: 'shared' — bound to the host agent's guest CPUs (no thread started
-   * per vCPU: the fast start); 'dedicated' — a thread of its own per vCPU. Default 'shared'.
+   * per vCPU: the fast start); 'dedicated' — a thread of its own per vCPU. Default 'shared',
+   * or 'dedicated' when the VM asks for a `vcpuClass` other than 'normal' or for `cpus`.
    */
   vcpuPlacement?: 'shared' | 'dedicated' | undefined;
+  /**
+   * The priority class of the VM's vCPUs (the Zero scheduler): 'latency-sensitive' preempts
+   * 'normal' and 'best-effort' vCPUs on a shared CPU (src/hypervisor/sched/vcpu-class.ts).
+   * A class is a thread's priority, so it applies to dedicated vCPU threads: a class other than
+   * 'normal' makes the VM's vCPUs dedicated by default, and with `vcpuPlacement: 'shared'` it
+   * is refused (QT_INVALID_ARGUMENT naming `vcpuClass`). Default 'normal'.
+   */
+  vcpuClass?: VcpuClass | undefined;
+  /**
+   * CPUs the VM's vCPU threads may run on (distinct CPU numbers; Linux). Like `vcpuClass`,
+   * it makes the vCPUs dedicated by default and is refused with `vcpuPlacement: 'shared'`
+   * (QT_INVALID_ARGUMENT naming `cpus`). Default: any.
+   */
+  cpus?: number[] | undefined;
 }
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
@@ -132,6 +148,8 @@ export const vmSpecSchema = z.strictObject({
     .max(16, { error: 'at most 16 devices' })
     .optional(),
   vcpuPlacement: z.enum(['shared', 'dedicated'], { error: "'shared' or 'dedicated'" }).optional(),
+  vcpuClass: oneOf(VCPU_CLASSES).optional(),
+  cpus: cpuListSchema.optional(),
 });
 
 /** The device's id in its VM: the one given, else `<kind>0`. */

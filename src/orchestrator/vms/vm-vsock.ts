@@ -10,6 +10,7 @@ import {
   vsockDriverAreaBytes,
   type VsockDriverGeometry,
 } from '../../hypervisor/guest/virtio/vsock-driver.js';
+import { relocateBackend, type RelocationReport } from '../sched/device-relocation.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
 import { queueReport, type UnplugReport, type VmDevicePart } from './vm-device.js';
 
@@ -51,17 +52,48 @@ export class VmVsock implements VmDevicePart {
   readonly kind = 'vsock';
   readonly device: VsockDevice;
   private booted = false;
+  private serving: DpuCore;
+  /** Host addresses of the guest driver's rx, tx and event queue drivers, recorded at boot. */
+  private drivers: number[] = [];
+  private started = false;
 
   constructor(
     private readonly rt: KernelRuntime,
     private readonly map: VmMemoryMap,
     readonly id: string,
     readonly cid: number,
-    readonly core: DpuCore,
+    core: DpuCore,
     readonly guestAgent: boolean,
     readonly layout: VsockLayout,
   ) {
+    this.serving = core;
     this.device = new VsockDevice(rt, map, `vm:${map.name}:${id}`, { guestCid: cid, maxConns: 4, ringBytes: 65536 });
+  }
+
+  /** The DPU core that serves the device (now, or at its next boot). */
+  get core(): DpuCore {
+    return this.serving;
+  }
+
+  /**
+   * Moves the device to `core`: live if it runs (device-relocation.ts: quiesce, re-point the
+   * guest driver's kicks, attach there; nothing lost), else from its next boot.
+   */
+  async relocate(core: DpuCore): Promise<RelocationReport> {
+    const from = this.serving;
+    if (!this.started) {
+      this.serving = core;
+      return { device: this.device.name, from: from.id, to: core.id, pauseNs: 0 };
+    }
+    const r = await relocateBackend(
+      this.rt.memory.i32,
+      { name: this.device.name, stop: () => this.device.stop(), start: (c) => this.device.start(c) },
+      from,
+      core,
+      { ram: { base: this.map.ramBase, bytes: this.map.ramBytes }, drivers: this.drivers },
+    );
+    this.serving = core;
+    return r;
   }
 
   /** Firmware: reset the device, lay out a fresh driver and (if any) agent page, configure, start. */
@@ -72,7 +104,7 @@ export class VmVsock implements VmDevicePart {
     const ram = { base: this.map.ramBase, bytes: this.map.ramBytes };
     u8.fill(0, ram.base + this.layout.gaGpa, ram.base + this.layout.endGpa);
     const words = VsockDevice.notifyWordsOn(this.core);
-    const { rings } = initVsockDriver(
+    const { vs, rings } = initVsockDriver(
       this.rt.kernel('guest'),
       this.rt.memory.view,
       ram,
@@ -86,18 +118,23 @@ export class VmVsock implements VmDevicePart {
       },
     );
     this.booted = true;
+    // Recorded now, while the firmware's layout is fresh: the guest may overwrite its RAM later.
+    const v = this.rt.memory.view;
+    this.drivers = [G.GV_RX_DRV, G.GV_TX_DRV, G.GV_EV_DRV].map((off) => v.getUint32(vs + off, true));
     this.device.negotiate(
       featureWord({ packed: false, eventIdx: true, indirect: false, inOrder: false }) | (1n << BigInt(VSOCK_F_STREAM)),
     );
     rings.forEach((r, i) =>
       this.device.setQueue(i, { size: i === 2 ? GUEST_DRIVER.eventQueueSize : GUEST_DRIVER.queueSize, ...r }),
     );
-    await this.device.start(this.core);
+    await this.device.start(this.serving);
+    this.started = true;
   }
 
   /** Detaches the device's job (the guest is off: nothing serves its queues). */
   async halt(): Promise<void> {
     await this.device.stop();
+    this.started = false;
   }
 
   /** Frees the device (halted first). */

@@ -12,6 +12,9 @@ import type { VmMemoryMap } from './vm-memory-map.js';
 import { VmRam } from './vm-ram.js';
 import { deviceIdOf, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import type { VmVsock } from './vm-vsock.js';
+import type { DpuCore } from '../../dpu/core/dpu-core.js';
+import type { RelocationReport } from '../sched/device-relocation.js';
+import type { VcpuPlacement } from '../../hypervisor/sched/vcpu-class.js';
 
 /** A VM's lifecycle state, after libvirt's: `defined` → `running` ⇄ `paused` → `shutoff`; `destroyed` at the end. */
 export type VmState = 'defined' | 'running' | 'paused' | 'shutoff' | 'destroyed';
@@ -83,7 +86,17 @@ export interface VmOwner {
   makeDevice(vm: Vm, spec: PluggableDeviceSpec): VmDevicePart;
   /** Gives back what reserveDevice took. */
   releaseDevice(vm: Vm, spec: PluggableDeviceSpec): void;
+  /** The host's DPU cores (where devices may be placed). */
+  cores?: (() => readonly DpuCore[]) | undefined;
 }
+
+/** Where `Vm.placeDevice` puts a device's backend. */
+export interface DevicePlacement {
+  /** The DPU core that serves the device from now on (an index of `host.dpu.cores`). */
+  core: number;
+}
+
+const placementSchema = z.strictObject({ core: intIn(0, 1023) });
 
 /**
  * A VM on this host, created by `host.vms.create`. The host agent (reached over vsock only)
@@ -336,6 +349,55 @@ export class Vm extends EventEmitter<VmEvents> {
         off.cancel();
       }
     });
+  }
+
+  /**
+   * Moves device `id`'s backend to another DPU core — off the CPUs of latency-sensitive guests,
+   * for instance. On a running VM the move is live and loses nothing: the device is quiesced
+   * (no burst in flight), the guest driver's kicks are re-pointed at the new core, and the new
+   * core picks up whatever the guest queued meanwhile. On a VM that is not running, the device
+   * starts there at the next boot. Refused on a destroyed VM and for an unknown device or core.
+   *
+   * ```ts
+   * const r = await vm.placeDevice('vsock0', { core: 1 });
+   * console.log(`moved from core ${r.from} to ${r.to}, ${r.pauseNs} ns unserved`);
+   * ```
+   */
+  placeDevice(id: string, placement: DevicePlacement): Promise<RelocationReport> {
+    const p = parseArgs(placementSchema, placement, `vm.placeDevice placement`);
+    return this.serial(async () => {
+      this.need('placeDevice', 'defined', 'running', 'paused', 'shutoff');
+      const dev = this.vsock && this.vsock.id === id ? this.vsock : null;
+      if (!dev)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `vm.placeDevice id: expected a device of ${this.name} that can be placed (${this.vsock?.id ?? 'none'}: only a vsock device moves), got ${JSON.stringify(id)}`,
+          { field: 'id', got: id },
+        );
+      const cores = this.owner.cores?.() ?? [];
+      const core = cores[p.core];
+      if (!core)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `vm.placeDevice placement.core: expected a core index below ${cores.length}, got ${p.core}`,
+          { field: 'core', got: p.core },
+        );
+      await this.deviceWork;
+      return dev.relocate(core);
+    });
+  }
+
+  /**
+   * How each vCPU thread is scheduled (its class, nice value, CPUs, kernel thread id), as the
+   * thread reported it when the VM started; asked of the host agent over vsock. Empty for a VM
+   * created without `vcpuClass` or `cpus`, or not started since.
+   */
+  async vcpuPlacements(): Promise<VcpuPlacement[]> {
+    const s = await this.serial(async () => {
+      this.need('vcpuPlacements', 'defined', 'running', 'paused', 'shutoff');
+      return this.owner.client.vmStats(this.id);
+    });
+    return s.vcpus.flatMap((v) => (v.placement ? [v.placement] : []));
   }
 
   /** running → shutoff → running: a graceful shutdown (same options), then a fresh boot. */

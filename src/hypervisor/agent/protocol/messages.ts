@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { intIn, nameString } from '../../../common/validate.js';
+import { VCPU_CLASSES, vcpuSchedSchema } from '../../sched/vcpu-class.js';
 import { CONTAINER_MESSAGES } from './containers.js';
 
 /**
@@ -88,6 +89,17 @@ const vcpuStats = z.strictObject({
   state: z.enum(['running', 'parked', 'halted', 'exited']),
   /** Iterations of the vCPU's program (its idle loop counts each wake-up). */
   ticks: z.number().int().nonnegative(),
+  /** Its scheduling as its thread reported it when the VM started (VMs created with `sched`). */
+  placement: z
+    .strictObject({
+      class: z.enum(VCPU_CLASSES).nullable(),
+      tid: z.number().int().nonnegative(),
+      requested: z.number().int().nullable(),
+      nice: z.number().int(),
+      refused: z.boolean(),
+      cpus: z.string().nullable(),
+    })
+    .optional(),
 });
 
 /** Every request: its wire type, its arguments and its result. */
@@ -122,14 +134,19 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
+      /** The VM is a container host: its vCPUs run container tasks from a table of `capacity` slots. */
+      containers: z.strictObject({ capacity: intIn(1, 65535) }).optional(),
       /**
        * Where the vCPUs run: 'shared' (bound to the guest CPUs, several per thread), 'dedicated'
        * (a thread each), 'exclusive' (one on each guest CPU, nothing else on them: bare metal;
        * vcpus must equal the guest CPU count and no other VM may exist). Default 'dedicated'.
        */
-      /** The VM is a container host: its vCPUs run container tasks from a table of `capacity` slots. */
-      containers: z.strictObject({ capacity: intIn(1, 65535) }).optional(),
       placement: z.enum(VCPU_PLACEMENTS, { error: "one of 'shared', 'dedicated', 'exclusive'" }).optional(),
+      /**
+       * The vCPUs' priority class and CPUs (src/hypervisor/sched/vcpu-class.ts), applied to each
+       * vCPU's own thread: placement 'dedicated' only. Absent: normal, any CPU.
+       */
+      sched: vcpuSchedSchema.optional(),
     }),
     response: vmInfoSchema,
   },
