@@ -3,14 +3,13 @@ import { distFile } from '../common/package-paths.js';
 import { FEAT_VERSION_1 } from '../generated/virtio.js';
 import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
-import { NetDevice } from '../dpu/net/net-device.js';
 import { NET_F_MAC } from '../dpu/net/net-layout.js';
 import { VSwitch } from '../dpu/net/vswitch.js';
 import { Guest } from '../hypervisor/guest/guest.js';
 import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, percentileSorted } from './lib/stats.js';
-import { layoutPort, wire, type BenchPort } from './net/bench-port.js';
+import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.js';
 import { BenchDriver } from './net/bench-driver.js';
 import { TsSwitch } from './net/ts-switch.js';
 import { takeUpcalls } from '../dpu/net/upcall-record.js';
@@ -293,23 +292,10 @@ class InThread {
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
     for (const i of [0, 1]) {
       const x = ports[i]!;
-      const dev = new NetDevice(rt, x.g, {
+      const dev = portDevice(rt, x.g, x.port, {
         name: `bench-k${i}`,
         mac: macString(i === 0 ? MACS.a : MACS.b),
-        maxQueueSize: RING,
-      });
-      dev.negotiate(features);
-      dev.setQueue(0, {
-        size: RING,
-        descGpa: x.port.rx.descGpa,
-        driverGpa: x.port.rx.availGpa,
-        deviceGpa: x.port.rx.usedGpa,
-      });
-      dev.setQueue(1, {
-        size: RING,
-        descGpa: x.port.tx.descGpa,
-        driverGpa: x.port.tx.availGpa,
-        deviceGpa: x.port.tx.usedGpa,
+        features,
       });
       sw.addVnic(i, dev);
     }
@@ -507,23 +493,10 @@ class Pair {
       [0, ga, MACS.a],
       [1, gb, MACS.b],
     ] as const) {
-      const dev = new NetDevice(rt, x.g, {
+      const dev = portDevice(rt, x.g, x.port, {
         name: `bench-nic${i}`,
         mac: mac.map((b) => b.toString(16).padStart(2, '0')).join(':'),
-        maxQueueSize: RING,
-      });
-      dev.negotiate(features);
-      dev.setQueue(0, {
-        size: RING,
-        descGpa: x.port.rx.descGpa,
-        driverGpa: x.port.rx.availGpa,
-        deviceGpa: x.port.rx.usedGpa,
-      });
-      dev.setQueue(1, {
-        size: RING,
-        descGpa: x.port.tx.descGpa,
-        driverGpa: x.port.tx.availGpa,
-        deviceGpa: x.port.tx.usedGpa,
+        features,
       });
       sw.addVnic(ids[i], dev);
       if (i === 1) rxIrq = dev.queueIrq(0);

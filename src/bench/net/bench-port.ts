@@ -1,4 +1,6 @@
 import type { Guest } from '../../hypervisor/guest/guest.js';
+import type { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import { NetDevice } from '../../dpu/net/net-device.js';
 import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout.js';
 import { DESC_BYTES } from '../../generated/virtio.js';
 
@@ -53,6 +55,26 @@ export function layoutPort(guest: Guest, size: number, stride: number): BenchPor
     rxBufGpa: guest.allocGpa(size * stride, 64),
     stride,
   };
+}
+
+/**
+ * The device side of a bench port: a virtio-net device negotiated with `features`, its queue 0
+ * (RX) and 1 (TX) on the port's rings.
+ */
+export function portDevice(
+  rt: LoaderRuntime,
+  guest: Guest,
+  port: BenchPort,
+  opts: { name: string; mac: string; features: bigint },
+): NetDevice {
+  const dev = new NetDevice(rt, guest, { name: opts.name, mac: opts.mac, maxQueueSize: port.rx.size });
+  dev.negotiate(opts.features);
+  for (const [q, r] of [
+    [0, port.rx],
+    [1, port.tx],
+  ] as const)
+    dev.setQueue(q, { size: r.size, descGpa: r.descGpa, driverGpa: r.availGpa, deviceGpa: r.usedGpa });
+  return dev;
 }
 
 /** Plain-object form for a worker (bigints as decimal strings). */

@@ -1,12 +1,11 @@
 import { FEAT_VERSION_1 } from '../../generated/virtio.js';
 import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
-import { NetDevice } from '../../dpu/net/net-device.js';
 import { NET_F_MAC } from '../../dpu/net/net-layout.js';
 import { VSwitch } from '../../dpu/net/vswitch.js';
 import { Guest } from '../../hypervisor/guest/guest.js';
 import { HostMemory } from '../../memory/host-memory.js';
 import { BenchDriver, type Frames } from './bench-driver.js';
-import { layoutPort, wire } from './bench-port.js';
+import { layoutPort, portDevice, wire } from './bench-port.js';
 import { TsSwitch } from './ts-switch.js';
 import { VpcSlowPath } from './vpc-slow-path.js';
 
@@ -69,23 +68,10 @@ export class InThreadFlows {
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
     for (const i of [0, 1] as const) {
       const x = ports[i]!;
-      const dev = new NetDevice(rt, x.g, {
+      const dev = portDevice(rt, x.g, x.port, {
         name: `bench-kf${i}`,
         mac: macString(i === 0 ? o.macs.a : o.macs.b),
-        maxQueueSize: RING,
-      });
-      dev.negotiate(features);
-      dev.setQueue(0, {
-        size: RING,
-        descGpa: x.port.rx.descGpa,
-        driverGpa: x.port.rx.availGpa,
-        deviceGpa: x.port.rx.usedGpa,
-      });
-      dev.setQueue(1, {
-        size: RING,
-        descGpa: x.port.tx.descGpa,
-        driverGpa: x.port.tx.availGpa,
-        deviceGpa: x.port.tx.usedGpa,
+        features,
       });
       sw.addVnic(slow.ids[i], dev);
     }
