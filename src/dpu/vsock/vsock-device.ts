@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { emptyLatency } from '../core/burst-latency.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
@@ -275,6 +277,14 @@ export class VsockDevice {
   stats(): VsockStats {
     const qs = this.queues.map((q) => q.stats()) as [QueueStats, QueueStats, QueueStats];
     return readVsockStats(this.rt.memory.view, this.state.base, qs, this.host.stats());
+  }
+
+  /**
+   * How long each burst of the device's job held its core (empty while stopped), read out of
+   * band: DpuCore.burstLatency.
+   */
+  burstLatency(): LatencyHistogramData {
+    return (this.job && this.core?.burstLatency(this.job.id)) || emptyLatency();
   }
 
   /** Frees every region of the device (stop it first). */
