@@ -186,6 +186,12 @@ export class VsockEndpoint {
     return out;
   }
 
+  /** One counter of {@link stats} by its EPC_* index, read without allocating (low word first). */
+  counter(index: number): number {
+    const w = (this.access.base + V.EP_COUNTERS + 8 * index) >> 2;
+    return (this.i32[w]! >>> 0) + (this.i32[w + 1]! >>> 0) * 2 ** 32;
+  }
+
   /** Destroys every socket (RST) and stops listening. */
   close(): void {
     if (this.closed) return;

@@ -1,21 +1,29 @@
-import { LATENCY_BOUNDS_S, type LatencyHistogramData } from '../../common/latency-histogram.js';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 import { MAX_JOBS_PER_CORE } from './core-protocol.js';
 
 /**
+ * Upper bounds of the burst-duration buckets, in seconds: 1-2.5-5 steps from 1 µs to 100 ms
+ * (a burst is a few µs of work; one that holds a core for 100 ms is already a fault).
+ */
+export const BURST_BOUNDS_S: readonly number[] = [
+  1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,
+];
+
+/**
  * Out-of-band burst durations of one core's jobs: per job, a histogram of how long each call
- * that did work took (its burst's service time), with the fixed LATENCY_BOUNDS_S buckets. The
+ * that did work took (its burst's service time), with the fixed BURST_BOUNDS_S buckets. The
  * core writes a job's slot in place as each burst ends (no flush); any thread reads it.
  *
  *   slot[MAX_JOBS_PER_CORE], BURST_SLOT_BYTES each, all f64:
  *     +0  owner     the job's id + 1 (0: never used)
  *     +8  sumNs     the bursts' durations summed, ns
- *     +16 buckets[LATENCY_BOUNDS_S.length + 1]   bursts per bucket (not cumulative), the last: slower than all bounds
+ *     +16 buckets[BURST_BOUNDS_S.length + 1]   bursts per bucket (not cumulative), the last: slower than all bounds
  *
  * A slot is bound when its job attaches (the first slot no attached job owns, zeroed) and keeps
  * its numbers after the job leaves, until another job takes it. A reader may see a burst in its
  * bucket before its duration is in the sum; the count is the buckets' total.
  */
-export const BURST_BUCKETS = LATENCY_BOUNDS_S.length + 1;
+export const BURST_BUCKETS = BURST_BOUNDS_S.length + 1;
 const F_OWNER = 0;
 const F_SUM = 1;
 const F_BUCKETS = 2;
@@ -23,7 +31,7 @@ const SLOT_F64 = F_BUCKETS + BURST_BUCKETS;
 export const BURST_SLOT_BYTES = Math.ceil((SLOT_F64 * 8) / 64) * 64;
 export const BURST_LATENCY_BYTES = MAX_JOBS_PER_CORE * BURST_SLOT_BYTES;
 
-const BOUNDS_NS = Float64Array.from(LATENCY_BOUNDS_S, (s) => s * 1e9);
+const BOUNDS_NS = Float64Array.from(BURST_BOUNDS_S, (s) => s * 1e9);
 const NBOUNDS = BOUNDS_NS.length;
 
 /**

@@ -280,6 +280,20 @@ export class VsockDevice {
   }
 
   /**
+   * The host end's packet and byte counters alone (what `stats().endpoint` holds), read out of
+   * band without building the full stats: rx is what the host received from the guest.
+   */
+  traffic(): { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number } {
+    const h = this.host;
+    return {
+      rxPackets: h.counter(V.EPC_RX_PACKETS),
+      rxBytes: h.counter(V.EPC_RX_BYTES),
+      txPackets: h.counter(V.EPC_TX_PACKETS),
+      txBytes: h.counter(V.EPC_TX_BYTES),
+    };
+  }
+
+  /**
    * How long each burst of the device's job held its core (empty while stopped), read out of
    * band: DpuCore.burstLatency.
    */
