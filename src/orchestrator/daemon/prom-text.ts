@@ -1,38 +1,108 @@
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 
+const TWO53 = 2 ** 53;
+const NL = 10;
+
+/**
+ * A growable byte buffer the Prometheus text is written into: ASCII prefixes made once and
+ * copied in, integers formatted digit by digit, no string built per line (a page of thousands
+ * of lines then costs no string concatenation and no flattening).
+ */
+export class ByteSink {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(bytes = 4096) {
+    this.buf = Buffer.allocUnsafe(bytes);
+  }
+
+  /** Room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** A string of one-byte characters (the text format here is ASCII). */
+  latin1(s: string): void {
+    this.ensure(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
+
+  /** A number as the text format writes it: a safe non-negative integer digit by digit, else its JS form. */
+  number(v: number): void {
+    if (!(v >= 0 && v < TWO53 && Math.floor(v) === v)) return this.latin1(String(v));
+    this.ensure(16);
+    const b = this.buf;
+    if (v < 10) {
+      b[this.pos++] = 48 + v;
+      return;
+    }
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    let at = this.pos + digits;
+    this.pos = at;
+    for (let x = v; x > 0; x = Math.floor(x / 10)) b[--at] = 48 + (x % 10);
+  }
+
+  /** One sample: its prefix (`name{labels} `), the value, a newline. */
+  sample(prefix: Uint8Array, v: number): void {
+    this.bytes(prefix);
+    this.number(v);
+    this.ensure(1);
+    this.buf[this.pos++] = NL;
+  }
+
+  /** The bytes written so far (a view). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** A string's ASCII bytes. */
+export const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+
 /**
  * One family of the Prometheus text format (0.0.4) being written: its HELP and TYPE lines are
- * made once, when the family is declared, and its samples are appended to one string (V8 joins
- * the pieces once, when the page is read). A family with no sample still prints its header.
+ * made once, when the family is declared; its samples go into a buffer of its own, reused from
+ * page to page, so that a page can fill several families in one pass over its objects and still
+ * print each family's lines together. A family with no sample prints its header.
  */
 export class PromFamily {
   /** `# HELP …\n# TYPE …\n`, made once. */
-  readonly header: string;
-  private body = '';
+  readonly header: Buffer;
+  private readonly body = new ByteSink();
 
   constructor(
     readonly name: string,
     type: 'counter' | 'gauge' | 'histogram',
     help: string,
   ) {
-    this.header = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+    this.header = ascii(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
   }
 
-  /** The series prefix `name{labels} ` (labels: `a="x",b="y"`, or empty): cache it per series. */
-  prefix(labels: string): string {
-    return labels ? `${this.name}{${labels}} ` : `${this.name} `;
+  /** The series prefix `name{labels} ` (labels: `a="x",b="y"`, or empty): make it once per series. */
+  prefix(labels: string): Buffer {
+    return ascii(labels ? `${this.name}{${labels}} ` : `${this.name} `);
   }
 
   /** Appends a sample whose prefix came from {@link prefix}. */
-  add(prefix: string, value: number): void {
-    this.body += prefix + value + '\n';
+  add(prefix: Uint8Array, value: number): void {
+    this.body.sample(prefix, value);
   }
 
-  /** Header and samples; the family starts empty again. */
-  take(): string {
-    const s = this.header + this.body;
-    this.body = '';
-    return s;
+  /** Writes the header and the samples into `page`; the family starts empty again. */
+  flush(page: ByteSink): void {
+    page.bytes(this.header);
+    page.bytes(this.body.view());
+    this.body.pos = 0;
   }
 }
 
@@ -49,13 +119,13 @@ export class PromHistogram extends PromFamily {
   }
 
   /** The prefixes of one series (labels: `a="x",b="y"`, or empty). */
-  series(labels: string): string[] {
+  series(labels: string): Buffer[] {
     const sep = labels ? ',' : '';
     const plain = labels ? `{${labels}}` : '';
     return [
-      ...this.les.map((le) => `${this.name}_bucket{${labels}${sep}le="${le}"} `),
-      `${this.name}_sum${plain} `,
-      `${this.name}_count${plain} `,
+      ...this.les.map((le) => ascii(`${this.name}_bucket{${labels}${sep}le="${le}"} `)),
+      ascii(`${this.name}_sum${plain} `),
+      ascii(`${this.name}_count${plain} `),
     ];
   }
 
@@ -64,7 +134,7 @@ export class PromHistogram extends PromFamily {
    * the last is everything slower), then sum and count. The `+Inf` bucket is the count. The
    * series' prefixes start at `prefixes[at]`.
    */
-  observe(prefixes: readonly string[], h: LatencyHistogramData, at = 0): void {
+  observe(prefixes: readonly Uint8Array[], h: LatencyHistogramData, at = 0): void {
     const n = this.les.length - 1;
     let acc = 0;
     for (let i = 0; i < n; i++) {

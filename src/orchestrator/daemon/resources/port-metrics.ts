@@ -1,6 +1,6 @@
 import { BURST_BOUNDS_S, emptyLatency } from '../../../dpu/core/burst-latency.js';
 import type { HostNetwork } from '../../../dpu/net/host-network.js';
-import { PromHistogram } from '../prom-text.js';
+import { PromHistogram, type ByteSink } from '../prom-text.js';
 
 const SWITCH_BURSTS = new PromHistogram(
   'qingtian_switch_burst_duration_seconds',
@@ -16,7 +16,7 @@ const SWITCH_BURST_SERIES = SWITCH_BURSTS.series('');
  * way out. A port not on the switch (not attached) has no series. Also the flows the fast path
  * holds and the switch's burst durations (every port's frames share its bursts).
  */
-export function portMetrics(net: HostNetwork | null): string {
+export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   const s = net?.stats() ?? null;
   const ports = Object.entries(s?.ports ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const out = [
@@ -45,6 +45,7 @@ export function portMetrics(net: HostNetwork | null): string {
     '# TYPE qingtian_switch_flows gauge',
     `qingtian_switch_flows ${s?.switch.flows ?? 0}`,
   );
+  page.latin1(out.join('\n') + '\n');
   SWITCH_BURSTS.observe(SWITCH_BURST_SERIES, net?.switchBurstLatency() ?? emptyLatency());
-  return out.join('\n') + '\n' + SWITCH_BURSTS.take();
+  SWITCH_BURSTS.flush(page);
 }

@@ -2,7 +2,7 @@ import type { LatencyHistogramData } from '../../../common/latency-histogram.js'
 import { BURST_BOUNDS_S } from '../../../dpu/core/burst-latency.js';
 import type { Vm } from '../../vms/vm.js';
 import type { VmBlkHandle, VmNetHandle } from '../../vms/vm-device.js';
-import { labelValue, PromFamily, PromHistogram } from '../prom-text.js';
+import { labelValue, PromFamily, PromHistogram, type ByteSink } from '../prom-text.js';
 
 /** A device's traffic as the guest sees it: rx into the guest, tx out of it. */
 export interface VmDeviceTraffic {
@@ -84,14 +84,16 @@ const BLK_ERRORS = [
   ['rejected', 'rejected'],
 ] as const;
 
+const EMPTY = Buffer.alloc(0);
+
 /** The prefixes of one VM's series, made once per VM (names and ids do not change). */
 interface VmPrefixes {
   state: string;
-  stateLine: string;
-  vcpus: string;
-  memory: string;
+  stateLine: Buffer;
+  vcpus: Buffer;
+  memory: Buffer;
   /** Per device object (a net device is new at each boot): that device's prefixes. */
-  devices: WeakMap<object, string[]>;
+  devices: WeakMap<object, Buffer[]>;
 }
 
 /**
@@ -145,10 +147,23 @@ export class VmMetrics {
       'timed by the core from its previous clock read of the pass); a net device is served by the vSwitch burst',
     BURST_BOUNDS_S,
   );
+  private readonly families: readonly PromFamily[] = [
+    this.info,
+    this.vcpus,
+    this.memory,
+    this.packets,
+    this.bytes,
+    this.netDrops,
+    this.netErrors,
+    this.blkRequests,
+    this.blkBytes,
+    this.blkErrors,
+    this.bursts,
+  ];
   private readonly prefixes = new WeakMap<Vm, VmPrefixes>();
 
-  /** The families, for the VMs listed, in one synchronous pass over them. */
-  render(vms: readonly Vm[]): string {
+  /** Writes the families, for the VMs listed, into `page`, in one synchronous pass over them. */
+  render(vms: readonly Vm[], page: ByteSink): void {
     for (const vm of vms) {
       const p = this.vmPrefixes(vm);
       const state = vm.state;
@@ -184,19 +199,7 @@ export class VmMetrics {
         }
       }
     }
-    return (
-      this.info.take() +
-      this.vcpus.take() +
-      this.memory.take() +
-      this.packets.take() +
-      this.bytes.take() +
-      this.netDrops.take() +
-      this.netErrors.take() +
-      this.blkRequests.take() +
-      this.blkBytes.take() +
-      this.blkErrors.take() +
-      this.bursts.take()
-    );
+    for (const f of this.families) f.flush(page);
   }
 
   private vmPrefixes(vm: Vm): VmPrefixes {
@@ -205,7 +208,7 @@ export class VmMetrics {
       const l = `vm="${labelValue(vm.name)}"`;
       p = {
         state: '',
-        stateLine: '',
+        stateLine: EMPTY,
         vcpus: this.vcpus.prefix(l),
         memory: this.memory.prefix(l),
         devices: new WeakMap(),
@@ -220,7 +223,7 @@ export class VmMetrics {
    * then its burst series. net: packets rx/tx, bytes rx/tx, drops, errors rx/tx. blk: requests
    * by op (6), bytes read/write, errors (3), then its burst series.
    */
-  private devicePrefixes(vm: Vm, p: VmPrefixes, device: object, id: string, kind: 'vsock' | 'net' | 'blk'): string[] {
+  private devicePrefixes(vm: Vm, p: VmPrefixes, device: object, id: string, kind: 'vsock' | 'net' | 'blk'): Buffer[] {
     let d = p.devices.get(device);
     if (d) return d;
     const l = `vm="${labelValue(vm.name)}",device="${labelValue(id)}"`;
@@ -252,14 +255,14 @@ export class VmMetrics {
     return d;
   }
 
-  private traffic(d: readonly string[], rxPackets: number, rxBytes: number, txPackets: number, txBytes: number): void {
+  private traffic(d: readonly Buffer[], rxPackets: number, rxBytes: number, txPackets: number, txBytes: number): void {
     this.packets.add(d[0]!, rxPackets);
     this.packets.add(d[1]!, txPackets);
     this.bytes.add(d[2]!, rxBytes);
     this.bytes.add(d[3]!, txBytes);
   }
 
-  private burst(d: readonly string[], h: LatencyHistogramData, from = 4): void {
+  private burst(d: readonly Buffer[], h: LatencyHistogramData, from = 4): void {
     this.bursts.observe(d, h, from);
   }
 }

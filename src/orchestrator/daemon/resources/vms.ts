@@ -8,6 +8,7 @@ import { notFound } from '../api-error.js';
 import { LatencyHistogram } from '../../../common/latency-histogram.js';
 import type { DaemonContext, DaemonResource } from '../resource.js';
 import { canonical } from './named-collection.js';
+import type { ByteSink } from '../prom-text.js';
 import { VmMetrics, vmDeviceTraffic } from './vm-metrics.js';
 import { RateTracker } from '../rate-tracker.js';
 
@@ -123,15 +124,14 @@ export class VmsResource implements DaemonResource {
     });
   }
 
-  metrics(): string {
-    return (
-      this.vmMetrics.render(this.host?.vms.list() ?? []) +
+  writeMetrics(page: ByteSink): void {
+    this.vmMetrics.render(this.host?.vms.list() ?? [], page);
+    page.latin1(
       LatencyHistogram.render(
         'qingtian_vm_operation_duration_seconds',
         'VM lifecycle operations the daemon ran (create, start, pause, resume, stop, destroy), by how long they took',
         [...this.ops].map(([op, h]) => [`op="${op}"`, h]),
-      ) +
-      '\n'
+      ) + '\n',
     );
   }
 
