@@ -98,6 +98,19 @@ export class PromFamily {
     this.body.sample(prefix, value);
   }
 
+  /** Appends bytes already in the text format (whole lines). */
+  protected raw(b: Uint8Array): void {
+    this.body.bytes(b);
+  }
+
+  /** Where the next sample goes, and a copy of what was written since `start`. */
+  protected get end(): number {
+    return this.body.pos;
+  }
+  protected copySince(start: number): Buffer {
+    return Buffer.from(this.body.buf.subarray(start, this.body.pos));
+  }
+
   /** Writes the header and the samples into `page`; the family starts empty again. */
   flush(page: ByteSink): void {
     page.bytes(this.header);
@@ -145,6 +158,26 @@ export class PromHistogram extends PromFamily {
     this.add(prefixes[at + n + 1]!, h.sumSeconds);
     this.add(prefixes[at + n + 2]!, h.count);
   }
+
+  /**
+   * {@link observe}, but a series whose count and sum are those it printed last (an idle
+   * device) is copied from `memo` as it is instead of formatted again.
+   */
+  observeMemo(prefixes: readonly Uint8Array[], h: LatencyHistogramData, at: number, memo: SeriesMemo): void {
+    if (memo.bytes && memo.count === h.count && memo.sum === h.sumSeconds) return this.raw(memo.bytes);
+    const start = this.end;
+    this.observe(prefixes, h, at);
+    memo.bytes = this.copySince(start);
+    memo.count = h.count;
+    memo.sum = h.sumSeconds;
+  }
+}
+
+/** What a histogram series printed last: printed again as one copy while its figures stay. */
+export interface SeriesMemo {
+  count: number;
+  sum: number;
+  bytes: Buffer | null;
 }
 
 /** A label value escaped for the text format (backslash, double quote, newline). */

@@ -2,7 +2,7 @@ import type { LatencyHistogramData } from '../../../common/latency-histogram.js'
 import { BURST_BOUNDS_S } from '../../../dpu/core/burst-latency.js';
 import type { Vm } from '../../vms/vm.js';
 import type { VmBlkHandle, VmNetHandle } from '../../vms/vm-device.js';
-import { labelValue, PromFamily, PromHistogram, type ByteSink } from '../prom-text.js';
+import { labelValue, PromFamily, PromHistogram, type ByteSink, type SeriesMemo } from '../prom-text.js';
 
 /** A device's traffic as the guest sees it: rx into the guest, tx out of it. */
 export interface VmDeviceTraffic {
@@ -161,6 +161,8 @@ export class VmMetrics {
     this.bursts,
   ];
   private readonly prefixes = new WeakMap<Vm, VmPrefixes>();
+  /** Per device (by its prefixes): its burst series as last printed. */
+  private readonly memos = new WeakMap<readonly Buffer[], SeriesMemo>();
 
   /** Writes the families, for the VMs listed, into `page`, in one synchronous pass over them. */
   render(vms: readonly Vm[], page: ByteSink): void {
@@ -263,6 +265,8 @@ export class VmMetrics {
   }
 
   private burst(d: readonly Buffer[], h: LatencyHistogramData, from = 4): void {
-    this.bursts.observe(d, h, from);
+    let memo = this.memos.get(d);
+    if (!memo) this.memos.set(d, (memo = { count: -1, sum: -1, bytes: null }));
+    this.bursts.observeMemo(d, h, from, memo);
   }
 }
