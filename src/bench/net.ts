@@ -21,6 +21,8 @@ const RING = 1024;
 // Buffer stride of the bench guests: 2 KiB plus a cache line, so that the frames' first lines do
 // not all fall in the same cache sets (DPDK pads its mbuf pools for the same reason).
 const STRIDE = 2112;
+// How long the stand-in slow path spins on the upcall bell after its last upcall before sleeping.
+const RESPONDER_SPIN_US = 50;
 const MACS = { a: [2, 0, 0, 0, 0, 0x0a], b: [2, 0, 0, 0, 0, 0x0b] };
 const IPS = { a: [198, 18, 0, 10], b: [198, 18, 0, 11] };
 
@@ -176,17 +178,26 @@ async function kernelNewFlows(ctx: BenchContext): Promise<void> {
  */
 async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
   const runs = ctx.runs;
-  const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow });
+  const trace = ctx.trace && slow === 'stand-in';
+  const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow, trace });
   try {
     await pair.warm();
     const n = ctx.quick ? 300 : 2000;
     const w: number[] = [];
     const p: number[] = [];
+    const st: Stages[] = [];
     for (let r = 0; r < runs; r++) {
       const base = 10_000 + r * (n + 10);
-      w.push(...(await pair.first('wasm', n, base)));
+      const t = await pair.firstTimed('wasm', n, base);
+      w.push(...t.lat);
+      if (trace)
+        t.lat.forEach((lat, i) => {
+          const s = pair.stages(base + i);
+          if (s && !Number.isNaN(lat)) st.push(stagesOf(t.starts[i]!, lat, s));
+        });
       p.push(...(await pair.first('ts', n, base)));
     }
+    if (trace) reportStages(ctx, `first-packet${sfx}`, st);
     const sw = Float64Array.from(w.filter((x) => !Number.isNaN(x))).sort();
     const sp = Float64Array.from(p.filter((x) => !Number.isNaN(x))).sort();
     for (const [metric, pct] of [
@@ -266,6 +277,39 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
   } finally {
     await pair.close();
   }
+}
+
+/** One first packet's stages, µs: publish → upcall taken, taken → answer published, → arrival. */
+interface Stages {
+  up: number;
+  slow: number;
+  back: number;
+  total: number;
+  slept: boolean;
+}
+
+function stagesOf(start: number, latUs: number, s: { taken: number; answered: number; slept: boolean }): Stages {
+  const up = (s.taken - start) / 1000;
+  const slow = (s.answered - s.taken) / 1000;
+  return { up, slow, back: latUs - up - slow, total: latUs, slept: s.slept };
+}
+
+/**
+ * `--trace`: where a first packet's time goes, at p50 and p99 of each stage, and the stages of
+ * the slowest 1 % (the tail the target is about); how often the slow path had been asleep.
+ */
+function reportStages(ctx: BenchContext, name: string, st: Stages[]): void {
+  if (st.length === 0) return;
+  const sorted = (f: (s: Stages) => number, xs = st): Float64Array => Float64Array.from(xs.map(f)).sort();
+  for (const k of ['up', 'slow', 'back'] as const)
+    for (const pct of [50, 99])
+      ctx.report({ case: `${name}-stage-${k}`, metric: `p${pct}`, value: percentileSorted(sorted((s) => s[k]), pct), unit: 'us', better: 'lower' });
+  const cut = percentileSorted(sorted((s) => s.total), 99);
+  const tail = st.filter((s) => s.total >= cut);
+  for (const k of ['up', 'slow', 'back'] as const)
+    ctx.report({ case: `${name}-tail-stage-${k}`, metric: 'median', value: median(tail.map((s) => s[k])), unit: 'us', better: 'lower' });
+  ctx.report({ case: `${name}-slept`, metric: 'share', value: (st.filter((s) => s.slept).length / st.length) * 100, unit: '%', better: 'lower' });
+  ctx.report({ case: `${name}-tail-slept`, metric: 'share', value: (tail.filter((s) => s.slept).length / tail.length) * 100, unit: '%', better: 'lower' });
 }
 
 /**
@@ -435,6 +479,8 @@ interface PairOptions {
   memBytes?: number;
   /** Who answers misses: the static stand-in on a worker (default) or the real slow path. */
   slowPath?: 'stand-in' | 'vpc';
+  /** Stamp each first packet's stages (the stand-in's side). */
+  trace?: boolean;
 }
 
 /**
@@ -449,7 +495,7 @@ class Pair {
     private readonly harness: { wasm: Worker; ts: Worker },
     private readonly responder: Worker | VpcSlowPath,
     private readonly peer: Worker,
-    private readonly words: { stop: number },
+    private readonly words: { stop: number; trace: number },
     private readonly o: PairOptions,
   ) {}
 
@@ -502,6 +548,10 @@ class Pair {
       if (i === 1) rxIrq = dev.queueIrq(0);
     }
     const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+    // Stage trace of first packets (responder-worker.ts): 32 bytes per UDP source port.
+    const trace = o.trace
+      ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
+      : 0;
     const stop = words.base;
     const peerBell = words.base + 64;
     const peerSleep = words.base + 128;
@@ -524,6 +574,8 @@ class Pair {
           macs,
           ...sw.notifyWords(),
           stop,
+          spinUs: RESPONDER_SPIN_US,
+          trace,
         },
       });
     const gc = guest('bench-c');
@@ -564,7 +616,7 @@ class Pair {
       kick: { doorbell: peerBell, sleeping: peerSleep },
       rxIrq: words.base + 320,
     });
-    return new Pair(memory, pool, sw, harness, responder, peer, { stop }, o);
+    return new Pair(memory, pool, sw, harness, responder, peer, { stop, trace }, o);
   }
 
   /** Every flow of the stream through the slow path once (installs), on both setups. */
@@ -579,8 +631,22 @@ class Pair {
   }
 
   async first(which: 'wasm' | 'ts', count: number, base: number): Promise<number[]> {
-    const r = await call<{ lat: number[] }>(this.harness[which], { op: 'first', count, base, timeoutMs: 100 });
-    return r.lat;
+    return (await this.firstTimed(which, count, base)).lat;
+  }
+
+  /** first(), with each sample's publish time (process.hrtime ns). */
+  async firstTimed(which: 'wasm' | 'ts', count: number, base: number): Promise<{ lat: number[]; starts: number[] }> {
+    return call<{ lat: number[]; starts: number[] }>(this.harness[which], { op: 'first', count, base, timeoutMs: 100 });
+  }
+
+  /**
+   * The stand-in's stage stamps of sample `sport` (trace on): upcall taken and answer published
+   * (process.hrtime ns), and whether the handler had been asleep.
+   */
+  stages(sport: number): { taken: number; answered: number; slept: boolean } | null {
+    if (this.words.trace === 0) return null;
+    const f = new Float64Array(this.memory.memory.buffer, this.words.trace + sport * 32, 3);
+    return f[0] === 0 ? null : { taken: f[0]!, answered: f[1]!, slept: f[2] === 1 };
   }
 
   async flows(which: 'wasm' | 'ts', count: number, base: number): Promise<number> {
