@@ -178,7 +178,7 @@ async function kernelNewFlows(ctx: BenchContext): Promise<void> {
  */
 async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
   const runs = ctx.runs;
-  const trace = ctx.trace && slow === 'stand-in';
+  const trace = ctx.trace;
   const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow, trace });
   try {
     await pair.warm();
@@ -521,6 +521,11 @@ class Pair {
     const ga = guest('bench-a');
     const gb = guest('bench-b');
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
+    // Stage trace of first packets (responder-worker.ts): 32 bytes per UDP source port.
+    const trace = o.trace
+      ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
+      : 0;
     const vpc =
       o.slowPath === 'vpc'
         ? VpcSlowPath.create(
@@ -531,6 +536,7 @@ class Pair {
               { mac: macString(MACS.b), ip: IPS.b.join('.') },
             ],
             1 << 20,
+            trace,
           )
         : undefined;
     const ids = vpc?.ids ?? ([0, 1] as const);
@@ -547,11 +553,6 @@ class Pair {
       sw.addVnic(ids[i], dev);
       if (i === 1) rxIrq = dev.queueIrq(0);
     }
-    const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
-    // Stage trace of first packets (responder-worker.ts): 32 bytes per UDP source port.
-    const trace = o.trace
-      ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
-      : 0;
     const stop = words.base;
     const peerBell = words.base + 64;
     const peerSleep = words.base + 128;
