@@ -1,7 +1,8 @@
+import { performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { distFile } from '../common/package-paths.js';
 import { FEAT_VERSION_1 } from '../generated/virtio.js';
-import { DpuCorePool } from '../dpu/core/core-pool.js';
+import { DpuCorePool, defaultCoreNice } from '../dpu/core/core-pool.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { NET_F_MAC } from '../dpu/net/net-layout.js';
 import { VSwitch } from '../dpu/net/vswitch.js';
@@ -244,8 +245,12 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
     await pair.preinstall(installed);
     const w: number[] = [];
     const p: number[] = [];
+    const s0 = pair.slowStats();
+    let busy = 0;
     for (let r = 0; r < runs; r++) {
+      const e0 = perf.eventLoopUtilization();
       w.push(await pair.flows('wasm', per, 1 + r * per));
+      busy += perf.eventLoopUtilization(e0).active;
       p.push(await pair.flows('ts', per, 1 + r * per));
       ctx.progress(`new-flows${sfx} run ${r + 1}/${runs}: wasm ${fmt(w.at(-1)!)} / ts ${fmt(p.at(-1)!)} flows/s`);
     }
@@ -266,7 +271,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       better: 'higher',
     });
     const st = pair.slowStats();
-    if (st)
+    if (st && s0) {
       ctx.report({
         case: `new-flows${sfx}`,
         metric: 'connections tracked',
@@ -274,6 +279,31 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
         unit: 'connections',
         better: 'higher',
       });
+      // How the slow path's thread spent the runs: upcalls per sleep on the bell (OVS handlers
+      // batch per wake-up), spins that found the next batch, main-thread time per flow.
+      const up = st.upcalls - s0.upcalls;
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'upcalls per wake-up',
+        value: up / Math.max(1, st.sleeps - s0.sleeps),
+        unit: 'upcalls',
+        better: 'higher',
+      });
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'spins that found more',
+        value: ((st.spinHits - s0.spinHits) / Math.max(1, st.spins - s0.spins)) * 100,
+        unit: '%',
+        better: 'higher',
+      });
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'slow-path thread busy per flow',
+        value: (busy * 1000) / Math.max(1, up),
+        unit: 'us',
+        better: 'lower',
+      });
+    }
   } finally {
     await pair.close();
   }
@@ -564,6 +594,9 @@ class Pair {
     ];
     const file = (f: string): string => distFile(`src/bench/net/${f}.js`);
     vpc?.start();
+    // The stand-in answers every counted upcall, as the routing-table slow path does (whose
+    // runner turns ordering on itself): the fast path keeps each flow's packets in order.
+    if (!vpc) sw.orderUpcalls(true);
     const responder =
       vpc ??
       new Worker(file('responder-worker'), {
@@ -577,6 +610,9 @@ class Pair {
           stop,
           spinUs: RESPONDER_SPIN_US,
           trace,
+          // The slow path is the DPU's: it runs at its cores' priority, so that a guest or the
+          // control plane on the other CPU does not delay its reaction to an upcall.
+          nice: defaultCoreNice(1),
         },
       });
     const gc = guest('bench-c');
@@ -675,8 +711,8 @@ class Pair {
     while (this.sw.stats().installs + this.sw.stats().installFailed < n) await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** The real slow path's counters (connections tracked, upcalls taken), when it answers. */
-  slowStats(): { connections: number; upcalls: number } | null {
+  /** The real slow path's counters (connections tracked, upcalls taken, sleeps, spins), when it answers. */
+  slowStats(): ReturnType<VpcSlowPath['stats']> | null {
     return this.responder instanceof VpcSlowPath ? this.responder.stats() : null;
   }
 

@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SpscRing } from '../../dpu/core/spsc-ring.js';
 import {
@@ -47,9 +48,18 @@ interface Init {
    * handler had been asleep, f64 0.
    */
   trace: number;
+  /** This thread's nice value (the DPU cores' priority), or null to keep the process's. */
+  nice: number | null;
 }
 
 const w = workerData as Init;
+if (w.nice !== null) {
+  try {
+    setPriority(w.nice);
+  } catch {
+    // Raising a priority needs root or CAP_SYS_NICE: then the handler runs at the process's.
+  }
+}
 const u8 = new Uint8Array(w.buffer);
 const dv = new DataView(w.buffer);
 const i32 = new Int32Array(w.buffer);

@@ -97,9 +97,16 @@ export class VpcSlowPath {
     return this.runner.pump();
   }
 
-  /** Connections tracked, and upcalls the runner took. */
-  stats(): { connections: number; upcalls: number } {
-    return { connections: this.slow.stats().connections, upcalls: this.runner.stats().upcalls };
+  /** Connections tracked, upcalls the runner took, its sleeps on the bell and spins that found more. */
+  stats(): { connections: number; upcalls: number; sleeps: number; spins: number; spinHits: number } {
+    const r = this.runner.stats();
+    return {
+      connections: this.slow.stats().connections,
+      upcalls: r.upcalls,
+      sleeps: r.sleeps,
+      spins: r.spins,
+      spinHits: r.spinHits,
+    };
   }
 
   async stop(): Promise<void> {
