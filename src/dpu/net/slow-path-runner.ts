@@ -20,7 +20,7 @@ import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
-import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
+import { takeUpcall, writeDowncall, type UpcallRecord } from './upcall-record.js';
 import type { VSwitch } from './vswitch.js';
 
 /** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
@@ -118,7 +118,7 @@ export class SlowPathRunner {
     const src: UpcallSource<UpcallRecord> = {
       port,
       pending: () => ring.spsc.size(),
-      take: () => takeUpcalls(mem, ring, 1)[0],
+      take: () => takeUpcall(mem, ring),
     };
     this.drain.add(src);
   }
