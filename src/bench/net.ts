@@ -551,7 +551,6 @@ class Pair {
     const ga = guest('bench-a');
     const gb = guest('bench-b');
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
-    const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
     // Stage trace of first packets (responder-worker.ts): 32 bytes per UDP source port.
     const trace = o.trace
       ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
@@ -583,6 +582,7 @@ class Pair {
       sw.addVnic(ids[i], dev);
       if (i === 1) rxIrq = dev.queueIrq(0);
     }
+    const words = memory.alloc({ name: 'bench-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
     const stop = words.base;
     const peerBell = words.base + 64;
     const peerSleep = words.base + 128;
