@@ -180,7 +180,14 @@ async function kernelNewFlows(ctx: BenchContext): Promise<void> {
 async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
   const runs = ctx.runs;
   const trace = ctx.trace;
-  const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow, trace });
+  const pair = await Pair.start({
+    frameBytes: 64,
+    flows: 1,
+    flowCapacity: 65536,
+    preinstall: 0,
+    slowPath: slow,
+    trace,
+  });
   try {
     await pair.warm();
     const n = ctx.quick ? 300 : 2000;
@@ -333,13 +340,43 @@ function reportStages(ctx: BenchContext, name: string, st: Stages[]): void {
   const sorted = (f: (s: Stages) => number, xs = st): Float64Array => Float64Array.from(xs.map(f)).sort();
   for (const k of ['up', 'slow', 'back'] as const)
     for (const pct of [50, 99])
-      ctx.report({ case: `${name}-stage-${k}`, metric: `p${pct}`, value: percentileSorted(sorted((s) => s[k]), pct), unit: 'us', better: 'lower' });
-  const cut = percentileSorted(sorted((s) => s.total), 99);
+      ctx.report({
+        case: `${name}-stage-${k}`,
+        metric: `p${pct}`,
+        value: percentileSorted(
+          sorted((s) => s[k]),
+          pct,
+        ),
+        unit: 'us',
+        better: 'lower',
+      });
+  const cut = percentileSorted(
+    sorted((s) => s.total),
+    99,
+  );
   const tail = st.filter((s) => s.total >= cut);
   for (const k of ['up', 'slow', 'back'] as const)
-    ctx.report({ case: `${name}-tail-stage-${k}`, metric: 'median', value: median(tail.map((s) => s[k])), unit: 'us', better: 'lower' });
-  ctx.report({ case: `${name}-slept`, metric: 'share', value: (st.filter((s) => s.slept).length / st.length) * 100, unit: '%', better: 'lower' });
-  ctx.report({ case: `${name}-tail-slept`, metric: 'share', value: (tail.filter((s) => s.slept).length / tail.length) * 100, unit: '%', better: 'lower' });
+    ctx.report({
+      case: `${name}-tail-stage-${k}`,
+      metric: 'median',
+      value: median(tail.map((s) => s[k])),
+      unit: 'us',
+      better: 'lower',
+    });
+  ctx.report({
+    case: `${name}-slept`,
+    metric: 'share',
+    value: (st.filter((s) => s.slept).length / st.length) * 100,
+    unit: '%',
+    better: 'lower',
+  });
+  ctx.report({
+    case: `${name}-tail-slept`,
+    metric: 'share',
+    value: (tail.filter((s) => s.slept).length / tail.length) * 100,
+    unit: '%',
+    better: 'lower',
+  });
 }
 
 /**

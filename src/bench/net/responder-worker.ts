@@ -133,7 +133,7 @@ for (;;) {
   let n = 0;
   // Round robin over the ports, a few records each, until every ring is empty or the downcall
   // ring is full (the fast path has not caught up: the rest stays queued).
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     more = false;
     for (const ring of ups) {
       for (let k = 0; k < 16; k++) {
