@@ -256,6 +256,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       }
     }
     let queueCases: ((op: VolumeOp) => Promise<number>) | null = null;
+    let workerIo = '';
     if (ctx.wants('queue-rand')) {
       ctx.progress('filling the storage worker volume');
       const sv = await storage.createVolume({ dir: join(dir, 'worker'), sizeBytes });
@@ -269,6 +270,7 @@ export async function run(ctx: BenchContext): Promise<void> {
         completionDoorbell: wordsW.base,
         completionSleeping: wordsW.base + 64,
       });
+      workerIo = (await sv.stats()).diskIo.choice;
       queueCases = async (op) => {
         const r = await runQueueLoad(smem, q, wordsW.base, { op, blocks, depth: 128, ms, seed: rng.u32() });
         if (r.errors > 0) throw new Error(`${r.errors} queue requests failed`);
@@ -345,7 +347,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       ] as const) {
         ctx.report({
           case: c,
-          metric: `IOPS, volume queue from another thread, QD128 (${what})`,
+          metric: `IOPS, volume queue from another thread, QD128 (log + RS(4,2) + DIF, tmpfs, disk I/O ${workerIo})`,
           value: med(k),
           unit: 'IOPS',
           better: 'higher',

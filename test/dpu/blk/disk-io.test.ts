@@ -63,6 +63,7 @@ describe('volume disk I/O choices', () => {
     it(`${io}: churn, a flipped bit, two lost disks and a reopen through the other choice read back byte-exact`, () => {
       const v = newVolume(io);
       expect(v.diskIo.choice).toBe(io);
+      expect(v.stats().diskIo.choice).toBe(io);
       const buf = hostBuffer(16 * 4096);
       try {
         const versions = churn(v, buf, 7);
