@@ -11,8 +11,10 @@ import { packageRoot } from '../../../common/package-paths.js';
  * 'auto' picks 'mapped' when it can.
  */
 export type DiskIoChoice = 'mapped' | 'sync';
-export const DISK_IO_CHOICES = ['auto', 'mapped', 'sync'] as const;
-export type DiskIoOption = (typeof DISK_IO_CHOICES)[number];
+/** What VolumeOpenOptions.diskIo accepts: a choice, or 'auto' (mapped when the helper is built). */
+export type DiskIoOption = 'auto' | DiskIoChoice;
+/** Every DiskIoOption, for validation. */
+export const DISK_IO_CHOICES = ['auto', 'mapped', 'sync'] as const satisfies readonly DiskIoOption[];
 
 /** An opaque handle of the native helper (a mapping or a ring). */
 export type NativeHandle = object;
