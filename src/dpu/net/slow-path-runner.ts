@@ -67,8 +67,9 @@ export interface RunnerStats {
   backlog: number;
   /** Times the loop slept on the upcall bell (each wake-up from it costs an event-loop turn). */
   sleeps: number;
-  /** Times the loop polled the bell after a batch, and how many of those polls found more upcalls. */
+  /** Times the loop polled the bell after a batch before sleeping. */
   spins: number;
+  /** Those polls that found more upcalls (no wake-up needed for them). */
   spinHits: number;
 }
 
