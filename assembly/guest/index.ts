@@ -18,7 +18,7 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
-import { blkWorkload } from './blk-workload';
+import { blkVerify, blkWorkload } from './blk-workload';
 import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
 import { GN_ECHO_PORT, GN_SINK_PORT, GN_STATE_BYTES } from './net-state';
 import { NET_STACK_EXTRA, netInit, netPoll } from './net-stack';
@@ -380,6 +380,19 @@ export function gblk_workload(
   rounds: u32,
 ): u32 {
   return blkWorkload(drv, slotsGpa, versGpa, scratch, rng, base, blocks, depth, rounds);
+}
+
+/** Reads back every block of a workload's range, checked against its version table. */
+export function gblk_verify(
+  drv: usize,
+  slotsGpa: u64,
+  versGpa: u64,
+  scratch: usize,
+  base: u32,
+  blocks: u32,
+  depth: u32,
+): u32 {
+  return blkVerify(drv, slotsGpa, versGpa, scratch, base, blocks, depth);
 }
 
 export function gblk_bench_setup(drv: usize, slotsGpa: u64, qd: u32, len: u32): i32 {

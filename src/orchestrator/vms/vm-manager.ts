@@ -9,12 +9,13 @@ import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
 import { HostAgent } from '../agent/host-agent.js';
 import type { HostNetwork } from '../../dpu/net/host-network.js';
+import type { Storage } from '../../dpu/blk/storage.js';
 import { Vm, type VmDeviceEvent, type VmStateEvent } from './vm.js';
 import { VmBlk } from './vm-blk.js';
 import type { VmDevicePart } from './vm-device.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
-import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
+import { deviceIdOf, isVolumeBlk, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 
@@ -88,6 +89,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   private readonly cids = new Set<number>();
   /** `host.network` ports VM devices hold (or are being plugged with), and by which VM. */
   private readonly ports = new Map<string, string>();
+  /** `host.storage` volumes VM disks hold (or are being plugged with), and by which VM. */
+  private readonly volumes = new Map<string, string>();
   private blkKernel: Promise<void> | null = null;
   private closed = false;
 
@@ -99,6 +102,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       dpu: DpuCorePool;
       /** `host.network` if the host made it (null or none: there is no port, net devices are refused). */
       network?: (() => HostNetwork | null) | undefined;
+      /** `host.storage`, for disks over volumes (none: such disks are refused). */
+      storage?: (() => Storage) | undefined;
     },
     options?: VmManagerOptions,
   ) {
@@ -200,7 +205,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
         if (vs && layout && core)
           vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
-        for (const d of others) parts.push({ part: this.makeDevice(map, d), spec: d });
+        for (const d of others) parts.push({ part: await this.makeDevice(map, d), spec: d });
       } catch (e) {
         for (const p of parts) await p.part.free().catch(() => undefined);
         if (vsock) await vsock.free().catch(() => undefined);
@@ -311,13 +316,22 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   }
 
   /**
-   * Checks a net or blk device against the host and reserves what it takes (a network port):
-   * the port must be a `host.network` VM port that no VM and no other guest holds; a core must
+   * Checks a net or blk device against the host and reserves what it takes (a network port, a
+   * volume): the port must be a `host.network` VM port that no VM and no other guest holds; the
+   * volume an open `host.storage` volume that no VM and no other device holds; a core must
    * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
    */
   private reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): void {
     if (d.kind === 'blk') {
       this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
+      if (!isVolumeBlk(d)) return;
+      const held = this.volumes.get(d.volume);
+      if (held !== undefined) refuse(`${field}.volume`, `a volume no VM holds (vm ${held} holds it)`, d.volume);
+      const vol = this.deps.storage?.().volume(d.volume);
+      if (!vol) refuse(`${field}.volume`, 'the name of an open host.storage volume', d.volume);
+      if (vol.attachedTo !== null)
+        refuse(`${field}.volume`, `a volume not attached elsewhere (device ${vol.attachedTo} holds it)`, d.volume);
+      this.volumes.set(d.volume, vm);
       return;
     }
     const held = this.ports.get(d.port);
@@ -335,7 +349,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
 
   /** Loads the kernel family a device runs on the cores (once; the vSwitch loads its own). */
   private async deviceKernel(d: PluggableDeviceSpec): Promise<void> {
-    if (d.kind !== 'blk') return;
+    // A disk over a volume: attachBlk loads the kernel itself.
+    if (d.kind !== 'blk' || isVolumeBlk(d)) return;
     this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
       () => undefined,
       (e: unknown) => {
@@ -346,17 +361,27 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     await this.blkKernel;
   }
 
-  /** Builds a reserved net or blk device over a VM's memory map. */
-  private makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): VmDevicePart {
+  /** Builds a reserved net or blk device over a VM's memory map (a disk over a volume attaches it). */
+  private async makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): Promise<VmDevicePart> {
     const id = deviceIdOf(d);
-    if (d.kind === 'blk')
-      return new VmBlk(this.deps.runtime, map, id, this.core(d.core ?? this.o.core ?? 0, 'core'), d);
+    if (d.kind === 'blk') {
+      const core = this.core(d.core ?? this.o.core ?? 0, 'core');
+      // reserveDevice found the volume, so the storage exists.
+      if (isVolumeBlk(d)) return VmBlk.overVolume(this.deps.storage!(), map, id, core, d);
+      // The schema holds a RAM or null disk to its backend and capacity.
+      return VmBlk.local(this.deps.runtime, map, id, core, {
+        ...d,
+        backend: d.backend as 'ram' | 'null',
+        capacityMiB: d.capacityMiB!,
+      });
+    }
     // reserveDevice found the port, so the network exists.
     return new VmNet(this.deps.network!()!, map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
   }
 
   private releaseDevice(d: PluggableDeviceSpec): void {
     if (d.kind === 'net') this.ports.delete(d.port);
+    else if (isVolumeBlk(d)) this.volumes.delete(d.volume);
   }
 
   private forget(vm: Vm): void {
