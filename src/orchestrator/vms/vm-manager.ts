@@ -121,13 +121,21 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     return this.define(spec);
   }
 
+  /** @internal the kernels of this host (the guest kernel lays guest-side structures out, as firmware) */
+  get runtime(): KernelRuntime {
+    return this.deps.runtime;
+  }
+
   /** Guest CPU threads of the host agent. */
   get guestCpus(): number {
     return this.o.guestCpus ?? availableParallelism();
   }
 
   /** @internal create, with the placement a bare-metal instance asks for */
-  async define(spec: VmSpec, extra: { placement?: 'exclusive'; containers?: { capacity: number } } = {}): Promise<Vm> {
+  async define(
+    spec: VmSpec,
+    extra: { placement?: 'exclusive'; containers?: { capacity: number; netBytes?: number } } = {},
+  ): Promise<Vm> {
     const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
