@@ -78,7 +78,7 @@ export class GuestBlkWorkload {
   /**
    * Reads back every block of the workload's range, `depth` at a time (1 to the queue size / 3),
    * each checked word by word against the version table: a disk the guest comes back to after an
-   * unplug or a new boot, with {@link adoptVersions}. Returns reads completed and the driver's
+   * unplug or a new boot, with {@link GuestBlkWorkload.adoptVersions}. Returns reads completed and the driver's
    * error count so far.
    */
   async verify(depth: number): Promise<{ completed: number; errors: number }> {
@@ -109,7 +109,7 @@ export class GuestBlkWorkload {
     return out;
   }
 
-  /** Takes over a version table (from {@link versions} of an earlier driver over the same disk and range). */
+  /** Takes over a version table (from {@link GuestBlkWorkload.versions} of an earlier driver over the same disk and range). */
   adoptVersions(versions: Uint32Array): void {
     if (versions.length !== this.blocks)
       throw new QingtianError(
