@@ -13,6 +13,7 @@ import type { Storage } from '../../dpu/blk/storage.js';
 import { Vm, type VmDeviceEvent, type VmStateEvent } from './vm.js';
 import { VmBlk } from './vm-blk.js';
 import type { VmDevicePart } from './vm-device.js';
+import { refuse, VmDeviceHolds } from './vm-device-holds.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
 import { deviceIdOf, isVolumeBlk, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
@@ -87,10 +88,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   /** Names and CIDs of creations in flight (a second create with either is refused at once). */
   private readonly pendingNames = new Set<string>();
   private readonly cids = new Set<number>();
-  /** `host.network` ports VM devices hold (or are being plugged with), and by which VM. */
-  private readonly ports = new Map<string, string>();
-  /** `host.storage` volumes VM disks hold (or are being plugged with), and by which VM. */
-  private readonly volumes = new Map<string, string>();
+  /** Ports and volumes VM devices hold (or are being plugged with). */
+  private readonly holds: VmDeviceHolds;
   private blkKernel: Promise<void> | null = null;
   private closed = false;
 
@@ -109,6 +108,12 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   ) {
     super();
     this.o = parseArgs(optionsSchema, options, 'Host options.vms') ?? {};
+    this.holds = new VmDeviceHolds({
+      network: deps.network,
+      storage: deps.storage,
+      core: (i, field) => this.core(i, field),
+      defaultCore: this.o.core ?? 0,
+    });
   }
 
   /**
@@ -182,11 +187,11 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const reserved: PluggableDeviceSpec[] = [];
     try {
       for (const d of others) {
-        this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
+        this.holds.take(s.name, d, `devices.${devices.indexOf(d)}`);
         reserved.push(d);
       }
     } catch (e) {
-      for (const d of reserved) this.releaseDevice(d);
+      for (const d of reserved) this.holds.give(d);
       throw e;
     }
 
@@ -225,16 +230,16 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         client: agent.client,
         forget: (v: Vm) => this.forget(v),
         reserveDevice: async (v: Vm, d: PluggableDeviceSpec, field: string) => {
-          this.reserveDevice(v.name, d, field);
+          this.holds.take(v.name, d, field);
           try {
             await this.deviceKernel(d);
           } catch (e) {
-            this.releaseDevice(d);
+            this.holds.give(d);
             throw e;
           }
         },
         makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
-        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
+        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.holds.give(d),
         cores: () => this.deps.dpu.cores,
       };
       const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
@@ -248,7 +253,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       return vm;
     } catch (e) {
       if (vs) this.cids.delete(vs.cid);
-      for (const d of reserved) this.releaseDevice(d);
+      for (const d of reserved) this.holds.give(d);
       throw e;
     } finally {
       this.pendingNames.delete(s.name);
@@ -323,38 +328,6 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     this.agent = null;
   }
 
-  /**
-   * Checks a net or blk device against the host and reserves what it takes (a network port, a
-   * volume): the port must be a `host.network` VM port that no VM and no other guest holds; the
-   * volume an open `host.storage` volume that no VM and no other device holds; a core must
-   * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
-   */
-  private reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): void {
-    if (d.kind === 'blk') {
-      this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
-      if (!isVolumeBlk(d)) return;
-      const held = this.volumes.get(d.volume);
-      if (held !== undefined) refuse(`${field}.volume`, `a volume no VM holds (vm ${held} holds it)`, d.volume);
-      const vol = this.deps.storage?.().volume(d.volume);
-      if (!vol) refuse(`${field}.volume`, 'the name of an open host.storage volume', d.volume);
-      if (vol.attachedTo !== null)
-        refuse(`${field}.volume`, `a volume not attached elsewhere (device ${vol.attachedTo} holds it)`, d.volume);
-      this.volumes.set(d.volume, vm);
-      return;
-    }
-    const held = this.ports.get(d.port);
-    if (held !== undefined) refuse(`${field}.port`, `a port no VM holds (vm ${held} holds it)`, d.port);
-    const p = this.deps
-      .network?.()
-      ?.list()
-      .ports.find((x) => x.name === d.port);
-    if (!p) refuse(`${field}.port`, 'the name of a host.network port', d.port);
-    if (p.kind !== 'vm') refuse(`${field}.port`, `a VM port (not a ${p.kind} port)`, d.port);
-    if (p.attached !== undefined)
-      refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
-    this.ports.set(d.port, vm);
-  }
-
   /** Loads the kernel family a device runs on the cores (once; the vSwitch loads its own). */
   private async deviceKernel(d: PluggableDeviceSpec): Promise<void> {
     // A disk over a volume: attachBlk loads the kernel itself.
@@ -374,7 +347,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const id = deviceIdOf(d);
     if (d.kind === 'blk') {
       const core = this.core(d.core ?? this.o.core ?? 0, 'core');
-      // reserveDevice found the volume, so the storage exists.
+      // The hold was taken: the volume exists, so does the storage.
       if (isVolumeBlk(d)) return VmBlk.overVolume(this.deps.storage!(), map, id, core, d);
       // The schema holds a RAM or null disk to its backend and capacity.
       return VmBlk.local(this.deps.runtime, map, id, core, {
@@ -383,13 +356,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         capacityMiB: d.capacityMiB!,
       });
     }
-    // reserveDevice found the port, so the network exists.
+    // The hold was taken: the port exists, so does the network.
     return new VmNet(this.deps.network!()!, map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
-  }
-
-  private releaseDevice(d: PluggableDeviceSpec): void {
-    if (d.kind === 'net') this.ports.delete(d.port);
-    else if (isVolumeBlk(d)) this.volumes.delete(d.volume);
   }
 
   private forget(vm: Vm): void {
@@ -416,17 +384,4 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   private assertOpen(): void {
     if (this.closed) throw new QingtianError(ErrorCode.Disposed, 'host.vms: the manager is closed (host shut down)');
   }
-}
-
-function refuse(field: string, expected: string, got: unknown): never {
-  // Fields of a hotplugged device start with 'device'; the others are the create spec's.
-  const where = field.startsWith('device.') ? 'vm.hotplug ' : 'vm spec.';
-  throw new QingtianError(
-    ErrorCode.InvalidArgument,
-    `${where}${field}: expected ${expected}, got ${JSON.stringify(got)}`,
-    {
-      field,
-      got,
-    },
-  );
 }

@@ -109,7 +109,10 @@ export class GuestBlkWorkload {
     return out;
   }
 
-  /** Takes over a version table (from {@link GuestBlkWorkload.versions} of an earlier driver over the same disk and range). */
+  /**
+   * Takes over a version table ({@link GuestBlkWorkload.versions} of an earlier driver over the
+   * same disk and range).
+   */
   adoptVersions(versions: Uint32Array): void {
     if (versions.length !== this.blocks)
       throw new QingtianError(
