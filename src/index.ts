@@ -73,6 +73,7 @@ export type {
 } from './orchestrator/instances/instance-spec.js';
 export type { VmInstance } from './orchestrator/instances/vm-instance.js';
 export type { ContainerInstance, ContainerStats } from './orchestrator/instances/container-instance.js';
+export type { ContainerNetCounters } from './orchestrator/instances/container-trunk.js';
 export type { ContainerHostOptions } from './orchestrator/instances/container-host.js';
 
 // Host daemon (`qingtian serve`): the host as JSON resources over a socket
