@@ -73,6 +73,7 @@ export type {
 } from './orchestrator/instances/instance-spec.js';
 export type { VmInstance } from './orchestrator/instances/vm-instance.js';
 export type { ContainerInstance, ContainerStats } from './orchestrator/instances/container-instance.js';
+export type { ContainerNetCounters } from './orchestrator/instances/container-trunk.js';
 export type { ContainerHostOptions } from './orchestrator/instances/container-host.js';
 
 // Host daemon (`qingtian serve`): the host as JSON resources over a socket
@@ -241,6 +242,7 @@ export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
 export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
 export { LATENCY_BOUNDS_S, type LatencyHistogramData } from './common/latency-histogram.js';
 export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';
+export type { DiskIoChoice, DiskIoOption } from './dpu/blk/volume/disk-io.js';
 export type { ReaderCounters } from './dpu/blk/volume/block-reader.js';
 export type { QueueCounters } from './dpu/blk/engine/queue-endpoint.js';
 export { VolumeQueueClient } from './dpu/blk/engine/queue-client.js';

@@ -162,3 +162,33 @@ export function blkWorkload(
   }
   return done;
 }
+
+/**
+ * Reads every block of [base, base + blocks) back, `depth` at a time, each checked word by word
+ * against the version table (a disk the guest comes back to after an unplug or a new boot).
+ * Errors go to the driver's error counter. Returns reads completed.
+ */
+export function blkVerify(
+  drv: usize,
+  slotsGpa: u64,
+  versGpa: u64,
+  scratch: usize,
+  base: u32,
+  blocks: u32,
+  depth: u32,
+): u32 {
+  drvDisableIrq(drv);
+  const vers = <usize>load<u32>(drv, GD_RAM) + <usize>versGpa;
+  if (depth == 0) return 0;
+  let done: u32 = 0;
+  for (let b: u32 = 0; b < blocks; b += depth) {
+    let want: u32 = 0;
+    for (let k: u32 = 0; k < depth && b + k < blocks; k++) {
+      if (add(drv, slotsGpa, BLK_T_IN, base + b + k, 0, 1) < 0) break;
+      want++;
+    }
+    drvKick(drv);
+    done += reapAll(drv, slotsGpa, vers, base, scratch, want, 100_000_000);
+  }
+  return done;
+}

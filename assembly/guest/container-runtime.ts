@@ -4,11 +4,16 @@
 // share and its memory quota (a range of guest RAM that only its task touches).
 //
 // Table:  +0 u32 magic  +4 u32 capacity (slots)  +8 u32 vcpus  +12 u32 epoch (bumped by the agent
-//         after each batch of slot changes)  +64 + 4*v: u32 seen[v] (the epoch vCPU v runs under)
+//         after each batch of slot changes)  +16 u32 netGpa, +20 u32 netBytes (the area the agent
+//         keeps for the guest's network, 0: none)  +64 + 4*v: u32 seen[v] (the epoch vCPU v runs under)
 //         +CT_SLOTS: capacity slots of CT_SLOT_BYTES
 // Slot:   +0 u32 state  +4 u32 share (work units per round, 1..1024)  +8 u32 memGpa  +12 u32 memBytes
 //         +16 u32 task (CT_TASK_IDLE / CT_TASK_BUSY)  +20 u32 id  +24 u64 units (work done)
 //         +32 u64 rounds (rounds it ran in)
+//
+// Network area (a container host with a NIC): +0 the NIC's own stack (GNET), +CT_NET_VLANS the
+// VLAN table of the split (net-trunk.ts); the rest holds rings, buffers and the containers'
+// stacks. vCPU 0 runs the split each step once the NIC's stack is there (its magic set last).
 //
 // A vCPU takes slots v, v + vcpus, v + 2*vcpus, ... Each step first publishes the epoch it runs
 // under (seen[v]); once every seen[v] reached the epoch of a change, no vCPU still acts on the
@@ -25,12 +30,20 @@ import {
   VMC_TICKS,
   VMC_WAKE,
 } from './vm-control';
+import { trunkPoll, TRUNK_VLANS } from './net-trunk';
 
 export const CT_MAGIC: u32 = 0x42544347; // 'GCTB'
 export const CT_CAPACITY: u32 = 4;
 export const CT_VCPUS: u32 = 8;
 export const CT_EPOCH: u32 = 12;
+export const CT_NET_GPA: u32 = 16;
+export const CT_NET_BYTES: u32 = 20;
 export const CT_SEEN: u32 = 64;
+/** Where the split's VLAN table lies in the network area, and the least area that holds both. */
+export const CT_NET_VLANS: u32 = 16384;
+export const CT_NET_MIN_BYTES: u32 = CT_NET_VLANS + TRUNK_VLANS * 4;
+/** Frames the split takes per step. */
+const NET_BUDGET: u32 = 64;
 export const CT_MAX_VCPUS: u32 = 64;
 export const CT_SLOTS: u32 = 512;
 export const CT_SLOT_BYTES: u32 = 64;
@@ -83,6 +96,12 @@ export function containerStep(ctl: usize, table: usize, ram: usize, ramBytes: u3
   atomic.store<u32>(seen, atomic.load<u32>(table, CT_EPOCH));
   atomic.notify(seen, 1);
   let busy = false;
+  if (vcpu == 0) {
+    const g = load<u32>(table, CT_NET_GPA);
+    // SAFETY: the area [g, g + CT_NET_MIN_BYTES) is checked against guest RAM before use.
+    if (g != 0 && load<u32>(table, CT_NET_BYTES) >= CT_NET_MIN_BYTES && <u64>g + <u64>CT_NET_MIN_BYTES <= <u64>ramBytes)
+      if (trunkPoll(ram + <usize>g, ram + <usize>g + CT_NET_VLANS, NET_BUDGET) > 0) busy = true;
+  }
   for (let i = vcpu; i < capacity; i += vcpus) {
     const slot = table + CT_SLOTS + <usize>i * CT_SLOT_BYTES;
     if (atomic.load<u32>(slot, CT_STATE) != CT_RUNNING) continue;

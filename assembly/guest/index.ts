@@ -18,10 +18,11 @@ import {
   postMany,
   pump,
 } from './loopback-traffic';
-import { blkWorkload } from './blk-workload';
+import { blkVerify, blkWorkload } from './blk-workload';
 import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
 import { GN_ECHO_PORT, GN_SINK_PORT, GN_STATE_BYTES } from './net-state';
-import { NET_STACK_EXTRA, netInit, netPoll } from './net-stack';
+import { NET_STACK_EXTRA, netInit, netInitShared, netPoll } from './net-stack';
+import { trunkPoll } from './net-trunk';
 import { genRun, genSetup, pingSend, resolve } from './net-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
@@ -236,6 +237,18 @@ export function gnet_poll(st: usize, budget: u32): u32 {
   return netPoll(st, budget);
 }
 
+/** A stack on VLAN `vlan` sharing the NIC of stack `parent` (a container's, over a trunk). */
+export function gnet_init_shared(st: usize, parent: usize, macLo: u32, macHi: u32, ip: u32, vlan: u32): i32 {
+  return netInitShared(st, parent, macLo, macHi, ip, vlan);
+}
+
+/** One pass of the VLAN split over the NIC of stack `st` (net-trunk.ts); returns frames handled. */
+export function gnet_trunk_poll(st: usize, table: usize, budget: u32): u32 {
+  return trunkPoll(st, table, budget);
+}
+
+export { TRUNK_VLANS } from './net-trunk';
+
 export function gnet_set_ports(st: usize, echoPort: u32, sinkPort: u32): void {
   store<u16>(st, <u16>echoPort, GN_ECHO_PORT);
   store<u16>(st, <u16>sinkPort, GN_SINK_PORT);
@@ -270,6 +283,7 @@ export {
   GN_SINK_DUPLICATES,
   GN_PING_LAST,
   GN_PING_REPLIES,
+  GN_VLAN,
   GN_STATE_BYTES,
   GNF_CSUM_OFFLOAD,
   GNC_RX_FRAMES,
@@ -382,6 +396,19 @@ export function gblk_workload(
   return blkWorkload(drv, slotsGpa, versGpa, scratch, rng, base, blocks, depth, rounds);
 }
 
+/** Reads back every block of a workload's range, checked against its version table. */
+export function gblk_verify(
+  drv: usize,
+  slotsGpa: u64,
+  versGpa: u64,
+  scratch: usize,
+  base: u32,
+  blocks: u32,
+  depth: u32,
+): u32 {
+  return blkVerify(drv, slotsGpa, versGpa, scratch, base, blocks, depth);
+}
+
 export function gblk_bench_setup(drv: usize, slotsGpa: u64, qd: u32, len: u32): i32 {
   return benchSetup(drv, slotsGpa, qd, len);
 }
@@ -469,6 +496,10 @@ export {
   CT_CAPACITY,
   CT_VCPUS,
   CT_EPOCH,
+  CT_NET_GPA,
+  CT_NET_BYTES,
+  CT_NET_VLANS,
+  CT_NET_MIN_BYTES,
   CT_SEEN,
   CT_MAX_VCPUS,
   CT_SLOTS,

@@ -38,6 +38,7 @@ import {
   GN_STATE_BYTES,
   GN_TX_BUF,
   GN_TX_DRV,
+  GN_VLAN,
   gnBump,
 } from './net-state';
 import { sinkTake } from './net-traffic';
@@ -82,7 +83,6 @@ export function netInit(
 ): i32 {
   if (bufBytes < 64 || qsize == 0) return -1;
   memory.fill(st, 0, GN_STATE_BYTES);
-  store<u32>(st, GN_MAGIC);
   store<u32>(st, <u32>rxDrv, GN_RX_DRV);
   store<u32>(st, <u32>txDrv, GN_TX_DRV);
   store<u32>(st, <u32>ramBase, GN_RAM);
@@ -101,6 +101,8 @@ export function netInit(
     if (drvAdd(rxDrv, rxBufGpa + <u64>t * <u64>bufBytes, 0, rxBufGpa + <u64>t * <u64>bufBytes, bufBytes) < 0) break;
   }
   drvKick(rxDrv);
+  // Last: another vCPU may start running the stack (a trunk's split) as soon as it sees the magic.
+  atomic.store<u32>(st, GN_MAGIC);
   return 0;
 }
 
@@ -125,13 +127,48 @@ export function txSlot(st: usize): usize {
   return b + NET_HDR;
 }
 
-/** Posts the frame written at txSlot() (`len` bytes), with `hdrFlags` in the virtio-net header. */
+/**
+ * Posts the frame written at txSlot() (`len` bytes). A stack on a VLAN (a container's, over its
+ * host's trunk) tags it here: the 802.1Q tag goes in after the MACs, and a checksum left to the
+ * device starts 4 bytes later.
+ */
 export function txSend(st: usize, len: u32): void {
   const tx = <usize>load<u32>(st, GN_TX_DRV);
   const t = drvNextToken(tx);
-  const gpa = load<u64>(st, GN_TX_BUF) + <u64>t * <u64>load<u32>(st, GN_BUF_BYTES);
+  const bytes = load<u32>(st, GN_BUF_BYTES);
+  const gpa = load<u64>(st, GN_TX_BUF) + <u64>t * <u64>bytes;
+  const vlan = <u32>load<u16>(st, GN_VLAN);
+  if (vlan != 0) {
+    if (NET_HDR + len + 4 > bytes) return gnBump(st, GNC_TX_FULL);
+    const h = bufAt(st, load<u64>(st, GN_TX_BUF), t);
+    const f = h + NET_HDR;
+    memory.copy(f + 16, f + 12, len - 12);
+    putBe16(f + 12, 0x8100);
+    putBe16(f + 14, vlan);
+    if ((load<u8>(h) & 1) != 0) store<u16>(h, load<u16>(h, 6) + 4, 6);
+    len += 4;
+  }
   drvAdd(tx, gpa, NET_HDR + len, 0, 0);
   gnBump(st, GNC_TX_FRAMES);
+}
+
+/**
+ * A stack that shares another's NIC (`parent`: its drivers, buffers and reap scratch) with an
+ * address and MAC of its own, every frame it sends tagged `vlan` (1-4094): a container's stack
+ * over its host's trunk. Receives only what the trunk's split hands it (net-trunk.ts).
+ */
+export function netInitShared(st: usize, parent: usize, macLo: u32, macHi: u32, ip: u32, vlan: u32): i32 {
+  if (load<u32>(parent) != GN_MAGIC || vlan == 0 || vlan > 4094) return -1;
+  memory.fill(st, 0, GN_STATE_BYTES);
+  memory.copy(st + GN_RX_DRV, parent + GN_RX_DRV, GN_MAC - GN_RX_DRV);
+  store<u16>(st, load<u16>(parent, GN_FLAGS), GN_FLAGS);
+  store<u32>(st, load<u32>(parent, GN_REAP), GN_REAP);
+  store<u32>(st, macLo, GN_MAC);
+  store<u16>(st, <u16>macHi, GN_MAC + 4);
+  store<u32>(st, ip, GN_IP);
+  store<u16>(st, <u16>vlan, GN_VLAN);
+  atomic.store<u32>(st, GN_MAGIC);
+  return 0;
 }
 
 /** The MAC for `ip` from the ARP cache (host address of its 6 bytes), or 0. */
@@ -275,7 +312,8 @@ export function netPoll(st: usize, budget: u32): u32 {
   return done;
 }
 
-function input(st: usize, f: usize, len: u32): void {
+/** One received frame (Ethernet, no tag) for the stack `st`. */
+export function input(st: usize, f: usize, len: u32): void {
   gnBump(st, GNC_RX_FRAMES);
   if (len < 14) return gnBump(st, GNC_RX_BAD);
   const et = be16(f + 12);

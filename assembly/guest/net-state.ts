@@ -11,7 +11,7 @@
 //   +192 traffic generator: 4 B dstIp, u16 dstPort, u16 srcPort, u32 nextSeq, u32 payload
 //   +208 u32 window (datagrams ahead of the sink's count, 0: unlimited)
 //   +212 sink: u32 highest seq + 1   +216 u64 received  +224 u64 reordered  +232 u64 duplicates
-//   +240 ping: u32 lastReplySeq, u32 replies, u16 ident, u16 zero
+//   +240 ping: u32 lastReplySeq, u32 replies, u16 ident, u16 vlan (802.1Q id of every frame sent, 0: untagged)
 //   +256 ARP cache: GNET_ARP entries of 16 B {4 B ip, 6 B mac, u16 valid, u32 zero}
 //   +512 duplicate filter for the sink: GNET_SEEN_BITS bits by seq modulo that
 
@@ -43,6 +43,7 @@ export const GN_SINK_DUPLICATES: u32 = 232;
 export const GN_PING_LAST: u32 = 240;
 export const GN_PING_REPLIES: u32 = 244;
 export const GN_PING_IDENT: u32 = 248;
+export const GN_VLAN: u32 = 250;
 export const GN_ARP: u32 = 256;
 export const GN_ARP_ENTRIES: u32 = 16;
 export const GN_SEEN: u32 = 512;

@@ -110,7 +110,15 @@ export const CT_VCPUS = 8;
 /** u32 */
 export const CT_EPOCH = 12;
 /** u32 */
+export const CT_NET_GPA = 16;
+/** u32 */
+export const CT_NET_BYTES = 20;
+/** u32 */
 export const CT_SEEN = 64;
+/** Where the split's VLAN table lies in the network area, and the least area that holds both. (u32) */
+export const CT_NET_VLANS = 16384;
+/** u32 = CT_NET_VLANS + TRUNK_VLANS * 4 */
+export const CT_NET_MIN_BYTES = 32768;
 /** u32 */
 export const CT_MAX_VCPUS = 64;
 /** u32 */
@@ -233,6 +241,8 @@ export const GN_SINK_DUPLICATES = 232;
 export const GN_PING_LAST = 240;
 /** u32 */
 export const GN_PING_REPLIES = 244;
+/** u32 */
+export const GN_VLAN = 250;
 /** u32 = GN_SEEN + GN_SEEN_BITS / 8 */
 export const GN_STATE_BYTES = 8704;
 /** Flags: the checksum of UDP is left to the device (VIRTIO_NET_F_CSUM negotiated). (u32) */
@@ -263,6 +273,10 @@ export const GNC_RX_IGNORED = 10;
 export const GNC_RX_BAD = 11;
 /** u32 */
 export const GNC_COUNT = 16;
+
+// assembly/guest/net-trunk.ts
+/** u32 */
+export const TRUNK_VLANS = 4096;
 
 // assembly/guest/timer-probe.ts
 /** 'GTPR' (u32) */

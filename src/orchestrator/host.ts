@@ -101,7 +101,10 @@ export class Host {
     this.swaps = new HotSwapManager({ memory, loader: kernels, pool: dpu, runtime, trustedKeys });
     this.storage = new Storage(memory, storage, { runtime, loadBlkKernel: () => this.loadKernel('blk') });
     // The network as it is (null before first use): a VM port can only be one that exists.
-    this.vms = new VmManager({ memory, runtime, dpu, network: () => this.net ?? null }, vms);
+    this.vms = new VmManager(
+      { memory, runtime, dpu, network: () => this.net ?? null, storage: () => this.storage },
+      vms,
+    );
     // Sub-ports are let go while the host shuts down too, when `network` no longer answers.
     this.instances = new InstanceManager(this.vms, () => this.net ?? this.network, instances);
   }

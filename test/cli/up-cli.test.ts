@@ -88,6 +88,8 @@ describe('qingtian up / ps / down', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toEqual([
       '~ core 1: pause',
+      // web-1 loses its disk over data0: the VM goes first, the volume after it.
+      '- vm web-1: spec changed',
       '- volume data0: not in the file',
       '- route sinkhole: not in the file',
       '- port web-1: not in the file',
@@ -98,6 +100,7 @@ describe('qingtian up / ps / down', () => {
       '- job scrub0: spec changed',
       '+ job scrub0: scrub on core 0',
       '+ job extra: scrub on core 1',
+      '+ vm web-1: 1 vCPU, 8 MiB, running',
       '~ vm web-2: paused → running',
     ]);
     const ps = await cli('ps', '--socket', sock, '--json');

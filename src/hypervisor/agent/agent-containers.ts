@@ -36,6 +36,14 @@ interface Held {
   mem: Region;
 }
 
+/**
+ * Where the network area of a container host with `capacity` slots starts (guest-physical):
+ * right after its table. The area's layout is the guest's (container-runtime.ts).
+ */
+export function containerNetGpa(capacity: number): number {
+  return TABLE_GPA + tableBytes(capacity);
+}
+
 /** Bytes of a table of `capacity` slots, rounded up to 64 KiB. */
 export function tableBytes(capacity: number): number {
   return Math.ceil((C.CT_SLOTS + capacity * C.CT_SLOT_BYTES) / 65536) * 65536;
@@ -62,14 +70,19 @@ export class ContainerTable {
     private readonly ram: { base: number; sizeBytes: number },
     readonly capacity: number,
     readonly vcpus: number,
+    /** Bytes after the table kept for the guest's network (0: none). */
+    readonly netBytes = 0,
   ) {
     this.view = new DataView(u8.buffer);
     this.i32 = new Int32Array(u8.buffer);
-    const end = TABLE_GPA + tableBytes(capacity);
+    const netGpa = containerNetGpa(capacity);
+    const end = netGpa + netBytes;
     if (end >= ram.sizeBytes)
       throw new AgentError(
         'bad-request',
-        `vm.create containers.capacity: ${capacity} slots need more than the VM's ${ram.sizeBytes >> 20} MiB`,
+        `vm.create containers.capacity: ${capacity} slots` +
+          (netBytes ? ` and ${netBytes} bytes of network area` : '') +
+          ` need more than the VM's ${ram.sizeBytes >> 20} MiB`,
       );
     // Container memory: guest-physical addresses from the end of the table.
     this.memory = new RegionAllocator(ram.sizeBytes, end);
@@ -77,6 +90,10 @@ export class ContainerTable {
     const t = this.table;
     this.view.setUint32(t + C.CT_CAPACITY, capacity, true);
     this.view.setUint32(t + C.CT_VCPUS, vcpus, true);
+    if (netBytes > 0) {
+      this.view.setUint32(t + C.CT_NET_GPA, netGpa, true);
+      this.view.setUint32(t + C.CT_NET_BYTES, netBytes, true);
+    }
     this.view.setUint32(t, C.CT_MAGIC, true);
   }
 

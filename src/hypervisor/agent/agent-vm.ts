@@ -155,10 +155,18 @@ export class AgentVm {
   /** The program vCPU `i` runs and its arguments (`waitNs` 0 on a shared CPU: the CPU does the waiting). */
   private program(i: number, shared: boolean): [string, (number | bigint)[]] {
     const t = this.containers;
+    // vCPU 0 of a container host with a network runs its VLAN split: it looks often.
     if (t)
       return [
         'gvm_containers',
-        [this.ctl.base, t.table, this.ram.base, this.ram.sizeBytes, i, shared ? 0n : IDLE_WAIT_NS],
+        [
+          this.ctl.base,
+          t.table,
+          this.ram.base,
+          this.ram.sizeBytes,
+          i,
+          shared ? 0n : i === 0 && t.netBytes > 0 ? AGENT_WAIT_NS : IDLE_WAIT_NS,
+        ],
       ];
     const ga = i === 0 ? this.guestAgent : null;
     return ga
@@ -178,7 +186,7 @@ export class AgentVm {
         cpu,
         slot,
         done: cpu
-          .bind(slot, fn, args, this.ctl.base, i === 0 && this.guestAgent ? AGENT_POLL_MS : IDLE_POLL_MS)
+          .bind(slot, fn, args, this.ctl.base, i === 0 && this.pollsOften() ? AGENT_POLL_MS : IDLE_POLL_MS)
           .then((exit) => {
             // A vCPU that halted pressed the power button or saw it: the others must look now.
             if (exit === 'halted') this.kick();
@@ -186,6 +194,11 @@ export class AgentVm {
           }),
       });
     }
+  }
+
+  /** vCPU 0 waits on something it cannot be rung for: the guest agent's socket, a container host's NIC. */
+  private pollsOften(): boolean {
+    return this.guestAgent !== null || (this.containers?.netBytes ?? 0) > 0;
   }
 
   private startThreads(): void {

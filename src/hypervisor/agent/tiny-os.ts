@@ -170,7 +170,13 @@ export class TinyOs implements VmHost {
       );
       if (a.containers) {
         try {
-          vm.containers = new ContainerTable(new Uint8Array(this.memory.buffer), ram, a.containers.capacity, a.vcpus);
+          vm.containers = new ContainerTable(
+            new Uint8Array(this.memory.buffer),
+            ram,
+            a.containers.capacity,
+            a.vcpus,
+            a.containers.netBytes ?? 0,
+          );
         } catch (e) {
           pool.give(ram, owner);
           pool.give(ctl, owner);

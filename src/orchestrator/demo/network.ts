@@ -71,13 +71,12 @@ export const network: DemoChapter = {
         `vm1 pings vm2: ${rtts.filter((x) => !Number.isNaN(x)).length}/20 answered; first round trip ${rtts[0]!.toFixed(0)} µs (both packets through the slow path), then p50 ${rest[rest.length >> 1]!.toFixed(0)} µs on installed flows`,
       );
 
-      // A UDP stream to the echo server, counted back by vm1's own sink.
+      // A UDP stream to the echo server for the traffic phase (`seconds`), counted back by vm1's own sink.
       await vm1.setPorts(0, 41000);
-      const n = Math.max(2000, seconds * 5000);
-      const sent = await vm1.sendUdp(vm2.ip, 7, n, 256, { window: 64, srcPort: 41000, ms: 30_000 });
-      const sink = await vm1.waitSink(n, 30_000);
+      const sent = await vm1.sendUdp(vm2.ip, 7, 100_000_000, 256, { window: 64, srcPort: 41000, ms: seconds * 1000 });
+      const sink = await vm1.waitSink(sent, 30_000);
       say(
-        `UDP stream vm1 → vm2's echo port and back: ${sent} sent, ${sink.received} echoed back, ${sent - sink.received} lost, ${sink.reordered} reordered, ${sink.duplicates} duplicated`,
+        `UDP stream vm1 → vm2's echo port and back for ${seconds} s: ${sent} sent, ${sink.received} echoed back, ${sent - sink.received} lost, ${sink.reordered} reordered, ${sink.duplicates} duplicated`,
       );
       record('network: UDP through the vSwitch and back', `${sink.received}/${sent} datagrams, none lost`);
 

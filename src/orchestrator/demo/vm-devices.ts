@@ -125,8 +125,12 @@ export const vmDevices: DemoChapter = {
       await dbNet.setPorts(7, 0);
       serving = dbNet.serve(600_000, stop.base);
       await appNet.setPorts(0, 41000);
-      const n = Math.max(2000, seconds * 2000);
-      const streaming = appNet.sendUdp('198.18.1.10', 7, n, 200, { window: 32, srcPort: 41000, ms: 60_000 });
+      // The stream lasts the traffic phase (`seconds`); the hotplug starts while it runs.
+      const streaming = appNet.sendUdp('198.18.1.10', 7, 100_000_000, 200, {
+        window: 32,
+        srcPort: 41000,
+        ms: seconds * 1000,
+      });
 
       const plugged = (await app.hotplug({ kind: 'net', id: 'net1', port: 'app-1-hot' })) as VmNetHandle;
       const agentSaw = app.devices.map((d) => d.id).join(', ');

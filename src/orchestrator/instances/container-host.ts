@@ -3,9 +3,12 @@ import type { QingtianError } from '../../common/errors.js';
 import { intIn, nameString } from '../../common/validate.js';
 import { CT_BATCH_MAX, type ContainerOp, type ContainerResult } from '../../hypervisor/agent/protocol/containers.js';
 import { AgentStatus, statusError, type AgentStatusName } from '../../hypervisor/agent/protocol/status.js';
+import { containerNetGpa } from '../../hypervisor/agent/agent-containers.js';
 import type { Vm } from '../vms/vm.js';
+import type { VmNetHandle } from '../vms/vm-device.js';
 import type { VmManager } from '../vms/vm-manager.js';
 import { ControlBatch } from './control-batch.js';
+import { CONTAINER_NET_BYTES, ContainerTrunk } from './container-trunk.js';
 
 /** The shared guest that runs containers (`Host.boot({ instances: { containerHost } })`). */
 export interface ContainerHostOptions {
@@ -18,8 +21,10 @@ export interface ContainerHostOptions {
   /** Containers it holds at most, 1–65535. Default 4096. */
   capacity?: number | undefined;
   /**
-   * The container host's NIC port in `host.network` (a VM port): containers with a `network`
-   * get trunk sub-ports of it. Default none (a container asking for a network is refused).
+   * The container host's NIC port in `host.network` (a VM port): the container host gets a
+   * virtio-net device on it, and containers with a `network` get trunk sub-ports of it, their
+   * frames split by VLAN inside the container host (its vCPU 0 runs the split). Default none
+   * (a container asking for a network is refused).
    */
   port?: string | undefined;
 }
@@ -39,15 +44,19 @@ type Ok = Extract<ContainerResult, { ok: true }>;
  * The container host: a VM of `host.vms`, defined and started at the first container, whose
  * vCPUs run the containers' tasks from a table in its RAM. Container requests made in the same
  * turn go to the host agent as one batch per operation (over its vsock device, as all control).
+ * With a `port`, it has a NIC on that port and a network area in its RAM (ContainerTrunk).
  */
 export class ContainerHost {
   private booting: Promise<Vm> | null = null;
   private readonly creates: ControlBatch<CreateItem, ContainerResult>;
   private readonly ops = new Map<ContainerOp, ControlBatch<number, ContainerResult>>();
+  private net: ContainerTrunk | null = null;
 
   constructor(
     private readonly vms: VmManager,
     readonly options: Readonly<z.output<typeof containerHostSchema>>,
+    /** The address of a `host.network` port. */
+    private readonly portIp: (port: string) => string,
   ) {
     this.creates = new ControlBatch(async (items) => {
       const [vm, client] = await this.target();
@@ -64,20 +73,41 @@ export class ContainerHost {
     return this.booting;
   }
 
+  /** The network laid out in the host VM (null without a port, or before the host booted). */
+  trunk(): ContainerTrunk | null {
+    return this.net;
+  }
+
   /** The host VM was destroyed: the next container boots a new one. */
   forget(): void {
     this.booting = null;
+    this.net = null;
   }
 
   /** The host VM, defined and started if it is not yet. */
   boot(): Promise<Vm> {
     this.booting ??= (async () => {
+      const port = this.options.port;
+      const capacity = this.options.capacity ?? 4096;
       const vm = await this.vms.define(
-        { name: this.name, vcpus: this.options.vcpus ?? 2, memoryMiB: this.options.memoryMiB ?? 256 },
-        { containers: { capacity: this.options.capacity ?? 4096 } },
+        {
+          name: this.name,
+          vcpus: this.options.vcpus ?? 2,
+          memoryMiB: this.options.memoryMiB ?? 256,
+          ...(port ? { devices: [{ kind: 'net' as const, port }] } : {}),
+        },
+        { containers: { capacity, ...(port ? { netBytes: CONTAINER_NET_BYTES } : {}) } },
       );
       try {
         await vm.start();
+        if (port) {
+          const nic = vm.device('net0') as VmNetHandle;
+          this.net = await ContainerTrunk.lay(this.vms.runtime, vm.ram, nic.device, nic.notify, {
+            netGpa: containerNetGpa(capacity),
+            netBytes: CONTAINER_NET_BYTES,
+            ip: this.portIp(port),
+          });
+        }
       } catch (e) {
         await vm.destroy().catch(() => undefined);
         throw e;

@@ -2,6 +2,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { ContainerOp } from '../../hypervisor/agent/protocol/containers.js';
 import type { ShutdownOptions } from '../vms/vm.js';
 import type { ContainerHost } from './container-host.js';
+import type { ContainerNetCounters, ContainerTrunk } from './container-trunk.js';
 import { Instance, type InstanceState } from './instance.js';
 
 /** A container's figures, asked of the host agent. */
@@ -19,6 +20,8 @@ export interface ContainerOwner {
   readonly host: ContainerHost;
   /** The container is gone: free its network and forget it. */
   forget(c: ContainerInstance): Promise<void>;
+  /** The container host's network, if it has one. */
+  trunk(): ContainerTrunk | null;
 }
 
 /**
@@ -87,6 +90,16 @@ export class ContainerInstance extends Instance {
     if (!c)
       throw new QingtianError(ErrorCode.NotFound, `container ${this.name}: the container host has no such container`);
     return { units: c.units, rounds: c.rounds, memoryBytes: this.memory.bytes };
+  }
+
+  /**
+   * The counters of the container's network stack in the container host (frames the VLAN split
+   * handed it, frames it sent, pings and UDP datagrams it answered), read out of band; null for
+   * a container without a network.
+   */
+  netCounters(): ContainerNetCounters | null {
+    this.need('netCounters', 'defined', 'running', 'paused', 'shutoff');
+    return this.subPort ? (this.owner.trunk()?.counters(this.subPort.vlan) ?? null) : null;
   }
 
   private op(op: ContainerOp, from: InstanceState[], reason: string = op): Promise<void> {

@@ -65,7 +65,14 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
   ) {
     super();
     const o = parseArgs(optionsSchema, options, 'Host options.instances') ?? {};
-    this.ct = new ContainerHost(vms, o.containerHost ?? {});
+    this.ct = new ContainerHost(vms, o.containerHost ?? {}, (port) => {
+      const p = this.network()
+        .list()
+        .ports.find((x) => x.name === port);
+      if (!p?.ip)
+        throw new QingtianError(ErrorCode.NotFound, `instances.containerHost.port: no host.network port ${port}`);
+      return p.ip;
+    });
     vms.on('vm.state', (e) => this.onVmState(e));
   }
 
@@ -145,6 +152,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
 
   private async createContainer(s: Extract<ReturnType<typeof instanceSpecSchema.parse>, { kind: 'container' }>) {
     let sub: { name: string; vlan: number } | null = null;
+    let subInfo: { mac: string; ip?: string | undefined } | null = null;
     if (s.network) {
       const port = this.ct.options.port;
       if (!port)
@@ -153,7 +161,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
       while (this.vlans.has(vlan) && vlan <= 4094) vlan++;
       if (vlan > 4094) refuse('network', 'a free VLAN on the container host port (all 4094 in use)', s.network);
       sub = { name: `ct-${s.name}`, vlan };
-      this.network().createSubPort({
+      subInfo = this.network().createSubPort({
         name: sub.name,
         parent: port,
         vlan,
@@ -170,8 +178,20 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
         memoryMiB: s.memoryMiB ?? CT_MEMORY_MIB,
         task: s.task ?? 'idle',
       });
+      // The container's stack in the container host: the split hands it its VLAN's frames.
+      if (sub && subInfo) {
+        const trunk = this.ct.trunk();
+        if (!trunk)
+          throw new QingtianError(ErrorCode.DeviceState, `container ${s.name}: the container host has no network`);
+        try {
+          trunk.attach(sub.vlan, subInfo.mac, s.network!.ip);
+        } catch (e) {
+          await this.ct.op('destroy', r.id).catch(() => undefined);
+          throw e;
+        }
+      }
       const c = new ContainerInstance(
-        { host: this.ct, forget: (x) => this.forgetContainer(x) },
+        { host: this.ct, forget: (x) => this.forgetContainer(x), trunk: () => this.ct.trunk() },
         s.name,
         r.id,
         s.cpuShare ?? CT_SHARE,
@@ -188,6 +208,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
 
   private async forgetContainer(c: ContainerInstance): Promise<void> {
     this.containers.delete(c.id);
+    if (c.subPort) this.ct.trunk()?.detach(c.subPort.vlan);
     if (c.subPort) await this.dropSubPort(c.subPort);
   }
 

@@ -16,6 +16,8 @@ export interface VmInstanceSpec extends VmSpec {
 /**
  * A container's network: a trunk sub-port of the container host's NIC port (`instances
  * containerHost.port`), tagged with a VLAN the manager picks, with its own address and groups.
+ * Inside the container host, the frames of that VLAN go to the container's own stack, which
+ * answers ARP and ping and echoes UDP datagrams sent to port 7 (`container.netCounters()`).
  */
 export interface ContainerNetworkSpec {
   /** The subnet of the sub-port (of the container host port's VPC). */

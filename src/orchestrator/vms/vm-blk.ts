@@ -1,5 +1,6 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { BlkDevice } from '../../dpu/blk/blk-device.js';
+import type { Storage } from '../../dpu/blk/storage.js';
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
@@ -8,25 +9,36 @@ import { queueReport, type UnplugReport, type VmBlkHandle, type VmDevicePart } f
 const MIB = 1 << 20;
 
 /**
- * A VM's disk: a virtio-blk device over the VM's memory map, made with the VM (a RAM disk keeps
- * its data across reboots) and freed with it. Each boot resets the device so the guest probes
- * it afresh; the guest's DRIVER_OK starts its jobs on the DPU core. Requests of the null and RAM
- * backends complete in the burst that took them, so stopping the device (which waits for the
- * burst in flight) leaves nothing half-done.
+ * A VM's disk: a virtio-blk device over the VM's memory map, made with the VM (or at hotplug)
+ * and freed with it. Over a RAM or null disk the device is the VM's own (a RAM disk keeps its
+ * data across reboots); over a `host.storage` volume it is attached with `attachBlk` and closed
+ * on unplug or destroy, the volume keeping the data. Each boot resets the device so the guest
+ * probes it afresh; the guest's DRIVER_OK starts its jobs on the DPU core. Stopping the device
+ * leaves nothing half-done: RAM and null requests complete in the burst that took them, and a
+ * volume-backed device's stop() waits until the storage worker answered every request in
+ * flight and completes those chains.
  */
 export class VmBlk implements VmDevicePart {
   readonly kind = 'blk';
-  readonly device: BlkDevice;
   private booted = false;
 
-  constructor(
-    rt: KernelRuntime,
-    map: VmMemoryMap,
+  private constructor(
+    readonly device: BlkDevice,
     readonly id: string,
     private readonly core: DpuCore,
+    /** The volume the disk is, or null for a RAM or null disk. */
+    readonly volume: string | null,
+  ) {}
+
+  /** A RAM or null disk of `capacityMiB`. */
+  static local(
+    rt: KernelRuntime,
+    map: VmMemoryMap,
+    id: string,
+    core: DpuCore,
     spec: { backend: 'ram' | 'null'; capacityMiB: number; readOnly?: boolean | undefined; queues?: number | undefined },
-  ) {
-    this.device = new BlkDevice(rt, map, `vm:${map.name}:${id}`, {
+  ): VmBlk {
+    const device = new BlkDevice(rt, map, `vm:${map.name}:${id}`, {
       backend: spec.backend,
       capacityBytes: spec.capacityMiB * MIB,
       queues: spec.queues ?? 1,
@@ -34,6 +46,23 @@ export class VmBlk implements VmDevicePart {
       blkSize: 4096,
       id: `${map.name}:${id}`.slice(0, 20),
     });
+    return new VmBlk(device, id, core, null);
+  }
+
+  /** A disk over the open volume `spec.volume`, attached through `storage` (one volume queue per virtqueue). */
+  static async overVolume(
+    storage: Storage,
+    map: VmMemoryMap,
+    id: string,
+    core: DpuCore,
+    spec: { volume: string; readOnly?: boolean | undefined; queues?: number | undefined },
+  ): Promise<VmBlk> {
+    const device = await storage.attachBlk(spec.volume, map, {
+      name: `vm:${map.name}:${id}`,
+      queues: spec.queues ?? 1,
+      readOnly: spec.readOnly ?? false,
+    });
+    return new VmBlk(device, id, core, spec.volume);
   }
 
   async boot(): Promise<void> {
@@ -50,13 +79,21 @@ export class VmBlk implements VmDevicePart {
   async free(): Promise<UnplugReport> {
     await this.halt();
     const queues = queueReport(this.device.stats().queues);
-    this.device.free();
+    // A volume-backed device detaches its volume queues first (the worker writes into its buffers).
+    if (this.volume !== null) await this.device.close();
+    else this.device.free();
     return { id: this.id, kind: 'blk', queues };
   }
 
   handle(): VmBlkHandle | null {
     if (!this.booted) return null;
-    return { kind: 'blk', id: this.id, device: this.device, driverOk: () => this.driverOk() };
+    return {
+      kind: 'blk',
+      id: this.id,
+      device: this.device,
+      volume: this.volume,
+      driverOk: () => this.driverOk(),
+    };
   }
 
   private async driverOk(): Promise<void> {

@@ -36,6 +36,8 @@ export interface VmBlkHandle {
   readonly id: string;
   /** The virtio-blk backend the guest's driver probes. */
   readonly device: BlkDevice;
+  /** The `host.storage` volume the disk is, or null for a RAM or null disk. */
+  readonly volume: string | null;
   /** The driver is ready: the device's queues start being served. */
   driverOk(): Promise<void>;
 }

@@ -9,12 +9,14 @@ import type { KernelRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import type { AgentStats } from '../../hypervisor/agent/protocol/messages.js';
 import { HostAgent } from '../agent/host-agent.js';
 import type { HostNetwork } from '../../dpu/net/host-network.js';
+import type { Storage } from '../../dpu/blk/storage.js';
 import { Vm, type VmDeviceEvent, type VmStateEvent } from './vm.js';
 import { VmBlk } from './vm-blk.js';
 import type { VmDevicePart } from './vm-device.js';
+import { refuse, VmDeviceHolds } from './vm-device-holds.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
-import { deviceIdOf, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
+import { deviceIdOf, isVolumeBlk, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 
@@ -86,8 +88,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   /** Names and CIDs of creations in flight (a second create with either is refused at once). */
   private readonly pendingNames = new Set<string>();
   private readonly cids = new Set<number>();
-  /** `host.network` ports VM devices hold (or are being plugged with), and by which VM. */
-  private readonly ports = new Map<string, string>();
+  /** Ports and volumes VM devices hold (or are being plugged with). */
+  private readonly holds: VmDeviceHolds;
   private blkKernel: Promise<void> | null = null;
   private closed = false;
 
@@ -99,11 +101,19 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       dpu: DpuCorePool;
       /** `host.network` if the host made it (null or none: there is no port, net devices are refused). */
       network?: (() => HostNetwork | null) | undefined;
+      /** `host.storage`, for disks over volumes (none: such disks are refused). */
+      storage?: (() => Storage) | undefined;
     },
     options?: VmManagerOptions,
   ) {
     super();
     this.o = parseArgs(optionsSchema, options, 'Host options.vms') ?? {};
+    this.holds = new VmDeviceHolds({
+      network: deps.network,
+      storage: deps.storage,
+      core: (i, field) => this.core(i, field),
+      defaultCore: this.o.core ?? 0,
+    });
   }
 
   /**
@@ -116,13 +126,21 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     return this.define(spec);
   }
 
+  /** @internal the kernels of this host (the guest kernel lays guest-side structures out, as firmware) */
+  get runtime(): KernelRuntime {
+    return this.deps.runtime;
+  }
+
   /** Guest CPU threads of the host agent. */
   get guestCpus(): number {
     return this.o.guestCpus ?? availableParallelism();
   }
 
   /** @internal create, with the placement a bare-metal instance asks for */
-  async define(spec: VmSpec, extra: { placement?: 'exclusive'; containers?: { capacity: number } } = {}): Promise<Vm> {
+  async define(
+    spec: VmSpec,
+    extra: { placement?: 'exclusive'; containers?: { capacity: number; netBytes?: number } } = {},
+  ): Promise<Vm> {
     const placement = extra.placement;
     this.assertOpen();
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
@@ -169,11 +187,11 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const reserved: PluggableDeviceSpec[] = [];
     try {
       for (const d of others) {
-        this.reserveDevice(s.name, d, `devices.${devices.indexOf(d)}`);
+        this.holds.take(s.name, d, `devices.${devices.indexOf(d)}`);
         reserved.push(d);
       }
     } catch (e) {
-      for (const d of reserved) this.releaseDevice(d);
+      for (const d of reserved) this.holds.give(d);
       throw e;
     }
 
@@ -200,7 +218,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
         if (vs && layout && core)
           vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
-        for (const d of others) parts.push({ part: this.makeDevice(map, d), spec: d });
+        for (const d of others) parts.push({ part: await this.makeDevice(map, d), spec: d });
       } catch (e) {
         for (const p of parts) await p.part.free().catch(() => undefined);
         if (vsock) await vsock.free().catch(() => undefined);
@@ -212,16 +230,16 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         client: agent.client,
         forget: (v: Vm) => this.forget(v),
         reserveDevice: async (v: Vm, d: PluggableDeviceSpec, field: string) => {
-          this.reserveDevice(v.name, d, field);
+          this.holds.take(v.name, d, field);
           try {
             await this.deviceKernel(d);
           } catch (e) {
-            this.releaseDevice(d);
+            this.holds.give(d);
             throw e;
           }
         },
         makeDevice: (_v: Vm, d: PluggableDeviceSpec) => this.makeDevice(map, d),
-        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.releaseDevice(d),
+        releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.holds.give(d),
         cores: () => this.deps.dpu.cores,
       };
       const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
@@ -235,7 +253,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       return vm;
     } catch (e) {
       if (vs) this.cids.delete(vs.cid);
-      for (const d of reserved) this.releaseDevice(d);
+      for (const d of reserved) this.holds.give(d);
       throw e;
     } finally {
       this.pendingNames.delete(s.name);
@@ -310,32 +328,10 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     this.agent = null;
   }
 
-  /**
-   * Checks a net or blk device against the host and reserves what it takes (a network port):
-   * the port must be a `host.network` VM port that no VM and no other guest holds; a core must
-   * exist. Throws QT_INVALID_ARGUMENT naming `${field}.<key>`, reserving nothing.
-   */
-  private reserveDevice(vm: string, d: PluggableDeviceSpec, field: string): void {
-    if (d.kind === 'blk') {
-      this.core(d.core ?? this.o.core ?? 0, `${field}.core`);
-      return;
-    }
-    const held = this.ports.get(d.port);
-    if (held !== undefined) refuse(`${field}.port`, `a port no VM holds (vm ${held} holds it)`, d.port);
-    const p = this.deps
-      .network?.()
-      ?.list()
-      .ports.find((x) => x.name === d.port);
-    if (!p) refuse(`${field}.port`, 'the name of a host.network port', d.port);
-    if (p.kind !== 'vm') refuse(`${field}.port`, `a VM port (not a ${p.kind} port)`, d.port);
-    if (p.attached !== undefined)
-      refuse(`${field}.port`, `a port not attached elsewhere (guest ${p.attached})`, d.port);
-    this.ports.set(d.port, vm);
-  }
-
   /** Loads the kernel family a device runs on the cores (once; the vSwitch loads its own). */
   private async deviceKernel(d: PluggableDeviceSpec): Promise<void> {
-    if (d.kind !== 'blk') return;
+    // A disk over a volume: attachBlk loads the kernel itself.
+    if (d.kind !== 'blk' || isVolumeBlk(d)) return;
     this.blkKernel ??= this.deps.dpu.loadKernel(this.deps.runtime.kernel('blk')).then(
       () => undefined,
       (e: unknown) => {
@@ -346,17 +342,22 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     await this.blkKernel;
   }
 
-  /** Builds a reserved net or blk device over a VM's memory map. */
-  private makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): VmDevicePart {
+  /** Builds a reserved net or blk device over a VM's memory map (a disk over a volume attaches it). */
+  private async makeDevice(map: VmMemoryMap, d: PluggableDeviceSpec): Promise<VmDevicePart> {
     const id = deviceIdOf(d);
-    if (d.kind === 'blk')
-      return new VmBlk(this.deps.runtime, map, id, this.core(d.core ?? this.o.core ?? 0, 'core'), d);
-    // reserveDevice found the port, so the network exists.
+    if (d.kind === 'blk') {
+      const core = this.core(d.core ?? this.o.core ?? 0, 'core');
+      // The hold was taken: the volume exists, so does the storage.
+      if (isVolumeBlk(d)) return VmBlk.overVolume(this.deps.storage!(), map, id, core, d);
+      // The schema holds a RAM or null disk to its backend and capacity.
+      return VmBlk.local(this.deps.runtime, map, id, core, {
+        ...d,
+        backend: d.backend as 'ram' | 'null',
+        capacityMiB: d.capacityMiB!,
+      });
+    }
+    // The hold was taken: the port exists, so does the network.
     return new VmNet(this.deps.network!()!, map, id, d.port, { queuePairs: d.queuePairs, mtu: d.mtu });
-  }
-
-  private releaseDevice(d: PluggableDeviceSpec): void {
-    if (d.kind === 'net') this.ports.delete(d.port);
   }
 
   private forget(vm: Vm): void {
@@ -383,17 +384,4 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
   private assertOpen(): void {
     if (this.closed) throw new QingtianError(ErrorCode.Disposed, 'host.vms: the manager is closed (host shut down)');
   }
-}
-
-function refuse(field: string, expected: string, got: unknown): never {
-  // Fields of a hotplugged device start with 'device'; the others are the create spec's.
-  const where = field.startsWith('device.') ? 'vm.hotplug ' : 'vm spec.';
-  throw new QingtianError(
-    ErrorCode.InvalidArgument,
-    `${where}${field}: expected ${expected}, got ${JSON.stringify(got)}`,
-    {
-      field,
-      got,
-    },
-  );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intIn, oneOf } from '../../common/validate.js';
+import { intIn, nameString, oneOf } from '../../common/validate.js';
 import { cpuListSchema, VCPU_CLASSES, type VcpuClass } from '../../hypervisor/sched/vcpu-class.js';
 
 /**
@@ -38,21 +38,31 @@ export interface NetDeviceSpec {
 }
 
 /**
- * A disk of a VM: a virtio-blk device served on a DPU core over a RAM disk (its data lives as
- * long as the VM, across reboots) or the null backend (reads move no data, writes are dropped).
+ * A disk of a VM: a virtio-blk device served on a DPU core, over one of three backends:
+ * - `volume: '<name>'`: an open `host.storage` volume (log-structured, erasure-coded, DIF on
+ *   every block), attached with `host.storage.attachBlk` when the device is made and closed
+ *   when it is unplugged or its VM destroyed; its data outlives the VM. Its size is the
+ *   volume's (no `capacityMiB`). One device at a time may hold a volume.
+ * - `backend: 'ram'`: a RAM disk in host memory, zero at first, kept across reboots, freed with the VM.
+ * - `backend: 'null'`: reads move no data, writes are dropped.
  */
 export interface BlkDeviceSpec {
   /** The device kind. */
   kind: 'blk';
   /** The device's name inside the VM. Default 'blk0'. */
   id?: string | undefined;
-  /** 'ram' (a RAM disk in host memory, zero at first) or 'null'. */
-  backend: 'ram' | 'null';
-  /** Disk size in MiB, 1–1024. */
-  capacityMiB: number;
+  /**
+   * 'ram', 'null' or 'volume' (see above). Default 'volume' when `volume` is given; otherwise
+   * required.
+   */
+  backend?: 'ram' | 'null' | 'volume' | undefined;
+  /** Name of the open `host.storage` volume the disk is (backend 'volume' only). */
+  volume?: string | undefined;
+  /** Disk size in MiB, 1–1024 (backends 'ram' and 'null' only, and required there). */
+  capacityMiB?: number | undefined;
   /** Offer VIRTIO_BLK_F_RO: every write fails. Default false. */
   readOnly?: boolean | undefined;
-  /** Virtqueues (one job each), 1–8. Default 1. */
+  /** Virtqueues (one job each; over a volume, one volume queue each), 1–8. Default 1. */
   queues?: number | undefined;
   /** DPU core that serves the device. Default: the manager's core. */
   core?: number | undefined;
@@ -123,15 +133,31 @@ const netDevice = z.strictObject({
   mtu: intIn(68, 65535).optional(),
 });
 
-const blkDevice = z.strictObject({
-  kind: z.literal('blk'),
-  id: deviceId,
-  backend: z.enum(['ram', 'null'], { error: "'ram' or 'null'" }),
-  capacityMiB: intIn(1, 1024),
-  readOnly: z.boolean({ error: 'true or false' }).optional(),
-  queues: intIn(1, 8).optional(),
-  core: intIn(0, 1023).optional(),
-});
+const blkDevice = z
+  .strictObject({
+    kind: z.literal('blk'),
+    id: deviceId,
+    backend: z.enum(['ram', 'null', 'volume'], { error: "'ram', 'null' or 'volume'" }).optional(),
+    volume: nameString(64).optional(),
+    capacityMiB: intIn(1, 1024).optional(),
+    readOnly: z.boolean({ error: 'true or false' }).optional(),
+    queues: intIn(1, 8).optional(),
+    core: intIn(0, 1023).optional(),
+  })
+  .superRefine((d, ctx) => {
+    const issue = (path: string, message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [path], message, input: d[path as keyof typeof d] });
+    if (d.volume !== undefined) {
+      if (d.backend !== undefined && d.backend !== 'volume')
+        issue('backend', "'volume' (or nothing) with a volume, since the volume holds the data");
+      if (d.capacityMiB !== undefined)
+        issue('capacityMiB', "no capacity with a volume (the disk is the volume's size)");
+    } else if (d.backend === 'volume' || d.backend === undefined) {
+      issue('volume', "the name of an open host.storage volume (or backend 'ram' or 'null' with capacityMiB)");
+    } else if (d.capacityMiB === undefined) {
+      issue('capacityMiB', `an integer in [1, 1024] (MiB) for backend '${d.backend}'`);
+    }
+  });
 
 /** One device spec, checked (strict: unknown keys are refused; `kind` picks the shape). */
 export const vmDeviceSchema = z.discriminatedUnion('kind', [netDevice, blkDevice, vsockDevice], {
@@ -151,6 +177,11 @@ export const vmSpecSchema = z.strictObject({
   vcpuClass: oneOf(VCPU_CLASSES).optional(),
   cpus: cpuListSchema.optional(),
 });
+
+/** Whether a blk device spec is a disk over a `host.storage` volume. */
+export function isVolumeBlk(d: BlkDeviceSpec): d is BlkDeviceSpec & { volume: string } {
+  return d.volume !== undefined;
+}
 
 /** The device's id in its VM: the one given, else `<kind>0`. */
 export function deviceIdOf(d: { kind: string; id?: string | undefined }): string {

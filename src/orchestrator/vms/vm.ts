@@ -82,8 +82,8 @@ export interface VmOwner {
    * what it takes; throws QT_INVALID_ARGUMENT naming `field` + the key otherwise, reserving nothing.
    */
   reserveDevice(vm: Vm, spec: PluggableDeviceSpec, field: string): Promise<void>;
-  /** Builds a reserved device over the VM's memory map (allocates its regions). */
-  makeDevice(vm: Vm, spec: PluggableDeviceSpec): VmDevicePart;
+  /** Builds a reserved device over the VM's memory map (allocates its regions; attaches its volume). */
+  makeDevice(vm: Vm, spec: PluggableDeviceSpec): Promise<VmDevicePart>;
   /** Gives back what reserveDevice took. */
   releaseDevice(vm: Vm, spec: PluggableDeviceSpec): void;
   /** The host's DPU cores (where devices may be placed). */
@@ -220,7 +220,8 @@ export class Vm extends EventEmitter<VmEvents> {
   /**
    * Plugs a device into the running (or paused) VM. The spec is checked whole first (strict, a
    * field named in `details.field` as 'device.<key>'): a bad spec, an id the VM has, a port in
-   * use or a core that does not exist is refused with QT_INVALID_ARGUMENT; a VM not running or
+   * use, a volume that is not open or that a VM or another device holds, or a core that does
+   * not exist is refused with QT_INVALID_ARGUMENT; a VM not running or
    * paused with QT_INVALID_STATE; a refusal changes nothing. Then the host agent is told over
    * vsock (the host side's slot), and the DPU side makes the device and serves it. Resolves
    * with the device as the guest probes it; emits 'device'. The vsock device is fixed at
@@ -249,7 +250,7 @@ export class Vm extends EventEmitter<VmEvents> {
       try {
         this.info = await this.owner.client.hotplug(this.id, { id, kind: d.kind });
         plugged = true;
-        part = this.owner.makeDevice(this, d);
+        part = await this.owner.makeDevice(this, d);
         await part.boot();
       } catch (e) {
         if (part) await part.free().catch(() => undefined);

@@ -16,6 +16,9 @@ describe('the demo host from examples/host.yaml', () => {
         ['web-1', 'running'],
         ['web-2', 'paused'],
       ]);
+      // web-1's disk is the volume data0, attached while the VM lives.
+      expect(h.host.vms.get('web-1')!.devices.map((d) => d.kind)).toEqual(['vsock', 'blk']);
+      expect(h.host.storage.volume('data0')!.attachedTo).toBe('vm:web-1:blk0');
       const down = await h.down();
       expect(down.length).toBe(
         h.changes.filter((c) => !c.what.startsWith('kernel') && !c.what.startsWith('core')).length,

@@ -134,8 +134,12 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
-      /** The VM is a container host: its vCPUs run container tasks from a table of `capacity` slots. */
-      containers: z.strictObject({ capacity: intIn(1, 65535) }).optional(),
+      /**
+       * The VM is a container host: its vCPUs run container tasks from a table of `capacity`
+       * slots. With `netBytes`, that much of its RAM after the table is kept for the guest's
+       * network (its NIC's rings, buffers and the containers' stacks), given to no container.
+       */
+      containers: z.strictObject({ capacity: intIn(1, 65535), netBytes: intIn(0, 256 << 20).optional() }).optional(),
       /**
        * Where the vCPUs run: 'shared' (bound to the guest CPUs, several per thread), 'dedicated'
        * (a thread each), 'exclusive' (one on each guest CPU, nothing else on them: bare metal;

@@ -76,6 +76,54 @@ export class GuestBlkWorkload {
   }
 
   /**
+   * Reads back every block of the workload's range, `depth` at a time (1 to the queue size / 3),
+   * each checked word by word against the version table: a disk the guest comes back to after an
+   * unplug or a new boot, with {@link GuestBlkWorkload.adoptVersions}. Returns reads completed and the driver's
+   * error count so far.
+   */
+  async verify(depth: number): Promise<{ completed: number; errors: number }> {
+    if (!Number.isInteger(depth) || depth < 1 || depth * 3 > this.queue.size)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `blk workload: verify depth: an integer in [1, ${Math.floor(this.queue.size / 3)}], got ${depth}`,
+      );
+    const completed = Number(
+      await this.queue.vcpu.call(
+        'gblk_verify',
+        this.host(this.queue.stateGpa),
+        this.slotsGpa,
+        this.versGpa,
+        this.host(this.queue.scratchGpa),
+        this.firstBlock,
+        this.blocks,
+        depth,
+      ),
+    );
+    return { completed, errors: this.errors() };
+  }
+
+  /** A copy of the version table: per block of the range, the version the guest last wrote (0: zeros). */
+  versions(): Uint32Array {
+    const out = new Uint32Array(this.blocks);
+    for (let i = 0; i < this.blocks; i++) out[i] = this.queue.guest.ram.getUint32(Number(this.versGpa) + 4 * i, true);
+    return out;
+  }
+
+  /**
+   * Takes over a version table ({@link GuestBlkWorkload.versions} of an earlier driver over the
+   * same disk and range).
+   */
+  adoptVersions(versions: Uint32Array): void {
+    if (versions.length !== this.blocks)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `blk workload: adoptVersions: a table of ${this.blocks} versions, got ${versions.length}`,
+      );
+    for (let i = 0; i < this.blocks; i++)
+      this.queue.guest.ram.setUint32(Number(this.versGpa) + 4 * i, versions[i]!, true);
+  }
+
+  /**
    * The 4096 bytes the workload writes to `block` at `version` (word i = a hash of block,
    * version, i; version 0 = zeros): what a disk must hold where `version(block)` says so.
    */
