@@ -601,13 +601,16 @@ function sleep(ms: number): Promise<void> {
  */
 function reportAttribution(ctx: BenchContext, c: string, series: Series[]): void {
   if (!series.some((s) => s.slow.length)) return;
-  const keys = ['coreOnCpu', 'guest', 'control', 'own', 'foreign'] as const;
+  const keys = ['coreOnCpu', 'coreBlocked', 'guest', 'control', 'own', 'foreign'] as const;
   series.forEach((s, i) => {
     const total = s.slow.reduce((x, w) => x + w.a.pauseUs, 0);
     const sum = (k: (typeof keys)[number]): number =>
-      s.slow.reduce((x, w) => x + (k === 'coreOnCpu' ? w.a.coreOnCpu : w.a.behind[k]), 0);
+      s.slow.reduce(
+        (x, w) => x + (k === 'coreOnCpu' ? w.a.coreOnCpu : k === 'coreBlocked' ? w.a.coreBlocked : w.a.behind[k]),
+        0,
+      );
     for (const k of keys) {
-      const metric = k === 'coreOnCpu' ? 'core-on-cpu' : `core-behind-${k}`;
+      const metric = k === 'coreOnCpu' ? 'core-on-cpu' : k === 'coreBlocked' ? 'core-blocked' : `core-behind-${k}`;
       ctx.report({
         case: c,
         metric: `slow-${metric}-run${i + 1}`,

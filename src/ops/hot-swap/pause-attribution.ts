@@ -80,6 +80,7 @@ export interface PauseAttribution {
   pauseUs: number;
   coreOnCpu: number;
   coreWaiting: number;
+  /** Off a CPU, not runnable: in the core's own V8 heap work (a GC waiting for its helper threads). */
   coreBlocked: number;
   behind: Holders;
   coreGcs: number;
@@ -148,6 +149,7 @@ export function describeAttribution(a: PauseAttribution): string {
   const b = a.behind;
   return (
     `${us(a.pauseUs)} µs: core on a CPU ${us(a.coreOnCpu)} (pass ${us(a.lastPassUs)}, jobs ${us(a.lastJobsUs)}), ` +
+    `blocked ${us(a.coreBlocked)}, ` +
     `waiting ${us(a.coreWaiting)} behind foreign ${us(b.foreign)} / guest vCPU ${us(b.guest)} / control ${us(b.control)} / ` +
     `own threads ${us(b.own)} [${b.top.join(', ')}]; core GCs ${a.coreGcs} (${us(a.coreGcUs)} µs), control GC ${us(a.controlGcUs)}`
   );
