@@ -247,6 +247,7 @@ export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
 export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
 export { LATENCY_BOUNDS_S, type LatencyHistogramData } from './common/latency-histogram.js';
 export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';
+export type { DiskIoChoice, DiskIoOption } from './dpu/blk/volume/disk-io.js';
 export type { ReaderCounters } from './dpu/blk/volume/block-reader.js';
 export type { QueueCounters } from './dpu/blk/engine/queue-endpoint.js';
 export { VolumeQueueClient } from './dpu/blk/engine/queue-client.js';

@@ -1,4 +1,4 @@
-// qingtian's one native helper: asks Linux to back host memory with 2 MiB transparent huge
+// A native helper of qingtian's: asks Linux to back host memory with 2 MiB transparent huge
 // pages, as DPDK and SPDK put their memory on huge pages. V8 maps a WebAssembly.Memory itself
 // and never calls madvise on it, and where the kernel's THP mode is "madvise" (the common
 // default) the memory stays on 4 KiB pages: a lookup table of tens of MiB then costs a TLB miss

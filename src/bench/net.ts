@@ -1,7 +1,8 @@
+import { performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { distFile } from '../common/package-paths.js';
 import { FEAT_VERSION_1 } from '../generated/virtio.js';
-import { DpuCorePool } from '../dpu/core/core-pool.js';
+import { DpuCorePool, defaultCoreNice } from '../dpu/core/core-pool.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { NET_F_MAC } from '../dpu/net/net-layout.js';
 import { VSwitch } from '../dpu/net/vswitch.js';
@@ -21,6 +22,12 @@ const RING = 1024;
 // Buffer stride of the bench guests: 2 KiB plus a cache line, so that the frames' first lines do
 // not all fall in the same cache sets (DPDK pads its mbuf pools for the same reason).
 const STRIDE = 2112;
+// Idle passes the switch's core spins before it sleeps (about 50 µs here; the pool's default is
+// 4096, about 0.8 ms). A guest thread the core wakes may land on the core's CPU, behind a core at
+// a higher priority: it then waits until the core sleeps, so a long spin is a guest's tail.
+const CORE_SPIN_POLLS = 256;
+// How long the stand-in slow path spins on the upcall bell after its last upcall before sleeping.
+const RESPONDER_SPIN_US = 50;
 const MACS = { a: [2, 0, 0, 0, 0, 0x0a], b: [2, 0, 0, 0, 0, 0x0b] };
 const IPS = { a: [198, 18, 0, 10], b: [198, 18, 0, 11] };
 
@@ -176,17 +183,33 @@ async function kernelNewFlows(ctx: BenchContext): Promise<void> {
  */
 async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string): Promise<void> {
   const runs = ctx.runs;
-  const pair = await Pair.start({ frameBytes: 64, flows: 1, flowCapacity: 65536, preinstall: 0, slowPath: slow });
+  const trace = ctx.trace;
+  const pair = await Pair.start({
+    frameBytes: 64,
+    flows: 1,
+    flowCapacity: 65536,
+    preinstall: 0,
+    slowPath: slow,
+    trace,
+  });
   try {
     await pair.warm();
     const n = ctx.quick ? 300 : 2000;
     const w: number[] = [];
     const p: number[] = [];
+    const st: Stages[] = [];
     for (let r = 0; r < runs; r++) {
       const base = 10_000 + r * (n + 10);
-      w.push(...(await pair.first('wasm', n, base)));
+      const t = await pair.firstTimed('wasm', n, base);
+      w.push(...t.lat);
+      if (trace)
+        t.lat.forEach((lat, i) => {
+          const s = pair.stages(base + i);
+          if (s && !Number.isNaN(lat)) st.push(stagesOf(t.starts[i]!, lat, s));
+        });
       p.push(...(await pair.first('ts', n, base)));
     }
+    if (trace) reportStages(ctx, `first-packet${sfx}`, st);
     const sw = Float64Array.from(w.filter((x) => !Number.isNaN(x))).sort();
     const sp = Float64Array.from(p.filter((x) => !Number.isNaN(x))).sort();
     for (const [metric, pct] of [
@@ -233,8 +256,12 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
     await pair.preinstall(installed);
     const w: number[] = [];
     const p: number[] = [];
+    const s0 = pair.slowStats();
+    let busy = 0;
     for (let r = 0; r < runs; r++) {
+      const e0 = perf.eventLoopUtilization();
       w.push(await pair.flows('wasm', per, 1 + r * per));
+      busy += perf.eventLoopUtilization(e0).active;
       p.push(await pair.flows('ts', per, 1 + r * per));
       ctx.progress(`new-flows${sfx} run ${r + 1}/${runs}: wasm ${fmt(w.at(-1)!)} / ts ${fmt(p.at(-1)!)} flows/s`);
     }
@@ -255,7 +282,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       better: 'higher',
     });
     const st = pair.slowStats();
-    if (st)
+    if (st && s0) {
       ctx.report({
         case: `new-flows${sfx}`,
         metric: 'connections tracked',
@@ -263,9 +290,97 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
         unit: 'connections',
         better: 'higher',
       });
+      // How the slow path's thread spent the runs: upcalls per sleep on the bell (OVS handlers
+      // batch per wake-up), spins that found the next batch, main-thread time per flow.
+      const up = st.upcalls - s0.upcalls;
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'upcalls per wake-up',
+        value: up / Math.max(1, st.sleeps - s0.sleeps),
+        unit: 'upcalls',
+        better: 'higher',
+      });
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'spins that found more',
+        value: ((st.spinHits - s0.spinHits) / Math.max(1, st.spins - s0.spins)) * 100,
+        unit: '%',
+        better: 'higher',
+      });
+      ctx.report({
+        case: `new-flows${sfx}`,
+        metric: 'slow-path thread busy per flow',
+        value: (busy * 1000) / Math.max(1, up),
+        unit: 'us',
+        better: 'lower',
+      });
+    }
   } finally {
     await pair.close();
   }
+}
+
+/** One first packet's stages, µs: publish → upcall taken, taken → answer published, → arrival. */
+interface Stages {
+  up: number;
+  slow: number;
+  back: number;
+  total: number;
+  slept: boolean;
+}
+
+function stagesOf(start: number, latUs: number, s: { taken: number; answered: number; slept: boolean }): Stages {
+  const up = (s.taken - start) / 1000;
+  const slow = (s.answered - s.taken) / 1000;
+  return { up, slow, back: latUs - up - slow, total: latUs, slept: s.slept };
+}
+
+/**
+ * `--trace`: where a first packet's time goes, at p50 and p99 of each stage, and the stages of
+ * the slowest 1 % (the tail the target is about); how often the slow path had been asleep.
+ */
+function reportStages(ctx: BenchContext, name: string, st: Stages[]): void {
+  if (st.length === 0) return;
+  const sorted = (f: (s: Stages) => number, xs = st): Float64Array => Float64Array.from(xs.map(f)).sort();
+  for (const k of ['up', 'slow', 'back'] as const)
+    for (const pct of [50, 99])
+      ctx.report({
+        case: `${name}-stage-${k}`,
+        metric: `p${pct}`,
+        value: percentileSorted(
+          sorted((s) => s[k]),
+          pct,
+        ),
+        unit: 'us',
+        better: 'lower',
+      });
+  const cut = percentileSorted(
+    sorted((s) => s.total),
+    99,
+  );
+  const tail = st.filter((s) => s.total >= cut);
+  for (const k of ['up', 'slow', 'back'] as const)
+    ctx.report({
+      case: `${name}-tail-stage-${k}`,
+      metric: 'median',
+      value: median(tail.map((s) => s[k])),
+      unit: 'us',
+      better: 'lower',
+    });
+  ctx.report({
+    case: `${name}-slept`,
+    metric: 'share',
+    value: (st.filter((s) => s.slept).length / st.length) * 100,
+    unit: '%',
+    better: 'lower',
+  });
+  ctx.report({
+    case: `${name}-tail-slept`,
+    metric: 'share',
+    value: (tail.filter((s) => s.slept).length / tail.length) * 100,
+    unit: '%',
+    better: 'lower',
+  });
 }
 
 /**
@@ -435,6 +550,8 @@ interface PairOptions {
   memBytes?: number;
   /** Who answers misses: the static stand-in on a worker (default) or the real slow path. */
   slowPath?: 'stand-in' | 'vpc';
+  /** Stamp each first packet's stages (the stand-in's side). */
+  trace?: boolean;
 }
 
 /**
@@ -449,14 +566,14 @@ class Pair {
     private readonly harness: { wasm: Worker; ts: Worker },
     private readonly responder: Worker | VpcSlowPath,
     private readonly peer: Worker,
-    private readonly words: { stop: number },
+    private readonly words: { stop: number; trace: number },
     private readonly o: PairOptions,
   ) {}
 
   static async start(o: PairOptions): Promise<Pair> {
     const memory = new HostMemory({ sizeBytes: o.memBytes ?? 512 * MIB });
     const rt = new LoaderRuntime(memory);
-    const pool = await DpuCorePool.start(memory, { cores: 1, mode: 'adaptive' });
+    const pool = await DpuCorePool.start(memory, { cores: 1, mode: 'adaptive', idleSpinPolls: CORE_SPIN_POLLS });
     await pool.loadKernel(rt.kernel('net'));
     const sw = new VSwitch(rt, {
       name: 'bench-sw',
@@ -475,6 +592,10 @@ class Pair {
     const ga = guest('bench-a');
     const gb = guest('bench-b');
     const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
+    // Stage trace of first packets (responder-worker.ts): 32 bytes per UDP source port.
+    const trace = o.trace
+      ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
+      : 0;
     const vpc =
       o.slowPath === 'vpc'
         ? VpcSlowPath.create(
@@ -485,6 +606,7 @@ class Pair {
               { mac: macString(MACS.b), ip: IPS.b.join('.') },
             ],
             1 << 20,
+            trace,
           )
         : undefined;
     const ids = vpc?.ids ?? ([0, 1] as const);
@@ -513,6 +635,9 @@ class Pair {
     ];
     const file = (f: string): string => distFile(`src/bench/net/${f}.js`);
     vpc?.start();
+    // The stand-in answers every counted upcall, as the routing-table slow path does (whose
+    // runner turns ordering on itself): the fast path keeps each flow's packets in order.
+    if (!vpc) sw.orderUpcalls(true);
     const responder =
       vpc ??
       new Worker(file('responder-worker'), {
@@ -524,6 +649,11 @@ class Pair {
           macs,
           ...sw.notifyWords(),
           stop,
+          spinUs: RESPONDER_SPIN_US,
+          trace,
+          // The slow path is the DPU's: it runs at its cores' priority, so that a guest or the
+          // control plane on the other CPU does not delay its reaction to an upcall.
+          nice: defaultCoreNice(1),
         },
       });
     const gc = guest('bench-c');
@@ -564,7 +694,7 @@ class Pair {
       kick: { doorbell: peerBell, sleeping: peerSleep },
       rxIrq: words.base + 320,
     });
-    return new Pair(memory, pool, sw, harness, responder, peer, { stop }, o);
+    return new Pair(memory, pool, sw, harness, responder, peer, { stop, trace }, o);
   }
 
   /** Every flow of the stream through the slow path once (installs), on both setups. */
@@ -579,8 +709,22 @@ class Pair {
   }
 
   async first(which: 'wasm' | 'ts', count: number, base: number): Promise<number[]> {
-    const r = await call<{ lat: number[] }>(this.harness[which], { op: 'first', count, base, timeoutMs: 100 });
-    return r.lat;
+    return (await this.firstTimed(which, count, base)).lat;
+  }
+
+  /** first(), with each sample's publish time (process.hrtime ns). */
+  async firstTimed(which: 'wasm' | 'ts', count: number, base: number): Promise<{ lat: number[]; starts: number[] }> {
+    return call<{ lat: number[]; starts: number[] }>(this.harness[which], { op: 'first', count, base, timeoutMs: 100 });
+  }
+
+  /**
+   * The stand-in's stage stamps of sample `sport` (trace on): upcall taken and answer published
+   * (process.hrtime ns), and whether the handler had been asleep.
+   */
+  stages(sport: number): { taken: number; answered: number; slept: boolean } | null {
+    if (this.words.trace === 0) return null;
+    const f = new Float64Array(this.memory.memory.buffer, this.words.trace + sport * 32, 3);
+    return f[0] === 0 ? null : { taken: f[0]!, answered: f[1]!, slept: f[2] === 1 };
   }
 
   async flows(which: 'wasm' | 'ts', count: number, base: number): Promise<number> {
@@ -608,8 +752,8 @@ class Pair {
     while (this.sw.stats().installs + this.sw.stats().installFailed < n) await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** The real slow path's counters (connections tracked, upcalls taken), when it answers. */
-  slowStats(): { connections: number; upcalls: number } | null {
+  /** The real slow path's counters (connections tracked, upcalls taken, sleeps, spins), when it answers. */
+  slowStats(): ReturnType<VpcSlowPath['stats']> | null {
     return this.responder instanceof VpcSlowPath ? this.responder.stats() : null;
   }
 

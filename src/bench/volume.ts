@@ -6,6 +6,7 @@ import { runQueueLoad } from '../dpu/blk/engine/queue-load.js';
 import { VolumeOp } from '../dpu/blk/engine/volume-queue-layout.js';
 import { Storage } from '../dpu/blk/storage.js';
 import type { CleanerPolicy } from '../dpu/blk/volume/cleaner.js';
+import { diskIoHelper, URING_OP_FIELDS } from '../dpu/blk/volume/disk-io.js';
 import { Volume } from '../dpu/blk/volume/volume.js';
 import { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import { HostMemory } from '../memory/host-memory.js';
@@ -18,13 +19,23 @@ import { sampleAll } from './lib/throughput.js';
  * pipeline (log-structured layout, RS(4,2) over six disk files, T10 DIF on every block), the
  * disk files on tmpfs, medians of interleaved runs. Cases:
  *   randwrite-4k / randread-4k  the engine called in-thread (what an I/O worker spends per request),
- *                               peer: raw pwrite / pread of 4 KiB at random offsets of one file on the
- *                               same tmpfs from the same thread (the system calls alone)
+ *                               its disk files read and written the default way (the I/O choice,
+ *                               'mapped' when the native helper is built), random writes over the
+ *                               whole (full) volume: steady state, the cleaner at work (the fill
+ *                               level and write amplification are reported beside the IOPS);
+ *                               peer: raw pwrite / pread of 4 KiB at random offsets of one file on
+ *                               the same tmpfs from the same thread (the system calls alone)
+ *   randwrite-4k-fresh          random writes into a volume never written (half a pass of its
+ *                               blocks, no cleaning yet); peer: the same, disk files through pwrite
+ *   randread-4k-sync / randwrite-4k-sync  the same engine with its disks on pread / pwrite (the
+ *                               fallback I/O choice), peer: the default choice, same run
  *   queue-randread-4k / -write  a thread in the shape of a DPU job keeps 128 requests in flight on a
  *                               volume queue served by the storage worker; peer: the in-thread engine
  *   degraded-randread-4k        the same volume with two of its six disks lost; peer: healthy
- *   disk-io                     the I/O choice: synchronous reads in the owning thread vs libuv's
- *                               thread pool (fs.read, 32 in flight), 4 KiB random reads of one file
+ *   disk-io                     the I/O choice, 4 KiB random reads of one tmpfs file: a copy from the
+ *                               file mapped by the native helper, io_uring (32 reads a submission),
+ *                               synchronous pread in the owning thread, libuv's thread pool
+ *                               (fs.read, 32 in flight)
  *   cleaner-wa                  write amplification of the cleaner under hot/cold overwrites at 80%
  *                               fill: cost-benefit vs greedy (the peer), the same workload
  */
@@ -124,6 +135,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   try {
     ctx.progress(`filling a ${sizeBytes >> 20} MiB volume and a raw file of the same size in ${dir}`);
     const vol = Volume.create({ dir: join(dir, 'engine'), sizeBytes }, { runtime });
+    ctx.progress(`I/O choice: disk I/O ${vol.diskIo.choice} (${vol.diskIo.reason})`);
     fillVolume(vol, io.base);
     const blocks = vol.blockCount;
     const rawPath = join(dir, 'raw.img');
@@ -132,16 +144,63 @@ export async function run(ctx: BenchContext): Promise<void> {
     const rng = new Prng(5);
     const dst = io.base + (2 << 20);
     const samplers: Record<string, () => number | Promise<number>> = {};
+    // Write amplification and fill of the steady-state write runs: (user + moved + padding) / user.
+    const waRuns: number[] = [];
+    const fills: number[] = [];
+    const steadyWrites = (v: Volume, track: boolean): number => {
+      const a = v.stats();
+      const rate = iops(ms, (i) => v.write(rng.int(blocks), 1, io.base + (i & 255) * BLOCK));
+      const b = v.stats();
+      if (track) {
+        const user = b.writes.userBlocks - a.writes.userBlocks;
+        const moved = b.writes.movedBlocks - a.writes.movedBlocks;
+        const pad = b.writes.padBlocks - a.writes.padBlocks;
+        waRuns.push((user + moved + pad) / user);
+        fills.push(b.space.mappedBytes / b.geometry.logBytes);
+      }
+      return rate;
+    };
     if (ctx.wants('randwrite-4k') || ctx.wants('randread-4k')) {
-      samplers['engine-write'] = () => iops(ms, (i) => vol.write(rng.int(blocks), 1, io.base + (i & 255) * BLOCK));
+      samplers['engine-write'] = () => steadyWrites(vol, true);
       samplers['raw-pwrite'] = () =>
         iops(ms, (i) => writeSync(raw, mem.u8, io.base + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
       samplers['engine-read'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
       samplers['raw-pread'] = () =>
         iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
     }
-    // CPU per read of the whole process (every thread: libuv's pool included), beside the IOPS.
-    const cpuPerOp: Record<string, number[]> = { sync: [], libuv: [] };
+    let volSync: Volume | null = null;
+    if ((ctx.wants('randread-4k-sync') || ctx.wants('randwrite-4k-sync')) && vol.diskIo.choice !== 'sync') {
+      ctx.progress('filling a second volume, its disks on pread / pwrite');
+      volSync = Volume.create({ dir: join(dir, 'engine-sync'), sizeBytes }, { runtime, diskIo: 'sync' });
+      fillVolume(volSync, io.base);
+      const vs = volSync;
+      samplers['engine-read-sync'] = () => iops(ms, (i) => vs.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
+      samplers['engine-read-default'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
+      samplers['engine-write-sync'] = () => steadyWrites(vs, false);
+      samplers['engine-write-default'] = () => steadyWrites(vol, false);
+    }
+    if (ctx.wants('randwrite-4k-fresh')) {
+      // A new volume each run: one pass of random writes as many as it has blocks (about 63 % of
+      // them get mapped, the log fills to about 80 %: no cleaning yet).
+      let n = 0;
+      const fresh = (diskIo: 'auto' | 'sync'): number => {
+        const d = join(dir, `fresh-${n++}`);
+        const v = Volume.create({ dir: d, sizeBytes }, { runtime, diskIo });
+        try {
+          const count = v.blockCount;
+          const t0 = performance.now();
+          for (let i = 0; i < count; i++) v.write(rng.int(count), 1, io.base + (i & 255) * BLOCK);
+          return (count / (performance.now() - t0)) * 1000;
+        } finally {
+          v.close();
+          rmSync(d, { recursive: true, force: true });
+        }
+      };
+      samplers['fresh-default'] = () => fresh('auto');
+      samplers['fresh-sync'] = () => fresh('sync');
+    }
+    // CPU per read of the whole process (every thread: libuv's pool and io_uring's workers included).
+    const cpuPerOp: Record<string, number[]> = { sync: [], libuv: [], mapped: [], uring: [] };
     const withCpu = async (key: string, f: () => number | Promise<number>): Promise<number> => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -150,14 +209,54 @@ export async function run(ctx: BenchContext): Promise<void> {
       cpuPerOp[key]!.push((c.user + c.system) / ((rate * (performance.now() - t0)) / 1000));
       return rate;
     };
+    const helper = diskIoHelper();
+    let rawMap: object | null = null;
+    let ring: object | null = null;
+    let ringWhy = typeof helper === 'string' ? helper : '';
     if (ctx.wants('disk-io')) {
       samplers['sync-read'] = () =>
         withCpu('sync', () =>
           iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 31) * BLOCK, BLOCK, rng.int(blocks) * BLOCK)),
         );
       samplers['libuv-read'] = () => withCpu('libuv', () => libuvReads(raw, mem.u8, blocks, 32, ms, rng));
+      if (typeof helper !== 'string') {
+        const m = helper.mapFile(raw, sizeBytes);
+        const r = helper.create(64);
+        rawMap = typeof m === 'number' ? null : m;
+        ring = typeof r === 'number' ? null : r;
+        if (typeof r === 'number') ringWhy = `io_uring_setup failed, errno ${-r}`;
+        const map = rawMap;
+        if (map)
+          samplers['mapped-read'] = () =>
+            withCpu('mapped', () =>
+              iops(ms, (i) => helper.copyIn(map, mem.u8, dst + (i & 31) * BLOCK, rng.int(blocks) * BLOCK, BLOCK)),
+            );
+        const rg = ring;
+        if (rg) {
+          const ops = new Float64Array(32 * URING_OP_FIELDS);
+          const res = new Int32Array(32);
+          samplers['uring-read'] = () =>
+            withCpu(
+              'uring',
+              () =>
+                iops(ms, () => {
+                  for (let j = 0; j < 32; j++) {
+                    const o = j * URING_OP_FIELDS;
+                    ops[o] = 0;
+                    ops[o + 1] = raw;
+                    ops[o + 2] = rng.int(blocks) * BLOCK;
+                    ops[o + 3] = dst + j * BLOCK;
+                    ops[o + 4] = BLOCK;
+                  }
+                  if (helper.run(rg, mem.u8, ops, 32, res) !== 32)
+                    throw new Error('io_uring: a batch did not complete');
+                }) * 32,
+            );
+        }
+      }
     }
     let queueCases: ((op: VolumeOp) => Promise<number>) | null = null;
+    let workerIo = '';
     if (ctx.wants('queue-rand')) {
       ctx.progress('filling the storage worker volume');
       const sv = await storage.createVolume({ dir: join(dir, 'worker'), sizeBytes });
@@ -171,6 +270,7 @@ export async function run(ctx: BenchContext): Promise<void> {
         completionDoorbell: wordsW.base,
         completionSleeping: wordsW.base + 64,
       });
+      workerIo = (await sv.stats()).diskIo.choice;
       queueCases = async (op) => {
         const r = await runQueueLoad(smem, q, wordsW.base, { op, blocks, depth: 128, ms, seed: rng.u32() });
         if (r.errors > 0) throw new Error(`${r.errors} queue requests failed`);
@@ -183,15 +283,24 @@ export async function run(ctx: BenchContext): Promise<void> {
     ctx.progress(`${ctx.runs} interleaved runs of ${Object.keys(samplers).join(', ')}`);
     const s = await sampleAll(ctx.runs, samplers);
     const med = (k: string): number => median(s[k]!);
-    const what = 'log + RS(4,2) + DIF, tmpfs';
+    const what = `log + RS(4,2) + DIF, tmpfs, disk I/O ${vol.diskIo.choice}`;
     if (s['engine-write']) {
+      const fill = Math.round(median(fills) * 100);
       ctx.report({
         case: 'randwrite-4k',
-        metric: `IOPS, engine in-thread (${what})`,
+        metric: `IOPS, engine in-thread, steady state at ${fill} % log fill (${what})`,
         value: med('engine-write'),
         unit: 'IOPS',
         better: 'higher',
         peer: { name: 'raw pwrite, one tmpfs file, same thread', value: med('raw-pwrite') },
+        target: 200_000,
+      });
+      ctx.report({
+        case: 'randwrite-4k',
+        metric: `log write amplification of those runs ((user + moved + padding) / user), ${fill} % fill`,
+        value: median(waRuns),
+        unit: 'x',
+        better: 'lower',
       });
       ctx.report({
         case: 'randread-4k',
@@ -200,6 +309,35 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'IOPS',
         better: 'higher',
         peer: { name: 'raw pread, one tmpfs file, same thread', value: med('raw-pread') },
+        target: 300_000,
+      });
+    }
+    if (s['engine-read-sync']) {
+      ctx.report({
+        case: 'randread-4k-sync',
+        metric: 'IOPS, engine in-thread, disk files on pread (the fallback I/O choice)',
+        value: med('engine-read-sync'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: `disk I/O ${vol.diskIo.choice} (default), same run`, value: med('engine-read-default') },
+      });
+      ctx.report({
+        case: 'randwrite-4k-sync',
+        metric: 'IOPS, engine in-thread, steady state, disk files on pread / pwrite (the fallback)',
+        value: med('engine-write-sync'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: `disk I/O ${vol.diskIo.choice} (default), same run`, value: med('engine-write-default') },
+      });
+    }
+    if (s['fresh-default']) {
+      ctx.report({
+        case: 'randwrite-4k-fresh',
+        metric: `IOPS, engine in-thread, a new volume, one pass of random writes (no cleaning; ${what})`,
+        value: med('fresh-default'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'the same, disk files on pwrite', value: med('fresh-sync') },
       });
     }
     if (s['queue-read']) {
@@ -209,7 +347,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       ] as const) {
         ctx.report({
           case: c,
-          metric: `IOPS, volume queue from another thread, QD128 (${what})`,
+          metric: `IOPS, volume queue from another thread, QD128 (log + RS(4,2) + DIF, tmpfs, disk I/O ${workerIo})`,
           value: med(k),
           unit: 'IOPS',
           better: 'higher',
@@ -218,22 +356,30 @@ export async function run(ctx: BenchContext): Promise<void> {
       }
     }
     if (s['sync-read']) {
-      ctx.report({
-        case: 'disk-io',
-        metric: 'IOPS, 4 KiB random reads: synchronous in the owning thread',
-        value: med('sync-read'),
-        unit: 'IOPS',
-        better: 'higher',
-        peer: { name: 'libuv fs.read, 32 in flight', value: med('libuv-read') },
-      });
-      ctx.report({
-        case: 'disk-io',
-        metric: 'CPU µs per 4 KiB random read, all threads: synchronous in the owning thread',
-        value: median(cpuPerOp['sync']!),
-        unit: 'µs',
-        better: 'lower',
-        peer: { name: 'libuv fs.read, 32 in flight', value: median(cpuPerOp['libuv']!) },
-      });
+      const cpu = (k: string): number => median(cpuPerOp[k]!);
+      const readCase = (metric: string, key: string, cpuKey: string): void => {
+        ctx.report({
+          case: 'disk-io',
+          metric: `IOPS, 4 KiB random reads of one tmpfs file: ${metric}`,
+          value: med(key),
+          unit: 'IOPS',
+          better: 'higher',
+          peer: { name: 'synchronous pread in the owning thread', value: med('sync-read') },
+        });
+        ctx.report({
+          case: 'disk-io',
+          metric: `CPU µs per 4 KiB random read, all threads: ${metric}`,
+          value: cpu(cpuKey),
+          unit: 'µs',
+          better: 'lower',
+          peer: { name: 'synchronous pread in the owning thread', value: cpu('sync') },
+        });
+      };
+      if (s['mapped-read']) readCase('copy from the file mapped by the native helper', 'mapped-read', 'mapped');
+      else ctx.progress(`disk-io: no mapped case (${ringWhy})`);
+      if (s['uring-read']) readCase('io_uring, 32 reads a submission', 'uring-read', 'uring');
+      else ctx.progress(`disk-io: no io_uring case (${ringWhy})`);
+      readCase("libuv's thread pool (fs.read, 32 in flight)", 'libuv-read', 'libuv');
     }
     if (ctx.wants('degraded-randread-4k')) {
       const healthy = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
@@ -261,7 +407,12 @@ export async function run(ctx: BenchContext): Promise<void> {
         peer: { name: 'greedy cleaner, same workload', value: cleanerWa(dir, 'greedy', runtime, io.base, quick) },
       });
     }
+    if (typeof helper !== 'string') {
+      if (rawMap) helper.unmapFile(rawMap);
+      if (ring) helper.close(ring);
+    }
     closeSync(raw);
+    volSync?.close();
     vol.close();
   } finally {
     await storage.close();

@@ -42,12 +42,17 @@ export class VpcSlowPath {
     this.ids = [a.id, b.id];
   }
 
-  /** `ctMaxEntries`: connections the tracker may hold (every new flow of the bench is one). */
+  /**
+   * `ctMaxEntries`: connections the tracker may hold (every new flow of the bench is one).
+   * `trace` (host address, 0: none): each decided packet's stage stamps, laid out as the stand-in
+   * writes them (responder-worker.ts): per UDP source port, f64 taken and f64 decided (hrtime ns).
+   */
   static create(
     runtime: KernelRuntime,
     sw: VSwitch,
     ports: readonly [BenchVpcPort, BenchVpcPort],
     ctMaxEntries: number,
+    trace = 0,
   ): VpcSlowPath {
     const model = new VpcModel({ runtime, seed: 17 });
     model.createVpc({ name: 'bench', cidr: '198.18.0.0/16' });
@@ -60,6 +65,21 @@ export class VpcSlowPath {
       ],
     });
     const slow = new SlowPath(model, { runtime, clock: () => performance.now(), ctMaxEntries });
+    if (trace !== 0) {
+      const f64 = new Float64Array(runtime.memory.memory.buffer);
+      const handle = slow.handle.bind(slow);
+      slow.handle = (pkts) => {
+        const t0 = Number(process.hrtime.bigint());
+        const out = handle(pkts);
+        const t1 = Number(process.hrtime.bigint());
+        for (const p of pkts) {
+          const sport = (p.frame[34]! << 8) | p.frame[35]!;
+          f64[(trace >> 3) + sport * 4] = t0;
+          f64[(trace >> 3) + sport * 4 + 1] = t1;
+        }
+        return out;
+      };
+    }
     return new VpcSlowPath(runtime, model, slow, sw, ports);
   }
 
@@ -77,9 +97,16 @@ export class VpcSlowPath {
     return this.runner.pump();
   }
 
-  /** Connections tracked, and upcalls the runner took. */
-  stats(): { connections: number; upcalls: number } {
-    return { connections: this.slow.stats().connections, upcalls: this.runner.stats().upcalls };
+  /** Connections tracked, upcalls the runner took, its sleeps on the bell and spins that found more. */
+  stats(): { connections: number; upcalls: number; sleeps: number; spins: number; spinHits: number } {
+    const r = this.runner.stats();
+    return {
+      connections: this.slow.stats().connections,
+      upcalls: r.upcalls,
+      sleeps: r.sleeps,
+      spins: r.spins,
+      spinHits: r.spinHits,
+    };
   }
 
   async stop(): Promise<void> {

@@ -20,7 +20,7 @@ import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
-import { takeUpcalls, writeDowncall, type UpcallRecord } from './upcall-record.js';
+import { takeUpcall, writeDowncall, type UpcallRecord } from './upcall-record.js';
 import type { VSwitch } from './vswitch.js';
 
 /** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
@@ -44,7 +44,16 @@ export interface SlowPathRunnerOptions {
    * big flow table spaces the next one out so sweeping takes at most 1/20 of the time.
    */
   sweepMs?: number | undefined;
+  /**
+   * Microseconds the loop keeps polling the upcall bell after a wake-up that found a batch (more
+   * than one upcall) before it sleeps: the next upcalls of a burst of new flows then cost no
+   * wake-up. A lone upcall is followed by sleep at once. 0 never spins. Default 30.
+   */
+  spinUs?: number | undefined;
 }
+
+/** The loop gives the event loop a turn after this long of back-to-back batches (ms). */
+const YIELD_AFTER_MS = 4;
 
 /** The slow-path loop's counters: {@link NetworkStats}.runner. */
 export interface RunnerStats {
@@ -56,6 +65,12 @@ export interface RunnerStats {
   downcalls: number;
   /** Downcalls waiting for room in the downcall ring. */
   backlog: number;
+  /** Times the loop slept on the upcall bell (each wake-up from it costs an event-loop turn). */
+  sleeps: number;
+  /** Times the loop polled the bell after a batch before sleeping. */
+  spins: number;
+  /** Those polls that found more upcalls (no wake-up needed for them). */
+  spinHits: number;
 }
 
 /**
@@ -75,7 +90,15 @@ export class SlowPathRunner {
   private loop: Promise<void> | undefined;
   private lastSweep = 0;
   private sweepGap = 0;
-  private readonly stats0: RunnerStats = { bursts: 0, upcalls: 0, downcalls: 0, backlog: 0 };
+  private readonly stats0: RunnerStats = {
+    bursts: 0,
+    upcalls: 0,
+    downcalls: 0,
+    backlog: 0,
+    sleeps: 0,
+    spins: 0,
+    spinHits: 0,
+  };
 
   constructor(
     private readonly sw: VSwitch,
@@ -96,7 +119,7 @@ export class SlowPathRunner {
     const src: UpcallSource<UpcallRecord> = {
       port,
       pending: () => ring.spsc.size(),
-      take: () => takeUpcalls(mem, ring, 1)[0],
+      take: () => takeUpcall(mem, ring),
     };
     this.drain.add(src);
   }
@@ -143,19 +166,48 @@ export class SlowPathRunner {
     return total;
   }
 
-  /** Runs until stop(): wakes on the upcall bell, or every sweep interval to keep time. */
+  /**
+   * Runs until stop(): wakes on the upcall bell, or every sweep interval to keep time. Per
+   * wake-up it handles every upcall waiting (pump); after a batch it polls the bell for up to
+   * `spinUs` before sleeping, and after YIELD_AFTER_MS of back-to-back work it lets the event
+   * loop run (a flood of new flows cannot starve the main thread).
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
     const i32 = this.memory.i32;
     const bell = this.sw.upcallBellAddr >> 2;
+    const spinMs = (this.options.spinUs ?? 30) / 1000;
     const run = async (): Promise<void> => {
+      let since = performance.now();
+      // A batch is coming: the last wake-up found more than one upcall, or the spin found more.
+      let streaming = false;
       while (this.running) {
         const seen = Atomics.load(i32, bell);
-        this.pump();
+        const n = this.pump();
+        if (n > 1) streaming = true;
+        let moved = false;
+        if (streaming && spinMs > 0) {
+          // Poll the bell a little while before paying a wake-up.
+          let t = performance.now();
+          const until = t + spinMs;
+          while (!(moved = Atomics.load(i32, bell) !== seen) && t < until) t = performance.now();
+          streaming = moved;
+          this.stats0.spins++;
+          if (moved) this.stats0.spinHits++;
+        }
+        if (performance.now() - since > YIELD_AFTER_MS) {
+          await new Promise((r) => setImmediate(r));
+          since = performance.now();
+        }
+        if (moved) continue;
         const busy = this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
         const w = Atomics.waitAsync(i32, bell, seen, busy ? 1 : (this.options.sweepMs ?? 1000));
-        if (w.async) await w.value;
+        if (w.async) {
+          this.stats0.sleeps++;
+          await w.value;
+          since = performance.now();
+        }
       }
     };
     this.loop = run();

@@ -59,36 +59,42 @@ export interface UpcallRecord {
 /** Takes up to `max` upcalls from a port's upcall ring (the consumer side). */
 export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity): UpcallRecord[] {
   const out: UpcallRecord[] = [];
-  const u8 = memory.u8;
-  const v = memory.view;
   while (out.length < max) {
-    let rec: UpcallRecord | null = null;
-    const ok = ring.spsc.pop((w) => {
-      const r = NetRing.addr(w);
-      const cap = Math.min(v.getUint32(r + NET_UPC_CAP_LEN, true), NET_UPC_FRAME_CAP);
-      // One copy of the record; the byte fields are views into it.
-      const c = u8.slice(r, r + NET_UPC_FRAME + cap);
-      rec = {
-        port: v.getUint16(r + NET_UPC_PORT, true),
-        reason: v.getUint16(r + NET_UPC_CODE, true),
-        seq: v.getUint32(r + NET_UPC_SEQ, true),
-        frameLen: v.getUint32(r + NET_UPC_FRAME_LEN, true),
-        flags: v.getUint32(r + NET_UPC_FLAGS, true),
-        arg: v.getUint32(r + NET_UPC_COOKIE, true),
-        tick: v.getUint32(r + NET_UPC_TICK, true),
-        devPort: v.getUint16(r + NET_UPC_DEV_PORT, true),
-        remoteIp: c.subarray(NET_UPC_REMOTE_IP, NET_UPC_REMOTE_IP + 4),
-        remotePort: v.getUint16(r + NET_UPC_REMOTE_PORT, true),
-        hash: v.getUint32(r + NET_UPC_HASH, true),
-        parse: c.subarray(NET_UPC_PARSE, NET_UPC_PARSE + 64),
-        netHdr: c.subarray(NET_UPC_NET_HDR, NET_UPC_NET_HDR + 12),
-        frame: c.subarray(NET_UPC_FRAME),
-      };
-    });
-    if (!ok || !rec) break;
+    const rec = takeUpcall(memory, ring);
+    if (!rec) break;
     out.push(rec);
   }
   return out;
+}
+
+/** Takes the oldest upcall from a port's upcall ring, or undefined when it is empty. */
+export function takeUpcall(memory: HostMemoryApi, ring: NetRing): UpcallRecord | undefined {
+  const u8 = memory.u8;
+  const v = memory.view;
+  let rec: UpcallRecord | undefined;
+  ring.spsc.pop((w) => {
+    const r = NetRing.addr(w);
+    const cap = Math.min(v.getUint32(r + NET_UPC_CAP_LEN, true), NET_UPC_FRAME_CAP);
+    // One copy of the record; the byte fields are views into it.
+    const c = u8.slice(r, r + NET_UPC_FRAME + cap);
+    rec = {
+      port: v.getUint16(r + NET_UPC_PORT, true),
+      reason: v.getUint16(r + NET_UPC_CODE, true),
+      seq: v.getUint32(r + NET_UPC_SEQ, true),
+      frameLen: v.getUint32(r + NET_UPC_FRAME_LEN, true),
+      flags: v.getUint32(r + NET_UPC_FLAGS, true),
+      arg: v.getUint32(r + NET_UPC_COOKIE, true),
+      tick: v.getUint32(r + NET_UPC_TICK, true),
+      devPort: v.getUint16(r + NET_UPC_DEV_PORT, true),
+      remoteIp: c.subarray(NET_UPC_REMOTE_IP, NET_UPC_REMOTE_IP + 4),
+      remotePort: v.getUint16(r + NET_UPC_REMOTE_PORT, true),
+      hash: v.getUint32(r + NET_UPC_HASH, true),
+      parse: c.subarray(NET_UPC_PARSE, NET_UPC_PARSE + 64),
+      netHdr: c.subarray(NET_UPC_NET_HDR, NET_UPC_NET_HDR + 12),
+      frame: c.subarray(NET_UPC_FRAME),
+    };
+  });
+  return rec;
 }
 
 /** What the slow path sends the fast path (assembly/net/upcall.ts). */

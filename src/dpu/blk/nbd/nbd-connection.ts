@@ -55,8 +55,15 @@ export class NbdConnection implements RequestSink {
   private readonly negotiation: Negotiation;
   private readonly parser = new RequestParser(NBD_MAX_PAYLOAD);
   private export: NbdExport | null = null;
-  private readonly handles = new Map<number, Buffer>();
-  private nextTag = 1;
+  /**
+   * Requests in flight live in MAX_INFLIGHT preallocated slots (the engine request object and
+   * the client's 8-byte handle), taken from and returned to a free list: a request allocates
+   * nothing of its own past what the parser hands over.
+   */
+  private readonly slots: EngineRequest[];
+  private readonly handles = Buffer.alloc(MAX_INFLIGHT * 8);
+  private readonly free = new Int32Array(MAX_INFLIGHT);
+  private freeCount = MAX_INFLIGHT;
   private inflight = 0;
   /**
    * Replies are built in place in a slab: a burst's replies go out as one socket write of the
@@ -78,6 +85,23 @@ export class NbdConnection implements RequestSink {
     private readonly backend: NbdBackend,
     private readonly onClose: (c: NbdConnection) => void,
   ) {
+    this.slots = Array.from({ length: MAX_INFLIGHT }, (_, i) => {
+      this.free[i] = MAX_INFLIGHT - 1 - i;
+      const r: EngineRequest = {
+        op: VolumeOp.Read,
+        flags: 0,
+        lba: 0,
+        blocks: 0,
+        bytes: 0,
+        skew: 0,
+        addr: -1,
+        heap: null,
+        tag: i,
+        sink: this,
+        queuedAt: 0,
+      };
+      return r;
+    });
     this.negotiation = new Negotiation(
       () => backend.exports(),
       (b) => this.socket.write(b),
@@ -98,11 +122,12 @@ export class NbdConnection implements RequestSink {
 
   complete(req: EngineRequest, status: VolumeStatus, data: Uint8Array | null): void {
     this.inflight--;
-    const handle = this.handles.get(req.tag)!;
-    this.handles.delete(req.tag);
+    const slot = req.tag;
+    req.heap = null;
     if (status !== 0) this.counters.failed++;
     else if (data) this.counters.bytesRead += data.length;
-    this.reply(handle, status, status === 0 ? data : null);
+    this.reply(this.handles, slot * 8, status, status === 0 ? data : null);
+    this.free[this.freeCount++] = slot;
   }
 
   endBurst(): void {
@@ -191,31 +216,29 @@ export class NbdConnection implements RequestSink {
     }
     const lba = Math.floor(q.offset / BLOCK);
     const end = Math.ceil((q.offset + q.length) / BLOCK);
-    const tag = this.nextTag++;
-    this.handles.set(tag, q.handle);
+    // process() keeps inflight < MAX_INFLIGHT, so a slot is free.
+    const slot = this.free[--this.freeCount]!;
+    const r = this.slots[slot]!;
+    q.handle.copy(this.handles, slot * 8, 0, 8);
     if (q.payload) this.counters.bytesWritten += q.payload.length;
     this.inflight++;
-    this.backend.submit(e.volumeId, {
-      op,
-      flags,
-      lba,
-      blocks: end - lba,
-      bytes: q.length,
-      skew: q.offset - lba * BLOCK,
-      addr: -1,
-      heap: q.payload,
-      tag,
-      sink: this,
-    });
+    r.op = op;
+    r.flags = flags;
+    r.lba = lba;
+    r.blocks = end - lba;
+    r.bytes = q.length;
+    r.skew = q.offset - lba * BLOCK;
+    r.heap = q.payload;
+    this.backend.submit(e.volumeId, r);
   }
 
   private refuse(q: NbdRequest, error: number): void {
     this.counters.refused++;
-    this.reply(q.handle, error, null);
+    this.reply(q.handle, 0, error, null);
   }
 
   /** Appends a simple reply (and its data, copied now: `data` may be transient) to the burst. */
-  private reply(handle: Buffer, error: number, data: Uint8Array | null): void {
+  private reply(handle: Buffer, handleAt: number, error: number, data: Uint8Array | null): void {
     if (this.closed) return;
     const need = 16 + (data?.length ?? 0);
     if (this.slabEnd + need > this.slab.length) {
@@ -227,7 +250,7 @@ export class NbdConnection implements RequestSink {
     const at = this.slabEnd;
     o.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, at);
     o.writeUInt32BE(error, at + 4);
-    handle.copy(o, at + 8);
+    handle.copy(o, at + 8, handleAt, handleAt + 8);
     if (data) o.set(data, at + 16);
     this.slabEnd += need;
   }
@@ -246,6 +269,12 @@ export class NbdConnection implements RequestSink {
       this.socket.cork();
       for (const b of out) this.socket.write(b);
       this.socket.uncork();
+    }
+    // Nothing left in the stream's buffer: the kernel took every byte during the write, and no
+    // one holds the slab any more. Reuse it from the start instead of taking a new one (a fresh
+    // 256 KiB slab a few dozen replies is what kept the collector busy).
+    if (this.socket.writableLength === 0 && this.ready.length === 0 && this.slabEnd === this.burstStart) {
+      this.slabEnd = this.burstStart = 0;
     }
     if (this.socket.writableNeedDrain && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.

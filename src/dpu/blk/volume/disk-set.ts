@@ -1,19 +1,33 @@
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { diskIoHelper, type DiskIoChoice, type DiskIoHelper, type DiskIoOption, type NativeHandle } from './disk-io.js';
 import type { DiskState } from './volume-config.js';
+
+const EIO = 5;
 
 /**
  * The k + m disk files of a volume, read and written with synchronous calls. This runs only on
  * the thread that owns the volume (an I/O worker, or a tool such as the CLI), never on a DPU
- * core: on files in tmpfs or the page cache a synchronous pread costs about a microsecond, less
- * than handing the call to libuv's thread pool and back (measured by `qingtian bench volume`,
- * case disk-io).
+ * core: on files in tmpfs or the page cache a synchronous call costs less than handing it to
+ * libuv's thread pool and back (measured by `qingtian bench volume`, case disk-io).
+ *
+ * With the native helper ('mapped'), each file is mapped once and a read, or a write inside the
+ * file, is one copy with no system call; a write past the end of the file (the log growing) and
+ * a read past it go through pread / pwrite, which extend the file and read holes as zeros.
  *
  * A disk whose call fails (EIO, a vanished file) is taken out of service: its state becomes
  * 'lost' and the volume serves its shards from parity from then on.
  */
 export class DiskSet {
   private readonly fds: number[];
+  /** Per disk: its mapping ('mapped' only), and the file size the mapping may be read below. */
+  private readonly maps: (NativeHandle | null)[];
+  private readonly sizes: number[];
+  private readonly helper: DiskIoHelper | null;
+  /** What the disks' reads and writes go through. */
+  readonly io: DiskIoChoice;
+  /** Why `io` is what it is. */
+  readonly ioReason: string;
   readonly states: DiskState[];
   /** Bit d set: disk d takes reads and writes (state ok or rebuilding). */
   presentMask = 0;
@@ -25,7 +39,16 @@ export class DiskSet {
     readonly files: readonly string[],
     states: readonly DiskState[],
     create: boolean,
+    /** Largest size a disk file reaches (the mapping's length). */
+    readonly maxFileBytes = 1 << 30,
+    io: DiskIoOption = 'auto',
   ) {
+    const h = io === 'sync' ? 'sync I/O asked for' : diskIoHelper();
+    this.helper = typeof h === 'string' ? null : h;
+    this.io = this.helper ? 'mapped' : 'sync';
+    this.ioReason = typeof h === 'string' ? h : 'disk files mapped by the native helper';
+    this.maps = files.map(() => null);
+    this.sizes = files.map(() => 0);
     this.states = states.slice();
     this.fds = files.map((f, d) => {
       if (this.states[d] === 'lost') return -1;
@@ -39,6 +62,7 @@ export class DiskSet {
         return -1;
       }
     });
+    for (let d = 0; d < this.fds.length; d++) this.mapDisk(d);
     this.updateMask();
   }
 
@@ -53,6 +77,14 @@ export class DiskSet {
   read(d: number, u8: Uint8Array, off: number, len: number, pos: number): boolean {
     const fd = this.fds[d]!;
     if (fd < 0) return false;
+    const map = this.maps[d]!;
+    if (map !== null && pos + len <= this.sizes[d]!) {
+      const r = this.helper!.copyIn(map, u8, off, pos, len);
+      if (r === 0) return true;
+      // -EIO: the file shrank under the mapping (someone else truncated it): learn its size and
+      // let pread say what is there now.
+      if (r === -EIO) this.restat(d);
+    }
     try {
       let done = 0;
       while (done < len) {
@@ -74,9 +106,16 @@ export class DiskSet {
   write(d: number, u8: Uint8Array, off: number, len: number, pos: number): boolean {
     const fd = this.fds[d]!;
     if (fd < 0) return false;
+    const map = this.maps[d]!;
+    if (map !== null && pos + len <= this.sizes[d]!) {
+      const r = this.helper!.copyOut(map, u8, off, pos, len);
+      if (r === 0) return true;
+      if (r === -EIO) this.restat(d);
+    }
     try {
       let done = 0;
       while (done < len) done += writeSync(fd, u8, off + done, len - done, pos + done);
+      if (pos + len > this.sizes[d]!) this.sizes[d] = pos + len;
       return true;
     } catch {
       this.fail(d);
@@ -104,6 +143,7 @@ export class DiskSet {
       if (fd < 0) continue;
       try {
         ftruncateSync(fd, bytes);
+        this.sizes[d] = bytes;
       } catch {
         this.fail(d);
       }
@@ -129,6 +169,7 @@ export class DiskSet {
   replace(d: number): void {
     this.close(d);
     this.fds[d] = openSync(join(this.dir, this.files[d]!), 'w+');
+    this.mapDisk(d);
     this.states[d] = 'rebuilding';
     this.updateMask();
   }
@@ -149,7 +190,31 @@ export class DiskSet {
     this.updateMask();
   }
 
+  /** Maps disk d (when the helper is there) and learns its size. */
+  private mapDisk(d: number): void {
+    const fd = this.fds[d]!;
+    if (fd < 0) return;
+    this.restat(d);
+    if (!this.helper) return;
+    const m = this.helper.mapFile(fd, this.maxFileBytes);
+    // A refused mapping leaves this disk on pread / pwrite.
+    this.maps[d] = typeof m === 'number' ? null : m;
+  }
+
+  private restat(d: number): void {
+    try {
+      this.sizes[d] = fstatSync(this.fds[d]!).size;
+    } catch {
+      this.sizes[d] = 0;
+    }
+  }
+
   private close(d: number): void {
+    const map = this.maps[d]!;
+    if (map !== null) {
+      this.maps[d] = null;
+      this.helper!.unmapFile(map);
+    }
     const fd = this.fds[d]!;
     if (fd >= 0) {
       this.fds[d] = -1;

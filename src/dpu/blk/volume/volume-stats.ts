@@ -1,3 +1,4 @@
+import type { DiskIoChoice } from './disk-io.js';
 import { SegmentState, type BlockMap } from './block-map.js';
 import type { ReaderCounters } from './block-reader.js';
 import type { CleanerCounters } from './cleaner.js';
@@ -86,6 +87,8 @@ export interface VolumeStats {
   disks: { index: number; file: string; state: DiskState }[];
   /** Disk reads or writes that failed (the disk is then taken out of service). */
   diskFailures: number;
+  /** How the disk files are read and written ('mapped' by the native helper, or 'sync' pread / pwrite) and why. */
+  diskIo: { choice: DiskIoChoice; reason: string };
   /** The online rebuild in progress or last finished; null if none. */
   rebuild: RebuildProgress | null;
   /** The scrub in progress or last finished; null if none. */
@@ -158,6 +161,7 @@ export function volumeStats(s: StatsSources): VolumeStats {
     syncs: writer.syncs,
     disks: s.disks.states.map((state, index) => ({ index, file: s.disks.files[index]!, state })),
     diskFailures: s.disks.failures,
+    diskIo: { choice: s.disks.io, reason: s.disks.ioReason },
     rebuild: s.rebuild ? { ...s.rebuild } : null,
     scrub: s.scrub ? { ...s.scrub } : null,
   };

@@ -21,6 +21,7 @@ import { BlockReader } from './block-reader.js';
 import { readCheckpoint } from './checkpoint.js';
 import { Cleaner, CLEANER_POLICIES, type CleanerPolicy } from './cleaner.js';
 import { checkConsistency, type CheckReport } from './consistency-check.js';
+import { DISK_IO_CHOICES, type DiskIoChoice, type DiskIoOption } from './disk-io.js';
 import { DiskSet } from './disk-set.js';
 import { BLOCK_BYTES, UNIT_BYTES, type Geometry } from './geometry.js';
 import { Journal } from './journal.js';
@@ -48,6 +49,11 @@ export interface VolumeOpenOptions {
   checkpointBytes?: number | undefined;
   /** How the cleaner picks victims. Default 'cost-benefit'; 'greedy' is the classic baseline. */
   cleaner?: CleanerPolicy | undefined;
+  /**
+   * How blocks move to and from the disk files: 'mapped' (the native helper: one copy, no
+   * system call), 'sync' (pread / pwrite), 'auto' (mapped when the helper is built). Default 'auto'.
+   */
+  diskIo?: DiskIoOption | undefined;
 }
 
 const openSchema = z
@@ -55,6 +61,7 @@ const openSchema = z
     runtime: z.custom<KernelRuntime>((v) => typeof v === 'object' && v !== null && 'memory' in v).optional(),
     checkpointBytes: intIn(4096, 1 << 30).optional(),
     cleaner: oneOf(CLEANER_POLICIES).optional(),
+    diskIo: oneOf(DISK_IO_CHOICES).optional(),
   })
   .optional();
 
@@ -180,6 +187,8 @@ export class Volume {
         sb.disks.map((d) => d.file),
         sb.disks.map((d) => d.state),
         create,
+        geo.segments * geo.segmentDiskBytes,
+        o?.diskIo ?? 'auto',
       );
       if (this.disks.states.some((st, d) => st !== sb.disks[d]!.state)) this.saveDiskStates();
       this.map = new BlockMap(geo);
@@ -249,6 +258,11 @@ export class Volume {
 
   get name(): string {
     return this.sb.name;
+  }
+
+  /** What the disk files' reads and writes go through, and why. */
+  get diskIo(): { choice: DiskIoChoice; reason: string } {
+    return { choice: this.disks.io, reason: this.disks.ioReason };
   }
 
   get uuid(): string {
