@@ -41,7 +41,13 @@ export type {
   DevicePlacement,
 } from './orchestrator/vms/vm.js';
 export type { RelocationReport } from './orchestrator/sched/device-relocation.js';
-export { VCPU_CLASSES, type VcpuClass, type VcpuPlacement } from './hypervisor/sched/vcpu-class.js';
+export {
+  VCPU_CLASSES,
+  VCPU_CLASS_POLICY,
+  type VcpuClass,
+  type VcpuPlacement,
+  type VcpuPolicy,
+} from './hypervisor/sched/vcpu-class.js';
 export type {
   VmSpec,
   VmDeviceSpec,

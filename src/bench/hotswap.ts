@@ -4,6 +4,7 @@ import { kernelFile, releaseFile } from '../common/package-paths.js';
 import { inspectKernel } from '../common/kernel-image.js';
 import type { Job } from '../dpu/core/dpu-core.js';
 import type { LoadedKernel } from '../dpu/kernels/kernel-loader.js';
+import type { PauseTrace } from '../dpu/core/pause-trace.js';
 import { affinityUnsupported } from '../dpu/core/cpu-affinity.js';
 import { DEFAULT_VCPU_NICE } from '../hypervisor/guest/vcpu.js';
 import { Host } from '../orchestrator/host.js';
@@ -11,6 +12,20 @@ import { AuditedTraffic, type TrafficReport } from '../ops/hot-swap/audited-traf
 import { generateSigningKey, signModule, type ModuleSignature } from '../ops/hot-swap/signature.js';
 import { breakdown, cpuTicks, describeBreakdown, undisturbed, type PauseSample } from './lib/pause-breakdown.js';
 import type { BenchContext } from './lib/report.js';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { originMs } from '../dpu/core/core-clock.js';
+import { CpuTimeline } from '../ops/hot-swap/cpu-timeline.js';
+import {
+  attributePause,
+  describeAttribution,
+  ownThreadIds,
+  sampleThread,
+  threadDelta,
+  type GcSpan,
+  type PauseAttribution,
+  type ThreadDelta,
+  type ThreadSample,
+} from '../ops/hot-swap/pause-attribution.js';
 import { median, medianOf, spreadOf, summarize, type LatencySummary } from './lib/stats.js';
 
 const MIB = 1 << 20;
@@ -31,6 +46,17 @@ interface Series {
   pauses: PauseSample[];
   /** Share of the machine's CPU time stolen by the hypervisor during the series (%), or NaN. */
   stealPct: number;
+  /** --trace with a CPU timeline: each commit over 100 µs, where its pause went. */
+  slow: SlowCommit[];
+}
+
+/** A commit over 100 µs, attributed (--trace). */
+interface SlowCommit {
+  a: PauseAttribution;
+  /** The scheduler's counters of the control, core and guest threads from the post to the ack. */
+  control: ThreadDelta | null;
+  core: ThreadDelta | null;
+  guest: ThreadDelta | null;
 }
 
 interface RunFigures {
@@ -186,6 +212,7 @@ function report(ctx: BenchContext, c: string, series: Series[], quietRate: numbe
     });
     ctx.report({ case: c, metric: 'slow-pause-in-jobs', value: share(b.jobsUs), unit: '%', better: 'lower' });
     ctx.report({ case: c, metric: 'slow-pause-gcs', value: b.gcCount, unit: 'GCs', better: 'lower' });
+    reportAttribution(ctx, c, series);
   }
   ctx.report({ case: c, metric: 'whole-swap-p50', value: whole.p50, unit: 'ms', better: 'lower', target: 10 });
   ctx.report({ case: c, metric: 'whole-swap-p99', value: whole.p99, unit: 'ms', better: 'lower', target: 10 });
@@ -262,6 +289,7 @@ async function pinnedRun(
     trustedKeys: [publicKeyPem],
   });
   let t: AuditedTraffic | null = null;
+  const timeline = openTimeline(ctx);
   try {
     await host.loadKernel('virtio');
     t = await AuditedTraffic.create({
@@ -276,9 +304,10 @@ async function pinnedRun(
     const quietRate = (await t.stop()).rate;
     t.start(600_000, { guestSleeps: false });
     await servedSince(t, 10_000);
-    return { s: await swapSeries(host, mods, swaps, t), quietRate };
+    return { s: await swapSeries(host, mods, swaps, t, timeline), quietRate };
   } finally {
     await t?.close().catch(() => undefined);
+    timeline?.close();
     await host.shutdown();
   }
 }
@@ -296,6 +325,7 @@ async function sharedRun(
     trustedKeys: [publicKeyPem],
   });
   const traffic: AuditedTraffic[] = [];
+  const timeline = openTimeline(ctx);
   try {
     // The figures depend on it: say at what priority the core really runs (a raise needs privileges).
     const prio = host.dpu.priorities()[0]!;
@@ -316,7 +346,7 @@ async function sharedRun(
         t.start(600_000, { guestSleeps });
         await servedSince(t, 10_000);
       }
-      const s = await swapSeries(host, mods, swaps, t);
+      const s = await swapSeries(host, mods, swaps, t, timeline);
       return { quietRate, s };
     };
     // A fresh guest per series: each audit covers exactly its own series.
@@ -349,12 +379,31 @@ async function sharedRun(
   } finally {
     // The host always shuts down (its cores spin in poll mode: a process left with them never exits).
     for (const t of traffic) await t.close().catch(() => undefined);
+    timeline?.close();
     await host.shutdown();
   }
 }
 
+let timelineRefusal: string | null = null;
+
+/** --trace: the machine's CPU timeline, or null (said once why not). */
+function openTimeline(ctx: BenchContext): CpuTimeline | null {
+  if (!ctx.trace) return null;
+  const tl = CpuTimeline.open();
+  if (typeof tl !== 'string') return tl;
+  if (timelineRefusal === null) ctx.progress(`no CPU timeline, commits attributed from counters only: ${tl}`);
+  timelineRefusal = tl;
+  return null;
+}
+
 /** `swaps` swaps, alternating the two versions; with traffic, each version serves before the next swap. */
-async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedTraffic | null): Promise<Series> {
+async function swapSeries(
+  host: Host,
+  mods: Module[],
+  swaps: number,
+  t: AuditedTraffic | null,
+  timeline: CpuTimeline | null,
+): Promise<Series> {
   const pause: number[] = [];
   const commit: number[] = [];
   const whole: number[] = [];
@@ -365,9 +414,11 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
   const pauses: PauseSample[] = [];
   const ticks0 = cpuTicks();
   const live = host.swaps.liveVersion('virtio')!.info.version;
+  const probe = timeline ? new SeriesProbe(host, t?.vcpuTid ?? 0, timeline) : null;
   for (let i = 0; i < swaps; i++) {
     const mod = mods[(i + (live === '1.0.0' ? 1 : 0)) % 2]!;
     const r = await host.hotSwap('virtio', mod.bytes, { signature: mod.signature, graceMs: 0 });
+    probe?.committed(r.cores[0]!.pauseNs, r.cores[0]!.trace);
     await r.settled;
     if (r.cores[0]!.jobs !== 1) throw new Error(`swap ${i}: ${r.cores[0]!.jobs} jobs moved, expected the device's one`);
     pause.push(r.cores[0]!.pauseNs / 1000);
@@ -381,6 +432,7 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
     if (t) await servedSince(t, 2_000);
     else await sleep(2);
   }
+  const slow = probe?.finish() ?? [];
   const ticks1 = cpuTicks();
   const stealPct =
     ticks0 && ticks1 && ticks1.total > ticks0.total
@@ -403,7 +455,72 @@ async function swapSeries(host: Host, mods: Module[], swaps: number, t: AuditedT
     traffic,
     pauses,
     stealPct,
+    slow,
   };
+}
+
+/**
+ * --trace: follows each commit of a series: the machine's CPU timeline (who held which CPU),
+ * GCs of the control thread's heap, and the control, core and guest threads' scheduler counters
+ * sampled as the commit is posted ('staged' is emitted just before) and once it is acknowledged.
+ */
+class SeriesProbe {
+  private readonly gcs: GcSpan[] = [];
+  private readonly obs: PerformanceObserver;
+  private readonly origin = originMs();
+  private readonly pending: { pauseNs: number; trace: PauseTrace; before: ThreadSample[]; after: ThreadSample[] }[] =
+    [];
+  private before: (ThreadSample | null)[] = [];
+  private coreTid = 0;
+  private readonly onStaged = (): void => {
+    this.before = this.sample();
+  };
+
+  constructor(
+    private readonly host: Host,
+    private readonly guestTid: number,
+    private readonly timeline: CpuTimeline,
+  ) {
+    this.obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const startNs = (e.startTime + this.origin) * 1e6;
+        this.gcs.push({ startNs, endNs: startNs + e.duration * 1e6 });
+      }
+    });
+    this.obs.observe({ entryTypes: ['gc'] });
+    host.swaps.on('staged', this.onStaged);
+    timeline.start();
+  }
+
+  private sample(): (ThreadSample | null)[] {
+    return [process.pid, this.coreTid, this.guestTid].map((tid) => sampleThread(tid));
+  }
+
+  committed(pauseNs: number, trace: PauseTrace): void {
+    this.coreTid = trace.coreTid;
+    const after = this.sample();
+    if (pauseNs > 100_000)
+      this.pending.push({
+        pauseNs,
+        trace,
+        before: this.before as ThreadSample[],
+        after: after as ThreadSample[],
+      });
+  }
+
+  finish(): SlowCommit[] {
+    this.host.swaps.off('staged', this.onStaged);
+    const switches = this.timeline.collect();
+    this.obs.disconnect();
+    const own = ownThreadIds();
+    const threads = { control: process.pid, guest: this.guestTid };
+    return this.pending.map((p) => ({
+      a: attributePause(p.trace, switches, threads, own, this.gcs),
+      control: threadDelta(p.before[0] ?? null, p.after[0] ?? null),
+      core: threadDelta(p.before[1] ?? null, p.after[1] ?? null),
+      guest: threadDelta(p.before[2] ?? null, p.after[2] ?? null),
+    }));
+  }
 }
 
 /**
@@ -475,4 +592,47 @@ async function detachAttach(host: Host, t: AuditedTraffic, n: number, mods: Modu
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * --trace with a CPU timeline: where the slow commits' pause went, as shares of their summed
+ * pause (core on a CPU: our code; waiting behind the guest, the control thread, our other
+ * threads, or other processes: the OS scheduler), per run; and the worst commits one by one.
+ */
+function reportAttribution(ctx: BenchContext, c: string, series: Series[]): void {
+  if (!series.some((s) => s.slow.length)) return;
+  const keys = ['coreOnCpu', 'coreBlocked', 'guest', 'control', 'own', 'foreign'] as const;
+  series.forEach((s, i) => {
+    const total = s.slow.reduce((x, w) => x + w.a.pauseUs, 0);
+    const sum = (k: (typeof keys)[number]): number =>
+      s.slow.reduce(
+        (x, w) => x + (k === 'coreOnCpu' ? w.a.coreOnCpu : k === 'coreBlocked' ? w.a.coreBlocked : w.a.behind[k]),
+        0,
+      );
+    for (const k of keys) {
+      const metric = k === 'coreOnCpu' ? 'core-on-cpu' : k === 'coreBlocked' ? 'core-blocked' : `core-behind-${k}`;
+      ctx.report({
+        case: c,
+        metric: `slow-${metric}-run${i + 1}`,
+        value: total > 0 ? (100 * sum(k)) / total : 0,
+        unit: '%',
+        better: k === 'foreign' ? 'higher' : 'lower',
+      });
+    }
+  });
+  const worst = series
+    .flatMap((s, i) => s.slow.map((w) => ({ run: i + 1, w })))
+    .sort((x, y) => y.w.a.pauseUs - x.w.a.pauseUs)
+    .slice(0, 10);
+  // The evidence itself, whatever the output mode: stderr, one line per commit (the worst ten).
+  process.stderr.write(
+    `[hotswap] ${c}: the ${worst.length} slowest of ${series.reduce((x, s) => x + s.slow.length, 0)} commits over 100 µs\n`,
+  );
+  for (const { run, w } of worst) {
+    const d = (n: string, x: ThreadDelta | null): string =>
+      x ? `${n} ran ${x.runUs.toFixed(0)} waited ${x.waitUs.toFixed(0)} µs, ${x.nonvoluntary} preemptions` : '';
+    process.stderr.write(
+      `[hotswap]   run ${run}: ${describeAttribution(w.a)}; post→ack: ${[d('control', w.control), d('core', w.core), d('guest', w.guest)].filter(Boolean).join('; ')}\n`,
+    );
+  }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { DpuCorePool } from '../dpu/core/core-pool.js';
 import { pinThread, threadAffinity } from '../dpu/core/cpu-affinity.js';
+import { threadSchedstat } from '../dpu/core/pause-trace.js';
 import type { DpuCore } from '../dpu/core/dpu-core.js';
 import type { LoaderRuntime } from '../dpu/kernels/kernel-runtime.js';
 import * as G from '../generated/guest.js';
@@ -105,7 +106,11 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
     };
 
     type Config = 'alone' | 'shared' | 'relocated';
-    const figures: Record<Config, { p50: number; p99: number; p999: number; samples: number; rate: number }[]> = {
+    type Figures = { p50: number; p99: number; p999: number; samples: number; rate: number };
+    // Per window: the share of it (%) the neighbour's I/O vCPU and the backend's core spent
+    // runnable but waiting for a CPU (Linux schedstat): what says whether they shared one.
+    type Waits = { vcpuWait: number; coreWait: number };
+    const figures: Record<Config, (Figures & Waits)[]> = {
       alone: [],
       shared: [],
       relocated: [],
@@ -133,10 +138,17 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
         }
         const served0 = tr.served();
         const before = readProbeBuckets(memory.view, probe.base);
+        const coreTid = at.threadId() ?? 0;
+        const w0 = [threadSchedstat('self', tr.vcpuTid), threadSchedstat('self', coreTid)];
         const t0 = performance.now();
         await sleep(windowMs);
         const after = readProbeBuckets(memory.view, probe.base);
-        const rate = ((tr.served() - served0) * 1000) / (performance.now() - t0);
+        const elapsedMs = performance.now() - t0;
+        const rate = ((tr.served() - served0) * 1000) / elapsedMs;
+        const w1 = [threadSchedstat('self', tr.vcpuTid), threadSchedstat('self', coreTid)];
+        const waitPct = (i: number): number =>
+          w0[i] && w1[i] ? (100 * (w1[i][1] - w0[i][1])) / (elapsedMs * 1e6) : NaN;
+        const waits: Waits = { vcpuWait: waitPct(0), coreWait: waitPct(1) };
         const w = windowQuantiles(before, after);
         // Someone else may renice this process's threads (a shared machine): say so beside the figure.
         const nice = niceOf(probeTid);
@@ -149,10 +161,12 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
           await spin;
           if (config === 'relocated') await moveTo(coreG);
         }
-        figures[config].push({ ...w, rate });
+        figures[config].push({ ...w, rate, ...waits });
         ctx.progress(
           `run ${r + 1}/${ctx.runs} ${config}: lateness p50 ${us(w.p50)} p99 ${us(w.p99)} p99.9 ${us(w.p999)} µs ` +
-            `(${w.samples} wake-ups), neighbour ${rate.toFixed(0)} req/s, load ${loads.at(-1)!.toFixed(1)}` +
+            `(${w.samples} wake-ups), neighbour ${rate.toFixed(0)} req/s (its I/O vCPU waiting for a CPU ` +
+            `${waits.vcpuWait.toFixed(0)} %, the backend's core ${waits.coreWait.toFixed(0)} % of the window), ` +
+            `load ${loads.at(-1)!.toFixed(1)}` +
             (nice === VCPU_CLASS_NICE['latency-sensitive'] ? '' : `, probe reniced to ${nice} from outside`),
         );
       }
@@ -163,7 +177,8 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
     Atomics.notify(memory.i32, (ctl.base + G.VMC_WAKE) >> 2);
     await probeRun;
 
-    const med = (c: Config, k: 'p50' | 'p99' | 'p999' | 'rate'): number => median(figures[c].map((f) => f[k]));
+    const med = (c: Config, k: 'p50' | 'p99' | 'p999' | 'rate' | 'vcpuWait' | 'coreWait'): number =>
+      median(figures[c].map((f) => f[k]));
     for (const c of ['alone', 'shared', 'relocated'] as const) {
       for (const [k, metric] of [
         ['p50', 'lateness p50'],
@@ -182,7 +197,7 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
           ),
         });
       }
-      if (c !== 'alone')
+      if (c !== 'alone') {
         ctx.report({
           case: `timer-${c}`,
           metric: 'neighbour I/O',
@@ -190,6 +205,23 @@ export async function timer(ctx: BenchContext, memory: HostMemory, runtime: Load
           unit: 'req/s',
           better: 'higher',
         });
+        // In `relocated` the backend's core and the neighbour's I/O vCPU are both on the second
+        // CPU: the rate falls with the vCPU's wait (the DPU of the machine modelled has cores of its own).
+        ctx.report({
+          case: `timer-${c}`,
+          metric: 'neighbour I/O vCPU waiting',
+          value: med(c, 'vcpuWait'),
+          unit: '%',
+          better: 'lower',
+        });
+        ctx.report({
+          case: `timer-${c}`,
+          metric: 'backend core waiting',
+          value: med(c, 'coreWait'),
+          unit: '%',
+          better: 'lower',
+        });
+      }
     }
     const gains = figures.shared.map((s, i) => s.p99 / Math.max(1, figures.relocated[i]!.p99));
     ctx.report({

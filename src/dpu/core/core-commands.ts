@@ -1,4 +1,5 @@
 import { bindBurstSlot } from './burst-latency.js';
+import { collectGarbage } from './core-gc.js';
 import type { CoreKernels, CoreJob, JobFn } from './core-kernels.js';
 import { CORE_MODES, CTL_BURSTS, CTL_MODE, CTL_RUN_STATE, RunState, type CoreMode } from './core-layout.js';
 import { MAX_JOBS_PER_CORE, Op, Status, ackNs } from './core-protocol.js';
@@ -39,6 +40,7 @@ export class CoreCommands {
       case Op.LoadKernel: {
         const t0 = process.hrtime.bigint();
         const r = this.kernels.load(a[0]!, a[1]! >>> 0, a[2]! >>> 0, a[3]! >>> 0, core.jobs);
+        collectGarbage(); // now, in this stall, rather than inside a later commit (core-gc.ts)
         this.ack0 = ackNs(process.hrtime.bigint() - t0); // how long this core stopped serving to compile it
         return r;
       }

@@ -44,6 +44,12 @@ export const PAUSE_TRACE_BYTES = 8 * 13;
 
 /** Where one swap commit's pause went, in ns (the `trace` figures null on a core started without it). */
 export interface PauseTrace {
+  /** When the command was written (process.hrtime, ns): the pause's start. */
+  requestedNs: number;
+  /** When the last job was re-pointed (process.hrtime, ns): the pause's end. */
+  doneNs: number;
+  /** The core thread's kernel thread id (0 where unknown). */
+  coreTid: number;
   /** Command written → taken by the core at its next burst boundary. */
   boundaryWaitNs: number;
   /** Taken → every job re-pointed. */
@@ -204,6 +210,9 @@ export function readPauseTrace(f64: Float64Array, at: number, before: SchedSnaps
     switches = v(PT_SWITCHES) - before.switches;
   }
   return {
+    requestedNs: v(PT_REQUESTED),
+    doneNs: v(PT_DONE),
+    coreTid: v(PT_TID),
     boundaryWaitNs: Math.max(0, v(PT_PICKUP) - v(PT_REQUESTED)),
     commitNs: Math.max(0, v(PT_DONE) - v(PT_PICKUP)),
     lastPassNs: t(v(PT_LAST_PASS)),

@@ -1,6 +1,6 @@
-import { setPriority } from 'node:os';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as C from '../../generated/guest.js';
+import { placeVcpuThread } from '../sched/vcpu-thread.js';
 
 /**
  * A guest CPU: one of the host agent's threads, started with the agent, on which vCPUs are
@@ -44,13 +44,9 @@ interface Bound {
 const BUSY = C.VMC_BUSY;
 
 const boot = workerData as GuestCpuBoot;
-if (boot.nice !== null) {
-  try {
-    setPriority(boot.nice);
-  } catch {
-    // not permitted: keep the process's priority
-  }
-}
+// Only normal vCPUs are bound to a shared guest CPU (other classes get threads of their own), so
+// the thread runs as a normal vCPU does: its nice value and policy (vcpu-class.ts).
+placeVcpuThread('normal', boot.nice, null, null);
 const instance = new WebAssembly.Instance(boot.module, { env: { memory: boot.memory } });
 const i32 = new Int32Array(boot.memory.buffer);
 const db = new Int32Array(boot.doorbell);

@@ -44,8 +44,9 @@ export interface GuestVcpuOptions {
    */
   nice?: number | null | undefined;
   /**
-   * The vCPU's priority class (src/hypervisor/sched/vcpu-class.ts): sets its nice from the
-   * class. Not with `nice`. Default: `nice` decides.
+   * The vCPU's priority class (src/hypervisor/sched/vcpu-class.ts): sets its nice value and
+   * scheduling policy from the class. Not with `nice`. Default: 'normal' when `nice` is not
+   * given either; with `nice`, that nice value under the normal policy.
    */
   class?: VcpuClass | undefined;
   /** CPUs the vCPU thread may run on (distinct CPU numbers; Linux with taskset). Default: the process's. */
@@ -91,7 +92,14 @@ export class GuestVcpu {
     // Guest code obeys the kernel rules too; check it before a vCPU runs it.
     inspectKernel(readFileSync(wasmPath), memory.sizeBytes / 65536, 'guest');
     this.worker = new Worker(distFile('src/hypervisor/guest/vcpu-worker.js'), {
-      workerData: { memory: memory.memory, wasmPath, nice, cls: sched.class ?? null, cpus: sched.cpus ?? null },
+      // Neither class nor nice: a normal vCPU, under its class's policy too.
+      workerData: {
+        memory: memory.memory,
+        wasmPath,
+        nice,
+        cls: sched.class ?? (options.nice === undefined ? 'normal' : null),
+        cpus: sched.cpus ?? null,
+      },
       name,
     });
     this.worker.on('exit', () => (this.exited = true));

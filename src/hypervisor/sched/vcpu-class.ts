@@ -14,8 +14,19 @@ import { intIn, oneOf } from '../../common/validate.js';
  *   the DPU cores (nice -10): in the machine modelled the cores are hardware of their own, so a
  *   core keeps precedence where it shares a CPU with a guest; `Vm.placeDevice` moves a device's
  *   backend to a core off that guest's CPU.
- * - `normal`: nice 10, the default of every vCPU.
- * - `best-effort`: nice 19, runs on what the others leave.
+ * - `normal`: the default of every vCPU; nice 10 under SCHED_IDLE.
+ * - `best-effort`: nice 19 under SCHED_IDLE, runs on what the others leave.
+ *
+ * Normal and best-effort vCPUs run under Linux's SCHED_IDLE policy ({@link VCPU_CLASS_POLICY}):
+ * in the machine modelled a guest never takes a CPU from a DPU core or the control plane, and a
+ * nice value alone cannot promise that (the fair scheduler still gives a nice-10 thread a whole
+ * time slice now and then on a core's CPU: a spinning guest then holds a core up for a slice).
+ * A SCHED_IDLE thread is preempted as soon as any other thread wants its CPU, and the kernel
+ * counts a CPU running only such threads as idle when it places a waking thread, so cores, the
+ * control plane, latency-sensitive vCPUs and the machine's other work go there rather than to a
+ * core's CPU. The price: under SCHED_IDLE the kernel gives every thread the same weight, so
+ * normal and best-effort vCPUs on threads of their own share a CPU evenly between themselves;
+ * inside a shared guest-CPU thread normal ones are stepped before best-effort ones.
  *
  * A raise above the process's priority needs root or CAP_SYS_NICE; when refused the vCPU keeps
  * the process's priority and its placement says so (`VcpuPlacement.refused`).
@@ -32,6 +43,16 @@ export const VCPU_CLASS_NICE: Readonly<Record<VcpuClass, number>> = {
   'best-effort': 19,
 };
 
+/** A Linux scheduling policy a vCPU thread runs under: the fair scheduler's normal or idle one. */
+export type VcpuPolicy = 'other' | 'idle';
+
+/** The scheduling policy of each class (see {@link VCPU_CLASSES}). */
+export const VCPU_CLASS_POLICY: Readonly<Record<VcpuClass, VcpuPolicy>> = {
+  'latency-sensitive': 'other',
+  normal: 'idle',
+  'best-effort': 'idle',
+};
+
 /** Where and how a vCPU runs, as its thread reports it (out of band). */
 export interface VcpuPlacement {
   /** Its class, or null when placed by a raw nice value. */
@@ -46,6 +67,8 @@ export interface VcpuPlacement {
   refused: boolean;
   /** The CPUs it may run on (a taskset list such as "0" or "0-1"), or null where unknown. */
   cpus: string | null;
+  /** The scheduling policy it runs under now (the kernel's account), null where unknown (not Linux). */
+  policy: VcpuPolicy | null;
 }
 
 /** How a vCPU is to be scheduled: its class and, optionally, its CPUs. */

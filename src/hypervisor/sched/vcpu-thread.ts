@@ -8,7 +8,8 @@ import {
   pinThread,
   threadAffinity,
 } from '../../dpu/core/cpu-affinity.js';
-import type { VcpuClass, VcpuPlacement } from './vcpu-class.js';
+import { execFileSync } from 'node:child_process';
+import { VCPU_CLASS_POLICY, type VcpuClass, type VcpuPlacement, type VcpuPolicy } from './vcpu-class.js';
 
 /**
  * Run on a vCPU's own thread: gives it the priority (`nice`, null: keep the process's) and CPUs
@@ -23,6 +24,9 @@ export function placeVcpuThread(
   previous: VcpuPlacement | null,
 ): VcpuPlacement {
   let refused = false;
+  const tid = threadId();
+  // The class's policy first (a thread moved back from SCHED_IDLE keeps its nice value).
+  if (cls !== null && tid > 0 && !setPolicy(tid, VCPU_CLASS_POLICY[cls])) refused = true;
   if (nice !== null) {
     try {
       setPriority(nice);
@@ -30,7 +34,6 @@ export function placeVcpuThread(
       refused = true;
     }
   }
-  const tid = threadId();
   if (cpus !== null && tid > 0) {
     try {
       pinThread(tid, cpuList(cpus));
@@ -45,7 +48,33 @@ export function placeVcpuThread(
     nice: 0,
     refused,
     cpus: previous?.cpus ?? null,
+    policy: null,
   });
+}
+
+/**
+ * Puts one thread under a scheduling policy (chrt, util-linux: Node has no sched_setscheduler).
+ * False when it could not (no chrt, not Linux, not permitted).
+ */
+export function setPolicy(tid: number, policy: VcpuPolicy): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    execFileSync('chrt', [policy === 'idle' ? '-i' : '-o', '-p', '0', String(tid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The scheduling policy a thread of this process runs under (field 41 of its stat), or null. */
+export function policyOf(tid: number): VcpuPolicy | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return policy === 5 ? 'idle' : policy === 0 ? 'other' : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The placement `p` with the thread's priority and CPUs read again (on the vCPU's own thread). */
@@ -57,6 +86,7 @@ export function reportVcpuThread(p: VcpuPlacement): VcpuPlacement {
     nice = 0; // not supported here: the default priority
   }
   let cpus = p.cpus;
+  const policy = p.tid > 0 ? policyOf(p.tid) : null;
   if (p.tid > 0) {
     try {
       // The kernel's own account, without starting a process (VMs start many vCPUs).
@@ -66,7 +96,7 @@ export function reportVcpuThread(p: VcpuPlacement): VcpuPlacement {
       // not Linux: unknown
     }
   }
-  return { ...p, nice, cpus };
+  return { ...p, nice, cpus, policy };
 }
 
 /**

@@ -70,6 +70,8 @@ export class AuditedTraffic {
     readonly device: LoopbackDevice,
     private readonly audit: LoopbackAudit,
     private readonly stopWord: number,
+    /** The guest vCPU's kernel thread id (Linux; 0 where unknown): what a scheduler trace names it by. */
+    readonly vcpuTid: number,
   ) {}
 
   static async create(o: AuditedTrafficOptions): Promise<AuditedTraffic> {
@@ -90,7 +92,8 @@ export class AuditedTraffic {
       await device.start({ core: o.core, budget: 64 });
       await queue.bind(device.notifyWords(), device.queue.irqAddr);
       const audit = await LoopbackAudit.create(guest, vcpu, { maxRequests, maxTransitions: 1 << 16 });
-      return new AuditedTraffic(o, guest, vcpu, queue, device, audit, guest.allocIrq());
+      const { tid } = await vcpu.placement();
+      return new AuditedTraffic(o, guest, vcpu, queue, device, audit, guest.allocIrq(), tid);
     } catch (e) {
       await vcpu.stop();
       guest.destroy();

@@ -1,11 +1,25 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../../../src/orchestrator/host.js';
+import { VCPU_CLASS_NICE } from '../../../src/hypervisor/sched/vcpu-class.js';
 
 const MIB = 1 << 20;
 
 function threads(): number {
   return readdirSync('/proc/self/task').length;
+}
+
+/** [tid, nice, policy] of every thread of this process by the kernel's account (stat fields 19, 41). */
+function schedOfThreads(): [number, number, number][] {
+  return readdirSync('/proc/self/task').flatMap((t) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return [[Number(t), Number(f[16]), Number(f[38])] as [number, number, number]];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
 }
 
 describe('guest CPUs: vCPUs of several VMs bound to one thread', () => {
@@ -32,6 +46,11 @@ describe('guest CPUs: vCPUs of several VMs bound to one thread', () => {
     await Promise.all([a.start(), b.start()]);
     expect((await host.vms.agentStats()).guestCpus).toEqual({ threads: 1, boundVcpus: 3 });
     expect(threads()).toBeLessThanOrEqual(threads0);
+    // The shared thread runs as a normal vCPU: nice 10 under SCHED_IDLE (5), the only such thread here.
+    if (process.platform === 'linux') {
+      const idle = schedOfThreads().filter(([, , policy]) => policy === 5);
+      expect(idle.map(([, nice]) => nice)).toEqual([VCPU_CLASS_NICE.normal]);
+    }
     const client = (await host.vms.hostAgent()).client;
     const ticks = async (id: number) => (await client.vmStats(id)).vcpus[0]!.ticks;
     await a.pause();

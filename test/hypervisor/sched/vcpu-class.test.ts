@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { isQingtianError } from '../../../src/common/errors.js';
 import { affinityUnsupported } from '../../../src/dpu/core/cpu-affinity.js';
 import { GuestVcpu } from '../../../src/hypervisor/guest/vcpu.js';
-import { classNice, VCPU_CLASS_NICE, VCPU_CLASSES, type VcpuClass } from '../../../src/hypervisor/sched/vcpu-class.js';
+import {
+  classNice,
+  VCPU_CLASS_NICE,
+  VCPU_CLASS_POLICY,
+  VCPU_CLASSES,
+  type VcpuClass,
+} from '../../../src/hypervisor/sched/vcpu-class.js';
 import { expandCpuList } from '../../../src/hypervisor/sched/vcpu-thread.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
 
@@ -13,6 +19,13 @@ const MIB = 1 << 20;
 function niceOf(tid: number): number {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** Scheduling policy of one thread of this process by the kernel's account (field 41 of stat). */
+function policyOf(tid: number): string {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  return p === 5 ? 'idle' : p === 0 ? 'other' : `policy ${p}`;
 }
 
 function refused(fn: () => unknown, message: RegExp): void {
@@ -68,8 +81,12 @@ describe('vCPU priority classes', () => {
         expect(p.refused).toBe(false);
         expect(p.cpus).toBe(String(cpu));
         expect(niceOf(p.tid)).toBe(19);
+        expect(p.policy).toBe('idle');
+        expect(policyOf(p.tid)).toBe('idle');
         expect(p.tid).not.toBe(process.pid);
         const q = await ls.placement();
+        expect(q.policy).toBe('other');
+        expect(policyOf(q.tid)).toBe('other');
         if (canRaise) {
           expect(q.nice).toBe(VCPU_CLASS_NICE['latency-sensitive']);
           expect(niceOf(q.tid)).toBe(-5);
@@ -83,6 +100,21 @@ describe('vCPU priority classes', () => {
         const moved = await be.place({ class: 'normal' });
         expect(moved.class).toBe('normal');
         expect(niceOf(moved.tid)).toBe(VCPU_CLASS_NICE.normal);
+        expect(policyOf(moved.tid)).toBe(VCPU_CLASS_POLICY.normal);
+        // Back to the normal policy: the nice value is the class's, not what SCHED_IDLE left.
+        const up = await be.place({ class: 'latency-sensitive' });
+        expect(policyOf(up.tid)).toBe('other');
+        if (canRaise) expect(niceOf(up.tid)).toBe(VCPU_CLASS_NICE['latency-sensitive']);
+        // A vCPU given neither class nor nice is a normal one, policy included.
+        const plain = new GuestVcpu(memory, 'plain');
+        try {
+          const pp = await plain.placement();
+          expect(pp.class).toBe('normal');
+          expect(policyOf(pp.tid)).toBe(VCPU_CLASS_POLICY.normal);
+          expect(niceOf(pp.tid)).toBe(VCPU_CLASS_NICE.normal);
+        } finally {
+          await plain.stop();
+        }
         expect(moved.cpus).toBe(String(cpu)); // CPUs kept when not given
         await expect(be.place({ class: 'normal', cpus: [cpu, cpu] })).rejects.toThrow(/distinct CPU numbers/);
       } finally {

@@ -7,6 +7,13 @@ import { Host } from '../../../src/orchestrator/host.js';
 
 const MIB = 1 << 20;
 
+/** Scheduling policy of one thread of this process by the kernel's account (field 41 of stat). */
+function policyOf(tid: number): string {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  return p === 5 ? 'idle' : p === 0 ? 'other' : `policy ${p}`;
+}
+
 function niceOf(tid: number): number {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
@@ -105,10 +112,15 @@ describe('host.vms: vCPU priority classes', () => {
           // The kernel's account of that thread agrees with what it reported.
           expect(niceOf(p.tid)).toBe(p.nice);
           if (!p.refused) expect(p.nice).toBe(-5);
+          expect(p.policy).toBe('other');
+          expect(policyOf(p.tid)).toBe('other');
         }
         const [bp] = await be.vcpuPlacements();
         expect(bp!.class).toBe('best-effort');
         expect(niceOf(bp!.tid)).toBe(19);
+        // Below every DPU core and the control plane: the idle policy, as the kernel reports it.
+        expect(bp!.policy).toBe('idle');
+        expect(policyOf(bp!.tid)).toBe('idle');
         expect(await plain.vcpuPlacements()).toEqual([]);
         await ls.stop();
         await refused(

@@ -98,6 +98,7 @@ const vcpuStats = z.strictObject({
       nice: z.number().int(),
       refused: z.boolean(),
       cpus: z.string().nullable(),
+      policy: z.enum(['other', 'idle']).nullable(),
     })
     .optional(),
 });
