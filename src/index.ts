@@ -228,7 +228,7 @@ export { DIF_BLOCK_SIZES, type T10DifOptions, type DifChecks, type DifConfig } f
 
 // Storage: volumes (log-structured, RS(k,m) over k+m disk files, T10 DIF), their I/O worker, QoS, NBD
 export type { Storage, StorageOptions, BlkAttachOptions } from './dpu/blk/storage.js';
-export type { BlkDevice, BlkStats } from './dpu/blk/blk-device.js';
+export type { BlkDevice, BlkRequestCounters, BlkStats } from './dpu/blk/blk-device.js';
 export type { StorageVolume, VolumeQueue, VolumeQueueOptions } from './dpu/blk/storage-volume.js';
 export type { NbdExportServer, NbdServeOptions } from './dpu/blk/nbd/nbd-export-server.js';
 export type { NbdServerStats } from './dpu/blk/nbd/nbd-server.js';

@@ -68,7 +68,7 @@ export {
 } from './dpu/virtio/virtio-backend.js';
 export { DeviceStatus } from './dpu/virtio/device-status.js';
 export { LoopbackDevice, type LoopbackOptions, type LoopbackStats } from './dpu/virtio/loopback-device.js';
-export { BlkDevice, type BlkStats } from './dpu/blk/blk-device.js';
+export { BlkDevice, type BlkRequestCounters, type BlkStats } from './dpu/blk/blk-device.js';
 export { BlkConfig, type BlkOptions } from './dpu/blk/blk-config.js';
 export {
   DEFAULT_TURN_BYTES,
@@ -166,7 +166,7 @@ export { RateLimiter, type RateLimiterSpec } from './dpu/blk/qos/rate-limiter.js
 
 // The network's data plane under host.network
 export { HostNetwork, type NetworkHost } from './dpu/net/host-network.js';
-export type { NetDevice, NetDeviceStats, NetQueuePairStats } from './dpu/net/net-device.js';
+export type { NetDevice, NetDeviceStats, NetQueuePairStats, NetTraffic } from './dpu/net/net-device.js';
 export type { NetBackendApi } from './common/virtio/net-backend-api.js';
 export type { SwitchStats } from './dpu/net/switch-stats.js';
 export type { PortStats as SwitchPortStats } from './dpu/net/vswitch.js';

@@ -7,12 +7,15 @@ import { DaemonClient } from '../orchestrator/daemon/daemon-client.js';
 import type { BenchContext } from './lib/report.js';
 import { medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
-/** VMs the daemon holds while it is measured (each running, with a vsock device whose counters a scrape reads). */
+/**
+ * VMs the daemon holds while it is measured: each running, with a vsock device, a NIC on a
+ * port of its own and a disk, whose counters and burst histograms a scrape reads.
+ */
 const VMS = 100;
 
 /**
  * Suite "daemon": the host daemon's API over its Unix socket, one keep-alive client, one request
- * at a time, with 100 VMs running (10 with --quick) and a scrub job moving the core counters.
+ * at a time, with 100 VMs running (10 with --quick), each with a vsock device, a NIC and a disk.
  *   get-host        GET /host round trip                  peer: node:http on a Unix socket answering the same bytes
  *   metrics-scrape  GET /metrics round trip (render + send) peer: the same, answering the same page
  * The peer is the floor an HTTP answer costs here (no routing, no schema, no rendering). Runs
@@ -34,15 +37,25 @@ export async function run(ctx: BenchContext): Promise<void> {
   let peerServer: Server | null = null;
   let peer: DaemonClient | null = null;
   try {
-    await ours.send('PUT', '/kernels/core');
+    const put = async (path: string, body?: unknown): Promise<void> => {
+      const r = await ours.send('PUT', path, body);
+      if (r.status !== 200) throw new Error(`bench daemon: PUT ${path} answered ${r.status}: ${r.text}`);
+    };
+    await put('/kernels/core');
+    await put('/vpcs/bench', { cidr: '198.18.0.0/16' });
+    await put('/subnets/vms', { vpc: 'bench', cidr: '198.18.0.0/20' });
     const t0 = performance.now();
     for (let i = 0; i < vms; i++) {
-      const r = await ours.send('PUT', `/vms/vm-${i}`, {
+      await put(`/ports/p-${i}`, { subnet: 'vms', ip: `198.18.${1 + (i >> 7)}.${10 + (i & 127)}` });
+      await put(`/vms/vm-${i}`, {
         vcpus: 1,
         memoryMiB: 2,
-        devices: [{ kind: 'vsock', cid: 100 + i, core: i % 2, guestAgent: false }],
+        devices: [
+          { kind: 'vsock', cid: 100 + i, core: i % 2, guestAgent: false },
+          { kind: 'net', port: `p-${i}` },
+          { kind: 'blk', backend: 'null', capacityMiB: 1 },
+        ],
       });
-      if (r.status !== 200) throw new Error(`bench daemon: PUT /vms/vm-${i} answered ${r.status}: ${r.text}`);
       if (i % 10 === 9) ctx.progress(`${i + 1}/${vms} VMs running`);
     }
     ctx.progress(`${vms} VMs up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -185,7 +185,8 @@ export class RegionAllocator {
     return [...this.live.values()].sort((a, b) => a.base - b.base);
   }
 
-  stats(): AllocatorStats {
+  /** Totals, free blocks, and live regions by kind and (unless `owners` is false) by owner. */
+  stats(owners = true): AllocatorStats {
     let freeBytes = 0;
     let largestFreeBytes = 0;
     for (const b of this.freeList) {
@@ -198,6 +199,7 @@ export class RegionAllocator {
       const k = (byKind[r.kind] ??= { count: 0, bytes: 0 });
       k.count++;
       k.bytes += r.sizeBytes;
+      if (!owners) continue;
       const o = (byOwner[r.owner] ??= { count: 0, bytes: 0 });
       o.count++;
       o.bytes += r.sizeBytes;

@@ -22,16 +22,25 @@ export interface VsockListener {
   close(): void;
 }
 
-/** Counters of an endpoint (the engine's, read out of band), by name. */
-export type VsockEndpointStats = Record<string, number>;
+/** `RX_PACKETS` → `rxPackets`, as the names below are made at run time. */
+type Camel<S extends string> = S extends `${infer H}_${infer T}`
+  ? `${Lowercase<H>}${Capitalize<Camel<T>>}`
+  : Lowercase<S>;
+type CounterOf<K> = K extends `EPC_${infer N}` ? Camel<N> : never;
 
-const COUNTER_NAMES: [string, number][] = Object.entries(V)
+/** The name of one endpoint counter: an `EPC_*` index of the layout, camel-cased (`EPC_RX_PACKETS`: `rxPackets`). */
+export type VsockEndpointCounter = CounterOf<Exclude<Extract<keyof typeof V, `EPC_${string}`>, 'EPC_COUNT'>>;
+
+/** Counters of an endpoint (the engine's, read out of band), by name. */
+export type VsockEndpointStats = Record<VsockEndpointCounter, number>;
+
+const COUNTER_NAMES: [VsockEndpointCounter, number][] = Object.entries(V)
   .filter(([k, v]) => k.startsWith('EPC_') && k !== 'EPC_COUNT' && typeof v === 'number')
   .map(([k, v]) => [
     k
       .slice(4)
       .toLowerCase()
-      .replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+      .replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) as VsockEndpointCounter,
     v as number,
   ]);
 
@@ -180,10 +189,16 @@ export class VsockEndpoint {
 
   /** The engine's counters for this endpoint. */
   stats(): VsockEndpointStats {
-    const out: VsockEndpointStats = {};
+    const out = {} as VsockEndpointStats;
     for (const [name, idx] of COUNTER_NAMES)
       out[name] = Number(this.view.getBigUint64(this.access.base + V.EP_COUNTERS + 8 * idx, true));
     return out;
+  }
+
+  /** One counter of {@link stats} by its EPC_* index, read without allocating (low word first). */
+  counter(index: number): number {
+    const w = (this.access.base + V.EP_COUNTERS + 8 * index) >> 2;
+    return (this.i32[w]! >>> 0) + (this.i32[w + 1]! >>> 0) * 2 ** 32;
   }
 
   /** Destroys every socket (RST) and stops listening. */

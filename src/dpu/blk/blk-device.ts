@@ -109,6 +109,22 @@ export interface BlkStats extends BackendStats {
   rejected: number;
 }
 
+/** The request counters of a virtio-blk device: {@link BlkDevice.requestCounters}. */
+export type BlkRequestCounters = Pick<
+  BlkStats,
+  | 'reads'
+  | 'writes'
+  | 'flushes'
+  | 'getIds'
+  | 'discards'
+  | 'writeZeroes'
+  | 'bytesRead'
+  | 'bytesWritten'
+  | 'ioErrors'
+  | 'unsupported'
+  | 'rejected'
+>;
+
 /**
  * The virtio-blk device (virtio 1.2 §5.2): a VirtioBackend whose kernel is the blk family's
  * blk_run / blk_arm, one job per virtqueue (VIRTIO_BLK_F_MQ), so queues can be served by
@@ -370,6 +386,35 @@ export class BlkDevice extends VirtioBackend {
         `${this.name}: readDisk: [offset, offset + length) within [0, ${size}), got offset ${offset} length ${length}`,
       );
     return this.memory.u8.slice(d.payload + offset, d.payload + offset + length);
+  }
+
+  /**
+   * The request counters of {@link stats} alone (summed over the queues' jobs), read out of band
+   * without the backend's queue and job figures.
+   */
+  requestCounters(): BlkRequestCounters {
+    const i32 = this.memory.i32;
+    const sum = (off: number): number => {
+      let a = 0;
+      for (const j of this.jobStates) {
+        const w = (j.base + off) >> 2;
+        a += (i32[w]! >>> 0) + (i32[w + 1]! >>> 0) * 2 ** 32;
+      }
+      return a;
+    };
+    return {
+      reads: sum(BJ_READS),
+      writes: sum(BJ_WRITES),
+      flushes: sum(BJ_FLUSHES),
+      getIds: sum(BJ_GET_IDS),
+      discards: sum(BJ_DISCARDS),
+      writeZeroes: sum(BJ_WRITE_ZEROES),
+      bytesRead: sum(BJ_BYTES_READ),
+      bytesWritten: sum(BJ_BYTES_WRITTEN),
+      ioErrors: sum(BJ_IO_ERRORS),
+      unsupported: sum(BJ_UNSUPPORTED),
+      rejected: sum(BJ_REJECTED),
+    };
   }
 
   override stats(): BlkStats {

@@ -1,6 +1,7 @@
+import { bindBurstSlot } from './burst-latency.js';
 import { collectGarbage } from './core-gc.js';
 import type { CoreKernels, CoreJob, JobFn } from './core-kernels.js';
-import { CORE_MODES, CTL_MODE, CTL_RUN_STATE, RunState, type CoreMode } from './core-layout.js';
+import { CORE_MODES, CTL_BURSTS, CTL_MODE, CTL_RUN_STATE, RunState, type CoreMode } from './core-layout.js';
 import { MAX_JOBS_PER_CORE, Op, Status, ackNs } from './core-protocol.js';
 import { MAX_WEIGHT, MIN_WEIGHT, quantumOf, startShare } from './fair-share.js';
 import { JS_LENGTH } from './job-counters.js';
@@ -127,6 +128,12 @@ export class CoreCommands {
       quantum: quantumOf(weight),
       workIdx: workAddr === 0 ? -1 : workAddr >> 2,
       stats: new Float64Array(JS_LENGTH),
+      burst: bindBurstSlot(
+        this.i32.buffer,
+        this.controlBase + CTL_BURSTS,
+        id,
+        core.jobs.map((j) => j.id),
+      ),
     };
     startShare(job, this.i32);
     core.jobs = [...core.jobs, job];

@@ -40,6 +40,8 @@ export interface CoreJob {
   workIdx: number;
   /** Its counters and fair-share state (job-counters.ts, JS_*). */
   stats: Float64Array;
+  /** Its slot of burst durations in the control region (burst-latency.ts). */
+  burst: Float64Array;
 }
 
 /**

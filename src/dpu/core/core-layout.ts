@@ -1,4 +1,5 @@
 import { fourcc } from '../../common/region-header.js';
+import { BURST_LATENCY_BYTES } from './burst-latency.js';
 import { COUNTER_BLOCK_BYTES } from './core-counters.js';
 import { COMMAND_BYTES, EVENT_BYTES } from './core-protocol.js';
 import { JOB_COUNTERS_BYTES } from './job-counters.js';
@@ -24,6 +25,7 @@ import { SpscRing } from './spsc-ring.js';
  *   +512    mailbox  (SPSC, main → core): MAILBOX_CAPACITY command records
  *   +...    events   (SPSC, core → main): EVENT_CAPACITY event records
  *   +...    per-job counters (job-counters.ts)
+ *   +...    per-job burst durations (burst-latency.ts), 64-aligned
  *
  * The records and what they mean are the core's command protocol (core-protocol.ts).
  */
@@ -46,7 +48,8 @@ export const MAILBOX_CAPACITY = 32;
 export const EVENT_CAPACITY = 128;
 export const CTL_EVENTS = CTL_MAILBOX + SpscRing.bytes(MAILBOX_CAPACITY, COMMAND_BYTES);
 export const CTL_JOBS = CTL_EVENTS + SpscRing.bytes(EVENT_CAPACITY, EVENT_BYTES);
-export const CTL_BYTES = CTL_JOBS + JOB_COUNTERS_BYTES;
+export const CTL_BURSTS = Math.ceil((CTL_JOBS + JOB_COUNTERS_BYTES) / 64) * 64;
+export const CTL_BYTES = CTL_BURSTS + BURST_LATENCY_BYTES;
 
 if (CTL_COUNTERS + COUNTER_BLOCK_BYTES > CTL_TRACE) throw new Error('core-layout: counters overlap the pause trace');
 if (CTL_TRACE + PAUSE_TRACE_BYTES > CTL_MAILBOX) throw new Error('core-layout: the pause trace overlaps the mailbox');

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { HostMemoryApi, StateRegion } from '../../common/host-memory-api.js';
 import { Lifetime } from '../../common/lifetime.js';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { readBurstLatency } from './burst-latency.js';
 import { readCounters, type CoreCounters } from './core-counters.js';
 import { DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT } from './fair-share.js';
 import { readJobCounters, type JobCounters } from './job-counters.js';
@@ -10,6 +12,7 @@ import type { LoadedKernel } from '../kernels/kernel-loader.js';
 import { CommandChannel } from './command-channel.js';
 import {
   CORE_MODES,
+  CTL_BURSTS,
   CTL_COUNTERS,
   CTL_CPU,
   CTL_JOB_COUNT,
@@ -192,6 +195,15 @@ export class DpuCore extends EventEmitter {
   jobCounters(): JobCounters[] {
     this.life.check('jobCounters');
     return readJobCounters(this.i32, this.ctx.control.base + CTL_JOBS);
+  }
+
+  /**
+   * How long each burst of job `jobId` held this core (each call that did work), as a latency
+   * histogram read out of band (burst-latency.ts); null when the job never ran here.
+   */
+  burstLatency(jobId: number): LatencyHistogramData | null {
+    this.life.check('burstLatency');
+    return readBurstLatency(this.i32.buffer, this.ctx.control.base + CTL_BURSTS, jobId);
   }
 
   /**

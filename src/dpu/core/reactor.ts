@@ -1,3 +1,4 @@
+import { recordBurst } from './burst-latency.js';
 import { originMs } from './core-clock.js';
 import { CounterWriter } from './core-counters.js';
 import { CoreCommands, type CoreState } from './core-commands.js';
@@ -174,6 +175,9 @@ export class Reactor {
       if (!core.quiesced) {
         const jobs = core.jobs;
         let credit = false;
+        // One clock read per pass and one per call that did work (burst-latency.ts): a busy call
+        // is timed from the previous read, so it may include the no-work calls just before it.
+        let mark = this.nowNs();
         for (let j = 0; j < jobs.length; j++) {
           const job = jobs[j]!;
           if (!eligible(job)) {
@@ -207,6 +211,9 @@ export class Reactor {
             busy = true;
             c[C_BURSTS]!++;
             if (charge(job, units)) credit = true;
+            const end = trace ? t0 + dt : this.nowNs();
+            recordBurst(job.burst, trace ? dt : end - mark);
+            mark = end;
           } else idle(job);
         }
         // No job that worked has credit left: a new round (fair-share.ts).

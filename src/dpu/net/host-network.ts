@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { Lifetime } from '../../common/lifetime.js';
@@ -350,6 +351,11 @@ export class HostNetwork {
     const id = this.switchPortId(port);
     const dp = this.live;
     return dp && dp.sw.ports.kind(id) !== null ? dp.sw.portStats(id) : null;
+  }
+
+  /** The vSwitch's burst durations (VSwitch.burstLatency), or null before the switch exists. */
+  switchBurstLatency(): LatencyHistogramData | null {
+    return this.live?.sw.burstLatency() ?? null;
   }
 
   /** Counters of the switch, the slow path, every switch port, tunnel and mirror. */

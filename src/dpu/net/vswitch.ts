@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { emptyLatency } from '../core/burst-latency.js';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
@@ -230,6 +232,14 @@ export class VSwitch {
     });
     this.core = core;
     return this.job;
+  }
+
+  /**
+   * How long each burst of the switch held its core (every port's frames of that burst, fast
+   * path and re-injections), read out of band: DpuCore.burstLatency. Empty while detached.
+   */
+  burstLatency(): LatencyHistogramData {
+    return (this.job && this.core?.burstLatency(this.job.id)) || emptyLatency();
   }
 
   async detach(): Promise<void> {

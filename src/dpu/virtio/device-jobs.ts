@@ -1,3 +1,5 @@
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { addLatency, emptyLatency } from '../core/burst-latency.js';
 import { CTL_DOORBELL, CTL_SLEEPING } from '../core/core-layout.js';
 import type { DpuCore, Job } from '../core/dpu-core.js';
 import type { LoadedKernel } from '../kernels/kernel-loader.js';
@@ -62,6 +64,16 @@ export class DeviceJobs {
   /** The jobs, in placement order (for their core's per-job counters). */
   get list(): readonly Job[] {
     return this.jobs;
+  }
+
+  /** Its jobs' burst durations summed (DpuCore.burstLatency), read out of band. */
+  burstLatency(): LatencyHistogramData {
+    const out = emptyLatency();
+    this.jobs.forEach((job, j) => {
+      const h = this.placements[j]!.core.burstLatency(job.id);
+      if (h) addLatency(out, h);
+    });
+    return out;
   }
 
   stats(): { coreId: number; status: Job['status']; budget: number; weight: number }[] {

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { GMAP_BYTES, GMAP_LAYOUT, GMAP_MAGIC } from '../../common/gpa.js';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { emptyLatency } from '../core/burst-latency.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
 import { checkHeader, fourcc } from '../../common/region-header.js';
@@ -444,6 +446,15 @@ export abstract class VirtioBackend extends EventEmitter {
       queues: this.queues.map((q) => q.stats()),
       jobs: r ? r.stats() : [],
     };
+  }
+
+  /**
+   * How long each burst of the device's jobs held its core (one histogram summed over the
+   * jobs it runs now; empty while stopped), read out of band: DpuCore.burstLatency.
+   */
+  burstLatency(): LatencyHistogramData {
+    this.alive('burstLatency');
+    return this.running ? this.running.burstLatency() : emptyLatency();
   }
 
   /**

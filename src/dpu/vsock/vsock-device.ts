@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { emptyLatency } from '../core/burst-latency.js';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { GuestMemoryView } from '../../common/guest-api.js';
 import type { StateRegion } from '../../common/host-memory-api.js';
@@ -275,6 +277,28 @@ export class VsockDevice {
   stats(): VsockStats {
     const qs = this.queues.map((q) => q.stats()) as [QueueStats, QueueStats, QueueStats];
     return readVsockStats(this.rt.memory.view, this.state.base, qs, this.host.stats());
+  }
+
+  /**
+   * The host end's packet and byte counters alone (what `stats().endpoint` holds), read out of
+   * band without building the full stats: rx is what the host received from the guest.
+   */
+  traffic(): { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number } {
+    const h = this.host;
+    return {
+      rxPackets: h.counter(V.EPC_RX_PACKETS),
+      rxBytes: h.counter(V.EPC_RX_BYTES),
+      txPackets: h.counter(V.EPC_TX_PACKETS),
+      txBytes: h.counter(V.EPC_TX_BYTES),
+    };
+  }
+
+  /**
+   * How long each burst of the device's job held its core (empty while stopped), read out of
+   * band: DpuCore.burstLatency.
+   */
+  burstLatency(): LatencyHistogramData {
+    return (this.job && this.core?.burstLatency(this.job.id)) || emptyLatency();
   }
 
   /** Frees every region of the device (stop it first). */

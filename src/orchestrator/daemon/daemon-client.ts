@@ -1,5 +1,14 @@
 import { Agent, request } from 'node:http';
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** A kept-alive connection the daemon had closed before the request went out on it. */
+class StaleSocket extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
 /** One answer from the daemon. */
 export interface DaemonReply {
   /** The HTTP status. */
@@ -27,9 +36,23 @@ export class DaemonClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
   }
 
-  /** Sends one request; `body` is sent as JSON unless it is a string. */
-  send(method: string, path: string, body?: unknown): Promise<DaemonReply> {
+  /**
+   * Sends one request; `body` is sent as JSON unless it is a string. An idempotent request
+   * (GET, HEAD, PUT, DELETE) that finds its kept-alive connection closed by the daemon (idle
+   * past its keep-alive timeout) is sent once more on a new connection.
+   */
+  async send(method: string, path: string, body?: unknown): Promise<DaemonReply> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    try {
+      return await this.once(method, path, payload);
+    } catch (e) {
+      if (!(e instanceof StaleSocket)) throw e;
+      if (!IDEMPOTENT.has(method.toUpperCase())) throw e.cause;
+      return this.once(method, path, payload);
+    }
+  }
+
+  private once(method: string, path: string, payload: string | undefined): Promise<DaemonReply> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -55,7 +78,9 @@ export class DaemonClient {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        reject(req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') ? new StaleSocket(e) : e),
+      );
       req.end(payload);
     });
   }

@@ -11,7 +11,7 @@ import { Host, type HostOptions } from '../host.js';
 import { Api, installErrorHandlers } from './api.js';
 import { CoreSampler } from './core-sampler.js';
 import { registerDashboard } from './dashboard.js';
-import { renderDaemonMetrics } from './daemon-metrics.js';
+import { MetricsPages, renderDaemonMetrics } from './daemon-metrics.js';
 import { LiveEvents } from './live-events.js';
 import type { DaemonContext, DaemonResource } from './resource.js';
 import { CoresResource } from './resources/cores.js';
@@ -116,15 +116,24 @@ export class Daemon {
       const live = new LiveEvents(sampler, resources);
       live.register(api);
       registerDashboard(api);
+      const pages = new MetricsPages();
       api.raw({
         path: '/metrics',
         tag: 'meta',
         summary: 'Prometheus text exposition (0.0.4) of the out-of-band counters',
         contentType: 'text/plain; version=0.0.4',
-        handler: async (_req, reply) =>
-          reply
-            .type('text/plain; version=0.0.4; charset=utf-8')
-            .send(await renderDaemonMetrics(host, sampler, resources)),
+        handler: async (_req, reply) => {
+          const page = pages.acquire();
+          try {
+            await renderDaemonMetrics(host, sampler, resources, page);
+          } catch (e) {
+            pages.release(page);
+            throw e;
+          }
+          // The socket may still read the buffer after send() returns: reuse it once it is done.
+          reply.raw.once('close', () => pages.release(page));
+          return reply.type('text/plain; version=0.0.4; charset=utf-8').send(page.view());
+        },
       });
       const info = {
         title: 'qingtian host daemon',

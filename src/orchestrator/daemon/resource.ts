@@ -1,6 +1,7 @@
 import type { Host } from '../host.js';
 import type { Api } from './api.js';
 import type { CoreSampler } from './core-sampler.js';
+import type { ByteSink } from './prom-text.js';
 
 /** What a resource is given when the daemon starts. */
 export interface DaemonContext {
@@ -25,6 +26,11 @@ export interface DaemonResource {
   register(ctx: DaemonContext): void;
   /** Prometheus text (HELP, TYPE and samples) appended to `/metrics`; empty if it has none. */
   metrics?(): string | Promise<string>;
+  /**
+   * Or its families written straight into the page (large pages: no string per line). Called
+   * synchronously, after every `metrics()` of the page has resolved.
+   */
+  writeMetrics?(page: ByteSink): void;
   /** A summary for the live event stream (`GET /events`). */
   live?(): unknown;
   /** Frees what it holds, before the host shuts down. */

@@ -113,7 +113,10 @@ describe('guest block workload on a vCPU against virtio-blk on DPU cores', () =>
     // Corrupt every block behind the guest's back: the next reads must report errors.
     await dev.stop();
     const disk = memory.regions().find((r) => r.name === 'wc:blk:disk')!.base + 64;
-    for (let b = 0; b < BLOCKS; b++) memory.u8[disk + b * 4096 + 100] ^= 0x01;
+    for (let b = 0; b < BLOCKS; b++) {
+      const at = disk + b * 4096 + 100;
+      memory.u8[at] = memory.u8[at]! ^ 0x01;
+    }
     await dev.start({ core: pool.cores[0]!, budget: 32 });
     expect((await w.run(4, 200)).errors).toBeGreaterThan(0);
     await dev.stop();

@@ -4,6 +4,13 @@ import { parseIPv4 } from '../../../src/dpu/flow/ip-address.js';
 import { parseMac } from '../../../src/dpu/net/mac-address.js';
 import { Guest } from '../../../src/hypervisor/guest/guest.js';
 import { LATENCY_BOUNDS_S } from '../../../src/common/latency-histogram.js';
+import { featureWord } from '../../../src/common/virtio/features.js';
+import { BURST_BOUNDS_S } from '../../../src/dpu/core/burst-latency.js';
+import { GuestVcpu } from '../../../src/hypervisor/guest/vcpu.js';
+import { GuestBlkWorkload } from '../../../src/hypervisor/guest/virtio/blk-workload.js';
+import { GuestNet } from '../../../src/hypervisor/guest/virtio/net-guest.js';
+import type { VmBlkHandle, VmNetHandle } from '../../../src/orchestrator/vms/vm-device.js';
+import type { Vm } from '../../../src/orchestrator/vms/vm.js';
 import { GuestNic } from '../../dpu/net/guest-nic.js';
 import { ipFrame } from '../../dpu/net/helpers.js';
 import { startDaemon, type D } from '../../helpers/daemon.js';
@@ -154,10 +161,151 @@ describe('/metrics per VM, port and volume', () => {
     expect(got.get('qingtian_vm_operation_duration_seconds_count{op="create"}')).toBe(1);
     expect(got.get('qingtian_vm_operation_duration_seconds_count{op="start"}')).toBe(1);
     expect(text).toMatch(/^# TYPE qingtian_vm_operation_duration_seconds histogram$/m);
+    // The vsock device's bursts (its job on the DPU core) carried that traffic.
+    const bursts = got.get('qingtian_vm_device_burst_duration_seconds_count{vm="web-1",device="vsock0",kind="vsock"}');
+    expect(bursts).toBeGreaterThan(0);
+    expect(bursts).toBeLessThanOrEqual(vm.vsock!.device.burstLatency().count);
     if (promtool) {
       const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
       expect(out).toBe('');
     }
     expect((await d.client.send('DELETE', '/vms/web-1')).status).toBe(200);
+  });
+
+  it('VM net and blk traffic and device burst durations equal the device counters after guest traffic; promtool accepts the page', async () => {
+    const put = async (p: string, b: unknown) => {
+      const r = await d.client.send('PUT', p, b);
+      expect(r.status, `${p}: ${r.text}`).toBe(200);
+    };
+    await put('/vpcs/green', { cidr: '198.18.0.0/16' });
+    await put('/subnets/app', { vpc: 'green', cidr: '198.18.1.0/24' });
+    await put('/security-groups/open', {
+      rules: [
+        { direction: 'ingress', protocol: 'any' },
+        { direction: 'egress', protocol: 'any' },
+      ],
+    });
+    await put('/ports/pa', { subnet: 'app', ip: '198.18.1.10', securityGroups: ['open'] });
+    await put('/ports/pb', { subnet: 'app', ip: '198.18.1.20', securityGroups: ['open'] });
+    await put('/vms/va', {
+      vcpus: 1,
+      memoryMiB: 16,
+      devices: [
+        { kind: 'net', port: 'pa' },
+        { kind: 'blk', backend: 'ram', capacityMiB: 4 },
+      ],
+    });
+    await put('/vms/vb', { vcpus: 1, memoryMiB: 16, devices: [{ kind: 'net', port: 'pb' }] });
+    const host = d.daemon.host;
+    const va = host.vms.get('va')!;
+    const vb = host.vms.get('vb')!;
+    const vcpus: GuestVcpu[] = [];
+    const vcpu = (name: string): GuestVcpu => {
+      const v = new GuestVcpu(host.memory, name);
+      vcpus.push(v);
+      return v;
+    };
+    // The guests' drivers (the in-process guest's) over the VMs' own RAM, on vCPU workers.
+    const netStack = async (vm: Vm, ip: string): Promise<GuestNet> => {
+      const h = vm.device('net0') as VmNetHandle;
+      const stack = await GuestNet.create(vm.ram, vcpu(`${vm.name}/net0`), { ip, queueSize: 256 });
+      await stack.attach(h.device, h.notify);
+      return stack;
+    };
+    const sa = await netStack(va, '198.18.1.10');
+    const sb = await netStack(vb, '198.18.1.20');
+    const stop = host.memory.alloc({ name: 't:stop', owner: 't', kind: 'core-scratch', sizeBytes: 64 });
+    Atomics.store(host.memory.i32, stop.base >> 2, 0);
+    const serving = sb.serve(60_000, stop.base);
+    const rtts = await sa.ping('198.18.1.20', 5);
+    expect(rtts.filter((x) => !Number.isNaN(x)).length).toBe(5);
+    Atomics.store(host.memory.i32, stop.base >> 2, 1);
+    await serving;
+    host.memory.free(stop, 't');
+
+    const split = { packed: false, eventIdx: false, indirect: false, inOrder: false };
+    const blk = va.device('blk0') as VmBlkHandle;
+    const dev = blk.device;
+    dev.negotiate(
+      dev.features() &
+        ~(featureWord({ packed: true, eventIdx: true, indirect: true, inOrder: true }) & ~featureWord(split)),
+    );
+    const w = await GuestBlkWorkload.create(va.ram, vcpu('va/blk0'), {
+      size: 32,
+      features: split,
+      blocks: 64,
+      seed: 3,
+    });
+    const { features: _f, ...rings } = w.queue.config;
+    void _f;
+    dev.setQueue(0, rings);
+    await blk.driverOk();
+    await w.bind(dev.notifyWords(0), dev.queues[0]!.irqAddr);
+    const run = await w.run(8, 20);
+    expect(run.completed).toBeGreaterThan(0);
+
+    // Every request done: once the core sleeps, no counter and no burst moves.
+    await vi.waitFor(() => expect(host.dpu.cores.map((x) => x.runState())).toEqual(['sleeping']), {
+      timeout: 20_000,
+    });
+    const { text, got } = await metrics();
+    const c = dev.requestCounters();
+    const s = dev.stats();
+    expect(c.reads + c.writes + c.flushes + c.getIds + c.discards + c.writeZeroes).toBe(run.completed);
+    const lb = 'vm="va",device="blk0"';
+    expect(got.get(`qingtian_vm_blk_requests_total{${lb},op="read"}`)).toBe(s.reads);
+    expect(got.get(`qingtian_vm_blk_requests_total{${lb},op="write"}`)).toBe(s.writes);
+    expect(got.get(`qingtian_vm_blk_requests_total{${lb},op="flush"}`)).toBe(s.flushes);
+    expect(got.get(`qingtian_vm_blk_bytes_total{${lb},direction="read"}`)).toBe(s.bytesRead);
+    expect(got.get(`qingtian_vm_blk_bytes_total{${lb},direction="write"}`)).toBe(s.bytesWritten);
+    expect(got.get(`qingtian_vm_blk_request_errors_total{${lb},status="ioerr"}`)).toBe(s.ioErrors);
+    expect(got.get(`qingtian_vm_blk_request_errors_total{${lb},status="rejected"}`)).toBe(s.rejected);
+    expect(s.writes).toBeGreaterThan(0);
+    expect(s.bytesWritten).toBeGreaterThan(0);
+    // The disk's bursts: at least one per completed batch, none without work, cumulative buckets.
+    const hb = dev.burstLatency();
+    expect(hb.count).toBeGreaterThan(0);
+    expect(hb.count).toBeLessThanOrEqual(run.completed);
+    expect(hb.counts.reduce((a, b) => a + b, 0)).toBe(hb.count);
+    const lbk = `${lb},kind="blk"`;
+    expect(got.get(`qingtian_vm_device_burst_duration_seconds_count{${lbk}}`)).toBe(hb.count);
+    expect(got.get(`qingtian_vm_device_burst_duration_seconds_bucket{${lbk},le="+Inf"}`)).toBe(hb.count);
+    expect(got.get(`qingtian_vm_device_burst_duration_seconds_sum{${lbk}}`)).toBe(hb.sumSeconds);
+    let prev = 0;
+    for (const le of BURST_BOUNDS_S) {
+      const n = got.get(`qingtian_vm_device_burst_duration_seconds_bucket{${lbk},le="${le}"}`)!;
+      expect(n).toBeGreaterThanOrEqual(prev);
+      prev = n;
+    }
+    // The NICs: what each guest sent and received (ping and ARP), as the devices count it.
+    for (const [vm, name] of [
+      [va, 'va'],
+      [vb, 'vb'],
+    ] as const) {
+      const t = (vm.device('net0') as VmNetHandle).device.traffic();
+      const ln = `vm="${name}",device="net0",kind="net"`;
+      expect(t.txPackets).toBeGreaterThanOrEqual(5);
+      expect(t.rxPackets).toBeGreaterThanOrEqual(5);
+      expect(got.get(`qingtian_vm_device_packets_total{${ln},direction="rx"}`)).toBe(t.rxPackets);
+      expect(got.get(`qingtian_vm_device_packets_total{${ln},direction="tx"}`)).toBe(t.txPackets);
+      expect(got.get(`qingtian_vm_device_bytes_total{${ln},direction="rx"}`)).toBe(t.rxBytes);
+      expect(got.get(`qingtian_vm_device_bytes_total{${ln},direction="tx"}`)).toBe(t.txBytes);
+      expect(got.get(`qingtian_vm_net_dropped_packets_total{vm="${name}",device="net0"}`)).toBe(t.rxDrops);
+      expect(got.get(`qingtian_vm_net_errors_total{vm="${name}",device="net0",direction="tx"}`)).toBe(t.txErrors);
+    }
+    // The switch carried those frames in bursts of its own.
+    const sw = host.network.switchBurstLatency()!;
+    expect(sw.count).toBeGreaterThan(0);
+    expect(got.get('qingtian_switch_burst_duration_seconds_count')).toBe(sw.count);
+    expect(got.get('qingtian_switch_burst_duration_seconds_sum')).toBe(sw.sumSeconds);
+    expect(text).toMatch(/^# TYPE qingtian_vm_blk_requests_total counter$/m);
+    expect(text).toMatch(/^# TYPE qingtian_vm_device_burst_duration_seconds histogram$/m);
+    if (promtool) {
+      const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(out).toBe('');
+    }
+    for (const v of vcpus) await v.stop();
+    expect((await d.client.send('DELETE', '/vms/va')).status).toBe(200);
+    expect((await d.client.send('DELETE', '/vms/vb')).status).toBe(200);
   });
 });

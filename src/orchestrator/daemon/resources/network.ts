@@ -4,6 +4,7 @@ import { portSchema, routeSchema, securityGroupSchema, subnetSchema, vpcSchema }
 import type { Host } from '../../host.js';
 import type { DaemonContext, DaemonResource } from '../resource.js';
 import { namedCollection } from './named-collection.js';
+import type { ByteSink } from '../prom-text.js';
 import { portMetrics } from './port-metrics.js';
 import { RateTracker } from '../rate-tracker.js';
 
@@ -164,8 +165,8 @@ export class NetworkResource implements DaemonResource {
     });
   }
 
-  metrics(): string {
-    return portMetrics(this.used ? this.host!.network : null);
+  writeMetrics(page: ByteSink): void {
+    portMetrics(this.used ? this.host!.network : null, page);
   }
 
   live(): unknown {

@@ -1,11 +1,22 @@
+import { BURST_BOUNDS_S, emptyLatency } from '../../../dpu/core/burst-latency.js';
 import type { HostNetwork } from '../../../dpu/net/host-network.js';
+import { PromHistogram, type ByteSink } from '../prom-text.js';
+
+const SWITCH_BURSTS = new PromHistogram(
+  'qingtian_switch_burst_duration_seconds',
+  'How long each burst of the vSwitch held its DPU core (one call that did work: frames of every port ' +
+    'through the fast path, re-injections after upcalls, downcalls), timed by the core from its previous clock read of the pass',
+  BURST_BOUNDS_S,
+);
+const SWITCH_BURST_SERIES = SWITCH_BURSTS.series('');
 
 /**
  * Prometheus families of the VM ports on the vSwitch, read out of band from the switch's
  * per-port counters: packets and bytes in (from the guest) and out (to it), and drops on the
- * way out. A port not on the switch (not attached) has no series. Also the flows the fast path holds.
+ * way out. A port not on the switch (not attached) has no series. Also the flows the fast path
+ * holds and the switch's burst durations (every port's frames share its bursts).
  */
-export function portMetrics(net: HostNetwork | null): string {
+export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   const s = net?.stats() ?? null;
   const ports = Object.entries(s?.ports ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const out = [
@@ -34,5 +45,7 @@ export function portMetrics(net: HostNetwork | null): string {
     '# TYPE qingtian_switch_flows gauge',
     `qingtian_switch_flows ${s?.switch.flows ?? 0}`,
   );
-  return out.join('\n') + '\n';
+  page.latin1(out.join('\n') + '\n');
+  SWITCH_BURSTS.observe(SWITCH_BURST_SERIES, net?.switchBurstLatency() ?? emptyLatency());
+  SWITCH_BURSTS.flush(page);
 }

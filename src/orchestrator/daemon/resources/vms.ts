@@ -8,7 +8,8 @@ import { notFound } from '../api-error.js';
 import { LatencyHistogram } from '../../../common/latency-histogram.js';
 import type { DaemonContext, DaemonResource } from '../resource.js';
 import { canonical } from './named-collection.js';
-import { vmDeviceMetrics, vmDeviceTraffic } from './vm-metrics.js';
+import type { ByteSink } from '../prom-text.js';
+import { VmMetrics, vmDeviceTraffic } from './vm-metrics.js';
 import { RateTracker } from '../rate-tracker.js';
 
 /** The states a client may ask a VM to be in (`destroyed` is DELETE). */
@@ -59,6 +60,7 @@ export class VmsResource implements DaemonResource {
   /** Lifecycle operations the daemon ran, by operation: how long each took. */
   readonly ops = new Map<string, LatencyHistogram>();
   private readonly rates = new RateTracker();
+  private readonly vmMetrics = new VmMetrics();
 
   register({ host, api }: DaemonContext): void {
     this.host = host;
@@ -122,26 +124,15 @@ export class VmsResource implements DaemonResource {
     });
   }
 
-  metrics(): string {
-    const vms = this.host?.vms.list() ?? [];
-    const out = [
-      '# HELP qingtian_vm_info A VM of the host (1 per VM), by state',
-      '# TYPE qingtian_vm_info gauge',
-      ...vms.map((vm) => `qingtian_vm_info{vm="${vm.name}",state="${vm.state}"} 1`),
-      '# HELP qingtian_vm_vcpus vCPUs of a VM',
-      '# TYPE qingtian_vm_vcpus gauge',
-      ...vms.map((vm) => `qingtian_vm_vcpus{vm="${vm.name}"} ${vm.vcpus}`),
-      '# HELP qingtian_vm_memory_bytes Guest RAM of a VM',
-      '# TYPE qingtian_vm_memory_bytes gauge',
-      ...vms.map((vm) => `qingtian_vm_memory_bytes{vm="${vm.name}"} ${vm.memoryBytes}`),
-      vmDeviceMetrics(vms),
+  writeMetrics(page: ByteSink): void {
+    this.vmMetrics.render(this.host?.vms.list() ?? [], page);
+    page.latin1(
       LatencyHistogram.render(
         'qingtian_vm_operation_duration_seconds',
         'VM lifecycle operations the daemon ran (create, start, pause, resume, stop, destroy), by how long they took',
         [...this.ops].map(([op, h]) => [`op="${op}"`, h]),
-      ),
-    ];
-    return out.join('\n') + '\n';
+      ) + '\n',
+    );
   }
 
   /** Per VM: state, size and its devices' throughput (bytes/s into and out of the guest) since the last frame. */

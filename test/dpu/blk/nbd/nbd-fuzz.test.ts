@@ -34,7 +34,10 @@ function feed(bytes: Uint8Array, cuts: number[]): ParseResult[] {
   return out;
 }
 
-function encode(r: Omit<NbdRequest, 'payload'> & { payload: Buffer | null }): Buffer {
+/** A request as sent: a write carries its payload, anything else none. */
+type Sent = Omit<NbdRequest, 'payload'> & { payload: Buffer | null };
+
+function encode(r: Sent): Buffer {
   const h = Buffer.alloc(28);
   h.writeUInt32BE(0x25609513, 0);
   h.writeUInt16BE(r.flags, 4);
@@ -53,7 +56,7 @@ const request = fc
     offset: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     length: fc.integer({ min: 0, max: 300 }),
   })
-  .chain((r) =>
+  .chain((r): fc.Arbitrary<Sent> =>
     r.type === 1
       ? fc.uint8Array({ minLength: r.length, maxLength: r.length }).map((p) => ({ ...r, payload: Buffer.from(p) }))
       : fc.constant({ ...r, payload: null }),
