@@ -299,17 +299,26 @@ export function netPoll(st: usize, budget: u32): u32 {
       if (len > NET_HDR && len <= bytes) input(st, buf + NET_HDR, len - NET_HDR);
       else gnBump(st, GNC_RX_BAD);
     }
-    // Buffers go back under the tokens the driver will hand out next.
-    for (let i: u32 = 0; i < n; i++) {
-      const t = drvNextToken(rx);
-      drvAdd(rx, rxBase + <u64>t * <u64>bytes, 0, rxBase + <u64>t * <u64>bytes, bytes);
-    }
+    repostRx(rx, rxBase, bytes, n);
     done += n;
   }
+  finishPoll(rx, tx, out, done);
+  return done;
+}
+
+/** Gives `n` receive buffers back, under the tokens the driver will hand out next. */
+@inline export function repostRx(rx: usize, rxBase: u64, bytes: u32, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const t = drvNextToken(rx);
+    drvAdd(rx, rxBase + <u64>t * <u64>bytes, 0, rxBase + <u64>t * <u64>bytes, bytes);
+  }
+}
+
+/** The end of a poll pass: kicks RX if buffers went back, reaps transmit completions, kicks TX. */
+@inline export function finishPoll(rx: usize, tx: usize, out: usize, done: u32): void {
   if (done != 0) drvKick(rx);
   drvReap(tx, out, GNET_REAP);
   drvKick(tx);
-  return done;
 }
 
 /** One received frame (Ethernet, no tag) for the stack `st`. */

@@ -6,7 +6,7 @@
 //
 // VLAN table: u32[4096] at a host address, entry v = host address of VLAN v's stack (0: none).
 
-import { drvAdd, drvKick, drvNextToken, drvReap } from './driver';
+import { drvReap } from './driver';
 import {
   GNC_RX_BAD,
   GNC_RX_IGNORED,
@@ -20,7 +20,7 @@ import {
   GN_TX_DRV,
   gnBump,
 } from './net-state';
-import { NET_HDR, be16, input } from './net-stack';
+import { NET_HDR, be16, finishPoll, input, repostRx } from './net-stack';
 
 export const TRUNK_VLANS: u32 = 4096;
 
@@ -63,14 +63,9 @@ export function trunkPoll(st: usize, table: usize, budget: u32): u32 {
         input(sub, f + 4, flen - 4);
       } else input(st, f, flen);
     }
-    for (let i: u32 = 0; i < n; i++) {
-      const t = drvNextToken(rx);
-      drvAdd(rx, rxBase + <u64>t * <u64>bytes, 0, rxBase + <u64>t * <u64>bytes, bytes);
-    }
+    repostRx(rx, rxBase, bytes, n);
     done += n;
   }
-  if (done != 0) drvKick(rx);
-  drvReap(tx, out, GNET_REAP);
-  drvKick(tx);
+  finishPoll(rx, tx, out, done);
   return done;
 }

@@ -425,17 +425,7 @@ export class BlkDevice extends VirtioBackend {
     return {
       ...base,
       requests: sum(BJ_REQUESTS),
-      reads: sum(BJ_READS),
-      writes: sum(BJ_WRITES),
-      flushes: sum(BJ_FLUSHES),
-      getIds: sum(BJ_GET_IDS),
-      discards: sum(BJ_DISCARDS),
-      writeZeroes: sum(BJ_WRITE_ZEROES),
-      bytesRead: sum(BJ_BYTES_READ),
-      bytesWritten: sum(BJ_BYTES_WRITTEN),
-      ioErrors: sum(BJ_IO_ERRORS),
-      unsupported: sum(BJ_UNSUPPORTED),
-      rejected: sum(BJ_REJECTED),
+      ...this.requestCounters(),
       volumeRequests: sum(BJ_SUBMITS),
       inflight: this.volume && !this.volume.isClosed ? this.volume.inflight() : 0,
     };
