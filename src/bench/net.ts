@@ -11,17 +11,14 @@ import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.js';
-import { BenchDriver } from './net/bench-driver.js';
-import { TsSwitch } from './net/ts-switch.js';
+import type { BenchDriver } from './net/bench-driver.js';
+import type { TsSwitch } from './net/ts-switch.js';
 import { takeUpcalls } from '../dpu/net/upcall-record.js';
 import { VpcSlowPath } from './net/vpc-slow-path.js';
 import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
+import { BENCH_RING, BENCH_STRIDE, inThreadRig, macString } from './net/in-thread-rig.js';
 
 const MIB = 1 << 20;
-const RING = 1024;
-// Buffer stride of the bench guests: 2 KiB plus a cache line, so that the frames' first lines do
-// not all fall in the same cache sets (DPDK pads its mbuf pools for the same reason).
-const STRIDE = 2112;
 // Idle passes the switch's core spins before it sleeps (about 50 µs here; the pool's default is
 // 4096, about 0.8 ms). A guest thread the core wakes may land on the core's CPU, behind a core at
 // a higher priority: it then waits until the core sleeps, so a long spin is a guest's tail.
@@ -400,51 +397,14 @@ class InThread {
     const memory = new HostMemory({ sizeBytes: 256 * MIB });
     const rt = new LoaderRuntime(memory);
     const sw = new VSwitch(rt, { name: 'bench-k', maxPorts: 4, flowCapacity: 65536, maxBurst: 64, maxIdleTicks: 0 });
-    const ports = ['k-a', 'k-b', 'k-c', 'k-d'].map((n) => {
-      const g = new Guest(memory, { name: n, ramBytes: 16 * MIB });
-      return { g, port: layoutPort(g, RING, STRIDE) };
-    });
-    const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
-    for (const i of [0, 1]) {
-      const x = ports[i]!;
-      const dev = portDevice(rt, x.g, x.port, {
-        name: `bench-k${i}`,
-        mac: macString(i === 0 ? MACS.a : MACS.b),
-        features,
-      });
-      sw.addVnic(i, dev);
-    }
-    const buffer = memory.memory.buffer;
     const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes };
-    const words = memory.alloc({ name: 'k-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
-    const kick = { doorbell: words.base, sleeping: words.base + 64 };
-    const dw = new BenchDriver(buffer, {
-      tx: wire(ports[0]!.port),
-      rx: wire(ports[1]!.port),
+    const { dw, dt, ts } = inThreadRig(memory, rt, sw, {
+      prefix: 'k',
+      vnics: [0, 1],
+      macs: MACS,
       frames,
       flows: 1024,
-      kick,
-      rxIrq: words.base + 128,
-    });
-    const dt = new BenchDriver(buffer, {
-      tx: wire(ports[2]!.port),
-      rx: wire(ports[3]!.port),
-      frames,
-      flows: 1024,
-      kick,
-      rxIrq: words.base + 192,
-    });
-    const macs = [
-      { mac: MACS.a, port: 0 },
-      { mac: MACS.b, port: 1 },
-    ];
-    const ts = new TsSwitch(buffer, {
-      tx: wire(ports[2]!.port),
-      rx: wire(ports[3]!.port),
-      ramBytes: 16 * MIB,
-      macs,
       preinstall: 0,
-      rxIrq: words.base + 192,
     });
     return new InThread(memory, sw, dw, ts, dt);
   }
@@ -516,10 +476,6 @@ function rate(n: number, t0: number, c0: NodeJS.CpuUsage): Rate {
   return { wall: n / ((performance.now() - t0) / 1000), cpu: n / ((c.user + c.system) / 1e6) };
 }
 
-function macString(b: number[]): string {
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
 function fmt(x: number): string {
   return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(1);
 }
@@ -587,7 +543,7 @@ class Pair {
     await sw.attach(pool.core(0), 512);
     const guest = (name: string): { g: Guest; port: BenchPort } => {
       const g = new Guest(memory, { name, ramBytes: 16 * MIB });
-      return { g, port: layoutPort(g, RING, STRIDE) };
+      return { g, port: layoutPort(g, BENCH_RING, BENCH_STRIDE) };
     };
     const ga = guest('bench-a');
     const gb = guest('bench-b');

@@ -1,26 +1,17 @@
-import { FEAT_VERSION_1 } from '../../generated/virtio.js';
 import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
-import { NET_F_MAC } from '../../dpu/net/net-layout.js';
 import { VSwitch } from '../../dpu/net/vswitch.js';
-import { Guest } from '../../hypervisor/guest/guest.js';
 import { HostMemory } from '../../memory/host-memory.js';
-import { BenchDriver, type Frames } from './bench-driver.js';
-import { layoutPort, portDevice, wire } from './bench-port.js';
-import { TsSwitch } from './ts-switch.js';
+import type { BenchDriver, Frames } from './bench-driver.js';
+import { inThreadRig, macString } from './in-thread-rig.js';
+import type { TsSwitch } from './ts-switch.js';
 import { VpcSlowPath } from './vpc-slow-path.js';
 
 const MIB = 1 << 20;
-const RING = 1024;
-const STRIDE = 2112;
 
 /** One measurement: flows set up per second of wall time and per second of process CPU. */
 export interface FlowRate {
   wall: number;
   cpu: number;
-}
-
-function macString(b: readonly number[]): string {
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 /**
@@ -61,51 +52,15 @@ export class InThreadFlows {
       ],
       1 << 21,
     );
-    const ports = ['kf-a', 'kf-b', 'kf-c', 'kf-d'].map((n) => {
-      const g = new Guest(memory, { name: n, ramBytes: 16 * MIB });
-      return { g, port: layoutPort(g, RING, STRIDE) };
-    });
-    const features = (1n << BigInt(FEAT_VERSION_1)) | (1n << BigInt(NET_F_MAC));
-    for (const i of [0, 1] as const) {
-      const x = ports[i]!;
-      const dev = portDevice(rt, x.g, x.port, {
-        name: `bench-kf${i}`,
-        mac: macString(i === 0 ? o.macs.a : o.macs.b),
-        features,
-      });
-      sw.addVnic(slow.ids[i], dev);
-    }
-    slow.start({ loop: false });
-    const words = memory.alloc({ name: 'kf-words', owner: 'bench', kind: 'core-scratch', sizeBytes: 4096 });
-    const kick = { doorbell: words.base, sleeping: words.base + 64 };
-    const buffer = memory.memory.buffer;
-    const dw = new BenchDriver(buffer, {
-      tx: wire(ports[0]!.port),
-      rx: wire(ports[1]!.port),
+    const { dw, dt, ts } = inThreadRig(memory, rt, sw, {
+      prefix: 'kf',
+      vnics: slow.ids,
+      macs: o.macs,
       frames: f,
       flows: 1,
-      kick,
-      rxIrq: words.base + 128,
-    });
-    const dt = new BenchDriver(buffer, {
-      tx: wire(ports[2]!.port),
-      rx: wire(ports[3]!.port),
-      frames: f,
-      flows: 1,
-      kick,
-      rxIrq: words.base + 192,
-    });
-    const ts = new TsSwitch(buffer, {
-      tx: wire(ports[2]!.port),
-      rx: wire(ports[3]!.port),
-      ramBytes: 16 * MIB,
-      macs: [
-        { mac: o.macs.a, port: 0 },
-        { mac: o.macs.b, port: 1 },
-      ],
       preinstall: o.installed,
-      rxIrq: words.base + 192,
     });
+    slow.start({ loop: false });
     const k = new InThreadFlows(sw, slow, dw, ts, dt);
     k.preinstall(o.installed);
     return k;
