@@ -74,6 +74,8 @@ export class AgentVm {
     readonly placement: VcpuPlacementMode = 'dedicated',
     /** The vCPUs' class and CPUs (placement 'dedicated' only), or null: the threads' defaults. */
     readonly sched: VcpuSchedSpec | null = null,
+    /** vCPU 0 drives the guest's devices from the program block at this GPA (its interrupt word: VMC_IRQ). */
+    readonly driven: { gpa: number } | null = null,
   ) {
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
@@ -89,6 +91,7 @@ export class AgentVm {
       ramBase: this.ram.base,
       state: this.state,
       devices: [...this.devices.values()],
+      ...(this.driven ? { irq: this.ctl.base + C.VMC_IRQ } : {}),
     };
   }
 
@@ -115,11 +118,19 @@ export class AgentVm {
     Atomics.store(this.host.i32, (this.ctl.base + off) >> 2, v);
   }
 
-  /** Bumps the wake word so that sleeping vCPUs look at the control block now. */
+  /**
+   * Bumps the wake word (and vCPU 0's interrupt word, if it drives devices) so that sleeping
+   * vCPUs look at the control block now.
+   */
   wake(): void {
     const i = (this.ctl.base + C.VMC_WAKE) >> 2;
     Atomics.add(this.host.i32, i, 1);
     Atomics.notify(this.host.i32, i);
+    if (this.driven) {
+      const q = (this.ctl.base + C.VMC_IRQ) >> 2;
+      Atomics.add(this.host.i32, q, 1);
+      Atomics.notify(this.host.i32, q);
+    }
     this.kick();
   }
 
@@ -169,6 +180,18 @@ export class AgentVm {
         ],
       ];
     const ga = i === 0 ? this.guestAgent : null;
+    // vCPU 0 of a guest that drives its devices sleeps on its interrupt word, not on a timer.
+    if (ga && this.driven)
+      return [
+        'gvm_guest',
+        [
+          this.ctl.base,
+          this.ram.base + this.driven.gpa,
+          this.ram.base + ga.vsGpa,
+          this.ram.base + ga.gaGpa,
+          shared ? 0n : IDLE_WAIT_NS,
+        ],
+      ];
     return ga
       ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, shared ? 0n : AGENT_WAIT_NS]]
       : ['gvm_idle', [this.ctl.base, shared ? 0n : IDLE_WAIT_NS]];

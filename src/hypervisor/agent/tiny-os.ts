@@ -146,6 +146,16 @@ export class TinyOs implements VmHost {
             `vm.create guestAgent.gaGpa: expected a 64-byte aligned GPA below ${bytes - C.QGA_STATE_BYTES}, got ${gaGpa}`,
           );
       }
+      if (a.program) {
+        const { gpa } = a.program;
+        if (!a.guestAgent)
+          throw new AgentError('bad-request', 'vm.create program: a guest that drives its devices needs guestAgent');
+        if (gpa % 64 !== 0 || gpa + C.GP_BYTES > bytes)
+          throw new AgentError(
+            'bad-request',
+            `vm.create program.gpa: expected a 64-byte aligned GPA below ${bytes - C.GP_BYTES}, got ${gpa}`,
+          );
+      }
       const owner = `vm:${a.name}`;
       const ram = pool.take(`${owner}:ram`, owner, 'guest-ram', bytes, 65536);
       const ctl = ram && pool.take(`${owner}:ctl`, owner, 'device-state', C.VMC_BYTES);
@@ -167,6 +177,7 @@ export class TinyOs implements VmHost {
         a.guestAgent ?? null,
         placement,
         a.sched ?? null,
+        a.program ?? null,
       );
       if (a.containers) {
         try {
