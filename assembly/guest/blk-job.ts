@@ -13,7 +13,7 @@
 
 import { BLK_T_FLUSH, BLK_T_IN, BLK_T_OUT } from '../blk/layout';
 import { GD_ERRORS, GD_RAM, GD_REAP_BYTES, GD_SIZE } from './driver-state';
-import { drvKick, drvReap } from './driver';
+import { drvFree, drvKick, drvReap } from './driver';
 import { add, complete, slotType } from './blk-workload';
 
 export const BJ_MAGIC: u32 = 0x424a4247; // 'GBJB'
@@ -56,7 +56,8 @@ export function blkJobStart(job: usize, base: u32, count: u32, depth: u32, nowNs
   const phase = load<u32>(job, BJ_PHASE);
   if (phase != BJP_IDLE && phase != BJP_DONE && phase != BJP_FAILED) return -2;
   const drv = <usize>load<u32>(job, BJ_DRV);
-  if (count == 0 || count > load<u32>(job, BJ_CAPACITY) || depth == 0 || depth > load<u32>(drv, GD_SIZE)) return -1;
+  // A request takes two descriptors: at most half the ring in flight.
+  if (count == 0 || count > load<u32>(job, BJ_CAPACITY) || depth == 0 || depth > load<u32>(drv, GD_SIZE) / 2) return -1;
   if (<u64>base + <u64>count > 0xffffffff) return -1;
   store<u32>(job, base, BJ_BASE);
   store<u32>(job, count, BJ_COUNT);
@@ -103,7 +104,8 @@ export function blkJobStep(job: usize, nowNs: u64): u32 {
   for (;;) {
     if (phase == BJP_WRITE || phase == BJP_READ) {
       const type = phase == BJP_WRITE ? BLK_T_OUT : BLK_T_IN;
-      while (next < count && inflight < depth) {
+      // The slot of the next token is written before the add: only when the add cannot fail.
+      while (next < count && inflight < depth && drvFree(drv) >= 2) {
         if (add(drv, slots, type, base + next, load<u32>(job, BJ_RUN), 1) < 0) break;
         next++;
         inflight++;
@@ -118,7 +120,7 @@ export function blkJobStep(job: usize, nowNs: u64): u32 {
         break;
       }
       // Every block written: one flush makes them durable before they are read back.
-      if (add(drv, slots, BLK_T_FLUSH, 0, 0, 0) < 0) break;
+      if (drvFree(drv) < 2 || add(drv, slots, BLK_T_FLUSH, 0, 0, 0) < 0) break;
       inflight++;
       added++;
       phase = BJP_FLUSH;

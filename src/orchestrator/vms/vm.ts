@@ -458,7 +458,7 @@ export class Vm extends EventEmitter<VmEvents> {
    * Starts the guest's checked block job on its own vCPU 0: it writes `count` 4 KiB blocks from
    * block `base` (a new version each run), flushes, reads every block back and checks it word by
    * word, `depth` requests in flight. Resolves once the guest took the request; follow it with
-   * `guestBlkStatus()`. `count` 1–4096, `depth` 1–64 (default 16), `base` default 0.
+   * `guestBlkStatus()`. `count` 1–4096, `depth` 1–32 (default 16), `base` default 0.
    */
   guestBlkCheck(
     job: { count: number; base?: number; depth?: number },
@@ -468,7 +468,7 @@ export class Vm extends EventEmitter<VmEvents> {
       z.strictObject({
         count: intIn(1, GUEST_BLK_BLOCKS),
         base: intIn(0, 0x7fffffff).optional(),
-        depth: intIn(1, 64).optional(),
+        depth: intIn(1, 32).optional(),
       }),
       job,
       'vm.guestBlkCheck job',

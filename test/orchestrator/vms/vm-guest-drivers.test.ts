@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, QingtianError } from '../../../src/common/errors.js';
 import { Host } from '../../../src/orchestrator/host.js';
 import type { Vm } from '../../../src/orchestrator/vms/vm.js';
-import type { VmNetHandle } from '../../../src/orchestrator/vms/vm-device.js';
+import type { VmBlkHandle, VmNetHandle } from '../../../src/orchestrator/vms/vm-device.js';
 import type { GuestNetCounters } from '../../../src/orchestrator/agent/guest-agent-client.js';
 import { GuestVcpu } from '../../../src/hypervisor/guest/vcpu.js';
 import { GuestNet } from '../../../src/hypervisor/guest/virtio/net-guest.js';
@@ -158,6 +158,11 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
 
   it('the checked block job (write, flush, read back, verify) runs on the VM vCPU and verifies byte-exact', async () => {
     await refused(() => b.guestBlkCheck({ count: 4097 }), ErrorCode.InvalidArgument, 'vm.guestBlkCheck job.count');
+    await refused(
+      () => b.guestBlkCheck({ count: 8, depth: 33 }),
+      ErrorCode.InvalidArgument,
+      'vm.guestBlkCheck job.depth',
+    );
     await b.guestBlkCheck({ count: 512, depth: 16 });
     const s = await until(
       () => b.guestBlkStatus(),
@@ -165,12 +170,24 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
     );
     expect(s).toMatchObject({ phase: 'done', run: 1, writes: 512, reads: 512, flushes: 1, errors: 0 });
     // A second run writes a new version of every block and reads it back again.
-    await b.guestBlkCheck({ count: 512, base: 256, depth: 64 });
+    await b.guestBlkCheck({ count: 512, base: 256, depth: 32 });
     const s2 = await until(
       () => b.guestBlkStatus(),
       (st) => st.phase === 'done' || st.phase === 'failed',
     );
     expect(s2).toMatchObject({ phase: 'done', run: 2, writes: 512, reads: 512, errors: 0 });
+    // Out of band, byte for byte: blocks 0-255 hold run 1's pattern, blocks 256-767 run 2's.
+    const disk = (b.device('blk0') as VmBlkHandle).device.readDisk(0, 768 * 4096);
+    const words = new Uint32Array(disk.buffer, disk.byteOffset, disk.byteLength / 4);
+    let wrong = 0;
+    for (let blk = 0; blk < 768; blk++) {
+      const v = blk < 256 ? 1 : 2;
+      for (let i = 0; i < 1024; i++) {
+        const want = (Math.imul(blk, 0x9e3779b1) ^ Math.imul(v, 0x85ebca77) ^ Math.imul(i, 0x27d4eb2f)) >>> 0;
+        if (words[blk * 1024 + i] !== want) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
     // A VM without a disk says so.
     await refused(a.guestBlkStatus(), ErrorCode.NotFound);
   });
