@@ -9,7 +9,7 @@
 import { QGA_BUSY, QGA_HALTED, QGA_MAGIC, gagentInit, gagentRound, gagentSetProgram } from './guest-agent';
 import { blkJobStep } from './blk-job';
 import { GN_PING_REPLIES } from './net-state';
-import { netPoll } from './net-stack';
+import { arpLookup, netPoll } from './net-stack';
 import { pingSend } from './net-traffic';
 import {
   GP_BLK,
@@ -57,12 +57,9 @@ function pingTask(prog: usize, st: usize, now: u64): u32 {
   if (sent >= count) return 0;
   const pending = load<u32>(prog, GP_PING_PENDING);
   const replies = atomic.load<u32>(st, GN_PING_REPLIES) - load<u32>(prog, GP_PING_BASE);
-  const answered = pending == 1 && replies >= sent;
-  if (
-    pending != 0 &&
-    !answered &&
-    now - load<u64>(prog, GP_PING_LAST) < (pending == 1 ? PING_TIMEOUT_NS : ARP_RETRY_NS)
-  )
+  // The last ping was answered, or the address it waited for is resolved now: the next goes at once.
+  const ready = pending == 1 ? replies >= sent : arpLookup(st, load<u32>(prog, GP_PING_DST)) != 0;
+  if (pending != 0 && !ready && now - load<u64>(prog, GP_PING_LAST) < (pending == 1 ? PING_TIMEOUT_NS : ARP_RETRY_NS))
     return 0;
   store<u64>(prog, now, GP_PING_LAST);
   const ident = (GP_PING_IDENT + load<u32>(prog, GP_PING_RUNS)) & 0xffff;

@@ -61,6 +61,12 @@ export class AgentVm {
   private bindings: { cpu: GuestCpu; slot: number; done: Promise<void> }[] = [];
   /** Set when the VM is a container host: its vCPUs run container tasks from this table. */
   containers: ContainerTable | null = null;
+  /**
+   * The guest CPU vCPU 0 is always bound to when it drives the guest's devices on a shared
+   * CPU: the devices post its interrupts to that CPU's doorbell (a posted interrupt's
+   * notification goes to the physical CPU the vCPU runs on).
+   */
+  private readonly irqCpu: GuestCpu | null;
 
   constructor(
     private readonly host: VmHost,
@@ -77,6 +83,12 @@ export class AgentVm {
     /** vCPU 0 drives the guest's devices from the program block at this GPA (its interrupt word: VMC_IRQ). */
     readonly driven: { gpa: number } | null = null,
   ) {
+    this.irqCpu = null;
+    if (driven && placement !== 'dedicated') {
+      const cpu = placement === 'exclusive' ? host.guestCpus.cpus[0] : host.guestCpus.pick();
+      if (!cpu) throw new AgentError('no-resources', `VM ${name}: every guest CPU is held by a bare-metal instance`);
+      this.irqCpu = cpu;
+    }
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
     v.setUint32(ctl.base + C.VMC_VCPUS, vcpus, true);
@@ -91,7 +103,7 @@ export class AgentVm {
       ramBase: this.ram.base,
       state: this.state,
       devices: [...this.devices.values()],
-      ...(this.driven ? { irq: this.ctl.base + C.VMC_IRQ } : {}),
+      ...(this.driven ? { irq: this.irqWord() } : {}),
     };
   }
 
@@ -126,12 +138,20 @@ export class AgentVm {
     const i = (this.ctl.base + C.VMC_WAKE) >> 2;
     Atomics.add(this.host.i32, i, 1);
     Atomics.notify(this.host.i32, i);
-    if (this.driven) {
+    if (this.driven && !this.irqCpu) {
       const q = (this.ctl.base + C.VMC_IRQ) >> 2;
       Atomics.add(this.host.i32, q, 1);
       Atomics.notify(this.host.i32, q);
     }
     this.kick();
+  }
+
+  /**
+   * vCPU 0's interrupt word when it drives the guest's devices: on a thread of its own, a word
+   * of its control block it sleeps on; on a shared guest CPU, that CPU's doorbell.
+   */
+  private irqWord(): number {
+    return this.irqCpu ? this.irqCpu.doorbell : this.ctl.base + C.VMC_IRQ;
   }
 
   private need(...states: VmState[]): void {
@@ -200,7 +220,7 @@ export class AgentVm {
   private bindCpus(): void {
     const pool = this.host.guestCpus;
     for (let i = 0; i < this.vcpus; i++) {
-      const cpu = this.placement === 'exclusive' ? pool.cpus[i]! : pool.pick();
+      const cpu = i === 0 && this.irqCpu ? this.irqCpu : this.placement === 'exclusive' ? pool.cpus[i]! : pool.pick();
       if (!cpu)
         throw new AgentError('no-resources', `VM ${this.name}: every guest CPU is held by a bare-metal instance`);
       const slot = pool.slot();
@@ -208,20 +228,23 @@ export class AgentVm {
       this.bindings.push({
         cpu,
         slot,
-        done: cpu
-          .bind(slot, fn, args, this.ctl.base, i === 0 && this.pollsOften() ? AGENT_POLL_MS : IDLE_POLL_MS)
-          .then((exit) => {
-            // A vCPU that halted pressed the power button or saw it: the others must look now.
-            if (exit === 'halted') this.kick();
-            if (exit !== 'unbound') this.host.onProgramExit(this, exit);
-          }),
+        done: cpu.bind(slot, fn, args, this.ctl.base, this.pollMs(i)).then((exit) => {
+          // A vCPU that halted pressed the power button or saw it: the others must look now.
+          if (exit === 'halted') this.kick();
+          if (exit !== 'unbound') this.host.onProgramExit(this, exit);
+        }),
       });
     }
   }
 
-  /** vCPU 0 waits on something it cannot be rung for: the guest agent's socket, a container host's NIC. */
-  private pollsOften(): boolean {
-    return this.guestAgent !== null || (this.containers?.netBytes ?? 0) > 0;
+  /**
+   * How often a guest CPU looks at bound vCPU `i` unrung: often for a vCPU 0 that waits on
+   * something that cannot ring the CPU (the guest agent's socket, a container host's NIC), seldom
+   * for one whose devices ring it (it drives them: only its ping retries run on a clock).
+   */
+  private pollMs(i: number): number {
+    if (i !== 0 || this.irqCpu) return IDLE_POLL_MS;
+    return this.guestAgent !== null || (this.containers?.netBytes ?? 0) > 0 ? AGENT_POLL_MS : IDLE_POLL_MS;
   }
 
   private startThreads(): void {

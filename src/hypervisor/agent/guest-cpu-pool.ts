@@ -3,6 +3,9 @@ import { distFile } from '../../common/package-paths.js';
 import { DEFAULT_VCPU_NICE } from '../guest/vcpu.js';
 import type { GuestCpuBoot, GuestCpuReply, GuestCpuRequest } from './guest-cpu-worker.js';
 
+/** Bytes of host memory each guest CPU's doorbell takes (its own cache line). */
+export const GUEST_CPU_DOORBELL_BYTES = 64;
+
 /** How a bound vCPU's program ended. */
 export type BoundExit = 'halted' | 'stopped' | 'unbound' | 'failed';
 
@@ -22,11 +25,13 @@ export class GuestCpu {
     readonly index: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
+    /** Host address of its doorbell word (and of the stop flag after it). */
+    readonly doorbell: number,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const doorbell = new SharedArrayBuffer(8);
-    this.db = new Int32Array(doorbell);
+    this.db = new Int32Array(memory.buffer, doorbell, 2);
+    Atomics.store(this.db, 1, 0);
     const boot: GuestCpuBoot = { module, memory, doorbell, port: port2, nice: DEFAULT_VCPU_NICE };
     this.worker = new Worker(distFile('src/hypervisor/agent/guest-cpu-worker.js'), {
       workerData: boot,
@@ -103,8 +108,12 @@ export class GuestCpuPool {
   readonly cpus: GuestCpu[];
   private nextSlot = 1;
 
-  constructor(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory) {
-    this.cpus = Array.from({ length: count }, (_, i) => new GuestCpu(i, module, memory));
+  /** `doorbells`: host address of `count` x GUEST_CPU_DOORBELL_BYTES of the agent's own memory. */
+  constructor(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, doorbells: number) {
+    this.cpus = Array.from(
+      { length: count },
+      (_, i) => new GuestCpu(i, module, memory, doorbells + i * GUEST_CPU_DOORBELL_BYTES),
+    );
   }
 
   /** Resolves once every CPU thread runs. */

@@ -148,8 +148,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     // A class and a CPU list are a thread's: they make the vCPUs dedicated, unless told otherwise.
     const classed = s.vcpuClass !== undefined && s.vcpuClass !== 'normal';
     const drives = s.guest?.program === 'drivers';
-    // A guest that drives its devices sleeps on its interrupt word: that needs a thread of its own.
-    const vcpuPlacement = placement ?? s.vcpuPlacement ?? (classed || s.cpus || drives ? 'dedicated' : 'shared');
+    const vcpuPlacement = placement ?? s.vcpuPlacement ?? (classed || s.cpus ? 'dedicated' : 'shared');
     if (vcpuPlacement !== 'dedicated') {
       const expected = `no vCPU class but 'normal' with vcpuPlacement '${vcpuPlacement}' (a class needs dedicated vCPU threads)`;
       if (classed) refuse('vcpuClass', expected, s.vcpuClass);

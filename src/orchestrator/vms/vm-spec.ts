@@ -83,10 +83,11 @@ export interface GuestSpec {
    * and stack (ARP, ICMP echo answered, UDP echo on `udpEchoPort`, pings sent on request) and
    * the disk's checked job, beside the guest agent, which starts work and reports counters
    * (`vm.guestNet`, `vm.guestPing`, `vm.guestBlkCheck`, `vm.guestBlkStatus`). Every driven
-   * queue interrupts vCPU 0, which sleeps between interrupts. Needs a vsock device with the
-   * guest agent, at most one net and one blk device (created with the VM; devices hotplugged
-   * later are not driven) and 2 MiB of RAM; makes the vCPUs dedicated by default (on a shared
-   * guest CPU vCPU 0 is polled every few ms instead of woken).
+   * queue interrupts vCPU 0, which sleeps between interrupts: on a thread of its own it sleeps
+   * on an interrupt word of its own; on a shared guest CPU, vCPU 0 stays on one CPU and the
+   * interrupts ring that CPU's doorbell. Needs a vsock device with the guest agent, at most one
+   * net and one blk device (created with the VM; devices hotplugged later are not driven) and
+   * 2 MiB of RAM.
    */
   program: 'idle' | 'drivers';
   /** UDP port the guest's stack echoes datagrams on (RFC 862), 0 for none. Default 7. */

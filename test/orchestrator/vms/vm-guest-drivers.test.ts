@@ -81,11 +81,13 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
       ],
       guest: { program: 'drivers' },
     });
-    // vcpuClass 'normal' makes the agent report vCPU 0's thread id (its CPU time is read below).
+    // a's vCPUs are bound to the agent's shared guest CPUs (the default); b's have threads of
+    // their own, and vcpuClass makes the agent report vCPU 0's thread id (its CPU time is read below).
     b = await host.vms.create({
       name: 'drv-b',
       vcpus: 2,
       memoryMiB: 8,
+      vcpuPlacement: 'dedicated',
       vcpuClass: 'normal',
       devices: [
         { kind: 'vsock', cid: 61 },
@@ -131,6 +133,21 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
       (c) => c.pingReplies >= 3,
     );
     expect(resumed.pingReplies).toBe(3);
+    // The same for a VM on a shared guest CPU (its interrupts ring that CPU's doorbell).
+    await a.pause();
+    await b.guestPing('198.18.5.10', 2);
+    const aPaused = await until(
+      () => b.guestNet(),
+      (c) => c.pingsSent >= 2,
+    );
+    expect(aPaused).toMatchObject({ pingsSent: 2, pingReplies: 0 });
+    await a.resume();
+    await b.guestPing('198.18.5.10', 4);
+    const aResumed = await until(
+      () => b.guestNet(),
+      (c) => c.pingReplies >= 4,
+    );
+    expect(aResumed).toMatchObject({ pingsSent: 4, pingReplies: 4 });
   });
 
   it("the guest's stack echoes UDP from its own vCPU (the sender is an in-process driver on another VM)", async () => {
@@ -205,6 +222,10 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
     const s1 = steps(await b.guestNet());
     // A few steps per guest-agent request, none on a timer.
     expect(s1 - s0).toBeLessThan(40);
+    // On a shared guest CPU, vCPU 0 is looked at unrung every 250 ms at most.
+    const a0 = (await a.guestNet()).steps;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await a.guestNet()).steps - a0).toBeLessThan(40);
     // Traffic: 200 pings answered by b's vCPU 0.
     await a.guestPing('198.18.5.20', 200);
     await until(

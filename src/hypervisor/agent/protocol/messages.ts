@@ -117,7 +117,10 @@ export const MESSAGES = {
       /** Protocol versions the client speaks; the agent picks the highest it shares. */
       versions: z.array(intIn(1, 255)).min(1).max(16),
       client: nameString(64),
-      /** The host memory the agent may give to guests (its pool), granted once. */
+      /**
+       * The host memory the agent may give to guests (its pool), granted once. The agent keeps
+       * its last 16 KiB for itself: the doorbells of its guest CPUs.
+       */
       memory: memoryGrant,
       /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
       keepVcpus: intIn(0, 1024).optional(),
