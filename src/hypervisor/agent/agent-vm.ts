@@ -88,6 +88,7 @@ export class AgentVm {
       const cpu = placement === 'exclusive' ? host.guestCpus.cpus[0] : host.guestCpus.pick();
       if (!cpu) throw new AgentError('no-resources', `VM ${name}: every guest CPU is held by a bare-metal instance`);
       this.irqCpu = cpu;
+      cpu.pinned++;
     }
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
@@ -315,6 +316,11 @@ export class AgentVm {
     }
     await this.endThreads();
     this.state = 'shutoff';
+  }
+
+  /** The VM is destroyed: its vCPU 0 no longer counts on the guest CPU it was kept on. */
+  release(): void {
+    if (this.irqCpu) this.irqCpu.pinned--;
   }
 
   /** vCPU `i`'s placement as its thread reported it at start, or null (no `sched`, or not started). */

@@ -17,6 +17,8 @@ export class GuestCpu {
   private readonly waiting = new Map<number, (exit: BoundExit) => void>();
   /** vCPUs bound to this CPU now. */
   load = 0;
+  /** VMs whose vCPU 0 is kept on this CPU (its devices ring its doorbell), started or not. */
+  pinned = 0;
   /** Held by one instance alone (a bare-metal instance): nothing else is bound to it. */
   exclusive = false;
   private ended = false;
@@ -126,10 +128,10 @@ export class GuestCpuPool {
     return this.nextSlot++;
   }
 
-  /** The least loaded CPU that is not held exclusively, or null when all are. */
+  /** The least loaded CPU that is not held exclusively, or null when all are (a pinned VM counts too). */
   pick(): GuestCpu | null {
     let best: GuestCpu | null = null;
-    for (const c of this.cpus) if (!c.exclusive && (!best || c.load < best.load)) best = c;
+    for (const c of this.cpus) if (!c.exclusive && (!best || c.load + c.pinned < best.load + best.pinned)) best = c;
     return best;
   }
 

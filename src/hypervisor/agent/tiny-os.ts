@@ -233,6 +233,7 @@ export class TinyOs implements VmHost {
         const pool = this.needPool();
         pool.give(vm.ram, `vm:${vm.name}`);
         pool.give(vm.ctl, `vm:${vm.name}`);
+        vm.release();
         this.vms.delete(vm.id);
         this.names.delete(vm.name);
         if (this.exclusiveVm === vm) {

@@ -239,6 +239,21 @@ describe("host.vms: a guest's own vCPU drives its NIC and disk", () => {
     expect(c2 - c1).toBeGreaterThan(c1 - c0);
   });
 
+  it('after a shutdown the guest agent acknowledged and a new boot, the guest drives its devices again', async () => {
+    const states: string[] = [];
+    a.on('state', (e) => states.push(`${e.state}:${e.reason}`));
+    await a.reboot({ mode: 'agent', timeoutMs: 10_000 });
+    expect(states).toEqual(['shutoff:guest-halt', 'running:vm.start']);
+    await b.guestPing('198.18.5.10', 3);
+    const c = await until(
+      () => b.guestNet(),
+      (n) => n.pingReplies >= 3,
+    );
+    expect(c).toMatchObject({ pingsSent: 3, pingReplies: 3 });
+    // A fresh boot: a's counters started again from zero.
+    expect((await a.guestNet()).echoRequests).toBe(3);
+  });
+
   it('refuses a drivers program without a guest agent, with two NICs, or in too little RAM, naming the field', async () => {
     await refused(
       host.vms.create({ name: 'bad1', vcpus: 1, memoryMiB: 8, guest: { program: 'drivers' } }),
