@@ -91,6 +91,7 @@ export function blkJobStep(job: usize, nowNs: u64): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const r = scratch + <usize>i * GD_REAP_BYTES;
     const t = load<u32>(r);
+    // SAFETY: t is a token found in flight (drvReap checks the device's id), so t < ring size.
     const type = slotType(drv, slots, t);
     complete(drv, slots, vers, base, t, load<u32>(r, 4));
     const o = type == BLK_T_OUT ? BJ_WRITES : type == BLK_T_IN ? BJ_READS : BJ_FLUSHES;
