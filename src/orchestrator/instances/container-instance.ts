@@ -22,6 +22,8 @@ export interface ContainerOwner {
   forget(c: ContainerInstance): Promise<void>;
   /** The container host's network, if it has one. */
   trunk(): ContainerTrunk | null;
+  /** Puts the container's stack in the split or takes it out (it runs, or not). */
+  setNetUp(c: ContainerInstance, up: boolean): void;
 }
 
 /**
@@ -102,11 +104,20 @@ export class ContainerInstance extends Instance {
     return this.subPort ? (this.owner.trunk()?.counters(this.subPort.vlan) ?? null) : null;
   }
 
+  /**
+   * One operation through the host agent. A container that stops or pauses leaves the split
+   * first (nothing is answered for it from then on); one that runs after it joins it again.
+   */
   private op(op: ContainerOp, from: InstanceState[], reason: string = op): Promise<void> {
     return this.serial(async () => {
       this.need(reason, ...from);
-      const r = await this.owner.host.op(op, this.id);
-      this.transition(r.state, r.previous ?? this.current, reason);
+      if (op !== 'start' && op !== 'resume') this.owner.setNetUp(this, false);
+      try {
+        const r = await this.owner.host.op(op, this.id);
+        this.transition(r.state, r.previous ?? this.current, reason);
+      } finally {
+        this.owner.setNetUp(this, this.current === 'running');
+      }
     });
   }
 }

@@ -36,9 +36,24 @@ export interface ContainerNetCounters {
   rxIgnored: number;
 }
 
+/** A container's sub-port as its stack sees it: its MAC, address, and route out of its subnet. */
+export interface ContainerNetSpec {
+  mac: string;
+  ip: string;
+  /** Its subnet's prefix length and gateway (the VPC router's address in it). */
+  prefixLength: number;
+  gateway: string;
+}
+
 function ipWord(ip: string): number {
   const p = ip.split('.').map(Number);
   return (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
+}
+
+/** The netmask of a prefix of `length` bits, as ipWord gives an address (network order in memory). */
+function maskWord(length: number): number {
+  const m = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+  return ((m >>> 24) | (((m >>> 16) & 255) << 8) | (((m >>> 8) & 255) << 16) | ((m & 255) << 24)) >>> 0;
 }
 
 function macWords(mac: string): [number, number] {
@@ -89,7 +104,7 @@ export class ContainerTrunk {
     const call = (name: string, ...args: (number | bigint)[]): number =>
       Number(k.fn<(...a: (number | bigint)[]) => number | bigint>(name)(...args));
     const stackBytes = Math.ceil(call('gnet_state_bytes') / 64) * 64;
-    if (stackBytes > G.CT_NET_VLANS)
+    if (stackBytes > G.CT_NET_VLANS - G.TRUNK_MAILBOX_BYTES)
       throw new QingtianError(
         ErrorCode.CapacityExceeded,
         `container network: a stack of ${stackBytes} bytes does not fit`,
@@ -112,7 +127,8 @@ export class ContainerTrunk {
       host: (gpa, len) => ram.host(gpa, len),
       allocGpa: (bytes, align) => BigInt(alloc(bytes, align)),
     };
-    ram.bytes.fill(0, area.netGpa, area.netGpa + G.CT_NET_MIN_BYTES);
+    // All of it: a boot after the first finds the last boot's rings and stacks there.
+    ram.bytes.fill(0, area.netGpa, end);
 
     const features = bit(FEAT_VERSION_1) | bit(NET_F_MAC) | bit(NET_F_CTRL_VQ) | bit(NET_F_CTRL_RX);
     dev.negotiate(features & dev.features());
@@ -202,16 +218,22 @@ export class ContainerTrunk {
     return new ContainerTrunk(rt, ram, area.netGpa, area.netGpa + G.CT_NET_VLANS, slots, stackBytes);
   }
 
+  /** Containers' stacks laid in the area (up or down). */
+  get stacks(): number {
+    return this.byVlan.size;
+  }
+
   /** Containers' stacks the area has room for now. */
   get room(): number {
     return this.free.length;
   }
 
   /**
-   * Gives VLAN `vlan` a stack with `mac` and `ip` (a container's sub-port): from then on the
-   * split hands it the frames tagged `vlan`. QT_CAPACITY_EXCEEDED when the area has no room left.
+   * Gives VLAN `vlan` a stack for a container's sub-port (its MAC, address and route), down:
+   * the split hands it nothing until `up(vlan)`. QT_CAPACITY_EXCEEDED when the area has no room left.
    */
-  attach(vlan: number, mac: string, ip: string): void {
+  attach(vlan: number, net: ContainerNetSpec): void {
+    const { mac, ip } = net;
     const gpa = this.free.pop();
     if (gpa === undefined)
       throw new QingtianError(
@@ -234,11 +256,37 @@ export class ContainerTrunk {
       throw new QingtianError(ErrorCode.InvalidArgument, `container network: stack for VLAN ${vlan} refused (${rc})`);
     }
     k.fn<(st: number, echo: number, sink: number) => void>('gnet_set_ports')(st, CONTAINER_ECHO_PORT, 0);
+    k.fn<(st: number, mask: number, gw: number) => void>('gnet_set_route')(
+      st,
+      maskWord(net.prefixLength),
+      ipWord(net.gateway),
+    );
     this.byVlan.set(vlan, gpa);
-    Atomics.store(this.table(), vlan, st);
   }
 
-  /** Takes VLAN `vlan`'s stack out of the split (its frames are dropped from then on). */
+  /**
+   * Puts VLAN `vlan`'s stack in the split (its container runs): from the next frame on, the
+   * split hands it the frames tagged `vlan` and serves its sends.
+   */
+  up(vlan: number): void {
+    const gpa = this.byVlan.get(vlan);
+    if (gpa !== undefined) Atomics.store(this.table(), vlan, this.ram.host(BigInt(gpa), this.stackBytes));
+  }
+
+  /**
+   * Takes VLAN `vlan`'s stack out of the split (its container stopped or paused): from the next
+   * frame on, its frames are dropped (counted as ignored by the NIC's own stack), nothing is answered.
+   */
+  down(vlan: number): void {
+    if (this.byVlan.has(vlan)) Atomics.store(this.table(), vlan, 0);
+  }
+
+  /** Whether VLAN `vlan`'s stack is in the split. */
+  isUp(vlan: number): boolean {
+    return this.byVlan.has(vlan) && Atomics.load(this.table(), vlan) !== 0;
+  }
+
+  /** Takes VLAN `vlan`'s stack out of the split and frees its room in the area. */
   detach(vlan: number): void {
     const gpa = this.byVlan.get(vlan);
     if (gpa === undefined) return;
