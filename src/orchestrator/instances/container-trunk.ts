@@ -9,6 +9,7 @@ import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout
 import type { GuestRam } from '../../hypervisor/guest/virtio/driver-api.js';
 import { createDriver } from '../../hypervisor/guest/virtio/index.js';
 import type { VmRam } from '../vms/vm-ram.js';
+import { TrunkMailbox } from './trunk-mailbox.js';
 
 /** Bytes of a container host's RAM kept for its network (rings, buffers, the containers' stacks). */
 export const CONTAINER_NET_BYTES = 2 << 20;
@@ -16,6 +17,8 @@ export const CONTAINER_NET_BYTES = 2 << 20;
 export const CONTAINER_ECHO_PORT = 7;
 
 const QUEUE = 64;
+/** The ICMP identifier of the containers' pings. */
+const PING_IDENT = 0x5143;
 const BUF_BYTES = 2048;
 const SPLIT = { packed: false, eventIdx: false, indirect: false, inOrder: false };
 const bit = (n: number): bigint => 1n << BigInt(n);
@@ -74,6 +77,8 @@ function macWords(mac: string): [number, number] {
 export class ContainerTrunk {
   private readonly free: number[] = [];
   private readonly byVlan = new Map<number, number>();
+  private readonly mailbox: TrunkMailbox;
+  private pingSeq = 0;
 
   private constructor(
     private readonly rt: KernelRuntime,
@@ -85,6 +90,7 @@ export class ContainerTrunk {
     private readonly stackBytes: number,
   ) {
     this.free = slots.reverse();
+    this.mailbox = new TrunkMailbox(ram, tableGpa - G.TRUNK_MAILBOX_BYTES);
   }
 
   /**
@@ -293,6 +299,41 @@ export class ContainerTrunk {
     Atomics.store(this.table(), vlan, 0);
     this.byVlan.delete(vlan);
     this.free.push(gpa);
+  }
+
+  /**
+   * `count` ICMP echo requests from VLAN `vlan`'s stack to `dst`, one at a time, each sent by the
+   * container host's vCPU 0 (asked through the split's mailbox; its next hop is resolved by ARP
+   * first when needed) and waited for up to `timeoutMs`. Returns the round trips in
+   * microseconds, NaN for a ping that went unanswered (or could not be sent: the stack is down).
+   */
+  async ping(vlan: number, dst: string, count: number, timeoutMs: number): Promise<number[]> {
+    const gpa = this.byVlan.get(vlan);
+    if (gpa === undefined)
+      throw new QingtianError(ErrorCode.NotFound, `container network: no stack on VLAN ${vlan}`, { vlan });
+    return this.mailbox.exclusive(async () => {
+      const out: number[] = [];
+      const replies = this.ram.host(BigInt(gpa + G.GN_PING_REPLIES), 4) >> 2;
+      const i32 = new Int32Array(this.ram.sharedBuffer);
+      for (let i = 0; i < count; i++) {
+        const seq = (this.pingSeq = (this.pingSeq + 1) & 0xffff);
+        const before = Atomics.load(i32, replies);
+        const t0 = process.hrtime.bigint();
+        const deadline = Date.now() + timeoutMs;
+        let sent = false;
+        while (!sent && Date.now() < deadline) {
+          const r = { op: G.TM_OP_PING, vlan, dst: ipWord(dst), ident: PING_IDENT, seq, len: 56 };
+          const rc = await this.mailbox.ask(r, deadline);
+          if (rc === 1) sent = true;
+          else if (rc === 0) await sleep(5);
+          else break;
+        }
+        let got = false;
+        while (sent && !(got = Atomics.load(i32, replies) !== before) && Date.now() < deadline) await sleep(1);
+        out.push(got ? Number(process.hrtime.bigint() - t0) / 1000 : NaN);
+      }
+      return out;
+    });
   }
 
   /** VLAN `vlan`'s stack's counters, or null when it has none. */
