@@ -44,8 +44,11 @@ export interface ContainerPingOptions {
 
 /**
  * A container: a task on the container host's vCPUs with its own CPU share and memory quota
- * (and, with a network, a trunk sub-port of the host's NIC). Each operation is batched with the
- * others of the same turn on the way to the host agent.
+ * (and, with a network, a trunk sub-port of the host's NIC and a stack in the host that answers
+ * only while the container runs). Each operation is batched with the others of the same turn on
+ * the way to the host agent. When the container host powers off (whoever asked), the container
+ * goes `shutoff` with reason 'host-shutoff', keeping its quota and sub-port; `start` it again
+ * once the host runs.
  */
 export class ContainerInstance extends Instance {
   /** @internal built by the instance manager */
