@@ -68,6 +68,15 @@ describe('host.instances: containers reach each other through the trunk, the swi
     expect(port('ct-cc').inPackets).toBeGreaterThanOrEqual(5); // c's replies, through the switch too
     expect(b.netCounters()!.rxFrames).toBe(0);
 
+    // A container's send is asked of the host's vCPU 0: with the host paused nobody takes it, and
+    // it is withdrawn when its time is up, never sent late.
+    const ch = host.vms.get('container-host')!;
+    await ch.pause();
+    expect(await a.ping('198.19.1.51', { count: 1, timeoutMs: 300 })).toEqual([NaN]);
+    await ch.resume();
+    expect(answered(await a.ping('198.19.1.51', { count: 1, timeoutMs: 2000 }))).toBe(1);
+    expect(c.netCounters()!.echoRequests).toBe(6);
+
     // Another subnet: through the router, as the mirror of b's sub-port shows.
     const router = parseMac(host.network.list().vpcs.find((v) => v.name === 'blue')!.routerMac);
     const pcap = join(dir, 'cb.pcap');
@@ -90,7 +99,7 @@ describe('host.instances: containers reach each other through the trunk, the swi
     }
     for (const f of replies) expect([f.eth.dst, f.src]).toEqual([router, ipBytes('198.19.2.50')]);
     // c, on a's subnet, saw none of it.
-    expect(c.netCounters()!.echoRequests).toBe(5);
+    expect(c.netCounters()!.echoRequests).toBe(6);
 
     // A security group on b that admits ICMP only from a third subnet: a is refused at the switch.
     const drops = () => host.network.stats()!.slowPath.drops;
