@@ -1,4 +1,3 @@
-import { performance as perf } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { distFile } from '../common/package-paths.js';
 import { FEAT_VERSION_1 } from '../generated/virtio.js';
@@ -14,7 +13,8 @@ import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.j
 import type { BenchDriver } from './net/bench-driver.js';
 import type { TsSwitch } from './net/ts-switch.js';
 import { takeUpcalls } from '../dpu/net/upcall-record.js';
-import { VpcSlowPath } from './net/vpc-slow-path.js';
+import { VpcSlowPathThread } from './net/vpc-slow-path-thread.js';
+import type { VpcSlowPathStats } from './net/vpc-slow-path.js';
 import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
 import { BENCH_RING, BENCH_STRIDE, inThreadRig, macString } from './net/in-thread-rig.js';
 
@@ -39,7 +39,8 @@ const IPS = { a: [198, 18, 0, 10], b: [198, 18, 0, 11] };
  *   first-packet              publish → arrival of a new flow's first frame (upcall, install, re-inject)
  *   new-flows                 new flows set up per second with 1M flows installed
  *   first-packet-vpc, new-flows-vpc  the same with the real slow path (VPC model, LPM, security
- *                             group + conntrack) on the main thread answering the misses
+ *                             group + conntrack) answering the misses, on a worker thread of its
+ *                             own at the cores' priority (vpc-slow-path-thread.ts)
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const runs = ctx.runs;
@@ -253,12 +254,9 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
     await pair.preinstall(installed);
     const w: number[] = [];
     const p: number[] = [];
-    const s0 = pair.slowStats();
-    let busy = 0;
+    const s0 = await pair.slowStats();
     for (let r = 0; r < runs; r++) {
-      const e0 = perf.eventLoopUtilization();
       w.push(await pair.flows('wasm', per, 1 + r * per));
-      busy += perf.eventLoopUtilization(e0).active;
       p.push(await pair.flows('ts', per, 1 + r * per));
       ctx.progress(`new-flows${sfx} run ${r + 1}/${runs}: wasm ${fmt(w.at(-1)!)} / ts ${fmt(p.at(-1)!)} flows/s`);
     }
@@ -278,7 +276,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       unit: 'flows',
       better: 'higher',
     });
-    const st = pair.slowStats();
+    const st = await pair.slowStats();
     if (st && s0) {
       ctx.report({
         case: `new-flows${sfx}`,
@@ -307,7 +305,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       ctx.report({
         case: `new-flows${sfx}`,
         metric: 'slow-path thread busy per flow',
-        value: (busy * 1000) / Math.max(1, up),
+        value: ((st.busyMs - s0.busyMs) * 1000) / Math.max(1, up),
         unit: 'us',
         better: 'lower',
       });
@@ -520,7 +518,7 @@ class Pair {
     private readonly pool: DpuCorePool,
     private readonly sw: VSwitch,
     private readonly harness: { wasm: Worker; ts: Worker },
-    private readonly responder: Worker | VpcSlowPath,
+    private readonly responder: Worker | VpcSlowPathThread,
     private readonly peer: Worker,
     private readonly words: { stop: number; trace: number },
     private readonly o: PairOptions,
@@ -554,9 +552,8 @@ class Pair {
       : 0;
     const vpc =
       o.slowPath === 'vpc'
-        ? VpcSlowPath.create(
-            rt,
-            sw,
+        ? await VpcSlowPathThread.create(
+            memory,
             [
               { mac: macString(MACS.a), ip: IPS.a.join('.') },
               { mac: macString(MACS.b), ip: IPS.b.join('.') },
@@ -590,7 +587,7 @@ class Pair {
       { mac: MACS.b, port: 1 },
     ];
     const file = (f: string): string => distFile(`src/bench/net/${f}.js`);
-    vpc?.start();
+    await vpc?.start(sw);
     // The stand-in answers every counted upcall, as the routing-table slow path does (whose
     // runner turns ordering on itself): the fast path keeps each flow's packets in order.
     if (!vpc) sw.orderUpcalls(true);
@@ -709,8 +706,8 @@ class Pair {
   }
 
   /** The real slow path's counters (connections tracked, upcalls taken, sleeps, spins), when it answers. */
-  slowStats(): ReturnType<VpcSlowPath['stats']> | null {
-    return this.responder instanceof VpcSlowPath ? this.responder.stats() : null;
+  async slowStats(): Promise<VpcSlowPathStats | null> {
+    return this.responder instanceof VpcSlowPathThread ? this.responder.stats() : null;
   }
 
   flowCount(): number {
@@ -720,7 +717,7 @@ class Pair {
   async close(): Promise<void> {
     Atomics.store(this.memory.i32, this.words.stop >> 2, 1);
     await Promise.all([this.harness.wasm.terminate(), this.harness.ts.terminate()]);
-    if (this.responder instanceof VpcSlowPath) await this.responder.stop();
+    if (this.responder instanceof VpcSlowPathThread) await this.responder.stop();
     else await this.responder.terminate();
     await this.peer.terminate();
     await this.sw.detach();

@@ -45,7 +45,6 @@ export class InThreadFlows {
     const f = o.frames;
     const slow = VpcSlowPath.create(
       rt,
-      sw,
       [
         { mac: macString(o.macs.a), ip: f.srcIp.join('.') },
         { mac: macString(o.macs.b), ip: f.dstIp.join('.') },
@@ -60,7 +59,7 @@ export class InThreadFlows {
       flows: 1,
       preinstall: o.installed,
     });
-    slow.start({ loop: false });
+    slow.start(sw, { loop: false });
     const k = new InThreadFlows(sw, slow, dw, ts, dt);
     k.preinstall(o.installed);
     return k;
