@@ -10,13 +10,11 @@ import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.js';
-import type { BenchDriver } from './net/bench-driver.js';
-import type { TsSwitch } from './net/ts-switch.js';
-import { takeUpcalls } from '../dpu/net/upcall-record.js';
 import { VpcSlowPathThread } from './net/vpc-slow-path-thread.js';
 import type { VpcSlowPathStats } from './net/vpc-slow-path.js';
 import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
-import { BENCH_RING, BENCH_STRIDE, inThreadRig, macString } from './net/in-thread-rig.js';
+import { InThreadKernel, type FrameRate } from './net/in-thread-kernel.js';
+import { BENCH_RING, BENCH_STRIDE, macString } from './net/in-thread-rig.js';
 
 const MIB = 1 << 20;
 // Idle passes the switch's core spins before it sleeps (about 50 µs here; the pool's default is
@@ -47,9 +45,10 @@ export async function run(ctx: BenchContext): Promise<void> {
   const ms = ctx.quick ? 250 : 1000;
   if (ctx.wants('kernel')) {
     for (const bytes of [64, 1500]) {
-      const w: Rate[] = [];
-      const p: Rate[] = [];
-      const k = InThread.start(bytes);
+      const w: FrameRate[] = [];
+      const p: FrameRate[] = [];
+      const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes: bytes };
+      const k = InThreadKernel.start({ frames, macs: MACS });
       try {
         k.warm();
         for (let r = 0; r < runs; r++) {
@@ -376,102 +375,6 @@ function reportStages(ctx: BenchContext, name: string, st: Stages[]): void {
     unit: '%',
     better: 'lower',
   });
-}
-
-/**
- * The pipeline's cost on one thread, no core and no worker: the harness refills the rings, then
- * one switch run; the same for the TS peer. What is left when scheduling is taken out.
- */
-class InThread {
-  private constructor(
-    private readonly memory: HostMemory,
-    private readonly sw: VSwitch,
-    private readonly dw: BenchDriver,
-    private readonly ts: TsSwitch,
-    private readonly dt: BenchDriver,
-  ) {}
-
-  static start(frameBytes: number): InThread {
-    const memory = new HostMemory({ sizeBytes: 256 * MIB });
-    const rt = new LoaderRuntime(memory);
-    const sw = new VSwitch(rt, { name: 'bench-k', maxPorts: 4, flowCapacity: 65536, maxBurst: 64, maxIdleTicks: 0 });
-    const frames = { srcMac: MACS.a, dstMac: MACS.b, srcIp: IPS.a, dstIp: IPS.b, frameBytes };
-    const { dw, dt, ts } = inThreadRig(memory, rt, sw, {
-      prefix: 'k',
-      vnics: [0, 1],
-      macs: MACS,
-      frames,
-      flows: 1024,
-      preinstall: 0,
-    });
-    return new InThread(memory, sw, dw, ts, dt);
-  }
-
-  /** Every flow once through an in-thread slow path (install + re-inject), on both. */
-  warm(): void {
-    for (let i = 0; i < 8; i++) {
-      this.dw.fillTx(1 << 30);
-      this.sw.runOnce(1024);
-      for (const u of takeUpcalls(this.memory, this.sw.upcallRing(0)))
-        this.sw.downcall({
-          op: 'install-reinject',
-          key: u.parse.slice(0, 48),
-          actions: Uint8Array.of(1, 1, 1, 0),
-          port: 0,
-          frame: u.frame,
-        });
-      this.sw.runOnce(1024);
-      this.dw.reapRx();
-      this.dt.fillTx(1 << 30);
-      while (this.ts.burst());
-      this.dt.reapRx();
-    }
-  }
-
-  streamWasm(ms: number): Rate {
-    const c0 = process.cpuUsage();
-    const end = performance.now() + ms;
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() < end) {
-      for (let i = 0; i < 16; i++) {
-        this.dw.fillTx(1 << 30);
-        this.sw.runOnce(1024);
-        n += this.dw.reapRx();
-      }
-    }
-    return rate(n, t0, c0);
-  }
-
-  streamTs(ms: number): Rate {
-    const c0 = process.cpuUsage();
-    const end = performance.now() + ms;
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() < end) {
-      for (let i = 0; i < 16; i++) {
-        this.dt.fillTx(1 << 30);
-        while (this.ts.burst());
-        n += this.dt.reapRx();
-      }
-    }
-    return rate(n, t0, c0);
-  }
-
-  close(): void {
-    this.sw.free();
-  }
-}
-
-/** Frames per second of wall time and per second of process CPU (the kernel alone, whatever the load). */
-interface Rate {
-  wall: number;
-  cpu: number;
-}
-
-function rate(n: number, t0: number, c0: NodeJS.CpuUsage): Rate {
-  const c = process.cpuUsage(c0);
-  return { wall: n / ((performance.now() - t0) / 1000), cpu: n / ((c.user + c.system) / 1e6) };
 }
 
 function fmt(x: number): string {

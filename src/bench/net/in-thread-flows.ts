@@ -1,17 +1,23 @@
 import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import type { SwitchStats } from '../../dpu/net/switch-stats.js';
 import { VSwitch } from '../../dpu/net/vswitch.js';
 import { HostMemory } from '../../memory/host-memory.js';
 import type { BenchDriver, Frames } from './bench-driver.js';
 import { inThreadRig, macString } from './in-thread-rig.js';
 import type { TsSwitch } from './ts-switch.js';
-import { VpcSlowPath } from './vpc-slow-path.js';
+import { VpcSlowPath, type VpcSlowPathStats } from './vpc-slow-path.js';
 
 const MIB = 1 << 20;
 
-/** One measurement: flows set up per second of wall time and per second of process CPU. */
+/**
+ * One measurement: flows set up per second of wall time and per second of process CPU; frames of
+ * new flows the harness published and frames that arrived.
+ */
 export interface FlowRate {
   wall: number;
   cpu: number;
+  sent: number;
+  delivered: number;
 }
 
 /**
@@ -87,6 +93,16 @@ export class InThreadFlows {
     return this.slow.stats().connections;
   }
 
+  /** The slow path's counters (upcalls taken, answers, verdicts, connections). */
+  slowStats(): VpcSlowPathStats {
+    return this.slow.stats();
+  }
+
+  /** The Wasm switch's counters. */
+  switchStats(): SwitchStats {
+    return this.sw.stats();
+  }
+
   /** `count` new flows through the Wasm switch and the routing-table slow path, `window` outstanding. */
   wasm(count: number, base: number, window = 256): FlowRate {
     return measure(this.dw, count, base, window, () => {
@@ -129,5 +145,5 @@ function measure(d: BenchDriver, count: number, base: number, window: number, st
   }
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  return { wall: delivered / s, cpu: delivered / ((c.user + c.system) / 1e6) };
+  return { wall: delivered / s, cpu: delivered / ((c.user + c.system) / 1e6), sent, delivered };
 }
