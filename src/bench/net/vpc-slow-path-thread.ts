@@ -101,14 +101,29 @@ export class VpcSlowPathThread {
   }
 }
 
+/** The worker's next message; an error it reports, or its exit, rejects. */
 function reply<T>(w: Worker): Promise<T> {
   return new Promise((resolve, reject) => {
-    const onErr = (e: Error): void => reject(e);
-    w.once('error', onErr);
-    w.once('message', (m: T & { error?: string }) => {
+    const done = (): void => {
       w.off('error', onErr);
+      w.off('exit', onExit);
+      w.off('message', onMsg);
+    };
+    const onErr = (e: Error): void => {
+      done();
+      reject(e);
+    };
+    const onExit = (code: number): void => {
+      done();
+      reject(new QingtianError(ErrorCode.DeviceState, `bench slow-path thread: exited (code ${code})`));
+    };
+    const onMsg = (m: T & { error?: string }): void => {
+      done();
       if (m.error) reject(new QingtianError(ErrorCode.DeviceState, `bench slow-path thread: ${m.error}`));
       else resolve(m);
-    });
+    };
+    w.on('error', onErr);
+    w.on('exit', onExit);
+    w.on('message', onMsg);
   });
 }

@@ -1,5 +1,6 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
 import { SharedSwitchEnd } from '../../dpu/net/slow-path-switch.js';
 import { SubMemory } from '../../memory/sub-memory.js';
@@ -28,18 +29,28 @@ const attention = w.attention >> 2;
 let running = false;
 let loop: Promise<void> = Promise.resolve();
 
+/** What stopped the loop, if it failed: every later request gets it as its answer. */
+let failed: string | undefined;
+
 async function run(): Promise<void> {
-  while (running) {
-    vpc.runBlocking(() => Atomics.load(i32, attention) !== 0);
-    Atomics.store(i32, attention, 0);
-    // A turn of the event loop: the message that asked for attention is handled now.
-    await new Promise((r) => setImmediate(r));
+  try {
+    while (running) {
+      vpc.runBlocking(() => Atomics.load(i32, attention) !== 0);
+      Atomics.store(i32, attention, 0);
+      // A turn of the event loop: the message that asked for attention is handled now.
+      await new Promise((r) => setImmediate(r));
+    }
+  } catch (e) {
+    running = false;
+    failed = e instanceof Error ? e.message : String(e);
   }
 }
 
 parentPort!.on('message', (req: VpcSlowPathThreadReq) => {
   const reply = (m: unknown): void => parentPort!.postMessage(m);
   try {
+    if (failed !== undefined && req.op !== 'stop')
+      throw new QingtianError(ErrorCode.DeviceState, `the slow path's loop failed: ${failed}`);
     switch (req.op) {
       case 'start':
         vpc.start(new SharedSwitchEnd(runtime, req.end), { loop: false });
