@@ -25,6 +25,7 @@
 //   +1664 u32 ordered     1: upcalls are ordered (the slow path answers each counted upcall, see
 //                         upcall.ts NET_UPF_PENDING); 0: off (a slow path that does not answer)
 //   +1668 u32 pendStale   ticks after which a pending slot nobody answered is forgotten (0: 1000)
+//   +1672 u32 split       offset of the per-port burst split (set by switch init; see below)
 //   +2048 port stats[maxPorts], 64 B each:
 //          +0 u64 inPackets  +8 inBytes   (into the switch from the port)
 //          +16 outPackets  +24 outBytes   (delivered by the switch to the port)
@@ -35,9 +36,13 @@
 //          a flow key's hash: upcalls of keys in the slot not yet answered, and when the last was
 //          made. A packet that hits a flow while its slot is pending goes up behind them instead
 //          of overtaking them (the answers re-inject in order; then the slot is free again).
+//   then the burst split (src/dpu/core/burst-split.ts), keyed by port: u32 count, u32 cap
+//          (= maxPorts), u32 ports[maxPorts] touched this burst, u32 frames[maxPorts] taken in
+//          this burst, then per port NET_SW_PORT_HIST_BYTES of burst-duration histogram that the
+//          DPU core running the switch writes (the kernel only counts; it has no clock).
 
 export const NET_SW_MAGIC: u32 = 0x5457534e; // 'NSWT'
-export const NET_SW_LAYOUT: u32 = 2;
+export const NET_SW_LAYOUT: u32 = 3;
 export const NET_SW_PORT_TABLE: u32 = 64;
 export const NET_SW_FLOW_CACHE: u32 = 68;
 export const NET_SW_FLOW_RECORDS: u32 = 72;
@@ -61,6 +66,9 @@ export const NET_SW_COUNTER_ARRAY: u32 = 640;
 export const NET_SW_COUNTERS: u32 = 64;
 export const NET_SW_ORDERED: u32 = 1664;
 export const NET_SW_PEND_STALE: u32 = 1668;
+export const NET_SW_SPLIT: u32 = 1672;
+/** One port's burst histogram: f64 sumNs and 17 f64 bucket counts (burst-split.ts BURST_SPLIT_SLOT_BYTES). */
+export const NET_SW_PORT_HIST_BYTES: u32 = 144;
 export const NET_SW_PORT_STATS: u32 = 2048;
 export const NET_SW_PEND_SLOTS: u32 = 4096;
 export const NET_SW_PEND_BYTES: u32 = 8;
@@ -117,7 +125,12 @@ export const NET_PS_ERRORS: u32 = 56;
   return NET_SW_PORT_STATS + maxPorts * NET_SW_PORT_STAT_BYTES;
 }
 
+/** Offset of the per-port burst split in a switch state for `maxPorts` ports (8-aligned). */
+@inline export function splitOffset(maxPorts: u32): u32 {
+  return pendOffset(maxPorts) + NET_SW_PEND_SLOTS * NET_SW_PEND_BYTES;
+}
+
 /** Bytes of a switch state region for `maxPorts` ports. */
 export function switchStateBytes(maxPorts: u32): u32 {
-  return pendOffset(maxPorts) + NET_SW_PEND_SLOTS * NET_SW_PEND_BYTES;
+  return splitOffset(maxPorts) + ((8 + maxPorts * 8 + 7) & ~7) + maxPorts * NET_SW_PORT_HIST_BYTES;
 }

@@ -8,6 +8,7 @@ import {
   NET_SW_PORT_STATS,
   NET_SW_PORT_STAT_BYTES,
   NET_SW_STATS,
+  splitOffset,
 } from './switch-state';
 
 @inline export function swStat(sw: usize, idx: u32, by: u64): void {
@@ -36,4 +37,24 @@ import {
   const p = sw + NET_SW_COUNTER_ARRAY + ((<usize>idx) << 4);
   store<u64>(p, load<u64>(p) + 1);
   store<u64>(p, load<u64>(p, 8) + <u64>bytes, 8);
+}
+
+/**
+ * A frame taken in from `port` (< maxPorts): counted in this burst's split, so that the core
+ * running the switch observes the burst's duration once for it in the port's histogram.
+ */
+@inline export function splitFrame(sw: usize, maxPorts: u32, port: u32): void {
+  // From the validated maxPorts, not the NET_SW_SPLIT word: inside the region the burst checked.
+  const s = sw + <usize>splitOffset(maxPorts);
+  const f = s + 8 + ((<usize>maxPorts) << 2) + ((<usize>port) << 2);
+  const n = load<u32>(f);
+  if (n == 0) {
+    const c = load<u32>(s);
+    // At most maxPorts distinct ports a burst; full only if no core ever resets it (in-thread use).
+    if (c < maxPorts) {
+      store<u32>(s + 8 + ((<usize>c) << 2), port);
+      store<u32>(s, c + 1);
+    }
+  }
+  store<u32>(f, n + 1);
 }

@@ -140,7 +140,7 @@ import {
   NET_FLUSH_COOKIE,
   switchStateBytes,
 } from './switch-state';
-import { malformedStat, portStat, swStat } from './switch-stats';
+import { malformedStat, portStat, splitFrame, swStat } from './switch-stats';
 import { ingestTunnel, ingestTx } from './tx-ingest';
 import {
   NET_DOWN_DELETE,
@@ -315,6 +315,7 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
     const len = load<u32>(pkt, PK_LEN);
     portStat(sw, inPort, NET_PS_IN_PACKETS, 1);
     portStat(sw, inPort, NET_PS_IN_BYTES, len);
+    splitFrame(sw, c.maxPorts, inPort);
     swStat(sw, NET_SW_STAT_PACKETS, 1);
     swStat(sw, NET_SW_STAT_BYTES, len);
     const ie = entryOf(c.pt, inPort);

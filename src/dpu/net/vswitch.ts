@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 import { emptyLatency } from '../core/burst-latency.js';
+import { readBurstSplit } from '../core/burst-split.js';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
@@ -45,6 +46,7 @@ import {
   NET_SW_EPOCH,
   NET_SW_LAST_REFUSAL,
   NET_SW_LAYOUT,
+  NET_SW_SPLIT,
   NET_SW_MAGIC,
   NET_SW_MALFORMED,
   NET_SW_MAX_IDLE,
@@ -229,6 +231,7 @@ export class VSwitch {
       arm: 'net_switch_arm',
       state: this.state.base,
       budget,
+      splitAddr: this.splitAddr(),
     });
     this.core = core;
     return this.job;
@@ -240,6 +243,21 @@ export class VSwitch {
    */
   burstLatency(): LatencyHistogramData {
     return (this.job && this.core?.burstLatency(this.job.id)) || emptyLatency();
+  }
+
+  /**
+   * Per frame port `port` sent into the switch (its inPackets), the duration of the switch burst
+   * that took the frame in, observed by the core running the switch (burst-split.ts), read out
+   * of band. Kept across detach and attach; empty before any burst.
+   */
+  portBurstLatency(port: number): LatencyHistogramData {
+    this.ports.entryAddr(port);
+    return readBurstSplit(this.rt.memory.i32.buffer, this.splitAddr(), port) ?? emptyLatency();
+  }
+
+  /** Host address of the per-port burst split (set by net_switch_init). */
+  private splitAddr(): number {
+    return this.state.base + this.rt.memory.view.getUint32(this.state.base + NET_SW_SPLIT, true);
   }
 
   async detach(): Promise<void> {

@@ -1,6 +1,6 @@
 import { BURST_BOUNDS_S, emptyLatency } from '../../../dpu/core/burst-latency.js';
 import type { HostNetwork } from '../../../dpu/net/host-network.js';
-import { PromHistogram, type ByteSink } from '../prom-text.js';
+import { labelValue, PromHistogram, type ByteSink, type SeriesMemo } from '../prom-text.js';
 
 const SWITCH_BURSTS = new PromHistogram(
   'qingtian_switch_burst_duration_seconds',
@@ -9,12 +9,22 @@ const SWITCH_BURSTS = new PromHistogram(
   BURST_BOUNDS_S,
 );
 const SWITCH_BURST_SERIES = SWITCH_BURSTS.series('');
+const PORT_BURSTS = new PromHistogram(
+  'qingtian_port_burst_duration_seconds',
+  'Per frame a port sent into the vSwitch (its packets in), the duration of the switch burst that took the frame in, ' +
+    'timed by the DPU core: for a frame the fast path forwarded, an upper bound of its time from TX pop to delivery; ' +
+    'a frame sent to the slow path is observed at that first burst only (its wait for the answer is not in it)',
+  BURST_BOUNDS_S,
+);
+/** Per port name: its series prefixes (made once) and what it printed last. */
+const portSeries = new Map<string, { prefixes: Buffer[]; memo: SeriesMemo }>();
 
 /**
  * Prometheus families of the VM ports on the vSwitch, read out of band from the switch's
  * per-port counters: packets and bytes in (from the guest) and out (to it), and drops on the
  * way out. A port not on the switch (not attached) has no series. Also the flows the fast path
- * holds and the switch's burst durations (every port's frames share its bursts).
+ * holds, the switch's burst durations, and per port the durations of the bursts that took its
+ * frames in (one observation per frame).
  */
 export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   const s = net?.stats() ?? null;
@@ -48,4 +58,16 @@ export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   page.latin1(out.join('\n') + '\n');
   SWITCH_BURSTS.observe(SWITCH_BURST_SERIES, net?.switchBurstLatency() ?? emptyLatency());
   SWITCH_BURSTS.flush(page);
+  const hists = net?.portBurstLatency() ?? {};
+  for (const [name] of ports) {
+    const h = hists[name];
+    if (!h) continue;
+    let ps = portSeries.get(name);
+    if (!ps) {
+      ps = { prefixes: PORT_BURSTS.series(`port="${labelValue(name)}"`), memo: { count: -1, sum: -1, bytes: null } };
+      portSeries.set(name, ps);
+    }
+    PORT_BURSTS.observeMemo(ps.prefixes, h, 0, ps.memo);
+  }
+  PORT_BURSTS.flush(page);
 }
