@@ -397,6 +397,9 @@ export class BlkDevice extends VirtioBackend {
     return this.memory.u8.slice(d.payload + offset, d.payload + offset + length);
   }
 
+  /** A view over host memory for requestLatency (made at its first call). */
+  private f64: Float64Array | null = null;
+
   /**
    * Per request the device pushed, the time from the burst that popped its chain to the burst
    * that wrote its used element (each burst's start, read by its core), summed over the queues,
@@ -405,7 +408,7 @@ export class BlkDevice extends VirtioBackend {
    */
   requestLatency(): LatencyHistogramData {
     const out = emptyLatency();
-    const f64 = new Float64Array(this.memory.i32.buffer);
+    const f64 = (this.f64 ??= new Float64Array(this.memory.i32.buffer));
     for (const j of this.jobStates) {
       const at = (j.base + BJ_LATENCY) >> 3;
       out.sumSeconds += f64[at]! / 1e9;

@@ -74,21 +74,22 @@ export function observeBurstSplit(s: BurstSplit, u32: Uint32Array, f64: Float64A
   u32[s.countIdx] = 0;
 }
 
-/** Any thread: key `key`'s histogram in the split block at `addr` (null when out of range). */
+/**
+ * Any thread: key `key`'s histogram in the split block at `addr` (null when out of range).
+ * `u32` and `f64` are views over the whole of host memory (kept by the caller: nothing but the
+ * result is allocated).
+ */
 export function readBurstSplit(
-  buf: SharedArrayBuffer | ArrayBuffer,
+  u32: Uint32Array,
+  f64: Float64Array,
   addr: number,
   key: number,
 ): LatencyHistogramData | null {
-  const cap = new Uint32Array(buf, addr + 4, 1)[0]!;
+  const cap = u32[(addr >> 2) + 1]!;
   if (!(key >= 0 && key < cap)) return null;
-  const f64 = new Float64Array(
-    buf,
-    addr + burstSplitHistOffset(cap) + key * BURST_SPLIT_SLOT_BYTES,
-    BURST_SPLIT_SLOT_F64,
-  );
+  const at = (addr + burstSplitHistOffset(cap) + key * BURST_SPLIT_SLOT_BYTES) >> 3;
   const counts = new Array<number>(BURST_BUCKETS);
   let count = 0;
-  for (let b = 0; b < BURST_BUCKETS; b++) count += counts[b] = f64[1 + b]!;
-  return { counts, sumSeconds: f64[0]! / 1e9, count };
+  for (let b = 0; b < BURST_BUCKETS; b++) count += counts[b] = f64[at + 1 + b]!;
+  return { counts, sumSeconds: f64[at]! / 1e9, count };
 }

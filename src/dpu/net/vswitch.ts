@@ -252,8 +252,15 @@ export class VSwitch {
    */
   portBurstLatency(port: number): LatencyHistogramData {
     this.ports.entryAddr(port);
-    return readBurstSplit(this.rt.memory.i32.buffer, this.splitAddr(), port) ?? emptyLatency();
+    const buf = this.rt.memory.i32.buffer;
+    this.f64 ??= new Float64Array(buf);
+    this.u32 ??= new Uint32Array(buf);
+    return readBurstSplit(this.u32, this.f64, this.splitAddr(), port) ?? emptyLatency();
   }
+
+  /** Views over host memory for portBurstLatency (made at its first call). */
+  private f64: Float64Array | null = null;
+  private u32: Uint32Array | null = null;
 
   /** Host address of the per-port burst split (set by net_switch_init). */
   private splitAddr(): number {

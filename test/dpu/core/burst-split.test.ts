@@ -44,18 +44,18 @@ describe('burst split: per-key burst durations, one observation per item', () =>
     observeBurstSplit(s, u32, f64, 3000);
     expect(u32[at >> 2]).toBe(0);
     expect(u32[(at >> 2) + 2 + cap + 3]).toBe(0);
-    const h3 = readBurstSplit(buf, at, 3)!;
+    const h3 = readBurstSplit(u32, f64, at, 3)!;
     expect(h3.count).toBe(2);
     expect(h3.sumSeconds).toBeCloseTo(6e-6, 12);
     expect(h3.counts[BURST_BOUNDS_S.indexOf(5e-6)]).toBe(2);
-    expect(readBurstSplit(buf, at, 0)!.count).toBe(5);
-    expect(readBurstSplit(buf, at, 1)!.count).toBe(0);
-    expect(readBurstSplit(buf, at, 5)).toBeNull();
+    expect(readBurstSplit(u32, f64, at, 0)!.count).toBe(5);
+    expect(readBurstSplit(u32, f64, at, 1)!.count).toBe(0);
+    expect(readBurstSplit(u32, f64, at, 5)).toBeNull();
     // A burst slower than every bound lands in the last bucket.
     touch([[3, 1]]);
     observeBurstSplit(s, u32, f64, 1e9);
-    expect(readBurstSplit(buf, at, 3)!.counts[BURST_BUCKETS - 1]).toBe(1);
-    expect(readBurstSplit(buf, at, 3)!.count).toBe(3);
+    expect(readBurstSplit(u32, f64, at, 3)!.counts[BURST_BUCKETS - 1]).toBe(1);
+    expect(readBurstSplit(u32, f64, at, 3)!.count).toBe(3);
   });
 
   it('the switch state reserves one split histogram of the same size per port', () => {
