@@ -60,7 +60,9 @@ import {
   NET_SW_MAX_PORTS,
   NET_SW_PORT_TABLE,
   NET_SW_SCRATCH,
+  NET_SW_SLOW_HIST,
   NET_SW_SPLIT,
+  slowHistOffset,
   splitOffset,
   switchStateBytes,
 } from './switch-state';
@@ -122,6 +124,7 @@ export function switchInit(sw: usize, pt: usize, fc: usize, fr: usize, down: usi
   store<u32>(sw, split, NET_SW_SPLIT);
   store<u32>(sw + split, 0);
   store<u32>(sw + split, maxPorts, 4);
+  store<u32>(sw, slowHistOffset(maxPorts), NET_SW_SLOW_HIST);
   return 0;
 }
 

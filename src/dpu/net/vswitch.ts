@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
-import { emptyLatency } from '../core/burst-latency.js';
+import { BURST_BUCKETS, emptyLatency } from '../core/burst-latency.js';
 import { readBurstSplit } from '../core/burst-split.js';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
@@ -45,7 +45,10 @@ import {
   NET_SW_DROPS,
   NET_SW_EPOCH,
   NET_SW_LAST_REFUSAL,
+  NET_SW_CLOCK,
   NET_SW_LAYOUT,
+  NET_SW_PORT_HIST_BYTES,
+  NET_SW_SLOW_HIST,
   NET_SW_SPLIT,
   NET_SW_MAGIC,
   NET_SW_MALFORMED,
@@ -232,6 +235,7 @@ export class VSwitch {
       state: this.state.base,
       budget,
       splitAddr: this.splitAddr(),
+      clockAddr: this.state.base + NET_SW_CLOCK,
     });
     this.core = core;
     return this.job;
@@ -256,6 +260,27 @@ export class VSwitch {
     this.f64 ??= new Float64Array(buf);
     this.u32 ??= new Uint32Array(buf);
     return readBurstSplit(this.u32, this.f64, this.splitAddr(), port) ?? emptyLatency();
+  }
+
+  /**
+   * Per frame re-injected on port `port` after an upcall (a flow's first packets through the slow
+   * path), the time from the burst that sent it up to the burst that re-injected it, each taken at
+   * the start of its burst by the core's clock, read out of band. A re-injection answering an
+   * upcall more than NET_SW_STAMP_SLOTS upcalls old is not timed.
+   */
+  portSlowPathLatency(port: number): LatencyHistogramData {
+    this.ports.entryAddr(port);
+    const buf = this.rt.memory.i32.buffer;
+    const f64 = (this.f64 ??= new Float64Array(buf));
+    const at =
+      (this.state.base +
+        this.rt.memory.view.getUint32(this.state.base + NET_SW_SLOW_HIST, true) +
+        port * NET_SW_PORT_HIST_BYTES) >>
+      3;
+    const out = emptyLatency();
+    out.sumSeconds = f64[at]! / 1e9;
+    for (let b = 0; b < BURST_BUCKETS; b++) out.count += out.counts[b] = f64[at + 1 + b]!;
+    return out;
   }
 
   /** Views over host memory for portBurstLatency (made at its first call). */

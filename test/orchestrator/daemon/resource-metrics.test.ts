@@ -144,6 +144,19 @@ describe('/metrics per VM, port and volume', () => {
       }
     });
     expect(net.portBurstLatency()['a']!.sumSeconds).toBeGreaterThan(0);
+    // The first frames of the flow went through the slow path: each re-injection is timed once,
+    // on the port it entered by, from its upcall's burst to its re-injection's.
+    const reinjected = net.stats()!.switch.reinjected;
+    expect(reinjected).toBeGreaterThan(0);
+    const slow = net.portSlowPathLatency();
+    expect(slow['a']!.count + slow['b']!.count).toBe(reinjected);
+    expect(slow['a']!.count).toBeGreaterThan(0);
+    expect(slow['a']!.sumSeconds).toBeGreaterThan(0);
+    const g2 = (await metrics()).got;
+    for (const port of ['a', 'b']) {
+      checkHistogram(g2, 'qingtian_port_slow_path_duration_seconds', `port="${port}"`, slow[port]!.count);
+      expect(g2.get(`qingtian_port_slow_path_duration_seconds_sum{port="${port}"}`)).toBe(slow[port]!.sumSeconds);
+    }
     expect(got.get('qingtian_port_bytes_total{port="b",direction="out"}')).toBeGreaterThan(20 * 42);
     // The GET answer carries the same counters.
     const b = (await d.client.send('GET', '/ports/b')).json as { status: { traffic: { outPackets: number } } };

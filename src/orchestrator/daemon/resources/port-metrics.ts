@@ -16,15 +16,22 @@ const PORT_BURSTS = new PromHistogram(
     'a frame sent to the slow path is observed at that first burst only (its wait for the answer is not in it)',
   BURST_BOUNDS_S,
 );
-/** Per port name: its series prefixes (made once) and what it printed last. */
-const portSeries = new Map<string, { prefixes: Buffer[]; memo: SeriesMemo }>();
+const PORT_SLOW = new PromHistogram(
+  'qingtian_port_slow_path_duration_seconds',
+  "Per frame re-injected on a port after an upcall (a flow's first packets through the slow path), the time from the " +
+    'switch burst that sent it up to the burst that re-injected it, each taken at the start of its burst by the DPU core ' +
+    'clock; a re-injection answering an upcall more than 1024 upcalls old is not observed',
+  BURST_BOUNDS_S,
+);
+/** Per port name: its series prefixes (made once) and what each histogram printed last. */
+const portSeries = new Map<string, { prefixes: Buffer[]; memo: SeriesMemo; slow: Buffer[]; slowMemo: SeriesMemo }>();
 
 /**
  * Prometheus families of the VM ports on the vSwitch, read out of band from the switch's
  * per-port counters: packets and bytes in (from the guest) and out (to it), and drops on the
  * way out. A port not on the switch (not attached) has no series. Also the flows the fast path
  * holds, the switch's burst durations, and per port the durations of the bursts that took its
- * frames in (one observation per frame).
+ * frames in (one observation per frame) and the time its re-injected frames spent in the slow path.
  */
 export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   const s = net?.stats() ?? null;
@@ -59,15 +66,25 @@ export function portMetrics(net: HostNetwork | null, page: ByteSink): void {
   SWITCH_BURSTS.observe(SWITCH_BURST_SERIES, net?.switchBurstLatency() ?? emptyLatency());
   SWITCH_BURSTS.flush(page);
   const hists = net?.portBurstLatency() ?? {};
+  const slow = net?.portSlowPathLatency() ?? {};
   for (const [name] of ports) {
     const h = hists[name];
-    if (!h) continue;
+    const hs = slow[name];
+    if (!h || !hs) continue;
     let ps = portSeries.get(name);
     if (!ps) {
-      ps = { prefixes: PORT_BURSTS.series(`port="${labelValue(name)}"`), memo: { count: -1, sum: -1, bytes: null } };
+      const l = `port="${labelValue(name)}"`;
+      ps = {
+        prefixes: PORT_BURSTS.series(l),
+        memo: { count: -1, sum: -1, bytes: null },
+        slow: PORT_SLOW.series(l),
+        slowMemo: { count: -1, sum: -1, bytes: null },
+      };
       portSeries.set(name, ps);
     }
     PORT_BURSTS.observeMemo(ps.prefixes, h, 0, ps.memo);
+    PORT_SLOW.observeMemo(ps.slow, hs, 0, ps.slowMemo);
   }
   PORT_BURSTS.flush(page);
+  PORT_SLOW.flush(page);
 }
