@@ -101,8 +101,9 @@ interface VmPrefixes {
 /**
  * The per-VM families of `/metrics`: state, size, device traffic (vsock and net: packets and
  * bytes; net: drops and errors; blk: requests by op, bytes, errors), each device's burst
- * durations and each disk's request latency (pop to used), read out of band. Series prefixes are made once per VM and device and kept (a
- * scrape with 100 VMs then only formats numbers). Rendering is synchronous: no await per VM.
+ * durations and each disk's request latency (pop to used), read out of band. Series prefixes
+ * are made once per VM and device and kept (a scrape with 100 VMs then only formats numbers).
+ * Rendering is synchronous: no await per VM.
  */
 export class VmMetrics {
   private readonly info = new PromFamily('qingtian_vm_info', 'gauge', 'A VM of the host (1 per VM), by state');
