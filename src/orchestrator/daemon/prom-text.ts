@@ -79,6 +79,13 @@ export class PromFamily {
   /** `# HELP …\n# TYPE …\n`, made once. */
   readonly header: Buffer;
   private readonly body = new ByteSink();
+  /**
+   * What the family holds, in order, when some of it is bytes kept elsewhere (raw): ranges of
+   * `body` and those bytes, so that they are copied once, into the page, not twice.
+   */
+  private readonly parts: Uint8Array[] = [];
+  /** Start of the range of `body` not yet in `parts`. */
+  private open = 0;
 
   constructor(
     readonly name: string,
@@ -98,9 +105,18 @@ export class PromFamily {
     this.body.sample(prefix, value);
   }
 
-  /** Appends bytes already in the text format (whole lines). */
+  /** Appends bytes already in the text format (whole lines), by reference: `b` must stay as it is until the flush. */
   protected raw(b: Uint8Array): void {
-    this.body.bytes(b);
+    this.cut();
+    this.parts.push(b);
+  }
+
+  /** Closes the open range of `body` into `parts`. */
+  private cut(): void {
+    if (this.body.pos > this.open) {
+      this.parts.push(this.body.buf.subarray(this.open, this.body.pos));
+      this.open = this.body.pos;
+    }
   }
 
   /** Where the next sample goes, and a copy of what was written since `start`. */
@@ -114,8 +130,14 @@ export class PromFamily {
   /** Writes the header and the samples into `page`; the family starts empty again. */
   flush(page: ByteSink): void {
     page.bytes(this.header);
-    page.bytes(this.body.view());
+    if (this.parts.length === 0) page.bytes(this.body.view());
+    else {
+      this.cut();
+      for (const p of this.parts) page.bytes(p);
+      this.parts.length = 0;
+    }
     this.body.pos = 0;
+    this.open = 0;
   }
 }
 
