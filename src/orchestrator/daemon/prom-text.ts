@@ -1,3 +1,4 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 
 const TWO53 = 2 ** 53;
@@ -147,10 +148,26 @@ export class PromFamily {
  */
 export class PromHistogram extends PromFamily {
   private readonly les: readonly string[];
+  /** Per printed bucket, the index of its bound in the histograms' `bounds` (their counts). */
+  private readonly at: readonly number[];
 
-  constructor(name: string, help: string, bounds: readonly number[]) {
+  /**
+   * `bounds` are those of the histograms observed (LatencyHistogramData counts: one per bound,
+   * then everything slower); `printed`, a subset of them, are the buckets the page shows (all by
+   * default). Cumulative counts at a printed bound are exact: fewer lines, the same figures.
+   */
+  constructor(name: string, help: string, bounds: readonly number[], printed: readonly number[] = bounds) {
     super(name, 'histogram', help);
-    this.les = [...bounds.map(String), '+Inf'];
+    this.les = [...printed.map(String), '+Inf'];
+    this.at = printed.map((b) => {
+      const i = bounds.indexOf(b);
+      if (i < 0)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `${name}: printed bound: expected one of the histogram's bounds (${bounds.join(', ')}), got ${b}`,
+        );
+      return i;
+    });
   }
 
   /** The prefixes of one series (labels: `a="x",b="y"`, or empty). */
@@ -172,8 +189,10 @@ export class PromHistogram extends PromFamily {
   observe(prefixes: readonly Uint8Array[], h: LatencyHistogramData, at = 0): void {
     const n = this.les.length - 1;
     let acc = 0;
+    let c = 0;
     for (let i = 0; i < n; i++) {
-      acc += h.counts[i] ?? 0;
+      const upTo = this.at[i]!;
+      for (; c <= upTo; c++) acc += h.counts[c] ?? 0;
       this.add(prefixes[at + i]!, acc);
     }
     this.add(prefixes[at + n]!, h.count);

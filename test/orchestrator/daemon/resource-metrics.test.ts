@@ -13,6 +13,7 @@ import type { VmBlkHandle, VmNetHandle } from '../../../src/orchestrator/vms/vm-
 import type { Vm } from '../../../src/orchestrator/vms/vm.js';
 import { GuestNic } from '../../dpu/net/guest-nic.js';
 import { ipFrame } from '../../dpu/net/helpers.js';
+import { BURST_DECADES_S } from '../../../src/orchestrator/daemon/resources/port-metrics.js';
 import { startDaemon, type D } from '../../helpers/daemon.js';
 
 const MIB = 1 << 20;
@@ -34,11 +35,13 @@ function samples(text: string): Map<string, number> {
 /** A histogram series on the page: cumulative buckets never fall, +Inf and _count are its count. */
 function checkHistogram(got: Map<string, number>, name: string, labels: string, count: number): void {
   let prev = 0;
-  for (const le of BURST_BOUNDS_S) {
+  for (const le of BURST_DECADES_S) {
     const n = got.get(`${name}_bucket{${labels},le="${le}"}`)!;
     expect(n, `${name}{${labels}} le=${le}`).toBeGreaterThanOrEqual(prev);
     prev = n;
   }
+  // Only the decades are printed.
+  expect(got.has(`${name}_bucket{${labels},le="${String(2.5e-6)}"}`)).toBe(false);
   expect(got.get(`${name}_bucket{${labels},le="+Inf"}`)).toBe(count);
   expect(got.get(`${name}_count{${labels}}`)).toBe(count);
   expect(prev).toBeLessThanOrEqual(count);
@@ -139,6 +142,9 @@ describe('/metrics per VM, port and volume', () => {
         const s = net.portStats(port)!;
         const h = net.portBurstLatency()[port]!;
         expect(h.count).toBe(s.inPackets);
+        // A printed bucket is the histogram's cumulative count at that bound.
+        const upTo1ms = h.counts.slice(0, BURST_BOUNDS_S.indexOf(1e-3) + 1).reduce((a, b) => a + b, 0);
+        expect(g.get(`qingtian_port_burst_duration_seconds_bucket{port="${port}",le="0.001"}`)).toBe(upTo1ms);
         checkHistogram(g, 'qingtian_port_burst_duration_seconds', `port="${port}"`, s.inPackets);
         expect(g.get(`qingtian_port_burst_duration_seconds_sum{port="${port}"}`)).toBe(h.sumSeconds);
       }

@@ -9,12 +9,19 @@ const SWITCH_BURSTS = new PromHistogram(
   BURST_BOUNDS_S,
 );
 const SWITCH_BURST_SERIES = SWITCH_BURSTS.series('');
+/**
+ * The buckets the per-port and per-disk histograms print: the decades of BURST_BOUNDS_S (their
+ * cumulative counts are exact), 9 lines a series instead of 19, for a page of hundreds of them.
+ */
+export const BURST_DECADES_S: readonly number[] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1];
+
 const PORT_BURSTS = new PromHistogram(
   'qingtian_port_burst_duration_seconds',
   'Per frame a port sent into the vSwitch (its packets in), the duration of the switch burst that took the frame in, ' +
     'timed by the DPU core: for a frame the fast path forwarded, an upper bound of its time from TX pop to delivery; ' +
     'a frame sent to the slow path is observed at that first burst only (its wait for the answer is not in it)',
   BURST_BOUNDS_S,
+  BURST_DECADES_S,
 );
 const PORT_SLOW = new PromHistogram(
   'qingtian_port_slow_path_duration_seconds',
@@ -22,6 +29,7 @@ const PORT_SLOW = new PromHistogram(
     'switch burst that sent it up to the burst that re-injected it, each taken at the start of its burst by the DPU core ' +
     'clock; a re-injection answering an upcall more than 1024 upcalls old is not observed',
   BURST_BOUNDS_S,
+  BURST_DECADES_S,
 );
 /** Per port name: its series prefixes (made once) and what each histogram printed last. */
 const portSeries = new Map<string, { prefixes: Buffer[]; memo: SeriesMemo; slow: Buffer[]; slowMemo: SeriesMemo }>();

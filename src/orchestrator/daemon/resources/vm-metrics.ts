@@ -2,6 +2,7 @@ import type { LatencyHistogramData } from '../../../common/latency-histogram.js'
 import { BURST_BOUNDS_S } from '../../../dpu/core/burst-latency.js';
 import type { Vm } from '../../vms/vm.js';
 import type { VmBlkHandle, VmNetHandle } from '../../vms/vm-device.js';
+import { BURST_DECADES_S } from './port-metrics.js';
 import { labelValue, PromFamily, PromHistogram, type ByteSink, type SeriesMemo } from '../prom-text.js';
 
 /** A device's traffic as the guest sees it: rx into the guest, tx out of it. */
@@ -85,7 +86,7 @@ const BLK_ERRORS = [
 ] as const;
 
 const EMPTY = Buffer.alloc(0);
-/** Prefixes of one histogram series with the burst bounds: a line per bound, +Inf, sum, count. */
+/** Prefixes of one burst histogram series: a line per bound, +Inf, sum, count. */
 const BLK_HIST_SERIES = BURST_BOUNDS_S.length + 3;
 
 /** The prefixes of one VM's series, made once per VM (names and ids do not change). */
@@ -156,6 +157,7 @@ export class VmMetrics {
       'to the burst that wrote its used element, each taken at the start of the burst by the core clock; a request ' +
       'completed in the burst that popped it (RAM and null disks, refused requests) counts 0: it took at most that burst',
     BURST_BOUNDS_S,
+    BURST_DECADES_S,
   );
   private readonly families: readonly PromFamily[] = [
     this.info,
