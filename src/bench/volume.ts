@@ -25,6 +25,9 @@ import { sampleAll } from './lib/throughput.js';
  *                               level and write amplification are reported beside the IOPS);
  *                               peer: raw pwrite / pread of 4 KiB at random offsets of one file on
  *                               the same tmpfs from the same thread (the system calls alone)
+ *   randwrite-4k-inline         the same steady-state writes with the volume's full stripes encoded and
+ *                               written inline (stripeWriter 'inline': one thread), peer: the default
+ *                               (a stripe writer thread beside the engine's), same run
  *   randwrite-4k-fresh          random writes into a volume never written (half a pass of its
  *                               blocks, no cleaning yet); peer: the same, disk files through pwrite
  *   randread-4k-sync / randwrite-4k-sync  the same engine with its disks on pread / pwrite (the
@@ -168,6 +171,15 @@ export async function run(ctx: BenchContext): Promise<void> {
       samplers['raw-pread'] = () =>
         iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
     }
+    let volInline: Volume | null = null;
+    if (ctx.wants('randwrite-4k-inline')) {
+      ctx.progress('filling a second volume, its stripes written inline');
+      volInline = Volume.create({ dir: join(dir, 'engine-inline'), sizeBytes }, { runtime, stripeWriter: 'inline' });
+      fillVolume(volInline, io.base);
+      const vi = volInline;
+      samplers['engine-write-inline'] = () => steadyWrites(vi, false);
+      samplers['engine-write-thread'] = () => steadyWrites(vol, false);
+    }
     let volSync: Volume | null = null;
     if ((ctx.wants('randread-4k-sync') || ctx.wants('randwrite-4k-sync')) && vol.diskIo.choice !== 'sync') {
       ctx.progress('filling a second volume, its disks on pread / pwrite');
@@ -288,7 +300,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       const fill = Math.round(median(fills) * 100);
       ctx.report({
         case: 'randwrite-4k',
-        metric: `IOPS, engine in-thread, steady state at ${fill} % log fill (${what})`,
+        metric: `IOPS, engine in-thread (its full stripes on the volume's stripe writer thread), steady state at ${fill} % log fill (${what})`,
         value: med('engine-write'),
         unit: 'IOPS',
         better: 'higher',
@@ -328,6 +340,16 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'IOPS',
         better: 'higher',
         peer: { name: `disk I/O ${vol.diskIo.choice} (default), same run`, value: med('engine-write-default') },
+      });
+    }
+    if (s['engine-write-inline']) {
+      ctx.report({
+        case: 'randwrite-4k-inline',
+        metric: `IOPS, engine in-thread, steady state, full stripes encoded and written inline (one thread)`,
+        value: med('engine-write-inline'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'the default: a stripe writer thread, same run', value: med('engine-write-thread') },
       });
     }
     if (s['fresh-default']) {
@@ -413,6 +435,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
     closeSync(raw);
     volSync?.close();
+    volInline?.close();
     vol.close();
   } finally {
     await storage.close();

@@ -25,11 +25,11 @@ import { DISK_IO_CHOICES, type DiskIoChoice, type DiskIoOption } from './disk-io
 import { DiskSet } from './disk-set.js';
 import { BLOCK_BYTES, UNIT_BYTES, type Geometry } from './geometry.js';
 import { Journal } from './journal.js';
-import { LogHead } from './log-head.js';
 import { LogWriter } from './log-writer.js';
 import { Rebuilder, type RebuildProgress } from './rebuilder.js';
 import { replayJournal, type RecoveryReport } from './recovery.js';
 import { Scrubber, type ScrubReport } from './scrubber.js';
+import { STRIPE_WRITER_CHOICES, StripeWriter, type StripeWriterChoice } from './stripe-writer.js';
 import {
   geometryOf,
   newSuperblock,
@@ -54,6 +54,11 @@ export interface VolumeOpenOptions {
    * system call), 'sync' (pread / pwrite), 'auto' (mapped when the helper is built). Default 'auto'.
    */
   diskIo?: DiskIoOption | undefined;
+  /**
+   * Where full stripes are encoded and written: 'thread' (a stripe writer thread of the volume's
+   * own, while the owner fills the next stripe) or 'inline' (the owning thread). Default 'thread'.
+   */
+  stripeWriter?: StripeWriterChoice | undefined;
 }
 
 const openSchema = z
@@ -62,6 +67,7 @@ const openSchema = z
     checkpointBytes: intIn(4096, 1 << 30).optional(),
     cleaner: oneOf(CLEANER_POLICIES).optional(),
     diskIo: oneOf(DISK_IO_CHOICES).optional(),
+    stripeWriter: oneOf(STRIPE_WRITER_CHOICES).optional(),
   })
   .optional();
 
@@ -100,6 +106,8 @@ export class Volume {
   private readonly reader: BlockReader;
   private readonly cleaner: Cleaner;
   private readonly rs: ReedSolomon;
+  /** The stripe writer thread's queue ('thread'), or null ('inline'). */
+  private readonly jobs: StripeWriter | null;
   private readonly prot: BlockProtection;
   private readonly stripeScratch: number;
   private readonly checkpointBytes: number;
@@ -161,7 +169,8 @@ export class Volume {
     this.checkpointBytes = o?.checkpointBytes ?? Math.max(4 << 20, geo.blockCount * 8);
     this.memory = runtime.memory;
     this.u8 = runtime.memory.u8;
-    const headBytes = 2 * LogHead.bufferBytes(geo);
+    const threaded = (o?.stripeWriter ?? 'thread') === 'thread';
+    const headBytes = LogWriter.bufferBytes(geo, threaded);
     const scratch = align(UNIT_BYTES) + align(geo.disks * UNIT_BYTES) + (geo.disks + geo.parityDisks) * geo.chunkBytes;
     this.region = runtime.memory.alloc({
       name: `volume ${sb.name}`,
@@ -191,6 +200,20 @@ export class Volume {
         o?.diskIo ?? 'auto',
       );
       if (this.disks.states.some((st, d) => st !== sb.disks[d]!.state)) this.saveDiskStates();
+      this.jobs = threaded
+        ? new StripeWriter(
+            geo,
+            runtime.memory,
+            dir,
+            sb.disks.map((d) => d.file),
+            this.disks.states,
+            geo.segments * geo.segmentDiskBytes,
+            o?.diskIo ?? 'auto',
+            this.region,
+            this.disks,
+            this.rs,
+          )
+        : null;
       this.map = new BlockMap(geo);
       this.journal = new Journal(join(dir, JOURNAL_FILE));
       const cp = create ? null : readCheckpoint(dir, geo.blockCount, geo.segments);
@@ -210,6 +233,7 @@ export class Volume {
         this.prot,
         this.region.base,
         cp?.seq ?? 0,
+        this.jobs,
       );
       this.reader = new BlockReader(
         geo,
@@ -247,7 +271,13 @@ export class Volume {
         if (s === 'rebuilding') this.rebuilds.push(this.newRebuilder(d));
       });
     } catch (e) {
-      const self = this as unknown as { disks?: DiskSet; rs?: ReedSolomon; journal?: Journal };
+      const self = this as unknown as {
+        disks?: DiskSet;
+        rs?: ReedSolomon;
+        journal?: Journal;
+        jobs?: StripeWriter | null;
+      };
+      self.jobs?.close();
       self.disks?.closeAll();
       self.journal?.close();
       self.rs?.dispose();
@@ -341,12 +371,14 @@ export class Volume {
   loseDisk(index: number): void {
     const d = this.diskIndex('loseDisk', index);
     if (this.sb.disks[d]!.state === 'lost') return;
+    this.writer.drainJobs();
     const bit = ~(1 << d);
     for (let s = 0; s < this.geometry.segments; s++) this.map.validDisks[s]! &= bit;
     const i = this.rebuilds.findIndex((r) => r.disk === d);
     if (i >= 0) this.rebuilds.splice(i, 1);
     this.disks.lose(d);
     this.saveDiskStates();
+    this.jobs?.disksChanged(this.disks.states);
   }
 
   /** Puts an empty file in place of lost disk `index` and starts rebuilding it online. */
@@ -359,8 +391,10 @@ export class Volume {
         { disk: d },
       );
     }
+    this.writer.drainJobs();
     this.disks.replace(d);
     this.saveDiskStates();
+    this.jobs?.disksChanged(this.disks.states);
     this.rebuilds.push(this.newRebuilder(d));
   }
 
@@ -393,11 +427,14 @@ export class Volume {
    */
   maintain(budget = 8): boolean {
     const rb = this.rebuilds[0];
+    // Rebuild and scrub read stripes from the disks: the ones handed to the stripe writer first.
+    if (rb || this.scrubber) this.writer.drainJobs();
     if (rb && rb.step(budget)) {
       this.rebuilds.shift();
       this.lastRebuild = rb.progress;
       this.disks.rebuilt(rb.disk);
       this.saveDiskStates();
+      this.jobs?.disksChanged(this.disks.states);
     }
     if (this.scrubber && this.scrubber.step(budget)) {
       this.lastScrub = this.scrubber.report;
@@ -460,6 +497,7 @@ export class Volume {
     try {
       this.writer.checkpoint();
     } finally {
+      this.jobs?.close();
       this.disks.closeAll();
       this.journal.close();
       this.rs.dispose();
