@@ -31,12 +31,14 @@ import { replayJournal, type RecoveryReport } from './recovery.js';
 import { Scrubber, type ScrubReport } from './scrubber.js';
 import { STRIPE_WRITER_CHOICES, StripeWriter, type StripeWriterChoice } from './stripe-writer.js';
 import {
+  appTagOf,
   geometryOf,
   newSuperblock,
   parseSuperblock,
   SUPERBLOCK_FILE,
   type Superblock,
   type VolumeCreateOptions,
+  VOLUME_FORMAT_VERSION,
 } from './volume-config.js';
 import { volumeStats, type OpCounters, type VolumeStats } from './volume-stats.js';
 import { VolumeStatus } from './volume-status.js';
@@ -59,6 +61,21 @@ export interface VolumeOpenOptions {
    * own, while the owner fills the next stripe) or 'inline' (the owning thread). Default 'thread'.
    */
   stripeWriter?: StripeWriterChoice | undefined;
+  /**
+   * Upgrade a format-version-1 volume (made before blocks carried the volume's application tag)
+   * as it opens: every mapped block is read (checked as before) and written again with the tag,
+   * then volume.json becomes version 2. A crash during it leaves version 1, to upgrade again.
+   * Without it such a volume is refused with QT_FORMAT_VERSION. Default false.
+   */
+  upgrade?: boolean | undefined;
+}
+
+/** What upgrading a version-1 volume did. */
+export interface UpgradeReport {
+  /** Mapped blocks written again with the volume's application tag. */
+  blocksRewritten: number;
+  /** Mapped blocks that could not be read (left as they were: their reads fail, as before). */
+  blocksUnreadable: number;
 }
 
 const openSchema = z
@@ -68,6 +85,7 @@ const openSchema = z
     cleaner: oneOf(CLEANER_POLICIES).optional(),
     diskIo: oneOf(DISK_IO_CHOICES).optional(),
     stripeWriter: oneOf(STRIPE_WRITER_CHOICES).optional(),
+    upgrade: z.boolean().optional(),
   })
   .optional();
 
@@ -95,6 +113,8 @@ export class Volume {
   readonly blockCount: number;
   readonly sizeBytes: number;
   readonly recovery: RecoveryReport | null;
+  /** What upgrading the volume from format version 1 did as it opened, null if it was not upgraded. */
+  readonly upgrade: UpgradeReport | null = null;
   private readonly memory: KernelRuntime['memory'];
   private readonly u8: Uint8Array;
   private readonly region: Region;
@@ -161,6 +181,14 @@ export class Volume {
     options: VolumeOpenOptions | undefined,
   ) {
     const o = parseArgs(openSchema, options, 'volume open options');
+    if (sb.version !== VOLUME_FORMAT_VERSION && o?.upgrade !== true) {
+      throw new QingtianError(
+        ErrorCode.FormatVersion,
+        `volume ${dir}: volume.json version: expected ${VOLUME_FORMAT_VERSION}, got ${sb.version} (blocks without the ` +
+          "volume's application tag); open it with { upgrade: true } to rewrite them",
+        { version: sb.version, expected: VOLUME_FORMAT_VERSION },
+      );
+    }
     const runtime = o?.runtime ?? defaultRuntime();
     const geo = geometryOf(sb);
     this.geometry = geo;
@@ -177,7 +205,7 @@ export class Volume {
       owner: OWNER,
       // Log-head buffers and stripe scratch that the EC and DIF kernels read and write (*At forms).
       kind: 'core-scratch',
-      sizeBytes: pageAlign(headBytes + align(scratch) + 64 + BLOCK_BYTES),
+      sizeBytes: pageAlign(headBytes + align(scratch) + 64 + 2 * BLOCK_BYTES),
     });
     let at = this.region.base + headBytes;
     const unitScratch = at;
@@ -190,7 +218,7 @@ export class Volume {
     this.zeroBlock = at + 64;
     try {
       this.rs = new ReedSolomon({ dataShards: geo.dataDisks, parityShards: geo.parityDisks, runtime });
-      this.prot = new BlockProtection(runtime, result);
+      this.prot = new BlockProtection(runtime, result, sb.version === VOLUME_FORMAT_VERSION ? sb.appTag! : null);
       this.disks = new DiskSet(
         dir,
         sb.disks.map((d) => d.file),
@@ -270,6 +298,7 @@ export class Volume {
       this.disks.states.forEach((s, d) => {
         if (s === 'rebuilding') this.rebuilds.push(this.newRebuilder(d));
       });
+      if (sb.version !== VOLUME_FORMAT_VERSION) this.upgrade = this.upgradeFormat();
     } catch (e) {
       const self = this as unknown as {
         disks?: DiskSet;
@@ -510,6 +539,35 @@ export class Volume {
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------
+
+  /** Format version 1 -> 2: every mapped block written again with the volume's application tag. */
+  private upgradeFormat(): UpgradeReport {
+    const tag = appTagOf(this.sb.uuid);
+    // New blocks carry the tag; old ones (tag 0) still pass until every block has it.
+    this.prot.use(tag, false);
+    const buf = this.zeroBlock + BLOCK_BYTES;
+    const report: UpgradeReport = { blocksRewritten: 0, blocksUnreadable: 0 };
+    const ops = { ...this.ops };
+    for (let lba = 0; lba < this.blockCount; lba++) {
+      if (this.map.map[lba] === 0) continue;
+      if (this.read(lba, 1, buf) !== VolumeStatus.Ok) {
+        report.blocksUnreadable++;
+        continue;
+      }
+      if (this.write(lba, 1, buf) !== VolumeStatus.Ok) {
+        throw new QingtianError(ErrorCode.IoError, `volume ${this.dir}: upgrade: block ${lba} could not be written`);
+      }
+      report.blocksRewritten++;
+    }
+    Object.assign(this.ops, ops);
+    this.writer.checkpoint();
+    this.sb.version = VOLUME_FORMAT_VERSION;
+    this.sb.appTag = tag;
+    writeSuperblock(this.dir, this.sb);
+    this.prot.use(tag, true);
+    this.u8.fill(0, buf, buf + BLOCK_BYTES);
+    return report;
+  }
 
   private argsOk(lba: number, blocks: number, addr: number): boolean {
     if (this.closed) return false;
