@@ -4,7 +4,7 @@ import type { RowWriter } from './stripe-jobs.js';
 import type { StripeWriter } from './stripe-writer.js';
 
 /** Stripe buffers a head has when a stripe writer thread takes its full stripes. */
-export const HEAD_BUFFERS = 4;
+export const HEAD_BUFFERS = 3;
 
 /** A full stripe handed to the stripe writer, readable from its buffer until the buffer is reused. */
 interface HandedOff {

@@ -51,7 +51,7 @@ export interface StripeWriterInit {
 }
 
 /** Host memory the writer thread's erasure coder (kernel image, tables, state) lives in. */
-export const WRITER_ARENA_BYTES = 1 << 20;
+export const WRITER_ARENA_BYTES = 512 << 10;
 
 const OWNER = 'volume';
 

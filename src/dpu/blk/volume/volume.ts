@@ -185,7 +185,7 @@ export class Volume {
       throw new QingtianError(
         ErrorCode.FormatVersion,
         `volume ${dir}: volume.json version: expected ${VOLUME_FORMAT_VERSION}, got ${sb.version} (blocks without the ` +
-          "volume's application tag); open it with { upgrade: true } to rewrite them",
+          "volume's application tag); open it with { upgrade: true } (qingtian volume inspect --upgrade) to rewrite them",
         { version: sb.version, expected: VOLUME_FORMAT_VERSION },
       );
     }
