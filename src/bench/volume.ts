@@ -150,6 +150,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     // Write amplification and fill of the steady-state write runs: (user + moved + padding) / user.
     const waRuns: number[] = [];
     const fills: number[] = [];
+    const ownerJobs: number[] = [];
     const steadyWrites = (v: Volume, track: boolean): number => {
       const a = v.stats();
       const rate = iops(ms, (i) => v.write(rng.int(blocks), 1, io.base + (i & 255) * BLOCK));
@@ -160,6 +161,8 @@ export async function run(ctx: BenchContext): Promise<void> {
         const pad = b.writes.padBlocks - a.writes.padBlocks;
         waRuns.push((user + moved + pad) / user);
         fills.push(b.space.mappedBytes / b.geometry.logBytes);
+        const jobs = b.stripeWriter.jobs - a.stripeWriter.jobs;
+        if (jobs > 0) ownerJobs.push((b.stripeWriter.jobsRunByOwner - a.stripeWriter.jobsRunByOwner) / jobs);
       }
       return rate;
     };
@@ -314,6 +317,15 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'x',
         better: 'lower',
       });
+      if (ownerJobs.length > 0) {
+        ctx.report({
+          case: 'randwrite-4k',
+          metric: 'share of stripe jobs the engine thread ran itself (the stripe writer thread had not got to them)',
+          value: median(ownerJobs),
+          unit: 'ratio',
+          better: 'lower',
+        });
+      }
       ctx.report({
         case: 'randread-4k',
         metric: `IOPS, engine in-thread (${what})`,
