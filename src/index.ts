@@ -78,7 +78,11 @@ export type {
   BareMetalSpec,
 } from './orchestrator/instances/instance-spec.js';
 export type { VmInstance } from './orchestrator/instances/vm-instance.js';
-export type { ContainerInstance, ContainerStats } from './orchestrator/instances/container-instance.js';
+export type {
+  ContainerInstance,
+  ContainerPingOptions,
+  ContainerStats,
+} from './orchestrator/instances/container-instance.js';
 export type { ContainerNetCounters } from './orchestrator/instances/container-trunk.js';
 export type { ContainerHostOptions } from './orchestrator/instances/container-host.js';
 

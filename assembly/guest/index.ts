@@ -21,7 +21,7 @@ import {
 import { blkVerify, blkWorkload } from './blk-workload';
 import { benchOne, benchPump, benchSetup, benchStart } from './blk-bench';
 import { GN_ECHO_PORT, GN_SINK_PORT, GN_STATE_BYTES } from './net-state';
-import { NET_STACK_EXTRA, netInit, netInitShared, netPoll } from './net-stack';
+import { NET_STACK_EXTRA, netInit, netInitShared, netPoll, netSetRoute } from './net-stack';
 import { trunkPoll } from './net-trunk';
 import { genRun, genSetup, pingSend, resolve } from './net-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
@@ -247,11 +247,32 @@ export function gnet_trunk_poll(st: usize, table: usize, budget: u32): u32 {
   return trunkPoll(st, table, budget);
 }
 
-export { TRUNK_VLANS } from './net-trunk';
+export {
+  TRUNK_VLANS,
+  TRUNK_MAILBOX_BYTES,
+  TM_STATE,
+  TM_IDLE,
+  TM_POSTED,
+  TM_TAKEN,
+  TM_DONE,
+  TM_OP,
+  TM_VLAN,
+  TM_DST,
+  TM_IDENT,
+  TM_SEQ,
+  TM_LEN,
+  TM_RC,
+  TM_OP_PING,
+} from './net-trunk';
 
 export function gnet_set_ports(st: usize, echoPort: u32, sinkPort: u32): void {
   store<u16>(st, <u16>echoPort, GN_ECHO_PORT);
   store<u16>(st, <u16>sinkPort, GN_SINK_PORT);
+}
+
+/** Addresses outside `netmask` of the stack's own go to `gateway` (network order; 0: no route). */
+export function gnet_set_route(st: usize, netmask: u32, gateway: u32): void {
+  netSetRoute(st, netmask, gateway);
 }
 
 export function gnet_ping(st: usize, dst: u32, ident: u32, seq: u32, plen: u32): i32 {
@@ -284,6 +305,8 @@ export {
   GN_PING_LAST,
   GN_PING_REPLIES,
   GN_VLAN,
+  GN_NETMASK,
+  GN_GATEWAY,
   GN_STATE_BYTES,
   GNF_CSUM_OFFLOAD,
   GNC_RX_FRAMES,

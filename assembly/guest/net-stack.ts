@@ -23,7 +23,9 @@ import {
   GN_BUF_BYTES,
   GN_ECHO_PORT,
   GN_FLAGS,
+  GN_GATEWAY,
   GN_IP,
+  GN_NETMASK,
   GN_MAC,
   GN_MAGIC,
   GN_PING_IDENT,
@@ -171,6 +173,22 @@ export function netInitShared(st: usize, parent: usize, macLo: u32, macHi: u32, 
   return 0;
 }
 
+/**
+ * Gives the stack a route: addresses outside `netmask` of its own go to `gateway` (its MAC is
+ * what ARP for the gateway answers: the VPC router's). Both in network order; gateway 0: none.
+ */
+export function netSetRoute(st: usize, netmask: u32, gateway: u32): void {
+  store<u32>(st, netmask, GN_NETMASK);
+  store<u32>(st, gateway, GN_GATEWAY);
+}
+
+/** Where a packet to `dst` goes first: `dst` itself on-link, else the gateway (when there is one). */
+@inline export function nextHop(st: usize, dst: u32): u32 {
+  const gw = load<u32>(st, GN_GATEWAY);
+  if (gw == 0 || ((dst ^ load<u32>(st, GN_IP)) & load<u32>(st, GN_NETMASK)) == 0) return dst;
+  return gw;
+}
+
 /** The MAC for `ip` from the ARP cache (host address of its 6 bytes), or 0. */
 export function arpLookup(st: usize, ip: u32): usize {
   for (let i: u32 = 0; i < GN_ARP_ENTRIES; i++) {
@@ -220,16 +238,17 @@ export function arpSend(st: usize, op: u32, dstMac: usize, tha: usize, tip: u32)
 
 /**
  * Starts an IPv4 packet to `dst` (proto, payload of `plen` bytes to be written by the caller at
- * the returned address + 34). Returns the frame's host address, or 0 (no TX slot, or `dst` not
- * in the ARP cache: then an ARP request goes out).
+ * the returned address + 34). Returns the frame's host address, or 0 (no TX slot, or its next
+ * hop, `dst` or the gateway, not in the ARP cache: then an ARP request goes out).
  */
 export function ipStart(st: usize, dst: u32, proto: u32, plen: u32): usize {
-  const mac = arpLookup(st, dst);
+  const hop = nextHop(st, dst);
+  const mac = arpLookup(st, hop);
   if (mac == 0) {
     gnBump(st, GNC_NO_ARP);
     const bcast = st + GN_ARP + GN_ARP_ENTRIES * 16; // 6 bytes of 0xff kept after the cache
     memory.fill(bcast, 0xff, 6);
-    arpSend(st, 1, bcast, 0, dst);
+    arpSend(st, 1, bcast, 0, hop);
     return 0;
   }
   const f = txSlot(st);
@@ -338,8 +357,9 @@ export function input(st: usize, f: usize, len: u32): void {
   const l4 = ip + <usize>ihl;
   const l4len = total - ihl;
   const src = load<u32>(ip + 12);
-  // The sender's MAC answers for its IP (saves an ARP round trip for replies).
-  arpLearn(st, src, f + 6);
+  // The sender's MAC answers for its IP, or for the gateway when the sender is off-link (it came
+  // through the router): saves an ARP round trip for replies.
+  arpLearn(st, nextHop(st, src), f + 6);
   if (proto == 1 && l4len >= 8) {
     const type = <u32>load<u8>(l4);
     if (type == 8) {

@@ -14,6 +14,7 @@
 //   +240 ping: u32 lastReplySeq, u32 replies, u16 ident, u16 vlan (802.1Q id of every frame sent, 0: untagged)
 //   +256 ARP cache: GNET_ARP entries of 16 B {4 B ip, 6 B mac, u16 valid, u32 zero}
 //   +512 duplicate filter for the sink: GNET_SEEN_BITS bits by seq modulo that
+//   +8704 route: 4 B netmask, 4 B gateway (network order; gateway 0: every address is on-link)
 
 export const GN_MAGIC: u32 = 0x54454e47; // 'GNET'
 export const GN_RX_DRV: u32 = 4;
@@ -48,7 +49,9 @@ export const GN_ARP: u32 = 256;
 export const GN_ARP_ENTRIES: u32 = 16;
 export const GN_SEEN: u32 = 512;
 export const GN_SEEN_BITS: u32 = 1 << 16;
-export const GN_STATE_BYTES: u32 = GN_SEEN + GN_SEEN_BITS / 8;
+export const GN_NETMASK: u32 = GN_SEEN + GN_SEEN_BITS / 8;
+export const GN_GATEWAY: u32 = GN_NETMASK + 4;
+export const GN_STATE_BYTES: u32 = GN_NETMASK + 64;
 export const GNET_REAP: u32 = 64;
 
 /** Flags: the checksum of UDP is left to the device (VIRTIO_NET_F_CSUM negotiated). */

@@ -22,7 +22,7 @@ import {
   GN_TX_DRV,
   gnBump,
 } from './net-state';
-import { arpLookup, ipStart, netPoll, putBe16, sum16, txSend, udpFinish } from './net-stack';
+import { arpLookup, ipStart, netPoll, nextHop, putBe16, sum16, txSend, udpFinish } from './net-stack';
 
 export const TRAFFIC_MAGIC: u32 = 0x51545446;
 
@@ -119,10 +119,10 @@ export function sinkTake(st: usize, p: usize, len: u32): void {
   atomic.store<u64>(st, load<u64>(st, GN_SINK_RECEIVED) + 1, GN_SINK_RECEIVED);
 }
 
-/** 1 when `dst` is in the ARP cache; else sends an ARP request for it, polls once, and returns 0. */
+/** 1 when `dst`'s next hop is in the ARP cache; else sends an ARP request for it, polls once, and returns 0. */
 export function resolve(st: usize, dst: u32): i32 {
-  if (arpLookup(st, dst) != 0) return 1;
+  if (arpLookup(st, nextHop(st, dst)) != 0) return 1;
   ipStart(st, dst, 17, 0); // finds no entry: sends the request
   netPoll(st, 64);
-  return arpLookup(st, dst) != 0 ? 1 : 0;
+  return arpLookup(st, nextHop(st, dst)) != 0 ? 1 : 0;
 }

@@ -244,7 +244,11 @@ export const GN_PING_REPLIES = 244;
 /** u32 */
 export const GN_VLAN = 250;
 /** u32 = GN_SEEN + GN_SEEN_BITS / 8 */
-export const GN_STATE_BYTES = 8704;
+export const GN_NETMASK = 8704;
+/** u32 = GN_NETMASK + 4 */
+export const GN_GATEWAY = 8708;
+/** u32 = GN_NETMASK + 64 */
+export const GN_STATE_BYTES = 8768;
 /** Flags: the checksum of UDP is left to the device (VIRTIO_NET_F_CSUM negotiated). (u32) */
 export const GNF_CSUM_OFFLOAD = 1;
 /** u32 */
@@ -277,6 +281,34 @@ export const GNC_COUNT = 16;
 // assembly/guest/net-trunk.ts
 /** u32 */
 export const TRUNK_VLANS = 4096;
+/** u32 */
+export const TRUNK_MAILBOX_BYTES = 64;
+/** u32 */
+export const TM_STATE = 0;
+/** u32 */
+export const TM_OP = 4;
+/** u32 */
+export const TM_VLAN = 8;
+/** u32 */
+export const TM_DST = 12;
+/** u32 */
+export const TM_IDENT = 16;
+/** u32 */
+export const TM_SEQ = 18;
+/** u32 */
+export const TM_LEN = 20;
+/** u32 */
+export const TM_RC = 24;
+/** u32 */
+export const TM_IDLE = 0;
+/** u32 */
+export const TM_POSTED = 1;
+/** u32 */
+export const TM_TAKEN = 2;
+/** u32 */
+export const TM_DONE = 3;
+/** Send an ICMP echo request from VLAN `vlan`'s stack to `dst`. (u32) */
+export const TM_OP_PING = 1;
 
 // assembly/guest/timer-probe.ts
 /** 'GTPR' (u32) */

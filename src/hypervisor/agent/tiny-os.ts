@@ -201,6 +201,8 @@ export class TinyOs implements VmHost {
     'vm.destroy': (a) =>
       this.serial(a.vm, async () => {
         const vm = this.vm(a.vm);
+        // One event, from the state last told: a running VM goes running -> destroyed, as a container does.
+        const previous = vm.state;
         if (vm.state === 'running' || vm.state === 'paused') await vm.powerOff();
         const pool = this.needPool();
         pool.give(vm.ram, `vm:${vm.name}`);
@@ -215,7 +217,7 @@ export class TinyOs implements VmHost {
           vm: vm.id,
           name: vm.name,
           state: 'destroyed',
-          previous: vm.state,
+          previous,
           reason: 'vm.destroy',
         });
         return { vm: vm.id };

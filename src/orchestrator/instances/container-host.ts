@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { QingtianError } from '../../common/errors.js';
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, nameString } from '../../common/validate.js';
 import { CT_BATCH_MAX, type ContainerOp, type ContainerResult } from '../../hypervisor/agent/protocol/containers.js';
 import { AgentStatus, statusError, type AgentStatusName } from '../../hypervisor/agent/protocol/status.js';
@@ -8,7 +8,7 @@ import type { Vm } from '../vms/vm.js';
 import type { VmNetHandle } from '../vms/vm-device.js';
 import type { VmManager } from '../vms/vm-manager.js';
 import { ControlBatch } from './control-batch.js';
-import { CONTAINER_NET_BYTES, ContainerTrunk } from './container-trunk.js';
+import { CONTAINER_NET_BYTES, ContainerTrunk, type ContainerNetSpec } from './container-trunk.js';
 
 /** The shared guest that runs containers (`Host.boot({ instances: { containerHost } })`). */
 export interface ContainerHostOptions {
@@ -44,13 +44,17 @@ type Ok = Extract<ContainerResult, { ok: true }>;
  * The container host: a VM of `host.vms`, defined and started at the first container, whose
  * vCPUs run the containers' tasks from a table in its RAM. Container requests made in the same
  * turn go to the host agent as one batch per operation (over its vsock device, as all control).
- * With a `port`, it has a NIC on that port and a network area in its RAM (ContainerTrunk).
+ * With a `port`, it has a NIC on that port and a network area in its RAM (ContainerTrunk),
+ * laid out again at every boot of the VM, whoever starts it (`host.vms` too): each boot probes
+ * a fresh NIC, and the containers' stacks come back down (a boot finds every container stopped).
  */
 export class ContainerHost {
   private booting: Promise<Vm> | null = null;
   private readonly creates: ControlBatch<CreateItem, ContainerResult>;
   private readonly ops = new Map<ContainerOp, ControlBatch<number, ContainerResult>>();
   private net: ContainerTrunk | null = null;
+  /** The containers' sub-ports by VLAN: each has a stack in the network, made again at each boot. */
+  private readonly nets = new Map<number, ContainerNetSpec>();
 
   constructor(
     private readonly vms: VmManager,
@@ -82,6 +86,53 @@ export class ContainerHost {
   forget(): void {
     this.booting = null;
     this.net = null;
+    this.nets.clear();
+  }
+
+  /**
+   * A container's sub-port on VLAN `vlan` gets a stack in the container host, down until
+   * `setNetUp(vlan, true)`; kept across the host's reboots. QT_DEVICE_STATE without a network,
+   * QT_CAPACITY_EXCEEDED when its area is full (nothing recorded then).
+   */
+  addNet(vlan: number, spec: ContainerNetSpec): void {
+    const trunk = this.net;
+    if (!trunk) throw new QingtianError(ErrorCode.DeviceState, `container host ${this.name}: it has no network`);
+    trunk.attach(vlan, spec);
+    this.nets.set(vlan, spec);
+  }
+
+  /** Frees VLAN `vlan`'s stack (its container is gone). */
+  removeNet(vlan: number): void {
+    this.nets.delete(vlan);
+    this.net?.detach(vlan);
+  }
+
+  /** Puts VLAN `vlan`'s stack in the split, or takes it out (its container runs, or not). */
+  setNetUp(vlan: number, up: boolean): void {
+    if (!this.nets.has(vlan)) return;
+    if (up) this.net?.up(vlan);
+    else this.net?.down(vlan);
+  }
+
+  /** The host powered off: every container's stack is down (its container stopped with it). */
+  hostOff(): void {
+    for (const vlan of this.nets.keys()) this.setNetUp(vlan, false);
+  }
+
+  /**
+   * Lays the network out in the booting host VM, before its vCPUs run: the NIC probed afresh,
+   * and every container's stack made again, down.
+   */
+  private async layNet(vm: Vm, port: string, capacity: number): Promise<void> {
+    this.net = null;
+    const nic = vm.device('net0') as VmNetHandle;
+    const trunk = await ContainerTrunk.lay(this.vms.runtime, vm.ram, nic.device, nic.notify, {
+      netGpa: containerNetGpa(capacity),
+      netBytes: CONTAINER_NET_BYTES,
+      ip: this.portIp(port),
+    });
+    for (const [vlan, spec] of this.nets) trunk.attach(vlan, spec);
+    this.net = trunk;
   }
 
   /** The host VM, defined and started if it is not yet. */
@@ -98,16 +149,9 @@ export class ContainerHost {
         },
         { containers: { capacity, ...(port ? { netBytes: CONTAINER_NET_BYTES } : {}) } },
       );
+      if (port) vm.onBoot((v) => this.layNet(v, port, capacity));
       try {
         await vm.start();
-        if (port) {
-          const nic = vm.device('net0') as VmNetHandle;
-          this.net = await ContainerTrunk.lay(this.vms.runtime, vm.ram, nic.device, nic.notify, {
-            netGpa: containerNetGpa(capacity),
-            netBytes: CONTAINER_NET_BYTES,
-            ip: this.portIp(port),
-          });
-        }
       } catch (e) {
         await vm.destroy().catch(() => undefined);
         throw e;

@@ -9,6 +9,7 @@ import { splitAvailBytes, splitUsedBytes } from '../../common/virtio/ring-layout
 import type { GuestRam } from '../../hypervisor/guest/virtio/driver-api.js';
 import { createDriver } from '../../hypervisor/guest/virtio/index.js';
 import type { VmRam } from '../vms/vm-ram.js';
+import { TrunkMailbox } from './trunk-mailbox.js';
 
 /** Bytes of a container host's RAM kept for its network (rings, buffers, the containers' stacks). */
 export const CONTAINER_NET_BYTES = 2 << 20;
@@ -16,6 +17,8 @@ export const CONTAINER_NET_BYTES = 2 << 20;
 export const CONTAINER_ECHO_PORT = 7;
 
 const QUEUE = 64;
+/** The ICMP identifier of the containers' pings. */
+const PING_IDENT = 0x5143;
 const BUF_BYTES = 2048;
 const SPLIT = { packed: false, eventIdx: false, indirect: false, inOrder: false };
 const bit = (n: number): bigint => 1n << BigInt(n);
@@ -36,9 +39,24 @@ export interface ContainerNetCounters {
   rxIgnored: number;
 }
 
+/** A container's sub-port as its stack sees it: its MAC, address, and route out of its subnet. */
+export interface ContainerNetSpec {
+  mac: string;
+  ip: string;
+  /** Its subnet's prefix length and gateway (the VPC router's address in it). */
+  prefixLength: number;
+  gateway: string;
+}
+
 function ipWord(ip: string): number {
   const p = ip.split('.').map(Number);
   return (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
+}
+
+/** The netmask of a prefix of `length` bits, as ipWord gives an address (network order in memory). */
+function maskWord(length: number): number {
+  const m = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+  return ((m >>> 24) | (((m >>> 16) & 255) << 8) | (((m >>> 8) & 255) << 16) | ((m & 255) << 24)) >>> 0;
 }
 
 function macWords(mac: string): [number, number] {
@@ -59,6 +77,8 @@ function macWords(mac: string): [number, number] {
 export class ContainerTrunk {
   private readonly free: number[] = [];
   private readonly byVlan = new Map<number, number>();
+  private readonly mailbox: TrunkMailbox;
+  private pingSeq = 0;
 
   private constructor(
     private readonly rt: KernelRuntime,
@@ -70,6 +90,7 @@ export class ContainerTrunk {
     private readonly stackBytes: number,
   ) {
     this.free = slots.reverse();
+    this.mailbox = new TrunkMailbox(ram, tableGpa - G.TRUNK_MAILBOX_BYTES);
   }
 
   /**
@@ -89,7 +110,7 @@ export class ContainerTrunk {
     const call = (name: string, ...args: (number | bigint)[]): number =>
       Number(k.fn<(...a: (number | bigint)[]) => number | bigint>(name)(...args));
     const stackBytes = Math.ceil(call('gnet_state_bytes') / 64) * 64;
-    if (stackBytes > G.CT_NET_VLANS)
+    if (stackBytes > G.CT_NET_VLANS - G.TRUNK_MAILBOX_BYTES)
       throw new QingtianError(
         ErrorCode.CapacityExceeded,
         `container network: a stack of ${stackBytes} bytes does not fit`,
@@ -112,7 +133,8 @@ export class ContainerTrunk {
       host: (gpa, len) => ram.host(gpa, len),
       allocGpa: (bytes, align) => BigInt(alloc(bytes, align)),
     };
-    ram.bytes.fill(0, area.netGpa, area.netGpa + G.CT_NET_MIN_BYTES);
+    // All of it: a boot after the first finds the last boot's rings and stacks there.
+    ram.bytes.fill(0, area.netGpa, end);
 
     const features = bit(FEAT_VERSION_1) | bit(NET_F_MAC) | bit(NET_F_CTRL_VQ) | bit(NET_F_CTRL_RX);
     dev.negotiate(features & dev.features());
@@ -202,16 +224,22 @@ export class ContainerTrunk {
     return new ContainerTrunk(rt, ram, area.netGpa, area.netGpa + G.CT_NET_VLANS, slots, stackBytes);
   }
 
+  /** Containers' stacks laid in the area (up or down). */
+  get stacks(): number {
+    return this.byVlan.size;
+  }
+
   /** Containers' stacks the area has room for now. */
   get room(): number {
     return this.free.length;
   }
 
   /**
-   * Gives VLAN `vlan` a stack with `mac` and `ip` (a container's sub-port): from then on the
-   * split hands it the frames tagged `vlan`. QT_CAPACITY_EXCEEDED when the area has no room left.
+   * Gives VLAN `vlan` a stack for a container's sub-port (its MAC, address and route), down:
+   * the split hands it nothing until `up(vlan)`. QT_CAPACITY_EXCEEDED when the area has no room left.
    */
-  attach(vlan: number, mac: string, ip: string): void {
+  attach(vlan: number, net: ContainerNetSpec): void {
+    const { mac, ip } = net;
     const gpa = this.free.pop();
     if (gpa === undefined)
       throw new QingtianError(
@@ -234,17 +262,78 @@ export class ContainerTrunk {
       throw new QingtianError(ErrorCode.InvalidArgument, `container network: stack for VLAN ${vlan} refused (${rc})`);
     }
     k.fn<(st: number, echo: number, sink: number) => void>('gnet_set_ports')(st, CONTAINER_ECHO_PORT, 0);
+    k.fn<(st: number, mask: number, gw: number) => void>('gnet_set_route')(
+      st,
+      maskWord(net.prefixLength),
+      ipWord(net.gateway),
+    );
     this.byVlan.set(vlan, gpa);
-    Atomics.store(this.table(), vlan, st);
   }
 
-  /** Takes VLAN `vlan`'s stack out of the split (its frames are dropped from then on). */
+  /**
+   * Puts VLAN `vlan`'s stack in the split (its container runs): from the next frame on, the
+   * split hands it the frames tagged `vlan` and serves its sends.
+   */
+  up(vlan: number): void {
+    const gpa = this.byVlan.get(vlan);
+    if (gpa !== undefined) Atomics.store(this.table(), vlan, this.ram.host(BigInt(gpa), this.stackBytes));
+  }
+
+  /**
+   * Takes VLAN `vlan`'s stack out of the split (its container stopped or paused): from the next
+   * frame on, its frames are dropped (counted as ignored by the NIC's own stack), nothing is answered.
+   */
+  down(vlan: number): void {
+    if (this.byVlan.has(vlan)) Atomics.store(this.table(), vlan, 0);
+  }
+
+  /** Whether VLAN `vlan`'s stack is in the split. */
+  isUp(vlan: number): boolean {
+    return this.byVlan.has(vlan) && Atomics.load(this.table(), vlan) !== 0;
+  }
+
+  /** Takes VLAN `vlan`'s stack out of the split and frees its room in the area. */
   detach(vlan: number): void {
     const gpa = this.byVlan.get(vlan);
     if (gpa === undefined) return;
     Atomics.store(this.table(), vlan, 0);
     this.byVlan.delete(vlan);
     this.free.push(gpa);
+  }
+
+  /**
+   * `count` ICMP echo requests from VLAN `vlan`'s stack to `dst`, one at a time, each sent by the
+   * container host's vCPU 0 (asked through the split's mailbox; its next hop is resolved by ARP
+   * first when needed) and waited for up to `timeoutMs`. Returns the round trips in
+   * microseconds, NaN for a ping that went unanswered (or could not be sent: the stack is down).
+   */
+  async ping(vlan: number, dst: string, count: number, timeoutMs: number): Promise<number[]> {
+    const gpa = this.byVlan.get(vlan);
+    if (gpa === undefined)
+      throw new QingtianError(ErrorCode.NotFound, `container network: no stack on VLAN ${vlan}`, { vlan });
+    return this.mailbox.exclusive(async () => {
+      const out: number[] = [];
+      const replies = this.ram.host(BigInt(gpa + G.GN_PING_REPLIES), 4) >> 2;
+      const i32 = new Int32Array(this.ram.sharedBuffer);
+      for (let i = 0; i < count; i++) {
+        const seq = (this.pingSeq = (this.pingSeq + 1) & 0xffff);
+        const before = Atomics.load(i32, replies);
+        const t0 = process.hrtime.bigint();
+        const deadline = Date.now() + timeoutMs;
+        let sent = false;
+        while (!sent && Date.now() < deadline) {
+          const r = { op: G.TM_OP_PING, vlan, dst: ipWord(dst), ident: PING_IDENT, seq, len: 56 };
+          const rc = await this.mailbox.ask(r, deadline);
+          if (rc === 1) sent = true;
+          else if (rc === 0) await sleep(5);
+          else break;
+        }
+        let got = false;
+        while (sent && !(got = Atomics.load(i32, replies) !== before) && Date.now() < deadline) await sleep(1);
+        out.push(got ? Number(process.hrtime.bigint() - t0) / 1000 : NaN);
+      }
+      return out;
+    });
   }
 
   /** VLAN `vlan`'s stack's counters, or null when it has none. */

@@ -134,11 +134,22 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     return [...this.byName.values()];
   }
 
-  /** Containers, memory they hold in the container host (bytes), and whether the host is up. */
-  async containerStats(): Promise<{ containers: number; memoryBytes: number; hostUp: boolean }> {
-    if (!this.ct.vm()) return { containers: 0, memoryBytes: 0, hostUp: false };
+  /**
+   * Containers, memory they hold in the container host (bytes), whether the host is up, and
+   * its network's stacks: those laid for containers' sub-ports, and the room left for more.
+   */
+  async containerStats(): Promise<{
+    containers: number;
+    memoryBytes: number;
+    hostUp: boolean;
+    networkStacks: number;
+    networkRoom: number;
+  }> {
+    const trunk = this.ct.trunk();
+    const net = { networkStacks: trunk?.stacks ?? 0, networkRoom: trunk?.room ?? 0 };
+    if (!this.ct.vm()) return { containers: 0, memoryBytes: 0, hostUp: false, ...net };
     const s = await this.ct.stats();
-    return { containers: s.containers.length, memoryBytes: s.memoryBytes, hostUp: true };
+    return { containers: s.containers.length, memoryBytes: s.memoryBytes, hostUp: true, ...net };
   }
 
   /** Destroys every instance, then the container host. The manager refuses everything after. */
@@ -178,20 +189,24 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
         memoryMiB: s.memoryMiB ?? CT_MEMORY_MIB,
         task: s.task ?? 'idle',
       });
-      // The container's stack in the container host: the split hands it its VLAN's frames.
+      // The container's stack in the container host, down until the container runs.
       if (sub && subInfo) {
-        const trunk = this.ct.trunk();
-        if (!trunk)
-          throw new QingtianError(ErrorCode.DeviceState, `container ${s.name}: the container host has no network`);
         try {
-          trunk.attach(sub.vlan, subInfo.mac, s.network!.ip);
+          this.ct.addNet(sub.vlan, { mac: subInfo.mac, ip: s.network!.ip, ...this.route(s.network!.subnet) });
         } catch (e) {
           await this.ct.op('destroy', r.id).catch(() => undefined);
           throw e;
         }
       }
       const c = new ContainerInstance(
-        { host: this.ct, forget: (x) => this.forgetContainer(x), trunk: () => this.ct.trunk() },
+        {
+          host: this.ct,
+          forget: (x) => this.forgetContainer(x),
+          trunk: () => this.ct.trunk(),
+          setNetUp: (x, up) => {
+            if (x.subPort) this.ct.setNetUp(x.subPort.vlan, up);
+          },
+        },
         s.name,
         r.id,
         s.cpuShare ?? CT_SHARE,
@@ -206,9 +221,18 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     }
   }
 
+  /** The route a container's stack in `subnet` takes out of it: the subnet's prefix and gateway. */
+  private route(subnet: string): { prefixLength: number; gateway: string } {
+    const n = this.network()
+      .list()
+      .subnets.find((x) => x.name === subnet);
+    if (!n) refuse('network.subnet', 'a subnet of host.network', subnet);
+    return { prefixLength: Number(n.cidr.split('/')[1]), gateway: n.gateway };
+  }
+
   private async forgetContainer(c: ContainerInstance): Promise<void> {
     this.containers.delete(c.id);
-    if (c.subPort) this.ct.trunk()?.detach(c.subPort.vlan);
+    if (c.subPort) this.ct.removeNet(c.subPort.vlan);
     if (c.subPort) await this.dropSubPort(c.subPort);
   }
 
@@ -218,14 +242,19 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
   }
 
   /**
-   * The container host powered off: its running and paused containers are shut off with it.
-   * It was destroyed: so were its containers (their quotas went with its RAM).
+   * The container host powered off (whoever asked: this manager, `host.vms` or the guest): its
+   * running and paused containers are shut off with it, their stacks down; they keep their
+   * quotas and sub-ports, and a start brings them back once the host runs again (its network is
+   * laid out anew at each boot). It was destroyed: so were its containers (their quotas went
+   * with its RAM, their sub-ports are deleted).
    */
   private onVmState(e: VmStateEvent): void {
     if (e.vm !== this.ct.name) return;
-    if (e.state === 'shutoff')
+    if (e.state === 'shutoff') {
+      this.ct.hostOff();
       for (const c of this.containers.values())
         if (c.state === 'running' || c.state === 'paused') c.transition('shutoff', c.state, 'host-shutoff');
+    }
     if (e.state !== 'destroyed') return;
     this.ct.forget();
     for (const c of [...this.containers.values()]) {

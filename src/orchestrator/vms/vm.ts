@@ -120,6 +120,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private queue: Promise<unknown> = Promise.resolve();
   private deviceWork: Promise<void> = Promise.resolve();
   private readonly devs: VmDeviceSet;
+  private readonly bootSteps: ((vm: Vm) => Promise<void>)[] = [];
   /** The VM's RAM as its guest-side code sees it. */
   readonly ram: VmRam;
 
@@ -202,6 +203,14 @@ export class Vm extends EventEmitter<VmEvents> {
     return h;
   }
 
+  /**
+   * @internal a step of the VM side's firmware, run at every boot (whoever starts the VM) once
+   * its devices are up and before any vCPU runs: a container host's network is laid out there
+   */
+  onBoot(step: (vm: Vm) => Promise<void>): void {
+    this.bootSteps.push(step);
+  }
+
   /** defined | shutoff → running: devices booted, one thread per vCPU started. */
   start(): Promise<void> {
     return this.serial(async () => {
@@ -209,6 +218,7 @@ export class Vm extends EventEmitter<VmEvents> {
       await this.deviceWork;
       try {
         await this.devs.bootAll();
+        for (const step of this.bootSteps) await step(this);
         this.info = await this.owner.client.startVm(this.id);
       } catch (e) {
         await this.haltAll();

@@ -51,7 +51,13 @@ describe('host.instances elasticity: 1,000 containers up and down, nothing leake
     await Promise.all(cs.map((c) => c.start()));
     const up = await host.vms.agentStats();
     expect(cs.every((c) => c.state === 'running')).toBe(true);
-    expect(await host.instances.containerStats()).toEqual({ containers: N, memoryBytes: N * MIB, hostUp: true });
+    expect(await host.instances.containerStats()).toEqual({
+      containers: N,
+      memoryBytes: N * MIB,
+      hostUp: true,
+      networkStacks: 0,
+      networkRoom: 0,
+    });
     // Batched: 1,000 creates and 1,000 starts took a handful of requests, not 2,000.
     expect(up.requests - agent0.requests).toBeLessThanOrEqual(10);
     // No thread, no host memory region per container: they live inside the container host.
@@ -64,7 +70,13 @@ describe('host.instances elasticity: 1,000 containers up and down, nothing leake
 
     await Promise.all(cs.map((c) => c.stop()));
     await Promise.all(cs.map((c) => c.destroy()));
-    expect(await host.instances.containerStats()).toEqual({ containers: 0, memoryBytes: 0, hostUp: true });
+    expect(await host.instances.containerStats()).toEqual({
+      containers: 0,
+      memoryBytes: 0,
+      hostUp: true,
+      networkStacks: 0,
+      networkRoom: 0,
+    });
     expect(host.instances.list()).toEqual([]);
     expect(events).toBe(4 * N);
     expect(states.size).toBe(N);
@@ -126,15 +138,23 @@ describe('container networking: a trunk sub-port of the container host port', ()
     ]);
     expect(new Set(subs().map((p) => p.vlan)).size).toBe(2);
     expect(a.subPort!.vlan).not.toBe(b.subPort!.vlan);
+    // Each has a stack in the container host's network area.
+    const net0 = await host.instances.containerStats();
+    expect(net0.networkStacks).toBe(2);
+    expect(net0.networkRoom).toBeGreaterThan(0);
     // An address the subnet does not hold: refused by the network, no container made.
     await expect(
       host.instances.create({ kind: 'container', name: 'web-c', network: { subnet: 'ctr', ip: '198.19.11.6' } }),
     ).rejects.toMatchObject({ code: 'QT_INVALID_ARGUMENT' });
     expect(host.instances.get('web-c')).toBeUndefined();
     expect(subs()).toHaveLength(2);
+    expect((await host.instances.containerStats()).networkStacks).toBe(2);
     await a.start();
     await a.destroy();
     await b.destroy();
     expect(subs()).toEqual([]);
+    // Their stacks' room is back in the area.
+    const net1 = await host.instances.containerStats();
+    expect([net1.networkStacks, net1.networkRoom]).toEqual([0, net0.networkRoom + 2]);
   }, 60_000);
 });
