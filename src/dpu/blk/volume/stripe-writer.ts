@@ -32,8 +32,9 @@ import {
 import type { DiskState } from './volume-config.js';
 
 /** Where a volume encodes and writes its full stripes: a thread of its own, or inline. */
-export const STRIPE_WRITER_CHOICES = ['thread', 'inline'] as const;
-export type StripeWriterChoice = (typeof STRIPE_WRITER_CHOICES)[number];
+export type StripeWriterChoice = 'thread' | 'inline';
+/** Every StripeWriterChoice, for validation. */
+export const STRIPE_WRITER_CHOICES = ['thread', 'inline'] as const satisfies readonly StripeWriterChoice[];
 
 /** What the stripe writer thread is started with. */
 export interface StripeWriterInit {
