@@ -65,6 +65,39 @@ describe('volume: stripe writer thread', () => {
     });
   }
 
+  it('never reads a block of a reused segment from the buffer of the stripe it held before', () => {
+    // One stripe a segment, four blocks a stripe: hot overwrites and flushes free segments and
+    // take them again while their old stripes may still sit in a head's buffers.
+    const dir = join(tmpDir('volsw'), 'v');
+    dirs.push(join(dir, '..'));
+    const v = Volume.create(
+      { dir, sizeBytes: 1 << 20, chunkBlocks: 1, stripesPerSegment: 1 },
+      { stripeWriter: 'thread' },
+    );
+    const buf = hostBuffer(4096);
+    const versions = new Map<number, number>();
+    const rng = new Prng(5);
+    try {
+      for (let i = 0; i < 20_000; i++) {
+        const lba = rng.next() < 0.9 ? rng.int(8) : 8 + rng.int(v.blockCount - 8);
+        const version = (versions.get(lba) ?? 0) + 1;
+        pattern(buf.view, 0, lba, version);
+        expect(v.write(lba, 1, buf.addr)).toBe(VolumeStatus.Ok);
+        versions.set(lba, version);
+        if (i % 7 === 0) v.flush();
+        const back = rng.int(8);
+        if (versions.has(back)) {
+          expect(v.read(back, 1, buf.addr)).toBe(VolumeStatus.Ok);
+          expect(decode(buf.view, 0)).toEqual({ lba: back, version: versions.get(back) });
+        }
+      }
+      expect(v.stats().reads.difErrors).toBe(0);
+    } finally {
+      buf.free();
+      v.close();
+    }
+  });
+
   it('refuses an unknown stripeWriter choice, naming the option', () => {
     const dir = join(tmpDir('volsw'), 'v');
     dirs.push(join(dir, '..'));

@@ -122,6 +122,21 @@ export class LogHead {
     return -1;
   }
 
+  /**
+   * Forgets the stripes of segment `seg` handed over (it is free again: nothing in it is live, and
+   * the sync that freed it drained their jobs), so that a stripe of it written anew is never found
+   * in a stale buffer.
+   */
+  forgetSegment(seg: number): void {
+    const spg = this.geo.stripesPerSegment;
+    for (let h = this.handedOff.length - 1; h >= 0; h--) {
+      const o = this.handedOff[h]!;
+      if (Math.floor(o.stripe / spg) !== seg) continue;
+      this.jobs?.waitFor(o.seq);
+      this.handedOff.splice(h, 1);
+    }
+  }
+
   /** Stripes handed over whose rows may not be on disk yet (for scrub and rebuild to leave alone). */
   holdsStripe(g: number): boolean {
     if (g === this.stripe) return true;

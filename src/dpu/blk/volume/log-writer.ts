@@ -252,6 +252,8 @@ export class LogWriter {
       if (need <= this.durable) {
         this.draining.delete(seg);
         this.map.setState(seg, SegmentState.Free);
+        this.user.forgetSegment(seg);
+        this.cleaner.forgetSegment(seg);
       }
     }
   }
