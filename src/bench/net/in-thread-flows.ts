@@ -1,17 +1,23 @@
 import { LoaderRuntime } from '../../dpu/kernels/kernel-runtime.js';
+import type { SwitchStats } from '../../dpu/net/switch-stats.js';
 import { VSwitch } from '../../dpu/net/vswitch.js';
 import { HostMemory } from '../../memory/host-memory.js';
 import type { BenchDriver, Frames } from './bench-driver.js';
 import { inThreadRig, macString } from './in-thread-rig.js';
 import type { TsSwitch } from './ts-switch.js';
-import { VpcSlowPath } from './vpc-slow-path.js';
+import { VpcSlowPath, type VpcSlowPathStats } from './vpc-slow-path.js';
 
 const MIB = 1 << 20;
 
-/** One measurement: flows set up per second of wall time and per second of process CPU. */
+/**
+ * One measurement: flows set up per second of wall time and per second of process CPU; frames of
+ * new flows the harness published and frames that arrived.
+ */
 export interface FlowRate {
   wall: number;
   cpu: number;
+  sent: number;
+  delivered: number;
 }
 
 /**
@@ -45,7 +51,6 @@ export class InThreadFlows {
     const f = o.frames;
     const slow = VpcSlowPath.create(
       rt,
-      sw,
       [
         { mac: macString(o.macs.a), ip: f.srcIp.join('.') },
         { mac: macString(o.macs.b), ip: f.dstIp.join('.') },
@@ -60,7 +65,7 @@ export class InThreadFlows {
       flows: 1,
       preinstall: o.installed,
     });
-    slow.start({ loop: false });
+    slow.start(sw, { loop: false });
     const k = new InThreadFlows(sw, slow, dw, ts, dt);
     k.preinstall(o.installed);
     return k;
@@ -86,6 +91,16 @@ export class InThreadFlows {
 
   connections(): number {
     return this.slow.stats().connections;
+  }
+
+  /** The slow path's counters (upcalls taken, answers, verdicts, connections). */
+  slowStats(): VpcSlowPathStats {
+    return this.slow.stats();
+  }
+
+  /** The Wasm switch's counters. */
+  switchStats(): SwitchStats {
+    return this.sw.stats();
   }
 
   /** `count` new flows through the Wasm switch and the routing-table slow path, `window` outstanding. */
@@ -130,5 +145,5 @@ function measure(d: BenchDriver, count: number, base: number, window: number, st
   }
   const s = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  return { wall: delivered / s, cpu: delivered / ((c.user + c.system) / 1e6) };
+  return { wall: delivered / s, cpu: delivered / ((c.user + c.system) / 1e6), sent, delivered };
 }

@@ -21,7 +21,7 @@ import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
 import { takeUpcall, writeDowncall, type UpcallRecord } from './upcall-record.js';
-import type { VSwitch } from './vswitch.js';
+import type { SlowPathSwitch } from './slow-path-switch.js';
 
 /** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
 type Queued = { d: Downcall; extra?: Extra } | { release: number };
@@ -71,6 +71,8 @@ export interface RunnerStats {
   spins: number;
   /** Those polls that found more upcalls (no wake-up needed for them). */
   spinHits: number;
+  /** Milliseconds spent handling upcalls (pump): the loop's busy time, whatever thread it runs on. */
+  busyMs: number;
 }
 
 /**
@@ -98,10 +100,11 @@ export class SlowPathRunner {
     sleeps: 0,
     spins: 0,
     spinHits: 0,
+    busyMs: 0,
   };
 
   constructor(
-    private readonly sw: VSwitch,
+    private readonly sw: SlowPathSwitch,
     private readonly memory: HostMemoryApi,
     private readonly slow: SlowPath,
     private readonly reval: Revalidator,
@@ -147,6 +150,7 @@ export class SlowPathRunner {
   /** Handles the upcalls waiting now, in fair bursts (at most `maxBursts`); returns how many. */
   pump(maxBursts = Infinity): number {
     const now = this.tick();
+    const t0 = performance.now();
     let total = 0;
     for (let b = 0; b < maxBursts && this.drain.hasWork(); b++) {
       const recs = this.drain.drain();
@@ -163,6 +167,7 @@ export class SlowPathRunner {
     }
     if (now - this.lastSweep >= Math.max(this.options.sweepMs ?? 1000, this.sweepGap)) this.sweep(now);
     this.flush();
+    this.stats0.busyMs += performance.now() - t0;
     return total;
   }
 
@@ -177,32 +182,18 @@ export class SlowPathRunner {
     this.running = true;
     const i32 = this.memory.i32;
     const bell = this.sw.upcallBellAddr >> 2;
-    const spinMs = (this.options.spinUs ?? 30) / 1000;
     const run = async (): Promise<void> => {
       let since = performance.now();
-      // A batch is coming: the last wake-up found more than one upcall, or the spin found more.
-      let streaming = false;
+      const spin = { streaming: false };
       while (this.running) {
         const seen = Atomics.load(i32, bell);
-        const n = this.pump();
-        if (n > 1) streaming = true;
-        let moved = false;
-        if (streaming && spinMs > 0) {
-          // Poll the bell a little while before paying a wake-up.
-          let t = performance.now();
-          const until = t + spinMs;
-          while (!(moved = Atomics.load(i32, bell) !== seen) && t < until) t = performance.now();
-          streaming = moved;
-          this.stats0.spins++;
-          if (moved) this.stats0.spinHits++;
-        }
+        const moved = this.turn(seen, spin);
         if (performance.now() - since > YIELD_AFTER_MS) {
           await new Promise((r) => setImmediate(r));
           since = performance.now();
         }
         if (moved) continue;
-        const busy = this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
-        const w = Atomics.waitAsync(i32, bell, seen, busy ? 1 : (this.options.sweepMs ?? 1000));
+        const w = Atomics.waitAsync(i32, bell, seen, this.sleepMs());
         if (w.async) {
           this.stats0.sleeps++;
           await w.value;
@@ -211,6 +202,49 @@ export class SlowPathRunner {
       }
     };
     this.loop = run();
+  }
+
+  /**
+   * The same loop as start(), blocking the calling thread (a worker of its own: the slow path off
+   * the control plane's event loop). It sleeps on the bell with Atomics.wait, so an upcall wakes
+   * it straight from the futex, and the thread is off its CPU as soon as an answer is written.
+   * Returns when `attention()` is true (checked at every wake-up; whoever sets it rings the bell).
+   */
+  runBlocking(attention: () => boolean): void {
+    const i32 = this.memory.i32;
+    const bell = this.sw.upcallBellAddr >> 2;
+    const spin = { streaming: false };
+    while (!attention()) {
+      const seen = Atomics.load(i32, bell);
+      if (this.turn(seen, spin)) continue;
+      if (attention()) break;
+      if (Atomics.wait(i32, bell, seen, this.sleepMs()) !== 'not-equal') this.stats0.sleeps++;
+    }
+  }
+
+  /** One wake-up's work: every upcall waiting, then the spin after a batch. True: the bell moved. */
+  private turn(seen: number, spin: { streaming: boolean }): boolean {
+    const n = this.pump();
+    if (n > 1) spin.streaming = true;
+    const spinMs = (this.options.spinUs ?? 30) / 1000;
+    if (!spin.streaming || spinMs <= 0) return false;
+    // Poll the bell a little while before paying a wake-up.
+    const i32 = this.memory.i32;
+    const bell = this.sw.upcallBellAddr >> 2;
+    let moved: boolean;
+    let t = performance.now();
+    const until = t + spinMs;
+    while (!(moved = Atomics.load(i32, bell) !== seen) && t < until) t = performance.now();
+    spin.streaming = moved;
+    this.stats0.spins++;
+    if (moved) this.stats0.spinHits++;
+    return moved;
+  }
+
+  /** How long a sleep on the bell may last: 1 ms while downcalls or a flush wait, else the sweep interval. */
+  private sleepMs(): number {
+    const busy = this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
+    return busy ? 1 : (this.options.sweepMs ?? 1000);
   }
 
   async stop(): Promise<void> {

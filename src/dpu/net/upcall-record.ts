@@ -32,6 +32,7 @@ import {
   NET_UPF_PENDING,
 } from './net-layout.js';
 import { NetRing } from './net-ring.js';
+import type { SlowPathRing } from './slow-path-switch.js';
 
 /** An upcall as the slow path reads it (a copy: the ring slot is released). */
 export interface UpcallRecord {
@@ -57,7 +58,7 @@ export interface UpcallRecord {
 }
 
 /** Takes up to `max` upcalls from a port's upcall ring (the consumer side). */
-export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity): UpcallRecord[] {
+export function takeUpcalls(memory: HostMemoryApi, ring: SlowPathRing, max = Infinity): UpcallRecord[] {
   const out: UpcallRecord[] = [];
   while (out.length < max) {
     const rec = takeUpcall(memory, ring);
@@ -68,7 +69,7 @@ export function takeUpcalls(memory: HostMemoryApi, ring: NetRing, max = Infinity
 }
 
 /** Takes the oldest upcall from a port's upcall ring, or undefined when it is empty. */
-export function takeUpcall(memory: HostMemoryApi, ring: NetRing): UpcallRecord | undefined {
+export function takeUpcall(memory: HostMemoryApi, ring: SlowPathRing): UpcallRecord | undefined {
   const u8 = memory.u8;
   const v = memory.view;
   let rec: UpcallRecord | undefined;
@@ -134,7 +135,7 @@ const OPS = {
  * Writes one downcall into the switch's downcall ring (the producer side; publish included).
  * Returns false when the ring is full. The caller then rings the core's doorbell.
  */
-export function writeDowncall(memory: HostMemoryApi, ring: NetRing, d: Downcall): boolean {
+export function writeDowncall(memory: HostMemoryApi, ring: SlowPathRing, d: Downcall): boolean {
   if (ring.recordBytes < NET_UPC_RECORD_BYTES)
     throw new QingtianError(
       ErrorCode.InvalidArgument,

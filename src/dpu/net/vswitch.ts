@@ -58,6 +58,7 @@ import {
 } from './net-layout.js';
 import { NetRing } from './net-ring.js';
 import { PortTable } from './port-table.js';
+import type { SlowPathSwitch, SlowPathSwitchInit } from './slow-path-switch.js';
 import { SWITCH_STAT_NAMES, type SwitchStats } from './switch-stats.js';
 import type { TunnelIo } from './tunnel-io.js';
 import { writeDowncall, type Downcall } from './upcall-record.js';
@@ -130,7 +131,7 @@ type Fn<A extends unknown[], R = number> = (...a: A) => R;
  * the switch's counters. The slow path installs flows and re-injects packets through
  * `downcall()`; it reads misses from `upcallRing(port)` when woken on `upcallBellAddr`.
  */
-export class VSwitch {
+export class VSwitch implements SlowPathSwitch {
   readonly name: string;
   readonly state: StateRegion;
   readonly ports: PortTable;
@@ -342,6 +343,23 @@ export class VSwitch {
   /** Host address of the word the switch bumps and notifies after a run that wrote upcalls. */
   get upcallBellAddr(): number {
     return this.state.base + NET_SW_UPCALL_BELL;
+  }
+
+  /**
+   * Where the slow path's end of this switch is (its rings for `ports`, the upcall bell, the
+   * serving core's doorbell), for a runner on another thread (`SharedSwitchEnd`).
+   */
+  slowPathEnd(ports: readonly number[]): SlowPathSwitchInit {
+    const words = this.core ? this.notifyWords() : { doorbell: 0, sleeping: 0 };
+    return {
+      stateBase: this.state.base,
+      down: { base: this.down.base, capacity: this.down.capacity },
+      upcallRings: ports.map((port) => {
+        const r = this.upcallRing(port);
+        return { port, base: r.base, capacity: r.capacity };
+      }),
+      ...words,
+    };
   }
 
   /** Sends one downcall (install, re-inject, delete, flush) and wakes the core. False: ring full. */
