@@ -245,6 +245,7 @@ export type { NbdServerStats } from './dpu/blk/nbd/nbd-server.js';
 export type { NbdExport } from './dpu/blk/nbd/negotiation.js';
 export {
   MAX_VOLUME_BYTES,
+  VOLUME_FORMAT_VERSION,
   type VolumeCreateOptions,
   type DiskState,
   type Superblock,
@@ -255,6 +256,8 @@ export type { CheckReport } from './dpu/blk/volume/consistency-check.js';
 export type { RebuildProgress } from './dpu/blk/volume/rebuilder.js';
 export type { ScrubReport } from './dpu/blk/volume/scrubber.js';
 export type { RecoveryReport } from './dpu/blk/volume/recovery.js';
+export type { UpgradeReport } from './dpu/blk/volume/volume.js';
+export type { StripeWriterChoice } from './dpu/blk/volume/stripe-writer.js';
 export type { VolumeInfo, VolumeReport } from './dpu/blk/engine/storage-rpc.js';
 export { LATENCY_BOUNDS_S, type LatencyHistogramData } from './common/latency-histogram.js';
 export type { CleanerCounters } from './dpu/blk/volume/cleaner.js';

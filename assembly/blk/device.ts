@@ -27,6 +27,7 @@ import {
   BLK_MAGIC,
   BLK_STATE_BYTES,
   bump,
+  observeRequests,
 } from './layout';
 import { serve } from './request';
 import { PENDING, volBegin, volDone, volFreeSlots, volPending, volReap } from './volume-path';
@@ -69,6 +70,7 @@ export function blkRun(job: usize, budget: i32): i32 {
   }
   if (vqPush(vq, burst, <u32>n) < 0) return devNeedsReset(dev);
   bump(job, BJ_REQUESTS, <u64>n);
+  observeRequests(job, 0, <u32>n); // popped and pushed in this burst
   return n;
 }
 

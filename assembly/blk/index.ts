@@ -3,6 +3,7 @@
 // src/generated/blk.ts is generated from. Queue set-up and burst buffers are the virtio family's.
 
 import { KERNEL_ABI } from '../common/abi';
+import { burstBucket } from '../common/burst-latency';
 import { blkArm, blkComplete, blkRun } from './device';
 
 export const QT_ABI: i32 = KERNEL_ABI;
@@ -25,6 +26,11 @@ export function blk_arm(job: usize, budget: i32): i32 {
 
 export function blk_complete(job: usize): i32 {
   return blkComplete(job);
+}
+
+/** The request-latency bucket of `ns` (assembly/common/burst-latency.ts), for tests of the bounds. */
+export function blk_latency_bucket(ns: f64): u32 {
+  return burstBucket(ns);
 }
 
 export {
@@ -87,6 +93,7 @@ export {
   BJ_IO_ERRORS,
   BJ_UNSUPPORTED,
   BJ_REJECTED,
+  BJ_CLOCK,
   BJ_HEADER,
   BJ_RANGES,
   BJ_VOLQ,
@@ -98,6 +105,7 @@ export {
   BJ_DONE,
   BJ_PENDING,
   BJ_SUBMITS,
+  BJ_LATENCY,
   BJ_BYTES,
   BS_MAGIC,
   BS_LAYOUT,

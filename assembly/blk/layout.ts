@@ -15,9 +15,15 @@
 //   +64 u32 device  +68 u32 queue index  +72 u32 burst (VQBR)  +76 u32 maxBurst
 //   +128 u64 counters: requests, reads, writes, flushes, getIds, discards, writeZeroes,
 //        bytesRead, bytesWritten, ioErrors, unsupported, rejected
+//   +224 f64 clock      the core's clock (ns) as this burst started, written by the core before
+//        each call (the kernel has no clock of its own)
 //   +240 u8[16] header scratch (a header split across descriptors is gathered here)
 //   +256 range[BLK_MAX_SEG_LIMIT] (16 bytes each): DISCARD / WRITE_ZEROES ranges, copied once
+//   then the volume backend's words (BJ_VOLQ ..), then BJ_LATENCY: per request pushed, the time
+//   from the clock of the burst that popped its chain to the clock of the burst that pushed it
+//   (assembly/common/burst-latency.ts histogram; 0 when both are the same burst)
 
+import { BURST_LAT_BYTES, burstObserve } from '../common/burst-latency';
 import { DEV_PAYLOAD } from '../virtio/device-state';
 
 // Request types (§5.2.6).
@@ -75,7 +81,7 @@ export const BLK_BACKEND_VOLUME: u32 = 2;
 
 // Job state.
 export const BJ_MAGIC: u32 = 0x424a4256; // 'VBJB'
-export const BJ_LAYOUT: u32 = 2;
+export const BJ_LAYOUT: u32 = 3;
 export const BJ_DEVICE: u32 = 64;
 export const BJ_QUEUE: u32 = 68;
 export const BJ_BURST: u32 = 72;
@@ -92,6 +98,7 @@ export const BJ_BYTES_WRITTEN: u32 = 192;
 export const BJ_IO_ERRORS: u32 = 200;
 export const BJ_UNSUPPORTED: u32 = 208;
 export const BJ_REJECTED: u32 = 216;
+export const BJ_CLOCK: u32 = 224;
 export const BJ_HEADER: u32 = 240;
 export const BJ_RANGES: u32 = 256;
 // Volume backend (0 elsewhere): where this queue's requests go and the chains they belong to.
@@ -104,7 +111,8 @@ export const BJ_FREE: u32 = BJ_VOLQ + 20;
 export const BJ_DONE: u32 = BJ_VOLQ + 24;
 export const BJ_PENDING: u32 = BJ_VOLQ + 28;
 export const BJ_SUBMITS: u32 = BJ_VOLQ + 32;
-export const BJ_BYTES: u32 = BJ_VOLQ + 64;
+export const BJ_LATENCY: u32 = BJ_VOLQ + 64;
+export const BJ_BYTES: u32 = BJ_LATENCY + BURST_LAT_BYTES;
 
 // Slot table (region 'VBSL', one per volume-backed job): slotCount chains in flight at most.
 //   +64 slot[slotCount] of BS_BYTES, then u32 freeStack[slotCount], then the writable segments
@@ -123,6 +131,7 @@ export const BS_STATUS_GPA: u32 = 16; // u64, the status byte
 export const BS_RANGES: u32 = 24; // u32, DISCARD / WRITE_ZEROES ranges in the slot's bounce buffer
 export const BS_NEXT: u32 = 28; // u32, the next range to submit
 export const BS_KIND: u32 = 32; // u32, BLK_T_DISCARD or BLK_T_WRITE_ZEROES for ranges
+export const BS_STAMP: u32 = 40; // f64, the job's clock in the burst that popped the chain
 export const BSO_FREE: u32 = 0;
 export const BSO_READ: u32 = 1;
 export const BSO_WRITE: u32 = 2;
@@ -131,4 +140,9 @@ export const BSO_RANGES: u32 = 4;
 
 @inline export function bump(job: usize, counter: u32, by: u64 = 1): void {
   store<u64>(job + counter, load<u64>(job + counter) + by);
+}
+
+/** `n` requests pushed `ns` after their pop (request latency, BJ_LATENCY). */
+@inline export function observeRequests(job: usize, ns: f64, n: u32): void {
+  burstObserve(job + BJ_LATENCY, ns, n);
 }

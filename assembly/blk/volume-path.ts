@@ -14,6 +14,7 @@ import { CH_ID, CH_STATUS, CH_TOKEN, CH_USED_LEN, SEG_BYTES, SEG_GPA, SEG_LEN, c
 import { VQ_MAX_SEGS } from '../virtio/queue-state';
 import {
   BJ_BOUNCE,
+  BJ_CLOCK,
   BJ_DONE,
   BJ_FREE,
   BJ_IO_ERRORS,
@@ -45,9 +46,11 @@ import {
   BS_RANGES,
   BS_SEGS,
   BS_SLOTS,
+  BS_STAMP,
   BS_STATUS_GPA,
   BS_TOKEN,
   bump,
+  observeRequests,
 } from './layout';
 import {
   CPL_STATUS,
@@ -116,6 +119,7 @@ function take(job: usize, rec: usize, op: u32, statusGpa: u64): u32 {
   store<u16>(e, load<u16>(rec, CH_ID), BS_ID);
   store<u32>(e, op, BS_OP);
   store<u64>(e, statusGpa, BS_STATUS_GPA);
+  store<f64>(e, load<f64>(job, BJ_CLOCK), BS_STAMP);
   return s;
 }
 
@@ -242,6 +246,7 @@ export function volReap(job: usize, map: usize, nd: u32): u32 {
     store<u16>(rec, load<u16>(e, BS_ID), CH_ID);
     store<u16>(rec, 0, CH_STATUS);
     store<u32>(rec, finish(job, map, tag, e, op, status), CH_USED_LEN);
+    observeRequests(job, load<f64>(job, BJ_CLOCK) - load<f64>(e, BS_STAMP), 1);
     release(job, tag);
   }
   volqRelease(q, n);
@@ -297,8 +302,9 @@ function finish(job: usize, map: usize, s: u32, e: usize, op: u32, status: u32):
   return written + 1;
 }
 
-/** Appends a chain finished within the pop's turn to the done burst. */
+/** Appends a chain finished within the pop's turn to the done burst (its latency: within this burst). */
 @inline export function volDone(job: usize, rec: usize, nd: u32, used: u32): u32 {
+  observeRequests(job, 0, 1);
   const d = chainAt(<usize>load<u32>(job, BJ_DONE), nd);
   store<u16>(d, load<u16>(rec, CH_TOKEN), CH_TOKEN);
   store<u16>(d, load<u16>(rec, CH_ID), CH_ID);

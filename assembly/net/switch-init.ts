@@ -60,6 +60,10 @@ import {
   NET_SW_MAX_PORTS,
   NET_SW_PORT_TABLE,
   NET_SW_SCRATCH,
+  NET_SW_SLOW_HIST,
+  NET_SW_SPLIT,
+  slowHistOffset,
+  splitOffset,
   switchStateBytes,
 } from './switch-state';
 import { NET_TIO_RX_RING } from './tunnel-io';
@@ -116,6 +120,11 @@ export function switchInit(sw: usize, pt: usize, fc: usize, fr: usize, down: usi
   store<u32>(sw, <u32>down, NET_SW_DOWN_RING);
   store<u32>(sw, <u32>sc, NET_SW_SCRATCH);
   store<u32>(sw, maxPorts, NET_SW_MAX_PORTS);
+  const split = splitOffset(maxPorts);
+  store<u32>(sw, split, NET_SW_SPLIT);
+  store<u32>(sw + split, 0);
+  store<u32>(sw + split, maxPorts, 4);
+  store<u32>(sw, slowHistOffset(maxPorts), NET_SW_SLOW_HIST);
   return 0;
 }
 

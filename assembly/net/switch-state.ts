@@ -25,6 +25,10 @@
 //   +1664 u32 ordered     1: upcalls are ordered (the slow path answers each counted upcall, see
 //                         upcall.ts NET_UPF_PENDING); 0: off (a slow path that does not answer)
 //   +1668 u32 pendStale   ticks after which a pending slot nobody answered is forgotten (0: 1000)
+//   +1672 u32 split       offset of the per-port burst split (set by switch init; see below)
+//   +1676 u32 slowHist    offset of the per-port slow-path latency histograms (set by switch init)
+//   +1680 f64 clock       the DPU core's clock (ns) as this burst started, written by the core
+//                         before each call (the kernel has no clock of its own)
 //   +2048 port stats[maxPorts], 64 B each:
 //          +0 u64 inPackets  +8 inBytes   (into the switch from the port)
 //          +16 outPackets  +24 outBytes   (delivered by the switch to the port)
@@ -35,9 +39,18 @@
 //          a flow key's hash: upcalls of keys in the slot not yet answered, and when the last was
 //          made. A packet that hits a flow while its slot is pending goes up behind them instead
 //          of overtaking them (the answers re-inject in order; then the slot is free again).
+//   then the burst split (src/dpu/core/burst-split.ts), keyed by port: u32 count, u32 cap
+//          (= maxPorts), u32 ports[maxPorts] touched this burst, u32 frames[maxPorts] taken in
+//          this burst, then per port NET_SW_PORT_HIST_BYTES of burst-duration histogram that the
+//          DPU core running the switch writes (the kernel only counts; it has no clock).
+//   then the upcall stamps: NET_SW_STAMP_SLOTS × {u32 seq, u32 0, f64 clock}, indexed by the low
+//          bits of an upcall's seq: the clock of the burst that sent it up
+//   then per port NET_SW_PORT_HIST_BYTES of slow-path latency histogram (f64 sumNs, 17 f64
+//          counts, assembly/common/burst-latency.ts): per frame re-injected after an upcall, the
+//          clock of the burst that re-injected it minus its upcall's stamp
 
 export const NET_SW_MAGIC: u32 = 0x5457534e; // 'NSWT'
-export const NET_SW_LAYOUT: u32 = 2;
+export const NET_SW_LAYOUT: u32 = 3;
 export const NET_SW_PORT_TABLE: u32 = 64;
 export const NET_SW_FLOW_CACHE: u32 = 68;
 export const NET_SW_FLOW_RECORDS: u32 = 72;
@@ -61,6 +74,13 @@ export const NET_SW_COUNTER_ARRAY: u32 = 640;
 export const NET_SW_COUNTERS: u32 = 64;
 export const NET_SW_ORDERED: u32 = 1664;
 export const NET_SW_PEND_STALE: u32 = 1668;
+export const NET_SW_SPLIT: u32 = 1672;
+export const NET_SW_SLOW_HIST: u32 = 1676;
+export const NET_SW_CLOCK: u32 = 1680;
+/** Upcall stamps kept: a re-injection answering an upcall older than this many is not timed. */
+export const NET_SW_STAMP_SLOTS: u32 = 1024;
+/** One port's burst histogram: f64 sumNs and 17 f64 bucket counts (burst-split.ts BURST_SPLIT_SLOT_BYTES). */
+export const NET_SW_PORT_HIST_BYTES: u32 = 144;
 export const NET_SW_PORT_STATS: u32 = 2048;
 export const NET_SW_PEND_SLOTS: u32 = 4096;
 export const NET_SW_PEND_BYTES: u32 = 8;
@@ -117,7 +137,22 @@ export const NET_PS_ERRORS: u32 = 56;
   return NET_SW_PORT_STATS + maxPorts * NET_SW_PORT_STAT_BYTES;
 }
 
+/** Offset of the per-port burst split in a switch state for `maxPorts` ports (8-aligned). */
+@inline export function splitOffset(maxPorts: u32): u32 {
+  return pendOffset(maxPorts) + NET_SW_PEND_SLOTS * NET_SW_PEND_BYTES;
+}
+
+/** Offset of the upcall stamps (8-aligned). */
+@inline export function stampOffset(maxPorts: u32): u32 {
+  return splitOffset(maxPorts) + ((8 + maxPorts * 8 + 7) & ~7) + maxPorts * NET_SW_PORT_HIST_BYTES;
+}
+
+/** Offset of the per-port slow-path latency histograms (8-aligned). */
+@inline export function slowHistOffset(maxPorts: u32): u32 {
+  return stampOffset(maxPorts) + NET_SW_STAMP_SLOTS * 16;
+}
+
 /** Bytes of a switch state region for `maxPorts` ports. */
 export function switchStateBytes(maxPorts: u32): u32 {
-  return pendOffset(maxPorts) + NET_SW_PEND_SLOTS * NET_SW_PEND_BYTES;
+  return slowHistOffset(maxPorts) + maxPorts * NET_SW_PORT_HIST_BYTES;
 }

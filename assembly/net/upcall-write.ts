@@ -26,7 +26,7 @@ import {
   NET_SW_STAT_UPCALL_DROPS,
   NET_SW_UPCALL_SEQ,
 } from './switch-state';
-import { portStat, swStat } from './switch-stats';
+import { portStat, stampUpcall, swStat } from './switch-stats';
 import {
   NET_UPC_CAP_LEN,
   NET_UPC_CODE,
@@ -73,6 +73,7 @@ export function upcall(c: OutCtx, reason: u32, arg: u32, pend: bool = false): bo
   const pf = <u32>load<u16>(pkt, PK_FLAGS);
   const seq = load<u32>(c.sw, NET_SW_UPCALL_SEQ) + 1;
   store<u32>(c.sw, seq, NET_SW_UPCALL_SEQ);
+  stampUpcall(c.sw, c.maxPorts, seq);
   memory.fill(r, 0, 64);
   store<u16>(r, <u16>port, NET_UPC_PORT);
   store<u16>(r, <u16>reason, NET_UPC_CODE);

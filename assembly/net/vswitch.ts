@@ -140,7 +140,7 @@ import {
   NET_FLUSH_COOKIE,
   switchStateBytes,
 } from './switch-state';
-import { malformedStat, portStat, swStat } from './switch-stats';
+import { malformedStat, observeReinjected, portStat, splitFrame, swStat } from './switch-stats';
 import { ingestTunnel, ingestTx } from './tx-ingest';
 import {
   NET_DOWN_DELETE,
@@ -170,6 +170,7 @@ import {
   NET_UPC_NET_HDR,
   NET_UPC_PORT,
   NET_UPC_RECORD_BYTES,
+  NET_UPC_SEQ,
   NET_UPF_NET_HDR,
   NET_UPF_PENDING,
 } from './upcall';
@@ -315,6 +316,7 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
     const len = load<u32>(pkt, PK_LEN);
     portStat(sw, inPort, NET_PS_IN_PACKETS, 1);
     portStat(sw, inPort, NET_PS_IN_BYTES, len);
+    splitFrame(sw, c.maxPorts, inPort);
     swStat(sw, NET_SW_STAT_PACKETS, 1);
     swStat(sw, NET_SW_STAT_BYTES, len);
     const ie = entryOf(c.pt, inPort);
@@ -391,7 +393,10 @@ function downcalls(c: OutCtx): u32 {
         if (st != 0) {
           refusal = st;
           swStat(sw, NET_SW_STAT_REINJECT_FAILED, 1);
-        } else swStat(sw, NET_SW_STAT_REINJECTED, 1);
+        } else {
+          swStat(sw, NET_SW_STAT_REINJECTED, 1);
+          observeReinjected(sw, c.maxPorts, <u32>load<u16>(r, NET_UPC_PORT), load<u32>(r, NET_UPC_SEQ));
+        }
       }
     } else if (op == NET_DOWN_DELETE) {
       flowDelete(sw, r + NET_UPC_KEY, c.now, one);

@@ -25,6 +25,9 @@ import { sampleAll } from './lib/throughput.js';
  *                               level and write amplification are reported beside the IOPS);
  *                               peer: raw pwrite / pread of 4 KiB at random offsets of one file on
  *                               the same tmpfs from the same thread (the system calls alone)
+ *   randwrite-4k-inline         the same steady-state writes with the volume's full stripes encoded and
+ *                               written inline (stripeWriter 'inline': one thread), peer: the default
+ *                               (a stripe writer thread beside the engine's), same run
  *   randwrite-4k-fresh          random writes into a volume never written (half a pass of its
  *                               blocks, no cleaning yet); peer: the same, disk files through pwrite
  *   randread-4k-sync / randwrite-4k-sync  the same engine with its disks on pread / pwrite (the
@@ -147,6 +150,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     // Write amplification and fill of the steady-state write runs: (user + moved + padding) / user.
     const waRuns: number[] = [];
     const fills: number[] = [];
+    const ownerJobs: number[] = [];
     const steadyWrites = (v: Volume, track: boolean): number => {
       const a = v.stats();
       const rate = iops(ms, (i) => v.write(rng.int(blocks), 1, io.base + (i & 255) * BLOCK));
@@ -157,6 +161,8 @@ export async function run(ctx: BenchContext): Promise<void> {
         const pad = b.writes.padBlocks - a.writes.padBlocks;
         waRuns.push((user + moved + pad) / user);
         fills.push(b.space.mappedBytes / b.geometry.logBytes);
+        const jobs = b.stripeWriter.jobs - a.stripeWriter.jobs;
+        if (jobs > 0) ownerJobs.push((b.stripeWriter.jobsRunByOwner - a.stripeWriter.jobsRunByOwner) / jobs);
       }
       return rate;
     };
@@ -167,6 +173,15 @@ export async function run(ctx: BenchContext): Promise<void> {
       samplers['engine-read'] = () => iops(ms, (i) => vol.read(rng.int(blocks), 1, dst + (i & 255) * BLOCK));
       samplers['raw-pread'] = () =>
         iops(ms, (i) => readSync(raw, mem.u8, dst + (i & 255) * BLOCK, BLOCK, rng.int(blocks) * BLOCK));
+    }
+    let volInline: Volume | null = null;
+    if (ctx.wants('randwrite-4k-inline')) {
+      ctx.progress('filling a second volume, its stripes written inline');
+      volInline = Volume.create({ dir: join(dir, 'engine-inline'), sizeBytes }, { runtime, stripeWriter: 'inline' });
+      fillVolume(volInline, io.base);
+      const vi = volInline;
+      samplers['engine-write-inline'] = () => steadyWrites(vi, false);
+      samplers['engine-write-thread'] = () => steadyWrites(vol, false);
     }
     let volSync: Volume | null = null;
     if ((ctx.wants('randread-4k-sync') || ctx.wants('randwrite-4k-sync')) && vol.diskIo.choice !== 'sync') {
@@ -288,7 +303,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       const fill = Math.round(median(fills) * 100);
       ctx.report({
         case: 'randwrite-4k',
-        metric: `IOPS, engine in-thread, steady state at ${fill} % log fill (${what})`,
+        metric: `IOPS, engine in-thread (its full stripes on the volume's stripe writer thread), steady state at ${fill} % log fill (${what})`,
         value: med('engine-write'),
         unit: 'IOPS',
         better: 'higher',
@@ -302,6 +317,15 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'x',
         better: 'lower',
       });
+      if (ownerJobs.length > 0) {
+        ctx.report({
+          case: 'randwrite-4k',
+          metric: 'share of stripe jobs the engine thread ran itself (the stripe writer thread had not got to them)',
+          value: median(ownerJobs),
+          unit: 'ratio',
+          better: 'lower',
+        });
+      }
       ctx.report({
         case: 'randread-4k',
         metric: `IOPS, engine in-thread (${what})`,
@@ -328,6 +352,16 @@ export async function run(ctx: BenchContext): Promise<void> {
         unit: 'IOPS',
         better: 'higher',
         peer: { name: `disk I/O ${vol.diskIo.choice} (default), same run`, value: med('engine-write-default') },
+      });
+    }
+    if (s['engine-write-inline']) {
+      ctx.report({
+        case: 'randwrite-4k-inline',
+        metric: `IOPS, engine in-thread, steady state, full stripes encoded and written inline (one thread)`,
+        value: med('engine-write-inline'),
+        unit: 'IOPS',
+        better: 'higher',
+        peer: { name: 'the default: a stripe writer thread, same run', value: med('engine-write-thread') },
       });
     }
     if (s['fresh-default']) {
@@ -413,6 +447,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
     closeSync(raw);
     volSync?.close();
+    volInline?.close();
     vol.close();
   } finally {
     await storage.close();

@@ -261,12 +261,13 @@ export async function main(argv: string[]): Promise<void> {
     .description('open a volume (recovering it after a crash), print its state and check its map')
     .argument('<dir>', 'volume directory')
     .option('--deep', 'also read back every mapped block through its DIF check')
+    .option('--upgrade', "upgrade a format-1 volume: rewrite its blocks with the volume's DIF application tag")
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
       '\nExample:\n  qingtian volume inspect /dev/shm/vol0 --deep --json\n\nExit: 1 if the check found problems.',
     )
-    .action((dir: string, o: { deep?: boolean; json?: boolean }) => volumeInspectCommand(dir, o));
+    .action((dir: string, o: { deep?: boolean; upgrade?: boolean; json?: boolean }) => volumeInspectCommand(dir, o));
   volume
     .command('scrub')
     .description('read every live stripe, check DIF and parity, repair from parity; exit 1 if data was lost')

@@ -74,6 +74,12 @@ export const ErrorCode = {
   KernelFault: 'QT_KERNEL_FAULT',
   /** A file or socket operation failed, or a volume request completed with an error status. */
   IoError: 'QT_IO_ERROR',
+  /**
+   * Stored data is in an older format version that the call does not take as it is (a volume made
+   * before its blocks carried an application tag); `details.version` and `details.expected` say
+   * which, and the message names the way to upgrade it.
+   */
+  FormatVersion: 'QT_FORMAT_VERSION',
 } as const;
 
 /** One of the {@link ErrorCode} strings, e.g. `'QT_INVALID_ARGUMENT'`. */

@@ -88,7 +88,7 @@ export const BLK_BACKEND_VOLUME = 2;
 /** 'VBJB' (u32) */
 export const BJ_MAGIC = 0x424a4256;
 /** u32 */
-export const BJ_LAYOUT = 2;
+export const BJ_LAYOUT = 3;
 /** u32 */
 export const BJ_DEVICE = 64;
 /** u32 */
@@ -122,6 +122,8 @@ export const BJ_UNSUPPORTED = 208;
 /** u32 */
 export const BJ_REJECTED = 216;
 /** u32 */
+export const BJ_CLOCK = 224;
+/** u32 */
 export const BJ_HEADER = 240;
 /** u32 */
 export const BJ_RANGES = 256;
@@ -144,7 +146,9 @@ export const BJ_PENDING = 796;
 /** u32 = BJ_VOLQ + 32 */
 export const BJ_SUBMITS = 800;
 /** u32 = BJ_VOLQ + 64 */
-export const BJ_BYTES = 832;
+export const BJ_LATENCY = 832;
+/** u32 = BJ_LATENCY + BURST_LAT_BYTES */
+export const BJ_BYTES = 976;
 /** 'VBSL' (u32) */
 export const BS_MAGIC = 0x4c534256;
 /** u32 */

@@ -462,7 +462,7 @@ export const NET_SC_BURST_LIMIT = 128;
 /** 'NSWT' (u32) */
 export const NET_SW_MAGIC = 0x5457534e;
 /** u32 */
-export const NET_SW_LAYOUT = 2;
+export const NET_SW_LAYOUT = 3;
 /** u32 */
 export const NET_SW_PORT_TABLE = 64;
 /** u32 */
@@ -509,6 +509,16 @@ export const NET_SW_COUNTERS = 64;
 export const NET_SW_ORDERED = 1664;
 /** u32 */
 export const NET_SW_PEND_STALE = 1668;
+/** u32 */
+export const NET_SW_SPLIT = 1672;
+/** u32 */
+export const NET_SW_SLOW_HIST = 1676;
+/** u32 */
+export const NET_SW_CLOCK = 1680;
+/** Upcall stamps kept: a re-injection answering an upcall older than this many is not timed. (u32) */
+export const NET_SW_STAMP_SLOTS = 1024;
+/** One port's burst histogram: f64 sumNs and 17 f64 bucket counts (burst-split.ts BURST_SPLIT_SLOT_BYTES). (u32) */
+export const NET_SW_PORT_HIST_BYTES = 144;
 /** u32 */
 export const NET_SW_PORT_STATS = 2048;
 /** u32 */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/common/package-paths.js';
@@ -66,6 +66,38 @@ describe('qingtian volume and nbd serve', () => {
       expect(decode(buf.view, 0)).toEqual({ lba: 100 + b, version: 1 });
     }
     again.close();
+    buf.free();
+  });
+
+  it('inspect refuses a format-1 volume with QT_FORMAT_VERSION and upgrades it with --upgrade', () => {
+    const udir = join(dir, 'v1');
+    const v = Volume.create({ dir: udir, sizeBytes: 1 << 20 });
+    const buf = hostBuffer(4 * 4096);
+    for (let b = 0; b < 4; b++) pattern(buf.view, b * 4096, b, 1);
+    expect(v.write(0, 4, buf.addr)).toBe(0);
+    v.flush();
+    const units = [0, 1, 2, 3].map((lba) => v.locate(lba)!);
+    v.close();
+    // What format 1 wrote: application tag 0 in every block's PI, no appTag in volume.json.
+    for (const u of units) {
+      const fd = openSync(u.file, 'r+');
+      writeSync(fd, Buffer.alloc(2), 0, 2, u.offset + 4096 + 2);
+      closeSync(fd);
+    }
+    const sbFile = join(udir, 'volume.json');
+    const sb = JSON.parse(readFileSync(sbFile, 'utf8')) as Record<string, unknown>;
+    delete sb['appTag'];
+    writeFileSync(sbFile, JSON.stringify({ ...sb, version: 1 }));
+    const refused = cli('volume', 'inspect', udir);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/QT_FORMAT_VERSION: .*version: expected 2, got 1.*--upgrade/);
+    const up = cli('volume', 'inspect', udir, '--upgrade', '--deep', '--json');
+    expect(up.status).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({
+      upgrade: { blocksRewritten: 4, blocksUnreadable: 0 },
+      check: { ok: true, blocksVerified: 4 },
+    });
+    expect(cli('volume', 'inspect', udir).stdout).not.toMatch(/upgraded/);
     buf.free();
   });
 

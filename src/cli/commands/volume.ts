@@ -54,12 +54,13 @@ export function volumeCreateCommand(dir: string, o: VolumeCreateCli): void {
 }
 
 /** `qingtian volume inspect <dir>`: opens it (recovering from a crash if need be), stats and a consistency check. */
-export function volumeInspectCommand(dir: string, o: { deep?: boolean; json?: boolean }): void {
-  const v = Volume.open(dir);
+export function volumeInspectCommand(dir: string, o: { deep?: boolean; upgrade?: boolean; json?: boolean }): void {
+  const v = Volume.open(dir, { upgrade: o.upgrade ?? false });
   try {
     const s = v.stats();
     const check = v.check(o.deep ?? false);
     const recovery = v.recovery;
+    const upgrade = v.upgrade;
     const text =
       `volume ${s.name} (${s.uuid}): ${s.sizeBytes} bytes, RS(${s.geometry.dataDisks},${s.geometry.parityDisks})\n` +
       `disks: ${s.disks.map((d) => `${d.index}:${d.state}`).join(' ')}\n` +
@@ -69,9 +70,13 @@ export function volumeInspectCommand(dir: string, o: { deep?: boolean; json?: bo
         ? `opened from checkpoint ${recovery.checkpointSeq} + ${recovery.journalRecords} journal records ` +
           `(${recovery.blocksDropped} unsynced blocks dropped)\n`
         : '') +
+      (upgrade
+        ? `upgraded to format 2: ${upgrade.blocksRewritten} blocks rewritten with the volume's application tag` +
+          `${upgrade.blocksUnreadable ? `, ${upgrade.blocksUnreadable} unreadable` : ''}\n`
+        : '') +
       `check${o.deep ? ' (deep: every block read back through DIF)' : ''}: ${check.ok ? 'consistent' : `${check.problemCount} problems`}` +
       `${check.problems.length ? `\n  ${check.problems.join('\n  ')}` : ''}\n`;
-    out(o.json ?? false, { ...s, recovery, check }, text);
+    out(o.json ?? false, { ...s, recovery, upgrade, check }, text);
     if (!check.ok) process.exitCode = 1;
   } finally {
     v.close();

@@ -7,11 +7,13 @@ import {
   BJ_BYTES,
   BJ_BYTES_READ,
   BJ_BYTES_WRITTEN,
+  BJ_CLOCK,
   BJ_DEVICE,
   BJ_DISCARDS,
   BJ_FLUSHES,
   BJ_GET_IDS,
   BJ_IO_ERRORS,
+  BJ_LATENCY,
   BJ_LAYOUT,
   BJ_MAX_BURST,
   BJ_QUEUE,
@@ -59,6 +61,8 @@ import {
   FEAT_VERSION_1,
   VQ_MAX_SEGS,
 } from '../../generated/virtio.js';
+import type { LatencyHistogramData } from '../../common/latency-histogram.js';
+import { BURST_BUCKETS, emptyLatency } from '../core/burst-latency.js';
 import type { KernelRuntime } from '../kernels/kernel-runtime.js';
 import { VirtioBackend, type BackendStats } from '../virtio/virtio-backend.js';
 import { BlkConfig, blkOptionsSchema, type BlkOptions } from './blk-config.js';
@@ -193,7 +197,7 @@ export class BlkDevice extends VirtioBackend {
       features,
       configBytes: BlkConfig.BYTES,
       kernel: 'blk',
-      jobs: Array.from({ length: queues }, () => ({ entry: 'blk_run', arm: 'blk_arm' })),
+      jobs: Array.from({ length: queues }, () => ({ entry: 'blk_run', arm: 'blk_arm', clock: BJ_CLOCK })),
     });
     this.backend = o.backend;
     this.capacitySectors = o.capacityBytes / BLK_SECTOR_BYTES;
@@ -324,7 +328,12 @@ export class BlkDevice extends VirtioBackend {
     if (!vol || vol.isClosed) return;
     await vol.drain();
     const complete = this.rt.kernel('blk').fn<(job: number) => number>('blk_complete');
-    for (const j of this.jobStates) complete(j.base);
+    const f64 = new Float64Array(this.memory.i32.buffer);
+    for (const j of this.jobStates) {
+      // No core runs the job now: the kernel's clock (request latency) is this thread's, the same clock.
+      f64[(j.base + BJ_CLOCK) >> 3] = Number(process.hrtime.bigint());
+      complete(j.base);
+    }
   }
 
   /** Stops the device, detaches its volume queues (volume backend) and frees it. Idempotent. */
@@ -386,6 +395,30 @@ export class BlkDevice extends VirtioBackend {
         `${this.name}: readDisk: [offset, offset + length) within [0, ${size}), got offset ${offset} length ${length}`,
       );
     return this.memory.u8.slice(d.payload + offset, d.payload + offset + length);
+  }
+
+  /** A view over host memory for requestLatency (made at its first call). */
+  private f64: Float64Array | null = null;
+
+  /**
+   * Per request the device pushed, the time from the burst that popped its chain to the burst
+   * that wrote its used element (each burst's start, read by its core), summed over the queues,
+   * read out of band. A request done within the burst that popped it counts 0; its count is
+   * `stats().requests`.
+   */
+  requestLatency(): LatencyHistogramData {
+    const out = emptyLatency();
+    const f64 = (this.f64 ??= new Float64Array(this.memory.i32.buffer));
+    for (const j of this.jobStates) {
+      const at = (j.base + BJ_LATENCY) >> 3;
+      out.sumSeconds += f64[at]! / 1e9;
+      for (let b = 0; b < BURST_BUCKETS; b++) {
+        const n = f64[at + 1 + b]!;
+        out.counts[b] = (out.counts[b] ?? 0) + n;
+        out.count += n;
+      }
+    }
+    return out;
   }
 
   /**

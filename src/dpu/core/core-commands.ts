@@ -1,4 +1,5 @@
 import { bindBurstSlot } from './burst-latency.js';
+import { BURST_SPLIT_SLOT_F64, bindBurstSplit } from './burst-split.js';
 import { collectGarbage } from './core-gc.js';
 import type { CoreKernels, CoreJob, JobFn } from './core-kernels.js';
 import { CORE_MODES, CTL_BURSTS, CTL_MODE, CTL_RUN_STATE, RunState, type CoreMode } from './core-layout.js';
@@ -47,7 +48,18 @@ export class CoreCommands {
       case Op.UnloadKernel:
         return this.kernels.unload(a[0]!, core.jobs);
       case Op.AttachJob:
-        return this.attachJob(a[0]!, a[1]!, a[2]!, a[3]! >>> 0, a[4]!, a[5]!, a[6]!, a[7]! >>> 0);
+        return this.attachJob(
+          a[0]!,
+          a[1]!,
+          a[2]!,
+          a[3]! >>> 0,
+          a[4]!,
+          a[5]!,
+          a[6]!,
+          a[7]! >>> 0,
+          a[8]! >>> 0,
+          a[9]! >>> 0,
+        );
       case Op.SetJobWeight:
         return this.setJobWeight(a[0]!, a[1]!);
       case Op.DetachJob: {
@@ -90,6 +102,8 @@ export class CoreCommands {
     armIndex: number,
     weight: number,
     workAddr: number,
+    clockAddr: number,
+    splitAddr: number,
   ): [number, string] {
     const core = this.core;
     const kernel = this.kernels.get(key);
@@ -113,6 +127,16 @@ export class CoreCommands {
         Status.BadArgument,
         `work counter 0x${workAddr.toString(16)}: expected an 8-aligned address in host memory`,
       ];
+    for (const [what, addr] of [
+      ['clock word', clockAddr],
+      ['burst split', splitAddr],
+    ] as const)
+      if (addr !== 0 && (addr % 8 !== 0 || addr < 65536 || addr + 8 > this.i32.length * 4))
+        return [Status.BadArgument, `${what} 0x${addr.toString(16)}: expected an 8-aligned address in host memory`];
+    const u32 = new Uint32Array(this.i32.buffer);
+    const split = bindBurstSplit(u32, splitAddr);
+    if (split && (split.histIdx + split.cap * BURST_SPLIT_SLOT_F64) * 8 > u32.length * 4)
+      return [Status.BadArgument, `burst split 0x${splitAddr.toString(16)}: ${split.cap} keys run past host memory`];
     const job: CoreJob = {
       id,
       kernel,
@@ -134,6 +158,8 @@ export class CoreCommands {
         id,
         core.jobs.map((j) => j.id),
       ),
+      clockIdx: clockAddr === 0 ? -1 : clockAddr >> 3,
+      split,
     };
     startShare(job, this.i32);
     core.jobs = [...core.jobs, job];

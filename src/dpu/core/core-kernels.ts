@@ -1,3 +1,4 @@
+import type { BurstSplit } from './burst-split.js';
 import { Status } from './core-protocol.js';
 import type { Transform } from './swap-commit.js';
 
@@ -42,6 +43,10 @@ export interface CoreJob {
   stats: Float64Array;
   /** Its slot of burst durations in the control region (burst-latency.ts). */
   burst: Float64Array;
+  /** f64 index of the word the core writes its clock into before each call (ns, process.hrtime), or -1. */
+  clockIdx: number;
+  /** Its burst split (burst-split.ts), observed after each call that did work, or null. */
+  split: BurstSplit | null;
 }
 
 /**

@@ -33,7 +33,7 @@
  * |----|--------------|-----------------------------------------------------------------------|----------------------|
  * | 1  | Ping         | –                                                                     | 0, 0                 |
  * | 2  | AttachJob    | jobId, kernelKey, entryIndex, statePtr, budget, armIndex (-1: none),  | 0, 0                 |
- * |    |              | weight, workAddr (0: none)                                            |                      |
+ * |    |              | weight, workAddr (0: none), clockAddr (0: none), splitAddr (0: none)  |                      |
  * | 3  | DetachJob    | jobId                                                                 | 0, 0                 |
  * | 4  | Quiesce      | –                                                                     | 0, 0                 |
  * | 5  | Resume       | –                                                                     | 0, 0                 |
@@ -46,7 +46,10 @@
  *
  * AttachJob: `weight` (MIN_WEIGHT … MAX_WEIGHT, fair-share.ts) is the job's share of the core
  * under contention; `workAddr`, when not 0, is the host address (8-aligned) of a u64 to which the
- * job's kernel adds the work units it did, which the core's deficit round robin charges.
+ * job's kernel adds the work units it did, which the core's deficit round robin charges;
+ * `clockAddr`, when not 0, the address (8-aligned) of an f64 the core writes its clock into
+ * before each call (ns, process.hrtime: the kernel's only clock); `splitAddr`, when not 0, the
+ * address of a burst split block (burst-split.ts) the core observes after each call that did work.
  *
  * SwapKernel: `transform` is -1 for none, else exportIndex << 1 | 1 when the export is in `from`,
  * | 0 when it is in `to`; `layouts` is fromLayout | toLayout << 16; requestedNs is

@@ -272,7 +272,10 @@ export class DpuCore extends EventEmitter {
    * runs before the core sleeps (interrupt/adaptive modes): it re-enables the job's
    * notifications, re-checks for work and returns what is pending (> 0 keeps the core awake).
    * `weight` (1–10000, default 100) is its share of the core under contention; `workAddr` the
-   * host address of the u64 its kernel adds its work units to (fair-share.ts), 0 for none.
+   * host address of the u64 its kernel adds its work units to (fair-share.ts), 0 for none;
+   * `clockAddr` the host address (8-aligned) of an f64 the core writes its clock into before each
+   * call (ns, the process.hrtime clock), 0 for none; `splitAddr` the host address of a burst split
+   * block (burst-split.ts: per-key burst durations, one observation per item), 0 for none.
    */
   async attachJob(spec: {
     kernel: LoadedKernel;
@@ -282,6 +285,8 @@ export class DpuCore extends EventEmitter {
     budget: number;
     weight?: number | undefined;
     workAddr?: number | undefined;
+    clockAddr?: number | undefined;
+    splitAddr?: number | undefined;
   }): Promise<Job> {
     this.life.check('attachJob');
     const weight = checkWeight(spec.weight ?? DEFAULT_WEIGHT);
@@ -314,6 +319,8 @@ export class DpuCore extends EventEmitter {
         armIndex,
         weight,
         job.workAddr,
+        spec.clockAddr ?? 0,
+        spec.splitAddr ?? 0,
       ]);
     } catch (e) {
       this.jobs.delete(id);

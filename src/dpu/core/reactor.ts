@@ -1,4 +1,5 @@
 import { recordBurst } from './burst-latency.js';
+import { observeBurstSplit } from './burst-split.js';
 import { originMs } from './core-clock.js';
 import { CounterWriter } from './core-counters.js';
 import { CoreCommands, type CoreState } from './core-commands.js';
@@ -101,6 +102,8 @@ const encoder = new TextEncoder();
  */
 export class Reactor {
   private readonly i32: Int32Array;
+  private readonly u32: Uint32Array;
+  private readonly f64: Float64Array;
   private readonly u8: Uint8Array;
   private readonly mailbox: SpscRing;
   private readonly events: SpscRing;
@@ -126,6 +129,8 @@ export class Reactor {
   constructor(private readonly init: ReactorInit) {
     const buf = init.memory.buffer;
     this.i32 = new Int32Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.f64 = new Float64Array(buf);
     this.u8 = new Uint8Array(buf);
     const rings = coreRings(this.i32, init.controlBase);
     this.mailbox = rings.mailbox;
@@ -185,6 +190,8 @@ export class Reactor {
             continue;
           }
           const t0 = trace ? this.nowNs() : 0;
+          // The kernel's clock (burst-split.ts, blk request latency): the read this call is timed from.
+          if (job.clockIdx >= 0) this.f64[job.clockIdx] = mark;
           let n: number;
           try {
             n = job.fn(job.state, job.budget);
@@ -213,6 +220,7 @@ export class Reactor {
             if (charge(job, units)) credit = true;
             const end = trace ? t0 + dt : this.nowNs();
             recordBurst(job.burst, trace ? dt : end - mark);
+            if (job.split) observeBurstSplit(job.split, this.u32, this.f64, trace ? dt : end - mark);
             mark = end;
           } else idle(job);
         }

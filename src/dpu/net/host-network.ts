@@ -358,6 +358,34 @@ export class HostNetwork {
     return this.live?.sw.burstLatency() ?? null;
   }
 
+  /**
+   * Per switch port (by name, as in stats().ports): per frame the port sent into the switch, the
+   * duration of the burst that took it in (VSwitch.portBurstLatency). Empty before the switch exists.
+   */
+  portBurstLatency(): Record<string, LatencyHistogramData> {
+    const dp = this.live;
+    const out: Record<string, LatencyHistogramData> = {};
+    if (!dp) return out;
+    for (const p of this.m.allPorts())
+      if (p.kind !== 'remote' && dp.sw.ports.kind(p.id) !== null) out[p.name] = dp.sw.portBurstLatency(p.id);
+    for (const t of this.m.allTunnels()) if (dp.tunnels.get(t.id)) out[t.name] = dp.sw.portBurstLatency(t.id);
+    return out;
+  }
+
+  /**
+   * Per switch port (by name): per frame re-injected on it after an upcall, the time from the
+   * burst that sent it up to the burst that re-injected it (VSwitch.portSlowPathLatency).
+   */
+  portSlowPathLatency(): Record<string, LatencyHistogramData> {
+    const dp = this.live;
+    const out: Record<string, LatencyHistogramData> = {};
+    if (!dp) return out;
+    for (const p of this.m.allPorts())
+      if (p.kind !== 'remote' && dp.sw.ports.kind(p.id) !== null) out[p.name] = dp.sw.portSlowPathLatency(p.id);
+    for (const t of this.m.allTunnels()) if (dp.tunnels.get(t.id)) out[t.name] = dp.sw.portSlowPathLatency(t.id);
+    return out;
+  }
+
   /** Counters of the switch, the slow path, every switch port, tunnel and mirror. */
   stats(): NetworkStats | null {
     const dp = this.live;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
-import { emptyLatency } from '../core/burst-latency.js';
+import { BURST_BUCKETS, emptyLatency } from '../core/burst-latency.js';
+import { readBurstSplit } from '../core/burst-split.js';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { Region, StateRegion } from '../../common/host-memory-api.js';
@@ -44,7 +45,11 @@ import {
   NET_SW_DROPS,
   NET_SW_EPOCH,
   NET_SW_LAST_REFUSAL,
+  NET_SW_CLOCK,
   NET_SW_LAYOUT,
+  NET_SW_PORT_HIST_BYTES,
+  NET_SW_SLOW_HIST,
+  NET_SW_SPLIT,
   NET_SW_MAGIC,
   NET_SW_MALFORMED,
   NET_SW_MAX_IDLE,
@@ -230,6 +235,8 @@ export class VSwitch implements SlowPathSwitch {
       arm: 'net_switch_arm',
       state: this.state.base,
       budget,
+      splitAddr: this.splitAddr(),
+      clockAddr: this.state.base + NET_SW_CLOCK,
     });
     this.core = core;
     return this.job;
@@ -241,6 +248,49 @@ export class VSwitch implements SlowPathSwitch {
    */
   burstLatency(): LatencyHistogramData {
     return (this.job && this.core?.burstLatency(this.job.id)) || emptyLatency();
+  }
+
+  /**
+   * Per frame port `port` sent into the switch (its inPackets), the duration of the switch burst
+   * that took the frame in, observed by the core running the switch (burst-split.ts), read out
+   * of band. Kept across detach and attach; empty before any burst.
+   */
+  portBurstLatency(port: number): LatencyHistogramData {
+    this.ports.entryAddr(port);
+    const buf = this.rt.memory.i32.buffer;
+    this.f64 ??= new Float64Array(buf);
+    this.u32 ??= new Uint32Array(buf);
+    return readBurstSplit(this.u32, this.f64, this.splitAddr(), port) ?? emptyLatency();
+  }
+
+  /**
+   * Per frame re-injected on port `port` after an upcall (a flow's first packets through the slow
+   * path), the time from the burst that sent it up to the burst that re-injected it, each taken at
+   * the start of its burst by the core's clock, read out of band. A re-injection answering an
+   * upcall more than NET_SW_STAMP_SLOTS upcalls old is not timed.
+   */
+  portSlowPathLatency(port: number): LatencyHistogramData {
+    this.ports.entryAddr(port);
+    const buf = this.rt.memory.i32.buffer;
+    const f64 = (this.f64 ??= new Float64Array(buf));
+    const at =
+      (this.state.base +
+        this.rt.memory.view.getUint32(this.state.base + NET_SW_SLOW_HIST, true) +
+        port * NET_SW_PORT_HIST_BYTES) >>
+      3;
+    const out = emptyLatency();
+    out.sumSeconds = f64[at]! / 1e9;
+    for (let b = 0; b < BURST_BUCKETS; b++) out.count += out.counts[b] = f64[at + 1 + b]!;
+    return out;
+  }
+
+  /** Views over host memory for portBurstLatency (made at its first call). */
+  private f64: Float64Array | null = null;
+  private u32: Uint32Array | null = null;
+
+  /** Host address of the per-port burst split (set by net_switch_init). */
+  private splitAddr(): number {
+    return this.state.base + this.rt.memory.view.getUint32(this.state.base + NET_SW_SPLIT, true);
   }
 
   async detach(): Promise<void> {

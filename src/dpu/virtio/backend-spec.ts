@@ -30,9 +30,10 @@ export interface BackendSpec {
    * The jobs `start()` attaches: entry and optional arm export of `kernel`, the state each is
    * called with (default: the device state region), and `work`, the offset in that state of the
    * job's u64 work counter, which its core charges against the job's weight (without one, a
-   * call that did work costs one quantum). One placement is given per job.
+   * call that did work costs one quantum); `clock`, the offset in the job's state of an f64 its
+   * core writes its clock into before each call (ns). One placement is given per job.
    */
-  jobs: { entry: string; arm?: string; state?: number; work?: number }[];
+  jobs: { entry: string; arm?: string; state?: number; work?: number; clock?: number }[];
 }
 
 /** Where one job of a started device runs. */
@@ -108,6 +109,7 @@ export const specSchema = z.strictObject({
         arm: z.string().min(1).optional(),
         state: z.number().optional(),
         work: intIn(0, 1 << 20).optional(),
+        clock: intIn(0, 1 << 20).optional(),
       }),
     )
     .min(1),

@@ -14,6 +14,8 @@ export interface JobPlacement {
   weight: number;
   /** Host address of the job's u64 work counter, or undefined (charged a quantum per busy call). */
   workAddr: number | undefined;
+  /** Host address of the f64 its core writes its clock into before each call, or undefined. */
+  clockAddr?: number | undefined;
 }
 
 /**
@@ -41,6 +43,7 @@ export class DeviceJobs {
             budget: p.budget,
             weight: p.weight,
             ...(p.workAddr === undefined ? {} : { workAddr: p.workAddr }),
+            ...(p.clockAddr === undefined ? {} : { clockAddr: p.clockAddr }),
           }),
         );
       }

@@ -333,6 +333,7 @@ export abstract class VirtioBackend extends EventEmitter {
         budget: p.budget ?? 64,
         weight: p.weight ?? DEFAULT_WEIGHT,
         workAddr: job.work === undefined ? undefined : (job.state ?? this.state.base) + job.work,
+        clockAddr: job.clock === undefined ? undefined : (job.state ?? this.jobState(j)) + job.clock,
       };
     });
     this.memory.view.setUint32(this.state.base + DEV_WEIGHT, placements[0]!.weight, true);

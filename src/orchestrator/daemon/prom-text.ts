@@ -1,3 +1,4 @@
+import { ErrorCode, QingtianError } from '../../common/errors.js';
 import type { LatencyHistogramData } from '../../common/latency-histogram.js';
 
 const TWO53 = 2 ** 53;
@@ -79,6 +80,13 @@ export class PromFamily {
   /** `# HELP …\n# TYPE …\n`, made once. */
   readonly header: Buffer;
   private readonly body = new ByteSink();
+  /**
+   * What the family holds, in order, when some of it is bytes kept elsewhere (raw): ranges of
+   * `body` and those bytes, so that they are copied once, into the page, not twice.
+   */
+  private readonly parts: Uint8Array[] = [];
+  /** Start of the range of `body` not yet in `parts`. */
+  private open = 0;
 
   constructor(
     readonly name: string,
@@ -98,9 +106,18 @@ export class PromFamily {
     this.body.sample(prefix, value);
   }
 
-  /** Appends bytes already in the text format (whole lines). */
+  /** Appends bytes already in the text format (whole lines), by reference: `b` must stay as it is until the flush. */
   protected raw(b: Uint8Array): void {
-    this.body.bytes(b);
+    this.cut();
+    this.parts.push(b);
+  }
+
+  /** Closes the open range of `body` into `parts`. */
+  private cut(): void {
+    if (this.body.pos > this.open) {
+      this.parts.push(this.body.buf.subarray(this.open, this.body.pos));
+      this.open = this.body.pos;
+    }
   }
 
   /** Where the next sample goes, and a copy of what was written since `start`. */
@@ -114,8 +131,14 @@ export class PromFamily {
   /** Writes the header and the samples into `page`; the family starts empty again. */
   flush(page: ByteSink): void {
     page.bytes(this.header);
-    page.bytes(this.body.view());
+    if (this.parts.length === 0) page.bytes(this.body.view());
+    else {
+      this.cut();
+      for (const p of this.parts) page.bytes(p);
+      this.parts.length = 0;
+    }
     this.body.pos = 0;
+    this.open = 0;
   }
 }
 
@@ -125,10 +148,26 @@ export class PromFamily {
  */
 export class PromHistogram extends PromFamily {
   private readonly les: readonly string[];
+  /** Per printed bucket, the index of its bound in the histograms' `bounds` (their counts). */
+  private readonly at: readonly number[];
 
-  constructor(name: string, help: string, bounds: readonly number[]) {
+  /**
+   * `bounds` are those of the histograms observed (LatencyHistogramData counts: one per bound,
+   * then everything slower); `printed`, a subset of them, are the buckets the page shows (all by
+   * default). Cumulative counts at a printed bound are exact: fewer lines, the same figures.
+   */
+  constructor(name: string, help: string, bounds: readonly number[], printed: readonly number[] = bounds) {
     super(name, 'histogram', help);
-    this.les = [...bounds.map(String), '+Inf'];
+    this.les = [...printed.map(String), '+Inf'];
+    this.at = printed.map((b) => {
+      const i = bounds.indexOf(b);
+      if (i < 0)
+        throw new QingtianError(
+          ErrorCode.InvalidArgument,
+          `${name}: printed bound: expected one of the histogram's bounds (${bounds.join(', ')}), got ${b}`,
+        );
+      return i;
+    });
   }
 
   /** The prefixes of one series (labels: `a="x",b="y"`, or empty). */
@@ -150,8 +189,10 @@ export class PromHistogram extends PromFamily {
   observe(prefixes: readonly Uint8Array[], h: LatencyHistogramData, at = 0): void {
     const n = this.les.length - 1;
     let acc = 0;
+    let c = 0;
     for (let i = 0; i < n; i++) {
-      acc += h.counts[i] ?? 0;
+      const upTo = this.at[i]!;
+      for (; c <= upTo; c++) acc += h.counts[c] ?? 0;
       this.add(prefixes[at + i]!, acc);
     }
     this.add(prefixes[at + n]!, h.count);

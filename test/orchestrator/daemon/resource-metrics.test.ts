@@ -13,6 +13,7 @@ import type { VmBlkHandle, VmNetHandle } from '../../../src/orchestrator/vms/vm-
 import type { Vm } from '../../../src/orchestrator/vms/vm.js';
 import { GuestNic } from '../../dpu/net/guest-nic.js';
 import { ipFrame } from '../../dpu/net/helpers.js';
+import { BURST_DECADES_S } from '../../../src/orchestrator/daemon/resources/port-metrics.js';
 import { startDaemon, type D } from '../../helpers/daemon.js';
 
 const MIB = 1 << 20;
@@ -29,6 +30,21 @@ function samples(text: string): Map<string, number> {
     out.set(line.slice(0, at), Number(line.slice(at + 1)));
   }
   return out;
+}
+
+/** A histogram series on the page: cumulative buckets never fall, +Inf and _count are its count. */
+function checkHistogram(got: Map<string, number>, name: string, labels: string, count: number): void {
+  let prev = 0;
+  for (const le of BURST_DECADES_S) {
+    const n = got.get(`${name}_bucket{${labels},le="${le}"}`)!;
+    expect(n, `${name}{${labels}} le=${le}`).toBeGreaterThanOrEqual(prev);
+    prev = n;
+  }
+  // Only the decades are printed.
+  expect(got.has(`${name}_bucket{${labels},le="${String(2.5e-6)}"}`)).toBe(false);
+  expect(got.get(`${name}_bucket{${labels},le="+Inf"}`)).toBe(count);
+  expect(got.get(`${name}_count{${labels}}`)).toBe(count);
+  expect(prev).toBeLessThanOrEqual(count);
 }
 
 describe('/metrics per VM, port and volume', () => {
@@ -119,6 +135,34 @@ describe('/metrics per VM, port and volume', () => {
       expect(got.get(`qingtian_port_dropped_packets_total{port="${port}"}`)).toBe(s.outDrops);
     }
     expect(got.get('qingtian_port_packets_total{port="a",direction="in"}')).toBe(20);
+    // Per port, one observation per frame it sent in: the duration of the burst that took it in.
+    await vi.waitFor(async () => {
+      const g = (await metrics()).got;
+      for (const port of ['a', 'b']) {
+        const s = net.portStats(port)!;
+        const h = net.portBurstLatency()[port]!;
+        expect(h.count).toBe(s.inPackets);
+        // A printed bucket is the histogram's cumulative count at that bound.
+        const upTo1ms = h.counts.slice(0, BURST_BOUNDS_S.indexOf(1e-3) + 1).reduce((a, b) => a + b, 0);
+        expect(g.get(`qingtian_port_burst_duration_seconds_bucket{port="${port}",le="0.001"}`)).toBe(upTo1ms);
+        checkHistogram(g, 'qingtian_port_burst_duration_seconds', `port="${port}"`, s.inPackets);
+        expect(g.get(`qingtian_port_burst_duration_seconds_sum{port="${port}"}`)).toBe(h.sumSeconds);
+      }
+    });
+    expect(net.portBurstLatency()['a']!.sumSeconds).toBeGreaterThan(0);
+    // The first frames of the flow went through the slow path: each re-injection is timed once,
+    // on the port it entered by, from its upcall's burst to its re-injection's.
+    const reinjected = net.stats()!.switch.reinjected;
+    expect(reinjected).toBeGreaterThan(0);
+    const slow = net.portSlowPathLatency();
+    expect(slow['a']!.count + slow['b']!.count).toBe(reinjected);
+    expect(slow['a']!.count).toBeGreaterThan(0);
+    expect(slow['a']!.sumSeconds).toBeGreaterThan(0);
+    const g2 = (await metrics()).got;
+    for (const port of ['a', 'b']) {
+      checkHistogram(g2, 'qingtian_port_slow_path_duration_seconds', `port="${port}"`, slow[port]!.count);
+      expect(g2.get(`qingtian_port_slow_path_duration_seconds_sum{port="${port}"}`)).toBe(slow[port]!.sumSeconds);
+    }
     expect(got.get('qingtian_port_bytes_total{port="b",direction="out"}')).toBeGreaterThan(20 * 42);
     // The GET answer carries the same counters.
     const b = (await d.client.send('GET', '/ports/b')).json as { status: { traffic: { outPackets: number } } };
@@ -187,12 +231,14 @@ describe('/metrics per VM, port and volume', () => {
     });
     await put('/ports/pa', { subnet: 'app', ip: '198.18.1.10', securityGroups: ['open'] });
     await put('/ports/pb', { subnet: 'app', ip: '198.18.1.20', securityGroups: ['open'] });
+    await put('/volumes/vd', { sizeBytes: 4 * MIB, dataDisks: 2, parityDisks: 1 });
     await put('/vms/va', {
       vcpus: 1,
-      memoryMiB: 16,
+      memoryMiB: 24,
       devices: [
         { kind: 'net', port: 'pa' },
         { kind: 'blk', backend: 'ram', capacityMiB: 4 },
+        { kind: 'blk', volume: 'vd', id: 'blk1' },
       ],
     });
     await put('/vms/vb', { vcpus: 1, memoryMiB: 16, devices: [{ kind: 'net', port: 'pb' }] });
@@ -224,25 +270,32 @@ describe('/metrics per VM, port and volume', () => {
     host.memory.free(stop, 't');
 
     const split = { packed: false, eventIdx: false, indirect: false, inOrder: false };
-    const blk = va.device('blk0') as VmBlkHandle;
-    const dev = blk.device;
-    dev.negotiate(
-      dev.features() &
-        ~(featureWord({ packed: true, eventIdx: true, indirect: true, inOrder: true }) & ~featureWord(split)),
-    );
-    const w = await GuestBlkWorkload.create(va.ram, vcpu('va/blk0'), {
-      size: 32,
-      features: split,
-      blocks: 64,
-      seed: 3,
-    });
-    const { features: _f, ...rings } = w.queue.config;
-    void _f;
-    dev.setQueue(0, rings);
-    await blk.driverOk();
-    await w.bind(dev.notifyWords(0), dev.queues[0]!.irqAddr);
+    const disk = async (id: string, seed: number) => {
+      const blk = va.device(id) as VmBlkHandle;
+      const dev = blk.device;
+      dev.negotiate(
+        dev.features() &
+          ~(featureWord({ packed: true, eventIdx: true, indirect: true, inOrder: true }) & ~featureWord(split)),
+      );
+      const w = await GuestBlkWorkload.create(va.ram, vcpu(`va/${id}`), {
+        size: 32,
+        features: split,
+        blocks: 64,
+        seed,
+      });
+      const { features: _f, ...rings } = w.queue.config;
+      void _f;
+      dev.setQueue(0, rings);
+      await blk.driverOk();
+      await w.bind(dev.notifyWords(0), dev.queues[0]!.irqAddr);
+      return { dev, w };
+    };
+    const { dev, w } = await disk('blk0', 3);
     const run = await w.run(8, 20);
     expect(run.completed).toBeGreaterThan(0);
+    const vd = await disk('blk1', 4);
+    const vrun = await vd.w.run(8, 20);
+    expect(vrun.completed).toBeGreaterThan(0);
 
     // Every request done: once the core sleeps, no counter and no burst moves.
     await vi.waitFor(() => expect(host.dpu.cores.map((x) => x.runState())).toEqual(['sleeping']), {
@@ -298,7 +351,23 @@ describe('/metrics per VM, port and volume', () => {
     expect(sw.count).toBeGreaterThan(0);
     expect(got.get('qingtian_switch_burst_duration_seconds_count')).toBe(sw.count);
     expect(got.get('qingtian_switch_burst_duration_seconds_sum')).toBe(sw.sumSeconds);
+    // Request latency, pop to used: one observation per request pushed. The RAM disk completes
+    // each in the burst that popped it (0 s); the volume's requests cross bursts (the storage worker).
+    for (const [id, d, n] of [
+      ['blk0', dev, run.completed],
+      ['blk1', vd.dev, vrun.completed],
+    ] as const) {
+      const c = d.stats();
+      const h = d.requestLatency();
+      expect(c.requests).toBe(n);
+      expect(h.count).toBe(c.requests);
+      checkHistogram(got, 'qingtian_vm_blk_request_duration_seconds', `vm="va",device="${id}"`, c.requests);
+      expect(got.get(`qingtian_vm_blk_request_duration_seconds_sum{vm="va",device="${id}"}`)).toBe(h.sumSeconds);
+    }
+    expect(dev.requestLatency().sumSeconds).toBe(0);
+    expect(vd.dev.requestLatency().sumSeconds).toBeGreaterThan(0);
     expect(text).toMatch(/^# TYPE qingtian_vm_blk_requests_total counter$/m);
+    expect(text).toMatch(/^# TYPE qingtian_vm_blk_request_duration_seconds histogram$/m);
     expect(text).toMatch(/^# TYPE qingtian_vm_device_burst_duration_seconds histogram$/m);
     if (promtool) {
       const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });

@@ -103,6 +103,35 @@ export class BlockReader {
   }
 
   /**
+   * Reads block `pba` as stored (data and PI) into the unit at dst, checked (from parity if need
+   * be); false if it cannot be had. The cleaner reads into its stripe this way: one copy a block.
+   */
+  readUnitTo(pba: number, lba: number, dst: number): boolean {
+    const buffered = this.writer.bufferedAddr(pba);
+    if (buffered >= 0) {
+      if (this.prot.verify(buffered, 1, lba) >= 0) return false;
+      this.u8.copyWithin(dst, buffered, buffered + UNIT_BYTES);
+      return true;
+    }
+    const geo = this.geo;
+    const g = Math.floor(pba / geo.stripeBlocks);
+    const i = pba - g * geo.stripeBlocks;
+    const row = Math.floor(i / geo.dataDisks);
+    const shard = i - row * geo.dataDisks;
+    const disk = (shard + g) % geo.disks;
+    const valid = this.map.validDisks[Math.floor(g / geo.stripesPerSegment)]!;
+    if ((valid & (1 << disk)) !== 0 && this.disks.read(disk, this.u8, dst, UNIT_BYTES, geo.rowOffset(g, row))) {
+      this.counters.diskReads++;
+      if (this.prot.verify(dst, 1, lba) < 0) return true;
+      this.counters.difErrors++;
+    }
+    const unit = this.rebuildUnit(g, row, shard, lba);
+    if (unit < 0) return false;
+    this.u8.copyWithin(dst, unit, unit + UNIT_BYTES);
+    return true;
+  }
+
+  /**
    * Rebuilds shard `target` of row `row` of stripe g from the others and checks it against
    * `lba`; writes it back in place if its disk is in service. Shards on disks out of service are
    * left out; if the result still fails its check, the row's data shards that fail their own

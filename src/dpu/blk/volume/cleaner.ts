@@ -76,15 +76,16 @@ export class Cleaner implements SegmentSource {
       const owner = map.rev[pba]!;
       if (owner === 0) continue;
       const lba = owner - 1;
-      const unit = reader.readUnit(pba, lba);
-      if (unit < 0) {
+      const slot = writer.movedSlot();
+      if (slot < 0) return false;
+      if (!reader.readUnitTo(pba, lba, slot)) {
         // Unreadable even from parity: the block is gone. Unmapping it turns later reads into
         // zeros; counted so that inspect and scrub report it.
         writer.trim(lba, 1);
         this.counters.blocksLost++;
         continue;
       }
-      if (writer.placeMoved(unit, lba, age) < 0) return false;
+      writer.placeMoved(lba, age);
       this.counters.blocksMoved++;
     }
     writer.drain(seg);

@@ -183,6 +183,13 @@ export class DiskSet {
     for (let d = 0; d < this.fds.length; d++) this.close(d);
   }
 
+  /** Takes disk d out of service after a call on it failed (here or in the stripe writer thread). */
+  markFailed(d: number): void {
+    const fd = this.fds[d];
+    if (fd === undefined || fd < 0) return;
+    this.fail(d);
+  }
+
   private fail(d: number): void {
     this.failures++;
     this.close(d);

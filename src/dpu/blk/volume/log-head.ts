@@ -1,7 +1,17 @@
-import type { ReedSolomon } from '../../ec/reed-solomon.js';
 import type { BlockProtection } from './block-protection.js';
-import type { DiskSet } from './disk-set.js';
 import { UNIT_BYTES, type Geometry } from './geometry.js';
+import type { RowWriter } from './stripe-jobs.js';
+import type { StripeWriter } from './stripe-writer.js';
+
+/** Stripe buffers a head has when a stripe writer thread takes its full stripes. */
+export const HEAD_BUFFERS = 3;
+
+/** A full stripe handed to the stripe writer, readable from its buffer until the buffer is reused. */
+interface HandedOff {
+  stripe: number;
+  buffer: number;
+  seq: number;
+}
 
 /**
  * One append point of the log: the stripe being filled, held in host memory as n columns of
@@ -13,6 +23,10 @@ import { UNIT_BYTES, type Geometry } from './geometry.js';
  * A volume has two heads: one for writes from its users and one for blocks the cleaner moves,
  * so that data that survived a cleaning (cold) is not mixed with fresh writes (hot) and the
  * segments each fills age alike.
+ *
+ * With a stripe writer (a thread), a full stripe is handed over instead: the thread encodes and
+ * writes it while the head fills the next stripe in another of its buffers. A stripe handed
+ * over is read from its buffer until that buffer is taken again (after its job is done).
  */
 export class LogHead {
   /** Segment being filled, -1 before the first. */
@@ -27,15 +41,26 @@ export class LogHead {
   padBlocks = 0;
   /** Units (data, padding, parity) written to disks. */
   unitsWritten = 0;
-  private readonly cols: number[];
+  private cols: number[];
+  /** Address of the buffer the stripe being filled is in. */
+  private buffer: number;
+  private readonly handedOff: HandedOff[] = [];
+  /** The current buffer was handed over with its stripe: start() takes another. */
+  private bufferBusy = false;
+  private readonly countUnits = (units: number): void => {
+    this.unitsWritten += units;
+  };
 
   constructor(
     private readonly geo: Geometry,
     private readonly u8: Uint8Array,
-    /** Host address of n * chunkBytes of buffer. */
-    readonly buffer: number,
+    /** Host addresses of the head's stripe buffers, n * chunkBytes each (HEAD_BUFFERS with a writer, else one). */
+    private readonly buffers: readonly number[],
+    private readonly rows: RowWriter,
+    private readonly jobs: StripeWriter | null,
   ) {
-    this.cols = Array.from({ length: geo.disks }, (_, s) => buffer + s * geo.chunkBytes);
+    this.buffer = buffers[0]!;
+    this.cols = this.columns(this.buffer);
   }
 
   static bufferBytes(geo: Geometry): number {
@@ -44,6 +69,7 @@ export class LogHead {
 
   /** Starts filling global stripe g. */
   start(segment: number, g: number): void {
+    if (this.bufferBusy) this.takeBuffer();
     this.segment = segment;
     this.stripe = g;
     this.fill = 0;
@@ -80,11 +106,42 @@ export class LogHead {
     return this.cols[i % k]! + Math.floor(i / k) * UNIT_BYTES;
   }
 
-  /** Buffer address of a pba if it is in this head's stripe, else -1. */
+  /** Buffer address of a pba if it is in this head's stripe (or one handed over, still buffered), else -1. */
   addrOf(pba: number): number {
-    const base = this.stripe * this.geo.stripeBlocks;
-    const i = pba - base;
-    return this.stripe >= 0 && i >= 0 && i < this.fill ? this.slotAddr(i) : -1;
+    const sb = this.geo.stripeBlocks;
+    const i = pba - this.stripe * sb;
+    if (this.stripe >= 0 && i >= 0 && i < this.fill && !this.bufferBusy) return this.slotAddr(i);
+    for (let h = 0; h < this.handedOff.length; h++) {
+      const o = this.handedOff[h]!;
+      const j = pba - o.stripe * sb;
+      if (j >= 0 && j < sb) {
+        const k = this.geo.dataDisks;
+        return o.buffer + (j % k) * this.geo.chunkBytes + Math.floor(j / k) * UNIT_BYTES;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Forgets the stripes of segment `seg` handed over (it is free again: nothing in it is live, and
+   * the sync that freed it drained their jobs), so that a stripe of it written anew is never found
+   * in a stale buffer.
+   */
+  forgetSegment(seg: number): void {
+    const spg = this.geo.stripesPerSegment;
+    for (let h = this.handedOff.length - 1; h >= 0; h--) {
+      const o = this.handedOff[h]!;
+      if (Math.floor(o.stripe / spg) !== seg) continue;
+      this.jobs?.waitFor(o.seq);
+      this.handedOff.splice(h, 1);
+    }
+  }
+
+  /** Stripes handed over whose rows may not be on disk yet (for scrub and rebuild to leave alone). */
+  holdsStripe(g: number): boolean {
+    if (g === this.stripe) return true;
+    for (const o of this.handedOff) if (o.stripe === g) return true;
+    return false;
   }
 
   /** Places one data block (copied from `src`, PI generated for `lba`); returns its pba. */
@@ -95,11 +152,9 @@ export class LogHead {
     return pba;
   }
 
-  /** Places one unit as it is (data and PI: the cleaner moving a block keeps its protection). */
-  placeUnit(src: number): number {
+  /** Takes the next slot, already filled in place (data and PI: a block the cleaner moves keeps its protection). */
+  placeInSlot(): number {
     const pba = this.nextPba();
-    const dst = this.slotAddr(this.fill);
-    this.u8.copyWithin(dst, src, src + UNIT_BYTES);
     this.fill++;
     return pba;
   }
@@ -109,12 +164,12 @@ export class LogHead {
    * parity and writes each shard's rows to its disk (disks out of service are skipped; their
    * shards can be rebuilt from the others).
    */
-  flushRows(disks: DiskSet, rs: ReedSolomon): void {
+  flushRows(): void {
     const geo = this.geo;
     const k = geo.dataDisks;
     const rows = Math.ceil(this.fill / k);
     const r0 = this.rowsOnDisk;
-    if (rows <= r0) return;
+    if (rows <= r0 || this.bufferBusy) return;
     const padded = rows * k;
     for (let i = this.fill; i < padded; i++) {
       const a = this.slotAddr(i);
@@ -122,17 +177,36 @@ export class LogHead {
       this.padBlocks++;
     }
     this.fill = padded;
-    const off = r0 * UNIT_BYTES;
-    const len = (rows - r0) * UNIT_BYTES;
-    const data: number[] = [];
-    const parity: number[] = [];
-    for (let s = 0; s < geo.disks; s++) (s < k ? data : parity).push(this.cols[s]! + off);
-    rs.encodeAt(data, parity, len);
-    const pos = geo.rowOffset(this.stripe, r0);
-    for (let s = 0; s < geo.disks; s++) {
-      if (disks.write(geo.diskOf(this.stripe, s), this.u8, this.cols[s]! + off, len, pos))
-        this.unitsWritten += rows - r0;
-    }
     this.rowsOnDisk = rows;
+    if (this.jobs && rows === geo.chunkBlocks) {
+      const seq = this.jobs.post(this.stripe, this.buffer, r0, rows, this.countUnits);
+      this.handedOff.push({ stripe: this.stripe, buffer: this.buffer, seq });
+      this.bufferBusy = true;
+      return;
+    }
+    this.unitsWritten += this.rows.write(this.stripe, this.buffer, r0, rows).units;
+  }
+
+  private columns(buffer: number): number[] {
+    return Array.from({ length: this.geo.disks }, (_, s) => buffer + s * this.geo.chunkBytes);
+  }
+
+  /** A buffer for the next stripe: a free one, or the oldest handed over once its job is done. */
+  private takeBuffer(): void {
+    let next = -1;
+    for (const b of this.buffers) {
+      if (!this.handedOff.some((o) => o.buffer === b)) {
+        next = b;
+        break;
+      }
+    }
+    if (next < 0) {
+      const o = this.handedOff.shift()!;
+      this.jobs!.waitFor(o.seq);
+      next = o.buffer;
+    }
+    this.buffer = next;
+    this.cols = this.columns(next);
+    this.bufferBusy = false;
   }
 }

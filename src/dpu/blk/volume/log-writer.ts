@@ -5,7 +5,9 @@ import { writeCheckpoint } from './checkpoint.js';
 import type { DiskSet } from './disk-set.js';
 import type { Geometry } from './geometry.js';
 import type { Journal } from './journal.js';
-import { LogHead } from './log-head.js';
+import { HEAD_BUFFERS, LogHead } from './log-head.js';
+import { RowWriter } from './stripe-jobs.js';
+import type { StripeWriter } from './stripe-writer.js';
 import { RESERVE_SEGMENTS } from './volume-config.js';
 
 /** Free segments the cleaner keeps for itself: user writes wait for cleaning below this. */
@@ -44,6 +46,11 @@ export class LogWriter {
   syncs = 0;
   checkpoints = 0;
 
+  /** Encodes and writes rows on this thread (partial flushes, and every flush without a stripe writer). */
+  readonly rows: RowWriter;
+  /** The stripe writer thread's queue, when full stripes are written there. */
+  jobs: StripeWriter | null = null;
+
   constructor(
     readonly geo: Geometry,
     readonly dir: string,
@@ -53,13 +60,29 @@ export class LogWriter {
     readonly journal: Journal,
     readonly rs: ReedSolomon,
     readonly prot: BlockProtection,
-    /** Host memory for the two heads: 2 * LogHead.bufferBytes(geo). */
+    /** Host memory for the heads' buffers: LogWriter.bufferBytes(geo, threaded). */
     headBuffers: number,
     checkpointSeq: number,
+    jobs: StripeWriter | null,
   ) {
-    this.user = new LogHead(geo, u8, headBuffers);
-    this.cleaner = new LogHead(geo, u8, headBuffers + LogHead.bufferBytes(geo));
+    this.rows = new RowWriter(geo, u8, disks, rs);
+    this.jobs = jobs;
+    const n = jobs ? HEAD_BUFFERS : 1;
+    const per = LogHead.bufferBytes(geo);
+    const bufs = (h: number): number[] => Array.from({ length: n }, (_, i) => headBuffers + (h * n + i) * per);
+    this.user = new LogHead(geo, u8, bufs(0), this.rows, jobs);
+    this.cleaner = new LogHead(geo, u8, bufs(1), this.rows, jobs);
     this.checkpointSeq = checkpointSeq;
+  }
+
+  /** Bytes of head buffers a writer needs (two heads; more buffers each with a stripe writer thread). */
+  static bufferBytes(geo: Geometry, threaded: boolean): number {
+    return 2 * (threaded ? HEAD_BUFFERS : 1) * LogHead.bufferBytes(geo);
+  }
+
+  /** Every stripe handed to the stripe writer is on disk. */
+  drainJobs(): void {
+    this.jobs?.drain();
   }
 
   /** Log blocks that may hold live data (the rest is kept for the heads and the cleaner). */
@@ -81,19 +104,28 @@ export class LogWriter {
     this.record(lba, pba);
     this.userBlocks++;
     this.clock++;
-    if (h.full) h.flushRows(this.disks, this.rs);
+    if (h.full) h.flushRows();
     return pba;
   }
 
-  /** Moves a live unit (cleaner); -1 when the cleaner's head has no segment. */
-  placeMoved(unit: number, lba: number, victimAge: number): number {
+  /**
+   * The cleaner head's next slot, where the cleaner reads a live unit it moves (so that a moved
+   * block is copied once, from its disk straight into the stripe); -1 when no segment can be had.
+   */
+  movedSlot(): number {
     const h = this.cleaner;
     if (!h.active && !this.advance(h, true)) return -1;
-    const pba = h.placeUnit(unit);
+    return h.slotAddr(h.fill);
+  }
+
+  /** Takes the unit just read into movedSlot() as lba's block (the cleaner moving it); its pba. */
+  placeMoved(lba: number, victimAge: number): number {
+    const h = this.cleaner;
+    const pba = h.placeInSlot();
     this.record(lba, pba);
     this.movedBlocks++;
     if (this.map.age[h.segment]! < victimAge) this.map.age[h.segment] = victimAge;
-    if (h.full) h.flushRows(this.disks, this.rs);
+    if (h.full) h.flushRows();
     return pba;
   }
 
@@ -122,8 +154,9 @@ export class LogWriter {
 
   /** Writes the heads' pending rows and the pending journal records (no fdatasync). */
   commit(): void {
-    this.user.flushRows(this.disks, this.rs);
-    this.cleaner.flushRows(this.disks, this.rs);
+    this.user.flushRows();
+    this.cleaner.flushRows();
+    this.drainJobs();
     this.journal.commit(false);
   }
 
@@ -133,8 +166,9 @@ export class LogWriter {
    */
   sync(): void {
     if (!this.dirty && this.durable === this.appended) return;
-    this.user.flushRows(this.disks, this.rs);
-    this.cleaner.flushRows(this.disks, this.rs);
+    this.user.flushRows();
+    this.cleaner.flushRows();
+    this.drainJobs();
     this.disks.sync();
     this.journal.commit(true);
     this.journal.sync();
@@ -181,7 +215,7 @@ export class LogWriter {
 
   /** Moves a head to its next stripe, or to a new segment; false if no segment can be had. */
   private advance(h: LogHead, forCleaner: boolean): boolean {
-    if (h.stripe >= 0 && h.full) h.flushRows(this.disks, this.rs);
+    if (h.stripe >= 0 && h.full) h.flushRows();
     if (h.segment >= 0 && !h.lastOfSegment) {
       h.start(h.segment, h.stripe + 1);
       if (!forCleaner) this.map.age[h.segment] = this.clock;
@@ -218,6 +252,8 @@ export class LogWriter {
       if (need <= this.durable) {
         this.draining.delete(seg);
         this.map.setState(seg, SegmentState.Free);
+        this.user.forgetSegment(seg);
+        this.cleaner.forgetSegment(seg);
       }
     }
   }

@@ -67,7 +67,7 @@ export class Scrubber {
     const geo = this.geo;
     while (budget > 0 && this.cursor < geo.totalStripes) {
       const g = this.cursor++;
-      if (g === this.writer.user.stripe || g === this.writer.cleaner.stripe || !this.hasLive(g)) continue;
+      if (this.writer.user.holdsStripe(g) || this.writer.cleaner.holdsStripe(g) || !this.hasLive(g)) continue;
       budget--;
       this.scrubStripe(g);
     }

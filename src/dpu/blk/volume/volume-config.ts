@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, QingtianError } from '../../../common/errors.js';
 import { intIn, multipleIn, nameString, oneOf, parseArgs } from '../../../common/validate.js';
+import { crc32 } from './crc32.js';
 import { BLOCK_BYTES, Geometry, MAX_DISKS } from './geometry.js';
 
 const MIB = 1 << 20;
@@ -51,12 +52,23 @@ const createSchema = z.strictObject({
 export type DiskState = 'ok' | 'lost' | 'rebuilding';
 const DISK_STATES = ['ok', 'lost', 'rebuilding'] as const satisfies readonly DiskState[];
 
+/** The format version volumes are made in: 2 (every block's PI carries the volume's application tag). */
+export const VOLUME_FORMAT_VERSION = 2;
+
 /** volume.json: what a volume is. Read back as untrusted input. */
 export interface Superblock {
   /** Always 'qingtian-volume'. */
   format: 'qingtian-volume';
-  /** Format version (1). */
-  version: 1;
+  /**
+   * Format version: 2; 1 is a volume made before blocks carried an application tag (its PI app
+   * tag is 0 and was never checked); Volume.open refuses it unless asked to upgrade it.
+   */
+  version: 1 | 2;
+  /**
+   * The T10 application tag every block of the volume carries and every read checks (version 2):
+   * in [1, 0xFFFE], made from the UUID at create. Absent in version 1.
+   */
+  appTag?: number | undefined;
   /** The volume's UUID, made at create. */
   uuid: string;
   /** The volume's name. */
@@ -79,7 +91,8 @@ export interface Superblock {
 
 const superblockSchema = z.strictObject({
   format: z.literal('qingtian-volume'),
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)], { error: 'one of 1, 2' }),
+  appTag: intIn(1, 0xfffe).optional(),
   uuid: z.string().regex(/^[0-9a-f-]{36}$/),
   name: nameString(64),
   sizeBytes: multipleIn(BLOCK_BYTES, MIB, MAX_VOLUME_BYTES),
@@ -114,10 +127,12 @@ export function newSuperblock(options: VolumeCreateOptions): Superblock {
     );
   }
   const disks = dataDisks + parityDisks;
+  const uuid = randomUUID();
   return {
     format: 'qingtian-volume',
-    version: 1,
-    uuid: randomUUID(),
+    version: VOLUME_FORMAT_VERSION,
+    uuid,
+    appTag: appTagOf(uuid),
     name: o.name ?? (basename(o.dir) || 'volume'),
     sizeBytes: o.sizeBytes,
     dataDisks,
@@ -139,6 +154,12 @@ export function parseSuperblock(text: string, where: string): Superblock {
   }
   try {
     const sb: Superblock = parseArgs(superblockSchema, raw, where);
+    if ((sb.version === 2) !== (sb.appTag !== undefined)) {
+      throw new QingtianError(
+        ErrorCode.BadFormat,
+        `${where}.appTag: expected an application tag in [1, 65534] with version 2 and none with version 1, got ${String(sb.appTag)} with version ${sb.version}`,
+      );
+    }
     if (sb.disks.length !== sb.dataDisks + sb.parityDisks) {
       throw new QingtianError(
         ErrorCode.BadFormat,
@@ -162,4 +183,13 @@ export function geometryOf(sb: Superblock): Geometry {
     stripesPerSegment: sb.stripesPerSegment,
     segments: sb.segments,
   });
+}
+
+/**
+ * A volume's application tag: made from its UUID, in [1, 0xFFFE]. Never 0 (an all-zero unit,
+ * a zeroed disk region, would otherwise pass at LBA 0: the CRC of zeros is 0) and never 0xFFFF
+ * (T10's escape value, which turns every check of a block off).
+ */
+export function appTagOf(uuid: string): number {
+  return 1 + (crc32(Buffer.from(uuid, 'utf8')) % 0xfffe);
 }

@@ -89,6 +89,12 @@ export interface VolumeStats {
   diskFailures: number;
   /** How the disk files are read and written ('mapped' by the native helper, or 'sync' pread / pwrite) and why. */
   diskIo: { choice: DiskIoChoice; reason: string };
+  /**
+   * Where full stripes are encoded and written ('thread': the volume's stripe writer thread), the
+   * stripe jobs handed to it, and how many of them the owning thread ran itself (it needed them
+   * done before the thread got to them: a sign the thread is short of CPU).
+   */
+  stripeWriter: { choice: 'thread' | 'inline'; jobs: number; jobsRunByOwner: number };
   /** The online rebuild in progress or last finished; null if none. */
   rebuild: RebuildProgress | null;
   /** The scrub in progress or last finished; null if none. */
@@ -162,6 +168,9 @@ export function volumeStats(s: StatsSources): VolumeStats {
     disks: s.disks.states.map((state, index) => ({ index, file: s.disks.files[index]!, state })),
     diskFailures: s.disks.failures,
     diskIo: { choice: s.disks.io, reason: s.disks.ioReason },
+    stripeWriter: s.writer.jobs
+      ? { choice: 'thread', jobs: s.writer.jobs.jobsPosted, jobsRunByOwner: s.writer.jobs.ranInline }
+      : { choice: 'inline', jobs: 0, jobsRunByOwner: 0 },
     rebuild: s.rebuild ? { ...s.rebuild } : null,
     scrub: s.scrub ? { ...s.scrub } : null,
   };

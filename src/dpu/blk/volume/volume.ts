@@ -25,18 +25,20 @@ import { DISK_IO_CHOICES, type DiskIoChoice, type DiskIoOption } from './disk-io
 import { DiskSet } from './disk-set.js';
 import { BLOCK_BYTES, UNIT_BYTES, type Geometry } from './geometry.js';
 import { Journal } from './journal.js';
-import { LogHead } from './log-head.js';
 import { LogWriter } from './log-writer.js';
 import { Rebuilder, type RebuildProgress } from './rebuilder.js';
 import { replayJournal, type RecoveryReport } from './recovery.js';
 import { Scrubber, type ScrubReport } from './scrubber.js';
+import { STRIPE_WRITER_CHOICES, StripeWriter, type StripeWriterChoice } from './stripe-writer.js';
 import {
+  appTagOf,
   geometryOf,
   newSuperblock,
   parseSuperblock,
   SUPERBLOCK_FILE,
   type Superblock,
   type VolumeCreateOptions,
+  VOLUME_FORMAT_VERSION,
 } from './volume-config.js';
 import { volumeStats, type OpCounters, type VolumeStats } from './volume-stats.js';
 import { VolumeStatus } from './volume-status.js';
@@ -54,6 +56,26 @@ export interface VolumeOpenOptions {
    * system call), 'sync' (pread / pwrite), 'auto' (mapped when the helper is built). Default 'auto'.
    */
   diskIo?: DiskIoOption | undefined;
+  /**
+   * Where full stripes are encoded and written: 'thread' (a stripe writer thread of the volume's
+   * own, while the owner fills the next stripe) or 'inline' (the owning thread). Default 'thread'.
+   */
+  stripeWriter?: StripeWriterChoice | undefined;
+  /**
+   * Upgrade a format-version-1 volume (made before blocks carried the volume's application tag)
+   * as it opens: every mapped block is read (checked as before) and written again with the tag,
+   * then volume.json becomes version 2. A crash during it leaves version 1, to upgrade again.
+   * Without it such a volume is refused with QT_FORMAT_VERSION. Default false.
+   */
+  upgrade?: boolean | undefined;
+}
+
+/** What upgrading a version-1 volume did. */
+export interface UpgradeReport {
+  /** Mapped blocks written again with the volume's application tag. */
+  blocksRewritten: number;
+  /** Mapped blocks that could not be read (left as they were: their reads fail, as before). */
+  blocksUnreadable: number;
 }
 
 const openSchema = z
@@ -62,6 +84,8 @@ const openSchema = z
     checkpointBytes: intIn(4096, 1 << 30).optional(),
     cleaner: oneOf(CLEANER_POLICIES).optional(),
     diskIo: oneOf(DISK_IO_CHOICES).optional(),
+    stripeWriter: oneOf(STRIPE_WRITER_CHOICES).optional(),
+    upgrade: z.boolean().optional(),
   })
   .optional();
 
@@ -89,6 +113,8 @@ export class Volume {
   readonly blockCount: number;
   readonly sizeBytes: number;
   readonly recovery: RecoveryReport | null;
+  /** What upgrading the volume from format version 1 did as it opened, null if it was not upgraded. */
+  readonly upgrade: UpgradeReport | null = null;
   private readonly memory: KernelRuntime['memory'];
   private readonly u8: Uint8Array;
   private readonly region: Region;
@@ -100,6 +126,8 @@ export class Volume {
   private readonly reader: BlockReader;
   private readonly cleaner: Cleaner;
   private readonly rs: ReedSolomon;
+  /** The stripe writer thread's queue ('thread'), or null ('inline'). */
+  private readonly jobs: StripeWriter | null;
   private readonly prot: BlockProtection;
   private readonly stripeScratch: number;
   private readonly checkpointBytes: number;
@@ -153,6 +181,14 @@ export class Volume {
     options: VolumeOpenOptions | undefined,
   ) {
     const o = parseArgs(openSchema, options, 'volume open options');
+    if (sb.version !== VOLUME_FORMAT_VERSION && o?.upgrade !== true) {
+      throw new QingtianError(
+        ErrorCode.FormatVersion,
+        `volume ${dir}: volume.json version: expected ${VOLUME_FORMAT_VERSION}, got ${sb.version} (blocks without the ` +
+          "volume's application tag); open it with { upgrade: true } (qingtian volume inspect --upgrade) to rewrite them",
+        { version: sb.version, expected: VOLUME_FORMAT_VERSION },
+      );
+    }
     const runtime = o?.runtime ?? defaultRuntime();
     const geo = geometryOf(sb);
     this.geometry = geo;
@@ -161,14 +197,15 @@ export class Volume {
     this.checkpointBytes = o?.checkpointBytes ?? Math.max(4 << 20, geo.blockCount * 8);
     this.memory = runtime.memory;
     this.u8 = runtime.memory.u8;
-    const headBytes = 2 * LogHead.bufferBytes(geo);
+    const threaded = (o?.stripeWriter ?? 'thread') === 'thread';
+    const headBytes = LogWriter.bufferBytes(geo, threaded);
     const scratch = align(UNIT_BYTES) + align(geo.disks * UNIT_BYTES) + (geo.disks + geo.parityDisks) * geo.chunkBytes;
     this.region = runtime.memory.alloc({
       name: `volume ${sb.name}`,
       owner: OWNER,
       // Log-head buffers and stripe scratch that the EC and DIF kernels read and write (*At forms).
       kind: 'core-scratch',
-      sizeBytes: pageAlign(headBytes + align(scratch) + 64 + BLOCK_BYTES),
+      sizeBytes: pageAlign(headBytes + align(scratch) + 64 + 2 * BLOCK_BYTES),
     });
     let at = this.region.base + headBytes;
     const unitScratch = at;
@@ -181,7 +218,7 @@ export class Volume {
     this.zeroBlock = at + 64;
     try {
       this.rs = new ReedSolomon({ dataShards: geo.dataDisks, parityShards: geo.parityDisks, runtime });
-      this.prot = new BlockProtection(runtime, result);
+      this.prot = new BlockProtection(runtime, result, sb.version === VOLUME_FORMAT_VERSION ? sb.appTag! : null);
       this.disks = new DiskSet(
         dir,
         sb.disks.map((d) => d.file),
@@ -191,6 +228,20 @@ export class Volume {
         o?.diskIo ?? 'auto',
       );
       if (this.disks.states.some((st, d) => st !== sb.disks[d]!.state)) this.saveDiskStates();
+      this.jobs = threaded
+        ? new StripeWriter(
+            geo,
+            runtime.memory,
+            dir,
+            sb.disks.map((d) => d.file),
+            this.disks.states,
+            geo.segments * geo.segmentDiskBytes,
+            o?.diskIo ?? 'auto',
+            this.region,
+            this.disks,
+            this.rs,
+          )
+        : null;
       this.map = new BlockMap(geo);
       this.journal = new Journal(join(dir, JOURNAL_FILE));
       const cp = create ? null : readCheckpoint(dir, geo.blockCount, geo.segments);
@@ -210,6 +261,7 @@ export class Volume {
         this.prot,
         this.region.base,
         cp?.seq ?? 0,
+        this.jobs,
       );
       this.reader = new BlockReader(
         geo,
@@ -246,8 +298,15 @@ export class Volume {
       this.disks.states.forEach((s, d) => {
         if (s === 'rebuilding') this.rebuilds.push(this.newRebuilder(d));
       });
+      if (sb.version !== VOLUME_FORMAT_VERSION) this.upgrade = this.upgradeFormat();
     } catch (e) {
-      const self = this as unknown as { disks?: DiskSet; rs?: ReedSolomon; journal?: Journal };
+      const self = this as unknown as {
+        disks?: DiskSet;
+        rs?: ReedSolomon;
+        journal?: Journal;
+        jobs?: StripeWriter | null;
+      };
+      self.jobs?.close();
       self.disks?.closeAll();
       self.journal?.close();
       self.rs?.dispose();
@@ -341,12 +400,14 @@ export class Volume {
   loseDisk(index: number): void {
     const d = this.diskIndex('loseDisk', index);
     if (this.sb.disks[d]!.state === 'lost') return;
+    this.writer.drainJobs();
     const bit = ~(1 << d);
     for (let s = 0; s < this.geometry.segments; s++) this.map.validDisks[s]! &= bit;
     const i = this.rebuilds.findIndex((r) => r.disk === d);
     if (i >= 0) this.rebuilds.splice(i, 1);
     this.disks.lose(d);
     this.saveDiskStates();
+    this.jobs?.disksChanged(this.disks.states);
   }
 
   /** Puts an empty file in place of lost disk `index` and starts rebuilding it online. */
@@ -359,8 +420,10 @@ export class Volume {
         { disk: d },
       );
     }
+    this.writer.drainJobs();
     this.disks.replace(d);
     this.saveDiskStates();
+    this.jobs?.disksChanged(this.disks.states);
     this.rebuilds.push(this.newRebuilder(d));
   }
 
@@ -393,11 +456,14 @@ export class Volume {
    */
   maintain(budget = 8): boolean {
     const rb = this.rebuilds[0];
+    // Rebuild and scrub read stripes from the disks: the ones handed to the stripe writer first.
+    if (rb || this.scrubber) this.writer.drainJobs();
     if (rb && rb.step(budget)) {
       this.rebuilds.shift();
       this.lastRebuild = rb.progress;
       this.disks.rebuilt(rb.disk);
       this.saveDiskStates();
+      this.jobs?.disksChanged(this.disks.states);
     }
     if (this.scrubber && this.scrubber.step(budget)) {
       this.lastScrub = this.scrubber.report;
@@ -460,6 +526,7 @@ export class Volume {
     try {
       this.writer.checkpoint();
     } finally {
+      this.jobs?.close();
       this.disks.closeAll();
       this.journal.close();
       this.rs.dispose();
@@ -472,6 +539,35 @@ export class Volume {
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------
+
+  /** Format version 1 -> 2: every mapped block written again with the volume's application tag. */
+  private upgradeFormat(): UpgradeReport {
+    const tag = appTagOf(this.sb.uuid);
+    // New blocks carry the tag; old ones (tag 0) still pass until every block has it.
+    this.prot.use(tag, false);
+    const buf = this.zeroBlock + BLOCK_BYTES;
+    const report: UpgradeReport = { blocksRewritten: 0, blocksUnreadable: 0 };
+    const ops = { ...this.ops };
+    for (let lba = 0; lba < this.blockCount; lba++) {
+      if (this.map.map[lba] === 0) continue;
+      if (this.read(lba, 1, buf) !== VolumeStatus.Ok) {
+        report.blocksUnreadable++;
+        continue;
+      }
+      if (this.write(lba, 1, buf) !== VolumeStatus.Ok) {
+        throw new QingtianError(ErrorCode.IoError, `volume ${this.dir}: upgrade: block ${lba} could not be written`);
+      }
+      report.blocksRewritten++;
+    }
+    Object.assign(this.ops, ops);
+    this.writer.checkpoint();
+    this.sb.version = VOLUME_FORMAT_VERSION;
+    this.sb.appTag = tag;
+    writeSuperblock(this.dir, this.sb);
+    this.prot.use(tag, true);
+    this.u8.fill(0, buf, buf + BLOCK_BYTES);
+    return report;
+  }
 
   private argsOk(lba: number, blocks: number, addr: number): boolean {
     if (this.closed) return false;

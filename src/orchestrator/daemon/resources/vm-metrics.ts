@@ -2,6 +2,7 @@ import type { LatencyHistogramData } from '../../../common/latency-histogram.js'
 import { BURST_BOUNDS_S } from '../../../dpu/core/burst-latency.js';
 import type { Vm } from '../../vms/vm.js';
 import type { VmBlkHandle, VmNetHandle } from '../../vms/vm-device.js';
+import { BURST_DECADES_S } from './port-metrics.js';
 import { labelValue, PromFamily, PromHistogram, type ByteSink, type SeriesMemo } from '../prom-text.js';
 
 /** A device's traffic as the guest sees it: rx into the guest, tx out of it. */
@@ -85,6 +86,8 @@ const BLK_ERRORS = [
 ] as const;
 
 const EMPTY = Buffer.alloc(0);
+/** Prefixes of one burst histogram series: a line per bound, +Inf, sum, count. */
+const BLK_HIST_SERIES = BURST_BOUNDS_S.length + 3;
 
 /** The prefixes of one VM's series, made once per VM (names and ids do not change). */
 interface VmPrefixes {
@@ -98,9 +101,10 @@ interface VmPrefixes {
 
 /**
  * The per-VM families of `/metrics`: state, size, device traffic (vsock and net: packets and
- * bytes; net: drops and errors; blk: requests by op, bytes, errors) and each device's burst
- * durations, read out of band. Series prefixes are made once per VM and device and kept (a
- * scrape with 100 VMs then only formats numbers). Rendering is synchronous: no await per VM.
+ * bytes; net: drops and errors; blk: requests by op, bytes, errors), each device's burst
+ * durations and each disk's request latency (pop to used), read out of band. Series prefixes
+ * are made once per VM and device and kept (a scrape with 100 VMs then only formats numbers).
+ * Rendering is synchronous: no await per VM.
  */
 export class VmMetrics {
   private readonly info = new PromFamily('qingtian_vm_info', 'gauge', 'A VM of the host (1 per VM), by state');
@@ -147,6 +151,14 @@ export class VmMetrics {
       'timed by the core from its previous clock read of the pass); a net device is served by the vSwitch burst',
     BURST_BOUNDS_S,
   );
+  private readonly blkLatency = new PromHistogram(
+    'qingtian_vm_blk_request_duration_seconds',
+    'Per request a VM disk completed (its requests_total), the time from the DPU core burst that popped its chain ' +
+      'to the burst that wrote its used element, each taken at the start of the burst by the core clock; a request ' +
+      'completed in the burst that popped it (RAM and null disks, refused requests) counts 0: it took at most that burst',
+    BURST_BOUNDS_S,
+    BURST_DECADES_S,
+  );
   private readonly families: readonly PromFamily[] = [
     this.info,
     this.vcpus,
@@ -159,10 +171,13 @@ export class VmMetrics {
     this.blkBytes,
     this.blkErrors,
     this.bursts,
+    this.blkLatency,
   ];
   private readonly prefixes = new WeakMap<Vm, VmPrefixes>();
   /** Per device (by its prefixes): its burst series as last printed. */
   private readonly memos = new WeakMap<readonly Buffer[], SeriesMemo>();
+  /** Per blk device (by its prefixes): its request-latency series as last printed. */
+  private readonly latencyMemos = new WeakMap<readonly Buffer[], SeriesMemo>();
 
   /** Writes the families, for the VMs listed, into `page`, in one synchronous pass over them. */
   render(vms: readonly Vm[], page: ByteSink): void {
@@ -198,6 +213,7 @@ export class VmMetrics {
           this.blkBytes.add(d[7]!, c.bytesWritten);
           BLK_ERRORS.forEach(([, key], i) => this.blkErrors.add(d[8 + i]!, c[key]));
           this.burst(d, handle.device.burstLatency(), 11);
+          this.requestLatency(d, handle.device.requestLatency(), 11 + BLK_HIST_SERIES);
         }
       }
     }
@@ -223,7 +239,7 @@ export class VmMetrics {
   /**
    * A device's prefixes, in the order render() uses them. vsock: packets rx/tx, bytes rx/tx,
    * then its burst series. net: packets rx/tx, bytes rx/tx, drops, errors rx/tx. blk: requests
-   * by op (6), bytes read/write, errors (3), then its burst series.
+   * by op (6), bytes read/write, errors (3), its burst series, then its request-latency series.
    */
   private devicePrefixes(vm: Vm, p: VmPrefixes, device: object, id: string, kind: 'vsock' | 'net' | 'blk'): Buffer[] {
     let d = p.devices.get(device);
@@ -237,6 +253,7 @@ export class VmMetrics {
         this.blkBytes.prefix(`${l},direction="write"`),
         ...BLK_ERRORS.map(([status]) => this.blkErrors.prefix(`${l},status="${status}"`)),
         ...this.bursts.series(lk),
+        ...this.blkLatency.series(l),
       ];
     } else {
       d = [
@@ -262,6 +279,12 @@ export class VmMetrics {
     this.packets.add(d[1]!, txPackets);
     this.bytes.add(d[2]!, rxBytes);
     this.bytes.add(d[3]!, txBytes);
+  }
+
+  private requestLatency(d: readonly Buffer[], h: LatencyHistogramData, from: number): void {
+    let memo = this.latencyMemos.get(d);
+    if (!memo) this.latencyMemos.set(d, (memo = { count: -1, sum: -1, bytes: null }));
+    this.blkLatency.observeMemo(d, h, from, memo);
   }
 
   private burst(d: readonly Buffer[], h: LatencyHistogramData, from = 4): void {
