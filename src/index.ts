@@ -55,11 +55,17 @@ export type {
   NetDeviceSpec,
   BlkDeviceSpec,
   PluggableDeviceSpec,
+  GuestSpec,
 } from './orchestrator/vms/vm-spec.js';
 export type { VmNetHandle, VmBlkHandle, UnplugReport, VmDeviceKind } from './orchestrator/vms/vm-device.js';
 export type { VmRam } from './orchestrator/vms/vm-ram.js';
 export type { GuestSpace, GuestRam } from './hypervisor/guest/virtio/driver-api.js';
-export type { GuestInfo } from './orchestrator/agent/guest-agent-client.js';
+export type {
+  GuestInfo,
+  GuestNetCounters,
+  GuestBlkStatus,
+  GuestBlkPhase,
+} from './orchestrator/agent/guest-agent-client.js';
 export type { AgentStats } from './hypervisor/agent/protocol/messages.js';
 
 // Instances: VMs, containers and bare metal under one API

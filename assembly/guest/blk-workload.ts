@@ -20,6 +20,11 @@ const META_BLOCK: u32 = 4116;
 const META_VERSION: u32 = 4120;
 const META_TYPE: u32 = 4124;
 
+/** The request type (BLK_T_*) slot `t` carries. */
+@inline export function slotType(drv: usize, slotsGpa: u64, t: u32): u32 {
+  return load<u32>(<usize>load<u32>(drv, GD_RAM) + <usize>slotsGpa + <usize>t * BLKW_SLOT_BYTES, META_TYPE);
+}
+
 @inline function word(b: u32, v: u32, i: u32): u32 {
   return v == 0 ? 0 : (b * 0x9e3779b1) ^ (v * 0x85ebca77) ^ (i * 0x27d4eb2f);
 }
@@ -48,7 +53,7 @@ const META_TYPE: u32 = 4124;
 }
 
 /** Adds one request in slot drvNextToken(); -1 when the ring is full. */
-function add(drv: usize, slotsGpa: u64, type: u32, block: u32, version: u32, count: u32): i32 {
+export function add(drv: usize, slotsGpa: u64, type: u32, block: u32, version: u32, count: u32): i32 {
   const ram = <usize>load<u32>(drv, GD_RAM);
   const t = drvNextToken(drv);
   const s = prepare(ram, slotsGpa, t, type, block, version);
@@ -69,7 +74,7 @@ function add(drv: usize, slotsGpa: u64, type: u32, block: u32, version: u32, cou
 }
 
 /** Checks one completion; updates the version table on a completed write. */
-function complete(drv: usize, slotsGpa: u64, vers: usize, base: u32, t: u32, len: u32): void {
+export function complete(drv: usize, slotsGpa: u64, vers: usize, base: u32, t: u32, len: u32): void {
   const s = <usize>load<u32>(drv, GD_RAM) + <usize>slotsGpa + <usize>t * BLKW_SLOT_BYTES;
   const type = load<u32>(s, META_TYPE);
   const block = load<u32>(s, META_BLOCK);

@@ -7,6 +7,7 @@
 //                                              u64 rxBytes, u64 txBytes, u64 polls }   (QGA_INFO_BYTES)
 //   QGA_SHUTDOWN  ()                      -> ()   then, once the answer is on the wire, the agent
 //                                              halts: gagentPoll returns QGA_HALTED
+//   4..7          the commands of the drivers the vCPU runs (guest-commands.ts), when it runs any
 //
 // A frame with bad magic or an oversized length closes its connection (the stream cannot be
 // resynchronised); an unknown version or type gets an error status and the connection goes on.
@@ -15,9 +16,9 @@
 //   +0  u32 magic  +4 u32 vs (vsock driver state)  +8 u32 clock (host address of a u64 ns clock,
 //   written by the vCPU before each poll: time is injected)  +12 u32 vcpu
 //   +16 u64 bootNs (clock at the first poll)  +24 u64 requests  +32 u64 badFrames  +40 u64 polls
-//   +48 u32 halting (a SHUTDOWN was answered)  +52 u32 reserved
+//   +48 u32 halting (a SHUTDOWN was answered)  +52 u32 prog (the drivers' program block, 0: none)
 //   +64 u32 adopted[maxConns]  generation + 1 of each connection this agent has taken (0: none)
-//   +128 scratch: one request header, then one response frame
+//   +128 scratch: one request header, then one response frame  +448 a command's body (16 B)
 
 import {
   AFK_REQUEST,
@@ -40,6 +41,7 @@ import {
 import { GV_ENDPOINT, GV_RX_DRV } from './vsock-driver';
 import { gvsockArm, gvsockRun } from './vsock-driver';
 import { GD_IRQ } from './driver-state';
+import { QGA_COMMAND_BODY, isProgramCommand, programCommand } from './guest-commands';
 import {
   AR_CLOSE,
   AR_RELEASE,
@@ -78,6 +80,10 @@ export const QGA_INFO_BYTES: u32 = 48;
 export const QGA_MAX_BODY: u32 = 1024;
 export const QGA_STATE_BYTES: u32 = 512;
 export const QGA_HALTED: i32 = 1;
+/** gagentRound: the agent did work or has some pending (do not sleep). */
+export const QGA_BUSY: i32 = 2;
+/** Room kept in a connection's ring for the largest answer. */
+const ANSWER_MAX: u32 = 128;
 
 const GA_VS: u32 = 4;
 const GA_CLOCK: u32 = 8;
@@ -87,6 +93,8 @@ const GA_REQUESTS: u32 = 24;
 const GA_BAD: u32 = 32;
 const GA_POLLS: u32 = 40;
 const GA_HALTING: u32 = 48;
+const GA_PROG: u32 = 52;
+const GA_BODY: u32 = 448;
 const GA_ADOPTED: u32 = 64;
 const GA_SCRATCH: u32 = 128;
 const GA_MAX_CONNS: u32 = 16;
@@ -113,6 +121,21 @@ export function gagentInit(ga: usize, vs: usize, clock: usize, vcpu: u32): i32 {
  * a SHUTDOWN was answered and the answer has left.
  */
 export function gagentPoll(ga: usize, waitNs: i64): i32 {
+  const rc = gagentRound(ga, waitNs);
+  return rc == QGA_BUSY ? 0 : rc;
+}
+
+/** Gives the agent the drivers' program block (guest-program.ts): it answers their commands. */
+export function gagentSetProgram(ga: usize, prog: usize): void {
+  store<u32>(ga, <u32>prog, GA_PROG);
+}
+
+/**
+ * gagentPoll that says whether it did work: QGA_BUSY when it did or found work pending after
+ * arming the driver (the caller must not sleep), 0 when idle and armed (after a wait of up to
+ * `waitNs`), QGA_HALTED, or -1.
+ */
+export function gagentRound(ga: usize, waitNs: i64): i32 {
   if (load<u32>(ga) != QGA_MAGIC) return -1;
   const vs = <usize>load<u32>(ga, GA_VS);
   const ep = <usize>load<u32>(vs, GV_ENDPOINT);
@@ -125,7 +148,8 @@ export function gagentPoll(ga: usize, waitNs: i64): i32 {
   const answered = serve(ga, ep);
   if (answered != 0) work += gvsockRun(vs, 64);
   if (load<u32>(ga, GA_HALTING) != 0 && unsent(ep) == 0) return QGA_HALTED;
-  if (work == 0 && answered == 0 && gvsockArm(vs) == 0 && waitNs > 0) atomic.wait<i32>(irq, seen, waitNs);
+  if (work != 0 || answered != 0 || gvsockArm(vs) != 0) return QGA_BUSY;
+  if (waitNs > 0) atomic.wait<i32>(irq, seen, waitNs);
   return 0;
 }
 
@@ -184,16 +208,28 @@ function answerOne(ga: usize, ep: usize, c: usize, i: u32): bool {
   if (avail < AF_HEADER_BYTES + length) return false;
   // Room for the largest answer first, so that a request is consumed only when it can be answered.
   const txRoom = ringBytes - (atomic.load<u32>(c, CONN_TX_HEAD) - atomic.load<u32>(c, CONN_TX_CNT));
-  if (txRoom < AF_HEADER_BYTES + QGA_INFO_BYTES) return false;
-  atomic.store<u32>(c, tail + AF_HEADER_BYTES + length, CONN_RX_TAIL); // the body is not needed by any request
+  if (txRoom < AF_HEADER_BYTES + ANSWER_MAX) return false;
+  const body = ga + GA_BODY;
+  const blen = length < QGA_COMMAND_BODY ? length : QGA_COMMAND_BODY;
+  if (blen != 0) copyFromRing(body, rxRing(ep, i), ringBytes, tail + AF_HEADER_BYTES, blen);
+  atomic.store<u32>(c, tail + AF_HEADER_BYTES + length, CONN_RX_TAIL);
   store<u64>(ga, load<u64>(ga, GA_REQUESTS) + 1, GA_REQUESTS);
   if (load<u8>(h, AF_OFF_VERSION) != AF_VERSION) {
     respond(ep, c, i, h, AFS_UNSUPPORTED_VERSION, 0, 0);
     return true;
   }
   const type = load<u16>(h, AF_OFF_TYPE);
-  if (load<u8>(h, AF_OFF_KIND) != AFK_REQUEST || (type != QGA_PING && type != QGA_INFO && type != QGA_SHUTDOWN)) {
+  const known = type == QGA_PING || type == QGA_INFO || type == QGA_SHUTDOWN || isProgramCommand(type);
+  if (load<u8>(h, AF_OFF_KIND) != AFK_REQUEST || !known) {
     respond(ep, c, i, h, AFS_UNKNOWN_TYPE, 0, 0);
+    return true;
+  }
+  if (isProgramCommand(type)) {
+    const out = h + AF_HEADER_BYTES + 64;
+    const now = atomic.load<u64>(<usize>load<u32>(ga, GA_CLOCK));
+    const n = programCommand(<usize>load<u32>(ga, GA_PROG), type, body, blen, out, now);
+    if (n < 0) respond(ep, c, i, h, <u16>-n, 0, 0);
+    else respond(ep, c, i, h, AFS_OK, out, <u32>n);
     return true;
   }
   if (type == QGA_INFO) {

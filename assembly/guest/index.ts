@@ -27,6 +27,8 @@ import { genRun, genSetup, pingSend, resolve } from './net-traffic';
 import { gagentInit, gagentPoll } from './guest-agent';
 import { vmIdleStep } from './vm-control';
 import { vmAgentStep } from './vm-agent';
+import { guestProgramStep } from './guest-program';
+import { blkJobStart, blkJobStep } from './blk-job';
 import { probeBucket, probeInit, probeRecord, probeStep } from './timer-probe';
 import { containerStep } from './container-runtime';
 import { gvsockAreaBytes, gvsockArm, gvsockInit, gvsockRun, gvsockStart } from './vsock-driver';
@@ -509,6 +511,59 @@ export function gvm_agent(ctl: usize, vs: usize, ga: usize, waitNs: i64): i32 {
   return vmAgentStep(ctl, vs, ga, waitNs);
 }
 
+// vCPU 0 of a VM whose guest drives its own devices (assembly/guest/guest-program.ts).
+export function gvm_guest(ctl: usize, prog: usize, vs: usize, ga: usize, waitNs: i64): i32 {
+  return guestProgramStep(ctl, prog, vs, ga, waitNs);
+}
+
+/** Starts the checked block job at `job` (assembly/guest/blk-job.ts); 0, -1 out of range, -2 busy. */
+export function gblk_job_start(job: usize, base: u32, count: u32, depth: u32, nowNs: u64): i32 {
+  return blkJobStart(job, base, count, depth, nowNs);
+}
+
+/** One step of the checked block job; returns completions handled plus requests submitted. */
+export function gblk_job_step(job: usize, nowNs: u64): u32 {
+  return blkJobStep(job, nowNs);
+}
+
+export {
+  GP_MAGIC,
+  GP_NET,
+  GP_BLK,
+  GP_IRQ,
+  GP_PING_SENT,
+  GP_PING_COUNT,
+  GP_STEPS,
+  GP_SLEEPS,
+  GP_BYTES,
+  GP_PING_IDENT,
+} from './program-state';
+export {
+  BJ_MAGIC,
+  BJ_DRV,
+  BJ_PHASE,
+  BJ_RUN,
+  BJ_SLOTS,
+  BJ_VERS,
+  BJ_SCRATCH,
+  BJ_CAPACITY,
+  BJ_BYTES,
+  BJP_IDLE,
+  BJP_WRITE,
+  BJP_FLUSH,
+  BJP_READ,
+  BJP_DONE,
+  BJP_FAILED,
+} from './blk-job';
+export {
+  QGA_NET_STATS,
+  QGA_NET_PING,
+  QGA_BLK_CHECK,
+  QGA_BLK_STATUS,
+  QGA_NET_STATS_BYTES,
+  QGA_BLK_STATUS_BYTES,
+} from './guest-commands';
+
 // Every vCPU of a container host: container tasks from the table in its RAM (assembly/guest/container-runtime.ts).
 export function gvm_containers(ctl: usize, table: usize, ram: usize, ramBytes: u32, vcpu: u32, waitNs: i64): i32 {
   return containerStep(ctl, table, ram, ramBytes, vcpu, waitNs);
@@ -557,6 +612,7 @@ export {
   VMC_TICKS,
   VMC_CLOCK,
   VMC_ENTERED,
+  VMC_IRQ,
   VMC_BYTES,
   VMC_RUNNING,
   VMC_PAUSED,

@@ -9,6 +9,9 @@
 //   +32 u64 ticks   iterations of the guest programs (proof the vCPUs run)
 //   +40 u64 clock   ns, written by each vCPU before it enters the guest (time is injected)
 //   +48 u32 entered vCPUs that entered their program since the last start (a start is done at vcpus)
+//   +52 i32 irq     vCPU 0's interrupt word when the guest drives its devices: the vector every
+//                   driven queue raises (like a posted-interrupt descriptor: the hypervisor's memory,
+//                   written by the device) and that the agent rings on every change of this block
 
 export const VMC_MAGIC: u32 = 0x434d5647; // 'GVMC'
 export const VMC_RUN: u32 = 4;
@@ -21,6 +24,7 @@ export const VMC_WAKE: u32 = 28;
 export const VMC_TICKS: u32 = 32;
 export const VMC_CLOCK: u32 = 40;
 export const VMC_ENTERED: u32 = 48;
+export const VMC_IRQ: u32 = 52;
 export const VMC_BYTES: u32 = 64;
 
 export const VMC_RUNNING: u32 = 0;

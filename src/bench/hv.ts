@@ -21,6 +21,7 @@ import { HostAgent } from '../orchestrator/agent/host-agent.js';
 import { timer } from './hv-timer.js';
 import { vms } from './hv-vms.js';
 import { containers } from './hv-instances.js';
+import { drivers } from './hv-drivers.js';
 import type { BenchContext } from './lib/report.js';
 import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js';
 
@@ -35,6 +36,7 @@ import { median, medianOf, summarize, type LatencySummary } from './lib/stats.js
  *   agent-cpu-100vms    the same with 100 VMs (16 MiB, 1 vCPU) running, managed (list + stats each second)
  *   vm-create-start, vms-100-up, vms-100-down   VMs through host.vms (hv-vms.ts)
  *   containers-1000-up, containers-1000-down     containers through host.instances (hv-instances.ts)
+ *   vm-drivers-idle-cpu  idle guests that drive their own devices: their vCPUs' CPU (hv-drivers.ts)
  *   timer-alone, timer-shared, timer-relocated   the timer probe's lateness (hv-timer.ts)
  * Cases are interleaved with their peer, ctx.runs times; medians are reported. The DPU core
  * runs in adaptive mode for the stream (sustained traffic keeps it busy) and in interrupt mode
@@ -62,6 +64,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (vmCases.some((c) => ctx.wants(c))) await vms(ctx, memory, runtime, pool);
     if (ctx.wants('containers-1000-up') || ctx.wants('containers-1000-down'))
       await containers(ctx, memory, runtime, pool);
+    if (ctx.wants('vm-drivers-idle-cpu')) await drivers(ctx, memory, runtime, pool);
   } finally {
     await pool.close();
   }

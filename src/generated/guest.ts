@@ -94,6 +94,38 @@ export const GA_TR_FROM = 8;
 /** u32 */
 export const GA_TR_TO = 12;
 
+// assembly/guest/blk-job.ts
+/** 'GBJB' (u32) */
+export const BJ_MAGIC = 0x424a4247;
+/** u32 */
+export const BJ_DRV = 4;
+/** u32 */
+export const BJ_PHASE = 8;
+/** u32 */
+export const BJ_RUN = 12;
+/** u32 */
+export const BJ_SLOTS = 16;
+/** u32 */
+export const BJ_VERS = 24;
+/** u32 */
+export const BJ_SCRATCH = 32;
+/** u32 */
+export const BJ_CAPACITY = 36;
+/** u32 */
+export const BJ_BYTES = 128;
+/** u32 */
+export const BJP_IDLE = 0;
+/** u32 */
+export const BJP_WRITE = 1;
+/** u32 */
+export const BJP_FLUSH = 2;
+/** u32 */
+export const BJP_READ = 3;
+/** Every block read back as written: the run passed. (u32) */
+export const BJP_DONE = 4;
+/** A request failed or a block read back wrong (errors > 0). (u32) */
+export const BJP_FAILED = 5;
+
 // assembly/guest/blk-workload.ts
 /** u32 */
 export const BLKW_SLOT_BYTES = 4160;
@@ -212,6 +244,20 @@ export const QGA_STATE_BYTES = 512;
 /** i32 */
 export const QGA_HALTED = 1;
 
+// assembly/guest/guest-commands.ts
+/** u16 */
+export const QGA_NET_STATS = 4;
+/** u16 */
+export const QGA_NET_PING = 5;
+/** u16 */
+export const QGA_BLK_CHECK = 6;
+/** u16 */
+export const QGA_BLK_STATUS = 7;
+/** u32 */
+export const QGA_NET_STATS_BYTES = 128;
+/** u32 */
+export const QGA_BLK_STATUS_BYTES = 48;
+
 // assembly/guest/loopback-traffic.ts
 /** u32 */
 export const GLOOP_PAIR_BYTES = 128;
@@ -310,6 +356,28 @@ export const TM_DONE = 3;
 /** Send an ICMP echo request from VLAN `vlan`'s stack to `dst`. (u32) */
 export const TM_OP_PING = 1;
 
+// assembly/guest/program-state.ts
+/** 'GPRG' (u32) */
+export const GP_MAGIC = 0x47525047;
+/** u32 */
+export const GP_NET = 4;
+/** u32 */
+export const GP_BLK = 8;
+/** u32 */
+export const GP_IRQ = 12;
+/** u32 */
+export const GP_PING_COUNT = 20;
+/** u32 */
+export const GP_PING_SENT = 24;
+/** u32 */
+export const GP_STEPS = 48;
+/** u32 */
+export const GP_SLEEPS = 56;
+/** u32 */
+export const GP_BYTES = 64;
+/** The ICMP identifier of the pings of run 0 (run r uses GP_PING_IDENT + r, 16 bits). (u32) */
+export const GP_PING_IDENT = 0x5100;
+
 // assembly/guest/timer-probe.ts
 /** 'GTPR' (u32) */
 export const TP_MAGIC = 0x52505447;
@@ -365,6 +433,8 @@ export const VMC_TICKS = 32;
 export const VMC_CLOCK = 40;
 /** u32 */
 export const VMC_ENTERED = 48;
+/** u32 */
+export const VMC_IRQ = 52;
 /** u32 */
 export const VMC_BYTES = 64;
 /** u32 */

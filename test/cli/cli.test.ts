@@ -14,7 +14,7 @@ describe('qingtian CLI', () => {
     expect(r.stdout).toMatch(/bench \[options\] \[suite\]/);
   });
 
-  // Ten chapters, VMs booting among them, take longer than the default 60 s on a loaded 2-CPU machine.
+  // Eleven chapters, VMs booting among them, take longer than the default 60 s on a loaded 2-CPU machine.
   it('demo tells what it did and exits 0', () => {
     const r = cli('demo', '--seconds', '1');
     expect(r.stderr).toBe('');
@@ -34,6 +34,10 @@ describe('qingtian CLI', () => {
       /net1 was unplugged mid-stream: (\d+) chains taken by the device, \1 completed, 0 left half-done/,
     );
     expect(r.stdout).toMatch(/db-1 and app-1 destroyed: \d+ regions of theirs .* before, 0 after/);
+    // VMs that drive their own devices: ping and a checked disk from their own vCPUs.
+    expect(r.stdout).toMatch(/web-3 pinged store-3 from its own vCPU: 5\/5 answered/);
+    expect(r.stdout).toMatch(/store-3 paused: 0\/3 pings answered .*; resumed: 3\/3/);
+    expect(r.stdout).toMatch(/store-3's vCPU 0 checked its disk: 1024 writes, 1 flush, 1024 reads .*: 0 wrong, done/);
     expect(r.stdout).toMatch(/^report \(/m);
     // Report rows state what was checked (a broken guest, the other's echoes, the shutdown).
     expect(r.stdout).toMatch(

@@ -123,6 +123,8 @@ export class DeviceQueue {
   readonly state: StateRegion;
   readonly maxSize: number;
   readonly irqAddr: number;
+  /** The word the queue's interrupt raises: irqAddr unless routed elsewhere (route()). */
+  private vectorAddr: number;
   private readonly k: LoadedKernel;
   private configured: QueueConfig | null = null;
   /** The core whose job serves this queue, while one does. */
@@ -150,7 +152,32 @@ export class DeviceQueue {
       payloadBytes: bytes,
     });
     this.irqAddr = opts.irqAddr;
+    this.vectorAddr = opts.irqAddr;
     this.gmap = guest.gmapBase;
+  }
+
+  /** The interrupt word the queue raises (its own, `irqAddr`, unless routed). */
+  get vector(): number {
+    this.life.check('vector');
+    return this.vectorAddr;
+  }
+
+  /**
+   * Routes the queue's used-buffer interrupt to another word in host memory: virtio-pci's
+   * queue_msix_vector, where several queues may share one vector and the vector reaches one
+   * vCPU, which sleeps on that word. `null` routes it back to its own word. Takes effect at the
+   * next configure(); refused while the queue is served (a burst may be raising it).
+   */
+  route(addr: number | null): void {
+    this.life.check('route');
+    this.refuseWhileServed('route()');
+    const a = addr ?? this.irqAddr;
+    if (!Number.isInteger(a) || a <= 0 || a % 4 !== 0 || a + 4 > this.rt.memory.sizeBytes)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `queue route addr: expected a 4-aligned host address inside host memory, got ${String(addr)}`,
+      );
+    this.vectorAddr = a;
   }
 
   /** The guest memory map (GMAP region) the next configure() or restore() translates through. */
@@ -218,7 +245,7 @@ export class DeviceQueue {
       c.driverGpa,
       c.deviceGpa,
       this.gmap,
-      this.irqAddr,
+      this.vectorAddr,
     );
     if (rc !== 0) throw refusal(-rc, c);
     this.configured = c;

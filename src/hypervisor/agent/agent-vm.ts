@@ -61,6 +61,12 @@ export class AgentVm {
   private bindings: { cpu: GuestCpu; slot: number; done: Promise<void> }[] = [];
   /** Set when the VM is a container host: its vCPUs run container tasks from this table. */
   containers: ContainerTable | null = null;
+  /**
+   * The guest CPU vCPU 0 is always bound to when it drives the guest's devices on a shared
+   * CPU: the devices post its interrupts to that CPU's doorbell (a posted interrupt's
+   * notification goes to the physical CPU the vCPU runs on).
+   */
+  private readonly irqCpu: GuestCpu | null;
 
   constructor(
     private readonly host: VmHost,
@@ -74,7 +80,16 @@ export class AgentVm {
     readonly placement: VcpuPlacementMode = 'dedicated',
     /** The vCPUs' class and CPUs (placement 'dedicated' only), or null: the threads' defaults. */
     readonly sched: VcpuSchedSpec | null = null,
+    /** vCPU 0 drives the guest's devices from the program block at this GPA (its interrupt word: VMC_IRQ). */
+    readonly driven: { gpa: number } | null = null,
   ) {
+    this.irqCpu = null;
+    if (driven && placement !== 'dedicated') {
+      const cpu = placement === 'exclusive' ? host.guestCpus.cpus[0] : host.guestCpus.pick();
+      if (!cpu) throw new AgentError('no-resources', `VM ${name}: every guest CPU is held by a bare-metal instance`);
+      this.irqCpu = cpu;
+      cpu.pinned++;
+    }
     const v = new DataView(host.memory.buffer);
     v.setUint32(ctl.base, C.VMC_MAGIC, true);
     v.setUint32(ctl.base + C.VMC_VCPUS, vcpus, true);
@@ -89,6 +104,7 @@ export class AgentVm {
       ramBase: this.ram.base,
       state: this.state,
       devices: [...this.devices.values()],
+      ...(this.driven ? { irq: this.irqWord() } : {}),
     };
   }
 
@@ -115,12 +131,28 @@ export class AgentVm {
     Atomics.store(this.host.i32, (this.ctl.base + off) >> 2, v);
   }
 
-  /** Bumps the wake word so that sleeping vCPUs look at the control block now. */
+  /**
+   * Bumps the wake word (and vCPU 0's interrupt word, if it drives devices) so that sleeping
+   * vCPUs look at the control block now.
+   */
   wake(): void {
     const i = (this.ctl.base + C.VMC_WAKE) >> 2;
     Atomics.add(this.host.i32, i, 1);
     Atomics.notify(this.host.i32, i);
+    if (this.driven && !this.irqCpu) {
+      const q = (this.ctl.base + C.VMC_IRQ) >> 2;
+      Atomics.add(this.host.i32, q, 1);
+      Atomics.notify(this.host.i32, q);
+    }
     this.kick();
+  }
+
+  /**
+   * vCPU 0's interrupt word when it drives the guest's devices: on a thread of its own, a word
+   * of its control block it sleeps on; on a shared guest CPU, that CPU's doorbell.
+   */
+  private irqWord(): number {
+    return this.irqCpu ? this.irqCpu.doorbell : this.ctl.base + C.VMC_IRQ;
   }
 
   private need(...states: VmState[]): void {
@@ -169,6 +201,18 @@ export class AgentVm {
         ],
       ];
     const ga = i === 0 ? this.guestAgent : null;
+    // vCPU 0 of a guest that drives its devices sleeps on its interrupt word, not on a timer.
+    if (ga && this.driven)
+      return [
+        'gvm_guest',
+        [
+          this.ctl.base,
+          this.ram.base + this.driven.gpa,
+          this.ram.base + ga.vsGpa,
+          this.ram.base + ga.gaGpa,
+          shared ? 0n : IDLE_WAIT_NS,
+        ],
+      ];
     return ga
       ? ['gvm_agent', [this.ctl.base, this.ram.base + ga.vsGpa, this.ram.base + ga.gaGpa, shared ? 0n : AGENT_WAIT_NS]]
       : ['gvm_idle', [this.ctl.base, shared ? 0n : IDLE_WAIT_NS]];
@@ -177,7 +221,7 @@ export class AgentVm {
   private bindCpus(): void {
     const pool = this.host.guestCpus;
     for (let i = 0; i < this.vcpus; i++) {
-      const cpu = this.placement === 'exclusive' ? pool.cpus[i]! : pool.pick();
+      const cpu = i === 0 && this.irqCpu ? this.irqCpu : this.placement === 'exclusive' ? pool.cpus[i]! : pool.pick();
       if (!cpu)
         throw new AgentError('no-resources', `VM ${this.name}: every guest CPU is held by a bare-metal instance`);
       const slot = pool.slot();
@@ -185,20 +229,23 @@ export class AgentVm {
       this.bindings.push({
         cpu,
         slot,
-        done: cpu
-          .bind(slot, fn, args, this.ctl.base, i === 0 && this.pollsOften() ? AGENT_POLL_MS : IDLE_POLL_MS)
-          .then((exit) => {
-            // A vCPU that halted pressed the power button or saw it: the others must look now.
-            if (exit === 'halted') this.kick();
-            if (exit !== 'unbound') this.host.onProgramExit(this, exit);
-          }),
+        done: cpu.bind(slot, fn, args, this.ctl.base, this.pollMs(i)).then((exit) => {
+          // A vCPU that halted pressed the power button or saw it: the others must look now.
+          if (exit === 'halted') this.kick();
+          if (exit !== 'unbound') this.host.onProgramExit(this, exit);
+        }),
       });
     }
   }
 
-  /** vCPU 0 waits on something it cannot be rung for: the guest agent's socket, a container host's NIC. */
-  private pollsOften(): boolean {
-    return this.guestAgent !== null || (this.containers?.netBytes ?? 0) > 0;
+  /**
+   * How often a guest CPU looks at bound vCPU `i` unrung: often for a vCPU 0 that waits on
+   * something that cannot ring the CPU (the guest agent's socket, a container host's NIC), seldom
+   * for one whose devices ring it (it drives them: only its ping retries run on a clock).
+   */
+  private pollMs(i: number): number {
+    if (i !== 0 || this.irqCpu) return IDLE_POLL_MS;
+    return this.guestAgent !== null || (this.containers?.netBytes ?? 0) > 0 ? AGENT_POLL_MS : IDLE_POLL_MS;
   }
 
   private startThreads(): void {
@@ -269,6 +316,11 @@ export class AgentVm {
     }
     await this.endThreads();
     this.state = 'shutoff';
+  }
+
+  /** The VM is destroyed: its vCPU 0 no longer counts on the guest CPU it was kept on. */
+  release(): void {
+    if (this.irqCpu) this.irqCpu.pinned--;
   }
 
   /** vCPU `i`'s placement as its thread reported it at start, or null (no `sched`, or not started). */

@@ -3,6 +3,9 @@ import { distFile } from '../../common/package-paths.js';
 import { DEFAULT_VCPU_NICE } from '../guest/vcpu.js';
 import type { GuestCpuBoot, GuestCpuReply, GuestCpuRequest } from './guest-cpu-worker.js';
 
+/** Bytes of host memory each guest CPU's doorbell takes (its own cache line). */
+export const GUEST_CPU_DOORBELL_BYTES = 64;
+
 /** How a bound vCPU's program ended. */
 export type BoundExit = 'halted' | 'stopped' | 'unbound' | 'failed';
 
@@ -14,6 +17,8 @@ export class GuestCpu {
   private readonly waiting = new Map<number, (exit: BoundExit) => void>();
   /** vCPUs bound to this CPU now. */
   load = 0;
+  /** VMs whose vCPU 0 is kept on this CPU (its devices ring its doorbell), started or not. */
+  pinned = 0;
   /** Held by one instance alone (a bare-metal instance): nothing else is bound to it. */
   exclusive = false;
   private ended = false;
@@ -22,11 +27,13 @@ export class GuestCpu {
     readonly index: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
+    /** Host address of its doorbell word (and of the stop flag after it). */
+    readonly doorbell: number,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const doorbell = new SharedArrayBuffer(8);
-    this.db = new Int32Array(doorbell);
+    this.db = new Int32Array(memory.buffer, doorbell, 2);
+    Atomics.store(this.db, 1, 0);
     const boot: GuestCpuBoot = { module, memory, doorbell, port: port2, nice: DEFAULT_VCPU_NICE };
     this.worker = new Worker(distFile('src/hypervisor/agent/guest-cpu-worker.js'), {
       workerData: boot,
@@ -103,8 +110,12 @@ export class GuestCpuPool {
   readonly cpus: GuestCpu[];
   private nextSlot = 1;
 
-  constructor(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory) {
-    this.cpus = Array.from({ length: count }, (_, i) => new GuestCpu(i, module, memory));
+  /** `doorbells`: host address of `count` x GUEST_CPU_DOORBELL_BYTES of the agent's own memory. */
+  constructor(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory, doorbells: number) {
+    this.cpus = Array.from(
+      { length: count },
+      (_, i) => new GuestCpu(i, module, memory, doorbells + i * GUEST_CPU_DOORBELL_BYTES),
+    );
   }
 
   /** Resolves once every CPU thread runs. */
@@ -117,10 +128,10 @@ export class GuestCpuPool {
     return this.nextSlot++;
   }
 
-  /** The least loaded CPU that is not held exclusively, or null when all are. */
+  /** The least loaded CPU that is not held exclusively, or null when all are (a pinned VM counts too). */
   pick(): GuestCpu | null {
     let best: GuestCpu | null = null;
-    for (const c of this.cpus) if (!c.exclusive && (!best || c.load < best.load)) best = c;
+    for (const c of this.cpus) if (!c.exclusive && (!best || c.load + c.pinned < best.load + best.pinned)) best = c;
     return best;
   }
 

@@ -13,8 +13,12 @@ import { placeVcpuThread } from '../sched/vcpu-thread.js';
 export interface GuestCpuBoot {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** i32[0]: the doorbell (the agent bumps and notifies it after each message or control change). */
-  doorbell: SharedArrayBuffer;
+  /**
+   * Host address of the CPU's two words: +0 the doorbell (bumped and notified by the agent after
+   * each message or control change, and by the devices of a bound vCPU that drives them: its
+   * interrupt word), +4 the stop flag.
+   */
+  doorbell: number;
   port: MessagePort;
   nice: number | null;
 }
@@ -49,7 +53,7 @@ const boot = workerData as GuestCpuBoot;
 placeVcpuThread('normal', boot.nice, null, null);
 const instance = new WebAssembly.Instance(boot.module, { env: { memory: boot.memory } });
 const i32 = new Int32Array(boot.memory.buffer);
-const db = new Int32Array(boot.doorbell);
+const db = new Int32Array(boot.memory.buffer, boot.doorbell, 2);
 const bound = new Map<number, Bound>();
 
 function bump(ctl: number, off: number, by: number): void {

@@ -6,13 +6,15 @@ import { ContainerTable } from './agent-containers.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { AGENT_PROTOCOL_VERSION, type EventBody, type VmState } from './protocol/messages.js';
 import { AgentError } from './protocol/status.js';
-import { GuestCpuPool } from './guest-cpu-pool.js';
+import { GUEST_CPU_DOORBELL_BYTES, GuestCpuPool } from './guest-cpu-pool.js';
 import { VcpuPool } from './vcpu-pool.js';
 
 /** How long a batch of container changes may wait for the host's vCPUs to take it, ms. */
 const CT_ACK_MS = 5_000;
 /** Guest CPU threads when hello does not say. */
 const DEFAULT_GUEST_CPUS = 2;
+/** Bytes at the end of the grant the agent keeps for itself: its guest CPUs' doorbells (256 at most). */
+const AGENT_PAGE = 256 * GUEST_CPU_DOORBELL_BYTES;
 
 /** Where the agent's events go (the server sends them to the control plane). */
 export type EventSink = (name: 'vm.state', body: EventBody<'vm.state'>) => void;
@@ -65,12 +67,19 @@ export class TinyOs implements VmHost {
           'bad-request',
           `hello memory: expected a 64 KiB-aligned range inside host memory, got [${a.memory.base}, ${end})`,
         );
-      if (this.pool && (this.pool.base !== a.memory.base || this.pool.bytes !== a.memory.bytes))
+      // The grant's last AGENT_PAGE bytes are the agent's own (its guest CPUs' doorbells); the rest is the pool.
+      const poolBytes = a.memory.bytes - AGENT_PAGE;
+      if (this.pool && (this.pool.base !== a.memory.base || this.pool.bytes !== poolBytes))
         throw new AgentError('bad-state', 'hello memory: the agent already holds a different grant');
-      this.pool ??= new AgentPool(new Uint8Array(this.memory.buffer), a.memory.base, a.memory.bytes);
+      this.pool ??= new AgentPool(new Uint8Array(this.memory.buffer), a.memory.base, poolBytes);
       if (a.keepVcpus !== undefined) this.vcpuPool.keep = a.keepVcpus;
       if (!this.cpus) {
-        const cpus = new GuestCpuPool(a.guestCpus ?? DEFAULT_GUEST_CPUS, this.guestModule, this.memory);
+        const cpus = new GuestCpuPool(
+          a.guestCpus ?? DEFAULT_GUEST_CPUS,
+          this.guestModule,
+          this.memory,
+          a.memory.base + poolBytes,
+        );
         this.cpus = cpus;
         await cpus.online();
       }
@@ -146,6 +155,16 @@ export class TinyOs implements VmHost {
             `vm.create guestAgent.gaGpa: expected a 64-byte aligned GPA below ${bytes - C.QGA_STATE_BYTES}, got ${gaGpa}`,
           );
       }
+      if (a.program) {
+        const { gpa } = a.program;
+        if (!a.guestAgent)
+          throw new AgentError('bad-request', 'vm.create program: a guest that drives its devices needs guestAgent');
+        if (gpa % 64 !== 0 || gpa + C.GP_BYTES > bytes)
+          throw new AgentError(
+            'bad-request',
+            `vm.create program.gpa: expected a 64-byte aligned GPA below ${bytes - C.GP_BYTES}, got ${gpa}`,
+          );
+      }
       const owner = `vm:${a.name}`;
       const ram = pool.take(`${owner}:ram`, owner, 'guest-ram', bytes, 65536);
       const ctl = ram && pool.take(`${owner}:ctl`, owner, 'device-state', C.VMC_BYTES);
@@ -157,17 +176,26 @@ export class TinyOs implements VmHost {
           `vm.create memoryMiB: ${a.memoryMiB} MiB asked, ${s.freeBytes >> 20} MiB free in the pool`,
         );
       }
-      const vm = new AgentVm(
-        this,
-        this.nextId++,
-        a.name,
-        a.vcpus,
-        ram,
-        ctl,
-        a.guestAgent ?? null,
-        placement,
-        a.sched ?? null,
-      );
+      let vm: AgentVm;
+      try {
+        vm = new AgentVm(
+          this,
+          this.nextId,
+          a.name,
+          a.vcpus,
+          ram,
+          ctl,
+          a.guestAgent ?? null,
+          placement,
+          a.sched ?? null,
+          a.program ?? null,
+        );
+      } catch (e) {
+        pool.give(ram, owner);
+        pool.give(ctl, owner);
+        throw e;
+      }
+      this.nextId++;
       if (a.containers) {
         try {
           vm.containers = new ContainerTable(
@@ -207,6 +235,7 @@ export class TinyOs implements VmHost {
         const pool = this.needPool();
         pool.give(vm.ram, `vm:${vm.name}`);
         pool.give(vm.ctl, `vm:${vm.name}`);
+        vm.release();
         this.vms.delete(vm.id);
         this.names.delete(vm.name);
         if (this.exclusiveVm === vm) {

@@ -10,6 +10,7 @@ import { network } from './network.js';
 import { hostAgent } from './host-agent.js';
 import { virtioLoopback } from './virtio-loopback.js';
 import { vmDevices } from './vm-devices.js';
+import { vmGuestDrivers } from './vm-guest-drivers.js';
 import { volumes } from './volumes.js';
 
 /** The chapters of `qingtian demo`, in order. Each capability adds its chapter here when it lands. */
@@ -18,6 +19,7 @@ export const CHAPTERS: readonly DemoChapter[] = [
   virtioLoopback,
   network,
   vmDevices,
+  vmGuestDrivers,
   hostAgent,
   hotSwap,
   flowLookups,

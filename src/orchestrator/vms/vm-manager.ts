@@ -19,6 +19,7 @@ import { VmNet } from './vm-net.js';
 import { deviceIdOf, isVolumeBlk, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
+import { guestProgramLayout, VmGuestProgram } from './vm-guest-program.js';
 
 /** Where the firmware's area ends in a VM without a vsock device (the first 64 KiB are the guest's). */
 const FIRMWARE_END_GPA = 0x10000;
@@ -146,6 +147,7 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
     const s = parseArgs(vmSpecSchema, spec, 'vm spec');
     // A class and a CPU list are a thread's: they make the vCPUs dedicated, unless told otherwise.
     const classed = s.vcpuClass !== undefined && s.vcpuClass !== 'normal';
+    const drives = s.guest?.program === 'drivers';
     const vcpuPlacement = placement ?? s.vcpuPlacement ?? (classed || s.cpus ? 'dedicated' : 'shared');
     if (vcpuPlacement !== 'dedicated') {
       const expected = `no vCPU class but 'normal' with vcpuPlacement '${vcpuPlacement}' (a class needs dedicated vCPU threads)`;
@@ -182,6 +184,25 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
       refuse('name', 'a name not used by another VM on this host', s.name);
     const layout = vs ? vsockLayout(this.deps.runtime) : null;
     if (layout) checkVsockFits(layout, s.memoryMiB);
+    const program = drives && layout ? guestProgramLayout(layout.endGpa) : null;
+    if (drives) {
+      if (!vs || vs.guestAgent === false)
+        refuse(
+          'guest.program',
+          "'idle' for a VM without a vsock device running the guest agent ('drivers' needs it)",
+          'drivers',
+        );
+      for (const kind of ['net', 'blk'] as const) {
+        const n = devices.filter((d) => d.kind === kind).length;
+        if (n > 1) refuse('devices', `at most one ${kind} device for guest.program 'drivers', got ${n}`, n);
+      }
+      if (program && program.endGpa > s.memoryMiB * 1024 * 1024)
+        refuse(
+          'memoryMiB',
+          `at least ${Math.ceil(program.endGpa / (1 << 20))} MiB for guest.program 'drivers'`,
+          s.memoryMiB,
+        );
+    }
     const core = vs ? this.core(vs.core ?? this.o.core ?? 0, `devices.${devices.indexOf(vs)}.core`) : null;
     const others = devices.filter((d): d is PluggableDeviceSpec => d.kind !== 'vsock');
     const reserved: PluggableDeviceSpec[] = [];
@@ -207,17 +228,30 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         memoryMiB: s.memoryMiB,
         devices: devices.map((d) => ({ id: d.id ?? `${d.kind}0`, kind: d.kind })),
         ...(layout && vs?.guestAgent !== false ? { guestAgent: { vsGpa: layout.vsGpa, gaGpa: layout.gaGpa } } : {}),
+        ...(program ? { program: { gpa: program.gpa } } : {}),
         placement: vcpuPlacement,
         ...(sched ? { sched } : {}),
         ...(extra.containers ? { containers: extra.containers } : {}),
       });
       let map: VmMemoryMap | null = null;
       let vsock: VmVsock | null = null;
+      let guest: VmGuestProgram | null = null;
       const parts: { part: VmDevicePart; spec: PluggableDeviceSpec }[] = [];
       try {
         map = new VmMemoryMap(this.deps.memory, s.name, info.ramBase, info.memoryBytes);
+        if (program && info.irq !== undefined)
+          guest = new VmGuestProgram(this.deps.runtime, map, program, info.irq, s.guest?.udpEchoPort ?? 7);
         if (vs && layout && core)
-          vsock = new VmVsock(this.deps.runtime, map, vs.id ?? 'vsock0', vs.cid, core, vs.guestAgent !== false, layout);
+          vsock = new VmVsock(
+            this.deps.runtime,
+            map,
+            vs.id ?? 'vsock0',
+            vs.cid,
+            core,
+            vs.guestAgent !== false,
+            layout,
+            guest ? guest.irq : null,
+          );
         for (const d of others) parts.push({ part: await this.makeDevice(map, d), spec: d });
       } catch (e) {
         for (const p of parts) await p.part.free().catch(() => undefined);
@@ -242,7 +276,16 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
         releaseDevice: (_v: Vm, d: PluggableDeviceSpec) => this.holds.give(d),
         cores: () => this.deps.dpu.cores,
       };
-      const vm = new Vm(owner, info, s, map, vsock, parts, layout ? layout.endGpa : FIRMWARE_END_GPA);
+      const vm = new Vm(
+        owner,
+        info,
+        s,
+        map,
+        vsock,
+        parts,
+        program ? program.endGpa : layout ? layout.endGpa : FIRMWARE_END_GPA,
+        guest,
+      );
       this.byName.set(vm.name, vm);
       this.byId.set(vm.id, vm);
       vm.on('device', (e) => this.emit('vm.device', e));

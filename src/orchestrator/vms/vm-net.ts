@@ -37,6 +37,11 @@ export class VmNet implements VmDevicePart {
     return { id: this.id, kind: 'net', queues: await this.detach() };
   }
 
+  /** The port's IPv4 address (the guest's stack takes it). */
+  ip(): string {
+    return this.network.list().ports.find((p) => p.name === this.port)?.ip ?? '0.0.0.0';
+  }
+
   handle(): VmNetHandle | null {
     const a = this.attached;
     return a ? { kind: 'net', id: this.id, port: this.port, device: a.device, notify: a.notify } : null;

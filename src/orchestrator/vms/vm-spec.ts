@@ -74,6 +74,26 @@ export type VmDeviceSpec = NetDeviceSpec | BlkDeviceSpec | VsockDeviceSpec;
 /** The devices `vm.hotplug` takes (the vsock device is fixed at creation). */
 export type PluggableDeviceSpec = NetDeviceSpec | BlkDeviceSpec;
 
+/** What a VM's guest runs on its vCPUs (`VmSpec.guest`). */
+export interface GuestSpec {
+  /**
+   * 'idle': the vCPUs sleep (vCPU 0 runs the guest agent when the vsock device has one); the
+   * VM's NIC and disk are left to drivers run in process through `vm.ram` and `vm.device`.
+   * 'drivers': vCPU 0 runs the guest's own drivers, as a guest kernel does: the NIC's driver
+   * and stack (ARP, ICMP echo answered, UDP echo on `udpEchoPort`, pings sent on request) and
+   * the disk's checked job, beside the guest agent, which starts work and reports counters
+   * (`vm.guestNet`, `vm.guestPing`, `vm.guestBlkCheck`, `vm.guestBlkStatus`). Every driven
+   * queue interrupts vCPU 0, which sleeps between interrupts: on a thread of its own it sleeps
+   * on an interrupt word of its own; on a shared guest CPU, vCPU 0 stays on one CPU and the
+   * interrupts ring that CPU's doorbell. Needs a vsock device with the guest agent, at most one
+   * net and one blk device (created with the VM; devices hotplugged later are not driven) and
+   * 2 MiB of RAM.
+   */
+  program: 'idle' | 'drivers';
+  /** UDP port the guest's stack echoes datagrams on (RFC 862), 0 for none. Default 7. */
+  udpEchoPort?: number | undefined;
+}
+
 /** What `host.vms.create` takes. */
 export interface VmSpec {
   /** Unique on the host: letters, digits, '.', '_', '-', at most 48, starting with a letter or digit. */
@@ -104,6 +124,8 @@ export interface VmSpec {
    * (QT_INVALID_ARGUMENT naming `cpus`). Default: any.
    */
   cpus?: number[] | undefined;
+  /** What the guest runs (see {@link GuestSpec}). Default `{ program: 'idle' }`. */
+  guest?: GuestSpec | undefined;
 }
 
 const VM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/;
@@ -176,6 +198,12 @@ export const vmSpecSchema = z.strictObject({
   vcpuPlacement: z.enum(['shared', 'dedicated'], { error: "'shared' or 'dedicated'" }).optional(),
   vcpuClass: oneOf(VCPU_CLASSES).optional(),
   cpus: cpuListSchema.optional(),
+  guest: z
+    .strictObject({
+      program: z.enum(['idle', 'drivers'], { error: "'idle' or 'drivers'" }),
+      udpEchoPort: intIn(0, 65535).optional(),
+    })
+    .optional(),
 });
 
 /** Whether a blk device spec is a disk over a `host.storage` volume. */

@@ -65,6 +65,8 @@ export class VmVsock implements VmDevicePart {
     core: DpuCore,
     readonly guestAgent: boolean,
     readonly layout: VsockLayout,
+    /** vCPU 0's interrupt word when the guest drives its devices (its queues are routed there), else null. */
+    private readonly vector: number | null = null,
   ) {
     this.serving = core;
     this.device = new VsockDevice(rt, map, `vm:${map.name}:${id}`, { guestCid: cid, maxConns: 4, ringBytes: 65536 });
@@ -103,6 +105,7 @@ export class VmVsock implements VmDevicePart {
     const u8 = this.rt.memory.u8;
     const ram = { base: this.map.ramBase, bytes: this.map.ramBytes };
     u8.fill(0, ram.base + this.layout.gaGpa, ram.base + this.layout.endGpa);
+    if (this.vector !== null) for (const q of this.device.queues) q.route(this.vector);
     const words = VsockDevice.notifyWordsOn(this.core);
     const { vs, rings } = initVsockDriver(
       this.rt.kernel('guest'),
@@ -114,7 +117,7 @@ export class VmVsock implements VmDevicePart {
         config: this.device.configAddress,
         doorbell: words.doorbell,
         sleeping: words.sleeping,
-        irq: this.device.queueIrq,
+        irq: this.vector ?? this.device.queueIrq,
       },
     );
     this.booted = true;

@@ -4,7 +4,7 @@ import { ErrorCode, QingtianError } from '../../common/errors.js';
 import { intIn, oneOf, parseArgs } from '../../common/validate.js';
 import type { VmInfo } from '../../hypervisor/agent/protocol/messages.js';
 import type { AgentClient } from '../agent/agent-client.js';
-import type { GuestAgentClient, GuestInfo } from '../agent/guest-agent-client.js';
+import type { GuestAgentClient, GuestBlkStatus, GuestInfo, GuestNetCounters } from '../agent/guest-agent-client.js';
 import { connectGuestAgent } from './vm-guest-agent.js';
 import type { UnplugReport, VmBlkHandle, VmDeviceKind, VmDevicePart, VmNetHandle } from './vm-device.js';
 import { VmDeviceSet, type VmDeviceEntry } from './vm-device-set.js';
@@ -12,6 +12,9 @@ import type { VmMemoryMap } from './vm-memory-map.js';
 import { VmRam } from './vm-ram.js';
 import { deviceIdOf, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import type { VmVsock } from './vm-vsock.js';
+import { VmBlk } from './vm-blk.js';
+import { VmNet } from './vm-net.js';
+import { GUEST_BLK_BLOCKS, type VmGuestProgram } from './vm-guest-program.js';
 import type { DpuCore } from '../../dpu/core/dpu-core.js';
 import type { RelocationReport } from '../sched/device-relocation.js';
 import type { VcpuPlacement } from '../../hypervisor/sched/vcpu-class.js';
@@ -137,6 +140,8 @@ export class Vm extends EventEmitter<VmEvents> {
     parts: readonly VmDeviceEntry[],
     /** @internal the first GPA the firmware leaves to the guest */
     firstFreeGpa: number,
+    /** @internal the firmware of a guest that drives its own devices (spec guest.program 'drivers') */
+    private readonly program: VmGuestProgram | null = null,
   ) {
     super();
     this.info = info;
@@ -218,6 +223,7 @@ export class Vm extends EventEmitter<VmEvents> {
       await this.deviceWork;
       try {
         await this.devs.bootAll();
+        if (this.program) await this.layDrivers(this.program);
         for (const step of this.bootSteps) await step(this);
         this.info = await this.owner.client.startVm(this.id);
       } catch (e) {
@@ -437,6 +443,55 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /**
+   * The counters of the network stack the guest runs on its own vCPU 0, read by the guest agent
+   * over vsock (a VM created with `guest.program: 'drivers'` and a NIC; running). QT_NOT_FOUND
+   * when the guest has no NIC, QT_INVALID_STATE when it runs no drivers or is not running.
+   */
+  guestNet(options: { timeoutMs?: number } = {}): Promise<GuestNetCounters> {
+    return this.withGuestAgent('guestNet', options, (ga) => ga.netCounters());
+  }
+
+  /**
+   * Has the guest ping `dst` `count` times (1–65535) from its own vCPU 0, one at a time (the next
+   * when the last was answered, or after 200 ms); resolves once the guest took the request.
+   * Progress: `guestNet()`'s `pingsSent` and `pingReplies`.
+   */
+  guestPing(dst: string, count: number, options: { timeoutMs?: number } = {}): Promise<void> {
+    const ip = parseArgs(z.ipv4({ error: 'an IPv4 address' }), dst, 'vm.guestPing dst');
+    const n = parseArgs(intIn(1, 65535), count, 'vm.guestPing count');
+    const p = ip.split('.').map(Number);
+    const word = (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
+    return this.withGuestAgent('guestPing', options, (ga) => ga.netPing(word, n));
+  }
+
+  /**
+   * Starts the guest's checked block job on its own vCPU 0: it writes `count` 4 KiB blocks from
+   * block `base` (a new version each run), flushes, reads every block back and checks it word by
+   * word, `depth` requests in flight. Resolves once the guest took the request; follow it with
+   * `guestBlkStatus()`. `count` 1–4096, `depth` 1–32 (default 16), `base` default 0.
+   */
+  guestBlkCheck(
+    job: { count: number; base?: number; depth?: number },
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    const j = parseArgs(
+      z.strictObject({
+        count: intIn(1, GUEST_BLK_BLOCKS),
+        base: intIn(0, 0x7fffffff).optional(),
+        depth: intIn(1, 32).optional(),
+      }),
+      job,
+      'vm.guestBlkCheck job',
+    );
+    return this.withGuestAgent('guestBlkCheck', options, (ga) => ga.blkCheck(j.base ?? 0, j.count, j.depth ?? 16));
+  }
+
+  /** Where the guest's checked block job is, read by the guest agent (see `guestBlkCheck`). */
+  guestBlkStatus(options: { timeoutMs?: number } = {}): Promise<GuestBlkStatus> {
+    return this.withGuestAgent('guestBlkStatus', options, (ga) => ga.blkStatus());
+  }
+
+  /**
    * Any state → destroyed: powers off if needed, halts and frees the devices and memory map,
    * then the host agent scrubs and frees the RAM and forgets the VM. The Vm is unusable after.
    */
@@ -468,6 +523,39 @@ export class Vm extends EventEmitter<VmEvents> {
     // A guest that powers off (whatever asked it) leaves its devices with nothing to serve.
     if (e.state === 'shutoff') this.deviceWork = this.deviceWork.then(() => this.haltAll()).catch(() => undefined);
     this.emit('state', e);
+  }
+
+  /** Runs `fn` over a fresh connection to the guest agent of this running VM. */
+  private withGuestAgent<T>(
+    what: string,
+    options: { timeoutMs?: number },
+    fn: (ga: GuestAgentClient) => Promise<T>,
+  ): Promise<T> {
+    parseArgs(z.strictObject({ timeoutMs: intIn(1, 600_000).optional() }), options, `vm.${what} options`);
+    return this.serial(async () => {
+      this.need(what, 'running');
+      if (!this.vsock?.guestAgent)
+        throw new QingtianError(
+          ErrorCode.InvalidState,
+          `vm ${this.name}: no guest agent (no vsock device with guestAgent)`,
+        );
+      const ga = await this.guestAgent(options.timeoutMs ?? 5_000);
+      try {
+        return await fn(ga);
+      } finally {
+        ga.close();
+      }
+    });
+  }
+
+  /** Lays the guest's drivers out for the first NIC and the first disk it has now. */
+  private async layDrivers(program: VmGuestProgram): Promise<void> {
+    const parts = this.devs.all();
+    const net = parts.find((p): p is VmNet => p instanceof VmNet);
+    const blk = parts.find((p): p is VmBlk => p instanceof VmBlk);
+    const nh = net?.handle();
+    const bh = blk?.handle();
+    await program.lay(nh ? { handle: nh, ip: net!.ip() } : null, bh ?? null);
   }
 
   /** A connection to the guest agent; QT_TIMEOUT if the guest does not take it within `timeoutMs`. */

@@ -17,8 +17,17 @@ describe('the demo host from examples/host.yaml', () => {
         ['web-2', 'paused'],
       ]);
       // web-1's disk is the volume data0, attached while the VM lives.
-      expect(h.host.vms.get('web-1')!.devices.map((d) => d.kind)).toEqual(['vsock', 'blk']);
+      const web1 = h.host.vms.get('web-1')!;
+      expect(web1.devices.map((d) => d.kind)).toEqual(['vsock', 'net', 'blk']);
       expect(h.host.storage.volume('data0')!.attachedTo).toBe('vm:web-1:blk0');
+      // Its own vCPU drives the disk: a checked write, flush and read-back, asked over vsock.
+      await web1.guestBlkCheck({ count: 64 });
+      let s = await web1.guestBlkStatus();
+      for (let i = 0; i < 500 && s.phase !== 'done' && s.phase !== 'failed'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        s = await web1.guestBlkStatus();
+      }
+      expect(s).toMatchObject({ phase: 'done', writes: 64, reads: 64, flushes: 1, errors: 0 });
       const down = await h.down();
       expect(down.length).toBe(
         h.changes.filter((c) => !c.what.startsWith('kernel') && !c.what.startsWith('core')).length,

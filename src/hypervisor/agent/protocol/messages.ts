@@ -36,6 +36,12 @@ export const vmInfoSchema = z.strictObject({
   ramBase: u32,
   state: z.enum(VM_STATES),
   devices: z.array(device),
+  /**
+   * Host address of vCPU 0's interrupt word, for a VM created with `program`: the vector every
+   * queue the guest drives must raise. The vCPU sleeps on it; the agent rings it on every change
+   * of the VM's control block.
+   */
+  irq: u32.optional(),
 });
 export type VmInfo = z.infer<typeof vmInfoSchema>;
 
@@ -111,7 +117,10 @@ export const MESSAGES = {
       /** Protocol versions the client speaks; the agent picks the highest it shares. */
       versions: z.array(intIn(1, 255)).min(1).max(16),
       client: nameString(64),
-      /** The host memory the agent may give to guests (its pool), granted once. */
+      /**
+       * The host memory the agent may give to guests (its pool), granted once. The agent keeps
+       * its last 16 KiB for itself: the doorbells of its guest CPUs.
+       */
       memory: memoryGrant,
       /** vCPU threads kept idle between VMs for reuse (0: each ends with its VM). */
       keepVcpus: intIn(0, 1024).optional(),
@@ -135,6 +144,13 @@ export const MESSAGES = {
        * `vsGpa` (its 'GVSK' state), with the agent's state at `gaGpa`. Absent: every vCPU idles.
        */
       guestAgent: z.strictObject({ vsGpa: u32, gaGpa: u32 }).optional(),
+      /**
+       * The guest drives its own devices on vCPU 0 (assembly/guest/guest-program.ts) from the
+       * program block the firmware lays out at `gpa`, beside the guest agent (needs
+       * `guestAgent`). The VM's info then names vCPU 0's interrupt word (`irq`). Absent: vCPU 0
+       * runs the guest agent alone.
+       */
+      program: z.strictObject({ gpa: u32 }).optional(),
       /**
        * The VM is a container host: its vCPUs run container tasks from a table of `capacity`
        * slots. With `netBytes`, that much of its RAM after the table is kept for the guest's
