@@ -16,7 +16,14 @@ import type { VmDevicePart } from './vm-device.js';
 import { refuse, VmDeviceHolds } from './vm-device-holds.js';
 import { VmMemoryMap } from './vm-memory-map.js';
 import { VmNet } from './vm-net.js';
-import { deviceIdOf, isVolumeBlk, vmSpecSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
+import {
+  deviceIdOf,
+  isVolumeBlk,
+  vmSpecSchema,
+  withDeviceIds,
+  type PluggableDeviceSpec,
+  type VmSpec,
+} from './vm-spec.js';
 import { checkVcpuCpus } from '../../hypervisor/sched/vcpu-thread.js';
 import { checkVsockFits, VmVsock, vsockLayout } from './vm-vsock.js';
 import { guestProgramLayout, VmGuestProgram } from './vm-guest-program.js';
@@ -163,7 +170,8 @@ export class VmManager extends EventEmitter<VmManagerEvents> {
             ...(s.cpus === undefined ? {} : { cpus: s.cpus }),
           }
         : null;
-    const devices = s.devices ?? [];
+    // Ids are given here once, so the agent, the device set and every later step see the same ones.
+    const devices = withDeviceIds(s.devices ?? []);
     const vsocks = devices.filter((d) => d.kind === 'vsock');
     if (vsocks.length > 1) refuse('devices', `at most one vsock device per VM, got ${vsocks.length}`, vsocks.length);
     const ids = new Set<string>();

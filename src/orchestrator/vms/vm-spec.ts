@@ -9,7 +9,7 @@ import { cpuListSchema, VCPU_CLASSES, type VcpuClass } from '../../hypervisor/sc
 export interface VsockDeviceSpec {
   /** The device kind. */
   kind: 'vsock';
-  /** The device's name inside the VM. Default 'vsock0'. */
+  /** The device's name inside the VM. Default: 'vsock<n>', the smallest n no other device of the VM has. */
   id?: string | undefined;
   /** The guest's CID, 3–0xfffffffe, unique on the host (the host agent's CID is taken). */
   cid: number;
@@ -27,7 +27,7 @@ export interface VsockDeviceSpec {
 export interface NetDeviceSpec {
   /** The device kind. */
   kind: 'net';
-  /** The device's name inside the VM. Default 'net0'. */
+  /** The device's name inside the VM. Default: 'net<n>', the smallest n no other device of the VM has. */
   id?: string | undefined;
   /** The `host.network` VM port the interface is. One VM and one device per port. */
   port: string;
@@ -49,7 +49,7 @@ export interface NetDeviceSpec {
 export interface BlkDeviceSpec {
   /** The device kind. */
   kind: 'blk';
-  /** The device's name inside the VM. Default 'blk0'. */
+  /** The device's name inside the VM. Default: 'blk<n>', the smallest n no other device of the VM has. */
   id?: string | undefined;
   /**
    * 'ram', 'null' or 'volume' (see above). Default 'volume' when `volume` is given; otherwise
@@ -214,4 +214,22 @@ export function isVolumeBlk(d: BlkDeviceSpec): d is BlkDeviceSpec & { volume: st
 /** The device's id in its VM: the one given, else `<kind>0`. */
 export function deviceIdOf(d: { kind: string; id?: string | undefined }): string {
   return d.id ?? `${d.kind}0`;
+}
+
+/** The id a device given none gets: `<kind><n>`, the smallest n not `taken` (a second disk is blk1). */
+export function defaultDeviceId(kind: string, taken: (id: string) => boolean): string {
+  let n = 0;
+  while (taken(`${kind}${n}`)) n++;
+  return `${kind}${n}`;
+}
+
+/** The devices with their ids: the given ones kept, each other one a `defaultDeviceId` in order. */
+export function withDeviceIds<T extends { kind: string; id?: string | undefined }>(devices: readonly T[]): T[] {
+  const used = new Set(devices.flatMap((d) => (d.id === undefined ? [] : [d.id])));
+  return devices.map((d) => {
+    if (d.id !== undefined) return d;
+    const id = defaultDeviceId(d.kind, (x) => used.has(x));
+    used.add(id);
+    return { ...d, id };
+  });
 }

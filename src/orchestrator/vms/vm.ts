@@ -10,7 +10,7 @@ import type { UnplugReport, VmBlkHandle, VmDeviceKind, VmDevicePart, VmNetHandle
 import { VmDeviceSet, type VmDeviceEntry } from './vm-device-set.js';
 import type { VmMemoryMap } from './vm-memory-map.js';
 import { VmRam } from './vm-ram.js';
-import { deviceIdOf, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
+import { defaultDeviceId, vmDeviceSchema, type PluggableDeviceSpec, type VmSpec } from './vm-spec.js';
 import type { VmVsock } from './vm-vsock.js';
 import { VmBlk } from './vm-blk.js';
 import { VmNet } from './vm-net.js';
@@ -244,16 +244,17 @@ export class Vm extends EventEmitter<VmEvents> {
    * creation (it carries the guest agent chosen at start).
    */
   hotplug(device: PluggableDeviceSpec): Promise<VmNetHandle | VmBlkHandle> {
-    const d = parseArgs(vmDeviceSchema, device, 'device');
-    if (d.kind === 'vsock')
+    const given = parseArgs(vmDeviceSchema, device, 'device');
+    if (given.kind === 'vsock')
       throw new QingtianError(
         ErrorCode.InvalidArgument,
         "device.kind: expected 'net' or 'blk' (the vsock device is fixed at creation), got 'vsock'",
-        { field: 'device.kind', got: d.kind },
+        { field: 'device.kind', got: given.kind },
       );
     return this.serial(async () => {
       this.need('hotplug', 'running', 'paused');
-      const id = deviceIdOf(d);
+      const id = given.id ?? defaultDeviceId(given.kind, (x) => this.devs.has(x));
+      const d = { ...given, id };
       if (this.devs.has(id))
         throw new QingtianError(
           ErrorCode.InvalidArgument,

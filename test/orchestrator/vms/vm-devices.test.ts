@@ -269,6 +269,28 @@ describe('host.vms: net, blk and vsock devices, hotplug and unplug', () => {
     expect(attached()).toBeUndefined();
   });
 
+  it('devices given no id are named <kind><n>, the smallest n free in the VM, at create and at hotplug', async () => {
+    const vm = await host.vms.create({
+      name: 'disks',
+      vcpus: 1,
+      memoryMiB: 8,
+      devices: [
+        { kind: 'blk', backend: 'ram', capacityMiB: 1 },
+        { kind: 'blk', id: 'blk1', backend: 'null', capacityMiB: 1 },
+        { kind: 'blk', backend: 'ram', capacityMiB: 1 },
+      ],
+    });
+    expect(vm.devices.map((d) => d.id)).toEqual(['blk0', 'blk1', 'blk2']);
+    await vm.start();
+    const plugged = await vm.hotplug({ kind: 'blk', backend: 'null', capacityMiB: 1 });
+    expect(plugged.id).toBe('blk3');
+    await vm.unplug('blk0');
+    expect((await vm.hotplug({ kind: 'blk', backend: 'ram', capacityMiB: 1 })).id).toBe('blk0');
+    const agentSees = (await (await host.vms.hostAgent()).client.listVms()).find((v) => v.name === 'disks')!.devices;
+    expect(agentSees.map((d) => d.id).sort()).toEqual(['blk0', 'blk1', 'blk2', 'blk3']);
+    await vm.destroy();
+  });
+
   it('refusals name the field and change nothing: bad spec, unknown device, duplicate id, port in use, vsock, VM not running', async () => {
     const vm = await host.vms.create({
       name: 'picky',
