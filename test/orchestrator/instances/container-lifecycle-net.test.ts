@@ -104,7 +104,7 @@ describe('host.instances: a container network that follows the lifecycle of the 
     await expect(a.ping('198.19.1.51')).rejects.toMatchObject({ code: ErrorCode.InvalidState });
     await a.resume();
     expect(await ping('198.19.1.50', 5, 2000)).toBe(5);
-    expect(answered(await a.ping('198.19.1.51', { count: 2, timeoutMs: 2000 }))).toBe(2);
+    expect(answered(await a.ping('198.19.1.51', { count: 2, timeoutMs: 10_000 }))).toBe(2);
 
     // Destroyed: its stack's room and its sub-port are given back.
     const before = await host.instances.containerStats();
@@ -164,7 +164,7 @@ describe('host.instances: a container network that follows the lifecycle of the 
     await p.start();
     expect(await ping('198.19.1.60', 5, 2000)).toBe(5);
     expect(await ping('198.19.1.61', 5, 2000)).toBe(5);
-    expect(answered(await p.ping('198.19.1.60', { count: 3, timeoutMs: 2000 }))).toBe(3);
+    expect(answered(await p.ping('198.19.1.60', { count: 3, timeoutMs: 10_000 }))).toBe(3);
     expect(await host.instances.containerStats()).toEqual(quota);
 
     // Destroyed through host.vms: its containers go with it, their sub-ports too.

@@ -61,7 +61,7 @@ describe('host.instances: containers reach each other through the trunk, the swi
     // Same subnet: a's requests leave on a's sub-port and come back into the host on c's.
     const aIn = port('ct-ca').inPackets;
     const cOut = port('ct-cc').outPackets;
-    expect(answered(await a.ping('198.19.1.51', { count: 5, timeoutMs: 2000 }))).toBe(5);
+    expect(answered(await a.ping('198.19.1.51', { count: 5, timeoutMs: 10_000 }))).toBe(5);
     expect(c.netCounters()!.echoRequests).toBe(5);
     expect(port('ct-ca').inPackets - aIn).toBeGreaterThanOrEqual(5);
     expect(port('ct-cc').outPackets - cOut).toBeGreaterThanOrEqual(5);
@@ -74,14 +74,14 @@ describe('host.instances: containers reach each other through the trunk, the swi
     await ch.pause();
     expect(await a.ping('198.19.1.51', { count: 1, timeoutMs: 300 })).toEqual([NaN]);
     await ch.resume();
-    expect(answered(await a.ping('198.19.1.51', { count: 1, timeoutMs: 2000 }))).toBe(1);
+    expect(answered(await a.ping('198.19.1.51', { count: 1, timeoutMs: 10_000 }))).toBe(1);
     expect(c.netCounters()!.echoRequests).toBe(6);
 
     // Another subnet: through the router, as the mirror of b's sub-port shows.
     const router = parseMac(host.network.list().vpcs.find((v) => v.name === 'blue')!.routerMac);
     const pcap = join(dir, 'cb.pcap');
     await host.network.mirrorPort('ct-cb', pcap);
-    expect(answered(await a.ping('198.19.2.50', { count: 5, timeoutMs: 2000 }))).toBe(5);
+    expect(answered(await a.ping('198.19.2.50', { count: 5, timeoutMs: 10_000 }))).toBe(5);
     await host.network.unmirrorPort('ct-cb');
     expect(b.netCounters()!.echoRequests).toBe(5);
     const icmp = readPcap(new Uint8Array(readFileSync(pcap))).packets.flatMap((p) => {
@@ -115,7 +115,7 @@ describe('host.instances: containers reach each other through the trunk, the swi
     expect(drops()['security-group']).toBeGreaterThan(sgDrops);
     // Admitting a's subnet lets it through again (the replies ride on the connection).
     host.network.addSecurityGroupRule('db-only', { direction: 'ingress', protocol: 'icmp', remote: '198.19.1.0/24' });
-    expect(answered(await a.ping('198.19.2.50', { count: 3, timeoutMs: 2000 }))).toBe(3);
+    expect(answered(await a.ping('198.19.2.50', { count: 3, timeoutMs: 10_000 }))).toBe(3);
     expect(b.netCounters()!.echoRequests).toBe(8);
 
     // A blackhole route for b's address: the router drops what a sends it.
@@ -125,7 +125,7 @@ describe('host.instances: containers reach each other through the trunk, the swi
     expect(b.netCounters()!.echoRequests).toBe(8);
     expect(drops().blackhole).toBeGreaterThan(holed);
     host.network.removeRoute('blue', '198.19.2.50/32');
-    expect(answered(await a.ping('198.19.2.50', { count: 2, timeoutMs: 2000 }))).toBe(2);
+    expect(answered(await a.ping('198.19.2.50', { count: 2, timeoutMs: 10_000 }))).toBe(2);
 
     // No route at all: an address of no subnet of the VPC goes nowhere.
     const noRoute = drops()['no-route'];
