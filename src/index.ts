@@ -60,6 +60,7 @@ export type {
 export type { VmNetHandle, VmBlkHandle, UnplugReport, VmDeviceKind } from './orchestrator/vms/vm-device.js';
 export type { VmRam } from './orchestrator/vms/vm-ram.js';
 export type { GuestSpace, GuestRam } from './hypervisor/guest/virtio/driver-api.js';
+export type { NetStackCounters } from './hypervisor/guest/virtio/net-guest.js';
 export type {
   GuestInfo,
   GuestNetCounters,

@@ -3,6 +3,7 @@ import { intIn, parseArgs } from '../../common/validate.js';
 import type { VsockEndpoint } from '../../common/vsock/vsock-endpoint.js';
 import * as G from '../../generated/guest.js';
 import { RpcClient } from '../../hypervisor/agent/protocol/rpc-client.js';
+import { netStackCounters, type NetStackCounters } from '../../hypervisor/guest/virtio/net-guest.js';
 import { z } from 'zod';
 
 /** What a guest agent reports about its guest. */
@@ -27,31 +28,7 @@ export interface GuestInfo {
  * The counters of a guest's network stack, run by the guest's own vCPU 0 (a VM with
  * `guest.program: 'drivers'`), and of the program that runs it.
  */
-export interface GuestNetCounters {
-  /** Frames received. */
-  rxFrames: number;
-  /** Frames sent. */
-  txFrames: number;
-  /** ARP requests for the guest's address it answered. */
-  arpRequests: number;
-  /** ARP replies it learnt from. */
-  arpReplies: number;
-  /** ICMP echo requests it answered. */
-  echoRequests: number;
-  /** ICMP echo replies it received (to its own pings). */
-  echoReplies: number;
-  /** UDP datagrams it echoed back. */
-  udpEchoed: number;
-  /** UDP datagrams its generator sent. */
-  udpSent: number;
-  /** Frames not sent for want of a transmit slot. */
-  txFull: number;
-  /** Frames not sent because the destination was not resolved yet (an ARP request went instead). */
-  noArp: number;
-  /** Frames not for it or not understood. */
-  rxIgnored: number;
-  /** Frames shorter than their headers say, or with a bad IPv4 checksum. */
-  rxBad: number;
+export interface GuestNetCounters extends NetStackCounters {
   /** Pings sent since the last `netPing`. */
   pingsSent: number;
   /** Replies to them received. */
@@ -140,19 +117,9 @@ export class GuestAgentClient {
     const f = await this.rpc.call(G.QGA_NET_STATS, new Uint8Array(0), 'net stats');
     const v = this.body(f.body, G.QGA_NET_STATS_BYTES, 'net stats');
     const n = (i: number): number => Number(v.getBigUint64(8 * i, true));
+    // The body starts with a copy of the stack's counter block (12 of them), then the program's four.
     return {
-      rxFrames: n(0),
-      txFrames: n(1),
-      arpRequests: n(2),
-      arpReplies: n(3),
-      echoRequests: n(4),
-      echoReplies: n(5),
-      udpEchoed: n(6),
-      udpSent: n(7),
-      txFull: n(8),
-      noArp: n(9),
-      rxIgnored: n(10),
-      rxBad: n(11),
+      ...netStackCounters(n),
       pingsSent: n(12),
       pingReplies: n(13),
       steps: n(14),

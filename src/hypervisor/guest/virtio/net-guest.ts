@@ -24,19 +24,50 @@ export interface GuestNetOptions {
   csumOffload?: boolean;
 }
 
-export interface GuestNetCounters {
+/** The counters a guest network stack keeps (its state's GNC_* block). */
+export interface NetStackCounters {
+  /** Frames received. */
   rxFrames: number;
+  /** Frames sent. */
   txFrames: number;
+  /** ARP requests for the guest's address it answered. */
   arpRequests: number;
+  /** ARP replies it learnt from. */
   arpReplies: number;
+  /** ICMP echo requests it answered. */
   echoRequests: number;
+  /** ICMP echo replies it received (to its own pings). */
   echoReplies: number;
+  /** UDP datagrams it echoed back. */
   udpEchoed: number;
+  /** UDP datagrams its generator sent. */
   udpSent: number;
+  /** Frames not sent for want of a transmit slot. */
   txFull: number;
+  /** Frames not sent because the destination was not resolved yet (an ARP request went instead). */
   noArp: number;
+  /** Frames not for it or not understood. */
   rxIgnored: number;
+  /** Frames shorter than their headers say, or with a bad IPv4 checksum. */
   rxBad: number;
+}
+
+/** Decodes a stack's counter block; `n(i)` reads counter GNC_* `i`. */
+export function netStackCounters(n: (i: number) => number): NetStackCounters {
+  return {
+    rxFrames: n(L.GNC_RX_FRAMES),
+    txFrames: n(L.GNC_TX_FRAMES),
+    arpRequests: n(L.GNC_ARP_REQUESTS),
+    arpReplies: n(L.GNC_ARP_REPLIES),
+    echoRequests: n(L.GNC_ECHO_REQUESTS),
+    echoReplies: n(L.GNC_ECHO_REPLIES),
+    udpEchoed: n(L.GNC_UDP_ECHOED),
+    udpSent: n(L.GNC_UDP_SENT),
+    txFull: n(L.GNC_TX_FULL),
+    noArp: n(L.GNC_NO_ARP),
+    rxIgnored: n(L.GNC_RX_IGNORED),
+    rxBad: n(L.GNC_RX_BAD),
+  };
 }
 
 export interface SinkCounters {
@@ -286,24 +317,10 @@ export class GuestNet {
     }
   }
 
-  counters(): GuestNetCounters {
+  counters(): NetStackCounters {
     const v = this.guest.ram;
     const at = Number(this.stateGpa) + L.GN_COUNTERS;
-    const n = (i: number): number => Number(v.getBigUint64(at + 8 * i, true));
-    return {
-      rxFrames: n(L.GNC_RX_FRAMES),
-      txFrames: n(L.GNC_TX_FRAMES),
-      arpRequests: n(L.GNC_ARP_REQUESTS),
-      arpReplies: n(L.GNC_ARP_REPLIES),
-      echoRequests: n(L.GNC_ECHO_REQUESTS),
-      echoReplies: n(L.GNC_ECHO_REPLIES),
-      udpEchoed: n(L.GNC_UDP_ECHOED),
-      udpSent: n(L.GNC_UDP_SENT),
-      txFull: n(L.GNC_TX_FULL),
-      noArp: n(L.GNC_NO_ARP),
-      rxIgnored: n(L.GNC_RX_IGNORED),
-      rxBad: n(L.GNC_RX_BAD),
-    };
+    return netStackCounters((i) => Number(v.getBigUint64(at + 8 * i, true)));
   }
 
   sink(): SinkCounters {
