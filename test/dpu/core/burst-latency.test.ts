@@ -5,12 +5,10 @@ import { DpuCorePool } from '../../../src/dpu/core/core-pool.js';
 import type { DpuCore, Job } from '../../../src/dpu/core/dpu-core.js';
 import { KernelLoader, type LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
+import { fillState } from '../../helpers/fill-state.js';
 import { until } from '../../helpers/kernels.js';
 
 const MIB = 1 << 20;
-// 'FILL' state of the core kernel family (assembly/core/index.ts): target, length.
-const FILL_TARGET = 64;
-const FILL_LENGTH = 68;
 
 /** Each job's burst durations, written by the reactor in place and read out of band. */
 describe('burst durations of the jobs of a core', () => {
@@ -29,17 +27,7 @@ describe('burst durations of the jobs of a core', () => {
   afterAll(async () => pool.close());
 
   const fill = async (): Promise<Job> => {
-    const area = host.alloc({ name: 'fill-area', owner: 'test', kind: 'core-scratch', sizeBytes: 65536 });
-    const st = host.allocState({
-      name: 'test:FILL',
-      owner: 'test',
-      kind: 'job-state',
-      magic: 'FILL',
-      layoutVersion: 1,
-      payloadBytes: 64,
-    });
-    host.view.setUint32(st.base + FILL_TARGET, area.base, true);
-    host.view.setUint32(st.base + FILL_LENGTH, area.sizeBytes, true);
+    const st = fillState(host);
     return c.attachJob({ kernel, entry: 'core_fill', state: st.base, budget: 64 });
   };
 

@@ -13,11 +13,10 @@ import type { DpuCore } from '../../../src/dpu/core/dpu-core.js';
 import { KernelLoader } from '../../../src/dpu/kernels/kernel-loader.js';
 import { NET_SW_PORT_HIST_BYTES } from '../../../src/dpu/net/net-layout.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
+import { fillState } from '../../helpers/fill-state.js';
 import { until } from '../../helpers/kernels.js';
 
 const MIB = 1 << 20;
-const FILL_TARGET = 64;
-const FILL_LENGTH = 68;
 
 describe('burst split: per-key burst durations, one observation per item', () => {
   it('adds each touched key its items once, in the burst bucket, and resets the block', () => {
@@ -91,17 +90,7 @@ describe('the clock word a core writes before each call of a job', () => {
   it('holds the core clock (process.hrtime, ns) as of the job’s latest call; refused when misaligned', async () => {
     const kernel = new KernelLoader(host).loadFile(kernelFile('core'));
     await pool.loadKernel(kernel);
-    const area = host.alloc({ name: 'fill-area', owner: 'test', kind: 'core-scratch', sizeBytes: 4096 });
-    const st = host.allocState({
-      name: 'test:FILL',
-      owner: 'test',
-      kind: 'job-state',
-      magic: 'FILL',
-      layoutVersion: 1,
-      payloadBytes: 64,
-    });
-    host.view.setUint32(st.base + FILL_TARGET, area.base, true);
-    host.view.setUint32(st.base + FILL_LENGTH, area.sizeBytes, true);
+    const st = fillState(host, 4096);
     const clock = host.alloc({ name: 'clock', owner: 'test', kind: 'core-scratch', sizeBytes: 64 });
     await expect(
       c.attachJob({ kernel, entry: 'core_fill', state: st.base, budget: 1, clockAddr: clock.base + 4 }),

@@ -8,13 +8,11 @@ import { QUANTUM_UNITS } from '../../../src/dpu/core/fair-share.js';
 import type { JobCounters } from '../../../src/dpu/core/job-counters.js';
 import { KernelLoader, type LoadedKernel } from '../../../src/dpu/kernels/kernel-loader.js';
 import { HostMemory } from '../../../src/memory/host-memory.js';
+import { FILL_LINES } from '../../../src/generated/core.js';
+import { fillState } from '../../helpers/fill-state.js';
 import { until } from '../../helpers/kernels.js';
 
 const MIB = 1 << 20;
-// 'FILL' state of the core kernel family (assembly/core/index.ts): target, length, seed, lines done.
-const FILL_TARGET = 64;
-const FILL_LENGTH = 68;
-const FILL_LINES = 88;
 
 /**
  * Weighted fairness on one core (deficit round robin over work units, fair-share.ts), with fill
@@ -35,22 +33,8 @@ describe('fair share of a core', () => {
   });
   afterAll(async () => pool.close());
 
-  const fillState = (): StateRegion => {
-    const area = host.alloc({ name: 'fill-area', owner: 'test', kind: 'core-scratch', sizeBytes: 65536 });
-    const st = host.allocState({
-      name: 'test:FILL',
-      owner: 'test',
-      kind: 'job-state',
-      magic: 'FILL',
-      layoutVersion: 1,
-      payloadBytes: 64,
-    });
-    host.view.setUint32(st.base + FILL_TARGET, area.base, true);
-    host.view.setUint32(st.base + FILL_LENGTH, area.sizeBytes, true);
-    return st;
-  };
   const fill = async (weight: number, counted = true): Promise<{ job: Job; st: StateRegion }> => {
-    const st = fillState();
+    const st = fillState(host);
     const job = await c.attachJob({
       kernel,
       entry: 'core_fill',
@@ -140,7 +124,7 @@ describe('fair share of a core', () => {
   });
 
   it('refuses weights outside 1..10000', async () => {
-    const st = fillState();
+    const st = fillState(host);
     for (const weight of [0, 10_001, 1.5]) {
       await expect(c.attachJob({ kernel, entry: 'core_fill', state: st.base, budget: 1, weight })).rejects.toSatisfy(
         (e) => isQingtianError(e, 'QT_INVALID_ARGUMENT') && /weight/.test((e as Error).message),
