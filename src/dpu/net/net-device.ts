@@ -211,7 +211,7 @@ export class NetDevice implements NetBackendApi {
 
   /**
    * SET_FEATURES: refuses bits the device did not offer and a driver without VERSION_1 (the
-   * legacy interface is not implemented). Only before the queues are set up.
+   * device speaks virtio 1.x only, with no legacy interface). Only before the queues are set up.
    */
   negotiate(driverFeatures: bigint): void {
     const extra = driverFeatures & ~this.features();
