@@ -137,6 +137,11 @@ export class SlowPathRunner {
     return this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
   }
 
+  /** Nothing to write and no flush wanted or sent: cheaper than busy(), which also writes what fits. */
+  idle(): boolean {
+    return this.backlog.length === 0 && !this.flushSent && !this.wantFlush.all && this.wantFlush.cookies.size === 0;
+  }
+
   stats(): RunnerStats {
     return { ...this.stats0, backlog: this.backlog.length };
   }
@@ -202,24 +207,6 @@ export class SlowPathRunner {
       }
     };
     this.loop = run();
-  }
-
-  /**
-   * The same loop as start(), blocking the calling thread (a worker of its own: the slow path off
-   * the control plane's event loop). It sleeps on the bell with Atomics.wait, so an upcall wakes
-   * it straight from the futex, and the thread is off its CPU as soon as an answer is written.
-   * Returns when `attention()` is true (checked at every wake-up; whoever sets it rings the bell).
-   */
-  runBlocking(attention: () => boolean): void {
-    const i32 = this.memory.i32;
-    const bell = this.sw.upcallBellAddr >> 2;
-    const spin = { streaming: false };
-    while (!attention()) {
-      const seen = Atomics.load(i32, bell);
-      if (this.turn(seen, spin)) continue;
-      if (attention()) break;
-      if (Atomics.wait(i32, bell, seen, this.sleepMs()) !== 'not-equal') this.stats0.sleeps++;
-    }
   }
 
   /** One wake-up's work: every upcall waiting, then the spin after a batch. True: the bell moved. */
