@@ -11,7 +11,6 @@ import type { BenchContext } from './lib/report.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.js';
 import { SlowPathOnCore } from '../dpu/net/slow-path-on-core.js';
-import type { SlowPathHostStats } from '../dpu/net/slow-path-host-job.js';
 import { BENCH_MODEL, benchVpcIds, benchVpcOps } from './net/vpc-slow-path.js';
 import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
 import { InThreadKernel, type FrameRate } from './net/in-thread-kernel.js';
@@ -271,7 +270,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
     await pair.preinstall(installed);
     const w: number[] = [];
     const p: number[] = [];
-    const s0 = await pair.slowStats();
+    const s0 = pair.slowStats();
     for (let r = 0; r < runs; r++) {
       w.push(await pair.flows('wasm', per, 1 + r * per));
       p.push(await pair.flows('ts', per, 1 + r * per));
@@ -293,7 +292,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       unit: 'flows',
       better: 'higher',
     });
-    const st = await pair.slowStats();
+    const st = pair.slowStats();
     if (st && s0) {
       ctx.report({
         case: `new-flows${sfx}`,
@@ -623,7 +622,7 @@ class Pair {
   }
 
   /** The real slow path's counters (connections tracked, upcalls, bursts, busy time), when it answers. */
-  async slowStats(): Promise<SlowPathHostStats | null> {
+  slowStats(): ReturnType<SlowPathOnCore['stats']> | null {
     return this.responder instanceof SlowPathOnCore ? this.responder.stats() : null;
   }
 

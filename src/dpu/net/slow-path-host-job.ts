@@ -2,10 +2,12 @@ import type { HostJob } from '../core/host-job.js';
 import { LoaderRuntime } from '../kernels/kernel-runtime.js';
 import { SubMemory } from '../../memory/sub-memory.js';
 import type { CtTimeouts } from './conntrack.js';
-import type { Downcall } from './flow-actions.js';
+import { DROP_REASONS, type DropReason, type Downcall } from './flow-actions.js';
+import { ChangeLogReader, type SlowPathChange } from './slow-path-changes.js';
+import type { SlowPathCounterName, SlowPathStats } from './slow-path-types.js';
 import { Revalidator } from './revalidator.js';
 import { SlowPath } from './slow-path.js';
-import { SlowPathRunner } from './slow-path-runner.js';
+import { SlowPathRunner, type RunnerStats } from './slow-path-runner.js';
 import { SharedSwitchEnd, type SlowPathSwitchInit } from './slow-path-switch.js';
 import { VpcModel } from './vpc-model.js';
 import { applyModelOp, type ModelOp } from './vpc-model-ops.js';
@@ -25,16 +27,50 @@ export interface SlowPathHostInit {
   ports: number[];
   /** The clock's zero as epoch ms (the caller's performance.timeOrigin): both sides read one time. */
   clockOrigin: number;
-  /** The stats mailbox (slow-path-on-core.ts). */
+  /** The changes that follow `ops` (slow-path-changes.ts): the log's base and capacity. */
+  logBase: number;
+  logCapacity: number;
+  /** Where the counters are published (STATS_FIELDS, f64 each). */
   statsAddr: number;
-  statsBytes: number;
 }
 
-/** Stats mailbox words (i32): request, answer, JSON length; the JSON from byte 16. */
-export const SPH_REQUEST = 0;
-export const SPH_ANSWER = 1;
-export const SPH_LENGTH = 2;
-export const SPH_JSON = 16;
+/**
+ * The counters a slow path on a core publishes after every burst and change, f64 each, in this
+ * order: the slow path's counters, its drops by reason, connections tracked, the runner's.
+ */
+export const SLOW_PATH_COUNTERS: readonly SlowPathCounterName[] = [
+  'upcalls',
+  'installed',
+  'reinjected',
+  'arpReplies',
+  'connections',
+  'truncated',
+  'revalidations',
+];
+export const RUNNER_COUNTERS: readonly (keyof RunnerStats)[] = [
+  'bursts',
+  'upcalls',
+  'downcalls',
+  'backlog',
+  'sleeps',
+  'spins',
+  'spinHits',
+  'busyMs',
+];
+export const STATS_FIELDS = SLOW_PATH_COUNTERS.length + DROP_REASONS.length + 1 + RUNNER_COUNTERS.length;
+
+/** Reads what publishStats wrote. */
+export function readSlowPathStats(f64: Float64Array, addr: number): { slowPath: SlowPathStats; runner: RunnerStats } {
+  let i = addr >> 3;
+  const counters = {} as Record<SlowPathCounterName, number>;
+  for (const k of SLOW_PATH_COUNTERS) counters[k] = f64[i++]!;
+  const drops = {} as Record<DropReason, number>;
+  for (const k of DROP_REASONS) drops[k] = f64[i++]!;
+  const connections = f64[i++]!;
+  const runner = {} as RunnerStats;
+  for (const k of RUNNER_COUNTERS) runner[k] = f64[i++]!;
+  return { slowPath: { counters, drops, connections }, runner };
+}
 
 /**
  * The routing-table slow path as a host job: the VPC model (a replica, from its changes), the
@@ -45,6 +81,8 @@ export const SPH_JSON = 16;
 class SlowPathHostJob implements HostJob {
   private readonly runner: SlowPathRunner;
   private readonly sw: SharedSwitchEnd;
+  private readonly log: ChangeLogReader;
+  private readonly f64: Float64Array;
   private readonly i32: Int32Array;
   private readonly bell: number;
   private seen: number;
@@ -63,6 +101,8 @@ class SlowPathHostJob implements HostJob {
     early: Downcall[],
   ) {
     this.i32 = new Int32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.log = new ChangeLogReader(memory.buffer, init.logBase, init.logCapacity);
     const sw = new SharedSwitchEnd(runtime, init.switchEnd);
     this.sw = sw;
     this.runner = new SlowPathRunner(sw, runtime.memory, slow, reval, { clock, sweepMs: SWEEP_MS });
@@ -70,26 +110,50 @@ class SlowPathHostJob implements HostJob {
     for (const p of init.ports) this.runner.addPort(p);
     this.bell = sw.upcallBellAddr >> 2;
     this.seen = Atomics.load(this.i32, this.bell) - 1; // the first poll pumps (and ticks the switch)
+    this.publishStats();
   }
 
   poll(): number {
-    const i32 = this.i32;
-    const bell = Atomics.load(i32, this.bell);
     let n = 0;
+    // Changes first: an upcall that follows a change in time is decided on the changed model.
+    if (this.log.pending()) n += this.log.drain((c) => this.apply(c));
+    const bell = Atomics.load(this.i32, this.bell);
     if (bell !== this.seen || !this.runner.idle()) {
       this.seen = bell;
-      n = this.runner.pump();
+      n += this.runner.pump();
       if (n === 0 && this.runner.busy()) n = 1; // downcalls waiting for room: keep the core polling
     } else if (this.sweepDue || ((++this.polls & 1023) === 0 && this.clock() >= this.nextSweep)) {
-      this.sweepDue = false;
       // Time is read every 1024 idle polls only: an idle pass of the core stays a few loads.
+      this.sweepDue = false;
       this.nextSweep = this.clock() + SWEEP_MS;
       this.runner.pump();
+      n = 1;
     }
-    const base = this.init.statsAddr >> 2;
-    if (base !== 0 && Atomics.load(i32, base + SPH_REQUEST) !== Atomics.load(i32, base + SPH_ANSWER))
-      this.answerStats();
+    if (n > 0) this.publishStats();
     return n;
+  }
+
+  private apply(c: SlowPathChange): void {
+    if ('model' in c) applyModelOp(this.model, c.model);
+    else if ('addPort' in c) {
+      this.sw.addUpcallRing(c.addPort);
+      this.runner.addPort(c.addPort.port);
+    } else {
+      this.runner.removePort(c.removePort);
+      this.sw.removeUpcallRing(c.removePort);
+    }
+  }
+
+  /** Copies the counters out (a few dozen stores: cheap enough for every burst). */
+  private publishStats(): void {
+    const f64 = this.f64;
+    let i = this.init.statsAddr >> 3;
+    const s = this.slow.stats();
+    for (const k of SLOW_PATH_COUNTERS) f64[i++] = s.counters[k];
+    for (const k of DROP_REASONS) f64[i++] = s.drops[k];
+    f64[i++] = s.connections;
+    const r = this.runner.stats();
+    for (const k of RUNNER_COUNTERS) f64[i++] = r[k];
   }
 
   /** Downcalls the revalidator made outside a burst. */
@@ -110,26 +174,6 @@ class SlowPathHostJob implements HostJob {
     this.slow.groups.dispose();
     this.model.dispose();
   }
-
-  private answerStats(): void {
-    const base = this.init.statsAddr;
-    const json = new TextEncoder().encode(
-      JSON.stringify({ slowPath: this.slow.stats(), runner: this.runner.stats() } satisfies SlowPathHostStats),
-    );
-    const room = this.init.statsBytes - SPH_JSON;
-    const i32 = this.i32;
-    const idx = base >> 2;
-    if (json.length <= room) new Uint8Array(i32.buffer).set(json, base + SPH_JSON);
-    Atomics.store(i32, idx + SPH_LENGTH, json.length <= room ? json.length : -1);
-    Atomics.store(i32, idx + SPH_ANSWER, Atomics.load(i32, idx + SPH_REQUEST));
-    Atomics.notify(i32, idx + SPH_ANSWER);
-  }
-}
-
-/** What the stats mailbox answers. */
-export interface SlowPathHostStats {
-  slowPath: ReturnType<SlowPath['stats']>;
-  runner: ReturnType<SlowPathRunner['stats']>;
 }
 
 /** Idle connections are swept this often (ms), as the main-thread runner does by default. */
