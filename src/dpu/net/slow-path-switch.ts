@@ -67,7 +67,6 @@ export class SharedSwitchEnd implements SlowPathSwitch {
     private readonly runtime: KernelRuntime,
     private readonly init: SlowPathSwitchInit,
   ) {
-    const i32 = runtime.memory.i32;
     const ring = (base: number, capacity: number): SlowPathRing => this.ringAt(base, capacity);
     this.state = { base: init.stateBase };
     this.upcallBellAddr = init.stateBase + NET_SW_UPCALL_BELL;
