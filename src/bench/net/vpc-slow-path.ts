@@ -13,9 +13,6 @@ export interface VpcSlowPathStats {
   connections: number;
   upcalls: number;
   downcalls: number;
-  sleeps: number;
-  spins: number;
-  spinHits: number;
   busyMs: number;
   /** Upcalls the slow path answered by installing a flow, by re-injecting the frame, by a drop. */
   installed: number;
@@ -106,18 +103,14 @@ export class VpcSlowPath {
     return new VpcSlowPath(runtime, model, slow, benchVpcOps(ports));
   }
 
-  /**
-   * Starts draining the two ports' upcall rings of `sw` (after their devices are on the switch):
-   * on an event-loop task of this thread, or (`loop: false`) only when the caller pumps.
-   */
-  start(sw: SlowPathSwitch, o: { loop?: boolean } = {}): void {
+  /** Starts draining the two ports' upcall rings of `sw` (their devices on it) as the caller pumps. */
+  start(sw: SlowPathSwitch): void {
     const clock = (): number => performance.now();
     const runner = new SlowPathRunner(sw, this.runtime.memory, this.slow, this.reval, { clock });
     this.runner = runner;
     runner.send(this.early);
     this.early = [];
     for (const id of this.ids) runner.addPort(id);
-    if (o.loop !== false) runner.start();
   }
 
   /** Handles the upcalls waiting now (the caller's thread runs the switch too). */
@@ -130,10 +123,7 @@ export class VpcSlowPath {
     return this.runner;
   }
 
-  /**
-   * Connections tracked, upcalls the runner took and downcalls it wrote, its sleeps on the bell,
-   * spins that found more, time it spent handling upcalls; the slow path's verdicts.
-   */
+  /** Connections tracked, upcalls the runner took and downcalls it wrote, its busy time; the slow path's verdicts. */
   stats(): VpcSlowPathStats {
     const r = this.started().stats();
     const s = this.slow.stats();
@@ -141,9 +131,6 @@ export class VpcSlowPath {
       connections: s.connections,
       upcalls: r.upcalls,
       downcalls: r.downcalls,
-      sleeps: r.sleeps,
-      spins: r.spins,
-      spinHits: r.spinHits,
       busyMs: r.busyMs,
       installed: s.counters.installed,
       reinjected: s.counters.reinjected,
@@ -151,8 +138,7 @@ export class VpcSlowPath {
     };
   }
 
-  async stop(): Promise<void> {
-    await this.runner?.stop();
+  stop(): void {
     this.slow.groups.dispose();
     this.model.dispose();
   }

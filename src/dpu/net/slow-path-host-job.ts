@@ -47,16 +47,7 @@ export const SLOW_PATH_COUNTERS: readonly SlowPathCounterName[] = [
   'truncated',
   'revalidations',
 ];
-export const RUNNER_COUNTERS: readonly (keyof RunnerStats)[] = [
-  'bursts',
-  'upcalls',
-  'downcalls',
-  'backlog',
-  'sleeps',
-  'spins',
-  'spinHits',
-  'busyMs',
-];
+export const RUNNER_COUNTERS: readonly (keyof RunnerStats)[] = ['bursts', 'upcalls', 'downcalls', 'backlog', 'busyMs'];
 export const STATS_FIELDS = SLOW_PATH_COUNTERS.length + DROP_REASONS.length + 1 + RUNNER_COUNTERS.length;
 
 /** Reads what publishStats wrote. */
