@@ -68,7 +68,7 @@ export interface Job {
   failure?: JobFailure;
 }
 
-/** A host job (host-job.ts) on a core: TypeScript the core runs between its kernels' bursts. */
+/** A host job (host-job.ts) on a core: TypeScript the core runs before its kernels' bursts, every pass. */
 export interface HostJobHandle {
   /** Unique in its pool (kernel jobs and host jobs share the ids). */
   readonly id: number;
@@ -346,7 +346,7 @@ export class DpuCore extends EventEmitter {
 
   /**
    * Attaches a host job (host-job.ts): the core imports the kind's module on first use and builds
-   * the job from `init` (plain data, sent as JSON), then polls it after its kernels' bursts in
+   * the job from `init` (plain data, sent as JSON), then polls it before its kernels' bursts in
    * every pass. A job that throws is detached ('host-job-failed'); the core goes on.
    * @internal
    */

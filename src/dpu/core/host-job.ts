@@ -1,5 +1,5 @@
 /**
- * Host jobs: TypeScript that a DPU core runs between its kernels' bursts, on the core's own
+ * Host jobs: TypeScript that a DPU core runs before its kernels' bursts, on the core's own
  * thread. A miss of the fast path is then decided on the core that saw it, as OVS-DPDK's PMD
  * threads run their upcalls themselves, instead of being handed to another thread and back (two
  * thread wake-ups per first packet, each tens of µs on a shared machine).

@@ -206,6 +206,9 @@ export class Reactor {
       let busy = false;
       let held = false;
       if (!core.quiesced) {
+        // Host jobs first: what they write for the kernels (the slow path's flushes and answers)
+        // is taken in this same pass, before any packet the pass pops.
+        if (core.hostJobs.length > 0 && this.pollHostJobs()) busy = true;
         const jobs = core.jobs;
         let credit = false;
         // One clock read per pass and one per call that did work (burst-latency.ts): a busy call
@@ -254,7 +257,6 @@ export class Reactor {
         }
         // No job that worked has credit left: a new round (fair-share.ts).
         if (!credit && (busy || held)) refill(core.jobs);
-        if (core.hostJobs.length > 0 && this.pollHostJobs()) busy = true;
       }
       c[C_PASSES]!++;
       if (busy || held) {

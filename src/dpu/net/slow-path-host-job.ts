@@ -67,7 +67,7 @@ export function readSlowPathStats(f64: Float64Array, addr: number): { slowPath: 
  * The routing-table slow path as a host job: the VPC model (a replica, from its changes), the
  * slow path, the revalidator and the runner, on the DPU core that serves the switch. A pass that
  * finds the upcall bell moved decides the waiting upcalls at once, and the core takes the
- * answers (install, re-inject) in its next pass: a first packet never leaves the core's thread.
+ * answers (install, re-inject) in the same pass: a first packet never leaves the core's thread.
  */
 class SlowPathHostJob implements HostJob {
   private readonly runner: SlowPathRunner;

@@ -103,22 +103,35 @@ export class SlowPathOnCore {
     return this.job?.failure?.message ?? null;
   }
 
-  /** Sends a change (applied by the core before the next upcall it decides). */
+  /**
+   * Sends a change and, while the core runs the slow path, waits until the core has applied it
+   * (a few µs to a wake-up's tens): when this returns, whatever the change invalidates is being
+   * flushed, before any packet sent after it. A quiesced core applies it when resumed.
+   */
   change(c: SlowPathChange): void {
     if (this.freed) throw new QingtianError(ErrorCode.Disposed, `the slow path on core ${this.core.id} is gone`);
-    const i32 = this.memory.i32;
     const deadline = performance.now() + WAIT_MS;
     while (!this.log.tryAppend(c)) {
       // The core empties the log every pass; it is full only while the core is stuck.
-      if (!this.running || performance.now() > deadline)
-        throw new QingtianError(
-          ErrorCode.Timeout,
-          `the slow path on core ${this.core.id} is not taking changes${this.failure ? ` (${this.failure})` : ''}`,
-        );
-      this.core.ringDoorbell();
-      Atomics.wait(i32, this.log.appliedIndex, this.log.applied, 1);
+      this.waitApplied(deadline);
     }
-    if (this.job) this.core.ringDoorbell();
+    if (!this.job) return;
+    this.core.ringDoorbell();
+    const want = this.log.written;
+    while (this.log.applied - want < 0 && this.running && this.core.runState() !== 'quiesced') {
+      this.waitApplied(deadline);
+    }
+  }
+
+  /** Blocks for a moment on the applied count; throws once `deadline` passed. */
+  private waitApplied(deadline: number): void {
+    if (!this.running || performance.now() > deadline)
+      throw new QingtianError(
+        ErrorCode.Timeout,
+        `the slow path on core ${this.core.id} is not taking changes${this.failure ? ` (${this.failure})` : ''}`,
+      );
+    this.core.ringDoorbell();
+    Atomics.wait(this.memory.i32, this.log.appliedIndex, this.log.applied, 1);
   }
 
   /** Starts draining `port`'s upcall ring (the port is on the switch). */
