@@ -4,7 +4,7 @@ import { Revalidator } from '../../dpu/net/revalidator.js';
 import { SlowPath } from '../../dpu/net/slow-path.js';
 import { SlowPathRunner } from '../../dpu/net/slow-path-runner.js';
 import { VpcModel } from '../../dpu/net/vpc-model.js';
-import { applyModelOp, type ModelOp } from '../../dpu/net/vpc-model-ops.js';
+import { applyModelOp, replayDowncalls, type ModelOp } from '../../dpu/net/vpc-model-ops.js';
 import type { Downcall } from '../../dpu/net/flow-actions.js';
 import type { SlowPathSwitch } from '../../dpu/net/slow-path-switch.js';
 
@@ -108,7 +108,7 @@ export class VpcSlowPath {
     const clock = (): number => performance.now();
     const runner = new SlowPathRunner(sw, this.runtime.memory, this.slow, this.reval, { clock });
     this.runner = runner;
-    runner.send(this.early);
+    runner.send(replayDowncalls(this.early));
     this.early = [];
     for (const id of this.ids) runner.addPort(id);
   }

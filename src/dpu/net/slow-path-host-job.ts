@@ -10,7 +10,7 @@ import { SlowPath } from './slow-path.js';
 import { SlowPathRunner, type RunnerStats } from './slow-path-runner.js';
 import { SharedSwitchEnd, type SlowPathSwitchInit } from './slow-path-switch.js';
 import { VpcModel } from './vpc-model.js';
-import { applyModelOp, type ModelOp } from './vpc-model-ops.js';
+import { applyModelOp, replayDowncalls, type ModelOp } from './vpc-model-ops.js';
 
 /** What a slow path on a DPU core is built from (plain data: it travels as JSON). */
 export interface SlowPathHostInit {
@@ -97,7 +97,7 @@ class SlowPathHostJob implements HostJob {
     const sw = new SharedSwitchEnd(runtime, init.switchEnd);
     this.sw = sw;
     this.runner = new SlowPathRunner(sw, runtime.memory, slow, reval, { clock, sweepMs: SWEEP_MS });
-    this.runner.send(early);
+    this.runner.send(replayDowncalls(early));
     for (const p of init.ports) this.runner.addPort(p);
     this.bell = sw.upcallBellAddr >> 2;
     this.seen = Atomics.load(this.i32, this.bell) - 1; // the first poll pumps (and ticks the switch)

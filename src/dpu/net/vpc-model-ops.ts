@@ -1,4 +1,5 @@
 import { ErrorCode, QingtianError } from '../../common/errors.js';
+import type { Downcall } from './flow-actions.js';
 import type { VpcModel } from './vpc-model.js';
 
 /** The VpcModel methods that change it: what a replica of a model replays. */
@@ -40,4 +41,13 @@ export function applyModelOp(model: VpcModel, op: ModelOp): void {
       `model op: expected one of ${MODEL_OPS.join(', ')}, got '${op.op}'`,
     );
   (model[op.op] as (...a: unknown[]) => unknown).apply(model, op.args);
+}
+
+/**
+ * What the revalidator made while a slow path replayed a model's history, to send to a switch
+ * that holds none of its flows yet: not the flushes, which have nothing to remove there, and a
+ * flush takes away the flows installed while it runs.
+ */
+export function replayDowncalls(made: readonly Downcall[]): Downcall[] {
+  return made.filter((d) => d.op !== 'flush-all' && d.op !== 'flush-cookie' && d.op !== 'delete');
 }
