@@ -23,7 +23,10 @@ const WRAP = 0xffffffff;
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
-/** The producer's end; `capacity` (bytes after the header) a power of two. */
+/**
+ * The producer's end; `capacity` (bytes after the header) a power of two. A record takes at most
+ * half of it: a larger one, after the wrap mark it may need, could outgrow even an empty ring.
+ */
 export class ChangeLogWriter {
   private readonly i32: Int32Array;
   private readonly u8: Uint8Array;
@@ -60,7 +63,10 @@ export class ChangeLogWriter {
   tryAppend(c: SlowPathChange): boolean {
     const bytes = new TextEncoder().encode(JSON.stringify(c));
     const need = 4 + pad4(bytes.length);
-    if (need > this.capacity) throw new RangeError(`slow-path change of ${bytes.length} bytes: larger than the log`);
+    if (need > this.capacity / 2)
+      throw new RangeError(
+        `slow-path change of ${bytes.length} bytes: larger than half the log (${this.capacity / 2 - 4} bytes at most)`,
+      );
     const i32 = this.i32;
     let wpos = Atomics.load(i32, this.w + LOG_WRITE);
     const rpos = Atomics.load(i32, this.w + LOG_READ);
