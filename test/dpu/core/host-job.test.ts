@@ -238,6 +238,20 @@ describe('a host job that throws is detached (fail closed)', () => {
   }, 30_000);
   afterAll(() => rig.close());
 
+  it('a job whose init throws is not attached: its memory is freed, the core runs on', async () => {
+    const regions = rig.memory.regions().length;
+    const e = await SlowPathOnCore.attach(rig.core, rig.memory, {
+      sw: rig.sw,
+      ports: [],
+      model: MODEL,
+      ops: [{ op: 'deleteVpc', args: ['nope'] }],
+    }).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/host job 'net-slow-path': .*nope/);
+    expect(rig.memory.regions()).toHaveLength(regions);
+    expect(rig.slow!.running).toBe(true);
+    expect(rig.core.counters().errors).toBe(0);
+  });
+
   it("a change the replica refuses fails the job with its reason; the core's switch runs on", async () => {
     const slow = rig.slow!;
     const core = rig.core;
