@@ -159,13 +159,13 @@ describe('the slow path as a host job on the switch core', () => {
     na.send(udp(5000));
     await until('the drop decided', () => slow.stats().slowPath.drops['security-group'] === 1);
     expect(nb.recv()).toHaveLength(0);
-    // The core held between its passes: the next pass finds the packet and the change together.
+    // The core held: change() does not wait for it, and on resume the change comes before the upcall.
     await rig.core.quiesce();
     na.send(udp(5001));
     rig.apply({ op: 'addRule', args: ['ping', { direction: 'ingress', protocol: 'udp', ports: [7, 7] }] });
     await rig.core.resume();
     expect(await nb.waitRecv(1)).toHaveLength(1);
-    // And with the core running: no wait for it to take the change before the next packet.
+    // With the core running, change() returns once the core has taken it.
     rig.apply({ op: 'addRule', args: ['ping', { direction: 'ingress', protocol: 'udp', ports: [9, 9] }] });
     na.send(from(a, b, { proto: 'udp', srcPort: 5002, dstPort: 9 }));
     expect(await nb.waitRecv(1)).toHaveLength(1);
