@@ -11,7 +11,7 @@ import { DROP_REASONS } from './flow-actions.js';
 import type { NetDevice, NetDeviceStats } from './net-device.js';
 import { NetworkDatapath } from './network-datapath.js';
 import * as I from './network-info.js';
-import type { SlowPathOnCore } from './slow-path-on-core.js';
+import { MAX_CHANGE_BYTES, type SlowPathOnCore } from './slow-path-on-core.js';
 import type { SlowPathStats } from './slow-path-types.js';
 import type { RunnerStats } from './slow-path-runner.js';
 import type { SwitchStats } from './switch-stats.js';
@@ -172,8 +172,15 @@ export class HostNetwork {
    * sends it to the replica on the switch's core, or keeps it for the replica to start from.
    */
   private change<K extends ModelOpName>(op: K, ...args: Parameters<VpcModel[K]>): ReturnType<VpcModel[K]> {
+    const text = JSON.stringify(args);
+    // Refused before the model takes it: a change the replica never got would part the two.
+    if (Buffer.byteLength(text) > MAX_CHANGE_BYTES)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${op}: ${Buffer.byteLength(text)} bytes as JSON, at most ${MAX_CHANGE_BYTES} in one change`,
+      );
     const r = (this.m[op] as (...a: Parameters<VpcModel[K]>) => ReturnType<VpcModel[K]>)(...args);
-    const rec = { op, args: JSON.parse(JSON.stringify(args)) as unknown } as ModelOp;
+    const rec = { op, args: JSON.parse(text) as unknown } as ModelOp;
     this.core?.change({ model: rec });
     this.history?.push(rec);
     return r;

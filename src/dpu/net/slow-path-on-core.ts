@@ -12,6 +12,8 @@ import type { ModelOp } from './vpc-model-ops.js';
 const MIB = 1 << 20;
 /** Bytes of the changes' log (a power of two): thousands of changes ahead of the core. */
 const LOG_BYTES = 1 * MIB;
+/** The largest change, as JSON, the log takes (half of it, less the record's header and envelope). */
+export const MAX_CHANGE_BYTES = LOG_BYTES / 2 - 64;
 /** How long a change waits for room in the log, and removePort for the core to let a port go. */
 const WAIT_MS = 5000;
 

@@ -125,4 +125,16 @@ describe('host.network: the slow path on the switch core', () => {
     expect(st.slowPathError).toBeNull();
     expect(st.slowPath.drops['security-group']).toBe(1);
   });
+
+  it('refuses a change too big for the log before the model takes it', () => {
+    const before = net.list().vpcs.length;
+    expect(() => net.createVpc({ name: 'x'.repeat(600_000), cidr: '198.18.64.0/24' })).toThrow(
+      expect.objectContaining({
+        code: 'QT_INVALID_ARGUMENT',
+        message: expect.stringMatching(/^createVpc: \d+ bytes as JSON, at most \d+/),
+      }),
+    );
+    expect(net.list().vpcs).toHaveLength(before);
+    expect(net.stats()!.slowPathError).toBeNull();
+  });
 });
