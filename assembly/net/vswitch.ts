@@ -28,6 +28,7 @@ import {
   NET_FR_ACTION_BYTES,
   NET_FR_BYTES_COUNT,
   NET_FR_CAPACITY,
+  NET_FR_COOKIE,
   NET_FR_PACKETS,
   NET_KEY_IN_PORT,
 } from './flow-record';
@@ -138,6 +139,8 @@ import {
   NET_SW_UPCALL_BELL,
   NET_FLUSH_ALL,
   NET_FLUSH_COOKIE,
+  NET_SW_FLUSH_COOKIE,
+  NET_SW_FLUSH_MODE,
   switchStateBytes,
 } from './switch-state';
 import { malformedStat, observeReinjected, portStat, splitFrame, swStat } from './switch-stats';
@@ -336,6 +339,9 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
   const fr = <usize>load<u32>(sw, NET_SW_FLOW_RECORDS);
   const cap = load<u32>(fr, NET_FR_CAPACITY);
   const ordered = pendOrdered(sw);
+  // A flush takes many runs (a slice each), but what it will remove is gone for packets at once.
+  const flushMode = load<u32>(sw, NET_SW_FLUSH_MODE);
+  const flushCookie = load<u32>(sw, NET_SW_FLUSH_COOKIE);
   for (let i: u32 = 0; i < n; i++) {
     const pkt = pktAt(sc, i);
     if ((load<u16>(pkt, PK_FLAGS) & PKF_DROP) != 0) continue;
@@ -355,8 +361,13 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
       upcall(c, NET_UPC_MISS, 0, true);
       continue;
     }
-    swStat(sw, NET_SW_STAT_HITS, 1);
     const fp = recordAt(fr, <u32>r);
+    if (flushMode == NET_FLUSH_ALL || (flushMode == NET_FLUSH_COOKIE && load<u32>(fp, NET_FR_COOKIE) == flushCookie)) {
+      swStat(sw, NET_SW_STAT_MISSES, 1);
+      upcall(c, NET_UPC_MISS, 0, ordered);
+      continue;
+    }
+    swStat(sw, NET_SW_STAT_HITS, 1);
     store<u64>(fp, load<u64>(fp, NET_FR_PACKETS) + 1, NET_FR_PACKETS);
     store<u64>(fp, load<u64>(fp, NET_FR_BYTES_COUNT) + <u64>load<u32>(pkt, PK_LEN), NET_FR_BYTES_COUNT);
     const res = runActions(c, fp + NET_FR_ACTIONS, min<u32>(<u32>load<u16>(fp, NET_FR_ACTION_BYTES), 96));

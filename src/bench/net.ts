@@ -10,8 +10,8 @@ import { HostMemory } from '../memory/host-memory.js';
 import type { BenchContext } from './lib/report.js';
 import { median, percentileSorted } from './lib/stats.js';
 import { layoutPort, portDevice, wire, type BenchPort } from './net/bench-port.js';
-import { VpcSlowPathThread } from './net/vpc-slow-path-thread.js';
-import type { VpcSlowPathStats } from './net/vpc-slow-path.js';
+import { SlowPathOnCore } from '../dpu/net/slow-path-on-core.js';
+import { BENCH_MODEL, benchVpcIds, benchVpcOps } from './net/vpc-slow-path.js';
 import { InThreadFlows, type FlowRate } from './net/in-thread-flows.js';
 import { InThreadKernel, type FrameRate } from './net/in-thread-kernel.js';
 import { BENCH_RING, BENCH_STRIDE, macString } from './net/in-thread-rig.js';
@@ -42,8 +42,8 @@ const IPS = { a: [198, 18, 0, 10], b: [198, 18, 0, 11] };
  *   first-packet              publish → arrival of a new flow's first frame (upcall, install, re-inject)
  *   new-flows                 new flows set up per second with 1M flows installed
  *   first-packet-vpc, new-flows-vpc  the same with the real slow path (VPC model, LPM, security
- *                             group + conntrack) answering the misses, on a worker thread of its
- *                             own at the cores' priority (vpc-slow-path-thread.ts)
+ *                             group + conntrack) answering the misses on the DPU core that serves
+ *                             the switch (SlowPathOnCore), as OVS-DPDK's PMD threads run upcalls
  */
 export async function run(ctx: BenchContext): Promise<void> {
   const runs = ctx.runs;
@@ -270,7 +270,7 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
     await pair.preinstall(installed);
     const w: number[] = [];
     const p: number[] = [];
-    const s0 = await pair.slowStats();
+    const s0 = pair.slowStats();
     for (let r = 0; r < runs; r++) {
       w.push(await pair.flows('wasm', per, 1 + r * per));
       p.push(await pair.flows('ts', per, 1 + r * per));
@@ -292,36 +292,29 @@ async function newFlows(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: string
       unit: 'flows',
       better: 'higher',
     });
-    const st = await pair.slowStats();
+    const st = pair.slowStats();
     if (st && s0) {
       ctx.report({
         case: `new-flows${sfx}`,
         metric: 'connections tracked',
-        value: st.connections,
+        value: st.slowPath.connections,
         unit: 'connections',
         better: 'higher',
       });
-      // How the slow path's thread spent the runs: upcalls per sleep on the bell (OVS handlers
-      // batch per wake-up), spins that found the next batch, main-thread time per flow.
-      const up = st.upcalls - s0.upcalls;
+      // How the core spent its slow-path time: upcalls decided per burst (the slow path batches
+      // its LPM, classifier and conntrack work per burst), and its time per flow.
+      const up = st.runner.upcalls - s0.runner.upcalls;
       ctx.report({
         case: `new-flows${sfx}`,
-        metric: 'upcalls per wake-up',
-        value: up / Math.max(1, st.sleeps - s0.sleeps),
+        metric: 'upcalls per burst',
+        value: up / Math.max(1, st.runner.bursts - s0.runner.bursts),
         unit: 'upcalls',
         better: 'higher',
       });
       ctx.report({
         case: `new-flows${sfx}`,
-        metric: 'spins that found more',
-        value: ((st.spinHits - s0.spinHits) / Math.max(1, st.spins - s0.spins)) * 100,
-        unit: '%',
-        better: 'higher',
-      });
-      ctx.report({
-        case: `new-flows${sfx}`,
-        metric: 'slow-path thread busy per flow',
-        value: ((st.busyMs - s0.busyMs) * 1000) / Math.max(1, up),
+        metric: 'slow path busy per flow',
+        value: ((st.runner.busyMs - s0.runner.busyMs) * 1000) / Math.max(1, up),
         unit: 'us',
         better: 'lower',
       });
@@ -438,7 +431,7 @@ class Pair {
     private readonly pool: DpuCorePool,
     private readonly sw: VSwitch,
     private readonly harness: { wasm: Worker; ts: Worker },
-    private readonly responder: Worker | VpcSlowPathThread,
+    private readonly responder: Worker | SlowPathOnCore,
     private readonly peer: Worker,
     private readonly words: { stop: number; trace: number },
     private readonly o: PairOptions,
@@ -470,19 +463,14 @@ class Pair {
     const trace = o.trace
       ? memory.alloc({ name: 'bench-trace', owner: 'bench', kind: 'core-scratch', sizeBytes: 65536 * 32 }).base
       : 0;
-    const vpc =
+    const vpcOps =
       o.slowPath === 'vpc'
-        ? await VpcSlowPathThread.create(
-            memory,
-            [
-              { mac: macString(MACS.a), ip: IPS.a.join('.') },
-              { mac: macString(MACS.b), ip: IPS.b.join('.') },
-            ],
-            1 << 20,
-            trace,
-          )
-        : undefined;
-    const ids = vpc?.ids ?? ([0, 1] as const);
+        ? benchVpcOps([
+            { mac: macString(MACS.a), ip: IPS.a.join('.') },
+            { mac: macString(MACS.b), ip: IPS.b.join('.') },
+          ])
+        : null;
+    const ids = vpcOps ? benchVpcIds(rt, vpcOps) : ([0, 1] as const);
     let rxIrq = 0;
     for (const [i, x, mac] of [
       [0, ga, MACS.a],
@@ -507,7 +495,15 @@ class Pair {
       { mac: MACS.b, port: 1 },
     ];
     const file = (f: string): string => distFile(`src/bench/net/${f}.js`);
-    await vpc?.start(sw);
+    const vpc = vpcOps
+      ? await SlowPathOnCore.attach(pool.core(0), memory, {
+          sw,
+          ports: ids,
+          model: BENCH_MODEL,
+          ops: vpcOps,
+          ctMaxEntries: 1 << 20,
+        })
+      : undefined;
     // The stand-in answers every counted upcall, as the routing-table slow path does (whose
     // runner turns ordering on itself): the fast path keeps each flow's packets in order.
     if (!vpc) sw.orderUpcalls(true);
@@ -625,9 +621,9 @@ class Pair {
     while (this.sw.stats().installs + this.sw.stats().installFailed < n) await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** The real slow path's counters (connections tracked, upcalls taken, sleeps, spins), when it answers. */
-  async slowStats(): Promise<VpcSlowPathStats | null> {
-    return this.responder instanceof VpcSlowPathThread ? this.responder.stats() : null;
+  /** The real slow path's counters (connections tracked, upcalls, bursts, busy time), when it answers. */
+  slowStats(): ReturnType<SlowPathOnCore['stats']> | null {
+    return this.responder instanceof SlowPathOnCore ? this.responder.stats() : null;
   }
 
   flowCount(): number {
@@ -637,7 +633,7 @@ class Pair {
   async close(): Promise<void> {
     Atomics.store(this.memory.i32, this.words.stop >> 2, 1);
     await Promise.all([this.harness.wasm.terminate(), this.harness.ts.terminate()]);
-    if (this.responder instanceof VpcSlowPathThread) await this.responder.stop();
+    if (this.responder instanceof SlowPathOnCore) await this.responder.detach();
     else await this.responder.terminate();
     await this.peer.terminate();
     await this.sw.detach();

@@ -65,7 +65,7 @@ export class InThreadFlows {
       flows: 1,
       preinstall: o.installed,
     });
-    slow.start(sw, { loop: false });
+    slow.start(sw);
     const k = new InThreadFlows(sw, slow, dw, ts, dt);
     k.preinstall(o.installed);
     return k;
@@ -120,7 +120,7 @@ export class InThreadFlows {
   }
 
   async close(): Promise<void> {
-    await this.slow.stop();
+    this.slow.stop();
     this.sw.free();
   }
 }

@@ -4,6 +4,7 @@ import { Revalidator } from '../../dpu/net/revalidator.js';
 import { SlowPath } from '../../dpu/net/slow-path.js';
 import { SlowPathRunner } from '../../dpu/net/slow-path-runner.js';
 import { VpcModel } from '../../dpu/net/vpc-model.js';
+import { applyModelOp, replayDowncalls, type ModelOp } from '../../dpu/net/vpc-model-ops.js';
 import type { Downcall } from '../../dpu/net/flow-actions.js';
 import type { SlowPathSwitch } from '../../dpu/net/slow-path-switch.js';
 
@@ -12,9 +13,6 @@ export interface VpcSlowPathStats {
   connections: number;
   upcalls: number;
   downcalls: number;
-  sleeps: number;
-  spins: number;
-  spinHits: number;
   busyMs: number;
   /** Upcalls the slow path answered by installing a flow, by re-injecting the frame, by a drop. */
   installed: number;
@@ -28,12 +26,52 @@ export interface BenchVpcPort {
   ip: string;
 }
 
+/** The bench's VPC model's options. */
+export const BENCH_MODEL = { seed: 17 };
+
 /**
- * The real slow path for the net bench: a VPC (198.18.0.0/16, one subnet), the sender's port
- * and the receiver's port with a stateful security group admitting UDP in (so every new flow
- * runs the classifier and conntrack), and the runner between the switch's rings and the slow
- * path, on the thread that starts it (the bench's own, or a worker: vpc-slow-path-thread.ts).
- * The switch ports are the model's ids (`ids`); add the devices there.
+ * The bench's VPC as the model's changes (vpc-model-ops.ts): 198.18.0.0/16 with one subnet, the
+ * sender's port 'a' and the receiver's port 'b', behind a stateful security group admitting UDP
+ * in (so every new flow runs the classifier and conntrack).
+ */
+export function benchVpcOps(ports: readonly [BenchVpcPort, BenchVpcPort]): ModelOp[] {
+  return [
+    { op: 'createVpc', args: [{ name: 'bench', cidr: '198.18.0.0/16' }] },
+    { op: 'createSubnet', args: [{ name: 'bench', vpc: 'bench', cidr: '198.18.0.0/24' }] },
+    {
+      op: 'createSecurityGroup',
+      args: [
+        {
+          name: 'udp-in',
+          rules: [
+            { direction: 'ingress', protocol: 'udp' },
+            { direction: 'egress', protocol: 'any' },
+          ],
+        },
+      ],
+    },
+    { op: 'createPort', args: [{ name: 'a', subnet: 'bench', ip: ports[0].ip, mac: ports[0].mac }] },
+    {
+      op: 'createPort',
+      args: [{ name: 'b', subnet: 'bench', ip: ports[1].ip, mac: ports[1].mac, securityGroups: ['udp-in'] }],
+    },
+  ];
+}
+
+/** The switch ports (the model's ids) of the bench's two guests under `ops`: add their devices there. */
+export function benchVpcIds(runtime: KernelRuntime, ops: readonly ModelOp[]): [number, number] {
+  const model = new VpcModel({ runtime, ...BENCH_MODEL });
+  try {
+    for (const op of ops) applyModelOp(model, op);
+    return [model.port('a').id, model.port('b').id];
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The real slow path for the net bench on the calling thread (benchVpcOps' VPC), and the runner
+ * between the switch's rings and the slow path. The switch ports are the model's ids (`ids`).
  */
 export class VpcSlowPath {
   readonly ids: readonly [number, number];
@@ -46,74 +84,33 @@ export class VpcSlowPath {
     private readonly runtime: KernelRuntime,
     private readonly model: VpcModel,
     private readonly slow: SlowPath,
-    ports: readonly [BenchVpcPort, BenchVpcPort],
+    ops: readonly ModelOp[],
   ) {
     // The revalidator follows the model from here on: it syncs each port's security groups.
     this.reval = new Revalidator(model, slow, (d) => (this.runner ? this.runner.send(d) : this.early.push(...d)));
-    const a = model.createPort({ name: 'a', subnet: 'bench', ip: ports[0].ip, mac: ports[0].mac });
-    const b = model.createPort({
-      name: 'b',
-      subnet: 'bench',
-      ip: ports[1].ip,
-      mac: ports[1].mac,
-      securityGroups: ['udp-in'],
-    });
-    this.ids = [a.id, b.id];
+    for (const op of ops) applyModelOp(model, op);
+    this.ids = [model.port('a').id, model.port('b').id];
   }
 
-  /**
-   * `ctMaxEntries`: connections the tracker may hold (every new flow of the bench is one).
-   * `trace` (host address, 0: none): each decided packet's stage stamps, laid out as the stand-in
-   * writes them (responder-worker.ts): per UDP source port, f64 taken and f64 decided (hrtime ns).
-   */
+  /** `ctMaxEntries`: connections the tracker may hold (every new flow of the bench is one). */
   static create(
     runtime: KernelRuntime,
     ports: readonly [BenchVpcPort, BenchVpcPort],
     ctMaxEntries: number,
-    trace = 0,
   ): VpcSlowPath {
-    const model = new VpcModel({ runtime, seed: 17 });
-    model.createVpc({ name: 'bench', cidr: '198.18.0.0/16' });
-    model.createSubnet({ name: 'bench', vpc: 'bench', cidr: '198.18.0.0/24' });
-    model.createSecurityGroup({
-      name: 'udp-in',
-      rules: [
-        { direction: 'ingress', protocol: 'udp' },
-        { direction: 'egress', protocol: 'any' },
-      ],
-    });
+    const model = new VpcModel({ runtime, ...BENCH_MODEL });
     const slow = new SlowPath(model, { runtime, clock: () => performance.now(), ctMaxEntries });
-    if (trace !== 0) {
-      const f64 = new Float64Array(runtime.memory.memory.buffer);
-      const handle = slow.handle.bind(slow);
-      slow.handle = (pkts) => {
-        const t0 = Number(process.hrtime.bigint());
-        const out = handle(pkts);
-        const t1 = Number(process.hrtime.bigint());
-        for (const p of pkts) {
-          const sport = (p.frame[34]! << 8) | p.frame[35]!;
-          f64[(trace >> 3) + sport * 4] = t0;
-          f64[(trace >> 3) + sport * 4 + 1] = t1;
-        }
-        return out;
-      };
-    }
-    return new VpcSlowPath(runtime, model, slow, ports);
+    return new VpcSlowPath(runtime, model, slow, benchVpcOps(ports));
   }
 
-  /**
-   * Starts draining the two ports' upcall rings of `sw` (after their devices are on the switch):
-   * on an event-loop task of this thread, or (`loop: false`) only when the caller pumps or runs
-   * runBlocking().
-   */
-  start(sw: SlowPathSwitch, o: { loop?: boolean } = {}): void {
+  /** Starts draining the two ports' upcall rings of `sw` (their devices on it) as the caller pumps. */
+  start(sw: SlowPathSwitch): void {
     const clock = (): number => performance.now();
     const runner = new SlowPathRunner(sw, this.runtime.memory, this.slow, this.reval, { clock });
     this.runner = runner;
-    runner.send(this.early);
+    runner.send(replayDowncalls(this.early));
     this.early = [];
     for (const id of this.ids) runner.addPort(id);
-    if (o.loop !== false) runner.start();
   }
 
   /** Handles the upcalls waiting now (the caller's thread runs the switch too). */
@@ -121,20 +118,12 @@ export class VpcSlowPath {
     return this.started().pump();
   }
 
-  /** Runs the runner's loop on this thread, blocking, until `attention()` (SlowPathRunner.runBlocking). */
-  runBlocking(attention: () => boolean): void {
-    this.started().runBlocking(attention);
-  }
-
   private started(): SlowPathRunner {
     if (!this.runner) throw new QingtianError(ErrorCode.DeviceState, 'VpcSlowPath: not started (start() first)');
     return this.runner;
   }
 
-  /**
-   * Connections tracked, upcalls the runner took and downcalls it wrote, its sleeps on the bell,
-   * spins that found more, time it spent handling upcalls; the slow path's verdicts.
-   */
+  /** Connections tracked, upcalls the runner took and downcalls it wrote, its busy time; the slow path's verdicts. */
   stats(): VpcSlowPathStats {
     const r = this.started().stats();
     const s = this.slow.stats();
@@ -142,9 +131,6 @@ export class VpcSlowPath {
       connections: s.connections,
       upcalls: r.upcalls,
       downcalls: r.downcalls,
-      sleeps: r.sleeps,
-      spins: r.spins,
-      spinHits: r.spinHits,
       busyMs: r.busyMs,
       installed: s.counters.installed,
       reinjected: s.counters.reinjected,
@@ -152,8 +138,7 @@ export class VpcSlowPath {
     };
   }
 
-  async stop(): Promise<void> {
-    await this.runner?.stop();
+  stop(): void {
     this.slow.groups.dispose();
     this.model.dispose();
   }

@@ -5,11 +5,14 @@ import type { CoreKernels, CoreJob, JobFn } from './core-kernels.js';
 import { CORE_MODES, CTL_BURSTS, CTL_MODE, CTL_RUN_STATE, RunState, type CoreMode } from './core-layout.js';
 import { MAX_JOBS_PER_CORE, Op, Status, ackNs } from './core-protocol.js';
 import { MAX_WEIGHT, MIN_WEIGHT, quantumOf, startShare } from './fair-share.js';
+import type { HostJob } from './host-job.js';
 import { JS_LENGTH } from './job-counters.js';
 
 /** What the commands change: the reactor's own state, read by its loop between commands. */
 export interface CoreState {
   jobs: CoreJob[];
+  /** Host jobs (host-job.ts), polled after the kernels' jobs in every pass. */
+  hostJobs: { id: number; job: HostJob }[];
   mode: CoreMode;
   idleSpinPolls: number;
   quiesced: boolean;
@@ -65,9 +68,12 @@ export class CoreCommands {
       case Op.DetachJob: {
         const before = core.jobs.length;
         core.jobs = core.jobs.filter((j) => j.id !== a[0]);
-        return core.jobs.length < before
-          ? [Status.Ok, '']
-          : [Status.NoSuchJob, `no job #${a[0]} on core ${this.coreId}`];
+        if (core.jobs.length < before) return [Status.Ok, ''];
+        const host = core.hostJobs.find((h) => h.id === a[0]);
+        if (!host) return [Status.NoSuchJob, `no job #${a[0]} on core ${this.coreId}`];
+        core.hostJobs = core.hostJobs.filter((h) => h !== host);
+        host.job.close();
+        return [Status.Ok, ''];
       }
       case Op.Quiesce:
         core.quiesced = true;

@@ -43,6 +43,7 @@
  * | 9  | Stop         | –                                                                     | 0, 0                 |
  * | 10 | SwapKernel   | fromKey, toKey, transform, layouts, requestedNs lo, requestedNs hi    | pause ns, jobs moved |
  * | 11 | SetJobWeight | jobId, weight                                                         | 0, 0                 |
+ * | 12 | AttachHostJob | jobId, kind (index in HOST_JOB_KINDS), initAddr, initBytes           | 0, 0                 |
  *
  * AttachJob: `weight` (MIN_WEIGHT … MAX_WEIGHT, fair-share.ts) is the job's share of the core
  * under contention; `workAddr`, when not 0, is the host address (8-aligned) of a u64 to which the
@@ -50,6 +51,11 @@
  * `clockAddr`, when not 0, the address (8-aligned) of an f64 the core writes its clock into
  * before each call (ns, process.hrtime: the kernel's only clock); `splitAddr`, when not 0, the
  * address of a burst split block (burst-split.ts) the core observes after each call that did work.
+ *
+ * AttachHostJob (host-job.ts): `initBytes` of UTF-8 JSON at `initAddr`, read before the ack. The
+ * first job of a kind makes the core import its module, a pause of its passes paid once. A host
+ * job shares the job ids and DetachJob with kernel jobs; one that throws is detached with a
+ * JobFailed event.
  *
  * SwapKernel: `transform` is -1 for none, else exportIndex << 1 | 1 when the export is in `from`,
  * | 0 when it is in `to`; `layouts` is fromLayout | toLayout << 16; requestedNs is
@@ -102,6 +108,7 @@ export const Op = {
   Stop: 9,
   SwapKernel: 10,
   SetJobWeight: 11,
+  AttachHostJob: 12,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -29,6 +29,7 @@ import {
   type CoreRunState,
 } from './core-layout.js';
 import { Op, opName, type OpCode } from './core-protocol.js';
+import { HOST_JOB_KINDS, type HostJobKind } from './host-job.js';
 import type { ReactorExit, ReactorInit } from './reactor.js';
 
 /** Why a job stopped running. */
@@ -62,6 +63,18 @@ export interface Job {
   /** Host address of its u64 work counter, or 0 (charged a quantum per busy call). */
   readonly workAddr: number;
   /** `running` until it fails (a trap or a negative status) or is detached. */
+  status: 'running' | 'failed' | 'detached';
+  /** Why it failed, once it has. */
+  failure?: JobFailure;
+}
+
+/** A host job (host-job.ts) on a core: TypeScript the core runs before its kernels' bursts, every pass. */
+export interface HostJobHandle {
+  /** Unique in its pool (kernel jobs and host jobs share the ids). */
+  readonly id: number;
+  readonly coreId: number;
+  readonly kind: HostJobKind;
+  /** `running` until it throws (the core detaches it) or is detached. */
   status: 'running' | 'failed' | 'detached';
   /** Why it failed, once it has. */
   failure?: JobFailure;
@@ -137,7 +150,8 @@ export interface CoreContext {
  * then `Atomics.notify(doorbell)` if the core's sleeping word is set: {@link DpuCore.ringDoorbell}
  * does exactly that.
  *
- * Events: 'job-failed' (JobFailedEvent), 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
+ * Events: 'job-failed' (JobFailedEvent), 'host-job-failed' (HostJobHandle, its failure set),
+ * 'job-rolled-back' (JobRolledBackEvent), 'core-failed' (Error), 'stopped'.
  *
  * Its pool builds it (`host.dpu.core(i)`); constructing one directly is unstable (`qingtian/internals`).
  */
@@ -147,6 +161,7 @@ export class DpuCore extends EventEmitter {
   private readonly i32: Int32Array;
   private readonly channel: CommandChannel;
   private readonly jobs = new Map<number, Job>();
+  private readonly hostJobs = new Map<number, HostJobHandle>();
   private task: Promise<ReactorExit> | null = null;
   private failed = false;
   private readonly life = new Lifetime('DpuCore', "its pool's close()");
@@ -329,6 +344,49 @@ export class DpuCore extends EventEmitter {
     return job;
   }
 
+  /**
+   * Attaches a host job (host-job.ts): the core imports the kind's module on first use and builds
+   * the job from `init` (plain data, sent as JSON), then polls it before its kernels' bursts in
+   * every pass. A job that throws is detached ('host-job-failed'); the core goes on.
+   * @internal
+   */
+  async attachHostJob(kind: HostJobKind, init: unknown): Promise<HostJobHandle> {
+    this.life.check('attachHostJob');
+    const bytes = new TextEncoder().encode(JSON.stringify(init));
+    const owner = `core-${this.id}`;
+    const region = this.ctx.host.alloc({
+      name: `host-job-init-${kind}`,
+      owner,
+      kind: 'core-scratch',
+      sizeBytes: Math.max(1, bytes.length),
+    });
+    const job: HostJobHandle = { id: this.ctx.nextJobId(), coreId: this.id, kind, status: 'running' };
+    this.hostJobs.set(job.id, job);
+    try {
+      this.ctx.host.u8.set(bytes, region.base);
+      await this.command(Op.AttachHostJob, [job.id, HOST_JOB_KINDS.indexOf(kind), region.base, bytes.length]);
+    } catch (e) {
+      this.hostJobs.delete(job.id);
+      throw e;
+    } finally {
+      // The core reads the init before its ack (or a timeout, after which the core is unusable).
+      this.ctx.host.free(region, owner);
+    }
+    return job;
+  }
+
+  /**
+   * Detaches a host job: after the acknowledgement the core has closed it. One not running is left as it is.
+   * @internal
+   */
+  async detachHostJob(job: HostJobHandle): Promise<void> {
+    this.life.check('detachHostJob');
+    if (job.status !== 'running') return;
+    await this.command(Op.DetachJob, [job.id]);
+    job.status = 'detached';
+    this.hostJobs.delete(job.id);
+  }
+
   /** Gives a running job a new share of the core (1–10000), from the core's next pass on. */
   async setJobWeight(job: Job, weight: number): Promise<void> {
     this.life.check('setJobWeight');
@@ -470,6 +528,14 @@ export class DpuCore extends EventEmitter {
   }
 
   private jobFailed(jobId: number, status: number, message: string): void {
+    const host = this.hostJobs.get(jobId);
+    if (host) {
+      this.hostJobs.delete(jobId);
+      host.status = 'failed';
+      host.failure = { status, message };
+      this.emit('host-job-failed', host);
+      return;
+    }
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
@@ -498,6 +564,8 @@ export class DpuCore extends EventEmitter {
     this.channel.close();
     for (const job of this.jobs.values()) job.status = 'detached';
     this.jobs.clear();
+    for (const job of this.hostJobs.values()) job.status = 'detached';
+    this.hostJobs.clear();
     this.channel.failPending(error ? `failed: ${error.message}` : 'stopped');
     if (error) {
       this.failed = true;

@@ -19,6 +19,7 @@ import {
   type CoreMode,
 } from './core-layout.js';
 import { placeCoreThread } from './core-thread.js';
+import { HOST_JOB_KINDS, importHostJob, type HostJob, type HostJobFactory, type HostJobKind } from './host-job.js';
 import {
   CMD_ARGS,
   CMD_OP,
@@ -75,6 +76,9 @@ export interface ReactorExit {
   passes: number;
 }
 
+/** run()'s result: the core stopped, or it left its loop to import a host job kind's module. */
+export type ReactorTurn = { exit: ReactorExit } | { load: HostJobKind };
+
 // Counter slots (order of COUNTER_NAMES).
 const C_PASSES = 0,
   C_BURSTS = 1,
@@ -125,6 +129,12 @@ export class Reactor {
   private lastPassNs = 0;
   private lastJobsNs = 0;
   private jobsNs = 0;
+  private placed = false;
+  private idleRun = 0;
+  /** Host job modules imported so far (host-job.ts). */
+  private readonly hostKinds = new Map<HostJobKind, HostJobFactory>();
+  /** An AttachHostJob waiting for its kind's module: taken again after the import. */
+  private heldCommand: Int32Array | null = null;
 
   constructor(private readonly init: ReactorInit) {
     const buf = init.memory.buffer;
@@ -139,7 +149,14 @@ export class Reactor {
     this.jobCounters = new JobCounterWriter(this.i32, init.controlBase + CTL_JOBS);
     this.pauses = new PauseRecorder(new Float64Array(buf), (init.controlBase + CTL_TRACE) >> 3, init.trace);
     this.dbIdx = (init.controlBase + CTL_DOORBELL) >> 2;
-    this.core = { jobs: [], mode: init.mode, idleSpinPolls: init.idleSpinPolls, quiesced: false, stopped: false };
+    this.core = {
+      jobs: [],
+      hostJobs: [],
+      mode: init.mode,
+      idleSpinPolls: init.idleSpinPolls,
+      quiesced: false,
+      stopped: false,
+    };
     this.kernels = new CoreKernels(init.memory, init.coreId);
     this.commands = new CoreCommands(this.core, this.kernels, this.i32, init.controlBase, init.coreId);
   }
@@ -149,16 +166,23 @@ export class Reactor {
     return (performance.now() + this.originMs) * 1e6;
   }
 
-  run(): ReactorExit {
-    placeCoreThread(this.i32, this.init.controlBase, this.init.nice, this.init.cpu);
-    this.pauses.start();
+  /**
+   * The core's loop, until it stops or must import a host job module (an async step the caller
+   * awaits before calling run() again: loadHostKind()).
+   */
+  run(): ReactorTurn {
+    if (!this.placed) {
+      placeCoreThread(this.i32, this.init.controlBase, this.init.nice, this.init.cpu);
+      this.pauses.start();
+      this.placed = true;
+    }
     const i32 = this.i32;
     const c = this.counters.values;
     const core = this.core;
     const trace = this.init.trace;
     this.setWord(CTL_MODE, CORE_MODES.indexOf(core.mode));
     this.setWord(CTL_RUN_STATE, RunState.Running);
-    let idleRun = 0;
+    let idleRun = this.idleRun;
     let passStart = trace ? this.nowNs() : 0;
     for (;;) {
       const bell = Atomics.load(i32, this.dbIdx);
@@ -169,8 +193,12 @@ export class Reactor {
         this.jobsNs = 0;
         passStart = t;
       }
-      if (this.mailbox.hasData()) {
-        this.drainMailbox();
+      if (this.heldCommand !== null || this.mailbox.hasData()) {
+        const load = this.drainMailbox();
+        if (load !== null) {
+          this.idleRun = idleRun;
+          return { load };
+        }
         if (core.stopped) break;
       }
       let items = 0;
@@ -178,6 +206,9 @@ export class Reactor {
       let busy = false;
       let held = false;
       if (!core.quiesced) {
+        // Host jobs first: what they write for the kernels (the slow path's flushes and answers)
+        // is taken in this same pass, before any packet the pass pops.
+        if (core.hostJobs.length > 0 && this.pollHostJobs()) busy = true;
         const jobs = core.jobs;
         let credit = false;
         // One clock read per pass and one per call that did work (burst-latency.ts): a busy call
@@ -237,15 +268,91 @@ export class Reactor {
       c[C_IDLE]!++;
       idleRun++;
       if (core.mode !== 'poll' && idleRun >= (core.mode === 'interrupt' ? 1 : core.idleSpinPolls)) {
-        if (!this.armJobs()) this.sleep(bell);
+        if (!this.armJobs()) this.sleep(bell, this.hostSleepMs());
         idleRun = 0;
       } else if ((c[C_IDLE]! & (FLUSH_EVERY_IDLE - 1)) === 0) {
         this.flush();
       }
     }
+    for (const h of core.hostJobs) this.closeHostJob(h.job);
+    core.hostJobs = [];
     this.setWord(CTL_RUN_STATE, RunState.Stopped);
     this.flush();
-    return { coreId: this.init.coreId, passes: c[C_PASSES]! };
+    return { exit: { coreId: this.init.coreId, passes: c[C_PASSES]! } };
+  }
+
+  /** Imports a host job kind's module; the AttachHostJob that asked for it runs at the next run(). */
+  async loadHostKind(kind: HostJobKind): Promise<void> {
+    try {
+      this.hostKinds.set(kind, await importHostJob(kind));
+    } catch (e) {
+      this.hostKinds.set(kind, () => {
+        throw new Error(`cannot import host job '${kind}': ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }
+  }
+
+  /** Polls every host job once; true if one did work. One that throws is detached and reported. */
+  private pollHostJobs(): boolean {
+    let busy = false;
+    const hosts = this.core.hostJobs;
+    for (let i = 0; i < hosts.length; i++) {
+      const h = hosts[i]!;
+      let n: number;
+      try {
+        n = h.job.poll();
+      } catch (e) {
+        this.hostJobFailed(h, e);
+        return true; // the list changed; the next pass sees the new one
+      }
+      if (n > 0) busy = true;
+    }
+    return busy;
+  }
+
+  /** The longest the host jobs let the core sleep (ms), Infinity for no limit. */
+  private hostSleepMs(): number {
+    let ms = Infinity;
+    for (const h of this.core.hostJobs) ms = Math.min(ms, h.job.sleepMs());
+    return ms;
+  }
+
+  private hostJobFailed(h: { id: number; job: HostJob }, e: unknown): void {
+    this.counters.values[C_ERRORS]!++;
+    this.core.hostJobs = this.core.hostJobs.filter((x) => x !== h);
+    this.closeHostJob(h.job);
+    this.flush();
+    this.emit(EventKind.JobFailed, 0, Status.Trap, h.id, `host job: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  private closeHostJob(job: HostJob): void {
+    try {
+      job.close();
+    } catch {
+      // A job that fails to close has nothing more to run: it is gone either way.
+    }
+  }
+
+  /**
+   * AttachHostJob: builds the job from its init JSON, once its kind's module is imported.
+   * Returns the kind to import first (the command is held), or the command's result.
+   */
+  private attachHostJob(a: Int32Array): HostJobKind | [number, string] {
+    const [id, kindIndex, addr, bytes] = [a[0]!, a[1]!, a[2]! >>> 0, a[3]! >>> 0];
+    const kind = HOST_JOB_KINDS[kindIndex];
+    if (kind === undefined) return [Status.BadArgument, `no host job kind ${kindIndex}`];
+    const factory = this.hostKinds.get(kind);
+    if (!factory) return kind;
+    const core = this.core;
+    if (core.jobs.some((j) => j.id === id) || core.hostJobs.some((h) => h.id === id))
+      return [Status.JobExists, `job #${id} already runs on core ${this.init.coreId}`];
+    try {
+      const init: unknown = JSON.parse(new TextDecoder().decode(this.u8.slice(addr, addr + bytes)));
+      core.hostJobs = [...core.hostJobs, { id, job: factory(this.init.memory, init) }];
+      return [Status.Ok, ''];
+    } catch (e) {
+      return [Status.InitFailed, `host job '${kind}': ${e instanceof Error ? e.message : String(e)}`];
+    }
   }
 
   /** Publishes the core's and its jobs' counters (out of band). */
@@ -278,13 +385,13 @@ export class Reactor {
     return pending;
   }
 
-  private sleep(bell: number): void {
+  private sleep(bell: number, timeoutMs: number): void {
     const c = this.counters.values;
     c[C_SLEEPS]!++;
     this.setWord(CTL_RUN_STATE, RunState.Sleeping);
     Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 1);
     this.flush();
-    const r = Atomics.wait(this.i32, this.dbIdx, bell);
+    const r = Atomics.wait(this.i32, this.dbIdx, bell, timeoutMs);
     Atomics.store(this.i32, (this.init.controlBase + CTL_SLEEPING) >> 2, 0);
     if (r !== 'timed-out') c[C_WAKEUPS]!++;
     this.setWord(CTL_RUN_STATE, this.core.quiesced ? RunState.Quiesced : RunState.Running);
@@ -295,21 +402,31 @@ export class Reactor {
    * one ran is taken in the same loop). Nothing is allocated between taking a SwapKernel and
    * re-pointing its jobs, so no GC can land inside the pause (docs/hot-swap.md, "The pause").
    */
-  private drainMailbox(): void {
+  private drainMailbox(): HostJobKind | null {
     const c = this.counters.values;
     const cmd = this.cmd;
     const commands = this.commands;
     while (!this.core.stopped) {
-      if (!this.mailbox.popInto(cmd)) break;
+      if (this.heldCommand !== null) {
+        cmd.set(this.heldCommand);
+        this.heldCommand = null;
+      } else if (!this.mailbox.popInto(cmd)) break;
+      else c[C_COMMANDS]!++;
       const pickupNs = this.nowNs();
-      c[C_COMMANDS]!++;
       const op = cmd[CMD_OP]!;
       let status: number;
       let message: string;
       commands.ack0 = 0;
       commands.ack1 = 0;
       try {
-        [status, message] = op === Op.SwapKernel ? this.swapKernel(pickupNs) : commands.execute(op, this.args);
+        if (op === Op.AttachHostJob) {
+          const r = this.attachHostJob(this.args);
+          if (typeof r === 'string') {
+            this.heldCommand = cmd.slice();
+            return r;
+          }
+          [status, message] = r;
+        } else [status, message] = op === Op.SwapKernel ? this.swapKernel(pickupNs) : commands.execute(op, this.args);
       } catch (e) {
         status = Status.BadArgument;
         message = e instanceof Error ? e.message : String(e);
@@ -321,6 +438,7 @@ export class Reactor {
       this.emit(EventKind.Ack, cmd[CMD_SEQ]!, status, 0, message, commands.ack0, commands.ack1);
       if (op !== Op.SwapKernel) this.pauses.commandDone();
     }
+    return null;
   }
 
   /** SwapKernel (swap-commit.ts): the commit, then its record in the pause trace (before the ack). */

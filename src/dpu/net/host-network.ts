@@ -11,8 +11,7 @@ import { DROP_REASONS } from './flow-actions.js';
 import type { NetDevice, NetDeviceStats } from './net-device.js';
 import { NetworkDatapath } from './network-datapath.js';
 import * as I from './network-info.js';
-import { Revalidator } from './revalidator.js';
-import { SlowPath } from './slow-path.js';
+import { MAX_CHANGE_BYTES, type SlowPathOnCore } from './slow-path-on-core.js';
 import type { SlowPathStats } from './slow-path-types.js';
 import type { RunnerStats } from './slow-path-runner.js';
 import type { SwitchStats } from './switch-stats.js';
@@ -20,6 +19,7 @@ import type { TunnelSocketStats } from './tunnel-socket.js';
 import type * as S from './vpc-schemas.js';
 import { resourceName } from './vpc-schemas.js';
 import { VpcModel } from './vpc-model.js';
+import type { ModelOp, ModelOpName } from './vpc-model-ops.js';
 import type { PortStats as SwitchPortStats } from './vswitch.js';
 
 /** Options of `host.network` ({@link HostOptions}.network); every field has a default. */
@@ -58,14 +58,12 @@ const optionsSchema = z
   })
   .optional();
 
-/** What the network manager needs from its host (the `Host` provides it): memory and kernels, the cores, a clock. */
+/** What the network manager needs from its host (the `Host` provides it): memory and kernels, the cores. */
 export interface NetworkHost {
   runtime: KernelRuntime;
   cores: readonly DpuCore[];
   /** Loads the `net` kernel family on every core (once). */
   loadNetKernel(): Promise<void>;
-  /** Milliseconds (monotonic). Default: performance.now(). */
-  clock?: (() => number) | undefined;
 }
 
 /** How a port's virtio-net device is made: {@link HostNetwork.attachPort}. */
@@ -112,6 +110,12 @@ export interface NetworkStats {
   slowPath: SlowPathStats;
   /** The loop between the switch's rings and the slow path. */
   runner: RunnerStats;
+  /**
+   * Why the switch's core stopped running the slow path (its model replica refused a change, or
+   * it threw), null while it runs. Without it no new flow is set up: first packets are dropped
+   * as their ports' upcall rings fill.
+   */
+  slowPathError: string | null;
   /** Per switch port, by name. */
   ports: Record<string, SwitchPortStats>;
   /** Per tunnel socket, by name. */
@@ -139,12 +143,16 @@ export interface NetworkStats {
  */
 export class HostNetwork {
   private readonly model: VpcModel;
-  private readonly slow: SlowPath;
-  private readonly reval: Revalidator;
-  private readonly clock: () => number;
+  private readonly clock = (): number => performance.now();
   private readonly o: NonNullable<z.output<typeof optionsSchema>>;
   private dp: Promise<NetworkDatapath> | null = null;
   private live: NetworkDatapath | null = null;
+  /**
+   * The model's changes until the datapath is up with a slow path on the switch's core holding a
+   * replica of the model (slow-path-on-core.ts); each change also goes to `core` once it exists.
+   */
+  private history: ModelOp[] | null = [];
+  private core: SlowPathOnCore | null = null;
   private readonly life = new Lifetime('network', 'close()');
 
   constructor(
@@ -152,51 +160,70 @@ export class HostNetwork {
     options?: NetworkOptions,
   ) {
     this.o = parseArgs(optionsSchema, options, 'network options') ?? {};
-    this.clock = host.clock ?? (() => performance.now());
-    const maxPorts = this.o.maxPorts ?? 256;
-    this.model = new VpcModel({ runtime: host.runtime, seed: this.o.seed, maxPortId: maxPorts - 1 });
-    this.slow = new SlowPath(this.model, { runtime: host.runtime, clock: this.clock, ctTimeouts: this.o.ctTimeouts });
-    this.reval = new Revalidator(this.model, this.slow, (d) => this.live?.runner.send(d));
+    this.model = new VpcModel({ runtime: host.runtime, ...this.modelOptions() });
+  }
+
+  private modelOptions(): { seed: number | undefined; maxPortId: number } {
+    return { seed: this.o.seed, maxPortId: (this.o.maxPorts ?? 256) - 1 };
+  }
+
+  /**
+   * Makes a change of the model here (validated: what it refuses throws and goes nowhere), then
+   * sends it to the replica on the switch's core, or keeps it for the replica to start from.
+   */
+  private change<K extends ModelOpName>(op: K, ...args: Parameters<VpcModel[K]>): ReturnType<VpcModel[K]> {
+    const text = JSON.stringify(args);
+    // Refused before the model takes it: a change the replica never got would part the two.
+    if (Buffer.byteLength(text) > MAX_CHANGE_BYTES)
+      throw new QingtianError(
+        ErrorCode.InvalidArgument,
+        `${op}: ${Buffer.byteLength(text)} bytes as JSON, at most ${MAX_CHANGE_BYTES} in one change`,
+      );
+    const r = (this.m[op] as (...a: Parameters<VpcModel[K]>) => ReturnType<VpcModel[K]>)(...args);
+    const rec = { op, args: JSON.parse(text) as unknown } as ModelOp;
+    this.core?.change({ model: rec });
+    this.history?.push(rec);
+    return r;
   }
 
   /** Creates a VPC: an address space with its own router, VNI and route table. */
   createVpc(options: S.VpcOptions): I.VpcInfo {
-    return I.vpcInfo(this.m.createVpc(options));
+    return I.vpcInfo(this.change('createVpc', options));
   }
   /** Deletes a VPC that has no subnets left (its routes go with it). */
   deleteVpc(name: string): void {
-    this.m.deleteVpc(name);
+    this.change('deleteVpc', name);
   }
 
   /** Creates a subnet of a VPC; its gateway (default: the first host address) answers ARP with the router's MAC. */
   createSubnet(options: S.SubnetOptions): I.SubnetInfo {
-    return I.subnetInfo(this.m.createSubnet(options));
+    return I.subnetInfo(this.change('createSubnet', options));
   }
   /** Deletes a subnet that has no ports and no route to one of its ports. */
   deleteSubnet(name: string): void {
-    this.m.deleteSubnet(name);
+    this.change('deleteSubnet', name);
   }
 
   /** Creates a security group: allow rules, stateful (replies of an allowed connection pass). */
   createSecurityGroup(options: S.SecurityGroupOptions): I.SecurityGroupInfo {
-    return I.groupInfo(this.m.createSecurityGroup(options));
+    return I.groupInfo(this.change('createSecurityGroup', options));
   }
   /** Adds a rule; returns its id. Takes effect on the flows already in the fast path. */
   addSecurityGroupRule(group: string, rule: S.SecurityGroupRule): number {
-    return this.m.addRule(group, rule);
+    return this.change('addRule', group, rule);
   }
   /** Removes a rule; the flows and connections it allowed are cut. */
   removeSecurityGroupRule(group: string, ruleId: number): void {
-    this.m.removeRule(group, ruleId);
+    this.change('removeRule', group, ruleId);
   }
   /** Deletes a security group no port uses. */
   deleteSecurityGroup(name: string): void {
-    this.m.deleteSecurityGroup(name);
+    this.change('deleteSecurityGroup', name);
   }
 
   /** Creates a VM port (attach it to a guest with attachPort). It sends only from its own MAC and address. */
   createPort(options: S.PortOptions): I.PortInfo {
-    return I.portInfo(this.m.createPort(options));
+    return I.portInfo(this.change('createPort', options));
   }
 
   /**
@@ -205,19 +232,19 @@ export class HostNetwork {
    * receive filter (VIRTIO_NET_CTRL_MAC) or runs it promiscuous, as for any extra MAC.
    */
   createSubPort(options: S.SubPortOptions): I.PortInfo {
-    const p = this.m.createSubPort(options);
+    const p = this.change('createSubPort', options);
     if (this.live?.devices.has(p.parent!.id)) this.live.addSub(p);
     return I.portInfo(p);
   }
 
   /** Creates a remote port: an address that lives behind a remote host's VXLAN tunnel endpoint. */
   createRemotePort(options: S.RemotePortOptions): I.PortInfo {
-    return I.portInfo(this.m.createRemotePort(options));
+    return I.portInfo(this.change('createRemotePort', options));
   }
 
   /** Replaces a port's security groups. */
   setPortSecurityGroups(port: string, groups: readonly string[]): void {
-    this.m.setPortGroups(port, groups);
+    this.change('setPortGroups', port, groups);
   }
 
   /**
@@ -226,7 +253,7 @@ export class HostNetwork {
    */
   async deletePort(name: string): Promise<void> {
     const p = this.m.port(name);
-    this.m.deletePort(name);
+    this.change('deletePort', name);
     await this.live?.removePort(p.id);
   }
 
@@ -261,12 +288,12 @@ export class HostNetwork {
    * on an I/O worker, and the tunnel port on the switch. Resolves with the bound port.
    */
   async createTunnel(options: S.TunnelOptions): Promise<I.TunnelInfo> {
-    const t = this.m.createTunnel(options);
+    const t = this.change('createTunnel', options);
     try {
       const dp = await this.datapath();
       t.port = await dp.addTunnel(t, I.tunnelInfo(t).address, t.port);
     } catch (e) {
-      this.m.deleteTunnel(t.name);
+      this.change('deleteTunnel', t.name);
       throw e;
     }
     return I.tunnelInfo(t);
@@ -274,26 +301,26 @@ export class HostNetwork {
   /** Deletes a tunnel no remote host uses; its socket is closed when the promise resolves. */
   async deleteTunnel(name: string): Promise<void> {
     const t = this.m.tunnel(name);
-    this.m.deleteTunnel(name);
+    this.change('deleteTunnel', name);
     await this.live?.removeTunnel(t.id);
   }
 
   /** Creates a remote host: a VXLAN tunnel endpoint reached through one of this host's tunnels. */
   createRemoteHost(options: S.RemoteHostOptions): I.RemoteHostInfo {
-    return I.hostInfo(this.m.createRemoteHost(options));
+    return I.hostInfo(this.change('createRemoteHost', options));
   }
   /** Deletes a remote host no remote port or route uses. */
   deleteRemoteHost(name: string): void {
-    this.m.deleteRemoteHost(name);
+    this.change('deleteRemoteHost', name);
   }
 
   /** Adds a route: longest prefix match within the VPC, to a port, a remote host's router, or a blackhole. */
   addRoute(options: S.RouteOptions): I.RouteInfo {
-    return I.routeInfo(this.m.addRoute(options));
+    return I.routeInfo(this.change('addRoute', options));
   }
   /** Removes the route for exactly `prefix` (a subnet's own route cannot be removed). */
   removeRoute(vpc: string, prefix: string): void {
-    this.m.removeRoute(vpc, prefix);
+    this.change('removeRoute', vpc, prefix);
   }
 
   /** Mirrors every frame entering or leaving a port (VM port, sub-port or tunnel) into a classic pcap file. */
@@ -411,8 +438,8 @@ export class HostNetwork {
     });
     return {
       switch: sw,
-      slowPath: this.slow.stats(),
-      runner: dp.runner.stats(),
+      ...dp.slow.stats(),
+      slowPathError: dp.slow.running ? null : (dp.slow.failure ?? 'not running'),
       ports,
       tunnels,
       mirrors,
@@ -425,7 +452,6 @@ export class HostNetwork {
     if (!this.life.end()) return;
     const dp = await this.dp?.catch(() => null);
     await dp?.close();
-    this.slow.groups.dispose();
     this.model.dispose();
   }
 
@@ -464,18 +490,24 @@ export class HostNetwork {
           flowCapacity: this.o.flowCapacity ?? 65536,
           maxIdleMs: this.o.flowIdleMs ?? 10_000,
           upcallRecords: this.o.upcallRecords ?? 256,
-          clock: this.clock,
           epochNs: BigInt(Math.round((Date.now() - this.clock()) * 1e6)),
+          slowPath: { model: this.modelOptions(), ops: this.history ?? [], ctTimeouts: this.o.ctTimeouts },
         },
-        this.slow,
-        this.reval,
+        // Taken in the same synchronous step as the history: no change falls between the two.
+        (slow) => {
+          this.core = slow;
+        },
       );
       this.live = dp;
+      this.history = null;
       return dp;
     })();
     const p = this.dp;
     p.catch(() => {
-      if (this.dp === p) this.dp = null;
+      if (this.dp !== p) return;
+      // It failed to start: the next start builds a replica from the whole history again.
+      this.dp = null;
+      this.core = null;
     });
     return p;
   }

@@ -6,11 +6,11 @@ import { formatMac } from './mac-address.js';
 import { NetDevice, type NetDeviceStats } from './net-device.js';
 import { NET_PE_MIRROR } from './net-layout.js';
 import { PcapMirror } from './pcap-mirror.js';
-import type { Revalidator } from './revalidator.js';
-import type { SlowPath } from './slow-path.js';
-import { SlowPathRunner } from './slow-path-runner.js';
+import type { CtTimeouts } from './conntrack.js';
+import { SlowPathOnCore } from './slow-path-on-core.js';
 import { TunnelIo } from './tunnel-io.js';
 import { TunnelSocket } from './tunnel-socket.js';
+import type { ModelOp } from './vpc-model-ops.js';
 import type { Port, Tunnel } from './vpc-resources.js';
 import { VSwitch } from './vswitch.js';
 
@@ -21,19 +21,24 @@ export interface DatapathOptions {
   flowCapacity: number;
   maxIdleMs: number;
   upcallRecords: number;
-  clock: () => number;
-  /** Wall-clock nanoseconds at clock 0 (pcap timestamps). */
+  /** Wall-clock nanoseconds at performance.now() 0 (pcap timestamps). */
   epochNs: bigint;
+  /** The slow path's model (its options and its changes so far) and conntrack timeouts. */
+  slowPath: {
+    model: { seed?: number | undefined; maxPortId?: number | undefined };
+    ops: readonly ModelOp[];
+    ctTimeouts?: Partial<CtTimeouts> | undefined;
+  };
 }
 
 /**
  * The network's data plane as the control plane holds it: one vSwitch job on a DPU core, the
- * slow-path runner between its rings and the slow path, the virtio-net devices of attached
- * ports, the tunnels' socket workers and the pcap mirrors. Port ids are the VPC model's.
+ * slow path on the same core (a host job holding a replica of the VPC model), the virtio-net
+ * devices of attached ports, the tunnels' socket workers and the pcap mirrors. Port ids are the
+ * VPC model's.
  */
 export class NetworkDatapath {
   readonly sw: VSwitch;
-  readonly runner: SlowPathRunner;
   readonly devices = new Map<number, { device: NetDevice; guest: string }>();
   readonly tunnels = new Map<number, { io: TunnelIo; socket: TunnelSocket }>();
   readonly mirrors = new Map<number, PcapMirror>();
@@ -41,15 +46,17 @@ export class NetworkDatapath {
   private constructor(
     private readonly o: DatapathOptions,
     sw: VSwitch,
-    slow: SlowPath,
-    reval: Revalidator,
+    readonly slow: SlowPathOnCore,
   ) {
     this.sw = sw;
-    this.runner = new SlowPathRunner(sw, o.runtime.memory, slow, reval, { clock: o.clock, sweepMs: 1000 });
   }
 
-  /** Creates the switch, places it on the core and starts the slow path's loop. */
-  static async start(o: DatapathOptions, slow: SlowPath, reval: Revalidator): Promise<NetworkDatapath> {
+  /**
+   * Creates the switch, places it on the core, and puts the slow path on the same core.
+   * `made(slow)` is called as soon as the slow path's handle exists (it holds `o.slowPath.ops`):
+   * the model's later changes go to it from then on, even while it is still starting.
+   */
+  static async start(o: DatapathOptions, made: (slow: SlowPathOnCore) => void): Promise<NetworkDatapath> {
     const sw = new VSwitch(o.runtime, {
       name: 'network',
       maxPorts: o.maxPorts,
@@ -63,9 +70,16 @@ export class NetworkDatapath {
       sw.free();
       throw e;
     }
-    const dp = new NetworkDatapath(o, sw, slow, reval);
-    dp.runner.start();
-    return dp;
+    const slow = new SlowPathOnCore(o.core, o.runtime.memory, sw, { ports: [], ...o.slowPath });
+    made(slow);
+    try {
+      await slow.start();
+    } catch (e) {
+      await sw.detach().catch(() => undefined);
+      sw.free();
+      throw e;
+    }
+    return new NetworkDatapath(o, sw, slow);
   }
 
   /** Gives VM port `port` a virtio-net device in `guest`, on the switch (with its sub-ports). */
@@ -86,7 +100,7 @@ export class NetworkDatapath {
     // Every VNIC is a trunk: untagged frames are the port's, tagged ones go to its sub-ports.
     this.sw.addVnic(port.id, device, { trunk: true });
     this.devices.set(port.id, { device, guest: guest.name });
-    this.runner.addPort(port.id);
+    this.slow.addPort(port.id);
     for (const sub of port.subPorts.values()) this.addSub(sub);
     return device;
   }
@@ -94,7 +108,7 @@ export class NetworkDatapath {
   /** A sub-port of an attached VM port joins the switch. */
   addSub(sub: Port): void {
     this.sw.addTrunkSub(sub.id, sub.parent!.id, sub.vlan, { mac: formatMac(sub.mac) });
-    this.runner.addPort(sub.id);
+    this.slow.addPort(sub.id);
   }
 
   /**
@@ -104,7 +118,7 @@ export class NetworkDatapath {
   async removePort(id: number): Promise<NetDeviceStats | null> {
     if (this.sw.ports.kind(id) === null) return null;
     await this.unmirror(id);
-    this.runner.removePort(id);
+    await this.slow.removePort(id);
     await this.sw.removePort(id);
     const d = this.devices.get(id);
     if (!d) return null;
@@ -126,7 +140,7 @@ export class NetworkDatapath {
     }
     this.sw.addTunnel(t.id, io);
     this.tunnels.set(t.id, { io, socket });
-    this.runner.addPort(t.id);
+    this.slow.addPort(t.id);
     return socket.port;
   }
 
@@ -168,7 +182,7 @@ export class NetworkDatapath {
   }
 
   async close(): Promise<void> {
-    await this.runner.stop();
+    await this.slow.detach();
     for (const id of [...this.mirrors.keys()]) await this.unmirror(id);
     await this.sw.detach();
     for (const t of this.tunnels.values()) {

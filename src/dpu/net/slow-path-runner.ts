@@ -44,16 +44,7 @@ export interface SlowPathRunnerOptions {
    * big flow table spaces the next one out so sweeping takes at most 1/20 of the time.
    */
   sweepMs?: number | undefined;
-  /**
-   * Microseconds the loop keeps polling the upcall bell after a wake-up that found a batch (more
-   * than one upcall) before it sleeps: the next upcalls of a burst of new flows then cost no
-   * wake-up. A lone upcall is followed by sleep at once. 0 never spins. Default 30.
-   */
-  spinUs?: number | undefined;
 }
-
-/** The loop gives the event loop a turn after this long of back-to-back batches (ms). */
-const YIELD_AFTER_MS = 4;
 
 /** The slow-path loop's counters: {@link NetworkStats}.runner. */
 export interface RunnerStats {
@@ -65,31 +56,24 @@ export interface RunnerStats {
   downcalls: number;
   /** Downcalls waiting for room in the downcall ring. */
   backlog: number;
-  /** Times the loop slept on the upcall bell (each wake-up from it costs an event-loop turn). */
-  sleeps: number;
-  /** Times the loop polled the bell after a batch before sleeping. */
-  spins: number;
-  /** Those polls that found more upcalls (no wake-up needed for them). */
-  spinHits: number;
   /** Milliseconds spent handling upcalls (pump): the loop's busy time, whatever thread it runs on. */
   busyMs: number;
 }
 
 /**
- * Runs the slow path against a vSwitch: waits on the switch's upcall bell, drains the per-port
- * upcall rings fairly in bursts, decides each burst with the slow path and writes the answers to
- * the downcall ring; keeps the switch's tick and sweeps idle connections. Main-thread work, but
- * per burst, never per packet of the fast path: only packets no flow matched come here.
+ * Runs the slow path against a vSwitch: drains the per-port upcall rings fairly in bursts,
+ * decides each burst with the slow path and writes the answers to the downcall ring; keeps the
+ * switch's tick and sweeps idle connections. Whoever owns it calls pump() when the upcall bell
+ * moved (host.network: the switch's own core, slow-path-host-job.ts). Per burst, never per
+ * packet of the fast path: only packets no flow matched come here.
  */
 export class SlowPathRunner {
   private readonly drain: FairDrain<UpcallRecord>;
   private readonly backlog: Queued[] = [];
   /** This burst's upcalls by seq: the sender's header, and the pending hash of counted ones. */
   private readonly extras = new Map<number, Extra>();
-  private running = false;
   private flushSent = false;
   private wantFlush = { all: false, cookies: new Set<number>() };
-  private loop: Promise<void> | undefined;
   private lastSweep = 0;
   private sweepGap = 0;
   private readonly stats0: RunnerStats = {
@@ -97,9 +81,6 @@ export class SlowPathRunner {
     upcalls: 0,
     downcalls: 0,
     backlog: 0,
-    sleeps: 0,
-    spins: 0,
-    spinHits: 0,
     busyMs: 0,
   };
 
@@ -137,6 +118,11 @@ export class SlowPathRunner {
     return this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
   }
 
+  /** Nothing to write and no flush wanted or sent: cheaper than busy(), which also writes what fits. */
+  idle(): boolean {
+    return this.backlog.length === 0 && !this.flushSent && !this.wantFlush.all && this.wantFlush.cookies.size === 0;
+  }
+
   stats(): RunnerStats {
     return { ...this.stats0, backlog: this.backlog.length };
   }
@@ -169,91 +155,6 @@ export class SlowPathRunner {
     this.flush();
     this.stats0.busyMs += performance.now() - t0;
     return total;
-  }
-
-  /**
-   * Runs until stop(): wakes on the upcall bell, or every sweep interval to keep time. Per
-   * wake-up it handles every upcall waiting (pump); after a batch it polls the bell for up to
-   * `spinUs` before sleeping, and after YIELD_AFTER_MS of back-to-back work it lets the event
-   * loop run (a flood of new flows cannot starve the main thread).
-   */
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    const i32 = this.memory.i32;
-    const bell = this.sw.upcallBellAddr >> 2;
-    const run = async (): Promise<void> => {
-      let since = performance.now();
-      const spin = { streaming: false };
-      while (this.running) {
-        const seen = Atomics.load(i32, bell);
-        const moved = this.turn(seen, spin);
-        if (performance.now() - since > YIELD_AFTER_MS) {
-          await new Promise((r) => setImmediate(r));
-          since = performance.now();
-        }
-        if (moved) continue;
-        const w = Atomics.waitAsync(i32, bell, seen, this.sleepMs());
-        if (w.async) {
-          this.stats0.sleeps++;
-          await w.value;
-          since = performance.now();
-        }
-      }
-    };
-    this.loop = run();
-  }
-
-  /**
-   * The same loop as start(), blocking the calling thread (a worker of its own: the slow path off
-   * the control plane's event loop). It sleeps on the bell with Atomics.wait, so an upcall wakes
-   * it straight from the futex, and the thread is off its CPU as soon as an answer is written.
-   * Returns when `attention()` is true (checked at every wake-up; whoever sets it rings the bell).
-   */
-  runBlocking(attention: () => boolean): void {
-    const i32 = this.memory.i32;
-    const bell = this.sw.upcallBellAddr >> 2;
-    const spin = { streaming: false };
-    while (!attention()) {
-      const seen = Atomics.load(i32, bell);
-      if (this.turn(seen, spin)) continue;
-      if (attention()) break;
-      if (Atomics.wait(i32, bell, seen, this.sleepMs()) !== 'not-equal') this.stats0.sleeps++;
-    }
-  }
-
-  /** One wake-up's work: every upcall waiting, then the spin after a batch. True: the bell moved. */
-  private turn(seen: number, spin: { streaming: boolean }): boolean {
-    const n = this.pump();
-    if (n > 1) spin.streaming = true;
-    const spinMs = (this.options.spinUs ?? 30) / 1000;
-    if (!spin.streaming || spinMs <= 0) return false;
-    // Poll the bell a little while before paying a wake-up.
-    const i32 = this.memory.i32;
-    const bell = this.sw.upcallBellAddr >> 2;
-    let moved: boolean;
-    let t = performance.now();
-    const until = t + spinMs;
-    while (!(moved = Atomics.load(i32, bell) !== seen) && t < until) t = performance.now();
-    spin.streaming = moved;
-    this.stats0.spins++;
-    if (moved) this.stats0.spinHits++;
-    return moved;
-  }
-
-  /** How long a sleep on the bell may last: 1 ms while downcalls or a flush wait, else the sweep interval. */
-  private sleepMs(): number {
-    const busy = this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
-    return busy ? 1 : (this.options.sweepMs ?? 1000);
-  }
-
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    const i32 = this.memory.i32;
-    Atomics.add(i32, this.sw.upcallBellAddr >> 2, 1);
-    Atomics.notify(i32, this.sw.upcallBellAddr >> 2);
-    await this.loop;
   }
 
   private tick(): number {

@@ -67,11 +67,7 @@ export class SharedSwitchEnd implements SlowPathSwitch {
     private readonly runtime: KernelRuntime,
     private readonly init: SlowPathSwitchInit,
   ) {
-    const i32 = runtime.memory.i32;
-    const ring = (base: number, capacity: number): SlowPathRing => ({
-      spsc: new SpscRing(i32, base + NET_RING_SPSC, capacity, NET_UPC_RECORD_BYTES),
-      recordBytes: NET_UPC_RECORD_BYTES,
-    });
+    const ring = (base: number, capacity: number): SlowPathRing => this.ringAt(base, capacity);
     this.state = { base: init.stateBase };
     this.upcallBellAddr = init.stateBase + NET_SW_UPCALL_BELL;
     this.down = ring(init.down.base, init.down.capacity);
@@ -83,6 +79,23 @@ export class SharedSwitchEnd implements SlowPathSwitch {
       kind: 'core-scratch',
       sizeBytes: NET_DUMP_RECORDS + 256 * NET_DUMP_BYTES,
     });
+  }
+
+  /** A port that joined the switch after this end was made: its upcall ring. */
+  addUpcallRing(r: { port: number; base: number; capacity: number }): void {
+    this.rings.set(r.port, this.ringAt(r.base, r.capacity));
+  }
+
+  /** A port that left the switch: its ring is no longer this end's. */
+  removeUpcallRing(port: number): void {
+    this.rings.delete(port);
+  }
+
+  private ringAt(base: number, capacity: number): SlowPathRing {
+    return {
+      spsc: new SpscRing(this.runtime.memory.i32, base + NET_RING_SPSC, capacity, NET_UPC_RECORD_BYTES),
+      recordBytes: NET_UPC_RECORD_BYTES,
+    };
   }
 
   upcallRing(port: number): SlowPathRing {

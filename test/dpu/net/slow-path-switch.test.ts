@@ -12,8 +12,7 @@ import { NetRig, type TestNic } from './net-rig.js';
 
 /**
  * The runner over a SharedSwitchEnd (the switch as another thread sees it: plain addresses, its
- * own net kernel instance) instead of the VSwitch object: the same decisions reach the fast path,
- * and runBlocking() handles what waits, sleeps on the bell, and leaves when asked.
+ * own net kernel instance) instead of the VSwitch object: the same decisions reach the fast path.
  */
 let rig: NetRig;
 let model: VpcModel;
@@ -81,23 +80,5 @@ describe('slow-path runner over a SharedSwitchEnd', () => {
     expect(end.flowStamps([new Uint8Array(48)])).toEqual([undefined]);
     expect(runner.stats()).toMatchObject({ upcalls: 1, downcalls: 1 });
     expect(runner.stats().busyMs).toBeGreaterThan(0);
-  });
-
-  it('runBlocking handles what waits, sleeps on the bell, and returns when attention is asked', () => {
-    nicA.send(from(a, b, { proto: 'udp', srcPort: 4001, dstPort: 9 }));
-    rig.run();
-    let checks = 0;
-    // Checked before the turn, after it (the upcall handled: no spin after a lone one), and after
-    // the sleep on the bell (nobody rings it: the sweep interval ends it).
-    runner.runBlocking(() => checks++ >= 2);
-    expect(checks).toBe(3);
-    expect(runner.stats()).toMatchObject({ upcalls: 1, downcalls: 1, sleeps: 1, spins: 0 });
-    rig.run();
-    expect(nicB.recv()).toHaveLength(1);
-    // Attention already asked: it returns without taking anything.
-    nicA.send(from(a, b, { proto: 'udp', srcPort: 4002, dstPort: 9 }));
-    rig.run();
-    runner.runBlocking(() => true);
-    expect(runner.stats().upcalls).toBe(1);
   });
 });

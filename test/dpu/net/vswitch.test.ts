@@ -382,6 +382,38 @@ describe('vSwitch fast path', () => {
     expect(rig.sw.stats()).toMatchObject({ aged: 1, flushed: 2, deletes: 1 });
   });
 
+  it('a running flush is in force at once: a packet of a flow it will remove goes up as a miss', () => {
+    // A big table and a small slice: the flush takes many runs.
+    const rig = new NetRig({ switch: { flowCapacity: 65536, ageBudget: 16 } });
+    const nic = rig.addNic(0, { mac: A.mac });
+    const b = rig.addNic(1, { mac: B.mac });
+    b.postRx(8);
+    const f = (sport: number): Uint8Array =>
+      udpFrame({ srcMac: A.mac, dstMac: B.mac, srcIp: A.ip, dstIp: B.ip, sport, dport: 1, frameBytes: 64 });
+    rig.install(f(1), 0, [{ op: 'output', port: 1 }], 7);
+    rig.install(f(2), 0, [{ op: 'output', port: 1 }], 8);
+    rig.run();
+    rig.sw.downcall({ op: 'flush-cookie', cookie: 7 });
+    nic.send(f(1));
+    nic.send(f(2));
+    rig.run();
+    // The flush has only begun its lap, yet cookie 7's packet no longer rides its flow.
+    expect(
+      rig.sw
+        .flows()
+        .map((x) => x.cookie)
+        .sort(),
+    ).toEqual([7, 8]);
+    expect(b.recv().map((x) => (x.frame[34]! << 8) | x.frame[35]!)).toEqual([2]);
+    expect(takeUpcalls(rig.memory, rig.sw.upcallRing(0)).map((u) => u.reason)).toEqual([NET_UPC_MISS]);
+    for (let i = 0; i < 10_000 && rig.sw.flows().length > 1; i++) rig.run();
+    expect(rig.sw.flows().map((x) => x.cookie)).toEqual([8]);
+    // Once it is over, the remaining flow still forwards.
+    nic.send(f(2));
+    rig.run();
+    expect(b.recv()).toHaveLength(1);
+  });
+
   it("a port's MTU bounds what output gives it (counted as the port's outDrops)", async () => {
     const { rig, a, b } = pair();
     await rig.sw.ports.set(1, { kind: 'vnic', target: b.dev.state.base, mtu: 100 });
