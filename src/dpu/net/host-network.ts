@@ -39,6 +39,13 @@ export interface NetworkOptions {
   seed?: number | undefined;
   /** DPU core index that runs the switch. Default 0. */
   core?: number | undefined;
+  /**
+   * Host memory the slow path on the switch's core holds for its kernels and its replica of the
+   * model's tables, 8-4096 MiB. Default 32: the route table takes about 5 MiB and each VPC whose
+   * ports have security groups about 1.1 MiB more. A slow path that runs out of it stops
+   * (`stats().slowPathError` says so) and no new flow is set up.
+   */
+  slowPathMiB?: number | undefined;
 }
 
 /** Checks network options (Host.boot does at boot, so that a mistake shows there). */
@@ -55,6 +62,7 @@ const optionsSchema = z
     ctTimeouts: z.record(z.string(), intIn(1, 864000)).optional(),
     seed: intIn(0, 0xffffffff).optional(),
     core: intIn(0, 63).optional(),
+    slowPathMiB: intIn(8, 4096).optional(),
   })
   .optional();
 
@@ -491,7 +499,12 @@ export class HostNetwork {
           maxIdleMs: this.o.flowIdleMs ?? 10_000,
           upcallRecords: this.o.upcallRecords ?? 256,
           epochNs: BigInt(Math.round((Date.now() - this.clock()) * 1e6)),
-          slowPath: { model: this.modelOptions(), ops: this.history ?? [], ctTimeouts: this.o.ctTimeouts },
+          slowPath: {
+            model: this.modelOptions(),
+            ops: this.history ?? [],
+            ctTimeouts: this.o.ctTimeouts,
+            arenaBytes: (this.o.slowPathMiB ?? 32) << 20,
+          },
         },
         // Taken in the same synchronous step as the history: no change falls between the two.
         (slow) => {

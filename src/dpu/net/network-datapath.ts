@@ -28,6 +28,7 @@ export interface DatapathOptions {
     model: { seed?: number | undefined; maxPortId?: number | undefined };
     ops: readonly ModelOp[];
     ctTimeouts?: Partial<CtTimeouts> | undefined;
+    arenaBytes?: number | undefined;
   };
 }
 

@@ -26,7 +26,7 @@ export interface SlowPathOnCoreOptions {
   ops: readonly ModelOp[];
   ctTimeouts?: Partial<CtTimeouts> | undefined;
   ctMaxEntries?: number | undefined;
-  /** Host memory for the core's kernel instances and the model's tables. Default 64 MiB. */
+  /** Host memory for the core's kernel instances and the model's tables. Default 32 MiB. */
   arenaBytes?: number | undefined;
 }
 
@@ -55,7 +55,7 @@ export class SlowPathOnCore {
     this.owner = `slow-path-core-${core.id}`;
     const alloc = (name: string, sizeBytes: number): Region =>
       memory.alloc({ name, owner: this.owner, kind: 'core-scratch', sizeBytes });
-    const arena = alloc('slow-path-arena', o.arenaBytes ?? 64 * MIB);
+    const arena = alloc('slow-path-arena', o.arenaBytes ?? 32 * MIB);
     const log = alloc('slow-path-changes', LOG_HEADER_BYTES + LOG_BYTES);
     const stats = alloc('slow-path-stats', 8 * STATS_FIELDS);
     memory.u8.fill(0, log.base, log.base + LOG_HEADER_BYTES);

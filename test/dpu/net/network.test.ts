@@ -48,6 +48,8 @@ describe('host.network', () => {
     const e = await Host.boot({ network: { maxPorts: 1 } }).catch((x: unknown) => x);
     expect(isQingtianError(e, 'QT_INVALID_ARGUMENT')).toBe(true);
     expect((e as Error).message).toMatch(/network options\.maxPorts: expected an integer in \[2, 4096\], got 1/);
+    const small = await Host.boot({ network: { slowPathMiB: 4 } }).catch((x: unknown) => x);
+    expect((small as Error).message).toMatch(/network options\.slowPathMiB: expected an integer in \[8, 4096\], got 4/);
   });
 
   it('two guests ping and stream UDP through the switch; a security group drops a port', async () => {
