@@ -23,27 +23,30 @@ const WRAP = 0xffffffff;
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
-/**
- * The producer's end; `capacity` (bytes after the header) a power of two. A record takes at most
- * half of it: a larger one, after the wrap mark it may need, could outgrow even an empty ring.
- */
-export class ChangeLogWriter {
-  private readonly i32: Int32Array;
-  private readonly u8: Uint8Array;
-  private readonly view: DataView;
-  private readonly w: number;
+/** What both ends see of the log: views of the memory, its header's word index, its size. */
+class ChangeLogEnd {
+  protected readonly i32: Int32Array;
+  protected readonly u8: Uint8Array;
+  protected readonly view: DataView;
+  protected readonly w: number;
 
   constructor(
     buffer: ArrayBufferLike,
-    private readonly base: number,
-    private readonly capacity: number,
+    protected readonly base: number,
+    protected readonly capacity: number,
   ) {
     this.i32 = new Int32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     this.view = new DataView(buffer);
     this.w = base >> 2;
   }
+}
 
+/**
+ * The producer's end; `capacity` (bytes after the header) a power of two. A record takes at most
+ * half of it: a larger one, after the wrap mark it may need, could outgrow even an empty ring.
+ */
+export class ChangeLogWriter extends ChangeLogEnd {
   /** Records written so far. */
   get written(): number {
     return Atomics.load(this.i32, this.w + LOG_WRITTEN);
@@ -88,23 +91,8 @@ export class ChangeLogWriter {
 }
 
 /** The consumer's end. */
-export class ChangeLogReader {
-  private readonly i32: Int32Array;
-  private readonly u8: Uint8Array;
-  private readonly view: DataView;
-  private readonly w: number;
+export class ChangeLogReader extends ChangeLogEnd {
   private readonly decoder = new TextDecoder();
-
-  constructor(
-    buffer: ArrayBufferLike,
-    private readonly base: number,
-    private readonly capacity: number,
-  ) {
-    this.i32 = new Int32Array(buffer);
-    this.u8 = new Uint8Array(buffer);
-    this.view = new DataView(buffer);
-    this.w = base >> 2;
-  }
 
   /** Whether a change waits (one load and a compare: called every pass of the core). */
   pending(): boolean {
