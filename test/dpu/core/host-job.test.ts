@@ -108,6 +108,16 @@ class Rig {
     return this.slow;
   }
 
+  /** Started, with ports a and b (b behind 'ping'), their guests, and the slow path draining both. */
+  async startPair(): Promise<{ a: Port; b: Port; na: GuestNic; nb: GuestNic; slow: SlowPathOnCore }> {
+    await this.start();
+    const a = this.port('a', '198.19.1.10');
+    const b = this.port('b', '198.19.1.20', ['ping']);
+    const na = this.nic(a);
+    const nb = this.nic(b);
+    return { a, b, na, nb, slow: await this.attachSlowPath([a.id, b.id]) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -125,12 +135,7 @@ describe('the slow path as a host job on the switch core', () => {
   let na: GuestNic, nb: GuestNic;
 
   beforeAll(async () => {
-    await rig.start();
-    a = rig.port('a', '198.19.1.10');
-    b = rig.port('b', '198.19.1.20', ['ping']);
-    na = rig.nic(a);
-    nb = rig.nic(b);
-    slow = await rig.attachSlowPath([a.id, b.id]);
+    ({ a, b, na, nb, slow } = await rig.startPair());
   }, 30_000);
   afterAll(() => rig.close());
 
@@ -229,12 +234,7 @@ describe('a host job that throws is detached (fail closed)', () => {
   let na: GuestNic, nb: GuestNic;
 
   beforeAll(async () => {
-    await rig.start();
-    a = rig.port('a', '198.19.1.10');
-    b = rig.port('b', '198.19.1.20', ['ping']);
-    na = rig.nic(a);
-    nb = rig.nic(b);
-    await rig.attachSlowPath([a.id, b.id]);
+    ({ a, b, na, nb } = await rig.startPair());
   }, 30_000);
   afterAll(() => rig.close());
 
