@@ -181,11 +181,12 @@ export class HostNetwork {
    */
   private change<K extends ModelOpName>(op: K, ...args: Parameters<VpcModel[K]>): ReturnType<VpcModel[K]> {
     const text = JSON.stringify(args);
+    const bytes = Buffer.byteLength(text);
     // Refused before the model takes it: a change the replica never got would part the two.
-    if (Buffer.byteLength(text) > MAX_CHANGE_BYTES)
+    if (bytes > MAX_CHANGE_BYTES)
       throw new QingtianError(
         ErrorCode.InvalidArgument,
-        `${op}: ${Buffer.byteLength(text)} bytes as JSON, at most ${MAX_CHANGE_BYTES} in one change`,
+        `${op}: ${bytes} bytes as JSON, at most ${MAX_CHANGE_BYTES} in one change`,
       );
     const r = (this.m[op] as (...a: Parameters<VpcModel[K]>) => ReturnType<VpcModel[K]>)(...args);
     const rec = { op, args: JSON.parse(text) as unknown } as ModelOp;
