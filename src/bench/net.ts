@@ -24,8 +24,11 @@ const CORE_SPIN_POLLS = 256;
 // How long the stand-in slow path spins on the upcall bell after its last upcall before sleeping.
 const RESPONDER_SPIN_US = 50;
 // Untimed first packets before a first-packet case's runs (UDP source ports from COLD_BASE; the
-// runs use 10000 and up), and how many of the first of them the 'cold' figure takes.
-const COLD_FIRST = 500;
+// runs use 10000 and up), and how many of the first of them the 'cold' figure takes. For its first
+// few thousand upcalls V8 is still optimizing the slow path's code, on background threads that
+// take CPU from the core and the guests, and the connection table still doubles: measured here,
+// the p99 of each block of 500 first packets after start stays at 150-3500 µs up to the 5000th.
+const COLD_FIRST = 5000;
 const COLD_BASE = 2000;
 const COLD_REPORTED = 20;
 const MACS = { a: [2, 0, 0, 0, 0, 0x0a], b: [2, 0, 0, 0, 0, 0x0b] };
@@ -196,9 +199,9 @@ async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: str
   });
   try {
     await pair.warm();
-    // The slow path's code is compiled as it first runs: untimed first packets before the runs,
-    // so that they time a slow path that has run. What a start's first packets cost is reported
-    // apart ('cold').
+    // The slow path's code is compiled as it runs: untimed first packets before the runs, so that
+    // they time a slow path in its steady state. What a start's first packets cost is reported
+    // apart ('cold', 'warm-up').
     const cold = await pair.first('wasm', COLD_FIRST, COLD_BASE);
     await pair.first('ts', COLD_FIRST, COLD_BASE);
     const n = ctx.quick ? 300 : 2000;
@@ -236,6 +239,13 @@ async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: str
       case: `first-packet${sfx}`,
       metric: `cold p50 (first ${COLD_REPORTED} after start)`,
       value: median(cold.slice(0, COLD_REPORTED).filter((x) => !Number.isNaN(x))),
+      unit: 'us',
+      better: 'lower',
+    });
+    ctx.report({
+      case: `first-packet${sfx}`,
+      metric: `warm-up p99 (first ${COLD_FIRST} after start)`,
+      value: percentileSorted(Float64Array.from(cold.filter((x) => !Number.isNaN(x))).sort(), 99),
       unit: 'us',
       better: 'lower',
     });
