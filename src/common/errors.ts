@@ -28,8 +28,10 @@ export const ErrorCode = {
   /** The core is stopped or failed, or too many of its commands are outstanding. */
   CoreUnavailable: 'QT_CORE_UNAVAILABLE',
   /**
-   * Something did not finish in time: a core did not acknowledge a command, or a classifier or
-   * route-table update found a lookup still on the copy it must change (nothing more was changed).
+   * Something did not finish in time: a core did not acknowledge a command, a classifier or
+   * route-table update found a lookup still on the copy it must change (nothing more was changed),
+   * or the switch's core took no `host.network` change for 5 s (the message says whether the
+   * change was made and waits for the core, or not made at all).
    */
   Timeout: 'QT_TIMEOUT',
   /** A virtqueue configuration or restored queue state was refused; the message names the bad-input id (A1–A6). */

@@ -188,9 +188,11 @@ export class HostNetwork {
         ErrorCode.InvalidArgument,
         `${op}: ${bytes} bytes as JSON, at most ${MAX_CHANGE_BYTES} in one change`,
       );
-    const r = (this.m[op] as (...a: Parameters<VpcModel[K]>) => ReturnType<VpcModel[K]>)(...args);
+    const apply = (): ReturnType<VpcModel[K]> =>
+      (this.m[op] as (...a: Parameters<VpcModel[K]>) => ReturnType<VpcModel[K]>)(...args);
     const rec = { op, args: JSON.parse(text) as unknown } as ModelOp;
-    this.core?.change({ model: rec });
+    // With the replica running, the model takes the change only once the log has room for it.
+    const r = this.core ? (this.core.change({ model: rec }, apply) as ReturnType<VpcModel[K]>) : apply();
     this.history?.push(rec);
     return r;
   }

@@ -62,20 +62,20 @@ export class ChangeLogWriter extends ChangeLogEnd {
     return this.w + LOG_APPLIED;
   }
 
+  /** Whether the ring has room for `c` now (the consumer only ever makes more). */
+  hasRoom(c: SlowPathChange): boolean {
+    return this.room(this.encode(c).length) !== null;
+  }
+
   /** Appends a change; false when the ring has no room for it now (nothing written). */
   tryAppend(c: SlowPathChange): boolean {
-    const bytes = new TextEncoder().encode(JSON.stringify(c));
-    const need = 4 + pad4(bytes.length);
-    if (need > this.capacity / 2)
-      throw new RangeError(
-        `slow-path change of ${bytes.length} bytes: larger than half the log (${this.capacity / 2 - 4} bytes at most)`,
-      );
+    const bytes = this.encode(c);
+    const r = this.room(bytes.length);
+    if (r === null) return false;
+    const { need, skip } = r;
     const i32 = this.i32;
     let wpos = Atomics.load(i32, this.w + LOG_WRITE);
-    const rpos = Atomics.load(i32, this.w + LOG_READ);
     const off = wpos & (this.capacity - 1);
-    const skip = off + need > this.capacity ? this.capacity - off : 0;
-    if (this.capacity - ((wpos - rpos) | 0) < skip + need) return false;
     const data = this.base + LOG_HEADER_BYTES;
     if (skip > 0) {
       if (skip >= 4) this.view.setUint32(data + off, WRAP, true);
@@ -87,6 +87,25 @@ export class ChangeLogWriter extends ChangeLogEnd {
     Atomics.store(i32, this.w + LOG_WRITE, (wpos + need) | 0);
     Atomics.add(i32, this.w + LOG_WRITTEN, 1);
     return true;
+  }
+
+  private encode(c: SlowPathChange): Uint8Array {
+    const bytes = new TextEncoder().encode(JSON.stringify(c));
+    if (4 + pad4(bytes.length) > this.capacity / 2)
+      throw new RangeError(
+        `slow-path change of ${bytes.length} bytes: larger than half the log (${this.capacity / 2 - 4} bytes at most)`,
+      );
+    return bytes;
+  }
+
+  /** What a record of `length` takes at the write position, and the wrap before it; null if they do not fit. */
+  private room(length: number): { need: number; skip: number } | null {
+    const need = 4 + pad4(length);
+    const wpos = Atomics.load(this.i32, this.w + LOG_WRITE);
+    const rpos = Atomics.load(this.i32, this.w + LOG_READ);
+    const off = wpos & (this.capacity - 1);
+    const skip = off + need > this.capacity ? this.capacity - off : 0;
+    return this.capacity - ((wpos - rpos) | 0) < skip + need ? null : { need, skip };
   }
 }
 

@@ -109,28 +109,38 @@ export class SlowPathOnCore {
    * Sends a change and, while the core runs the slow path, waits until the core has applied it
    * (a few µs to a wake-up's tens): when this returns, whatever the change invalidates is being
    * flushed, before any packet sent after it. A quiesced core applies it when resumed.
+   *
+   * `first` (the control plane's own copy of the change) runs once the log has room for it and
+   * before it is sent: if it throws, nothing is sent; if the core does not make room in time,
+   * QT_TIMEOUT, and neither has it run. So the replica never misses a change its model took.
    */
-  change(c: SlowPathChange): void {
+  change<T>(c: SlowPathChange, first?: () => T): T | undefined {
     if (this.freed) throw new QingtianError(ErrorCode.Disposed, `the slow path on core ${this.core.id} is gone`);
     const deadline = performance.now() + WAIT_MS;
-    while (!this.log.tryAppend(c)) {
-      // The core empties the log every pass; it is full only while the core is stuck.
-      this.waitApplied(deadline);
-    }
-    if (!this.job) return;
+    // The core empties the log every pass; it is full only while the core is stuck.
+    while (!this.log.hasRoom(c)) this.waitApplied(deadline, '; the change was not made');
+    const r = first?.();
+    // Only this thread writes, and the core only makes room: the change fits.
+    if (!this.log.tryAppend(c)) throw new Error('the change log lost the room made for a change');
+    if (this.job) this.awaitApplied(deadline);
+    return r;
+  }
+
+  /** Waits until the core has applied every change written (while it runs and is not quiesced). */
+  private awaitApplied(deadline: number): void {
     this.core.ringDoorbell();
     const want = this.log.written;
     while (this.log.applied - want < 0 && this.running && this.core.runState() !== 'quiesced') {
-      this.waitApplied(deadline);
+      this.waitApplied(deadline, '; the change is made and waits in its log for the core');
     }
   }
 
   /** Blocks for a moment on the applied count; throws once `deadline` passed. */
-  private waitApplied(deadline: number): void {
+  private waitApplied(deadline: number, made: string): void {
     if (!this.running || performance.now() > deadline)
       throw new QingtianError(
         ErrorCode.Timeout,
-        `the slow path on core ${this.core.id} is not taking changes${this.failure ? ` (${this.failure})` : ''}`,
+        `the slow path on core ${this.core.id} is not taking changes${this.failure ? ` (${this.failure})` : ''}${made}`,
       );
     this.core.ringDoorbell();
     Atomics.wait(this.memory.i32, this.log.appliedIndex, this.log.applied, 1);

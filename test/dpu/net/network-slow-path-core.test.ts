@@ -139,4 +139,45 @@ describe('host.network: the slow path on the switch core', () => {
     expect(net.list().vpcs).toHaveLength(before);
     expect(net.stats()!.slowPathError).toBeNull();
   });
+
+  it('a change the stuck core has no room for times out, and the model does not take it', async () => {
+    const core = host.dpu.core(0);
+    const prefix = '198.19.200.0/24';
+    // Quiesced, the core takes no changes: they stay in the log (host.network does not wait).
+    await core.quiesce();
+    let made = 0;
+    let failedOn: 'add' | 'remove' | null = null;
+    let err: unknown;
+    try {
+      for (; made < 100_000; made++) {
+        failedOn = 'add';
+        net.addRoute({ vpc: 'blue', prefix, target: 'blackhole' });
+        failedOn = 'remove';
+        net.removeRoute('blue', prefix);
+      }
+      failedOn = null;
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'QT_TIMEOUT' });
+    expect((err as Error).message).toMatch(/is not taking changes; the change was not made$/);
+    // The log (1 MiB) took thousands of changes before it was full.
+    expect(made).toBeGreaterThan(1000);
+    // The change that timed out is not in the model: the route is there only if its removal failed.
+    const routed = net.list().routes.some((r) => r.prefix === prefix);
+    expect(routed).toBe(failedOn === 'remove');
+    await core.resume();
+    // The replica replays the log and decides a routed first packet to the prefix as the model
+    // would: dropped by the blackhole route, or for want of a route.
+    const reason = routed ? 'blackhole' : 'no-route';
+    const was = net.stats()!.slowPath.drops[reason];
+    const a = addr('a');
+    const router = parseMac(net.list().vpcs.find((v) => v.name === 'blue')!.routerMac);
+    const dst = parseIPv4('198.19.200.5');
+    na.send(ipFrame({ srcMac: a.mac, dstMac: router, src: a.ip, dst, proto: 'udp', srcPort: 42000, id: 42000 }));
+    const deadline = Date.now() + 30_000;
+    while (net.stats()!.slowPath.drops[reason] === was && Date.now() < deadline) await sleep(10);
+    expect(net.stats()!.slowPath.drops[reason]).toBe(was + 1);
+    expect(net.stats()!.slowPathError).toBeNull();
+  }, 60_000);
 });

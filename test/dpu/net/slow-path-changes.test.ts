@@ -114,10 +114,13 @@ describe('slow-path change log', () => {
     }
   });
 
-  it('refuses a record when the ring is full and writes nothing; takes it again once drained', () => {
+  it('refuses a record when the ring is full (hasRoom says so first) and writes nothing; takes it again once drained', () => {
     const { w, r, i32 } = makeLog(256);
     let n = 0;
-    while (w.tryAppend(change(n, 88))) n++;
+    while (w.hasRoom(change(n, 88))) {
+      expect(w.tryAppend(change(n, 88))).toBe(true);
+      n++;
+    }
     expect(n).toBeGreaterThan(1);
     const header = Array.from(i32);
     const bytes = new Uint8Array(i32.buffer).slice();
@@ -128,6 +131,7 @@ describe('slow-path change log', () => {
     expect(w.written).toBe(n);
     const got = drainAll(r);
     expect(got.slice(0, n)).toEqual(Array.from({ length: n }, (_, i) => change(i, 88)));
+    expect(w.hasRoom(change(n + 1, 88))).toBe(true);
     expect(w.tryAppend(change(n + 1, 88))).toBe(true);
     expect(drainAll(r)).toEqual([change(n + 1, 88)]);
   });
