@@ -29,8 +29,7 @@ import {
 } from './flow-record';
 import { NET_DOWN_ST_TABLE_FULL } from './upcall';
 import {
-  NET_FLUSH_ALL,
-  NET_FLUSH_COOKIE,
+  flushMatches,
   NET_FLUSH_NONE,
   NET_SW_AGE_BUDGET,
   NET_SW_FLOW_CACHE,
@@ -162,7 +161,10 @@ export function flowDelete(sw: usize, key: usize, now: u32, lookupOut: usize): b
   return true;
 }
 
-/** Starts a flush (FLUSH_COOKIE / FLUSH_ALL): one lap of the table, a slice per run. */
+/**
+ * Starts a flush (FLUSH_COOKIE / FLUSH_ALL / FLUSH_MASKED): one lap of the table, a slice per run.
+ * A masked flush's terms are in the switch state already (switch-state.ts +1688).
+ */
 export function flushStart(sw: usize, sc: usize, mode: u32, cookie: u32): void {
   const fc = <usize>load<u32>(sw, NET_SW_FLOW_CACHE);
   const nb = tableBuckets(fc);
@@ -187,7 +189,7 @@ export function flowHousekeeping(sw: usize, sc: usize, now: u32): u32 {
   const maxIdle = load<u32>(sw, NET_SW_MAX_IDLE);
   if (maxIdle != 0 && budget != 0) {
     const cur = load<u32>(sc, NET_SC_AGE_CURSOR) % nb;
-    const n = walk(fc, fr, nb, cur, budget, now, maxIdle, NET_FLUSH_NONE, 0);
+    const n = walk(sw, fc, fr, nb, cur, budget, now, maxIdle, NET_FLUSH_NONE);
     store<u32>(sc, (cur + budget) % nb, NET_SC_AGE_CURSOR);
     swStat(sw, NET_SW_STAT_AGED, n);
     removed += n;
@@ -197,7 +199,7 @@ export function flowHousekeeping(sw: usize, sc: usize, now: u32): u32 {
     const left = load<u32>(sw, NET_SW_FLUSH_LEFT);
     const step = min<u32>(max<u32>(budget, 64), left);
     const cur = load<u32>(sc, NET_SC_FLUSH_CURSOR) % nb;
-    const n = walk(fc, fr, nb, cur, step, now, 0, mode, load<u32>(sw, NET_SW_FLUSH_COOKIE));
+    const n = walk(sw, fc, fr, nb, cur, step, now, 0, mode);
     store<u32>(sc, (cur + step) % nb, NET_SC_FLUSH_CURSOR);
     store<u32>(sw, left - step, NET_SW_FLUSH_LEFT);
     if (left - step == 0) store<u32>(sw, NET_FLUSH_NONE, NET_SW_FLUSH_MODE);
@@ -208,17 +210,7 @@ export function flowHousekeeping(sw: usize, sc: usize, now: u32): u32 {
 }
 
 /** Removes, over `count` buckets from `cur`, the flows idle too long (maxIdle != 0) or matching the flush. */
-function walk(
-  fc: usize,
-  fr: usize,
-  nb: u32,
-  cur: u32,
-  count: u32,
-  now: u32,
-  maxIdle: u32,
-  mode: u32,
-  cookie: u32,
-): u32 {
+function walk(sw: usize, fc: usize, fr: usize, nb: u32, cur: u32, count: u32, now: u32, maxIdle: u32, mode: u32): u32 {
   const tags = tagsOf(fc);
   const entries = entriesOf(fc, nb);
   const cap = load<u32>(fr, NET_FR_CAPACITY);
@@ -233,8 +225,8 @@ function walk(
       const idx = load<u32>(ep, E_VALUE);
       let go = false;
       if (maxIdle != 0) go = now - load<u32>(ep, E_LAST) > maxIdle;
-      else if (mode == NET_FLUSH_ALL) go = true;
-      else if (mode == NET_FLUSH_COOKIE) go = idx < cap && load<u32>(recordAt(fr, idx), NET_FR_COOKIE) == cookie;
+      else if (mode != NET_FLUSH_NONE)
+        go = idx < cap && flushMatches(sw, mode, load<u32>(recordAt(fr, idx), NET_FR_COOKIE));
       if (go && flow_fc_remove_slot(fc, e) == 1) {
         recordFree(fr, idx);
         removed++;

@@ -17,7 +17,8 @@
 //   +104 u32 upcallSeq    last upcall seq handed out
 //   +108 u32 lastRefusal  NET_DOWN_ST_* of the last refused downcall
 //   +112 u32 maxPorts     the port table's, copied at init (validated against it every burst)
-//   +116 u32 flushCookie  +120 u32 flushMode (0 none, 1 cookie, 2 all)  +124 u32 flushLeft (buckets)
+//   +116 u32 flushCookie  +120 u32 flushMode (0 none, 1 cookie, 2 all, 3 masked: see +1688)
+//   +124 u32 flushLeft (buckets)
 //   +128 u64 counters[NET_SW_STAT_COUNT] (NET_SW_STAT_* index them)
 //   +384 u64 drops[NET_DROP_REASONS]        DROP actions by the slow path's reason
 //   +512 u64 malformed[16]                  parser verdicts by reason (assembly/flow/parser.ts PR_*)
@@ -29,6 +30,9 @@
 //   +1676 u32 slowHist    offset of the per-port slow-path latency histograms (set by switch init)
 //   +1680 f64 clock       the DPU core's clock (ns) as this burst started, written by the core
 //                         before each call (the kernel has no clock of its own)
+//   +1688 u32 flushMask   +1692 u32 flushCookie2  +1696 u32 flushMask2: a masked flush (mode 3)
+//                         removes the flows whose cookie c has (c & flushMask) == flushCookie or
+//                         (c & flushMask2) == flushCookie2
 //   +2048 port stats[maxPorts], 64 B each:
 //          +0 u64 inPackets  +8 inBytes   (into the switch from the port)
 //          +16 outPackets  +24 outBytes   (delivered by the switch to the port)
@@ -77,6 +81,9 @@ export const NET_SW_PEND_STALE: u32 = 1668;
 export const NET_SW_SPLIT: u32 = 1672;
 export const NET_SW_SLOW_HIST: u32 = 1676;
 export const NET_SW_CLOCK: u32 = 1680;
+export const NET_SW_FLUSH_MASK: u32 = 1688;
+export const NET_SW_FLUSH_COOKIE2: u32 = 1692;
+export const NET_SW_FLUSH_MASK2: u32 = 1696;
 /** Upcall stamps kept: a re-injection answering an upcall older than this many is not timed. */
 export const NET_SW_STAMP_SLOTS: u32 = 1024;
 /** One port's burst histogram: f64 sumNs and 17 f64 bucket counts (burst-split.ts BURST_SPLIT_SLOT_BYTES). */
@@ -89,6 +96,19 @@ export const NET_SW_PORT_STAT_BYTES: u32 = 64;
 export const NET_FLUSH_NONE: u32 = 0;
 export const NET_FLUSH_COOKIE: u32 = 1;
 export const NET_FLUSH_ALL: u32 = 2;
+export const NET_FLUSH_MASKED: u32 = 3;
+
+/** Whether a flow of `cookie` is one the running flush (mode, at sw) removes. */
+export function flushMatches(sw: usize, mode: u32, cookie: u32): bool {
+  if (mode == NET_FLUSH_ALL) return true;
+  if (mode == NET_FLUSH_COOKIE) return cookie == load<u32>(sw, NET_SW_FLUSH_COOKIE);
+  if (mode == NET_FLUSH_MASKED)
+    return (
+      (cookie & load<u32>(sw, NET_SW_FLUSH_MASK)) == load<u32>(sw, NET_SW_FLUSH_COOKIE) ||
+      (cookie & load<u32>(sw, NET_SW_FLUSH_MASK2)) == load<u32>(sw, NET_SW_FLUSH_COOKIE2)
+    );
+  return false;
+}
 
 // Global counters: u64 at NET_SW_STATS + 8 * index.
 export const NET_SW_STAT_BURSTS: u32 = 0;

@@ -92,6 +92,11 @@ export const NET_DOWN_DELETE: u32 = 4;
 export const NET_DOWN_FLUSH_COOKIE: u32 = 5;
 export const NET_DOWN_FLUSH_ALL: u32 = 6;
 export const NET_DOWN_RELEASE: u32 = 7;
+/**
+ * A masked flush: the record's key area holds u32 cookie, mask, cookie2, mask2 (see switch-state.ts
+ * +1688); a term that must never match has a cookie with bits outside its mask.
+ */
+export const NET_DOWN_FLUSH_MASKED: u32 = 8;
 
 // Why a downcall was refused (the switch's last-refusal word).
 export const NET_DOWN_ST_BAD_OP: u32 = 1;

@@ -137,9 +137,14 @@ import {
   NET_SW_STAT_REINJECTED,
   NET_SW_STAT_REINJECT_FAILED,
   NET_SW_UPCALL_BELL,
+  flushMatches,
   NET_FLUSH_ALL,
   NET_FLUSH_COOKIE,
-  NET_SW_FLUSH_COOKIE,
+  NET_FLUSH_MASKED,
+  NET_FLUSH_NONE,
+  NET_SW_FLUSH_COOKIE2,
+  NET_SW_FLUSH_MASK,
+  NET_SW_FLUSH_MASK2,
   NET_SW_FLUSH_MODE,
   switchStateBytes,
 } from './switch-state';
@@ -149,6 +154,7 @@ import {
   NET_DOWN_DELETE,
   NET_DOWN_FLUSH_ALL,
   NET_DOWN_FLUSH_COOKIE,
+  NET_DOWN_FLUSH_MASKED,
   NET_DOWN_INSTALL,
   NET_DOWN_INSTALL_REINJECT,
   NET_DOWN_REINJECT,
@@ -341,7 +347,6 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
   const ordered = pendOrdered(sw);
   // A flush takes many runs (a slice each), but what it will remove is gone for packets at once.
   const flushMode = load<u32>(sw, NET_SW_FLUSH_MODE);
-  const flushCookie = load<u32>(sw, NET_SW_FLUSH_COOKIE);
   for (let i: u32 = 0; i < n; i++) {
     const pkt = pktAt(sc, i);
     if ((load<u16>(pkt, PK_FLAGS) & PKF_DROP) != 0) continue;
@@ -362,7 +367,7 @@ function pipeline(c: OutCtx, n: u32, vnis: usize, dev: usize): void {
       continue;
     }
     const fp = recordAt(fr, <u32>r);
-    if (flushMode == NET_FLUSH_ALL || (flushMode == NET_FLUSH_COOKIE && load<u32>(fp, NET_FR_COOKIE) == flushCookie)) {
+    if (flushMode != NET_FLUSH_NONE && flushMatches(sw, flushMode, load<u32>(fp, NET_FR_COOKIE))) {
       swStat(sw, NET_SW_STAT_MISSES, 1);
       upcall(c, NET_UPC_MISS, 0, ordered);
       continue;
@@ -415,6 +420,12 @@ function downcalls(c: OutCtx): u32 {
       flushStart(sw, c.sc, NET_FLUSH_COOKIE, load<u32>(r, NET_UPC_COOKIE));
     } else if (op == NET_DOWN_FLUSH_ALL) {
       flushStart(sw, c.sc, NET_FLUSH_ALL, 0);
+    } else if (op == NET_DOWN_FLUSH_MASKED) {
+      const t = r + NET_UPC_KEY;
+      store<u32>(sw, load<u32>(t, 4), NET_SW_FLUSH_MASK);
+      store<u32>(sw, load<u32>(t, 8), NET_SW_FLUSH_COOKIE2);
+      store<u32>(sw, load<u32>(t, 12), NET_SW_FLUSH_MASK2);
+      flushStart(sw, c.sc, NET_FLUSH_MASKED, load<u32>(t));
     } else if (op == NET_DOWN_RELEASE) {
       const k = min<u32>(load<u32>(r, NET_UPC_FRAME_LEN), NET_UPC_FRAME_CAP >> 2);
       // SAFETY: k * 4 <= NET_UPC_FRAME_CAP: inside the record.
@@ -425,6 +436,7 @@ function downcalls(c: OutCtx): u32 {
       op != NET_DOWN_DELETE &&
       op != NET_DOWN_FLUSH_COOKIE &&
       op != NET_DOWN_FLUSH_ALL &&
+      op != NET_DOWN_FLUSH_MASKED &&
       refusal != NET_DOWN_ST_BAD_OP
     )
       if ((load<u32>(r, NET_UPC_FLAGS) & NET_UPF_PENDING) != 0) pendRelease(sw, load<u32>(r, NET_UPC_HASH));

@@ -515,6 +515,12 @@ export const NET_SW_SPLIT = 1672;
 export const NET_SW_SLOW_HIST = 1676;
 /** u32 */
 export const NET_SW_CLOCK = 1680;
+/** u32 */
+export const NET_SW_FLUSH_MASK = 1688;
+/** u32 */
+export const NET_SW_FLUSH_COOKIE2 = 1692;
+/** u32 */
+export const NET_SW_FLUSH_MASK2 = 1696;
 /** Upcall stamps kept: a re-injection answering an upcall older than this many is not timed. (u32) */
 export const NET_SW_STAMP_SLOTS = 1024;
 /** One port's burst histogram: f64 sumNs and 17 f64 bucket counts (burst-split.ts BURST_SPLIT_SLOT_BYTES). (u32) */
@@ -533,6 +539,8 @@ export const NET_FLUSH_NONE = 0;
 export const NET_FLUSH_COOKIE = 1;
 /** u32 */
 export const NET_FLUSH_ALL = 2;
+/** u32 */
+export const NET_FLUSH_MASKED = 3;
 /** u32 */
 export const NET_SW_STAT_BURSTS = 0;
 /** frames taken in (TX chains, tunnel RX, re-injections) (u32) */
@@ -723,6 +731,11 @@ export const NET_DOWN_FLUSH_COOKIE = 5;
 export const NET_DOWN_FLUSH_ALL = 6;
 /** u32 */
 export const NET_DOWN_RELEASE = 7;
+/**
+ * A masked flush: the record's key area holds u32 cookie, mask, cookie2, mask2 (see switch-state.ts +1688); a term
+ * that must never match has a cookie with bits outside its mask. (u32)
+ */
+export const NET_DOWN_FLUSH_MASKED = 8;
 /** u32 */
 export const NET_DOWN_ST_BAD_OP = 1;
 /** unknown op, bad length, a port id out of range (u32) */

@@ -44,10 +44,7 @@ export function toDatapathActions(list: readonly FlowAction[]): Action[] {
   });
 }
 
-/**
- * A slow-path downcall as the downcall ring's writer takes it. A masked cookie flush the fast
- * path cannot express yet becomes a flush of everything (correct, only costlier).
- */
+/** A slow-path downcall as the downcall ring's writer takes it. */
 export function toDatapathDowncall(
   d: SlowDowncall,
   extra?: { netHdr?: Uint8Array | undefined; flags?: number | undefined },
@@ -78,7 +75,9 @@ export function toDatapathDowncall(
     case 'delete':
       return d;
     case 'flush-cookie':
-      return d.mask === 0xffffffff ? { op: 'flush-cookie', cookie: d.cookie } : { op: 'flush-all' };
+      return d.mask === 0xffffffff
+        ? { op: 'flush-cookie', cookie: d.cookie }
+        : { op: 'flush-masked', terms: [{ cookie: d.cookie, mask: d.mask }] };
     case 'flush-all':
       return d;
   }

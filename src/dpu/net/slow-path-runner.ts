@@ -20,11 +20,19 @@ import type { Revalidator } from './revalidator.js';
 import type { SlowPath } from './slow-path.js';
 import type { MissedPacket } from './slow-path-types.js';
 import { FairDrain, type UpcallSource } from './upcall-queue.js';
-import { takeUpcall, writeDowncall, type UpcallRecord } from './upcall-record.js';
+import {
+  takeUpcall,
+  writeDowncall,
+  type Downcall as DatapathDowncall,
+  type FlushTerm,
+  type UpcallRecord,
+} from './upcall-record.js';
 import type { SlowPathSwitch } from './slow-path-switch.js';
 
 /** A downcall waiting for room in the ring, with what its upcall carried; or a bare release. */
 type Queued = { d: Downcall; extra?: Extra } | { release: number };
+/** Terms one masked flush of the fast path takes (assembly/net/upcall.ts NET_DOWN_FLUSH_MASKED). */
+const MASKED_FLUSH_TERMS = 2;
 /** Releases one RELEASE downcall carries (its frame area, 4 bytes each). */
 const RELEASES_PER_RECORD = NET_UPC_FRAME_CAP >> 2;
 interface Extra {
@@ -73,7 +81,8 @@ export class SlowPathRunner {
   /** This burst's upcalls by seq: the sender's header, and the pending hash of counted ones. */
   private readonly extras = new Map<number, Extra>();
   private flushSent = false;
-  private wantFlush = { all: false, cookies: new Set<number>() };
+  /** Flushes wanted: everything, or the flows matching any of these terms (deduplicated). */
+  private wantFlush = { all: false, terms: new Map<string, FlushTerm>() };
   private lastSweep = 0;
   private sweepGap = 0;
   private readonly stats0: RunnerStats = {
@@ -115,12 +124,12 @@ export class SlowPathRunner {
   /** Downcalls still to write, or a flush wanted or still running in the fast path. */
   busy(): boolean {
     this.flush();
-    return this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.cookies.size > 0;
+    return this.backlog.length > 0 || this.flushSent || this.wantFlush.all || this.wantFlush.terms.size > 0;
   }
 
   /** Nothing to write and no flush wanted or sent: cheaper than busy(), which also writes what fits. */
   idle(): boolean {
-    return this.backlog.length === 0 && !this.flushSent && !this.wantFlush.all && this.wantFlush.cookies.size === 0;
+    return this.backlog.length === 0 && !this.flushSent && !this.wantFlush.all && this.wantFlush.terms.size === 0;
   }
 
   stats(): RunnerStats {
@@ -195,9 +204,11 @@ export class SlowPathRunner {
    */
   private enqueue(downcalls: Downcall[]): void {
     for (const d of downcalls) {
-      if (d.op === 'flush-all' || (d.op === 'flush-cookie' && d.mask !== 0xffffffff)) this.wantFlush.all = true;
-      else if (d.op === 'flush-cookie') this.wantFlush.cookies.add(d.cookie);
-      else {
+      if (d.op === 'flush-all') this.wantFlush.all = true;
+      else if (d.op === 'flush-cookie') {
+        const t = { cookie: (d.cookie & d.mask) >>> 0, mask: d.mask >>> 0 };
+        this.wantFlush.terms.set(`${t.cookie}/${t.mask}`, t);
+      } else {
         const extra = 'seq' in d ? this.extras.get(d.seq) : undefined;
         if (extra && 'seq' in d) this.extras.set(d.seq, { ...extra, release: undefined });
         this.backlog.push(extra ? { d, extra } : { d });
@@ -208,22 +219,26 @@ export class SlowPathRunner {
   /**
    * Writes what fits into the downcall ring. The fast path flushes over many runs, one flush at a
    * time, and a flush removes flows installed while it runs. So the flushes wanted meanwhile wait
-   * for the one in progress and then go as one (a single exact cookie, or everything); and while a
-   * flush is wanted or running no flow is installed: its packet is re-injected only, and the next
-   * packet of the flow comes up again and is installed once the flush is over.
+   * for the one in progress and then go as one: an exact cookie, a masked flush of at most two
+   * terms (one port's flows in and out), or everything. While a flush is wanted or running no flow
+   * is installed: its packet is re-injected only, and the next packet of the flow comes up again
+   * and is installed once the flush is over.
    */
   private flush(): void {
     const flushing = this.flushing();
-    const wanted = this.wantFlush.all || this.wantFlush.cookies.size > 0;
+    const terms = [...this.wantFlush.terms.values()];
+    const wanted = this.wantFlush.all || terms.length > 0;
     let wrote = false;
     if (wanted && !flushing) {
-      const one = !this.wantFlush.all && this.wantFlush.cookies.size === 1;
-      const d: Downcall = one
-        ? { op: 'flush-cookie', cookie: [...this.wantFlush.cookies][0]!, mask: 0xffffffff }
-        : { op: 'flush-all' };
-      if (writeDowncall(this.memory, this.sw.down, toDatapathDowncall(d))) {
+      const d: DatapathDowncall =
+        this.wantFlush.all || terms.length > MASKED_FLUSH_TERMS
+          ? { op: 'flush-all' }
+          : terms.length === 1 && terms[0]!.mask === 0xffffffff
+            ? { op: 'flush-cookie', cookie: terms[0]!.cookie }
+            : { op: 'flush-masked', terms };
+      if (writeDowncall(this.memory, this.sw.down, d)) {
         this.flushSent = true;
-        this.wantFlush = { all: false, cookies: new Set() };
+        this.wantFlush = { all: false, terms: new Map() };
         this.stats0.downcalls++;
         wrote = true;
       }

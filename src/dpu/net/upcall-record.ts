@@ -4,6 +4,7 @@ import {
   NET_DOWN_DELETE,
   NET_DOWN_FLUSH_ALL,
   NET_DOWN_FLUSH_COOKIE,
+  NET_DOWN_FLUSH_MASKED,
   NET_DOWN_INSTALL,
   NET_DOWN_INSTALL_REINJECT,
   NET_DOWN_REINJECT,
@@ -118,8 +119,16 @@ export type Downcall =
   | { op: 'delete'; key: Uint8Array }
   | { op: 'flush-cookie'; cookie: number }
   | { op: 'flush-all' }
+  /** The flows whose cookie c has (c & mask) === cookie for one of the terms (one or two). */
+  | { op: 'flush-masked'; terms: readonly FlushTerm[] }
   /** Only releases of counted upcalls the slow path dropped (their `hash`es, at most NET_UPC_FRAME_CAP / 4). */
   | { op: 'release'; hashes: readonly number[] };
+
+/** One condition of a masked flush. */
+export interface FlushTerm {
+  cookie: number;
+  mask: number;
+}
 
 const OPS = {
   install: NET_DOWN_INSTALL,
@@ -128,6 +137,7 @@ const OPS = {
   delete: NET_DOWN_DELETE,
   'flush-cookie': NET_DOWN_FLUSH_COOKIE,
   'flush-all': NET_DOWN_FLUSH_ALL,
+  'flush-masked': NET_DOWN_FLUSH_MASKED,
   release: NET_DOWN_RELEASE,
 } as const;
 
@@ -147,6 +157,8 @@ export function writeDowncall(memory: HostMemoryApi, ring: SlowPathRing, d: Down
       ErrorCode.InvalidArgument,
       `downcall key: expected ${NET_KEY_BYTES} bytes, got ${key.length}`,
     );
+  if (d.op === 'flush-masked' && (d.terms.length < 1 || d.terms.length > 2))
+    throw new QingtianError(ErrorCode.InvalidArgument, `masked flush: expected 1 or 2 terms, got ${d.terms.length}`);
   const frame = 'frame' in d ? d.frame : undefined;
   if (frame !== undefined && frame.length > NET_UPC_FRAME_CAP)
     throw new QingtianError(
@@ -173,6 +185,14 @@ export function writeDowncall(memory: HostMemoryApi, ring: SlowPathRing, d: Down
       v.setUint32(r + NET_UPC_FLAGS, d.flags ?? 0, true);
       if (d.netHdr) u8.set(d.netHdr.subarray(0, 12), r + NET_UPC_NET_HDR);
       u8.set(frame, r + NET_UPC_FRAME);
+    }
+    if (d.op === 'flush-masked') {
+      // A missing second term can never match: a cookie bit outside its (empty) mask.
+      const [a, b = { cookie: 1, mask: 0 }] = d.terms;
+      v.setUint32(r + NET_UPC_KEY, a!.cookie >>> 0, true);
+      v.setUint32(r + NET_UPC_KEY + 4, a!.mask >>> 0, true);
+      v.setUint32(r + NET_UPC_KEY + 8, b.cookie >>> 0, true);
+      v.setUint32(r + NET_UPC_KEY + 12, b.mask >>> 0, true);
     }
     if (d.op === 'release') {
       const k = Math.min(d.hashes.length, NET_UPC_FRAME_CAP >> 2);

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DpuCorePool } from '../../../src/dpu/core/core-pool.js';
+import { NET_FLUSH_NONE, NET_SW_FLUSH_MODE } from '../../../src/generated/net.js';
 import type { DpuCore, HostJobHandle } from '../../../src/dpu/core/dpu-core.js';
 import { LoaderRuntime } from '../../../src/dpu/kernels/kernel-runtime.js';
 import { formatMac } from '../../../src/dpu/net/mac-address.js';
@@ -175,6 +176,25 @@ describe('the slow path as a host job on the switch core', () => {
     na.send(from(a, b, { proto: 'udp', srcPort: 5002, dstPort: 9 }));
     expect(await nb.waitRecv(1)).toHaveLength(1);
     expect(slow.stats().slowPath.drops['security-group']).toBe(1);
+  });
+
+  it("a port's removal flushes its own flows only: another pair's flow stays in the fast path", async () => {
+    await establish(rig.sw, na, nb, from(a, b, { proto: 'icmp', id: 30 }));
+    const e = rig.port('e', '198.19.1.50');
+    rig.nic(e);
+    slow.addPort(e.id);
+    const flushed = rig.sw.stats().flushed;
+    // Off the slow path and the switch, then out of the model (the order host.network keeps).
+    await slow.removePort(e.id);
+    await rig.sw.removePort(e.id);
+    rig.apply({ op: 'deletePort', args: ['e'] });
+    await slow.settled();
+    const mode = (): number => rig.memory.view.getUint32(rig.sw.state.base + NET_SW_FLUSH_MODE, true);
+    await until('the flush ran its lap', () => mode() === NET_FLUSH_NONE && rig.sw.stats().flushed >= flushed);
+    const upcalls = rig.sw.stats().upcalls;
+    na.send(from(a, b, { proto: 'icmp', id: 30 }));
+    expect(await nb.waitRecv(1)).toHaveLength(1);
+    expect(rig.sw.stats().upcalls).toBe(upcalls);
   });
 
   it('a port created and added after start is served', async () => {

@@ -382,6 +382,42 @@ describe('vSwitch fast path', () => {
     expect(rig.sw.stats()).toMatchObject({ aged: 1, flushed: 2, deletes: 1 });
   });
 
+  it('a masked flush removes the flows either term matches (one port in and out), and no other', () => {
+    const rig = new NetRig({ switch: { flowCapacity: 65536, ageBudget: 16 } });
+    const nic = rig.addNic(0, { mac: A.mac });
+    const b = rig.addNic(1, { mac: B.mac });
+    b.postRx(8);
+    const f = (sport: number): Uint8Array =>
+      udpFrame({ srcMac: A.mac, dstMac: B.mac, srcIp: A.ip, dstIp: B.ip, sport, dport: 1, frameBytes: 64 });
+    // Cookies in << 16 | out: port 2's flows are the first, third and fourth.
+    const cookies = [0x10002, 0x30004, 0x20005, 0x60002];
+    cookies.forEach((c, i) => rig.install(f(i), 0, [{ op: 'output', port: 1 }], c));
+    rig.run();
+    rig.sw.downcall({
+      op: 'flush-masked',
+      terms: [
+        { cookie: 2 << 16, mask: 0xffff0000 },
+        { cookie: 2, mask: 0xffff },
+      ],
+    });
+    // In force at once for packets, long before the lap is over.
+    cookies.forEach((_, i) => nic.send(f(i)));
+    rig.run();
+    expect(b.recv().map((x) => (x.frame[34]! << 8) | x.frame[35]!)).toEqual([1]);
+    expect(takeUpcalls(rig.memory, rig.sw.upcallRing(0))).toHaveLength(3);
+    for (let i = 0; i < 10_000 && rig.sw.flows().length > 1; i++) rig.run();
+    expect(rig.sw.flows().map((x) => x.cookie)).toEqual([0x30004]);
+    expect(rig.sw.stats()).toMatchObject({ flushed: 3 });
+    // One term: the flows out to nowhere (out half 0) only.
+    rig.install(f(10), 0, [{ op: 'output', port: 1 }], 0x70000);
+    rig.run();
+    expect(rig.sw.flows()).toHaveLength(2);
+    rig.sw.downcall({ op: 'flush-masked', terms: [{ cookie: 0, mask: 0xffff }] });
+    for (let i = 0; i < 10_000 && rig.sw.flows().length > 1; i++) rig.run();
+    expect(rig.sw.flows().map((x) => x.cookie)).toEqual([0x30004]);
+    expect(() => rig.sw.downcall({ op: 'flush-masked', terms: [] })).toThrow(/1 or 2 terms/);
+  });
+
   it('a running flush is in force at once: a packet of a flow it will remove goes up as a miss', () => {
     // A big table and a small slice: the flush takes many runs.
     const rig = new NetRig({ switch: { flowCapacity: 65536, ageBudget: 16 } });
