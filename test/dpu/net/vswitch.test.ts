@@ -3,7 +3,7 @@ import { encodeActions } from '../../../src/dpu/net/action-list.js';
 import { takeUpcalls } from '../../../src/dpu/net/upcall-record.js';
 import { TunnelIo } from '../../../src/dpu/net/tunnel-io.js';
 import { NET_UPC_ACTION, NET_UPC_L2_MISMATCH, NET_UPC_MISS } from '../../../src/dpu/net/net-layout.js';
-import { NetRig } from './net-rig.js';
+import { NetRig, type TestNic } from './net-rig.js';
 import { concat, csum, ether, ipv4, l4ChecksumOk, tcp, udp, udpFrame } from './frames.js';
 
 const A = { mac: '02:00:00:00:00:0a', ip: '198.18.0.10' };
@@ -382,13 +382,19 @@ describe('vSwitch fast path', () => {
     expect(rig.sw.stats()).toMatchObject({ aged: 1, flushed: 2, deletes: 1 });
   });
 
-  it('a masked flush removes the flows either term matches (one port in and out), and no other', () => {
+  /** A big table and a small slice (a flush takes many runs), a sender and a receiver, frames by source port. */
+  function flushRig(): { rig: NetRig; nic: TestNic; b: TestNic; f: (sport: number) => Uint8Array } {
     const rig = new NetRig({ switch: { flowCapacity: 65536, ageBudget: 16 } });
     const nic = rig.addNic(0, { mac: A.mac });
     const b = rig.addNic(1, { mac: B.mac });
     b.postRx(8);
     const f = (sport: number): Uint8Array =>
       udpFrame({ srcMac: A.mac, dstMac: B.mac, srcIp: A.ip, dstIp: B.ip, sport, dport: 1, frameBytes: 64 });
+    return { rig, nic, b, f };
+  }
+
+  it('a masked flush removes the flows either term matches (one port in and out), and no other', () => {
+    const { rig, nic, b, f } = flushRig();
     // Cookies in << 16 | out: port 2's flows are the first, third and fourth.
     const cookies = [0x10002, 0x30004, 0x20005, 0x60002];
     cookies.forEach((c, i) => rig.install(f(i), 0, [{ op: 'output', port: 1 }], c));
@@ -419,13 +425,7 @@ describe('vSwitch fast path', () => {
   });
 
   it('a running flush is in force at once: a packet of a flow it will remove goes up as a miss', () => {
-    // A big table and a small slice: the flush takes many runs.
-    const rig = new NetRig({ switch: { flowCapacity: 65536, ageBudget: 16 } });
-    const nic = rig.addNic(0, { mac: A.mac });
-    const b = rig.addNic(1, { mac: B.mac });
-    b.postRx(8);
-    const f = (sport: number): Uint8Array =>
-      udpFrame({ srcMac: A.mac, dstMac: B.mac, srcIp: A.ip, dstIp: B.ip, sport, dport: 1, frameBytes: 64 });
+    const { rig, nic, b, f } = flushRig();
     rig.install(f(1), 0, [{ op: 'output', port: 1 }], 7);
     rig.install(f(2), 0, [{ op: 'output', port: 1 }], 8);
     rig.run();
