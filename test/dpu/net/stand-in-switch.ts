@@ -67,8 +67,7 @@ export class StandInSwitch {
   private apply(downcalls: Downcall[]): void {
     for (const d of downcalls) {
       if (d.op === 'install' || d.op === 'install-reinject') this.flows.set(keyHex(d.key), d.actions);
-      // It keeps no cookies: a masked flush clears it all, as the runner once widened them to.
-      if (d.op === 'flush-all' || d.op === 'flush-masked') this.flows.clear();
+      if (d.op === 'flush-all') this.flows.clear();
       if ((d.op === 'install-reinject' || d.op === 'reinject') && d.frame) {
         const r = runActions(d.frame, d.actions);
         if (Array.isArray(r)) this.emit(r);
