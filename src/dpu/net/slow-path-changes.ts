@@ -62,14 +62,14 @@ export class ChangeLogWriter extends ChangeLogEnd {
     return this.w + LOG_APPLIED;
   }
 
-  /** Whether the ring has room for `c` now (the consumer only ever makes more). */
-  hasRoom(c: SlowPathChange): boolean {
-    return this.room(this.encode(c).length) !== null;
+  /** Whether the ring has room for `c` (or its encode()) now (the consumer only ever makes more). */
+  hasRoom(c: SlowPathChange | Uint8Array): boolean {
+    return this.room(this.bytesOf(c).length) !== null;
   }
 
-  /** Appends a change; false when the ring has no room for it now (nothing written). */
-  tryAppend(c: SlowPathChange): boolean {
-    const bytes = this.encode(c);
+  /** Appends a change (or its encode()); false when the ring has no room for it now (nothing written). */
+  tryAppend(c: SlowPathChange | Uint8Array): boolean {
+    const bytes = this.bytesOf(c);
     const r = this.room(bytes.length);
     if (r === null) return false;
     const { need, skip } = r;
@@ -89,13 +89,18 @@ export class ChangeLogWriter extends ChangeLogEnd {
     return true;
   }
 
-  private encode(c: SlowPathChange): Uint8Array {
+  /** A change as the record's bytes (JSON); RangeError if larger than half the log. */
+  encode(c: SlowPathChange): Uint8Array {
     const bytes = new TextEncoder().encode(JSON.stringify(c));
     if (4 + pad4(bytes.length) > this.capacity / 2)
       throw new RangeError(
         `slow-path change of ${bytes.length} bytes: larger than half the log (${this.capacity / 2 - 4} bytes at most)`,
       );
     return bytes;
+  }
+
+  private bytesOf(c: SlowPathChange | Uint8Array): Uint8Array {
+    return c instanceof Uint8Array ? c : this.encode(c);
   }
 
   /** What a record of `length` takes at the write position, and the wrap before it; null if they do not fit. */

@@ -117,11 +117,12 @@ export class SlowPathOnCore {
   change<T>(c: SlowPathChange, first?: () => T): T | undefined {
     if (this.freed) throw new QingtianError(ErrorCode.Disposed, `the slow path on core ${this.core.id} is gone`);
     const deadline = performance.now() + WAIT_MS;
+    const bytes = this.log.encode(c);
     // The core empties the log every pass; it is full only while the core is stuck.
-    while (!this.log.hasRoom(c)) this.waitApplied(deadline, '; the change was not made');
+    while (!this.log.hasRoom(bytes)) this.waitApplied(deadline, '; the change was not made');
     const r = first?.();
     // Only this thread writes, and the core only makes room: the change fits.
-    if (!this.log.tryAppend(c)) throw new Error('the change log lost the room made for a change');
+    if (!this.log.tryAppend(bytes)) throw new Error('the change log lost the room made for a change');
     if (this.job) this.awaitApplied(deadline);
     return r;
   }

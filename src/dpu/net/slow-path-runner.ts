@@ -226,10 +226,10 @@ export class SlowPathRunner {
    */
   private flush(): void {
     const flushing = this.flushing();
-    const terms = [...this.wantFlush.terms.values()];
-    const wanted = this.wantFlush.all || terms.length > 0;
+    const wanted = this.wantFlush.all || this.wantFlush.terms.size > 0;
     let wrote = false;
     if (wanted && !flushing) {
+      const terms = [...this.wantFlush.terms.values()];
       const d: DatapathDowncall =
         this.wantFlush.all || terms.length > MASKED_FLUSH_TERMS
           ? { op: 'flush-all' }
