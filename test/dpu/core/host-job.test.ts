@@ -99,6 +99,14 @@ class Rig {
     return n;
   }
 
+  /** A port added after the slow path started: its guest's device, and the slow path draining it. */
+  served(name: string, ip: string): { p: Port; n: GuestNic } {
+    const p = this.port(name, ip);
+    const n = this.nic(p);
+    this.slow!.addPort(p.id);
+    return { p, n };
+  }
+
   async attachSlowPath(ports: number[]): Promise<SlowPathOnCore> {
     this.slow = await SlowPathOnCore.attach(this.core, this.memory, {
       sw: this.sw,
@@ -180,9 +188,7 @@ describe('the slow path as a host job on the switch core', () => {
 
   it("a port's removal flushes its own flows only: another pair's flow stays in the fast path", async () => {
     await establish(rig.sw, na, nb, from(a, b, { proto: 'icmp', id: 30 }));
-    const e = rig.port('e', '198.19.1.50');
-    rig.nic(e);
-    slow.addPort(e.id);
+    const { p: e } = rig.served('e', '198.19.1.50');
     const flushed = rig.sw.stats().flushed;
     // Off the slow path and the switch, then out of the model (the order host.network keeps).
     await slow.removePort(e.id);
@@ -198,9 +204,7 @@ describe('the slow path as a host job on the switch core', () => {
   });
 
   it('a port created and added after start is served', async () => {
-    const c = rig.port('c', '198.19.1.30');
-    const nc = rig.nic(c);
-    slow.addPort(c.id);
+    const { p: c, n: nc } = rig.served('c', '198.19.1.30');
     nc.send(from(c, b, { proto: 'icmp', id: 7 }));
     expect(await nb.waitRecv(1)).toHaveLength(1);
     await slow.settled();
@@ -208,9 +212,7 @@ describe('the slow path as a host job on the switch core', () => {
   });
 
   it('removePort resolves, and the port is no longer drained', async () => {
-    const d = rig.port('d', '198.19.1.40');
-    const nd = rig.nic(d);
-    slow.addPort(d.id);
+    const { p: d, n: nd } = rig.served('d', '198.19.1.40');
     nd.send(from(d, b, { proto: 'icmp', id: 8 }));
     expect(await nb.waitRecv(1)).toHaveLength(1);
     await slow.removePort(d.id);
