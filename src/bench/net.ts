@@ -255,7 +255,7 @@ async function firstPacket(ctx: BenchContext, slow: 'stand-in' | 'vpc', sfx: str
     ctx.report({
       case: `first-packet${sfx}`,
       metric: `warm-up p99 (first ${COLD_FIRST} after start)`,
-      value: percentileSorted(Float64Array.from(cold.filter((x) => !Number.isNaN(x))).sort(), 99),
+      value: percentileSorted(sorted(cold), 99),
       unit: 'us',
       better: 'lower',
     });
